@@ -1,0 +1,133 @@
+import type { DType, HostArray } from "./dtype.js";
+
+/**
+ * The Backend interface: the few primitive kernels a device must provide.
+ *
+ * Every op on Tensor and every gradient is composed from these, so a new backend gets the whole
+ * library (autograd included) by implementing them. Rules every kernel follows:
+ *  - Inputs are strided views (`StridedView`): shape, strides in elements (may be 0 for broadcast,
+ *    negative for flips), and an element offset into a buffer. Kernels must honour them.
+ *  - Outputs are always new, contiguous (row-major) buffers. Kernels never mutate inputs.
+ *  - Kernels are enqueued synchronously and return a handle at once; only `read` is async, so data
+ *    may live off the CPU. `readSync` exists only where the backend can do it.
+ *  - Shapes and dtypes are already checked by the Tensor layer; kernels may assume valid input.
+ */
+export interface BackendBuffer {
+  /** Number of elements. */
+  readonly size: number;
+  readonly dtype: DType;
+}
+
+export interface StridedView {
+  readonly buffer: BackendBuffer;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+}
+
+export type UnaryOp =
+  | "neg"
+  | "abs"
+  | "sign"
+  | "exp"
+  | "log"
+  | "sqrt"
+  | "rsqrt"
+  | "reciprocal"
+  | "tanh"
+  | "erf"
+  | "sin"
+  | "cos"
+  | "relu"
+  | "sigmoid"
+  | "silu"
+  /** exact GELU: x * Φ(x) */
+  | "gelu"
+  /** GPT-2's tanh approximation: 0.5 x (1 + tanh(√(2/π)(x + 0.044715 x³))) */
+  | "gelu_tanh"
+  | "floor"
+  /** logical not, for bool */
+  | "not";
+
+/** Arithmetic ops keep the input dtype; comparison ops return bool; and/or take and return bool. */
+export type BinaryOp =
+  | "add"
+  | "sub"
+  | "mul"
+  | "div"
+  | "pow"
+  | "maximum"
+  | "minimum"
+  | "eq"
+  | "ne"
+  | "lt"
+  | "le"
+  | "gt"
+  | "ge"
+  | "and"
+  | "or";
+
+export type ReduceOp = "sum" | "max" | "min" | "prod";
+
+export interface Backend {
+  readonly name: string;
+
+  // ---- memory ----
+  /** Copies host data into a new buffer of this backend. `data` is not retained. */
+  upload(data: HostArray, dtype: DType): BackendBuffer;
+  /** A new buffer of `size` elements all equal to `value`. */
+  fill(size: number, value: number, dtype: DType): BackendBuffer;
+  /** Reads a whole buffer back to the host. */
+  read(buffer: BackendBuffer): Promise<HostArray>;
+  /** Synchronous read; absent where the device cannot do it (WebGPU). */
+  readSync?(buffer: BackendBuffer): HostArray;
+  /** Frees a buffer. Using it afterwards is an error. */
+  dispose(buffer: BackendBuffer): void;
+
+  // ---- primitive kernels (outputs contiguous, shape = the view's shape unless stated) ----
+  /** Materialises a strided view as a contiguous buffer. */
+  copy(x: StridedView): BackendBuffer;
+  /** Converts element type; float16/bfloat16 round to nearest even on the way in. */
+  cast(x: StridedView, dtype: DType): BackendBuffer;
+  unary(op: UnaryOp, x: StridedView): BackendBuffer;
+  /** `a` and `b` have the same shape (broadcasting is done with stride-0 views). */
+  binary(op: BinaryOp, a: StridedView, b: StridedView): BackendBuffer;
+  /** cond is bool; a and b share dtype; all three have the same shape. */
+  where(cond: StridedView, a: StridedView, b: StridedView): BackendBuffer;
+  /** Reduces over `axes` (sorted, unique). Output shape = input shape with those axes set to 1. */
+  reduce(op: ReduceOp, x: StridedView, axes: readonly number[]): BackendBuffer;
+  /** Index of the max along `axis` (first on ties), int32; output shape has that axis set to 1. */
+  argmax(x: StridedView, axis: number): BackendBuffer;
+  /** Inclusive prefix sum along `axis`. */
+  cumsum(x: StridedView, axis: number): BackendBuffer;
+  /**
+   * Batched matmul: a [...batch, M, K] x b [...batch, K, N] -> [...batch, M, N]. Both inputs have
+   * the same rank and the same batch dims (broadcast batches arrive as stride-0 views). Transposed
+   * operands arrive as strided views, not copies.
+   */
+  matmul(a: StridedView, b: StridedView): BackendBuffer;
+  /**
+   * out[i0.., j, k..] = x[i0.., indices[j], k..] along `axis`; indices is int32 of any shape, which
+   * replaces the axis in the output shape (like numpy.take). Indices are in range.
+   */
+  gather(x: StridedView, indices: StridedView, axis: number): BackendBuffer;
+  /**
+   * The adjoint of gather: a zero tensor of `shape` into which `updates` (shape of gather's output)
+   * are added at `indices` along `axis`; repeated indices accumulate.
+   */
+  scatterAdd(updates: StridedView, indices: StridedView, axis: number, shape: readonly number[]): BackendBuffer;
+  /** Joins views of the same dtype along `axis`; other dims are equal. */
+  concat(xs: readonly StridedView[], axis: number): BackendBuffer;
+
+  // ---- optional fused kernels: chosen when present, composed from primitives otherwise ----
+  fused?: FusedKernels;
+}
+
+export interface FusedKernels {
+  /** softmax over the last axis; -Infinity entries give 0, an all -Infinity row gives 0s (not NaN). */
+  softmax?(x: StridedView): BackendBuffer;
+  logSoftmax?(x: StridedView): BackendBuffer;
+  /** LayerNorm over the last axis; weight/bias have the last axis' size. */
+  layerNorm?(x: StridedView, weight: StridedView | null, bias: StridedView | null, eps: number): BackendBuffer;
+  rmsNorm?(x: StridedView, weight: StridedView | null, eps: number): BackendBuffer;
+}
