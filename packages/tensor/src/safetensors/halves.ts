@@ -1,0 +1,24 @@
+/** Decoding of 16-bit float bit patterns to float32 values (host arrays keep halves as Uint16 bits). */
+
+/** bfloat16 is the top half of a float32: widening is a shift. */
+export function bfloat16BitsToFloat32(bits: Uint16Array): Float32Array {
+  const wide = new Uint32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) wide[i] = bits[i]! << 16;
+  return new Float32Array(wide.buffer);
+}
+
+/** IEEE binary16 -> float32, exactly (every half is representable in float32). */
+export function float16BitsToFloat32(bits: Uint16Array): Float32Array {
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = float16ToNumber(bits[i]!);
+  return out;
+}
+
+export function float16ToNumber(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const fraction = h & 0x3ff;
+  if (exponent === 0) return sign * fraction * 2 ** -24; // zero and subnormals
+  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
+  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+}
