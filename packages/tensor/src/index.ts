@@ -1,1 +1,38 @@
-export {};
+export type { DType, HostArray } from "./dtype.js";
+export { DTYPES, BYTES_PER_ELEMENT, isFloating } from "./dtype.js";
+export type {
+  Backend,
+  BackendBuffer,
+  StridedView,
+  UnaryOp,
+  BinaryOp,
+  ReduceOp,
+  FusedKernels,
+} from "./backend.js";
+export { TensorError, ShapeError, DTypeError, ArgumentError } from "./errors.js";
+export { Rng } from "./rng.js";
+export { sizeOf, broadcastShapes, contiguousStrides } from "./shape.js";
+export { setBackend, getBackend, tidy, keep, noGrad, isGradEnabled } from "./engine.js";
+export { Tensor, Storage, type GradNode, type Operand } from "./tensor.js";
+export {
+  tensor,
+  zeros,
+  ones,
+  full,
+  zerosLike,
+  onesLike,
+  arange,
+  randn,
+  rand,
+  type CreateOptions,
+  type RandomOptions,
+  type NormalOptions,
+  type TensorValues,
+} from "./ops/creation.js";
+export { where, maskedFill } from "./ops/elementwise.js";
+export { sumToShape } from "./ops/reduce.js";
+export { matmul } from "./ops/matmul.js";
+export { concat, stack, split, scatterAdd } from "./ops/indexing.js";
+export { softmax, logSoftmax, layerNorm, rmsNorm, tril, triu, causalMask } from "./ops/nn.js";
+export { fromBuffer } from "./ops/core.js";
+export { CpuBackend, cpuBackend } from "./cpu/backend.js";

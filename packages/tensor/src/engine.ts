@@ -1,0 +1,143 @@
+import type { Backend } from "./backend.js";
+import { cpuBackend } from "./cpu/backend.js";
+import type { Tensor } from "./tensor.js";
+
+/**
+ * Process-wide state: the default backend, the stack of tidy scopes, and whether autograd records.
+ * Kept in one small object so the rules are easy to see.
+ */
+interface Scope {
+  tensors: Tensor[];
+}
+
+const state = {
+  backend: null as Backend | null,
+  scopes: [] as Scope[],
+  gradEnabled: true,
+};
+
+export function setBackend(backend: Backend): void {
+  state.backend = backend;
+}
+
+/** The backend new tensors go to: the CPU backend unless setBackend chose another. */
+export function getBackend(): Backend {
+  return state.backend ?? cpuBackend;
+}
+
+export function isGradEnabled(): boolean {
+  return state.gradEnabled;
+}
+
+/** Runs fn with autograd recording off (inference, optimizer updates). */
+export function noGrad<T>(fn: () => T): T {
+  const previous = state.gradEnabled;
+  state.gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    state.gradEnabled = previous;
+  }
+}
+
+/** Called by every new Tensor so the innermost tidy scope can free it. */
+export function track(t: Tensor): void {
+  const scope = state.scopes[state.scopes.length - 1];
+  if (scope) scope.tensors.push(t);
+}
+
+/** Exempts tensors from the enclosing tidy scopes (they live until disposed by hand). */
+export function keep<T extends Tensor>(t: T): T {
+  t.kept = true;
+  return t;
+}
+
+/**
+ * Runs fn and disposes every tensor created inside it, except the tensors in its result (found in
+ * any nesting of arrays and plain objects), tensors passed to keep(), and tensors the autograd graph
+ * of a result still needs (freed by backward()). The survivors move to the enclosing scope.
+ * An async fn is awaited: the scope stays open until its promise settles.
+ */
+export function tidy<T>(fn: () => T): T {
+  const scope: Scope = { tensors: [] };
+  state.scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } catch (error) {
+    closeScope(scope, undefined);
+    throw error;
+  }
+  if (result instanceof Promise) {
+    return result.then(
+      (value) => {
+        closeScope(scope, value);
+        return value;
+      },
+      (error) => {
+        closeScope(scope, undefined);
+        throw error;
+      },
+    ) as T;
+  }
+  closeScope(scope, result);
+  return result;
+}
+
+function closeScope(scope: Scope, result: unknown): void {
+  const index = state.scopes.lastIndexOf(scope);
+  if (index >= 0) state.scopes.splice(index, 1);
+  const results = new Set<Tensor>();
+  collectTensors(result, results);
+  const survivors = new Set(results);
+  for (const t of results) addGraphTensors(t, survivors);
+  const parent = state.scopes[state.scopes.length - 1];
+  for (const t of scope.tensors) {
+    if (t.kept || t.isDisposed) continue;
+    if (survivors.has(t)) {
+      if (!results.has(t)) t.graphOwned = true;
+      parent?.tensors.push(t);
+    } else {
+      t.dispose();
+    }
+  }
+}
+
+function collectTensors(value: unknown, out: Set<Tensor>, seen = new Set<unknown>()): void {
+  if (value === null || typeof value !== "object" || seen.has(value)) return;
+  seen.add(value);
+  if (isTensor(value)) {
+    out.add(value);
+    return;
+  }
+  if (Array.isArray(value)) {
+    for (const v of value) collectTensors(v, out, seen);
+    return;
+  }
+  if (value instanceof Map) {
+    for (const v of value.values()) collectTensors(v, out, seen);
+    return;
+  }
+  if (Object.getPrototypeOf(value) === Object.prototype) {
+    for (const v of Object.values(value)) collectTensors(v, out, seen);
+  }
+}
+
+/** Everything reachable through autograd nodes: backward() will still read these. */
+function addGraphTensors(t: Tensor, out: Set<Tensor>): void {
+  const stack = [t];
+  while (stack.length) {
+    const node = stack.pop()!.node;
+    if (!node) continue;
+    for (const s of [...node.inputs, ...node.saved]) {
+      if (!out.has(s)) {
+        out.add(s);
+        stack.push(s);
+      }
+    }
+  }
+}
+
+function isTensor(value: object): value is Tensor {
+  return (value as { __isTensor?: boolean }).__isTensor === true;
+}

@@ -1,0 +1,64 @@
+import type { Backend, BackendBuffer } from "../backend.js";
+import type { DType } from "../dtype.js";
+import { isGradEnabled } from "../engine.js";
+import { ArgumentError, DTypeError } from "../errors.js";
+import type { Shape } from "../shape.js";
+import { Storage, Tensor, type GradNode } from "../tensor.js";
+
+/** Wraps a freshly computed contiguous buffer as a tensor. */
+export function fromBuffer(backend: Backend, buffer: BackendBuffer, shape: Shape, dtype: DType): Tensor {
+  return new Tensor(new Storage(backend, buffer), shape, dtype);
+}
+
+/** A view sharing `t`'s storage (no copy). */
+export function viewOf(t: Tensor, shape: Shape, strides: readonly number[], offset: number): Tensor {
+  return new Tensor(t.storage, shape, t.dtype, strides, offset);
+}
+
+/**
+ * Records how `out` was computed when autograd is on and an input needs a gradient. `backward`
+ * maps the gradient of `out` to one gradient per input (null where none flows), using tensor ops.
+ */
+export function record(
+  out: Tensor,
+  op: string,
+  inputs: readonly Tensor[],
+  backward: GradNode["backward"],
+  saved: readonly Tensor[] = [],
+): Tensor {
+  if (isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out.node = { op, inputs, saved, backward };
+  }
+  return out;
+}
+
+/** A rank-0 tensor holding `value`. */
+export function scalar(value: number, dtype: DType, backend: Backend): Tensor {
+  return fromBuffer(backend, backend.fill(1, value, dtype), [], dtype);
+}
+
+export function requireFloat(t: Tensor, op: string, arg = "input"): void {
+  if (t.dtype !== "float32") {
+    throw new DTypeError(
+      `${op}: ${arg} must be float32, got ${t.dtype}` +
+        (t.dtype === "float16" || t.dtype === "bfloat16" ? " (half types are for storage: cast with .float())" : ""),
+    );
+  }
+}
+
+export function requireDType(t: Tensor, dtypes: readonly DType[], op: string, arg = "input"): void {
+  if (!dtypes.includes(t.dtype)) {
+    throw new DTypeError(`${op}: ${arg} must be ${dtypes.join(" or ")}, got ${t.dtype}`);
+  }
+}
+
+export function sameBackend(op: string, ...ts: Tensor[]): Backend {
+  const backend = ts[0]!.backend;
+  for (const t of ts) {
+    if (t.backend !== backend) {
+      throw new ArgumentError(`${op}: inputs live on different backends (${backend.name} and ${t.backend.name})`);
+    }
+  }
+  return backend;
+}

@@ -1,0 +1,170 @@
+import type { BinaryOp, UnaryOp } from "../backend.js";
+import type { DType } from "../dtype.js";
+import { DTypeError, ShapeError, fmtShape } from "../errors.js";
+import { broadcastShapes, shapesEqual } from "../shape.js";
+import type { Operand, Tensor } from "../tensor.js";
+import { fromBuffer, record, requireDType, sameBackend, scalar } from "./core.js";
+import { sumToShape } from "./reduce.js";
+import { expand } from "./views.js";
+
+const SIGNED_OPS: ReadonlySet<UnaryOp> = new Set(["neg", "abs", "sign"]);
+const COMPARISONS: ReadonlySet<BinaryOp> = new Set(["eq", "ne", "lt", "le", "gt", "ge"]);
+const LOGICAL: ReadonlySet<BinaryOp> = new Set(["and", "or"]);
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+export function unary(op: UnaryOp, x: Tensor): Tensor {
+  if (op === "not") requireDType(x, ["bool"], op);
+  else if (SIGNED_OPS.has(op)) requireDType(x, ["float32", "int32"], op);
+  else requireDType(x, ["float32"], op);
+  const out = fromBuffer(x.backend, x.backend.unary(op, x.view()), x.shape, x.dtype);
+  return record(out, op, [x], (g) => [unaryGrad(op, x, out, g)]);
+}
+
+/** d op(x) / dx times g, composed from forward ops. */
+function unaryGrad(op: UnaryOp, x: Tensor, y: Tensor, g: Tensor): Tensor | null {
+  switch (op) {
+    case "neg":
+      return g.neg();
+    case "abs":
+      return g.mul(x.sign());
+    case "exp":
+      return g.mul(y);
+    case "log":
+      return g.div(x);
+    case "sqrt":
+      return g.div(y.mul(2));
+    case "rsqrt":
+      return g.mul(y.mul(y).mul(y)).mul(-0.5);
+    case "reciprocal":
+      return g.mul(y.mul(y)).neg();
+    case "tanh":
+      return g.mul(y.mul(y).neg().add(1));
+    case "erf":
+      return g.mul(x.mul(x).neg().exp().mul(2 / Math.sqrt(Math.PI)));
+    case "sin":
+      return g.mul(x.cos());
+    case "cos":
+      return g.mul(x.sin()).neg();
+    case "relu":
+      return g.mul(x.gt(0).float());
+    case "sigmoid":
+      return g.mul(y.mul(y.neg().add(1)));
+    case "silu": {
+      const s = x.sigmoid();
+      return g.mul(s.mul(x.mul(s.neg().add(1)).add(1)));
+    }
+    case "gelu": {
+      // Φ(x) + x φ(x)
+      const cdf = x.mul(Math.SQRT1_2).erf().add(1).mul(0.5);
+      const pdf = x.mul(x).mul(-0.5).exp().mul(INV_SQRT_2PI);
+      return g.mul(cdf.add(x.mul(pdf)));
+    }
+    case "gelu_tanh": {
+      const x2 = x.mul(x);
+      const t = x.add(x2.mul(x).mul(0.044715)).mul(SQRT_2_OVER_PI).tanh();
+      const dInner = x2.mul(3 * 0.044715).add(1).mul(SQRT_2_OVER_PI);
+      const d = t.add(1).mul(0.5).add(x.mul(0.5).mul(t.mul(t).neg().add(1)).mul(dInner));
+      return g.mul(d);
+    }
+    case "sign":
+    case "floor":
+    case "not":
+      return null;
+  }
+}
+
+/** Turns a number operand into a scalar tensor of the other operand's dtype. */
+function asTensor(value: Operand, like: Tensor, op: string): Tensor {
+  if (typeof value !== "number") return value;
+  if (like.dtype === "int32" && !Number.isInteger(value)) {
+    throw new DTypeError(`${op}: cannot combine an int32 tensor with the non-integer ${value}; cast the tensor with .float()`);
+  }
+  return scalar(value, like.dtype, like.backend);
+}
+
+export function binary(op: BinaryOp, aIn: Operand, bIn: Operand): Tensor {
+  const a = typeof aIn === "number" ? asTensor(aIn, bIn as Tensor, op) : aIn;
+  const b = asTensor(bIn, a, op);
+  if (a.dtype !== b.dtype) {
+    throw new DTypeError(`${op}: operands must share a dtype, got ${a.dtype} and ${b.dtype}; cast one with .cast()`);
+  }
+  if (LOGICAL.has(op)) requireDType(a, ["bool"], op);
+  else if (COMPARISONS.has(op)) requireDType(a, ["float32", "int32", "bool"], op);
+  else requireDType(a, ["float32", "int32"], op);
+  const backend = sameBackend(op, a, b);
+  const shape = broadcastShapes(a.shape, b.shape, op);
+  const av = shapesEqual(a.shape, shape) ? a : expand(a, shape);
+  const bv = shapesEqual(b.shape, shape) ? b : expand(b, shape);
+  const dtype: DType = COMPARISONS.has(op) ? "bool" : a.dtype;
+  const out = fromBuffer(backend, backend.binary(op, av.view(), bv.view()), shape, dtype);
+  if (dtype !== "float32") return out;
+  return record(out, op, [a, b], (g) => {
+    const [ga, gb] = binaryGrad(op, a, b, out, g);
+    return [ga && sumToShape(ga, a.shape), gb && sumToShape(gb, b.shape)];
+  });
+}
+
+function binaryGrad(op: BinaryOp, a: Tensor, b: Tensor, y: Tensor, g: Tensor): [Tensor | null, Tensor | null] {
+  switch (op) {
+    case "add":
+      return [g, g];
+    case "sub":
+      return [g, g.neg()];
+    case "mul":
+      return [a.requiresGrad ? g.mul(b) : null, b.requiresGrad ? g.mul(a) : null];
+    case "div":
+      return [a.requiresGrad ? g.div(b) : null, b.requiresGrad ? g.mul(y).div(b).neg() : null];
+    case "pow":
+      return [
+        a.requiresGrad ? g.mul(b).mul(a.pow(b.sub(1))) : null,
+        b.requiresGrad ? g.mul(y).mul(a.log()) : null,
+      ];
+    case "maximum": {
+      const aWins = a.ge(b).float();
+      return [g.mul(aWins), g.mul(aWins.neg().add(1))];
+    }
+    case "minimum": {
+      const aWins = a.le(b).float();
+      return [g.mul(aWins), g.mul(aWins.neg().add(1))];
+    }
+    default:
+      return [null, null];
+  }
+}
+
+/** Picks a where cond is true, b elsewhere, with broadcasting. */
+export function where(cond: Tensor, aIn: Operand, bIn: Operand): Tensor {
+  requireDType(cond, ["bool"], "where", "cond");
+  const a =
+    typeof aIn !== "number" ? aIn : typeof bIn === "number" ? scalar(aIn, "float32", cond.backend) : asTensor(aIn, bIn, "where");
+  const b = asTensor(bIn, a, "where");
+  if (a.dtype !== b.dtype) throw new DTypeError(`where: a and b must share a dtype, got ${a.dtype} and ${b.dtype}`);
+  const backend = sameBackend("where", cond, a, b);
+  const shape = broadcastShapes(broadcastShapes(cond.shape, a.shape, "where"), b.shape, "where");
+  const [cv, av, bv] = [cond, a, b].map((t) => (shapesEqual(t.shape, shape) ? t : expand(t, shape)));
+  const out = fromBuffer(backend, backend.where(cv!.view(), av!.view(), bv!.view()), shape, a.dtype);
+  if (a.dtype !== "float32") return out;
+  return record(out, "where", [a, b], (g) => {
+    const zero = scalar(0, "float32", backend);
+    return [
+      a.requiresGrad ? sumToShape(where(cond, g, zero), a.shape) : null,
+      b.requiresGrad ? sumToShape(where(cond, zero, g), b.shape) : null,
+    ];
+  });
+}
+
+/** Sets the entries where mask is true to `value` (mask broadcasts against x). */
+export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
+  const out = where(mask, value, x);
+  if (!shapesEqual(out.shape, x.shape)) {
+    throw new ShapeError(`maskedFill: mask of shape ${fmtShape(mask.shape)} must broadcast to x's shape ${fmtShape(x.shape)}`);
+  }
+  return out;
+}
+
+export function cast(x: Tensor, dtype: DType): Tensor {
+  if (x.dtype === dtype) return x;
+  // No gradient flows through a cast: only float32 tensors carry gradients.
+  return fromBuffer(x.backend, x.backend.cast(x.view(), dtype), x.shape, dtype);
+}

@@ -1,0 +1,137 @@
+import { ShapeError, fmtShape } from "../errors.js";
+import { getBackend, noGrad } from "../engine.js";
+import { normalizeAxis } from "../shape.js";
+import type { Tensor } from "../tensor.js";
+import { fromBuffer, record, requireFloat, sameBackend } from "./core.js";
+import { arange } from "./creation.js";
+import { where } from "./elementwise.js";
+import { sumToShape } from "./reduce.js";
+import { reshape, transpose } from "./views.js";
+import type { Backend } from "../backend.js";
+
+/** Runs a last-axis op on any axis by swapping that axis to the end and back. */
+function onLastAxis(x: Tensor, axis: number, op: string, fn: (x: Tensor) => Tensor): Tensor {
+  const ax = normalizeAxis(axis, x.rank, op);
+  if (ax === x.rank - 1) return fn(x);
+  return transpose(fn(transpose(x, ax, -1)), ax, -1);
+}
+
+/** Row max with -Infinity rows mapped to 0, so fully masked rows give 0 (not NaN). */
+function safeRowMax(x: Tensor): Tensor {
+  const m = x.max(-1, true);
+  return where(m.eq(-Infinity), 0, m);
+}
+
+export function softmax(x: Tensor, axis = -1): Tensor {
+  requireFloat(x, "softmax");
+  return onLastAxis(x, axis, "softmax", (v) => {
+    const fused = v.backend.fused?.softmax;
+    const y = noGrad(() => {
+      if (fused) return fromBuffer(v.backend, fused(v.view()), v.shape, "float32");
+      const e = v.sub(safeRowMax(v)).exp();
+      const s = e.sum(-1, true);
+      return e.div(where(s.eq(0), 1, s));
+    });
+    return record(y, "softmax", [v], (g) => [y.mul(g.sub(g.mul(y).sum(-1, true)))]);
+  });
+}
+
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  requireFloat(x, "logSoftmax");
+  return onLastAxis(x, axis, "logSoftmax", (v) => {
+    const fused = v.backend.fused?.logSoftmax;
+    const y = noGrad(() => {
+      if (fused) return fromBuffer(v.backend, fused(v.view()), v.shape, "float32");
+      const shifted = v.sub(safeRowMax(v));
+      return shifted.sub(shifted.exp().sum(-1, true).log());
+    });
+    return record(y, "logSoftmax", [v], (g) => [g.sub(y.exp().mul(g.sum(-1, true)))]);
+  });
+}
+
+function checkNormParam(p: Tensor | null, x: Tensor, op: string, name: string): void {
+  if (!p) return;
+  requireFloat(p, op, name);
+  const d = x.shape[x.rank - 1];
+  if (p.rank !== 1 || p.shape[0] !== d) {
+    throw new ShapeError(`${op}: ${name} must have shape [${d}] (the last dim of x ${fmtShape(x.shape)}), got ${fmtShape(p.shape)}`);
+  }
+}
+
+/** LayerNorm over the last axis with biased variance, as torch.nn.LayerNorm. */
+export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
+  requireFloat(x, "layerNorm");
+  checkNormParam(weight, x, "layerNorm", "weight");
+  checkNormParam(bias, x, "layerNorm", "bias");
+  const backend = sameBackend("layerNorm", x, ...[weight, bias].filter((t): t is Tensor => t !== null));
+  const normalized = () => {
+    const centered = x.sub(x.mean(-1, true));
+    const rstd = centered.square().mean(-1, true).add(eps).rsqrt();
+    return { xhat: centered.mul(rstd), rstd };
+  };
+  const y = noGrad(() => {
+    const fused = backend.fused?.layerNorm;
+    if (fused) return fromBuffer(backend, fused(x.view(), weight?.view() ?? null, bias?.view() ?? null, eps), x.shape, "float32");
+    let out = normalized().xhat;
+    if (weight) out = out.mul(weight);
+    return bias ? out.add(bias) : out;
+  });
+  const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
+  return record(y, "layerNorm", inputs, (g) => {
+    const { xhat, rstd } = normalized();
+    const dxhat = weight ? g.mul(weight) : g;
+    const dx = dxhat.sub(dxhat.mean(-1, true)).sub(xhat.mul(dxhat.mul(xhat).mean(-1, true))).mul(rstd);
+    const grads: (Tensor | null)[] = [dx];
+    if (weight) grads.push(sumToShape(g.mul(xhat), weight.shape));
+    if (bias) grads.push(sumToShape(g, bias.shape));
+    return grads;
+  });
+}
+
+/** RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * weight (LLaMA's). */
+export function rmsNorm(x: Tensor, weight: Tensor | null, eps: number): Tensor {
+  requireFloat(x, "rmsNorm");
+  checkNormParam(weight, x, "rmsNorm", "weight");
+  const backend = sameBackend("rmsNorm", x, ...(weight ? [weight] : []));
+  const rms = () => x.square().mean(-1, true).add(eps).rsqrt();
+  const y = noGrad(() => {
+    const fused = backend.fused?.rmsNorm;
+    if (fused) return fromBuffer(backend, fused(x.view(), weight?.view() ?? null, eps), x.shape, "float32");
+    const out = x.mul(rms());
+    return weight ? out.mul(weight) : out;
+  });
+  return record(y, "rmsNorm", weight ? [x, weight] : [x], (g) => {
+    const r = rms();
+    const dxh = weight ? g.mul(weight) : g;
+    const dx = dxh.mul(r).sub(x.mul(r.mul(r).mul(r)).mul(dxh.mul(x).mean(-1, true)));
+    return weight ? [dx, sumToShape(g.mul(x).mul(r), weight.shape)] : [dx];
+  });
+}
+
+/** Bool [n, m]: true where column j - row i <= k (the lower triangle shifted by k). */
+function triangle(n: number, m: number, k: number, backend: Backend, lower: boolean): Tensor {
+  const rows = reshape(arange(0, n, 1, { backend }), [n, 1]);
+  const cols = reshape(arange(0, m, 1, { backend }), [1, m]);
+  const diff = cols.sub(rows);
+  return lower ? diff.le(k) : diff.ge(k);
+}
+
+/** Zeros everything above the k-th diagonal of the last two axes. */
+export function tril(x: Tensor, k = 0): Tensor {
+  const [n, m] = x.shape.slice(-2) as [number, number];
+  return where(triangle(n, m, k, x.backend, true), x, 0);
+}
+
+/** Zeros everything below the k-th diagonal of the last two axes. */
+export function triu(x: Tensor, k = 0): Tensor {
+  const [n, m] = x.shape.slice(-2) as [number, number];
+  return where(triangle(n, m, k, x.backend, false), x, 0);
+}
+
+/**
+ * Bool [n, m], true where query i may attend to key j: j <= i + (m - n). With a KV cache of m - n
+ * earlier positions, the n new queries are the last n positions.
+ */
+export function causalMask(n: number, m = n, backend?: Backend): Tensor {
+  return triangle(n, m, m - n, backend ?? getBackend(), true);
+}
