@@ -1,0 +1,44 @@
+import type { Tensor } from "@llm/tensor";
+
+/**
+ * The seam between models and everything that uses them (sampling, training): a model maps token
+ * ids to next-token logits, optionally continuing from a KV cache.
+ */
+export interface ForwardOptions {
+  /** Keys and values of earlier positions; forward appends this call's positions to it. */
+  cache?: KVCache;
+  /**
+   * int32 positions of the new tokens, [batch, seq] (GLM: [batch, 2, seq] with block positions).
+   * Default: cache length + 0, 1, 2, ...
+   */
+  positionIds?: Tensor;
+  /**
+   * Which keys each query may see. Either a padding mask [batch, keyLength] (1/true = real token,
+   * combined with the causal mask; keyLength counts cached positions too), or a full bool mask
+   * [batch, seq, keyLength] or [batch, 1, seq, keyLength] that replaces the causal mask (GLM's
+   * Part A / Part B mask).
+   */
+  attentionMask?: Tensor;
+}
+
+/** Per-layer keys and values of the positions seen so far. */
+export interface KVCache {
+  /** Number of positions stored. */
+  readonly length: number;
+  /** Frees the cached tensors. */
+  dispose(): void;
+}
+
+export interface LanguageModelConfig {
+  readonly vocabSize: number;
+  /** Longest sequence the position encoding supports (Infinity for rotary/ALiBi). */
+  readonly maxPositions: number;
+}
+
+export interface LanguageModel {
+  readonly config: LanguageModelConfig;
+  /** ids: int32 [batch, seq] -> logits float32 [batch, seq, vocab]. */
+  forward(ids: Tensor, options?: ForwardOptions): Tensor;
+  /** An empty cache for incremental decoding. */
+  createCache(): KVCache;
+}
