@@ -1,1 +1,8 @@
-export {};
+export type {
+  ForwardOptions,
+  KVCache,
+  LanguageModel,
+  LanguageModelConfig,
+  CheckpointContents,
+  SavableModel,
+} from "./language_model.js";

@@ -42,3 +42,14 @@ export interface LanguageModel {
   /** An empty cache for incremental decoding. */
   createCache(): KVCache;
 }
+
+/** What a checkpoint folder holds: config.json's contents and tensors under their checkpoint names. */
+export interface CheckpointContents {
+  readonly config: Record<string, unknown>;
+  readonly tensors: Record<string, Tensor>;
+}
+
+/** A model that can write itself in its architecture's own format (so loaders elsewhere read it). */
+export interface SavableModel {
+  toCheckpoint(): CheckpointContents;
+}
