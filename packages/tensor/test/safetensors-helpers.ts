@@ -50,3 +50,9 @@ export function atOddOffset(bytes: Uint8Array): Uint8Array {
   buffer.set(bytes, 1);
   return buffer.subarray(1);
 }
+
+/** Same length and bytes (fast for large typed arrays, where deep equality is slow). */
+export function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  const view = (x: ArrayBufferView) => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+  return a.constructor === b.constructor && view(a).equals(view(b));
+}

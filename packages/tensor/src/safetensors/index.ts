@@ -19,3 +19,9 @@ export {
   type SerializableTensor,
   type SerializableTensors,
 } from "./serialize.js";
+export {
+  loadSafetensors,
+  saveSafetensors,
+  tensorsFromParsed,
+  type LoadSafetensorsOptions,
+} from "./tensors.js";

@@ -30,9 +30,8 @@ export function serializeSafetensors(
   metadata?: Readonly<Record<string, string>> | null,
 ): Uint8Array {
   assertLittleEndianHost();
-  const entries = (tensors instanceof Map ? [...tensors] : Object.entries(tensors)).map(([name, tensor]) =>
-    checkTensor(name, tensor),
-  );
+  const named: [string, SerializableTensor][] = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
+  const entries = named.map(([name, tensor]) => checkTensor(name, tensor));
   entries.sort(
     (a, b) => safetensorsDTypeRank(b.dtype) - safetensorsDTypeRank(a.dtype) || compareCodePoints(a.name, b.name),
   );

@@ -1,0 +1,70 @@
+import type { Backend } from "../backend.js";
+import type { DType } from "../dtype.js";
+import { tensor } from "../ops/creation.js";
+import type { Tensor } from "../tensor.js";
+import { toHostArray } from "./convert.js";
+import type { SafetensorsDType } from "./dtypes.js";
+import { SafetensorsError } from "./errors.js";
+import { parseSafetensors, type ParsedSafetensors, type ParseOptions } from "./parse.js";
+import { serializeSafetensors, type SerializableTensor } from "./serialize.js";
+
+export interface LoadSafetensorsOptions extends ParseOptions {
+  /**
+   * "float32" widens F16/BF16 tensors to float32. Without it they load as float16/bfloat16. F64
+   * always loads as float32 and integers as int32 (I64 values must fit), BOOL as bool.
+   */
+  dtype?: "float32";
+  /** Where the tensors live (default: the current backend). */
+  backend?: Backend;
+}
+
+/** Loads every tensor of a safetensors file held in memory. */
+export function loadSafetensors(bytes: Uint8Array | ArrayBuffer, options: LoadSafetensorsOptions = {}): Record<string, Tensor> {
+  return tensorsFromParsed(parseSafetensors(bytes, options), options);
+}
+
+/** Tensors for the entries of an already parsed file; on a failure, the ones made so far are freed. */
+export function tensorsFromParsed(parsed: ParsedSafetensors, options: LoadSafetensorsOptions = {}): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  try {
+    for (const [name, entry] of parsed.tensors) {
+      const { dtype, data } = toHostArray(entry, { dtype: options.dtype, source: options.source, key: name });
+      const t = tensor(data, { shape: entry.shape, dtype, ...(options.backend ? { backend: options.backend } : {}) });
+      // defineProperty: a tensor named "__proto__" must become a key, not a prototype.
+      Object.defineProperty(out, name, { value: t, enumerable: true, writable: true, configurable: true });
+    }
+  } catch (error) {
+    for (const t of Object.values(out)) t.dispose();
+    throw error;
+  }
+  return out;
+}
+
+const FILE_DTYPE: Record<DType, SafetensorsDType> = {
+  float32: "F32",
+  int32: "I32",
+  bool: "BOOL",
+  float16: "F16",
+  bfloat16: "BF16",
+};
+
+/**
+ * Reads every tensor back to the host and writes a safetensors file (bytes as Python's
+ * `safetensors` would write them). float16/bfloat16 stay 16-bit; int32 is written as I32.
+ */
+export async function saveSafetensors(
+  tensors: Readonly<Record<string, Tensor>> | ReadonlyMap<string, Tensor>,
+  metadata?: Readonly<Record<string, string>> | null,
+): Promise<Uint8Array> {
+  const named: [string, Tensor][] = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
+  const entries = await Promise.all(
+    named.map(async ([name, t]): Promise<[string, SerializableTensor]> => {
+      const dtype = FILE_DTYPE[t.dtype];
+      if (!dtype) {
+        throw new SafetensorsError("argument", { key: name }, `expected a tensor of dtype ${Object.keys(FILE_DTYPE).join("/")}, found ${t.dtype}`);
+      }
+      return [name, { dtype, shape: t.shape, data: await t.data() }];
+    }),
+  );
+  return serializeSafetensors(new Map(entries), metadata);
+}
