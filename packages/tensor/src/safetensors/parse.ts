@@ -147,12 +147,13 @@ function readTensorInfo(
     throw new SafetensorsError("offsets", context, `expected data_offsets to be [begin, end] with 0 <= begin <= end, found ${describe(offsets)}`);
   }
   const [begin, end] = offsets as [number, number];
-  const expectedBytes = elementCount(shape, context) * safetensorsDTypeSize(dtype);
+  const size = safetensorsDTypeSize(dtype);
+  const expectedBytes = elementCount(shape, context) * size;
   if (end - begin !== expectedBytes) {
     throw new SafetensorsError(
       "size-mismatch",
       context,
-      `data_offsets [${begin},${end}] hold ${end - begin} bytes: expected ${expectedBytes} for shape [${shape.join(",")}] x ${dtype} (${safetensorsDTypeSize(dtype)} bytes each)`,
+      `data_offsets [${begin},${end}] hold ${end - begin} bytes: expected ${expectedBytes} for shape [${shape.join(",")}] x ${dtype} (${size} byte${size === 1 ? "" : "s"} each)`,
     );
   }
   return { dtype, shape: shape as number[], begin, end };
