@@ -1,1 +1,24 @@
-export {};
+export { SamplingError } from "./errors.js";
+export {
+  chain,
+  temperature,
+  topK,
+  topP,
+  minP,
+  repetitionPenalty,
+  suppressTokens,
+  softmaxRow,
+  type LogitsProcessor,
+} from "./processors.js";
+export { createSampler, argmax, sampleFrom, type SamplingOptions, type TokenSampler } from "./sampler.js";
+export { generate, generateBatch, type GenerateOptions } from "./generate.js";
+export { generateText, collect, type TextCodec, type GenerateTextOptions } from "./text.js";
+export {
+  fillBlanks,
+  fillBlanksText,
+  streamBlanks,
+  glmTokensFromConfig,
+  type GlmTokens,
+  type BlankInfillingOptions,
+  type FilledBlanks,
+} from "./glm.js";
