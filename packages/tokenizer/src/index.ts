@@ -1,1 +1,23 @@
-export {};
+export { TokenizerError } from "./errors.js";
+export { Tokenizer, type EncodeOptions, type DecodeOptions, type TokenizerParts } from "./tokenizer.js";
+export type { AddedToken } from "./added_vocabulary.js";
+export { fromTokenizerJson } from "./tokenizer_json.js";
+export { fromGpt2Files } from "./gpt2.js";
+export {
+  fromTiktoken,
+  fromTiktokenJson,
+  fromTiktokenTokens,
+  parseTiktokenRanks,
+  parseTiktokenCompactRanks,
+  TIKTOKEN_PATTERNS,
+  TIKTOKEN_SPECIAL_TOKENS,
+  type TiktokenOptions,
+} from "./tiktoken.js";
+export { BPEModel, type BPEOptions } from "./models/bpe.js";
+export { PairTable } from "./models/pair_table.js";
+export * from "./normalizers/index.js";
+export * from "./pre_tokenizers/index.js";
+export * from "./decoders/index.js";
+export * from "./post_processors/index.js";
+export { translateRegex, compileRegex } from "./utils/regex.js";
+export { BYTE_TO_CHAR } from "./utils/byte_level.js";

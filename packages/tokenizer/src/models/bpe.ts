@@ -1,0 +1,204 @@
+import { TokenizerError } from "../errors.js";
+import { BYTE_TO_CHAR, textToByteLevel, utf8Encode } from "../utils/byte_level.js";
+import { PairTable } from "./pair_table.js";
+import { mergeSymbols } from "./merge.js";
+
+export interface BPEOptions {
+  /** id -> token string; byte-level models write bytes with GPT-2's byte-to-character map */
+  vocab: string[];
+  /** token string -> id; built from `vocab` when omitted */
+  tokenToId?: Map<string, number>;
+  /** merge table: (left id, right id) -> (rank, merged id) */
+  pairs: PairTable;
+  /** the merges in rank order, as written in tokenizer.json; null when the model came from ranks (tiktoken) */
+  merges: ReadonlyArray<string | [string, string]> | null;
+  /** the model works on the UTF-8 bytes of each piece (GPT-2 / tiktoken byte-level BPE) */
+  byteLevel: boolean;
+  /** a piece that is itself a token is not merged (Hugging Face `ignore_merges`, tiktoken's behaviour) */
+  ignoreMerges?: boolean;
+  /** unknown characters become <0xXX> byte tokens (SentencePiece byte fallback) */
+  byteFallback?: boolean;
+  unkToken?: string | null;
+  fuseUnk?: boolean;
+}
+
+const MAX_CACHE = 200_000;
+const EMPTY: number[] = [];
+
+/**
+ * Byte-pair-encoding model: turns one pre-tokenized piece into token ids, through a cache of
+ * piece -> ids in front of the merge loop.
+ */
+export class BPEModel {
+  readonly vocab: string[];
+  readonly tokenToId: Map<string, number>;
+  readonly pairs: PairTable;
+  readonly merges: ReadonlyArray<string | [string, string]> | null;
+  readonly byteLevel: boolean;
+  readonly ignoreMerges: boolean;
+  readonly byteFallback: boolean;
+  readonly unkToken: string | null;
+  readonly unkId: number;
+  readonly fuseUnk: boolean;
+  /** byte -> id of its single-byte token (byte-level) or of <0xXX> (byte fallback), -1 if absent */
+  readonly byteIds: Int32Array;
+  private cache = new Map<string, number | number[]>();
+  private sym = new Int32Array(256);
+
+  constructor(o: BPEOptions) {
+    this.vocab = o.vocab;
+    this.tokenToId = o.tokenToId ?? new Map(o.vocab.map((t, i) => [t, i]));
+    this.pairs = o.pairs;
+    this.merges = o.merges;
+    this.byteLevel = o.byteLevel;
+    this.ignoreMerges = o.ignoreMerges ?? false;
+    this.byteFallback = o.byteFallback ?? false;
+    this.unkToken = o.unkToken ?? null;
+    this.fuseUnk = o.fuseUnk ?? false;
+    this.unkId = this.unkToken === null ? -1 : (this.tokenToId.get(this.unkToken) ?? -1);
+    if (this.unkToken !== null && this.unkId < 0)
+      throw new TokenizerError(`model.unk_token: expected a token of the vocab, found ${JSON.stringify(this.unkToken)} which is not in it`);
+    this.byteIds = new Int32Array(256).fill(-1);
+    for (let b = 0; b < 256; b++) {
+      const name = this.byteLevel ? BYTE_TO_CHAR[b]! : `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`;
+      this.byteIds[b] = this.tokenToId.get(name) ?? -1;
+    }
+  }
+
+  get size(): number {
+    return this.vocab.length;
+  }
+
+  /** Forgets cached pieces (the cache is bounded; this frees its memory). */
+  clearCache(): void {
+    this.cache.clear();
+  }
+
+  /** Appends the ids of one pre-tokenized piece to `out`. */
+  encodePiece(piece: string, out: number[]): void {
+    const hit = this.cache.get(piece);
+    if (hit !== undefined) {
+      if (typeof hit === "number") out.push(hit);
+      else for (let i = 0; i < hit.length; i++) out.push(hit[i]!);
+      return;
+    }
+    const ids = this.computePiece(piece);
+    if (this.cache.size >= MAX_CACHE) this.cache.clear();
+    this.cache.set(piece, ids.length === 1 ? ids[0]! : ids);
+    for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
+  }
+
+  /** The ids of one piece, without the cache. */
+  computePiece(piece: string): number[] {
+    if (piece.length === 0) return EMPTY;
+    if (this.ignoreMerges) {
+      const whole = this.tokenToId.get(this.byteLevel ? textToByteLevel(piece) : piece);
+      if (whole !== undefined) return [whole];
+    }
+    const n = this.byteLevel ? this.byteSymbols(piece) : this.charSymbols(piece);
+    const sym = this.sym;
+    const m = mergeSymbols(this.pairs, sym, n);
+    const out = new Array<number>(m);
+    let k = 0;
+    for (let i = 0; i < m; i++) {
+      const id = sym[i]!;
+      if (id >= 0) out[k++] = id;
+    }
+    out.length = k;
+    return out;
+  }
+
+  private reserve(n: number): Int32Array {
+    if (this.sym.length < n) this.sym = new Int32Array(Math.max(n, this.sym.length * 2));
+    return this.sym;
+  }
+
+  /** Initial symbols of a byte-level piece: one per UTF-8 byte. Bytes without a token are dropped (as Hugging Face does) or become unk. */
+  private byteSymbols(piece: string): number {
+    const len = piece.length;
+    let sym = this.reserve(len * 3);
+    const byteIds = this.byteIds;
+    let n = 0;
+    let ascii = true;
+    for (let i = 0; i < len; i++) {
+      const c = piece.charCodeAt(i);
+      if (c >= 0x80) {
+        ascii = false;
+        break;
+      }
+      sym[n++] = byteIds[c]!;
+    }
+    if (!ascii) {
+      const bytes = utf8Encode(piece);
+      sym = this.reserve(bytes.length);
+      for (let i = 0; i < bytes.length; i++) sym[i] = byteIds[bytes[i]!]!;
+      n = bytes.length;
+    }
+    let m = 0;
+    for (let i = 0; i < n; i++) {
+      const id = sym[i]!;
+      if (id >= 0) sym[m++] = id;
+      else if (this.unkId >= 0 && !(this.fuseUnk && m > 0 && sym[m - 1] === this.unkId)) sym[m++] = this.unkId;
+    }
+    return m;
+  }
+
+  /** Initial symbols of a character-level piece: one per character, with byte fallback or unk for unknown ones. */
+  private charSymbols(piece: string): number {
+    let sym = this.reserve(piece.length * 4);
+    let n = 0;
+    for (let i = 0; i < piece.length; ) {
+      const cp = piece.codePointAt(i)!;
+      const w = cp > 0xffff ? 2 : 1;
+      const ch = piece.slice(i, i + w);
+      i += w;
+      const id = this.tokenToId.get(ch);
+      if (id !== undefined) {
+        sym[n++] = id;
+        continue;
+      }
+      if (this.byteFallback) {
+        const bytes = utf8Encode(ch);
+        let all = true;
+        for (const b of bytes) if (this.byteIds[b]! < 0) all = false;
+        if (all) {
+          for (const b of bytes) sym[n++] = this.byteIds[b]!;
+          continue;
+        }
+      }
+      if (this.unkId >= 0 && !(this.fuseUnk && n > 0 && sym[n - 1] === this.unkId)) sym[n++] = this.unkId;
+    }
+    return n;
+  }
+
+  /** The merges in rank order as token-string pairs (derived from the pair table when the model came from ranks). */
+  mergeList(): Array<[string, string]> {
+    if (this.merges)
+      return this.merges.map((m) => {
+        if (typeof m !== "string") return [m[0], m[1]];
+        const i = m.indexOf(" ");
+        return [m.slice(0, i), m.slice(i + 1)];
+      });
+    const list: Array<[number, string, string]> = [];
+    this.pairs.forEach((a, b, rank) => list.push([rank, this.vocab[a]!, this.vocab[b]!]));
+    list.sort((x, y) => x[0] - y[0]);
+    return list.map(([, a, b]) => [a, b]);
+  }
+
+  toJSON(): Record<string, unknown> {
+    const vocab: Record<string, number> = {};
+    this.vocab.forEach((t, i) => (vocab[t] = i));
+    return {
+      type: "BPE",
+      dropout: null,
+      unk_token: this.unkToken,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: this.fuseUnk,
+      byte_fallback: this.byteFallback,
+      ignore_merges: this.ignoreMerges,
+      vocab,
+      merges: this.mergeList(),
+    };
+  }
+}

@@ -1,0 +1,5 @@
+/** Adds the special tokens a model expects around encoded sequences (Hugging Face `post_processor`). */
+export interface PostProcessor {
+  process(a: number[], b: number[] | null, addSpecialTokens: boolean): number[];
+  toJSON(): Record<string, unknown>;
+}

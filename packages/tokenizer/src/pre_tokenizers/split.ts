@@ -1,0 +1,34 @@
+import type { PreTokenizer } from "./pre_tokenizer.js";
+import { splitByMatches, regexMatches, stringMatches, type SplitBehavior } from "./split_behavior.js";
+import type { Pattern } from "../normalizers/replace.js";
+import { compileRegex } from "../utils/regex.js";
+
+/** Splits on a string or regex pattern with one of Hugging Face's split behaviors. */
+export class SplitPreTokenizer implements PreTokenizer {
+  readonly regex: RegExp | null;
+  constructor(
+    readonly pattern: Pattern,
+    readonly behavior: SplitBehavior,
+    readonly invert: boolean,
+    caseFold: "ascii" | "unicode" = "ascii",
+  ) {
+    this.regex = "Regex" in pattern ? compileRegex(pattern.Regex, { source: "pre_tokenizer Split pattern", caseFold }) : null;
+  }
+
+  /** True when every match and every gap between matches becomes its own piece. */
+  get isolatesEverything(): boolean {
+    return (this.behavior === "Isolated" && !this.invert) || false;
+  }
+
+  split(text: string, out: string[]): void {
+    const starts: number[] = [];
+    const ends: number[] = [];
+    if (this.regex) regexMatches(this.regex, text, starts, ends);
+    else stringMatches((this.pattern as { String: string }).String, text, starts, ends);
+    splitByMatches(text, starts, ends, this.behavior, this.invert, out);
+  }
+
+  toJSON() {
+    return { type: "Split", pattern: this.pattern, behavior: this.behavior, invert: this.invert };
+  }
+}

@@ -1,0 +1,149 @@
+import { TokenizerError, describe } from "./errors.js";
+import { BPEModel } from "./models/bpe.js";
+import { PairTable } from "./models/pair_table.js";
+import { normalizerFromJSON } from "./normalizers/index.js";
+import { preTokenizerFromJSON, flattenPreTokenizers, ByteLevelPreTokenizer } from "./pre_tokenizers/index.js";
+import { postProcessorFromJSON } from "./post_processors/index.js";
+import { decoderFromJSON } from "./decoders/index.js";
+import { Tokenizer } from "./tokenizer.js";
+import type { AddedToken } from "./added_vocabulary.js";
+import { expectBoolean, expectObject } from "./utils/json.js";
+
+/** Parses JSON text, naming the file on failure. */
+export function parseJSON(text: string, file: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new TokenizerError(`${file}: malformed JSON: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Reads a vocab object (token -> id) into id -> token, requiring ids 0..n-1 without gaps or
+ * duplicates.
+ */
+export function readVocab(vocabJson: unknown, path: string): { vocab: string[]; tokenToId: Map<string, number> } {
+  const obj = expectObject(vocabJson, path);
+  const keys = Object.keys(obj);
+  const n = keys.length;
+  const vocab: string[] = new Array(n);
+  const tokenToId = new Map<string, number>();
+  for (let k = 0; k < n; k++) {
+    const token = keys[k]!;
+    const id = obj[token];
+    if (typeof id !== "number" || !Number.isInteger(id) || id < 0)
+      throw new TokenizerError(`${path}[${JSON.stringify(token)}]: expected a non-negative integer id, found ${describe(id)}`);
+    if (id >= n)
+      throw new TokenizerError(
+        `${path}: expected ids 0..${n - 1} without gaps for ${n} tokens, found id ${id} for token ${JSON.stringify(token)} (so some id below it is missing)`,
+      );
+    if (vocab[id] !== undefined)
+      throw new TokenizerError(`${path}: duplicate id ${id}, used by ${JSON.stringify(vocab[id])} and ${JSON.stringify(token)}`);
+    vocab[id] = token;
+    tokenToId.set(token, id);
+  }
+  return { vocab, tokenToId };
+}
+
+/** Builds the merge table from tokenizer.json merges ("a b" strings or [a, b] pairs). */
+export function readMerges(merges: unknown, tokenToId: Map<string, number>, path: string): PairTable {
+  if (!Array.isArray(merges)) throw new TokenizerError(`${path}: expected an array of merges, found ${describe(merges)}`);
+  const pairs = new PairTable(merges.length);
+  for (let r = 0; r < merges.length; r++) {
+    const m = merges[r];
+    let a: string;
+    let b: string;
+    if (typeof m === "string") {
+      const i = m.indexOf(" ");
+      if (i < 0 || m.indexOf(" ", i + 1) >= 0)
+        throw new TokenizerError(`${path}[${r}]: expected two tokens separated by one space, found ${JSON.stringify(m)}`);
+      a = m.slice(0, i);
+      b = m.slice(i + 1);
+    } else if (Array.isArray(m) && m.length === 2 && typeof m[0] === "string" && typeof m[1] === "string") {
+      a = m[0];
+      b = m[1];
+    } else {
+      throw new TokenizerError(`${path}[${r}]: expected "a b" or ["a", "b"], found ${describe(m)}`);
+    }
+    const ia = tokenToId.get(a);
+    if (ia === undefined) throw new TokenizerError(`${path}[${r}]: token ${JSON.stringify(a)} of merge ${JSON.stringify(a + " " + b)} is not in the vocab`);
+    const ib = tokenToId.get(b);
+    if (ib === undefined) throw new TokenizerError(`${path}[${r}]: token ${JSON.stringify(b)} of merge ${JSON.stringify(a + " " + b)} is not in the vocab`);
+    const im = tokenToId.get(a + b);
+    if (im === undefined)
+      throw new TokenizerError(`${path}[${r}]: the merged token ${JSON.stringify(a + b)} of merge ${JSON.stringify(a + " " + b)} is not in the vocab`);
+    pairs.set(ia, ib, r, im);
+  }
+  return pairs;
+}
+
+function readAddedTokens(json: unknown, path: string): AddedToken[] {
+  if (json === undefined || json === null) return [];
+  if (!Array.isArray(json)) throw new TokenizerError(`${path}: expected an array, found ${describe(json)}`);
+  return json.map((t, i) => {
+    const o = expectObject(t, `${path}[${i}]`);
+    if (typeof o.id !== "number" || !Number.isInteger(o.id) || o.id < 0)
+      throw new TokenizerError(`${path}[${i}].id: expected a non-negative integer, found ${describe(o.id)}`);
+    if (typeof o.content !== "string" || o.content.length === 0)
+      throw new TokenizerError(`${path}[${i}].content: expected a non-empty string, found ${describe(o.content)}`);
+    const special = expectBoolean(o.special, `${path}[${i}].special`, false);
+    return {
+      id: o.id,
+      content: o.content,
+      special,
+      normalized: expectBoolean(o.normalized, `${path}[${i}].normalized`, !special),
+      lstrip: expectBoolean(o.lstrip, `${path}[${i}].lstrip`, false),
+      rstrip: expectBoolean(o.rstrip, `${path}[${i}].rstrip`, false),
+      singleWord: expectBoolean(o.single_word, `${path}[${i}].single_word`, false),
+    };
+  });
+}
+
+/**
+ * Loads a Hugging Face tokenizer.json (text or parsed object). Everything in it that this
+ * package does not implement is an error naming the key, never a silently different encoding.
+ */
+export function fromTokenizerJson(json: string | object, file = "tokenizer.json"): Tokenizer {
+  const root = expectObject(typeof json === "string" ? parseJSON(json, file) : json, file);
+  const model = expectObject(root.model, `${file}: model`);
+  const mtype = model.type ?? (model.merges !== undefined ? "BPE" : undefined);
+  if (mtype !== "BPE") throw new TokenizerError(`${file}: model.type: unsupported model ${describe(mtype)}; supported: BPE`);
+  if (model.dropout !== undefined && model.dropout !== null && model.dropout !== 0)
+    throw new TokenizerError(`${file}: model.dropout: BPE dropout is not supported (it makes encoding random); expected null, found ${describe(model.dropout)}`);
+  for (const key of ["continuing_subword_prefix", "end_of_word_suffix"] as const) {
+    const v = model[key];
+    if (v !== undefined && v !== null && v !== "")
+      throw new TokenizerError(`${file}: model.${key}: not supported; expected null or "", found ${describe(v)}`);
+  }
+  for (const key of ["truncation", "padding"] as const) {
+    if (root[key] !== undefined && root[key] !== null)
+      throw new TokenizerError(`${file}: ${key}: not supported (pad or truncate the ids yourself); expected null, found ${describe(root[key])}`);
+  }
+  const { vocab, tokenToId } = readVocab(model.vocab, `${file}: model.vocab`);
+  const pairs = readMerges(model.merges, tokenToId, `${file}: model.merges`);
+  const preTokenizer = preTokenizerFromJSON(root.pre_tokenizer, `${file}: pre_tokenizer`);
+  const flat = flattenPreTokenizers(preTokenizer);
+  const byteLevel = flat.length > 0 && flat[flat.length - 1] instanceof ByteLevelPreTokenizer;
+  const unk = model.unk_token;
+  if (unk !== undefined && unk !== null && typeof unk !== "string")
+    throw new TokenizerError(`${file}: model.unk_token: expected a string or null, found ${describe(unk)}`);
+  const bpe = new BPEModel({
+    vocab,
+    tokenToId,
+    pairs,
+    merges: model.merges as string[],
+    byteLevel,
+    ignoreMerges: expectBoolean(model.ignore_merges, `${file}: model.ignore_merges`, false),
+    byteFallback: expectBoolean(model.byte_fallback, `${file}: model.byte_fallback`, false),
+    unkToken: (unk as string | null | undefined) ?? null,
+    fuseUnk: expectBoolean(model.fuse_unk, `${file}: model.fuse_unk`, false),
+  });
+  return new Tokenizer({
+    model: bpe,
+    normalizer: normalizerFromJSON(root.normalizer, `${file}: normalizer`),
+    preTokenizer,
+    postProcessor: postProcessorFromJSON(root.post_processor, `${file}: post_processor`),
+    decoder: decoderFromJSON(root.decoder, `${file}: decoder`),
+    addedTokens: readAddedTokens(root.added_tokens, `${file}: added_tokens`),
+  });
+}
