@@ -6,3 +6,23 @@ export type {
   CheckpointContents,
   SavableModel,
 } from "./language_model.js";
+export { LayerError, LayerArgumentError, StateDictError, type ShapeMismatch } from "./errors.js";
+export { Module, ModuleList, type LoadStateDictOptions, type LoadStateDictResult } from "./module.js";
+export { fillNormal, fillConstant } from "./init.js";
+export { Linear, type LinearOptions } from "./linear.js";
+export { Embedding } from "./embedding.js";
+export { LayerNorm, RMSNorm, type LayerNormOptions, type Norm } from "./norms.js";
+export { activationByName, applyActivation, type ActivationName } from "./activations.js";
+export { MLP, GatedMLP, type FeedForward } from "./mlp.js";
+export type { PositionEncoding } from "./positions/position_encoding.js";
+export { LearnedPositions } from "./positions/learned.js";
+export { RotaryEmbedding, positionRange, type RotaryOptions } from "./positions/rotary.js";
+export { AlibiBias, alibiSlopes } from "./positions/alibi.js";
+export { Glm2DPositions } from "./positions/glm.js";
+export { Attention, type AttentionContext, type AttentionOptions } from "./attention/attention.js";
+export { type QKVProjection, type FusedLayout, type ProjectedHeads, type HeadCounts, projectHeads } from "./attention/projections.js";
+export { buildAttentionMask, defaultPositionIds } from "./attention/mask.js";
+export { TransformerBlock, type BlockParts, type ResidualLayout } from "./block.js";
+export { LayerKVCache, TransformerKVCache } from "./cache.js";
+export { TransformerLanguageModel } from "./transformer.js";
+export { crossEntropy, type CrossEntropyOptions } from "./loss.js";

@@ -1,0 +1,30 @@
+import { zeros, type Rng, type Tensor } from "@llm/tensor";
+import { LayerArgumentError } from "./errors.js";
+import { fillNormal } from "./init.js";
+import { Module } from "./module.js";
+
+/** A lookup table: row i of `weight` is the vector of id i. */
+export class Embedding extends Module {
+  readonly weight: Tensor;
+
+  constructor(
+    readonly count: number,
+    readonly dim: number,
+  ) {
+    super();
+    if (!Number.isInteger(count) || count < 1 || !Number.isInteger(dim) || dim < 1) {
+      throw new LayerArgumentError(`Embedding: expected positive integer sizes, found count ${count} and dim ${dim}`);
+    }
+    this.weight = this.addParameter("weight", zeros([count, dim]));
+  }
+
+  /** ids: int32 [...] -> [..., dim]. */
+  forward(ids: Tensor): Tensor {
+    if (ids.dtype !== "int32") throw new LayerArgumentError(`Embedding: expected int32 ids, found ${ids.dtype}`);
+    return this.weight.take(ids, 0);
+  }
+
+  protected override resetParameters(rng: Rng, std: number): void {
+    fillNormal(this.weight, rng, std);
+  }
+}

@@ -1,0 +1,35 @@
+import { type Tensor } from "@llm/tensor";
+import { LayerArgumentError } from "./errors.js";
+
+export interface CrossEntropyOptions {
+  /** Targets equal to this are left out of the mean (e.g. -100, as torch). */
+  ignoreIndex?: number;
+}
+
+/**
+ * Mean cross-entropy of logits [..., vocab] against int32 targets [...] (torch's F.cross_entropy
+ * with reduction "mean"). Differentiable through logits.
+ */
+export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntropyOptions = {}): Tensor {
+  const vocab = logits.shape[logits.rank - 1]!;
+  const batchShape = logits.shape.slice(0, -1);
+  if (targets.dtype !== "int32" || targets.rank !== batchShape.length || targets.shape.some((d, i) => d !== batchShape[i])) {
+    throw new LayerArgumentError(
+      `crossEntropy: expected int32 targets of shape [${batchShape.join(",")}] for logits [${logits.shape.join(",")}], found ${targets.dtype} [${targets.shape.join(",")}]`,
+    );
+  }
+  const logProbs = logits.logSoftmax(-1);
+  const { ignoreIndex } = options;
+  const keep = ignoreIndex === undefined ? null : targets.ne(ignoreIndex);
+  // Ignored targets pick class 0, then count for nothing.
+  const safeTargets = keep ? targets.mul(keep.int()) : targets;
+  if (safeTargets.backend.readSync) {
+    for (const t of safeTargets.dataSync()) {
+      if (t < 0 || t >= vocab) throw new LayerArgumentError(`crossEntropy: target ${t} is outside the vocabulary [0, ${vocab})`);
+    }
+  }
+  const picked = logProbs.takeAlongAxis(safeTargets.unsqueeze(-1), -1).squeeze(-1);
+  if (!keep) return picked.mean().neg();
+  const weights = keep.float();
+  return picked.mul(weights).sum().div(weights.sum().maximum(1)).neg();
+}

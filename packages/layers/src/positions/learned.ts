@@ -1,0 +1,40 @@
+import type { Tensor } from "@llm/tensor";
+import type { Embedding } from "../embedding.js";
+import { LayerArgumentError } from "../errors.js";
+import type { PositionEncoding } from "./position_encoding.js";
+
+/**
+ * A learned table of position vectors (GPT-2, OPT). OPT's table starts `offset` = 2 rows in, so
+ * position p reads row p + 2. The table is an Embedding the model registers under its own name.
+ */
+export class LearnedPositions implements PositionEncoding {
+  readonly kind = "learned";
+  readonly offset: number;
+
+  constructor(
+    readonly table: Embedding,
+    options: { offset?: number } = {},
+  ) {
+    this.offset = options.offset ?? 0;
+  }
+
+  /** Positions the table covers. */
+  get maxPositions(): number {
+    return this.table.count - this.offset;
+  }
+
+  embed(positionIds: Tensor): Tensor {
+    const ids = this.offset ? positionIds.add(this.offset) : positionIds;
+    if (ids.backend.readSync) {
+      const values = ids.dataSync();
+      for (const v of values) {
+        if (v < 0 || v >= this.table.count) {
+          throw new LayerArgumentError(
+            `LearnedPositions: position ${v - this.offset} is outside the ${this.maxPositions} positions the table holds`,
+          );
+        }
+      }
+    }
+    return this.table.forward(ids);
+  }
+}
