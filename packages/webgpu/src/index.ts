@@ -1,1 +1,7 @@
-export {};
+/// <reference types="@webgpu/types" />
+export { createWebGPUBackend, probeWebGPU, type CreateWebGPUBackendOptions } from "./create.js";
+export { WebGPUBackend, type WebGPUBackendStats } from "./webgpu-backend.js";
+export { WebGPUBuffer } from "./gpu-buffer.js";
+export { WebGPUUnavailableError, WebGPUDeviceError, WebGPUKernelError } from "./errors.js";
+export { TILE_LARGE, TILE_SMALL, type TileConfig } from "./kernels/matmul.js";
+export type { PoolStats } from "./buffer-pool.js";

@@ -1,0 +1,253 @@
+import type {
+  Backend,
+  BackendBuffer,
+  BinaryOp,
+  DType,
+  FusedKernels,
+  HostArray,
+  ReduceOp,
+  StridedView,
+  UnaryOp,
+} from "@llm/tensor";
+import { BufferPool, type PoolStats } from "./buffer-pool.js";
+import { CommandBatcher, UNIFORM_USAGE } from "./command-batcher.js";
+import { WebGPUDeviceError } from "./errors.js";
+import { BufferUsage, MapMode } from "./gpu-constants.js";
+import { WebGPUBuffer } from "./gpu-buffer.js";
+import type { KernelContext, KernelFeatures } from "./kernel-context.js";
+import { PipelineCache } from "./pipeline-cache.js";
+import { BYTES_PER_WORD, fromWords, toWords } from "./storage.js";
+import { binary, cast, concat, copy, fill, unary, where } from "./kernels/elementwise.js";
+import { gather, scatterAdd } from "./kernels/gather.js";
+import { matmul, type TileConfig } from "./kernels/matmul.js";
+import { argmax, cumsum, reduce } from "./kernels/reduce.js";
+import { rowKernel } from "./kernels/rows.js";
+
+const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+const STAGING_USAGE = BufferUsage.MAP_READ | BufferUsage.COPY_DST;
+
+export interface WebGPUBackendStats {
+  /** Tensor buffers created and not yet disposed: the number a leak-free loop keeps constant. */
+  liveBuffers: number;
+  storage: PoolStats;
+  pipelines: number;
+  submits: number;
+}
+
+export interface WebGPUBackendInit {
+  device: GPUDevice;
+  adapterInfo?: GPUAdapterInfo;
+  features: KernelFeatures;
+  /** Destroy the device in `destroy()` (true when the backend requested it itself). */
+  ownsDevice: boolean;
+  /** Objects that must stay reachable while the device lives (Dawn's GPU instance). */
+  keepAlive?: unknown;
+}
+
+/**
+ * The Backend interface on a GPUDevice. Kernels are recorded, not run: they go to the GPU in
+ * batches (see CommandBatcher) and only `read` waits. Every kernel writes a new pooled buffer.
+ */
+export class WebGPUBackend implements Backend {
+  readonly name = "webgpu";
+  readonly device: GPUDevice;
+  readonly adapterInfo: GPUAdapterInfo | undefined;
+  readonly features: KernelFeatures;
+  readonly fused: FusedKernels;
+  private readonly storage: BufferPool;
+  private readonly staging: BufferPool;
+  private readonly uniforms: BufferPool;
+  private readonly pipelines: PipelineCache;
+  private readonly batcher: CommandBatcher;
+  private readonly ctx: KernelContext;
+  private readonly ownsDevice: boolean;
+  private readonly deviceErrors: string[] = [];
+  private live = 0;
+  private lost: string | null = null;
+  readonly keepAlive: unknown;
+
+  constructor(init: WebGPUBackendInit) {
+    const device = (this.device = init.device);
+    this.adapterInfo = init.adapterInfo;
+    this.features = init.features;
+    this.ownsDevice = init.ownsDevice;
+    this.keepAlive = init.keepAlive;
+    this.storage = new BufferPool(device, STORAGE_USAGE, "tensor");
+    this.staging = new BufferPool(device, STAGING_USAGE, "staging", 64 * 1024 * 1024);
+    this.uniforms = new BufferPool(device, UNIFORM_USAGE, "uniforms");
+    this.pipelines = new PipelineCache(device);
+    this.batcher = new CommandBatcher(device, this.pipelines, this.uniforms);
+    device.addEventListener("uncapturederror", (e) => {
+      this.deviceErrors.push((e as GPUUncapturedErrorEvent).error.message);
+    });
+    void device.lost.then((info) => {
+      this.lost = info.message || info.reason;
+    });
+    const limits = device.limits;
+    this.ctx = {
+      batcher: this.batcher,
+      alloc: (size, dtype) => this.alloc(size, dtype),
+      buffer: (view) => this.gpuBuffer(view.buffer),
+      free: (b) => this.dispose(b),
+      features: this.features,
+      limits: { maxWorkgroupSize: limits.maxComputeInvocationsPerWorkgroup, maxWorkgroupStorage: limits.maxComputeWorkgroupStorageSize },
+    };
+    const ctx = this.ctx;
+    this.fused = {
+      softmax: (x) => rowKernel(ctx, "softmax", x),
+      logSoftmax: (x) => rowKernel(ctx, "logSoftmax", x),
+      layerNorm: (x, weight, bias, eps) => rowKernel(ctx, "layerNorm", x, { weight, bias, eps }),
+      rmsNorm: (x, weight, eps) => rowKernel(ctx, "rmsNorm", x, { weight, eps }),
+    };
+  }
+
+  // ---- memory ----
+
+  upload(data: HostArray, dtype: DType): BackendBuffer {
+    const words = toWords(data, dtype);
+    const out = this.alloc(words.length, dtype);
+    if (words.length > 0) this.device.queue.writeBuffer(out.gpu, 0, words.buffer, words.byteOffset, words.byteLength);
+    return out;
+  }
+
+  fill(size: number, value: number, dtype: DType): BackendBuffer {
+    return fill(this.ctx, size, value, dtype);
+  }
+
+  async read(buffer: BackendBuffer): Promise<HostArray> {
+    const b = this.gpuBuffer(buffer);
+    const bytes = b.size * BYTES_PER_WORD;
+    if (bytes === 0) {
+      this.throwIfFailed();
+      return fromWords(new ArrayBuffer(0), b.dtype, 0);
+    }
+    const staging = this.staging.acquire(bytes);
+    this.batcher.copy(b.gpu, staging, bytes);
+    this.batcher.flush();
+    try {
+      await staging.mapAsync(MapMode.READ, 0, staging.size);
+      const host = fromWords(staging.getMappedRange(0, staging.size), b.dtype, b.size);
+      staging.unmap();
+      this.throwIfFailed();
+      return host;
+    } finally {
+      if (staging.mapState === "mapped") staging.unmap();
+      this.staging.release(staging);
+    }
+  }
+
+  dispose(buffer: BackendBuffer): void {
+    const b = this.gpuBuffer(buffer);
+    b.disposed = true;
+    this.live--;
+    this.batcher.releaseAfterSubmit(this.storage, b.gpu);
+  }
+
+  // ---- primitives ----
+
+  copy(x: StridedView): BackendBuffer {
+    return copy(this.ctx, x);
+  }
+
+  cast(x: StridedView, dtype: DType): BackendBuffer {
+    return cast(this.ctx, x, dtype);
+  }
+
+  unary(op: UnaryOp, x: StridedView): BackendBuffer {
+    return unary(this.ctx, op, x);
+  }
+
+  binary(op: BinaryOp, a: StridedView, b: StridedView): BackendBuffer {
+    return binary(this.ctx, op, a, b);
+  }
+
+  where(cond: StridedView, a: StridedView, b: StridedView): BackendBuffer {
+    return where(this.ctx, cond, a, b);
+  }
+
+  reduce(op: ReduceOp, x: StridedView, axes: readonly number[]): BackendBuffer {
+    return reduce(this.ctx, op, x, axes);
+  }
+
+  argmax(x: StridedView, axis: number): BackendBuffer {
+    return argmax(this.ctx, x, axis);
+  }
+
+  cumsum(x: StridedView, axis: number): BackendBuffer {
+    return cumsum(this.ctx, x, axis);
+  }
+
+  matmul(a: StridedView, b: StridedView): BackendBuffer {
+    return matmul(this.ctx, a, b);
+  }
+
+  /** matmul with a chosen tile shape (benchmarks and tests of each kernel variant). */
+  matmulWithTile(a: StridedView, b: StridedView, tile: TileConfig): BackendBuffer {
+    return matmul(this.ctx, a, b, tile);
+  }
+
+  gather(x: StridedView, indices: StridedView, axis: number): BackendBuffer {
+    return gather(this.ctx, x, indices, axis);
+  }
+
+  scatterAdd(updates: StridedView, indices: StridedView, axis: number, shape: readonly number[]): BackendBuffer {
+    return scatterAdd(this.ctx, updates, indices, axis, shape);
+  }
+
+  concat(xs: readonly StridedView[], axis: number): BackendBuffer {
+    return concat(this.ctx, xs, axis);
+  }
+
+  // ---- beyond the interface ----
+
+  /** Submits recorded kernels now (reads do this themselves). */
+  flush(): void {
+    this.batcher.flush();
+  }
+
+  /** Resolves when all submitted work has finished on the GPU (benchmarks time with it). */
+  async sync(): Promise<void> {
+    this.batcher.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwIfFailed();
+  }
+
+  stats(): WebGPUBackendStats {
+    return { liveBuffers: this.live, storage: this.storage.stats(), pipelines: this.pipelines.size, submits: this.batcher.submits };
+  }
+
+  /** Frees pooled buffers nobody uses (live tensors are untouched). */
+  trim(): void {
+    this.batcher.flush();
+    this.storage.trim();
+    this.staging.trim();
+    this.uniforms.trim();
+  }
+
+  /** Releases the GPU; the backend is unusable afterwards. */
+  destroy(): void {
+    this.batcher.flush();
+    this.trim();
+    if (this.ownsDevice) this.device.destroy();
+  }
+
+  private alloc(size: number, dtype: DType): WebGPUBuffer {
+    this.live++;
+    return new WebGPUBuffer(size, dtype, this.storage.acquire(Math.max(size, 1) * BYTES_PER_WORD), this);
+  }
+
+  private gpuBuffer(buffer: BackendBuffer): WebGPUBuffer {
+    if (!(buffer instanceof WebGPUBuffer) || buffer.owner !== this) {
+      const what = buffer instanceof WebGPUBuffer ? "a buffer of another WebGPU backend" : `a ${buffer?.constructor?.name ?? typeof buffer}`;
+      throw new WebGPUDeviceError(`webgpu: expected a buffer made by this backend, found ${what}`);
+    }
+    if (buffer.disposed) throw new WebGPUDeviceError(`webgpu: buffer of ${buffer.size} ${buffer.dtype} elements used after dispose()`);
+    return buffer;
+  }
+
+  private throwIfFailed(): void {
+    this.pipelines.throwIfFailed();
+    if (this.deviceErrors.length > 0) throw new WebGPUDeviceError(`webgpu: the device reported an error: ${this.deviceErrors[0]}`);
+    if (this.lost !== null) throw new WebGPUDeviceError(`webgpu: the device was lost: ${this.lost}`);
+  }
+}
