@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
+  float16BitsToFloat32,
+  float16ToNumber,
   parseSafetensors,
   SAFETENSORS_DTYPES,
   safetensorsDTypeSize,
@@ -87,6 +89,29 @@ describe("a file written by Python safetensors", () => {
       if (entry.dtype === "C64" || entry.dtype.startsWith("F8")) continue;
       expect(toHostArray(shifted.get(name)!, { dtype: "float32" }), name).toEqual(toHostArray(entry, { dtype: "float32" }));
     }
+  });
+});
+
+describe("float16 decoding", () => {
+  it("decodes every one of the 65536 halves as numpy does", () => {
+    const all = float16BitsToFloat32(Uint16Array.from({ length: 65536 }, (_, i) => i));
+    const bits = new Uint32Array(all.buffer);
+    // Checksums of numpy's float16 -> float32 over the non-NaN halves, in order:
+    //   u = h[~isnan(h)].view(uint32); len(u), sum(u) % 2**32, sum(u * arange(len(u))) % 2**32
+    let count = 0;
+    let sum = 0n;
+    let weighted = 0n;
+    for (let h = 0; h < 65536; h++) {
+      if (Number.isNaN(all[h])) continue;
+      sum += BigInt(bits[h]!);
+      weighted += BigInt(bits[h]!) * BigInt(count);
+      count++;
+    }
+    expect([count, Number(sum % 2n ** 32n), Number(weighted % 2n ** 32n)]).toEqual([63490, 92274688, 3862953984]);
+    expect([0x0001, 0x03ff, 0x0400, 0x3c01, 0x7bff, 0x8000, 0xfc00].map(float16ToNumber)).toEqual([
+      2 ** -24, 1023 * 2 ** -24, 2 ** -14, 1 + 2 ** -10, 65504, -0, -Infinity,
+    ]);
+    expect(float16ToNumber(0x7e00)).toBeNaN();
   });
 });
 

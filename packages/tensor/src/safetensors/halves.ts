@@ -9,9 +9,20 @@ export function bfloat16BitsToFloat32(bits: Uint16Array): Float32Array {
 
 /** IEEE binary16 -> float32, exactly (every half is representable in float32). */
 export function float16BitsToFloat32(bits: Uint16Array): Float32Array {
+  const table = halfTable();
   const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) out[i] = float16ToNumber(bits[i]!);
+  for (let i = 0; i < bits.length; i++) out[i] = table[bits[i]!]!;
   return out;
+}
+
+// All 65536 halves decoded once (256 KiB): a lookup beats decoding each element of a big checkpoint.
+let HALF_TABLE: Float32Array | undefined;
+function halfTable(): Float32Array {
+  if (!HALF_TABLE) {
+    HALF_TABLE = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) HALF_TABLE[h] = float16ToNumber(h);
+  }
+  return HALF_TABLE;
 }
 
 export function float16ToNumber(h: number): number {
