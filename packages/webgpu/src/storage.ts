@@ -57,7 +57,8 @@ export function storeExpr(dtype: DType, v: string): string {
 
 /** Converts a compute value of `from`'s compute type to `to`'s, with the Tensor layer's rules. */
 export function convertExpr(from: DType, to: DType, v: string): string {
-  if (to === "bool") return `i32(${v} != ${computeType(from) === "f32" ? "0.0" : "0"})`;
+  // NaN is true, as in JS; the explicit test survives drivers that get unordered compares wrong.
+  if (to === "bool") return computeType(from) === "f32" ? `i32(${v} != 0.0 || is_nan(${v}))` : `i32(${v} != 0)`;
   const a = computeType(from);
   const b = computeType(to);
   if (a === b) return v;

@@ -90,6 +90,50 @@ fn erf_f32(x: f32) -> f32 {
   return sign(x) * (1.0 - p * exp(-a * a));
 }
 
+// log and sqrt outside their domain: some drivers (SwiftShader) return finite values there.
+fn log_f32(x: f32) -> f32 {
+  if (x == 0.0) { return neg_inf(); }
+  if (x < 0.0 || is_nan(x)) { return nan_f32(); }
+  if (x == pos_inf()) { return x; }
+  return log(x);
+}
+fn sqrt_f32(x: f32) -> f32 { return select(sqrt(x), nan_f32(), x < 0.0 || is_nan(x)); }
+
+// sin/cos (Cephes sinf/cosf): WGSL only promises 2^-11 absolute error on [-pi, pi], and rotary
+// embeddings take sines of positions in the thousands, so reduce the argument ourselves.
+fn sincos_reduce(ax: f32) -> vec2<f32> {
+  var j = u32(ax * 1.27323954473516);
+  var y = f32(j);
+  if ((j & 1u) == 1u) { j += 1u; y += 1.0; }
+  let z = ((ax - y * 0.78515625) - y * 2.4187564849853515625e-4) - y * 3.77489497744594108e-8;
+  return vec2<f32>(z, f32(j & 7u));
+}
+fn sin_poly(z: f32) -> f32 {
+  let zz = z * z;
+  return ((-1.9515295891e-4 * zz + 8.3321608736e-3) * zz - 1.6666654611e-1) * zz * z + z;
+}
+fn cos_poly(z: f32) -> f32 {
+  let zz = z * z;
+  return ((2.443315711809948e-5 * zz - 1.388731625493765e-3) * zz + 4.166664568298827e-2) * zz * zz - 0.5 * zz + 1.0;
+}
+fn sin_f32(x: f32) -> f32 {
+  if (is_nan(x) || abs(x) == pos_inf()) { return nan_f32(); }
+  let r = sincos_reduce(abs(x));
+  var j = u32(r.y);
+  var s = select(1.0, -1.0, x < 0.0);
+  if (j > 3u) { s = -s; j -= 4u; }
+  return s * select(sin_poly(r.x), cos_poly(r.x), j == 1u || j == 2u);
+}
+fn cos_f32(x: f32) -> f32 {
+  if (is_nan(x) || abs(x) == pos_inf()) { return nan_f32(); }
+  let r = sincos_reduce(abs(x));
+  var j = u32(r.y);
+  var s = 1.0;
+  if (j > 3u) { s = -s; j -= 4u; }
+  if (j > 1u) { s = -s; }
+  return s * select(cos_poly(r.x), sin_poly(r.x), j == 1u || j == 2u);
+}
+
 // tanh saturates at |x| > 15 in f32; clamping keeps exp-based implementations from overflowing.
 fn tanh_f32(x: f32) -> f32 { return tanh(clamp(x, -15.0, 15.0)); }
 `;
