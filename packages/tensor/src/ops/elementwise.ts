@@ -151,7 +151,7 @@ export function where(cond: Tensor, aIn: Operand, bIn: Operand): Tensor {
       a.requiresGrad ? sumToShape(where(cond, g, zero), a.shape) : null,
       b.requiresGrad ? sumToShape(where(cond, zero, g), b.shape) : null,
     ];
-  });
+  }, [cond]);
 }
 
 /** Sets the entries where mask is true to `value` (mask broadcasts against x). */

@@ -26,7 +26,7 @@ export function take(x: Tensor, indices: Tensor, axis: number): Tensor {
   checkIndices(indices, x.shape[ax]!, "take", ax);
   const shape = [...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)];
   const out = fromBuffer(backend, backend.gather(x.view(), indices.view(), ax), shape, x.dtype);
-  return record(out, "take", [x], (g) => [scatterAdd(g, indices, ax, x.shape)]);
+  return record(out, "take", [x], (g) => [scatterAdd(g, indices, ax, x.shape)], [indices]);
 }
 
 /** The adjoint of take: zeros of `shape` with `updates` added at `indices` along `axis`. */
@@ -38,7 +38,7 @@ export function scatterAdd(updates: Tensor, indices: Tensor, axis: number, shape
     throw new ShapeError(`scatterAdd: updates must have shape ${fmtShape(expected)}, got ${fmtShape(updates.shape)}`);
   }
   const out = fromBuffer(backend, backend.scatterAdd(updates.view(), indices.view(), axis, shape), shape, updates.dtype);
-  return record(out, "scatterAdd", [updates], (g) => [take(g, indices, axis)]);
+  return record(out, "scatterAdd", [updates], (g) => [take(g, indices, axis)], [indices]);
 }
 
 /** numpy.take_along_axis: indices has x's rank; picks x[..., indices[..., j], ...] along `axis`. */
