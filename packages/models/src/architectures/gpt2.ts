@@ -1,0 +1,91 @@
+import {
+  activationByName, Attention, Embedding, LayerNorm, LearnedPositions, Linear, linearForward, MLP, ModuleDict, ModuleList,
+  TransformerBlock, TransformerLanguageModel, type LanguageModelConfig,
+} from "@llm/layers";
+import type { Tensor } from "@llm/tensor";
+import type { Architecture } from "../architecture.js";
+import { ConfigReader, type RawConfig } from "../config.js";
+
+/**
+ * GPT-2: learned positions, pre-LN blocks, GELU (tanh) MLP, fused q|k|v. Its Conv1D layers store
+ * weights as [in, out], so Linear keeps that layout and the file's tensors load untransposed.
+ * The output head is the token embedding (tied) unless tie_word_embeddings is false.
+ */
+export class GPT2Model extends TransformerLanguageModel {
+  readonly config: LanguageModelConfig;
+  protected readonly blocks: readonly TransformerBlock[];
+  readonly wte: Embedding;
+  readonly positions: LearnedPositions;
+  readonly lnF: LayerNorm;
+  readonly lmHead: Linear | null;
+
+  constructor(readonly raw: RawConfig) {
+    super();
+    const c = new ConfigReader(raw, "gpt2");
+    const hidden = c.int("n_embd");
+    const heads = c.int("n_head");
+    c.divisible("n_embd", hidden, heads, "n_head");
+    const headDim = hidden / heads;
+    const inner = c.int("n_inner", 4 * hidden);
+    const eps = c.number("layer_norm_epsilon", 1e-5);
+    const activation = activationByName(c.string("activation_function", "gelu_new"), "gpt2 config: activation_function");
+    c.require("add_cross_attention", !c.bool("add_cross_attention", false), "false (encoder-decoder GPT-2 is not supported)");
+    const scaleWeights = c.bool("scale_attn_weights", true);
+    const byLayer = c.bool("scale_attn_by_inverse_layer_idx", false);
+    const vocab = c.int("vocab_size");
+    const maxPositions = c.int("n_positions");
+    const conv = { layout: "in_out" } as const;
+
+    this.wte = new Embedding(vocab, hidden);
+    const wpe = new Embedding(maxPositions, hidden);
+    this.positions = new LearnedPositions(wpe);
+    this.blocks = Array.from({ length: c.int("n_layer") }, (_, layer) => {
+      const attention = new Attention({
+        heads,
+        headDim,
+        projection: { kind: "fused", name: "c_attn", linear: new Linear(hidden, 3 * hidden, conv), layout: "blocks" },
+        output: { name: "c_proj", linear: new Linear(hidden, hidden, conv) },
+        scale: (scaleWeights ? 1 / Math.sqrt(headDim) : 1) / (byLayer ? layer + 1 : 1),
+      });
+      const mlp = new MLP({ up: "c_fc", down: "c_proj" }, new Linear(hidden, inner, conv), new Linear(inner, hidden, conv), activation);
+      return new TransformerBlock(
+        { norm1: ["ln_1", new LayerNorm(hidden, { eps })], attention: ["attn", attention], norm2: ["ln_2", new LayerNorm(hidden, { eps })], mlp: ["mlp", mlp] },
+        "pre-ln",
+      );
+    });
+    this.lnF = new LayerNorm(hidden, { eps });
+    this.addModule("transformer", new ModuleDict({ wte: this.wte, wpe, h: new ModuleList(this.blocks), ln_f: this.lnF }));
+    this.lmHead = c.bool("tie_word_embeddings", true) ? null : this.addModule("lm_head", new Linear(hidden, vocab, { bias: false }));
+    this.config = { vocabSize: vocab, maxPositions };
+  }
+
+  protected embed(ids: Tensor, positionIds: Tensor): Tensor {
+    return this.wte.forward(ids).add(this.positions.embed(positionIds));
+  }
+
+  protected head(hidden: Tensor): Tensor {
+    const h = this.lnF.forward(hidden);
+    return this.lmHead ? this.lmHead.forward(h) : linearForward(h, this.wte.weight.transpose(0, 1));
+  }
+
+  checkpointConfig(): Record<string, unknown> {
+    return { ...this.raw, model_type: "gpt2", architectures: ["GPT2LMHeadModel"] };
+  }
+}
+
+/** Original OpenAI GPT-2 files name tensors without "transformer." and carry causal-mask buffers. */
+const BUFFER = /\.attn\.(bias|masked_bias)$/;
+
+export const gpt2: Architecture = {
+  modelType: "gpt2",
+  create: (config) => new GPT2Model(config),
+  normalizeKeys(tensors, model) {
+    const out: Record<string, Tensor> = {};
+    const tied = (model as GPT2Model).lmHead === null;
+    for (const [key, t] of Object.entries(tensors)) {
+      if (BUFFER.test(key) || (tied && key === "lm_head.weight")) continue;
+      out[key === "lm_head.weight" || key.startsWith("transformer.") ? key : `transformer.${key}`] = t;
+    }
+    return out;
+  },
+};

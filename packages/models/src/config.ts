@@ -1,0 +1,82 @@
+import { ModelConfigError } from "./errors.js";
+
+export type RawConfig = Readonly<Record<string, unknown>>;
+
+/**
+ * Typed reads of a config.json with errors that name the model type, the key, what was expected
+ * and what was found. `null` counts as absent, as Hugging Face configs write it.
+ */
+export class ConfigReader {
+  constructor(
+    readonly raw: RawConfig,
+    readonly modelType: string,
+  ) {}
+
+  private fail(key: string, expected: string, found: unknown): never {
+    throw new ModelConfigError(`${this.modelType} config: "${key}" must be ${expected}, found ${JSON.stringify(found) ?? "nothing"}`);
+  }
+
+  has(key: string): boolean {
+    return this.raw[key] !== undefined && this.raw[key] !== null;
+  }
+
+  /** A positive integer (sizes, counts); `fallback` when absent, an error when absent without one. */
+  int(key: string, fallback?: number): number {
+    const v = this.has(key) ? this.raw[key] : fallback;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 1) this.fail(key, "a positive integer", this.raw[key]);
+    return v;
+  }
+
+  number(key: string, fallback?: number): number {
+    const v = this.has(key) ? this.raw[key] : fallback;
+    if (typeof v !== "number" || !Number.isFinite(v)) this.fail(key, "a finite number", this.raw[key]);
+    return v;
+  }
+
+  bool(key: string, fallback?: boolean): boolean {
+    const v = this.has(key) ? this.raw[key] : fallback;
+    if (typeof v !== "boolean") this.fail(key, "true or false", this.raw[key]);
+    return v;
+  }
+
+  string(key: string, fallback?: string): string {
+    const v = this.has(key) ? this.raw[key] : fallback;
+    if (typeof v !== "string") this.fail(key, "a string", this.raw[key]);
+    return v;
+  }
+
+  /** A nested object (MPT's attn_config, rope_parameters); empty when absent. */
+  object(key: string): ConfigReader {
+    const v = this.has(key) ? this.raw[key] : {};
+    if (typeof v !== "object" || v === null || Array.isArray(v)) this.fail(key, "an object", this.raw[key]);
+    return new ConfigReader(v as RawConfig, `${this.modelType} ${key}`);
+  }
+
+  /** Rejects a value we do not implement, naming it. */
+  require(key: string, ok: boolean, expected: string): void {
+    if (!ok) this.fail(key, expected, this.raw[key]);
+  }
+
+  /** Checks that one size divides another (hidden size by heads). */
+  divisible(key: string, value: number, by: number, byKey: string): void {
+    if (value % by !== 0) {
+      throw new ModelConfigError(`${this.modelType} config: "${key}" (${value}) must be divisible by "${byKey}" (${by})`);
+    }
+  }
+}
+
+/** Rotary base from either config style: `rope_parameters.rope_theta` (transformers 5) or `rope_theta`. */
+export function ropeTheta(config: ConfigReader, fallback = 10000): number {
+  const params = config.object("rope_parameters");
+  if (params.has("rope_theta")) return params.number("rope_theta");
+  if (config.has("rotary_emb_base")) return config.number("rotary_emb_base");
+  return config.number("rope_theta", fallback);
+}
+
+/** Rejects rope scaling (linear, dynamic, yarn, llama3): only the default rotary is implemented. */
+export function requireDefaultRope(config: ConfigReader): void {
+  const params = config.object("rope_parameters");
+  const type = params.has("rope_type") ? params.string("rope_type") : "default";
+  params.require("rope_type", type === "default", `"default" (rope scaling is not supported)`);
+  config.require("rope_scaling", !config.has("rope_scaling"), "null (rope scaling is not supported)");
+}

@@ -1,0 +1,26 @@
+import type { Architecture, Model } from "./architecture.js";
+import type { RawConfig } from "./config.js";
+import { ModelConfigError } from "./errors.js";
+import { gpt2 } from "./architectures/gpt2.js";
+import { glm } from "./architectures/glm.js";
+
+/** Every architecture by its config.json model_type. */
+export const ARCHITECTURES: ReadonlyMap<string, Architecture> = new Map(
+  [gpt2, glm].map((a) => [a.modelType, a]),
+);
+
+export function architectureFor(config: RawConfig): Architecture {
+  const type = config.model_type;
+  const architecture = typeof type === "string" ? ARCHITECTURES.get(type) : undefined;
+  if (!architecture) {
+    throw new ModelConfigError(
+      `config.json: "model_type" must be one of ${[...ARCHITECTURES.keys()].join(", ")}, found ${JSON.stringify(type) ?? "nothing"}`,
+    );
+  }
+  return architecture;
+}
+
+/** Builds the model a config describes, with zero-filled parameters (load or initialize next). */
+export function buildModel(config: RawConfig): Model {
+  return architectureFor(config).create(config);
+}
