@@ -1,1 +1,25 @@
-export {};
+export { TrainError } from "./errors.js";
+export { maskedCrossEntropy, type MaskedCrossEntropyOptions } from "./loss.js";
+export { Optimizer, type OptimizerState } from "./optim/optimizer.js";
+export { AdamW, type AdamWOptions, type AdamHyper } from "./optim/adamw.js";
+export { SGD, type SgdOptions, type SgdHyper } from "./optim/sgd.js";
+export { decayGroups, type NamedParameters, type ParameterList, type ParamGroup, type ParamGroupSpec } from "./optim/params.js";
+export { constant, linearWarmup, warmupCosine, type Schedule, type WarmupCosineOptions } from "./schedule.js";
+export { clipGradNorm, gradNorm } from "./clip.js";
+export { TokenDataLoader, type TokenBatch, type TokenLoaderOptions, type LoaderState } from "./data.js";
+export {
+  glmExample,
+  glmBlankInfilling,
+  sampleSpans,
+  poisson,
+  glmAttentionMask,
+  collateGlm,
+  type GlmSpecialTokens,
+  type GlmExample,
+  type GlmBatch,
+  type Span,
+  type SpanOptions,
+} from "./glm.js";
+export { languageModelLoss, glmLoss, evaluateLoss, type LossFn, type LossSum } from "./lm_loss.js";
+export { ProgressBar, formatProgress, formatDuration, type ProgressStream, type ProgressUpdate } from "./progress.js";
+export { Trainer, type TrainerOptions, type TrainerState, type StepResult, type BatchSource } from "./trainer.js";
