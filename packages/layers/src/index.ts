@@ -7,9 +7,9 @@ export type {
   SavableModel,
 } from "./language_model.js";
 export { LayerError, LayerArgumentError, StateDictError, type ShapeMismatch } from "./errors.js";
-export { Module, ModuleList, type LoadStateDictOptions, type LoadStateDictResult } from "./module.js";
+export { Module, ModuleList, ModuleDict, type LoadStateDictOptions, type LoadStateDictResult } from "./module.js";
 export { fillNormal, fillConstant } from "./init.js";
-export { Linear, type LinearOptions } from "./linear.js";
+export { Linear, linearForward, type LinearOptions } from "./linear.js";
 export { Embedding } from "./embedding.js";
 export { LayerNorm, RMSNorm, type LayerNormOptions, type Norm } from "./norms.js";
 export { activationByName, applyActivation, type ActivationName } from "./activations.js";
@@ -26,3 +26,4 @@ export { TransformerBlock, type BlockParts, type ResidualLayout } from "./block.
 export { LayerKVCache, TransformerKVCache } from "./cache.js";
 export { TransformerLanguageModel } from "./transformer.js";
 export { crossEntropy, type CrossEntropyOptions } from "./loss.js";
+export { OutputHead, type OutputHeadOptions } from "./output_head.js";

@@ -44,15 +44,21 @@ export class Linear extends Module {
     if (last !== this.inFeatures) {
       throw new LayerArgumentError(`Linear: expected input with last dim ${this.inFeatures}, found shape [${x.shape.join(",")}]`);
     }
-    // One 2-D matmul over all rows: the weight is not broadcast over batch dims.
-    const rows = x.rank === 2 ? x : x.reshape(-1, this.inFeatures);
-    let y = rows.matmul(this.weightInOut);
-    if (this.bias) y = y.add(this.bias);
-    return x.rank === 2 ? y : y.reshape([...x.shape.slice(0, -1), this.outFeatures]);
+    return linearForward(x, this.weightInOut, this.bias);
   }
 
   protected override resetParameters(rng: Rng, std: number): void {
     fillNormal(this.weight, rng, std);
     if (this.bias) fillConstant(this.bias, 0);
   }
+}
+
+/** x [..., in] times weight [in, out] (+ bias [out]); tied output heads use it with a transposed embedding. */
+export function linearForward(x: Tensor, weightInOut: Tensor, bias: Tensor | null = null): Tensor {
+  const [inFeatures, outFeatures] = weightInOut.shape as [number, number];
+  // One 2-D matmul over all rows: the weight is not broadcast over batch dims.
+  const rows = x.rank === 2 ? x : x.reshape(-1, inFeatures);
+  let y = rows.matmul(weightInOut);
+  if (bias) y = y.add(bias);
+  return x.rank === 2 ? y : y.reshape([...x.shape.slice(0, -1), outFeatures]);
 }

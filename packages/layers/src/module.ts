@@ -49,7 +49,8 @@ export class Module {
         seen.add(p);
         out.push([path + name, p]);
       }
-      for (const [name, child] of module.children) visit(child, `${path}${name}.`);
+      // An unnamed child (OPT's fc1/fc2 sit in the layer itself) adds no level to the names.
+      for (const [name, child] of module.children) visit(child, name ? `${path}${name}.` : path);
     };
     visit(this, prefix);
     return out;
@@ -140,4 +141,12 @@ export class ModuleList<M extends Module> extends Module implements Iterable<M> 
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** A module that only groups named submodules (a checkpoint's "transformer" or "model" level). */
+export class ModuleDict extends Module {
+  constructor(entries: Readonly<Record<string, Module>>) {
+    super();
+    for (const [name, module] of Object.entries(entries)) this.addModule(name, module);
+  }
 }

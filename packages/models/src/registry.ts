@@ -1,12 +1,19 @@
 import type { Architecture, Model } from "./architecture.js";
 import type { RawConfig } from "./config.js";
 import { ModelConfigError } from "./errors.js";
-import { gpt2 } from "./architectures/gpt2.js";
+import { bloom } from "./architectures/bloom.js";
+import { falcon } from "./architectures/falcon.js";
 import { glm } from "./architectures/glm.js";
+import { gpt2 } from "./architectures/gpt2.js";
+import { gptNeox } from "./architectures/gpt_neox.js";
+import { gptj } from "./architectures/gptj.js";
+import { llama } from "./architectures/llama.js";
+import { mpt } from "./architectures/mpt.js";
+import { opt } from "./architectures/opt.js";
 
 /** Every architecture by its config.json model_type. */
 export const ARCHITECTURES: ReadonlyMap<string, Architecture> = new Map(
-  [gpt2, glm].map((a) => [a.modelType, a]),
+  [gpt2, gptj, gptNeox, opt, bloom, llama, falcon, mpt, glm].map((a) => [a.modelType, a]),
 );
 
 export function architectureFor(config: RawConfig): Architecture {

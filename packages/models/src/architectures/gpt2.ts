@@ -1,10 +1,11 @@
 import {
-  activationByName, Attention, Embedding, LayerNorm, LearnedPositions, Linear, linearForward, MLP, ModuleDict, ModuleList,
+  activationByName, Attention, Embedding, LayerNorm, LearnedPositions, Linear, MLP, ModuleDict, ModuleList, OutputHead,
   TransformerBlock, TransformerLanguageModel, type LanguageModelConfig,
 } from "@llm/layers";
 import type { Tensor } from "@llm/tensor";
 import type { Architecture } from "../architecture.js";
 import { ConfigReader, type RawConfig } from "../config.js";
+import { normalizeKeys } from "../keys.js";
 
 /**
  * GPT-2: learned positions, pre-LN blocks, GELU (tanh) MLP, fused q|k|v. Its Conv1D layers store
@@ -17,7 +18,7 @@ export class GPT2Model extends TransformerLanguageModel {
   readonly wte: Embedding;
   readonly positions: LearnedPositions;
   readonly lnF: LayerNorm;
-  readonly lmHead: Linear | null;
+  readonly lmHead: OutputHead;
 
   constructor(readonly raw: RawConfig) {
     super();
@@ -55,7 +56,8 @@ export class GPT2Model extends TransformerLanguageModel {
     });
     this.lnF = new LayerNorm(hidden, { eps });
     this.addModule("transformer", new ModuleDict({ wte: this.wte, wpe, h: new ModuleList(this.blocks), ln_f: this.lnF }));
-    this.lmHead = c.bool("tie_word_embeddings", true) ? null : this.addModule("lm_head", new Linear(hidden, vocab, { bias: false }));
+    const tied = c.bool("tie_word_embeddings", true);
+    this.lmHead = this.addModule("lm_head", new OutputHead(hidden, vocab, tied ? { tiedTo: this.wte } : {}));
     this.config = { vocabSize: vocab, maxPositions };
   }
 
@@ -64,8 +66,7 @@ export class GPT2Model extends TransformerLanguageModel {
   }
 
   protected head(hidden: Tensor): Tensor {
-    const h = this.lnF.forward(hidden);
-    return this.lmHead ? this.lmHead.forward(h) : linearForward(h, this.wte.weight.transpose(0, 1));
+    return this.lmHead.forward(this.lnF.forward(hidden));
   }
 
   checkpointConfig(): Record<string, unknown> {
@@ -74,18 +75,14 @@ export class GPT2Model extends TransformerLanguageModel {
 }
 
 /** Original OpenAI GPT-2 files name tensors without "transformer." and carry causal-mask buffers. */
-const BUFFER = /\.attn\.(bias|masked_bias)$/;
-
 export const gpt2: Architecture = {
   modelType: "gpt2",
   create: (config) => new GPT2Model(config),
-  normalizeKeys(tensors, model) {
-    const out: Record<string, Tensor> = {};
-    const tied = (model as GPT2Model).lmHead === null;
-    for (const [key, t] of Object.entries(tensors)) {
-      if (BUFFER.test(key) || (tied && key === "lm_head.weight")) continue;
-      out[key === "lm_head.weight" || key.startsWith("transformer.") ? key : `transformer.${key}`] = t;
-    }
-    return out;
-  },
+  normalizeKeys: (tensors, model) =>
+    normalizeKeys(tensors, {
+      drop: [/\.attn\.(bias|masked_bias)$/],
+      prefix: "transformer.",
+      topLevel: ["lm_head.weight"],
+      tiedHeadKey: (model as GPT2Model).lmHead.tied ? "lm_head.weight" : null,
+    }),
 };
