@@ -63,6 +63,25 @@ describe("safetensors files", () => {
     expect(readFileSync(path, "utf8")).toBe("old contents");
   });
 
+  it("reads tensor by tensor (header first) above maxWholeFileBytes, with the same result", async () => {
+    const whole = await readSafetensorsFile(gpt2);
+    const parts = await readSafetensorsFile(gpt2, { maxWholeFileBytes: 0 });
+    expect(Object.keys(parts)).toEqual(Object.keys(whole));
+    for (const [name, t] of Object.entries(whole)) {
+      expect(parts[name]!.shape).toEqual(t.shape);
+      expect(sameBytes(await parts[name]!.data(), await t.data()), name).toBe(true);
+    }
+    const path = join(fresh("parts"), "cut.safetensors");
+    writeFileSync(path, readFileSync(gpt2).subarray(0, 5000));
+    await expect(readSafetensorsFile(path, { maxWholeFileBytes: 0 })).rejects.toThrow(
+      new RegExp(`${path}: tensor "transformer.h.0.attn.c_attn.weight": data_offsets \\[768,49920\\] run past the end`),
+    );
+    writeFileSync(path, readFileSync(gpt2).subarray(0, 100));
+    await expect(readSafetensorsFile(path, { maxWholeFileBytes: 0 })).rejects.toThrow(/header length 2624 runs past the end of the file/);
+    writeFileSync(path, Uint8Array.of(1));
+    await expect(readSafetensorsFile(path, { maxWholeFileBytes: 0 })).rejects.toThrow(/expected at least 8 bytes .*found 1/);
+  });
+
   it("names the file in parse errors", async () => {
     const path = join(fresh("corrupt"), "corrupt.safetensors");
     writeFileSync(path, Uint8Array.of(1, 2, 3));
@@ -100,13 +119,17 @@ describe("sharded checkpoints", () => {
     expect([...raw.tensors.keys()].sort()).toEqual([...single.keys()].sort());
     for (const [name, entry] of single) expect(sameBytes(raw.tensors.get(name)!.bytes, entry.bytes), name).toBe(true);
 
-    const tensors = await readShardedSafetensors(index);
-    const viaFolder = await readSafetensorsCheckpoint(folder);
-    for (const [name, entry] of single) {
-      expect(tensors[name]!.shape).toEqual(entry.shape);
-      const expected = new Float32Array(entry.bytes.slice().buffer);
-      expect(sameBytes(await tensors[name]!.data(), expected), name).toBe(true);
-      expect(sameBytes(await viaFolder[name]!.data(), expected), name).toBe(true);
+    const loads = [
+      await readShardedSafetensors(index),
+      await readShardedSafetensors(index, { maxWholeFileBytes: 0 }),
+      await readSafetensorsCheckpoint(folder),
+    ];
+    for (const tensors of loads) {
+      expect(Object.keys(tensors).sort()).toEqual([...single.keys()].sort());
+      for (const [name, entry] of single) {
+        expect(tensors[name]!.shape).toEqual(entry.shape);
+        expect(sameBytes(await tensors[name]!.data(), new Float32Array(entry.bytes.slice().buffer)), name).toBe(true);
+      }
     }
   });
 
@@ -117,9 +140,12 @@ describe("sharded checkpoints", () => {
 
   it("rejects an index naming a tensor its shard lacks, a shard outside the folder, or no weight_map", async () => {
     const missing = shard(fresh("missing"), (map) => (map["not.there"] = "model-00001-of-00002.safetensors"));
-    await expect(readShardedSafetensors(missing)).rejects.toThrow(
-      /model\.safetensors\.index\.json: tensor "not\.there": expected the tensor in shard .*model-00001-of-00002\.safetensors/,
-    );
+    for (const options of [{}, { maxWholeFileBytes: 0 }]) {
+      await expect(readShardedSafetensors(missing, options)).rejects.toThrow(
+        /model\.safetensors\.index\.json: tensor "not\.there": expected the tensor in shard .*model-00001-of-00002\.safetensors/,
+      );
+    }
+    await expect(readShardedSafetensorsRaw(missing)).rejects.toThrow(/tensor "not\.there"/);
     const escape = shard(fresh("escape"), (map) => (map["x"] = "../elsewhere.safetensors"));
     await expect(readShardedSafetensorsRaw(escape)).rejects.toThrow(/tensor "x": expected a shard file name in the index's folder, found "\.\.\/elsewhere/);
     const noMap = join(fresh("nomap"), "model.safetensors.index.json");

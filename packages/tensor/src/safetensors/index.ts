@@ -5,13 +5,15 @@ export {
   safetensorsDTypeSize,
   type SafetensorsDType,
 } from "./dtypes.js";
+export { parseSafetensors, type ParsedSafetensors, type SafetensorsEntry } from "./parse.js";
 export {
-  parseSafetensors,
+  parseSafetensorsLayout,
+  readSafetensorsHeaderLength,
   MAX_HEADER_BYTES,
-  type ParsedSafetensors,
-  type SafetensorsEntry,
   type ParseOptions,
-} from "./parse.js";
+  type SafetensorsLayout,
+  type SafetensorsLayoutEntry,
+} from "./layout.js";
 export { toHostArray, type HostConversionOptions, type HostTensorData } from "./convert.js";
 export { float16ToNumber, float16BitsToFloat32, bfloat16BitsToFloat32 } from "./halves.js";
 export {
@@ -23,5 +25,6 @@ export {
   loadSafetensors,
   saveSafetensors,
   tensorsFromParsed,
+  tensorFromEntry,
   type LoadSafetensorsOptions,
 } from "./tensors.js";

@@ -1,6 +1,6 @@
 import { assertLittleEndianHost, asBytes } from "./bytes.js";
-import { elementCount, isSafetensorsDType, safetensorsDTypeSize, type SafetensorsDType } from "./dtypes.js";
-import { SafetensorsError, type SafetensorsErrorContext } from "./errors.js";
+import type { SafetensorsDType } from "./dtypes.js";
+import { parseSafetensorsLayout, type ParseOptions } from "./layout.js";
 
 /** One tensor of a parsed file: its bytes are a view into the file's buffer, not a copy. */
 export interface SafetensorsEntry {
@@ -16,162 +16,14 @@ export interface ParsedSafetensors {
   readonly tensors: ReadonlyMap<string, SafetensorsEntry>;
 }
 
-export interface ParseOptions {
-  /** Named in error messages, e.g. the file path. */
-  source?: string;
-}
-
-/** The Rust crate refuses larger headers; so do we, before decoding a bogus length. */
-export const MAX_HEADER_BYTES = 100_000_000;
-
 /** Parses a whole safetensors file held in memory. Tensor bytes stay views of `data`. */
 export function parseSafetensors(data: Uint8Array | ArrayBuffer, options: ParseOptions = {}): ParsedSafetensors {
   assertLittleEndianHost();
   const bytes = asBytes(data);
-  const file: SafetensorsErrorContext = { source: options.source };
-  const headerLength = readHeaderLength(bytes, file);
-  const header = decodeHeader(bytes.subarray(8, 8 + headerLength), file);
-  const dataStart = 8 + headerLength;
-  const dataBytes = bytes.subarray(dataStart);
-
-  let metadata: Record<string, string> | null = null;
-  const infos: { name: string; dtype: SafetensorsDType; shape: number[]; begin: number; end: number }[] = [];
-  for (const [name, value] of Object.entries(header)) {
-    if (name === "__metadata__") metadata = readMetadata(value, file);
-    else infos.push({ name, ...readTensorInfo(value, { ...file, key: name }) });
-  }
-
-  // Data must be tiled exactly, in any header order: sort by offsets, then walk without gaps.
-  infos.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  const layout = parseSafetensorsLayout(bytes, bytes.length, options);
   const tensors = new Map<string, SafetensorsEntry>();
-  let expectedBegin = 0;
-  for (const info of infos) {
-    const context = { ...file, key: info.name };
-    if (info.begin !== expectedBegin) {
-      const what = info.begin < expectedBegin ? "overlaps the previous tensor" : "leaves a hole after the previous tensor";
-      throw new SafetensorsError(
-        "offsets",
-        context,
-        `data_offsets [${info.begin},${info.end}] ${what}: expected it to begin at ${expectedBegin}, found ${info.begin}`,
-      );
-    }
-    if (info.end > dataBytes.length) {
-      throw new SafetensorsError(
-        "offsets",
-        context,
-        `data_offsets [${info.begin},${info.end}] run past the end of the data: expected end <= ${dataBytes.length} (file is ${bytes.length} bytes, data starts at ${dataStart}), found ${info.end}`,
-      );
-    }
-    tensors.set(info.name, { dtype: info.dtype, shape: info.shape, bytes: dataBytes.subarray(info.begin, info.end) });
-    expectedBegin = info.end;
+  for (const [name, { dtype, shape, begin, end }] of layout.tensors) {
+    tensors.set(name, { dtype, shape, bytes: bytes.subarray(layout.dataStart + begin, layout.dataStart + end) });
   }
-  if (expectedBegin !== dataBytes.length) {
-    throw new SafetensorsError(
-      "offsets",
-      file,
-      `expected the tensors to cover the ${dataBytes.length} data bytes after the header, found ${dataBytes.length - expectedBegin} trailing bytes not covered by any tensor`,
-    );
-  }
-  return { metadata, tensors };
-}
-
-function readHeaderLength(bytes: Uint8Array, file: SafetensorsErrorContext): number {
-  if (bytes.length < 8) {
-    throw new SafetensorsError("truncated", file, `expected at least 8 bytes (the header length), found ${bytes.length}`);
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, 8);
-  const length = view.getBigUint64(0, true);
-  if (length > BigInt(MAX_HEADER_BYTES)) {
-    throw new SafetensorsError("header-length", file, `expected a header length <= ${MAX_HEADER_BYTES} bytes, found ${length}`);
-  }
-  const n = Number(length);
-  if (8 + n > bytes.length) {
-    throw new SafetensorsError(
-      "header-length",
-      file,
-      `header length ${n} runs past the end of the file: expected a file of at least ${8 + n} bytes, found ${bytes.length}`,
-    );
-  }
-  return n;
-}
-
-function decodeHeader(headerBytes: Uint8Array, file: SafetensorsErrorContext): Record<string, unknown> {
-  let text: string;
-  try {
-    // ignoreBOM keeps a BOM in the text so JSON.parse rejects it, as the Rust reader does.
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(headerBytes);
-  } catch {
-    throw new SafetensorsError("header-json", file, "expected a UTF-8 JSON header, found invalid UTF-8");
-  }
-  let header: unknown;
-  try {
-    header = JSON.parse(text);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new SafetensorsError("header-json", file, `expected a JSON object header, found invalid JSON (${reason}): ${preview(text)}`);
-  }
-  if (!isPlainObject(header)) {
-    throw new SafetensorsError("header-json", file, `expected a JSON object header, found ${describe(header)}`);
-  }
-  return header;
-}
-
-function readMetadata(value: unknown, file: SafetensorsErrorContext): Record<string, string> {
-  const context = { ...file, key: "__metadata__" };
-  if (!isPlainObject(value)) {
-    throw new SafetensorsError("header-entry", context, `expected an object of strings, found ${describe(value)}`);
-  }
-  for (const [name, item] of Object.entries(value)) {
-    if (typeof item !== "string") {
-      throw new SafetensorsError("header-entry", context, `expected string values, found ${describe(item)} at "${name}"`);
-    }
-  }
-  return value as Record<string, string>;
-}
-
-function readTensorInfo(
-  value: unknown,
-  context: SafetensorsErrorContext,
-): { dtype: SafetensorsDType; shape: number[]; begin: number; end: number } {
-  if (!isPlainObject(value)) {
-    throw new SafetensorsError("header-entry", context, `expected {dtype, shape, data_offsets}, found ${describe(value)}`);
-  }
-  const { dtype, shape, data_offsets: offsets } = value;
-  if (!isSafetensorsDType(dtype)) {
-    throw new SafetensorsError("unknown-dtype", context, `expected a safetensors dtype (F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL, ...), found ${describe(dtype)}`);
-  }
-  if (!Array.isArray(shape) || !shape.every(isNonNegativeInteger)) {
-    throw new SafetensorsError("shape", context, `expected shape to be an array of non-negative integers, found ${describe(shape)}`);
-  }
-  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInteger) || offsets[0] > offsets[1]) {
-    throw new SafetensorsError("offsets", context, `expected data_offsets to be [begin, end] with 0 <= begin <= end, found ${describe(offsets)}`);
-  }
-  const [begin, end] = offsets as [number, number];
-  const size = safetensorsDTypeSize(dtype);
-  const expectedBytes = elementCount(shape, context) * size;
-  if (end - begin !== expectedBytes) {
-    throw new SafetensorsError(
-      "size-mismatch",
-      context,
-      `data_offsets [${begin},${end}] hold ${end - begin} bytes: expected ${expectedBytes} for shape [${shape.join(",")}] x ${dtype} (${size} byte${size === 1 ? "" : "s"} each)`,
-    );
-  }
-  return { dtype, shape: shape as number[], begin, end };
-}
-
-function isNonNegativeInteger(x: unknown): x is number {
-  return typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
-}
-
-function isPlainObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === "object" && x !== null && !Array.isArray(x);
-}
-
-function describe(x: unknown): string {
-  if (x === undefined) return "nothing";
-  return preview(JSON.stringify(x) ?? String(x));
-}
-
-function preview(text: string): string {
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  return { metadata: layout.metadata, tensors };
 }

@@ -5,7 +5,8 @@ import type { Tensor } from "../tensor.js";
 import { toHostArray } from "./convert.js";
 import type { SafetensorsDType } from "./dtypes.js";
 import { SafetensorsError } from "./errors.js";
-import { parseSafetensors, type ParsedSafetensors, type ParseOptions } from "./parse.js";
+import type { ParseOptions } from "./layout.js";
+import { parseSafetensors, type ParsedSafetensors, type SafetensorsEntry } from "./parse.js";
 import { serializeSafetensors, type SerializableTensor } from "./serialize.js";
 
 export interface LoadSafetensorsOptions extends ParseOptions {
@@ -27,17 +28,23 @@ export function loadSafetensors(bytes: Uint8Array | ArrayBuffer, options: LoadSa
 export function tensorsFromParsed(parsed: ParsedSafetensors, options: LoadSafetensorsOptions = {}): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
   try {
-    for (const [name, entry] of parsed.tensors) {
-      const { dtype, data } = toHostArray(entry, { dtype: options.dtype, source: options.source, key: name });
-      const t = tensor(data, { shape: entry.shape, dtype, ...(options.backend ? { backend: options.backend } : {}) });
-      // defineProperty: a tensor named "__proto__" must become a key, not a prototype.
-      Object.defineProperty(out, name, { value: t, enumerable: true, writable: true, configurable: true });
-    }
+    for (const [name, entry] of parsed.tensors) setTensor(out, name, tensorFromEntry(name, entry, options));
   } catch (error) {
     for (const t of Object.values(out)) t.dispose();
     throw error;
   }
   return out;
+}
+
+/** One parsed tensor as a Tensor (the data is copied to the backend). */
+export function tensorFromEntry(name: string, entry: SafetensorsEntry, options: LoadSafetensorsOptions = {}): Tensor {
+  const { dtype, data } = toHostArray(entry, { dtype: options.dtype, source: options.source, key: name });
+  return tensor(data, { shape: entry.shape, dtype, ...(options.backend ? { backend: options.backend } : {}) });
+}
+
+/** defineProperty: a tensor named "__proto__" must become a key, not a prototype. */
+export function setTensor(out: Record<string, Tensor>, name: string, t: Tensor): void {
+  Object.defineProperty(out, name, { value: t, enumerable: true, writable: true, configurable: true });
 }
 
 const FILE_DTYPE: Record<DType, SafetensorsDType> = {
