@@ -4,9 +4,12 @@ import { readdirSync } from "node:fs";
 
 // Tests import sibling packages from source, so `pnpm test` needs no build first.
 const packages = readdirSync(new URL("./packages", import.meta.url));
-const alias = Object.fromEntries(
-  packages.map((name) => [`@llm/${name}`, fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url))]),
-);
+// Exact matches, so a subpath entry such as @llm/tensor/node maps to its own source file
+// (a plain "@llm/tensor" key would also capture "@llm/tensor/node").
+const alias = packages.flatMap((name) => [
+  { find: new RegExp(`^@llm/${name}$`), replacement: fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url)) },
+  { find: new RegExp(`^@llm/${name}/node$`), replacement: fileURLToPath(new URL(`./packages/${name}/src/node.ts`, import.meta.url)) },
+]);
 
 export default defineConfig({
   resolve: { alias },
