@@ -78,16 +78,20 @@ fn pow_i32(x: i32, y: i32) -> i32 {
 // Integer division truncates; division by zero gives 0 (the CPU backend's Math.trunc(x / 0) | 0).
 fn div_i32(a: i32, b: i32) -> i32 { return select(a / b, 0, b == 0); }
 
-// erf: Taylor series near 0 (relative accuracy), Abramowitz-Stegun 7.1.26 beyond (|error| < 1.5e-7).
+// erf as the CPU backend computes it (~1e-7 absolute): Maclaurin series for |x| < 1, else
+// 1 - erfc with Numerical Recipes' Chebyshev-fitted erfc.
 fn erf_f32(x: f32) -> f32 {
   let a = abs(x);
-  if (a < 0.5) {
+  if (a < 1.0) {
     let x2 = x * x;
-    return 1.1283791671 * x * (1.0 + x2 * (-0.3333333333 + x2 * (0.1 + x2 * (-0.0238095238 + x2 * 0.0046296296))));
+    let s = (((((((((((-1.0892221037e-9) * x2 + 1.3122532964e-8) * x2 + -1.4503852223e-7) * x2 + 1.4589169001e-6) * x2 + -1.3227513228e-5) * x2 + 1.0683760684e-4) * x2 + -7.5757575758e-4) * x2 + 4.6296296296e-3) * x2 + -2.3809523810e-2) * x2 + 1.0000000000e-1) * x2 + -3.3333333333e-1) * x2 + 1.0000000000e+0;
+    return 1.1283791671 * x * s;
   }
-  let t = 1.0 / (1.0 + 0.3275911 * a);
-  let p = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  return sign(x) * (1.0 - p * exp(-a * a));
+  if (is_nan(x)) { return x; }
+  let t = 1.0 / (1.0 + 0.5 * a);
+  let erfc = t * exp(-a * a - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  return select(erfc - 1.0, 1.0 - erfc, x >= 0.0);
 }
 
 // log and sqrt outside their domain: some drivers (SwiftShader) return finite values there.

@@ -1,0 +1,17 @@
+/**
+ * The tensor package's op and autograd suites, run unchanged with the WebGPU backend as the
+ * default backend: every Tensor op composed from our kernels must give the values those suites
+ * expect (they run on the CPU backend in the tensor project). Its gradient suite reads with
+ * dataSync (finite differences), which WebGPU cannot do; gradients.test.ts here compares every
+ * gradient with the CPU backend's instead.
+ */
+import { setBackend } from "@llm/tensor";
+import { backend, reportSkip } from "./helpers/gpu.js";
+
+reportSkip();
+
+if (backend) {
+  setBackend(backend);
+  await import("../../tensor/test/ops.test.js");
+  await import("../../tensor/test/autograd.test.js");
+}
