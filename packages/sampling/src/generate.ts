@@ -5,7 +5,7 @@ import { bool, int32, lastLogits } from "./model_step.js";
 import { createSampler, type SamplingOptions } from "./sampler.js";
 
 export interface GenerateOptions extends SamplingOptions {
-  /** Most tokens to add per prompt (default 64). */
+  /** Most tokens to add per prompt (default 64, or fewer when the model's maxPositions leaves less room). */
   maxNewTokens?: number;
   /** Generation of a row ends when it produces one of these; the stop token itself is not yielded. */
   stopTokens?: readonly number[];
@@ -36,7 +36,8 @@ export async function* generateBatch(
   prompts: readonly (readonly number[])[],
   options: GenerateOptions = {},
 ): AsyncGenerator<(number | null)[], void, undefined> {
-  const maxNew = options.maxNewTokens ?? 64;
+  const longest = Math.max(0, ...prompts.map((p) => p.length));
+  const maxNew = options.maxNewTokens ?? Math.max(0, Math.min(64, model.config.maxPositions - longest));
   checkPrompts(model, prompts, maxNew);
   const stop = new Set(options.stopTokens ?? []);
   const sampler = createSampler(options);

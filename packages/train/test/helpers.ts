@@ -1,4 +1,4 @@
-import { readSafetensorsFile } from "../../tensor/src/node.js";
+import { readSafetensorsFile } from "@llm/tensor/node";
 import type { Tensor } from "@llm/tensor";
 
 export const FIXTURES = new URL("../../../fixtures/models/", import.meta.url);

@@ -1,0 +1,69 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { collect, fillBlanks, generate, generateBatch, glmTokensFromConfig } from "../src/index.js";
+import { ARCHITECTURES, FIXTURES, fixture, ids } from "./fixtures.js";
+
+describe("greedy generation reproduces the reference gen_ids", () => {
+  for (const name of ARCHITECTURES.filter((n) => n !== "glm")) {
+    it(name, async () => {
+      const { model, reference } = await fixture(name);
+      const out = await collect(generate(model, await ids(reference.gen_prompt!), { maxNewTokens: 8 }));
+      expect(out).toEqual(await ids(reference.gen_ids!));
+    });
+  }
+
+  it("glm, through blank infilling of gen_partA", async () => {
+    const { model, reference } = await fixture("glm");
+    const config = JSON.parse(readFileSync(`${FIXTURES}glm/config.json`, "utf8")) as Record<string, unknown>;
+    const tokens = glmTokensFromConfig(config);
+    const partA = await ids(reference.gen_partA!);
+    const filled = await fillBlanks(model, partA, { tokens, maxSpanTokens: 8 });
+    const expected = (await ids(reference.gen_ids!)).filter((_, i, all) => !all.slice(0, i + 1).includes(tokens.eop));
+    expect(filled.spans).toEqual([expected]);
+    expect(filled.ids).toEqual([...partA.slice(0, 2), ...expected, ...partA.slice(3)]);
+  });
+});
+
+describe("batches, stop tokens, seeds", () => {
+  // Learned positions, ALiBi, rotary: padding and positions must be right for each.
+  for (const name of ["gpt2", "bloom", "llama", "opt"]) {
+    it(`${name}: a batch of prompts of different lengths gives each prompt's own continuation`, async () => {
+      const { model } = await fixture(name);
+      const prompts = [[5, 17, 300, 42, 9, 77], [11, 250], [400, 3, 3, 8]];
+      const alone = await Promise.all(prompts.map((p) => collect(generate(model, p, { maxNewTokens: 6 }))));
+      const rows: number[][] = prompts.map(() => []);
+      for await (const step of generateBatch(model, prompts, { maxNewTokens: 6, padId: 0 })) {
+        step.forEach((id, b) => id !== null && rows[b]!.push(id));
+      }
+      expect(rows).toEqual(alone);
+    });
+  }
+
+  it("stops at a stop token without yielding it, per row", async () => {
+    const { model, reference } = await fixture("gpt2");
+    const prompt = await ids(reference.gen_prompt!);
+    const full = await ids(reference.gen_ids!);
+    const stop = full[3]!;
+    const cut = full.indexOf(stop);
+    expect(await collect(generate(model, prompt, { maxNewTokens: 8, stopTokens: [stop] }))).toEqual(full.slice(0, cut));
+  });
+
+  it("samples repeatably with a seed", async () => {
+    const { model } = await fixture("llama");
+    const run = (seed: number) => collect(generate(model, [1, 2, 3], { maxNewTokens: 12, temperature: 1.5, topK: 50, topP: 0.95, seed }));
+    const a = await run(1);
+    expect(await run(1)).toEqual(a);
+    expect(await run(2)).not.toEqual(a);
+  });
+
+  it("names prompts that do not fit", async () => {
+    const { model } = await fixture("gpt2");
+    await expect(collect(generate(model, [1, 2, 9999]))).rejects.toThrow(/prompt 0 holds id 9999, expected integers in \[0, 512\)/);
+    await expect(collect(generateBatch(model, [[1], []]))).rejects.toThrow(/prompt 1 is empty/);
+    await expect(collect(generate(model, [1, 2], { maxNewTokens: 63 }))).rejects.toThrow(
+      /prompt 0 \(2 tokens\) \+ maxNewTokens 63 = 65 exceeds the model's maxPositions 64/,
+    );
+    // Without maxNewTokens, generation stops where the positions run out.
+    expect((await collect(generate(model, Array.from({ length: 60 }, (_, i) => i)))).length).toBe(4);
+  });
+});

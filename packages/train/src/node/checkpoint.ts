@@ -1,0 +1,132 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import type { SavableModel } from "@llm/layers";
+import type { Tensor } from "@llm/tensor";
+import { readSafetensorsFile, writeFileAtomic, writeSafetensorsFile } from "@llm/tensor/node";
+import { TrainError } from "../errors.js";
+import type { Optimizer, OptimizerState } from "../optim/optimizer.js";
+import type { TrainerState } from "../trainer.js";
+
+export const MODEL_FILE = "model.safetensors";
+export const CONFIG_FILE = "config.json";
+export const OPTIMIZER_FILE = "optimizer.safetensors";
+export const TRAINER_STATE_FILE = "trainer_state.json";
+
+export interface SaveCheckpointOptions {
+  model: SavableModel;
+  optimizer?: Optimizer<object>;
+  /** Trainer.state(): step, loss history and the data position. */
+  trainer?: TrainerState;
+}
+
+/**
+ * Writes a checkpoint folder: config.json + model.safetensors in the architecture's own format
+ * (loadModel and Hugging Face transformers read it), and beside them optimizer.safetensors and
+ * trainer_state.json. The folder is built under a temporary name and renamed into place, so a
+ * crash leaves the previous checkpoint or the new one, never a mix.
+ */
+export async function saveCheckpoint(dir: string, options: SaveCheckpointOptions): Promise<void> {
+  const parent = dirname(dir);
+  await mkdir(parent, { recursive: true });
+  const staging = join(parent, `.${basename(dir)}.${process.pid}.${randomBytes(4).toString("hex")}.partial`);
+  await mkdir(staging);
+  try {
+    const { config, tensors } = options.model.toCheckpoint();
+    await writeFileAtomic(join(staging, CONFIG_FILE), utf8(JSON.stringify(config, null, 2) + "\n"));
+    // format "pt": transformers refuses safetensors files without it.
+    await writeSafetensorsFile(join(staging, MODEL_FILE), tensors, { format: "pt" });
+    if (options.optimizer) {
+      const state = options.optimizer.state();
+      await writeSafetensorsFile(join(staging, OPTIMIZER_FILE), state.tensors, { meta: JSON.stringify(state.meta) });
+    }
+    if (options.trainer) await writeFileAtomic(join(staging, TRAINER_STATE_FILE), utf8(JSON.stringify(options.trainer) + "\n"));
+    const old = (await exists(dir)) ? `${staging}.old` : null;
+    if (old) await rename(dir, old);
+    await rename(staging, dir);
+    if (old) await rm(old, { recursive: true, force: true });
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+export interface LoadedCheckpoint {
+  config: Record<string, unknown>;
+  /** Model tensors under their checkpoint names (the caller disposes them). */
+  tensors: Record<string, Tensor>;
+  optimizer?: OptimizerState;
+  trainer?: TrainerState;
+}
+
+/** Reads what saveCheckpoint wrote (optimizer and trainer state only when present). */
+export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
+  const configPath = join(dir, CONFIG_FILE);
+  if (!(await exists(configPath))) throw new TrainError(`loadCheckpoint: expected ${configPath}, found no such file`);
+  const config = JSON.parse(await readFile(configPath, "utf8")) as Record<string, unknown>;
+  const tensors = await readSafetensorsFile(join(dir, MODEL_FILE));
+  const out: LoadedCheckpoint = { config, tensors };
+  const optimizerPath = join(dir, OPTIMIZER_FILE);
+  if (await exists(optimizerPath)) {
+    const { readSafetensorsFileRaw } = await import("@llm/tensor/node");
+    const raw = await readSafetensorsFileRaw(optimizerPath);
+    const meta = raw.metadata?.meta;
+    if (typeof meta !== "string") throw new TrainError(`loadCheckpoint: ${optimizerPath} has no "meta" metadata; expected the optimizer's step and groups`);
+    out.optimizer = { tensors: await readSafetensorsFile(optimizerPath), meta: JSON.parse(meta) as OptimizerState["meta"] };
+  }
+  const trainerPath = join(dir, TRAINER_STATE_FILE);
+  if (await exists(trainerPath)) out.trainer = JSON.parse(await readFile(trainerPath, "utf8")) as TrainerState;
+  return out;
+}
+
+/** A model whose parameters can be overwritten by name (every @llm/layers Module can). */
+export interface RestorableModel extends SavableModel {
+  loadStateDict?(dict: Readonly<Record<string, Tensor>>): unknown;
+}
+
+export interface ResumeTargets {
+  model: RestorableModel;
+  optimizer?: Optimizer<object>;
+  trainer?: { loadState(state: TrainerState): void };
+}
+
+/**
+ * Puts a checkpoint back into live objects: model weights, optimizer state, trainer step, loss
+ * history and data position; training then continues exactly as if it had never stopped.
+ */
+export async function resumeFromCheckpoint(dir: string, targets: ResumeTargets): Promise<LoadedCheckpoint> {
+  const ckpt = await loadCheckpoint(dir);
+  const { model } = targets;
+  if (model.loadStateDict) model.loadStateDict(ckpt.tensors);
+  else {
+    const live = model.toCheckpoint().tensors;
+    for (const [name, t] of Object.entries(ckpt.tensors)) {
+      const p = live[name];
+      if (!p) throw new TrainError(`resumeFromCheckpoint: ${dir} holds "${name}", which the model does not have`);
+      p.assign(t);
+    }
+  }
+  for (const t of Object.values(ckpt.tensors)) t.dispose();
+  if (targets.optimizer) {
+    if (!ckpt.optimizer) throw new TrainError(`resumeFromCheckpoint: expected ${join(dir, OPTIMIZER_FILE)}, found none`);
+    targets.optimizer.loadState(ckpt.optimizer);
+  }
+  if (targets.trainer) {
+    if (!ckpt.trainer) throw new TrainError(`resumeFromCheckpoint: expected ${join(dir, TRAINER_STATE_FILE)}, found none`);
+    targets.trainer.loadState(ckpt.trainer);
+  }
+  return ckpt;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function utf8(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
+}
