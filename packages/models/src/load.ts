@@ -26,12 +26,25 @@ export function modelFromCheckpoint(config: RawConfig, tensors: Record<string, T
   return model.eval();
 }
 
+export interface LoadModelOptions {
+  /**
+   * Reads the folder's tensors (model.safetensors or the shards of model.safetensors.index.json).
+   * Default: @llm/tensor/node's readSafetensorsCheckpoint, widening halves to float32.
+   */
+  readTensors?: (dir: string) => Promise<Record<string, Tensor>>;
+}
+
+async function readWithTensorNode(dir: string): Promise<Record<string, Tensor>> {
+  const { readSafetensorsCheckpoint } = await import("@llm/tensor/node");
+  return readSafetensorsCheckpoint(dir, { dtype: "float32" });
+}
+
 /**
  * Loads a checkpoint folder as people download it: config.json plus model.safetensors, or the
  * shards a model.safetensors.index.json lists (Node; in a browser, read the files and call
  * modelFromCheckpoint). `model_type` picks the architecture; float16/bfloat16 become float32.
  */
-export async function loadModel(dir: string | URL): Promise<Model> {
+export async function loadModel(dir: string | URL, options: LoadModelOptions = {}): Promise<Model> {
   const { readFile } = await import("node:fs/promises");
   const { join } = await import("node:path");
   const { fileURLToPath } = await import("node:url");
@@ -54,8 +67,7 @@ export async function loadModel(dir: string | URL): Promise<Model> {
     throw new ModelConfigError(`${configPath}: expected a JSON object, found ${JSON.stringify(config)?.slice(0, 60)}`);
   }
   architectureFor(config); // an unknown model_type fails before any tensor is read
-  const { readSafetensorsCheckpoint } = await import("@llm/tensor/node");
-  const tensors = await readSafetensorsCheckpoint(root, { dtype: "float32" });
+  const tensors = await (options.readTensors ?? readWithTensorNode)(root);
   try {
     return modelFromCheckpoint(config, tensors, root);
   } finally {
