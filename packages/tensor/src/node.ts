@@ -16,9 +16,9 @@ import {
   type LoadSafetensorsOptions,
   type ParsedSafetensors,
   type SafetensorsEntry,
-  type SerializableTensors,
+  type SafetensorsRawTensors,
 } from "./safetensors/index.js";
-import { setTensor, tensorFromEntry } from "./safetensors/tensors.js";
+import { setTensor, tensorFromSafetensorsEntry } from "./safetensors/tensors.js";
 import type { Tensor } from "./tensor.js";
 
 export type FilePath = string | URL;
@@ -67,7 +67,7 @@ async function loadTensors(file: string, options: ReadSafetensorsFileOptions, wa
   try {
     if ((await stat(file)).size <= maxWholeFileBytes) {
       const { tensors } = await readSafetensorsFileRaw(file);
-      for (const [name, entry] of pick(tensors, file, wanted)) setTensor(out, name, tensorFromEntry(name, entry, load));
+      for (const [name, entry] of pick(tensors, file, wanted)) setTensor(out, name, tensorFromSafetensorsEntry(name, entry, load));
       return out;
     }
     // Header first, then each tensor's bytes, converted and uploaded before the next is read.
@@ -78,7 +78,7 @@ async function loadTensors(file: string, options: ReadSafetensorsFileOptions, wa
       const layout = parseSafetensorsLayout(await readAt(handle, 0, 8 + headerLength, file), size, load);
       for (const [name, { dtype, shape, begin, end }] of pick(layout.tensors, file, wanted)) {
         const bytes = await readAt(handle, layout.dataStart + begin, end - begin, file);
-        setTensor(out, name, tensorFromEntry(name, { dtype, shape, bytes }, load));
+        setTensor(out, name, tensorFromSafetensorsEntry(name, { dtype, shape, bytes }, load));
       }
       return out;
     } finally {
@@ -129,7 +129,7 @@ export async function writeSafetensorsFile(
 }
 
 /** Writes raw entries (dtype, shape, bytes) as a safetensors file, atomically. */
-export async function writeSafetensorsFileRaw(path: FilePath, tensors: SerializableTensors, metadata?: Metadata): Promise<void> {
+export async function writeSafetensorsFileRaw(path: FilePath, tensors: SafetensorsRawTensors, metadata?: Metadata): Promise<void> {
   await writeFileAtomic(toPath(path), serializeSafetensors(tensors, metadata));
 }
 

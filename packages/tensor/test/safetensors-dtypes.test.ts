@@ -1,12 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { float16BitsToFloat32, float16ToNumber } from "../src/safetensors/halves.js";
 import {
-  float16BitsToFloat32,
-  float16ToNumber,
   parseSafetensors,
   SAFETENSORS_DTYPES,
   safetensorsDTypeSize,
   serializeSafetensors,
-  toHostArray,
+  safetensorsEntryToHost,
   type SafetensorsDType,
 } from "../src/safetensors/index.js";
 import { atOddOffset } from "./safetensors-helpers.js";
@@ -50,7 +49,7 @@ describe("a file written by Python safetensors", () => {
   it("parses to the values that were saved", () => {
     const { metadata, tensors } = parseSafetensors(pythonFile());
     expect(metadata).toEqual({ format: "np", note: 'quote " backslash \\ tab \t nl \n é \u2028 \u{1F600}' });
-    const host = (name: string, float32 = false) => toHostArray(tensors.get(name)!, float32 ? { dtype: "float32" } : {});
+    const host = (name: string, float32 = false) => safetensorsEntryToHost(tensors.get(name)!, float32 ? { dtype: "float32" } : {});
 
     expect(host("f32.b")).toEqual({ dtype: "float32", data: Float32Array.of(1.5, -2.25, 3, 0, -0, Math.fround(1e-3)) });
     expect(Object.is(host("f32.b").data[4], -0)).toBe(true);
@@ -87,7 +86,7 @@ describe("a file written by Python safetensors", () => {
     const shifted = parseSafetensors(atOddOffset(pythonFile())).tensors;
     for (const [name, entry] of aligned) {
       if (entry.dtype === "C64" || entry.dtype.startsWith("F8")) continue;
-      expect(toHostArray(shifted.get(name)!, { dtype: "float32" }), name).toEqual(toHostArray(entry, { dtype: "float32" }));
+      expect(safetensorsEntryToHost(shifted.get(name)!, { dtype: "float32" }), name).toEqual(safetensorsEntryToHost(entry, { dtype: "float32" }));
     }
   });
 });
@@ -157,7 +156,7 @@ describe("synthetic files of every dtype", () => {
       bool: { dtype: "BOOL", shape: [2], data: Uint8Array.of(0, 1) },
     });
     const t = parseSafetensors(file).tensors;
-    const host = (name: string, float32 = false) => toHostArray(t.get(name)!, float32 ? { dtype: "float32" } : {});
+    const host = (name: string, float32 = false) => safetensorsEntryToHost(t.get(name)!, float32 ? { dtype: "float32" } : {});
     expect(host("f32")).toEqual({ dtype: "float32", data: Float32Array.of(0.5, -1, 1e-7) });
     expect(host("f64")).toEqual({ dtype: "float32", data: Float32Array.of(0.1, -3) });
     expect(host("bf16")).toEqual({ dtype: "bfloat16", data: Uint16Array.of(0x3f80, 0xc040) });

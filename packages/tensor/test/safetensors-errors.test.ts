@@ -5,7 +5,7 @@ import {
   parseSafetensors,
   SafetensorsError,
   serializeSafetensors,
-  toHostArray,
+  safetensorsEntryToHost,
   type SafetensorsErrorCode,
 } from "../src/safetensors/index.js";
 import { MODELS_DIR, rawFile } from "./safetensors-helpers.js";
@@ -119,19 +119,19 @@ describe("host conversions reject values that do not fit", () => {
   const context = { source: SOURCE, key: "x" };
 
   it("I64 and U64 beyond int32", () => {
-    expectError(() => toHostArray(one("I64", BigInt64Array.of(1n, -(2n ** 31n) - 1n)), context), "value-range", /bad\.safetensors: tensor "x": I64 -> int32/, /found -2147483649 at element 1/);
-    expectError(() => toHostArray(one("I64", BigInt64Array.of(2n ** 31n)), context), "value-range", /found 2147483648 at element 0/);
-    expectError(() => toHostArray(one("U64", BigUint64Array.of(2n ** 63n)), context), "value-range", /U64 -> int32/, /found 9223372036854775808/);
-    expectError(() => toHostArray(one("U32", Uint32Array.of(2 ** 31)), context), "value-range", /U32 -> int32/, /found 2147483648/);
+    expectError(() => safetensorsEntryToHost(one("I64", BigInt64Array.of(1n, -(2n ** 31n) - 1n)), context), "value-range", /bad\.safetensors: tensor "x": I64 -> int32/, /found -2147483649 at element 1/);
+    expectError(() => safetensorsEntryToHost(one("I64", BigInt64Array.of(2n ** 31n)), context), "value-range", /found 2147483648 at element 0/);
+    expectError(() => safetensorsEntryToHost(one("U64", BigUint64Array.of(2n ** 63n)), context), "value-range", /U64 -> int32/, /found 9223372036854775808/);
+    expectError(() => safetensorsEntryToHost(one("U32", Uint32Array.of(2 ** 31)), context), "value-range", /U32 -> int32/, /found 2147483648/);
   });
 
   it("F64 beyond float32's range (rounding is fine, overflow is not)", () => {
-    expect(toHostArray(one("F64", Float64Array.of(0.1, Infinity, NaN))).data).toEqual(Float32Array.of(0.1, Infinity, NaN));
-    expectError(() => toHostArray(one("F64", Float64Array.of(0, -1e300)), context), "value-range", /F64 -> float32/, /found -1e\+300 at element 1/);
+    expect(safetensorsEntryToHost(one("F64", Float64Array.of(0.1, Infinity, NaN))).data).toEqual(Float32Array.of(0.1, Infinity, NaN));
+    expectError(() => safetensorsEntryToHost(one("F64", Float64Array.of(0, -1e300)), context), "value-range", /F64 -> float32/, /found -1e\+300 at element 1/);
   });
 
   it("dtypes with no host type", () => {
-    expectError(() => toHostArray(one("F8_E4M3", new Uint8Array(8)), context), "conversion", /tensor "x"/, /found F8_E4M3/);
+    expectError(() => safetensorsEntryToHost(one("F8_E4M3", new Uint8Array(8)), context), "conversion", /tensor "x"/, /found F8_E4M3/);
   });
 });
 

@@ -5,7 +5,7 @@ import { cpuBackend } from "../src/cpu/backend.js";
 import type { DType, HostArray } from "../src/dtype.js";
 import { setBackend } from "../src/engine.js";
 import { tensor } from "../src/ops/creation.js";
-import { loadSafetensors, parseSafetensors, saveSafetensors, SafetensorsError, toHostArray } from "../src/safetensors/index.js";
+import { loadSafetensors, parseSafetensors, saveSafetensors, SafetensorsError, safetensorsEntryToHost } from "../src/safetensors/index.js";
 import { MODELS_DIR, modelNames, rawFile, sameBytes } from "./safetensors-helpers.js";
 
 beforeAll(() => setBackend(cpuBackend));
@@ -19,7 +19,7 @@ describe("loadSafetensors / saveSafetensors", () => {
         const tensors = loadSafetensors(bytes);
         expect(Object.keys(tensors).sort()).toEqual([...parsed.tensors.keys()].sort());
         for (const [name, entry] of parsed.tensors) {
-          const host = toHostArray(entry);
+          const host = safetensorsEntryToHost(entry);
           expect(tensors[name]!.shape).toEqual(entry.shape);
           expect(tensors[name]!.dtype).toBe(host.dtype);
           expect(sameBytes(await tensors[name]!.data(), host.data), name).toBe(true);

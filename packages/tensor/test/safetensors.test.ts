@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { parseSafetensors, serializeSafetensors, toHostArray } from "../src/safetensors/index.js";
+import { parseSafetensors, serializeSafetensors, safetensorsEntryToHost } from "../src/safetensors/index.js";
 import { atOddOffset, elementByHand, MODELS_DIR, modelNames, readHeaderByHand } from "./safetensors-helpers.js";
 
 const FILES = ["model.safetensors", "grads.safetensors", "reference.safetensors"] as const;
@@ -47,7 +47,7 @@ describe("fixture checkpoints", () => {
           expect(entry.dtype).toBe(info.dtype);
           expect(entry.shape).toEqual(info.shape);
           expect(entry.bytes.byteOffset - bytes.byteOffset).toBe(8 + headerLength + info.data_offsets[0]);
-          const { data } = toHostArray(entry);
+          const { data } = safetensorsEntryToHost(entry);
           expect(data.length).toBe(info.shape.reduce((a, b) => a * b, 1));
           let mismatches = 0;
           for (let i = 0; i < data.length; i++) {
@@ -83,8 +83,8 @@ describe("fixture checkpoints", () => {
 
       const reference = parseSafetensors(read(model, "reference.safetensors")).tensors;
       expect(reference.get("logits")!.shape.at(-1)).toBe(vocab);
-      const ids = toHostArray(reference.get("input_ids")!).data;
-      expect(toHostArray(reference.get("input_ids")!).dtype).toBe("int32");
+      const ids = safetensorsEntryToHost(reference.get("input_ids")!).data;
+      expect(safetensorsEntryToHost(reference.get("input_ids")!).dtype).toBe("int32");
       expect(ids.every((id) => id >= 0 && id < vocab)).toBe(true);
     });
   }
@@ -94,16 +94,16 @@ describe("fixture checkpoints", () => {
     const aligned = parseSafetensors(bytes);
     const shifted = parseSafetensors(atOddOffset(bytes));
     for (const [name, entry] of aligned.tensors) {
-      const got = toHostArray(shifted.tensors.get(name)!);
+      const got = safetensorsEntryToHost(shifted.tensors.get(name)!);
       expect(got.data.byteOffset % got.data.BYTES_PER_ELEMENT).toBe(0);
-      expect(got.data).toEqual(toHostArray(entry).data);
+      expect(got.data).toEqual(safetensorsEntryToHost(entry).data);
     }
   });
 
   it("returns views, not copies, of aligned F32 data", () => {
     const bytes = read("gpt2", "model.safetensors");
     const entry = parseSafetensors(bytes).tensors.get("transformer.wte.weight")!;
-    const { data } = toHostArray(entry);
+    const { data } = safetensorsEntryToHost(entry);
     expect(data.buffer).toBe(bytes.buffer);
     expect(entry.bytes.buffer).toBe(bytes.buffer);
   });

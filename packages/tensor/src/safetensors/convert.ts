@@ -3,7 +3,7 @@ import { SafetensorsError, type SafetensorsErrorContext } from "./errors.js";
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from "./halves.js";
 import type { SafetensorsEntry } from "./parse.js";
 
-export interface HostConversionOptions {
+export interface SafetensorsHostOptions {
   /**
    * "float32" widens F16/BF16 to float32 values. Without it halves keep their 16-bit patterns as
    * float16/bfloat16. F64 always becomes float32 (there is no float64 host type); integer and
@@ -16,7 +16,7 @@ export interface HostConversionOptions {
   key?: string;
 }
 
-export interface HostTensorData {
+export interface SafetensorsHostData {
   dtype: DType;
   /** May be a view of the file's bytes (F32, I32, BOOL, unconverted halves, when aligned). */
   data: HostArray;
@@ -28,7 +28,7 @@ export interface HostTensorData {
  * I64/U64/U32 -> int32 (throws naming the tensor if a value does not fit); I32 -> int32;
  * I16/U16/I8/U8 -> int32; BOOL -> bool.
  */
-export function toHostArray(entry: SafetensorsEntry, options: HostConversionOptions = {}): HostTensorData {
+export function safetensorsEntryToHost(entry: SafetensorsEntry, options: SafetensorsHostOptions = {}): SafetensorsHostData {
   const context: SafetensorsErrorContext = { source: options.source, key: options.key };
   const { bytes } = entry;
   switch (entry.dtype) {

@@ -9,22 +9,21 @@ export { parseSafetensors, type ParsedSafetensors, type SafetensorsEntry } from 
 export {
   parseSafetensorsLayout,
   readSafetensorsHeaderLength,
-  MAX_HEADER_BYTES,
-  type ParseOptions,
+  SAFETENSORS_MAX_HEADER_BYTES,
+  type SafetensorsParseOptions,
   type SafetensorsLayout,
   type SafetensorsLayoutEntry,
 } from "./layout.js";
-export { toHostArray, type HostConversionOptions, type HostTensorData } from "./convert.js";
-export { float16ToNumber, float16BitsToFloat32, bfloat16BitsToFloat32 } from "./halves.js";
+export { safetensorsEntryToHost, type SafetensorsHostOptions, type SafetensorsHostData } from "./convert.js";
 export {
   serializeSafetensors,
-  type SerializableTensor,
-  type SerializableTensors,
+  type SafetensorsRawTensor,
+  type SafetensorsRawTensors,
 } from "./serialize.js";
 export {
   loadSafetensors,
   saveSafetensors,
-  tensorsFromParsed,
-  tensorFromEntry,
+  tensorsFromSafetensors,
+  tensorFromSafetensorsEntry,
   type LoadSafetensorsOptions,
 } from "./tensors.js";

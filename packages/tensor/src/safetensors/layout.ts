@@ -19,26 +19,26 @@ export interface SafetensorsLayout {
   readonly tensors: ReadonlyMap<string, SafetensorsLayoutEntry>;
 }
 
-export interface ParseOptions {
+export interface SafetensorsParseOptions {
   /** Named in error messages, e.g. the file path. */
   source?: string;
 }
 
 /** The Rust crate refuses larger headers; so do we, before decoding a bogus length. */
-export const MAX_HEADER_BYTES = 100_000_000;
+export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
 
 /**
  * The header length from a file's first 8 bytes, checked against the file's length. Lets a reader
  * that does not hold the whole file know how much to read for the header.
  */
-export function readSafetensorsHeaderLength(prefix: Uint8Array, fileLength: number, options: ParseOptions = {}): number {
+export function readSafetensorsHeaderLength(prefix: Uint8Array, fileLength: number, options: SafetensorsParseOptions = {}): number {
   const file: SafetensorsErrorContext = { source: options.source };
   if (fileLength < 8 || prefix.length < 8) {
     throw new SafetensorsError("truncated", file, `expected at least 8 bytes (the header length), found ${Math.min(fileLength, prefix.length)}`);
   }
   const length = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
-  if (length > BigInt(MAX_HEADER_BYTES)) {
-    throw new SafetensorsError("header-length", file, `expected a header length <= ${MAX_HEADER_BYTES} bytes, found ${length}`);
+  if (length > BigInt(SAFETENSORS_MAX_HEADER_BYTES)) {
+    throw new SafetensorsError("header-length", file, `expected a header length <= ${SAFETENSORS_MAX_HEADER_BYTES} bytes, found ${length}`);
   }
   const n = Number(length);
   if (8 + n > fileLength) {
@@ -56,7 +56,7 @@ export function readSafetensorsHeaderLength(prefix: Uint8Array, fileLength: numb
  * a file of `fileLength` bytes: known dtypes, sane shapes, offsets that match shape x dtype and
  * tile the data exactly (no overlap, no hole, nothing past the end or left over).
  */
-export function parseSafetensorsLayout(prefix: Uint8Array, fileLength: number, options: ParseOptions = {}): SafetensorsLayout {
+export function parseSafetensorsLayout(prefix: Uint8Array, fileLength: number, options: SafetensorsParseOptions = {}): SafetensorsLayout {
   const file: SafetensorsErrorContext = { source: options.source };
   const headerLength = readSafetensorsHeaderLength(prefix, fileLength, options);
   if (prefix.length < 8 + headerLength) {

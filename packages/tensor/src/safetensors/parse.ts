@@ -1,6 +1,6 @@
 import { assertLittleEndianHost, asBytes } from "./bytes.js";
 import type { SafetensorsDType } from "./dtypes.js";
-import { parseSafetensorsLayout, type ParseOptions } from "./layout.js";
+import { parseSafetensorsLayout, type SafetensorsParseOptions } from "./layout.js";
 
 /** One tensor of a parsed file: its bytes are a view into the file's buffer, not a copy. */
 export interface SafetensorsEntry {
@@ -17,7 +17,7 @@ export interface ParsedSafetensors {
 }
 
 /** Parses a whole safetensors file held in memory. Tensor bytes stay views of `data`. */
-export function parseSafetensors(data: Uint8Array | ArrayBuffer, options: ParseOptions = {}): ParsedSafetensors {
+export function parseSafetensors(data: Uint8Array | ArrayBuffer, options: SafetensorsParseOptions = {}): ParsedSafetensors {
   assertLittleEndianHost();
   const bytes = asBytes(data);
   const layout = parseSafetensorsLayout(bytes, bytes.length, options);

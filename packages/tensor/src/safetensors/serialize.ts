@@ -9,14 +9,14 @@ import {
 import { SafetensorsError } from "./errors.js";
 
 /** A tensor to write: its raw little-endian bytes as `data` (any typed array) or `bytes`. */
-export type SerializableTensor = {
+export type SafetensorsRawTensor = {
   readonly dtype: SafetensorsDType;
   readonly shape: readonly number[];
 } & ({ readonly data: ArrayBufferView } | { readonly bytes: Uint8Array });
 
-export type SerializableTensors =
-  | Readonly<Record<string, SerializableTensor>>
-  | ReadonlyMap<string, SerializableTensor>;
+export type SafetensorsRawTensors =
+  | Readonly<Record<string, SafetensorsRawTensor>>
+  | ReadonlyMap<string, SafetensorsRawTensor>;
 
 /**
  * Writes a safetensors file byte-identical to what the reference (Rust) crate writes, and so
@@ -26,11 +26,11 @@ export type SerializableTensors =
  * Dtypes are kept as given, so parse -> serialize reproduces the file.
  */
 export function serializeSafetensors(
-  tensors: SerializableTensors,
+  tensors: SafetensorsRawTensors,
   metadata?: Readonly<Record<string, string>> | null,
 ): Uint8Array {
   assertLittleEndianHost();
-  const named: [string, SerializableTensor][] = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
+  const named: [string, SafetensorsRawTensor][] = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   const entries = named.map(([name, tensor]) => checkTensor(name, tensor));
   entries.sort(
     (a, b) => safetensorsDTypeRank(b.dtype) - safetensorsDTypeRank(a.dtype) || compareCodePoints(a.name, b.name),
@@ -67,7 +67,7 @@ interface CheckedTensor {
   bytes: Uint8Array;
 }
 
-function checkTensor(name: string, tensor: SerializableTensor): CheckedTensor {
+function checkTensor(name: string, tensor: SafetensorsRawTensor): CheckedTensor {
   const context = { key: name };
   if (name === "__metadata__") {
     throw new SafetensorsError("argument", context, 'expected a tensor name, found the reserved key "__metadata__"');

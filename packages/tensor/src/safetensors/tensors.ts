@@ -2,14 +2,14 @@ import type { Backend } from "../backend.js";
 import type { DType } from "../dtype.js";
 import { tensor } from "../ops/creation.js";
 import type { Tensor } from "../tensor.js";
-import { toHostArray } from "./convert.js";
+import { safetensorsEntryToHost } from "./convert.js";
 import type { SafetensorsDType } from "./dtypes.js";
 import { SafetensorsError } from "./errors.js";
-import type { ParseOptions } from "./layout.js";
+import type { SafetensorsParseOptions } from "./layout.js";
 import { parseSafetensors, type ParsedSafetensors, type SafetensorsEntry } from "./parse.js";
-import { serializeSafetensors, type SerializableTensor } from "./serialize.js";
+import { serializeSafetensors, type SafetensorsRawTensor } from "./serialize.js";
 
-export interface LoadSafetensorsOptions extends ParseOptions {
+export interface LoadSafetensorsOptions extends SafetensorsParseOptions {
   /**
    * "float32" widens F16/BF16 tensors to float32. Without it they load as float16/bfloat16. F64
    * always loads as float32 and integers as int32 (I64 values must fit), BOOL as bool.
@@ -21,14 +21,14 @@ export interface LoadSafetensorsOptions extends ParseOptions {
 
 /** Loads every tensor of a safetensors file held in memory. */
 export function loadSafetensors(bytes: Uint8Array | ArrayBuffer, options: LoadSafetensorsOptions = {}): Record<string, Tensor> {
-  return tensorsFromParsed(parseSafetensors(bytes, options), options);
+  return tensorsFromSafetensors(parseSafetensors(bytes, options), options);
 }
 
 /** Tensors for the entries of an already parsed file; on a failure, the ones made so far are freed. */
-export function tensorsFromParsed(parsed: ParsedSafetensors, options: LoadSafetensorsOptions = {}): Record<string, Tensor> {
+export function tensorsFromSafetensors(parsed: ParsedSafetensors, options: LoadSafetensorsOptions = {}): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
   try {
-    for (const [name, entry] of parsed.tensors) setTensor(out, name, tensorFromEntry(name, entry, options));
+    for (const [name, entry] of parsed.tensors) setTensor(out, name, tensorFromSafetensorsEntry(name, entry, options));
   } catch (error) {
     for (const t of Object.values(out)) t.dispose();
     throw error;
@@ -37,8 +37,8 @@ export function tensorsFromParsed(parsed: ParsedSafetensors, options: LoadSafete
 }
 
 /** One parsed tensor as a Tensor (the data is copied to the backend). */
-export function tensorFromEntry(name: string, entry: SafetensorsEntry, options: LoadSafetensorsOptions = {}): Tensor {
-  const { dtype, data } = toHostArray(entry, { dtype: options.dtype, source: options.source, key: name });
+export function tensorFromSafetensorsEntry(name: string, entry: SafetensorsEntry, options: LoadSafetensorsOptions = {}): Tensor {
+  const { dtype, data } = safetensorsEntryToHost(entry, { dtype: options.dtype, source: options.source, key: name });
   return tensor(data, { shape: entry.shape, dtype, ...(options.backend ? { backend: options.backend } : {}) });
 }
 
@@ -65,7 +65,7 @@ export async function saveSafetensors(
 ): Promise<Uint8Array> {
   const named: [string, Tensor][] = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   const entries = await Promise.all(
-    named.map(async ([name, t]): Promise<[string, SerializableTensor]> => {
+    named.map(async ([name, t]): Promise<[string, SafetensorsRawTensor]> => {
       const dtype = FILE_DTYPE[t.dtype];
       if (!dtype) {
         throw new SafetensorsError("argument", { key: name }, `expected a tensor of dtype ${Object.keys(FILE_DTYPE).join("/")}, found ${t.dtype}`);
