@@ -28,11 +28,6 @@ export abstract class TransformerLanguageModel extends Module implements Languag
     return defaultPositionIds(batch, seq, past, attentionMask);
   }
 
-  /** Position ids as attention's rotary encodings read them ([batch, seq]). */
-  protected attentionPositions(positionIds: Tensor): Tensor {
-    return positionIds;
-  }
-
   forward(ids: Tensor, options: ForwardOptions = {}): Tensor {
     if (ids.dtype !== "int32" || ids.rank !== 2) {
       throw new LayerArgumentError(`forward: expected int32 ids of shape [batch, seq], found ${ids.dtype} [${ids.shape.join(",")}]`);
@@ -46,7 +41,7 @@ export abstract class TransformerLanguageModel extends Module implements Languag
     return tidy(() => {
       const positionIds = options.positionIds ?? this.defaultPositions(batch, seq, past, options.attentionMask);
       const context: AttentionContext = {
-        positionIds: this.attentionPositions(positionIds),
+        positionIds,
         mask: buildAttentionMask(seq, past + seq, options.attentionMask),
       };
       let h = this.embed(ids, positionIds);

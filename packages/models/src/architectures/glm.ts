@@ -1,5 +1,5 @@
 import {
-  Attention, Embedding, Glm2DPositions, LayerNorm, Linear, linearForward, MLP, ModuleDict, ModuleList,
+  Attention, defaultPositionIds, Embedding, Glm2DPositions, LayerNorm, Linear, linearForward, MLP, ModuleDict, ModuleList,
   TransformerBlock, TransformerLanguageModel, type LanguageModelConfig,
 } from "@llm/layers";
 import { arange, concat, zeros, type Tensor } from "@llm/tensor";
@@ -71,15 +71,10 @@ export class GLMModel extends TransformerLanguageModel {
     this.config = { vocabSize: vocab, maxPositions };
   }
 
-  /** Without 2D ids: positions past, past + 1, ... and block position 0 (plain left-to-right text). */
-  protected override defaultPositions(batch: number, seq: number, past: number): Tensor {
-    const position = arange(past, past + seq).reshape(1, 1, seq).expand(batch, 1, seq);
+  /** Without 2D ids: plain left-to-right text (positions as for any model, block position 0). */
+  protected override defaultPositions(batch: number, seq: number, past: number, attentionMask?: Tensor): Tensor {
+    const position = defaultPositionIds(batch, seq, past, attentionMask).reshape(batch, 1, seq);
     return concat([position, zeros([batch, 1, seq], { dtype: "int32" })], 1);
-  }
-
-  /** GLM has no rotary encoding; attention needs no positions. */
-  protected override attentionPositions(positionIds: Tensor): Tensor {
-    return positionIds;
   }
 
   protected embed(ids: Tensor, positionIds: Tensor): Tensor {
