@@ -1,3 +1,4 @@
+import { activationByName, type ActivationName } from "@llm/layers";
 import { ModelConfigError } from "./errors.js";
 
 export type RawConfig = Readonly<Record<string, unknown>>;
@@ -50,6 +51,16 @@ export class ConfigReader {
     const v = this.has(key) ? this.raw[key] : {};
     if (typeof v !== "object" || v === null || Array.isArray(v)) this.fail(key, "an object", this.raw[key]);
     return new ConfigReader(v as RawConfig, `${this.modelType} ${key}`);
+  }
+
+  /** An activation by the names configs use ("gelu_new", "swish", ...). */
+  activation(key: string, fallback: string): ActivationName {
+    const name = this.string(key, fallback);
+    try {
+      return activationByName(name);
+    } catch {
+      this.fail(key, "one of gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, gelu_tanh, relu, silu, swish", name);
+    }
   }
 
   /** Rejects a value we do not implement, naming it. */

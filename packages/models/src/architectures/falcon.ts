@@ -1,5 +1,5 @@
 import {
-  activationByName, AlibiBias, Attention, Embedding, LayerNorm, Linear, MLP, ModuleDict, ModuleList, OutputHead, RotaryEmbedding,
+  AlibiBias, Attention, Embedding, LayerNorm, Linear, MLP, ModuleDict, ModuleList, OutputHead, RotaryEmbedding,
   TransformerBlock, TransformerLanguageModel, type BlockParts, type FusedLayout, type LanguageModelConfig, type ResidualLayout,
 } from "@llm/layers";
 import type { Tensor } from "@llm/tensor";
@@ -31,7 +31,7 @@ export class FalconModel extends TransformerLanguageModel {
     const eps = c.number("layer_norm_epsilon", 1e-5);
     const vocab = c.int("vocab_size");
     const bias = c.bool("bias", false);
-    const activation = activationByName(c.string("activation", "gelu"), "falcon config: activation");
+    const activation = c.activation("activation", "gelu");
     const newArchitecture = c.bool("new_decoder_architecture", false);
     const multiQuery = c.bool("multi_query", true);
     const parallel = c.bool("parallel_attn", true);

@@ -1,5 +1,5 @@
 import {
-  activationByName, Attention, Embedding, LayerNorm, LearnedPositions, Linear, MLP, ModuleDict, ModuleList, OutputHead,
+  Attention, Embedding, LayerNorm, LearnedPositions, Linear, MLP, ModuleDict, ModuleList, OutputHead,
   TransformerBlock, TransformerLanguageModel, type LanguageModelConfig,
 } from "@llm/layers";
 import type { Tensor } from "@llm/tensor";
@@ -29,7 +29,7 @@ export class GPT2Model extends TransformerLanguageModel {
     const headDim = hidden / heads;
     const inner = c.int("n_inner", 4 * hidden);
     const eps = c.number("layer_norm_epsilon", 1e-5);
-    const activation = activationByName(c.string("activation_function", "gelu_new"), "gpt2 config: activation_function");
+    const activation = c.activation("activation_function", "gelu_new");
     c.require("add_cross_attention", !c.bool("add_cross_attention", false), "false (encoder-decoder GPT-2 is not supported)");
     const scaleWeights = c.bool("scale_attn_weights", true);
     const byLayer = c.bool("scale_attn_by_inverse_layer_idx", false);

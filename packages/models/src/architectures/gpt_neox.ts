@@ -1,5 +1,5 @@
 import {
-  activationByName, Attention, Embedding, LayerNorm, Linear, MLP, ModuleDict, ModuleList, OutputHead, RotaryEmbedding,
+  Attention, Embedding, LayerNorm, Linear, MLP, ModuleDict, ModuleList, OutputHead, RotaryEmbedding,
   TransformerBlock, TransformerLanguageModel, type LanguageModelConfig,
 } from "@llm/layers";
 import type { Tensor } from "@llm/tensor";
@@ -28,7 +28,7 @@ export class GPTNeoXModel extends TransformerLanguageModel {
     const headDim = hidden / heads;
     const inner = c.int("intermediate_size", 4 * hidden);
     const eps = c.number("layer_norm_eps", 1e-5);
-    const activation = activationByName(c.string("hidden_act", "gelu"), "gpt_neox config: hidden_act");
+    const activation = c.activation("hidden_act", "gelu");
     const vocab = c.int("vocab_size");
     const bias = c.bool("attention_bias", true);
     requireDefaultRope(c);

@@ -1,5 +1,5 @@
 import {
-  activationByName, Attention, Embedding, LayerNorm, Linear, MLP, ModuleDict, ModuleList, OutputHead, RotaryEmbedding,
+  Attention, Embedding, LayerNorm, Linear, MLP, ModuleDict, ModuleList, OutputHead, RotaryEmbedding,
   TransformerBlock, TransformerLanguageModel, type LanguageModelConfig,
 } from "@llm/layers";
 import type { Tensor } from "@llm/tensor";
@@ -27,7 +27,7 @@ export class GPTJModel extends TransformerLanguageModel {
     const headDim = hidden / heads;
     const inner = c.int("n_inner", 4 * hidden);
     const eps = c.number("layer_norm_epsilon", 1e-5);
-    const activation = activationByName(c.string("activation_function", "gelu_new"), "gptj config: activation_function");
+    const activation = c.activation("activation_function", "gelu_new");
     const vocab = c.int("vocab_size");
     const rotaryDim = c.int("rotary_dim", headDim);
     c.require("rotary_dim", rotaryDim % 2 === 0 && rotaryDim <= headDim, `an even number <= the head dim ${headDim}`);

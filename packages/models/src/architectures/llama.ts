@@ -1,5 +1,5 @@
 import {
-  activationByName, Attention, Embedding, GatedMLP, Linear, ModuleDict, ModuleList, OutputHead, RMSNorm, RotaryEmbedding,
+  Attention, Embedding, GatedMLP, Linear, ModuleDict, ModuleList, OutputHead, RMSNorm, RotaryEmbedding,
   TransformerBlock, TransformerLanguageModel, type LanguageModelConfig,
 } from "@llm/layers";
 import type { Tensor } from "@llm/tensor";
@@ -29,7 +29,7 @@ export class LlamaModel extends TransformerLanguageModel {
     const headDim = c.int("head_dim", hidden / heads);
     const inner = c.int("intermediate_size");
     const eps = c.number("rms_norm_eps", 1e-6);
-    const activation = activationByName(c.string("hidden_act", "silu"), "llama config: hidden_act");
+    const activation = c.activation("hidden_act", "silu");
     const vocab = c.int("vocab_size");
     const attentionBias = c.bool("attention_bias", false);
     const mlpBias = c.bool("mlp_bias", false);

@@ -1,5 +1,5 @@
 import {
-  activationByName, Attention, Embedding, LayerNorm, LearnedPositions, Linear, MLP, ModuleDict, ModuleList, OutputHead,
+  Attention, Embedding, LayerNorm, LearnedPositions, Linear, MLP, ModuleDict, ModuleList, OutputHead,
   TransformerBlock, TransformerLanguageModel, type LanguageModelConfig, type Module,
 } from "@llm/layers";
 import type { Tensor } from "@llm/tensor";
@@ -37,7 +37,7 @@ export class OPTModel extends TransformerLanguageModel {
     const preLN = c.bool("do_layer_norm_before", true);
     const bias = c.bool("enable_bias", true);
     const affine = c.bool("layer_norm_elementwise_affine", true);
-    const activation = activationByName(c.string("activation_function", "relu"), "opt config: activation_function");
+    const activation = c.activation("activation_function", "relu");
     const norm = () => new LayerNorm(hidden, { eps: 1e-5, affine });
 
     this.embedTokens = new Embedding(vocab, embedDim);

@@ -1,0 +1,119 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { noGrad, type Tensor } from "@llm/tensor";
+import { CheckpointError, createModel, loadModel, modelFromCheckpoint, ModelConfigError } from "@llm/models";
+import { readSafetensorsCheckpoint, writeFileAtomic, writeSafetensorsFile } from "../../tensor/src/node.js";
+import { maxAbsDiff, readFixture, type Fixture } from "./fixture_files.js";
+
+const readTensors = (dir: string) => readSafetensorsCheckpoint(dir, { dtype: "float32" });
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), "llm-models-errors-"));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+let gpt2: Fixture;
+beforeAll(async () => {
+  gpt2 = await readFixture("gpt2");
+});
+
+const without = (tensors: Record<string, Tensor>, key: string) => Object.fromEntries(Object.entries(tensors).filter(([k]) => k !== key));
+
+describe("checkpoints that do not fit", () => {
+  it("names an unknown model_type and the ones we know", () => {
+    expect(() => createModel({ model_type: "t5" })).toThrow(ModelConfigError);
+    expect(() => createModel({ model_type: "t5" })).toThrow(/"model_type" must be one of gpt2, gptj, gpt_neox, opt, bloom, llama, falcon, mpt, glm, found "t5"/);
+    expect(() => createModel({})).toThrow(/found nothing/);
+  });
+
+  it("names a missing tensor", () => {
+    expect(() => modelFromCheckpoint(gpt2.config, without(gpt2.weights, "transformer.h.1.ln_2.bias"))).toThrow(
+      /missing keys: transformer\.h\.1\.ln_2\.bias/,
+    );
+  });
+
+  it("names an extra tensor", () => {
+    const extra = { ...gpt2.weights, "transformer.h.2.ln_1.weight": gpt2.weights["transformer.ln_f.weight"]! };
+    expect(() => modelFromCheckpoint(gpt2.config, extra)).toThrow(CheckpointError);
+    expect(() => modelFromCheckpoint(gpt2.config, extra)).toThrow(/unexpected keys: transformer\.h\.2\.ln_1\.weight/);
+  });
+
+  it("names a tensor of the wrong shape with both shapes", () => {
+    const config = { ...gpt2.config, n_embd: 64, n_inner: 128 };
+    expect(() => modelFromCheckpoint(config, gpt2.weights)).toThrow(
+      /transformer\.h\.0\.mlp\.c_fc\.weight: expected shape \[64,128\], found \[64,256\]/,
+    );
+  });
+
+  it("accepts the buffers and the tied head duplicate that downloaded GPT-2 files carry", () => {
+    const downloaded: Record<string, Tensor> = {};
+    for (const [k, t] of Object.entries(gpt2.weights)) downloaded[k.replace(/^transformer\./, "")] = t;
+    downloaded["h.0.attn.bias"] = gpt2.weights["transformer.ln_f.bias"]!;
+    downloaded["lm_head.weight"] = gpt2.weights["transformer.wte.weight"]!;
+    const model = modelFromCheckpoint(gpt2.config, downloaded);
+    noGrad(() => expect(maxAbsDiff(model.forward(gpt2.reference.input_ids!), gpt2.reference.logits!)).toBeLessThanOrEqual(1e-4));
+  });
+
+  it("widens float16 weights to float32", () => {
+    const halves = Object.fromEntries(Object.entries(gpt2.weights).map(([k, t]) => [k, t.cast("float16")]));
+    const widened = Object.fromEntries(Object.entries(halves).map(([k, t]) => [k, t.float()]));
+    const a = modelFromCheckpoint(gpt2.config, halves);
+    const b = modelFromCheckpoint(gpt2.config, widened);
+    expect(a.parameters().every((p) => p.dtype === "float32")).toBe(true);
+    noGrad(() => expect(maxAbsDiff(a.forward(gpt2.reference.input_ids!), b.forward(gpt2.reference.input_ids!))).toBe(0));
+  });
+});
+
+describe("configs we do not support", () => {
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ["heads that do not divide the width", { model_type: "gpt2", vocab_size: 10, n_positions: 8, n_embd: 30, n_head: 4, n_layer: 1 }, /gpt2 config: "n_embd" \(30\) must be divisible by "n_head" \(4\)/],
+    ["a missing size", { model_type: "opt", vocab_size: 10, hidden_size: 8, num_attention_heads: 2, num_hidden_layers: 1, max_position_embeddings: 8 }, /opt config: "ffn_dim" must be a positive integer, found nothing/],
+    ["rope scaling", { model_type: "llama", vocab_size: 10, hidden_size: 8, num_attention_heads: 2, num_hidden_layers: 1, intermediate_size: 8, rope_scaling: { type: "linear", factor: 2 } }, /llama config: "rope_scaling" must be null \(rope scaling is not supported\)/],
+    ["kv heads that do not divide the heads", { model_type: "llama", vocab_size: 10, hidden_size: 12, num_attention_heads: 3, num_key_value_heads: 2, num_hidden_layers: 1, intermediate_size: 8 }, /"num_attention_heads" \(3\) must be divisible by "num_key_value_heads" \(2\)/],
+    ["MPT's clip_qkv", { model_type: "mpt", vocab_size: 10, d_model: 8, n_heads: 2, n_layers: 1, attn_config: { clip_qkv: 6 } }, /mpt attn_config config: "clip_qkv" must be null \(clip_qkv is not supported\), found 6/],
+    ["an unknown activation", { model_type: "gpt_neox", vocab_size: 10, hidden_size: 8, num_attention_heads: 2, num_hidden_layers: 1, hidden_act: "mish" }, /gpt_neox config: "hidden_act" must be one of .*found "mish"/],
+    ["Falcon's two norms without the new architecture", { model_type: "falcon", vocab_size: 10, hidden_size: 8, num_attention_heads: 2, num_hidden_layers: 1, num_ln_in_parallel_attn: 2 }, /falcon config: "num_ln_in_parallel_attn" must be 1 or null unless new_decoder_architecture, found 2/],
+    ["a rotary fraction that leaves no pair", { model_type: "gpt_neox", vocab_size: 10, hidden_size: 8, num_attention_heads: 2, num_hidden_layers: 1, rotary_pct: 0.1 }, /"rotary_pct" must be a fraction giving an even number >= 2 of the 4 head dims, found 0.1/],
+    ["GLM's relative encoding", { model_type: "glm", vocab_size: 10, hidden_size: 8, num_layers: 1, num_attention_heads: 2, max_sequence_length: 8, relative_encoding: true }, /glm config: "relative_encoding" must be false/],
+  ];
+  it.each(cases)("%s", (_, config, message) => {
+    expect(() => createModel(config)).toThrow(ModelConfigError);
+    expect(() => createModel(config)).toThrow(message);
+  });
+});
+
+describe("loadModel", () => {
+  it("loads a fixture folder as downloaded", async () => {
+    const model = await loadModel(gpt2.dir, { readTensors });
+    noGrad(() => expect(maxAbsDiff(model.forward(gpt2.reference.input_ids!), gpt2.reference.logits!)).toBeLessThanOrEqual(1e-4));
+  });
+
+  it("loads a sharded checkpoint through model.safetensors.index.json", async () => {
+    const dir = tempDir();
+    const names = Object.keys(gpt2.weights);
+    const shards = [names.slice(0, 10), names.slice(10)];
+    const weightMap: Record<string, string> = {};
+    for (const [i, shard] of shards.entries()) {
+      const file = `model-0000${i + 1}-of-00002.safetensors`;
+      await writeSafetensorsFile(join(dir, file), Object.fromEntries(shard.map((n) => [n, gpt2.weights[n]!])));
+      for (const n of shard) weightMap[n] = file;
+    }
+    writeFileSync(join(dir, "model.safetensors.index.json"), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+    writeFileSync(join(dir, "config.json"), JSON.stringify(gpt2.config));
+    const model = await loadModel(dir, { readTensors });
+    noGrad(() => expect(maxAbsDiff(model.forward(gpt2.reference.input_ids!), gpt2.reference.logits!)).toBeLessThanOrEqual(1e-4));
+  });
+
+  it("names a folder without config.json, a bad config.json, and an unknown model_type before reading tensors", async () => {
+    const dir = tempDir();
+    await expect(loadModel(dir, { readTensors })).rejects.toThrow(/expected a config\.json, found none/);
+    await writeFileAtomic(join(dir, "config.json"), new TextEncoder().encode("{not json"));
+    await expect(loadModel(dir, { readTensors })).rejects.toThrow(/config\.json: expected JSON, found a parse error/);
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ model_type: "bert" }));
+    await expect(loadModel(dir, { readTensors })).rejects.toThrow(/"model_type" must be one of .* found "bert"/);
+  });
+});
