@@ -36,3 +36,4 @@ export { concat, stack, split, scatterAdd } from "./ops/indexing.js";
 export { softmax, logSoftmax, layerNorm, rmsNorm, tril, triu, causalMask } from "./ops/nn.js";
 export { fromBuffer } from "./ops/core.js";
 export { CpuBackend, cpuBackend } from "./cpu/backend.js";
+export * from "./safetensors/index.js";
