@@ -49,7 +49,10 @@ export async function readSafetensorsFileRaw(path: FilePath): Promise<ParsedSafe
 }
 
 /** Loads every tensor of a safetensors file (dtype rules as `loadSafetensors`). */
-export async function readSafetensorsFile(path: FilePath, options: ReadSafetensorsFileOptions = {}): Promise<Record<string, Tensor>> {
+export async function readSafetensorsFile(
+  path: FilePath,
+  options: ReadSafetensorsFileOptions = {},
+): Promise<Record<string, Tensor>> {
   return loadTensors(toPath(path), options);
 }
 
@@ -60,14 +63,19 @@ interface Wanted {
 }
 
 /** Loads all tensors of a file, or only the wanted ones; frees what it made if anything fails. */
-async function loadTensors(file: string, options: ReadSafetensorsFileOptions, wanted?: Wanted): Promise<Record<string, Tensor>> {
+async function loadTensors(
+  file: string,
+  options: ReadSafetensorsFileOptions,
+  wanted?: Wanted,
+): Promise<Record<string, Tensor>> {
   const { maxWholeFileBytes = DEFAULT_MAX_WHOLE_FILE_BYTES, ...rest } = options;
   const load = { ...rest, source: file };
   const out: Record<string, Tensor> = {};
   try {
     if ((await stat(file)).size <= maxWholeFileBytes) {
       const { tensors } = await readSafetensorsFileRaw(file);
-      for (const [name, entry] of pick(tensors, file, wanted)) setTensor(out, name, tensorFromSafetensorsEntry(name, entry, load));
+      for (const [name, entry] of pick(tensors, file, wanted))
+        setTensor(out, name, tensorFromSafetensorsEntry(name, entry, load));
       return out;
     }
     // Header first, then each tensor's bytes, converted and uploaded before the next is read.
@@ -93,10 +101,14 @@ async function loadTensors(file: string, options: ReadSafetensorsFileOptions, wa
 /** Exactly `length` bytes at `position` (a read may return less; each call stays under 2 GiB). */
 async function readAt(handle: FileHandle, position: number, length: number, file: string): Promise<Uint8Array> {
   const out = new Uint8Array(length);
-  for (let done = 0; done < length; ) {
+  for (let done = 0; done < length;) {
     const { bytesRead } = await handle.read(out, done, Math.min(length - done, 2 ** 30), position + done);
     if (bytesRead === 0) {
-      throw new SafetensorsError("truncated", { source: file }, `expected ${length} bytes at offset ${position}, found ${done} (did the file shrink while being read?)`);
+      throw new SafetensorsError(
+        "truncated",
+        { source: file },
+        `expected ${length} bytes at offset ${position}, found ${done} (did the file shrink while being read?)`,
+      );
     }
     done += bytesRead;
   }
@@ -110,7 +122,11 @@ function pick<T>(available: ReadonlyMap<string, T>, file: string, wanted?: Wante
   for (const name of wanted.names) {
     const entry = available.get(name);
     if (entry === undefined) {
-      throw new SafetensorsError("index", { source: wanted.indexPath, key: name }, `expected the tensor in shard ${file} (as weight_map says), found no such tensor there`);
+      throw new SafetensorsError(
+        "index",
+        { source: wanted.indexPath, key: name },
+        `expected the tensor in shard ${file} (as weight_map says), found no such tensor there`,
+      );
     }
     picked.set(name, entry);
   }
@@ -129,7 +145,11 @@ export async function writeSafetensorsFile(
 }
 
 /** Writes raw entries (dtype, shape, bytes) as a safetensors file, atomically. */
-export async function writeSafetensorsFileRaw(path: FilePath, tensors: SafetensorsRawTensors, metadata?: Metadata): Promise<void> {
+export async function writeSafetensorsFileRaw(
+  path: FilePath,
+  tensors: SafetensorsRawTensors,
+  metadata?: Metadata,
+): Promise<void> {
   await writeFileAtomic(toPath(path), serializeSafetensors(tensors, metadata));
 }
 
@@ -224,9 +244,14 @@ async function readIndex(path: string): Promise<ShardIndex> {
     if (!(error instanceof SyntaxError)) throw error;
     throw fail(`expected a JSON index, found invalid JSON (${error.message})`);
   }
-  const { weight_map: weightMap, metadata } = (typeof json === "object" && json !== null ? json : {}) as Record<string, unknown>;
+  const { weight_map: weightMap, metadata } = (typeof json === "object" && json !== null ? json : {}) as Record<
+    string,
+    unknown
+  >;
   if (typeof weightMap !== "object" || weightMap === null || Array.isArray(weightMap)) {
-    throw fail(`expected an object with a "weight_map" of tensor name -> shard file, found ${JSON.stringify(json)?.slice(0, 80)}`);
+    throw fail(
+      `expected an object with a "weight_map" of tensor name -> shard file, found ${JSON.stringify(json)?.slice(0, 80)}`,
+    );
   }
   const shards = new Map<string, string[]>();
   for (const [name, shard] of Object.entries(weightMap)) {
@@ -239,6 +264,9 @@ async function readIndex(path: string): Promise<ShardIndex> {
     if (names) names.push(name);
     else shards.set(shardPath, [name]);
   }
-  const meta = typeof metadata === "object" && metadata !== null && !Array.isArray(metadata) ? (metadata as Record<string, unknown>) : null;
+  const meta =
+    typeof metadata === "object" && metadata !== null && !Array.isArray(metadata)
+      ? (metadata as Record<string, unknown>)
+      : null;
   return { path, metadata: meta, shards };
 }

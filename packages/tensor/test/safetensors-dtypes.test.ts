@@ -49,7 +49,8 @@ describe("a file written by Python safetensors", () => {
   it("parses to the values that were saved", () => {
     const { metadata, tensors } = parseSafetensors(pythonFile());
     expect(metadata).toEqual({ format: "np", note: 'quote " backslash \\ tab \t nl \n é \u2028 \u{1F600}' });
-    const host = (name: string, float32 = false) => safetensorsEntryToHost(tensors.get(name)!, float32 ? { dtype: "float32" } : {});
+    const host = (name: string, float32 = false) =>
+      safetensorsEntryToHost(tensors.get(name)!, float32 ? { dtype: "float32" } : {});
 
     expect(host("f32.b")).toEqual({ dtype: "float32", data: Float32Array.of(1.5, -2.25, 3, 0, -0, Math.fround(1e-3)) });
     expect(Object.is(host("f32.b").data[4], -0)).toBe(true);
@@ -86,7 +87,9 @@ describe("a file written by Python safetensors", () => {
     const shifted = parseSafetensors(atOddOffset(pythonFile())).tensors;
     for (const [name, entry] of aligned) {
       if (entry.dtype === "C64" || entry.dtype.startsWith("F8")) continue;
-      expect(safetensorsEntryToHost(shifted.get(name)!, { dtype: "float32" }), name).toEqual(safetensorsEntryToHost(entry, { dtype: "float32" }));
+      expect(safetensorsEntryToHost(shifted.get(name)!, { dtype: "float32" }), name).toEqual(
+        safetensorsEntryToHost(entry, { dtype: "float32" }),
+      );
     }
   });
 });
@@ -108,7 +111,13 @@ describe("float16 decoding", () => {
     }
     expect([count, Number(sum % 2n ** 32n), Number(weighted % 2n ** 32n)]).toEqual([63490, 92274688, 3862953984]);
     expect([0x0001, 0x03ff, 0x0400, 0x3c01, 0x7bff, 0x8000, 0xfc00].map(float16ToNumber)).toEqual([
-      2 ** -24, 1023 * 2 ** -24, 2 ** -14, 1 + 2 ** -10, 65504, -0, -Infinity,
+      2 ** -24,
+      1023 * 2 ** -24,
+      2 ** -14,
+      1 + 2 ** -10,
+      65504,
+      -0,
+      -Infinity,
     ]);
     expect(float16ToNumber(0x7e00)).toBeNaN();
   });
@@ -156,7 +165,8 @@ describe("synthetic files of every dtype", () => {
       bool: { dtype: "BOOL", shape: [2], data: Uint8Array.of(0, 1) },
     });
     const t = parseSafetensors(file).tensors;
-    const host = (name: string, float32 = false) => safetensorsEntryToHost(t.get(name)!, float32 ? { dtype: "float32" } : {});
+    const host = (name: string, float32 = false) =>
+      safetensorsEntryToHost(t.get(name)!, float32 ? { dtype: "float32" } : {});
     expect(host("f32")).toEqual({ dtype: "float32", data: Float32Array.of(0.5, -1, 1e-7) });
     expect(host("f64")).toEqual({ dtype: "float32", data: Float32Array.of(0.1, -3) });
     expect(host("bf16")).toEqual({ dtype: "bfloat16", data: Uint16Array.of(0x3f80, 0xc040) });

@@ -5,7 +5,13 @@ import { cpuBackend } from "../src/cpu/backend.js";
 import type { DType, HostArray } from "../src/dtype.js";
 import { setBackend } from "../src/engine.js";
 import { tensor } from "../src/ops/creation.js";
-import { loadSafetensors, parseSafetensors, saveSafetensors, SafetensorsError, safetensorsEntryToHost } from "../src/safetensors/index.js";
+import {
+  loadSafetensors,
+  parseSafetensors,
+  saveSafetensors,
+  SafetensorsError,
+  safetensorsEntryToHost,
+} from "../src/safetensors/index.js";
 import { MODELS_DIR, modelNames, rawFile, sameBytes } from "./safetensors-helpers.js";
 
 beforeAll(() => setBackend(cpuBackend));
@@ -65,7 +71,10 @@ describe("loadSafetensors / saveSafetensors", () => {
   it("names the file and tensor when an I64 value does not fit int32, and frees what it made", () => {
     const big = new Uint8Array(new BigInt64Array([2n ** 40n]).buffer);
     const file = rawFile(
-      { a: { dtype: "F32", shape: [1], data_offsets: [0, 4] }, big: { dtype: "I64", shape: [1], data_offsets: [4, 12] } },
+      {
+        a: { dtype: "F32", shape: [1], data_offsets: [0, 4] },
+        big: { dtype: "I64", shape: [1], data_offsets: [4, 12] },
+      },
       [0, 0, 0, 0, ...big],
     );
     // The cpu backend, counting the buffers it holds.
@@ -77,6 +86,8 @@ describe("loadSafetensors / saveSafetensors", () => {
     const load = () => loadSafetensors(file, { source: "ids.safetensors", backend: counting });
     expect(load).toThrow(SafetensorsError);
     expect(live).toBe(0);
-    expect(load).toThrow(/ids\.safetensors: tensor "big": I64 -> int32: expected values in \[-2147483648, 2147483647\], found 1099511627776 at element 0/);
+    expect(load).toThrow(
+      /ids\.safetensors: tensor "big": I64 -> int32: expected values in \[-2147483648, 2147483647\], found 1099511627776 at element 0/,
+    );
   });
 });

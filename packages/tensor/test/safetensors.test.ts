@@ -42,7 +42,10 @@ describe("fixture checkpoints", () => {
         const { __metadata__: metadata, ...infos } = header;
         expect(parsed.metadata).toEqual(metadata ?? null);
         expect([...parsed.tensors.keys()].sort()).toEqual(Object.keys(infos).sort());
-        for (const [name, info] of Object.entries(infos) as [string, { dtype: string; shape: number[]; data_offsets: [number, number] }][]) {
+        for (const [name, info] of Object.entries(infos) as [
+          string,
+          { dtype: string; shape: number[]; data_offsets: [number, number] },
+        ][]) {
           const entry = parsed.tensors.get(name)!;
           expect(entry.dtype).toBe(info.dtype);
           expect(entry.shape).toEqual(info.shape);
@@ -51,7 +54,8 @@ describe("fixture checkpoints", () => {
           expect(data.length).toBe(info.shape.reduce((a, b) => a * b, 1));
           let mismatches = 0;
           for (let i = 0; i < data.length; i++) {
-            if (!Object.is(data[i], elementByHand(bytes, headerLength, info.dtype, info.data_offsets[0], i))) mismatches++;
+            if (!Object.is(data[i], elementByHand(bytes, headerLength, info.dtype, info.data_offsets[0], i)))
+              mismatches++;
           }
           expect(mismatches, name).toBe(0);
         }

@@ -28,7 +28,10 @@ export interface SafetensorsHostData {
  * I64/U64/U32 -> int32 (throws naming the tensor if a value does not fit); I32 -> int32;
  * I16/U16/I8/U8 -> int32; BOOL -> bool.
  */
-export function safetensorsEntryToHost(entry: SafetensorsEntry, options: SafetensorsHostOptions = {}): SafetensorsHostData {
+export function safetensorsEntryToHost(
+  entry: SafetensorsEntry,
+  options: SafetensorsHostOptions = {},
+): SafetensorsHostData {
   const context: SafetensorsErrorContext = { source: options.source, key: options.key };
   const { bytes } = entry;
   switch (entry.dtype) {
@@ -38,7 +41,10 @@ export function safetensorsEntryToHost(entry: SafetensorsEntry, options: Safeten
     case "BF16": {
       const bits = typedView(bytes, Uint16Array);
       if (options.dtype !== "float32") return { dtype: entry.dtype === "F16" ? "float16" : "bfloat16", data: bits };
-      return { dtype: "float32", data: entry.dtype === "F16" ? float16BitsToFloat32(bits) : bfloat16BitsToFloat32(bits) };
+      return {
+        dtype: "float32",
+        data: entry.dtype === "F16" ? float16BitsToFloat32(bits) : bfloat16BitsToFloat32(bits),
+      };
     }
     case "F64":
       return { dtype: "float32", data: float64ToFloat32(typedView(bytes, Float64Array), context) };
@@ -88,7 +94,11 @@ function float64ToFloat32(values: Float64Array, context: SafetensorsErrorContext
   for (let i = 0; i < out.length; i++) {
     // Rounding is the point of the conversion; turning a finite value into Infinity is not.
     if (!Number.isFinite(out[i]!) && Number.isFinite(values[i]!)) {
-      throw new SafetensorsError("value-range", context, `F64 -> float32: expected finite values within +-3.4028235e38, found ${values[i]} at element ${i}`);
+      throw new SafetensorsError(
+        "value-range",
+        context,
+        `F64 -> float32: expected finite values within +-3.4028235e38, found ${values[i]} at element ${i}`,
+      );
     }
   }
   return out;

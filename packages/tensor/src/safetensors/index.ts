@@ -1,10 +1,5 @@
 export { SafetensorsError, type SafetensorsErrorCode, type SafetensorsErrorContext } from "./errors.js";
-export {
-  SAFETENSORS_DTYPES,
-  isSafetensorsDType,
-  safetensorsDTypeSize,
-  type SafetensorsDType,
-} from "./dtypes.js";
+export { SAFETENSORS_DTYPES, isSafetensorsDType, safetensorsDTypeSize, type SafetensorsDType } from "./dtypes.js";
 export { parseSafetensors, type ParsedSafetensors, type SafetensorsEntry } from "./parse.js";
 export {
   parseSafetensorsLayout,
@@ -15,11 +10,7 @@ export {
   type SafetensorsLayoutEntry,
 } from "./layout.js";
 export { safetensorsEntryToHost, type SafetensorsHostOptions, type SafetensorsHostData } from "./convert.js";
-export {
-  serializeSafetensors,
-  type SafetensorsRawTensor,
-  type SafetensorsRawTensors,
-} from "./serialize.js";
+export { serializeSafetensors, type SafetensorsRawTensor, type SafetensorsRawTensors } from "./serialize.js";
 export {
   loadSafetensors,
   saveSafetensors,

@@ -31,14 +31,26 @@ export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
  * The header length from a file's first 8 bytes, checked against the file's length. Lets a reader
  * that does not hold the whole file know how much to read for the header.
  */
-export function readSafetensorsHeaderLength(prefix: Uint8Array, fileLength: number, options: SafetensorsParseOptions = {}): number {
+export function readSafetensorsHeaderLength(
+  prefix: Uint8Array,
+  fileLength: number,
+  options: SafetensorsParseOptions = {},
+): number {
   const file: SafetensorsErrorContext = { source: options.source };
   if (fileLength < 8 || prefix.length < 8) {
-    throw new SafetensorsError("truncated", file, `expected at least 8 bytes (the header length), found ${Math.min(fileLength, prefix.length)}`);
+    throw new SafetensorsError(
+      "truncated",
+      file,
+      `expected at least 8 bytes (the header length), found ${Math.min(fileLength, prefix.length)}`,
+    );
   }
   const length = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
   if (length > BigInt(SAFETENSORS_MAX_HEADER_BYTES)) {
-    throw new SafetensorsError("header-length", file, `expected a header length <= ${SAFETENSORS_MAX_HEADER_BYTES} bytes, found ${length}`);
+    throw new SafetensorsError(
+      "header-length",
+      file,
+      `expected a header length <= ${SAFETENSORS_MAX_HEADER_BYTES} bytes, found ${length}`,
+    );
   }
   const n = Number(length);
   if (8 + n > fileLength) {
@@ -56,11 +68,19 @@ export function readSafetensorsHeaderLength(prefix: Uint8Array, fileLength: numb
  * a file of `fileLength` bytes: known dtypes, sane shapes, offsets that match shape x dtype and
  * tile the data exactly (no overlap, no hole, nothing past the end or left over).
  */
-export function parseSafetensorsLayout(prefix: Uint8Array, fileLength: number, options: SafetensorsParseOptions = {}): SafetensorsLayout {
+export function parseSafetensorsLayout(
+  prefix: Uint8Array,
+  fileLength: number,
+  options: SafetensorsParseOptions = {},
+): SafetensorsLayout {
   const file: SafetensorsErrorContext = { source: options.source };
   const headerLength = readSafetensorsHeaderLength(prefix, fileLength, options);
   if (prefix.length < 8 + headerLength) {
-    throw new SafetensorsError("truncated", file, `expected the first ${8 + headerLength} bytes (length and header), found ${prefix.length}`);
+    throw new SafetensorsError(
+      "truncated",
+      file,
+      `expected the first ${8 + headerLength} bytes (length and header), found ${prefix.length}`,
+    );
   }
   const header = decodeHeader(prefix.subarray(8, 8 + headerLength), file);
   const dataStart = 8 + headerLength;
@@ -69,7 +89,8 @@ export function parseSafetensorsLayout(prefix: Uint8Array, fileLength: number, o
   let metadata: Record<string, string> | null = null;
   const infos: (SafetensorsLayoutEntry & { name: string })[] = [];
   for (const [name, value] of Object.entries(header)) {
-    if (name === "__metadata__") metadata = readMetadata(value, file);
+    // A null __metadata__ means none, as in the Rust reader (where it is an Option).
+    if (name === "__metadata__") metadata = value === null ? null : readMetadata(value, file);
     else infos.push({ name, ...readTensorInfo(value, { ...file, key: name }) });
   }
 
@@ -80,7 +101,8 @@ export function parseSafetensorsLayout(prefix: Uint8Array, fileLength: number, o
   for (const { name, ...info } of infos) {
     const context = { ...file, key: name };
     if (info.begin !== expectedBegin) {
-      const what = info.begin < expectedBegin ? "overlaps the previous tensor" : "leaves a hole after the previous tensor";
+      const what =
+        info.begin < expectedBegin ? "overlaps the previous tensor" : "leaves a hole after the previous tensor";
       throw new SafetensorsError(
         "offsets",
         context,
@@ -120,7 +142,11 @@ function decodeHeader(headerBytes: Uint8Array, file: SafetensorsErrorContext): R
     header = JSON.parse(text);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new SafetensorsError("header-json", file, `expected a JSON object header, found invalid JSON (${reason}): ${preview(text)}`);
+    throw new SafetensorsError(
+      "header-json",
+      file,
+      `expected a JSON object header, found invalid JSON (${reason}): ${preview(text)}`,
+    );
   }
   if (!isPlainObject(header)) {
     throw new SafetensorsError("header-json", file, `expected a JSON object header, found ${describe(header)}`);
@@ -135,7 +161,11 @@ function readMetadata(value: unknown, file: SafetensorsErrorContext): Record<str
   }
   for (const [name, item] of Object.entries(value)) {
     if (typeof item !== "string") {
-      throw new SafetensorsError("header-entry", context, `expected string values, found ${describe(item)} at "${name}"`);
+      throw new SafetensorsError(
+        "header-entry",
+        context,
+        `expected string values, found ${describe(item)} at "${name}"`,
+      );
     }
   }
   return value as Record<string, string>;
@@ -146,17 +176,38 @@ function readTensorInfo(
   context: SafetensorsErrorContext,
 ): { dtype: SafetensorsDType; shape: number[]; begin: number; end: number } {
   if (!isPlainObject(value)) {
-    throw new SafetensorsError("header-entry", context, `expected {dtype, shape, data_offsets}, found ${describe(value)}`);
+    throw new SafetensorsError(
+      "header-entry",
+      context,
+      `expected {dtype, shape, data_offsets}, found ${describe(value)}`,
+    );
   }
   const { dtype, shape, data_offsets: offsets } = value;
   if (!isSafetensorsDType(dtype)) {
-    throw new SafetensorsError("unknown-dtype", context, `expected a safetensors dtype (F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL, ...), found ${describe(dtype)}`);
+    throw new SafetensorsError(
+      "unknown-dtype",
+      context,
+      `expected a safetensors dtype (F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL, ...), found ${describe(dtype)}`,
+    );
   }
   if (!Array.isArray(shape) || !shape.every(isNonNegativeInteger)) {
-    throw new SafetensorsError("shape", context, `expected shape to be an array of non-negative integers, found ${describe(shape)}`);
+    throw new SafetensorsError(
+      "shape",
+      context,
+      `expected shape to be an array of non-negative integers, found ${describe(shape)}`,
+    );
   }
-  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInteger) || offsets[0] > offsets[1]) {
-    throw new SafetensorsError("offsets", context, `expected data_offsets to be [begin, end] with 0 <= begin <= end, found ${describe(offsets)}`);
+  if (
+    !Array.isArray(offsets) ||
+    offsets.length !== 2 ||
+    !offsets.every(isNonNegativeInteger) ||
+    offsets[0] > offsets[1]
+  ) {
+    throw new SafetensorsError(
+      "offsets",
+      context,
+      `expected data_offsets to be [begin, end] with 0 <= begin <= end, found ${describe(offsets)}`,
+    );
   }
   const [begin, end] = offsets as [number, number];
   const size = safetensorsDTypeSize(dtype);

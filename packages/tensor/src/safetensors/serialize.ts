@@ -15,8 +15,7 @@ export type SafetensorsRawTensor = {
 } & ({ readonly data: ArrayBufferView } | { readonly bytes: Uint8Array });
 
 export type SafetensorsRawTensors =
-  | Readonly<Record<string, SafetensorsRawTensor>>
-  | ReadonlyMap<string, SafetensorsRawTensor>;
+  Readonly<Record<string, SafetensorsRawTensor>> | ReadonlyMap<string, SafetensorsRawTensor>;
 
 /**
  * Writes a safetensors file byte-identical to what the reference (Rust) crate writes, and so
@@ -41,7 +40,9 @@ export function serializeSafetensors(
   let offset = 0;
   for (const { name, dtype, shape, bytes } of entries) {
     const end = offset + bytes.byteLength;
-    parts.push(`${JSON.stringify(name)}:{"dtype":"${dtype}","shape":[${shape.join(",")}],"data_offsets":[${offset},${end}]}`);
+    parts.push(
+      `${JSON.stringify(name)}:{"dtype":"${dtype}","shape":[${shape.join(",")}],"data_offsets":[${offset},${end}]}`,
+    );
     offset = end;
   }
   const json = new TextEncoder().encode(`{${parts.join(",")}}`);
@@ -74,10 +75,18 @@ function checkTensor(name: string, tensor: SafetensorsRawTensor): CheckedTensor 
   }
   const { dtype, shape } = tensor;
   if (!isSafetensorsDType(dtype)) {
-    throw new SafetensorsError("unknown-dtype", context, `expected a safetensors dtype, found ${JSON.stringify(dtype)}`);
+    throw new SafetensorsError(
+      "unknown-dtype",
+      context,
+      `expected a safetensors dtype, found ${JSON.stringify(dtype)}`,
+    );
   }
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    throw new SafetensorsError("shape", context, `expected shape to be an array of non-negative integers, found ${JSON.stringify(shape)}`);
+    throw new SafetensorsError(
+      "shape",
+      context,
+      `expected shape to be an array of non-negative integers, found ${JSON.stringify(shape)}`,
+    );
   }
   const data = "bytes" in tensor ? tensor.bytes : tensor.data;
   const size = safetensorsDTypeSize(dtype);
@@ -104,7 +113,11 @@ function checkTensor(name: string, tensor: SafetensorsRawTensor): CheckedTensor 
 function metadataJson(metadata: Readonly<Record<string, string>>): string {
   for (const [key, value] of Object.entries(metadata)) {
     if (typeof value !== "string") {
-      throw new SafetensorsError("argument", { key: "__metadata__" }, `expected string values, found ${typeof value} at "${key}"`);
+      throw new SafetensorsError(
+        "argument",
+        { key: "__metadata__" },
+        `expected string values, found ${typeof value} at "${key}"`,
+      );
     }
   }
   return JSON.stringify(metadata);

@@ -20,12 +20,18 @@ export interface LoadSafetensorsOptions extends SafetensorsParseOptions {
 }
 
 /** Loads every tensor of a safetensors file held in memory. */
-export function loadSafetensors(bytes: Uint8Array | ArrayBuffer, options: LoadSafetensorsOptions = {}): Record<string, Tensor> {
+export function loadSafetensors(
+  bytes: Uint8Array | ArrayBuffer,
+  options: LoadSafetensorsOptions = {},
+): Record<string, Tensor> {
   return tensorsFromSafetensors(parseSafetensors(bytes, options), options);
 }
 
 /** Tensors for the entries of an already parsed file; on a failure, the ones made so far are freed. */
-export function tensorsFromSafetensors(parsed: ParsedSafetensors, options: LoadSafetensorsOptions = {}): Record<string, Tensor> {
+export function tensorsFromSafetensors(
+  parsed: ParsedSafetensors,
+  options: LoadSafetensorsOptions = {},
+): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
   try {
     for (const [name, entry] of parsed.tensors) setTensor(out, name, tensorFromSafetensorsEntry(name, entry, options));
@@ -37,7 +43,11 @@ export function tensorsFromSafetensors(parsed: ParsedSafetensors, options: LoadS
 }
 
 /** One parsed tensor as a Tensor (the data is copied to the backend). */
-export function tensorFromSafetensorsEntry(name: string, entry: SafetensorsEntry, options: LoadSafetensorsOptions = {}): Tensor {
+export function tensorFromSafetensorsEntry(
+  name: string,
+  entry: SafetensorsEntry,
+  options: LoadSafetensorsOptions = {},
+): Tensor {
   const { dtype, data } = safetensorsEntryToHost(entry, { dtype: options.dtype, source: options.source, key: name });
   return tensor(data, { shape: entry.shape, dtype, ...(options.backend ? { backend: options.backend } : {}) });
 }
@@ -68,7 +78,11 @@ export async function saveSafetensors(
     named.map(async ([name, t]): Promise<[string, SafetensorsRawTensor]> => {
       const dtype = FILE_DTYPE[t.dtype];
       if (!dtype) {
-        throw new SafetensorsError("argument", { key: name }, `expected a tensor of dtype ${Object.keys(FILE_DTYPE).join("/")}, found ${t.dtype}`);
+        throw new SafetensorsError(
+          "argument",
+          { key: name },
+          `expected a tensor of dtype ${Object.keys(FILE_DTYPE).join("/")}, found ${t.dtype}`,
+        );
       }
       return [name, { dtype, shape: t.shape, data: await t.data() }];
     }),
