@@ -1,0 +1,129 @@
+import type {
+  Backend,
+  BackendBuffer,
+  BinaryOp,
+  FusedKernels,
+  ReduceOp,
+  StridedView,
+  UnaryOp,
+} from "../backend.js";
+import { allocHost, type DType, type HostArray } from "../dtype.js";
+import { binary, where } from "./binary.js";
+import { bufferData, CpuBuffer } from "./buffer.js";
+import { cast, convertArray, isHalf } from "./cast.js";
+import { concat, copy } from "./copy.js";
+import { fusedKernels } from "./fused.js";
+import { gather, scatterAdd } from "./gather.js";
+import { float32ToBfloat16Bits, float32ToFloat16Bits } from "./half.js";
+import { matmul } from "./matmul.js";
+import { argmax, cumsum, reduce } from "./reduce.js";
+import { unary } from "./unary.js";
+
+export { CpuBuffer } from "./buffer.js";
+
+/** Which host dtype an array already holds, when it matches `dtype` bit for bit. */
+function matches(data: HostArray, dtype: DType): boolean {
+  switch (dtype) {
+    case "float32":
+      return data instanceof Float32Array;
+    case "int32":
+      return data instanceof Int32Array;
+    case "bool":
+      return data instanceof Uint8Array;
+    case "float16":
+    case "bfloat16":
+      return data instanceof Uint16Array;
+  }
+}
+
+/** The reference backend: plain typed arrays, synchronous kernels, single-threaded. */
+export class CpuBackend implements Backend {
+  readonly name = "cpu";
+  readonly fused: FusedKernels = fusedKernels;
+
+  upload(data: HostArray, dtype: DType): BackendBuffer {
+    if (matches(data, dtype)) {
+      const copy = data.slice();
+      if (dtype === "bool") for (let i = 0; i < copy.length; i++) copy[i] = copy[i] !== 0 ? 1 : 0;
+      return new CpuBuffer(copy, dtype);
+    }
+    // A Uint16Array for a half type is raw bits (handled above); anything else is numbers.
+    const from: DType = data instanceof Float32Array ? "float32" : data instanceof Int32Array ? "int32" : "bool";
+    return new CpuBuffer(convertArray(data, from, dtype), dtype);
+  }
+
+  fill(size: number, value: number, dtype: DType): BackendBuffer {
+    const data = allocHost(dtype, size);
+    if (isHalf(dtype)) data.fill(dtype === "float16" ? float32ToFloat16Bits(value) : float32ToBfloat16Bits(value));
+    else if (dtype === "bool") data.fill(value !== 0 ? 1 : 0);
+    else data.fill(value);
+    return new CpuBuffer(data, dtype);
+  }
+
+  read(buffer: BackendBuffer): Promise<HostArray> {
+    try {
+      return Promise.resolve(this.readSync(buffer));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  readSync(buffer: BackendBuffer): HostArray {
+    return bufferData(buffer).slice();
+  }
+
+  dispose(buffer: BackendBuffer): void {
+    bufferData(buffer); // reject foreign buffers; disposing twice is an error too
+    (buffer as CpuBuffer).dispose();
+  }
+
+  copy(x: StridedView): BackendBuffer {
+    return copy(x);
+  }
+
+  cast(x: StridedView, dtype: DType): BackendBuffer {
+    return cast(x, dtype);
+  }
+
+  unary(op: UnaryOp, x: StridedView): BackendBuffer {
+    return unary(op, x);
+  }
+
+  binary(op: BinaryOp, a: StridedView, b: StridedView): BackendBuffer {
+    return binary(op, a, b);
+  }
+
+  where(cond: StridedView, a: StridedView, b: StridedView): BackendBuffer {
+    return where(cond, a, b);
+  }
+
+  reduce(op: ReduceOp, x: StridedView, axes: readonly number[]): BackendBuffer {
+    return reduce(op, x, axes);
+  }
+
+  argmax(x: StridedView, axis: number): BackendBuffer {
+    return argmax(x, axis);
+  }
+
+  cumsum(x: StridedView, axis: number): BackendBuffer {
+    return cumsum(x, axis);
+  }
+
+  matmul(a: StridedView, b: StridedView): BackendBuffer {
+    return matmul(a, b);
+  }
+
+  gather(x: StridedView, indices: StridedView, axis: number): BackendBuffer {
+    return gather(x, indices, axis);
+  }
+
+  scatterAdd(updates: StridedView, indices: StridedView, axis: number, shape: readonly number[]): BackendBuffer {
+    return scatterAdd(updates, indices, axis, shape);
+  }
+
+  concat(xs: readonly StridedView[], axis: number): BackendBuffer {
+    return concat(xs, axis);
+  }
+}
+
+export const cpuBackend = new CpuBackend();

@@ -1,0 +1,125 @@
+import type { BackendBuffer, BinaryOp, StridedView } from "../backend.js";
+import { allocHost, type DType, type HostArray } from "../dtype.js";
+import { CpuBuffer, viewData } from "./buffer.js";
+import { cast, float32View, isHalf } from "./cast.js";
+import { coalesce, contiguousStrides, forEachRun, sizeOf } from "./strided.js";
+
+const COMPARISONS = new Set<BinaryOp>(["eq", "ne", "lt", "le", "gt", "ge", "and", "or"]);
+
+export function binaryOutDtype(op: BinaryOp, dtype: DType): DType {
+  return COMPARISONS.has(op) ? "bool" : dtype;
+}
+
+export function binary(op: BinaryOp, a: StridedView, b: StridedView): BackendBuffer {
+  const dtype = a.buffer.dtype;
+  if (isHalf(dtype)) {
+    const r = binary(op, float32View(a), float32View(b));
+    if (r.dtype === "bool") return r;
+    return cast({ buffer: r, shape: a.shape, strides: contiguousStrides(a.shape), offset: 0 }, dtype);
+  }
+  const outDtype = binaryOutDtype(op, dtype);
+  const out = allocHost(outDtype, sizeOf(a.shape));
+  const A = viewData(a);
+  const B = viewData(b);
+  // Coalescing turns the common cases into long runs: contiguous + contiguous is one run, a scalar
+  // is stride 0, a row vector broadcast over the last axis is [rows, cols] with b's row stride 0.
+  const runs = coalesce(a.shape, [contiguousStrides(a.shape), a.strides, b.strides]);
+  const [, sa, sb] = runs.inner as [number, number, number];
+  const n = runs.n;
+  const isInt = dtype === "int32";
+  forEachRun(runs, [0, a.offset, b.offset], (offs) =>
+    binaryRun(op, isInt, out, offs[0]!, A, offs[1]!, sa, B, offs[2]!, sb, n),
+  );
+  return new CpuBuffer(out, outDtype);
+}
+
+/** out[o + t] = a[i + t*sa] op b[j + t*sb] for t < n. One tight loop per op. */
+function binaryRun(
+  op: BinaryOp,
+  isInt: boolean,
+  out: HostArray,
+  o: number,
+  a: HostArray,
+  i: number,
+  sa: number,
+  b: HostArray,
+  j: number,
+  sb: number,
+  n: number,
+): void {
+  const end = o + n;
+  switch (op) {
+    case "add":
+      for (; o < end; o++, i += sa, j += sb) out[o] = a[i]! + b[j]!;
+      return;
+    case "sub":
+      for (; o < end; o++, i += sa, j += sb) out[o] = a[i]! - b[j]!;
+      return;
+    case "mul":
+      // int32 products wrap like C; a double product would lose the low bits first.
+      if (isInt) for (; o < end; o++, i += sa, j += sb) out[o] = Math.imul(a[i]!, b[j]!);
+      else for (; o < end; o++, i += sa, j += sb) out[o] = a[i]! * b[j]!;
+      return;
+    case "div":
+      // int32 division truncates toward zero (C, WGSL); division by zero gives 0.
+      if (isInt) for (; o < end; o++, i += sa, j += sb) out[o] = Math.trunc(a[i]! / b[j]!);
+      else for (; o < end; o++, i += sa, j += sb) out[o] = a[i]! / b[j]!;
+      return;
+    case "pow":
+      for (; o < end; o++, i += sa, j += sb) out[o] = Math.pow(a[i]!, b[j]!);
+      return;
+    case "maximum":
+      for (; o < end; o++, i += sa, j += sb) out[o] = Math.max(a[i]!, b[j]!);
+      return;
+    case "minimum":
+      for (; o < end; o++, i += sa, j += sb) out[o] = Math.min(a[i]!, b[j]!);
+      return;
+    case "eq":
+      for (; o < end; o++, i += sa, j += sb) out[o] = a[i] === b[j] ? 1 : 0;
+      return;
+    case "ne":
+      for (; o < end; o++, i += sa, j += sb) out[o] = a[i] !== b[j] ? 1 : 0;
+      return;
+    case "lt":
+      for (; o < end; o++, i += sa, j += sb) out[o] = a[i]! < b[j]! ? 1 : 0;
+      return;
+    case "le":
+      for (; o < end; o++, i += sa, j += sb) out[o] = a[i]! <= b[j]! ? 1 : 0;
+      return;
+    case "gt":
+      for (; o < end; o++, i += sa, j += sb) out[o] = a[i]! > b[j]! ? 1 : 0;
+      return;
+    case "ge":
+      for (; o < end; o++, i += sa, j += sb) out[o] = a[i]! >= b[j]! ? 1 : 0;
+      return;
+    case "and":
+      for (; o < end; o++, i += sa, j += sb) out[o] = a[i] !== 0 && b[j] !== 0 ? 1 : 0;
+      return;
+    case "or":
+      for (; o < end; o++, i += sa, j += sb) out[o] = a[i] !== 0 || b[j] !== 0 ? 1 : 0;
+      return;
+    default:
+      throw new Error(`cpu backend: unknown binary op '${op as string}'`);
+  }
+}
+
+export function where(cond: StridedView, a: StridedView, b: StridedView): BackendBuffer {
+  const dtype = a.buffer.dtype;
+  const out = allocHost(dtype, sizeOf(a.shape));
+  const C = viewData(cond);
+  const A = viewData(a);
+  const B = viewData(b);
+  const runs = coalesce(a.shape, [contiguousStrides(a.shape), cond.strides, a.strides, b.strides]);
+  const [, sc, sa, sb] = runs.inner as [number, number, number, number];
+  const n = runs.n;
+  // Raw element copies, so half types select their bit patterns unchanged.
+  forEachRun(runs, [0, cond.offset, a.offset, b.offset], (offs) => {
+    let o = offs[0]!;
+    let c = offs[1]!;
+    let i = offs[2]!;
+    let j = offs[3]!;
+    const end = o + n;
+    for (; o < end; o++, c += sc, i += sa, j += sb) out[o] = C[c] !== 0 ? A[i]! : B[j]!;
+  });
+  return new CpuBuffer(out, dtype);
+}

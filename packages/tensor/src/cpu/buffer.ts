@@ -1,0 +1,54 @@
+import type { BackendBuffer, StridedView } from "../backend.js";
+import { allocHost, type DType, type HostArray } from "../dtype.js";
+
+/** A CPU buffer: a typed array on the host. Half types hold raw 16-bit patterns. */
+export class CpuBuffer implements BackendBuffer {
+  readonly size: number;
+  private _data: HostArray | null;
+
+  constructor(
+    data: HostArray,
+    readonly dtype: DType,
+  ) {
+    this._data = data;
+    this.size = data.length;
+  }
+
+  get disposed(): boolean {
+    return this._data === null;
+  }
+
+  /** The backing array; throws once the buffer is disposed. */
+  get data(): HostArray {
+    if (this._data === null) {
+      throw new Error(`cpu backend: buffer (${this.dtype}, ${this.size} elements) was used after dispose()`);
+    }
+    return this._data;
+  }
+
+  dispose(): void {
+    // Dropping the reference lets the GC reclaim the memory even if the handle lives on.
+    this._data = null;
+  }
+}
+
+export function newBuffer(dtype: DType, size: number): CpuBuffer {
+  return new CpuBuffer(allocHost(dtype, size), dtype);
+}
+
+/** The host array behind a buffer, with a clear error for foreign or disposed buffers. */
+export function bufferData(buffer: BackendBuffer): HostArray {
+  if (!(buffer instanceof CpuBuffer)) {
+    throw new Error(`cpu backend: expected a buffer created by the cpu backend, got ${describe(buffer)}`);
+  }
+  return buffer.data;
+}
+
+export function viewData(view: StridedView): HostArray {
+  return bufferData(view.buffer);
+}
+
+function describe(buffer: unknown): string {
+  const name = (buffer as { constructor?: { name?: string } } | null)?.constructor?.name;
+  return name ? `a ${name}` : String(buffer);
+}

@@ -1,0 +1,64 @@
+import type { BackendBuffer, StridedView } from "../backend.js";
+import { allocHost, type DType, type HostArray } from "../dtype.js";
+import { CpuBuffer, viewData } from "./buffer.js";
+import { decodeHalfRun, float32ToBfloat16Bits, float32ToFloat16Bits } from "./half.js";
+import { coalesce, contiguousData, contiguousStrides, forEachRun, sizeOf } from "./strided.js";
+
+export function isHalf(dtype: DType): boolean {
+  return dtype === "float16" || dtype === "bfloat16";
+}
+
+/** The view's values as a contiguous Float32Array (halves decoded, ints converted). */
+export function toFloat32(view: StridedView): Float32Array {
+  const dtype = view.buffer.dtype;
+  if (dtype === "float32") return contiguousData(view) as Float32Array;
+  const size = sizeOf(view.shape);
+  const out = new Float32Array(size);
+  if (isHalf(dtype)) {
+    const src = viewData(view) as Uint16Array;
+    const bf16 = dtype === "bfloat16";
+    const runs = coalesce(view.shape, [contiguousStrides(view.shape), view.strides]);
+    forEachRun(runs, [0, view.offset], (offs) =>
+      decodeHalfRun(bf16, src, offs[1]!, runs.inner[1]!, out, offs[0]!, runs.n),
+    );
+  } else {
+    out.set(contiguousData(view));
+  }
+  return out;
+}
+
+/** A view of a contiguous array as a fresh float32 buffer's view (kernels compute halves this way). */
+export function float32View(view: StridedView): StridedView {
+  const data = toFloat32(view);
+  return { buffer: new CpuBuffer(data, "float32"), shape: view.shape, strides: contiguousStrides(view.shape), offset: 0 };
+}
+
+/** Converts contiguous float32 (or int32/bool) values to `dtype`, rounding halves to nearest even. */
+export function convertArray(src: HostArray, srcDtype: DType, dtype: DType): HostArray {
+  const n = src.length;
+  const out = allocHost(dtype, n);
+  if (dtype === "float16" || dtype === "bfloat16") {
+    const enc = dtype === "float16" ? float32ToFloat16Bits : float32ToBfloat16Bits;
+    const f = srcDtype === "float32" ? src : Float32Array.from(src);
+    for (let i = 0; i < n; i++) out[i] = enc(f[i]!);
+  } else if (dtype === "bool") {
+    for (let i = 0; i < n; i++) out[i] = src[i] !== 0 ? 1 : 0;
+  } else {
+    // Typed-array stores convert: to int32 truncates toward zero (NaN -> 0), like a C cast.
+    out.set(src);
+  }
+  return out;
+}
+
+export function cast(x: StridedView, dtype: DType): BackendBuffer {
+  const from = x.buffer.dtype;
+  if (from === dtype) {
+    const data = contiguousData(x);
+    return new CpuBuffer(data.buffer === viewData(x).buffer ? data.slice() : data, dtype);
+  }
+  if (isHalf(from)) {
+    const f = toFloat32(x);
+    return new CpuBuffer(dtype === "float32" ? f : convertArray(f, "float32", dtype), dtype);
+  }
+  return new CpuBuffer(convertArray(contiguousData(x), from, dtype), dtype);
+}

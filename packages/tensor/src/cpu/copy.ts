@@ -1,0 +1,29 @@
+import type { BackendBuffer, StridedView } from "../backend.js";
+import { allocHost } from "../dtype.js";
+import { CpuBuffer } from "./buffer.js";
+import { contiguousStrides, copyInto, gatherInto, sizeOf } from "./strided.js";
+
+/** Materialises any strided view (stride 0 broadcasts, negative strides) as a new contiguous buffer. */
+export function copy(x: StridedView): BackendBuffer {
+  const out = allocHost(x.buffer.dtype, sizeOf(x.shape));
+  gatherInto(x, out, 0);
+  return new CpuBuffer(out, x.buffer.dtype);
+}
+
+/** Joins views along `axis` by copying each into its slab of the output. */
+export function concat(xs: readonly StridedView[], axis: number): BackendBuffer {
+  const first = xs[0];
+  if (first === undefined) throw new Error("cpu backend: concat needs at least one view");
+  const dtype = first.buffer.dtype;
+  const shape = first.shape.slice();
+  shape[axis] = 0;
+  for (const x of xs) shape[axis] += x.shape[axis]!;
+  const strides = contiguousStrides(shape);
+  const out = allocHost(dtype, sizeOf(shape));
+  let start = 0;
+  for (const x of xs) {
+    copyInto(x, out, start * strides[axis]!, strides);
+    start += x.shape[axis]!;
+  }
+  return new CpuBuffer(out, dtype);
+}

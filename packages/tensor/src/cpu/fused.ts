@@ -1,0 +1,99 @@
+import type { BackendBuffer, FusedKernels, StridedView } from "../backend.js";
+import { CpuBuffer } from "./buffer.js";
+import { cast, toFloat32 } from "./cast.js";
+import { contiguousStrides } from "./strided.js";
+
+/** Row-wise kernels over the last axis, computed in float32 storage with float64 temporaries. */
+function rows(x: StridedView): { data: Float32Array; rows: number; cols: number } {
+  const cols = x.shape[x.shape.length - 1] ?? 1;
+  const data = toFloat32(x);
+  return { data, rows: cols === 0 ? 0 : data.length / cols, cols };
+}
+
+/** Wraps a float32 result as a buffer of the input's dtype (halves are rounded back). */
+function result(out: Float32Array, x: StridedView): BackendBuffer {
+  const buffer = new CpuBuffer(out, "float32");
+  const dtype = x.buffer.dtype;
+  if (dtype === "float32") return buffer;
+  return cast({ buffer, shape: x.shape, strides: contiguousStrides(x.shape), offset: 0 }, dtype);
+}
+
+export function softmax(x: StridedView): BackendBuffer {
+  const { data, rows: R, cols: L } = rows(x);
+  const out = new Float32Array(data.length);
+  for (let r = 0, o = 0; r < R; r++, o += L) {
+    let max = -Infinity;
+    for (let i = o; i < o + L; i++) if (data[i]! > max) max = data[i]!;
+    // An all -Infinity (fully masked) row has no mass anywhere: leave zeros rather than NaN.
+    if (max === -Infinity) continue;
+    let sum = 0;
+    for (let i = o; i < o + L; i++) {
+      const e = Math.exp(data[i]! - max);
+      out[i] = e;
+      sum += e;
+    }
+    const inv = 1 / sum;
+    for (let i = o; i < o + L; i++) out[i]! *= inv;
+  }
+  return result(out, x);
+}
+
+export function logSoftmax(x: StridedView): BackendBuffer {
+  const { data, rows: R, cols: L } = rows(x);
+  const out = new Float32Array(data.length);
+  for (let r = 0, o = 0; r < R; r++, o += L) {
+    let max = -Infinity;
+    for (let i = o; i < o + L; i++) if (data[i]! > max) max = data[i]!;
+    if (max === -Infinity) {
+      out.fill(-Infinity, o, o + L);
+      continue;
+    }
+    let sum = 0;
+    for (let i = o; i < o + L; i++) sum += Math.exp(data[i]! - max);
+    const shift = max + Math.log(sum);
+    for (let i = o; i < o + L; i++) out[i] = data[i]! - shift;
+  }
+  return result(out, x);
+}
+
+/** (x - mean) / sqrt(var + eps) * w + b with the biased variance, like torch.nn.LayerNorm. */
+export function layerNorm(x: StridedView, weight: StridedView | null, bias: StridedView | null, eps: number): BackendBuffer {
+  const { data, rows: R, cols: L } = rows(x);
+  const w = weight ? toFloat32(weight) : null;
+  const b = bias ? toFloat32(bias) : null;
+  const out = new Float32Array(data.length);
+  for (let r = 0, o = 0; r < R; r++, o += L) {
+    let sum = 0;
+    for (let i = o; i < o + L; i++) sum += data[i]!;
+    const mean = sum / L;
+    // Two passes: the centred sum of squares does not cancel catastrophically.
+    let sq = 0;
+    for (let i = o; i < o + L; i++) {
+      const d = data[i]! - mean;
+      sq += d * d;
+    }
+    const rstd = 1 / Math.sqrt(sq / L + eps);
+    if (w && b) for (let i = 0; i < L; i++) out[o + i] = (data[o + i]! - mean) * rstd * w[i]! + b[i]!;
+    else if (w) for (let i = 0; i < L; i++) out[o + i] = (data[o + i]! - mean) * rstd * w[i]!;
+    else if (b) for (let i = 0; i < L; i++) out[o + i] = (data[o + i]! - mean) * rstd + b[i]!;
+    else for (let i = 0; i < L; i++) out[o + i] = (data[o + i]! - mean) * rstd;
+  }
+  return result(out, x);
+}
+
+/** x / sqrt(mean(x^2) + eps) * w, like LLaMA's RMSNorm. */
+export function rmsNorm(x: StridedView, weight: StridedView | null, eps: number): BackendBuffer {
+  const { data, rows: R, cols: L } = rows(x);
+  const w = weight ? toFloat32(weight) : null;
+  const out = new Float32Array(data.length);
+  for (let r = 0, o = 0; r < R; r++, o += L) {
+    let sq = 0;
+    for (let i = o; i < o + L; i++) sq += data[i]! * data[i]!;
+    const rstd = 1 / Math.sqrt(sq / L + eps);
+    if (w) for (let i = 0; i < L; i++) out[o + i] = data[o + i]! * rstd * w[i]!;
+    else for (let i = 0; i < L; i++) out[o + i] = data[o + i]! * rstd;
+  }
+  return result(out, x);
+}
+
+export const fusedKernels: FusedKernels = { softmax, logSoftmax, layerNorm, rmsNorm };

@@ -1,0 +1,69 @@
+import type { BackendBuffer, StridedView } from "../backend.js";
+import { allocHost } from "../dtype.js";
+import { CpuBuffer } from "./buffer.js";
+import { cast, isHalf, toFloat32 } from "./cast.js";
+import { contiguousData, contiguousStrides, sizeOf } from "./strided.js";
+
+function product(dims: readonly number[]): number {
+  return sizeOf(dims);
+}
+
+function indexArray(indices: StridedView): Int32Array {
+  return contiguousData(indices) as Int32Array;
+}
+
+/**
+ * numpy.take: out[i0.., j.., k..] = x[i0.., indices[j..], k..]. Rows are copied whole, so an
+ * embedding lookup is one memcpy per token; raw elements move, so half types stay bit-exact.
+ */
+export function gather(x: StridedView, indices: StridedView, axis: number): BackendBuffer {
+  const dtype = x.buffer.dtype;
+  const outer = product(x.shape.slice(0, axis));
+  const len = x.shape[axis]!;
+  const inner = product(x.shape.slice(axis + 1));
+  const idx = indexArray(indices);
+  const m = idx.length;
+  const src = contiguousData(x);
+  const out = allocHost(dtype, outer * m * inner);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < m; j++) {
+      let k = idx[j]!;
+      if (k < 0) k += len;
+      const from = (o * len + k) * inner;
+      const to = (o * m + j) * inner;
+      if (inner > 16) out.set(src.subarray(from, from + inner), to);
+      else for (let t = 0; t < inner; t++) out[to + t] = src[from + t]!;
+    }
+  }
+  return new CpuBuffer(out, dtype);
+}
+
+/** The adjoint of gather: zeros of `shape` with `updates` added at `indices` along `axis`. */
+export function scatterAdd(
+  updates: StridedView,
+  indices: StridedView,
+  axis: number,
+  shape: readonly number[],
+): BackendBuffer {
+  const dtype = updates.buffer.dtype;
+  const half = isHalf(dtype);
+  const outer = product(shape.slice(0, axis));
+  const len = shape[axis]!;
+  const inner = product(shape.slice(axis + 1));
+  const idx = indexArray(indices);
+  const m = idx.length;
+  const src = half ? toFloat32(updates) : contiguousData(updates);
+  const out = half ? new Float32Array(sizeOf(shape)) : allocHost(dtype, sizeOf(shape));
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < m; j++) {
+      let k = idx[j]!;
+      if (k < 0) k += len;
+      const to = (o * len + k) * inner;
+      const from = (o * m + j) * inner;
+      for (let t = 0; t < inner; t++) out[to + t] += src[from + t]!;
+    }
+  }
+  const buffer = new CpuBuffer(out, half ? "float32" : dtype);
+  if (!half) return buffer;
+  return cast({ buffer, shape, strides: contiguousStrides(shape), offset: 0 }, dtype);
+}

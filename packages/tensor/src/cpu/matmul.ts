@@ -1,0 +1,78 @@
+import type { BackendBuffer, StridedView } from "../backend.js";
+import { allocHost, type HostArray } from "../dtype.js";
+import { CpuBuffer, viewData } from "./buffer.js";
+import { cast, float32View, isHalf } from "./cast.js";
+import { gemmF32 } from "./gemm.js";
+import { coalesce, contiguousStrides, forEachRun, sizeOf } from "./strided.js";
+
+/**
+ * Batched matmul a [...batch, M, K] x b [...batch, K, N]. Each batch entry is one strided GEMM:
+ * float32 goes to the blocked kernel (transposes and broadcasts are absorbed by packing), other
+ * dtypes to a plain triple loop.
+ */
+export function matmul(a: StridedView, b: StridedView): BackendBuffer {
+  const dtype = a.buffer.dtype;
+  const r = a.shape.length;
+  const M = a.shape[r - 2]!;
+  const K = a.shape[r - 1]!;
+  const N = b.shape[r - 1]!;
+  const batch = a.shape.slice(0, r - 2);
+  const outShape = [...batch, M, N];
+  if (isHalf(dtype)) {
+    const out = matmul(float32View(a), float32View(b));
+    return cast({ buffer: out, shape: outShape, strides: contiguousStrides(outShape), offset: 0 }, dtype);
+  }
+  const out = allocHost(dtype, sizeOf(outShape));
+  const A = viewData(a);
+  const B = viewData(b);
+  const sam = a.strides[r - 2]!;
+  const sak = a.strides[r - 1]!;
+  const sbk = b.strides[r - 2]!;
+  const sbn = b.strides[r - 1]!;
+  if (out.length === 0) return new CpuBuffer(out, dtype);
+  const one = (oc: number, oa: number, ob: number): void => {
+    if (dtype === "float32") {
+      gemmF32(M, N, K, A as Float32Array, oa, sam, sak, B as Float32Array, ob, sbk, sbn, out as Float32Array, oc);
+    } else {
+      gemmNaive(M, N, K, dtype === "int32", A, oa, sam, sak, B, ob, sbk, sbn, out, oc);
+    }
+  };
+  if (batch.length === 0) {
+    one(0, a.offset, b.offset);
+  } else {
+    const runs = coalesce(batch, [contiguousStrides(batch).map((s) => s * M * N), a.strides.slice(0, r - 2), b.strides.slice(0, r - 2)]);
+    const [sc, sa, sb] = runs.inner as [number, number, number];
+    forEachRun(runs, [0, a.offset, b.offset], (offs) => {
+      for (let t = 0; t < runs.n; t++) one(offs[0]! + t * sc, offs[1]! + t * sa, offs[2]! + t * sb);
+    });
+  }
+  return new CpuBuffer(out, dtype);
+}
+
+function gemmNaive(
+  M: number,
+  N: number,
+  K: number,
+  isInt: boolean,
+  A: HostArray,
+  oa: number,
+  sam: number,
+  sak: number,
+  B: HostArray,
+  ob: number,
+  sbk: number,
+  sbn: number,
+  C: HostArray,
+  oc: number,
+): void {
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      const ai = oa + i * sam;
+      const bj = ob + j * sbn;
+      if (isInt) for (let k = 0; k < K; k++) s = (s + Math.imul(A[ai + k * sak]!, B[bj + k * sbk]!)) | 0;
+      else for (let k = 0; k < K; k++) s += A[ai + k * sak]! * B[bj + k * sbk]!;
+      C[oc + i * N + j] = s;
+    }
+  }
+}

@@ -1,0 +1,131 @@
+// Shared helpers for the cpu backend tests: views over host data and naive reference loops.
+import type { StridedView } from "../src/backend.js";
+import type { DType, HostArray } from "../src/dtype.js";
+import { cpuBackend } from "../src/cpu/backend.js";
+
+export const be = cpuBackend;
+
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randomF32(n: number, seed: number, scale = 2): Float32Array {
+  const r = rng(seed);
+  return Float32Array.from({ length: n }, () => (r() - 0.5) * scale);
+}
+
+export function contiguousStridesOf(shape: readonly number[]): number[] {
+  const s: number[] = [];
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i]!;
+  }
+  return s;
+}
+
+/** A view over freshly uploaded data; contiguous unless strides/offset are given. */
+export function view(
+  data: HostArray | number[],
+  shape: readonly number[],
+  opts: { dtype?: DType; strides?: readonly number[]; offset?: number } = {},
+): StridedView {
+  const dtype = opts.dtype ?? "float32";
+  const host = Array.isArray(data) ? hostOf(dtype, data) : data;
+  return {
+    buffer: be.upload(host, dtype),
+    shape,
+    strides: opts.strides ?? contiguousStridesOf(shape),
+    offset: opts.offset ?? 0,
+  };
+}
+
+export function hostOf(dtype: DType, values: number[]): HostArray {
+  switch (dtype) {
+    case "float32":
+      return Float32Array.from(values);
+    case "int32":
+      return Int32Array.from(values);
+    case "bool":
+      return Uint8Array.from(values);
+    default:
+      return Uint16Array.from(values);
+  }
+}
+
+/** Re-views an existing view (shares the buffer) with other shape/strides/offset. */
+export function restride(v: StridedView, shape: readonly number[], strides: readonly number[], offset: number): StridedView {
+  return { buffer: v.buffer, shape, strides, offset };
+}
+
+/** Transposed view of a contiguous [.., R, C] buffer: shape [.., C, R], strides swapped. */
+export function transposed(v: StridedView): StridedView {
+  const r = v.shape.length;
+  const shape = v.shape.slice();
+  const strides = v.strides.slice();
+  [shape[r - 2], shape[r - 1]] = [shape[r - 1]!, shape[r - 2]!];
+  [strides[r - 2], strides[r - 1]] = [strides[r - 1]!, strides[r - 2]!];
+  return { ...v, shape, strides };
+}
+
+/** All multi-indices of a shape in row-major order. */
+export function* indices(shape: readonly number[]): Generator<number[]> {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const idx = new Array<number>(shape.length).fill(0);
+  for (let k = 0; k < n; k++) {
+    yield idx.slice();
+    for (let d = shape.length - 1; d >= 0; d--) {
+      if (++idx[d]! < shape[d]!) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+// Buffers are immutable, so one host copy per buffer serves every element lookup.
+const hostCache = new WeakMap<object, HostArray>();
+function host(buffer: StridedView["buffer"]): HostArray {
+  let data = hostCache.get(buffer);
+  if (data === undefined) hostCache.set(buffer, (data = be.readSync(buffer)));
+  return data;
+}
+
+/** Element of a view at a multi-index, by the definition of strides. */
+export function at(v: StridedView, idx: readonly number[]): number {
+  let o = v.offset;
+  for (let d = 0; d < idx.length; d++) o += idx[d]! * v.strides[d]!;
+  return host(v.buffer)[o]!;
+}
+
+/** The view's elements in row-major order, naively. */
+export function naive(v: StridedView): number[] {
+  const data = host(v.buffer);
+  const out: number[] = [];
+  for (const idx of indices(v.shape)) {
+    let o = v.offset;
+    for (let d = 0; d < idx.length; d++) o += idx[d]! * v.strides[d]!;
+    out.push(data[o]!);
+  }
+  return out;
+}
+
+export function read(buffer: StridedView["buffer"]): number[] {
+  return Array.from(be.readSync(buffer));
+}
+
+/** Asserts element-wise closeness with a relative + absolute tolerance; NaN must match NaN. */
+export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-6): void {
+  if (actual.length !== expected.length) throw new Error(`length ${actual.length} != expected ${expected.length}`);
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i]!;
+    const e = expected[i]!;
+    if (Number.isNaN(e) ? Number.isNaN(a) : a === e || Math.abs(a - e) <= tol * (1 + Math.abs(e))) continue;
+    throw new Error(`element ${i}: got ${a}, expected ${e} (tol ${tol})`);
+  }
+}
