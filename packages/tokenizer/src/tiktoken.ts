@@ -1,6 +1,7 @@
 import { TokenizerError, describe } from "./errors.js";
 import { BPEModel } from "./models/bpe.js";
 import { PairTable } from "./models/pair_table.js";
+import { VocabTable } from "./models/vocab_table.js";
 import { BYTE_TO_CHAR } from "./utils/byte_level.js";
 import { SplitPreTokenizer, ByteLevelPreTokenizer, SequencePreTokenizer } from "./pre_tokenizers/index.js";
 import { ByteLevelDecoder } from "./decoders/index.js";
@@ -105,25 +106,32 @@ export function fromTiktokenTokens(tokens: string[], options: TiktokenOptions): 
   const source = options.source ?? "tiktoken";
   if (typeof options.pattern !== "string") throw new TokenizerError(`${source}: options.pattern: expected the regex string, found ${describe(options.pattern)}`);
   const n = tokens.length;
-  const tokenToId = new Map<string, number>();
+  const tokenToId = new VocabTable(n);
+  const specials = options.specialTokens ?? {};
+  const specialIds = new Set(Object.values(specials));
   for (let r = 0; r < n; r++) {
     const t = tokens[r];
-    if (t === undefined) throw new TokenizerError(`${source}: expected ranks 0..${n - 1} without gaps, rank ${r} is missing`);
-    if (tokenToId.has(t)) throw new TokenizerError(`${source}: token at rank ${r} repeats rank ${tokenToId.get(t)}`);
-    tokenToId.set(t, r);
+    if (t === undefined) {
+      // ranks skip the ids of special tokens (p50k_base's <|endoftext|> sits at 50256 among them)
+      if (specialIds.has(r)) continue;
+      throw new TokenizerError(`${source}: expected ranks 0..${n - 1} without gaps except at special-token ids, rank ${r} is missing`);
+    }
+    const prev = tokenToId.set(t, r);
+    if (prev !== undefined) throw new TokenizerError(`${source}: token at rank ${r} repeats rank ${prev}`);
   }
   const pairs = new PairTable(n * 2);
   for (let r = 0; r < n; r++) {
-    const t = tokens[r]!;
-    for (let k = 1; k < t.length; k++) {
-      const a = tokenToId.get(t.slice(0, k));
+    const t = tokens[r];
+    if (t === undefined) continue;
+    const len = t.length;
+    for (let k = 1; k < len; k++) {
+      const a = tokenToId.getSpan(t, 0, k);
       if (a === undefined) continue;
-      const b = tokenToId.get(t.slice(k));
+      const b = tokenToId.getSpan(t, k, len);
       if (b !== undefined) pairs.set(a, b, r, r);
     }
   }
   const model = new BPEModel({ vocab: tokens, tokenToId, pairs, merges: null, byteLevel: true, ignoreMerges: true });
-  const specials = options.specialTokens ?? {};
   return new Tokenizer({
     model,
     preTokenizer: new SequencePreTokenizer([

@@ -225,11 +225,11 @@ export class Tokenizer {
           re.lastIndex++;
           continue;
         }
-        if (keepGaps && start > last) model.encodePiece(text.slice(last, start), out);
-        model.encodePiece(piece, out);
+        if (keepGaps && start > last) model.encodeSpan(text, last, start, out);
         last = start + piece.length;
+        model.encodeSpan(text, start, last, out);
       }
-      if (keepGaps && last < text.length) model.encodePiece(text.slice(last), out);
+      if (keepGaps && last < text.length) model.encodeSpan(text, last, text.length, out);
       return;
     }
     if (!this.preTokenizer) {
@@ -247,7 +247,7 @@ export class Tokenizer {
     const n = this.model.size;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
-      if (!Number.isInteger(id) || id < 0 || (id >= n && !this.addedById.has(id)))
+      if (!Number.isInteger(id) || id < 0 || ((id >= n || this.model.vocab[id] === undefined) && !this.addedById.has(id)))
         throw new TokenizerError(
           `${where}: id at position ${i} is ${describe(id)}; expected an integer id of a token (0..${this.vocabSize - 1}, assigned)`,
         );

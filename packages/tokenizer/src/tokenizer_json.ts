@@ -8,6 +8,8 @@ import { decoderFromJSON } from "./decoders/index.js";
 import { Tokenizer } from "./tokenizer.js";
 import type { AddedToken } from "./added_vocabulary.js";
 import { expectBoolean, expectObject } from "./utils/json.js";
+import { VocabTable } from "./models/vocab_table.js";
+import { readTokenizerJsonFast, type FastModelData } from "./utils/fast_json.js";
 
 /** Parses JSON text, naming the file on failure. */
 export function parseJSON(text: string, file: string): unknown {
@@ -19,34 +21,44 @@ export function parseJSON(text: string, file: string): unknown {
 }
 
 /**
- * Reads a vocab object (token -> id) into id -> token, requiring ids 0..n-1 without gaps or
- * duplicates.
+ * Builds id -> token and token -> id from parallel lists. Ids must be unique, and 0..n-1 without
+ * gaps, except that tokens with ids past the dense range may be added tokens (files converted
+ * from tiktoken list special tokens in the vocab at their tiktoken ids, leaving unused ids).
  */
-export function readVocab(vocabJson: unknown, path: string): { vocab: string[]; tokenToId: Map<string, number> } {
-  const obj = expectObject(vocabJson, path);
-  const keys = Object.keys(obj);
-  const n = keys.length;
-  const vocab: string[] = new Array(n);
-  const tokenToId = new Map<string, number>();
+export function buildVocab(tokens: string[], ids: number[], addedIds: Set<number>, path: string): { vocab: string[]; tokenToId: VocabTable } {
+  const n = tokens.length;
+  let max = -1;
   for (let k = 0; k < n; k++) {
-    const token = keys[k]!;
-    const id = obj[token];
+    const id = ids[k]!;
     if (typeof id !== "number" || !Number.isInteger(id) || id < 0)
-      throw new TokenizerError(`${path}[${JSON.stringify(token)}]: expected a non-negative integer id, found ${describe(id)}`);
-    if (id >= n)
+      throw new TokenizerError(`${path}[${JSON.stringify(tokens[k])}]: expected a non-negative integer id, found ${describe(id)}`);
+    if (id > max) max = id;
+  }
+  const vocab: string[] = new Array(max + 1);
+  const tokenToId = new VocabTable(n);
+  for (let k = 0; k < n; k++) {
+    const id = ids[k]!;
+    const token = tokens[k]!;
+    if (id >= n && !addedIds.has(id))
       throw new TokenizerError(
         `${path}: expected ids 0..${n - 1} without gaps for ${n} tokens, found id ${id} for token ${JSON.stringify(token)} (so some id below it is missing)`,
       );
-    if (vocab[id] !== undefined)
-      throw new TokenizerError(`${path}: duplicate id ${id}, used by ${JSON.stringify(vocab[id])} and ${JSON.stringify(token)}`);
+    if (vocab[id] !== undefined) throw new TokenizerError(`${path}: duplicate id ${id}, used by ${JSON.stringify(vocab[id])} and ${JSON.stringify(token)}`);
+    if (tokenToId.set(token, id) !== undefined) throw new TokenizerError(`${path}: token ${JSON.stringify(token)} appears twice`);
     vocab[id] = token;
-    tokenToId.set(token, id);
   }
   return { vocab, tokenToId };
 }
 
+/** Reads a vocab object (token -> id); see buildVocab for the rules. */
+export function readVocab(vocabJson: unknown, addedIds: Set<number>, path: string): { vocab: string[]; tokenToId: VocabTable } {
+  const obj = expectObject(vocabJson, path);
+  const tokens = Object.keys(obj);
+  return buildVocab(tokens, tokens.map((t) => obj[t] as number), addedIds, path);
+}
+
 /** Builds the merge table from tokenizer.json merges ("a b" strings or [a, b] pairs). */
-export function readMerges(merges: unknown, tokenToId: Map<string, number>, path: string): PairTable {
+export function readMerges(merges: unknown, tokenToId: VocabTable, path: string): PairTable {
   if (!Array.isArray(merges)) throw new TokenizerError(`${path}: expected an array of merges, found ${describe(merges)}`);
   const pairs = new PairTable(merges.length);
   for (let r = 0; r < merges.length; r++) {
@@ -104,7 +116,16 @@ function readAddedTokens(json: unknown, path: string): AddedToken[] {
  * package does not implement is an error naming the key, never a silently different encoding.
  */
 export function fromTokenizerJson(json: string | object, file = "tokenizer.json"): Tokenizer {
-  const root = expectObject(typeof json === "string" ? parseJSON(json, file) : json, file);
+  let fast: FastModelData | null = null;
+  let parsed: unknown;
+  if (typeof json === "string") {
+    const r = readTokenizerJsonFast(json, file);
+    if (r) {
+      parsed = r.root;
+      fast = r.data;
+    } else parsed = parseJSON(json, file);
+  } else parsed = json;
+  const root = expectObject(parsed, file);
   const model = expectObject(root.model, `${file}: model`);
   const mtype = model.type ?? (model.merges !== undefined ? "BPE" : undefined);
   if (mtype !== "BPE") throw new TokenizerError(`${file}: model.type: unsupported model ${describe(mtype)}; supported: BPE`);
@@ -119,8 +140,12 @@ export function fromTokenizerJson(json: string | object, file = "tokenizer.json"
     if (root[key] !== undefined && root[key] !== null)
       throw new TokenizerError(`${file}: ${key}: not supported (pad or truncate the ids yourself); expected null, found ${describe(root[key])}`);
   }
-  const { vocab, tokenToId } = readVocab(model.vocab, `${file}: model.vocab`);
-  const pairs = readMerges(model.merges, tokenToId, `${file}: model.merges`);
+  const addedTokens = readAddedTokens(root.added_tokens, `${file}: added_tokens`);
+  const addedIds = new Set(addedTokens.map((t) => t.id));
+  const { vocab, tokenToId } = fast
+    ? buildVocab(fast.tokens, fast.ids, addedIds, `${file}: model.vocab`)
+    : readVocab(model.vocab, addedIds, `${file}: model.vocab`);
+  const pairs = fast ? fast.resolveMerges(tokenToId) : readMerges(model.merges, tokenToId, `${file}: model.merges`);
   const preTokenizer = preTokenizerFromJSON(root.pre_tokenizer, `${file}: pre_tokenizer`);
   const flat = flattenPreTokenizers(preTokenizer);
   const byteLevel = flat.length > 0 && flat[flat.length - 1] instanceof ByteLevelPreTokenizer;
@@ -131,7 +156,7 @@ export function fromTokenizerJson(json: string | object, file = "tokenizer.json"
     vocab,
     tokenToId,
     pairs,
-    merges: model.merges as string[],
+    merges: fast ? null : (model.merges as string[]),
     byteLevel,
     ignoreMerges: expectBoolean(model.ignore_merges, `${file}: model.ignore_merges`, false),
     byteFallback: expectBoolean(model.byte_fallback, `${file}: model.byte_fallback`, false),
@@ -144,6 +169,6 @@ export function fromTokenizerJson(json: string | object, file = "tokenizer.json"
     preTokenizer,
     postProcessor: postProcessorFromJSON(root.post_processor, `${file}: post_processor`),
     decoder: decoderFromJSON(root.decoder, `${file}: decoder`),
-    addedTokens: readAddedTokens(root.added_tokens, `${file}: added_tokens`),
+    addedTokens,
   });
 }

@@ -2,12 +2,14 @@ import { TokenizerError } from "../errors.js";
 import { BYTE_TO_CHAR, textToByteLevel, utf8Encode } from "../utils/byte_level.js";
 import { PairTable } from "./pair_table.js";
 import { mergeSymbols } from "./merge.js";
+import { PieceCache } from "./piece_cache.js";
+import { VocabTable } from "./vocab_table.js";
 
 export interface BPEOptions {
   /** id -> token string; byte-level models write bytes with GPT-2's byte-to-character map */
   vocab: string[];
   /** token string -> id; built from `vocab` when omitted */
-  tokenToId?: Map<string, number>;
+  tokenToId?: VocabTable;
   /** merge table: (left id, right id) -> (rank, merged id) */
   pairs: PairTable;
   /** the merges in rank order, as written in tokenizer.json; null when the model came from ranks (tiktoken) */
@@ -22,7 +24,6 @@ export interface BPEOptions {
   fuseUnk?: boolean;
 }
 
-const MAX_CACHE = 200_000;
 const EMPTY: number[] = [];
 
 /**
@@ -31,7 +32,7 @@ const EMPTY: number[] = [];
  */
 export class BPEModel {
   readonly vocab: string[];
-  readonly tokenToId: Map<string, number>;
+  readonly tokenToId: VocabTable;
   readonly pairs: PairTable;
   readonly merges: ReadonlyArray<string | [string, string]> | null;
   readonly byteLevel: boolean;
@@ -42,12 +43,12 @@ export class BPEModel {
   readonly fuseUnk: boolean;
   /** byte -> id of its single-byte token (byte-level) or of <0xXX> (byte fallback), -1 if absent */
   readonly byteIds: Int32Array;
-  private cache = new Map<string, number | number[]>();
+  private cache = new PieceCache();
   private sym = new Int32Array(256);
 
   constructor(o: BPEOptions) {
     this.vocab = o.vocab;
-    this.tokenToId = o.tokenToId ?? new Map(o.vocab.map((t, i) => [t, i]));
+    this.tokenToId = o.tokenToId ?? VocabTable.from(o.vocab);
     this.pairs = o.pairs;
     this.merges = o.merges;
     this.byteLevel = o.byteLevel;
@@ -76,15 +77,21 @@ export class BPEModel {
 
   /** Appends the ids of one pre-tokenized piece to `out`. */
   encodePiece(piece: string, out: number[]): void {
-    const hit = this.cache.get(piece);
+    this.encodeSpan(piece, 0, piece.length, out);
+  }
+
+  /** Appends the ids of the piece text[s, e) to `out`. */
+  encodeSpan(text: string, s: number, e: number, out: number[]): void {
+    const h = PieceCache.hash(text, s, e);
+    const hit = this.cache.get(text, s, e, h);
     if (hit !== undefined) {
       if (typeof hit === "number") out.push(hit);
       else for (let i = 0; i < hit.length; i++) out.push(hit[i]!);
       return;
     }
+    const piece = s === 0 && e === text.length ? text : text.slice(s, e);
     const ids = this.computePiece(piece);
-    if (this.cache.size >= MAX_CACHE) this.cache.clear();
-    this.cache.set(piece, ids.length === 1 ? ids[0]! : ids);
+    this.cache.set(piece, h, ids.length === 1 ? ids[0]! : ids);
     for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
   }
 

@@ -1,0 +1,266 @@
+import { TokenizerError } from "../errors.js";
+import { VocabTable } from "../models/vocab_table.js";
+import { PairTable } from "../models/pair_table.js";
+
+/** What the fast reader pulls out of tokenizer.json text besides the small parts. */
+export interface FastModelData {
+  /** vocab tokens and their ids, in file order */
+  tokens: string[];
+  ids: number[];
+  /** resolves the merges (kept as spans of the text) against the vocab */
+  resolveMerges(tokenToId: VocabTable): PairTable;
+}
+
+class Fallback extends Error {}
+const fallback = (): never => {
+  throw new Fallback();
+};
+
+/**
+ * Reads tokenizer.json text without materialising the big model.vocab object and
+ * model.merges array: tokens are sliced straight from the text into a VocabTable, and merges
+ * are resolved to id pairs by hashing spans of the text. Everything else is JSON.parse'd piece
+ * by piece. Returns null when the text is not shaped as expected (the caller then uses
+ * JSON.parse, which also gives the standard message for malformed JSON).
+ */
+export function readTokenizerJsonFast(text: string, file: string): { root: Record<string, unknown>; data: FastModelData | null } | null {
+  try {
+    return read(text, file);
+  } catch (e) {
+    if (e instanceof Fallback) return null;
+    throw e;
+  }
+}
+
+function read(text: string, file: string): { root: Record<string, unknown>; data: FastModelData | null } {
+  const n = text.length;
+  let hadEscape = false;
+  const ws = (i: number): number => {
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (c === 32 || c === 10 || c === 13 || c === 9) i++;
+      else break;
+    }
+    return i;
+  };
+  // i at the opening quote; returns the index of the closing quote
+  const endOfString = (i: number): number => {
+    hadEscape = false;
+    for (let j = i + 1; j < n; j++) {
+      const c = text.charCodeAt(j);
+      if (c === 34) return j;
+      if (c === 92) {
+        hadEscape = true;
+        j++;
+      }
+    }
+    return fallback();
+  };
+  const skipValue = (i: number): number => {
+    const c = text.charCodeAt(i);
+    if (c === 34) return endOfString(i) + 1;
+    if (c === 123 || c === 91) {
+      let depth = 0;
+      for (let j = i; j < n; j++) {
+        const d = text.charCodeAt(j);
+        if (d === 34) j = endOfString(j);
+        else if (d === 123 || d === 91) depth++;
+        else if (d === 125 || d === 93) {
+          if (--depth === 0) return j + 1;
+        }
+      }
+      return fallback();
+    }
+    let j = i;
+    while (j < n) {
+      const d = text.charCodeAt(j);
+      if (d === 44 || d === 125 || d === 93 || d === 32 || d === 10 || d === 13 || d === 9) break;
+      j++;
+    }
+    return j > i ? j : fallback();
+  };
+  const stringAt = (i: number, e: number, escaped: boolean): string => (escaped ? (JSON.parse(text.slice(i, e + 1)) as string) : text.slice(i + 1, e));
+  // calls onKey for each key of the object at i; onKey returns the end of the value
+  const walkObject = (i: number, onKey: (key: string, valueStart: number) => number): number => {
+    if (text.charCodeAt(i) !== 123) fallback();
+    i = ws(i + 1);
+    if (text.charCodeAt(i) === 125) return i + 1;
+    for (;;) {
+      if (text.charCodeAt(i) !== 34) fallback();
+      const e = endOfString(i);
+      const key = stringAt(i, e, hadEscape);
+      i = ws(e + 1);
+      if (text.charCodeAt(i) !== 58) fallback();
+      i = ws(i + 1);
+      i = ws(onKey(key, i));
+      const c = text.charCodeAt(i);
+      if (c === 44) i = ws(i + 1);
+      else if (c === 125) return i + 1;
+      else fallback();
+    }
+  };
+
+  let vocabData: { tokens: string[]; ids: number[] } | null = null;
+  let mergeSpans: Int32Array | null = null;
+  let mergeCount = 0;
+  const escapedMerges = new Map<number, [string, string]>();
+
+  const readVocabObject = (i: number): number => {
+    const tokens: string[] = [];
+    const ids: number[] = [];
+    const end = walkObject(i, (key, v) => {
+      let j = v;
+      let id = 0;
+      while (j < n) {
+        const c = text.charCodeAt(j);
+        if (c < 48 || c > 57) break;
+        id = id * 10 + (c - 48);
+        j++;
+      }
+      if (j === v) fallback(); // not a plain non-negative integer: let the slow path report it
+      const c = text.charCodeAt(j);
+      if (c === 46 || c === 101 || c === 69) fallback();
+      tokens.push(key);
+      ids.push(id);
+      return j;
+    });
+    vocabData = { tokens, ids };
+    return end;
+  };
+
+  const readMergesArray = (i: number): number => {
+    if (text.charCodeAt(i) !== 91) fallback();
+    let spans = new Int32Array(1 << 16);
+    let count = 0;
+    const push = (s1: number, e1: number, s2: number, e2: number) => {
+      if ((count + 1) * 4 > spans.length) {
+        const g = new Int32Array(spans.length * 2);
+        g.set(spans);
+        spans = g;
+      }
+      const o = count * 4;
+      spans[o] = s1;
+      spans[o + 1] = e1;
+      spans[o + 2] = s2;
+      spans[o + 3] = e2;
+      count++;
+    };
+    i = ws(i + 1);
+    if (text.charCodeAt(i) === 93) {
+      mergeSpans = spans;
+      mergeCount = 0;
+      return i + 1;
+    }
+    for (;;) {
+      const c = text.charCodeAt(i);
+      if (c === 34) {
+        const e = endOfString(i);
+        if (hadEscape) {
+          const s = JSON.parse(text.slice(i, e + 1)) as string;
+          const sp = s.indexOf(" ");
+          if (sp < 0 || s.indexOf(" ", sp + 1) >= 0)
+            throw new TokenizerError(`${file}: model.merges[${count}]: expected two tokens separated by one space, found ${JSON.stringify(s)}`);
+          escapedMerges.set(count, [s.slice(0, sp), s.slice(sp + 1)]);
+          push(0, 0, 0, 0);
+        } else {
+          let sp = -1;
+          for (let j = i + 1; j < e; j++) {
+            if (text.charCodeAt(j) === 32) {
+              if (sp >= 0) {
+                sp = -2;
+                break;
+              }
+              sp = j;
+            }
+          }
+          if (sp < 0)
+            throw new TokenizerError(`${file}: model.merges[${count}]: expected two tokens separated by one space, found ${text.slice(i, e + 1)}`);
+          push(i + 1, sp, sp + 1, e);
+        }
+        i = ws(e + 1);
+      } else if (c === 91) {
+        i = ws(i + 1);
+        if (text.charCodeAt(i) !== 34) fallback();
+        const e1 = endOfString(i);
+        const esc1 = hadEscape;
+        const s1 = i;
+        i = ws(e1 + 1);
+        if (text.charCodeAt(i) !== 44) fallback();
+        i = ws(i + 1);
+        if (text.charCodeAt(i) !== 34) fallback();
+        const e2 = endOfString(i);
+        const esc2 = hadEscape;
+        const s2 = i;
+        i = ws(e2 + 1);
+        if (text.charCodeAt(i) !== 93) fallback();
+        i = ws(i + 1);
+        if (esc1 || esc2) {
+          escapedMerges.set(count, [stringAt(s1, e1, esc1), stringAt(s2, e2, esc2)]);
+          push(0, 0, 0, 0);
+        } else push(s1 + 1, e1, s2 + 1, e2);
+      } else fallback();
+      const d = text.charCodeAt(i);
+      if (d === 44) i = ws(i + 1);
+      else if (d === 93) {
+        mergeSpans = spans;
+        mergeCount = count;
+        return i + 1;
+      } else fallback();
+    }
+  };
+
+  const root: Record<string, unknown> = {};
+  const start = ws(0);
+  const end = walkObject(start, (key, v) => {
+    if (key === "model" && text.charCodeAt(v) === 123) {
+      const model: Record<string, unknown> = {};
+      root.model = model;
+      return walkObject(v, (mkey, mv) => {
+        if (mkey === "vocab" && text.charCodeAt(mv) === 123) return readVocabObject(mv);
+        if (mkey === "merges" && text.charCodeAt(mv) === 91) return readMergesArray(mv);
+        const e = skipValue(mv);
+        model[mkey] = JSON.parse(text.slice(mv, e));
+        return e;
+      });
+    }
+    const e = skipValue(v);
+    root[key] = JSON.parse(text.slice(v, e));
+    return e;
+  });
+  if (ws(end) !== n) fallback();
+  const model = root.model as Record<string, unknown> | undefined;
+  if (!model || vocabData === null || mergeSpans === null) {
+    // not the usual shape; let the general path read it
+    return fallback();
+  }
+  const { tokens, ids } = vocabData as { tokens: string[]; ids: number[] };
+  const spans = mergeSpans as Int32Array;
+  const count = mergeCount;
+  const resolveMerges = (tokenToId: VocabTable): PairTable => {
+    const pairs = new PairTable(count);
+    for (let r = 0; r < count; r++) {
+      const esc = escapedMerges.get(r);
+      let a: number | undefined, b: number | undefined, m: number | undefined;
+      if (esc) {
+        a = tokenToId.get(esc[0]);
+        b = tokenToId.get(esc[1]);
+        m = tokenToId.get(esc[0] + esc[1]);
+      } else {
+        const o = r * 4;
+        a = tokenToId.getSpan(text, spans[o]!, spans[o + 1]!);
+        b = tokenToId.getSpan(text, spans[o + 2]!, spans[o + 3]!);
+        m = tokenToId.getConcat(text, spans[o]!, spans[o + 1]!, spans[o + 2]!, spans[o + 3]!);
+      }
+      if (a === undefined || b === undefined || m === undefined) {
+        const o = r * 4;
+        const A = esc ? esc[0] : text.slice(spans[o]!, spans[o + 1]!);
+        const B = esc ? esc[1] : text.slice(spans[o + 2]!, spans[o + 3]!);
+        const what = a === undefined ? `token ${JSON.stringify(A)}` : b === undefined ? `token ${JSON.stringify(B)}` : `the merged token ${JSON.stringify(A + B)}`;
+        throw new TokenizerError(`${file}: model.merges[${r}]: ${what} of merge ${JSON.stringify(A + " " + B)} is not in the vocab`);
+      }
+      pairs.set(a, b, r, m);
+    }
+    return pairs;
+  };
+  return { root, data: { tokens, ids, resolveMerges } };
+}

