@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { noGrad, type Tensor } from "@llm/tensor";
 import { CheckpointError, createModel, loadModel, modelFromCheckpoint, ModelConfigError } from "@llm/models";
-import { readSafetensorsCheckpoint, writeFileAtomic, writeSafetensorsFile } from "../../tensor/src/node.js";
+import { readSafetensorsCheckpoint, writeFileAtomic, writeSafetensorsFile } from "@llm/tensor/node";
 import { maxAbsDiff, readFixture, type Fixture } from "./fixture_files.js";
 
 const readTensors = (dir: string) => readSafetensorsCheckpoint(dir, { dtype: "float32" });
@@ -88,7 +88,7 @@ describe("configs we do not support", () => {
 
 describe("loadModel", () => {
   it("loads a fixture folder as downloaded", async () => {
-    const model = await loadModel(gpt2.dir, { readTensors });
+    const model = await loadModel(gpt2.dir);
     noGrad(() => expect(maxAbsDiff(model.forward(gpt2.reference.input_ids!), gpt2.reference.logits!)).toBeLessThanOrEqual(1e-4));
   });
 
@@ -99,21 +99,34 @@ describe("loadModel", () => {
     const weightMap: Record<string, string> = {};
     for (const [i, shard] of shards.entries()) {
       const file = `model-0000${i + 1}-of-00002.safetensors`;
-      await writeSafetensorsFile(join(dir, file), Object.fromEntries(shard.map((n) => [n, gpt2.weights[n]!])));
+      const tensors: Record<string, Tensor> = Object.fromEntries(shard.map((n) => [n, gpt2.weights[n]!]));
+      await writeSafetensorsFile(join(dir, file), tensors);
       for (const n of shard) weightMap[n] = file;
     }
     writeFileSync(join(dir, "model.safetensors.index.json"), JSON.stringify({ metadata: {}, weight_map: weightMap }));
     writeFileSync(join(dir, "config.json"), JSON.stringify(gpt2.config));
-    const model = await loadModel(dir, { readTensors });
+    const model = await loadModel(dir);
     noGrad(() => expect(maxAbsDiff(model.forward(gpt2.reference.input_ids!), gpt2.reference.logits!)).toBeLessThanOrEqual(1e-4));
+  });
+
+  it("reads tensors through a custom reader when given one", async () => {
+    const seen: string[] = [];
+    const model = await loadModel(gpt2.dir, {
+      readTensors: (dir) => {
+        seen.push(dir);
+        return readTensors(dir);
+      },
+    });
+    expect(seen).toEqual([gpt2.dir]);
+    expect(model.parameters().length).toBe(Object.keys(gpt2.grads).length);
   });
 
   it("names a folder without config.json, a bad config.json, and an unknown model_type before reading tensors", async () => {
     const dir = tempDir();
-    await expect(loadModel(dir, { readTensors })).rejects.toThrow(/expected a config\.json, found none/);
+    await expect(loadModel(dir)).rejects.toThrow(/expected a config\.json, found none/);
     await writeFileAtomic(join(dir, "config.json"), new TextEncoder().encode("{not json"));
-    await expect(loadModel(dir, { readTensors })).rejects.toThrow(/config\.json: expected JSON, found a parse error/);
+    await expect(loadModel(dir)).rejects.toThrow(/config\.json: expected JSON, found a parse error/);
     writeFileSync(join(dir, "config.json"), JSON.stringify({ model_type: "bert" }));
-    await expect(loadModel(dir, { readTensors })).rejects.toThrow(/"model_type" must be one of .* found "bert"/);
+    await expect(loadModel(dir)).rejects.toThrow(/"model_type" must be one of .* found "bert"/);
   });
 });

@@ -1,8 +1,7 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Tensor } from "@llm/tensor";
-// The file helpers of @llm/tensor/node, by path: the workspace's vitest alias maps only package roots.
-import { readSafetensorsFile } from "../../tensor/src/node.js";
+import { readSafetensorsFile } from "@llm/tensor/node";
 
 export const FIXTURES = fileURLToPath(new URL("../../../fixtures/models/", import.meta.url));
 
