@@ -1,3 +1,5 @@
+import { gemvF32 } from "./gemv.js";
+
 /**
  * Single-threaded float32 GEMM, C[M,N] = A[M,K] B[K,N], in the BLIS layout: B is packed per
  * (KC x NC) block into NR-wide column panels, A per (MC x KC) block into MR-tall row panels, both
@@ -9,10 +11,10 @@ const MR = 4;
 const NR = 4;
 const KC = 256;
 const MC = 64;
-const NC = 1024;
+const NC = 256;
 
-let packA = new Float64Array(MC * KC);
-let packB = new Float64Array(KC * NC);
+const packA = new Float64Array(MC * KC);
+const packB = new Float64Array(KC * NC);
 
 export function gemmF32(
   M: number,
@@ -33,6 +35,9 @@ export function gemmF32(
     C.fill(0, oc, oc + M * N);
     return;
   }
+  // Vector shapes: y = B^T a (one output row) or y = A b (one output column).
+  if (M === 1) return gemvF32(N, K, B, ob, sbn, sbk, A, oa, sak, C, oc);
+  if (N === 1) return gemvF32(M, K, A, oa, sam, sak, B, ob, sbk, C, oc);
   for (let jc = 0; jc < N; jc += NC) {
     const nc = Math.min(NC, N - jc);
     const ncPanels = Math.ceil(nc / NR);
