@@ -21,3 +21,7 @@ export * from "./decoders/index.js";
 export * from "./post_processors/index.js";
 export { translateRegex, compileRegex } from "./utils/regex.js";
 export { BYTE_TO_CHAR } from "./utils/byte_level.js";
+export { DecodeStream } from "./streaming.js";
+export { trainBPE, type TrainBPEOptions } from "./train/bpe_trainer.js";
+export { addGlmSpecialTokens, GLM_SPECIAL_TOKENS } from "./glm.js";
+export { VocabTable } from "./models/vocab_table.js";
