@@ -8,10 +8,29 @@ export type RawConfig = Readonly<Record<string, unknown>>;
  * and what was found. `null` counts as absent, as Hugging Face configs write it.
  */
 export class ConfigReader {
+  /** Every value read, defaults filled in: what a saved config.json must spell out. */
+  private readonly resolved: Record<string, unknown> = {};
+  private readonly nested = new Map<string, ConfigReader>();
+
   constructor(
     readonly raw: RawConfig,
     readonly modelType: string,
   ) {}
+
+  /**
+   * The config with every value this reader resolved written out, so a saved config.json means
+   * the same model to readers whose defaults differ from ours (Hugging Face's often do).
+   */
+  resolvedConfig(): Record<string, unknown> {
+    const out: Record<string, unknown> = { ...this.raw, ...this.resolved };
+    for (const [key, child] of this.nested) if (this.has(key)) out[key] = child.resolvedConfig();
+    return out;
+  }
+
+  private record<T>(key: string, value: T): T {
+    this.resolved[key] = value;
+    return value;
+  }
 
   private fail(key: string, expected: string, found: unknown): never {
     throw new ModelConfigError(`${this.modelType} config: "${key}" must be ${expected}, found ${JSON.stringify(found) ?? "nothing"}`);
@@ -25,32 +44,34 @@ export class ConfigReader {
   int(key: string, fallback?: number): number {
     const v = this.has(key) ? this.raw[key] : fallback;
     if (typeof v !== "number" || !Number.isInteger(v) || v < 1) this.fail(key, "a positive integer", this.raw[key]);
-    return v;
+    return this.record(key, v);
   }
 
   number(key: string, fallback?: number): number {
     const v = this.has(key) ? this.raw[key] : fallback;
     if (typeof v !== "number" || !Number.isFinite(v)) this.fail(key, "a finite number", this.raw[key]);
-    return v;
+    return this.record(key, v);
   }
 
   bool(key: string, fallback?: boolean): boolean {
     const v = this.has(key) ? this.raw[key] : fallback;
     if (typeof v !== "boolean") this.fail(key, "true or false", this.raw[key]);
-    return v;
+    return this.record(key, v);
   }
 
   string(key: string, fallback?: string): string {
     const v = this.has(key) ? this.raw[key] : fallback;
     if (typeof v !== "string") this.fail(key, "a string", this.raw[key]);
-    return v;
+    return this.record(key, v);
   }
 
   /** A nested object (MPT's attn_config, rope_parameters); empty when absent. */
   object(key: string): ConfigReader {
     const v = this.has(key) ? this.raw[key] : {};
     if (typeof v !== "object" || v === null || Array.isArray(v)) this.fail(key, "an object", this.raw[key]);
-    return new ConfigReader(v as RawConfig, `${this.modelType} ${key}`);
+    const child = this.nested.get(key) ?? new ConfigReader(v as RawConfig, `${this.modelType} ${key}`);
+    this.nested.set(key, child);
+    return child;
   }
 
   /** An activation by the names configs use ("gelu_new", "swish", ...). */

@@ -19,9 +19,11 @@ export class BloomModel extends TransformerLanguageModel {
   readonly lnF: LayerNorm;
   readonly lmHead: OutputHead;
 
+  private readonly settings: ConfigReader;
+
   constructor(readonly raw: RawConfig) {
     super();
-    const c = new ConfigReader(raw, "bloom");
+    const c = (this.settings = new ConfigReader(raw, "bloom"));
     const hidden = c.int("hidden_size", c.has("n_embed") ? c.int("n_embed") : undefined);
     const heads = c.int("n_head");
     c.divisible("hidden_size", hidden, heads, "n_head");
@@ -76,7 +78,7 @@ export class BloomModel extends TransformerLanguageModel {
   }
 
   checkpointConfig(): Record<string, unknown> {
-    return { ...this.raw, model_type: "bloom", architectures: ["BloomForCausalLM"] };
+    return { ...this.settings.resolvedConfig(), model_type: "bloom", architectures: ["BloomForCausalLM"] };
   }
 }
 

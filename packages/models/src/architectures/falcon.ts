@@ -20,9 +20,11 @@ export class FalconModel extends TransformerLanguageModel {
   readonly lnF: LayerNorm;
   readonly lmHead: OutputHead;
 
+  private readonly settings: ConfigReader;
+
   constructor(readonly raw: RawConfig) {
     super();
-    const c = new ConfigReader(raw, "falcon");
+    const c = (this.settings = new ConfigReader(raw, "falcon"));
     const hidden = c.int("hidden_size");
     const heads = c.int("num_attention_heads");
     c.divisible("hidden_size", hidden, heads, "num_attention_heads");
@@ -102,7 +104,7 @@ export class FalconModel extends TransformerLanguageModel {
   }
 
   checkpointConfig(): Record<string, unknown> {
-    return { ...this.raw, model_type: "falcon", architectures: ["FalconForCausalLM"] };
+    return { ...this.settings.resolvedConfig(), model_type: "falcon", architectures: ["FalconForCausalLM"] };
   }
 }
 

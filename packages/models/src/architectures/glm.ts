@@ -20,9 +20,11 @@ export class GLMModel extends TransformerLanguageModel {
   readonly positions: Glm2DPositions;
   readonly finalNorm: LayerNorm;
 
+  private readonly settings: ConfigReader;
+
   constructor(readonly raw: RawConfig) {
     super();
-    const c = new ConfigReader(raw, "glm");
+    const c = (this.settings = new ConfigReader(raw, "glm"));
     const hidden = c.int("hidden_size");
     const heads = c.int("num_attention_heads");
     c.divisible("hidden_size", hidden, heads, "num_attention_heads");
@@ -86,7 +88,7 @@ export class GLMModel extends TransformerLanguageModel {
   }
 
   checkpointConfig(): Record<string, unknown> {
-    return { ...this.raw, model_type: "glm" };
+    return { ...this.settings.resolvedConfig(), model_type: "glm" };
   }
 }
 

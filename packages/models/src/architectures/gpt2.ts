@@ -20,9 +20,11 @@ export class GPT2Model extends TransformerLanguageModel {
   readonly lnF: LayerNorm;
   readonly lmHead: OutputHead;
 
+  private readonly settings: ConfigReader;
+
   constructor(readonly raw: RawConfig) {
     super();
-    const c = new ConfigReader(raw, "gpt2");
+    const c = (this.settings = new ConfigReader(raw, "gpt2"));
     const hidden = c.int("n_embd");
     const heads = c.int("n_head");
     c.divisible("n_embd", hidden, heads, "n_head");
@@ -70,7 +72,7 @@ export class GPT2Model extends TransformerLanguageModel {
   }
 
   checkpointConfig(): Record<string, unknown> {
-    return { ...this.raw, model_type: "gpt2", architectures: ["GPT2LMHeadModel"] };
+    return { ...this.settings.resolvedConfig(), model_type: "gpt2", architectures: ["GPT2LMHeadModel"] };
   }
 }
 

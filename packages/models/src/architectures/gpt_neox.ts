@@ -19,9 +19,11 @@ export class GPTNeoXModel extends TransformerLanguageModel {
   readonly finalNorm: LayerNorm;
   readonly embedOut: OutputHead;
 
+  private readonly settings: ConfigReader;
+
   constructor(readonly raw: RawConfig) {
     super();
-    const c = new ConfigReader(raw, "gpt_neox");
+    const c = (this.settings = new ConfigReader(raw, "gpt_neox"));
     const hidden = c.int("hidden_size");
     const heads = c.int("num_attention_heads");
     c.divisible("hidden_size", hidden, heads, "num_attention_heads");
@@ -76,7 +78,7 @@ export class GPTNeoXModel extends TransformerLanguageModel {
   }
 
   checkpointConfig(): Record<string, unknown> {
-    return { ...this.raw, model_type: "gpt_neox", architectures: ["GPTNeoXForCausalLM"] };
+    return { ...this.settings.resolvedConfig(), model_type: "gpt_neox", architectures: ["GPTNeoXForCausalLM"] };
   }
 }
 

@@ -18,9 +18,11 @@ export class GPTJModel extends TransformerLanguageModel {
   readonly lnF: LayerNorm;
   readonly lmHead: OutputHead;
 
+  private readonly settings: ConfigReader;
+
   constructor(readonly raw: RawConfig) {
     super();
-    const c = new ConfigReader(raw, "gptj");
+    const c = (this.settings = new ConfigReader(raw, "gptj"));
     const hidden = c.int("n_embd");
     const heads = c.int("n_head");
     c.divisible("n_embd", hidden, heads, "n_head");
@@ -68,7 +70,7 @@ export class GPTJModel extends TransformerLanguageModel {
   }
 
   checkpointConfig(): Record<string, unknown> {
-    return { ...this.raw, model_type: "gptj", architectures: ["GPTJForCausalLM"] };
+    return { ...this.settings.resolvedConfig(), model_type: "gptj", architectures: ["GPTJForCausalLM"] };
   }
 }
 

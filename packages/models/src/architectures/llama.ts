@@ -18,9 +18,11 @@ export class LlamaModel extends TransformerLanguageModel {
   readonly norm: RMSNorm;
   readonly lmHead: OutputHead;
 
+  private readonly settings: ConfigReader;
+
   constructor(readonly raw: RawConfig) {
     super();
-    const c = new ConfigReader(raw, "llama");
+    const c = (this.settings = new ConfigReader(raw, "llama"));
     const hidden = c.int("hidden_size");
     const heads = c.int("num_attention_heads");
     const kvHeads = c.int("num_key_value_heads", heads);
@@ -85,7 +87,7 @@ export class LlamaModel extends TransformerLanguageModel {
   }
 
   checkpointConfig(): Record<string, unknown> {
-    return { ...this.raw, model_type: "llama", architectures: ["LlamaForCausalLM"] };
+    return { ...this.settings.resolvedConfig(), model_type: "llama", architectures: ["LlamaForCausalLM"] };
   }
 }
 

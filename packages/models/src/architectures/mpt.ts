@@ -18,9 +18,11 @@ export class MPTModel extends TransformerLanguageModel {
   readonly normF: LayerNorm;
   readonly lmHead: OutputHead;
 
+  private readonly settings: ConfigReader;
+
   constructor(readonly raw: RawConfig) {
     super();
-    const c = new ConfigReader(raw, "mpt");
+    const c = (this.settings = new ConfigReader(raw, "mpt"));
     const hidden = c.int("d_model");
     const heads = c.int("n_heads");
     c.divisible("d_model", hidden, heads, "n_heads");
@@ -77,7 +79,7 @@ export class MPTModel extends TransformerLanguageModel {
   }
 
   checkpointConfig(): Record<string, unknown> {
-    return { ...this.raw, model_type: "mpt", architectures: ["MptForCausalLM"] };
+    return { ...this.settings.resolvedConfig(), model_type: "mpt", architectures: ["MptForCausalLM"] };
   }
 }
 

@@ -23,9 +23,11 @@ export class OPTModel extends TransformerLanguageModel {
   readonly finalNorm: LayerNorm | null;
   readonly lmHead: OutputHead;
 
+  private readonly settings: ConfigReader;
+
   constructor(readonly raw: RawConfig) {
     super();
-    const c = new ConfigReader(raw, "opt");
+    const c = (this.settings = new ConfigReader(raw, "opt"));
     const hidden = c.int("hidden_size");
     const heads = c.int("num_attention_heads");
     c.divisible("hidden_size", hidden, heads, "num_attention_heads");
@@ -88,7 +90,7 @@ export class OPTModel extends TransformerLanguageModel {
   }
 
   checkpointConfig(): Record<string, unknown> {
-    return { ...this.raw, model_type: "opt", architectures: ["OPTForCausalLM"] };
+    return { ...this.settings.resolvedConfig(), model_type: "opt", architectures: ["OPTForCausalLM"] };
   }
 }
 
