@@ -6,7 +6,7 @@ import type { Tensor } from "@llm/tensor";
  * attention scores. Models call `embed`; attention calls `rotate` and `bias`.
  */
 export interface PositionEncoding {
-  readonly kind: "learned" | "rotary" | "alibi" | "glm-2d" | "sinusoidal";
+  readonly kind: "learned" | "rotary" | "alibi" | "glm-2d";
   /** Vectors added to the token embeddings: positionIds [batch, seq] (GLM: [batch, 2, seq]) -> [batch, seq, dim]. */
   embed?(positionIds: Tensor): Tensor;
   /** Rotates queries and keys [batch, heads, seq, headDim] to their positions [batch, seq]. */
