@@ -1,6 +1,7 @@
 import type { Backend } from "../backend.js";
 import type { DType } from "../dtype.js";
-import { tensor } from "../ops/creation.js";
+import { getBackend } from "../engine.js";
+import { fromBuffer } from "../ops/core.js";
 import type { Tensor } from "../tensor.js";
 import { safetensorsEntryToHost } from "./convert.js";
 import type { SafetensorsDType } from "./dtypes.js";
@@ -42,14 +43,18 @@ export function tensorsFromSafetensors(
   return out;
 }
 
-/** One parsed tensor as a Tensor (the data is copied to the backend). */
+/**
+ * One parsed tensor as a Tensor. Uploads the host array directly (the backend copies it, so views
+ * of the file are safe): `tensor()` would copy it once more on the host first.
+ */
 export function tensorFromSafetensorsEntry(
   name: string,
   entry: SafetensorsEntry,
   options: LoadSafetensorsOptions = {},
 ): Tensor {
   const { dtype, data } = safetensorsEntryToHost(entry, { dtype: options.dtype, source: options.source, key: name });
-  return tensor(data, { shape: entry.shape, dtype, ...(options.backend ? { backend: options.backend } : {}) });
+  const backend = options.backend ?? getBackend();
+  return fromBuffer(backend, backend.upload(data, dtype), entry.shape, dtype);
 }
 
 /** defineProperty: a tensor named "__proto__" must become a key, not a prototype. */
