@@ -8,6 +8,8 @@ export class PipelineCache {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   /** Compile errors found asynchronously; the backend throws them at the next read. */
   readonly errors: string[] = [];
+  /** Time spent creating pipelines (on software adapters, compiling dominates small workloads). */
+  compileMs = 0;
 
   constructor(private readonly device: GPUDevice) {}
 
@@ -15,6 +17,7 @@ export class PipelineCache {
     let p = this.pipelines.get(key);
     if (p) return p;
     const source = code();
+    const t0 = performance.now();
     this.device.pushErrorScope("validation");
     const module = this.device.createShaderModule({ code: source, label: key });
     p = this.device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" }, label: key });
@@ -22,6 +25,7 @@ export class PipelineCache {
       if (e) this.errors.push(`kernel ${key}: ${e.message}\n--- WGSL ---\n${source}`);
     });
     this.pipelines.set(key, p);
+    this.compileMs += performance.now() - t0;
     return p;
   }
 

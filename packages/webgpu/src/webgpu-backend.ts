@@ -31,6 +31,8 @@ export interface WebGPUBackendStats {
   liveBuffers: number;
   storage: PoolStats;
   pipelines: number;
+  /** Milliseconds spent creating pipelines so far. */
+  compileMs: number;
   submits: number;
 }
 
@@ -213,7 +215,7 @@ export class WebGPUBackend implements Backend {
   }
 
   stats(): WebGPUBackendStats {
-    return { liveBuffers: this.live, storage: this.storage.stats(), pipelines: this.pipelines.size, submits: this.batcher.submits };
+    return { liveBuffers: this.live, storage: this.storage.stats(), pipelines: this.pipelines.size, compileMs: this.pipelines.compileMs, submits: this.batcher.submits };
   }
 
   /** Frees pooled buffers nobody uses (live tensors are untouched). */

@@ -1,7 +1,7 @@
 import type { StridedView } from "@llm/tensor";
 import type { WebGPUBuffer } from "../gpu-buffer.js";
 import type { KernelContext } from "../kernel-context.js";
-import { coalesce, sizeOf } from "../layout.js";
+import { coalesce, grid, sizeOf } from "../layout.js";
 import { computeType, loadExpr, storageType, storeExpr } from "../storage.js";
 import { Meta, offsets, shader } from "./codegen.js";
 
@@ -19,6 +19,12 @@ export const TILE_LARGE: TileConfig = { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8 };
 
 /** Rows at or below this go to the matrix-vector kernel (decoding one token is M = 1). */
 export const GEMV_MAX_ROWS = 4;
+
+/**
+ * Problems below this many multiply-adds use one thread per output: tiles would leave most
+ * threads idle, and the tiled kernel takes seconds to compile on software adapters.
+ */
+export const SMALL_MATMUL_MACS = 1 << 22;
 
 interface MatmulProblem {
   M: number;
@@ -42,6 +48,11 @@ function problem(a: StridedView, b: StridedView): MatmulProblem {
   const N = b.shape[r - 1]!;
   const batchShape = a.shape.slice(0, r - 2);
   const c = coalesce(batchShape, [a.strides.slice(0, r - 2), b.strides.slice(0, r - 2)]);
+  // Pad to two batch dims: one shader serves no batch, [batch] and [batch, heads].
+  while (c.shape.length < 2) {
+    c.shape.unshift(1);
+    c.strides.forEach((s) => s.unshift(0));
+  }
   const meta = new Meta();
   const batchCode = offsets(meta, "bz", c.shape, [
     { name: "a", strides: c.strides[0]!, offset: a.offset },
@@ -72,6 +83,7 @@ export function matmul(ctx: KernelContext, a: StridedView, b: StridedView, tile?
     return out;
   }
   if (!tile && p.M <= GEMV_MAX_ROWS) gemv(ctx, a, b, out, p);
+  else if (!tile && p.M * p.N * p.K < SMALL_MATMUL_MACS) simple(ctx, a, b, out, p);
   else tiled(ctx, a, b, out, p, tile ?? (p.M >= 1024 && p.N >= 1024 ? TILE_LARGE : TILE_SMALL));
   return out;
 }
@@ -210,5 +222,40 @@ ${p.batchCode}
     inputs: [ctx.buffer(a).gpu, ctx.buffer(b).gpu],
     output: out.gpu,
     workgroups: [Math.ceil(p.N / COLS), 1, p.batch],
+  });
+}
+
+/** One thread per output element, K in a loop: small problems (see SMALL_MATMUL_MACS). */
+function simple(ctx: KernelContext, a: StridedView, b: StridedView, out: WebGPUBuffer, p: MatmulProblem): void {
+  const dtype = a.buffer.dtype;
+  const t = computeType(dtype);
+  const { meta } = p;
+  const [M, N, K] = [meta.push(p.M), meta.push(p.N), meta.push(p.K)];
+  const [sAm, sAk, sBk, sBn] = [meta.push(p.sAm), meta.push(p.sAk), meta.push(p.sBk), meta.push(p.sBn)];
+  const total = p.batch * p.M * p.N;
+  const TOTAL = meta.push(total);
+  const body = `@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let gi = i32((wid.y * nwg.x + wid.x) * 64u + lid);
+  if (gi >= ${TOTAL}) { return; }
+  let n = gi % ${N};
+  let m = (gi / ${N}) % ${M};
+  let bz = u32(gi / (${M} * ${N}));
+${p.batchCode}
+  var acc: ${t} = ${t === "f32" ? "0.0" : "0"};
+  for (var k = 0; k < ${K}; k++) {
+    acc += ${loadExpr(dtype, `A[o_a + m * ${sAm} + k * ${sAk}]`)} * ${loadExpr(dtype, `B[o_b + k * ${sBk} + n * ${sBn}]`)};
+  }
+  O[gi] = ${storeExpr(dtype, "acc")};
+}`;
+  ctx.batcher.dispatch({
+    key: `matmul-simple:${dtype}:b${p.batchRank}`,
+    code: () =>
+      shader(meta, [{ name: "A", type: storageType(dtype) }, { name: "B", type: storageType(dtype) }, { name: "O", type: storageType(dtype), write: true }], body),
+    uniforms: meta.data(),
+    inputs: [ctx.buffer(a).gpu, ctx.buffer(b).gpu],
+    output: out.gpu,
+    workgroups: grid(Math.ceil(total / 64)),
   });
 }
