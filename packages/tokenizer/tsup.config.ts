@@ -1,7 +1,8 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts"],
+  // index: no Node built-ins (browsers); node: file helpers
+  entry: ["src/index.ts", "src/node.ts"],
   format: ["esm", "cjs"],
   dts: true,
   sourcemap: true,

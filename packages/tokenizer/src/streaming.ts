@@ -13,7 +13,7 @@ const BYTE_TOKEN = /^<0x[0-9A-Fa-f]{2}>$/;
  */
 export class DecodeStream {
   private readonly bytes: boolean;
-  private utf8 = new TextDecoder("utf-8");
+  private utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
   private window: number[] = [];
   private prefix = "";
   /** the last id that is not a byte-fallback token: context for the next window */
@@ -53,7 +53,7 @@ export class DecodeStream {
   flush(): string {
     if (this.bytes) {
       const rest = this.utf8.decode();
-      this.utf8 = new TextDecoder("utf-8");
+      this.utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
       return rest;
     }
     const text = this.tokenizer.decode(this.window, this.options);

@@ -30,7 +30,7 @@ export interface TokenizerParts {
   addedTokens?: AddedToken[];
 }
 
-const utf8 = new TextDecoder("utf-8");
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
  * A byte-level (or SentencePiece-style) BPE tokenizer: added tokens, normalizer, pre-tokenizer,

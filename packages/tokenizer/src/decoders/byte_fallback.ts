@@ -1,6 +1,6 @@
 import type { Decoder } from "./decoder.js";
 
-const strict = new TextDecoder("utf-8", { fatal: true });
+const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** Turns runs of <0xXX> tokens into the text their bytes spell (U+FFFD per byte when invalid UTF-8). */
 export class ByteFallbackDecoder implements Decoder {

@@ -1,7 +1,7 @@
 import type { Decoder } from "./decoder.js";
 import { byteLevelTokenBytes } from "../utils/byte_level.js";
 
-const utf8 = new TextDecoder("utf-8");
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** Maps byte-level characters back to bytes and decodes them as UTF-8 (invalid bytes become U+FFFD). */
 export class ByteLevelDecoder implements Decoder {
