@@ -260,9 +260,11 @@ describe("cpu binary", () => {
     expect(read(be.binary("lt", a, b))).toEqual([0, 1, 0, 0, 0]);
   });
 
-  it("bool and/or/eq", () => {
+  it("bool and/or/eq, and arithmetic on bools stays 0/1", () => {
     const a = view([1, 1, 0, 0], [4], { dtype: "bool" });
     const b = view([1, 0, 1, 0], [4], { dtype: "bool" });
+    expect(read(be.binary("add", a, b))).toEqual([1, 1, 1, 0]);
+    expect(read(be.binary("sub", b, a))).toEqual([0, 1, 1, 0]);
     expect(read(be.binary("and", a, b))).toEqual([1, 0, 0, 0]);
     expect(read(be.binary("or", a, b))).toEqual([1, 1, 1, 0]);
     expect(read(be.binary("eq", a, b))).toEqual([1, 0, 0, 1]);

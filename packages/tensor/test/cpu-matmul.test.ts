@@ -39,6 +39,9 @@ describe("cpu matmul", () => {
       [33, 300, 65], // K spans more than one K block
       [2, 3, 1100], // N spans more than one N block
       [70, 5, 3], // M spans more than one M block
+      [2, 9, 5], // fewer rows than a tile
+      [3, 33, 2], // fewer rows and columns than a tile
+      [65, 7, 2],
     ] as [number, number, number][]) {
       for (const la of layouts) {
         for (const lb of layouts) {

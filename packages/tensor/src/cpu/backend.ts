@@ -56,7 +56,7 @@ export class CpuBackend implements Backend {
     const data = allocHost(dtype, size);
     if (isHalf(dtype)) data.fill(dtype === "float16" ? float32ToFloat16Bits(value) : float32ToBfloat16Bits(value));
     else if (dtype === "bool") data.fill(value !== 0 ? 1 : 0);
-    else data.fill(value);
+    else if (value !== 0) data.fill(value); // fresh typed arrays are already zero
     return new CpuBuffer(data, dtype);
   }
 

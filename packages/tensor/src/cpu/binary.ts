@@ -30,6 +30,8 @@ export function binary(op: BinaryOp, a: StridedView, b: StridedView): BackendBuf
   forEachRun(runs, [0, a.offset, b.offset], (offs) =>
     binaryRun(op, isInt, out, offs[0]!, A, offs[1]!, sa, B, offs[2]!, sb, n),
   );
+  // Arithmetic on bools stays bool (add is or, mul is and, like torch): keep the values 0/1.
+  if (dtype === "bool" && outDtype === "bool") for (let i = 0; i < out.length; i++) out[i] = out[i] !== 0 ? 1 : 0;
   return new CpuBuffer(out, outDtype);
 }
 

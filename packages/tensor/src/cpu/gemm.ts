@@ -35,9 +35,21 @@ export function gemmF32(
     C.fill(0, oc, oc + M * N);
     return;
   }
-  // Vector shapes: y = B^T a (one output row) or y = A b (one output column).
-  if (M === 1) return gemvF32(N, K, B, ob, sbn, sbk, A, oa, sak, C, oc);
-  if (N === 1) return gemvF32(M, K, A, oa, sam, sak, B, ob, sbk, C, oc);
+  // Fewer rows (columns) than a tile: one matrix-vector product per output row (column) wastes
+  // nothing, where a GEMM would pad its panels with zeros.
+  if (M < MR) {
+    for (let i = 0; i < M; i++) gemvF32(N, K, B, ob, sbn, sbk, A, oa + i * sam, sak, C, oc + i * N);
+    return;
+  }
+  if (N < NR) {
+    if (N === 1) return gemvF32(M, K, A, oa, sam, sak, B, ob, sbk, C, oc);
+    const col = new Float32Array(M);
+    for (let j = 0; j < N; j++) {
+      gemvF32(M, K, A, oa, sam, sak, B, ob + j * sbn, sbk, col, 0);
+      for (let i = 0; i < M; i++) C[oc + i * N + j] = col[i]!;
+    }
+    return;
+  }
   for (let jc = 0; jc < N; jc += NC) {
     const nc = Math.min(NC, N - jc);
     const ncPanels = Math.ceil(nc / NR);

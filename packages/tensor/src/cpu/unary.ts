@@ -86,9 +86,12 @@ function unaryRun(op: UnaryOp, isInt: boolean, out: HostArray, o: number, a: Hos
       }
       return;
     case "gelu_tanh":
+      // 1 + tanh(u) = 2 - 2 / (e^(2u) + 1): one exp instead of Math.tanh (about twice as slow);
+      // only the absolute error matters here and it stays near 1e-16.
       for (; o < end; o++, i += s) {
         const v = a[i]!;
-        out[o] = 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)));
+        const e = Math.exp(2 * SQRT_2_OVER_PI * (v + 0.044715 * v * v * v));
+        out[o] = v - v / (e + 1);
       }
       return;
     case "floor":
