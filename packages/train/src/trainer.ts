@@ -32,6 +32,8 @@ export interface TrainerOptions<B> {
   evalEvery?: number;
   /** false: no progress output; default: a ProgressBar on stderr. */
   progress?: ProgressBar | false;
+  /** Stop early once this many seconds have passed in run() (the schedule still assumes totalSteps). */
+  maxSeconds?: number;
   /** Called after every step (checkpointing, logging). */
   onStep?: (result: StepResult, trainer: Trainer<B>) => void | Promise<void>;
 }
@@ -121,7 +123,8 @@ export class Trainer<B> {
     const started = Date.now();
     const startStep = this.step;
     let tokens = 0;
-    while (this.step < until) {
+    const deadline = this.options.maxSeconds === undefined ? Infinity : started + this.options.maxSeconds * 1000;
+    while (this.step < until && Date.now() < deadline) {
       const r = await this.trainStep();
       tokens += r.tokens;
       const evalEvery = this.options.evalEvery;
