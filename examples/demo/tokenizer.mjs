@@ -1,9 +1,8 @@
-// Trains the demo's byte-level BPE tokenizer with @llm/tokenizer's trainBPE.
-import * as tokenizers from "@llm/tokenizer";
+// The demo's tokenizer: byte-level BPE (GPT-2 style) trained with @llm/tokenizer's trainBPE.
+import { trainBPE } from "@llm/tokenizer";
 
-/** A byte-level BPE tokenizer with `vocabSize` tokens learned from `text`. */
+/** A byte-level BPE tokenizer with `vocabSize` tokens (one of them <|endoftext|>) learned from `text`. */
 export async function trainTokenizer(text, vocabSize) {
-  const { trainBPE } = tokenizers;
-  if (typeof trainBPE !== "function") throw new Error("@llm/tokenizer has no trainBPE export; build it first (pnpm build)");
-  return trainBPE([text], { vocabSize });
+  // One text per line keeps each piece the trainer pre-tokenizes small.
+  return trainBPE(text.split("\n"), { vocabSize, specialTokens: ["<|endoftext|>"] });
 }
