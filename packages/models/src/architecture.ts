@@ -9,6 +9,8 @@ export type Model = TransformerLanguageModel;
 export interface Architecture {
   /** config.json's model_type. */
   readonly modelType: string;
+  /** Older model_type names of the same architecture (Falcon's "RefinedWeb"). */
+  readonly aliases?: readonly string[];
   /** Builds the model (zero-filled parameters) from config.json's contents; throws on bad config. */
   create(config: RawConfig): Model;
   /**

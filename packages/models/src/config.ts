@@ -112,3 +112,12 @@ export function requireDefaultRope(config: ConfigReader): void {
   params.require("rope_type", type === "default", `"default" (rope scaling is not supported)`);
   config.require("rope_scaling", !config.has("rope_scaling"), "null (rope scaling is not supported)");
 }
+
+/** The config with older key names (`from`) copied to the names we read (`to`) where those are absent. */
+export function withAliases(raw: RawConfig, aliases: Readonly<Record<string, string>>): RawConfig {
+  const out: Record<string, unknown> = { ...raw };
+  for (const [from, to] of Object.entries(aliases)) {
+    if ((out[to] === undefined || out[to] === null) && out[from] !== undefined && out[from] !== null) out[to] = out[from];
+  }
+  return out;
+}

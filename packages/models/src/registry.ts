@@ -11,14 +11,17 @@ import { llama } from "./architectures/llama.js";
 import { mpt } from "./architectures/mpt.js";
 import { opt } from "./architectures/opt.js";
 
+const ALL = [gpt2, gptj, gptNeox, opt, bloom, llama, falcon, mpt, glm];
+
 /** Every architecture by its config.json model_type. */
-export const ARCHITECTURES: ReadonlyMap<string, Architecture> = new Map(
-  [gpt2, gptj, gptNeox, opt, bloom, llama, falcon, mpt, glm].map((a) => [a.modelType, a]),
-);
+export const ARCHITECTURES: ReadonlyMap<string, Architecture> = new Map(ALL.map((a) => [a.modelType, a]));
+
+/** model_type spellings older checkpoints use. */
+const ALIASES: ReadonlyMap<string, Architecture> = new Map(ALL.flatMap((a) => (a.aliases ?? []).map((name) => [name, a] as const)));
 
 export function architectureFor(config: RawConfig): Architecture {
   const type = config.model_type;
-  const architecture = typeof type === "string" ? ARCHITECTURES.get(type) : undefined;
+  const architecture = typeof type === "string" ? (ARCHITECTURES.get(type) ?? ALIASES.get(type)) : undefined;
   if (!architecture) {
     throw new ModelConfigError(
       `config.json: "model_type" must be one of ${[...ARCHITECTURES.keys()].join(", ")}, found ${JSON.stringify(type) ?? "nothing"}`,

@@ -4,7 +4,7 @@ import {
 } from "@llm/layers";
 import type { Tensor } from "@llm/tensor";
 import type { Architecture } from "../architecture.js";
-import { ConfigReader, requireDefaultRope, ropeTheta, type RawConfig } from "../config.js";
+import { ConfigReader, requireDefaultRope, ropeTheta, withAliases, type RawConfig } from "../config.js";
 import { normalizeKeys } from "../keys.js";
 
 /**
@@ -24,7 +24,8 @@ export class FalconModel extends TransformerLanguageModel {
 
   constructor(readonly raw: RawConfig) {
     super();
-    const c = (this.settings = new ConfigReader(raw, "falcon"));
+    // RefinedWeb-era configs spell the sizes n_head, n_layer, n_head_kv.
+    const c = (this.settings = new ConfigReader(withAliases(raw, FALCON_ALIASES), "falcon"));
     const hidden = c.int("hidden_size");
     const heads = c.int("num_attention_heads");
     c.divisible("hidden_size", hidden, heads, "num_attention_heads");
@@ -108,8 +109,11 @@ export class FalconModel extends TransformerLanguageModel {
   }
 }
 
+const FALCON_ALIASES = { n_head: "num_attention_heads", n_layer: "num_hidden_layers", n_head_kv: "num_kv_heads" };
+
 export const falcon: Architecture = {
   modelType: "falcon",
+  aliases: ["RefinedWeb", "RefinedWebModel"],
   create: (config) => new FalconModel(config),
   normalizeKeys: (tensors, model) =>
     normalizeKeys(tensors, {
