@@ -111,6 +111,7 @@ describe.each(fixtureNames())("%s fixture", (name) => {
       const { ids, logits } = greedy(model, f, useCache);
       expect(ids, `cache ${useCache}`).toEqual(expectedIds);
       const worst = Math.max(...logits.map((l, i) => maxAbsDiff(l, f.reference.gen_logits!.slice(0, i, i + 1).reshape(-1))));
+      console.log(`${name}: gen_logits ${worst.toExponential(2)} (cache ${useCache})`);
       expect(worst, `gen_logits, cache ${useCache}`).toBeLessThanOrEqual(1e-4);
     }
   });
