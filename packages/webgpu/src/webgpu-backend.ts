@@ -55,6 +55,8 @@ export class WebGPUBackend implements Backend {
   readonly device: GPUDevice;
   readonly adapterInfo: GPUAdapterInfo | undefined;
   readonly features: KernelFeatures;
+  /** A CPU implementation (SwiftShader, llvmpipe, WARP): correct but slow; pick small sizes. */
+  readonly isSoftware: boolean;
   readonly fused: FusedKernels;
   private readonly storage: BufferPool;
   private readonly staging: BufferPool;
@@ -71,6 +73,11 @@ export class WebGPUBackend implements Backend {
   constructor(init: WebGPUBackendInit) {
     const device = (this.device = init.device);
     this.adapterInfo = init.adapterInfo;
+    const info = init.adapterInfo;
+    this.isSoftware =
+      !!info &&
+      ((info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||
+        /swiftshader|llvmpipe|lavapipe|warp|microsoft basic/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`));
     this.features = init.features;
     this.ownsDevice = init.ownsDevice;
     this.keepAlive = init.keepAlive;
