@@ -2,9 +2,12 @@
 // there; see ../shared/gpu/README.md): bundles benchmarks/webgpu.mjs into .gpu/bench.mjs with
 // `webgpu` left external, and, unless already there, packs node, Dawn and the Vulkan/GL loaders.
 // Run from the repository root after `pnpm build`:  node benchmarks/webgpu-gpu-bundle.mjs
+// To try the bundle here first (SwiftShader): unpack .gpu/dawn.node.xz into
+// .gpu/node_modules/webgpu/dist/linux-x64/dawn.node, run node .gpu/bench.mjs --quick with
+// VK_ICD_FILENAMES set, then run this script again (it removes the unpacked copy).
 // Then, on the device:  source .gpu/device-env.sh && node .gpu/bench.mjs   (carry: [".gpu"])
 import { execFileSync, execSync } from "node:child_process";
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { build } from "tsup";
@@ -55,5 +58,8 @@ const debs = ["libvulkan1", "libegl1", "libglvnd0", "libopengl0", "libgl1", "lib
 if (!debs.every((d) => execSync(`ls "${out}"`).toString().includes(`${d}_`))) {
   execFileSync("apt-get", ["download", ...debs], { cwd: out, stdio: "inherit" });
 }
+// The device unpacks Dawn itself; an unpacked copy from a local test run would only eat the
+// 64 MiB that may be carried.
+rmSync(join(out, "node_modules/webgpu/dist/linux-x64/dawn.node"), { force: true });
 console.log(execSync(`du -sh "${out}"`).toString().trim());
 console.log('device: run(command: "source .gpu/device-env.sh && node .gpu/bench.mjs", carry: [".gpu"], timeout_s: 300)');

@@ -59,8 +59,10 @@ const tfDevice = await tfAdapter.requestDevice({
     maxComputeInvocationsPerWorkgroup: L.maxComputeInvocationsPerWorkgroup,
   },
 });
-tf.registerBackend("webgpu-same-adapter", () => new TfWebGPUBackend(tfDevice, info));
-await tf.setBackend("webgpu-same-adapter");
+// tfjs registers its kernels under the name "webgpu": replace the factory its import registered.
+if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
+tf.registerBackend("webgpu", () => new TfWebGPUBackend(tfDevice, info));
+await tf.setBackend("webgpu");
 await tf.ready();
 
 /** Best seconds per call of fn over `trials`, where each trial runs fn `reps` times then waits. */
