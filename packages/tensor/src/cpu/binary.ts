@@ -26,84 +26,79 @@ export function binary(op: BinaryOp, a: StridedView, b: StridedView): BackendBuf
   const runs = coalesce(a.shape, [contiguousStrides(a.shape), a.strides, b.strides]);
   const [, sa, sb] = runs.inner as [number, number, number];
   const n = runs.n;
-  const isInt = dtype === "int32";
-  forEachRun(runs, [0, a.offset, b.offset], (offs) =>
-    binaryRun(op, isInt, out, offs[0]!, A, offs[1]!, sa, B, offs[2]!, sb, n),
-  );
+  const run = (dtype === "int32" ? INT_RUNS[op] : undefined) ?? RUNS[op];
+  if (run === undefined) throw new Error(`cpu backend: unknown binary op '${op as string}'`);
+  forEachRun(runs, [0, a.offset, b.offset], (offs) => run(out, offs[0]!, A, offs[1]!, sa, B, offs[2]!, sb, n));
   // Arithmetic on bools stays bool (add is or, mul is and, like torch): keep the values 0/1.
   if (dtype === "bool" && outDtype === "bool") for (let i = 0; i < out.length; i++) out[i] = out[i] !== 0 ? 1 : 0;
   return new CpuBuffer(out, outDtype);
 }
 
-/** out[o + t] = a[i + t*sa] op b[j + t*sb] for t < n. One tight loop per op. */
-function binaryRun(
-  op: BinaryOp,
-  isInt: boolean,
-  out: HostArray,
-  o: number,
-  a: HostArray,
-  i: number,
-  sa: number,
-  b: HostArray,
-  j: number,
-  sb: number,
-  n: number,
-): void {
-  const end = o + n;
-  switch (op) {
-    case "add":
-      for (; o < end; o++, i += sa, j += sb) out[o] = a[i]! + b[j]!;
-      return;
-    case "sub":
-      for (; o < end; o++, i += sa, j += sb) out[o] = a[i]! - b[j]!;
-      return;
-    case "mul":
-      // int32 products wrap like C; a double product would lose the low bits first.
-      if (isInt) for (; o < end; o++, i += sa, j += sb) out[o] = Math.imul(a[i]!, b[j]!);
-      else for (; o < end; o++, i += sa, j += sb) out[o] = a[i]! * b[j]!;
-      return;
-    case "div":
-      // int32 division truncates toward zero (C, WGSL); division by zero gives 0.
-      if (isInt) for (; o < end; o++, i += sa, j += sb) out[o] = Math.trunc(a[i]! / b[j]!);
-      else for (; o < end; o++, i += sa, j += sb) out[o] = a[i]! / b[j]!;
-      return;
-    case "pow":
-      for (; o < end; o++, i += sa, j += sb) out[o] = Math.pow(a[i]!, b[j]!);
-      return;
-    case "maximum":
-      for (; o < end; o++, i += sa, j += sb) out[o] = Math.max(a[i]!, b[j]!);
-      return;
-    case "minimum":
-      for (; o < end; o++, i += sa, j += sb) out[o] = Math.min(a[i]!, b[j]!);
-      return;
-    case "eq":
-      for (; o < end; o++, i += sa, j += sb) out[o] = a[i] === b[j] ? 1 : 0;
-      return;
-    case "ne":
-      for (; o < end; o++, i += sa, j += sb) out[o] = a[i] !== b[j] ? 1 : 0;
-      return;
-    case "lt":
-      for (; o < end; o++, i += sa, j += sb) out[o] = a[i]! < b[j]! ? 1 : 0;
-      return;
-    case "le":
-      for (; o < end; o++, i += sa, j += sb) out[o] = a[i]! <= b[j]! ? 1 : 0;
-      return;
-    case "gt":
-      for (; o < end; o++, i += sa, j += sb) out[o] = a[i]! > b[j]! ? 1 : 0;
-      return;
-    case "ge":
-      for (; o < end; o++, i += sa, j += sb) out[o] = a[i]! >= b[j]! ? 1 : 0;
-      return;
-    case "and":
-      for (; o < end; o++, i += sa, j += sb) out[o] = a[i] !== 0 && b[j] !== 0 ? 1 : 0;
-      return;
-    case "or":
-      for (; o < end; o++, i += sa, j += sb) out[o] = a[i] !== 0 || b[j] !== 0 ? 1 : 0;
-      return;
-    default:
-      throw new Error(`cpu backend: unknown binary op '${op as string}'`);
-  }
-}
+/** out[o + t] = a[i + t*sa] op b[j + t*sb] for t < n. */
+type Run = (out: HostArray, o: number, a: HostArray, i: number, sa: number, b: HostArray, j: number, sb: number, n: number) => void;
+
+// One small function per op rather than one switch: V8 optimises each on its own, so the first use
+// of a new op does not throw away (deoptimise) the compiled loops of all the others. Comparisons
+// are written `+(x < y)`: V8 compiles that without a branch, 5x faster than `x < y ? 1 : 0` on
+// unpredictable data.
+const RUNS: Record<BinaryOp, Run> = {
+  add: (out, o, a, i, sa, b, j, sb, n) => {
+    for (const end = o + n; o < end; o++, i += sa, j += sb) out[o] = a[i]! + b[j]!;
+  },
+  sub: (out, o, a, i, sa, b, j, sb, n) => {
+    for (const end = o + n; o < end; o++, i += sa, j += sb) out[o] = a[i]! - b[j]!;
+  },
+  mul: (out, o, a, i, sa, b, j, sb, n) => {
+    for (const end = o + n; o < end; o++, i += sa, j += sb) out[o] = a[i]! * b[j]!;
+  },
+  div: (out, o, a, i, sa, b, j, sb, n) => {
+    for (const end = o + n; o < end; o++, i += sa, j += sb) out[o] = a[i]! / b[j]!;
+  },
+  pow: (out, o, a, i, sa, b, j, sb, n) => {
+    for (const end = o + n; o < end; o++, i += sa, j += sb) out[o] = Math.pow(a[i]!, b[j]!);
+  },
+  maximum: (out, o, a, i, sa, b, j, sb, n) => {
+    for (const end = o + n; o < end; o++, i += sa, j += sb) out[o] = Math.max(a[i]!, b[j]!);
+  },
+  minimum: (out, o, a, i, sa, b, j, sb, n) => {
+    for (const end = o + n; o < end; o++, i += sa, j += sb) out[o] = Math.min(a[i]!, b[j]!);
+  },
+  eq: (out, o, a, i, sa, b, j, sb, n) => {
+    for (const end = o + n; o < end; o++, i += sa, j += sb) out[o] = +(a[i] === b[j]);
+  },
+  ne: (out, o, a, i, sa, b, j, sb, n) => {
+    for (const end = o + n; o < end; o++, i += sa, j += sb) out[o] = +(a[i] !== b[j]);
+  },
+  lt: (out, o, a, i, sa, b, j, sb, n) => {
+    for (const end = o + n; o < end; o++, i += sa, j += sb) out[o] = +(a[i]! < b[j]!);
+  },
+  le: (out, o, a, i, sa, b, j, sb, n) => {
+    for (const end = o + n; o < end; o++, i += sa, j += sb) out[o] = +(a[i]! <= b[j]!);
+  },
+  gt: (out, o, a, i, sa, b, j, sb, n) => {
+    for (const end = o + n; o < end; o++, i += sa, j += sb) out[o] = +(a[i]! > b[j]!);
+  },
+  ge: (out, o, a, i, sa, b, j, sb, n) => {
+    for (const end = o + n; o < end; o++, i += sa, j += sb) out[o] = +(a[i]! >= b[j]!);
+  },
+  and: (out, o, a, i, sa, b, j, sb, n) => {
+    for (const end = o + n; o < end; o++, i += sa, j += sb) out[o] = +(a[i] !== 0) & +(b[j] !== 0);
+  },
+  or: (out, o, a, i, sa, b, j, sb, n) => {
+    for (const end = o + n; o < end; o++, i += sa, j += sb) out[o] = +(a[i] !== 0) | +(b[j] !== 0);
+  },
+};
+
+// int32 needs its own product and quotient: a double product loses the low bits before wrapping,
+// and integer division truncates toward zero (as in C and WGSL; division by zero gives 0).
+const INT_RUNS: Partial<Record<BinaryOp, Run>> = {
+  mul: (out, o, a, i, sa, b, j, sb, n) => {
+    for (const end = o + n; o < end; o++, i += sa, j += sb) out[o] = Math.imul(a[i]!, b[j]!);
+  },
+  div: (out, o, a, i, sa, b, j, sb, n) => {
+    for (const end = o + n; o < end; o++, i += sa, j += sb) out[o] = Math.trunc(a[i]! / b[j]!);
+  },
+};
 
 export function where(cond: StridedView, a: StridedView, b: StridedView): BackendBuffer {
   const dtype = a.buffer.dtype;
