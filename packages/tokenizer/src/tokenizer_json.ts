@@ -145,7 +145,7 @@ export function fromTokenizerJson(json: string | object, file = "tokenizer.json"
   const { vocab, tokenToId } = fast
     ? buildVocab(fast.tokens, fast.ids, addedIds, `${file}: model.vocab`)
     : readVocab(model.vocab, addedIds, `${file}: model.vocab`);
-  const pairs = fast ? fast.resolveMerges(tokenToId) : readMerges(model.merges, tokenToId, `${file}: model.merges`);
+  const pairs = fast ? fast.resolveMerges(tokenToId, vocab) : readMerges(model.merges, tokenToId, `${file}: model.merges`);
   const preTokenizer = preTokenizerFromJSON(root.pre_tokenizer, `${file}: pre_tokenizer`);
   const flat = flattenPreTokenizers(preTokenizer);
   const byteLevel = flat.length > 0 && flat[flat.length - 1] instanceof ByteLevelPreTokenizer;

@@ -8,10 +8,19 @@ export interface FastModelData {
   tokens: string[];
   ids: number[];
   /** resolves the merges (kept as spans of the text) against the vocab */
-  resolveMerges(tokenToId: VocabTable): PairTable;
+  resolveMerges(tokenToId: VocabTable, vocab: readonly (string | undefined)[]): PairTable;
 }
 
 class Fallback extends Error {}
+
+/** token === text[s1, e1) + text[s2, e2) */
+function spansEqual(token: string | undefined, text: string, s1: number, e1: number, s2: number, e2: number): boolean {
+  if (token === undefined || token.length !== e1 - s1 + (e2 - s2)) return false;
+  let k = 0;
+  for (let j = s1; j < e1; j++) if (token.charCodeAt(k++) !== text.charCodeAt(j)) return false;
+  for (let j = s2; j < e2; j++) if (token.charCodeAt(k++) !== text.charCodeAt(j)) return false;
+  return true;
+}
 const fallback = (): never => {
   throw new Fallback();
 };
@@ -154,7 +163,38 @@ function read(text: string, file: string): { root: Record<string, unknown>; data
     for (;;) {
       const c = text.charCodeAt(i);
       if (c === 34) {
-        const e = endOfString(i);
+        // one pass for the usual "a b": find the closing quote and the space together
+        let e = -1;
+        let sp = -1;
+        let spaces = 0;
+        for (let j = i + 1; j < n; j++) {
+          const d = text.charCodeAt(j);
+          if (d === 34) {
+            e = j;
+            break;
+          }
+          if (d === 92) break;
+          if (d === 32) {
+            spaces++;
+            sp = j;
+          }
+        }
+        if (e >= 0 && spaces === 1) {
+          push(i + 1, sp, sp + 1, e);
+          i = ws(e + 1);
+          const d = text.charCodeAt(i);
+          if (d === 44) {
+            i = ws(i + 1);
+            continue;
+          }
+          if (d === 93) {
+            mergeSpans = spans;
+            mergeCount = count;
+            return i + 1;
+          }
+          fallback();
+        }
+        e = endOfString(i);
         if (hadEscape) {
           const s = JSON.parse(text.slice(i, e + 1)) as string;
           const sp = s.indexOf(" ");
@@ -236,8 +276,9 @@ function read(text: string, file: string): { root: Record<string, unknown>; data
   const { tokens, ids } = vocabData as { tokens: string[]; ids: number[] };
   const spans = mergeSpans as Int32Array;
   const count = mergeCount;
-  const resolveMerges = (tokenToId: VocabTable): PairTable => {
+  const resolveMerges = (tokenToId: VocabTable, vocabList: readonly (string | undefined)[]): PairTable => {
     const pairs = new PairTable(count);
+    let lastMerged = -2;
     for (let r = 0; r < count; r++) {
       const esc = escapedMerges.get(r);
       let a: number | undefined, b: number | undefined, m: number | undefined;
@@ -247,9 +288,16 @@ function read(text: string, file: string): { root: Record<string, unknown>; data
         m = tokenToId.get(esc[0] + esc[1]);
       } else {
         const o = r * 4;
-        a = tokenToId.getSpan(text, spans[o]!, spans[o + 1]!);
-        b = tokenToId.getSpan(text, spans[o + 2]!, spans[o + 3]!);
-        m = tokenToId.getConcat(text, spans[o]!, spans[o + 1]!, spans[o + 2]!, spans[o + 3]!);
+        const s1 = spans[o]!;
+        const e1 = spans[o + 1]!;
+        const s2 = spans[o + 2]!;
+        const e2 = spans[o + 3]!;
+        a = tokenToId.getSpan(text, s1, e1);
+        b = tokenToId.getSpan(text, s2, e2);
+        // merged tokens usually take consecutive ids: try the next id before hashing
+        const guess = lastMerged + 1;
+        m = guess < vocabList.length && spansEqual(vocabList[guess], text, s1, e1, s2, e2) ? guess : tokenToId.getConcat(text, s1, e1, s2, e2);
+        if (m !== undefined) lastMerged = m;
       }
       if (a === undefined || b === undefined || m === undefined) {
         const o = r * 4;
