@@ -57,15 +57,21 @@ function dots(rows: number, K: number, X: Float32Array, ox: number, sxi: number,
 function sweeps(rows: number, K: number, X: Float32Array, ox: number, sxi: number, sxk: number, v: Float32Array, ov: number, sv: number, y: Float32Array, oy: number): void {
   const acc = new Float64Array(rows);
   let k = 0;
-  // Two columns per sweep halves the passes over the accumulator.
-  for (; k + 2 <= K; k += 2) {
+  // Four columns per sweep: a quarter of the passes over the accumulator.
+  for (; k + 4 <= K; k += 4) {
     const t0 = v[ov + k * sv]!;
     const t1 = v[ov + (k + 1) * sv]!;
+    const t2 = v[ov + (k + 2) * sv]!;
+    const t3 = v[ov + (k + 3) * sv]!;
     let x0 = ox + k * sxk;
     let x1 = x0 + sxk;
-    for (let i = 0; i < rows; i++, x0 += sxi, x1 += sxi) acc[i] += X[x0]! * t0 + X[x1]! * t1;
+    let x2 = x1 + sxk;
+    let x3 = x2 + sxk;
+    for (let i = 0; i < rows; i++, x0 += sxi, x1 += sxi, x2 += sxi, x3 += sxi) {
+      acc[i] += X[x0]! * t0 + X[x1]! * t1 + X[x2]! * t2 + X[x3]! * t3;
+    }
   }
-  if (k < K) {
+  for (; k < K; k++) {
     const t = v[ov + k * sv]!;
     let x = ox + k * sxk;
     for (let i = 0; i < rows; i++, x += sxi) acc[i] += X[x]! * t;
