@@ -121,7 +121,9 @@ describe("cpu cast", () => {
       expect(read(asInt)).toEqual([0, 1024, -2, 0]);
       const other = dtype === "float16" ? "bfloat16" : "float16";
       const cross = be.cast({ buffer: h, shape: [4], strides: [1], offset: 0 }, other);
-      expect(read(be.cast({ buffer: cross, shape: [4], strides: [1], offset: 0 }, "float32"))).toEqual([0.5, 1024, -2, 0.25]);
+      expect(read(be.cast({ buffer: cross, shape: [4], strides: [1], offset: 0 }, "float32"))).toEqual([
+        0.5, 1024, -2, 0.25,
+      ]);
     }
   });
 
@@ -234,8 +236,14 @@ describe("cpu binary", () => {
           const x = naive(av);
           const y = naive(b.v);
           const expected = x.map((xi, i) => ref(xi, y[i]!));
-          expect(out.dtype).toBe(["add", "sub", "mul", "div", "pow", "maximum", "minimum"].includes(op) ? "float32" : "bool");
-          expectClose(read(out), expected.map((e) => (out.dtype === "float32" ? Math.fround(e) : e)), 1e-6);
+          expect(out.dtype).toBe(
+            ["add", "sub", "mul", "div", "pow", "maximum", "minimum"].includes(op) ? "float32" : "bool",
+          );
+          expectClose(
+            read(out),
+            expected.map((e) => (out.dtype === "float32" ? Math.fround(e) : e)),
+            1e-6,
+          );
         }
       }
     });
@@ -256,7 +264,9 @@ describe("cpu binary", () => {
     expect(read(be.binary("mul", a, b))).toEqual([14, -14, 2147483647, 0, -27]);
     expect(read(be.binary("sub", a, b))).toEqual([5, -9, 2147483646, 0, 12]);
     expect(read(be.binary("maximum", a, b))).toEqual([7, 2, 2147483647, 65536, 9]);
-    expect(read(be.binary("pow", view([2, 3], [2], { dtype: "int32" }), view([10, 2], [2], { dtype: "int32" })))).toEqual([1024, 9]);
+    expect(
+      read(be.binary("pow", view([2, 3], [2], { dtype: "int32" }), view([10, 2], [2], { dtype: "int32" }))),
+    ).toEqual([1024, 9]);
     expect(read(be.binary("lt", a, b))).toEqual([0, 1, 0, 0, 0]);
   });
 
@@ -325,7 +335,17 @@ function reduceRef(op: ReduceOp, v: StridedView, axes: readonly number[]): numbe
     const x = at(v, idx);
     const cur = out[o]!;
     out[o] =
-      op === "sum" ? cur + x : op === "prod" ? cur * x : op === "max" ? (cur > x || cur !== cur ? cur : x) : cur < x || cur !== cur ? cur : x;
+      op === "sum"
+        ? cur + x
+        : op === "prod"
+        ? cur * x
+        : op === "max"
+        ? cur > x || cur !== cur
+          ? cur
+          : x
+        : cur < x || cur !== cur
+        ? cur
+        : x;
   }
   return out;
 }
@@ -380,7 +400,10 @@ describe("cpu argmax", () => {
           let best = -Infinity;
           let bestK = 0;
           for (let k = 0; k < v.shape[axis]!; k++) {
-            const x = at(v, idx.map((t, d) => (d === axis ? k : t)));
+            const x = at(
+              v,
+              idx.map((t, d) => (d === axis ? k : t)),
+            );
             if (x > best) [best, bestK] = [x, k];
           }
           expected.push(bestK);
@@ -407,7 +430,11 @@ describe("cpu cumsum", () => {
       for (let axis = 0; axis < 3; axis++) {
         const expected = [...indices(v.shape)].map((idx) => {
           let s = 0;
-          for (let k = 0; k <= idx[axis]!; k++) s += at(v, idx.map((t, d) => (d === axis ? k : t)));
+          for (let k = 0; k <= idx[axis]!; k++)
+            s += at(
+              v,
+              idx.map((t, d) => (d === axis ? k : t)),
+            );
           return Math.fround(s);
         });
         expectClose(read(be.cumsum(v, axis)), expected, 1e-5);
@@ -440,7 +467,11 @@ describe("cpu gather / scatterAdd", () => {
   });
 
   it("gathers embedding rows of any dtype and accepts strided indices", () => {
-    const w = view(Array.from({ length: 40 }, (_, i) => i), [10, 4], { dtype: "int32" });
+    const w = view(
+      Array.from({ length: 40 }, (_, i) => i),
+      [10, 4],
+      { dtype: "int32" },
+    );
     const ids = restride(view([3, 9, 0], [3], { dtype: "int32" }), [3], [-1], 2);
     expect(read(be.gather(w, ids, 0))).toEqual([0, 1, 2, 3, 36, 37, 38, 39, 12, 13, 14, 15]);
     const h = view([1, 2, 3, 4, 5, 6], [3, 2], { dtype: "bfloat16" });
@@ -454,7 +485,13 @@ describe("cpu gather / scatterAdd", () => {
       const idxValues = [len - 1, 0, len - 1, 0, 1 % len];
       const idx = view(idxValues, [5], { dtype: "int32" });
       const updShape = shape.map((d, i) => (i === axis ? 5 : d));
-      const upd = view(randomF32(updShape.reduce((a, b) => a * b), 10 + axis), updShape);
+      const upd = view(
+        randomF32(
+          updShape.reduce((a, b) => a * b),
+          10 + axis,
+        ),
+        updShape,
+      );
       const expected = new Array<number>(24).fill(0);
       const os = contiguousStridesOf(shape);
       for (const u of indices(updShape)) {
@@ -470,7 +507,12 @@ describe("cpu gather / scatterAdd", () => {
     const idx = view([1, 1, 0], [3], { dtype: "int32" });
     expect(read(be.scatterAdd(upd, idx, 0, [2, 2]))).toEqual([3, 6, 3, 9]);
     const h = be.cast(view([1, 2], [2]), "float16");
-    const r = be.scatterAdd({ buffer: h, shape: [2], strides: [1], offset: 0 }, view([0, 0], [2], { dtype: "int32" }), 0, [2]);
+    const r = be.scatterAdd(
+      { buffer: h, shape: [2], strides: [1], offset: 0 },
+      view([0, 0], [2], { dtype: "int32" }),
+      0,
+      [2],
+    );
     expect(r.dtype).toBe("float16");
     expect(read(r)).toEqual([0x4200, 0]);
   });
@@ -484,7 +526,10 @@ describe("cpu concat", () => {
       const shape = [2, 3, 4].map((d, i) => (i === axis ? 3 * d : d));
       const expected = [...indices(shape)].map((o) => {
         const part = Math.floor(o[axis]! / [2, 3, 4][axis]!);
-        return at(parts[part]!, o.map((t, d) => (d === axis ? t % [2, 3, 4][axis]! : t)));
+        return at(
+          parts[part]!,
+          o.map((t, d) => (d === axis ? t % [2, 3, 4][axis]! : t)),
+        );
       });
       expect(read(be.concat(parts, axis))).toEqual(expected);
     }
@@ -559,7 +604,9 @@ describe("cpu fused kernels", () => {
           const row = rows.slice(r * 4, r * 4 + 4);
           const mean = row.reduce((a, c) => a + c, 0) / 4;
           const variance = row.reduce((a, c) => a + (c - mean) ** 2, 0) / 4;
-          row.forEach((c, i) => expected.push(((c - mean) / Math.sqrt(variance + 1e-5)) * (wv ? at(wv, [i]) : 1) + (bv ? at(bv, [i]) : 0)));
+          row.forEach((c, i) =>
+            expected.push(((c - mean) / Math.sqrt(variance + 1e-5)) * (wv ? at(wv, [i]) : 1) + (bv ? at(bv, [i]) : 0)),
+          );
         }
         expectClose(read(fused.layerNorm!(input, wv, bv, 1e-5)), expected, 1e-5);
       }
@@ -578,6 +625,10 @@ describe("cpu fused kernels", () => {
     }
     expectClose(read(fused.rmsNorm!(x, w, 1e-6)), expected, 1e-5);
     const noW = read(fused.rmsNorm!(x, null, 1e-6));
-    expectClose(noW, expected.map((e, i) => e / (4 - (i % 4))), 1e-5);
+    expectClose(
+      noW,
+      expected.map((e, i) => e / (4 - (i % 4))),
+      1e-5,
+    );
   });
 });

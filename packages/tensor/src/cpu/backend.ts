@@ -1,12 +1,4 @@
-import type {
-  Backend,
-  BackendBuffer,
-  BinaryOp,
-  FusedKernels,
-  ReduceOp,
-  StridedView,
-  UnaryOp,
-} from "../backend.js";
+import type { Backend, BackendBuffer, BinaryOp, FusedKernels, ReduceOp, StridedView, UnaryOp } from "../backend.js";
 import { allocHost, type DType, type HostArray } from "../dtype.js";
 import { binary, where } from "./binary.js";
 import { bufferData, CpuBuffer } from "./buffer.js";

@@ -35,7 +35,17 @@ export function binary(op: BinaryOp, a: StridedView, b: StridedView): BackendBuf
 }
 
 /** out[o + t] = a[i + t*sa] op b[j + t*sb] for t < n. */
-type Run = (out: HostArray, o: number, a: HostArray, i: number, sa: number, b: HostArray, j: number, sb: number, n: number) => void;
+type Run = (
+  out: HostArray,
+  o: number,
+  a: HostArray,
+  i: number,
+  sa: number,
+  b: HostArray,
+  j: number,
+  sb: number,
+  n: number,
+) => void;
 
 // One small function per op rather than one switch: V8 optimises each on its own, so the first use
 // of a new op does not throw away (deoptimise) the compiled loops of all the others. Comparisons

@@ -30,7 +30,12 @@ export function toFloat32(view: StridedView): Float32Array {
 /** A view of a contiguous array as a fresh float32 buffer's view (kernels compute halves this way). */
 export function float32View(view: StridedView): StridedView {
   const data = toFloat32(view);
-  return { buffer: new CpuBuffer(data, "float32"), shape: view.shape, strides: contiguousStrides(view.shape), offset: 0 };
+  return {
+    buffer: new CpuBuffer(data, "float32"),
+    shape: view.shape,
+    strides: contiguousStrides(view.shape),
+    offset: 0,
+  };
 }
 
 /** Converts contiguous float32 (or int32/bool) values to `dtype`, rounding halves to nearest even. */

@@ -88,7 +88,16 @@ export function gemmF32(
  * Packs `rows` x `kc` of a matrix (row stride sr, k stride sk) into panels of `w` rows, each panel
  * stored k-major: dst[panel*kc*w + p*w + r]. Rows past the end are zero so kernels run full tiles.
  */
-function packPanels(src: Float32Array, o: number, sr: number, sk: number, rows: number, kc: number, w: number, dst: Float64Array): void {
+function packPanels(
+  src: Float32Array,
+  o: number,
+  sr: number,
+  sk: number,
+  rows: number,
+  kc: number,
+  w: number,
+  dst: Float64Array,
+): void {
   const panels = Math.ceil(rows / w);
   for (let q = 0; q < panels; q++) {
     const base = q * kc * w;
@@ -110,6 +119,7 @@ function packPanels(src: Float32Array, o: number, sr: number, sk: number, rows: 
  * 3 values of A and one of B at a time fill exactly the 16 SSE registers V8 allocates, so nothing
  * spills (measured ~10% faster than 4x4 here); B is loaded column by column to keep it that way.
  */
+// prettier-ignore
 function kernel3x4(
   pa: Float64Array,
   ia: number,
@@ -153,7 +163,15 @@ function kernel3x4(
 }
 
 /** Edge tile (padded rows/columns were computed on zeros): write only the valid part. */
-function storeEdge(tile: number[], C: Float32Array, c: number, ldc: number, mr: number, nr: number, accumulate: boolean): void {
+function storeEdge(
+  tile: number[],
+  C: Float32Array,
+  c: number,
+  ldc: number,
+  mr: number,
+  nr: number,
+  accumulate: boolean,
+): void {
   for (let i = 0; i < mr; i++) {
     for (let j = 0; j < nr; j++) {
       const at = c + i * ldc + j;

@@ -26,14 +26,29 @@ export function gemvF32(
 }
 
 /** Four rows at a time share each load of v. */
-function dots(rows: number, K: number, X: Float32Array, ox: number, sxi: number, sxk: number, v: Float32Array, ov: number, sv: number, y: Float32Array, oy: number): void {
+function dots(
+  rows: number,
+  K: number,
+  X: Float32Array,
+  ox: number,
+  sxi: number,
+  sxk: number,
+  v: Float32Array,
+  ov: number,
+  sv: number,
+  y: Float32Array,
+  oy: number,
+): void {
   let i = 0;
   for (; i + 4 <= rows; i += 4) {
     let x0 = ox + i * sxi;
     let x1 = x0 + sxi;
     let x2 = x1 + sxi;
     let x3 = x2 + sxi;
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    let s0 = 0,
+      s1 = 0,
+      s2 = 0,
+      s3 = 0;
     for (let k = 0, j = ov; k < K; k++, j += sv, x0 += sxk, x1 += sxk, x2 += sxk, x3 += sxk) {
       const t = v[j]!;
       s0 += X[x0]! * t;
@@ -54,7 +69,19 @@ function dots(rows: number, K: number, X: Float32Array, ox: number, sxi: number,
 }
 
 /** Accumulates v[k] * X[:, k] column by column into float64 sums (X's columns are contiguous). */
-function sweeps(rows: number, K: number, X: Float32Array, ox: number, sxi: number, sxk: number, v: Float32Array, ov: number, sv: number, y: Float32Array, oy: number): void {
+function sweeps(
+  rows: number,
+  K: number,
+  X: Float32Array,
+  ox: number,
+  sxi: number,
+  sxk: number,
+  v: Float32Array,
+  ov: number,
+  sv: number,
+  y: Float32Array,
+  oy: number,
+): void {
   const acc = new Float64Array(rows);
   let k = 0;
   // Four columns per sweep: a quarter of the passes over the accumulator.

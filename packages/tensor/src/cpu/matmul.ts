@@ -40,7 +40,11 @@ export function matmul(a: StridedView, b: StridedView): BackendBuffer {
   if (batch.length === 0) {
     one(0, a.offset, b.offset);
   } else {
-    const runs = coalesce(batch, [contiguousStrides(batch).map((s) => s * M * N), a.strides.slice(0, r - 2), b.strides.slice(0, r - 2)]);
+    const runs = coalesce(batch, [
+      contiguousStrides(batch).map((s) => s * M * N),
+      a.strides.slice(0, r - 2),
+      b.strides.slice(0, r - 2),
+    ]);
     const [sc, sa, sb] = runs.inner as [number, number, number];
     forEachRun(runs, [0, a.offset, b.offset], (offs) => {
       for (let t = 0; t < runs.n; t++) one(offs[0]! + t * sc, offs[1]! + t * sa, offs[2]! + t * sb);

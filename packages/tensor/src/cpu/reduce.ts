@@ -102,7 +102,12 @@ function reduceRun(
  * Runs fn(outOffset, xOffset) for every position of `x` with `axis` fixed at 0, where outOffset
  * indexes a contiguous array of `outShape` (the axis kept at its size or set to 1).
  */
-function forEachLine(x: StridedView, axis: number, outShape: readonly number[], fn: (o: number, i: number) => void): void {
+function forEachLine(
+  x: StridedView,
+  axis: number,
+  outShape: readonly number[],
+  fn: (o: number, i: number) => void,
+): void {
   const lineShape = x.shape.slice();
   lineShape[axis] = 1;
   const runs = coalesce(lineShape, [contiguousStrides(outShape), x.strides]);
