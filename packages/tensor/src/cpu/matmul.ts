@@ -30,26 +30,33 @@ export function matmul(a: StridedView, b: StridedView): BackendBuffer {
   const sbk = b.strides[r - 2]!;
   const sbn = b.strides[r - 1]!;
   if (out.length === 0) return new CpuBuffer(out, dtype);
-  const one = (oc: number, oa: number, ob: number): void => {
+  const one = (m: number, sm: number, oc: number, oa: number, ob: number): void => {
     if (dtype === "float32") {
-      gemmF32(M, N, K, A as Float32Array, oa, sam, sak, B as Float32Array, ob, sbk, sbn, out as Float32Array, oc);
+      gemmF32(m, N, K, A as Float32Array, oa, sm, sak, B as Float32Array, ob, sbk, sbn, out as Float32Array, oc);
     } else {
-      gemmNaive(M, N, K, dtype === "int32", A, oa, sam, sak, B, ob, sbk, sbn, out, oc);
+      gemmNaive(m, N, K, dtype === "int32", A, oa, sm, sak, B, ob, sbk, sbn, out, oc);
     }
   };
   if (batch.length === 0) {
-    one(0, a.offset, b.offset);
-  } else {
-    const runs = coalesce(batch, [
-      contiguousStrides(batch).map((s) => s * M * N),
-      a.strides.slice(0, r - 2),
-      b.strides.slice(0, r - 2),
-    ]);
-    const [sc, sa, sb] = runs.inner as [number, number, number];
-    forEachRun(runs, [0, a.offset, b.offset], (offs) => {
-      for (let t = 0; t < runs.n; t++) one(offs[0]! + t * sc, offs[1]! + t * sa, offs[2]! + t * sb);
-    });
+    one(M, sam, 0, a.offset, b.offset);
+    return new CpuBuffer(out, dtype);
   }
+  // One matrix shared by the whole batch (x [B, T, C] @ W): when a's batch and row dims step through
+  // memory as one, that is a single taller GEMM, B packed once, and decoding a batch of sequences
+  // becomes a matrix product instead of B matrix-vector products.
+  const bBatch = b.strides.slice(0, r - 2);
+  if (bBatch.every((s, i) => s === 0 || batch[i] === 1)) {
+    const rows = coalesce([...batch, M], [a.strides.slice(0, r - 1)]);
+    if (rows.outer.length === 0) {
+      one(rows.n, rows.inner[0]!, 0, a.offset, b.offset);
+      return new CpuBuffer(out, dtype);
+    }
+  }
+  const runs = coalesce(batch, [contiguousStrides(batch).map((s) => s * M * N), a.strides.slice(0, r - 2), bBatch]);
+  const [sc, sa, sb] = runs.inner as [number, number, number];
+  forEachRun(runs, [0, a.offset, b.offset], (offs) => {
+    for (let t = 0; t < runs.n; t++) one(M, sam, offs[0]! + t * sc, offs[1]! + t * sa, offs[2]! + t * sb);
+  });
   return new CpuBuffer(out, dtype);
 }
 
