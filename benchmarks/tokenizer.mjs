@@ -14,28 +14,41 @@ const bytes = docs.reduce((n, d) => n + Buffer.byteLength(d), 0);
 const quick = process.argv.includes("--quick");
 console.log(`Brown corpus: ${docs.length} documents, ${(bytes / 1e6).toFixed(2)} MB UTF-8; node ${process.version}`);
 
+// load times: wall clock, and this process's CPU time (user + system), which a busy shared
+// machine inflates less than the wall clock
+let lastCpu = 0;
 function time(fn) {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const r = fn();
-  return [r, performance.now() - t0];
+  const ms = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  lastCpu = (c.user + c.system) / 1000;
+  return [r, ms];
 }
 async function timeAsync(fn) {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const r = await fn();
-  return [r, performance.now() - t0];
+  const ms = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  lastCpu = (c.user + c.system) / 1000;
+  return [r, ms];
 }
 
 function measure(encode, passes) {
   let ids = null;
   [ids] = time(() => docs.map((d) => encode(d))); // warm-up (and the ids to compare)
   let best = Infinity;
+  let bestCpu = Infinity;
   for (let p = 0; p < passes; p++) {
     const [, ms] = time(() => {
       for (const d of docs) encode(d);
     });
     best = Math.min(best, ms);
+    bestCpu = Math.min(bestCpu, lastCpu);
   }
-  return { ids, mbps: bytes / 1e6 / (best / 1000) };
+  return { ids, mbps: bytes / 1e6 / (best / 1000), mbpsCpu: bytes / 1e6 / (bestCpu / 1000) };
 }
 
 function sameIds(a, b) {
@@ -49,11 +62,11 @@ function sameIds(a, b) {
 }
 
 const rows = [];
-function report(group, name, loadMs, r, ref) {
+function report(group, name, loadMs, r, ref, loadCpu = lastCpu) {
   const mismatch = ref ? sameIds(r.ids, ref.ids) : 0;
-  rows.push({ group, name, loadMs, mbps: r.mbps, mismatch });
+  rows.push({ group, name, loadMs, loadCpu, mbps: r.mbps, mbpsCpu: r.mbpsCpu, mismatch });
   console.log(
-    `${group.padEnd(8)} ${name.padEnd(24)} load ${loadMs.toFixed(0).padStart(5)} ms   ${r.mbps.toFixed(2).padStart(6)} MB/s` +
+    `${group.padEnd(8)} ${name.padEnd(24)} load ${loadMs.toFixed(0).padStart(5)} ms (cpu ${loadCpu.toFixed(0).padStart(5)} ms)   ${r.mbps.toFixed(2).padStart(6)} MB/s (per cpu-s ${r.mbpsCpu.toFixed(2).padStart(6)})` +
       (ref ? `   ids differ from @llm/tokenizer in ${mismatch} docs` : ""),
   );
 }
@@ -63,21 +76,26 @@ function report(group, name, loadMs, r, ref) {
   const passes = quick ? 1 : 3;
   const encJson = readFileSync(require.resolve("tiktoken/encoders/r50k_base.json"), "utf8");
   const [ours, oursLoad] = time(() => fromTiktokenJson(encJson));
+  const oursCpu = lastCpu;
   const oursR = measure((t) => ours.encode(t, { allowSpecial: false }), passes);
-  report("r50k", "@llm/tokenizer", oursLoad, oursR);
+  report("r50k", "@llm/tokenizer", oursLoad, oursR, null, oursCpu);
 
   const { get_encoding } = await import("tiktoken");
   const [tk, tkLoad] = time(() => get_encoding("r50k_base"));
-  report("r50k", "tiktoken (WASM)", tkLoad, measure((t) => tk.encode_ordinary(t), passes), oursR);
+  const tkCpu = lastCpu;
+  report("r50k", "tiktoken (WASM)", tkLoad, measure((t) => tk.encode_ordinary(t), passes), oursR, tkCpu);
   tk.free();
 
   const { Tiktoken } = await import("js-tiktoken/lite");
   const [jsRanks, jsImport] = await timeAsync(() => import("js-tiktoken/ranks/r50k_base"));
+  const jsImportCpu = lastCpu;
   const [jst, jstLoad] = time(() => new Tiktoken(jsRanks.default));
-  report("r50k", "js-tiktoken", jsImport + jstLoad, measure((t) => jst.encode(t), passes), oursR);
+  const jstCpu = jsImportCpu + lastCpu;
+  report("r50k", "js-tiktoken", jsImport + jstLoad, measure((t) => jst.encode(t), passes), oursR, jstCpu);
 
   const [gpt, gptLoad] = await timeAsync(() => import("gpt-tokenizer/encoding/r50k_base"));
-  report("r50k", "gpt-tokenizer", gptLoad, measure((t) => gpt.encode(t, { allowedSpecial: new Set() }), passes), oursR);
+  const gptCpu = lastCpu;
+  report("r50k", "gpt-tokenizer", gptLoad, measure((t) => gpt.encode(t, { allowedSpecial: new Set() }), passes), oursR, gptCpu);
 }
 
 // ---- Hugging Face tokenizer.json
@@ -88,10 +106,12 @@ for (const model of ["llama3", "qwen3"]) {
   const json = readFileSync(dir + "tokenizer.json", "utf8");
   const config = JSON.parse(readFileSync(dir + "tokenizer_config.json", "utf8"));
   const [ours, oursLoad] = time(() => fromTokenizerJson(json));
+  const oursCpu = lastCpu;
   const oursR = measure((t) => ours.encode(t, { addSpecialTokens: false }), quick ? 1 : 3);
-  report(model, "@llm/tokenizer", oursLoad, oursR);
+  report(model, "@llm/tokenizer", oursLoad, oursR, null, oursCpu);
   const [hf, hfLoad] = time(() => new HFTokenizer(JSON.parse(json), config));
-  report(model, "@huggingface/tokenizers", hfLoad, measure((t) => hf.encode(t, { add_special_tokens: false }).ids, 1), oursR);
+  const hfCpu = lastCpu;
+  report(model, "@huggingface/tokenizers", hfLoad, measure((t) => hf.encode(t, { add_special_tokens: false }).ids, 1), oursR, hfCpu);
 }
 
 console.log("\nratios (@llm/tokenizer vs the fastest peer in the same run):");
@@ -102,7 +122,7 @@ for (const group of [...new Set(rows.map((r) => r.group))]) {
   const fastest = peers.reduce((a, b) => (b.mbps > a.mbps ? b : a));
   const quickest = peers.reduce((a, b) => (b.loadMs < a.loadMs ? b : a));
   console.log(
-    `${group.padEnd(8)} speed ${(ours.mbps / fastest.mbps).toFixed(2)}x ${fastest.name}` +
-      `   load ${ours.loadMs.toFixed(0)} ms vs ${quickest.loadMs.toFixed(0)} ms (${quickest.name})`,
+    `${group.padEnd(8)} speed ${(ours.mbps / fastest.mbps).toFixed(2)}x ${fastest.name} (per cpu-s ${(ours.mbpsCpu / fastest.mbpsCpu).toFixed(2)}x)` +
+      `   load ${ours.loadMs.toFixed(0)} ms (cpu ${ours.loadCpu.toFixed(0)}) vs ${quickest.loadMs.toFixed(0)} ms (cpu ${quickest.loadCpu.toFixed(0)}, ${quickest.name})`,
   );
 }

@@ -1,6 +1,6 @@
 import { describe, it, expect, afterAll } from "vitest";
 import { get_encoding, type Tiktoken, type TiktokenEncoding } from "tiktoken";
-import { fromTiktokenJson, parseTiktokenCompactRanks, fromTiktokenTokens, TIKTOKEN_PATTERNS, TIKTOKEN_SPECIAL_TOKENS, type Tokenizer } from "../src/index.js";
+import { fromTiktokenJson, fromTokenizerJson, parseTiktokenCompactRanks, fromTiktokenTokens, TIKTOKEN_PATTERNS, TIKTOKEN_SPECIAL_TOKENS, type Tokenizer } from "../src/index.js";
 import { brownDocs, tiktokenEncoderJson, HARD_CASES, packageDir } from "./helpers.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -80,6 +80,24 @@ describe("js-tiktoken's rank files", () => {
     const ref = get_encoding("cl100k_base");
     const docs = brownDocs().slice(0, 50).concat(HARD_CASES);
     expect(firstDifference(docs, docs.map((d) => tok.encode(d)), docs.map((d) => Array.from(ref.encode(d, "all"))))).toBeNull();
+    ref.free();
+  });
+});
+
+describe("saving a tiktoken encoding as tokenizer.json", () => {
+  it("gives a file that we and @huggingface/tokenizers load and that encodes as tiktoken does", async () => {
+    const { Tokenizer: HFTokenizer } = await import("@huggingface/tokenizers");
+    const r50k = fromTiktokenJson(tiktokenEncoderJson("r50k_base"));
+    const json = r50k.toJSON() as { model: { merges: unknown[] } };
+    expect(json.model.merges.length).toBe(50000); // GPT-2 has 50000 merges: one per non-byte token
+    const text = JSON.stringify(json);
+    const again = fromTokenizerJson(text);
+    const hf = new HFTokenizer(JSON.parse(text), {});
+    const ref = get_encoding("r50k_base");
+    const docs = brownDocs().filter((_, i) => i % 10 === 0).concat(HARD_CASES);
+    const expected = docs.map((d) => Array.from(ref.encode(d, "all")));
+    expect(firstDifference(docs, docs.map((d) => again.encode(d)), expected)).toBeNull();
+    expect(firstDifference(docs, docs.map((d) => hf.encode(d).ids), expected)).toBeNull();
     ref.free();
   });
 });

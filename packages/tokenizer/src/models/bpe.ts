@@ -186,10 +186,40 @@ export class BPEModel {
         const i = m.indexOf(" ");
         return [m.slice(0, i), m.slice(i + 1)];
       });
-    const list: Array<[number, string, string]> = [];
-    this.pairs.forEach((a, b, rank) => list.push([rank, this.vocab[a]!, this.vocab[b]!]));
-    list.sort((x, y) => x[0] - y[0]);
-    return list.map(([, a, b]) => [a, b]);
+    return this.mergesFromRanks();
+  }
+
+  /**
+   * Merges of a model that came from ranks (tiktoken), as Hugging Face's converter derives them:
+   * for each token in rank order, BPE on its own bytes using only lower ranks ends in two parts,
+   * and joining those is the token's merge.
+   */
+  private mergesFromRanks(): Array<[string, string]> {
+    const out: Array<[string, string]> = [];
+    const table = this.pairs;
+    for (let r = 0; r < this.vocab.length; r++) {
+      const token = this.vocab[r];
+      if (token === undefined || token.length < 2) continue;
+      let sym: number[] = [];
+      for (let i = 0; i < token.length; i++) sym.push(this.tokenToId.get(token[i]!) ?? -1);
+      if (sym.includes(-1)) continue;
+      for (;;) {
+        let best = -1;
+        let bestRank = r;
+        for (let i = 0; i + 1 < sym.length; i++) {
+          const slot = table.find(sym[i]!, sym[i + 1]!);
+          if (slot >= 0 && table.ranks[slot]! < bestRank) {
+            bestRank = table.ranks[slot]!;
+            best = i;
+          }
+        }
+        if (best < 0) break;
+        const merged = table.results[table.find(sym[best]!, sym[best + 1]!)]!;
+        sym = [...sym.slice(0, best), merged, ...sym.slice(best + 2)];
+      }
+      if (sym.length === 2) out.push([this.vocab[sym[0]!]!, this.vocab[sym[1]!]!]);
+    }
+    return out;
   }
 
   toJSON(): Record<string, unknown> {
