@@ -53,7 +53,7 @@ export async function createWebGPUBackend(options: CreateWebGPUBackendOptions = 
     const device = options.device;
     return new WebGPUBackend({
       device,
-      features: { shaderF16: device.features.has("shader-f16"), subgroups: device.features.has("subgroups") },
+      features: { shaderF16: device.features.has("shader-f16"), subgroups: device.features.has("subgroups") && (await subgroupIdWorks(device)) },
       ownsDevice: false,
     });
   }
@@ -76,7 +76,7 @@ export async function createWebGPUBackend(options: CreateWebGPUBackendOptions = 
   return new WebGPUBackend({
     device,
     adapterInfo: adapter.info,
-    features: { shaderF16: features.includes("shader-f16"), subgroups: features.includes("subgroups") },
+    features: { shaderF16: features.includes("shader-f16"), subgroups: features.includes("subgroups") && (await subgroupIdWorks(device)) },
     ownsDevice: true,
     keepAlive,
   });
@@ -91,4 +91,19 @@ export async function probeWebGPU(): Promise<{ ok: true } | { ok: false; reason:
   } catch (e) {
     return { ok: false, reason: (e as Error).message };
   }
+}
+
+/**
+ * The subgroup kernels use the `subgroup_id` builtin, which arrived in WGSL after the `subgroups`
+ * feature itself: compile a one-line shader to see whether this implementation has it.
+ */
+async function subgroupIdWorks(device: GPUDevice): Promise<boolean> {
+  device.pushErrorScope("validation");
+  const module = device.createShaderModule({
+    code: `enable subgroups;
+@group(0) @binding(0) var<storage, read_write> o: array<f32>;
+@compute @workgroup_size(64) fn main(@builtin(subgroup_id) s: u32) { o[s] = subgroupAdd(1.0); }`,
+  });
+  device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" } });
+  return (await device.popErrorScope()) === null;
 }

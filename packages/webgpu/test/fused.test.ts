@@ -1,4 +1,5 @@
-import { describe, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { createWebGPUBackend, type WebGPUBackend } from "../src/index.js";
 import { backend, reportSkip } from "./helpers/gpu.js";
 import { expectClose, materialize, randomArray, transpose, whole } from "./helpers/reference.js";
 
@@ -10,8 +11,21 @@ function rowsOf(v: number[], L: number): number[][] {
   return r;
 }
 
-describe.skipIf(!backend)("webgpu fused row kernels", () => {
-  const b = backend!;
+// The same kernels without subgroups (tree reductions in workgroup memory), when the adapter has them.
+const plain: WebGPUBackend | null = backend?.features.subgroups ? await createWebGPUBackend({ disableFeatures: ["subgroups"] }) : null;
+afterAll(() => plain?.destroy());
+
+it.skipIf(!backend)("subgroups are used when the adapter has them and can be turned off", () => {
+  expect(plain === null || !plain.features.subgroups).toBe(true);
+});
+
+const variants: [string, WebGPUBackend | null][] = [
+  [`default features (subgroups: ${backend?.features.subgroups ?? "n/a"})`, backend],
+  ...(plain ? ([["subgroups disabled", plain]] as [string, WebGPUBackend][]) : []),
+];
+
+describe.skipIf(!backend).each(variants)("webgpu fused row kernels, %s", (_, be) => {
+  const b = be!;
   const f = b.fused!;
 
   for (const L of [5, 64, 1500]) {

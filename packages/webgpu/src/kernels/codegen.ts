@@ -26,12 +26,13 @@ export interface Binding {
 }
 
 /** Uniform binding, storage bindings 1..n in order, the helper library, then `body`. */
-export function shader(meta: Meta, bindings: readonly Binding[], body: string): string {
+export function shader(meta: Meta, bindings: readonly Binding[], body: string, enables: readonly string[] = []): string {
   const vec4s = Math.max(1, Math.ceil(meta.words.length / 4));
   const decls = bindings.map(
     (b, i) => `@group(0) @binding(${i + 1}) var<storage, ${b.write ? "read_write" : "read"}> ${b.name}: array<${b.type}>;`,
   );
   return [
+    ...enables.map((e) => `enable ${e};`),
     `@group(0) @binding(0) var<uniform> U: array<vec4<i32>, ${vec4s}>;`,
     `fn u(i: u32) -> i32 { return U[i >> 2u][i & 3u]; }`,
     ...decls,

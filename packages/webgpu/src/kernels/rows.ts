@@ -58,10 +58,10 @@ export function rowKernel(ctx: KernelContext, op: RowOp, x: StridedView, params:
     case "logSoftmax":
       main = `  var m = neg_inf();
 ${loop(`m = max(m, ${xk});`)}
-  m = wg_max(m, lid);
+  m = wg_max(m, rc);
   var s = 0.0;
 ${loop(`s += exp(${xk} - m);`)}
-  s = wg_sum(s, lid);
+  s = wg_sum(s, rc);
   // A fully masked row (max = -Infinity) has no mass: 0 probabilities, -Infinity log-probabilities.
   let dead = m == neg_inf();
 ${
@@ -73,47 +73,28 @@ ${
     case "layerNorm":
       main = `  var s = 0.0;
 ${loop(`s += ${xk};`)}
-  let mean = wg_sum(s, lid) / f32(${LEN});
+  let mean = wg_sum(s, rc) / f32(${LEN});
   var q = 0.0;
 ${loop(`let d = ${xk} - mean; q += d * d;`)}
-  let rstd = 1.0 / sqrt(wg_sum(q, lid) / f32(${LEN}) + ${EPS});
+  let rstd = 1.0 / sqrt(wg_sum(q, rc) / f32(${LEN}) + ${EPS});
 ${write(affineExpr(`(${xk} - mean) * rstd`))}`;
       break;
     case "rmsNorm":
       main = `  var q = 0.0;
 ${loop(`let v = ${xk}; q += v * v;`)}
-  let rstd = 1.0 / sqrt(wg_sum(q, lid) / f32(${LEN}) + ${EPS});
+  let rstd = 1.0 / sqrt(wg_sum(q, rc) / f32(${LEN}) + ${EPS});
 ${write(affineExpr(`${xk} * rstd`))}`;
       break;
   }
+  const sg = ctx.features.subgroups;
   const body = `var<workgroup> red: array<f32, ${WG}>;
-fn wg_sum(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
-    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-fn wg_max(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
-    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
+${sg ? SUBGROUP_REDUCE : TREE_REDUCE(WG)}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+        @builtin(local_invocation_index) lid: u32${sg ? ", @builtin(subgroup_size) ss: u32, @builtin(subgroup_id) sid: u32, @builtin(subgroup_invocation_id) si: u32" : ""}) {
   let wg = wid.y * nwg.x + wid.x;
   if (i32(wg) >= ${R}) { return; }
+  let rc = ${sg ? `RowCtx(lid, sid, si, (${WG}u + ss - 1u) / ss)` : "RowCtx(lid)"};
 ${rowOffset}
   let o_o = i32(wg) * ${LEN};
 ${main}
@@ -123,10 +104,10 @@ ${main}
     ...affine.map((a) => ({ name: a.name, type: storageType(a.view.buffer.dtype) })),
     { name: "O", type: storageType(dtype), write: true },
   ];
-  const key = `${op}:${dtype}:${affine.map((a) => `${a.name}=${a.view.buffer.dtype}`).join(",")}:wg${WG}:r${c.shape.length}`;
+  const key = `${op}${sg ? "+sg" : ""}:${dtype}:${affine.map((a) => `${a.name}=${a.view.buffer.dtype}`).join(",")}:wg${WG}:r${c.shape.length}`;
   ctx.batcher.dispatch({
     key,
-    code: () => shader(meta, bindings, body),
+    code: () => shader(meta, bindings, body, sg ? ["subgroups"] : []),
     uniforms: meta.data(),
     inputs: [ctx.buffer(x).gpu, ...affine.map((a) => ctx.buffer(a.view).gpu)],
     output: out.gpu,
@@ -134,3 +115,43 @@ ${main}
   });
   return out;
 }
+
+/** Workgroup sum/max by a tree in workgroup memory: log2(WG) barriers. */
+function TREE_REDUCE(WG: number): string {
+  const tree = (name: string, combine: string) => `fn ${name}(v: f32, rc: RowCtx) -> f32 {
+  let lid = rc.lid;
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
+    if (lid < s) { red[lid] = ${combine}; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}`;
+  return `struct RowCtx { lid: u32 }
+${tree("wg_sum", "red[lid] + red[lid + s]")}
+${tree("wg_max", "max(red[lid], red[lid + s])")}`;
+}
+
+/** With subgroups: reduce within each subgroup, then across the few subgroup results: 2 barriers. */
+const SUBGROUP_REDUCE = `struct RowCtx { lid: u32, sid: u32, si: u32, count: u32 }
+fn wg_sum(v: f32, rc: RowCtx) -> f32 {
+  let s = subgroupAdd(v);
+  if (rc.si == 0u) { red[rc.sid] = s; }
+  workgroupBarrier();
+  var t = 0.0;
+  for (var i = 0u; i < rc.count; i++) { t += red[i]; }
+  workgroupBarrier();
+  return t;
+}
+fn wg_max(v: f32, rc: RowCtx) -> f32 {
+  let s = subgroupMax(v);
+  if (rc.si == 0u) { red[rc.sid] = s; }
+  workgroupBarrier();
+  var t = red[0];
+  for (var i = 1u; i < rc.count; i++) { t = max(t, red[i]); }
+  workgroupBarrier();
+  return t;
+}`;
