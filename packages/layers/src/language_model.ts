@@ -19,6 +19,11 @@ export interface ForwardOptions {
    * Part A / Part B mask).
    */
   attentionMask?: Tensor;
+  /**
+   * Compute logits for only the last N positions (0 or absent: all). Generation needs only the
+   * last one, which spares the vocabulary-wide head over the whole prompt.
+   */
+  logitsToKeep?: number;
 }
 
 /** Per-layer keys and values of the positions seen so far. */

@@ -38,6 +38,10 @@ export abstract class TransformerLanguageModel extends Module implements Languag
       throw new LayerArgumentError(`forward: expected a cache from this model's createCache() (${this.blocks.length} layers)`);
     }
     const past = cache?.length ?? 0;
+    const keep = options.logitsToKeep;
+    if (keep !== undefined && (!Number.isInteger(keep) || keep < 0)) {
+      throw new LayerArgumentError(`forward: logitsToKeep must be a non-negative integer, found ${keep}`);
+    }
     return tidy(() => {
       const positionIds = options.positionIds ?? this.defaultPositions(batch, seq, past, options.attentionMask);
       const context: AttentionContext = {
@@ -48,7 +52,7 @@ export abstract class TransformerLanguageModel extends Module implements Languag
       this.blocks.forEach((block, i) => {
         h = block.forward(h, context, cache?.layers[i]);
       });
-      return this.head(h);
+      return this.head(keep && keep < seq ? h.slice(1, seq - keep) : h);
     });
   }
 

@@ -22,7 +22,7 @@ export async function lastLogits(
 ): Promise<Float32Array[]> {
   const last = noGrad(() =>
     tidy(() => {
-      const logits = model.forward(ids, options);
+      const logits = model.forward(ids, { ...options, logitsToKeep: 1 });
       const seq = logits.shape[1]!;
       return logits.slice(1, seq - 1, seq).contiguous();
     }),
