@@ -57,6 +57,26 @@ export class Rng {
     return r * Math.cos(2 * Math.PI * v);
   }
 
+  /**
+   * Fills `out` with mean + std * normal(), the same numbers as calling normal() out.length times,
+   * but with the pair logic inlined: random init of a large model is dominated by this loop.
+   */
+  fillNormal(out: Float32Array, mean = 0, std = 1): Float32Array {
+    let i = 0;
+    if (this.spareNormal !== null && out.length > 0) out[i++] = mean + std * this.normal();
+    const TWO_PI = 2 * Math.PI;
+    for (; i + 1 < out.length; i += 2) {
+      let u = 0;
+      while (u === 0) u = this.nextUint32() / 4294967296;
+      const angle = TWO_PI * (this.nextUint32() / 4294967296);
+      const r = Math.sqrt(-2 * Math.log(u));
+      out[i] = mean + std * (r * Math.cos(angle));
+      out[i + 1] = mean + std * (r * Math.sin(angle));
+    }
+    if (i < out.length) out[i] = mean + std * this.normal();
+    return out;
+  }
+
   /** Uniform integer in [0, n). */
   int(n: number): number {
     return Math.floor(this.uniform() * n);

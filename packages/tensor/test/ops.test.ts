@@ -242,3 +242,17 @@ describe("views copy only when they must", () => {
     expect(await triu(x, 1).toArray()).toEqual([[0, 1, 1], [0, 0, 1], [0, 0, 0]]);
   });
 });
+
+describe("Rng", () => {
+  test("fillNormal gives the numbers normal() gives, whatever the parity", () => {
+    for (const [skip, n] of [[0, 7], [1, 6], [1, 5], [0, 0]] as const) {
+      const a = new Rng(9);
+      const b = new Rng(9);
+      for (let i = 0; i < skip; i++) a.normal(), b.normal();
+      const bulk = a.fillNormal(new Float32Array(n), 0.5, 2);
+      const one = Float32Array.from({ length: n }, () => 0.5 + 2 * b.normal());
+      expect(bulk).toEqual(one);
+      expect(a.normal()).toBe(b.normal());
+    }
+  });
+});

@@ -139,8 +139,7 @@ export interface NormalOptions extends RandomOptions {
 export function randn(shape: readonly number[], options: NormalOptions = {}): Tensor {
   const rng = options.rng ?? new Rng(options.seed ?? 0);
   const { mean = 0, std = 1 } = options;
-  const host = new Float32Array(sizeOf(checkShape(shape, "randn")));
-  for (let i = 0; i < host.length; i++) host[i] = mean + std * rng.normal();
+  const host = rng.fillNormal(new Float32Array(sizeOf(checkShape(shape, "randn"))), mean, std);
   return tensor(host, { ...options, dtype: "float32", shape });
 }
 
