@@ -11,7 +11,7 @@ import type {
 } from "@llm/tensor";
 import { BufferPool, type PoolStats } from "./buffer-pool.js";
 import { CommandBatcher, UNIFORM_USAGE } from "./command-batcher.js";
-import { WebGPUDeviceError } from "./errors.js";
+import { WebGPUDeviceError, WebGPUKernelError } from "./errors.js";
 import { BufferUsage, MapMode } from "./gpu-constants.js";
 import { WebGPUBuffer } from "./gpu-buffer.js";
 import type { KernelContext, KernelFeatures } from "./kernel-context.js";
@@ -241,6 +241,13 @@ export class WebGPUBackend implements Backend {
   }
 
   private alloc(size: number, dtype: DType): WebGPUBuffer {
+    const bytes = size * BYTES_PER_WORD;
+    const max = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
+    if (bytes > max) {
+      throw new WebGPUKernelError(
+        `webgpu: a ${dtype} tensor of ${size} elements needs ${bytes} bytes (4 per element), more than this device's largest storage binding (${max} bytes)`,
+      );
+    }
     this.live++;
     return new WebGPUBuffer(size, dtype, this.storage.acquire(Math.max(size, 1) * BYTES_PER_WORD), this);
   }

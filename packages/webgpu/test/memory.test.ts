@@ -94,6 +94,13 @@ describe.skipIf(!backend)("webgpu memory", () => {
     b.dispose(x);
   });
 
+  it("refuses a tensor larger than the device's largest storage binding, saying so", () => {
+    const max = b.device.limits.maxStorageBufferBindingSize;
+    const live = b.stats().liveBuffers;
+    expect(() => b.fill(max / 4 + 1, 0, "float32")).toThrow(/needs \d+ bytes \(4 per element\), more than this device's largest storage binding/);
+    expect(b.stats().liveBuffers).toBe(live);
+  });
+
   it("rejects disposed and foreign buffers with a message naming the problem", () => {
     const x = b.upload(new Float32Array([1]), "float32");
     b.dispose(x);
