@@ -33,7 +33,17 @@ if (!adapter) {
   process.exit(1);
 }
 
-const { createWebGPUBackend, TILE_LARGE, TILE_SMALL } = await import("@llm/webgpu");
+const { createWebGPUBackend, TILE_LARGE, TILE_SMALL, VEC4_LARGE, VEC4_SMALL } = await import("@llm/webgpu");
+// --tiles: every kernel shape worth comparing on a new GPU (the default choice is printed first).
+const TILE_SHAPES = [
+  ["scalar 64x64/4x4", TILE_SMALL],
+  ["scalar 128x128/8x8", TILE_LARGE],
+  ["vec4 64x64/4x4", VEC4_SMALL],
+  ["vec4 128x128/8x8", VEC4_LARGE],
+  ["vec4 128x128x16/8x8", { BM: 128, BN: 128, BK: 16, TM: 8, TN4: 2 }],
+  ["vec4 64x128/4x8", { BM: 64, BN: 128, BK: 8, TM: 4, TN4: 2 }],
+  ["vec4 128x64/8x4", { BM: 128, BN: 64, BK: 8, TM: 8, TN4: 1 }],
+];
 const tf = await import("@tensorflow/tfjs-core");
 const { WebGPUBackend: TfWebGPUBackend } = await import("@tensorflow/tfjs-backend-webgpu");
 const { createModel } = await import("@llm/models");
@@ -99,7 +109,7 @@ for (const n of sizes) {
   const oursS = await bestSeconds(run(() => ours.matmul(a, b)), () => ours.sync(), reps);
   let tileText = "";
   if (tiles) {
-    for (const [name, cfg] of [["64x64/4x4", TILE_SMALL], ["128x128/8x8", TILE_LARGE]]) {
+    for (const [name, cfg] of TILE_SHAPES) {
       const s = await bestSeconds(run(() => ours.matmulWithTile(a, b, cfg)), () => ours.sync(), reps);
       tileText += `  ${name} ${fmt(flops / s / scale)}`;
     }

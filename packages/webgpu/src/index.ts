@@ -4,4 +4,5 @@ export { WebGPUBackend, type WebGPUBackendStats } from "./webgpu-backend.js";
 export { WebGPUBuffer } from "./gpu-buffer.js";
 export { WebGPUUnavailableError, WebGPUDeviceError, WebGPUKernelError } from "./errors.js";
 export { TILE_LARGE, TILE_SMALL, type TileConfig } from "./kernels/matmul.js";
+export { VEC4_LARGE, VEC4_SMALL, type Vec4TileConfig } from "./kernels/matmul-vec4.js";
 export type { PoolStats } from "./buffer-pool.js";

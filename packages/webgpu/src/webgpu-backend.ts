@@ -20,6 +20,7 @@ import { BYTES_PER_WORD, fromWords, toWords } from "./storage.js";
 import { binary, cast, concat, copy, fill, unary, where } from "./kernels/elementwise.js";
 import { gather, scatterAdd } from "./kernels/gather.js";
 import { matmul, type TileConfig } from "./kernels/matmul.js";
+import type { Vec4TileConfig } from "./kernels/matmul-vec4.js";
 import { argmax, cumsum, reduce } from "./kernels/reduce.js";
 import { rowKernel } from "./kernels/rows.js";
 
@@ -190,8 +191,8 @@ export class WebGPUBackend implements Backend {
     return matmul(this.ctx, a, b);
   }
 
-  /** matmul with a chosen tile shape (benchmarks and tests of each kernel variant). */
-  matmulWithTile(a: StridedView, b: StridedView, tile: TileConfig): BackendBuffer {
+  /** matmul with a chosen kernel and tile shape (benchmarks and tests of each variant). */
+  matmulWithTile(a: StridedView, b: StridedView, tile: TileConfig | Vec4TileConfig): BackendBuffer {
     return matmul(this.ctx, a, b, tile);
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { backend, reportSkip } from "./helpers/gpu.js";
-import { TILE_LARGE, TILE_SMALL } from "../src/index.js";
+import { TILE_LARGE, TILE_SMALL, VEC4_LARGE, VEC4_SMALL } from "../src/index.js";
 import { at, broadcast, expectClose, forEachIndex, randomArray, transpose, whole, type HostView, type ViewPair } from "./helpers/reference.js";
 
 reportSkip();
@@ -77,6 +77,22 @@ describe.skipIf(!backend)("webgpu matmul", () => {
       expectClose(await b.read(b.matmulWithTile(a.gpu, c.gpu, TILE_SMALL)), ref, 1e-5, "small tiles");
       expectClose(await b.read(b.matmulWithTile(a.gpu, c.gpu, TILE_LARGE)), ref, 1e-5, "large tiles");
     }
+  });
+
+  it("vec4 kernels: row-major whole tiles, batched with offsets, chosen by default when they apply", async () => {
+    const a = make([2, 64, 16], 7); // two batches, offsets 0 and 1024
+    const c = make([16, 64], 8);
+    const cb = broadcast(c, 0, 2);
+    const ref = matmulRef(a.host, cb.host);
+    expectClose(await b.read(b.matmulWithTile(a.gpu, cb.gpu, VEC4_SMALL)), ref, 1e-5, "vec4 64x64");
+    const big = make([128, 8], 9);
+    const w = make([8, 128], 10);
+    expectClose(await b.read(b.matmulWithTile(big.gpu, w.gpu, VEC4_LARGE)), matmulRef(big.host, w.host), 1e-5, "vec4 128x128");
+    // 256^3 multiply-adds: above the one-thread-per-output size, so the default is the vec4 kernel.
+    const x = make([256, 256], 11);
+    const y = make([256, 256], 12);
+    expectClose(await b.read(b.matmul(x.gpu, y.gpu)), matmulRef(x.host, y.host), 1e-4, "default 256^3");
+    expect(() => b.matmulWithTile(transpose(big, 0, 1).gpu, big.gpu, VEC4_SMALL)).toThrow(/vec4 kernel needs row-major float32 operands/);
   });
 
   it("int32 matmul is exact; halves compute in f32; K = 0 gives zeros", async () => {

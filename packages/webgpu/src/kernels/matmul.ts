@@ -2,8 +2,10 @@ import type { StridedView } from "@llm/tensor";
 import type { WebGPUBuffer } from "../gpu-buffer.js";
 import type { KernelContext } from "../kernel-context.js";
 import { coalesce, grid, sizeOf } from "../layout.js";
+import { WebGPUKernelError } from "../errors.js";
 import { computeType, loadExpr, storageType, storeExpr } from "../storage.js";
 import { Meta, offsets, shader } from "./codegen.js";
+import { matmulVec4, VEC4_LARGE, VEC4_SMALL, vec4Layout, type Vec4TileConfig } from "./matmul-vec4.js";
 
 /** A register-blocked tile shape: the workgroup computes BM x BN, each thread TM x TN. */
 export interface TileConfig {
@@ -73,8 +75,12 @@ function problem(a: StridedView, b: StridedView): MatmulProblem {
   };
 }
 
-/** Chooses the kernel: matrix-vector for a few rows, else the tiled kernel (large tiles when it pays). */
-export function matmul(ctx: KernelContext, a: StridedView, b: StridedView, tile?: TileConfig): WebGPUBuffer {
+/**
+ * Chooses the kernel: matrix-vector for a few rows, one thread per output for small problems, the
+ * vec4 tiled kernel when both operands are row-major and whole tiles, else the scalar tiled kernel
+ * (large tiles when it pays). `tile` forces a kernel (tests, benchmarks).
+ */
+export function matmul(ctx: KernelContext, a: StridedView, b: StridedView, tile?: TileConfig | Vec4TileConfig): WebGPUBuffer {
   const p = problem(a, b);
   const out = ctx.alloc(p.batch * p.M * p.N, a.buffer.dtype);
   if (p.batch * p.M * p.N === 0) return out;
@@ -82,9 +88,24 @@ export function matmul(ctx: KernelContext, a: StridedView, b: StridedView, tile?
     ctx.batcher.clear(out.gpu, p.batch * p.M * p.N * 4);
     return out;
   }
-  if (!tile && p.M <= GEMV_MAX_ROWS) gemv(ctx, a, b, out, p);
-  else if (!tile && p.M * p.N * p.K < SMALL_MATMUL_MACS) simple(ctx, a, b, out, p);
-  else tiled(ctx, a, b, out, p, tile ?? (p.M >= 1024 && p.N >= 1024 ? TILE_LARGE : TILE_SMALL));
+  if (tile && "TN4" in tile) {
+    const v = vec4Layout(a, b, tile);
+    if (!v) throw new WebGPUKernelError(`webgpu matmul: the vec4 kernel needs row-major float32 operands of whole ${tile.BM}x${tile.BN}x${tile.BK} tiles, found a [${a.shape}] ${a.buffer.dtype} and b [${b.shape}]`);
+    matmulVec4(ctx, a, b, out, v, tile);
+    return out;
+  }
+  if (tile) {
+    tiled(ctx, a, b, out, p, tile);
+    return out;
+  }
+  const large = p.M >= 1024 && p.N >= 1024;
+  const vec4 = large ? (vec4Layout(a, b, VEC4_LARGE) ?? null) : null;
+  const vec4Small = vec4 ? null : vec4Layout(a, b, VEC4_SMALL);
+  if (p.M <= GEMV_MAX_ROWS) gemv(ctx, a, b, out, p);
+  else if (p.M * p.N * p.K < SMALL_MATMUL_MACS) simple(ctx, a, b, out, p);
+  else if (vec4) matmulVec4(ctx, a, b, out, vec4, VEC4_LARGE);
+  else if (vec4Small) matmulVec4(ctx, a, b, out, vec4Small, VEC4_SMALL);
+  else tiled(ctx, a, b, out, p, large ? TILE_LARGE : TILE_SMALL);
   return out;
 }
 
