@@ -9,9 +9,10 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { createModel } from "@llm/models";
+import { tidy } from "@llm/tensor";
 import { collect, generateText } from "@llm/sampling";
 import { AdamW, TokenDataLoader, Trainer, decayGroups, evaluateLoss, languageModelLoss, warmupCosine } from "@llm/train";
-import { saveCheckpoint, writeLossCurve } from "@llm/train/node";
+import { lossCurvePng, saveCheckpoint } from "@llm/train/node";
 import { readBrown } from "./brown.mjs";
 import { generateFromCheckpoint } from "./sample.mjs";
 import { trainTokenizer } from "./tokenizer.mjs";
@@ -22,11 +23,15 @@ const { values: args } = parseArgs({
     model: { type: "string" },
     prompt: { type: "string" },
     tokens: { type: "string", default: "60" },
-    steps: { type: "string", default: "360" },
+    steps: { type: "string", default: "600" },
     minutes: { type: "string", default: "4" },
+    width: { type: "string", default: "64" },
+    layers: { type: "string", default: "2" },
+    batch: { type: "string", default: "16" },
+    lr: { type: "string", default: "3e-2" },
     out: { type: "string", default: "out/demo" },
     seed: { type: "string", default: "0" },
-    vocab: { type: "string", default: "1024" },
+    vocab: { type: "string", default: "512" },
   },
 });
 
@@ -63,13 +68,14 @@ const config = {
   architectures: ["GPT2LMHeadModel"],
   vocab_size: vocabSize,
   n_positions: context,
-  n_embd: 96,
-  n_layer: 2,
+  n_embd: Number(args.width),
+  n_layer: Number(args.layers),
   n_head: 4,
   activation_function: "gelu_new",
   layer_norm_epsilon: 1e-5,
   initializer_range: 0.02,
-  tie_word_embeddings: true,
+  // An untied output head learned next-token statistics faster than the tied one in short runs here.
+  tie_word_embeddings: false,
   bos_token_id: 0,
   eos_token_id: 0,
 };
@@ -77,30 +83,47 @@ const model = createModel(config, { seed });
 const parameters = model.parameters().reduce((n, p) => n + p.size, 0);
 log(`[${seconds()}s] model: GPT-2 layout, ${config.n_layer} layers, width ${config.n_embd}, ${config.n_head} heads, context ${context}: ${parameters.toLocaleString("en-US")} parameters`);
 
-// 4. Training.
-const totalSteps = Number(args.steps);
-const batchSize = 16;
+// 4. Training within a time budget. The learning rate warms up over 10 steps, then follows a cosine
+// down to a tenth over the run, where "the run" is whichever ends first: the planned steps or the
+// minutes. Planned steps come from the speed of one measured step; on a busy machine the clock ends
+// the run and the schedule has still run its course.
+const batchSize = Number(args.batch);
 const train = new TokenDataLoader(trainIds, { batchSize, seqLen: context, seed });
 const heldLoader = new TokenDataLoader(heldIds, { batchSize: 32, seqLen: context, seed });
 // Held-out windows spread evenly over the unseen documents: 8 batches (16K tokens) for the report,
 // 2 of them for the periodic evaluations during training.
 const heldBatches = evenly([...heldLoader.sequential()].filter((b) => b.batchSize === 32), 8);
 const evalBatches = evenly(heldBatches, 2);
-const optimizer = new AdamW(decayGroups(model.namedParameters(), 0.1), { lr: 6e-3, betas: [0.9, 0.95] });
+const secondsPerStep = await measureStep(model, train);
+const budget = Number(args.minutes) * 60;
+// About 10% of the time goes to the evaluations (2 x 32 windows, ten times).
+const totalSteps = Math.max(20, Math.min(Number(args.steps), Math.floor((budget * 0.9) / secondsPerStep)));
+let trainStart = 0;
+const schedule = (step) => {
+  if (step === 0) trainStart = Date.now();
+  if (step < 10) return (step + 1) / 10;
+  const progress = Math.min(1, Math.max(step / totalSteps, (Date.now() - trainStart) / 1000 / budget));
+  return 0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * progress));
+};
+const optimizer = new AdamW(decayGroups(model.namedParameters(), 0.1), { lr: Number(args.lr), betas: [0.9, 0.95] });
 const trainer = new Trainer({
   model,
   optimizer,
   data: train,
   loss: languageModelLoss,
   totalSteps,
-  schedule: warmupCosine({ warmupSteps: Math.min(30, totalSteps - 1), totalSteps, minFactor: 0.1 }),
+  schedule,
   clipNorm: 1,
   evaluate: () => evaluateLoss(model, evalBatches, languageModelLoss),
-  evalEvery: 60,
-  maxSeconds: Number(args.minutes) * 60,
+  evalEvery: Math.max(1, Math.round(totalSteps / 10)),
+  maxSeconds: budget,
 });
-log(`[${seconds()}s] training ${totalSteps} steps of ${batchSize} x ${context} tokens (AdamW, warmup + cosine, clipping at 1; stops early after ${args.minutes} min)`);
+log(
+  `[${seconds()}s] one step takes ${secondsPerStep.toFixed(2)}s here: training ${totalSteps} steps of ${batchSize} x ${context} tokens ` +
+    `or ${args.minutes} min, whichever ends first (AdamW lr ${args.lr}, warmup + cosine, clipping at 1)`,
+);
 const state = await trainer.run();
+process.stderr.write("\n");
 log(`[${seconds()}s] trained ${state.step} steps (${(state.step * batchSize * context).toLocaleString("en-US")} tokens)`);
 
 // 5. Held-out loss against the unigram baseline, on exactly the same held-out targets.
@@ -118,7 +141,15 @@ mkdirSync(out, { recursive: true });
 const checkpoint = join(out, "checkpoint");
 await saveCheckpoint(checkpoint, { model, optimizer, trainer: trainer.state() });
 writeFileSync(join(checkpoint, "tokenizer.json"), JSON.stringify(tokenizer.toJSON()));
-await writeLossCurve(join(out, "loss.png"), trainer.state(), "GPT on Brown: loss per token");
+const curve = lossCurvePng(
+  [
+    { name: "train", points: state.losses.map((l, i) => [i + 1, l]) },
+    { name: "held-out", points: trainer.evals.map((e) => [e.step, e.loss]) },
+    { name: "unigram baseline", points: [[1, baseline], [state.losses.length, baseline]], color: [150, 150, 150] },
+  ],
+  { title: "GPT on the Brown corpus: loss per token (nats)", xLabel: "step" },
+);
+writeFileSync(join(out, "loss.png"), curve);
 log(`[${seconds()}s] saved ${checkpoint} (config.json, model.safetensors, tokenizer.json, optimizer state) and ${join(out, "loss.png")}`);
 
 // 7. Samples.
@@ -130,6 +161,27 @@ for (const [i, prompt] of ["The jury said", "In the morning", "He was"].entries(
 }
 log(`\ndone in ${seconds()}s. Generate from the checkpoint: node examples/demo/run.mjs --model ${args.out}/checkpoint --prompt "The"`);
 if (!(modelLoss < baseline)) process.exitCode = 1;
+
+/** Seconds one training step (forward, backward) takes, from the second of two (the first warms up). */
+async function measureStep(model, loader) {
+  const batch = loader.next();
+  loader.restore({ epoch: 0, batch: 0 });
+  let last = 0;
+  for (let i = 0; i < 2; i++) {
+    const start = performance.now();
+    const loss = tidy(() => {
+      const { sum, count } = languageModelLoss(model, batch);
+      const mean = sum.div(count);
+      mean.backward();
+      return mean;
+    });
+    await loss.item();
+    last = (performance.now() - start) / 1000;
+    loss.dispose();
+    for (const p of model.parameters()) p.zeroGrad();
+  }
+  return last * 1.1; // the optimizer update adds a little
+}
 
 /** `count` items spread evenly over `items`. */
 function evenly(items, count) {

@@ -25,7 +25,7 @@ export interface TrainerOptions<B> {
   clipNorm?: number;
   /** Micro-batches per optimizer step; their gradients add up as if they were one batch (default 1). */
   accumulationSteps?: number;
-  /** Tokens a batch holds, for tokens/s (default: its `count` or batchSize x seqLen). */
+  /** Tokens a batch holds, for tokens/s (default: batchSize x seqLen, or the size of its `ids`). */
   tokensIn?: (batch: B) => number;
   /** Mean held-out loss; run every evalEvery steps and after the last. */
   evaluate?: () => Promise<number>;
@@ -164,10 +164,11 @@ export class Trainer<B> {
   }
 }
 
+/** Tokens the model reads: batchSize x seqLen, or the size of an `ids` tensor (GLM batches). */
 function defaultTokens(batch: unknown): number {
-  const b = batch as { count?: number; batchSize?: number; seqLen?: number };
+  const b = batch as { ids?: { size: number }; batchSize?: number; seqLen?: number };
   if (typeof b.batchSize === "number" && typeof b.seqLen === "number") return b.batchSize * b.seqLen;
-  return typeof b.count === "number" ? b.count : 0;
+  return typeof b.ids?.size === "number" ? b.ids.size : 0;
 }
 
 function scaleGradients(params: readonly Tensor[], factor: number): void {
