@@ -50,6 +50,16 @@ export function buildVocab(tokens: string[], ids: number[], addedIds: Set<number
   return { vocab, tokenToId };
 }
 
+/** The gap rule of buildVocab for a vocab read elsewhere (duplicates already rejected). */
+function checkIds(ids: number[], vocab: string[], addedIds: Set<number>, path: string): void {
+  const n = ids.length;
+  for (const id of ids)
+    if (id >= n && !addedIds.has(id))
+      throw new TokenizerError(
+        `${path}: expected ids 0..${n - 1} without gaps for ${n} tokens, found id ${id} for token ${JSON.stringify(vocab[id])} (so some id below it is missing)`,
+      );
+}
+
 /** Reads a vocab object (token -> id); see buildVocab for the rules. */
 export function readVocab(vocabJson: unknown, addedIds: Set<number>, path: string): { vocab: string[]; tokenToId: VocabTable } {
   const obj = expectObject(vocabJson, path);
@@ -142,10 +152,9 @@ export function fromTokenizerJson(json: string | object, file = "tokenizer.json"
   }
   const addedTokens = readAddedTokens(root.added_tokens, `${file}: added_tokens`);
   const addedIds = new Set(addedTokens.map((t) => t.id));
-  const { vocab, tokenToId } = fast
-    ? buildVocab(fast.tokens, fast.ids, addedIds, `${file}: model.vocab`)
-    : readVocab(model.vocab, addedIds, `${file}: model.vocab`);
-  const pairs = fast ? fast.resolveMerges(tokenToId, vocab) : readMerges(model.merges, tokenToId, `${file}: model.merges`);
+  if (fast) checkIds(fast.ids, fast.vocab, addedIds, `${file}: model.vocab`);
+  const { vocab, tokenToId } = fast ?? readVocab(model.vocab, addedIds, `${file}: model.vocab`);
+  const pairs = fast ? (fast.pairs ?? fast.resolveMerges(tokenToId, vocab)) : readMerges(model.merges, tokenToId, `${file}: model.merges`);
   const preTokenizer = preTokenizerFromJSON(root.pre_tokenizer, `${file}: pre_tokenizer`);
   const flat = flattenPreTokenizers(preTokenizer);
   const byteLevel = flat.length > 0 && flat[flat.length - 1] instanceof ByteLevelPreTokenizer;

@@ -208,13 +208,13 @@ export class BPEModel {
         let bestRank = r;
         for (let i = 0; i + 1 < sym.length; i++) {
           const slot = table.find(sym[i]!, sym[i + 1]!);
-          if (slot >= 0 && table.ranks[slot]! < bestRank) {
-            bestRank = table.ranks[slot]!;
+          if (slot >= 0 && table.rank(slot) < bestRank) {
+            bestRank = table.rank(slot);
             best = i;
           }
         }
         if (best < 0) break;
-        const merged = table.results[table.find(sym[best]!, sym[best + 1]!)]!;
+        const merged = table.result(table.find(sym[best]!, sym[best + 1]!));
         sym = [...sym.slice(0, best), merged, ...sym.slice(best + 2)];
       }
       if (sym.length === 2) out.push([this.vocab[sym[0]!]!, this.vocab[sym[1]!]!]);

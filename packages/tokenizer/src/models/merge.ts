@@ -22,14 +22,12 @@ export function mergeSymbols(table: PairTable, sym: Int32Array, n: number): numb
 function mergeSmall(table: PairTable, sym: Int32Array, n: number): number {
   const rk = rankBuf;
   const rs = resBuf;
-  const ranks = table.ranks;
-  const results = table.results;
   for (let i = 0; i < n - 1; i++) {
     const s = table.find(sym[i]!, sym[i + 1]!);
     if (s < 0) rk[i] = 0x7fffffff;
     else {
-      rk[i] = ranks[s]!;
-      rs[i] = results[s]!;
+      rk[i] = table.rank(s);
+      rs[i] = table.result(s);
     }
   }
   while (n > 1) {
@@ -53,16 +51,16 @@ function mergeSmall(table: PairTable, sym: Int32Array, n: number): number {
       const s = table.find(sym[at - 1]!, sym[at]!);
       if (s < 0) rk[at - 1] = 0x7fffffff;
       else {
-        rk[at - 1] = ranks[s]!;
-        rs[at - 1] = results[s]!;
+        rk[at - 1] = table.rank(s);
+        rs[at - 1] = table.result(s);
       }
     }
     if (at < n - 1) {
       const s = table.find(sym[at]!, sym[at + 1]!);
       if (s < 0) rk[at] = 0x7fffffff;
       else {
-        rk[at] = ranks[s]!;
-        rs[at] = results[s]!;
+        rk[at] = table.rank(s);
+        rs[at] = table.result(s);
       }
     }
   }
@@ -77,8 +75,6 @@ function mergeLarge(table: PairTable, sym: Int32Array, n: number): number {
   }
   const next = nextBuf;
   const prev = prevBuf;
-  const ranks = table.ranks;
-  const results = table.results;
   let size = 0;
   const push = (key: number) => {
     if (size === heap.length) {
@@ -116,7 +112,7 @@ function mergeLarge(table: PairTable, sym: Int32Array, n: number): number {
   }
   for (let i = 0; i < n - 1; i++) {
     const s = table.find(sym[i]!, sym[i + 1]!);
-    if (s >= 0) push(ranks[s]! * SLOT + i);
+    if (s >= 0) push(table.rank(s) * SLOT + i);
   }
   while (size > 0) {
     const key = pop();
@@ -126,8 +122,8 @@ function mergeLarge(table: PairTable, sym: Int32Array, n: number): number {
     const j = next[i]!;
     if (j >= n) continue;
     const s = table.find(sym[i]!, sym[j]!);
-    if (s < 0 || ranks[s] !== r) continue;
-    sym[i] = results[s]!;
+    if (s < 0 || table.rank(s) !== r) continue;
+    sym[i] = table.result(s);
     sym[j] = -1;
     const k = next[j]!;
     next[i] = k;
@@ -135,11 +131,11 @@ function mergeLarge(table: PairTable, sym: Int32Array, n: number): number {
     const p = prev[i]!;
     if (p >= 0) {
       const s2 = table.find(sym[p]!, sym[i]!);
-      if (s2 >= 0) push(ranks[s2]! * SLOT + p);
+      if (s2 >= 0) push(table.rank(s2) * SLOT + p);
     }
     if (k < n) {
       const s3 = table.find(sym[i]!, sym[k]!);
-      if (s3 >= 0) push(ranks[s3]! * SLOT + i);
+      if (s3 >= 0) push(table.rank(s3) * SLOT + i);
     }
   }
   let m = 0;

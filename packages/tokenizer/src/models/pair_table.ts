@@ -1,13 +1,10 @@
 /**
  * Open-addressing hash table from a pair of token ids (a, b) to the merge that joins them:
- * its rank (lower merges first) and the id of the merged token. Much faster than a Map keyed
- * by strings in the BPE inner loop.
+ * its rank (lower merges first) and the id of the merged token. Each slot keeps a, b, rank and
+ * result side by side in one Int32Array, so a lookup touches one cache line.
  */
 export class PairTable {
-  private keysA: Int32Array;
-  private keysB: Int32Array;
-  ranks: Int32Array;
-  results: Int32Array;
+  private slots: Int32Array;
   private mask: number;
   size = 0;
 
@@ -15,10 +12,13 @@ export class PairTable {
     let cap = 16;
     while (cap < expected * 2) cap <<= 1;
     this.mask = cap - 1;
-    this.keysA = new Int32Array(cap).fill(-1);
-    this.keysB = new Int32Array(cap);
-    this.ranks = new Int32Array(cap);
-    this.results = new Int32Array(cap);
+    this.slots = PairTable.empty(cap);
+  }
+
+  private static empty(cap: number): Int32Array {
+    const s = new Int32Array(cap * 4);
+    for (let i = 0; i < s.length; i += 4) s[i] = -1;
+    return s;
   }
 
   private static hash(a: number, b: number): number {
@@ -28,53 +28,63 @@ export class PairTable {
     return h ^ (h >>> 13);
   }
 
-  /** Slot of the pair, or -1 when the pair does not merge. */
+  /** Slot of the pair, or -1 when the pair does not merge; read it with rank() and result(). */
   find(a: number, b: number): number {
-    const keysA = this.keysA;
+    const slots = this.slots;
     const mask = this.mask;
     let i = PairTable.hash(a, b) & mask;
     for (;;) {
-      const ka = keysA[i]!;
-      if (ka === a && this.keysB[i] === b) return i;
+      const o = i << 2;
+      const ka = slots[o]!;
+      if (ka === a && slots[o + 1] === b) return o;
       if (ka === -1) return -1;
       i = (i + 1) & mask;
     }
   }
 
+  rank(slot: number): number {
+    return this.slots[slot + 2]!;
+  }
+
+  result(slot: number): number {
+    return this.slots[slot + 3]!;
+  }
+
   /** Adds or replaces the merge of (a, b). */
   set(a: number, b: number, rank: number, result: number): void {
     if ((this.size + 1) * 2 > this.mask + 1) this.grow();
+    const slots = this.slots;
     const mask = this.mask;
     let i = PairTable.hash(a, b) & mask;
     for (;;) {
-      const ka = this.keysA[i]!;
+      const o = i << 2;
+      const ka = slots[o]!;
       if (ka === -1) {
-        this.keysA[i] = a;
-        this.keysB[i] = b;
+        slots[o] = a;
+        slots[o + 1] = b;
         this.size++;
-        break;
+      } else if (ka !== a || slots[o + 1] !== b) {
+        i = (i + 1) & mask;
+        continue;
       }
-      if (ka === a && this.keysB[i] === b) break;
-      i = (i + 1) & mask;
+      slots[o + 2] = rank;
+      slots[o + 3] = result;
+      return;
     }
-    this.ranks[i] = rank;
-    this.results[i] = result;
   }
 
   /** Calls fn for every stored merge. */
   forEach(fn: (a: number, b: number, rank: number, result: number) => void): void {
-    for (let i = 0; i <= this.mask; i++) if (this.keysA[i] !== -1) fn(this.keysA[i]!, this.keysB[i]!, this.ranks[i]!, this.results[i]!);
+    const s = this.slots;
+    for (let o = 0; o < s.length; o += 4) if (s[o] !== -1) fn(s[o]!, s[o + 1]!, s[o + 2]!, s[o + 3]!);
   }
 
   private grow(): void {
-    const old = { a: this.keysA, b: this.keysB, r: this.ranks, m: this.results };
+    const old = this.slots;
     const cap = (this.mask + 1) * 2;
     this.mask = cap - 1;
-    this.keysA = new Int32Array(cap).fill(-1);
-    this.keysB = new Int32Array(cap);
-    this.ranks = new Int32Array(cap);
-    this.results = new Int32Array(cap);
+    this.slots = PairTable.empty(cap);
     this.size = 0;
-    for (let i = 0; i < old.a.length; i++) if (old.a[i] !== -1) this.set(old.a[i]!, old.b[i]!, old.r[i]!, old.m[i]!);
+    for (let o = 0; o < old.length; o += 4) if (old[o] !== -1) this.set(old[o]!, old[o + 1]!, old[o + 2]!, old[o + 3]!);
   }
 }

@@ -4,8 +4,8 @@
  * fast (each merge looks up both halves and their concatenation).
  */
 export class VocabTable {
-  private hashes: Int32Array;
-  private ids: Int32Array;
+  /** per slot: hash, id (side by side: one cache line per probe) */
+  private meta: Int32Array;
   private keys: (string | undefined)[];
   private mask: number;
   size = 0;
@@ -14,9 +14,8 @@ export class VocabTable {
     let cap = 16;
     while (cap < expected * 2) cap <<= 1;
     this.mask = cap - 1;
-    this.hashes = new Int32Array(cap);
-    this.ids = new Int32Array(cap);
-    this.keys = new Array(cap);
+    this.meta = new Int32Array(cap * 2);
+    this.keys = new Array(cap).fill(undefined);
   }
 
   /** Table of vocab[id] -> id. */
@@ -50,10 +49,10 @@ export class VocabTable {
     for (;;) {
       const k = keys[i];
       if (k === undefined) return undefined;
-      if (this.hashes[i] === h && k.length === len) {
+      if (this.meta[i << 1] === h && k.length === len) {
         let j = 0;
         while (j < len && k.charCodeAt(j) === text.charCodeAt(s + j)) j++;
-        if (j === len) return this.ids[i];
+        if (j === len) return this.meta[(i << 1) + 1];
       }
       i = (i + 1) & this.mask;
     }
@@ -71,12 +70,12 @@ export class VocabTable {
     for (;;) {
       const k = keys[i];
       if (k === undefined) return undefined;
-      if (this.hashes[i] === h && k.length === len) {
+      if (this.meta[i << 1] === h && k.length === len) {
         let j = 0;
         while (j < l1 && k.charCodeAt(j) === text.charCodeAt(s1 + j)) j++;
         if (j === l1) {
           while (j < len && k.charCodeAt(j) === text.charCodeAt(s2 + j - l1)) j++;
-          if (j === len) return this.ids[i];
+          if (j === len) return this.meta[(i << 1) + 1];
         }
       }
       i = (i + 1) & this.mask;
@@ -91,28 +90,27 @@ export class VocabTable {
     for (;;) {
       const k = this.keys[i];
       if (k === undefined) break;
-      if (this.hashes[i] === h && k === token) {
-        const prev = this.ids[i];
-        this.ids[i] = id;
+      if (this.meta[i << 1] === h && k === token) {
+        const prev = this.meta[(i << 1) + 1];
+        this.meta[(i << 1) + 1] = id;
         return prev;
       }
       i = (i + 1) & this.mask;
     }
     this.keys[i] = token;
-    this.hashes[i] = h;
-    this.ids[i] = id;
+    this.meta[i << 1] = h;
+    this.meta[(i << 1) + 1] = id;
     this.size++;
     return undefined;
   }
 
   private grow(): void {
-    const { keys, ids } = this;
+    const { keys, meta } = this;
     const cap = (this.mask + 1) * 2;
     this.mask = cap - 1;
-    this.hashes = new Int32Array(cap);
-    this.ids = new Int32Array(cap);
-    this.keys = new Array(cap);
+    this.meta = new Int32Array(cap * 2);
+    this.keys = new Array(cap).fill(undefined);
     this.size = 0;
-    for (let i = 0; i < keys.length; i++) if (keys[i] !== undefined) this.set(keys[i]!, ids[i]!);
+    for (let i = 0; i < keys.length; i++) if (keys[i] !== undefined) this.set(keys[i]!, meta[(i << 1) + 1]!);
   }
 }

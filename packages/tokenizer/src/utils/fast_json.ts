@@ -4,10 +4,14 @@ import { PairTable } from "../models/pair_table.js";
 
 /** What the fast reader pulls out of tokenizer.json text besides the small parts. */
 export interface FastModelData {
-  /** vocab tokens and their ids, in file order */
-  tokens: string[];
+  /** vocab ids in file order (for the caller's gap check) */
   ids: number[];
-  /** resolves the merges (kept as spans of the text) against the vocab */
+  /** id -> token (holes where no token has the id) and token -> id, duplicates already rejected */
+  vocab: string[];
+  tokenToId: VocabTable;
+  /** the merges, resolved while reading when the vocab came first (as it does in files from the library) */
+  pairs: PairTable | null;
+  /** resolves merges kept as spans of the text, when they came before the vocab */
   resolveMerges(tokenToId: VocabTable, vocab: readonly (string | undefined)[]): PairTable;
 }
 
@@ -109,7 +113,7 @@ function read(text: string, file: string): { root: Record<string, unknown>; data
     }
   };
 
-  let vocabData: { tokens: string[]; ids: number[] } | null = null;
+  let vocabData: { ids: number[]; vocab: string[]; table: VocabTable } | null = null;
   let mergeSpans: Int32Array | null = null;
   let mergeCount = 0;
   const escapedMerges = new Map<number, [string, string]>();
@@ -133,15 +137,58 @@ function read(text: string, file: string): { root: Record<string, unknown>; data
       ids.push(id);
       return j;
     });
-    vocabData = { tokens, ids };
+    const count = tokens.length;
+    const table = new VocabTable(count);
+    const byId: string[] = [];
+    for (let k = 0; k < count; k++) {
+      const id = ids[k]!;
+      const token = tokens[k]!;
+      if (byId[id] !== undefined) throw new TokenizerError(`${file}: model.vocab: duplicate id ${id}, used by ${JSON.stringify(byId[id])} and ${JSON.stringify(token)}`);
+      if (table.set(token, id) !== undefined) throw new TokenizerError(`${file}: model.vocab: token ${JSON.stringify(token)} appears twice`);
+      byId[id] = token;
+    }
+    vocabData = { ids, vocab: byId, table };
     return end;
+  };
+
+  // merges resolved as they are read, once the vocab is known
+  let livePairs: PairTable | null = null;
+  let lastMerged = -2;
+  const resolveOne = (r: number, s1: number, e1: number, s2: number, e2: number): void => {
+    const { table, vocab } = vocabData!;
+    const a = table.getSpan(text, s1, e1);
+    const b = table.getSpan(text, s2, e2);
+    // merged tokens usually take consecutive ids: try the next id before hashing
+    const guess = lastMerged + 1;
+    const m = guess < vocab.length && spansEqual(vocab[guess], text, s1, e1, s2, e2) ? guess : table.getConcat(text, s1, e1, s2, e2);
+    if (a === undefined || b === undefined || m === undefined) throw mergeError(r, text.slice(s1, e1), text.slice(s2, e2), a, b);
+    lastMerged = m;
+    livePairs!.set(a, b, r, m);
+  };
+  const resolveStrings = (r: number, A: string, B: string): void => {
+    const { table } = vocabData!;
+    const a = table.get(A);
+    const b = table.get(B);
+    const m = table.get(A + B);
+    if (a === undefined || b === undefined || m === undefined) throw mergeError(r, A, B, a, b);
+    livePairs!.set(a, b, r, m);
+  };
+  const mergeError = (r: number, A: string, B: string, a: number | undefined, b: number | undefined): TokenizerError => {
+    const what = a === undefined ? `token ${JSON.stringify(A)}` : b === undefined ? `token ${JSON.stringify(B)}` : `the merged token ${JSON.stringify(A + B)}`;
+    return new TokenizerError(`${file}: model.merges[${r}]: ${what} of merge ${JSON.stringify(A + " " + B)} is not in the vocab`);
   };
 
   const readMergesArray = (i: number): number => {
     if (text.charCodeAt(i) !== 91) fallback();
-    let spans = new Int32Array(1 << 16);
+    const live = vocabData !== null;
+    if (live) livePairs = new PairTable(Math.ceil((n - i) / 24));
+    let spans = new Int32Array(live ? 0 : 1 << 16);
     let count = 0;
     const push = (s1: number, e1: number, s2: number, e2: number) => {
+      if (live) {
+        resolveOne(count++, s1, e1, s2, e2);
+        return;
+      }
       if ((count + 1) * 4 > spans.length) {
         const g = new Int32Array(spans.length * 2);
         g.set(spans);
@@ -200,8 +247,11 @@ function read(text: string, file: string): { root: Record<string, unknown>; data
           const sp = s.indexOf(" ");
           if (sp < 0 || s.indexOf(" ", sp + 1) >= 0)
             throw new TokenizerError(`${file}: model.merges[${count}]: expected two tokens separated by one space, found ${JSON.stringify(s)}`);
-          escapedMerges.set(count, [s.slice(0, sp), s.slice(sp + 1)]);
-          push(0, 0, 0, 0);
+          if (live) resolveStrings(count++, s.slice(0, sp), s.slice(sp + 1));
+          else {
+            escapedMerges.set(count, [s.slice(0, sp), s.slice(sp + 1)]);
+            push(0, 0, 0, 0);
+          }
         } else {
           let sp = -1;
           for (let j = i + 1; j < e; j++) {
@@ -235,8 +285,11 @@ function read(text: string, file: string): { root: Record<string, unknown>; data
         if (text.charCodeAt(i) !== 93) fallback();
         i = ws(i + 1);
         if (esc1 || esc2) {
-          escapedMerges.set(count, [stringAt(s1, e1, esc1), stringAt(s2, e2, esc2)]);
-          push(0, 0, 0, 0);
+          if (live) resolveStrings(count++, stringAt(s1, e1, esc1), stringAt(s2, e2, esc2));
+          else {
+            escapedMerges.set(count, [stringAt(s1, e1, esc1), stringAt(s2, e2, esc2)]);
+            push(0, 0, 0, 0);
+          }
         } else push(s1 + 1, e1, s2 + 1, e2);
       } else fallback();
       const d = text.charCodeAt(i);
@@ -273,7 +326,7 @@ function read(text: string, file: string): { root: Record<string, unknown>; data
     // not the usual shape; let the general path read it
     return fallback();
   }
-  const { tokens, ids } = vocabData as { tokens: string[]; ids: number[] };
+  const { ids, vocab, table } = vocabData as { ids: number[]; vocab: string[]; table: VocabTable };
   const spans = mergeSpans as Int32Array;
   const count = mergeCount;
   const resolveMerges = (tokenToId: VocabTable, vocabList: readonly (string | undefined)[]): PairTable => {
@@ -310,5 +363,5 @@ function read(text: string, file: string): { root: Record<string, unknown>; data
     }
     return pairs;
   };
-  return { root, data: { tokens, ids, resolveMerges } };
+  return { root, data: { ids, vocab, tokenToId: table, pairs: livePairs, resolveMerges } };
 }
