@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { StridedView } from "../src/backend.js";
-import { at, be, expectClose, indices, randomF32, read, restride, transposed, view } from "./cpu-helpers.js";
+import { CpuBackend } from "../src/cpu/backend.js";
+import { at, expectClose, indices, randomF32, read, restride, transposed, view } from "./cpu-helpers.js";
 
 /** Naive batched matmul over any strided views, in float64. */
 function matmulRef(a: StridedView, b: StridedView): number[] {
@@ -25,7 +26,8 @@ function operand(rows: number, cols: number, seed: number, stored: "plain" | "tr
   return transposed(view(randomF32(rows * cols, seed), [cols, rows]));
 }
 
-describe("cpu matmul", () => {
+// Every case runs on the WASM SIMD kernel and on the JS kernels.
+for (const be of [new CpuBackend({ wasm: true }), new CpuBackend({ wasm: false })]) describe(`cpu matmul (wasm ${be.wasm ? "on" : "off"})`, () => {
   const sizes = [1, 7, 33, 65, 129];
   const layouts = ["plain", "transposed"] as const;
 

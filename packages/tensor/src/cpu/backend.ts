@@ -10,6 +10,7 @@ import { float32ToBfloat16Bits, float32ToFloat16Bits } from "./half.js";
 import { matmul } from "./matmul.js";
 import { argmax, cumsum, reduce } from "./reduce.js";
 import { unary } from "./unary.js";
+import { wasmDisabledByEnv } from "./wasm/runtime.js";
 
 export { CpuBuffer } from "./buffer.js";
 
@@ -28,10 +29,23 @@ function matches(data: HostArray, dtype: DType): boolean {
   }
 }
 
+export interface CpuBackendOptions {
+  /**
+   * Run float32 matmuls on the WebAssembly SIMD kernel where the runtime has it (the JS kernels
+   * otherwise). Defaults to on, unless the environment sets LLM_TENSOR_WASM=0.
+   */
+  wasm?: boolean;
+}
+
 /** The reference backend: plain typed arrays, synchronous kernels, single-threaded. */
 export class CpuBackend implements Backend {
   readonly name = "cpu";
   readonly fused: FusedKernels = fusedKernels;
+  readonly wasm: boolean;
+
+  constructor(options: CpuBackendOptions = {}) {
+    this.wasm = options.wasm ?? !wasmDisabledByEnv();
+  }
 
   upload(data: HostArray, dtype: DType): BackendBuffer {
     if (matches(data, dtype)) {
@@ -102,7 +116,7 @@ export class CpuBackend implements Backend {
   }
 
   matmul(a: StridedView, b: StridedView): BackendBuffer {
-    return matmul(a, b);
+    return matmul(a, b, this.wasm);
   }
 
   gather(x: StridedView, indices: StridedView, axis: number): BackendBuffer {

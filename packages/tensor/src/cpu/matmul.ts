@@ -4,13 +4,15 @@ import { CpuBuffer, viewData } from "./buffer.js";
 import { cast, float32View, isHalf } from "./cast.js";
 import { gemmF32 } from "./gemm.js";
 import { coalesce, contiguousStrides, forEachRun, sizeOf } from "./strided.js";
+import { gemmWasmF32 } from "./wasm/gemm.js";
 
 /**
  * Batched matmul a [...batch, M, K] x b [...batch, K, N]. Each batch entry is one strided GEMM:
- * float32 goes to the blocked kernel (transposes and broadcasts are absorbed by packing), other
- * dtypes to a plain triple loop.
+ * float32 goes to a blocked kernel (transposes and broadcasts are absorbed by packing): the WASM SIMD
+ * one when `wasm` is on and it is available and worth it, else the JS one; other dtypes go to a
+ * plain triple loop.
  */
-export function matmul(a: StridedView, b: StridedView): BackendBuffer {
+export function matmul(a: StridedView, b: StridedView, wasm = true): BackendBuffer {
   const dtype = a.buffer.dtype;
   const r = a.shape.length;
   const M = a.shape[r - 2]!;
@@ -19,7 +21,7 @@ export function matmul(a: StridedView, b: StridedView): BackendBuffer {
   const batch = a.shape.slice(0, r - 2);
   const outShape = [...batch, M, N];
   if (isHalf(dtype)) {
-    const out = matmul(float32View(a), float32View(b));
+    const out = matmul(float32View(a), float32View(b), wasm);
     return cast({ buffer: out, shape: outShape, strides: contiguousStrides(outShape), offset: 0 }, dtype);
   }
   const out = allocHost(dtype, sizeOf(outShape));
@@ -32,7 +34,9 @@ export function matmul(a: StridedView, b: StridedView): BackendBuffer {
   if (out.length === 0) return new CpuBuffer(out, dtype);
   const one = (m: number, sm: number, oc: number, oa: number, ob: number): void => {
     if (dtype === "float32") {
-      gemmF32(m, N, K, A as Float32Array, oa, sm, sak, B as Float32Array, ob, sbk, sbn, out as Float32Array, oc);
+      const [fa, fb, fc] = [A as Float32Array, B as Float32Array, out as Float32Array];
+      if (wasm && gemmWasmF32(m, N, K, fa, oa, sm, sak, fb, ob, sbk, sbn, fc, oc)) return;
+      gemmF32(m, N, K, fa, oa, sm, sak, fb, ob, sbk, sbn, fc, oc);
     } else {
       gemmNaive(m, N, K, dtype === "int32", A, oa, sm, sak, B, ob, sbk, sbn, out, oc);
     }

@@ -1,0 +1,156 @@
+/**
+ * A tiny WebAssembly binary emitter: just the sections, types and opcodes the CPU kernels use
+ * (i32 arithmetic, structured control flow, 128-bit SIMD loads/stores and f32x4 arithmetic).
+ * Opcode values are from the WebAssembly core spec (binary format) and the SIMD proposal.
+ */
+
+/** Value types. */
+export const i32 = 0x7f;
+export const v128 = 0x7b;
+export type ValType = typeof i32 | typeof v128;
+
+/** Unsigned LEB128 (section sizes, indices, memarg fields, SIMD sub-opcodes). */
+export function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+/** Signed LEB128 (i32.const immediates). */
+export function sleb(n: number): number[] {
+  const out: number[] = [];
+  n |= 0;
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    const done = (n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0);
+    out.push(done ? byte : byte | 0x80);
+    if (done) return out;
+  }
+}
+
+/** A UTF-8 name, length-prefixed. */
+function name(s: string): number[] {
+  const bytes = [...new TextEncoder().encode(s)];
+  return [...uleb(bytes.length), ...bytes];
+}
+
+/** A length-prefixed vector of already-encoded items. */
+function vec(items: number[][]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
+
+/**
+ * A function body under construction: one method per instruction, named after the opcode.
+ * Loads and stores take a static byte offset (the memarg offset immediate), so unrolled code
+ * addresses neighbours of one base pointer without extra adds.
+ */
+export class Code {
+  readonly bytes: number[] = [];
+
+  private op(...bytes: number[]): this {
+    this.bytes.push(...bytes);
+    return this;
+  }
+
+  /** SIMD instructions: the 0xfd prefix, then the sub-opcode as a LEB128. */
+  private simd(sub: number, ...imm: number[]): this {
+    return this.op(0xfd, ...uleb(sub), ...imm);
+  }
+
+  /** memarg: log2 of the alignment hint, then the byte offset. */
+  private memarg(alignLog2: number, offset: number): number[] {
+    return [...uleb(alignLog2), ...uleb(offset)];
+  }
+
+  // control flow; block types are always empty (0x40)
+  block(): this { return this.op(0x02, 0x40); }
+  loop(): this { return this.op(0x03, 0x40); }
+  if(): this { return this.op(0x04, 0x40); }
+  else(): this { return this.op(0x05); }
+  end(): this { return this.op(0x0b); }
+  br(depth: number): this { return this.op(0x0c, ...uleb(depth)); }
+  brIf(depth: number): this { return this.op(0x0d, ...uleb(depth)); }
+  call(func: number): this { return this.op(0x10, ...uleb(func)); }
+
+  // locals
+  localGet(i: number): this { return this.op(0x20, ...uleb(i)); }
+  localSet(i: number): this { return this.op(0x21, ...uleb(i)); }
+  localTee(i: number): this { return this.op(0x22, ...uleb(i)); }
+
+  // i32
+  i32Const(n: number): this { return this.op(0x41, ...sleb(n)); }
+  i32Eqz(): this { return this.op(0x45); }
+  i32Ne(): this { return this.op(0x47); }
+  i32LtU(): this { return this.op(0x49); }
+  i32Add(): this { return this.op(0x6a); }
+  i32Sub(): this { return this.op(0x6b); }
+  i32Mul(): this { return this.op(0x6c); }
+
+  // v128 memory (alignment hints: 16 bytes for whole vectors, 4 for a splatted float)
+  v128Load(offset = 0): this { return this.simd(0x00, ...this.memarg(4, offset)); }
+  v128Load32Splat(offset = 0): this { return this.simd(0x09, ...this.memarg(2, offset)); }
+  v128Store(offset = 0): this { return this.simd(0x0b, ...this.memarg(4, offset)); }
+  v128Const0(): this { return this.simd(0x0c, ...new Array<number>(16).fill(0)); }
+
+  // f32x4
+  f32x4Splat(): this { return this.simd(0x13); }
+  f32x4ExtractLane(lane: number): this { return this.simd(0x1f, lane); }
+  f32x4Add(): this { return this.simd(0xe4); }
+  f32x4Mul(): this { return this.simd(0xe6); }
+
+  // f32 scalar memory and arithmetic
+  f32Load(offset = 0): this { return this.op(0x2a, ...this.memarg(2, offset)); }
+  f32Store(offset = 0): this { return this.op(0x38, ...this.memarg(2, offset)); }
+  f32Add(): this { return this.op(0x92); }
+}
+
+export interface FuncDef {
+  name: string;
+  params: ValType[];
+  /** Extra locals after the parameters, in order. */
+  locals: ValType[];
+  body: Code;
+}
+
+/**
+ * A module importing one memory as env.memory and exporting the given functions (no results).
+ * Functions are numbered in order, so a body can `call(i)` the i-th.
+ */
+export function emitModule(funcs: FuncDef[]): Uint8Array {
+  const section = (id: number, content: number[]): number[] => [id, ...uleb(content.length), ...content];
+  // type section: one func type per function, (params) -> ()
+  const types = vec(funcs.map((f) => [0x60, ...vec(f.params.map((t) => [t])), 0x00]));
+  // import section: env.memory, a memory with a minimum of 1 page and no maximum
+  const imports = vec([[...name("env"), ...name("memory"), 0x02, 0x00, 0x01]]);
+  const funcTypes = vec(funcs.map((_, i) => uleb(i)));
+  const exports = vec(funcs.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]));
+  const bodies = vec(
+    funcs.map((f) => {
+      // locals are run-length encoded: (count, type) groups
+      const groups: number[][] = [];
+      for (let i = 0; i < f.locals.length; ) {
+        let j = i;
+        while (j < f.locals.length && f.locals[j] === f.locals[i]) j++;
+        groups.push([...uleb(j - i), f.locals[i]!]);
+        i = j;
+      }
+      const body = [...vec(groups), ...f.body.bytes, 0x0b];
+      return [...uleb(body.length), ...body];
+    }),
+  );
+  return new Uint8Array([
+    ...[0x00, 0x61, 0x73, 0x6d], // "\0asm"
+    ...[0x01, 0x00, 0x00, 0x00], // version 1
+    ...section(1, types),
+    ...section(2, imports),
+    ...section(3, funcTypes),
+    ...section(7, exports),
+    ...section(10, bodies),
+  ]);
+}

@@ -1,0 +1,62 @@
+import { gemmModule, gemmShape } from "./gemm_module.js";
+
+/** The instantiated GEMM module and the one memory its packed panels and C tiles live in. */
+export interface WasmGemm {
+  block(a: number, b: number, c: number, mp: number, np: number, kc: number, ldc: number, accumulate: number): void;
+  /** A float32 view of at least `bytes` bytes of the memory (grown, and the view renewed, as needed). */
+  f32(bytes: number): Float32Array;
+}
+
+let instance: WasmGemm | null | undefined;
+
+/** The slice of the WebAssembly JS API used here (the compile target's lib declares none). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Memory: new (descriptor: { initial: number }) => WasmMemory;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+
+/**
+ * The GEMM module, compiled on first use; null where WebAssembly or its SIMD is missing, or where
+ * synchronous compilation is refused (a browser's main thread may cap it), so callers fall back to JS.
+ */
+export function wasmGemm(): WasmGemm | null {
+  if (instance === undefined) instance = instantiate();
+  return instance;
+}
+
+function instantiate(): WasmGemm | null {
+  const WebAssembly = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  if (WebAssembly === undefined) return null;
+  try {
+    const bytes = gemmModule(gemmShape);
+    // validate is the feature test: the module uses SIMD opcodes, so it fails without SIMD
+    if (!WebAssembly.validate(bytes)) return null;
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
+    let view = new Float32Array(memory.buffer);
+    return {
+      block: exports["block"] as WasmGemm["block"],
+      f32(bytes: number): Float32Array {
+        const have = memory.buffer.byteLength;
+        if (bytes > have) memory.grow(Math.ceil((bytes - have) / 65536));
+        // growing detaches the old buffer
+        if (view.buffer !== memory.buffer) view = new Float32Array(memory.buffer);
+        return view;
+      },
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** LLM_TENSOR_WASM=0 in the environment turns the WASM kernels off (where there is an environment). */
+export function wasmDisabledByEnv(): boolean {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  return env?.["LLM_TENSOR_WASM"] === "0";
+}
