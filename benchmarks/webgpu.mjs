@@ -110,6 +110,10 @@ for (const n of sizes) {
   let tileText = "";
   if (tiles) {
     for (const [name, cfg] of TILE_SHAPES) {
+      if (n % cfg.BM || n % cfg.BN) {
+        tileText += `  ${name} n/a`; // the vec4 kernels take whole tiles only
+        continue;
+      }
       const s = await bestSeconds(run(() => ours.matmulWithTile(a, b, cfg)), () => ours.sync(), reps);
       tileText += `  ${name} ${fmt(flops / s / scale)}`;
     }
