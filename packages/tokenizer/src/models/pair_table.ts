@@ -1,7 +1,8 @@
 /**
  * Open-addressing hash table from a pair of token ids (a, b) to the merge that joins them:
  * its rank (lower merges first) and the id of the merged token. Each slot keeps a, b, rank and
- * result side by side in one Int32Array, so a lookup touches one cache line.
+ * result side by side in one Int32Array, so a lookup touches one cache line. A slot stores
+ * a + 1, so a fresh (zero-filled) array is empty.
  */
 export class PairTable {
   private slots: Int32Array;
@@ -16,9 +17,7 @@ export class PairTable {
   }
 
   private static empty(cap: number): Int32Array {
-    const s = new Int32Array(cap * 4);
-    for (let i = 0; i < s.length; i += 4) s[i] = -1;
-    return s;
+    return new Int32Array(cap * 4);
   }
 
   private static hash(a: number, b: number): number {
@@ -32,12 +31,13 @@ export class PairTable {
   find(a: number, b: number): number {
     const slots = this.slots;
     const mask = this.mask;
+    const a1 = a + 1;
     let i = PairTable.hash(a, b) & mask;
     for (;;) {
       const o = i << 2;
       const ka = slots[o]!;
-      if (ka === a && slots[o + 1] === b) return o;
-      if (ka === -1) return -1;
+      if (ka === a1 && slots[o + 1] === b) return o;
+      if (ka === 0) return -1;
       i = (i + 1) & mask;
     }
   }
@@ -55,15 +55,16 @@ export class PairTable {
     if ((this.size + 1) * 2 > this.mask + 1) this.grow();
     const slots = this.slots;
     const mask = this.mask;
+    const a1 = a + 1;
     let i = PairTable.hash(a, b) & mask;
     for (;;) {
       const o = i << 2;
       const ka = slots[o]!;
-      if (ka === -1) {
-        slots[o] = a;
+      if (ka === 0) {
+        slots[o] = a1;
         slots[o + 1] = b;
         this.size++;
-      } else if (ka !== a || slots[o + 1] !== b) {
+      } else if (ka !== a1 || slots[o + 1] !== b) {
         i = (i + 1) & mask;
         continue;
       }
@@ -76,7 +77,7 @@ export class PairTable {
   /** Calls fn for every stored merge. */
   forEach(fn: (a: number, b: number, rank: number, result: number) => void): void {
     const s = this.slots;
-    for (let o = 0; o < s.length; o += 4) if (s[o] !== -1) fn(s[o]!, s[o + 1]!, s[o + 2]!, s[o + 3]!);
+    for (let o = 0; o < s.length; o += 4) if (s[o] !== 0) fn(s[o]! - 1, s[o + 1]!, s[o + 2]!, s[o + 3]!);
   }
 
   private grow(): void {
@@ -85,6 +86,6 @@ export class PairTable {
     this.mask = cap - 1;
     this.slots = PairTable.empty(cap);
     this.size = 0;
-    for (let o = 0; o < old.length; o += 4) if (old[o] !== -1) this.set(old[o]!, old[o + 1]!, old[o + 2]!, old[o + 3]!);
+    for (let o = 0; o < old.length; o += 4) if (old[o] !== 0) this.set(old[o]! - 1, old[o + 1]!, old[o + 2]!, old[o + 3]!);
   }
 }

@@ -181,7 +181,7 @@ function read(text: string, file: string): { root: Record<string, unknown>; data
   const readMergesArray = (i: number): number => {
     if (text.charCodeAt(i) !== 91) fallback();
     const live = vocabData !== null;
-    if (live) livePairs = new PairTable(Math.ceil((n - i) / 24));
+    if (live) livePairs = new PairTable(Math.ceil((n - i) / 16));
     let spans = new Int32Array(live ? 0 : 1 << 16);
     let count = 0;
     const push = (s1: number, e1: number, s2: number, e2: number) => {
