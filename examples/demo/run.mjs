@@ -9,11 +9,11 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { createModel } from "@llm/models";
-import { tidy } from "@llm/tensor";
 import { collect, generateText } from "@llm/sampling";
 import { AdamW, TokenDataLoader, Trainer, decayGroups, evaluateLoss, languageModelLoss, warmupCosine } from "@llm/train";
 import { lossCurvePng, saveCheckpoint } from "@llm/train/node";
 import { readBrown } from "./brown.mjs";
+import { measureStep, plannedSteps, timeBudgetSchedule } from "./budget.mjs";
 import { generateFromCheckpoint } from "./sample.mjs";
 import { trainTokenizer } from "./tokenizer.mjs";
 import { unigramLoss, unigramModel } from "./unigram.mjs";
@@ -83,10 +83,7 @@ const model = createModel(config, { seed });
 const parameters = model.parameters().reduce((n, p) => n + p.size, 0);
 log(`[${seconds()}s] model: GPT-2 layout, ${config.n_layer} layers, width ${config.n_embd}, ${config.n_head} heads, context ${context}: ${parameters.toLocaleString("en-US")} parameters`);
 
-// 4. Training within a time budget. The learning rate warms up over 10 steps, then follows a cosine
-// down to a tenth over the run, where "the run" is whichever ends first: the planned steps or the
-// minutes. Planned steps come from the speed of one measured step; on a busy machine the clock ends
-// the run and the schedule has still run its course.
+// 4. Training within a time budget (see budget.mjs).
 const batchSize = Number(args.batch);
 const train = new TokenDataLoader(trainIds, { batchSize, seqLen: context, seed });
 const heldLoader = new TokenDataLoader(heldIds, { batchSize: 32, seqLen: context, seed });
@@ -94,17 +91,10 @@ const heldLoader = new TokenDataLoader(heldIds, { batchSize: 32, seqLen: context
 // 2 of them for the periodic evaluations during training.
 const heldBatches = evenly([...heldLoader.sequential()].filter((b) => b.batchSize === 32), 8);
 const evalBatches = evenly(heldBatches, 2);
-const secondsPerStep = await measureStep(model, train);
 const budget = Number(args.minutes) * 60;
-// About 10% of the time goes to the evaluations (2 x 32 windows, ten times).
-const totalSteps = Math.max(20, Math.min(Number(args.steps), Math.floor((budget * 0.9) / secondsPerStep)));
-let trainStart = 0;
-const schedule = (step) => {
-  if (step === 0) trainStart = Date.now();
-  if (step < 10) return (step + 1) / 10;
-  const progress = Math.min(1, Math.max(step / totalSteps, (Date.now() - trainStart) / 1000 / budget));
-  return 0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * progress));
-};
+const secondsPerStep = await measureStep(model, train.sequential().next().value, languageModelLoss);
+const totalSteps = plannedSteps(secondsPerStep, budget, Number(args.steps));
+const schedule = timeBudgetSchedule(totalSteps, budget);
 const optimizer = new AdamW(decayGroups(model.namedParameters(), 0.1), { lr: Number(args.lr), betas: [0.9, 0.95] });
 const trainer = new Trainer({
   model,
@@ -123,7 +113,7 @@ log(
     `or ${args.minutes} min, whichever ends first (AdamW lr ${args.lr}, warmup + cosine, clipping at 1)`,
 );
 const state = await trainer.run();
-process.stderr.write("\n");
+if (process.stderr.isTTY) process.stderr.write("\n"); // the bar ends its line only at the last planned step
 log(`[${seconds()}s] trained ${state.step} steps (${(state.step * batchSize * context).toLocaleString("en-US")} tokens)`);
 
 // 5. Held-out loss against the unigram baseline, on exactly the same held-out targets.
@@ -161,27 +151,6 @@ for (const [i, prompt] of ["The jury said", "In the morning", "He was"].entries(
 }
 log(`\ndone in ${seconds()}s. Generate from the checkpoint: node examples/demo/run.mjs --model ${args.out}/checkpoint --prompt "The"`);
 if (!(modelLoss < baseline)) process.exitCode = 1;
-
-/** Seconds one training step (forward, backward) takes, from the second of two (the first warms up). */
-async function measureStep(model, loader) {
-  const batch = loader.next();
-  loader.restore({ epoch: 0, batch: 0 });
-  let last = 0;
-  for (let i = 0; i < 2; i++) {
-    const start = performance.now();
-    const loss = tidy(() => {
-      const { sum, count } = languageModelLoss(model, batch);
-      const mean = sum.div(count);
-      mean.backward();
-      return mean;
-    });
-    await loss.item();
-    last = (performance.now() - start) / 1000;
-    loss.dispose();
-    for (const p of model.parameters()) p.zeroGrad();
-  }
-  return last * 1.1; // the optimizer update adds a little
-}
 
 /** `count` items spread evenly over `items`. */
 function evenly(items, count) {

@@ -11,14 +11,15 @@ import { createModel } from "@llm/models";
 import { fillBlanksText } from "@llm/sampling";
 import { Rng } from "@llm/tensor";
 import { trainBPE } from "@llm/tokenizer";
-import { AdamW, Trainer, collateGlm, decayGroups, evaluateLoss, glmBlankInfilling, glmLoss, warmupCosine } from "@llm/train";
+import { AdamW, Trainer, collateGlm, decayGroups, evaluateLoss, glmBlankInfilling, glmLoss } from "@llm/train";
 import { saveCheckpoint, writeLossCurve } from "@llm/train/node";
 import { readBrown } from "../demo/brown.mjs";
+import { measureStep, plannedSteps, timeBudgetSchedule } from "../demo/budget.mjs";
 
 const { values: args } = parseArgs({
   options: {
-    steps: { type: "string", default: "300" },
-    minutes: { type: "string", default: "4" },
+    steps: { type: "string", default: "2000" },
+    minutes: { type: "string", default: "6" },
     out: { type: "string", default: "out/glm" },
     seed: { type: "string", default: "0" },
   },
@@ -34,7 +35,7 @@ const trainSentences = sentencesOf(docs.filter((_, i) => i % 20 !== 10));
 const heldSentences = sentencesOf(docs.filter((_, i) => i % 20 === 10));
 
 const SPECIAL = ["<|endoftext|>", "[MASK]", "[sop]", "[eop]", "[gMASK]"];
-const tokenizer = trainBPE(trainSentences, { vocabSize: 1024, specialTokens: SPECIAL });
+const tokenizer = trainBPE(trainSentences, { vocabSize: 512, specialTokens: SPECIAL });
 const [pad, mask, sop, eop, gMask] = SPECIAL.map((t) => tokenizer.tokenToId(t));
 const special = { mask, sop, eop, pad };
 const encodeAll = (sentences) => sentences.map((s) => tokenizer.encode(s)).filter((ids) => ids.length >= 8 && ids.length <= 40);
@@ -76,22 +77,24 @@ class GlmBatches {
   }
 }
 
-const totalSteps = Number(args.steps);
 const heldBatches = Array.from({ length: 4 }, (_, i) => new GlmBatches(heldIds, 32, 1000 + i).next());
-const optimizer = new AdamW(decayGroups(model.namedParameters(), 0.1), { lr: 6e-3, betas: [0.9, 0.95] });
+const data = new GlmBatches(trainIds, 32, seed);
+const budget = Number(args.minutes) * 60;
+const totalSteps = plannedSteps(await measureStep(model, new GlmBatches(trainIds, 32, seed + 99).next(), glmLoss), budget, Number(args.steps));
+const optimizer = new AdamW(decayGroups(model.namedParameters(), 0.1), { lr: 2e-2, betas: [0.9, 0.95] });
 const trainer = new Trainer({
   model,
   optimizer,
-  data: new GlmBatches(trainIds, 32, seed),
+  data,
   loss: glmLoss,
   totalSteps,
-  schedule: warmupCosine({ warmupSteps: Math.min(30, totalSteps - 1), totalSteps }),
+  schedule: timeBudgetSchedule(totalSteps, budget),
   clipNorm: 1,
   evaluate: () => evaluateLoss(model, heldBatches.slice(0, 2), glmLoss),
-  evalEvery: 60,
-  maxSeconds: Number(args.minutes) * 60,
+  evalEvery: Math.max(1, Math.round(totalSteps / 10)),
+  maxSeconds: budget,
 });
-console.log(`[${seconds()}s] training up to ${totalSteps} steps of 32 sentences (loss on Part B only; stops early after ${args.minutes} min)`);
+console.log(`[${seconds()}s] training ${totalSteps} steps of 32 sentences or ${args.minutes} min, whichever ends first (loss on Part B only)`);
 await trainer.run();
 model.eval();
 const heldLoss = await evaluateLoss(model, heldBatches, glmLoss);
