@@ -32,6 +32,8 @@ export interface BlankInfillingOptions extends SamplingOptions {
   tokens: GlmTokens;
   /** Longest span generated for one blank when [eop] does not come (default 32). */
   maxSpanTokens?: number;
+  /** [eop] is not allowed before a span has this many tokens (default 0: a blank may stay empty). */
+  minSpanTokens?: number;
 }
 
 export interface FilledBlanks {
@@ -73,10 +75,19 @@ export async function* streamBlanks(
   const maskIds = new Set(Object.values(options.tokens.masks));
   const blanks = ids.flatMap((id, i) => (maskIds.has(id) ? [i] : []));
   const maxSpan = options.maxSpanTokens ?? 32;
+  const minSpan = options.minSpanTokens ?? 0;
   if (blanks.length === 0) {
     throw new SamplingError(`fillBlanks: expected at least one blank (ids ${[...maskIds].join("/")}) in the input, found none`);
   }
-  const sampler = createSampler(options);
+  // Runs after every other processor, so nothing can bring [eop] back before minSpanTokens.
+  let eopBanned = false;
+  const banEop = (row: Float32Array): Float32Array => {
+    if (!eopBanned) return row;
+    const out = Float32Array.from(row);
+    out[eop] = -Infinity;
+    return out;
+  };
+  const sampler = createSampler({ ...options, processors: [...(options.processors ?? []), banEop] });
   const cache = model.createCache();
   const history = [...ids];
   try {
@@ -88,6 +99,7 @@ export async function* streamBlanks(
       let token = sop;
       for (let k = 1; k <= maxSpan; k++) {
         const [row] = await step(model, cache, [token], [blanks[b]!], [k], cache.length + 1);
+        eopBanned = k <= minSpan;
         const next = sampler.next(row!, history);
         if (next === eop) break;
         history.push(next);

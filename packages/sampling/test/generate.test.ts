@@ -22,6 +22,18 @@ describe("greedy generation reproduces the reference gen_ids", () => {
     expect(filled.spans).toEqual([expected]);
     expect(filled.ids).toEqual([...partA.slice(0, 2), ...expected, ...partA.slice(3)]);
   });
+
+  it("glm: minSpanTokens keeps [eop] away until a span is that long", async () => {
+    const { model, reference } = await fixture("glm");
+    const config = JSON.parse(readFileSync(`${FIXTURES}glm/config.json`, "utf8")) as Record<string, unknown>;
+    const tokens = glmTokensFromConfig(config);
+    const partA = await ids(reference.gen_partA!);
+    // Make [eop] the greedy choice everywhere, so only minSpanTokens can lengthen a span.
+    const eopFirst = (row: Float32Array) => row.map((x, i) => (i === tokens.eop ? 1e9 : x));
+    expect((await fillBlanks(model, partA, { tokens, processors: [eopFirst] })).spans).toEqual([[]]);
+    const spans = (await fillBlanks(model, partA, { tokens, processors: [eopFirst], minSpanTokens: 3 })).spans;
+    expect(spans[0]).toHaveLength(3);
+  });
 });
 
 describe("batches, stop tokens, seeds", () => {
