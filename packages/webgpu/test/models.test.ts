@@ -59,7 +59,8 @@ async function greedy(model: Model, f: Fixture, ref: Record<string, Tensor>, use
   const steps = ref.gen_ids!.shape[1]!;
   const glm = f.name === "glm";
   const sopId = glm ? (f.config.special_tokens as Record<string, number>).sop! : 0;
-  const prompt = glm ? concat([ref.gen_partA!, tensor([[sopId]], { dtype: "int32" })], 1) : ref.gen_prompt!;
+  const sop = glm ? tensor([[sopId]], { dtype: "int32" }) : null;
+  const prompt = sop ? concat([ref.gen_partA!, sop], 1) : ref.gen_prompt!;
   const sep = ref.gen_partA?.shape[1] ?? 0;
   const cache = useCache ? model.createCache() : undefined;
   const ids: number[] = [];
@@ -97,6 +98,12 @@ async function greedy(model: Model, f: Fixture, ref: Record<string, Tensor>, use
     live.push(backend!.stats().liveBuffers);
   }
   cache?.dispose();
+  if (next !== prompt) next.dispose();
+  if (sequence !== prompt) sequence.dispose();
+  if (sop) {
+    sop.dispose();
+    prompt.dispose();
+  }
   return { ids, logits, live };
 }
 
@@ -114,7 +121,9 @@ describe.skipIf(!backend)("model fixtures on WebGPU", () => {
         expect(logitsError, "logits").toBeLessThanOrEqual(1e-3);
         const expectedIds = Array.from(await ref.gen_ids!.data());
         for (const useCache of [false, true]) {
+          const before = backend!.stats().liveBuffers;
           const g = await greedy(model, f, ref, useCache);
+          expect(backend!.stats().liveBuffers, "live buffers after decoding, cache disposed").toBe(before);
           expect(g.ids, `greedy ids, cache ${useCache}`).toEqual(expectedIds);
           const genRef = (await ref.gen_logits!.data()) as Float32Array;
           const L = genRef.length / g.logits.length;
