@@ -3,6 +3,7 @@ import type { DType, HostArray } from "@llm/tensor";
 import { backend, reportSkip } from "./helpers/gpu.js";
 import { float32ToBfloat16Bits, float32ToFloat16Bits } from "../src/half.js";
 import { sizeClass } from "../src/buffer-pool.js";
+import { createWebGPUBackend } from "../src/index.js";
 
 reportSkip();
 
@@ -99,6 +100,25 @@ describe.skipIf(!backend)("webgpu memory", () => {
     const live = b.stats().liveBuffers;
     expect(() => b.fill(max / 4 + 1, 0, "float32")).toThrow(/needs \d+ bytes \(4 per element\), more than this device's largest storage binding/);
     expect(b.stats().liveBuffers).toBe(live);
+  });
+
+  it("runs on a device the caller owns, and leaves it alive on destroy()", async () => {
+    const { create } = (await import("webgpu")) as unknown as { create(flags: string[]): GPU };
+    const adapter = (await create([]).requestAdapter())!;
+    const device = await adapter.requestDevice();
+    const own = await createWebGPUBackend({ device });
+    expect(own.device).toBe(device);
+    const x = own.upload(new Float32Array([1, 4, 9]), "float32");
+    expect(Array.from(await own.read(own.unary("sqrt", { buffer: x, shape: [3], strides: [1], offset: 0 })))).toEqual([1, 2, 3]);
+    expect(() => b.dispose(x)).toThrow(/a buffer of another WebGPU backend/);
+    let lost = false;
+    void device.lost.then(() => (lost = true));
+    own.destroy();
+    await device.queue.onSubmittedWorkDone();
+    expect(lost, "the caller's device was destroyed by the backend").toBe(false);
+    device.destroy();
+    await device.lost;
+    expect(lost).toBe(true);
   });
 
   it("rejects disposed and foreign buffers with a message naming the problem", () => {
