@@ -2,7 +2,11 @@ import { gemmModule, gemmShape } from "./gemm_module.js";
 
 /** The instantiated GEMM module and the one memory its packed panels and C tiles live in. */
 export interface WasmGemm {
-  block(a: number, b: number, c: number, mp: number, np: number, kc: number, ldc: number, accumulate: number): void;
+  /** See gemm_module.ts; addresses and strides in bytes. */
+  block(
+    a: number, b: number, c: number, mp: number, np: number, kc: number, ldc: number, accumulate: number,
+    aStep: number, aRow: number, aPanel: number, bStep: number, bPanel: number,
+  ): void;
   /** A float32 view of at least `bytes` bytes of the memory (grown, and the view renewed, as needed). */
   f32(bytes: number): Float32Array;
 }
