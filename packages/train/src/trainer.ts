@@ -139,7 +139,7 @@ export class Trainer<B> {
         total,
         loss: r.loss,
         tokensPerSecond: tokens / Math.max(seconds, 1e-9),
-        etaSeconds: (seconds / (this.step - startStep)) * (total - this.step),
+        etaSeconds: Math.min((seconds / (this.step - startStep)) * (total - this.step), (deadline - Date.now()) / 1000),
         ...(this.evals.length ? { evalLoss: this.evals[this.evals.length - 1]!.loss } : {}),
       });
       await this.options.onStep?.(r, this);
