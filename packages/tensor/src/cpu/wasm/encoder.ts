@@ -97,6 +97,10 @@ export class Code {
   v128Load32Splat(offset = 0): this { return this.simd(0x09, ...this.memarg(2, offset)); }
   v128Store(offset = 0): this { return this.simd(0x0b, ...this.memarg(4, offset)); }
   v128Const0(): this { return this.simd(0x0c, ...new Array<number>(16).fill(0)); }
+  /** i8x16.shuffle of the two vectors on the stack, given as four f32 lanes (0-3 first, 4-7 second). */
+  f32x4Shuffle(lanes: readonly [number, number, number, number]): this {
+    return this.simd(0x0d, ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
+  }
 
   // f32x4
   f32x4Splat(): this { return this.simd(0x13); }

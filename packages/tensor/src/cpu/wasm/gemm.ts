@@ -53,7 +53,7 @@ export function gemmWasmF32(
     const ldc = np * NR;
     for (let pc = 0; pc < K; pc += KC) {
       const kc = Math.min(KC, K - pc);
-      const b = stageB(B, ob + pc * sbk + jc * sbn, sbk, sbn, nc, kc, NR, f, bAt);
+      const b = stageB(B, ob + pc * sbk + jc * sbn, sbk, sbn, nc, kc, NR, f, bAt, gemm.transpose);
       for (let ic = 0; ic < M; ic += MC) {
         const mc = Math.min(MC, M - ic);
         const a = stageA(A, oa + ic * sam + pc * sak, sam, sak, mc, kc, MR, f, aAt);

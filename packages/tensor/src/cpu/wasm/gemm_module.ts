@@ -1,4 +1,5 @@
 import { Code, emitModule, i32, v128, type FuncDef, type ValType } from "./encoder.js";
+import { transpose } from "./transpose_module.js";
 
 /**
  * The WASM SIMD GEMM kernel. Operands sit in wasm memory in any layout where, per step p of k,
@@ -12,6 +13,7 @@ import { Code, emitModule, i32, v128, type FuncDef, type ValType } from "./encod
  *   over mp row panels (aPanel bytes apart) x np column panels (bPanel bytes apart), the B panel
  *   outer so it stays in L1 while A streams from L2; one call per cache block, so the JS-to-WASM
  *   call is paid once per block, not per tile.
+ * `transpose(...)`: packs B from column lines, see transpose_module.ts.
  */
 export interface GemmShape {
   /** Rows of the micro-tile. */
@@ -30,7 +32,7 @@ export interface GemmShape {
 export const gemmShape: GemmShape = { MR: 2, NR: 16 };
 
 export function gemmModule({ MR, NR }: GemmShape): Uint8Array {
-  return emitModule([kernel(MR, NR), block(MR, NR)]);
+  return emitModule([kernel(MR, NR), block(MR, NR), transpose(NR)]);
 }
 
 function kernel(MR: number, NR: number): FuncDef {

@@ -54,10 +54,13 @@ export function stageA(
   return { step: w, row: 1, panel: w * kc };
 }
 
-/** Floats a B block of kc x cols may take, in any layout. */
+/** Floats a B block of kc x cols may take, in any layout (column lines and their panels, at most). */
 export function stagedBSize(kc: number, cols: number, w: number): number {
-  return kc * (roundUp(cols, w) + w);
+  return 2 * roundUp(kc, 4) * (roundUp(cols, w) + w);
 }
+
+/** The module's transpose (see transpose_module.ts), byte addresses. */
+export type Transpose = (src: number, ld: number, dst: number, k4: number, np: number) => void;
 
 /**
  * The B side: `kc` x `cols` from src at o (k stride sk, column stride sc), read w columns at a
@@ -65,7 +68,7 @@ export function stagedBSize(kc: number, cols: number, w: number): number {
  */
 export function stageB(
   src: Float32Array, o: number, sk: number, sc: number, cols: number, kc: number, w: number,
-  dst: Float32Array, at: number,
+  dst: Float32Array, at: number, transpose: Transpose,
 ): Staged {
   if (sc === 1 && cols >= SHORT_LINE) {
     // columns contiguous (x @ W with W [in, out]): each step of k a line. The line stride is an
@@ -78,6 +81,17 @@ export function stageB(
       for (let j = cols; j < colsPad; j++) dst[d + j] = 0;
     }
     return { step: ld, row: 1, panel: w };
+  }
+  if (sk === 1 && kc >= SHORT_LINE) {
+    // k contiguous (x @ W^T with W [out, in]): each column a line, after the panels' space, then
+    // transposed into the panels in wasm; k is padded to 4 (steps the kernel never reads)
+    const kc4 = roundUp(kc, 4);
+    const colsPad = roundUp(cols, w);
+    const lines = at + kc4 * colsPad;
+    for (let j = 0; j < cols; j++) copyLine(src, o + j * sc, kc, dst, lines + j * kc4);
+    dst.fill(0, lines + cols * kc4, lines + colsPad * kc4);
+    transpose(lines * 4, kc4 * 4, at * 4, kc4 / 4, colsPad / w);
+    return { step: w, row: 1, panel: w * kc4 };
   }
   pack(src, o, sc, sk, cols, kc, w, dst, at);
   return { step: w, row: 1, panel: w * kc };
