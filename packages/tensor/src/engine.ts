@@ -89,8 +89,7 @@ function closeScope(scope: Scope, result: unknown): void {
   if (index >= 0) state.scopes.splice(index, 1);
   const results = new Set<Tensor>();
   collectTensors(result, results);
-  const survivors = new Set(results);
-  for (const t of results) addGraphTensors(t, survivors);
+  const survivors = graphTensorsInScope(results, new Set(scope.tensors));
   const parent = state.scopes[state.scopes.length - 1];
   for (const t of scope.tensors) {
     if (t.kept || t.isDisposed) continue;
@@ -123,19 +122,27 @@ function collectTensors(value: unknown, out: Set<Tensor>, seen = new Set<unknown
   }
 }
 
-/** Everything reachable through autograd nodes: backward() will still read these. */
-function addGraphTensors(t: Tensor, out: Set<Tensor>): void {
-  const stack = [t];
+/**
+ * The results plus every tensor of this scope their autograd graphs reach (backward() will read
+ * those). The walk stops at tensors made outside the scope, which this scope never frees, so
+ * closing a scope costs what the scope made, not the size of the whole graph.
+ */
+function graphTensorsInScope(results: Set<Tensor>, inScope: Set<Tensor>): Set<Tensor> {
+  const survivors = new Set(results);
+  const stack = [...results];
   while (stack.length) {
     const node = stack.pop()!.node;
     if (!node) continue;
-    for (const s of [...node.inputs, ...node.saved]) {
-      if (!out.has(s)) {
-        out.add(s);
-        stack.push(s);
+    for (const list of [node.inputs, node.saved]) {
+      for (const s of list) {
+        if (inScope.has(s) && !survivors.has(s)) {
+          survivors.add(s);
+          stack.push(s);
+        }
       }
     }
   }
+  return survivors;
 }
 
 function isTensor(value: object): value is Tensor {

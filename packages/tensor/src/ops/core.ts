@@ -1,4 +1,4 @@
-import type { Backend, BackendBuffer } from "../backend.js";
+import type { Backend, BackendBuffer, StridedView } from "../backend.js";
 import type { DType } from "../dtype.js";
 import { isGradEnabled } from "../engine.js";
 import { ArgumentError, DTypeError } from "../errors.js";
@@ -31,6 +31,16 @@ export function record(
     out.node = { op, inputs, saved, backward };
   }
   return out;
+}
+
+/**
+ * t's view broadcast to `shape` (stride 0 on new and size-1 dims). A raw view, not a Tensor, so an
+ * op that broadcasts its inputs leaves nothing behind to free. The shapes are already checked.
+ */
+export function broadcastView(t: Tensor, shape: Shape): StridedView {
+  const lead = shape.length - t.rank;
+  const strides = shape.map((d, i) => (i < lead || t.shape[i - lead] !== d ? 0 : t.strides[i - lead]!));
+  return { buffer: t.storage.buffer, shape, strides, offset: t.offset };
 }
 
 /** A rank-0 tensor holding `value`. */

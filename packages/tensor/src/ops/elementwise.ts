@@ -1,11 +1,11 @@
-import type { BinaryOp, UnaryOp } from "../backend.js";
+import type { BinaryOp, StridedView, UnaryOp } from "../backend.js";
 import type { DType } from "../dtype.js";
 import { DTypeError, ShapeError, fmtShape } from "../errors.js";
 import { broadcastShapes, shapesEqual } from "../shape.js";
 import type { Operand, Tensor } from "../tensor.js";
-import { fromBuffer, record, requireDType, sameBackend, scalar } from "./core.js";
+import { broadcastView, fromBuffer, record, requireDType, sameBackend, scalar } from "./core.js";
+import { tidy } from "../engine.js";
 import { sumToShape } from "./reduce.js";
-import { expand } from "./views.js";
 
 const SIGNED_OPS: ReadonlySet<UnaryOp> = new Set(["neg", "abs", "sign"]);
 const COMPARISONS: ReadonlySet<BinaryOp> = new Set(["eq", "ne", "lt", "le", "gt", "ge"]);
@@ -84,6 +84,12 @@ function asTensor(value: Operand, like: Tensor, op: string): Tensor {
 }
 
 export function binary(op: BinaryOp, aIn: Operand, bIn: Operand): Tensor {
+  // A number becomes a scalar tensor; the scope frees it unless backward needs it.
+  if (typeof aIn === "number" || typeof bIn === "number") return tidy(() => binaryOfTensors(op, aIn, bIn));
+  return binaryOfTensors(op, aIn, bIn);
+}
+
+function binaryOfTensors(op: BinaryOp, aIn: Operand, bIn: Operand): Tensor {
   const a = typeof aIn === "number" ? asTensor(aIn, bIn as Tensor, op) : aIn;
   const b = asTensor(bIn, a, op);
   if (a.dtype !== b.dtype) {
@@ -94,10 +100,8 @@ export function binary(op: BinaryOp, aIn: Operand, bIn: Operand): Tensor {
   else requireDType(a, ["float32", "int32"], op);
   const backend = sameBackend(op, a, b);
   const shape = broadcastShapes(a.shape, b.shape, op);
-  const av = shapesEqual(a.shape, shape) ? a : expand(a, shape);
-  const bv = shapesEqual(b.shape, shape) ? b : expand(b, shape);
   const dtype: DType = COMPARISONS.has(op) ? "bool" : a.dtype;
-  const out = fromBuffer(backend, backend.binary(op, av.view(), bv.view()), shape, dtype);
+  const out = fromBuffer(backend, backend.binary(op, broadcastView(a, shape), broadcastView(b, shape)), shape, dtype);
   if (dtype !== "float32") return out;
   return record(out, op, [a, b], (g) => {
     const [ga, gb] = binaryGrad(op, a, b, out, g);
@@ -135,6 +139,11 @@ function binaryGrad(op: BinaryOp, a: Tensor, b: Tensor, y: Tensor, g: Tensor): [
 
 /** Picks a where cond is true, b elsewhere, with broadcasting. */
 export function where(cond: Tensor, aIn: Operand, bIn: Operand): Tensor {
+  if (typeof aIn === "number" || typeof bIn === "number") return tidy(() => whereOfTensors(cond, aIn, bIn));
+  return whereOfTensors(cond, aIn, bIn);
+}
+
+function whereOfTensors(cond: Tensor, aIn: Operand, bIn: Operand): Tensor {
   requireDType(cond, ["bool"], "where", "cond");
   const a =
     typeof aIn !== "number" ? aIn : typeof bIn === "number" ? scalar(aIn, "float32", cond.backend) : asTensor(aIn, bIn, "where");
@@ -142,8 +151,8 @@ export function where(cond: Tensor, aIn: Operand, bIn: Operand): Tensor {
   if (a.dtype !== b.dtype) throw new DTypeError(`where: a and b must share a dtype, got ${a.dtype} and ${b.dtype}`);
   const backend = sameBackend("where", cond, a, b);
   const shape = broadcastShapes(broadcastShapes(cond.shape, a.shape, "where"), b.shape, "where");
-  const [cv, av, bv] = [cond, a, b].map((t) => (shapesEqual(t.shape, shape) ? t : expand(t, shape)));
-  const out = fromBuffer(backend, backend.where(cv!.view(), av!.view(), bv!.view()), shape, a.dtype);
+  const views = [cond, a, b].map((t) => broadcastView(t, shape)) as [StridedView, StridedView, StridedView];
+  const out = fromBuffer(backend, backend.where(...views), shape, a.dtype);
   if (a.dtype !== "float32") return out;
   return record(out, "where", [a, b], (g) => {
     const zero = scalar(0, "float32", backend);

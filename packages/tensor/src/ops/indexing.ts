@@ -1,6 +1,7 @@
 import { DTypeError, ShapeError, fmtShape } from "../errors.js";
 import { normalizeAxis } from "../shape.js";
 import type { Tensor } from "../tensor.js";
+import { tidy } from "../engine.js";
 import { fromBuffer, record, requireDType, sameBackend } from "./core.js";
 import { arange } from "./creation.js";
 import { contiguous, flip, permute, reshape, slice, unsqueeze } from "./views.js";
@@ -50,7 +51,11 @@ export function takeAlongAxis(x: Tensor, indices: Tensor, axis: number): Tensor 
       `takeAlongAxis: indices of shape ${fmtShape(indices.shape)} must match x's shape ${fmtShape(x.shape)} except along axis ${ax}`,
     );
   }
-  // Move the axis last, flatten, and offset each row's indices by its start.
+  return tidy(() => takeAlongLastAxis(x, indices, ax));
+}
+
+/** Moves the axis last, flattens, and offsets each row's indices by its start. */
+function takeAlongLastAxis(x: Tensor, indices: Tensor, ax: number): Tensor {
   const order = [...x.shape.keys()].filter((i) => i !== ax).concat(ax);
   const xl = contiguous(permute(x, order));
   const il = contiguous(permute(indices, order));
@@ -94,7 +99,7 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
 export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
   if (tensors.length === 0) throw new ShapeError("stack: needs at least one tensor");
   const ax = normalizeAxis(axis, tensors[0]!.rank + 1, "stack");
-  return concat(tensors.map((t) => unsqueeze(t, ax)), ax);
+  return tidy(() => concat(tensors.map((t) => unsqueeze(t, ax)), ax));
 }
 
 /** Splits into pieces of the given sizes, or into `count` equal pieces, along `axis` (views). */

@@ -1,5 +1,5 @@
 import { ShapeError, fmtShape } from "../errors.js";
-import { getBackend, noGrad } from "../engine.js";
+import { getBackend, noGrad, tidy } from "../engine.js";
 import { normalizeAxis } from "../shape.js";
 import type { Tensor } from "../tensor.js";
 import { fromBuffer, record, requireFloat, sameBackend } from "./core.js";
@@ -24,6 +24,10 @@ function safeRowMax(x: Tensor): Tensor {
 
 export function softmax(x: Tensor, axis = -1): Tensor {
   requireFloat(x, "softmax");
+  return tidy(() => softmaxOnAxis(x, axis));
+}
+
+function softmaxOnAxis(x: Tensor, axis: number): Tensor {
   return onLastAxis(x, axis, "softmax", (v) => {
     const fused = v.backend.fused?.softmax;
     const y = noGrad(() => {
@@ -38,6 +42,10 @@ export function softmax(x: Tensor, axis = -1): Tensor {
 
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
   requireFloat(x, "logSoftmax");
+  return tidy(() => logSoftmaxOnAxis(x, axis));
+}
+
+function logSoftmaxOnAxis(x: Tensor, axis: number): Tensor {
   return onLastAxis(x, axis, "logSoftmax", (v) => {
     const fused = v.backend.fused?.logSoftmax;
     const y = noGrad(() => {
@@ -69,13 +77,13 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
     const rstd = centered.square().mean(-1, true).add(eps).rsqrt();
     return { xhat: centered.mul(rstd), rstd };
   };
-  const y = noGrad(() => {
+  const y = noGrad(() => tidy(() => {
     const fused = backend.fused?.layerNorm;
     if (fused) return fromBuffer(backend, fused(x.view(), weight?.view() ?? null, bias?.view() ?? null, eps), x.shape, "float32");
     let out = normalized().xhat;
     if (weight) out = out.mul(weight);
     return bias ? out.add(bias) : out;
-  });
+  }));
   const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
   return record(y, "layerNorm", inputs, (g) => {
     const { xhat, rstd } = normalized();
@@ -94,12 +102,12 @@ export function rmsNorm(x: Tensor, weight: Tensor | null, eps: number): Tensor {
   checkNormParam(weight, x, "rmsNorm", "weight");
   const backend = sameBackend("rmsNorm", x, ...(weight ? [weight] : []));
   const rms = () => x.square().mean(-1, true).add(eps).rsqrt();
-  const y = noGrad(() => {
+  const y = noGrad(() => tidy(() => {
     const fused = backend.fused?.rmsNorm;
     if (fused) return fromBuffer(backend, fused(x.view(), weight?.view() ?? null, eps), x.shape, "float32");
     const out = x.mul(rms());
     return weight ? out.mul(weight) : out;
-  });
+  }));
   return record(y, "rmsNorm", weight ? [x, weight] : [x], (g) => {
     const r = rms();
     const dxh = weight ? g.mul(weight) : g;
@@ -119,13 +127,13 @@ function triangle(n: number, m: number, k: number, backend: Backend, lower: bool
 /** Zeros everything above the k-th diagonal of the last two axes. */
 export function tril(x: Tensor, k = 0): Tensor {
   const [n, m] = x.shape.slice(-2) as [number, number];
-  return where(triangle(n, m, k, x.backend, true), x, 0);
+  return tidy(() => where(triangle(n, m, k, x.backend, true), x, 0));
 }
 
 /** Zeros everything below the k-th diagonal of the last two axes. */
 export function triu(x: Tensor, k = 0): Tensor {
   const [n, m] = x.shape.slice(-2) as [number, number];
-  return where(triangle(n, m, k, x.backend, false), x, 0);
+  return tidy(() => where(triangle(n, m, k, x.backend, false), x, 0));
 }
 
 /**
@@ -133,5 +141,5 @@ export function triu(x: Tensor, k = 0): Tensor {
  * earlier positions, the n new queries are the last n positions.
  */
 export function causalMask(n: number, m = n, backend?: Backend): Tensor {
-  return triangle(n, m, m - n, backend ?? getBackend(), true);
+  return tidy(() => triangle(n, m, m - n, backend ?? getBackend(), true));
 }

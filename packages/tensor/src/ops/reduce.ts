@@ -1,6 +1,7 @@
 import type { ReduceOp } from "../backend.js";
 import { normalizeAxes, normalizeAxis, shapesEqual, type Shape } from "../shape.js";
 import type { Tensor } from "../tensor.js";
+import { tidy } from "../engine.js";
 import { fromBuffer, record, requireDType } from "./core.js";
 import { expand, reshape } from "./views.js";
 
@@ -14,11 +15,12 @@ export function reduce(op: ReduceOp, x: Tensor, axis: number | readonly number[]
   const axes = normalizeAxes(axis, x.rank, op);
   const kept = reducedShape(x.shape, axes, true);
   const buffer = axes.length === 0 ? x.backend.copy(x.view()) : x.backend.reduce(op, x.view(), axes);
-  const full = fromBuffer(x.backend, buffer, kept, x.dtype);
-  const out = keepdim ? full : reshape(full, reducedShape(x.shape, axes, false));
+  // Kept or dropped, the reduced dims have size 1, so both shapes fit the same contiguous buffer.
+  const out = fromBuffer(x.backend, buffer, keepdim ? kept : reducedShape(x.shape, axes, false), x.dtype);
   if (x.dtype !== "float32") return out;
   return record(out, op, [x], (g) => {
     const gk = expand(reshape(g, kept), x.shape);
+    const full = reshape(out, kept);
     switch (op) {
       case "sum":
         return [gk];
@@ -31,29 +33,30 @@ export function reduce(op: ReduceOp, x: Tensor, axis: number | readonly number[]
         return [gk.mul(hits).div(hits.sum(axes, true))];
       }
     }
-  }, [full]);
+  });
 }
 
 export function mean(x: Tensor, axis: number | readonly number[] | undefined, keepdim: boolean): Tensor {
   requireDType(x, ["float32"], "mean");
   const axes = normalizeAxes(axis, x.rank, "mean");
   const count = axes.reduce((n, a) => n * x.shape[a]!, 1);
-  return reduce("sum", x, axes, keepdim).div(count);
+  return tidy(() => reduce("sum", x, axes, keepdim).div(count));
 }
 
 export function variance(x: Tensor, axis: number | readonly number[] | undefined, keepdim: boolean, unbiased: boolean): Tensor {
   const axes = normalizeAxes(axis, x.rank, "var");
   const count = axes.reduce((n, a) => n * x.shape[a]!, 1);
-  const centered = x.sub(mean(x, axes, true));
-  return reduce("sum", centered.mul(centered), axes, keepdim).div(Math.max(count - (unbiased ? 1 : 0), 1));
+  return tidy(() => {
+    const centered = x.sub(mean(x, axes, true));
+    return reduce("sum", centered.mul(centered), axes, keepdim).div(Math.max(count - (unbiased ? 1 : 0), 1));
+  });
 }
 
 export function argmax(x: Tensor, axis: number, keepdim: boolean): Tensor {
   requireDType(x, ["float32", "int32"], "argmax");
   const a = normalizeAxis(axis, x.rank, "argmax");
-  const kept = reducedShape(x.shape, [a], true);
-  const out = fromBuffer(x.backend, x.backend.argmax(x.view(), a), kept, "int32");
-  return keepdim ? out : reshape(out, reducedShape(x.shape, [a], false));
+  const shape = keepdim ? reducedShape(x.shape, [a], true) : reducedShape(x.shape, [a], false);
+  return fromBuffer(x.backend, x.backend.argmax(x.view(), a), shape, "int32");
 }
 
 /** Sums a broadcast gradient back to the shape of the operand it came from. */

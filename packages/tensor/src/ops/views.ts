@@ -16,9 +16,10 @@ export function contiguous(x: Tensor): Tensor {
 export function reshape(x: Tensor, shapeIn: readonly number[]): Tensor {
   const shape = resolveShape(shapeIn, x.size, x.shape);
   if (shapesEqual(shape, x.shape)) return x;
-  const source = contiguous(x);
-  const out = viewOf(source, shape, contiguousStrides(shape), source.offset);
-  return record(out, "reshape", [source], (g) => [reshape(g, source.shape)]);
+  const out = x.isContiguous
+    ? viewOf(x, shape, contiguousStrides(shape), x.offset)
+    : fromBuffer(x.backend, x.backend.copy(x.view()), shape, x.dtype);
+  return record(out, "reshape", [x], (g) => [reshape(g, x.shape)]);
 }
 
 function resolveShape(shapeIn: readonly number[], size: number, from: readonly number[]): number[] {
