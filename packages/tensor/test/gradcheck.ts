@@ -21,14 +21,14 @@ export async function gradcheck(
   const w = tensor(weights, { shape: [...out.shape] });
   out.mul(w).sum().backward();
 
-  const scalarAt = (values: Float32Array[]): number =>
-    noGrad(() => {
-      const y = f(...values.map((v, i) => tensor(v, { shape: inputs[i]!.shape })));
-      const data = y.dataSync();
-      let s = 0;
-      for (let k = 0; k < data.length; k++) s += data[k]! * weights[k]!;
-      return s;
-    });
+  // Reads with await, not dataSync, so the suite runs on backends without synchronous reads.
+  const scalarAt = async (values: Float32Array[]): Promise<number> => {
+    const y = noGrad(() => f(...values.map((v, i) => tensor(v, { shape: inputs[i]!.shape }))));
+    const data = await y.data();
+    let s = 0;
+    for (let k = 0; k < data.length; k++) s += data[k]! * weights[k]!;
+    return s;
+  };
 
   for (let i = 0; i < leaves.length; i++) {
     const analytic = leaves[i]!.grad ? ((await leaves[i]!.grad!.data()) as Float32Array) : new Float32Array(hostInputs[i]!.length);
@@ -37,7 +37,7 @@ export async function gradcheck(
       const minus = hostInputs.map((v) => v.slice());
       plus[i]![k]! += eps;
       minus[i]![k]! -= eps;
-      const numeric = (scalarAt(plus) - scalarAt(minus)) / (2 * eps);
+      const numeric = ((await scalarAt(plus)) - (await scalarAt(minus))) / (2 * eps);
       const a = analytic[k]!;
       if (Math.abs(a - numeric) > atol + rtol * Math.abs(numeric)) {
         expect.fail(`input ${i}, element ${k}: autograd gives ${a}, finite differences give ${numeric}`);
