@@ -68,12 +68,19 @@ describe("cpu wasm gemm", () => {
     }
   });
 
-  it("declines what the JS kernels do better: K = 0, a single row, tiny products", () => {
+  it("a single row (decoding) against a large matrix, in both weight layouts", () => {
+    check(1, 300, 257, false, false, 70);
+    check(1, 300, 257, false, true, 72);
+    check(1, 257, 300, true, true, 74, 3);
+  });
+
+  it("declines what the JS kernels do better: K = 0, a small single row, under 4 columns, tiny products", () => {
     const x = new Float32Array(64);
     const C = new Float32Array(64);
     expect(gemmWasmF32(4, 4, 0, x, 0, 0, 1, x, 0, 4, 1, C, 0)).toBe(false);
     expect(gemmWasmF32(1, 16, 4, x, 0, 4, 1, x, 0, 16, 1, C, 0)).toBe(false);
-    expect(gemmWasmF32(2, 2, 2, x, 0, 2, 1, x, 0, 2, 1, C, 0)).toBe(false);
+    expect(gemmWasmF32(8, 3, 8, x, 0, 8, 1, x, 0, 3, 1, C, 0)).toBe(false);
+    expect(gemmWasmF32(4, 4, 4, x, 0, 4, 1, x, 0, 4, 1, C, 0)).toBe(false);
   });
 });
 

@@ -8,16 +8,25 @@ import { stageA, stageB, stagedASize, stagedBSize } from "./stage.js";
  * runs all the micro-tiles of the pair. C accumulates across K blocks in a padded M x NC panel in
  * wasm memory and is copied out once per column block. Staging absorbs strides, transposes and
  * broadcasts. Returns false (nothing written) when the module is unavailable or the product is too
- * small (under `minWork` multiply-adds, or a single row or under 4 columns) to pay for the copies,
- * so the caller runs the JS kernel.
+ * small (under `minWork` multiply-adds, a small single row, or under 4 columns) to pay for the
+ * copies, so the caller runs the JS kernel.
  */
 const { MR, NR } = gemmShape;
 const KC = 256;
 const MC = 64;
 const NC = 512;
 
-/** Below this many multiply-adds the JS kernels win (call and copy overheads dominate). */
-const MIN_WORK = 8 * 8 * 8;
+/**
+ * Below this many multiply-adds the JS kernels win (call and copy overheads dominate): measured
+ * ~2 GFLOP/s either way at 16^3, 12 vs 3 at 32^3.
+ */
+const MIN_WORK = 16 * 16 * 32;
+/**
+ * A single row (decoding) is a matrix-vector product: each element of B is used once, so the copy
+ * into wasm memory costs about what the JS kernel does; it pays from large weights on (768 x 2304:
+ * 4.7 vs 2.0 GFLOP/s; 64 x 128: even).
+ */
+const MIN_VECTOR_WORK = 256 * 256;
 
 const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
@@ -37,7 +46,7 @@ export function gemmWasmF32(
   oc: number,
   minWork = MIN_WORK,
 ): boolean {
-  if (K === 0 || M < 2 || N < 4 || M * N * K < minWork) return false;
+  if (K === 0 || N < 4 || M * N * K < (M === 1 ? Math.max(minWork, MIN_VECTOR_WORK) : minWork)) return false;
   const gemm = wasmGemm();
   if (gemm === null) return false;
   const ncMax = Math.min(NC, N);
