@@ -42,7 +42,11 @@ export class VocabTable {
 
   /** id of text[s, e), or undefined */
   getSpan(text: string, s: number, e: number): number | undefined {
-    const h = VocabTable.hashSpan(text, s, e);
+    return this.getHashed(text, s, e, VocabTable.hashSpan(text, s, e));
+  }
+
+  /** id of text[s, e) whose hashSpan is h, or undefined */
+  getHashed(text: string, s: number, e: number, h: number): number | undefined {
     const len = e - s;
     const keys = this.keys;
     let i = h & this.mask;
@@ -63,6 +67,11 @@ export class VocabTable {
     let h = 0x811c9dc5;
     for (let i = s1; i < e1; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
     for (let i = s2; i < e2; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+    return this.getConcatHashed(text, s1, e1, s2, e2, h);
+  }
+
+  /** getConcat with the hash of the concatenation already known */
+  getConcatHashed(text: string, s1: number, e1: number, s2: number, e2: number, h: number): number | undefined {
     const l1 = e1 - s1;
     const len = l1 + (e2 - s2);
     const keys = this.keys;
@@ -84,8 +93,12 @@ export class VocabTable {
 
   /** Adds `token` (or gives it a new id); returns the previous id or undefined. */
   set(token: string, id: number): number | undefined {
+    return this.setHashed(token, VocabTable.hashSpan(token, 0, token.length), id);
+  }
+
+  /** set() with the token's hashSpan already known */
+  setHashed(token: string, h: number, id: number): number | undefined {
     if ((this.size + 1) * 2 > this.mask + 1) this.grow();
-    const h = VocabTable.hashSpan(token, 0, token.length);
     let i = h & this.mask;
     for (;;) {
       const k = this.keys[i];

@@ -118,37 +118,71 @@ function read(text: string, file: string): { root: Record<string, unknown>; data
   let mergeCount = 0;
   const escapedMerges = new Map<number, [string, string]>();
 
-  const readVocabObject = (i: number): number => {
+  const readVocabObject = (start: number): number => {
+    // one tight loop: key (hashed while scanned), colon, integer id, separator
     const tokens: string[] = [];
+    const hashes: number[] = [];
     const ids: number[] = [];
-    const end = walkObject(i, (key, v) => {
-      let j = v;
-      let id = 0;
-      while (j < n) {
-        const c = text.charCodeAt(j);
-        if (c < 48 || c > 57) break;
-        id = id * 10 + (c - 48);
-        j++;
+    let i = ws(start + 1);
+    if (text.charCodeAt(i) === 125) i++;
+    else
+      for (;;) {
+        if (text.charCodeAt(i) !== 34) fallback();
+        let h = 0x811c9dc5;
+        let j = i + 1;
+        let c = 0;
+        for (; j < n; j++) {
+          c = text.charCodeAt(j);
+          if (c === 34 || c === 92) break;
+          h = Math.imul(h ^ c, 0x01000193);
+        }
+        let token: string;
+        if (c === 92) {
+          const e = endOfString(i);
+          token = JSON.parse(text.slice(i, e + 1)) as string;
+          h = VocabTable.hashSpan(token, 0, token.length);
+          j = e;
+        } else {
+          if (j >= n) fallback();
+          token = text.slice(i + 1, j);
+        }
+        i = ws(j + 1);
+        if (text.charCodeAt(i) !== 58) fallback();
+        i = ws(i + 1);
+        const v = i;
+        let id = 0;
+        while (i < n) {
+          const d = text.charCodeAt(i);
+          if (d < 48 || d > 57) break;
+          id = id * 10 + (d - 48);
+          i++;
+        }
+        if (i === v) fallback(); // not a plain non-negative integer: let the slow path report it
+        const d = text.charCodeAt(i);
+        if (d === 46 || d === 101 || d === 69) fallback();
+        tokens.push(token);
+        hashes.push(h);
+        ids.push(id);
+        i = ws(i);
+        const sep = text.charCodeAt(i);
+        if (sep === 44) i = ws(i + 1);
+        else if (sep === 125) {
+          i++;
+          break;
+        } else fallback();
       }
-      if (j === v) fallback(); // not a plain non-negative integer: let the slow path report it
-      const c = text.charCodeAt(j);
-      if (c === 46 || c === 101 || c === 69) fallback();
-      tokens.push(key);
-      ids.push(id);
-      return j;
-    });
     const count = tokens.length;
     const table = new VocabTable(count);
-    const byId: string[] = [];
+    const byId: string[] = new Array(count);
     for (let k = 0; k < count; k++) {
       const id = ids[k]!;
       const token = tokens[k]!;
       if (byId[id] !== undefined) throw new TokenizerError(`${file}: model.vocab: duplicate id ${id}, used by ${JSON.stringify(byId[id])} and ${JSON.stringify(token)}`);
-      if (table.set(token, id) !== undefined) throw new TokenizerError(`${file}: model.vocab: token ${JSON.stringify(token)} appears twice`);
+      if (table.setHashed(token, hashes[k]!, id) !== undefined) throw new TokenizerError(`${file}: model.vocab: token ${JSON.stringify(token)} appears twice`);
       byId[id] = token;
     }
     vocabData = { ids, vocab: byId, table };
-    return end;
+    return i;
   };
 
   // merges resolved as they are read, once the vocab is known
@@ -161,6 +195,16 @@ function read(text: string, file: string): { root: Record<string, unknown>; data
     // merged tokens usually take consecutive ids: try the next id before hashing
     const guess = lastMerged + 1;
     const m = guess < vocab.length && spansEqual(vocab[guess], text, s1, e1, s2, e2) ? guess : table.getConcat(text, s1, e1, s2, e2);
+    if (a === undefined || b === undefined || m === undefined) throw mergeError(r, text.slice(s1, e1), text.slice(s2, e2), a, b);
+    lastMerged = m;
+    livePairs!.set(a, b, r, m);
+  };
+  const resolveHashed = (r: number, s1: number, e1: number, s2: number, e2: number, ha: number, hb: number, hab: number): void => {
+    const { table, vocab } = vocabData!;
+    const a = table.getHashed(text, s1, e1, ha);
+    const b = table.getHashed(text, s2, e2, hb);
+    const guess = lastMerged + 1;
+    const m = guess < vocab.length && spansEqual(vocab[guess], text, s1, e1, s2, e2) ? guess : table.getConcatHashed(text, s1, e1, s2, e2, hab);
     if (a === undefined || b === undefined || m === undefined) throw mergeError(r, text.slice(s1, e1), text.slice(s2, e2), a, b);
     lastMerged = m;
     livePairs!.set(a, b, r, m);
@@ -210,10 +254,14 @@ function read(text: string, file: string): { root: Record<string, unknown>; data
     for (;;) {
       const c = text.charCodeAt(i);
       if (c === 34) {
-        // one pass for the usual "a b": find the closing quote and the space together
+        // one pass for the usual "a b": find the closing quote and the space together, hashing
+        // both halves and their concatenation on the way
         let e = -1;
         let sp = -1;
         let spaces = 0;
+        let ha = 0x811c9dc5;
+        let hb = 0x811c9dc5;
+        let hab = 0x811c9dc5;
         for (let j = i + 1; j < n; j++) {
           const d = text.charCodeAt(j);
           if (d === 34) {
@@ -224,10 +272,18 @@ function read(text: string, file: string): { root: Record<string, unknown>; data
           if (d === 32) {
             spaces++;
             sp = j;
+            hab = ha;
+            continue;
+          }
+          if (sp < 0) ha = Math.imul(ha ^ d, 0x01000193);
+          else {
+            hb = Math.imul(hb ^ d, 0x01000193);
+            hab = Math.imul(hab ^ d, 0x01000193);
           }
         }
         if (e >= 0 && spaces === 1) {
-          push(i + 1, sp, sp + 1, e);
+          if (live) resolveHashed(count++, i + 1, sp, sp + 1, e, ha, hb, hab);
+          else push(i + 1, sp, sp + 1, e);
           i = ws(e + 1);
           const d = text.charCodeAt(i);
           if (d === 44) {
