@@ -124,7 +124,7 @@ await saveCheckpoint(join(out, "checkpoint"), { model, optimizer, trainer: train
 await writeLossCurve(join(out, "loss.png"), trainer.state(), "GLM blank infilling: Part B loss");
 console.log(`[${seconds()}s] saved ${join(out, "checkpoint")} and ${join(out, "loss.png")}\n`);
 
-// Fill one span of 1..3 words in held-out sentences (greedy; a span has at least one token).
+// Fill one span of 1..3 words in held-out sentences, greedily and by sampling (a span has at least one token).
 const rng = new Rng(seed + 1);
 const tokens = { masks: { "[MASK]": mask, "[gMASK]": gMask }, sop, eop };
 for (const ids of heldIds.filter((s) => s.length <= 24).slice(0, 40).filter((_, i) => i % 5 === 0)) {
@@ -134,8 +134,10 @@ for (const ids of heldIds.filter((s) => s.length <= 24).slice(0, 40).filter((_, 
   // The blank takes the space before its words: byte-level BPE tokens carry their leading space.
   const masked = `${words.slice(0, start).join(" ")}[MASK] ${words.slice(start + length).join(" ")}`;
   const filled = await fillBlanksText(model, tokenizer, masked, { tokens, maxSpanTokens: 8, minSpanTokens: 1 });
+  const sampled = await fillBlanksText(model, tokenizer, masked, { tokens, maxSpanTokens: 8, minSpanTokens: 1, temperature: 0.8, topK: 40, seed });
   console.log(`  original: ${words.join(" ")}`);
   console.log(`  masked:   ${masked}`);
-  console.log(`  filled:   ${filled.text}   (span ${JSON.stringify(filled.spans[0])}, was ${JSON.stringify(" " + words.slice(start, start + length).join(" "))})\n`);
+  console.log(`  greedy:   ${filled.text}   (span ${JSON.stringify(filled.spans[0])}, was ${JSON.stringify(" " + words.slice(start, start + length).join(" "))})`);
+  console.log(`  sampled:  ${sampled.text}   (temperature 0.8, top-k 40)\n`);
 }
 console.log(`done in ${seconds()}s`);
