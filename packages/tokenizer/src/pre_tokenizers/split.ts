@@ -10,7 +10,7 @@ export class SplitPreTokenizer implements PreTokenizer {
     readonly pattern: Pattern,
     readonly behavior: SplitBehavior,
     readonly invert: boolean,
-    caseFold: "ascii" | "unicode" = "ascii",
+    readonly caseFold: "ascii" | "unicode" = "ascii",
   ) {
     this.regex = "Regex" in pattern ? compileRegex(pattern.Regex, { source: "pre_tokenizer Split pattern", caseFold }) : null;
   }
