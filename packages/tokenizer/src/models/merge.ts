@@ -142,11 +142,3 @@ function mergeLarge(table: PairTable, sym: Int32Array, n: number): number {
   for (let i = 0; i < n; i = next[i]!) sym[m++] = sym[i]!;
   return m;
 }
-
-/** Makes sure the scratch buffers of the small path hold n symbols. */
-export function reserveScratch(n: number): void {
-  if (rankBuf.length < n) {
-    rankBuf = new Int32Array(n * 2);
-    resBuf = new Int32Array(n * 2);
-  }
-}
