@@ -66,9 +66,10 @@ export function gemmWasmF32(
       for (let ic = 0; ic < M; ic += MC) {
         const mc = Math.min(MC, M - ic);
         const a = stageA(A, oa + ic * sam + pc * sak, sam, sak, mc, kc, MR, f, aAt);
-        // byte addresses and strides
-        gemm.block(
-          aAt * 4, bAt * 4, (cAt + ic * ldc) * 4, Math.ceil(mc / MR), np, kc, ldc * 4, pc > 0 ? 1 : 0,
+        // byte addresses and strides; a single row runs on the one-row kernel (no padding row)
+        const [run, mp] = M === 1 ? [gemm.row, 1] : [gemm.block, Math.ceil(mc / MR)];
+        run(
+          aAt * 4, bAt * 4, (cAt + ic * ldc) * 4, mp, np, kc, ldc * 4, pc > 0 ? 1 : 0,
           a.step * 4, a.row * 4, a.panel * 4, b.step * 4, b.panel * 4,
         );
       }

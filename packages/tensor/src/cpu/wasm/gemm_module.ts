@@ -31,8 +31,12 @@ export interface GemmShape {
  */
 export const gemmShape: GemmShape = { MR: 2, NR: 16 };
 
+/**
+ * Functions: 0 the MR-row kernel, 1 its block, 2 transpose, then a one-row kernel (3) and its block
+ * (4, exported as `row`) for single-row products (decoding), where MR rows would compute padding.
+ */
 export function gemmModule({ MR, NR }: GemmShape): Uint8Array {
-  return emitModule([kernel(MR, NR), block(MR, NR), transpose(NR)]);
+  return emitModule([kernel(MR, NR), block(MR, NR, 0, "block"), transpose(NR), kernel(1, NR), block(1, NR, 3, "row")]);
 }
 
 function kernel(MR: number, NR: number): FuncDef {
@@ -80,10 +84,10 @@ function kernel(MR: number, NR: number): FuncDef {
     for (let v = 0; v < NV; v++) f.localGet(crow).localGet(acc(r, v)).v128Store(v * 16);
     nextRow();
   }
-  return { name: "kernel", params: new Array<ValType>(9).fill(i32), locals, body: f };
+  return { name: `kernel${MR}x${NR}`, params: new Array<ValType>(9).fill(i32), locals, body: f };
 }
 
-function block(MR: number, NR: number): FuncDef {
+function block(MR: number, NR: number, kernelIndex: number, name: string): FuncDef {
   // params
   const a = 0, b = 1, c = 2, mp = 3, np = 4, kc = 5, ldc = 6, accumulate = 7;
   const aStep = 8, aRow = 9, aPanel = 10, bStep = 11, bPanel = 12;
@@ -96,7 +100,7 @@ function block(MR: number, NR: number): FuncDef {
   f.localGet(a).localSet(pa).localGet(c).localSet(pc).localGet(mp).localSet(ir);
   f.loop(); // over A panels
   f.localGet(pa).localGet(b).localGet(pc).localGet(kc).localGet(ldc).localGet(accumulate);
-  f.localGet(aStep).localGet(aRow).localGet(bStep).call(0);
+  f.localGet(aStep).localGet(aRow).localGet(bStep).call(kernelIndex);
   f.localGet(pa).localGet(aPanel).i32Add().localSet(pa);
   f.localGet(pc).localGet(sc).i32Add().localSet(pc);
   f.localGet(ir).i32Const(1).i32Sub().localTee(ir).brIf(0);
@@ -105,5 +109,5 @@ function block(MR: number, NR: number): FuncDef {
   f.localGet(c).i32Const(NR * 4).i32Add().localSet(c);
   f.localGet(jr).i32Const(1).i32Sub().localTee(jr).brIf(0);
   f.end();
-  return { name: "block", params: new Array<ValType>(13).fill(i32), locals: new Array<ValType>(5).fill(i32), body: f };
+  return { name, params: new Array<ValType>(13).fill(i32), locals: new Array<ValType>(5).fill(i32), body: f };
 }

@@ -7,6 +7,8 @@ export interface WasmGemm {
     a: number, b: number, c: number, mp: number, np: number, kc: number, ldc: number, accumulate: number,
     aStep: number, aRow: number, aPanel: number, bStep: number, bPanel: number,
   ): void;
+  /** `block` with one-row panels (mp = rows), for single-row products. */
+  row: WasmGemm["block"];
   /** See transpose_module.ts; addresses and strides in bytes. */
   transpose(src: number, ld: number, dst: number, k4: number, np: number): void;
   /** A float32 view of at least `bytes` bytes of the memory (grown, and the view renewed, as needed). */
@@ -49,6 +51,7 @@ function instantiate(): WasmGemm | null {
     return {
       block: exports["block"] as WasmGemm["block"],
       transpose: exports["transpose"] as WasmGemm["transpose"],
+      row: exports["row"] as WasmGemm["block"],
       f32(bytes: number): Float32Array {
         const have = memory.buffer.byteLength;
         if (bytes > have) memory.grow(Math.ceil((bytes - have) / 65536));
