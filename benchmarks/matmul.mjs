@@ -1,8 +1,9 @@
-// pnpm bench:matmul — float32 square matmul GFLOP/s: @llm/tensor (CPU backend, pure JS, one thread)
-// against @tensorflow/tfjs-backend-cpu and @tensorflow/tfjs-backend-wasm, in one process.
+// pnpm bench:matmul — float32 square matmul GFLOP/s: @llm/tensor (CPU backend, one thread: its
+// default WASM SIMD kernel, and its pure-JS kernel for reference) against
+// @tensorflow/tfjs-backend-cpu and @tensorflow/tfjs-backend-wasm, in one process.
 // Each library multiplies the same random matrices; one warm-up, then the best and the median of
 // the timed runs (wall clock, including reading the result back). `--quick` runs fewer repeats.
-import { matmul, rand } from "@llm/tensor";
+import { CpuBackend, matmul, rand, setBackend } from "@llm/tensor";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
@@ -42,14 +43,16 @@ function runsFor(n, slow) {
   return n >= 1024 ? 5 : n >= 512 ? 9 : 21;
 }
 
-async function ours(n) {
+/** Our CPU backend, with the WASM kernel (the default) or without it. */
+async function ours(n, wasm) {
+  setBackend(new CpuBackend({ wasm }));
   const a = rand([n, n], { seed: 1 });
   const b = rand([n, n], { seed: 2 });
   const result = await time(async () => {
     const c = matmul(a, b);
     await c.data();
     c.dispose();
-  }, runsFor(n, false));
+  }, runsFor(n, !wasm));
   a.dispose();
   b.dispose();
   return result;
@@ -85,19 +88,23 @@ console.log(
   `float32 matmul [n,n] x [n,n], GFLOP/s from the best run (median in brackets); node ${process.version}, ` +
     `${availableParallelism()} CPUs (load average ${loadavg()[0].toFixed(1)}), tfjs-backend-wasm threads: ${getThreadsCount()}`,
 );
-console.log("    n | @llm/tensor cpu      | tfjs-backend-cpu     | tfjs-backend-wasm    | ours/cpu | ours/wasm");
+console.log(
+  "    n | @llm/tensor cpu      | (its JS kernel)      | tfjs-backend-cpu     | tfjs-backend-wasm    | ours/cpu | ours/wasm",
+);
 const byCpu = [];
 for (const n of sizes) {
-  const o = await ours(n);
+  const o = await ours(n, true);
+  const j = await ours(n, false);
   const c = await tfjs("cpu", n);
   const w = await tfjs("wasm", n);
   const col = (t) => `${fmt(gflops(n, t.best))} (${fmt(gflops(n, t.median))})`;
   console.log(
-    `${String(n).padStart(5)} | ${col(o)}    | ${col(c)}    | ${col(w)}    | ${fmt(c.best / o.best)}x | ${fmt(w.best / o.best)}x`,
+    `${String(n).padStart(5)} | ${col(o)}    | ${col(j)}    | ${col(c)}    | ${col(w)}    | ` +
+      `${fmt(c.best / o.best)}x | ${fmt(w.best / o.best)}x`,
   );
+  const pad = (t) => `${fmt(gflops(n, t.cpu))}              `;
   byCpu.push(
-    `${String(n).padStart(5)} | ${fmt(gflops(n, o.cpu))}              | ${fmt(gflops(n, c.cpu))}              | ` +
-      `${fmt(gflops(n, w.cpu))}              | ${fmt(c.cpu / o.cpu)}x | ${fmt(w.cpu / o.cpu)}x`,
+    `${String(n).padStart(5)} | ${pad(o)}| ${pad(j)}| ${pad(c)}| ${pad(w)}| ${fmt(c.cpu / o.cpu)}x | ${fmt(w.cpu / o.cpu)}x`,
   );
 }
 console.log("\nthe same runs, GFLOP/s from the best process CPU time:");
