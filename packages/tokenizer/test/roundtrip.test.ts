@@ -66,11 +66,11 @@ describe("decode(encode(s)) === s for random Unicode strings", () => {
     expect(failures).toBe(0);
   });
 
-  it("gemma3 (byte fallback): 10k strings", () => {
+  it("gemma3 (byte fallback): 5k strings", () => {
     // Gemma's normalizer turns spaces into "▁", so strings with "▁" of their own cannot round-trip; we draw none
     const tok = fromTokenizerJson(lenmlFile("gemma3"));
     const next = rng(2);
-    for (let i = 0; i < 10_000; i++) {
+    for (let i = 0; i < 5_000; i++) {
       const s = randomString(next).replace(/\u2581/g, "_");
       expect(tok.decode(tok.encode(s, { addSpecialTokens: false }))).toBe(s);
     }
