@@ -130,4 +130,23 @@ export interface FusedKernels {
   /** LayerNorm over the last axis; weight/bias have the last axis' size. */
   layerNorm?(x: StridedView, weight: StridedView | null, bias: StridedView | null, eps: number): BackendBuffer;
   rmsNorm?(x: StridedView, weight: StridedView | null, eps: number): BackendBuffer;
+  /**
+   * softmax(q k^T * scale + bias, masked) v, float32 in and out:
+   *  - q [B, H, T, D]; k and v [B, Hkv, S, D] with H % Hkv == 0: query head h reads kv head
+   *    floor(h / (H / Hkv)) (multi-head, grouped-query, multi-query).
+   *  - mask: bool of shape [B, H, T, S] (broadcast dims have stride 0), true where the query may
+   *    attend to the key; null = every key.
+   *  - bias: float32 of shape [B, H, T, S] (stride 0 where broadcast), added after the scale and
+   *    before the mask (ALiBi); null = none.
+   * Output: contiguous [B, H, T, D]. A row whose keys are all masked gives zeros (as softmax does).
+   * q, k and v are strided views like every input (head transposes, KV-cache concatenations).
+   */
+  attention?(
+    q: StridedView,
+    k: StridedView,
+    v: StridedView,
+    mask: StridedView | null,
+    bias: StridedView | null,
+    scale: number,
+  ): BackendBuffer;
 }

@@ -1,0 +1,152 @@
+import type { StridedView } from "../backend.js";
+import { noGrad, tidy } from "../engine.js";
+import { ArgumentError, DTypeError, ShapeError, fmtShape } from "../errors.js";
+import type { Tensor } from "../tensor.js";
+import { broadcastView, fromBuffer, record, requireFloat, sameBackend } from "./core.js";
+import { where } from "./elementwise.js";
+import { sumToShape } from "./reduce.js";
+import { softmax } from "./nn.js";
+
+export interface ScaledDotProductAttentionOptions {
+  /** bool, broadcastable to [B, H, T, S]; true where a query may attend to a key. */
+  mask?: Tensor | null;
+  /** float32, broadcastable to [B, H, T, S]; added to the scaled scores (ALiBi). */
+  bias?: Tensor | null;
+  /** Multiplies q.k before the bias (default 1 / sqrt(D)). */
+  scale?: number;
+}
+
+const OP = "scaledDotProductAttention";
+
+interface Dims {
+  B: number;
+  H: number;
+  Hkv: number;
+  T: number;
+  S: number;
+  D: number;
+}
+
+function checkRank4(t: Tensor, name: string, expected: string): void {
+  requireFloat(t, OP, name);
+  if (t.rank !== 4) throw new ShapeError(`${OP}: ${name} must have rank 4 ${expected}, got ${fmtShape(t.shape)}`);
+}
+
+/** Shape rules of the op; returns the sizes. */
+function checkInputs(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, bias: Tensor | null): Dims {
+  checkRank4(q, "q", "[batch, heads, queries, headDim]");
+  checkRank4(k, "k", "[batch, kvHeads, keys, headDim]");
+  checkRank4(v, "v", "[batch, kvHeads, keys, headDim]");
+  const [B, H, T, D] = q.shape as [number, number, number, number];
+  const [, Hkv, S] = k.shape as [number, number, number, number];
+  const kExpected = [B, Hkv, S, D];
+  if (k.shape.some((d, i) => d !== kExpected[i])) {
+    throw new ShapeError(`${OP}: k must have shape [${B}, kvHeads, keys, ${D}] to match q ${fmtShape(q.shape)}, got ${fmtShape(k.shape)}`);
+  }
+  if (v.shape.some((d, i) => d !== k.shape[i])) {
+    throw new ShapeError(`${OP}: v must have the shape of k ${fmtShape(k.shape)}, got ${fmtShape(v.shape)}`);
+  }
+  if (Hkv === 0 || H % Hkv !== 0) {
+    throw new ShapeError(`${OP}: the kv heads of k (${Hkv}) must divide the query heads of q (${H})`);
+  }
+  const full = [B, H, T, S];
+  const checkBroadcast = (t: Tensor, name: string) => {
+    const lead = full.length - t.rank;
+    if (lead < 0 || t.shape.some((d, i) => d !== 1 && d !== full[i + lead])) {
+      throw new ShapeError(`${OP}: ${name} must be broadcastable to [batch, heads, queries, keys] = ${fmtShape(full)}, got ${fmtShape(t.shape)}`);
+    }
+  };
+  if (mask) {
+    if (mask.dtype !== "bool") throw new DTypeError(`${OP}: mask must be bool, got ${mask.dtype}`);
+    checkBroadcast(mask, "mask");
+  }
+  if (bias) {
+    requireFloat(bias, OP, "bias");
+    checkBroadcast(bias, "bias");
+  }
+  return { B, H, Hkv, T, S, D };
+}
+
+/**
+ * softmax(q k^T * scale + bias, masked) v over [B, H, T, D] queries and [B, Hkv, S, D] keys and
+ * values; query head h reads kv head floor(h / (H / Hkv)) (multi-head, grouped- and multi-query).
+ * Uses the backend's fused kernel when it has one; the gradient is composed from primitives
+ * either way (the probabilities are recomputed, never kept).
+ */
+export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: ScaledDotProductAttentionOptions = {}): Tensor {
+  const mask = options.mask ?? null;
+  const bias = options.bias ?? null;
+  const dims = checkInputs(q, k, v, mask, bias);
+  const scale = options.scale ?? 1 / Math.sqrt(dims.D);
+  if (!Number.isFinite(scale)) throw new ArgumentError(`${OP}: scale must be a finite number, got ${scale}`);
+  const backend = sameBackend(OP, q, k, v, ...(mask ? [mask] : []), ...(bias ? [bias] : []));
+  const full = [dims.B, dims.H, dims.T, dims.S];
+  const y = noGrad(() =>
+    tidy(() => {
+      const fused = backend.fused?.attention;
+      if (!fused) return composedAttention(q, k, v, mask, bias, scale, dims);
+      const view = (t: Tensor | null): StridedView | null => (t ? broadcastView(t, full) : null);
+      const out = fused(q.view(), k.view(), v.view(), view(mask), view(bias), scale);
+      return fromBuffer(backend, out, [dims.B, dims.H, dims.T, dims.D], "float32");
+    }),
+  );
+  const inputs = bias ? [q, k, v, bias] : [q, k, v];
+  // The mask is no input (no gradient) but backward reads it: saved, so the scope that made it keeps it.
+  return record(y, OP, inputs, (g) => attentionBackward(g, q, k, v, mask, bias, scale, dims), mask ? [mask] : []);
+}
+
+/** Attention probabilities [B, H, T, S], from primitives. */
+function probabilities(q: Tensor, k: Tensor, mask: Tensor | null, bias: Tensor | null, scale: number, d: Dims): Tensor {
+  // Grouped query heads ride along the row axis: [B, Hkv, G*T, D] x [B, Hkv, D, S], so k is never copied per group.
+  const G = d.H / d.Hkv;
+  const qg = G === 1 ? q : q.reshape(d.B, d.Hkv, G * d.T, d.D);
+  let scores = qg.matmul(k.transpose(-1, -2)).mul(scale);
+  if (G !== 1) scores = scores.reshape(d.B, d.H, d.T, d.S);
+  if (bias) scores = scores.add(bias);
+  if (mask) scores = where(mask, scores, -Infinity);
+  return softmax(scores, -1);
+}
+
+/** The reference path: what the fused kernels must reproduce. */
+function composedAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  mask: Tensor | null,
+  bias: Tensor | null,
+  scale: number,
+  d: Dims,
+): Tensor {
+  const G = d.H / d.Hkv;
+  const p = probabilities(q, k, mask, bias, scale, d);
+  if (G === 1) return p.matmul(v);
+  return p.reshape(d.B, d.Hkv, G * d.T, d.S).matmul(v).reshape(d.B, d.H, d.T, d.D);
+}
+
+function attentionBackward(
+  g: Tensor,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  mask: Tensor | null,
+  bias: Tensor | null,
+  scale: number,
+  d: Dims,
+): (Tensor | null)[] {
+  const G = d.H / d.Hkv;
+  const rows = (t: Tensor, last: number) => (G === 1 ? t : t.reshape(d.B, d.Hkv, G * d.T, last));
+  const p = probabilities(q, k, mask, bias, scale, d);
+  const pg = rows(p, d.S);
+  const gg = rows(g, d.D);
+  // Summing over the query heads of a group is the matmul over the merged G*T rows.
+  const dv = pg.transpose(-1, -2).matmul(gg);
+  const dp = gg.matmul(v.transpose(-1, -2));
+  // Softmax backward; masked keys have p = 0, so no gradient reaches them.
+  const ds = pg.mul(dp.sub(dp.mul(pg).sum(-1, true)));
+  const dss = ds.mul(scale);
+  const dq = dss.matmul(k);
+  const dk = dss.transpose(-1, -2).matmul(G === 1 ? q : q.reshape(d.B, d.Hkv, G * d.T, d.D));
+  const grads: (Tensor | null)[] = [G === 1 ? dq : dq.reshape(d.B, d.H, d.T, d.D), dk, dv];
+  if (bias) grads.push(bias.requiresGrad ? sumToShape(G === 1 ? ds : ds.reshape(d.B, d.H, d.T, d.S), bias.shape) : null);
+  return grads;
+}
