@@ -1,5 +1,6 @@
 import type { Backend, BackendBuffer, BinaryOp, FusedKernels, ReduceOp, StridedView, UnaryOp } from "../backend.js";
 import { allocHost, type DType, type HostArray } from "../dtype.js";
+import { attention } from "./attention.js";
 import { binary, where } from "./binary.js";
 import { bufferData, CpuBuffer } from "./buffer.js";
 import { cast, convertArray, isHalf } from "./cast.js";
@@ -40,7 +41,11 @@ export interface CpuBackendOptions {
 /** The reference backend: plain typed arrays, synchronous kernels, single-threaded. */
 export class CpuBackend implements Backend {
   readonly name = "cpu";
-  readonly fused: FusedKernels = fusedKernels;
+  readonly fused: FusedKernels = {
+    ...fusedKernels,
+    // Read at call time: `wasm` is set by the constructor, after this initialiser runs.
+    attention: (q, k, v, mask, bias, scale) => attention(q, k, v, mask, bias, scale, this.wasm),
+  };
   readonly wasm: boolean;
 
   constructor(options: CpuBackendOptions = {}) {

@@ -1,0 +1,96 @@
+import type { BackendBuffer, StridedView } from "../backend.js";
+import { bufferData, viewData } from "./buffer.js";
+import { matmul } from "./matmul.js";
+
+/**
+ * Fused attention as two GEMMs around one row pass: scores = q k^T on the matmul kernel (WASM SIMD
+ * where available), then scale, bias, mask and softmax in a single sweep over each score row,
+ * written in place, then probabilities x v. The products run several times faster on the GEMM
+ * than in a scalar per-row loop, and the row pass replaces the composed path's five elementwise
+ * kernels and their [B, H, T, S] temporaries, which dominate the T = 1 decode step.
+ * Grouped query heads are folded into the matmul rows or broadcast (stride 0), never copied.
+ */
+export function attention(
+  q: StridedView,
+  k: StridedView,
+  v: StridedView,
+  mask: StridedView | null,
+  bias: StridedView | null,
+  scale: number,
+  wasm = true,
+): BackendBuffer {
+  const [B, H, T, D] = q.shape as [number, number, number, number];
+  const [, Hkv, S] = k.shape as [number, number, number, number];
+  const G = H / Hkv;
+  const [qb, qh, qt, qd] = q.strides as [number, number, number, number];
+  const [kb, kh, ks, kd] = k.strides as [number, number, number, number];
+  // The G query heads of a kv head and their T queries are one run of G*T rows when the view
+  // allows it (always for T = 1, the decode step); otherwise k is broadcast over a group axis.
+  const foldable = G === 1 || T === 1 || qh === T * qt;
+  const scores = foldable
+    ? matmul(
+        { buffer: q.buffer, shape: [B, Hkv, G * T, D], strides: [qb, qh * G, T === 1 ? qh : qt, qd], offset: q.offset },
+        { buffer: k.buffer, shape: [B, Hkv, D, S], strides: [kb, kh, kd, ks], offset: k.offset },
+        wasm,
+      )
+    : matmul(
+        { buffer: q.buffer, shape: [B, Hkv, G, T, D], strides: [qb, qh * G, qh, qt, qd], offset: q.offset },
+        { buffer: k.buffer, shape: [B, Hkv, G, D, S], strides: [kb, kh, 0, kd, ks], offset: k.offset },
+        wasm,
+      );
+  // Either way the scores are contiguous [B, H, T, S].
+  softmaxRows(bufferData(scores) as Float32Array, [B, H, T, S], mask, bias, scale);
+  const [vb, vh, vs, vd] = v.strides as [number, number, number, number];
+  const out = matmul(
+    { buffer: scores, shape: [B, Hkv, G * T, S], strides: [Hkv * G * T * S, G * T * S, S, 1], offset: 0 },
+    { buffer: v.buffer, shape: [B, Hkv, S, D], strides: [vb, vh, vs, vd], offset: v.offset },
+    wasm,
+  );
+  return out;
+}
+
+/**
+ * p = softmax(scores * scale + bias) with masked keys at probability 0, in place over contiguous
+ * [B, H, T, S] scores; a row with every key masked becomes zeros. Float64 temporaries.
+ */
+function softmaxRows(
+  x: Float32Array,
+  [B, H, T, S]: [number, number, number, number],
+  mask: StridedView | null,
+  bias: StridedView | null,
+  scale: number,
+): void {
+  const M = mask ? (viewData(mask) as Uint8Array) : null;
+  const Bi = bias ? (viewData(bias) as Float32Array) : null;
+  const [mb, mh, mt, ms] = (mask?.strides ?? [0, 0, 0, 0]) as [number, number, number, number];
+  const [bb, bh, bt, bs] = (bias?.strides ?? [0, 0, 0, 0]) as [number, number, number, number];
+  let o = 0;
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      for (let t = 0; t < T; t++, o += S) {
+        const mBase = mask ? mask.offset + b * mb + h * mh + t * mt : 0;
+        const bBase = bias ? bias.offset + b * bb + h * bh + t * bt : 0;
+        let max = -Infinity;
+        for (let j = 0; j < S; j++) {
+          let s = x[o + j]! * scale;
+          if (Bi) s += Bi[bBase + j * bs]!;
+          if (M && M[mBase + j * ms] === 0) s = -Infinity;
+          x[o + j] = s;
+          if (x[o + j]! > max) max = x[o + j]!;
+        }
+        if (max === -Infinity) {
+          x.fill(0, o, o + S);
+          continue;
+        }
+        let sum = 0;
+        for (let j = o; j < o + S; j++) {
+          const e = Math.exp(x[j]! - max);
+          x[j] = e;
+          sum += e;
+        }
+        const inv = 1 / sum;
+        for (let j = o; j < o + S; j++) x[j]! *= inv;
+      }
+    }
+  }
+}
