@@ -1,4 +1,4 @@
-import { where, type Tensor } from "@llm/tensor";
+import { scaledDotProductAttention, type Tensor } from "@llm/tensor";
 import type { LayerKVCache } from "../cache.js";
 import { LayerArgumentError } from "../errors.js";
 import type { Linear } from "../linear.js";
@@ -65,7 +65,7 @@ export class Attention extends Module {
 
   /** x [batch, seq, hidden] -> [batch, seq, hidden]; appends this step's keys/values to `cache`. */
   forward(x: Tensor, context: AttentionContext, cache?: LayerKVCache): Tensor {
-    const { heads, kvHeads, headDim } = this.counts;
+    const { heads, headDim } = this.counts;
     const [batch, seq] = x.shape as [number, number];
     const projected = projectHeads(this.projection, x, this.counts);
     let q = projected.q.transpose(1, 2);
@@ -73,20 +73,9 @@ export class Attention extends Module {
     let v = projected.v.transpose(1, 2);
     if (this.position?.rotate) [q, k] = this.position.rotate(q, k, context.positionIds);
     if (cache) ({ keys: k, values: v } = cache.append(k, v));
-    const keyLength = k.shape[2]!;
-
-    // [batch, kvHeads, group, seq, headDim] against [batch, kvHeads, 1, keys, headDim].
-    const group = heads / kvHeads;
-    const qg = group === 1 ? q : q.reshape(batch, kvHeads, group, seq, headDim);
-    const kg = group === 1 ? k : k.unsqueeze(2);
-    const vg = group === 1 ? v : v.unsqueeze(2);
-    let scores = qg.matmul(kg.transpose(-1, -2)).mul(this.scale);
-    if (group !== 1) scores = scores.reshape(batch, heads, seq, keyLength);
-    if (this.position?.bias) scores = scores.add(this.position.bias(seq, keyLength));
-    if (context.mask) scores = where(context.mask, scores, -Infinity);
-    let probs = scores.softmax(-1);
-    if (group !== 1) probs = probs.reshape(batch, kvHeads, group, seq, keyLength);
-    const mixed = probs.matmul(vg).reshape(batch, heads, seq, headDim);
+    const bias = this.position?.bias?.(seq, k.shape[2]!) ?? null;
+    // Grouped query heads share their kv head inside the op (broadcast, not a copy).
+    const mixed = scaledDotProductAttention(q, k, v, { mask: context.mask, bias, scale: this.scale });
     return this.output.forward(mixed.transpose(1, 2).reshape(batch, seq, heads * headDim));
   }
 }
