@@ -74,6 +74,18 @@ describe("cpu wasm gemm", () => {
     check(1, 257, 300, true, true, 74, 3);
   });
 
+  // Sums are float32, as in PyTorch's CPU matmul (the JS kernel sums a K block in float64): the
+  // error of 5000 sequential float32 additions is ~4e-5 relative here.
+  it("accumulates long dot products (many K blocks) to float32 accuracy", () => {
+    const K = 5000;
+    const a = new Float32Array(2 * K).fill(0.1);
+    const b = new Float32Array(K * 16).fill(1);
+    const C = new Float32Array(32);
+    expect(gemmWasmF32(2, 16, K, a, 0, K, 1, b, 0, 16, 1, C, 0)).toBe(true);
+    const want = K * Math.fround(0.1);
+    for (const c of C) expect(Math.abs(c - want) / want).toBeLessThan(1e-4);
+  });
+
   it("declines what the JS kernels do better: K = 0, a small single row, under 4 columns, tiny products", () => {
     const x = new Float32Array(64);
     const C = new Float32Array(64);

@@ -56,6 +56,7 @@ export function gemmWasmF32(
   const bAt = roundUp(aAt + stagedASize(Math.min(MC, M), kcMax, MR), 16);
   const cAt = roundUp(bAt + stagedBSize(kcMax, ncMax, NR), 16);
   const f = gemm.f32((cAt + roundUp(M, MR) * roundUp(ncMax, NR)) * 4);
+  if (f === null) return false;
   for (let jc = 0; jc < N; jc += NC) {
     const nc = Math.min(NC, N - jc);
     const np = Math.ceil(nc / NR);

@@ -11,11 +11,17 @@ export interface WasmGemm {
   row: WasmGemm["block"];
   /** See transpose_module.ts; addresses and strides in bytes. */
   transpose(src: number, ld: number, dst: number, k4: number, np: number): void;
-  /** A float32 view of at least `bytes` bytes of the memory (grown, and the view renewed, as needed). */
-  f32(bytes: number): Float32Array;
+  /**
+   * A float32 view of at least `bytes` bytes of the memory (grown, and the view renewed, as
+   * needed); null when the memory cannot grow that far.
+   */
+  f32(bytes: number): Float32Array | null;
 }
 
 let instance: WasmGemm | null | undefined;
+
+/** Staging space beyond this (a product with millions of rows) goes to the JS kernel instead. */
+const MAX_BYTES = 1 << 30;
 
 /** The slice of the WebAssembly JS API used here (the compile target's lib declares none). */
 interface WasmMemory {
@@ -52,9 +58,16 @@ function instantiate(): WasmGemm | null {
       block: exports["block"] as WasmGemm["block"],
       transpose: exports["transpose"] as WasmGemm["transpose"],
       row: exports["row"] as WasmGemm["block"],
-      f32(bytes: number): Float32Array {
+      f32(bytes: number): Float32Array | null {
         const have = memory.buffer.byteLength;
-        if (bytes > have) memory.grow(Math.ceil((bytes - have) / 65536));
+        if (bytes > MAX_BYTES) return null;
+        if (bytes > have) {
+          try {
+            memory.grow(Math.ceil((bytes - have) / 65536));
+          } catch {
+            return null; // out of memory: the caller runs the JS kernel
+          }
+        }
         // growing detaches the old buffer
         if (view.buffer !== memory.buffer) view = new Float32Array(memory.buffer);
         return view;
