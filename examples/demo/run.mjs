@@ -24,7 +24,7 @@ const { values: args } = parseArgs({
     prompt: { type: "string" },
     tokens: { type: "string", default: "60" },
     steps: { type: "string", default: "600" },
-    minutes: { type: "string", default: "4" },
+    minutes: { type: "string", default: "3" },
     width: { type: "string", default: "64" },
     layers: { type: "string", default: "2" },
     batch: { type: "string", default: "16" },
