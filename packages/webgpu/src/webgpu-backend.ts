@@ -23,6 +23,7 @@ import { matmul, type TileConfig } from "./kernels/matmul.js";
 import type { Vec4TileConfig } from "./kernels/matmul-vec4.js";
 import { argmax, cumsum, reduce } from "./kernels/reduce.js";
 import { rowKernel } from "./kernels/rows.js";
+import { attention } from "./kernels/attention.js";
 
 const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
 const STAGING_USAGE = BufferUsage.MAP_READ | BufferUsage.COPY_DST;
@@ -108,6 +109,7 @@ export class WebGPUBackend implements Backend {
       logSoftmax: (x) => rowKernel(ctx, "logSoftmax", x),
       layerNorm: (x, weight, bias, eps) => rowKernel(ctx, "layerNorm", x, { weight, bias, eps }),
       rmsNorm: (x, weight, eps) => rowKernel(ctx, "rmsNorm", x, { weight, eps }),
+      attention: (q, k, v, mask, bias, scale) => attention(ctx, q, k, v, mask, bias, scale),
     };
   }
 

@@ -117,7 +117,7 @@ ${main}
 }
 
 /** Workgroup sum/max by a tree in workgroup memory: log2(WG) barriers. */
-function TREE_REDUCE(WG: number): string {
+export function TREE_REDUCE(WG: number): string {
   const tree = (name: string, combine: string) => `fn ${name}(v: f32, rc: RowCtx) -> f32 {
   let lid = rc.lid;
   red[lid] = v;
@@ -136,7 +136,7 @@ ${tree("wg_max", "max(red[lid], red[lid + s])")}`;
 }
 
 /** With subgroups: reduce within each subgroup, then across the few subgroup results: 2 barriers. */
-const SUBGROUP_REDUCE = `struct RowCtx { lid: u32, sid: u32, si: u32, count: u32 }
+export const SUBGROUP_REDUCE = `struct RowCtx { lid: u32, sid: u32, si: u32, count: u32 }
 fn wg_sum(v: f32, rc: RowCtx) -> f32 {
   let s = subgroupAdd(v);
   if (rc.si == 0u) { red[rc.sid] = s; }

@@ -1,0 +1,122 @@
+/**
+ * The fused attention kernel against attention composed from primitives on the CPU backend:
+ * multi-head, grouped- and multi-query heads, the T = 1 decode step over a long KV cache, masks
+ * (with a fully masked row), ALiBi-style bias, strided q/k/v views, head dims above and below
+ * the workgroup size. Gradients (composed from primitives either way) must match too.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { concat, cpuBackend, scaledDotProductAttention, tensor, where, Rng, type Backend, type Tensor } from "@llm/tensor";
+import { createWebGPUBackend, type WebGPUBackend } from "../src/index.js";
+import { backend, reportSkip } from "./helpers/gpu.js";
+import { expectClose } from "./helpers/reference.js";
+
+reportSkip();
+
+// The same kernel with tree reductions in workgroup memory, when the adapter has subgroups.
+const plain: WebGPUBackend | null = backend?.features.subgroups ? await createWebGPUBackend({ disableFeatures: ["subgroups"] }) : null;
+afterAll(() => plain?.destroy());
+const variants: [string, WebGPUBackend | null][] = [
+  [`default features (subgroups: ${backend?.features.subgroups ?? "n/a"})`, backend],
+  ...(plain ? ([["subgroups disabled", plain]] as [string, WebGPUBackend][]) : []),
+];
+
+interface Case {
+  name: string;
+  B: number;
+  H: number;
+  Hkv: number;
+  T: number;
+  S: number;
+  D: number;
+  mask?: boolean;
+  bias?: boolean;
+}
+
+const cases: Case[] = [
+  { name: "multi-head with causal mask", B: 2, H: 3, Hkv: 3, T: 5, S: 7, D: 8, mask: true },
+  { name: "grouped-query with mask and bias", B: 2, H: 4, Hkv: 2, T: 3, S: 6, D: 5, mask: true, bias: true },
+  { name: "multi-query, no mask", B: 1, H: 4, Hkv: 1, T: 4, S: 9, D: 16 },
+  { name: "decode over a 300-key cache (key slices summed in the workgroup)", B: 2, H: 6, Hkv: 2, T: 1, S: 300, D: 32, mask: true },
+  { name: "decode over 1100 keys, head dim 80 (more dims than threads per slice)", B: 2, H: 2, Hkv: 2, T: 1, S: 1100, D: 80, bias: true },
+  { name: "head dim 100 over a 64-thread workgroup", B: 1, H: 2, Hkv: 1, T: 2, S: 10, D: 100, mask: true },
+];
+
+/** Attention from primitives with explicit per-head keys: the composed reference. */
+function composed(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, bias: Tensor | null, scale: number): Tensor {
+  const H = q.shape[1]!;
+  const group = H / k.shape[1]!;
+  const heads = Array.from({ length: H }, (_, h) => Math.floor(h / group));
+  const kx = concat(heads.map((j) => k.narrow(1, j, 1)), 1);
+  const vx = concat(heads.map((j) => v.narrow(1, j, 1)), 1);
+  let scores = q.matmul(kx.transpose(-1, -2)).mul(scale);
+  if (bias) scores = scores.add(bias);
+  if (mask) scores = where(mask, scores, -Infinity);
+  return scores.softmax(-1).matmul(vx);
+}
+
+function hostInputs(c: Case) {
+  const rng = new Rng(c.S * 31 + c.D);
+  const values = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
+  // Causal over the last T keys; batch 0's first query row sees no key at all.
+  const mask = new Uint8Array(c.B * c.T * c.S);
+  for (let b = 0; b < c.B; b++)
+    for (let t = 0; t < c.T; t++)
+      for (let j = 0; j < c.S; j++) mask[(b * c.T + t) * c.S + j] = b === 0 && t === 0 ? 0 : j <= t + c.S - c.T ? 1 : 0;
+  return {
+    q: values(c.B * c.T * c.H * c.D),
+    // One extra key in front, sliced off below, so k and v views start at an offset (like a cache slice).
+    k: values(c.B * (c.S + 1) * c.Hkv * c.D),
+    v: values(c.B * (c.S + 1) * c.Hkv * c.D),
+    bias: values(c.H * c.S),
+    mask,
+  };
+}
+
+/** q, k, v as Attention passes them: stored [B, seq, heads, D], viewed [B, heads, seq, D]. */
+function onBackend(c: Case, h: ReturnType<typeof hostInputs>, be: Backend, requiresGrad = false) {
+  const q = tensor(h.q, { shape: [c.B, c.T, c.H, c.D], backend: be, requiresGrad });
+  const kAll = tensor(h.k, { shape: [c.B, c.S + 1, c.Hkv, c.D], backend: be, requiresGrad });
+  const vAll = tensor(h.v, { shape: [c.B, c.S + 1, c.Hkv, c.D], backend: be, requiresGrad });
+  const mask = c.mask ? tensor(h.mask, { shape: [c.B, 1, c.T, c.S], dtype: "bool", backend: be }) : null;
+  const bias = c.bias ? tensor(h.bias, { shape: [c.H, 1, c.S], backend: be, requiresGrad }) : null;
+  const views = { q: q.transpose(1, 2), k: kAll.narrow(1, 1, c.S).transpose(1, 2), v: vAll.narrow(1, 1, c.S).transpose(1, 2) };
+  return { leaves: [q, kAll, vAll, ...(bias ? [bias] : [])], mask, bias, ...views };
+}
+
+describe.skipIf(!backend).each(variants)("webgpu fused attention equals the composed path on the CPU, %s", (_, be) => {
+  const gpu = be!;
+
+  it("is registered as a fused kernel", () => {
+    expect(typeof gpu.fused?.attention).toBe("function");
+  });
+
+  for (const c of cases) {
+    it(c.name, async () => {
+      const h = hostInputs(c);
+      const scale = 1 / Math.sqrt(c.D);
+      const cpu = onBackend(c, h, cpuBackend);
+      const expected = (await composed(cpu.q, cpu.k, cpu.v, cpu.mask, cpu.bias, scale).data()) as Float32Array;
+      const g = onBackend(c, h, gpu);
+      const out = scaledDotProductAttention(g.q, g.k, g.v, { mask: g.mask, bias: g.bias, scale });
+      expect(out.shape).toEqual([c.B, c.H, c.T, c.D]);
+      const got = (await out.data()) as Float32Array;
+      expectClose(got, expected, 2e-5, c.name);
+      if (c.mask) expectClose(got.slice(0, c.D), new Float32Array(c.D), 0, "the fully masked row");
+    });
+  }
+
+  it("gradients of q, k, v and bias equal the CPU backend's (grouped-query, mask, bias)", async () => {
+    const c = cases[1]!;
+    const h = hostInputs(c);
+    const weights = Float32Array.from({ length: c.B * c.H * c.T * c.D }, (_, i) => Math.sin(i));
+    const grads = async (be: Backend) => {
+      const x = onBackend(c, h, be, true);
+      const out = scaledDotProductAttention(x.q, x.k, x.v, { mask: x.mask, bias: x.bias, scale: 0.6 });
+      out.mul(tensor(weights, { shape: [...out.shape], backend: be })).sum().backward();
+      return Promise.all(x.leaves.map(async (l) => (await l.grad!.data()) as Float32Array));
+    };
+    const expected = await grads(cpuBackend);
+    const got = await grads(gpu);
+    got.forEach((g, i) => expectClose(g, expected[i]!, 1e-4, `gradient of input ${i}`));
+  });
+});
