@@ -36,5 +36,5 @@ export { concat, stack, split, scatterAdd } from "./ops/indexing.js";
 export { softmax, logSoftmax, layerNorm, rmsNorm, tril, triu, causalMask } from "./ops/nn.js";
 export { scaledDotProductAttention, type ScaledDotProductAttentionOptions } from "./ops/attention.js";
 export { fromBuffer } from "./ops/core.js";
-export { CpuBackend, cpuBackend } from "./cpu/backend.js";
+export { CpuBackend, cpuBackend, type CpuBackendOptions } from "./cpu/backend.js";
 export * from "./safetensors/index.js";
