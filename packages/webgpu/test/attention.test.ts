@@ -30,15 +30,23 @@ interface Case {
   D: number;
   mask?: boolean;
   bias?: boolean;
+  /** q stored [B, H, T, D] (not a transposed view), so grouped heads fold into the matmul rows. */
+  qContiguous?: boolean;
 }
 
 const cases: Case[] = [
-  { name: "multi-head with causal mask", B: 2, H: 3, Hkv: 3, T: 5, S: 7, D: 8, mask: true },
-  { name: "grouped-query with mask and bias", B: 2, H: 4, Hkv: 2, T: 3, S: 6, D: 5, mask: true, bias: true },
-  { name: "multi-query, no mask", B: 1, H: 4, Hkv: 1, T: 4, S: 9, D: 16 },
+  // Up to ROW_KERNEL_MAX_QUERIES queries: the one-dispatch row kernel.
+  { name: "row kernel: multi-head with causal mask", B: 2, H: 3, Hkv: 3, T: 4, S: 7, D: 8, mask: true },
+  { name: "row kernel: grouped-query with mask and bias", B: 2, H: 4, Hkv: 2, T: 3, S: 6, D: 5, mask: true, bias: true },
+  { name: "row kernel: multi-query, no mask", B: 1, H: 4, Hkv: 1, T: 4, S: 9, D: 16 },
   { name: "decode over a 300-key cache (key slices summed in the workgroup)", B: 2, H: 6, Hkv: 2, T: 1, S: 300, D: 32, mask: true },
   { name: "decode over 1100 keys, head dim 80 (more dims than threads per slice)", B: 2, H: 2, Hkv: 2, T: 1, S: 1100, D: 80, bias: true },
   { name: "head dim 100 over a 64-thread workgroup", B: 1, H: 2, Hkv: 1, T: 2, S: 10, D: 100, mask: true },
+  // More queries: two matmuls around the row pass.
+  { name: "gemm path: multi-head with causal mask", B: 2, H: 3, Hkv: 3, T: 5, S: 7, D: 8, mask: true },
+  { name: "gemm path: grouped-query, mask and bias, k broadcast over the group", B: 2, H: 4, Hkv: 2, T: 9, S: 11, D: 8, mask: true, bias: true },
+  { name: "gemm path: multi-query, group folded into the rows", B: 1, H: 4, Hkv: 1, T: 6, S: 6, D: 16, mask: true, qContiguous: true },
+  { name: "gemm path: 300 keys, head dim 80, bias", B: 1, H: 2, Hkv: 2, T: 12, S: 300, D: 80, bias: true },
 ];
 
 /** Attention from primitives with explicit per-head keys: the composed reference. */
@@ -74,12 +82,12 @@ function hostInputs(c: Case) {
 
 /** q, k, v as Attention passes them: stored [B, seq, heads, D], viewed [B, heads, seq, D]. */
 function onBackend(c: Case, h: ReturnType<typeof hostInputs>, be: Backend, requiresGrad = false) {
-  const q = tensor(h.q, { shape: [c.B, c.T, c.H, c.D], backend: be, requiresGrad });
+  const q = tensor(h.q, { shape: c.qContiguous ? [c.B, c.H, c.T, c.D] : [c.B, c.T, c.H, c.D], backend: be, requiresGrad });
   const kAll = tensor(h.k, { shape: [c.B, c.S + 1, c.Hkv, c.D], backend: be, requiresGrad });
   const vAll = tensor(h.v, { shape: [c.B, c.S + 1, c.Hkv, c.D], backend: be, requiresGrad });
   const mask = c.mask ? tensor(h.mask, { shape: [c.B, 1, c.T, c.S], dtype: "bool", backend: be }) : null;
   const bias = c.bias ? tensor(h.bias, { shape: [c.H, 1, c.S], backend: be, requiresGrad }) : null;
-  const views = { q: q.transpose(1, 2), k: kAll.narrow(1, 1, c.S).transpose(1, 2), v: vAll.narrow(1, 1, c.S).transpose(1, 2) };
+  const views = { q: c.qContiguous ? q : q.transpose(1, 2), k: kAll.narrow(1, 1, c.S).transpose(1, 2), v: vAll.narrow(1, 1, c.S).transpose(1, 2) };
   return { leaves: [q, kAll, vAll, ...(bias ? [bias] : [])], mask, bias, ...views };
 }
 
