@@ -5,9 +5,10 @@ import { matmul } from "./matmul.js";
 /**
  * Fused attention as two GEMMs around one row pass: scores = q k^T on the matmul kernel (WASM SIMD
  * where available), then scale, bias, mask and softmax in a single sweep over each score row,
- * written in place, then probabilities x v. The products run several times faster on the GEMM
- * than in a scalar per-row loop, and the row pass replaces the composed path's five elementwise
- * kernels and their [B, H, T, S] temporaries, which dominate the T = 1 decode step.
+ * written in place, then probabilities x v. The products run faster on the GEMM than in a scalar
+ * per-row loop (a one-pass JS kernel took 2.6 ms where this takes 1.3 ms, B1 H12 T1 S1024 D64), and
+ * the row pass replaces the composed path's four elementwise kernels and their [B, H, T, S]
+ * temporaries (composed: 1.4 ms there; at T = S = 128, 4.0 ms against 5.2 ms composed).
  * Grouped query heads are folded into the matmul rows or broadcast (stride 0), never copied.
  */
 export function attention(
