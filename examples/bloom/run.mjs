@@ -7,7 +7,7 @@ import {
   AlibiBias, Attention, Embedding, LayerNorm, Linear, MLP, ModuleDict, ModuleList, OutputHead,
   TransformerBlock, TransformerLanguageModel,
 } from "@llm/layers";
-import { compareWithReference, readFixture } from "./compare.mjs";
+import { compareWithReference, readFixture } from "@llm/example-fixture-compare";
 
 class Bloom extends TransformerLanguageModel {
   constructor(config) {

@@ -8,7 +8,7 @@ import {
   Attention, Embedding, LayerNorm, Linear, MLP, ModuleDict, ModuleList, OutputHead, RotaryEmbedding,
   TransformerBlock, TransformerLanguageModel,
 } from "@llm/layers";
-import { compareWithReference, readFixture } from "./compare.mjs";
+import { compareWithReference, readFixture } from "@llm/example-fixture-compare";
 
 class GPTJ extends TransformerLanguageModel {
   constructor(config) {
