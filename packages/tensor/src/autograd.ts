@@ -50,7 +50,10 @@ export function backward(root: Tensor, gradIn: Tensor | undefined, retainGraph: 
           accumulateLeaf(t, g);
           continue;
         }
-        const inputGrads = t.node.backward(g);
+        // A scope per op: its backward's temporaries are freed (and their buffers reused) as soon
+        // as its input gradients exist, instead of piling up until the whole pass ends.
+        const node = t.node;
+        const inputGrads = tidy(() => node.backward(g));
         t.node.inputs.forEach((input, k) => {
           const gi = inputGrads[k];
           if (!gi || !input.requiresGrad) return;

@@ -1,5 +1,5 @@
 import type { Backend, BackendBuffer, BinaryOp, FusedKernels, ReduceOp, StridedView, UnaryOp } from "../backend.js";
-import { allocHost, type DType, type HostArray } from "../dtype.js";
+import type { DType, HostArray } from "../dtype.js";
 import { attention } from "./attention.js";
 import { binary, where } from "./binary.js";
 import { bufferData, CpuBuffer } from "./buffer.js";
@@ -9,6 +9,7 @@ import { fusedKernels } from "./fused.js";
 import { gather, scatterAdd } from "./gather.js";
 import { float32ToBfloat16Bits, float32ToFloat16Bits } from "./half.js";
 import { matmul } from "./matmul.js";
+import { allocUninit, allocZeroed } from "./pool.js";
 import { argmax, cumsum, reduce } from "./reduce.js";
 import { unary } from "./unary.js";
 import { wasmDisabledByEnv } from "./wasm/runtime.js";
@@ -54,7 +55,8 @@ export class CpuBackend implements Backend {
 
   upload(data: HostArray, dtype: DType): BackendBuffer {
     if (matches(data, dtype)) {
-      const copy = data.slice();
+      const copy = allocUninit(dtype, data.length);
+      copy.set(data);
       if (dtype === "bool") for (let i = 0; i < copy.length; i++) copy[i] = copy[i] !== 0 ? 1 : 0;
       return new CpuBuffer(copy, dtype);
     }
@@ -64,7 +66,7 @@ export class CpuBackend implements Backend {
   }
 
   fill(size: number, value: number, dtype: DType): BackendBuffer {
-    const data = allocHost(dtype, size);
+    const data = allocZeroed(dtype, size);
     if (isHalf(dtype)) data.fill(dtype === "float16" ? float32ToFloat16Bits(value) : float32ToBfloat16Bits(value));
     else if (dtype === "bool") data.fill(value !== 0 ? 1 : 0);
     else if (value !== 0) data.fill(value); // fresh typed arrays are already zero

@@ -1,5 +1,6 @@
 import type { BackendBuffer, BinaryOp, StridedView } from "../backend.js";
-import { allocHost, type DType, type HostArray } from "../dtype.js";
+import type { DType, HostArray } from "../dtype.js";
+import { allocUninit } from "./pool.js";
 import { CpuBuffer, viewData } from "./buffer.js";
 import { cast, float32View, isHalf } from "./cast.js";
 import { coalesce, contiguousStrides, forEachRun, sizeOf } from "./strided.js";
@@ -18,7 +19,7 @@ export function binary(op: BinaryOp, a: StridedView, b: StridedView): BackendBuf
     return cast({ buffer: r, shape: a.shape, strides: contiguousStrides(a.shape), offset: 0 }, dtype);
   }
   const outDtype = binaryOutDtype(op, dtype);
-  const out = allocHost(outDtype, sizeOf(a.shape));
+  const out = allocUninit(outDtype, sizeOf(a.shape));
   const A = viewData(a);
   const B = viewData(b);
   // Coalescing turns the common cases into long runs: contiguous + contiguous is one run, a scalar
@@ -112,7 +113,7 @@ const INT_RUNS: Partial<Record<BinaryOp, Run>> = {
 
 export function where(cond: StridedView, a: StridedView, b: StridedView): BackendBuffer {
   const dtype = a.buffer.dtype;
-  const out = allocHost(dtype, sizeOf(a.shape));
+  const out = allocUninit(dtype, sizeOf(a.shape));
   const C = viewData(cond);
   const A = viewData(a);
   const B = viewData(b);

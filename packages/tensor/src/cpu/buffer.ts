@@ -1,5 +1,6 @@
 import type { BackendBuffer, StridedView } from "../backend.js";
-import { allocHost, type DType, type HostArray } from "../dtype.js";
+import type { DType, HostArray } from "../dtype.js";
+import { allocZeroed, recycle } from "./pool.js";
 
 /** A CPU buffer: a typed array on the host. Half types hold raw 16-bit patterns. */
 export class CpuBuffer implements BackendBuffer {
@@ -24,13 +25,15 @@ export class CpuBuffer implements BackendBuffer {
   }
 
   dispose(): void {
-    // Dropping the reference lets the GC reclaim the memory even if the handle lives on.
+    // Dropping the reference lets the GC reclaim the memory even if the handle lives on; the pool
+    // keeps the array for the next kernel when it handed it out.
+    if (this._data !== null) recycle(this._data, this.dtype);
     this._data = null;
   }
 }
 
 export function newBuffer(dtype: DType, size: number): CpuBuffer {
-  return new CpuBuffer(allocHost(dtype, size), dtype);
+  return new CpuBuffer(allocZeroed(dtype, size), dtype);
 }
 
 /** The host array behind a buffer, with a clear error for foreign or disposed buffers. */

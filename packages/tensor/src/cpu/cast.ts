@@ -1,5 +1,6 @@
 import type { BackendBuffer, StridedView } from "../backend.js";
-import { allocHost, type DType, type HostArray } from "../dtype.js";
+import type { DType, HostArray } from "../dtype.js";
+import { allocZeroed } from "./pool.js";
 import { CpuBuffer, viewData } from "./buffer.js";
 import { decodeHalfRun, float32ToBfloat16Bits, float32ToFloat16Bits } from "./half.js";
 import { coalesce, contiguousData, contiguousStrides, forEachRun, sizeOf } from "./strided.js";
@@ -41,7 +42,7 @@ export function float32View(view: StridedView): StridedView {
 /** Converts contiguous float32 (or int32/bool) values to `dtype`, rounding halves to nearest even. */
 export function convertArray(src: HostArray, srcDtype: DType, dtype: DType): HostArray {
   const n = src.length;
-  const out = allocHost(dtype, n);
+  const out = allocZeroed(dtype, n);
   if (dtype === "float16" || dtype === "bfloat16") {
     const enc = dtype === "float16" ? float32ToFloat16Bits : float32ToBfloat16Bits;
     const f = srcDtype === "float32" ? src : Float32Array.from(src);

@@ -1,11 +1,11 @@
 import type { BackendBuffer, StridedView } from "../backend.js";
-import { allocHost } from "../dtype.js";
+import { allocUninit } from "./pool.js";
 import { CpuBuffer } from "./buffer.js";
 import { contiguousStrides, copyInto, gatherInto, sizeOf } from "./strided.js";
 
 /** Materialises any strided view (stride 0 broadcasts, negative strides) as a new contiguous buffer. */
 export function copy(x: StridedView): BackendBuffer {
-  const out = allocHost(x.buffer.dtype, sizeOf(x.shape));
+  const out = allocUninit(x.buffer.dtype, sizeOf(x.shape));
   gatherInto(x, out, 0);
   return new CpuBuffer(out, x.buffer.dtype);
 }
@@ -19,7 +19,7 @@ export function concat(xs: readonly StridedView[], axis: number): BackendBuffer 
   shape[axis] = 0;
   for (const x of xs) shape[axis] += x.shape[axis]!;
   const strides = contiguousStrides(shape);
-  const out = allocHost(dtype, sizeOf(shape));
+  const out = allocUninit(dtype, sizeOf(shape));
   let start = 0;
   for (const x of xs) {
     copyInto(x, out, start * strides[axis]!, strides);

@@ -1,6 +1,7 @@
 import type { BackendBuffer, FusedKernels, StridedView } from "../backend.js";
 import { CpuBuffer } from "./buffer.js";
 import { cast, toFloat32 } from "./cast.js";
+import { allocZeroed } from "./pool.js";
 import { contiguousStrides } from "./strided.js";
 
 /** Row-wise kernels over the last axis, computed in float32 storage with float64 temporaries. */
@@ -20,7 +21,7 @@ function result(out: Float32Array, x: StridedView): BackendBuffer {
 
 export function softmax(x: StridedView): BackendBuffer {
   const { data, rows: R, cols: L } = rows(x);
-  const out = new Float32Array(data.length);
+  const out = allocZeroed("float32", data.length) as Float32Array;
   for (let r = 0, o = 0; r < R; r++, o += L) {
     let max = -Infinity;
     for (let i = o; i < o + L; i++) if (data[i]! > max) max = data[i]!;
@@ -40,7 +41,7 @@ export function softmax(x: StridedView): BackendBuffer {
 
 export function logSoftmax(x: StridedView): BackendBuffer {
   const { data, rows: R, cols: L } = rows(x);
-  const out = new Float32Array(data.length);
+  const out = allocZeroed("float32", data.length) as Float32Array;
   for (let r = 0, o = 0; r < R; r++, o += L) {
     let max = -Infinity;
     for (let i = o; i < o + L; i++) if (data[i]! > max) max = data[i]!;
@@ -66,7 +67,7 @@ export function layerNorm(
   const { data, rows: R, cols: L } = rows(x);
   const w = weight ? toFloat32(weight) : null;
   const b = bias ? toFloat32(bias) : null;
-  const out = new Float32Array(data.length);
+  const out = allocZeroed("float32", data.length) as Float32Array;
   for (let r = 0, o = 0; r < R; r++, o += L) {
     let sum = 0;
     for (let i = o; i < o + L; i++) sum += data[i]!;
@@ -90,7 +91,7 @@ export function layerNorm(
 export function rmsNorm(x: StridedView, weight: StridedView | null, eps: number): BackendBuffer {
   const { data, rows: R, cols: L } = rows(x);
   const w = weight ? toFloat32(weight) : null;
-  const out = new Float32Array(data.length);
+  const out = allocZeroed("float32", data.length) as Float32Array;
   for (let r = 0, o = 0; r < R; r++, o += L) {
     let sq = 0;
     for (let i = o; i < o + L; i++) sq += data[i]! * data[i]!;

@@ -1,5 +1,5 @@
 import type { BackendBuffer, StridedView } from "../backend.js";
-import { allocHost } from "../dtype.js";
+import { allocZeroed } from "./pool.js";
 import { CpuBuffer } from "./buffer.js";
 import { cast, isHalf, toFloat32 } from "./cast.js";
 import { contiguousData, contiguousStrides, sizeOf } from "./strided.js";
@@ -24,7 +24,7 @@ export function gather(x: StridedView, indices: StridedView, axis: number): Back
   const idx = indexArray(indices);
   const m = idx.length;
   const src = contiguousData(x);
-  const out = allocHost(dtype, outer * m * inner);
+  const out = allocZeroed(dtype, outer * m * inner);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < m; j++) {
       let k = idx[j]!;
@@ -53,7 +53,7 @@ export function scatterAdd(
   const idx = indexArray(indices);
   const m = idx.length;
   const src = half ? toFloat32(updates) : contiguousData(updates);
-  const out = half ? new Float32Array(sizeOf(shape)) : allocHost(dtype, sizeOf(shape));
+  const out = half ? new Float32Array(sizeOf(shape)) : allocZeroed(dtype, sizeOf(shape));
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < m; j++) {
       let k = idx[j]!;

@@ -1,5 +1,6 @@
 import type { BackendBuffer, StridedView } from "../backend.js";
-import { allocHost, type HostArray } from "../dtype.js";
+import { type HostArray } from "../dtype.js";
+import { allocZeroed } from "./pool.js";
 import { CpuBuffer, viewData } from "./buffer.js";
 import { cast, float32View, isHalf } from "./cast.js";
 import { gemmF32 } from "./gemm.js";
@@ -24,7 +25,7 @@ export function matmul(a: StridedView, b: StridedView, wasm = true): BackendBuff
     const out = matmul(float32View(a), float32View(b), wasm);
     return cast({ buffer: out, shape: outShape, strides: contiguousStrides(outShape), offset: 0 }, dtype);
   }
-  const out = allocHost(dtype, sizeOf(outShape));
+  const out = allocZeroed(dtype, sizeOf(outShape));
   const A = viewData(a);
   const B = viewData(b);
   const sam = a.strides[r - 2]!;

@@ -1,5 +1,6 @@
 import type { BackendBuffer, ReduceOp, StridedView } from "../backend.js";
-import { allocHost, type HostArray } from "../dtype.js";
+import { type HostArray } from "../dtype.js";
+import { allocZeroed } from "./pool.js";
 import { CpuBuffer, viewData } from "./buffer.js";
 import { cast, float32View, isHalf } from "./cast.js";
 import { coalesce, contiguousStrides, forEachRun, sizeOf } from "./strided.js";
@@ -28,7 +29,7 @@ export function reduce(op: ReduceOp, x: StridedView, axes: readonly number[]): B
   const src = viewData(x);
   const isInt = dtype === "int32";
   forEachRun(runs, [0, x.offset], (offs) => reduceRun(op, isInt, acc, offs[0]!, so, src, offs[1]!, sx, runs.n));
-  const out = allocHost(dtype, acc.length);
+  const out = allocZeroed(dtype, acc.length);
   if (dtype === "bool") for (let i = 0; i < acc.length; i++) out[i] = acc[i] !== 0 ? 1 : 0;
   else out.set(acc);
   return new CpuBuffer(out, dtype);
@@ -155,7 +156,7 @@ export function cumsum(x: StridedView, axis: number): BackendBuffer {
     return cast({ buffer: r, shape: x.shape, strides: contiguousStrides(x.shape), offset: 0 }, dtype);
   }
   const data = viewData(x);
-  const out = allocHost(dtype, sizeOf(x.shape));
+  const out = allocZeroed(dtype, sizeOf(x.shape));
   const len = x.shape[axis]!;
   const step = x.strides[axis]!;
   const outStep = contiguousStrides(x.shape)[axis]!;

@@ -1,5 +1,6 @@
 import type { BackendBuffer, StridedView, UnaryOp } from "../backend.js";
-import { allocHost, type HostArray } from "../dtype.js";
+import type { HostArray } from "../dtype.js";
+import { allocUninit } from "./pool.js";
 import { CpuBuffer, viewData } from "./buffer.js";
 import { cast, float32View, isHalf } from "./cast.js";
 import { erf } from "./erf.js";
@@ -17,7 +18,7 @@ export function unary(op: UnaryOp, x: StridedView): BackendBuffer {
   const run = (dtype === "float32" ? undefined : INT_RUNS[op]) ?? RUNS[op];
   if (run === undefined) throw new Error(`cpu backend: unknown unary op '${op as string}'`);
   const src = viewData(x);
-  const out = allocHost(dtype, sizeOf(x.shape));
+  const out = allocUninit(dtype, sizeOf(x.shape));
   const runs = coalesce(x.shape, [contiguousStrides(x.shape), x.strides]);
   const s = runs.inner[1]!;
   forEachRun(runs, [0, x.offset], (offs) => run(out, offs[0]!, src, offs[1]!, s, runs.n));
