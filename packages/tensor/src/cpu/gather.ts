@@ -1,4 +1,5 @@
 import type { BackendBuffer, StridedView } from "../backend.js";
+import type { HostArray } from "../dtype.js";
 import { allocZeroed } from "./pool.js";
 import { CpuBuffer } from "./buffer.js";
 import { cast, isHalf, toFloat32 } from "./cast.js";
@@ -51,19 +52,40 @@ export function scatterAdd(
   const len = shape[axis]!;
   const inner = product(shape.slice(axis + 1));
   const idx = indexArray(indices);
-  const m = idx.length;
   const src = half ? toFloat32(updates) : contiguousData(updates);
   const out = half ? new Float32Array(sizeOf(shape)) : allocZeroed(dtype, sizeOf(shape));
-  for (let o = 0; o < outer; o++) {
-    for (let j = 0; j < m; j++) {
-      let k = idx[j]!;
-      if (k < 0) k += len;
-      const to = (o * len + k) * inner;
-      const from = (o * m + j) * inner;
-      for (let t = 0; t < inner; t++) out[to + t] += src[from + t]!;
-    }
-  }
+  if (out instanceof Float32Array && src instanceof Float32Array) scatterAddF32(out, src, idx, outer, len, inner);
+  else scatterAddAny(out, src, idx, outer, len, inner);
   const buffer = new CpuBuffer(out, half ? "float32" : dtype);
   if (!half) return buffer;
   return cast({ buffer, shape, strides: contiguousStrides(shape), offset: 0 }, dtype);
+}
+
+type Indices = Int32Array;
+
+// Two copies of one loop: with float32 arrays only, V8 compiles the accumulation monomorphically
+// (the slice backward scatters a [2048, 768] gradient one element per index, ~10x faster so).
+function scatterAddF32(out: Float32Array, src: Float32Array, idx: Indices, outer: number, len: number, inner: number): void {
+  const m = idx.length;
+  for (let o = 0, from = 0; o < outer; o++) {
+    for (let j = 0; j < m; j++, from += inner) {
+      let k = idx[j]!;
+      if (k < 0) k += len;
+      const to = (o * len + k) * inner;
+      if (inner === 1) out[to] += src[from]!;
+      else for (let t = 0; t < inner; t++) out[to + t] += src[from + t]!;
+    }
+  }
+}
+
+function scatterAddAny(out: HostArray, src: HostArray, idx: Indices, outer: number, len: number, inner: number): void {
+  const m = idx.length;
+  for (let o = 0, from = 0; o < outer; o++) {
+    for (let j = 0; j < m; j++, from += inner) {
+      let k = idx[j]!;
+      if (k < 0) k += len;
+      const to = (o * len + k) * inner;
+      for (let t = 0; t < inner; t++) out[to + t] += src[from + t]!;
+    }
+  }
 }
