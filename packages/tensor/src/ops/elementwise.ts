@@ -61,11 +61,13 @@ function unaryGrad(op: UnaryOp, x: Tensor, y: Tensor, g: Tensor): Tensor | null 
       return g.mul(cdf.add(x.mul(pdf)));
     }
     case "gelu_tanh": {
+      // With u = c (x + a x^3) and t = tanh(u): d/dx 0.5 x (1 + t) = 0.5 (1 + t) + 0.5 x (1 - t^2) u'
+      // = (1 + t) (0.5 + x (1 - t) u'/2), written in 14 full-size passes instead of 19.
+      const [c, a] = [SQRT_2_OVER_PI, 0.044715];
       const x2 = x.mul(x);
-      const t = x.add(x2.mul(x).mul(0.044715)).mul(SQRT_2_OVER_PI).tanh();
-      const dInner = x2.mul(3 * 0.044715).add(1).mul(SQRT_2_OVER_PI);
-      const d = t.add(1).mul(0.5).add(x.mul(0.5).mul(t.mul(t).neg().add(1)).mul(dInner));
-      return g.mul(d);
+      const t = x2.mul(c * a).add(c).mul(x).tanh();
+      const halfDu = x2.mul(1.5 * a * c).add(0.5 * c);
+      return g.mul(t.add(1)).mul(binary("sub", 1, t).mul(x).mul(halfDu).add(0.5));
     }
     case "sign":
     case "floor":
