@@ -61,13 +61,14 @@ function unaryGrad(op: UnaryOp, x: Tensor, y: Tensor, g: Tensor): Tensor | null 
       return g.mul(cdf.add(x.mul(pdf)));
     }
     case "gelu_tanh": {
-      // With u = c (x + a x^3) and t = tanh(u): d/dx 0.5 x (1 + t) = 0.5 (1 + t) + 0.5 x (1 - t^2) u'
-      // = (1 + t) (0.5 + x (1 - t) u'/2), written in 14 full-size passes instead of 19.
+      // With u = c (x + a x^3), 1 + tanh(u) = 2 s and 1 - tanh(u) = 2 (1 - s) for s = sigmoid(2u), so
+      // d/dx 0.5 x (1 + tanh(u)) = 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) u' = s (1 + x (1 - s) 2u'):
+      // 13 full-size passes (one exp) instead of 19 (one Math.tanh, twice as slow).
       const [c, a] = [SQRT_2_OVER_PI, 0.044715];
       const x2 = x.mul(x);
-      const t = x2.mul(c * a).add(c).mul(x).tanh();
-      const halfDu = x2.mul(1.5 * a * c).add(0.5 * c);
-      return g.mul(t.add(1)).mul(binary("sub", 1, t).mul(x).mul(halfDu).add(0.5));
+      const s = x2.mul(2 * c * a).add(2 * c).mul(x).sigmoid();
+      const du2 = x2.mul(6 * a * c).add(2 * c);
+      return g.mul(s).mul(binary("sub", 1, s).mul(x).mul(du2).add(1));
     }
     case "sign":
     case "floor":
