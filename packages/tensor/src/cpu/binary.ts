@@ -1,6 +1,7 @@
 import type { BackendBuffer, BinaryOp, StridedView } from "../backend.js";
 import type { DType, HostArray } from "../dtype.js";
 import { allocUninit } from "./pool.js";
+import { f32Run } from "./binary_f32.js";
 import { CpuBuffer, viewData } from "./buffer.js";
 import { cast, float32View, isHalf } from "./cast.js";
 import { coalesce, contiguousStrides, forEachRun, sizeOf } from "./strided.js";
@@ -27,6 +28,12 @@ export function binary(op: BinaryOp, a: StridedView, b: StridedView): BackendBuf
   const runs = coalesce(a.shape, [contiguousStrides(a.shape), a.strides, b.strides]);
   const [, sa, sb] = runs.inner as [number, number, number];
   const n = runs.n;
+  const fast = dtype === "float32" ? f32Run(op, sa, sb) : undefined;
+  if (fast !== undefined) {
+    const [o32, a32, b32] = [out as Float32Array, A as Float32Array, B as Float32Array];
+    forEachRun(runs, [0, a.offset, b.offset], (offs) => fast(o32, offs[0]!, a32, offs[1]!, b32, offs[2]!, n));
+    return new CpuBuffer(out, outDtype);
+  }
   const run = (dtype === "int32" ? INT_RUNS[op] : undefined) ?? RUNS[op];
   if (run === undefined) throw new Error(`cpu backend: unknown binary op '${op as string}'`);
   forEachRun(runs, [0, a.offset, b.offset], (offs) => run(out, offs[0]!, A, offs[1]!, sa, B, offs[2]!, sb, n));
