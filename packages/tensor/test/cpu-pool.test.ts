@@ -16,6 +16,15 @@ describe("cpu buffer pool", () => {
     expect(b.every((v) => v === 0)).toBe(true);
   });
 
+  it("releaseMemory drops the idle arrays", () => {
+    const a = allocUninit("float32", N + 8);
+    new CpuBuffer(a, "float32").dispose();
+    expect(cpuBackend.pooledBytes).toBeGreaterThanOrEqual(a.byteLength);
+    cpuBackend.releaseMemory();
+    expect(cpuBackend.pooledBytes).toBe(0);
+    expect(allocUninit("float32", N + 8)).not.toBe(a);
+  });
+
   it("never takes back an array it did not hand out, nor one twice", () => {
     const foreign = new Float32Array(N + 2);
     recycle(foreign, "float32");

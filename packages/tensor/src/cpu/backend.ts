@@ -9,7 +9,7 @@ import { fusedKernels } from "./fused.js";
 import { gather, scatterAdd } from "./gather.js";
 import { float32ToBfloat16Bits, float32ToFloat16Bits } from "./half.js";
 import { matmul } from "./matmul.js";
-import { allocUninit, allocZeroed } from "./pool.js";
+import { allocUninit, allocZeroed, pooledArrayBytes, releasePooledArrays } from "./pool.js";
 import { argmax, cumsum, reduce } from "./reduce.js";
 import { unary } from "./unary.js";
 import { wasmDisabledByEnv } from "./wasm/runtime.js";
@@ -51,6 +51,19 @@ export class CpuBackend implements Backend {
 
   constructor(options: CpuBackendOptions = {}) {
     this.wasm = options.wasm ?? !wasmDisabledByEnv();
+  }
+
+  /**
+   * Disposed arrays are kept (up to 1 GiB) and reused, since a training step frees and re-makes
+   * the same activation-sized buffers; this hands that idle memory back to the garbage collector.
+   */
+  releaseMemory(): void {
+    releasePooledArrays();
+  }
+
+  /** Bytes of disposed arrays held for reuse. */
+  get pooledBytes(): number {
+    return pooledArrayBytes();
   }
 
   upload(data: HostArray, dtype: DType): BackendBuffer {

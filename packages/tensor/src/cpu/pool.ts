@@ -54,3 +54,14 @@ export function recycle(data: HostArray, dtype: DType): void {
   list.push(data);
   pooledBytes += data.byteLength;
 }
+
+/** Drops every idle array, so the garbage collector can return the memory. */
+export function releasePooledArrays(): void {
+  free.clear();
+  pooledBytes = 0;
+}
+
+/** Bytes held idle for reuse. */
+export function pooledArrayBytes(): number {
+  return pooledBytes;
+}
