@@ -22,6 +22,9 @@ export default defineConfig({
         include: ["test/**/*.test.ts"],
         testTimeout: 120_000,
         hookTimeout: 120_000,
+        // Dawn (the WebGPU tests' native addon) in two test processes at once sometimes takes a
+        // worker down, which ends the whole vitest run: its files run one process at a time.
+        ...(name === "webgpu" ? { poolOptions: { forks: { singleFork: true } } } : {}),
       },
     })),
   },
