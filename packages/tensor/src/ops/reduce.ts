@@ -55,7 +55,7 @@ export function variance(x: Tensor, axis: number | readonly number[] | undefined
 export function argmax(x: Tensor, axis: number, keepdim: boolean): Tensor {
   requireDType(x, ["float32", "int32"], "argmax");
   const a = normalizeAxis(axis, x.rank, "argmax");
-  const shape = keepdim ? reducedShape(x.shape, [a], true) : reducedShape(x.shape, [a], false);
+  const shape = reducedShape(x.shape, [a], keepdim);
   return fromBuffer(x.backend, x.backend.argmax(x.view(), a), shape, "int32");
 }
 
