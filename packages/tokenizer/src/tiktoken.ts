@@ -106,19 +106,16 @@ export function fromTiktokenTokens(tokens: string[], options: TiktokenOptions): 
   const source = options.source ?? "tiktoken";
   if (typeof options.pattern !== "string") throw new TokenizerError(`${source}: options.pattern: expected the regex string, found ${describe(options.pattern)}`);
   const n = tokens.length;
-  const tokenToId = new VocabTable(n);
   const specials = options.specialTokens ?? {};
   const specialIds = new Set(Object.values(specials));
   for (let r = 0; r < n; r++) {
-    const t = tokens[r];
-    if (t === undefined) {
-      // ranks skip the ids of special tokens (p50k_base's <|endoftext|> sits at 50256 among them)
-      if (specialIds.has(r)) continue;
+    // ranks skip the ids of special tokens (p50k_base's <|endoftext|> sits at 50256 among them)
+    if (tokens[r] === undefined && !specialIds.has(r))
       throw new TokenizerError(`${source}: expected ranks 0..${n - 1} without gaps except at special-token ids, rank ${r} is missing`);
-    }
-    const prev = tokenToId.set(t, r);
-    if (prev !== undefined) throw new TokenizerError(`${source}: token at rank ${r} repeats rank ${prev}`);
   }
+  const tokenToId = VocabTable.fromTokens(tokens, (r, prev) => {
+    throw new TokenizerError(`${source}: token at rank ${r} repeats rank ${prev}`);
+  });
   const pairs = new PairTable(n * 2);
   for (let r = 0; r < n; r++) {
     const t = tokens[r];
@@ -131,7 +128,7 @@ export function fromTiktokenTokens(tokens: string[], options: TiktokenOptions): 
       if (b !== undefined) pairs.set(a, b, r, r);
     }
   }
-  const model = new BPEModel({ vocab: tokens, tokenToId, pairs, merges: null, byteLevel: true, ignoreMerges: true });
+  const model = new BPEModel({ vocab: tokenToId, pairs, merges: null, byteLevel: true, ignoreMerges: true });
   return new Tokenizer({
     model,
     preTokenizer: new SequencePreTokenizer([

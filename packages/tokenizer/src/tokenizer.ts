@@ -139,7 +139,7 @@ export class Tokenizer {
   }
 
   idToToken(id: number): string | undefined {
-    return this.addedById.get(id)?.content ?? this.model.vocab[id];
+    return this.addedById.get(id)?.content ?? this.model.token(id);
   }
 
   /**
@@ -264,7 +264,7 @@ export class Tokenizer {
     const n = this.model.size;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
-      if (!Number.isInteger(id) || id < 0 || ((id >= n || this.model.vocab[id] === undefined) && !this.addedById.has(id)))
+      if (!Number.isInteger(id) || id < 0 || ((id >= n || this.model.token(id) === undefined) && !this.addedById.has(id)))
         throw new TokenizerError(
           `${where}: id at position ${i} is ${describe(id)}; expected an integer id of a token (0..${this.vocabSize - 1}, assigned)`,
         );
@@ -282,7 +282,7 @@ export class Tokenizer {
       const added = this.addedById.get(id);
       if (added) {
         if (!(skip && added.special)) tokens.push(added.content);
-      } else tokens.push(this.model.vocab[id]!);
+      } else tokens.push(this.model.token(id)!);
     }
     if (!this.decoder) return tokens.join(" ");
     return this.decoder.decodeChain(tokens).join("");

@@ -21,11 +21,11 @@ export function parseJSON(text: string, file: string): unknown {
 }
 
 /**
- * Builds id -> token and token -> id from parallel lists. Ids must be unique, and 0..n-1 without
+ * Builds the vocab table from parallel lists. Ids must be unique, and 0..n-1 without
  * gaps, except that tokens with ids past the dense range may be added tokens (files converted
  * from tiktoken list special tokens in the vocab at their tiktoken ids, leaving unused ids).
  */
-export function buildVocab(tokens: string[], ids: number[], addedIds: Set<number>, path: string): { vocab: string[]; tokenToId: VocabTable } {
+export function buildVocab(tokens: string[], ids: number[], addedIds: Set<number>, path: string): VocabTable {
   const n = tokens.length;
   let max = -1;
   for (let k = 0; k < n; k++) {
@@ -34,8 +34,7 @@ export function buildVocab(tokens: string[], ids: number[], addedIds: Set<number
       throw new TokenizerError(`${path}[${JSON.stringify(tokens[k])}]: expected a non-negative integer id, found ${describe(id)}`);
     if (id > max) max = id;
   }
-  const vocab: string[] = new Array(max + 1);
-  const tokenToId = new VocabTable(n);
+  const vocab: (string | undefined)[] = new Array(max + 1);
   for (let k = 0; k < n; k++) {
     const id = ids[k]!;
     const token = tokens[k]!;
@@ -44,24 +43,27 @@ export function buildVocab(tokens: string[], ids: number[], addedIds: Set<number
         `${path}: expected ids 0..${n - 1} without gaps for ${n} tokens, found id ${id} for token ${JSON.stringify(token)} (so some id below it is missing)`,
       );
     if (vocab[id] !== undefined) throw new TokenizerError(`${path}: duplicate id ${id}, used by ${JSON.stringify(vocab[id])} and ${JSON.stringify(token)}`);
-    if (tokenToId.set(token, id) !== undefined) throw new TokenizerError(`${path}: token ${JSON.stringify(token)} appears twice`);
     vocab[id] = token;
   }
-  return { vocab, tokenToId };
+  return VocabTable.fromTokens(vocab, (id) => {
+    throw new TokenizerError(`${path}: token ${JSON.stringify(vocab[id])} appears twice`);
+  });
 }
 
 /** The gap rule of buildVocab for a vocab read elsewhere (duplicates already rejected). */
-function checkIds(ids: number[], vocab: string[], addedIds: Set<number>, path: string): void {
+function checkIds(ids: ArrayLike<number>, vocab: VocabTable, addedIds: Set<number>, path: string): void {
   const n = ids.length;
-  for (const id of ids)
+  for (let k = 0; k < n; k++) {
+    const id = ids[k]!;
     if (id >= n && !addedIds.has(id))
       throw new TokenizerError(
-        `${path}: expected ids 0..${n - 1} without gaps for ${n} tokens, found id ${id} for token ${JSON.stringify(vocab[id])} (so some id below it is missing)`,
+        `${path}: expected ids 0..${n - 1} without gaps for ${n} tokens, found id ${id} for token ${JSON.stringify(vocab.token(id))} (so some id below it is missing)`,
       );
+  }
 }
 
 /** Reads a vocab object (token -> id); see buildVocab for the rules. */
-export function readVocab(vocabJson: unknown, addedIds: Set<number>, path: string): { vocab: string[]; tokenToId: VocabTable } {
+export function readVocab(vocabJson: unknown, addedIds: Set<number>, path: string): VocabTable {
   const obj = expectObject(vocabJson, path);
   const tokens = Object.keys(obj);
   return buildVocab(tokens, tokens.map((t) => obj[t] as number), addedIds, path);
@@ -153,8 +155,8 @@ export function fromTokenizerJson(json: string | object, file = "tokenizer.json"
   const addedTokens = readAddedTokens(root.added_tokens, `${file}: added_tokens`);
   const addedIds = new Set(addedTokens.map((t) => t.id));
   if (fast) checkIds(fast.ids, fast.vocab, addedIds, `${file}: model.vocab`);
-  const { vocab, tokenToId } = fast ?? readVocab(model.vocab, addedIds, `${file}: model.vocab`);
-  const pairs = fast ? (fast.pairs ?? fast.resolveMerges(tokenToId, vocab)) : readMerges(model.merges, tokenToId, `${file}: model.merges`);
+  const vocab = fast ? fast.vocab : readVocab(model.vocab, addedIds, `${file}: model.vocab`);
+  const pairs = fast ? fast.pairs : readMerges(model.merges, vocab, `${file}: model.merges`);
   const preTokenizer = preTokenizerFromJSON(root.pre_tokenizer, `${file}: pre_tokenizer`);
   const flat = flattenPreTokenizers(preTokenizer);
   const byteLevel = flat.length > 0 && flat[flat.length - 1] instanceof ByteLevelPreTokenizer;
@@ -163,7 +165,6 @@ export function fromTokenizerJson(json: string | object, file = "tokenizer.json"
     throw new TokenizerError(`${file}: model.unk_token: expected a string or null, found ${describe(unk)}`);
   const bpe = new BPEModel({
     vocab,
-    tokenToId,
     pairs,
     merges: fast ? null : (model.merges as string[]),
     byteLevel,

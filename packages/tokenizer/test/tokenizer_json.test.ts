@@ -34,3 +34,51 @@ describe("reading tokenizer.json text", () => {
     same(json);
   });
 });
+
+describe("reading tokenizer.json text: shapes the fast reader hands to JSON.parse", () => {
+  // a tiny byte-level-free BPE: "a" "b" -> "ab", then "ab" "c" -> "abc"
+  const tiny = (vocab: string, merges: string, extra = "") =>
+    `{"model": {"type": "BPE", "vocab": ${vocab}, "merges": ${merges}}${extra}}`;
+  const vocab = `{"a": 0, "b": 1, "c": 2, "ab": 3, "abc": 4}`;
+  const merges = `["a b", "ab c"]`;
+
+  it("reads the tiny file, and holes the added tokens fill", () => {
+    const t = fromTokenizerJson(tiny(vocab, merges));
+    expect(t.encode("abcab")).toEqual([4, 3]);
+    expect(t.decode([4, 3])).toBe("abc ab");
+    // ids 5..6 are a hole in the vocab that the added tokens fill
+    const holes = fromTokenizerJson(
+      `{"added_tokens": [{"id": 5, "content": "<x>", "special": true}, {"id": 6, "content": "<y>", "special": true}], ` +
+        `"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2, "<y>": 6}, "merges": ["a b"]}}`,
+    );
+    expect(holes.encode("ab<x>ab<y>")).toEqual([2, 5, 2, 6]);
+    expect(holes.idToToken(6)).toBe("<y>");
+  });
+
+  it("a repeated key counts once, the last one, as in JSON.parse", () => {
+    const twice = `{"model": {"type": "BPE", "vocab": {"z": 0}, "vocab": ${vocab}, "merges": ["a b"], "merges": ${merges}}}`;
+    expect(fromTokenizerJson(twice).encode("abc")).toEqual([4]);
+    const modelTwice = `{"model": {"type": "BPE", "vocab": {"z": 0}, "merges": []}, "model": ${tiny(vocab, merges).slice(10, -1)}}`;
+    expect(fromTokenizerJson(modelTwice).encode("abc")).toEqual([4]);
+  });
+
+  it("a lone surrogate written as \\u escape stays itself (not U+FFFD)", () => {
+    const t = fromTokenizerJson(tiny(`{"a": 0, "b": 1, "\\ud800": 2, "ab": 3}`, `["a b"]`));
+    expect(t.idToToken(2)).toBe("\ud800");
+    expect(t.tokenToId("\ud800")).toBe(2);
+    expect(t.tokenToId("\ufffd")).toBeUndefined();
+  });
+
+  it("errors name the token, the id or the merge, whichever of vocab and merges comes first", () => {
+    for (const order of ["vocab first", "merges first"]) {
+      const file = (v: string, m: string) =>
+        order === "vocab first" ? tiny(v, m) : `{"model": {"type": "BPE", "merges": ${m}, "vocab": ${v}}}`;
+      expect(() => fromTokenizerJson(file(`{"a": 0, "b": 1, "a": 2}`, `[]`), "t.json")).toThrow(/t\.json: model\.vocab: token "a" appears twice/);
+      expect(() => fromTokenizerJson(file(`{"a": 0, "b": 0}`, `[]`), "t.json")).toThrow(/t\.json: model\.vocab: duplicate id 0, used by "a" and "b"/);
+      expect(() => fromTokenizerJson(file(`{"a": 0, "b": 99999999}`, `[]`), "t.json")).toThrow(/expected ids 0\.\.1 without gaps for 2 tokens, found id 99999999/);
+      expect(() => fromTokenizerJson(file(vocab, `["a b", "ab d"]`), "t.json")).toThrow(/t\.json: model\.merges\[1\]: token "d" of merge "ab d" is not in the vocab/);
+      expect(() => fromTokenizerJson(file(vocab, `["a b", "b c"]`), "t.json")).toThrow(/t\.json: model\.merges\[1\]: the merged token "bc" of merge "b c" is not in the vocab/);
+      expect(() => fromTokenizerJson(file(vocab, `[["a", "b"], ["x\\"", "c"]]`), "t.json")).toThrow(/model\.merges\[1\]: token "x\\"" of merge/);
+    }
+  });
+});

@@ -6,10 +6,11 @@ import { PieceCache } from "./piece_cache.js";
 import { VocabTable } from "./vocab_table.js";
 
 export interface BPEOptions {
-  /** id -> token string; byte-level models write bytes with GPT-2's byte-to-character map */
-  vocab: string[];
-  /** token string -> id; built from `vocab` when omitted */
-  tokenToId?: VocabTable;
+  /**
+   * The vocab, both ways; or id -> token string (holes undefined), indexed here. Byte-level
+   * models write bytes with GPT-2's byte-to-character map.
+   */
+  vocab: VocabTable | readonly (string | undefined)[];
   /** merge table: (left id, right id) -> (rank, merged id) */
   pairs: PairTable;
   /** the merges in rank order, as written in tokenizer.json; null when the model came from ranks (tiktoken) */
@@ -31,7 +32,7 @@ const EMPTY: number[] = [];
  * piece -> ids in front of the merge loop.
  */
 export class BPEModel {
-  readonly vocab: string[];
+  /** token <-> id */
   readonly tokenToId: VocabTable;
   readonly pairs: PairTable;
   readonly merges: ReadonlyArray<string | [string, string]> | null;
@@ -44,11 +45,11 @@ export class BPEModel {
   /** byte -> id of its single-byte token (byte-level) or of <0xXX> (byte fallback), -1 if absent */
   readonly byteIds: Int32Array;
   private cache = new PieceCache();
+  private tokenList: (string | undefined)[] | null = null;
   private sym = new Int32Array(256);
 
   constructor(o: BPEOptions) {
-    this.vocab = o.vocab;
-    this.tokenToId = o.tokenToId ?? VocabTable.from(o.vocab);
+    this.tokenToId = o.vocab instanceof VocabTable ? o.vocab : VocabTable.fromTokens(o.vocab);
     this.pairs = o.pairs;
     this.merges = o.merges;
     this.byteLevel = o.byteLevel;
@@ -66,8 +67,19 @@ export class BPEModel {
     }
   }
 
+  /** Number of ids (the largest id + 1). */
   get size(): number {
-    return this.vocab.length;
+    return this.tokenToId.length;
+  }
+
+  /** The token of `id`, or undefined. */
+  token(id: number): string | undefined {
+    return this.tokenToId.token(id);
+  }
+
+  /** Every token by id (holes undefined); made on first use, since encoding and decoding do not need it. */
+  get vocab(): readonly (string | undefined)[] {
+    return (this.tokenList ??= this.tokenToId.tokens());
   }
 
   /** Forgets cached pieces (the cache is bounded; this frees its memory). */
@@ -224,7 +236,9 @@ export class BPEModel {
 
   toJSON(): Record<string, unknown> {
     const vocab: Record<string, number> = {};
-    this.vocab.forEach((t, i) => (vocab[t] = i));
+    this.vocab.forEach((t, i) => {
+      if (t !== undefined) vocab[t] = i;
+    });
     return {
       type: "BPE",
       dropout: null,

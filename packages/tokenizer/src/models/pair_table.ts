@@ -11,7 +11,9 @@ export class PairTable {
 
   constructor(expected = 1024) {
     let cap = 16;
-    while (cap < expected * 2) cap <<= 1;
+    // filled to at most 2/3: linear probing stays short, and the table stays small enough to
+    // build fast (its pages are the largest fresh memory a tokenizer.json load touches)
+    while (cap * 2 < expected * 3) cap <<= 1;
     this.mask = cap - 1;
     this.slots = PairTable.empty(cap);
   }
@@ -52,7 +54,7 @@ export class PairTable {
 
   /** Adds or replaces the merge of (a, b). */
   set(a: number, b: number, rank: number, result: number): void {
-    if ((this.size + 1) * 2 > this.mask + 1) this.grow();
+    if ((this.size + 1) * 3 > (this.mask + 1) * 2) this.grow();
     const slots = this.slots;
     const mask = this.mask;
     const a1 = a + 1;

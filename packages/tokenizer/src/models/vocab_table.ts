@@ -1,34 +1,101 @@
+import { TokenizerError } from "../errors.js";
+
 /**
- * Token string -> id, hashed and compared in place: lookups of a span of a larger string, or
- * of the concatenation of two spans, need no substring. This is what makes loading 280k merges
- * fast (each merge looks up both halves and their concatenation).
+ * The vocab both ways: id -> token and token -> id.
+ *
+ * All token text lives in one string, the pool: the token of id i is pool[offsets[i],
+ * offsets[i + 1]). The hash index keeps (hash, id) side by side in one Int32Array and compares
+ * candidates against the pool in place, so a lookup of a span of a larger string, or of two
+ * spans joined, needs no substring. Loading a 128k-token vocab this way allocates a few typed
+ * arrays and one string instead of 128k strings, which is most of what makes tokenizer.json
+ * load fast (each of its ~280k merges looks up both halves and their concatenation).
  */
 export class VocabTable {
-  /** per slot: hash, id (side by side: one cache line per probe) */
-  private meta: Int32Array;
-  private keys: (string | undefined)[];
-  private mask: number;
-  size = 0;
+  private readonly pool: string;
+  private readonly offsets: Int32Array;
+  /** 1 where an id has a token; ids may have holes (added tokens live past the model's vocab) */
+  private readonly present: Uint8Array;
+  /** per slot: hash, id + 1 (0 = empty) */
+  private readonly slots: Int32Array;
+  private readonly mask: number;
+  /** number of tokens */
+  readonly size: number;
 
-  constructor(expected = 1024) {
+  /**
+   * Indexes the tokens of pool/offsets (ids 0..offsets.length - 2; those with present[id] = 0
+   * have no token). `hashes`, when given, holds hashSpan of each id's token (a reader that has
+   * just scanned the tokens knows them). A token that appears under two ids calls
+   * onDuplicate(id, earlierId), which is expected to throw; without it a generic error is thrown.
+   */
+  constructor(
+    pool: string,
+    offsets: Int32Array,
+    present: Uint8Array | null = null,
+    hashes: Int32Array | null = null,
+    onDuplicate?: (id: number, earlierId: number) => never,
+  ) {
+    const ids = offsets.length - 1;
+    this.pool = pool;
+    this.offsets = offsets;
+    this.present = present ?? new Uint8Array(ids).fill(1);
+    let count = 0;
+    for (let id = 0; id < ids; id++) count += this.present[id]!;
+    this.size = count;
     let cap = 16;
-    while (cap < expected * 2) cap <<= 1;
+    while (cap < count * 2) cap <<= 1;
     this.mask = cap - 1;
-    this.meta = new Int32Array(cap * 2);
-    this.keys = new Array(cap).fill(undefined);
+    this.slots = new Int32Array(cap * 2);
+    for (let id = 0; id < ids; id++) {
+      if (this.present[id] === 0) continue;
+      const earlier = this.insert(id, hashes ? hashes[id]! : VocabTable.hashSpan(pool, offsets[id]!, offsets[id + 1]!));
+      if (earlier >= 0) {
+        if (onDuplicate) onDuplicate(id, earlier);
+        throw new TokenizerError(`vocab: token ${JSON.stringify(this.token(earlier))} has two ids, ${earlier} and ${id}`);
+      }
+    }
   }
 
-  /** Table of vocab[id] -> id. */
-  static from(vocab: readonly string[]): VocabTable {
-    const t = new VocabTable(vocab.length);
-    vocab.forEach((tok, id) => t.set(tok, id));
-    return t;
+  /** Table of tokens[id] -> id; undefined entries are holes. See the constructor for onDuplicate. */
+  static fromTokens(tokens: readonly (string | undefined)[], onDuplicate?: (id: number, earlierId: number) => never): VocabTable {
+    const n = tokens.length;
+    const offsets = new Int32Array(n + 1);
+    const present = new Uint8Array(n);
+    const parts: string[] = [];
+    let total = 0;
+    for (let id = 0; id < n; id++) {
+      offsets[id] = total;
+      const t = tokens[id];
+      if (t === undefined) continue;
+      present[id] = 1;
+      parts.push(t);
+      total += t.length;
+    }
+    offsets[n] = total;
+    return new VocabTable(parts.join(""), offsets, present, null, onDuplicate);
   }
 
   static hashSpan(text: string, s: number, e: number): number {
     let h = 0x811c9dc5;
     for (let i = s; i < e; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
     return h;
+  }
+
+  /** Number of ids (the largest id + 1), holes included. */
+  get length(): number {
+    return this.offsets.length - 1;
+  }
+
+  /** The token of `id`, or undefined when no token has it. */
+  token(id: number): string | undefined {
+    if (!(id >= 0 && id < this.offsets.length - 1) || this.present[id] === 0) return undefined;
+    return this.pool.slice(this.offsets[id], this.offsets[id + 1]);
+  }
+
+  /** Every token by id (holes are undefined). */
+  tokens(): (string | undefined)[] {
+    const out: (string | undefined)[] = new Array(this.length);
+    for (let id = 0; id < out.length; id++) out[id] = this.token(id);
+    return out;
   }
 
   /** id of `token`, or undefined */
@@ -47,18 +114,14 @@ export class VocabTable {
 
   /** id of text[s, e) whose hashSpan is h, or undefined */
   getHashed(text: string, s: number, e: number, h: number): number | undefined {
-    const len = e - s;
-    const keys = this.keys;
-    let i = h & this.mask;
+    const slots = this.slots;
+    const mask = this.mask;
+    let i = h & mask;
     for (;;) {
-      const k = keys[i];
-      if (k === undefined) return undefined;
-      if (this.meta[i << 1] === h && k.length === len) {
-        let j = 0;
-        while (j < len && k.charCodeAt(j) === text.charCodeAt(s + j)) j++;
-        if (j === len) return this.meta[(i << 1) + 1];
-      }
-      i = (i + 1) & this.mask;
+      const id1 = slots[(i << 1) + 1]!;
+      if (id1 === 0) return undefined;
+      if (slots[i << 1] === h && this.equalsSpan(id1 - 1, text, s, e)) return id1 - 1;
+      i = (i + 1) & mask;
     }
   }
 
@@ -72,58 +135,54 @@ export class VocabTable {
 
   /** getConcat with the hash of the concatenation already known */
   getConcatHashed(text: string, s1: number, e1: number, s2: number, e2: number, h: number): number | undefined {
+    const slots = this.slots;
+    const mask = this.mask;
+    let i = h & mask;
+    for (;;) {
+      const id1 = slots[(i << 1) + 1]!;
+      if (id1 === 0) return undefined;
+      if (slots[i << 1] === h && this.equalsConcat(id1 - 1, text, s1, e1, s2, e2)) return id1 - 1;
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** token(id) === text[s, e), without making either string */
+  equalsSpan(id: number, text: string, s: number, e: number): boolean {
+    const o = this.offsets[id]!;
+    const len = e - s;
+    if (this.offsets[id + 1]! - o !== len) return false;
+    const pool = this.pool;
+    for (let j = 0; j < len; j++) if (pool.charCodeAt(o + j) !== text.charCodeAt(s + j)) return false;
+    return true;
+  }
+
+  /** token(id) === text[s1, e1) + text[s2, e2) (id must be below length) */
+  equalsConcat(id: number, text: string, s1: number, e1: number, s2: number, e2: number): boolean {
+    const o = this.offsets[id]!;
     const l1 = e1 - s1;
-    const len = l1 + (e2 - s2);
-    const keys = this.keys;
-    let i = h & this.mask;
+    if (this.offsets[id + 1]! - o !== l1 + (e2 - s2) || this.present[id] === 0) return false;
+    const pool = this.pool;
+    for (let j = 0; j < l1; j++) if (pool.charCodeAt(o + j) !== text.charCodeAt(s1 + j)) return false;
+    const o2 = o + l1;
+    for (let j = s2; j < e2; j++) if (pool.charCodeAt(o2 + j - s2) !== text.charCodeAt(j)) return false;
+    return true;
+  }
+
+  /** Adds id to the index; returns the id that already has its token, or -1. */
+  private insert(id: number, h: number): number {
+    const s = this.offsets[id]!;
+    const e = this.offsets[id + 1]!;
+    const slots = this.slots;
+    const mask = this.mask;
+    let i = h & mask;
     for (;;) {
-      const k = keys[i];
-      if (k === undefined) return undefined;
-      if (this.meta[i << 1] === h && k.length === len) {
-        let j = 0;
-        while (j < l1 && k.charCodeAt(j) === text.charCodeAt(s1 + j)) j++;
-        if (j === l1) {
-          while (j < len && k.charCodeAt(j) === text.charCodeAt(s2 + j - l1)) j++;
-          if (j === len) return this.meta[(i << 1) + 1];
-        }
-      }
-      i = (i + 1) & this.mask;
+      const id1 = slots[(i << 1) + 1]!;
+      if (id1 === 0) break;
+      if (slots[i << 1] === h && this.equalsSpan(id1 - 1, this.pool, s, e)) return id1 - 1;
+      i = (i + 1) & mask;
     }
-  }
-
-  /** Adds `token` (or gives it a new id); returns the previous id or undefined. */
-  set(token: string, id: number): number | undefined {
-    return this.setHashed(token, VocabTable.hashSpan(token, 0, token.length), id);
-  }
-
-  /** set() with the token's hashSpan already known */
-  setHashed(token: string, h: number, id: number): number | undefined {
-    if ((this.size + 1) * 2 > this.mask + 1) this.grow();
-    let i = h & this.mask;
-    for (;;) {
-      const k = this.keys[i];
-      if (k === undefined) break;
-      if (this.meta[i << 1] === h && k === token) {
-        const prev = this.meta[(i << 1) + 1];
-        this.meta[(i << 1) + 1] = id;
-        return prev;
-      }
-      i = (i + 1) & this.mask;
-    }
-    this.keys[i] = token;
-    this.meta[i << 1] = h;
-    this.meta[(i << 1) + 1] = id;
-    this.size++;
-    return undefined;
-  }
-
-  private grow(): void {
-    const { keys, meta } = this;
-    const cap = (this.mask + 1) * 2;
-    this.mask = cap - 1;
-    this.meta = new Int32Array(cap * 2);
-    this.keys = new Array(cap).fill(undefined);
-    this.size = 0;
-    for (let i = 0; i < keys.length; i++) if (keys[i] !== undefined) this.set(keys[i]!, meta[(i << 1) + 1]!);
+    slots[i << 1] = h;
+    slots[(i << 1) + 1] = id + 1;
+    return -1;
   }
 }

@@ -1,0 +1,187 @@
+import { TokenizerError } from "../../errors.js";
+import { PairTable } from "../../models/pair_table.js";
+import type { VocabTable } from "../../models/vocab_table.js";
+import { concatHash, endOfString, fallback, grow, skipWs, stringAt } from "./scan.js";
+
+/**
+ * Merges of a file whose merges come before its vocab: kept as spans of the text (four ints per
+ * merge; the rare escaped ones as strings) until the vocab is known.
+ */
+export interface DeferredMerges {
+  count: number;
+  spans: Int32Array;
+  escaped: Map<number, [string, string]>;
+}
+
+/**
+ * Resolves merges to (left id, right id) -> (rank, merged id) as they are read. Merged tokens
+ * usually take consecutive ids, so the id after the last merged one is tried before hashing.
+ */
+class MergeResolver {
+  readonly pairs: PairTable;
+  private lastMerged = -2;
+
+  constructor(
+    private readonly text: string,
+    private readonly table: VocabTable,
+    private readonly file: string,
+    expected: number,
+  ) {
+    this.pairs = new PairTable(expected);
+  }
+
+  /** merge r is text[s1, e1) + text[s2, e2), whose hashes are ha, hb and hab */
+  spans(r: number, s1: number, e1: number, s2: number, e2: number, ha: number, hb: number, hab: number): void {
+    const { text, table } = this;
+    const a = table.getHashed(text, s1, e1, ha);
+    const b = table.getHashed(text, s2, e2, hb);
+    const guess = this.lastMerged + 1;
+    const m = guess < table.length && table.equalsConcat(guess, text, s1, e1, s2, e2) ? guess : table.getConcatHashed(text, s1, e1, s2, e2, hab);
+    if (a === undefined || b === undefined || m === undefined) throw this.error(r, text.slice(s1, e1), text.slice(s2, e2), a, b);
+    this.lastMerged = m;
+    this.pairs.set(a, b, r, m);
+  }
+
+  strings(r: number, A: string, B: string): void {
+    const { table } = this;
+    const a = table.get(A);
+    const b = table.get(B);
+    const m = table.get(A + B);
+    if (a === undefined || b === undefined || m === undefined) throw this.error(r, A, B, a, b);
+    this.pairs.set(a, b, r, m);
+  }
+
+  private error(r: number, A: string, B: string, a: number | undefined, b: number | undefined): TokenizerError {
+    const what = a === undefined ? `token ${JSON.stringify(A)}` : b === undefined ? `token ${JSON.stringify(B)}` : `the merged token ${JSON.stringify(A + B)}`;
+    return new TokenizerError(`${this.file}: model.merges[${r}]: ${what} of merge ${JSON.stringify(A + " " + B)} is not in the vocab`);
+  }
+}
+
+/**
+ * Reads model.merges, the array at `start` ("a b" strings or ["a", "b"] pairs). With the vocab
+ * already read, merges are resolved to ids on the way; otherwise they are kept as spans.
+ */
+export function scanMerges(
+  text: string,
+  start: number,
+  file: string,
+  table: VocabTable | null,
+): { end: number; pairs: PairTable | null; deferred: DeferredMerges | null } {
+  const n = text.length;
+  // about 20 characters per merge in the usual indented file; the table grows if there are more
+  const live = table ? new MergeResolver(text, table, file, Math.ceil((n - start) / 20)) : null;
+  let spans = new Int32Array(live ? 0 : 1 << 16);
+  const escaped = new Map<number, [string, string]>();
+  let count = 0;
+  const keep = (s1: number, e1: number, s2: number, e2: number): void => {
+    if (live) {
+      live.spans(count++, s1, e1, s2, e2, concatHash(text, s1, e1, 0, 0), concatHash(text, s2, e2, 0, 0), concatHash(text, s1, e1, s2, e2));
+      return;
+    }
+    if ((count + 1) * 4 > spans.length) spans = grow(spans);
+    const o = count++ * 4;
+    spans[o] = s1;
+    spans[o + 1] = e1;
+    spans[o + 2] = s2;
+    spans[o + 3] = e2;
+  };
+  const keepStrings = (A: string, B: string): void => {
+    if (live) live.strings(count++, A, B);
+    else {
+      escaped.set(count, [A, B]);
+      keep(0, 0, 0, 0);
+    }
+  };
+
+  let i = skipWs(text, start + 1);
+  if (text.charCodeAt(i) === 93) i++;
+  else
+    for (;;) {
+      const c = text.charCodeAt(i);
+      if (c === 34) {
+        // the usual "a b": one pass finds the space and the closing quote, hashing both halves
+        // and their concatenation on the way
+        let e = -1;
+        let sp = -1;
+        let spaces = 0;
+        let ha = 0x811c9dc5;
+        let hb = 0x811c9dc5;
+        let hab = 0x811c9dc5;
+        for (let j = i + 1; j < n; j++) {
+          const d = text.charCodeAt(j);
+          if (d === 34) {
+            e = j;
+            break;
+          }
+          if (d === 92) break;
+          if (d === 32) {
+            spaces++;
+            sp = j;
+            hab = ha;
+          } else if (sp < 0) ha = Math.imul(ha ^ d, 0x01000193);
+          else {
+            hb = Math.imul(hb ^ d, 0x01000193);
+            hab = Math.imul(hab ^ d, 0x01000193);
+          }
+        }
+        if (e >= 0 && spaces === 1) {
+          if (live) live.spans(count++, i + 1, sp, sp + 1, e, ha, hb, hab);
+          else keep(i + 1, sp, sp + 1, e);
+        } else {
+          e = endOfString(text, i);
+          const s = stringAt(text, i, e);
+          const k = s.indexOf(" ");
+          if (k < 0 || s.indexOf(" ", k + 1) >= 0)
+            throw new TokenizerError(`${file}: model.merges[${count}]: expected two tokens separated by one space, found ${JSON.stringify(s)}`);
+          keepStrings(s.slice(0, k), s.slice(k + 1));
+        }
+        i = skipWs(text, e + 1);
+      } else if (c === 91) {
+        // ["a", "b"]
+        i = skipWs(text, i + 1);
+        if (text.charCodeAt(i) !== 34) fallback();
+        const s1 = i;
+        const e1 = endOfString(text, i);
+        i = skipWs(text, e1 + 1);
+        if (text.charCodeAt(i) !== 44) fallback();
+        i = skipWs(text, i + 1);
+        if (text.charCodeAt(i) !== 34) fallback();
+        const s2 = i;
+        const e2 = endOfString(text, i);
+        i = skipWs(text, e2 + 1);
+        if (text.charCodeAt(i) !== 93) fallback();
+        i = skipWs(text, i + 1);
+        const A = stringAt(text, s1, e1);
+        const B = stringAt(text, s2, e2);
+        // unescaped halves are their own spans of the text
+        if (A.length === e1 - s1 - 1 && B.length === e2 - s2 - 1) keep(s1 + 1, e1, s2 + 1, e2);
+        else keepStrings(A, B);
+      } else fallback();
+      const d = text.charCodeAt(i);
+      if (d === 44) i = skipWs(text, i + 1);
+      else if (d === 93) {
+        i++;
+        break;
+      } else fallback();
+    }
+  return { end: i, pairs: live ? live.pairs : null, deferred: live ? null : { count, spans, escaped } };
+}
+
+/** Resolves merges read before the vocab. */
+export function resolveDeferred(text: string, d: DeferredMerges, table: VocabTable, file: string): PairTable {
+  const resolver = new MergeResolver(text, table, file, d.count);
+  const spans = d.spans;
+  for (let r = 0; r < d.count; r++) {
+    const esc = d.escaped.get(r);
+    if (esc) resolver.strings(r, esc[0], esc[1]);
+    else {
+      const o = r * 4;
+      const s1 = spans[o]!;
+      const e1 = spans[o + 1]!;
+      const s2 = spans[o + 2]!;
+      const e2 = spans[o + 3]!;
+      resolver.spans(r, s1, e1, s2, e2, concatHash(text, s1, e1, 0, 0), concatHash(text, s2, e2, 0, 0), concatHash(text, s1, e1, s2, e2));
+    }
+  }
+  return resolver.pairs;
+}
