@@ -14,12 +14,14 @@ export interface DeferredMerges {
 }
 
 /**
- * Resolves merges to (left id, right id) -> (rank, merged id) as they are read. Merged tokens
- * usually take consecutive ids, so the id after the last merged one is tried before hashing.
+ * Resolves merges to (left id, right id) -> (rank, merged id) as they are read. Files list the
+ * merges in the order of the tokens they make, so the merged token is nearly always the last
+ * merge's (files converted from tiktoken have several merges per token) or the next id; those
+ * two are tried before hashing.
  */
 class MergeResolver {
   readonly pairs: PairTable;
-  private lastMerged = -2;
+  private lastMerged = -1;
 
   constructor(
     private readonly text: string,
@@ -35,8 +37,13 @@ class MergeResolver {
     const { text, table } = this;
     const a = table.getHashed(text, s1, e1, ha);
     const b = table.getHashed(text, s2, e2, hb);
-    const guess = this.lastMerged + 1;
-    const m = guess < table.length && table.equalsConcat(guess, text, s1, e1, s2, e2) ? guess : table.getConcatHashed(text, s1, e1, s2, e2, hab);
+    const last = this.lastMerged;
+    const m =
+      last >= 0 && table.equalsConcat(last, text, s1, e1, s2, e2)
+        ? last
+        : last + 1 < table.length && table.equalsConcat(last + 1, text, s1, e1, s2, e2)
+          ? last + 1
+          : table.getConcatHashed(text, s1, e1, s2, e2, hab);
     if (a === undefined || b === undefined || m === undefined) throw this.error(r, text.slice(s1, e1), text.slice(s2, e2), a, b);
     this.lastMerged = m;
     this.pairs.set(a, b, r, m);
