@@ -36,10 +36,13 @@ export function scanVocab(text: string, start: number, file: string): ScannedVoc
 
 function scanEntries(text: string, start: number): Entries {
   const n = text.length;
-  let starts = new Int32Array(1 << 16);
-  let ends = new Int32Array(1 << 16);
-  let ids = new Int32Array(1 << 16);
-  let hashes = new Int32Array(1 << 16);
+  // room for the usual vocab sizes up front: growing mid-loop throws away the compiled loop,
+  // and untouched pages of a typed array cost nothing
+  const room = 1 << 18;
+  let starts = new Int32Array(room);
+  let ends = new Int32Array(room);
+  let ids = new Int32Array(room);
+  let hashes = new Int32Array(room);
   const escaped = new Map<number, string>();
   let count = 0;
   let i = skipWs(text, start + 1);
