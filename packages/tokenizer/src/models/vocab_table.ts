@@ -74,9 +74,17 @@ export class VocabTable {
     return new VocabTable(parts.join(""), offsets, present, null, onDuplicate);
   }
 
+  /** FNV-1a of text[s, e): what the index keys on */
   static hashSpan(text: string, s: number, e: number): number {
     let h = 0x811c9dc5;
     for (let i = s; i < e; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+    return h;
+  }
+
+  /** hashSpan of text[s1, e1) + text[s2, e2) */
+  static hashConcat(text: string, s1: number, e1: number, s2: number, e2: number): number {
+    let h = VocabTable.hashSpan(text, s1, e1);
+    for (let i = s2; i < e2; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
     return h;
   }
 
@@ -127,10 +135,7 @@ export class VocabTable {
 
   /** id of text[s1, e1) + text[s2, e2), or undefined */
   getConcat(text: string, s1: number, e1: number, s2: number, e2: number): number | undefined {
-    let h = 0x811c9dc5;
-    for (let i = s1; i < e1; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-    for (let i = s2; i < e2; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-    return this.getConcatHashed(text, s1, e1, s2, e2, h);
+    return this.getConcatHashed(text, s1, e1, s2, e2, VocabTable.hashConcat(text, s1, e1, s2, e2));
   }
 
   /** getConcat with the hash of the concatenation already known */

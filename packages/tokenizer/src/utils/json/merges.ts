@@ -1,7 +1,7 @@
 import { TokenizerError } from "../../errors.js";
 import { PairTable } from "../../models/pair_table.js";
-import type { VocabTable } from "../../models/vocab_table.js";
-import { concatHash, endOfString, fallback, grow, skipWs, stringAt } from "./scan.js";
+import { VocabTable } from "../../models/vocab_table.js";
+import { endOfString, fallback, grow, skipWs, stringAt } from "./scan.js";
 
 /**
  * Merges of a file whose merges come before its vocab: kept as spans of the text (four ints per
@@ -82,7 +82,7 @@ export function scanMerges(
   let count = 0;
   const keep = (s1: number, e1: number, s2: number, e2: number): void => {
     if (live) {
-      live.spans(count++, s1, e1, s2, e2, concatHash(text, s1, e1, 0, 0), concatHash(text, s2, e2, 0, 0), concatHash(text, s1, e1, s2, e2));
+      live.spans(count++, s1, e1, s2, e2, VocabTable.hashSpan(text, s1, e1), VocabTable.hashSpan(text, s2, e2), VocabTable.hashConcat(text, s1, e1, s2, e2));
       return;
     }
     if ((count + 1) * 4 > spans.length) spans = grow(spans);
@@ -187,7 +187,7 @@ export function resolveDeferred(text: string, d: DeferredMerges, table: VocabTab
       const e1 = spans[o + 1]!;
       const s2 = spans[o + 2]!;
       const e2 = spans[o + 3]!;
-      resolver.spans(r, s1, e1, s2, e2, concatHash(text, s1, e1, 0, 0), concatHash(text, s2, e2, 0, 0), concatHash(text, s1, e1, s2, e2));
+      resolver.spans(r, s1, e1, s2, e2, VocabTable.hashSpan(text, s1, e1), VocabTable.hashSpan(text, s2, e2), VocabTable.hashConcat(text, s1, e1, s2, e2));
     }
   }
   return resolver.pairs;

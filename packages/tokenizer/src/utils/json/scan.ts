@@ -82,14 +82,6 @@ export function walkObject(text: string, i: number, onKey: (key: string, valueSt
   }
 }
 
-/** FNV-1a of text[s1, e1) + text[s2, e2): the hash VocabTable keys on. */
-export function concatHash(text: string, s1: number, e1: number, s2: number, e2: number): number {
-  let h = 0x811c9dc5;
-  for (let i = s1; i < e1; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  for (let i = s2; i < e2; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h;
-}
-
 export function grow(a: Int32Array): Int32Array<ArrayBuffer> {
   const g = new Int32Array(a.length * 2);
   g.set(a);
