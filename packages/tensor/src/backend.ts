@@ -123,6 +123,16 @@ export interface Backend {
   fused?: FusedKernels;
 }
 
+/** What a fused norm backward returns: dx, and the parameter gradients asked for (else null). */
+export interface NormGrads {
+  dx: BackendBuffer;
+  dweight: BackendBuffer | null;
+  dbias: BackendBuffer | null;
+}
+
+/** Activations whose backward a backend may fuse (FusedKernels.activationGrad). */
+export type FusedActivation = "gelu" | "gelu_tanh" | "silu";
+
 export interface FusedKernels {
   /** softmax over the last axis; -Infinity entries give 0, an all -Infinity row gives 0s (not NaN). */
   softmax?(x: StridedView): BackendBuffer;
@@ -130,6 +140,22 @@ export interface FusedKernels {
   /** LayerNorm over the last axis; weight/bias have the last axis' size. */
   layerNorm?(x: StridedView, weight: StridedView | null, bias: StridedView | null, eps: number): BackendBuffer;
   rmsNorm?(x: StridedView, weight: StridedView | null, eps: number): BackendBuffer;
+  /**
+   * The backward of an activation in one pass: g * f'(x), float32, contiguous, x's shape (g has
+   * it too). Autograd composes the same from forward ops when a backend lacks it; for GELU that
+   * is about a dozen full-size passes.
+   */
+  activationGrad?(op: FusedActivation, x: StridedView, g: StridedView): BackendBuffer;
+  /**
+   * The backward of layerNorm (as the forward: biased variance, last axis): dx of x's shape, and
+   * the sums over rows of g * xhat (for the weight, when there is one) and of g (for the bias,
+   * when withBias). Float32, contiguous.
+   */
+  layerNormGrad?(x: StridedView, weight: StridedView | null, g: StridedView, eps: number, withBias: boolean): NormGrads;
+  /** The backward of rmsNorm: dx, and the sum over rows of g * x * rstd when there is a weight. */
+  rmsNormGrad?(x: StridedView, weight: StridedView | null, g: StridedView, eps: number): NormGrads;
+  /** The backward of logSoftmax over the last axis, from its output y: g - exp(y) * sum(g), float32, contiguous. */
+  logSoftmaxGrad?(y: StridedView, g: StridedView): BackendBuffer;
   /**
    * softmax(q k^T * scale + bias, masked) v, float32 in and out:
    *  - q [B, H, T, D]; k and v [B, Hkv, S, D] with H % Hkv == 0: query head h reads kv head

@@ -8,6 +8,8 @@ export type {
   BinaryOp,
   ReduceOp,
   FusedKernels,
+  FusedActivation,
+  NormGrads,
 } from "./backend.js";
 export { TensorError, ShapeError, DTypeError, ArgumentError } from "./errors.js";
 export { Rng } from "./rng.js";

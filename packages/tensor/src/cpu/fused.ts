@@ -1,7 +1,9 @@
 import type { BackendBuffer, FusedKernels, StridedView } from "../backend.js";
 import { CpuBuffer } from "./buffer.js";
 import { cast, toFloat32 } from "./cast.js";
-import { allocZeroed } from "./pool.js";
+import { allocUninit, allocZeroed } from "./pool.js";
+import { activationGrad } from "./activation_grad.js";
+import { layerNormGrad, rmsNormGrad } from "./norm_grad.js";
 import { contiguousStrides } from "./strided.js";
 
 /** Row-wise kernels over the last axis, computed in float32 storage with float64 temporaries. */
@@ -102,4 +104,26 @@ export function rmsNorm(x: StridedView, weight: StridedView | null, eps: number)
   return result(out, x);
 }
 
-export const fusedKernels: FusedKernels = { softmax, logSoftmax, layerNorm, rmsNorm };
+/** g - exp(y) * sum(g) along each row: logSoftmax's backward from its output y. */
+export function logSoftmaxGrad(y: StridedView, g: StridedView): BackendBuffer {
+  const { data, rows: R, cols: L } = rows(y);
+  const gs = toFloat32(g);
+  const out = allocUninit("float32", data.length) as Float32Array;
+  for (let r = 0, o = 0; r < R; r++, o += L) {
+    let sum = 0;
+    for (let i = o; i < o + L; i++) sum += gs[i]!;
+    for (let i = o; i < o + L; i++) out[i] = gs[i]! - Math.exp(data[i]!) * sum;
+  }
+  return new CpuBuffer(out, "float32");
+}
+
+export const fusedKernels: FusedKernels = {
+  softmax,
+  logSoftmax,
+  layerNorm,
+  rmsNorm,
+  activationGrad,
+  logSoftmaxGrad,
+  layerNormGrad,
+  rmsNormGrad,
+};

@@ -1,4 +1,4 @@
-import type { BinaryOp, StridedView, UnaryOp } from "../backend.js";
+import type { BinaryOp, FusedActivation, StridedView, UnaryOp } from "../backend.js";
 import type { DType } from "../dtype.js";
 import { DTypeError, ShapeError, fmtShape } from "../errors.js";
 import { broadcastShapes, shapesEqual } from "../shape.js";
@@ -18,7 +18,16 @@ export function unary(op: UnaryOp, x: Tensor): Tensor {
   else if (SIGNED_OPS.has(op)) requireDType(x, ["float32", "int32"], op);
   else requireDType(x, ["float32"], op);
   const out = fromBuffer(x.backend, x.backend.unary(op, x.view()), x.shape, x.dtype);
-  return record(out, op, [x], (g) => [unaryGrad(op, x, out, g)]);
+  return record(out, op, [x], (g) => [fusedActivationGrad(op, x, g) ?? unaryGrad(op, x, out, g)]);
+}
+
+const FUSABLE: ReadonlySet<UnaryOp> = new Set<FusedActivation>(["gelu", "gelu_tanh", "silu"]);
+
+/** The backend's one-pass backward of an activation, when it has one. */
+function fusedActivationGrad(op: UnaryOp, x: Tensor, g: Tensor): Tensor | null {
+  const kernel = x.backend.fused?.activationGrad;
+  if (!kernel || !FUSABLE.has(op)) return null;
+  return fromBuffer(x.backend, kernel(op as FusedActivation, x.view(), g.view()), x.shape, "float32");
 }
 
 /** d op(x) / dx times g, composed from forward ops. */

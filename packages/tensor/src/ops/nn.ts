@@ -7,7 +7,7 @@ import { arange } from "./creation.js";
 import { where } from "./elementwise.js";
 import { sumToShape } from "./reduce.js";
 import { reshape, transpose } from "./views.js";
-import type { Backend } from "../backend.js";
+import type { Backend, NormGrads } from "../backend.js";
 
 /** Runs a last-axis op on any axis by swapping that axis to the end and back. */
 function onLastAxis(x: Tensor, axis: number, op: string, fn: (x: Tensor) => Tensor): Tensor {
@@ -53,7 +53,10 @@ function logSoftmaxOnAxis(x: Tensor, axis: number): Tensor {
       const shifted = v.sub(safeRowMax(v));
       return shifted.sub(shifted.exp().sum(-1, true).log());
     });
-    return record(y, "logSoftmax", [v], (g) => [g.sub(y.exp().mul(g.sum(-1, true)))]);
+    const fusedGrad = v.backend.fused?.logSoftmaxGrad;
+    return record(y, "logSoftmax", [v], (g) => [
+      fusedGrad ? fromBuffer(v.backend, fusedGrad(y.view(), g.view()), v.shape, "float32") : g.sub(y.exp().mul(g.sum(-1, true))),
+    ]);
   });
 }
 
@@ -64,6 +67,14 @@ function checkNormParam(p: Tensor | null, x: Tensor, op: string, name: string): 
   if (p.rank !== 1 || p.shape[0] !== d) {
     throw new ShapeError(`${op}: ${name} must have shape [${d}] (the last dim of x ${fmtShape(x.shape)}), got ${fmtShape(p.shape)}`);
   }
+}
+
+/** The gradients of a norm's inputs (x, then weight and bias when present) from a fused backward. */
+function normGrads(backend: Backend, r: NormGrads, x: Tensor, weight: Tensor | null, bias: Tensor | null): Tensor[] {
+  const grads = [fromBuffer(backend, r.dx, x.shape, "float32")];
+  if (weight) grads.push(fromBuffer(backend, r.dweight!, weight.shape, "float32"));
+  if (bias) grads.push(fromBuffer(backend, r.dbias!, bias.shape, "float32"));
+  return grads;
 }
 
 /** LayerNorm over the last axis with biased variance, as torch.nn.LayerNorm. */
@@ -86,6 +97,8 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   }));
   const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
   return record(y, "layerNorm", inputs, (g) => {
+    const fusedGrad = backend.fused?.layerNormGrad;
+    if (fusedGrad) return normGrads(backend, fusedGrad(x.view(), weight?.view() ?? null, g.view(), eps, bias !== null), x, weight, bias);
     const { xhat, rstd } = normalized();
     const dxhat = weight ? g.mul(weight) : g;
     const dx = dxhat.sub(dxhat.mean(-1, true)).sub(xhat.mul(dxhat.mul(xhat).mean(-1, true))).mul(rstd);
@@ -109,6 +122,8 @@ export function rmsNorm(x: Tensor, weight: Tensor | null, eps: number): Tensor {
     return weight ? out.mul(weight) : out;
   }));
   return record(y, "rmsNorm", weight ? [x, weight] : [x], (g) => {
+    const fusedGrad = backend.fused?.rmsNormGrad;
+    if (fusedGrad) return normGrads(backend, fusedGrad(x.view(), weight?.view() ?? null, g.view(), eps), x, weight, null);
     const r = rms();
     const dxh = weight ? g.mul(weight) : g;
     const dx = dxh.mul(r).sub(x.mul(r.mul(r).mul(r)).mul(dxh.mul(x).mean(-1, true)));
