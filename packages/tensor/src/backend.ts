@@ -130,6 +130,22 @@ export interface NormGrads {
   dbias: BackendBuffer | null;
 }
 
+/** The scalars of one AdamW step (FusedKernels.adamwStep); step counts from 1. */
+export interface AdamWStep {
+  lr: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  step: number;
+}
+
+export interface AdamWBuffers {
+  param: BackendBuffer;
+  expAvg: BackendBuffer;
+  expAvgSq: BackendBuffer;
+}
+
 /** Activations whose backward a backend may fuse (FusedKernels.activationGrad). */
 export type FusedActivation = "gelu" | "gelu_tanh" | "silu";
 
@@ -154,6 +170,12 @@ export interface FusedKernels {
   layerNormGrad?(x: StridedView, weight: StridedView | null, g: StridedView, eps: number, withBias: boolean): NormGrads;
   /** The backward of rmsNorm: dx, and the sum over rows of g * x * rstd when there is a weight. */
   rmsNormGrad?(x: StridedView, weight: StridedView | null, g: StridedView, eps: number): NormGrads;
+  /**
+   * One AdamW step of one float32 parameter in one pass, with the float32 rounding of each op of
+   * torch.optim.AdamW's single-tensor path (so it equals the op-by-op composition bit for bit);
+   * expAvg/expAvgSq null on the first step. Returns the new parameter and moments, contiguous.
+   */
+  adamwStep?(param: StridedView, grad: StridedView, expAvg: StridedView | null, expAvgSq: StridedView | null, h: AdamWStep): AdamWBuffers;
   /** The backward of logSoftmax over the last axis, from its output y: g - exp(y) * sum(g), float32, contiguous. */
   logSoftmaxGrad?(y: StridedView, g: StridedView): BackendBuffer;
   /**

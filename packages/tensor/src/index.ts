@@ -10,6 +10,8 @@ export type {
   FusedKernels,
   FusedActivation,
   NormGrads,
+  AdamWStep,
+  AdamWBuffers,
 } from "./backend.js";
 export { TensorError, ShapeError, DTypeError, ArgumentError } from "./errors.js";
 export { Rng } from "./rng.js";

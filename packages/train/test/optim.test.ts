@@ -1,4 +1,4 @@
-import { tensor, type Tensor } from "@llm/tensor";
+import { CpuBackend, Rng, cpuBackend, tensor, type FusedKernels, type Tensor } from "@llm/tensor";
 import { describe, expect, it } from "vitest";
 import { AdamW, SGD, decayGroups } from "../src/index.js";
 
@@ -38,6 +38,33 @@ describe("AdamW", () => {
     const expected = adamwReference(start, (q) => q.map((x, i) => coeffs[i]! * x), 5, 0.1, [0.9, 0.95], 1e-8, 0.1);
     const got = Array.from(await p.data());
     got.forEach((x, i) => expect(x).toBeCloseTo(expected[i]!, 5));
+  });
+
+  it("takes the same float32 steps, bit for bit, with the backend's one-pass kernel as with the op-by-op path", () => {
+    // the CPU backend without adamwStep, so AdamW composes its update from tensor ops
+    class Composed extends CpuBackend {
+      override readonly fused: FusedKernels = { ...cpuBackend.fused, adamwStep: undefined };
+    }
+    expect(cpuBackend.fused?.adamwStep).toBeDefined();
+    const run = (backend: CpuBackend, weightDecay: number): Float32Array[] => {
+      const rng = new Rng(7);
+      const values = Array.from({ length: 257 }, () => rng.normal() * 3);
+      const p = tensor(values, { shape: [257], backend }).requireGrad();
+      const opt = new AdamW([["w", p]], { lr: 0.03, betas: [0.9, 0.95], eps: 1e-8, weightDecay });
+      const out: Float32Array[] = [];
+      for (let step = 0; step < 4; step++) {
+        // gradients over many magnitudes, zeros and a sign flip each step
+        p.grad = tensor(values.map((v, i) => (i % 17 === 0 ? 0 : v * 10 ** ((i % 9) - 4) * (step % 2 ? -1 : 1))), { shape: [257], backend }).keep();
+        opt.step();
+        out.push(p.dataSync() as Float32Array, opt.state().tensors["w.exp_avg_sq"]!.dataSync() as Float32Array);
+      }
+      return out;
+    };
+    for (const wd of [0, 0.1]) {
+      const fused = run(cpuBackend as CpuBackend, wd);
+      const composed = run(new Composed(), wd);
+      fused.forEach((a, k) => expect(Array.from(a)).toEqual(Array.from(composed[k]!)));
+    }
   });
 
   it("decays only matrices with decayGroups, and skips parameters without gradients", async () => {

@@ -4,6 +4,7 @@ import { cast, toFloat32 } from "./cast.js";
 import { allocUninit, allocZeroed } from "./pool.js";
 import { activationGrad } from "./activation_grad.js";
 import { layerNormGrad, rmsNormGrad } from "./norm_grad.js";
+import { adamwStep } from "./adamw.js";
 import { contiguousStrides } from "./strided.js";
 
 /** Row-wise kernels over the last axis, computed in float32 storage with float64 temporaries. */
@@ -126,4 +127,5 @@ export const fusedKernels: FusedKernels = {
   logSoftmaxGrad,
   layerNormGrad,
   rmsNormGrad,
+  adamwStep,
 };
