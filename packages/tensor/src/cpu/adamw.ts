@@ -21,23 +21,55 @@ export function adamwStep(param: StridedView, grad: StridedView, expAvg: Strided
   const pOut = allocUninit("float32", n) as Float32Array;
   const mOut = allocUninit("float32", n) as Float32Array;
   const vOut = allocUninit("float32", n) as Float32Array;
-  const decay = h.weightDecay !== 0 ? f(1 - h.lr * h.weightDecay) : 1;
-  const oneMinusB1 = f(1 - h.beta1);
-  const b2 = f(h.beta2);
-  const oneMinusB2 = f(1 - h.beta2);
-  const stepSize = f(h.lr / (1 - h.beta1 ** h.step));
-  const bias2Sqrt = f(Math.sqrt(1 - h.beta2 ** h.step));
-  const eps = f(h.eps);
-  for (let i = 0; i < n; i++) {
+  const decay = f(1 - h.lr * h.weightDecay);
+  const moments = {
+    oneMinusB1: f(1 - h.beta1),
+    b2: f(h.beta2),
+    oneMinusB2: f(1 - h.beta2),
+    stepSize: f(h.lr / (1 - h.beta1 ** h.step)),
+    bias2Sqrt: f(Math.sqrt(1 - h.beta2 ** h.step)),
+    eps: f(h.eps),
+  };
+  // the decay as a pass of its own, then the moments and the update in one more
+  if (h.weightDecay !== 0) for (let i = 0; i < n; i++) pOut[i] = p[i]! * decay;
+  else pOut.set(p);
+  if (m0 && v0) laterStep(g, m0, v0, pOut, mOut, vOut, moments);
+  else firstStep(g, pOut, mOut, vOut, moments);
+  return { param: new CpuBuffer(pOut, "float32"), expAvg: new CpuBuffer(mOut, "float32"), expAvgSq: new CpuBuffer(vOut, "float32") };
+}
+
+interface Moments {
+  oneMinusB1: number;
+  b2: number;
+  oneMinusB2: number;
+  stepSize: number;
+  bias2Sqrt: number;
+  eps: number;
+}
+
+// Two loops without branches inside: one for the first step (no moments yet), one for the rest.
+
+function firstStep(g: Float32Array, p: Float32Array, mOut: Float32Array, vOut: Float32Array, c: Moments): void {
+  const { oneMinusB1, oneMinusB2, stepSize, bias2Sqrt, eps } = c;
+  for (let i = 0; i < g.length; i++) {
     const gi = g[i]!;
-    const pi = h.weightDecay !== 0 ? f(p[i]! * decay) : p[i]!;
-    const m = m0 ? f(m0[i]! + f(f(gi - m0[i]!) * oneMinusB1)) : f(gi * oneMinusB1);
-    const gg = f(f(gi * gi) * oneMinusB2);
-    const v = v0 ? f(f(v0[i]! * b2) + gg) : gg;
-    const denom = f(f(f(Math.sqrt(v)) / bias2Sqrt) + eps);
-    pOut[i] = pi - f(f(m / denom) * stepSize);
+    const m = f(gi * oneMinusB1);
+    const v = f(f(gi * gi) * oneMinusB2);
+    p[i] = p[i]! - f(f(m / f(f(f(Math.sqrt(v)) / bias2Sqrt) + eps)) * stepSize);
     mOut[i] = m;
     vOut[i] = v;
   }
-  return { param: new CpuBuffer(pOut, "float32"), expAvg: new CpuBuffer(mOut, "float32"), expAvgSq: new CpuBuffer(vOut, "float32") };
+}
+
+function laterStep(g: Float32Array, m0: Float32Array, v0: Float32Array, p: Float32Array, mOut: Float32Array, vOut: Float32Array, c: Moments): void {
+  const { oneMinusB1, b2, oneMinusB2, stepSize, bias2Sqrt, eps } = c;
+  for (let i = 0; i < g.length; i++) {
+    const gi = g[i]!;
+    const mi = m0[i]!;
+    const m = f(mi + f(f(gi - mi) * oneMinusB1));
+    const v = f(f(v0[i]! * b2) + f(f(gi * gi) * oneMinusB2));
+    p[i] = p[i]! - f(f(m / f(f(f(Math.sqrt(v)) / bias2Sqrt) + eps)) * stepSize);
+    mOut[i] = m;
+    vOut[i] = v;
+  }
 }
