@@ -3,6 +3,7 @@ import { CpuBuffer } from "./buffer.js";
 import { toFloat32 } from "./cast.js";
 import { erf } from "./erf.js";
 import { allocUninit } from "./pool.js";
+import { geluTanhGradWasm } from "./wasm/activations.js";
 
 const SQRT_HALF = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
@@ -14,11 +15,12 @@ const A = 0.044715;
  * passes (a training step of a GPT spends about a sixth of its time there). Float64 temporaries,
  * float32 out; the formulas are the ones ops/elementwise.ts composes.
  */
-export function activationGrad(op: FusedActivation, x: StridedView, g: StridedView): BackendBuffer {
+export function activationGrad(op: FusedActivation, x: StridedView, g: StridedView, wasm = true): BackendBuffer {
   const xs = toFloat32(x);
   const gs = toFloat32(g);
   const n = xs.length;
   const out = allocUninit("float32", n) as Float32Array;
+  if (wasm && op === "gelu_tanh" && geluTanhGradWasm(xs, gs, out, n)) return new CpuBuffer(out, "float32");
   switch (op) {
     case "gelu_tanh":
       // s = sigmoid(2u), u = c (x + a x^3): d/dx 0.5 x (1 + tanh u) = s (1 + x (1 - s) 2u')

@@ -5,6 +5,7 @@ import { binary, where } from "./binary.js";
 import { bufferData, CpuBuffer } from "./buffer.js";
 import { cast, convertArray, isHalf } from "./cast.js";
 import { concat, copy } from "./copy.js";
+import { activationGrad } from "./activation_grad.js";
 import { fusedKernels } from "./fused.js";
 import { gather, scatterAdd } from "./gather.js";
 import { float32ToBfloat16Bits, float32ToFloat16Bits } from "./half.js";
@@ -46,6 +47,7 @@ export class CpuBackend implements Backend {
     ...fusedKernels,
     // Read at call time: `wasm` is set by the constructor, after this initialiser runs.
     attention: (q, k, v, mask, bias, scale) => attention(q, k, v, mask, bias, scale, this.wasm),
+    activationGrad: (op, x, g) => activationGrad(op, x, g, this.wasm),
   };
   readonly wasm: boolean;
 
@@ -112,7 +114,7 @@ export class CpuBackend implements Backend {
   }
 
   unary(op: UnaryOp, x: StridedView): BackendBuffer {
-    return unary(op, x);
+    return unary(op, x, this.wasm);
   }
 
   binary(op: BinaryOp, a: StridedView, b: StridedView): BackendBuffer {

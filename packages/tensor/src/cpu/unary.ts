@@ -5,14 +5,15 @@ import { CpuBuffer, viewData } from "./buffer.js";
 import { cast, float32View, isHalf } from "./cast.js";
 import { erf } from "./erf.js";
 import { coalesce, contiguousStrides, forEachRun, sizeOf } from "./strided.js";
+import { geluTanhWasm } from "./wasm/activations.js";
 
 const SQRT_HALF = Math.SQRT1_2;
 const TWO_SQRT_2_OVER_PI = 2 * Math.sqrt(2 / Math.PI);
 
-export function unary(op: UnaryOp, x: StridedView): BackendBuffer {
+export function unary(op: UnaryOp, x: StridedView, wasm = true): BackendBuffer {
   const dtype = x.buffer.dtype;
   if (isHalf(dtype)) {
-    const r = unary(op, float32View(x));
+    const r = unary(op, float32View(x), wasm);
     return cast({ buffer: r, shape: x.shape, strides: contiguousStrides(x.shape), offset: 0 }, dtype);
   }
   const run = (dtype === "float32" ? undefined : INT_RUNS[op]) ?? RUNS[op];
@@ -21,7 +22,12 @@ export function unary(op: UnaryOp, x: StridedView): BackendBuffer {
   const out = allocUninit(dtype, sizeOf(x.shape));
   const runs = coalesce(x.shape, [contiguousStrides(x.shape), x.strides]);
   const s = runs.inner[1]!;
-  forEachRun(runs, [0, x.offset], (offs) => run(out, offs[0]!, src, offs[1]!, s, runs.n));
+  // GELU (tanh) is exp-bound: the WASM SIMD kernel takes contiguous float32 runs
+  const simd = wasm && op === "gelu_tanh" && dtype === "float32" && s === 1;
+  forEachRun(runs, [0, x.offset], (offs) => {
+    if (simd && geluTanhWasm(src as Float32Array, offs[1]!, out as Float32Array, offs[0]!, runs.n)) return;
+    run(out, offs[0]!, src, offs[1]!, s, runs.n);
+  });
   return new CpuBuffer(out, dtype);
 }
 

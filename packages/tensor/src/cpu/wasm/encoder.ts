@@ -102,11 +102,38 @@ export class Code {
     return this.simd(0x0d, ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
   }
 
+  /** v128.const of one float32 in all four lanes. */
+  f32x4Const(value: number): this {
+    const lane = [...new Uint8Array(new Float32Array([value]).buffer)];
+    return this.simd(0x0c, ...lane, ...lane, ...lane, ...lane);
+  }
+  /** v128.const of one int32 in all four lanes. */
+  i32x4Const(value: number): this {
+    const lane = [...new Uint8Array(new Int32Array([value]).buffer)];
+    return this.simd(0x0c, ...lane, ...lane, ...lane, ...lane);
+  }
+
+  // v128 bitwise: bitselect takes (a, b, mask) and gives a where mask bits are set, else b
+  v128AndNot(): this { return this.simd(0x4f); }
+  v128Bitselect(): this { return this.simd(0x52); }
+
   // f32x4
   f32x4Splat(): this { return this.simd(0x13); }
   f32x4ExtractLane(lane: number): this { return this.simd(0x1f, lane); }
+  f32x4Lt(): this { return this.simd(0x43); }
+  f32x4Gt(): this { return this.simd(0x44); }
+  f32x4Nearest(): this { return this.simd(0x6a); }
   f32x4Add(): this { return this.simd(0xe4); }
+  f32x4Sub(): this { return this.simd(0xe5); }
   f32x4Mul(): this { return this.simd(0xe6); }
+  f32x4Div(): this { return this.simd(0xe7); }
+  f32x4Min(): this { return this.simd(0xe8); }
+  f32x4Max(): this { return this.simd(0xe9); }
+
+  // i32x4
+  i32x4Shl(): this { return this.simd(0xab); }
+  i32x4Add(): this { return this.simd(0xae); }
+  i32x4TruncSatF32x4S(): this { return this.simd(0xf8); }
 
   // f32 scalar memory and arithmetic
   f32Load(offset = 0): this { return this.op(0x2a, ...this.memarg(2, offset)); }

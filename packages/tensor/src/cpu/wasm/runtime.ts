@@ -1,3 +1,4 @@
+import { activationModule } from "./activation_module.js";
 import { gemmModule, gemmShape } from "./gemm_module.js";
 
 /** The instantiated GEMM module and the one memory its packed panels and C tiles live in. */
@@ -18,7 +19,13 @@ export interface WasmGemm {
   f32(bytes: number): Float32Array | null;
 }
 
-let instance: WasmGemm | null | undefined;
+/** The activation kernels of activation_module.ts; addresses in bytes, n4 groups of four floats. */
+export interface WasmActivations {
+  geluTanh(src: number, dst: number, n4: number): void;
+  geluTanhGrad(x: number, g: number, dst: number, n4: number): void;
+  /** The shared memory as float32 (see WasmGemm.f32). */
+  f32: WasmGemm["f32"];
+}
 
 /** Staging space beyond this (a product with millions of rows) goes to the JS kernel instead. */
 const MAX_BYTES = 1 << 30;
@@ -35,47 +42,82 @@ interface WasmApi {
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
 }
 
+/** One memory for every module: kernels run one at a time, each staging its operands from address 0. */
+interface Shared {
+  api: WasmApi;
+  memory: WasmMemory;
+  f32: WasmGemm["f32"];
+}
+
+let shared: Shared | null | undefined;
+let gemm: WasmGemm | null | undefined;
+let activations: WasmActivations | null | undefined;
+
+function sharedMemory(): Shared | null {
+  if (shared !== undefined) return shared;
+  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  if (api === undefined) return (shared = null);
+  try {
+    const memory = new api.Memory({ initial: 1 });
+    let view = new Float32Array(memory.buffer);
+    const f32 = (bytes: number): Float32Array | null => {
+      const have = memory.buffer.byteLength;
+      if (bytes > MAX_BYTES) return null;
+      if (bytes > have) {
+        try {
+          memory.grow(Math.ceil((bytes - have) / 65536));
+        } catch {
+          return null; // out of memory: the caller runs the JS kernel
+        }
+      }
+      // growing detaches the old buffer
+      if (view.buffer !== memory.buffer) view = new Float32Array(memory.buffer);
+      return view;
+    };
+    return (shared = { api, memory, f32 });
+  } catch {
+    return (shared = null);
+  }
+}
+
+/** The exports of `bytes` instantiated on the shared memory; null where it does not validate (no SIMD) or compile. */
+function instantiate(bytes: () => Uint8Array): { exports: Record<string, unknown>; f32: Shared["f32"] } | null {
+  const s = sharedMemory();
+  if (s === null) return null;
+  try {
+    const code = bytes();
+    // validate is the feature test: the modules use SIMD opcodes, so they fail without SIMD
+    if (!s.api.validate(code)) return null;
+    return { exports: new s.api.Instance(new s.api.Module(code), { env: { memory: s.memory } }).exports, f32: s.f32 };
+  } catch {
+    return null;
+  }
+}
+
 /**
  * The GEMM module, compiled on first use; null where WebAssembly or its SIMD is missing, or where
  * synchronous compilation is refused (a browser's main thread may cap it), so callers fall back to JS.
  */
 export function wasmGemm(): WasmGemm | null {
-  if (instance === undefined) instance = instantiate();
-  return instance;
+  if (gemm !== undefined) return gemm;
+  const m = instantiate(() => gemmModule(gemmShape));
+  return (gemm = m && {
+    block: m.exports["block"] as WasmGemm["block"],
+    transpose: m.exports["transpose"] as WasmGemm["transpose"],
+    row: m.exports["row"] as WasmGemm["block"],
+    f32: m.f32,
+  });
 }
 
-function instantiate(): WasmGemm | null {
-  const WebAssembly = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-  if (WebAssembly === undefined) return null;
-  try {
-    const bytes = gemmModule(gemmShape);
-    // validate is the feature test: the module uses SIMD opcodes, so it fails without SIMD
-    if (!WebAssembly.validate(bytes)) return null;
-    const memory = new WebAssembly.Memory({ initial: 1 });
-    const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
-    let view = new Float32Array(memory.buffer);
-    return {
-      block: exports["block"] as WasmGemm["block"],
-      transpose: exports["transpose"] as WasmGemm["transpose"],
-      row: exports["row"] as WasmGemm["block"],
-      f32(bytes: number): Float32Array | null {
-        const have = memory.buffer.byteLength;
-        if (bytes > MAX_BYTES) return null;
-        if (bytes > have) {
-          try {
-            memory.grow(Math.ceil((bytes - have) / 65536));
-          } catch {
-            return null; // out of memory: the caller runs the JS kernel
-          }
-        }
-        // growing detaches the old buffer
-        if (view.buffer !== memory.buffer) view = new Float32Array(memory.buffer);
-        return view;
-      },
-    };
-  } catch {
-    return null;
-  }
+/** The activation module, compiled on first use; null where the GEMM module would be. */
+export function wasmActivations(): WasmActivations | null {
+  if (activations !== undefined) return activations;
+  const m = instantiate(activationModule);
+  return (activations = m && {
+    geluTanh: m.exports["gelu_tanh"] as WasmActivations["geluTanh"],
+    geluTanhGrad: m.exports["gelu_tanh_grad"] as WasmActivations["geluTanhGrad"],
+    f32: m.f32,
+  });
 }
 
 /** LLM_TENSOR_WASM=0 in the environment turns the WASM kernels off (where there is an environment). */

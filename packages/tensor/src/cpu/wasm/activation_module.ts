@@ -1,0 +1,93 @@
+import { Code, emitModule, i32, v128, type FuncDef } from "./encoder.js";
+
+/**
+ * WebAssembly SIMD kernels for the exp-bound activations, four float32 lanes at a time:
+ *  - `gelu_tanh(src, dst, n4)`: dst = x / (1 + e^(-2u)), u = c (x + 0.044715 x^3), the
+ *    tanh-approximated GELU with one exp;
+ *  - `gelu_tanh_grad(x, g, dst, n4)`: dst = g s (1 + x (1 - s) 2u'), s = 1 / (1 + e^(-2u)), with
+ *    1 - s taken as e^(-2u) s so that it keeps its precision where s is near 1.
+ * Addresses in bytes, n4 groups of four floats. exp is Cephes' expf (a degree-5 polynomial after
+ * range reduction, about 1 ulp); above 88 it gives +Infinity and below -87.33 gives 0 (its
+ * largest finite results would be e^88, 1.2% short of float32's top).
+ */
+const C = Math.sqrt(2 / Math.PI);
+const A = 0.044715;
+
+/** Emits exp of the f32x4 in local `x` into local `out`, using locals `fx` and `t` as scratch. */
+function exp4(f: Code, x: number, out: number, fx: number, t: number): void {
+  // clamp, then fx = round(x log2 e)
+  f.localGet(x).f32x4Const(88).f32x4Min().f32x4Const(-87.33654475).f32x4Max().localSet(t);
+  f.localGet(t).f32x4Const(Math.LOG2E).f32x4Mul().f32x4Nearest().localSet(fx);
+  // r = x - fx ln2 (ln2 split in two for precision)
+  f.localGet(t).localGet(fx).f32x4Const(0.693359375).f32x4Mul().f32x4Sub();
+  f.localGet(fx).f32x4Const(-2.12194440e-4).f32x4Mul().f32x4Sub().localSet(t);
+  // e^r = 1 + r + r^2 P(r)
+  const P = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
+  f.f32x4Const(P[0]!);
+  for (const p of P.slice(1)) f.localGet(t).f32x4Mul().f32x4Const(p).f32x4Add();
+  f.localGet(t).localGet(t).f32x4Mul().f32x4Mul().localGet(t).f32x4Add().f32x4Const(1).f32x4Add();
+  // times 2^fx, built in the exponent bits
+  f.localGet(fx).i32x4TruncSatF32x4S().i32x4Const(127).i32x4Add().i32Const(23).i32x4Shl().f32x4Mul();
+  // below the range: 0 (this also takes -Infinity); above: +Infinity; NaN stays NaN throughout
+  f.localGet(x).f32x4Const(-87.33654475).f32x4Lt().v128AndNot().localSet(out);
+  f.f32x4Const(Infinity).localGet(out).localGet(x).f32x4Const(88).f32x4Gt().v128Bitselect().localSet(out);
+}
+
+/** 2u = 2c x (1 + a x^2) of local `x` onto the stack. */
+function twoU(f: Code, x: number): void {
+  f.localGet(x).localGet(x).f32x4Mul().f32x4Const(A).f32x4Mul().f32x4Const(1).f32x4Add();
+  f.localGet(x).f32x4Mul().f32x4Const(2 * C).f32x4Mul();
+}
+
+function geluTanh(): FuncDef {
+  const src = 0, dst = 1, n4 = 2;
+  const x = 3, e = 4, fx = 5, t = 6, arg = 7;
+  const f = new Code();
+  f.block().localGet(n4).i32Eqz().brIf(0);
+  f.loop();
+  f.localGet(src).v128Load().localSet(x);
+  // x / (1 + e^(-2u)): no cancellation on either side (x - x / (e^(2u) + 1) loses the negative tail)
+  f.f32x4Const(0);
+  twoU(f, x);
+  f.f32x4Sub().localSet(arg);
+  exp4(f, arg, e, fx, t);
+  f.localGet(dst).localGet(x).localGet(e).f32x4Const(1).f32x4Add().f32x4Div().v128Store();
+  f.localGet(src).i32Const(16).i32Add().localSet(src);
+  f.localGet(dst).i32Const(16).i32Add().localSet(dst);
+  f.localGet(n4).i32Const(1).i32Sub().localTee(n4).brIf(0);
+  f.end().end();
+  return { name: "gelu_tanh", params: [i32, i32, i32], locals: [v128, v128, v128, v128, v128], body: f };
+}
+
+function geluTanhGrad(): FuncDef {
+  const xp = 0, gp = 1, dst = 2, n4 = 3;
+  const x = 4, e = 5, fx = 6, t = 7, arg = 8, s = 9;
+  const f = new Code();
+  f.block().localGet(n4).i32Eqz().brIf(0);
+  f.loop();
+  // beyond |x| = 9 the derivative is 1 or 0 to float32 (and e^(-2u) would overflow further out)
+  f.localGet(xp).v128Load().f32x4Const(9).f32x4Min().f32x4Const(-9).f32x4Max().localSet(x);
+  // s = 1 / (1 + e^(-2u))
+  f.f32x4Const(0);
+  twoU(f, x);
+  f.f32x4Sub().localSet(arg);
+  exp4(f, arg, e, fx, t);
+  f.f32x4Const(1).f32x4Const(1).localGet(e).f32x4Add().f32x4Div().localSet(s);
+  // g s (1 + x (1 - s) 2c (1 + 3a x^2))
+  f.localGet(dst);
+  f.localGet(gp).v128Load().localGet(s).f32x4Mul();
+  // 1 - s as e s: no cancellation where s is near 1
+  f.localGet(x).localGet(e).localGet(s).f32x4Mul().f32x4Mul();
+  f.localGet(x).localGet(x).f32x4Mul().f32x4Const(3 * A).f32x4Mul().f32x4Const(1).f32x4Add().f32x4Const(2 * C).f32x4Mul();
+  f.f32x4Mul().f32x4Const(1).f32x4Add().f32x4Mul().v128Store();
+  f.localGet(xp).i32Const(16).i32Add().localSet(xp);
+  f.localGet(gp).i32Const(16).i32Add().localSet(gp);
+  f.localGet(dst).i32Const(16).i32Add().localSet(dst);
+  f.localGet(n4).i32Const(1).i32Sub().localTee(n4).brIf(0);
+  f.end().end();
+  return { name: "gelu_tanh_grad", params: [i32, i32, i32, i32], locals: [v128, v128, v128, v128, v128, v128], body: f };
+}
+
+export function activationModule(): Uint8Array {
+  return emitModule([geluTanh(), geluTanhGrad()]);
+}

@@ -1,0 +1,54 @@
+import { describe, expect, test } from "vitest";
+import { geluTanhGradWasm, geluTanhWasm } from "../src/cpu/wasm/activations.js";
+
+// The WASM SIMD GELU (tanh) kernels against the formula in float64, over a range that reaches
+// the saturated tails and the clamp of their exp, at sizes that leave a partial vector and span
+// several staging chunks.
+
+const C = Math.sqrt(2 / Math.PI);
+const gelu = (x: number) => 0.5 * x * (1 + Math.tanh(C * (x + 0.044715 * x ** 3)));
+const geluGrad = (x: number) => {
+  const t = Math.tanh(C * (x + 0.044715 * x ** 3));
+  return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * C * (1 + 3 * 0.044715 * x * x);
+};
+
+function inputs(n: number): Float32Array {
+  const xs = new Float32Array(n);
+  for (let i = 0; i < n; i++) xs[i] = Math.sin(i * 12.9898) * 4 * (1 + (i % 7)); // -28 .. 28
+  xs.set([0, -0, 1e-30, -1e-30, 60, -60, 500, -500, 3.4e38, -3.4e38], 0);
+  return xs;
+}
+
+describe("WASM SIMD gelu_tanh", () => {
+  for (const n of [1024, 4099, 40001]) {
+    test(`forward and backward on ${n} elements match float64 within float32 rounding`, () => {
+      const xs = inputs(n);
+      const out = new Float32Array(n + 8).fill(7);
+      expect(geluTanhWasm(xs, 0, out, 4, n)).toBe(true);
+      // elements outside [4, 4 + n) are untouched
+      expect([...out.subarray(0, 4), ...out.subarray(4 + n)]).toEqual(new Array(8).fill(7));
+      const gs = xs.map((_, i) => Math.cos(i));
+      const grad = new Float32Array(n);
+      expect(geluTanhGradWasm(xs, gs, grad, n)).toBe(true);
+      for (let i = 0; i < n; i++) {
+        const x = xs[i]!;
+        const want = gelu(x);
+        const err = Math.abs(out[4 + i]! - want);
+        if (!(err <= 3e-7 * Math.max(1, Math.abs(want)))) expect.fail(`gelu(${x}): got ${out[4 + i]}, want ${want}`);
+        const wantG = gs[i]! * geluGrad(x);
+        const errG = Math.abs(grad[i]! - wantG);
+        if (!(errG <= 1e-6 * Math.max(1, Math.abs(wantG)))) expect.fail(`gelu'(${x}) * ${gs[i]}: got ${grad[i]}, want ${wantG}`);
+      }
+    });
+  }
+
+  test("NaN stays NaN; small sizes are left to the JS loop", () => {
+    const xs = new Float32Array(2048).fill(1);
+    xs[5] = NaN;
+    const out = new Float32Array(2048);
+    geluTanhWasm(xs, 0, out, 0, 2048);
+    expect(out[5]).toBeNaN();
+    expect(out[4]).toBeCloseTo(gelu(1), 6);
+    expect(geluTanhWasm(xs, 0, out, 0, 100)).toBe(false);
+  });
+});
