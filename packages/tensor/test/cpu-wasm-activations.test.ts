@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { geluTanhGradWasm, geluTanhWasm } from "../src/cpu/wasm/activations.js";
+import { geluTanhGradWasm, geluTanhWasm, logSoftmaxGradWasm, logSoftmaxWasm } from "../src/cpu/wasm/activations.js";
 
 // The WASM SIMD GELU (tanh) kernels against the formula in float64, over a range that reaches
 // the saturated tails and the clamp of their exp, at sizes that leave a partial vector and span
@@ -50,5 +50,60 @@ describe("WASM SIMD gelu_tanh", () => {
     expect(out[5]).toBeNaN();
     expect(out[4]).toBeCloseTo(gelu(1), 6);
     expect(geluTanhWasm(xs, 0, out, 0, 100)).toBe(false);
+  });
+});
+
+describe("WASM SIMD logSoftmax and its backward", () => {
+  function reference(x: Float32Array, R: number, L: number): Float64Array {
+    const out = new Float64Array(R * L);
+    for (let r = 0; r < R; r++) {
+      const row = Array.from(x.subarray(r * L, (r + 1) * L));
+      const max = Math.max(...row);
+      if (max === -Infinity) {
+        out.fill(-Infinity, r * L, (r + 1) * L);
+        continue;
+      }
+      const lse = max + Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0));
+      row.forEach((v, i) => (out[r * L + i] = v - lse));
+    }
+    return out;
+  }
+
+  for (const [R, L] of [[3, 4099], [300, 5], [40, 1000]] as const) {
+    test(`${R} rows of ${L}: values within float32 rounding, -Infinity entries and rows kept`, () => {
+      const x = new Float32Array(R * L);
+      for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 78.233) * 30;
+      x[1] = -Infinity; // a masked class
+      x.fill(-Infinity, L, 2 * L); // a fully masked row
+      const out = new Float32Array(R * L);
+      expect(logSoftmaxWasm(x, out, R, L)).toBe(true);
+      const want = reference(x, R, L);
+      for (let i = 0; i < want.length; i++) {
+        if (want[i] === -Infinity) expect(out[i]).toBe(-Infinity);
+        else if (!(Math.abs(out[i]! - want[i]!) <= 2e-6 * Math.max(1, Math.abs(want[i]!)))) expect.fail(`element ${i}: got ${out[i]}, want ${want[i]}`);
+      }
+      // backward from those log-probabilities: g - e^y sum(g)
+      const g = Float32Array.from(x, (_, i) => Math.cos(i));
+      const grad = new Float32Array(R * L);
+      expect(logSoftmaxGradWasm(out, g, grad, R, L)).toBe(true);
+      for (let r = 0; r < R; r++) {
+        let sum = 0;
+        for (let i = r * L; i < (r + 1) * L; i++) sum += g[i]!;
+        for (let i = r * L; i < (r + 1) * L; i++) {
+          const w = g[i]! - Math.exp(out[i]!) * sum;
+          if (!(Math.abs(grad[i]! - w) <= 2e-6 * Math.max(1, Math.abs(w)))) expect.fail(`grad ${i}: got ${grad[i]}, want ${w}`);
+        }
+      }
+    });
+  }
+
+  test("a NaN makes its row NaN; rows under four wide are left to JS", () => {
+    const x = new Float32Array(4 * 1024).fill(0.5);
+    x[7] = NaN;
+    const out = new Float32Array(x.length);
+    logSoftmaxWasm(x, out, 4, 1024);
+    expect(out[0]).toBeNaN();
+    expect(out[1024]).toBeCloseTo(-Math.log(1024), 6);
+    expect(logSoftmaxWasm(new Float32Array(3000), new Float32Array(3000), 1000, 3)).toBe(false);
   });
 });

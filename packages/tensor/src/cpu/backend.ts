@@ -6,7 +6,7 @@ import { bufferData, CpuBuffer } from "./buffer.js";
 import { cast, convertArray, isHalf } from "./cast.js";
 import { concat, copy } from "./copy.js";
 import { activationGrad } from "./activation_grad.js";
-import { fusedKernels } from "./fused.js";
+import { fusedKernels, logSoftmax, logSoftmaxGrad } from "./fused.js";
 import { gather, scatterAdd } from "./gather.js";
 import { float32ToBfloat16Bits, float32ToFloat16Bits } from "./half.js";
 import { matmul } from "./matmul.js";
@@ -48,6 +48,8 @@ export class CpuBackend implements Backend {
     // Read at call time: `wasm` is set by the constructor, after this initialiser runs.
     attention: (q, k, v, mask, bias, scale) => attention(q, k, v, mask, bias, scale, this.wasm),
     activationGrad: (op, x, g) => activationGrad(op, x, g, this.wasm),
+    logSoftmax: (x) => logSoftmax(x, this.wasm),
+    logSoftmaxGrad: (y, g) => logSoftmaxGrad(y, g, this.wasm),
   };
   readonly wasm: boolean;
 

@@ -3,6 +3,7 @@ import { CpuBuffer } from "./buffer.js";
 import { cast, toFloat32 } from "./cast.js";
 import { allocUninit, allocZeroed } from "./pool.js";
 import { activationGrad } from "./activation_grad.js";
+import { logSoftmaxGradWasm, logSoftmaxWasm } from "./wasm/activations.js";
 import { layerNormGrad, rmsNormGrad } from "./norm_grad.js";
 import { adamwStep } from "./adamw.js";
 import { contiguousStrides } from "./strided.js";
@@ -42,9 +43,10 @@ export function softmax(x: StridedView): BackendBuffer {
   return result(out, x);
 }
 
-export function logSoftmax(x: StridedView): BackendBuffer {
+export function logSoftmax(x: StridedView, wasm = true): BackendBuffer {
   const { data, rows: R, cols: L } = rows(x);
   const out = allocZeroed("float32", data.length) as Float32Array;
+  if (wasm && logSoftmaxWasm(data, out, R, L)) return result(out, x);
   for (let r = 0, o = 0; r < R; r++, o += L) {
     let max = -Infinity;
     for (let i = o; i < o + L; i++) if (data[i]! > max) max = data[i]!;
@@ -106,10 +108,11 @@ export function rmsNorm(x: StridedView, weight: StridedView | null, eps: number)
 }
 
 /** g - exp(y) * sum(g) along each row: logSoftmax's backward from its output y. */
-export function logSoftmaxGrad(y: StridedView, g: StridedView): BackendBuffer {
+export function logSoftmaxGrad(y: StridedView, g: StridedView, wasm = true): BackendBuffer {
   const { data, rows: R, cols: L } = rows(y);
   const gs = toFloat32(g);
   const out = allocUninit("float32", data.length) as Float32Array;
+  if (wasm && logSoftmaxGradWasm(data, gs, out, R, L)) return new CpuBuffer(out, "float32");
   for (let r = 0, o = 0; r < R; r++, o += L) {
     let sum = 0;
     for (let i = o; i < o + L; i++) sum += gs[i]!;

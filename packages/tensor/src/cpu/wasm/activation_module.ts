@@ -1,7 +1,7 @@
-import { Code, emitModule, i32, v128, type FuncDef } from "./encoder.js";
+import { Code, emitModule, f32, i32, v128, type FuncDef } from "./encoder.js";
 
 /**
- * WebAssembly SIMD kernels for the exp-bound activations, four float32 lanes at a time:
+ * WebAssembly SIMD kernels for the exp-bound activations and logSoftmax, four float32 lanes at a time:
  *  - `gelu_tanh(src, dst, n4)`: dst = x / (1 + e^(-2u)), u = c (x + 0.044715 x^3), the
  *    tanh-approximated GELU with one exp;
  *  - `gelu_tanh_grad(x, g, dst, n4)`: dst = g s (1 + x (1 - s) 2u'), s = 1 / (1 + e^(-2u)), with
@@ -88,6 +88,49 @@ function geluTanhGrad(): FuncDef {
   return { name: "gelu_tanh_grad", params: [i32, i32, i32, i32], locals: [v128, v128, v128, v128, v128, v128], body: f };
 }
 
+/**
+ * `exp_sum(src, n4, shift, out)`: the sum of e^(x - shift) over n4 groups of four, accumulated in
+ * float64 (two f64x2 lanes pairs, stored as four doubles at out for the caller to add): the
+ * softmax denominator. Pad a row with -Infinity, whose exp is 0.
+ */
+function expSum(): FuncDef {
+  const src = 0, n4 = 1, shift = 2, out = 3;
+  const sv = 4, a = 5, e = 6, fx = 7, t = 8, acc0 = 9, acc1 = 10;
+  const f = new Code();
+  f.localGet(shift).f32x4Splat().localSet(sv);
+  f.block().localGet(n4).i32Eqz().brIf(0);
+  f.loop();
+  f.localGet(src).v128Load().localGet(sv).f32x4Sub().localSet(a);
+  exp4(f, a, e, fx, t);
+  f.localGet(acc0).localGet(e).f64x2PromoteLowF32x4().f64x2Add().localSet(acc0);
+  f.localGet(acc1).localGet(e).localGet(e).f32x4Shuffle([2, 3, 0, 1]).f64x2PromoteLowF32x4().f64x2Add().localSet(acc1);
+  f.localGet(src).i32Const(16).i32Add().localSet(src);
+  f.localGet(n4).i32Const(1).i32Sub().localTee(n4).brIf(0);
+  f.end().end();
+  f.localGet(out).localGet(acc0).v128Store();
+  f.localGet(out).localGet(acc1).v128Store(16);
+  return { name: "exp_sum", params: [i32, i32, f32, i32], locals: [v128, v128, v128, v128, v128, v128, v128], body: f };
+}
+
+/** `exp_scale_sub(y, g, dst, n4, s)`: dst = g - e^y s, logSoftmax's backward for one row. */
+function expScaleSub(): FuncDef {
+  const yp = 0, gp = 1, dst = 2, n4 = 3, s = 4;
+  const sv = 5, y = 6, e = 7, fx = 8, t = 9;
+  const f = new Code();
+  f.localGet(s).f32x4Splat().localSet(sv);
+  f.block().localGet(n4).i32Eqz().brIf(0);
+  f.loop();
+  f.localGet(yp).v128Load().localSet(y);
+  exp4(f, y, e, fx, t);
+  f.localGet(dst).localGet(gp).v128Load().localGet(e).localGet(sv).f32x4Mul().f32x4Sub().v128Store();
+  f.localGet(yp).i32Const(16).i32Add().localSet(yp);
+  f.localGet(gp).i32Const(16).i32Add().localSet(gp);
+  f.localGet(dst).i32Const(16).i32Add().localSet(dst);
+  f.localGet(n4).i32Const(1).i32Sub().localTee(n4).brIf(0);
+  f.end().end();
+  return { name: "exp_scale_sub", params: [i32, i32, i32, i32, f32], locals: [v128, v128, v128, v128, v128], body: f };
+}
+
 export function activationModule(): Uint8Array {
-  return emitModule([geluTanh(), geluTanhGrad()]);
+  return emitModule([geluTanh(), geluTanhGrad(), expSum(), expScaleSub()]);
 }

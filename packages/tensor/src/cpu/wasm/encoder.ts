@@ -6,8 +6,9 @@
 
 /** Value types. */
 export const i32 = 0x7f;
+export const f32 = 0x7d;
 export const v128 = 0x7b;
-export type ValType = typeof i32 | typeof v128;
+export type ValType = typeof i32 | typeof f32 | typeof v128;
 
 /** Unsigned LEB128 (section sizes, indices, memarg fields, SIMD sub-opcodes). */
 export function uleb(n: number): number[] {
@@ -129,6 +130,10 @@ export class Code {
   f32x4Div(): this { return this.simd(0xe7); }
   f32x4Min(): this { return this.simd(0xe8); }
   f32x4Max(): this { return this.simd(0xe9); }
+
+  // f64x2: widening float32 lanes, for sums that must not lose float32's precision
+  f64x2PromoteLowF32x4(): this { return this.simd(0x5f); }
+  f64x2Add(): this { return this.simd(0xf0); }
 
   // i32x4
   i32x4Shl(): this { return this.simd(0xab); }

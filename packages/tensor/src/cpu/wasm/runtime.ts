@@ -23,6 +23,8 @@ export interface WasmGemm {
 export interface WasmActivations {
   geluTanh(src: number, dst: number, n4: number): void;
   geluTanhGrad(x: number, g: number, dst: number, n4: number): void;
+  expSum(src: number, n4: number, shift: number, out: number): void;
+  expScaleSub(y: number, g: number, dst: number, n4: number, s: number): void;
   /** The shared memory as float32 (see WasmGemm.f32). */
   f32: WasmGemm["f32"];
 }
@@ -116,6 +118,8 @@ export function wasmActivations(): WasmActivations | null {
   return (activations = m && {
     geluTanh: m.exports["gelu_tanh"] as WasmActivations["geluTanh"],
     geluTanhGrad: m.exports["gelu_tanh_grad"] as WasmActivations["geluTanhGrad"],
+    expSum: m.exports["exp_sum"] as WasmActivations["expSum"],
+    expScaleSub: m.exports["exp_scale_sub"] as WasmActivations["expScaleSub"],
     f32: m.f32,
   });
 }
