@@ -17,7 +17,7 @@ import { WebGPUBuffer } from "./gpu-buffer.js";
 import type { KernelContext, KernelFeatures } from "./kernel-context.js";
 import { PipelineCache } from "./pipeline-cache.js";
 import { BYTES_PER_WORD, fromWords, toWords } from "./storage.js";
-import { binary, cast, concat, copy, fill, unary, where } from "./kernels/elementwise.js";
+import { activationGrad, binary, cast, concat, copy, fill, unary, where } from "./kernels/elementwise.js";
 import { gather, scatterAdd } from "./kernels/gather.js";
 import { matmul, type TileConfig } from "./kernels/matmul.js";
 import type { Vec4TileConfig } from "./kernels/matmul-vec4.js";
@@ -110,6 +110,8 @@ export class WebGPUBackend implements Backend {
       layerNorm: (x, weight, bias, eps) => rowKernel(ctx, "layerNorm", x, { weight, bias, eps }),
       rmsNorm: (x, weight, eps) => rowKernel(ctx, "rmsNorm", x, { weight, eps }),
       attention: (q, k, v, mask, bias, scale) => attention(ctx, q, k, v, mask, bias, scale),
+      activationGrad: (op, x, g) => activationGrad(ctx, op, x, g),
+      logSoftmaxGrad: (y, g) => rowKernel(ctx, "logSoftmaxGrad", y, { g }),
     };
   }
 

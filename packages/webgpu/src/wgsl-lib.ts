@@ -140,4 +140,23 @@ fn cos_f32(x: f32) -> f32 {
 
 // tanh saturates at |x| > 15 in f32; clamping keeps exp-based implementations from overflowing.
 fn tanh_f32(x: f32) -> f32 { return tanh(clamp(x, -15.0, 15.0)); }
+
+// Activation backwards in one pass (FusedKernels.activationGrad), g * f'(x). 1 - s is taken as
+// e s (e = e^(-z), s = 1 / (1 + e)) so it keeps its precision where s is near 1; x is clamped
+// where f' is already 0 or 1 to f32 and e would overflow further out.
+fn gelu_tanh_grad(x: f32, g: f32) -> f32 {
+  let v = clamp(x, -9.0, 9.0);
+  let e = exp(-1.5957691216057308 * v * (1.0 + 0.044715 * v * v));
+  let s = 1.0 / (1.0 + e);
+  return g * s * (1.0 + v * e * s * 1.5957691216057308 * (1.0 + 0.134145 * v * v));
+}
+fn gelu_grad(x: f32, g: f32) -> f32 {
+  return g * (0.5 * (1.0 + erf_f32(x * 0.70710678118654752)) + x * exp(-0.5 * x * x) * 0.3989422804014327);
+}
+fn silu_grad(x: f32, g: f32) -> f32 {
+  let v = clamp(x, -80.0, 80.0);
+  let e = exp(-v);
+  let s = 1.0 / (1.0 + e);
+  return g * s * (1.0 + v * e * s);
+}
 `;

@@ -1,4 +1,4 @@
-import type { BinaryOp, DType, StridedView, UnaryOp } from "@llm/tensor";
+import type { BinaryOp, DType, FusedActivation, StridedView, UnaryOp } from "@llm/tensor";
 import { WebGPUKernelError } from "../errors.js";
 import type { WebGPUBuffer } from "../gpu-buffer.js";
 import type { KernelContext } from "../kernel-context.js";
@@ -87,6 +87,13 @@ export function unary(ctx: KernelContext, op: UnaryOp, x: StridedView): WebGPUBu
     expr = ([v]) => FLOAT_UNARY[op](v!);
   }
   return mapKernel(ctx, { name: `unary:${op}`, inputs: [x], outDtype: dtype, expr });
+}
+
+/** g * f'(x) for float32 x and g of one shape (the WGSL helpers in wgsl-lib.ts). */
+export function activationGrad(ctx: KernelContext, op: FusedActivation, x: StridedView, g: StridedView): WebGPUBuffer {
+  const fn = { gelu: "gelu_grad", gelu_tanh: "gelu_tanh_grad", silu: "silu_grad" }[op];
+  if (!fn) throw new WebGPUKernelError(`webgpu activationGrad: unknown activation '${op as string}'`);
+  return mapKernel(ctx, { name: `activationGrad:${op}`, inputs: [x, g], outDtype: "float32", expr: ([v, d]) => `${fn}(${v}, ${d})` });
 }
 
 const COMPARE: Partial<Record<BinaryOp, string>> = { eq: "==", ne: "!=", lt: "<", le: "<=", gt: ">", ge: ">=" };

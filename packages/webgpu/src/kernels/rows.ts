@@ -9,7 +9,7 @@ import { Meta, offsets, shader, type Binding } from "./codegen.js";
  * Fused kernels over the last axis, one workgroup per row: the row is read from memory two or
  * three times but never written in between, and the row statistics stay in workgroup memory.
  */
-type RowOp = "softmax" | "logSoftmax" | "layerNorm" | "rmsNorm";
+type RowOp = "softmax" | "logSoftmax" | "layerNorm" | "rmsNorm" | "logSoftmaxGrad";
 
 interface Affine {
   view: StridedView;
@@ -21,22 +21,38 @@ function f32Bits(v: number): number {
   return new Int32Array(a.buffer)[0]!;
 }
 
-export function rowKernel(ctx: KernelContext, op: RowOp, x: StridedView, params: { weight?: StridedView | null; bias?: StridedView | null; eps?: number } = {}): WebGPUBuffer {
+/**
+ * `g`, for logSoftmaxGrad, is the gradient beside x (there: logSoftmax's output y), of x's shape,
+ * read with its own strides; the result is float32 g - e^y sum(g).
+ */
+export function rowKernel(
+  ctx: KernelContext,
+  op: RowOp,
+  x: StridedView,
+  params: { weight?: StridedView | null; bias?: StridedView | null; eps?: number; g?: StridedView } = {},
+): WebGPUBuffer {
   const dtype = x.buffer.dtype;
   const r = x.shape.length;
   const L = x.shape[r - 1] ?? 1;
   const size = sizeOf(x.shape);
-  const out = ctx.alloc(size, dtype);
+  // a gradient is float32 whatever x's storage
+  const outDtype = op === "logSoftmaxGrad" ? "float32" : dtype;
+  const out = ctx.alloc(size, outDtype);
   if (size === 0) return out;
   const rows = size / L;
   const WG = L >= 1024 ? 256 : 64;
-  const c = coalesce(x.shape.slice(0, r - 1), [x.strides.slice(0, r - 1)]);
+  const g = params.g ?? null;
+  const c = coalesce(x.shape.slice(0, r - 1), g ? [x.strides.slice(0, r - 1), g.strides.slice(0, r - 1)] : [x.strides.slice(0, r - 1)]);
   const meta = new Meta();
   const R = meta.push(rows);
   const LEN = meta.push(L);
   const SL = meta.push(x.strides[r - 1] ?? 1);
   const EPS = `bitcast<f32>(${meta.push(f32Bits(params.eps ?? 0))})`;
-  const rowOffset = offsets(meta, "wg", c.shape, [{ name: "x", strides: c.strides[0]!, offset: x.offset }]);
+  const SLG = g ? meta.push(g.strides[r - 1] ?? 1) : "";
+  const rowOffset = offsets(meta, "wg", c.shape, [
+    { name: "x", strides: c.strides[0]!, offset: x.offset },
+    ...(g ? [{ name: "g", strides: c.strides[1]!, offset: g.offset }] : []),
+  ]);
   const affine: Affine[] = [];
   if (params.weight) affine.push({ view: params.weight, name: "W" });
   if (params.bias) affine.push({ view: params.bias, name: "Bi" });
@@ -79,6 +95,14 @@ ${loop(`let d = ${xk} - mean; q += d * d;`)}
   let rstd = 1.0 / sqrt(wg_sum(q, rc) / f32(${LEN}) + ${EPS});
 ${write(affineExpr(`(${xk} - mean) * rstd`))}`;
       break;
+    case "logSoftmaxGrad": {
+      const gk = loadExpr(g!.buffer.dtype, `G[o_g + k * ${SLG}]`);
+      main = `  var s = 0.0;
+${loop(`s += ${gk};`)}
+  s = wg_sum(s, rc);
+${loop(`O[o_o + k] = ${gk} - exp(${xk}) * s;`)}`;
+      break;
+    }
     case "rmsNorm":
       main = `  var q = 0.0;
 ${loop(`let v = ${xk}; q += v * v;`)}
@@ -102,14 +126,15 @@ ${main}
   const bindings: Binding[] = [
     { name: "X", type: storageType(dtype) },
     ...affine.map((a) => ({ name: a.name, type: storageType(a.view.buffer.dtype) })),
-    { name: "O", type: storageType(dtype), write: true },
+    ...(g ? [{ name: "G", type: storageType(g.buffer.dtype) }] : []),
+    { name: "O", type: storageType(outDtype), write: true },
   ];
-  const key = `${op}${sg ? "+sg" : ""}:${dtype}:${affine.map((a) => `${a.name}=${a.view.buffer.dtype}`).join(",")}:wg${WG}:r${c.shape.length}`;
+  const key = `${op}${sg ? "+sg" : ""}:${dtype}:${affine.map((a) => `${a.name}=${a.view.buffer.dtype}`).join(",")}${g ? `:G=${g.buffer.dtype}` : ""}:wg${WG}:r${c.shape.length}`;
   ctx.batcher.dispatch({
     key,
     code: () => shader(meta, bindings, body, sg ? ["subgroups"] : []),
     uniforms: meta.data(),
-    inputs: [ctx.buffer(x).gpu, ...affine.map((a) => ctx.buffer(a.view).gpu)],
+    inputs: [ctx.buffer(x).gpu, ...affine.map((a) => ctx.buffer(a.view).gpu), ...(g ? [ctx.buffer(g).gpu] : [])],
     output: out.gpu,
     workgroups: grid(rows),
   });
