@@ -8,14 +8,23 @@ import { allocUninit } from "./pool.js";
 
 const f32 = (a: Float64Array): CpuBuffer => new CpuBuffer(Float32Array.from(a), "float32");
 
-export function layerNormGrad(x: StridedView, weight: StridedView | null, g: StridedView, eps: number, withBias: boolean): NormGrads {
+/** The operands as float32 arrays, the row count R and width L, dx's array and the weight-gradient sums. */
+function operands(x: StridedView, weight: StridedView | null, g: StridedView) {
   const xs = toFloat32(x);
-  const gs = toFloat32(g);
-  const w = weight ? toFloat32(weight) : null;
   const L = x.shape[x.shape.length - 1] ?? 1;
-  const R = L === 0 ? 0 : xs.length / L;
-  const dx = allocUninit("float32", xs.length) as Float32Array;
-  const dw = w ? new Float64Array(L) : null;
+  return {
+    xs,
+    gs: toFloat32(g),
+    w: weight ? toFloat32(weight) : null,
+    L,
+    R: L === 0 ? 0 : xs.length / L,
+    dx: allocUninit("float32", xs.length) as Float32Array,
+    dw: weight ? new Float64Array(L) : null,
+  };
+}
+
+export function layerNormGrad(x: StridedView, weight: StridedView | null, g: StridedView, eps: number, withBias: boolean): NormGrads {
+  const { xs, gs, w, L, R, dx, dw } = operands(x, weight, g);
   const db = withBias ? new Float64Array(L) : null;
   const xhat = new Float64Array(L);
   for (let r = 0, o = 0; r < R; r++, o += L) {
@@ -52,13 +61,7 @@ export function layerNormGrad(x: StridedView, weight: StridedView | null, g: Str
 }
 
 export function rmsNormGrad(x: StridedView, weight: StridedView | null, g: StridedView, eps: number): NormGrads {
-  const xs = toFloat32(x);
-  const gs = toFloat32(g);
-  const w = weight ? toFloat32(weight) : null;
-  const L = x.shape[x.shape.length - 1] ?? 1;
-  const R = L === 0 ? 0 : xs.length / L;
-  const dx = allocUninit("float32", xs.length) as Float32Array;
-  const dw = w ? new Float64Array(L) : null;
+  const { xs, gs, w, L, R, dx, dw } = operands(x, weight, g);
   for (let r = 0, o = 0; r < R; r++, o += L) {
     let sq = 0;
     for (let i = 0; i < L; i++) sq += xs[o + i]! * xs[o + i]!;
