@@ -89,7 +89,9 @@ function scanEntries(text: string, start: number): Entries {
     while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++j);
     if (c === 125) return { end: j + 1, count, starts, ends, ids, hashes, escaped };
     if (c !== 44) fallback();
-    i = skipWs(text, j + 1);
+    c = text.charCodeAt(++j);
+    while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++j);
+    i = j;
   }
 }
 
