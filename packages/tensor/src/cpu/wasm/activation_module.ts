@@ -7,8 +7,8 @@ import { Code, emitModule, f32, i32, v128, type FuncDef } from "./encoder.js";
  *  - `gelu_tanh_grad(x, g, dst, n4)`: dst = g s (1 + x (1 - s) 2u'), s = 1 / (1 + e^(-2u)), with
  *    1 - s taken as e^(-2u) s so that it keeps its precision where s is near 1.
  * Addresses in bytes, n4 groups of four floats. exp is Cephes' expf (a degree-5 polynomial after
- * range reduction, about 1 ulp); above 88 it gives +Infinity and below -87.33 gives 0 (its
- * largest finite results would be e^88, 1.2% short of float32's top).
+ * range reduction, about 1 ulp); below -87.33 it gives 0, and above 88 +Infinity (float32's e^x
+ * overflows only past 88.72, but none of these formulas needs the values in between).
  */
 const C = Math.sqrt(2 / Math.PI);
 const A = 0.044715;
