@@ -1,31 +1,111 @@
-import { concat, keep, type Tensor } from "@llm/tensor";
+import { concat, keep, writeInto, zeros, type Tensor } from "@llm/tensor";
 import type { KVCache } from "./language_model.js";
 
-/** One attention layer's keys and values so far, [batch, kvHeads, positions, headDim]. */
+/** Positions a cache buffer starts with, before it doubles as needed. */
+const MIN_CAPACITY = 64;
+
+/**
+ * One attention layer's keys and values so far, [batch, kvHeads, positions, headDim].
+ *
+ * They live in buffers with room to spare, [batch, kvHeads, capacity, headDim], that double when
+ * full: each step writes only its own positions in place (Backend.writeInto), so decoding T tokens
+ * copies O(T) values, not the O(T^2) of concatenating the whole cache every step (and allocates
+ * nothing between doublings). `keys` and `values` are views of the filled part. Where the backend
+ * cannot write in place, or this step's keys take part in autograd, the cache concatenates instead.
+ */
 export class LayerKVCache {
   keys: Tensor | null = null;
   values: Tensor | null = null;
+  private keyBuffer: Tensor | null = null;
+  private valueBuffer: Tensor | null = null;
 
   get length(): number {
     return this.keys?.shape[2] ?? 0;
   }
 
+  /** Positions the buffers hold before they must grow (0 when the cache concatenates). */
+  get capacity(): number {
+    return this.keyBuffer?.shape[2] ?? 0;
+  }
+
   /** Appends this step's keys and values and returns all of them. */
   append(keys: Tensor, values: Tensor): { keys: Tensor; values: Tensor } {
-    const nextKeys = keep(this.keys ? concat([this.keys, keys], 2) : keys.contiguous());
-    const nextValues = keep(this.values ? concat([this.values, values], 2) : values.contiguous());
+    const inPlace = !keys.requiresGrad && !values.requiresGrad && !!keys.backend.writeInto && !this.keys?.requiresGrad;
+    if (inPlace) this.appendInPlace(keys, values);
+    else this.appendByConcat(keys, values);
+    return { keys: this.keys!, values: this.values! };
+  }
+
+  private appendByConcat(keys: Tensor, values: Tensor): void {
+    // the first step's tensors may be the caller's own: hold a handle of our own, which release()
+    // can dispose without disposing theirs (tensors in a graph are never disposed here)
+    const own = (t: Tensor): Tensor => (t.isContiguous && !t.requiresGrad ? t.detach() : t.contiguous());
+    const nextKeys = keep(this.keys ? concat([this.keys, keys], 2) : own(keys));
+    const nextValues = keep(this.values ? concat([this.values, values], 2) : own(values));
     this.release();
     this.keys = nextKeys;
     this.values = nextValues;
-    return { keys: nextKeys, values: nextValues };
+  }
+
+  private appendInPlace(keys: Tensor, values: Tensor): void {
+    const used = this.length;
+    const next = used + keys.shape[2]!;
+    if (next > this.capacity) this.grow(keys, values, next);
+    write(this.keyBuffer!, used, keys);
+    write(this.valueBuffer!, used, values);
+    this.setViews(next);
+  }
+
+  /** New buffers with room for at least `positions`, holding what the cache has so far. */
+  private grow(keys: Tensor, values: Tensor, positions: number): void {
+    const capacity = Math.max(MIN_CAPACITY, positions, 2 * this.capacity);
+    const buffer = (t: Tensor, old: Tensor | null): Tensor => {
+      const [b, h, , d] = t.shape as [number, number, number, number];
+      const grown = keep(zeros([b, h, capacity, d], { dtype: t.dtype, backend: t.backend }));
+      if (old) write(grown, 0, old);
+      return grown;
+    };
+    const keyBuffer = buffer(keys, this.keys);
+    const valueBuffer = buffer(values, this.values);
+    const used = this.length;
+    this.release();
+    this.keyBuffer = keyBuffer;
+    this.valueBuffer = valueBuffer;
+    this.setViews(used);
+  }
+
+  /** keys/values become views of the first `used` positions of the buffers. */
+  private setViews(used: number): void {
+    this.keys?.dispose();
+    this.values?.dispose();
+    this.keys = keep(positions(this.keyBuffer!, 0, used));
+    this.values = keep(positions(this.valueBuffer!, 0, used));
   }
 
   /** Frees the stored tensors unless an autograd graph still needs them. */
   release(): void {
-    for (const t of [this.keys, this.values]) if (t && !t.requiresGrad) t.dispose();
+    for (const t of [this.keys, this.values, this.keyBuffer, this.valueBuffer]) if (t && !t.requiresGrad) t.dispose();
     this.keys = null;
     this.values = null;
+    this.keyBuffer = null;
+    this.valueBuffer = null;
   }
+}
+
+/**
+ * A view of positions [start, end) of a buffer: always a tensor of its own (a slice of the whole
+ * is the buffer itself, which disposing the view must not dispose).
+ */
+function positions(buffer: Tensor, start: number, end: number): Tensor {
+  const view = buffer.slice(2, start, end);
+  return view === buffer ? buffer.detach() : view;
+}
+
+/** Writes `t` into `buffer` at position `at` of axis 2. */
+function write(buffer: Tensor, at: number, t: Tensor): void {
+  const dst = positions(buffer, at, at + t.shape[2]!);
+  writeInto(dst, t);
+  dst.dispose();
 }
 
 /** A cache for a stack of attention layers: what LanguageModel.createCache returns. */

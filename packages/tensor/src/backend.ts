@@ -87,6 +87,12 @@ export interface Backend {
   // ---- primitive kernels (outputs contiguous, shape = the view's shape unless stated) ----
   /** Materialises a strided view as a contiguous buffer. */
   copy(x: StridedView): BackendBuffer;
+  /**
+   * Copies x into the elements `dst` views (same shape and dtype) in place, for a buffer that grows
+   * step by step (a KV cache) without a fresh copy of all of it per step. Optional: without it,
+   * callers concatenate.
+   */
+  writeInto?(dst: StridedView, x: StridedView): void;
   /** Converts element type; float16/bfloat16 round to nearest even on the way in. */
   cast(x: StridedView, dtype: DType): BackendBuffer;
   unary(op: UnaryOp, x: StridedView): BackendBuffer;

@@ -37,6 +37,7 @@ export { where, maskedFill } from "./ops/elementwise.js";
 export { sumToShape } from "./ops/reduce.js";
 export { matmul } from "./ops/matmul.js";
 export { concat, stack, split, scatterAdd } from "./ops/indexing.js";
+export { writeInto } from "./ops/write.js";
 export { softmax, logSoftmax, layerNorm, rmsNorm, tril, triu, causalMask } from "./ops/nn.js";
 export { scaledDotProductAttention, type ScaledDotProductAttentionOptions } from "./ops/attention.js";
 export { fromBuffer } from "./ops/core.js";

@@ -256,3 +256,24 @@ describe("Rng", () => {
     }
   });
 });
+
+describe("writeInto", () => {
+  test("writes into a slice in place, seen through every view of the storage, from strided sources", async () => {
+    const { writeInto, zeros, arange, ArgumentError, DTypeError, ShapeError } = await import("../src/index.js");
+    const buffer = zeros([2, 5, 3]);
+    const view = buffer.slice(1, 0, 4);
+    const src = arange(0, 12).float().reshape(3, 2, 2).permute(2, 0, 1); // [2, 3, 2]: strided
+    const dst = buffer.slice(1, 1, 4).slice(2, 0, 2);
+    expect(writeInto(dst, src)).toBe(true);
+    const b = await buffer.data();
+    for (let i = 0; i < 2; i++)
+      for (let j = 0; j < 3; j++) for (let k = 0; k < 2; k++) expect(b[i * 15 + (j + 1) * 3 + k]).toBe((await src.data())[i * 6 + j * 2 + k]);
+    expect(b[0]).toBe(0); // untouched elements stay
+    // src[i][j][k] = 4j + 2k + i; through another view of the buffer, j = 0
+    expect(Array.from(await view.slice(1, 1, 2).slice(2, 0, 2).data())).toEqual([0, 2, 1, 3]);
+    expect(() => writeInto(zeros([2]).requireGrad(), zeros([2]))).toThrow(ArgumentError);
+    expect(() => writeInto(zeros([2]), zeros([2], { dtype: "int32" }))).toThrow(DTypeError);
+    expect(() => writeInto(zeros([2]), zeros([3]))).toThrow(ShapeError);
+    expect(() => writeInto(zeros([1, 3]).expand(2, 3), zeros([2, 3]))).toThrow(/broadcast view/);
+  });
+});

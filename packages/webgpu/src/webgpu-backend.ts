@@ -17,7 +17,7 @@ import { WebGPUBuffer } from "./gpu-buffer.js";
 import type { KernelContext, KernelFeatures } from "./kernel-context.js";
 import { PipelineCache } from "./pipeline-cache.js";
 import { BYTES_PER_WORD, fromWords, toWords } from "./storage.js";
-import { activationGrad, binary, cast, concat, copy, fill, unary, where } from "./kernels/elementwise.js";
+import { activationGrad, binary, cast, concat, copy, fill, unary, where, writeInto } from "./kernels/elementwise.js";
 import { gather, scatterAdd } from "./kernels/gather.js";
 import { matmul, type TileConfig } from "./kernels/matmul.js";
 import type { Vec4TileConfig } from "./kernels/matmul-vec4.js";
@@ -161,6 +161,10 @@ export class WebGPUBackend implements Backend {
 
   copy(x: StridedView): BackendBuffer {
     return copy(this.ctx, x);
+  }
+
+  writeInto(dst: StridedView, x: StridedView): void {
+    writeInto(this.ctx, dst, x);
   }
 
   cast(x: StridedView, dtype: DType): BackendBuffer {

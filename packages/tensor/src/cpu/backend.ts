@@ -5,6 +5,7 @@ import { binary, where } from "./binary.js";
 import { bufferData, CpuBuffer } from "./buffer.js";
 import { cast, convertArray, isHalf } from "./cast.js";
 import { concat, copy } from "./copy.js";
+import { copyInto } from "./strided.js";
 import { activationGrad } from "./activation_grad.js";
 import { fusedKernels, logSoftmax, logSoftmaxGrad } from "./fused.js";
 import { gather, scatterAdd } from "./gather.js";
@@ -109,6 +110,10 @@ export class CpuBackend implements Backend {
 
   copy(x: StridedView): BackendBuffer {
     return copy(x);
+  }
+
+  writeInto(dst: StridedView, x: StridedView): void {
+    copyInto(x, bufferData(dst.buffer), dst.offset, dst.strides);
   }
 
   cast(x: StridedView, dtype: DType): BackendBuffer {

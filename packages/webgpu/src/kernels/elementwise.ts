@@ -10,6 +10,19 @@ export function copy(ctx: KernelContext, x: StridedView): WebGPUBuffer {
   return mapKernel(ctx, { name: "copy", inputs: [x], loads: ["raw"], outDtype: x.buffer.dtype, expr: ([v]) => v!, rawOut: true });
 }
 
+/** x's words into the elements of an existing buffer that `dst` views (Backend.writeInto). */
+export function writeInto(ctx: KernelContext, dst: StridedView, x: StridedView): void {
+  mapKernel(ctx, {
+    name: "writeInto",
+    inputs: [x],
+    loads: ["raw"],
+    outDtype: x.buffer.dtype,
+    expr: ([v]) => v!,
+    rawOut: true,
+    into: { buffer: ctx.buffer(dst), strides: dst.strides, offset: dst.offset },
+  });
+}
+
 export function cast(ctx: KernelContext, x: StridedView, dtype: DType): WebGPUBuffer {
   const from = x.buffer.dtype;
   if (from === dtype) return copy(ctx, x);

@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import { concat, cpuBackend, CpuBackend, randn, Rng, type Backend, type Tensor } from "@llm/tensor";
+import { LayerKVCache } from "@llm/layers";
+
+// The KV cache writes each step into buffers that double when full, and gives back views of the
+// filled part; it must hold exactly what concatenating every step would.
+
+const rng = new Rng(5);
+const step = (positions: number, backend: Backend = cpuBackend): Tensor => randn([2, 3, positions, 4], { rng, backend });
+
+/** The CPU backend without in-place writes: the cache must fall back to concatenating. */
+class NoWriteBackend extends CpuBackend {
+  override writeInto = undefined;
+}
+
+describe("LayerKVCache", () => {
+  it("grows by doubling and holds what concatenation would, through many small steps", () => {
+    const cache = new LayerKVCache();
+    const keys: Tensor[] = [];
+    const values: Tensor[] = [];
+    const capacities: number[] = [];
+    for (const positions of [5, 1, 1, 60, 1, 1, 100, 3]) {
+      const k = step(positions);
+      const v = step(positions);
+      keys.push(k);
+      values.push(v);
+      const all = cache.append(k, v);
+      capacities.push(cache.capacity);
+      expect(all.keys.shape).toEqual([2, 3, cache.length, 4]);
+      expect(Array.from(all.keys.dataSync())).toEqual(Array.from(concat(keys, 2).dataSync()));
+      expect(Array.from(all.values.dataSync())).toEqual(Array.from(concat(values, 2).dataSync()));
+    }
+    expect(cache.length).toBe(172);
+    // 64 positions to start; doubled when 67 arrived, again when 171 did
+    expect(capacities).toEqual([64, 64, 64, 128, 128, 128, 256, 256]);
+    cache.release();
+    expect(cache.length).toBe(0);
+    expect(cache.capacity).toBe(0);
+  });
+
+  it("fills its buffers exactly and keeps going (a view of the whole buffer is not the buffer)", () => {
+    const cache = new LayerKVCache();
+    const keys: Tensor[] = [];
+    for (const positions of [64, 1, 63, 1, 128]) {
+      const k = step(positions);
+      keys.push(k);
+      const all = cache.append(k, k);
+      expect(Array.from(all.keys.dataSync())).toEqual(Array.from(concat(keys, 2).dataSync()));
+    }
+    expect([cache.length, cache.capacity]).toEqual([257, 512]);
+    cache.release();
+  });
+
+  it("concatenates where the backend cannot write in place, or the keys take part in autograd", () => {
+    const backend = new NoWriteBackend();
+    const cache = new LayerKVCache();
+    const a = step(3, backend);
+    const b = step(2, backend);
+    cache.append(a, a);
+    const all = cache.append(b, b);
+    expect(cache.capacity).toBe(0);
+    expect(Array.from(all.keys.dataSync())).toEqual(Array.from(concat([a, b], 2).dataSync()));
+
+    const graded = new LayerKVCache();
+    const k = step(3).requireGrad();
+    graded.append(k, k);
+    expect(graded.capacity).toBe(0);
+    expect(graded.keys!.requiresGrad).toBe(true);
+  });
+
+  it("moves what it concatenated into buffers once in-place writes can take over", () => {
+    const cache = new LayerKVCache();
+    const first = step(4).requireGrad();
+    cache.append(first, first);
+    const second = step(2);
+    const all = cache.append(second, second);
+    // the first keys still require grad, so the cache keeps concatenating rather than copy them out of the graph
+    expect(cache.capacity).toBe(0);
+    expect(Array.from(all.keys.dataSync())).toEqual(Array.from(concat([first, second], 2).dataSync()));
+  });
+});
