@@ -71,6 +71,12 @@ describe("cpu wasm gemm", () => {
     check(1, 300, 257, false, false, 70);
     check(1, 300, 257, false, true, 72);
     check(1, 257, 300, true, true, 74, 3);
+    // the GEMV path stages the matrix in chunks of rows: several chunks, widths that leave a
+    // partial vector, and a strided x (A stored transposed)
+    check(1, 771, 2305, false, false, 76, 2);
+    check(1, 2305, 771, false, true, 78, 2);
+    check(1, 1023, 65, true, false, 80);
+    check(1, 65, 1023, true, true, 82);
   });
 
   // Sums are float32, as in PyTorch's CPU matmul (the JS kernel sums a K block in float64): the

@@ -1,4 +1,5 @@
 import { gemmShape } from "./gemm_module.js";
+import { gemvWasmF32 } from "./gemv.js";
 import { wasmGemm } from "./runtime.js";
 import { stageA, stageB, stagedASize, stagedBSize } from "./stage.js";
 
@@ -47,6 +48,8 @@ export function gemmWasmF32(
   minWork = MIN_WORK,
 ): boolean {
   if (K === 0 || N < 4 || M * N * K < (M === 1 ? Math.max(minWork, MIN_VECTOR_WORK) : minWork)) return false;
+  // one row (decoding): a matrix-vector product on the matrix as laid out, when it can be
+  if (M === 1 && gemvWasmF32(N, K, A, oa, sak, B, ob, sbk, sbn, C, oc)) return true;
   const gemm = wasmGemm();
   if (gemm === null) return false;
   const ncMax = Math.min(NC, N);

@@ -1,4 +1,5 @@
 import { activationModule } from "./activation_module.js";
+import { gemvModule } from "./gemv_module.js";
 import { gemmModule, gemmShape } from "./gemm_module.js";
 
 /** The instantiated GEMM module and the one memory its packed panels and C tiles live in. */
@@ -29,6 +30,13 @@ export interface WasmActivations {
   f32: WasmGemm["f32"];
 }
 
+/** The single-row kernels of gemv_module.ts; addresses and strides in bytes. */
+export interface WasmGemv {
+  gemvN(x: number, b: number, y: number, k: number, n4: number, ldb: number): void;
+  gemvT(w: number, x: number, y: number, n: number, k4: number, ldw: number): void;
+  f32: WasmGemm["f32"];
+}
+
 /** Staging space beyond this (a product with millions of rows) goes to the JS kernel instead. */
 const MAX_BYTES = 1 << 30;
 
@@ -54,6 +62,7 @@ interface Shared {
 let shared: Shared | null | undefined;
 let gemm: WasmGemm | null | undefined;
 let activations: WasmActivations | null | undefined;
+let gemv: WasmGemv | null | undefined;
 
 function sharedMemory(): Shared | null {
   if (shared !== undefined) return shared;
@@ -122,6 +131,13 @@ export function wasmActivations(): WasmActivations | null {
     expScaleSub: m.exports["exp_scale_sub"] as WasmActivations["expScaleSub"],
     f32: m.f32,
   });
+}
+
+/** The single-row (decoding) matmul module, compiled on first use; null where the GEMM module would be. */
+export function wasmGemv(): WasmGemv | null {
+  if (gemv !== undefined) return gemv;
+  const m = instantiate(gemvModule);
+  return (gemv = m && { gemvN: m.exports["gemv_n"] as WasmGemv["gemvN"], gemvT: m.exports["gemv_t"] as WasmGemv["gemvT"], f32: m.f32 });
 }
 
 /** LLM_TENSOR_WASM=0 in the environment turns the WASM kernels off (where there is an environment). */
