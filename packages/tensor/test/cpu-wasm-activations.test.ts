@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { geluTanhGradWasm, geluTanhWasm, logSoftmaxGradWasm, logSoftmaxWasm } from "../src/cpu/wasm/activations.js";
+import { geluTanhGradWasm, geluTanhWasm, logSoftmaxGradWasm, logSoftmaxWasm, siluGradWasm, siluWasm } from "../src/cpu/wasm/activations.js";
 
 // The WASM SIMD GELU (tanh) kernels against the formula in float64, over a range that reaches
 // the saturated tails and the clamp of their exp, at sizes that leave a partial vector and span
@@ -106,4 +106,29 @@ describe("WASM SIMD logSoftmax and its backward", () => {
     expect(out[1024]).toBeCloseTo(-Math.log(1024), 6);
     expect(logSoftmaxWasm(new Float32Array(3000), new Float32Array(3000), 1000, 3)).toBe(false);
   });
+});
+
+describe("WASM SIMD silu", () => {
+  const silu = (x: number) => x / (1 + Math.exp(-x));
+  const siluGrad = (x: number) => {
+    const s = 1 / (1 + Math.exp(-x));
+    return s * (1 + x * (1 - s));
+  };
+  for (const n of [1024, 40001]) {
+    test(`forward and backward on ${n} elements match float64 within float32 rounding`, () => {
+      const xs = inputs(n);
+      const out = new Float32Array(n);
+      expect(siluWasm(xs, 0, out, 0, n)).toBe(true);
+      const gs = xs.map((_, i) => Math.cos(i));
+      const grad = new Float32Array(n);
+      expect(siluGradWasm(xs, gs, grad, n)).toBe(true);
+      for (let i = 0; i < n; i++) {
+        const x = xs[i]!;
+        const want = silu(x);
+        if (!(Math.abs(out[i]! - want) <= 3e-7 * Math.max(1, Math.abs(want)))) expect.fail(`silu(${x}): got ${out[i]}, want ${want}`);
+        const wantG = gs[i]! * siluGrad(x);
+        if (!(Math.abs(grad[i]! - wantG) <= 1e-6 * Math.max(1, Math.abs(wantG)))) expect.fail(`silu'(${x}) * ${gs[i]}: got ${grad[i]}, want ${wantG}`);
+      }
+    });
+  }
 });

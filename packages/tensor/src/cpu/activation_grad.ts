@@ -3,7 +3,7 @@ import { CpuBuffer } from "./buffer.js";
 import { toFloat32 } from "./cast.js";
 import { erf } from "./erf.js";
 import { allocUninit } from "./pool.js";
-import { geluTanhGradWasm } from "./wasm/activations.js";
+import { geluTanhGradWasm, siluGradWasm } from "./wasm/activations.js";
 
 const SQRT_HALF = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
@@ -20,7 +20,8 @@ export function activationGrad(op: FusedActivation, x: StridedView, g: StridedVi
   const gs = toFloat32(g);
   const n = xs.length;
   const out = allocUninit("float32", n) as Float32Array;
-  if (wasm && op === "gelu_tanh" && geluTanhGradWasm(xs, gs, out, n)) return new CpuBuffer(out, "float32");
+  const simd = wasm ? (op === "gelu_tanh" ? geluTanhGradWasm : op === "silu" ? siluGradWasm : null) : null;
+  if (simd && simd(xs, gs, out, n)) return new CpuBuffer(out, "float32");
   switch (op) {
     case "gelu_tanh":
       // s = sigmoid(2u), u = c (x + a x^3): d/dx 0.5 x (1 + tanh u) = s (1 + x (1 - s) 2u')

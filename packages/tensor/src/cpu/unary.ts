@@ -5,7 +5,7 @@ import { CpuBuffer, viewData } from "./buffer.js";
 import { cast, float32View, isHalf } from "./cast.js";
 import { erf } from "./erf.js";
 import { coalesce, contiguousStrides, forEachRun, sizeOf } from "./strided.js";
-import { geluTanhWasm } from "./wasm/activations.js";
+import { geluTanhWasm, siluWasm } from "./wasm/activations.js";
 
 const SQRT_HALF = Math.SQRT1_2;
 const TWO_SQRT_2_OVER_PI = 2 * Math.sqrt(2 / Math.PI);
@@ -22,10 +22,10 @@ export function unary(op: UnaryOp, x: StridedView, wasm = true): BackendBuffer {
   const out = allocUninit(dtype, sizeOf(x.shape));
   const runs = coalesce(x.shape, [contiguousStrides(x.shape), x.strides]);
   const s = runs.inner[1]!;
-  // GELU (tanh) is exp-bound: the WASM SIMD kernel takes contiguous float32 runs
-  const simd = wasm && op === "gelu_tanh" && dtype === "float32" && s === 1;
+  // GELU (tanh) and SiLU are exp-bound: the WASM SIMD kernels take contiguous float32 runs
+  const simd = wasm && dtype === "float32" && s === 1 ? (op === "gelu_tanh" ? geluTanhWasm : op === "silu" ? siluWasm : null) : null;
   forEachRun(runs, [0, x.offset], (offs) => {
-    if (simd && geluTanhWasm(src as Float32Array, offs[1]!, out as Float32Array, offs[0]!, runs.n)) return;
+    if (simd && simd(src as Float32Array, offs[1]!, out as Float32Array, offs[0]!, runs.n)) return;
     run(out, offs[0]!, src, offs[1]!, s, runs.n);
   });
   return new CpuBuffer(out, dtype);

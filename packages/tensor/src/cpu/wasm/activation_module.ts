@@ -5,7 +5,8 @@ import { Code, emitModule, f32, i32, v128, type FuncDef } from "./encoder.js";
  *  - `gelu_tanh(src, dst, n4)`: dst = x / (1 + e^(-2u)), u = c (x + 0.044715 x^3), the
  *    tanh-approximated GELU with one exp;
  *  - `gelu_tanh_grad(x, g, dst, n4)`: dst = g s (1 + x (1 - s) 2u'), s = 1 / (1 + e^(-2u)), with
- *    1 - s taken as e^(-2u) s so that it keeps its precision where s is near 1.
+ *    1 - s taken as e^(-2u) s so that it keeps its precision where s is near 1;
+ *  - `silu` and `silu_grad`, the same with 2u replaced by x.
  * Addresses in bytes, n4 groups of four floats. exp is Cephes' expf (a degree-5 polynomial after
  * range reduction, about 1 ulp); below -87.33 it gives 0, and above 88 +Infinity (float32's e^x
  * overflows only past 88.72, but none of these formulas needs the values in between).
@@ -88,6 +89,46 @@ function geluTanhGrad(): FuncDef {
   return { name: "gelu_tanh_grad", params: [i32, i32, i32, i32], locals: [v128, v128, v128, v128, v128, v128], body: f };
 }
 
+/** `silu(src, dst, n4)`: x / (1 + e^(-x)). */
+function silu(): FuncDef {
+  const src = 0, dst = 1, n4 = 2;
+  const x = 3, e = 4, fx = 5, t = 6, arg = 7;
+  const f = new Code();
+  f.block().localGet(n4).i32Eqz().brIf(0);
+  f.loop();
+  f.localGet(src).v128Load().localSet(x);
+  f.f32x4Const(0).localGet(x).f32x4Sub().localSet(arg);
+  exp4(f, arg, e, fx, t);
+  f.localGet(dst).localGet(x).localGet(e).f32x4Const(1).f32x4Add().f32x4Div().v128Store();
+  f.localGet(src).i32Const(16).i32Add().localSet(src);
+  f.localGet(dst).i32Const(16).i32Add().localSet(dst);
+  f.localGet(n4).i32Const(1).i32Sub().localTee(n4).brIf(0);
+  f.end().end();
+  return { name: "silu", params: [i32, i32, i32], locals: [v128, v128, v128, v128, v128], body: f };
+}
+
+/** `silu_grad(x, g, dst, n4)`: g s (1 + x (1 - s)), s = 1 / (1 + e^(-x)), 1 - s as e^(-x) s, |x| clamped to 80. */
+function siluGrad(): FuncDef {
+  const xp = 0, gp = 1, dst = 2, n4 = 3;
+  const x = 4, e = 5, fx = 6, t = 7, arg = 8, s = 9;
+  const f = new Code();
+  f.block().localGet(n4).i32Eqz().brIf(0);
+  f.loop();
+  f.localGet(xp).v128Load().f32x4Const(80).f32x4Min().f32x4Const(-80).f32x4Max().localSet(x);
+  f.f32x4Const(0).localGet(x).f32x4Sub().localSet(arg);
+  exp4(f, arg, e, fx, t);
+  f.f32x4Const(1).f32x4Const(1).localGet(e).f32x4Add().f32x4Div().localSet(s);
+  f.localGet(dst);
+  f.localGet(gp).v128Load().localGet(s).f32x4Mul();
+  f.localGet(x).localGet(e).localGet(s).f32x4Mul().f32x4Mul().f32x4Const(1).f32x4Add().f32x4Mul().v128Store();
+  f.localGet(xp).i32Const(16).i32Add().localSet(xp);
+  f.localGet(gp).i32Const(16).i32Add().localSet(gp);
+  f.localGet(dst).i32Const(16).i32Add().localSet(dst);
+  f.localGet(n4).i32Const(1).i32Sub().localTee(n4).brIf(0);
+  f.end().end();
+  return { name: "silu_grad", params: [i32, i32, i32, i32], locals: [v128, v128, v128, v128, v128, v128], body: f };
+}
+
 /**
  * `exp_sum(src, n4, shift, out)`: the sum of e^(x - shift) over n4 groups of four, accumulated in
  * float64 (two f64x2 lanes pairs, stored as four doubles at out for the caller to add): the
@@ -132,5 +173,5 @@ function expScaleSub(): FuncDef {
 }
 
 export function activationModule(): Uint8Array {
-  return emitModule([geluTanh(), geluTanhGrad(), expSum(), expScaleSub()]);
+  return emitModule([geluTanh(), geluTanhGrad(), silu(), siluGrad(), expSum(), expScaleSub()]);
 }

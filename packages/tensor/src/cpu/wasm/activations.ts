@@ -11,6 +11,15 @@ const MIN_SIZE = 1024;
  * small, so the caller runs the JS loop.
  */
 export function geluTanhWasm(src: Float32Array, s0: number, out: Float32Array, o0: number, n: number): boolean {
+  return activationWasm("geluTanh", src, s0, out, o0, n);
+}
+
+/** out[o0 + t] = silu(src[s0 + t]) for t < n, as geluTanhWasm. */
+export function siluWasm(src: Float32Array, s0: number, out: Float32Array, o0: number, n: number): boolean {
+  return activationWasm("silu", src, s0, out, o0, n);
+}
+
+function activationWasm(kernel: "geluTanh" | "silu", src: Float32Array, s0: number, out: Float32Array, o0: number, n: number): boolean {
   if (n < MIN_SIZE) return false;
   const k = wasmActivations();
   const mem = k?.f32(2 * CHUNK * 4);
@@ -20,7 +29,7 @@ export function geluTanhWasm(src: Float32Array, s0: number, out: Float32Array, o
     const n4 = Math.ceil(len / 4);
     mem.set(src.subarray(s0 + done, s0 + done + len), 0);
     mem.fill(0, len, n4 * 4);
-    k.geluTanh(0, CHUNK * 4, n4);
+    k[kernel](0, CHUNK * 4, n4);
     out.set(mem.subarray(CHUNK, CHUNK + len), o0 + done);
   }
   return true;
@@ -28,6 +37,15 @@ export function geluTanhWasm(src: Float32Array, s0: number, out: Float32Array, o
 
 /** out = g * gelu_tanh'(x) elementwise over n contiguous elements, as geluTanhWasm. */
 export function geluTanhGradWasm(x: Float32Array, g: Float32Array, out: Float32Array, n: number): boolean {
+  return activationGradWasm("geluTanhGrad", x, g, out, n);
+}
+
+/** out = g * silu'(x), as geluTanhGradWasm. */
+export function siluGradWasm(x: Float32Array, g: Float32Array, out: Float32Array, n: number): boolean {
+  return activationGradWasm("siluGrad", x, g, out, n);
+}
+
+function activationGradWasm(kernel: "geluTanhGrad" | "siluGrad", x: Float32Array, g: Float32Array, out: Float32Array, n: number): boolean {
   if (n < MIN_SIZE) return false;
   const k = wasmActivations();
   const mem = k?.f32(3 * CHUNK * 4);
@@ -39,7 +57,7 @@ export function geluTanhGradWasm(x: Float32Array, g: Float32Array, out: Float32A
     mem.fill(0, len, n4 * 4);
     mem.set(g.subarray(done, done + len), CHUNK);
     mem.fill(0, CHUNK + len, CHUNK + n4 * 4);
-    k.geluTanhGrad(0, CHUNK * 4, 2 * CHUNK * 4, n4);
+    k[kernel](0, CHUNK * 4, 2 * CHUNK * 4, n4);
     out.set(mem.subarray(2 * CHUNK, 2 * CHUNK + len), done);
   }
   return true;

@@ -24,6 +24,8 @@ export interface WasmGemm {
 export interface WasmActivations {
   geluTanh(src: number, dst: number, n4: number): void;
   geluTanhGrad(x: number, g: number, dst: number, n4: number): void;
+  silu(src: number, dst: number, n4: number): void;
+  siluGrad(x: number, g: number, dst: number, n4: number): void;
   expSum(src: number, n4: number, shift: number, out: number): void;
   expScaleSub(y: number, g: number, dst: number, n4: number, s: number): void;
   /** The shared memory as float32 (see WasmGemm.f32). */
@@ -127,6 +129,8 @@ export function wasmActivations(): WasmActivations | null {
   return (activations = m && {
     geluTanh: m.exports["gelu_tanh"] as WasmActivations["geluTanh"],
     geluTanhGrad: m.exports["gelu_tanh_grad"] as WasmActivations["geluTanhGrad"],
+    silu: m.exports["silu"] as WasmActivations["silu"],
+    siluGrad: m.exports["silu_grad"] as WasmActivations["siluGrad"],
     expSum: m.exports["exp_sum"] as WasmActivations["expSum"],
     expScaleSub: m.exports["exp_scale_sub"] as WasmActivations["expScaleSub"],
     f32: m.f32,
