@@ -40,93 +40,72 @@ function twoU(f: Code, x: number): void {
   f.localGet(x).f32x4Mul().f32x4Const(2 * C).f32x4Mul();
 }
 
-function geluTanh(): FuncDef {
-  const src = 0, dst = 1, n4 = 2;
-  const x = 3, e = 4, fx = 5, t = 6, arg = 7;
-  const f = new Code();
-  f.block().localGet(n4).i32Eqz().brIf(0);
-  f.loop();
-  f.localGet(src).v128Load().localSet(x);
-  // x / (1 + e^(-2u)): no cancellation on either side (x - x / (e^(2u) + 1) loses the negative tail)
-  f.f32x4Const(0);
-  twoU(f, x);
-  f.f32x4Sub().localSet(arg);
-  exp4(f, arg, e, fx, t);
-  f.localGet(dst).localGet(x).localGet(e).f32x4Const(1).f32x4Add().f32x4Div().v128Store();
-  f.localGet(src).i32Const(16).i32Add().localSet(src);
-  f.localGet(dst).i32Const(16).i32Add().localSet(dst);
-  f.localGet(n4).i32Const(1).i32Sub().localTee(n4).brIf(0);
-  f.end().end();
-  return { name: "gelu_tanh", params: [i32, i32, i32], locals: [v128, v128, v128, v128, v128], body: f };
-}
-
-function geluTanhGrad(): FuncDef {
-  const xp = 0, gp = 1, dst = 2, n4 = 3;
-  const x = 4, e = 5, fx = 6, t = 7, arg = 8, s = 9;
-  const f = new Code();
-  f.block().localGet(n4).i32Eqz().brIf(0);
-  f.loop();
-  // beyond |x| = 9 the derivative is 1 or 0 to float32 (and e^(-2u) would overflow further out)
-  f.localGet(xp).v128Load().f32x4Const(9).f32x4Min().f32x4Const(-9).f32x4Max().localSet(x);
-  // s = 1 / (1 + e^(-2u))
-  f.f32x4Const(0);
-  twoU(f, x);
-  f.f32x4Sub().localSet(arg);
-  exp4(f, arg, e, fx, t);
-  f.f32x4Const(1).f32x4Const(1).localGet(e).f32x4Add().f32x4Div().localSet(s);
-  // g s (1 + x (1 - s) 2c (1 + 3a x^2))
-  f.localGet(dst);
-  f.localGet(gp).v128Load().localGet(s).f32x4Mul();
-  // 1 - s as e s: no cancellation where s is near 1
-  f.localGet(x).localGet(e).localGet(s).f32x4Mul().f32x4Mul();
+/** (2u)' = 2c (1 + 3a x^2) of local `x` onto the stack. */
+function twoUPrime(f: Code, x: number): void {
   f.localGet(x).localGet(x).f32x4Mul().f32x4Const(3 * A).f32x4Mul().f32x4Const(1).f32x4Add().f32x4Const(2 * C).f32x4Mul();
-  f.f32x4Mul().f32x4Const(1).f32x4Add().f32x4Mul().v128Store();
-  f.localGet(xp).i32Const(16).i32Add().localSet(xp);
-  f.localGet(gp).i32Const(16).i32Add().localSet(gp);
-  f.localGet(dst).i32Const(16).i32Add().localSet(dst);
-  f.localGet(n4).i32Const(1).i32Sub().localTee(n4).brIf(0);
-  f.end().end();
-  return { name: "gelu_tanh_grad", params: [i32, i32, i32, i32], locals: [v128, v128, v128, v128, v128, v128], body: f };
 }
 
-/** `silu(src, dst, n4)`: x / (1 + e^(-x)). */
-function silu(): FuncDef {
+/**
+ * Both activations are x sigmoid(z): GELU-tanh with z = 2u, SiLU with z = x. `z` pushes z of local
+ * `x`; `dz` pushes z'; `clamp` bounds x in the backward, past which f' is 0 or 1 to float32 and
+ * e^(-z) would overflow.
+ */
+interface Gate {
+  name: string;
+  z(f: Code, x: number): void;
+  dz: ((f: Code, x: number) => void) | null;
+  clamp: number;
+}
+const GELU_TANH: Gate = { name: "gelu_tanh", z: twoU, dz: twoUPrime, clamp: 9 };
+const SILU: Gate = { name: "silu", z: (f, x) => void f.localGet(x), dz: null, clamp: 80 };
+
+/** `name(src, dst, n4)`: x / (1 + e^(-z)), with no cancellation on either side. */
+function gated(gate: Gate): FuncDef {
   const src = 0, dst = 1, n4 = 2;
   const x = 3, e = 4, fx = 5, t = 6, arg = 7;
   const f = new Code();
   f.block().localGet(n4).i32Eqz().brIf(0);
   f.loop();
   f.localGet(src).v128Load().localSet(x);
-  f.f32x4Const(0).localGet(x).f32x4Sub().localSet(arg);
+  f.f32x4Const(0);
+  gate.z(f, x);
+  f.f32x4Sub().localSet(arg);
   exp4(f, arg, e, fx, t);
   f.localGet(dst).localGet(x).localGet(e).f32x4Const(1).f32x4Add().f32x4Div().v128Store();
   f.localGet(src).i32Const(16).i32Add().localSet(src);
   f.localGet(dst).i32Const(16).i32Add().localSet(dst);
   f.localGet(n4).i32Const(1).i32Sub().localTee(n4).brIf(0);
   f.end().end();
-  return { name: "silu", params: [i32, i32, i32], locals: [v128, v128, v128, v128, v128], body: f };
+  return { name: gate.name, params: [i32, i32, i32], locals: [v128, v128, v128, v128, v128], body: f };
 }
 
-/** `silu_grad(x, g, dst, n4)`: g s (1 + x (1 - s)), s = 1 / (1 + e^(-x)), 1 - s as e^(-x) s, |x| clamped to 80. */
-function siluGrad(): FuncDef {
+/** `name_grad(x, g, dst, n4)`: g s (1 + x (1 - s) z'), s = 1 / (1 + e^(-z)), 1 - s taken as e^(-z) s. */
+function gatedGrad(gate: Gate): FuncDef {
   const xp = 0, gp = 1, dst = 2, n4 = 3;
   const x = 4, e = 5, fx = 6, t = 7, arg = 8, s = 9;
   const f = new Code();
   f.block().localGet(n4).i32Eqz().brIf(0);
   f.loop();
-  f.localGet(xp).v128Load().f32x4Const(80).f32x4Min().f32x4Const(-80).f32x4Max().localSet(x);
-  f.f32x4Const(0).localGet(x).f32x4Sub().localSet(arg);
+  f.localGet(xp).v128Load().f32x4Const(gate.clamp).f32x4Min().f32x4Const(-gate.clamp).f32x4Max().localSet(x);
+  f.f32x4Const(0);
+  gate.z(f, x);
+  f.f32x4Sub().localSet(arg);
   exp4(f, arg, e, fx, t);
   f.f32x4Const(1).f32x4Const(1).localGet(e).f32x4Add().f32x4Div().localSet(s);
   f.localGet(dst);
   f.localGet(gp).v128Load().localGet(s).f32x4Mul();
-  f.localGet(x).localGet(e).localGet(s).f32x4Mul().f32x4Mul().f32x4Const(1).f32x4Add().f32x4Mul().v128Store();
+  f.localGet(x).localGet(e).localGet(s).f32x4Mul().f32x4Mul();
+  if (gate.dz) {
+    gate.dz(f, x);
+    f.f32x4Mul();
+  }
+  f.f32x4Const(1).f32x4Add().f32x4Mul().v128Store();
   f.localGet(xp).i32Const(16).i32Add().localSet(xp);
   f.localGet(gp).i32Const(16).i32Add().localSet(gp);
   f.localGet(dst).i32Const(16).i32Add().localSet(dst);
   f.localGet(n4).i32Const(1).i32Sub().localTee(n4).brIf(0);
   f.end().end();
-  return { name: "silu_grad", params: [i32, i32, i32, i32], locals: [v128, v128, v128, v128, v128, v128], body: f };
+  return { name: `${gate.name}_grad`, params: [i32, i32, i32, i32], locals: [v128, v128, v128, v128, v128, v128], body: f };
 }
 
 /**
@@ -173,5 +152,5 @@ function expScaleSub(): FuncDef {
 }
 
 export function activationModule(): Uint8Array {
-  return emitModule([geluTanh(), geluTanhGrad(), silu(), siluGrad(), expSum(), expScaleSub()]);
+  return emitModule([gated(GELU_TANH), gatedGrad(GELU_TANH), gated(SILU), gatedGrad(SILU), expSum(), expScaleSub()]);
 }
