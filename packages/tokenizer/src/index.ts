@@ -15,6 +15,7 @@ export {
 } from "./tiktoken.js";
 export { BPEModel, type BPEOptions } from "./models/bpe.js";
 export { PairTable } from "./models/pair_table.js";
+export { MergeTable, type MergeLookup } from "./models/merge_table.js";
 export * from "./normalizers/index.js";
 export * from "./pre_tokenizers/index.js";
 export * from "./decoders/index.js";

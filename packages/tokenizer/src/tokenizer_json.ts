@@ -1,6 +1,6 @@
 import { TokenizerError, describe } from "./errors.js";
 import { BPEModel } from "./models/bpe.js";
-import { PairTable } from "./models/pair_table.js";
+import { MergeTable } from "./models/merge_table.js";
 import { normalizerFromJSON } from "./normalizers/index.js";
 import { preTokenizerFromJSON, flattenPreTokenizers, ByteLevelPreTokenizer } from "./pre_tokenizers/index.js";
 import { postProcessorFromJSON } from "./post_processors/index.js";
@@ -70,9 +70,9 @@ export function readVocab(vocabJson: unknown, addedIds: Set<number>, path: strin
 }
 
 /** Builds the merge table from tokenizer.json merges ("a b" strings or [a, b] pairs). */
-export function readMerges(merges: unknown, tokenToId: VocabTable, path: string): PairTable {
+export function readMerges(merges: unknown, tokenToId: VocabTable, path: string): MergeTable {
   if (!Array.isArray(merges)) throw new TokenizerError(`${path}: expected an array of merges, found ${describe(merges)}`);
-  const pairs = new PairTable(merges.length);
+  const pairs = new MergeTable(tokenToId, merges.length);
   for (let r = 0; r < merges.length; r++) {
     const m = merges[r];
     let a: string;
@@ -96,9 +96,9 @@ export function readMerges(merges: unknown, tokenToId: VocabTable, path: string)
     const im = tokenToId.get(a + b);
     if (im === undefined)
       throw new TokenizerError(`${path}[${r}]: the merged token ${JSON.stringify(a + b)} of merge ${JSON.stringify(a + " " + b)} is not in the vocab`);
-    pairs.set(ia, ib, r, im);
+    pairs.add(ia, ib, im);
   }
-  return pairs;
+  return pairs.done();
 }
 
 function readAddedTokens(json: unknown, path: string): AddedToken[] {

@@ -1,6 +1,6 @@
 import { TokenizerError } from "../errors.js";
 import { BYTE_TO_CHAR, textToByteLevel, utf8Encode } from "../utils/byte_level.js";
-import { PairTable } from "./pair_table.js";
+import type { MergeLookup } from "./merge_table.js";
 import { mergeSymbols } from "./merge.js";
 import { PieceCache } from "./piece_cache.js";
 import { VocabTable } from "./vocab_table.js";
@@ -12,7 +12,7 @@ export interface BPEOptions {
    */
   vocab: VocabTable | readonly (string | undefined)[];
   /** merge table: (left id, right id) -> (rank, merged id) */
-  pairs: PairTable;
+  pairs: MergeLookup;
   /** the merges in rank order, as written in tokenizer.json; null when the model came from ranks (tiktoken) */
   merges: ReadonlyArray<string | [string, string]> | null;
   /** the model works on the UTF-8 bytes of each piece (GPT-2 / tiktoken byte-level BPE) */
@@ -34,7 +34,7 @@ const EMPTY: number[] = [];
 export class BPEModel {
   /** token <-> id */
   readonly tokenToId: VocabTable;
-  readonly pairs: PairTable;
+  readonly pairs: MergeLookup;
   readonly merges: ReadonlyArray<string | [string, string]> | null;
   readonly byteLevel: boolean;
   readonly ignoreMerges: boolean;

@@ -1,4 +1,4 @@
-import type { PairTable } from "./pair_table.js";
+import type { MergeLookup } from "./merge_table.js";
 
 const SLOT = 2 ** 26; // positions per rank in heap keys (words up to 67M symbols)
 const SMALL = 40;
@@ -13,13 +13,13 @@ let heap = new Float64Array(64);
  * Applies BPE merges to the symbols sym[0..n) in place: repeatedly joins the adjacent pair
  * with the lowest rank, leftmost first on ties. Returns the new symbol count.
  */
-export function mergeSymbols(table: PairTable, sym: Int32Array, n: number): number {
+export function mergeSymbols(table: MergeLookup, sym: Int32Array, n: number): number {
   if (n < 2) return n;
   return n <= SMALL ? mergeSmall(table, sym, n) : mergeLarge(table, sym, n);
 }
 
 /** O(n^2) scan over a flat array: fastest for the short pieces that make up most text. */
-function mergeSmall(table: PairTable, sym: Int32Array, n: number): number {
+function mergeSmall(table: MergeLookup, sym: Int32Array, n: number): number {
   const rk = rankBuf;
   const rs = resBuf;
   for (let i = 0; i < n - 1; i++) {
@@ -68,7 +68,7 @@ function mergeSmall(table: PairTable, sym: Int32Array, n: number): number {
 }
 
 /** Linked list plus a binary heap of (rank, position): O(n log n) for long pieces. */
-function mergeLarge(table: PairTable, sym: Int32Array, n: number): number {
+function mergeLarge(table: MergeLookup, sym: Int32Array, n: number): number {
   if (nextBuf.length < n) {
     nextBuf = new Int32Array(n * 2);
     prevBuf = new Int32Array(n * 2);

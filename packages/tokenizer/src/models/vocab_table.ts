@@ -1,5 +1,10 @@
 import { TokenizerError } from "../errors.js";
 
+/** the polynomial hash's multiplier (odd, so joining hashes loses nothing) */
+export const HASH_P = 0x01000193;
+/** 2^32 / golden ratio: spreads the hash's top bits over the slots (Fibonacci hashing) */
+const GOLDEN = 0x9e3779b1 | 0;
+
 /**
  * The vocab both ways: id -> token and token -> id.
  *
@@ -9,15 +14,25 @@ import { TokenizerError } from "../errors.js";
  * spans joined, needs no substring. Loading a 128k-token vocab this way allocates a few typed
  * arrays and one string instead of 128k strings, which is most of what makes tokenizer.json
  * load fast (each of its ~280k merges looks up both halves and their concatenation).
+ *
+ * The hash is polynomial (h = h * P + c), so the hash of two tokens joined follows from theirs:
+ * concatId(a, b) finds the token a + b without touching its characters until the compare. The
+ * merge table leans on that to key merges by the token they make.
  */
 export class VocabTable {
   private readonly pool: string;
   private readonly offsets: Int32Array;
   /** 1 where an id has a token; ids may have holes (added tokens live past the model's vocab) */
   private readonly present: Uint8Array;
+  /** per id: hashSpan of its token (0 for holes) */
+  private readonly hashes: Int32Array;
+  /** P^k for k up to the longest token's length */
+  private readonly powers: Int32Array;
   /** per slot: hash, id + 1 (0 = empty) */
   private readonly slots: Int32Array;
   private readonly mask: number;
+  /** 32 - log2(slot count): the slot of a hash is the top bits of hash * golden ratio */
+  private readonly shift: number;
   /** number of tokens */
   readonly size: number;
 
@@ -42,12 +57,27 @@ export class VocabTable {
     for (let id = 0; id < ids; id++) count += this.present[id]!;
     this.size = count;
     let cap = 16;
-    while (cap < count * 2) cap <<= 1;
+    let bits = 4;
+    while (cap < count * 2) {
+      cap <<= 1;
+      bits++;
+    }
     this.mask = cap - 1;
+    this.shift = 32 - bits;
     this.slots = new Int32Array(cap * 2);
+    let longest = 0;
+    for (let id = 0; id < ids; id++) longest = Math.max(longest, offsets[id + 1]! - offsets[id]!);
+    this.powers = new Int32Array(longest + 1);
+    this.powers[0] = 1;
+    for (let k = 1; k <= longest; k++) this.powers[k] = Math.imul(this.powers[k - 1]!, HASH_P);
+    if (!hashes) {
+      hashes = new Int32Array(ids);
+      for (let id = 0; id < ids; id++) if (this.present[id] !== 0) hashes[id] = VocabTable.hashSpan(pool, offsets[id]!, offsets[id + 1]!);
+    }
+    this.hashes = hashes;
     for (let id = 0; id < ids; id++) {
       if (this.present[id] === 0) continue;
-      const earlier = this.insert(id, hashes ? hashes[id]! : VocabTable.hashSpan(pool, offsets[id]!, offsets[id + 1]!));
+      const earlier = this.insert(id, hashes[id]!);
       if (earlier >= 0) {
         if (onDuplicate) onDuplicate(id, earlier);
         throw new TokenizerError(`vocab: token ${JSON.stringify(this.token(earlier))} has two ids, ${earlier} and ${id}`);
@@ -74,18 +104,33 @@ export class VocabTable {
     return new VocabTable(parts.join(""), offsets, present, null, onDuplicate);
   }
 
-  /** FNV-1a of text[s, e): what the index keys on */
+  /** Polynomial hash of text[s, e) (h = h * P + c from 0, mod 2^32): what the index keys on. */
   static hashSpan(text: string, s: number, e: number): number {
-    let h = 0x811c9dc5;
-    for (let i = s; i < e; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+    let h = 0;
+    for (let i = s; i < e; i++) h = (Math.imul(h, HASH_P) + text.charCodeAt(i)) | 0;
     return h;
   }
 
   /** hashSpan of text[s1, e1) + text[s2, e2) */
   static hashConcat(text: string, s1: number, e1: number, s2: number, e2: number): number {
     let h = VocabTable.hashSpan(text, s1, e1);
-    for (let i = s2; i < e2; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+    for (let i = s2; i < e2; i++) h = (Math.imul(h, HASH_P) + text.charCodeAt(i)) | 0;
     return h;
+  }
+
+  /** The hash of x + y from hashSpan(x), hashSpan(y) and y's length (at most the longest token's). */
+  joinHashes(hx: number, hy: number, yLength: number): number {
+    return (Math.imul(hx, this.powers[yLength]!) + hy) | 0;
+  }
+
+  /** hashSpan of the token of `id` (0 for a hole) */
+  hashOf(id: number): number {
+    return this.hashes[id]!;
+  }
+
+  /** Length of the token of `id` (0 for a hole). */
+  lengthOf(id: number): number {
+    return this.offsets[id + 1]! - this.offsets[id]!;
   }
 
   /** Number of ids (the largest id + 1), holes included. */
@@ -124,7 +169,7 @@ export class VocabTable {
   getHashed(text: string, s: number, e: number, h: number): number | undefined {
     const slots = this.slots;
     const mask = this.mask;
-    let i = h & mask;
+    let i = Math.imul(h, GOLDEN) >>> this.shift;
     for (;;) {
       const id1 = slots[(i << 1) + 1]!;
       if (id1 === 0) return undefined;
@@ -142,13 +187,44 @@ export class VocabTable {
   getConcatHashed(text: string, s1: number, e1: number, s2: number, e2: number, h: number): number | undefined {
     const slots = this.slots;
     const mask = this.mask;
-    let i = h & mask;
+    let i = Math.imul(h, GOLDEN) >>> this.shift;
     for (;;) {
       const id1 = slots[(i << 1) + 1]!;
       if (id1 === 0) return undefined;
       if (slots[i << 1] === h && this.equalsConcat(id1 - 1, text, s1, e1, s2, e2)) return id1 - 1;
       i = (i + 1) & mask;
     }
+  }
+
+  /** id of the token that is token(a) + token(b), or -1 (a and b must be ids with tokens) */
+  concatId(a: number, b: number): number {
+    const offsets = this.offsets;
+    const la = offsets[a + 1]! - offsets[a]!;
+    const lb = offsets[b + 1]! - offsets[b]!;
+    const h = (Math.imul(this.hashes[a]!, this.powers[lb]!) + this.hashes[b]!) | 0;
+    const slots = this.slots;
+    const mask = this.mask;
+    let i = Math.imul(h, GOLDEN) >>> this.shift;
+    for (;;) {
+      const id1 = slots[(i << 1) + 1]!;
+      if (id1 === 0) return -1;
+      if (slots[i << 1] === h && this.isJoin(id1 - 1, a, la, b, lb)) return id1 - 1;
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** token(id) === token(a) + token(b), whose lengths are la and lb */
+  private isJoin(id: number, a: number, la: number, b: number, lb: number): boolean {
+    const offsets = this.offsets;
+    const o = offsets[id]!;
+    if (offsets[id + 1]! - o !== la + lb) return false;
+    const pool = this.pool;
+    const oa = offsets[a]!;
+    for (let j = 0; j < la; j++) if (pool.charCodeAt(o + j) !== pool.charCodeAt(oa + j)) return false;
+    const o2 = o + la;
+    const ob = offsets[b]!;
+    for (let j = 0; j < lb; j++) if (pool.charCodeAt(o2 + j) !== pool.charCodeAt(ob + j)) return false;
+    return true;
   }
 
   /** token(id) === text[s, e), without making either string */
@@ -179,7 +255,7 @@ export class VocabTable {
     const e = this.offsets[id + 1]!;
     const slots = this.slots;
     const mask = this.mask;
-    let i = h & mask;
+    let i = Math.imul(h, GOLDEN) >>> this.shift;
     for (;;) {
       const id1 = slots[(i << 1) + 1]!;
       if (id1 === 0) break;

@@ -1,5 +1,5 @@
 import type { VocabTable } from "../models/vocab_table.js";
-import type { PairTable } from "../models/pair_table.js";
+import type { MergeTable } from "../models/merge_table.js";
 import { Fallback, fallback, skipValue, skipWs, walkObject } from "./json/scan.js";
 import { scanVocab, type ScannedVocab } from "./json/vocab.js";
 import { resolveDeferred, scanMerges, type DeferredMerges } from "./json/merges.js";
@@ -11,7 +11,7 @@ export interface FastModelData {
   /** the vocab, duplicate ids and tokens already rejected */
   vocab: VocabTable;
   /** the merge table */
-  pairs: PairTable;
+  pairs: MergeTable;
 }
 
 /**
@@ -32,7 +32,7 @@ export function readTokenizerJsonFast(text: string, file: string): { root: Recor
 
 function read(text: string, file: string): { root: Record<string, unknown>; data: FastModelData } {
   let vocab: ScannedVocab | null = null;
-  let pairs: PairTable | null = null;
+  let pairs: MergeTable | null = null;
   let deferred: DeferredMerges | null = null;
   const root: Record<string, unknown> = {};
   const end = walkObject(text, skipWs(text, 0), (key, v) => {

@@ -1,6 +1,6 @@
 import { TokenizerError } from "../../errors.js";
-import { PairTable } from "../../models/pair_table.js";
-import { VocabTable } from "../../models/vocab_table.js";
+import { MergeTable } from "../../models/merge_table.js";
+import { HASH_P, VocabTable } from "../../models/vocab_table.js";
 import { endOfString, fallback, grow, skipWs, stringAt } from "./scan.js";
 
 /**
@@ -20,7 +20,7 @@ export interface DeferredMerges {
  * two are tried before hashing.
  */
 class MergeResolver {
-  readonly pairs: PairTable;
+  readonly pairs: MergeTable;
   private lastMerged = -1;
 
   constructor(
@@ -29,7 +29,7 @@ class MergeResolver {
     private readonly file: string,
     expected: number,
   ) {
-    this.pairs = new PairTable(expected);
+    this.pairs = new MergeTable(table, expected);
   }
 
   /** merge r is text[s1, e1) + text[s2, e2), whose hashes are ha, hb and hab */
@@ -39,14 +39,14 @@ class MergeResolver {
     const b = table.getHashed(text, s2, e2, hb);
     const last = this.lastMerged;
     const m =
-      last >= 0 && table.equalsConcat(last, text, s1, e1, s2, e2)
+      last >= 0 && table.hashOf(last) === hab && table.equalsConcat(last, text, s1, e1, s2, e2)
         ? last
-        : last + 1 < table.length && table.equalsConcat(last + 1, text, s1, e1, s2, e2)
+        : last + 1 < table.length && table.hashOf(last + 1) === hab && table.equalsConcat(last + 1, text, s1, e1, s2, e2)
           ? last + 1
           : table.getConcatHashed(text, s1, e1, s2, e2, hab);
     if (a === undefined || b === undefined || m === undefined) throw this.error(r, text.slice(s1, e1), text.slice(s2, e2), a, b);
     this.lastMerged = m;
-    this.pairs.set(a, b, r, m);
+    this.pairs.add(a, b, m);
   }
 
   strings(r: number, A: string, B: string): void {
@@ -55,7 +55,8 @@ class MergeResolver {
     const b = table.get(B);
     const m = table.get(A + B);
     if (a === undefined || b === undefined || m === undefined) throw this.error(r, A, B, a, b);
-    this.pairs.set(a, b, r, m);
+    this.lastMerged = m;
+    this.pairs.add(a, b, m);
   }
 
   private error(r: number, A: string, B: string, a: number | undefined, b: number | undefined): TokenizerError {
@@ -73,7 +74,7 @@ export function scanMerges(
   start: number,
   file: string,
   table: VocabTable | null,
-): { end: number; pairs: PairTable | null; deferred: DeferredMerges | null } {
+): { end: number; pairs: MergeTable | null; deferred: DeferredMerges | null } {
   const n = text.length;
   // about 20 characters per merge in the usual indented file; the table grows if there are more
   const live = table ? new MergeResolver(text, table, file, Math.ceil((n - start) / 20)) : null;
@@ -111,9 +112,9 @@ export function scanMerges(
         let e = -1;
         let sp = -1;
         let spaces = 0;
-        let ha = 0x811c9dc5;
-        let hb = 0x811c9dc5;
-        let hab = 0x811c9dc5;
+        let ha = 0;
+        let hb = 0;
+        let hab = 0;
         for (let j = i + 1; j < n; j++) {
           const d = text.charCodeAt(j);
           if (d === 34) {
@@ -125,10 +126,10 @@ export function scanMerges(
             spaces++;
             sp = j;
             hab = ha;
-          } else if (sp < 0) ha = Math.imul(ha ^ d, 0x01000193);
+          } else if (sp < 0) ha = (Math.imul(ha, HASH_P) + d) | 0;
           else {
-            hb = Math.imul(hb ^ d, 0x01000193);
-            hab = Math.imul(hab ^ d, 0x01000193);
+            hb = (Math.imul(hb, HASH_P) + d) | 0;
+            hab = (Math.imul(hab, HASH_P) + d) | 0;
           }
         }
         if (e >= 0 && spaces === 1) {
@@ -171,11 +172,11 @@ export function scanMerges(
         break;
       } else fallback();
     }
-  return { end: i, pairs: live ? live.pairs : null, deferred: live ? null : { count, spans, escaped } };
+  return { end: i, pairs: live ? live.pairs.done() : null, deferred: live ? null : { count, spans, escaped } };
 }
 
 /** Resolves merges read before the vocab. */
-export function resolveDeferred(text: string, d: DeferredMerges, table: VocabTable, file: string): PairTable {
+export function resolveDeferred(text: string, d: DeferredMerges, table: VocabTable, file: string): MergeTable {
   const resolver = new MergeResolver(text, table, file, d.count);
   const spans = d.spans;
   for (let r = 0; r < d.count; r++) {
@@ -190,5 +191,5 @@ export function resolveDeferred(text: string, d: DeferredMerges, table: VocabTab
       resolver.spans(r, s1, e1, s2, e2, VocabTable.hashSpan(text, s1, e1), VocabTable.hashSpan(text, s2, e2), VocabTable.hashConcat(text, s1, e1, s2, e2));
     }
   }
-  return resolver.pairs;
+  return resolver.pairs.done();
 }

@@ -1,5 +1,5 @@
 import { TokenizerError } from "../../errors.js";
-import { VocabTable } from "../../models/vocab_table.js";
+import { HASH_P, VocabTable } from "../../models/vocab_table.js";
 import { endOfString, fallback, grow, skipWs } from "./scan.js";
 
 export interface ScannedVocab {
@@ -51,9 +51,9 @@ function scanEntries(text: string, start: number): Entries {
     if (text.charCodeAt(i) !== 34) fallback();
     let j = i + 1;
     let c = text.charCodeAt(j);
-    let h = 0x811c9dc5;
+    let h = 0;
     while (c !== 34 && c !== 92 && j < n) {
-      h = Math.imul(h ^ c, 0x01000193);
+      h = (Math.imul(h, HASH_P) + c) | 0;
       c = text.charCodeAt(++j);
     }
     if (j >= n) fallback();

@@ -1,0 +1,100 @@
+import { PairTable } from "./pair_table.js";
+import type { VocabTable } from "./vocab_table.js";
+
+/** What the merge loop asks of a merge table. */
+export interface MergeLookup {
+  /** Slot of the merge of (a, b), or -1 when the pair does not merge; read it with rank() and result(). */
+  find(a: number, b: number): number;
+  rank(slot: number): number;
+  result(slot: number): number;
+}
+
+/**
+ * The merges of a tokenizer.json, keyed by the token each one makes.
+ *
+ * Files list merges in the order of the tokens they make (a token converted from tiktoken has
+ * several merges, one after another), so the merges of each token are one run of ranks: the
+ * table keeps per rank its left id and its token, and per token where its run starts. A pair
+ * (a, b) is found through the vocab (the token a + b, by hash) and then in that token's short
+ * run. Building it writes a few arrays front to back; a hash table of pairs, the other way,
+ * scatters 280k writes over 8 MB, which was the largest single cost of loading llama3's file.
+ * The rare merge that comes after its token's run has ended goes to a small PairTable.
+ */
+export class MergeTable implements MergeLookup {
+  private left: Int32Array;
+  private merged: Int32Array;
+  /** run of token t: ranks [first[t], first[t + 1]) (which may hold others' merges, marked left = -1) */
+  private readonly first: Int32Array;
+  /** merges whose token's run had ended */
+  private late: PairTable | null = null;
+  private lastToken = -1;
+  /** number of merges */
+  size = 0;
+
+  constructor(
+    private readonly vocab: VocabTable,
+    expected = 1024,
+  ) {
+    this.left = new Int32Array(Math.max(16, expected));
+    this.merged = new Int32Array(Math.max(16, expected));
+    this.first = new Int32Array(vocab.length + 1);
+  }
+
+  /**
+   * Adds the next merge (rank = the number added so far): token(a) + token(b) = token(m). The
+   * caller has checked that; call done() after the last.
+   */
+  add(a: number, b: number, m: number): void {
+    const r = this.size++;
+    if (r === this.left.length) this.growRanks();
+    this.merged[r] = m;
+    if (m >= this.lastToken) {
+      // a new run starts here; tokens in between have no merges (empty runs)
+      for (let t = this.lastToken + 1; t <= m; t++) this.first[t] = r;
+      this.lastToken = m;
+      this.left[r] = a;
+    } else {
+      (this.late ??= new PairTable(64)).set(a, b, r, m);
+      this.left[r] = -1;
+    }
+  }
+
+  /** Closes the last run. */
+  done(): this {
+    for (let t = this.lastToken + 1; t < this.first.length; t++) this.first[t] = this.size;
+    this.lastToken = this.first.length;
+    return this;
+  }
+
+  find(a: number, b: number): number {
+    const late = this.late;
+    if (late !== null) {
+      // a pair listed twice: the later listing counts (as in a Map built from the list), and the later one is here
+      const s = late.find(a, b);
+      if (s >= 0) return this.size + s;
+    }
+    const m = this.vocab.concatId(a, b);
+    if (m < 0) return -1;
+    const left = this.left;
+    // b follows from a and m, so the left id alone tells the merges of m apart; latest first
+    for (let r = this.first[m + 1]! - 1, start = this.first[m]!; r >= start; r--) if (left[r] === a) return r;
+    return -1;
+  }
+
+  rank(slot: number): number {
+    return slot < this.size ? slot : this.late!.rank(slot - this.size);
+  }
+
+  result(slot: number): number {
+    return slot < this.size ? this.merged[slot]! : this.late!.result(slot - this.size);
+  }
+
+  private growRanks(): void {
+    const left = new Int32Array(this.left.length * 2);
+    left.set(this.left);
+    this.left = left;
+    const merged = new Int32Array(this.merged.length * 2);
+    merged.set(this.merged);
+    this.merged = merged;
+  }
+}

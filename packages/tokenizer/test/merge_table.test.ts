@@ -1,0 +1,119 @@
+import { describe, it, expect } from "vitest";
+import { MergeTable, PairTable, VocabTable } from "../src/index.js";
+
+// MergeTable keys merges by the token they make and finds a pair through the vocab; PairTable
+// hashes the pair itself. Built from the same merge list they must answer every pair alike.
+
+/** Deterministic random numbers (mulberry32). */
+function random(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+interface Case {
+  vocab: VocabTable;
+  merges: Array<[number, number, number]>;
+}
+
+/**
+ * A vocab grown from a few characters by merging random pairs, and its merge list: some tokens
+ * get several merges (as files converted from tiktoken have), some merges are moved after
+ * later tokens' merges, and some pairs are listed twice.
+ */
+function randomCase(seed: number, shuffled: number): Case {
+  const rand = random(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const tokens = ["a", "b", "c", "d", "\u00e9", "\u{1F600}"];
+  const ids = new Map(tokens.map((t, i) => [t, i]));
+  const merges: Array<[number, number, number]> = [];
+  while (merges.length < 400) {
+    const a = pick(tokens);
+    const b = pick(tokens);
+    if (a.length + b.length > 12) continue;
+    let m = ids.get(a + b);
+    if (m === undefined) {
+      m = tokens.length;
+      tokens.push(a + b);
+      ids.set(a + b, m);
+    }
+    merges.push([ids.get(a)!, ids.get(b)!, m]);
+  }
+  merges.sort((x, y) => x[2] - y[2]);
+  for (let k = 0; k < shuffled; k++) {
+    const i = Math.floor(rand() * merges.length);
+    const [moved] = merges.splice(i, 1);
+    merges.splice(i + Math.floor(rand() * (merges.length - i)), 0, moved!);
+  }
+  for (let k = 0; k < 10; k++) merges.splice(Math.floor(rand() * merges.length), 0, pick(merges));
+  // holes: ids past the tokens, as added tokens leave them
+  return { vocab: VocabTable.fromTokens([...tokens, undefined, "zz"]), merges };
+}
+
+function tables({ vocab, merges }: Case): [MergeTable, PairTable] {
+  const table = new MergeTable(vocab, 4);
+  const pairs = new PairTable();
+  merges.forEach(([a, b, m], r) => {
+    table.add(a, b, m);
+    pairs.set(a, b, r, m);
+  });
+  return [table.done(), pairs];
+}
+
+function expectSameAnswers(c: Case): void {
+  const [table, pairs] = tables(c);
+  const n = c.vocab.length;
+  let merging = 0;
+  const wrong: string[] = [];
+  for (let a = 0; a < n; a++) {
+    if (c.vocab.token(a) === undefined) continue;
+    for (let b = 0; b < n; b++) {
+      if (c.vocab.token(b) === undefined) continue;
+      const s = table.find(a, b);
+      const p = pairs.find(a, b);
+      const got = s < 0 ? "none" : `rank ${table.rank(s)} -> ${table.result(s)}`;
+      const want = p < 0 ? "none" : `rank ${pairs.rank(p)} -> ${pairs.result(p)}`;
+      if (got !== want) wrong.push(`(${a}, ${b}): ${got}, expected ${want}`);
+      if (p >= 0) merging++;
+    }
+  }
+  expect(wrong).toEqual([]);
+  expect(merging).toBe(pairs.size);
+}
+
+describe("MergeTable answers as a PairTable of the same merges", () => {
+  it.each([1, 2, 3])("merges in token order, several per token, some listed twice (seed %i)", (seed) => {
+    expectSameAnswers(randomCase(seed, 0));
+  });
+
+  it.each([4, 5, 6])("with merges moved after later tokens' runs (seed %i)", (seed) => {
+    expectSameAnswers(randomCase(seed, 40));
+  });
+
+  it("with every merge out of order", () => {
+    const c = randomCase(7, 0);
+    c.merges.reverse();
+    expectSameAnswers(c);
+  });
+
+  it("the later of a pair listed twice counts, in a run and out of one", () => {
+    const vocab = VocabTable.fromTokens(["a", "b", "ab", "c", "bc", "abc"]);
+    const table = new MergeTable(vocab);
+    table.add(0, 1, 2); // rank 0: a b
+    table.add(0, 4, 5); // rank 1: a bc
+    table.add(1, 3, 4); // rank 2: b c (late: abc's run has begun)
+    table.add(0, 4, 5); // rank 3: a bc again, in abc's run
+    table.add(0, 1, 2); // rank 4: a b again, late
+    table.done();
+    expect(table.rank(table.find(0, 4))).toBe(3);
+    expect(table.rank(table.find(0, 1))).toBe(4);
+    expect(table.result(table.find(1, 3))).toBe(4);
+    expect(table.find(2, 3)).toBe(-1); // "abc" is a token but "ab c" is no merge
+    expect(table.find(1, 0)).toBe(-1);
+  });
+});
