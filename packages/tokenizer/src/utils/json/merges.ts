@@ -76,8 +76,9 @@ export function scanMerges(
   table: VocabTable | null,
 ): { end: number; pairs: MergeTable | null; deferred: DeferredMerges | null } {
   const n = text.length;
-  // about 20 characters per merge in the usual indented file; the table grows if there are more
-  const live = table ? new MergeResolver(text, table, file, Math.ceil((n - start) / 20)) : null;
+  // room for a merge per 12 characters (the usual indented file has 18 or more; compact JSON may
+  // need more, and then the table grows): growing mid-loop throws away the compiled loop
+  const live = table ? new MergeResolver(text, table, file, Math.ceil((n - start) / 12)) : null;
   let spans = new Int32Array(live ? 0 : 1 << 16);
   const escaped = new Map<number, [string, string]>();
   let count = 0;
