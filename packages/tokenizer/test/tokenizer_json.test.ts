@@ -27,6 +27,16 @@ describe("reading tokenizer.json text", () => {
     same(JSON.stringify({ model: { ...modelRest, merges, vocab }, ...rest }));
   });
 
+  it("a vocab written out of id order (reversed), escaped tokens included", () => {
+    // built by hand: JSON.stringify would put integer-like keys such as "0" first
+    const entries = Object.entries(parsed.model.vocab as Record<string, number>).reverse();
+    const vocabText = `{${entries.map(([t, id]) => `${JSON.stringify(t)}: ${id}`).join(", ")}}`;
+    const { vocab: _, ...modelRest } = parsed.model;
+    const modelText = `{"vocab": ${vocabText}, ${JSON.stringify(modelRest).slice(1)}`;
+    const { model: __, ...rest } = parsed;
+    same(`{"model": ${modelText}, ${JSON.stringify(rest).slice(1)}`);
+  });
+
   it("merges as 'a b' strings, and tokens written with \\u escapes", () => {
     const merges = (parsed.model.merges as [string, string][]).map(([a, b]) => `${a} ${b}`);
     const json = JSON.stringify({ ...parsed, model: { ...parsed.model, merges } }).replace(/Ġ/g, "\\u0120");

@@ -10,28 +10,32 @@ export interface ScannedVocab {
   table: VocabTable;
 }
 
-/** Where each "token": id of the vocab object sits in the text (count entries). */
+/** The "token": id entries of the vocab object, in file order (count of them). */
 interface Entries {
   end: number;
   count: number;
-  starts: Int32Array;
-  ends: Int32Array;
+  /** the characters of every token, one after another */
+  chars: Uint16Array;
+  /** token k is chars[offsets[k], offsets[k + 1]) */
+  offsets: Int32Array;
   ids: Int32Array;
   /** VocabTable.hashSpan of each token, taken on the way */
   hashes: Int32Array;
-  /** entry -> token, for the rare tokens written with escapes */
-  escaped: Map<number, string>;
+  /** ids[k] === k for every entry: the usual file, written in id order */
+  inIdOrder: boolean;
 }
 
 /**
  * Reads model.vocab, the object at `start`, without making an object or a string per token: one
- * tight loop records where each "token": id sits in the text, then the tokens are copied in id
- * order into the one string a VocabTable keeps. Duplicate ids and tokens are errors; anything
- * unusual (ids that are not plain integers, or far past the count) falls back to JSON.parse.
+ * tight loop copies each token's characters out of the text, hashing them on the way, and reads
+ * its id. A vocab written in id order (the usual) is then already laid out as a VocabTable keeps
+ * it; any other order is sorted by id. Duplicate ids and tokens are errors; anything unusual
+ * (ids that are not plain integers, or far past the count) falls back to JSON.parse.
  */
 export function scanVocab(text: string, start: number, file: string): ScannedVocab {
   const entries = scanEntries(text, start);
-  return { end: entries.end, ids: entries.ids.subarray(0, entries.count), table: buildTable(text, entries, file) };
+  const table = entries.inIdOrder ? tableInFileOrder(entries, file) : tableById(entries, file);
+  return { end: entries.end, ids: entries.ids.subarray(0, entries.count), table };
 }
 
 function scanEntries(text: string, start: number): Entries {
@@ -39,14 +43,19 @@ function scanEntries(text: string, start: number): Entries {
   // room for the usual vocab sizes up front: growing mid-loop throws away the compiled loop,
   // and untouched pages of a typed array cost nothing
   const room = 1 << 18;
-  let starts = new Int32Array(room);
-  let ends = new Int32Array(room);
+  let offsets = new Int32Array(room + 1);
   let ids = new Int32Array(room);
   let hashes = new Int32Array(room);
-  const escaped = new Map<number, string>();
+  let chars = new Uint16Array(room * 16);
+  let inIdOrder = true;
   let count = 0;
+  let o = 0;
   let i = skipWs(text, start + 1);
-  if (text.charCodeAt(i) === 125) return { end: i + 1, count, starts, ends, ids, hashes, escaped };
+  const done = (end: number): Entries => {
+    offsets[count] = o;
+    return { end, count, chars, offsets, ids, hashes, inIdOrder };
+  };
+  if (text.charCodeAt(i) === 125) return done(i + 1);
   for (;;) {
     if (text.charCodeAt(i) !== 34) fallback();
     let j = i + 1;
@@ -58,20 +67,25 @@ function scanEntries(text: string, start: number): Entries {
     }
     if (j >= n) fallback();
     if (count === ids.length) {
-      starts = grow(starts);
-      ends = grow(ends);
+      offsets = grow(offsets);
       ids = grow(ids);
       hashes = grow(hashes);
     }
+    // the token's characters: the span of the text, or the decoded literal if it has escapes
+    let token: string = text;
+    let from = i + 1;
+    let to = j;
     if (c === 92) {
       j = endOfString(text, i);
-      const token = JSON.parse(text.slice(i, j + 1)) as string;
-      escaped.set(count, token);
+      token = JSON.parse(text.slice(i, j + 1)) as string;
+      from = 0;
+      to = token.length;
       h = VocabTable.hashSpan(token, 0, token.length);
     }
+    if (o + (to - from) > chars.length) chars = growChars(chars, o + (to - from));
+    offsets[count] = o;
+    for (let q = from; q < to; q++) chars[o++] = token.charCodeAt(q);
     hashes[count] = h;
-    starts[count] = i + 1;
-    ends[count] = j;
     c = text.charCodeAt(++j);
     while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++j);
     if (c !== 58) fallback();
@@ -85,9 +99,10 @@ function scanEntries(text: string, start: number): Entries {
     }
     // not a plain non-negative integer, or too large for an id: the general path reports it
     if (j === v || j - v > 9 || c === 46 || c === 101 || c === 69) fallback();
+    if (id !== count) inIdOrder = false;
     ids[count++] = id;
     while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++j);
-    if (c === 125) return { end: j + 1, count, starts, ends, ids, hashes, escaped };
+    if (c === 125) return done(j + 1);
     if (c !== 44) fallback();
     c = text.charCodeAt(++j);
     while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++j);
@@ -95,25 +110,43 @@ function scanEntries(text: string, start: number): Entries {
   }
 }
 
-function buildTable(text: string, entries: Entries, file: string): VocabTable {
-  const { count, starts, ends, ids, hashes, escaped } = entries;
+function growChars(chars: Uint16Array, need: number): Uint16Array<ArrayBuffer> {
+  const g = new Uint16Array(Math.max(need, chars.length * 2));
+  g.set(chars);
+  return g;
+}
+
+/** The token of entry k, for messages. */
+function tokenOf(entries: Entries, k: number): string {
+  return stringFromCharCodes(entries.chars.subarray(entries.offsets[k], entries.offsets[k + 1]));
+}
+
+/** Entry k has id k: the characters, offsets and hashes are the table's as they are. */
+function tableInFileOrder(entries: Entries, file: string): VocabTable {
+  const { count, chars, offsets, hashes } = entries;
+  const pool = stringFromCharCodes(chars.subarray(0, offsets[count]));
+  return new VocabTable(pool, offsets.subarray(0, count + 1), null, hashes.subarray(0, count), duplicateToken(file, pool, offsets));
+}
+
+/** Any other order: the tokens are copied into id order, ids without a token left as holes. */
+function tableById(entries: Entries, file: string): VocabTable {
+  const { count, chars, offsets: entryOffsets, ids, hashes } = entries;
   let nIds = 0;
   for (let k = 0; k < count; k++) if (ids[k]! >= nIds) nIds = ids[k]! + 1;
   // ids far past the count break the gap rule; the general path says which
   if (nIds > 2 * count + 1024) fallback();
-  const tokenOf = (k: number): string => escaped.get(k) ?? text.slice(starts[k], ends[k]);
   const entryOfId = new Int32Array(nIds).fill(-1);
   for (let k = 0; k < count; k++) {
     const id = ids[k]!;
     const earlier = entryOfId[id]!;
-    if (earlier >= 0) throw new TokenizerError(`${file}: model.vocab: duplicate id ${id}, used by ${JSON.stringify(tokenOf(earlier))} and ${JSON.stringify(tokenOf(k))}`);
+    if (earlier >= 0)
+      throw new TokenizerError(`${file}: model.vocab: duplicate id ${id}, used by ${JSON.stringify(tokenOf(entries, earlier))} and ${JSON.stringify(tokenOf(entries, k))}`);
     entryOfId[id] = k;
   }
-  // escaped tokens are rare: their spans are marked -1 and their text comes from the map
-  for (const k of escaped.keys()) starts[k] = -1;
   const offsets = new Int32Array(nIds + 1);
   const present = new Uint8Array(nIds);
   const hashOfId = new Int32Array(nIds);
+  const sorted = new Uint16Array(entryOffsets[count]!);
   let total = 0;
   for (let id = 0; id < nIds; id++) {
     offsets[id] = total;
@@ -121,31 +154,20 @@ function buildTable(text: string, entries: Entries, file: string): VocabTable {
     if (k < 0) continue;
     present[id] = 1;
     hashOfId[id] = hashes[k]!;
-    total += starts[k]! >= 0 ? ends[k]! - starts[k]! : escaped.get(k)!.length;
+    const from = entryOffsets[k]!;
+    const length = entryOffsets[k + 1]! - from;
+    sorted.set(chars.subarray(from, from + length), total);
+    total += length;
   }
   offsets[nIds] = total;
-  const pool = stringFromCharCodes(copyTokens(text, entries, entryOfId, offsets));
-  return new VocabTable(pool, offsets, present, hashOfId, (id) => {
-    throw new TokenizerError(`${file}: model.vocab: token ${JSON.stringify(pool.slice(offsets[id], offsets[id + 1]))} appears twice`);
-  });
+  const pool = stringFromCharCodes(sorted);
+  return new VocabTable(pool, offsets, present, hashOfId, duplicateToken(file, pool, offsets));
 }
 
-/** The characters of every token, in id order. */
-function copyTokens(text: string, entries: Entries, entryOfId: Int32Array, offsets: Int32Array): Uint16Array {
-  const { starts, ends, escaped } = entries;
-  const chars = new Uint16Array(offsets[offsets.length - 1]!);
-  for (let id = 0; id < entryOfId.length; id++) {
-    const k = entryOfId[id]!;
-    if (k < 0) continue;
-    let o = offsets[id]!;
-    const s = starts[k]!;
-    if (s >= 0) for (let j = s, e = ends[k]!; j < e; j++) chars[o++] = text.charCodeAt(j);
-    else {
-      const t = escaped.get(k)!;
-      for (let j = 0; j < t.length; j++) chars[o++] = t.charCodeAt(j);
-    }
-  }
-  return chars;
+function duplicateToken(file: string, pool: string, offsets: Int32Array): (id: number) => never {
+  return (id) => {
+    throw new TokenizerError(`${file}: model.vocab: token ${JSON.stringify(pool.slice(offsets[id], offsets[id + 1]))} appears twice`);
+  };
 }
 
 /**
