@@ -8,19 +8,22 @@ const GOLDEN = 0x9e3779b1 | 0;
 /**
  * The vocab both ways: id -> token and token -> id.
  *
- * All token text lives in one string, the pool: the token of id i is pool[offsets[i],
- * offsets[i + 1]). The hash index keeps (hash, id) side by side in one Int32Array and compares
- * candidates against the pool in place, so a lookup of a span of a larger string, or of two
- * spans joined, needs no substring. Loading a 128k-token vocab this way allocates a few typed
- * arrays and one string instead of 128k strings, which is most of what makes tokenizer.json
- * load fast (each of its ~280k merges looks up both halves and their concatenation).
+ * All token text lives in one array of UTF-16 code units, the pool: the token of id i is
+ * pool[offsets[i], offsets[i + 1]). The hash index keeps (hash, id) side by side in one
+ * Int32Array and compares candidates against the pool in place, so a lookup of a span of a
+ * larger string, or of two spans joined, needs no substring. Loading a 128k-token vocab this way
+ * allocates a few typed arrays instead of 128k strings, which is most of what makes
+ * tokenizer.json load fast (each of its ~280k merges looks up both halves and their
+ * concatenation). Token strings are made when asked for, and kept.
  *
  * The hash is polynomial (h = h * P + c), so the hash of two tokens joined follows from theirs:
  * concatId(a, b) finds the token a + b without touching its characters until the compare. The
  * merge table leans on that to key merges by the token they make.
  */
 export class VocabTable {
-  private readonly pool: string;
+  private readonly pool: Uint16Array;
+  /** token strings made so far, by id */
+  private strings: (string | undefined)[] | null = null;
   private readonly offsets: Int32Array;
   /** 1 where an id has a token; ids may have holes (added tokens live past the model's vocab) */
   private readonly present: Uint8Array;
@@ -43,7 +46,7 @@ export class VocabTable {
    * onDuplicate(id, earlierId), which is expected to throw; without it a generic error is thrown.
    */
   constructor(
-    pool: string,
+    pool: Uint16Array,
     offsets: Int32Array,
     present: Uint8Array | null = null,
     hashes: Int32Array | null = null,
@@ -53,9 +56,8 @@ export class VocabTable {
     this.pool = pool;
     this.offsets = offsets;
     this.present = present ?? new Uint8Array(ids).fill(1);
-    let count = 0;
-    for (let id = 0; id < ids; id++) count += this.present[id]!;
-    this.size = count;
+    this.size = present ? countOnes(present) : ids;
+    const count = this.size;
     let cap = 16;
     let bits = 4;
     while (cap < count * 2) {
@@ -65,23 +67,14 @@ export class VocabTable {
     this.mask = cap - 1;
     this.shift = 32 - bits;
     this.slots = new Int32Array(cap * 2);
-    let longest = 0;
-    for (let id = 0; id < ids; id++) longest = Math.max(longest, offsets[id + 1]! - offsets[id]!);
-    this.powers = new Int32Array(longest + 1);
-    this.powers[0] = 1;
-    for (let k = 1; k <= longest; k++) this.powers[k] = Math.imul(this.powers[k - 1]!, HASH_P);
-    if (!hashes) {
-      hashes = new Int32Array(ids);
-      for (let id = 0; id < ids; id++) if (this.present[id] !== 0) hashes[id] = VocabTable.hashSpan(pool, offsets[id]!, offsets[id + 1]!);
-    }
-    this.hashes = hashes;
-    for (let id = 0; id < ids; id++) {
-      if (this.present[id] === 0) continue;
-      const earlier = this.insert(id, hashes[id]!);
-      if (earlier >= 0) {
-        if (onDuplicate) onDuplicate(id, earlier);
-        throw new TokenizerError(`vocab: token ${JSON.stringify(this.token(earlier))} has two ids, ${earlier} and ${id}`);
-      }
+    this.powers = powersUpTo(longestGap(offsets));
+    this.hashes = hashes ?? hashTokens(pool, offsets, this.present);
+    // the first id a token repeats (-1 if none): the loop lives in its own small method, which V8 compiles sooner
+    const twice = this.insertAll();
+    if (twice >= 0) {
+      const earlier = this.idOfSameToken(twice);
+      if (onDuplicate) onDuplicate(twice, earlier);
+      throw new TokenizerError(`vocab: token ${JSON.stringify(this.token(earlier))} has two ids, ${earlier} and ${twice}`);
     }
   }
 
@@ -90,18 +83,22 @@ export class VocabTable {
     const n = tokens.length;
     const offsets = new Int32Array(n + 1);
     const present = new Uint8Array(n);
-    const parts: string[] = [];
     let total = 0;
     for (let id = 0; id < n; id++) {
       offsets[id] = total;
       const t = tokens[id];
       if (t === undefined) continue;
       present[id] = 1;
-      parts.push(t);
       total += t.length;
     }
     offsets[n] = total;
-    return new VocabTable(parts.join(""), offsets, present, null, onDuplicate);
+    const pool = new Uint16Array(total);
+    for (let id = 0; id < n; id++) {
+      const t = tokens[id];
+      if (t === undefined) continue;
+      for (let j = 0, o = offsets[id]!; j < t.length; j++) pool[o + j] = t.charCodeAt(j);
+    }
+    return new VocabTable(pool, offsets, present, null, onDuplicate);
   }
 
   /** Polynomial hash of text[s, e) (h = h * P + c from 0, mod 2^32): what the index keys on. */
@@ -141,7 +138,8 @@ export class VocabTable {
   /** The token of `id`, or undefined when no token has it. */
   token(id: number): string | undefined {
     if (!(id >= 0 && id < this.offsets.length - 1) || this.present[id] === 0) return undefined;
-    return this.pool.slice(this.offsets[id], this.offsets[id + 1]);
+    const strings = (this.strings ??= Array.from({ length: this.length }, () => undefined));
+    return (strings[id] ??= stringOfCodes(this.pool, this.offsets[id]!, this.offsets[id + 1]!));
   }
 
   /** Every token by id (holes are undefined). */
@@ -220,10 +218,10 @@ export class VocabTable {
     if (offsets[id + 1]! - o !== la + lb) return false;
     const pool = this.pool;
     const oa = offsets[a]!;
-    for (let j = 0; j < la; j++) if (pool.charCodeAt(o + j) !== pool.charCodeAt(oa + j)) return false;
+    for (let j = 0; j < la; j++) if (pool[o + j] !== pool[oa + j]) return false;
     const o2 = o + la;
     const ob = offsets[b]!;
-    for (let j = 0; j < lb; j++) if (pool.charCodeAt(o2 + j) !== pool.charCodeAt(ob + j)) return false;
+    for (let j = 0; j < lb; j++) if (pool[o2 + j] !== pool[ob + j]) return false;
     return true;
   }
 
@@ -233,7 +231,7 @@ export class VocabTable {
     const len = e - s;
     if (this.offsets[id + 1]! - o !== len) return false;
     const pool = this.pool;
-    for (let j = 0; j < len; j++) if (pool.charCodeAt(o + j) !== text.charCodeAt(s + j)) return false;
+    for (let j = 0; j < len; j++) if (pool[o + j] !== text.charCodeAt(s + j)) return false;
     return true;
   }
 
@@ -243,27 +241,86 @@ export class VocabTable {
     const l1 = e1 - s1;
     if (this.offsets[id + 1]! - o !== l1 + (e2 - s2) || this.present[id] === 0) return false;
     const pool = this.pool;
-    for (let j = 0; j < l1; j++) if (pool.charCodeAt(o + j) !== text.charCodeAt(s1 + j)) return false;
+    for (let j = 0; j < l1; j++) if (pool[o + j] !== text.charCodeAt(s1 + j)) return false;
     const o2 = o + l1;
-    for (let j = s2; j < e2; j++) if (pool.charCodeAt(o2 + j - s2) !== text.charCodeAt(j)) return false;
+    for (let j = s2; j < e2; j++) if (pool[o2 + j - s2] !== text.charCodeAt(j)) return false;
     return true;
   }
 
-  /** Adds id to the index; returns the id that already has its token, or -1. */
-  private insert(id: number, h: number): number {
-    const s = this.offsets[id]!;
-    const e = this.offsets[id + 1]!;
-    const slots = this.slots;
-    const mask = this.mask;
-    let i = Math.imul(h, GOLDEN) >>> this.shift;
-    for (;;) {
-      const id1 = slots[(i << 1) + 1]!;
-      if (id1 === 0) break;
-      if (slots[i << 1] === h && this.equalsSpan(id1 - 1, this.pool, s, e)) return id1 - 1;
-      i = (i + 1) & mask;
+  /** Indexes every id; stops at the first whose token an earlier id has, and returns it (-1 when none). */
+  private insertAll(): number {
+    const { offsets, pool, slots, mask, shift, hashes, present } = this;
+    for (let id = 0; id < present.length; id++) {
+      if (present[id] === 0) continue;
+      const h = hashes[id]!;
+      let i = Math.imul(h, GOLDEN) >>> shift;
+      for (;;) {
+        const id1 = slots[(i << 1) + 1]!;
+        if (id1 === 0) break;
+        if (slots[i << 1] === h && sameCodes(pool, offsets[id1 - 1]!, offsets[id1]!, offsets[id]!, offsets[id + 1]!)) return id;
+        i = (i + 1) & mask;
+      }
+      slots[i << 1] = h;
+      slots[(i << 1) + 1] = id + 1;
     }
-    slots[i << 1] = h;
-    slots[(i << 1) + 1] = id + 1;
     return -1;
   }
+
+  /** The indexed id with the same token as `id`. */
+  private idOfSameToken(id: number): number {
+    return this.getSpan(this.token(id)!, 0, this.lengthOf(id))!;
+  }
+}
+
+function countOnes(a: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < a.length; i++) n += a[i]!;
+  return n;
+}
+
+/** The largest offsets[i + 1] - offsets[i]: the longest token. */
+function longestGap(offsets: Int32Array): number {
+  let longest = 0;
+  for (let i = 0; i + 1 < offsets.length; i++) longest = Math.max(longest, offsets[i + 1]! - offsets[i]!);
+  return longest;
+}
+
+/** HASH_P^k for k = 0..n */
+function powersUpTo(n: number): Int32Array {
+  const powers = new Int32Array(n + 1);
+  powers[0] = 1;
+  for (let k = 1; k <= n; k++) powers[k] = Math.imul(powers[k - 1]!, HASH_P);
+  return powers;
+}
+
+/** VocabTable.hashSpan of each present id's token */
+function hashTokens(pool: Uint16Array, offsets: Int32Array, present: Uint8Array): Int32Array {
+  const hashes = new Int32Array(present.length);
+  for (let id = 0; id < present.length; id++) {
+    if (present[id] === 0) continue;
+    let h = 0;
+    for (let i = offsets[id]!, e = offsets[id + 1]!; i < e; i++) h = (Math.imul(h, HASH_P) + pool[i]!) | 0;
+    hashes[id] = h;
+  }
+  return hashes;
+}
+
+/** pool[s1, e1) and pool[s2, e2) hold the same code units */
+function sameCodes(pool: Uint16Array, s1: number, e1: number, s2: number, e2: number): boolean {
+  if (e1 - s1 !== e2 - s2) return false;
+  for (let j = 0; j < e1 - s1; j++) if (pool[s1 + j] !== pool[s2 + j]) return false;
+  return true;
+}
+
+/** The string of code units pool[s, e). */
+function stringOfCodes(pool: Uint16Array, s: number, e: number): string {
+  if (e - s <= 16) {
+    let out = "";
+    for (let i = s; i < e; i++) out += String.fromCharCode(pool[i]!);
+    return out;
+  }
+  // in chunks: spreading a large array overflows the stack
+  const parts: string[] = [];
+  for (let i = s; i < e; i += 8192) parts.push(String.fromCharCode.apply(null, pool.subarray(i, Math.min(e, i + 8192)) as unknown as number[]));
+  return parts.join("");
 }

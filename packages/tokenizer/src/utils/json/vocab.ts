@@ -46,7 +46,8 @@ function scanEntries(text: string, start: number): Entries {
   let offsets = new Int32Array(room + 1);
   let ids = new Int32Array(room);
   let hashes = new Int32Array(room);
-  let chars = new Uint16Array(room * 16);
+  // the characters stay as the table's pool: no more room than the rest of the text
+  let chars = new Uint16Array(Math.min(room * 16, n - start));
   let inIdOrder = true;
   let count = 0;
   let o = 0;
@@ -118,13 +119,13 @@ function growChars(chars: Uint16Array, need: number): Uint16Array<ArrayBuffer> {
 
 /** The token of entry k, for messages. */
 function tokenOf(entries: Entries, k: number): string {
-  return stringFromCharCodes(entries.chars.subarray(entries.offsets[k], entries.offsets[k + 1]));
+  return String.fromCharCode(...entries.chars.subarray(entries.offsets[k], entries.offsets[k + 1]));
 }
 
 /** Entry k has id k: the characters, offsets and hashes are the table's as they are. */
 function tableInFileOrder(entries: Entries, file: string): VocabTable {
   const { count, chars, offsets, hashes } = entries;
-  const pool = stringFromCharCodes(chars.subarray(0, offsets[count]));
+  const pool = chars.subarray(0, offsets[count]);
   return new VocabTable(pool, offsets.subarray(0, count + 1), null, hashes.subarray(0, count), duplicateToken(file, pool, offsets));
 }
 
@@ -160,34 +161,11 @@ function tableById(entries: Entries, file: string): VocabTable {
     total += length;
   }
   offsets[nIds] = total;
-  const pool = stringFromCharCodes(sorted);
-  return new VocabTable(pool, offsets, present, hashOfId, duplicateToken(file, pool, offsets));
+  return new VocabTable(sorted, offsets, present, hashOfId, duplicateToken(file, sorted, offsets));
 }
 
-function duplicateToken(file: string, pool: string, offsets: Int32Array): (id: number) => never {
+function duplicateToken(file: string, pool: Uint16Array, offsets: Int32Array): (id: number) => never {
   return (id) => {
-    throw new TokenizerError(`${file}: model.vocab: token ${JSON.stringify(pool.slice(offsets[id], offsets[id + 1]))} appears twice`);
+    throw new TokenizerError(`${file}: model.vocab: token ${JSON.stringify(String.fromCharCode(...pool.subarray(offsets[id], offsets[id + 1])))} appears twice`);
   };
-}
-
-/**
- * The string of UTF-16 code units. TextDecoder is the fast way, but it would replace a lone
- * surrogate (which a JSON \u escape can write) with U+FFFD, so those take the slow way.
- */
-function stringFromCharCodes(chars: Uint16Array): string {
-  let lone = false;
-  for (let i = 0; i < chars.length; i++) {
-    const c = chars[i]!;
-    if (c < 0xd800 || c > 0xdfff) continue;
-    if (c <= 0xdbff && i + 1 < chars.length && chars[i + 1]! >= 0xdc00 && chars[i + 1]! <= 0xdfff) i++;
-    else {
-      lone = true;
-      break;
-    }
-  }
-  if (!lone && typeof TextDecoder === "function") return new TextDecoder("utf-16le").decode(chars);
-  // in chunks: spreading a large array overflows the stack
-  const parts: string[] = [];
-  for (let i = 0; i < chars.length; i += 8192) parts.push(String.fromCharCode.apply(null, chars.subarray(i, i + 8192) as unknown as number[]));
-  return parts.join("");
 }
