@@ -32,12 +32,13 @@ class MergeResolver {
     this.pairs = new MergeTable(table, expected);
   }
 
-  /** merge r is text[s1, e1) + text[s2, e2), whose hashes are ha, hb and hab */
-  spans(r: number, s1: number, e1: number, s2: number, e2: number, ha: number, hb: number, hab: number): void {
+  /** merge r is text[s1, e1) + text[s2, e2), whose hashes are ha and hb */
+  spans(r: number, s1: number, e1: number, s2: number, e2: number, ha: number, hb: number): void {
     const { text, table } = this;
     const a = table.getHashed(text, s1, e1, ha);
     const b = table.getHashed(text, s2, e2, hb);
     const last = this.lastMerged;
+    const hab = table.joinHashes(ha, hb, e2 - s2);
     const m =
       last >= 0 && table.hashOf(last) === hab && table.equalsConcat(last, text, s1, e1, s2, e2)
         ? last
@@ -84,7 +85,7 @@ export function scanMerges(
   let count = 0;
   const keep = (s1: number, e1: number, s2: number, e2: number): void => {
     if (live) {
-      live.spans(count++, s1, e1, s2, e2, VocabTable.hashSpan(text, s1, e1), VocabTable.hashSpan(text, s2, e2), VocabTable.hashConcat(text, s1, e1, s2, e2));
+      live.spans(count++, s1, e1, s2, e2, VocabTable.hashSpan(text, s1, e1), VocabTable.hashSpan(text, s2, e2));
       return;
     }
     if ((count + 1) * 4 > spans.length) spans = grow(spans);
@@ -109,13 +110,12 @@ export function scanMerges(
       const c = text.charCodeAt(i);
       if (c === 34) {
         // the usual "a b": one pass finds the space and the closing quote, hashing both halves
-        // and their concatenation on the way
+        // on the way (their concatenation's hash follows from those)
         let e = -1;
         let sp = -1;
         let spaces = 0;
         let ha = 0;
         let hb = 0;
-        let hab = 0;
         for (let j = i + 1; j < n; j++) {
           const d = text.charCodeAt(j);
           if (d === 34) {
@@ -126,15 +126,11 @@ export function scanMerges(
           if (d === 32) {
             spaces++;
             sp = j;
-            hab = ha;
           } else if (sp < 0) ha = (Math.imul(ha, HASH_P) + d) | 0;
-          else {
-            hb = (Math.imul(hb, HASH_P) + d) | 0;
-            hab = (Math.imul(hab, HASH_P) + d) | 0;
-          }
+          else hb = (Math.imul(hb, HASH_P) + d) | 0;
         }
         if (e >= 0 && spaces === 1) {
-          if (live) live.spans(count++, i + 1, sp, sp + 1, e, ha, hb, hab);
+          if (live) live.spans(count++, i + 1, sp, sp + 1, e, ha, hb);
           else keep(i + 1, sp, sp + 1, e);
         } else {
           e = endOfString(text, i);
@@ -189,7 +185,7 @@ export function resolveDeferred(text: string, d: DeferredMerges, table: VocabTab
       const e1 = spans[o + 1]!;
       const s2 = spans[o + 2]!;
       const e2 = spans[o + 3]!;
-      resolver.spans(r, s1, e1, s2, e2, VocabTable.hashSpan(text, s1, e1), VocabTable.hashSpan(text, s2, e2), VocabTable.hashConcat(text, s1, e1, s2, e2));
+      resolver.spans(r, s1, e1, s2, e2, VocabTable.hashSpan(text, s1, e1), VocabTable.hashSpan(text, s2, e2));
     }
   }
   return resolver.pairs.done();
