@@ -59,33 +59,32 @@ function scanEntries(text: string, start: number): Entries {
   if (text.charCodeAt(i) === 125) return done(i + 1);
   for (;;) {
     if (text.charCodeAt(i) !== 34) fallback();
-    let j = i + 1;
-    let c = text.charCodeAt(j);
-    let h = 0;
-    while (c !== 34 && c !== 92 && j < n) {
-      h = (Math.imul(h, HASH_P) + c) | 0;
-      c = text.charCodeAt(++j);
-    }
-    if (j >= n) fallback();
     if (count === ids.length) {
       offsets = grow(offsets);
       ids = grow(ids);
       hashes = grow(hashes);
     }
-    // the token's characters: the span of the text, or the decoded literal if it has escapes
-    let token: string = text;
-    let from = i + 1;
-    let to = j;
-    if (c === 92) {
+    offsets[count] = o;
+    // copy and hash the characters up to the closing quote (or a backslash, or the end of room)
+    const cap = chars.length;
+    let j = i + 1;
+    let c = text.charCodeAt(j);
+    let h = 0;
+    while (c !== 34 && c !== 92 && j < n && o < cap) {
+      h = (Math.imul(h, HASH_P) + c) | 0;
+      chars[o++] = c;
+      c = text.charCodeAt(++j);
+    }
+    if (j >= n) fallback();
+    if (c !== 34) {
+      // escapes, or out of room: the token again from its start, decoded
       j = endOfString(text, i);
-      token = JSON.parse(text.slice(i, j + 1)) as string;
-      from = 0;
-      to = token.length;
+      const token = c === 92 ? (JSON.parse(text.slice(i, j + 1)) as string) : text.slice(i + 1, j);
+      o = offsets[count]!;
+      if (o + token.length > chars.length) chars = growChars(chars, o + token.length);
+      for (let q = 0; q < token.length; q++) chars[o++] = token.charCodeAt(q);
       h = VocabTable.hashSpan(token, 0, token.length);
     }
-    if (o + (to - from) > chars.length) chars = growChars(chars, o + (to - from));
-    offsets[count] = o;
-    for (let q = from; q < to; q++) chars[o++] = token.charCodeAt(q);
     hashes[count] = h;
     c = text.charCodeAt(++j);
     while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++j);
