@@ -4,6 +4,10 @@
 // in one process. Every encoder gets a warm-up pass (whose ids are compared with ours); then the
 // timed passes go round-robin over the encoders of a group, so a burst of load on a shared
 // machine hits all of them alike, and the best pass of each counts.
+// Load times: the first load in this process (after collecting the garbage of the groups
+// before), a second load, and - for tokenizer.json - the median first load in fresh processes,
+// which is what an app pays at start-up.
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -15,10 +19,16 @@ const docs = loadBrown();
 const bytes = docs.reduce((n, d) => n + Buffer.byteLength(d), 0);
 const quick = process.argv.includes("--quick");
 const PASSES = quick ? 1 : 3;
+const FRESH_RUNS = quick ? 1 : 5;
 console.log(`Brown corpus: ${docs.length} documents, ${(bytes / 1e6).toFixed(2)} MB UTF-8; node ${process.version}`);
 
-/** wall ms and this process's CPU ms (user + system), which a busy shared machine inflates less */
+/**
+ * wall ms and this process's CPU ms (user + system), which a busy shared machine inflates less.
+ * The garbage of the groups before is collected first (when run with --expose-gc, as
+ * `pnpm bench:tokenizer` does), so a load is not charged for another library's leftovers.
+ */
 function time(fn) {
+  globalThis.gc?.();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const value = fn();
@@ -27,6 +37,7 @@ function time(fn) {
   return { value, ms, cpu: (c.user + c.system) / 1000 };
 }
 async function timeAsync(fn) {
+  globalThis.gc?.();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const value = await fn();
@@ -78,6 +89,7 @@ function runGroup(group, entries) {
   );
 }
 const summary = [];
+const freshSummary = [];
 
 // ---- r50k_base
 {
@@ -101,6 +113,23 @@ const summary = [];
   tkLoad.value.free();
 }
 
+/**
+ * ms of one load in a fresh node process: what an app pays at start-up (nothing compiled yet,
+ * an empty heap). `load` is the body of an async function given `json` (the file's text) and
+ * `config`; it returns the tokenizer.
+ */
+function freshLoadMs(dir, load) {
+  const code =
+    `import { readFileSync } from "node:fs"; import { fromTokenizerJson } from "@llm/tokenizer"; ` +
+    `import { Tokenizer as HFTokenizer } from "@huggingface/tokenizers";` +
+    `const json = readFileSync(${JSON.stringify(join(dir, "tokenizer.json"))}, "utf8");` +
+    `const config = JSON.parse(readFileSync(${JSON.stringify(join(dir, "tokenizer_config.json"))}, "utf8"));` +
+    `const t0 = performance.now(); await (async () => { ${load} })(); console.log(performance.now() - t0);`;
+  return Number(execFileSync(process.execPath, ["--input-type=module", "-e", code], { cwd: import.meta.dirname, encoding: "utf8" }));
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 // ---- Hugging Face tokenizer.json
 const { Tokenizer: HFTokenizer } = await import("@huggingface/tokenizers");
 for (const model of ["llama3", "qwen3"]) {
@@ -117,6 +146,15 @@ for (const model of ["llama3", "qwen3"]) {
     `${model.padEnd(7)} second load: @llm/tokenizer ${oursAgain.ms.toFixed(0)} ms, @huggingface/tokenizers ${hfAgain.ms.toFixed(0)} ms; ` +
       `JSON.parse of the same text alone ${parse.ms.toFixed(0)} ms`,
   );
+  // first loads in fresh processes, taken in turns so a burst of machine load hits both
+  const fresh = { ours: [], hf: [] };
+  for (let k = 0; k < FRESH_RUNS; k++) {
+    fresh.ours.push(freshLoadMs(dir, "return fromTokenizerJson(json);"));
+    fresh.hf.push(freshLoadMs(dir, "return new HFTokenizer(JSON.parse(json), config);"));
+  }
+  const show = (xs) => `${median(xs).toFixed(0)} ms (${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)})`;
+  console.log(`${model.padEnd(7)} first load in a fresh process, median of ${FRESH_RUNS}: @llm/tokenizer ${show(fresh.ours)}, @huggingface/tokenizers ${show(fresh.hf)}`);
+  freshSummary.push(`${model.padEnd(7)} fresh-process load ${median(fresh.ours).toFixed(0)} ms vs ${median(fresh.hf).toFixed(0)} ms (@huggingface/tokenizers), ${(median(fresh.hf) / median(fresh.ours)).toFixed(1)}x`);
   runGroup(model, [
     { name: "@llm/tokenizer", load: oursLoad, encode: (t) => oursLoad.value.encode(t, { addSpecialTokens: false }), passes: PASSES },
     { name: "@huggingface/tokenizers", load: hfLoad, encode: (t) => hfLoad.value.encode(t, { add_special_tokens: false }).ids, passes: 1 },
@@ -124,4 +162,4 @@ for (const model of ["llama3", "qwen3"]) {
 }
 
 console.log("\nratios (@llm/tokenizer vs the fastest peer in the same run):");
-for (const line of summary) console.log(line);
+for (const line of [...summary, ...freshSummary]) console.log(line);

@@ -66,6 +66,29 @@ class MergeResolver {
   }
 }
 
+/** hashSpan of the characters the last plainStringEnd call read */
+const plainHash = new Int32Array(1);
+
+/**
+ * Index of the closing quote of the string literal at i, its characters hashed on the way into
+ * plainHash[0]; -1 when a backslash comes first (the caller decodes that one).
+ */
+function plainStringEnd(text: string, i: number): number {
+  if (text.charCodeAt(i) !== 34) fallback();
+  const n = text.length;
+  let h = 0;
+  for (let j = i + 1; j < n; j++) {
+    const c = text.charCodeAt(j);
+    if (c === 34) {
+      plainHash[0] = h;
+      return j;
+    }
+    if (c === 92) return -1;
+    h = (Math.imul(h, HASH_P) + c) | 0;
+  }
+  return fallback();
+}
+
 /**
  * Reads model.merges, the array at `start` ("a b" strings or ["a", "b"] pairs). With the vocab
  * already read, merges are resolved to ids on the way; otherwise they are kept as spans.
@@ -142,25 +165,24 @@ export function scanMerges(
         }
         i = skipWs(text, e + 1);
       } else if (c === 91) {
-        // ["a", "b"]
-        i = skipWs(text, i + 1);
-        if (text.charCodeAt(i) !== 34) fallback();
-        const s1 = i;
-        const e1 = endOfString(text, i);
+        // ["a", "b"]: each half hashed as it is read; one with escapes is decoded instead
+        const s1 = skipWs(text, i + 1);
+        const plain1 = plainStringEnd(text, s1);
+        const ha = plainHash[0]!;
+        const e1 = plain1 >= 0 ? plain1 : endOfString(text, s1);
         i = skipWs(text, e1 + 1);
         if (text.charCodeAt(i) !== 44) fallback();
-        i = skipWs(text, i + 1);
-        if (text.charCodeAt(i) !== 34) fallback();
-        const s2 = i;
-        const e2 = endOfString(text, i);
+        const s2 = skipWs(text, i + 1);
+        const plain2 = plainStringEnd(text, s2);
+        const hb = plainHash[0]!;
+        const e2 = plain2 >= 0 ? plain2 : endOfString(text, s2);
         i = skipWs(text, e2 + 1);
         if (text.charCodeAt(i) !== 93) fallback();
         i = skipWs(text, i + 1);
-        const A = stringAt(text, s1, e1);
-        const B = stringAt(text, s2, e2);
         // unescaped halves are their own spans of the text
-        if (A.length === e1 - s1 - 1 && B.length === e2 - s2 - 1) keep(s1 + 1, e1, s2 + 1, e2);
-        else keepStrings(A, B);
+        if (plain1 < 0 || plain2 < 0) keepStrings(stringAt(text, s1, e1), stringAt(text, s2, e2));
+        else if (live) live.spans(count++, s1 + 1, e1, s2 + 1, e2, ha, hb);
+        else keep(s1 + 1, e1, s2 + 1, e2);
       } else fallback();
       const d = text.charCodeAt(i);
       if (d === 44) i = skipWs(text, i + 1);
