@@ -154,7 +154,8 @@ export function fromTokenizerJson(json: string | object, file = "tokenizer.json"
   }
   const addedTokens = readAddedTokens(root.added_tokens, `${file}: added_tokens`);
   const addedIds = new Set(addedTokens.map((t) => t.id));
-  if (fast) checkIds(fast.ids, fast.vocab, addedIds, `${file}: model.vocab`);
+  // ids written in order 0..n-1 have no gaps to check
+  if (fast?.ids) checkIds(fast.ids, fast.vocab, addedIds, `${file}: model.vocab`);
   const vocab = fast ? fast.vocab : readVocab(model.vocab, addedIds, `${file}: model.vocab`);
   const pairs = fast ? fast.pairs : readMerges(model.merges, vocab, `${file}: model.merges`);
   const preTokenizer = preTokenizerFromJSON(root.pre_tokenizer, `${file}: pre_tokenizer`);

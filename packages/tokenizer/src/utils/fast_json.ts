@@ -6,8 +6,8 @@ import { resolveDeferred, scanMerges, type DeferredMerges } from "./json/merges.
 
 /** What the fast reader pulls out of tokenizer.json text besides the small parts. */
 export interface FastModelData {
-  /** vocab ids in file order (for the caller's gap check) */
-  ids: Int32Array;
+  /** vocab ids in file order (for the caller's gap check); null when they are 0, 1, 2, ... */
+  ids: Int32Array | null;
   /** the vocab, duplicate ids and tokens already rejected */
   vocab: VocabTable;
   /** the merge table */

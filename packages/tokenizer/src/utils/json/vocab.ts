@@ -5,8 +5,8 @@ import { endOfString, fallback, grow, skipWs } from "./scan.js";
 export interface ScannedVocab {
   /** index just past the vocab object */
   end: number;
-  /** the ids in file order (for the caller's gap check) */
-  ids: Int32Array;
+  /** the ids in file order (for the caller's gap check); null when they are 0, 1, 2, ... */
+  ids: Int32Array | null;
   table: VocabTable;
 }
 
@@ -18,11 +18,10 @@ interface Entries {
   chars: Uint16Array;
   /** token k is chars[offsets[k], offsets[k + 1]) */
   offsets: Int32Array;
-  ids: Int32Array;
+  /** the id of each entry; null while entry k has id k (the usual file, written in id order) */
+  ids: Int32Array | null;
   /** VocabTable.hashSpan of each token, taken on the way */
   hashes: Int32Array;
-  /** ids[k] === k for every entry: the usual file, written in id order */
-  inIdOrder: boolean;
 }
 
 /**
@@ -34,8 +33,9 @@ interface Entries {
  */
 export function scanVocab(text: string, start: number, file: string): ScannedVocab {
   const entries = scanEntries(text, start);
-  const table = entries.inIdOrder ? tableInFileOrder(entries, file) : tableById(entries, file);
-  return { end: entries.end, ids: entries.ids.subarray(0, entries.count), table };
+  const { ids } = entries;
+  const table = ids === null ? tableInFileOrder(entries, file) : tableById(entries, ids, file);
+  return { end: entries.end, ids: ids === null ? null : ids.subarray(0, entries.count), table };
 }
 
 function scanEntries(text: string, start: number): Entries {
@@ -44,25 +44,24 @@ function scanEntries(text: string, start: number): Entries {
   // and untouched pages of a typed array cost nothing
   const room = 1 << 18;
   let offsets = new Int32Array(room + 1);
-  let ids = new Int32Array(room);
+  let ids: Int32Array | null = null;
   let hashes = new Int32Array(room);
   // the characters stay as the table's pool: no more room than the rest of the text
   let chars = new Uint16Array(Math.min(room * 16, n - start));
-  let inIdOrder = true;
   let count = 0;
   let o = 0;
   let i = skipWs(text, start + 1);
   const done = (end: number): Entries => {
     offsets[count] = o;
-    return { end, count, chars, offsets, ids, hashes, inIdOrder };
+    return { end, count, chars, offsets, ids, hashes };
   };
   if (text.charCodeAt(i) === 125) return done(i + 1);
   for (;;) {
     if (text.charCodeAt(i) !== 34) fallback();
-    if (count === ids.length) {
+    if (count === hashes.length) {
       offsets = grow(offsets);
-      ids = grow(ids);
       hashes = grow(hashes);
+      if (ids !== null) ids = grow(ids);
     }
     offsets[count] = o;
     // copy and hash the characters up to the closing quote (or a backslash, or the end of room)
@@ -99,8 +98,9 @@ function scanEntries(text: string, start: number): Entries {
     }
     // not a plain non-negative integer, or too large for an id: the general path reports it
     if (j === v || j - v > 9 || c === 46 || c === 101 || c === 69) fallback();
-    if (id !== count) inIdOrder = false;
-    ids[count++] = id;
+    if (id !== count && ids === null) ids = countingUpTo(count, hashes.length);
+    if (ids !== null) ids[count] = id;
+    count++;
     while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++j);
     if (c === 125) return done(j + 1);
     if (c !== 44) fallback();
@@ -108,6 +108,13 @@ function scanEntries(text: string, start: number): Entries {
     while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++j);
     i = j;
   }
+}
+
+/** ids of the first n entries when they were in order (0..n-1), with room for `room` */
+function countingUpTo(n: number, room: number): Int32Array {
+  const ids = new Int32Array(room);
+  for (let k = 0; k < n; k++) ids[k] = k;
+  return ids;
 }
 
 function growChars(chars: Uint16Array, need: number): Uint16Array<ArrayBuffer> {
@@ -129,8 +136,8 @@ function tableInFileOrder(entries: Entries, file: string): VocabTable {
 }
 
 /** Any other order: the tokens are copied into id order, ids without a token left as holes. */
-function tableById(entries: Entries, file: string): VocabTable {
-  const { count, chars, offsets: entryOffsets, ids, hashes } = entries;
+function tableById(entries: Entries, ids: Int32Array, file: string): VocabTable {
+  const { count, chars, offsets: entryOffsets, hashes } = entries;
   let nIds = 0;
   for (let k = 0; k < count; k++) if (ids[k]! >= nIds) nIds = ids[k]! + 1;
   // ids far past the count break the gap rule; the general path says which
