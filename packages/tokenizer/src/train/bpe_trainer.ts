@@ -68,7 +68,7 @@ export function trainBPE(texts: Iterable<string>, options: TrainBPEOptions): Tok
     byteId[b] = vocab.length;
     vocab.push(BYTE_TO_CHAR[b]!);
   }
-  const tokenBytes: number[] = vocab.map((t, i) => (i < specials.length ? 0 : 1));
+  const tokenBytes: number[] = vocab.map((_, i) => (i < specials.length ? 0 : 1));
   const words: Int32Array[] = [];
   const freqs: number[] = [];
   for (const [w, c] of wordCounts) {
