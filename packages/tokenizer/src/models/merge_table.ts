@@ -27,6 +27,8 @@ export class MergeTable implements MergeLookup {
   private readonly first: Int32Array;
   /** merges whose token's run had ended */
   private late: PairTable | null = null;
+  /** every merge is in `late` (see done()) */
+  private allLate = false;
   private lastToken = -1;
   /** number of merges */
   size = 0;
@@ -63,11 +65,28 @@ export class MergeTable implements MergeLookup {
   done(): this {
     for (let t = this.lastToken + 1; t < this.first.length; t++) this.first[t] = this.size;
     this.lastToken = this.first.length;
+    const late = this.late;
+    if (late !== null && late.size * 2 > this.size) {
+      // mostly out of token order (gemma3's merges are): runs would only make every lookup
+      // look twice, so all merges go to the pair table
+      for (let r = 0; r < this.size; r++) if (this.left[r]! >= 0) this.lateOnly(r);
+      this.first.fill(0);
+      this.allLate = true;
+    }
     return this;
+  }
+
+  /** Number of merges kept in the pair table rather than in runs (all of them when mostly out of order). */
+  get outOfRun(): number {
+    return this.late === null ? 0 : this.late.size;
   }
 
   find(a: number, b: number): number {
     const late = this.late;
+    if (this.allLate) {
+      const s = late!.find(a, b);
+      return s < 0 ? -1 : this.size + s;
+    }
     if (late !== null) {
       // a pair listed twice: the later listing counts (as in a Map built from the list), and the later one is here
       const s = late.find(a, b);
@@ -87,6 +106,17 @@ export class MergeTable implements MergeLookup {
 
   result(slot: number): number {
     return slot < this.size ? this.merged[slot]! : this.late!.result(slot - this.size);
+  }
+
+  /** Moves run merge r into the pair table, unless the pair is there with a later rank (listed again, late). */
+  private lateOnly(r: number): void {
+    const a = this.left[r]!;
+    const m = this.merged[r]!;
+    // b is the token that joins a to make m
+    const b = this.vocab.suffixId(m, a);
+    const late = this.late!;
+    const s = late.find(a, b);
+    if (s < 0 || late.rank(s) < r) late.set(a, b, r, m);
   }
 
   private growRanks(): void {
