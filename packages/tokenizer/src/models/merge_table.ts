@@ -18,7 +18,8 @@ export interface MergeLookup {
  * (a, b) is found through the vocab (the token a + b, by hash) and then in that token's short
  * run. Building it writes a few arrays front to back; a hash table of pairs, the other way,
  * scatters 280k writes over 8 MB, which was the largest single cost of loading llama3's file.
- * The rare merge that comes after its token's run has ended goes to a small PairTable.
+ * The rare merge that comes after its token's run has ended goes to a small PairTable; a file
+ * whose merges are mostly in another order (gemma3's) ends up with all of them there.
  */
 export class MergeTable implements MergeLookup {
   private left: Int32Array;
@@ -51,7 +52,7 @@ export class MergeTable implements MergeLookup {
     if (r === this.left.length) this.growRanks();
     this.merged[r] = m;
     if (m >= this.lastToken) {
-      // a new run starts here; tokens in between have no merges (empty runs)
+      // m's run goes on, or starts here (tokens in between have no merges: empty runs)
       for (let t = this.lastToken + 1; t <= m; t++) this.first[t] = r;
       this.lastToken = m;
       this.left[r] = a;
@@ -71,6 +72,7 @@ export class MergeTable implements MergeLookup {
       // look twice, so all merges go to the pair table
       for (let r = 0; r < this.size; r++) if (this.left[r]! >= 0) this.lateOnly(r);
       this.first.fill(0);
+      this.left = this.merged = new Int32Array(0);
       this.allLate = true;
     }
     return this;
