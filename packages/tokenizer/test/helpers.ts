@@ -80,3 +80,13 @@ export const HARD_CASES: string[] = [
   "x\u0000y\u0001z\u007f",
   "Ĳ ĳ Ŀ ŀ ŉ Ǆ ǆ ǈ ǉ ǋ ǌ",
 ];
+
+/** Deterministic PRNG (mulberry32) so a failure can be reproduced from its seed. */
+export function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

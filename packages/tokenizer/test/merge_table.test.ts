@@ -1,20 +1,9 @@
 import { describe, it, expect } from "vitest";
 import { MergeTable, PairTable, VocabTable } from "../src/index.js";
+import { rng } from "./helpers.js";
 
 // MergeTable keys merges by the token they make and finds a pair through the vocab; PairTable
 // hashes the pair itself. Built from the same merge list they must answer every pair alike.
-
-/** Deterministic random numbers (mulberry32). */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 interface Case {
   vocab: VocabTable;
@@ -27,7 +16,7 @@ interface Case {
  * later tokens' merges, and some pairs are listed twice.
  */
 function randomCase(seed: number, shuffled: number): Case {
-  const rand = random(seed);
+  const rand = rng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const tokens = ["a", "b", "c", "d", "\u00e9", "\u{1F600}"];
   const ids = new Map(tokens.map((t, i) => [t, i]));

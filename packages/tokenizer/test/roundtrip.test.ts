@@ -1,16 +1,6 @@
 import { describe, it, expect } from "vitest";
 import { fromTiktokenJson, fromTokenizerJson } from "../src/index.js";
-import { tiktokenEncoderJson, lenmlFile } from "./helpers.js";
-
-/** Deterministic PRNG (mulberry32) so a failure can be reproduced from its index. */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { tiktokenEncoderJson, lenmlFile, rng } from "./helpers.js";
 
 // code point ranges to draw from: ASCII (often), whitespace, Latin, combining marks, Greek,
 // Cyrillic, Arabic, Devanagari, CJK, Hangul, emoji and other astral planes, private use, anything
