@@ -115,13 +115,12 @@ const freshSummary = [];
 
 /**
  * ms of one load in a fresh node process: what an app pays at start-up (nothing compiled yet,
- * an empty heap). `load` is the body of an async function given `json` (the file's text) and
- * `config`; it returns the tokenizer.
+ * an empty heap). The process imports just the library measured (`imports`); `load` is the body
+ * of an async function given `json` (the file's text) and `config`, and returns the tokenizer.
  */
-function freshLoadMs(dir, load) {
+function freshLoadMs(dir, imports, load) {
   const code =
-    `import { readFileSync } from "node:fs"; import { fromTokenizerJson } from "@llm/tokenizer"; ` +
-    `import { Tokenizer as HFTokenizer } from "@huggingface/tokenizers";` +
+    `import { readFileSync } from "node:fs"; ${imports}` +
     `const json = readFileSync(${JSON.stringify(join(dir, "tokenizer.json"))}, "utf8");` +
     `const config = JSON.parse(readFileSync(${JSON.stringify(join(dir, "tokenizer_config.json"))}, "utf8"));` +
     `const t0 = performance.now(); await (async () => { ${load} })(); console.log(performance.now() - t0);`;
@@ -149,8 +148,8 @@ for (const model of ["llama3", "qwen3"]) {
   // first loads in fresh processes, taken in turns so a burst of machine load hits both
   const fresh = { ours: [], hf: [] };
   for (let k = 0; k < FRESH_RUNS; k++) {
-    fresh.ours.push(freshLoadMs(dir, "return fromTokenizerJson(json);"));
-    fresh.hf.push(freshLoadMs(dir, "return new HFTokenizer(JSON.parse(json), config);"));
+    fresh.ours.push(freshLoadMs(dir, `import { fromTokenizerJson } from "@llm/tokenizer";`, "return fromTokenizerJson(json);"));
+    fresh.hf.push(freshLoadMs(dir, `import { Tokenizer } from "@huggingface/tokenizers";`, "return new Tokenizer(JSON.parse(json), config);"));
   }
   const show = (xs) => `${median(xs).toFixed(0)} ms (${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)})`;
   console.log(`${model.padEnd(7)} first load in a fresh process, median of ${FRESH_RUNS}: @llm/tokenizer ${show(fresh.ours)}, @huggingface/tokenizers ${show(fresh.hf)}`);
