@@ -100,9 +100,9 @@ export function scanMerges(
   table: VocabTable | null,
 ): { end: number; pairs: MergeTable | null; deferred: DeferredMerges | null } {
   const n = text.length;
-  // room for a merge per 12 characters (the usual indented file has 18 or more; compact JSON may
+  // room for a merge per 16 characters (the usual indented file has 18 or more; compact JSON may
   // need more, and then the table grows): growing mid-loop throws away the compiled loop
-  const live = table ? new MergeResolver(text, table, file, Math.ceil((n - start) / 12)) : null;
+  const live = table ? new MergeResolver(text, table, file, Math.ceil((n - start) / 16)) : null;
   let spans = new Int32Array(live ? 0 : 1 << 16);
   const escaped = new Map<number, [string, string]>();
   let count = 0;
