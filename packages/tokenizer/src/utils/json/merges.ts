@@ -106,11 +106,8 @@ export function scanMerges(
   let spans = new Int32Array(live ? 0 : 1 << 16);
   const escaped = new Map<number, [string, string]>();
   let count = 0;
+  // without the vocab yet: the merge's spans are kept for resolveDeferred
   const keep = (s1: number, e1: number, s2: number, e2: number): void => {
-    if (live) {
-      live.spans(count++, s1, e1, s2, e2, VocabTable.hashSpan(text, s1, e1), VocabTable.hashSpan(text, s2, e2));
-      return;
-    }
     if ((count + 1) * 4 > spans.length) spans = grow(spans);
     const o = count++ * 4;
     spans[o] = s1;
