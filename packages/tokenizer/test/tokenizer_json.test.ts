@@ -92,3 +92,31 @@ describe("reading tokenizer.json text: shapes the fast reader hands to JSON.pars
     }
   });
 });
+
+describe("reading tokenizer.json text: a vocab larger than the reader's first room", () => {
+  // 300k tokens of 15 code units: more entries (2^18) and more characters (2^22) than the
+  // reader makes room for up front, with tokens that need decoding (a quote, written \") here
+  // and there and where the room for characters runs out (the token holding code unit 2^22)
+  const n = 300_000;
+  const straddling = (k: number) => k === Math.floor(2 ** 22 / 15) || k === Math.floor(2 ** 22 / 15) + 1;
+  const tokens = Array.from({ length: n }, (_, k) =>
+    k % 40_000 === 7
+      ? `"${k.toString(36).padStart(11, "_")}\u0120\u0120\u0120`
+      : straddling(k)
+        ? `${k.toString(36).padStart(12, "_")}\u0120\u0120"`
+        : `${k.toString(36).padStart(12, "_")}\u0120\u0120\u0120`,
+  );
+  const vocabText = `{${tokens.map((t, id) => `${JSON.stringify(t)}: ${id}`).join(",\n")}}`;
+
+  it("reads every token, in id order and out of it", () => {
+    for (const order of ["in id order", "out of id order"]) {
+      const text = order === "in id order" ? vocabText : vocabText.replace(/^\{(.*?),\n/s, "{").replace(/\}$/, `,\n${JSON.stringify(tokens[0])}: 0}`);
+      const t = fromTokenizerJson(`{"model": {"type": "BPE", "vocab": ${text}, "merges": []}}`);
+      expect(t.vocabSize, order).toBe(n);
+      for (const id of [0, 7, 40_007, 262_143, 262_144, 279_619, 279_620, 279_621, 279_622, 280_007, n - 1]) {
+        expect(t.idToToken(id), `${order}: id ${id}`).toBe(tokens[id]);
+        expect(t.tokenToId(tokens[id]!), `${order}: token of id ${id}`).toBe(id);
+      }
+    }
+  });
+});

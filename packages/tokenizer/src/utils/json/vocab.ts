@@ -1,6 +1,6 @@
 import { TokenizerError } from "../../errors.js";
 import { HASH_P, VocabTable } from "../../models/vocab_table.js";
-import { endOfString, fallback, grow, skipWs } from "./scan.js";
+import { endOfString, fallback, grow, skipWs, stringAt } from "./scan.js";
 
 export interface ScannedVocab {
   /** index just past the vocab object */
@@ -78,7 +78,7 @@ function scanEntries(text: string, start: number): Entries {
     if (c !== 34) {
       // escapes, or out of room: the token again from its start, decoded
       j = endOfString(text, i);
-      const token = c === 92 ? (JSON.parse(text.slice(i, j + 1)) as string) : text.slice(i + 1, j);
+      const token = stringAt(text, i, j);
       o = offsets[count]!;
       if (o + token.length > chars.length) chars = growChars(chars, o + token.length);
       for (let q = 0; q < token.length; q++) chars[o++] = token.charCodeAt(q);
