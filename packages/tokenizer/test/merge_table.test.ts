@@ -116,6 +116,23 @@ describe("MergeTable answers as a PairTable of the same merges", () => {
     expect(table.find(1, 0)).toBe(-1);
   });
 
+  it("tokens that share a hash: a pair is still found by its characters", () => {
+    // these two 3-unit strings have the same polynomial hash (found by search)
+    const x = "a\u0300\u1000";
+    const y = "b\u00da\uf769";
+    expect(VocabTable.hashSpan(x, 0, 3)).toBe(VocabTable.hashSpan(y, 0, 3));
+    // y is indexed first, so the slot for x's hash holds y
+    const vocab = VocabTable.fromTokens([y, "b", "\u00da\uf769", "a", "\u0300\u1000", x]);
+    const table = new MergeTable(vocab);
+    table.add(1, 2, 0); // b + ...  = y
+    table.add(3, 4, 5); // a + ...  = x
+    table.done();
+    expect(table.result(table.find(3, 4))).toBe(5);
+    expect(table.result(table.find(1, 2))).toBe(0);
+    expect(table.find(3, 2)).toBe(-1);
+    expect(vocab.concatId(3, 4)).toBe(5);
+  });
+
   it("the later of a pair listed twice counts when most merges are out of order too", () => {
     const vocab = VocabTable.fromTokens(["a", "b", "c", "ab", "bc", "ca", "abc"]);
     const table = new MergeTable(vocab);

@@ -94,7 +94,9 @@ export class MergeTable implements MergeLookup {
       const s = late.find(a, b);
       if (s >= 0) return this.size + s;
     }
-    const m = this.vocab.concatId(a, b);
+    // the token a + b would be, if it is one: its merges decide. A merge (a, b') of m means
+    // a + b' = m, so b' has b's hash and length; with no hash shared by two tokens, b' = b
+    const m = this.vocab.joinCandidate(a, b);
     if (m < 0) return -1;
     const left = this.left;
     // b follows from a and m, so the left id alone tells the merges of m apart; latest first

@@ -38,6 +38,8 @@ export class VocabTable {
   private readonly shift: number;
   /** number of tokens */
   readonly size: number;
+  /** pairs of different tokens with the same hash met while indexing (0: a hash names its token) */
+  private sharedHashes = 0;
 
   /**
    * Indexes the tokens of pool/offsets (ids 0..offsets.length - 2; those with present[id] = 0
@@ -227,6 +229,29 @@ export class VocabTable {
     }
   }
 
+  /**
+   * The one token that can be token(a) + token(b) when no two tokens share a hash: the token with
+   * that hash and length, or -1. It is that join only if the join is a token at all, which the
+   * caller confirms another way (MergeTable: the token's merges include a). Where tokens do
+   * share hashes, this is concatId, which compares characters.
+   */
+  joinCandidate(a: number, b: number): number {
+    if (this.sharedHashes !== 0) return this.concatId(a, b);
+    const offsets = this.offsets;
+    const length = offsets[a + 1]! - offsets[a]! + (offsets[b + 1]! - offsets[b]!);
+    const lb = offsets[b + 1]! - offsets[b]!;
+    const h = (Math.imul(this.hashes[a]!, this.powers[lb]!) + this.hashes[b]!) | 0;
+    const slots = this.slots;
+    const mask = this.mask;
+    let i = Math.imul(h, GOLDEN) >>> this.shift;
+    for (;;) {
+      const id1 = slots[(i << 1) + 1]!;
+      if (id1 === 0) return -1;
+      if (slots[i << 1] === h) return offsets[id1]! - offsets[id1 - 1]! === length ? id1 - 1 : -1;
+      i = (i + 1) & mask;
+    }
+  }
+
   /** token(id) === token(a) + token(b), whose lengths are la and lb */
   private isJoin(id: number, a: number, la: number, b: number, lb: number): boolean {
     const offsets = this.offsets;
@@ -273,7 +298,10 @@ export class VocabTable {
       for (;;) {
         const id1 = slots[(i << 1) + 1]!;
         if (id1 === 0) break;
-        if (slots[i << 1] === h && sameCodes(pool, offsets[id1 - 1]!, offsets[id1]!, offsets[id]!, offsets[id + 1]!)) return id;
+        if (slots[i << 1] === h) {
+          if (sameCodes(pool, offsets[id1 - 1]!, offsets[id1]!, offsets[id]!, offsets[id + 1]!)) return id;
+          this.sharedHashes++;
+        }
         i = (i + 1) & mask;
       }
       slots[i << 1] = h;
