@@ -198,10 +198,9 @@ export class VocabTable {
 
   /** id of the token that is token(a) + token(b), or -1 (a and b must be ids with tokens) */
   concatId(a: number, b: number): number {
-    const offsets = this.offsets;
-    const la = offsets[a + 1]! - offsets[a]!;
-    const lb = offsets[b + 1]! - offsets[b]!;
-    const h = (Math.imul(this.hashes[a]!, this.powers[lb]!) + this.hashes[b]!) | 0;
+    const la = this.lengthOf(a);
+    const lb = this.lengthOf(b);
+    const h = this.joinHashes(this.hashes[a]!, this.hashes[b]!, lb);
     const slots = this.slots;
     const mask = this.mask;
     let i = Math.imul(h, GOLDEN) >>> this.shift;
@@ -237,17 +236,20 @@ export class VocabTable {
    */
   joinCandidate(a: number, b: number): number {
     if (this.sharedHashes !== 0) return this.concatId(a, b);
-    const offsets = this.offsets;
-    const length = offsets[a + 1]! - offsets[a]! + (offsets[b + 1]! - offsets[b]!);
-    const lb = offsets[b + 1]! - offsets[b]!;
-    const h = (Math.imul(this.hashes[a]!, this.powers[lb]!) + this.hashes[b]!) | 0;
+    const la = this.lengthOf(a);
+    const lb = this.lengthOf(b);
+    const id = this.firstWithHash(this.joinHashes(this.hashes[a]!, this.hashes[b]!, lb));
+    return id >= 0 && this.lengthOf(id) === la + lb ? id : -1;
+  }
+
+  /** The first indexed id whose token has hash h, or -1 (with no shared hashes, the only one). */
+  private firstWithHash(h: number): number {
     const slots = this.slots;
     const mask = this.mask;
     let i = Math.imul(h, GOLDEN) >>> this.shift;
     for (;;) {
       const id1 = slots[(i << 1) + 1]!;
-      if (id1 === 0) return -1;
-      if (slots[i << 1] === h) return offsets[id1]! - offsets[id1 - 1]! === length ? id1 - 1 : -1;
+      if (id1 === 0 || slots[i << 1] === h) return id1 - 1;
       i = (i + 1) & mask;
     }
   }
