@@ -17,9 +17,15 @@ function read(path: string): string {
   }
 }
 
-/** Loads a Hugging Face tokenizer.json file. */
+/** Loads a Hugging Face tokenizer.json file (read as bytes: decoding them to a string first is slower than the whole load). */
 export function loadTokenizerJson(path: string): Tokenizer {
-  return fromTokenizerJson(read(path), path);
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new TokenizerError(`${path}: cannot read the file: ${(e as Error).message}`);
+  }
+  return fromTokenizerJson(bytes, path);
 }
 
 /** Loads GPT-2's vocab.json (encoder.json) and merges.txt (vocab.bpe). */

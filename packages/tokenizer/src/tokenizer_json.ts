@@ -123,20 +123,67 @@ function readAddedTokens(json: unknown, path: string): AddedToken[] {
   });
 }
 
-/**
- * Loads a Hugging Face tokenizer.json (text or parsed object). Everything in it that this
- * package does not implement is an error naming the key, never a silently different encoding.
- */
-export function fromTokenizerJson(json: string | object, file = "tokenizer.json"): Tokenizer {
-  let fast: FastModelData | null = null;
-  let parsed: unknown;
+const utf8Encoder = new TextEncoder();
+/** strips a byte order mark, as JSON text read from a file may start with one */
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** The parsed file, and the vocab and merges when the fast reader read them. */
+function readInput(json: unknown, file: string): { root: unknown; fast: FastModelData | null } {
+  let bytes: Uint8Array | null = null;
   if (typeof json === "string") {
-    const r = readTokenizerJsonFast(json, file);
-    if (r) {
-      parsed = r.root;
-      fast = r.data;
-    } else parsed = parseJSON(json, file);
-  } else parsed = json;
+    // the fast reader reads UTF-8; a string with a lone surrogate has none, so JSON.parse reads it
+    if (isWellFormed(json)) bytes = utf8Encoder.encode(json);
+  } else if (ArrayBuffer.isView(json)) bytes = new Uint8Array(json.buffer, json.byteOffset, json.byteLength);
+  else if (Object.prototype.toString.call(json) === "[object ArrayBuffer]") bytes = new Uint8Array(json as ArrayBuffer);
+  else return { root: json, fast: null };
+  const r = bytes === null ? null : readTokenizerJsonFast(bytes, file);
+  if (r) return { root: r.root, fast: r.data };
+  // a byte order mark may lead the text, as the fast reader allows
+  const text = typeof json === "string" ? json.replace(/^\ufeff/, "") : utf8Text(bytes!, file);
+  return { root: parseJSON(text, file), fast: null };
+}
+
+const isWellFormed: (s: string) => boolean =
+  typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === "function"
+    ? (s) => (s as unknown as { isWellFormed(): boolean }).isWellFormed()
+    : (s) => !/\p{Cs}/u.test(s);
+
+/** The text of UTF-8 bytes; bytes that are not UTF-8 are an error naming where. */
+function utf8Text(bytes: Uint8Array, file: string): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new TokenizerError(`${file}: expected UTF-8 text, found bytes that are not UTF-8 at byte ${firstBadUtf8(bytes)}`);
+  }
+}
+
+/** Index of the first byte that does not belong to a valid UTF-8 sequence (bytes.length if none). */
+function firstBadUtf8(b: Uint8Array): number {
+  for (let i = 0; i < b.length; ) {
+    const c = b[i]!;
+    const n = c < 0x80 ? 1 : c >= 0xc2 && c < 0xe0 ? 2 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (n === 0) return i;
+    // valid sequence: the right number of continuation bytes and a value it may hold
+    let cp = n === 1 ? c : c & (0xff >> (n + 1));
+    for (let k = 1; k < n; k++) {
+      const d = b[i + k];
+      if (d === undefined || (d & 0xc0) !== 0x80) return i;
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    if ((n === 3 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) || (n === 4 && (cp < 0x10000 || cp > 0x10ffff))) return i;
+    i += n;
+  }
+  return b.length;
+}
+
+/**
+ * Loads a Hugging Face tokenizer.json: the file's bytes (a Uint8Array or ArrayBuffer of UTF-8,
+ * as read from disk or a fetch response: the fastest), its text, or the parsed object.
+ * Everything in it that this package does not implement is an error naming the key, never a
+ * silently different encoding.
+ */
+export function fromTokenizerJson(json: string | Uint8Array | ArrayBuffer | ArrayBufferView | object, file = "tokenizer.json"): Tokenizer {
+  const { root: parsed, fast } = readInput(json, file);
   const root = expectObject(parsed, file);
   const model = expectObject(root.model, `${file}: model`);
   const mtype = model.type ?? (model.merges !== undefined ? "BPE" : undefined);

@@ -1,5 +1,6 @@
 import { describe, it, expect } from "vitest";
 import { fromTokenizerJson } from "../src/index.js";
+import { readTokenizerJsonFast } from "../src/utils/fast_json.js";
 import { lenmlFile, HARD_CASES, brownDocs } from "./helpers.js";
 
 // The fast tokenizer.json reader (vocab and merges read straight from the text) must agree
@@ -10,10 +11,14 @@ describe("reading tokenizer.json text", () => {
   const fromObject = fromTokenizerJson(parsed);
   const texts = [...HARD_CASES, ...brownDocs().slice(0, 5), 'quotes " and \\ backslashes \\" in text'];
 
+  /** the text, and its UTF-8 bytes in every form the loader takes, read as the parsed object is */
   function same(json: string) {
-    const t = fromTokenizerJson(json);
-    expect(t.vocabSize).toBe(fromObject.vocabSize);
-    for (const s of texts) expect(t.encode(s)).toEqual(fromObject.encode(s));
+    const bytes = new TextEncoder().encode(json);
+    for (const input of [json, bytes, bytes.buffer, Buffer.from(bytes), new DataView(bytes.buffer)]) {
+      const t = fromTokenizerJson(input);
+      expect(t.vocabSize).toBe(fromObject.vocabSize);
+      for (const s of texts) expect(t.encode(s)).toEqual(fromObject.encode(s));
+    }
   }
 
   it("file as shipped (pretty-printed, merges as pairs, escaped tokens such as \\\" and \\\\)", () => {
@@ -42,6 +47,78 @@ describe("reading tokenizer.json text", () => {
     const json = JSON.stringify({ ...parsed, model: { ...parsed.model, merges } }).replace(/Ġ/g, "\\u0120");
     expect(json).toContain("\\u0120");
     same(json);
+  });
+});
+
+describe("reading tokenizer.json bytes", () => {
+  const tiny = (vocab: string, merges: string, extra = "") => `{"model": {"type": "BPE", "vocab": ${vocab}, "merges": ${merges}}${extra}}`;
+  const utf8 = (s: string) => new TextEncoder().encode(s);
+
+  it("is read as loadTokenizerJson reads a file, with or without a byte order mark", () => {
+    const text = lenmlFile("llama3");
+    const fromObject = fromTokenizerJson(JSON.parse(text));
+    const bytes = utf8(text);
+    const withBom = new Uint8Array(bytes.length + 3);
+    withBom.set([0xef, 0xbb, 0xbf]);
+    withBom.set(bytes, 3);
+    expect(readTokenizerJsonFast(withBom, "t.json")).not.toBeNull();
+    for (const input of [bytes, withBom, "\ufeff" + text]) {
+      const t = fromTokenizerJson(input);
+      expect(t.vocabSize).toBe(fromObject.vocabSize);
+      for (const s of [...HARD_CASES, ...brownDocs().slice(0, 3)]) expect(t.encode(s)).toEqual(fromObject.encode(s));
+    }
+  });
+
+  it("tokens of one to four UTF-8 bytes, written raw or as \\u escapes (surrogate pairs too), are the same tokens", () => {
+    // "é" is 2 bytes, "中" 3, "😀" 4 (two UTF-16 code units)
+    const raw = tiny(`{"é": 0, "中": 1, "😀": 2, "é中": 3, "é中😀": 4}`, `["é 中", ["é中", "😀"]]`);
+    const escaped = tiny(`{"\\u00e9": 0, "\\u4e2d": 1, "\\ud83d\\ude00": 2, "\\u00e9\\u4e2D": 3, "\\u00e9\\u4e2d\\uD83D\\uDE00": 4}`, `["\\u00e9 \\u4e2d", ["\\u00e9\\u4e2d", "\\ud83d\\ude00"]]`);
+    for (const json of [raw, escaped]) {
+      expect(readTokenizerJsonFast(utf8(json), "t.json"), "read by the fast reader").not.toBeNull();
+      for (const input of [json, utf8(json), JSON.parse(json)]) {
+        const t = fromTokenizerJson(input);
+        expect(t.encode("é中😀é中é")).toEqual([4, 3, 0]);
+        expect(t.idToToken(2)).toBe("😀");
+        expect(t.tokenToId("é中😀")).toBe(4);
+      }
+    }
+  });
+
+  it("a merge longer than the reader's first buffer", () => {
+    const long = "x".repeat(700);
+    const vocab = `{"x": 0, ${JSON.stringify(long)}: 1, ${JSON.stringify(long + long)}: 2}`;
+    // read whole (a half cut short would not be in the vocab), in both forms
+    for (const merges of [`[${JSON.stringify(long + " " + long)}]`, `[[${JSON.stringify(long)}, ${JSON.stringify(long)}]]`]) {
+      expect(readTokenizerJsonFast(utf8(tiny(vocab, merges)), "t.json")!.data.pairs.size).toBe(1);
+    }
+    expect(() => fromTokenizerJson(utf8(tiny(vocab, `[${JSON.stringify(long + " " + long + "x")}]`)))).toThrow(`token "${long}x" of merge`);
+  });
+
+  it("an \"a b\" merge whose space is written \\u0020 splits there, as it does in the parsed object", () => {
+    const json = tiny(`{"a": 0, "b": 1, "ab": 2}`, `["a\\u0020b"]`);
+    // the fast reader splits at a written space only, so it leaves this one to JSON.parse
+    expect(readTokenizerJsonFast(utf8(json), "t.json")).toBeNull();
+    expect(fromTokenizerJson(utf8(json)).encode("ab")).toEqual([2]);
+    expect(fromTokenizerJson(JSON.parse(json)).encode("ab")).toEqual([2]);
+  });
+
+  it("bytes that are not UTF-8 are an error naming the byte; text with a lone surrogate is read as JSON.parse reads it", () => {
+    const json = tiny(`{"a": 0, "b": 1, "ab": 2, "cX": 3}`, `["a b"]`);
+    const bytes = utf8(json);
+    const at = json.indexOf("X");
+    for (const bad of [[0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xe4, 0xb8]]) {
+      const broken = new Uint8Array([...bytes.subarray(0, at), ...bad, ...bytes.subarray(at + 1)]);
+      expect(() => fromTokenizerJson(broken, "t.json"), `bytes ${bad}`).toThrow(
+        new RegExp(`^t\\.json: expected UTF-8 text, found bytes that are not UTF-8 at byte ${at}$`),
+      );
+    }
+    const lone = fromTokenizerJson(json.replace("X", "\ud800"));
+    expect(lone.tokenToId("c\ud800")).toBe(3);
+  });
+
+  it("a malformed small part, or a raw control character in a token, is a malformed-JSON error", () => {
+    for (const json of [tiny(`{"a": 0}`, `[]`, `, "normalizer": {bad}`), tiny(`{"a\nb": 0}`, `[]`)])
+      for (const input of [json, utf8(json)]) expect(() => fromTokenizerJson(input, "t.json")).toThrow(/^t\.json: malformed JSON: /);
   });
 });
 

@@ -110,13 +110,6 @@ export class VocabTable {
     return h;
   }
 
-  /** hashSpan of text[s1, e1) + text[s2, e2) */
-  static hashConcat(text: string, s1: number, e1: number, s2: number, e2: number): number {
-    let h = VocabTable.hashSpan(text, s1, e1);
-    for (let i = s2; i < e2; i++) h = (Math.imul(h, HASH_P) + text.charCodeAt(i)) | 0;
-    return h;
-  }
-
   /** The hash of x + y from hashSpan(x), hashSpan(y) and y's length (at most the longest token's). */
   joinHashes(hx: number, hy: number, yLength: number): number {
     return (Math.imul(hx, this.powers[yLength]!) + hy) | 0;
@@ -178,20 +171,15 @@ export class VocabTable {
     }
   }
 
-  /** id of text[s1, e1) + text[s2, e2), or undefined */
-  getConcat(text: string, s1: number, e1: number, s2: number, e2: number): number | undefined {
-    return this.getConcatHashed(text, s1, e1, s2, e2, VocabTable.hashConcat(text, s1, e1, s2, e2));
-  }
-
-  /** getConcat with the hash of the concatenation already known */
-  getConcatHashed(text: string, s1: number, e1: number, s2: number, e2: number, h: number): number | undefined {
+  /** id of the token whose code units are units[s, e) and whose hashSpan is h, or -1 */
+  idOfUnits(units: Uint16Array, s: number, e: number, h: number): number {
     const slots = this.slots;
     const mask = this.mask;
     let i = Math.imul(h, GOLDEN) >>> this.shift;
     for (;;) {
       const id1 = slots[(i << 1) + 1]!;
-      if (id1 === 0) return undefined;
-      if (slots[i << 1] === h && this.equalsConcat(id1 - 1, text, s1, e1, s2, e2)) return id1 - 1;
+      if (id1 === 0) return -1;
+      if (slots[i << 1] === h && this.hasUnits(id1 - 1, units, s, e)) return id1 - 1;
       i = (i + 1) & mask;
     }
   }
@@ -278,15 +266,13 @@ export class VocabTable {
     return true;
   }
 
-  /** token(id) === text[s1, e1) + text[s2, e2) (id must be below length) */
-  equalsConcat(id: number, text: string, s1: number, e1: number, s2: number, e2: number): boolean {
+  /** token(id) has the code units units[s, e) (id must be below length) */
+  hasUnits(id: number, units: Uint16Array, s: number, e: number): boolean {
     const o = this.offsets[id]!;
-    const l1 = e1 - s1;
-    if (this.offsets[id + 1]! - o !== l1 + (e2 - s2) || this.present[id] === 0) return false;
+    const len = e - s;
+    if (this.offsets[id + 1]! - o !== len || this.present[id] === 0) return false;
     const pool = this.pool;
-    for (let j = 0; j < l1; j++) if (pool[o + j] !== text.charCodeAt(s1 + j)) return false;
-    const o2 = o + l1;
-    for (let j = s2; j < e2; j++) if (pool[o2 + j - s2] !== text.charCodeAt(j)) return false;
+    for (let j = 0; j < len; j++) if (pool[o + j] !== units[s + j]) return false;
     return true;
   }
 

@@ -1,10 +1,10 @@
 import type { VocabTable } from "../models/vocab_table.js";
 import type { MergeTable } from "../models/merge_table.js";
-import { Fallback, fallback, skipValue, skipWs, walkObject } from "./json/scan.js";
+import { Fallback, fallback, jsonAt, skipValue, skipWs, walkObject } from "./json/scan.js";
 import { scanVocab, type ScannedVocab } from "./json/vocab.js";
-import { resolveDeferred, scanMerges, type DeferredMerges } from "./json/merges.js";
+import { scanMerges } from "./json/merges.js";
 
-/** What the fast reader pulls out of tokenizer.json text besides the small parts. */
+/** What the fast reader pulls out of tokenizer.json besides the small parts. */
 export interface FastModelData {
   /** vocab ids in file order (for the caller's gap check); null when they are 0, 1, 2, ... */
   ids: Int32Array | null;
@@ -15,56 +15,62 @@ export interface FastModelData {
 }
 
 /**
- * Reads tokenizer.json text without materialising the big model.vocab object and model.merges
- * array: the vocab goes straight from the text into a VocabTable, and merges are resolved to id
- * pairs by hashing spans of the text. Everything else is JSON.parse'd piece by piece. Returns
- * null when the text is not shaped as expected (the caller then uses JSON.parse, which also
- * gives the standard message for malformed JSON).
+ * Reads tokenizer.json from its UTF-8 bytes without materialising the big model.vocab object
+ * and model.merges array: the vocab goes straight from the bytes into a VocabTable, and merges
+ * are resolved to id pairs as they are decoded. Everything else is JSON.parse'd piece by piece.
+ * Returns null when the bytes are not shaped as expected (the caller then uses the general
+ * reader, which also gives the standard message for malformed JSON or bytes that are not UTF-8).
  */
-export function readTokenizerJsonFast(text: string, file: string): { root: Record<string, unknown>; data: FastModelData } | null {
+export function readTokenizerJsonFast(bytes: Uint8Array, file: string): { root: Record<string, unknown>; data: FastModelData } | null {
   try {
-    return read(text, file);
+    return read(bytes, file);
   } catch (e) {
     if (e instanceof Fallback) return null;
     throw e;
   }
 }
 
-function read(text: string, file: string): { root: Record<string, unknown>; data: FastModelData } {
+function read(b: Uint8Array, file: string): { root: Record<string, unknown>; data: FastModelData } {
   let vocab: ScannedVocab | null = null;
   let pairs: MergeTable | null = null;
-  let deferred: DeferredMerges | null = null;
+  // where model.merges starts when it comes before the vocab (read once the vocab is known)
+  let mergesAt = -1;
   const root: Record<string, unknown> = {};
-  const end = walkObject(text, skipWs(text, 0), (key, v) => {
-    if (key === "model" && text.charCodeAt(v) === 123) {
+  // a byte order mark may lead the file
+  const first = b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
+  const end = walkObject(b, skipWs(b, first), (key, v) => {
+    if (key === "model" && b[v] === 123) {
       // a repeated key means the last one counts (as in JSON.parse): the general path handles that
       if (root.model !== undefined) fallback();
       const model: Record<string, unknown> = {};
       root.model = model;
-      return walkObject(text, v, (mkey, mv) => {
-        if (mkey === "vocab" && text.charCodeAt(mv) === 123) {
+      return walkObject(b, v, (mkey, mv) => {
+        if (mkey === "vocab" && b[mv] === 123) {
           if (vocab) fallback();
-          vocab = scanVocab(text, mv, file);
+          vocab = scanVocab(b, mv, file);
           return vocab.end;
         }
-        if (mkey === "merges" && text.charCodeAt(mv) === 91) {
-          if (pairs || deferred) fallback();
-          const m = scanMerges(text, mv, file, vocab ? (vocab as ScannedVocab).table : null);
+        if (mkey === "merges" && b[mv] === 91) {
+          if (pairs || mergesAt >= 0) fallback();
+          if (vocab === null) {
+            mergesAt = mv;
+            return skipValue(b, mv);
+          }
+          const m = scanMerges(b, mv, file, (vocab as ScannedVocab).table);
           pairs = m.pairs;
-          deferred = m.deferred;
           return m.end;
         }
-        const e = skipValue(text, mv);
-        model[mkey] = JSON.parse(text.slice(mv, e));
+        const e = skipValue(b, mv);
+        model[mkey] = jsonAt(b, mv, e);
         return e;
       });
     }
-    const e = skipValue(text, v);
-    root[key] = JSON.parse(text.slice(v, e));
+    const e = skipValue(b, v);
+    root[key] = jsonAt(b, v, e);
     return e;
   });
   // not the usual shape (a repeated key, something after the object, no vocab or merges): let the general path read it
-  if (skipWs(text, end) !== text.length || vocab === null || (pairs === null && deferred === null)) return fallback();
+  if (skipWs(b, end) !== b.length || vocab === null || (pairs === null && mergesAt < 0)) return fallback();
   const { ids, table } = vocab as ScannedVocab;
-  return { root, data: { ids, vocab: table, pairs: pairs ?? resolveDeferred(text, deferred!, table, file) } };
+  return { root, data: { ids, vocab: table, pairs: pairs ?? scanMerges(b, mergesAt, file, table).pairs } };
 }

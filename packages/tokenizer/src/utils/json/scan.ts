@@ -1,19 +1,42 @@
-// Small pieces the fast tokenizer.json reader is made of. They work on the file text at an
-// index and are module-level functions of (text, i), so V8 compiles each once, small, and the
-// hot loops keep the text in a register.
+// Small pieces the fast tokenizer.json reader is made of. They work on the file's UTF-8 bytes
+// at an index and are module-level functions of (bytes, i), so V8 compiles each once, small.
+// JSON's structural characters are ASCII, and no byte of a multi-byte UTF-8 character is below
+// 0x80, so the structure can be found byte by byte.
 
-/** Thrown when the text is not shaped as the fast reader expects; the caller then uses JSON.parse. */
+/** Thrown when the bytes are not shaped as the fast reader expects; the caller then uses JSON.parse. */
 export class Fallback extends Error {}
 
 export function fallback(): never {
   throw new Fallback();
 }
 
-/** Index of the first non-whitespace character at or after i. */
-export function skipWs(text: string, i: number): number {
-  const n = text.length;
+/** fatal: bytes that are not UTF-8 are the general reader's to report */
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** The text of b[s, e) (not valid UTF-8: fall back). */
+export function textAt(b: Uint8Array, s: number, e: number): string {
+  try {
+    return utf8.decode(b.subarray(s, e));
+  } catch {
+    return fallback();
+  }
+}
+
+/** The JSON value written in b[s, e) (malformed: fall back, so the general reader names the error). */
+export function jsonAt(b: Uint8Array, s: number, e: number): unknown {
+  const text = textAt(b, s, e);
+  try {
+    return JSON.parse(text);
+  } catch {
+    return fallback();
+  }
+}
+
+/** Index of the first non-whitespace byte at or after i. */
+export function skipWs(b: Uint8Array, i: number): number {
+  const n = b.length;
   while (i < n) {
-    const c = text.charCodeAt(i);
+    const c = b[i]!;
     if (c === 32 || c === 10 || c === 13 || c === 9) i++;
     else break;
   }
@@ -21,32 +44,32 @@ export function skipWs(text: string, i: number): number {
 }
 
 /** Index of the closing quote of the string whose opening quote is at i. */
-export function endOfString(text: string, i: number): number {
-  const n = text.length;
+export function endOfString(b: Uint8Array, i: number): number {
+  const n = b.length;
   for (let j = i + 1; j < n; j++) {
-    const c = text.charCodeAt(j);
+    const c = b[j]!;
     if (c === 34) return j;
     if (c === 92) j++;
   }
   return fallback();
 }
 
-/** The value of the string literal text[i..e] (quotes included), unescaped only when it has a backslash. */
-export function stringAt(text: string, i: number, e: number): string {
-  for (let j = i + 1; j < e; j++) if (text.charCodeAt(j) === 92) return JSON.parse(text.slice(i, e + 1)) as string;
-  return text.slice(i + 1, e);
+/** The value of the string literal b[i..e] (quotes included). */
+export function stringAt(b: Uint8Array, i: number, e: number): string {
+  for (let j = i + 1; j < e; j++) if (b[j] === 92) return jsonAt(b, i, e + 1) as string;
+  return textAt(b, i + 1, e);
 }
 
-/** Index just past the JSON value starting at i (not validated: JSON.parse of the slice does that). */
-export function skipValue(text: string, i: number): number {
-  const n = text.length;
-  const c = text.charCodeAt(i);
-  if (c === 34) return endOfString(text, i) + 1;
+/** Index just past the JSON value starting at i (not validated: jsonAt of the span does that). */
+export function skipValue(b: Uint8Array, i: number): number {
+  const n = b.length;
+  const c = b[i];
+  if (c === 34) return endOfString(b, i) + 1;
   if (c === 123 || c === 91) {
     let depth = 0;
     for (let j = i; j < n; j++) {
-      const d = text.charCodeAt(j);
-      if (d === 34) j = endOfString(text, j);
+      const d = b[j]!;
+      if (d === 34) j = endOfString(b, j);
       else if (d === 123 || d === 91) depth++;
       else if (d === 125 || d === 93) {
         if (--depth === 0) return j + 1;
@@ -56,7 +79,7 @@ export function skipValue(text: string, i: number): number {
   }
   let j = i;
   while (j < n) {
-    const d = text.charCodeAt(j);
+    const d = b[j]!;
     if (d === 44 || d === 125 || d === 93 || d === 32 || d === 10 || d === 13 || d === 9) break;
     j++;
   }
@@ -64,19 +87,19 @@ export function skipValue(text: string, i: number): number {
 }
 
 /** Calls onKey(key, valueStart) for each key of the object at i; onKey returns the end of the value. Returns the end of the object. */
-export function walkObject(text: string, i: number, onKey: (key: string, valueStart: number) => number): number {
-  if (text.charCodeAt(i) !== 123) fallback();
-  i = skipWs(text, i + 1);
-  if (text.charCodeAt(i) === 125) return i + 1;
+export function walkObject(b: Uint8Array, i: number, onKey: (key: string, valueStart: number) => number): number {
+  if (b[i] !== 123) fallback();
+  i = skipWs(b, i + 1);
+  if (b[i] === 125) return i + 1;
   for (;;) {
-    if (text.charCodeAt(i) !== 34) fallback();
-    const e = endOfString(text, i);
-    const key = stringAt(text, i, e);
-    i = skipWs(text, e + 1);
-    if (text.charCodeAt(i) !== 58) fallback();
-    i = skipWs(text, onKey(key, skipWs(text, i + 1)));
-    const c = text.charCodeAt(i);
-    if (c === 44) i = skipWs(text, i + 1);
+    if (b[i] !== 34) fallback();
+    const e = endOfString(b, i);
+    const key = stringAt(b, i, e);
+    i = skipWs(b, e + 1);
+    if (b[i] !== 58) fallback();
+    i = skipWs(b, onKey(key, skipWs(b, i + 1)));
+    const c = b[i];
+    if (c === 44) i = skipWs(b, i + 1);
     else if (c === 125) return i + 1;
     else fallback();
   }
@@ -84,6 +107,12 @@ export function walkObject(text: string, i: number, onKey: (key: string, valueSt
 
 export function grow(a: Int32Array): Int32Array<ArrayBuffer> {
   const g = new Int32Array(a.length * 2);
+  g.set(a);
+  return g;
+}
+
+export function growUnits(a: Uint16Array, need: number): Uint16Array<ArrayBuffer> {
+  const g = new Uint16Array(Math.max(need, a.length * 2));
   g.set(a);
   return g;
 }

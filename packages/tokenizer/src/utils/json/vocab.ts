@@ -1,6 +1,7 @@
 import { TokenizerError } from "../../errors.js";
-import { HASH_P, VocabTable } from "../../models/vocab_table.js";
-import { endOfString, fallback, grow, skipWs, stringAt } from "./scan.js";
+import { VocabTable } from "../../models/vocab_table.js";
+import { fallback, grow, growUnits, skipWs } from "./scan.js";
+import { readToken, TOKEN } from "./token.js";
 
 export interface ScannedVocab {
   /** index just past the vocab object */
@@ -14,7 +15,7 @@ export interface ScannedVocab {
 interface Entries {
   end: number;
   count: number;
-  /** the characters of every token, one after another */
+  /** the code units of every token, one after another */
   chars: Uint16Array;
   /** token k is chars[offsets[k], offsets[k + 1]) */
   offsets: Int32Array;
@@ -25,88 +26,75 @@ interface Entries {
 }
 
 /**
- * Reads model.vocab, the object at `start`, without making an object or a string per token: one
- * tight loop copies each token's characters out of the text, hashing them on the way, and reads
- * its id. A vocab written in id order (the usual) is then already laid out as a VocabTable keeps
- * it; any other order is sorted by id. Duplicate ids and tokens are errors; anything unusual
- * (ids that are not plain integers, or far past the count) falls back to JSON.parse.
+ * Reads model.vocab, the object at `start` of the file's bytes, without making an object or a
+ * string per token: one tight loop decodes each token's characters into the pool, hashing them
+ * on the way, and reads its id. A vocab written in id order (the usual) is then already laid
+ * out as a VocabTable keeps it; any other order is sorted by id. Duplicate ids and tokens are
+ * errors; anything unusual (ids that are not plain integers, or far past the count) falls back
+ * to JSON.parse.
  */
-export function scanVocab(text: string, start: number, file: string): ScannedVocab {
-  const entries = scanEntries(text, start);
+export function scanVocab(b: Uint8Array, start: number, file: string): ScannedVocab {
+  const entries = scanEntries(b, start);
   const { ids } = entries;
   const table = ids === null ? tableInFileOrder(entries, file) : tableById(entries, ids, file);
   return { end: entries.end, ids: ids === null ? null : ids.subarray(0, entries.count), table };
 }
 
-function scanEntries(text: string, start: number): Entries {
-  const n = text.length;
+function scanEntries(b: Uint8Array, start: number): Entries {
   // room for the usual vocab sizes up front: growing mid-loop throws away the compiled loop,
   // and untouched pages of a typed array cost nothing
   const room = 1 << 18;
   let offsets = new Int32Array(room + 1);
   let ids: Int32Array | null = null;
   let hashes = new Int32Array(room);
-  // the characters stay as the table's pool: no more room than the rest of the text
-  let chars = new Uint16Array(Math.min(room * 16, n - start));
+  // the code units stay as the table's pool; a byte makes at most one, so the rest of the file
+  // bounds them
+  let chars = new Uint16Array(Math.min(room * 16, b.length - start + 2));
   let count = 0;
   let o = 0;
-  let i = skipWs(text, start + 1);
+  let j = skipWs(b, start + 1);
   const done = (end: number): Entries => {
     offsets[count] = o;
     return { end, count, chars, offsets, ids, hashes };
   };
-  if (text.charCodeAt(i) === 125) return done(i + 1);
+  if (b[j] === 125) return done(j + 1);
   for (;;) {
-    if (text.charCodeAt(i) !== 34) fallback();
+    if (b[j] !== 34) fallback();
     if (count === hashes.length) {
       offsets = grow(offsets);
       hashes = grow(hashes);
       if (ids !== null) ids = grow(ids);
     }
     offsets[count] = o;
-    // copy and hash the characters up to the closing quote (or a backslash, or the end of room)
-    const cap = chars.length;
-    let j = i + 1;
-    let c = text.charCodeAt(j);
-    let h = 0;
-    while (c !== 34 && c !== 92 && j < n && o < cap) {
-      h = (Math.imul(h, HASH_P) + c) | 0;
-      chars[o++] = c;
-      c = text.charCodeAt(++j);
+    let e = readToken(b, j + 1, chars, o, -1);
+    while (e < 0) {
+      chars = growUnits(chars, chars.length * 2);
+      e = readToken(b, j + 1, chars, o, -1);
     }
-    if (j >= n) fallback();
-    if (c !== 34) {
-      // escapes, or out of room: the token again from its start, decoded
-      j = endOfString(text, i);
-      const token = stringAt(text, i, j);
-      o = offsets[count]!;
-      if (o + token.length > chars.length) chars = growChars(chars, o + token.length);
-      for (let q = 0; q < token.length; q++) chars[o++] = token.charCodeAt(q);
-      h = VocabTable.hashSpan(token, 0, token.length);
-    }
-    hashes[count] = h;
-    c = text.charCodeAt(++j);
-    while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++j);
+    o = TOKEN[0]!;
+    hashes[count] = TOKEN[1]!;
+    j = e;
+    let c = b[++j];
+    while (c === 32 || c === 10 || c === 13 || c === 9) c = b[++j];
     if (c !== 58) fallback();
-    c = text.charCodeAt(++j);
-    while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++j);
+    c = b[++j];
+    while (c === 32 || c === 10 || c === 13 || c === 9) c = b[++j];
     const v = j;
     let id = 0;
-    while (c >= 48 && c <= 57) {
-      id = id * 10 + (c - 48);
-      c = text.charCodeAt(++j);
+    while (c! >= 48 && c! <= 57) {
+      id = id * 10 + (c! - 48);
+      c = b[++j];
     }
     // not a plain non-negative integer, or too large for an id: the general path reports it
     if (j === v || j - v > 9 || c === 46 || c === 101 || c === 69) fallback();
     if (id !== count && ids === null) ids = countingUpTo(count, hashes.length);
     if (ids !== null) ids[count] = id;
     count++;
-    while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++j);
+    while (c === 32 || c === 10 || c === 13 || c === 9) c = b[++j];
     if (c === 125) return done(j + 1);
     if (c !== 44) fallback();
-    c = text.charCodeAt(++j);
-    while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++j);
-    i = j;
+    c = b[++j];
+    while (c === 32 || c === 10 || c === 13 || c === 9) c = b[++j];
   }
 }
 
@@ -115,12 +103,6 @@ function countingUpTo(n: number, room: number): Int32Array {
   const ids = new Int32Array(room);
   for (let k = 0; k < n; k++) ids[k] = k;
   return ids;
-}
-
-function growChars(chars: Uint16Array, need: number): Uint16Array<ArrayBuffer> {
-  const g = new Uint16Array(Math.max(need, chars.length * 2));
-  g.set(chars);
-  return g;
 }
 
 /** The token of entry k, for messages. */
