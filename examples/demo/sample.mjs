@@ -9,7 +9,7 @@ import { fromTokenizerJson } from "@llm/tokenizer";
 export async function generateFromCheckpoint(dir, prompt, maxNewTokens) {
   const tokenizerPath = join(dir, "tokenizer.json");
   if (!existsSync(tokenizerPath)) throw new Error(`--model ${dir}: expected a tokenizer.json beside config.json, found none`);
-  const tokenizer = fromTokenizerJson(readFileSync(tokenizerPath, "utf8"), tokenizerPath);
+  const tokenizer = fromTokenizerJson(readFileSync(tokenizerPath), tokenizerPath);
   const model = await loadModel(dir);
   console.log(`loaded ${dir}: ${model.parameters().reduce((n, p) => n + p.size, 0).toLocaleString("en-US")} parameters, vocabulary ${tokenizer.vocabSize}`);
   process.stdout.write(prompt);
