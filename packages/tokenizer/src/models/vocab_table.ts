@@ -202,18 +202,12 @@ export class VocabTable {
 
   /** id of the token that is token(m) after its first lengthOf(a) code units, or -1 */
   suffixId(m: number, a: number): number {
-    const { offsets, pool, slots, mask } = this;
+    const { offsets, pool } = this;
     const s = offsets[m]! + this.lengthOf(a);
     const e = offsets[m + 1]!;
     let h = 0;
     for (let i = s; i < e; i++) h = (Math.imul(h, HASH_P) + pool[i]!) | 0;
-    let i = Math.imul(h, GOLDEN) >>> this.shift;
-    for (;;) {
-      const id1 = slots[(i << 1) + 1]!;
-      if (id1 === 0) return -1;
-      if (slots[i << 1] === h && sameCodes(pool, offsets[id1 - 1]!, offsets[id1]!, s, e)) return id1 - 1;
-      i = (i + 1) & mask;
-    }
+    return this.idOfUnits(pool, s, e, h);
   }
 
   /**
