@@ -120,6 +120,17 @@ describe("reading tokenizer.json bytes", () => {
     expect(lone.tokenToId("c\ud800")).toBe(3);
   });
 
+  it("skips the parts around the model whatever their strings hold: escaped quotes, trailing backslashes", () => {
+    const contents = ['say "hi"', "back\\", '\\"', "]}", '"'];
+    const added = contents.map((content, k) => ({ id: 5 + k, content, special: true }));
+    const json = `{"added_tokens": ${JSON.stringify(added)}, "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}, "decoder": null}`;
+    const fast = readTokenizerJsonFast(utf8(json), "t.json");
+    expect(fast, "read by the fast reader").not.toBeNull();
+    expect((fast!.root.added_tokens as { content: string }[]).map((t) => t.content)).toEqual(contents);
+    const t = fromTokenizerJson(utf8(json));
+    expect(t.encode(`ab${contents[1]}ab${contents[0]}`)).toEqual([2, 6, 2, 5]);
+  });
+
   it("a malformed small part, or a raw control character in a token, is a malformed-JSON error", () => {
     for (const json of [tiny(`{"a": 0}`, `[]`, `, "normalizer": {bad}`), tiny(`{"a\nb": 0}`, `[]`)])
       for (const input of [json, utf8(json)]) expect(() => fromTokenizerJson(input, "t.json")).toThrow(/^t\.json: malformed JSON: /);

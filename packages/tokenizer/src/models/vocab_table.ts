@@ -29,8 +29,8 @@ export class VocabTable {
   private readonly present: Uint8Array;
   /** per id: hashSpan of its token (0 for holes) */
   private readonly hashes: Int32Array;
-  /** P^k for k up to the longest token's length */
-  private readonly powers: Int32Array;
+  /** P^k for k = 0..255 (longer joins compute theirs) */
+  private static readonly powers = powersUpTo(255);
   /** per slot: hash, id + 1 (0 = empty) */
   private readonly slots: Int32Array;
   private readonly mask: number;
@@ -69,7 +69,6 @@ export class VocabTable {
     this.mask = cap - 1;
     this.shift = 32 - bits;
     this.slots = new Int32Array(cap * 2);
-    this.powers = powersUpTo(longestGap(offsets));
     this.hashes = hashes ?? hashTokens(pool, offsets, this.present);
     // the first id a token repeats (-1 if none): the loop lives in its own small method, which V8 compiles sooner
     const twice = this.insertAll();
@@ -110,9 +109,11 @@ export class VocabTable {
     return h;
   }
 
-  /** The hash of x + y from hashSpan(x), hashSpan(y) and y's length (at most the longest token's). */
+  /** The hash of x + y from hashSpan(x), hashSpan(y) and y's length. */
   joinHashes(hx: number, hy: number, yLength: number): number {
-    return (Math.imul(hx, this.powers[yLength]!) + hy) | 0;
+    const powers = VocabTable.powers;
+    // the rare y longer than the table: P^yLength the slow way
+    return (Math.imul(hx, yLength < powers.length ? powers[yLength]! : powersUpTo(yLength)[yLength]!) + hy) | 0;
   }
 
   /** hashSpan of the token of `id` (0 for a hole) */
@@ -302,13 +303,6 @@ function countOnes(a: Uint8Array): number {
   let n = 0;
   for (let i = 0; i < a.length; i++) n += a[i]!;
   return n;
-}
-
-/** The largest offsets[i + 1] - offsets[i]: the longest token. */
-function longestGap(offsets: Int32Array): number {
-  let longest = 0;
-  for (let i = 0; i + 1 < offsets.length; i++) longest = Math.max(longest, offsets[i + 1]! - offsets[i]!);
-  return longest;
 }
 
 /** HASH_P^k for k = 0..n */

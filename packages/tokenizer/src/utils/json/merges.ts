@@ -82,7 +82,9 @@ export function scanMerges(b: Uint8Array, start: number, file: string, table: Vo
     while (c === 32 || c === 10 || c === 13 || c === 9) c = b[++e];
     if (c === 93) return { end: e + 1, pairs: pairs.done() };
     if (c !== 44) fallback();
-    j = skipWs(b, e + 1);
+    c = b[++e];
+    while (c === 32 || c === 10 || c === 13 || c === 9) c = b[++e];
+    j = e;
   }
 }
 

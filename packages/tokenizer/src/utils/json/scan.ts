@@ -45,11 +45,11 @@ export function skipWs(b: Uint8Array, i: number): number {
 
 /** Index of the closing quote of the string whose opening quote is at i. */
 export function endOfString(b: Uint8Array, i: number): number {
-  const n = b.length;
-  for (let j = i + 1; j < n; j++) {
-    const c = b[j]!;
-    if (c === 34) return j;
-    if (c === 92) j++;
+  // the next quote, found natively, closes the string unless an odd run of backslashes escapes it
+  for (let q = b.indexOf(34, i + 1); q >= 0; q = b.indexOf(34, q + 1)) {
+    let k = q - 1;
+    while (b[k] === 92) k--;
+    if ((q - k) % 2 === 1) return q;
   }
   return fallback();
 }
