@@ -1,5 +1,6 @@
 import { describe, it, expect } from "vitest";
 import { MergeTable, PairTable, VocabTable } from "../src/index.js";
+import { HASH_P } from "../src/models/vocab_table.js";
 import { rng } from "./helpers.js";
 
 // MergeTable keys merges by the token they make and finds a pair through the vocab; PairTable
@@ -131,6 +132,34 @@ describe("MergeTable answers as a PairTable of the same merges", () => {
     expect(table.result(table.find(1, 2))).toBe(0);
     expect(table.find(3, 2)).toBe(-1);
     expect(vocab.concatId(3, 4)).toBe(5);
+  });
+
+  it("a join is matched by its whole hash, not just the bits a slot keeps beside the id", () => {
+    // Eight ids: 16 slots, each holding 4 bits of id and the low 28 bits of a hash. Hashes that
+    // agree there differ in their home slot (the top 4 bits of hash * golden ratio), so the
+    // index meets such a pair only along a run of full slots. The hashes given here (not the
+    // strings' own; the table takes the caller's) set that up: token u sits in the home slot of
+    // the join a + b, and token t, whose hash agrees with the join's in the low 28 bits, next to it.
+    const GOLDEN = 0x9e3779b1;
+    const home = (h: number) => Math.imul(h, GOLDEN) >>> 28;
+    const tokens = ["a", "b", "u", "tt", "f1", "f2", "f3", "f4"];
+    const ha = 0x1234567;
+    const hb = 0x7654321;
+    const join = (Math.imul(ha, HASH_P) + hb) | 0;
+    let hu = join + 1;
+    while (home(hu) !== home(join)) hu++;
+    const ht = (join + 2 ** 28) | 0; // GOLDEN is 1 mod 16: one slot further on
+    expect(home(ht)).toBe((home(join) + 1) % 16);
+    const taken = new Set([home(ha), home(hb), home(join), home(ht)]);
+    const fillers: number[] = [];
+    for (let h = 1; fillers.length < 4; h += 0x10001) if (!taken.has(home(h))) fillers.push(h), taken.add(home(h));
+    const pool = new Uint16Array([...tokens.join("")].map((c) => c.charCodeAt(0)));
+    const offsets = new Int32Array(tokens.length + 1);
+    tokens.forEach((t, k) => (offsets[k + 1] = offsets[k]! + t.length));
+    const vocab = new VocabTable(pool, offsets, null, new Int32Array([ha, hb, hu, ht, ...fillers]));
+    // "tt" has the join's length and its low 28 bits, but not its hash: a + b is no token
+    expect(vocab.joinCandidate(0, 1)).toBe(-1);
+    expect(vocab.hashOf(3)).toBe(ht);
   });
 
   it("the later of a pair listed twice counts when most merges are out of order too", () => {

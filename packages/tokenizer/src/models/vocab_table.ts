@@ -9,9 +9,12 @@ const GOLDEN = 0x9e3779b1 | 0;
  * The vocab both ways: id -> token and token -> id.
  *
  * All token text lives in one array of UTF-16 code units, the pool: the token of id i is
- * pool[offsets[i], offsets[i + 1]). The hash index keeps (hash, id) side by side in one
- * Int32Array and compares candidates against the pool in place, so a lookup of a span of a
- * larger string, or of two spans joined, needs no substring. Loading a 128k-token vocab this way
+ * pool[offsets[i], offsets[i + 1]). The hash index is one Int32 per slot: the id, and above it
+ * as many low bits of the token's hash as fit (a tag, which rules out nearly every other token
+ * before characters or the full hash are compared). Candidates are compared against the pool in
+ * place, so a lookup of a span of a larger string, or of two spans joined, needs no substring.
+ * The index takes 1 MB for a 128k vocab where (hash, id) pairs took 2: loading is paced by the
+ * memory it touches, and this is the most randomly touched. Loading a 128k-token vocab this way
  * allocates a few typed arrays instead of 128k strings, which is most of what makes
  * tokenizer.json load fast (each of its ~280k merges looks up both halves and their
  * concatenation). Token strings are made when asked for, and kept.
@@ -31,8 +34,11 @@ export class VocabTable {
   private readonly hashes: Int32Array;
   /** P^k for k = 0..255 (longer joins compute theirs) */
   private static readonly powers = powersUpTo(255);
-  /** per slot: hash, id + 1 (0 = empty) */
+  /** per slot: id + 1 in the low idBits bits, the hash's low bits above them (0 = empty) */
   private readonly slots: Int32Array;
+  /** bits that hold id + 1 in a slot */
+  private readonly idBits: number;
+  private readonly idMask: number;
   private readonly mask: number;
   /** 32 - log2(slot count): the slot of a hash is the top bits of hash * golden ratio */
   private readonly shift: number;
@@ -68,7 +74,9 @@ export class VocabTable {
     }
     this.mask = cap - 1;
     this.shift = 32 - bits;
-    this.slots = new Int32Array(cap * 2);
+    this.slots = new Int32Array(cap);
+    this.idBits = 32 - Math.clz32(ids);
+    this.idMask = 2 ** this.idBits - 1;
     this.hashes = hashes ?? hashTokens(pool, offsets, this.present);
     // the first id a token repeats (-1 if none): the loop lives in its own small method, which V8 compiles sooner
     const twice = this.insertAll();
@@ -161,26 +169,28 @@ export class VocabTable {
 
   /** id of text[s, e) whose hashSpan is h, or undefined */
   getHashed(text: string, s: number, e: number, h: number): number | undefined {
-    const slots = this.slots;
-    const mask = this.mask;
+    const { slots, mask, idMask } = this;
+    const tag = h << this.idBits;
     let i = Math.imul(h, GOLDEN) >>> this.shift;
     for (;;) {
-      const id1 = slots[(i << 1) + 1]!;
+      const slot = slots[i]!;
+      const id1 = slot & idMask;
       if (id1 === 0) return undefined;
-      if (slots[i << 1] === h && this.equalsSpan(id1 - 1, text, s, e)) return id1 - 1;
+      if ((slot & ~idMask) === tag && this.equalsSpan(id1 - 1, text, s, e)) return id1 - 1;
       i = (i + 1) & mask;
     }
   }
 
   /** id of the token whose code units are units[s, e) and whose hashSpan is h, or -1 */
   idOfUnits(units: Uint16Array, s: number, e: number, h: number): number {
-    const slots = this.slots;
-    const mask = this.mask;
+    const { slots, mask, idMask } = this;
+    const tag = h << this.idBits;
     let i = Math.imul(h, GOLDEN) >>> this.shift;
     for (;;) {
-      const id1 = slots[(i << 1) + 1]!;
+      const slot = slots[i]!;
+      const id1 = slot & idMask;
       if (id1 === 0) return -1;
-      if (slots[i << 1] === h && this.hasUnits(id1 - 1, units, s, e)) return id1 - 1;
+      if ((slot & ~idMask) === tag && this.hasUnits(id1 - 1, units, s, e)) return id1 - 1;
       i = (i + 1) & mask;
     }
   }
@@ -190,13 +200,14 @@ export class VocabTable {
     const la = this.lengthOf(a);
     const lb = this.lengthOf(b);
     const h = this.joinHashes(this.hashes[a]!, this.hashes[b]!, lb);
-    const slots = this.slots;
-    const mask = this.mask;
+    const { slots, mask, idMask } = this;
+    const tag = h << this.idBits;
     let i = Math.imul(h, GOLDEN) >>> this.shift;
     for (;;) {
-      const id1 = slots[(i << 1) + 1]!;
+      const slot = slots[i]!;
+      const id1 = slot & idMask;
       if (id1 === 0) return -1;
-      if (slots[i << 1] === h && this.isJoin(id1 - 1, a, la, b, lb)) return id1 - 1;
+      if ((slot & ~idMask) === tag && this.isJoin(id1 - 1, a, la, b, lb)) return id1 - 1;
       i = (i + 1) & mask;
     }
   }
@@ -227,12 +238,13 @@ export class VocabTable {
 
   /** The first indexed id whose token has hash h, or -1 (with no shared hashes, the only one). */
   private firstWithHash(h: number): number {
-    const slots = this.slots;
-    const mask = this.mask;
+    const { slots, mask, idMask } = this;
+    const tag = h << this.idBits;
     let i = Math.imul(h, GOLDEN) >>> this.shift;
     for (;;) {
-      const id1 = slots[(i << 1) + 1]!;
-      if (id1 === 0 || slots[i << 1] === h) return id1 - 1;
+      const slot = slots[i]!;
+      const id1 = slot & idMask;
+      if (id1 === 0 || ((slot & ~idMask) === tag && this.hashes[id1 - 1] === h)) return id1 - 1;
       i = (i + 1) & mask;
     }
   }
@@ -273,22 +285,23 @@ export class VocabTable {
 
   /** Indexes every id; stops at the first whose token an earlier id has, and returns it (-1 when none). */
   private insertAll(): number {
-    const { offsets, pool, slots, mask, shift, hashes, present } = this;
+    const { offsets, pool, slots, mask, shift, hashes, present, idMask, idBits } = this;
     for (let id = 0; id < present.length; id++) {
       if (present[id] === 0) continue;
       const h = hashes[id]!;
+      const tag = h << idBits;
       let i = Math.imul(h, GOLDEN) >>> shift;
       for (;;) {
-        const id1 = slots[(i << 1) + 1]!;
+        const slot = slots[i]!;
+        const id1 = slot & idMask;
         if (id1 === 0) break;
-        if (slots[i << 1] === h) {
+        if ((slot & ~idMask) === tag && hashes[id1 - 1] === h) {
           if (sameCodes(pool, offsets[id1 - 1]!, offsets[id1]!, offsets[id]!, offsets[id + 1]!)) return id;
           this.sharedHashes++;
         }
         i = (i + 1) & mask;
       }
-      slots[i << 1] = h;
-      slots[(i << 1) + 1] = id + 1;
+      slots[i] = tag | (id + 1);
     }
     return -1;
   }
