@@ -94,6 +94,17 @@ describe("MergeTable answers as a PairTable of the same merges", () => {
     expect(late).toBeLessThan(c.merges.length / 2);
   });
 
+  it("a token with more merges than a run keeps (every split of x^200): the rest go to the pair table", () => {
+    const tokens = Array.from({ length: 200 }, (_, k) => "x".repeat(k + 1));
+    const vocab = VocabTable.fromTokens(tokens);
+    // x^(k+1) + x^(199-k) = x^200 for k = 0..198, all in x^200's run
+    const splits: [number, number, number][] = Array.from({ length: 199 }, (_, k) => [k, 198 - k, 199]);
+    // a run holds 128 ranks: the other 71 merges are in the pair table
+    expect(expectSameAnswers({ vocab, merges: splits })).toEqual({ late: 71, distinct: 199 });
+    // listed twice: the second listings (all past the run) count, and being most, take all
+    expect(expectSameAnswers({ vocab, merges: [...splits, ...splits] })).toEqual({ late: 199, distinct: 199 });
+  });
+
   it("with most merges out of order (all kept in the pair table)", () => {
     const c = randomCase(7, 0);
     c.merges.reverse();

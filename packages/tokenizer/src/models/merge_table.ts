@@ -1,6 +1,11 @@
 import { PairTable } from "./pair_table.js";
 import type { VocabTable } from "./vocab_table.js";
 
+/** a slot of a merge in a run is its token << RUN_BITS | its place in the run */
+const RUN_BITS = 7;
+/** merges of a token past this many ranks into its run go to the pair table */
+const RUN_MAX = 1 << RUN_BITS;
+
 /** What the merge loop asks of a merge table. */
 export interface MergeLookup {
   /** Slot of the merge of (a, b), or -1 when the pair does not merge; read it with rank() and result(). */
@@ -14,22 +19,24 @@ export interface MergeLookup {
  *
  * Files list merges in the order of the tokens they make (a token converted from tiktoken has
  * several merges, one after another), so the merges of each token are one run of ranks: the
- * table keeps per rank its left id and its token, and per token where its run starts. A pair
- * (a, b) is found through the vocab (the token a + b, by hash) and then in that token's short
- * run. Building it writes a few arrays front to back; a hash table of pairs, the other way,
+ * table keeps per rank its left id, and per token where its run starts. A pair (a, b) is found
+ * through the vocab (the token a + b, by hash) and then in that token's short run; the slot it
+ * answers holds the token and the place in the run, so the token needs no array of its own. Building it writes a few arrays front to back; a hash table of pairs, the other way,
  * scatters 280k writes over 8 MB, which was the largest single cost of loading llama3's file.
- * The rare merge that comes after its token's run has ended goes to a small PairTable; a file
- * whose merges are mostly in another order (gemma3's) ends up with all of them there.
+ * The rare merge that comes after its token's run has ended (or more than RUN_MAX ranks into
+ * it) goes to a small PairTable; a file whose merges are mostly in another order (gemma3's)
+ * ends up with all of them there.
  */
 export class MergeTable implements MergeLookup {
   private left: Int32Array;
-  private merged: Int32Array;
   /** run of token t: ranks [first[t], first[t + 1]) (which may hold others' merges, marked left = -1) */
   private readonly first: Int32Array;
   /** merges whose token's run had ended */
   private late: PairTable | null = null;
   /** every merge is in `late` (see done()) */
-  private allLate = false;
+  private allLate: boolean;
+  /** slots of merges in runs are below this; pair-table slots come after */
+  private runSlots: number;
   private lastToken = -1;
   /** number of merges */
   size = 0;
@@ -39,8 +46,10 @@ export class MergeTable implements MergeLookup {
     expected = 1024,
   ) {
     this.left = new Int32Array(Math.max(16, expected));
-    this.merged = new Int32Array(Math.max(16, expected));
     this.first = new Int32Array(vocab.length + 1);
+    // a slot must fit in an int: a vocab too large for that keeps every merge in the pair table
+    this.allLate = this.first.length * RUN_MAX >= 2 ** 31;
+    this.runSlots = this.allLate ? 0 : this.first.length * RUN_MAX;
   }
 
   /**
@@ -50,8 +59,7 @@ export class MergeTable implements MergeLookup {
   add(a: number, b: number, m: number): void {
     const r = this.size++;
     if (r === this.left.length) this.growRanks();
-    this.merged[r] = m;
-    if (m >= this.lastToken) {
+    if (!this.allLate && (m > this.lastToken || (m === this.lastToken && r - this.first[m]! < RUN_MAX))) {
       // m's run goes on, or starts here (tokens in between have no merges: empty runs)
       for (let t = this.lastToken + 1; t <= m; t++) this.first[t] = r;
       this.lastToken = m;
@@ -67,13 +75,15 @@ export class MergeTable implements MergeLookup {
     for (let t = this.lastToken + 1; t < this.first.length; t++) this.first[t] = this.size;
     this.lastToken = this.first.length;
     const late = this.late;
-    if (late !== null && late.size * 2 > this.size) {
+    if (!this.allLate && late !== null && late.size * 2 > this.size) {
       // mostly out of token order (gemma3's merges are): runs would only make every lookup
       // look twice, so all merges go to the pair table
-      for (let r = 0; r < this.size; r++) if (this.left[r]! >= 0) this.lateOnly(r);
+      const { first, left } = this;
+      for (let t = 0; t + 1 < first.length; t++) for (let r = first[t]!; r < first[t + 1]!; r++) if (left[r]! >= 0) this.lateOnly(r, left[r]!, t);
       this.first.fill(0);
-      this.left = this.merged = new Int32Array(0);
+      this.left = new Int32Array(0);
       this.allLate = true;
+      this.runSlots = 0;
     }
     return this;
   }
@@ -87,12 +97,12 @@ export class MergeTable implements MergeLookup {
     const late = this.late;
     if (this.allLate) {
       const s = late!.find(a, b);
-      return s < 0 ? -1 : this.size + s;
+      return s < 0 ? -1 : this.runSlots + s;
     }
     if (late !== null) {
       // a pair listed twice: the later listing counts (as in a Map built from the list), and the later one is here
       const s = late.find(a, b);
-      if (s >= 0) return this.size + s;
+      if (s >= 0) return this.runSlots + s;
     }
     // the token a + b would be, if it is one: its merges decide. A merge (a, b') of m means
     // a + b' = m, so b' has b's hash and length; with no hash shared by two tokens, b' = b
@@ -100,22 +110,23 @@ export class MergeTable implements MergeLookup {
     if (m < 0) return -1;
     const left = this.left;
     // b follows from a and m, so the left id alone tells the merges of m apart; latest first
-    for (let r = this.first[m + 1]! - 1, start = this.first[m]!; r >= start; r--) if (left[r] === a) return r;
+    const start = this.first[m]!;
+    for (let r = this.first[m + 1]! - 1; r >= start; r--) if (left[r] === a) return (m << RUN_BITS) | (r - start);
     return -1;
   }
 
   rank(slot: number): number {
-    return slot < this.size ? slot : this.late!.rank(slot - this.size);
+    const runSlots = this.runSlots;
+    return slot < runSlots ? this.first[slot >>> RUN_BITS]! + (slot & (RUN_MAX - 1)) : this.late!.rank(slot - runSlots);
   }
 
   result(slot: number): number {
-    return slot < this.size ? this.merged[slot]! : this.late!.result(slot - this.size);
+    const runSlots = this.runSlots;
+    return slot < runSlots ? slot >>> RUN_BITS : this.late!.result(slot - runSlots);
   }
 
-  /** Moves run merge r into the pair table, unless the pair is there with a later rank (listed again, late). */
-  private lateOnly(r: number): void {
-    const a = this.left[r]!;
-    const m = this.merged[r]!;
+  /** Moves run merge r (a + ... = m) into the pair table, unless the pair is there with a later rank (listed again, late). */
+  private lateOnly(r: number, a: number, m: number): void {
     // b is the token that joins a to make m
     const b = this.vocab.suffixId(m, a);
     const late = this.late!;
@@ -127,8 +138,5 @@ export class MergeTable implements MergeLookup {
     const left = new Int32Array(this.left.length * 2);
     left.set(this.left);
     this.left = left;
-    const merged = new Int32Array(this.merged.length * 2);
-    merged.set(this.merged);
-    this.merged = merged;
   }
 }
