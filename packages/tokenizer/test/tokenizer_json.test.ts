@@ -121,8 +121,9 @@ describe("reading tokenizer.json bytes", () => {
   });
 
   it("skips the parts around the model whatever their strings hold: escaped quotes, trailing backslashes", () => {
-    const contents = ['say "hi"', "back\\", '\\"', "]}", '"'];
-    const added = contents.map((content, k) => ({ id: 5 + k, content, special: true }));
+    const contents = ['say "hi"', "back\\", '\\"', "]}", '"', "model", '"model": {'];
+    // a "model" key inside an added token, before the root's
+    const added = contents.map((content, k) => ({ id: 5 + k, content, special: true, ...(k === 0 ? { model: { vocab: {} } } : {}) }));
     const json = `{"added_tokens": ${JSON.stringify(added)}, "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}, "decoder": null}`;
     const fast = readTokenizerJsonFast(utf8(json), "t.json");
     expect(fast, "read by the fast reader").not.toBeNull();

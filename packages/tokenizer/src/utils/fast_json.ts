@@ -1,6 +1,6 @@
 import type { VocabTable } from "../models/vocab_table.js";
 import type { MergeTable } from "../models/merge_table.js";
-import { Fallback, fallback, jsonAt, skipValue, skipWs, walkObject } from "./json/scan.js";
+import { Fallback, fallback, jsonAt, skipValue, skipWs, textAt, walkObject } from "./json/scan.js";
 import { scanVocab, type ScannedVocab } from "./json/vocab.js";
 import { scanMerges } from "./json/merges.js";
 
@@ -35,42 +35,94 @@ function read(b: Uint8Array, file: string): { root: Record<string, unknown>; dat
   let pairs: MergeTable | null = null;
   // where model.merges starts when it comes before the vocab (read once the vocab is known)
   let mergesAt = -1;
-  const root: Record<string, unknown> = {};
   // a byte order mark may lead the file
-  const first = b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
-  const end = walkObject(b, skipWs(b, first), (key, v) => {
-    if (key === "model" && b[v] === 123) {
-      // a repeated key means the last one counts (as in JSON.parse): the general path handles that
-      if (root.model !== undefined) fallback();
-      const model: Record<string, unknown> = {};
-      root.model = model;
-      return walkObject(b, v, (mkey, mv) => {
-        if (mkey === "vocab" && b[mv] === 123) {
-          if (vocab) fallback();
-          vocab = scanVocab(b, mv, file);
-          return vocab.end;
-        }
-        if (mkey === "merges" && b[mv] === 91) {
-          if (pairs || mergesAt >= 0) fallback();
-          if (vocab === null) {
-            mergesAt = mv;
-            return skipValue(b, mv);
-          }
-          const m = scanMerges(b, mv, file, (vocab as ScannedVocab).table);
-          pairs = m.pairs;
-          return m.end;
-        }
-        const e = skipValue(b, mv);
-        model[mkey] = jsonAt(b, mv, e);
-        return e;
-      });
+  const open = skipWs(b, b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0);
+  const close = lastNonWs(b);
+  if (b[open] !== 123 || b[close] !== 125) fallback();
+  // Only the model object is walked here. What comes before it (added_tokens, the normalizer
+  // and so on; Hugging Face writes the model last) and after it is small, and JSON.parse reads
+  // it whole: a loop of ours over it would be one more loop for V8 to compile while the vocab
+  // waits for its own.
+  const { before, value } = beforeModel(b, open);
+  if (b[value] !== 123) fallback();
+  const model: Record<string, unknown> = {};
+  const modelEnd = walkObject(b, value, (mkey, mv) => {
+    if (mkey === "vocab" && b[mv] === 123) {
+      if (vocab) fallback();
+      vocab = scanVocab(b, mv, file);
+      return vocab.end;
     }
-    const e = skipValue(b, v);
-    root[key] = jsonAt(b, v, e);
+    if (mkey === "merges" && b[mv] === 91) {
+      if (pairs || mergesAt >= 0) fallback();
+      if (vocab === null) {
+        mergesAt = mv;
+        return skipValue(b, mv);
+      }
+      const m = scanMerges(b, mv, file, (vocab as ScannedVocab).table);
+      pairs = m.pairs;
+      return m.end;
+    }
+    const e = skipValue(b, mv);
+    model[mkey] = jsonAt(b, mv, e);
     return e;
   });
-  // not the usual shape (a repeated key, something after the object, no vocab or merges): let the general path read it
-  if (skipWs(b, end) !== b.length || vocab === null || (pairs === null && mergesAt < 0)) return fallback();
+  const next = skipWs(b, modelEnd);
+  let after: Record<string, unknown> = {};
+  if (b[next] === 44) {
+    after = expectRecord(jsonText("{" + textAt(b, next + 1, close + 1)));
+    // a repeated key means the last one counts (as in JSON.parse): the general path handles that
+    if (Object.prototype.hasOwnProperty.call(after, "model")) fallback();
+  } else if (next !== close) fallback();
+  // not the usual shape (no vocab or merges): let the general path read it
+  if (vocab === null || (pairs === null && mergesAt < 0)) return fallback();
   const { ids, table } = vocab as ScannedVocab;
+  // spread defines keys (a "__proto__" key stays a key); those after the model win, as in JSON.parse
+  const root = { ...before, ...after, model };
   return { root, data: { ids, vocab: table, pairs: pairs ?? scanMerges(b, mergesAt, file, table).pairs } };
+}
+
+/** `"model"` as bytes, quotes included */
+const MODEL_KEY = [34, 109, 111, 100, 101, 108, 34];
+
+/**
+ * The root object's keys before its "model" key, and where the model's value starts. Each
+ * `"model"` followed by a colon is a candidate; it is the root's key exactly when the text
+ * before it, closed by `"model": null}`, is JSON (inside a string, a nested object or an
+ * array it is not).
+ */
+function beforeModel(b: Uint8Array, open: number): { before: Record<string, unknown>; value: number } {
+  for (let q = b.indexOf(34, open); q >= 0; q = b.indexOf(34, q + 1)) {
+    let k = 1;
+    while (k < MODEL_KEY.length && b[q + k] === MODEL_KEY[k]) k++;
+    if (k < MODEL_KEY.length) continue;
+    const colon = skipWs(b, q + MODEL_KEY.length);
+    if (b[colon] !== 58) continue;
+    let before: unknown;
+    try {
+      before = JSON.parse(textAt(b, open, q) + '"model": null}');
+    } catch {
+      continue;
+    }
+    return { before: before as Record<string, unknown>, value: skipWs(b, colon + 1) };
+  }
+  return fallback();
+}
+
+function jsonText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return fallback();
+  }
+}
+
+function expectRecord(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : fallback();
+}
+
+/** Index of the last byte that is not JSON whitespace (-1 if none). */
+function lastNonWs(b: Uint8Array): number {
+  let i = b.length - 1;
+  while (i >= 0 && (b[i] === 32 || b[i] === 10 || b[i] === 13 || b[i] === 9)) i--;
+  return i;
 }
