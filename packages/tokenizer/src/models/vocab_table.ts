@@ -78,7 +78,6 @@ export class VocabTable {
     this.idBits = 32 - Math.clz32(ids);
     this.idMask = 2 ** this.idBits - 1;
     this.hashes = hashes ?? hashTokens(pool, offsets, this.present);
-    // the first id a token repeats (-1 if none): the loop lives in its own small method, which V8 compiles sooner
     const twice = this.insertAll();
     if (twice >= 0) {
       const earlier = this.idOfSameToken(twice);
@@ -285,25 +284,52 @@ export class VocabTable {
 
   /** Indexes every id; stops at the first whose token an earlier id has, and returns it (-1 when none). */
   private insertAll(): number {
-    const { offsets, pool, slots, mask, shift, hashes, present, idMask, idBits } = this;
-    for (let id = 0; id < present.length; id++) {
+    for (let id = this.insertUntilTag(0); id >= 0; id = this.insertUntilTag(id + 1)) if (this.insertChecked(id)) return id;
+    return -1;
+  }
+
+  /**
+   * Indexes ids from `from` on while no slot on an id's probe holds its tag (nearly always);
+   * returns the first id whose probe meets its tag, not yet indexed (-1 when all are in). The
+   * rare case is left to insertChecked, out of this loop: a branch V8 has not seen taken when it
+   * compiles the loop would throw the compiled loop away when it is.
+   */
+  private insertUntilTag(from: number): number {
+    const { slots, mask, shift, hashes, present, idMask, idBits } = this;
+    for (let id = from; id < present.length; id++) {
       if (present[id] === 0) continue;
       const h = hashes[id]!;
       const tag = h << idBits;
       let i = Math.imul(h, GOLDEN) >>> shift;
       for (;;) {
         const slot = slots[i]!;
-        const id1 = slot & idMask;
-        if (id1 === 0) break;
-        if ((slot & ~idMask) === tag && hashes[id1 - 1] === h) {
-          if (sameCodes(pool, offsets[id1 - 1]!, offsets[id1]!, offsets[id]!, offsets[id + 1]!)) return id;
-          this.sharedHashes++;
-        }
+        if (slot === 0) break;
+        if ((slot & ~idMask) === tag) return id;
         i = (i + 1) & mask;
       }
       slots[i] = tag | (id + 1);
     }
     return -1;
+  }
+
+  /** Indexes `id`, comparing it with every token on its probe that has its hash; true (and `id` left out) when one is the same token. */
+  private insertChecked(id: number): boolean {
+    const { offsets, pool, slots, mask, hashes, idMask } = this;
+    const h = hashes[id]!;
+    const tag = h << this.idBits;
+    let i = Math.imul(h, GOLDEN) >>> this.shift;
+    for (;;) {
+      const slot = slots[i]!;
+      if (slot === 0) break;
+      const other = (slot & idMask) - 1;
+      if ((slot & ~idMask) === tag && hashes[other] === h) {
+        if (sameCodes(pool, offsets[other]!, offsets[other + 1]!, offsets[id]!, offsets[id + 1]!)) return true;
+        this.sharedHashes++;
+      }
+      i = (i + 1) & mask;
+    }
+    slots[i] = tag | (id + 1);
+    return false;
   }
 
   /** The indexed id with the same token as `id`. */
