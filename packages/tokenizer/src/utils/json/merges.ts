@@ -56,7 +56,7 @@ export function scanMerges(b: Uint8Array, start: number, file: string, table: Vo
     } else fallback();
     if (e < 0) {
       // a merge longer than the buffer: read it again with more room
-      units = growUnits(units, units.length * 2);
+      units = growUnits(units, TOKEN[0]!);
       j = at;
       continue;
     }

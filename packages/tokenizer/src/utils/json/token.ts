@@ -16,20 +16,17 @@ for (const [letter, unit] of [["\"", 34], ["\\", 92], ["/", 47], ["b", 8], ["f",
  * opening quote), as the UTF-16 code units a JS string would hold: into out[o...], hashed on
  * the way (TOKEN says how many and the hash). Stops at the closing quote, or at a byte equal to
  * `stop` (32 splits an "a b" merge at its space; -1 reads to the quote), and returns the index
- * of the byte it stopped at; -1 when `out` has no room left (the caller grows it and reads the
- * token again). The vocab and the merges are both read through here, so V8 compiles this once.
+ * of the byte it stopped at; -1 when `out` was too short (TOKEN[0] says how long it had to be:
+ * the caller grows it and reads the token again). The vocab and the merges are both read through here, so V8 compiles this once.
  *
  * Anything not plainly valid (a control character, a bad escape, bytes that are not UTF-8,
  * an escaped space where `stop` is a space, the end of the bytes) falls back to the general
  * reader, which reports it or reads it.
  */
 export function readToken(b: Uint8Array, j: number, out: Uint16Array, o: number, stop: number): number {
-  // room for one more character, which may be two code units
-  const last = out.length - 2;
   let h = 0;
   let c = b[j]!;
   while (c !== 34 && c !== stop) {
-    if (o > last) return -1;
     let u: number;
     if (c < 0x80) {
       if (c === 92) {
@@ -78,7 +75,9 @@ export function readToken(b: Uint8Array, j: number, out: Uint16Array, o: number,
   }
   TOKEN[0] = o;
   TOKEN[1] = h;
-  return j;
+  // a typed array drops writes past its end, so a token too long for `out` is noticed here,
+  // once, rather than checked for at every code unit
+  return o > out.length ? -1 : j;
 }
 
 /** The four hex digits at b[j] as a number (a bad digit falls back). */

@@ -68,7 +68,7 @@ function scanEntries(b: Uint8Array, start: number): Entries {
     offsets[count] = o;
     let e = readToken(b, j + 1, chars, o, -1);
     while (e < 0) {
-      chars = growUnits(chars, chars.length * 2);
+      chars = growUnits(chars, TOKEN[0]!);
       e = readToken(b, j + 1, chars, o, -1);
     }
     o = TOKEN[0]!;
