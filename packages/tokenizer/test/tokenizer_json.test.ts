@@ -132,6 +132,13 @@ describe("reading tokenizer.json bytes", () => {
     expect(t.encode(`ab${contents[1]}ab${contents[0]}`)).toEqual([2, 6, 2, 5]);
   });
 
+  it("a merge is matched to its token, not to a hole in the ids beside it (empty tokens, the only case that could)", () => {
+    // id 0 is a hole (an added token's); the merge of two empty tokens makes the empty token, id 1
+    const json = `{"added_tokens": [{"id": 0, "content": "<s>", "special": true}], "model": {"type": "BPE", "vocab": {"": 1, "a": 2}, "merges": [["", ""]]}}`;
+    const { pairs } = readTokenizerJsonFast(utf8(json), "t.json")!.data;
+    expect(pairs.result(pairs.find(1, 1))).toBe(1);
+  });
+
   it("a malformed small part, or a raw control character in a token, is a malformed-JSON error", () => {
     for (const json of [tiny(`{"a": 0}`, `[]`, `, "normalizer": {bad}`), tiny(`{"a\nb": 0}`, `[]`)])
       for (const input of [json, utf8(json)]) expect(() => fromTokenizerJson(input, "t.json")).toThrow(/^t\.json: malformed JSON: /);

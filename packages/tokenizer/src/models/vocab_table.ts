@@ -184,6 +184,50 @@ export class VocabTable {
     }
   }
 
+  /**
+   * The ids of a merge read into `units`: units[0, split) and units[split, end) (hashSpan hashA
+   * and hashB) go to halves[0] and halves[1], and the id of the whole units[0, end) is returned;
+   * -1 for any that is not a token. `guess` is the id the whole most likely has (a merge list
+   * runs through its tokens in id order): it and the next id are tried before the index. One
+   * call with its loops written out, because the merge loop runs it 280k times, many of them
+   * before V8 has compiled anything (see above).
+   */
+  mergeIds(units: Uint16Array, split: number, end: number, hashA: number, hashB: number, guess: number, halves: Int32Array): number {
+    const { slots, mask, idMask, idBits, shift, offsets, pool, present, hashes } = this;
+    const lengthB = end - split;
+    for (let half = 0; half < 2; half++) {
+      const s = half === 0 ? 0 : split;
+      const length = half === 0 ? split : lengthB;
+      const h = half === 0 ? hashA : hashB;
+      const tag = h << idBits;
+      let found = -1;
+      for (let i = Math.imul(h, GOLDEN) >>> shift; ; i = (i + 1) & mask) {
+        const slot = slots[i]!;
+        if (slot === 0) break;
+        if ((slot & ~idMask) !== tag) continue;
+        const id = (slot & idMask) - 1;
+        const o = offsets[id]!;
+        if (offsets[id + 1]! - o !== length) continue;
+        let k = 0;
+        while (k < length && pool[o + k] === units[s + k]) k++;
+        if (k === length) {
+          found = id;
+          break;
+        }
+      }
+      halves[half] = found;
+    }
+    const h = this.joinHashes(hashA, hashB, lengthB);
+    for (let id = Math.max(guess, 0); id <= guess + 1 && id < present.length; id++) {
+      const o = offsets[id]!;
+      if (hashes[id] !== h || present[id] === 0 || offsets[id + 1]! - o !== end) continue;
+      let k = 0;
+      while (k < end && pool[o + k] === units[k]) k++;
+      if (k === end) return id;
+    }
+    return this.idOfUnits(units, 0, end, h);
+  }
+
   /** id of the token whose code units are units[s, e) and whose hashSpan is h, or -1 */
   idOfUnits(units: Uint16Array, s: number, e: number, h: number): number {
     const { slots, mask, idMask } = this;

@@ -17,6 +17,8 @@ export function scanMerges(b: Uint8Array, start: number, file: string, table: Vo
   // the merge being read: its halves are units[0, split) and units[split, end)
   let units = new Uint16Array(256);
   let lastMerged = -1;
+  // the ids of the merge's halves, as mergeIds finds them
+  const halves = new Int32Array(2);
   let j = skipWs(b, start + 1);
   if (b[j] === 93) return { end: j + 1, pairs: pairs.done() };
   for (;;) {
@@ -62,19 +64,12 @@ export function scanMerges(b: Uint8Array, start: number, file: string, table: Vo
     }
     const end = TOKEN[0]!;
     const hashB = TOKEN[1]!;
-    const x = table.idOfUnits(units, 0, split, hashA);
-    const y = table.idOfUnits(units, split, end, hashB);
     // files list merges in the order of the tokens they make, so the merged token is nearly
     // always the last merge's (files converted from tiktoken have several merges per token)
-    // or the next id; those two are tried before hashing
-    const hxy = table.joinHashes(hashA, hashB, end - split);
-    const last = lastMerged;
-    const m =
-      last >= 0 && table.hashOf(last) === hxy && table.hasUnits(last, units, 0, end)
-        ? last
-        : last + 1 < table.length && table.hashOf(last + 1) === hxy && table.hasUnits(last + 1, units, 0, end)
-          ? last + 1
-          : table.idOfUnits(units, 0, end, hxy);
+    // or the next id
+    const m = table.mergeIds(units, split, end, hashA, hashB, lastMerged, halves);
+    const x = halves[0]!;
+    const y = halves[1]!;
     if (x < 0 || y < 0 || m < 0) notInVocab(file, pairs.size, units, split, end, x, y);
     lastMerged = m;
     pairs.add(x, y, m);
