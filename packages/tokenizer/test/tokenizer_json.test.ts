@@ -140,7 +140,7 @@ describe("reading tokenizer.json bytes", () => {
   });
 
   it("a malformed small part, or a raw control character in a token, is a malformed-JSON error", () => {
-    for (const json of [tiny(`{"a": 0}`, `[]`, `, "normalizer": {bad}`), tiny(`{"a\nb": 0}`, `[]`)])
+    for (const json of [tiny(`{"a": 0}`, `[]`, `, "normalizer": {bad}`), tiny(`{"a\nb": 0}`, `[]`), tiny(`{"a": 0, "b": 1, "ab": 2}`, `["a\tb"]`)])
       for (const input of [json, utf8(json)]) expect(() => fromTokenizerJson(input, "t.json")).toThrow(/^t\.json: malformed JSON: /);
   });
 });
