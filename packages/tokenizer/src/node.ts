@@ -9,23 +9,21 @@ import { fromGpt2Files } from "./gpt2.js";
 import { fromTiktoken, fromTiktokenJson, type TiktokenOptions } from "./tiktoken.js";
 import type { Tokenizer } from "./tokenizer.js";
 
-function read(path: string): string {
+function readBytes(path: string): Buffer {
   try {
-    return readFileSync(path, "utf8");
+    return readFileSync(path);
   } catch (e) {
     throw new TokenizerError(`${path}: cannot read the file: ${(e as Error).message}`);
   }
 }
 
+function read(path: string): string {
+  return readBytes(path).toString("utf8");
+}
+
 /** Loads a Hugging Face tokenizer.json file (read as bytes: decoding them to a string first is slower than the whole load). */
 export function loadTokenizerJson(path: string): Tokenizer {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new TokenizerError(`${path}: cannot read the file: ${(e as Error).message}`);
-  }
-  return fromTokenizerJson(bytes, path);
+  return fromTokenizerJson(readBytes(path), path);
 }
 
 /** Loads GPT-2's vocab.json (encoder.json) and merges.txt (vocab.bpe). */

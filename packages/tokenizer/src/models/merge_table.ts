@@ -21,8 +21,9 @@ export interface MergeLookup {
  * several merges, one after another), so the merges of each token are one run of ranks: the
  * table keeps per rank its left id, and per token where its run starts. A pair (a, b) is found
  * through the vocab (the token a + b, by hash) and then in that token's short run; the slot it
- * answers holds the token and the place in the run, so the token needs no array of its own. Building it writes a few arrays front to back; a hash table of pairs, the other way,
- * scatters 280k writes over 8 MB, which was the largest single cost of loading llama3's file.
+ * answers holds the token and the place in the run, so the token needs no array of its own.
+ * Building it writes a few arrays front to back; a hash table of pairs, the other way, scatters
+ * 280k writes over 8 MB, which was the largest single cost of loading llama3's file.
  * The rare merge that comes after its token's run has ended (or more than RUN_MAX ranks into
  * it) goes to a small PairTable; a file whose merges are mostly in another order (gemma3's)
  * ends up with all of them there.

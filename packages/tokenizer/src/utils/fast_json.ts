@@ -1,6 +1,6 @@
 import type { VocabTable } from "../models/vocab_table.js";
 import type { MergeTable } from "../models/merge_table.js";
-import { Fallback, fallback, jsonAt, skipValue, skipWs, textAt, walkObject } from "./json/scan.js";
+import { Fallback, fallback, jsonAt, parseOrFallback, skipValue, skipWs, textAt, walkObject } from "./json/scan.js";
 import { scanVocab, type ScannedVocab } from "./json/vocab.js";
 import { scanMerges } from "./json/merges.js";
 
@@ -69,7 +69,7 @@ function read(b: Uint8Array, file: string): { root: Record<string, unknown>; dat
   const next = skipWs(b, modelEnd);
   let after: Record<string, unknown> = {};
   if (b[next] === 44) {
-    after = expectRecord(jsonText("{" + textAt(b, next + 1, close + 1)));
+    after = expectRecord(parseOrFallback("{" + textAt(b, next + 1, close + 1)));
     // a repeated key means the last one counts (as in JSON.parse): the general path handles that
     if (Object.prototype.hasOwnProperty.call(after, "model")) fallback();
   } else if (next !== close) fallback();
@@ -106,14 +106,6 @@ function beforeModel(b: Uint8Array, open: number): { before: Record<string, unkn
     return { before: before as Record<string, unknown>, value: skipWs(b, colon + 1) };
   }
   return fallback();
-}
-
-function jsonText(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return fallback();
-  }
 }
 
 function expectRecord(v: unknown): Record<string, unknown> {

@@ -24,7 +24,11 @@ export function textAt(b: Uint8Array, s: number, e: number): string {
 
 /** The JSON value written in b[s, e) (malformed: fall back, so the general reader names the error). */
 export function jsonAt(b: Uint8Array, s: number, e: number): unknown {
-  const text = textAt(b, s, e);
+  return parseOrFallback(textAt(b, s, e));
+}
+
+/** JSON.parse(text), falling back when it is malformed. */
+export function parseOrFallback(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
