@@ -145,7 +145,7 @@ describe("MergeTable answers as a PairTable of the same merges", () => {
     expect(vocab.concatId(3, 4)).toBe(5);
   });
 
-  it("a join is matched by its whole hash, not just the bits a slot keeps beside the id", () => {
+  it("a merge's half is matched by its whole hash, not just the bits a slot keeps beside the id", () => {
     // Eight ids: 16 slots, each holding 4 bits of id and the low 28 bits of a hash. Hashes that
     // agree there differ in their home slot (the top 4 bits of hash * golden ratio), so the
     // index meets such a pair only along a run of full slots. The hashes given here (not the
@@ -168,8 +168,17 @@ describe("MergeTable answers as a PairTable of the same merges", () => {
     const offsets = new Int32Array(tokens.length + 1);
     tokens.forEach((t, k) => (offsets[k + 1] = offsets[k]! + t.length));
     const vocab = new VocabTable(pool, offsets, null, new Int32Array([ha, hb, hu, ht, ...fillers]));
-    // "tt" has the join's length and its low 28 bits, but not its hash: a + b is no token
-    expect(vocab.joinCandidate(0, 1)).toBe(-1);
+    // a merge half of length 2 with the join's hash: "tt" has that length and the hash's low 28
+    // bits (the slot's tag), but not the hash, so it is not the half (halves are found by hash
+    // and length; characters are compared only where tokens share a hash)
+    const halves = new Int32Array(2);
+    const units = new Uint16Array([..."tta"].map((c) => c.charCodeAt(0)));
+    vocab.mergeIds(units, 2, 3, join, ha, -1, halves);
+    expect([...halves]).toEqual([-1, 0]);
+    // with the whole hash it is
+    vocab.mergeIds(units, 2, 3, ht, ha, -1, halves);
+    expect([...halves]).toEqual([3, 0]);
+    expect(vocab.concatId(0, 1)).toBe(-1);
     expect(vocab.hashOf(3)).toBe(ht);
   });
 

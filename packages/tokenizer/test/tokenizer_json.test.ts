@@ -139,6 +139,48 @@ describe("reading tokenizer.json bytes", () => {
     expect(pairs.result(pairs.find(1, 1))).toBe(1);
   });
 
+  // two 3-unit strings with the same VocabTable hash (see merge_table.test.ts)
+  const X = "a\u0300\u1000";
+  const Y = "b\u00da\uf769";
+  const vocabJson = (tokens: string[]) => JSON.stringify(Object.fromEntries(tokens.map((t, id) => [t, id])));
+  const mergesJson = (merges: [string, string][]) => JSON.stringify(merges.map(([a, b]) => `${a} ${b}`));
+
+  it("a merge half whose hash another token shares is told apart by its characters", () => {
+    // Y comes first, so the index meets Y first when it looks for X's hash
+    const tokens = ["a", "\u0300", "\u1000", "b", "\u00da", "\uf769", "z", "\u0300\u1000", "\u00da\uf769", Y, X, Y + "z", X + "z"];
+    const merges: [string, string][] = [["\u0300", "\u1000"], ["\u00da", "\uf769"], ["b", "\u00da\uf769"], ["a", "\u0300\u1000"], [Y, "z"], [X, "z"]];
+    const json = tiny(vocabJson(tokens), mergesJson(merges));
+    const fromObject = fromTokenizerJson(JSON.parse(json));
+    const t = fromTokenizerJson(utf8(json));
+    expect(t.encode(X + "z")).toEqual([12]);
+    expect(t.encode(Y + "z")).toEqual([11]);
+    for (const s of [X + "z", Y + "z", X + Y + "z", "zz" + X]) expect(t.encode(s)).toEqual(fromObject.encode(s));
+  });
+
+  it("a merge half that is no token but has a token's hash and length never applies, wherever the merge sits", () => {
+    // X is not in this vocab, and has Y's hash and length: the fast reader finds merge halves by
+    // hash and length, so it takes "X z" for "Y z" rather than reporting X (the parsed object's
+    // reader, comparing characters, reports it). The merge makes X + "z", not Y + "z", so it must
+    // never join Y and z: not from its token's run, nor from the pair table, where it would go
+    // when it comes late or when most merges do (and would outrank "Y z" there)
+    const tokens = ["a", "\u0300", "\u1000", "b", "\u00da", "\uf769", "z", "\u0300\u1000", "\u00da\uf769", Y, Y + "z", X + "z", "zz"];
+    const base: [string, string][] = [["\u0300", "\u1000"], ["\u00da", "\uf769"], ["b", "\u00da\uf769"]];
+    const orders: Record<string, { merges: [string, string][]; outOfRun: number }> = {
+      "in its run": { merges: [...base, [Y, "z"], [X, "z"]], outOfRun: 0 },
+      "late, after a later token's run": { merges: [...base, ["z", "z"], [Y, "z"], [X, "z"]], outOfRun: 1 },
+      "with most merges late": { merges: [[Y, "z"], ...base, [X, "z"]], outOfRun: 4 },
+    };
+    for (const [where, { merges, outOfRun }] of Object.entries(orders)) {
+      const json = tiny(vocabJson(tokens), mergesJson(merges));
+      expect(() => fromTokenizerJson(JSON.parse(json), "t.json"), where).toThrow(/model\.merges\[\d\]: token "a\u0300\u1000" of merge .* is not in the vocab/);
+      const t = fromTokenizerJson(utf8(json));
+      expect(t.encode(Y + "z" + X), where).toEqual([10, 0, 7]);
+      expect(t.encode(X + "z"), where).toEqual([0, 7, 6]);
+      // every merge but the one that never applies is kept
+      expect(readTokenizerJsonFast(utf8(json), "t.json")!.data.pairs.outOfRun, where).toBe(outOfRun);
+    }
+  });
+
   it("a malformed small part, or a raw control character in a token, is a malformed-JSON error", () => {
     for (const json of [tiny(`{"a": 0}`, `[]`, `, "normalizer": {bad}`), tiny(`{"a\nb": 0}`, `[]`), tiny(`{"a": 0, "b": 1, "ab": 2}`, `["a\tb"]`)])
       for (const input of [json, utf8(json)]) expect(() => fromTokenizerJson(input, "t.json")).toThrow(/^t\.json: malformed JSON: /);

@@ -20,8 +20,9 @@ export interface MergeLookup {
  * Files list merges in the order of the tokens they make (a token converted from tiktoken has
  * several merges, one after another), so the merges of each token are one run of ranks: the
  * table keeps per rank its left id, and per token where its run starts. A pair (a, b) is found
- * through the vocab (the token a + b, by hash) and then in that token's short run; the slot it
- * answers holds the token and the place in the run, so the token needs no array of its own.
+ * through the vocab (the token a + b, by its hash, then its characters) and then in that
+ * token's short run; the slot it answers holds the token and the place in the run, so the
+ * token needs no array of its own.
  * Building it writes a few arrays front to back; a hash table of pairs, the other way, scatters
  * 280k writes over 8 MB, which was the largest single cost of loading llama3's file.
  * The rare merge that comes after its token's run has ended (or more than RUN_MAX ranks into
@@ -54,8 +55,12 @@ export class MergeTable implements MergeLookup {
   }
 
   /**
-   * Adds the next merge (rank = the number added so far): token(a) + token(b) = token(m). The
-   * caller has checked that; call done() after the last.
+   * Adds the next merge (rank = the number added so far) of the halves a and b into m; call
+   * done() after the last. token(m) must be the merge's text, and a and b tokens with the
+   * lengths of its two halves: then token(a) + token(b) = token(m) whenever the halves are
+   * tokens (a reader may find a half by its hash and length alone: VocabTable.mergeIds). A
+   * merge whose a and b do not spell token(m) is kept but never applies: find() joins a pair's
+   * characters to reach a run, and the pair table takes a merge only if its characters join.
    */
   add(a: number, b: number, m: number): void {
     const r = this.size++;
@@ -66,7 +71,7 @@ export class MergeTable implements MergeLookup {
       this.lastToken = m;
       this.left[r] = a;
     } else {
-      (this.late ??= new PairTable(64)).set(a, b, r, m);
+      if (this.vocab.joins(m, a, b)) (this.late ??= new PairTable(64)).set(a, b, r, m);
       this.left[r] = -1;
     }
   }
@@ -105,9 +110,9 @@ export class MergeTable implements MergeLookup {
       const s = late.find(a, b);
       if (s >= 0) return this.runSlots + s;
     }
-    // the token a + b would be, if it is one: its merges decide. A merge (a, b') of m means
-    // a + b' = m, so b' has b's hash and length; with no hash shared by two tokens, b' = b
-    const m = this.vocab.joinCandidate(a, b);
+    // the token a + b, if it is one (found by its characters): its merges decide. A merge of m
+    // with left id a has a left half of a's length, so its halves are a and b exactly
+    const m = this.vocab.concatId(a, b);
     if (m < 0) return -1;
     const left = this.left;
     // b follows from a and m, so the left id alone tells the merges of m apart; latest first
@@ -128,8 +133,9 @@ export class MergeTable implements MergeLookup {
 
   /** Moves run merge r (a + ... = m) into the pair table, unless the pair is there with a later rank (listed again, late). */
   private lateOnly(r: number, a: number, m: number): void {
-    // b is the token that joins a to make m
+    // b is the token that joins a to make m (none, or no join, for a merge that never applies: see add())
     const b = this.vocab.suffixId(m, a);
+    if (b < 0 || !this.vocab.joins(m, a, b)) return;
     const late = this.late!;
     const s = late.find(a, b);
     if (s < 0 || late.rank(s) < r) late.set(a, b, r, m);
