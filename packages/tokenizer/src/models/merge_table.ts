@@ -5,6 +5,8 @@ import type { VocabTable } from "./vocab_table.js";
 const RUN_BITS = 7;
 /** merges of a token past this many ranks into its run go to the pair table */
 const RUN_MAX = 1 << RUN_BITS;
+/** a run's rank that is not its token's merge; merges with a left half this long or longer go to the pair table */
+const NOT_IN_RUN = 255;
 
 /** What the merge loop asks of a merge table. */
 export interface MergeLookup {
@@ -19,10 +21,11 @@ export interface MergeLookup {
  *
  * Files list merges in the order of the tokens they make (a token converted from tiktoken has
  * several merges, one after another), so the merges of each token are one run of ranks: the
- * table keeps per rank its left id, and per token where its run starts. A pair (a, b) is found
- * through the vocab (the token a + b, by its hash, then its characters) and then in that
- * token's short run; the slot it answers holds the token and the place in the run, so the
- * token needs no array of its own.
+ * table keeps per rank the length of its left half (one byte: a merge of token m is told
+ * apart from m's other merges by where it splits m), and per token where its run starts. A
+ * pair (a, b) is found through the vocab (the token a + b, by its hash, then its characters)
+ * and then in that token's short run, as the merge that splits it after a; the slot it
+ * answers holds the token and the place in the run, so the token needs no array of its own.
  * Building it writes a few arrays front to back; a hash table of pairs, the other way, scatters
  * 280k writes over 8 MB, which was the largest single cost of loading llama3's file.
  * The rare merge that comes after its token's run has ended (or more than RUN_MAX ranks into
@@ -30,8 +33,9 @@ export interface MergeLookup {
  * ends up with all of them there.
  */
 export class MergeTable implements MergeLookup {
-  private left: Int32Array;
-  /** run of token t: ranks [first[t], first[t + 1]) (which may hold others' merges, marked left = -1) */
+  /** per rank: the length of the left half of a merge in its token's run, else NOT_IN_RUN */
+  private leftLength: Uint8Array;
+  /** run of token t: ranks [first[t], first[t + 1]) (which may hold others' merges, marked NOT_IN_RUN) */
   private readonly first: Int32Array;
   /** merges whose token's run had ended */
   private late: PairTable | null = null;
@@ -47,7 +51,7 @@ export class MergeTable implements MergeLookup {
     private readonly vocab: VocabTable,
     expected = 1024,
   ) {
-    this.left = new Int32Array(Math.max(16, expected));
+    this.leftLength = new Uint8Array(Math.max(16, expected));
     this.first = new Int32Array(vocab.length + 1);
     // a slot must fit in an int: a vocab too large for that keeps every merge in the pair table
     this.allLate = this.first.length * RUN_MAX >= 2 ** 31;
@@ -57,22 +61,23 @@ export class MergeTable implements MergeLookup {
   /**
    * Adds the next merge (rank = the number added so far) of the halves a and b into m; call
    * done() after the last. token(m) must be the merge's text, and a and b tokens with the
-   * lengths of its two halves: then token(a) + token(b) = token(m) whenever the halves are
-   * tokens (a reader may find a half by its hash and length alone: VocabTable.mergeIds). A
-   * merge whose a and b do not spell token(m) is kept but never applies: find() joins a pair's
-   * characters to reach a run, and the pair table takes a merge only if its characters join.
+   * lengths of its two halves (`leftLength` is a's, given by a reader that knows it): then
+   * token(a) + token(b) = token(m) whenever the halves are tokens (a reader may find a half by
+   * its hash and length alone: VocabTable.mergeIds). A merge whose a and b do not spell
+   * token(m) is kept but never applies: find() joins a pair's characters to reach a run, and
+   * the pair table takes a merge only if its characters join.
    */
-  add(a: number, b: number, m: number): void {
+  add(a: number, b: number, m: number, leftLength = this.vocab.lengthOf(a)): void {
     const r = this.size++;
-    if (r === this.left.length) this.growRanks();
-    if (!this.allLate && (m > this.lastToken || (m === this.lastToken && r - this.first[m]! < RUN_MAX))) {
+    if (r === this.leftLength.length) this.growRanks();
+    if (!this.allLate && leftLength < NOT_IN_RUN && (m > this.lastToken || (m === this.lastToken && r - this.first[m]! < RUN_MAX))) {
       // m's run goes on, or starts here (tokens in between have no merges: empty runs)
       for (let t = this.lastToken + 1; t <= m; t++) this.first[t] = r;
       this.lastToken = m;
-      this.left[r] = a;
+      this.leftLength[r] = leftLength;
     } else {
       if (this.vocab.joins(m, a, b)) (this.late ??= new PairTable(64)).set(a, b, r, m);
-      this.left[r] = -1;
+      this.leftLength[r] = NOT_IN_RUN;
     }
   }
 
@@ -84,10 +89,11 @@ export class MergeTable implements MergeLookup {
     if (!this.allLate && late !== null && late.size * 2 > this.size) {
       // mostly out of token order (gemma3's merges are): runs would only make every lookup
       // look twice, so all merges go to the pair table
-      const { first, left } = this;
-      for (let t = 0; t + 1 < first.length; t++) for (let r = first[t]!; r < first[t + 1]!; r++) if (left[r]! >= 0) this.lateOnly(r, left[r]!, t);
+      const { first, leftLength } = this;
+      for (let t = 0; t + 1 < first.length; t++)
+        for (let r = first[t]!; r < first[t + 1]!; r++) if (leftLength[r] !== NOT_IN_RUN) this.lateOnly(r, leftLength[r]!, t);
       this.first.fill(0);
-      this.left = new Int32Array(0);
+      this.leftLength = new Uint8Array(0);
       this.allLate = true;
       this.runSlots = 0;
     }
@@ -110,14 +116,14 @@ export class MergeTable implements MergeLookup {
       const s = late.find(a, b);
       if (s >= 0) return this.runSlots + s;
     }
-    // the token a + b, if it is one (found by its characters): its merges decide. A merge of m
-    // with left id a has a left half of a's length, so its halves are a and b exactly
+    // the token a + b, if it is one (found by its characters): its merges decide. The merge of
+    // m that splits it after a's length has the halves a and b exactly; latest first
     const m = this.vocab.concatId(a, b);
     if (m < 0) return -1;
-    const left = this.left;
-    // b follows from a and m, so the left id alone tells the merges of m apart; latest first
+    const leftLength = this.leftLength;
+    const length = this.vocab.lengthOf(a);
     const start = this.first[m]!;
-    for (let r = this.first[m + 1]! - 1; r >= start; r--) if (left[r] === a) return (m << RUN_BITS) | (r - start);
+    for (let r = this.first[m + 1]! - 1; r >= start; r--) if (leftLength[r] === length) return (m << RUN_BITS) | (r - start);
     return -1;
   }
 
@@ -131,19 +137,20 @@ export class MergeTable implements MergeLookup {
     return slot < runSlots ? slot >>> RUN_BITS : this.late!.result(slot - runSlots);
   }
 
-  /** Moves run merge r (a + ... = m) into the pair table, unless the pair is there with a later rank (listed again, late). */
-  private lateOnly(r: number, a: number, m: number): void {
-    // b is the token that joins a to make m (none, or no join, for a merge that never applies: see add())
-    const b = this.vocab.suffixId(m, a);
-    if (b < 0 || !this.vocab.joins(m, a, b)) return;
+  /** Moves run merge r (m split after leftLength units) into the pair table, unless the pair is there with a later rank (listed again, late). */
+  private lateOnly(r: number, leftLength: number, m: number): void {
+    // the halves, read off m (not both tokens: a merge that never applies, see add())
+    const a = this.vocab.spanId(m, 0, leftLength);
+    const b = this.vocab.spanId(m, leftLength, this.vocab.lengthOf(m));
+    if (a < 0 || b < 0) return;
     const late = this.late!;
     const s = late.find(a, b);
     if (s < 0 || late.rank(s) < r) late.set(a, b, r, m);
   }
 
   private growRanks(): void {
-    const left = new Int32Array(this.left.length * 2);
-    left.set(this.left);
-    this.left = left;
+    const leftLength = new Uint8Array(this.leftLength.length * 2);
+    leftLength.set(this.leftLength);
+    this.leftLength = leftLength;
   }
 }

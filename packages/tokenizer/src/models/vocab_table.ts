@@ -270,11 +270,11 @@ export class VocabTable {
     }
   }
 
-  /** id of the token that is token(m) after its first lengthOf(a) code units, or -1 */
-  suffixId(m: number, a: number): number {
+  /** id of the token that is code units [from, to) of token(m), or -1 */
+  spanId(m: number, from: number, to: number): number {
     const { offsets, pool } = this;
-    const s = offsets[m]! + this.lengthOf(a);
-    const e = offsets[m + 1]!;
+    const s = offsets[m]! + from;
+    const e = offsets[m]! + to;
     let h = 0;
     for (let i = s; i < e; i++) h = (Math.imul(h, HASH_P) + pool[i]!) | 0;
     return this.idOfUnits(pool, s, e, h);

@@ -72,7 +72,7 @@ export function scanMerges(b: Uint8Array, start: number, file: string, table: Vo
     const y = halves[1]!;
     if (x < 0 || y < 0 || m < 0) notInVocab(file, pairs.size, units, split, end, x, y);
     lastMerged = m;
-    pairs.add(x, y, m);
+    pairs.add(x, y, m, split);
     c = b[++e];
     while (c === 32 || c === 10 || c === 13 || c === 9) c = b[++e];
     if (c === 93) return { end: e + 1, pairs: pairs.done() };
