@@ -107,9 +107,11 @@ describe("MergeTable answers as a PairTable of the same merges", () => {
 
   it("a merge whose left half is 255 code units or longer goes to the pair table (a run keeps a byte per merge)", () => {
     const x = (n: number) => "x".repeat(n);
-    const tokens = ["x", x(40), x(254), x(255), x(260), "y", "yy", "yyy", "yyyy", x(294), x(295), x(300)];
+    const tokens = ["x", x(40), x(254), x(255), x(260), "y", "yy", "yyy", "yyyy", x(294), x(295), x(300), x(39)];
     const vocab = VocabTable.fromTokens(tokens);
-    // three short merges in runs, then x^254 + x^40 (in x^294's run), x^255 + x^40 and x^260 + x^40 (late)
+    // three short merges in runs, then x^254 + x^40 (in x^294's run), x^255 + x^40 and x^260 + x^40
+    // (late, so marked as no merge of x^294 inside its run's ranks). x^255 + x^39 is x^294 too, but
+    // no merge: a left length of 255 must not match those marks
     const merges: [number, number, number][] = [[5, 5, 6], [5, 6, 7], [6, 6, 8], [2, 1, 9], [3, 1, 10], [4, 1, 11]];
     expect(expectSameAnswers({ vocab, merges })).toEqual({ late: 2, distinct: 6 });
   });

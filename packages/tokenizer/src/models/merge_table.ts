@@ -122,6 +122,8 @@ export class MergeTable implements MergeLookup {
     if (m < 0) return -1;
     const leftLength = this.leftLength;
     const length = this.vocab.lengthOf(a);
+    // merges with left halves this long are all in the pair table (and NOT_IN_RUN marks others')
+    if (length >= NOT_IN_RUN) return -1;
     const start = this.first[m]!;
     for (let r = this.first[m + 1]! - 1; r >= start; r--) if (leftLength[r] === length) return (m << RUN_BITS) | (r - start);
     return -1;
