@@ -116,14 +116,14 @@ export class MergeTable implements MergeLookup {
       const s = late.find(a, b);
       if (s >= 0) return this.runSlots + s;
     }
+    // merges with left halves this long are all in the pair table (and NOT_IN_RUN marks others')
+    const length = this.vocab.lengthOf(a);
+    if (length >= NOT_IN_RUN) return -1;
     // the token a + b, if it is one (found by its characters): its merges decide. The merge of
     // m that splits it after a's length has the halves a and b exactly; latest first
     const m = this.vocab.concatId(a, b);
     if (m < 0) return -1;
     const leftLength = this.leftLength;
-    const length = this.vocab.lengthOf(a);
-    // merges with left halves this long are all in the pair table (and NOT_IN_RUN marks others')
-    if (length >= NOT_IN_RUN) return -1;
     const start = this.first[m]!;
     for (let r = this.first[m + 1]! - 1; r >= start; r--) if (leftLength[r] === length) return (m << RUN_BITS) | (r - start);
     return -1;
