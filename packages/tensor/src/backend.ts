@@ -75,6 +75,12 @@ export interface Backend {
   // ---- memory ----
   /** Copies host data into a new buffer of this backend. `data` is not retained. */
   upload(data: HostArray, dtype: DType): BackendBuffer;
+  /**
+   * Takes a host array as a buffer without copying it; the caller gives the array up. Optional:
+   * where absent (or for arrays a backend cannot keep), `upload` copies. Loading a checkpoint reads
+   * each tensor into a fresh array and hands it over this way, so the bytes are held once.
+   */
+  adopt?(data: HostArray, dtype: DType): BackendBuffer;
   /** A new buffer of `size` elements all equal to `value`. */
   fill(size: number, value: number, dtype: DType): BackendBuffer;
   /** Reads a whole buffer back to the host. */

@@ -1,6 +1,9 @@
 import type { Backend } from "./backend.js";
 import { cpuBackend } from "./cpu/backend.js";
 import type { Tensor } from "./tensor.js";
+import { registerCopy } from "./copies.js";
+
+registerCopy(cpuBackend);
 
 /**
  * Process-wide state: the default backend, the stack of tidy scopes, and whether autograd records.
@@ -10,14 +13,63 @@ interface Scope {
   tensors: Tensor[];
 }
 
+/** A check queued on a backend that cannot read synchronously (see ops/checks.ts). */
+export interface DeferredCheck {
+  /** Values the check reads back when it settles (kept out of tidy; disposed after). */
+  readonly values: Tensor;
+  /** The error to throw for those values, or null when they pass. */
+  readonly verdict: (values: ArrayLike<number>) => Error | null;
+}
+
 const state = {
   backend: null as Backend | null,
   scopes: [] as Scope[],
   gradEnabled: true,
+  deferredChecks: [] as DeferredCheck[],
 };
 
 export function setBackend(backend: Backend): void {
   state.backend = backend;
+}
+
+/**
+ * Runs fn with `backend` as the default for the tensors it creates (a model built on WebGPU), then
+ * restores the previous default, also when fn throws.
+ */
+export function withBackend<T>(backend: Backend, fn: () => T): T {
+  const previous = state.backend;
+  state.backend = backend;
+  try {
+    return fn();
+  } finally {
+    state.backend = previous;
+  }
+}
+
+/** Queues a check whose values can only be read asynchronously; the next read settles it. */
+export function deferCheck(check: DeferredCheck): void {
+  state.deferredChecks.push(check);
+}
+
+/**
+ * Reads back every queued check and throws the first failure's error. Tensor.data() calls this
+ * before reading, so a bad id found on an asynchronous backend surfaces at the next read.
+ */
+export async function settleDeferredChecks(): Promise<void> {
+  if (state.deferredChecks.length === 0) return;
+  const checks = state.deferredChecks.splice(0);
+  let failure: Error | null = null;
+  for (const { values, verdict } of checks) {
+    try {
+      if (!failure) {
+        const view = values.view();
+        failure = verdict(await values.backend.read(view.buffer));
+      }
+    } finally {
+      values.dispose();
+    }
+  }
+  if (failure) throw failure;
 }
 
 /** The backend new tensors go to: the CPU backend unless setBackend chose another. */

@@ -16,11 +16,12 @@ export type {
 export { TensorError, ShapeError, DTypeError, ArgumentError } from "./errors.js";
 export { Rng } from "./rng.js";
 export { sizeOf, broadcastShapes, contiguousStrides } from "./shape.js";
-export { setBackend, getBackend, tidy, keep, noGrad, isGradEnabled } from "./engine.js";
+export { setBackend, getBackend, withBackend, tidy, keep, noGrad, isGradEnabled, settleDeferredChecks } from "./engine.js";
 export { Tensor, Storage, type GradNode, type Operand } from "./tensor.js";
 export {
   tensor,
   zeros,
+  lazyZeros,
   ones,
   full,
   zerosLike,
@@ -38,8 +39,11 @@ export { sumToShape } from "./ops/reduce.js";
 export { matmul } from "./ops/matmul.js";
 export { concat, stack, split, scatterAdd } from "./ops/indexing.js";
 export { writeInto } from "./ops/write.js";
+export { checkIndexRange } from "./ops/checks.js";
+export { adamwStep, type AdamWResult } from "./ops/adamw.js";
 export { softmax, logSoftmax, layerNorm, rmsNorm, tril, triu, causalMask } from "./ops/nn.js";
 export { scaledDotProductAttention, type ScaledDotProductAttentionOptions } from "./ops/attention.js";
 export { fromBuffer } from "./ops/core.js";
 export { CpuBackend, cpuBackend, type CpuBackendOptions } from "./cpu/backend.js";
 export * from "./safetensors/index.js";
+export * from "./checkpoint/index.js";

@@ -1,6 +1,6 @@
 import type { Backend, BackendBuffer, StridedView } from "./backend.js";
 import type { DType, HostArray } from "./dtype.js";
-import { keep as keepTensor, track } from "./engine.js";
+import { keep as keepTensor, settleDeferredChecks, track } from "./engine.js";
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from "./errors.js";
 import { contiguousStrides, isContiguous, sizeOf, type Shape } from "./shape.js";
 import { backward as runBackward } from "./autograd.js";
@@ -21,13 +21,40 @@ export interface GradNode {
   readonly backward: (grad: Tensor) => readonly (Tensor | null)[];
 }
 
-/** A buffer shared by a tensor and its views; freed when the last of them is disposed. */
+/**
+ * A buffer shared by a tensor and its views; freed when the last of them is disposed. A storage
+ * made by `empty()` allocates its (zeroed) buffer on first use, so a model built to be loaded holds
+ * no memory for parameters the checkpoint's tensors will replace.
+ */
 export class Storage {
   refs = 0;
+  private allocated: BackendBuffer | null;
+
   constructor(
     readonly backend: Backend,
-    public buffer: BackendBuffer,
-  ) {}
+    buffer: BackendBuffer | null,
+    private readonly deferred?: { readonly size: number; readonly dtype: DType },
+  ) {
+    if (buffer === null && !deferred) throw new ArgumentError("Storage: expected a buffer or a size and dtype to allocate later");
+    this.allocated = buffer;
+  }
+
+  get buffer(): BackendBuffer {
+    return (this.allocated ??= this.backend.fill(this.deferred!.size, 0, this.deferred!.dtype));
+  }
+
+  /** False until a deferred buffer is first used. */
+  get isAllocated(): boolean {
+    return this.allocated !== null;
+  }
+
+  /** Drops one reference; frees the buffer when it was the last. */
+  release(): void {
+    if (--this.refs === 0 && this.allocated !== null) {
+      this.backend.dispose(this.allocated);
+      this.allocated = null;
+    }
+  }
 }
 
 export type Operand = Tensor | number;
@@ -95,6 +122,7 @@ export class Tensor {
 
   // ---- reading and memory ----
   async data(): Promise<HostArray> {
+    await settleDeferredChecks();
     const { buffer, temp } = this.materialize();
     try {
       return await this.backend.read(buffer);
@@ -133,8 +161,7 @@ export class Tensor {
     if (this.disposed) return;
     this.disposed = true;
     this.node = null;
-    const storage = this.storageRef;
-    if (--storage.refs === 0) storage.backend.dispose(storage.buffer);
+    this.storageRef.release();
   }
   keep(): this {
     return keepTensor(this);
@@ -167,11 +194,44 @@ export class Tensor {
         `assign: expected a ${this.dtype} tensor of shape ${fmtShape(this.shape)}, got ${value.dtype} ${fmtShape(value.shape)}`,
       );
     }
-    const buffer = this.backend.copy(value.view());
-    const storage = new Storage(this.backend, buffer);
-    const old = this.storageRef;
-    if (--old.refs === 0) old.backend.dispose(old.buffer);
+    this.replaceStorage(new Storage(this.backend, this.backend.copy(value.view())));
+  }
+
+  /**
+   * Makes `value`'s data this leaf's value and disposes `value`: loading a checkpoint hands each
+   * tensor it read to its parameter this way, so the model holds its weights once. The buffer
+   * moves without a copy when `value` is the only tensor on a whole contiguous buffer of this
+   * tensor's backend; otherwise it is copied (and cast to this tensor's dtype) first.
+   */
+  adopt(value: Tensor): void {
+    if (this.node) throw new ArgumentError("adopt: only leaf tensors can adopt a value");
+    if (value === this) return;
+    if (value.shape.length !== this.shape.length || value.shape.some((d, i) => d !== this.shape[i])) {
+      throw new ShapeError(`adopt: expected a tensor of shape ${fmtShape(this.shape)}, got ${fmtShape(value.shape)}`);
+    }
+    const source = value.storage;
+    const movable =
+      value.dtype === this.dtype &&
+      source.refs === 1 &&
+      value.offset === 0 &&
+      value.isContiguous &&
+      source.buffer.size === value.size;
+    if (source.backend !== this.backend) {
+      throw new ArgumentError(`adopt: the value lives on the ${source.backend.name} backend, this tensor on ${this.backend.name}`);
+    }
+    if (movable) {
+      this.replaceStorage(source); // value's dispose below drops only value's own reference
+    } else {
+      const converted = value.dtype === this.dtype ? value : value.cast(this.dtype);
+      this.assign(converted);
+      if (converted !== value) converted.dispose();
+    }
+    value.dispose();
+  }
+
+  private replaceStorage(storage: Storage): void {
     storage.refs++;
+    this.storageRef.release();
     this.storageRef = storage;
     (this as { strides: readonly number[] }).strides = Object.freeze(contiguousStrides(this.shape));
     (this as { offset: number }).offset = 0;

@@ -83,6 +83,11 @@ export class CpuBackend implements Backend {
     return new CpuBuffer(convertArray(data, from, dtype), dtype);
   }
 
+  adopt(data: HostArray, dtype: DType): BackendBuffer {
+    // bool arrays may hold values other than 0/1, which upload normalises
+    return matches(data, dtype) && dtype !== "bool" ? new CpuBuffer(data, dtype) : this.upload(data, dtype);
+  }
+
   fill(size: number, value: number, dtype: DType): BackendBuffer {
     const data = allocZeroed(dtype, size);
     if (isHalf(dtype)) data.fill(dtype === "float16" ? float32ToFloat16Bits(value) : float32ToBfloat16Bits(value));

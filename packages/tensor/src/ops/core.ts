@@ -4,6 +4,7 @@ import { isGradEnabled } from "../engine.js";
 import { ArgumentError, DTypeError } from "../errors.js";
 import type { Shape } from "../shape.js";
 import { Storage, Tensor, type GradNode } from "../tensor.js";
+import { copyOf } from "../copies.js";
 
 /** Wraps a freshly computed contiguous buffer as a tensor. */
 export function fromBuffer(backend: Backend, buffer: BackendBuffer, shape: Shape, dtype: DType): Tensor {
@@ -66,9 +67,15 @@ export function requireDType(t: Tensor, dtypes: readonly DType[], op: string, ar
 export function sameBackend(op: string, ...ts: Tensor[]): Backend {
   const backend = ts[0]!.backend;
   for (const t of ts) {
-    if (t.backend !== backend) {
-      throw new ArgumentError(`${op}: inputs live on different backends (${backend.name} and ${t.backend.name})`);
-    }
+    if (t.backend !== backend) throw new ArgumentError(`${op}: inputs live on ${differentBackends(backend, t.backend)}`);
   }
   return backend;
+}
+
+/** "different backends (cpu and webgpu)", or which two copies of @llm/tensor met. */
+export function differentBackends(a: Backend, b: Backend): string {
+  if (a.name !== b.name) return `different backends (${a.name} and ${b.name})`;
+  const [copyA, copyB] = [copyOf(a), copyOf(b)];
+  if (copyA && copyB && copyA !== copyB) return `backends of two copies of @llm/tensor (${copyA} and ${copyB}); an app must load one`;
+  return `two different ${a.name} backend instances`;
 }

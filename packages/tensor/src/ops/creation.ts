@@ -4,7 +4,7 @@ import { getBackend } from "../engine.js";
 import { ArgumentError, ShapeError, fmtShape } from "../errors.js";
 import { Rng } from "../rng.js";
 import { checkShape, sizeOf } from "../shape.js";
-import type { Tensor } from "../tensor.js";
+import { Storage, Tensor } from "../tensor.js";
 import { fromBuffer } from "./core.js";
 
 export interface CreateOptions {
@@ -100,6 +100,17 @@ export function full(shape: readonly number[], value: number, options: CreateOpt
   const dtype = options.dtype ?? "float32";
   const s = checkShape(shape, "full");
   return finish(fromBuffer(backend, backend.fill(sizeOf(s), value, dtype), s, dtype), options);
+}
+
+/**
+ * Zeros whose buffer is allocated only when first used: the parameters of a model that a
+ * checkpoint is about to fill (Tensor.adopt replaces them without their memory ever existing).
+ */
+export function lazyZeros(shape: readonly number[], options: CreateOptions = {}): Tensor {
+  const backend = options.backend ?? getBackend();
+  const dtype = options.dtype ?? "float32";
+  const s = checkShape(shape, "lazyZeros");
+  return finish(new Tensor(new Storage(backend, null, { size: sizeOf(s), dtype }), s, dtype), options);
 }
 
 export const zeros = (shape: readonly number[], options: CreateOptions = {}): Tensor => full(shape, 0, options);
