@@ -3,8 +3,8 @@
  * `@llm/tensor` never import `fs`.
  */
 import { randomBytes } from "node:crypto";
-import { open, readFile, rename, stat, unlink, type FileHandle } from "node:fs/promises";
-import { basename, dirname, isAbsolute, join, normalize } from "node:path";
+import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   parseSafetensors,
@@ -20,6 +20,25 @@ import {
 } from "./safetensors/index.js";
 import { setTensor, tensorFromSafetensorsEntry } from "./safetensors/tensors.js";
 import type { Tensor } from "./tensor.js";
+import { BYTES_PER_ELEMENT } from "./dtype.js";
+import {
+  CONFIG_FILE,
+  parseShardIndex,
+  planShards,
+  SAFETENSORS_FILE,
+  SAFETENSORS_INDEX_FILE,
+  shardFileName,
+  type CheckpointFiles,
+} from "./checkpoint/index.js";
+
+export {
+  CONFIG_FILE,
+  SAFETENSORS_FILE,
+  SAFETENSORS_INDEX_FILE,
+  openCheckpoint,
+  Checkpoint,
+  type CheckpointFiles,
+} from "./checkpoint/index.js";
 
 export type FilePath = string | URL;
 type Metadata = Readonly<Record<string, string>> | null;
@@ -34,8 +53,6 @@ export interface ReadSafetensorsFileOptions extends Omit<LoadSafetensorsOptions,
 }
 
 const DEFAULT_MAX_WHOLE_FILE_BYTES = 2 ** 30;
-export const SAFETENSORS_INDEX_FILE = "model.safetensors.index.json";
-export const SAFETENSORS_FILE = "model.safetensors";
 
 const toPath = (path: FilePath): string => (typeof path === "string" ? path : fileURLToPath(path));
 
@@ -98,9 +115,14 @@ async function loadTensors(
   }
 }
 
-/** Exactly `length` bytes at `position` (a read may return less; each call stays under 2 GiB). */
+/** Exactly `length` bytes at `position`. */
 async function readAt(handle: FileHandle, position: number, length: number, file: string): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
+  return readFully(handle, new Uint8Array(length), position, file);
+}
+
+/** Fills `out` from `position` on (a read may return less; each call stays under 2 GiB). */
+async function readFully(handle: FileHandle, out: Uint8Array, position: number, file: string): Promise<Uint8Array> {
+  const length = out.byteLength;
   for (let done = 0; done < length;) {
     const { bytesRead } = await handle.read(out, done, Math.min(length - done, 2 ** 30), position + done);
     if (bytesRead === 0) {
@@ -228,45 +250,98 @@ export async function readSafetensorsCheckpoint(
   return sharded ? readShardedSafetensors(index, options) : readSafetensorsFile(join(dir, SAFETENSORS_FILE), options);
 }
 
-interface ShardIndex {
+interface ShardPaths {
   path: string;
   metadata: Readonly<Record<string, unknown>> | null;
-  /** Shard path -> the tensor names weight_map puts there, in first-mention order. */
+  /** Shard path -> the tensor names weight_map puts there. */
   shards: Map<string, string[]>;
 }
 
-async function readIndex(path: string): Promise<ShardIndex> {
-  const fail = (problem: string, key?: string) => new SafetensorsError("index", { source: path, key }, problem);
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(path, "utf8"));
-  } catch (error) {
-    if (!(error instanceof SyntaxError)) throw error;
-    throw fail(`expected a JSON index, found invalid JSON (${error.message})`);
-  }
-  const { weight_map: weightMap, metadata } = (typeof json === "object" && json !== null ? json : {}) as Record<
-    string,
-    unknown
-  >;
-  if (typeof weightMap !== "object" || weightMap === null || Array.isArray(weightMap)) {
-    throw fail(
-      `expected an object with a "weight_map" of tensor name -> shard file, found ${JSON.stringify(json)?.slice(0, 80)}`,
-    );
-  }
-  const shards = new Map<string, string[]>();
-  for (const [name, shard] of Object.entries(weightMap)) {
-    // Shards sit next to the index; a path that leaves the folder is a broken (or hostile) index.
-    if (typeof shard !== "string" || shard === "" || isAbsolute(shard) || normalize(shard).startsWith("..")) {
-      throw fail(`expected a shard file name in the index's folder, found ${JSON.stringify(shard)}`, name);
-    }
-    const shardPath = join(dirname(path), shard);
-    const names = shards.get(shardPath);
-    if (names) names.push(name);
-    else shards.set(shardPath, [name]);
-  }
-  const meta =
-    typeof metadata === "object" && metadata !== null && !Array.isArray(metadata)
-      ? (metadata as Record<string, unknown>)
-      : null;
-  return { path, metadata: meta, shards };
+async function readIndex(path: string): Promise<ShardPaths> {
+  const { shards, metadata } = parseShardIndex(await readFile(path), path);
+  return { path, metadata, shards: new Map([...shards].map(([shard, names]) => [join(dirname(path), shard), names])) };
 }
+
+// ---- checkpoint folders ----
+
+/** A checkpoint folder on disk as CheckpointFiles: what openCheckpoint (and loadModel) read. */
+export function checkpointFolder(directory: FilePath): CheckpointFiles {
+  const dir = toPath(directory);
+  return {
+    location: dir,
+    async size(name) {
+      try {
+        const s = await stat(join(dir, name));
+        return s.isFile() ? s.size : null;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "ENOTDIR") return null;
+        throw error;
+      }
+    },
+    async readInto(name, position, target) {
+      const file = join(dir, name);
+      const handle = await open(file, "r");
+      try {
+        await readFully(handle, target, position, file);
+      } finally {
+        await handle.close();
+      }
+    },
+  };
+}
+
+/** What a checkpoint folder holds: config.json's contents and the weights by name. */
+export interface CheckpointFolderContents {
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly tensors: Readonly<Record<string, Tensor>>;
+}
+
+export interface WriteCheckpointFolderOptions {
+  /** Shards of at most this many bytes (default 5e9, transformers' "5GB"); one file when all fit. */
+  maxShardBytes?: number;
+  /** The weight files' __metadata__ (default { format: "pt" }, without which transformers refuses them). */
+  metadata?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Writes a checkpoint folder in the Hugging Face layout: config.json and model.safetensors, or
+ * shards named as transformers names them with their model.safetensors.index.json. Each file is
+ * written atomically; files of the other layout left by an earlier save are removed, so the
+ * folder never holds two versions. (A whole folder replaced atomically: write it under a
+ * temporary name and rename it, as @llm/train's checkpoints do.)
+ */
+export async function writeCheckpointFolder(
+  directory: FilePath,
+  contents: CheckpointFolderContents,
+  options: WriteCheckpointFolderOptions = {},
+): Promise<void> {
+  const dir = toPath(directory);
+  await mkdir(dir, { recursive: true });
+  const metadata = options.metadata ?? { format: "pt" };
+  const entries = Object.entries(contents.tensors);
+  const sizes = entries.map(([name, t]) => [name, t.size * BYTES_PER_ELEMENT[t.dtype]] as const);
+  const shards = planShards(sizes, options.maxShardBytes);
+  const written = new Set<string>();
+  if (shards.length === 1) {
+    await writeSafetensorsFile(join(dir, SAFETENSORS_FILE), contents.tensors, metadata);
+    written.add(SAFETENSORS_FILE);
+  } else {
+    const weightMap: Record<string, string> = {};
+    for (const [i, names] of shards.entries()) {
+      const file = shardFileName(i, shards.length);
+      await writeSafetensorsFile(join(dir, file), new Map(names.map((n) => [n, contents.tensors[n]!])), metadata);
+      for (const n of names) weightMap[n] = file;
+      written.add(file);
+    }
+    const totalSize = sizes.reduce((n, [, size]) => n + size, 0);
+    await writeFileAtomic(join(dir, SAFETENSORS_INDEX_FILE), utf8(JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2) + "\n"));
+    written.add(SAFETENSORS_INDEX_FILE);
+  }
+  await writeFileAtomic(join(dir, CONFIG_FILE), utf8(JSON.stringify(contents.config, null, 2) + "\n"));
+  for (const name of await readdir(dir)) {
+    const stale = name === SAFETENSORS_FILE || name === SAFETENSORS_INDEX_FILE || /^model-\d{5}-of-\d{5}\.safetensors$/.test(name);
+    if (stale && !written.has(name)) await unlink(join(dir, name));
+  }
+}
+
+const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);

@@ -1,0 +1,149 @@
+import type { Backend } from "../backend.js";
+import type { DType } from "../dtype.js";
+import { getBackend } from "../engine.js";
+import { fromBuffer } from "../ops/core.js";
+import { safetensorsEntryToHost } from "../safetensors/convert.js";
+import type { SafetensorsDType } from "../safetensors/dtypes.js";
+import { SafetensorsError } from "../safetensors/errors.js";
+import { parseSafetensorsLayout, readSafetensorsHeaderLength } from "../safetensors/layout.js";
+import type { Tensor } from "../tensor.js";
+import { CheckpointFileError, CONFIG_FILE, readWholeFile, SAFETENSORS_FILE, SAFETENSORS_INDEX_FILE, type CheckpointFiles } from "./files.js";
+import { parseShardIndex } from "./shards.js";
+
+/** Where one tensor of a checkpoint is: its file and the byte range of its data. */
+export interface CheckpointTensorInfo {
+  readonly dtype: SafetensorsDType;
+  readonly shape: readonly number[];
+  readonly file: string;
+  /** Byte offsets in the file (not relative to the data start). */
+  readonly begin: number;
+  readonly end: number;
+}
+
+export interface ReadTensorOptions {
+  /** "float32" widens F16/BF16 (as safetensors' loaders do); default: halves stay half. */
+  dtype?: "float32";
+  /** Where the tensor goes (default: the current backend). */
+  backend?: Backend;
+}
+
+/**
+ * An opened checkpoint folder: config.json read, every weight file's header read and checked,
+ * no tensor data read yet. Tensors are then read one at a time, each straight into the array that
+ * holds it, so loading a model needs no second copy of any weight.
+ */
+export class Checkpoint {
+  constructor(
+    readonly files: CheckpointFiles,
+    readonly config: Record<string, unknown>,
+    /** Every tensor by name, in file and data order. */
+    readonly tensors: ReadonlyMap<string, CheckpointTensorInfo>,
+    /** The weight files' `__metadata__` (the index's "metadata" for sharded checkpoints). */
+    readonly metadata: Readonly<Record<string, unknown>> | null,
+  ) {}
+
+  get location(): string {
+    return this.files.location;
+  }
+
+  /** Reads one tensor's bytes into a fresh array and hands it to the backend. */
+  async readTensor(name: string, options: ReadTensorOptions = {}): Promise<Tensor> {
+    const info = this.tensors.get(name);
+    if (!info) throw new SafetensorsError("argument", { source: this.location, key: name }, "expected a tensor of this checkpoint, found no such name");
+    const bytes = new Uint8Array(info.end - info.begin);
+    await this.files.readInto(info.file, info.begin, bytes);
+    const source = `${this.location}/${info.file}`;
+    const host = safetensorsEntryToHost({ dtype: info.dtype, shape: info.shape, bytes }, { dtype: options.dtype, source, key: name });
+    const backend = options.backend ?? getBackend();
+    // the array is ours alone (a fresh read, or a fresh conversion of one): the backend may keep it
+    const buffer = backend.adopt ? backend.adopt(host.data, host.dtype) : backend.upload(host.data, host.dtype);
+    return fromBuffer(backend, buffer, info.shape, host.dtype as DType);
+  }
+
+  /** Every tensor (or those named), read one after another. */
+  async readAll(options: ReadTensorOptions = {}, names: Iterable<string> = this.tensors.keys()): Promise<Record<string, Tensor>> {
+    const out: Record<string, Tensor> = {};
+    try {
+      for (const name of names) Object.defineProperty(out, name, { value: await this.readTensor(name, options), enumerable: true, writable: true, configurable: true });
+    } catch (error) {
+      for (const t of Object.values(out)) t.dispose();
+      throw error;
+    }
+    return out;
+  }
+}
+
+/**
+ * Opens a checkpoint folder as people download it: config.json (or the one given, already read
+ * and checked), and the weights in model.safetensors or in the shards model.safetensors.index.json lists.
+ */
+export async function openCheckpoint(files: CheckpointFiles, config?: Record<string, unknown>): Promise<Checkpoint> {
+  config ??= await readCheckpointConfig(files);
+  const index = await readWholeFile(files, SAFETENSORS_INDEX_FILE);
+  if (index) {
+    const { shards, metadata } = parseShardIndex(index, `${files.location}/${SAFETENSORS_INDEX_FILE}`);
+    const tensors = new Map<string, CheckpointTensorInfo>();
+    for (const [file, names] of shards) {
+      const layout = await readLayout(files, file);
+      for (const name of names) {
+        const info = layout.get(name);
+        if (!info) {
+          throw new SafetensorsError(
+            "index",
+            { source: `${files.location}/${SAFETENSORS_INDEX_FILE}`, key: name },
+            `expected the tensor in shard ${file} (as weight_map says), found no such tensor there`,
+          );
+        }
+        tensors.set(name, info);
+      }
+    }
+    return new Checkpoint(files, config, tensors, metadata);
+  }
+  if ((await files.size(SAFETENSORS_FILE)) === null) {
+    throw new CheckpointFileError("no-weights", `${files.location}: expected ${SAFETENSORS_FILE} or ${SAFETENSORS_INDEX_FILE}, found neither`);
+  }
+  const { tensors, metadata } = await readLayoutWithMetadata(files, SAFETENSORS_FILE);
+  return new Checkpoint(files, config, tensors, metadata);
+}
+
+/** config.json of a checkpoint folder, parsed; a clear error when it is missing or not a JSON object. */
+export async function readCheckpointConfig(files: CheckpointFiles): Promise<Record<string, unknown>> {
+  const bytes = await readWholeFile(files, CONFIG_FILE);
+  const path = `${files.location}/${CONFIG_FILE}`;
+  if (!bytes) throw new CheckpointFileError("no-config", `${files.location}: expected a ${CONFIG_FILE}, found none`);
+  let config: unknown;
+  try {
+    config = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (error) {
+    throw new CheckpointFileError("bad-config", `${path}: expected JSON, found a parse error (${(error as Error).message})`);
+  }
+  if (typeof config !== "object" || config === null || Array.isArray(config)) {
+    throw new CheckpointFileError("bad-config", `${path}: expected a JSON object, found ${JSON.stringify(config)?.slice(0, 60)}`);
+  }
+  return config as Record<string, unknown>;
+}
+
+async function readLayout(files: CheckpointFiles, file: string): Promise<Map<string, CheckpointTensorInfo>> {
+  return (await readLayoutWithMetadata(files, file)).tensors;
+}
+
+/** A safetensors file's header, read without its data: 8 bytes of length, then the header. */
+async function readLayoutWithMetadata(
+  files: CheckpointFiles,
+  file: string,
+): Promise<{ tensors: Map<string, CheckpointTensorInfo>; metadata: Record<string, string> | null }> {
+  const source = `${files.location}/${file}`;
+  const size = await files.size(file);
+  if (size === null) throw new CheckpointFileError("no-weights", `${source}: expected a safetensors file, found none`);
+  const prefix = new Uint8Array(Math.min(8, size));
+  await files.readInto(file, 0, prefix);
+  const headerLength = readSafetensorsHeaderLength(prefix, size, { source });
+  const head = new Uint8Array(8 + headerLength);
+  await files.readInto(file, 0, head);
+  const layout = parseSafetensorsLayout(head, size, { source });
+  const tensors = new Map<string, CheckpointTensorInfo>();
+  for (const [name, e] of layout.tensors) {
+    tensors.set(name, { dtype: e.dtype, shape: e.shape, file, begin: layout.dataStart + e.begin, end: layout.dataStart + e.end });
+  }
+  return { tensors, metadata: layout.metadata };
+}
