@@ -17,6 +17,8 @@ export class LayerKVCache {
   keys: Tensor | null = null;
   values: Tensor | null = null;
   private keyBuffer: Tensor | null = null;
+  /** Set once the backend has said it cannot write in place. */
+  private concatenates = false;
   private valueBuffer: Tensor | null = null;
 
   get length(): number {
@@ -30,9 +32,8 @@ export class LayerKVCache {
 
   /** Appends this step's keys and values and returns all of them. */
   append(keys: Tensor, values: Tensor): { keys: Tensor; values: Tensor } {
-    const inPlace = !keys.requiresGrad && !values.requiresGrad && !!keys.backend.writeInto && !this.keys?.requiresGrad;
-    if (inPlace) this.appendInPlace(keys, values);
-    else this.appendByConcat(keys, values);
+    const inGraph = keys.requiresGrad || values.requiresGrad || !!this.keys?.requiresGrad;
+    if (inGraph || this.concatenates || !this.appendInPlace(keys, values)) this.appendByConcat(keys, values);
     return { keys: this.keys!, values: this.values! };
   }
 
@@ -47,13 +48,42 @@ export class LayerKVCache {
     this.values = nextValues;
   }
 
-  private appendInPlace(keys: Tensor, values: Tensor): void {
+  /**
+   * Writes in place; false when the backend cannot (writeInto says so without writing), and the
+   * cache then concatenates from here on.
+   */
+  private appendInPlace(keys: Tensor, values: Tensor): boolean {
     const used = this.length;
     const next = used + keys.shape[2]!;
     if (next > this.capacity) this.grow(keys, values, next);
-    write(this.keyBuffer!, used, keys);
+    if (!write(this.keyBuffer!, used, keys)) {
+      this.concatenates = true;
+      this.dropBuffers();
+      return false;
+    }
     write(this.valueBuffer!, used, values);
     this.setViews(next);
+    return true;
+  }
+
+  /** Frees the spare-room buffers, keeping the filled keys and values as tensors of their own. */
+  private dropBuffers(): void {
+    // keys/values are views of the buffers: a copy of their own (or a handle, when the view is
+    // already the whole contiguous buffer) lets the buffers go
+    const own = (t: Tensor | null): Tensor | null => {
+      if (!t) return null;
+      const copy = t.contiguous();
+      return keep(copy === t ? t.detach() : copy);
+    };
+    const [keys, values] = [this.keys, this.values];
+    this.keys = own(keys);
+    this.values = own(values);
+    keys?.dispose();
+    values?.dispose();
+    this.keyBuffer?.dispose();
+    this.valueBuffer?.dispose();
+    this.keyBuffer = null;
+    this.valueBuffer = null;
   }
 
   /** New buffers with room for at least `positions`, holding what the cache has so far. */
@@ -101,11 +131,14 @@ function positions(buffer: Tensor, start: number, end: number): Tensor {
   return view === buffer ? buffer.detach() : view;
 }
 
-/** Writes `t` into `buffer` at position `at` of axis 2. */
-function write(buffer: Tensor, at: number, t: Tensor): void {
+/** Writes `t` into `buffer` at position `at` of axis 2; false when the backend cannot write in place. */
+function write(buffer: Tensor, at: number, t: Tensor): boolean {
   const dst = positions(buffer, at, at + t.shape[2]!);
-  writeInto(dst, t);
-  dst.dispose();
+  try {
+    return writeInto(dst, t);
+  } finally {
+    dst.dispose();
+  }
 }
 
 /** A cache for a stack of attention layers: what LanguageModel.createCache returns. */

@@ -1,4 +1,4 @@
-import { zeros, type Rng, type Tensor } from "@llm/tensor";
+import { checkIndexRange, lazyZeros, type Rng, type Tensor } from "@llm/tensor";
 import { LayerArgumentError } from "./errors.js";
 import { fillNormal } from "./init.js";
 import { Module } from "./module.js";
@@ -15,12 +15,13 @@ export class Embedding extends Module {
     if (!Number.isInteger(count) || count < 1 || !Number.isInteger(dim) || dim < 1) {
       throw new LayerArgumentError(`Embedding: expected positive integer sizes, found count ${count} and dim ${dim}`);
     }
-    this.weight = this.addParameter("weight", zeros([count, dim]));
+    this.weight = this.addParameter("weight", lazyZeros([count, dim]));
   }
 
   /** ids: int32 [...] -> [..., dim]. */
   forward(ids: Tensor): Tensor {
     if (ids.dtype !== "int32") throw new LayerArgumentError(`Embedding: expected int32 ids, found ${ids.dtype}`);
+    checkIndexRange(ids, this.count, (id) => `Embedding: id ${id} is outside the table's ${this.count} rows [0, ${this.count})`);
     return this.weight.take(ids, 0);
   }
 

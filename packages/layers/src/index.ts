@@ -7,7 +7,15 @@ export type {
   SavableModel,
 } from "./language_model.js";
 export { LayerError, LayerArgumentError, StateDictError, type ShapeMismatch } from "./errors.js";
-export { Module, ModuleList, ModuleDict, type LoadStateDictOptions, type LoadStateDictResult } from "./module.js";
+export {
+  Module,
+  ModuleList,
+  ModuleDict,
+  moduleFromTree,
+  type ModuleTree,
+  type LoadStateDictOptions,
+  type LoadStateDictResult,
+} from "./module.js";
 export { fillNormal, fillConstant } from "./init.js";
 export { Linear, linearForward, type LinearOptions } from "./linear.js";
 export { Embedding } from "./embedding.js";
@@ -24,6 +32,7 @@ export { type QKVProjection, type FusedLayout, type ProjectedHeads, type HeadCou
 export { buildAttentionMask, defaultPositionIds } from "./attention/mask.js";
 export { TransformerBlock, type BlockParts, type ResidualLayout } from "./block.js";
 export { LayerKVCache, TransformerKVCache } from "./cache.js";
-export { TransformerLanguageModel } from "./transformer.js";
+export { TransformerLanguageModel, type DecoderParts } from "./transformer.js";
+export { TokenEmbedder, type TokenEmbedderParts } from "./embedder.js";
 export { crossEntropy, type CrossEntropyOptions } from "./loss.js";
 export { OutputHead, type OutputHeadOptions } from "./output_head.js";

@@ -1,4 +1,4 @@
-import { zeros, type Rng, type Tensor } from "@llm/tensor";
+import { lazyZeros, type Rng, type Tensor } from "@llm/tensor";
 import { LayerArgumentError } from "./errors.js";
 import { fillConstant, fillNormal } from "./init.js";
 import { Module } from "./module.js";
@@ -30,8 +30,8 @@ export class Linear extends Module {
     }
     this.layout = options.layout ?? "out_in";
     const shape = this.layout === "out_in" ? [outFeatures, inFeatures] : [inFeatures, outFeatures];
-    this.weight = this.addParameter("weight", zeros(shape));
-    this.bias = options.bias === false ? null : this.addParameter("bias", zeros([outFeatures]));
+    this.weight = this.addParameter("weight", lazyZeros(shape));
+    this.bias = options.bias === false ? null : this.addParameter("bias", lazyZeros([outFeatures]));
   }
 
   /** The weight as [in, out], a view either way. */

@@ -1,4 +1,4 @@
-import { type Tensor } from "@llm/tensor";
+import { checkIndexRange, type Tensor } from "@llm/tensor";
 import { LayerArgumentError } from "./errors.js";
 
 export interface CrossEntropyOptions {
@@ -23,11 +23,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
   const keep = ignoreIndex === undefined ? null : targets.ne(ignoreIndex);
   // Ignored targets pick class 0, then count for nothing.
   const safeTargets = keep ? targets.mul(keep.int()) : targets;
-  if (safeTargets.backend.readSync) {
-    for (const t of safeTargets.dataSync()) {
-      if (t < 0 || t >= vocab) throw new LayerArgumentError(`crossEntropy: target ${t} is outside the vocabulary [0, ${vocab})`);
-    }
-  }
+  checkIndexRange(safeTargets, vocab, (t) => `crossEntropy: target ${t} is outside the vocabulary [0, ${vocab})`);
   const picked = logProbs.takeAlongAxis(safeTargets.unsqueeze(-1), -1).squeeze(-1);
   if (!keep) return picked.mean().neg();
   const weights = keep.float();

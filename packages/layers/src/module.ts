@@ -6,6 +6,11 @@ export interface LoadStateDictOptions {
   strict?: boolean;
   /** Named in error messages (e.g. the file). */
   source?: string;
+  /**
+   * Move the given tensors into the parameters (Tensor.adopt) instead of copying them: the model
+   * then holds its weights once, and the dict's tensors it loads are disposed. Default false (copy).
+   */
+  take?: boolean;
 }
 
 export interface LoadStateDictResult {
@@ -66,8 +71,9 @@ export class Module {
   }
 
   /**
-   * Copies tensors into the parameters of the same names. float16/bfloat16 values are widened to
-   * the parameter's float32. Reports every missing, unexpected and mis-shaped key at once.
+   * Copies (or with `take`, moves) tensors into the parameters of the same names. float16/bfloat16
+   * values are widened to the parameter's float32. Every missing, unexpected and mis-shaped key is
+   * reported at once, before any parameter changes.
    */
   loadStateDict(dict: Readonly<Record<string, Tensor>>, options: LoadStateDictOptions = {}): LoadStateDictResult {
     const strict = options.strict ?? true;
@@ -82,13 +88,17 @@ export class Module {
     if (mismatched.length || (strict && (missing.length || unexpected.length))) {
       throw new StateDictError(strict ? missing : [], strict ? unexpected : [], mismatched, options.source);
     }
+    for (const key of params.keys()) {
+      const value = dict[key];
+      if (value && (value.dtype === "int32" || value.dtype === "bool")) {
+        throw new DTypeError(`loadStateDict: ${key}: expected a floating-point tensor, found ${value.dtype}`);
+      }
+    }
     for (const [key, p] of params) {
       const value = dict[key];
       if (!value) continue;
-      if (value.dtype === "int32" || value.dtype === "bool") {
-        throw new DTypeError(`loadStateDict: ${key}: expected a floating-point tensor, found ${value.dtype}`);
-      }
-      if (value.dtype === p.dtype) p.assign(value);
+      if (options.take) p.adopt(value);
+      else if (value.dtype === p.dtype) p.assign(value);
       else {
         const cast = value.cast(p.dtype);
         p.assign(cast);
@@ -149,4 +159,21 @@ export class ModuleDict extends Module {
     super();
     for (const [name, module] of Object.entries(entries)) this.addModule(name, module);
   }
+}
+
+/**
+ * Modules by checkpoint name: a module, or nested plain objects and arrays of them (which become
+ * ModuleDict and ModuleList levels); null and undefined entries are left out (an optional part).
+ */
+export type ModuleTree = Module | readonly ModuleTree[] | { readonly [name: string]: ModuleTree | null | undefined };
+
+/** The Module a tree describes: how a model names its parts as its checkpoint does, in one literal. */
+export function moduleFromTree(tree: ModuleTree): Module {
+  if (tree instanceof Module) return tree;
+  if (Array.isArray(tree)) return new ModuleList((tree as readonly ModuleTree[]).map(moduleFromTree));
+  const entries: Record<string, Module> = {};
+  for (const [name, value] of Object.entries(tree as Record<string, ModuleTree | null | undefined>)) {
+    if (value !== null && value !== undefined) entries[name] = moduleFromTree(value);
+  }
+  return new ModuleDict(entries);
 }

@@ -1,4 +1,4 @@
-import { zeros, type Rng, type Tensor } from "@llm/tensor";
+import { lazyZeros, type Rng, type Tensor } from "@llm/tensor";
 import { fillConstant } from "./init.js";
 import { Module } from "./module.js";
 
@@ -20,8 +20,8 @@ export class LayerNorm extends Module {
     super();
     this.eps = options.eps ?? 1e-5;
     const affine = options.affine ?? true;
-    this.weight = affine ? this.addParameter("weight", zeros([dim])) : null;
-    this.bias = affine && options.bias !== false ? this.addParameter("bias", zeros([dim])) : null;
+    this.weight = affine ? this.addParameter("weight", lazyZeros([dim])) : null;
+    this.bias = affine && options.bias !== false ? this.addParameter("bias", lazyZeros([dim])) : null;
   }
 
   forward(x: Tensor): Tensor {
@@ -42,7 +42,7 @@ export class RMSNorm extends Module {
   constructor(readonly dim: number, options: { eps?: number } = {}) {
     super();
     this.eps = options.eps ?? 1e-6;
-    this.weight = this.addParameter("weight", zeros([dim]));
+    this.weight = this.addParameter("weight", lazyZeros([dim]));
   }
 
   forward(x: Tensor): Tensor {

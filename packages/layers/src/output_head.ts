@@ -1,7 +1,7 @@
-import { zeros, type Rng, type Tensor } from "@llm/tensor";
+import { lazyZeros, type Rng, type Tensor } from "@llm/tensor";
 import type { Embedding } from "./embedding.js";
 import { fillConstant, fillNormal } from "./init.js";
-import { linearForward } from "./linear.js";
+import { linearForward, type Linear } from "./linear.js";
 import { Module } from "./module.js";
 
 export interface OutputHeadOptions {
@@ -9,9 +9,17 @@ export interface OutputHeadOptions {
   tiedTo?: Embedding;
   /** A learned bias per vocabulary entry (GPT-J). */
   bias?: boolean;
+  /**
+   * A projection applied first (OPT's project_out, from the model width to the embedding width).
+   * Registered where the checkpoint names it, not under the head.
+   */
+  project?: Linear | null;
 }
 
-/** Hidden states -> vocabulary logits, with its own [vocab, hidden] weight or the embedding's. */
+/**
+ * Hidden states -> vocabulary logits, with its own [vocab, hidden] weight or the token embedding's
+ * (tied: one tensor, listed once in stateDict under the embedding's name).
+ */
 export class OutputHead extends Module {
   private readonly ownWeight: Tensor | null;
   readonly bias: Tensor | null;
@@ -22,8 +30,8 @@ export class OutputHead extends Module {
     private readonly options: OutputHeadOptions = {},
   ) {
     super();
-    this.ownWeight = options.tiedTo ? null : this.addParameter("weight", zeros([vocab, hidden]));
-    this.bias = options.bias ? this.addParameter("bias", zeros([vocab])) : null;
+    this.ownWeight = options.tiedTo ? null : this.addParameter("weight", lazyZeros([vocab, hidden]));
+    this.bias = options.bias ? this.addParameter("bias", lazyZeros([vocab])) : null;
   }
 
   get tied(): boolean {
@@ -36,7 +44,8 @@ export class OutputHead extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return linearForward(x, this.weight.transpose(0, 1), this.bias);
+    const projected = this.options.project ? this.options.project.forward(x) : x;
+    return linearForward(projected, this.weight.transpose(0, 1), this.bias);
   }
 
   protected override resetParameters(rng: Rng, std: number): void {

@@ -1,31 +1,58 @@
 import { tidy, type Tensor } from "@llm/tensor";
-import { buildAttentionMask, defaultPositionIds } from "./attention/mask.js";
+import { buildAttentionMask } from "./attention/mask.js";
 import type { AttentionContext } from "./attention/attention.js";
 import type { TransformerBlock } from "./block.js";
 import { TransformerKVCache } from "./cache.js";
+import type { TokenEmbedder } from "./embedder.js";
 import { LayerArgumentError } from "./errors.js";
 import type { CheckpointContents, ForwardOptions, LanguageModel, LanguageModelConfig, SavableModel } from "./language_model.js";
-import { Module } from "./module.js";
+import { Module, moduleFromTree, type ModuleTree } from "./module.js";
+import type { Norm } from "./norms.js";
+import type { OutputHead } from "./output_head.js";
+
+/** What a decoder-only model is made of. */
+export interface DecoderParts {
+  /**
+   * Every module under its checkpoint name, e.g. `{ transformer: { wte, wpe, h: blocks, ln_f },
+   * lm_head: head }`: parameter names, and so stateDict() and the saved file, follow this tree.
+   */
+  modules: { readonly [name: string]: ModuleTree | null | undefined };
+  /** ids (and positions) -> hidden states. */
+  embed: TokenEmbedder;
+  blocks: readonly TransformerBlock[];
+  /** Applied after the last block (null: none, as OPT's post-LN variant). */
+  finalNorm: Norm | null;
+  /** hidden -> vocabulary logits. */
+  head: OutputHead;
+  config: LanguageModelConfig;
+  /** config.json contents that reproduce this model (what toCheckpoint writes). */
+  checkpointConfig?: Readonly<Record<string, unknown>>;
+}
 
 /**
- * The loop every decoder-only model shares: embed, run the blocks with one attention context and
- * the cache, then norm and project to logits. An architecture supplies the three ends and its
- * checkpoint config; parameters are named as in its checkpoint, so stateDict() is the file's layout.
+ * The decoder every architecture shares, composed from its parts: embed, run the blocks with one
+ * attention context and the cache, norm, project to logits. An architecture is a function from its
+ * config to these parts; nothing here knows which one it is.
  */
-export abstract class TransformerLanguageModel extends Module implements LanguageModel, SavableModel {
-  abstract readonly config: LanguageModelConfig;
-  protected abstract readonly blocks: readonly TransformerBlock[];
+export class TransformerLanguageModel extends Module implements LanguageModel, SavableModel {
+  readonly config: LanguageModelConfig;
+  readonly embed: TokenEmbedder;
+  readonly blocks: readonly TransformerBlock[];
+  readonly finalNorm: Norm | null;
+  readonly head: OutputHead;
+  private readonly savedConfig: Readonly<Record<string, unknown>> | null;
 
-  /** Token (and absolute position) embeddings: [batch, seq, hidden]. */
-  protected abstract embed(ids: Tensor, positionIds: Tensor): Tensor;
-  /** Final norm and output head: [batch, seq, hidden] -> [batch, seq, vocab]. */
-  protected abstract head(hidden: Tensor): Tensor;
-  /** config.json contents that reproduce this model. */
-  abstract checkpointConfig(): Record<string, unknown>;
-
-  /** Position ids when the caller gives none (GLM overrides: its ids are 2-D). */
-  protected defaultPositions(batch: number, seq: number, past: number, attentionMask?: Tensor): Tensor {
-    return defaultPositionIds(batch, seq, past, attentionMask);
+  constructor(parts: DecoderParts) {
+    super();
+    for (const [name, tree] of Object.entries(parts.modules)) {
+      if (tree !== null && tree !== undefined) this.addModule(name, moduleFromTree(tree));
+    }
+    this.embed = parts.embed;
+    this.blocks = parts.blocks;
+    this.finalNorm = parts.finalNorm;
+    this.head = parts.head;
+    this.config = parts.config;
+    this.savedConfig = parts.checkpointConfig ?? null;
   }
 
   forward(ids: Tensor, options: ForwardOptions = {}): Tensor {
@@ -43,21 +70,28 @@ export abstract class TransformerLanguageModel extends Module implements Languag
       throw new LayerArgumentError(`forward: logitsToKeep must be a non-negative integer, found ${keep}`);
     }
     return tidy(() => {
-      const positionIds = options.positionIds ?? this.defaultPositions(batch, seq, past, options.attentionMask);
+      const positionIds = options.positionIds ?? this.embed.defaultPositionIds(batch, seq, past, options.attentionMask);
       const context: AttentionContext = {
         positionIds,
         mask: buildAttentionMask(seq, past + seq, options.attentionMask),
       };
-      let h = this.embed(ids, positionIds);
+      let h = this.embed.forward(ids, positionIds);
       this.blocks.forEach((block, i) => {
         h = block.forward(h, context, cache?.layers[i]);
       });
-      return this.head(keep && keep < seq ? h.slice(1, seq - keep) : h);
+      if (keep && keep < seq) h = h.slice(1, seq - keep);
+      return this.head.forward(this.finalNorm ? this.finalNorm.forward(h) : h);
     });
   }
 
   createCache(): TransformerKVCache {
     return new TransformerKVCache(this.blocks.length);
+  }
+
+  /** config.json contents that reproduce this model. */
+  checkpointConfig(): Record<string, unknown> {
+    if (!this.savedConfig) throw new LayerArgumentError("checkpointConfig: this model was assembled without a checkpointConfig");
+    return { ...this.savedConfig };
   }
 
   /** config.json contents and every parameter under its checkpoint name (a tied head once). */

@@ -1,6 +1,7 @@
 import { LayerArgumentError } from "../errors.js";
 import type { Embedding } from "../embedding.js";
-import type { Tensor } from "@llm/tensor";
+import { concat, zeros, type Tensor } from "@llm/tensor";
+import { defaultPositionIds } from "../attention/mask.js";
 import type { PositionEncoding } from "./position_encoding.js";
 
 /**
@@ -15,6 +16,12 @@ export class Glm2DPositions implements PositionEncoding {
     readonly positions: Embedding,
     readonly blockPositions: Embedding,
   ) {}
+
+  /** Without 2D ids: plain left-to-right text (positions as for any model, block position 0). */
+  defaultIds(batch: number, queryLength: number, pastLength: number, attentionMask?: Tensor): Tensor {
+    const position = defaultPositionIds(batch, queryLength, pastLength, attentionMask).reshape(batch, 1, queryLength);
+    return concat([position, zeros([batch, 1, queryLength], { dtype: "int32" })], 1);
+  }
 
   embed(positionIds: Tensor): Tensor {
     if (positionIds.rank !== 3 || positionIds.shape[1] !== 2) {

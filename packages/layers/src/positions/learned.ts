@@ -1,6 +1,5 @@
-import type { Tensor } from "@llm/tensor";
+import { checkIndexRange, type Tensor } from "@llm/tensor";
 import type { Embedding } from "../embedding.js";
-import { LayerArgumentError } from "../errors.js";
 import type { PositionEncoding } from "./position_encoding.js";
 
 /**
@@ -25,16 +24,11 @@ export class LearnedPositions implements PositionEncoding {
 
   embed(positionIds: Tensor): Tensor {
     const ids = this.offset ? positionIds.add(this.offset) : positionIds;
-    if (ids.backend.readSync) {
-      const values = ids.dataSync();
-      for (const v of values) {
-        if (v < 0 || v >= this.table.count) {
-          throw new LayerArgumentError(
-            `LearnedPositions: position ${v - this.offset} is outside the ${this.maxPositions} positions the table holds`,
-          );
-        }
-      }
-    }
+    checkIndexRange(
+      ids,
+      this.table.count,
+      (v) => `LearnedPositions: position ${v - this.offset} is outside the ${this.maxPositions} positions the table holds`,
+    );
     return this.table.forward(ids);
   }
 }

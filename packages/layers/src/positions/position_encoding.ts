@@ -16,4 +16,9 @@ export interface PositionEncoding {
    * `keyLength` positions, shape [1, heads, queryLength, keyLength].
    */
   bias?(queryLength: number, keyLength: number): Tensor;
+  /**
+   * Position ids for `queryLength` new tokens after `pastLength` cached ones when the caller gives
+   * none; encodings whose ids are not [batch, seq] (GLM's 2D ids) say how. Default: defaultPositionIds.
+   */
+  defaultIds?(batch: number, queryLength: number, pastLength: number, attentionMask?: Tensor): Tensor;
 }
