@@ -1,24 +1,82 @@
-import type { Rng, Tensor } from "@llm/tensor";
-import type { TransformerLanguageModel } from "@llm/layers";
-import type { RawConfig } from "./config.js";
+import { OutputHead, TransformerLanguageModel, type DecoderParts, type Embedding, type Linear } from "@llm/layers";
+import type { Backend, Rng } from "@llm/tensor";
+import { withBackend } from "@llm/tensor";
+import { ConfigReader, withAliases, type RawConfig } from "./config.js";
+import type { KeyRules } from "./keys.js";
 
 /** A model of some architecture, as loadModel and createModel return it. */
 export type Model = TransformerLanguageModel;
 
-/** What the registry knows about one architecture. */
-export interface Architecture {
+/** What an architecture's build function returns: the decoder's parts, named as the checkpoint names them. */
+export type ArchitectureParts = Omit<DecoderParts, "checkpointConfig">;
+
+/** An architecture as its file writes it: config in, parts out. */
+export interface ArchitectureSpec {
   /** config.json's model_type. */
   readonly modelType: string;
   /** Older model_type names of the same architecture (Falcon's "RefinedWeb"). */
   readonly aliases?: readonly string[];
-  /** Builds the model (zero-filled parameters) from config.json's contents; throws on bad config. */
-  create(config: RawConfig): Model;
+  /** transformers' class, written to a saved config.json's "architectures". */
+  readonly className?: string;
+  /** Older config key -> the key the build reads (RefinedWeb's n_head -> num_attention_heads). */
+  readonly configAliases?: Readonly<Record<string, string>>;
+  /** How downloaded files name tensors differently from our parameters. */
+  readonly keys?: KeyRules;
+  build(config: ConfigReader): ArchitectureParts;
+}
+
+/** What the registry knows about one architecture. */
+export interface Architecture {
+  readonly modelType: string;
+  readonly aliases: readonly string[];
+  readonly keys: KeyRules;
   /**
-   * Maps a downloaded checkpoint's tensors to this model's parameter names: drops buffers some
-   * files carry (causal-mask "bias", rotary inv_freq), a tied head's duplicate, and adds a
-   * prefix older files lack.
+   * Builds the model config.json describes (throws ModelConfigError on a bad config), with
+   * parameters that take memory only when used: load a checkpoint into it, or initialize it.
    */
-  normalizeKeys?(tensors: Record<string, Tensor>, model: Model): Record<string, Tensor>;
+  create(config: RawConfig, options?: { backend?: Backend }): Model;
+}
+
+/**
+ * Turns an architecture's spec into what the registry serves. The parts shared by every
+ * architecture live here once: the ConfigReader over config.json, the config a saved checkpoint
+ * writes (every value the build read, defaults spelled out, plus model_type and architectures).
+ */
+export function defineArchitecture(spec: ArchitectureSpec): Architecture {
+  return {
+    modelType: spec.modelType,
+    aliases: spec.aliases ?? [],
+    keys: spec.keys ?? {},
+    create(raw, options = {}) {
+      const config = new ConfigReader(spec.configAliases ? withAliases(raw, spec.configAliases) : raw, spec.modelType);
+      const build = () => spec.build(config);
+      const parts = options.backend ? withBackend(options.backend, build) : build();
+      const checkpointConfig = {
+        ...config.resolvedConfig(),
+        model_type: spec.modelType,
+        ...(spec.className ? { architectures: [spec.className] } : {}),
+      };
+      return new TransformerLanguageModel({ ...parts, checkpointConfig });
+    },
+  };
+}
+
+export interface OutputHeadSpec {
+  /** Whether the head reuses the token embedding when config.json says nothing (HF's default per family). */
+  tiedByDefault: boolean;
+  /** A learned bias per vocabulary entry (GPT-J). */
+  bias?: boolean;
+  /** A projection before the head (OPT's project_out). */
+  project?: Linear | null;
+}
+
+/**
+ * The output head: the token embedding itself when `tie_word_embeddings` says so (one tensor, saved
+ * once, under the embedding's name), else a [vocab, width] weight of its own.
+ */
+export function outputHead(config: ConfigReader, tokens: Embedding, spec: OutputHeadSpec): OutputHead {
+  const tied = config.bool("tie_word_embeddings", spec.tiedByDefault);
+  return new OutputHead(tokens.dim, tokens.count, { bias: spec.bias ?? false, project: spec.project ?? null, ...(tied ? { tiedTo: tokens } : {}) });
 }
 
 export interface CreateOptions {
@@ -27,4 +85,6 @@ export interface CreateOptions {
   rng?: Rng;
   /** Std of the normal weights (default: the config's initializer_range, else 0.02). */
   std?: number;
+  /** Where the weights live (default: the current backend). */
+  backend?: Backend;
 }

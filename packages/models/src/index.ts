@@ -1,15 +1,25 @@
 export { ModelError, ModelConfigError, CheckpointError } from "./errors.js";
 export { ConfigReader, type RawConfig } from "./config.js";
-export type { Architecture, Model, CreateOptions } from "./architecture.js";
-export { ARCHITECTURES, architectureFor, buildModel } from "./registry.js";
+export {
+  defineArchitecture,
+  outputHead,
+  type Architecture,
+  type ArchitectureParts,
+  type ArchitectureSpec,
+  type Model,
+  type CreateOptions,
+  type OutputHeadSpec,
+} from "./architecture.js";
+export { matchCheckpointKeys, type KeyRules, type KeyMatch } from "./keys.js";
+export { ARCHITECTURES, architectureFor } from "./registry.js";
 export { createModel } from "./create.js";
-export { loadModel, modelFromCheckpoint, type LoadModelOptions } from "./load.js";
-export { GPT2Model } from "./architectures/gpt2.js";
-export { GLMModel, glmBlockMask } from "./architectures/glm.js";
-export { GPTJModel } from "./architectures/gptj.js";
-export { GPTNeoXModel } from "./architectures/gpt_neox.js";
-export { OPTModel } from "./architectures/opt.js";
-export { BloomModel } from "./architectures/bloom.js";
-export { LlamaModel } from "./architectures/llama.js";
-export { FalconModel } from "./architectures/falcon.js";
-export { MPTModel } from "./architectures/mpt.js";
+export { loadModelFrom, modelFromCheckpoint, type LoadModelOptions } from "./load.js";
+export { gpt2 } from "./architectures/gpt2.js";
+export { gptj } from "./architectures/gptj.js";
+export { gptNeox } from "./architectures/gpt_neox.js";
+export { opt } from "./architectures/opt.js";
+export { bloom } from "./architectures/bloom.js";
+export { llama } from "./architectures/llama.js";
+export { falcon } from "./architectures/falcon.js";
+export { mpt } from "./architectures/mpt.js";
+export { glm, glmBlockMask } from "./architectures/glm.js";

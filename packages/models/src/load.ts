@@ -1,76 +1,130 @@
-import { StateDictError } from "@llm/layers";
-import type { Tensor } from "@llm/tensor";
+import { StateDictError, type ShapeMismatch } from "@llm/layers";
+import {
+  CheckpointFileError,
+  getBackend,
+  isFloating,
+  openCheckpoint,
+  readCheckpointConfig,
+  type Backend,
+  type Checkpoint,
+  type CheckpointFiles,
+  type Tensor,
+} from "@llm/tensor";
 import type { Model } from "./architecture.js";
 import type { RawConfig } from "./config.js";
 import { CheckpointError, ModelConfigError } from "./errors.js";
+import { matchCheckpointKeys } from "./keys.js";
 import { architectureFor } from "./registry.js";
 
+export interface LoadModelOptions {
+  /** Where the weights go (default: the current backend); they are read straight onto it. */
+  backend?: Backend;
+}
+
+/** safetensors dtypes a float32 parameter can take (halves and F64 are converted as they are read). */
+const FLOAT_FILE_DTYPES = new Set(["F32", "F16", "BF16", "F64"]);
+
 /**
- * Builds the model `config` describes and loads `tensors` (checkpoint names, any float dtype:
- * float16/bfloat16 are widened to float32). Missing, unexpected and mis-shaped tensors throw one
- * CheckpointError naming each. The tensors are copied; the caller may dispose them.
+ * Loads a checkpoint folder (config.json plus model.safetensors, or shards and their index) from
+ * wherever `files` reads it: a folder on disk (@llm/models/node's loadModel), bytes in memory, a
+ * server. Every name and shape is checked against the model before any tensor data is read; then
+ * each tensor is read into the array that stays the parameter's (float16/bfloat16 widened to
+ * float32 on the way), so the model holds its weights once.
  */
-export function modelFromCheckpoint(config: RawConfig, tensors: Record<string, Tensor>, source = "checkpoint"): Model {
-  const architecture = architectureFor(config);
-  const model = architecture.create(config);
-  const named = architecture.normalizeKeys ? architecture.normalizeKeys(tensors, model) : tensors;
+export async function loadModelFrom(files: CheckpointFiles, options: LoadModelOptions = {}): Promise<Model> {
+  // an unknown model_type (or a bad config) fails before any weight file is opened
+  const config = await withOurErrors(() => readCheckpointConfig(files));
+  const backend = options.backend ?? getBackend();
+  const [architecture, model] = namingTheFolder(files.location, () => {
+    const architecture = architectureFor(config);
+    return [architecture, architecture.create(config, { backend })] as const;
+  });
+  const checkpoint = await withOurErrors(() => openCheckpoint(files, config));
   try {
-    model.loadStateDict(named, { source });
+    const sources = planLoad(model, checkpoint, files.location);
+    for (const [name, param] of model.namedParameters()) {
+      param.adopt(await checkpoint.readTensor(sources.get(name)!, { dtype: "float32", backend }));
+    }
   } catch (error) {
     model.dispose();
-    if (error instanceof StateDictError) {
-      throw new CheckpointError(`${error.message} (model_type "${String(config.model_type)}")`);
-    }
     throw error;
   }
   return model.eval();
 }
 
-export interface LoadModelOptions {
-  /**
-   * Reads the folder's tensors (model.safetensors or the shards of model.safetensors.index.json).
-   * Default: @llm/tensor/node's readSafetensorsCheckpoint, widening halves to float32.
-   */
-  readTensors?: (dir: string) => Promise<Record<string, Tensor>>;
+/** Runs fn; a config error it throws names the folder the config came from. */
+function namingTheFolder<T>(location: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof ModelConfigError) throw new ModelConfigError(`${location}: ${error.message}`);
+    throw error;
+  }
 }
 
-async function readWithTensorNode(dir: string): Promise<Record<string, Tensor>> {
-  const { readSafetensorsCheckpoint } = await import("@llm/tensor/node");
-  return readSafetensorsCheckpoint(dir, { dtype: "float32" });
+/** A folder that is not a checkpoint, or a config.json that is not one, as our error types. */
+async function withOurErrors<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof CheckpointFileError) {
+      throw error.code === "bad-config" ? new ModelConfigError(error.message) : new CheckpointError(error.message);
+    }
+    throw error;
+  }
+}
+
+/** Parameter -> file tensor, after checking every name, shape and dtype (one error naming them all). */
+function planLoad(model: Model, checkpoint: Checkpoint, source: string): Map<string, string> {
+  const architecture = architectureFor(checkpoint.config);
+  const match = matchCheckpointKeys(model, checkpoint.tensors.keys(), architecture.keys);
+  const mismatched: ShapeMismatch[] = [];
+  for (const [name, param] of model.namedParameters()) {
+    const info = checkpoint.tensors.get(match.sources.get(name) ?? "");
+    if (info && !sameShape(info.shape, param.shape)) mismatched.push({ key: name, expected: param.shape, found: info.shape });
+  }
+  if (match.missing.length || match.unexpected.length || mismatched.length) {
+    const problem = new StateDictError(match.missing, match.unexpected, mismatched, source);
+    throw new CheckpointError(`${problem.message} (model_type "${architecture.modelType}")`);
+  }
+  for (const file of match.sources.values()) {
+    const dtype = checkpoint.tensors.get(file)!.dtype;
+    if (!FLOAT_FILE_DTYPES.has(dtype)) throw new CheckpointError(`${source}: tensor "${file}": expected a floating-point dtype (F32, F16, BF16, F64), found ${dtype}`);
+  }
+  return new Map(match.sources);
 }
 
 /**
- * Loads a checkpoint folder as people download it: config.json plus model.safetensors, or the
- * shards a model.safetensors.index.json lists (Node; in a browser, read the files and call
- * modelFromCheckpoint). `model_type` picks the architecture; float16/bfloat16 become float32.
+ * Builds the model `config` describes from tensors already in memory (checkpoint names, any float
+ * dtype: float16/bfloat16 are widened to float32). Missing, unexpected and mis-shaped tensors throw
+ * one CheckpointError naming each. The tensors are copied, and stay the caller's; with
+ * `take: true` they move into the model instead (no copy) and are disposed.
  */
-export async function loadModel(dir: string | URL, options: LoadModelOptions = {}): Promise<Model> {
-  const { readFile } = await import("node:fs/promises");
-  const { join } = await import("node:path");
-  const { fileURLToPath } = await import("node:url");
-  const root = dir instanceof URL ? fileURLToPath(dir) : dir;
-  const configPath = join(root, "config.json");
-  let text: string;
+export function modelFromCheckpoint(
+  config: RawConfig,
+  tensors: Readonly<Record<string, Tensor>>,
+  source = "checkpoint",
+  options: { take?: boolean; backend?: Backend } = {},
+): Model {
+  const architecture = architectureFor(config);
+  const model = architecture.create(config, { backend: options.backend });
+  const match = matchCheckpointKeys(model, Object.keys(tensors), architecture.keys);
+  const named: Record<string, Tensor> = {};
+  for (const [name, file] of match.sources) named[name] = tensors[file]!;
+  for (const key of match.unexpected) named[key] = tensors[key]!;
   try {
-    text = await readFile(configPath, "utf8");
+    for (const [name, t] of Object.entries(named)) {
+      if (!isFloating(t.dtype)) throw new CheckpointError(`${source}: tensor "${name}": expected a floating-point tensor, found ${t.dtype}`);
+    }
+    model.loadStateDict(named, { source, take: options.take });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new CheckpointError(`${root}: expected a config.json, found none`);
+    model.dispose();
+    if (error instanceof StateDictError) throw new CheckpointError(`${error.message} (model_type "${architecture.modelType}")`);
     throw error;
   }
-  let config: RawConfig;
-  try {
-    config = JSON.parse(text) as RawConfig;
-  } catch (error) {
-    throw new ModelConfigError(`${configPath}: expected JSON, found a parse error (${(error as Error).message})`);
-  }
-  if (typeof config !== "object" || config === null || Array.isArray(config)) {
-    throw new ModelConfigError(`${configPath}: expected a JSON object, found ${JSON.stringify(config)?.slice(0, 60)}`);
-  }
-  architectureFor(config); // an unknown model_type fails before any tensor is read
-  const tensors = await (options.readTensors ?? readWithTensorNode)(root);
-  try {
-    return modelFromCheckpoint(config, tensors, root);
-  } finally {
-    for (const t of Object.values(tensors)) t.dispose();
-  }
+  return model.eval();
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
 }

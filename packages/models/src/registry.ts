@@ -1,4 +1,4 @@
-import type { Architecture, Model } from "./architecture.js";
+import type { Architecture } from "./architecture.js";
 import type { RawConfig } from "./config.js";
 import { ModelConfigError } from "./errors.js";
 import { bloom } from "./architectures/bloom.js";
@@ -17,7 +17,7 @@ const ALL = [gpt2, gptj, gptNeox, opt, bloom, llama, falcon, mpt, glm];
 export const ARCHITECTURES: ReadonlyMap<string, Architecture> = new Map(ALL.map((a) => [a.modelType, a]));
 
 /** model_type spellings older checkpoints use. */
-const ALIASES: ReadonlyMap<string, Architecture> = new Map(ALL.flatMap((a) => (a.aliases ?? []).map((name) => [name, a] as const)));
+const ALIASES: ReadonlyMap<string, Architecture> = new Map(ALL.flatMap((a) => a.aliases.map((name) => [name, a] as const)));
 
 export function architectureFor(config: RawConfig): Architecture {
   const type = config.model_type;
@@ -28,9 +28,4 @@ export function architectureFor(config: RawConfig): Architecture {
     );
   }
   return architecture;
-}
-
-/** Builds the model a config describes, with zero-filled parameters (load or initialize next). */
-export function buildModel(config: RawConfig): Model {
-  return architectureFor(config).create(config);
 }

@@ -1,13 +1,14 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { noGrad, type Tensor } from "@llm/tensor";
-import { CheckpointError, createModel, loadModel, modelFromCheckpoint, ModelConfigError } from "@llm/models";
-import { readSafetensorsCheckpoint, writeFileAtomic, writeSafetensorsFile } from "@llm/tensor/node";
+import { CheckpointError, createModel, loadModelFrom, modelFromCheckpoint, ModelConfigError } from "@llm/models";
+import { loadModel } from "@llm/models/node";
+import { checkpointFilesFromBytes } from "@llm/tensor";
+import { writeFileAtomic, writeSafetensorsFile } from "@llm/tensor/node";
 import { maxAbsDiff, readFixture, type Fixture } from "./fixture_files.js";
 
-const readTensors = (dir: string) => readSafetensorsCheckpoint(dir, { dtype: "float32" });
 const dirs: string[] = [];
 const tempDir = () => {
   const d = mkdtempSync(join(tmpdir(), "llm-models-errors-"));
@@ -109,16 +110,38 @@ describe("loadModel", () => {
     noGrad(() => expect(maxAbsDiff(model.forward(gpt2.reference.input_ids!), gpt2.reference.logits!)).toBeLessThanOrEqual(1e-4));
   });
 
-  it("reads tensors through a custom reader when given one", async () => {
-    const seen: string[] = [];
-    const model = await loadModel(gpt2.dir, {
-      readTensors: (dir) => {
-        seen.push(dir);
-        return readTensors(dir);
+  it("reads from any CheckpointFiles: here, bytes in memory (as a browser that fetched them would)", async () => {
+    const files = checkpointFilesFromBytes(
+      {
+        "config.json": readFileSync(join(gpt2.dir, "config.json")),
+        "model.safetensors": readFileSync(join(gpt2.dir, "model.safetensors")),
       },
-    });
-    expect(seen).toEqual([gpt2.dir]);
+      "in-memory gpt2",
+    );
+    const model = await loadModelFrom(files);
     expect(model.parameters().length).toBe(Object.keys(gpt2.grads).length);
+    noGrad(() => expect(maxAbsDiff(model.forward(gpt2.reference.input_ids!), gpt2.reference.logits!)).toBeLessThanOrEqual(1e-4));
+    await expect(loadModelFrom(checkpointFilesFromBytes({ "config.json": JSON.stringify(gpt2.config) }, "empty"))).rejects.toThrow(
+      /empty: expected model\.safetensors or model\.safetensors\.index\.json, found neither/,
+    );
+  });
+
+  it("checks every name and shape before reading any weight, naming the folder", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ ...gpt2.config, n_inner: 128 }));
+    await writeSafetensorsFile(join(dir, "model.safetensors"), without(gpt2.weights, "transformer.ln_f.bias"));
+    const error = await loadModel(dir).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CheckpointError);
+    expect(String(error)).toContain(dir);
+    expect(String(error)).toMatch(/missing keys: transformer\.ln_f\.bias/);
+    expect(String(error)).toMatch(/transformer\.h\.0\.mlp\.c_fc\.weight: expected shape \[64,128\], found \[64,256\]/);
+  });
+
+  it("refuses integer tensors where weights belong", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "config.json"), JSON.stringify(gpt2.config));
+    await writeSafetensorsFile(join(dir, "model.safetensors"), { ...gpt2.weights, "transformer.ln_f.bias": gpt2.weights["transformer.ln_f.bias"]!.int() });
+    await expect(loadModel(dir)).rejects.toThrow(/tensor "transformer\.ln_f\.bias": expected a floating-point dtype .* found I32/);
   });
 
   it("names a folder without config.json, a bad config.json, and an unknown model_type before reading tensors", async () => {
@@ -127,6 +150,9 @@ describe("loadModel", () => {
     await writeFileAtomic(join(dir, "config.json"), new TextEncoder().encode("{not json"));
     await expect(loadModel(dir)).rejects.toThrow(/config\.json: expected JSON, found a parse error/);
     writeFileSync(join(dir, "config.json"), JSON.stringify({ model_type: "bert" }));
-    await expect(loadModel(dir)).rejects.toThrow(/"model_type" must be one of .* found "bert"/);
+    await expect(loadModel(dir)).rejects.toThrow(/: config\.json: "model_type" must be one of .* found "bert"/);
+    await expect(loadModel(dir)).rejects.toThrow(ModelConfigError);
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ ...gpt2.config, n_head: 5 }));
+    await expect(loadModel(dir)).rejects.toThrow(`${dir}: gpt2 config: "n_embd" (64) must be divisible by "n_head" (5)`);
   });
 });

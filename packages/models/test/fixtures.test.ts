@@ -1,7 +1,8 @@
 import { describe, expect, it, beforeAll } from "vitest";
 import { concat, noGrad, tensor, type Tensor } from "@llm/tensor";
 import { crossEntropy, type ForwardOptions } from "@llm/layers";
-import { modelFromCheckpoint, glmBlockMask, type Model } from "@llm/models";
+import { glmBlockMask, type Model } from "@llm/models";
+import { loadModel } from "@llm/models/node";
 import { fixtureNames, gradientViolations, maxAbsDiff, readFixture, type Fixture } from "./fixture_files.js";
 
 /**
@@ -82,7 +83,8 @@ describe.each(fixtureNames())("%s fixture", (name) => {
   let model: Model;
   beforeAll(async () => {
     f = await readFixture(name);
-    model = modelFromCheckpoint(f.config, f.weights, name);
+    // The folder as downloaded, through the loader users call (each tensor read into its parameter).
+    model = await loadModel(f.dir);
   });
 
   it("matches the reference logits, loss and every gradient", () => {

@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { concat, noGrad, Rng, tensor, type Tensor } from "@llm/tensor";
-import { createModel, loadModel, type Model } from "@llm/models";
-import { writeSafetensorsFile } from "@llm/tensor/node";
+import { createModel, type Model } from "@llm/models";
+import { loadModel, saveModel } from "@llm/models/node";
 import { maxAbsDiff } from "./fixture_files.js";
 
 /** Valid configs unlike the fixtures', one per choice the fixtures leave out. */
@@ -67,10 +67,28 @@ describe.each(VARIANTS)("%s", (_, config) => {
     expect(Object.keys(saved).length).toBeGreaterThan(Object.keys(config).length);
     const dir = mkdtempSync(join(tmpdir(), "llm-models-"));
     dirs.push(dir);
-    writeFileSync(join(dir, "config.json"), JSON.stringify(saved));
-    await writeSafetensorsFile(join(dir, "model.safetensors"), tensors);
+    await saveModel(model, dir);
     const loaded = await loadModel(dir);
     expect(Object.keys(loaded.stateDict())).toEqual(Object.keys(tensors));
     noGrad(() => expect(maxAbsDiff(loaded.forward(ids), model.forward(ids))).toBe(0));
+  });
+
+  it("saves in shards with their index, and loads them back", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "llm-models-shards-"));
+    dirs.push(dir);
+    await saveModel(model, dir); // a single file first: sharding must replace it, not sit beside it
+    const total = model.parameters().reduce((n, p) => n + 4 * p.size, 0);
+    await saveModel(model, dir, { maxShardBytes: Math.ceil(total / 3) });
+    const files = readdirSync(dir).sort();
+    expect(files).not.toContain("model.safetensors");
+    expect(files).toContain("model.safetensors.index.json");
+    const shards = files.filter((f) => /^model-\d{5}-of-\d{5}\.safetensors$/.test(f));
+    expect(shards.length).toBeGreaterThanOrEqual(3);
+    const index = JSON.parse(readFileSync(join(dir, "model.safetensors.index.json"), "utf8")) as { metadata: { total_size: number } };
+    expect(index.metadata.total_size).toBe(total);
+    const loaded = await loadModel(dir);
+    noGrad(() => expect(maxAbsDiff(loaded.forward(ids), model.forward(ids))).toBe(0));
+    await saveModel(model, dir); // and back to one file: the shards and index go
+    expect(readdirSync(dir).sort()).toEqual(["config.json", "model.safetensors"]);
   });
 });

@@ -1,29 +1,16 @@
-import {
-  AlibiBias, Attention, Embedding, LayerNorm, Linear, MLP, ModuleDict, ModuleList, OutputHead,
-  TransformerBlock, TransformerLanguageModel, type LanguageModelConfig,
-} from "@llm/layers";
-import type { Tensor } from "@llm/tensor";
-import type { Architecture } from "../architecture.js";
-import { ConfigReader, type RawConfig } from "../config.js";
-import { normalizeKeys } from "../keys.js";
+import { AlibiBias, Attention, Embedding, LayerNorm, Linear, MLP, TokenEmbedder, TransformerBlock } from "@llm/layers";
+import { defineArchitecture, outputHead } from "../architecture.js";
 
 /**
  * BLOOM: ALiBi instead of position embeddings (any head count), a LayerNorm right after the token
  * embedding, a fused q/k/v laid out per head, tanh-GELU MLPs, pre-LN blocks and a tied head.
  */
-export class BloomModel extends TransformerLanguageModel {
-  readonly config: LanguageModelConfig;
-  protected readonly blocks: readonly TransformerBlock[];
-  readonly wordEmbeddings: Embedding;
-  readonly embeddingNorm: LayerNorm;
-  readonly lnF: LayerNorm;
-  readonly lmHead: OutputHead;
-
-  private readonly settings: ConfigReader;
-
-  constructor(readonly raw: RawConfig) {
-    super();
-    const c = (this.settings = new ConfigReader(raw, "bloom"));
+export const bloom = defineArchitecture({
+  modelType: "bloom",
+  className: "BloomForCausalLM",
+  // bigscience/bloom-* files are saved from BloomModel: no "transformer." prefix.
+  keys: { prefix: "transformer." },
+  build(c) {
     const hidden = c.int("hidden_size", c.has("n_embed") ? c.int("n_embed") : undefined);
     const heads = c.int("n_head");
     c.divisible("hidden_size", hidden, heads, "n_head");
@@ -32,11 +19,12 @@ export class BloomModel extends TransformerLanguageModel {
     const vocab = c.int("vocab_size");
     const residualFromNorm = c.bool("apply_residual_connection_post_layernorm", false);
     const alibi = new AlibiBias(heads);
+    const ln = () => new LayerNorm(hidden, { eps });
 
-    this.wordEmbeddings = new Embedding(vocab, hidden);
-    this.embeddingNorm = new LayerNorm(hidden, { eps });
-    this.blocks = Array.from({ length: c.int("n_layer") }, () => {
-      const attention = new Attention({
+    const wordEmbeddings = new Embedding(vocab, hidden);
+    const embeddingNorm = ln();
+    const h = Array.from({ length: c.int("n_layer") }, () => {
+      const selfAttention = new Attention({
         heads,
         headDim,
         projection: { kind: "fused", name: "query_key_value", linear: new Linear(hidden, 3 * hidden), layout: "grouped" },
@@ -45,51 +33,19 @@ export class BloomModel extends TransformerLanguageModel {
       });
       const mlp = new MLP({ up: "dense_h_to_4h", down: "dense_4h_to_h" }, new Linear(hidden, 4 * hidden), new Linear(4 * hidden, hidden), "gelu_tanh");
       return new TransformerBlock(
-        {
-          norm1: ["input_layernorm", new LayerNorm(hidden, { eps })],
-          attention: ["self_attention", attention],
-          norm2: ["post_attention_layernorm", new LayerNorm(hidden, { eps })],
-          mlp: ["mlp", mlp],
-        },
+        { norm1: ["input_layernorm", ln()], attention: ["self_attention", selfAttention], norm2: ["post_attention_layernorm", ln()], mlp: ["mlp", mlp] },
         residualFromNorm ? "pre-ln-residual-from-norm" : "pre-ln",
       );
     });
-    this.lnF = new LayerNorm(hidden, { eps });
-    this.addModule(
-      "transformer",
-      new ModuleDict({
-        word_embeddings: this.wordEmbeddings,
-        word_embeddings_layernorm: this.embeddingNorm,
-        h: new ModuleList(this.blocks),
-        ln_f: this.lnF,
-      }),
-    );
-    const tied = c.bool("tie_word_embeddings", true);
-    this.lmHead = this.addModule("lm_head", new OutputHead(hidden, vocab, tied ? { tiedTo: this.wordEmbeddings } : {}));
-    this.config = { vocabSize: vocab, maxPositions: Infinity };
-  }
-
-  protected embed(ids: Tensor): Tensor {
-    return this.embeddingNorm.forward(this.wordEmbeddings.forward(ids));
-  }
-
-  protected head(hidden: Tensor): Tensor {
-    return this.lmHead.forward(this.lnF.forward(hidden));
-  }
-
-  checkpointConfig(): Record<string, unknown> {
-    return { ...this.settings.resolvedConfig(), model_type: "bloom", architectures: ["BloomForCausalLM"] };
-  }
-}
-
-/** bigscience/bloom-* files are saved from BloomModel: no "transformer." prefix. */
-export const bloom: Architecture = {
-  modelType: "bloom",
-  create: (config) => new BloomModel(config),
-  normalizeKeys: (tensors, model) =>
-    normalizeKeys(tensors, {
-      prefix: "transformer.",
-      topLevel: ["lm_head.weight"],
-      tiedHeadKey: (model as BloomModel).lmHead.tied ? "lm_head.weight" : null,
-    }),
-};
+    const lnF = ln();
+    const lmHead = outputHead(c, wordEmbeddings, { tiedByDefault: true });
+    return {
+      modules: { transformer: { word_embeddings: wordEmbeddings, word_embeddings_layernorm: embeddingNorm, h, ln_f: lnF }, lm_head: lmHead },
+      embed: new TokenEmbedder({ tokens: wordEmbeddings, norm: embeddingNorm }),
+      blocks: h,
+      finalNorm: lnF,
+      head: lmHead,
+      config: { vocabSize: vocab, maxPositions: Infinity },
+    };
+  },
+});

@@ -1,11 +1,9 @@
 import {
-  AlibiBias, Attention, Embedding, LayerNorm, Linear, MLP, ModuleDict, ModuleList, OutputHead, RotaryEmbedding,
-  TransformerBlock, TransformerLanguageModel, type BlockParts, type FusedLayout, type LanguageModelConfig, type ResidualLayout,
+  AlibiBias, Attention, Embedding, LayerNorm, Linear, MLP, RotaryEmbedding, TokenEmbedder, TransformerBlock,
+  type BlockParts, type FusedLayout, type ResidualLayout,
 } from "@llm/layers";
-import type { Tensor } from "@llm/tensor";
-import type { Architecture } from "../architecture.js";
-import { ConfigReader, requireDefaultRope, ropeTheta, withAliases, type RawConfig } from "../config.js";
-import { normalizeKeys } from "../keys.js";
+import { defineArchitecture, outputHead } from "../architecture.js";
+import { requireDefaultRope, ropeTheta } from "../config.js";
 
 /**
  * Falcon: rotary (or ALiBi) positions, one fused q/k/v in one of three layouts (multi-query:
@@ -13,19 +11,14 @@ import { normalizeKeys } from "../keys.js";
  * then k and v; otherwise per head), attention and MLP in parallel off one norm (or two, ln_attn
  * and ln_mlp), optional biases, and a tied head.
  */
-export class FalconModel extends TransformerLanguageModel {
-  readonly config: LanguageModelConfig;
-  protected readonly blocks: readonly TransformerBlock[];
-  readonly wordEmbeddings: Embedding;
-  readonly lnF: LayerNorm;
-  readonly lmHead: OutputHead;
-
-  private readonly settings: ConfigReader;
-
-  constructor(readonly raw: RawConfig) {
-    super();
-    // RefinedWeb-era configs spell the sizes n_head, n_layer, n_head_kv.
-    const c = (this.settings = new ConfigReader(withAliases(raw, FALCON_ALIASES), "falcon"));
+export const falcon = defineArchitecture({
+  modelType: "falcon",
+  aliases: ["RefinedWeb", "RefinedWebModel"],
+  className: "FalconForCausalLM",
+  // RefinedWeb-era configs spell the sizes n_head, n_layer, n_head_kv.
+  configAliases: { n_head: "num_attention_heads", n_layer: "num_hidden_layers", n_head_kv: "num_kv_heads" },
+  keys: { prefix: "transformer." },
+  build(c) {
     const hidden = c.int("hidden_size");
     const heads = c.int("num_attention_heads");
     c.divisible("hidden_size", hidden, heads, "num_attention_heads");
@@ -62,10 +55,11 @@ export class FalconModel extends TransformerLanguageModel {
       requireDefaultRope(c);
       position = new RotaryEmbedding(headDim, { theta: ropeTheta(c), style: "half" });
     }
+    const ln = () => new LayerNorm(hidden, { eps });
 
-    this.wordEmbeddings = new Embedding(vocab, hidden);
-    this.blocks = Array.from({ length: c.int("num_hidden_layers") }, () => {
-      const attention = new Attention({
+    const wordEmbeddings = new Embedding(vocab, hidden);
+    const h = Array.from({ length: c.int("num_hidden_layers") }, () => {
+      const selfAttention = new Attention({
         heads,
         kvHeads,
         headDim,
@@ -74,51 +68,27 @@ export class FalconModel extends TransformerLanguageModel {
         position,
       });
       const mlp = new MLP({ up: "dense_h_to_4h", down: "dense_4h_to_h" }, new Linear(hidden, inner, { bias }), new Linear(inner, hidden, { bias }), activation);
-      const ln = () => new LayerNorm(hidden, { eps });
+      const attention: BlockParts["attention"] = ["self_attention", selfAttention];
       let parts: BlockParts;
       let residual: ResidualLayout;
       if (!parallel) {
-        parts = { norm1: ["input_layernorm", ln()], attention: ["self_attention", attention], norm2: ["post_attention_layernorm", ln()], mlp: ["mlp", mlp] };
-        residual = "pre-ln";
+        [parts, residual] = [{ norm1: ["input_layernorm", ln()], attention, norm2: ["post_attention_layernorm", ln()], mlp: ["mlp", mlp] }, "pre-ln"];
       } else if (norms === 2) {
-        parts = { norm1: ["ln_attn", ln()], attention: ["self_attention", attention], norm2: ["ln_mlp", ln()], mlp: ["mlp", mlp] };
-        residual = "parallel-two-norms";
+        [parts, residual] = [{ norm1: ["ln_attn", ln()], attention, norm2: ["ln_mlp", ln()], mlp: ["mlp", mlp] }, "parallel-two-norms"];
       } else {
-        parts = { norm1: ["input_layernorm", ln()], attention: ["self_attention", attention], mlp: ["mlp", mlp] };
-        residual = "parallel";
+        [parts, residual] = [{ norm1: ["input_layernorm", ln()], attention, mlp: ["mlp", mlp] }, "parallel"];
       }
       return new TransformerBlock(parts, residual);
     });
-    this.lnF = new LayerNorm(hidden, { eps });
-    this.addModule("transformer", new ModuleDict({ word_embeddings: this.wordEmbeddings, h: new ModuleList(this.blocks), ln_f: this.lnF }));
-    const tied = c.bool("tie_word_embeddings", true);
-    this.lmHead = this.addModule("lm_head", new OutputHead(hidden, vocab, tied ? { tiedTo: this.wordEmbeddings } : {}));
-    this.config = { vocabSize: vocab, maxPositions: Infinity };
-  }
-
-  protected embed(ids: Tensor): Tensor {
-    return this.wordEmbeddings.forward(ids);
-  }
-
-  protected head(hidden: Tensor): Tensor {
-    return this.lmHead.forward(this.lnF.forward(hidden));
-  }
-
-  checkpointConfig(): Record<string, unknown> {
-    return { ...this.settings.resolvedConfig(), model_type: "falcon", architectures: ["FalconForCausalLM"] };
-  }
-}
-
-const FALCON_ALIASES = { n_head: "num_attention_heads", n_layer: "num_hidden_layers", n_head_kv: "num_kv_heads" };
-
-export const falcon: Architecture = {
-  modelType: "falcon",
-  aliases: ["RefinedWeb", "RefinedWebModel"],
-  create: (config) => new FalconModel(config),
-  normalizeKeys: (tensors, model) =>
-    normalizeKeys(tensors, {
-      prefix: "transformer.",
-      topLevel: ["lm_head.weight"],
-      tiedHeadKey: (model as FalconModel).lmHead.tied ? "lm_head.weight" : null,
-    }),
-};
+    const lnF = ln();
+    const lmHead = outputHead(c, wordEmbeddings, { tiedByDefault: true });
+    return {
+      modules: { transformer: { word_embeddings: wordEmbeddings, h, ln_f: lnF }, lm_head: lmHead },
+      embed: new TokenEmbedder({ tokens: wordEmbeddings }),
+      blocks: h,
+      finalNorm: lnF,
+      head: lmHead,
+      config: { vocabSize: vocab, maxPositions: Infinity },
+    };
+  },
+});
