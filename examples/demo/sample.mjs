@@ -2,7 +2,7 @@
 // one this demo saved or one downloaded from a model hub.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadModel } from "@llm/models";
+import { loadModel } from "@llm/models/node";
 import { generateText } from "@llm/sampling";
 import { fromTokenizerJson } from "@llm/tokenizer";
 

@@ -1,6 +1,7 @@
 import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { loadModel, type Model } from "@llm/models";
+import type { Model } from "@llm/models";
+import { loadModel } from "@llm/models/node";
 import type { Tensor } from "@llm/tensor";
 import { readSafetensorsFile } from "@llm/tensor/node";
 

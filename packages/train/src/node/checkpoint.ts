@@ -3,13 +3,24 @@ import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { SavableModel } from "@llm/layers";
 import type { Tensor } from "@llm/tensor";
-import { readSafetensorsFile, writeFileAtomic, writeSafetensorsFile } from "@llm/tensor/node";
+import {
+  checkpointFolder,
+  CONFIG_FILE,
+  openCheckpoint,
+  readSafetensorsFile,
+  readSafetensorsFileRaw,
+  SAFETENSORS_FILE,
+  writeCheckpointFolder,
+  writeFileAtomic,
+  writeSafetensorsFile,
+  type WriteCheckpointFolderOptions,
+} from "@llm/tensor/node";
 import { TrainError } from "../errors.js";
 import type { Optimizer, OptimizerState } from "../optim/optimizer.js";
 import type { TrainerState } from "../trainer.js";
 
-export const MODEL_FILE = "model.safetensors";
-export const CONFIG_FILE = "config.json";
+export const MODEL_FILE = SAFETENSORS_FILE;
+export { CONFIG_FILE };
 export const OPTIMIZER_FILE = "optimizer.safetensors";
 export const TRAINER_STATE_FILE = "trainer_state.json";
 
@@ -18,11 +29,14 @@ export interface SaveCheckpointOptions {
   optimizer?: Optimizer<object>;
   /** Trainer.state(): step, loss history and the data position. */
   trainer?: TrainerState;
+  /** Shard the model's weights past this many bytes (default: transformers' 5 GB). */
+  maxShardBytes?: WriteCheckpointFolderOptions["maxShardBytes"];
 }
 
 /**
- * Writes a checkpoint folder: config.json + model.safetensors in the architecture's own format
- * (loadModel and Hugging Face transformers read it), and beside them optimizer.safetensors and
+ * Writes a checkpoint folder: config.json + model.safetensors (or shards and their index) in the
+ * architecture's own format, through the same writer as @llm/models/node's saveModel (loadModel
+ * and Hugging Face transformers read it), and beside them optimizer.safetensors and
  * trainer_state.json. The folder is built under a temporary name and renamed into place, so a
  * crash leaves the previous checkpoint or the new one, never a mix.
  */
@@ -32,10 +46,7 @@ export async function saveCheckpoint(dir: string, options: SaveCheckpointOptions
   const staging = join(parent, `.${basename(dir)}.${process.pid}.${randomBytes(4).toString("hex")}.partial`);
   await mkdir(staging);
   try {
-    const { config, tensors } = options.model.toCheckpoint();
-    await writeFileAtomic(join(staging, CONFIG_FILE), utf8(JSON.stringify(config, null, 2) + "\n"));
-    // format "pt": transformers refuses safetensors files without it.
-    await writeSafetensorsFile(join(staging, MODEL_FILE), tensors, { format: "pt" });
+    await writeCheckpointFolder(staging, options.model.toCheckpoint(), { maxShardBytes: options.maxShardBytes });
     if (options.optimizer) {
       const state = options.optimizer.state();
       await writeSafetensorsFile(join(staging, OPTIMIZER_FILE), state.tensors, { meta: JSON.stringify(state.meta) });
@@ -63,12 +74,10 @@ export interface LoadedCheckpoint {
 export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   const configPath = join(dir, CONFIG_FILE);
   if (!(await exists(configPath))) throw new TrainError(`loadCheckpoint: expected ${configPath}, found no such file`);
-  const config = JSON.parse(await readFile(configPath, "utf8")) as Record<string, unknown>;
-  const tensors = await readSafetensorsFile(join(dir, MODEL_FILE));
-  const out: LoadedCheckpoint = { config, tensors };
+  const model = await openCheckpoint(checkpointFolder(dir));
+  const out: LoadedCheckpoint = { config: model.config, tensors: await model.readAll() };
   const optimizerPath = join(dir, OPTIMIZER_FILE);
   if (await exists(optimizerPath)) {
-    const { readSafetensorsFileRaw } = await import("@llm/tensor/node");
     const raw = await readSafetensorsFileRaw(optimizerPath);
     const meta = raw.metadata?.meta;
     if (typeof meta !== "string") throw new TrainError(`loadCheckpoint: ${optimizerPath} has no "meta" metadata; expected the optimizer's step and groups`);

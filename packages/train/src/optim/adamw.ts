@@ -1,4 +1,4 @@
-import { fromBuffer, type BackendBuffer, type Tensor } from "@llm/tensor";
+import { adamwStep, type Tensor } from "@llm/tensor";
 import { checkNumber } from "../errors.js";
 import { Optimizer } from "./optimizer.js";
 import type { ParamGroup, ParamGroupSpec, ParameterList } from "./params.js";
@@ -31,27 +31,10 @@ export class AdamW extends Optimizer<AdamHyper> {
   }
 
   protected update(p: Tensor, g: Tensor, slots: Readonly<Record<string, Tensor>>, group: ParamGroup<AdamHyper>, t: number) {
-    const [b1, b2] = group.hyper.betas;
-    const fused = p.backend.fused?.adamwStep;
-    if (fused && p.dtype === "float32") {
-      // one pass, the same float32 arithmetic as the ops below
-      const r = fused(p.view(), g.view(), slots.exp_avg?.view() ?? null, slots.exp_avg_sq?.view() ?? null, {
-        lr: group.lr,
-        weightDecay: group.weightDecay,
-        beta1: b1,
-        beta2: b2,
-        eps: group.hyper.eps,
-        step: t,
-      });
-      const wrap = (b: BackendBuffer) => fromBuffer(p.backend, b, p.shape, "float32");
-      return { param: wrap(r.param), slots: { exp_avg: wrap(r.expAvg), exp_avg_sq: wrap(r.expAvgSq) } };
-    }
-    let param = group.weightDecay !== 0 ? p.mul(1 - group.lr * group.weightDecay) : p;
-    const m = slots.exp_avg ? slots.exp_avg.add(g.sub(slots.exp_avg).mul(1 - b1)) : g.mul(1 - b1);
-    const v = slots.exp_avg_sq ? slots.exp_avg_sq.mul(b2).add(g.mul(g).mul(1 - b2)) : g.mul(g).mul(1 - b2);
-    const stepSize = group.lr / (1 - b1 ** t);
-    const denom = v.sqrt().div(Math.sqrt(1 - b2 ** t)).add(group.hyper.eps);
-    param = param.sub(m.div(denom).mul(stepSize));
-    return { param, slots: { exp_avg: m, exp_avg_sq: v } };
+    const [beta1, beta2] = group.hyper.betas;
+    const hyper = { lr: group.lr, weightDecay: group.weightDecay, beta1, beta2, eps: group.hyper.eps, step: t };
+    // @llm/tensor runs the backend's one-pass kernel where it has one, the same ops one by one otherwise
+    const r = adamwStep(p, g, slots.exp_avg ?? null, slots.exp_avg_sq ?? null, hyper);
+    return { param: r.param, slots: { exp_avg: r.expAvg, exp_avg_sq: r.expAvgSq } };
   }
 }
