@@ -1,10 +1,10 @@
-import type { BackendBuffer, BinaryOp, StridedView } from "../backend.js";
-import type { DType, HostArray } from "../dtype.js";
-import { allocUninit } from "./pool.js";
+import type { BackendBuffer, BinaryOp, StridedView } from "../../backend.js";
+import type { DType, HostArray } from "../../dtype.js";
+import { allocUninit } from "../pool.js";
 import { f32Run } from "./binary_f32.js";
-import { CpuBuffer, viewData } from "./buffer.js";
+import { CpuBuffer, viewData } from "../buffer.js";
 import { cast, float32View, isHalf } from "./cast.js";
-import { coalesce, contiguousStrides, forEachRun, sizeOf } from "./strided.js";
+import { coalesce, contiguousStrides, forEachRun, sizeOf } from "../strided.js";
 
 const COMPARISONS = new Set<BinaryOp>(["eq", "ne", "lt", "le", "gt", "ge", "and", "or"]);
 

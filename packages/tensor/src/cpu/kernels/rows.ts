@@ -1,12 +1,12 @@
-import type { BackendBuffer, FusedKernels, StridedView } from "../backend.js";
-import { CpuBuffer } from "./buffer.js";
+import type { BackendBuffer, FusedKernels, StridedView } from "../../backend.js";
+import { CpuBuffer } from "../buffer.js";
 import { cast, toFloat32 } from "./cast.js";
-import { allocUninit, allocZeroed } from "./pool.js";
+import { allocUninit, allocZeroed } from "../pool.js";
 import { activationGrad } from "./activation_grad.js";
-import { logSoftmaxGradWasm, logSoftmaxWasm } from "./wasm/activations.js";
+import { logSoftmaxGradWasm, logSoftmaxWasm } from "../wasm/activations.js";
 import { layerNormGrad, rmsNormGrad } from "./norm_grad.js";
 import { adamwStep } from "./adamw.js";
-import { contiguousStrides } from "./strided.js";
+import { contiguousStrides } from "../strided.js";
 
 /** Row-wise kernels over the last axis, computed in float32 storage with float64 temporaries. */
 function rows(x: StridedView): { data: Float32Array; rows: number; cols: number } {

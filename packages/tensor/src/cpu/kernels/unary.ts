@@ -1,11 +1,11 @@
-import type { BackendBuffer, StridedView, UnaryOp } from "../backend.js";
-import type { HostArray } from "../dtype.js";
-import { allocUninit } from "./pool.js";
-import { CpuBuffer, viewData } from "./buffer.js";
+import type { BackendBuffer, StridedView, UnaryOp } from "../../backend.js";
+import type { HostArray } from "../../dtype.js";
+import { allocUninit } from "../pool.js";
+import { CpuBuffer, viewData } from "../buffer.js";
 import { cast, float32View, isHalf } from "./cast.js";
 import { erf } from "./erf.js";
-import { coalesce, contiguousStrides, forEachRun, sizeOf } from "./strided.js";
-import { geluTanhWasm, siluWasm } from "./wasm/activations.js";
+import { coalesce, contiguousStrides, forEachRun, sizeOf } from "../strided.js";
+import { geluTanhWasm, siluWasm } from "../wasm/activations.js";
 
 const SQRT_HALF = Math.SQRT1_2;
 const TWO_SQRT_2_OVER_PI = 2 * Math.sqrt(2 / Math.PI);
