@@ -1,7 +1,7 @@
 import type { Backend, BackendBuffer, BinaryOp, FusedKernels, ReduceOp, StridedView, UnaryOp } from "../backend.js";
 import type { DType, HostArray } from "../dtype.js";
 import { attention } from "./kernels/attention.js";
-import { binary, where } from "./kernels/elementwise.js";
+import { binary, unary, where } from "./kernels/elementwise.js";
 import { bufferData, CpuBuffer } from "./buffer.js";
 import { cast, convertArray, isHalf } from "./kernels/cast.js";
 import { concat, copy } from "./kernels/copy.js";
@@ -13,7 +13,6 @@ import { float32ToBfloat16Bits, float32ToFloat16Bits } from "./half.js";
 import { matmul } from "./kernels/matmul.js";
 import { allocUninit, allocZeroed, pooledArrayBytes, releasePooledArrays } from "./pool.js";
 import { argmax, cumsum, reduce } from "./kernels/reduce.js";
-import { unary } from "./kernels/unary.js";
 import { wasmDisabledByEnv } from "./wasm/runtime.js";
 
 export { CpuBuffer } from "./buffer.js";
