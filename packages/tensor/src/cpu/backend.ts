@@ -7,7 +7,9 @@ import { cast, convertArray, isHalf } from "./kernels/cast.js";
 import { concat, copy } from "./kernels/copy.js";
 import { copyInto } from "./strided.js";
 import { activationGrad } from "./kernels/activation_grad.js";
-import { fusedKernels, logSoftmax, logSoftmaxGrad } from "./kernels/rows.js";
+import { layerNorm, logSoftmax, logSoftmaxGrad, rmsNorm, softmax } from "./kernels/rows.js";
+import { layerNormGrad, rmsNormGrad } from "./kernels/norm_grad.js";
+import { adamwStep } from "./kernels/adamw.js";
 import { gather, scatterAdd } from "./kernels/gather.js";
 import { float32ToBfloat16Bits, float32ToFloat16Bits } from "./half.js";
 import { matmul } from "./kernels/matmul.js";
@@ -44,7 +46,12 @@ export interface CpuBackendOptions {
 export class CpuBackend implements Backend {
   readonly name = "cpu";
   readonly fused: FusedKernels = {
-    ...fusedKernels,
+    softmax,
+    layerNorm,
+    rmsNorm,
+    layerNormGrad,
+    rmsNormGrad,
+    adamwStep,
     // Read at call time: `wasm` is set by the constructor, after this initialiser runs.
     attention: (q, k, v, mask, bias, scale) => attention(q, k, v, mask, bias, scale, this.wasm),
     activationGrad: (op, x, g) => activationGrad(op, x, g, this.wasm),
