@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { BinaryOp, ReduceOp, StridedView, UnaryOp } from "../src/backend.js";
 import { CpuBackend, cpuBackend } from "../src/cpu/backend.js";
-import { erf } from "../src/cpu/erf.js";
+import { erf } from "../src/cpu/kernels/erf.js";
 import {
   at,
   be,

@@ -1,19 +1,20 @@
 import type { Backend, BackendBuffer, BinaryOp, FusedKernels, ReduceOp, StridedView, UnaryOp } from "../backend.js";
 import type { DType, HostArray } from "../dtype.js";
-import { attention } from "./attention.js";
-import { binary, where } from "./binary.js";
+import { attention } from "./kernels/attention.js";
+import { binary, unary, where } from "./kernels/elementwise.js";
 import { bufferData, CpuBuffer } from "./buffer.js";
-import { cast, convertArray, isHalf } from "./cast.js";
-import { concat, copy } from "./copy.js";
+import { cast, convertArray, isHalf } from "./kernels/cast.js";
+import { concat, copy } from "./kernels/copy.js";
 import { copyInto } from "./strided.js";
-import { activationGrad } from "./activation_grad.js";
-import { fusedKernels, logSoftmax, logSoftmaxGrad } from "./fused.js";
-import { gather, scatterAdd } from "./gather.js";
+import { activationGrad } from "./kernels/activation_grad.js";
+import { layerNorm, logSoftmax, logSoftmaxGrad, rmsNorm, softmax } from "./kernels/rows.js";
+import { layerNormGrad, rmsNormGrad } from "./kernels/norm_grad.js";
+import { adamwStep } from "./kernels/adamw.js";
+import { gather, scatterAdd } from "./kernels/gather.js";
 import { float32ToBfloat16Bits, float32ToFloat16Bits } from "./half.js";
-import { matmul } from "./matmul.js";
+import { matmul } from "./kernels/matmul.js";
 import { allocUninit, allocZeroed, pooledArrayBytes, releasePooledArrays } from "./pool.js";
-import { argmax, cumsum, reduce } from "./reduce.js";
-import { unary } from "./unary.js";
+import { argmax, cumsum, reduce } from "./kernels/reduce.js";
 import { wasmDisabledByEnv } from "./wasm/runtime.js";
 
 export { CpuBuffer } from "./buffer.js";
@@ -45,7 +46,12 @@ export interface CpuBackendOptions {
 export class CpuBackend implements Backend {
   readonly name = "cpu";
   readonly fused: FusedKernels = {
-    ...fusedKernels,
+    softmax,
+    layerNorm,
+    rmsNorm,
+    layerNormGrad,
+    rmsNormGrad,
+    adamwStep,
     // Read at call time: `wasm` is set by the constructor, after this initialiser runs.
     attention: (q, k, v, mask, bias, scale) => attention(q, k, v, mask, bias, scale, this.wasm),
     activationGrad: (op, x, g) => activationGrad(op, x, g, this.wasm),

@@ -4,7 +4,7 @@ import { wasmGemm } from "./runtime.js";
 import { stageA, stageB, stagedASize, stagedBSize } from "./stage.js";
 
 /**
- * float32 GEMM C[M,N] = A[M,K] B[K,N] on the WASM SIMD kernel, blocked as in ../gemm.ts: per
+ * float32 GEMM C[M,N] = A[M,K] B[K,N] on the WASM SIMD kernel, blocked as in ../kernels/gemm.ts: per
  * (NC column, KC depth) block B is staged into wasm memory, per MC rows A is, and one `block` call
  * runs all the micro-tiles of the pair. C accumulates across K blocks in a padded M x NC panel in
  * wasm memory and is copied out once per column block. Staging absorbs strides, transposes and

@@ -1,9 +1,9 @@
-import type { BackendBuffer, FusedActivation, StridedView } from "../backend.js";
-import { CpuBuffer } from "./buffer.js";
+import type { BackendBuffer, FusedActivation, StridedView } from "../../backend.js";
+import { CpuBuffer } from "../buffer.js";
 import { toFloat32 } from "./cast.js";
 import { erf } from "./erf.js";
-import { allocUninit } from "./pool.js";
-import { geluTanhGradWasm, siluGradWasm } from "./wasm/activations.js";
+import { allocUninit } from "../pool.js";
+import { geluTanhGradWasm, siluGradWasm } from "../wasm/activations.js";
 
 const SQRT_HALF = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);

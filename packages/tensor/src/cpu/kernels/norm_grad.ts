@@ -1,7 +1,7 @@
-import type { NormGrads, StridedView } from "../backend.js";
-import { CpuBuffer } from "./buffer.js";
+import type { NormGrads, StridedView } from "../../backend.js";
+import { CpuBuffer } from "../buffer.js";
 import { toFloat32 } from "./cast.js";
-import { allocUninit } from "./pool.js";
+import { allocUninit } from "../pool.js";
 
 // The backward passes of layerNorm and rmsNorm over the last axis, one row at a time with
 // float64 temporaries: what autograd composes from a dozen full-size ops otherwise.

@@ -1,10 +1,10 @@
-import type { BinaryOp } from "../backend.js";
+import type { BinaryOp } from "../../backend.js";
 
 /**
  * float32 arithmetic for the layouts a training step is made of: both operands dense within a run
  * (same shapes, a row vector over the last axis) or one of them a single value per run (a scalar,
  * a column broadcast). Float32Array-only signatures keep V8's code monomorphic and the loops
- * stride-free: ~15-20% faster per pass than the general strided loops in binary.ts.
+ * stride-free: ~15-20% faster per pass than the general strided loops in elementwise.ts.
  */
 type Run = (out: Float32Array, o: number, a: Float32Array, i: number, b: Float32Array, j: number, n: number) => void;
 

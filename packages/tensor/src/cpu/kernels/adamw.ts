@@ -1,7 +1,7 @@
-import type { AdamWBuffers, AdamWStep, StridedView } from "../backend.js";
-import { CpuBuffer } from "./buffer.js";
+import type { AdamWBuffers, AdamWStep, StridedView } from "../../backend.js";
+import { CpuBuffer } from "../buffer.js";
 import { toFloat32 } from "./cast.js";
-import { allocUninit } from "./pool.js";
+import { allocUninit } from "../pool.js";
 
 const f = Math.fround;
 

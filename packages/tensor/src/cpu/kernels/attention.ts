@@ -1,5 +1,5 @@
-import type { BackendBuffer, StridedView } from "../backend.js";
-import { bufferData, viewData } from "./buffer.js";
+import type { BackendBuffer, StridedView } from "../../backend.js";
+import { bufferData, viewData } from "../buffer.js";
 import { matmul } from "./matmul.js";
 
 /**

@@ -1,9 +1,9 @@
-import type { BackendBuffer, ReduceOp, StridedView } from "../backend.js";
-import { type HostArray } from "../dtype.js";
-import { allocZeroed } from "./pool.js";
-import { CpuBuffer, viewData } from "./buffer.js";
+import type { BackendBuffer, ReduceOp, StridedView } from "../../backend.js";
+import { type HostArray } from "../../dtype.js";
+import { allocZeroed } from "../pool.js";
+import { CpuBuffer, viewData } from "../buffer.js";
 import { cast, float32View, isHalf } from "./cast.js";
-import { coalesce, contiguousStrides, forEachRun, sizeOf } from "./strided.js";
+import { coalesce, contiguousStrides, forEachRun, sizeOf } from "../strided.js";
 
 const IDENTITY: Record<ReduceOp, number> = { sum: 0, prod: 1, max: -Infinity, min: Infinity };
 

@@ -1,9 +1,9 @@
-import type { BackendBuffer, StridedView } from "../backend.js";
-import type { HostArray } from "../dtype.js";
-import { allocZeroed } from "./pool.js";
-import { CpuBuffer } from "./buffer.js";
+import type { BackendBuffer, StridedView } from "../../backend.js";
+import type { HostArray } from "../../dtype.js";
+import { allocZeroed } from "../pool.js";
+import { CpuBuffer } from "../buffer.js";
 import { cast, isHalf, toFloat32 } from "./cast.js";
-import { contiguousData, contiguousStrides, sizeOf } from "./strided.js";
+import { contiguousData, contiguousStrides, sizeOf } from "../strided.js";
 
 function product(dims: readonly number[]): number {
   return sizeOf(dims);

@@ -1,12 +1,13 @@
-import type { BackendBuffer, FusedKernels, StridedView } from "../backend.js";
-import { CpuBuffer } from "./buffer.js";
+/**
+ * Backend.fused's kernels over each row of the last axis: softmax, logSoftmax, layerNorm, rmsNorm
+ * and logSoftmax's backward (the WebGPU backend has them in webgpu/src/kernels/rows.ts).
+ */
+import type { BackendBuffer, StridedView } from "../../backend.js";
+import { CpuBuffer } from "../buffer.js";
 import { cast, toFloat32 } from "./cast.js";
-import { allocUninit, allocZeroed } from "./pool.js";
-import { activationGrad } from "./activation_grad.js";
-import { logSoftmaxGradWasm, logSoftmaxWasm } from "./wasm/activations.js";
-import { layerNormGrad, rmsNormGrad } from "./norm_grad.js";
-import { adamwStep } from "./adamw.js";
-import { contiguousStrides } from "./strided.js";
+import { allocUninit, allocZeroed } from "../pool.js";
+import { logSoftmaxGradWasm, logSoftmaxWasm } from "../wasm/activations.js";
+import { contiguousStrides } from "../strided.js";
 
 /** Row-wise kernels over the last axis, computed in float32 storage with float64 temporaries. */
 function rows(x: StridedView): { data: Float32Array; rows: number; cols: number } {
@@ -120,15 +121,3 @@ export function logSoftmaxGrad(y: StridedView, g: StridedView, wasm = true): Bac
   }
   return new CpuBuffer(out, "float32");
 }
-
-export const fusedKernels: FusedKernels = {
-  softmax,
-  logSoftmax,
-  layerNorm,
-  rmsNorm,
-  activationGrad,
-  logSoftmaxGrad,
-  layerNormGrad,
-  rmsNormGrad,
-  adamwStep,
-};

@@ -1,9 +1,9 @@
-import type { BackendBuffer, StridedView } from "../backend.js";
-import type { DType, HostArray } from "../dtype.js";
-import { allocZeroed } from "./pool.js";
-import { CpuBuffer, viewData } from "./buffer.js";
-import { decodeHalfRun, float32ToBfloat16Bits, float32ToFloat16Bits } from "./half.js";
-import { coalesce, contiguousData, contiguousStrides, forEachRun, sizeOf } from "./strided.js";
+import type { BackendBuffer, StridedView } from "../../backend.js";
+import type { DType, HostArray } from "../../dtype.js";
+import { allocZeroed } from "../pool.js";
+import { CpuBuffer, viewData } from "../buffer.js";
+import { decodeHalfRun, float32ToBfloat16Bits, float32ToFloat16Bits } from "../half.js";
+import { coalesce, contiguousData, contiguousStrides, forEachRun, sizeOf } from "../strided.js";
 
 export function isHalf(dtype: DType): boolean {
   return dtype === "float16" || dtype === "bfloat16";

@@ -1,11 +1,11 @@
-import type { BackendBuffer, StridedView } from "../backend.js";
-import { type HostArray } from "../dtype.js";
-import { allocZeroed } from "./pool.js";
-import { CpuBuffer, viewData } from "./buffer.js";
+import type { BackendBuffer, StridedView } from "../../backend.js";
+import { type HostArray } from "../../dtype.js";
+import { allocZeroed } from "../pool.js";
+import { CpuBuffer, viewData } from "../buffer.js";
 import { cast, float32View, isHalf } from "./cast.js";
 import { gemmF32 } from "./gemm.js";
-import { coalesce, contiguousStrides, forEachRun, sizeOf } from "./strided.js";
-import { gemmWasmF32 } from "./wasm/gemm.js";
+import { coalesce, contiguousStrides, forEachRun, sizeOf } from "../strided.js";
+import { gemmWasmF32 } from "../wasm/gemm.js";
 
 /**
  * Batched matmul a [...batch, M, K] x b [...batch, K, N]. Each batch entry is one strided GEMM:

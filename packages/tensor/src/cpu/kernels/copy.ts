@@ -1,7 +1,7 @@
-import type { BackendBuffer, StridedView } from "../backend.js";
-import { allocUninit } from "./pool.js";
-import { CpuBuffer } from "./buffer.js";
-import { contiguousStrides, copyInto, gatherInto, sizeOf } from "./strided.js";
+import type { BackendBuffer, StridedView } from "../../backend.js";
+import { allocUninit } from "../pool.js";
+import { CpuBuffer } from "../buffer.js";
+import { contiguousStrides, copyInto, gatherInto, sizeOf } from "../strided.js";
 
 /** Materialises any strided view (stride 0 broadcasts, negative strides) as a new contiguous buffer. */
 export function copy(x: StridedView): BackendBuffer {
