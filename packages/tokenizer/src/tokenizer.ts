@@ -1,4 +1,4 @@
-import { TokenizerError, describe } from "./errors.js";
+import { TokenizerError, describe } from "./utils/errors.js";
 import { AddedTokenMatcher, type AddedToken, type Section } from "./added_vocabulary.js";
 import type { BPEModel } from "./models/bpe.js";
 import type { Normalizer } from "./normalizers/index.js";

@@ -1,5 +1,5 @@
-import { TokenizerError, describe } from "../errors.js";
-import { expectBoolean, expectPattern, expectString } from "../utils/json.js";
+import { TokenizerError, describe } from "../utils/errors.js";
+import { expectBoolean, expectPattern, expectString } from "../serialization/expect.js";
 import type { PreTokenizer } from "./pre_tokenizer.js";
 import { SplitPreTokenizer } from "./split.js";
 import { ByteLevelPreTokenizer, GPT2_PATTERN } from "./byte_level.js";
