@@ -2,7 +2,7 @@ import { TokenizerError, describe } from "../utils/errors.js";
 import { BPEModel } from "../models/bpe.js";
 import { MergeTable } from "../models/merge_table.js";
 import { normalizerFromJSON } from "../normalizers/index.js";
-import { preTokenizerFromJSON, flattenPreTokenizers, ByteLevelPreTokenizer } from "../pre_tokenizers/index.js";
+import { preTokenizerFromJSON, flattenPreTokenizers } from "../pre_tokenizers/index.js";
 import { postProcessorFromJSON } from "../post_processors/index.js";
 import { decoderFromJSON } from "../decoders/index.js";
 import { Tokenizer } from "../tokenizer.js";
@@ -173,7 +173,7 @@ export function fromTokenizerJson(json: string | Uint8Array | ArrayBuffer | Arra
   const pairs = fast ? fast.pairs : readMerges(model.merges, vocab, `${file}: model.merges`);
   const preTokenizer = preTokenizerFromJSON(root.pre_tokenizer, `${file}: pre_tokenizer`);
   const flat = flattenPreTokenizers(preTokenizer);
-  const byteLevel = flat.length > 0 && flat[flat.length - 1] instanceof ByteLevelPreTokenizer;
+  const byteLevel = flat.length > 0 && flat[flat.length - 1]!.byteLevel === true;
   const unk = model.unk_token;
   if (unk !== undefined && unk !== null && typeof unk !== "string")
     throw new TokenizerError(`${file}: model.unk_token: expected a string or null, found ${describe(unk)}`);
