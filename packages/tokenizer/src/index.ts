@@ -1,8 +1,8 @@
-export { TokenizerError } from "./errors.js";
+export { TokenizerError } from "./utils/errors.js";
 export { Tokenizer, type EncodeOptions, type DecodeOptions, type TokenizerParts } from "./tokenizer.js";
 export type { AddedToken } from "./added_vocabulary.js";
-export { fromTokenizerJson } from "./tokenizer_json.js";
-export { fromGpt2Files } from "./gpt2.js";
+export { fromTokenizerJson } from "./serialization/tokenizer_json.js";
+export { fromGpt2Files } from "./serialization/gpt2.js";
 export {
   fromTiktoken,
   fromTiktokenJson,
@@ -12,7 +12,7 @@ export {
   TIKTOKEN_PATTERNS,
   TIKTOKEN_SPECIAL_TOKENS,
   type TiktokenOptions,
-} from "./tiktoken.js";
+} from "./serialization/tiktoken.js";
 export { BPEModel, type BPEOptions } from "./models/bpe.js";
 export { PairTable } from "./models/pair_table.js";
 export { MergeTable, type MergeLookup } from "./models/merge_table.js";
@@ -23,6 +23,6 @@ export * from "./post_processors/index.js";
 export { translateRegex, compileRegex } from "./utils/regex.js";
 export { BYTE_TO_CHAR } from "./utils/byte_level.js";
 export { DecodeStream } from "./streaming.js";
-export { trainBPE, type TrainBPEOptions } from "./train/bpe_trainer.js";
+export { trainBPE, type TrainBPEOptions } from "./models/bpe_trainer.js";
 export { addGlmSpecialTokens, GLM_SPECIAL_TOKENS } from "./glm.js";
 export { VocabTable } from "./models/vocab_table.js";

@@ -3,10 +3,10 @@
  * no `fs` so it runs in browsers; these only add the reading.
  */
 import { readFileSync } from "node:fs";
-import { TokenizerError } from "./errors.js";
-import { fromTokenizerJson } from "./tokenizer_json.js";
-import { fromGpt2Files } from "./gpt2.js";
-import { fromTiktoken, fromTiktokenJson, type TiktokenOptions } from "./tiktoken.js";
+import { TokenizerError } from "./utils/errors.js";
+import { fromTokenizerJson } from "./serialization/tokenizer_json.js";
+import { fromGpt2Files } from "./serialization/gpt2.js";
+import { fromTiktoken, fromTiktokenJson, type TiktokenOptions } from "./serialization/tiktoken.js";
 import type { Tokenizer } from "./tokenizer.js";
 
 function readBytes(path: string): Buffer {

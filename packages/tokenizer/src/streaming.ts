@@ -1,4 +1,4 @@
-import { TokenizerError, describe } from "./errors.js";
+import { TokenizerError, describe } from "./utils/errors.js";
 import type { Tokenizer, DecodeOptions } from "./tokenizer.js";
 
 const BYTE_TOKEN = /^<0x[0-9A-Fa-f]{2}>$/;

@@ -1,13 +1,11 @@
-import { TokenizerError, describe } from "./errors.js";
+import { TokenizerError, describe } from "./utils/errors.js";
 import { AddedTokenMatcher, type AddedToken, type Section } from "./added_vocabulary.js";
 import type { BPEModel } from "./models/bpe.js";
 import type { Normalizer } from "./normalizers/index.js";
-import { flattenPreTokenizers, type PreTokenizer, ByteLevelPreTokenizer, SplitPreTokenizer } from "./pre_tokenizers/index.js";
+import { flattenPreTokenizers, type PreTokenizer } from "./pre_tokenizers/index.js";
 import type { PostProcessor } from "./post_processors/index.js";
-import { ByteLevelDecoder, type Decoder } from "./decoders/index.js";
-import { byteLevelTokenBytes } from "./utils/byte_level.js";
-import { scannerFor, type PieceScanner } from "./pre_tokenizers/fast_scan.js";
-import { GPT2_PATTERN } from "./pre_tokenizers/byte_level.js";
+import type { Decoder } from "./decoders/index.js";
+import type { PieceScanner } from "./pre_tokenizers/fast_scan.js";
 
 export interface EncodeOptions {
   /** add the special tokens of the post-processor (e.g. `<bos>`); default true */
@@ -64,43 +62,24 @@ export class Tokenizer {
     this.decoder = parts.decoder ?? null;
     const flat = flattenPreTokenizers(this.preTokenizer);
     flat.forEach((p, i) => {
-      if (p instanceof ByteLevelPreTokenizer && i !== flat.length - 1)
+      if (p.byteLevel && i !== flat.length - 1)
         throw new TokenizerError(
           `pre_tokenizer: a ByteLevel pre-tokenizer must come last in the sequence, found it at position ${i} of ${flat.length}`,
         );
     });
-    const hasByteLevel = flat.length > 0 && flat[flat.length - 1] instanceof ByteLevelPreTokenizer;
+    const hasByteLevel = flat.length > 0 && flat[flat.length - 1]!.byteLevel === true;
     if (hasByteLevel !== this.model.byteLevel)
       throw new TokenizerError(
         `pre_tokenizer: a byte-level model needs a ByteLevel pre-tokenizer last and a character-level model none; ` +
           `found model byteLevel=${this.model.byteLevel} with pre-tokenizers [${flat.map((p) => p.toJSON().type).join(", ")}]`,
       );
-    this.setupFastPath(flat);
-    for (const t of parts.addedTokens ?? []) this.registerAdded(t);
-  }
-
-  private setupFastPath(flat: PreTokenizer[]): void {
-    const last = flat[flat.length - 1];
-    if (flat.length === 1 && last instanceof ByteLevelPreTokenizer && last.useRegex && !last.addPrefixSpace) {
-      this.fastRegex = last.regex;
-      this.scanner = scannerFor(GPT2_PATTERN, "ascii");
-    } else if (
-      flat.length === 2 &&
-      last instanceof ByteLevelPreTokenizer &&
-      !last.useRegex &&
-      !last.addPrefixSpace &&
-      flat[0] instanceof SplitPreTokenizer &&
-      flat[0].regex
-    ) {
-      const s = flat[0];
-      if (s.behavior === "Isolated" && !s.invert) this.fastRegex = s.regex;
-      else if (s.behavior === "Removed" && s.invert) {
-        this.fastRegex = s.regex;
-        this.fastKeepGaps = false;
-      }
-      // the scanners cover the whole text, as these regexes do (every character is in some alternative)
-      if (this.fastRegex) this.scanner = scannerFor((s.pattern as { Regex: string }).Regex, s.caseFold);
+    const fast = this.preTokenizer?.fastSplit?.() ?? null;
+    if (fast) {
+      this.fastRegex = fast.regex;
+      this.fastKeepGaps = fast.keepGaps;
+      this.scanner = fast.scanner;
     }
+    for (const t of parts.addedTokens ?? []) this.registerAdded(t);
   }
 
   private registerAdded(t: AddedToken): void {
@@ -295,13 +274,14 @@ export class Tokenizer {
 
   /** True when decoding is a concatenation of per-token bytes (byte-level models with a ByteLevel decoder). */
   decodesBytes(): boolean {
-    return this.model.byteLevel && this.decoder instanceof ByteLevelDecoder;
+    return this.model.byteLevel && this.decoder?.tokenBytes !== undefined;
   }
 
   /** The bytes of token ids (byte-level tokenizers only); see decodesBytes(). */
   decodeBytes(ids: ArrayLike<number>, options: DecodeOptions = {}): Uint8Array {
     if (!this.decodesBytes()) throw new TokenizerError(`decodeBytes: needs a byte-level model and a ByteLevel decoder; this tokenizer decodes text`);
     this.checkIds(ids, "decodeBytes");
+    const decoder = this.decoder!;
     const table = (this.byteTable ??= []);
     const skip = options.skipSpecialTokens ?? false;
     const parts: Uint8Array[] = [];
@@ -310,7 +290,7 @@ export class Tokenizer {
       const id = ids[i]!;
       let b = table[id];
       if (b === undefined) {
-        b = byteLevelTokenBytes(this.idToToken(id)!);
+        b = decoder.tokenBytes!(this.idToToken(id)!);
         table[id] = b;
       }
       if (skip && this.addedById.get(id)?.special) continue;

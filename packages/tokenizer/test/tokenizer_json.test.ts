@@ -1,6 +1,6 @@
 import { describe, it, expect } from "vitest";
 import { fromTokenizerJson } from "../src/index.js";
-import { readTokenizerJsonFast } from "../src/utils/fast_json.js";
+import { readTokenizerJsonFast } from "../src/serialization/fast_json.js";
 import { lenmlFile, HARD_CASES, brownDocs } from "./helpers.js";
 
 // The fast tokenizer.json reader (vocab and merges read straight from the text) must agree

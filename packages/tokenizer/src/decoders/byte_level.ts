@@ -17,6 +17,9 @@ export class ByteLevelDecoder implements Decoder {
     }
     return [utf8.decode(all)];
   }
+  tokenBytes(token: string): Uint8Array {
+    return byteLevelTokenBytes(token);
+  }
   toJSON() {
     return { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true };
   }

@@ -1,5 +1,5 @@
-import { TokenizerError, describe } from "../errors.js";
-import { expectInt, expectPattern, expectString } from "../utils/json.js";
+import { TokenizerError, describe } from "../utils/errors.js";
+import { expectInt, expectPattern, expectString } from "../serialization/expect.js";
 import type { Decoder } from "./decoder.js";
 import { ByteLevelDecoder } from "./byte_level.js";
 import { ByteFallbackDecoder } from "./byte_fallback.js";

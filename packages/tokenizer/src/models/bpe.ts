@@ -1,4 +1,4 @@
-import { TokenizerError } from "../errors.js";
+import { TokenizerError } from "../utils/errors.js";
 import { BYTE_TO_CHAR, textToByteLevel, utf8Encode } from "../utils/byte_level.js";
 import type { MergeLookup } from "./merge_table.js";
 import { mergeSymbols } from "./merge.js";

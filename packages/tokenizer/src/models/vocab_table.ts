@@ -1,4 +1,4 @@
-import { TokenizerError } from "../errors.js";
+import { TokenizerError } from "../utils/errors.js";
 
 /** the polynomial hash's multiplier (odd, so joining hashes loses nothing) */
 export const HASH_P = 0x01000193;

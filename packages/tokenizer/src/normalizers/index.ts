@@ -1,4 +1,4 @@
-import { TokenizerError, describe } from "../errors.js";
+import { TokenizerError, describe } from "../utils/errors.js";
 import type { Normalizer } from "./normalizer.js";
 import { UnicodeNormalizer } from "./unicode.js";
 import { ReplaceNormalizer, type Pattern } from "./replace.js";
@@ -6,7 +6,7 @@ import { PrependNormalizer } from "./prepend.js";
 import { LowercaseNormalizer } from "./lowercase.js";
 import { StripNormalizer } from "./strip.js";
 import { SequenceNormalizer } from "./sequence.js";
-import { expectString, expectPattern } from "../utils/json.js";
+import { expectString, expectPattern } from "../serialization/expect.js";
 
 export type { Normalizer } from "./normalizer.js";
 export { UnicodeNormalizer, ReplaceNormalizer, PrependNormalizer, LowercaseNormalizer, StripNormalizer, SequenceNormalizer };

@@ -1,4 +1,4 @@
-import { TokenizerError, describe } from "../errors.js";
+import { TokenizerError, describe } from "../utils/errors.js";
 import type { PostProcessor } from "./post_processor.js";
 import { TemplateProcessing } from "./template.js";
 import { ByteLevelPostProcessor, ClsSepPostProcessor, SequencePostProcessor } from "./simple.js";

@@ -1,4 +1,4 @@
-import { TokenizerError, describe } from "../errors.js";
+import { TokenizerError, describe } from "../utils/errors.js";
 import type { PostProcessor } from "./post_processor.js";
 
 type Piece = { SpecialToken: { id: string; type_id?: number } } | { Sequence: { id: "A" | "B"; type_id?: number } };

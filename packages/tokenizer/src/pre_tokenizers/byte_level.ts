@@ -1,4 +1,5 @@
-import type { PreTokenizer } from "./pre_tokenizer.js";
+import type { FastSplit, PreTokenizer } from "./pre_tokenizer.js";
+import { scannerFor } from "./fast_scan.js";
 import { compileRegex } from "../utils/regex.js";
 
 /** GPT-2's pre-tokenization pattern, used by the ByteLevel pre-tokenizer when `use_regex` is set. */
@@ -17,6 +18,21 @@ export class ByteLevelPreTokenizer implements PreTokenizer {
     readonly trimOffsets = true,
   ) {
     this.regex = useRegex ? compileRegex(GPT2_PATTERN, { source: "ByteLevel pre-tokenizer" }) : null;
+  }
+
+  get byteLevel(): true {
+    return true;
+  }
+
+  /** With its regex and no prefix space, the pieces are GPT-2's regex matches and the gaps between them. */
+  fastSplit(): FastSplit | null {
+    if (!this.regex || this.addPrefixSpace) return null;
+    return { regex: this.regex, keepGaps: true, scanner: scannerFor(GPT2_PATTERN, "ascii") };
+  }
+
+  /** No regex and no prefix space: each piece passes through whole, only marked for the byte-level model. */
+  get passesPiecesThrough(): boolean {
+    return !this.regex && !this.addPrefixSpace;
   }
 
   split(text: string, out: string[]): void {

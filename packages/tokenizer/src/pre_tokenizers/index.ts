@@ -1,15 +1,15 @@
-import { TokenizerError, describe } from "../errors.js";
-import { expectBoolean, expectPattern, expectString } from "../utils/json.js";
+import { TokenizerError, describe } from "../utils/errors.js";
+import { expectBoolean, expectPattern, expectString } from "../serialization/expect.js";
 import type { PreTokenizer } from "./pre_tokenizer.js";
 import { SplitPreTokenizer } from "./split.js";
 import { ByteLevelPreTokenizer, GPT2_PATTERN } from "./byte_level.js";
 import { DigitsPreTokenizer } from "./digits.js";
 import { MetaspacePreTokenizer, type PrependScheme } from "./metaspace.js";
 import { WhitespacePreTokenizer, WhitespaceSplitPreTokenizer } from "./whitespace.js";
-import { SequencePreTokenizer } from "./sequence.js";
+import { SequencePreTokenizer, flattenPreTokenizers } from "./sequence.js";
 import { parseBehavior } from "./split_behavior.js";
 
-export type { PreTokenizer } from "./pre_tokenizer.js";
+export type { PreTokenizer, FastSplit } from "./pre_tokenizer.js";
 export type { SplitBehavior } from "./split_behavior.js";
 export {
   SplitPreTokenizer,
@@ -20,6 +20,7 @@ export {
   WhitespaceSplitPreTokenizer,
   SequencePreTokenizer,
   GPT2_PATTERN,
+  flattenPreTokenizers,
 };
 
 function prependScheme(j: Record<string, unknown>, path: string): PrependScheme {
@@ -68,11 +69,4 @@ export function preTokenizerFromJSON(json: unknown, path = "pre_tokenizer"): Pre
         `${path}.type: unsupported pre-tokenizer ${describe(j.type)}; supported: Split, ByteLevel, Digits, Metaspace, Whitespace, WhitespaceSplit, Sequence`,
       );
   }
-}
-
-/** The pre-tokenizers of a (possibly nested) Sequence, in order. */
-export function flattenPreTokenizers(p: PreTokenizer | null): PreTokenizer[] {
-  if (p === null) return [];
-  if (p instanceof SequencePreTokenizer) return p.preTokenizers.flatMap(flattenPreTokenizers);
-  return [p];
 }

@@ -1,4 +1,5 @@
-import type { PreTokenizer } from "./pre_tokenizer.js";
+import type { FastSplit, PreTokenizer } from "./pre_tokenizer.js";
+import { scannerFor } from "./fast_scan.js";
 import { splitByMatches, regexMatches, stringMatches, type SplitBehavior } from "./split_behavior.js";
 import type { Pattern } from "../normalizers/replace.js";
 import { compileRegex } from "../utils/regex.js";
@@ -18,6 +19,21 @@ export class SplitPreTokenizer implements PreTokenizer {
   /** True when every match and every gap between matches becomes its own piece. */
   get isolatesEverything(): boolean {
     return (this.behavior === "Isolated" && !this.invert) || false;
+  }
+
+  /**
+   * This split as one regex over the whole text, when it is one: a regex that is Isolated (its
+   * matches and the gaps between them are the pieces) or inverted Removed (only the matches).
+   * Not the PreTokenizer's fastSplit: a Split is asked only inside a Sequence with ByteLevel.
+   */
+  regexSplit(): FastSplit | null {
+    if (!this.regex) return null;
+    let keepGaps: boolean;
+    if (this.behavior === "Isolated" && !this.invert) keepGaps = true;
+    else if (this.behavior === "Removed" && this.invert) keepGaps = false;
+    else return null;
+    // the scanners cover the whole text, as these regexes do (every character is in some alternative)
+    return { regex: this.regex, keepGaps, scanner: scannerFor((this.pattern as { Regex: string }).Regex, this.caseFold) };
   }
 
   split(text: string, out: string[]): void {

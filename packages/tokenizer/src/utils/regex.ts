@@ -1,4 +1,4 @@
-import { TokenizerError } from "../errors.js";
+import { TokenizerError } from "./errors.js";
 
 export interface TranslateOptions {
   /**

@@ -1,4 +1,4 @@
-import { TokenizerError } from "../errors.js";
+import { TokenizerError } from "./errors.js";
 
 // UTF-8 text going in: checking a string can be encoded, and decoding bytes with an error that
 // says where they stop being UTF-8.

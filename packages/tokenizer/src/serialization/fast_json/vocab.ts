@@ -1,4 +1,4 @@
-import { TokenizerError } from "../../errors.js";
+import { TokenizerError } from "../../utils/errors.js";
 import { VocabTable } from "../../models/vocab_table.js";
 import { fallback, grow, growUnits, skipWs } from "./scan.js";
 import { readToken, TOKEN } from "./token.js";

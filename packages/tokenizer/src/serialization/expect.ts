@@ -1,4 +1,4 @@
-import { TokenizerError, describe } from "../errors.js";
+import { TokenizerError, describe } from "../utils/errors.js";
 import type { Pattern } from "../normalizers/replace.js";
 
 export function expectString(v: unknown, path: string): string {

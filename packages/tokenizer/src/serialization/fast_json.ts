@@ -1,8 +1,8 @@
 import type { VocabTable } from "../models/vocab_table.js";
 import type { MergeTable } from "../models/merge_table.js";
-import { Fallback, fallback, jsonAt, parseOrFallback, skipValue, skipWs, textAt, walkObject } from "./json/scan.js";
-import { scanVocab, type ScannedVocab } from "./json/vocab.js";
-import { scanMerges } from "./json/merges.js";
+import { Fallback, fallback, jsonAt, parseOrFallback, skipValue, skipWs, textAt, walkObject } from "./fast_json/scan.js";
+import { scanVocab, type ScannedVocab } from "./fast_json/vocab.js";
+import { scanMerges } from "./fast_json/merges.js";
 
 /** What the fast reader pulls out of tokenizer.json besides the small parts. */
 export interface FastModelData {

@@ -1,16 +1,16 @@
-import { TokenizerError, describe } from "./errors.js";
-import { BPEModel } from "./models/bpe.js";
-import { MergeTable } from "./models/merge_table.js";
-import { normalizerFromJSON } from "./normalizers/index.js";
-import { preTokenizerFromJSON, flattenPreTokenizers, ByteLevelPreTokenizer } from "./pre_tokenizers/index.js";
-import { postProcessorFromJSON } from "./post_processors/index.js";
-import { decoderFromJSON } from "./decoders/index.js";
-import { Tokenizer } from "./tokenizer.js";
-import type { AddedToken } from "./added_vocabulary.js";
-import { expectBoolean, expectObject } from "./utils/json.js";
-import { VocabTable } from "./models/vocab_table.js";
-import { readTokenizerJsonFast, type FastModelData } from "./utils/fast_json.js";
-import { isWellFormed, utf8Text } from "./utils/utf8_text.js";
+import { TokenizerError, describe } from "../utils/errors.js";
+import { BPEModel } from "../models/bpe.js";
+import { MergeTable } from "../models/merge_table.js";
+import { normalizerFromJSON } from "../normalizers/index.js";
+import { preTokenizerFromJSON, flattenPreTokenizers } from "../pre_tokenizers/index.js";
+import { postProcessorFromJSON } from "../post_processors/index.js";
+import { decoderFromJSON } from "../decoders/index.js";
+import { Tokenizer } from "../tokenizer.js";
+import type { AddedToken } from "../added_vocabulary.js";
+import { expectBoolean, expectObject } from "./expect.js";
+import { VocabTable } from "../models/vocab_table.js";
+import { readTokenizerJsonFast, type FastModelData } from "./fast_json.js";
+import { isWellFormed, utf8Text } from "../utils/utf8_text.js";
 
 /** Parses JSON text, naming the file on failure. */
 export function parseJSON(text: string, file: string): unknown {
@@ -173,7 +173,7 @@ export function fromTokenizerJson(json: string | Uint8Array | ArrayBuffer | Arra
   const pairs = fast ? fast.pairs : readMerges(model.merges, vocab, `${file}: model.merges`);
   const preTokenizer = preTokenizerFromJSON(root.pre_tokenizer, `${file}: pre_tokenizer`);
   const flat = flattenPreTokenizers(preTokenizer);
-  const byteLevel = flat.length > 0 && flat[flat.length - 1] instanceof ByteLevelPreTokenizer;
+  const byteLevel = flat.length > 0 && flat[flat.length - 1]!.byteLevel === true;
   const unk = model.unk_token;
   if (unk !== undefined && unk !== null && typeof unk !== "string")
     throw new TokenizerError(`${file}: model.unk_token: expected a string or null, found ${describe(unk)}`);

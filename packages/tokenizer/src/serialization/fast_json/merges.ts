@@ -1,4 +1,4 @@
-import { TokenizerError } from "../../errors.js";
+import { TokenizerError } from "../../utils/errors.js";
 import { MergeTable } from "../../models/merge_table.js";
 import type { VocabTable } from "../../models/vocab_table.js";
 import { endOfString, fallback, growUnits, skipWs, stringAt } from "./scan.js";

