@@ -18,7 +18,9 @@ export default defineConfig({
       resolve: { alias },
       test: {
         name,
-        root: `./packages/${name}`,
+        // Absolute, because vitest resolves a relative project root against the current folder, not
+        // this file: `pnpm test` inside a package (`--root ../..`) would look in packages/x/packages/x.
+        root: fileURLToPath(new URL(`./packages/${name}`, import.meta.url)),
         include: ["test/**/*.test.ts"],
         testTimeout: 120_000,
         hookTimeout: 120_000,
