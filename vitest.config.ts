@@ -14,7 +14,8 @@ const alias = packages.flatMap((name) => [
 export default defineConfig({
   resolve: { alias },
   test: {
-    projects: packages.map((name) => ({
+    projects: [
+      ...packages.map((name) => ({
       resolve: { alias },
       test: {
         name,
@@ -29,5 +30,16 @@ export default defineConfig({
         ...(name === "webgpu" ? { poolOptions: { forks: { singleFork: true } } } : {}),
       },
     })),
+      // The packed tarballs installed into an empty folder: ESM, CJS, types, browser bundles.
+      {
+        test: {
+          name: "install",
+          root: fileURLToPath(new URL("./tests/install", import.meta.url)),
+          include: ["*.test.ts"],
+          testTimeout: 600_000,
+          hookTimeout: 900_000,
+        },
+      },
+    ],
   },
 });
