@@ -8,6 +8,7 @@ import { ByteLevelDecoder, type Decoder } from "./decoders/index.js";
 import { byteLevelTokenBytes } from "./utils/byte_level.js";
 import { scannerFor, type PieceScanner } from "./pre_tokenizers/fast_scan.js";
 import { GPT2_PATTERN } from "./pre_tokenizers/byte_level.js";
+import { DecodeStream } from "./streaming.js";
 
 export interface EncodeOptions {
   /** add the special tokens of the post-processor (e.g. `<bos>`); default true */
@@ -286,6 +287,11 @@ export class Tokenizer {
     }
     if (!this.decoder) return tokens.join(" ");
     return this.decoder.decodeChain(tokens).join("");
+  }
+
+  /** A DecodeStream over this tokenizer: the text of ids as they arrive, never half a character. */
+  decodeStream(options: DecodeOptions = {}): DecodeStream {
+    return new DecodeStream(this, options);
   }
 
   /** decode() for each list of ids. */
