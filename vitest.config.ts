@@ -11,10 +11,16 @@ const alias = packages.flatMap((name) => [
   { find: new RegExp(`^@llm/${name}/node$`), replacement: fileURLToPath(new URL(`./packages/${name}/src/node.ts`, import.meta.url)) },
 ]);
 
+// The examples' own helpers (the demo's PNG loss curve) are plain JavaScript, tested beside them.
+const examples = {
+  resolve: { alias },
+  test: { name: "examples", root: "./examples", include: ["**/*.test.mjs"], testTimeout: 120_000 },
+};
+
 export default defineConfig({
   resolve: { alias },
   test: {
-    projects: packages.map((name) => ({
+    projects: [...packages.map((name) => ({
       resolve: { alias },
       test: {
         name,
@@ -26,6 +32,6 @@ export default defineConfig({
         // worker down, which ends the whole vitest run: its files run one process at a time.
         ...(name === "webgpu" ? { poolOptions: { forks: { singleFork: true } } } : {}),
       },
-    })),
+    })), examples],
   },
 });
