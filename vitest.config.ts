@@ -11,6 +11,12 @@ const alias = packages.flatMap((name) => [
   { find: new RegExp(`^@llm/${name}/node$`), replacement: fileURLToPath(new URL(`./packages/${name}/src/node.ts`, import.meta.url)) },
 ]);
 
+// The examples' own helpers (the demo's PNG loss curve) are plain JavaScript, tested beside them.
+const examples = {
+  resolve: { alias },
+  test: { name: "examples", root: fileURLToPath(new URL("./examples", import.meta.url)), include: ["**/*.test.mjs"], testTimeout: 120_000 },
+};
+
 export default defineConfig({
   resolve: { alias },
   test: {
@@ -30,6 +36,7 @@ export default defineConfig({
         ...(name === "webgpu" ? { poolOptions: { forks: { singleFork: true } } } : {}),
       },
     })),
+      examples,
       // The packed tarballs installed into an empty folder: ESM, CJS, types, browser bundles.
       {
         test: {

@@ -11,9 +11,10 @@ import { parseArgs } from "node:util";
 import { createModel } from "@llm/models";
 import { collect, generateText } from "@llm/sampling";
 import { AdamW, TokenDataLoader, Trainer, decayGroups, evaluateLoss, languageModelLoss, warmupCosine } from "@llm/train";
-import { lossCurvePng, saveCheckpoint } from "@llm/train/node";
+import { metricsFile, saveCheckpoint } from "@llm/train/node";
 import { readBrown } from "./brown.mjs";
 import { measureStep, plannedSteps, timeBudgetSchedule } from "./budget.mjs";
+import { writeLossCurve } from "./plot/loss_curve.mjs";
 import { generateFromCheckpoint } from "./sample.mjs";
 import { trainTokenizer } from "./tokenizer.mjs";
 import { unigramLoss, unigramModel } from "./unigram.mjs";
@@ -96,6 +97,8 @@ const secondsPerStep = await measureStep(model, train.sequential().next().value,
 const totalSteps = plannedSteps(secondsPerStep, budget, Number(args.steps));
 const schedule = timeBudgetSchedule(totalSteps, budget);
 const optimizer = new AdamW(decayGroups(model.namedParameters(), 0.1), { lr: Number(args.lr), betas: [0.9, 0.95] });
+// One JSON line per step (loss, learning rate, gradient norm, tokens/s, held-out loss when evaluated).
+const metricsPath = join(out, "metrics.jsonl");
 const trainer = new Trainer({
   model,
   optimizer,
@@ -107,6 +110,7 @@ const trainer = new Trainer({
   evaluate: () => evaluateLoss(model, evalBatches, languageModelLoss),
   evalEvery: Math.max(1, Math.round(totalSteps / 10)),
   maxSeconds: budget,
+  metrics: metricsFile(metricsPath, { append: false }),
 });
 log(
   `[${seconds()}s] one step takes ${secondsPerStep.toFixed(2)}s here: training ${totalSteps} steps of ${batchSize} x ${context} tokens ` +
@@ -126,21 +130,16 @@ log(`held-out loss on ${targets.length.toLocaleString("en-US")} tokens of ${held
 log(`  unigram baseline  ${baseline.toFixed(3)}  (${Math.exp(baseline).toFixed(1)})`);
 log(`  trained model     ${modelLoss.toFixed(3)}  (${Math.exp(modelLoss).toFixed(1)})   ${modelLoss < baseline ? `${(baseline - modelLoss).toFixed(3)} nats better` : "NOT better than the baseline"}`);
 
-// 6. Checkpoint and loss curve.
+// 6. Checkpoint, and the loss curve drawn from the metrics file the training run wrote.
 mkdirSync(out, { recursive: true });
 const checkpoint = join(out, "checkpoint");
 await saveCheckpoint(checkpoint, { model, optimizer, trainer: trainer.state() });
 writeFileSync(join(checkpoint, "tokenizer.json"), JSON.stringify(tokenizer.toJSON()));
-const curve = lossCurvePng(
-  [
-    { name: "train", points: state.losses.map((l, i) => [i + 1, l]) },
-    { name: "held-out", points: trainer.evals.map((e) => [e.step, e.loss]) },
-    { name: "unigram baseline", points: [[1, baseline], [state.losses.length, baseline]], color: [150, 150, 150] },
-  ],
-  { title: "GPT on the Brown corpus: loss per token (nats)", xLabel: "step" },
-);
-writeFileSync(join(out, "loss.png"), curve);
-log(`[${seconds()}s] saved ${checkpoint} (config.json, model.safetensors, tokenizer.json, optimizer state) and ${join(out, "loss.png")}`);
+await writeLossCurve(join(out, "loss.png"), metricsPath, {
+  title: "GPT on the Brown corpus: loss per token (nats)",
+  extra: [{ name: "unigram baseline", points: [[1, baseline], [state.step, baseline]], color: [150, 150, 150] }],
+});
+log(`[${seconds()}s] saved ${checkpoint} (config.json, model.safetensors, tokenizer.json, optimizer state), ${metricsPath} and ${join(out, "loss.png")}`);
 
 // 7. Samples.
 log("");

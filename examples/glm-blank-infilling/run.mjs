@@ -12,9 +12,10 @@ import { fillBlanksText } from "@llm/sampling";
 import { Rng } from "@llm/tensor";
 import { trainBPE } from "@llm/tokenizer";
 import { AdamW, Trainer, collateGlm, decayGroups, evaluateLoss, glmBlankInfilling, glmLoss } from "@llm/train";
-import { saveCheckpoint, writeLossCurve } from "@llm/train/node";
+import { metricsFile, saveCheckpoint } from "@llm/train/node";
 import { readBrown } from "../demo/brown.mjs";
 import { measureStep, plannedSteps, timeBudgetSchedule } from "../demo/budget.mjs";
+import { writeLossCurve } from "../demo/plot/loss_curve.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -93,6 +94,7 @@ const trainer = new Trainer({
   evaluate: () => evaluateLoss(model, heldBatches.slice(0, 2), glmLoss),
   evalEvery: Math.max(1, Math.round(totalSteps / 10)),
   maxSeconds: budget,
+  metrics: metricsFile(join(resolve(args.out), "metrics.jsonl"), { append: false }),
 });
 console.log(`[${seconds()}s] training ${totalSteps} steps of 32 sentences or ${args.minutes} min, whichever ends first (loss on Part B only)`);
 await trainer.run();
@@ -121,7 +123,7 @@ console.log(`\nheld-out Part B loss on ${n} targets (nats per token): unigram ba
 const out = resolve(args.out);
 mkdirSync(out, { recursive: true });
 await saveCheckpoint(join(out, "checkpoint"), { model, optimizer, trainer: trainer.state() });
-await writeLossCurve(join(out, "loss.png"), trainer.state(), "GLM blank infilling: Part B loss");
+await writeLossCurve(join(out, "loss.png"), join(out, "metrics.jsonl"), { title: "GLM blank infilling: Part B loss" });
 console.log(`[${seconds()}s] saved ${join(out, "checkpoint")} and ${join(out, "loss.png")}\n`);
 
 // Fill one span of 1..3 words in held-out sentences, greedily and by sampling (a span has at least one token).

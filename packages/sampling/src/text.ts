@@ -1,10 +1,24 @@
 import type { LanguageModel } from "@llm/layers";
 import { generate, type GenerateOptions } from "./generate.js";
+import { windowedDecoder } from "./windowed_decoder.js";
 
 /** The part of a tokenizer that text generation needs (@llm/tokenizer's Tokenizer has this shape). */
 export interface TextCodec {
   encode(text: string): readonly number[] | Int32Array | Uint32Array;
   decode(ids: readonly number[]): string;
+  /**
+   * A decoder that takes ids one at a time (as @llm/tokenizer's Tokenizer.decodeStream()). Without
+   * it, generateText decodes a short window of ids per step with decode().
+   */
+  decodeStream?(): StreamingDecoder;
+}
+
+/** Decodes ids as they arrive. */
+export interface StreamingDecoder {
+  /** Adds one id; returns the text that became complete (never half of a character). */
+  push(id: number): string;
+  /** Ends the stream: what is left, with U+FFFD for an unfinished character. */
+  flush?(): string;
 }
 
 export interface GenerateTextOptions extends GenerateOptions {
@@ -16,6 +30,9 @@ export interface GenerateTextOptions extends GenerateOptions {
  * Streams the text that follows `prompt`. Pieces never split a UTF-8 character (text ending in an
  * incomplete character, decoded as U+FFFD, is held back) and never emit the start of a possible
  * stop string until it is known not to be one.
+ *
+ * Each id is decoded once, incrementally (the codec's decodeStream(), or a short window of ids),
+ * so the time spent decoding grows linearly with the length of the output.
  */
 export async function* generateText(
   model: LanguageModel,
@@ -25,27 +42,42 @@ export async function* generateText(
 ): AsyncGenerator<string, void, undefined> {
   const promptIds = Array.from(tokenizer.encode(prompt));
   const stops = (options.stopStrings ?? []).filter((s) => s.length > 0);
-  // Decode prompt + continuation and cut the prompt's text off, so a token that merges with the
-  // prompt's last characters decodes the way it would in the full text.
-  const promptText = tokenizer.decode(promptIds);
-  const ids = [...promptIds];
+  const longestStop = Math.max(0, ...stops.map((s) => s.length));
+  // The decoder reads the prompt first, so a token that merges with the prompt's last characters
+  // (a leading space, the rest of a character) decodes the way it would in the full text.
+  const decoder = tokenizer.decodeStream?.() ?? windowedDecoder(tokenizer);
+  for (const id of promptIds) decoder.push(id);
+  // The continuation's text from some point on (text shown long ago is dropped) and how much of
+  // it is shown. It only grows, so a stop string not found before can only be found where it
+  // overlaps the new text: each search starts there.
+  let text = "";
   let emitted = 0;
   for await (const id of generate(model, promptIds, options)) {
-    ids.push(id);
-    const text = tokenizer.decode(ids).slice(promptText.length);
-    const hit = firstStop(text, stops);
+    const from = Math.max(0, text.length - longestStop + 1);
+    text += decoder.push(id);
+    const hit = firstStop(text, stops, from);
     if (hit >= 0) {
       if (hit > emitted) yield text.slice(emitted, hit);
       return;
     }
-    const safe = safeLength(text, stops);
+    const safe = safeLength(text, stops, emitted);
     if (safe > emitted) {
       yield text.slice(emitted, safe);
       emitted = safe;
     }
+    // Shown text more than a stop string's length back is never looked at again.
+    const drop = emitted - longestStop;
+    if (drop > 0) {
+      text = text.slice(drop);
+      emitted -= drop;
+    }
   }
-  const text = tokenizer.decode(ids).slice(promptText.length).replace(/\uFFFD+$/, "");
-  if (text.length > emitted) yield text.slice(emitted);
+  const from = Math.max(0, text.length - longestStop + 1);
+  text += decoder.flush?.() ?? "";
+  const hit = firstStop(text, stops, from);
+  let end = hit >= 0 ? hit : text.length;
+  if (hit < 0) while (end > emitted && text[end - 1] === "\uFFFD") end--;
+  if (end > emitted) yield text.slice(emitted, end);
 }
 
 /** Collects a stream of text pieces (or ids) into one value. */
@@ -55,19 +87,23 @@ export async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-function firstStop(text: string, stops: readonly string[]): number {
+/** Where the first stop string in text begins (searching from `from`), or -1. */
+function firstStop(text: string, stops: readonly string[], from: number): number {
   let best = -1;
   for (const s of stops) {
-    const i = text.indexOf(s);
+    const i = text.indexOf(s, from);
     if (i >= 0 && (best < 0 || i < best)) best = i;
   }
   return best;
 }
 
-/** How much of text can be shown: not a trailing U+FFFD, not a suffix that begins a stop string. */
-function safeLength(text: string, stops: readonly string[]): number {
+/**
+ * How much of text can be shown: not a trailing U+FFFD, not a suffix that begins a stop string.
+ * Text up to `shown` is out already, so the answer only matters above it.
+ */
+function safeLength(text: string, stops: readonly string[], shown: number): number {
   let end = text.length;
-  while (end > 0 && text[end - 1] === "\uFFFD") end--;
+  while (end > shown && text[end - 1] === "\uFFFD") end--;
   for (const s of stops) {
     for (let k = Math.min(s.length - 1, end); k > 0; k--) {
       if (text.slice(end - k, end) === s.slice(0, k)) {
@@ -75,6 +111,8 @@ function safeLength(text: string, stops: readonly string[]): number {
         break;
       }
     }
+    // nothing more can be shown (and text far below `shown` may have been dropped)
+    if (end <= shown) return shown;
   }
   return end;
 }

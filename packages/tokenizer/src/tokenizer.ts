@@ -6,6 +6,7 @@ import { flattenPreTokenizers, type PreTokenizer } from "./pre_tokenizers/index.
 import type { PostProcessor } from "./post_processors/index.js";
 import type { Decoder } from "./decoders/index.js";
 import type { PieceScanner } from "./pre_tokenizers/fast_scan.js";
+import { DecodeStream } from "./streaming.js";
 
 export interface EncodeOptions {
   /** add the special tokens of the post-processor (e.g. `<bos>`); default true */
@@ -265,6 +266,11 @@ export class Tokenizer {
     }
     if (!this.decoder) return tokens.join(" ");
     return this.decoder.decodeChain(tokens).join("");
+  }
+
+  /** A DecodeStream over this tokenizer: the text of ids as they arrive, never half a character. */
+  decodeStream(options: DecodeOptions = {}): DecodeStream {
+    return new DecodeStream(this, options);
   }
 
   /** decode() for each list of ids. */

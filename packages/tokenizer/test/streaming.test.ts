@@ -45,6 +45,19 @@ describe.each([
   });
 });
 
+describe("Tokenizer.decodeStream", () => {
+  it("is a DecodeStream over the tokenizer that passes on the decode options", () => {
+    const tok = fromTiktokenJson(tiktokenEncoderJson("cl100k_base"));
+    const ids = tok.encode("<|endoftext|>caf\u00e9 <|endoftext|>\u4e2d");
+    for (const options of [{}, { skipSpecialTokens: true }]) {
+      const stream = tok.decodeStream(options);
+      expect(stream).toBeInstanceOf(DecodeStream);
+      expect(ids.map((id) => stream.push(id)).join("") + stream.flush()).toBe(tok.decode(ids, options));
+    }
+    expect(tok.decode(ids, { skipSpecialTokens: true })).toBe("caf\u00e9 \u4e2d");
+  });
+});
+
 describe("GLM special tokens", () => {
   it("can be added to any tokenizer and are matched, decoded and skipped", () => {
     const tok = fromTiktokenJson(tiktokenEncoderJson("r50k_base"));

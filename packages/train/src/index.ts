@@ -21,5 +21,6 @@ export {
   type SpanOptions,
 } from "./glm.js";
 export { languageModelLoss, glmLoss, evaluateLoss, type LossFn, type LossSum } from "./lm_loss.js";
+export { MetricsLog, parseMetrics, type MetricsRecord } from "./metrics.js";
 export { ProgressBar, formatProgress, formatDuration, type ProgressStream, type ProgressUpdate } from "./progress.js";
 export { Trainer, type TrainerOptions, type TrainerState, type StepResult, type BatchSource } from "./trainer.js";

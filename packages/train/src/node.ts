@@ -1,6 +1,6 @@
 /**
- * `@llm/train/node`: the parts of training that touch the file system (checkpoints, the loss-curve
- * image). A separate entry so that browser bundles of `@llm/train` never import `fs`.
+ * `@llm/train/node`: the parts of training that touch the file system (checkpoints, the metrics
+ * file). A separate entry so that browser bundles of `@llm/train` never import `fs`.
  */
 export {
   saveCheckpoint,
@@ -15,7 +15,4 @@ export {
   type RestorableModel,
   type ResumeTargets,
 } from "./node/checkpoint.js";
-export { encodePng, type RgbaImage } from "./node/png.js";
-export { Canvas, type Color } from "./node/canvas.js";
-export { lossCurvePng, ticks, type Series, type PlotOptions } from "./node/plot.js";
-export { writeLossCurve } from "./node/loss_curve.js";
+export { metricsFile, readMetrics, type MetricsFileOptions } from "./node/metrics_file.js";

@@ -3,6 +3,7 @@ import { keep, noGrad, tidy, type Tensor } from "@llm/tensor";
 import { clipGradNorm } from "./clip.js";
 import { TrainError, checkNumber } from "./errors.js";
 import type { LossFn } from "./lm_loss.js";
+import type { MetricsRecord } from "./metrics.js";
 import type { Optimizer } from "./optim/optimizer.js";
 import { ProgressBar } from "./progress.js";
 import { constant, type Schedule } from "./schedule.js";
@@ -34,6 +35,8 @@ export interface TrainerOptions<B> {
   progress?: ProgressBar | false;
   /** Stop early once this many seconds have passed in run() (the schedule still assumes totalSteps). */
   maxSeconds?: number;
+  /** Receives every step's figures (a MetricsLog writes them as JSON Lines), before onStep. */
+  metrics?: { write(record: MetricsRecord): void | Promise<void> };
   /** Called after every step (checkpointing, logging). */
   onStep?: (result: StepResult, trainer: Trainer<B>) => void | Promise<void>;
 }
@@ -57,7 +60,8 @@ export interface TrainerState {
 /**
  * The training loop: per step, zero gradients, run accumulationSteps micro-batches (each loss scaled
  * by the step's total target count, so the sum is the mean over every target), clip, set the
- * scheduled learning rate, update; with progress, periodic evaluation and a loss history.
+ * scheduled learning rate, update; with progress, periodic evaluation, a loss history and, when
+ * given a MetricsLog, a line of figures per step.
  */
 export class Trainer<B> {
   step = 0;
@@ -125,11 +129,15 @@ export class Trainer<B> {
     let tokens = 0;
     const deadline = this.options.maxSeconds === undefined ? Infinity : started + this.options.maxSeconds * 1000;
     while (this.step < until && Date.now() < deadline) {
+      const stepStarted = performance.now();
       const r = await this.trainStep();
+      const stepSeconds = (performance.now() - stepStarted) / 1000;
       tokens += r.tokens;
       const evalEvery = this.options.evalEvery;
+      let evalLoss: number | undefined;
       if (this.options.evaluate && ((evalEvery && this.step % evalEvery === 0) || this.step === total)) {
         const loss = await this.options.evaluate();
+        evalLoss = loss;
         this.evals.push({ step: this.step, loss });
         this.progress?.log(`step ${this.step}: train loss ${r.loss.toFixed(4)}, held-out loss ${loss.toFixed(4)}`);
       }
@@ -141,6 +149,15 @@ export class Trainer<B> {
         tokensPerSecond: tokens / Math.max(seconds, 1e-9),
         etaSeconds: Math.min((seconds / (this.step - startStep)) * (total - this.step), (deadline - Date.now()) / 1000),
         ...(this.evals.length ? { evalLoss: this.evals[this.evals.length - 1]!.loss } : {}),
+      });
+      await this.options.metrics?.write({
+        step: r.step,
+        loss: r.loss,
+        lr: r.lr,
+        ...(r.gradNorm !== undefined ? { gradNorm: r.gradNorm } : {}),
+        tokensPerSecond: r.tokens / Math.max(stepSeconds, 1e-9),
+        elapsedSeconds: seconds,
+        ...(evalLoss !== undefined ? { evalLoss } : {}),
       });
       await this.options.onStep?.(r, this);
     }

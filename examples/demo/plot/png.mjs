@@ -1,11 +1,6 @@
 import { deflateSync } from "node:zlib";
 
-/** An RGBA image: width x height pixels, 4 bytes each, rows top to bottom. */
-export interface RgbaImage {
-  readonly width: number;
-  readonly height: number;
-  readonly pixels: Uint8Array;
-}
+/** @typedef {{ readonly width: number, readonly height: number, readonly pixels: Uint8Array }} RgbaImage  width x height pixels, 4 bytes each, rows top to bottom */
 
 const CRC_TABLE = (() => {
   const table = new Uint32Array(256);
@@ -17,13 +12,15 @@ const CRC_TABLE = (() => {
   return table;
 })();
 
-function crc32(bytes: Uint8Array): number {
+/** @param {Uint8Array} bytes */
+function crc32(bytes) {
   let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
+  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
 
-function chunk(type: string, data: Uint8Array): Uint8Array {
+/** @param {string} type @param {Uint8Array} data */
+function chunk(type, data) {
   const out = new Uint8Array(12 + data.length);
   const view = new DataView(out.buffer);
   view.setUint32(0, data.length);
@@ -33,8 +30,12 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Encodes an RGBA image as a PNG file (8-bit RGBA, no filtering, zlib-compressed). */
-export function encodePng(image: RgbaImage): Uint8Array {
+/**
+ * Encodes an RGBA image as a PNG file (8-bit RGBA, no filtering, zlib-compressed).
+ * @param {RgbaImage} image
+ * @returns {Uint8Array}
+ */
+export function encodePng(image) {
   const { width, height, pixels } = image;
   if (pixels.length !== width * height * 4) {
     throw new Error(`encodePng: expected ${width * height * 4} bytes for ${width}x${height} RGBA, got ${pixels.length}`);

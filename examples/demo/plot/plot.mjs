@@ -1,29 +1,27 @@
-import { Canvas, type Color } from "./canvas.js";
-import { encodePng } from "./png.js";
+import { Canvas } from "./canvas.mjs";
+import { encodePng } from "./png.mjs";
 
-export interface Series {
-  name: string;
-  /** [x, y] points, x increasing. */
-  points: readonly (readonly [number, number])[];
-  color?: Color;
-}
+/**
+ * @typedef {import("./canvas.mjs").Color} Color
+ * @typedef {{ name: string, points: readonly (readonly [number, number])[], color?: Color }} Series  points [x, y], x increasing
+ * @typedef {{ width?: number, height?: number, title?: string, xLabel?: string }} PlotOptions
+ */
 
-export interface PlotOptions {
-  width?: number;
-  height?: number;
-  title?: string;
-  xLabel?: string;
-}
-
-const PALETTE: Color[] = [
+/** @type {Color[]} */
+const PALETTE = [
   [31, 119, 180],
   [255, 127, 14],
   [44, 160, 44],
   [214, 39, 40],
 ];
 
-/** A line chart of one or more series (training loss, held-out loss) as PNG bytes. */
-export function lossCurvePng(series: readonly Series[], options: PlotOptions = {}): Uint8Array {
+/**
+ * A line chart of one or more series (training loss, held-out loss) as PNG bytes.
+ * @param {readonly Series[]} series
+ * @param {PlotOptions} [options]
+ * @returns {Uint8Array}
+ */
+export function lossCurvePng(series, options = {}) {
   const width = options.width ?? 720;
   const height = options.height ?? 420;
   const c = new Canvas(width, height);
@@ -35,10 +33,12 @@ export function lossCurvePng(series: readonly Series[], options: PlotOptions = {
   const ys = all.map(([, y]) => y);
   const [x0, x1] = all.length ? padRange(Math.min(...xs), Math.max(...xs), 0) : [0, 1];
   const [y0, y1] = all.length ? padRange(Math.min(...ys), Math.max(...ys), 0.05) : [0, 1];
-  const px = (x: number) => left + ((x - x0) / (x1 - x0)) * plotW;
-  const py = (y: number) => top + plotH - ((y - y0) / (y1 - y0)) * plotH;
-  const grey: Color = [200, 200, 200];
-  const dark: Color = [40, 40, 40];
+  const px = (/** @type {number} */ x) => left + ((x - x0) / (x1 - x0)) * plotW;
+  const py = (/** @type {number} */ y) => top + plotH - ((y - y0) / (y1 - y0)) * plotH;
+  /** @type {Color} */
+  const grey = [200, 200, 200];
+  /** @type {Color} */
+  const dark = [40, 40, 40];
 
   for (const t of ticks(y0, y1, 6)) {
     c.line(left, py(t), left + plotW, py(t), grey);
@@ -56,10 +56,10 @@ export function lossCurvePng(series: readonly Series[], options: PlotOptions = {
   if (options.xLabel) c.text(left + plotW / 2 - Canvas.textWidth(options.xLabel) / 2, height - 18, options.xLabel, dark);
 
   series.forEach((s, i) => {
-    const color = s.color ?? PALETTE[i % PALETTE.length]!;
+    const color = s.color ?? PALETTE[i % PALETTE.length];
     const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
-    for (let k = 1; k < pts.length; k++) c.line(px(pts[k - 1]![0]), py(pts[k - 1]![1]), px(pts[k]![0]), py(pts[k]![1]), color, 2);
-    if (pts.length === 1) c.rect(px(pts[0]![0]) - 2, py(pts[0]![1]) - 2, 5, 5, color);
+    for (let k = 1; k < pts.length; k++) c.line(px(pts[k - 1][0]), py(pts[k - 1][1]), px(pts[k][0]), py(pts[k][1]), color, 2);
+    if (pts.length === 1) c.rect(px(pts[0][0]) - 2, py(pts[0][1]) - 2, 5, 5, color);
     // Legend, top right.
     const ly = top + 8 + i * 16;
     const lx = left + plotW - 10 - Canvas.textWidth(s.name) - 22;
@@ -69,23 +69,29 @@ export function lossCurvePng(series: readonly Series[], options: PlotOptions = {
   return encodePng(c);
 }
 
-function padRange(lo: number, hi: number, pad: number): [number, number] {
+/** @param {number} lo @param {number} hi @param {number} pad @returns {[number, number]} */
+function padRange(lo, hi, pad) {
   if (hi === lo) return [lo - 1, hi + 1];
   const d = (hi - lo) * pad;
   return [lo - d, hi + d];
 }
 
-/** "Nice" tick values (1, 2, 5 x 10^k steps) inside [lo, hi]. */
-export function ticks(lo: number, hi: number, count: number): number[] {
+/**
+ * "Nice" tick values (1, 2, 5 x 10^k steps) inside [lo, hi].
+ * @param {number} lo @param {number} hi @param {number} count
+ * @returns {number[]}
+ */
+export function ticks(lo, hi, count) {
   const raw = (hi - lo) / Math.max(1, count);
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
-  const out: number[] = [];
+  const out = [];
   for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) out.push(Math.abs(t) < step * 1e-9 ? 0 : t);
   return out;
 }
 
-function formatTick(t: number): string {
+/** @param {number} t */
+function formatTick(t) {
   if (Math.abs(t) >= 10000) return `${Math.round(t / 1000)}K`;
   return Number.isInteger(t) ? String(t) : String(Number(t.toPrecision(3)));
 }

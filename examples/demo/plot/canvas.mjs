@@ -1,9 +1,8 @@
-import type { RgbaImage } from "./png.js";
-
-export type Color = readonly [number, number, number];
+/** @typedef {readonly [number, number, number]} Color */
 
 // A 3x5 pixel font: each glyph is 5 rows of 3 bits, top row first.
-const FONT: Record<string, string> = {
+/** @type {Record<string, string>} */
+const FONT = {
   "0": "111101101101111", "1": "010110010010111", "2": "111001111100111", "3": "111001111001111",
   "4": "101101111001001", "5": "111100111001111", "6": "111100111101111", "7": "111001001001001",
   "8": "111101111101111", "9": "111101111001111", A: "010101111101101", B: "110101110101110",
@@ -17,31 +16,38 @@ const FONT: Record<string, string> = {
   "(": "010100100100010", ")": "010001001001010", ",": "000000000010100", " ": "000000000000000",
 };
 
-/** A tiny raster canvas: pixels, lines and text, enough for a loss curve. */
-export class Canvas implements RgbaImage {
-  readonly pixels: Uint8Array;
-  constructor(
-    readonly width: number,
-    readonly height: number,
-    background: Color = [255, 255, 255],
-  ) {
+/** A tiny raster canvas (an RgbaImage for encodePng): pixels, lines and text, enough for a loss curve. */
+export class Canvas {
+  /**
+   * @param {number} width
+   * @param {number} height
+   * @param {Color} [background]
+   */
+  constructor(width, height, background = [255, 255, 255]) {
+    this.width = width;
+    this.height = height;
     this.pixels = new Uint8Array(width * height * 4);
     for (let i = 0; i < width * height; i++) this.pixels.set([...background, 255], i * 4);
   }
 
-  set(x: number, y: number, color: Color): void {
+  /** @param {number} x @param {number} y @param {Color} color */
+  set(x, y, color) {
     x = Math.round(x);
     y = Math.round(y);
     if (x < 0 || y < 0 || x >= this.width || y >= this.height) return;
     this.pixels.set(color, (y * this.width + x) * 4);
   }
 
-  rect(x: number, y: number, w: number, h: number, color: Color): void {
+  /** @param {number} x @param {number} y @param {number} w @param {number} h @param {Color} color */
+  rect(x, y, w, h, color) {
     for (let j = 0; j < h; j++) for (let i = 0; i < w; i++) this.set(x + i, y + j, color);
   }
 
-  /** A line `thickness` pixels wide (square brush stepped along the segment). */
-  line(x0: number, y0: number, x1: number, y1: number, color: Color, thickness = 1): void {
+  /**
+   * A line `thickness` pixels wide (square brush stepped along the segment).
+   * @param {number} x0 @param {number} y0 @param {number} x1 @param {number} y1 @param {Color} color @param {number} [thickness]
+   */
+  line(x0, y0, x1, y1, color, thickness = 1) {
     const steps = Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0), 1) * 2;
     const r = (thickness - 1) / 2;
     for (let s = 0; s <= steps; s++) {
@@ -51,11 +57,14 @@ export class Canvas implements RgbaImage {
     }
   }
 
-  /** Text in the 3x5 font scaled by `scale` (letters are shown in upper case). */
-  text(x: number, y: number, text: string, color: Color, scale = 2): void {
+  /**
+   * Text in the 3x5 font scaled by `scale` (letters are shown in upper case).
+   * @param {number} x @param {number} y @param {string} text @param {Color} color @param {number} [scale]
+   */
+  text(x, y, text, color, scale = 2) {
     let cx = x;
     for (const ch of text.toUpperCase()) {
-      const glyph = FONT[ch] ?? FONT[" "]!;
+      const glyph = FONT[ch] ?? FONT[" "];
       for (let row = 0; row < 5; row++) {
         for (let col = 0; col < 3; col++) if (glyph[row * 3 + col] === "1") this.rect(cx + col * scale, y + row * scale, scale, scale, color);
       }
@@ -63,7 +72,8 @@ export class Canvas implements RgbaImage {
     }
   }
 
-  static textWidth(text: string, scale = 2): number {
+  /** @param {string} text @param {number} [scale] */
+  static textWidth(text, scale = 2) {
     return Math.max(0, text.length * 4 * scale - scale);
   }
 }
