@@ -43,7 +43,7 @@ beforeAll(() => {
   mkdirSync(app);
   // overrides: the packages' own dependencies on each other resolve to the tarballs, not a registry
   writeFileSync(join(app, "package.json"), JSON.stringify({ name: "consumer", private: true, dependencies: deps, pnpm: { overrides: deps } }, null, 2));
-  run("pnpm", ["install", "--offline", "--ignore-workspace", "--reporter=silent"], app);
+  run("pnpm", ["install", "--prefer-offline", "--ignore-workspace", "--reporter=silent"], app);
   cpSync(join(ROOT, "tests/install/consumer"), app, { recursive: true });
 }, 900_000);
 
@@ -101,7 +101,9 @@ describe("installed from the packed tarballs", () => {
           strict: true,
           skipLibCheck: false,
           noEmit: true,
-          lib: ["es2022"],
+          // @webgpu/types extends the DOM's types (as any WebGPU code does); GPUDevice & co. must
+          // come from our declarations' reference to it, not from the consumer's own setup
+          lib: ["es2022", "dom"],
           types: ["node"],
           typeRoots: [join(ROOT, "node_modules/@types")],
         },
