@@ -14,6 +14,7 @@ import {
   tensor,
 } from "../src/index.js";
 import { checkpointFolder, writeCheckpointFolder } from "../src/node.js";
+import { bfloat16BitsToFloat32, float16BitsToFloat32, widenHalvesInPlace } from "../src/safetensors/halves.js";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -66,6 +67,29 @@ describe("openCheckpoint", () => {
     await expect(openCheckpoint(checkpointFilesFromBytes(lying, "lying"))).rejects.toThrow(
       /tensor "c.weight": expected the tensor in shard s2.safetensors \(as weight_map says\), found no such tensor there/,
     );
+  });
+});
+
+describe("halves widened as they are read", () => {
+  test("every float16 and bfloat16 pattern, in place, equals the two-array conversion", () => {
+    const bits = new Uint16Array(65536).map((_, i) => i);
+    for (const kind of ["F16", "BF16"] as const) {
+      const out = new Float32Array(bits.length);
+      new Uint16Array(out.buffer, 2 * bits.length).set(bits);
+      widenHalvesInPlace(out, kind);
+      const expected = kind === "F16" ? float16BitsToFloat32(bits) : bfloat16BitsToFloat32(bits);
+      expect(Buffer.from(out.buffer).equals(Buffer.from(expected.buffer)), kind).toBe(true);
+    }
+  });
+
+  test("readTensor with dtype float32 gives the values of cast()", async () => {
+    const values = tensor(Array.from({ length: 1001 }, (_, i) => (i - 500) * 0.37));
+    const halves = { h: values.cast("float16"), b: values.cast("bfloat16") };
+    const checkpoint = await openCheckpoint(checkpointFilesFromBytes({ "config.json": "{}", "model.safetensors": await saveSafetensors(halves) }));
+    for (const name of ["h", "b"] as const) {
+      const read = await checkpoint.readTensor(name, { dtype: "float32" });
+      expect(Array.from(read.dataSync()), name).toEqual(Array.from(halves[name].float().dataSync()));
+    }
   });
 });
 

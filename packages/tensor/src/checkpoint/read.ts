@@ -2,7 +2,8 @@ import type { Backend } from "../backend.js";
 import type { DType } from "../dtype.js";
 import { getBackend } from "../engine.js";
 import { fromBuffer } from "../ops/core.js";
-import { safetensorsEntryToHost } from "../safetensors/convert.js";
+import { safetensorsEntryToHost, type SafetensorsHostData } from "../safetensors/convert.js";
+import { widenHalvesInPlace } from "../safetensors/halves.js";
 import type { SafetensorsDType } from "../safetensors/dtypes.js";
 import { SafetensorsError } from "../safetensors/errors.js";
 import { parseSafetensorsLayout, readSafetensorsHeaderLength } from "../safetensors/layout.js";
@@ -50,14 +51,25 @@ export class Checkpoint {
   async readTensor(name: string, options: ReadTensorOptions = {}): Promise<Tensor> {
     const info = this.tensors.get(name);
     if (!info) throw new SafetensorsError("argument", { source: this.location, key: name }, "expected a tensor of this checkpoint, found no such name");
-    const bytes = new Uint8Array(info.end - info.begin);
-    await this.files.readInto(info.file, info.begin, bytes);
-    const source = `${this.location}/${info.file}`;
-    const host = safetensorsEntryToHost({ dtype: info.dtype, shape: info.shape, bytes }, { dtype: options.dtype, source, key: name });
+    const host = await this.readHost(name, info, options);
     const backend = options.backend ?? getBackend();
     // the array is ours alone (a fresh read, or a fresh conversion of one): the backend may keep it
     const buffer = backend.adopt ? backend.adopt(host.data, host.dtype) : backend.upload(host.data, host.dtype);
     return fromBuffer(backend, buffer, info.shape, host.dtype as DType);
+  }
+
+  private async readHost(name: string, info: CheckpointTensorInfo, options: ReadTensorOptions): Promise<SafetensorsHostData> {
+    if (options.dtype === "float32" && (info.dtype === "F16" || info.dtype === "BF16")) {
+      // read the halves into the upper half of the float32 array and widen them in place
+      const out = new Float32Array((info.end - info.begin) / 2);
+      await this.files.readInto(info.file, info.begin, new Uint8Array(out.buffer, out.byteLength / 2));
+      widenHalvesInPlace(out, info.dtype);
+      return { dtype: "float32", data: out };
+    }
+    const bytes = new Uint8Array(info.end - info.begin);
+    await this.files.readInto(info.file, info.begin, bytes);
+    const source = `${this.location}/${info.file}`;
+    return safetensorsEntryToHost({ dtype: info.dtype, shape: info.shape, bytes }, { dtype: options.dtype, source, key: name });
   }
 
   /** Every tensor (or those named), read one after another. */

@@ -33,3 +33,20 @@ export function float16ToNumber(h: number): number {
   if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
   return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }
+
+/**
+ * Widens halves to float32 inside one array: the 16-bit patterns sit in the upper half of `out`'s
+ * bytes, and element i is written over bytes that only patterns before i used (i reads its own
+ * pattern first), so a checkpoint's halves become float32 with no second array.
+ */
+export function widenHalvesInPlace(out: Float32Array, kind: "F16" | "BF16"): void {
+  const n = out.length;
+  const bits = new Uint16Array(out.buffer, out.byteOffset + 2 * n, n);
+  if (kind === "BF16") {
+    const wide = new Uint32Array(out.buffer, out.byteOffset, n);
+    for (let i = 0; i < n; i++) wide[i] = bits[i]! << 16;
+    return;
+  }
+  const table = halfTable();
+  for (let i = 0; i < n; i++) out[i] = table[bits[i]!]!;
+}
