@@ -22,20 +22,20 @@ export default defineConfig({
   test: {
     projects: [
       ...packages.map((name) => ({
-      resolve: { alias },
-      test: {
-        name,
-        // Absolute, because vitest resolves a relative project root against the current folder, not
-        // this file: `pnpm test` inside a package (`--root ../..`) would look in packages/x/packages/x.
-        root: fileURLToPath(new URL(`./packages/${name}`, import.meta.url)),
-        include: ["test/**/*.test.ts"],
-        testTimeout: 120_000,
-        hookTimeout: 120_000,
-        // Dawn (the WebGPU tests' native addon) in two test processes at once sometimes takes a
-        // worker down, which ends the whole vitest run: its files run one process at a time.
-        ...(name === "webgpu" ? { poolOptions: { forks: { singleFork: true } } } : {}),
-      },
-    })),
+        resolve: { alias },
+        test: {
+          name,
+          // Absolute, because vitest resolves a relative project root against the current folder, not
+          // this file: `pnpm test` inside a package (`--root ../..`) would look in packages/x/packages/x.
+          root: fileURLToPath(new URL(`./packages/${name}`, import.meta.url)),
+          include: ["test/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          // Dawn (the WebGPU tests' native addon) in two test processes at once sometimes takes a
+          // worker down, which ends the whole vitest run: its files run one process at a time.
+          ...(name === "webgpu" ? { poolOptions: { forks: { singleFork: true } } } : {}),
+        },
+      })),
       examples,
       // The packed tarballs installed into an empty folder: ESM, CJS, types, browser bundles.
       {

@@ -25,7 +25,9 @@ const config = {
 const t0 = performance.now();
 const model = createModel(config, { seed: 0 });
 const parameters = model.parameters().reduce((n, p) => n + p.size, 0);
-console.log(`GPT-2 small shape: ${(parameters / 1e6).toFixed(1)}M parameters, random init in ${((performance.now() - t0) / 1e3).toFixed(1)} s; node ${process.version}`);
+console.log(
+  `GPT-2 small shape: ${(parameters / 1e6).toFixed(1)}M parameters, random init in ${((performance.now() - t0) / 1e3).toFixed(1)} s; node ${process.version}`,
+);
 
 const rng = new Rng(1);
 const prompt = tensor([Array.from({ length: promptLength }, () => rng.int(config.vocab_size))], { dtype: "int32" });

@@ -29,20 +29,26 @@ async function main() {
   const shape = quick ? "small GPT-2 (--quick)" : "GPT-2 small shape";
   const dirs = { float32: `${CHECKPOINTS}${quick ? "quick-" : ""}float32`, float16: `${CHECKPOINTS}${quick ? "quick-" : ""}float16` };
   if (!existsSync(`${dirs.float16}/config.json`)) {
-    const made = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--write", JSON.stringify({ config, dirs })], { stdio: "inherit" });
+    const made = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--write", JSON.stringify({ config, dirs })], {
+      stdio: "inherit",
+    });
     if (made.status !== 0) throw new Error("writing the checkpoints failed");
   }
 
   const rows = [];
   for (const [dtype, dir] of Object.entries(dirs)) {
     for (const method of ["loadModel", "read, then copy"]) {
-      const result = spawnSync(process.execPath, ["--expose-gc", fileURLToPath(import.meta.url), "--child", method, dir], { encoding: "utf8" });
+      const result = spawnSync(process.execPath, ["--expose-gc", fileURLToPath(import.meta.url), "--child", method, dir], {
+        encoding: "utf8",
+      });
       if (result.status !== 0) throw new Error(`${method} ${dtype} failed:\n${result.stderr}`);
       rows.push({ file: dtype, method, ...JSON.parse(result.stdout) });
     }
   }
   const mb = (bytes) => (bytes / 1e6).toFixed(0);
-  console.log(`${shape}: ${(rows[0].parameters / 1e6).toFixed(1)}M parameters, float32 weights kept ${mb(rows[0].weightBytes)} MB; node ${process.version}`);
+  console.log(
+    `${shape}: ${(rows[0].parameters / 1e6).toFixed(1)}M parameters, float32 weights kept ${mb(rows[0].weightBytes)} MB; node ${process.version}`,
+  );
   console.log("file     method            load ms   RSS before   peak RSS   peak - before   (peak - before) / weights kept   pooled after");
   for (const r of rows) {
     console.log(
@@ -51,10 +57,12 @@ async function main() {
   }
   for (const dtype of Object.keys(dirs)) {
     const [ours, copy] = rows.filter((r) => r.file === dtype);
-    console.log(`${dtype}: loadModel needs ${((copy.peakRss - copy.rssBefore) / (ours.peakRss - ours.rssBefore)).toFixed(2)}x less memory than reading then copying`);
+    console.log(
+      `${dtype}: loadModel needs ${((copy.peakRss - copy.rssBefore) / (ours.peakRss - ours.rssBefore)).toFixed(2)}x less memory than reading then copying`,
+    );
   }
   mkdirSync(OUT, { recursive: true });
-  writeFileSync(`${OUT}load.json`, JSON.stringify({ shape, config, node: process.version, rows }, null, 2) + "\n");
+  writeFileSync(`${OUT}load.json`, `${JSON.stringify({ shape, config, node: process.version, rows }, null, 2)}\n`);
   console.log(`wrote ${OUT}load.json`);
 }
 

@@ -14,7 +14,7 @@ import { availableParallelism, loadavg } from "node:os";
 const quick = process.argv.includes("--quick");
 const sizes = [256, 512, 1024];
 const require = createRequire(import.meta.url);
-setWasmPaths(join(dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist") + "/");
+setWasmPaths(`${join(dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist")}/`);
 
 /**
  * Runs fn (async) once to warm up, then `runs` times. Returns the best and median wall-clock
@@ -48,11 +48,14 @@ async function ours(n, wasm) {
   setBackend(new CpuBackend({ wasm }));
   const a = rand([n, n], { seed: 1 });
   const b = rand([n, n], { seed: 2 });
-  const result = await time(async () => {
-    const c = matmul(a, b);
-    await c.data();
-    c.dispose();
-  }, runsFor(n, !wasm));
+  const result = await time(
+    async () => {
+      const c = matmul(a, b);
+      await c.data();
+      c.dispose();
+    },
+    runsFor(n, !wasm),
+  );
   a.dispose();
   b.dispose();
   return result;
@@ -69,11 +72,14 @@ async function tfjs(backend, n) {
   await useTfjs(backend);
   const a = tf.randomUniform([n, n], 0, 1, "float32", 1);
   const b = tf.randomUniform([n, n], 0, 1, "float32", 2);
-  const result = await time(async () => {
-    const c = tf.matMul(a, b);
-    await c.data();
-    c.dispose();
-  }, runsFor(n, backend === "cpu"));
+  const result = await time(
+    async () => {
+      const c = tf.matMul(a, b);
+      await c.data();
+      c.dispose();
+    },
+    runsFor(n, backend === "cpu"),
+  );
   a.dispose();
   b.dispose();
   return result;
@@ -88,9 +94,7 @@ console.log(
   `float32 matmul [n,n] x [n,n], GFLOP/s from the best run (median in brackets); node ${process.version}, ` +
     `${availableParallelism()} CPUs (load average ${loadavg()[0].toFixed(1)}), tfjs-backend-wasm threads: ${getThreadsCount()}`,
 );
-console.log(
-  "    n | @llm/tensor cpu      | (its JS kernel)      | tfjs-backend-cpu     | tfjs-backend-wasm    | ours/cpu | ours/wasm",
-);
+console.log("    n | @llm/tensor cpu      | (its JS kernel)      | tfjs-backend-cpu     | tfjs-backend-wasm    | ours/cpu | ours/wasm");
 const byCpu = [];
 for (const n of sizes) {
   const o = await ours(n, true);
@@ -103,9 +107,7 @@ for (const n of sizes) {
       `${fmt(c.best / o.best)}x | ${fmt(w.best / o.best)}x`,
   );
   const pad = (t) => `${fmt(gflops(n, t.cpu))}              `;
-  byCpu.push(
-    `${String(n).padStart(5)} | ${pad(o)}| ${pad(j)}| ${pad(c)}| ${pad(w)}| ${fmt(c.cpu / o.cpu)}x | ${fmt(w.cpu / o.cpu)}x`,
-  );
+  byCpu.push(`${String(n).padStart(5)} | ${pad(o)}| ${pad(j)}| ${pad(c)}| ${pad(w)}| ${fmt(c.cpu / o.cpu)}x | ${fmt(w.cpu / o.cpu)}x`);
 }
 console.log("\nthe same runs, GFLOP/s from the best process CPU time:");
 for (const line of byCpu) console.log(line);

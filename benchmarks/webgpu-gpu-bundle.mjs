@@ -14,7 +14,8 @@ import { build } from "tsup";
 
 const root = process.cwd();
 const out = join(root, ".gpu");
-if (!existsSync(join(root, "pnpm-workspace.yaml"))) throw new Error(`run from the repository root (found no pnpm-workspace.yaml in ${root})`);
+if (!existsSync(join(root, "pnpm-workspace.yaml")))
+  throw new Error(`run from the repository root (found no pnpm-workspace.yaml in ${root})`);
 mkdirSync(join(out, "node_modules/webgpu/dist/linux-x64"), { recursive: true });
 
 const exclude = join(root, ".git/info/exclude");

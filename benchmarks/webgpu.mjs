@@ -29,7 +29,9 @@ if (!adapter) {
     const r = spawnSync(process.execPath, process.argv.slice(1), { stdio: "inherit", env });
     process.exit(r.status ?? 1);
   }
-  console.error("No WebGPU adapter. Install chromium + libvulkan1 and set VK_ICD_FILENAMES=" + SWIFTSHADER_ICD + ", or run on a machine with a GPU driver.");
+  console.error(
+    `No WebGPU adapter. Install chromium + libvulkan1 and set VK_ICD_FILENAMES=${SWIFTSHADER_ICD}, or run on a machine with a GPU driver.`,
+  );
   process.exit(1);
 }
 
@@ -52,8 +54,13 @@ const { setBackend, tensor, tidy, noGrad, Rng } = await import("@llm/tensor");
 const ours = await createWebGPUBackend({ adapter });
 const info = adapter.info;
 const software = ours.isSoftware;
-console.log(`adapter: ${info.vendor} ${info.architecture} ${info.device} ${info.description}`.replace(/\s+/g, " ").trim() + (software ? " (software)" : ""));
-console.log(`features: ${[...adapter.features].filter((f) => ["shader-f16", "subgroups", "timestamp-query"].includes(f)).join(", ") || "none of shader-f16/subgroups/timestamp-query"}`);
+console.log(
+  `adapter: ${info.vendor} ${info.architecture} ${info.device} ${info.description}`.replace(/\s+/g, " ").trim() +
+    (software ? " (software)" : ""),
+);
+console.log(
+  `features: ${[...adapter.features].filter((f) => ["shader-f16", "subgroups", "timestamp-query"].includes(f)).join(", ") || "none of shader-f16/subgroups/timestamp-query"}`,
+);
 
 // tfjs gets its own device on the same physical adapter (an adapter object makes one device),
 // with the limits its own factory asks for.
@@ -106,7 +113,11 @@ for (const n of sizes) {
   const reps = Math.max(2, Math.min(50, Math.round((software ? 2e7 : 4e11) / n ** 3)));
   const flops = 2 * n ** 3;
   const run = (f) => () => ours.dispose(f());
-  const oursS = await bestSeconds(run(() => ours.matmul(a, b)), () => ours.sync(), reps);
+  const oursS = await bestSeconds(
+    run(() => ours.matmul(a, b)),
+    () => ours.sync(),
+    reps,
+  );
   let tileText = "";
   if (tiles) {
     for (const [name, cfg] of TILE_SHAPES) {
@@ -114,7 +125,11 @@ for (const n of sizes) {
         tileText += `  ${name} n/a`; // the vec4 kernels take whole tiles only
         continue;
       }
-      const s = await bestSeconds(run(() => ours.matmulWithTile(a, b, cfg)), () => ours.sync(), reps);
+      const s = await bestSeconds(
+        run(() => ours.matmulWithTile(a, b, cfg)),
+        () => ours.sync(),
+        reps,
+      );
       tileText += `  ${name} ${fmt(flops / s / scale)}`;
     }
   }
@@ -140,7 +155,7 @@ for (const n of sizes) {
   ta.dispose();
   tb.dispose();
   const [o, t] = [flops / oursS / scale, flops / tfS / scale];
-  console.log(String(n).padStart(6) + fmt(o, 3).padStart(14) + fmt(t, 3).padStart(14) + (fmt(o / t) + "x").padStart(8) + tileText);
+  console.log(String(n).padStart(6) + fmt(o, 3).padStart(14) + fmt(t, 3).padStart(14) + `${fmt(o / t)}x`.padStart(8) + tileText);
 }
 
 // ---- 2. bandwidth ----
@@ -169,7 +184,9 @@ setBackend(ours);
 const model = createModel(config, { seed: 0 });
 const params = model.parameters().reduce((s, p) => s + p.size, 0);
 const label = software ? "GPT-2-shaped, shrunk for a software adapter" : "GPT-2 small shape";
-console.log(`\n${label}: ${config.n_layer} layers, d=${config.n_embd}, vocab ${config.vocab_size}, ${(params / 1e6).toFixed(1)}M parameters (random weights)`);
+console.log(
+  `\n${label}: ${config.n_layer} layers, d=${config.n_embd}, vocab ${config.vocab_size}, ${(params / 1e6).toFixed(1)}M parameters (random weights)`,
+);
 const seq = software ? 16 : 128;
 const rng = new Rng(7);
 const ids = Array.from({ length: seq }, () => Math.floor(rng.uniform() * config.vocab_size));
@@ -192,7 +209,10 @@ async function decode() {
     const best = noGrad(() =>
       tidy(() => {
         const logits = model.forward(next, { cache });
-        return logits.slice(1, logits.shape[1] - 1).reshape(-1).argmax(0);
+        return logits
+          .slice(1, logits.shape[1] - 1)
+          .reshape(-1)
+          .argmax(0);
       }),
     );
     const id = (await best.data())[0];
@@ -210,7 +230,9 @@ const live = ours.stats().liveBuffers;
 const decodeSeconds = Math.min(await decode(), quick ? Infinity : await decode());
 const bound = bandwidth / 2 / (params * 4); // every weight read once per token (copy rate counts read + write)
 console.log(`KV-cache greedy decode, ${steps} tokens after an ${prompt}-token prompt: ${fmt(steps / decodeSeconds, 1)} tokens/s`);
-console.log(`bandwidth bound (weights ${(params * 4 / 1e6).toFixed(0)} MB per token at ${fmt(bandwidth / 2e9, 1)} GB/s read): ${fmt(bound, 1)} tokens/s -> ${fmt((100 * steps) / decodeSeconds / bound, 1)}% of it`);
+console.log(
+  `bandwidth bound (weights ${((params * 4) / 1e6).toFixed(0)} MB per token at ${fmt(bandwidth / 2e9, 1)} GB/s read): ${fmt(bound, 1)} tokens/s -> ${fmt((100 * steps) / decodeSeconds / bound, 1)}% of it`,
+);
 console.log(`live buffers before/after a decode run: ${live} / ${ours.stats().liveBuffers}; pipelines compiled: ${ours.stats().pipelines}`);
 model.dispose?.();
 ours.destroy();

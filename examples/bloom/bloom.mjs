@@ -4,7 +4,16 @@
 //   token embedding -> LayerNorm -> n_layer x [ x + attention(LN(x)) with ALiBi biases,
 //   then h + MLP(LN(h)) with tanh GELU ] -> LayerNorm -> the token embedding again (tied head)
 import {
-  AlibiBias, Attention, Embedding, LayerNorm, Linear, MLP, OutputHead, TokenEmbedder, TransformerBlock, TransformerLanguageModel,
+  AlibiBias,
+  Attention,
+  Embedding,
+  LayerNorm,
+  Linear,
+  MLP,
+  OutputHead,
+  TokenEmbedder,
+  TransformerBlock,
+  TransformerLanguageModel,
 } from "@llm/layers";
 
 export function bloom({ hidden_size: hidden, n_head: heads, n_layer: layers, vocab_size: vocab, layer_norm_epsilon: eps }) {
@@ -22,9 +31,19 @@ export function bloom({ hidden_size: hidden, n_head: heads, n_layer: layers, voc
       output: { name: "dense", linear: new Linear(hidden, hidden) },
       position: alibi,
     });
-    const mlp = new MLP({ up: "dense_h_to_4h", down: "dense_4h_to_h" }, new Linear(hidden, 4 * hidden), new Linear(4 * hidden, hidden), "gelu_tanh");
+    const mlp = new MLP(
+      { up: "dense_h_to_4h", down: "dense_4h_to_h" },
+      new Linear(hidden, 4 * hidden),
+      new Linear(4 * hidden, hidden),
+      "gelu_tanh",
+    );
     return new TransformerBlock(
-      { norm1: ["input_layernorm", ln()], attention: ["self_attention", selfAttention], norm2: ["post_attention_layernorm", ln()], mlp: ["mlp", mlp] },
+      {
+        norm1: ["input_layernorm", ln()],
+        attention: ["self_attention", selfAttention],
+        norm2: ["post_attention_layernorm", ln()],
+        mlp: ["mlp", mlp],
+      },
       "pre-ln",
     );
   });

@@ -10,5 +10,7 @@ import { AlibiBias } from "@llm/layers";
 const { config, weights, reference } = await readFixture("bloom");
 const model = bloom(config);
 model.loadStateDict(weights, { source: "fixtures/models/bloom/model.safetensors", take: true });
-console.log(`BLOOM from @llm/layers: ${model.parameters().length} tensors, ${model.parameters().reduce((n, p) => n + p.size, 0)} parameters, ALiBi slopes ${new AlibiBias(config.n_head).slopes.join(", ")}`);
+console.log(
+  `BLOOM from @llm/layers: ${model.parameters().length} tensors, ${model.parameters().reduce((n, p) => n + p.size, 0)} parameters, ALiBi slopes ${new AlibiBias(config.n_head).slopes.join(", ")}`,
+);
 compareWithReference(model.eval(), reference);

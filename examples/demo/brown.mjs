@@ -37,7 +37,7 @@ function detokenize(tokens) {
   let openQuote = false;
   for (const t of tokens) {
     if (t === '"') {
-      out += openQuote ? '"' : (out ? " " : "") + '"';
+      out += openQuote ? '"' : `${out ? " " : ""}"`;
       openQuote = !openQuote;
       continue;
     }

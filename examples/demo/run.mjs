@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { createModel } from "@llm/models";
 import { collect, generateText } from "@llm/sampling";
-import { AdamW, TokenDataLoader, Trainer, decayGroups, evaluateLoss, languageModelLoss, warmupCosine } from "@llm/train";
+import { AdamW, TokenDataLoader, Trainer, decayGroups, evaluateLoss, languageModelLoss } from "@llm/train";
 import { metricsFile, saveCheckpoint } from "@llm/train/node";
 import { readBrown } from "./brown.mjs";
 import { measureStep, plannedSteps, timeBudgetSchedule } from "./budget.mjs";
@@ -53,14 +53,18 @@ const heldDocs = docs.filter((_, i) => i % 20 === 10);
 const trainDocs = docs.filter((_, i) => i % 20 !== 10);
 const trainText = trainDocs.flatMap((d) => d.sentences).join("\n");
 const heldText = heldDocs.flatMap((d) => d.sentences).join("\n");
-log(`Brown corpus: ${docs.length} documents; training on ${trainDocs.length} (${(trainText.length / 1e6).toFixed(2)}M characters), holding out ${heldDocs.length} (${(heldText.length / 1e3).toFixed(0)}K characters)`);
+log(
+  `Brown corpus: ${docs.length} documents; training on ${trainDocs.length} (${(trainText.length / 1e6).toFixed(2)}M characters), holding out ${heldDocs.length} (${(heldText.length / 1e3).toFixed(0)}K characters)`,
+);
 
 // 2. Tokenizer.
 const tokenizer = await trainTokenizer(trainText, Number(args.vocab));
 const vocabSize = tokenizer.vocabSize;
 const trainIds = tokenizer.encode(trainText);
 const heldIds = tokenizer.encode(heldText);
-log(`[${seconds()}s] BPE tokenizer: ${vocabSize} tokens; ${trainIds.length.toLocaleString("en-US")} training tokens (${(trainText.length / trainIds.length).toFixed(2)} characters each), ${heldIds.length.toLocaleString("en-US")} held-out`);
+log(
+  `[${seconds()}s] BPE tokenizer: ${vocabSize} tokens; ${trainIds.length.toLocaleString("en-US")} training tokens (${(trainText.length / trainIds.length).toFixed(2)} characters each), ${heldIds.length.toLocaleString("en-US")} held-out`,
+);
 
 // 3. Model: GPT-2 layout, small enough to learn something in a few minutes on two cores.
 const context = 64;
@@ -82,7 +86,9 @@ const config = {
 };
 const model = createModel(config, { seed });
 const parameters = model.parameters().reduce((n, p) => n + p.size, 0);
-log(`[${seconds()}s] model: GPT-2 layout, ${config.n_layer} layers, width ${config.n_embd}, ${config.n_head} heads, context ${context}: ${parameters.toLocaleString("en-US")} parameters`);
+log(
+  `[${seconds()}s] model: GPT-2 layout, ${config.n_layer} layers, width ${config.n_embd}, ${config.n_head} heads, context ${context}: ${parameters.toLocaleString("en-US")} parameters`,
+);
 
 // 4. Training within a time budget (see budget.mjs).
 const batchSize = Number(args.batch);
@@ -90,7 +96,10 @@ const train = new TokenDataLoader(trainIds, { batchSize, seqLen: context, seed }
 const heldLoader = new TokenDataLoader(heldIds, { batchSize: 32, seqLen: context, seed });
 // Held-out windows spread evenly over the unseen documents: 8 batches (16K tokens) for the report,
 // 2 of them for the periodic evaluations during training.
-const heldBatches = evenly([...heldLoader.sequential()].filter((b) => b.batchSize === 32), 8);
+const heldBatches = evenly(
+  [...heldLoader.sequential()].filter((b) => b.batchSize === 32),
+  8,
+);
 const evalBatches = evenly(heldBatches, 2);
 const budget = Number(args.minutes) * 60;
 const secondsPerStep = await measureStep(model, train.sequential().next().value, languageModelLoss);
@@ -126,9 +135,13 @@ const modelLoss = await evaluateLoss(model, heldBatches, languageModelLoss);
 const targets = heldBatches.flatMap((b) => Array.from(b.targets));
 const baseline = unigramLoss(unigramModel(trainIds, vocabSize), targets);
 log("");
-log(`held-out loss on ${targets.length.toLocaleString("en-US")} tokens of ${heldDocs.length} unseen documents (nats per token; perplexity):`);
+log(
+  `held-out loss on ${targets.length.toLocaleString("en-US")} tokens of ${heldDocs.length} unseen documents (nats per token; perplexity):`,
+);
 log(`  unigram baseline  ${baseline.toFixed(3)}  (${Math.exp(baseline).toFixed(1)})`);
-log(`  trained model     ${modelLoss.toFixed(3)}  (${Math.exp(modelLoss).toFixed(1)})   ${modelLoss < baseline ? `${(baseline - modelLoss).toFixed(3)} nats better` : "NOT better than the baseline"}`);
+log(
+  `  trained model     ${modelLoss.toFixed(3)}  (${Math.exp(modelLoss).toFixed(1)})   ${modelLoss < baseline ? `${(baseline - modelLoss).toFixed(3)} nats better` : "NOT better than the baseline"}`,
+);
 
 // 6. Checkpoint, and the loss curve drawn from the metrics file the training run wrote.
 mkdirSync(out, { recursive: true });
@@ -137,15 +150,28 @@ await saveCheckpoint(checkpoint, { model, optimizer, trainer: trainer.state() })
 writeFileSync(join(checkpoint, "tokenizer.json"), JSON.stringify(tokenizer.toJSON()));
 await writeLossCurve(join(out, "loss.png"), metricsPath, {
   title: "GPT on the Brown corpus: loss per token (nats)",
-  extra: [{ name: "unigram baseline", points: [[1, baseline], [state.step, baseline]], color: [150, 150, 150] }],
+  extra: [
+    {
+      name: "unigram baseline",
+      points: [
+        [1, baseline],
+        [state.step, baseline],
+      ],
+      color: [150, 150, 150],
+    },
+  ],
 });
-log(`[${seconds()}s] saved ${checkpoint} (config.json, model.safetensors, tokenizer.json, optimizer state), ${metricsPath} and ${join(out, "loss.png")}`);
+log(
+  `[${seconds()}s] saved ${checkpoint} (config.json, model.safetensors, tokenizer.json, optimizer state), ${metricsPath} and ${join(out, "loss.png")}`,
+);
 
 // 7. Samples.
 log("");
 log("samples (temperature 0.8, top-k 40):");
 for (const [i, prompt] of ["The jury said", "In the morning", "He was"].entries()) {
-  const text = (await collect(generateText(model, tokenizer, prompt, { maxNewTokens: 40, temperature: 0.8, topK: 40, seed: seed + i }))).join("");
+  const text = (
+    await collect(generateText(model, tokenizer, prompt, { maxNewTokens: 40, temperature: 0.8, topK: 40, seed: seed + i }))
+  ).join("");
   log(`  ${JSON.stringify(prompt + text)}`);
 }
 log(`\ndone in ${seconds()}s. Generate from the checkpoint: node examples/demo/run.mjs --model ${args.out}/checkpoint --prompt "The"`);

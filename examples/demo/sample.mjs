@@ -11,7 +11,12 @@ export async function generateFromCheckpoint(dir, prompt, maxNewTokens) {
   if (!existsSync(tokenizerPath)) throw new Error(`--model ${dir}: expected a tokenizer.json beside config.json, found none`);
   const tokenizer = fromTokenizerJson(readFileSync(tokenizerPath), tokenizerPath);
   const model = await loadModel(dir);
-  console.log(`loaded ${dir}: ${model.parameters().reduce((n, p) => n + p.size, 0).toLocaleString("en-US")} parameters, vocabulary ${tokenizer.vocabSize}`);
+  console.log(
+    `loaded ${dir}: ${model
+      .parameters()
+      .reduce((n, p) => n + p.size, 0)
+      .toLocaleString("en-US")} parameters, vocabulary ${tokenizer.vocabSize}`,
+  );
   process.stdout.write(prompt);
   for await (const piece of generateText(model, tokenizer, prompt, { maxNewTokens, temperature: 0.8, topK: 40, seed: 0 })) {
     process.stdout.write(piece);

@@ -46,7 +46,9 @@ export function compareWithReference(model, reference) {
     }
     cache.dispose();
     const expected = Array.from(reference.gen_ids.dataSync());
-    console.log(`greedy  [${generated.join(" ")}] with the KV cache; reference [${expected.join(" ")}]: ${generated.join() === expected.join() ? "identical" : "DIFFERENT"}`);
+    console.log(
+      `greedy  [${generated.join(" ")}] with the KV cache; reference [${expected.join(" ")}]: ${generated.join() === expected.join() ? "identical" : "DIFFERENT"}`,
+    );
     console.log(`        step logits max |error| ${worst.toExponential(2)}`);
   });
 }

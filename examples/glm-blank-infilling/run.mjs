@@ -42,7 +42,9 @@ const special = { mask, sop, eop, pad };
 const encodeAll = (sentences) => sentences.map((s) => tokenizer.encode(s)).filter((ids) => ids.length >= 8 && ids.length <= 40);
 const trainIds = encodeAll(trainSentences);
 const heldIds = encodeAll(heldSentences);
-console.log(`[${seconds()}s] tokenizer: ${tokenizer.vocabSize} tokens; ${trainIds.length} training sentences, ${heldIds.length} held out (8..40 tokens each)`);
+console.log(
+  `[${seconds()}s] tokenizer: ${tokenizer.vocabSize} tokens; ${trainIds.length} training sentences, ${heldIds.length} held out (8..40 tokens each)`,
+);
 
 const config = {
   model_type: "glm",
@@ -58,7 +60,12 @@ const config = {
   special_tokens: { pad, eos: pad, MASK: mask, sop, eop, gMASK: gMask },
 };
 const model = createModel(config, { seed });
-console.log(`[${seconds()}s] GLM: ${config.num_layers} layers, width ${config.hidden_size}: ${model.parameters().reduce((n, p) => n + p.size, 0).toLocaleString("en-US")} parameters`);
+console.log(
+  `[${seconds()}s] GLM: ${config.num_layers} layers, width ${config.hidden_size}: ${model
+    .parameters()
+    .reduce((n, p) => n + p.size, 0)
+    .toLocaleString("en-US")} parameters`,
+);
 
 /** Batches of GLM examples: sentences in a seeded order, spans drawn from the same seeded stream. */
 class GlmBatches {
@@ -68,7 +75,10 @@ class GlmBatches {
   next() {
     const rng = new Rng(this.seed * 7919 + this.drawn++);
     const rows = Array.from({ length: this.batchSize }, () => this.sentences[rng.int(this.sentences.length)]);
-    return collateGlm(rows.map((ids) => glmBlankInfilling(ids, rng, special)), special);
+    return collateGlm(
+      rows.map((ids) => glmBlankInfilling(ids, rng, special)),
+      special,
+    );
   }
   state() {
     return { drawn: this.drawn };
@@ -81,7 +91,11 @@ class GlmBatches {
 const heldBatches = Array.from({ length: 4 }, (_, i) => new GlmBatches(heldIds, 32, 1000 + i).next());
 const data = new GlmBatches(trainIds, 32, seed);
 const budget = Number(args.minutes) * 60;
-const totalSteps = plannedSteps(await measureStep(model, new GlmBatches(trainIds, 32, seed + 99).next(), glmLoss), budget, Number(args.steps));
+const totalSteps = plannedSteps(
+  await measureStep(model, new GlmBatches(trainIds, 32, seed + 99).next(), glmLoss),
+  budget,
+  Number(args.steps),
+);
 const optimizer = new AdamW(decayGroups(model.namedParameters(), 0.1), { lr: 2e-2, betas: [0.9, 0.95] });
 const trainer = new Trainer({
   model,
@@ -96,7 +110,9 @@ const trainer = new Trainer({
   maxSeconds: budget,
   metrics: metricsFile(join(resolve(args.out), "metrics.jsonl"), { append: false }),
 });
-console.log(`[${seconds()}s] training ${totalSteps} steps of 32 sentences or ${args.minutes} min, whichever ends first (loss on Part B only)`);
+console.log(
+  `[${seconds()}s] training ${totalSteps} steps of 32 sentences or ${args.minutes} min, whichever ends first (loss on Part B only)`,
+);
 await trainer.run();
 model.eval();
 const heldLoss = await evaluateLoss(model, heldBatches, glmLoss);
@@ -115,7 +131,11 @@ let n = 0;
 for (const b of heldBatches) {
   const targets = b.targets.dataSync();
   const weights = b.lossMask.dataSync();
-  targets.forEach((t, i) => weights[i] && ((baseline -= Math.log(counts[t] / total)), n++));
+  targets.forEach((t, i) => {
+    if (!weights[i]) return;
+    baseline -= Math.log(counts[t] / total);
+    n++;
+  });
 }
 baseline /= n;
 console.log(`\nheld-out Part B loss on ${n} targets (nats per token): unigram baseline ${baseline.toFixed(3)}, GLM ${heldLoss.toFixed(3)}`);
@@ -129,17 +149,29 @@ console.log(`[${seconds()}s] saved ${join(out, "checkpoint")} and ${join(out, "l
 // Fill one span of 1..3 words in held-out sentences, greedily and by sampling (a span has at least one token).
 const rng = new Rng(seed + 1);
 const tokens = { masks: { "[MASK]": mask, "[gMASK]": gMask }, sop, eop };
-for (const ids of heldIds.filter((s) => s.length <= 24).slice(0, 40).filter((_, i) => i % 5 === 0)) {
+for (const ids of heldIds
+  .filter((s) => s.length <= 24)
+  .slice(0, 40)
+  .filter((_, i) => i % 5 === 0)) {
   const words = tokenizer.decode(ids).split(" ");
   const length = 1 + rng.int(Math.min(3, words.length - 3));
   const start = 1 + rng.int(Math.max(1, words.length - length - 1));
   // The blank takes the space before its words: byte-level BPE tokens carry their leading space.
   const masked = `${words.slice(0, start).join(" ")}[MASK] ${words.slice(start + length).join(" ")}`;
   const filled = await fillBlanksText(model, tokenizer, masked, { tokens, maxSpanTokens: 8, minSpanTokens: 1 });
-  const sampled = await fillBlanksText(model, tokenizer, masked, { tokens, maxSpanTokens: 8, minSpanTokens: 1, temperature: 0.8, topK: 40, seed });
+  const sampled = await fillBlanksText(model, tokenizer, masked, {
+    tokens,
+    maxSpanTokens: 8,
+    minSpanTokens: 1,
+    temperature: 0.8,
+    topK: 40,
+    seed,
+  });
   console.log(`  original: ${words.join(" ")}`);
   console.log(`  masked:   ${masked}`);
-  console.log(`  greedy:   ${filled.text}   (span ${JSON.stringify(filled.spans[0])}, was ${JSON.stringify(" " + words.slice(start, start + length).join(" "))})`);
+  console.log(
+    `  greedy:   ${filled.text}   (span ${JSON.stringify(filled.spans[0])}, was ${JSON.stringify(` ${words.slice(start, start + length).join(" ")}`)})`,
+  );
   console.log(`  sampled:  ${sampled.text}   (temperature 0.8, top-k 40)\n`);
 }
 console.log(`done in ${seconds()}s`);

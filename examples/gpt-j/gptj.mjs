@@ -5,10 +5,27 @@
 //   rotary_dim dims of each head) + (MLP fc_in -> gelu_new -> fc_out), both added to the input ]
 //   -> LayerNorm -> lm_head (own weight and bias)
 import {
-  Attention, Embedding, LayerNorm, Linear, MLP, OutputHead, RotaryEmbedding, TokenEmbedder, TransformerBlock, TransformerLanguageModel,
+  Attention,
+  Embedding,
+  LayerNorm,
+  Linear,
+  MLP,
+  OutputHead,
+  RotaryEmbedding,
+  TokenEmbedder,
+  TransformerBlock,
+  TransformerLanguageModel,
 } from "@llm/layers";
 
-export function gptj({ n_embd: hidden, n_head: heads, n_layer: layers, vocab_size: vocab, rotary_dim: rotaryDim, layer_norm_epsilon: eps, n_inner }) {
+export function gptj({
+  n_embd: hidden,
+  n_head: heads,
+  n_layer: layers,
+  vocab_size: vocab,
+  rotary_dim: rotaryDim,
+  layer_norm_epsilon: eps,
+  n_inner,
+}) {
   const headDim = hidden / heads;
   const inner = n_inner ?? 4 * hidden;
   const rotary = new RotaryEmbedding(headDim, { rotaryDim, style: "interleaved" }); // parameter-free: one for all layers
@@ -19,13 +36,22 @@ export function gptj({ n_embd: hidden, n_head: heads, n_layer: layers, vocab_siz
     const attn = new Attention({
       heads,
       headDim,
-      projection: { kind: "separate", names: { q: "q_proj", k: "k_proj", v: "v_proj" }, q: linear(hidden, hidden), k: linear(hidden, hidden), v: linear(hidden, hidden) },
+      projection: {
+        kind: "separate",
+        names: { q: "q_proj", k: "k_proj", v: "v_proj" },
+        q: linear(hidden, hidden),
+        k: linear(hidden, hidden),
+        v: linear(hidden, hidden),
+      },
       output: { name: "out_proj", linear: linear(hidden, hidden) },
       position: rotary,
     });
     const mlp = new MLP({ up: "fc_in", down: "fc_out" }, linear(hidden, inner, true), linear(inner, hidden, true), "gelu_tanh");
     // One norm feeds both branches: the "parallel" residual.
-    return new TransformerBlock({ norm1: ["ln_1", new LayerNorm(hidden, { eps })], attention: ["attn", attn], mlp: ["mlp", mlp] }, "parallel");
+    return new TransformerBlock(
+      { norm1: ["ln_1", new LayerNorm(hidden, { eps })], attention: ["attn", attn], mlp: ["mlp", mlp] },
+      "parallel",
+    );
   });
   const lnF = new LayerNorm(hidden, { eps });
   const lmHead = new OutputHead(hidden, vocab, { bias: true });

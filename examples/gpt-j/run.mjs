@@ -10,5 +10,7 @@ import { gptj } from "./gptj.mjs";
 const { config, weights, reference } = await readFixture("gptj");
 const model = gptj(config);
 model.loadStateDict(weights, { source: "fixtures/models/gptj/model.safetensors", take: true });
-console.log(`GPT-J from @llm/layers: ${model.parameters().length} tensors, ${model.parameters().reduce((n, p) => n + p.size, 0)} parameters`);
+console.log(
+  `GPT-J from @llm/layers: ${model.parameters().length} tensors, ${model.parameters().reduce((n, p) => n + p.size, 0)} parameters`,
+);
 compareWithReference(model.eval(), reference);

@@ -4,7 +4,7 @@
  * CommonJS, type-checked under two module resolutions without skipLibCheck, and bundled for the
  * browser. This is what `npm install @llm/...` gives, which the workspace's own tests never see.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
@@ -42,7 +42,10 @@ beforeAll(() => {
   app = join(work, "app");
   mkdirSync(app);
   // overrides: the packages' own dependencies on each other resolve to the tarballs, not a registry
-  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "consumer", private: true, dependencies: deps, pnpm: { overrides: deps } }, null, 2));
+  writeFileSync(
+    join(app, "package.json"),
+    JSON.stringify({ name: "consumer", private: true, dependencies: deps, pnpm: { overrides: deps } }, null, 2),
+  );
   run("pnpm", ["install", "--prefer-offline", "--ignore-workspace", "--reporter=silent"], app);
   cpSync(join(ROOT, "tests/install/consumer"), app, { recursive: true });
 }, 900_000);
@@ -57,7 +60,10 @@ describe("installed from the packed tarballs", () => {
       const dir = realpathSync(join(app, "node_modules/@llm", name));
       const files = readdirSync(dir).sort();
       expect(files, name).toEqual(expect.arrayContaining(["LICENSE", "README.md", "dist", "package.json"]));
-      expect(files.filter((f) => f === "src" || f === "test"), name).toEqual([]);
+      expect(
+        files.filter((f) => f === "src" || f === "test"),
+        name,
+      ).toEqual([]);
       expect(readFileSync(join(dir, "LICENSE"), "utf8")).toContain("Apache License");
       const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as Record<string, unknown>;
       expect(pkg, name).toMatchObject({ license: "Apache-2.0", engines: { node: ">=20" } });
@@ -67,7 +73,10 @@ describe("installed from the packed tarballs", () => {
     }
   });
 
-  for (const [format, file] of [["esm", "run.mjs"], ["cjs", "run.cjs"]] as const) {
+  for (const [format, file] of [
+    ["esm", "run.mjs"],
+    ["cjs", "run.cjs"],
+  ] as const) {
     it(`works as ${format}: loads the fixture, generates its reference tokens, trains a step`, () => {
       const out = JSON.parse(run("node", [file, FIXTURE], app).trim().split("\n").at(-1)!) as Record<string, unknown>;
       expect(out.format).toBe(format);
@@ -139,6 +148,6 @@ describe("installed from the packed tarballs", () => {
     }
     console.log(`browser bundles (esbuild --minify, bytes): ${JSON.stringify(sizes)}`);
     mkdirSync(join(ROOT, "out"), { recursive: true });
-    writeFileSync(join(ROOT, "out/bundle-sizes.json"), JSON.stringify(sizes, null, 2) + "\n");
+    writeFileSync(join(ROOT, "out/bundle-sizes.json"), `${JSON.stringify(sizes, null, 2)}\n`);
   });
 });

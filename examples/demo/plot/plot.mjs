@@ -25,7 +25,10 @@ export function lossCurvePng(series, options = {}) {
   const width = options.width ?? 720;
   const height = options.height ?? 420;
   const c = new Canvas(width, height);
-  const left = 70, right = 20, top = 40, bottom = 50;
+  const left = 70,
+    right = 20,
+    top = 40,
+    bottom = 50;
   const plotW = width - left - right;
   const plotH = height - top - bottom;
   const all = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));

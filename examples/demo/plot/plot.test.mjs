@@ -20,7 +20,17 @@ describe("the demo's loss curve", () => {
     const log = metricsFile(metrics, { append: false });
     for (const r of [record(1, 3), record(2, 2.5, { evalLoss: 2.6 }), record(3, 2.2), record(4, 2, { evalLoss: 2.3 })]) await log.write(r);
     const png = join(dir, "loss.png");
-    await writeLossCurve(png, metrics, { extra: [{ name: "baseline", points: [[1, 2.8], [4, 2.8]] }] });
+    await writeLossCurve(png, metrics, {
+      extra: [
+        {
+          name: "baseline",
+          points: [
+            [1, 2.8],
+            [4, 2.8],
+          ],
+        },
+      ],
+    });
     const bytes = readFileSync(png);
     expect([...bytes.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
     const width = bytes.readUInt32BE(16);
@@ -42,7 +52,13 @@ describe("the demo's loss curve", () => {
     await log.write(record(2, 2.5, { evalLoss: 2.6 }));
     const records = lines.map((l) => JSON.parse(l));
     expect(lossSeries(records)).toEqual([
-      { name: "train", points: [[1, 3], [2, 2.5]] },
+      {
+        name: "train",
+        points: [
+          [1, 3],
+          [2, 2.5],
+        ],
+      },
       { name: "held-out", points: [[2, 2.6]] },
     ]);
     expect(lossSeries([record(1, 3)])).toHaveLength(1);

@@ -44,7 +44,10 @@ async function run(fixture: string): Promise<PageResult> {
     const best = noGrad(() =>
       tidy(() => {
         const logits = model.forward(next, { cache });
-        return logits.slice(1, logits.shape[1]! - 1).reshape(-1).argmax(0);
+        return logits
+          .slice(1, logits.shape[1]! - 1)
+          .reshape(-1)
+          .argmax(0);
       }),
     );
     const id = (await best.data())[0]!;

@@ -39,7 +39,10 @@ export class TokenEmbedder {
 
   /** Position ids when the caller gives none ([batch, seq]; GLM's [batch, 2, seq]). */
   defaultPositionIds(batch: number, queryLength: number, pastLength: number, attentionMask?: Tensor): Tensor {
-    return this.positions?.defaultIds?.(batch, queryLength, pastLength, attentionMask) ?? defaultPositionIds(batch, queryLength, pastLength, attentionMask);
+    return (
+      this.positions?.defaultIds?.(batch, queryLength, pastLength, attentionMask) ??
+      defaultPositionIds(batch, queryLength, pastLength, attentionMask)
+    );
   }
 
   /** ids int32 [batch, seq] -> [batch, seq, hidden]. */

@@ -25,7 +25,10 @@ export class Linear extends Module {
     options: LinearOptions = {},
   ) {
     super();
-    for (const [name, n] of [["inFeatures", inFeatures], ["outFeatures", outFeatures]] as const) {
+    for (const [name, n] of [
+      ["inFeatures", inFeatures],
+      ["outFeatures", outFeatures],
+    ] as const) {
       if (!Number.isInteger(n) || n < 1) throw new LayerArgumentError(`Linear: ${name} must be a positive integer, found ${n}`);
     }
     this.layout = options.layout ?? "out_in";

@@ -1,6 +1,6 @@
 import type { Tensor } from "@llm/tensor";
 import { applyActivation, type ActivationName } from "./activations.js";
-import { Linear } from "./linear.js";
+import type { Linear } from "./linear.js";
 import { Module } from "./module.js";
 
 /** Two projections with an activation between: down(act(up(x))). Names follow the checkpoint. */

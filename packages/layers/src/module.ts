@@ -1,4 +1,4 @@
-import { DTypeError, keep, Rng, type Tensor } from "@llm/tensor";
+import { DTypeError, keep, type Rng, type Tensor } from "@llm/tensor";
 import { StateDictError, type ShapeMismatch } from "./errors.js";
 
 export interface LoadStateDictOptions {

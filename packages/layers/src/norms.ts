@@ -16,7 +16,10 @@ export class LayerNorm extends Module {
   readonly bias: Tensor | null;
   readonly eps: number;
 
-  constructor(readonly dim: number, options: LayerNormOptions = {}) {
+  constructor(
+    readonly dim: number,
+    options: LayerNormOptions = {},
+  ) {
     super();
     this.eps = options.eps ?? 1e-5;
     const affine = options.affine ?? true;
@@ -39,7 +42,10 @@ export class RMSNorm extends Module {
   readonly weight: Tensor;
   readonly eps: number;
 
-  constructor(readonly dim: number, options: { eps?: number } = {}) {
+  constructor(
+    readonly dim: number,
+    options: { eps?: number } = {},
+  ) {
     super();
     this.eps = options.eps ?? 1e-6;
     this.weight = this.addParameter("weight", lazyZeros([dim]));

@@ -1,8 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { arange, concat, noGrad, randn, Rng, tensor, type Tensor } from "@llm/tensor";
 import {
-  AlibiBias, Attention, buildAttentionMask, LayerNorm, Linear, MLP, RotaryEmbedding, TransformerBlock, TransformerKVCache,
-  type PositionEncoding, type ResidualLayout,
+  AlibiBias,
+  Attention,
+  buildAttentionMask,
+  LayerNorm,
+  Linear,
+  MLP,
+  RotaryEmbedding,
+  TransformerBlock,
+  TransformerKVCache,
+  type PositionEncoding,
+  type ResidualLayout,
 } from "@llm/layers";
 import { maxAbsDiff, values } from "./helpers.js";
 
@@ -38,7 +47,9 @@ function naiveAttention(attention: Attention, x: number[][]): number[][] {
   const lin = (l: Linear, rows: number[][]) => {
     const w = values(l.weight);
     const b = l.bias ? values(l.bias) : null;
-    return rows.map((r) => Array.from({ length: l.outFeatures }, (_, o) => r.reduce((s, v, i) => s + v * w[o * l.inFeatures + i]!, b ? b[o]! : 0)));
+    return rows.map((r) =>
+      Array.from({ length: l.outFeatures }, (_, o) => r.reduce((s, v, i) => s + v * w[o * l.inFeatures + i]!, b ? b[o]! : 0)),
+    );
   };
   const q = lin(attention.projection.q, x);
   const k = lin(attention.projection.k, x);
@@ -106,7 +117,13 @@ describe("Attention", () => {
         projection: { kind: "fused", name: "qkv", linear: fused, layout: layout as "blocks" | "grouped" },
         output: { name: "o", linear: separate.output },
       });
-      expect(maxAbsDiff(noGrad(() => attention.forward(x, context)), expected), layout).toBeLessThan(1e-6);
+      expect(
+        maxAbsDiff(
+          noGrad(() => attention.forward(x, context)),
+          expected,
+        ),
+        layout,
+      ).toBeLessThan(1e-6);
     }
   });
 
@@ -118,12 +135,20 @@ describe("Attention", () => {
     const x = randn([2, 5, 8], { seed: 4 });
     const full = noGrad(() => attention.forward(x, { positionIds: tensorRange(0, 5).expand(2, 5), mask: buildAttentionMask(5, 5) }));
     const cache = new TransformerKVCache(1);
-    const steps = [[0, 2], [2, 1], [3, 2]].map(([start, length]) =>
+    const steps = [
+      [0, 2],
+      [2, 1],
+      [3, 2],
+    ].map(([start, length]) =>
       noGrad(() =>
-        attention.forward(x.slice(1, start!, start! + length!), {
-          positionIds: tensorRange(start!, length!).expand(2, length!),
-          mask: buildAttentionMask(length!, start! + length!),
-        }, cache.layers[0]),
+        attention.forward(
+          x.slice(1, start!, start! + length!),
+          {
+            positionIds: tensorRange(start!, length!).expand(2, length!),
+            mask: buildAttentionMask(length!, start! + length!),
+          },
+          cache.layers[0],
+        ),
       ),
     );
     expect(cache.length).toBe(5);
@@ -157,7 +182,12 @@ describe("TransformerBlock", () => {
     n2.initialize(new Rng(0), 0);
     const twoNorms = layout !== "parallel";
     const block = new TransformerBlock(
-      { norm1: ["ln1", n1], attention: ["attn", attention], mlp: ["mlp", mlp], ...(twoNorms ? { norm2: ["ln2", n2] as ["ln2", LayerNorm] } : {}) },
+      {
+        norm1: ["ln1", n1],
+        attention: ["attn", attention],
+        mlp: ["mlp", mlp],
+        ...(twoNorms ? { norm2: ["ln2", n2] as ["ln2", LayerNorm] } : {}),
+      },
       layout,
     );
     const x = randn([1, 3, 8], { seed: 6 });
@@ -186,7 +216,12 @@ describe("TransformerBlock", () => {
           return x.add(attend(n1.forward(x))).add(f(n2.forward(x)));
       }
     });
-    expect(maxAbsDiff(noGrad(() => block.forward(x, context)), expected)).toBe(0);
+    expect(
+      maxAbsDiff(
+        noGrad(() => block.forward(x, context)),
+        expected,
+      ),
+    ).toBe(0);
     expect(Object.keys(block.stateDict())[0]).toBe("ln1.weight");
   });
 });

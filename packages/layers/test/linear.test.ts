@@ -6,10 +6,21 @@ import { values } from "./helpers.js";
 describe("Linear", () => {
   it("computes x W^T + b with torch's [out, in] weight and GPT-2's [in, out] Conv1D weight alike", () => {
     const torch = new Linear(2, 3);
-    torch.weight.assign(tensor([[1, 2], [3, 4], [5, 6]]));
+    torch.weight.assign(
+      tensor([
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ]),
+    );
     torch.bias!.assign(tensor([0.5, 0, -1]));
     const conv = new Linear(2, 3, { layout: "in_out" });
-    conv.weight.assign(tensor([[1, 3, 5], [2, 4, 6]]));
+    conv.weight.assign(
+      tensor([
+        [1, 3, 5],
+        [2, 4, 6],
+      ]),
+    );
     conv.bias!.assign(tensor([0.5, 0, -1]));
     const x = tensor([[[1, -1]], [[2, 0]]]);
     expect(values(torch.forward(x))).toEqual([-0.5, -1, -2, 2.5, 6, 9]);
@@ -30,7 +41,13 @@ describe("norms, heads and gated MLPs", () => {
 
   it("a tied head projects with the embedding matrix and adds its own bias", () => {
     const embedding = new Embedding(3, 2);
-    embedding.weight.assign(tensor([[1, 0], [0, 1], [1, 1]]));
+    embedding.weight.assign(
+      tensor([
+        [1, 0],
+        [0, 1],
+        [1, 1],
+      ]),
+    );
     const head = new OutputHead(2, 3, { tiedTo: embedding, bias: true });
     head.bias!.assign(tensor([0, 0, 10]));
     expect(Object.keys(head.stateDict())).toEqual(["bias"]);
@@ -38,7 +55,10 @@ describe("norms, heads and gated MLPs", () => {
   });
 
   it("SwiGLU is down(silu(gate x) * up x)", () => {
-    const mlp = new GatedMLP({ gate: "g", up: "u", down: "d" }, { gate: new Linear(1, 1, { bias: false }), up: new Linear(1, 1, { bias: false }), down: new Linear(1, 1, { bias: false }) });
+    const mlp = new GatedMLP(
+      { gate: "g", up: "u", down: "d" },
+      { gate: new Linear(1, 1, { bias: false }), up: new Linear(1, 1, { bias: false }), down: new Linear(1, 1, { bias: false }) },
+    );
     mlp.gate.weight.assign(tensor([[2]]));
     mlp.up.weight.assign(tensor([[3]]));
     mlp.down.weight.assign(tensor([[0.5]]));

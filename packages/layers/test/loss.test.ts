@@ -3,7 +3,10 @@ import { tensor } from "@llm/tensor";
 import { crossEntropy } from "@llm/layers";
 
 describe("crossEntropy", () => {
-  const logits = [[1, 2, 3], [0, 0, 0]];
+  const logits = [
+    [1, 2, 3],
+    [0, 0, 0],
+  ];
   const nll = (row: number[], t: number) => Math.log(row.reduce((s, v) => s + Math.exp(v), 0)) - row[t]!;
 
   it("is the mean negative log-probability of the targets", () => {

@@ -15,13 +15,28 @@ describe("buildAttentionMask", () => {
   });
 
   it("combines a padding mask [batch, keys] with the causal mask", () => {
-    const mask = buildAttentionMask(3, 3, tensor([[0, 1, 1], [1, 1, 1]], { dtype: "int32" }))!;
+    const mask = buildAttentionMask(
+      3,
+      3,
+      tensor(
+        [
+          [0, 1, 1],
+          [1, 1, 1],
+        ],
+        { dtype: "int32" },
+      ),
+    )!;
     expect(mask.shape).toEqual([2, 1, 3, 3]);
     expect(values(mask)).toEqual([0, 0, 0, 0, 1, 0, 0, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 1]);
   });
 
   it("uses a full [batch, queries, keys] mask as given (GLM's Part A / Part B)", () => {
-    const full = tensor([[[true, true], [true, false]]]);
+    const full = tensor([
+      [
+        [true, true],
+        [true, false],
+      ],
+    ]);
     expect(values(buildAttentionMask(2, 2, full)!)).toEqual([1, 1, 1, 0]);
   });
 
@@ -38,7 +53,13 @@ describe("defaultPositionIds", () => {
   });
 
   it("skips left padding, as generate does", () => {
-    const padding = tensor([[0, 0, 1, 1], [1, 1, 1, 1]], { dtype: "int32" });
+    const padding = tensor(
+      [
+        [0, 0, 1, 1],
+        [1, 1, 1, 1],
+      ],
+      { dtype: "int32" },
+    );
     expect(values(defaultPositionIds(2, 4, 0, padding))).toEqual([0, 0, 0, 1, 0, 1, 2, 3]);
     expect(values(defaultPositionIds(2, 1, 3, padding))).toEqual([1, 3]);
   });

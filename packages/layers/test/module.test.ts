@@ -45,7 +45,9 @@ describe("Module", () => {
     expect(e.missing).toEqual(["h.1.weight"]);
     expect(e.unexpected).toEqual(["h.7.weight"]);
     expect(e.mismatched).toEqual([{ key: "h.0.weight", expected: [3, 3], found: [3, 4] }]);
-    expect(e.message).toMatch(/^model\.safetensors: .*missing keys: h\.1\.weight; unexpected keys: h\.7\.weight; h\.0\.weight: expected shape \[3,3\], found \[3,4\]/);
+    expect(e.message).toMatch(
+      /^model\.safetensors: .*missing keys: h\.1\.weight; unexpected keys: h\.7\.weight; h\.0\.weight: expected shape \[3,3\], found \[3,4\]/,
+    );
   });
 
   it("non-strict loading returns missing and unexpected keys instead of throwing", () => {

@@ -57,7 +57,16 @@ describe("alibiSlopes", () => {
     [4, geometric(4, [1, 2, 3, 4])],
     [6, [...geometric(4, [1, 2, 3, 4]), ...geometric(8, [1, 3])]],
     [12, [...geometric(8, [1, 2, 3, 4, 5, 6, 7, 8]), ...geometric(16, [1, 3, 5, 7])]],
-    [20, [...geometric(16, Array.from({ length: 16 }, (_, i) => i + 1)), ...geometric(32, [1, 3, 5, 7])]],
+    [
+      20,
+      [
+        ...geometric(
+          16,
+          Array.from({ length: 16 }, (_, i) => i + 1),
+        ),
+        ...geometric(32, [1, 3, 5, 7]),
+      ],
+    ],
   ];
   it.each(cases)("%i heads", (heads, expected) => {
     const slopes = alibiSlopes(heads);
@@ -71,7 +80,13 @@ describe("alibiSlopes", () => {
       const s = Array.from({ length: big }, (_, i) => 1 / 2 ** ((i + 1) * (maxBias / big)));
       return big === n ? s : [...s.filter((_, i) => i % 2 === 1), ...s.filter((_, i) => i % 2 === 0)].slice(0, n);
     };
-    for (const [n, maxBias] of [[6, 8], [12, 8], [20, 16], [7, 8], [32, 8]] as const) {
+    for (const [n, maxBias] of [
+      [6, 8],
+      [12, 8],
+      [20, 16],
+      [7, 8],
+      [32, 8],
+    ] as const) {
       alibiSlopes(n, maxBias).forEach((s, i) => expect(s).toBeCloseTo(mpt(n, maxBias)[i]!, 12));
     }
   });
@@ -95,7 +110,16 @@ describe("AlibiBias", () => {
 describe("learned positions", () => {
   it("OPT's offset: position p reads row p + 2", () => {
     const table = new Embedding(6, 2);
-    table.weight.assign(tensor([[0, 0], [1, 1], [2, 2], [3, 3], [4, 4], [5, 5]]));
+    table.weight.assign(
+      tensor([
+        [0, 0],
+        [1, 1],
+        [2, 2],
+        [3, 3],
+        [4, 4],
+        [5, 5],
+      ]),
+    );
     const positions = new LearnedPositions(table, { offset: 2 });
     expect(values(positions.embed(tensor([[0, 3]], { dtype: "int32" })))).toEqual([2, 2, 5, 5]);
     expect(positions.maxPositions).toBe(4);
@@ -108,7 +132,15 @@ describe("learned positions", () => {
     pos.weight.assign(tensor([[0], [10], [20], [30]]));
     block.weight.assign(tensor([[0], [1], [2], [3]]));
     const glm = new Glm2DPositions(pos, block);
-    const ids = tensor([[[0, 1, 2, 2], [0, 0, 1, 2]]], { dtype: "int32" });
+    const ids = tensor(
+      [
+        [
+          [0, 1, 2, 2],
+          [0, 0, 1, 2],
+        ],
+      ],
+      { dtype: "int32" },
+    );
     expect(values(glm.embed(ids))).toEqual([0, 10, 21, 22]);
     expect(() => glm.embed(tensor([[0, 1]], { dtype: "int32" }))).toThrow(/expected positionIds of shape \[batch, 2, seq\]/);
   });

@@ -76,7 +76,11 @@ export interface OutputHeadSpec {
  */
 export function outputHead(config: ConfigReader, tokens: Embedding, spec: OutputHeadSpec): OutputHead {
   const tied = config.bool("tie_word_embeddings", spec.tiedByDefault);
-  return new OutputHead(tokens.dim, tokens.count, { bias: spec.bias ?? false, project: spec.project ?? null, ...(tied ? { tiedTo: tokens } : {}) });
+  return new OutputHead(tokens.dim, tokens.count, {
+    bias: spec.bias ?? false,
+    project: spec.project ?? null,
+    ...(tied ? { tiedTo: tokens } : {}),
+  });
 }
 
 export interface CreateOptions {

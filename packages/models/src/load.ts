@@ -35,10 +35,7 @@ export async function loadModelFrom(files: CheckpointFiles, options: LoadModelOp
   // an unknown model_type (or a bad config) fails before any weight file is opened
   const config = await withOurErrors(() => readCheckpointConfig(files));
   const backend = options.backend ?? getBackend();
-  const [architecture, model] = namingTheFolder(files.location, () => {
-    const architecture = architectureFor(config);
-    return [architecture, architecture.create(config, { backend })] as const;
-  });
+  const model = namingTheFolder(files.location, () => architectureFor(config).create(config, { backend }));
   const checkpoint = await withOurErrors(() => openCheckpoint(files, config));
   try {
     const sources = planLoad(model, checkpoint, files.location);
@@ -89,7 +86,8 @@ function planLoad(model: Model, checkpoint: Checkpoint, source: string): Map<str
   }
   for (const file of match.sources.values()) {
     const dtype = checkpoint.tensors.get(file)!.dtype;
-    if (!FLOAT_FILE_DTYPES.has(dtype)) throw new CheckpointError(`${source}: tensor "${file}": expected a floating-point dtype (F32, F16, BF16, F64), found ${dtype}`);
+    if (!FLOAT_FILE_DTYPES.has(dtype))
+      throw new CheckpointError(`${source}: tensor "${file}": expected a floating-point dtype (F32, F16, BF16, F64), found ${dtype}`);
   }
   return new Map(match.sources);
 }
@@ -114,7 +112,8 @@ export function modelFromCheckpoint(
   for (const key of match.unexpected) named[key] = tensors[key]!;
   try {
     for (const [name, t] of Object.entries(named)) {
-      if (!isFloating(t.dtype)) throw new CheckpointError(`${source}: tensor "${name}": expected a floating-point tensor, found ${t.dtype}`);
+      if (!isFloating(t.dtype))
+        throw new CheckpointError(`${source}: tensor "${name}": expected a floating-point tensor, found ${t.dtype}`);
     }
     model.loadStateDict(named, { source, take: options.take });
   } catch (error) {

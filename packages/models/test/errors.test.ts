@@ -27,7 +27,9 @@ const without = (tensors: Record<string, Tensor>, key: string) => Object.fromEnt
 describe("checkpoints that do not fit", () => {
   it("names an unknown model_type and the ones we know", () => {
     expect(() => createModel({ model_type: "t5" })).toThrow(ModelConfigError);
-    expect(() => createModel({ model_type: "t5" })).toThrow(/"model_type" must be one of gpt2, gptj, gpt_neox, opt, bloom, llama, falcon, mpt, glm, found "t5"/);
+    expect(() => createModel({ model_type: "t5" })).toThrow(
+      /"model_type" must be one of gpt2, gptj, gpt_neox, opt, bloom, llama, falcon, mpt, glm, found "t5"/,
+    );
     expect(() => createModel({})).toThrow(/found nothing/);
   });
 
@@ -71,15 +73,75 @@ describe("checkpoints that do not fit", () => {
 
 describe("configs we do not support", () => {
   const cases: [string, Record<string, unknown>, RegExp][] = [
-    ["heads that do not divide the width", { model_type: "gpt2", vocab_size: 10, n_positions: 8, n_embd: 30, n_head: 4, n_layer: 1 }, /gpt2 config: "n_embd" \(30\) must be divisible by "n_head" \(4\)/],
-    ["a missing size", { model_type: "opt", vocab_size: 10, hidden_size: 8, num_attention_heads: 2, num_hidden_layers: 1, max_position_embeddings: 8 }, /opt config: "ffn_dim" must be a positive integer, found nothing/],
-    ["rope scaling", { model_type: "llama", vocab_size: 10, hidden_size: 8, num_attention_heads: 2, num_hidden_layers: 1, intermediate_size: 8, rope_scaling: { type: "linear", factor: 2 } }, /llama config: "rope_scaling" must be null \(rope scaling is not supported\)/],
-    ["kv heads that do not divide the heads", { model_type: "llama", vocab_size: 10, hidden_size: 12, num_attention_heads: 3, num_key_value_heads: 2, num_hidden_layers: 1, intermediate_size: 8 }, /"num_attention_heads" \(3\) must be divisible by "num_key_value_heads" \(2\)/],
-    ["MPT's clip_qkv", { model_type: "mpt", vocab_size: 10, d_model: 8, n_heads: 2, n_layers: 1, attn_config: { clip_qkv: 6 } }, /mpt attn_config config: "clip_qkv" must be null \(clip_qkv is not supported\), found 6/],
-    ["an unknown activation", { model_type: "gpt_neox", vocab_size: 10, hidden_size: 8, num_attention_heads: 2, num_hidden_layers: 1, hidden_act: "mish" }, /gpt_neox config: "hidden_act" must be one of .*found "mish"/],
-    ["Falcon's two norms without the new architecture", { model_type: "falcon", vocab_size: 10, hidden_size: 8, num_attention_heads: 2, num_hidden_layers: 1, num_ln_in_parallel_attn: 2 }, /falcon config: "num_ln_in_parallel_attn" must be 1 or null unless new_decoder_architecture, found 2/],
-    ["a rotary fraction that leaves no pair", { model_type: "gpt_neox", vocab_size: 10, hidden_size: 8, num_attention_heads: 2, num_hidden_layers: 1, rotary_pct: 0.1 }, /"rotary_pct" must be a fraction giving an even number >= 2 of the 4 head dims, found 0.1/],
-    ["GLM's relative encoding", { model_type: "glm", vocab_size: 10, hidden_size: 8, num_layers: 1, num_attention_heads: 2, max_sequence_length: 8, relative_encoding: true }, /glm config: "relative_encoding" must be false/],
+    [
+      "heads that do not divide the width",
+      { model_type: "gpt2", vocab_size: 10, n_positions: 8, n_embd: 30, n_head: 4, n_layer: 1 },
+      /gpt2 config: "n_embd" \(30\) must be divisible by "n_head" \(4\)/,
+    ],
+    [
+      "a missing size",
+      { model_type: "opt", vocab_size: 10, hidden_size: 8, num_attention_heads: 2, num_hidden_layers: 1, max_position_embeddings: 8 },
+      /opt config: "ffn_dim" must be a positive integer, found nothing/,
+    ],
+    [
+      "rope scaling",
+      {
+        model_type: "llama",
+        vocab_size: 10,
+        hidden_size: 8,
+        num_attention_heads: 2,
+        num_hidden_layers: 1,
+        intermediate_size: 8,
+        rope_scaling: { type: "linear", factor: 2 },
+      },
+      /llama config: "rope_scaling" must be null \(rope scaling is not supported\)/,
+    ],
+    [
+      "kv heads that do not divide the heads",
+      {
+        model_type: "llama",
+        vocab_size: 10,
+        hidden_size: 12,
+        num_attention_heads: 3,
+        num_key_value_heads: 2,
+        num_hidden_layers: 1,
+        intermediate_size: 8,
+      },
+      /"num_attention_heads" \(3\) must be divisible by "num_key_value_heads" \(2\)/,
+    ],
+    [
+      "MPT's clip_qkv",
+      { model_type: "mpt", vocab_size: 10, d_model: 8, n_heads: 2, n_layers: 1, attn_config: { clip_qkv: 6 } },
+      /mpt attn_config config: "clip_qkv" must be null \(clip_qkv is not supported\), found 6/,
+    ],
+    [
+      "an unknown activation",
+      { model_type: "gpt_neox", vocab_size: 10, hidden_size: 8, num_attention_heads: 2, num_hidden_layers: 1, hidden_act: "mish" },
+      /gpt_neox config: "hidden_act" must be one of .*found "mish"/,
+    ],
+    [
+      "Falcon's two norms without the new architecture",
+      { model_type: "falcon", vocab_size: 10, hidden_size: 8, num_attention_heads: 2, num_hidden_layers: 1, num_ln_in_parallel_attn: 2 },
+      /falcon config: "num_ln_in_parallel_attn" must be 1 or null unless new_decoder_architecture, found 2/,
+    ],
+    [
+      "a rotary fraction that leaves no pair",
+      { model_type: "gpt_neox", vocab_size: 10, hidden_size: 8, num_attention_heads: 2, num_hidden_layers: 1, rotary_pct: 0.1 },
+      /"rotary_pct" must be a fraction giving an even number >= 2 of the 4 head dims, found 0.1/,
+    ],
+    [
+      "GLM's relative encoding",
+      {
+        model_type: "glm",
+        vocab_size: 10,
+        hidden_size: 8,
+        num_layers: 1,
+        num_attention_heads: 2,
+        max_sequence_length: 8,
+        relative_encoding: true,
+      },
+      /glm config: "relative_encoding" must be false/,
+    ],
   ];
   it.each(cases)("%s", (_, config, message) => {
     expect(() => createModel(config)).toThrow(ModelConfigError);
@@ -140,7 +202,10 @@ describe("loadModel", () => {
   it("refuses integer tensors where weights belong", async () => {
     const dir = tempDir();
     writeFileSync(join(dir, "config.json"), JSON.stringify(gpt2.config));
-    await writeSafetensorsFile(join(dir, "model.safetensors"), { ...gpt2.weights, "transformer.ln_f.bias": gpt2.weights["transformer.ln_f.bias"]!.int() });
+    await writeSafetensorsFile(join(dir, "model.safetensors"), {
+      ...gpt2.weights,
+      "transformer.ln_f.bias": gpt2.weights["transformer.ln_f.bias"]!.int(),
+    });
     await expect(loadModel(dir)).rejects.toThrow(/tensor "transformer\.ln_f\.bias": expected a floating-point dtype .* found I32/);
   });
 

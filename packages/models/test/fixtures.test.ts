@@ -96,9 +96,12 @@ describe.each(fixtureNames())("%s fixture", (name) => {
     const params = model.stateDict();
     const grads = Object.fromEntries(Object.entries(f.grads).map(([key, g]) => [checkpointName(name, key), g]));
     expect(Object.keys(params).sort()).toEqual(Object.keys(grads).sort());
-    const worstGrad = Object.entries(grads).map(([key, g]) => [key, maxAbsDiff(params[key]!.grad!, g)] as const)
+    const worstGrad = Object.entries(grads)
+      .map(([key, g]) => [key, maxAbsDiff(params[key]!.grad!, g)] as const)
       .reduce((a, b) => (b[1] > a[1] ? b : a));
-    console.log(`${name}: logits ${logitsError.toExponential(2)}, loss ${lossError.toExponential(2)}, worst grad ${worstGrad[0]} ${worstGrad[1].toExponential(2)}`);
+    console.log(
+      `${name}: logits ${logitsError.toExponential(2)}, loss ${lossError.toExponential(2)}, worst grad ${worstGrad[0]} ${worstGrad[1].toExponential(2)}`,
+    );
     expect(logitsError).toBeLessThanOrEqual(1e-4);
     expect(lossError).toBeLessThanOrEqual(1e-5);
     for (const [key, g] of Object.entries(grads)) {

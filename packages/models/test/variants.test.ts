@@ -9,20 +9,130 @@ import { maxAbsDiff } from "./fixture_files.js";
 
 /** Valid configs unlike the fixtures', one per choice the fixtures leave out. */
 const VARIANTS: [string, Record<string, unknown>][] = [
-  ["gpt2: untied head, 3 heads, exact GELU", { model_type: "gpt2", vocab_size: 50, n_positions: 32, n_embd: 24, n_layer: 2, n_head: 3, n_inner: 40, activation_function: "gelu", tie_word_embeddings: false }],
-  ["gptj: rotary_dim 4 of 8, tied head", { model_type: "gptj", vocab_size: 50, n_positions: 32, n_embd: 24, n_layer: 2, n_head: 3, rotary_dim: 4, tie_word_embeddings: true }],
-  ["gpt_neox: rotary_pct 0.5, sequential residual, tied, old rope keys", { model_type: "gpt_neox", vocab_size: 50, hidden_size: 32, num_attention_heads: 4, num_hidden_layers: 2, intermediate_size: 48, rotary_pct: 0.5, rotary_emb_base: 500, use_parallel_residual: false, tie_word_embeddings: true, max_position_embeddings: 32 }],
-  ["opt: post-LN, word_embed_proj_dim 16 != hidden 32", { model_type: "opt", vocab_size: 50, hidden_size: 32, num_attention_heads: 4, num_hidden_layers: 2, ffn_dim: 48, max_position_embeddings: 32, word_embed_proj_dim: 16, do_layer_norm_before: false }],
-  ["bloom: 6 heads, residual from the norm", { model_type: "bloom", vocab_size: 50, hidden_size: 48, n_head: 6, n_layer: 2, apply_residual_connection_post_layernorm: true }],
-  ["llama: one kv head, tied head, theta 500000", { model_type: "llama", vocab_size: 50, hidden_size: 32, num_attention_heads: 4, num_key_value_heads: 1, num_hidden_layers: 2, intermediate_size: 40, rope_theta: 500000, tie_word_embeddings: true }],
-  ["falcon: new_decoder_architecture, 2 kv heads, two norms, biases", { model_type: "falcon", vocab_size: 50, hidden_size: 32, num_attention_heads: 4, num_kv_heads: 2, num_hidden_layers: 2, new_decoder_architecture: true, bias: true }],
-  ["falcon: per-head qkv, sequential, ALiBi (RW)", { model_type: "falcon", vocab_size: 50, hidden_size: 32, num_attention_heads: 4, num_hidden_layers: 2, multi_query: false, parallel_attn: false, alibi: true, bias: true }],
-  ["falcon: RefinedWeb-era config (n_head, n_layer, n_head_kv)", { model_type: "RefinedWeb", vocab_size: 50, hidden_size: 32, n_head: 4, n_head_kv: 2, n_layer: 2, new_decoder_architecture: true }],
-  ["mpt: 6 heads, alibi_bias_max 16, biases", { model_type: "mpt", vocab_size: 50, d_model: 48, n_heads: 6, n_layers: 2, expansion_ratio: 2, max_seq_len: 32, no_bias: false, attn_config: { alibi: true, alibi_bias_max: 16 } }],
-  ["glm: 3 heads, default positions", { model_type: "glm", vocab_size: 50, hidden_size: 24, num_layers: 2, num_attention_heads: 3, max_sequence_length: 32 }],
+  [
+    "gpt2: untied head, 3 heads, exact GELU",
+    {
+      model_type: "gpt2",
+      vocab_size: 50,
+      n_positions: 32,
+      n_embd: 24,
+      n_layer: 2,
+      n_head: 3,
+      n_inner: 40,
+      activation_function: "gelu",
+      tie_word_embeddings: false,
+    },
+  ],
+  [
+    "gptj: rotary_dim 4 of 8, tied head",
+    { model_type: "gptj", vocab_size: 50, n_positions: 32, n_embd: 24, n_layer: 2, n_head: 3, rotary_dim: 4, tie_word_embeddings: true },
+  ],
+  [
+    "gpt_neox: rotary_pct 0.5, sequential residual, tied, old rope keys",
+    {
+      model_type: "gpt_neox",
+      vocab_size: 50,
+      hidden_size: 32,
+      num_attention_heads: 4,
+      num_hidden_layers: 2,
+      intermediate_size: 48,
+      rotary_pct: 0.5,
+      rotary_emb_base: 500,
+      use_parallel_residual: false,
+      tie_word_embeddings: true,
+      max_position_embeddings: 32,
+    },
+  ],
+  [
+    "opt: post-LN, word_embed_proj_dim 16 != hidden 32",
+    {
+      model_type: "opt",
+      vocab_size: 50,
+      hidden_size: 32,
+      num_attention_heads: 4,
+      num_hidden_layers: 2,
+      ffn_dim: 48,
+      max_position_embeddings: 32,
+      word_embed_proj_dim: 16,
+      do_layer_norm_before: false,
+    },
+  ],
+  [
+    "bloom: 6 heads, residual from the norm",
+    { model_type: "bloom", vocab_size: 50, hidden_size: 48, n_head: 6, n_layer: 2, apply_residual_connection_post_layernorm: true },
+  ],
+  [
+    "llama: one kv head, tied head, theta 500000",
+    {
+      model_type: "llama",
+      vocab_size: 50,
+      hidden_size: 32,
+      num_attention_heads: 4,
+      num_key_value_heads: 1,
+      num_hidden_layers: 2,
+      intermediate_size: 40,
+      rope_theta: 500000,
+      tie_word_embeddings: true,
+    },
+  ],
+  [
+    "falcon: new_decoder_architecture, 2 kv heads, two norms, biases",
+    {
+      model_type: "falcon",
+      vocab_size: 50,
+      hidden_size: 32,
+      num_attention_heads: 4,
+      num_kv_heads: 2,
+      num_hidden_layers: 2,
+      new_decoder_architecture: true,
+      bias: true,
+    },
+  ],
+  [
+    "falcon: per-head qkv, sequential, ALiBi (RW)",
+    {
+      model_type: "falcon",
+      vocab_size: 50,
+      hidden_size: 32,
+      num_attention_heads: 4,
+      num_hidden_layers: 2,
+      multi_query: false,
+      parallel_attn: false,
+      alibi: true,
+      bias: true,
+    },
+  ],
+  [
+    "falcon: RefinedWeb-era config (n_head, n_layer, n_head_kv)",
+    { model_type: "RefinedWeb", vocab_size: 50, hidden_size: 32, n_head: 4, n_head_kv: 2, n_layer: 2, new_decoder_architecture: true },
+  ],
+  [
+    "mpt: 6 heads, alibi_bias_max 16, biases",
+    {
+      model_type: "mpt",
+      vocab_size: 50,
+      d_model: 48,
+      n_heads: 6,
+      n_layers: 2,
+      expansion_ratio: 2,
+      max_seq_len: 32,
+      no_bias: false,
+      attn_config: { alibi: true, alibi_bias_max: 16 },
+    },
+  ],
+  [
+    "glm: 3 heads, default positions",
+    { model_type: "glm", vocab_size: 50, hidden_size: 24, num_layers: 2, num_attention_heads: 3, max_sequence_length: 32 },
+  ],
 ];
 
-const ids = tensor([[1, 5, 9, 2, 7, 3, 8], [4, 4, 0, 11, 6, 2, 1]], { dtype: "int32" });
+const ids = tensor(
+  [
+    [1, 5, 9, 2, 7, 3, 8],
+    [4, 4, 0, 11, 6, 2, 1],
+  ],
+  { dtype: "int32" },
+);
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
@@ -52,8 +162,20 @@ describe.each(VARIANTS)("%s", (_, config) => {
 
   it("ignores left padding: a padded row's logits equal the unpadded row's", () => {
     noGrad(() => {
-      const padded = tensor([[0, 0, 5, 9, 2], [1, 5, 9, 2, 7]], { dtype: "int32" });
-      const mask = tensor([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]], { dtype: "int32" });
+      const padded = tensor(
+        [
+          [0, 0, 5, 9, 2],
+          [1, 5, 9, 2, 7],
+        ],
+        { dtype: "int32" },
+      );
+      const mask = tensor(
+        [
+          [0, 0, 1, 1, 1],
+          [1, 1, 1, 1, 1],
+        ],
+        { dtype: "int32" },
+      );
       const out = model.forward(padded, { attentionMask: mask });
       const alone = model.forward(tensor([[5, 9, 2]], { dtype: "int32" }));
       expect(maxAbsDiff(out.slice(0, 0, 1).slice(1, 2), alone)).toBeLessThan(1e-4);

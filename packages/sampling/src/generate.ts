@@ -54,8 +54,14 @@ export async function* generateBatch(
 
   const cache = model.createCache();
   try {
-    let ids = int32(prompts.flatMap((p) => [...new Array<number>(width - p.length).fill(pad), ...p]), [batch, width]);
-    let positions = int32(prompts.flatMap((p) => Array.from({ length: width }, (_, j) => Math.max(0, j - (width - p.length)))), [batch, width]);
+    let ids = int32(
+      prompts.flatMap((p) => [...new Array<number>(width - p.length).fill(pad), ...p]),
+      [batch, width],
+    );
+    let positions = int32(
+      prompts.flatMap((p) => Array.from({ length: width }, (_, j) => Math.max(0, j - (width - p.length)))),
+      [batch, width],
+    );
     for (let step = 0; step < maxNew; step++) {
       const mask: Tensor | undefined = padded ? bool(keyMask.flat(), [batch, keyMask[0]!.length]) : undefined;
       let rows: Float32Array[];
@@ -79,8 +85,14 @@ export async function* generateBatch(
       if (done.every(Boolean)) return;
       yield out;
       if (step === maxNew - 1) return;
-      ids = int32(out.map((id) => id ?? pad), [batch, 1]);
-      positions = int32(nextPosition.map((p) => p), [batch, 1]);
+      ids = int32(
+        out.map((id) => id ?? pad),
+        [batch, 1],
+      );
+      positions = int32(
+        nextPosition.map((p) => p),
+        [batch, 1],
+      );
       for (let b = 0; b < batch; b++) {
         nextPosition[b]!++;
         keyMask[b]!.push(1);

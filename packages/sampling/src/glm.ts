@@ -145,7 +145,7 @@ export async function fillBlanksText(
   options: BlankInfillingOptions,
 ): Promise<{ text: string; spans: string[] }> {
   const markers = Object.keys(options.tokens.masks);
-  if (markers.length === 0) throw new SamplingError("fillBlanksText: options.tokens.masks is empty; expected e.g. { \"[MASK]\": id }");
+  if (markers.length === 0) throw new SamplingError('fillBlanksText: options.tokens.masks is empty; expected e.g. { "[MASK]": id }');
   const pattern = new RegExp(`(${markers.map(escapeRegExp).join("|")})`);
   const ids: number[] = [];
   for (const piece of text.split(pattern)) {

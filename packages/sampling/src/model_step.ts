@@ -15,11 +15,7 @@ export function bool(values: ArrayLike<number>, shape: readonly number[]): Tenso
  * One forward pass without autograd that returns only the last position's logits of each row, on
  * the host: [batch][vocab]. Every tensor made on the way is freed; the cache keeps what it appended.
  */
-export async function lastLogits(
-  model: LanguageModel,
-  ids: Tensor,
-  options: ForwardOptions,
-): Promise<Float32Array[]> {
+export async function lastLogits(model: LanguageModel, ids: Tensor, options: ForwardOptions): Promise<Float32Array[]> {
   const last = noGrad(() =>
     tidy(() => {
       const logits = model.forward(ids, { ...options, logitsToKeep: 1 });

@@ -29,7 +29,10 @@ export async function* fullRedecodeText(
       emitted = safe;
     }
   }
-  const text = tokenizer.decode(ids).slice(promptText.length).replace(/\uFFFD+$/, "");
+  const text = tokenizer
+    .decode(ids)
+    .slice(promptText.length)
+    .replace(/\uFFFD+$/, "");
   if (text.length > emitted) yield text.slice(emitted);
 }
 

@@ -41,7 +41,11 @@ describe("batches, stop tokens, seeds", () => {
   for (const name of ["gpt2", "bloom", "llama", "opt"]) {
     it(`${name}: a batch of prompts of different lengths gives each prompt's own continuation`, async () => {
       const { model } = await fixture(name);
-      const prompts = [[5, 17, 300, 42, 9, 77], [11, 250], [400, 3, 3, 8]];
+      const prompts = [
+        [5, 17, 300, 42, 9, 77],
+        [11, 250],
+        [400, 3, 3, 8],
+      ];
       const alone = await Promise.all(prompts.map((p) => collect(generate(model, p, { maxNewTokens: 6 }))));
       const rows: number[][] = prompts.map(() => []);
       for await (const step of generateBatch(model, prompts, { maxNewTokens: 6, padId: 0 })) {
@@ -76,6 +80,15 @@ describe("batches, stop tokens, seeds", () => {
       /prompt 0 \(2 tokens\) \+ maxNewTokens 63 = 65 exceeds the model's maxPositions 64/,
     );
     // Without maxNewTokens, generation stops where the positions run out.
-    expect((await collect(generate(model, Array.from({ length: 60 }, (_, i) => i)))).length).toBe(4);
+    expect(
+      (
+        await collect(
+          generate(
+            model,
+            Array.from({ length: 60 }, (_, i) => i),
+          ),
+        )
+      ).length,
+    ).toBe(4);
   });
 });

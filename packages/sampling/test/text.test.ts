@@ -15,7 +15,10 @@ describe("generateText", () => {
     const promptIds = bytes.encode(prompt) as number[];
     const generated = await collect(generate(model, promptIds, { maxNewTokens: 24 }));
     const pieces = await collect(generateText(model, bytes, prompt, { maxNewTokens: 24 }));
-    const whole = bytes.decode([...promptIds, ...generated]).slice(prompt.length).replace(/\uFFFD+$/, "");
+    const whole = bytes
+      .decode([...promptIds, ...generated])
+      .slice(prompt.length)
+      .replace(/\uFFFD+$/, "");
     expect(pieces.join("")).toBe(whole);
     for (const p of pieces.slice(0, -1)) expect(p.endsWith("\uFFFD")).toBe(false);
   });

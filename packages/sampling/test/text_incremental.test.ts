@@ -52,7 +52,13 @@ const CONTINUATIONS = [
 type TextGenerator = typeof generateText;
 
 /** The pieces one implementation streams when the model's greedy output is `script`. */
-async function piecesOf(impl: TextGenerator, codec: TextCodec, prompt: string, script: number[], options: GenerateTextOptions = {}): Promise<string[]> {
+async function piecesOf(
+  impl: TextGenerator,
+  codec: TextCodec,
+  prompt: string,
+  script: number[],
+  options: GenerateTextOptions = {},
+): Promise<string[]> {
   // The model and the implementation see the ids this run uses renumbered 0, 1, 2, ..., so the
   // scripted model's logits are short rows (a 262K-token vocabulary makes every step slow).
   const real = [...new Set([...codec.encode(prompt), ...script])];
@@ -67,7 +73,10 @@ async function piecesOf(impl: TextGenerator, codec: TextCodec, prompt: string, s
       return { push: (i) => stream.push(real[i]!), flush: () => stream.flush?.() ?? "" };
     };
   }
-  const model = scriptedModel(script.map((id) => index.get(id)!), real.length);
+  const model = scriptedModel(
+    script.map((id) => index.get(id)!),
+    real.length,
+  );
   return collect(impl(model, renumbered, prompt, { ...options, maxNewTokens: script.length }));
 }
 
@@ -102,9 +111,9 @@ describe.each(TOKENIZERS)("generateText on %s", (_, tok) => {
       const mid = Math.floor(all.length / 2);
       const stopSets = [
         [all.slice(mid, mid + 3)],
-        [all.slice(mid, mid + 2) + "\u0007"], // never found, but its start is: held back, then shown
+        [`${all.slice(mid, mid + 2)}\u0007`], // never found, but its start is: held back, then shown
         ["never found", all.slice(-2)],
-        [all.slice(mid + 4, mid + 9), all.slice(mid + 1, mid + 3) + "\u0007", all.slice(mid + 2, mid + 4)],
+        [all.slice(mid + 4, mid + 9), `${all.slice(mid + 1, mid + 3)}\u0007`, all.slice(mid + 2, mid + 4)],
       ];
       for (const stopStrings of stopSets) await expectSamePieces(tok, "Hello", script, { stopStrings });
     }
@@ -118,7 +127,7 @@ describe("generateText on random byte-level ids", () => {
       // half single-byte tokens (ids 0..255 in llama3, many of them bytes 0x80..0xff), half others
       const script = Array.from({ length: 200 }, () => (rng.uniform() < 0.5 ? rng.int(256) : rng.int(32000)));
       const all = (await expectSamePieces(llama3, "Hi", script)).join("");
-      await expectSamePieces(llama3, "Hi", script, { stopStrings: [all.slice(150, 153), all.slice(80, 81) + "\u0007"] });
+      await expectSamePieces(llama3, "Hi", script, { stopStrings: [all.slice(150, 153), `${all.slice(80, 81)}\u0007`] });
     }
   });
 });

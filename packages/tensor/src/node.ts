@@ -66,10 +66,7 @@ export async function readSafetensorsFileRaw(path: FilePath): Promise<ParsedSafe
 }
 
 /** Loads every tensor of a safetensors file (dtype rules as `loadSafetensors`). */
-export async function readSafetensorsFile(
-  path: FilePath,
-  options: ReadSafetensorsFileOptions = {},
-): Promise<Record<string, Tensor>> {
+export async function readSafetensorsFile(path: FilePath, options: ReadSafetensorsFileOptions = {}): Promise<Record<string, Tensor>> {
   return loadTensors(toPath(path), options);
 }
 
@@ -80,19 +77,14 @@ interface Wanted {
 }
 
 /** Loads all tensors of a file, or only the wanted ones; frees what it made if anything fails. */
-async function loadTensors(
-  file: string,
-  options: ReadSafetensorsFileOptions,
-  wanted?: Wanted,
-): Promise<Record<string, Tensor>> {
+async function loadTensors(file: string, options: ReadSafetensorsFileOptions, wanted?: Wanted): Promise<Record<string, Tensor>> {
   const { maxWholeFileBytes = DEFAULT_MAX_WHOLE_FILE_BYTES, ...rest } = options;
   const load = { ...rest, source: file };
   const out: Record<string, Tensor> = {};
   try {
     if ((await stat(file)).size <= maxWholeFileBytes) {
       const { tensors } = await readSafetensorsFileRaw(file);
-      for (const [name, entry] of pick(tensors, file, wanted))
-        setTensor(out, name, tensorFromSafetensorsEntry(name, entry, load));
+      for (const [name, entry] of pick(tensors, file, wanted)) setTensor(out, name, tensorFromSafetensorsEntry(name, entry, load));
       return out;
     }
     // Header first, then each tensor's bytes, converted and uploaded before the next is read.
@@ -123,7 +115,7 @@ async function readAt(handle: FileHandle, position: number, length: number, file
 /** Fills `out` from `position` on (a read may return less; each call stays under 2 GiB). */
 async function readFully(handle: FileHandle, out: Uint8Array, position: number, file: string): Promise<Uint8Array> {
   const length = out.byteLength;
-  for (let done = 0; done < length;) {
+  for (let done = 0; done < length; ) {
     const { bytesRead } = await handle.read(out, done, Math.min(length - done, 2 ** 30), position + done);
     if (bytesRead === 0) {
       throw new SafetensorsError(
@@ -167,11 +159,7 @@ export async function writeSafetensorsFile(
 }
 
 /** Writes raw entries (dtype, shape, bytes) as a safetensors file, atomically. */
-export async function writeSafetensorsFileRaw(
-  path: FilePath,
-  tensors: SafetensorsRawTensors,
-  metadata?: Metadata,
-): Promise<void> {
+export async function writeSafetensorsFileRaw(path: FilePath, tensors: SafetensorsRawTensors, metadata?: Metadata): Promise<void> {
   await writeFileAtomic(toPath(path), serializeSafetensors(tensors, metadata));
 }
 
@@ -334,10 +322,13 @@ export async function writeCheckpointFolder(
       written.add(file);
     }
     const totalSize = sizes.reduce((n, [, size]) => n + size, 0);
-    await writeFileAtomic(join(dir, SAFETENSORS_INDEX_FILE), utf8(JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2) + "\n"));
+    await writeFileAtomic(
+      join(dir, SAFETENSORS_INDEX_FILE),
+      utf8(`${JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2)}\n`),
+    );
     written.add(SAFETENSORS_INDEX_FILE);
   }
-  await writeFileAtomic(join(dir, CONFIG_FILE), utf8(JSON.stringify(contents.config, null, 2) + "\n"));
+  await writeFileAtomic(join(dir, CONFIG_FILE), utf8(`${JSON.stringify(contents.config, null, 2)}\n`));
   for (const name of await readdir(dir)) {
     const stale = name === SAFETENSORS_FILE || name === SAFETENSORS_INDEX_FILE || /^model-\d{5}-of-\d{5}\.safetensors$/.test(name);
     if (stale && !written.has(name)) await unlink(join(dir, name));

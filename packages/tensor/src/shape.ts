@@ -53,9 +53,7 @@ export function broadcastShapes(a: Shape, b: Shape, op: string): number[] {
     const da = a[a.length - rank + i] ?? 1;
     const db = b[b.length - rank + i] ?? 1;
     if (da !== db && da !== 1 && db !== 1) {
-      throw new ShapeError(
-        `${op}: shapes ${fmtShape(a)} and ${fmtShape(b)} cannot be broadcast (dim ${i} of the result: ${da} vs ${db})`,
-      );
+      throw new ShapeError(`${op}: shapes ${fmtShape(a)} and ${fmtShape(b)} cannot be broadcast (dim ${i} of the result: ${da} vs ${db})`);
     }
     out[i] = da === 1 ? db : da;
   }

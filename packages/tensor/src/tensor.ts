@@ -63,6 +63,7 @@ export type Operand = Tensor | number;
  * An immutable n-dimensional array on a backend: a strided view of a Storage. Ops return new
  * tensors; views (reshape, transpose, slice, expand) share storage and copy only when they must.
  */
+// biome-ignore format: the op methods are a table, one line each
 export class Tensor {
   readonly __isTensor = true;
   readonly shape: readonly number[];

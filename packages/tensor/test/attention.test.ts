@@ -37,8 +37,14 @@ function reference(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, bias: T
   const H = q.shape[1]!;
   const group = H / k.shape[1]!;
   const heads = Array.from({ length: H }, (_, h) => Math.floor(h / group));
-  const kx = concat(heads.map((j) => k.narrow(1, j, 1)), 1);
-  const vx = concat(heads.map((j) => v.narrow(1, j, 1)), 1);
+  const kx = concat(
+    heads.map((j) => k.narrow(1, j, 1)),
+    1,
+  );
+  const vx = concat(
+    heads.map((j) => v.narrow(1, j, 1)),
+    1,
+  );
   let scores = q.matmul(kx.transpose(-1, -2)).mul(scale);
   if (bias) scores = scores.add(bias);
   if (mask) scores = where(mask, scores, -Infinity);
@@ -136,12 +142,37 @@ describe("scaledDotProductAttention errors name the argument, the expected and t
   const k = tensor(randomValues(2 * 2 * 5 * 8), { shape: [2, 2, 5, 8] });
   test.each([
     ["q rank", () => scaledDotProductAttention(q.reshape(8, 3, 8), k, k), ShapeError, /q must have rank 4 .*\[8,3,8\]/],
-    ["k head dim", () => scaledDotProductAttention(q, k.narrow(3, 0, 4), k), ShapeError, /k must have shape \[2, kvHeads, keys, 8\].*\[2,2,5,4\]/],
-    ["v shape", () => scaledDotProductAttention(q, k, k.narrow(2, 0, 4)), ShapeError, /v must have the shape of k \[2,2,5,8\].*\[2,2,4,8\]/],
-    ["kv heads", () => scaledDotProductAttention(q.narrow(1, 0, 3), k, k), ShapeError, /kv heads of k \(2\) must divide the query heads of q \(3\)/],
+    [
+      "k head dim",
+      () => scaledDotProductAttention(q, k.narrow(3, 0, 4), k),
+      ShapeError,
+      /k must have shape \[2, kvHeads, keys, 8\].*\[2,2,5,4\]/,
+    ],
+    [
+      "v shape",
+      () => scaledDotProductAttention(q, k, k.narrow(2, 0, 4)),
+      ShapeError,
+      /v must have the shape of k \[2,2,5,8\].*\[2,2,4,8\]/,
+    ],
+    [
+      "kv heads",
+      () => scaledDotProductAttention(q.narrow(1, 0, 3), k, k),
+      ShapeError,
+      /kv heads of k \(2\) must divide the query heads of q \(3\)/,
+    ],
     ["mask dtype", () => scaledDotProductAttention(q, k, k, { mask: tensor([1]) }), DTypeError, /mask must be bool, got float32/],
-    ["mask shape", () => scaledDotProductAttention(q, k, k, { mask: tensor([true, false]) }), ShapeError, /mask must be broadcastable to .*\[2,4,3,5\], got \[2\]/],
-    ["bias dtype", () => scaledDotProductAttention(q, k, k, { bias: tensor([1], { dtype: "int32" }) }), DTypeError, /bias must be float32, got int32/],
+    [
+      "mask shape",
+      () => scaledDotProductAttention(q, k, k, { mask: tensor([true, false]) }),
+      ShapeError,
+      /mask must be broadcastable to .*\[2,4,3,5\], got \[2\]/,
+    ],
+    [
+      "bias dtype",
+      () => scaledDotProductAttention(q, k, k, { bias: tensor([1], { dtype: "int32" }) }),
+      DTypeError,
+      /bias must be float32, got int32/,
+    ],
     ["k dtype", () => scaledDotProductAttention(q, k.int(), k), DTypeError, /k must be float32, got int32/],
   ])("%s", (_, f, type, message) => {
     expect(f).toThrow(type);

@@ -54,7 +54,10 @@ describe("tidy", () => {
   });
   test("a view keeps its storage alive after its base is disposed", async () => {
     const view = tidy(() => tensor([1, 2, 3, 4]).reshape(2, 2).transpose());
-    expect(await view.toArray()).toEqual([[1, 3], [2, 4]]);
+    expect(await view.toArray()).toEqual([
+      [1, 3],
+      [2, 4],
+    ]);
   });
   test("tensors the graph needs survive tidy until backward, then are freed", async () => {
     const w = tensor([0.5, -1, 2], { requiresGrad: true });

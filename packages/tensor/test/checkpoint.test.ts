@@ -25,14 +25,20 @@ const tempDir = () => {
 };
 
 const weights = () => ({
-  "a.weight": tensor([[1, 2], [3, 4]]),
+  "a.weight": tensor([
+    [1, 2],
+    [3, 4],
+  ]),
   "b.bias": tensor([5, 6, 7]),
   "c.weight": tensor([8]).cast("float16"),
 });
 
 describe("openCheckpoint", () => {
   test("reads config.json and headers first, then each tensor on request", async () => {
-    const files = checkpointFilesFromBytes({ "config.json": '{"model_type":"x"}', "model.safetensors": await saveSafetensors(weights()) }, "mem");
+    const files = checkpointFilesFromBytes(
+      { "config.json": '{"model_type":"x"}', "model.safetensors": await saveSafetensors(weights()) },
+      "mem",
+    );
     const checkpoint = await openCheckpoint(files);
     expect(checkpoint.config).toEqual({ model_type: "x" });
     expect([...checkpoint.tensors.keys()]).toEqual(["a.weight", "b.bias", "c.weight"]);
@@ -49,7 +55,9 @@ describe("openCheckpoint", () => {
     await expect(openCheckpoint(checkpointFilesFromBytes({}, "empty"))).rejects.toThrow("empty: expected a config.json, found none");
     const bad = openCheckpoint(checkpointFilesFromBytes({ "config.json": "{nope" }, "bad"));
     await expect(bad).rejects.toThrow(CheckpointFileError);
-    await expect(openCheckpoint(checkpointFilesFromBytes({ "config.json": "[1]" }, "arr"))).rejects.toThrow("arr/config.json: expected a JSON object, found [1]");
+    await expect(openCheckpoint(checkpointFilesFromBytes({ "config.json": "[1]" }, "arr"))).rejects.toThrow(
+      "arr/config.json: expected a JSON object, found [1]",
+    );
     await expect(openCheckpoint(checkpointFilesFromBytes({ "config.json": "{}" }, "noweights"))).rejects.toThrow(
       "noweights: expected model.safetensors or model.safetensors.index.json, found neither",
     );
@@ -59,11 +67,19 @@ describe("openCheckpoint", () => {
     const shard1 = await saveSafetensors({ "a.weight": weights()["a.weight"] });
     const shard2 = await saveSafetensors({ "b.bias": weights()["b.bias"] });
     const index = { metadata: { total_size: 28 }, weight_map: { "a.weight": "s1.safetensors", "b.bias": "s2.safetensors" } };
-    const files = { "config.json": "{}", "model.safetensors.index.json": JSON.stringify(index), "s1.safetensors": shard1, "s2.safetensors": shard2 };
+    const files = {
+      "config.json": "{}",
+      "model.safetensors.index.json": JSON.stringify(index),
+      "s1.safetensors": shard1,
+      "s2.safetensors": shard2,
+    };
     const checkpoint = await openCheckpoint(checkpointFilesFromBytes(files, "sharded"));
     expect(checkpoint.metadata).toEqual({ total_size: 28 });
     expect(Object.keys(await checkpoint.readAll())).toEqual(["a.weight", "b.bias"]);
-    const lying = { ...files, "model.safetensors.index.json": JSON.stringify({ weight_map: { ...index.weight_map, "c.weight": "s2.safetensors" } }) };
+    const lying = {
+      ...files,
+      "model.safetensors.index.json": JSON.stringify({ weight_map: { ...index.weight_map, "c.weight": "s2.safetensors" } }),
+    };
     await expect(openCheckpoint(checkpointFilesFromBytes(lying, "lying"))).rejects.toThrow(
       /tensor "c.weight": expected the tensor in shard s2.safetensors \(as weight_map says\), found no such tensor there/,
     );
@@ -85,7 +101,9 @@ describe("halves widened as they are read", () => {
   test("readTensor with dtype float32 gives the values of cast()", async () => {
     const values = tensor(Array.from({ length: 1001 }, (_, i) => (i - 500) * 0.37));
     const halves = { h: values.cast("float16"), b: values.cast("bfloat16") };
-    const checkpoint = await openCheckpoint(checkpointFilesFromBytes({ "config.json": "{}", "model.safetensors": await saveSafetensors(halves) }));
+    const checkpoint = await openCheckpoint(
+      checkpointFilesFromBytes({ "config.json": "{}", "model.safetensors": await saveSafetensors(halves) }),
+    );
     for (const name of ["h", "b"] as const) {
       const read = await checkpoint.readTensor(name, { dtype: "float32" });
       expect(Array.from(read.dataSync()), name).toEqual(Array.from(halves[name].float().dataSync()));
@@ -104,7 +122,13 @@ describe("shard indexes", () => {
   });
 
   test("plan shards in order, a tensor larger than the limit alone", () => {
-    const sizes = [["a", 4], ["b", 4], ["c", 10], ["d", 1], ["e", 1]] as const;
+    const sizes = [
+      ["a", 4],
+      ["b", 4],
+      ["c", 10],
+      ["d", 1],
+      ["e", 1],
+    ] as const;
     expect(planShards(sizes, 8)).toEqual([["a", "b"], ["c"], ["d", "e"]]);
     expect(planShards(sizes, 100)).toEqual([["a", "b", "c", "d", "e"]]);
     expect(planShards([], 8)).toEqual([[]]);

@@ -29,7 +29,11 @@ function naive(f: (x: number, y: number) => number, a: StridedView, b: StridedVi
 describe("cpu float32 binary fast paths", () => {
   const R = 5;
   const C = 37;
-  const full = (seed: number) => view(randomF32(R * C + 3, seed, 4).map((v) => v + 3), [R * C + 3]).buffer;
+  const full = (seed: number) =>
+    view(
+      randomF32(R * C + 3, seed, 4).map((v) => v + 3),
+      [R * C + 3],
+    ).buffer;
   const at = (buffer: StridedView["buffer"], strides: number[], offset = 0): StridedView => ({ buffer, shape: [R, C], strides, offset });
   const layouts: [string, () => [StridedView, StridedView]][] = [
     ["dense, dense with offsets", () => [at(full(1), [C, 1], 2), at(full(2), [C, 1], 1)]],

@@ -1,10 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  bfloat16BitsToFloat32,
-  float16BitsToFloat32,
-  float32ToBfloat16Bits,
-  float32ToFloat16Bits,
-} from "../src/cpu/half.js";
+import { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from "../src/cpu/half.js";
 import { randomF32 } from "./cpu-helpers.js";
 
 describe("float16 conversion", () => {

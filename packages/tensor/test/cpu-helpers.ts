@@ -61,12 +61,7 @@ export function hostOf(dtype: DType, values: number[]): HostArray {
 }
 
 /** Re-views an existing view (shares the buffer) with other shape/strides/offset. */
-export function restride(
-  v: StridedView,
-  shape: readonly number[],
-  strides: readonly number[],
-  offset: number,
-): StridedView {
+export function restride(v: StridedView, shape: readonly number[], strides: readonly number[], offset: number): StridedView {
   return { buffer: v.buffer, shape, strides, offset };
 }
 

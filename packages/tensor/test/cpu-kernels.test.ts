@@ -2,19 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { BinaryOp, ReduceOp, StridedView, UnaryOp } from "../src/backend.js";
 import { CpuBackend, cpuBackend } from "../src/cpu/backend.js";
 import { erf } from "../src/cpu/kernels/erf.js";
-import {
-  at,
-  be,
-  contiguousStridesOf,
-  expectClose,
-  indices,
-  naive,
-  randomF32,
-  read,
-  restride,
-  transposed,
-  view,
-} from "./cpu-helpers.js";
+import { at, be, contiguousStridesOf, expectClose, indices, naive, randomF32, read, restride, transposed, view } from "./cpu-helpers.js";
 
 /** Strided variants of one logical [2, 3, 4] input: each is checked against the naive reader. */
 function variants(seed: number): { name: string; v: StridedView }[] {
@@ -121,9 +109,7 @@ describe("cpu cast", () => {
       expect(read(asInt)).toEqual([0, 1024, -2, 0]);
       const other = dtype === "float16" ? "bfloat16" : "float16";
       const cross = be.cast({ buffer: h, shape: [4], strides: [1], offset: 0 }, other);
-      expect(read(be.cast({ buffer: cross, shape: [4], strides: [1], offset: 0 }, "float32"))).toEqual([
-        0.5, 1024, -2, 0.25,
-      ]);
+      expect(read(be.cast({ buffer: cross, shape: [4], strides: [1], offset: 0 }, "float32"))).toEqual([0.5, 1024, -2, 0.25]);
     }
   });
 
@@ -148,7 +134,7 @@ const UNARY_REF: Record<Exclude<UnaryOp, "not">, (x: number) => number> = {
   erf: (x) => erfReference(x),
   sin: Math.sin,
   cos: Math.cos,
-  relu: (x) => (x > 0 ? x : 0),
+  relu: (x) => Math.max(x, 0),
   sigmoid: (x) => 1 / (1 + Math.exp(-x)),
   silu: (x) => x / (1 + Math.exp(-x)),
   gelu: (x) => 0.5 * x * (1 + erfReference(x / Math.SQRT2)),
@@ -210,7 +196,7 @@ const BINARY_REF: Record<BinaryOp, (a: number, b: number) => number> = {
   sub: (a, b) => a - b,
   mul: (a, b) => a * b,
   div: (a, b) => a / b,
-  pow: (a, b) => Math.pow(a, b),
+  pow: (a, b) => a ** b,
   maximum: (a, b) => Math.max(a, b),
   minimum: (a, b) => Math.min(a, b),
   eq: (a, b) => +(a === b),
@@ -236,9 +222,7 @@ describe("cpu binary", () => {
           const x = naive(av);
           const y = naive(b.v);
           const expected = x.map((xi, i) => ref(xi, y[i]!));
-          expect(out.dtype).toBe(
-            ["add", "sub", "mul", "div", "pow", "maximum", "minimum"].includes(op) ? "float32" : "bool",
-          );
+          expect(out.dtype).toBe(["add", "sub", "mul", "div", "pow", "maximum", "minimum"].includes(op) ? "float32" : "bool");
           expectClose(
             read(out),
             expected.map((e) => (out.dtype === "float32" ? Math.fround(e) : e)),
@@ -264,9 +248,7 @@ describe("cpu binary", () => {
     expect(read(be.binary("mul", a, b))).toEqual([14, -14, 2147483647, 0, -27]);
     expect(read(be.binary("sub", a, b))).toEqual([5, -9, 2147483646, 0, 12]);
     expect(read(be.binary("maximum", a, b))).toEqual([7, 2, 2147483647, 65536, 9]);
-    expect(
-      read(be.binary("pow", view([2, 3], [2], { dtype: "int32" }), view([10, 2], [2], { dtype: "int32" }))),
-    ).toEqual([1024, 9]);
+    expect(read(be.binary("pow", view([2, 3], [2], { dtype: "int32" }), view([10, 2], [2], { dtype: "int32" })))).toEqual([1024, 9]);
     expect(read(be.binary("lt", a, b))).toEqual([0, 1, 0, 0, 0]);
   });
 
@@ -338,14 +320,14 @@ function reduceRef(op: ReduceOp, v: StridedView, axes: readonly number[]): numbe
       op === "sum"
         ? cur + x
         : op === "prod"
-        ? cur * x
-        : op === "max"
-        ? cur > x || cur !== cur
-          ? cur
-          : x
-        : cur < x || cur !== cur
-        ? cur
-        : x;
+          ? cur * x
+          : op === "max"
+            ? cur > x || cur !== cur
+              ? cur
+              : x
+            : cur < x || cur !== cur
+              ? cur
+              : x;
   }
   return out;
 }
@@ -507,12 +489,7 @@ describe("cpu gather / scatterAdd", () => {
     const idx = view([1, 1, 0], [3], { dtype: "int32" });
     expect(read(be.scatterAdd(upd, idx, 0, [2, 2]))).toEqual([3, 6, 3, 9]);
     const h = be.cast(view([1, 2], [2]), "float16");
-    const r = be.scatterAdd(
-      { buffer: h, shape: [2], strides: [1], offset: 0 },
-      view([0, 0], [2], { dtype: "int32" }),
-      0,
-      [2],
-    );
+    const r = be.scatterAdd({ buffer: h, shape: [2], strides: [1], offset: 0 }, view([0, 0], [2], { dtype: "int32" }), 0, [2]);
     expect(r.dtype).toBe("float16");
     expect(read(r)).toEqual([0x4200, 0]);
   });
@@ -604,9 +581,7 @@ describe("cpu fused kernels", () => {
           const row = rows.slice(r * 4, r * 4 + 4);
           const mean = row.reduce((a, c) => a + c, 0) / 4;
           const variance = row.reduce((a, c) => a + (c - mean) ** 2, 0) / 4;
-          row.forEach((c, i) =>
-            expected.push(((c - mean) / Math.sqrt(variance + 1e-5)) * (wv ? at(wv, [i]) : 1) + (bv ? at(bv, [i]) : 0)),
-          );
+          row.forEach((c, i) => expected.push(((c - mean) / Math.sqrt(variance + 1e-5)) * (wv ? at(wv, [i]) : 1) + (bv ? at(bv, [i]) : 0)));
         }
         expectClose(read(fused.layerNorm!(input, wv, bv, 1e-5)), expected, 1e-5);
       }

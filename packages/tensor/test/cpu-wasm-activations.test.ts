@@ -69,7 +69,12 @@ describe("WASM SIMD logSoftmax and its backward", () => {
     return out;
   }
 
-  for (const [R, L] of [[3, 4099], [300, 5], [40, 1000], [3, 20001]] as const) {
+  for (const [R, L] of [
+    [3, 4099],
+    [300, 5],
+    [40, 1000],
+    [3, 20001],
+  ] as const) {
     test(`${R} rows of ${L}: values within float32 rounding, -Infinity entries and rows kept`, () => {
       const x = new Float32Array(R * L);
       for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 78.233) * 30;
@@ -80,7 +85,8 @@ describe("WASM SIMD logSoftmax and its backward", () => {
       const want = reference(x, R, L);
       for (let i = 0; i < want.length; i++) {
         if (want[i] === -Infinity) expect(out[i]).toBe(-Infinity);
-        else if (!(Math.abs(out[i]! - want[i]!) <= 2e-6 * Math.max(1, Math.abs(want[i]!)))) expect.fail(`element ${i}: got ${out[i]}, want ${want[i]}`);
+        else if (!(Math.abs(out[i]! - want[i]!) <= 2e-6 * Math.max(1, Math.abs(want[i]!))))
+          expect.fail(`element ${i}: got ${out[i]}, want ${want[i]}`);
       }
       // backward from those log-probabilities: g - e^y sum(g)
       const g = Float32Array.from(x, (_, i) => Math.cos(i));
@@ -127,7 +133,8 @@ describe("WASM SIMD silu", () => {
         const want = silu(x);
         if (!(Math.abs(out[i]! - want) <= 3e-7 * Math.max(1, Math.abs(want)))) expect.fail(`silu(${x}): got ${out[i]}, want ${want}`);
         const wantG = gs[i]! * siluGrad(x);
-        if (!(Math.abs(grad[i]! - wantG) <= 1e-6 * Math.max(1, Math.abs(wantG)))) expect.fail(`silu'(${x}) * ${gs[i]}: got ${grad[i]}, want ${wantG}`);
+        if (!(Math.abs(grad[i]! - wantG) <= 1e-6 * Math.max(1, Math.abs(wantG))))
+          expect.fail(`silu'(${x}) * ${gs[i]}: got ${grad[i]}, want ${wantG}`);
       }
     });
   }

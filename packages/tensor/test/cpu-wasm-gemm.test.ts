@@ -7,9 +7,17 @@ import { expectClose, randomF32, read, restride, view } from "./cpu-helpers.js";
 
 /** C = A B in float64 over strided float32 operands: the reference. */
 function gemmRef(
-  M: number, N: number, K: number,
-  A: Float32Array, oa: number, sam: number, sak: number,
-  B: Float32Array, ob: number, sbk: number, sbn: number,
+  M: number,
+  N: number,
+  K: number,
+  A: Float32Array,
+  oa: number,
+  sam: number,
+  sak: number,
+  B: Float32Array,
+  ob: number,
+  sbk: number,
+  sbn: number,
 ): Float64Array {
   const C = new Float64Array(M * N);
   for (let i = 0; i < M; i++) {
@@ -113,7 +121,8 @@ describe("cpu backend matmul with wasm on and off", () => {
     const out: number[] = [];
     for (let t = 0; t < batch; t++) {
       // unravel t over the batch dims to offsets
-      let oa = a.offset, ob = b.offset;
+      let oa = a.offset,
+        ob = b.offset;
       for (let d = r - 3, rest = t; d >= 0; d--) {
         const i = rest % a.shape[d]!;
         rest = Math.floor(rest / a.shape[d]!);

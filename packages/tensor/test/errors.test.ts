@@ -14,7 +14,9 @@ describe("bad input is a clear error naming what was expected and found", () => 
     expect(() => zeros([2, 3]).sum(2)).toThrow("sum: axis 2 is out of range for a tensor of rank 2");
     expect(() => tensor([[1, 2], [3]])).toThrow(/ragged nested array/);
     expect(() => zeros([4]).layerNorm(zeros([3]), null)).toThrow("layerNorm: weight must have shape [4] (the last dim of x [4]), got [3]");
-    expect(() => zeros([3]).take(tensor(new Int32Array([3])))).toThrow("take: index 3 (at flat position 0) is out of range for axis 0 of size 3");
+    expect(() => zeros([3]).take(tensor(new Int32Array([3])))).toThrow(
+      "take: index 3 (at flat position 0) is out of range for axis 0 of size 3",
+    );
   });
   test("wrong dtypes", () => {
     expect(() => arange(3).exp()).toThrow(DTypeError);

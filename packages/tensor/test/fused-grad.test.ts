@@ -26,10 +26,21 @@ function values(n: number, seed: number, scale: number): number[] {
 }
 
 /** d sum(f(x) * w) / dx on `backend`, x [rows, cols] read transposed when `strided`. */
-function gradOf(backend: Backend, f: (x: Tensor) => Tensor, xs: number[], ws: number[], rows: number, cols: number, strided: boolean): Float32Array {
+function gradOf(
+  backend: Backend,
+  f: (x: Tensor) => Tensor,
+  xs: number[],
+  ws: number[],
+  rows: number,
+  cols: number,
+  strided: boolean,
+): Float32Array {
   const leaf = tensor(xs, { shape: strided ? [cols, rows] : [rows, cols], backend, requiresGrad: true });
   const x = strided ? leaf.transpose(0, 1) : leaf;
-  f(x).mul(tensor(ws, { shape: [rows, cols], backend })).sum().backward();
+  f(x)
+    .mul(tensor(ws, { shape: [rows, cols], backend }))
+    .sum()
+    .backward();
   return leaf.grad!.dataSync() as Float32Array;
 }
 
@@ -81,7 +92,9 @@ describe("fused backward kernels agree with the composed backward", () => {
           const weight = params.includes("w") ? tensor(w, { backend, requiresGrad: true }) : null;
           const bias = params.includes("b") ? tensor(b, { backend, requiresGrad: true }) : null;
           const y = name.startsWith("layerNorm") ? layerNorm(x, weight, bias, 1e-5) : rmsNorm(x, weight, 1e-6);
-          y.mul(tensor(ws, { shape: [rows, cols], backend })).sum().backward();
+          y.mul(tensor(ws, { shape: [rows, cols], backend }))
+            .sum()
+            .backward();
           return [leaf, weight, bias].filter((t) => t !== null).map((t) => t!.grad!.dataSync() as Float32Array);
         };
         const fused = grads(cpuBackend);

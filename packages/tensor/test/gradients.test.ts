@@ -1,16 +1,5 @@
 import { describe, test } from "vitest";
-import {
-  concat,
-  layerNorm,
-  rmsNorm,
-  scatterAdd,
-  split,
-  stack,
-  tensor,
-  tril,
-  where,
-  type Tensor,
-} from "../src/index.js";
+import { concat, layerNorm, rmsNorm, scatterAdd, split, stack, tensor, tril, where, type Tensor } from "../src/index.js";
 import { gradcheck } from "./gradcheck.js";
 
 const S = (...shape: number[]) => ({ shape });
@@ -86,20 +75,20 @@ describe("every differentiable op matches finite differences", () => {
   test("flip", () => gradcheck((x) => x.flip(1).mul(tensor([1, 2, 3, 4])), [S(3, 4)]));
   test("take (embedding lookup)", () => gradcheck((w) => w.take(tensor(new Int32Array([2, 0, 2, 3]), { shape: [2, 2] })), [S(4, 3)]));
   test("take along axis 1", () => gradcheck((w) => w.take(tensor(new Int32Array([1, 1, 0])), 1), [S(2, 3)]));
-  test("takeAlongAxis", () =>
-    gradcheck((x) => x.takeAlongAxis(tensor(new Int32Array([2, 0, 1, 1]), { shape: [2, 2] }), 1), [S(2, 3)]));
-  test("scatterAdd", () =>
-    gradcheck((u) => scatterAdd(u, tensor(new Int32Array([1, 1, 0])), 0, [3, 2]), [S(3, 2)]));
+  test("takeAlongAxis", () => gradcheck((x) => x.takeAlongAxis(tensor(new Int32Array([2, 0, 1, 1]), { shape: [2, 2] }), 1), [S(2, 3)]));
+  test("scatterAdd", () => gradcheck((u) => scatterAdd(u, tensor(new Int32Array([1, 1, 0])), 0, [3, 2]), [S(3, 2)]));
   test("cumsum", () => gradcheck((x) => x.cumsum(1), [S(2, 5)]));
   test("concat", () => gradcheck((a, b) => concat([a, b, a], 1), [S(2, 2), S(2, 3)]));
   test("stack", () => gradcheck((a, b) => stack([a, b], 1), [S(2, 3), S(2, 3)]));
   test("split", () =>
-    gradcheck((x) => {
-      const [a, b] = split(x, [1, 3], 1);
-      return a!.mul(b!.sum(1, true));
-    }, [S(2, 4)]));
-  test("where", () =>
-    gradcheck((a, b) => where(tensor([[true, false, true]]), a, b), [S(2, 3), S(2, 1)]));
+    gradcheck(
+      (x) => {
+        const [a, b] = split(x, [1, 3], 1);
+        return a!.mul(b!.sum(1, true));
+      },
+      [S(2, 4)],
+    ));
+  test("where", () => gradcheck((a, b) => where(tensor([[true, false, true]]), a, b), [S(2, 3), S(2, 1)]));
   test("maskedFill", () => gradcheck((x) => x.maskedFill(tensor([false, true, false]), -1), [S(2, 3)]));
   test("tril", () => gradcheck((x) => tril(x), [S(3, 3)]));
   test("a tensor used twice accumulates", () => gradcheck((x) => x.mul(x.exp()).add(x), [S(4)]));

@@ -47,31 +47,47 @@ describe("ops outside tidy leave no buffers behind once their inputs and results
     ["argmax", (a) => [a.argmax(-1)]],
     ["mean and var", (a) => [a.var(1)]],
     ["matmul with a vector", (a, v) => [matmul(v, a)]],
-    ["reshape of a transposed view", (a) => {
-      const t = a.transpose();
-      return [t, t.reshape(-1)];
-    }],
+    [
+      "reshape of a transposed view",
+      (a) => {
+        const t = a.transpose();
+        return [t, t.reshape(-1)];
+      },
+    ],
     ["softmax on axis 0", (a) => [a.softmax(0)]],
     ["layerNorm", (a) => [a.layerNorm(null, null)]],
-    ["where with a number", (a) => {
-      const mask = a.gt(0);
-      return [mask, where(mask, a, 0)];
-    }],
-    ["takeAlongAxis", (a) => {
-      const indices = tensor(new Int32Array([0, 1, 2]), { shape: [3, 1] });
-      return [indices, a.takeAlongAxis(indices, 1)];
-    }],
-    ["stack and tril", (a) => {
-      const stacked = stack([a, a], 0);
-      return [stacked, tril(stacked)];
-    }],
+    [
+      "where with a number",
+      (a) => {
+        const mask = a.gt(0);
+        return [mask, where(mask, a, 0)];
+      },
+    ],
+    [
+      "takeAlongAxis",
+      (a) => {
+        const indices = tensor(new Int32Array([0, 1, 2]), { shape: [3, 1] });
+        return [indices, a.takeAlongAxis(indices, 1)];
+      },
+    ],
+    [
+      "stack and tril",
+      (a) => {
+        const stacked = stack([a, a], 0);
+        return [stacked, tril(stacked)];
+      },
+    ],
     ["causalMask", () => [causalMask(3, 5)]],
   ];
   for (const [name, op] of cases) {
     test(name, () => {
       const { backend, live } = countingBackend();
       setBackend(backend);
-      const a = tensor([[1, -2, 3], [4, 5, -6], [0.5, 1, 2]]);
+      const a = tensor([
+        [1, -2, 3],
+        [4, 5, -6],
+        [0.5, 1, 2],
+      ]);
       const v = tensor([1, 0, 2]);
       const made = op(a, v);
       for (const t of [a, v, ...made]) t.dispose();
@@ -82,8 +98,17 @@ describe("ops outside tidy leave no buffers behind once their inputs and results
   test("a training step: only parameters (and their grads) remain", () => {
     const { backend, live } = countingBackend();
     setBackend(backend);
-    const w = tensor([[0.1, 0.2], [0.3, -0.4]], { requiresGrad: true });
-    const x = tensor([[1, 2], [3, 4]]);
+    const w = tensor(
+      [
+        [0.1, 0.2],
+        [0.3, -0.4],
+      ],
+      { requiresGrad: true },
+    );
+    const x = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     for (let step = 0; step < 3; step++) {
       const loss = tidy(() => x.matmul(w).gelu("tanh").softmax().log().mean());
       loss.backward();

@@ -29,10 +29,16 @@ const close = (actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-
 
 describe("creation", () => {
   test("nested arrays, typed arrays and shapes", async () => {
-    const t = tensor([[1, 2, 3], [4, 5, 6]]);
+    const t = tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     expect(t.shape).toEqual([2, 3]);
     expect(t.dtype).toBe("float32");
-    expect(await t.toArray()).toEqual([[1, 2, 3], [4, 5, 6]]);
+    expect(await t.toArray()).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     const i = tensor(new Int32Array([1, 2, 3, 4]), { shape: [2, 2] });
     expect(i.dtype).toBe("int32");
     expect(tensor([true, false]).dtype).toBe("bool");
@@ -67,7 +73,11 @@ describe("elementwise and broadcasting", () => {
     const b = tensor([10, 20]);
     const c = a.add(b);
     expect(c.shape).toEqual([3, 2]);
-    expect(await c.toArray()).toEqual([[11, 21], [12, 22], [13, 23]]);
+    expect(await c.toArray()).toEqual([
+      [11, 21],
+      [12, 22],
+      [13, 23],
+    ]);
     expect(await a.mul(2).sub(1).toArray()).toEqual([[1], [3], [5]]);
   });
   test("math functions", async () => {
@@ -75,18 +85,35 @@ describe("elementwise and broadcasting", () => {
     const v = Array.from(await x.data());
     close(await x.exp().data(), v.map(Math.exp));
     close(await x.tanh().data(), v.map(Math.tanh));
-    close(await x.sigmoid().data(), v.map((t) => 1 / (1 + Math.exp(-t))));
-    close(await x.silu().data(), v.map((t) => t / (1 + Math.exp(-t))));
-    close(await x.relu().data(), v.map((t) => Math.max(t, 0)));
+    close(
+      await x.sigmoid().data(),
+      v.map((t) => 1 / (1 + Math.exp(-t))),
+    );
+    close(
+      await x.silu().data(),
+      v.map((t) => t / (1 + Math.exp(-t))),
+    );
+    close(
+      await x.relu().data(),
+      v.map((t) => Math.max(t, 0)),
+    );
     // erf reference values (Abramowitz & Stegun table)
     close(await tensor([0.5, 1, 2]).erf().data(), [0.5204998778, 0.8427007929, 0.995322265], 1e-7);
     // exact GELU at 1: 0.5 * (1 + erf(1/sqrt 2)) = 0.8413447461
     close(await tensor([1, -1]).gelu().data(), [0.8413447461, -0.1586552539], 1e-6);
     const c = Math.sqrt(2 / Math.PI);
-    close(await x.gelu("tanh").data(), v.map((t) => 0.5 * t * (1 + Math.tanh(c * (t + 0.044715 * t ** 3)))));
+    close(
+      await x.gelu("tanh").data(),
+      v.map((t) => 0.5 * t * (1 + Math.tanh(c * (t + 0.044715 * t ** 3)))),
+    );
     close(await tensor([4, 9]).sqrt().data(), [2, 3]);
     close(await tensor([4, 16]).rsqrt().data(), [0.5, 0.25]);
-    close(await tensor([2, 3]).pow(tensor([3, 2])).data(), [8, 9]);
+    close(
+      await tensor([2, 3])
+        .pow(tensor([3, 2]))
+        .data(),
+      [8, 9],
+    );
   });
   test("int32 arithmetic stays int32; comparisons give bool", async () => {
     const a = arange(5);
@@ -99,9 +126,18 @@ describe("elementwise and broadcasting", () => {
     expect(Array.from(await m.logicalNot().logicalAnd(a.gt(0)).data())).toEqual([0, 1, 1, 0, 0]);
   });
   test("where and maskedFill broadcast", async () => {
-    const x = tensor([[1, 2], [3, 4]]);
-    expect(await where(tensor([true, false]), x, 0).toArray()).toEqual([[1, 0], [3, 0]]);
-    expect(await x.maskedFill(tensor([[false], [true]]), -Infinity).toArray()).toEqual([[1, 2], [-Infinity, -Infinity]]);
+    const x = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
+    expect(await where(tensor([true, false]), x, 0).toArray()).toEqual([
+      [1, 0],
+      [3, 0],
+    ]);
+    expect(await x.maskedFill(tensor([[false], [true]]), -Infinity).toArray()).toEqual([
+      [1, 2],
+      [-Infinity, -Infinity],
+    ]);
   });
   test("casts between every dtype", async () => {
     const x = tensor([1.5, -2.25, 65504, 0.1]);
@@ -118,7 +154,10 @@ describe("elementwise and broadcasting", () => {
 });
 
 describe("reductions", () => {
-  const x = tensor([[1, 5, 3], [4, 2, 6]]);
+  const x = tensor([
+    [1, 5, 3],
+    [4, 2, 6],
+  ]);
   test("sum, mean, max, min, prod along axes", async () => {
     expect(await x.sum().item()).toBe(21);
     expect(Array.from(await x.sum(0).data())).toEqual([5, 7, 9]);
@@ -131,18 +170,33 @@ describe("reductions", () => {
   });
   test("argmax picks the first of ties", async () => {
     expect(Array.from(await x.argmax(1).data())).toEqual([1, 2]);
-    expect(Array.from(await tensor([[2, 7, 7]]).argmax(-1).data())).toEqual([1]);
+    expect(
+      Array.from(
+        await tensor([[2, 7, 7]])
+          .argmax(-1)
+          .data(),
+      ),
+    ).toEqual([1]);
     expect(x.argmax(0, true).shape).toEqual([1, 3]);
   });
   test("cumsum", async () => {
-    expect(await x.cumsum(1).toArray()).toEqual([[1, 6, 9], [4, 6, 12]]);
-    expect(await x.cumsum(0).toArray()).toEqual([[1, 5, 3], [5, 7, 9]]);
+    expect(await x.cumsum(1).toArray()).toEqual([
+      [1, 6, 9],
+      [4, 6, 12],
+    ]);
+    expect(await x.cumsum(0).toArray()).toEqual([
+      [1, 5, 3],
+      [5, 7, 9],
+    ]);
   });
 });
 
 describe("softmax and norms", () => {
   test("softmax is stable and masks with -Infinity", async () => {
-    const s = tensor([[1000, 1001, -Infinity], [-Infinity, -Infinity, -Infinity]]).softmax();
+    const s = tensor([
+      [1000, 1001, -Infinity],
+      [-Infinity, -Infinity, -Infinity],
+    ]).softmax();
     const e = Math.exp(1);
     close(await s.data(), [1 / (1 + e), e / (1 + e), 0, 0, 0, 0]);
     const ls = tensor([[1, 2, -Infinity]]).logSoftmax();
@@ -166,29 +220,52 @@ describe("softmax and norms", () => {
 describe("matmul", () => {
   const naive = (a: number[][], b: number[][]) => a.map((row) => b[0]!.map((_, j) => row.reduce((s, v, k) => s + v * b[k]![j]!, 0)));
   test("2-D, batched with broadcast, vectors and transposed views", async () => {
-    const a = [[1, 2, 3], [4, 5, 6]];
-    const b = [[1, 0], [0, 1], [2, 3]];
+    const a = [
+      [1, 2, 3],
+      [4, 5, 6],
+    ];
+    const b = [
+      [1, 0],
+      [0, 1],
+      [2, 3],
+    ];
     expect(await matmul(tensor(a), tensor(b)).toArray()).toEqual(naive(a, b));
     const batch = tensor([a, a.map((r) => r.map((v) => -v))]);
     expect(await batch.matmul(tensor(b)).toArray()).toEqual([naive(a, b), naive(a, b).map((r) => r.map((v) => -v))]);
     expect(await tensor([1, 2, 3]).matmul(tensor(b)).toArray()).toEqual([7, 11]);
-    expect(await tensor(a).matmul(tensor([1, 1, 1])).toArray()).toEqual([6, 15]);
-    expect(await tensor([1, 2]).matmul(tensor([3, 4])).item()).toBe(11);
-    const bt = tensor([[1, 0, 2], [0, 1, 3]]).transpose();
+    expect(
+      await tensor(a)
+        .matmul(tensor([1, 1, 1]))
+        .toArray(),
+    ).toEqual([6, 15]);
+    expect(
+      await tensor([1, 2])
+        .matmul(tensor([3, 4]))
+        .item(),
+    ).toBe(11);
+    const bt = tensor([
+      [1, 0, 2],
+      [0, 1, 3],
+    ]).transpose();
     expect(await tensor(a).matmul(bt).toArray()).toEqual(naive(a, b));
   });
   test("larger random sizes agree with a naive loop", async () => {
-    for (const [m, k, n] of [[17, 33, 9], [64, 64, 64], [5, 130, 70]] as const) {
+    for (const [m, k, n] of [
+      [17, 33, 9],
+      [64, 64, 64],
+      [5, 130, 70],
+    ] as const) {
       const a = randn([m, k], { seed: m });
       const b = randn([k, n], { seed: n });
       const av = await a.data();
       const bv = await b.data();
       const expected = new Float64Array(m * n);
-      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
-        let s = 0;
-        for (let p = 0; p < k; p++) s += av[i * k + p]! * bv[p * n + j]!;
-        expected[i * n + j] = s;
-      }
+      for (let i = 0; i < m; i++)
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let p = 0; p < k; p++) s += av[i * k + p]! * bv[p * n + j]!;
+          expected[i * n + j] = s;
+        }
       close(await a.matmul(b).data(), expected, 1e-4);
     }
   });
@@ -203,18 +280,38 @@ describe("views copy only when they must", () => {
     expect(await t.slice(0, 1, 2).reshape(-1).toArray()).toEqual([1, 13, 5, 17, 9, 21]);
     const s = x.slice(2, 1, 4, 2);
     expect(s.storage).toBe(x.storage);
-    expect(await s.toArray()).toEqual([[[1, 3], [5, 7], [9, 11]], [[13, 15], [17, 19], [21, 23]]]);
+    expect(await s.toArray()).toEqual([
+      [
+        [1, 3],
+        [5, 7],
+        [9, 11],
+      ],
+      [
+        [13, 15],
+        [17, 19],
+        [21, 23],
+      ],
+    ]);
     const e = tensor([[1], [2]]).expand(2, 3);
     expect(e.strides).toEqual([1, 0]);
-    expect(await e.toArray()).toEqual([[1, 1, 1], [2, 2, 2]]);
+    expect(await e.toArray()).toEqual([
+      [1, 1, 1],
+      [2, 2, 2],
+    ]);
     expect(x.reshape(6, 4).storage).toBe(x.storage);
     // A transposed view must be copied to be reshaped.
     expect(t.reshape(-1).storage).not.toBe(x.storage);
   });
   test("negative indices, flip, squeeze, unsqueeze, flatten, permute", async () => {
     const x = arange(6).reshape(2, 3);
-    expect(await x.slice(1, -2).toArray()).toEqual([[1, 2], [4, 5]]);
-    expect(await x.flip(1).toArray()).toEqual([[2, 1, 0], [5, 4, 3]]);
+    expect(await x.slice(1, -2).toArray()).toEqual([
+      [1, 2],
+      [4, 5],
+    ]);
+    expect(await x.flip(1).toArray()).toEqual([
+      [2, 1, 0],
+      [5, 4, 3],
+    ]);
     expect(await x.flip(0).flip(1).reshape(-1).toArray()).toEqual([5, 4, 3, 2, 1, 0]);
     expect(x.unsqueeze(0).unsqueeze(-1).shape).toEqual([1, 2, 3, 1]);
     expect(x.unsqueeze(0).unsqueeze(-1).squeeze().shape).toEqual([2, 3]);
@@ -226,29 +323,67 @@ describe("views copy only when they must", () => {
   test("take, takeAlongAxis, concat, stack, split", async () => {
     const w = arange(12).reshape(4, 3);
     const ids = tensor(new Int32Array([3, 0, 3]), { shape: [1, 3] });
-    expect(await w.take(ids).toArray()).toEqual([[[9, 10, 11], [0, 1, 2], [9, 10, 11]]]);
-    expect(await w.take(tensor(new Int32Array([2, 0])), 1).toArray()).toEqual([[2, 0], [5, 3], [8, 6], [11, 9]]);
+    expect(await w.take(ids).toArray()).toEqual([
+      [
+        [9, 10, 11],
+        [0, 1, 2],
+        [9, 10, 11],
+      ],
+    ]);
+    expect(await w.take(tensor(new Int32Array([2, 0])), 1).toArray()).toEqual([
+      [2, 0],
+      [5, 3],
+      [8, 6],
+      [11, 9],
+    ]);
     expect(await w.takeAlongAxis(tensor(new Int32Array([2, 1, 0, 1]), { shape: [4, 1] }), 1).toArray()).toEqual([[2], [4], [6], [10]]);
-    expect(await concat([w.slice(0, 0, 1), w.slice(0, 3)], 0).toArray()).toEqual([[0, 1, 2], [9, 10, 11]]);
+    expect(await concat([w.slice(0, 0, 1), w.slice(0, 3)], 0).toArray()).toEqual([
+      [0, 1, 2],
+      [9, 10, 11],
+    ]);
     expect(stack([w, w], 1).shape).toEqual([4, 2, 3]);
     const [a, b] = split(w, [1, 2], 1);
-    expect(await b!.toArray()).toEqual([[1, 2], [4, 5], [7, 8], [10, 11]]);
+    expect(await b!.toArray()).toEqual([
+      [1, 2],
+      [4, 5],
+      [7, 8],
+      [10, 11],
+    ]);
     expect(a!.shape).toEqual([4, 1]);
   });
   test("triangular masks", async () => {
-    expect(await causalMask(2, 4).toArray()).toEqual([[1, 1, 1, 0], [1, 1, 1, 1]]);
+    expect(await causalMask(2, 4).toArray()).toEqual([
+      [1, 1, 1, 0],
+      [1, 1, 1, 1],
+    ]);
     const x = ones([3, 3]);
-    expect(await tril(x).toArray()).toEqual([[1, 0, 0], [1, 1, 0], [1, 1, 1]]);
-    expect(await triu(x, 1).toArray()).toEqual([[0, 1, 1], [0, 0, 1], [0, 0, 0]]);
+    expect(await tril(x).toArray()).toEqual([
+      [1, 0, 0],
+      [1, 1, 0],
+      [1, 1, 1],
+    ]);
+    expect(await triu(x, 1).toArray()).toEqual([
+      [0, 1, 1],
+      [0, 0, 1],
+      [0, 0, 0],
+    ]);
   });
 });
 
 describe("Rng", () => {
   test("fillNormal gives the numbers normal() gives, whatever the parity", () => {
-    for (const [skip, n] of [[0, 7], [1, 6], [1, 5], [0, 0]] as const) {
+    for (const [skip, n] of [
+      [0, 7],
+      [1, 6],
+      [1, 5],
+      [0, 0],
+    ] as const) {
       const a = new Rng(9);
       const b = new Rng(9);
-      for (let i = 0; i < skip; i++) a.normal(), b.normal();
+      for (let i = 0; i < skip; i++) {
+        a.normal();
+        b.normal();
+      }
       const bulk = a.fillNormal(new Float32Array(n), 0.5, 2);
       const one = Float32Array.from({ length: n }, () => 0.5 + 2 * b.normal());
       expect(bulk).toEqual(one);
@@ -267,7 +402,8 @@ describe("writeInto", () => {
     expect(writeInto(dst, src)).toBe(true);
     const b = await buffer.data();
     for (let i = 0; i < 2; i++)
-      for (let j = 0; j < 3; j++) for (let k = 0; k < 2; k++) expect(b[i * 15 + (j + 1) * 3 + k]).toBe((await src.data())[i * 6 + j * 2 + k]);
+      for (let j = 0; j < 3; j++)
+        for (let k = 0; k < 2; k++) expect(b[i * 15 + (j + 1) * 3 + k]).toBe((await src.data())[i * 6 + j * 2 + k]);
     expect(b[0]).toBe(0); // untouched elements stay
     // src[i][j][k] = 4j + 2k + i; through another view of the buffer, j = 0
     expect(Array.from(await view.slice(1, 1, 2).slice(2, 0, 2).data())).toEqual([0, 2, 1, 3]);

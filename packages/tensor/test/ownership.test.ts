@@ -95,7 +95,9 @@ describe("Tensor.adopt", () => {
     expect(() => lazyZeros([2, 2]).adopt(tensor([1, 2, 3]))).toThrow(ShapeError);
     expect(() => lazyZeros([2, 2]).adopt(tensor([1, 2, 3]))).toThrow(/expected a tensor of shape \[2,2\], got \[3\]/);
     const other = new CpuBackend();
-    expect(() => lazyZeros([1], { backend: other }).adopt(tensor([1]))).toThrow(/adopt: the value lives on the cpu backend, this tensor on cpu/);
+    expect(() => lazyZeros([1], { backend: other }).adopt(tensor([1]))).toThrow(
+      /adopt: the value lives on the cpu backend, this tensor on cpu/,
+    );
   });
 
   test("the CPU backend adopts a host array as it is", () => {

@@ -49,8 +49,7 @@ describe("a file written by Python safetensors", () => {
   it("parses to the values that were saved", () => {
     const { metadata, tensors } = parseSafetensors(pythonFile());
     expect(metadata).toEqual({ format: "np", note: 'quote " backslash \\ tab \t nl \n é \u2028 \u{1F600}' });
-    const host = (name: string, float32 = false) =>
-      safetensorsEntryToHost(tensors.get(name)!, float32 ? { dtype: "float32" } : {});
+    const host = (name: string, float32 = false) => safetensorsEntryToHost(tensors.get(name)!, float32 ? { dtype: "float32" } : {});
 
     expect(host("f32.b")).toEqual({ dtype: "float32", data: Float32Array.of(1.5, -2.25, 3, 0, -0, Math.fround(1e-3)) });
     expect(Object.is(host("f32.b").data[4], -0)).toBe(true);
@@ -165,8 +164,7 @@ describe("synthetic files of every dtype", () => {
       bool: { dtype: "BOOL", shape: [2], data: Uint8Array.of(0, 1) },
     });
     const t = parseSafetensors(file).tensors;
-    const host = (name: string, float32 = false) =>
-      safetensorsEntryToHost(t.get(name)!, float32 ? { dtype: "float32" } : {});
+    const host = (name: string, float32 = false) => safetensorsEntryToHost(t.get(name)!, float32 ? { dtype: "float32" } : {});
     expect(host("f32")).toEqual({ dtype: "float32", data: Float32Array.of(0.5, -1, 1e-7) });
     expect(host("f64")).toEqual({ dtype: "float32", data: Float32Array.of(0.1, -3) });
     expect(host("bf16")).toEqual({ dtype: "bfloat16", data: Uint16Array.of(0x3f80, 0xc040) });

@@ -38,24 +38,12 @@ const f32 = (begin: number, end: number, shape: number[] = [(end - begin) / 4]) 
 
 describe("parseSafetensors rejects bad files", () => {
   it("shorter than the 8-byte length prefix", () => {
-    expectError(
-      parse(new Uint8Array(5)),
-      "truncated",
-      /^safetensors: bad\.safetensors: /,
-      /expected at least 8 bytes/,
-      /found 5/,
-    );
+    expectError(parse(new Uint8Array(5)), "truncated", /^safetensors: bad\.safetensors: /, /expected at least 8 bytes/, /found 5/);
   });
 
   it("shorter than its header says (a truncated download)", () => {
     const whole = new Uint8Array(readFileSync(new URL("gpt2/model.safetensors", MODELS_DIR)));
-    expectError(
-      parse(whole.subarray(0, 100)),
-      "header-length",
-      /header length 2624/,
-      /at least 2632 bytes/,
-      /found 100/,
-    );
+    expectError(parse(whole.subarray(0, 100)), "header-length", /header length 2624/, /at least 2632 bytes/, /found 100/);
   });
 
   it("a header length past the end of the file, and an absurd one", () => {
@@ -78,12 +66,7 @@ describe("parseSafetensors rejects bad files", () => {
   });
 
   it("invalid JSON, invalid UTF-8, a header that is not an object", () => {
-    expectError(
-      parse(rawFile('{"a": {"dtype": ')),
-      "header-json",
-      /bad\.safetensors/,
-      /expected a JSON object header, found invalid JSON/,
-    );
+    expectError(parse(rawFile('{"a": {"dtype": ')), "header-json", /bad\.safetensors/, /expected a JSON object header, found invalid JSON/);
     const badUtf8 = rawFile("{}");
     badUtf8[9] = 0xff;
     expectError(parse(badUtf8), "header-json", /found invalid UTF-8/);
@@ -92,13 +75,7 @@ describe("parseSafetensors rejects bad files", () => {
 
   it("overlapping offsets", () => {
     const file = rawFile({ a: f32(0, 8), b: f32(4, 12) }, new Uint8Array(12));
-    expectError(
-      parse(file),
-      "offsets",
-      /tensor "b"/,
-      /overlaps the previous tensor/,
-      /expected it to begin at 8, found 4/,
-    );
+    expectError(parse(file), "offsets", /tensor "b"/, /overlaps the previous tensor/, /expected it to begin at 8, found 4/);
   });
 
   it("a hole between tensors, and a hole at the start", () => {
@@ -113,13 +90,7 @@ describe("parseSafetensors rejects bad files", () => {
   });
 
   it("offsets past the end, and data left over after the last tensor", () => {
-    expectError(
-      parse(rawFile({ a: f32(0, 16) }, new Uint8Array(8))),
-      "offsets",
-      /tensor "a"/,
-      /expected end <= 8/,
-      /found 16/,
-    );
+    expectError(parse(rawFile({ a: f32(0, 16) }, new Uint8Array(8))), "offsets", /tensor "a"/, /expected end <= 8/, /found 16/);
     expectError(parse(rawFile({ a: f32(0, 4) }, new Uint8Array(8))), "offsets", /bad\.safetensors/, /4 trailing bytes/);
   });
 
@@ -174,9 +145,7 @@ describe("host conversions reject values that do not fit", () => {
   /** A one-tensor file "x" holding a typed array's elements under a safetensors dtype. */
   const one = (dtype: string, data: ArrayBufferView & { length: number }) => {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    return parseSafetensors(
-      rawFile({ x: { dtype, shape: [data.length], data_offsets: [0, bytes.length] } }, bytes),
-    ).tensors.get("x")!;
+    return parseSafetensors(rawFile({ x: { dtype, shape: [data.length], data_offsets: [0, bytes.length] } }, bytes)).tensors.get("x")!;
   };
   const context = { source: SOURCE, key: "x" };
 
@@ -207,9 +176,7 @@ describe("host conversions reject values that do not fit", () => {
   });
 
   it("F64 beyond float32's range (rounding is fine, overflow is not)", () => {
-    expect(safetensorsEntryToHost(one("F64", Float64Array.of(0.1, Infinity, NaN))).data).toEqual(
-      Float32Array.of(0.1, Infinity, NaN),
-    );
+    expect(safetensorsEntryToHost(one("F64", Float64Array.of(0.1, Infinity, NaN))).data).toEqual(Float32Array.of(0.1, Infinity, NaN));
     expectError(
       () => safetensorsEntryToHost(one("F64", Float64Array.of(0, -1e300)), context),
       "value-range",
@@ -219,12 +186,7 @@ describe("host conversions reject values that do not fit", () => {
   });
 
   it("dtypes with no host type", () => {
-    expectError(
-      () => safetensorsEntryToHost(one("F8_E4M3", new Uint8Array(8)), context),
-      "conversion",
-      /tensor "x"/,
-      /found F8_E4M3/,
-    );
+    expectError(() => safetensorsEntryToHost(one("F8_E4M3", new Uint8Array(8)), context), "conversion", /tensor "x"/, /found F8_E4M3/);
   });
 });
 
@@ -251,20 +213,12 @@ describe("serializeSafetensors rejects bad tensors", () => {
       "unknown-dtype",
       /found "F128"/,
     );
-    expectError(
-      () => serializeSafetensors({ w: { dtype: "U8", shape: [-1], bytes: new Uint8Array(0) } }),
-      "shape",
-      /found \[-1\]/,
-    );
+    expectError(() => serializeSafetensors({ w: { dtype: "U8", shape: [-1], bytes: new Uint8Array(0) } }), "shape", /found \[-1\]/);
     expectError(
       () => serializeSafetensors({ __metadata__: { dtype: "U8", shape: [0], bytes: new Uint8Array(0) } }),
       "argument",
       /reserved key "__metadata__"/,
     );
-    expectError(
-      () => serializeSafetensors({}, { step: 3 as never }),
-      "argument",
-      /expected string values, found number at "step"/,
-    );
+    expectError(() => serializeSafetensors({}, { step: 3 as never }), "argument", /expected string values, found number at "step"/);
   });
 });

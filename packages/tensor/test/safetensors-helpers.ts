@@ -21,13 +21,7 @@ export function readHeaderByHand(bytes: Uint8Array): HandHeader {
 }
 
 /** Element i of a tensor, read straight from the file bytes at 8 + headerLength + begin. */
-export function elementByHand(
-  bytes: Uint8Array,
-  headerLength: number,
-  dtype: string,
-  begin: number,
-  i: number,
-): number {
+export function elementByHand(bytes: Uint8Array, headerLength: number, dtype: string, begin: number, i: number): number {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const at = 8 + headerLength + begin;
   switch (dtype) {

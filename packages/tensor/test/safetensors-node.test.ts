@@ -14,12 +14,7 @@ import {
   writeSafetensorsFile,
   writeSafetensorsFileRaw,
 } from "../src/node.js";
-import {
-  parseSafetensors,
-  SafetensorsError,
-  serializeSafetensors,
-  type SafetensorsEntry,
-} from "../src/safetensors/index.js";
+import { parseSafetensors, SafetensorsError, serializeSafetensors, type SafetensorsEntry } from "../src/safetensors/index.js";
 import { MODELS_DIR, sameBytes } from "./safetensors-helpers.js";
 
 const gpt2 = fileURLToPath(new URL("gpt2/model.safetensors", MODELS_DIR));
@@ -82,13 +77,9 @@ describe("safetensors files", () => {
       new RegExp(`${path}: tensor "transformer.h.0.attn.c_attn.weight": data_offsets \\[768,49920\\] run past the end`),
     );
     writeFileSync(path, readFileSync(gpt2).subarray(0, 100));
-    await expect(readSafetensorsFile(path, { maxWholeFileBytes: 0 })).rejects.toThrow(
-      /header length 2624 runs past the end of the file/,
-    );
+    await expect(readSafetensorsFile(path, { maxWholeFileBytes: 0 })).rejects.toThrow(/header length 2624 runs past the end of the file/);
     writeFileSync(path, Uint8Array.of(1));
-    await expect(readSafetensorsFile(path, { maxWholeFileBytes: 0 })).rejects.toThrow(
-      /expected at least 8 bytes .*found 1/,
-    );
+    await expect(readSafetensorsFile(path, { maxWholeFileBytes: 0 })).rejects.toThrow(/expected at least 8 bytes .*found 1/);
   });
 
   it("names the file in parse errors", async () => {
@@ -155,8 +146,8 @@ describe("sharded checkpoints", () => {
       );
     }
     await expect(readShardedSafetensorsRaw(missing)).rejects.toThrow(/tensor "not\.there"/);
-    const escape = shard(fresh("escape"), (map) => (map["x"] = "../elsewhere.safetensors"));
-    await expect(readShardedSafetensorsRaw(escape)).rejects.toThrow(
+    const escaping = shard(fresh("escape"), (map) => (map.x = "../elsewhere.safetensors"));
+    await expect(readShardedSafetensorsRaw(escaping)).rejects.toThrow(
       /tensor "x": expected a shard file name in the index's folder, found "\.\.\/elsewhere/,
     );
     const noMap = join(fresh("nomap"), "model.safetensors.index.json");

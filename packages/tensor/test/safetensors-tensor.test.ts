@@ -5,13 +5,7 @@ import { cpuBackend } from "../src/cpu/backend.js";
 import type { DType, HostArray } from "../src/dtype.js";
 import { setBackend } from "../src/engine.js";
 import { tensor } from "../src/ops/creation.js";
-import {
-  loadSafetensors,
-  parseSafetensors,
-  saveSafetensors,
-  SafetensorsError,
-  safetensorsEntryToHost,
-} from "../src/safetensors/index.js";
+import { loadSafetensors, parseSafetensors, saveSafetensors, SafetensorsError, safetensorsEntryToHost } from "../src/safetensors/index.js";
 import { MODELS_DIR, modelNames, rawFile, sameBytes } from "./safetensors-helpers.js";
 
 beforeAll(() => setBackend(cpuBackend));
@@ -80,8 +74,18 @@ describe("loadSafetensors / saveSafetensors", () => {
     // The cpu backend, counting the buffers it holds.
     let live = 0;
     const counting: Backend = Object.create(cpuBackend, {
-      upload: { value: (data: HostArray, dtype: DType) => (live++, cpuBackend.upload(data, dtype)) },
-      dispose: { value: (buffer: BackendBuffer) => (live--, cpuBackend.dispose(buffer)) },
+      upload: {
+        value: (data: HostArray, dtype: DType) => {
+          live++;
+          return cpuBackend.upload(data, dtype);
+        },
+      },
+      dispose: {
+        value: (buffer: BackendBuffer) => {
+          live--;
+          cpuBackend.dispose(buffer);
+        },
+      },
     });
     const load = () => loadSafetensors(file, { source: "ids.safetensors", backend: counting });
     expect(load).toThrow(SafetensorsError);

@@ -54,8 +54,7 @@ describe("fixture checkpoints", () => {
           expect(data.length).toBe(info.shape.reduce((a, b) => a * b, 1));
           let mismatches = 0;
           for (let i = 0; i < data.length; i++) {
-            if (!Object.is(data[i], elementByHand(bytes, headerLength, info.dtype, info.data_offsets[0], i)))
-              mismatches++;
+            if (!Object.is(data[i], elementByHand(bytes, headerLength, info.dtype, info.data_offsets[0], i))) mismatches++;
           }
           expect(mismatches, name).toBe(0);
         }

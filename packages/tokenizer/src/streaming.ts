@@ -29,7 +29,8 @@ export class DecodeStream {
   /** Adds one id (or several) and returns the text that became complete. */
   push(ids: number | ArrayLike<number>): string {
     if (typeof ids === "number") return this.step(ids);
-    if (ids === null || typeof ids !== "object") throw new TokenizerError(`DecodeStream.push: expected an id or ids, found ${describe(ids)}`);
+    if (ids === null || typeof ids !== "object")
+      throw new TokenizerError(`DecodeStream.push: expected an id or ids, found ${describe(ids)}`);
     let out = "";
     for (let i = 0; i < ids.length; i++) out += this.step(ids[i]!);
     return out;

@@ -84,7 +84,8 @@ export class Tokenizer {
   }
 
   private registerAdded(t: AddedToken): void {
-    if (!Number.isInteger(t.id) || t.id < 0) throw new TokenizerError(`added token ${JSON.stringify(t.content)}: expected a non-negative integer id, found ${describe(t.id)}`);
+    if (!Number.isInteger(t.id) || t.id < 0)
+      throw new TokenizerError(`added token ${JSON.stringify(t.content)}: expected a non-negative integer id, found ${describe(t.id)}`);
     const prev = this.addedById.get(t.id);
     if (prev && prev.content !== t.content)
       throw new TokenizerError(`added_tokens: id ${t.id} is used by both ${JSON.stringify(prev.content)} and ${JSON.stringify(t.content)}`);
@@ -285,7 +286,8 @@ export class Tokenizer {
 
   /** The bytes of token ids (byte-level tokenizers only); see decodesBytes(). */
   decodeBytes(ids: ArrayLike<number>, options: DecodeOptions = {}): Uint8Array {
-    if (!this.decodesBytes()) throw new TokenizerError(`decodeBytes: needs a byte-level model and a ByteLevel decoder; this tokenizer decodes text`);
+    if (!this.decodesBytes())
+      throw new TokenizerError(`decodeBytes: needs a byte-level model and a ByteLevel decoder; this tokenizer decodes text`);
     this.checkIds(ids, "decodeBytes");
     const decoder = this.decoder!;
     const table = (this.byteTable ??= []);

@@ -6,7 +6,12 @@ import { brownDocs, lenmlFile, HARD_CASES } from "./helpers.js";
 // Other normalizers, pre-tokenizers and decoders, checked against @huggingface/tokenizers by
 // giving real vocabularies (Gemma 3's SentencePiece-style BPE with byte fallback, Llama 3's
 // byte-level BPE) other pipelines.
-const texts = [...HARD_CASES, ...brownDocs().slice(0, 8).map((d) => d.slice(0, 3000))];
+const texts = [
+  ...HARD_CASES,
+  ...brownDocs()
+    .slice(0, 8)
+    .map((d) => d.slice(0, 3000)),
+];
 
 function check(json: Record<string, unknown>, skip: (t: string) => boolean = () => false) {
   const ours = fromTokenizerJson(json);
@@ -28,7 +33,13 @@ describe("pipelines on Gemma 3's vocabulary (byte fallback)", () => {
     check({
       ...gemma,
       added_tokens: ws,
-      normalizer: { type: "Sequence", normalizers: [{ type: "Prepend", prepend: "▁" }, { type: "Replace", pattern: { String: " " }, content: "▁" }] },
+      normalizer: {
+        type: "Sequence",
+        normalizers: [
+          { type: "Prepend", prepend: "▁" },
+          { type: "Replace", pattern: { String: " " }, content: "▁" },
+        ],
+      },
       pre_tokenizer: null,
       post_processor: null,
       decoder: {
@@ -44,28 +55,44 @@ describe("pipelines on Gemma 3's vocabulary (byte fallback)", () => {
   });
 
   it("NFKC normalizer, Metaspace pre-tokenizer and decoder, Digits", () => {
-    check({
-      ...gemma,
-      added_tokens: ws,
-      normalizer: { type: "NFKC" },
-      pre_tokenizer: {
-        type: "Sequence",
-        pretokenizers: [
-          { type: "Digits", individual_digits: true },
-          // tokenizers.js ignores `split` (it never splits at "▁"; the Rust library does), so the
-          // comparison uses split: false; splitting is covered in pre_tokenizers.test.ts
-          { type: "Metaspace", replacement: "▁", prepend_scheme: "always", split: false },
-        ],
+    check(
+      {
+        ...gemma,
+        added_tokens: ws,
+        normalizer: { type: "NFKC" },
+        pre_tokenizer: {
+          type: "Sequence",
+          pretokenizers: [
+            { type: "Digits", individual_digits: true },
+            // tokenizers.js ignores `split` (it never splits at "▁"; the Rust library does), so the
+            // comparison uses split: false; splitting is covered in pre_tokenizers.test.ts
+            { type: "Metaspace", replacement: "▁", prepend_scheme: "always", split: false },
+          ],
+        },
+        post_processor: {
+          type: "TemplateProcessing",
+          single: [
+            { SpecialToken: { id: "<bos>", type_id: 0 } },
+            { Sequence: { id: "A", type_id: 0 } },
+            { SpecialToken: { id: "<eos>", type_id: 0 } },
+          ],
+          pair: [],
+          special_tokens: { "<bos>": { id: "<bos>", ids: [2], tokens: ["<bos>"] }, "<eos>": { id: "<eos>", ids: [1], tokens: ["<eos>"] } },
+        },
+        decoder: {
+          type: "Sequence",
+          decoders: [{ type: "ByteFallback" }, { type: "Metaspace", replacement: "▁", prepend_scheme: "always", split: true }],
+        },
+        // tokenizers.js's Digits uses JavaScript's ASCII \d; the Rust library (and we) use
+        // char::is_numeric, i.e. every Unicode number: texts with other digits differ by design
       },
-      post_processor: { type: "TemplateProcessing", single: [{ SpecialToken: { id: "<bos>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }, { SpecialToken: { id: "<eos>", type_id: 0 } }], pair: [], special_tokens: { "<bos>": { id: "<bos>", ids: [2], tokens: ["<bos>"] }, "<eos>": { id: "<eos>", ids: [1], tokens: ["<eos>"] } } },
-      decoder: { type: "Sequence", decoders: [{ type: "ByteFallback" }, { type: "Metaspace", replacement: "▁", prepend_scheme: "always", split: true }] },
-      // tokenizers.js's Digits uses JavaScript's ASCII \d; the Rust library (and we) use
-      // char::is_numeric, i.e. every Unicode number: texts with other digits differ by design
-    }, (t) => /[^\P{N}0-9]/u.test(t));
+      (t) => /[^\P{N}0-9]/u.test(t),
+    );
   });
 });
 
 describe("pipelines on Llama 3's vocabulary (byte-level)", () => {
+  // biome-ignore lint/suspicious/noExplicitAny: tests reach into and mutate parsed tokenizer JSON freely
   const llama = JSON.parse(lenmlFile("llama3")) as Record<string, any>;
 
   it("GPT-2's ByteLevel pre-tokenizer with its own regex, Lowercase + NFD normalizers", () => {

@@ -3,8 +3,9 @@ import { fromTokenizerJson, fromGpt2Files, fromTiktoken, fromTiktokenJson, Token
 import { lenmlFile, tiktokenEncoderJson } from "./helpers.js";
 
 /** A small valid byte-level tokenizer.json to break in different ways. */
+// biome-ignore lint/suspicious/noExplicitAny: tests reach into and mutate parsed tokenizer JSON freely
 function tiny(): Record<string, any> {
-  const vocab: Record<string, number> = { a: 0, b: 1, ab: 2, "Ġ": 3, "Ġab": 4 };
+  const vocab: Record<string, number> = { a: 0, b: 1, ab: 2, Ġ: 3, Ġab: 4 };
   return {
     version: "1.0",
     truncation: null,
@@ -45,7 +46,13 @@ describe("bad input gives errors that name the file/key, what was expected and w
   });
 
   it("a merge that names a token not in the vocab (string and pair forms, fast and object paths)", () => {
-    for (const merges of [["a b", "Ġ zz"], [["a", "b"], ["Ġ", "zz"]]]) {
+    for (const merges of [
+      ["a b", "Ġ zz"],
+      [
+        ["a", "b"],
+        ["Ġ", "zz"],
+      ],
+    ]) {
       const j = tiny();
       j.model.merges = merges;
       for (const input of [JSON.stringify(j), j]) {
@@ -59,54 +66,92 @@ describe("bad input gives errors that name the file/key, what was expected and w
       't.json: model.merges[1]: the merged token "ba" of merge "b a" is not in the vocab',
     );
     j.model.merges = ["a b", "ab"];
-    expect(errorOf(() => fromTokenizerJson(JSON.stringify(j), "t.json")).message).toMatch(/model\.merges\[1\]: expected two tokens separated by one space, found "ab"/);
+    expect(errorOf(() => fromTokenizerJson(JSON.stringify(j), "t.json")).message).toMatch(
+      /model\.merges\[1\]: expected two tokens separated by one space, found "ab"/,
+    );
     // GPT-2 merges.txt
     const vocab = JSON.stringify(tiny().model.vocab);
-    expect(errorOf(() => fromGpt2Files(vocab, "#version: 0.2\na b\nq r\n")).message).toMatch(/model\.merges\[1\]: token "q" of merge "q r" is not in the vocab/);
+    expect(errorOf(() => fromGpt2Files(vocab, "#version: 0.2\na b\nq r\n")).message).toMatch(
+      /model\.merges\[1\]: token "q" of merge "q r" is not in the vocab/,
+    );
   });
 
   it("a vocab with gaps or duplicate ids", () => {
     for (const asText of [true, false]) {
       const gap = tiny();
-      gap.model.vocab = { a: 0, b: 1, ab: 2, "Ġ": 3, "Ġab": 7 };
+      gap.model.vocab = { a: 0, b: 1, ab: 2, Ġ: 3, Ġab: 7 };
       const e1 = errorOf(() => fromTokenizerJson(asText ? JSON.stringify(gap) : gap, "t.json"));
       expect(e1.message).toMatch(/t\.json: model\.vocab: expected ids 0\.\.4 without gaps for 5 tokens, found id 7 for token "Ġab"/);
       const dup = tiny();
-      dup.model.vocab = { a: 0, b: 1, ab: 2, "Ġ": 3, "Ġab": 2 };
+      dup.model.vocab = { a: 0, b: 1, ab: 2, Ġ: 3, Ġab: 2 };
       const e2 = errorOf(() => fromTokenizerJson(asText ? JSON.stringify(dup) : dup, "t.json"));
       expect(e2.message).toMatch(/t\.json: model\.vocab: duplicate id 2, used by "ab" and "Ġab"/);
       const neg = tiny();
       neg.model.vocab = { a: 0, b: -1 };
-      expect(errorOf(() => fromTokenizerJson(asText ? JSON.stringify(neg) : neg, "t.json")).message).toMatch(/model\.vocab\["b"\]: expected a non-negative integer id, found -1/);
+      expect(errorOf(() => fromTokenizerJson(asText ? JSON.stringify(neg) : neg, "t.json")).message).toMatch(
+        /model\.vocab\["b"\]: expected a non-negative integer id, found -1/,
+      );
     }
     // tiktoken ranks
     expect(errorOf(() => fromTiktoken("YQ== 0\nYg== 2\n", { pattern: "\\S+", source: "x.tiktoken" })).message).toMatch(
       /x\.tiktoken: expected ranks 0\.\.2 without gaps except at special-token ids, rank 1 is missing/,
     );
-    expect(errorOf(() => fromTiktoken("YQ== 0\nYg== 0\n", { pattern: "\\S+", source: "x.tiktoken" })).message).toMatch(/x\.tiktoken line 2: duplicate rank 0/);
-    expect(errorOf(() => fromTiktoken("YQ==\n", { pattern: "\\S+", source: "x.tiktoken" })).message).toMatch(/x\.tiktoken line 1: expected "<base64 token> <rank>", found "YQ=="/);
+    expect(errorOf(() => fromTiktoken("YQ== 0\nYg== 0\n", { pattern: "\\S+", source: "x.tiktoken" })).message).toMatch(
+      /x\.tiktoken line 2: duplicate rank 0/,
+    );
+    expect(errorOf(() => fromTiktoken("YQ==\n", { pattern: "\\S+", source: "x.tiktoken" })).message).toMatch(
+      /x\.tiktoken line 1: expected "<base64 token> <rank>", found "YQ=="/,
+    );
   });
 
   it("unknown model, normalizer, pre-tokenizer, decoder and post-processor types", () => {
+    // biome-ignore lint/suspicious/noExplicitAny: tests reach into and mutate parsed tokenizer JSON freely
     const cases: [string, (j: Record<string, any>) => void, RegExp][] = [
       ["model", (j) => (j.model.type = "WordPiece"), /t\.json: model\.type: unsupported model "WordPiece"; supported: BPE/],
-      ["normalizer", (j) => (j.normalizer = { type: "Precompiled", precompiled_charsmap: "" }), /t\.json: normalizer\.type: unsupported normalizer "Precompiled"; supported: NFC/],
+      [
+        "normalizer",
+        (j) => (j.normalizer = { type: "Precompiled", precompiled_charsmap: "" }),
+        /t\.json: normalizer\.type: unsupported normalizer "Precompiled"; supported: NFC/,
+      ],
       [
         "nested normalizer",
         (j) => (j.normalizer = { type: "Sequence", normalizers: [{ type: "NFC" }, { type: "BertNormalizer" }] }),
         /t\.json: normalizer\.normalizers\[1\]\.type: unsupported normalizer "BertNormalizer"/,
       ],
-      ["pre-tokenizer", (j) => (j.pre_tokenizer = { type: "UnicodeScripts" }), /t\.json: pre_tokenizer\.type: unsupported pre-tokenizer "UnicodeScripts"; supported: Split/],
+      [
+        "pre-tokenizer",
+        (j) => (j.pre_tokenizer = { type: "UnicodeScripts" }),
+        /t\.json: pre_tokenizer\.type: unsupported pre-tokenizer "UnicodeScripts"; supported: Split/,
+      ],
       ["decoder", (j) => (j.decoder = { type: "WordPiece" }), /t\.json: decoder\.type: unsupported decoder "WordPiece"/],
-      ["post-processor", (j) => (j.post_processor = { type: "Mystery" }), /t\.json: post_processor\.type: unsupported post-processor "Mystery"/],
+      [
+        "post-processor",
+        (j) => (j.post_processor = { type: "Mystery" }),
+        /t\.json: post_processor\.type: unsupported post-processor "Mystery"/,
+      ],
       ["dropout", (j) => (j.model.dropout = 0.1), /t\.json: model\.dropout: BPE dropout is not supported/],
-      ["split behavior", (j) => (j.pre_tokenizer = { type: "Split", pattern: { String: " " }, behavior: "Sideways", invert: false }), /pre_tokenizer\.behavior: expected one of Removed, Isolated/],
+      [
+        "split behavior",
+        (j) => (j.pre_tokenizer = { type: "Split", pattern: { String: " " }, behavior: "Sideways", invert: false }),
+        /pre_tokenizer\.behavior: expected one of Removed, Isolated/,
+      ],
       [
         "regex JavaScript cannot run exactly",
-        (j) => (j.pre_tokenizer = { type: "Sequence", pretokenizers: [{ type: "Split", pattern: { Regex: "\\G\\w+" }, behavior: "Isolated", invert: false }, { type: "ByteLevel", use_regex: false }] }),
+        (j) =>
+          (j.pre_tokenizer = {
+            type: "Sequence",
+            pretokenizers: [
+              { type: "Split", pattern: { Regex: "\\G\\w+" }, behavior: "Isolated", invert: false },
+              { type: "ByteLevel", use_regex: false },
+            ],
+          }),
         /unsupported regex construct \\G at index 0/,
       ],
-      ["ByteLevel not last", (j) => (j.pre_tokenizer = { type: "Sequence", pretokenizers: [{ type: "ByteLevel" }, { type: "Digits" }] }), /a ByteLevel pre-tokenizer must come last/],
+      [
+        "ByteLevel not last",
+        (j) => (j.pre_tokenizer = { type: "Sequence", pretokenizers: [{ type: "ByteLevel" }, { type: "Digits" }] }),
+        /a ByteLevel pre-tokenizer must come last/,
+      ],
       ["padding", (j) => (j.padding = { strategy: "BatchLongest" }), /t\.json: padding: not supported/],
     ];
     for (const [, edit, re] of cases) {

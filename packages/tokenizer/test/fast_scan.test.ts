@@ -4,7 +4,8 @@ import { compileRegex, TIKTOKEN_PATTERNS, GPT2_PATTERN } from "../src/index.js";
 import { brownDocs, HARD_CASES } from "./helpers.js";
 
 // The hand-written scanners must cut text exactly where their regex does.
-const LLAMA3 = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const LLAMA3 =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 const QWEN = LLAMA3.replace("\\p{N}{1,3}", "\\p{N}");
 
 function regexPieces(re: RegExp, text: string): string[] {
@@ -37,9 +38,52 @@ function scanPieces(scan: (t: string, i: number, n: number) => number, text: str
 
 /** random strings dense in the characters the patterns care about */
 function* randomTexts(count: number, seed: number) {
-  const alphabet = ["a", "B", "z", "'", "s", "S", "t", "re", "RE", "ll", "ſ", "K", " ", "  ", "\t", "\n", "\r", "\r\n", "\u00a0", "\u0085", "\ufeff", "\u3000", "1", "22", "٣", "½", "Ⅻ", ".", ",", "!", "/", "-", "é", "e\u0301", "中", "😀", "👩‍👧", "\ud800", "\udc00", "_", "ǅ", "Ω"];
+  const alphabet = [
+    "a",
+    "B",
+    "z",
+    "'",
+    "s",
+    "S",
+    "t",
+    "re",
+    "RE",
+    "ll",
+    "ſ",
+    "K",
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "\r",
+    "\r\n",
+    "\u00a0",
+    "\u0085",
+    "\ufeff",
+    "\u3000",
+    "1",
+    "22",
+    "٣",
+    "½",
+    "Ⅻ",
+    ".",
+    ",",
+    "!",
+    "/",
+    "-",
+    "é",
+    "e\u0301",
+    "中",
+    "😀",
+    "👩‍👧",
+    "\ud800",
+    "\udc00",
+    "_",
+    "ǅ",
+    "Ω",
+  ];
   let s = seed;
-  const next = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296);
+  const next = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296;
   for (let k = 0; k < count; k++) {
     let t = "";
     const len = Math.floor(next() * 16);

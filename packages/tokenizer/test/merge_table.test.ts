@@ -112,7 +112,14 @@ describe("MergeTable answers as a PairTable of the same merges", () => {
     // three short merges in runs, then x^254 + x^40 (in x^294's run), x^255 + x^40 and x^260 + x^40
     // (late, so marked as no merge of x^294 inside its run's ranks). x^255 + x^39 is x^294 too, but
     // no merge: a left length of 255 must not match those marks
-    const merges: [number, number, number][] = [[5, 5, 6], [5, 6, 7], [6, 6, 8], [2, 1, 9], [3, 1, 10], [4, 1, 11]];
+    const merges: [number, number, number][] = [
+      [5, 5, 6],
+      [5, 6, 7],
+      [6, 6, 8],
+      [2, 1, 9],
+      [3, 1, 10],
+      [4, 1, 11],
+    ];
     expect(expectSameAnswers({ vocab, merges })).toEqual({ late: 2, distinct: 6 });
   });
 
@@ -174,7 +181,11 @@ describe("MergeTable answers as a PairTable of the same merges", () => {
     expect(home(ht)).toBe((home(join) + 1) % 16);
     const taken = new Set([home(ha), home(hb), home(join), home(ht)]);
     const fillers: number[] = [];
-    for (let h = 1; fillers.length < 4; h += 0x10001) if (!taken.has(home(h))) fillers.push(h), taken.add(home(h));
+    for (let h = 1; fillers.length < 4; h += 0x10001) {
+      if (taken.has(home(h))) continue;
+      fillers.push(h);
+      taken.add(home(h));
+    }
     const pool = new Uint16Array([...tokens.join("")].map((c) => c.charCodeAt(0)));
     const offsets = new Int32Array(tokens.length + 1);
     tokens.forEach((t, k) => (offsets[k + 1] = offsets[k]! + t.length));

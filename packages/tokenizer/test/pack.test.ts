@@ -39,7 +39,11 @@ const tok = trainBPE(["abc abc abc"], { vocabSize: 260 });
 console.log(tok.decode(tok.encode("abc cab")));
 `,
       );
-      const esm = JSON.parse(execFileSync("node", ["esm.mjs"], { cwd: app, encoding: "utf8" })) as { ids: number[]; text: string; same: boolean };
+      const esm = JSON.parse(execFileSync("node", ["esm.mjs"], { cwd: app, encoding: "utf8" })) as {
+        ids: number[];
+        text: string;
+        same: boolean;
+      };
       expect(esm.text).toBe("the lazy fox<|endoftext|>");
       expect(esm.ids.length).toBeLessThan("the lazy fox".length);
       expect(esm.ids[esm.ids.length - 1]).toBe(0);

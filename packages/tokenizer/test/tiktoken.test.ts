@@ -1,6 +1,14 @@
 import { describe, it, expect, afterAll } from "vitest";
 import { get_encoding, type Tiktoken, type TiktokenEncoding } from "tiktoken";
-import { fromTiktokenJson, fromTokenizerJson, parseTiktokenCompactRanks, fromTiktokenTokens, TIKTOKEN_PATTERNS, TIKTOKEN_SPECIAL_TOKENS, type Tokenizer } from "../src/index.js";
+import {
+  fromTiktokenJson,
+  fromTokenizerJson,
+  parseTiktokenCompactRanks,
+  fromTiktokenTokens,
+  TIKTOKEN_PATTERNS,
+  TIKTOKEN_SPECIAL_TOKENS,
+  type Tokenizer,
+} from "../src/index.js";
 import { brownDocs, tiktokenEncoderJson, HARD_CASES, packageDir } from "./helpers.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -65,21 +73,43 @@ describe.each(ENCODINGS)("%s matches tiktoken", (name) => {
     // our presets must agree with the encoder file's pat_str on real text
     const preset = fromTiktokenTokens(
       parseTiktokenCompactRanks((JSON.parse(tiktokenEncoderJson(name)) as { bpe_ranks: string }).bpe_ranks),
-      { pattern: TIKTOKEN_PATTERNS[name as keyof typeof TIKTOKEN_PATTERNS], specialTokens: TIKTOKEN_SPECIAL_TOKENS[name as keyof typeof TIKTOKEN_SPECIAL_TOKENS] },
+      {
+        pattern: TIKTOKEN_PATTERNS[name as keyof typeof TIKTOKEN_PATTERNS],
+        specialTokens: TIKTOKEN_SPECIAL_TOKENS[name as keyof typeof TIKTOKEN_SPECIAL_TOKENS],
+      },
     );
     const docs = brownDocs().slice(0, 40).concat(HARD_CASES);
-    expect(firstDifference(docs, docs.map((d) => preset.encode(d)), docs.map((d) => ours.encode(d)))).toBeNull();
+    expect(
+      firstDifference(
+        docs,
+        docs.map((d) => preset.encode(d)),
+        docs.map((d) => ours.encode(d)),
+      ),
+    ).toBeNull();
   });
 });
 
 describe("js-tiktoken's rank files", () => {
   it("load through the same compact-rank parser and give tiktoken's ids", () => {
     const src = readFileSync(join(packageDir("js-tiktoken"), "dist", "ranks", "cl100k_base.js"), "utf8");
-    const json = JSON.parse(src.slice(src.indexOf("{"), src.lastIndexOf("}") + 1)) as { pat_str: string; special_tokens: Record<string, number>; bpe_ranks: string };
-    const tok = fromTiktokenTokens(parseTiktokenCompactRanks(json.bpe_ranks), { pattern: json.pat_str, specialTokens: json.special_tokens });
+    const json = JSON.parse(src.slice(src.indexOf("{"), src.lastIndexOf("}") + 1)) as {
+      pat_str: string;
+      special_tokens: Record<string, number>;
+      bpe_ranks: string;
+    };
+    const tok = fromTiktokenTokens(parseTiktokenCompactRanks(json.bpe_ranks), {
+      pattern: json.pat_str,
+      specialTokens: json.special_tokens,
+    });
     const ref = get_encoding("cl100k_base");
     const docs = brownDocs().slice(0, 50).concat(HARD_CASES);
-    expect(firstDifference(docs, docs.map((d) => tok.encode(d)), docs.map((d) => Array.from(ref.encode(d, "all"))))).toBeNull();
+    expect(
+      firstDifference(
+        docs,
+        docs.map((d) => tok.encode(d)),
+        docs.map((d) => Array.from(ref.encode(d, "all"))),
+      ),
+    ).toBeNull();
     ref.free();
   });
 });
@@ -94,10 +124,24 @@ describe("saving a tiktoken encoding as tokenizer.json", () => {
     const again = fromTokenizerJson(text);
     const hf = new HFTokenizer(JSON.parse(text), {});
     const ref = get_encoding("r50k_base");
-    const docs = brownDocs().filter((_, i) => i % 10 === 0).concat(HARD_CASES);
+    const docs = brownDocs()
+      .filter((_, i) => i % 10 === 0)
+      .concat(HARD_CASES);
     const expected = docs.map((d) => Array.from(ref.encode(d, "all")));
-    expect(firstDifference(docs, docs.map((d) => again.encode(d)), expected)).toBeNull();
-    expect(firstDifference(docs, docs.map((d) => hf.encode(d).ids), expected)).toBeNull();
+    expect(
+      firstDifference(
+        docs,
+        docs.map((d) => again.encode(d)),
+        expected,
+      ),
+    ).toBeNull();
+    expect(
+      firstDifference(
+        docs,
+        docs.map((d) => hf.encode(d).ids),
+        expected,
+      ),
+    ).toBeNull();
     ref.free();
   });
 });

@@ -7,6 +7,7 @@ import { lenmlFile, HARD_CASES, brownDocs } from "./helpers.js";
 // with building from the parsed object, whatever the key order, layout and escapes.
 describe("reading tokenizer.json text", () => {
   const text = lenmlFile("qwen3");
+  // biome-ignore lint/suspicious/noExplicitAny: tests reach into and mutate parsed tokenizer JSON freely
   const parsed = JSON.parse(text) as Record<string, any>;
   const fromObject = fromTokenizerJson(parsed);
   const texts = [...HARD_CASES, ...brownDocs().slice(0, 5), 'quotes " and \\ backslashes \\" in text'];
@@ -21,7 +22,7 @@ describe("reading tokenizer.json text", () => {
     }
   }
 
-  it("file as shipped (pretty-printed, merges as pairs, escaped tokens such as \\\" and \\\\)", () => {
+  it('file as shipped (pretty-printed, merges as pairs, escaped tokens such as \\" and \\\\)', () => {
     expect(text).toContain('\\"');
     same(text);
   });
@@ -62,7 +63,7 @@ describe("reading tokenizer.json bytes", () => {
     withBom.set([0xef, 0xbb, 0xbf]);
     withBom.set(bytes, 3);
     expect(readTokenizerJsonFast(withBom, "t.json")).not.toBeNull();
-    for (const input of [bytes, withBom, "\ufeff" + text]) {
+    for (const input of [bytes, withBom, `\ufeff${text}`]) {
       const t = fromTokenizerJson(input);
       expect(t.vocabSize).toBe(fromObject.vocabSize);
       for (const s of [...HARD_CASES, ...brownDocs().slice(0, 3)]) expect(t.encode(s)).toEqual(fromObject.encode(s));
@@ -72,7 +73,10 @@ describe("reading tokenizer.json bytes", () => {
   it("tokens of one to four UTF-8 bytes, written raw or as \\u escapes (surrogate pairs too), are the same tokens", () => {
     // "é" is 2 bytes, "中" 3, "😀" 4 (two UTF-16 code units)
     const raw = tiny(`{"é": 0, "中": 1, "😀": 2, "é中": 3, "é中😀": 4}`, `["é 中", ["é中", "😀"]]`);
-    const escaped = tiny(`{"\\u00e9": 0, "\\u4e2d": 1, "\\ud83d\\ude00": 2, "\\u00e9\\u4e2D": 3, "\\u00e9\\u4e2d\\uD83D\\uDE00": 4}`, `["\\u00e9 \\u4e2d", ["\\u00e9\\u4e2d", "\\ud83d\\ude00"]]`);
+    const escaped = tiny(
+      `{"\\u00e9": 0, "\\u4e2d": 1, "\\ud83d\\ude00": 2, "\\u00e9\\u4e2D": 3, "\\u00e9\\u4e2d\\uD83D\\uDE00": 4}`,
+      `["\\u00e9 \\u4e2d", ["\\u00e9\\u4e2d", "\\ud83d\\ude00"]]`,
+    );
     for (const json of [raw, escaped]) {
       expect(readTokenizerJsonFast(utf8(json), "t.json"), "read by the fast reader").not.toBeNull();
       // a view that starts inside its buffer (as small Buffers sit in Node's shared pool)
@@ -92,13 +96,13 @@ describe("reading tokenizer.json bytes", () => {
     const long = "x".repeat(700);
     const vocab = `{"x": 0, ${JSON.stringify(long)}: 1, ${JSON.stringify(long + long)}: 2}`;
     // read whole (a half cut short would not be in the vocab), in both forms
-    for (const merges of [`[${JSON.stringify(long + " " + long)}]`, `[[${JSON.stringify(long)}, ${JSON.stringify(long)}]]`]) {
+    for (const merges of [`[${JSON.stringify(`${long} ${long}`)}]`, `[[${JSON.stringify(long)}, ${JSON.stringify(long)}]]`]) {
       expect(readTokenizerJsonFast(utf8(tiny(vocab, merges)), "t.json")!.data.pairs.size).toBe(1);
     }
-    expect(() => fromTokenizerJson(utf8(tiny(vocab, `[${JSON.stringify(long + " " + long + "x")}]`)))).toThrow(`token "${long}x" of merge`);
+    expect(() => fromTokenizerJson(utf8(tiny(vocab, `[${JSON.stringify(`${long} ${long}x`)}]`)))).toThrow(`token "${long}x" of merge`);
   });
 
-  it("an \"a b\" merge whose space is written \\u0020 splits there, as it does in the parsed object", () => {
+  it('an "a b" merge whose space is written \\u0020 splits there, as it does in the parsed object', () => {
     const json = tiny(`{"a": 0, "b": 1, "ab": 2}`, `["a\\u0020b"]`);
     // the fast reader splits at a written space only, so it leaves this one to JSON.parse
     expect(readTokenizerJsonFast(utf8(json), "t.json")).toBeNull();
@@ -147,14 +151,21 @@ describe("reading tokenizer.json bytes", () => {
 
   it("a merge half whose hash another token shares is told apart by its characters", () => {
     // Y comes first, so the index meets Y first when it looks for X's hash
-    const tokens = ["a", "\u0300", "\u1000", "b", "\u00da", "\uf769", "z", "\u0300\u1000", "\u00da\uf769", Y, X, Y + "z", X + "z"];
-    const merges: [string, string][] = [["\u0300", "\u1000"], ["\u00da", "\uf769"], ["b", "\u00da\uf769"], ["a", "\u0300\u1000"], [Y, "z"], [X, "z"]];
+    const tokens = ["a", "\u0300", "\u1000", "b", "\u00da", "\uf769", "z", "\u0300\u1000", "\u00da\uf769", Y, X, `${Y}z`, `${X}z`];
+    const merges: [string, string][] = [
+      ["\u0300", "\u1000"],
+      ["\u00da", "\uf769"],
+      ["b", "\u00da\uf769"],
+      ["a", "\u0300\u1000"],
+      [Y, "z"],
+      [X, "z"],
+    ];
     const json = tiny(vocabJson(tokens), mergesJson(merges));
     const fromObject = fromTokenizerJson(JSON.parse(json));
     const t = fromTokenizerJson(utf8(json));
-    expect(t.encode(X + "z")).toEqual([12]);
-    expect(t.encode(Y + "z")).toEqual([11]);
-    for (const s of [X + "z", Y + "z", X + Y + "z", "zz" + X]) expect(t.encode(s)).toEqual(fromObject.encode(s));
+    expect(t.encode(`${X}z`)).toEqual([12]);
+    expect(t.encode(`${Y}z`)).toEqual([11]);
+    for (const s of [`${X}z`, `${Y}z`, `${X + Y}z`, `zz${X}`]) expect(t.encode(s)).toEqual(fromObject.encode(s));
   });
 
   it("a merge half that is no token but has a token's hash and length never applies, wherever the merge sits", () => {
@@ -163,8 +174,12 @@ describe("reading tokenizer.json bytes", () => {
     // reader, comparing characters, reports it). The merge makes X + "z", not Y + "z", so it must
     // never join Y and z: not from its token's run, nor from the pair table, where it would go
     // when it comes late or when most merges do (and would outrank "Y z" there)
-    const tokens = ["a", "\u0300", "\u1000", "b", "\u00da", "\uf769", "z", "\u0300\u1000", "\u00da\uf769", Y, Y + "z", X + "z", "zz"];
-    const base: [string, string][] = [["\u0300", "\u1000"], ["\u00da", "\uf769"], ["b", "\u00da\uf769"]];
+    const tokens = ["a", "\u0300", "\u1000", "b", "\u00da", "\uf769", "z", "\u0300\u1000", "\u00da\uf769", Y, `${Y}z`, `${X}z`, "zz"];
+    const base: [string, string][] = [
+      ["\u0300", "\u1000"],
+      ["\u00da", "\uf769"],
+      ["b", "\u00da\uf769"],
+    ];
     const orders: Record<string, { merges: [string, string][]; outOfRun: number }> = {
       "in its run": { merges: [...base, [Y, "z"], [X, "z"]], outOfRun: 0 },
       "late, after a later token's run": { merges: [...base, ["z", "z"], [Y, "z"], [X, "z"]], outOfRun: 1 },
@@ -172,25 +187,30 @@ describe("reading tokenizer.json bytes", () => {
     };
     for (const [where, { merges, outOfRun }] of Object.entries(orders)) {
       const json = tiny(vocabJson(tokens), mergesJson(merges));
-      expect(() => fromTokenizerJson(JSON.parse(json), "t.json"), where).toThrow(/model\.merges\[\d\]: token "a\u0300\u1000" of merge .* is not in the vocab/);
+      expect(() => fromTokenizerJson(JSON.parse(json), "t.json"), where).toThrow(
+        /model\.merges\[\d\]: token "a\u0300\u1000" of merge .* is not in the vocab/,
+      );
       const t = fromTokenizerJson(utf8(json));
-      expect(t.encode(Y + "z" + X), where).toEqual([10, 0, 7]);
-      expect(t.encode(X + "z"), where).toEqual([0, 7, 6]);
+      expect(t.encode(`${Y}z${X}`), where).toEqual([10, 0, 7]);
+      expect(t.encode(`${X}z`), where).toEqual([0, 7, 6]);
       // every merge but the one that never applies is kept
       expect(readTokenizerJsonFast(utf8(json), "t.json")!.data.pairs.outOfRun, where).toBe(outOfRun);
     }
   });
 
   it("a malformed small part, or a raw control character in a token, is a malformed-JSON error", () => {
-    for (const json of [tiny(`{"a": 0}`, `[]`, `, "normalizer": {bad}`), tiny(`{"a\nb": 0}`, `[]`), tiny(`{"a": 0, "b": 1, "ab": 2}`, `["a\tb"]`)])
+    for (const json of [
+      tiny(`{"a": 0}`, `[]`, `, "normalizer": {bad}`),
+      tiny(`{"a\nb": 0}`, `[]`),
+      tiny(`{"a": 0, "b": 1, "ab": 2}`, `["a\tb"]`),
+    ])
       for (const input of [json, utf8(json)]) expect(() => fromTokenizerJson(input, "t.json")).toThrow(/^t\.json: malformed JSON: /);
   });
 });
 
 describe("reading tokenizer.json text: shapes the fast reader hands to JSON.parse", () => {
   // a tiny byte-level-free BPE: "a" "b" -> "ab", then "ab" "c" -> "abc"
-  const tiny = (vocab: string, merges: string, extra = "") =>
-    `{"model": {"type": "BPE", "vocab": ${vocab}, "merges": ${merges}}${extra}}`;
+  const tiny = (vocab: string, merges: string, extra = "") => `{"model": {"type": "BPE", "vocab": ${vocab}, "merges": ${merges}}${extra}}`;
   const vocab = `{"a": 0, "b": 1, "c": 2, "ab": 3, "abc": 4}`;
   const merges = `["a b", "ab c"]`;
 
@@ -225,12 +245,24 @@ describe("reading tokenizer.json text: shapes the fast reader hands to JSON.pars
     for (const order of ["vocab first", "merges first"]) {
       const file = (v: string, m: string) =>
         order === "vocab first" ? tiny(v, m) : `{"model": {"type": "BPE", "merges": ${m}, "vocab": ${v}}}`;
-      expect(() => fromTokenizerJson(file(`{"a": 0, "b": 1, "a": 2}`, `[]`), "t.json")).toThrow(/t\.json: model\.vocab: token "a" appears twice/);
-      expect(() => fromTokenizerJson(file(`{"a": 0, "b": 0}`, `[]`), "t.json")).toThrow(/t\.json: model\.vocab: duplicate id 0, used by "a" and "b"/);
-      expect(() => fromTokenizerJson(file(`{"a": 0, "b": 99999999}`, `[]`), "t.json")).toThrow(/expected ids 0\.\.1 without gaps for 2 tokens, found id 99999999/);
-      expect(() => fromTokenizerJson(file(vocab, `["a b", "ab d"]`), "t.json")).toThrow(/t\.json: model\.merges\[1\]: token "d" of merge "ab d" is not in the vocab/);
-      expect(() => fromTokenizerJson(file(vocab, `["a b", "b c"]`), "t.json")).toThrow(/t\.json: model\.merges\[1\]: the merged token "bc" of merge "b c" is not in the vocab/);
-      expect(() => fromTokenizerJson(file(vocab, `[["a", "b"], ["x\\"", "c"]]`), "t.json")).toThrow(/model\.merges\[1\]: token "x\\"" of merge/);
+      expect(() => fromTokenizerJson(file(`{"a": 0, "b": 1, "a": 2}`, `[]`), "t.json")).toThrow(
+        /t\.json: model\.vocab: token "a" appears twice/,
+      );
+      expect(() => fromTokenizerJson(file(`{"a": 0, "b": 0}`, `[]`), "t.json")).toThrow(
+        /t\.json: model\.vocab: duplicate id 0, used by "a" and "b"/,
+      );
+      expect(() => fromTokenizerJson(file(`{"a": 0, "b": 99999999}`, `[]`), "t.json")).toThrow(
+        /expected ids 0\.\.1 without gaps for 2 tokens, found id 99999999/,
+      );
+      expect(() => fromTokenizerJson(file(vocab, `["a b", "ab d"]`), "t.json")).toThrow(
+        /t\.json: model\.merges\[1\]: token "d" of merge "ab d" is not in the vocab/,
+      );
+      expect(() => fromTokenizerJson(file(vocab, `["a b", "b c"]`), "t.json")).toThrow(
+        /t\.json: model\.merges\[1\]: the merged token "bc" of merge "b c" is not in the vocab/,
+      );
+      expect(() => fromTokenizerJson(file(vocab, `[["a", "b"], ["x\\"", "c"]]`), "t.json")).toThrow(
+        /model\.merges\[1\]: token "x\\"" of merge/,
+      );
     }
   });
 });
@@ -252,7 +284,8 @@ describe("reading tokenizer.json text: a vocab larger than the reader's first ro
 
   it("reads every token, in id order and out of it", () => {
     for (const order of ["in id order", "out of id order"]) {
-      const text = order === "in id order" ? vocabText : vocabText.replace(/^\{(.*?),\n/s, "{").replace(/\}$/, `,\n${JSON.stringify(tokens[0])}: 0}`);
+      const text =
+        order === "in id order" ? vocabText : vocabText.replace(/^\{(.*?),\n/s, "{").replace(/\}$/, `,\n${JSON.stringify(tokens[0])}: 0}`);
       const t = fromTokenizerJson(`{"model": {"type": "BPE", "vocab": ${text}, "merges": []}}`);
       expect(t.vocabSize, order).toBe(n);
       for (const id of [0, 7, 40_007, 262_143, 262_144, 279_619, 279_620, 279_621, 279_622, 280_007, n - 1]) {

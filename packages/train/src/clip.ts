@@ -13,7 +13,10 @@ export function clipGradNorm(params: readonly Tensor[], maxNorm: number): Tensor
     const norm = keep(
       tidy(() => {
         if (withGrad.length === 0) return params[0]!.sum().mul(0);
-        return withGrad.map((p) => p.grad!.square().sum()).reduce((a, b) => a.add(b)).sqrt();
+        return withGrad
+          .map((p) => p.grad!.square().sum())
+          .reduce((a, b) => a.add(b))
+          .sqrt();
       }),
     );
     tidy(() => {
@@ -30,5 +33,15 @@ export function clipGradNorm(params: readonly Tensor[], maxNorm: number): Tensor
 
 /** The global L2 norm of the gradients, without changing them (scalar tensor, caller disposes). */
 export function gradNorm(params: readonly Tensor[]): Tensor {
-  return noGrad(() => keep(tidy(() => params.filter((p) => p.grad).map((p) => p.grad!.square().sum()).reduce((a, b) => a.add(b)).sqrt())));
+  return noGrad(() =>
+    keep(
+      tidy(() =>
+        params
+          .filter((p) => p.grad)
+          .map((p) => p.grad!.square().sum())
+          .reduce((a, b) => a.add(b))
+          .sqrt(),
+      ),
+    ),
+  );
 }

@@ -97,8 +97,16 @@ export class TokenDataLoader {
   }
 
   restore(state: LoaderState): void {
-    if (!Number.isInteger(state.epoch) || !Number.isInteger(state.batch) || state.epoch < 0 || state.batch < 0 || state.batch > this.batchesPerEpoch) {
-      throw new TrainError(`TokenDataLoader.restore: expected { epoch >= 0, batch in [0, ${this.batchesPerEpoch}] }, got ${JSON.stringify(state)}`);
+    if (
+      !Number.isInteger(state.epoch) ||
+      !Number.isInteger(state.batch) ||
+      state.epoch < 0 ||
+      state.batch < 0 ||
+      state.batch > this.batchesPerEpoch
+    ) {
+      throw new TrainError(
+        `TokenDataLoader.restore: expected { epoch >= 0, batch in [0, ${this.batchesPerEpoch}] }, got ${JSON.stringify(state)}`,
+      );
     }
     this.epoch = state.epoch;
     this.batch = state.batch;

@@ -1,4 +1,4 @@
-import { Rng, tensor, type Tensor } from "@llm/tensor";
+import { type Rng, tensor, type Tensor } from "@llm/tensor";
 import { TrainError, checkNumber } from "./errors.js";
 
 /** GLM's special token ids for the blank-infilling objective. */
@@ -43,7 +43,8 @@ export function glmExample(tokens: readonly number[], spans: readonly Span[], sp
       throw new TrainError(`glmExample: span ${JSON.stringify(s)} must lie within the ${tokens.length} tokens and have length >= 1`);
     }
     const prev = sorted[i - 1];
-    if (prev && prev.start + prev.length > s.start) throw new TrainError(`glmExample: spans ${JSON.stringify(prev)} and ${JSON.stringify(s)} overlap`);
+    if (prev && prev.start + prev.length > s.start)
+      throw new TrainError(`glmExample: spans ${JSON.stringify(prev)} and ${JSON.stringify(s)} overlap`);
   });
   // Part A, remembering where each span's [MASK] lands.
   const partA: number[] = [];
@@ -120,7 +121,10 @@ export function sampleSpans(n: number, rng: Rng, options: SpanOptions = {}): Spa
   // Stars and bars: choose where the k spans sit among the n - covered unmasked tokens.
   const free = n - covered;
   const k = lengths.length;
-  const slots = rng.shuffle(Array.from({ length: free + k }, (_, i) => i)).slice(0, k).sort((a, b) => a - b);
+  const slots = rng
+    .shuffle(Array.from({ length: free + k }, (_, i) => i))
+    .slice(0, k)
+    .sort((a, b) => a - b);
   let before = 0;
   return slots.map((slot, j) => {
     const start = slot - j + before;
@@ -130,7 +134,12 @@ export function sampleSpans(n: number, rng: Rng, options: SpanOptions = {}): Spa
 }
 
 /** Samples spans and shuffles their Part B order: one example of the GLM objective. */
-export function glmBlankInfilling(tokens: readonly number[], rng: Rng, special: GlmSpecialTokens, options: SpanOptions & { ignoreIndex?: number } = {}): GlmExample {
+export function glmBlankInfilling(
+  tokens: readonly number[],
+  rng: Rng,
+  special: GlmSpecialTokens,
+  options: SpanOptions & { ignoreIndex?: number } = {},
+): GlmExample {
   const spans = rng.shuffle(sampleSpans(tokens.length, rng, options));
   return glmExample(tokens, spans, special, options.ignoreIndex);
 }

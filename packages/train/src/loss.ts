@@ -20,7 +20,8 @@ export function maskedCrossEntropy(logits: Tensor, targets: Tensor, options: Mas
   if (mask && (mask.rank !== targets.rank || mask.shape.some((d, i) => d !== targets.shape[i]))) {
     throw new TrainError(`maskedCrossEntropy: mask must have the targets' shape ${fmt(targets.shape)}, got ${fmt(mask.shape)}`);
   }
-  if (reduction !== "mean" && reduction !== "sum") throw new TrainError(`maskedCrossEntropy: reduction must be "mean" or "sum", got ${String(reduction)}`);
+  if (reduction !== "mean" && reduction !== "sum")
+    throw new TrainError(`maskedCrossEntropy: reduction must be "mean" or "sum", got ${String(reduction)}`);
   const counted = mask ? where(mask.dtype === "bool" ? mask : mask.ne(0), targets, ignoreIndex) : targets;
   const mean = crossEntropy(logits, counted, { ignoreIndex });
   return reduction === "mean" ? mean : mean.mul(counted.ne(ignoreIndex).float().sum());

@@ -49,7 +49,9 @@ export function parseMetrics(text: string, source = "metrics"): MetricsRecord[] 
       record = JSON.parse(line);
     } catch {
       if (last) return;
-      throw new TrainError(`${source}: line ${i + 1} is not JSON; expected one JSON object per line, found ${JSON.stringify(line.slice(0, 80))}`);
+      throw new TrainError(
+        `${source}: line ${i + 1} is not JSON; expected one JSON object per line, found ${JSON.stringify(line.slice(0, 80))}`,
+      );
     }
     if (typeof record !== "object" || record === null || Array.isArray(record))
       throw new TrainError(`${source}: line ${i + 1} should be a JSON object, found ${line.slice(0, 80)}`);

@@ -49,7 +49,7 @@ export class ProgressBar {
 export function formatProgress(u: ProgressUpdate, width = 24): string {
   const frac = Math.min(1, u.step / Math.max(1, u.total));
   const filled = Math.round(frac * width);
-  const bar = "=".repeat(filled) + (filled < width ? ">" + " ".repeat(width - filled - 1) : "");
+  const bar = "=".repeat(filled) + (filled < width ? `>${" ".repeat(width - filled - 1)}` : "");
   const parts = [`step ${u.step}/${u.total} [${bar}]`];
   if (u.loss !== undefined) parts.push(`loss ${u.loss.toFixed(4)}`);
   if (u.evalLoss !== undefined) parts.push(`eval ${u.evalLoss.toFixed(4)}`);

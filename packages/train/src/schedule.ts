@@ -21,7 +21,13 @@ export interface WarmupCosineOptions {
 /** Linear warmup, then half a cosine from 1 down to minFactor at totalSteps (and minFactor after). */
 export function warmupCosine({ warmupSteps, totalSteps, minFactor = 0.1 }: WarmupCosineOptions): Schedule {
   checkNumber("warmupCosine", "warmupSteps", warmupSteps, (v) => Number.isInteger(v) && v >= 0, "an integer >= 0");
-  checkNumber("warmupCosine", "totalSteps", totalSteps, (v) => Number.isInteger(v) && v > warmupSteps, `an integer > warmupSteps (${warmupSteps})`);
+  checkNumber(
+    "warmupCosine",
+    "totalSteps",
+    totalSteps,
+    (v) => Number.isInteger(v) && v > warmupSteps,
+    `an integer > warmupSteps (${warmupSteps})`,
+  );
   checkNumber("warmupCosine", "minFactor", minFactor, (v) => v >= 0 && v <= 1, "in [0, 1]");
   const warm = linearWarmup(warmupSteps);
   return (step) => {

@@ -175,7 +175,8 @@ export class Trainer<B> {
     this.losses.splice(0, this.losses.length, ...state.losses);
     this.evals.splice(0, this.evals.length, ...state.evals);
     if (state.data !== undefined) {
-      if (!this.options.data.restore) throw new TrainError("Trainer.loadState: the state holds a data position but the batch source has no restore()");
+      if (!this.options.data.restore)
+        throw new TrainError("Trainer.loadState: the state holds a data position but the batch source has no restore()");
       this.options.data.restore(state.data as never);
     }
   }

@@ -36,7 +36,12 @@ describe("three AdamW steps reproduce adam_losses (lr 1e-2, betas 0.9/0.95, eps 
       const opt = new AdamW(model.namedParameters(), { lr: 1e-2, betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.1 });
       const glmBatch = name === "glm" ? await glmFixtureBatch(reference) : null;
       const lossOf = () =>
-        glmBatch ? tidy(() => { const r = glmLoss(model, glmBatch); return r.sum.div(r.count); }) : tidy(() => nextTokenLoss(model, reference.input_ids!));
+        glmBatch
+          ? tidy(() => {
+              const r = glmLoss(model, glmBatch);
+              return r.sum.div(r.count);
+            })
+          : tidy(() => nextTokenLoss(model, reference.input_ids!));
       const losses: number[] = [];
       for (let step = 0; step < 3; step++) {
         opt.zeroGrad();

@@ -24,7 +24,12 @@ describe("checkpoints keep the architecture's own file layout (what transformers
       const ours = header(join(out, "model.safetensors"));
       const reference = header(`${FIXTURES}${name}/model.safetensors`);
       const layout = (h: typeof ours) =>
-        Object.fromEntries(Object.entries(h).filter(([k]) => k !== "__metadata__").map(([k, v]) => [k, [v.dtype, v.shape]]).sort());
+        Object.fromEntries(
+          Object.entries(h)
+            .filter(([k]) => k !== "__metadata__")
+            .map(([k, v]) => [k, [v.dtype, v.shape]])
+            .sort(),
+        );
       expect(layout(ours)).toEqual(layout(reference));
       expect(ours.__metadata__).toEqual({ format: "pt" });
       const config = JSON.parse(readFileSync(join(out, "config.json"), "utf8"));

@@ -9,7 +9,15 @@ describe("GLM objective", () => {
   it("lays out the paper's Figure 2 example exactly as the fixture", async () => {
     const ref = await reference("glm");
     const x = [193, 54, 141, 221, 316, 210]; // x1..x6: x3 = 141, x5 x6 = 316 210
-    const ex = glmExample(x, [{ start: 4, length: 2 }, { start: 2, length: 1 }], special, 0);
+    const ex = glmExample(
+      x,
+      [
+        { start: 4, length: 2 },
+        { start: 2, length: 1 },
+      ],
+      special,
+      0,
+    );
     expect(ex.inputIds).toEqual(await values(ref.input_ids!));
     expect([...ex.positions, ...ex.blockPositions]).toEqual(await values(ref.position_ids!));
     expect(ex.targets).toEqual(await values(ref.targets!));

@@ -32,7 +32,12 @@ describe("maskedCrossEntropy", () => {
     expect(ref.count).toBe(4);
     expect(await maskedCrossEntropy(logits, targets, { mask }).item()).toBeCloseTo(ref.sum / ref.count, 5);
     expect(await maskedCrossEntropy(logits, targets, { mask, reduction: "sum" }).item()).toBeCloseTo(ref.sum, 4);
-    const unmasked = reference(host, targetValues, vocab, targetValues.map((t) => t !== -100));
+    const unmasked = reference(
+      host,
+      targetValues,
+      vocab,
+      targetValues.map((t) => t !== -100),
+    );
     expect(await maskedCrossEntropy(logits, targets).item()).toBeCloseTo(unmasked.sum / unmasked.count, 5);
   });
 

@@ -3,7 +3,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createModel } from "@llm/models";
 import { afterAll, describe, expect, it } from "vitest";
-import { AdamW, MetricsLog, TokenDataLoader, Trainer, TrainError, decayGroups, languageModelLoss, parseMetrics, warmupCosine, type MetricsRecord, type TokenBatch } from "../src/index.js";
+import {
+  AdamW,
+  MetricsLog,
+  TokenDataLoader,
+  Trainer,
+  TrainError,
+  decayGroups,
+  languageModelLoss,
+  parseMetrics,
+  warmupCosine,
+  type MetricsRecord,
+  type TokenBatch,
+} from "../src/index.js";
 import { metricsFile, readMetrics } from "../src/node.js";
 
 const dirs: string[] = [];
@@ -14,7 +26,14 @@ const tempDir = () => {
 };
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-const record = (step: number, extra: Partial<MetricsRecord> = {}): MetricsRecord => ({ step, loss: 4 - step / 10, lr: 1e-3, tokensPerSecond: 900, elapsedSeconds: step / 2, ...extra });
+const record = (step: number, extra: Partial<MetricsRecord> = {}): MetricsRecord => ({
+  step,
+  loss: 4 - step / 10,
+  lr: 1e-3,
+  tokensPerSecond: 900,
+  elapsedSeconds: step / 2,
+  ...extra,
+});
 
 describe("MetricsLog and parseMetrics", () => {
   it("write one JSON object per line and read them back (NaN as null, back as NaN)", async () => {
@@ -33,12 +52,12 @@ describe("MetricsLog and parseMetrics", () => {
 
   it("skip a torn last line, but name a bad line anywhere else", () => {
     const good = `${JSON.stringify(record(1))}\n${JSON.stringify(record(2))}\n`;
-    expect(parseMetrics(good + '{"step":3,"lo')).toEqual([record(1), record(2)]);
+    expect(parseMetrics(`${good}{"step":3,"lo`)).toEqual([record(1), record(2)]);
     expect(parseMetrics(good + JSON.stringify(record(3)))).toEqual([record(1), record(2), record(3)]); // whole, newline missing
     expect(() => parseMetrics(`${JSON.stringify(record(1))}\n{"step":2,"lo\n${JSON.stringify(record(3))}\n`, "run/metrics.jsonl")).toThrow(
       /run\/metrics\.jsonl: line 2 is not JSON/,
     );
-    expect(() => parseMetrics('[1, 2]\n', "m.jsonl")).toThrow(TrainError);
+    expect(() => parseMetrics("[1, 2]\n", "m.jsonl")).toThrow(TrainError);
     expect(() => parseMetrics('{"loss": 2}\n', "m.jsonl")).toThrow(/m\.jsonl: line 1 should have a numeric "step" and "loss"/);
   });
 });
@@ -71,7 +90,17 @@ describe("metricsFile and readMetrics", () => {
 
 describe("Trainer with a MetricsLog", () => {
   it("writes each step's loss, learning rate, gradient norm, speed and time, and the held-out loss where it evaluated", async () => {
-    const config = { model_type: "gpt2", vocab_size: 64, n_positions: 32, n_embd: 16, n_layer: 1, n_head: 2, activation_function: "gelu_new", layer_norm_epsilon: 1e-5, tie_word_embeddings: true };
+    const config = {
+      model_type: "gpt2",
+      vocab_size: 64,
+      n_positions: 32,
+      n_embd: 16,
+      n_layer: 1,
+      n_head: 2,
+      activation_function: "gelu_new",
+      layer_norm_epsilon: 1e-5,
+      tie_word_embeddings: true,
+    };
     const model = createModel(config, { seed: 1 });
     const optimizer = new AdamW(decayGroups(model.namedParameters(), 0.1), { lr: 1e-2 });
     const stream = Array.from({ length: 2000 }, (_, i) => (i * 5) % 64);
@@ -101,6 +130,9 @@ describe("Trainer with a MetricsLog", () => {
       expect(r.elapsedSeconds).toBeGreaterThanOrEqual(i > 0 ? records[i - 1]!.elapsedSeconds : 0);
     });
     expect(records.map((r) => r.evalLoss)).toEqual([undefined, 5, undefined, 6]);
-    expect(state.evals).toEqual([{ step: 2, loss: 5 }, { step: 4, loss: 6 }]);
+    expect(state.evals).toEqual([
+      { step: 2, loss: 5 },
+      { step: 4, loss: 6 },
+    ]);
   });
 });

@@ -3,7 +3,15 @@ import { describe, expect, it } from "vitest";
 import { AdamW, SGD, decayGroups } from "../src/index.js";
 
 /** torch.optim.AdamW's update, in float64, for a list of values and gradients per step. */
-function adamwReference(p0: number[], grads: (p: number[]) => number[], steps: number, lr: number, [b1, b2]: [number, number], eps: number, wd: number): number[] {
+function adamwReference(
+  p0: number[],
+  grads: (p: number[]) => number[],
+  steps: number,
+  lr: number,
+  [b1, b2]: [number, number],
+  eps: number,
+  wd: number,
+): number[] {
   let p = [...p0];
   let m = p.map(() => 0);
   let v = p.map(() => 0);
@@ -54,7 +62,10 @@ describe("AdamW", () => {
       const out: Float32Array[] = [];
       for (let step = 0; step < 4; step++) {
         // gradients over many magnitudes, zeros and a sign flip each step
-        p.grad = tensor(values.map((v, i) => (i % 17 === 0 ? 0 : v * 10 ** ((i % 9) - 4) * (step % 2 ? -1 : 1))), { shape: [257], backend }).keep();
+        p.grad = tensor(
+          values.map((v, i) => (i % 17 === 0 ? 0 : v * 10 ** ((i % 9) - 4) * (step % 2 ? -1 : 1))),
+          { shape: [257], backend },
+        ).keep();
         opt.step();
         out.push(p.dataSync() as Float32Array, opt.state().tensors["w.exp_avg_sq"]!.dataSync() as Float32Array);
       }
@@ -91,7 +102,10 @@ describe("AdamW", () => {
       for (let i = 0; i < 6; i++) {
         if (split && i === 3) {
           const state = opt.state();
-          const copy = { tensors: Object.fromEntries(Object.entries(state.tensors).map(([k, t]) => [k, t.add(0)])), meta: JSON.parse(JSON.stringify(state.meta)) };
+          const copy = {
+            tensors: Object.fromEntries(Object.entries(state.tensors).map(([k, t]) => [k, t.add(0)])),
+            meta: JSON.parse(JSON.stringify(state.meta)),
+          };
           opt.dispose();
           opt = new AdamW([["w", p]], { lr: 0.05, weightDecay: 0.01 });
           opt.loadState(copy);
@@ -108,7 +122,13 @@ describe("AdamW", () => {
   it("names bad arguments", () => {
     const p = tensor([1]).requireGrad();
     expect(() => new AdamW([p], { betas: [0.9, 1] })).toThrow(/AdamW: betas\[1\] must be in \[0, 1\), got 1/);
-    expect(() => new AdamW([["a", p], ["a", tensor([2]).requireGrad()]])).toThrow(/parameter name "a" appears twice/);
+    expect(
+      () =>
+        new AdamW([
+          ["a", p],
+          ["a", tensor([2]).requireGrad()],
+        ]),
+    ).toThrow(/parameter name "a" appears twice/);
     expect(() => new AdamW([])).toThrow(/expected at least one parameter/);
   });
 });

@@ -8,7 +8,17 @@ import { afterAll, describe, expect, it } from "vitest";
 import { AdamW, TokenDataLoader, Trainer, decayGroups, languageModelLoss, warmupCosine, type TokenBatch } from "../src/index.js";
 import { resumeFromCheckpoint, saveCheckpoint } from "../src/node.js";
 
-const config = { model_type: "gpt2", vocab_size: 64, n_positions: 32, n_embd: 32, n_layer: 2, n_head: 4, activation_function: "gelu_new", layer_norm_epsilon: 1e-5, tie_word_embeddings: true };
+const config = {
+  model_type: "gpt2",
+  vocab_size: 64,
+  n_positions: 32,
+  n_embd: 32,
+  n_layer: 2,
+  n_head: 4,
+  activation_function: "gelu_new",
+  layer_norm_epsilon: 1e-5,
+  tie_word_embeddings: true,
+};
 const rng = new Rng(9);
 const stream = Array.from({ length: 4000 }, (_, i) => (i % 7 === 0 ? rng.int(64) : (i * 5) % 64));
 const dirs: string[] = [];
@@ -71,7 +81,12 @@ describe("Trainer", () => {
     (halves.data as { next: () => TokenBatch }).next = () => {
       if (pending.length === 0) {
         const b = wholeData.next();
-        pending = [0, 1].map((h) => ({ ...b, batchSize: 2, inputs: b.inputs.slice(h * 32, h * 32 + 32), targets: b.targets.slice(h * 32, h * 32 + 32) }));
+        pending = [0, 1].map((h) => ({
+          ...b,
+          batchSize: 2,
+          inputs: b.inputs.slice(h * 32, h * 32 + 32),
+          targets: b.targets.slice(h * 32, h * 32 + 32),
+        }));
       }
       return pending.shift()!;
     };
@@ -90,7 +105,11 @@ describe("Trainer", () => {
     const l1 = await languageModelLoss(model, batch).sum.item();
     const l2 = await languageModelLoss(loaded, batch).sum.item();
     expect(l2).toBeCloseTo(l1, 4);
-    const header = JSON.parse(Buffer.from(readFileSync(join(dir, "model.safetensors"))).subarray(8, 8 + Number(readFileSync(join(dir, "model.safetensors")).readBigUInt64LE(0))).toString());
+    const header = JSON.parse(
+      Buffer.from(readFileSync(join(dir, "model.safetensors")))
+        .subarray(8, 8 + Number(readFileSync(join(dir, "model.safetensors")).readBigUInt64LE(0)))
+        .toString(),
+    );
     expect(header.__metadata__).toEqual({ format: "pt" });
   });
 });

@@ -53,7 +53,10 @@ export async function createWebGPUBackend(options: CreateWebGPUBackendOptions = 
     const device = options.device;
     return new WebGPUBackend({
       device,
-      features: { shaderF16: device.features.has("shader-f16"), subgroups: device.features.has("subgroups") && (await subgroupIdWorks(device)) },
+      features: {
+        shaderF16: device.features.has("shader-f16"),
+        subgroups: device.features.has("subgroups") && (await subgroupIdWorks(device)),
+      },
       ownsDevice: false,
     });
   }

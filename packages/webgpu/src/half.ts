@@ -26,5 +26,5 @@ export function float32ToFloat16Bits(value: number): number {
     const half = 1 << (s - 1);
     return sign | (rem > half || (rem === half && (q & 1) === 1) ? q + 1 : q);
   }
-  return sign | (((ax + 0x0fff + ((ax >>> 13) & 1)) - 0x38000000) >>> 13);
+  return sign | ((ax + 0x0fff + ((ax >>> 13) & 1) - 0x38000000) >>> 13);
 }

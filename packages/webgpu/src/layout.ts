@@ -35,10 +35,7 @@ export function coalesce(
     if (n === 1) continue;
     const g = groups?.[d] ?? 0;
     const last = outShape.length - 1;
-    const mergeable =
-      last >= 0 &&
-      outGroups[last] === g &&
-      strides.every((s, v) => outStrides[v]![last] === s[d]! * n);
+    const mergeable = last >= 0 && outGroups[last] === g && strides.every((s, v) => outStrides[v]![last] === s[d]! * n);
     if (mergeable) {
       outShape[last]! *= n;
       strides.forEach((s, v) => (outStrides[v]![last] = s[d]!));

@@ -1,14 +1,4 @@
-import type {
-  Backend,
-  BackendBuffer,
-  BinaryOp,
-  DType,
-  FusedKernels,
-  HostArray,
-  ReduceOp,
-  StridedView,
-  UnaryOp,
-} from "@llm/tensor";
+import type { Backend, BackendBuffer, BinaryOp, DType, FusedKernels, HostArray, ReduceOp, StridedView, UnaryOp } from "@llm/tensor";
 import { BufferPool, type PoolStats } from "./buffer-pool.js";
 import { CommandBatcher, UNIFORM_USAGE } from "./command-batcher.js";
 import { WebGPUDeviceError, WebGPUKernelError } from "./errors.js";
@@ -79,7 +69,9 @@ export class WebGPUBackend implements Backend {
     this.isSoftware =
       !!info &&
       ((info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||
-        /swiftshader|llvmpipe|lavapipe|warp|microsoft basic/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`));
+        /swiftshader|llvmpipe|lavapipe|warp|microsoft basic/i.test(
+          `${info.vendor} ${info.architecture} ${info.device} ${info.description}`,
+        ));
     this.features = init.features;
     this.ownsDevice = init.ownsDevice;
     this.keepAlive = init.keepAlive;
@@ -231,7 +223,13 @@ export class WebGPUBackend implements Backend {
   }
 
   stats(): WebGPUBackendStats {
-    return { liveBuffers: this.live, storage: this.storage.stats(), pipelines: this.pipelines.size, compileMs: this.pipelines.compileMs, submits: this.batcher.submits };
+    return {
+      liveBuffers: this.live,
+      storage: this.storage.stats(),
+      pipelines: this.pipelines.size,
+      compileMs: this.pipelines.compileMs,
+      submits: this.batcher.submits,
+    };
   }
 
   /** Frees pooled buffers nobody uses (live tensors are untouched). */
@@ -263,7 +261,8 @@ export class WebGPUBackend implements Backend {
 
   private gpuBuffer(buffer: BackendBuffer): WebGPUBuffer {
     if (!(buffer instanceof WebGPUBuffer) || buffer.owner !== this) {
-      const what = buffer instanceof WebGPUBuffer ? "a buffer of another WebGPU backend" : `a ${buffer?.constructor?.name ?? typeof buffer}`;
+      const what =
+        buffer instanceof WebGPUBuffer ? "a buffer of another WebGPU backend" : `a ${buffer?.constructor?.name ?? typeof buffer}`;
       throw new WebGPUDeviceError(`webgpu: expected a buffer made by this backend, found ${what}`);
     }
     if (buffer.disposed) throw new WebGPUDeviceError(`webgpu: buffer of ${buffer.size} ${buffer.dtype} elements used after dispose()`);

@@ -44,7 +44,17 @@ const cases: Case[] = [
   { name: "head dim 100 over a 64-thread workgroup", B: 1, H: 2, Hkv: 1, T: 2, S: 10, D: 100, mask: true },
   // More queries: two matmuls around the row pass.
   { name: "gemm path: multi-head with causal mask", B: 2, H: 3, Hkv: 3, T: 5, S: 7, D: 8, mask: true },
-  { name: "gemm path: grouped-query, mask and bias, k broadcast over the group", B: 2, H: 4, Hkv: 2, T: 9, S: 11, D: 8, mask: true, bias: true },
+  {
+    name: "gemm path: grouped-query, mask and bias, k broadcast over the group",
+    B: 2,
+    H: 4,
+    Hkv: 2,
+    T: 9,
+    S: 11,
+    D: 8,
+    mask: true,
+    bias: true,
+  },
   { name: "gemm path: multi-query, group folded into the rows", B: 1, H: 4, Hkv: 1, T: 6, S: 6, D: 16, mask: true, qContiguous: true },
   { name: "gemm path: 300 keys, head dim 80, bias", B: 1, H: 2, Hkv: 2, T: 12, S: 300, D: 80, bias: true },
 ];
@@ -54,8 +64,14 @@ function composed(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, bias: Te
   const H = q.shape[1]!;
   const group = H / k.shape[1]!;
   const heads = Array.from({ length: H }, (_, h) => Math.floor(h / group));
-  const kx = concat(heads.map((j) => k.narrow(1, j, 1)), 1);
-  const vx = concat(heads.map((j) => v.narrow(1, j, 1)), 1);
+  const kx = concat(
+    heads.map((j) => k.narrow(1, j, 1)),
+    1,
+  );
+  const vx = concat(
+    heads.map((j) => v.narrow(1, j, 1)),
+    1,
+  );
   let scores = q.matmul(kx.transpose(-1, -2)).mul(scale);
   if (bias) scores = scores.add(bias);
   if (mask) scores = where(mask, scores, -Infinity);
@@ -87,7 +103,11 @@ function onBackend(c: Case, h: ReturnType<typeof hostInputs>, be: Backend, requi
   const vAll = tensor(h.v, { shape: [c.B, c.S + 1, c.Hkv, c.D], backend: be, requiresGrad });
   const mask = c.mask ? tensor(h.mask, { shape: [c.B, 1, c.T, c.S], dtype: "bool", backend: be }) : null;
   const bias = c.bias ? tensor(h.bias, { shape: [c.H, 1, c.S], backend: be, requiresGrad }) : null;
-  const views = { q: c.qContiguous ? q : q.transpose(1, 2), k: kAll.narrow(1, 1, c.S).transpose(1, 2), v: vAll.narrow(1, 1, c.S).transpose(1, 2) };
+  const views = {
+    q: c.qContiguous ? q : q.transpose(1, 2),
+    k: kAll.narrow(1, 1, c.S).transpose(1, 2),
+    v: vAll.narrow(1, 1, c.S).transpose(1, 2),
+  };
   return { leaves: [q, kAll, vAll, ...(bias ? [bias] : [])], mask, bias, ...views };
 }
 
@@ -120,7 +140,10 @@ describe.skipIf(!backend).each(variants)("webgpu fused attention equals the comp
     const grads = async (be: Backend) => {
       const x = onBackend(c, h, be, true);
       const out = scaledDotProductAttention(x.q, x.k, x.v, { mask: x.mask, bias: x.bias, scale: 0.6 });
-      out.mul(tensor(weights, { shape: [...out.shape], backend: be })).sum().backward();
+      out
+        .mul(tensor(weights, { shape: [...out.shape], backend: be }))
+        .sum()
+        .backward();
       return Promise.all(x.leaves.map(async (l) => (await l.grad!.data()) as Float32Array));
     };
     const expected = await grads(cpuBackend);

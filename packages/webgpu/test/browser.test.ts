@@ -45,11 +45,17 @@ describe.skipIf(!hasChromium)("examples/webgpu-browser in headless Chromium", ()
       page.on("console", (m) => consoleLines.push(m.text()));
       page.on("pageerror", (e) => consoleLines.push(`pageerror: ${e.message}`));
       await page.goto(server.url);
-      await page.waitForFunction(() => (globalThis as unknown as { __result?: unknown }).__result !== undefined, undefined, { timeout: 110_000 });
-      const result = await page.evaluate(() => (globalThis as unknown as { __result: { ok: boolean; ids: number[]; adapter: string; error?: string } }).__result);
+      await page.waitForFunction(() => (globalThis as unknown as { __result?: unknown }).__result !== undefined, undefined, {
+        timeout: 110_000,
+      });
+      const result = await page.evaluate(
+        () => (globalThis as unknown as { __result: { ok: boolean; ids: number[]; adapter: string; error?: string } }).__result,
+      );
       const status = await page.textContent("#status");
       expect(result.error, `page error; console:\n${consoleLines.join("\n")}\nstatus:\n${status}`).toBeUndefined();
-      const ref = loadSafetensors(readFileSync(new URL("../../../fixtures/models/gpt2/reference.safetensors", import.meta.url)), { backend: cpuBackend });
+      const ref = loadSafetensors(readFileSync(new URL("../../../fixtures/models/gpt2/reference.safetensors", import.meta.url)), {
+        backend: cpuBackend,
+      });
       expect(result.ids).toEqual(Array.from(await ref.gen_ids!.data()));
       expect(result.ok).toBe(true);
       console.log(`browser (${result.adapter}): ${status?.split("\n").at(-1)}`);

@@ -25,7 +25,10 @@ const ws = Array.from({ length: rows * cols }, () => rng.normal());
 async function gradOf(b: Backend, f: (x: Tensor) => Tensor, strided: boolean, data = xs): Promise<number[]> {
   const leaf = tensor(data, { shape: strided ? [cols, rows] : [rows, cols], backend: b, requiresGrad: true });
   const x = strided ? leaf.transpose(0, 1) : leaf;
-  f(x).mul(tensor(ws, { shape: [rows, cols], backend: b })).sum().backward();
+  f(x)
+    .mul(tensor(ws, { shape: [rows, cols], backend: b }))
+    .sum()
+    .backward();
   const g = Array.from(await leaf.grad!.data());
   leaf.grad!.dispose();
   return g;

@@ -1,7 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { backend, reportSkip } from "./helpers/gpu.js";
 import { TILE_LARGE, TILE_SMALL, VEC4_LARGE, VEC4_SMALL } from "../src/index.js";
-import { at, broadcast, expectClose, forEachIndex, randomArray, transpose, whole, type HostView, type ViewPair } from "./helpers/reference.js";
+import {
+  at,
+  broadcast,
+  expectClose,
+  forEachIndex,
+  randomArray,
+  transpose,
+  whole,
+  type HostView,
+  type ViewPair,
+} from "./helpers/reference.js";
 
 reportSkip();
 
@@ -70,7 +80,10 @@ describe.skipIf(!backend)("webgpu matmul", () => {
   });
 
   it("both tile shapes give the same answer on an aligned and a ragged problem", async () => {
-    for (const [M, K, N] of [[128, 16, 128], [150, 20, 131]] as const) {
+    for (const [M, K, N] of [
+      [128, 16, 128],
+      [150, 20, 131],
+    ] as const) {
       const a = make([M, K], 5);
       const c = make([K, N], 6);
       const ref = matmulRef(a.host, c.host);
@@ -102,7 +115,9 @@ describe.skipIf(!backend)("webgpu matmul", () => {
     expect(Array.from(await b.read(b.matmul(a, c)))).toEqual([22, 28, 49, 64]);
     const h = whole(b.upload(new Float32Array([1, 2, 3, 4, 5, 6]), "bfloat16"), [], [2, 3]).gpu;
     const hc = whole(b.upload(new Float32Array([1, 2, 3, 4, 5, 6]), "bfloat16"), [], [3, 2]).gpu;
-    expect(Array.from(await b.read(b.matmul(h, hc)))).toEqual([22, 28, 49, 64].map((v) => new Uint16Array(new Float32Array([v]).buffer)[1]));
+    expect(Array.from(await b.read(b.matmul(h, hc)))).toEqual(
+      [22, 28, 49, 64].map((v) => new Uint16Array(new Float32Array([v]).buffer)[1]),
+    );
     const e = whole(b.upload(new Float32Array(0), "float32"), [], [2, 0]).gpu;
     const f = whole(b.upload(new Float32Array(0), "float32"), [], [0, 3]).gpu;
     expect(Array.from(await b.read(b.matmul(e, f)))).toEqual([0, 0, 0, 0, 0, 0]);

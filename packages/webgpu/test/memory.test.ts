@@ -33,7 +33,9 @@ describe.skipIf(!backend)("webgpu memory", () => {
   it.each(cases)("uploads and reads %s bit-exactly (host arrays converted like the CPU backend)", async (dtype, data, expected) => {
     const buf = b.upload(data, dtype);
     const out = await b.read(buf);
-    expect(out.constructor.name).toBe({ float32: "Float32Array", int32: "Int32Array", bool: "Uint8Array", float16: "Uint16Array", bfloat16: "Uint16Array" }[dtype]);
+    expect(out.constructor.name).toBe(
+      { float32: "Float32Array", int32: "Int32Array", bool: "Uint8Array", float16: "Uint16Array", bfloat16: "Uint16Array" }[dtype],
+    );
     expect(Array.from(out)).toEqual(expected);
     b.dispose(buf);
   });
@@ -98,7 +100,9 @@ describe.skipIf(!backend)("webgpu memory", () => {
   it("refuses a tensor larger than the device's largest storage binding, saying so", () => {
     const max = b.device.limits.maxStorageBufferBindingSize;
     const live = b.stats().liveBuffers;
-    expect(() => b.fill(max / 4 + 1, 0, "float32")).toThrow(/needs \d+ bytes \(4 per element\), more than this device's largest storage binding/);
+    expect(() => b.fill(max / 4 + 1, 0, "float32")).toThrow(
+      /needs \d+ bytes \(4 per element\), more than this device's largest storage binding/,
+    );
     expect(b.stats().liveBuffers).toBe(live);
   });
 

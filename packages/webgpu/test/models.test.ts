@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync, readdirSync } from "node:fs";
 import { concat, cpuBackend, loadSafetensors, noGrad, setBackend, tensor, tidy, type Tensor } from "@llm/tensor";
-import { type ForwardOptions } from "@llm/layers";
+import type { ForwardOptions } from "@llm/layers";
 import { glmBlockMask, modelFromCheckpoint, type Model } from "@llm/models";
 import { backend, reportSkip } from "./helpers/gpu.js";
 

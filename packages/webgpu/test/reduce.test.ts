@@ -13,7 +13,10 @@ function reduceRef(op: ReduceOp, v: HostView, axes: number[]): number[] {
     let a = init;
     const redShape = v.shape.map((n, d) => (axes.includes(d) ? n : 1));
     forEachIndex(redShape, (rc) => {
-      const x = at(v, oc.map((c, d) => c + rc[d]!));
+      const x = at(
+        v,
+        oc.map((c, d) => c + rc[d]!),
+      );
       a = op === "sum" ? a + x : op === "prod" ? a * x : op === "max" ? Math.max(a, x) : Math.min(a, x);
     });
     acc.push(a);
@@ -27,8 +30,14 @@ describe.skipIf(!backend)("webgpu reductions", () => {
   const shapes: [number[], number[]][] = [
     [[4, 5, 6], [2]],
     [[4, 5, 6], [0]],
-    [[4, 5, 6], [0, 2]],
-    [[4, 5, 6], [0, 1, 2]],
+    [
+      [4, 5, 6],
+      [0, 2],
+    ],
+    [
+      [4, 5, 6],
+      [0, 1, 2],
+    ],
     [[3, 300], [1]], // long rows: one workgroup per output
     [[2000, 3], [0]], // long strided columns
     [[9000, 70], [1]], // many outputs, medium rows

@@ -8,7 +8,10 @@ reportSkip();
 describe.skipIf(!backend)("webgpu writeInto", () => {
   it("writes a transposed source into part of a buffer; the rest keeps its values", async () => {
     const b = backend!;
-    const buffer = tensor(Array.from({ length: 30 }, (_, i) => -i), { shape: [2, 5, 3], backend: b });
+    const buffer = tensor(
+      Array.from({ length: 30 }, (_, i) => -i),
+      { shape: [2, 5, 3], backend: b },
+    );
     const src = arange(0, 12, 1, { backend: b }).float().reshape(3, 2, 2).permute(2, 0, 1); // [2, 3, 2], src[i][j][k] = 4j + 2k + i
     expect(writeInto(buffer.slice(1, 1, 4).slice(2, 0, 2), src)).toBe(true);
     const got = Array.from(await buffer.data());

@@ -17,8 +17,23 @@ const expected = Array.from(await reference.gen_ids.data());
 const sameRuntime = model.parameters().every((p) => p instanceof Tensor) && reference.gen_ids instanceof Tensor;
 const optimizer = new AdamW(model.parameters(), { lr: 1e-3 });
 const input = tensor([prompt], { dtype: "int32" });
-const loss = crossEntropy(model.train().forward(input).slice(1, 0, prompt.length - 1), input.slice(1, 1).contiguous());
+const loss = crossEntropy(
+  model
+    .train()
+    .forward(input)
+    .slice(1, 0, prompt.length - 1),
+  input.slice(1, 1).contiguous(),
+);
 loss.backward();
 optimizer.step();
 const tokenizer = fromTokenizerJson(JSON.stringify({ model: { type: "BPE", vocab: { a: 0, b: 1, ab: 2 }, merges: ["a b"] } }));
-console.log(JSON.stringify({ format: "esm", ids, expected, sameRuntime, loss: (await loss.data())[0], encoded: Array.from(tokenizer.encode("abab")) }));
+console.log(
+  JSON.stringify({
+    format: "esm",
+    ids,
+    expected,
+    sameRuntime,
+    loss: (await loss.data())[0],
+    encoded: Array.from(tokenizer.encode("abab")),
+  }),
+);

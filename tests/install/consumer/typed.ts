@@ -8,12 +8,19 @@ import { readSafetensorsFile } from "@llm/tensor/node";
 import { fromTokenizerJson, type Tokenizer } from "@llm/tokenizer";
 import { AdamW, Trainer } from "@llm/train";
 import { createWebGPUBackend, type WebGPUBackend } from "@llm/webgpu";
-import { Linear, TransformerLanguageModel } from "@llm/layers";
+import { Linear, type TransformerLanguageModel } from "@llm/layers";
 
 export async function typed(dir: string): Promise<string> {
   const model: Model = await loadModel(dir);
   const weights: Record<string, Tensor> = await readSafetensorsFile(`${dir}/model.safetensors`);
-  const fresh: TransformerLanguageModel = createModel({ model_type: "gpt2", vocab_size: 8, n_positions: 8, n_embd: 8, n_head: 2, n_layer: 1 });
+  const fresh: TransformerLanguageModel = createModel({
+    model_type: "gpt2",
+    vocab_size: 8,
+    n_positions: 8,
+    n_embd: 8,
+    n_head: 2,
+    n_layer: 1,
+  });
   const tokenizer: Tokenizer = fromTokenizerJson("{}");
   const codec: TextCodec = tokenizer;
   let text = "";

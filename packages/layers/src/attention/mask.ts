@@ -33,5 +33,7 @@ export function defaultPositionIds(batch: number, queryLength: number, pastLengt
     const real = (attentionMask.dtype === "bool" ? attentionMask : attentionMask.ne(0)).int();
     return real.cumsum(1).sub(1).maximum(0).slice(1, pastLength);
   }
-  return arange(pastLength, pastLength + queryLength).reshape(1, queryLength).expand(batch, queryLength);
+  return arange(pastLength, pastLength + queryLength)
+    .reshape(1, queryLength)
+    .expand(batch, queryLength);
 }

@@ -22,12 +22,17 @@ export class RotaryEmbedding implements PositionEncoding {
   readonly style: "half" | "interleaved";
   private readonly inverseFrequencies: Float32Array;
 
-  constructor(readonly headDim: number, options: RotaryOptions) {
+  constructor(
+    readonly headDim: number,
+    options: RotaryOptions,
+  ) {
     this.rotaryDim = options.rotaryDim ?? headDim;
     this.theta = options.theta ?? 10000;
     this.style = options.style;
     if (!Number.isInteger(this.rotaryDim) || this.rotaryDim < 2 || this.rotaryDim % 2 || this.rotaryDim > headDim) {
-      throw new LayerArgumentError(`RotaryEmbedding: rotaryDim must be an even integer in [2, ${headDim}] (the head dim), found ${this.rotaryDim}`);
+      throw new LayerArgumentError(
+        `RotaryEmbedding: rotaryDim must be an even integer in [2, ${headDim}] (the head dim), found ${this.rotaryDim}`,
+      );
     }
     if (!(this.theta > 0)) throw new LayerArgumentError(`RotaryEmbedding: theta must be positive, found ${this.theta}`);
     const half = this.rotaryDim / 2;

@@ -31,16 +31,29 @@ export const bloom = defineArchitecture({
         output: { name: "dense", linear: new Linear(hidden, hidden) },
         position: alibi,
       });
-      const mlp = new MLP({ up: "dense_h_to_4h", down: "dense_4h_to_h" }, new Linear(hidden, 4 * hidden), new Linear(4 * hidden, hidden), "gelu_tanh");
+      const mlp = new MLP(
+        { up: "dense_h_to_4h", down: "dense_4h_to_h" },
+        new Linear(hidden, 4 * hidden),
+        new Linear(4 * hidden, hidden),
+        "gelu_tanh",
+      );
       return new TransformerBlock(
-        { norm1: ["input_layernorm", ln()], attention: ["self_attention", selfAttention], norm2: ["post_attention_layernorm", ln()], mlp: ["mlp", mlp] },
+        {
+          norm1: ["input_layernorm", ln()],
+          attention: ["self_attention", selfAttention],
+          norm2: ["post_attention_layernorm", ln()],
+          mlp: ["mlp", mlp],
+        },
         residualFromNorm ? "pre-ln-residual-from-norm" : "pre-ln",
       );
     });
     const lnF = ln();
     const lmHead = outputHead(c, wordEmbeddings, { tiedByDefault: true });
     return {
-      modules: { transformer: { word_embeddings: wordEmbeddings, word_embeddings_layernorm: embeddingNorm, h, ln_f: lnF }, lm_head: lmHead },
+      modules: {
+        transformer: { word_embeddings: wordEmbeddings, word_embeddings_layernorm: embeddingNorm, h, ln_f: lnF },
+        lm_head: lmHead,
+      },
       embed: new TokenEmbedder({ tokens: wordEmbeddings, norm: embeddingNorm }),
       blocks: h,
       finalNorm: lnF,

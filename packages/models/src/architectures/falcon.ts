@@ -1,6 +1,16 @@
 import {
-  AlibiBias, Attention, Embedding, LayerNorm, Linear, MLP, RotaryEmbedding, TokenEmbedder, TransformerBlock,
-  type BlockParts, type FusedLayout, type ResidualLayout,
+  AlibiBias,
+  Attention,
+  Embedding,
+  LayerNorm,
+  Linear,
+  MLP,
+  RotaryEmbedding,
+  TokenEmbedder,
+  TransformerBlock,
+  type BlockParts,
+  type FusedLayout,
+  type ResidualLayout,
 } from "@llm/layers";
 import { defineArchitecture, outputHead } from "../architecture.js";
 import { requireDefaultRope, ropeTheta } from "../config.js";
@@ -63,16 +73,29 @@ export const falcon = defineArchitecture({
         heads,
         kvHeads,
         headDim,
-        projection: { kind: "fused", name: "query_key_value", linear: new Linear(hidden, (heads + 2 * kvHeads) * headDim, { bias }), layout },
+        projection: {
+          kind: "fused",
+          name: "query_key_value",
+          linear: new Linear(hidden, (heads + 2 * kvHeads) * headDim, { bias }),
+          layout,
+        },
         output: { name: "dense", linear: new Linear(hidden, hidden, { bias }) },
         position,
       });
-      const mlp = new MLP({ up: "dense_h_to_4h", down: "dense_4h_to_h" }, new Linear(hidden, inner, { bias }), new Linear(inner, hidden, { bias }), activation);
+      const mlp = new MLP(
+        { up: "dense_h_to_4h", down: "dense_4h_to_h" },
+        new Linear(hidden, inner, { bias }),
+        new Linear(inner, hidden, { bias }),
+        activation,
+      );
       const attention: BlockParts["attention"] = ["self_attention", selfAttention];
       let parts: BlockParts;
       let residual: ResidualLayout;
       if (!parallel) {
-        [parts, residual] = [{ norm1: ["input_layernorm", ln()], attention, norm2: ["post_attention_layernorm", ln()], mlp: ["mlp", mlp] }, "pre-ln"];
+        [parts, residual] = [
+          { norm1: ["input_layernorm", ln()], attention, norm2: ["post_attention_layernorm", ln()], mlp: ["mlp", mlp] },
+          "pre-ln",
+        ];
       } else if (norms === 2) {
         [parts, residual] = [{ norm1: ["ln_attn", ln()], attention, norm2: ["ln_mlp", ln()], mlp: ["mlp", mlp] }, "parallel-two-norms"];
       } else {

@@ -35,9 +35,19 @@ export const glm = defineArchitecture({
         projection: { kind: "fused", name: "query_key_value", linear: new Linear(hidden, 3 * hidden), layout: "blocks" },
         output: { name: "dense", linear: new Linear(hidden, hidden) },
       });
-      const mlp = new MLP({ up: "dense_h_to_4h", down: "dense_4h_to_h" }, new Linear(hidden, 4 * hidden), new Linear(4 * hidden, hidden), "gelu_tanh");
+      const mlp = new MLP(
+        { up: "dense_h_to_4h", down: "dense_4h_to_h" },
+        new Linear(hidden, 4 * hidden),
+        new Linear(4 * hidden, hidden),
+        "gelu_tanh",
+      );
       return new TransformerBlock(
-        { norm1: ["input_layernorm", ln()], attention: ["attention", attention], norm2: ["post_attention_layernorm", ln()], mlp: ["mlp", mlp] },
+        {
+          norm1: ["input_layernorm", ln()],
+          attention: ["attention", attention],
+          norm2: ["post_attention_layernorm", ln()],
+          mlp: ["mlp", mlp],
+        },
         "pre-ln",
       );
     });
@@ -45,7 +55,12 @@ export const glm = defineArchitecture({
     return {
       modules: {
         word_embeddings: wordEmbeddings,
-        transformer: { block_position_embeddings: blockPositionEmbeddings, final_layernorm: finalLayernorm, layers, position_embeddings: positionEmbeddings },
+        transformer: {
+          block_position_embeddings: blockPositionEmbeddings,
+          final_layernorm: finalLayernorm,
+          layers,
+          position_embeddings: positionEmbeddings,
+        },
       },
       embed: new TokenEmbedder({ tokens: wordEmbeddings, positions: new Glm2DPositions(positionEmbeddings, blockPositionEmbeddings) }),
       blocks: layers,

@@ -47,7 +47,12 @@ export const gptNeox = defineArchitecture({
       const mlp = new MLP({ up: "dense_h_to_4h", down: "dense_4h_to_h" }, new Linear(hidden, inner), new Linear(inner, hidden), activation);
       const ln = () => new LayerNorm(hidden, { eps });
       return new TransformerBlock(
-        { norm1: ["input_layernorm", ln()], attention: ["attention", attention], norm2: ["post_attention_layernorm", ln()], mlp: ["mlp", mlp] },
+        {
+          norm1: ["input_layernorm", ln()],
+          attention: ["attention", attention],
+          norm2: ["post_attention_layernorm", ln()],
+          mlp: ["mlp", mlp],
+        },
         parallel ? "parallel-two-norms" : "pre-ln",
       );
     });

@@ -39,7 +39,10 @@ export const gptj = defineArchitecture({
         position: rotary,
       });
       const mlp = new MLP({ up: "fc_in", down: "fc_out" }, new Linear(hidden, inner), new Linear(inner, hidden), activation);
-      return new TransformerBlock({ norm1: ["ln_1", new LayerNorm(hidden, { eps })], attention: ["attn", attn], mlp: ["mlp", mlp] }, "parallel");
+      return new TransformerBlock(
+        { norm1: ["ln_1", new LayerNorm(hidden, { eps })], attention: ["attn", attn], mlp: ["mlp", mlp] },
+        "parallel",
+      );
     });
     const lnF = new LayerNorm(hidden, { eps });
     const lmHead = outputHead(c, wte, { tiedByDefault: false, bias: true });

@@ -49,7 +49,12 @@ export const llama = defineArchitecture({
       );
       const norm = () => new RMSNorm(hidden, { eps });
       return new TransformerBlock(
-        { norm1: ["input_layernorm", norm()], attention: ["self_attn", selfAttn], norm2: ["post_attention_layernorm", norm()], mlp: ["mlp", mlp] },
+        {
+          norm1: ["input_layernorm", norm()],
+          attention: ["self_attn", selfAttn],
+          norm2: ["post_attention_layernorm", norm()],
+          mlp: ["mlp", mlp],
+        },
         "pre-ln",
       );
     });

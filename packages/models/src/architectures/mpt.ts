@@ -40,8 +40,16 @@ export const mpt = defineArchitecture({
         position: alibi,
         scale,
       });
-      const ffn = new MLP({ up: "up_proj", down: "down_proj" }, new Linear(hidden, inner, { bias }), new Linear(inner, hidden, { bias }), "gelu");
-      return new TransformerBlock({ norm1: ["norm_1", norm()], attention: ["attn", attention], norm2: ["norm_2", norm()], mlp: ["ffn", ffn] }, "pre-ln");
+      const ffn = new MLP(
+        { up: "up_proj", down: "down_proj" },
+        new Linear(hidden, inner, { bias }),
+        new Linear(inner, hidden, { bias }),
+        "gelu",
+      );
+      return new TransformerBlock(
+        { norm1: ["norm_1", norm()], attention: ["attn", attention], norm2: ["norm_2", norm()], mlp: ["ffn", ffn] },
+        "pre-ln",
+      );
     });
     const normF = norm();
     const lmHead = outputHead(c, wte, { tiedByDefault: true });

@@ -42,7 +42,12 @@ export const opt = defineArchitecture({
       // OPT's layers hold fc1/fc2 directly rather than under an "mlp" module (the "" name).
       const mlp = new MLP({ up: "fc1", down: "fc2" }, new Linear(hidden, inner, { bias }), new Linear(inner, hidden, { bias }), activation);
       return new TransformerBlock(
-        { norm1: ["self_attn_layer_norm", norm()], attention: ["self_attn", selfAttn], norm2: ["final_layer_norm", norm()], mlp: ["", mlp] },
+        {
+          norm1: ["self_attn_layer_norm", norm()],
+          attention: ["self_attn", selfAttn],
+          norm2: ["final_layer_norm", norm()],
+          mlp: ["", mlp],
+        },
         preLN ? "pre-ln" : "post-ln",
       );
     });

@@ -51,7 +51,10 @@ export function checkpointFilesFromBytes(files: Readonly<Record<string, Uint8Arr
       const file = bytes.get(name);
       if (!file) throw new CheckpointFileError("no-weights", `${location}/${name}: no such file`);
       if (position + target.byteLength > file.byteLength) {
-        throw new CheckpointFileError("no-weights", `${location}/${name}: expected ${target.byteLength} bytes at ${position}, the file has ${file.byteLength}`);
+        throw new CheckpointFileError(
+          "no-weights",
+          `${location}/${name}: expected ${target.byteLength} bytes at ${position}, the file has ${file.byteLength}`,
+        );
       }
       target.set(file.subarray(position, position + target.byteLength));
     },

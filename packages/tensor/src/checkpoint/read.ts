@@ -8,7 +8,14 @@ import type { SafetensorsDType } from "../safetensors/dtypes.js";
 import { SafetensorsError } from "../safetensors/errors.js";
 import { parseSafetensorsLayout, readSafetensorsHeaderLength } from "../safetensors/layout.js";
 import type { Tensor } from "../tensor.js";
-import { CheckpointFileError, CONFIG_FILE, readWholeFile, SAFETENSORS_FILE, SAFETENSORS_INDEX_FILE, type CheckpointFiles } from "./files.js";
+import {
+  CheckpointFileError,
+  CONFIG_FILE,
+  readWholeFile,
+  SAFETENSORS_FILE,
+  SAFETENSORS_INDEX_FILE,
+  type CheckpointFiles,
+} from "./files.js";
 import { parseShardIndex } from "./shards.js";
 
 /** Where one tensor of a checkpoint is: its file and the byte range of its data. */
@@ -50,7 +57,12 @@ export class Checkpoint {
   /** Reads one tensor's bytes into a fresh array and hands it to the backend. */
   async readTensor(name: string, options: ReadTensorOptions = {}): Promise<Tensor> {
     const info = this.tensors.get(name);
-    if (!info) throw new SafetensorsError("argument", { source: this.location, key: name }, "expected a tensor of this checkpoint, found no such name");
+    if (!info)
+      throw new SafetensorsError(
+        "argument",
+        { source: this.location, key: name },
+        "expected a tensor of this checkpoint, found no such name",
+      );
     const host = await this.readHost(name, info, options);
     const backend = options.backend ?? getBackend();
     // the array is ours alone (a fresh read, or a fresh conversion of one): the backend may keep it
@@ -76,7 +88,13 @@ export class Checkpoint {
   async readAll(options: ReadTensorOptions = {}, names: Iterable<string> = this.tensors.keys()): Promise<Record<string, Tensor>> {
     const out: Record<string, Tensor> = {};
     try {
-      for (const name of names) Object.defineProperty(out, name, { value: await this.readTensor(name, options), enumerable: true, writable: true, configurable: true });
+      for (const name of names)
+        Object.defineProperty(out, name, {
+          value: await this.readTensor(name, options),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
     } catch (error) {
       for (const t of Object.values(out)) t.dispose();
       throw error;
@@ -112,7 +130,10 @@ export async function openCheckpoint(files: CheckpointFiles, config?: Record<str
     return new Checkpoint(files, config, tensors, metadata);
   }
   if ((await files.size(SAFETENSORS_FILE)) === null) {
-    throw new CheckpointFileError("no-weights", `${files.location}: expected ${SAFETENSORS_FILE} or ${SAFETENSORS_INDEX_FILE}, found neither`);
+    throw new CheckpointFileError(
+      "no-weights",
+      `${files.location}: expected ${SAFETENSORS_FILE} or ${SAFETENSORS_INDEX_FILE}, found neither`,
+    );
   }
   const { tensors, metadata } = await readLayoutWithMetadata(files, SAFETENSORS_FILE);
   return new Checkpoint(files, config, tensors, metadata);

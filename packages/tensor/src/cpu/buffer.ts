@@ -7,7 +7,10 @@ export class CpuBuffer implements BackendBuffer {
   readonly size: number;
   private _data: HostArray | null;
 
-  constructor(data: HostArray, readonly dtype: DType) {
+  constructor(
+    data: HostArray,
+    readonly dtype: DType,
+  ) {
     this._data = data;
     this.size = data.length;
   }

@@ -65,15 +65,7 @@ function float16Table(): Float32Array {
 }
 
 /** Decodes n half values (float16 or bfloat16 bits) read with a stride into dst[d..d+n). */
-export function decodeHalfRun(
-  bf16: boolean,
-  src: Uint16Array,
-  s: number,
-  stride: number,
-  dst: Float32Array,
-  d: number,
-  n: number,
-): void {
+export function decodeHalfRun(bf16: boolean, src: Uint16Array, s: number, stride: number, dst: Float32Array, d: number, n: number): void {
   if (bf16) {
     const dstBits = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
     for (let i = 0; i < n; i++, s += stride) dstBits[d + i] = src[s]! << 16;

@@ -22,14 +22,20 @@ export interface AdamWResult {
  */
 export function adamwStep(param: Tensor, grad: Tensor, expAvg: Tensor | null, expAvgSq: Tensor | null, h: AdamWStep): AdamWResult {
   const backend = sameBackend("adamwStep", ...[param, grad, expAvg, expAvgSq].filter((t): t is Tensor => t !== null));
-  for (const [name, t] of [["param", param], ["grad", grad], ["expAvg", expAvg], ["expAvgSq", expAvgSq]] as const) {
+  for (const [name, t] of [
+    ["param", param],
+    ["grad", grad],
+    ["expAvg", expAvg],
+    ["expAvgSq", expAvgSq],
+  ] as const) {
     if (!t) continue;
     requireFloat(t, "adamwStep", name);
     if (!shapesEqual(t.shape, param.shape)) {
       throw new ShapeError(`adamwStep: ${name} must have the parameter's shape ${fmtShape(param.shape)}, found ${fmtShape(t.shape)}`);
     }
   }
-  if ((expAvg === null) !== (expAvgSq === null)) throw new ArgumentError("adamwStep: expAvg and expAvgSq must both be given or both be null");
+  if ((expAvg === null) !== (expAvgSq === null))
+    throw new ArgumentError("adamwStep: expAvg and expAvgSq must both be given or both be null");
   if (!Number.isInteger(h.step) || h.step < 1) throw new ArgumentError(`adamwStep: step must be an integer >= 1, found ${h.step}`);
 
   const fused = backend.fused?.adamwStep;
@@ -43,7 +49,10 @@ export function adamwStep(param: Tensor, grad: Tensor, expAvg: Tensor | null, ex
   const m = expAvg ? expAvg.add(grad.sub(expAvg).mul(1 - b1)) : grad.mul(1 - b1);
   const v = expAvgSq ? expAvgSq.mul(b2).add(grad.mul(grad).mul(1 - b2)) : grad.mul(grad).mul(1 - b2);
   const stepSize = lr / (1 - b1 ** t);
-  const denom = v.sqrt().div(Math.sqrt(1 - b2 ** t)).add(eps);
+  const denom = v
+    .sqrt()
+    .div(Math.sqrt(1 - b2 ** t))
+    .add(eps);
   p = p.sub(m.div(denom).mul(stepSize));
   return { param: p, expAvg: m, expAvgSq: v };
 }

@@ -53,7 +53,9 @@ function checkInputs(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, bias:
   const checkBroadcast = (t: Tensor, name: string) => {
     const lead = full.length - t.rank;
     if (lead < 0 || t.shape.some((d, i) => d !== 1 && d !== full[i + lead])) {
-      throw new ShapeError(`${OP}: ${name} must be broadcastable to [batch, heads, queries, keys] = ${fmtShape(full)}, got ${fmtShape(t.shape)}`);
+      throw new ShapeError(
+        `${OP}: ${name} must be broadcastable to [batch, heads, queries, keys] = ${fmtShape(full)}, got ${fmtShape(t.shape)}`,
+      );
     }
   };
   if (mask) {
@@ -108,19 +110,14 @@ function probabilities(q: Tensor, k: Tensor, mask: Tensor | null, bias: Tensor |
 }
 
 /** The reference path: what the fused kernels must reproduce. */
-function composedAttention(
-  q: Tensor,
-  k: Tensor,
-  v: Tensor,
-  mask: Tensor | null,
-  bias: Tensor | null,
-  scale: number,
-  d: Dims,
-): Tensor {
+function composedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, bias: Tensor | null, scale: number, d: Dims): Tensor {
   const G = d.H / d.Hkv;
   const p = probabilities(q, k, mask, bias, scale, d);
   if (G === 1) return p.matmul(v);
-  return p.reshape(d.B, d.Hkv, G * d.T, d.S).matmul(v).reshape(d.B, d.H, d.T, d.D);
+  return p
+    .reshape(d.B, d.Hkv, G * d.T, d.S)
+    .matmul(v)
+    .reshape(d.B, d.H, d.T, d.D);
 }
 
 function attentionBackward(

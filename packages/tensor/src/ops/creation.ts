@@ -53,7 +53,7 @@ function inferDType(values: TensorValues): DType {
   if (values instanceof Int32Array) return "int32";
   if (values instanceof Uint8Array) return "bool";
   if (values instanceof Uint16Array) {
-    throw new ArgumentError("tensor: a Uint16Array is ambiguous; pass dtype: \"float16\" or \"bfloat16\" for raw half bits");
+    throw new ArgumentError('tensor: a Uint16Array is ambiguous; pass dtype: "float16" or "bfloat16" for raw half bits');
   }
   let v: unknown = values;
   while (Array.isArray(v)) v = v[0];

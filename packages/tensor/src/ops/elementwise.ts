@@ -50,7 +50,13 @@ function unaryGrad(op: UnaryOp, x: Tensor, y: Tensor, g: Tensor): Tensor | null 
     case "tanh":
       return g.mul(y.mul(y).neg().add(1));
     case "erf":
-      return g.mul(x.mul(x).neg().exp().mul(2 / Math.sqrt(Math.PI)));
+      return g.mul(
+        x
+          .mul(x)
+          .neg()
+          .exp()
+          .mul(2 / Math.sqrt(Math.PI)),
+      );
     case "sin":
       return g.mul(x.cos());
     case "cos":
@@ -75,7 +81,11 @@ function unaryGrad(op: UnaryOp, x: Tensor, y: Tensor, g: Tensor): Tensor | null 
       // 13 full-size passes (one exp) instead of 19 (one Math.tanh, twice as slow).
       const [c, a] = [SQRT_2_OVER_PI, 0.044715];
       const x2 = x.mul(x);
-      const s = x2.mul(2 * c * a).add(2 * c).mul(x).sigmoid();
+      const s = x2
+        .mul(2 * c * a)
+        .add(2 * c)
+        .mul(x)
+        .sigmoid();
       const du2 = x2.mul(6 * a * c).add(2 * c);
       return g.mul(s).mul(binary("sub", 1, s).mul(x).mul(du2).add(1));
     }
@@ -132,10 +142,7 @@ function binaryGrad(op: BinaryOp, a: Tensor, b: Tensor, y: Tensor, g: Tensor): [
     case "div":
       return [a.requiresGrad ? g.div(b) : null, b.requiresGrad ? g.mul(y).div(b).neg() : null];
     case "pow":
-      return [
-        a.requiresGrad ? g.mul(b).mul(a.pow(b.sub(1))) : null,
-        b.requiresGrad ? g.mul(y).mul(a.log()) : null,
-      ];
+      return [a.requiresGrad ? g.mul(b).mul(a.pow(b.sub(1))) : null, b.requiresGrad ? g.mul(y).mul(a.log()) : null];
     case "maximum": {
       const aWins = a.ge(b).float();
       return [g.mul(aWins), g.mul(aWins.neg().add(1))];
@@ -157,8 +164,7 @@ export function where(cond: Tensor, aIn: Operand, bIn: Operand): Tensor {
 
 function whereOfTensors(cond: Tensor, aIn: Operand, bIn: Operand): Tensor {
   requireDType(cond, ["bool"], "where", "cond");
-  const a =
-    typeof aIn !== "number" ? aIn : typeof bIn === "number" ? scalar(aIn, "float32", cond.backend) : asTensor(aIn, bIn, "where");
+  const a = typeof aIn !== "number" ? aIn : typeof bIn === "number" ? scalar(aIn, "float32", cond.backend) : asTensor(aIn, bIn, "where");
   const b = asTensor(bIn, a, "where");
   if (a.dtype !== b.dtype) throw new DTypeError(`where: a and b must share a dtype, got ${a.dtype} and ${b.dtype}`);
   const backend = sameBackend("where", cond, a, b);
@@ -166,13 +172,19 @@ function whereOfTensors(cond: Tensor, aIn: Operand, bIn: Operand): Tensor {
   const views = [cond, a, b].map((t) => broadcastView(t, shape)) as [StridedView, StridedView, StridedView];
   const out = fromBuffer(backend, backend.where(...views), shape, a.dtype);
   if (a.dtype !== "float32") return out;
-  return record(out, "where", [a, b], (g) => {
-    const zero = scalar(0, "float32", backend);
-    return [
-      a.requiresGrad ? sumToShape(where(cond, g, zero), a.shape) : null,
-      b.requiresGrad ? sumToShape(where(cond, zero, g), b.shape) : null,
-    ];
-  }, [cond]);
+  return record(
+    out,
+    "where",
+    [a, b],
+    (g) => {
+      const zero = scalar(0, "float32", backend);
+      return [
+        a.requiresGrad ? sumToShape(where(cond, g, zero), a.shape) : null,
+        b.requiresGrad ? sumToShape(where(cond, zero, g), b.shape) : null,
+      ];
+    },
+    [cond],
+  );
 }
 
 /** Sets the entries where mask is true to `value` (mask broadcasts against x). */

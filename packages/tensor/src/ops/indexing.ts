@@ -92,14 +92,27 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   const sizes = tensors.map((t) => t.shape[ax]!);
   const shape = [...first.shape];
   shape[ax] = sizes.reduce((a, b) => a + b, 0);
-  const out = fromBuffer(backend, backend.concat(tensors.map((t) => t.view()), ax), shape, first.dtype);
+  const out = fromBuffer(
+    backend,
+    backend.concat(
+      tensors.map((t) => t.view()),
+      ax,
+    ),
+    shape,
+    first.dtype,
+  );
   return record(out, "concat", tensors, (g) => split(g, sizes, ax));
 }
 
 export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
   if (tensors.length === 0) throw new ShapeError("stack: needs at least one tensor");
   const ax = normalizeAxis(axis, tensors[0]!.rank + 1, "stack");
-  return tidy(() => concat(tensors.map((t) => unsqueeze(t, ax)), ax));
+  return tidy(() =>
+    concat(
+      tensors.map((t) => unsqueeze(t, ax)),
+      ax,
+    ),
+  );
 }
 
 /** Splits into pieces of the given sizes, or into `count` equal pieces, along `axis` (views). */

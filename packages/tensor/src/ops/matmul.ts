@@ -11,7 +11,16 @@ function asMatrix(t: Tensor, role: "a" | "b"): StridedView {
   if (t.rank > 1) return t.view();
   const s = t.strides[0]!;
   const n = t.shape[0]!;
-  const [shape, strides] = role === "a" ? [[1, n], [0, s]] : [[n, 1], [s, 0]];
+  const [shape, strides] =
+    role === "a"
+      ? [
+          [1, n],
+          [0, s],
+        ]
+      : [
+          [n, 1],
+          [s, 0],
+        ];
   return { buffer: t.storage.buffer, shape, strides, offset: t.offset };
 }
 
@@ -40,7 +49,9 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const [M, K] = av.shape.slice(-2) as [number, number];
   const [K2, N] = bv.shape.slice(-2) as [number, number];
   if (K !== K2) {
-    throw new ShapeError(`matmul: inner dimensions differ: a has shape ${fmtShape(a.shape)} (K=${K}), b has shape ${fmtShape(b.shape)} (K=${K2})`);
+    throw new ShapeError(
+      `matmul: inner dimensions differ: a has shape ${fmtShape(a.shape)} (K=${K}), b has shape ${fmtShape(b.shape)} (K=${K2})`,
+    );
   }
   const batch = broadcastShapes(av.shape.slice(0, -2), bv.shape.slice(0, -2), "matmul (batch dims)");
   const fullShape = [...batch, M, N];

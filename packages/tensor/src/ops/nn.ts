@@ -88,20 +88,25 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
     const rstd = centered.square().mean(-1, true).add(eps).rsqrt();
     return { xhat: centered.mul(rstd), rstd };
   };
-  const y = noGrad(() => tidy(() => {
-    const fused = backend.fused?.layerNorm;
-    if (fused) return fromBuffer(backend, fused(x.view(), weight?.view() ?? null, bias?.view() ?? null, eps), x.shape, "float32");
-    let out = normalized().xhat;
-    if (weight) out = out.mul(weight);
-    return bias ? out.add(bias) : out;
-  }));
+  const y = noGrad(() =>
+    tidy(() => {
+      const fused = backend.fused?.layerNorm;
+      if (fused) return fromBuffer(backend, fused(x.view(), weight?.view() ?? null, bias?.view() ?? null, eps), x.shape, "float32");
+      let out = normalized().xhat;
+      if (weight) out = out.mul(weight);
+      return bias ? out.add(bias) : out;
+    }),
+  );
   const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
   return record(y, "layerNorm", inputs, (g) => {
     const fusedGrad = backend.fused?.layerNormGrad;
     if (fusedGrad) return normGrads(backend, fusedGrad(x.view(), weight?.view() ?? null, g.view(), eps, bias !== null), x, weight, bias);
     const { xhat, rstd } = normalized();
     const dxhat = weight ? g.mul(weight) : g;
-    const dx = dxhat.sub(dxhat.mean(-1, true)).sub(xhat.mul(dxhat.mul(xhat).mean(-1, true))).mul(rstd);
+    const dx = dxhat
+      .sub(dxhat.mean(-1, true))
+      .sub(xhat.mul(dxhat.mul(xhat).mean(-1, true)))
+      .mul(rstd);
     const grads: (Tensor | null)[] = [dx];
     if (weight) grads.push(sumToShape(g.mul(xhat), weight.shape));
     if (bias) grads.push(sumToShape(g, bias.shape));
@@ -115,12 +120,14 @@ export function rmsNorm(x: Tensor, weight: Tensor | null, eps: number): Tensor {
   checkNormParam(weight, x, "rmsNorm", "weight");
   const backend = sameBackend("rmsNorm", x, ...(weight ? [weight] : []));
   const rms = () => x.square().mean(-1, true).add(eps).rsqrt();
-  const y = noGrad(() => tidy(() => {
-    const fused = backend.fused?.rmsNorm;
-    if (fused) return fromBuffer(backend, fused(x.view(), weight?.view() ?? null, eps), x.shape, "float32");
-    const out = x.mul(rms());
-    return weight ? out.mul(weight) : out;
-  }));
+  const y = noGrad(() =>
+    tidy(() => {
+      const fused = backend.fused?.rmsNorm;
+      if (fused) return fromBuffer(backend, fused(x.view(), weight?.view() ?? null, eps), x.shape, "float32");
+      const out = x.mul(rms());
+      return weight ? out.mul(weight) : out;
+    }),
+  );
   return record(y, "rmsNorm", weight ? [x, weight] : [x], (g) => {
     const fusedGrad = backend.fused?.rmsNormGrad;
     if (fusedGrad) return normGrads(backend, fusedGrad(x.view(), weight?.view() ?? null, g.view(), eps), x, weight, null);

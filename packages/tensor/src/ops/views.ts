@@ -35,7 +35,9 @@ function resolveShape(shapeIn: readonly number[], size: number, from: readonly n
   }
   checkShape(shape, "reshape");
   if (sizeOf(shape) !== size) {
-    throw new ShapeError(`reshape: cannot reshape ${fmtShape(from)} (${size} elements) into ${fmtShape(shape)} (${sizeOf(shape)} elements)`);
+    throw new ShapeError(
+      `reshape: cannot reshape ${fmtShape(from)} (${size} elements) into ${fmtShape(shape)} (${sizeOf(shape)} elements)`,
+    );
   }
   return shape;
 }
@@ -79,7 +81,8 @@ export function transpose(x: Tensor, a: number, b: number): Tensor {
 export function slice(x: Tensor, axis: number, start: number, end: number | undefined, step: number): Tensor {
   const ax = normalizeAxis(axis, x.rank, "slice");
   const n = x.shape[ax]!;
-  if (!Number.isInteger(step) || step < 1) throw new ArgumentError(`slice: step must be a positive integer, got ${step} (use flip for reverse order)`);
+  if (!Number.isInteger(step) || step < 1)
+    throw new ArgumentError(`slice: step must be a positive integer, got ${step} (use flip for reverse order)`);
   const clamp = (i: number) => Math.min(Math.max(i < 0 ? i + n : i, 0), n);
   const s = clamp(start);
   const e = Math.max(clamp(end ?? n), s);

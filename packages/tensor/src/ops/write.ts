@@ -14,9 +14,12 @@ export function writeInto(dst: Tensor, src: Tensor): boolean {
   const backend = sameBackend("writeInto", dst, src);
   if (dst.requiresGrad) throw new ArgumentError("writeInto: dst requires grad; in-place writes are outside autograd");
   if (dst.dtype !== src.dtype) throw new DTypeError(`writeInto: dst is ${dst.dtype} but src is ${src.dtype}`);
-  if (!shapesEqual(dst.shape, src.shape)) throw new ShapeError(`writeInto: dst has shape ${fmtShape(dst.shape)} but src has ${fmtShape(src.shape)}`);
+  if (!shapesEqual(dst.shape, src.shape))
+    throw new ShapeError(`writeInto: dst has shape ${fmtShape(dst.shape)} but src has ${fmtShape(src.shape)}`);
   if (dst.shape.some((d, i) => d > 1 && dst.strides[i] === 0))
-    throw new ArgumentError(`writeInto: dst is a broadcast view (stride 0 on an axis of size > 1), so its elements alias; write into the tensor it broadcasts`);
+    throw new ArgumentError(
+      `writeInto: dst is a broadcast view (stride 0 on an axis of size > 1), so its elements alias; write into the tensor it broadcasts`,
+    );
   if (!backend.writeInto) return false;
   backend.writeInto(dst.view(), src.view());
   return true;

@@ -28,10 +28,7 @@ export interface SafetensorsHostData {
  * I64/U64/U32 -> int32 (throws naming the tensor if a value does not fit); I32 -> int32;
  * I16/U16/I8/U8 -> int32; BOOL -> bool.
  */
-export function safetensorsEntryToHost(
-  entry: SafetensorsEntry,
-  options: SafetensorsHostOptions = {},
-): SafetensorsHostData {
+export function safetensorsEntryToHost(entry: SafetensorsEntry, options: SafetensorsHostOptions = {}): SafetensorsHostData {
   const context: SafetensorsErrorContext = { source: options.source, key: options.key };
   const { bytes } = entry;
   switch (entry.dtype) {

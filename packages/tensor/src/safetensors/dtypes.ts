@@ -70,11 +70,7 @@ export function elementCount(shape: readonly number[], context: SafetensorsError
   let n = 1;
   for (const dim of shape) n *= dim;
   if (!Number.isSafeInteger(n)) {
-    throw new SafetensorsError(
-      "shape",
-      context,
-      `expected a shape with at most 2^53 elements, found [${shape.join(",")}]`,
-    );
+    throw new SafetensorsError("shape", context, `expected a shape with at most 2^53 elements, found [${shape.join(",")}]`);
   }
   return n;
 }

@@ -31,11 +31,7 @@ export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
  * The header length from a file's first 8 bytes, checked against the file's length. Lets a reader
  * that does not hold the whole file know how much to read for the header.
  */
-export function readSafetensorsHeaderLength(
-  prefix: Uint8Array,
-  fileLength: number,
-  options: SafetensorsParseOptions = {},
-): number {
+export function readSafetensorsHeaderLength(prefix: Uint8Array, fileLength: number, options: SafetensorsParseOptions = {}): number {
   const file: SafetensorsErrorContext = { source: options.source };
   if (fileLength < 8 || prefix.length < 8) {
     throw new SafetensorsError(
@@ -46,11 +42,7 @@ export function readSafetensorsHeaderLength(
   }
   const length = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
   if (length > BigInt(SAFETENSORS_MAX_HEADER_BYTES)) {
-    throw new SafetensorsError(
-      "header-length",
-      file,
-      `expected a header length <= ${SAFETENSORS_MAX_HEADER_BYTES} bytes, found ${length}`,
-    );
+    throw new SafetensorsError("header-length", file, `expected a header length <= ${SAFETENSORS_MAX_HEADER_BYTES} bytes, found ${length}`);
   }
   const n = Number(length);
   if (8 + n > fileLength) {
@@ -68,11 +60,7 @@ export function readSafetensorsHeaderLength(
  * a file of `fileLength` bytes: known dtypes, sane shapes, offsets that match shape x dtype and
  * tile the data exactly (no overlap, no hole, nothing past the end or left over).
  */
-export function parseSafetensorsLayout(
-  prefix: Uint8Array,
-  fileLength: number,
-  options: SafetensorsParseOptions = {},
-): SafetensorsLayout {
+export function parseSafetensorsLayout(prefix: Uint8Array, fileLength: number, options: SafetensorsParseOptions = {}): SafetensorsLayout {
   const file: SafetensorsErrorContext = { source: options.source };
   const headerLength = readSafetensorsHeaderLength(prefix, fileLength, options);
   if (prefix.length < 8 + headerLength) {
@@ -101,8 +89,7 @@ export function parseSafetensorsLayout(
   for (const { name, ...info } of infos) {
     const context = { ...file, key: name };
     if (info.begin !== expectedBegin) {
-      const what =
-        info.begin < expectedBegin ? "overlaps the previous tensor" : "leaves a hole after the previous tensor";
+      const what = info.begin < expectedBegin ? "overlaps the previous tensor" : "leaves a hole after the previous tensor";
       throw new SafetensorsError(
         "offsets",
         context,
@@ -142,11 +129,7 @@ function decodeHeader(headerBytes: Uint8Array, file: SafetensorsErrorContext): R
     header = JSON.parse(text);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new SafetensorsError(
-      "header-json",
-      file,
-      `expected a JSON object header, found invalid JSON (${reason}): ${preview(text)}`,
-    );
+    throw new SafetensorsError("header-json", file, `expected a JSON object header, found invalid JSON (${reason}): ${preview(text)}`);
   }
   if (!isPlainObject(header)) {
     throw new SafetensorsError("header-json", file, `expected a JSON object header, found ${describe(header)}`);
@@ -161,11 +144,7 @@ function readMetadata(value: unknown, file: SafetensorsErrorContext): Record<str
   }
   for (const [name, item] of Object.entries(value)) {
     if (typeof item !== "string") {
-      throw new SafetensorsError(
-        "header-entry",
-        context,
-        `expected string values, found ${describe(item)} at "${name}"`,
-      );
+      throw new SafetensorsError("header-entry", context, `expected string values, found ${describe(item)} at "${name}"`);
     }
   }
   return value as Record<string, string>;
@@ -176,11 +155,7 @@ function readTensorInfo(
   context: SafetensorsErrorContext,
 ): { dtype: SafetensorsDType; shape: number[]; begin: number; end: number } {
   if (!isPlainObject(value)) {
-    throw new SafetensorsError(
-      "header-entry",
-      context,
-      `expected {dtype, shape, data_offsets}, found ${describe(value)}`,
-    );
+    throw new SafetensorsError("header-entry", context, `expected {dtype, shape, data_offsets}, found ${describe(value)}`);
   }
   const { dtype, shape, data_offsets: offsets } = value;
   if (!isSafetensorsDType(dtype)) {
@@ -191,18 +166,9 @@ function readTensorInfo(
     );
   }
   if (!Array.isArray(shape) || !shape.every(isNonNegativeInteger)) {
-    throw new SafetensorsError(
-      "shape",
-      context,
-      `expected shape to be an array of non-negative integers, found ${describe(shape)}`,
-    );
+    throw new SafetensorsError("shape", context, `expected shape to be an array of non-negative integers, found ${describe(shape)}`);
   }
-  if (
-    !Array.isArray(offsets) ||
-    offsets.length !== 2 ||
-    !offsets.every(isNonNegativeInteger) ||
-    offsets[0] > offsets[1]
-  ) {
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInteger) || offsets[0] > offsets[1]) {
     throw new SafetensorsError(
       "offsets",
       context,

@@ -17,10 +17,7 @@ export interface ParsedSafetensors {
 }
 
 /** Parses a whole safetensors file held in memory. Tensor bytes stay views of `data`. */
-export function parseSafetensors(
-  data: Uint8Array | ArrayBuffer,
-  options: SafetensorsParseOptions = {},
-): ParsedSafetensors {
+export function parseSafetensors(data: Uint8Array | ArrayBuffer, options: SafetensorsParseOptions = {}): ParsedSafetensors {
   assertLittleEndianHost();
   const bytes = asBytes(data);
   const layout = parseSafetensorsLayout(bytes, bytes.length, options);

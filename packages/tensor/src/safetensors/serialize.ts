@@ -1,11 +1,5 @@
 import { assertLittleEndianHost, asBytes } from "./bytes.js";
-import {
-  elementCount,
-  isSafetensorsDType,
-  safetensorsDTypeRank,
-  safetensorsDTypeSize,
-  type SafetensorsDType,
-} from "./dtypes.js";
+import { elementCount, isSafetensorsDType, safetensorsDTypeRank, safetensorsDTypeSize, type SafetensorsDType } from "./dtypes.js";
 import { SafetensorsError } from "./errors.js";
 
 /** A tensor to write: its raw little-endian bytes as `data` (any typed array) or `bytes`. */
@@ -14,8 +8,7 @@ export type SafetensorsRawTensor = {
   readonly shape: readonly number[];
 } & ({ readonly data: ArrayBufferView } | { readonly bytes: Uint8Array });
 
-export type SafetensorsRawTensors =
-  Readonly<Record<string, SafetensorsRawTensor>> | ReadonlyMap<string, SafetensorsRawTensor>;
+export type SafetensorsRawTensors = Readonly<Record<string, SafetensorsRawTensor>> | ReadonlyMap<string, SafetensorsRawTensor>;
 
 /**
  * Writes a safetensors file byte-identical to what the reference (Rust) crate writes, and so
@@ -24,25 +17,18 @@ export type SafetensorsRawTensors =
  * {"dtype","shape","data_offsets"}; the header padded with spaces to a multiple of 8 bytes.
  * Dtypes are kept as given, so parse -> serialize reproduces the file.
  */
-export function serializeSafetensors(
-  tensors: SafetensorsRawTensors,
-  metadata?: Readonly<Record<string, string>> | null,
-): Uint8Array {
+export function serializeSafetensors(tensors: SafetensorsRawTensors, metadata?: Readonly<Record<string, string>> | null): Uint8Array {
   assertLittleEndianHost();
   const named: [string, SafetensorsRawTensor][] = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   const entries = named.map(([name, tensor]) => checkTensor(name, tensor));
-  entries.sort(
-    (a, b) => safetensorsDTypeRank(b.dtype) - safetensorsDTypeRank(a.dtype) || compareCodePoints(a.name, b.name),
-  );
+  entries.sort((a, b) => safetensorsDTypeRank(b.dtype) - safetensorsDTypeRank(a.dtype) || compareCodePoints(a.name, b.name));
 
   const parts: string[] = [];
   if (metadata != null) parts.push(`"__metadata__":${metadataJson(metadata)}`);
   let offset = 0;
   for (const { name, dtype, shape, bytes } of entries) {
     const end = offset + bytes.byteLength;
-    parts.push(
-      `${JSON.stringify(name)}:{"dtype":"${dtype}","shape":[${shape.join(",")}],"data_offsets":[${offset},${end}]}`,
-    );
+    parts.push(`${JSON.stringify(name)}:{"dtype":"${dtype}","shape":[${shape.join(",")}],"data_offsets":[${offset},${end}]}`);
     offset = end;
   }
   const json = new TextEncoder().encode(`{${parts.join(",")}}`);
@@ -75,18 +61,10 @@ function checkTensor(name: string, tensor: SafetensorsRawTensor): CheckedTensor 
   }
   const { dtype, shape } = tensor;
   if (!isSafetensorsDType(dtype)) {
-    throw new SafetensorsError(
-      "unknown-dtype",
-      context,
-      `expected a safetensors dtype, found ${JSON.stringify(dtype)}`,
-    );
+    throw new SafetensorsError("unknown-dtype", context, `expected a safetensors dtype, found ${JSON.stringify(dtype)}`);
   }
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    throw new SafetensorsError(
-      "shape",
-      context,
-      `expected shape to be an array of non-negative integers, found ${JSON.stringify(shape)}`,
-    );
+    throw new SafetensorsError("shape", context, `expected shape to be an array of non-negative integers, found ${JSON.stringify(shape)}`);
   }
   const data = "bytes" in tensor ? tensor.bytes : tensor.data;
   const size = safetensorsDTypeSize(dtype);
@@ -113,11 +91,7 @@ function checkTensor(name: string, tensor: SafetensorsRawTensor): CheckedTensor 
 function metadataJson(metadata: Readonly<Record<string, string>>): string {
   for (const [key, value] of Object.entries(metadata)) {
     if (typeof value !== "string") {
-      throw new SafetensorsError(
-        "argument",
-        { key: "__metadata__" },
-        `expected string values, found ${typeof value} at "${key}"`,
-      );
+      throw new SafetensorsError("argument", { key: "__metadata__" }, `expected string values, found ${typeof value} at "${key}"`);
     }
   }
   return JSON.stringify(metadata);

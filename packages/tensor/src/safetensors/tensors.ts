@@ -21,18 +21,12 @@ export interface LoadSafetensorsOptions extends SafetensorsParseOptions {
 }
 
 /** Loads every tensor of a safetensors file held in memory. */
-export function loadSafetensors(
-  bytes: Uint8Array | ArrayBuffer,
-  options: LoadSafetensorsOptions = {},
-): Record<string, Tensor> {
+export function loadSafetensors(bytes: Uint8Array | ArrayBuffer, options: LoadSafetensorsOptions = {}): Record<string, Tensor> {
   return tensorsFromSafetensors(parseSafetensors(bytes, options), options);
 }
 
 /** Tensors for the entries of an already parsed file; on a failure, the ones made so far are freed. */
-export function tensorsFromSafetensors(
-  parsed: ParsedSafetensors,
-  options: LoadSafetensorsOptions = {},
-): Record<string, Tensor> {
+export function tensorsFromSafetensors(parsed: ParsedSafetensors, options: LoadSafetensorsOptions = {}): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
   try {
     for (const [name, entry] of parsed.tensors) setTensor(out, name, tensorFromSafetensorsEntry(name, entry, options));
@@ -47,11 +41,7 @@ export function tensorsFromSafetensors(
  * One parsed tensor as a Tensor. Uploads the host array directly (the backend copies it, so views
  * of the file are safe): `tensor()` would copy it once more on the host first.
  */
-export function tensorFromSafetensorsEntry(
-  name: string,
-  entry: SafetensorsEntry,
-  options: LoadSafetensorsOptions = {},
-): Tensor {
+export function tensorFromSafetensorsEntry(name: string, entry: SafetensorsEntry, options: LoadSafetensorsOptions = {}): Tensor {
   const { dtype, data } = safetensorsEntryToHost(entry, { dtype: options.dtype, source: options.source, key: name });
   const backend = options.backend ?? getBackend();
   return fromBuffer(backend, backend.upload(data, dtype), entry.shape, dtype);

@@ -24,15 +24,27 @@ export function decoderFromJSON(json: unknown, path = "decoder"): Decoder | null
       return new ByteFallbackDecoder();
     case "Metaspace": {
       const scheme =
-        j.prepend_scheme === undefined ? (j.add_prefix_space === false ? "never" : "always") : (j.prepend_scheme as "always" | "first" | "never");
+        j.prepend_scheme === undefined
+          ? j.add_prefix_space === false
+            ? "never"
+            : "always"
+          : (j.prepend_scheme as "always" | "first" | "never");
       if (!["always", "first", "never"].includes(scheme))
         throw new TokenizerError(`${path}.prepend_scheme: expected "always", "first" or "never", found ${describe(j.prepend_scheme)}`);
-      return new MetaspaceDecoder(j.replacement === undefined ? "\u2581" : expectString(j.replacement, `${path}.replacement`), scheme, j.split !== false);
+      return new MetaspaceDecoder(
+        j.replacement === undefined ? "\u2581" : expectString(j.replacement, `${path}.replacement`),
+        scheme,
+        j.split !== false,
+      );
     }
     case "Fuse":
       return new FuseDecoder();
     case "Strip":
-      return new StripDecoder(expectString(j.content, `${path}.content`), expectInt(j.start, `${path}.start`), expectInt(j.stop, `${path}.stop`));
+      return new StripDecoder(
+        expectString(j.content, `${path}.content`),
+        expectInt(j.start, `${path}.start`),
+        expectInt(j.stop, `${path}.stop`),
+      );
     case "Replace":
       return new ReplaceDecoder(expectPattern(j.pattern, `${path}.pattern`), expectString(j.content, `${path}.content`));
     case "Sequence": {

@@ -164,7 +164,7 @@ export class BPEModel {
 
   /** Initial symbols of a character-level piece: one per character, with byte fallback or unk for unknown ones. */
   private charSymbols(piece: string): number {
-    let sym = this.reserve(piece.length * 4);
+    const sym = this.reserve(piece.length * 4);
     let n = 0;
     for (let i = 0; i < piece.length; ) {
       const cp = piece.codePointAt(i)!;

@@ -36,14 +36,16 @@ export function trainBPE(texts: Iterable<string>, options: TrainBPEOptions): Tok
   const style = options.style ?? "gpt2";
   const minFrequency = options.minFrequency ?? 2;
   const maxLen = options.maxTokenLength ?? Infinity;
-  if (style !== "gpt2" && style !== "neox") throw new TokenizerError(`trainBPE: options.style: expected "gpt2" or "neox", found ${describe(style)}`);
+  if (style !== "gpt2" && style !== "neox")
+    throw new TokenizerError(`trainBPE: options.style: expected "gpt2" or "neox", found ${describe(style)}`);
   const spaceRuns = style === "neox" ? NEOX_SPACE_RUNS : [];
   const minSize = specials.length + 256 + spaceRuns.length;
   if (!Number.isInteger(vocabSize) || vocabSize < minSize)
     throw new TokenizerError(
       `trainBPE: options.vocabSize: expected an integer of at least ${minSize} (special tokens + 256 bytes${spaceRuns.length ? " + 23 space runs" : ""}), found ${describe(vocabSize)}`,
     );
-  if (new Set(specials).size !== specials.length) throw new TokenizerError(`trainBPE: options.specialTokens: expected distinct tokens, found ${JSON.stringify(specials)}`);
+  if (new Set(specials).size !== specials.length)
+    throw new TokenizerError(`trainBPE: options.specialTokens: expected distinct tokens, found ${JSON.stringify(specials)}`);
 
   // 1. count pre-tokenized words
   const matcher = new AddedTokenMatcher();
@@ -143,7 +145,15 @@ export function trainBPE(texts: Iterable<string>, options: TrainBPEOptions): Tok
   // 5. the tokenizer, through its tokenizer.json form
   const vocabJson: Record<string, number> = {};
   vocab.forEach((t, i) => (vocabJson[t] = i));
-  const added = specials.map((content, id) => ({ id, content, special: true, normalized: false, lstrip: false, rstrip: false, single_word: false }));
+  const added = specials.map((content, id) => ({
+    id,
+    content,
+    special: true,
+    normalized: false,
+    lstrip: false,
+    rstrip: false,
+    single_word: false,
+  }));
   spaceRuns.forEach((content) => {
     const id = vocab.length;
     vocab.push(content);

@@ -3,8 +3,8 @@ import type { MergeLookup } from "./merge_table.js";
 const SLOT = 2 ** 26; // positions per rank in heap keys (words up to 67M symbols)
 const SMALL = 40;
 
-let rankBuf = new Int32Array(64);
-let resBuf = new Int32Array(64);
+const rankBuf = new Int32Array(64);
+const resBuf = new Int32Array(64);
 let nextBuf = new Int32Array(64);
 let prevBuf = new Int32Array(64);
 let heap = new Float64Array(64);

@@ -417,6 +417,7 @@ function stringOfCodes(pool: Uint16Array, s: number, e: number): string {
   }
   // in chunks: spreading a large array overflows the stack
   const parts: string[] = [];
-  for (let i = s; i < e; i += 8192) parts.push(String.fromCharCode.apply(null, pool.subarray(i, Math.min(e, i + 8192)) as unknown as number[]));
+  for (let i = s; i < e; i += 8192)
+    parts.push(String.fromCharCode.apply(null, pool.subarray(i, Math.min(e, i + 8192)) as unknown as number[]));
   return parts.join("");
 }

@@ -1,5 +1,6 @@
 import type { Normalizer } from "./normalizer.js";
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the range starts at U+0000 on purpose (all of Latin, controls included)
 const BEYOND_LATIN = /[^\u0000-\u02ff]/;
 
 export type UnicodeForm = "NFC" | "NFD" | "NFKC" | "NFKD";

@@ -20,7 +20,9 @@ export class TemplateProcessing implements PostProcessor {
       list.forEach((p, i) => {
         if ("SpecialToken" in p) {
           if (!this.specialIds.has(p.SpecialToken.id))
-            throw new TokenizerError(`${path}.${name}[${i}]: special token ${JSON.stringify(p.SpecialToken.id)} is not in ${path}.special_tokens`);
+            throw new TokenizerError(
+              `${path}.${name}[${i}]: special token ${JSON.stringify(p.SpecialToken.id)} is not in ${path}.special_tokens`,
+            );
         } else if (!("Sequence" in p)) {
           throw new TokenizerError(`${path}.${name}[${i}]: expected {"SpecialToken": ...} or {"Sequence": ...}, found ${describe(p)}`);
         }

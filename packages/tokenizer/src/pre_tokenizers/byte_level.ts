@@ -36,7 +36,7 @@ export class ByteLevelPreTokenizer implements PreTokenizer {
   }
 
   split(text: string, out: string[]): void {
-    if (this.addPrefixSpace && !text.startsWith(" ")) text = " " + text;
+    if (this.addPrefixSpace && !text.startsWith(" ")) text = ` ${text}`;
     if (!this.regex) {
       if (text.length > 0) out.push(text);
       return;

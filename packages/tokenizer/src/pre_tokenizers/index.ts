@@ -62,7 +62,9 @@ export function preTokenizerFromJSON(json: unknown, path = "pre_tokenizer"): Pre
     case "Sequence": {
       if (!Array.isArray(j.pretokenizers))
         throw new TokenizerError(`${path}.pretokenizers: expected an array, found ${describe(j.pretokenizers)}`);
-      return new SequencePreTokenizer(j.pretokenizers.map((p, i) => preTokenizerFromJSON(p, `${path}.pretokenizers[${i}]`)!).filter(Boolean));
+      return new SequencePreTokenizer(
+        j.pretokenizers.map((p, i) => preTokenizerFromJSON(p, `${path}.pretokenizers[${i}]`)!).filter(Boolean),
+      );
     }
     default:
       throw new TokenizerError(

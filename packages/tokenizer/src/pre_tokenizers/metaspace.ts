@@ -12,10 +12,7 @@ export class MetaspacePreTokenizer implements PreTokenizer {
   ) {}
   split(text: string, out: string[], first: boolean): void {
     text = text.split(" ").join(this.replacement);
-    if (
-      (this.prependScheme === "always" || (this.prependScheme === "first" && first)) &&
-      !text.startsWith(this.replacement)
-    )
+    if ((this.prependScheme === "always" || (this.prependScheme === "first" && first)) && !text.startsWith(this.replacement))
       text = this.replacement + text;
     if (!this.splitPieces) {
       if (text.length > 0) out.push(text);

@@ -12,7 +12,14 @@ export function parseBehavior(v: unknown, path: string): SplitBehavior {
  * Applies a split behavior to `text`, given the [start, end) ranges that matched (sorted, not
  * overlapping), the way Hugging Face's NormalizedString::split does. Empty pieces are dropped.
  */
-export function splitByMatches(text: string, starts: number[], ends: number[], behavior: SplitBehavior, invert: boolean, out: string[]): void {
+export function splitByMatches(
+  text: string,
+  starts: number[],
+  ends: number[],
+  behavior: SplitBehavior,
+  invert: boolean,
+  out: string[],
+): void {
   // segments covering the whole text: [start, end, isMatch]
   const segS: number[] = [];
   const segE: number[] = [];

@@ -69,9 +69,9 @@ function read(b: Uint8Array, file: string): { root: Record<string, unknown>; dat
   const next = skipWs(b, modelEnd);
   let after: Record<string, unknown> = {};
   if (b[next] === 44) {
-    after = expectRecord(parseOrFallback("{" + textAt(b, next + 1, close + 1)));
+    after = expectRecord(parseOrFallback(`{${textAt(b, next + 1, close + 1)}`));
     // a repeated key means the last one counts (as in JSON.parse): the general path handles that
-    if (Object.prototype.hasOwnProperty.call(after, "model")) fallback();
+    if (Object.hasOwn(after, "model")) fallback();
   } else if (next !== close) fallback();
   // not the usual shape (no vocab or merges): let the general path read it
   if (vocab === null || (pairs === null && mergesAt < 0)) return fallback();
@@ -99,7 +99,7 @@ function beforeModel(b: Uint8Array, open: number): { before: Record<string, unkn
     if (b[colon] !== 58) continue;
     let before: unknown;
     try {
-      before = JSON.parse(textAt(b, open, q) + '"model": null}');
+      before = JSON.parse(`${textAt(b, open, q)}"model": null}`);
     } catch {
       continue;
     }

@@ -27,7 +27,9 @@ export function fromGpt2Files(vocabJson: string | object, mergesTxt: string, opt
       post_processor: null,
       normalizer: null,
       added_tokens:
-        typeof eotId === "number" ? [{ id: eotId, content: eot, special: true, normalized: false, lstrip: false, rstrip: false, single_word: false }] : [],
+        typeof eotId === "number"
+          ? [{ id: eotId, content: eot, special: true, normalized: false, lstrip: false, rstrip: false, single_word: false }]
+          : [],
     },
     "vocab.json + merges.txt",
   );

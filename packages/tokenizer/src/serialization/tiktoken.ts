@@ -12,7 +12,8 @@ import { parseJSON } from "./tokenizer_json.js";
 export const TIKTOKEN_PATTERNS = {
   r50k_base: "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
   p50k_base: "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
-  cl100k_base: "'(?i:[sdmt]|ll|ve|re)|[^\\r\\n\\p{L}\\p{N}]?+\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]++[\\r\\n]*|\\s*[\\r\\n]|\\s+(?!\\S)|\\s+",
+  cl100k_base:
+    "'(?i:[sdmt]|ll|ve|re)|[^\\r\\n\\p{L}\\p{N}]?+\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]++[\\r\\n]*|\\s*[\\r\\n]|\\s+(?!\\S)|\\s+",
   o200k_base: [
     "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
     "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
@@ -28,7 +29,13 @@ export const TIKTOKEN_PATTERNS = {
 export const TIKTOKEN_SPECIAL_TOKENS: Record<keyof typeof TIKTOKEN_PATTERNS, Record<string, number>> = {
   r50k_base: { "<|endoftext|>": 50256 },
   p50k_base: { "<|endoftext|>": 50256 },
-  cl100k_base: { "<|endoftext|>": 100257, "<|fim_prefix|>": 100258, "<|fim_middle|>": 100259, "<|fim_suffix|>": 100260, "<|endofprompt|>": 100276 },
+  cl100k_base: {
+    "<|endoftext|>": 100257,
+    "<|fim_prefix|>": 100258,
+    "<|fim_middle|>": 100259,
+    "<|fim_suffix|>": 100260,
+    "<|endofprompt|>": 100276,
+  },
   o200k_base: { "<|endoftext|>": 199999, "<|endofprompt|>": 200018 },
 };
 
@@ -104,7 +111,8 @@ export function parseTiktokenCompactRanks(text: string, source = "bpe_ranks"): s
  */
 export function fromTiktokenTokens(tokens: string[], options: TiktokenOptions): Tokenizer {
   const source = options.source ?? "tiktoken";
-  if (typeof options.pattern !== "string") throw new TokenizerError(`${source}: options.pattern: expected the regex string, found ${describe(options.pattern)}`);
+  if (typeof options.pattern !== "string")
+    throw new TokenizerError(`${source}: options.pattern: expected the regex string, found ${describe(options.pattern)}`);
   const n = tokens.length;
   const specials = options.specialTokens ?? {};
   const specialIds = new Set(Object.values(specials));
@@ -137,7 +145,10 @@ export function fromTiktokenTokens(tokens: string[], options: TiktokenOptions): 
     ]),
     decoder: new ByteLevelDecoder(),
     addedTokens: Object.entries(specials).map(([content, id]) => {
-      if (!Number.isInteger(id) || id < 0) throw new TokenizerError(`${source}: special token ${JSON.stringify(content)}: expected a non-negative integer id, found ${describe(id)}`);
+      if (!Number.isInteger(id) || id < 0)
+        throw new TokenizerError(
+          `${source}: special token ${JSON.stringify(content)}: expected a non-negative integer id, found ${describe(id)}`,
+        );
       return { id, content, special: true, normalized: false, lstrip: false, rstrip: false, singleWord: false };
     }),
   });
@@ -155,7 +166,8 @@ export function fromTiktoken(ranks: string, options: TiktokenOptions): Tokenizer
 export function fromTiktokenJson(json: string | object, source = "tiktoken encoder JSON"): Tokenizer {
   const o = (typeof json === "string" ? parseJSON(json, source) : json) as Record<string, unknown>;
   if (o === null || typeof o !== "object") throw new TokenizerError(`${source}: expected an object, found ${describe(o)}`);
-  if (typeof o.pat_str !== "string") throw new TokenizerError(`${source}: pat_str: expected the regex string, found ${describe(o.pat_str)}`);
+  if (typeof o.pat_str !== "string")
+    throw new TokenizerError(`${source}: pat_str: expected the regex string, found ${describe(o.pat_str)}`);
   if (typeof o.bpe_ranks !== "string") throw new TokenizerError(`${source}: bpe_ranks: expected a string, found ${describe(o.bpe_ranks)}`);
   const tokens = parseTiktokenCompactRanks(o.bpe_ranks, `${source}: bpe_ranks`);
   return fromTiktokenTokens(tokens, { pattern: o.pat_str, specialTokens: (o.special_tokens ?? {}) as Record<string, number>, source });

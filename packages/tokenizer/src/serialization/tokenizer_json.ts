@@ -43,7 +43,8 @@ export function buildVocab(tokens: string[], ids: number[], addedIds: Set<number
       throw new TokenizerError(
         `${path}: expected ids 0..${n - 1} without gaps for ${n} tokens, found id ${id} for token ${JSON.stringify(token)} (so some id below it is missing)`,
       );
-    if (vocab[id] !== undefined) throw new TokenizerError(`${path}: duplicate id ${id}, used by ${JSON.stringify(vocab[id])} and ${JSON.stringify(token)}`);
+    if (vocab[id] !== undefined)
+      throw new TokenizerError(`${path}: duplicate id ${id}, used by ${JSON.stringify(vocab[id])} and ${JSON.stringify(token)}`);
     vocab[id] = token;
   }
   return VocabTable.fromTokens(vocab, (id) => {
@@ -67,7 +68,12 @@ function checkIds(ids: ArrayLike<number>, vocab: VocabTable, addedIds: Set<numbe
 export function readVocab(vocabJson: unknown, addedIds: Set<number>, path: string): VocabTable {
   const obj = expectObject(vocabJson, path);
   const tokens = Object.keys(obj);
-  return buildVocab(tokens, tokens.map((t) => obj[t] as number), addedIds, path);
+  return buildVocab(
+    tokens,
+    tokens.map((t) => obj[t] as number),
+    addedIds,
+    path,
+  );
 }
 
 /** Builds the merge table from tokenizer.json merges ("a b" strings or [a, b] pairs). */
@@ -91,12 +97,16 @@ export function readMerges(merges: unknown, tokenToId: VocabTable, path: string)
       throw new TokenizerError(`${path}[${r}]: expected "a b" or ["a", "b"], found ${describe(m)}`);
     }
     const ia = tokenToId.get(a);
-    if (ia === undefined) throw new TokenizerError(`${path}[${r}]: token ${JSON.stringify(a)} of merge ${JSON.stringify(a + " " + b)} is not in the vocab`);
+    if (ia === undefined)
+      throw new TokenizerError(`${path}[${r}]: token ${JSON.stringify(a)} of merge ${JSON.stringify(`${a} ${b}`)} is not in the vocab`);
     const ib = tokenToId.get(b);
-    if (ib === undefined) throw new TokenizerError(`${path}[${r}]: token ${JSON.stringify(b)} of merge ${JSON.stringify(a + " " + b)} is not in the vocab`);
+    if (ib === undefined)
+      throw new TokenizerError(`${path}[${r}]: token ${JSON.stringify(b)} of merge ${JSON.stringify(`${a} ${b}`)} is not in the vocab`);
     const im = tokenToId.get(a + b);
     if (im === undefined)
-      throw new TokenizerError(`${path}[${r}]: the merged token ${JSON.stringify(a + b)} of merge ${JSON.stringify(a + " " + b)} is not in the vocab`);
+      throw new TokenizerError(
+        `${path}[${r}]: the merged token ${JSON.stringify(a + b)} of merge ${JSON.stringify(`${a} ${b}`)} is not in the vocab`,
+      );
     pairs.add(ia, ib, im);
   }
   return pairs.done();
@@ -155,7 +165,9 @@ export function fromTokenizerJson(json: string | Uint8Array | ArrayBuffer | Arra
   const mtype = model.type ?? (model.merges !== undefined ? "BPE" : undefined);
   if (mtype !== "BPE") throw new TokenizerError(`${file}: model.type: unsupported model ${describe(mtype)}; supported: BPE`);
   if (model.dropout !== undefined && model.dropout !== null && model.dropout !== 0)
-    throw new TokenizerError(`${file}: model.dropout: BPE dropout is not supported (it makes encoding random); expected null, found ${describe(model.dropout)}`);
+    throw new TokenizerError(
+      `${file}: model.dropout: BPE dropout is not supported (it makes encoding random); expected null, found ${describe(model.dropout)}`,
+    );
   for (const key of ["continuing_subword_prefix", "end_of_word_suffix"] as const) {
     const v = model[key];
     if (v !== undefined && v !== null && v !== "")
@@ -163,7 +175,9 @@ export function fromTokenizerJson(json: string | Uint8Array | ArrayBuffer | Arra
   }
   for (const key of ["truncation", "padding"] as const) {
     if (root[key] !== undefined && root[key] !== null)
-      throw new TokenizerError(`${file}: ${key}: not supported (pad or truncate the ids yourself); expected null, found ${describe(root[key])}`);
+      throw new TokenizerError(
+        `${file}: ${key}: not supported (pad or truncate the ids yourself); expected null, found ${describe(root[key])}`,
+      );
   }
   const addedTokens = readAddedTokens(root.added_tokens, `${file}: added_tokens`);
   const addedIds = new Set(addedTokens.map((t) => t.id));

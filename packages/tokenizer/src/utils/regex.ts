@@ -57,11 +57,11 @@ export function translateRegex(pattern: string, options: TranslateOptions = {}):
       let q = c;
       if (c === "}") {
         const open = out.lastIndexOf("{");
-        q = out.slice(open) + "}";
+        q = `${out.slice(open)}}`;
         out = out.slice(0, open);
       }
       const atom = out.slice(atomStart);
-      out = out.slice(0, atomStart) + `(?=(${atom}${q}))\\${++captures}`;
+      out = `${out.slice(0, atomStart)}(?=(${atom}${q}))\\${++captures}`;
       atomStart = -1;
       i++;
       continue;
@@ -147,7 +147,7 @@ export function translateRegex(pattern: string, options: TranslateOptions = {}):
         default:
           if (/[A-Za-z]/.test(n!) && ci() && !"nrtfvbBuc0".includes(n!)) fail(`\\${n} in a (?i:) group`, i - 1);
           if (/[0-9]/.test(n!) && n !== "0") fail("a back-reference", i - 1);
-          out += "\\" + n;
+          out += `\\${n}`;
       }
       continue;
     }

@@ -39,4 +39,3 @@ function firstBadUtf8(b: Uint8Array): number {
   }
   return b.length;
 }
-

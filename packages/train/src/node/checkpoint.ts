@@ -51,7 +51,7 @@ export async function saveCheckpoint(dir: string, options: SaveCheckpointOptions
       const state = options.optimizer.state();
       await writeSafetensorsFile(join(staging, OPTIMIZER_FILE), state.tensors, { meta: JSON.stringify(state.meta) });
     }
-    if (options.trainer) await writeFileAtomic(join(staging, TRAINER_STATE_FILE), utf8(JSON.stringify(options.trainer) + "\n"));
+    if (options.trainer) await writeFileAtomic(join(staging, TRAINER_STATE_FILE), utf8(`${JSON.stringify(options.trainer)}\n`));
     const old = (await exists(dir)) ? `${staging}.old` : null;
     if (old) await rename(dir, old);
     await rename(staging, dir);
@@ -80,7 +80,8 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   if (await exists(optimizerPath)) {
     const raw = await readSafetensorsFileRaw(optimizerPath);
     const meta = raw.metadata?.meta;
-    if (typeof meta !== "string") throw new TrainError(`loadCheckpoint: ${optimizerPath} has no "meta" metadata; expected the optimizer's step and groups`);
+    if (typeof meta !== "string")
+      throw new TrainError(`loadCheckpoint: ${optimizerPath} has no "meta" metadata; expected the optimizer's step and groups`);
     out.optimizer = { tensors: await readSafetensorsFile(optimizerPath), meta: JSON.parse(meta) as OptimizerState["meta"] };
   }
   const trainerPath = join(dir, TRAINER_STATE_FILE);

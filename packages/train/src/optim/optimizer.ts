@@ -27,13 +27,21 @@ export abstract class Optimizer<H extends object = object> {
   ) {
     checkNumber(name, "lr", defaults.lr, (v) => v >= 0 && Number.isFinite(v), "a finite number >= 0");
     const specs: ParamGroupSpec<H>[] =
-      Array.isArray(params) && params.length > 0 && isGroupSpec<H>(params[0]) ? [...(params as ParamGroupSpec<H>[])] : [{ params: params as ParameterList }];
+      Array.isArray(params) && params.length > 0 && isGroupSpec<H>(params[0])
+        ? [...(params as ParamGroupSpec<H>[])]
+        : [{ params: params as ParameterList }];
     let offset = 0;
     this.groups = specs.map((spec) => {
       const named = namedList(spec.params, offset);
       offset += named.length;
       const lr = spec.lr ?? defaults.lr;
-      return { params: named, lr, baseLr: lr, weightDecay: spec.weightDecay ?? defaults.weightDecay, hyper: { ...defaults.hyper, ...spec.hyper } };
+      return {
+        params: named,
+        lr,
+        baseLr: lr,
+        weightDecay: spec.weightDecay ?? defaults.weightDecay,
+        hyper: { ...defaults.hyper, ...spec.hyper },
+      };
     });
     checkUniqueNames(this.groups, name);
     if (this.groups.every((g) => g.params.length === 0)) throw new TrainError(`${name}: expected at least one parameter, got none`);
@@ -95,14 +103,23 @@ export abstract class Optimizer<H extends object = object> {
   state(): OptimizerState {
     const tensors: Record<string, Tensor> = {};
     for (const [name, slots] of this.slots) for (const [key, t] of Object.entries(slots)) tensors[`${name}.${key}`] = t;
-    return { tensors, meta: { step: this.stepCount, paramSteps: Object.fromEntries(this.paramSteps), groups: this.groups.map((g) => ({ lr: g.lr, weightDecay: g.weightDecay })) } };
+    return {
+      tensors,
+      meta: {
+        step: this.stepCount,
+        paramSteps: Object.fromEntries(this.paramSteps),
+        groups: this.groups.map((g) => ({ lr: g.lr, weightDecay: g.weightDecay })),
+      },
+    };
   }
 
   /** Restores what state() returned (possibly read back from a file); takes ownership of the tensors. */
   loadState(state: OptimizerState): void {
     const names = new Set(this.groups.flatMap((g) => g.params.map(([n]) => n)));
     if (state.meta.groups.length !== this.groups.length) {
-      throw new TrainError(`${this.name}.loadState: expected state for ${this.groups.length} parameter groups, found ${state.meta.groups.length}`);
+      throw new TrainError(
+        `${this.name}.loadState: expected state for ${this.groups.length} parameter groups, found ${state.meta.groups.length}`,
+      );
     }
     for (const slots of this.slots.values()) for (const t of Object.values(slots)) t.dispose();
     this.slots.clear();

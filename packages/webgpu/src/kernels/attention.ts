@@ -169,7 +169,11 @@ function dispatchRows(
     const [ko, kb, kh, ks, kd] = strides(k);
     const [vo, vb, vh, vs, vd] = strides(v);
     inputs.push(q, k, v);
-    bindings.push({ name: "Q", type: storageType(q.buffer.dtype) }, { name: "K", type: storageType(k.buffer.dtype) }, { name: "V", type: storageType(v.buffer.dtype) });
+    bindings.push(
+      { name: "Q", type: storageType(q.buffer.dtype) },
+      { name: "K", type: storageType(k.buffer.dtype) },
+      { name: "V", type: storageType(v.buffer.dtype) },
+    );
     rowSetup = `  let hk = h / ${G};
   let oq = ${at([qo!, qb!, qh!, qt!])};
   let ok = ${ko} + b * ${kb} + hk * ${kh};
@@ -244,9 +248,13 @@ ${rowSetup}
   var mx = neg_inf();
   for (var j = i32(lid); j < ${SS}; j += ${WG}) {
     var s = neg_inf();
-    ${m ? `if (${loadExpr(mask!.buffer.dtype, `M[om + j * ${m[4]}]`)} != 0) {
+    ${
+      m
+        ? `if (${loadExpr(mask!.buffer.dtype, `M[om + j * ${m[4]}]`)} != 0) {
       ${score}
-    }` : score}
+    }`
+        : score
+    }
     P[op + j] = s;
     mx = max(mx, s);
   }
@@ -261,9 +269,13 @@ ${rowSetup}
     l += p;
   }
   l = wg_sum(l, rc);
-${out ? weightedSum : `  // Normalise: each thread rescales the entries it wrote itself.
+${
+  out
+    ? weightedSum
+    : `  // Normalise: each thread rescales the entries it wrote itself.
   let inv = select(1.0 / l, 0.0, dead);
-  for (var j = i32(lid); j < ${SS}; j += ${WG}) { P[op + j] = P[op + j] * inv; }`}
+  for (var j = i32(lid); j < ${SS}; j += ${WG}) { P[op + j] = P[op + j] * inv; }`
+}
 }`;
   const dtypes = [...inputs.map((x) => x.buffer.dtype), mask ? "m" : "-", bias ? "b" : "-"].join(",");
   const gpuInputs = inputs.map((x) => ctx.buffer(x).gpu);

@@ -44,7 +44,10 @@ export function mapKernel(ctx: KernelContext, spec: MapSpec): WebGPUBuffer {
   const index = offsets(meta, "gi", c.shape, operands);
   const inDtypes = spec.inputs.map((v) => v.buffer.dtype);
   const values = inDtypes.map((d, i) => `  let x${i} = ${loads[i] === "raw" ? `X${i}[o_x${i}]` : loadExpr(d, `X${i}[o_x${i}]`)};`);
-  const result = spec.expr(inDtypes.map((_, i) => `x${i}`), extras);
+  const result = spec.expr(
+    inDtypes.map((_, i) => `x${i}`),
+    extras,
+  );
   const body = [
     `  if (i32(gi) >= ${N}) { return; }`,
     index,

@@ -59,7 +59,14 @@ export function vec4Layout(a: StridedView, b: StridedView, cfg: Vec4TileConfig):
   return { M, N, K, batch, batchOffsets: offsets };
 }
 
-export function matmulVec4(ctx: KernelContext, a: StridedView, b: StridedView, out: WebGPUBuffer, p: Vec4Problem, cfg: Vec4TileConfig): void {
+export function matmulVec4(
+  ctx: KernelContext,
+  a: StridedView,
+  b: StridedView,
+  out: WebGPUBuffer,
+  p: Vec4Problem,
+  cfg: Vec4TileConfig,
+): void {
   const { BM, BN, BK, TM, TN4 } = cfg;
   const TX = BN / 4 / TN4; // threads across a tile's vec4 columns
   const TY = BM / TM;
@@ -145,7 +152,15 @@ ${stores.join("\n")}
   ctx.batcher.dispatch({
     key: `matmul-vec4:${BM}x${BN}x${BK}/${TM}x${TN4 * 4}:t${slots}`,
     code: () =>
-      shader(meta, [{ name: "A", type: "vec4<f32>" }, { name: "B", type: "vec4<f32>" }, { name: "O", type: "vec4<f32>", write: true }], body),
+      shader(
+        meta,
+        [
+          { name: "A", type: "vec4<f32>" },
+          { name: "B", type: "vec4<f32>" },
+          { name: "O", type: "vec4<f32>", write: true },
+        ],
+        body,
+      ),
     uniforms: meta.data(),
     inputs: [ctx.buffer(a).gpu, ctx.buffer(b).gpu],
     output: out.gpu,

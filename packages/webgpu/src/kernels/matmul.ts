@@ -56,10 +56,16 @@ function problem(a: StridedView, b: StridedView): MatmulProblem {
     c.strides.forEach((s) => s.unshift(0));
   }
   const meta = new Meta();
-  const batchCode = offsets(meta, "bz", c.shape, [
-    { name: "a", strides: c.strides[0]!, offset: a.offset },
-    { name: "b", strides: c.strides[1]!, offset: b.offset },
-  ], "B");
+  const batchCode = offsets(
+    meta,
+    "bz",
+    c.shape,
+    [
+      { name: "a", strides: c.strides[0]!, offset: a.offset },
+      { name: "b", strides: c.strides[1]!, offset: b.offset },
+    ],
+    "B",
+  );
   return {
     M,
     N,
@@ -90,7 +96,10 @@ export function matmul(ctx: KernelContext, a: StridedView, b: StridedView, tile?
   }
   if (tile && "TN4" in tile) {
     const v = vec4Layout(a, b, tile);
-    if (!v) throw new WebGPUKernelError(`webgpu matmul: the vec4 kernel needs row-major float32 operands of whole ${tile.BM}x${tile.BN}x${tile.BK} tiles, found a [${a.shape}] ${a.buffer.dtype} and b [${b.shape}]`);
+    if (!v)
+      throw new WebGPUKernelError(
+        `webgpu matmul: the vec4 kernel needs row-major float32 operands of whole ${tile.BM}x${tile.BN}x${tile.BK} tiles, found a [${a.shape}] ${a.buffer.dtype} and b [${b.shape}]`,
+      );
     matmulVec4(ctx, a, b, out, v, tile);
     return out;
   }
@@ -186,7 +195,15 @@ ${stores.join("\n")}
   ctx.batcher.dispatch({
     key,
     code: () =>
-      shader(meta, [{ name: "A", type: storageType(dtype) }, { name: "B", type: storageType(dtype) }, { name: "O", type: storageType(dtype), write: true }], body),
+      shader(
+        meta,
+        [
+          { name: "A", type: storageType(dtype) },
+          { name: "B", type: storageType(dtype) },
+          { name: "O", type: storageType(dtype), write: true },
+        ],
+        body,
+      ),
     uniforms: meta.data(),
     inputs: [ctx.buffer(a).gpu, ctx.buffer(b).gpu],
     output: out.gpu,
@@ -238,7 +255,15 @@ ${p.batchCode}
   ctx.batcher.dispatch({
     key: `gemv:${dtype}:${alongN ? "n" : "k"}:b${p.batchRank}`,
     code: () =>
-      shader(meta, [{ name: "A", type: storageType(dtype) }, { name: "B", type: storageType(dtype) }, { name: "O", type: storageType(dtype), write: true }], body),
+      shader(
+        meta,
+        [
+          { name: "A", type: storageType(dtype) },
+          { name: "B", type: storageType(dtype) },
+          { name: "O", type: storageType(dtype), write: true },
+        ],
+        body,
+      ),
     uniforms: meta.data(),
     inputs: [ctx.buffer(a).gpu, ctx.buffer(b).gpu],
     output: out.gpu,
@@ -273,7 +298,15 @@ ${p.batchCode}
   ctx.batcher.dispatch({
     key: `matmul-simple:${dtype}:b${p.batchRank}`,
     code: () =>
-      shader(meta, [{ name: "A", type: storageType(dtype) }, { name: "B", type: storageType(dtype) }, { name: "O", type: storageType(dtype), write: true }], body),
+      shader(
+        meta,
+        [
+          { name: "A", type: storageType(dtype) },
+          { name: "B", type: storageType(dtype) },
+          { name: "O", type: storageType(dtype), write: true },
+        ],
+        body,
+      ),
     uniforms: meta.data(),
     inputs: [ctx.buffer(a).gpu, ctx.buffer(b).gpu],
     output: out.gpu,

@@ -164,7 +164,7 @@ ${scan("0", "1")}
   ];
   ctx.batcher.dispatch({
     key: `argmax:${dtype}:${perGroup ? "wg" : "t"}:k${kept.shape.length}`,
-    code: () => shader(meta, bindings, decl + better + "\n" + entry(WG, body)),
+    code: () => shader(meta, bindings, `${decl + better}\n${entry(WG, body)}`),
     uniforms: meta.data(),
     inputs: [ctx.buffer(x).gpu],
     output: out.gpu,

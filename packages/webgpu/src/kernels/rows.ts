@@ -80,11 +80,7 @@ ${loop(`s += exp(${xk} - m);`)}
   s = wg_sum(s, rc);
   // A fully masked row (max = -Infinity) has no mass: 0 probabilities, -Infinity log-probabilities.
   let dead = m == neg_inf();
-${
-  op === "softmax"
-    ? write(`select(exp(${xk} - m) / s, 0.0, dead)`)
-    : write(`select(${xk} - m - log(s), neg_inf(), dead)`)
-}`;
+${op === "softmax" ? write(`select(exp(${xk} - m) / s, 0.0, dead)`) : write(`select(${xk} - m - log(s), neg_inf(), dead)`)}`;
       break;
     case "layerNorm":
       main = `  var s = 0.0;

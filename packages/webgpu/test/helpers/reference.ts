@@ -65,7 +65,13 @@ export interface ViewPair {
   host: HostView;
 }
 
-export function pair(buffer: BackendBuffer, data: ArrayLike<number>, shape: readonly number[], strides: readonly number[], offset: number): ViewPair {
+export function pair(
+  buffer: BackendBuffer,
+  data: ArrayLike<number>,
+  shape: readonly number[],
+  strides: readonly number[],
+  offset: number,
+): ViewPair {
   return { gpu: { buffer, shape, strides, offset }, host: { data, shape, strides, offset } };
 }
 
@@ -112,7 +118,9 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
     const a = actual[i]!;
     const e = expected[i]!;
     if (Number.isNaN(e) ? !Number.isNaN(a) : !(a === e || Math.abs(a - e) <= tol * Math.max(1, Math.abs(e)))) {
-      throw new Error(`${what}: element ${i} is ${a}, expected ${e} (tolerance ${tol}); first values ${Array.from(actual).slice(0, 8).join(", ")}`);
+      throw new Error(
+        `${what}: element ${i} is ${a}, expected ${e} (tolerance ${tol}); first values ${Array.from(actual).slice(0, 8).join(", ")}`,
+      );
     }
   }
 }

@@ -21,7 +21,7 @@ export function activationGrad(op: FusedActivation, x: StridedView, g: StridedVi
   const n = xs.length;
   const out = allocUninit("float32", n) as Float32Array;
   const simd = wasm ? (op === "gelu_tanh" ? geluTanhGradWasm : op === "silu" ? siluGradWasm : null) : null;
-  if (simd && simd(xs, gs, out, n)) return new CpuBuffer(out, "float32");
+  if (simd?.(xs, gs, out, n)) return new CpuBuffer(out, "float32");
   switch (op) {
     case "gelu_tanh":
       // s = sigmoid(2u), u = c (x + a x^3): d/dx 0.5 x (1 + tanh u) = s (1 + x (1 - s) 2u')

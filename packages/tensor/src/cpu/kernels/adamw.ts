@@ -12,7 +12,13 @@ const f = Math.fround;
  *   p *= 1 - lr wd;  m = m + (g - m)(1 - b1);  v = v b2 + g g (1 - b2)
  *   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
  */
-export function adamwStep(param: StridedView, grad: StridedView, expAvg: StridedView | null, expAvgSq: StridedView | null, h: AdamWStep): AdamWBuffers {
+export function adamwStep(
+  param: StridedView,
+  grad: StridedView,
+  expAvg: StridedView | null,
+  expAvgSq: StridedView | null,
+  h: AdamWStep,
+): AdamWBuffers {
   const p = toFloat32(param);
   const g = toFloat32(grad);
   const m0 = expAvg ? toFloat32(expAvg) : null;
@@ -61,7 +67,15 @@ function firstStep(g: Float32Array, p: Float32Array, mOut: Float32Array, vOut: F
   }
 }
 
-function laterStep(g: Float32Array, m0: Float32Array, v0: Float32Array, p: Float32Array, mOut: Float32Array, vOut: Float32Array, c: Moments): void {
+function laterStep(
+  g: Float32Array,
+  m0: Float32Array,
+  v0: Float32Array,
+  p: Float32Array,
+  mOut: Float32Array,
+  vOut: Float32Array,
+  c: Moments,
+): void {
   const { oneMinusB1, b2, oneMinusB2, stepSize, bias2Sqrt, eps } = c;
   for (let i = 0; i < g.length; i++) {
     const gi = g[i]!;

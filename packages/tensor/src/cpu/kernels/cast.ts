@@ -19,9 +19,7 @@ export function toFloat32(view: StridedView): Float32Array {
     const src = viewData(view) as Uint16Array;
     const bf16 = dtype === "bfloat16";
     const runs = coalesce(view.shape, [contiguousStrides(view.shape), view.strides]);
-    forEachRun(runs, [0, view.offset], (offs) =>
-      decodeHalfRun(bf16, src, offs[1]!, runs.inner[1]!, out, offs[0]!, runs.n),
-    );
+    forEachRun(runs, [0, view.offset], (offs) => decodeHalfRun(bf16, src, offs[1]!, runs.inner[1]!, out, offs[0]!, runs.n));
   } else {
     out.set(contiguousData(view));
   }

@@ -49,17 +49,7 @@ export function binary(op: BinaryOp, a: StridedView, b: StridedView): BackendBuf
 }
 
 /** out[o + t] = a[i + t*sa] op b[j + t*sb] for t < n. */
-type BinaryRun = (
-  out: HostArray,
-  o: number,
-  a: HostArray,
-  i: number,
-  sa: number,
-  b: HostArray,
-  j: number,
-  sb: number,
-  n: number,
-) => void;
+type BinaryRun = (out: HostArray, o: number, a: HostArray, i: number, sa: number, b: HostArray, j: number, sb: number, n: number) => void;
 
 // One small function per op rather than one switch: V8 optimises each on its own, so the first use
 // of a new op does not throw away (deoptimise) the compiled loops of all the others. Comparisons
@@ -79,7 +69,7 @@ const BINARY_RUNS: Record<BinaryOp, BinaryRun> = {
     for (const end = o + n; o < end; o++, i += sa, j += sb) out[o] = a[i]! / b[j]!;
   },
   pow: (out, o, a, i, sa, b, j, sb, n) => {
-    for (const end = o + n; o < end; o++, i += sa, j += sb) out[o] = Math.pow(a[i]!, b[j]!);
+    for (const end = o + n; o < end; o++, i += sa, j += sb) out[o] = a[i]! ** b[j]!;
   },
   maximum: (out, o, a, i, sa, b, j, sb, n) => {
     for (const end = o + n; o < end; o++, i += sa, j += sb) out[o] = Math.max(a[i]!, b[j]!);
@@ -163,7 +153,7 @@ export function unary(op: UnaryOp, x: StridedView, wasm = true): BackendBuffer {
   // GELU (tanh) and SiLU are exp-bound: the WASM SIMD kernels take contiguous float32 runs
   const simd = wasm && dtype === "float32" && s === 1 ? (op === "gelu_tanh" ? geluTanhWasm : op === "silu" ? siluWasm : null) : null;
   forEachRun(runs, [0, x.offset], (offs) => {
-    if (simd && simd(src as Float32Array, offs[1]!, out as Float32Array, offs[0]!, runs.n)) return;
+    if (simd?.(src as Float32Array, offs[1]!, out as Float32Array, offs[0]!, runs.n)) return;
     run(out, offs[0]!, src, offs[1]!, s, runs.n);
   });
   return new CpuBuffer(out, dtype);
@@ -215,7 +205,7 @@ const UNARY_RUNS: Record<UnaryOp, UnaryRun> = {
     // `v < 0 ? 0 : v` keeps NaN as NaN, like torch.
     for (const end = o + n; o < end; o++, i += s) {
       const v = a[i]!;
-      out[o] = v < 0 ? 0 : v;
+      out[o] = Math.max(v, 0);
     }
   },
   sigmoid: (out, o, a, i, s, n) => {

@@ -40,12 +40,7 @@ export function gather(x: StridedView, indices: StridedView, axis: number): Back
 }
 
 /** The adjoint of gather: zeros of `shape` with `updates` added at `indices` along `axis`. */
-export function scatterAdd(
-  updates: StridedView,
-  indices: StridedView,
-  axis: number,
-  shape: readonly number[],
-): BackendBuffer {
+export function scatterAdd(updates: StridedView, indices: StridedView, axis: number, shape: readonly number[]): BackendBuffer {
   const dtype = updates.buffer.dtype;
   const half = isHalf(dtype);
   const outer = product(shape.slice(0, axis));

@@ -42,7 +42,10 @@ export function gemmF32(
     return;
   }
   if (N < NR) {
-    if (N === 1) return gemvF32(M, K, A, oa, sam, sak, B, ob, sbk, C, oc);
+    if (N === 1) {
+      gemvF32(M, K, A, oa, sam, sak, B, ob, sbk, C, oc);
+      return;
+    }
     const col = new Float32Array(M);
     for (let j = 0; j < N; j++) {
       gemvF32(M, K, A, oa, sam, sak, B, ob + j * sbn, sbk, col, 0);
@@ -64,19 +67,7 @@ export function gemmF32(
           const nr = Math.min(NR, nc - jr * NR);
           for (let ir = 0; ir < mcPanels; ir++) {
             const mr = Math.min(MR, mc - ir * MR);
-            kernel3x4(
-              packA,
-              ir * kc * MR,
-              packB,
-              jr * kc * NR,
-              kc,
-              C,
-              oc + (ic + ir * MR) * N + jc + jr * NR,
-              N,
-              mr,
-              nr,
-              pc > 0,
-            );
+            kernel3x4(packA, ir * kc * MR, packB, jr * kc * NR, kc, C, oc + (ic + ir * MR) * N + jc + jr * NR, N, mr, nr, pc > 0);
           }
         }
       }
@@ -88,16 +79,7 @@ export function gemmF32(
  * Packs `rows` x `kc` of a matrix (row stride sr, k stride sk) into panels of `w` rows, each panel
  * stored k-major: dst[panel*kc*w + p*w + r]. Rows past the end are zero so kernels run full tiles.
  */
-function packPanels(
-  src: Float32Array,
-  o: number,
-  sr: number,
-  sk: number,
-  rows: number,
-  kc: number,
-  w: number,
-  dst: Float64Array,
-): void {
+function packPanels(src: Float32Array, o: number, sr: number, sk: number, rows: number, kc: number, w: number, dst: Float64Array): void {
   const panels = Math.ceil(rows / w);
   for (let q = 0; q < panels; q++) {
     const base = q * kc * w;
@@ -120,6 +102,7 @@ function packPanels(
  * spills (measured ~10% faster than 4x4 here); B is loaded column by column to keep it that way.
  */
 // prettier-ignore
+// biome-ignore format: the 3x4 register block reads as a grid
 function kernel3x4(
   pa: Float64Array,
   ia: number,
@@ -163,15 +146,7 @@ function kernel3x4(
 }
 
 /** Edge tile (padded rows/columns were computed on zeros): write only the valid part. */
-function storeEdge(
-  tile: number[],
-  C: Float32Array,
-  c: number,
-  ldc: number,
-  mr: number,
-  nr: number,
-  accumulate: boolean,
-): void {
+function storeEdge(tile: number[], C: Float32Array, c: number, ldc: number, mr: number, nr: number, accumulate: boolean): void {
   for (let i = 0; i < mr; i++) {
     for (let j = 0; j < nr; j++) {
       const at = c + i * ldc + j;

@@ -1,5 +1,5 @@
 import type { BackendBuffer, StridedView } from "../../backend.js";
-import { type HostArray } from "../../dtype.js";
+import type { HostArray } from "../../dtype.js";
 import { allocZeroed } from "../pool.js";
 import { CpuBuffer, viewData } from "../buffer.js";
 import { cast, float32View, isHalf } from "./cast.js";

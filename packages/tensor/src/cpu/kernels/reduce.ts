@@ -1,5 +1,5 @@
 import type { BackendBuffer, ReduceOp, StridedView } from "../../backend.js";
-import { type HostArray } from "../../dtype.js";
+import type { HostArray } from "../../dtype.js";
 import { allocZeroed } from "../pool.js";
 import { CpuBuffer, viewData } from "../buffer.js";
 import { cast, float32View, isHalf } from "./cast.js";
@@ -103,12 +103,7 @@ function reduceRun(
  * Runs fn(outOffset, xOffset) for every position of `x` with `axis` fixed at 0, where outOffset
  * indexes a contiguous array of `outShape` (the axis kept at its size or set to 1).
  */
-function forEachLine(
-  x: StridedView,
-  axis: number,
-  outShape: readonly number[],
-  fn: (o: number, i: number) => void,
-): void {
+function forEachLine(x: StridedView, axis: number, outShape: readonly number[], fn: (o: number, i: number) => void): void {
   const lineShape = x.shape.slice();
   lineShape[axis] = 1;
   const runs = coalesce(lineShape, [contiguousStrides(outShape), x.strides]);

@@ -64,12 +64,7 @@ export function logSoftmax(x: StridedView, wasm = true): BackendBuffer {
 }
 
 /** (x - mean) / sqrt(var + eps) * w + b with the biased variance, like torch.nn.LayerNorm. */
-export function layerNorm(
-  x: StridedView,
-  weight: StridedView | null,
-  bias: StridedView | null,
-  eps: number,
-): BackendBuffer {
+export function layerNorm(x: StridedView, weight: StridedView | null, bias: StridedView | null, eps: number): BackendBuffer {
   const { data, rows: R, cols: L } = rows(x);
   const w = weight ? toFloat32(weight) : null;
   const b = bias ? toFloat32(bias) : null;

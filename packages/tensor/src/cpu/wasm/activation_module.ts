@@ -21,9 +21,9 @@ function exp4(f: Code, x: number, out: number, fx: number, t: number): void {
   f.localGet(t).f32x4Const(Math.LOG2E).f32x4Mul().f32x4Nearest().localSet(fx);
   // r = x - fx ln2 (ln2 split in two for precision)
   f.localGet(t).localGet(fx).f32x4Const(0.693359375).f32x4Mul().f32x4Sub();
-  f.localGet(fx).f32x4Const(-2.12194440e-4).f32x4Mul().f32x4Sub().localSet(t);
+  f.localGet(fx).f32x4Const(-2.1219444e-4).f32x4Mul().f32x4Sub().localSet(t);
   // e^r = 1 + r + r^2 P(r)
-  const P = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
+  const P = [1.98756915e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
   f.f32x4Const(P[0]!);
   for (const p of P.slice(1)) f.localGet(t).f32x4Mul().f32x4Const(p).f32x4Add();
   f.localGet(t).localGet(t).f32x4Mul().f32x4Mul().localGet(t).f32x4Add().f32x4Const(1).f32x4Add();
@@ -37,12 +37,23 @@ function exp4(f: Code, x: number, out: number, fx: number, t: number): void {
 /** 2u = 2c x (1 + a x^2) of local `x` onto the stack. */
 function twoU(f: Code, x: number): void {
   f.localGet(x).localGet(x).f32x4Mul().f32x4Const(A).f32x4Mul().f32x4Const(1).f32x4Add();
-  f.localGet(x).f32x4Mul().f32x4Const(2 * C).f32x4Mul();
+  f.localGet(x)
+    .f32x4Mul()
+    .f32x4Const(2 * C)
+    .f32x4Mul();
 }
 
 /** (2u)' = 2c (1 + 3a x^2) of local `x` onto the stack. */
 function twoUPrime(f: Code, x: number): void {
-  f.localGet(x).localGet(x).f32x4Mul().f32x4Const(3 * A).f32x4Mul().f32x4Const(1).f32x4Add().f32x4Const(2 * C).f32x4Mul();
+  f.localGet(x)
+    .localGet(x)
+    .f32x4Mul()
+    .f32x4Const(3 * A)
+    .f32x4Mul()
+    .f32x4Const(1)
+    .f32x4Add()
+    .f32x4Const(2 * C)
+    .f32x4Mul();
 }
 
 /**
@@ -61,8 +72,14 @@ const SILU: Gate = { name: "silu", z: (f, x) => void f.localGet(x), dz: null, cl
 
 /** `name(src, dst, n4)`: x / (1 + e^(-z)), with no cancellation on either side. */
 function gated(gate: Gate): FuncDef {
-  const src = 0, dst = 1, n4 = 2;
-  const x = 3, e = 4, fx = 5, t = 6, arg = 7;
+  const src = 0,
+    dst = 1,
+    n4 = 2;
+  const x = 3,
+    e = 4,
+    fx = 5,
+    t = 6,
+    arg = 7;
   const f = new Code();
   f.block().localGet(n4).i32Eqz().brIf(0);
   f.loop();
@@ -81,8 +98,16 @@ function gated(gate: Gate): FuncDef {
 
 /** `name_grad(x, g, dst, n4)`: g s (1 + x (1 - s) z'), s = 1 / (1 + e^(-z)), 1 - s taken as e^(-z) s. */
 function gatedGrad(gate: Gate): FuncDef {
-  const xp = 0, gp = 1, dst = 2, n4 = 3;
-  const x = 4, e = 5, fx = 6, t = 7, arg = 8, s = 9;
+  const xp = 0,
+    gp = 1,
+    dst = 2,
+    n4 = 3;
+  const x = 4,
+    e = 5,
+    fx = 6,
+    t = 7,
+    arg = 8,
+    s = 9;
   const f = new Code();
   f.block().localGet(n4).i32Eqz().brIf(0);
   f.loop();
@@ -114,8 +139,17 @@ function gatedGrad(gate: Gate): FuncDef {
  * softmax denominator. Pad a row with -Infinity, whose exp is 0.
  */
 function expSum(): FuncDef {
-  const src = 0, n4 = 1, shift = 2, out = 3;
-  const sv = 4, a = 5, e = 6, fx = 7, t = 8, acc0 = 9, acc1 = 10;
+  const src = 0,
+    n4 = 1,
+    shift = 2,
+    out = 3;
+  const sv = 4,
+    a = 5,
+    e = 6,
+    fx = 7,
+    t = 8,
+    acc0 = 9,
+    acc1 = 10;
   const f = new Code();
   f.localGet(shift).f32x4Splat().localSet(sv);
   f.block().localGet(n4).i32Eqz().brIf(0);
@@ -134,8 +168,16 @@ function expSum(): FuncDef {
 
 /** `exp_scale_sub(y, g, dst, n4, s)`: dst = g - e^y s, logSoftmax's backward for one row. */
 function expScaleSub(): FuncDef {
-  const yp = 0, gp = 1, dst = 2, n4 = 3, s = 4;
-  const sv = 5, y = 6, e = 7, fx = 8, t = 9;
+  const yp = 0,
+    gp = 1,
+    dst = 2,
+    n4 = 3,
+    s = 4;
+  const sv = 5,
+    y = 6,
+    e = 7,
+    fx = 8,
+    t = 9;
   const f = new Code();
   f.localGet(s).f32x4Splat().localSet(sv);
   f.block().localGet(n4).i32Eqz().brIf(0);

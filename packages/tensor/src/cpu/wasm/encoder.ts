@@ -51,6 +51,7 @@ function vec(items: number[][]): number[] {
  * Loads and stores take a static byte offset (the memarg offset immediate), so unrolled code
  * addresses neighbours of one base pointer without extra adds.
  */
+// biome-ignore format: the opcode methods are a table, one line each
 export class Code {
   readonly bytes: number[] = [];
 

@@ -73,8 +73,19 @@ export function gemmWasmF32(
         // byte addresses and strides; a single row runs on the one-row kernel (no padding row)
         const [run, mp] = M === 1 ? [gemm.row, 1] : [gemm.block, Math.ceil(mc / MR)];
         run(
-          aAt * 4, bAt * 4, (cAt + ic * ldc) * 4, mp, np, kc, ldc * 4, pc > 0 ? 1 : 0,
-          a.step * 4, a.row * 4, a.panel * 4, b.step * 4, b.panel * 4,
+          aAt * 4,
+          bAt * 4,
+          (cAt + ic * ldc) * 4,
+          mp,
+          np,
+          kc,
+          ldc * 4,
+          pc > 0 ? 1 : 0,
+          a.step * 4,
+          a.row * 4,
+          a.panel * 4,
+          b.step * 4,
+          b.panel * 4,
         );
       }
     }

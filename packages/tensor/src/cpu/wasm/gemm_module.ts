@@ -42,7 +42,15 @@ export function gemmModule({ MR, NR }: GemmShape): Uint8Array {
 function kernel(MR: number, NR: number): FuncDef {
   const NV = NR / 4;
   // params
-  const a = 0, b = 1, c = 2, kc = 3, ldc = 4, accumulate = 5, aStep = 6, aRow = 7, bStep = 8;
+  const a = 0,
+    b = 1,
+    c = 2,
+    kc = 3,
+    ldc = 4,
+    accumulate = 5,
+    aStep = 6,
+    aRow = 7,
+    bStep = 8;
   // locals: MR*NV accumulators, NV B vectors, one A splat, then i32: a C row pointer, A row pointers
   const acc = (r: number, v: number): number => 9 + r * NV + v;
   const bv = (v: number): number => 9 + MR * NV + v;
@@ -57,17 +65,27 @@ function kernel(MR: number, NR: number): FuncDef {
   f.localGet(accumulate).if();
   f.localGet(c).localSet(crow);
   for (let r = 0; r < MR; r++) {
-    for (let v = 0; v < NV; v++) f.localGet(crow).v128Load(v * 16).localSet(acc(r, v));
+    for (let v = 0; v < NV; v++)
+      f.localGet(crow)
+        .v128Load(v * 16)
+        .localSet(acc(r, v));
     nextRow();
   }
   f.else();
   for (let r = 0; r < MR; r++) for (let v = 0; v < NV; v++) f.v128Const0().localSet(acc(r, v));
   f.end();
-  for (let r = 1; r < MR; r++) f.localGet(arow(r - 1)).localGet(aRow).i32Add().localSet(arow(r));
+  for (let r = 1; r < MR; r++)
+    f.localGet(arow(r - 1))
+      .localGet(aRow)
+      .i32Add()
+      .localSet(arow(r));
 
   // K loop: acc[r][v] += splat(A[r][p]) * B[p][4v .. 4v+4]
   f.loop();
-  for (let v = 0; v < NV; v++) f.localGet(b).v128Load(v * 16).localSet(bv(v));
+  for (let v = 0; v < NV; v++)
+    f.localGet(b)
+      .v128Load(v * 16)
+      .localSet(bv(v));
   for (let r = 0; r < MR; r++) {
     f.localGet(arow(r)).v128Load32Splat().localSet(av);
     for (let v = 0; v < NV; v++) {
@@ -81,7 +99,10 @@ function kernel(MR: number, NR: number): FuncDef {
 
   f.localGet(c).localSet(crow);
   for (let r = 0; r < MR; r++) {
-    for (let v = 0; v < NV; v++) f.localGet(crow).localGet(acc(r, v)).v128Store(v * 16);
+    for (let v = 0; v < NV; v++)
+      f.localGet(crow)
+        .localGet(acc(r, v))
+        .v128Store(v * 16);
     nextRow();
   }
   return { name: `kernel${MR}x${NR}`, params: new Array<ValType>(9).fill(i32), locals, body: f };
@@ -89,10 +110,25 @@ function kernel(MR: number, NR: number): FuncDef {
 
 function block(MR: number, NR: number, kernelIndex: number, name: string): FuncDef {
   // params
-  const a = 0, b = 1, c = 2, mp = 3, np = 4, kc = 5, ldc = 6, accumulate = 7;
-  const aStep = 8, aRow = 9, aPanel = 10, bStep = 11, bPanel = 12;
+  const a = 0,
+    b = 1,
+    c = 2,
+    mp = 3,
+    np = 4,
+    kc = 5,
+    ldc = 6,
+    accumulate = 7;
+  const aStep = 8,
+    aRow = 9,
+    aPanel = 10,
+    bStep = 11,
+    bPanel = 12;
   // locals: panel counters, the moving A and C pointers, bytes per MR rows of C
-  const ir = 13, jr = 14, pa = 15, pc = 16, sc = 17;
+  const ir = 13,
+    jr = 14,
+    pa = 15,
+    pc = 16,
+    sc = 17;
   const f = new Code();
   f.localGet(ldc).i32Const(MR).i32Mul().localSet(sc);
   f.localGet(np).localSet(jr);
@@ -106,7 +142,10 @@ function block(MR: number, NR: number, kernelIndex: number, name: string): FuncD
   f.localGet(ir).i32Const(1).i32Sub().localTee(ir).brIf(0);
   f.end();
   f.localGet(b).localGet(bPanel).i32Add().localSet(b);
-  f.localGet(c).i32Const(NR * 4).i32Add().localSet(c);
+  f.localGet(c)
+    .i32Const(NR * 4)
+    .i32Add()
+    .localSet(c);
   f.localGet(jr).i32Const(1).i32Sub().localTee(jr).brIf(0);
   f.end();
   return { name, params: new Array<ValType>(13).fill(i32), locals: new Array<ValType>(5).fill(i32), body: f };

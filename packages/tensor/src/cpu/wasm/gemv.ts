@@ -30,7 +30,18 @@ export function gemvWasmF32(
 }
 
 /** B's rows contiguous ([K, N], x @ W): y += x[k] B[k, :] over chunks of rows. */
-function rowsOfB(N: number, K: number, A: Float32Array, oa: number, sak: number, B: Float32Array, ob: number, sbk: number, C: Float32Array, oc: number): boolean {
+function rowsOfB(
+  N: number,
+  K: number,
+  A: Float32Array,
+  oa: number,
+  sak: number,
+  B: Float32Array,
+  ob: number,
+  sbk: number,
+  C: Float32Array,
+  oc: number,
+): boolean {
   const g = wasmGemv();
   const N4 = roundUp(N, 4);
   const rows = Math.max(1, Math.min(K, Math.floor(CHUNK / N4)));
@@ -55,7 +66,18 @@ function rowsOfB(N: number, K: number, A: Float32Array, oa: number, sak: number,
 }
 
 /** B's columns contiguous (B = W^T, W [N, K] row-major, x @ W^T): y[n] = W[n, :] . x over chunks of rows of W. */
-function columnsOfB(N: number, K: number, A: Float32Array, oa: number, sak: number, B: Float32Array, ob: number, sbn: number, C: Float32Array, oc: number): boolean {
+function columnsOfB(
+  N: number,
+  K: number,
+  A: Float32Array,
+  oa: number,
+  sak: number,
+  B: Float32Array,
+  ob: number,
+  sbn: number,
+  C: Float32Array,
+  oc: number,
+): boolean {
   const g = wasmGemv();
   const K4 = roundUp(K, 4);
   const rows = Math.max(1, Math.min(N, Math.floor(CHUNK / K4)));

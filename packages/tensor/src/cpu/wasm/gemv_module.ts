@@ -10,8 +10,16 @@ import { Code, emitModule, i32, v128, type FuncDef } from "./encoder.js";
  * Addresses and strides in bytes.
  */
 function gemvN(): FuncDef {
-  const x = 0, b = 1, y = 2, k = 3, n4 = 4, ldb = 5;
-  const xk = 6, j = 7, pb = 8, py = 9;
+  const x = 0,
+    b = 1,
+    y = 2,
+    k = 3,
+    n4 = 4,
+    ldb = 5;
+  const xk = 6,
+    j = 7,
+    pb = 8,
+    py = 9;
   const f = new Code();
   f.block().localGet(k).i32Eqz().brIf(0).localGet(n4).i32Eqz().brIf(0);
   f.loop(); // over k
@@ -31,8 +39,16 @@ function gemvN(): FuncDef {
 }
 
 function gemvT(): FuncDef {
-  const w = 0, x = 1, y = 2, n = 3, k4 = 4, ldw = 5;
-  const acc = 6, j = 7, pw = 8, px = 9;
+  const w = 0,
+    x = 1,
+    y = 2,
+    n = 3,
+    k4 = 4,
+    ldw = 5;
+  const acc = 6,
+    j = 7,
+    pw = 8,
+    px = 9;
   const f = new Code();
   f.block().localGet(n).i32Eqz().brIf(0).localGet(k4).i32Eqz().brIf(0);
   f.loop(); // over rows of w

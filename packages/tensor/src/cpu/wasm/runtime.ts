@@ -6,8 +6,19 @@ import { gemmModule, gemmShape } from "./gemm_module.js";
 export interface WasmGemm {
   /** See gemm_module.ts; addresses and strides in bytes. */
   block(
-    a: number, b: number, c: number, mp: number, np: number, kc: number, ldc: number, accumulate: number,
-    aStep: number, aRow: number, aPanel: number, bStep: number, bPanel: number,
+    a: number,
+    b: number,
+    c: number,
+    mp: number,
+    np: number,
+    kc: number,
+    ldc: number,
+    accumulate: number,
+    aStep: number,
+    aRow: number,
+    aPanel: number,
+    bStep: number,
+    bPanel: number,
   ): void;
   /** `block` with one-row panels (mp = rows), for single-row products. */
   row: WasmGemm["block"];
@@ -115,9 +126,9 @@ export function wasmGemm(): WasmGemm | null {
   if (gemm !== undefined) return gemm;
   const m = instantiate(() => gemmModule(gemmShape));
   return (gemm = m && {
-    block: m.exports["block"] as WasmGemm["block"],
-    transpose: m.exports["transpose"] as WasmGemm["transpose"],
-    row: m.exports["row"] as WasmGemm["block"],
+    block: m.exports.block as WasmGemm["block"],
+    transpose: m.exports.transpose as WasmGemm["transpose"],
+    row: m.exports.row as WasmGemm["block"],
     f32: m.f32,
   });
 }
@@ -127,12 +138,12 @@ export function wasmActivations(): WasmActivations | null {
   if (activations !== undefined) return activations;
   const m = instantiate(activationModule);
   return (activations = m && {
-    geluTanh: m.exports["gelu_tanh"] as WasmActivations["geluTanh"],
-    geluTanhGrad: m.exports["gelu_tanh_grad"] as WasmActivations["geluTanhGrad"],
-    silu: m.exports["silu"] as WasmActivations["silu"],
-    siluGrad: m.exports["silu_grad"] as WasmActivations["siluGrad"],
-    expSum: m.exports["exp_sum"] as WasmActivations["expSum"],
-    expScaleSub: m.exports["exp_scale_sub"] as WasmActivations["expScaleSub"],
+    geluTanh: m.exports.gelu_tanh as WasmActivations["geluTanh"],
+    geluTanhGrad: m.exports.gelu_tanh_grad as WasmActivations["geluTanhGrad"],
+    silu: m.exports.silu as WasmActivations["silu"],
+    siluGrad: m.exports.silu_grad as WasmActivations["siluGrad"],
+    expSum: m.exports.exp_sum as WasmActivations["expSum"],
+    expScaleSub: m.exports.exp_scale_sub as WasmActivations["expScaleSub"],
     f32: m.f32,
   });
 }
@@ -141,11 +152,11 @@ export function wasmActivations(): WasmActivations | null {
 export function wasmGemv(): WasmGemv | null {
   if (gemv !== undefined) return gemv;
   const m = instantiate(gemvModule);
-  return (gemv = m && { gemvN: m.exports["gemv_n"] as WasmGemv["gemvN"], gemvT: m.exports["gemv_t"] as WasmGemv["gemvT"], f32: m.f32 });
+  return (gemv = m && { gemvN: m.exports.gemv_n as WasmGemv["gemvN"], gemvT: m.exports.gemv_t as WasmGemv["gemvT"], f32: m.f32 });
 }
 
 /** LLM_TENSOR_WASM=0 in the environment turns the WASM kernels off (where there is an environment). */
 export function wasmDisabledByEnv(): boolean {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
-  return env?.["LLM_TENSOR_WASM"] === "0";
+  return env?.LLM_TENSOR_WASM === "0";
 }

@@ -32,8 +32,15 @@ export function stagedASize(rows: number, kc: number, w: number): number {
  * which slow the multiplies down).
  */
 export function stageA(
-  src: Float32Array, o: number, sr: number, sk: number, rows: number, kc: number, w: number,
-  dst: Float32Array, at: number,
+  src: Float32Array,
+  o: number,
+  sr: number,
+  sk: number,
+  rows: number,
+  kc: number,
+  w: number,
+  dst: Float32Array,
+  at: number,
 ): Staged {
   const rowsPad = roundUp(rows, w);
   if (sk === 1 && kc >= SHORT_LINE) {
@@ -67,8 +74,16 @@ export type Transpose = (src: number, ld: number, dst: number, k4: number, np: n
  * time. Columns past the end are zero.
  */
 export function stageB(
-  src: Float32Array, o: number, sk: number, sc: number, cols: number, kc: number, w: number,
-  dst: Float32Array, at: number, transpose: Transpose,
+  src: Float32Array,
+  o: number,
+  sk: number,
+  sc: number,
+  cols: number,
+  kc: number,
+  w: number,
+  dst: Float32Array,
+  at: number,
+  transpose: Transpose,
 ): Staged {
   if (sc === 1 && cols >= SHORT_LINE) {
     // columns contiguous (x @ W with W [in, out]): each step of k a line. The line stride is an
@@ -102,8 +117,15 @@ export function stageB(
  * dst[at]: panel q, step p, row r at at + q*kc*w + p*w + r; rows past the end are zero.
  */
 function pack(
-  src: Float32Array, o: number, sr: number, sk: number, rows: number, kc: number, w: number,
-  dst: Float32Array, at: number,
+  src: Float32Array,
+  o: number,
+  sr: number,
+  sk: number,
+  rows: number,
+  kc: number,
+  w: number,
+  dst: Float32Array,
+  at: number,
 ): void {
   for (let q = 0, row0 = 0; row0 < rows; q++, row0 += w) {
     const base = at + q * kc * w;

@@ -94,7 +94,7 @@ function notInVocab(file: string, rank: number, units: Uint16Array, split: numbe
   const A = stringOf(units, 0, split);
   const B = stringOf(units, split, end);
   const what = x < 0 ? `token ${JSON.stringify(A)}` : y < 0 ? `token ${JSON.stringify(B)}` : `the merged token ${JSON.stringify(A + B)}`;
-  throw new TokenizerError(`${file}: model.merges[${rank}]: ${what} of merge ${JSON.stringify(A + " " + B)} is not in the vocab`);
+  throw new TokenizerError(`${file}: model.merges[${rank}]: ${what} of merge ${JSON.stringify(`${A} ${B}`)} is not in the vocab`);
 }
 
 function stringOf(units: Uint16Array, s: number, e: number): string {

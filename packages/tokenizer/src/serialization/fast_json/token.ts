@@ -9,7 +9,17 @@ export const TOKEN = new Int32Array(2);
 
 /** The code unit of \x for the one-letter JSON escapes, -1 for the rest. */
 const ESCAPED = new Int32Array(128).fill(-1);
-for (const [letter, unit] of [["\"", 34], ["\\", 92], ["/", 47], ["b", 8], ["f", 12], ["n", 10], ["r", 13], ["t", 9]] as const) ESCAPED[letter.charCodeAt(0)] = unit;
+for (const [letter, unit] of [
+  ['"', 34],
+  ["\\", 92],
+  ["/", 47],
+  ["b", 8],
+  ["f", 12],
+  ["n", 10],
+  ["r", 13],
+  ["t", 9],
+] as const)
+  ESCAPED[letter.charCodeAt(0)] = unit;
 
 /**
  * Reads the characters of a JSON string from its UTF-8 bytes, starting at b[j] (just past the

@@ -129,7 +129,9 @@ function tableById(entries: Entries, ids: Int32Array, file: string): VocabTable 
     const id = ids[k]!;
     const earlier = entryOfId[id]!;
     if (earlier >= 0)
-      throw new TokenizerError(`${file}: model.vocab: duplicate id ${id}, used by ${JSON.stringify(tokenOf(entries, earlier))} and ${JSON.stringify(tokenOf(entries, k))}`);
+      throw new TokenizerError(
+        `${file}: model.vocab: duplicate id ${id}, used by ${JSON.stringify(tokenOf(entries, earlier))} and ${JSON.stringify(tokenOf(entries, k))}`,
+      );
     entryOfId[id] = k;
   }
   const offsets = new Int32Array(nIds + 1);
@@ -154,6 +156,8 @@ function tableById(entries: Entries, ids: Int32Array, file: string): VocabTable 
 
 function duplicateToken(file: string, pool: Uint16Array, offsets: Int32Array): (id: number) => never {
   return (id) => {
-    throw new TokenizerError(`${file}: model.vocab: token ${JSON.stringify(String.fromCharCode(...pool.subarray(offsets[id], offsets[id + 1])))} appears twice`);
+    throw new TokenizerError(
+      `${file}: model.vocab: token ${JSON.stringify(String.fromCharCode(...pool.subarray(offsets[id], offsets[id + 1])))} appears twice`,
+    );
   };
 }
