@@ -192,3 +192,88 @@ describe("resident attention", () => {
     }
   });
 });
+
+const plain = new CpuBackend({ wasm: false });
+
+/** Runs fn on each threaded backend and on the JS backend; the threaded results must agree bit for bit and match JS within tol. */
+function againstJs(name: string, fn: (be: CpuBackend) => Float32Array, tol: number, kernelName: string): void {
+  const outs: Float32Array[] = [];
+  const trace = traced(() => {
+    for (const be of backends) outs.push(fn(be));
+  });
+  expect([...trace.calls.keys()], name).toEqual([kernelName]);
+  const want = fn(plain);
+  expect(outs[0]!.length, name).toBe(want.length);
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i]!;
+    const g = outs[0]![i]!;
+    if (!(Math.abs(g - w) <= tol * (1 + Math.abs(w)) || (Number.isNaN(g) && Number.isNaN(w)))) {
+      expect.fail(`${name}: element ${i}: got ${g}, JS kernel ${w}`);
+    }
+  }
+  expect(outs[1], `${name}: 2 threads`).toEqual(outs[0]);
+  expect(outs[2], `${name}: 3 threads`).toEqual(outs[0]);
+}
+
+describe("resident row kernels", () => {
+  for (const cols of [1, 3, 4, 7, 64, 770]) {
+    const rows = 9;
+    const x = randomF32(rows * cols, cols, 6);
+    const w = randomF32(cols, cols + 1);
+    const b = randomF32(cols, cols + 2);
+    it(`layerNorm, rmsNorm and softmax over rows of ${cols}`, () => {
+      const xv = (be: CpuBackend) => view(be, x, [rows, cols]);
+      const pv = (be: CpuBackend, p: Float32Array) => view(be, p, [cols]);
+      for (const [withW, withB] of [
+        [true, true],
+        [true, false],
+        [false, true],
+        [false, false],
+      ] as const) {
+        againstJs(
+          `layerNorm w ${withW} b ${withB}`,
+          (be) => read(be, be.fused!.layerNorm!(xv(be), withW ? pv(be, w) : null, withB ? pv(be, b) : null, 1e-5)),
+          2e-5,
+          "layer_norm",
+        );
+      }
+      for (const withW of [true, false]) {
+        againstJs(`rmsNorm w ${withW}`, (be) => read(be, be.fused!.rmsNorm!(xv(be), withW ? pv(be, w) : null, 1e-6)), 2e-5, "rms_norm");
+      }
+      const masked = x.slice();
+      masked.fill(-Infinity, 0, cols); // a row with no mass anywhere gives zeros
+      for (let i = cols; i < masked.length; i += 3) masked[i] = -Infinity;
+      againstJs("softmax", (be) => read(be, be.fused!.softmax!(view(be, masked, [rows, cols]))), 2e-6, "softmax");
+    });
+  }
+});
+
+describe("resident elementwise kernels", () => {
+  const [rows, cols] = [7, 37];
+  const a = randomF32(rows * cols, 1);
+  const bFull = randomF32(rows * cols, 2).map((v) => v + 3); // away from 0, for div
+  const bRow = randomF32(cols, 3).map((v) => v + 3);
+  const bCol = randomF32(rows, 4).map((v) => v + 3);
+  const layouts = {
+    "same shape": (be: CpuBackend) => view(be, bFull, [rows, cols]),
+    "a row broadcast over rows": (be: CpuBackend) => view(be, bRow, [rows, cols], [0, 1]),
+    "one value per row": (be: CpuBackend) => view(be, bCol, [rows, cols], [1, 0]),
+    "a scalar": (be: CpuBackend) => view(be, bRow, [rows, cols], [0, 0], 5),
+  };
+  for (const op of ["add", "sub", "mul", "div"] as const) {
+    it(`${op}: every broadcast layout, either side where it commutes`, () => {
+      for (const [name, other] of Object.entries(layouts)) {
+        againstJs(`${op}, b ${name}`, (be) => read(be, be.binary(op, view(be, a, [rows, cols]), other(be))), 0, `binary_${op}`);
+        if (op === "add" || op === "mul") {
+          againstJs(`${op}, a ${name}`, (be) => read(be, be.binary(op, other(be), view(be, a, [rows, cols]))), 0, `binary_${op}`);
+        }
+      }
+    });
+  }
+  it("GELU (tanh) and SiLU, of lengths that do not fill the last vector", () => {
+    for (const n of [1, 5, 33, 1001]) {
+      const x = randomF32(n, n, 12);
+      for (const op of ["gelu_tanh", "silu"] as const) againstJs(`${op} of ${n}`, (be) => read(be, be.unary(op, view(be, x, [n]))), 3e-6, op);
+    }
+  });
+});

@@ -60,9 +60,12 @@ export class Arena {
     return this.top - ALIGN - this.freeBytes;
   }
 
-  /** The size a request of `bytes` takes (whole cache lines, at least one). */
+  /**
+   * The size a request of `bytes` takes: whole cache lines, with at least one vector to spare,
+   * so a kernel may write its last elements as a whole vector.
+   */
   static blockSize(bytes: number): number {
-    return Math.max(ALIGN, roundUp(bytes, ALIGN));
+    return roundUp(bytes + 16, ALIGN);
   }
 
   /**

@@ -2,6 +2,9 @@ import { emitModule, type FuncDef } from "../wasm/encoder.js";
 import { matvecFunctions } from "../wasm/matvec_module.js";
 import { gemmResidentFunctions } from "../wasm/gemm_resident_module.js";
 import { attentionFunctions } from "../wasm/attention_module.js";
+import { rowsFunctions } from "../wasm/rows_module.js";
+import { binaryFunctions } from "../wasm/binary_module.js";
+import { activationFunctions } from "../wasm/activation_module.js";
 
 /**
  * The WASM modules the resident kernels call, each built in four variants: for shared memories
@@ -17,6 +20,9 @@ const SPECS: readonly ModuleSpec[] = [
   { name: "matvec", build: matvecFunctions },
   { name: "gemm", build: gemmResidentFunctions },
   { name: "attention", build: attentionFunctions },
+  { name: "rows", build: rowsFunctions },
+  { name: "binary", build: binaryFunctions },
+  { name: "activations", build: activationFunctions },
 ];
 
 /** A function of one of the modules, as threads name it: module and export positions. */

@@ -193,6 +193,10 @@ function expScaleSub(): FuncDef {
   return { name: "exp_scale_sub", params: [i32, i32, i32, i32, f32], locals: [v128, v128, v128, v128, v128], body: f };
 }
 
+export function activationFunctions(): FuncDef[] {
+  return [gated(GELU_TANH), gatedGrad(GELU_TANH), gated(SILU), gatedGrad(SILU), expSum(), expScaleSub()];
+}
+
 export function activationModule(): Uint8Array {
-  return emitModule([gated(GELU_TANH), gatedGrad(GELU_TANH), gated(SILU), gatedGrad(SILU), expSum(), expScaleSub()]);
+  return emitModule(activationFunctions());
 }

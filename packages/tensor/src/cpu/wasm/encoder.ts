@@ -170,6 +170,7 @@ export class Code {
   f32Lt(): this { return this.op(0x5d); }
   f32Gt(): this { return this.op(0x5e); }
   f32Sqrt(): this { return this.op(0x91); }
+  f32ConvertI32U(): this { return this.op(0xb3); }
   f32Sub(): this { return this.op(0x93); }
   f32Mul(): this { return this.op(0x94); }
   f32Div(): this { return this.op(0x95); }
