@@ -273,7 +273,8 @@ describe("resident elementwise kernels", () => {
   it("GELU (tanh) and SiLU, of lengths that do not fill the last vector", () => {
     for (const n of [1, 5, 33, 1001]) {
       const x = randomF32(n, n, 12);
-      for (const op of ["gelu_tanh", "silu"] as const) againstJs(`${op} of ${n}`, (be) => read(be, be.unary(op, view(be, x, [n]))), 3e-6, op);
+      for (const op of ["gelu_tanh", "silu"] as const)
+        againstJs(`${op} of ${n}`, (be) => read(be, be.unary(op, view(be, x, [n]))), 3e-6, op);
     }
   });
 });

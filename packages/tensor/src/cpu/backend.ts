@@ -140,6 +140,11 @@ export class CpuBackend implements Backend {
     return this.enter().runtime?.threads ?? 1;
   }
 
+  /** How many WebAssembly memories hold this backend's tensors (more than one: a model larger than one memory). */
+  get memories(): number {
+    return this.enter().heap?.arenas.length ?? 0;
+  }
+
   /** Whether the matrix kernels use relaxed SIMD's fused multiply-add. */
   get relaxedSimd(): boolean {
     return this.enter().runtime?.fma ?? false;

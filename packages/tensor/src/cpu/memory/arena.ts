@@ -69,28 +69,43 @@ export class Arena {
   }
 
   /**
-   * A block of `bytes` (rounded up to whole cache lines): its byte address and whether it is
-   * known to be zero (memory never handed out before). Null when this memory has no room.
+   * Bytes at the top of the memory that only kernels' outputs and scratch may take (`alloc` with
+   * `reserved`): a memory filled with weights still has room for the kernels that read them, so
+   * which kernel runs never depends on how full a memory is.
    */
-  alloc(bytes: number): { offset: number; zero: boolean } | null {
+  get reserve(): number {
+    return Math.min(16 * 2 ** 20, Math.floor(this.capacity / 4));
+  }
+
+  /**
+   * A block of `bytes` (rounded up to whole cache lines): its byte address and whether it is
+   * known to be zero (memory never handed out before). Null when this memory has no room (not
+   * counting the reserve, unless `reserved`).
+   */
+  alloc(bytes: number, reserved = false): { offset: number; zero: boolean } | null {
     const size = Arena.blockSize(bytes);
+    const limit = this.capacity - (reserved ? 0 : this.reserve);
     const reused = this.free.get(size)?.pop();
     if (reused !== undefined) {
       this.freeBytes -= size;
       return { offset: reused, zero: false };
     }
-    const bumped = this.bump(size);
+    const bumped = this.bump(size, limit);
     if (bumped !== null) return bumped;
     // Out of room at the top: merge the free blocks and look for one large enough.
     this.compact();
     const fit = this.bestFit(size);
     if (fit !== null) return { offset: fit, zero: false };
-    return this.bump(size);
+    return this.bump(size, limit);
   }
 
   /** Gives a block back (its address and the size it was asked for). */
   release(offset: number, bytes: number): void {
-    const size = Arena.blockSize(bytes);
+    this.releaseBlock(offset, Arena.blockSize(bytes));
+  }
+
+  /** Gives back `size` bytes (a whole block's size) at `offset`. */
+  private releaseBlock(offset: number, size: number): void {
     if (offset + size === this.top) {
       this.top = offset; // the topmost block: lower the top instead of listing it
       return;
@@ -101,10 +116,10 @@ export class Arena {
     this.freeBytes += size;
   }
 
-  private bump(size: number): { offset: number; zero: boolean } | null {
+  private bump(size: number, limit: number): { offset: number; zero: boolean } | null {
     const offset = this.top;
     const end = offset + size;
-    if (end + TAIL > this.capacity || !this.ensure(end + TAIL)) return null;
+    if (end + TAIL > limit || !this.ensure(end + TAIL)) return null;
     this.top = end;
     const zero = offset >= this.highWater;
     if (end > this.highWater) this.highWater = end;
@@ -148,7 +163,7 @@ export class Arena {
       this.top = last[0];
       merged.pop();
     }
-    for (const [o, size] of merged) this.release(o, size);
+    for (const [o, size] of merged) this.releaseBlock(o, size);
   }
 
   /** The smallest free block of at least `size` bytes, split to size (the rest stays free). */
@@ -158,7 +173,7 @@ export class Arena {
     if (best === null) return null;
     const offset = this.free.get(best)!.pop()!;
     this.freeBytes -= best;
-    if (best > size) this.release(offset + size, best - size);
+    if (best > size) this.releaseBlock(offset + size, best - size);
     return offset;
   }
 }

@@ -23,6 +23,8 @@ const UNSHARED_BYTES = 256 * 2 ** 20;
 /** Every heap's buffers, so that freeing an array finds its heap from the array alone. */
 const heapOfBuffer = new WeakMap<ArrayBufferLike, WasmHeap>();
 const heaps = new Map<string, WasmHeap | null>();
+/** The most of a memory its reserve takes (see Arena.reserve). */
+const RESERVE_FRACTION = 1 / 4;
 /** The heap new arrays come from: the backend whose kernel is running sets it (see useHeap). */
 let active: WasmHeap | null = null;
 
@@ -122,10 +124,13 @@ export class WasmHeap {
     return array;
   }
 
-  /** An array in memory `arena` and no other (a kernel's scratch beside its operands), or null. */
-  allocIn(arena: Arena, dtype: DType, size: number, zeroed = false): HostArray | null {
+  /**
+   * An array in memory `arena` and no other (a kernel's output, or with `reserved` its scratch,
+   * which may take the memory's reserve: see Arena.reserve), or null.
+   */
+  allocIn(arena: Arena, dtype: DType, size: number, zeroed = false, reserved = false): HostArray | null {
     const bytes = size * BYTES_PER_ELEMENT[dtype];
-    const placed = this.tryIn(arena, Math.max(bytes, 1));
+    const placed = this.tryIn(arena, Math.max(bytes, 1), reserved);
     if (placed === null) return null;
     const array = view(dtype, arena.buffer, placed.block.offset, size);
     if (zeroed && !placed.zero) array.fill(0);
@@ -159,8 +164,8 @@ export class WasmHeap {
     return this.arenas.reduce((n, a) => n + a.usedBytes, 0);
   }
 
-  private tryIn(arena: Arena, bytes: number): { block: Block; zero: boolean } | null {
-    const got = arena.alloc(bytes);
+  private tryIn(arena: Arena, bytes: number, reserved = false): { block: Block; zero: boolean } | null {
+    const got = arena.alloc(bytes, reserved);
     return got && { block: { arena, offset: got.offset, bytes }, zero: got.zero };
   }
 
@@ -175,7 +180,8 @@ export class WasmHeap {
 
   /** A new memory able to take a block of `bytes`, or null. */
   private grow(bytes: number): Arena | null {
-    const need = Arena.blockSize(bytes) + 2 * PAGE; // the reserved first line and the readable tail
+    // the first line (never handed out), the readable tail, and the reserve beyond the block
+    const need = Math.ceil((Arena.blockSize(bytes) + 2 * PAGE) / (1 - RESERVE_FRACTION));
     if (need > this.maxMemoryBytes) return null;
     let memory: WasmMemory;
     let capacity: number;

@@ -11,8 +11,8 @@ const ATTENTION = kernel("attention", "attention");
  * Fused attention on the resident kernel: q [B, H, T, D], k and v [B, Hkv, S, D] read where they
  * are (any strides, contiguous along D), the mask (bool) and bias (float32) as strided [B, H, T, S]
  * views, out contiguous [B, H, T, D] (made in k's memory); query rows split over threads. Returns
- * null where an operand is not resident (or not in k's memory) or not contiguous along D, or
- * strides are negative: the caller then runs its own.
+ * null where k is not resident, q, k or v is not contiguous along D, or strides are negative: the
+ * caller then runs its own.
  */
 export function residentAttention(
   q: StridedView,
@@ -30,40 +30,47 @@ export function residentAttention(
   if (D === 0 || S === 0 || B * H * T === 0) return null;
   for (const x of [q, k, v]) if (x.strides[3] !== 1 && D > 1) return null;
   for (const x of [q, k, v, mask, bias]) if (x?.strides.some((st) => st < 0)) return null;
+  // k's memory (a model spread over several: operands elsewhere are copied there)
   const home = rt.heap.locate(data(k));
   if (home === null) return null;
-  // every operand in k's memory (a cache and the activations that fill it are made together)
-  for (const x of [q, v, mask, bias]) if (x && rt.heap.locate(data(x)) !== home) return null;
-  const out = rt.heap.allocIn(home, "float32", B * H * T * D) as Float32Array | null;
-  if (out === null) return null;
   const ops = new Operands(rt.heap, home);
+  const result = ops.result(B * H * T * D);
+  if (result === null) return null;
+  const out = result.array;
   let ok = false;
   try {
     const desc = ops.scratch(DESC.length);
     if (desc === null) return null;
     const words = new Int32Array(desc.buffer, desc.byteOffset, DESC.length);
-    const addr = (x: StridedView | null, bytes: number): number => (x ? data(x).byteOffset + x.offset * bytes : 0);
+    const at = new Map<StridedView, number>();
+    for (const x of [q, k, v, mask, bias]) {
+      if (x === null) continue;
+      const a = ops.view(x);
+      if (a === null) return null;
+      at.set(x, a);
+    }
+    const addr = (x: StridedView | null): number => (x ? at.get(x)! : 0);
     const st = (x: StridedView | null, i: number, bytes: number): number => (x ? x.strides[i]! * bytes : 0);
     const values: Record<(typeof DESC)[number], number> = {
-      q: addr(q, 4),
+      q: addr(q),
       qb: st(q, 0, 4),
       qh: st(q, 1, 4),
       qt: st(q, 2, 4),
-      k: addr(k, 4),
+      k: addr(k),
       kb: st(k, 0, 4),
       kh: st(k, 1, 4),
       ks: st(k, 2, 4),
-      v: addr(v, 4),
+      v: addr(v),
       vb: st(v, 0, 4),
       vh: st(v, 1, 4),
       vs: st(v, 2, 4),
-      out: out.byteOffset,
-      mask: addr(mask, 1),
+      out: result.addr,
+      mask: addr(mask),
       mb: st(mask, 0, 1),
       mh: st(mask, 1, 1),
       mt: st(mask, 2, 1),
       ms: st(mask, 3, 1),
-      bias: addr(bias, 4),
+      bias: addr(bias),
       bb: st(bias, 0, 4),
       bh: st(bias, 1, 4),
       bt: st(bias, 2, 4),

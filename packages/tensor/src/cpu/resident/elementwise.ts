@@ -3,6 +3,7 @@ import { viewData } from "../buffer.js";
 import { coalesce, contiguousStrides, isContiguous, sizeOf } from "../strided.js";
 import { RESIDENT_BINARY_OPS, type ResidentBinaryOp } from "../wasm/binary_module.js";
 import { kernel, type KernelRef } from "./modules.js";
+import { Operands } from "./operands.js";
 import { activeRuntime, splitRange } from "./runtime.js";
 
 const BINARY = Object.fromEntries(RESIDENT_BINARY_OPS.map((op) => [op, kernel("binary", `binary_${op}`)])) as Record<
@@ -31,27 +32,31 @@ export function residentBinary(op: BinaryOp, a: StridedView, b: StridedView): Fl
   }
   if (sx !== 1 || (sy !== 1 && sy !== 0) || ox < 0 || oy < 0) return null;
   const X = viewData(x) as Float32Array;
-  const Y = viewData(y) as Float32Array;
   const home = rt.heap.locate(X);
-  if (home === null || rt.heap.locate(Y) !== home) return null;
   const n = sizeOf(a.shape);
-  if (n === 0) return null;
-  const out = rt.heap.allocIn(home, "float32", n) as Float32Array | null;
-  if (out === null) return null;
+  if (home === null || n === 0) return null;
+  const ops = new Operands(rt.heap, home);
+  const ya = ops.view(y); // (copied over when it is in another memory)
+  const result = ya === null ? null : ops.result(n);
+  if (ya === null || result === null) {
+    ops.done(false);
+    return null;
+  }
+  const out = result.array;
   const rows = runs.outer[0] ?? 1;
   const cols = runs.n;
   const bOne = sy === 0 ? 1 : 0;
   const xa = X.byteOffset + x.offset * 4;
-  const ya = Y.byteOffset + y.offset * 4;
   let args: number[][];
   if (rows === 1) {
     const parts = splitRange(cols, rt.partsFor(cols, Math.ceil(cols / LINE)), LINE);
-    args = parts.map(([c0, c1]) => [xa + c0 * 4, 0, bOne ? ya : ya + c0 * 4, 0, bOne, out.byteOffset + c0 * 4, 1, c1 - c0]);
+    args = parts.map(([c0, c1]) => [xa + c0 * 4, 0, bOne ? ya : ya + c0 * 4, 0, bOne, result.addr + c0 * 4, 1, c1 - c0]);
   } else {
     const parts = splitRange(rows, rt.partsFor(n, rows), 1);
-    args = parts.map(([r0, r1]) => [xa + r0 * ox * 4, ox * 4, ya + r0 * oy * 4, oy * 4, bOne, out.byteOffset + r0 * cols * 4, r1 - r0, cols]);
+    args = parts.map(([r0, r1]) => [xa + r0 * ox * 4, ox * 4, ya + r0 * oy * 4, oy * 4, bOne, result.addr + r0 * cols * 4, r1 - r0, cols]);
   }
   rt.call(BINARY[op as ResidentBinaryOp], home, args);
+  ops.done();
   return out;
 }
 
@@ -64,8 +69,9 @@ export function residentUnary(op: UnaryOp, x: StridedView): Float32Array | null 
   const home = rt.heap.locate(X);
   const n = sizeOf(x.shape);
   if (home === null || n === 0) return null;
-  const out = rt.heap.allocIn(home, "float32", n) as Float32Array | null;
-  if (out === null) return null;
+  const ops = new Operands(rt.heap, home);
+  const result = ops.result(n);
+  if (result === null) return null;
   const xa = X.byteOffset + x.offset * 4;
   // whole vectors: the last one may read and write up to three floats past the end, which every
   // block has room for (see Arena.blockSize)
@@ -73,7 +79,8 @@ export function residentUnary(op: UnaryOp, x: StridedView): Float32Array | null 
   rt.call(
     ref,
     home,
-    parts.map(([s, e]) => [xa + s * 4, out.byteOffset + s * 4, Math.ceil((e - s) / 4)]),
+    parts.map(([s, e]) => [xa + s * 4, result.addr + s * 4, Math.ceil((e - s) / 4)]),
   );
-  return out;
+  ops.done();
+  return result.array;
 }

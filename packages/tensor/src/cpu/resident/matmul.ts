@@ -10,6 +10,8 @@ const GEMM = kernel("gemm", "gemm");
 /** Threads split outputs on multiples of 16 floats (a cache line), so no two write one line. */
 const LINE = 16;
 
+const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
+
 /**
  * C[M,N] = A[M,K] B[K,N] on the resident kernels, reading B (the weight) where it lives: one row
  * (decoding) on the matrix-vector kernels in B's own layout, more rows on the GEMM (columns split
@@ -106,17 +108,27 @@ function gemm(
   }
   const c = ops.output(C, oc, M * N);
   if (c === null) return false;
-  const parts = splitRange(N, rt.partsFor(M * N * K, Math.ceil(N / LINE)), LINE);
-  const args: number[][] = [];
-  for (const [j0, j1] of parts) {
-    // each thread's packed B block and edge tile
-    const packB = KC * Math.min(NC, j1 - j0 + LINE);
-    const packA = KC * MC;
-    const scratch = ops.scratch(packB + packA + 2 * LINE);
-    if (scratch === null) return false;
-    const at = (floats: number): number => scratch.byteOffset + floats * 4;
-    args.push([a, aRow, aStep, B.byteOffset + ob * 4, sbk * 4, sbn * 4, c, N * 4, M, K, j0, j1, at(0), at(packB + packA), at(packB)]);
+  // Scratch per part: its packed block of B and block of A, and an edge tile. Where the memory
+  // cannot give that to every part, fewer parts (the same results: only the split changes).
+  const kc4 = roundUp(Math.min(KC, K), 4);
+  const packA = kc4 * roundUp(Math.min(MC, M), 2);
+  let args: number[][] | null = null;
+  const mark = ops.mark();
+  for (let count = rt.partsFor(M * N * K, Math.ceil(N / LINE)); args === null && count >= 1; count--) {
+    args = [];
+    for (const [j0, j1] of splitRange(N, count, LINE)) {
+      const packB = kc4 * roundUp(Math.min(NC, j1 - j0), LINE);
+      const scratch = ops.scratch(packB + packA + 2 * LINE);
+      if (scratch === null) {
+        ops.releaseTo(mark);
+        args = null;
+        break;
+      }
+      const at = (floats: number): number => scratch.byteOffset + floats * 4;
+      args.push([a, aRow, aStep, B.byteOffset + ob * 4, sbk * 4, sbn * 4, c, N * 4, M, K, j0, j1, at(0), at(packB + packA), at(packB)]);
+    }
   }
+  if (args === null) return false;
   rt.call(GEMM, ops.home, args);
   return true;
 }

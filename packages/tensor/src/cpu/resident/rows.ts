@@ -31,9 +31,10 @@ export function residentRows(
   const cols = x.shape[x.shape.length - 1] ?? 1;
   if (n === 0 || cols === 0) return null;
   const rows = n / cols;
-  const out = rt.heap.allocIn(home, "float32", n) as Float32Array | null;
-  if (out === null) return null;
   const ops = new Operands(rt.heap, home);
+  const result = ops.result(n);
+  if (result === null) return null;
+  const out = result.array;
   let ok = false;
   try {
     const param = (p: StridedView | null): number | null =>
@@ -45,9 +46,9 @@ export function residentRows(
     const parts = splitRange(rows, rt.partsFor(n * 8, rows), 1);
     const args = parts.map(([r0, r1]) => {
       const at = r0 * cols * 4;
-      if (kind === "layer_norm") return [xa + at, w, b, out.byteOffset + at, r1 - r0, cols, eps];
-      if (kind === "rms_norm") return [xa + at, w, out.byteOffset + at, r1 - r0, cols, eps];
-      return [xa + at, out.byteOffset + at, r1 - r0, cols];
+      if (kind === "layer_norm") return [xa + at, w, b, result.addr + at, r1 - r0, cols, eps];
+      if (kind === "rms_norm") return [xa + at, w, result.addr + at, r1 - r0, cols, eps];
+      return [xa + at, result.addr + at, r1 - r0, cols];
     });
     rt.call(kind === "layer_norm" ? LAYER_NORM : kind === "rms_norm" ? RMS_NORM : SOFTMAX, home, args);
     ok = true;

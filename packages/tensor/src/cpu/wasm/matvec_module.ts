@@ -187,7 +187,10 @@ function axpyRows(fma: boolean, rowsPerPass: number): FuncDef {
   f.localGet(k).i32Const(log).i32ShrU().localSet(kk);
   countdown(f, kk, () => pass(rowsPerPass));
   if (rowsPerPass > 1) {
-    f.localGet(k).i32Const(rowsPerPass - 1).i32And().localSet(kk);
+    f.localGet(k)
+      .i32Const(rowsPerPass - 1)
+      .i32And()
+      .localSet(kk);
     countdown(f, kk, () => pass(1));
   }
   return b.def();
