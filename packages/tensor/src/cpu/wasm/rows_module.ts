@@ -3,14 +3,15 @@ import { bump, countdown, FnBuilder, horizontalSum } from "./builder.js";
 import { f32, i32, v128, type Code, type FuncDef } from "./encoder.js";
 
 /**
- * Row kernels over contiguous rows of `cols` floats, on operands where they live in wasm memory
- * (addresses in bytes; weight and bias addresses of 0 mean none). Sums run in four float32 lanes,
+ * Row kernels over rows of `cols` contiguous floats (x's rows ldx bytes apart; out contiguous), on
+ * operands where they live in wasm memory (addresses in bytes; weight and bias addresses of 0 mean
+ * none). Sums run in four float32 lanes,
  * added (0 + 1) + (2 + 3), then the cols % 4 last elements in order, so a row's result does not
  * depend on which thread computes it. Nothing past a row is read into a result or written.
- *  - `layer_norm(x, w, b, out, rows, cols, eps)`: (x - mean) / sqrt(var + eps) * w + b, the
+ *  - `layer_norm(x, ldx, w, b, out, rows, cols, eps)`: (x - mean) / sqrt(var + eps) * w + b, the
  *    biased variance from the centred squares (a second pass, as the JS kernel);
- *  - `rms_norm(x, w, out, rows, cols, eps)`: x / sqrt(mean(x^2) + eps) * w;
- *  - `softmax(x, out, rows, cols)`: e^(x - max) / sum; a row of -Infinity gives zeros.
+ *  - `rms_norm(x, ldx, w, out, rows, cols, eps)`: x / sqrt(mean(x^2) + eps) * w;
+ *  - `softmax(x, ldx, out, rows, cols)`: e^(x - max) / sum; a row of -Infinity gives zeros.
  */
 interface Locals {
   p: number;
@@ -97,6 +98,7 @@ function norm(kind: "layer" | "rms"): FuncDef {
   const b = new FnBuilder(kind === "layer" ? "layer_norm" : "rms_norm");
   const f = b.f;
   const x = b.param(i32);
+  const ldx = b.param(i32);
   const w = b.param(i32);
   const bias = kind === "layer" ? b.param(i32) : -1;
   const out = b.param(i32);
@@ -167,9 +169,8 @@ function norm(kind: "layer" | "rms"): FuncDef {
         { when: null, body: () => emit(false, false) },
       ]);
     }
-    f.localGet(cols).i32Const(2).i32Shl().localSet(l.j);
-    f.localGet(x).localGet(l.j).i32Add().localSet(x);
-    f.localGet(out).localGet(l.j).i32Add().localSet(out);
+    f.localGet(x).localGet(ldx).i32Add().localSet(x);
+    f.localGet(out).localGet(cols).i32Const(2).i32Shl().i32Add().localSet(out);
   });
   return b.def();
 }
@@ -178,6 +179,7 @@ function softmax(): FuncDef {
   const b = new FnBuilder("softmax");
   const f = b.f;
   const x = b.param(i32);
+  const ldx = b.param(i32);
   const out = b.param(i32);
   const rows = b.param(i32);
   const cols = b.param(i32);
@@ -224,9 +226,8 @@ function softmax(): FuncDef {
       f.localGet(l.v).localGet(mv).f32x4Mul();
     });
     f.end();
-    f.localGet(cols).i32Const(2).i32Shl().localSet(l.j);
-    f.localGet(x).localGet(l.j).i32Add().localSet(x);
-    f.localGet(out).localGet(l.j).i32Add().localSet(out);
+    f.localGet(x).localGet(ldx).i32Add().localSet(x);
+    f.localGet(out).localGet(cols).i32Const(2).i32Shl().i32Add().localSet(out);
   });
   return b.def();
 }
