@@ -201,7 +201,7 @@ function againstJs(name: string, fn: (be: CpuBackend) => Float32Array, tol: numb
   const trace = traced(() => {
     for (const be of backends) outs.push(fn(be));
   });
-  expect([...trace.calls.keys()], name).toEqual([kernelName]);
+  expect([...trace.calls.keys()], name).toContain(kernelName);
   const want = fn(plain);
   expect(outs[0]!.length, name).toBe(want.length);
   for (let i = 0; i < want.length; i++) {
@@ -275,6 +275,84 @@ describe("resident elementwise kernels", () => {
       const x = randomF32(n, n, 12);
       for (const op of ["gelu_tanh", "silu"] as const)
         againstJs(`${op} of ${n}`, (be) => read(be, be.unary(op, view(be, x, [n]))), 3e-6, op);
+    }
+  });
+});
+
+describe("resident training kernels", () => {
+  const [rows, cols] = [13, 37];
+  const x = randomF32(rows * cols, 71, 4);
+  const g = randomF32(rows * cols, 72, 2);
+  const w = randomF32(cols, 73, 2);
+  const xv = (be: CpuBackend, data = x) => view(be, data, [rows, cols]);
+
+  it("GELU (tanh) and SiLU backward", () => {
+    for (const op of ["gelu_tanh", "silu"] as const) {
+      againstJs(op, (be) => read(be, be.fused!.activationGrad!(op, xv(be), xv(be, g))), 5e-6, `${op}_grad`);
+    }
+  });
+
+  it("sums over the leading axes (a bias's gradient) and over the last axis, in float64", () => {
+    againstJs("sum over rows", (be) => read(be, be.reduce("sum", view(be, x, [rows, 1, cols], [cols, cols, 1]), [0, 1])), 1e-6, "col_sums");
+    againstJs("sum over the last axis", (be) => read(be, be.reduce("sum", xv(be), [1])), 1e-6, "row_sums");
+  });
+
+  it("scatterAdd of rows (an embedding's gradient), repeated and negative indices", () => {
+    const idx = Int32Array.from({ length: rows }, (_, i) => [3, -1, 0, 3, 5, 2, 3][i % 7]!);
+    againstJs(
+      "scatterAdd",
+      (be) => read(be, be.scatterAdd(xv(be), { buffer: be.upload(idx, "int32"), shape: [rows], strides: [1], offset: 0 }, 0, [6, cols])),
+      1e-6,
+      "scatter_rows",
+    );
+  });
+
+  it("logSoftmax and its backward", () => {
+    const masked = x.slice();
+    masked.fill(-Infinity, 0, cols);
+    againstJs("logSoftmax", (be) => read(be, be.fused!.logSoftmax!(xv(be, x))), 2e-6, "max_exp_sum");
+    const y = read(plain, plain.fused!.logSoftmax!(xv(plain, x)));
+    againstJs("logSoftmaxGrad", (be) => read(be, be.fused!.logSoftmaxGrad!(xv(be, y), xv(be, g))), 2e-6, "row_sums");
+  });
+
+  it("layerNorm and rmsNorm backward, with and without a weight and bias", () => {
+    for (const withW of [true, false]) {
+      for (const withBias of [true, false]) {
+        const grads = (be: CpuBackend) => {
+          const r = be.fused!.layerNormGrad!(xv(be), withW ? view(be, w, [cols]) : null, xv(be, g), 1e-5, withBias);
+          return Float32Array.from([...read(be, r.dx), ...(r.dweight ? read(be, r.dweight) : []), ...(r.dbias ? read(be, r.dbias) : [])]);
+        };
+        againstJs(`layerNormGrad w ${withW} b ${withBias}`, grads, 2e-5, "norm_grad_rows");
+      }
+      const rms = (be: CpuBackend) => {
+        const r = be.fused!.rmsNormGrad!(xv(be), withW ? view(be, w, [cols]) : null, xv(be, g), 1e-6);
+        return Float32Array.from([...read(be, r.dx), ...(r.dweight ? read(be, r.dweight) : [])]);
+      };
+      againstJs(`rmsNormGrad w ${withW}`, rms, 2e-5, "norm_grad_rows");
+    }
+  });
+
+  it("AdamW: the same bits as the JS kernel (torch's rounding), first step and later, with and without decay", () => {
+    const n = 1001;
+    const p = randomF32(n, 81);
+    const grad = randomF32(n, 82);
+    const m = randomF32(n, 83, 0.1);
+    const v = randomF32(n, 84, 0.1).map(Math.abs);
+    for (const weightDecay of [0, 0.1]) {
+      for (const first of [true, false]) {
+        const h = { lr: 1e-3, weightDecay, beta1: 0.9, beta2: 0.95, eps: 1e-8, step: first ? 1 : 7 };
+        const step = (be: CpuBackend) => {
+          const r = be.fused!.adamwStep!(
+            view(be, p, [n]),
+            view(be, grad, [n]),
+            first ? null : view(be, m, [n]),
+            first ? null : view(be, v, [n]),
+            h,
+          );
+          return Float32Array.from([...read(be, r.param), ...read(be, r.expAvg), ...read(be, r.expAvgSq)]);
+        };
+        againstJs(`adamw decay ${weightDecay} first ${first}`, step, 0, "adamw");
+      }
     }
   });
 });

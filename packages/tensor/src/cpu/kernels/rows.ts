@@ -9,6 +9,7 @@ import { allocUninit, allocZeroed } from "../pool.js";
 import { logSoftmaxGradWasm, logSoftmaxWasm } from "../wasm/activations.js";
 import { contiguousStrides } from "../strided.js";
 import { residentRows } from "../resident/rows.js";
+import { residentLogSoftmax, residentLogSoftmaxGrad } from "../resident/train.js";
 
 /** Row-wise kernels over the last axis, computed in float32 storage with float64 temporaries. */
 function rows(x: StridedView): { data: Float32Array; rows: number; cols: number } {
@@ -48,6 +49,8 @@ export function softmax(x: StridedView): BackendBuffer {
 }
 
 export function logSoftmax(x: StridedView, wasm = true): BackendBuffer {
+  const resident = wasm ? residentLogSoftmax(x) : null;
+  if (resident) return new CpuBuffer(resident, "float32");
   const { data, rows: R, cols: L } = rows(x);
   const out = allocZeroed("float32", data.length) as Float32Array;
   if (wasm && logSoftmaxWasm(data, out, R, L)) return result(out, x);
@@ -112,6 +115,8 @@ export function rmsNorm(x: StridedView, weight: StridedView | null, eps: number)
 
 /** g - exp(y) * sum(g) along each row: logSoftmax's backward from its output y. */
 export function logSoftmaxGrad(y: StridedView, g: StridedView, wasm = true): BackendBuffer {
+  const resident = wasm ? residentLogSoftmaxGrad(y, g) : null;
+  if (resident) return new CpuBuffer(resident, "float32");
   const { data, rows: R, cols: L } = rows(y);
   const gs = toFloat32(g);
   const out = allocUninit("float32", data.length) as Float32Array;

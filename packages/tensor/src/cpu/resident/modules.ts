@@ -5,6 +5,7 @@ import { attentionFunctions } from "../wasm/attention_module.js";
 import { rowsFunctions } from "../wasm/rows_module.js";
 import { binaryFunctions } from "../wasm/binary_module.js";
 import { activationFunctions } from "../wasm/activation_module.js";
+import { trainFunctions } from "../wasm/train_module.js";
 
 /**
  * The WASM modules the resident kernels call, each built in four variants: for shared memories
@@ -23,6 +24,7 @@ const SPECS: readonly ModuleSpec[] = [
   { name: "rows", build: rowsFunctions },
   { name: "binary", build: binaryFunctions },
   { name: "activations", build: activationFunctions },
+  { name: "train", build: trainFunctions },
 ];
 
 /** A function of one of the modules, as threads name it: module and export positions. */

@@ -8,7 +8,8 @@
 export const i32 = 0x7f;
 export const f32 = 0x7d;
 export const v128 = 0x7b;
-export type ValType = typeof i32 | typeof f32 | typeof v128;
+export const f64 = 0x7c;
+export type ValType = typeof i32 | typeof f32 | typeof v128 | typeof f64;
 
 /** Unsigned LEB128 (section sizes, indices, memarg fields, SIMD sub-opcodes). */
 export function uleb(n: number): number[] {
@@ -135,6 +136,12 @@ export class Code {
   // f64x2: widening float32 lanes, for sums that must not lose float32's precision
   f64x2PromoteLowF32x4(): this { return this.simd(0x5f); }
   f64x2Add(): this { return this.simd(0xf0); }
+  f64x2ExtractLane(lane: number): this { return this.simd(0x21, lane); }
+  f32x4DemoteF64x2Zero(): this { return this.simd(0x5e); }
+  f64Add(): this { return this.op(0xa0); }
+  f64Const0(): this { return this.op(0x44, 0, 0, 0, 0, 0, 0, 0, 0); }
+  f64PromoteF32(): this { return this.op(0xbb); }
+  f32DemoteF64(): this { return this.op(0xb6); }
 
   // i32x4
   i32x4Shl(): this { return this.simd(0xab); }
