@@ -37,7 +37,6 @@ function peakModule(fma, ROWS, COLS) {
   const body = [];
   const localGet = (i) => body.push(0x20, i);
   const localSet = (i) => body.push(0x21, i);
-  const f32x4Const = (v) => body.push(...simd(0x0c), ...[0, 1, 2, 3].flatMap(() => [...new Uint8Array(new Float32Array([v]).buffer)]));
   body.push(0x03, 0x40); // loop
   const [A, B] = [ACC + 1, ACC + 2];
   for (let j = 0; j < COLS; j++) {
