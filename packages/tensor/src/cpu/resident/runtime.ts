@@ -20,6 +20,9 @@ export interface RuntimeOptions {
 
 let noticed = false;
 
+const Registry = (globalThis as { FinalizationRegistry?: typeof FinalizationRegistry }).FinalizationRegistry;
+const stopWhenCollected = Registry ? new Registry<() => void>((stop) => stop()) : null;
+
 /** Counts of resident kernel calls by name, and of parts that ran on worker threads (tests read them). */
 export const residentStats = { calls: new Map<string, number>(), workerParts: 0 };
 
@@ -99,6 +102,7 @@ export class CpuRuntime {
   close(): void {
     this.pool?.close();
     this.pool = null;
+    stopWhenCollected?.unregister(this);
   }
 
   private ensurePool(): ThreadPool {
@@ -106,6 +110,8 @@ export class CpuRuntime {
       this.pool = new ThreadPool(this.threads, this.modules!, this.heap.arenas, (job, args) => {
         (this.fn({ module: job.module, fn: job.fn, name: "" }, job.arena) as KernelFn)(...args);
       });
+      // a backend dropped without close() still stops its workers once it is collected
+      stopWhenCollected?.register(this, this.pool.stopper(), this);
     }
     return this.pool;
   }

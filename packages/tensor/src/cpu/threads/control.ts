@@ -2,8 +2,10 @@
  * The control block the calling thread and the workers share (an Int32Array on a
  * SharedArrayBuffer), and the worker's program. A job is one WASM kernel call per thread: the
  * caller writes each worker's function and arguments into that worker's own slots, then bumps the
- * worker's `assign` word and wakes it; the worker runs the call and counts `remaining` down. No
- * slot is written while its worker may still read it, so there are no torn jobs.
+ * worker's `assign` word and wakes it; the worker claims the part, runs the call and counts
+ * `remaining` down. The caller, once done with its own part, claims and runs any part no worker
+ * has started (a worker the OS has not scheduled yet, on a busy machine), so a late worker never
+ * holds a job up. No slot is written while its worker may still read it, so there are no torn jobs.
  */
 
 /** Words of the block shared by all. */
@@ -23,6 +25,11 @@ export const ARGC = 4;
 export const READY = 5;
 /** The MAIL count this worker has attached. */
 export const ACK = 6;
+/**
+ * 0 while the assigned part waits for someone to run it; whoever swaps in 1 (the worker) or 2 (the
+ * calling thread, done with its own part and tired of waiting) runs it.
+ */
+export const CLAIM = 7;
 const SLOT_WORDS = 8;
 const HEADER_WORDS = 16;
 
@@ -47,7 +54,7 @@ export function controlWords(workers: number): number {
 export function workerSource(spin: number): string {
   return `"use strict";
 const REMAINING = ${REMAINING}, ERROR = ${ERROR}, MAIL = ${MAIL}, QUIT = ${QUIT};
-const ASSIGN = ${ASSIGN}, MODULE = ${MODULE}, FN = ${FN}, ARENA = ${ARENA}, ARGC = ${ARGC}, READY = ${READY}, ACK = ${ACK};
+const ASSIGN = ${ASSIGN}, MODULE = ${MODULE}, FN = ${FN}, ARENA = ${ARENA}, ARGC = ${ARGC}, READY = ${READY}, ACK = ${ACK}, CLAIM = ${CLAIM};
 const MAX_ARGS = ${MAX_ARGS}, SPIN = ${spin};
 function start(init, onMessage) {
   const ctl = new Int32Array(init.control);
@@ -77,6 +84,7 @@ function start(init, onMessage) {
       if (Atomics.load(ctl, QUIT) !== 0) return;
       if (Atomics.load(ctl, MAIL) !== seenMail) return; // back to the event loop: memories are on their way
       seen = Atomics.load(ctl, base + ASSIGN);
+      if (Atomics.compareExchange(ctl, base + CLAIM, 0, 1) !== 0) continue; // the caller ran it
       try {
         const fn = instances[ctl[base + ARENA]][ctl[base + MODULE]][ctl[base + FN]];
         const n = ctl[base + ARGC];

@@ -1,6 +1,7 @@
 import type { Arena } from "../memory/arena.js";
 import {
   ACK,
+  CLAIM,
   ARENA,
   ARGC,
   ASSIGN,
@@ -37,6 +38,8 @@ export interface Job {
 const WORKER_SPIN = 20000;
 /** How long the caller spins for the workers to finish before it sleeps (Node). */
 const CALLER_SPIN = 20000;
+/** How long the caller, done with its own part, waits for workers to start theirs before it runs them itself. */
+const STEAL_AFTER_MS = 0.25;
 /** How long to wait for a worker to start, or to take a new memory, before running without it. */
 const START_TIMEOUT_MS = 10000;
 
@@ -108,25 +111,48 @@ export class ThreadPool {
       c[s + ARENA] = job.arena.index;
       c[s + ARGC] = p.length;
       this.args.set(p, w * MAX_ARGS);
+      Atomics.store(c, s + CLAIM, 0);
       Atomics.store(c, s + ASSIGN, this.generation);
       Atomics.notify(c, s + ASSIGN);
     });
     for (const p of local) this.runLocal(job, p);
-    if (helpers.length > 0) this.wait();
+    // parts no worker has started within a moment: run them here rather than wait for a worker the
+    // OS has not scheduled (a busy machine); a spinning worker claims its part within microseconds
+    const deadline = performance.now() + STEAL_AFTER_MS;
+    while (helpers.some((w) => Atomics.load(c, slot(w) + CLAIM) === 0) && performance.now() < deadline);
+    let stolen = 0;
+    helpers.forEach((w, i) => {
+      if (Atomics.compareExchange(c, slot(w) + CLAIM, 0, 2) !== 0) return;
+      this.runLocal(job, parts[i + 1]!);
+      Atomics.sub(c, REMAINING, 1);
+      stolen++;
+    });
+    if (helpers.length > stolen) this.wait();
     if (Atomics.load(c, ERROR) !== 0) {
       Atomics.store(c, ERROR, 0);
       throw new Error(`cpu threads: a worker failed in kernel ${job.module}:${job.fn}; this is a bug in @llm/tensor`);
     }
-    return helpers.length;
+    return helpers.length - stolen;
   }
 
   /** Stops the workers. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    Atomics.store(this.control, QUIT, 1);
-    for (let w = 0; w < this.workers; w++) Atomics.notify(this.control, slot(w) + ASSIGN);
-    for (const h of this.handles) h.terminate();
+    this.stopper()();
+  }
+
+  /**
+   * A function that stops the workers, holding nothing but them and the control block (so a
+   * FinalizationRegistry can keep it without keeping the pool's owner alive).
+   */
+  stopper(): () => void {
+    const { control, handles, workers } = this;
+    return () => {
+      Atomics.store(control, QUIT, 1);
+      for (let w = 0; w < workers; w++) Atomics.notify(control, slot(w) + ASSIGN);
+      for (const h of handles) h.terminate();
+    };
   }
 
   /** Workers ready and holding memory `arena`, at most `want` of them. */
