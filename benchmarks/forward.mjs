@@ -108,7 +108,10 @@ for (const shape of shapes) {
     results.push(row);
     const ours = row.contenders.ours;
     console.log(`\n${shape} (${(bytes / 1e9).toFixed(2)} GB of weights), ${threads} thread${threads > 1 ? "s" : ""}:`);
-    console.log("  contender     prefill tok/s   decode tok/s   peak RSS (x weights)   ours / it (prefill, decode)");
+    const cpu = threads === 1;
+    console.log(
+      `  contender     prefill tok/s   decode tok/s   peak RSS (x weights)   ours / it (prefill, decode)${cpu ? "   [per CPU-second: prefill, decode; ours / it]" : ""}`,
+    );
     for (const [name, m] of Object.entries(row.contenders)) {
       if (m.error) {
         console.log(`  ${name.padEnd(12)}  unavailable: ${m.error}`);
@@ -119,8 +122,16 @@ for (const shape of shapes) {
         name === "ours" || ours.error
           ? ""
           : `${fmt(ours.prefillTokensPerS / m.prefillTokensPerS, 2)}x, ${fmt(ours.decodeTokensPerS / m.decodeTokensPerS, 2)}x`;
+      // one thread: tokens per second of process CPU time too, far less disturbed by other load
+      const perCpu = !cpu
+        ? ""
+        : `   [${fmt(m.prefillTokensPerCpuS)}, ${fmt(m.decodeTokensPerCpuS)}${
+            name === "ours" || ours.error
+              ? ""
+              : `; ${fmt(ours.prefillTokensPerCpuS / m.prefillTokensPerCpuS, 2)}x, ${fmt(ours.decodeTokensPerCpuS / m.decodeTokensPerCpuS, 2)}x`
+          }]`;
       console.log(
-        `  ${name.padEnd(12)}  ${fmt(m.prefillTokensPerS).padStart(13)}   ${fmt(m.decodeTokensPerS).padStart(12)}   ${rss.padStart(20)}   ${ratio}`,
+        `  ${name.padEnd(12)}  ${fmt(m.prefillTokensPerS).padStart(13)}   ${fmt(m.decodeTokensPerS).padStart(12)}   ${rss.padStart(20)}   ${ratio.padEnd(12)}${perCpu}`,
       );
     }
   }

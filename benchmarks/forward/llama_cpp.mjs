@@ -22,23 +22,29 @@ const sequence = context.getSequence();
 
 async function run(prompt, steps) {
   await sequence.clearHistory();
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const tokens = sequence.evaluate(prompt, { temperature: 0 });
   await tokens.next(); // the prompt evaluated and the first token sampled
   const t1 = performance.now();
+  const c1 = process.cpuUsage();
   for (let i = 0; i < steps; i++) await tokens.next();
   const t2 = performance.now();
+  const c2 = process.cpuUsage();
   await tokens.return();
-  return { prefillMs: t1 - t0, decodeMs: t2 - t1 };
+  const ms = (a, b) => (b.user + b.system - a.user - a.system) / 1e3;
+  return { prefillMs: t1 - t0, decodeMs: t2 - t1, prefillCpuMs: ms(c0, c1), decodeCpuMs: ms(c1, c2) };
 }
 
 await run(promptIds(16, vocab, 2), 2); // warm-up
 const prompt = promptIds(Number(promptArg), vocab, 1);
-const { prefillMs, decodeMs } = await run(prompt, decodeSteps);
+const { prefillMs, decodeMs, prefillCpuMs, decodeCpuMs } = await run(prompt, decodeSteps);
 console.log(
   JSON.stringify({
     prefillTokensPerS: (prompt.length / prefillMs) * 1e3,
     decodeTokensPerS: (decodeSteps / decodeMs) * 1e3,
+    prefillTokensPerCpuS: (prompt.length / prefillCpuMs) * 1e3,
+    decodeTokensPerCpuS: (decodeSteps / decodeCpuMs) * 1e3,
     loadMs,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
   }),

@@ -22,11 +22,13 @@ function run(prompt, steps) {
   return noGrad(() => {
     const cache = model.createCache();
     const ids = tensor([prompt], { dtype: "int32" });
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     let logits = model.forward(ids, { cache, logitsToKeep: 1 });
     let next = logits.reshape(-1).argmax(0).reshape(1, 1);
     next.dataSync(); // the first token chosen
     const t1 = performance.now();
+    const c1 = process.cpuUsage();
     for (let i = 0; i < steps; i++) {
       logits.dispose();
       logits = model.forward(next, { cache });
@@ -35,21 +37,25 @@ function run(prompt, steps) {
       next.dataSync();
     }
     const t2 = performance.now();
+    const c2 = process.cpuUsage();
     logits.dispose();
     next.dispose();
     ids.dispose();
     cache.dispose();
-    return { prefillMs: t1 - t0, decodeMs: t2 - t1 };
+    const ms = (a, b) => (b.user + b.system - a.user - a.system) / 1e3;
+    return { prefillMs: t1 - t0, decodeMs: t2 - t1, prefillCpuMs: ms(c0, c1), decodeCpuMs: ms(c1, c2) };
   });
 }
 
 run(promptIds(16, vocab, 2), 2); // warm-up: compiles the kernels, starts the threads
 const prompt = promptIds(Number(promptArg), vocab, 1);
-const { prefillMs, decodeMs } = run(prompt, decodeSteps);
+const { prefillMs, decodeMs, prefillCpuMs, decodeCpuMs } = run(prompt, decodeSteps);
 console.log(
   JSON.stringify({
     prefillTokensPerS: (prompt.length / prefillMs) * 1e3,
     decodeTokensPerS: (decodeSteps / decodeMs) * 1e3,
+    prefillTokensPerCpuS: (prompt.length / prefillCpuMs) * 1e3,
+    decodeTokensPerCpuS: (decodeSteps / decodeCpuMs) * 1e3,
     loadMs,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     threads: backend.threads,

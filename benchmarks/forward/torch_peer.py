@@ -134,25 +134,27 @@ model = Gpt2() if cfg["model_type"] == "gpt2" else Llama()
 def run(prompt, steps):
     cache = [None] * model.L
     with torch.inference_mode():
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         logits = model.forward(prompt, cache, 0)
         token = int(logits[-1].argmax())
-        t1 = time.perf_counter()
+        c1, t1 = time.process_time(), time.perf_counter()
         for i in range(steps):
             logits = model.forward([token], cache, len(prompt) + i)
             token = int(logits[-1].argmax())
-        t2 = time.perf_counter()
-    return t1 - t0, t2 - t1
+        c2, t2 = time.process_time(), time.perf_counter()
+    return t1 - t0, t2 - t1, c1 - c0, c2 - c1
 
 
 run(prompt_ids(16, cfg["vocab_size"], 2), 2)  # warm-up
 prompt = prompt_ids(prompt_len, cfg["vocab_size"], 1)
-prefill, decode = run(prompt, decode_steps)
+prefill, decode, prefill_cpu, decode_cpu = run(prompt, decode_steps)
 print(
     json.dumps(
         {
             "prefillTokensPerS": prompt_len / prefill,
             "decodeTokensPerS": decode_steps / decode,
+            "prefillTokensPerCpuS": prompt_len / prefill_cpu,
+            "decodeTokensPerCpuS": decode_steps / decode_cpu,
             "loadMs": load_ms,
             "peakRssBytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
             "torch": torch.__version__,

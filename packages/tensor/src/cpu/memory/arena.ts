@@ -31,8 +31,16 @@ export class Arena {
   private top = ALIGN;
   /** Bytes below this have been handed out before, so a block there may hold old values. */
   private highWater = ALIGN;
-  /** Freed blocks by exact size: a training step frees and re-makes the same sizes many times. */
-  private readonly free = new Map<number, number[]>();
+  /**
+   * Free blocks below the top, merged with free neighbours as they are freed: by start (their
+   * size), by end (their start), and by size (their starts), so that a request takes a block of
+   * its exact size when one is free (a training step frees and re-makes the same sizes), else the
+   * smallest larger one, split. Sizes that change every step (a decode's growing attention rows)
+   * so reuse freed space instead of raising the top.
+   */
+  private readonly byStart = new Map<number, number>();
+  private readonly byEnd = new Map<number, number>();
+  private readonly bySize = new Map<number, Set<number>>();
   private freeBytes = 0;
   private current: ArrayBuffer | SharedArrayBuffer;
 
@@ -84,36 +92,60 @@ export class Arena {
    */
   alloc(bytes: number, reserved = false): { offset: number; zero: boolean } | null {
     const size = Arena.blockSize(bytes);
-    const limit = this.capacity - (reserved ? 0 : this.reserve);
-    const reused = this.free.get(size)?.pop();
-    if (reused !== undefined) {
-      this.freeBytes -= size;
-      return { offset: reused, zero: false };
-    }
-    const bumped = this.bump(size, limit);
-    if (bumped !== null) return bumped;
-    // Out of room at the top: merge the free blocks and look for one large enough.
-    this.compact();
-    const fit = this.bestFit(size);
+    const fit = this.takeFree(size);
     if (fit !== null) return { offset: fit, zero: false };
-    return this.bump(size, limit);
+    return this.bump(size, this.capacity - (reserved ? 0 : this.reserve));
   }
 
   /** Gives a block back (its address and the size it was asked for). */
   release(offset: number, bytes: number): void {
-    this.releaseBlock(offset, Arena.blockSize(bytes));
+    let start = offset;
+    let size = Arena.blockSize(bytes);
+    // merge with the free blocks right after and right before it
+    const next = this.byStart.get(start + size);
+    if (next !== undefined) {
+      this.unlist(start + size, next);
+      size += next;
+    }
+    const prev = this.byEnd.get(start);
+    if (prev !== undefined) {
+      const prevSize = start - prev;
+      this.unlist(prev, prevSize);
+      start = prev;
+      size += prevSize;
+    }
+    if (start + size === this.top)
+      this.top = start; // the topmost block: lower the top instead
+    else this.list(start, size);
   }
 
-  /** Gives back `size` bytes (a whole block's size) at `offset`. */
-  private releaseBlock(offset: number, size: number): void {
-    if (offset + size === this.top) {
-      this.top = offset; // the topmost block: lower the top instead of listing it
-      return;
-    }
-    let list = this.free.get(size);
-    if (list === undefined) this.free.set(size, (list = []));
-    list.push(offset);
+  private list(start: number, size: number): void {
+    this.byStart.set(start, size);
+    this.byEnd.set(start + size, start);
+    let set = this.bySize.get(size);
+    if (set === undefined) this.bySize.set(size, (set = new Set()));
+    set.add(start);
     this.freeBytes += size;
+  }
+
+  private unlist(start: number, size: number): void {
+    this.byStart.delete(start);
+    this.byEnd.delete(start + size);
+    const set = this.bySize.get(size)!;
+    set.delete(start);
+    if (set.size === 0) this.bySize.delete(size);
+    this.freeBytes -= size;
+  }
+
+  /** A free block of exactly `size`, else the smallest larger one split to size; null when none fits. */
+  private takeFree(size: number): number | null {
+    let best = this.bySize.has(size) ? size : -1;
+    if (best < 0) for (const s of this.bySize.keys()) if (s > size && (best < 0 || s < best)) best = s;
+    if (best < 0) return null;
+    const start = this.bySize.get(best)!.values().next().value as number;
+    this.unlist(start, best);
+    if (best > size) this.list(start + size, best - size);
+    return start;
   }
 
   private bump(size: number, limit: number): { offset: number; zero: boolean } | null {
@@ -142,38 +174,5 @@ export class Arena {
     this.current = this.memory.buffer;
     this.onBuffer(this.current, this);
     return true;
-  }
-
-  /** Merges adjacent free blocks; blocks that reach the top lower it. */
-  private compact(): void {
-    if (this.freeBytes === 0) return;
-    const blocks: [number, number][] = [];
-    for (const [size, offsets] of this.free) for (const o of offsets) blocks.push([o, size]);
-    blocks.sort((x, y) => x[0] - y[0]);
-    this.free.clear();
-    this.freeBytes = 0;
-    const merged: [number, number][] = [];
-    for (const [o, size] of blocks) {
-      const last = merged[merged.length - 1];
-      if (last !== undefined && last[0] + last[1] === o) last[1] += size;
-      else merged.push([o, size]);
-    }
-    const last = merged[merged.length - 1];
-    if (last !== undefined && last[0] + last[1] === this.top) {
-      this.top = last[0];
-      merged.pop();
-    }
-    for (const [o, size] of merged) this.releaseBlock(o, size);
-  }
-
-  /** The smallest free block of at least `size` bytes, split to size (the rest stays free). */
-  private bestFit(size: number): number | null {
-    let best: number | null = null;
-    for (const s of this.free.keys()) if (s >= size && (best === null || s < best) && this.free.get(s)!.length > 0) best = s;
-    if (best === null) return null;
-    const offset = this.free.get(best)!.pop()!;
-    this.freeBytes -= best;
-    if (best > size) this.releaseBlock(offset + size, best - size);
-    return offset;
   }
 }
