@@ -1,9 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { Arena, PAGE } from "../src/cpu/memory/arena.js";
+import { Arena, PAGE, type WasmMemory } from "../src/cpu/memory/arena.js";
 import { WasmHeap } from "../src/cpu/memory/heap.js";
 
+/** The WebAssembly JS API's Memory (the compile target's lib declares none). */
+const { Memory } = (
+  globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory } }
+).WebAssembly;
+
 function arena(capacityPages = 64): Arena {
-  const memory = new WebAssembly.Memory({ initial: 1, maximum: capacityPages, shared: true });
+  const memory = new Memory({ initial: 1, maximum: capacityPages, shared: true });
   return new Arena(0, memory, capacityPages * PAGE, true, () => {});
 }
 

@@ -361,3 +361,18 @@ describe("resident training kernels", () => {
     }
   });
 });
+
+describe("CpuBackend.ready()", () => {
+  it("compiles the kernels without blocking and starts the workers; the backend then runs resident", async () => {
+    const be = new CpuBackend({ threads: 2, minWorkPerThread: 0 });
+    await be.ready();
+    expect(be.threads).toBe(2);
+    const x = randomF32(64 * 64, 9);
+    const trace = traced(() => {
+      const y = read(be, be.matmul(view(be, x, [64, 64]), view(be, x, [64, 64])));
+      expect(y.length).toBe(64 * 64);
+    });
+    expect([...trace.calls.keys()]).toEqual(["gemm"]);
+    be.close();
+  });
+});

@@ -18,7 +18,7 @@ import { argmax, cumsum, reduce } from "./kernels/reduce.js";
 import { wasmDisabledByEnv } from "./wasm/runtime.js";
 import { useHeap, WasmHeap } from "./memory/heap.js";
 import { CpuRuntime, useRuntime } from "./resident/runtime.js";
-import { hasRelaxedSimd } from "./resident/modules.js";
+import { compileModulesAsync, hasRelaxedSimd } from "./resident/modules.js";
 import { hardwareThreads, threadsFromEnv } from "./threads/platform.js";
 
 export { CpuBuffer } from "./buffer.js";
@@ -170,6 +170,24 @@ export class CpuBackend implements Backend {
     useHeap(state.heap);
     useRuntime(state.runtime);
     return state;
+  }
+
+  /**
+   * Compiles the kernels without blocking and starts the worker threads, resolving once they run.
+   * Optional in Node (everything starts on first use there); in a browser, call it before the
+   * first op: a page's main thread may neither compile modules this large synchronously nor wait
+   * for workers, so without it the backend runs the JS kernels, then one thread until the
+   * workers are up.
+   */
+  async ready(): Promise<void> {
+    if (this.state === null && this.wasm) {
+      const heap = WasmHeap.for({ maxMemoryBytes: this.options.maxMemoryBytes });
+      if (heap) {
+        const fma = this.options.relaxedSimd ?? (await compileModulesAsync(false, true)) !== null;
+        await compileModulesAsync(heap.shared, fma);
+      }
+    }
+    await this.enter().runtime?.start();
   }
 
   /** Stops this backend's worker threads (they start again on the next threaded kernel). */

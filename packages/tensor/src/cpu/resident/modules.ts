@@ -86,6 +86,32 @@ export function compileModules(shared: boolean, fma: boolean): CompiledModule[] 
   return result;
 }
 
+/**
+ * compileModules without blocking: a browser's main thread refuses to compile modules this large
+ * synchronously, so `CpuBackend.ready()` compiles them this way first (compileModules then finds them).
+ */
+export async function compileModulesAsync(shared: boolean, fma: boolean): Promise<CompiledModule[] | null> {
+  const key = `${shared}:${fma}`;
+  if (compiled.get(key)) return compiled.get(key)!;
+  const api = (globalThis as { WebAssembly?: WasmCompileApi & { compile(bytes: Uint8Array): Promise<object> } }).WebAssembly;
+  let result: CompiledModule[] | null = null;
+  if (api !== undefined) {
+    try {
+      result = await Promise.all(
+        SPECS.map(async (spec, i) => {
+          const bytes = emitModule(spec.build(fma), { shared });
+          if (!api.validate(bytes)) throw new Error("invalid");
+          return { module: await api.compile(bytes), names: exportNames(i) };
+        }),
+      );
+    } catch {
+      result = null;
+    }
+  }
+  compiled.set(key, result);
+  return result;
+}
+
 /** Whether this engine runs relaxed SIMD (f32x4.relaxed_madd), found by compiling a module that uses it. */
 export function hasRelaxedSimd(): boolean {
   return compileModules(false, true) !== null;

@@ -98,6 +98,11 @@ export class CpuRuntime {
     return Math.max(1, Math.min(this.threads, units, Math.floor(work / this.minWorkPerThread)));
   }
 
+  /** Starts the worker threads now and resolves once they are running (see CpuBackend.ready). */
+  async start(): Promise<void> {
+    if (this.threads > 1) await this.ensurePool().started();
+  }
+
   /** Stops the worker threads (a later threaded call starts them again). */
   close(): void {
     this.pool?.close();

@@ -84,6 +84,16 @@ export class ThreadPool {
     }
   }
 
+  /** Resolves once every worker has started (or `timeoutMs` passed), without blocking this thread. */
+  async started(timeoutMs = START_TIMEOUT_MS): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    for (let w = 0; w < this.workers; w++) {
+      while (Atomics.load(this.control, slot(w) + READY) !== 1 && performance.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    }
+  }
+
   /** Hands a new memory to every worker (they attach it before their next job on it). */
   addArena(arena: Arena): void {
     if (this.closed) return;
