@@ -59,15 +59,20 @@ async function ours(threads) {
   }
   await step(); // warm-up
   let best = Infinity;
+  let bestCpu = Infinity;
   for (let i = 0; i < steps; i++) {
     const start = performance.now();
+    const usage = process.cpuUsage();
     await step();
+    const { user, system } = process.cpuUsage(usage);
     best = Math.min(best, performance.now() - start);
+    bestCpu = Math.min(bestCpu, (user + system) / 1e3);
   }
   console.log(
     JSON.stringify({
       tokens_per_s: (tokens / best) * 1e3,
       step_ms: best,
+      tokens_per_cpu_s: (tokens / bestCpu) * 1e3,
       params,
       threads: backend.threads,
       relaxedSimd: backend.relaxedSimd,
@@ -116,6 +121,12 @@ for (const threads of threadCounts) {
       `  PyTorch ${torch.torch}: ${torch.step_ms.toFixed(0)} ms/step = ${Math.round(torch.tokens_per_s).toLocaleString("en-US")} tokens/s`,
     );
     console.log(`  ratio @llm/PyTorch: ${(us.tokens_per_s / torch.tokens_per_s).toFixed(2)}x`);
+    if (threads === 1) {
+      // one thread: per second of process CPU time too, far less disturbed by other load
+      console.log(
+        `  per CPU-second: ours ${Math.round(us.tokens_per_cpu_s).toLocaleString("en-US")}, PyTorch ${Math.round(torch.tokens_per_cpu_s).toLocaleString("en-US")} tokens = ${(us.tokens_per_cpu_s / torch.tokens_per_cpu_s).toFixed(2)}x`,
+      );
+    }
   }
 }
 if (threadCounts.length > 1) {
