@@ -1,4 +1,4 @@
-import { tidy, type Tensor } from "@llm/tensor";
+import { tidy, toBackend, withBackend, type Backend, type Tensor } from "@llm/tensor";
 import { buildAttentionMask } from "./attention/mask.js";
 import type { AttentionContext } from "./attention/attention.js";
 import type { TransformerBlock } from "./block.js";
@@ -69,19 +69,29 @@ export class TransformerLanguageModel extends Module implements LanguageModel, S
     if (keep !== undefined && (!Number.isInteger(keep) || keep < 0)) {
       throw new LayerArgumentError(`forward: logitsToKeep must be a non-negative integer, found ${keep}`);
     }
-    return tidy(() => {
-      const positionIds = options.positionIds ?? this.embed.defaultPositionIds(batch, seq, past, options.attentionMask);
-      const context: AttentionContext = {
-        positionIds,
-        mask: buildAttentionMask(seq, past + seq, options.attentionMask),
-      };
-      let h = this.embed.forward(ids, positionIds);
-      this.blocks.forEach((block, i) => {
-        h = block.forward(h, context, cache?.layers[i]);
-      });
-      if (keep && keep < seq) h = h.slice(1, seq - keep);
-      return this.head.forward(this.finalNorm ? this.finalNorm.forward(h) : h);
-    });
+    // Tensors made here (positions, masks) go to the model's backend, and ids, positions and masks
+    // a caller made on the default backend move there: a model loaded onto a GPU takes CPU ids.
+    const backend = this.backend;
+    return withBackend(backend, () =>
+      tidy(() => {
+        const attentionMask = options.attentionMask && toBackend(options.attentionMask, backend);
+        const positionIds = options.positionIds
+          ? toBackend(options.positionIds, backend)
+          : this.embed.defaultPositionIds(batch, seq, past, attentionMask);
+        const context: AttentionContext = { positionIds, mask: buildAttentionMask(seq, past + seq, attentionMask) };
+        let h = this.embed.forward(toBackend(ids, backend), positionIds);
+        this.blocks.forEach((block, i) => {
+          h = block.forward(h, context, cache?.layers[i]);
+        });
+        if (keep && keep < seq) h = h.slice(1, seq - keep);
+        return this.head.forward(this.finalNorm ? this.finalNorm.forward(h) : h);
+      }),
+    );
+  }
+
+  /** Where the weights live (the token embedding's backend). */
+  get backend(): Backend {
+    return this.embed.tokens.weight.backend;
   }
 
   createCache(): TransformerKVCache {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { noGrad, type Tensor } from "@llm/tensor";
 import { CheckpointError, createModel, loadModelFrom, modelFromCheckpoint, ModelConfigError } from "@llm/models";
 import { loadModel } from "@llm/models/node";
-import { checkpointFilesFromBytes } from "@llm/tensor";
+import { checkpointFilesFromBytes, CpuBackend } from "@llm/tensor";
 import { writeFileAtomic, writeSafetensorsFile } from "@llm/tensor/node";
 import { maxAbsDiff, readFixture, type Fixture } from "./fixture_files.js";
 
@@ -153,6 +153,15 @@ describe("loadModel", () => {
   it("loads a fixture folder as downloaded", async () => {
     const model = await loadModel(gpt2.dir);
     noGrad(() => expect(maxAbsDiff(model.forward(gpt2.reference.input_ids!), gpt2.reference.logits!)).toBeLessThanOrEqual(1e-4));
+  });
+
+  it("puts the weights on the backend it is given, and takes ids made on the default backend", async () => {
+    const other = new CpuBackend();
+    const model = await loadModel(gpt2.dir, { backend: other });
+    expect(model.parameters().every((p) => p.backend === other)).toBe(true);
+    const logits = noGrad(() => model.forward(gpt2.reference.input_ids!)); // ids on the default cpuBackend
+    expect(logits.backend).toBe(other);
+    expect(maxAbsDiff(logits, gpt2.reference.logits!)).toBeLessThanOrEqual(1e-4);
   });
 
   it("loads a sharded checkpoint through model.safetensors.index.json", async () => {

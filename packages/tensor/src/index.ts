@@ -40,6 +40,7 @@ export { matmul } from "./ops/matmul.js";
 export { concat, stack, split, scatterAdd } from "./ops/indexing.js";
 export { writeInto } from "./ops/write.js";
 export { checkIndexRange } from "./ops/checks.js";
+export { toBackend } from "./ops/transfer.js";
 export { adamwStep, type AdamWResult } from "./ops/adamw.js";
 export { softmax, logSoftmax, layerNorm, rmsNorm, tril, triu, causalMask } from "./ops/nn.js";
 export { scaledDotProductAttention, type ScaledDotProductAttentionOptions } from "./ops/attention.js";
