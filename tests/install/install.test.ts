@@ -4,7 +4,7 @@
  * CommonJS, type-checked under two module resolutions without skipLibCheck, and bundled for the
  * browser. This is what `npm install @llm/...` gives, which the workspace's own tests never see.
  */
-import { spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
@@ -22,20 +22,37 @@ const TSC = join(ROOT, "node_modules/typescript/bin/tsc");
 let work: string;
 let app: string;
 
-function run(command: string, args: string[], cwd: string): string {
-  const result = spawnSync(command, args, { cwd, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" }, timeout: 600_000 });
+interface Ran {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command without blocking the test worker (a blocked worker misses vitest's RPC deadline). */
+function spawn(command: string, args: string[], cwd: string): Promise<Ran> {
+  return new Promise((resolve) => {
+    const env = { ...process.env, NODE_OPTIONS: "" };
+    execFile(command, args, { cwd, env, encoding: "utf8", maxBuffer: 64 << 20, timeout: 600_000 }, (error, stdout, stderr) => {
+      const status = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+async function run(command: string, args: string[], cwd: string): Promise<string> {
+  const result = await spawn(command, args, cwd);
   if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} (in ${cwd}) failed:\n${result.stdout}\n${result.stderr}`);
   return result.stdout;
 }
 
-beforeAll(() => {
-  run("pnpm", ["build"], ROOT); // turbo: nothing to do when the dist folders are current
+beforeAll(async () => {
+  await run("pnpm", ["build"], ROOT); // turbo: nothing to do when the dist folders are current
   work = mkdtempSync(join(tmpdir(), "llm-install-"));
   const tarballs = join(work, "tarballs");
   mkdirSync(tarballs);
   const deps: Record<string, string> = {};
   for (const name of PACKAGES) {
-    run("pnpm", ["pack", "--pack-destination", tarballs], join(ROOT, "packages", name));
+    await run("pnpm", ["pack", "--pack-destination", tarballs], join(ROOT, "packages", name));
     const file = readdirSync(tarballs).find((f) => f.startsWith(`llm-${name}-`))!;
     deps[`@llm/${name}`] = `file:${join(tarballs, file)}`;
   }
@@ -46,7 +63,7 @@ beforeAll(() => {
     join(app, "package.json"),
     JSON.stringify({ name: "consumer", private: true, dependencies: deps, pnpm: { overrides: deps } }, null, 2),
   );
-  run("pnpm", ["install", "--prefer-offline", "--ignore-workspace", "--reporter=silent"], app);
+  await run("pnpm", ["install", "--prefer-offline", "--ignore-workspace", "--reporter=silent"], app);
   cpSync(join(ROOT, "tests/install/consumer"), app, { recursive: true });
 }, 900_000);
 
@@ -77,8 +94,8 @@ describe("installed from the packed tarballs", () => {
     ["esm", "run.mjs"],
     ["cjs", "run.cjs"],
   ] as const) {
-    it(`works as ${format}: loads the fixture, generates its reference tokens, trains a step`, () => {
-      const out = JSON.parse(run("node", [file, FIXTURE], app).trim().split("\n").at(-1)!) as Record<string, unknown>;
+    it(`works as ${format}: loads the fixture, generates its reference tokens, trains a step`, async () => {
+      const out = JSON.parse((await run("node", [file, FIXTURE], app)).trim().split("\n").at(-1)!) as Record<string, unknown>;
       expect(out.format).toBe(format);
       expect(out.ids).toEqual(out.expected);
       expect(out.sameRuntime).toBe(true);
@@ -87,20 +104,20 @@ describe("installed from the packed tarballs", () => {
     });
   }
 
-  it("ESM and CommonJS builds load side by side; a second install of @llm/tensor is an error naming both", () => {
+  it("ESM and CommonJS builds load side by side; a second install of @llm/tensor is an error naming both", async () => {
     const tensorDir = realpathSync(join(app, "node_modules/@llm/tensor"));
     const both = `const cjs = require(${JSON.stringify(tensorDir)}); import(${JSON.stringify(join(tensorDir, "dist/index.js"))}).then((esm) => console.log(typeof cjs.tensor, typeof esm.tensor));`;
-    expect(run("node", ["-e", both], app).trim()).toBe("function function");
+    expect((await run("node", ["-e", both], app)).trim()).toBe("function function");
     const copy = join(work, "copy/tensor");
     cpSync(tensorDir, copy, { recursive: true });
     const twice = `await import(${JSON.stringify(join(tensorDir, "dist/index.js"))}); await import(${JSON.stringify(join(copy, "dist/index.js"))});`;
-    const result = spawnSync("node", ["--input-type=module", "-e", twice], { cwd: app, encoding: "utf8" });
+    const result = await spawn("node", ["--input-type=module", "-e", twice], app);
     expect(result.status).not.toBe(0);
     expect(result.stderr).toMatch(/two copies of @llm\/tensor are loaded: 0\.0\.0 \(esm\) and 0\.0\.0 \(esm\)/);
   });
 
   for (const resolution of ["bundler", "node16"] as const) {
-    it(`type-checks a consumer with moduleResolution ${resolution} and skipLibCheck false`, () => {
+    it(`type-checks a consumer with moduleResolution ${resolution} and skipLibCheck false`, async () => {
       const module = resolution === "bundler" ? "esnext" : "node16";
       const tsconfig = {
         compilerOptions: {
@@ -119,7 +136,7 @@ describe("installed from the packed tarballs", () => {
         files: ["typed.ts"],
       };
       writeFileSync(join(app, `tsconfig.${resolution}.json`), JSON.stringify(tsconfig));
-      const result = spawnSync("node", [TSC, "-p", `tsconfig.${resolution}.json`], { cwd: app, encoding: "utf8" });
+      const result = await spawn("node", [TSC, "-p", `tsconfig.${resolution}.json`], app);
       expect(result.stdout + result.stderr, "tsc").toBe("");
       expect(result.status).toBe(0);
     });
