@@ -84,8 +84,9 @@ export class TransformerLanguageModel extends Module implements LanguageModel, S
     });
   }
 
+  /** An empty cache; layers with a sliding window keep only what their window still sees. */
   createCache(): TransformerKVCache {
-    return new TransformerKVCache(this.blocks.length);
+    return new TransformerKVCache(this.blocks.length, { windows: this.blocks.map((b) => b.attention.slidingWindow) });
   }
 
   /** config.json contents that reproduce this model. */
