@@ -68,6 +68,8 @@ export interface OutputHeadSpec {
   bias?: boolean;
   /** A projection before the head (OPT's project_out). */
   project?: Linear | null;
+  /** Soft-caps the logits (Gemma 2's final_logit_softcapping). */
+  softcap?: number | null;
 }
 
 /**
@@ -79,6 +81,7 @@ export function outputHead(config: ConfigReader, tokens: Embedding, spec: Output
   return new OutputHead(tokens.dim, tokens.count, {
     bias: spec.bias ?? false,
     project: spec.project ?? null,
+    softcap: spec.softcap ?? null,
     ...(tied ? { tiedTo: tokens } : {}),
   });
 }

@@ -89,6 +89,21 @@ export class ConfigReader {
     if (!ok) this.fail(key, expected, this.raw[key]);
   }
 
+  /** A list of finite numbers (longrope's short_factor); `fallback` when absent. */
+  numbers(key: string, fallback?: readonly number[]): number[] {
+    const v = this.has(key) ? this.raw[key] : fallback;
+    if (!Array.isArray(v) || !v.every((x) => typeof x === "number" && Number.isFinite(x)))
+      this.fail(key, "a list of finite numbers", this.raw[key]);
+    return this.record(key, [...(v as number[])]);
+  }
+
+  /** A list of strings (layer_types); `fallback` when absent. */
+  strings(key: string, fallback?: readonly string[]): string[] {
+    const v = this.has(key) ? this.raw[key] : fallback;
+    if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) this.fail(key, "a list of strings", this.raw[key]);
+    return this.record(key, [...(v as string[])]);
+  }
+
   /** Checks that one size divides another (hidden size by heads). */
   divisible(key: string, value: number, by: number, byKey: string): void {
     if (value % by !== 0) {
