@@ -27,12 +27,12 @@ const TYPE_ALIASES: Readonly<Record<string, (typeof TYPES)[number]>> = { su: "lo
 export function rotaryFromConfig(c: ConfigReader, headDim: number, options: RotaryConfigOptions): RotaryEmbedding {
   // transformers: rope_scaling, when present, is the rope parameters
   const params = c.has("rope_scaling") ? c.object("rope_scaling") : c.object("rope_parameters");
-  const theta = params.has("rope_theta") ? params.number("rope_theta") : c.number("rope_theta", 10000);
+  const theta = params.has("rope_theta") ? params.float("rope_theta") : c.float("rope_theta", 10000);
   c.require("rope_theta", theta > 0, "a positive number");
   const fraction = params.has("partial_rotary_factor")
-    ? params.number("partial_rotary_factor")
+    ? params.float("partial_rotary_factor")
     : c.has("partial_rotary_factor")
-      ? c.number("partial_rotary_factor")
+      ? c.float("partial_rotary_factor")
       : 1;
   let rotaryDim = headDim;
   if (options.partial) {
@@ -58,7 +58,7 @@ function ropeScaling(c: ConfigReader, params: ConfigReader, rotaryDim: number, o
   if (type === "default") return { type };
   const maxPositions = () => c.int("max_position_embeddings", options.maxPositions);
   const positive = (key: string) => {
-    const v = params.number(key);
+    const v = params.float(key);
     params.require(key, v > 0, "a positive number");
     return v;
   };
@@ -91,8 +91,8 @@ function ropeScaling(c: ConfigReader, params: ConfigReader, rotaryDim: number, o
         originalMaxPositions: original,
         betaFast: optionalPositive("beta_fast"),
         betaSlow: optionalPositive("beta_slow"),
-        mscale: params.has("mscale") ? params.number("mscale") : undefined,
-        mscaleAllDim: params.has("mscale_all_dim") ? params.number("mscale_all_dim") : undefined,
+        mscale: params.has("mscale") ? params.float("mscale") : undefined,
+        mscaleAllDim: params.has("mscale_all_dim") ? params.float("mscale_all_dim") : undefined,
         attentionFactor: optionalPositive("attention_factor"),
         truncate: params.bool("truncate", true),
       };
@@ -100,7 +100,7 @@ function ropeScaling(c: ConfigReader, params: ConfigReader, rotaryDim: number, o
     case "longrope": {
       const original = originalMaxPositions();
       const factors = (key: string) => {
-        const list = params.numbers(key);
+        const list = params.floatList(key);
         params.require(
           key,
           list.length === rotaryDim / 2 && list.every((x) => x > 0),

@@ -15,14 +15,18 @@ export const gemma2 = defineArchitecture({
   build(c) {
     const { hidden, heads, kvHeads, headDim } = headCounts(c, 256);
     const inner = c.int("intermediate_size");
-    const eps = c.number("rms_norm_eps", 1e-6);
+    const eps = c.float("rms_norm_eps", 1e-6);
     const activation = c.activation("hidden_activation", "gelu_pytorch_tanh");
     const vocab = c.int("vocab_size");
     const bias = { bias: c.bool("attention_bias", false) };
     const noBias = { bias: false };
-    const queryScalar = c.number("query_pre_attn_scalar", 256);
-    c.require("query_pre_attn_scalar", queryScalar > 0, "a positive number");
-    const softcap = (key: string, fallback: number) => (c.raw[key] === null ? null : c.number(key, fallback));
+    const queryScalar = c.int("query_pre_attn_scalar", 256);
+    const softcap = (key: string, fallback: number): number | null => {
+      if (c.raw[key] === null) return null;
+      const cap = c.float(key, fallback);
+      c.require(key, cap > 0, "a positive number or null");
+      return cap;
+    };
     const attentionSoftcap = softcap("attn_logit_softcapping", 50);
     const finalSoftcap = softcap("final_logit_softcapping", 30);
     c.require("use_bidirectional_attention", !c.bool("use_bidirectional_attention", false), "false or null (causal attention)");

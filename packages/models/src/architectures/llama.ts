@@ -16,7 +16,7 @@ export const llama = defineArchitecture({
   build(c) {
     const { hidden, heads, kvHeads, headDim } = headCounts(c);
     const inner = c.int("intermediate_size");
-    const eps = c.number("rms_norm_eps", 1e-6);
+    const eps = c.float("rms_norm_eps", 1e-6);
     const activation = c.activation("hidden_act", "silu");
     const vocab = c.int("vocab_size");
     const attentionBias = { bias: c.bool("attention_bias", false) };

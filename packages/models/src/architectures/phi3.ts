@@ -15,7 +15,7 @@ export const phi3 = defineArchitecture({
   build(c) {
     const { hidden, heads, kvHeads, headDim } = headCounts(c);
     const inner = c.int("intermediate_size");
-    const eps = c.number("rms_norm_eps", 1e-5);
+    const eps = c.float("rms_norm_eps", 1e-5);
     const activation = c.activation("hidden_act", "silu");
     const vocab = c.int("vocab_size");
     const rotary = rotaryFromConfig(c, headDim, { maxPositions: 4096, partial: true, topLevelOriginalMaxPositions: 4096 });
