@@ -12,7 +12,11 @@ import { checkProjection, projectHeads, type HeadCounts, type QKVProjection } fr
 export interface AttentionContext {
   /** int32 [batch, seq]: positions of the new tokens (rotary reads them). */
   positionIds: Tensor;
-  /** bool, broadcastable to [batch, heads, seq, keys]; null = attend to every key. */
+  /**
+   * bool, broadcastable to [batch, heads, seq, keys] over every position so far (cached and new);
+   * null = attend to every key. A layer whose cache has dropped old positions (a sliding window)
+   * uses the part over the keys it holds.
+   */
   mask: Tensor | null;
 }
 
