@@ -52,6 +52,8 @@ export interface LanguageModel {
 export interface CheckpointContents {
   readonly config: Record<string, unknown>;
   readonly tensors: Record<string, Tensor>;
+  /** Config keys (dotted paths) that are floats even when whole: written 30.0, not 30. */
+  readonly floatKeys?: readonly string[];
 }
 
 /** A model that can write itself in its architecture's own format (so loaders elsewhere read it). */

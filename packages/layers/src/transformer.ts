@@ -27,6 +27,8 @@ export interface DecoderParts {
   config: LanguageModelConfig;
   /** config.json contents that reproduce this model (what toCheckpoint writes). */
   checkpointConfig?: Readonly<Record<string, unknown>>;
+  /** Keys of checkpointConfig (dotted paths) that are floats even when whole (30.0: transformers' typed configs insist). */
+  checkpointFloatKeys?: readonly string[];
 }
 
 /**
@@ -41,6 +43,7 @@ export class TransformerLanguageModel extends Module implements LanguageModel, S
   readonly finalNorm: Norm | null;
   readonly head: OutputHead;
   private readonly savedConfig: Readonly<Record<string, unknown>> | null;
+  private readonly floatKeys: readonly string[];
 
   constructor(parts: DecoderParts) {
     super();
@@ -53,6 +56,7 @@ export class TransformerLanguageModel extends Module implements LanguageModel, S
     this.head = parts.head;
     this.config = parts.config;
     this.savedConfig = parts.checkpointConfig ?? null;
+    this.floatKeys = parts.checkpointFloatKeys ?? [];
   }
 
   forward(ids: Tensor, options: ForwardOptions = {}): Tensor {
@@ -94,8 +98,9 @@ export class TransformerLanguageModel extends Module implements LanguageModel, S
     return this.embed.tokens.weight.backend;
   }
 
+  /** An empty cache; layers with a sliding window keep only what their window still sees. */
   createCache(): TransformerKVCache {
-    return new TransformerKVCache(this.blocks.length);
+    return new TransformerKVCache(this.blocks.length, { windows: this.blocks.map((b) => b.attention.slidingWindow) });
   }
 
   /** config.json contents that reproduce this model. */
@@ -106,6 +111,6 @@ export class TransformerLanguageModel extends Module implements LanguageModel, S
 
   /** config.json contents and every parameter under its checkpoint name (a tied head once). */
   toCheckpoint(): CheckpointContents {
-    return { config: this.checkpointConfig(), tensors: this.stateDict() };
+    return { config: this.checkpointConfig(), tensors: this.stateDict(), floatKeys: this.floatKeys };
   }
 }

@@ -8,7 +8,7 @@ import type { KeyRules } from "./keys.js";
 export type Model = TransformerLanguageModel;
 
 /** What an architecture's build function returns: the decoder's parts, named as the checkpoint names them. */
-export type ArchitectureParts = Omit<DecoderParts, "checkpointConfig">;
+export type ArchitectureParts = Omit<DecoderParts, "checkpointConfig" | "checkpointFloatKeys">;
 
 /** An architecture as its file writes it: config in, parts out. */
 export interface ArchitectureSpec {
@@ -56,7 +56,7 @@ export function defineArchitecture(spec: ArchitectureSpec): Architecture {
         model_type: spec.modelType,
         ...(spec.className ? { architectures: [spec.className] } : {}),
       };
-      return new TransformerLanguageModel({ ...parts, checkpointConfig });
+      return new TransformerLanguageModel({ ...parts, checkpointConfig, checkpointFloatKeys: config.floatKeys() });
     },
   };
 }
@@ -68,6 +68,8 @@ export interface OutputHeadSpec {
   bias?: boolean;
   /** A projection before the head (OPT's project_out). */
   project?: Linear | null;
+  /** Soft-caps the logits (Gemma 2's final_logit_softcapping). */
+  softcap?: number | null;
 }
 
 /**
@@ -79,6 +81,7 @@ export function outputHead(config: ConfigReader, tokens: Embedding, spec: Output
   return new OutputHead(tokens.dim, tokens.count, {
     bias: spec.bias ?? false,
     project: spec.project ?? null,
+    softcap: spec.softcap ?? null,
     ...(tied ? { tiedTo: tokens } : {}),
   });
 }

@@ -11,6 +11,8 @@ export class ConfigReader {
   /** Every value read, defaults filled in: what a saved config.json must spell out. */
   private readonly resolved: Record<string, unknown> = {};
   private readonly nested = new Map<string, ConfigReader>();
+  /** Keys read with float() / floatList(): transformers types them float, so a saved config writes 30.0, not 30. */
+  private readonly floats = new Set<string>();
 
   constructor(
     readonly raw: RawConfig,
@@ -53,6 +55,13 @@ export class ConfigReader {
     return this.record(key, v);
   }
 
+  /** A finite number that transformers types as a float: a saved config.json writes it 30.0, not 30. */
+  float(key: string, fallback?: number): number {
+    const v = this.number(key, fallback);
+    this.floats.add(key);
+    return v;
+  }
+
   bool(key: string, fallback?: boolean): boolean {
     const v = this.has(key) ? this.raw[key] : fallback;
     if (typeof v !== "boolean") this.fail(key, "true or false", this.raw[key]);
@@ -87,6 +96,31 @@ export class ConfigReader {
   /** Rejects a value we do not implement, naming it. */
   require(key: string, ok: boolean, expected: string): void {
     if (!ok) this.fail(key, expected, this.raw[key]);
+  }
+
+  /**
+   * Dotted paths of the keys read with float() or floatList() ("rope_parameters.factor"):
+   * transformers types them float, and a saved config.json writes them so (30.0, not 30).
+   */
+  floatKeys(): string[] {
+    const nested = [...this.nested].filter(([key]) => this.has(key)).flatMap(([key, child]) => child.floatKeys().map((k) => `${key}.${k}`));
+    return [...this.floats, ...nested];
+  }
+
+  /** A list of finite numbers that transformers types as floats (longrope's short_factor); `fallback` when absent. */
+  floatList(key: string, fallback?: readonly number[]): number[] {
+    const v = this.has(key) ? this.raw[key] : fallback;
+    if (!Array.isArray(v) || !v.every((x) => typeof x === "number" && Number.isFinite(x)))
+      this.fail(key, "a list of finite numbers", this.raw[key]);
+    this.floats.add(key);
+    return this.record(key, [...(v as number[])]);
+  }
+
+  /** A list of strings (layer_types); `fallback` when absent. */
+  strings(key: string, fallback?: readonly string[]): string[] {
+    const v = this.has(key) ? this.raw[key] : fallback;
+    if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) this.fail(key, "a list of strings", this.raw[key]);
+    return this.record(key, [...(v as string[])]);
   }
 
   /** Checks that one size divides another (hidden size by heads). */

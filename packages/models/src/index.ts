@@ -23,3 +23,8 @@ export { llama } from "./architectures/llama.js";
 export { falcon } from "./architectures/falcon.js";
 export { mpt } from "./architectures/mpt.js";
 export { glm, glmBlockMask } from "./architectures/glm.js";
+export { mistral } from "./architectures/mistral.js";
+export { qwen2 } from "./architectures/qwen2.js";
+export { qwen3 } from "./architectures/qwen3.js";
+export { gemma2 } from "./architectures/gemma2.js";
+export { phi3 } from "./architectures/phi3.js";

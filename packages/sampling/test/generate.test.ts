@@ -37,8 +37,8 @@ describe("greedy generation reproduces the reference gen_ids", () => {
 });
 
 describe("batches, stop tokens, seeds", () => {
-  // Learned positions, ALiBi, rotary: padding and positions must be right for each.
-  for (const name of ["gpt2", "bloom", "llama", "opt"]) {
+  // Learned positions, ALiBi, rotary, sliding windows (mistral, gemma2: 12 positions past a window of 5): padding and positions must be right for each.
+  for (const name of ["gpt2", "bloom", "llama", "opt", "mistral", "gemma2", "qwen2"]) {
     it(`${name}: a batch of prompts of different lengths gives each prompt's own continuation`, async () => {
       const { model } = await fixture(name);
       const prompts = [

@@ -23,6 +23,7 @@ import type { Tensor } from "./tensor.js";
 import { BYTES_PER_ELEMENT } from "./dtype.js";
 import {
   CONFIG_FILE,
+  configJson,
   parseShardIndex,
   planShards,
   SAFETENSORS_FILE,
@@ -282,6 +283,8 @@ export function checkpointFolder(directory: FilePath): CheckpointFiles {
 export interface CheckpointFolderContents {
   readonly config: Readonly<Record<string, unknown>>;
   readonly tensors: Readonly<Record<string, Tensor>>;
+  /** Config keys (dotted paths) written as floats even when whole, 30.0 not 30 (see configJson). */
+  readonly floatKeys?: readonly string[];
 }
 
 export interface WriteCheckpointFolderOptions {
@@ -328,7 +331,7 @@ export async function writeCheckpointFolder(
     );
     written.add(SAFETENSORS_INDEX_FILE);
   }
-  await writeFileAtomic(join(dir, CONFIG_FILE), utf8(`${JSON.stringify(contents.config, null, 2)}\n`));
+  await writeFileAtomic(join(dir, CONFIG_FILE), utf8(configJson(contents.config, contents.floatKeys)));
   for (const name of await readdir(dir)) {
     const stale = name === SAFETENSORS_FILE || name === SAFETENSORS_INDEX_FILE || /^model-\d{5}-of-\d{5}\.safetensors$/.test(name);
     if (stale && !written.has(name)) await unlink(join(dir, name));
