@@ -1,4 +1,5 @@
 import { concat, keep, writeInto, zeros, type Tensor } from "@llm/tensor";
+import { LayerArgumentError } from "./errors.js";
 import type { KVCache } from "./language_model.js";
 
 /** Positions a cache buffer starts with, before it doubles as needed. */
@@ -112,6 +113,28 @@ export class LayerKVCache {
     this.values = keep(positions(this.valueBuffer!, 0, used));
   }
 
+  /**
+   * Keeps the first `length` positions and forgets the rest (a chat whose next prompt shares only
+   * part of what was cached). The buffers keep their room; the next append writes over the rest.
+   */
+  truncate(length: number): void {
+    checkTruncate(length, this.length);
+    if (length === this.length) return;
+    if (length === 0) {
+      this.release();
+      return;
+    }
+    if (this.keyBuffer) {
+      this.setViews(length);
+      return;
+    }
+    const [keys, values] = [this.keys!, this.values!];
+    this.keys = keep(keys.slice(2, 0, length).contiguous());
+    this.values = keep(values.slice(2, 0, length).contiguous());
+    if (!keys.requiresGrad) keys.dispose();
+    if (!values.requiresGrad) values.dispose();
+  }
+
   /** Frees the stored tensors unless an autograd graph still needs them. */
   release(): void {
     for (const t of [this.keys, this.values, this.keyBuffer, this.valueBuffer]) if (t && !t.requiresGrad) t.dispose();
@@ -153,7 +176,19 @@ export class TransformerKVCache implements KVCache {
     return this.layers[0]?.length ?? 0;
   }
 
+  /** Keeps the first `length` positions of every layer. */
+  truncate(length: number): void {
+    checkTruncate(length, this.length);
+    for (const layer of this.layers) layer.truncate(length);
+  }
+
   dispose(): void {
     for (const layer of this.layers) layer.release();
+  }
+}
+
+function checkTruncate(length: number, held: number): void {
+  if (!Number.isInteger(length) || length < 0 || length > held) {
+    throw new LayerArgumentError(`KV cache truncate: expected a length in [0, ${held}] (the positions held), found ${length}`);
   }
 }

@@ -30,6 +30,8 @@ export interface ForwardOptions {
 export interface KVCache {
   /** Number of positions stored. */
   readonly length: number;
+  /** Keeps the first `length` positions and forgets the rest (optional: a cache that cannot is rebuilt). */
+  truncate?(length: number): void;
   /** Frees the cached tensors. */
   dispose(): void;
 }
