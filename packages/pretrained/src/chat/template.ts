@@ -24,6 +24,21 @@ export interface ApplyChatTemplateOptions {
   variables?: Readonly<Record<string, unknown>>;
 }
 
+/** The name calls to raise_exception are given in a parsed template. */
+const RAISE = "__llm_raise_exception";
+
+/** Renames every Identifier node `from` in a parsed template. */
+function renameIdentifier(node: unknown, from: string, to: string): void {
+  if (Array.isArray(node)) {
+    for (const child of node) renameIdentifier(child, from, to);
+    return;
+  }
+  if (typeof node !== "object" || node === null) return;
+  const record = node as Record<string, unknown>;
+  if (record.type === "Identifier" && record.value === from) record.value = to;
+  for (const value of Object.values(record)) if (typeof value === "object") renameIdentifier(value, from, to);
+}
+
 /** The marker transformers appends to the final message to find where it ends in the rendering. */
 const CONTINUE_TAG = "CONTINUE_FINAL_MESSAGE_TAG ";
 
@@ -49,6 +64,10 @@ export class ChatTemplate {
     } catch (error) {
       throw new ChatTemplateError(`${origin}: cannot parse the template: ${(error as Error).message}`);
     }
+    // @huggingface/jinja's own raise_exception throws a plain Error, like any rendering failure:
+    // calls to it are pointed at ours, which says the template raised (the name stays free in
+    // string literals: this renames identifiers in the parsed template, not text)
+    renameIdentifier(this.template.parsed, "raise_exception", RAISE);
   }
 
   /** The conversation as the text the model reads. */
@@ -76,7 +95,7 @@ export class ChatTemplate {
         tools: options.tools ? structuredClone(options.tools) : null,
         documents: options.documents ? structuredClone(options.documents) : null,
         add_generation_prompt: options.addGenerationPrompt ?? false,
-        raise_exception: (message: unknown) => {
+        [RAISE]: (message: unknown) => {
           throw new ChatTemplateError(`${this.origin}: the template raised: ${String(message)}`);
         },
       });
