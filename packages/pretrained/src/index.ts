@@ -1,5 +1,14 @@
 export { PretrainedError, PretrainedArgumentError, DownloadError, NotCachedError, ChatTemplateError } from "./errors.js";
-export { loadPretrained, loadPretrainedFrom, remoteFiles, SUPPORTED_DTYPES, type LoadPretrainedOptions } from "./load.js";
+export {
+  loadPretrained,
+  loadPretrainedFrom,
+  readModelFolderText,
+  loadTokenizerFrom,
+  remoteFiles,
+  SUPPORTED_DTYPES,
+  type LoadPretrainedOptions,
+  type ModelFolderText,
+} from "./load.js";
 export { Pretrained, type ApplyChatTemplateNamedOptions } from "./pretrained.js";
 export { ChatSession, type ChatOptions } from "./chat/session.js";
 export { ChatTemplate, pickTemplate, type ChatMessage, type ApplyChatTemplateOptions } from "./chat/template.js";

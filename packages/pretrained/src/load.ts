@@ -7,9 +7,10 @@ import type { HasherFactory } from "./files/digest.js";
 import { hubBaseUrl, isHubId, type HubOptions } from "./files/hub.js";
 import type { ProgressCallback } from "./files/progress.js";
 import { RemoteFiles } from "./files/remote.js";
-import { parseGenerationConfig } from "./generation_config.js";
+import type { Tokenizer } from "@llm/tokenizer";
+import { parseGenerationConfig, type GenerationConfig } from "./generation_config.js";
 import { Pretrained } from "./pretrained.js";
-import { parseTokenizerConfig, tokenizerFromFiles } from "./tokenizer_config.js";
+import { parseTokenizerConfig, tokenizerFromFiles, type TokenizerConfig } from "./tokenizer_config.js";
 
 /** Weight dtypes this version computes in ("auto" is float32 here: halves are widened as they load). */
 export const SUPPORTED_DTYPES = ["auto", "float32"] as const;
@@ -96,47 +97,73 @@ export async function loadPretrained(source: string | CheckpointFiles, options: 
   return loadPretrainedFrom(files, options);
 }
 
+/** What a model folder says besides its weights: config.json, the tokenizer and its config, generation_config.json, chat templates. */
+export interface ModelFolderText {
+  readonly config: Record<string, unknown>;
+  readonly tokenizer: Tokenizer;
+  readonly tokenizerConfig: TokenizerConfig | null;
+  readonly generationConfig: GenerationConfig;
+  readonly chatTemplates: Readonly<Record<string, string>>;
+}
+
 /** loadPretrained from files already resolved (a folder, a RemoteFiles, bytes in memory). */
 export async function loadPretrainedFrom(files: CheckpointFiles, options: LoadPretrainedOptions = {}): Promise<Pretrained> {
   checkComputeOptions(options);
-  const signal = options.signal;
-  const guarded = withSignal(files, signal);
+  const guarded = withSignal(files, options.signal);
+  const text = await readModelFolderText(guarded);
+  options.signal?.throwIfAborted();
+  const model = await loadModelFrom(guarded, { backend: options.backend });
   const where = files.location.replace(/\/$/, "");
-  const config = await readCheckpointConfig(guarded);
-  const json = async (name: string) => {
-    const bytes = await readWholeFile(guarded, name);
-    if (!bytes) return null;
-    try {
-      const value = JSON.parse(new TextDecoder().decode(bytes)) as unknown;
-      if (typeof value !== "object" || value === null || Array.isArray(value))
-        throw new Error(`found ${JSON.stringify(value)?.slice(0, 40)}`);
-      return value as Record<string, unknown>;
-    } catch (error) {
-      throw new PretrainedError(`${where}/${name}: expected a JSON object (${(error as Error).message})`);
-    }
-  };
-  const text = async (name: string) => {
-    const bytes = await readWholeFile(guarded, name);
-    return bytes ? new TextDecoder().decode(bytes) : null;
-  };
+  return new Pretrained(model, text.tokenizer, text.config, text.tokenizerConfig, text.generationConfig, text.chatTemplates, where);
+}
+
+/**
+ * Everything of a model folder but the weights (small files only): config.json, the tokenizer
+ * (tokenizer.json or vocab.json + merges.txt, with tokenizer_config.json or special_tokens_map.json),
+ * generation_config.json and the chat templates.
+ */
+export async function readModelFolderText(files: CheckpointFiles): Promise<ModelFolderText> {
+  const where = files.location.replace(/\/$/, "");
+  const config = await readCheckpointConfig(files);
+  const tokenizer = await loadTokenizerFrom(files);
+  const generationConfig = parseGenerationConfig(await readJsonObject(files, "generation_config.json", where), config, where);
+  return { config, ...tokenizer, generationConfig };
+}
+
+/** A folder's tokenizer alone (config.json and the weights are not read): tokenizer files, tokenizer_config.json, chat templates. */
+export async function loadTokenizerFrom(
+  files: CheckpointFiles,
+): Promise<{ tokenizer: Tokenizer; tokenizerConfig: TokenizerConfig | null; chatTemplates: Readonly<Record<string, string>> }> {
+  const where = files.location.replace(/\/$/, "");
+  const json = (name: string) => readJsonObject(files, name, where);
   const tokenizerConfigJson = await json("tokenizer_config.json");
   const specialTokensMap = tokenizerConfigJson ? null : await json("special_tokens_map.json");
   const tokenizerConfig =
     tokenizerConfigJson || specialTokensMap
       ? parseTokenizerConfig(tokenizerConfigJson, `${where}/tokenizer_config.json`, specialTokensMap)
       : null;
-  const tokenizerJson = await readWholeFile(guarded, "tokenizer.json");
+  const tokenizerJson = await readWholeFile(files, "tokenizer.json");
   const gpt2Files = tokenizerJson
     ? {}
-    : { vocabJson: await readWholeFile(guarded, "vocab.json"), mergesTxt: await readWholeFile(guarded, "merges.txt") };
+    : { vocabJson: await readWholeFile(files, "vocab.json"), mergesTxt: await readWholeFile(files, "merges.txt") };
   const tokenizer = tokenizerFromFiles({ tokenizerJson, ...gpt2Files }, tokenizerConfig, where);
-  const jinja = await text("chat_template.jinja");
+  const jinja = await readWholeFile(files, "chat_template.jinja");
   // chat_template.jinja is what transformers saves now; it wins over the config's (as in transformers)
-  const chatTemplates = { ...(tokenizerConfig?.chatTemplates ?? {}), ...(jinja !== null ? { default: jinja } : {}) };
-  const generationConfig = parseGenerationConfig(await json("generation_config.json"), config, where);
-  signal?.throwIfAborted();
-  const model = await loadModelFrom(guarded, { backend: options.backend });
-  return new Pretrained(model, tokenizer, config, tokenizerConfig, generationConfig, chatTemplates, where);
+  const chatTemplates = { ...(tokenizerConfig?.chatTemplates ?? {}), ...(jinja ? { default: new TextDecoder().decode(jinja) } : {}) };
+  return { tokenizer, tokenizerConfig, chatTemplates };
+}
+
+async function readJsonObject(files: CheckpointFiles, name: string, where: string): Promise<Record<string, unknown> | null> {
+  const bytes = await readWholeFile(files, name);
+  if (!bytes) return null;
+  try {
+    const value = JSON.parse(new TextDecoder().decode(bytes)) as unknown;
+    if (typeof value !== "object" || value === null || Array.isArray(value))
+      throw new Error(`found ${JSON.stringify(value)?.slice(0, 40)}`);
+    return value as Record<string, unknown>;
+  } catch (error) {
+    throw new PretrainedError(`${where}/${name}: expected a JSON object (${(error as Error).message})`);
+  }
 }
 
 /** dtype and threads: the values this version runs, refused otherwise (never silently ignored). */
