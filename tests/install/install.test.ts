@@ -16,6 +16,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PACKAGES = readdirSync(join(ROOT, "packages")).sort();
+/** Packages with a main entry (a library); @llm/cli is a command only. */
+const LIBRARIES = PACKAGES.filter((name) => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, "packages", name, "package.json"), "utf8")) as { exports?: Record<string, unknown> };
+  return pkg.exports?.["."] !== undefined;
+});
 const FIXTURE = join(ROOT, "fixtures/models/gpt2");
 const TSC = join(ROOT, "node_modules/typescript/bin/tsc");
 
@@ -99,6 +104,16 @@ describe("installed from the packed tarballs", () => {
     expect(result.stderr).toMatch(/two copies of @llm\/tensor are loaded: 0\.0\.0 \(esm\) and 0\.0\.0 \(esm\)/);
   });
 
+  it("the llm command runs from the installed @llm/cli: --help, and info on the fixture", () => {
+    const bin = join(app, "node_modules/.bin/llm");
+    expect(run(bin, ["--help"], app)).toContain("Usage: llm <command>");
+    const info = run(bin, ["info", FIXTURE], app);
+    expect(info).toContain("architecture  gpt2 (GPT2LMHeadModel): 2 layers, width 64, 4 heads, vocabulary 512, context 64");
+    const result = spawnSync(bin, ["generate", FIXTURE, "-p", "hi"], { cwd: app, encoding: "utf8" });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe(`llm generate: ${FIXTURE}: expected tokenizer.json (or vocab.json and merges.txt), found neither\n`);
+  });
+
   for (const resolution of ["bundler", "node16"] as const) {
     it(`type-checks a consumer with moduleResolution ${resolution} and skipLibCheck false`, () => {
       const module = resolution === "bundler" ? "esnext" : "node16";
@@ -127,7 +142,7 @@ describe("installed from the packed tarballs", () => {
 
   it("bundles each package's main entry for the browser with no Node built-in", async () => {
     const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
-    const entries: Record<string, string> = Object.fromEntries(PACKAGES.map((name) => [name, `export * from "@llm/${name}";`]));
+    const entries: Record<string, string> = Object.fromEntries(LIBRARIES.map((name) => [name, `export * from "@llm/${name}";`]));
     entries["models+sampling"] = `export * from "@llm/models"; export * from "@llm/sampling";`;
     const sizes: Record<string, { minified: number; gzip: number }> = {};
     for (const [name, source] of Object.entries(entries)) {
