@@ -6,6 +6,8 @@
 import { stat } from "node:fs/promises";
 import { checkpointFolder } from "@llm/tensor/node";
 import type { CheckpointFiles } from "@llm/tensor";
+import { PretrainedArgumentError } from "./errors.js";
+import { isHubId } from "./files/hub.js";
 import { loadPretrainedFrom, remoteFiles, type LoadPretrainedOptions } from "./load.js";
 import { folderCache } from "./node/folder_cache.js";
 import { nodeHasher } from "./node/hasher.js";
@@ -26,6 +28,12 @@ export interface NodeLoadPretrainedOptions extends LoadPretrainedOptions {
  */
 export async function resolveFiles(source: string, options: NodeLoadPretrainedOptions = {}): Promise<CheckpointFiles> {
   if (await isFolder(source)) return checkpointFolder(source);
+  // a path that is not there is a typo, not a Hub id to ask the network about
+  if (/^(\.{1,2}[\\/]|[\\/]|~|[A-Za-z]:[\\/])/.test(source) || (!/^https?:\/\//i.test(source) && !isHubId(source))) {
+    throw new PretrainedArgumentError(
+      `source: ${JSON.stringify(source)} is not a folder here; expected a model folder, an http(s) URL or a Hub id ("namespace/name")`,
+    );
+  }
   return remoteFiles(source, nodeDefaults(options));
 }
 

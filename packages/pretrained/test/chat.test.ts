@@ -220,6 +220,14 @@ describe("chat", () => {
     plain.dispose();
   });
 
+  it("chat_template.jinja wins over tokenizer_config.json's template, as in transformers", async () => {
+    const dir = await chatFolder(join(work, "jinja"));
+    writeFileSync(join(dir, "chat_template.jinja"), "{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}");
+    const withFile = await loadPretrained(dir);
+    expect(withFile.applyChatTemplate([{ role: "user", content: "hi" }])).toBe("[user] hi\n");
+    withFile.dispose();
+  });
+
   it("add_bos_token in tokenizer_config.json puts bos before encoded text, as transformers 5 does", async () => {
     const dir = await chatFolder(join(work, "bos"));
     writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify({ bos_token: "<|endoftext|>", add_bos_token: true }));

@@ -110,7 +110,14 @@ export class RemoteFiles implements CheckpointFiles {
     const problems: string[] = [];
     for (let attempt = 0; attempt < attempts; attempt++) {
       this.options.signal?.throwIfAborted();
-      const fetched = await fetchKeepingHops(url, { headers: { "accept-encoding": "identity" } }, this.options);
+      let fetched: Awaited<ReturnType<typeof fetchKeepingHops>>;
+      try {
+        fetched = await fetchKeepingHops(url, { headers: { "accept-encoding": "identity" } }, this.options);
+      } catch (error) {
+        if (this.options.signal?.aborted) throw this.options.signal.reason;
+        problems.push(`attempt ${attempt + 1}: ${networkProblem(error)}`);
+        continue;
+      }
       const { response } = fetched;
       if (isMissingFile(response)) {
         await response.body?.cancel();
@@ -159,7 +166,10 @@ export class RemoteFiles implements CheckpointFiles {
   /** Without a cache: the file's size from a one-byte range request, then each read its own range request. */
   private async ranged(name: string): Promise<Entry | null> {
     const url = this.url(name);
-    const probe = await fetchKeepingHops(url, { headers: { range: "bytes=0-0" } }, this.options);
+    const probe = await fetchKeepingHops(url, { headers: { range: "bytes=0-0" } }, this.options).catch((error: unknown) => {
+      if (this.options.signal?.aborted) throw this.options.signal.reason;
+      throw new DownloadError(`${url}: ${networkProblem(error)}`, url);
+    });
     const { response } = probe;
     if (isMissingFile(response)) {
       await response.body?.cancel();
@@ -207,6 +217,13 @@ export class RemoteFiles implements CheckpointFiles {
       },
     };
   }
+}
+
+/** A failed fetch in words: fetch's own "fetch failed" says little; its cause says what. */
+function networkProblem(error: unknown): string {
+  const e = error as Error & { cause?: { code?: string; message?: string } };
+  const cause = e.cause?.code ?? e.cause?.message;
+  return `cannot reach the server (${e.message}${cause ? `: ${cause}` : ""})`;
 }
 
 /** A response body as Uint8Array chunks. */
