@@ -39,8 +39,14 @@ ${LOAD_HELP}`,
           ask();
           continue;
         }
-        for await (const piece of session.send(text)) io.stdout.write(piece);
-        io.stdout.write("\n");
+        try {
+          for await (const piece of session.send(text)) io.stdout.write(piece);
+          io.stdout.write("\n");
+        } catch (error) {
+          // at a terminal a failed turn is said and the conversation goes on; a script stops
+          if (!interactive) throw error;
+          io.stdout.write(`\n(error: ${(error as Error).message.split("\n")[0]})\n`);
+        }
         ask();
       }
     } finally {

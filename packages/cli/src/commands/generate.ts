@@ -1,5 +1,5 @@
 import { GENERATION_HELP, GENERATION_OPTIONS, generationOptions, LOAD_HELP, LOAD_OPTIONS, parse } from "../args.js";
-import type { Io } from "../io.js";
+import { type Io, UsageError } from "../io.js";
 import { readAll } from "../stdin.js";
 import { loadModelSource } from "../load.js";
 import type { Command } from "../main.js";
@@ -23,6 +23,7 @@ ${LOAD_HELP}`,
       prompt: { type: "string", short: "p" },
       chat: { type: "boolean" },
     });
+    if (values.prompt === undefined && io.stdin.isTTY) throw new UsageError("expected --prompt TEXT, or the prompt on standard input");
     const prompt = (values.prompt as string | undefined) ?? (await readAll(io.stdin));
     const model = await loadModelSource(positionals[0], values, io);
     try {
