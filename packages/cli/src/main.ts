@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import { chat } from "./commands/chat.js";
 import { convert } from "./commands/convert.js";
 import { evaluate } from "./commands/eval.js";
@@ -34,7 +35,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return name === undefined ? 1 : 0;
   }
   if (name === "--version" || name === "-v") {
-    io.stdout.write("0.0.0\n");
+    const pkg = createRequire(import.meta.url)("../package.json") as { version: string };
+    io.stdout.write(`${pkg.version}\n`);
     return 0;
   }
   const command = COMMANDS[name];
