@@ -147,6 +147,14 @@ describe("verification and retries", () => {
     p.dispose();
   });
 
+  it("a server error (5xx) is tried again", async () => {
+    server.faults.set("tokenizer.json", ["error"]);
+    const from = server.requests.length;
+    const p = await loadPretrained("test-org/chat", { endpoint: server.url, cacheDir: freshCache() });
+    expect(since(from).filter((r) => r.path.endsWith("/tokenizer.json")).length).toBe(2);
+    p.dispose();
+  });
+
   it("a corrupted download (same length, one byte flipped) fails its sha256 and is fetched again; a small file's git blob id too", async () => {
     server.faults.set("model.safetensors", ["corrupt"]);
     server.faults.set("tokenizer.json", ["corrupt"]);

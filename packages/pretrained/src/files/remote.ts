@@ -124,6 +124,11 @@ export class RemoteFiles implements CheckpointFiles {
         await cache.putMissing(url);
         return null;
       }
+      if (response.status >= 500) {
+        // the server's trouble, maybe passing: try again
+        problems.push(`attempt ${attempt + 1}: ${(await responseError(url, response)).message.slice(url.length + 2)}`);
+        continue;
+      }
       if (!response.ok) throw await responseError(url, response);
       const expected = expectedFile(fetched);
       const digest = new DownloadDigest(expected, this.options.hasher ?? nobleHasher);

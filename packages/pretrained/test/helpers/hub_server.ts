@@ -17,7 +17,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { join, relative } from "node:path";
 
-export type Fault = "truncate" | "corrupt" | "hang";
+export type Fault = "truncate" | "corrupt" | "hang" | "error";
 
 export interface HubServer {
   /** http://127.0.0.1:PORT */
@@ -70,6 +70,7 @@ export async function serveHub(repos: Record<string, string>, commit = "01234567
 
   const send = (req: IncomingMessage, res: ServerResponse, name: string, bytes: Buffer, headers: Record<string, string>) => {
     const fault = faults.get(name)?.shift();
+    if (fault === "error") return void res.writeHead(503, { ...CORS, "content-type": "text/plain" }).end("busy");
     const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
     let status = 200;
     let body = bytes;
