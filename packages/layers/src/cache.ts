@@ -34,6 +34,8 @@ export class LayerKVCache {
   /** Positions appended since the cache was made or released (what positions continue from). */
   private seen = 0;
   private keyBuffer: Tensor | null = null;
+  /** Set once the backend has said it cannot write in place. */
+  private concatenates = false;
   private valueBuffer: Tensor | null = null;
   /** Buffer index of keys[0]. */
   private bufferStart = 0;
@@ -69,9 +71,8 @@ export class LayerKVCache {
   append(keys: Tensor, values: Tensor): { keys: Tensor; values: Tensor; start: number } {
     const inGraph = keys.requiresGrad || values.requiresGrad || !!this.keys?.requiresGrad;
     const dropped = this.outOfWindow();
-    // a backend without in-place writes (Backend.writeInto) concatenates
-    if (inGraph || !keys.backend.writeInto) this.appendByConcat(keys, values, dropped);
-    else this.appendInPlace(keys, values, dropped);
+    // writeInto says whether the backend wrote in place; where it cannot, the cache concatenates
+    if (inGraph || this.concatenates || !this.appendInPlace(keys, values, dropped)) this.appendByConcat(keys, values, dropped);
     this.seen += keys.shape[2]!;
     return { keys: this.keys!, values: this.values!, start: this.start };
   }
@@ -102,8 +103,15 @@ export class LayerKVCache {
     this.values = nextValues;
   }
 
-  /** Writes this step's positions into the buffers, after the held ones still in the window. */
-  private appendInPlace(keys: Tensor, values: Tensor, dropped: number): void {
+  /**
+   * Writes this step's positions into the buffers, after the held ones still in the window; false,
+   * changing nothing, when the backend cannot write in place (the cache concatenates from then on).
+   */
+  private appendInPlace(keys: Tensor, values: Tensor, dropped: number): boolean {
+    if (this.keyBuffer === null && !canWriteInPlace(keys)) {
+      this.concatenates = true;
+      return false;
+    }
     const kept = (this.keys?.shape[2] ?? 0) - dropped;
     const incoming = keys.shape[2]!;
     if (this.keyBuffer === null || this.bufferStart + dropped + kept + incoming > this.capacity) {
@@ -115,6 +123,7 @@ export class LayerKVCache {
     write(this.keyBuffer!, at, keys);
     write(this.valueBuffer!, at, values);
     this.setViews(this.bufferStart, at + incoming);
+    return true;
   }
 
   /**
@@ -155,6 +164,41 @@ export class LayerKVCache {
     this.values = keep(positions(this.valueBuffer!, start, end));
   }
 
+  /** Whether the first `length` positions are still held (a window drops the oldest). */
+  canKeep(length: number): boolean {
+    return length === 0 || length >= this.start;
+  }
+
+  /**
+   * Keeps the first `length` positions and forgets the rest (a chat whose next prompt shares only
+   * part of what was cached). The buffers keep their room; the next append writes over the rest.
+   * A window may have dropped positions before `length`: see canKeep.
+   */
+  truncate(length: number): void {
+    checkTruncate(length, this.seen);
+    if (length === this.seen) return;
+    if (length === 0) {
+      this.release();
+      return;
+    }
+    if (!this.canKeep(length)) {
+      throw new LayerArgumentError(
+        `KV cache truncate: positions before ${this.start} fell out of the window; cannot keep the first ${length}`,
+      );
+    }
+    const held = length - this.start;
+    if (this.keyBuffer) {
+      this.setViews(this.bufferStart, this.bufferStart + held);
+    } else {
+      const [keys, values] = [this.keys!, this.values!];
+      this.keys = keep(keys.slice(2, 0, held).contiguous());
+      this.values = keep(values.slice(2, 0, held).contiguous());
+      if (!keys.requiresGrad) keys.dispose();
+      if (!values.requiresGrad) values.dispose();
+    }
+    this.seen = length;
+  }
+
   /** Frees the stored tensors unless an autograd graph still needs them; the cache starts over. */
   release(): void {
     for (const t of [this.keys, this.values, this.keyBuffer, this.valueBuffer]) if (t && !t.requiresGrad) t.dispose();
@@ -176,7 +220,21 @@ function positions(buffer: Tensor, start: number, end: number): Tensor {
   return view === buffer ? buffer.detach() : view;
 }
 
-/** Writes `t` into `buffer` at position `at` of axis 2 (the backend can: the caller checked). */
+/**
+ * Whether the backend writes in place: a one-element write into a scratch tensor, asked once per
+ * cache, before any buffer is made (writeInto answers false, writing nothing, where it cannot).
+ */
+function canWriteInPlace(like: Tensor): boolean {
+  const [dst, src] = [0, 1].map(() => zeros([1], { dtype: like.dtype, backend: like.backend })) as [Tensor, Tensor];
+  try {
+    return writeInto(dst, src);
+  } finally {
+    dst.dispose();
+    src.dispose();
+  }
+}
+
+/** Writes `t` into `buffer` at position `at` of axis 2 (the backend can: appendInPlace checked). */
 function write(buffer: Tensor, at: number, t: Tensor): void {
   const dst = positions(buffer, at, at + t.shape[2]!);
   try {
@@ -203,7 +261,27 @@ export class TransformerKVCache implements KVCache {
     return this.layers[0]?.length ?? 0;
   }
 
+  /**
+   * Keeps the first `length` positions in every layer and returns how many it kept: `length`, or 0
+   * when a layer's window has already dropped some of them (the cache then starts over).
+   */
+  truncate(length: number): number {
+    checkTruncate(length, this.length);
+    if (!this.layers.every((layer) => layer.canKeep(length))) {
+      this.dispose();
+      return 0;
+    }
+    for (const layer of this.layers) layer.truncate(length);
+    return length;
+  }
+
   dispose(): void {
     for (const layer of this.layers) layer.release();
+  }
+}
+
+function checkTruncate(length: number, held: number): void {
+  if (!Number.isInteger(length) || length < 0 || length > held) {
+    throw new LayerArgumentError(`KV cache truncate: expected a length in [0, ${held}] (the positions seen), found ${length}`);
   }
 }

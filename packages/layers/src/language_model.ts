@@ -30,6 +30,11 @@ export interface ForwardOptions {
 export interface KVCache {
   /** Number of positions stored. */
   readonly length: number;
+  /**
+   * Keeps the first `length` positions and forgets the rest; returns how many it kept (fewer when a
+   * sliding window has dropped some: 0, the cache starting over). Optional: a cache without it is rebuilt.
+   */
+  truncate?(length: number): number;
   /** Frees the cached tensors. */
   dispose(): void;
 }

@@ -1,4 +1,4 @@
-import type { LanguageModel } from "@llm/layers";
+import type { KVCache, LanguageModel } from "@llm/layers";
 import type { Tensor } from "@llm/tensor";
 import { SamplingError } from "./errors.js";
 import { bool, int32, lastLogits } from "./model_step.js";
@@ -11,6 +11,13 @@ export interface GenerateOptions extends SamplingOptions {
   stopTokens?: readonly number[];
   /** Fills the left of shorter prompts in a batch (never attended to; default 0). */
   padId?: number;
+  /**
+   * Continue from this cache (one prompt only): it holds the keys and values of the prompt's first
+   * `cache.length` ids, so only the rest are fed. It stays the caller's (not disposed) and ends
+   * holding every id fed: the prompt and the generated ids but the last (a chat's next turn
+   * reuses it).
+   */
+  cache?: KVCache;
 }
 
 /** Streams the ids that follow one prompt, using the KV cache (each step feeds one token). */
@@ -39,6 +46,7 @@ export async function* generateBatch(
   const longest = Math.max(0, ...prompts.map((p) => p.length));
   const maxNew = options.maxNewTokens ?? Math.max(0, Math.min(64, model.config.maxPositions - longest));
   checkPrompts(model, prompts, maxNew);
+  if (options.cache !== undefined) checkCache(options.cache, prompts);
   const stop = new Set(options.stopTokens ?? []);
   const sampler = createSampler(options);
   const batch = prompts.length;
@@ -52,15 +60,18 @@ export async function* generateBatch(
   // keyMask[b] grows by one real key per step: a left-padded row hides its padding forever.
   const keyMask = prompts.map((p) => [...new Array<number>(width - p.length).fill(0), ...new Array<number>(p.length).fill(1)]);
 
-  const cache = model.createCache();
+  const ownCache = options.cache === undefined;
+  const cache = options.cache ?? model.createCache();
+  // ids the given cache holds already are not fed again
+  const cached = ownCache ? 0 : cache.length;
   try {
     let ids = int32(
-      prompts.flatMap((p) => [...new Array<number>(width - p.length).fill(pad), ...p]),
-      [batch, width],
+      prompts.flatMap((p) => [...new Array<number>(width - p.length).fill(pad), ...p.slice(cached)]),
+      [batch, width - cached],
     );
     let positions = int32(
-      prompts.flatMap((p) => Array.from({ length: width }, (_, j) => Math.max(0, j - (width - p.length)))),
-      [batch, width],
+      prompts.flatMap((p) => Array.from({ length: width - cached }, (_, j) => Math.max(0, cached + j - (width - p.length)))),
+      [batch, width - cached],
     );
     for (let step = 0; step < maxNew; step++) {
       const mask: Tensor | undefined = padded ? bool(keyMask.flat(), [batch, keyMask[0]!.length]) : undefined;
@@ -99,7 +110,7 @@ export async function* generateBatch(
       }
     }
   } finally {
-    cache.dispose();
+    if (ownCache) cache.dispose();
   }
 }
 
@@ -118,4 +129,13 @@ function checkPrompts(model: LanguageModel, prompts: readonly (readonly number[]
       );
     }
   });
+}
+
+function checkCache(cache: KVCache, prompts: readonly (readonly number[])[]): void {
+  if (prompts.length !== 1) throw new SamplingError(`generate: a cache continues one prompt, got a batch of ${prompts.length}`);
+  if (cache.length >= prompts[0]!.length) {
+    throw new SamplingError(
+      `generate: the cache holds ${cache.length} positions; expected fewer than the prompt's ${prompts[0]!.length} ids (at least one id to feed)`,
+    );
+  }
 }

@@ -27,7 +27,8 @@ export interface GenerateTextOptions extends GenerateOptions {
 }
 
 /**
- * Streams the text that follows `prompt`. Pieces never split a UTF-8 character (text ending in an
+ * Streams the text that follows `prompt` (text, or token ids already encoded, e.g. a rendered chat
+ * template's). Pieces never split a UTF-8 character (text ending in an
  * incomplete character, decoded as U+FFFD, is held back) and never emit the start of a possible
  * stop string until it is known not to be one.
  *
@@ -37,10 +38,10 @@ export interface GenerateTextOptions extends GenerateOptions {
 export async function* generateText(
   model: LanguageModel,
   tokenizer: TextCodec,
-  prompt: string,
+  prompt: string | readonly number[],
   options: GenerateTextOptions = {},
 ): AsyncGenerator<string, void, undefined> {
-  const promptIds = Array.from(tokenizer.encode(prompt));
+  const promptIds = typeof prompt === "string" ? Array.from(tokenizer.encode(prompt)) : Array.from(prompt);
   const stops = (options.stopStrings ?? []).filter((s) => s.length > 0);
   const longestStop = Math.max(0, ...stops.map((s) => s.length));
   // The decoder reads the prompt first, so a token that merges with the prompt's last characters
