@@ -1,5 +1,7 @@
-export type { DType, HostArray } from "./dtype.js";
-export { DTYPES, BYTES_PER_ELEMENT, isFloating } from "./dtype.js";
+export type { DType, HostArray, QuantizedDType, StoredDType } from "./dtype.js";
+export { DTYPES, BYTES_PER_ELEMENT, QUANT_BLOCKS, isFloating, isQuantized, isStoredDType } from "./dtype.js";
+export { quantizeTensor, type QuantizeOptions } from "./ops/quantize.js";
+export { quantizeBlocks, dequantizeBlocks, QUANTIZE_TYPES } from "./quant/index.js";
 export type {
   Backend,
   BackendBuffer,

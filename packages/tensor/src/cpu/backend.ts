@@ -1,5 +1,5 @@
 import type { Backend, BackendBuffer, BinaryOp, FusedKernels, ReduceOp, StridedView, UnaryOp } from "../backend.js";
-import type { DType, HostArray } from "../dtype.js";
+import { elementsOfHost, isQuantized, type DType, type HostArray } from "../dtype.js";
 import { attention } from "./kernels/attention.js";
 import { binary, unary, where } from "./kernels/elementwise.js";
 import { bufferData, CpuBuffer } from "./buffer.js";
@@ -13,6 +13,7 @@ import { adamwStep } from "./kernels/adamw.js";
 import { gather, scatterAdd } from "./kernels/gather.js";
 import { float32ToBfloat16Bits, float32ToFloat16Bits } from "./half.js";
 import { matmul } from "./kernels/matmul.js";
+import { copyQuantized, gatherQuantizedRows } from "./kernels/quantized.js";
 import { allocUninit, allocZeroed, pooledArrayBytes, releasePooledArrays } from "./pool.js";
 import { argmax, cumsum, reduce } from "./kernels/reduce.js";
 import { wasmDisabledByEnv } from "./wasm/runtime.js";
@@ -31,6 +32,8 @@ function matches(data: HostArray, dtype: DType): boolean {
     case "float16":
     case "bfloat16":
       return data instanceof Uint16Array;
+    default:
+      return data instanceof Uint8Array; // block-quantized: the blocks' bytes
   }
 }
 
@@ -59,6 +62,7 @@ export class CpuBackend implements Backend {
     logSoftmaxGrad: (y, g) => logSoftmaxGrad(y, g, this.wasm),
   };
   readonly wasm: boolean;
+  readonly storedMatmulDTypes: readonly DType[] = ["float16", "bfloat16", "q8_0", "q4_0", "q4_k", "q6_k"];
 
   constructor(options: CpuBackendOptions = {}) {
     this.wasm = options.wasm ?? !wasmDisabledByEnv();
@@ -79,7 +83,7 @@ export class CpuBackend implements Backend {
 
   upload(data: HostArray, dtype: DType): BackendBuffer {
     if (matches(data, dtype)) {
-      const copy = allocUninit(dtype, data.length);
+      const copy = allocUninit(dtype, elementsOfHost(dtype, data.length));
       copy.set(data);
       if (dtype === "bool") for (let i = 0; i < copy.length; i++) copy[i] = copy[i] !== 0 ? 1 : 0;
       return new CpuBuffer(copy, dtype);
@@ -95,6 +99,7 @@ export class CpuBackend implements Backend {
   }
 
   fill(size: number, value: number, dtype: DType): BackendBuffer {
+    if (isQuantized(dtype) && value !== 0) throw new Error(`cpu backend: fill of ${dtype} takes only 0 (zero blocks), found ${value}`);
     const data = allocZeroed(dtype, size);
     if (isHalf(dtype)) data.fill(dtype === "float16" ? float32ToFloat16Bits(value) : float32ToBfloat16Bits(value));
     else if (dtype === "bool") data.fill(value !== 0 ? 1 : 0);
@@ -120,7 +125,7 @@ export class CpuBackend implements Backend {
   }
 
   copy(x: StridedView): BackendBuffer {
-    return copy(x);
+    return isQuantized(x.buffer.dtype) ? copyQuantized(x) : copy(x);
   }
 
   writeInto(dst: StridedView, x: StridedView): void {
@@ -160,7 +165,7 @@ export class CpuBackend implements Backend {
   }
 
   gather(x: StridedView, indices: StridedView, axis: number): BackendBuffer {
-    return gather(x, indices, axis);
+    return isQuantized(x.buffer.dtype) ? gatherQuantizedRows(x, indices) : gather(x, indices, axis);
   }
 
   scatterAdd(updates: StridedView, indices: StridedView, axis: number, shape: readonly number[]): BackendBuffer {

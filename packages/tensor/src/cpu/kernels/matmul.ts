@@ -4,6 +4,7 @@ import { allocZeroed } from "../pool.js";
 import { CpuBuffer, viewData } from "../buffer.js";
 import { cast, float32View, isHalf } from "./cast.js";
 import { gemmF32 } from "./gemm.js";
+import { matmulStored } from "./matmul_stored.js";
 import { coalesce, contiguousStrides, forEachRun, sizeOf } from "../strided.js";
 import { gemmWasmF32 } from "../wasm/gemm.js";
 
@@ -21,6 +22,8 @@ export function matmul(a: StridedView, b: StridedView, wasm = true): BackendBuff
   const N = b.shape[r - 1]!;
   const batch = a.shape.slice(0, r - 2);
   const outShape = [...batch, M, N];
+  // a weight kept as stored (float16, bfloat16, quantized blocks) times float32 activations
+  if (dtype === "float32" && b.buffer.dtype !== "float32") return matmulStored(a, b, wasm);
   if (isHalf(dtype)) {
     const out = matmul(float32View(a), float32View(b), wasm);
     return cast({ buffer: out, shape: outShape, strides: contiguousStrides(outShape), offset: 0 }, dtype);
