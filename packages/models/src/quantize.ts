@@ -9,7 +9,7 @@ import { WEIGHT_DTYPES, weightDType, weightRoles, type WeightDType } from "./wei
  * stay float32, the output head is Q8_0 or Q6_K). The modules keep their tensors, which change
  * dtype; each weight is converted and its float copy freed before the next, so memory never
  * holds two copies of the model. Returns the model (now in eval mode: stored weights are not
- * trained). Quantized weights are not converted again: quantize a float model.
+ * trained). "float32" widens (dequantizes) every weight; a quantized weight is not quantized again.
  */
 export async function quantize(model: Model, dtype: Exclude<WeightDType, "auto">): Promise<Model> {
   if (!WEIGHT_DTYPES.includes(dtype) || dtype === ("auto" as string)) {
@@ -17,9 +17,13 @@ export async function quantize(model: Model, dtype: Exclude<WeightDType, "auto">
   }
   const modelType = modelTypeOf(model);
   for (const [param, role] of weightRoles(model)) {
-    if (isQuantized(param.dtype)) throw new ModelError(`quantize: the model already holds ${param.dtype} weights; quantize a float model`);
     const target = weightDType(role, dtype, param.dtype, role.axis < 0 ? 0 : param.shape[role.axis]!, modelType);
     if (target === param.dtype) continue;
+    if (isQuantized(param.dtype) && isQuantized(target)) {
+      throw new ModelError(
+        `quantize: the model already holds ${param.dtype} weights; quantize a float model to ${target} (re-quantizing compounds the error)`,
+      );
+    }
     param.replaceWith(await converted(param, target, role.axis));
   }
   return model.eval();
