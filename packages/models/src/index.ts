@@ -25,3 +25,11 @@ export { llama } from "./architectures/llama.js";
 export { falcon } from "./architectures/falcon.js";
 export { mpt } from "./architectures/mpt.js";
 export { glm, glmBlockMask } from "./architectures/glm.js";
+export {
+  modelToGGUF,
+  loadGGUFFrom,
+  GGUF_ARCHITECTURES,
+  type GGUFExportOptions,
+  type LoadGGUFOptions,
+  type LoadedGGUF,
+} from "./gguf/index.js";

@@ -75,7 +75,7 @@ export function parseGGUFHeader(bytes: Uint8Array, source: string): GGUFHeader {
         return view.getInt32((at += 4) - 4, true);
       case 6:
         need(4);
-        return view.getFloat32((at += 4) - 4, true);
+        return shortestFloat32(view.getFloat32((at += 4) - 4, true));
       case 7:
         need(1);
         return view.getUint8(at++) !== 0;
@@ -143,4 +143,17 @@ export function parseGGUFHeader(bytes: Uint8Array, source: string): GGUFHeader {
   }
   const dataStart = Math.ceil(at / alignment) * alignment;
   return { version, metadata, tensors, alignment, dataStart };
+}
+
+/**
+ * The shortest decimal that is this float32 (1e-5 for the float32 nearest 1e-5): a config value
+ * written as float32 (an epsilon, a rope base) reads back as the number it was written from.
+ */
+export function shortestFloat32(x: number): number {
+  if (!Number.isFinite(x) || x === 0) return x;
+  for (let p = 1; p <= 9; p++) {
+    const candidate = Number(x.toPrecision(p));
+    if (Math.fround(candidate) === x) return candidate;
+  }
+  return x;
 }
