@@ -3,7 +3,8 @@ import { elementsOfHost, isQuantized, type DType, type HostArray } from "../dtyp
 import { attention } from "./kernels/attention.js";
 import { binary, unary, where } from "./kernels/elementwise.js";
 import { bufferData, CpuBuffer } from "./buffer.js";
-import { cast, convertArray, isHalf } from "./kernels/cast.js";
+import { cast, convertArray, isHalf, toFloat32 } from "./kernels/cast.js";
+import { ggmlGelu } from "./kernels/ggml_rounding.js";
 import { concat, copy } from "./kernels/copy.js";
 import { copyInto } from "./strided.js";
 import { activationGrad } from "./kernels/activation_grad.js";
@@ -13,6 +14,7 @@ import { adamwStep } from "./kernels/adamw.js";
 import { gather, scatterAdd } from "./kernels/gather.js";
 import { float32ToBfloat16Bits, float32ToFloat16Bits } from "./half.js";
 import { matmul } from "./kernels/matmul.js";
+import type { ActivationRounding } from "./kernels/matmul_stored.js";
 import { copyQuantized, gatherQuantizedRows } from "./kernels/quantized.js";
 import { allocUninit, allocZeroed, pooledArrayBytes, releasePooledArrays } from "./pool.js";
 import { argmax, cumsum, reduce } from "./kernels/reduce.js";
@@ -43,6 +45,13 @@ export interface CpuBackendOptions {
    * otherwise). Defaults to on, unless the environment sets LLM_TENSOR_WASM=0.
    */
   wasm?: boolean;
+  /**
+   * "ggml": compute as llama.cpp's CPU backend does where it rounds: activations rounded before a
+   * matmul with a float16, bfloat16 or quantized weight (to float16, or to Q8_0 / Q8_K blocks), and
+   * GELU through its float16 table; so results match it up to summation order (for comparing with
+   * it). Default "none": activations stay float32 (more exact).
+   */
+  activationRounding?: ActivationRounding;
 }
 
 /** The reference backend: plain typed arrays, synchronous kernels, single-threaded. */
@@ -64,8 +73,12 @@ export class CpuBackend implements Backend {
   readonly wasm: boolean;
   readonly storedMatmulDTypes: readonly DType[] = ["float16", "bfloat16", "q8_0", "q4_0", "q4_k", "q6_k"];
 
+  /** See CpuBackendOptions.activationRounding. */
+  readonly activationRounding: ActivationRounding;
+
   constructor(options: CpuBackendOptions = {}) {
     this.wasm = options.wasm ?? !wasmDisabledByEnv();
+    this.activationRounding = options.activationRounding ?? "none";
   }
 
   /**
@@ -137,6 +150,9 @@ export class CpuBackend implements Backend {
   }
 
   unary(op: UnaryOp, x: StridedView): BackendBuffer {
+    if (this.activationRounding === "ggml" && (op === "gelu" || op === "gelu_tanh") && x.buffer.dtype === "float32") {
+      return new CpuBuffer(ggmlGelu(toFloat32(x)), "float32");
+    }
     return unary(op, x, this.wasm);
   }
 
@@ -161,7 +177,7 @@ export class CpuBackend implements Backend {
   }
 
   matmul(a: StridedView, b: StridedView): BackendBuffer {
-    return matmul(a, b, this.wasm);
+    return matmul(a, b, this.wasm, this.activationRounding);
   }
 
   gather(x: StridedView, indices: StridedView, axis: number): BackendBuffer {

@@ -5,6 +5,10 @@ import { CpuBuffer } from "../buffer.js";
 import { contiguousData, sizeOf } from "../strided.js";
 import { gemmWasmF32 } from "../wasm/gemm.js";
 import { gemmF32 } from "./gemm.js";
+import { roundActivationsLikeGgml } from "./ggml_rounding.js";
+
+/** How activations meet a stored weight: as they are (float32), or rounded as llama.cpp rounds them (see ggml_rounding.ts). */
+export type ActivationRounding = "none" | "ggml";
 import { decodeStoredRow } from "./stored_rows.js";
 
 /** Floats of weight decoded per chunk of output columns in the GEMM path: stays in L2. */
@@ -20,7 +24,7 @@ const GEMM_ROWS = 4;
  * decoded rows go through the float32 GEMM (WebAssembly SIMD where available). b's batch dims, if
  * any, are broadcast (stride 0): one weight for all.
  */
-export function matmulStored(a: StridedView, b: StridedView, wasm: boolean): BackendBuffer {
+export function matmulStored(a: StridedView, b: StridedView, wasm: boolean, rounding: ActivationRounding = "none"): BackendBuffer {
   const r = a.shape.length;
   const K = a.shape[r - 1]!;
   const N = b.shape[r - 1]!;
@@ -35,7 +39,8 @@ export function matmulStored(a: StridedView, b: StridedView, wasm: boolean): Bac
       `cpu backend: a ${b.buffer.dtype} weight is multiplied along its blocks (x @ W^T with W [out, in] quantized by rows); this one's blocks run across the product`,
     );
   }
-  const A = contiguousData(a) as Float32Array; // activations: already contiguous in practice
+  let A = contiguousData(a) as Float32Array; // activations: already contiguous in practice
+  if (rounding === "ggml") A = roundActivationsLikeGgml(A, rows, K, b.buffer.dtype);
   const out = new Float32Array(rows * N);
   if (rows === 0 || N === 0) return new CpuBuffer(out, "float32");
   if (rows < GEMM_ROWS) dotRows(rows, N, K, A, b, sbk, sbn, out);
