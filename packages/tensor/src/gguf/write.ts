@@ -69,40 +69,52 @@ class ByteSink {
     this.length += n;
     return at;
   }
+  // room() may start a new chunk and view: each writer calls it before reading this.view / this.current
   u8(v: number): void {
-    this.view.setUint8(this.room(1), v);
+    const at = this.room(1);
+    this.view.setUint8(at, v);
   }
   i8(v: number): void {
-    this.view.setInt8(this.room(1), v);
+    const at = this.room(1);
+    this.view.setInt8(at, v);
   }
   u16(v: number): void {
-    this.view.setUint16(this.room(2), v, true);
+    const at = this.room(2);
+    this.view.setUint16(at, v, true);
   }
   i16(v: number): void {
-    this.view.setInt16(this.room(2), v, true);
+    const at = this.room(2);
+    this.view.setInt16(at, v, true);
   }
   u32(v: number): void {
-    this.view.setUint32(this.room(4), v, true);
+    const at = this.room(4);
+    this.view.setUint32(at, v, true);
   }
   i32(v: number): void {
-    this.view.setInt32(this.room(4), v, true);
+    const at = this.room(4);
+    this.view.setInt32(at, v, true);
   }
   u64(v: number): void {
-    this.view.setBigUint64(this.room(8), BigInt(v), true);
+    const at = this.room(8);
+    this.view.setBigUint64(at, BigInt(v), true);
   }
   i64(v: number): void {
-    this.view.setBigInt64(this.room(8), BigInt(v), true);
+    const at = this.room(8);
+    this.view.setBigInt64(at, BigInt(v), true);
   }
   f32(v: number): void {
-    this.view.setFloat32(this.room(4), v, true);
+    const at = this.room(4);
+    this.view.setFloat32(at, v, true);
   }
   f64(v: number): void {
-    this.view.setFloat64(this.room(8), v, true);
+    const at = this.room(8);
+    this.view.setFloat64(at, v, true);
   }
   str(s: string): void {
     const b = encoder.encode(s);
     this.u64(b.length);
-    this.current.set(b, this.room(b.length));
+    const at = this.room(b.length);
+    this.current.set(b, at);
   }
   bytes(): Uint8Array {
     const all = new Uint8Array(this.length);
