@@ -8,7 +8,7 @@
 //
 //   node benchmarks/forward_dtypes.mjs [--quick] [--shapes gpt2,tinyllama] [--dtypes float16,q8_0,q4_0]
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
@@ -58,6 +58,17 @@ const SHAPES = {
   },
 };
 
+/**
+ * This process's peak RSS (VmHWM). Not process.resourceUsage().maxRSS: Linux carries that over
+ * from the parent through fork and exec, so a child would report at least its parent's peak.
+ */
+function peakRss() {
+  const line = readFileSync("/proc/self/status", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("VmHWM:"));
+  return Number(line.split(/\s+/)[1]) * 1024;
+}
+
 const promptIds = (n, vocab) => Array.from({ length: n }, (_, i) => (i * 7919 + 13) % vocab);
 
 if (args.child === "ours") {
@@ -82,7 +93,7 @@ if (args.child === "ours") {
     }
     return { prefillMs, decodeMs: performance.now() - t };
   });
-  console.log(JSON.stringify({ ...result, loadMs, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
+  console.log(JSON.stringify({ ...result, loadMs, maxRssBytes: peakRss() }));
   process.exit(0);
 }
 
@@ -107,7 +118,7 @@ if (args.child === "llama.cpp") {
     next = out[0].next.token;
   }
   const decodeMs = performance.now() - t;
-  console.log(JSON.stringify({ prefillMs, decodeMs, loadMs, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
+  console.log(JSON.stringify({ prefillMs, decodeMs, loadMs, maxRssBytes: peakRss() }));
   process.exit(0);
 }
 

@@ -6,7 +6,7 @@
 //
 //   node benchmarks/llama7b.mjs [--steps N]
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
@@ -54,10 +54,19 @@ if (args.child) {
   });
   const dtypes = {};
   for (const p of model.parameters()) dtypes[p.dtype] = (dtypes[p.dtype] ?? 0) + p.size;
-  console.log(
-    JSON.stringify({ ...out, loadMs, rssAfterLoadBytes: rssAfterLoad, maxRssBytes: process.resourceUsage().maxRSS * 1024, dtypes }),
-  );
+  console.log(JSON.stringify({ ...out, loadMs, rssAfterLoadBytes: rssAfterLoad, maxRssBytes: peakRss(), dtypes }));
   process.exit(0);
+}
+
+/**
+ * This process's peak RSS (VmHWM). Not process.resourceUsage().maxRSS: Linux carries that over
+ * from the parent through fork and exec, so a child would report at least its parent's peak.
+ */
+function peakRss() {
+  const line = readFileSync("/proc/self/status", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("VmHWM:"));
+  return Number(line.split(/\s+/)[1]) * 1024;
 }
 
 const root = resolve(import.meta.dirname, "..");

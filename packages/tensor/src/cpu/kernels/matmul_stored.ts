@@ -5,6 +5,7 @@ import { CpuBuffer } from "../buffer.js";
 import { contiguousData, sizeOf } from "../strided.js";
 import { gemmWasmF32 } from "../wasm/gemm.js";
 import { gemmF32 } from "./gemm.js";
+import { gemvStoredWasm } from "../wasm/gemv_stored.js";
 import { roundActivationsLikeGgml } from "./ggml_rounding.js";
 
 /** How activations meet a stored weight: as they are (float32), or rounded as llama.cpp rounds them (see ggml_rounding.ts). */
@@ -43,6 +44,7 @@ export function matmulStored(a: StridedView, b: StridedView, wasm: boolean, roun
   if (rounding === "ggml") A = roundActivationsLikeGgml(A, rows, K, b.buffer.dtype);
   const out = new Float32Array(rows * N);
   if (rows === 0 || N === 0) return new CpuBuffer(out, "float32");
+  if (wasm && rows < GEMM_ROWS && gemvStoredWasm(rows, N, K, A, b, out)) return new CpuBuffer(out, "float32");
   if (rows < GEMM_ROWS) dotRows(rows, N, K, A, b, sbk, sbn, out);
   else gemmPanels(rows, N, K, A, b, sbk, sbn, out, wasm);
   return new CpuBuffer(out, "float32");
