@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { CpuBackend, quantizeTensor, randn, Rng, withBackend, type Tensor } from "@llm/tensor";
 
 /**
- * x @ W^T with W kept as float16 / bfloat16 / Q8_0 / Q4_0 equals x @ W'^T with W' the float32 values
+ * x @ W^T with W kept as float16 / bfloat16 / Q8_0 / Q4_0 / Q6_K equals x @ W'^T with W' the float32 values
  * W holds, on the WebAssembly SIMD kernels (decoding: 1-3 rows) and on the JS ones, for shapes
  * that do and do not fill a kernel's chunks and groups; more rows go through the GEMM path.
  */
@@ -16,7 +16,7 @@ function maxDiff(a: Tensor, b: Tensor): number {
 
 describe.each([true, false])("wasm %s", (wasm) => {
   const backend = new CpuBackend({ wasm });
-  for (const dtype of ["float16", "bfloat16", "q8_0", "q4_0"] as const) {
+  for (const dtype of ["float16", "bfloat16", "q8_0", "q4_0", "q6_k"] as const) {
     for (const [rows, N, K] of [
       [1, 1, 32],
       [1, 37, 96],
@@ -24,8 +24,10 @@ describe.each([true, false])("wasm %s", (wasm) => {
       [2, 5000, 128],
       [7, 70, 160],
       [1, 9, 36],
+      [1, 33, 512],
+      [2, 7, 256],
     ] as const) {
-      if (dtype.startsWith("q") && K % 32 !== 0) continue;
+      if (dtype.startsWith("q") && K % (dtype === "q6_k" ? 256 : 32) !== 0) continue;
       it(`${dtype}: ${rows} x ${K} @ [${N}, ${K}]^T`, async () => {
         await withBackend(backend, async () => {
           const rng = new Rng(N * 31 + K);

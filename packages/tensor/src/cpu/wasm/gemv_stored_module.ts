@@ -7,6 +7,8 @@ import { Code, emitModule, i32, uleb, v128, type FuncDef } from "./encoder.js";
  *  - `dot_q8_0(w, s, x, y, n, nb, ldw)`: Q8_0 rows of nb blocks (34 bytes: f16 scale, 32 int8),
  *    their scales already as float32 in s (one per block, rows after each other);
  *  - `dot_q4_0(w, s, x, y, n, nb, ldw)`: Q4_0 rows (18-byte blocks: scale, 16 bytes of nibbles);
+ *  - `dot_q6_k(w, s, x, y, n, nb, ldw)`: Q6_K rows of nb super-blocks (210 bytes: 128 of low
+ *    nibbles, 64 of high bit pairs, 16 scales, d); s holds d * scale for each 16 values, float32;
  *  - `dot_f16(w, x, y, n, k4, ldw)` and `dot_bf16(...)`: rows of k4 groups of four halves.
  * Sums are float32, per lane, added pairwise at the end. Addresses and strides in bytes.
  * The SIMD opcodes beyond the shared encoder's are added here (WebAssembly SIMD spec values).
@@ -22,6 +24,7 @@ class StoredCode extends Code {
   constBytes(byte: number): this { return this.simdOp(0x0c, ...new Array<number>(16).fill(byte)); }
   v128And(): this { return this.simdOp(0x4e); }
   v128Or(): this { return this.simdOp(0x50); }
+  i8x16Shl(): this { return this.simdOp(0x6b); }
   i8x16ShrU(): this { return this.simdOp(0x6d); }
   i8x16Sub(): this { return this.simdOp(0x71); }
   i16x8ExtendLowI8x16S(): this { return this.simdOp(0x87); }
@@ -140,6 +143,83 @@ function dotHalf(kind: "f16" | "bf16"): FuncDef {
   return { name: `dot_${kind}`, params: [i32, i32, i32, i32, i32, i32], locals: [v128, i32, i32, i32, v128], body: f };
 }
 
+/** acc += (16 int8 lanes of local q, as float32) . x[xOffset ..] times the float32 at s + sOffset. */
+function dot16(
+  f: StoredCode,
+  q: number,
+  t: number,
+  sub: number,
+  acc: number,
+  px: number,
+  xOffset: number,
+  s: number,
+  sOffset: number,
+): void {
+  f.v128Const0().localSet(sub);
+  f.localGet(q).i16x8ExtendLowI8x16S().localTee(t).i32x4ExtendLowI16x8S();
+  madd(f, sub, px, xOffset);
+  f.localGet(t).i32x4ExtendHighI16x8S();
+  madd(f, sub, px, xOffset + 16);
+  f.localGet(q).i16x8ExtendHighI8x16S().localTee(t).i32x4ExtendLowI16x8S();
+  madd(f, sub, px, xOffset + 32);
+  f.localGet(t).i32x4ExtendHighI16x8S();
+  madd(f, sub, px, xOffset + 48);
+  f.localGet(sub).localGet(s).v128Load32Splat(sOffset).f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
+}
+
+function dotQ6K(): FuncDef {
+  const [w, s, x, y, n, nb, ldw] = [0, 1, 2, 3, 4, 5, 6];
+  const [acc, pw, px, b, ql, ql2, qh, q, t, sub] = [7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
+  const f = new StoredCode();
+  f.block().localGet(n).i32Eqz().brIf(0).localGet(nb).i32Eqz().brIf(0);
+  f.loop(); // rows
+  f.v128Const0().localSet(acc);
+  f.localGet(w).localSet(pw).localGet(x).localSet(px).localGet(nb).localSet(b);
+  f.loop(); // super-blocks of 256
+  for (let h = 0; h < 2; h++) {
+    for (let lhalf = 0; lhalf < 2; lhalf++) {
+      const l = 16 * lhalf;
+      f.localGet(pw)
+        .loadAny(64 * h + l)
+        .localSet(ql);
+      f.localGet(pw)
+        .loadAny(64 * h + 32 + l)
+        .localSet(ql2);
+      f.localGet(pw)
+        .loadAny(128 + 32 * h + l)
+        .localSet(qh);
+      // the four 16-value groups: low nibbles of ql | qh bits 0-1, of ql2 | bits 2-3, high of ql | 4-5, of ql2 | 6-7
+      const groups: [number, (c: StoredCode) => void][] = [
+        [0, (c) => c.localGet(ql).constBytes(0x0f).v128And().localGet(qh).constBytes(0x03).v128And().i32Const(4).i8x16Shl().v128Or()],
+        [1, (c) => c.localGet(ql2).constBytes(0x0f).v128And().localGet(qh).i32Const(2).i8x16Shl().constBytes(0x30).v128And().v128Or()],
+        [2, (c) => c.localGet(ql).i32Const(4).i8x16ShrU().localGet(qh).constBytes(0x30).v128And().v128Or()],
+        [3, (c) => c.localGet(ql2).i32Const(4).i8x16ShrU().localGet(qh).i32Const(2).i8x16ShrU().constBytes(0x30).v128And().v128Or()],
+      ];
+      for (const [k, build] of groups) {
+        build(f);
+        f.constBytes(32).i8x16Sub().localSet(q);
+        const subIndex = 8 * h + 2 * k + lhalf; // which 16 values: x offset and scale
+        dot16(f, q, t, sub, acc, px, 64 * subIndex, s, 4 * subIndex);
+      }
+    }
+  }
+  f.localGet(s).i32Const(64).i32Add().localSet(s);
+  f.localGet(pw).i32Const(210).i32Add().localSet(pw);
+  f.localGet(px).i32Const(1024).i32Add().localSet(px);
+  f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
+  f.end();
+  storeSum(f, acc, y);
+  f.localGet(w).localGet(ldw).i32Add().localSet(w);
+  f.localGet(n).i32Const(1).i32Sub().localTee(n).brIf(0);
+  f.end().end();
+  return {
+    name: "dot_q6_k",
+    params: [i32, i32, i32, i32, i32, i32, i32],
+    locals: [v128, i32, i32, i32, v128, v128, v128, v128, v128, v128],
+    body: f,
+  };
+}
+
 export function gemvStoredModule(): Uint8Array {
-  return emitModule([dotBlocks("q8_0"), dotBlocks("q4_0"), dotHalf("f16"), dotHalf("bf16")]);
+  return emitModule([dotBlocks("q8_0"), dotBlocks("q4_0"), dotHalf("f16"), dotHalf("bf16"), dotQ6K()]);
 }
