@@ -53,7 +53,9 @@ async function main() {
   }
   const mb = (bytes) => (bytes / 1e6).toFixed(0);
   console.log(`${shape}: ${(rows[0].parameters / 1e6).toFixed(1)}M parameters; node ${process.version}`);
-  console.log("file     method              weights kept   load ms   RSS before   peak RSS   peak - before   (peak - before) / weights kept   pooled after");
+  console.log(
+    "file     method              weights kept   load ms   RSS before   peak RSS   peak - before   (peak - before) / weights kept   pooled after",
+  );
   for (const r of rows) {
     console.log(
       `${r.file.padEnd(8)} ${r.method.padEnd(19)} ${mb(r.weightBytes).padStart(9)} MB ${String(Math.round(r.ms)).padStart(7)}   ${mb(r.rssBefore).padStart(7)} MB  ${mb(r.peakRss).padStart(6)} MB  ${mb(r.peakRss - r.rssBefore).padStart(10)} MB   ${((r.peakRss - r.rssBefore) / r.weightBytes).toFixed(2).padStart(20)}x   ${mb(r.pooledBytes)} MB`,

@@ -1,4 +1,4 @@
-import { float16BitsToFloat32, float32ToFloat16Bits } from "../cpu/half.js";
+import { float16BitsToFloat32, float16Table, float32ToFloat16Bits } from "../cpu/half.js";
 
 /**
  * llama.cpp's K-quants, 256-value super-blocks (ggml's block_q4_K and block_q6_K), as GGUF files
@@ -9,7 +9,7 @@ export const K_BLOCK = 256;
 export const Q4_K_BYTES = 144;
 export const Q6_K_BYTES = 210;
 
-const f16 = (src: Uint8Array, o: number): number => float16BitsToFloat32(src[o]! | (src[o + 1]! << 8));
+const f16 = (src: Uint8Array, o: number): number => float16Table()[src[o]! | (src[o + 1]! << 8)]!;
 
 /** block_q4_K: d, dmin (f16), 12 bytes of 6-bit scales and mins for 8 sub-blocks of 32, 128 bytes of nibbles. */
 export function dequantizeQ4_K(src: Uint8Array, o: number, n: number, dst: Float32Array, d: number): void {

@@ -1,4 +1,4 @@
-import { float16BitsToFloat32, float32ToFloat16Bits } from "../cpu/half.js";
+import { float16Table, float32ToFloat16Bits } from "../cpu/half.js";
 
 /**
  * llama.cpp's Q4_0 (ggml's block_q4_0): 32 values as an f16 scale d = m / -8, where m is the value
@@ -35,8 +35,9 @@ export function quantizeQ4_0(src: Float32Array, s: number, n: number, dst: Uint8
 }
 
 export function dequantizeQ4_0(src: Uint8Array, o: number, n: number, dst: Float32Array, d: number): void {
+  const table = float16Table();
   for (let b = 0; b < n; b += Q4_0_BLOCK, o += Q4_0_BYTES) {
-    const scale = float16BitsToFloat32(src[o]! | (src[o + 1]! << 8));
+    const scale = table[src[o]! | (src[o + 1]! << 8)]!;
     for (let j = 0; j < 16; j++) {
       const q = src[o + 2 + j]!;
       dst[d + b + j] = scale * ((q & 15) - 8);

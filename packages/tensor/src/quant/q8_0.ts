@@ -1,4 +1,4 @@
-import { float16BitsToFloat32, float32ToFloat16Bits } from "../cpu/half.js";
+import { float16Table, float32ToFloat16Bits } from "../cpu/half.js";
 
 /**
  * llama.cpp's Q8_0 (ggml's block_q8_0): 32 values as an f16 scale d = max|x| / 127 and 32 int8
@@ -30,8 +30,9 @@ export function quantizeQ8_0(src: Float32Array, s: number, n: number, dst: Uint8
 
 /** Dequantizes n values from the blocks at byte o into dst at d. */
 export function dequantizeQ8_0(src: Uint8Array, o: number, n: number, dst: Float32Array, d: number): void {
+  const table = float16Table();
   for (let b = 0; b < n; b += Q8_0_BLOCK, o += Q8_0_BYTES) {
-    const scale = float16BitsToFloat32(src[o]! | (src[o + 1]! << 8));
+    const scale = table[src[o]! | (src[o + 1]! << 8)]!;
     for (let j = 0; j < Q8_0_BLOCK; j++) dst[d + b + j] = scale * ((src[o + 2 + j]! << 24) >> 24);
   }
 }

@@ -14,8 +14,12 @@ import { decodeStoredRow } from "./stored_rows.js";
 
 /** Floats of weight decoded per chunk of output columns in the GEMM path: stays in L2. */
 const PANEL_FLOATS = 1 << 16;
-/** From this many rows of `a` on, decoded weight panels go through the float32 GEMM. */
-const GEMM_ROWS = 4;
+/**
+ * From this many rows of `a` on, decoded weight panels go through the float32 GEMM; below, each row
+ * runs the WebAssembly GEMV over the stored weight (measured on a 2048 x 5632 weight: 3 rows 13-15 ms
+ * a row by GEMV, 16 rows 15-18 ms a row by GEMM, 64 rows 7-10 ms a row by GEMM; a loaded machine).
+ */
+const GEMM_ROWS = 16;
 
 /**
  * a [...batch, M, K] float32 times b [K, N] held as float16, bfloat16 or quantized blocks, read as
@@ -45,7 +49,7 @@ export function matmulStored(a: StridedView, b: StridedView, wasm: boolean, roun
   const out = new Float32Array(rows * N);
   if (rows === 0 || N === 0) return new CpuBuffer(out, "float32");
   if (wasm && rows < GEMM_ROWS && gemvStoredWasm(rows, N, K, A, b, out)) return new CpuBuffer(out, "float32");
-  if (rows < GEMM_ROWS) dotRows(rows, N, K, A, b, sbk, sbn, out);
+  if (rows < 4) dotRows(rows, N, K, A, b, sbk, sbn, out);
   else gemmPanels(rows, N, K, A, b, sbk, sbn, out, wasm);
   return new CpuBuffer(out, "float32");
 }
