@@ -38,8 +38,9 @@ const FLOAT_FILE_DTYPES = new Set(["F32", "F16", "BF16", "F64"]);
  * Loads a checkpoint folder (config.json plus model.safetensors, or shards and their index) from
  * wherever `files` reads it: a folder on disk (@llm/models/node's loadModel), bytes in memory, a
  * server. Every name and shape is checked against the model before any tensor data is read; then
- * each tensor is read into the array that stays the parameter's (float16/bfloat16 widened to
- * float32 on the way), so the model holds its weights once.
+ * each tensor is read into the array that stays the parameter's, in the dtype options.dtype picks
+ * for it (see weightDType: as stored by default; quantized tensors are converted one at a time),
+ * so the model holds its weights once.
  */
 export async function loadModelFrom(files: CheckpointFiles, options: LoadModelOptions = {}): Promise<Model> {
   // an unknown model_type (or a bad config) fails before any weight file is opened

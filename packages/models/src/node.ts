@@ -18,7 +18,8 @@ export type { WriteCheckpointFolderOptions as SaveModelOptions } from "@llm/tens
 /**
  * Loads a checkpoint folder as people download it: config.json plus model.safetensors, or the
  * shards a model.safetensors.index.json lists. `model_type` picks the architecture; names and
- * shapes are checked before any weight is read; float16/bfloat16 become float32.
+ * shapes are checked before any weight is read; weights keep the dtype stored (options.dtype "auto"),
+ * or are widened ("float32") or quantized ("q8_0", "q4_0") as they are read.
  */
 export function loadModel(dir: FilePath, options: LoadModelOptions = {}): Promise<Model> {
   return loadModelFrom(checkpointFolder(dir), options);
