@@ -14,6 +14,8 @@ export { matchCheckpointKeys, type KeyRules, type KeyMatch } from "./keys.js";
 export { ARCHITECTURES, architectureFor } from "./registry.js";
 export { createModel } from "./create.js";
 export { loadModelFrom, modelFromCheckpoint, type LoadModelOptions } from "./load.js";
+export { quantize } from "./quantize.js";
+export { weightDType, weightRoles, WEIGHT_DTYPES, type WeightDType, type WeightRole } from "./weight_dtypes.js";
 export { gpt2 } from "./architectures/gpt2.js";
 export { gptj } from "./architectures/gptj.js";
 export { gptNeox } from "./architectures/gpt_neox.js";
@@ -28,3 +30,11 @@ export { qwen2 } from "./architectures/qwen2.js";
 export { qwen3 } from "./architectures/qwen3.js";
 export { gemma2 } from "./architectures/gemma2.js";
 export { phi3 } from "./architectures/phi3.js";
+export {
+  modelToGGUF,
+  loadGGUFFrom,
+  GGUF_ARCHITECTURES,
+  type GGUFExportOptions,
+  type LoadGGUFOptions,
+  type LoadedGGUF,
+} from "./gguf/index.js";

@@ -21,6 +21,9 @@ import {
 import { setTensor, tensorFromSafetensorsEntry } from "./safetensors/tensors.js";
 import type { Tensor } from "./tensor.js";
 import { BYTES_PER_ELEMENT } from "./dtype.js";
+import { GGUF_DEFAULT_ALIGNMENT, GGUFError, type GGUFValue } from "./gguf/types.js";
+import { ggufHeader, type GGUFTensorData } from "./gguf/write.js";
+import { openGGUF, type GGUFFile } from "./gguf/read.js";
 import {
   CONFIG_FILE,
   configJson,
@@ -339,3 +342,53 @@ export async function writeCheckpointFolder(
 }
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+// ---- GGUF files ----
+
+/** A GGUF file on disk, opened (header read, no tensor data yet). */
+export function openGGUFFile(path: FilePath): Promise<GGUFFile> {
+  const p = toPath(path);
+  return openGGUF(checkpointFolder(dirname(p)), basename(p));
+}
+
+/**
+ * Writes a GGUF file: header, then each tensor's bytes read one tensor at a time (so writing a
+ * large model adds one tensor's bytes to memory at most), to a temporary name renamed over `path`.
+ */
+export async function writeGGUFFile(
+  path: FilePath,
+  metadata: ReadonlyMap<string, GGUFValue>,
+  tensors: readonly GGUFTensorData[],
+  alignment?: number,
+): Promise<void> {
+  const p = toPath(path);
+  const { header, offsets } = ggufHeader(metadata, tensors, alignment);
+  const temp = join(dirname(p), `.${basename(p)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  try {
+    const handle = await open(temp, "wx");
+    try {
+      await handle.write(header, 0, header.length, 0);
+      let end = header.length;
+      for (let i = 0; i < tensors.length; i++) {
+        const t = tensors[i]!;
+        const bytes = await t.bytes();
+        if (bytes.length !== t.byteLength)
+          throw new GGUFError(`${p}: tensor "${t.name}": expected ${t.byteLength} bytes, found ${bytes.length}`);
+        await handle.write(bytes, 0, bytes.length, header.length + offsets[i]!);
+        end = header.length + offsets[i]! + bytes.length;
+      }
+      // the data section ends padded to the alignment, as gguf-py writes it
+      const padded = tensors.length
+        ? header.length + Math.ceil((end - header.length) / (alignment ?? GGUF_DEFAULT_ALIGNMENT)) * (alignment ?? GGUF_DEFAULT_ALIGNMENT)
+        : end;
+      await handle.truncate(padded);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, p);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+}
