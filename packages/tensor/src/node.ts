@@ -30,7 +30,9 @@ import {
   shardFileName,
   type CheckpointFiles,
 } from "./checkpoint/index.js";
+import { fsyncFolder } from "./node/atomic_folder.js";
 
+export { writeFolderAtomically, recoverFolder, fsyncFolder, type FolderRecovery } from "./node/atomic_folder.js";
 export {
   CONFIG_FILE,
   SAFETENSORS_FILE,
@@ -165,7 +167,8 @@ export async function writeSafetensorsFileRaw(path: FilePath, tensors: Safetenso
 
 /**
  * Writes to a fresh temporary name in the same directory, flushes it to disk, then renames it over
- * `path`: rename within a directory is atomic, so a crash never leaves a half-written checkpoint.
+ * `path` and flushes the directory: rename within a directory is atomic, so a crash never leaves a
+ * half-written file, and once this returns the new file survives a power cut.
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
@@ -178,6 +181,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
       await handle.close();
     }
     await rename(temp, path);
+    await fsyncFolder(dirname(path));
   } catch (error) {
     await unlink(temp).catch(() => undefined);
     throw error;
@@ -295,8 +299,8 @@ export interface WriteCheckpointFolderOptions {
  * Writes a checkpoint folder in the Hugging Face layout: config.json and model.safetensors, or
  * shards named as transformers names them with their model.safetensors.index.json. Each file is
  * written atomically; files of the other layout left by an earlier save are removed, so the
- * folder never holds two versions. (A whole folder replaced atomically: write it under a
- * temporary name and rename it, as @llm/train's checkpoints do.)
+ * folder never holds two versions. (To replace a whole folder atomically, write it inside
+ * `writeFolderAtomically`, as @llm/train's checkpoints do.)
  */
 export async function writeCheckpointFolder(
   directory: FilePath,
@@ -331,8 +335,22 @@ export async function writeCheckpointFolder(
   await writeFileAtomic(join(dir, CONFIG_FILE), utf8(`${JSON.stringify(contents.config, null, 2)}\n`));
   for (const name of await readdir(dir)) {
     const stale = name === SAFETENSORS_FILE || name === SAFETENSORS_INDEX_FILE || /^model-\d{5}-of-\d{5}\.safetensors$/.test(name);
-    if (stale && !written.has(name)) await unlink(join(dir, name));
+    if ((stale && !written.has(name)) || isDeadTempFile(name)) await unlink(join(dir, name)).catch(() => undefined);
   }
 }
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+/** A temporary file of writeFileAtomic whose writer died before renaming it (the pid is in its name). */
+function isDeadTempFile(name: string): boolean {
+  const match = /^\..+\.(\d+)\.[0-9a-f]{12}\.tmp$/.exec(name);
+  if (!match) return false;
+  const pid = Number(match[1]);
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}
