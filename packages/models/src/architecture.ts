@@ -3,6 +3,7 @@ import type { Backend, Rng } from "@llm/tensor";
 import { withBackend } from "@llm/tensor";
 import { ConfigReader, withAliases, type RawConfig } from "./config.js";
 import type { KeyRules } from "./keys.js";
+import { checkParameterBudget } from "./limits.js";
 
 /** A model of some architecture, as loadModel and createModel return it. */
 export type Model = TransformerLanguageModel;
@@ -34,13 +35,24 @@ export interface Architecture {
    * Builds the model config.json describes (throws ModelConfigError on a bad config), with
    * parameters that take memory only when used: load a checkpoint into it, or initialize it.
    */
-  create(config: RawConfig, options?: { backend?: Backend }): Model;
+  create(config: RawConfig, options?: ArchitectureCreateOptions): Model;
+}
+
+export interface ArchitectureCreateOptions {
+  backend?: Backend;
+  /**
+   * Refuse a model whose float32 parameters take more bytes than this (default: this machine's
+   * memory; Infinity: no limit). Checked before any parameter is allocated.
+   */
+  maxParameterBytes?: number;
 }
 
 /**
  * Turns an architecture's spec into what the registry serves. The parts shared by every
- * architecture live here once: the ConfigReader over config.json, the config a saved checkpoint
- * writes (every value the build read, defaults spelled out, plus model_type and architectures).
+ * architecture live here once: the ConfigReader over config.json (with its bounds on sizes, layer
+ * counts, epsilons and other ranges by key name), the check that the parameters it describes fit
+ * in memory (before any is allocated), the config a saved checkpoint writes (every value the build
+ * read, defaults spelled out, plus model_type and architectures).
  */
 export function defineArchitecture(spec: ArchitectureSpec): Architecture {
   return {
@@ -56,7 +68,10 @@ export function defineArchitecture(spec: ArchitectureSpec): Architecture {
         model_type: spec.modelType,
         ...(spec.className ? { architectures: [spec.className] } : {}),
       };
-      return new TransformerLanguageModel({ ...parts, checkpointConfig });
+      const model = new TransformerLanguageModel({ ...parts, checkpointConfig });
+      // parameters are not allocated yet: a model too large to hold is refused here, for free
+      checkParameterBudget(model, spec.modelType, options.maxParameterBytes);
+      return model;
     },
   };
 }
@@ -91,4 +106,6 @@ export interface CreateOptions {
   std?: number;
   /** Where the weights live (default: the current backend). */
   backend?: Backend;
+  /** Refuse models whose float32 parameters take more bytes than this (default: this machine's memory). */
+  maxParameterBytes?: number;
 }
