@@ -62,7 +62,8 @@ export function defineArchitecture(spec: ArchitectureSpec): Architecture {
     create(raw, options = {}) {
       const config = new ConfigReader(spec.configAliases ? withAliases(raw, spec.configAliases) : raw, spec.modelType);
       const build = () => spec.build(config);
-      const parts = options.backend ? withBackend(options.backend, build) : build();
+      const built = options.backend ? withBackend(options.backend, build) : build();
+      const parts = { ...built, config: { ...built.config, maxPositions: declaredPositions(config, built.config.maxPositions) } };
       const checkpointConfig = {
         ...config.resolvedConfig(),
         model_type: spec.modelType,
@@ -74,6 +75,19 @@ export function defineArchitecture(spec: ArchitectureSpec): Architecture {
       return model;
     },
   };
+}
+
+/** Config keys that declare the longest sequence, as the families name it. */
+const POSITION_KEYS = ["max_position_embeddings", "n_positions", "max_seq_len", "max_sequence_length", "seq_length", "n_ctx"];
+
+/**
+ * The sequence length a rotary or ALiBi model reports: its config's declared length where it has
+ * one (the encoding itself would go on forever), else what the build said.
+ */
+function declaredPositions(config: ConfigReader, built: number): number {
+  if (Number.isFinite(built)) return built;
+  const key = POSITION_KEYS.find((k) => config.has(k));
+  return key ? config.int(key) : built;
 }
 
 export interface OutputHeadSpec {

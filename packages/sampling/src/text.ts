@@ -1,5 +1,7 @@
 import type { LanguageModel } from "@llm/layers";
-import { generate, type GenerateOptions } from "./generate.js";
+import { SamplingError } from "./errors.js";
+import { checkGenerateOptions, generate, type GenerateOptions } from "./generate.js";
+import { describeValue, OptionChecker } from "./options.js";
 import { windowedDecoder } from "./windowed_decoder.js";
 
 /** The part of a tokenizer that text generation needs (@llm/tokenizer's Tokenizer has this shape). */
@@ -40,6 +42,10 @@ export async function* generateText(
   prompt: string,
   options: GenerateTextOptions = {},
 ): AsyncGenerator<string, void, undefined> {
+  const check = new OptionChecker("generateText", options);
+  check.array("stopStrings", (s) => typeof s === "string", "strings");
+  if (typeof prompt !== "string") throw new SamplingError(`generateText: prompt must be a string, found ${describeValue(prompt)}`);
+  checkGenerateOptions(check, model.config.vocabSize);
   const promptIds = Array.from(tokenizer.encode(prompt));
   const stops = (options.stopStrings ?? []).filter((s) => s.length > 0);
   const longestStop = Math.max(0, ...stops.map((s) => s.length));
