@@ -1,4 +1,4 @@
-import { TokenizerError, describe } from "../utils/errors.js";
+import { MAX_TOKEN_ID, TokenizerError, describe } from "../utils/errors.js";
 import { BPEModel } from "../models/bpe.js";
 import { MergeTable } from "../models/merge_table.js";
 import { normalizerFromJSON } from "../normalizers/index.js";
@@ -28,28 +28,39 @@ export function parseJSON(text: string, file: string): unknown {
  */
 export function buildVocab(tokens: string[], ids: number[], addedIds: Set<number>, path: string): VocabTable {
   const n = tokens.length;
-  let max = -1;
+  // ids past the count may be added tokens just past the vocab, not anywhere up to 2^31
+  const limit = maxDenseId(n);
   for (let k = 0; k < n; k++) {
     const id = ids[k]!;
-    if (typeof id !== "number" || !Number.isInteger(id) || id < 0)
-      throw new TokenizerError(`${path}[${JSON.stringify(tokens[k])}]: expected a non-negative integer id, found ${describe(id)}`);
-    if (id > max) max = id;
+    if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id > MAX_TOKEN_ID)
+      throw new TokenizerError(`${path}[${describe(tokens[k])}]: expected an integer id in [0, ${MAX_TOKEN_ID}], found ${describe(id)}`);
+    if (id >= n && !addedIds.has(id))
+      throw new TokenizerError(
+        `${path}: expected ids 0..${n - 1} without gaps for ${n} tokens, found id ${id} for token ${describe(tokens[k])} (so some id below it is missing)`,
+      );
+    if (id > limit)
+      throw new TokenizerError(
+        `${path}: id ${id} of added token ${describe(tokens[k])} lies ${id - n} ids past the ${n} tokens; expected added tokens in the vocab at ids up to ${limit}`,
+      );
   }
+  let max = -1;
+  for (let k = 0; k < n; k++) if (ids[k]! > max) max = ids[k]!;
   const vocab: (string | undefined)[] = new Array(max + 1);
   for (let k = 0; k < n; k++) {
     const id = ids[k]!;
     const token = tokens[k]!;
-    if (id >= n && !addedIds.has(id))
-      throw new TokenizerError(
-        `${path}: expected ids 0..${n - 1} without gaps for ${n} tokens, found id ${id} for token ${JSON.stringify(token)} (so some id below it is missing)`,
-      );
     if (vocab[id] !== undefined)
-      throw new TokenizerError(`${path}: duplicate id ${id}, used by ${JSON.stringify(vocab[id])} and ${JSON.stringify(token)}`);
+      throw new TokenizerError(`${path}: duplicate id ${id}, used by ${describe(vocab[id])} and ${describe(token)}`);
     vocab[id] = token;
   }
   return VocabTable.fromTokens(vocab, (id) => {
-    throw new TokenizerError(`${path}: token ${JSON.stringify(vocab[id])} appears twice`);
+    throw new TokenizerError(`${path}: token ${describe(vocab[id])} appears twice`);
   });
+}
+
+/** The largest id a vocab of n tokens may hold (added tokens a little past the count, as tiktoken conversions put them). */
+export function maxDenseId(n: number): number {
+  return Math.min(MAX_TOKEN_ID, 2 * n + 1024);
 }
 
 /** The gap rule of buildVocab for a vocab read elsewhere (duplicates already rejected). */
@@ -59,7 +70,7 @@ function checkIds(ids: ArrayLike<number>, vocab: VocabTable, addedIds: Set<numbe
     const id = ids[k]!;
     if (id >= n && !addedIds.has(id))
       throw new TokenizerError(
-        `${path}: expected ids 0..${n - 1} without gaps for ${n} tokens, found id ${id} for token ${JSON.stringify(vocab.token(id))} (so some id below it is missing)`,
+        `${path}: expected ids 0..${n - 1} without gaps for ${n} tokens, found id ${id} for token ${describe(vocab.token(id))} (so some id below it is missing)`,
       );
   }
 }
@@ -117,8 +128,8 @@ function readAddedTokens(json: unknown, path: string): AddedToken[] {
   if (!Array.isArray(json)) throw new TokenizerError(`${path}: expected an array, found ${describe(json)}`);
   return json.map((t, i) => {
     const o = expectObject(t, `${path}[${i}]`);
-    if (typeof o.id !== "number" || !Number.isInteger(o.id) || o.id < 0)
-      throw new TokenizerError(`${path}[${i}].id: expected a non-negative integer, found ${describe(o.id)}`);
+    if (typeof o.id !== "number" || !Number.isInteger(o.id) || o.id < 0 || o.id > MAX_TOKEN_ID)
+      throw new TokenizerError(`${path}[${i}].id: expected an integer in [0, ${MAX_TOKEN_ID}], found ${describe(o.id)}`);
     if (typeof o.content !== "string" || o.content.length === 0)
       throw new TokenizerError(`${path}[${i}].content: expected a non-empty string, found ${describe(o.content)}`);
     const special = expectBoolean(o.special, `${path}[${i}].special`, false);
@@ -162,7 +173,8 @@ export function fromTokenizerJson(json: string | Uint8Array | ArrayBuffer | Arra
   const { root: parsed, fast } = readInput(json, file);
   const root = expectObject(parsed, file);
   const model = expectObject(root.model, `${file}: model`);
-  const mtype = model.type ?? (model.merges !== undefined ? "BPE" : undefined);
+  // a null type counts as absent, as everywhere in the file; the fast reader has taken the merges out of `model`
+  const mtype = model.type ?? (fast !== null || model.merges !== undefined ? "BPE" : undefined);
   if (mtype !== "BPE") throw new TokenizerError(`${file}: model.type: unsupported model ${describe(mtype)}; supported: BPE`);
   if (model.dropout !== undefined && model.dropout !== null && model.dropout !== 0)
     throw new TokenizerError(

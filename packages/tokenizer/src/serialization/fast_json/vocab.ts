@@ -107,7 +107,16 @@ function countingUpTo(n: number, room: number): Int32Array {
 
 /** The token of entry k, for messages. */
 function tokenOf(entries: Entries, k: number): string {
-  return String.fromCharCode(...entries.chars.subarray(entries.offsets[k], entries.offsets[k + 1]));
+  return unitsText(entries.chars.subarray(entries.offsets[k], entries.offsets[k + 1]));
+}
+
+/**
+ * Code units as text for a message: the first 60 of them (a token may be 100,000 long, and
+ * String.fromCharCode(...units) would overflow the stack on it).
+ */
+function unitsText(units: Uint16Array): string {
+  const shown = String.fromCharCode(...units.subarray(0, 60));
+  return units.length > 60 ? `${shown}… (${units.length} characters)` : shown;
 }
 
 /** Entry k has id k: the characters, offsets and hashes are the table's as they are. */
@@ -157,7 +166,7 @@ function tableById(entries: Entries, ids: Int32Array, file: string): VocabTable 
 function duplicateToken(file: string, pool: Uint16Array, offsets: Int32Array): (id: number) => never {
   return (id) => {
     throw new TokenizerError(
-      `${file}: model.vocab: token ${JSON.stringify(String.fromCharCode(...pool.subarray(offsets[id], offsets[id + 1])))} appears twice`,
+      `${file}: model.vocab: token ${JSON.stringify(unitsText(pool.subarray(offsets[id], offsets[id + 1])))} appears twice`,
     );
   };
 }
