@@ -1,4 +1,5 @@
 import { activationByName, type ActivationName } from "@llm/layers";
+import { previewJson } from "@llm/tensor";
 import { ModelConfigError } from "./errors.js";
 
 export type RawConfig = Readonly<Record<string, unknown>>;
@@ -60,7 +61,7 @@ export class ConfigReader {
   }
 
   private fail(key: string, expected: string, found: unknown): never {
-    throw new ModelConfigError(`${this.modelType} config: "${key}" must be ${expected}, found ${JSON.stringify(found) ?? "nothing"}`);
+    throw new ModelConfigError(`${this.modelType} config: "${key}" must be ${expected}, found ${previewJson(found)}`);
   }
 
   has(key: string): boolean {

@@ -108,6 +108,14 @@ describe("numbers that used to load and give NaN, or be blamed on another key", 
   });
 });
 
+describe("values nested thousands deep", () => {
+  it("are named in a short preview (JSON.stringify overflowed the stack in the message)", () => {
+    const deep = JSON.parse(`${"[".repeat(5000)}1${"]".repeat(5000)}`);
+    expect(() => createModel({ ...gpt2, n_embd: deep })).toThrow(/"n_embd" must be a positive integer, found \[\[\[\[\.\.\.\]\]\]\]/);
+    expect(() => createModel({ ...gpt2, model_type: deep })).toThrow(/"model_type" must be one of .*, found \[\[\[\[\.\.\.\]\]\]\]/);
+  });
+});
+
 describe("folders without weights", () => {
   it("a missing model.safetensors is a CheckpointError naming the folder", async () => {
     const dir = fixtureWith("gpt2", () => undefined, []);

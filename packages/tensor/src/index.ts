@@ -47,3 +47,4 @@ export { fromBuffer } from "./ops/core.js";
 export { CpuBackend, cpuBackend, type CpuBackendOptions } from "./cpu/backend.js";
 export * from "./safetensors/index.js";
 export * from "./checkpoint/index.js";
+export { previewJson, jsonDepth } from "./preview.js";

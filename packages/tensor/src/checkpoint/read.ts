@@ -17,6 +17,10 @@ import {
   type CheckpointFiles,
 } from "./files.js";
 import { parseShardIndex } from "./shards.js";
+import { jsonDepth, previewJson } from "../preview.js";
+
+/** How deep config.json may nest. */
+export const MAX_CONFIG_DEPTH = 32;
 
 /** Where one tensor of a checkpoint is: its file and the byte range of its data. */
 export interface CheckpointTensorInfo {
@@ -159,7 +163,14 @@ export async function readCheckpointConfig(files: CheckpointFiles): Promise<Reco
     throw new CheckpointFileError("bad-config", `${path}: expected JSON, found a parse error (${(error as Error).message})`);
   }
   if (typeof config !== "object" || config === null || Array.isArray(config)) {
-    throw new CheckpointFileError("bad-config", `${path}: expected a JSON object, found ${JSON.stringify(config)?.slice(0, 60)}`);
+    throw new CheckpointFileError("bad-config", `${path}: expected a JSON object, found ${previewJson(config, 60)}`);
+  }
+  // configs nest two or three levels; thousands would overflow whatever recurses over them later (saving it, for one)
+  if (jsonDepth(config, MAX_CONFIG_DEPTH) > MAX_CONFIG_DEPTH) {
+    throw new CheckpointFileError(
+      "bad-config",
+      `${path}: expected JSON nested at most ${MAX_CONFIG_DEPTH} levels deep, found deeper nesting`,
+    );
   }
   return config as Record<string, unknown>;
 }
