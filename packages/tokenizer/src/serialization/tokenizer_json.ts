@@ -147,6 +147,16 @@ function readAddedTokens(json: unknown, path: string): AddedToken[] {
 
 const utf8Encoder = new TextEncoder();
 
+/** Runs fn; a TokenizerError it throws that does not name the file yet gets the file's name in front. */
+function namingTheFile<T>(file: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof TokenizerError && !error.message.startsWith(`${file}:`)) throw new TokenizerError(`${file}: ${error.message}`);
+    throw error;
+  }
+}
+
 /** The parsed file, and the vocab and merges when the fast reader read them. */
 function readInput(json: unknown, file: string): { root: unknown; fast: FastModelData | null } {
   let bytes: Uint8Array | null = null;
@@ -156,7 +166,14 @@ function readInput(json: unknown, file: string): { root: unknown; fast: FastMode
   } else if (ArrayBuffer.isView(json)) bytes = new Uint8Array(json.buffer, json.byteOffset, json.byteLength);
   else if (Object.prototype.toString.call(json) === "[object ArrayBuffer]") bytes = new Uint8Array(json as ArrayBuffer);
   else return { root: json, fast: null };
-  const r = bytes === null ? null : readTokenizerJsonFast(bytes, file);
+  let r: ReturnType<typeof readTokenizerJsonFast> = null;
+  try {
+    r = bytes === null ? null : readTokenizerJsonFast(bytes, file);
+  } catch (error) {
+    // the fast reader stops at the first bad vocab entry; a file that is not even JSON is reported as such
+    if (error instanceof TokenizerError) parseJSON(typeof json === "string" ? json.replace(/^\ufeff/, "") : utf8Text(bytes!, file), file);
+    throw error;
+  }
   if (r) return { root: r.root, fast: r.data };
   // a byte order mark may lead the text, as the fast reader allows
   const text = typeof json === "string" ? json.replace(/^\ufeff/, "") : utf8Text(bytes!, file);
@@ -203,22 +220,25 @@ export function fromTokenizerJson(json: string | Uint8Array | ArrayBuffer | Arra
   const unk = model.unk_token;
   if (unk !== undefined && unk !== null && typeof unk !== "string")
     throw new TokenizerError(`${file}: model.unk_token: expected a string or null, found ${describe(unk)}`);
-  const bpe = new BPEModel({
-    vocab,
-    pairs,
-    merges: fast ? null : (model.merges as string[]),
-    byteLevel,
-    ignoreMerges: expectBoolean(model.ignore_merges, `${file}: model.ignore_merges`, false),
-    byteFallback: expectBoolean(model.byte_fallback, `${file}: model.byte_fallback`, false),
-    unkToken: (unk as string | null | undefined) ?? null,
-    fuseUnk: expectBoolean(model.fuse_unk, `${file}: model.fuse_unk`, false),
-  });
-  return new Tokenizer({
-    model: bpe,
-    normalizer: normalizerFromJSON(root.normalizer, `${file}: normalizer`),
-    preTokenizer,
-    postProcessor: postProcessorFromJSON(root.post_processor, `${file}: post_processor`),
-    decoder: decoderFromJSON(root.decoder, `${file}: decoder`),
-    addedTokens,
+  // the parts below name keys, not the file: their messages get its name
+  return namingTheFile(file, () => {
+    const bpe = new BPEModel({
+      vocab,
+      pairs,
+      merges: fast ? null : (model.merges as string[]),
+      byteLevel,
+      ignoreMerges: expectBoolean(model.ignore_merges, `${file}: model.ignore_merges`, false),
+      byteFallback: expectBoolean(model.byte_fallback, `${file}: model.byte_fallback`, false),
+      unkToken: (unk as string | null | undefined) ?? null,
+      fuseUnk: expectBoolean(model.fuse_unk, `${file}: model.fuse_unk`, false),
+    });
+    return new Tokenizer({
+      model: bpe,
+      normalizer: normalizerFromJSON(root.normalizer, `${file}: normalizer`),
+      preTokenizer,
+      postProcessor: postProcessorFromJSON(root.post_processor, `${file}: post_processor`),
+      decoder: decoderFromJSON(root.decoder, `${file}: decoder`),
+      addedTokens,
+    });
   });
 }
