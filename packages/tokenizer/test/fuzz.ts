@@ -26,40 +26,43 @@ export function tally(name: string): Tally {
  * of `ours` (matched by class), else it is rethrown and fast-check shrinks the input. The time is
  * checked against TIME_BOUND_MS.
  */
-export async function outcome(t: Tally, ours: readonly (abstract new (...args: never[]) => Error)[], run: () => unknown): Promise<void> {
+export async function outcome(t: Tally, ours: readonly ErrorClass[], run: () => unknown): Promise<void> {
   const started = performance.now();
-  t.inputs++;
+  let error: unknown = null;
   try {
     await run();
-    t.results++;
-  } catch (error) {
-    const known = ours.find((E) => error instanceof E);
-    if (!known) throw error;
-    const name = (error as Error).constructor.name;
-    t.errors[name] = (t.errors[name] ?? 0) + 1;
-  } finally {
-    const ms = performance.now() - started;
-    t.slowestMs = Math.max(t.slowestMs, ms);
-    if (ms > TIME_BOUND_MS) throw new Error(`${t.name}: one input took ${ms.toFixed(0)} ms, more than the ${TIME_BOUND_MS} ms bound`);
+  } catch (e) {
+    error = e;
   }
+  settle(t, ours, error, performance.now() - started);
 }
 
 /** The same, for synchronous code (fast-check's sync properties). */
-export function outcomeSync(t: Tally, ours: readonly (abstract new (...args: never[]) => Error)[], run: () => unknown): void {
+export function outcomeSync(t: Tally, ours: readonly ErrorClass[], run: () => unknown): void {
   const started = performance.now();
-  t.inputs++;
+  let error: unknown = null;
   try {
     run();
-    t.results++;
-  } catch (error) {
-    if (!ours.some((E) => error instanceof E)) throw error;
-    const name = (error as Error).constructor.name;
-    t.errors[name] = (t.errors[name] ?? 0) + 1;
-  } finally {
-    const ms = performance.now() - started;
-    t.slowestMs = Math.max(t.slowestMs, ms);
-    if (ms > TIME_BOUND_MS) throw new Error(`${t.name}: one input took ${ms.toFixed(0)} ms, more than the ${TIME_BOUND_MS} ms bound`);
+  } catch (e) {
+    error = e;
   }
+  settle(t, ours, error, performance.now() - started);
+}
+
+type ErrorClass = abstract new (...args: never[]) => Error;
+
+/** Counts one input's outcome; a foreign error or a slow input fails the property. */
+function settle(t: Tally, ours: readonly ErrorClass[], error: unknown, ms: number): void {
+  t.inputs++;
+  t.slowestMs = Math.max(t.slowestMs, ms);
+  if (ms > TIME_BOUND_MS) throw new Error(`${t.name}: one input took ${ms.toFixed(0)} ms, more than the ${TIME_BOUND_MS} ms bound`);
+  if (error === null) {
+    t.results++;
+    return;
+  }
+  if (!ours.some((E) => error instanceof E)) throw error;
+  const name = (error as Error).constructor.name;
+  t.errors[name] = (t.errors[name] ?? 0) + 1;
 }
 
 /** Prints the tally and writes it to out/fuzz/<name>.json (from the repository root). */

@@ -140,7 +140,7 @@ function regexArb(): fc.Arbitrary<string> {
   const piece = fc.tuple(atom, quant).map(([a, q]) => a + q);
   const seq = fc.array(piece, { minLength: 1, maxLength: 4 }).map((p) => p.join(""));
   const group = fc.tuple(fc.array(seq, { minLength: 1, maxLength: 3 }), quant).map(([alts, q]) => `(?:${alts.join("|")})${q}`);
-  return fc.array(fc.oneof(seq, group), { minLength: 1, maxLength: 3 }).map((parts) => parts.join("") + (Math.random() < 0 ? "" : ""));
+  return fc.array(fc.oneof(seq, group), { minLength: 1, maxLength: 3 }).map((parts) => parts.join(""));
 }
 
 type Edit = { path: string[]; value: unknown } | { path: string[]; remove: true };
@@ -338,10 +338,14 @@ describe("tokenizer readers, property-based (fast-check)", () => {
         fc.string({ maxLength: 30 }),
         (extra, edits, text) =>
           outcomeSync(t, [TokenizerError], () => {
-            // merged tokens are kept only when both halves are already tokens (as tiktoken files are built)
+            // the 256 bytes, then distinct multi-byte tokens (the reader derives the merges from them)
             const tokens = [...byteTokens];
             const seen = new Set(tokens.map((x) => x.join(",")));
-            for (const e of extra) if (!seen.has(e.join(","))) seen.add(e.join(",")), tokens.push(e);
+            for (const e of extra) {
+              if (seen.has(e.join(","))) continue;
+              seen.add(e.join(","));
+              tokens.push(e);
+            }
             const lines = rankFile(tokens).split("\n");
             for (const e of edits) {
               const i = e.line % lines.length;
