@@ -1,6 +1,7 @@
-import { OutputHead, TransformerLanguageModel, type DecoderParts, type Embedding, type Linear } from "@llm/layers";
+import { LayerArgumentError, OutputHead, TransformerLanguageModel, type DecoderParts, type Embedding, type Linear } from "@llm/layers";
 import type { Backend, Rng } from "@llm/tensor";
-import { withBackend } from "@llm/tensor";
+import { previewJson, withBackend } from "@llm/tensor";
+import { ModelConfigError } from "./errors.js";
 import { ConfigReader, withAliases, type RawConfig } from "./config.js";
 import type { KeyRules } from "./keys.js";
 import { checkParameterBudget } from "./limits.js";
@@ -61,7 +62,7 @@ export function defineArchitecture(spec: ArchitectureSpec): Architecture {
     keys: spec.keys ?? {},
     create(raw, options = {}) {
       const config = new ConfigReader(spec.configAliases ? withAliases(raw, spec.configAliases) : raw, spec.modelType);
-      const build = () => spec.build(config);
+      const build = () => buildNamingTheValues(spec, config);
       const built = options.backend ? withBackend(options.backend, build) : build();
       const parts = { ...built, config: { ...built.config, maxPositions: declaredPositions(config, built.config.maxPositions) } };
       const checkpointConfig = {
@@ -75,6 +76,25 @@ export function defineArchitecture(spec: ArchitectureSpec): Architecture {
       return model;
     },
   };
+}
+
+/**
+ * Runs the build; a layer that refuses what it was given (an odd rotary dim, say) is reported as
+ * the config error it is, with the values read so far (the culprit among them).
+ */
+function buildNamingTheValues(spec: ArchitectureSpec, config: ConfigReader): ArchitectureParts {
+  try {
+    return spec.build(config);
+  } catch (error) {
+    if (!(error instanceof LayerArgumentError)) throw error;
+    const read = Object.entries(config.resolvedConfig())
+      .filter(([key]) => config.wasRead(key))
+      .map(([key, v]) => `${key}=${previewJson(v, 40)}`)
+      .join(", ");
+    throw new ModelConfigError(
+      `${spec.modelType} config: these values make a layer that cannot be built: ${error.message} (values read: ${read})`,
+    );
+  }
 }
 
 /** Config keys that declare the longest sequence, as the families name it. */

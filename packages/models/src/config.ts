@@ -11,11 +11,14 @@ export const MAX_CONFIG_INT = 2 ** 31 - 1;
  * Tighter bounds by key name, for every architecture: a few hundred bytes of config.json must not
  * make us build millions of layers, or precompute tables of a billion head dims, before the
  * parameter estimate can refuse the model. Each bound is far past any published model (the deepest
- * have ~130 layers; head dims are <= 256).
+ * have ~130 layers; head dims are <= 256; widths <= ~25,000).
  */
 export const INT_KEY_LIMITS: readonly { readonly keys: RegExp; readonly max: number }[] = [
   { keys: /^(n_layers?|num_(hidden_)?layers|num_decoder_layers)$/, max: 1024 },
   { keys: /^(head_dim|rotary_dim|kv_channels|n_heads?|num_(attention|key_value|kv)_heads|multi_query_group_num)$/, max: 65536 },
+  // the model width bounds the head dim derived from it, and rotary tables are computed from that
+  // when the model is built (the widest published models are ~25,000 wide)
+  { keys: /^(hidden_size|n_embd|n_embed|d_model|word_embed_proj_dim)$/, max: 1_048_576 },
 ];
 
 /**
@@ -27,7 +30,8 @@ export const NUMBER_KEY_RANGES: readonly { readonly keys: RegExp; readonly ok: (
   { keys: /^(rope_theta|rotary_emb_base)$/, ok: (v) => v > 0, expected: "a finite number > 0" },
   { keys: /^(rotary_pct|partial_rotary_factor)$/, ok: (v) => v > 0 && v <= 1, expected: "a number in (0, 1]" },
   { keys: /(dropout|pdrop)$/, ok: (v) => v >= 0 && v <= 1, expected: "a number in [0, 1]" },
-  { keys: /^(initializer_range|init_std)$/, ok: (v) => v >= 0, expected: "a finite number >= 0" },
+  // a standard deviation of initial weights past 1 overflows the activations of any deep model
+  { keys: /^(initializer_range|init_std)$/, ok: (v) => v >= 0 && v <= 1, expected: "a number in [0, 1]" },
   { keys: /(^|_)(scale|factor)$/, ok: (v) => v > 0, expected: "a finite number > 0" },
 ];
 
@@ -62,6 +66,11 @@ export class ConfigReader {
 
   private fail(key: string, expected: string, found: unknown): never {
     throw new ModelConfigError(`${this.modelType} config: "${key}" must be ${expected}, found ${previewJson(found)}`);
+  }
+
+  /** Whether the build has read this key (through any typed read). */
+  wasRead(key: string): boolean {
+    return Object.hasOwn(this.resolved, key) || this.nested.has(key);
   }
 
   has(key: string): boolean {

@@ -15,7 +15,8 @@ export function createModel(config: RawConfig, options: CreateOptions = {}): Mod
   const std =
     options.std ??
     (reader.has("initializer_range") || !reader.has("init_std") ? reader.number("initializer_range", 0.02) : reader.number("init_std"));
-  if (!(Number.isFinite(std) && std >= 0)) throw new ModelConfigError(`createModel: std must be a finite number >= 0, found ${std}`);
+  if (!(typeof std === "number" && Number.isFinite(std) && std >= 0))
+    throw new ModelConfigError(`createModel: std must be a finite number >= 0, found ${std}`);
   const seed = options.seed ?? 0;
   if (!Number.isSafeInteger(seed)) throw new ModelConfigError(`createModel: seed must be an integer, found ${String(seed)}`);
   model.initialize(options.rng ?? new Rng(seed), std);

@@ -38,13 +38,22 @@ describe("configs that describe models too large to hold", () => {
     expect(performance.now() - started).toBeLessThan(5000);
   });
 
+  it("falcon hidden_size: 1e9 is refused at once (it ran a minute computing rotary tables for a 2.5e8-wide head)", () => {
+    expect(() => createModel({ ...fixtureConfig("falcon"), hidden_size: 1e9 })).toThrow(
+      /falcon config: "hidden_size" must be an integer in \[1, 1048576\], found 1000000000/,
+    );
+    expect(() => createModel({ ...gpt2, n_embd: 1e9 })).toThrow(
+      /gpt2 config: "n_embd" must be an integer in \[1, 1048576\], found 1000000000/,
+    );
+  });
+
   for (const [key, value] of [
-    ["n_embd", 1e9],
+    ["n_embd", 1e6],
     ["vocab_size", 1e9],
     ["n_positions", 1e9],
   ] as const) {
     it(`${key}: ${value} is refused with the bytes it would need, not a raw RangeError`, () => {
-      const create = () => createModel({ ...gpt2, [key]: value, ...(key === "n_embd" ? { n_head: 1, n_inner: 8 } : {}) });
+      const create = () => createModel({ ...gpt2, [key]: value, ...(key === "n_embd" ? { n_head: 1 } : {}) });
       expect(create).toThrow(ModelConfigError);
       expect(create).toThrow(
         /gpt2 config: describes a model of [\d.]+e\+\d+ parameters, which needs [\d.e+]+ bytes as float32 \([\d.]+ [GTPE]B\), more than the \d+ allowed/,
@@ -100,10 +109,20 @@ describe("numbers that used to load and give NaN, or be blamed on another key", 
     );
   });
 
-  it("initializer_range must be a finite number >= 0", () => {
-    expect(() => createModel({ ...gpt2, initializer_range: -1 })).toThrow(/"initializer_range" must be a finite number >= 0, found -1/);
+  it("initializer_range must be a number in [0, 1] (8e17 gave infinite logits)", () => {
+    expect(() => createModel({ ...gpt2, initializer_range: -1 })).toThrow(/"initializer_range" must be a number in \[0, 1\], found -1/);
+    expect(() => createModel({ ...gpt2, initializer_range: 8e17 })).toThrow(
+      /"initializer_range" must be a number in \[0, 1\], found 800000000000000000/,
+    );
     expect(() => createModel({ ...gpt2, initializer_range: "big" })).toThrow(
-      /"initializer_range" must be a finite number >= 0, found "big"/,
+      /"initializer_range" must be a number in \[0, 1\], found "big"/,
+    );
+  });
+
+  it("a value a layer refuses (an odd rotary head_dim) is a ModelConfigError naming the values read", () => {
+    expect(() => createModel({ ...llama, head_dim: 105 })).toThrow(ModelConfigError);
+    expect(() => createModel({ ...llama, head_dim: 105 })).toThrow(
+      /llama config: these values make a layer that cannot be built: RotaryEmbedding: rotaryDim must be an even integer .* \(values read: .*head_dim=105/,
     );
   });
 });
