@@ -2,7 +2,17 @@ import type { LanguageModel } from "@llm/layers";
 import { LayerArgumentError } from "@llm/layers";
 import { tensor } from "@llm/tensor";
 import { describe, expect, it } from "vitest";
-import { collect, createSampler, generate, generateBatch, generateText, SamplingError, type TextCodec } from "../src/index.js";
+import {
+  collect,
+  createSampler,
+  generate,
+  generateBatch,
+  generateText,
+  repetitionPenalty,
+  SamplingError,
+  temperature,
+  type TextCodec,
+} from "../src/index.js";
 import { fixture } from "./fixtures.js";
 
 /** A model whose logits at step `badStep` hold `value` (NaN, Infinity) at id 3; elsewhere one-hot on id 1. */
@@ -56,6 +66,20 @@ describe("NaN and infinite logits are an error naming the step, never a token", 
     await expect(collect(generate(brokenModel(-1, 0), [1], { maxNewTokens: 3, processors: [removeAll] }))).rejects.toThrow(
       /step 0, prompt 0: sample: every logit is -Infinity; the processors removed all tokens/,
     );
+  });
+});
+
+describe("extreme but valid options do not overflow into Infinity (found by the property test)", () => {
+  it("temperature 5e-324 samples the most likely token, as the limit t -> 0 does", async () => {
+    const row = Float32Array.from([1, 3, 2]);
+    expect(Array.from(temperature(5e-324)(row, []))).toEqual([-Infinity, 0, -Infinity]);
+    expect(Array.from(temperature(0.5)(row, []))).toEqual([2, 6, 4]);
+    expect(await collect(generate(brokenModel(-1, 0), [1], { maxNewTokens: 3, temperature: 5e-324, seed: 3 }))).toEqual([1, 1, 1]);
+  });
+
+  it("repetitionPenalty 5e-324 saturates at the largest float32", () => {
+    const out = repetitionPenalty(5e-324)(Float32Array.from([1, -1, 2]), [0, 1]);
+    expect(Array.from(out)).toEqual([3.4028234663852886e38, -0, 2]);
   });
 });
 
