@@ -4,7 +4,8 @@
 // process's memory, VmHWM in /proc/self/status on Linux) against its RSS just before loading, so
 // what counts is the memory the load itself needed. Beside `loadModel` runs the way loading worked before it took ownership
 // of what it read (and the way a caller who reads the tensors first still can): read every tensor,
-// then copy them into a model built with zeroed parameters (modelFromCheckpoint).
+// then copy them into a model built with zeroed parameters (modelFromCheckpoint). And loadModel
+// without its check for NaN and infinities (checkFinite: false), to show what that check costs.
 // Writes out/bench/load.json. Uses the built packages (the root script builds them first).
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -37,7 +38,7 @@ async function main() {
 
   const rows = [];
   for (const [dtype, dir] of Object.entries(dirs)) {
-    for (const method of ["loadModel", "read, then copy"]) {
+    for (const method of ["loadModel", "loadModel, no NaN check", "read, then copy"]) {
       const result = spawnSync(process.execPath, ["--expose-gc", fileURLToPath(import.meta.url), "--child", method, dir], {
         encoding: "utf8",
       });
@@ -49,16 +50,19 @@ async function main() {
   console.log(
     `${shape}: ${(rows[0].parameters / 1e6).toFixed(1)}M parameters, float32 weights kept ${mb(rows[0].weightBytes)} MB; node ${process.version}`,
   );
-  console.log("file     method            load ms   RSS before   peak RSS   peak - before   (peak - before) / weights kept   pooled after");
+  console.log(
+    "file     method                   load ms   RSS before   peak RSS   peak - before   (peak - before) / weights kept   pooled after",
+  );
   for (const r of rows) {
     console.log(
-      `${r.file.padEnd(8)} ${r.method.padEnd(17)} ${String(Math.round(r.ms)).padStart(7)}   ${mb(r.rssBefore).padStart(7)} MB  ${mb(r.peakRss).padStart(6)} MB  ${mb(r.peakRss - r.rssBefore).padStart(10)} MB   ${((r.peakRss - r.rssBefore) / r.weightBytes).toFixed(2).padStart(20)}x   ${mb(r.pooledBytes)} MB`,
+      `${r.file.padEnd(8)} ${r.method.padEnd(24)} ${String(Math.round(r.ms)).padStart(7)}   ${mb(r.rssBefore).padStart(7)} MB  ${mb(r.peakRss).padStart(6)} MB  ${mb(r.peakRss - r.rssBefore).padStart(10)} MB   ${((r.peakRss - r.rssBefore) / r.weightBytes).toFixed(2).padStart(20)}x   ${mb(r.pooledBytes)} MB`,
     );
   }
   for (const dtype of Object.keys(dirs)) {
-    const [ours, copy] = rows.filter((r) => r.file === dtype);
+    const [ours, unchecked, copy] = rows.filter((r) => r.file === dtype);
     console.log(
-      `${dtype}: loadModel needs ${((copy.peakRss - copy.rssBefore) / (ours.peakRss - ours.rssBefore)).toFixed(2)}x less memory than reading then copying`,
+      `${dtype}: loadModel needs ${((copy.peakRss - copy.rssBefore) / (ours.peakRss - ours.rssBefore)).toFixed(2)}x less memory than reading then copying; ` +
+        `its NaN/Inf check (on by default at this size) takes ${Math.round(ours.ms - unchecked.ms)} ms of ${Math.round(ours.ms)} (${((ours.ms / unchecked.ms - 1) * 100).toFixed(1)}%)`,
     );
   }
   mkdirSync(OUT, { recursive: true });
@@ -89,6 +93,8 @@ async function measure(method, dir) {
   let model;
   if (method === "loadModel") {
     model = await loadModel(dir);
+  } else if (method === "loadModel, no NaN check") {
+    model = await loadModel(dir, { checkFinite: false });
   } else {
     const config = JSON.parse(readFileSync(`${dir}/config.json`, "utf8"));
     const tensors = await readSafetensorsCheckpoint(dir, { dtype: "float32" });

@@ -5,7 +5,7 @@ import { tensor, tidy } from "@llm/tensor";
 import { describe, expect, it } from "vitest";
 import { ARCHITECTURES, createModel, estimateParameterBytes, ModelConfigError } from "@llm/models";
 import { FIXTURES } from "./fixture_files.js";
-import { outcomeSync, report, SEED, tally } from "./fuzz.js";
+import { outcome, report, SEED, tally } from "./fuzz.js";
 
 // Property test of config validation: each fixture's config.json with keys changed to generated
 // values (huge, negative, zero, fractional, NaN, the wrong type, nested, missing). Each must end in
@@ -60,12 +60,12 @@ const RUN_BUDGET = 1e6;
 const RUNS = 100;
 
 describe("config validation, property-based (fast-check)", () => {
-  it("every mutated config is refused naming a key, or builds a model that fits and runs to finite logits", () => {
+  it("every mutated config is refused naming a key, or builds a model that fits and runs to finite logits", async () => {
     const t = tally("model-configs");
     let ran = 0;
-    fc.assert(
-      fc.property(input, ([{ name, config }, edits]) =>
-        outcomeSync(t, [ModelConfigError], () => {
+    await fc.assert(
+      fc.asyncProperty(input, ([{ name, config }, edits]) =>
+        outcome(t, [ModelConfigError], () => {
           const mutated: Record<string, unknown> = { ...config };
           for (const e of edits) {
             if (e.value === undefined) delete mutated[e.key];

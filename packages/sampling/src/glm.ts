@@ -1,5 +1,5 @@
 import type { LanguageModel } from "@llm/layers";
-import type { Tensor } from "@llm/tensor";
+import { previewJson, type Tensor } from "@llm/tensor";
 import { SamplingError } from "./errors.js";
 import { bool, int32, lastLogits } from "./model_step.js";
 import { checkModelLogits, describeValue, OptionChecker } from "./options.js";
@@ -16,12 +16,13 @@ export interface GlmTokens {
 /** Reads GLM's special tokens from a config's `special_tokens` ({ MASK, gMASK, sMASK, sop, eop }). */
 export function glmTokensFromConfig(config: Record<string, unknown>): GlmTokens {
   const special = config.special_tokens as Record<string, unknown> | undefined;
-  const id = (name: string): number | undefined => (typeof special?.[name] === "number" ? (special[name] as number) : undefined);
+  const isId = (v: unknown) => typeof v === "number" && Number.isInteger(v) && v >= 0;
+  const id = (name: string): number | undefined => (isId(special?.[name]) ? (special![name] as number) : undefined);
   const sop = id("sop");
   const eop = id("eop");
   if (!special || sop === undefined || eop === undefined || id("MASK") === undefined) {
     throw new SamplingError(
-      `glmTokensFromConfig: expected config.special_tokens with numeric MASK, sop and eop, found ${JSON.stringify(special)}`,
+      `glmTokensFromConfig: expected config.special_tokens with integer ids >= 0 for MASK, sop and eop, found ${previewJson(special)}`,
     );
   }
   const masks: Record<string, number> = {};

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { fromGpt2Files, fromTiktoken, fromTokenizerJson, type Tokenizer, TokenizerError, trainBPE } from "../src/index.js";
 import { isWellFormed } from "../src/utils/utf8_text.js";
-import { outcomeSync, report, SEED, tally } from "./fuzz.js";
+import { outcome, report, SEED, tally } from "./fuzz.js";
 
 // Property tests of the tokenizer readers (tokenizer.json through the bytes reader and the object
 // reader, GPT-2's vocab.json + merges.txt, tiktoken rank files): thousands of generated and mutated
@@ -204,11 +204,11 @@ const byteEdit = fc.oneof(
 );
 
 describe("tokenizer readers, property-based (fast-check)", () => {
-  it("tokenizer.json with parts replaced by generated JSON: a working tokenizer or a TokenizerError, and both readers agree", () => {
+  it("tokenizer.json with parts replaced by generated JSON: a working tokenizer or a TokenizerError, and both readers agree", async () => {
     const t = tally("tokenizer-json-edits");
-    fc.assert(
-      fc.property(fc.array(edit, { minLength: 1, maxLength: 3 }), sampleText, (edits, sample) =>
-        outcomeSync(t, [TokenizerError], () => bothReaders(JSON.stringify(applyEdits(base, edits as Edit[])), sample)),
+    await fc.assert(
+      fc.asyncProperty(fc.array(edit, { minLength: 1, maxLength: 3 }), sampleText, (edits, sample) =>
+        outcome(t, [TokenizerError], () => bothReaders(JSON.stringify(applyEdits(base, edits as Edit[])), sample)),
       ),
       { seed: SEED, numRuns: 1500 },
     );
@@ -217,12 +217,12 @@ describe("tokenizer readers, property-based (fast-check)", () => {
     expect(t.errors.TokenizerError).toBeGreaterThan(100);
   });
 
-  it("tokenizer.json text cut or with characters inserted: the same", () => {
+  it("tokenizer.json text cut or with characters inserted: the same", async () => {
     const t = tally("tokenizer-json-bytes");
     const text = JSON.stringify(base);
-    fc.assert(
-      fc.property(fc.array(byteEdit, { minLength: 1, maxLength: 2 }), sampleText, (edits, sample) =>
-        outcomeSync(t, [TokenizerError], () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(byteEdit, { minLength: 1, maxLength: 2 }), sampleText, (edits, sample) =>
+        outcome(t, [TokenizerError], () => {
           let s = text;
           for (const e of edits) {
             const at = e.at % (s.length + 1);
@@ -238,16 +238,16 @@ describe("tokenizer readers, property-based (fast-check)", () => {
     expect(t.errors.TokenizerError).toBeGreaterThan(100);
   });
 
-  it("Split regexes from a grammar: refused at load, or encode adversarial text within the time bound", () => {
+  it("Split regexes from a grammar: refused at load, or encode adversarial text within the time bound", async () => {
     const t = tally("split-regex");
     const adversarial = fc.constantFrom(`${"a".repeat(26)}!`, `${" ".repeat(26)}x`, `${"ab".repeat(13)}\n`, "a1 b2 c3 ".repeat(4));
-    fc.assert(
-      fc.property(
+    await fc.assert(
+      fc.asyncProperty(
         regexArb(),
         fc.constantFrom("Isolated", "Removed", "MergedWithPrevious", "Contiguous"),
         adversarial,
         (pattern, behavior, text) =>
-          outcomeSync(t, [TokenizerError], () => {
+          outcome(t, [TokenizerError], () => {
             const json = {
               ...base,
               pre_tokenizer: {
@@ -265,13 +265,13 @@ describe("tokenizer readers, property-based (fast-check)", () => {
     expect(t.errors.TokenizerError).toBeGreaterThan(100);
   });
 
-  it("GPT-2 vocab.json + merges.txt, generated and mutated: round-trips text, or a TokenizerError", () => {
+  it("GPT-2 vocab.json + merges.txt, generated and mutated: round-trips text, or a TokenizerError", async () => {
     const t = tally("gpt2-files");
     const json = base.model as { vocab: Record<string, number>; merges: string[] | [string, string][] };
     const vocabText = JSON.stringify(json.vocab);
     const mergesText = `#version: 0.2\n${json.merges.map((m) => (Array.isArray(m) ? m.join(" ") : m)).join("\n")}\n`;
-    fc.assert(
-      fc.property(
+    await fc.assert(
+      fc.asyncProperty(
         fc.oneof(
           fc.constant({ vocab: vocabText, merges: mergesText }),
           fc.record({
@@ -309,7 +309,7 @@ describe("tokenizer readers, property-based (fast-check)", () => {
         ),
         fc.string({ maxLength: 30 }),
         (files, text) =>
-          outcomeSync(t, [TokenizerError], () => {
+          outcome(t, [TokenizerError], () => {
             const tokenizer = fromGpt2Files(files.vocab as never, files.merges as never);
             exercise(tokenizer, text);
             // byte-level BPE with every byte in the vocab: decode(encode(x)) is x (lone surrogates aside)
@@ -323,13 +323,13 @@ describe("tokenizer readers, property-based (fast-check)", () => {
     expect(t.results).toBeGreaterThan(100);
   });
 
-  it("tiktoken rank files, generated and mutated: round-trips text, or a TokenizerError", () => {
+  it("tiktoken rank files, generated and mutated: round-trips text, or a TokenizerError", async () => {
     const t = tally("tiktoken-ranks");
     const pattern = String.raw`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`;
     const byteTokens = Array.from({ length: 256 }, (_, b) => [b]);
     const rankFile = (tokens: number[][]) => tokens.map((bytes, r) => `${Buffer.from(bytes).toString("base64")} ${r}`).join("\n");
-    fc.assert(
-      fc.property(
+    await fc.assert(
+      fc.asyncProperty(
         fc.array(fc.array(fc.integer({ min: 97, max: 122 }), { minLength: 2, maxLength: 4 }), { maxLength: 20 }),
         fc.array(
           fc.oneof(
@@ -340,7 +340,7 @@ describe("tokenizer readers, property-based (fast-check)", () => {
         ),
         fc.string({ maxLength: 30 }),
         (extra, edits, text) =>
-          outcomeSync(t, [TokenizerError], () => {
+          outcome(t, [TokenizerError], () => {
             // the 256 bytes, then distinct multi-byte tokens (the reader derives the merges from them)
             const tokens = [...byteTokens];
             const seen = new Set(tokens.map((x) => x.join(",")));
