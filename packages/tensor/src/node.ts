@@ -22,6 +22,7 @@ import { setTensor, tensorFromSafetensorsEntry } from "./safetensors/tensors.js"
 import type { Tensor } from "./tensor.js";
 import { BYTES_PER_ELEMENT } from "./dtype.js";
 import {
+  CheckpointFileError,
   CONFIG_FILE,
   parseShardIndex,
   planShards,
@@ -239,7 +240,15 @@ export async function readSafetensorsCheckpoint(
     (s) => s.isFile(),
     () => false,
   );
-  return sharded ? readShardedSafetensors(index, options) : readSafetensorsFile(join(dir, SAFETENSORS_FILE), options);
+  if (sharded) return readShardedSafetensors(index, options);
+  const single = join(dir, SAFETENSORS_FILE);
+  const exists = await stat(single).then(
+    (x) => x.isFile(),
+    () => false,
+  );
+  if (!exists)
+    throw new CheckpointFileError("no-weights", `${dir}: expected ${SAFETENSORS_FILE} or ${SAFETENSORS_INDEX_FILE}, found neither`);
+  return readSafetensorsFile(single, options);
 }
 
 interface ShardPaths {

@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { recoverFolder, writeFolderAtomically } from "../src/node.js";
+import { CheckpointFileError } from "../src/index.js";
+import { readSafetensorsCheckpoint, recoverFolder, writeFolderAtomically } from "../src/node.js";
 
 const root = mkdtempSync(join(tmpdir(), "llm-atomic-folder-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -98,5 +99,14 @@ describe("writeFolderAtomically / recoverFolder", () => {
     const { dir } = fresh();
     expect(await recoverFolder(dir)).toEqual({ restored: "none", removed: [] });
     expect(existsSync(dir)).toBe(false);
+  });
+
+  it("a folder without weights is a CheckpointFileError naming both files, not a raw ENOENT", async () => {
+    const { dir } = fresh();
+    write(dir, "{}");
+    await expect(readSafetensorsCheckpoint(dir)).rejects.toThrow(CheckpointFileError);
+    await expect(readSafetensorsCheckpoint(dir)).rejects.toThrow(
+      /expected model\.safetensors or model\.safetensors\.index\.json, found neither/,
+    );
   });
 });
