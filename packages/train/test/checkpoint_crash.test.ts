@@ -1,8 +1,9 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { loadModel } from "@llm/models/node";
 import { Rng } from "@llm/tensor";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -159,4 +160,20 @@ describe("saveCheckpoint survives SIGKILL at any moment", () => {
     }
     expect(interrupted).toBeGreaterThan(0);
   }, 120_000);
+
+  it("loadModel also restores a checkpoint left between the two renames, and cleans up", async () => {
+    const parent = mkdtempSync(join(work, "loadmodel-"));
+    const dir = join(parent, "ckpt");
+    const run = setupRun();
+    await run.trainer.run(1);
+    await saveCheckpoint(dir, { model: run.model, optimizer: run.optimizer, trainer: run.trainer.state() });
+    // what a kill between "old folder aside" and "new folder in" leaves: no folder at the path
+    renameSync(dir, join(parent, `.ckpt.${Date.now()}-4194303-0-abcdef.complete`));
+    writeFileSync(join(parent, ".ckpt.1-4194303-1-abcdef.partial"), "");
+    const loaded = await loadModel(dir);
+    expect(Object.keys(loaded.stateDict())).toEqual(Object.keys(run.model.stateDict()));
+    expect(siblings(dir)).toEqual(["ckpt"]);
+    loaded.dispose();
+    run.optimizer.dispose();
+  });
 });
