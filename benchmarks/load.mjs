@@ -6,7 +6,8 @@
 // of what it read (and the way a caller who reads the tensors first still can): read every tensor,
 // then copy them into a model built with zeroed parameters (modelFromCheckpoint). And loadModel's
 // dtypes: a float16 file kept half (the default, "auto") or widened ("float32"), a float32 file
-// quantized to Q8_0 / Q4_0 while it is read (never holding the float32 model).
+// quantized to Q8_0 / Q4_0 while it is read (never holding the float32 model). And loadModel
+// without its check for NaN and infinities (checkFinite: false), to show what that check costs.
 // Writes out/bench/load.json. Uses the built packages (the root script builds them first).
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -39,7 +40,7 @@ async function main() {
 
   const rows = [];
   const methods = {
-    float32: ["loadModel", "read, then copy", "loadModel q8_0", "loadModel q4_0"],
+    float32: ["loadModel", "loadModel, no NaN check", "read, then copy", "loadModel q8_0", "loadModel q4_0"],
     float16: ["loadModel", "loadModel float32", "read, then copy"],
   };
   for (const [dtype, dir] of Object.entries(dirs)) {
@@ -54,11 +55,11 @@ async function main() {
   const mb = (bytes) => (bytes / 1e6).toFixed(0);
   console.log(`${shape}: ${(rows[0].parameters / 1e6).toFixed(1)}M parameters; node ${process.version}`);
   console.log(
-    "file     method              weights kept   load ms   RSS before   peak RSS   peak - before   (peak - before) / weights kept   pooled after",
+    "file     method                  weights kept   load ms   RSS before   peak RSS   peak - before   (peak - before) / weights kept   pooled after",
   );
   for (const r of rows) {
     console.log(
-      `${r.file.padEnd(8)} ${r.method.padEnd(19)} ${mb(r.weightBytes).padStart(9)} MB ${String(Math.round(r.ms)).padStart(7)}   ${mb(r.rssBefore).padStart(7)} MB  ${mb(r.peakRss).padStart(6)} MB  ${mb(r.peakRss - r.rssBefore).padStart(10)} MB   ${((r.peakRss - r.rssBefore) / r.weightBytes).toFixed(2).padStart(20)}x   ${mb(r.pooledBytes)} MB`,
+      `${r.file.padEnd(8)} ${r.method.padEnd(23)} ${mb(r.weightBytes).padStart(9)} MB ${String(Math.round(r.ms)).padStart(7)}   ${mb(r.rssBefore).padStart(7)} MB  ${mb(r.peakRss).padStart(6)} MB  ${mb(r.peakRss - r.rssBefore).padStart(10)} MB   ${((r.peakRss - r.rssBefore) / r.weightBytes).toFixed(2).padStart(20)}x   ${mb(r.pooledBytes)} MB`,
     );
   }
   for (const dtype of Object.keys(dirs)) {
@@ -68,6 +69,12 @@ async function main() {
       `${dtype} file to float32: ${ours.method} needs ${((copy.peakRss - copy.rssBefore) / (ours.peakRss - ours.rssBefore)).toFixed(2)}x less memory than reading then copying`,
     );
   }
+  const [checked, unchecked] = ["loadModel", "loadModel, no NaN check"].map((m) =>
+    rows.find((r) => r.file === "float32" && r.method === m),
+  );
+  console.log(
+    `the NaN/Inf check (on by default at this size) takes ${Math.round(checked.ms - unchecked.ms)} ms of ${Math.round(checked.ms)} (${((checked.ms / unchecked.ms - 1) * 100).toFixed(1)}%)`,
+  );
   mkdirSync(OUT, { recursive: true });
   writeFileSync(`${OUT}load.json`, `${JSON.stringify({ shape, config, node: process.version, rows }, null, 2)}\n`);
   console.log(`wrote ${OUT}load.json`);
@@ -94,7 +101,9 @@ async function measure(method, dir) {
   const rssBefore = process.memoryUsage().rss;
   const start = performance.now();
   let model;
-  if (method.startsWith("loadModel")) {
+  if (method === "loadModel, no NaN check") {
+    model = await loadModel(dir, { checkFinite: false });
+  } else if (method.startsWith("loadModel")) {
     model = await loadModel(dir, { dtype: method.split(" ")[1] ?? "auto" });
   } else {
     const config = JSON.parse(readFileSync(`${dir}/config.json`, "utf8"));

@@ -24,6 +24,13 @@ export interface ForwardOptions {
    * last one, which spares the vocabulary-wide head over the whole prompt.
    */
   logitsToKeep?: number;
+  /**
+   * Allow positions past `config.maxPositions` (the length the model's config declares) for
+   * encodings that compute positions rather than look them up (rotary, ALiBi). Without it, going
+   * past is an error: the model was not trained there. A learned position table cannot extrapolate
+   * either way.
+   */
+  extrapolate?: boolean;
 }
 
 /** Per-layer keys and values of the positions seen so far. */
@@ -41,7 +48,10 @@ export interface KVCache {
 
 export interface LanguageModelConfig {
   readonly vocabSize: number;
-  /** Longest sequence the position encoding supports (Infinity for rotary/ALiBi). */
+  /**
+   * Longest sequence the model's config declares (max_position_embeddings and alike; the size of a
+   * learned position table). Infinity only when the config declares none (BLOOM's ALiBi).
+   */
   readonly maxPositions: number;
 }
 

@@ -73,6 +73,15 @@ export class TransformerLanguageModel extends Module implements LanguageModel, S
     if (keep !== undefined && (!Number.isInteger(keep) || keep < 0)) {
       throw new LayerArgumentError(`forward: logitsToKeep must be a non-negative integer, found ${keep}`);
     }
+    // A learned table refuses positions past its end by itself; rotary and ALiBi would compute
+    // them, so going past the declared length is refused here unless asked for.
+    const length = past + seq;
+    if (length > this.config.maxPositions && !this.embed.positions && !options.extrapolate) {
+      throw new LayerArgumentError(
+        `forward: ${length} positions (${past} cached + ${seq} new) exceed the model's maxPositions ${this.config.maxPositions} ` +
+          "(its config's declared length); pass extrapolate: true to go past it",
+      );
+    }
     // Tensors made here (positions, masks) go to the model's backend, and ids, positions and masks
     // a caller made on the default backend move there: a model loaded onto a GPU takes CPU ids.
     const backend = this.backend;

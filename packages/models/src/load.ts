@@ -5,6 +5,7 @@ import {
   isFloating,
   openCheckpoint,
   readCheckpointConfig,
+  SafetensorsError,
   type Backend,
   type Checkpoint,
   type DType,
@@ -17,6 +18,7 @@ import { CheckpointError, ModelConfigError, ModelError } from "./errors.js";
 import { converted } from "./quantize.js";
 import { WEIGHT_DTYPES, weightDType, weightRoles, type WeightDType } from "./weight_dtypes.js";
 import { matchCheckpointKeys } from "./keys.js";
+import { estimateParameterBytes } from "./limits.js";
 import { architectureFor } from "./registry.js";
 
 export interface LoadModelOptions {
@@ -29,7 +31,21 @@ export interface LoadModelOptions {
    * (see weightDType for which weights: llama.cpp's defaults). Weights not float32 are not trained.
    */
   dtype?: WeightDType;
+  /**
+   * Refuse a config whose float32 parameters would take more bytes than this, before reading any
+   * weight (default: this machine's memory; Infinity: no limit).
+   */
+  maxParameterBytes?: number;
+  /**
+   * Refuse weights that hold NaN or an infinity (a CheckpointError naming the tensor and element):
+   * one pass over each tensor while it is on the host anyway. Default: on for models of up to
+   * FINITE_CHECK_DEFAULT_BYTES of float32 parameters, off above.
+   */
+  checkFinite?: boolean;
 }
+
+/** Models up to this many bytes of float32 parameters (a billion parameters) get the finite check by default. */
+export const FINITE_CHECK_DEFAULT_BYTES = 4e9;
 
 /** safetensors dtypes a float32 parameter can take (halves and F64 are converted as they are read). */
 const FLOAT_FILE_DTYPES = new Set(["F32", "F16", "BF16", "F64"]);
@@ -46,13 +62,16 @@ export async function loadModelFrom(files: CheckpointFiles, options: LoadModelOp
   // an unknown model_type (or a bad config) fails before any weight file is opened
   const config = await withOurErrors(() => readCheckpointConfig(files));
   const backend = options.backend ?? getBackend();
-  const model = namingTheFolder(files.location, () => architectureFor(config).create(config, { backend }));
+  const model = namingTheFolder(files.location, () =>
+    architectureFor(config).create(config, { backend, maxParameterBytes: options.maxParameterBytes }),
+  );
   const checkpoint = await withOurErrors(() => openCheckpoint(files, config));
   const dtype = options.dtype ?? "auto";
   if (!WEIGHT_DTYPES.includes(dtype))
     throw new ModelError(`loadModel: dtype must be one of ${WEIGHT_DTYPES.join(", ")}, found ${String(dtype)}`);
   try {
     const sources = planLoad(model, checkpoint, files.location);
+    const checkFinite = options.checkFinite ?? estimateParameterBytes(model) <= FINITE_CHECK_DEFAULT_BYTES;
     const roles = weightRoles(model);
     const modelType = String(config.model_type ?? "");
     for (const [name, param] of model.namedParameters()) {
@@ -64,6 +83,7 @@ export async function loadModelFrom(files: CheckpointFiles, options: LoadModelOp
       const read = await checkpoint.readTensor(source, {
         dtype: target === "float32" || stored === "float32" ? "float32" : undefined,
         backend,
+        checkFinite,
       });
       if (read.dtype === target) {
         if (target === "float32") param.adopt(read);
@@ -76,6 +96,7 @@ export async function loadModelFrom(files: CheckpointFiles, options: LoadModelOp
     }
   } catch (error) {
     model.dispose();
+    if (error instanceof SafetensorsError && error.code === "value-range") throw new CheckpointError(error.message);
     throw error;
   }
   return model.eval();
@@ -134,10 +155,10 @@ export function modelFromCheckpoint(
   config: RawConfig,
   tensors: Readonly<Record<string, Tensor>>,
   source = "checkpoint",
-  options: { take?: boolean; backend?: Backend } = {},
+  options: { take?: boolean; backend?: Backend; maxParameterBytes?: number } = {},
 ): Model {
   const architecture = architectureFor(config);
-  const model = architecture.create(config, { backend: options.backend });
+  const model = architecture.create(config, { backend: options.backend, maxParameterBytes: options.maxParameterBytes });
   const match = matchCheckpointKeys(model, Object.keys(tensors), architecture.keys);
   const named: Record<string, Tensor> = {};
   for (const [name, file] of match.sources) named[name] = tensors[file]!;

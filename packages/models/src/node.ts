@@ -2,7 +2,14 @@
  * `@llm/models/node`: checkpoint folders on disk. A separate entry point, so that browser bundles
  * of `@llm/models` never import `fs`.
  */
-import { checkpointFolder, writeCheckpointFolder, writeGGUFFile, type FilePath, type WriteCheckpointFolderOptions } from "@llm/tensor/node";
+import {
+  checkpointFolder,
+  recoverFolder,
+  writeCheckpointFolder,
+  writeGGUFFile,
+  type FilePath,
+  type WriteCheckpointFolderOptions,
+} from "@llm/tensor/node";
 import { basename, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadGGUFFrom, type LoadGGUFOptions, type LoadedGGUF } from "./gguf/read.js";
@@ -19,9 +26,12 @@ export type { WriteCheckpointFolderOptions as SaveModelOptions } from "@llm/tens
  * Loads a checkpoint folder as people download it: config.json plus model.safetensors, or the
  * shards a model.safetensors.index.json lists. `model_type` picks the architecture; names and
  * shapes are checked before any weight is read; weights keep the dtype stored (options.dtype "auto"),
- * or are widened ("float32") or quantized ("q8_0", "q4_0") as they are read.
+ * or are widened ("float32") or quantized ("q8_0", "q4_0") as they are read. A folder that an
+ * interrupted @llm/train saveCheckpoint left behind is first restored to its newest complete
+ * checkpoint (recoverFolder).
  */
-export function loadModel(dir: FilePath, options: LoadModelOptions = {}): Promise<Model> {
+export async function loadModel(dir: FilePath, options: LoadModelOptions = {}): Promise<Model> {
+  await recoverFolder(typeof dir === "string" ? dir : fileURLToPath(dir));
   return loadModelFrom(checkpointFolder(dir), options);
 }
 

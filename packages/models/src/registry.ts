@@ -1,3 +1,4 @@
+import { previewJson } from "@llm/tensor";
 import type { Architecture } from "./architecture.js";
 import type { RawConfig } from "./config.js";
 import { ModelConfigError } from "./errors.js";
@@ -29,7 +30,7 @@ export function architectureFor(config: RawConfig): Architecture {
   const architecture = typeof type === "string" ? (ARCHITECTURES.get(type) ?? ALIASES.get(type)) : undefined;
   if (!architecture) {
     throw new ModelConfigError(
-      `config.json: "model_type" must be one of ${[...ARCHITECTURES.keys()].join(", ")}, found ${JSON.stringify(type) ?? "nothing"}`,
+      `config.json: "model_type" must be one of ${[...ARCHITECTURES.keys()].join(", ")}, found ${previewJson(type)}`,
     );
   }
   return architecture;

@@ -51,3 +51,4 @@ export { CpuBackend, cpuBackend, type CpuBackendOptions } from "./cpu/backend.js
 export * from "./safetensors/index.js";
 export * from "./checkpoint/index.js";
 export * from "./gguf/index.js";
+export { previewJson, jsonDepth } from "./preview.js";

@@ -25,6 +25,7 @@ import { GGUF_DEFAULT_ALIGNMENT, GGUFError, type GGUFValue } from "./gguf/types.
 import { ggufHeader, type GGUFTensorData } from "./gguf/write.js";
 import { openGGUF, type GGUFFile } from "./gguf/read.js";
 import {
+  CheckpointFileError,
   CONFIG_FILE,
   configJson,
   parseShardIndex,
@@ -34,7 +35,9 @@ import {
   shardFileName,
   type CheckpointFiles,
 } from "./checkpoint/index.js";
+import { fsyncFolder } from "./node/atomic_folder.js";
 
+export { writeFolderAtomically, recoverFolder, fsyncFolder, type FolderRecovery } from "./node/atomic_folder.js";
 export {
   CONFIG_FILE,
   SAFETENSORS_FILE,
@@ -169,7 +172,8 @@ export async function writeSafetensorsFileRaw(path: FilePath, tensors: Safetenso
 
 /**
  * Writes to a fresh temporary name in the same directory, flushes it to disk, then renames it over
- * `path`: rename within a directory is atomic, so a crash never leaves a half-written checkpoint.
+ * `path` and flushes the directory: rename within a directory is atomic, so a crash never leaves a
+ * half-written file, and once this returns the new file survives a power cut.
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
@@ -182,6 +186,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
       await handle.close();
     }
     await rename(temp, path);
+    await fsyncFolder(dirname(path));
   } catch (error) {
     await unlink(temp).catch(() => undefined);
     throw error;
@@ -239,7 +244,15 @@ export async function readSafetensorsCheckpoint(
     (s) => s.isFile(),
     () => false,
   );
-  return sharded ? readShardedSafetensors(index, options) : readSafetensorsFile(join(dir, SAFETENSORS_FILE), options);
+  if (sharded) return readShardedSafetensors(index, options);
+  const single = join(dir, SAFETENSORS_FILE);
+  const exists = await stat(single).then(
+    (x) => x.isFile(),
+    () => false,
+  );
+  if (!exists)
+    throw new CheckpointFileError("no-weights", `${dir}: expected ${SAFETENSORS_FILE} or ${SAFETENSORS_INDEX_FILE}, found neither`);
+  return readSafetensorsFile(single, options);
 }
 
 interface ShardPaths {
@@ -301,8 +314,8 @@ export interface WriteCheckpointFolderOptions {
  * Writes a checkpoint folder in the Hugging Face layout: config.json and model.safetensors, or
  * shards named as transformers names them with their model.safetensors.index.json. Each file is
  * written atomically; files of the other layout left by an earlier save are removed, so the
- * folder never holds two versions. (A whole folder replaced atomically: write it under a
- * temporary name and rename it, as @llm/train's checkpoints do.)
+ * folder never holds two versions. (To replace a whole folder atomically, write it inside
+ * `writeFolderAtomically`, as @llm/train's checkpoints do.)
  */
 export async function writeCheckpointFolder(
   directory: FilePath,
@@ -337,7 +350,7 @@ export async function writeCheckpointFolder(
   await writeFileAtomic(join(dir, CONFIG_FILE), utf8(configJson(contents.config, contents.floatKeys)));
   for (const name of await readdir(dir)) {
     const stale = name === SAFETENSORS_FILE || name === SAFETENSORS_INDEX_FILE || /^model-\d{5}-of-\d{5}\.safetensors$/.test(name);
-    if (stale && !written.has(name)) await unlink(join(dir, name));
+    if ((stale && !written.has(name)) || isDeadTempFile(name)) await unlink(join(dir, name)).catch(() => undefined);
   }
 }
 
@@ -390,5 +403,19 @@ export async function writeGGUFFile(
   } catch (error) {
     await unlink(temp).catch(() => undefined);
     throw error;
+  }
+}
+
+/** A temporary file of writeFileAtomic whose writer died before renaming it (the pid is in its name). */
+function isDeadTempFile(name: string): boolean {
+  const match = /^\..+\.(\d+)\.[0-9a-f]{12}\.tmp$/.exec(name);
+  if (!match) return false;
+  const pid = Number(match[1]);
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ESRCH";
   }
 }
