@@ -129,7 +129,9 @@ describe("every generation option is checked, by name", () => {
     await expect(collect(generateBatch(model, [[1], "ab" as never]))).rejects.toThrow(
       /generate: prompt 1 must be an array of token ids, found "ab"/,
     );
-    await expect(collect(generateText(model, bytes, 5 as never))).rejects.toThrow(/generateText: prompt must be a string, found 5/);
+    await expect(collect(generateText(model, bytes, 5 as never))).rejects.toThrow(
+      /generateText: prompt must be a string or an array of token ids, found 5/,
+    );
   });
 });
 
