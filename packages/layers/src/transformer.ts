@@ -1,4 +1,4 @@
-import { tidy, type Tensor } from "@llm/tensor";
+import { tidy, toBackend, withBackend, type Backend, type Tensor } from "@llm/tensor";
 import { buildAttentionMask } from "./attention/mask.js";
 import type { AttentionContext } from "./attention/attention.js";
 import type { TransformerBlock } from "./block.js";
@@ -27,6 +27,8 @@ export interface DecoderParts {
   config: LanguageModelConfig;
   /** config.json contents that reproduce this model (what toCheckpoint writes). */
   checkpointConfig?: Readonly<Record<string, unknown>>;
+  /** Keys of checkpointConfig (dotted paths) that are floats even when whole (30.0: transformers' typed configs insist). */
+  checkpointFloatKeys?: readonly string[];
 }
 
 /**
@@ -41,6 +43,7 @@ export class TransformerLanguageModel extends Module implements LanguageModel, S
   readonly finalNorm: Norm | null;
   readonly head: OutputHead;
   private readonly savedConfig: Readonly<Record<string, unknown>> | null;
+  private readonly floatKeys: readonly string[];
 
   constructor(parts: DecoderParts) {
     super();
@@ -53,6 +56,7 @@ export class TransformerLanguageModel extends Module implements LanguageModel, S
     this.head = parts.head;
     this.config = parts.config;
     this.savedConfig = parts.checkpointConfig ?? null;
+    this.floatKeys = parts.checkpointFloatKeys ?? [];
   }
 
   forward(ids: Tensor, options: ForwardOptions = {}): Tensor {
@@ -69,25 +73,45 @@ export class TransformerLanguageModel extends Module implements LanguageModel, S
     if (keep !== undefined && (!Number.isInteger(keep) || keep < 0)) {
       throw new LayerArgumentError(`forward: logitsToKeep must be a non-negative integer, found ${keep}`);
     }
-    return tidy(() => {
-      const positionIds = options.positionIds ?? this.embed.defaultPositionIds(batch, seq, past, options.attentionMask);
-      const context: AttentionContext = {
-        positionIds,
-        mask: buildAttentionMask(seq, past + seq, options.attentionMask),
-      };
-      let h = this.embed.forward(ids, positionIds);
-      // A scope per block: without autograd each block's intermediates are freed as soon as it
-      // is done, so a long prompt holds one block's activations at a time, not every block's.
-      this.blocks.forEach((block, i) => {
-        h = tidy(() => block.forward(h, context, cache?.layers[i]));
-      });
-      if (keep && keep < seq) h = h.slice(1, seq - keep);
-      return this.head.forward(this.finalNorm ? this.finalNorm.forward(h) : h);
-    });
+    // A learned table refuses positions past its end by itself; rotary and ALiBi would compute
+    // them, so going past the declared length is refused here unless asked for.
+    const length = past + seq;
+    if (length > this.config.maxPositions && !this.embed.positions && !options.extrapolate) {
+      throw new LayerArgumentError(
+        `forward: ${length} positions (${past} cached + ${seq} new) exceed the model's maxPositions ${this.config.maxPositions} ` +
+          "(its config's declared length); pass extrapolate: true to go past it",
+      );
+    }
+    // Tensors made here (positions, masks) go to the model's backend, and ids, positions and masks
+    // a caller made on the default backend move there: a model loaded onto a GPU takes CPU ids.
+    const backend = this.backend;
+    return withBackend(backend, () =>
+      tidy(() => {
+        const attentionMask = options.attentionMask && toBackend(options.attentionMask, backend);
+        const positionIds = options.positionIds
+          ? toBackend(options.positionIds, backend)
+          : this.embed.defaultPositionIds(batch, seq, past, attentionMask);
+        const context: AttentionContext = { positionIds, mask: buildAttentionMask(seq, past + seq, attentionMask) };
+        let h = this.embed.forward(toBackend(ids, backend), positionIds);
+        // A scope per block: without autograd each block's intermediates are freed as soon as it
+        // is done, so a long prompt holds one block's activations at a time, not every block's.
+        this.blocks.forEach((block, i) => {
+          h = tidy(() => block.forward(h, context, cache?.layers[i]));
+        });
+        if (keep && keep < seq) h = h.slice(1, seq - keep);
+        return this.head.forward(this.finalNorm ? this.finalNorm.forward(h) : h);
+      }),
+    );
   }
 
+  /** Where the weights live (the token embedding's backend). */
+  get backend(): Backend {
+    return this.embed.tokens.weight.backend;
+  }
+
+  /** An empty cache; layers with a sliding window keep only what their window still sees. */
   createCache(): TransformerKVCache {
-    return new TransformerKVCache(this.blocks.length);
+    return new TransformerKVCache(this.blocks.length, { windows: this.blocks.map((b) => b.attention.slidingWindow) });
   }
 
   /** config.json contents that reproduce this model. */
@@ -98,6 +122,6 @@ export class TransformerLanguageModel extends Module implements LanguageModel, S
 
   /** config.json contents and every parameter under its checkpoint name (a tied head once). */
   toCheckpoint(): CheckpointContents {
-    return { config: this.checkpointConfig(), tensors: this.stateDict() };
+    return { config: this.checkpointConfig(), tensors: this.stateDict(), floatKeys: this.floatKeys };
   }
 }

@@ -2,20 +2,36 @@
  * `@llm/models/node`: checkpoint folders on disk. A separate entry point, so that browser bundles
  * of `@llm/models` never import `fs`.
  */
-import { checkpointFolder, writeCheckpointFolder, type FilePath, type WriteCheckpointFolderOptions } from "@llm/tensor/node";
+import {
+  checkpointFolder,
+  recoverFolder,
+  writeCheckpointFolder,
+  writeGGUFFile,
+  type FilePath,
+  type WriteCheckpointFolderOptions,
+} from "@llm/tensor/node";
+import { basename, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadGGUFFrom, type LoadGGUFOptions, type LoadedGGUF } from "./gguf/read.js";
+import { modelToGGUF, type GGUFExportOptions } from "./gguf/write.js";
 import type { SavableModel } from "@llm/layers";
 import type { Model } from "./architecture.js";
 import { loadModelFrom, type LoadModelOptions } from "./load.js";
 
 export type { LoadModelOptions } from "./load.js";
+export type { GGUFExportOptions, LoadGGUFOptions, LoadedGGUF } from "./gguf/index.js";
 export type { WriteCheckpointFolderOptions as SaveModelOptions } from "@llm/tensor/node";
 
 /**
  * Loads a checkpoint folder as people download it: config.json plus model.safetensors, or the
  * shards a model.safetensors.index.json lists. `model_type` picks the architecture; names and
- * shapes are checked before any weight is read; float16/bfloat16 become float32.
+ * shapes are checked before any weight is read; weights keep the dtype stored (options.dtype "auto"),
+ * or are widened ("float32") or quantized ("q8_0", "q4_0") as they are read. A folder that an
+ * interrupted @llm/train saveCheckpoint left behind is first restored to its newest complete
+ * checkpoint (recoverFolder).
  */
-export function loadModel(dir: FilePath, options: LoadModelOptions = {}): Promise<Model> {
+export async function loadModel(dir: FilePath, options: LoadModelOptions = {}): Promise<Model> {
+  await recoverFolder(typeof dir === "string" ? dir : fileURLToPath(dir));
   return loadModelFrom(checkpointFolder(dir), options);
 }
 
@@ -26,4 +42,26 @@ export function loadModel(dir: FilePath, options: LoadModelOptions = {}): Promis
  */
 export function saveModel(model: SavableModel, dir: FilePath, options: WriteCheckpointFolderOptions = {}): Promise<void> {
   return writeCheckpointFolder(dir, model.toCheckpoint(), options);
+}
+
+const toPath = (path: FilePath): string => (typeof path === "string" ? path : fileURLToPath(path));
+
+/**
+ * Loads a GGUF file (llama.cpp's format) as one of our models, each weight in the type the file
+ * stores (Q4_K, Q6_K, Q8_0, Q4_0, F16, BF16, F32); the metadata comes with it (the tokenizer's:
+ * @llm/tokenizer's fromGGUFMetadata).
+ */
+export function loadGGUF(path: FilePath, options: LoadGGUFOptions = {}): Promise<LoadedGGUF> {
+  const p = toPath(path);
+  return loadGGUFFrom(checkpointFolder(dirname(p)), basename(p), options);
+}
+
+/**
+ * Writes a model as a GGUF file that llama.cpp (and Ollama, LM Studio) runs, weights in the dtypes
+ * the model holds (quantize it first for Q8_0 / Q4_0), with the tokenizer's metadata when given.
+ * Streams one tensor at a time to a temporary name, renamed when complete.
+ */
+export async function saveGGUF(model: Model, path: FilePath, options: GGUFExportOptions = {}): Promise<void> {
+  const { metadata, tensors } = await modelToGGUF(model, options);
+  await writeGGUFFile(path, metadata, tensors);
 }

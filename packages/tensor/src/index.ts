@@ -1,5 +1,7 @@
-export type { DType, HostArray } from "./dtype.js";
-export { DTYPES, BYTES_PER_ELEMENT, isFloating } from "./dtype.js";
+export type { DType, HostArray, QuantizedDType, StoredDType } from "./dtype.js";
+export { DTYPES, BYTES_PER_ELEMENT, QUANT_BLOCKS, isFloating, isQuantized, isStoredDType } from "./dtype.js";
+export { quantizeTensor, type QuantizeOptions } from "./ops/quantize.js";
+export { quantizeBlocks, dequantizeBlocks, QUANTIZE_TYPES } from "./quant/index.js";
 export type {
   Backend,
   BackendBuffer,
@@ -40,6 +42,7 @@ export { matmul } from "./ops/matmul.js";
 export { concat, stack, split, scatterAdd } from "./ops/indexing.js";
 export { writeInto } from "./ops/write.js";
 export { checkIndexRange } from "./ops/checks.js";
+export { toBackend } from "./ops/transfer.js";
 export { adamwStep, type AdamWResult } from "./ops/adamw.js";
 export { softmax, logSoftmax, layerNorm, rmsNorm, tril, triu, causalMask } from "./ops/nn.js";
 export { scaledDotProductAttention, type ScaledDotProductAttentionOptions } from "./ops/attention.js";
@@ -47,3 +50,5 @@ export { fromBuffer } from "./ops/core.js";
 export { CpuBackend, cpuBackend, type CpuBackendOptions } from "./cpu/backend.js";
 export * from "./safetensors/index.js";
 export * from "./checkpoint/index.js";
+export * from "./gguf/index.js";
+export { previewJson, jsonDepth } from "./preview.js";

@@ -1,4 +1,4 @@
-import { allocHost, BYTES_PER_ELEMENT, type DType, type HostArray } from "../../dtype.js";
+import { allocHost, BYTES_PER_ELEMENT, type DType, type HostArray, hostLength } from "../../dtype.js";
 import { Arena, PAGE, type WasmMemory } from "./arena.js";
 
 /**
@@ -221,6 +221,8 @@ function view(dtype: DType, buffer: ArrayBufferLike, offset: number, size: numbe
     case "float16":
     case "bfloat16":
       return new Uint16Array(buffer, offset, size);
+    default:
+      return new Uint8Array(buffer, offset, hostLength(dtype, size)); // block-quantized: the blocks' bytes
   }
 }
 
