@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { crossEntropy } from "@llm/layers";
 import { noGrad, tensor, tidy } from "@llm/tensor";
-import { LOAD_HELP, LOAD_OPTIONS, numberOption, parse, positiveInteger } from "../args.js";
+import { COMPUTE_HELP, COMPUTE_OPTIONS, LOAD_HELP, LOAD_OPTIONS, numberOption, parse, positiveInteger } from "../args.js";
 import { type Io, UsageError } from "../io.js";
 import { loadModelSource } from "../load.js";
 import type { Command } from "../main.js";
@@ -20,10 +20,13 @@ with as much earlier text as its window holds. The first token has nothing befor
   --stride N     tokens each window moves by (smaller: more context per token, slower)
   --json         print the figures as JSON
 
+${COMPUTE_HELP}
+
 ${LOAD_HELP}`,
   async run(args: string[], io: Io) {
     const { values, positionals } = parse("eval", args, {
       ...LOAD_OPTIONS,
+      ...COMPUTE_OPTIONS,
       text: { type: "string" },
       context: { type: "string" },
       stride: { type: "string" },
