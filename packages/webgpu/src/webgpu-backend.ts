@@ -14,6 +14,7 @@ import type { Vec4TileConfig } from "./kernels/matmul-vec4.js";
 import { argmax, cumsum, reduce } from "./kernels/reduce.js";
 import { rowKernel } from "./kernels/rows.js";
 import { attention } from "./kernels/attention.js";
+import { sampleTokens } from "./kernels/sample.js";
 
 const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
 const STAGING_USAGE = BufferUsage.MAP_READ | BufferUsage.COPY_DST;
@@ -104,6 +105,7 @@ export class WebGPUBackend implements Backend {
       attention: (q, k, v, mask, bias, scale) => attention(ctx, q, k, v, mask, bias, scale),
       activationGrad: (op, x, g) => activationGrad(ctx, op, x, g),
       logSoftmaxGrad: (y, g) => rowKernel(ctx, "logSoftmaxGrad", y, { g }),
+      sampleTokens: (logits, seen, uniforms, p) => sampleTokens(ctx, logits, seen, uniforms, p),
     };
   }
 
