@@ -85,6 +85,12 @@ export interface Backend {
   fill(size: number, value: number, dtype: DType): BackendBuffer;
   /** Reads a whole buffer back to the host. */
   read(buffer: BackendBuffer): Promise<HostArray>;
+  /**
+   * Reads several buffers back with one device round trip (one staging copy, one map). Optional:
+   * where absent, each is read on its own. A decoding step reads its id and the queued index
+   * checks this way.
+   */
+  readMany?(buffers: readonly BackendBuffer[]): Promise<HostArray[]>;
   /** Synchronous read; absent where the device cannot do it (WebGPU). */
   readSync?(buffer: BackendBuffer): HostArray;
   /** Frees a buffer. Using it afterwards is an error. */

@@ -104,17 +104,17 @@ export function toWords(data: HostArray, dtype: DType): Float32Array | Int32Arra
 }
 
 /** The inverse of toWords: `bytes` (at least size words) back into the host array for `dtype`. */
-export function fromWords(bytes: ArrayBuffer, dtype: DType, size: number): HostArray {
+export function fromWords(bytes: ArrayBuffer, dtype: DType, size: number, byteOffset = 0): HostArray {
   switch (dtype) {
     case "float32":
-      return new Float32Array(bytes, 0, size).slice();
+      return new Float32Array(bytes, byteOffset, size).slice();
     case "int32":
-      return new Int32Array(bytes, 0, size).slice();
+      return new Int32Array(bytes, byteOffset, size).slice();
     case "bool":
-      return Uint8Array.from(new Uint32Array(bytes, 0, size));
+      return Uint8Array.from(new Uint32Array(bytes, byteOffset, size));
     case "float16":
     case "bfloat16":
-      return Uint16Array.from(new Uint32Array(bytes, 0, size));
+      return Uint16Array.from(new Uint32Array(bytes, byteOffset, size));
     default:
       throw blocksUnsupported(dtype);
   }

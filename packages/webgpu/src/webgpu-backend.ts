@@ -27,6 +27,8 @@ export interface WebGPUBackendStats {
   /** Milliseconds spent creating pipelines so far. */
   compileMs: number;
   submits: number;
+  /** Device reads so far (each one mapAsync of a staging buffer): a decoding step makes one. */
+  reads: number;
 }
 
 export interface WebGPUBackendInit {
@@ -60,6 +62,7 @@ export class WebGPUBackend implements Backend {
   private readonly ownsDevice: boolean;
   private readonly deviceErrors: string[] = [];
   private live = 0;
+  private reads = 0;
   private lost: string | null = null;
   readonly keepAlive: unknown;
 
@@ -123,18 +126,32 @@ export class WebGPUBackend implements Backend {
   }
 
   async read(buffer: BackendBuffer): Promise<HostArray> {
-    const b = this.gpuBuffer(buffer);
-    const bytes = b.size * BYTES_PER_WORD;
+    return (await this.readMany([buffer]))[0]!;
+  }
+
+  /** Several buffers through one staging buffer: one copy each, one submit, one mapAsync. */
+  async readMany(buffers: readonly BackendBuffer[]): Promise<HostArray[]> {
+    const bs = buffers.map((b) => this.gpuBuffer(b));
+    const offsets: number[] = [];
+    let bytes = 0;
+    for (const b of bs) {
+      offsets.push(bytes);
+      bytes += b.size * BYTES_PER_WORD;
+    }
     if (bytes === 0) {
       this.throwIfFailed();
-      return fromWords(new ArrayBuffer(0), b.dtype, 0);
+      return bs.map((b) => fromWords(new ArrayBuffer(0), b.dtype, 0));
     }
     const staging = this.staging.acquire(bytes);
-    this.batcher.copy(b.gpu, staging, bytes);
+    bs.forEach((b, i) => {
+      if (b.size > 0) this.batcher.copy(b.gpu, staging, b.size * BYTES_PER_WORD, offsets[i]);
+    });
     this.batcher.flush();
+    this.reads++;
     try {
       await staging.mapAsync(MapMode.READ, 0, staging.size);
-      const host = fromWords(staging.getMappedRange(0, staging.size), b.dtype, b.size);
+      const mapped = staging.getMappedRange(0, staging.size);
+      const host = bs.map((b, i) => fromWords(mapped, b.dtype, b.size, offsets[i]));
       staging.unmap();
       this.throwIfFailed();
       return host;
@@ -231,6 +248,7 @@ export class WebGPUBackend implements Backend {
       pipelines: this.pipelines.size,
       compileMs: this.pipelines.compileMs,
       submits: this.batcher.submits,
+      reads: this.reads,
     };
   }
 

@@ -129,7 +129,10 @@ describe.each(backends)("sampleTokens on %s", (_, be) => {
 
   it.skipIf(!be)("says which rows hold NaN or +Infinity (-2) and which have nothing left (-1)", async () => {
     const row = (v: number) => Float32Array.from({ length: 300 }, (_, i) => (i === 7 ? v : -Infinity));
-    const x = tensor(Float32Array.from([...row(Number.NaN), ...row(Infinity), ...row(-Infinity), ...row(2)]), { shape: [4, 300], backend: be! });
+    const x = tensor(Float32Array.from([...row(Number.NaN), ...row(Infinity), ...row(-Infinity), ...row(2)]), {
+      shape: [4, 300],
+      backend: be!,
+    });
     const u = tensor(new Float32Array([0.5, 0.5, 0.5, 0.5]), { backend: be! });
     for (const greedy of [true, false]) {
       const ids = sampleTokens(x, { greedy, uniforms: u });

@@ -2,7 +2,7 @@ import type { TokenSampling } from "../backend.js";
 import { tidy } from "../engine.js";
 import { ArgumentError, ShapeError, fmtShape } from "../errors.js";
 import type { Tensor } from "../tensor.js";
-import { arange, full } from "./creation.js";
+import { arange } from "./creation.js";
 import { fromBuffer, requireFloat, sameBackend } from "./core.js";
 import { where } from "./elementwise.js";
 import { scatterAdd } from "./indexing.js";
@@ -46,12 +46,13 @@ export function sampleTokens(logits: Tensor, options: SampleTokensOptions = {}):
   const [batch] = logits.shape as [number, number];
   const p = samplingParams(options);
   const seen = p.repetitionPenalty !== 1 ? (options.seen ?? null) : null;
-  if (p.repetitionPenalty !== 1 && !seen) throw new ArgumentError("sampleTokens: repetitionPenalty needs `seen`, the ids each row has seen");
+  if (p.repetitionPenalty !== 1 && !seen)
+    throw new ArgumentError("sampleTokens: repetitionPenalty needs `seen`, the ids each row has seen");
   if (seen && (seen.dtype !== "int32" || seen.rank !== 2 || seen.shape[0] !== batch)) {
     throw new ShapeError(`sampleTokens: seen must be int32 [${batch}, n], found ${seen.dtype} ${fmtShape(seen.shape)}`);
   }
   const uniforms = p.greedy ? null : (options.uniforms ?? null);
-  if (!p.greedy && (!uniforms || uniforms.dtype !== "float32" || uniforms.rank !== 1 || uniforms.shape[0] !== batch)) {
+  if (!p.greedy && (uniforms?.dtype !== "float32" || uniforms.rank !== 1 || uniforms.shape[0] !== batch)) {
     const found = uniforms ? `${uniforms.dtype} ${fmtShape(uniforms.shape)}` : "none";
     throw new ShapeError(`sampleTokens: sampling needs uniforms, float32 [${batch}], found ${found}`);
   }
@@ -63,7 +64,8 @@ export function sampleTokens(logits: Tensor, options: SampleTokensOptions = {}):
 
 function samplingParams(o: SampleTokensOptions): TokenSampling {
   const check = (name: string, v: number | undefined, ok: (v: number) => boolean, expected: string): void => {
-    if (v !== undefined && !(typeof v === "number" && ok(v))) throw new ArgumentError(`sampleTokens: ${name} must be ${expected}, found ${v}`);
+    if (v !== undefined && !(typeof v === "number" && ok(v)))
+      throw new ArgumentError(`sampleTokens: ${name} must be ${expected}, found ${v}`);
   };
   // below the smallest normal float32, GPUs may flush t to 0
   check("temperature", o.temperature, (v) => v >= FLOAT32_MIN_NORMAL && Number.isFinite(v), "a finite number >= 1.1754943508222875e-38");
@@ -96,8 +98,12 @@ function composedSample(logits: Tensor, seen: Tensor | null, uniforms: Tensor | 
   let x = logits.contiguous();
   if (seen) {
     const valid = seen.ge(0);
-    const flat = where(valid, seen, 0).add(arange(0, batch, 1, opts).mul(vocab).unsqueeze(1)).reshape(-1);
-    const hit = scatterAdd(valid.float().reshape(-1), flat, 0, [batch * vocab]).gt(0).reshape(batch, vocab);
+    const flat = where(valid, seen, 0)
+      .add(arange(0, batch, 1, opts).mul(vocab).unsqueeze(1))
+      .reshape(-1);
+    const hit = scatterAdd(valid.float().reshape(-1), flat, 0, [batch * vocab])
+      .gt(0)
+      .reshape(batch, vocab);
     const penalised = where(x.gt(0), x.div(p.repetitionPenalty).minimum(FLOAT32_MAX), x.mul(p.repetitionPenalty));
     x = where(hit, penalised, x);
   }
@@ -120,7 +126,13 @@ function composedSample(logits: Tensor, seen: Tensor | null, uniforms: Tensor | 
       const lo = threshold(x, (t) => where(x.ge(t), e, 0).sum(-1, true).ge(target));
       // logits equal at the cut are kept in id order until the mass reaches p (as the host's stable sort)
       const above = where(x.gt(lo), e, 0).sum(-1, true);
-      const need = target.sub(above).div(lo.sub(x.max(-1, true)).exp()).neg().floor().neg().maximum(1);
+      const need = target
+        .sub(above)
+        .div(lo.sub(x.max(-1, true)).exp())
+        .neg()
+        .floor()
+        .neg()
+        .maximum(1);
       const tie = x.eq(lo);
       const keep = x.gt(lo).logicalOr(tie.logicalAnd(tie.int().cumsum(-1).float().le(need)));
       x = where(keep, x, -Infinity);

@@ -3,8 +3,6 @@ import type { WebGPUBuffer } from "../gpu-buffer.js";
 import type { KernelContext } from "../kernel-context.js";
 import { Meta, shader } from "./codegen.js";
 
-const WG = 256;
-
 function f32Bits(v: number): number {
   return new Int32Array(new Float32Array([v]).buffer)[0]!;
 }
@@ -27,6 +25,8 @@ export function sampleTokens(
   p: TokenSampling,
 ): WebGPUBuffer {
   const [batch, vocab] = logits.shape as [number, number];
+  // a small vocabulary leaves most of 256 threads idle (and software adapters pay for each)
+  const WG = vocab <= 4096 ? 64 : 256;
   const out = ctx.alloc(batch, "int32");
   if (batch === 0) return out;
   const scratch = ctx.alloc(batch * vocab, "float32");
@@ -41,7 +41,9 @@ export function sampleTokens(
   const V = meta.push(vocab);
   const [OFF, SR, SC] = [meta.push(logits.offset), meta.push(logits.strides[0]!), meta.push(logits.strides[1]!)];
   const H = meta.push(penalty ? seen!.shape[1]! : 0);
-  const [HOFF, HSR, HSC] = penalty ? [meta.push(seen!.offset), meta.push(seen!.strides[0]!), meta.push(seen!.strides[1]!)] : ["0", "0", "0"];
+  const [HOFF, HSR, HSC] = penalty
+    ? [meta.push(seen!.offset), meta.push(seen!.strides[0]!), meta.push(seen!.strides[1]!)]
+    : ["0", "0", "0"];
   const [UOFF, US] = sample ? [meta.push(uniforms!.offset), meta.push(uniforms!.strides[0]!)] : ["0", "0"];
   const f = (v: number) => `bitcast<f32>(${meta.push(f32Bits(v))})`;
   const PEN = f(p.repetitionPenalty);
@@ -50,7 +52,8 @@ export function sampleTokens(
   const TOPP = f(p.topP);
   const LOGMINP = f(Math.log(p.minP));
   const each = (body: string) => `  for (var i = i32(lid); i < ${V}; i += ${WG}) {\n    let x = S[row + i];\n${body}\n  }`;
-  const rowMax = (name: string) => `  var ${name}_l = neg_inf();\n${each(`    ${name}_l = max(${name}_l, x);`)}\n  let ${name} = max_f(${name}_l, lid);`;
+  const rowMax = (name: string) =>
+    `  var ${name}_l = neg_inf();\n${each(`    ${name}_l = max(${name}_l, x);`)}\n  let ${name} = max_f(${name}_l, lid);`;
   /** Largest key T with measure(key >= T) >= bound; `measure` adds `amount` per element. */
   const bisect = (name: string, amount: string, type: "u32" | "f32", bound: string) => `  var ${name} = 0u;
   for (var bit = 31; bit >= 0; bit--) {
@@ -233,7 +236,7 @@ ${steps.join("\n")}
   workgroupBarrier();
   if (lid == 0u) { O[b] = select(pick, -2, anyBad); }
 }`;
-  const key = `sample:${p.greedy ? "g" : "s"}${penalty ? "p" : ""}${temperature ? "t" : ""}${topK ? "k" : ""}${topP ? "n" : ""}${minP ? "m" : ""}`;
+  const key = `sample${WG}:${p.greedy ? "g" : "s"}${penalty ? "p" : ""}${temperature ? "t" : ""}${topK ? "k" : ""}${topP ? "n" : ""}${minP ? "m" : ""}`;
   ctx.batcher.dispatch({
     key,
     code: () =>
@@ -249,7 +252,12 @@ ${steps.join("\n")}
         body,
       ),
     uniforms: meta.data(),
-    inputs: [ctx.buffer(logits).gpu, (penalty ? ctx.buffer(seen!) : dummy!).gpu, (sample ? ctx.buffer(uniforms!) : dummy!).gpu, scratch.gpu],
+    inputs: [
+      ctx.buffer(logits).gpu,
+      (penalty ? ctx.buffer(seen!) : dummy!).gpu,
+      (sample ? ctx.buffer(uniforms!) : dummy!).gpu,
+      scratch.gpu,
+    ],
     output: out.gpu,
     workgroups: [batch, 1, 1],
   });
