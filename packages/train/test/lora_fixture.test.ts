@@ -167,3 +167,42 @@ describe("fixtures/lora/llama_lora: peft's own LoRA on the llama fixture", () =>
     noGrad(() => expect(maxAbsDiff(again.forward(reference.input_ids!), reference.logits!)).toBeLessThan(1e-4));
   });
 });
+
+// golden/gpt2_lora (made by golden/peft_gpt2_lora.py with peft 0.21): GPT-2's Conv1D layers
+// (fan_in_fan_out), "all-linear", rsLoRA, rank and alpha patterns.
+const GPT2_LORA = fileURLToPath(new URL("./golden/gpt2_lora/", import.meta.url));
+const GPT2 = fileURLToPath(new URL("../../../fixtures/models/gpt2/", import.meta.url));
+
+describe("peft's adapter on GPT-2 (Conv1D weights, all-linear, rsLoRA, rank/alpha patterns)", () => {
+  it("loads with peft's settings per layer and gives peft's logits and merged logits within 1e-4", async () => {
+    const golden = await readSafetensorsFile(`${GPT2_LORA}reference.safetensors`);
+    const model = await loadModel(GPT2);
+    const lora = await loadLoraAdapter(model, GPT2_LORA);
+    const settings = Object.fromEntries(lora.layersOf("default").map(([n, l]) => [n, l.adapters.get("default")!]));
+    expect(Object.keys(settings).sort()).toEqual(
+      ["0.attn.c_attn", "0.attn.c_proj", "0.mlp.c_fc", "0.mlp.c_proj", "1.attn.c_attn", "1.attn.c_proj", "1.mlp.c_fc", "1.mlp.c_proj"].map(
+        (n) => `transformer.h.${n}`,
+      ),
+    );
+    expect(settings["transformer.h.0.attn.c_attn"]!.scaling).toBe(6 / 2); // rsLoRA: alpha / sqrt(r)
+    expect(settings["transformer.h.1.mlp.c_fc"]!.rank).toBe(2);
+    expect(settings["transformer.h.1.mlp.c_fc"]!.scaling).toBeCloseTo(6 / Math.SQRT2, 12);
+    expect(settings["transformer.h.0.mlp.c_proj"]!.scaling).toBe(3 / 2);
+    model.eval();
+    noGrad(() => {
+      expect(maxAbsDiff(model.forward(golden.input_ids!), golden.logits!)).toBeLessThan(1e-4);
+      lora.merge();
+      expect(maxAbsDiff(model.forward(golden.input_ids!), golden.merged_logits!)).toBeLessThan(1e-4);
+    });
+  });
+
+  it("saves it back as peft wrote it", async () => {
+    const model = await loadModel(GPT2);
+    await loadLoraAdapter(model, GPT2_LORA);
+    const dir = join(out, "gpt2");
+    await saveLoraAdapter(model, dir);
+    for (const file of ["adapter_config.json", "adapter_model.safetensors"]) {
+      expect(readFileSync(join(dir, file)).equals(readFileSync(`${GPT2_LORA}${file}`)), file).toBe(true);
+    }
+  });
+});
