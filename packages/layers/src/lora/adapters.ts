@@ -1,5 +1,6 @@
 import { keep, rand, randn, Rng, zeros, type Tensor } from "@llm/tensor";
 import { LayerArgumentError } from "../errors.js";
+import type { LanguageModel } from "../language_model.js";
 import type { Linear } from "../linear.js";
 import type { Module } from "../module.js";
 import { layerSettings, resolveLoraConfig, type LoraConfig, type ResolvedLoraConfig } from "./config.js";
@@ -168,6 +169,23 @@ export class LoraAdapters {
     } finally {
       this.use(previous);
     }
+  }
+
+  /**
+   * The model as it is without adapters, as a LanguageModel whose forward runs with none active:
+   * DPO's frozen reference for a LoRA policy, with no second copy of the weights.
+   */
+  withoutAdapters(): LanguageModel {
+    const model = this.model as unknown as Partial<LanguageModel>;
+    if (typeof model.forward !== "function" || typeof model.createCache !== "function" || !model.config) {
+      throw new LayerArgumentError("LoRA: withoutAdapters() needs a model with forward, createCache and config (a LanguageModel)");
+    }
+    const lm = model as LanguageModel;
+    return {
+      config: lm.config,
+      forward: (ids, options) => this.withAdapters(null, () => lm.forward(ids, options)),
+      createCache: () => lm.createCache(),
+    };
   }
 
   /**
