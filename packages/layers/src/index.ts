@@ -38,7 +38,7 @@ export { crossEntropy, type CrossEntropyOptions } from "./loss.js";
 export { OutputHead, type OutputHeadOptions } from "./output_head.js";
 export type { LinearAdapter } from "./linear.js";
 export { type LoraConfig, type LoraLayerSettings, type ResolvedLoraConfig, resolveLoraConfig } from "./lora/config.js";
-export { LoraLayer, type LoraWeights } from "./lora/lora_layer.js";
+export { LoraLayer, type LoraWeights, type AdaptableLayer } from "./lora/lora_layer.js";
 export { LoraAdapters, type AddLoraOptions, type LoraLayerWeights } from "./lora/adapters.js";
 export { namedModules, findLoraTargets } from "./lora/targets.js";
 export {

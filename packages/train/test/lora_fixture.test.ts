@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { LoraAdapters, LanguageModel } from "@llm/layers";
+import { LoraAdapters, type LanguageModel } from "@llm/layers";
 import type { Model } from "@llm/models";
 import { loadLoraAdapter, loadModel, saveLoraAdapter } from "@llm/models/node";
 import { noGrad, tidy, type Tensor } from "@llm/tensor";
@@ -204,5 +204,40 @@ describe("peft's adapter on GPT-2 (Conv1D weights, all-linear, rsLoRA, rank/alph
     for (const file of ["adapter_config.json", "adapter_model.safetensors"]) {
       expect(readFileSync(join(dir, file)).equals(readFileSync(`${GPT2_LORA}${file}`)), file).toBe(true);
     }
+  });
+});
+
+// golden/llama_head_lora (golden/peft_llama_head_lora.py): peft adapts lm_head (a Linear in
+// transformers; our OutputHead) besides q_proj.
+const HEAD_LORA = fileURLToPath(new URL("./golden/llama_head_lora/", import.meta.url));
+
+describe("peft's adapter on the output head (lm_head)", () => {
+  it("gives peft's logits and merged logits within 1e-4, and saves back byte for byte", async () => {
+    const golden = await readSafetensorsFile(`${HEAD_LORA}reference.safetensors`);
+    const model = await loadModel(LLAMA);
+    const lora = await loadLoraAdapter(model, HEAD_LORA);
+    expect(lora.layersOf("default").map(([n]) => n)).toContain("lm_head");
+    model.eval();
+    noGrad(() => {
+      expect(maxAbsDiff(model.forward(golden.input_ids!), golden.logits!)).toBeLessThan(1e-4);
+      lora.merge();
+      expect(maxAbsDiff(model.forward(golden.input_ids!), golden.merged_logits!)).toBeLessThan(1e-4);
+    });
+    // Saved from a fresh load (unmerging leaves the head within float rounding of what it was, and
+    // peft saves a targeted lm_head's own weight beside the adapter: base_layer.weight).
+    const fresh = await loadModel(LLAMA);
+    await loadLoraAdapter(fresh, HEAD_LORA);
+    const dir = join(out, "head");
+    await saveLoraAdapter(fresh, dir);
+    for (const file of ["adapter_config.json", "adapter_model.safetensors"]) {
+      expect(readFileSync(join(dir, file)).equals(readFileSync(`${HEAD_LORA}${file}`)), file).toBe(true);
+    }
+  });
+
+  it("a tied head runs an adapter but refuses to merge into the embedding it shares", async () => {
+    const model = await loadModel(GPT2); // tie_word_embeddings: the head is wte
+    const lora = LoraAdapters.of(model).add("x", { r: 2, targetModules: ["lm_head"], initLoraWeights: false });
+    noGrad(() => model.forward(reference.input_ids!));
+    expect(() => lora.merge()).toThrow(/cannot merge adapter "x" into lm_head: the head's weight is the token embedding's/);
   });
 });

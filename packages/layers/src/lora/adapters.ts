@@ -1,10 +1,9 @@
 import { keep, rand, randn, Rng, zeros, type Tensor } from "@llm/tensor";
 import { LayerArgumentError } from "../errors.js";
 import type { LanguageModel } from "../language_model.js";
-import type { Linear } from "../linear.js";
 import type { Module } from "../module.js";
 import { layerSettings, resolveLoraConfig, type LoraConfig, type ResolvedLoraConfig } from "./config.js";
-import { LoraLayer } from "./lora_layer.js";
+import { type AdaptableLayer, LoraLayer } from "./lora_layer.js";
 import { findLoraTargets } from "./targets.js";
 
 export interface AddLoraOptions {
@@ -100,7 +99,7 @@ export class LoraAdapters {
   private attach(
     name: string,
     config: ResolvedLoraConfig,
-    targets: [string, Linear][],
+    targets: [string, AdaptableLayer][],
     weights: ReadonlyMap<string, LoraLayerWeights>,
     trainable: boolean,
   ): this {
@@ -209,6 +208,14 @@ export class LoraAdapters {
     return this.namedParameters(adapter).map(([, t]) => t);
   }
 
+  /** Whether an adapter's tensors take gradients (freeze one adapter while training another on top of it). */
+  setTrainable(adapter: string, trainable: boolean): void {
+    for (const [, p] of this.namedParameters(adapter)) {
+      p.requireGrad(trainable);
+      if (!trainable) p.zeroGrad();
+    }
+  }
+
   /** Number of adapter values (of one adapter, or all). */
   parameterCount(adapter?: string): number {
     return this.parameters(adapter).reduce((n, t) => n + t.size, 0);
@@ -310,7 +317,7 @@ export class LoraAdapters {
 }
 
 /** peft's initial weights (reset_lora_parameters), drawn from our seeded generator. */
-function freshWeights(linear: Linear, rank: number, init: boolean | "gaussian", rng: Rng): LoraLayerWeights {
+function freshWeights(linear: AdaptableLayer, rank: number, init: boolean | "gaussian", rng: Rng): LoraLayerWeights {
   const backend = linear.weight.backend;
   // torch's kaiming_uniform_(a = sqrt(5)) on [out, in] is uniform in +-1/sqrt(in).
   const uniform = (shape: number[], fanIn: number) => rand(shape, { rng, backend, low: -1 / Math.sqrt(fanIn), high: 1 / Math.sqrt(fanIn) });

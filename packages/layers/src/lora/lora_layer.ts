@@ -1,7 +1,22 @@
 import { isFloating, keep, noGrad, rand, tidy, type Rng, type Tensor } from "@llm/tensor";
 import { LayerArgumentError } from "../errors.js";
-import { linearForward, type Linear, type LinearAdapter } from "../linear.js";
+import { linearForward, type LinearAdapter } from "../linear.js";
 import type { LoraLayerSettings } from "./config.js";
+
+/**
+ * What LoRA adapts: a Linear, or an OutputHead (peft adapts lm_head, a Linear in transformers).
+ * Forward needs only the layer's own forward; merging writes into `weight`.
+ */
+export interface AdaptableLayer {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly weight: Tensor;
+  readonly layout: "out_in" | "in_out";
+  readonly training: boolean;
+  /** An output head that reuses the token embedding (merging into it would change the embedding too). */
+  readonly tied?: boolean;
+  adapter: LinearAdapter | null;
+}
 
 /** One adapter on one Linear: y += dropout(x) A^T B^T * scaling, A [r, in], B [out, r]. */
 export interface LoraWeights extends LoraLayerSettings {
@@ -24,7 +39,7 @@ export class LoraLayer implements LinearAdapter {
   readonly merged: string[] = [];
 
   constructor(
-    readonly base: Linear,
+    readonly base: AdaptableLayer,
     /** The base layer's dotted name in the model. */
     readonly name: string,
     private readonly rng: Rng,
@@ -84,6 +99,11 @@ export class LoraLayer implements LinearAdapter {
 
   private applyDelta(adapter: string, sign: 1 | -1): void {
     const weight = this.base.weight;
+    if (this.base.tied) {
+      throw new LayerArgumentError(
+        `LoRA: cannot merge adapter "${adapter}" into ${this.name}: the head's weight is the token embedding's, which would change too (use the adapter unmerged)`,
+      );
+    }
     if (!isFloating(weight.dtype)) {
       throw new LayerArgumentError(
         `LoRA: cannot merge adapter "${adapter}" into ${this.name}.weight: it is ${weight.dtype}; merging needs a floating-point weight (use the adapter unmerged over a quantized base)`,

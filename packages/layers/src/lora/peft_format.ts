@@ -1,9 +1,11 @@
-import { loadSafetensors, readWholeFile, saveSafetensors, type Backend, type CheckpointFiles, type Tensor } from "@llm/tensor";
+import { loadSafetensors, noGrad, readWholeFile, saveSafetensors, type Backend, type CheckpointFiles, type Tensor } from "@llm/tensor";
 import { LayerArgumentError } from "../errors.js";
 import type { Module } from "../module.js";
 import { LoraAdapters, type LoraLayerWeights } from "./adapters.js";
-import type { LoraConfig } from "./config.js";
+import { resolveLoraConfig, type LoraConfig } from "./config.js";
+import type { AdaptableLayer } from "./lora_layer.js";
 import { pythonJson } from "./python_json.js";
+import { findLoraTargets, namedModules } from "./targets.js";
 
 /** The two files of a PEFT adapter folder. */
 export const ADAPTER_CONFIG_FILE = "adapter_config.json";
@@ -63,6 +65,17 @@ const PEFT_LORA_DEFAULTS: Readonly<Record<string, unknown>> = {
   velora_config: null,
 };
 
+/** peft's EMBEDDING_LAYER_NAMES: a targeted layer of one of these names has its base weights saved with the adapter. */
+const EMBEDDING_LAYER = /(^|\.)(embed_tokens|lm_head)$/;
+
+/** peft's test for "an embedding layer is targeted" (get_peft_model_state_dict, save_embedding_layers="auto"). */
+function embeddingTargeted(targets: readonly string[] | string, adapters: LoraAdapters): boolean {
+  if (typeof targets !== "string") return targets.includes("embed_tokens") || targets.includes("lm_head");
+  if (targets.toLowerCase() === "all-linear") return false;
+  const whole = new RegExp(`^(?:${targets})$`);
+  return namedModules(adapters.model).some(([n]) => EMBEDDING_LAYER.test(n) && whole.test(n));
+}
+
 /** Fields that are floats in peft's dataclass: written as Python writes floats (0.0, not 0). */
 const FLOAT_FIELDS = new Set(["lora_dropout"]);
 
@@ -98,6 +111,15 @@ export function toPeftAdapter(adapters: LoraAdapters, name: string, options: ToP
     const w = lora.adapters.get(name)!;
     tensors[peftKey(layer, "A")] = w.A;
     tensors[peftKey(layer, "B")] = w.B;
+  }
+  // peft saves a targeted lm_head's own weights too ("save_embedding_layers" "auto"), as base_layer.
+  if (embeddingTargeted(config.targetModules, adapters)) {
+    for (const [layer, lora] of layers) {
+      if (!EMBEDDING_LAYER.test(layer)) continue;
+      tensors[`${PEFT_PREFIX}${layer}.base_layer.weight`] = lora.base.weight;
+      const bias = (lora.base as { bias?: Tensor | null }).bias;
+      if (bias) tensors[`${PEFT_PREFIX}${layer}.base_layer.bias`] = bias;
+    }
   }
   const targets = config.targetModules;
   const json: Record<string, unknown> = {
@@ -205,8 +227,14 @@ export function addPeftAdapter(model: Module, name: string, adapter: PeftAdapter
   const source = options.source ?? "adapter";
   const config = loraConfigFromPeft(adapter.config, `${source}/${ADAPTER_CONFIG_FILE}`);
   const weights = new Map<string, Partial<LoraLayerWeights>>();
+  const baseWeights: [string, "weight" | "bias", Tensor][] = [];
   const strange: string[] = [];
   for (const [key, value] of Object.entries(adapter.tensors)) {
+    const base = /^(?:base_model\.model\.)?(.+)\.base_layer\.(weight|bias)$/.exec(key);
+    if (base) {
+      baseWeights.push([base[1]!, base[2] as "weight" | "bias", value]);
+      continue;
+    }
     const m = /^(?:base_model\.model\.)?(.+)\.lora_(A|B)\.weight$/.exec(key);
     if (!m) {
       strange.push(key);
@@ -230,12 +258,31 @@ export function addPeftAdapter(model: Module, name: string, adapter: PeftAdapter
     complete.set(layer, { A: w.A, B: w.B });
   }
   const adapters = LoraAdapters.of(model);
+  // Base weights saved with the adapter (a targeted lm_head's): they must fit a layer the adapter is on.
+  const targeted = new Map(findLoraTargets(model, resolveLoraConfig(config, `${source}/${ADAPTER_CONFIG_FILE}`)));
+  for (const [layer, which, value] of baseWeights) {
+    const target = targeted.get(layer) as (AdaptableLayer & { bias?: Tensor | null }) | undefined;
+    const into = which === "weight" ? target?.weight : target?.bias;
+    if (!into || into.shape.join() !== value.shape.join()) {
+      throw new LayerArgumentError(
+        `${source}/${ADAPTER_WEIGHTS_FILE}: ${layer}.base_layer.${which} [${value.shape.join(", ")}] fits no ${which} of an adapted layer${into ? ` (the model's is [${into.shape.join(", ")}])` : ""}`,
+      );
+    }
+  }
   try {
     adapters.addWeights(name, config, complete, { trainable: options.trainable ?? false });
   } catch (error) {
     if (error instanceof LayerArgumentError) throw new LayerArgumentError(`${source}: ${error.message}`);
     throw error;
   }
+  // peft loads them into the base layer (the same values unless the vocabulary was resized or the head trained).
+  noGrad(() => {
+    for (const [layer, which, value] of baseWeights) {
+      const target = targeted.get(layer) as AdaptableLayer & { bias?: Tensor | null };
+      (which === "weight" ? target.weight : target.bias!).assign(value);
+      value.dispose();
+    }
+  });
   let byName = loadedConfigs.get(adapters);
   if (!byName) loadedConfigs.set(adapters, (byName = new Map()));
   byName.set(name, { ...adapter.config });

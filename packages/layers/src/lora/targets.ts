@@ -1,6 +1,8 @@
 import { LayerArgumentError } from "../errors.js";
 import { Linear } from "../linear.js";
 import type { Module } from "../module.js";
+import { OutputHead } from "../output_head.js";
+import type { AdaptableLayer } from "./lora_layer.js";
 import { compilePattern, type ResolvedLoraConfig } from "./config.js";
 
 /** Every module under `root` with its dotted name (an unnamed child adds no level, as in namedParameters). */
@@ -20,29 +22,35 @@ export function namedModules(root: Module): [string, Module][] {
   return out;
 }
 
+/** Layers LoRA can adapt: Linear, and the output head (lm_head, a Linear in transformers). */
+function adaptable(m: Module): m is Module & AdaptableLayer {
+  return m instanceof Linear || m instanceof OutputHead;
+}
+
 /**
- * The Linear layers a config adapts, by name, with peft's rules (check_target_module_exists):
- * excluded names first; a string target is a regex over the whole name ("all-linear": every
- * Linear); a list matches a name equal to an entry, or ending in "." + entry, the latter then
- * filtered by layersToTransform. A target that names something other than a Linear is an error,
- * and so is a config that matches nothing.
+ * The layers a config adapts, by name, with peft's rules (check_target_module_exists): excluded
+ * names first; a string target is a regex over the whole name ("all-linear": every Linear, not the
+ * output head, as peft leaves out the output embedding); a list matches a name equal to an entry,
+ * or ending in "." + entry, the latter then filtered by layersToTransform. A target that names
+ * something other than a Linear or the head is an error, and so is a config that matches nothing.
  */
-export function findLoraTargets(root: Module, config: ResolvedLoraConfig): [string, Linear][] {
+export function findLoraTargets(root: Module, config: ResolvedLoraConfig): [string, AdaptableLayer][] {
   const modules = namedModules(root);
-  const matches = modules.filter(([name]) => isTarget(config, name));
-  const notLinear = matches.filter(([, m]) => !(m instanceof Linear));
   const targets = config.targetModules;
-  if (notLinear.length && !(typeof targets === "string" && targets.toLowerCase() === "all-linear")) {
+  const allLinear = typeof targets === "string" && targets.toLowerCase() === "all-linear";
+  const matches = modules.filter(([name, m]) => isTarget(config, name) && (!allLinear || m instanceof Linear));
+  const notLinear = matches.filter(([, m]) => !adaptable(m));
+  if (notLinear.length && !allLinear) {
     // A regex may sweep in containers on its way; a named target must be a Linear.
     const named = typeof targets === "string" ? [] : notLinear;
     if (named.length) {
       const [name, m] = named[0]!;
       throw new LayerArgumentError(
-        `LoRA: target ${JSON.stringify(name)} is a ${m.constructor.name}; adapters go on Linear layers (${named.length} such target(s))`,
+        `LoRA: target ${JSON.stringify(name)} is a ${m.constructor.name}; adapters go on Linear layers and the output head (${named.length} such target(s))`,
       );
     }
   }
-  const linear = matches.filter((entry): entry is [string, Linear] => entry[1] instanceof Linear);
+  const linear = matches.filter((entry): entry is [string, Module & AdaptableLayer] => adaptable(entry[1]));
   if (linear.length === 0) {
     const available = [...new Set(modules.filter(([, m]) => m instanceof Linear).map(([n]) => n.split(".").pop()!))];
     throw new LayerArgumentError(
