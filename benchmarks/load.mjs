@@ -4,7 +4,10 @@
 // process's memory, VmHWM in /proc/self/status on Linux) against its RSS just before loading, so
 // what counts is the memory the load itself needed. Beside `loadModel` runs the way loading worked before it took ownership
 // of what it read (and the way a caller who reads the tensors first still can): read every tensor,
-// then copy them into a model built with zeroed parameters (modelFromCheckpoint).
+// then copy them into a model built with zeroed parameters (modelFromCheckpoint). And loadModel's
+// dtypes: a float16 file kept half (the default, "auto") or widened ("float32"), a float32 file
+// quantized to Q8_0 / Q4_0 while it is read (never holding the float32 model). And loadModel
+// without its check for NaN and infinities (checkFinite: false), to show what that check costs.
 // Writes out/bench/load.json. Uses the built packages (the root script builds them first).
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -36,8 +39,12 @@ async function main() {
   }
 
   const rows = [];
+  const methods = {
+    float32: ["loadModel", "loadModel, no NaN check", "read, then copy", "loadModel q8_0", "loadModel q4_0"],
+    float16: ["loadModel", "loadModel float32", "read, then copy"],
+  };
   for (const [dtype, dir] of Object.entries(dirs)) {
-    for (const method of ["loadModel", "read, then copy"]) {
+    for (const method of methods[dtype]) {
       const result = spawnSync(process.execPath, ["--expose-gc", fileURLToPath(import.meta.url), "--child", method, dir], {
         encoding: "utf8",
       });
@@ -46,21 +53,28 @@ async function main() {
     }
   }
   const mb = (bytes) => (bytes / 1e6).toFixed(0);
+  console.log(`${shape}: ${(rows[0].parameters / 1e6).toFixed(1)}M parameters; node ${process.version}`);
   console.log(
-    `${shape}: ${(rows[0].parameters / 1e6).toFixed(1)}M parameters, float32 weights kept ${mb(rows[0].weightBytes)} MB; node ${process.version}`,
+    "file     method                  weights kept   load ms   RSS before   peak RSS   peak - before   (peak - before) / weights kept   pooled after",
   );
-  console.log("file     method            load ms   RSS before   peak RSS   peak - before   (peak - before) / weights kept   pooled after");
   for (const r of rows) {
     console.log(
-      `${r.file.padEnd(8)} ${r.method.padEnd(17)} ${String(Math.round(r.ms)).padStart(7)}   ${mb(r.rssBefore).padStart(7)} MB  ${mb(r.peakRss).padStart(6)} MB  ${mb(r.peakRss - r.rssBefore).padStart(10)} MB   ${((r.peakRss - r.rssBefore) / r.weightBytes).toFixed(2).padStart(20)}x   ${mb(r.pooledBytes)} MB`,
+      `${r.file.padEnd(8)} ${r.method.padEnd(23)} ${mb(r.weightBytes).padStart(9)} MB ${String(Math.round(r.ms)).padStart(7)}   ${mb(r.rssBefore).padStart(7)} MB  ${mb(r.peakRss).padStart(6)} MB  ${mb(r.peakRss - r.rssBefore).padStart(10)} MB   ${((r.peakRss - r.rssBefore) / r.weightBytes).toFixed(2).padStart(20)}x   ${mb(r.pooledBytes)} MB`,
     );
   }
   for (const dtype of Object.keys(dirs)) {
-    const [ours, copy] = rows.filter((r) => r.file === dtype);
+    const ours = rows.find((r) => r.file === dtype && r.method === (dtype === "float16" ? "loadModel float32" : "loadModel"));
+    const copy = rows.find((r) => r.file === dtype && r.method === "read, then copy");
     console.log(
-      `${dtype}: loadModel needs ${((copy.peakRss - copy.rssBefore) / (ours.peakRss - ours.rssBefore)).toFixed(2)}x less memory than reading then copying`,
+      `${dtype} file to float32: ${ours.method} needs ${((copy.peakRss - copy.rssBefore) / (ours.peakRss - ours.rssBefore)).toFixed(2)}x less memory than reading then copying`,
     );
   }
+  const [checked, unchecked] = ["loadModel", "loadModel, no NaN check"].map((m) =>
+    rows.find((r) => r.file === "float32" && r.method === m),
+  );
+  console.log(
+    `the NaN/Inf check (on by default at this size) takes ${Math.round(checked.ms - unchecked.ms)} ms of ${Math.round(checked.ms)} (${((checked.ms / unchecked.ms - 1) * 100).toFixed(1)}%)`,
+  );
   mkdirSync(OUT, { recursive: true });
   writeFileSync(`${OUT}load.json`, `${JSON.stringify({ shape, config, node: process.version, rows }, null, 2)}\n`);
   console.log(`wrote ${OUT}load.json`);
@@ -79,7 +93,7 @@ async function writeCheckpoints(config, dirs) {
 
 /** One load in this (fresh) process: RSS before, the peak, the time, and what the CPU pool keeps idle. */
 async function measure(method, dir) {
-  const { cpuBackend } = await import("../packages/tensor/dist/index.js");
+  const { BYTES_PER_ELEMENT, cpuBackend } = await import("../packages/tensor/dist/index.js");
   const { readSafetensorsCheckpoint } = await import("../packages/tensor/dist/node.js");
   const { modelFromCheckpoint } = await import("../packages/models/dist/index.js");
   const { loadModel } = await import("../packages/models/dist/node.js");
@@ -87,8 +101,10 @@ async function measure(method, dir) {
   const rssBefore = process.memoryUsage().rss;
   const start = performance.now();
   let model;
-  if (method === "loadModel") {
-    model = await loadModel(dir);
+  if (method === "loadModel, no NaN check") {
+    model = await loadModel(dir, { checkFinite: false });
+  } else if (method.startsWith("loadModel")) {
+    model = await loadModel(dir, { dtype: method.split(" ")[1] ?? "auto" });
   } else {
     const config = JSON.parse(readFileSync(`${dir}/config.json`, "utf8"));
     const tensors = await readSafetensorsCheckpoint(dir, { dtype: "float32" });
@@ -98,7 +114,8 @@ async function measure(method, dir) {
   const ms = performance.now() - start;
   const peakRss = highWaterRss();
   const parameters = model.parameters().reduce((n, p) => n + p.size, 0);
-  console.log(JSON.stringify({ ms, rssBefore, peakRss, parameters, weightBytes: parameters * 4, pooledBytes: cpuBackend.pooledBytes }));
+  const weightBytes = model.parameters().reduce((n, p) => n + p.size * BYTES_PER_ELEMENT[p.dtype], 0);
+  console.log(JSON.stringify({ ms, rssBefore, peakRss, parameters, weightBytes, pooledBytes: cpuBackend.pooledBytes }));
 }
 
 /**

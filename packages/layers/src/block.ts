@@ -14,8 +14,10 @@ import type { Norm } from "./norms.js";
  *  - "post-ln": norm1(x + attn(x)), then norm2(h + mlp(h)) (OPT-350m's do_layer_norm_before=false)
  *  - "parallel": x + attn(norm1(x)) + mlp(norm1(x)), one norm (GPT-J, Falcon-7B)
  *  - "parallel-two-norms": x + attn(norm1(x)) + mlp(norm2(x)) (GPT-NeoX, Falcon-40B)
+ *  - "sandwich": norms before and after each sublayer, x + attnOut(attn(norm1(x))), then
+ *    h + mlpOut(mlp(norm2(h))) (Gemma 2)
  */
-export type ResidualLayout = "pre-ln" | "pre-ln-residual-from-norm" | "post-ln" | "parallel" | "parallel-two-norms";
+export type ResidualLayout = "pre-ln" | "pre-ln-residual-from-norm" | "post-ln" | "parallel" | "parallel-two-norms" | "sandwich";
 
 export interface BlockParts {
   attention: [name: string, module: Attention];
@@ -23,6 +25,10 @@ export interface BlockParts {
   norm1: [name: string, module: Norm];
   /** Absent only for "parallel". */
   norm2?: [name: string, module: Norm];
+  /** "sandwich" only: applied to the attention's output before the residual. */
+  attentionOutputNorm?: [name: string, module: Norm];
+  /** "sandwich" only: applied to the MLP's output before the residual. */
+  mlpOutputNorm?: [name: string, module: Norm];
 }
 
 /** One transformer layer: attention and MLP with their norms and residuals, names as the checkpoint's. */
@@ -31,6 +37,8 @@ export class TransformerBlock extends Module {
   readonly mlp: FeedForward;
   readonly norm1: Norm;
   readonly norm2: Norm | null;
+  readonly attentionOutputNorm: Norm | null;
+  readonly mlpOutputNorm: Norm | null;
 
   constructor(
     parts: BlockParts,
@@ -40,12 +48,16 @@ export class TransformerBlock extends Module {
     // Registration order follows the parts as given, so stateDict reads like the checkpoint.
     this.norm1 = this.addModule(...parts.norm1);
     this.attention = this.addModule(...parts.attention);
+    this.attentionOutputNorm = parts.attentionOutputNorm ? this.addModule(...parts.attentionOutputNorm) : null;
     this.norm2 = parts.norm2 ? this.addModule(...parts.norm2) : null;
     this.mlp = this.addModule(...parts.mlp);
-    if ((residual === "parallel") !== (this.norm2 === null)) {
-      throw new LayerArgumentError(
-        `TransformerBlock: a "${residual}" block ${residual === "parallel" ? "takes one norm" : "needs two norms"}, found ${this.norm2 ? 2 : 1}`,
-      );
+    this.mlpOutputNorm = parts.mlpOutputNorm ? this.addModule(...parts.mlpOutputNorm) : null;
+    const norms = [this.norm1, this.norm2, this.attentionOutputNorm, this.mlpOutputNorm].filter((n) => n !== null).length;
+    const expected = residual === "parallel" ? 1 : residual === "sandwich" ? 4 : 2;
+    const outputNorms = (this.attentionOutputNorm ? 1 : 0) + (this.mlpOutputNorm ? 1 : 0);
+    if (norms !== expected || (residual !== "sandwich" && outputNorms > 0) || (residual !== "parallel" && !this.norm2)) {
+      const takes = { 1: "takes one norm (norm1)", 2: "needs norm1 and norm2", 4: "needs norm1, norm2 and both output norms" }[expected];
+      throw new LayerArgumentError(`TransformerBlock: a "${residual}" block ${takes}, found ${norms}`);
     }
   }
 
@@ -73,6 +85,10 @@ export class TransformerBlock extends Module {
       }
       case "parallel-two-norms":
         return x.add(attend(this.norm1.forward(x))).add(this.mlp.forward(norm2!.forward(x)));
+      case "sandwich": {
+        const h = x.add(this.attentionOutputNorm!.forward(attend(this.norm1.forward(x))));
+        return h.add(this.mlpOutputNorm!.forward(this.mlp.forward(norm2!.forward(h))));
+      }
     }
   }
 }

@@ -1,28 +1,61 @@
 import { concat, keep, writeInto, zeros, type Tensor } from "@llm/tensor";
+import { LayerArgumentError } from "./errors.js";
 import type { KVCache } from "./language_model.js";
 
 /** Positions a cache buffer starts with, before it doubles as needed. */
 const MIN_CAPACITY = 64;
 
+export interface LayerKVCacheOptions {
+  /**
+   * A sliding window of this many positions (each query sees itself and the window - 1 before it):
+   * the cache then keeps only the last window - 1 positions between steps, as transformers'
+   * DynamicSlidingWindowLayer does. Default: keep every position.
+   */
+  window?: number | null;
+}
+
 /**
- * One attention layer's keys and values so far, [batch, kvHeads, positions, headDim].
+ * One attention layer's keys and values, [batch, kvHeads, positions, headDim].
  *
  * They live in buffers with room to spare, [batch, kvHeads, capacity, headDim], that double when
  * full: each step writes only its own positions in place (Backend.writeInto), so decoding T tokens
  * copies O(T) values, not the O(T^2) of concatenating the whole cache every step (and allocates
- * nothing between doublings). `keys` and `values` are views of the filled part. Where the backend
- * cannot write in place, or this step's keys take part in autograd, the cache concatenates instead.
+ * nothing between doublings). `keys` and `values` are views of what the last step attended to.
+ * Where the backend cannot write in place, or this step's keys take part in autograd, the cache
+ * concatenates instead.
+ *
+ * With a window, positions older than window - 1 are dropped before each step: the buffers stop
+ * growing at about twice the window, and the kept positions move to the front when they fill.
  */
 export class LayerKVCache {
+  readonly window: number | null;
   keys: Tensor | null = null;
   values: Tensor | null = null;
+  /** Positions appended since the cache was made or released (what positions continue from). */
+  private seen = 0;
   private keyBuffer: Tensor | null = null;
   /** Set once the backend has said it cannot write in place. */
   private concatenates = false;
   private valueBuffer: Tensor | null = null;
+  /** Buffer index of keys[0]. */
+  private bufferStart = 0;
 
+  constructor(options: LayerKVCacheOptions = {}) {
+    const window = options.window ?? null;
+    if (window !== null && !(Number.isInteger(window) && window >= 1)) {
+      throw new LayerArgumentError(`LayerKVCache: window must be a positive integer or null, found ${window}`);
+    }
+    this.window = window;
+  }
+
+  /** Positions appended in all (with a window, more than `keys` holds). */
   get length(): number {
-    return this.keys?.shape[2] ?? 0;
+    return this.seen;
+  }
+
+  /** The position of keys[0]: 0 unless a window has dropped older positions. */
+  get start(): number {
+    return this.seen - (this.keys?.shape[2] ?? 0);
   }
 
   /** Positions the buffers hold before they must grow (0 when the cache concatenates). */
@@ -30,95 +63,151 @@ export class LayerKVCache {
     return this.keyBuffer?.shape[2] ?? 0;
   }
 
-  /** Appends this step's keys and values and returns all of them. */
-  append(keys: Tensor, values: Tensor): { keys: Tensor; values: Tensor } {
+  /**
+   * Appends this step's keys and values and returns the ones this step attends to: every position
+   * so far, or with a window the last window - 1 before this step and this step's own, the first
+   * of them at position `start`.
+   */
+  append(keys: Tensor, values: Tensor): { keys: Tensor; values: Tensor; start: number } {
     const inGraph = keys.requiresGrad || values.requiresGrad || !!this.keys?.requiresGrad;
-    if (inGraph || this.concatenates || !this.appendInPlace(keys, values)) this.appendByConcat(keys, values);
-    return { keys: this.keys!, values: this.values! };
+    const dropped = this.outOfWindow();
+    // writeInto says whether the backend wrote in place; where it cannot, the cache concatenates
+    if (inGraph || this.concatenates || !this.appendInPlace(keys, values, dropped)) this.appendByConcat(keys, values, dropped);
+    this.seen += keys.shape[2]!;
+    return { keys: this.keys!, values: this.values!, start: this.start };
   }
 
-  private appendByConcat(keys: Tensor, values: Tensor): void {
+  /** How many of the held positions the next queries can no longer see (0 without a window). */
+  private outOfWindow(): number {
+    const held = this.keys?.shape[2] ?? 0;
+    return this.window === null ? 0 : Math.max(0, held - (this.window - 1));
+  }
+
+  private appendByConcat(keys: Tensor, values: Tensor, dropped: number): void {
     // the first step's tensors may be the caller's own: hold a handle of our own, which release()
     // can dispose without disposing theirs (tensors in a graph are never disposed here)
     const own = (t: Tensor): Tensor => (t.isContiguous && !t.requiresGrad ? t.detach() : t.contiguous());
-    const nextKeys = keep(this.keys ? concat([this.keys, keys], 2) : own(keys));
-    const nextValues = keep(this.values ? concat([this.values, values], 2) : own(values));
+    const next = (held: Tensor | null, step: Tensor): Tensor => {
+      if (!held || held.shape[2] === dropped) return keep(own(step));
+      const kept = dropped ? held.slice(2, dropped) : held;
+      const joined = keep(concat([kept, step], 2));
+      if (kept !== held) kept.dispose();
+      return joined;
+    };
+    const nextKeys = next(this.keys, keys);
+    const nextValues = next(this.values, values);
+    const seen = this.seen;
     this.release();
+    this.seen = seen;
     this.keys = nextKeys;
     this.values = nextValues;
   }
 
   /**
-   * Writes in place; false when the backend cannot (writeInto says so without writing), and the
-   * cache then concatenates from here on.
+   * Writes this step's positions into the buffers, after the held ones still in the window; false,
+   * changing nothing, when the backend cannot write in place (the cache concatenates from then on).
    */
-  private appendInPlace(keys: Tensor, values: Tensor): boolean {
-    const used = this.length;
-    const next = used + keys.shape[2]!;
-    if (next > this.capacity) this.grow(keys, values, next);
-    if (!write(this.keyBuffer!, used, keys)) {
+  private appendInPlace(keys: Tensor, values: Tensor, dropped: number): boolean {
+    if (this.keyBuffer === null && !canWriteInPlace(keys)) {
       this.concatenates = true;
-      this.dropBuffers();
       return false;
     }
-    write(this.valueBuffer!, used, values);
-    this.setViews(next);
+    const kept = (this.keys?.shape[2] ?? 0) - dropped;
+    const incoming = keys.shape[2]!;
+    if (this.keyBuffer === null || this.bufferStart + dropped + kept + incoming > this.capacity) {
+      this.regrow(keys, values, dropped, kept + incoming);
+    } else {
+      this.bufferStart += dropped;
+    }
+    const at = this.bufferStart + kept;
+    write(this.keyBuffer!, at, keys);
+    write(this.valueBuffer!, at, values);
+    this.setViews(this.bufferStart, at + incoming);
     return true;
   }
 
-  /** Frees the spare-room buffers, keeping the filled keys and values as tensors of their own. */
-  private dropBuffers(): void {
-    // keys/values are views of the buffers: a copy of their own (or a handle, when the view is
-    // already the whole contiguous buffer) lets the buffers go
-    const own = (t: Tensor | null): Tensor | null => {
-      if (!t) return null;
-      const copy = t.contiguous();
-      return keep(copy === t ? t.detach() : copy);
-    };
-    const [keys, values] = [this.keys, this.values];
-    this.keys = own(keys);
-    this.values = own(values);
-    keys?.dispose();
-    values?.dispose();
-    this.keyBuffer?.dispose();
-    this.valueBuffer?.dispose();
-    this.keyBuffer = null;
-    this.valueBuffer = null;
-  }
-
-  /** New buffers with room for at least `positions`, holding what the cache has so far. */
-  private grow(keys: Tensor, values: Tensor, positions: number): void {
-    const capacity = Math.max(MIN_CAPACITY, positions, 2 * this.capacity);
-    const buffer = (t: Tensor, old: Tensor | null): Tensor => {
+  /**
+   * New buffers with room for `needed` positions, holding the held keys and values from `dropped`
+   * on at the front. Without a window they double; with one they stop at twice the window (or
+   * what one step needs), so the held positions move to the front every window or so steps.
+   */
+  private regrow(keys: Tensor, values: Tensor, dropped: number, needed: number): void {
+    const doubled = Math.max(MIN_CAPACITY, 2 * this.capacity);
+    const capacity = Math.max(needed, this.window === null ? doubled : Math.min(doubled, 2 * this.window));
+    const buffer = (t: Tensor, held: Tensor | null): Tensor => {
       const [b, h, , d] = t.shape as [number, number, number, number];
       const grown = keep(zeros([b, h, capacity, d], { dtype: t.dtype, backend: t.backend }));
-      if (old) write(grown, 0, old);
+      if (held && held.shape[2]! > dropped) {
+        const kept = positions(held, dropped, held.shape[2]!);
+        write(grown, 0, kept);
+        kept.dispose();
+      }
       return grown;
     };
     const keyBuffer = buffer(keys, this.keys);
     const valueBuffer = buffer(values, this.values);
-    const used = this.length;
+    const kept = (this.keys?.shape[2] ?? 0) - dropped;
+    const seen = this.seen;
     this.release();
+    this.seen = seen;
     this.keyBuffer = keyBuffer;
     this.valueBuffer = valueBuffer;
-    this.setViews(used);
+    this.setViews(0, kept);
   }
 
-  /** keys/values become views of the first `used` positions of the buffers. */
-  private setViews(used: number): void {
+  /** keys/values become views of buffer positions [start, end). */
+  private setViews(start: number, end: number): void {
     this.keys?.dispose();
     this.values?.dispose();
-    this.keys = keep(positions(this.keyBuffer!, 0, used));
-    this.values = keep(positions(this.valueBuffer!, 0, used));
+    this.bufferStart = start;
+    this.keys = keep(positions(this.keyBuffer!, start, end));
+    this.values = keep(positions(this.valueBuffer!, start, end));
   }
 
-  /** Frees the stored tensors unless an autograd graph still needs them. */
+  /** Whether the first `length` positions are still held (a window drops the oldest). */
+  canKeep(length: number): boolean {
+    return length === 0 || length >= this.start;
+  }
+
+  /**
+   * Keeps the first `length` positions and forgets the rest (a chat whose next prompt shares only
+   * part of what was cached). The buffers keep their room; the next append writes over the rest.
+   * A window may have dropped positions before `length`: see canKeep.
+   */
+  truncate(length: number): void {
+    checkTruncate(length, this.seen);
+    if (length === this.seen) return;
+    if (length === 0) {
+      this.release();
+      return;
+    }
+    if (!this.canKeep(length)) {
+      throw new LayerArgumentError(
+        `KV cache truncate: positions before ${this.start} fell out of the window; cannot keep the first ${length}`,
+      );
+    }
+    const held = length - this.start;
+    if (this.keyBuffer) {
+      this.setViews(this.bufferStart, this.bufferStart + held);
+    } else {
+      const [keys, values] = [this.keys!, this.values!];
+      this.keys = keep(keys.slice(2, 0, held).contiguous());
+      this.values = keep(values.slice(2, 0, held).contiguous());
+      if (!keys.requiresGrad) keys.dispose();
+      if (!values.requiresGrad) values.dispose();
+    }
+    this.seen = length;
+  }
+
+  /** Frees the stored tensors unless an autograd graph still needs them; the cache starts over. */
   release(): void {
     for (const t of [this.keys, this.values, this.keyBuffer, this.valueBuffer]) if (t && !t.requiresGrad) t.dispose();
     this.keys = null;
     this.values = null;
     this.keyBuffer = null;
     this.valueBuffer = null;
+    this.bufferStart = 0;
+    this.seen = 0;
   }
 }
 
@@ -131,11 +220,25 @@ function positions(buffer: Tensor, start: number, end: number): Tensor {
   return view === buffer ? buffer.detach() : view;
 }
 
-/** Writes `t` into `buffer` at position `at` of axis 2; false when the backend cannot write in place. */
-function write(buffer: Tensor, at: number, t: Tensor): boolean {
+/**
+ * Whether the backend writes in place: a one-element write into a scratch tensor, asked once per
+ * cache, before any buffer is made (writeInto answers false, writing nothing, where it cannot).
+ */
+function canWriteInPlace(like: Tensor): boolean {
+  const [dst, src] = [0, 1].map(() => zeros([1], { dtype: like.dtype, backend: like.backend })) as [Tensor, Tensor];
+  try {
+    return writeInto(dst, src);
+  } finally {
+    dst.dispose();
+    src.dispose();
+  }
+}
+
+/** Writes `t` into `buffer` at position `at` of axis 2 (the backend can: appendInPlace checked). */
+function write(buffer: Tensor, at: number, t: Tensor): void {
   const dst = positions(buffer, at, at + t.shape[2]!);
   try {
-    return writeInto(dst, t);
+    writeInto(dst, t);
   } finally {
     dst.dispose();
   }
@@ -145,15 +248,40 @@ function write(buffer: Tensor, at: number, t: Tensor): boolean {
 export class TransformerKVCache implements KVCache {
   readonly layers: readonly LayerKVCache[];
 
-  constructor(layerCount: number) {
-    this.layers = Array.from({ length: layerCount }, () => new LayerKVCache());
+  /** `windows`: each layer's sliding window (null: keeps every position); default none. */
+  constructor(layerCount: number, options: { windows?: readonly (number | null)[] } = {}) {
+    const windows = options.windows;
+    if (windows && windows.length !== layerCount) {
+      throw new LayerArgumentError(`TransformerKVCache: expected ${layerCount} windows (one per layer), found ${windows.length}`);
+    }
+    this.layers = Array.from({ length: layerCount }, (_, i) => new LayerKVCache({ window: windows?.[i] ?? null }));
   }
 
   get length(): number {
     return this.layers[0]?.length ?? 0;
   }
 
+  /**
+   * Keeps the first `length` positions in every layer and returns how many it kept: `length`, or 0
+   * when a layer's window has already dropped some of them (the cache then starts over).
+   */
+  truncate(length: number): number {
+    checkTruncate(length, this.length);
+    if (!this.layers.every((layer) => layer.canKeep(length))) {
+      this.dispose();
+      return 0;
+    }
+    for (const layer of this.layers) layer.truncate(length);
+    return length;
+  }
+
   dispose(): void {
     for (const layer of this.layers) layer.release();
+  }
+}
+
+function checkTruncate(length: number, held: number): void {
+  if (!Number.isInteger(length) || length < 0 || length > held) {
+    throw new LayerArgumentError(`KV cache truncate: expected a length in [0, ${held}] (the positions seen), found ${length}`);
   }
 }

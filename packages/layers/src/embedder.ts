@@ -15,6 +15,8 @@ export interface TokenEmbedderParts {
   positions?: PositionEncoding | null;
   /** Applied last (BLOOM's word_embeddings_layernorm). */
   norm?: Norm | null;
+  /** Multiplies the token vectors first (Gemma: sqrt(hidden size)). Default 1. */
+  scale?: number;
 }
 
 /**
@@ -26,9 +28,14 @@ export class TokenEmbedder {
   readonly project: Linear | null;
   readonly positions: PositionEncoding | null;
   readonly norm: Norm | null;
+  readonly scale: number;
 
   constructor(parts: TokenEmbedderParts) {
     this.tokens = parts.tokens;
+    this.scale = parts.scale ?? 1;
+    if (!(Number.isFinite(this.scale) && this.scale !== 0)) {
+      throw new LayerArgumentError(`TokenEmbedder: scale must be a finite, non-zero number, found ${this.scale}`);
+    }
     this.project = parts.project ?? null;
     this.positions = parts.positions ?? null;
     this.norm = parts.norm ?? null;
@@ -48,6 +55,7 @@ export class TokenEmbedder {
   /** ids int32 [batch, seq] -> [batch, seq, hidden]. */
   forward(ids: Tensor, positionIds: Tensor): Tensor {
     let h = this.tokens.forward(ids);
+    if (this.scale !== 1) h = h.mul(this.scale);
     if (this.project) h = this.project.forward(h);
     if (this.positions) h = h.add(this.positions.embed!(positionIds));
     return this.norm ? this.norm.forward(h) : h;

@@ -24,19 +24,34 @@ export interface ForwardOptions {
    * last one, which spares the vocabulary-wide head over the whole prompt.
    */
   logitsToKeep?: number;
+  /**
+   * Allow positions past `config.maxPositions` (the length the model's config declares) for
+   * encodings that compute positions rather than look them up (rotary, ALiBi). Without it, going
+   * past is an error: the model was not trained there. A learned position table cannot extrapolate
+   * either way.
+   */
+  extrapolate?: boolean;
 }
 
 /** Per-layer keys and values of the positions seen so far. */
 export interface KVCache {
   /** Number of positions stored. */
   readonly length: number;
+  /**
+   * Keeps the first `length` positions and forgets the rest; returns how many it kept (fewer when a
+   * sliding window has dropped some: 0, the cache starting over). Optional: a cache without it is rebuilt.
+   */
+  truncate?(length: number): number;
   /** Frees the cached tensors. */
   dispose(): void;
 }
 
 export interface LanguageModelConfig {
   readonly vocabSize: number;
-  /** Longest sequence the position encoding supports (Infinity for rotary/ALiBi). */
+  /**
+   * Longest sequence the model's config declares (max_position_embeddings and alike; the size of a
+   * learned position table). Infinity only when the config declares none (BLOOM's ALiBi).
+   */
   readonly maxPositions: number;
 }
 
@@ -52,6 +67,8 @@ export interface LanguageModel {
 export interface CheckpointContents {
   readonly config: Record<string, unknown>;
   readonly tensors: Record<string, Tensor>;
+  /** Config keys (dotted paths) that are floats even when whole: written 30.0, not 30. */
+  readonly floatKeys?: readonly string[];
 }
 
 /** A model that can write itself in its architecture's own format (so loaders elsewhere read it). */

@@ -1,5 +1,6 @@
 import type { Tensor } from "@llm/tensor";
 import { applyActivation, type ActivationName } from "./activations.js";
+import { LayerArgumentError } from "./errors.js";
 import type { Linear } from "./linear.js";
 import { Module } from "./module.js";
 
@@ -46,4 +47,34 @@ export class GatedMLP extends Module {
   }
 }
 
-export type FeedForward = MLP | GatedMLP;
+/**
+ * A gated MLP whose gate and up projections are one matrix, stored as the checkpoint stores it
+ * (Phi-3's gate_up_proj: the gate's rows, then the up's): down(act(gate) * up).
+ */
+export class FusedGatedMLP extends Module {
+  readonly gateUp: Linear;
+  readonly down: Linear;
+
+  constructor(
+    names: { gateUp: string; down: string },
+    layers: { gateUp: Linear; down: Linear },
+    readonly activation: ActivationName = "silu",
+  ) {
+    super();
+    if (layers.gateUp.outFeatures !== 2 * layers.down.inFeatures) {
+      throw new LayerArgumentError(
+        `FusedGatedMLP: ${names.gateUp} must have 2 x ${layers.down.inFeatures} outputs (gate and up for ${names.down}), found ${layers.gateUp.outFeatures}`,
+      );
+    }
+    this.gateUp = this.addModule(names.gateUp, layers.gateUp);
+    this.down = this.addModule(names.down, layers.down);
+  }
+
+  forward(x: Tensor): Tensor {
+    const inner = this.down.inFeatures;
+    const both = this.gateUp.forward(x);
+    return this.down.forward(applyActivation(this.activation, both.slice(-1, 0, inner)).mul(both.slice(-1, inner)));
+  }
+}
+
+export type FeedForward = MLP | GatedMLP | FusedGatedMLP;

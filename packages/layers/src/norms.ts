@@ -37,26 +37,35 @@ export class LayerNorm extends Module {
   }
 }
 
-/** RMSNorm (LLaMA): x / sqrt(mean(x^2) + eps) * weight. */
+export interface RMSNormOptions {
+  eps?: number;
+  /** The gain is weightOffset + weight: Gemma stores w and scales by (1 + w). Default 0. */
+  weightOffset?: number;
+}
+
+/** RMSNorm (LLaMA): x / sqrt(mean(x^2) + eps) * (weightOffset + weight). */
 export class RMSNorm extends Module {
   readonly weight: Tensor;
   readonly eps: number;
+  readonly weightOffset: number;
 
   constructor(
     readonly dim: number,
-    options: { eps?: number } = {},
+    options: RMSNormOptions = {},
   ) {
     super();
     this.eps = options.eps ?? 1e-6;
+    this.weightOffset = options.weightOffset ?? 0;
     this.weight = this.addParameter("weight", lazyZeros([dim]));
   }
 
   forward(x: Tensor): Tensor {
-    return x.rmsNorm(this.weight, this.eps);
+    return x.rmsNorm(this.weightOffset ? this.weight.add(this.weightOffset) : this.weight, this.eps);
   }
 
+  /** A gain of 1: weight 1, or 0 under Gemma's offset of 1. */
   protected override resetParameters(_rng: Rng, _std: number): void {
-    fillConstant(this.weight, 1);
+    fillConstant(this.weight, 1 - this.weightOffset);
   }
 }
 

@@ -1,5 +1,6 @@
 import { lazyZeros, type Rng, type Tensor } from "@llm/tensor";
 import type { Embedding } from "./embedding.js";
+import { LayerArgumentError } from "./errors.js";
 import { fillConstant, fillNormal } from "./init.js";
 import { linearForward, type Linear, type LinearAdapter } from "./linear.js";
 import { Module } from "./module.js";
@@ -14,6 +15,8 @@ export interface OutputHeadOptions {
    * Registered where the checkpoint names it, not under the head.
    */
   project?: Linear | null;
+  /** Soft-caps the logits, cap * tanh(logits / cap) (Gemma 2's final_logit_softcapping). Default: none. */
+  softcap?: number | null;
 }
 
 /**
@@ -36,6 +39,15 @@ export class OutputHead extends Module {
     super();
     this.ownWeight = options.tiedTo ? null : this.addParameter("weight", lazyZeros([vocab, hidden]));
     this.bias = options.bias ? this.addParameter("bias", lazyZeros([vocab])) : null;
+    const cap = options.softcap ?? null;
+    if (cap !== null && !(cap > 0 && Number.isFinite(cap))) {
+      throw new LayerArgumentError(`OutputHead: softcap must be a positive number or null, found ${cap}`);
+    }
+  }
+
+  /** The logit soft-cap, or null. */
+  get softcap(): number | null {
+    return this.options.softcap ?? null;
   }
 
   get tied(): boolean {
@@ -58,7 +70,10 @@ export class OutputHead extends Module {
   forward(x: Tensor): Tensor {
     const projected = this.options.project ? this.options.project.forward(x) : x;
     const y = linearForward(projected, this.weight.transpose(0, 1), this.bias);
-    return this.adapter ? this.adapter.forward(projected, y) : y;
+    // The adapter acts on the head's linear output (peft adapts lm_head), before any soft cap.
+    const logits = this.adapter ? this.adapter.forward(projected, y) : y;
+    const cap = this.softcap;
+    return cap === null ? logits : logits.div(cap).tanh().mul(cap);
   }
 
   protected override resetParameters(rng: Rng, std: number): void {

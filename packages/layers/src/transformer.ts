@@ -27,6 +27,8 @@ export interface DecoderParts {
   config: LanguageModelConfig;
   /** config.json contents that reproduce this model (what toCheckpoint writes). */
   checkpointConfig?: Readonly<Record<string, unknown>>;
+  /** Keys of checkpointConfig (dotted paths) that are floats even when whole (30.0: transformers' typed configs insist). */
+  checkpointFloatKeys?: readonly string[];
 }
 
 /**
@@ -41,6 +43,7 @@ export class TransformerLanguageModel extends Module implements LanguageModel, S
   readonly finalNorm: Norm | null;
   readonly head: OutputHead;
   private readonly savedConfig: Readonly<Record<string, unknown>> | null;
+  private readonly floatKeys: readonly string[];
 
   constructor(parts: DecoderParts) {
     super();
@@ -53,6 +56,7 @@ export class TransformerLanguageModel extends Module implements LanguageModel, S
     this.head = parts.head;
     this.config = parts.config;
     this.savedConfig = parts.checkpointConfig ?? null;
+    this.floatKeys = parts.checkpointFloatKeys ?? [];
   }
 
   forward(ids: Tensor, options: ForwardOptions = {}): Tensor {
@@ -68,6 +72,15 @@ export class TransformerLanguageModel extends Module implements LanguageModel, S
     const keep = options.logitsToKeep;
     if (keep !== undefined && (!Number.isInteger(keep) || keep < 0)) {
       throw new LayerArgumentError(`forward: logitsToKeep must be a non-negative integer, found ${keep}`);
+    }
+    // A learned table refuses positions past its end by itself; rotary and ALiBi would compute
+    // them, so going past the declared length is refused here unless asked for.
+    const length = past + seq;
+    if (length > this.config.maxPositions && !this.embed.positions && !options.extrapolate) {
+      throw new LayerArgumentError(
+        `forward: ${length} positions (${past} cached + ${seq} new) exceed the model's maxPositions ${this.config.maxPositions} ` +
+          "(its config's declared length); pass extrapolate: true to go past it",
+      );
     }
     // Tensors made here (positions, masks) go to the model's backend, and ids, positions and masks
     // a caller made on the default backend move there: a model loaded onto a GPU takes CPU ids.
@@ -94,8 +107,9 @@ export class TransformerLanguageModel extends Module implements LanguageModel, S
     return this.embed.tokens.weight.backend;
   }
 
+  /** An empty cache; layers with a sliding window keep only what their window still sees. */
   createCache(): TransformerKVCache {
-    return new TransformerKVCache(this.blocks.length);
+    return new TransformerKVCache(this.blocks.length, { windows: this.blocks.map((b) => b.attention.slidingWindow) });
   }
 
   /** config.json contents that reproduce this model. */
@@ -106,6 +120,6 @@ export class TransformerLanguageModel extends Module implements LanguageModel, S
 
   /** config.json contents and every parameter under its checkpoint name (a tied head once). */
   toCheckpoint(): CheckpointContents {
-    return { config: this.checkpointConfig(), tensors: this.stateDict() };
+    return { config: this.checkpointConfig(), tensors: this.stateDict(), floatKeys: this.floatKeys };
   }
 }

@@ -214,6 +214,8 @@ describe("TransformerBlock", () => {
           return x.add(attend(n1.forward(x))).add(f(n1.forward(x)));
         case "parallel-two-norms":
           return x.add(attend(n1.forward(x))).add(f(n2.forward(x)));
+        case "sandwich":
+          throw new Error("four norms: parts.test.ts checks this layout");
       }
     });
     expect(

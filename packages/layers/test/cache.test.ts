@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { concat, cpuBackend, CpuBackend, randn, Rng, type Backend, type Tensor } from "@llm/tensor";
-import { LayerKVCache } from "@llm/layers";
+import { LayerKVCache, TransformerKVCache } from "@llm/layers";
 
 // The KV cache writes each step into buffers that double when full, and gives back views of the
 // filled part; it must hold exactly what concatenating every step would.
@@ -79,5 +79,58 @@ describe("LayerKVCache", () => {
     // the first keys still require grad, so the cache keeps concatenating rather than copy them out of the graph
     expect(cache.capacity).toBe(0);
     expect(Array.from(all.keys.dataSync())).toEqual(Array.from(concat([first, second], 2).dataSync()));
+  });
+
+  for (const [name, backend] of [
+    ["in buffers", cpuBackend],
+    ["concatenating", noWriteBackend()],
+  ] as const) {
+    it(`truncate keeps the first positions, and appends after it hold what a fresh cache would (${name})`, () => {
+      const cache = new LayerKVCache();
+      const [a, b, c] = [step(5, backend), step(3, backend), step(2, backend)];
+      cache.append(a, a);
+      cache.append(b, b);
+      cache.truncate(6);
+      expect(cache.length).toBe(6);
+      const all = cache.append(c, c);
+      const expected = concat([a, b.slice(2, 0, 1), c], 2);
+      expect(Array.from(all.keys.dataSync())).toEqual(Array.from(expected.dataSync()));
+      expect(Array.from(all.values.dataSync())).toEqual(Array.from(expected.dataSync()));
+      cache.truncate(0);
+      expect(cache.length).toBe(0);
+      const again = cache.append(c, c);
+      expect(Array.from(again.keys.dataSync())).toEqual(Array.from(c.dataSync()));
+      cache.release();
+    });
+  }
+
+  it("truncate names a length outside what the cache holds", () => {
+    const cache = new TransformerKVCache(2);
+    const k = step(3);
+    for (const layer of cache.layers) layer.append(k, k);
+    expect(() => cache.truncate(4)).toThrow("KV cache truncate: expected a length in [0, 3] (the positions seen), found 4");
+    expect(() => cache.truncate(-1)).toThrow(/found -1/);
+    expect(cache.truncate(1)).toBe(1);
+    expect(cache.layers.map((l) => l.length)).toEqual([1, 1]);
+    cache.dispose();
+  });
+
+  it("with a sliding window, truncate keeps what the window still holds, and starts over where it dropped too much", () => {
+    // a window of 4: each step sees itself and the 3 before, so after 10 positions it holds 6..9
+    const cache = new TransformerKVCache(2, { windows: [4, null] });
+    const steps = Array.from({ length: 10 }, () => step(1));
+    for (const s of steps) for (const layer of cache.layers) layer.append(s, s);
+    const windowed = cache.layers[0]!;
+    expect([windowed.start, windowed.length]).toEqual([6, 10]);
+    expect(cache.truncate(8)).toBe(8); // positions 6 and 7 are still held by the windowed layer
+    expect([windowed.start, windowed.length, cache.layers[1]!.length]).toEqual([6, 8, 8]);
+    const next = step(1);
+    const after = windowed.append(next, next);
+    expect(Array.from(after.keys.dataSync())).toEqual(Array.from(concat([steps[6]!, steps[7]!, next], 2).dataSync()));
+    cache.layers[1]!.append(next, next);
+    // position 5 fell out of the window: every layer starts over, so no layer holds a partial past
+    expect(cache.truncate(5)).toBe(0);
+    expect(cache.layers.map((l) => l.length)).toEqual([0, 0]);
+    expect(() => windowed.truncate(0)).not.toThrow();
   });
 });

@@ -1,14 +1,16 @@
-import { OutputHead, TransformerLanguageModel, type DecoderParts, type Embedding, type Linear } from "@llm/layers";
+import { LayerArgumentError, OutputHead, TransformerLanguageModel, type DecoderParts, type Embedding, type Linear } from "@llm/layers";
 import type { Backend, Rng } from "@llm/tensor";
-import { withBackend } from "@llm/tensor";
+import { previewJson, withBackend } from "@llm/tensor";
+import { ModelConfigError } from "./errors.js";
 import { ConfigReader, withAliases, type RawConfig } from "./config.js";
 import type { KeyRules } from "./keys.js";
+import { checkParameterBudget } from "./limits.js";
 
 /** A model of some architecture, as loadModel and createModel return it. */
 export type Model = TransformerLanguageModel;
 
 /** What an architecture's build function returns: the decoder's parts, named as the checkpoint names them. */
-export type ArchitectureParts = Omit<DecoderParts, "checkpointConfig">;
+export type ArchitectureParts = Omit<DecoderParts, "checkpointConfig" | "checkpointFloatKeys">;
 
 /** An architecture as its file writes it: config in, parts out. */
 export interface ArchitectureSpec {
@@ -34,13 +36,24 @@ export interface Architecture {
    * Builds the model config.json describes (throws ModelConfigError on a bad config), with
    * parameters that take memory only when used: load a checkpoint into it, or initialize it.
    */
-  create(config: RawConfig, options?: { backend?: Backend }): Model;
+  create(config: RawConfig, options?: ArchitectureCreateOptions): Model;
+}
+
+export interface ArchitectureCreateOptions {
+  backend?: Backend;
+  /**
+   * Refuse a model whose float32 parameters take more bytes than this (default: this machine's
+   * memory; Infinity: no limit). Checked before any parameter is allocated.
+   */
+  maxParameterBytes?: number;
 }
 
 /**
  * Turns an architecture's spec into what the registry serves. The parts shared by every
- * architecture live here once: the ConfigReader over config.json, the config a saved checkpoint
- * writes (every value the build read, defaults spelled out, plus model_type and architectures).
+ * architecture live here once: the ConfigReader over config.json (with its bounds on sizes, layer
+ * counts, epsilons and other ranges by key name), the check that the parameters it describes fit
+ * in memory (before any is allocated), the config a saved checkpoint writes (every value the build
+ * read, defaults spelled out, plus model_type and architectures).
  */
 export function defineArchitecture(spec: ArchitectureSpec): Architecture {
   return {
@@ -49,16 +62,52 @@ export function defineArchitecture(spec: ArchitectureSpec): Architecture {
     keys: spec.keys ?? {},
     create(raw, options = {}) {
       const config = new ConfigReader(spec.configAliases ? withAliases(raw, spec.configAliases) : raw, spec.modelType);
-      const build = () => spec.build(config);
-      const parts = options.backend ? withBackend(options.backend, build) : build();
+      const build = () => buildNamingTheValues(spec, config);
+      const built = options.backend ? withBackend(options.backend, build) : build();
+      const parts = { ...built, config: { ...built.config, maxPositions: declaredPositions(config, built.config.maxPositions) } };
       const checkpointConfig = {
         ...config.resolvedConfig(),
         model_type: spec.modelType,
         ...(spec.className ? { architectures: [spec.className] } : {}),
       };
-      return new TransformerLanguageModel({ ...parts, checkpointConfig });
+      const model = new TransformerLanguageModel({ ...parts, checkpointConfig, checkpointFloatKeys: config.floatKeys() });
+      // parameters are not allocated yet: a model too large to hold is refused here, for free
+      checkParameterBudget(model, spec.modelType, options.maxParameterBytes);
+      return model;
     },
   };
+}
+
+/**
+ * Runs the build; a layer that refuses what it was given (an odd rotary dim, say) is reported as
+ * the config error it is, with the values read so far (the culprit among them).
+ */
+function buildNamingTheValues(spec: ArchitectureSpec, config: ConfigReader): ArchitectureParts {
+  try {
+    return spec.build(config);
+  } catch (error) {
+    if (!(error instanceof LayerArgumentError)) throw error;
+    const read = Object.entries(config.resolvedConfig())
+      .filter(([key]) => config.wasRead(key))
+      .map(([key, v]) => `${key}=${previewJson(v, 40)}`)
+      .join(", ");
+    throw new ModelConfigError(
+      `${spec.modelType} config: these values make a layer that cannot be built: ${error.message} (values read: ${read})`,
+    );
+  }
+}
+
+/** Config keys that declare the longest sequence, as the families name it. */
+const POSITION_KEYS = ["max_position_embeddings", "n_positions", "max_seq_len", "max_sequence_length", "seq_length", "n_ctx"];
+
+/**
+ * The sequence length a rotary or ALiBi model reports: its config's declared length where it has
+ * one (the encoding itself would go on forever), else what the build said.
+ */
+function declaredPositions(config: ConfigReader, built: number): number {
+  if (Number.isFinite(built)) return built;
+  const key = POSITION_KEYS.find((k) => config.has(k));
+  return key ? config.int(key) : built;
 }
 
 export interface OutputHeadSpec {
@@ -68,6 +117,8 @@ export interface OutputHeadSpec {
   bias?: boolean;
   /** A projection before the head (OPT's project_out). */
   project?: Linear | null;
+  /** Soft-caps the logits (Gemma 2's final_logit_softcapping). */
+  softcap?: number | null;
 }
 
 /**
@@ -79,6 +130,7 @@ export function outputHead(config: ConfigReader, tokens: Embedding, spec: Output
   return new OutputHead(tokens.dim, tokens.count, {
     bias: spec.bias ?? false,
     project: spec.project ?? null,
+    softcap: spec.softcap ?? null,
     ...(tied ? { tiedTo: tokens } : {}),
   });
 }
@@ -91,4 +143,6 @@ export interface CreateOptions {
   std?: number;
   /** Where the weights live (default: the current backend). */
   backend?: Backend;
+  /** Refuse models whose float32 parameters take more bytes than this (default: this machine's memory). */
+  maxParameterBytes?: number;
 }

@@ -3,28 +3,37 @@
  * of `@llm/models` never import `fs`.
  */
 import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   checkpointFolder,
+  recoverFolder,
   writeCheckpointFolder,
   writeFileAtomic,
+  writeGGUFFile,
   type FilePath,
   type WriteCheckpointFolderOptions,
 } from "@llm/tensor/node";
 import { addPeftAdapter, LoraAdapters, peftAdapterFiles, readPeftAdapter, type SavableModel, type ToPeftOptions } from "@llm/layers";
+import { loadGGUFFrom, type LoadGGUFOptions, type LoadedGGUF } from "./gguf/read.js";
+import { modelToGGUF, type GGUFExportOptions } from "./gguf/write.js";
 import type { Model } from "./architecture.js";
 import { loadModelFrom, type LoadModelOptions } from "./load.js";
 
 export type { LoadModelOptions } from "./load.js";
+export type { GGUFExportOptions, LoadGGUFOptions, LoadedGGUF } from "./gguf/index.js";
 export type { WriteCheckpointFolderOptions as SaveModelOptions } from "@llm/tensor/node";
 
 /**
  * Loads a checkpoint folder as people download it: config.json plus model.safetensors, or the
  * shards a model.safetensors.index.json lists. `model_type` picks the architecture; names and
- * shapes are checked before any weight is read; float16/bfloat16 become float32.
+ * shapes are checked before any weight is read; weights keep the dtype stored (options.dtype "auto"),
+ * or are widened ("float32") or quantized ("q8_0", "q4_0") as they are read. A folder that an
+ * interrupted @llm/train saveCheckpoint left behind is first restored to its newest complete
+ * checkpoint (recoverFolder).
  */
-export function loadModel(dir: FilePath, options: LoadModelOptions = {}): Promise<Model> {
+export async function loadModel(dir: FilePath, options: LoadModelOptions = {}): Promise<Model> {
+  await recoverFolder(typeof dir === "string" ? dir : fileURLToPath(dir));
   return loadModelFrom(checkpointFolder(dir), options);
 }
 
@@ -78,4 +87,26 @@ export async function saveLoraAdapter(model: Model, dir: FilePath, options: Save
   const folder = typeof dir === "string" ? dir : fileURLToPath(dir);
   await mkdir(folder, { recursive: true });
   for (const [file, bytes] of Object.entries(files)) await writeFileAtomic(join(folder, file), bytes);
+}
+
+const toPath = (path: FilePath): string => (typeof path === "string" ? path : fileURLToPath(path));
+
+/**
+ * Loads a GGUF file (llama.cpp's format) as one of our models, each weight in the type the file
+ * stores (Q4_K, Q6_K, Q8_0, Q4_0, F16, BF16, F32); the metadata comes with it (the tokenizer's:
+ * @llm/tokenizer's fromGGUFMetadata).
+ */
+export function loadGGUF(path: FilePath, options: LoadGGUFOptions = {}): Promise<LoadedGGUF> {
+  const p = toPath(path);
+  return loadGGUFFrom(checkpointFolder(dirname(p)), basename(p), options);
+}
+
+/**
+ * Writes a model as a GGUF file that llama.cpp (and Ollama, LM Studio) runs, weights in the dtypes
+ * the model holds (quantize it first for Q8_0 / Q4_0), with the tokenizer's metadata when given.
+ * Streams one tensor at a time to a temporary name, renamed when complete.
+ */
+export async function saveGGUF(model: Model, path: FilePath, options: GGUFExportOptions = {}): Promise<void> {
+  const { metadata, tensors } = await modelToGGUF(model, options);
+  await writeGGUFFile(path, metadata, tensors);
 }

@@ -28,7 +28,7 @@ describe("checkpoints that do not fit", () => {
   it("names an unknown model_type and the ones we know", () => {
     expect(() => createModel({ model_type: "t5" })).toThrow(ModelConfigError);
     expect(() => createModel({ model_type: "t5" })).toThrow(
-      /"model_type" must be one of gpt2, gptj, gpt_neox, opt, bloom, llama, falcon, mpt, glm, found "t5"/,
+      /"model_type" must be one of gpt2, gptj, gpt_neox, opt, bloom, llama, falcon, mpt, glm, mistral, qwen2, qwen3, gemma2, phi3, found "t5"/,
     );
     expect(() => createModel({})).toThrow(/found nothing/);
   });
@@ -84,7 +84,7 @@ describe("configs we do not support", () => {
       /opt config: "ffn_dim" must be a positive integer, found nothing/,
     ],
     [
-      "rope scaling",
+      "a rope type we do not know",
       {
         model_type: "llama",
         vocab_size: 10,
@@ -92,9 +92,75 @@ describe("configs we do not support", () => {
         num_attention_heads: 2,
         num_hidden_layers: 1,
         intermediate_size: 8,
-        rope_scaling: { type: "linear", factor: 2 },
+        rope_scaling: { type: "mrope", factor: 2 },
       },
-      /llama config: "rope_scaling" must be null \(rope scaling is not supported\)/,
+      /llama rope_scaling config: "type" must be one of default, linear, dynamic, llama3, yarn, longrope, found "mrope"/,
+    ],
+    [
+      "longrope factors that do not fit the rotary dims",
+      {
+        model_type: "phi3",
+        vocab_size: 10,
+        hidden_size: 16,
+        num_attention_heads: 2,
+        num_hidden_layers: 1,
+        intermediate_size: 8,
+        rope_parameters: { rope_type: "longrope", short_factor: [1, 1], long_factor: [1, 1, 1, 1] },
+      },
+      /phi3 rope_parameters config: "short_factor" must be 4 positive numbers \(rotary dims \/ 2\), found \[1,1\]/,
+    ],
+    [
+      "llama3 bands the wrong way round",
+      {
+        model_type: "llama",
+        vocab_size: 10,
+        hidden_size: 8,
+        num_attention_heads: 2,
+        num_hidden_layers: 1,
+        intermediate_size: 8,
+        rope_parameters: { rope_type: "llama3", factor: 8, low_freq_factor: 4, high_freq_factor: 1, original_max_position_embeddings: 8 },
+      },
+      /"high_freq_factor" must be greater than low_freq_factor \(4\), found 1/,
+    ],
+    [
+      "partial rotary on a family that rotates whole heads",
+      {
+        model_type: "mistral",
+        vocab_size: 10,
+        hidden_size: 8,
+        num_attention_heads: 2,
+        num_hidden_layers: 1,
+        intermediate_size: 8,
+        partial_rotary_factor: 0.5,
+      },
+      /mistral config: "partial_rotary_factor" must be 1 \(this family rotates whole heads\), found 0.5/,
+    ],
+    [
+      "layer_types of the wrong length",
+      {
+        model_type: "gemma2",
+        vocab_size: 10,
+        hidden_size: 8,
+        num_attention_heads: 2,
+        head_dim: 4,
+        num_hidden_layers: 2,
+        intermediate_size: 8,
+        layer_types: ["sliding_attention"],
+      },
+      /gemma2 config: "layer_types" must be a list of 2 entries \(num_hidden_layers\), each "full_attention" or "sliding_attention", found \["sliding_attention"\]/,
+    ],
+    [
+      "a sliding window of 0",
+      {
+        model_type: "mistral",
+        vocab_size: 10,
+        hidden_size: 8,
+        num_attention_heads: 2,
+        num_hidden_layers: 1,
+        intermediate_size: 8,
+        sliding_window: 0,
+      },
+      /mistral config: "sliding_window" must be a positive integer, found 0/,
     ],
     [
       "kv heads that do not divide the heads",

@@ -1,9 +1,9 @@
 import { describe, expect, it, beforeAll } from "vitest";
-import { concat, noGrad, tensor, type Tensor } from "@llm/tensor";
-import { crossEntropy, type ForwardOptions } from "@llm/layers";
-import { glmBlockMask, type Model } from "@llm/models";
+import type { Tensor } from "@llm/tensor";
+import { crossEntropy } from "@llm/layers";
+import type { Model } from "@llm/models";
 import { loadModel } from "@llm/models/node";
-import { fixtureNames, gradientViolations, maxAbsDiff, readFixture, type Fixture } from "./fixture_files.js";
+import { batchOptions, fixtureNames, gradientViolations, greedy, maxAbsDiff, readFixture, type Fixture } from "./fixture_files.js";
 
 /**
  * transformers 5 calls GPT-NeoX's head lm_head in memory (so in grads.safetensors) but still
@@ -11,14 +11,6 @@ import { fixtureNames, gradientViolations, maxAbsDiff, readFixture, type Fixture
  */
 function checkpointName(fixture: string, gradKey: string): string {
   return fixture === "gpt_neox" && gradKey === "lm_head.weight" ? "embed_out.weight" : gradKey;
-}
-
-/** Forward options of the fixture's scored batch: GLM's come from its reference file. */
-function batchOptions(f: Fixture): ForwardOptions {
-  if (f.name !== "glm") return {};
-  const ids = f.reference.input_ids!;
-  const sep = f.reference.sep!.dataSync()[0]!;
-  return { positionIds: f.reference.position_ids!, attentionMask: glmBlockMask(ids.shape[0]!, ids.shape[1]!, sep) };
 }
 
 /** The fixture's loss: next-token cross-entropy, or GLM's over Part B targets. */
@@ -30,52 +22,6 @@ function fixtureLoss(f: Fixture, logits: Tensor): Tensor {
   }
   const seq = ids.shape[1]!;
   return crossEntropy(logits.slice(1, 0, seq - 1), ids.slice(1, 1).contiguous());
-}
-
-/** Greedy continuation steps: ids and last-position logits, with a full forward each step or the cache. */
-function greedy(model: Model, f: Fixture, useCache: boolean): { ids: number[]; logits: Tensor[] } {
-  const steps = f.reference.gen_ids!.shape[1]!;
-  const ids: number[] = [];
-  const logits: Tensor[] = [];
-  noGrad(() => {
-    const glm = f.name === "glm";
-    const prompt = glm ? concat([f.reference.gen_partA!, tensor([[sopId(f)]], { dtype: "int32" })], 1) : f.reference.gen_prompt!;
-    const sep = f.reference.gen_partA?.shape[1] ?? 0;
-    const cache = useCache ? model.createCache() : undefined;
-    let sequence = prompt;
-    let next: Tensor = prompt;
-    for (let step = 0; step < steps; step++) {
-      const input = useCache ? next : sequence;
-      const options: ForwardOptions = { cache };
-      const total = sequence.shape[1]!;
-      if (glm) {
-        const start = total - input.shape[1]!;
-        options.positionIds = glmPositions(sep, total).slice(2, start);
-        if (!useCache || step === 0) options.attentionMask = glmBlockMask(1, total, sep);
-      }
-      const out = model.forward(input, options);
-      const last = out.slice(1, out.shape[1]! - 1).reshape(-1);
-      logits.push(last);
-      const id = last.argmax(0).dataSync()[0]!;
-      ids.push(id);
-      next = tensor([[id]], { dtype: "int32" });
-      sequence = concat([sequence, next], 1);
-    }
-    cache?.dispose();
-  });
-  return { ids, logits };
-}
-
-function sopId(f: Fixture): number {
-  return (f.config.special_tokens as Record<string, number>).sop!;
-}
-
-/** GLM generation positions: Part A 0..sep-1; [sop] and every new token at the [MASK] (2), block 1, 2, ... */
-function glmPositions(sep: number, total: number): Tensor {
-  const mask = 2;
-  const position = Array.from({ length: total }, (_, i) => (i < sep ? i : mask));
-  const block = Array.from({ length: total }, (_, i) => (i < sep ? 0 : i - sep + 1));
-  return tensor([[position, block]], { dtype: "int32" });
 }
 
 describe.each(fixtureNames())("%s fixture", (name) => {

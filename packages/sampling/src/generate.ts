@@ -1,7 +1,8 @@
-import type { LanguageModel } from "@llm/layers";
+import type { KVCache, LanguageModel } from "@llm/layers";
 import type { Tensor } from "@llm/tensor";
 import { SamplingError } from "./errors.js";
 import { bool, int32, lastLogits } from "./model_step.js";
+import { checkModelLogits, checkSamplingOptions, describeValue, OptionChecker } from "./options.js";
 import { createSampler, type SamplingOptions } from "./sampler.js";
 
 export interface GenerateOptions extends SamplingOptions {
@@ -11,6 +12,18 @@ export interface GenerateOptions extends SamplingOptions {
   stopTokens?: readonly number[];
   /** Fills the left of shorter prompts in a batch (never attended to; default 0). */
   padId?: number;
+  /**
+   * Continue from this cache (one prompt only): it holds the keys and values of the prompt's first
+   * `cache.length` ids, so only the rest are fed. It stays the caller's (not disposed) and ends
+   * holding every id fed: the prompt and the generated ids but the last (a chat's next turn
+   * reuses it).
+   */
+  cache?: KVCache;
+  /**
+   * Go past the model's maxPositions (the length its config declares) when its positions can be
+   * computed there (rotary, ALiBi). Without it, a prompt plus maxNewTokens past that length is an error.
+   */
+  extrapolate?: boolean;
 }
 
 /** Streams the ids that follow one prompt, using the KV cache (each step feeds one token). */
@@ -36,9 +49,24 @@ export async function* generateBatch(
   prompts: readonly (readonly number[])[],
   options: GenerateOptions = {},
 ): AsyncGenerator<(number | null)[], void, undefined> {
+  const check = new OptionChecker("generate", options);
+  checkGenerateOptions(check, model.config.vocabSize);
+  if (!Array.isArray(prompts))
+    throw new SamplingError(`generate: prompts must be an array of arrays of token ids, found ${describeValue(prompts)}`);
+  prompts.forEach((p, b) => {
+    if (!Array.isArray(p)) throw new SamplingError(`generate: prompt ${b} must be an array of token ids, found ${describeValue(p)}`);
+  });
   const longest = Math.max(0, ...prompts.map((p) => p.length));
-  const maxNew = options.maxNewTokens ?? Math.max(0, Math.min(64, model.config.maxPositions - longest));
-  checkPrompts(model, prompts, maxNew);
+  const room = options.extrapolate ? Infinity : model.config.maxPositions - longest;
+  if (options.maxNewTokens === undefined && room <= 0 && prompts.length > 0) {
+    throw new SamplingError(
+      `generate: the longest prompt (${longest} tokens) fills the model's maxPositions ${model.config.maxPositions}: no room for a new token ` +
+        "(shorten the prompt, or pass extrapolate: true for a rotary or ALiBi model)",
+    );
+  }
+  const maxNew = options.maxNewTokens ?? Math.min(64, room);
+  checkPrompts(model, prompts, maxNew, options.extrapolate === true);
+  if (options.cache !== undefined) checkCache(options.cache, prompts);
   const stop = new Set(options.stopTokens ?? []);
   const sampler = createSampler(options);
   const batch = prompts.length;
@@ -52,21 +80,29 @@ export async function* generateBatch(
   // keyMask[b] grows by one real key per step: a left-padded row hides its padding forever.
   const keyMask = prompts.map((p) => [...new Array<number>(width - p.length).fill(0), ...new Array<number>(p.length).fill(1)]);
 
-  const cache = model.createCache();
+  const ownCache = options.cache === undefined;
+  const cache = options.cache ?? model.createCache();
+  // ids the given cache holds already are not fed again
+  const cached = ownCache ? 0 : cache.length;
   try {
     let ids = int32(
-      prompts.flatMap((p) => [...new Array<number>(width - p.length).fill(pad), ...p]),
-      [batch, width],
+      prompts.flatMap((p) => [...new Array<number>(width - p.length).fill(pad), ...p.slice(cached)]),
+      [batch, width - cached],
     );
     let positions = int32(
-      prompts.flatMap((p) => Array.from({ length: width }, (_, j) => Math.max(0, j - (width - p.length)))),
-      [batch, width],
+      prompts.flatMap((p) => Array.from({ length: width - cached }, (_, j) => Math.max(0, cached + j - (width - p.length)))),
+      [batch, width - cached],
     );
     for (let step = 0; step < maxNew; step++) {
       const mask: Tensor | undefined = padded ? bool(keyMask.flat(), [batch, keyMask[0]!.length]) : undefined;
       let rows: Float32Array[];
       try {
-        rows = await lastLogits(model, ids, { cache, positionIds: positions, ...(mask ? { attentionMask: mask } : {}) });
+        rows = await lastLogits(model, ids, {
+          cache,
+          positionIds: positions,
+          ...(mask ? { attentionMask: mask } : {}),
+          ...(options.extrapolate ? { extrapolate: true } : {}),
+        });
       } finally {
         ids.dispose();
         positions.dispose();
@@ -74,7 +110,8 @@ export async function* generateBatch(
       }
       const out: (number | null)[] = rows.map((row, b) => {
         if (done[b]) return null;
-        const id = sampler.next(row, history[b]!);
+        checkModelLogits("generate", row, step, b);
+        const id = atStep(step, b, () => sampler.next(row, history[b]!));
         if (stop.has(id)) {
           done[b] = true;
           return null;
@@ -99,12 +136,30 @@ export async function* generateBatch(
       }
     }
   } finally {
-    cache.dispose();
+    if (ownCache) cache.dispose();
   }
 }
 
-function checkPrompts(model: LanguageModel, prompts: readonly (readonly number[])[], maxNew: number): void {
-  if (!Number.isInteger(maxNew) || maxNew < 0) throw new SamplingError(`generate: maxNewTokens must be an integer >= 0, got ${maxNew}`);
+/** The generation options beyond sampling: maxNewTokens, stopTokens, padId, extrapolate. */
+export function checkGenerateOptions(check: OptionChecker, vocabSize: number): void {
+  checkSamplingOptions(check);
+  check.integer("maxNewTokens", 0);
+  check.array("stopTokens", (id) => typeof id === "number" && Number.isInteger(id) && id >= 0, "token ids (integers >= 0)");
+  check.integer("padId", 0, vocabSize - 1);
+  check.boolean("extrapolate");
+}
+
+/** Runs a sampler step; its errors say which step and prompt they came from. */
+function atStep<T>(step: number, row: number, fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof SamplingError) throw new SamplingError(`generate: step ${step}, prompt ${row}: ${error.message}`);
+    throw error;
+  }
+}
+
+function checkPrompts(model: LanguageModel, prompts: readonly (readonly number[])[], maxNew: number, extrapolate: boolean): void {
   if (prompts.length === 0) throw new SamplingError("generate: expected at least one prompt, got an empty batch");
   const vocab = model.config.vocabSize;
   prompts.forEach((p, b) => {
@@ -112,10 +167,20 @@ function checkPrompts(model: LanguageModel, prompts: readonly (readonly number[]
     const bad = p.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
     if (bad !== undefined) throw new SamplingError(`generate: prompt ${b} holds id ${bad}, expected integers in [0, ${vocab})`);
     const total = p.length + maxNew;
-    if (total > model.config.maxPositions) {
+    if (total > model.config.maxPositions && !extrapolate) {
       throw new SamplingError(
-        `generate: prompt ${b} (${p.length} tokens) + maxNewTokens ${maxNew} = ${total} exceeds the model's maxPositions ${model.config.maxPositions}`,
+        `generate: prompt ${b} (${p.length} tokens) + maxNewTokens ${maxNew} = ${total} exceeds the model's maxPositions ${model.config.maxPositions}` +
+          " (pass extrapolate: true to go past it with a rotary or ALiBi model)",
       );
     }
   });
+}
+
+function checkCache(cache: KVCache, prompts: readonly (readonly number[])[]): void {
+  if (prompts.length !== 1) throw new SamplingError(`generate: a cache continues one prompt, got a batch of ${prompts.length}`);
+  if (cache.length >= prompts[0]!.length) {
+    throw new SamplingError(
+      `generate: the cache holds ${cache.length} positions; expected fewer than the prompt's ${prompts[0]!.length} ids (at least one id to feed)`,
+    );
+  }
 }

@@ -1,7 +1,8 @@
 import type { LanguageModel } from "@llm/layers";
-import type { Tensor } from "@llm/tensor";
+import { previewJson, type Tensor } from "@llm/tensor";
 import { SamplingError } from "./errors.js";
 import { bool, int32, lastLogits } from "./model_step.js";
+import { checkModelLogits, describeValue, OptionChecker } from "./options.js";
 import { createSampler, type SamplingOptions } from "./sampler.js";
 import type { TextCodec } from "./text.js";
 
@@ -15,12 +16,13 @@ export interface GlmTokens {
 /** Reads GLM's special tokens from a config's `special_tokens` ({ MASK, gMASK, sMASK, sop, eop }). */
 export function glmTokensFromConfig(config: Record<string, unknown>): GlmTokens {
   const special = config.special_tokens as Record<string, unknown> | undefined;
-  const id = (name: string): number | undefined => (typeof special?.[name] === "number" ? (special[name] as number) : undefined);
+  const isId = (v: unknown) => typeof v === "number" && Number.isInteger(v) && v >= 0;
+  const id = (name: string): number | undefined => (isId(special?.[name]) ? (special![name] as number) : undefined);
   const sop = id("sop");
   const eop = id("eop");
   if (!special || sop === undefined || eop === undefined || id("MASK") === undefined) {
     throw new SamplingError(
-      `glmTokensFromConfig: expected config.special_tokens with numeric MASK, sop and eop, found ${JSON.stringify(special)}`,
+      `glmTokensFromConfig: expected config.special_tokens with integer ids >= 0 for MASK, sop and eop, found ${previewJson(special)}`,
     );
   }
   const masks: Record<string, number> = {};
@@ -71,6 +73,10 @@ export async function* streamBlanks(
   ids: readonly number[],
   options: BlankInfillingOptions,
 ): AsyncGenerator<{ blank: number; id: number | null }, void, undefined> {
+  const check = new OptionChecker("fillBlanks", options);
+  check.integer("maxSpanTokens", 1);
+  check.integer("minSpanTokens", 0);
+  checkGlmTokens(options.tokens);
   const { sop, eop } = options.tokens;
   const maskIds = new Set(Object.values(options.tokens.masks));
   const blanks = ids.flatMap((id, i) => (maskIds.has(id) ? [i] : []));
@@ -100,6 +106,7 @@ export async function* streamBlanks(
       for (let k = 1; k <= maxSpan; k++) {
         const [row] = await step(model, cache, [token], [blanks[b]!], [k], cache.length + 1);
         eopBanned = k <= minSpan;
+        checkModelLogits(`fillBlanks: blank ${b}`, row!, k - 1, 0);
         const next = sampler.next(row!, history);
         if (next === eop) break;
         history.push(next);
@@ -156,6 +163,26 @@ export async function fillBlanksText(
   }
   const filled = await fillBlanks(model, ids, options);
   return { text: tokenizer.decode(filled.ids), spans: filled.spans.map((s) => tokenizer.decode(s)) };
+}
+
+/** options.tokens as glmTokensFromConfig makes it: integer sop and eop, and masks of integer ids. */
+function checkGlmTokens(tokens: unknown): asserts tokens is GlmTokens {
+  const t = tokens as Partial<GlmTokens> | undefined;
+  const isId = (v: unknown) => typeof v === "number" && Number.isInteger(v) && v >= 0;
+  const masks = t?.masks as Record<string, unknown> | undefined;
+  if (
+    typeof t !== "object" ||
+    t === null ||
+    !isId(t.sop) ||
+    !isId(t.eop) ||
+    typeof masks !== "object" ||
+    masks === null ||
+    !Object.values(masks).every(isId)
+  ) {
+    throw new SamplingError(
+      `fillBlanks: option tokens must be { masks: { "[MASK]": id, ... }, sop: id, eop: id } with integer ids (see glmTokensFromConfig), found ${describeValue(tokens)}`,
+    );
+  }
 }
 
 function escapeRegExp(s: string): string {

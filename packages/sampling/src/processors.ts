@@ -7,15 +7,31 @@ import { checkNumber } from "./errors.js";
  */
 export type LogitsProcessor = (logits: Float32Array, ids: readonly number[]) => Float32Array;
 
+/** The largest finite float32. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 /** Runs processors left to right. */
 export function chain(...processors: readonly LogitsProcessor[]): LogitsProcessor {
   return (logits, ids) => processors.reduce((row, p) => p(row, ids), logits);
 }
 
-/** Divides logits by t (t < 1 sharpens, t > 1 flattens). Greedy decoding is temperature 0, handled by the sampler. */
+/**
+ * Divides logits by t (t < 1 sharpens, t > 1 flattens). Greedy decoding is temperature 0, handled
+ * by the sampler. When a tiny t would overflow a logit to Infinity, the row is shifted to a
+ * maximum of 0 first: the same distribution, and no Infinity.
+ */
 export function temperature(t: number): LogitsProcessor {
   checkNumber("temperature", "t", t, (v) => v > 0 && Number.isFinite(v), "a finite number > 0 (use greedy for 0)");
-  return (logits) => (t === 1 ? logits : logits.map((x) => x / t));
+  return (logits) => {
+    if (t === 1) return logits;
+    const out = logits.map((x) => x / t);
+    if (!out.includes(Infinity)) return out;
+    // A tiny t overflowed the largest logits to +Infinity (NaN in softmax): the row shifted to a
+    // maximum of 0 first gives the same distribution, the rest going toward -Infinity instead.
+    let max = -Infinity;
+    for (const x of logits) if (x > max) max = x;
+    return logits.map((x) => (x - max) / t);
+  };
 }
 
 /** Keeps the k largest logits (ties at the k-th value are kept, as in transformers). */
@@ -73,7 +89,8 @@ export function repetitionPenalty(penalty: number): LogitsProcessor {
     for (const id of new Set(ids)) {
       if (id < 0 || id >= out.length) continue;
       const x = out[id]!;
-      out[id] = x > 0 ? x / penalty : x * penalty;
+      // a tiny penalty could overflow a positive logit: it saturates at the largest float32 instead
+      out[id] = x > 0 ? Math.min(x / penalty, FLOAT32_MAX) : x * penalty;
     }
     return out;
   };

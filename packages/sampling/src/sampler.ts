@@ -1,5 +1,6 @@
 import { Rng } from "@llm/tensor";
 import { SamplingError } from "./errors.js";
+import { checkSamplingOptions, describeValue, firstNonFinite, OptionChecker } from "./options.js";
 import { chain, softmaxRow, temperature, topK, topP, minP, repetitionPenalty, type LogitsProcessor } from "./processors.js";
 
 /** How to pick the next token. Without temperature/topK/topP/minP (or with temperature 0) decoding is greedy. */
@@ -26,10 +27,10 @@ export interface TokenSampler {
 }
 
 export function createSampler(options: SamplingOptions = {}): TokenSampler {
+  checkSamplingOptions(new OptionChecker("createSampler", options));
   const t = options.temperature;
   const sampling = (t !== undefined && t > 0) || options.topK !== undefined || options.topP !== undefined || options.minP !== undefined;
   const greedy = !sampling || t === 0;
-  if (t !== undefined && (Number.isNaN(t) || t < 0)) throw new SamplingError(`createSampler: temperature must be >= 0, got ${t}`);
   const processors: LogitsProcessor[] = [];
   if (options.repetitionPenalty !== undefined) processors.push(repetitionPenalty(options.repetitionPenalty));
   if (!greedy) {
@@ -45,7 +46,13 @@ export function createSampler(options: SamplingOptions = {}): TokenSampler {
     greedy,
     next(logits, ids) {
       const row = process(logits, ids);
-      return greedy ? argmax(row) : sampleFrom(row, rng);
+      // NaN, or +Infinity (softmax makes that NaN), would pick a token no probability chose
+      const bad = row instanceof Float32Array ? firstNonFinite(row, true) : 0;
+      if (bad >= 0) {
+        const found = row instanceof Float32Array ? `${row[bad]} at token id ${bad}` : describeValue(row);
+        throw new SamplingError(`sample: the logits processors returned ${found}; expected a Float32Array of finite values or -Infinity`);
+      }
+      return greedy ? argmaxOfAllowed(row) : sampleFrom(row, rng);
     },
   };
 }
@@ -54,6 +61,13 @@ export function createSampler(options: SamplingOptions = {}): TokenSampler {
 export function argmax(row: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < row.length; i++) if (row[i]! > row[best]!) best = i;
+  return best;
+}
+
+/** argmax, refusing a row whose every token was removed (argmax would answer 0). */
+function argmaxOfAllowed(row: Float32Array): number {
+  const best = argmax(row);
+  if (row[best] === -Infinity) throw new SamplingError("sample: every logit is -Infinity; the processors removed all tokens");
   return best;
 }
 

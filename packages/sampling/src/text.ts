@@ -1,5 +1,7 @@
 import type { LanguageModel } from "@llm/layers";
-import { generate, type GenerateOptions } from "./generate.js";
+import { SamplingError } from "./errors.js";
+import { checkGenerateOptions, generate, type GenerateOptions } from "./generate.js";
+import { describeValue, OptionChecker } from "./options.js";
 import { windowedDecoder } from "./windowed_decoder.js";
 
 /** The part of a tokenizer that text generation needs (@llm/tokenizer's Tokenizer has this shape). */
@@ -27,7 +29,8 @@ export interface GenerateTextOptions extends GenerateOptions {
 }
 
 /**
- * Streams the text that follows `prompt`. Pieces never split a UTF-8 character (text ending in an
+ * Streams the text that follows `prompt` (text, or token ids already encoded, e.g. a rendered chat
+ * template's). Pieces never split a UTF-8 character (text ending in an
  * incomplete character, decoded as U+FFFD, is held back) and never emit the start of a possible
  * stop string until it is known not to be one.
  *
@@ -37,10 +40,17 @@ export interface GenerateTextOptions extends GenerateOptions {
 export async function* generateText(
   model: LanguageModel,
   tokenizer: TextCodec,
-  prompt: string,
+  prompt: string | readonly number[],
   options: GenerateTextOptions = {},
 ): AsyncGenerator<string, void, undefined> {
-  const promptIds = Array.from(tokenizer.encode(prompt));
+  const check = new OptionChecker("generateText", options);
+  check.array("stopStrings", (s) => typeof s === "string", "strings");
+  const isIds = Array.isArray(prompt) && prompt.every((id) => Number.isInteger(id) && id >= 0);
+  if (typeof prompt !== "string" && !isIds) {
+    throw new SamplingError(`generateText: prompt must be a string or an array of token ids, found ${describeValue(prompt)}`);
+  }
+  checkGenerateOptions(check, model.config.vocabSize);
+  const promptIds = typeof prompt === "string" ? Array.from(tokenizer.encode(prompt)) : Array.from(prompt as readonly number[]);
   const stops = (options.stopStrings ?? []).filter((s) => s.length > 0);
   const longestStop = Math.max(0, ...stops.map((s) => s.length));
   // The decoder reads the prompt first, so a token that merges with the prompt's last characters

@@ -37,8 +37,8 @@ describe("greedy generation reproduces the reference gen_ids", () => {
 });
 
 describe("batches, stop tokens, seeds", () => {
-  // Learned positions, ALiBi, rotary: padding and positions must be right for each.
-  for (const name of ["gpt2", "bloom", "llama", "opt"]) {
+  // Learned positions, ALiBi, rotary, sliding windows (mistral, gemma2: 12 positions past a window of 5): padding and positions must be right for each.
+  for (const name of ["gpt2", "bloom", "llama", "opt", "mistral", "gemma2", "qwen2"]) {
     it(`${name}: a batch of prompts of different lengths gives each prompt's own continuation`, async () => {
       const { model } = await fixture(name);
       const prompts = [
@@ -62,6 +62,46 @@ describe("batches, stop tokens, seeds", () => {
     const stop = full[3]!;
     const cut = full.indexOf(stop);
     expect(await collect(generate(model, prompt, { maxNewTokens: 8, stopTokens: [stop] }))).toEqual(full.slice(0, cut));
+  });
+
+  for (const name of ["gpt2", "llama"]) {
+    it(`${name}: continuing from a cache gives the reference tokens, feeds only what the cache lacks, and leaves the cache filled`, async () => {
+      const { model, reference } = await fixture(name);
+      const prompt = await ids(reference.gen_prompt!);
+      const expected = await ids(reference.gen_ids!);
+      const cache = model.createCache();
+      // the first three prompt ids go in by themselves (a chat's earlier turn), then generation continues
+      const first = await collect(generate(model, prompt.slice(0, 4), { maxNewTokens: 1, cache }));
+      expect(cache.length).toBe(4);
+      expect(first).toHaveLength(1);
+      cache.truncate!(3);
+      const fed: number[] = [];
+      const spy = {
+        ...model,
+        config: model.config,
+        createCache: () => model.createCache(),
+        forward: (x: Parameters<typeof model.forward>[0], o?: Parameters<typeof model.forward>[1]) => {
+          fed.push(x.shape[1]!);
+          return model.forward(x, o);
+        },
+      };
+      expect(await collect(generate(spy, prompt, { maxNewTokens: 8, cache }))).toEqual(expected);
+      // the prompt's uncached ids in one call, then one id per step; the last id is never fed
+      expect(fed).toEqual([prompt.length - 3, 1, 1, 1, 1, 1, 1, 1]);
+      expect(cache.length).toBe(prompt.length + expected.length - 1);
+      cache.dispose();
+    });
+  }
+
+  it("a cache continues one prompt that is longer than what it holds", async () => {
+    const { model } = await fixture("gpt2");
+    const cache = model.createCache();
+    await collect(generate(model, [1, 2, 3], { maxNewTokens: 2, cache }));
+    await expect(collect(generate(model, [1, 2, 3, 4], { cache }))).rejects.toThrow(
+      "generate: the cache holds 4 positions; expected fewer than the prompt's 4 ids (at least one id to feed)",
+    );
+    await expect(collect(generateBatch(model, [[1], [2]], { cache }))).rejects.toThrow(/a cache continues one prompt, got a batch of 2/);
+    cache.dispose();
   });
 
   it("samples repeatably with a seed", async () => {

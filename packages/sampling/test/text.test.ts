@@ -31,4 +31,12 @@ describe("generateText", () => {
     const pieces = await collect(generateText(model, bytes, "ab", { maxNewTokens: 24, stopStrings: [stop] }));
     expect(pieces.join("")).toBe(all.slice(0, cut));
   });
+
+  it("takes the prompt as token ids too (a rendered chat template), with the same text as from the string", async () => {
+    const { model } = await fixture("gpt2");
+    const fromText = await collect(generateText(model, bytes, "héllo", { maxNewTokens: 12 }));
+    const fromIds = await collect(generateText(model, bytes, bytes.encode("héllo") as number[], { maxNewTokens: 12 }));
+    expect(fromIds.join("")).toBe(fromText.join(""));
+    expect(fromIds.join("").length).toBeGreaterThan(0);
+  });
 });

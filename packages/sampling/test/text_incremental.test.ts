@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { fromTokenizerJson, type DecodeOptions, type Tokenizer } from "@llm/tokenizer";
+import type { LanguageModel } from "@llm/layers";
 import { Rng } from "@llm/tensor";
 import { describe, expect, it } from "vitest";
 import { collect, generateText, type GenerateTextOptions, type TextCodec } from "../src/index.js";
@@ -49,7 +50,8 @@ const CONTINUATIONS = [
   "a\u0301 ﬁ 👍🏽❤️ 🧑🏻‍💻 \u{1F9EC}\u{1FAE0}",
 ];
 
-type TextGenerator = typeof generateText;
+/** generateText's shape with a text prompt (the reference implementation takes only text). */
+type TextGenerator = (...args: [LanguageModel, TextCodec, string, GenerateTextOptions?]) => AsyncGenerator<string, void, undefined>;
 
 /** The pieces one implementation streams when the model's greedy output is `script`. */
 async function piecesOf(

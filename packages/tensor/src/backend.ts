@@ -119,6 +119,13 @@ export interface Backend {
    */
   matmul(a: StridedView, b: StridedView): BackendBuffer;
   /**
+   * The dtypes `matmul` also takes for b while a is float32: a weight kept as stored (float16,
+   * bfloat16, block-quantized), read as it is with float32 accumulation, float32 out. b is then one
+   * [K, N] matrix (batch dims stride 0); a block type has its blocks along K (b's K stride 1).
+   * Absent or without a dtype: the Tensor layer widens half weights per call, and refuses blocks.
+   */
+  readonly storedMatmulDTypes?: readonly DType[];
+  /**
    * out[i0.., j, k..] = x[i0.., indices[j], k..] along `axis`; indices is int32 of any shape, which
    * replaces the axis in the output shape (like numpy.take). Indices are in range.
    */

@@ -1,25 +1,83 @@
-/** Element types. float16 and bfloat16 are storage types: cast them to float32 to compute. */
-export type DType = "float32" | "int32" | "bool" | "float16" | "bfloat16";
+/**
+ * Element types. float16 and bfloat16 are storage types: cast them to float32 to compute (a matmul
+ * reads them as stored). The block-quantized types are llama.cpp's (see QUANT_BLOCKS): weights
+ * only, read by matmul and take, or dequantized by a cast to float32.
+ */
+export type DType = "float32" | "int32" | "bool" | "float16" | "bfloat16" | QuantizedDType;
 
-/** The typed array that holds each dtype on the host. Half types keep their raw 16-bit patterns. */
+/** llama.cpp's block-quantized types, named as GGUF names them (lower case). */
+export type QuantizedDType = "q8_0" | "q4_0" | "q4_k" | "q6_k";
+
+/** The dtypes a weight may be stored in besides float32: read as stored by matmul, never computed in. */
+export type StoredDType = "float16" | "bfloat16" | QuantizedDType;
+
+/** The typed array that holds each dtype on the host. Half types keep their raw 16-bit patterns; blocks their bytes. */
 export interface TypedArrayFor {
   float32: Float32Array;
   int32: Int32Array;
   bool: Uint8Array;
   float16: Uint16Array;
   bfloat16: Uint16Array;
+  q8_0: Uint8Array;
+  q4_0: Uint8Array;
+  q4_k: Uint8Array;
+  q6_k: Uint8Array;
 }
 export type HostArray = Float32Array | Int32Array | Uint8Array | Uint16Array;
 
-export const DTYPES: readonly DType[] = ["float32", "int32", "bool", "float16", "bfloat16"];
+export const DTYPES: readonly DType[] = ["float32", "int32", "bool", "float16", "bfloat16", "q8_0", "q4_0", "q4_k", "q6_k"];
 
+/**
+ * A block of a quantized type: `elements` consecutive values along a row stored in `bytes` bytes
+ * (ggml's block_q8_0: an f16 scale then 32 int8; block_q4_0: an f16 scale then 16 bytes of nibbles;
+ * block_q4_K and block_q6_K: 256 values with sub-block scales).
+ */
+export const QUANT_BLOCKS: Readonly<Record<QuantizedDType, { readonly elements: number; readonly bytes: number }>> = {
+  q8_0: { elements: 32, bytes: 34 },
+  q4_0: { elements: 32, bytes: 18 },
+  q4_k: { elements: 256, bytes: 144 },
+  q6_k: { elements: 256, bytes: 210 },
+};
+
+/** Bytes per element; fractional for block types (q8_0: 34/32). */
 export const BYTES_PER_ELEMENT: Record<DType, number> = {
   float32: 4,
   int32: 4,
   bool: 1,
   float16: 2,
   bfloat16: 2,
+  q8_0: 34 / 32,
+  q4_0: 18 / 32,
+  q4_k: 144 / 256,
+  q6_k: 210 / 256,
 };
+
+export function isQuantized(dtype: DType): dtype is QuantizedDType {
+  return dtype === "q8_0" || dtype === "q4_0" || dtype === "q4_k" || dtype === "q6_k";
+}
+
+/** A dtype a weight may be kept in besides float32 (matmul reads it as stored). */
+export function isStoredDType(dtype: DType): dtype is StoredDType {
+  return dtype === "float16" || dtype === "bfloat16" || isQuantized(dtype);
+}
+
+export function isHalfDType(dtype: DType): dtype is "float16" | "bfloat16" {
+  return dtype === "float16" || dtype === "bfloat16";
+}
+
+/** Length of the host array holding `size` elements (bytes for block types; size must be whole blocks). */
+export function hostLength(dtype: DType, size: number): number {
+  if (!isQuantized(dtype)) return size;
+  const b = QUANT_BLOCKS[dtype];
+  return (size / b.elements) * b.bytes;
+}
+
+/** Elements held by a host array of `length` (the inverse of hostLength). */
+export function elementsOfHost(dtype: DType, length: number): number {
+  if (!isQuantized(dtype)) return length;
+  const b = QUANT_BLOCKS[dtype];
+  return (length / b.bytes) * b.elements;
+}
 
 export function allocHost(dtype: DType, size: number): HostArray {
   switch (dtype) {
@@ -32,9 +90,14 @@ export function allocHost(dtype: DType, size: number): HostArray {
     case "float16":
     case "bfloat16":
       return new Uint16Array(size);
+    case "q8_0":
+    case "q4_0":
+    case "q4_k":
+    case "q6_k":
+      return new Uint8Array(hostLength(dtype, size));
   }
 }
 
 export function isFloating(dtype: DType): boolean {
-  return dtype === "float32" || dtype === "float16" || dtype === "bfloat16";
+  return dtype === "float32" || dtype === "float16" || dtype === "bfloat16" || isQuantized(dtype);
 }

@@ -1,5 +1,7 @@
-export type { DType, HostArray } from "./dtype.js";
-export { DTYPES, BYTES_PER_ELEMENT, isFloating } from "./dtype.js";
+export type { DType, HostArray, QuantizedDType, StoredDType } from "./dtype.js";
+export { DTYPES, BYTES_PER_ELEMENT, QUANT_BLOCKS, isFloating, isQuantized, isStoredDType } from "./dtype.js";
+export { quantizeTensor, type QuantizeOptions } from "./ops/quantize.js";
+export { quantizeBlocks, dequantizeBlocks, QUANTIZE_TYPES } from "./quant/index.js";
 export type {
   Backend,
   BackendBuffer,
@@ -48,3 +50,5 @@ export { fromBuffer } from "./ops/core.js";
 export { CpuBackend, cpuBackend, type CpuBackendOptions } from "./cpu/backend.js";
 export * from "./safetensors/index.js";
 export * from "./checkpoint/index.js";
+export * from "./gguf/index.js";
+export { previewJson, jsonDepth } from "./preview.js";

@@ -21,8 +21,13 @@ import {
 import { setTensor, tensorFromSafetensorsEntry } from "./safetensors/tensors.js";
 import type { Tensor } from "./tensor.js";
 import { BYTES_PER_ELEMENT } from "./dtype.js";
+import { GGUF_DEFAULT_ALIGNMENT, GGUFError, type GGUFValue } from "./gguf/types.js";
+import { ggufHeader, type GGUFTensorData } from "./gguf/write.js";
+import { openGGUF, type GGUFFile } from "./gguf/read.js";
 import {
+  CheckpointFileError,
   CONFIG_FILE,
+  configJson,
   parseShardIndex,
   planShards,
   SAFETENSORS_FILE,
@@ -30,7 +35,9 @@ import {
   shardFileName,
   type CheckpointFiles,
 } from "./checkpoint/index.js";
+import { fsyncFolder } from "./node/atomic_folder.js";
 
+export { writeFolderAtomically, recoverFolder, fsyncFolder, type FolderRecovery } from "./node/atomic_folder.js";
 export {
   CONFIG_FILE,
   SAFETENSORS_FILE,
@@ -165,7 +172,8 @@ export async function writeSafetensorsFileRaw(path: FilePath, tensors: Safetenso
 
 /**
  * Writes to a fresh temporary name in the same directory, flushes it to disk, then renames it over
- * `path`: rename within a directory is atomic, so a crash never leaves a half-written checkpoint.
+ * `path` and flushes the directory: rename within a directory is atomic, so a crash never leaves a
+ * half-written file, and once this returns the new file survives a power cut.
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
@@ -178,6 +186,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
       await handle.close();
     }
     await rename(temp, path);
+    await fsyncFolder(dirname(path));
   } catch (error) {
     await unlink(temp).catch(() => undefined);
     throw error;
@@ -235,7 +244,15 @@ export async function readSafetensorsCheckpoint(
     (s) => s.isFile(),
     () => false,
   );
-  return sharded ? readShardedSafetensors(index, options) : readSafetensorsFile(join(dir, SAFETENSORS_FILE), options);
+  if (sharded) return readShardedSafetensors(index, options);
+  const single = join(dir, SAFETENSORS_FILE);
+  const exists = await stat(single).then(
+    (x) => x.isFile(),
+    () => false,
+  );
+  if (!exists)
+    throw new CheckpointFileError("no-weights", `${dir}: expected ${SAFETENSORS_FILE} or ${SAFETENSORS_INDEX_FILE}, found neither`);
+  return readSafetensorsFile(single, options);
 }
 
 interface ShardPaths {
@@ -282,6 +299,8 @@ export function checkpointFolder(directory: FilePath): CheckpointFiles {
 export interface CheckpointFolderContents {
   readonly config: Readonly<Record<string, unknown>>;
   readonly tensors: Readonly<Record<string, Tensor>>;
+  /** Config keys (dotted paths) written as floats even when whole, 30.0 not 30 (see configJson). */
+  readonly floatKeys?: readonly string[];
 }
 
 export interface WriteCheckpointFolderOptions {
@@ -295,8 +314,8 @@ export interface WriteCheckpointFolderOptions {
  * Writes a checkpoint folder in the Hugging Face layout: config.json and model.safetensors, or
  * shards named as transformers names them with their model.safetensors.index.json. Each file is
  * written atomically; files of the other layout left by an earlier save are removed, so the
- * folder never holds two versions. (A whole folder replaced atomically: write it under a
- * temporary name and rename it, as @llm/train's checkpoints do.)
+ * folder never holds two versions. (To replace a whole folder atomically, write it inside
+ * `writeFolderAtomically`, as @llm/train's checkpoints do.)
  */
 export async function writeCheckpointFolder(
   directory: FilePath,
@@ -328,11 +347,75 @@ export async function writeCheckpointFolder(
     );
     written.add(SAFETENSORS_INDEX_FILE);
   }
-  await writeFileAtomic(join(dir, CONFIG_FILE), utf8(`${JSON.stringify(contents.config, null, 2)}\n`));
+  await writeFileAtomic(join(dir, CONFIG_FILE), utf8(configJson(contents.config, contents.floatKeys)));
   for (const name of await readdir(dir)) {
     const stale = name === SAFETENSORS_FILE || name === SAFETENSORS_INDEX_FILE || /^model-\d{5}-of-\d{5}\.safetensors$/.test(name);
-    if (stale && !written.has(name)) await unlink(join(dir, name));
+    if ((stale && !written.has(name)) || isDeadTempFile(name)) await unlink(join(dir, name)).catch(() => undefined);
   }
 }
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+// ---- GGUF files ----
+
+/** A GGUF file on disk, opened (header read, no tensor data yet). */
+export function openGGUFFile(path: FilePath): Promise<GGUFFile> {
+  const p = toPath(path);
+  return openGGUF(checkpointFolder(dirname(p)), basename(p));
+}
+
+/**
+ * Writes a GGUF file: header, then each tensor's bytes read one tensor at a time (so writing a
+ * large model adds one tensor's bytes to memory at most), to a temporary name renamed over `path`.
+ */
+export async function writeGGUFFile(
+  path: FilePath,
+  metadata: ReadonlyMap<string, GGUFValue>,
+  tensors: readonly GGUFTensorData[],
+  alignment?: number,
+): Promise<void> {
+  const p = toPath(path);
+  const { header, offsets } = ggufHeader(metadata, tensors, alignment);
+  const temp = join(dirname(p), `.${basename(p)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  try {
+    const handle = await open(temp, "wx");
+    try {
+      await handle.write(header, 0, header.length, 0);
+      let end = header.length;
+      for (let i = 0; i < tensors.length; i++) {
+        const t = tensors[i]!;
+        const bytes = await t.bytes();
+        if (bytes.length !== t.byteLength)
+          throw new GGUFError(`${p}: tensor "${t.name}": expected ${t.byteLength} bytes, found ${bytes.length}`);
+        await handle.write(bytes, 0, bytes.length, header.length + offsets[i]!);
+        end = header.length + offsets[i]! + bytes.length;
+      }
+      // the data section ends padded to the alignment, as gguf-py writes it
+      const padded = tensors.length
+        ? header.length + Math.ceil((end - header.length) / (alignment ?? GGUF_DEFAULT_ALIGNMENT)) * (alignment ?? GGUF_DEFAULT_ALIGNMENT)
+        : end;
+      await handle.truncate(padded);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, p);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** A temporary file of writeFileAtomic whose writer died before renaming it (the pid is in its name). */
+function isDeadTempFile(name: string): boolean {
+  const match = /^\..+\.(\d+)\.[0-9a-f]{12}\.tmp$/.exec(name);
+  if (!match) return false;
+  const pid = Number(match[1]);
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}

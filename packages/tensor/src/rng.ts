@@ -1,3 +1,5 @@
+import { ArgumentError } from "./errors.js";
+
 /**
  * A small seeded generator (xoshiro128**, seeded through splitmix32). Random tensors are drawn on
  * the host and uploaded, so one seed gives the same numbers on every backend.
@@ -10,6 +12,9 @@ export class Rng {
   private spareNormal: number | null = null;
 
   constructor(seed = 0) {
+    // NaN, 1.5 or "abc" would all quietly act as seed 0
+    if (typeof seed !== "number" || !Number.isInteger(seed))
+      throw new ArgumentError(`Rng: seed must be an integer, found ${typeof seed === "string" ? JSON.stringify(seed) : String(seed)}`);
     let x = seed >>> 0;
     const next = (): number => {
       x = (x + 0x9e3779b9) | 0;

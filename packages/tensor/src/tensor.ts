@@ -1,5 +1,5 @@
 import type { Backend, BackendBuffer, StridedView } from "./backend.js";
-import type { DType, HostArray } from "./dtype.js";
+import { isQuantized, type DType, type HostArray } from "./dtype.js";
 import { keep as keepTensor, settleDeferredChecks, track } from "./engine.js";
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from "./errors.js";
 import { contiguousStrides, isContiguous, sizeOf, type Shape } from "./shape.js";
@@ -155,6 +155,8 @@ export class Tensor {
   private materialize(): { buffer: BackendBuffer; temp: boolean } {
     const buffer = this.storage.buffer;
     if (this.offset === 0 && this.isContiguous && buffer.size === this.size) return { buffer, temp: false };
+    // a quantized tensor reads as its blocks' bytes in storage order, whatever view of them it is
+    if (isQuantized(this.dtype) && this.offset === 0 && buffer.size === this.size) return { buffer, temp: false };
     return { buffer: this.backend.copy(this.view()), temp: true };
   }
 
@@ -226,6 +228,35 @@ export class Tensor {
       const converted = value.dtype === this.dtype ? value : value.cast(this.dtype);
       this.assign(converted);
       if (converted !== value) converted.dispose();
+    }
+    value.dispose();
+  }
+
+  /**
+   * Makes `value` this leaf's value as it is (dtype, layout and buffer, no copy) and disposes
+   * `value`: how a float32 weight becomes a float16 or quantized one in place (quantizeTensor,
+   * a model loaded or quantized to a dtype), so the modules holding this tensor keep holding it.
+   * A tensor whose new dtype is not float32 no longer requires grad. Shapes must match.
+   */
+  replaceWith(value: Tensor): void {
+    if (this.node) throw new ArgumentError("replaceWith: only leaf tensors can be replaced");
+    if (value === this) return;
+    if (value.shape.length !== this.shape.length || value.shape.some((d, i) => d !== this.shape[i])) {
+      throw new ShapeError(`replaceWith: expected a tensor of shape ${fmtShape(this.shape)}, got ${fmtShape(value.shape)}`);
+    }
+    if (value.storage.backend !== this.backend) {
+      throw new ArgumentError(`replaceWith: the value lives on the ${value.backend.name} backend, this tensor on ${this.backend.name}`);
+    }
+    const storage = value.storage;
+    storage.refs++;
+    this.storageRef.release();
+    this.storageRef = storage;
+    (this as { strides: readonly number[] }).strides = value.strides;
+    (this as { offset: number }).offset = value.offset;
+    (this as { dtype: DType }).dtype = value.dtype;
+    if (value.dtype !== "float32") {
+      this.requiresGrad = false;
+      this.zeroGrad();
     }
     value.dispose();
   }

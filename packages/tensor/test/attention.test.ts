@@ -33,7 +33,7 @@ const rng = new Rng(7);
 const randomValues = (n: number) => Array.from({ length: n }, () => rng.normal());
 
 /** Attention written out with explicit per-head keys: each query head gathers its kv head. */
-function reference(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, bias: Tensor | null, scale: number): Tensor {
+function reference(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, bias: Tensor | null, scale: number, softcap?: number): Tensor {
   const H = q.shape[1]!;
   const group = H / k.shape[1]!;
   const heads = Array.from({ length: H }, (_, h) => Math.floor(h / group));
@@ -46,6 +46,7 @@ function reference(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, bias: T
     1,
   );
   let scores = q.matmul(kx.transpose(-1, -2)).mul(scale);
+  if (softcap) scores = scores.div(softcap).tanh().mul(softcap);
   if (bias) scores = scores.add(bias);
   if (mask) scores = where(mask, scores, -Infinity);
   return scores.softmax(-1).matmul(vx);
@@ -109,6 +110,24 @@ describe("scaledDotProductAttention forward", () => {
     }
   }
 
+  for (const c of cases) {
+    test(`${c.name}, soft-capped scores (Gemma 2): the fused kernel steps aside, the result is the reference's`, async () => {
+      const { q, k, v } = inputs(c, cpuBackend);
+      const mask = maskFor(c, cpuBackend);
+      const bias = biasFor(c, cpuBackend);
+      // a small cap, so the cap changes the result
+      const capped = await scaledDotProductAttention(q, k, v, { mask, bias, scale: 0.9, softcap: 0.8 }).data();
+      close(capped, (await reference(q, k, v, mask, bias, 0.9, 0.8).data()) as Float32Array, 1e-5, "soft-capped");
+      const uncapped = (await reference(q, k, v, mask, bias, 0.9).data()) as Float32Array;
+      expect(Math.max(...capped.map((x, i) => Math.abs(x - uncapped[i]!)))).toBeGreaterThan(1e-2);
+    });
+  }
+
+  test("softcap must be positive", () => {
+    const { q, k, v } = inputs(cases[0]!, cpuBackend);
+    expect(() => scaledDotProductAttention(q, k, v, { softcap: 0 })).toThrow(/softcap must be a positive finite number or null, got 0/);
+  });
+
   test("scale defaults to 1 / sqrt(headDim); keys may come from a concatenation (a KV cache)", async () => {
     const c: Case = { name: "", B: 1, H: 2, Hkv: 2, T: 1, S: 5, D: 4 };
     const { q, k, v } = inputs(c, cpuBackend);
@@ -119,11 +138,11 @@ describe("scaledDotProductAttention forward", () => {
 });
 
 describe("scaledDotProductAttention gradients match finite differences", () => {
-  const grad = (c: Case, withMask: boolean, withBias: boolean) => {
+  const grad = (c: Case, withMask: boolean, withBias: boolean, softcap?: number) => {
     const mask = withMask ? maskFor(c, cpuBackend) : null;
     const shapes = [{ shape: [c.B, c.H, c.T, c.D] }, { shape: [c.B, c.Hkv, c.S, c.D] }, { shape: [c.B, c.Hkv, c.S, c.D] }];
     if (withBias) shapes.push({ shape: [c.H, 1, c.S] });
-    return gradcheck((q, k, v, bias) => scaledDotProductAttention(q!, k!, v!, { mask, bias: bias ?? null, scale: 0.7 }), shapes);
+    return gradcheck((q, k, v, bias) => scaledDotProductAttention(q!, k!, v!, { mask, bias: bias ?? null, scale: 0.7, softcap }), shapes);
   };
   const small: Case[] = [
     { name: "multi-head", B: 1, H: 2, Hkv: 2, T: 3, S: 3, D: 2 },
@@ -133,6 +152,7 @@ describe("scaledDotProductAttention gradients match finite differences", () => {
   for (const c of small) {
     test(`${c.name}`, () => grad(c, false, false));
     test(`${c.name} with mask and bias`, () => grad(c, true, true));
+    test(`${c.name} soft-capped, with mask and bias`, () => grad(c, true, true, 0.6));
   }
   test("decode step with mask", () => grad({ name: "", B: 2, H: 4, Hkv: 1, T: 1, S: 5, D: 2 }, true, false));
 });

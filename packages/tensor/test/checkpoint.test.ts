@@ -1,10 +1,11 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import {
   CheckpointFileError,
   checkpointFilesFromBytes,
+  configJson,
   openCheckpoint,
   parseShardIndex,
   planShards,
@@ -157,5 +158,41 @@ describe("writeCheckpointFolder", () => {
     expect(read["c.weight"]!.dtype).toBe("float16");
     await writeCheckpointFolder(dir, { config: { model_type: "x" }, tensors: weights() });
     expect(readdirSync(dir).sort()).toEqual(["config.json", "model.safetensors", "notes.txt"]);
+  });
+});
+
+describe("configJson", () => {
+  const config = {
+    model_type: "gemma2",
+    final_logit_softcapping: 30,
+    rms_norm_eps: 1e-6,
+    vocab_size: 512,
+    rope_parameters: { rope_type: "yarn", factor: 4, original_max_position_embeddings: 64 },
+    long_factor: [1, 2.5, 3],
+    big: 1e21,
+    layer_types: ["sliding_attention", "full_attention"],
+    empty: {},
+    none: null,
+    skipped: undefined,
+  };
+  const floats = ["final_logit_softcapping", "rms_norm_eps", "rope_parameters.factor", "long_factor", "big"];
+
+  test("is JSON.stringify's two-space text, with the float keys whole numbers spelled as floats", () => {
+    const text = configJson(config, floats);
+    expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(config)));
+    expect(configJson(config)).toBe(`${JSON.stringify(config, null, 2)}\n`);
+    expect(text).toContain('"final_logit_softcapping": 30.0,');
+    expect(text).toContain('"factor": 4.0,');
+    expect(text).toContain('"original_max_position_embeddings": 64\n');
+    expect(text).toContain('"vocab_size": 512,');
+    expect(text).toContain('"rms_norm_eps": 0.000001,');
+    expect(text).toContain("1.0,\n    2.5,\n    3.0\n");
+    expect(text).toContain('"big": 1e+21,');
+  });
+
+  test("writeCheckpointFolder writes config.json through it", async () => {
+    const dir = tempDir();
+    await writeCheckpointFolder(dir, { config, tensors: weights(), floatKeys: floats });
+    expect(readFileSync(join(dir, "config.json"), "utf8")).toBe(configJson(config, floats));
   });
 });

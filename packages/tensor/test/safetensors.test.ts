@@ -16,6 +16,12 @@ const EMBEDDING: Record<string, string> = {
   llama: "model.embed_tokens.weight",
   mpt: "transformer.wte.weight",
   opt: "model.decoder.embed_tokens.weight",
+  llama3: "model.embed_tokens.weight",
+  qwen2: "model.embed_tokens.weight",
+  qwen3: "model.embed_tokens.weight",
+  mistral: "model.embed_tokens.weight",
+  gemma2: "model.embed_tokens.weight",
+  phi3: "model.embed_tokens.weight",
 };
 
 /** grads.safetensors names that differ from the checkpoint's (transformers renames GPT-NeoX's head). */

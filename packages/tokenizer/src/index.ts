@@ -3,6 +3,7 @@ export { Tokenizer, type EncodeOptions, type DecodeOptions, type TokenizerParts 
 export type { AddedToken } from "./added_vocabulary.js";
 export { fromTokenizerJson } from "./serialization/tokenizer_json.js";
 export { fromGpt2Files } from "./serialization/gpt2.js";
+export { fromGGUFMetadata, toGGUFMetadata, type GGUFTokenizerValue, type ToGGUFOptions } from "./serialization/gguf.js";
 export {
   fromTiktoken,
   fromTiktokenJson,

@@ -1,4 +1,4 @@
-import { TokenizerError, describe } from "./utils/errors.js";
+import { MAX_TOKEN_ID, TokenizerError, describe } from "./utils/errors.js";
 import { AddedTokenMatcher, type AddedToken, type Section } from "./added_vocabulary.js";
 import type { BPEModel } from "./models/bpe.js";
 import type { Normalizer } from "./normalizers/index.js";
@@ -81,11 +81,21 @@ export class Tokenizer {
       this.scanner = fast.scanner;
     }
     for (const t of parts.addedTokens ?? []) this.registerAdded(t);
+    // a post-processor must not add ids the vocabulary does not have (1e12 was emitted by encode)
+    const size = this.vocabSize;
+    for (const id of this.postProcessor?.addedIds?.() ?? []) {
+      if (id >= size || this.idToToken(id) === undefined)
+        throw new TokenizerError(
+          `post_processor: adds token id ${id}, which is not in the vocabulary (ids 0..${size - 1} and the added tokens)`,
+        );
+    }
   }
 
   private registerAdded(t: AddedToken): void {
-    if (!Number.isInteger(t.id) || t.id < 0)
-      throw new TokenizerError(`added token ${JSON.stringify(t.content)}: expected a non-negative integer id, found ${describe(t.id)}`);
+    if (!Number.isInteger(t.id) || t.id < 0 || t.id > MAX_TOKEN_ID)
+      throw new TokenizerError(
+        `added token ${describe(t.content)}: expected an integer id in [0, ${MAX_TOKEN_ID}], found ${describe(t.id)}`,
+      );
     const prev = this.addedById.get(t.id);
     if (prev && prev.content !== t.content)
       throw new TokenizerError(`added_tokens: id ${t.id} is used by both ${JSON.stringify(prev.content)} and ${JSON.stringify(t.content)}`);

@@ -89,7 +89,7 @@ describe("bad input gives errors that name the file/key, what was expected and w
       const neg = tiny();
       neg.model.vocab = { a: 0, b: -1 };
       expect(errorOf(() => fromTokenizerJson(asText ? JSON.stringify(neg) : neg, "t.json")).message).toMatch(
-        /model\.vocab\["b"\]: expected a non-negative integer id, found -1/,
+        /model\.vocab\["b"\]: expected an integer id in \[0, 2147483647\], found -1/,
       );
     }
     // tiktoken ranks

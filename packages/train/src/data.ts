@@ -1,4 +1,4 @@
-import { Rng } from "@llm/tensor";
+import { previewJson, Rng } from "@llm/tensor";
 import { TrainError, checkNumber } from "./errors.js";
 
 /** A language-modeling batch on the host: inputs and next-token targets, both [batchSize, seqLen]. */
@@ -105,7 +105,7 @@ export class TokenDataLoader {
       state.batch > this.batchesPerEpoch
     ) {
       throw new TrainError(
-        `TokenDataLoader.restore: expected { epoch >= 0, batch in [0, ${this.batchesPerEpoch}] }, got ${JSON.stringify(state)}`,
+        `TokenDataLoader.restore: expected { epoch >= 0, batch in [0, ${this.batchesPerEpoch}] }, got ${previewJson(state)}`,
       );
     }
     this.epoch = state.epoch;

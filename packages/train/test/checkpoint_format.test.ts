@@ -36,6 +36,19 @@ describe("checkpoints keep the architecture's own file layout (what transformers
       const referenceConfig = JSON.parse(readFileSync(`${FIXTURES}${name}/config.json`, "utf8"));
       expect(config.model_type).toBe(referenceConfig.model_type);
       expect(config.vocab_size).toBe(referenceConfig.vocab_size);
+      // whole numbers transformers wrote as floats, in the keys the model reads as floats, stay floats
+      // (its typed configs refuse 3 where the float 3.0 belongs: Gemma 2's soft-caps)
+      const ourText = readFileSync(join(out, "config.json"), "utf8");
+      const referenceText = readFileSync(`${FIXTURES}${name}/config.json`, "utf8");
+      const floatKeys = new Set((model.toCheckpoint().floatKeys ?? []).map((k) => k.split(".").at(-1)!));
+      const checked: string[] = [];
+      for (const [, key] of referenceText.matchAll(/"(\w+)": -?\d+\.0\b/g)) {
+        if (!floatKeys.has(key!)) continue;
+        expect(new RegExp(`"${key}": (-?[\\d.e+-]+)`).exec(ourText)?.[1], key).toMatch(/^-?\d+\.0$/);
+        checked.push(key!);
+      }
+      if (name === "gemma2")
+        expect(checked).toEqual(expect.arrayContaining(["attn_logit_softcapping", "final_logit_softcapping", "rope_theta"]));
     });
   }
 });

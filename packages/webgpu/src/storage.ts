@@ -37,7 +37,16 @@ export function loadExpr(dtype: DType, raw: string): string {
       return `unpack2x16float(${raw}).x`;
     case "bfloat16":
       return `bitcast<f32>(${raw} << 16u)`;
+    default:
+      throw blocksUnsupported(dtype);
   }
+}
+
+/** Block-quantized dtypes (q8_0, q4_0, q4_k, q6_k) have no WGSL kernels yet: a clear error instead of garbage. */
+function blocksUnsupported(dtype: DType): Error {
+  return new Error(
+    `webgpu backend: ${dtype} (llama.cpp blocks) is not supported on WebGPU yet; load the model as float16 or float32 there`,
+  );
 }
 
 /** WGSL expression turning a compute-type value `v` into a storage word of `dtype`. */
@@ -52,6 +61,8 @@ export function storeExpr(dtype: DType, v: string): string {
       return `f32_to_f16(${v})`;
     case "bfloat16":
       return `f32_to_bf16(${v})`;
+    default:
+      throw blocksUnsupported(dtype);
   }
 }
 
@@ -87,6 +98,8 @@ export function toWords(data: HostArray, dtype: DType): Float32Array | Int32Arra
       for (let i = 0; i < n; i++) out[i] = enc(data[i]!);
       return out;
     }
+    default:
+      throw blocksUnsupported(dtype);
   }
 }
 
@@ -102,6 +115,8 @@ export function fromWords(bytes: ArrayBuffer, dtype: DType, size: number): HostA
     case "float16":
     case "bfloat16":
       return Uint16Array.from(new Uint32Array(bytes, 0, size));
+    default:
+      throw blocksUnsupported(dtype);
   }
 }
 

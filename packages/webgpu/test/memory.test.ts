@@ -34,7 +34,12 @@ describe.skipIf(!backend)("webgpu memory", () => {
     const buf = b.upload(data, dtype);
     const out = await b.read(buf);
     expect(out.constructor.name).toBe(
-      { float32: "Float32Array", int32: "Int32Array", bool: "Uint8Array", float16: "Uint16Array", bfloat16: "Uint16Array" }[dtype],
+      (
+        { float32: "Float32Array", int32: "Int32Array", bool: "Uint8Array", float16: "Uint16Array", bfloat16: "Uint16Array" } as Record<
+          string,
+          string
+        >
+      )[dtype],
     );
     expect(Array.from(out)).toEqual(expected);
     b.dispose(buf);

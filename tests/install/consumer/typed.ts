@@ -9,6 +9,19 @@ import { fromTokenizerJson, type Tokenizer } from "@llm/tokenizer";
 import { AdamW, Trainer } from "@llm/train";
 import { createWebGPUBackend, type WebGPUBackend } from "@llm/webgpu";
 import { Linear, type TransformerLanguageModel } from "@llm/layers";
+import { ChatTemplate, type ChatMessage, type LoadProgress, type Pretrained } from "@llm/pretrained";
+import { loadPretrained } from "@llm/pretrained/node";
+
+export async function chatTyped(source: string): Promise<string> {
+  const progress: LoadProgress[] = [];
+  const pretrained: Pretrained = await loadPretrained(source, { onProgress: (p) => progress.push(p), revision: "main" });
+  const messages: ChatMessage[] = [{ role: "user", content: "hi" }];
+  const chat = pretrained.chat({ system: "Be brief.", maxNewTokens: 4 });
+  let reply = "";
+  for await (const piece of chat.send("hello")) reply += piece;
+  const template = new ChatTemplate("{{ messages[0].content }}");
+  return `${reply}${template.render(messages)}${pretrained.applyChatTemplate(messages, { addGenerationPrompt: true })}${progress.length}`;
+}
 
 export async function typed(dir: string): Promise<string> {
   const model: Model = await loadModel(dir);

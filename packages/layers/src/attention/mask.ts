@@ -37,3 +37,20 @@ export function defaultPositionIds(batch: number, queryLength: number, pastLengt
     .reshape(1, queryLength)
     .expand(batch, queryLength);
 }
+
+/**
+ * `mask` (over keys [0, keyEnd), or null: every key) narrowed to a sliding window and to the keys
+ * a windowed cache still holds, [keyStart, keyEnd): the query at position p (the last
+ * `queryLength` positions before keyEnd) sees key k only if p - k < window, as transformers'
+ * sliding_window_overlay. Null or the mask as it is when the window excludes none of the keys.
+ */
+export function slidingWindowMask(mask: Tensor | null, queryLength: number, keyEnd: number, window: number, keyStart = 0): Tensor | null {
+  const held = mask && keyStart > 0 ? mask.slice(-1, keyStart) : mask;
+  // the farthest pair (last query, first key) is inside the window: so is every pair
+  if (keyStart > keyEnd - 1 - window) return held;
+  const keyLength = keyEnd - keyStart;
+  const queries = arange(keyEnd - queryLength, keyEnd).reshape(queryLength, 1);
+  const keys = arange(keyStart, keyEnd).reshape(1, keyLength);
+  const band = keys.gt(queries.sub(window)).reshape(1, 1, queryLength, keyLength);
+  return held ? held.logicalAnd(band) : band;
+}

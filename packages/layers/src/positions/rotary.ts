@@ -1,6 +1,7 @@
-import { arange, tensor, concat, stack, type Tensor } from "@llm/tensor";
+import { arange, tensor, concat, stack, where, type Tensor } from "@llm/tensor";
 import { LayerArgumentError } from "../errors.js";
 import type { PositionEncoding } from "./position_encoding.js";
+import { dynamicThetaExponent, rotaryFrequencies, type RopeScaling } from "./rope_scaling.js";
 
 export interface RotaryOptions {
   /** How many leading dims of each head rotate (GPT-J rotary_dim, NeoX rotary_pct * headDim). Default: all. */
@@ -12,6 +13,8 @@ export interface RotaryOptions {
    * "interleaved": dims 2i and 2i+1 form a pair (GPT-J: rotate_every_two).
    */
   style: "half" | "interleaved";
+  /** How the frequencies reach past the trained context (transformers' rope_type; default: none). */
+  scaling?: RopeScaling;
 }
 
 /** Rotary position embedding (RoPE): pairs of query/key dims rotate by position * frequency. */
@@ -20,6 +23,10 @@ export class RotaryEmbedding implements PositionEncoding {
   readonly rotaryDim: number;
   readonly theta: number;
   readonly style: "half" | "interleaved";
+  readonly scaling: RopeScaling;
+  /** Multiplies cos and sin (yarn, longrope; 1 otherwise). */
+  readonly attentionFactor: number;
+  /** The inverse frequencies up to the original context (all of them, for the types that do not depend on length). */
   private readonly inverseFrequencies: Float32Array;
 
   constructor(
@@ -35,16 +42,57 @@ export class RotaryEmbedding implements PositionEncoding {
       );
     }
     if (!(this.theta > 0)) throw new LayerArgumentError(`RotaryEmbedding: theta must be positive, found ${this.theta}`);
-    const half = this.rotaryDim / 2;
-    // float32 like the references: 1 / theta^(2i / r).
-    this.inverseFrequencies = Float32Array.from({ length: half }, (_, i) => 1 / this.theta ** ((2 * i) / this.rotaryDim));
+    this.scaling = options.scaling ?? { type: "default" };
+    const frequencies = rotaryFrequencies(this.rotaryDim, this.theta, this.scaling);
+    this.inverseFrequencies = frequencies.inverseFrequencies;
+    this.attentionFactor = frequencies.attentionFactor;
   }
 
-  /** cos and sin of position * frequency: [batch, 1, seq, rotaryDim / 2]. */
+  /**
+   * The inverse frequencies (rotaryDim / 2) for a sequence whose largest position is
+   * `sequenceLength - 1`; only the "dynamic" and "longrope" scalings depend on it.
+   */
+  frequencies(sequenceLength?: number): Float32Array {
+    return rotaryFrequencies(this.rotaryDim, this.theta, this.scaling, sequenceLength).inverseFrequencies;
+  }
+
+  /** cos and sin of position * frequency, times the attention factor: [batch, 1, seq, rotaryDim / 2]. */
   angles(positionIds: Tensor): { cos: Tensor; sin: Tensor } {
-    const inv = tensor(this.inverseFrequencies, { backend: positionIds.backend });
+    const inv = this.frequencyTensor(positionIds);
     const phase = positionIds.float().unsqueeze(-1).mul(inv).unsqueeze(1);
-    return { cos: phase.cos(), sin: phase.sin() };
+    if (this.attentionFactor === 1) return { cos: phase.cos(), sin: phase.sin() };
+    return { cos: phase.cos().mul(this.attentionFactor), sin: phase.sin().mul(this.attentionFactor) };
+  }
+
+  /**
+   * The inverse frequencies for these positions, on their device. Where they depend on the length
+   * (the largest position + 1, as transformers takes it), they are chosen or computed there, so no
+   * position is read back to the host.
+   */
+  private frequencyTensor(positionIds: Tensor): Tensor {
+    const backend = positionIds.backend;
+    const original = tensor(this.inverseFrequencies, { backend });
+    const s = this.scaling;
+    if (s.type !== "dynamic" && s.type !== "longrope") return original;
+    const length = positionIds.float().max().add(1);
+    if (s.type === "longrope") {
+      const long = tensor(this.frequencies(s.originalMaxPositions + 1), { backend });
+      return where(length.gt(s.originalMaxPositions), long, original);
+    }
+    // dynamic NTK, in float32 steps as transformers takes them: theta grows with the length
+    const r = this.rotaryDim;
+    const ratio = length
+      .maximum(s.maxPositions)
+      .mul(s.factor)
+      .div(s.maxPositions)
+      .sub(s.factor - 1);
+    const theta = ratio.pow(dynamicThetaExponent(r)).mul(this.theta);
+    const exponents = tensor(
+      Float32Array.from({ length: r / 2 }, (_, i) => (2 * i) / r),
+      { backend },
+    );
+    const grown = theta.pow(exponents).reciprocal();
+    return where(length.gt(s.maxPositions), grown, original);
   }
 
   rotate(q: Tensor, k: Tensor, positionIds: Tensor): [Tensor, Tensor] {

@@ -28,10 +28,15 @@ export const gptNeox = defineArchitecture({
     const bias = c.bool("attention_bias", true);
     requireDefaultRope(c);
     const rope = c.object("rope_parameters");
-    const fraction = rope.has("partial_rotary_factor") ? rope.number("partial_rotary_factor") : c.number("rotary_pct", 0.25);
-    c.require("rotary_pct", fraction > 0 && fraction <= 1, "a fraction in (0, 1]");
+    // the range (0, 1] is checked by the reader, under whichever key holds the fraction
+    const [fractionFrom, fractionKey] = rope.has("partial_rotary_factor") ? [rope, "partial_rotary_factor"] : [c, "rotary_pct"];
+    const fraction = fractionFrom.number(fractionKey, 0.25);
     const rotaryDim = Math.floor(headDim * fraction);
-    c.require("rotary_pct", rotaryDim >= 2 && rotaryDim % 2 === 0, `a fraction giving an even number >= 2 of the ${headDim} head dims`);
+    fractionFrom.require(
+      fractionKey,
+      rotaryDim >= 2 && rotaryDim % 2 === 0,
+      `a fraction giving an even number >= 2 of the ${headDim} head dims`,
+    );
     const rotary = new RotaryEmbedding(headDim, { rotaryDim, theta: ropeTheta(c), style: "half" });
     const parallel = c.bool("use_parallel_residual", true);
 

@@ -1,30 +1,27 @@
-import { Attention, Embedding, GatedMLP, Linear, RMSNorm, RotaryEmbedding, TokenEmbedder, TransformerBlock } from "@llm/layers";
+import { Attention, Embedding, GatedMLP, Linear, RMSNorm, TokenEmbedder, TransformerBlock } from "@llm/layers";
 import { defineArchitecture, outputHead } from "../architecture.js";
-import { requireDefaultRope, ropeTheta } from "../config.js";
+import { headCounts } from "../attention_config.js";
+import { rotaryFromConfig } from "../rope.js";
 
 /**
- * LLaMA: RMSNorm pre-norm blocks, SwiGLU MLP, rotary (rotate_half) on whole heads, grouped-query
- * attention (num_key_value_heads kv heads shared by groups of query heads), no biases by default.
+ * LLaMA (1, 2, 3.x, SmolLM, ...): RMSNorm pre-norm blocks, SwiGLU MLP, rotary (rotate_half) on
+ * whole heads with any rope scaling (Llama 3.1's "llama3", linear, dynamic, yarn, longrope),
+ * grouped-query attention (num_key_value_heads kv heads shared by groups of query heads), an
+ * explicit head_dim if given, no biases by default.
  */
 export const llama = defineArchitecture({
   modelType: "llama",
   className: "LlamaForCausalLM",
   keys: { prefix: "model.", drop: [/rotary_emb\.inv_freq$/] },
   build(c) {
-    const hidden = c.int("hidden_size");
-    const heads = c.int("num_attention_heads");
-    const kvHeads = c.int("num_key_value_heads", heads);
-    c.divisible("num_attention_heads", heads, kvHeads, "num_key_value_heads");
-    if (!c.has("head_dim")) c.divisible("hidden_size", hidden, heads, "num_attention_heads");
-    const headDim = c.int("head_dim", hidden / heads);
+    const { hidden, heads, kvHeads, headDim } = headCounts(c);
     const inner = c.int("intermediate_size");
-    const eps = c.number("rms_norm_eps", 1e-6);
+    const eps = c.float("rms_norm_eps", 1e-6);
     const activation = c.activation("hidden_act", "silu");
     const vocab = c.int("vocab_size");
     const attentionBias = { bias: c.bool("attention_bias", false) };
     const mlpBias = { bias: c.bool("mlp_bias", false) };
-    requireDefaultRope(c);
-    const rotary = new RotaryEmbedding(headDim, { theta: ropeTheta(c), style: "half" });
+    const rotary = rotaryFromConfig(c, headDim, { maxPositions: 2048 });
 
     const embedTokens = new Embedding(vocab, hidden);
     const layers = Array.from({ length: c.int("num_hidden_layers") }, () => {

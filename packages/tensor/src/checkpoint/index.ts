@@ -10,3 +10,4 @@ export {
 } from "./files.js";
 export { Checkpoint, openCheckpoint, readCheckpointConfig, type CheckpointTensorInfo, type ReadTensorOptions } from "./read.js";
 export { parseShardIndex, planShards, shardFileName, DEFAULT_MAX_SHARD_BYTES, type ShardIndex } from "./shards.js";
+export { configJson } from "./config_json.js";

@@ -17,6 +17,10 @@ import {
   type CheckpointFiles,
 } from "./files.js";
 import { parseShardIndex } from "./shards.js";
+import { jsonDepth, previewJson } from "../preview.js";
+
+/** How deep config.json may nest. */
+export const MAX_CONFIG_DEPTH = 32;
 
 /** Where one tensor of a checkpoint is: its file and the byte range of its data. */
 export interface CheckpointTensorInfo {
@@ -33,6 +37,12 @@ export interface ReadTensorOptions {
   dtype?: "float32";
   /** Where the tensor goes (default: the current backend). */
   backend?: Backend;
+  /**
+   * Refuse a floating-point tensor holding NaN or an infinity (a SafetensorsError naming the
+   * tensor and the first bad element). One pass over the values while they are on the host
+   * anyway, before they go to the backend. Default: no check.
+   */
+  checkFinite?: boolean;
 }
 
 /**
@@ -64,6 +74,8 @@ export class Checkpoint {
         "expected a tensor of this checkpoint, found no such name",
       );
     const host = await this.readHost(name, info, options);
+    if (options.checkFinite && (host.dtype === "float32" || host.dtype === "float16" || host.dtype === "bfloat16"))
+      checkFiniteValues(host, info, `${this.location}/${info.file}`, name);
     const backend = options.backend ?? getBackend();
     // the array is ours alone (a fresh read, or a fresh conversion of one): the backend may keep it
     const buffer = backend.adopt ? backend.adopt(host.data, host.dtype) : backend.upload(host.data, host.dtype);
@@ -151,7 +163,14 @@ export async function readCheckpointConfig(files: CheckpointFiles): Promise<Reco
     throw new CheckpointFileError("bad-config", `${path}: expected JSON, found a parse error (${(error as Error).message})`);
   }
   if (typeof config !== "object" || config === null || Array.isArray(config)) {
-    throw new CheckpointFileError("bad-config", `${path}: expected a JSON object, found ${JSON.stringify(config)?.slice(0, 60)}`);
+    throw new CheckpointFileError("bad-config", `${path}: expected a JSON object, found ${previewJson(config, 60)}`);
+  }
+  // configs nest two or three levels; thousands would overflow whatever recurses over them later (saving it, for one)
+  if (jsonDepth(config, MAX_CONFIG_DEPTH) > MAX_CONFIG_DEPTH) {
+    throw new CheckpointFileError(
+      "bad-config",
+      `${path}: expected JSON nested at most ${MAX_CONFIG_DEPTH} levels deep, found deeper nesting`,
+    );
   }
   return config as Record<string, unknown>;
 }
@@ -179,4 +198,43 @@ async function readLayoutWithMetadata(
     tensors.set(name, { dtype: e.dtype, shape: e.shape, file, begin: layout.dataStart + e.begin, end: layout.dataStart + e.end });
   }
   return { tensors, metadata: layout.metadata };
+}
+
+/** Throws on the first NaN or infinity of a float tensor's host values (halves checked by their bits). */
+function checkFiniteValues(host: SafetensorsHostData, info: CheckpointTensorInfo, source: string, key: string): void {
+  const at =
+    host.dtype === "float32" ? firstNonFinite(host.data as Float32Array) : firstNonFiniteHalf(host.data as Uint16Array, host.dtype);
+  if (at < 0) return;
+  const value = host.dtype === "float32" ? (host.data as Float32Array)[at]! : "NaN or an infinity";
+  throw new SafetensorsError(
+    "value-range",
+    { source, key },
+    `expected finite values, found ${String(value)} at element ${at} (index [${unravel(at, info.shape).join(",")}] of shape [${info.shape.join(",")}])`,
+  );
+}
+
+function firstNonFinite(data: Float32Array): number {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    // NaN - NaN and Inf - Inf are NaN; every finite value gives 0
+    if (v - v !== 0) return i;
+  }
+  return -1;
+}
+
+/** float16: exponent bits 0x7c00 all set; bfloat16: 0x7f80. */
+function firstNonFiniteHalf(bits: Uint16Array, dtype: string): number {
+  const mask = dtype === "float16" ? 0x7c00 : 0x7f80;
+  for (let i = 0; i < bits.length; i++) if ((bits[i]! & mask) === mask) return i;
+  return -1;
+}
+
+function unravel(index: number, shape: readonly number[]): number[] {
+  const out = new Array<number>(shape.length).fill(0);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const n = shape[d]!;
+    out[d] = n === 0 ? 0 : index % n;
+    index = n === 0 ? index : Math.floor(index / n);
+  }
+  return out;
 }

@@ -1,3 +1,4 @@
+import { previewJson } from "../preview.js";
 import { SafetensorsError } from "../safetensors/errors.js";
 
 /** A sharded checkpoint's index: which file holds each tensor. */
@@ -21,12 +22,12 @@ export function parseShardIndex(bytes: Uint8Array, source: string): ShardIndex {
   }
   const { weight_map: weightMap, metadata } = (typeof json === "object" && json !== null ? json : {}) as Record<string, unknown>;
   if (typeof weightMap !== "object" || weightMap === null || Array.isArray(weightMap)) {
-    throw fail(`expected an object with a "weight_map" of tensor name -> shard file, found ${JSON.stringify(json)?.slice(0, 80)}`);
+    throw fail(`expected an object with a "weight_map" of tensor name -> shard file, found ${previewJson(json)}`);
   }
   const shards = new Map<string, string[]>();
   for (const [name, shard] of Object.entries(weightMap)) {
     if (typeof shard !== "string" || !isInsideFolder(shard)) {
-      throw fail(`expected a shard file name in the index's folder, found ${JSON.stringify(shard)}`, name);
+      throw fail(`expected a shard file name in the index's folder, found ${previewJson(shard)}`, name);
     }
     const names = shards.get(shard);
     if (names) names.push(name);

@@ -1,9 +1,10 @@
 import type { Backend, BackendBuffer, BinaryOp, FusedKernels, ReduceOp, StridedView, UnaryOp } from "../backend.js";
-import type { DType, HostArray } from "../dtype.js";
+import { elementsOfHost, isQuantized, type DType, type HostArray } from "../dtype.js";
 import { attention } from "./kernels/attention.js";
 import { binary, unary, where } from "./kernels/elementwise.js";
 import { bufferData, CpuBuffer } from "./buffer.js";
-import { cast, convertArray, isHalf } from "./kernels/cast.js";
+import { cast, convertArray, isHalf, toFloat32 } from "./kernels/cast.js";
+import { ggmlGelu } from "./kernels/ggml_rounding.js";
 import { concat, copy } from "./kernels/copy.js";
 import { copyInto } from "./strided.js";
 import { activationGrad } from "./kernels/activation_grad.js";
@@ -13,6 +14,8 @@ import { adamwStep } from "./kernels/adamw.js";
 import { gather, scatterAdd } from "./kernels/gather.js";
 import { float32ToBfloat16Bits, float32ToFloat16Bits } from "./half.js";
 import { matmul } from "./kernels/matmul.js";
+import type { ActivationRounding } from "./kernels/matmul_stored.js";
+import { copyQuantized, gatherQuantizedRows } from "./kernels/quantized.js";
 import { allocUninit, allocZeroed, pooledArrayBytes, releasePooledArrays } from "./pool.js";
 import { argmax, cumsum, reduce } from "./kernels/reduce.js";
 import { wasmDisabledByEnv } from "./wasm/runtime.js";
@@ -31,6 +34,8 @@ function matches(data: HostArray, dtype: DType): boolean {
     case "float16":
     case "bfloat16":
       return data instanceof Uint16Array;
+    default:
+      return data instanceof Uint8Array; // block-quantized: the blocks' bytes
   }
 }
 
@@ -40,6 +45,13 @@ export interface CpuBackendOptions {
    * otherwise). Defaults to on, unless the environment sets LLM_TENSOR_WASM=0.
    */
   wasm?: boolean;
+  /**
+   * "ggml": compute as llama.cpp's CPU backend does where it rounds: activations rounded before a
+   * matmul with a float16, bfloat16 or quantized weight (to float16, or to Q8_0 / Q8_K blocks), and
+   * GELU through its float16 table; so results match it up to summation order (for comparing with
+   * it). Default "none": activations stay float32 (more exact).
+   */
+  activationRounding?: ActivationRounding;
 }
 
 /** The reference backend: plain typed arrays, synchronous kernels, single-threaded. */
@@ -59,9 +71,14 @@ export class CpuBackend implements Backend {
     logSoftmaxGrad: (y, g) => logSoftmaxGrad(y, g, this.wasm),
   };
   readonly wasm: boolean;
+  readonly storedMatmulDTypes: readonly DType[] = ["float16", "bfloat16", "q8_0", "q4_0", "q4_k", "q6_k"];
+
+  /** See CpuBackendOptions.activationRounding. */
+  readonly activationRounding: ActivationRounding;
 
   constructor(options: CpuBackendOptions = {}) {
     this.wasm = options.wasm ?? !wasmDisabledByEnv();
+    this.activationRounding = options.activationRounding ?? "none";
   }
 
   /**
@@ -79,7 +96,7 @@ export class CpuBackend implements Backend {
 
   upload(data: HostArray, dtype: DType): BackendBuffer {
     if (matches(data, dtype)) {
-      const copy = allocUninit(dtype, data.length);
+      const copy = allocUninit(dtype, elementsOfHost(dtype, data.length));
       copy.set(data);
       if (dtype === "bool") for (let i = 0; i < copy.length; i++) copy[i] = copy[i] !== 0 ? 1 : 0;
       return new CpuBuffer(copy, dtype);
@@ -95,6 +112,7 @@ export class CpuBackend implements Backend {
   }
 
   fill(size: number, value: number, dtype: DType): BackendBuffer {
+    if (isQuantized(dtype) && value !== 0) throw new Error(`cpu backend: fill of ${dtype} takes only 0 (zero blocks), found ${value}`);
     const data = allocZeroed(dtype, size);
     if (isHalf(dtype)) data.fill(dtype === "float16" ? float32ToFloat16Bits(value) : float32ToBfloat16Bits(value));
     else if (dtype === "bool") data.fill(value !== 0 ? 1 : 0);
@@ -120,7 +138,7 @@ export class CpuBackend implements Backend {
   }
 
   copy(x: StridedView): BackendBuffer {
-    return copy(x);
+    return isQuantized(x.buffer.dtype) ? copyQuantized(x) : copy(x);
   }
 
   writeInto(dst: StridedView, x: StridedView): void {
@@ -132,6 +150,9 @@ export class CpuBackend implements Backend {
   }
 
   unary(op: UnaryOp, x: StridedView): BackendBuffer {
+    if (this.activationRounding === "ggml" && (op === "gelu" || op === "gelu_tanh") && x.buffer.dtype === "float32") {
+      return new CpuBuffer(ggmlGelu(toFloat32(x)), "float32");
+    }
     return unary(op, x, this.wasm);
   }
 
@@ -156,11 +177,11 @@ export class CpuBackend implements Backend {
   }
 
   matmul(a: StridedView, b: StridedView): BackendBuffer {
-    return matmul(a, b, this.wasm);
+    return matmul(a, b, this.wasm, this.activationRounding);
   }
 
   gather(x: StridedView, indices: StridedView, axis: number): BackendBuffer {
-    return gather(x, indices, axis);
+    return isQuantized(x.buffer.dtype) ? gatherQuantizedRows(x, indices) : gather(x, indices, axis);
   }
 
   scatterAdd(updates: StridedView, indices: StridedView, axis: number, shape: readonly number[]): BackendBuffer {

@@ -1,8 +1,8 @@
 import type { BackendBuffer, StridedView } from "../backend.js";
-import type { DType, HostArray } from "../dtype.js";
+import { elementsOfHost, type DType, type HostArray } from "../dtype.js";
 import { allocZeroed, recycle } from "./pool.js";
 
-/** A CPU buffer: a typed array on the host. Half types hold raw 16-bit patterns. */
+/** A CPU buffer: a typed array on the host. Half types hold raw 16-bit patterns, block types their bytes. */
 export class CpuBuffer implements BackendBuffer {
   readonly size: number;
   private _data: HostArray | null;
@@ -12,7 +12,7 @@ export class CpuBuffer implements BackendBuffer {
     readonly dtype: DType,
   ) {
     this._data = data;
-    this.size = data.length;
+    this.size = elementsOfHost(dtype, data.length); // block types: bytes -> elements
   }
 
   get disposed(): boolean {

@@ -56,7 +56,8 @@ export function float16BitsToFloat32(bits: number): number {
 
 // Decoding through a 64K table is exact and much faster than bit fiddling per element.
 let f16Table: Float32Array | null = null;
-function float16Table(): Float32Array {
+/** float16 bits -> float32 value, all 65536 of them (the block dequantizers read their scales here). */
+export function float16Table(): Float32Array {
   if (f16Table === null) {
     f16Table = new Float32Array(65536);
     for (let i = 0; i < 65536; i++) f16Table[i] = float16BitsToFloat32(i);

@@ -14,6 +14,11 @@ export interface ScaledDotProductAttentionOptions {
   bias?: Tensor | null;
   /** Multiplies q.k before the bias (default 1 / sqrt(D)). */
   scale?: number;
+  /**
+   * Soft-caps the scaled scores before the bias and mask: cap * tanh(s / cap) (Gemma 2's
+   * attn_logit_softcapping). Default: none.
+   */
+  softcap?: number | null;
 }
 
 const OP = "scaledDotProductAttention";
@@ -81,12 +86,17 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
   const dims = checkInputs(q, k, v, mask, bias);
   const scale = options.scale ?? 1 / Math.sqrt(dims.D);
   if (!Number.isFinite(scale)) throw new ArgumentError(`${OP}: scale must be a finite number, got ${scale}`);
+  const softcap = options.softcap ?? null;
+  if (softcap !== null && !(softcap > 0 && Number.isFinite(softcap))) {
+    throw new ArgumentError(`${OP}: softcap must be a positive finite number or null, got ${softcap}`);
+  }
   const backend = sameBackend(OP, q, k, v, ...(mask ? [mask] : []), ...(bias ? [bias] : []));
   const full = [dims.B, dims.H, dims.T, dims.S];
   const y = noGrad(() =>
     tidy(() => {
-      const fused = backend.fused?.attention;
-      if (!fused) return composedAttention(q, k, v, mask, bias, scale, dims);
+      // the fused kernels do not soft-cap: capped scores take the composed path
+      const fused = softcap === null ? backend.fused?.attention : undefined;
+      if (!fused) return composedAttention(q, k, v, mask, bias, scale, softcap, dims);
       const view = (t: Tensor | null): StridedView | null => (t ? broadcastView(t, full) : null);
       const out = fused(q.view(), k.view(), v.view(), view(mask), view(bias), scale);
       return fromBuffer(backend, out, [dims.B, dims.H, dims.T, dims.D], "float32");
@@ -94,25 +104,50 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
   );
   const inputs = bias ? [q, k, v, bias] : [q, k, v];
   // The mask is no input (no gradient) but backward reads it: saved, so the scope that made it keeps it.
-  return record(y, OP, inputs, (g) => attentionBackward(g, q, k, v, mask, bias, scale, dims), mask ? [mask] : []);
+  return record(y, OP, inputs, (g) => attentionBackward(g, q, k, v, mask, bias, scale, softcap, dims), mask ? [mask] : []);
 }
 
-/** Attention probabilities [B, H, T, S], from primitives. */
-function probabilities(q: Tensor, k: Tensor, mask: Tensor | null, bias: Tensor | null, scale: number, d: Dims): Tensor {
+/** q.k [B, H, T, S], unscaled. */
+function rawScores(q: Tensor, k: Tensor, d: Dims): Tensor {
   // Grouped query heads ride along the row axis: [B, Hkv, G*T, D] x [B, Hkv, D, S], so k is never copied per group.
   const G = d.H / d.Hkv;
   const qg = G === 1 ? q : q.reshape(d.B, d.Hkv, G * d.T, d.D);
-  let scores = qg.matmul(k.transpose(-1, -2)).mul(scale);
-  if (G !== 1) scores = scores.reshape(d.B, d.H, d.T, d.S);
-  if (bias) scores = scores.add(bias);
-  if (mask) scores = where(mask, scores, -Infinity);
-  return softmax(scores, -1);
+  const scores = qg.matmul(k.transpose(-1, -2));
+  return G === 1 ? scores : scores.reshape(d.B, d.H, d.T, d.S);
+}
+
+/**
+ * The scores softmax reads: q.k * scale, soft-capped as cap * tanh(s / cap) when a cap is given
+ * (then `tanh` is that tanh, which the backward pass needs).
+ */
+function scaledScores(q: Tensor, k: Tensor, scale: number, softcap: number | null, d: Dims): { scores: Tensor; tanh: Tensor | null } {
+  const scaled = rawScores(q, k, d).mul(scale);
+  if (softcap === null) return { scores: scaled, tanh: null };
+  const tanh = scaled.div(softcap).tanh();
+  return { scores: tanh.mul(softcap), tanh };
+}
+
+/** Attention probabilities [B, H, T, S] from the scores, from primitives. */
+function probabilities(scores: Tensor, mask: Tensor | null, bias: Tensor | null): Tensor {
+  let s = scores;
+  if (bias) s = s.add(bias);
+  if (mask) s = where(mask, s, -Infinity);
+  return softmax(s, -1);
 }
 
 /** The reference path: what the fused kernels must reproduce. */
-function composedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, bias: Tensor | null, scale: number, d: Dims): Tensor {
+function composedAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  mask: Tensor | null,
+  bias: Tensor | null,
+  scale: number,
+  softcap: number | null,
+  d: Dims,
+): Tensor {
   const G = d.H / d.Hkv;
-  const p = probabilities(q, k, mask, bias, scale, d);
+  const p = probabilities(scaledScores(q, k, scale, softcap, d).scores, mask, bias);
   if (G === 1) return p.matmul(v);
   return p
     .reshape(d.B, d.Hkv, G * d.T, d.S)
@@ -128,11 +163,13 @@ function attentionBackward(
   mask: Tensor | null,
   bias: Tensor | null,
   scale: number,
+  softcap: number | null,
   d: Dims,
 ): (Tensor | null)[] {
   const G = d.H / d.Hkv;
   const rows = (t: Tensor, last: number) => (G === 1 ? t : t.reshape(d.B, d.Hkv, G * d.T, last));
-  const p = probabilities(q, k, mask, bias, scale, d);
+  const { scores, tanh } = scaledScores(q, k, scale, softcap, d);
+  const p = probabilities(scores, mask, bias);
   const pg = rows(p, d.S);
   const gg = rows(g, d.D);
   // Summing over the query heads of a group is the matmul over the merged G*T rows.
@@ -140,7 +177,8 @@ function attentionBackward(
   const dp = gg.matmul(v.transpose(-1, -2));
   // Softmax backward; masked keys have p = 0, so no gradient reaches them.
   const ds = pg.mul(dp.sub(dp.mul(pg).sum(-1, true)));
-  const dss = ds.mul(scale);
+  // through the cap: d(cap * tanh(x * scale / cap)) / dx = scale * (1 - tanh^2)
+  const dss = tanh ? ds.mul(rows(tanh.square().neg().add(1), d.S)).mul(scale) : ds.mul(scale);
   const dq = dss.matmul(k);
   const dk = dss.transpose(-1, -2).matmul(G === 1 ? q : q.reshape(d.B, d.Hkv, G * d.T, d.D));
   const grads: (Tensor | null)[] = [G === 1 ? dq : dq.reshape(d.B, d.H, d.T, d.D), dk, dv];

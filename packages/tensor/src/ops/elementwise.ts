@@ -1,5 +1,5 @@
 import type { BinaryOp, FusedActivation, StridedView, UnaryOp } from "../backend.js";
-import type { DType } from "../dtype.js";
+import { isQuantized, type DType } from "../dtype.js";
 import { DTypeError, ShapeError, fmtShape } from "../errors.js";
 import { broadcastShapes, shapesEqual } from "../shape.js";
 import type { Operand, Tensor } from "../tensor.js";
@@ -198,6 +198,8 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
 
 export function cast(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === dtype) return x;
+  if (isQuantized(dtype))
+    throw new DTypeError(`cast: casting to ${dtype} is quantization, along one axis: use quantizeTensor(x, "${dtype}")`);
   // No gradient flows through a cast: only float32 tensors carry gradients.
   return fromBuffer(x.backend, x.backend.cast(x.view(), dtype), x.shape, dtype);
 }

@@ -1,3 +1,4 @@
+import { isQuantized } from "../dtype.js";
 import { DTypeError, ShapeError, fmtShape } from "../errors.js";
 import { normalizeAxis } from "../shape.js";
 import type { Tensor } from "../tensor.js";
@@ -26,6 +27,12 @@ export function take(x: Tensor, indices: Tensor, axis: number): Tensor {
   const backend = sameBackend("take", x, indices);
   checkIndices(indices, x.shape[ax]!, "take", ax);
   const shape = [...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)];
+  if (isQuantized(x.dtype)) {
+    // a quantized table (token embeddings) gives its rows dequantized: float32
+    if (x.rank !== 2 || ax !== 0)
+      throw new DTypeError(`take: a ${x.dtype} tensor is read as rows of a 2-D table (axis 0), got rank ${x.rank}, axis ${ax}`);
+    return fromBuffer(backend, backend.gather(x.view(), indices.view(), 0), shape, "float32");
+  }
   const out = fromBuffer(backend, backend.gather(x.view(), indices.view(), ax), shape, x.dtype);
   return record(out, "take", [x], (g) => [scatterAdd(g, indices, ax, x.shape)], [indices]);
 }

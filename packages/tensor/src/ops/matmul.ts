@@ -5,6 +5,8 @@ import type { Tensor } from "../tensor.js";
 import { fromBuffer, record, requireDType, sameBackend } from "./core.js";
 import { sumToShape } from "./reduce.js";
 import { reshape, transpose } from "./views.js";
+import { isStoredDType } from "../dtype.js";
+import { matmulStoredWeight } from "./matmul_stored.js";
 
 /** Raw view of `t` as a matrix operand: a 1-D tensor is a row (a) or a column (b) vector. */
 function asMatrix(t: Tensor, role: "a" | "b"): StridedView {
@@ -39,6 +41,7 @@ function withBatch(v: StridedView, batch: readonly number[]): StridedView {
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   requireDType(a, ["float32"], "matmul", "a");
+  if (b.dtype !== "float32" && isStoredDType(b.dtype)) return matmulStoredWeight(a, b);
   requireDType(b, ["float32"], "matmul", "b");
   if (a.rank === 0 || b.rank === 0) {
     throw new ShapeError(`matmul: operands must have at least one dim, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);

@@ -1,5 +1,6 @@
 import { elementCount, isSafetensorsDType, safetensorsDTypeSize, type SafetensorsDType } from "./dtypes.js";
 import { SafetensorsError, type SafetensorsErrorContext } from "./errors.js";
+import { previewJson } from "../preview.js";
 
 /** Where one tensor's bytes are: offsets relative to the start of the data (after the header). */
 export interface SafetensorsLayoutEntry {
@@ -196,9 +197,9 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x);
 }
 
+/** A short preview (a header nested thousands deep overflowed JSON.stringify here). */
 function describe(x: unknown): string {
-  if (x === undefined) return "nothing";
-  return preview(JSON.stringify(x) ?? String(x));
+  return previewJson(x);
 }
 
 function preview(text: string): string {

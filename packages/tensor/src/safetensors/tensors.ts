@@ -52,7 +52,8 @@ export function setTensor(out: Record<string, Tensor>, name: string, t: Tensor):
   Object.defineProperty(out, name, { value: t, enumerable: true, writable: true, configurable: true });
 }
 
-const FILE_DTYPE: Record<DType, SafetensorsDType> = {
+// block-quantized tensors have no safetensors dtype: save them as GGUF, or dequantize first
+const FILE_DTYPE: Partial<Record<DType, SafetensorsDType>> = {
   float32: "F32",
   int32: "I32",
   bool: "BOOL",
@@ -76,7 +77,7 @@ export async function saveSafetensors(
         throw new SafetensorsError(
           "argument",
           { key: name },
-          `expected a tensor of dtype ${Object.keys(FILE_DTYPE).join("/")}, found ${t.dtype}`,
+          `expected a tensor of dtype ${Object.keys(FILE_DTYPE).join("/")}, found ${t.dtype} (quantized weights go to GGUF, or cast to float32 first)`,
         );
       }
       return [name, { dtype, shape: t.shape, data: await t.data() }];

@@ -1,4 +1,4 @@
-import { TokenizerError, describe } from "../utils/errors.js";
+import { TokenizerError, checkNesting, describe } from "../utils/errors.js";
 import { expectInt, expectPattern, expectString } from "../serialization/expect.js";
 import type { Decoder } from "./decoder.js";
 import { ByteLevelDecoder } from "./byte_level.js";
@@ -13,8 +13,9 @@ export type { Decoder } from "./decoder.js";
 export { ByteLevelDecoder, ByteFallbackDecoder, MetaspaceDecoder, FuseDecoder, StripDecoder, ReplaceDecoder, SequenceDecoder };
 
 /** Builds a decoder from its tokenizer.json form; `path` names it in errors. */
-export function decoderFromJSON(json: unknown, path = "decoder"): Decoder | null {
+export function decoderFromJSON(json: unknown, path = "decoder", depth = 0): Decoder | null {
   if (json === null || json === undefined) return null;
+  checkNesting(path, depth);
   if (typeof json !== "object") throw new TokenizerError(`${path}: expected an object with a "type", found ${describe(json)}`);
   const j = json as Record<string, unknown>;
   switch (j.type) {
@@ -46,10 +47,14 @@ export function decoderFromJSON(json: unknown, path = "decoder"): Decoder | null
         expectInt(j.stop, `${path}.stop`),
       );
     case "Replace":
-      return new ReplaceDecoder(expectPattern(j.pattern, `${path}.pattern`), expectString(j.content, `${path}.content`));
+      return new ReplaceDecoder(
+        expectPattern(j.pattern, `${path}.pattern`),
+        expectString(j.content, `${path}.content`),
+        `${path}.pattern (decoder Replace pattern)`,
+      );
     case "Sequence": {
       if (!Array.isArray(j.decoders)) throw new TokenizerError(`${path}.decoders: expected an array, found ${describe(j.decoders)}`);
-      return new SequenceDecoder(j.decoders.map((d, i) => decoderFromJSON(d, `${path}.decoders[${i}]`)!).filter(Boolean));
+      return new SequenceDecoder(j.decoders.map((d, i) => decoderFromJSON(d, `${path}.decoders[${i}]`, depth + 1)!).filter(Boolean));
     }
     default:
       throw new TokenizerError(

@@ -8,8 +8,10 @@ export class ReplaceDecoder implements Decoder {
   constructor(
     readonly pattern: Pattern,
     readonly content: string,
+    /** Where the pattern came from, for error messages. */
+    source = "decoder Replace pattern",
   ) {
-    this.regex = "Regex" in pattern ? compileRegex(pattern.Regex, { source: "decoder Replace pattern" }) : null;
+    this.regex = "Regex" in pattern ? compileRegex(pattern.Regex, { source }) : null;
   }
   decodeChain(tokens: string[]): string[] {
     if (this.regex) return tokens.map((t) => t.replace(this.regex!, () => this.content));

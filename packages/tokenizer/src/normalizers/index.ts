@@ -1,4 +1,4 @@
-import { TokenizerError, describe } from "../utils/errors.js";
+import { TokenizerError, checkNesting, describe } from "../utils/errors.js";
 import type { Normalizer } from "./normalizer.js";
 import { UnicodeNormalizer } from "./unicode.js";
 import { ReplaceNormalizer, type Pattern } from "./replace.js";
@@ -13,8 +13,9 @@ export { UnicodeNormalizer, ReplaceNormalizer, PrependNormalizer, LowercaseNorma
 export type { Pattern };
 
 /** Builds a normalizer from its tokenizer.json form; `path` names it in errors. */
-export function normalizerFromJSON(json: unknown, path = "normalizer"): Normalizer | null {
+export function normalizerFromJSON(json: unknown, path = "normalizer", depth = 0): Normalizer | null {
   if (json === null || json === undefined) return null;
+  checkNesting(path, depth);
   if (typeof json !== "object") throw new TokenizerError(`${path}: expected an object with a "type", found ${describe(json)}`);
   const j = json as Record<string, unknown>;
   switch (j.type) {
@@ -24,7 +25,11 @@ export function normalizerFromJSON(json: unknown, path = "normalizer"): Normaliz
     case "NFKD":
       return new UnicodeNormalizer(j.type);
     case "Replace":
-      return new ReplaceNormalizer(expectPattern(j.pattern, `${path}.pattern`), expectString(j.content, `${path}.content`));
+      return new ReplaceNormalizer(
+        expectPattern(j.pattern, `${path}.pattern`),
+        expectString(j.content, `${path}.content`),
+        `${path}.pattern (normalizer Replace pattern)`,
+      );
     case "Prepend":
       return new PrependNormalizer(expectString(j.prepend, `${path}.prepend`));
     case "Lowercase":
@@ -34,7 +39,9 @@ export function normalizerFromJSON(json: unknown, path = "normalizer"): Normaliz
     case "Sequence": {
       if (!Array.isArray(j.normalizers))
         throw new TokenizerError(`${path}.normalizers: expected an array, found ${describe(j.normalizers)}`);
-      return new SequenceNormalizer(j.normalizers.map((n, i) => normalizerFromJSON(n, `${path}.normalizers[${i}]`)!).filter(Boolean));
+      return new SequenceNormalizer(
+        j.normalizers.map((n, i) => normalizerFromJSON(n, `${path}.normalizers[${i}]`, depth + 1)!).filter(Boolean),
+      );
     }
     default:
       throw new TokenizerError(

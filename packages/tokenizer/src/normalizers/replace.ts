@@ -9,8 +9,10 @@ export class ReplaceNormalizer implements Normalizer {
   constructor(
     readonly pattern: Pattern,
     readonly content: string,
+    /** Where the pattern came from, for error messages. */
+    source = "normalizer Replace pattern",
   ) {
-    this.regex = "Regex" in pattern ? compileRegex(pattern.Regex, { source: "normalizer Replace pattern" }) : null;
+    this.regex = "Regex" in pattern ? compileRegex(pattern.Regex, { source }) : null;
   }
   normalize(text: string): string {
     if (this.regex) return text.replace(this.regex, () => this.content);

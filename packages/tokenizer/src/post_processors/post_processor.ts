@@ -2,4 +2,6 @@
 export interface PostProcessor {
   process(a: number[], b: number[] | null, addSpecialTokens: boolean): number[];
   toJSON(): Record<string, unknown>;
+  /** Every token id it can add (checked against the vocabulary when the tokenizer is built). */
+  addedIds?(): number[];
 }

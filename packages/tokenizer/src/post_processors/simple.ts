@@ -19,6 +19,9 @@ export class ClsSepPostProcessor implements PostProcessor {
     readonly sep: [string, number],
     readonly json: Record<string, unknown>,
   ) {}
+  addedIds(): number[] {
+    return [this.cls[1], this.sep[1]];
+  }
   process(a: number[], b: number[] | null, add: boolean): number[] {
     if (!add) return b ? a.concat(b) : a;
     const out = [this.cls[1], ...a, this.sep[1]];
@@ -35,6 +38,9 @@ export class ClsSepPostProcessor implements PostProcessor {
 
 export class SequencePostProcessor implements PostProcessor {
   constructor(readonly processors: PostProcessor[]) {}
+  addedIds(): number[] {
+    return this.processors.flatMap((p) => p.addedIds?.() ?? []);
+  }
   process(a: number[], b: number[] | null, add: boolean): number[] {
     let pairDone = false;
     for (const p of this.processors) {

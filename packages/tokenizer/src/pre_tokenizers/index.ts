@@ -1,4 +1,4 @@
-import { TokenizerError, describe } from "../utils/errors.js";
+import { TokenizerError, checkNesting, describe } from "../utils/errors.js";
 import { expectBoolean, expectPattern, expectString } from "../serialization/expect.js";
 import type { PreTokenizer } from "./pre_tokenizer.js";
 import { SplitPreTokenizer } from "./split.js";
@@ -30,8 +30,9 @@ function prependScheme(j: Record<string, unknown>, path: string): PrependScheme 
 }
 
 /** Builds a pre-tokenizer from its tokenizer.json form; `path` names it in errors. */
-export function preTokenizerFromJSON(json: unknown, path = "pre_tokenizer"): PreTokenizer | null {
+export function preTokenizerFromJSON(json: unknown, path = "pre_tokenizer", depth = 0): PreTokenizer | null {
   if (json === null || json === undefined) return null;
+  checkNesting(path, depth);
   if (typeof json !== "object") throw new TokenizerError(`${path}: expected an object with a "type", found ${describe(json)}`);
   const j = json as Record<string, unknown>;
   switch (j.type) {
@@ -40,6 +41,8 @@ export function preTokenizerFromJSON(json: unknown, path = "pre_tokenizer"): Pre
         expectPattern(j.pattern, `${path}.pattern`),
         parseBehavior(j.behavior, `${path}.behavior`),
         expectBoolean(j.invert, `${path}.invert`, false),
+        "ascii",
+        `${path}.pattern (pre_tokenizer Split pattern)`,
       );
     case "ByteLevel":
       return new ByteLevelPreTokenizer(
@@ -63,7 +66,7 @@ export function preTokenizerFromJSON(json: unknown, path = "pre_tokenizer"): Pre
       if (!Array.isArray(j.pretokenizers))
         throw new TokenizerError(`${path}.pretokenizers: expected an array, found ${describe(j.pretokenizers)}`);
       return new SequencePreTokenizer(
-        j.pretokenizers.map((p, i) => preTokenizerFromJSON(p, `${path}.pretokenizers[${i}]`)!).filter(Boolean),
+        j.pretokenizers.map((p, i) => preTokenizerFromJSON(p, `${path}.pretokenizers[${i}]`, depth + 1)!).filter(Boolean),
       );
     }
     default:

@@ -12,8 +12,10 @@ export class SplitPreTokenizer implements PreTokenizer {
     readonly behavior: SplitBehavior,
     readonly invert: boolean,
     readonly caseFold: "ascii" | "unicode" = "ascii",
+    /** Where the pattern came from, for error messages. */
+    source = "pre_tokenizer Split pattern",
   ) {
-    this.regex = "Regex" in pattern ? compileRegex(pattern.Regex, { source: "pre_tokenizer Split pattern", caseFold }) : null;
+    this.regex = "Regex" in pattern ? compileRegex(pattern.Regex, { source, caseFold }) : null;
   }
 
   /** True when every match and every gap between matches becomes its own piece. */

@@ -1,6 +1,6 @@
 import type { VocabTable } from "../models/vocab_table.js";
 import type { MergeTable } from "../models/merge_table.js";
-import { Fallback, fallback, jsonAt, parseOrFallback, skipValue, skipWs, textAt, walkObject } from "./fast_json/scan.js";
+import { endOfString, Fallback, fallback, jsonAt, parseOrFallback, skipValue, skipWs, textAt, walkObject } from "./fast_json/scan.js";
 import { scanVocab, type ScannedVocab } from "./fast_json/vocab.js";
 import { scanMerges } from "./fast_json/merges.js";
 
@@ -81,29 +81,42 @@ function read(b: Uint8Array, file: string): { root: Record<string, unknown>; dat
   return { root, data: { ids, vocab: table, pairs: pairs ?? scanMerges(b, mergesAt, file, table).pairs } };
 }
 
-/** `"model"` as bytes, quotes included */
-const MODEL_KEY = [34, 109, 111, 100, 101, 108, 34];
+/** `model` as bytes, without the quotes */
+const MODEL_KEY = [109, 111, 100, 101, 108];
 
 /**
- * The root object's keys before its "model" key, and where the model's value starts. Each
- * `"model"` followed by a colon is a candidate; it is the root's key exactly when the text
- * before it, closed by `"model": null}`, is JSON (inside a string, a nested object or an
- * array it is not).
+ * The root object's keys before its "model" key, and where the model's value starts. One pass
+ * over the bytes, keeping track of nesting and strings, finds the root's own "model" key (the
+ * same word inside a string, a nested object or an array is not it); the text before it, closed
+ * by `"model": null}`, is then parsed once. Linear in the file, however many nested objects have
+ * a "model" key of their own.
  */
 function beforeModel(b: Uint8Array, open: number): { before: Record<string, unknown>; value: number } {
-  for (let q = b.indexOf(34, open); q >= 0; q = b.indexOf(34, q + 1)) {
-    let k = 1;
-    while (k < MODEL_KEY.length && b[q + k] === MODEL_KEY[k]) k++;
-    if (k < MODEL_KEY.length) continue;
-    const colon = skipWs(b, q + MODEL_KEY.length);
-    if (b[colon] !== 58) continue;
-    let before: unknown;
-    try {
-      before = JSON.parse(`${textAt(b, open, q)}"model": null}`);
-    } catch {
-      continue;
+  let depth = 0;
+  // at the root, the next string is a key (after "{" or ","), not a value (after ":")
+  let atKey = false;
+  for (let i = open; i < b.length; i++) {
+    const c = b[i]!;
+    if (c === 34) {
+      const e = endOfString(b, i);
+      if (depth === 1 && atKey) {
+        atKey = false;
+        if (e - i - 1 === MODEL_KEY.length && MODEL_KEY.every((m, k) => b[i + 1 + k] === m)) {
+          const colon = skipWs(b, e + 1);
+          if (b[colon] !== 58) return fallback();
+          const before = parseOrFallback(`${textAt(b, open, i)}"model": null}`);
+          return { before: expectRecord(before), value: skipWs(b, colon + 1) };
+        }
+      }
+      i = e;
+    } else if (c === 123 || c === 91) {
+      depth++;
+      if (depth === 1) atKey = true;
+    } else if (c === 125 || c === 93) {
+      depth--;
+    } else if (c === 44 && depth === 1) {
+      atKey = true;
     }
-    return { before: before as Record<string, unknown>, value: skipWs(b, colon + 1) };
   }
   return fallback();
 }

@@ -1,4 +1,4 @@
-import { TokenizerError } from "../utils/errors.js";
+import { TokenizerError, describe } from "../utils/errors.js";
 import { fromTokenizerJson, parseJSON } from "./tokenizer_json.js";
 import type { Tokenizer } from "../tokenizer.js";
 
@@ -8,7 +8,13 @@ import type { Tokenizer } from "../tokenizer.js";
  */
 export function fromGpt2Files(vocabJson: string | object, mergesTxt: string, options: { endOfText?: string } = {}): Tokenizer {
   const vocab = typeof vocabJson === "string" ? parseJSON(vocabJson, "vocab.json") : vocabJson;
-  if (typeof mergesTxt !== "string") throw new TokenizerError(`merges.txt: expected the file's text, found ${typeof mergesTxt}`);
+  if (typeof vocab !== "object" || vocab === null || Array.isArray(vocab))
+    throw new TokenizerError(`vocab.json: expected the file's text or its object of token -> id, found ${describe(vocab)}`);
+  if (typeof mergesTxt !== "string") throw new TokenizerError(`merges.txt: expected the file's text, found ${describe(mergesTxt)}`);
+  if (typeof options !== "object" || options === null)
+    throw new TokenizerError(`fromGpt2Files: options must be an object, found ${describe(options)}`);
+  if (options.endOfText !== undefined && typeof options.endOfText !== "string")
+    throw new TokenizerError(`fromGpt2Files: options.endOfText must be a string, found ${describe(options.endOfText)}`);
   const merges: string[] = [];
   const lines = mergesTxt.split("\n");
   for (let i = 0; i < lines.length; i++) {

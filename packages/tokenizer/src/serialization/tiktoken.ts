@@ -1,4 +1,4 @@
-import { TokenizerError, describe } from "../utils/errors.js";
+import { MAX_TOKEN_ID, TokenizerError, describe } from "../utils/errors.js";
 import { BPEModel } from "../models/bpe.js";
 import { PairTable } from "../models/pair_table.js";
 import { VocabTable } from "../models/vocab_table.js";
@@ -73,7 +73,7 @@ export function parseTiktokenRanks(text: string, source = "tiktoken ranks"): str
     if (line.length === 0) continue;
     const sp = line.indexOf(" ");
     const rank = sp < 0 ? NaN : Number(line.slice(sp + 1));
-    if (sp < 0 || !Number.isInteger(rank) || rank < 0)
+    if (sp < 0 || !Number.isInteger(rank) || rank < 0 || rank > MAX_TOKEN_ID)
       throw new TokenizerError(`${source} line ${i + 1}: expected "<base64 token> <rank>", found ${JSON.stringify(line.slice(0, 60))}`);
     if (tokens[rank] !== undefined) throw new TokenizerError(`${source} line ${i + 1}: duplicate rank ${rank}`);
     tokens[rank] = base64ToByteLevel(line.slice(0, sp), `${source} line ${i + 1}`);
@@ -86,6 +86,7 @@ export function parseTiktokenRanks(text: string, source = "tiktoken ranks"): str
  * `js-tiktoken` (ranks/*): lines of "prefix firstRank token token ..." with base64 tokens.
  */
 export function parseTiktokenCompactRanks(text: string, source = "bpe_ranks"): string[] {
+  if (typeof text !== "string") throw new TokenizerError(`${source}: expected the file's text, found ${describe(text)}`);
   const tokens: string[] = [];
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
@@ -93,7 +94,7 @@ export function parseTiktokenCompactRanks(text: string, source = "bpe_ranks"): s
     if (line.length === 0) continue;
     const parts = line.split(" ");
     const offset = Number(parts[1]);
-    if (parts.length < 2 || !Number.isInteger(offset) || offset < 0)
+    if (parts.length < 2 || !Number.isInteger(offset) || offset < 0 || offset + parts.length - 2 > MAX_TOKEN_ID)
       throw new TokenizerError(`${source} line ${i + 1}: expected "prefix rank token...", found ${JSON.stringify(line.slice(0, 60))}`);
     for (let k = 2; k < parts.length; k++) {
       const rank = offset + k - 2;
@@ -110,7 +111,14 @@ export function parseTiktokenCompactRanks(text: string, source = "bpe_ranks"): s
  * becomes a merge of that rank; a piece that is itself a token is not merged.
  */
 export function fromTiktokenTokens(tokens: string[], options: TiktokenOptions): Tokenizer {
+  if (typeof options !== "object" || options === null)
+    throw new TokenizerError(`tiktoken: options must be { pattern, specialTokens? }, found ${describe(options)}`);
   const source = options.source ?? "tiktoken";
+  if (!Array.isArray(tokens)) throw new TokenizerError(`${source}: expected the tokens by rank (an array), found ${describe(tokens)}`);
+  if (options.specialTokens !== undefined && (typeof options.specialTokens !== "object" || options.specialTokens === null))
+    throw new TokenizerError(
+      `${source}: options.specialTokens: expected an object of token -> id, found ${describe(options.specialTokens)}`,
+    );
   if (typeof options.pattern !== "string")
     throw new TokenizerError(`${source}: options.pattern: expected the regex string, found ${describe(options.pattern)}`);
   const n = tokens.length;
@@ -145,9 +153,9 @@ export function fromTiktokenTokens(tokens: string[], options: TiktokenOptions): 
     ]),
     decoder: new ByteLevelDecoder(),
     addedTokens: Object.entries(specials).map(([content, id]) => {
-      if (!Number.isInteger(id) || id < 0)
+      if (!Number.isInteger(id) || id < 0 || id > MAX_TOKEN_ID)
         throw new TokenizerError(
-          `${source}: special token ${JSON.stringify(content)}: expected a non-negative integer id, found ${describe(id)}`,
+          `${source}: special token ${describe(content)}: expected an integer id in [0, ${MAX_TOKEN_ID}], found ${describe(id)}`,
         );
       return { id, content, special: true, normalized: false, lstrip: false, rstrip: false, singleWord: false };
     }),
@@ -156,6 +164,8 @@ export function fromTiktokenTokens(tokens: string[], options: TiktokenOptions): 
 
 /** Loads a `.tiktoken` rank file with its pattern and special tokens. */
 export function fromTiktoken(ranks: string, options: TiktokenOptions): Tokenizer {
+  if (typeof options !== "object" || options === null)
+    throw new TokenizerError(`tiktoken: options must be { pattern, specialTokens? }, found ${describe(options)}`);
   return fromTiktokenTokens(parseTiktokenRanks(ranks, options.source), options);
 }
 
@@ -165,7 +175,8 @@ export function fromTiktoken(ranks: string, options: TiktokenOptions): Tokenizer
  */
 export function fromTiktokenJson(json: string | object, source = "tiktoken encoder JSON"): Tokenizer {
   const o = (typeof json === "string" ? parseJSON(json, source) : json) as Record<string, unknown>;
-  if (o === null || typeof o !== "object") throw new TokenizerError(`${source}: expected an object, found ${describe(o)}`);
+  if (o === null || typeof o !== "object" || Array.isArray(o))
+    throw new TokenizerError(`${source}: expected an object, found ${describe(o)}`);
   if (typeof o.pat_str !== "string")
     throw new TokenizerError(`${source}: pat_str: expected the regex string, found ${describe(o.pat_str)}`);
   if (typeof o.bpe_ranks !== "string") throw new TokenizerError(`${source}: bpe_ranks: expected a string, found ${describe(o.bpe_ranks)}`);

@@ -1,4 +1,4 @@
-import { TokenizerError, describe } from "../utils/errors.js";
+import { MAX_TOKEN_ID, TokenizerError, describe } from "../utils/errors.js";
 import { BPEModel } from "../models/bpe.js";
 import { MergeTable } from "../models/merge_table.js";
 import { normalizerFromJSON } from "../normalizers/index.js";
@@ -28,28 +28,39 @@ export function parseJSON(text: string, file: string): unknown {
  */
 export function buildVocab(tokens: string[], ids: number[], addedIds: Set<number>, path: string): VocabTable {
   const n = tokens.length;
-  let max = -1;
+  // ids past the count may be added tokens just past the vocab, not anywhere up to 2^31
+  const limit = maxDenseId(n);
   for (let k = 0; k < n; k++) {
     const id = ids[k]!;
-    if (typeof id !== "number" || !Number.isInteger(id) || id < 0)
-      throw new TokenizerError(`${path}[${JSON.stringify(tokens[k])}]: expected a non-negative integer id, found ${describe(id)}`);
-    if (id > max) max = id;
+    if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id > MAX_TOKEN_ID)
+      throw new TokenizerError(`${path}[${describe(tokens[k])}]: expected an integer id in [0, ${MAX_TOKEN_ID}], found ${describe(id)}`);
+    if (id >= n && !addedIds.has(id))
+      throw new TokenizerError(
+        `${path}: expected ids 0..${n - 1} without gaps for ${n} tokens, found id ${id} for token ${describe(tokens[k])} (so some id below it is missing)`,
+      );
+    if (id > limit)
+      throw new TokenizerError(
+        `${path}: id ${id} of added token ${describe(tokens[k])} lies ${id - n} ids past the ${n} tokens; expected added tokens in the vocab at ids up to ${limit}`,
+      );
   }
+  let max = -1;
+  for (let k = 0; k < n; k++) if (ids[k]! > max) max = ids[k]!;
   const vocab: (string | undefined)[] = new Array(max + 1);
   for (let k = 0; k < n; k++) {
     const id = ids[k]!;
     const token = tokens[k]!;
-    if (id >= n && !addedIds.has(id))
-      throw new TokenizerError(
-        `${path}: expected ids 0..${n - 1} without gaps for ${n} tokens, found id ${id} for token ${JSON.stringify(token)} (so some id below it is missing)`,
-      );
     if (vocab[id] !== undefined)
-      throw new TokenizerError(`${path}: duplicate id ${id}, used by ${JSON.stringify(vocab[id])} and ${JSON.stringify(token)}`);
+      throw new TokenizerError(`${path}: duplicate id ${id}, used by ${describe(vocab[id])} and ${describe(token)}`);
     vocab[id] = token;
   }
   return VocabTable.fromTokens(vocab, (id) => {
-    throw new TokenizerError(`${path}: token ${JSON.stringify(vocab[id])} appears twice`);
+    throw new TokenizerError(`${path}: token ${describe(vocab[id])} appears twice`);
   });
+}
+
+/** The largest id a vocab of n tokens may hold (added tokens a little past the count, as tiktoken conversions put them). */
+export function maxDenseId(n: number): number {
+  return Math.min(MAX_TOKEN_ID, 2 * n + 1024);
 }
 
 /** The gap rule of buildVocab for a vocab read elsewhere (duplicates already rejected). */
@@ -59,7 +70,7 @@ function checkIds(ids: ArrayLike<number>, vocab: VocabTable, addedIds: Set<numbe
     const id = ids[k]!;
     if (id >= n && !addedIds.has(id))
       throw new TokenizerError(
-        `${path}: expected ids 0..${n - 1} without gaps for ${n} tokens, found id ${id} for token ${JSON.stringify(vocab.token(id))} (so some id below it is missing)`,
+        `${path}: expected ids 0..${n - 1} without gaps for ${n} tokens, found id ${id} for token ${describe(vocab.token(id))} (so some id below it is missing)`,
       );
   }
 }
@@ -117,8 +128,8 @@ function readAddedTokens(json: unknown, path: string): AddedToken[] {
   if (!Array.isArray(json)) throw new TokenizerError(`${path}: expected an array, found ${describe(json)}`);
   return json.map((t, i) => {
     const o = expectObject(t, `${path}[${i}]`);
-    if (typeof o.id !== "number" || !Number.isInteger(o.id) || o.id < 0)
-      throw new TokenizerError(`${path}[${i}].id: expected a non-negative integer, found ${describe(o.id)}`);
+    if (typeof o.id !== "number" || !Number.isInteger(o.id) || o.id < 0 || o.id > MAX_TOKEN_ID)
+      throw new TokenizerError(`${path}[${i}].id: expected an integer in [0, ${MAX_TOKEN_ID}], found ${describe(o.id)}`);
     if (typeof o.content !== "string" || o.content.length === 0)
       throw new TokenizerError(`${path}[${i}].content: expected a non-empty string, found ${describe(o.content)}`);
     const special = expectBoolean(o.special, `${path}[${i}].special`, false);
@@ -136,6 +147,16 @@ function readAddedTokens(json: unknown, path: string): AddedToken[] {
 
 const utf8Encoder = new TextEncoder();
 
+/** Runs fn; a TokenizerError it throws that does not name the file yet gets the file's name in front. */
+function namingTheFile<T>(file: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof TokenizerError && !error.message.startsWith(`${file}:`)) throw new TokenizerError(`${file}: ${error.message}`);
+    throw error;
+  }
+}
+
 /** The parsed file, and the vocab and merges when the fast reader read them. */
 function readInput(json: unknown, file: string): { root: unknown; fast: FastModelData | null } {
   let bytes: Uint8Array | null = null;
@@ -145,7 +166,14 @@ function readInput(json: unknown, file: string): { root: unknown; fast: FastMode
   } else if (ArrayBuffer.isView(json)) bytes = new Uint8Array(json.buffer, json.byteOffset, json.byteLength);
   else if (Object.prototype.toString.call(json) === "[object ArrayBuffer]") bytes = new Uint8Array(json as ArrayBuffer);
   else return { root: json, fast: null };
-  const r = bytes === null ? null : readTokenizerJsonFast(bytes, file);
+  let r: ReturnType<typeof readTokenizerJsonFast> = null;
+  try {
+    r = bytes === null ? null : readTokenizerJsonFast(bytes, file);
+  } catch (error) {
+    // the fast reader stops at the first bad vocab entry; a file that is not even JSON is reported as such
+    if (error instanceof TokenizerError) parseJSON(typeof json === "string" ? json.replace(/^\ufeff/, "") : utf8Text(bytes!, file), file);
+    throw error;
+  }
   if (r) return { root: r.root, fast: r.data };
   // a byte order mark may lead the text, as the fast reader allows
   const text = typeof json === "string" ? json.replace(/^\ufeff/, "") : utf8Text(bytes!, file);
@@ -162,7 +190,8 @@ export function fromTokenizerJson(json: string | Uint8Array | ArrayBuffer | Arra
   const { root: parsed, fast } = readInput(json, file);
   const root = expectObject(parsed, file);
   const model = expectObject(root.model, `${file}: model`);
-  const mtype = model.type ?? (model.merges !== undefined ? "BPE" : undefined);
+  // a null type counts as absent, as everywhere in the file; the fast reader has taken the merges out of `model`
+  const mtype = model.type ?? (fast !== null || model.merges !== undefined ? "BPE" : undefined);
   if (mtype !== "BPE") throw new TokenizerError(`${file}: model.type: unsupported model ${describe(mtype)}; supported: BPE`);
   if (model.dropout !== undefined && model.dropout !== null && model.dropout !== 0)
     throw new TokenizerError(
@@ -191,22 +220,25 @@ export function fromTokenizerJson(json: string | Uint8Array | ArrayBuffer | Arra
   const unk = model.unk_token;
   if (unk !== undefined && unk !== null && typeof unk !== "string")
     throw new TokenizerError(`${file}: model.unk_token: expected a string or null, found ${describe(unk)}`);
-  const bpe = new BPEModel({
-    vocab,
-    pairs,
-    merges: fast ? null : (model.merges as string[]),
-    byteLevel,
-    ignoreMerges: expectBoolean(model.ignore_merges, `${file}: model.ignore_merges`, false),
-    byteFallback: expectBoolean(model.byte_fallback, `${file}: model.byte_fallback`, false),
-    unkToken: (unk as string | null | undefined) ?? null,
-    fuseUnk: expectBoolean(model.fuse_unk, `${file}: model.fuse_unk`, false),
-  });
-  return new Tokenizer({
-    model: bpe,
-    normalizer: normalizerFromJSON(root.normalizer, `${file}: normalizer`),
-    preTokenizer,
-    postProcessor: postProcessorFromJSON(root.post_processor, `${file}: post_processor`),
-    decoder: decoderFromJSON(root.decoder, `${file}: decoder`),
-    addedTokens,
+  // the parts below name keys, not the file: their messages get its name
+  return namingTheFile(file, () => {
+    const bpe = new BPEModel({
+      vocab,
+      pairs,
+      merges: fast ? null : (model.merges as string[]),
+      byteLevel,
+      ignoreMerges: expectBoolean(model.ignore_merges, `${file}: model.ignore_merges`, false),
+      byteFallback: expectBoolean(model.byte_fallback, `${file}: model.byte_fallback`, false),
+      unkToken: (unk as string | null | undefined) ?? null,
+      fuseUnk: expectBoolean(model.fuse_unk, `${file}: model.fuse_unk`, false),
+    });
+    return new Tokenizer({
+      model: bpe,
+      normalizer: normalizerFromJSON(root.normalizer, `${file}: normalizer`),
+      preTokenizer,
+      postProcessor: postProcessorFromJSON(root.post_processor, `${file}: post_processor`),
+      decoder: decoderFromJSON(root.decoder, `${file}: decoder`),
+      addedTokens,
+    });
   });
 }

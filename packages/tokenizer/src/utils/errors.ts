@@ -9,6 +9,9 @@ export class TokenizerError extends Error {
   }
 }
 
+/** The largest token id we accept anywhere (ids live in Int32Arrays; no real vocabulary comes near). */
+export const MAX_TOKEN_ID = 2 ** 31 - 1;
+
 /** Short, printable description of a value for error messages. */
 export function describe(value: unknown): string {
   if (value === undefined) return "undefined";
@@ -21,4 +24,13 @@ export function describe(value: unknown): string {
     return typeof t === "string" ? `an object of type ${JSON.stringify(t)}` : "an object";
   }
   return typeof value;
+}
+
+/** How deep Sequences may nest in tokenizer.json (real files nest at most 2): deeper is an error, not a stack overflow. */
+export const MAX_COMPONENT_NESTING = 16;
+
+/** Throws when a component at `path` sits deeper than MAX_COMPONENT_NESTING Sequences. */
+export function checkNesting(path: string, depth: number): void {
+  if (depth > MAX_COMPONENT_NESTING)
+    throw new TokenizerError(`${path}: expected Sequences nested at most ${MAX_COMPONENT_NESTING} deep, found deeper nesting`);
 }

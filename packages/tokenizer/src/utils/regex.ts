@@ -1,4 +1,5 @@
-import { TokenizerError } from "./errors.js";
+import { TokenizerError, describe } from "./errors.js";
+import { findCatastrophicBacktracking } from "./regex_safety.js";
 
 export interface TranslateOptions {
   /**
@@ -224,6 +225,15 @@ export function translateRegex(pattern: string, options: TranslateOptions = {}):
 
 /** Compiles a translated pattern with the `gu` flags, naming the source on failure. */
 export function compileRegex(pattern: string, options: TranslateOptions = {}): RegExp {
+  if (typeof pattern !== "string")
+    throw new TokenizerError(`${options.source ?? "pattern"}: expected a regex string, found ${describe(pattern)}`);
+  // JavaScript's engine cannot be stopped mid-match: a pattern that can backtrack exponentially is refused up front
+  const catastrophic = findCatastrophicBacktracking(pattern);
+  if (catastrophic)
+    throw new TokenizerError(
+      `${options.source ?? "pattern"}: regex ${describe(pattern)} can take time exponential in the text's length (${catastrophic}); ` +
+        "expected a pattern without nested or overlapping repetition",
+    );
   const js = translateRegex(pattern, options);
   try {
     return new RegExp(js, "gu");

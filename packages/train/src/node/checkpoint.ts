@@ -1,6 +1,5 @@
-import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
 import type { SavableModel } from "@llm/layers";
 import type { Tensor } from "@llm/tensor";
 import {
@@ -9,9 +8,11 @@ import {
   openCheckpoint,
   readSafetensorsFile,
   readSafetensorsFileRaw,
+  recoverFolder,
   SAFETENSORS_FILE,
   writeCheckpointFolder,
   writeFileAtomic,
+  writeFolderAtomically,
   writeSafetensorsFile,
   type WriteCheckpointFolderOptions,
 } from "@llm/tensor/node";
@@ -37,29 +38,20 @@ export interface SaveCheckpointOptions {
  * Writes a checkpoint folder: config.json + model.safetensors (or shards and their index) in the
  * architecture's own format, through the same writer as @llm/models/node's saveModel (loadModel
  * and Hugging Face transformers read it), and beside them optimizer.safetensors and
- * trainer_state.json. The folder is built under a temporary name and renamed into place, so a
- * crash leaves the previous checkpoint or the new one, never a mix.
+ * trainer_state.json. The folder is built under a temporary name, every file and the folder
+ * fsynced, and swapped into place (`writeFolderAtomically`): a crash at any instant leaves the
+ * previous checkpoint or the new one, or leftovers from which the next save or load restores the
+ * newest complete one; those leftovers are then removed.
  */
 export async function saveCheckpoint(dir: string, options: SaveCheckpointOptions): Promise<void> {
-  const parent = dirname(dir);
-  await mkdir(parent, { recursive: true });
-  const staging = join(parent, `.${basename(dir)}.${process.pid}.${randomBytes(4).toString("hex")}.partial`);
-  await mkdir(staging);
-  try {
+  await writeFolderAtomically(dir, async (staging) => {
     await writeCheckpointFolder(staging, options.model.toCheckpoint(), { maxShardBytes: options.maxShardBytes });
     if (options.optimizer) {
       const state = options.optimizer.state();
       await writeSafetensorsFile(join(staging, OPTIMIZER_FILE), state.tensors, { meta: JSON.stringify(state.meta) });
     }
     if (options.trainer) await writeFileAtomic(join(staging, TRAINER_STATE_FILE), utf8(`${JSON.stringify(options.trainer)}\n`));
-    const old = (await exists(dir)) ? `${staging}.old` : null;
-    if (old) await rename(dir, old);
-    await rename(staging, dir);
-    if (old) await rm(old, { recursive: true, force: true });
-  } catch (error) {
-    await rm(staging, { recursive: true, force: true });
-    throw error;
-  }
+  });
 }
 
 export interface LoadedCheckpoint {
@@ -70,8 +62,12 @@ export interface LoadedCheckpoint {
   trainer?: TrainerState;
 }
 
-/** Reads what saveCheckpoint wrote (optimizer and trainer state only when present). */
+/**
+ * Reads what saveCheckpoint wrote (optimizer and trainer state only when present). When a save
+ * was interrupted, the newest complete checkpoint is restored at `dir` first (recoverFolder).
+ */
 export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
+  await recoverFolder(dir);
   const configPath = join(dir, CONFIG_FILE);
   if (!(await exists(configPath))) throw new TrainError(`loadCheckpoint: expected ${configPath}, found no such file`);
   const model = await openCheckpoint(checkpointFolder(dir));
@@ -82,10 +78,13 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
     const meta = raw.metadata?.meta;
     if (typeof meta !== "string")
       throw new TrainError(`loadCheckpoint: ${optimizerPath} has no "meta" metadata; expected the optimizer's step and groups`);
-    out.optimizer = { tensors: await readSafetensorsFile(optimizerPath), meta: JSON.parse(meta) as OptimizerState["meta"] };
+    out.optimizer = {
+      tensors: await readSafetensorsFile(optimizerPath),
+      meta: parseJson(meta, `${optimizerPath} metadata "meta"`) as OptimizerState["meta"],
+    };
   }
   const trainerPath = join(dir, TRAINER_STATE_FILE);
-  if (await exists(trainerPath)) out.trainer = JSON.parse(await readFile(trainerPath, "utf8")) as TrainerState;
+  if (await exists(trainerPath)) out.trainer = parseJson(await readFile(trainerPath, "utf8"), trainerPath) as TrainerState;
   return out;
 }
 
@@ -134,6 +133,14 @@ async function exists(path: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+function parseJson(text: string, where: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new TrainError(`loadCheckpoint: ${where}: expected JSON, found a parse error (${(error as Error).message})`);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { BackendBuffer, StridedView } from "../../backend.js";
-import type { DType, HostArray } from "../../dtype.js";
+import { isQuantized, type DType, type HostArray } from "../../dtype.js";
+import { dequantizeView } from "./quantized.js";
 import { allocZeroed } from "../pool.js";
 import { CpuBuffer, viewData } from "../buffer.js";
 import { decodeHalfRun, float32ToBfloat16Bits, float32ToFloat16Bits } from "../half.js";
@@ -13,6 +14,7 @@ export function isHalf(dtype: DType): boolean {
 export function toFloat32(view: StridedView): Float32Array {
   const dtype = view.buffer.dtype;
   if (dtype === "float32") return contiguousData(view) as Float32Array;
+  if (isQuantized(dtype)) return dequantizeView(view);
   const size = sizeOf(view.shape);
   const out = new Float32Array(size);
   if (isHalf(dtype)) {
@@ -56,11 +58,12 @@ export function convertArray(src: HostArray, srcDtype: DType, dtype: DType): Hos
 
 export function cast(x: StridedView, dtype: DType): BackendBuffer {
   const from = x.buffer.dtype;
+  if (isQuantized(dtype)) throw new Error(`cpu backend: cast to ${dtype} is quantization; use quantizeTensor`);
   if (from === dtype) {
     const data = contiguousData(x);
     return new CpuBuffer(data.buffer === viewData(x).buffer ? data.slice() : data, dtype);
   }
-  if (isHalf(from)) {
+  if (isHalf(from) || isQuantized(from)) {
     const f = toFloat32(x);
     return new CpuBuffer(dtype === "float32" ? f : convertArray(f, "float32", dtype), dtype);
   }

@@ -4,6 +4,7 @@ import { allocZeroed } from "../pool.js";
 import { CpuBuffer, viewData } from "../buffer.js";
 import { cast, float32View, isHalf } from "./cast.js";
 import { gemmF32 } from "./gemm.js";
+import { matmulStored, type ActivationRounding } from "./matmul_stored.js";
 import { coalesce, contiguousStrides, forEachRun, sizeOf } from "../strided.js";
 import { gemmWasmF32 } from "../wasm/gemm.js";
 
@@ -13,7 +14,7 @@ import { gemmWasmF32 } from "../wasm/gemm.js";
  * one when `wasm` is on and it is available and worth it, else the JS one; other dtypes go to a
  * plain triple loop.
  */
-export function matmul(a: StridedView, b: StridedView, wasm = true): BackendBuffer {
+export function matmul(a: StridedView, b: StridedView, wasm = true, rounding: ActivationRounding = "none"): BackendBuffer {
   const dtype = a.buffer.dtype;
   const r = a.shape.length;
   const M = a.shape[r - 2]!;
@@ -21,6 +22,8 @@ export function matmul(a: StridedView, b: StridedView, wasm = true): BackendBuff
   const N = b.shape[r - 1]!;
   const batch = a.shape.slice(0, r - 2);
   const outShape = [...batch, M, N];
+  // a weight kept as stored (float16, bfloat16, quantized blocks) times float32 activations
+  if (dtype === "float32" && b.buffer.dtype !== "float32") return matmulStored(a, b, wasm, rounding);
   if (isHalf(dtype)) {
     const out = matmul(float32View(a), float32View(b), wasm);
     return cast({ buffer: out, shape: outShape, strides: contiguousStrides(outShape), offset: 0 }, dtype);

@@ -105,7 +105,7 @@ function sharedMemory(): Shared | null {
 }
 
 /** The exports of `bytes` instantiated on the shared memory; null where it does not validate (no SIMD) or compile. */
-function instantiate(bytes: () => Uint8Array): { exports: Record<string, unknown>; f32: Shared["f32"] } | null {
+export function instantiate(bytes: () => Uint8Array): { exports: Record<string, unknown>; f32: Shared["f32"] } | null {
   const s = sharedMemory();
   if (s === null) return null;
   try {

@@ -42,8 +42,9 @@ export function scanVocab(b: Uint8Array, start: number, file: string): ScannedVo
 
 function scanEntries(b: Uint8Array, start: number): Entries {
   // room for the usual vocab sizes up front: growing mid-loop throws away the compiled loop,
-  // and untouched pages of a typed array cost nothing
-  const room = 1 << 18;
+  // and untouched pages of a typed array cost nothing; a small file (an entry takes 5 bytes at
+  // least) gets no more than it can use, as zeroing 2 MB took longer than reading it
+  const room = Math.min(1 << 18, ((b.length - start) >> 2) + 1);
   let offsets = new Int32Array(room + 1);
   let ids: Int32Array | null = null;
   let hashes = new Int32Array(room);
@@ -107,7 +108,16 @@ function countingUpTo(n: number, room: number): Int32Array {
 
 /** The token of entry k, for messages. */
 function tokenOf(entries: Entries, k: number): string {
-  return String.fromCharCode(...entries.chars.subarray(entries.offsets[k], entries.offsets[k + 1]));
+  return unitsText(entries.chars.subarray(entries.offsets[k], entries.offsets[k + 1]));
+}
+
+/**
+ * Code units as text for a message: the first 60 of them (a token may be 100,000 long, and
+ * String.fromCharCode(...units) would overflow the stack on it).
+ */
+function unitsText(units: Uint16Array): string {
+  const shown = String.fromCharCode(...units.subarray(0, 60));
+  return units.length > 60 ? `${shown}… (${units.length} characters)` : shown;
 }
 
 /** Entry k has id k: the characters, offsets and hashes are the table's as they are. */
@@ -157,7 +167,7 @@ function tableById(entries: Entries, ids: Int32Array, file: string): VocabTable 
 function duplicateToken(file: string, pool: Uint16Array, offsets: Int32Array): (id: number) => never {
   return (id) => {
     throw new TokenizerError(
-      `${file}: model.vocab: token ${JSON.stringify(String.fromCharCode(...pool.subarray(offsets[id], offsets[id + 1])))} appears twice`,
+      `${file}: model.vocab: token ${JSON.stringify(unitsText(pool.subarray(offsets[id], offsets[id + 1])))} appears twice`,
     );
   };
 }

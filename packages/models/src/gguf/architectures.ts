@@ -1,0 +1,443 @@
+import type { GGUFValue } from "@llm/tensor";
+import type { RawConfig } from "../config.js";
+import type { HeadLayout } from "./rows.js";
+
+/**
+ * How each architecture we share with llama.cpp is named in GGUF: its `general.architecture`, the
+ * hyperparameters (GGUF metadata <-> our config.json), and the tensors (checkpoint name <-> GGUF
+ * name, and which rows llama.cpp keeps in another order: convert_hf_to_gguf's permutations).
+ * Architectures llama.cpp does not run (gptj, opt, glm) have none: GGUF is how a model moves to
+ * llama.cpp, Ollama and LM Studio, and a file they cannot run helps no one.
+ */
+export interface RowOrder {
+  /** The permutation of rows (output features) between our layout and llama.cpp's. */
+  readonly kind: "rope_interleave" | "qkv_per_head" | "qkv_groups";
+}
+
+export interface TensorRule {
+  /** Our checkpoint name, with {i} for the layer number. */
+  readonly ours: string;
+  /** llama.cpp's, with {i}. */
+  readonly gguf: string;
+  /** Rows stored in another order by llama.cpp (see rowPermutation). */
+  readonly rows?: "q" | "k" | "qkv_per_head" | "qkv_groups";
+  /** Stored transposed by us (GPT-2's Conv1D [in, out]): llama.cpp keeps [out, in]. */
+  readonly transposed?: boolean;
+}
+
+export interface GGUFArchitecture {
+  readonly modelType: string;
+  readonly ggufArch: string;
+  readonly tensors: readonly TensorRule[];
+  /** GGUF hyperparameters (without the "{arch}." prefix) from our config. */
+  metadata(c: ConfigView): Record<string, GGUFValue>;
+  /** The attention heads the row permutations need (architectures with permuted rows). */
+  heads?(c: ConfigView): HeadLayout;
+  /** Our config.json from GGUF metadata (keys without the prefix) and the tensors present. */
+  config(m: MetadataView, has: (ggufName: string) => boolean, vocab: number): RawConfig;
+}
+
+/** A config.json read with defaults. */
+export class ConfigView {
+  constructor(readonly raw: RawConfig) {}
+  num(key: string, fallback?: number): number {
+    const v = this.raw[key];
+    if (typeof v === "number") return v;
+    if (fallback === undefined) throw new Error(`config.json: expected a number at "${key}", found ${JSON.stringify(v)}`);
+    return fallback;
+  }
+  bool(key: string, fallback: boolean): boolean {
+    const v = this.raw[key];
+    return typeof v === "boolean" ? v : fallback;
+  }
+}
+
+/** GGUF metadata of one architecture (keys after "{arch}."), read with defaults. */
+export class MetadataView {
+  constructor(
+    readonly arch: string,
+    readonly all: ReadonlyMap<string, unknown>,
+    readonly source: string,
+  ) {}
+  has(key: string): boolean {
+    return this.all.has(`${this.arch}.${key}`);
+  }
+  num(key: string, fallback?: number): number {
+    const v = this.all.get(`${this.arch}.${key}`);
+    if (typeof v === "number") return v;
+    if (fallback === undefined)
+      throw new Error(
+        `${this.source}: expected GGUF metadata "${this.arch}.${key}" (a number), found ${v === undefined ? "none" : JSON.stringify(v)}`,
+      );
+    return fallback;
+  }
+  bool(key: string, fallback: boolean): boolean {
+    const v = this.all.get(`${this.arch}.${key}`);
+    return typeof v === "boolean" ? v : fallback;
+  }
+}
+
+const u32 = (value: number): GGUFValue => ({ type: "uint32", value });
+const f32 = (value: number): GGUFValue => ({ type: "float32", value });
+const bool = (value: boolean): GGUFValue => ({ type: "bool", value });
+
+const llama: GGUFArchitecture = {
+  modelType: "llama",
+  ggufArch: "llama",
+  tensors: [
+    { ours: "model.embed_tokens.weight", gguf: "token_embd.weight" },
+    { ours: "model.norm.weight", gguf: "output_norm.weight" },
+    { ours: "lm_head.weight", gguf: "output.weight" },
+    { ours: "model.layers.{i}.input_layernorm.weight", gguf: "blk.{i}.attn_norm.weight" },
+    { ours: "model.layers.{i}.self_attn.q_proj.weight", gguf: "blk.{i}.attn_q.weight", rows: "q" },
+    { ours: "model.layers.{i}.self_attn.k_proj.weight", gguf: "blk.{i}.attn_k.weight", rows: "k" },
+    { ours: "model.layers.{i}.self_attn.v_proj.weight", gguf: "blk.{i}.attn_v.weight" },
+    { ours: "model.layers.{i}.self_attn.o_proj.weight", gguf: "blk.{i}.attn_output.weight" },
+    { ours: "model.layers.{i}.self_attn.q_proj.bias", gguf: "blk.{i}.attn_q.bias", rows: "q" },
+    { ours: "model.layers.{i}.self_attn.k_proj.bias", gguf: "blk.{i}.attn_k.bias", rows: "k" },
+    { ours: "model.layers.{i}.self_attn.v_proj.bias", gguf: "blk.{i}.attn_v.bias" },
+    { ours: "model.layers.{i}.self_attn.o_proj.bias", gguf: "blk.{i}.attn_output.bias" },
+    { ours: "model.layers.{i}.post_attention_layernorm.weight", gguf: "blk.{i}.ffn_norm.weight" },
+    { ours: "model.layers.{i}.mlp.gate_proj.weight", gguf: "blk.{i}.ffn_gate.weight" },
+    { ours: "model.layers.{i}.mlp.up_proj.weight", gguf: "blk.{i}.ffn_up.weight" },
+    { ours: "model.layers.{i}.mlp.down_proj.weight", gguf: "blk.{i}.ffn_down.weight" },
+  ],
+  heads(c) {
+    const heads = c.num("num_attention_heads");
+    return { heads, kvHeads: c.num("num_key_value_heads", heads), headDim: c.num("head_dim", c.num("hidden_size") / heads) };
+  },
+  metadata(c) {
+    const heads = c.num("num_attention_heads");
+    const headDim = c.num("head_dim", c.num("hidden_size") / heads);
+    return {
+      context_length: u32(c.num("max_position_embeddings", 2048)),
+      embedding_length: u32(c.num("hidden_size")),
+      block_count: u32(c.num("num_hidden_layers")),
+      feed_forward_length: u32(c.num("intermediate_size")),
+      "attention.head_count": u32(heads),
+      "attention.head_count_kv": u32(c.num("num_key_value_heads", heads)),
+      "attention.key_length": u32(headDim),
+      "attention.value_length": u32(headDim),
+      "attention.layer_norm_rms_epsilon": f32(c.num("rms_norm_eps", 1e-6)),
+      "rope.dimension_count": u32(headDim),
+      "rope.freq_base": f32(c.num("rope_theta", 10000)),
+    };
+  },
+  config(m, has, vocab) {
+    const hidden = m.num("embedding_length");
+    const heads = m.num("attention.head_count");
+    return {
+      model_type: "llama",
+      vocab_size: vocab,
+      hidden_size: hidden,
+      intermediate_size: m.num("feed_forward_length"),
+      num_hidden_layers: m.num("block_count"),
+      num_attention_heads: heads,
+      num_key_value_heads: m.num("attention.head_count_kv", heads),
+      head_dim: m.num("attention.key_length", hidden / heads),
+      rms_norm_eps: m.num("attention.layer_norm_rms_epsilon", 1e-6),
+      rope_theta: m.num("rope.freq_base", 10000),
+      max_position_embeddings: m.num("context_length", 2048),
+      attention_bias: has("blk.0.attn_q.bias"),
+      tie_word_embeddings: !has("output.weight"),
+    };
+  },
+};
+
+/** GPT-2 and the other LayerNorm models share these layer names in llama.cpp. */
+const gpt2: GGUFArchitecture = {
+  modelType: "gpt2",
+  ggufArch: "gpt2",
+  tensors: [
+    { ours: "transformer.wte.weight", gguf: "token_embd.weight" },
+    { ours: "transformer.wpe.weight", gguf: "position_embd.weight" },
+    { ours: "transformer.ln_f.weight", gguf: "output_norm.weight" },
+    { ours: "transformer.ln_f.bias", gguf: "output_norm.bias" },
+    { ours: "lm_head.weight", gguf: "output.weight" },
+    { ours: "transformer.h.{i}.ln_1.weight", gguf: "blk.{i}.attn_norm.weight" },
+    { ours: "transformer.h.{i}.ln_1.bias", gguf: "blk.{i}.attn_norm.bias" },
+    { ours: "transformer.h.{i}.attn.c_attn.weight", gguf: "blk.{i}.attn_qkv.weight", transposed: true },
+    { ours: "transformer.h.{i}.attn.c_attn.bias", gguf: "blk.{i}.attn_qkv.bias" },
+    { ours: "transformer.h.{i}.attn.c_proj.weight", gguf: "blk.{i}.attn_output.weight", transposed: true },
+    { ours: "transformer.h.{i}.attn.c_proj.bias", gguf: "blk.{i}.attn_output.bias" },
+    { ours: "transformer.h.{i}.ln_2.weight", gguf: "blk.{i}.ffn_norm.weight" },
+    { ours: "transformer.h.{i}.ln_2.bias", gguf: "blk.{i}.ffn_norm.bias" },
+    { ours: "transformer.h.{i}.mlp.c_fc.weight", gguf: "blk.{i}.ffn_up.weight", transposed: true },
+    { ours: "transformer.h.{i}.mlp.c_fc.bias", gguf: "blk.{i}.ffn_up.bias" },
+    { ours: "transformer.h.{i}.mlp.c_proj.weight", gguf: "blk.{i}.ffn_down.weight", transposed: true },
+    { ours: "transformer.h.{i}.mlp.c_proj.bias", gguf: "blk.{i}.ffn_down.bias" },
+  ],
+  metadata(c) {
+    const hidden = c.num("n_embd");
+    return {
+      context_length: u32(c.num("n_positions")),
+      embedding_length: u32(hidden),
+      feed_forward_length: u32(c.num("n_inner", 4 * hidden)),
+      block_count: u32(c.num("n_layer")),
+      "attention.head_count": u32(c.num("n_head")),
+      "attention.layer_norm_epsilon": f32(c.num("layer_norm_epsilon", 1e-5)),
+    };
+  },
+  config(m, has, vocab) {
+    const hidden = m.num("embedding_length");
+    return {
+      model_type: "gpt2",
+      vocab_size: vocab,
+      n_embd: hidden,
+      n_inner: m.num("feed_forward_length", 4 * hidden),
+      n_layer: m.num("block_count"),
+      n_head: m.num("attention.head_count"),
+      n_positions: m.num("context_length"),
+      layer_norm_epsilon: m.num("attention.layer_norm_epsilon", 1e-5),
+      activation_function: "gelu_new",
+      tie_word_embeddings: !has("output.weight"),
+    };
+  },
+};
+
+const gptNeox: GGUFArchitecture = {
+  modelType: "gpt_neox",
+  ggufArch: "gptneox",
+  tensors: [
+    { ours: "gpt_neox.embed_in.weight", gguf: "token_embd.weight" },
+    { ours: "gpt_neox.final_layer_norm.weight", gguf: "output_norm.weight" },
+    { ours: "gpt_neox.final_layer_norm.bias", gguf: "output_norm.bias" },
+    { ours: "embed_out.weight", gguf: "output.weight" },
+    { ours: "gpt_neox.layers.{i}.input_layernorm.weight", gguf: "blk.{i}.attn_norm.weight" },
+    { ours: "gpt_neox.layers.{i}.input_layernorm.bias", gguf: "blk.{i}.attn_norm.bias" },
+    { ours: "gpt_neox.layers.{i}.attention.query_key_value.weight", gguf: "blk.{i}.attn_qkv.weight", rows: "qkv_per_head" },
+    { ours: "gpt_neox.layers.{i}.attention.query_key_value.bias", gguf: "blk.{i}.attn_qkv.bias", rows: "qkv_per_head" },
+    { ours: "gpt_neox.layers.{i}.attention.dense.weight", gguf: "blk.{i}.attn_output.weight" },
+    { ours: "gpt_neox.layers.{i}.attention.dense.bias", gguf: "blk.{i}.attn_output.bias" },
+    { ours: "gpt_neox.layers.{i}.post_attention_layernorm.weight", gguf: "blk.{i}.ffn_norm.weight" },
+    { ours: "gpt_neox.layers.{i}.post_attention_layernorm.bias", gguf: "blk.{i}.ffn_norm.bias" },
+    { ours: "gpt_neox.layers.{i}.mlp.dense_h_to_4h.weight", gguf: "blk.{i}.ffn_up.weight" },
+    { ours: "gpt_neox.layers.{i}.mlp.dense_h_to_4h.bias", gguf: "blk.{i}.ffn_up.bias" },
+    { ours: "gpt_neox.layers.{i}.mlp.dense_4h_to_h.weight", gguf: "blk.{i}.ffn_down.weight" },
+    { ours: "gpt_neox.layers.{i}.mlp.dense_4h_to_h.bias", gguf: "blk.{i}.ffn_down.bias" },
+  ],
+  heads(c) {
+    const heads = c.num("num_attention_heads");
+    return { heads, kvHeads: heads, headDim: c.num("hidden_size") / heads };
+  },
+  metadata(c) {
+    const hidden = c.num("hidden_size");
+    const heads = c.num("num_attention_heads");
+    return {
+      context_length: u32(c.num("max_position_embeddings")),
+      embedding_length: u32(hidden),
+      block_count: u32(c.num("num_hidden_layers")),
+      feed_forward_length: u32(c.num("intermediate_size")),
+      "rope.dimension_count": u32(Math.floor(c.num("rotary_pct", 0.25) * (hidden / heads))),
+      "rope.freq_base": f32(c.num("rotary_emb_base", c.num("rope_theta", 10000))),
+      "attention.head_count": u32(heads),
+      use_parallel_residual: bool(c.bool("use_parallel_residual", true)),
+      "attention.layer_norm_epsilon": f32(c.num("layer_norm_eps", 1e-5)),
+    };
+  },
+  config(m, has, vocab) {
+    const hidden = m.num("embedding_length");
+    const heads = m.num("attention.head_count");
+    return {
+      model_type: "gpt_neox",
+      vocab_size: vocab,
+      hidden_size: hidden,
+      intermediate_size: m.num("feed_forward_length"),
+      num_hidden_layers: m.num("block_count"),
+      num_attention_heads: heads,
+      rotary_pct: m.num("rope.dimension_count") / (hidden / heads),
+      rope_theta: m.num("rope.freq_base", 10000),
+      max_position_embeddings: m.num("context_length"),
+      use_parallel_residual: m.bool("use_parallel_residual", true),
+      layer_norm_eps: m.num("attention.layer_norm_epsilon", 1e-5),
+      hidden_act: "gelu",
+      attention_bias: has("blk.0.attn_qkv.bias"),
+      tie_word_embeddings: !has("output.weight"),
+    };
+  },
+};
+
+const falcon: GGUFArchitecture = {
+  modelType: "falcon",
+  ggufArch: "falcon",
+  tensors: [
+    { ours: "transformer.word_embeddings.weight", gguf: "token_embd.weight" },
+    { ours: "transformer.ln_f.weight", gguf: "output_norm.weight" },
+    { ours: "transformer.ln_f.bias", gguf: "output_norm.bias" },
+    { ours: "lm_head.weight", gguf: "output.weight" },
+    { ours: "transformer.h.{i}.input_layernorm.weight", gguf: "blk.{i}.attn_norm.weight" },
+    { ours: "transformer.h.{i}.input_layernorm.bias", gguf: "blk.{i}.attn_norm.bias" },
+    { ours: "transformer.h.{i}.self_attention.query_key_value.weight", gguf: "blk.{i}.attn_qkv.weight", rows: "qkv_groups" },
+    { ours: "transformer.h.{i}.self_attention.dense.weight", gguf: "blk.{i}.attn_output.weight" },
+    { ours: "transformer.h.{i}.mlp.dense_h_to_4h.weight", gguf: "blk.{i}.ffn_up.weight" },
+    { ours: "transformer.h.{i}.mlp.dense_4h_to_h.weight", gguf: "blk.{i}.ffn_down.weight" },
+  ],
+  heads(c) {
+    const heads = c.num("num_attention_heads");
+    return { heads, kvHeads: falconKvHeads(c), headDim: c.num("hidden_size") / heads };
+  },
+  metadata(c) {
+    const hidden = c.num("hidden_size");
+    return {
+      context_length: u32(c.num("max_position_embeddings", 2048)),
+      tensor_data_layout: { type: "string", value: "jploski" },
+      embedding_length: u32(hidden),
+      feed_forward_length: u32(c.num("ffn_hidden_size", 4 * hidden)),
+      block_count: u32(c.num("num_hidden_layers")),
+      "attention.head_count": u32(c.num("num_attention_heads")),
+      "attention.head_count_kv": u32(falconKvHeads(c)),
+      "attention.layer_norm_epsilon": f32(c.num("layer_norm_epsilon", 1e-5)),
+      "rope.freq_base": f32(c.num("rope_theta", 10000)),
+    };
+  },
+  config(m, _has, vocab) {
+    const heads = m.num("attention.head_count");
+    const kv = m.num("attention.head_count_kv", 1);
+    return {
+      model_type: "falcon",
+      vocab_size: vocab,
+      hidden_size: m.num("embedding_length"),
+      ffn_hidden_size: m.num("feed_forward_length"),
+      num_hidden_layers: m.num("block_count"),
+      num_attention_heads: heads,
+      // llama.cpp's Falcon is the parallel-attention model with one norm per layer (7B/40B-style)
+      multi_query: kv === 1,
+      num_kv_heads: kv,
+      new_decoder_architecture: false,
+      parallel_attn: true,
+      bias: false,
+      alibi: false,
+      layer_norm_epsilon: m.num("attention.layer_norm_epsilon", 1e-5),
+      rope_theta: m.num("rope.freq_base", 10000),
+      max_position_embeddings: m.num("context_length", 2048),
+      tie_word_embeddings: !_has("output.weight"),
+    };
+  },
+};
+
+/** Falcon's kv heads as its attention uses them: 1 for multi-query, num_kv_heads with the new decoder. */
+export function falconKvHeads(c: ConfigView): number {
+  const heads = c.num("num_attention_heads");
+  if (c.bool("new_decoder_architecture", false)) return c.num("num_kv_heads", heads);
+  return c.bool("multi_query", true) ? 1 : heads;
+}
+
+const bloom: GGUFArchitecture = {
+  modelType: "bloom",
+  ggufArch: "bloom",
+  tensors: [
+    { ours: "transformer.word_embeddings.weight", gguf: "token_embd.weight" },
+    { ours: "transformer.word_embeddings_layernorm.weight", gguf: "token_embd_norm.weight" },
+    { ours: "transformer.word_embeddings_layernorm.bias", gguf: "token_embd_norm.bias" },
+    { ours: "transformer.ln_f.weight", gguf: "output_norm.weight" },
+    { ours: "transformer.ln_f.bias", gguf: "output_norm.bias" },
+    { ours: "lm_head.weight", gguf: "output.weight" },
+    { ours: "transformer.h.{i}.input_layernorm.weight", gguf: "blk.{i}.attn_norm.weight" },
+    { ours: "transformer.h.{i}.input_layernorm.bias", gguf: "blk.{i}.attn_norm.bias" },
+    { ours: "transformer.h.{i}.self_attention.query_key_value.weight", gguf: "blk.{i}.attn_qkv.weight", rows: "qkv_per_head" },
+    { ours: "transformer.h.{i}.self_attention.query_key_value.bias", gguf: "blk.{i}.attn_qkv.bias", rows: "qkv_per_head" },
+    { ours: "transformer.h.{i}.self_attention.dense.weight", gguf: "blk.{i}.attn_output.weight" },
+    { ours: "transformer.h.{i}.self_attention.dense.bias", gguf: "blk.{i}.attn_output.bias" },
+    { ours: "transformer.h.{i}.post_attention_layernorm.weight", gguf: "blk.{i}.ffn_norm.weight" },
+    { ours: "transformer.h.{i}.post_attention_layernorm.bias", gguf: "blk.{i}.ffn_norm.bias" },
+    { ours: "transformer.h.{i}.mlp.dense_h_to_4h.weight", gguf: "blk.{i}.ffn_up.weight" },
+    { ours: "transformer.h.{i}.mlp.dense_h_to_4h.bias", gguf: "blk.{i}.ffn_up.bias" },
+    { ours: "transformer.h.{i}.mlp.dense_4h_to_h.weight", gguf: "blk.{i}.ffn_down.weight" },
+    { ours: "transformer.h.{i}.mlp.dense_4h_to_h.bias", gguf: "blk.{i}.ffn_down.bias" },
+  ],
+  heads(c) {
+    const heads = c.num("n_head");
+    return { heads, kvHeads: heads, headDim: c.num("hidden_size") / heads };
+  },
+  metadata(c) {
+    const hidden = c.num("hidden_size");
+    const heads = c.num("n_head");
+    return {
+      context_length: u32(c.num("seq_length", 2048)),
+      embedding_length: u32(hidden),
+      feed_forward_length: u32(4 * hidden),
+      block_count: u32(c.num("n_layer")),
+      "attention.head_count": u32(heads),
+      "attention.head_count_kv": u32(heads),
+      "attention.layer_norm_epsilon": f32(c.num("layer_norm_epsilon", 1e-5)),
+    };
+  },
+  config(m, has, vocab) {
+    return {
+      model_type: "bloom",
+      vocab_size: vocab,
+      hidden_size: m.num("embedding_length"),
+      n_layer: m.num("block_count"),
+      n_head: m.num("attention.head_count"),
+      layer_norm_epsilon: m.num("attention.layer_norm_epsilon", 1e-5),
+      seq_length: m.num("context_length", 2048),
+      tie_word_embeddings: !has("output.weight"),
+    };
+  },
+};
+
+const mpt: GGUFArchitecture = {
+  modelType: "mpt",
+  ggufArch: "mpt",
+  tensors: [
+    { ours: "transformer.wte.weight", gguf: "token_embd.weight" },
+    { ours: "transformer.norm_f.weight", gguf: "output_norm.weight" },
+    { ours: "transformer.norm_f.bias", gguf: "output_norm.bias" },
+    { ours: "lm_head.weight", gguf: "output.weight" },
+    { ours: "transformer.blocks.{i}.norm_1.weight", gguf: "blk.{i}.attn_norm.weight" },
+    { ours: "transformer.blocks.{i}.norm_1.bias", gguf: "blk.{i}.attn_norm.bias" },
+    { ours: "transformer.blocks.{i}.attn.Wqkv.weight", gguf: "blk.{i}.attn_qkv.weight" },
+    { ours: "transformer.blocks.{i}.attn.Wqkv.bias", gguf: "blk.{i}.attn_qkv.bias" },
+    { ours: "transformer.blocks.{i}.attn.out_proj.weight", gguf: "blk.{i}.attn_output.weight" },
+    { ours: "transformer.blocks.{i}.attn.out_proj.bias", gguf: "blk.{i}.attn_output.bias" },
+    { ours: "transformer.blocks.{i}.norm_2.weight", gguf: "blk.{i}.ffn_norm.weight" },
+    { ours: "transformer.blocks.{i}.norm_2.bias", gguf: "blk.{i}.ffn_norm.bias" },
+    { ours: "transformer.blocks.{i}.ffn.up_proj.weight", gguf: "blk.{i}.ffn_up.weight" },
+    { ours: "transformer.blocks.{i}.ffn.up_proj.bias", gguf: "blk.{i}.ffn_up.bias" },
+    { ours: "transformer.blocks.{i}.ffn.down_proj.weight", gguf: "blk.{i}.ffn_down.weight" },
+    { ours: "transformer.blocks.{i}.ffn.down_proj.bias", gguf: "blk.{i}.ffn_down.bias" },
+  ],
+  metadata(c) {
+    const hidden = c.num("d_model");
+    const attn = (c.raw.attn_config ?? {}) as Record<string, unknown>;
+    const out: Record<string, GGUFValue> = {
+      context_length: u32(c.num("max_seq_len")),
+      embedding_length: u32(hidden),
+      block_count: u32(c.num("n_layers")),
+      feed_forward_length: u32(c.num("expansion_ratio", 4) * hidden),
+      "attention.head_count": u32(c.num("n_heads")),
+      "attention.layer_norm_epsilon": f32(c.num("layer_norm_epsilon", 1e-5)),
+      "attention.max_alibi_bias": f32(typeof attn.alibi_bias_max === "number" ? attn.alibi_bias_max : 8),
+    };
+    if (typeof attn.clip_qkv === "number") out["attention.clamp_kqv"] = f32(attn.clip_qkv);
+    return out;
+  },
+  config(m, has, vocab) {
+    const hidden = m.num("embedding_length");
+    const attn: Record<string, unknown> = { alibi: true, alibi_bias_max: m.num("attention.max_alibi_bias", 8) };
+    if (m.has("attention.clamp_kqv")) attn.clip_qkv = m.num("attention.clamp_kqv");
+    return {
+      model_type: "mpt",
+      vocab_size: vocab,
+      d_model: hidden,
+      n_layers: m.num("block_count"),
+      n_heads: m.num("attention.head_count"),
+      expansion_ratio: m.num("feed_forward_length") / hidden,
+      max_seq_len: m.num("context_length"),
+      layer_norm_epsilon: m.num("attention.layer_norm_epsilon", 1e-5),
+      no_bias: !has("blk.0.attn_qkv.bias"),
+      attn_config: attn,
+      tie_word_embeddings: !has("output.weight"),
+    };
+  },
+};
+
+export const GGUF_ARCHITECTURES: readonly GGUFArchitecture[] = [llama, gpt2, gptNeox, falcon, bloom, mpt];
+
+export function ggufArchitectureFor(modelType: string): GGUFArchitecture | undefined {
+  return GGUF_ARCHITECTURES.find((a) => a.modelType === modelType);
+}
+
+export function ggufArchitectureNamed(ggufArch: string): GGUFArchitecture | undefined {
+  return GGUF_ARCHITECTURES.find((a) => a.ggufArch === ggufArch);
+}

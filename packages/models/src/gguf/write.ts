@@ -1,0 +1,91 @@
+import { ggufTensor, isQuantized, lazyZeros, type GGUFTensorData, type GGUFValue, type Tensor } from "@llm/tensor";
+import type { Model } from "../architecture.js";
+import { ModelError } from "../errors.js";
+import { ConfigView, GGUF_ARCHITECTURES, ggufArchitectureFor } from "./architectures.js";
+import { translateName } from "./names.js";
+import { permuteRows, rowOrder } from "./rows.js";
+
+export interface GGUFExportOptions {
+  /**
+   * The tokenizer's GGUF metadata (@llm/tokenizer's toGGUFMetadata): llama.cpp needs one to load a
+   * file. Without it the file holds the weights only.
+   */
+  tokenizer?: ReadonlyMap<string, GGUFValue>;
+  /** general.name (default: the architecture's class name). */
+  name?: string;
+}
+
+/** llama.cpp's general.file_type (LLAMA_FTYPE) by the dtype of most of the weights. */
+const FILE_TYPES: Record<string, number> = { float32: 0, float16: 1, q4_0: 2, q8_0: 7, bfloat16: 32 };
+
+/**
+ * A model as GGUF metadata and tensors, named and laid out as llama.cpp's converter writes them
+ * (convert_hf_to_gguf): weights in the dtypes they have (float32, float16, bfloat16, Q8_0, Q4_0,
+ * Q6_K), Q/K rows interleaved for LLaMA, fused QKV rows regrouped for BLOOM/GPT-NeoX/Falcon,
+ * GPT-2's Conv1D weights transposed. A tied head is written once (token_embd), as llama.cpp expects.
+ * Tensors are read when the writer reaches them.
+ */
+export async function modelToGGUF(
+  model: Model,
+  options: GGUFExportOptions = {},
+): Promise<{ metadata: Map<string, GGUFValue>; tensors: GGUFTensorData[] }> {
+  const config = model.checkpointConfig();
+  const modelType = String(config.model_type);
+  const arch = ggufArchitectureFor(modelType);
+  if (!arch) {
+    throw new ModelError(
+      `GGUF: model_type "${modelType}" has no GGUF form here (llama.cpp runs ${GGUF_ARCHITECTURES.map((a) => a.modelType).join(", ")} of ours)`,
+    );
+  }
+  const view = new ConfigView(config);
+  const metadata = new Map<string, GGUFValue>();
+  const dtypes = new Map<string, number>();
+  for (const p of model.parameters()) if (p.rank === 2) dtypes.set(p.dtype, (dtypes.get(p.dtype) ?? 0) + p.size);
+  const main = [...dtypes].sort((a, b) => b[1] - a[1])[0]?.[0] ?? "float32";
+  metadata.set("general.architecture", { type: "string", value: arch.ggufArch });
+  metadata.set("general.name", {
+    type: "string",
+    value: options.name ?? String((config.architectures as string[] | undefined)?.[0] ?? modelType),
+  });
+  metadata.set("general.file_type", { type: "uint32", value: FILE_TYPES[main] ?? 0 });
+  if (main.startsWith("q")) metadata.set("general.quantization_version", { type: "uint32", value: 2 });
+  for (const [key, value] of Object.entries(arch.metadata(view))) metadata.set(`${arch.ggufArch}.${key}`, value);
+  metadata.set(`${arch.ggufArch}.vocab_size`, { type: "uint32", value: model.config.vocabSize });
+  for (const [key, value] of options.tokenizer ?? []) metadata.set(key, value);
+
+  const heads = arch.heads?.(view);
+  const tensors: GGUFTensorData[] = [];
+  for (const [name, t] of Object.entries(model.stateDict())) {
+    const match = translateName(arch.tensors, name, "ours");
+    if (!match) throw new ModelError(`GGUF: tensor "${name}" of ${modelType} has no llama.cpp name (a variant llama.cpp does not run?)`);
+    const { rows, transposed } = match.rule;
+    // Conv1D [in, out]: llama.cpp keeps [out, in]; a quantized one is already stored that way
+    const transpose = transposed === true && !isQuantized(t.dtype);
+    const laidOut = async (): Promise<Tensor> => {
+      let value = rows ? await permuteRows(t, rowOrder(rows, heads!)) : t;
+      if (transpose) value = value.transpose(0, 1).contiguous();
+      return value;
+    };
+    // described now (dims and size), laid out and read only when the writer reaches it
+    const described = transpose || rows ? ggufTensor(match.name, await shapeOnly(t, transpose)) : ggufTensor(match.name, t);
+    tensors.push({
+      ...described,
+      async bytes() {
+        const value = await laidOut();
+        try {
+          return await ggufTensor(match.name, value).bytes();
+        } finally {
+          if (value !== t) value.dispose();
+        }
+      },
+    });
+  }
+  return { metadata, tensors };
+}
+
+/** A stand-in with the layout t takes in the file (no data allocated): for describing it early. */
+async function shapeOnly(t: Tensor, transpose: boolean): Promise<Tensor> {
+  if (isQuantized(t.dtype)) return t; // rows move, shape and storage order stay
+  const shape = transpose ? [t.shape[1]!, t.shape[0]!] : [...t.shape];
+  return lazyZeros(shape, { dtype: t.dtype, backend: t.backend });
+}

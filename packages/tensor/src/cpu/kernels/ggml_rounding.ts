@@ -1,0 +1,92 @@
+import type { DType } from "../../dtype.js";
+import { float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits, bfloat16BitsToFloat32 } from "../half.js";
+
+/**
+ * llama.cpp's CPU matmuls do not multiply float32 activations by the weight: each activation row
+ * is first converted to the weight's "vec_dot_type" (float16 for F16 weights, Q8_0 blocks for
+ * Q8_0 and Q4_0, Q8_K for the K-quants) and the dot products run on those. This rounds a copy of
+ * the rows the same way, so that a model run with CpuBackend({ activationRounding: "ggml" })
+ * computes what llama.cpp computes (up to summation order): for comparing with it, and to see
+ * what its rounding costs. Off by default: our activations stay float32.
+ */
+export function roundActivationsLikeGgml(A: Float32Array, rows: number, K: number, weight: DType): Float32Array {
+  const out = new Float32Array(rows * K);
+  if (weight === "float16" || weight === "bfloat16") {
+    const [enc, dec] = weight === "float16" ? [float32ToFloat16Bits, float16BitsToFloat32] : [float32ToBfloat16Bits, bfloat16BitsToFloat32];
+    for (let i = 0; i < out.length; i++) out[i] = dec(enc(A[i]!));
+  } else if (weight === "q8_0" || weight === "q4_0") {
+    for (let r = 0; r < rows; r++) for (let b = 0; b < K; b += 32) q8_0Block(A, r * K + b, Math.min(32, K - b), out);
+  } else if (weight === "q4_k" || weight === "q6_k") {
+    for (let r = 0; r < rows; r++) for (let b = 0; b < K; b += 256) q8_KBlock(A, r * K + b, Math.min(256, K - b), out);
+  } else {
+    out.set(A.subarray(0, out.length));
+  }
+  return out;
+}
+
+/** Round half to even, as _mm256_round_ps with _MM_ROUND_NEAREST. */
+function rint(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v - Math.trunc(v)) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** ggml-cpu's quantize_row_q8_0 (the SIMD one: id = 127 / amax, round to nearest even), dequantized. */
+function q8_0Block(src: Float32Array, at: number, n: number, dst: Float32Array): void {
+  let amax = 0;
+  for (let j = 0; j < n; j++) amax = Math.max(amax, Math.abs(src[at + j]!));
+  const d = Math.fround(amax / 127);
+  const id = amax !== 0 ? Math.fround(127 / amax) : 0;
+  const scale = float16BitsToFloat32(float32ToFloat16Bits(d));
+  for (let j = 0; j < n; j++) dst[at + j] = rint(Math.fround(src[at + j]! * id)) * scale;
+}
+
+/** quantize_row_q8_K_ref: a float32 scale d = max / -127 (max: the value of largest magnitude), levels to 127, dequantized. */
+function q8_KBlock(src: Float32Array, at: number, n: number, dst: Float32Array): void {
+  let amax = 0;
+  let max = 0;
+  for (let j = 0; j < n; j++) {
+    const ax = Math.abs(src[at + j]!);
+    if (ax > amax) {
+      amax = ax;
+      max = src[at + j]!;
+    }
+  }
+  if (amax === 0) {
+    dst.fill(0, at, at + n);
+    return;
+  }
+  const iscale = Math.fround(-127 / max);
+  const d = Math.fround(1 / iscale);
+  for (let j = 0; j < n; j++) {
+    const q = Math.min(127, Math.fround(Math.fround(iscale * src[at + j]!) + 12582912) - 12582912);
+    dst[at + j] = Math.fround(d * q);
+  }
+}
+
+/**
+ * ggml's CPU GELU (ggml_vec_gelu_f32 with its float16 table): the tanh approximation of the
+ * float16-rounded input, looked up already rounded to float16; exactly x from 10 on, 0 to -10.
+ * llama.cpp uses it for every GELU model (GPT-2, GPT-NeoX, Falcon, BLOOM, MPT), exact-erf ones too.
+ */
+export function ggmlGelu(x: Float32Array): Float32Array {
+  const table = geluTable();
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    out[i] = v <= -10 ? 0 : v >= 10 ? v : table[float32ToFloat16Bits(v)]!;
+  }
+  return out;
+}
+
+let geluF16: Float32Array | null = null;
+function geluTable(): Float32Array {
+  if (geluF16) return geluF16;
+  const f = Math.fround;
+  geluF16 = new Float32Array(65536);
+  for (let i = 0; i < 65536; i++) {
+    const x = float16BitsToFloat32(i);
+    const g = f(f(0.5 * x) * f(1 + Math.tanh(f(f(0.7978845608028654 * x) * f(1 + f(f(0.044715 * x) * x))))));
+    geluF16[i] = float16BitsToFloat32(float32ToFloat16Bits(g));
+  }
+  return geluF16;
+}

@@ -1,0 +1,103 @@
+import type { BackendBuffer, StridedView } from "../../backend.js";
+import { isQuantized } from "../../dtype.js";
+import { DTypeError } from "../../errors.js";
+import { CpuBuffer } from "../buffer.js";
+import { contiguousData, sizeOf } from "../strided.js";
+import { gemmWasmF32 } from "../wasm/gemm.js";
+import { gemmF32 } from "./gemm.js";
+import { gemvStoredWasm } from "../wasm/gemv_stored.js";
+import { roundActivationsLikeGgml } from "./ggml_rounding.js";
+
+/** How activations meet a stored weight: as they are (float32), or rounded as llama.cpp rounds them (see ggml_rounding.ts). */
+export type ActivationRounding = "none" | "ggml";
+import { decodeStoredRow } from "./stored_rows.js";
+
+/** Floats of weight decoded per chunk of output columns in the GEMM path: stays in L2. */
+const PANEL_FLOATS = 1 << 16;
+/**
+ * From this many rows of `a` on, decoded weight panels go through the float32 GEMM; below, each row
+ * runs the WebAssembly GEMV over the stored weight (measured on a 2048 x 5632 weight: 3 rows 13-15 ms
+ * a row by GEMV, 16 rows 15-18 ms a row by GEMM, 64 rows 7-10 ms a row by GEMM; a loaded machine).
+ */
+const GEMM_ROWS = 16;
+
+/**
+ * a [...batch, M, K] float32 times b [K, N] held as float16, bfloat16 or quantized blocks, read as
+ * stored: each column of b (a row of the [N, K] weight) is decoded to float32 just before it is
+ * used and accumulated in float32 or wider, so no float32 copy of the weight ever exists. Few rows
+ * (decoding): each decoded row is dotted with the rows of a at once. More rows (prefill): panels of
+ * decoded rows go through the float32 GEMM (WebAssembly SIMD where available). b's batch dims, if
+ * any, are broadcast (stride 0): one weight for all.
+ */
+export function matmulStored(a: StridedView, b: StridedView, wasm: boolean, rounding: ActivationRounding = "none"): BackendBuffer {
+  const r = a.shape.length;
+  const K = a.shape[r - 1]!;
+  const N = b.shape[r - 1]!;
+  const rows = sizeOf(a.shape) / Math.max(K, 1);
+  const sbk = b.strides[r - 2]!;
+  const sbn = b.strides[r - 1]!;
+  if (b.strides.slice(0, r - 2).some((s) => s !== 0)) {
+    throw new DTypeError(`cpu backend: a ${b.buffer.dtype} matmul operand must be one matrix shared by the batch`);
+  }
+  if (isQuantized(b.buffer.dtype) && sbk !== 1 && K > 1) {
+    throw new DTypeError(
+      `cpu backend: a ${b.buffer.dtype} weight is multiplied along its blocks (x @ W^T with W [out, in] quantized by rows); this one's blocks run across the product`,
+    );
+  }
+  let A = contiguousData(a) as Float32Array; // activations: already contiguous in practice
+  if (rounding === "ggml") A = roundActivationsLikeGgml(A, rows, K, b.buffer.dtype);
+  const out = new Float32Array(rows * N);
+  if (rows === 0 || N === 0) return new CpuBuffer(out, "float32");
+  if (wasm && rows < GEMM_ROWS && gemvStoredWasm(rows, N, K, A, b, out)) return new CpuBuffer(out, "float32");
+  if (rows < 4) dotRows(rows, N, K, A, b, sbk, sbn, out);
+  else gemmPanels(rows, N, K, A, b, sbk, sbn, out, wasm);
+  return new CpuBuffer(out, "float32");
+}
+
+/** out[i, n] = A[i, :] . b[:, n] with each column of b decoded once. */
+function dotRows(rows: number, N: number, K: number, A: Float32Array, b: StridedView, sbk: number, sbn: number, out: Float32Array): void {
+  const col = new Float32Array(K);
+  for (let n = 0; n < N; n++) {
+    decodeStoredRow(b, b.offset + n * sbn, sbk, K, col);
+    for (let i = 0; i < rows; i++) {
+      const o = i * K;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let k = 0;
+      for (; k + 4 <= K; k += 4) {
+        s0 += A[o + k]! * col[k]!;
+        s1 += A[o + k + 1]! * col[k + 1]!;
+        s2 += A[o + k + 2]! * col[k + 2]!;
+        s3 += A[o + k + 3]! * col[k + 3]!;
+      }
+      for (; k < K; k++) s0 += A[o + k]! * col[k]!;
+      out[i * N + n] = s0 + s1 + (s2 + s3);
+    }
+  }
+}
+
+/** Panels of decoded columns of b, [nc, K] each, multiplied by the float32 GEMM into out's columns. */
+function gemmPanels(
+  rows: number,
+  N: number,
+  K: number,
+  A: Float32Array,
+  b: StridedView,
+  sbk: number,
+  sbn: number,
+  out: Float32Array,
+  wasm: boolean,
+): void {
+  const nc = Math.max(4, Math.min(N, Math.floor(PANEL_FLOATS / Math.max(K, 1))));
+  const panel = new Float32Array(nc * K);
+  const tile = new Float32Array(rows * nc);
+  for (let n0 = 0; n0 < N; n0 += nc) {
+    const w = Math.min(nc, N - n0);
+    for (let j = 0; j < w; j++) decodeStoredRow(b, b.offset + (n0 + j) * sbn, sbk, K, panel, j * K);
+    // panel as the [K, w] operand: element (k, j) at j * K + k
+    if (!(wasm && gemmWasmF32(rows, w, K, A, 0, K, 1, panel, 0, 1, K, tile, 0))) gemmF32(rows, w, K, A, 0, K, 1, panel, 0, 1, K, tile, 0);
+    for (let i = 0; i < rows; i++) out.set(tile.subarray(i * w, i * w + w), i * N + n0);
+  }
+}

@@ -1,0 +1,225 @@
+import { Code, emitModule, i32, uleb, v128, type FuncDef } from "./encoder.js";
+
+/**
+ * Dot products of float32 activations with weight rows kept as stored, for decoding (one
+ * activation row at a time): each function computes y[r] = W[r, :] . x for n rows of W, decoding
+ * W's values in registers as it goes (no float32 copy of W):
+ *  - `dot_q8_0(w, s, x, y, n, nb, ldw)`: Q8_0 rows of nb blocks (34 bytes: f16 scale, 32 int8),
+ *    their scales already as float32 in s (one per block, rows after each other);
+ *  - `dot_q4_0(w, s, x, y, n, nb, ldw)`: Q4_0 rows (18-byte blocks: scale, 16 bytes of nibbles);
+ *  - `dot_q6_k(w, s, x, y, n, nb, ldw)`: Q6_K rows of nb super-blocks (210 bytes: 128 of low
+ *    nibbles, 64 of high bit pairs, 16 scales, d); s holds d * scale for each 16 values, float32;
+ *  - `dot_f16(w, x, y, n, k4, ldw)` and `dot_bf16(...)`: rows of k4 groups of four halves.
+ * Sums are float32, per lane, added pairwise at the end. Addresses and strides in bytes.
+ * The SIMD opcodes beyond the shared encoder's are added here (WebAssembly SIMD spec values).
+ */
+// biome-ignore format: the opcode methods are a table, one line each
+class StoredCode extends Code {
+  private simdOp(sub: number, ...imm: number[]): this { this.bytes.push(0xfd, ...uleb(sub), ...imm); return this; }
+  /** memarg with alignment hint 0 (any address) and a static offset. */
+  private at(offset: number): number[] { return [0, ...uleb(offset)]; }
+  load8x8S(offset = 0): this { return this.simdOp(0x01, ...this.at(offset)); }
+  load16x4U(offset = 0): this { return this.simdOp(0x04, ...this.at(offset)); }
+  loadAny(offset = 0): this { return this.simdOp(0x00, ...this.at(offset)); }
+  constBytes(byte: number): this { return this.simdOp(0x0c, ...new Array<number>(16).fill(byte)); }
+  v128And(): this { return this.simdOp(0x4e); }
+  v128Or(): this { return this.simdOp(0x50); }
+  i8x16Shl(): this { return this.simdOp(0x6b); }
+  i8x16ShrU(): this { return this.simdOp(0x6d); }
+  i8x16Sub(): this { return this.simdOp(0x71); }
+  i16x8ExtendLowI8x16S(): this { return this.simdOp(0x87); }
+  i16x8ExtendHighI8x16S(): this { return this.simdOp(0x88); }
+  i32x4ExtendLowI16x8S(): this { return this.simdOp(0xa7); }
+  i32x4ExtendHighI16x8S(): this { return this.simdOp(0xa8); }
+  f32x4ConvertI32x4S(): this { return this.simdOp(0xfa); }
+}
+
+/** acc += convert(i32 lanes on the stack) * x[offset] (x at local px). */
+function madd(f: StoredCode, acc: number, px: number, xOffset: number): void {
+  f.f32x4ConvertI32x4S().localGet(px).v128Load(xOffset).f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
+}
+
+/** y = the four lanes of acc added pairwise, stored at local y, which then moves on by 4. */
+function storeSum(f: StoredCode, acc: number, y: number): void {
+  f.localGet(y);
+  f.localGet(acc).f32x4ExtractLane(0).localGet(acc).f32x4ExtractLane(1).f32Add();
+  f.localGet(acc).f32x4ExtractLane(2).localGet(acc).f32x4ExtractLane(3).f32Add();
+  f.f32Add().f32Store();
+  f.localGet(y).i32Const(4).i32Add().localSet(y);
+}
+
+function dotBlocks(kind: "q8_0" | "q4_0"): FuncDef {
+  const [w, s, x, y, n, nb, ldw] = [0, 1, 2, 3, 4, 5, 6];
+  const [acc, blk, pw, px, b, t, lo, hi] = [7, 8, 9, 10, 11, 12, 13, 14];
+  const blockBytes = kind === "q8_0" ? 34 : 18;
+  const f = new StoredCode();
+  f.block().localGet(n).i32Eqz().brIf(0).localGet(nb).i32Eqz().brIf(0);
+  f.loop(); // rows
+  f.v128Const0().localSet(acc);
+  f.localGet(w).localSet(pw).localGet(x).localSet(px).localGet(nb).localSet(b);
+  f.loop(); // blocks
+  f.v128Const0().localSet(blk);
+  if (kind === "q8_0") {
+    // 32 int8 at pw + 2, eight at a time sign-extended to i16x8, then to two i32x4 each
+    for (let g = 0; g < 4; g++) {
+      f.localGet(pw)
+        .load8x8S(2 + 8 * g)
+        .localTee(t)
+        .i32x4ExtendLowI16x8S();
+      madd(f, blk, px, 32 * g);
+      f.localGet(t).i32x4ExtendHighI16x8S();
+      madd(f, blk, px, 32 * g + 16);
+    }
+  } else {
+    // 16 bytes at pw + 2: low nibbles are values 0..15, high nibbles 16..31, each minus 8
+    f.localGet(pw).loadAny(2).localTee(t).constBytes(0x0f).v128And().constBytes(8).i8x16Sub().localSet(lo);
+    f.localGet(t).i32Const(4).i8x16ShrU().constBytes(8).i8x16Sub().localSet(hi);
+    for (const [half, base] of [
+      [lo, 0],
+      [hi, 64],
+    ] as const) {
+      f.localGet(half).i16x8ExtendLowI8x16S().localTee(t).i32x4ExtendLowI16x8S();
+      madd(f, blk, px, base);
+      f.localGet(t).i32x4ExtendHighI16x8S();
+      madd(f, blk, px, base + 16);
+      f.localGet(half).i16x8ExtendHighI8x16S().localTee(t).i32x4ExtendLowI16x8S();
+      madd(f, blk, px, base + 32);
+      f.localGet(t).i32x4ExtendHighI16x8S();
+      madd(f, blk, px, base + 48);
+    }
+  }
+  // acc += block sum * the block's scale
+  f.localGet(blk).localGet(s).v128Load32Splat().f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
+  f.localGet(s).i32Const(4).i32Add().localSet(s);
+  f.localGet(pw).i32Const(blockBytes).i32Add().localSet(pw);
+  f.localGet(px).i32Const(128).i32Add().localSet(px);
+  f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
+  f.end();
+  storeSum(f, acc, y);
+  f.localGet(w).localGet(ldw).i32Add().localSet(w);
+  f.localGet(n).i32Const(1).i32Sub().localTee(n).brIf(0);
+  f.end().end();
+  return {
+    name: `dot_${kind}`,
+    params: [i32, i32, i32, i32, i32, i32, i32],
+    locals: [v128, v128, i32, i32, i32, v128, v128, v128],
+    body: f,
+  };
+}
+
+function dotHalf(kind: "f16" | "bf16"): FuncDef {
+  const [w, x, y, n, k4, ldw] = [0, 1, 2, 3, 4, 5];
+  const [acc, pw, px, j, v] = [6, 7, 8, 9, 10];
+  const f = new StoredCode();
+  f.block().localGet(n).i32Eqz().brIf(0).localGet(k4).i32Eqz().brIf(0);
+  f.loop(); // rows
+  f.v128Const0().localSet(acc);
+  f.localGet(w).localSet(pw).localGet(x).localSet(px).localGet(k4).localSet(j);
+  f.loop(); // groups of four
+  f.localGet(pw).load16x4U().localSet(v);
+  if (kind === "bf16") {
+    f.localGet(v).i32Const(16).i32x4Shl();
+  } else {
+    // float16 -> float32: magnitude bits moved up 13 and the exponent rebased by multiplying by
+    // 2^112 (exact for normals, subnormals and zero), sign bit moved up 16
+    f.localGet(v)
+      .i32x4Const(0x7fff)
+      .v128And()
+      .i32Const(13)
+      .i32x4Shl()
+      .f32x4Const(2 ** 112)
+      .f32x4Mul();
+    f.localGet(v).i32x4Const(0x8000).v128And().i32Const(16).i32x4Shl().v128Or();
+  }
+  f.localGet(px).v128Load().f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
+  f.localGet(pw).i32Const(8).i32Add().localSet(pw);
+  f.localGet(px).i32Const(16).i32Add().localSet(px);
+  f.localGet(j).i32Const(1).i32Sub().localTee(j).brIf(0);
+  f.end();
+  storeSum(f, acc, y);
+  f.localGet(w).localGet(ldw).i32Add().localSet(w);
+  f.localGet(n).i32Const(1).i32Sub().localTee(n).brIf(0);
+  f.end().end();
+  return { name: `dot_${kind}`, params: [i32, i32, i32, i32, i32, i32], locals: [v128, i32, i32, i32, v128], body: f };
+}
+
+/** acc += (16 int8 lanes of local q, as float32) . x[xOffset ..] times the float32 at s + sOffset. */
+function dot16(
+  f: StoredCode,
+  q: number,
+  t: number,
+  sub: number,
+  acc: number,
+  px: number,
+  xOffset: number,
+  s: number,
+  sOffset: number,
+): void {
+  f.v128Const0().localSet(sub);
+  f.localGet(q).i16x8ExtendLowI8x16S().localTee(t).i32x4ExtendLowI16x8S();
+  madd(f, sub, px, xOffset);
+  f.localGet(t).i32x4ExtendHighI16x8S();
+  madd(f, sub, px, xOffset + 16);
+  f.localGet(q).i16x8ExtendHighI8x16S().localTee(t).i32x4ExtendLowI16x8S();
+  madd(f, sub, px, xOffset + 32);
+  f.localGet(t).i32x4ExtendHighI16x8S();
+  madd(f, sub, px, xOffset + 48);
+  f.localGet(sub).localGet(s).v128Load32Splat(sOffset).f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
+}
+
+function dotQ6K(): FuncDef {
+  const [w, s, x, y, n, nb, ldw] = [0, 1, 2, 3, 4, 5, 6];
+  const [acc, pw, px, b, ql, ql2, qh, q, t, sub] = [7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
+  const f = new StoredCode();
+  f.block().localGet(n).i32Eqz().brIf(0).localGet(nb).i32Eqz().brIf(0);
+  f.loop(); // rows
+  f.v128Const0().localSet(acc);
+  f.localGet(w).localSet(pw).localGet(x).localSet(px).localGet(nb).localSet(b);
+  f.loop(); // super-blocks of 256
+  for (let h = 0; h < 2; h++) {
+    for (let lhalf = 0; lhalf < 2; lhalf++) {
+      const l = 16 * lhalf;
+      f.localGet(pw)
+        .loadAny(64 * h + l)
+        .localSet(ql);
+      f.localGet(pw)
+        .loadAny(64 * h + 32 + l)
+        .localSet(ql2);
+      f.localGet(pw)
+        .loadAny(128 + 32 * h + l)
+        .localSet(qh);
+      // the four 16-value groups: low nibbles of ql | qh bits 0-1, of ql2 | bits 2-3, high of ql | 4-5, of ql2 | 6-7
+      const groups: [number, (c: StoredCode) => void][] = [
+        [0, (c) => c.localGet(ql).constBytes(0x0f).v128And().localGet(qh).constBytes(0x03).v128And().i32Const(4).i8x16Shl().v128Or()],
+        [1, (c) => c.localGet(ql2).constBytes(0x0f).v128And().localGet(qh).i32Const(2).i8x16Shl().constBytes(0x30).v128And().v128Or()],
+        [2, (c) => c.localGet(ql).i32Const(4).i8x16ShrU().localGet(qh).constBytes(0x30).v128And().v128Or()],
+        [3, (c) => c.localGet(ql2).i32Const(4).i8x16ShrU().localGet(qh).i32Const(2).i8x16ShrU().constBytes(0x30).v128And().v128Or()],
+      ];
+      for (const [k, build] of groups) {
+        build(f);
+        f.constBytes(32).i8x16Sub().localSet(q);
+        const subIndex = 8 * h + 2 * k + lhalf; // which 16 values: x offset and scale
+        dot16(f, q, t, sub, acc, px, 64 * subIndex, s, 4 * subIndex);
+      }
+    }
+  }
+  f.localGet(s).i32Const(64).i32Add().localSet(s);
+  f.localGet(pw).i32Const(210).i32Add().localSet(pw);
+  f.localGet(px).i32Const(1024).i32Add().localSet(px);
+  f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
+  f.end();
+  storeSum(f, acc, y);
+  f.localGet(w).localGet(ldw).i32Add().localSet(w);
+  f.localGet(n).i32Const(1).i32Sub().localTee(n).brIf(0);
+  f.end().end();
+  return {
+    name: "dot_q6_k",
+    params: [i32, i32, i32, i32, i32, i32, i32],
+    locals: [v128, i32, i32, i32, v128, v128, v128, v128, v128, v128],
+    body: f,
+  };
+}
+
+export function gemvStoredModule(): Uint8Array {
+  return emitModule([dotBlocks("q8_0"), dotBlocks("q4_0"), dotHalf("f16"), dotHalf("bf16"), dotQ6K()]);
+}

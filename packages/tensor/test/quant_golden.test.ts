@@ -1,0 +1,109 @@
+import { fileURLToPath } from "node:url";
+import { beforeAll, describe, expect, it } from "vitest";
+import { dequantizeBlocks, quantizeBlocks, quantizeTensor, tensor, type GGUFFile, type QuantizedDType } from "@llm/tensor";
+import { openGGUFFile } from "@llm/tensor/node";
+
+/**
+ * Our Q8_0 / Q4_0 quantizers against llama.cpp's Python package on the same float32 rows (fixture
+ * weights and edge cases), and our Q4_K / Q6_K dequantizers against its values: golden/quant_golden.gguf,
+ * written by golden/make_quant_golden.py (read here by our own GGUF reader).
+ */
+const GOLDEN = fileURLToPath(new URL("./golden/quant_golden.gguf", import.meta.url));
+
+let file: GGUFFile;
+beforeAll(async () => {
+  file = await openGGUFFile(GOLDEN);
+});
+
+async function bytesOf(name: string): Promise<Uint8Array> {
+  return (await (await file.readTensor(name)).data()) as Uint8Array;
+}
+
+describe.each(["llama_q_proj", "llama_down_proj", "edge"])("%s", (name) => {
+  for (const type of ["q8_0", "q4_0"] as const) {
+    it(`${type}: the same bytes as gguf-py (llama.cpp's reference rows)`, async () => {
+      const source = await file.readTensor(`${name}.f32`);
+      const expected = await bytesOf(`${name}.${type}`);
+      expect(file.tensors.get(`${name}.${type}`)!.dtype).toBe(type);
+      expect(file.tensors.get(`${name}.${type}`)!.shape).toEqual(source.shape);
+      const values = (await source.data()) as Float32Array;
+      const ours = new Uint8Array(expected.length);
+      quantizeBlocks(type, values, 0, values.length, ours, 0);
+      const firstDifference = ours.findIndex((b, i) => b !== expected[i]);
+      expect(firstDifference, `first differing byte of ${expected.length}`).toBe(-1);
+      // and through the tensor API, which quantizes along the last axis by default
+      const q = await quantizeTensor(source, type);
+      expect(q.dtype).toBe(type);
+      expect(Array.from((await q.data()) as Uint8Array)).toEqual(Array.from(expected));
+    });
+  }
+});
+
+describe("reading llama.cpp blocks", () => {
+  for (const type of ["q8_0", "q4_0", "q4_k", "q6_k"] as const) {
+    it(`${type}: dequantized as gguf-py does (our reader, our kernels)`, async () => {
+      const name = type.endsWith("_k") ? `kquant.${type}` : `llama_q_proj.${type}`;
+      const q = await file.readTensor(name);
+      expect(q.dtype).toBe(type);
+      const ours = (await q.cast("float32").data()) as Float32Array;
+      let expected: Float32Array;
+      if (type.endsWith("_k")) {
+        expected = (await (await file.readTensor(`${name}.f32`)).data()) as Float32Array;
+      } else {
+        // Q8_0 / Q4_0 values are exactly scale * level: compare with the float32 source within a level
+        expected = (await (await file.readTensor("llama_q_proj.f32")).data()) as Float32Array;
+      }
+      expect(ours.length).toBe(expected.length);
+      if (type.endsWith("_k")) {
+        let worst = 0;
+        for (let i = 0; i < ours.length; i++)
+          worst = Math.max(worst, Math.abs(ours[i]! - expected[i]!) / Math.max(1e-6, Math.abs(expected[i]!)));
+        // the same values up to the order of float32 roundings
+        expect(worst, "worst relative difference").toBeLessThanOrEqual(1e-6);
+      } else {
+        // each value within its block's step of the source: half a level (Q8_0), a level (Q4_0 clamps +8
+        // to +7), plus the float16 rounding of the scale times the largest level (127 or 8, 2^-11 each)
+        for (let b = 0; b < ours.length; b += 32) {
+          const amax = Math.max(...expected.subarray(b, b + 32).map(Math.abs));
+          const step = type === "q8_0" ? (amax / 127) * (0.5 + 127 / 2048) : (amax / 8) * (1 + 8 / 2048);
+          for (let i = b; i < b + 32; i++) expect(Math.abs(ours[i]! - expected[i]!)).toBeLessThanOrEqual(step + 1e-9);
+        }
+      }
+    });
+  }
+
+  it("take of a quantized table gives the rows dequantized, as a cast does", async () => {
+    const q = await file.readTensor("kquant.q6_k");
+    const rows = q.take(tensor([3, 0, 3], { dtype: "int32" }), 0);
+    expect(rows.dtype).toBe("float32");
+    const all = (await q.cast("float32").data()) as Float32Array;
+    const cols = q.shape[1]!;
+    const got = (await rows.data()) as Float32Array;
+    expect(Array.from(got.subarray(0, cols))).toEqual(Array.from(all.subarray(3 * cols, 4 * cols)));
+    expect(Array.from(got.subarray(cols, 2 * cols))).toEqual(Array.from(all.subarray(0, cols)));
+  });
+});
+
+describe("Q6_K quantization (llama.cpp's reference search; gguf-py has no Q6_K quantizer to compare bytes with)", () => {
+  it("round-trips the fixture weights within Q6_K's step", async () => {
+    const source = (await (await file.readTensor("llama_down_proj.f32")).data()) as Float32Array;
+    const n = Math.floor(source.length / 256) * 256;
+    const blocks = new Uint8Array((n / 256) * 210);
+    quantizeBlocks("q6_k", source, 0, n, blocks, 0);
+    const back = new Float32Array(n);
+    dequantizeBlocks("q6_k", blocks, 0, n, back, 0);
+    let err = 0;
+    let norm = 0;
+    for (let i = 0; i < n; i++) {
+      err += (back[i]! - source[i]!) ** 2;
+      norm += source[i]! ** 2;
+    }
+    // 6 bits: relative RMS error about 1%; Q4_0 on the same rows is about 8%
+    expect(Math.sqrt(err / norm)).toBeLessThan(0.02);
+  });
+});
+
+it("refuses rows that are not whole blocks, naming the sizes", async () => {
+  const t = tensor([[1, 2, 3]]);
+  await expect(quantizeTensor(t, "q8_0" as QuantizedDType)).rejects.toThrow(/blocks of 32 values; axis 1 has 3/);
+});

@@ -1,0 +1,164 @@
+import type { Tokenizer } from "../tokenizer.js";
+import { TokenizerError } from "../utils/errors.js";
+import { fromTokenizerJson } from "./tokenizer_json.js";
+
+/**
+ * Tokenizers in GGUF metadata (llama.cpp's tokenizer.ggml.* keys), both ways, for byte-level BPE
+ * ("gpt2" in GGUF: GPT-2, GPT-NeoX, BLOOM-style, Llama 3, Qwen 2 vocabularies). GGUF names the
+ * pre-tokenizer regex by a label (tokenizer.ggml.pre) instead of storing it: the regexes we know
+ * by label are below; another is an error naming it. SentencePiece-style GGUF vocabularies
+ * ("llama", "t5") and WordPiece ("bert") are errors naming the model.
+ */
+
+/** A GGUF metadata value as @llm/tensor's GGUF writer takes it (this package stands alone). */
+export type GGUFTokenizerValue =
+  | { readonly type: "string"; readonly value: string }
+  | { readonly type: "uint32" | "int32"; readonly value: number }
+  | { readonly type: "bool"; readonly value: boolean }
+  | { readonly type: "array"; readonly itemType: "string" | "int32"; readonly value: readonly (string | number)[] };
+
+/** tokenizer.ggml.pre label -> the Split regex before a pass-through ByteLevel (null: GPT-2's own ByteLevel regex). */
+const PRE_TOKENIZERS: Record<string, string | null> = {
+  "gpt-2": null,
+  default: null,
+  "llama-bpe":
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+  qwen2: "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+};
+
+/** llama.cpp's token types. */
+const NORMAL = 1;
+const CONTROL = 3;
+const USER_DEFINED = 4;
+
+export interface ToGGUFOptions {
+  /** The token llama.cpp starts (bos) and ends (eos) a sequence with; default "<|endoftext|>" when the vocab has it. */
+  bos?: string;
+  eos?: string;
+}
+
+/** The tokenizer.ggml.* metadata of a byte-level BPE tokenizer, for a GGUF file. */
+export function toGGUFMetadata(tokenizer: Tokenizer, options: ToGGUFOptions = {}): Map<string, GGUFTokenizerValue> {
+  const json = tokenizer.toJSON() as {
+    model: Record<string, unknown>;
+    pre_tokenizer: unknown;
+    added_tokens: { id: number; content: string; special: boolean }[];
+  };
+  const model = json.model;
+  if (model.type !== "BPE") throw new TokenizerError(`toGGUFMetadata: expected a BPE tokenizer, found model type ${String(model.type)}`);
+  const pre = preLabel(json.pre_tokenizer);
+  const size = tokenizer.vocabSize;
+  const tokens: string[] = new Array(size);
+  const types: number[] = new Array(size).fill(NORMAL);
+  for (let id = 0; id < size; id++) {
+    const token = tokenizer.idToToken(id);
+    if (token === undefined) throw new TokenizerError(`toGGUFMetadata: GGUF needs ids 0..${size - 1} without gaps; id ${id} has no token`);
+    tokens[id] = token;
+  }
+  for (const t of json.added_tokens) types[t.id] = t.special ? CONTROL : USER_DEFINED;
+  const merges = (model.merges as (string | [string, string])[]).map((m) => (typeof m === "string" ? m : `${m[0]} ${m[1]}`));
+  const out = new Map<string, GGUFTokenizerValue>([
+    ["tokenizer.ggml.model", { type: "string", value: "gpt2" }],
+    ["tokenizer.ggml.pre", { type: "string", value: pre }],
+    ["tokenizer.ggml.tokens", { type: "array", itemType: "string", value: tokens }],
+    ["tokenizer.ggml.token_type", { type: "array", itemType: "int32", value: types }],
+    ["tokenizer.ggml.merges", { type: "array", itemType: "string", value: merges }],
+  ]);
+  const idOf = (token: string | undefined, key: string): number | undefined => {
+    if (token === undefined) return tokenizer.tokenToId("<|endoftext|>");
+    const id = tokenizer.tokenToId(token);
+    if (id === undefined)
+      throw new TokenizerError(`toGGUFMetadata: options.${key}: ${JSON.stringify(token)} is not a token of this vocabulary`);
+    return id;
+  };
+  const bos = idOf(options.bos, "bos");
+  const eos = idOf(options.eos, "eos");
+  if (bos !== undefined) out.set("tokenizer.ggml.bos_token_id", { type: "uint32", value: bos });
+  if (eos !== undefined) out.set("tokenizer.ggml.eos_token_id", { type: "uint32", value: eos });
+  out.set("tokenizer.ggml.add_bos_token", { type: "bool", value: false });
+  return out;
+}
+
+/** Which GGUF pre-tokenizer label a tokenizer.json pre_tokenizer is. */
+function preLabel(pre: unknown): string {
+  const p = pre as { type?: string; use_regex?: boolean; pretokenizers?: { type?: string; pattern?: { Regex?: string } }[] } | null;
+  if (p?.type === "ByteLevel" && p.use_regex !== false) return "gpt-2";
+  const split = p?.type === "Sequence" ? p.pretokenizers?.find((x) => x.type === "Split") : undefined;
+  const regex = split?.pattern?.Regex;
+  for (const [label, pattern] of Object.entries(PRE_TOKENIZERS)) if (pattern !== null && pattern === regex) return label;
+  throw new TokenizerError(
+    `toGGUFMetadata: llama.cpp names pre-tokenizers by label; this one (${JSON.stringify(pre)?.slice(0, 120)}) is none we know (${Object.keys(PRE_TOKENIZERS).join(", ")})`,
+  );
+}
+
+/** A tokenizer from a GGUF file's metadata (tokenizer.ggml.*), as llama.cpp reads it. */
+export function fromGGUFMetadata(metadata: ReadonlyMap<string, unknown>, source = "GGUF"): Tokenizer {
+  const model = metadata.get("tokenizer.ggml.model");
+  if (model !== "gpt2") {
+    throw new TokenizerError(
+      `${source}: tokenizer.ggml.model ${JSON.stringify(model)} is not one we read (we read "gpt2": byte-level BPE)`,
+    );
+  }
+  const tokens = metadata.get("tokenizer.ggml.tokens");
+  const merges = metadata.get("tokenizer.ggml.merges");
+  if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === "string"))
+    throw new TokenizerError(`${source}: tokenizer.ggml.tokens: expected an array of strings`);
+  if (!Array.isArray(merges)) throw new TokenizerError(`${source}: tokenizer.ggml.merges: expected an array of strings`);
+  const types = (metadata.get("tokenizer.ggml.token_type") as number[] | undefined) ?? [];
+  const preName = String(metadata.get("tokenizer.ggml.pre") ?? "default");
+  if (!(preName in PRE_TOKENIZERS)) {
+    throw new TokenizerError(
+      `${source}: tokenizer.ggml.pre "${preName}" is not a pre-tokenizer we know (${Object.keys(PRE_TOKENIZERS).join(", ")})`,
+    );
+  }
+  const split = PRE_TOKENIZERS[preName]!;
+  const vocab: Record<string, number> = {};
+  tokens.forEach((t, id) => {
+    vocab[t] = id;
+  });
+  const added = tokens
+    .map((content, id) => ({ id, content, type: types[id] ?? NORMAL }))
+    .filter((t) => t.type === CONTROL || t.type === USER_DEFINED)
+    .map((t) => ({
+      id: t.id,
+      content: t.content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: t.type === CONTROL,
+    }));
+  const preTokenizer =
+    split === null
+      ? { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true }
+      : {
+          type: "Sequence",
+          pretokenizers: [
+            { type: "Split", pattern: { Regex: split }, behavior: "Isolated", invert: false },
+            { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false },
+          ],
+        };
+  return fromTokenizerJson(
+    {
+      version: "1.0",
+      added_tokens: added,
+      normalizer: null,
+      pre_tokenizer: preTokenizer,
+      post_processor: null,
+      decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
+      model: {
+        type: "BPE",
+        dropout: null,
+        unk_token: null,
+        continuing_subword_prefix: null,
+        end_of_word_suffix: null,
+        fuse_unk: false,
+        byte_fallback: false,
+        ignore_merges: split !== null,
+        vocab,
+        merges,
+      },
+    },
+    `${source} (tokenizer.ggml.*)`,
+  );
+}
