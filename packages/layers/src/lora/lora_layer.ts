@@ -1,4 +1,4 @@
-import { isFloating, keep, noGrad, rand, tidy, type Rng, type Tensor } from "@llm/tensor";
+import { isFloating, isQuantized, keep, noGrad, rand, tidy, type Rng, type Tensor } from "@llm/tensor";
 import { LayerArgumentError } from "../errors.js";
 import { linearForward, type LinearAdapter } from "../linear.js";
 import type { LoraLayerSettings } from "./config.js";
@@ -104,9 +104,11 @@ export class LoraLayer implements LinearAdapter {
         `LoRA: cannot merge adapter "${adapter}" into ${this.name}: the head's weight is the token embedding's, which would change too (use the adapter unmerged)`,
       );
     }
-    if (!isFloating(weight.dtype)) {
+    if (!isFloating(weight.dtype) || isQuantized(weight.dtype)) {
+      // Requantizing base + delta would round the adapter away (what is left of it is below the block
+      // scales' step), so we keep it unmerged rather than merge it lossily.
       throw new LayerArgumentError(
-        `LoRA: cannot merge adapter "${adapter}" into ${this.name}.weight: it is ${weight.dtype}; merging needs a floating-point weight (use the adapter unmerged over a quantized base)`,
+        `LoRA: cannot merge adapter "${adapter}" into ${this.name}.weight: it is ${weight.dtype}; merging needs a float32, float16 or bfloat16 weight (use the adapter unmerged over a quantized base, or load the base with dtype "float32" to merge)`,
       );
     }
     noGrad(() => {
