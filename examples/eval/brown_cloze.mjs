@@ -8,8 +8,12 @@ import { readBrown } from "../demo/brown.mjs";
 export function brownCloze({ n = 200, seed = 0, poolSize = 400 } = {}) {
   const docs = readBrown();
   const counts = new Map();
-  for (const d of docs) for (const s of d.sentences) for (const w of s.split(" ")) if (/^[a-z]+$/.test(w)) counts.set(w, (counts.get(w) ?? 0) + 1);
-  const byFrequency = [...counts].filter(([, c]) => c >= 5).sort((a, b) => b[1] - a[1]).map(([w]) => w);
+  for (const d of docs)
+    for (const s of d.sentences) for (const w of s.split(" ")) if (/^[a-z]+$/.test(w)) counts.set(w, (counts.get(w) ?? 0) + 1);
+  const byFrequency = [...counts]
+    .filter(([, c]) => c >= 5)
+    .sort((a, b) => b[1] - a[1])
+    .map(([w]) => w);
   const rank = new Map(byFrequency.map((w, i) => [w, i]));
   const rng = new Rng(seed);
   const questions = (held) => {

@@ -1,13 +1,15 @@
 // Evaluates a model folder (config.json + model.safetensors + tokenizer.json, e.g. what `pnpm demo`
-// writes), optionally with a LoRA adapter in peft's layout, the way the CLI's `llm eval` will:
+// writes), optionally with a LoRA adapter in peft's layout:
 //  - perplexity of a text with a sliding window (Hugging Face's guide): --text FILE, or the Brown
 //    corpus's held-out documents (the demo's split) when no --text is given;
 //  - multiple-choice accuracy (acc and acc_norm with standard errors, lm-evaluation-harness's way)
 //    on a JSONL task: --task FILE.jsonl, or --task brown-cloze (built from the corpus, see brown_cloze.mjs);
 //    --shots K puts K solved examples (seeded: --seed) before each question.
+// `llm eval SOURCE --text FILE --task FILE.jsonl` does the same from the command line; --write-task
+// FILE writes the Brown cloze questions as JSONL for it (and --write-pool FILE their few-shot pool).
 //
 //   node examples/eval/eval.mjs --model out/demo/checkpoint [--adapter DIR] [--text FILE] [--task brown-cloze|FILE]
-//        [--shots K] [--pool FILE] [--limit N] [--max-length N] [--stride N] [--json FILE]
+//        [--shots K] [--pool FILE] [--limit N] [--max-length N] [--stride N] [--json FILE] [--write-task FILE] [--write-pool FILE]
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -30,6 +32,8 @@ const { values: args } = parseArgs({
     "max-length": { type: "string" },
     stride: { type: "string" },
     json: { type: "string" },
+    "write-task": { type: "string" },
+    "write-pool": { type: "string" },
   },
 });
 const started = Date.now();
@@ -43,7 +47,12 @@ const maxLength = Number(args["max-length"] ?? (Number.isFinite(model.config.max
 console.log(`${args.model}${args.adapter ? ` + adapter ${args.adapter}` : ""}: context ${maxLength} tokens`);
 
 // Perplexity.
-const text = args.text ? readFileSync(args.text, "utf8") : readBrown().filter((_, i) => i % 20 === 10).flatMap((d) => d.sentences).join("\n");
+const text = args.text
+  ? readFileSync(args.text, "utf8")
+  : readBrown()
+      .filter((_, i) => i % 20 === 10)
+      .flatMap((d) => d.sentences)
+      .join("\n");
 const ids = tokenizer.encode(text);
 const stride = Number(args.stride ?? Math.floor(maxLength / 2));
 const ppl = await slidingWindowPerplexity(model, ids, { maxLength, stride });
@@ -57,6 +66,9 @@ let docs;
 let pool;
 if (args.task === "brown-cloze") ({ docs, pool } = brownCloze({ n: Number(args.limit) }));
 else docs = parseMultipleChoiceJsonl(readFileSync(args.task, "utf8"), args.task).slice(0, Number(args.limit));
+const jsonl = (docs) => docs.map((d) => JSON.stringify(d)).join("\n") + "\n";
+if (args["write-task"]) writeFileSync(args["write-task"], jsonl(docs));
+if (args["write-pool"] && pool) writeFileSync(args["write-pool"], jsonl(pool));
 if (args.pool) pool = parseMultipleChoiceJsonl(readFileSync(args.pool, "utf8"), args.pool);
 const shots = Number(args.shots);
 const mc = await scoreMultipleChoice(model, tokenizer, docs, {
@@ -71,5 +83,8 @@ console.log(
 );
 if (args.json) {
   const { scores, ...summary } = mc;
-  writeFileSync(args.json, `${JSON.stringify({ model: args.model, adapter: args.adapter ?? null, perplexity: ppl, multipleChoice: { task: args.task, shots, ...summary } }, null, 2)}\n`);
+  writeFileSync(
+    args.json,
+    `${JSON.stringify({ model: args.model, adapter: args.adapter ?? null, perplexity: ppl, multipleChoice: { task: args.task, shots, ...summary } }, null, 2)}\n`,
+  );
 }

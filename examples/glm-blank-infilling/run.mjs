@@ -136,7 +136,9 @@ const trainer = new Trainer({
     const { exact } = await fillExactMatch(model, tokenizer, checkQuestions, tokens);
     checkingMs += Date.now() - checkStarted;
     if (firstBeat === null && exact > baselineOf(checkQuestions)) firstBeat = { step: r.step, seconds: elapsed };
-    console.log(`  step ${r.step} (${elapsed.toFixed(0)} s of training): fills exact ${pct(exact)} on 100 held-out blanks (baseline "${frequent}" ${pct(baselineOf(checkQuestions))})`);
+    console.log(
+      `  step ${r.step} (${elapsed.toFixed(0)} s of training): fills exact ${pct(exact)} on 100 held-out blanks (baseline "${frequent}" ${pct(baselineOf(checkQuestions))})`,
+    );
   },
 });
 const trainStarted = Date.now();
@@ -193,13 +195,22 @@ console.log(
 const distinct = new Set(final.fills).size;
 console.log(`${distinct} different fills over ${questions.length} blanks; some of them:`);
 for (const [i, q] of questions.slice(0, 8).entries()) {
-  console.log(`  ${q.masked}\n    filled ${JSON.stringify(final.fills[i])}, was ${JSON.stringify(q.answer)}${final.fills[i] === q.answer ? "  (exact)" : ""}`);
+  console.log(
+    `  ${q.masked}\n    filled ${JSON.stringify(final.fills[i])}, was ${JSON.stringify(q.answer)}${final.fills[i] === q.answer ? "  (exact)" : ""}`,
+  );
 }
 
 // Sampling fills longer blanks too (temperature 0.8, top-k 40).
 const rng = new Rng(seed + 1);
 for (const q of questions.slice(8, 11)) {
-  const sampled = await fillBlanksText(model, tokenizer, q.masked, { tokens, maxSpanTokens: 8, minSpanTokens: 1, temperature: 0.8, topK: 40, seed: rng.int(1e9) });
+  const sampled = await fillBlanksText(model, tokenizer, q.masked, {
+    tokens,
+    maxSpanTokens: 8,
+    minSpanTokens: 1,
+    temperature: 0.8,
+    topK: 40,
+    seed: rng.int(1e9),
+  });
   console.log(`  sampled: ${sampled.text}`);
 }
 console.log(`done in ${seconds()}s`);

@@ -26,11 +26,11 @@ check = load_file(os.path.join(out, "check.safetensors"))
 
 model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, attn_implementation="eager").eval()
 peft_model = PeftModel.from_pretrained(model, adapter).eval()
+adapted = [n for n, _ in peft_model.named_modules() if n.endswith("lora_A.default")]
 with torch.no_grad():
     logits = peft_model(check["input_ids"].long()).logits
     merged = peft_model.merge_and_unload()(check["input_ids"].long()).logits
 diff = (logits - check["logits"]).abs().max().item()
 merged_diff = (merged - check["logits"]).abs().max().item()
-adapted = [n for n, _ in peft_model.named_modules() if n.endswith("lora_A.default")]
 print(f"peft loaded {adapter}: {len(adapted)} adapted layers; max |peft logits - ours| = {diff:.2e}, after merge_and_unload {merged_diff:.2e}")
 sys.exit(0 if diff < 1e-4 and merged_diff < 1e-4 else 1)

@@ -5,7 +5,18 @@ import { expect, it } from "vitest";
 import { coarseTag, LABELS, posQuestions, questionMessages, readTaggedBrown, sentenceText } from "./pos_task.mjs";
 
 it("folds Brown's tags into seven classes and leaves the rest out", () => {
-  const cases = { nn: "noun", "nns-tl": "noun", np$: "noun", vbd: "verb", vbg: "verb", jjr: "adjective", rb: "adverb", ppss: "pronoun", in: "preposition", at: "determiner" };
+  const cases = {
+    nn: "noun",
+    "nns-tl": "noun",
+    np$: "noun",
+    vbd: "verb",
+    vbg: "verb",
+    jjr: "adjective",
+    rb: "adverb",
+    ppss: "pronoun",
+    in: "preposition",
+    at: "determiner",
+  };
   for (const [tag, label] of Object.entries(cases)) expect(coarseTag(tag), tag).toBe(label);
   for (const tag of [".", ",", "cc", "cs", "md", "be", "hvd", "fw-nn", "to", "cd"]) expect(coarseTag(tag), tag).toBeNull();
   expect(LABELS).toHaveLength(7);

@@ -133,7 +133,8 @@ async function evaluate(label) {
 }
 
 const pct = (x) => `${(100 * x).toFixed(1)}%`;
-const row = (r) => `  ${r.label.padEnd(22)} ${pct(r.exact).padStart(8)} ${pct(r.acc).padStart(8)} ${pct(r.accNorm).padStart(9)} ${r.loss.toFixed(3).padStart(10)}`;
+const row = (r) =>
+  `  ${r.label.padEnd(22)} ${pct(r.exact).padStart(8)} ${pct(r.acc).padStart(8)} ${pct(r.accNorm).padStart(9)} ${r.loss.toFixed(3).padStart(10)}`;
 const header = `  ${"".padEnd(22)} ${"exact".padStart(8)} ${"MC acc".padStart(8)} ${"acc_norm".padStart(9)} ${"task loss".padStart(10)}`;
 
 const before = await evaluate("base model");
@@ -146,7 +147,11 @@ log(row(before));
 // ~1.4 nats in 240 steps (the head of a 64-wide model barely reaches rare tokens such as " N"),
 // where with it the answers' spelling is learned in the first 100 steps.
 const targets = ["c_attn", "c_proj", "c_fc", "lm_head"];
-const lora = LoraAdapters.of(model).add("pos", { r: Number(args.rank), alpha: Number(args.alpha), dropout: 0.05, targetModules: targets }, { seed });
+const lora = LoraAdapters.of(model).add(
+  "pos",
+  { r: Number(args.rank), alpha: Number(args.alpha), dropout: 0.05, targetModules: targets },
+  { seed },
+);
 const trainable = lora.parameterCount("pos");
 log(
   `\n[${seconds()}s] LoRA r ${args.rank}, alpha ${args.alpha} on ${lora.layersOf("pos").length} layers (${targets.join(", ")}): ${trainable.toLocaleString("en-US")} trainable parameters (${pct(trainable / baseParameters)} of the base's ${baseParameters.toLocaleString("en-US")}, which stay frozen)`,
@@ -173,7 +178,9 @@ const trainer = new Trainer({
     trainedTokens += r.tokens;
   },
 });
-log(`[${seconds()}s] SFT: ${totalSteps} steps of ${batchSize} rows or ${args.minutes} min, whichever ends first (AdamW lr ${args.lr}, loss on answers only)`);
+log(
+  `[${seconds()}s] SFT: ${totalSteps} steps of ${batchSize} rows or ${args.minutes} min, whichever ends first (AdamW lr ${args.lr}, loss on answers only)`,
+);
 const state = await trainer.run();
 if (process.stderr.isTTY) process.stderr.write("\n");
 const trainSeconds = (performance.now() - trainStarted) / 1000;
@@ -217,7 +224,11 @@ const pairRng = new Rng(seed + 5);
 const pairOf = (q) => {
   const wrong = LABELS.filter((l) => l !== q.label);
   return tokenizePair(
-    { prompt: questionMessages(q), chosen: [{ role: "assistant", content: q.label }], rejected: [{ role: "assistant", content: wrong[pairRng.int(wrong.length)] }] },
+    {
+      prompt: questionMessages(q),
+      chosen: [{ role: "assistant", content: q.label }],
+      rejected: [{ role: "assistant", content: wrong[pairRng.int(wrong.length)] }],
+    },
     { tokenizer, formatter, maxLength: context },
   );
 };
@@ -234,8 +245,18 @@ const dpo = { beta: 0.1 };
 const dpoOptimizer = new AdamW(lora.namedParameters("dpo"), { lr: 5e-3, betas: [0.9, 0.95], weightDecay: 0 });
 const dpoData = new DpoBatches(trainPairs, { batchSize: 16, padId: 0, seed });
 const dpoSteps = Number(args["dpo-steps"]);
-const dpoTrainer = new Trainer({ model, optimizer: dpoOptimizer, data: dpoData, loss: dpoObjective(dpo), totalSteps: dpoSteps, clipNorm: 1, progress: false });
-log(`\n[${seconds()}s] DPO (beta ${dpo.beta}, sigmoid loss): ${dpoSteps} steps of 16 pairs; held-out chosen/rejected margin (beta x log-ratio, nats):`);
+const dpoTrainer = new Trainer({
+  model,
+  optimizer: dpoOptimizer,
+  data: dpoData,
+  loss: dpoObjective(dpo),
+  totalSteps: dpoSteps,
+  clipNorm: 1,
+  progress: false,
+});
+log(
+  `\n[${seconds()}s] DPO (beta ${dpo.beta}, sigmoid loss): ${dpoSteps} steps of 16 pairs; held-out chosen/rejected margin (beta x log-ratio, nats):`,
+);
 const show = async (step) => {
   model.eval();
   const m = await evaluateDpo(model, [heldBatch], dpo);
