@@ -66,7 +66,7 @@ let docs;
 let pool;
 if (args.task === "brown-cloze") ({ docs, pool } = brownCloze({ n: Number(args.limit) }));
 else docs = parseMultipleChoiceJsonl(readFileSync(args.task, "utf8"), args.task).slice(0, Number(args.limit));
-const jsonl = (docs) => docs.map((d) => JSON.stringify(d)).join("\n") + "\n";
+const jsonl = (docs) => `${docs.map((d) => JSON.stringify(d)).join("\n")}\n`;
 if (args["write-task"]) writeFileSync(args["write-task"], jsonl(docs));
 if (args["write-pool"] && pool) writeFileSync(args["write-pool"], jsonl(pool));
 if (args.pool) pool = parseMultipleChoiceJsonl(readFileSync(args.pool, "utf8"), args.pool);

@@ -12,7 +12,7 @@ export function blankQuestions(sentences, rng, { count = 200, maxWords = 20 } = 
     if (out.length >= count) break;
     const words = sentence.split(" ");
     if (words.length < 5 || words.length > maxWords) continue;
-    const candidates = words.map((w, i) => i).filter((i) => i > 0 && i < words.length - 1 && isWord(words[i]));
+    const candidates = words.map((_, i) => i).filter((i) => i > 0 && i < words.length - 1 && isWord(words[i]));
     if (candidates.length === 0) continue;
     const at = candidates[rng.int(candidates.length)];
     out.push({ sentence, answer: words[at], masked: `${words.slice(0, at).join(" ")}[MASK] ${words.slice(at + 1).join(" ")}` });
