@@ -111,7 +111,7 @@ describe("DPO (sigmoid loss) against a case worked by hand", () => {
     expect(await byModel.sum.item()).toBeCloseTo(-ln(sigmoid(zRef)), 6);
     byModel.sum.backward();
     expect(refLogits.grad).toBeNull();
-    const copy = { ...noRef };
+    const copy: TokenizedPair = { ...noRef };
     await precomputeReferenceLogProbs(reference, [copy], { padId: 0 });
     expect(copy.referenceChosen).toBeCloseTo(2 * ln(1 / 3), 6);
     expect(await dpoLoss(policy, collateDpo([copy], { padId: 0 }), { beta }).sum.item()).toBeCloseTo(-ln(sigmoid(zRef)), 6);

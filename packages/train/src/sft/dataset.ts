@@ -1,10 +1,12 @@
 import { TrainError } from "../errors.js";
 
 /** One turn of a conversation. */
-export interface ChatMessage {
+// A type, not an interface: chat templates take messages with an index signature (any extra
+// field), which a type literal satisfies and an interface does not.
+export type ChatMessage = {
   role: string;
   content: string;
-}
+};
 
 /**
  * A supervised fine-tuning example, in one of two forms: a conversation (trained on the
