@@ -267,6 +267,23 @@ describe("LoRA layers", () => {
     expect(() => lora.add("x.y", { targetModules: ["q_proj"] })).toThrow(/adapter names are letters/);
   });
 
+  it("setTrainable freezes one adapter while another trains on top of it (both active)", () => {
+    const { root, forward } = tinyModel();
+    const lora = LoraAdapters.of(root);
+    lora.add("sft", { r: 2, targetModules: ["q_proj"], initLoraWeights: false }, { seed: 1 });
+    lora.add("dpo", { r: 2, targetModules: ["q_proj"], initLoraWeights: false }, { seed: 2, trainable: true });
+    lora.use(["sft", "dpo"]);
+    lora.setTrainable("sft", false);
+    tidy(() => forward(input()).sum()).backward();
+    for (const [name, p] of lora.namedParameters("sft")) {
+      expect(p.requiresGrad, name).toBe(false);
+      expect(p.grad, name).toBeNull();
+    }
+    for (const [name, p] of lora.namedParameters("dpo")) expect(p.grad, name).not.toBeNull();
+    lora.setTrainable("sft", true);
+    expect(lora.parameters("sft").every((p) => p.requiresGrad)).toBe(true);
+  });
+
   it("A and B must have the layer's shapes and rank; the error names the layer and the adapter", () => {
     const linear = new Linear(4, 3);
     linear.initialize(new Rng(0), 0.5);
