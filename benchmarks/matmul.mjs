@@ -1,8 +1,10 @@
-// pnpm bench:matmul — float32 square matmul GFLOP/s: @llm/tensor (CPU backend, one thread: its
-// default WASM SIMD kernel, and its pure-JS kernel for reference) against
-// @tensorflow/tfjs-backend-cpu and @tensorflow/tfjs-backend-wasm, in one process.
-// Each library multiplies the same random matrices; one warm-up, then the best and the median of
-// the timed runs (wall clock, including reading the result back). `--quick` runs fewer repeats.
+// pnpm bench:matmul — float32 square matmul GFLOP/s: @llm/tensor (CPU backend: its WASM SIMD
+// kernel on one thread and on all cores, and its pure-JS kernel for reference) against
+// @tensorflow/tfjs-backend-cpu and @tensorflow/tfjs-backend-wasm, in one process, beside the
+// WebAssembly SIMD peak of this core, measured in the same run by a kernel that only multiplies
+// and adds registers (benchmarks/matmul/peak.mjs). Each library multiplies the same random
+// matrices; one warm-up, then the best and the median of the timed runs (wall clock, including
+// reading the result back). `--quick` runs fewer repeats. Writes out/bench/matmul.json.
 import { CpuBackend, matmul, rand, setBackend } from "@llm/tensor";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
@@ -10,6 +12,9 @@ import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { availableParallelism, loadavg } from "node:os";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { simdPeak } from "./matmul/peak.mjs";
 
 const quick = process.argv.includes("--quick");
 const sizes = [256, 512, 1024];
@@ -43,9 +48,12 @@ function runsFor(n, slow) {
   return n >= 1024 ? 5 : n >= 512 ? 9 : 21;
 }
 
-/** Our CPU backend, with the WASM kernel (the default) or without it. */
-async function ours(n, wasm) {
-  setBackend(new CpuBackend({ wasm }));
+const cores = availableParallelism();
+
+/** Our CPU backend, with the WASM kernel (the default) or without it, on `threads` threads. */
+async function ours(n, wasm, threads = 1) {
+  const backend = new CpuBackend({ wasm, threads });
+  setBackend(backend);
   const a = rand([n, n], { seed: 1 });
   const b = rand([n, n], { seed: 2 });
   const result = await time(
@@ -58,6 +66,7 @@ async function ours(n, wasm) {
   );
   a.dispose();
   b.dispose();
+  backend.close();
   return result;
 }
 
@@ -90,24 +99,55 @@ const fmt = (x) => x.toFixed(2).padStart(7);
 
 await useTfjs("wasm");
 const { getThreadsCount } = await import("@tensorflow/tfjs-backend-wasm");
+const peak = simdPeak(false);
+const peakFma = simdPeak(true);
+const fma = new CpuBackend({ threads: 1 }).relaxedSimd;
 console.log(
   `float32 matmul [n,n] x [n,n], GFLOP/s from the best run (median in brackets); node ${process.version}, ` +
-    `${availableParallelism()} CPUs (load average ${loadavg()[0].toFixed(1)}), tfjs-backend-wasm threads: ${getThreadsCount()}`,
+    `${cores} CPUs (load average ${loadavg()[0].toFixed(1)}), tfjs-backend-wasm threads: ${getThreadsCount()}`,
 );
-console.log("    n | @llm/tensor cpu      | (its JS kernel)      | tfjs-backend-cpu     | tfjs-backend-wasm    | ours/cpu | ours/wasm");
+console.log(
+  `WebAssembly SIMD peak of this core (register-only kernel, process CPU time): ${peak.toFixed(1)} GFLOP/s with multiply + add` +
+    (peakFma ? `, ${peakFma.toFixed(1)} with relaxed SIMD's fused multiply-add` : " (no relaxed SIMD here)") +
+    `; our kernels use ${fma ? "the fused multiply-add" : "multiply + add"}`,
+);
+const allCores = `all ${cores} cores`.padEnd(21);
+console.log(
+  `    n | @llm/tensor 1 thread | ${allCores}| (its JS kernel)      | tfjs-backend-cpu     | tfjs-backend-wasm    | ours/cpu | ours/wasm`,
+);
 const byCpu = [];
+const rows = [];
 for (const n of sizes) {
-  const o = await ours(n, true);
+  const o = await ours(n, true, 1);
+  const all = cores > 1 ? await ours(n, true, cores) : o;
   const j = await ours(n, false);
   const c = await tfjs("cpu", n);
   const w = await tfjs("wasm", n);
   const col = (t) => `${fmt(gflops(n, t.best))} (${fmt(gflops(n, t.median))})`;
   console.log(
-    `${String(n).padStart(5)} | ${col(o)}    | ${col(j)}    | ${col(c)}    | ${col(w)}    | ` +
+    `${String(n).padStart(5)} | ${col(o)}    | ${col(all)}    | ${col(j)}    | ${col(c)}    | ${col(w)}    | ` +
       `${fmt(c.best / o.best)}x | ${fmt(w.best / o.best)}x`,
   );
   const pad = (t) => `${fmt(gflops(n, t.cpu))}              `;
-  byCpu.push(`${String(n).padStart(5)} | ${pad(o)}| ${pad(j)}| ${pad(c)}| ${pad(w)}| ${fmt(c.cpu / o.cpu)}x | ${fmt(w.cpu / o.cpu)}x`);
+  byCpu.push(
+    `${String(n).padStart(5)} | ${pad(o)}| ${" ".repeat(21)}| ${pad(j)}| ${pad(c)}| ${pad(w)}| ${fmt(c.cpu / o.cpu)}x | ${fmt(w.cpu / o.cpu)}x`,
+  );
+  const g = (t) => ({ best: gflops(n, t.best), median: gflops(n, t.median), cpu: gflops(n, t.cpu) });
+  rows.push({ n, ours: g(o), oursAllCores: g(all), oursJs: g(j), tfjsCpu: g(c), tfjsWasm: g(w) });
 }
-console.log("\nthe same runs, GFLOP/s from the best process CPU time:");
+console.log("\nthe same runs, GFLOP/s from the best process CPU time (the all-cores column has no single-thread CPU time):");
 for (const line of byCpu) console.log(line);
+const last = rows[rows.length - 1];
+const usedPeak = fma && peakFma ? peakFma : peak;
+console.log(
+  `\nours at ${last.n}, one thread: ${last.ours.cpu.toFixed(1)} GFLOP/s by CPU time = ${((100 * last.ours.cpu) / usedPeak).toFixed(0)}% of the ` +
+    `${usedPeak.toFixed(1)} GFLOP/s peak; all ${cores} cores: ${last.oursAllCores.best.toFixed(1)} GFLOP/s = ` +
+    `${(last.oursAllCores.best / last.ours.best).toFixed(2)}x one thread (wall clock)`,
+);
+const out = fileURLToPath(new URL("../out/bench/", import.meta.url));
+mkdirSync(out, { recursive: true });
+writeFileSync(
+  `${out}matmul.json.tmp`,
+  `${JSON.stringify({ benchmark: "matmul", node: process.version, cores, loadavg: loadavg(), peak: { multiplyAdd: peak, fusedMultiplyAdd: peakFma }, relaxedSimd: fma, rows }, null, 2)}\n`,
+);
+renameSync(`${out}matmul.json.tmp`, `${out}matmul.json`);

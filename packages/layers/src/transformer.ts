@@ -93,8 +93,10 @@ export class TransformerLanguageModel extends Module implements LanguageModel, S
           : this.embed.defaultPositionIds(batch, seq, past, attentionMask);
         const context: AttentionContext = { positionIds, mask: buildAttentionMask(seq, past + seq, attentionMask) };
         let h = this.embed.forward(toBackend(ids, backend), positionIds);
+        // A scope per block: without autograd each block's intermediates are freed as soon as it
+        // is done, so a long prompt holds one block's activations at a time, not every block's.
         this.blocks.forEach((block, i) => {
-          h = block.forward(h, context, cache?.layers[i]);
+          h = tidy(() => block.forward(h, context, cache?.layers[i]));
         });
         if (keep && keep < seq) h = h.slice(1, seq - keep);
         return this.head.forward(this.finalNorm ? this.finalNorm.forward(h) : h);

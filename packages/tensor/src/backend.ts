@@ -81,6 +81,12 @@ export interface Backend {
    * each tensor into a fresh array and hands it over this way, so the bytes are held once.
    */
   adopt?(data: HostArray, dtype: DType): BackendBuffer;
+  /**
+   * An array of `size` elements (any contents) that `adopt` then takes as it is: a loader reads a
+   * tensor straight into it, so the bytes land where the backend keeps them (the CPU backend's
+   * WebAssembly memory) with no second copy. Optional: where absent, loaders make plain arrays.
+   */
+  allocateHost?(dtype: DType, size: number): HostArray;
   /** A new buffer of `size` elements all equal to `value`. */
   fill(size: number, value: number, dtype: DType): BackendBuffer;
   /** Reads a whole buffer back to the host. */

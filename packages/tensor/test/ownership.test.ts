@@ -100,15 +100,27 @@ describe("Tensor.adopt", () => {
     );
   });
 
-  test("the CPU backend adopts a host array as it is", () => {
-    const data = new Float32Array([5, 6]);
+  test("the CPU backend adopts an array from allocateHost as it is", () => {
+    const data = cpuBackend.allocateHost("float32", 2) as Float32Array;
+    data.set([5, 6]);
     const buffer = cpuBackend.adopt(data, "float32");
-    expect(cpuBackend.readSync(buffer)).toEqual(data);
-    (data as Float32Array)[0] = 7; // shared: the backend kept the array itself
+    expect(cpuBackend.readSync(buffer)).toEqual(new Float32Array([5, 6]));
+    data[0] = 7; // shared: the backend kept the array itself
     expect(cpuBackend.readSync(buffer)[0]).toBe(7);
     // bools are normalised to 0/1, so they are copied
     const bools = new Uint8Array([0, 2]);
     expect(Array.from(cpuBackend.readSync(cpuBackend.adopt(bools, "bool")))).toEqual([0, 1]);
+  });
+
+  test("the CPU backend copies a plain array into its WebAssembly memory, and keeps it as it is without WASM", () => {
+    const data = new Float32Array([5, 6]);
+    const buffer = cpuBackend.adopt(data, "float32");
+    data[0] = 7; // copied: the kernels read the backend's memory
+    expect(Array.from(cpuBackend.readSync(buffer))).toEqual([5, 6]);
+    const plain = new CpuBackend({ wasm: false });
+    const kept = plain.adopt(data, "float32");
+    data[1] = 8;
+    expect(Array.from(plain.readSync(kept))).toEqual([7, 8]);
   });
 });
 

@@ -1,5 +1,5 @@
 import type { Backend } from "../backend.js";
-import type { DType } from "../dtype.js";
+import { BYTES_PER_ELEMENT, type DType } from "../dtype.js";
 import { getBackend } from "../engine.js";
 import { fromBuffer } from "../ops/core.js";
 import { safetensorsEntryToHost, type SafetensorsHostData } from "../safetensors/convert.js";
@@ -21,6 +21,9 @@ import { jsonDepth, previewJson } from "../preview.js";
 
 /** How deep config.json may nest. */
 export const MAX_CONFIG_DEPTH = 32;
+
+/** Safetensors dtypes whose bytes are already our dtype's array (F16/BF16 unless widened, see readHost). */
+const SAME_DTYPE: Partial<Record<SafetensorsDType, DType>> = { F32: "float32", I32: "int32", F16: "float16", BF16: "bfloat16" };
 
 /** Where one tensor of a checkpoint is: its file and the byte range of its data. */
 export interface CheckpointTensorInfo {
@@ -73,22 +76,35 @@ export class Checkpoint {
         { source: this.location, key: name },
         "expected a tensor of this checkpoint, found no such name",
       );
-    const host = await this.readHost(name, info, options);
+    const backend = options.backend ?? getBackend();
+    const host = await this.readHost(name, info, options, backend);
     if (options.checkFinite && (host.dtype === "float32" || host.dtype === "float16" || host.dtype === "bfloat16"))
       checkFiniteValues(host, info, `${this.location}/${info.file}`, name);
-    const backend = options.backend ?? getBackend();
     // the array is ours alone (a fresh read, or a fresh conversion of one): the backend may keep it
     const buffer = backend.adopt ? backend.adopt(host.data, host.dtype) : backend.upload(host.data, host.dtype);
     return fromBuffer(backend, buffer, info.shape, host.dtype as DType);
   }
 
-  private async readHost(name: string, info: CheckpointTensorInfo, options: ReadTensorOptions): Promise<SafetensorsHostData> {
+  private async readHost(
+    name: string,
+    info: CheckpointTensorInfo,
+    options: ReadTensorOptions,
+    backend: Backend,
+  ): Promise<SafetensorsHostData> {
     if (options.dtype === "float32" && (info.dtype === "F16" || info.dtype === "BF16")) {
       // read the halves into the upper half of the float32 array and widen them in place
-      const out = new Float32Array((info.end - info.begin) / 2);
-      await this.files.readInto(info.file, info.begin, new Uint8Array(out.buffer, out.byteLength / 2));
+      const size = (info.end - info.begin) / 2;
+      const out = (backend.allocateHost?.("float32", size) as Float32Array | undefined) ?? new Float32Array(size);
+      await this.files.readInto(info.file, info.begin, new Uint8Array(out.buffer, out.byteOffset + out.byteLength / 2, out.byteLength / 2));
       widenHalvesInPlace(out, info.dtype);
       return { dtype: "float32", data: out };
+    }
+    // Stored as the backend keeps it: read straight into the backend's own array.
+    const same = SAME_DTYPE[info.dtype];
+    if (same !== undefined && backend.allocateHost) {
+      const data = backend.allocateHost(same, (info.end - info.begin) / BYTES_PER_ELEMENT[same]);
+      await this.files.readInto(info.file, info.begin, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      return { dtype: same, data };
     }
     const bytes = new Uint8Array(info.end - info.begin);
     await this.files.readInto(info.file, info.begin, bytes);

@@ -19,6 +19,10 @@ import { copyQuantized, gatherQuantizedRows } from "./kernels/quantized.js";
 import { allocUninit, allocZeroed, pooledArrayBytes, releasePooledArrays } from "./pool.js";
 import { argmax, cumsum, reduce } from "./kernels/reduce.js";
 import { wasmDisabledByEnv } from "./wasm/runtime.js";
+import { useHeap, WasmHeap } from "./memory/heap.js";
+import { CpuRuntime, useRuntime } from "./resident/runtime.js";
+import { compileModulesAsync, hasRelaxedSimd } from "./resident/modules.js";
+import { hardwareThreads, threadsFromEnv } from "./threads/platform.js";
 
 export { CpuBuffer } from "./buffer.js";
 
@@ -41,10 +45,33 @@ function matches(data: HostArray, dtype: DType): boolean {
 
 export interface CpuBackendOptions {
   /**
-   * Run float32 matmuls on the WebAssembly SIMD kernel where the runtime has it (the JS kernels
-   * otherwise). Defaults to on, unless the environment sets LLM_TENSOR_WASM=0.
+   * Keep tensors in WebAssembly memory and run the kernels there, with SIMD, where the runtime
+   * has it (plain arrays and JS kernels otherwise). Defaults to on, unless the environment sets
+   * LLM_TENSOR_WASM=0.
    */
   wasm?: boolean;
+  /**
+   * Threads the kernels split their work over, the calling thread included (default: the
+   * machine's logical cores, or LLM_TENSOR_THREADS from the environment). Threads need
+   * SharedArrayBuffer: where it is missing (a browser page that is not cross-origin isolated)
+   * the backend runs on one thread and says so once. Results do not depend on the count.
+   */
+  threads?: number;
+  /**
+   * Bytes one WebAssembly memory may hold (default and most: 4 GiB, the wasm32 limit). Tensors
+   * fill a memory, then the next; a model larger than one memory is spread over several.
+   */
+  maxMemoryBytes?: number;
+  /**
+   * Use relaxed SIMD's fused multiply-add in the matrix kernels (default: where the engine has
+   * it). Results differ from the unfused kernels in the last bits; both are tested.
+   */
+  relaxedSimd?: boolean;
+  /**
+   * Work (multiply-adds or elements) a kernel gives each thread at least; smaller jobs use fewer
+   * threads (default 65536). Tests lower it to split even tiny kernels.
+   */
+  minWorkPerThread?: number;
   /**
    * "ggml": compute as llama.cpp's CPU backend does where it rounds: activations rounded before a
    * matmul with a float16, bfloat16 or quantized weight (to float16, or to Q8_0 / Q8_K blocks), and
@@ -54,23 +81,59 @@ export interface CpuBackendOptions {
   activationRounding?: ActivationRounding;
 }
 
-/** The reference backend: plain typed arrays, synchronous kernels, single-threaded. */
+/**
+ * The CPU backend: tensors in WebAssembly memory (resident: kernels read weights where they are),
+ * SIMD kernels split over worker threads, JS kernels where WASM is off or unavailable.
+ */
 export class CpuBackend implements Backend {
   readonly name = "cpu";
+  // Each enters this backend first (its heap and threads), like the methods below.
   readonly fused: FusedKernels = {
-    softmax,
-    layerNorm,
-    rmsNorm,
-    layerNormGrad,
-    rmsNormGrad,
-    adamwStep,
-    // Read at call time: `wasm` is set by the constructor, after this initialiser runs.
-    attention: (q, k, v, mask, bias, scale) => attention(q, k, v, mask, bias, scale, this.wasm),
-    activationGrad: (op, x, g) => activationGrad(op, x, g, this.wasm),
-    logSoftmax: (x) => logSoftmax(x, this.wasm),
-    logSoftmaxGrad: (y, g) => logSoftmaxGrad(y, g, this.wasm),
+    softmax: (x) => {
+      this.enter();
+      return softmax(x);
+    },
+    layerNorm: (x, w, b, eps) => {
+      this.enter();
+      return layerNorm(x, w, b, eps);
+    },
+    rmsNorm: (x, w, eps) => {
+      this.enter();
+      return rmsNorm(x, w, eps);
+    },
+    layerNormGrad: (x, w, g, eps, withBias) => {
+      this.enter();
+      return layerNormGrad(x, w, g, eps, withBias);
+    },
+    rmsNormGrad: (x, w, g, eps) => {
+      this.enter();
+      return rmsNormGrad(x, w, g, eps);
+    },
+    adamwStep: (param, grad, expAvg, expAvgSq, h) => {
+      this.enter();
+      return adamwStep(param, grad, expAvg, expAvgSq, h);
+    },
+    attention: (q, k, v, mask, bias, scale) => {
+      this.enter();
+      return attention(q, k, v, mask, bias, scale, this.wasm);
+    },
+    activationGrad: (op, x, g) => {
+      this.enter();
+      return activationGrad(op, x, g, this.wasm);
+    },
+    logSoftmax: (x) => {
+      this.enter();
+      return logSoftmax(x, this.wasm);
+    },
+    logSoftmaxGrad: (y, g) => {
+      this.enter();
+      return logSoftmaxGrad(y, g, this.wasm);
+    },
   };
   readonly wasm: boolean;
+  private readonly options: CpuBackendOptions;
+  private state: { heap: WasmHeap | null; runtime: CpuRuntime | null } | null = null;
+
   readonly storedMatmulDTypes: readonly DType[] = ["float16", "bfloat16", "q8_0", "q4_0", "q4_k", "q6_k"];
 
   /** See CpuBackendOptions.activationRounding. */
@@ -79,6 +142,75 @@ export class CpuBackend implements Backend {
   constructor(options: CpuBackendOptions = {}) {
     this.wasm = options.wasm ?? !wasmDisabledByEnv();
     this.activationRounding = options.activationRounding ?? "none";
+    for (const key of ["threads", "maxMemoryBytes", "minWorkPerThread"] as const) {
+      const value = options[key];
+      if (value !== undefined && !(Number.isInteger(value) && value >= (key === "minWorkPerThread" ? 0 : 1))) {
+        throw new RangeError(
+          `CpuBackend: ${key} must be a ${key === "minWorkPerThread" ? "non-negative" : "positive"} integer, found ${value}`,
+        );
+      }
+    }
+    this.options = options;
+  }
+
+  /** Threads the kernels run on (1 where threads are unavailable or WASM is off). */
+  get threads(): number {
+    return this.enter().runtime?.threads ?? 1;
+  }
+
+  /** How many WebAssembly memories hold this backend's tensors (more than one: a model larger than one memory). */
+  get memories(): number {
+    return this.enter().heap?.arenas.length ?? 0;
+  }
+
+  /** Whether the matrix kernels use relaxed SIMD's fused multiply-add. */
+  get relaxedSimd(): boolean {
+    return this.enter().runtime?.fma ?? false;
+  }
+
+  /** The heap and runtime, made on first use (a backend never used costs nothing). */
+  private setup(): { heap: WasmHeap | null; runtime: CpuRuntime | null } {
+    const heap = this.wasm ? WasmHeap.for({ maxMemoryBytes: this.options.maxMemoryBytes }) : null;
+    let runtime: CpuRuntime | null = null;
+    if (heap) {
+      const threads = this.options.threads ?? threadsFromEnv() ?? hardwareThreads();
+      const fma = this.options.relaxedSimd ?? hasRelaxedSimd();
+      if (fma && !hasRelaxedSimd()) throw new Error("CpuBackend: relaxedSimd was asked for, but this engine has no relaxed SIMD");
+      runtime = new CpuRuntime(heap, { threads, fma, minWorkPerThread: this.options.minWorkPerThread ?? 1 << 16 });
+      if (!runtime.ready) runtime = null;
+    }
+    return { heap, runtime };
+  }
+
+  /** Makes this backend's heap and runtime the ones kernels use; every method starts here. */
+  private enter(): { heap: WasmHeap | null; runtime: CpuRuntime | null } {
+    const state = (this.state ??= this.setup());
+    useHeap(state.heap);
+    useRuntime(state.runtime);
+    return state;
+  }
+
+  /**
+   * Compiles the kernels without blocking and starts the worker threads, resolving once they run.
+   * Optional in Node (everything starts on first use there); in a browser, call it before the
+   * first op: a page's main thread may neither compile modules this large synchronously nor wait
+   * for workers, so without it the backend runs the JS kernels, then one thread until the
+   * workers are up.
+   */
+  async ready(): Promise<void> {
+    if (this.state === null && this.wasm) {
+      const heap = WasmHeap.for({ maxMemoryBytes: this.options.maxMemoryBytes });
+      if (heap) {
+        const fma = this.options.relaxedSimd ?? (await compileModulesAsync(false, true)) !== null;
+        await compileModulesAsync(heap.shared, fma);
+      }
+    }
+    await this.enter().runtime?.start();
+  }
+
+  /** Stops this backend's worker threads (they start again on the next threaded kernel). */
+  close(): void {
+    this.state?.runtime?.close();
   }
 
   /**
@@ -95,6 +227,7 @@ export class CpuBackend implements Backend {
   }
 
   upload(data: HostArray, dtype: DType): BackendBuffer {
+    this.enter();
     if (matches(data, dtype)) {
       const copy = allocUninit(dtype, elementsOfHost(dtype, data.length));
       copy.set(data);
@@ -107,11 +240,20 @@ export class CpuBackend implements Backend {
   }
 
   adopt(data: HostArray, dtype: DType): BackendBuffer {
-    // bool arrays may hold values other than 0/1, which upload normalises
-    return matches(data, dtype) && dtype !== "bool" ? new CpuBuffer(data, dtype) : this.upload(data, dtype);
+    const { heap } = this.enter();
+    // bool arrays may hold values other than 0/1, which upload normalises; an array outside this
+    // backend's WebAssembly memory is copied in, where the kernels read it (allocateHost avoids that)
+    const keep = matches(data, dtype) && dtype !== "bool" && (heap === null || heap.locate(data) !== null);
+    return keep ? new CpuBuffer(data, dtype) : this.upload(data, dtype);
+  }
+
+  allocateHost(dtype: DType, size: number): HostArray {
+    this.enter();
+    return allocUninit(dtype, size);
   }
 
   fill(size: number, value: number, dtype: DType): BackendBuffer {
+    this.enter();
     if (isQuantized(dtype) && value !== 0) throw new Error(`cpu backend: fill of ${dtype} takes only 0 (zero blocks), found ${value}`);
     const data = allocZeroed(dtype, size);
     if (isHalf(dtype)) data.fill(dtype === "float16" ? float32ToFloat16Bits(value) : float32ToBfloat16Bits(value));
@@ -138,18 +280,22 @@ export class CpuBackend implements Backend {
   }
 
   copy(x: StridedView): BackendBuffer {
+    this.enter();
     return isQuantized(x.buffer.dtype) ? copyQuantized(x) : copy(x);
   }
 
   writeInto(dst: StridedView, x: StridedView): void {
+    this.enter();
     copyInto(x, bufferData(dst.buffer), dst.offset, dst.strides);
   }
 
   cast(x: StridedView, dtype: DType): BackendBuffer {
+    this.enter();
     return cast(x, dtype);
   }
 
   unary(op: UnaryOp, x: StridedView): BackendBuffer {
+    this.enter();
     if (this.activationRounding === "ggml" && (op === "gelu" || op === "gelu_tanh") && x.buffer.dtype === "float32") {
       return new CpuBuffer(ggmlGelu(toFloat32(x)), "float32");
     }
@@ -157,38 +303,47 @@ export class CpuBackend implements Backend {
   }
 
   binary(op: BinaryOp, a: StridedView, b: StridedView): BackendBuffer {
+    this.enter();
     return binary(op, a, b);
   }
 
   where(cond: StridedView, a: StridedView, b: StridedView): BackendBuffer {
+    this.enter();
     return where(cond, a, b);
   }
 
   reduce(op: ReduceOp, x: StridedView, axes: readonly number[]): BackendBuffer {
+    this.enter();
     return reduce(op, x, axes);
   }
 
   argmax(x: StridedView, axis: number): BackendBuffer {
+    this.enter();
     return argmax(x, axis);
   }
 
   cumsum(x: StridedView, axis: number): BackendBuffer {
+    this.enter();
     return cumsum(x, axis);
   }
 
   matmul(a: StridedView, b: StridedView): BackendBuffer {
+    this.enter();
     return matmul(a, b, this.wasm, this.activationRounding);
   }
 
   gather(x: StridedView, indices: StridedView, axis: number): BackendBuffer {
+    this.enter();
     return isQuantized(x.buffer.dtype) ? gatherQuantizedRows(x, indices) : gather(x, indices, axis);
   }
 
   scatterAdd(updates: StridedView, indices: StridedView, axis: number, shape: readonly number[]): BackendBuffer {
+    this.enter();
     return scatterAdd(updates, indices, axis, shape);
   }
 
   concat(xs: readonly StridedView[], axis: number): BackendBuffer {
+    this.enter();
     return concat(xs, axis);
   }
 }

@@ -4,6 +4,7 @@ import { toFloat32 } from "./cast.js";
 import { erf } from "./erf.js";
 import { allocUninit } from "../pool.js";
 import { geluTanhGradWasm, siluGradWasm } from "../wasm/activations.js";
+import { residentActivationGrad } from "../resident/train.js";
 
 const SQRT_HALF = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
@@ -16,6 +17,8 @@ const A = 0.044715;
  * float32 out; the formulas are the ones ops/elementwise.ts composes.
  */
 export function activationGrad(op: FusedActivation, x: StridedView, g: StridedView, wasm = true): BackendBuffer {
+  const resident = wasm ? residentActivationGrad(op, x, g) : null;
+  if (resident) return new CpuBuffer(resident, "float32");
   const xs = toFloat32(x);
   const gs = toFloat32(g);
   const n = xs.length;

@@ -2,6 +2,7 @@ import type { AdamWBuffers, AdamWStep, StridedView } from "../../backend.js";
 import { CpuBuffer } from "../buffer.js";
 import { toFloat32 } from "./cast.js";
 import { allocUninit } from "../pool.js";
+import { residentAdamW } from "../resident/train.js";
 
 const f = Math.fround;
 
@@ -19,6 +20,8 @@ export function adamwStep(
   expAvgSq: StridedView | null,
   h: AdamWStep,
 ): AdamWBuffers {
+  const resident = residentAdamW(param, grad, expAvg, expAvgSq, h);
+  if (resident) return resident;
   const p = toFloat32(param);
   const g = toFloat32(grad);
   const m0 = expAvg ? toFloat32(expAvg) : null;

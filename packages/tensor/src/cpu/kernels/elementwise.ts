@@ -11,6 +11,7 @@ import { cast, float32View, isHalf } from "./cast.js";
 import { erf } from "./erf.js";
 import { coalesce, contiguousStrides, forEachRun, sizeOf } from "../strided.js";
 import { geluTanhWasm, siluWasm } from "../wasm/activations.js";
+import { residentBinary, residentUnary } from "../resident/elementwise.js";
 
 const COMPARISONS = new Set<BinaryOp>(["eq", "ne", "lt", "le", "gt", "ge", "and", "or"]);
 
@@ -25,6 +26,8 @@ export function binary(op: BinaryOp, a: StridedView, b: StridedView): BackendBuf
     if (r.dtype === "bool") return r;
     return cast({ buffer: r, shape: a.shape, strides: contiguousStrides(a.shape), offset: 0 }, dtype);
   }
+  const resident = dtype === "float32" ? residentBinary(op, a, b) : null;
+  if (resident) return new CpuBuffer(resident, dtype);
   const outDtype = binaryOutDtype(op, dtype);
   const out = allocUninit(outDtype, sizeOf(a.shape));
   const A = viewData(a);
@@ -144,6 +147,8 @@ export function unary(op: UnaryOp, x: StridedView, wasm = true): BackendBuffer {
     const r = unary(op, float32View(x), wasm);
     return cast({ buffer: r, shape: x.shape, strides: contiguousStrides(x.shape), offset: 0 }, dtype);
   }
+  const resident = wasm ? residentUnary(op, x) : null;
+  if (resident) return new CpuBuffer(resident, dtype);
   const run = (dtype === "float32" ? undefined : INT_UNARY_RUNS[op]) ?? UNARY_RUNS[op];
   if (run === undefined) throw new Error(`cpu backend: unknown unary op '${op as string}'`);
   const src = viewData(x);

@@ -4,6 +4,7 @@ import { allocZeroed } from "../pool.js";
 import { CpuBuffer } from "../buffer.js";
 import { cast, isHalf, toFloat32 } from "./cast.js";
 import { contiguousData, contiguousStrides, sizeOf } from "../strided.js";
+import { residentScatterRows } from "../resident/train.js";
 
 function product(dims: readonly number[]): number {
   return sizeOf(dims);
@@ -42,6 +43,8 @@ export function gather(x: StridedView, indices: StridedView, axis: number): Back
 /** The adjoint of gather: zeros of `shape` with `updates` added at `indices` along `axis`. */
 export function scatterAdd(updates: StridedView, indices: StridedView, axis: number, shape: readonly number[]): BackendBuffer {
   const dtype = updates.buffer.dtype;
+  const resident = axis === 0 && dtype === "float32" ? residentScatterRows(updates, indices, shape) : null;
+  if (resident) return new CpuBuffer(resident, dtype);
   const half = isHalf(dtype);
   const outer = product(shape.slice(0, axis));
   const len = shape[axis]!;

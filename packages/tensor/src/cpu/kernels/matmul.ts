@@ -7,6 +7,7 @@ import { gemmF32 } from "./gemm.js";
 import { matmulStored, type ActivationRounding } from "./matmul_stored.js";
 import { coalesce, contiguousStrides, forEachRun, sizeOf } from "../strided.js";
 import { gemmWasmF32 } from "../wasm/gemm.js";
+import { residentMatmul } from "../resident/matmul.js";
 
 /**
  * Batched matmul a [...batch, M, K] x b [...batch, K, N]. Each batch entry is one strided GEMM:
@@ -39,6 +40,7 @@ export function matmul(a: StridedView, b: StridedView, wasm = true, rounding: Ac
   const one = (m: number, sm: number, oc: number, oa: number, ob: number): void => {
     if (dtype === "float32") {
       const [fa, fb, fc] = [A as Float32Array, B as Float32Array, out as Float32Array];
+      if (wasm && residentMatmul(m, N, K, fa, oa, sm, sak, fb, ob, sbk, sbn, fc, oc)) return;
       if (wasm && gemmWasmF32(m, N, K, fa, oa, sm, sak, fb, ob, sbk, sbn, fc, oc)) return;
       gemmF32(m, N, K, fa, oa, sm, sak, fb, ob, sbk, sbn, fc, oc);
     } else {

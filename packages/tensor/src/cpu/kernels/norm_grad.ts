@@ -2,6 +2,7 @@ import type { NormGrads, StridedView } from "../../backend.js";
 import { CpuBuffer } from "../buffer.js";
 import { toFloat32 } from "./cast.js";
 import { allocUninit } from "../pool.js";
+import { residentNormGrad } from "../resident/train.js";
 
 // The backward passes of layerNorm and rmsNorm over the last axis, one row at a time with
 // float64 temporaries: what autograd composes from a dozen full-size ops otherwise.
@@ -24,6 +25,8 @@ function operands(x: StridedView, weight: StridedView | null, g: StridedView) {
 }
 
 export function layerNormGrad(x: StridedView, weight: StridedView | null, g: StridedView, eps: number, withBias: boolean): NormGrads {
+  const resident = residentNormGrad(true, x, weight, g, eps, withBias);
+  if (resident) return resident;
   const { xs, gs, w, L, R, dx, dw } = operands(x, weight, g);
   const db = withBias ? new Float64Array(L) : null;
   const xhat = new Float64Array(L);
@@ -61,6 +64,8 @@ export function layerNormGrad(x: StridedView, weight: StridedView | null, g: Str
 }
 
 export function rmsNormGrad(x: StridedView, weight: StridedView | null, g: StridedView, eps: number): NormGrads {
+  const resident = residentNormGrad(false, x, weight, g, eps, false);
+  if (resident) return resident;
   const { xs, gs, w, L, R, dx, dw } = operands(x, weight, g);
   for (let r = 0, o = 0; r < R; r++, o += L) {
     let sq = 0;

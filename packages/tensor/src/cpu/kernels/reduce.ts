@@ -4,6 +4,7 @@ import { allocZeroed } from "../pool.js";
 import { CpuBuffer, viewData } from "../buffer.js";
 import { cast, float32View, isHalf } from "./cast.js";
 import { coalesce, contiguousStrides, forEachRun, sizeOf } from "../strided.js";
+import { residentSum } from "../resident/train.js";
 
 const IDENTITY: Record<ReduceOp, number> = { sum: 0, prod: 1, max: -Infinity, min: Infinity };
 
@@ -16,6 +17,8 @@ export function reduce(op: ReduceOp, x: StridedView, axes: readonly number[]): B
     const r = reduce(op, float32View(x), axes);
     return cast({ buffer: r, shape: outShape, strides: contiguousStrides(outShape), offset: 0 }, dtype);
   }
+  const resident = op === "sum" && dtype === "float32" ? residentSum(x, axes) : null;
+  if (resident) return new CpuBuffer(resident, dtype);
   // Accumulate in float64: sums of many float32 values keep their precision, and int32 sums are
   // exact (and wrap like C once stored) below 2^53.
   const acc = new Float64Array(sizeOf(outShape)).fill(IDENTITY[op]);

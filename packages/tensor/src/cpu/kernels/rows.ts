@@ -8,6 +8,8 @@ import { cast, toFloat32 } from "./cast.js";
 import { allocUninit, allocZeroed } from "../pool.js";
 import { logSoftmaxGradWasm, logSoftmaxWasm } from "../wasm/activations.js";
 import { contiguousStrides } from "../strided.js";
+import { residentRows } from "../resident/rows.js";
+import { residentLogSoftmax, residentLogSoftmaxGrad } from "../resident/train.js";
 
 /** Row-wise kernels over the last axis, computed in float32 storage with float64 temporaries. */
 function rows(x: StridedView): { data: Float32Array; rows: number; cols: number } {
@@ -25,6 +27,8 @@ function result(out: Float32Array, x: StridedView): BackendBuffer {
 }
 
 export function softmax(x: StridedView): BackendBuffer {
+  const resident = residentRows("softmax", x);
+  if (resident) return new CpuBuffer(resident, "float32");
   const { data, rows: R, cols: L } = rows(x);
   const out = allocZeroed("float32", data.length) as Float32Array;
   for (let r = 0, o = 0; r < R; r++, o += L) {
@@ -45,6 +49,8 @@ export function softmax(x: StridedView): BackendBuffer {
 }
 
 export function logSoftmax(x: StridedView, wasm = true): BackendBuffer {
+  const resident = wasm ? residentLogSoftmax(x) : null;
+  if (resident) return new CpuBuffer(resident, "float32");
   const { data, rows: R, cols: L } = rows(x);
   const out = allocZeroed("float32", data.length) as Float32Array;
   if (wasm && logSoftmaxWasm(data, out, R, L)) return result(out, x);
@@ -65,6 +71,8 @@ export function logSoftmax(x: StridedView, wasm = true): BackendBuffer {
 
 /** (x - mean) / sqrt(var + eps) * w + b with the biased variance, like torch.nn.LayerNorm. */
 export function layerNorm(x: StridedView, weight: StridedView | null, bias: StridedView | null, eps: number): BackendBuffer {
+  const resident = residentRows("layer_norm", x, weight, bias, eps);
+  if (resident) return new CpuBuffer(resident, "float32");
   const { data, rows: R, cols: L } = rows(x);
   const w = weight ? toFloat32(weight) : null;
   const b = bias ? toFloat32(bias) : null;
@@ -90,6 +98,8 @@ export function layerNorm(x: StridedView, weight: StridedView | null, bias: Stri
 
 /** x / sqrt(mean(x^2) + eps) * w, like LLaMA's RMSNorm. */
 export function rmsNorm(x: StridedView, weight: StridedView | null, eps: number): BackendBuffer {
+  const resident = residentRows("rms_norm", x, weight, null, eps);
+  if (resident) return new CpuBuffer(resident, "float32");
   const { data, rows: R, cols: L } = rows(x);
   const w = weight ? toFloat32(weight) : null;
   const out = allocZeroed("float32", data.length) as Float32Array;
@@ -105,6 +115,8 @@ export function rmsNorm(x: StridedView, weight: StridedView | null, eps: number)
 
 /** g - exp(y) * sum(g) along each row: logSoftmax's backward from its output y. */
 export function logSoftmaxGrad(y: StridedView, g: StridedView, wasm = true): BackendBuffer {
+  const resident = wasm ? residentLogSoftmaxGrad(y, g) : null;
+  if (resident) return new CpuBuffer(resident, "float32");
   const { data, rows: R, cols: L } = rows(y);
   const gs = toFloat32(g);
   const out = allocUninit("float32", data.length) as Float32Array;

@@ -15,7 +15,7 @@ const C = Math.sqrt(2 / Math.PI);
 const A = 0.044715;
 
 /** Emits exp of the f32x4 in local `x` into local `out`, using locals `fx` and `t` as scratch. */
-function exp4(f: Code, x: number, out: number, fx: number, t: number): void {
+export function exp4(f: Code, x: number, out: number, fx: number, t: number): void {
   // clamp, then fx = round(x log2 e)
   f.localGet(x).f32x4Const(88).f32x4Min().f32x4Const(-87.33654475).f32x4Max().localSet(t);
   f.localGet(t).f32x4Const(Math.LOG2E).f32x4Mul().f32x4Nearest().localSet(fx);
@@ -193,6 +193,10 @@ function expScaleSub(): FuncDef {
   return { name: "exp_scale_sub", params: [i32, i32, i32, i32, f32], locals: [v128, v128, v128, v128, v128], body: f };
 }
 
+export function activationFunctions(): FuncDef[] {
+  return [gated(GELU_TANH), gatedGrad(GELU_TANH), gated(SILU), gatedGrad(SILU), expSum(), expScaleSub()];
+}
+
 export function activationModule(): Uint8Array {
-  return emitModule([gated(GELU_TANH), gatedGrad(GELU_TANH), gated(SILU), gatedGrad(SILU), expSum(), expScaleSub()]);
+  return emitModule(activationFunctions());
 }

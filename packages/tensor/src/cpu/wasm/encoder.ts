@@ -8,7 +8,8 @@
 export const i32 = 0x7f;
 export const f32 = 0x7d;
 export const v128 = 0x7b;
-export type ValType = typeof i32 | typeof f32 | typeof v128;
+export const f64 = 0x7c;
+export type ValType = typeof i32 | typeof f32 | typeof v128 | typeof f64;
 
 /** Unsigned LEB128 (section sizes, indices, memarg fields, SIMD sub-opcodes). */
 export function uleb(n: number): number[] {
@@ -135,6 +136,12 @@ export class Code {
   // f64x2: widening float32 lanes, for sums that must not lose float32's precision
   f64x2PromoteLowF32x4(): this { return this.simd(0x5f); }
   f64x2Add(): this { return this.simd(0xf0); }
+  f64x2ExtractLane(lane: number): this { return this.simd(0x21, lane); }
+  f32x4DemoteF64x2Zero(): this { return this.simd(0x5e); }
+  f64Add(): this { return this.op(0xa0); }
+  f64Const0(): this { return this.op(0x44, 0, 0, 0, 0, 0, 0, 0, 0); }
+  f64PromoteF32(): this { return this.op(0xbb); }
+  f32DemoteF64(): this { return this.op(0xb6); }
 
   // i32x4
   i32x4Shl(): this { return this.simd(0xab); }
@@ -145,6 +152,46 @@ export class Code {
   f32Load(offset = 0): this { return this.op(0x2a, ...this.memarg(2, offset)); }
   f32Store(offset = 0): this { return this.op(0x38, ...this.memarg(2, offset)); }
   f32Add(): this { return this.op(0x92); }
+
+  // more scalar ops, for the resident kernels (resident/*.ts)
+  return(): this { return this.op(0x0f); }
+  select(): this { return this.op(0x1b); }
+  drop(): this { return this.op(0x1a); }
+  i32Load8U(offset = 0): this { return this.op(0x2d, ...this.memarg(0, offset)); }
+  i32Load(offset = 0): this { return this.op(0x28, ...this.memarg(2, offset)); }
+  i32Store(offset = 0): this { return this.op(0x36, ...this.memarg(2, offset)); }
+  i32Eq(): this { return this.op(0x46); }
+  i32LeS(): this { return this.op(0x4c); }
+  i32LtS(): this { return this.op(0x48); }
+  i32GtS(): this { return this.op(0x4a); }
+  i32GtU(): this { return this.op(0x4b); }
+  i32LeU(): this { return this.op(0x4d); }
+  i32GeU(): this { return this.op(0x4f); }
+  i32DivU(): this { return this.op(0x6e); }
+  i32RemU(): this { return this.op(0x70); }
+  i32And(): this { return this.op(0x71); }
+  i32Shl(): this { return this.op(0x74); }
+  i32ShrU(): this { return this.op(0x76); }
+  f32Const(value: number): this { return this.op(0x43, ...new Uint8Array(new Float32Array([value]).buffer)); }
+  f32Eq(): this { return this.op(0x5b); }
+  f32Lt(): this { return this.op(0x5d); }
+  f32Gt(): this { return this.op(0x5e); }
+  f32Sqrt(): this { return this.op(0x91); }
+  f32ConvertI32U(): this { return this.op(0xb3); }
+  f32Sub(): this { return this.op(0x93); }
+  f32Mul(): this { return this.op(0x94); }
+  f32Div(): this { return this.op(0x95); }
+  f32Min(): this { return this.op(0x96); }
+  f32Max(): this { return this.op(0x97); }
+  v128Load32Zero(offset = 0): this { return this.simd(0x5c, ...this.memarg(2, offset)); }
+  v128Store32Lane(lane: number, offset = 0): this { return this.simd(0x5a, ...this.memarg(2, offset), lane); }
+  f32x4ReplaceLane(lane: number): this { return this.simd(0x20, lane); }
+  f32x4Eq(): this { return this.simd(0x41); }
+  f32x4Abs(): this { return this.simd(0xe0); }
+  f32x4Neg(): this { return this.simd(0xe1); }
+  f32x4Sqrt(): this { return this.simd(0xe3); }
+  /** Relaxed SIMD's f32x4.relaxed_madd: a * b + c (fused where the CPU has FMA), stack a, b, c. */
+  f32x4RelaxedMadd(): this { return this.simd(0x105); }
 }
 
 export interface FuncDef {
@@ -155,16 +202,27 @@ export interface FuncDef {
   body: Code;
 }
 
+/** How a module imports its memory. */
+export interface MemoryImport {
+  /** A shared memory (SharedArrayBuffer; threads): the import must then declare a maximum. */
+  shared: boolean;
+}
+
+/** The largest wasm32 memory in pages: shared imports declare it, so any shared memory matches. */
+const MAX_PAGES = 65536;
+
 /**
  * A module importing one memory as env.memory and exporting the given functions (no results).
  * Functions are numbered in order, so a body can `call(i)` the i-th.
  */
-export function emitModule(funcs: FuncDef[]): Uint8Array {
+export function emitModule(funcs: FuncDef[], memory: MemoryImport = { shared: false }): Uint8Array {
   const section = (id: number, content: number[]): number[] => [id, ...uleb(content.length), ...content];
   // type section: one func type per function, (params) -> ()
   const types = vec(funcs.map((f) => [0x60, ...vec(f.params.map((t) => [t])), 0x00]));
-  // import section: env.memory, a memory with a minimum of 1 page and no maximum
-  const imports = vec([[...name("env"), ...name("memory"), 0x02, 0x00, 0x01]]);
+  // import section: env.memory, a memory with a minimum of 1 page and no maximum (flags 0), or a
+  // shared one with the largest maximum (flags 3: shared, has maximum)
+  const limits = memory.shared ? [0x03, ...uleb(1), ...uleb(MAX_PAGES)] : [0x00, 0x01];
+  const imports = vec([[...name("env"), ...name("memory"), 0x02, ...limits]]);
   const funcTypes = vec(funcs.map((_, i) => uleb(i)));
   const exports = vec(funcs.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]));
   const bodies = vec(

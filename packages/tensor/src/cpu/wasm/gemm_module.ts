@@ -39,7 +39,8 @@ export function gemmModule({ MR, NR }: GemmShape): Uint8Array {
   return emitModule([kernel(MR, NR), block(MR, NR, 0, "block"), transpose(NR), kernel(1, NR), block(1, NR, 3, "row")]);
 }
 
-function kernel(MR: number, NR: number): FuncDef {
+/** The MR x NR micro-kernel; `fma` accumulates with relaxed SIMD's fused multiply-add. */
+export function kernel(MR: number, NR: number, fma = false): FuncDef {
   const NV = NR / 4;
   // params
   const a = 0,
@@ -89,7 +90,8 @@ function kernel(MR: number, NR: number): FuncDef {
   for (let r = 0; r < MR; r++) {
     f.localGet(arow(r)).v128Load32Splat().localSet(av);
     for (let v = 0; v < NV; v++) {
-      f.localGet(acc(r, v)).localGet(av).localGet(bv(v)).f32x4Mul().f32x4Add().localSet(acc(r, v));
+      if (fma) f.localGet(av).localGet(bv(v)).localGet(acc(r, v)).f32x4RelaxedMadd().localSet(acc(r, v));
+      else f.localGet(acc(r, v)).localGet(av).localGet(bv(v)).f32x4Mul().f32x4Add().localSet(acc(r, v));
     }
   }
   for (let r = 0; r < MR; r++) f.localGet(arow(r)).localGet(aStep).i32Add().localSet(arow(r));
@@ -105,7 +107,7 @@ function kernel(MR: number, NR: number): FuncDef {
         .v128Store(v * 16);
     nextRow();
   }
-  return { name: `kernel${MR}x${NR}`, params: new Array<ValType>(9).fill(i32), locals, body: f };
+  return { name: `kernel${MR}x${NR}${fma ? "_fma" : ""}`, params: new Array<ValType>(9).fill(i32), locals, body: f };
 }
 
 function block(MR: number, NR: number, kernelIndex: number, name: string): FuncDef {

@@ -1,0 +1,108 @@
+import type { StridedView } from "../../backend.js";
+import { DESC } from "../wasm/attention_module.js";
+import { kernel } from "./modules.js";
+import { Operands } from "./operands.js";
+import { activeRuntime, splitRange } from "./runtime.js";
+import type { CpuRuntime } from "./runtime.js";
+
+const ATTENTION = kernel("attention", "attention");
+
+/**
+ * Fused attention on the resident kernel: q [B, H, T, D], k and v [B, Hkv, S, D] read where they
+ * are (any strides, contiguous along D), the mask (bool) and bias (float32) as strided [B, H, T, S]
+ * views, out contiguous [B, H, T, D] (made in k's memory); query rows split over threads. Returns
+ * null where k is not resident, q, k or v is not contiguous along D, or strides are negative: the
+ * caller then runs its own.
+ */
+export function residentAttention(
+  q: StridedView,
+  k: StridedView,
+  v: StridedView,
+  mask: StridedView | null,
+  bias: StridedView | null,
+  scale: number,
+  data: (view: StridedView) => Float32Array | Uint8Array,
+): Float32Array | null {
+  const rt = activeRuntime();
+  if (rt === null) return null;
+  const [B, H, T, D] = q.shape as [number, number, number, number];
+  const [, Hkv, S] = k.shape as [number, number, number, number];
+  if (D === 0 || S === 0 || B * H * T === 0) return null;
+  for (const x of [q, k, v]) if (x.strides[3] !== 1 && D > 1) return null;
+  for (const x of [q, k, v, mask, bias]) if (x?.strides.some((st) => st < 0)) return null;
+  // k's memory (a model spread over several: operands elsewhere are copied there)
+  const home = rt.heap.locate(data(k));
+  if (home === null) return null;
+  const ops = new Operands(rt.heap, home);
+  const result = ops.result(B * H * T * D);
+  if (result === null) return null;
+  const out = result.array;
+  let ok = false;
+  try {
+    const desc = ops.scratch(DESC.length);
+    if (desc === null) return null;
+    const words = new Int32Array(desc.buffer, desc.byteOffset, DESC.length);
+    const at = new Map<StridedView, number>();
+    for (const x of [q, k, v, mask, bias]) {
+      if (x === null) continue;
+      const a = ops.view(x);
+      if (a === null) return null;
+      at.set(x, a);
+    }
+    const addr = (x: StridedView | null): number => (x ? at.get(x)! : 0);
+    const st = (x: StridedView | null, i: number, bytes: number): number => (x ? x.strides[i]! * bytes : 0);
+    const values: Record<(typeof DESC)[number], number> = {
+      q: addr(q),
+      qb: st(q, 0, 4),
+      qh: st(q, 1, 4),
+      qt: st(q, 2, 4),
+      k: addr(k),
+      kb: st(k, 0, 4),
+      kh: st(k, 1, 4),
+      ks: st(k, 2, 4),
+      v: addr(v),
+      vb: st(v, 0, 4),
+      vh: st(v, 1, 4),
+      vs: st(v, 2, 4),
+      out: result.addr,
+      mask: addr(mask),
+      mb: st(mask, 0, 1),
+      mh: st(mask, 1, 1),
+      mt: st(mask, 2, 1),
+      ms: st(mask, 3, 1),
+      bias: addr(bias),
+      bb: st(bias, 0, 4),
+      bh: st(bias, 1, 4),
+      bt: st(bias, 2, 4),
+      bs: st(bias, 3, 4),
+      H,
+      G: H / Hkv,
+      T,
+      S,
+      D,
+      scale: 0,
+    };
+    DESC.forEach((name, i) => {
+      words[i] = values[name];
+    });
+    desc[DESC.indexOf("scale")] = scale;
+    const rows = B * H * T;
+    const parts = splitRange(rows, partsFor(rt, rows, S, D), 1);
+    const args: number[][] = [];
+    for (const [r0, r1] of parts) {
+      const scores = ops.scratch(S + 4);
+      if (scores === null) return null;
+      args.push([desc.byteOffset, r0, r1, scores.byteOffset]);
+    }
+    rt.call(ATTENTION, home, args);
+    ok = true;
+    return out;
+  } finally {
+    ops.done(ok);
+    if (!ok) rt.heap.free(out);
+  }
+}
+
+function partsFor(rt: CpuRuntime, rows: number, S: number, D: number): number {
+  return rt.partsFor(rows * S * D * 2, rows);
+}

@@ -1,0 +1,118 @@
+import { emitModule, type FuncDef } from "../wasm/encoder.js";
+import { matvecFunctions } from "../wasm/matvec_module.js";
+import { gemmResidentFunctions } from "../wasm/gemm_resident_module.js";
+import { attentionFunctions } from "../wasm/attention_module.js";
+import { rowsFunctions } from "../wasm/rows_module.js";
+import { binaryFunctions } from "../wasm/binary_module.js";
+import { activationFunctions } from "../wasm/activation_module.js";
+import { trainFunctions } from "../wasm/train_module.js";
+
+/**
+ * The WASM modules the resident kernels call, each built in four variants: for shared memories
+ * (threads) or not, and with relaxed SIMD's fused multiply-add or without. Every thread
+ * instantiates every module once per memory.
+ */
+interface ModuleSpec {
+  readonly name: string;
+  build(fma: boolean): FuncDef[];
+}
+
+const SPECS: readonly ModuleSpec[] = [
+  { name: "matvec", build: matvecFunctions },
+  { name: "gemm", build: gemmResidentFunctions },
+  { name: "attention", build: attentionFunctions },
+  { name: "rows", build: rowsFunctions },
+  { name: "binary", build: binaryFunctions },
+  { name: "activations", build: activationFunctions },
+  { name: "train", build: trainFunctions },
+];
+
+/** A function of one of the modules, as threads name it: module and export positions. */
+export interface KernelRef {
+  readonly module: number;
+  readonly fn: number;
+  readonly name: string;
+}
+
+/** The kernel `name` of module `moduleName`. */
+export function kernel(moduleName: string, name: string): KernelRef {
+  const module = SPECS.findIndex((s) => s.name === moduleName);
+  if (module < 0) throw new Error(`cpu backend: no kernel module '${moduleName}'`);
+  const fn = exportNames(module).indexOf(name);
+  if (fn < 0) throw new Error(`cpu backend: kernel module '${moduleName}' has no function '${name}'`);
+  return { module, fn, name };
+}
+
+const names = new Map<number, string[]>();
+function exportNames(module: number): string[] {
+  let list = names.get(module);
+  if (list === undefined) names.set(module, (list = SPECS[module]!.build(false).map((d) => d.name)));
+  return list;
+}
+
+export interface CompiledModule {
+  module: object;
+  names: readonly string[];
+}
+
+interface WasmCompileApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+}
+
+const compiled = new Map<string, CompiledModule[] | null>();
+
+/**
+ * Every module compiled for this variant; null where WebAssembly SIMD (or, with `fma`, relaxed
+ * SIMD) is missing, or synchronous compilation is refused.
+ */
+export function compileModules(shared: boolean, fma: boolean): CompiledModule[] | null {
+  const key = `${shared}:${fma}`;
+  if (compiled.has(key)) return compiled.get(key)!;
+  const api = (globalThis as { WebAssembly?: WasmCompileApi }).WebAssembly;
+  let result: CompiledModule[] | null = null;
+  if (api !== undefined) {
+    try {
+      result = SPECS.map((spec, i) => {
+        const bytes = emitModule(spec.build(fma), { shared });
+        if (!api.validate(bytes)) throw new Error("invalid");
+        return { module: new api.Module(bytes), names: exportNames(i) };
+      });
+    } catch {
+      result = null;
+    }
+  }
+  compiled.set(key, result);
+  return result;
+}
+
+/**
+ * compileModules without blocking: a browser's main thread refuses to compile modules this large
+ * synchronously, so `CpuBackend.ready()` compiles them this way first (compileModules then finds them).
+ */
+export async function compileModulesAsync(shared: boolean, fma: boolean): Promise<CompiledModule[] | null> {
+  const key = `${shared}:${fma}`;
+  if (compiled.get(key)) return compiled.get(key)!;
+  const api = (globalThis as { WebAssembly?: WasmCompileApi & { compile(bytes: Uint8Array): Promise<object> } }).WebAssembly;
+  let result: CompiledModule[] | null = null;
+  if (api !== undefined) {
+    try {
+      result = await Promise.all(
+        SPECS.map(async (spec, i) => {
+          const bytes = emitModule(spec.build(fma), { shared });
+          if (!api.validate(bytes)) throw new Error("invalid");
+          return { module: await api.compile(bytes), names: exportNames(i) };
+        }),
+      );
+    } catch {
+      result = null;
+    }
+  }
+  compiled.set(key, result);
+  return result;
+}
+
+/** Whether this engine runs relaxed SIMD (f32x4.relaxed_madd), found by compiling a module that uses it. */
+export function hasRelaxedSimd(): boolean {
+  return compileModules(false, true) !== null;
+}

@@ -1,0 +1,106 @@
+import type { StridedView } from "../../backend.js";
+import type { HostArray } from "../../dtype.js";
+import { viewData } from "../buffer.js";
+import type { Arena } from "../memory/arena.js";
+import type { WasmHeap } from "../memory/heap.js";
+
+/**
+ * Operands of a resident kernel: byte addresses in one memory (the kernel's home). An operand in
+ * another memory (a model spread over several) or outside the heap is copied into scratch there;
+ * `done` copies scratch outputs back and frees the scratch.
+ */
+export class Operands {
+  private readonly temps: HostArray[] = [];
+  private readonly copyBack: (() => void)[] = [];
+
+  constructor(
+    readonly heap: WasmHeap,
+    readonly home: Arena,
+  ) {}
+
+  /**
+   * The address of `data[offset]` for a kernel reading `length` contiguous floats from there
+   * (`stride` apart in data: gathered into scratch); null when scratch cannot be had (the caller
+   * takes its JS path).
+   */
+  input(data: Float32Array, offset: number, length: number, stride = 1): number | null {
+    if (stride === 1 && this.heap.locate(data) === this.home) return data.byteOffset + offset * 4;
+    const temp = this.scratch(length);
+    if (temp === null) return null;
+    if (stride === 1) temp.set(data.subarray(offset, offset + length));
+    else for (let i = 0; i < length; i++) temp[i] = data[offset + i * stride]!;
+    return temp.byteOffset;
+  }
+
+  /** The address for a kernel writing `length` floats that belong at `data[offset]`. */
+  output(data: Float32Array, offset: number, length: number): number | null {
+    if (this.heap.locate(data) === this.home) return data.byteOffset + offset * 4;
+    const temp = this.scratch(length);
+    if (temp === null) return null;
+    this.copyBack.push(() => data.set(temp.subarray(0, length), offset));
+    return temp.byteOffset;
+  }
+
+  /**
+   * The byte address of a strided view's first element in the home memory, for a kernel that
+   * reads it with its own strides (non-negative): the view's buffer where it is home, else the
+   * range of it the view spans, copied into scratch there. Null when scratch cannot be had.
+   */
+  view(x: StridedView): number | null {
+    const data = viewData(x);
+    const bytes = data.BYTES_PER_ELEMENT;
+    if (this.heap.locate(data) === this.home) return data.byteOffset + x.offset * bytes;
+    let span = 1;
+    x.shape.forEach((d, i) => {
+      span += (d - 1) * x.strides[i]!;
+    });
+    const temp = this.heap.allocIn(this.home, x.buffer.dtype, span, false, true);
+    if (temp === null) return null;
+    this.temps.push(temp);
+    temp.set(data.subarray(x.offset, x.offset + span) as never);
+    return temp.byteOffset;
+  }
+
+  /** Scratch floats in the home memory, freed by done(). */
+  scratch(length: number): Float32Array | null {
+    const temp = this.heap.allocIn(this.home, "float32", length, false, true) as Float32Array | null;
+    if (temp !== null) this.temps.push(temp);
+    return temp;
+  }
+
+  /**
+   * A new float32 array of `length` for the kernel's result, and the address the kernel writes:
+   * the array itself where the home memory has room for it, else an array elsewhere (scratch in
+   * the home memory copied over by done()). Null when neither can be had.
+   */
+  result(length: number): { array: Float32Array; addr: number } | null {
+    const array = this.heap.allocIn(this.home, "float32", length) as Float32Array | null;
+    if (array !== null) return { array, addr: array.byteOffset };
+    const elsewhere = this.heap.alloc("float32", length, false) as Float32Array | null;
+    if (elsewhere === null) return null;
+    const addr = this.output(elsewhere, 0, length);
+    if (addr === null) {
+      this.heap.free(elsewhere);
+      return null;
+    }
+    return { array: elsewhere, addr };
+  }
+
+  /** How much scratch is taken now, for releaseTo. */
+  mark(): number {
+    return this.temps.length;
+  }
+
+  /** Frees the scratch taken since `mark` (a plan that did not fit). */
+  releaseTo(mark: number): void {
+    while (this.temps.length > mark) this.heap.free(this.temps.pop()!);
+  }
+
+  /** Copies scratch outputs to where they belong (when `ok`) and frees all scratch. */
+  done(ok = true): void {
+    if (ok) for (const c of this.copyBack) c();
+    for (const t of this.temps) this.heap.free(t);
+    this.temps.length = 0;
+    this.copyBack.length = 0;
+  }
+}

@@ -1,0 +1,77 @@
+import type { StridedView } from "../../backend.js";
+import { viewData } from "../buffer.js";
+import { coalesce, gatherInto, sizeOf } from "../strided.js";
+import { kernel } from "./modules.js";
+import { Operands } from "./operands.js";
+import { activeRuntime, splitRange } from "./runtime.js";
+
+const LAYER_NORM = kernel("rows", "layer_norm");
+const RMS_NORM = kernel("rows", "rms_norm");
+const SOFTMAX = kernel("rows", "softmax");
+
+/**
+ * The row kernels (layerNorm, rmsNorm, softmax over the last axis) on the resident kernels: x
+ * float32 in WebAssembly memory, rows of contiguous floats one stride apart (a tensor, or a slice
+ * of its rows), rows split over threads. Null (nothing done) where x is not like that; the caller
+ * then runs its own.
+ */
+export function residentRows(
+  kind: "layer_norm" | "rms_norm" | "softmax",
+  x: StridedView,
+  weight: StridedView | null = null,
+  bias: StridedView | null = null,
+  eps = 0,
+): Float32Array | null {
+  const rt = activeRuntime();
+  if (rt === null || x.buffer.dtype !== "float32") return null;
+  const last = x.shape.length - 1;
+  // rows of contiguous floats one stride apart (a contiguous tensor, or a slice of its rows) are
+  // read in place; any other layout is gathered into scratch first
+  const lead = coalesce(x.shape.slice(0, Math.max(0, last)), [x.strides.slice(0, Math.max(0, last))]);
+  const inPlace = !(last >= 0 && x.shape[last]! > 1 && x.strides[last] !== 1) && lead.outer.length === 0 && (lead.inner[0] ?? 0) >= 0;
+  for (const p of [weight, bias]) if (p && p.buffer.dtype !== "float32") return null;
+  const data = viewData(x) as Float32Array;
+  const home = rt.heap.locate(data);
+  if (home === null) return null;
+  const n = sizeOf(x.shape);
+  const cols = x.shape[x.shape.length - 1] ?? 1;
+  if (n === 0 || cols === 0) return null;
+  const rows = n / cols;
+  const ops = new Operands(rt.heap, home);
+  const result = ops.result(n);
+  if (result === null) return null;
+  const out = result.array;
+  let ok = false;
+  try {
+    const param = (p: StridedView | null): number | null =>
+      p ? ops.input(viewData(p) as Float32Array, p.offset, cols, p.strides[p.strides.length - 1] ?? 1) : 0;
+    const w = param(weight);
+    const b = param(bias);
+    if (w === null || b === null) return null;
+    let xa: number;
+    let ldx: number;
+    if (inPlace && home === rt.heap.locate(data)) {
+      xa = data.byteOffset + x.offset * 4;
+      ldx = rows > 1 ? lead.inner[0]! * 4 : cols * 4;
+    } else {
+      const rowsCopy = ops.scratch(n);
+      if (rowsCopy === null) return null;
+      gatherInto(x, rowsCopy, 0);
+      [xa, ldx] = [rowsCopy.byteOffset, cols * 4];
+    }
+    const parts = splitRange(rows, rt.partsFor(n * 8, rows), 1);
+    const args = parts.map(([r0, r1]) => {
+      const xr = xa + r0 * ldx;
+      const at = result.addr + r0 * cols * 4;
+      if (kind === "layer_norm") return [xr, ldx, w, b, at, r1 - r0, cols, eps];
+      if (kind === "rms_norm") return [xr, ldx, w, at, r1 - r0, cols, eps];
+      return [xr, ldx, at, r1 - r0, cols];
+    });
+    rt.call(kind === "layer_norm" ? LAYER_NORM : kind === "rms_norm" ? RMS_NORM : SOFTMAX, home, args);
+    ok = true;
+    return out;
+  } finally {
+    ops.done(ok);
+    if (!ok) rt.heap.free(out);
+  }
+}

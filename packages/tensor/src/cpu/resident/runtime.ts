@@ -1,0 +1,160 @@
+import type { Arena } from "../memory/arena.js";
+import type { WasmHeap } from "../memory/heap.js";
+import { ThreadPool } from "../threads/pool.js";
+import { threadsUnavailable } from "../threads/platform.js";
+import { compileModules, type CompiledModule, type KernelRef } from "./modules.js";
+
+type KernelFn = (...args: number[]) => void;
+
+interface Instantiator {
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+
+/** What a runtime was asked for and what it found. */
+export interface RuntimeOptions {
+  threads: number;
+  fma: boolean;
+  /** Work (multiply-adds, or elements) below which a kernel does not split off another thread. */
+  minWorkPerThread: number;
+}
+
+let noticed = false;
+
+const Registry = (globalThis as { FinalizationRegistry?: typeof FinalizationRegistry }).FinalizationRegistry;
+const stopWhenCollected = Registry ? new Registry<() => void>((stop) => stop()) : null;
+
+/** Counts of resident kernel calls by name, and of parts that ran on worker threads (tests read them). */
+export const residentStats = { calls: new Map<string, number>(), workerParts: 0 };
+
+/**
+ * The resident kernels' machinery for one CPU backend: its heap, the compiled modules instantiated
+ * on each of the heap's memories, and the worker threads. `call` runs one kernel split into parts
+ * (one per thread); the parts write disjoint outputs, so the split never changes a result.
+ */
+export class CpuRuntime {
+  readonly threads: number;
+  readonly fma: boolean;
+  readonly minWorkPerThread: number;
+  private readonly modules: CompiledModule[] | null;
+  /** This thread's functions per memory: [arena][module][fn]. */
+  private readonly local: KernelFn[][][] = [];
+  private pool: ThreadPool | null = null;
+
+  constructor(
+    readonly heap: WasmHeap,
+    options: RuntimeOptions,
+  ) {
+    let threads = Math.max(1, options.threads);
+    if (threads > 1 && !heap.shared) {
+      const why = threadsUnavailable() ?? "its memories cannot be shared";
+      if (!noticed) {
+        noticed = true;
+        console.warn(`@llm/tensor: the CPU backend runs on one thread instead of ${threads}: ${why}`);
+      }
+      threads = 1;
+    }
+    this.threads = threads;
+    this.fma = options.fma;
+    this.minWorkPerThread = options.minWorkPerThread;
+    this.modules = compileModules(heap.shared, options.fma);
+    heap.listen(this);
+  }
+
+  /** A new memory of the heap: the workers must hold it too. */
+  addArena(arena: Arena): void {
+    this.pool?.addArena(arena);
+  }
+
+  /** False where the kernels could not be compiled (no WebAssembly SIMD): callers take their JS path. */
+  get ready(): boolean {
+    return this.modules !== null;
+  }
+
+  /**
+   * Runs `ref` on memory `arena` once per part, part 0 on this thread and the others on workers;
+   * returns when all are done.
+   */
+  call(ref: KernelRef, arena: Arena, parts: readonly (readonly number[])[]): void {
+    if (parts.length === 0) return;
+    residentStats.calls.set(ref.name, (residentStats.calls.get(ref.name) ?? 0) + 1);
+    if (parts.length === 1 || this.threads === 1) {
+      const fn = this.fn(ref, arena);
+      for (const p of parts) fn(...p);
+      return;
+    }
+    residentStats.workerParts += this.ensurePool().run({ module: ref.module, fn: ref.fn, arena, parts });
+  }
+
+  /** The kernel's function on this thread for memory `arena`. */
+  fn(ref: KernelRef, arena: Arena): KernelFn {
+    return this.instancesFor(arena)[ref.module]![ref.fn]!;
+  }
+
+  /**
+   * How many parts to split `work` into: one per `minWorkPerThread` at most, and no more than the
+   * threads; `units` (rows, column groups) caps it too.
+   */
+  partsFor(work: number, units: number): number {
+    return Math.max(1, Math.min(this.threads, units, Math.floor(work / this.minWorkPerThread)));
+  }
+
+  /** Starts the worker threads now and resolves once they are running (see CpuBackend.ready). */
+  async start(): Promise<void> {
+    if (this.threads > 1) await this.ensurePool().started();
+  }
+
+  /** Stops the worker threads (a later threaded call starts them again). */
+  close(): void {
+    this.pool?.close();
+    this.pool = null;
+    stopWhenCollected?.unregister(this);
+  }
+
+  private ensurePool(): ThreadPool {
+    if (this.pool === null) {
+      this.pool = new ThreadPool(this.threads, this.modules!, this.heap.arenas, (job, args) => {
+        (this.fn({ module: job.module, fn: job.fn, name: "" }, job.arena) as KernelFn)(...args);
+      });
+      // a backend dropped without close() still stops its workers once it is collected
+      stopWhenCollected?.register(this, this.pool.stopper(), this);
+    }
+    return this.pool;
+  }
+
+  private instancesFor(arena: Arena): KernelFn[][] {
+    let set = this.local[arena.index];
+    if (set === undefined) {
+      const api = (globalThis as unknown as { WebAssembly: Instantiator }).WebAssembly;
+      set = this.modules!.map((m) => {
+        const exports = new api.Instance(m.module, { env: { memory: arena.memory } }).exports;
+        return m.names.map((n) => exports[n] as KernelFn);
+      });
+      this.local[arena.index] = set;
+    }
+    return set;
+  }
+}
+
+/** Splits [0, n) into `parts` contiguous ranges whose inner bounds are multiples of `align`. */
+export function splitRange(n: number, parts: number, align: number): [number, number][] {
+  const units = Math.ceil(n / align);
+  const out: [number, number][] = [];
+  for (let p = 0; p < parts; p++) {
+    const start = Math.min(n, Math.floor((units * p) / parts) * align);
+    const end = p === parts - 1 ? n : Math.min(n, Math.floor((units * (p + 1)) / parts) * align);
+    if (end > start) out.push([start, end]);
+  }
+  return out;
+}
+
+let current: CpuRuntime | null = null;
+
+/** Makes `runtime` the one kernels use (the backend whose method is running sets it). */
+export function useRuntime(runtime: CpuRuntime | null): void {
+  current = runtime;
+}
+
+/** The running backend's runtime; null where it has none (WASM off or unavailable). */
+export function activeRuntime(): CpuRuntime | null {
+  return current;
+}

@@ -1,0 +1,195 @@
+import type { Arena } from "../memory/arena.js";
+import {
+  ACK,
+  CLAIM,
+  ARENA,
+  ARGC,
+  ASSIGN,
+  controlWords,
+  ERROR,
+  FN,
+  MAIL,
+  MAX_ARGS,
+  MODULE,
+  QUIT,
+  READY,
+  REMAINING,
+  slot,
+  workerSource,
+} from "./control.js";
+import { canBlock, startWorker, type WorkerHandle } from "./platform.js";
+
+/** A compiled kernel module and its exported functions in the order calls name them. */
+export interface KernelModule {
+  module: object;
+  names: readonly string[];
+}
+
+/** One call per thread: the first runs on the calling thread. */
+export interface Job {
+  module: number;
+  fn: number;
+  arena: Arena;
+  /** Each thread's arguments; at most 1 + the pool's worker count entries. */
+  parts: readonly (readonly number[])[];
+}
+
+/** How long a worker spins for its next job before it sleeps (loop turns, roughly 20-50 us). */
+const WORKER_SPIN = 20000;
+/** How long the caller spins for the workers to finish before it sleeps (Node). */
+const CALLER_SPIN = 20000;
+/** How long the caller, done with its own part, waits for workers to start theirs before it runs them itself. */
+const STEAL_AFTER_MS = 0.25;
+/** How long to wait for a worker to start, or to take a new memory, before running without it. */
+const START_TIMEOUT_MS = 10000;
+
+/**
+ * Worker threads that run WASM kernel calls on the heap's shared memories. The calling thread
+ * takes part (thread 0); `run` returns when every part is done. Workers that are not ready yet
+ * (still starting, or not yet holding a memory) get no part: a job then runs on fewer threads,
+ * which changes no result, since every kernel splits its work so that each output element is
+ * computed the same way whichever thread computes it.
+ */
+export class ThreadPool {
+  readonly workers: number;
+  private readonly control: Int32Array;
+  private readonly args: Float64Array;
+  private readonly handles: WorkerHandle[] = [];
+  private generation = 0;
+  private mailed: number;
+  private closed = false;
+  private readonly block = canBlock();
+
+  constructor(
+    threads: number,
+    modules: readonly KernelModule[],
+    arenas: readonly Arena[],
+    private readonly runLocal: (job: Job, args: readonly number[]) => void,
+  ) {
+    this.workers = threads - 1;
+    this.control = new Int32Array(new SharedArrayBuffer(controlWords(this.workers) * 4));
+    this.args = new Float64Array(new SharedArrayBuffer(Math.max(1, this.workers) * MAX_ARGS * 8));
+    this.mailed = arenas.length;
+    this.control[MAIL] = this.mailed;
+    const source = workerSource(WORKER_SPIN);
+    for (let id = 0; id < this.workers; id++) {
+      const init = {
+        id,
+        control: this.control.buffer,
+        args: this.args.buffer,
+        modules: modules.map((m) => ({ module: m.module, names: m.names })),
+        memories: arenas.map((a) => a.memory),
+      };
+      this.handles.push(startWorker(source, init, `llm-tensor-cpu-${id + 1}`));
+    }
+  }
+
+  /** Resolves once every worker has started (or `timeoutMs` passed), without blocking this thread. */
+  async started(timeoutMs = START_TIMEOUT_MS): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    for (let w = 0; w < this.workers; w++) {
+      while (Atomics.load(this.control, slot(w) + READY) !== 1 && performance.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    }
+  }
+
+  /** Hands a new memory to every worker (they attach it before their next job on it). */
+  addArena(arena: Arena): void {
+    if (this.closed) return;
+    for (const h of this.handles) h.postMessage({ memories: [arena.memory] });
+    this.mailed++;
+    Atomics.store(this.control, MAIL, this.mailed);
+    for (let w = 0; w < this.workers; w++) Atomics.notify(this.control, slot(w) + ASSIGN);
+  }
+
+  /** Runs one job's parts, part 0 here and the rest on workers; returns when all are done, with how many parts workers ran. */
+  run(job: Job): number {
+    const { parts } = job;
+    const helpers = this.closed ? [] : this.available(job.arena.index, parts.length - 1);
+    const c = this.control;
+    // Parts no worker can take run here, after part 0.
+    const local = [parts[0]!, ...parts.slice(1 + helpers.length)];
+    Atomics.store(c, REMAINING, helpers.length);
+    this.generation++;
+    helpers.forEach((w, i) => {
+      const p = parts[i + 1]!;
+      if (p.length > MAX_ARGS) throw new RangeError(`cpu threads: a kernel call takes at most ${MAX_ARGS} arguments, got ${p.length}`);
+      const s = slot(w);
+      c[s + MODULE] = job.module;
+      c[s + FN] = job.fn;
+      c[s + ARENA] = job.arena.index;
+      c[s + ARGC] = p.length;
+      this.args.set(p, w * MAX_ARGS);
+      Atomics.store(c, s + CLAIM, 0);
+      Atomics.store(c, s + ASSIGN, this.generation);
+      Atomics.notify(c, s + ASSIGN);
+    });
+    for (const p of local) this.runLocal(job, p);
+    // parts no worker has started within a moment: run them here rather than wait for a worker the
+    // OS has not scheduled (a busy machine); a spinning worker claims its part within microseconds
+    const deadline = performance.now() + STEAL_AFTER_MS;
+    while (helpers.some((w) => Atomics.load(c, slot(w) + CLAIM) === 0) && performance.now() < deadline);
+    let stolen = 0;
+    helpers.forEach((w, i) => {
+      if (Atomics.compareExchange(c, slot(w) + CLAIM, 0, 2) !== 0) return;
+      this.runLocal(job, parts[i + 1]!);
+      Atomics.sub(c, REMAINING, 1);
+      stolen++;
+    });
+    if (helpers.length > stolen) this.wait();
+    if (Atomics.load(c, ERROR) !== 0) {
+      Atomics.store(c, ERROR, 0);
+      throw new Error(`cpu threads: a worker failed in kernel ${job.module}:${job.fn}; this is a bug in @llm/tensor`);
+    }
+    return helpers.length - stolen;
+  }
+
+  /** Stops the workers. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopper()();
+  }
+
+  /**
+   * A function that stops the workers, holding nothing but them and the control block (so a
+   * FinalizationRegistry can keep it without keeping the pool's owner alive).
+   */
+  stopper(): () => void {
+    const { control, handles, workers } = this;
+    return () => {
+      Atomics.store(control, QUIT, 1);
+      for (let w = 0; w < workers; w++) Atomics.notify(control, slot(w) + ASSIGN);
+      for (const h of handles) h.terminate();
+    };
+  }
+
+  /** Workers ready and holding memory `arena`, at most `want` of them. */
+  private available(arena: number, want: number): number[] {
+    const c = this.control;
+    const out: number[] = [];
+    for (let w = 0; w < this.workers && out.length < want; w++) {
+      const s = slot(w);
+      if (Atomics.load(c, s + READY) !== 1 || Atomics.load(c, s + ACK) <= arena) {
+        // Starting up or attaching memory: wait for it where this thread may block.
+        if (!this.block) continue;
+        const deadline = performance.now() + START_TIMEOUT_MS;
+        while (Atomics.load(c, s + READY) !== 1 && performance.now() < deadline) Atomics.wait(c, s + READY, 0, 50);
+        for (let ack: number; (ack = Atomics.load(c, s + ACK)) <= arena && performance.now() < deadline; )
+          Atomics.wait(c, s + ACK, ack, 50);
+        if (Atomics.load(c, s + READY) !== 1 || Atomics.load(c, s + ACK) <= arena) continue;
+      }
+      out.push(w);
+    }
+    return out;
+  }
+
+  private wait(): void {
+    const c = this.control;
+    let spins = 0;
+    for (let left: number; (left = Atomics.load(c, REMAINING)) !== 0; ) {
+      if (++spins > CALLER_SPIN && this.block) Atomics.wait(c, REMAINING, left, 1);
+    }
+  }
+}
