@@ -42,7 +42,10 @@ describe("sliding-window perplexity, as Hugging Face's guide computes it", () =>
     expect(whole.perplexity).toBeCloseTo(whole.exactPerplexity, 4); // one window: the two weightings agree
     const strided = await slidingWindowPerplexity(model, ids, { maxLength: 8, stride: 3 });
     expect(strided.windows).toBe(5);
-    await expect(slidingWindowPerplexity(model, ids)).rejects.toThrow(
+    // Without maxLength, windows are the model's declared context (llama fixture: 64, so one window here).
+    expect(model.config.maxPositions).toBe(64);
+    expect(await slidingWindowPerplexity(model, ids)).toEqual(whole);
+    await expect(slidingWindowPerplexity(model, ids, { maxLength: Number.POSITIVE_INFINITY })).rejects.toThrow(
       /maxLength must be an integer >= 2 \(give it when the model's maxPositions is unbounded\)/,
     );
     await expect(slidingWindowPerplexity(model, ids, { maxLength: 8, stride: 9 })).rejects.toThrow(
