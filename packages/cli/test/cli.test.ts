@@ -52,15 +52,24 @@ describe("llm", () => {
     for (const [args, message] of [
       [["frob"], 'llm: unknown command "frob"; expected one of generate, chat, tokenize, train, eval, convert, info (llm --help)\n'],
       [["info", "--bogus"], "llm info: Unknown option '--bogus' (llm info --help lists the options)\n"],
-      [["generate"], "llm generate: expected a SOURCE: a model folder, an http(s) URL or a Hub id\n"],
+      [["generate"], "llm generate: expected a SOURCE: a model folder, a .gguf file, an http(s) URL or a Hub id\n"],
+      [["convert", "x", "--out", "y", "--to", "zip"], 'llm convert: --to: expected gguf or safetensors, found "zip"\n'],
+      [["convert", "x", "--out", "y.bin", "--to", "gguf"], 'llm convert: --out: a GGUF file\'s name ends in .gguf, found "y.bin"\n'],
       [
-        ["convert", "x", "--out", "y", "--to", "gguf"],
-        'llm convert: --to: expected safetensors (GGUF output is not in this version), found "gguf"\n',
+        ["convert", "x", "--out", "y", "--dtype", "q8_0"],
+        "llm convert: --dtype: safetensors holds float weights (auto, float32, float16, bfloat16); q8_0 needs --to gguf\n",
       ],
       [
-        ["generate", "x/y", "-p", "hi", "--threads", "4"],
-        "llm generate: threads: expected 1 (this version's CPU backend runs on one thread), found 4\n",
+        ["convert", "x", "--out", "y.gguf", "--dtype", "q4_k"],
+        'llm convert: --dtype: expected one of auto, float32, float16, bfloat16, q8_0, q4_0, q6_k (q4_k is read from GGUF files but not made here), found "q4_k"\n',
       ],
+      [
+        ["generate", "x/y", "-p", "hi", "--dtype", "fp8"],
+        'llm generate: --dtype: expected one of auto, float32, float16, bfloat16, q8_0, q4_0, q6_k, found "fp8"\n',
+      ],
+      [["chat", "x/y", "--threads", "0"], 'llm chat: --threads: expected a positive integer, found "0"\n'],
+      [["eval", "x/y", "--text", "/dev/null", "--threads", "two"], 'llm eval: --threads: expected a positive integer, found "two"\n'],
+      [["info", "x/y", "--dtype", "q8_0"], "llm info: Unknown option '--dtype' (llm info --help lists the options)\n"],
     ] as const) {
       const { code, err, out } = await llm([...args]);
       expect(code).not.toBe(0);

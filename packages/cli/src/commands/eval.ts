@@ -3,7 +3,7 @@ import { crossEntropy } from "@llm/layers";
 import { loadLoraAdapter } from "@llm/models/node";
 import type { Pretrained } from "@llm/pretrained";
 import { noGrad, tensor, tidy } from "@llm/tensor";
-import { LOAD_HELP, LOAD_OPTIONS, numberOption, parse, positiveInteger } from "../args.js";
+import { COMPUTE_HELP, COMPUTE_OPTIONS, LOAD_HELP, LOAD_OPTIONS, numberOption, parse, positiveInteger } from "../args.js";
 import { type Io, UsageError } from "../io.js";
 import { loadModelSource } from "../load.js";
 import type { Command } from "../main.js";
@@ -37,10 +37,13 @@ index, a letter, or the answer's text).
   --stride N     tokens each window moves by (smaller: more context per token, slower)
   --json         print the figures as JSON
 
+${COMPUTE_HELP}
+
 ${LOAD_HELP}`,
   async run(args: string[], io: Io) {
     const { values, positionals } = parse("eval", args, {
       ...LOAD_OPTIONS,
+      ...COMPUTE_OPTIONS,
       text: { type: "string" },
       context: { type: "string" },
       stride: { type: "string" },
