@@ -1,7 +1,8 @@
 import type { KVCache, LanguageModel } from "@llm/layers";
-import type { Tensor } from "@llm/tensor";
+import { Rng, type Tensor } from "@llm/tensor";
+import { deviceSampling, drawOnDevice, type SampleOn } from "./device_sampling.js";
 import { SamplingError } from "./errors.js";
-import { bool, int32, lastLogits } from "./model_step.js";
+import { bool, int32, lastLogitsTensor, rowsOf } from "./model_step.js";
 import { checkModelLogits, checkSamplingOptions, describeValue, OptionChecker } from "./options.js";
 import { createSampler, type SamplingOptions } from "./sampler.js";
 
@@ -24,6 +25,14 @@ export interface GenerateOptions extends SamplingOptions {
    * computed there (rotary, ALiBi). Without it, a prompt plus maxNewTokens past that length is an error.
    */
   extrapolate?: boolean;
+  /**
+   * Where the logits processors and the draw run: "host" reads each row of logits back and runs
+   * them in JS; "device" runs them as kernels where the logits are (sampleTokens), reading back
+   * one id per row; "auto" (default) is "device" on a backend without synchronous reads (WebGPU)
+   * and "host" elsewhere. Custom `processors` always run on the host. With the same seed both
+   * pick the same ids, up to float rounding at a cumulative-probability boundary.
+   */
+  sampleOn?: SampleOn;
 }
 
 /** Streams the ids that follow one prompt, using the KV cache (each step feeds one token). */
@@ -68,7 +77,10 @@ export async function* generateBatch(
   checkPrompts(model, prompts, maxNew, options.extrapolate === true);
   if (options.cache !== undefined) checkCache(options.cache, prompts);
   const stop = new Set(options.stopTokens ?? []);
-  const sampler = createSampler(options);
+  const rng = options.rng ?? new Rng(options.seed ?? 0);
+  const sampler = createSampler({ ...options, rng });
+  // where to draw is known once the first logits say which backend the model runs on
+  let onDevice: ReturnType<typeof deviceSampling> | undefined;
   const batch = prompts.length;
   const width = Math.max(...prompts.map((p) => p.length));
   const padded = prompts.some((p) => p.length !== width);
@@ -95,23 +107,36 @@ export async function* generateBatch(
     );
     for (let step = 0; step < maxNew; step++) {
       const mask: Tensor | undefined = padded ? bool(keyMask.flat(), [batch, keyMask[0]!.length]) : undefined;
-      let rows: Float32Array[];
+      const forwardOptions = {
+        cache,
+        positionIds: positions,
+        ...(mask ? { attentionMask: mask } : {}),
+        ...(options.extrapolate ? { extrapolate: true } : {}),
+      };
+      let picked: (number | null)[];
       try {
-        rows = await lastLogits(model, ids, {
-          cache,
-          positionIds: positions,
-          ...(mask ? { attentionMask: mask } : {}),
-          ...(options.extrapolate ? { extrapolate: true } : {}),
-        });
+        const last = lastLogitsTensor(model, ids, forwardOptions);
+        try {
+          onDevice ??= deviceSampling(options, last.backend, sampler.greedy);
+          if (onDevice) picked = await drawOnDevice(last, onDevice, history, done, rng, step);
+          else {
+            const rows = await rowsOf(last);
+            picked = rows.map((row, b) => {
+              if (done[b]) return null;
+              checkModelLogits("generate", row, step, b);
+              return atStep(step, b, () => sampler.next(row, history[b]!));
+            });
+          }
+        } finally {
+          last.dispose();
+        }
       } finally {
         ids.dispose();
         positions.dispose();
         mask?.dispose();
       }
-      const out: (number | null)[] = rows.map((row, b) => {
-        if (done[b]) return null;
-        checkModelLogits("generate", row, step, b);
-        const id = atStep(step, b, () => sampler.next(row, history[b]!));
+      const out: (number | null)[] = picked.map((id, b) => {
+        if (id === null) return null;
         if (stop.has(id)) {
           done[b] = true;
           return null;
@@ -147,6 +172,7 @@ export function checkGenerateOptions(check: OptionChecker, vocabSize: number): v
   check.array("stopTokens", (id) => typeof id === "number" && Number.isInteger(id) && id >= 0, "token ids (integers >= 0)");
   check.integer("padId", 0, vocabSize - 1);
   check.boolean("extrapolate");
+  check.oneOf("sampleOn", ["auto", "host", "device"]);
 }
 
 /** Runs a sampler step; its errors say which step and prompt they came from. */

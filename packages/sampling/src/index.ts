@@ -12,6 +12,7 @@ export {
 } from "./processors.js";
 export { createSampler, argmax, sampleFrom, type SamplingOptions, type TokenSampler } from "./sampler.js";
 export { generate, generateBatch, type GenerateOptions } from "./generate.js";
+export type { SampleOn } from "./device_sampling.js";
 export { generateText, collect, type TextCodec, type StreamingDecoder, type GenerateTextOptions } from "./text.js";
 export {
   fillBlanks,

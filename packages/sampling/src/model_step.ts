@@ -16,18 +16,28 @@ export function bool(values: ArrayLike<number>, shape: readonly number[]): Tenso
  * the host: [batch][vocab]. Every tensor made on the way is freed; the cache keeps what it appended.
  */
 export async function lastLogits(model: LanguageModel, ids: Tensor, options: ForwardOptions): Promise<Float32Array[]> {
-  const last = noGrad(() =>
-    tidy(() => {
-      const logits = model.forward(ids, { ...options, logitsToKeep: 1 });
-      const seq = logits.shape[1]!;
-      return logits.slice(1, seq - 1, seq).contiguous();
-    }),
-  );
+  const last = lastLogitsTensor(model, ids, options);
   try {
-    const data = (await last.data()) as Float32Array;
-    const [batch, , vocab] = last.shape as [number, number, number];
-    return Array.from({ length: batch }, (_, b) => data.slice(b * vocab, (b + 1) * vocab));
+    return await rowsOf(last);
   } finally {
     last.dispose();
   }
+}
+
+/** The rows of a [batch, vocab] tensor on the host. */
+export async function rowsOf(last: Tensor): Promise<Float32Array[]> {
+  const data = (await last.data()) as Float32Array;
+  const [batch, vocab] = last.shape as [number, number];
+  return Array.from({ length: batch }, (_, b) => data.slice(b * vocab, (b + 1) * vocab));
+}
+
+/** The last position's logits of each row, [batch, vocab], where the model computed them; the caller disposes it. */
+export function lastLogitsTensor(model: LanguageModel, ids: Tensor, options: ForwardOptions): Tensor {
+  return noGrad(() =>
+    tidy(() => {
+      const logits = model.forward(ids, { ...options, logitsToKeep: 1 });
+      const seq = logits.shape[1]!;
+      return logits.slice(1, seq - 1, seq).reshape(logits.shape[0]!, logits.shape[2]!);
+    }),
+  );
 }

@@ -51,6 +51,20 @@ export class OptionChecker {
     if (v !== undefined && typeof v !== "boolean") this.fail(name, "true or false", v);
   }
 
+  /** One of the given strings. */
+  oneOf(name: string, values: readonly string[]): void {
+    const v = this.value(name);
+    if (v !== undefined && !values.includes(v as string))
+      this.fail(
+        name,
+        values
+          .map((x) => JSON.stringify(x))
+          .join(", ")
+          .replace(/, ([^,]*)$/, " or $1"),
+        v,
+      );
+  }
+
   /** An array whose every item passes `ok`; the first that does not is named by its index. */
   array(name: string, ok: (item: unknown) => boolean, expected: string): void {
     const v = this.value(name);

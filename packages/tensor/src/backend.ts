@@ -91,6 +91,12 @@ export interface Backend {
   fill(size: number, value: number, dtype: DType): BackendBuffer;
   /** Reads a whole buffer back to the host. */
   read(buffer: BackendBuffer): Promise<HostArray>;
+  /**
+   * Reads several buffers back with one device round trip (one staging copy, one map). Optional:
+   * where absent, each is read on its own. A decoding step reads its id and the queued index
+   * checks this way.
+   */
+  readMany?(buffers: readonly BackendBuffer[]): Promise<HostArray[]>;
   /** Synchronous read; absent where the device cannot do it (WebGPU). */
   readSync?(buffer: BackendBuffer): HostArray;
   /** Frees a buffer. Using it afterwards is an error. */
@@ -171,6 +177,19 @@ export interface AdamWBuffers {
   expAvgSq: BackendBuffer;
 }
 
+/**
+ * The per-row steps of FusedKernels.sampleTokens, with neutral values where a step is off:
+ * temperature 1, topK 0, topP 1, minP 0, repetitionPenalty 1.
+ */
+export interface TokenSampling {
+  greedy: boolean;
+  temperature: number;
+  topK: number;
+  topP: number;
+  minP: number;
+  repetitionPenalty: number;
+}
+
 /** Activations whose backward a backend may fuse (FusedKernels.activationGrad). */
 export type FusedActivation = "gelu" | "gelu_tanh" | "silu";
 
@@ -203,6 +222,13 @@ export interface FusedKernels {
   adamwStep?(param: StridedView, grad: StridedView, expAvg: StridedView | null, expAvgSq: StridedView | null, h: AdamWStep): AdamWBuffers;
   /** The backward of logSoftmax over the last axis, from its output y: g - exp(y) * sum(g), float32, contiguous. */
   logSoftmaxGrad?(y: StridedView, g: StridedView): BackendBuffer;
+  /**
+   * The decoding draw in one dispatch (see the sampleTokens op for the exact steps): logits
+   * float32 [batch, vocab]; seen int32 [batch, n] (distinct ids per row, -1 pads) or null;
+   * uniforms float32 [batch] or null when greedy. Returns int32 [batch]: the ids, -1 for a row
+   * whose every token was removed, -2 for a row holding NaN or +Infinity.
+   */
+  sampleTokens?(logits: StridedView, seen: StridedView | null, uniforms: StridedView | null, p: TokenSampling): BackendBuffer;
   /**
    * softmax(q k^T * scale + bias, masked) v, float32 in and out:
    *  - q [B, H, T, D]; k and v [B, Hkv, S, D] with H % Hkv == 0: query head h reads kv head

@@ -1,4 +1,5 @@
-import type { Backend } from "./backend.js";
+import type { Backend, BackendBuffer } from "./backend.js";
+import type { HostArray } from "./dtype.js";
 import { cpuBackend } from "./cpu/backend.js";
 import type { Tensor } from "./tensor.js";
 import { registerCopy } from "./copies.js";
@@ -70,6 +71,31 @@ export async function settleDeferredChecks(): Promise<void> {
     }
   }
   if (failure) throw failure;
+}
+
+/**
+ * Reads `buffer` of `backend` after settling the queued checks, in one device read where the
+ * backend has `readMany` and every check lives on it (a decoding step then reads back once, not
+ * once per check); otherwise the checks settle first, each with its own read.
+ */
+export async function readSettlingChecks(backend: Backend, buffer: BackendBuffer): Promise<HostArray> {
+  const checks = state.deferredChecks;
+  if (checks.length === 0 || !backend.readMany || checks.some((c) => c.values.backend !== backend)) {
+    await settleDeferredChecks();
+    return backend.read(buffer);
+  }
+  state.deferredChecks = [];
+  let results: HostArray[];
+  try {
+    results = await backend.readMany([...checks.map((c) => c.values.view().buffer), buffer]);
+  } finally {
+    for (const c of checks) c.values.dispose();
+  }
+  for (let i = 0; i < checks.length; i++) {
+    const failure = checks[i]!.verdict(results[i]!);
+    if (failure) throw failure;
+  }
+  return results[checks.length]!;
 }
 
 /** The backend new tensors go to: the CPU backend unless setBackend chose another. */

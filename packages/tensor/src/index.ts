@@ -14,6 +14,7 @@ export type {
   NormGrads,
   AdamWStep,
   AdamWBuffers,
+  TokenSampling,
 } from "./backend.js";
 export { TensorError, ShapeError, DTypeError, ArgumentError } from "./errors.js";
 export { Rng } from "./rng.js";
@@ -44,6 +45,7 @@ export { writeInto } from "./ops/write.js";
 export { checkIndexRange } from "./ops/checks.js";
 export { toBackend } from "./ops/transfer.js";
 export { adamwStep, type AdamWResult } from "./ops/adamw.js";
+export { sampleTokens, SAMPLE_ALL_REMOVED, SAMPLE_NOT_FINITE, type SampleTokensOptions } from "./ops/sample.js";
 export { softmax, logSoftmax, layerNorm, rmsNorm, tril, triu, causalMask } from "./ops/nn.js";
 export { scaledDotProductAttention, type ScaledDotProductAttentionOptions } from "./ops/attention.js";
 export { fromBuffer } from "./ops/core.js";

@@ -1,6 +1,6 @@
 import type { Backend, BackendBuffer, StridedView } from "./backend.js";
 import { isQuantized, type DType, type HostArray } from "./dtype.js";
-import { keep as keepTensor, settleDeferredChecks, track } from "./engine.js";
+import { keep as keepTensor, readSettlingChecks, track } from "./engine.js";
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from "./errors.js";
 import { contiguousStrides, isContiguous, sizeOf, type Shape } from "./shape.js";
 import { backward as runBackward } from "./autograd.js";
@@ -123,10 +123,9 @@ export class Tensor {
 
   // ---- reading and memory ----
   async data(): Promise<HostArray> {
-    await settleDeferredChecks();
     const { buffer, temp } = this.materialize();
     try {
-      return await this.backend.read(buffer);
+      return await readSettlingChecks(this.backend, buffer);
     } finally {
       if (temp) this.backend.dispose(buffer);
     }

@@ -64,9 +64,9 @@ export class CommandBatcher {
     this.commandEncoder().clearBuffer(buffer, 0, Math.ceil(bytes / 4) * 4);
   }
 
-  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number): void {
+  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, dstOffset = 0): void {
     this.endPass();
-    this.commandEncoder().copyBufferToBuffer(src, 0, dst, 0, Math.ceil(bytes / 4) * 4);
+    this.commandEncoder().copyBufferToBuffer(src, 0, dst, dstOffset, Math.ceil(bytes / 4) * 4);
   }
 
   /** Returns `buffer` to `pool` once everything recorded so far has been submitted. */

@@ -12,6 +12,16 @@ import { float32ToBfloat16Bits, float32ToFloat16Bits } from "./half.js";
  */
 export const BYTES_PER_WORD = 4;
 
+/** Q8_0 and Q4_0 (llama.cpp blocks) live as their bytes, four to a word, read by matmul and take as stored. */
+export const GPU_BLOCK_DTYPES: readonly DType[] = ["q8_0", "q4_0"];
+
+/** Words holding `size` elements of `dtype`: one per element, or the blocks' bytes rounded up to words. */
+export function wordsFor(dtype: DType, size: number): number {
+  if (dtype === "q8_0") return Math.ceil(((size / 32) * 34) / 4);
+  if (dtype === "q4_0") return Math.ceil(((size / 32) * 18) / 4);
+  return size;
+}
+
 export type StorageType = "f32" | "i32" | "u32";
 
 export function storageType(dtype: DType): StorageType {
@@ -42,10 +52,12 @@ export function loadExpr(dtype: DType, raw: string): string {
   }
 }
 
-/** Block-quantized dtypes (q8_0, q4_0, q4_k, q6_k) have no WGSL kernels yet: a clear error instead of garbage. */
+/** Blocks are read by matmul, take and a cast to float32 only (q4_k and q6_k not at all yet): a clear error instead of garbage. */
 function blocksUnsupported(dtype: DType): Error {
   return new Error(
-    `webgpu backend: ${dtype} (llama.cpp blocks) is not supported on WebGPU yet; load the model as float16 or float32 there`,
+    GPU_BLOCK_DTYPES.includes(dtype)
+      ? `webgpu backend: ${dtype} weights are read by matmul, take and a cast to float32 only`
+      : `webgpu backend: ${dtype} (llama.cpp blocks) is not supported on WebGPU yet (q8_0 and q4_0 are); load the model as q8_0, float16 or float32 there`,
   );
 }
 
@@ -98,23 +110,33 @@ export function toWords(data: HostArray, dtype: DType): Float32Array | Int32Arra
       for (let i = 0; i < n; i++) out[i] = enc(data[i]!);
       return out;
     }
+    case "q8_0":
+    case "q4_0": {
+      const bytes = data as Uint8Array;
+      const out = new Uint32Array(wordsFor(dtype, (bytes.length / (dtype === "q8_0" ? 34 : 18)) * 32));
+      new Uint8Array(out.buffer).set(bytes);
+      return out;
+    }
     default:
       throw blocksUnsupported(dtype);
   }
 }
 
 /** The inverse of toWords: `bytes` (at least size words) back into the host array for `dtype`. */
-export function fromWords(bytes: ArrayBuffer, dtype: DType, size: number): HostArray {
+export function fromWords(bytes: ArrayBuffer, dtype: DType, size: number, byteOffset = 0): HostArray {
   switch (dtype) {
     case "float32":
-      return new Float32Array(bytes, 0, size).slice();
+      return new Float32Array(bytes, byteOffset, size).slice();
     case "int32":
-      return new Int32Array(bytes, 0, size).slice();
+      return new Int32Array(bytes, byteOffset, size).slice();
     case "bool":
-      return Uint8Array.from(new Uint32Array(bytes, 0, size));
+      return Uint8Array.from(new Uint32Array(bytes, byteOffset, size));
     case "float16":
     case "bfloat16":
-      return Uint16Array.from(new Uint32Array(bytes, 0, size));
+      return Uint16Array.from(new Uint32Array(bytes, byteOffset, size));
+    case "q8_0":
+    case "q4_0":
+      return new Uint8Array(bytes, byteOffset, (size / 32) * (dtype === "q8_0" ? 34 : 18)).slice();
     default:
       throw blocksUnsupported(dtype);
   }

@@ -6,7 +6,7 @@ import { BufferUsage, MapMode } from "./gpu-constants.js";
 import { WebGPUBuffer } from "./gpu-buffer.js";
 import type { KernelContext, KernelFeatures } from "./kernel-context.js";
 import { PipelineCache } from "./pipeline-cache.js";
-import { BYTES_PER_WORD, fromWords, toWords } from "./storage.js";
+import { BYTES_PER_WORD, fromWords, GPU_BLOCK_DTYPES, toWords, wordsFor } from "./storage.js";
 import { activationGrad, binary, cast, concat, copy, fill, unary, where, writeInto } from "./kernels/elementwise.js";
 import { gather, scatterAdd } from "./kernels/gather.js";
 import { matmul, type TileConfig } from "./kernels/matmul.js";
@@ -14,6 +14,27 @@ import type { Vec4TileConfig } from "./kernels/matmul-vec4.js";
 import { argmax, cumsum, reduce } from "./kernels/reduce.js";
 import { rowKernel } from "./kernels/rows.js";
 import { attention } from "./kernels/attention.js";
+import { sampleTokens } from "./kernels/sample.js";
+import { dequantize, gatherBlockRows } from "./kernels/stored.js";
+import { contiguousStrides } from "./layout.js";
+
+function isBlocks(dtype: DType): boolean {
+  return GPU_BLOCK_DTYPES.includes(dtype);
+}
+
+/** A Q8_0/Q4_0 view cast: dequantized to float32, then cast on when another float type is asked for. */
+function dequantizeTo(ctx: KernelContext, x: StridedView, dtype: DType): BackendBuffer {
+  const wide = dequantize(ctx, x);
+  if (dtype === "float32") return wide;
+  const out = cast(ctx, { buffer: wide, shape: x.shape, strides: contiguousStrides(x.shape), offset: 0 }, dtype);
+  ctx.free(wide);
+  return out;
+}
+
+/** Elements held by `length` bytes of Q8_0 or Q4_0 blocks. */
+function elementsOfBlocks(dtype: DType, length: number): number {
+  return (length / (dtype === "q8_0" ? 34 : 18)) * 32;
+}
 
 const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
 const STAGING_USAGE = BufferUsage.MAP_READ | BufferUsage.COPY_DST;
@@ -26,6 +47,8 @@ export interface WebGPUBackendStats {
   /** Milliseconds spent creating pipelines so far. */
   compileMs: number;
   submits: number;
+  /** Device reads so far (each one mapAsync of a staging buffer): a decoding step makes one. */
+  reads: number;
 }
 
 export interface WebGPUBackendInit {
@@ -59,6 +82,7 @@ export class WebGPUBackend implements Backend {
   private readonly ownsDevice: boolean;
   private readonly deviceErrors: string[] = [];
   private live = 0;
+  private reads = 0;
   private lost: string | null = null;
   readonly keepAlive: unknown;
 
@@ -104,6 +128,7 @@ export class WebGPUBackend implements Backend {
       attention: (q, k, v, mask, bias, scale) => attention(ctx, q, k, v, mask, bias, scale),
       activationGrad: (op, x, g) => activationGrad(ctx, op, x, g),
       logSoftmaxGrad: (y, g) => rowKernel(ctx, "logSoftmaxGrad", y, { g }),
+      sampleTokens: (logits, seen, uniforms, p) => sampleTokens(ctx, logits, seen, uniforms, p),
     };
   }
 
@@ -111,7 +136,7 @@ export class WebGPUBackend implements Backend {
 
   upload(data: HostArray, dtype: DType): BackendBuffer {
     const words = toWords(data, dtype);
-    const out = this.alloc(words.length, dtype);
+    const out = this.alloc(GPU_BLOCK_DTYPES.includes(dtype) ? elementsOfBlocks(dtype, data.length) : words.length, dtype);
     if (words.length > 0) this.device.queue.writeBuffer(out.gpu, 0, words.buffer, words.byteOffset, words.byteLength);
     return out;
   }
@@ -121,18 +146,32 @@ export class WebGPUBackend implements Backend {
   }
 
   async read(buffer: BackendBuffer): Promise<HostArray> {
-    const b = this.gpuBuffer(buffer);
-    const bytes = b.size * BYTES_PER_WORD;
+    return (await this.readMany([buffer]))[0]!;
+  }
+
+  /** Several buffers through one staging buffer: one copy each, one submit, one mapAsync. */
+  async readMany(buffers: readonly BackendBuffer[]): Promise<HostArray[]> {
+    const bs = buffers.map((b) => this.gpuBuffer(b));
+    const offsets: number[] = [];
+    let bytes = 0;
+    for (const b of bs) {
+      offsets.push(bytes);
+      bytes += wordsFor(b.dtype, b.size) * BYTES_PER_WORD;
+    }
     if (bytes === 0) {
       this.throwIfFailed();
-      return fromWords(new ArrayBuffer(0), b.dtype, 0);
+      return bs.map((b) => fromWords(new ArrayBuffer(0), b.dtype, 0));
     }
     const staging = this.staging.acquire(bytes);
-    this.batcher.copy(b.gpu, staging, bytes);
+    bs.forEach((b, i) => {
+      if (b.size > 0) this.batcher.copy(b.gpu, staging, wordsFor(b.dtype, b.size) * BYTES_PER_WORD, offsets[i]);
+    });
     this.batcher.flush();
+    this.reads++;
     try {
       await staging.mapAsync(MapMode.READ, 0, staging.size);
-      const host = fromWords(staging.getMappedRange(0, staging.size), b.dtype, b.size);
+      const mapped = staging.getMappedRange(0, staging.size);
+      const host = bs.map((b, i) => fromWords(mapped, b.dtype, b.size, offsets[i]));
       staging.unmap();
       this.throwIfFailed();
       return host;
@@ -152,6 +191,10 @@ export class WebGPUBackend implements Backend {
   // ---- primitives ----
 
   copy(x: StridedView): BackendBuffer {
+    if (isBlocks(x.buffer.dtype))
+      throw new WebGPUKernelError(
+        `webgpu: a ${x.buffer.dtype} tensor is read by matmul, take and a cast to float32; it cannot be copied as a view`,
+      );
     return copy(this.ctx, x);
   }
 
@@ -160,6 +203,7 @@ export class WebGPUBackend implements Backend {
   }
 
   cast(x: StridedView, dtype: DType): BackendBuffer {
+    if (isBlocks(x.buffer.dtype)) return dequantizeTo(this.ctx, x, dtype);
     return cast(this.ctx, x, dtype);
   }
 
@@ -197,6 +241,7 @@ export class WebGPUBackend implements Backend {
   }
 
   gather(x: StridedView, indices: StridedView, axis: number): BackendBuffer {
+    if (isBlocks(x.buffer.dtype)) return gatherBlockRows(this.ctx, x, indices);
     return gather(this.ctx, x, indices, axis);
   }
 
@@ -229,6 +274,7 @@ export class WebGPUBackend implements Backend {
       pipelines: this.pipelines.size,
       compileMs: this.pipelines.compileMs,
       submits: this.batcher.submits,
+      reads: this.reads,
     };
   }
 
@@ -248,7 +294,7 @@ export class WebGPUBackend implements Backend {
   }
 
   private alloc(size: number, dtype: DType): WebGPUBuffer {
-    const bytes = size * BYTES_PER_WORD;
+    const bytes = wordsFor(dtype, size) * BYTES_PER_WORD;
     const max = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
     if (bytes > max) {
       throw new WebGPUKernelError(
@@ -256,8 +302,11 @@ export class WebGPUBackend implements Backend {
       );
     }
     this.live++;
-    return new WebGPUBuffer(size, dtype, this.storage.acquire(Math.max(size, 1) * BYTES_PER_WORD), this);
+    return new WebGPUBuffer(size, dtype, this.storage.acquire(Math.max(bytes, BYTES_PER_WORD)), this);
   }
+
+  /** float16 and bfloat16 weights (one word each), and Q8_0/Q4_0 blocks, multiplied as stored. */
+  readonly storedMatmulDTypes: readonly DType[] = ["float16", "bfloat16", ...GPU_BLOCK_DTYPES];
 
   private gpuBuffer(buffer: BackendBuffer): WebGPUBuffer {
     if (!(buffer instanceof WebGPUBuffer) || buffer.owner !== this) {

@@ -4,6 +4,7 @@ import type { KernelContext } from "../kernel-context.js";
 import { coalesce, grid, sizeOf } from "../layout.js";
 import { WebGPUKernelError } from "../errors.js";
 import { computeType, loadExpr, storageType, storeExpr } from "../storage.js";
+import { bKey, blockHelpers, loadB as loadStored } from "./stored.js";
 import { Meta, offsets, shader } from "./codegen.js";
 import { matmulVec4, VEC4_LARGE, VEC4_SMALL, vec4Layout, type Vec4TileConfig } from "./matmul-vec4.js";
 
@@ -124,6 +125,7 @@ function tiled(ctx: KernelContext, a: StridedView, b: StridedView, out: WebGPUBu
   const TY = BM / TM;
   const WG = TX * TY;
   const dtype = a.buffer.dtype;
+  const bDtype = b.buffer.dtype;
   const t = computeType(dtype);
   const zero = t === "f32" ? "0.0" : "0";
   const { meta } = p;
@@ -139,7 +141,7 @@ function tiled(ctx: KernelContext, a: StridedView, b: StridedView, out: WebGPUBu
     return aligned ? v : `select(${zero}, ${v}, m0 + ${mm} < ${M} && k0 + ${kk} < ${K})`;
   };
   const loadB = (kk: string, nn: string) => {
-    const v = loadExpr(dtype, `B[o_b + (k0 + ${kk}) * ${sBk} + (n0 + ${nn}) * ${sBn}]`);
+    const v = loadStored(bDtype, `B[o_b + (k0 + ${kk}) * ${sBk} + (n0 + ${nn}) * ${sBn}]`);
     return aligned ? v : `select(${zero}, ${v}, k0 + ${kk} < ${K} && n0 + ${nn} < ${N})`;
   };
   const lines: string[] = [];
@@ -169,7 +171,8 @@ function tiled(ctx: KernelContext, a: StridedView, b: StridedView, out: WebGPUBu
       const st = `O[o_o + (${m}) * ${N} + ${n}] = ${storeExpr(dtype, `acc${i}_${j}`)};`;
       stores.push(aligned ? `  ${st}` : `  if (${m} < ${M} && ${n} < ${N}) { ${st} }`);
     }
-  const body = `var<workgroup> As: array<${t}, ${BM * BK}>;
+  const body = `${blockHelpers(bDtype)}
+var<workgroup> As: array<${t}, ${BM * BK}>;
 var<workgroup> Bs: array<${t}, ${BK * BN}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -191,7 +194,7 @@ ${fmas.join("\n")}
   }
 ${stores.join("\n")}
 }`;
-  const key = `matmul:${dtype}:${BM}x${BN}x${BK}/${TM}x${TN}:${aligned ? "al" : "un"}:${aAlongK ? "ak" : "am"}${bAlongN ? "bn" : "bk"}:b${p.batchRank}`;
+  const key = `matmul:${dtype}${bKey(bDtype, dtype)}:${BM}x${BN}x${BK}/${TM}x${TN}:${aligned ? "al" : "un"}:${aAlongK ? "ak" : "am"}${bAlongN ? "bn" : "bk"}:b${p.batchRank}`;
   ctx.batcher.dispatch({
     key,
     code: () =>
@@ -199,7 +202,7 @@ ${stores.join("\n")}
         meta,
         [
           { name: "A", type: storageType(dtype) },
-          { name: "B", type: storageType(dtype) },
+          { name: "B", type: storageType(bDtype) },
           { name: "O", type: storageType(dtype), write: true },
         ],
         body,
@@ -221,13 +224,15 @@ function gemv(ctx: KernelContext, a: StridedView, b: StridedView, out: WebGPUBuf
   const COLS = alongN ? 32 : 8;
   const SPLIT = 256 / COLS;
   const dtype = a.buffer.dtype;
+  const bDtype = b.buffer.dtype;
   const t = computeType(dtype);
   const zero = t === "f32" ? "0.0" : "0";
   const { meta } = p;
   const [M, N, K] = [meta.push(p.M), meta.push(p.N), meta.push(p.K)];
   const [sAm, sAk, sBk, sBn] = [meta.push(p.sAm), meta.push(p.sAk), meta.push(p.sBk), meta.push(p.sBn)];
   const [col, slice] = alongN ? [`i32(lid) % ${COLS}`, `i32(lid) / ${COLS}`] : [`i32(lid) / ${SPLIT}`, `i32(lid) % ${SPLIT}`];
-  const body = `var<workgroup> sh: array<${t}, 256>;
+  const body = `${blockHelpers(bDtype)}
+var<workgroup> sh: array<${t}, 256>;
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let bz = wid.z;
@@ -240,7 +245,7 @@ ${p.batchCode}
   for (var m = 0; m < ${M}; m++) {
     var acc: ${t} = ${zero};
     for (var k = s; k < ${K}; k += ${SPLIT}) {
-      acc += ${loadExpr(dtype, `A[o_a + m * ${sAm} + k * ${sAk}]`)} * ${loadExpr(dtype, `B[o_b + k * ${sBk} + nn * ${sBn}]`)};
+      acc += ${loadExpr(dtype, `A[o_a + m * ${sAm} + k * ${sAk}]`)} * ${loadStored(bDtype, `B[o_b + k * ${sBk} + nn * ${sBn}]`)};
     }
     sh[lid] = acc;
     workgroupBarrier();
@@ -253,13 +258,13 @@ ${p.batchCode}
   }
 }`;
   ctx.batcher.dispatch({
-    key: `gemv:${dtype}:${alongN ? "n" : "k"}:b${p.batchRank}`,
+    key: `gemv:${dtype}${bKey(bDtype, dtype)}:${alongN ? "n" : "k"}:b${p.batchRank}`,
     code: () =>
       shader(
         meta,
         [
           { name: "A", type: storageType(dtype) },
-          { name: "B", type: storageType(dtype) },
+          { name: "B", type: storageType(bDtype) },
           { name: "O", type: storageType(dtype), write: true },
         ],
         body,
@@ -274,13 +279,15 @@ ${p.batchCode}
 /** One thread per output element, K in a loop: small problems (see SMALL_MATMUL_MACS). */
 function simple(ctx: KernelContext, a: StridedView, b: StridedView, out: WebGPUBuffer, p: MatmulProblem): void {
   const dtype = a.buffer.dtype;
+  const bDtype = b.buffer.dtype;
   const t = computeType(dtype);
   const { meta } = p;
   const [M, N, K] = [meta.push(p.M), meta.push(p.N), meta.push(p.K)];
   const [sAm, sAk, sBk, sBn] = [meta.push(p.sAm), meta.push(p.sAk), meta.push(p.sBk), meta.push(p.sBn)];
   const total = p.batch * p.M * p.N;
   const TOTAL = meta.push(total);
-  const body = `@compute @workgroup_size(64)
+  const body = `${blockHelpers(bDtype)}
+@compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let gi = i32((wid.y * nwg.x + wid.x) * 64u + lid);
@@ -291,18 +298,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 ${p.batchCode}
   var acc: ${t} = ${t === "f32" ? "0.0" : "0"};
   for (var k = 0; k < ${K}; k++) {
-    acc += ${loadExpr(dtype, `A[o_a + m * ${sAm} + k * ${sAk}]`)} * ${loadExpr(dtype, `B[o_b + k * ${sBk} + n * ${sBn}]`)};
+    acc += ${loadExpr(dtype, `A[o_a + m * ${sAm} + k * ${sAk}]`)} * ${loadStored(bDtype, `B[o_b + k * ${sBk} + n * ${sBn}]`)};
   }
   O[gi] = ${storeExpr(dtype, "acc")};
 }`;
   ctx.batcher.dispatch({
-    key: `matmul-simple:${dtype}:b${p.batchRank}`,
+    key: `matmul-simple:${dtype}${bKey(bDtype, dtype)}:b${p.batchRank}`,
     code: () =>
       shader(
         meta,
         [
           { name: "A", type: storageType(dtype) },
-          { name: "B", type: storageType(dtype) },
+          { name: "B", type: storageType(bDtype) },
           { name: "O", type: storageType(dtype), write: true },
         ],
         body,
