@@ -13,6 +13,8 @@ import { matmul, type TileConfig } from "./kernels/matmul.js";
 import type { Vec4TileConfig } from "./kernels/matmul-vec4.js";
 import { argmax, cumsum, reduce } from "./kernels/reduce.js";
 import { rowKernel } from "./kernels/rows.js";
+import { normGrad } from "./kernels/norm-grad.js";
+import { adamwStep } from "./kernels/adamw.js";
 import { attention } from "./kernels/attention.js";
 import { sampleTokens } from "./kernels/sample.js";
 import { dequantize, gatherBlockRows } from "./kernels/stored.js";
@@ -128,6 +130,9 @@ export class WebGPUBackend implements Backend {
       attention: (q, k, v, mask, bias, scale) => attention(ctx, q, k, v, mask, bias, scale),
       activationGrad: (op, x, g) => activationGrad(ctx, op, x, g),
       logSoftmaxGrad: (y, g) => rowKernel(ctx, "logSoftmaxGrad", y, { g }),
+      layerNormGrad: (x, weight, g, eps, withBias) => normGrad(ctx, "layerNorm", x, weight, g, eps, withBias),
+      rmsNormGrad: (x, weight, g, eps) => normGrad(ctx, "rmsNorm", x, weight, g, eps, false),
+      adamwStep: (param, grad, expAvg, expAvgSq, h) => adamwStep(ctx, param, grad, expAvg, expAvgSq, h),
       sampleTokens: (logits, seen, uniforms, p) => sampleTokens(ctx, logits, seen, uniforms, p),
     };
   }
