@@ -81,9 +81,9 @@ export class WebGPUBackend implements Backend {
   readonly isSoftware: boolean;
   readonly fused: FusedKernels;
   /**
-   * The fused attention's kernel: "auto" picks by shape (the row kernel for up to 4 queries, else
-   * the tiled one, or two GEMMs around a row pass for heads wider than 512); the others force one
-   * (tests and benchmarks).
+   * The fused attention's kernel: "auto" picks by shape (the row kernel for up to 4 queries, the
+   * tiled one from TILED_MIN_SCORES scores per head, two GEMMs around a row pass between and for
+   * heads wider than 512); the others force one (tests and benchmarks).
    */
   attentionKernel: AttentionKernel = "auto";
   private readonly storage: BufferPool;

@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { concat, cpuBackend, noGrad, scaledDotProductAttention, tensor, where, Rng, type Backend, type Tensor } from "@llm/tensor";
-import { createWebGPUBackend, type AttentionKernel, type WebGPUBackend } from "../src/index.js";
+import { createWebGPUBackend, TILED_MIN_SCORES, type AttentionKernel, type WebGPUBackend } from "../src/index.js";
 import { backend, reportSkip } from "./helpers/gpu.js";
 import { expectClose } from "./helpers/reference.js";
 
@@ -56,7 +56,7 @@ const cases: Case[] = [
     kernel: "gemm",
   },
   { name: "head dim 100 over a 64-thread workgroup", B: 1, H: 2, Hkv: 1, T: 2, S: 10, D: 100, mask: true },
-  // Two matmuls around the row pass ("auto" takes it for heads wider than 512 only).
+  // More queries: two matmuls around the row pass.
   { name: "gemm path: multi-head with causal mask", B: 2, H: 3, Hkv: 3, T: 5, S: 7, D: 8, mask: true, kernel: "gemm" },
   {
     name: "gemm path: grouped-query, mask and bias, k broadcast over the group",
@@ -83,7 +83,7 @@ const cases: Case[] = [
     kernel: "gemm",
   },
   { name: "gemm path: 300 keys, head dim 80, bias", B: 1, H: 2, Hkv: 2, T: 12, S: 300, D: 80, bias: true, kernel: "gemm" },
-  // The tiled (flash-style) kernel ("auto" picks it for these too): ragged query
+  // The tiled (flash-style) kernel, forced at sizes where "auto" would not pick it: ragged query
   // tiles and key blocks, every head-dim tile shape (Br 16/8/4), masks, bias, windows, groups.
   // It uses no subgroup operations, so it runs in the default variant only (SwiftShader takes
   // ~10 s to compile it, once per mask/bias combination: two here).
@@ -234,6 +234,7 @@ describe.skipIf(!backend).each(variants)("webgpu fused attention equals the comp
     "the tiled kernel, chosen for a long sequence, allocates only its output (O(seq)); the GEMM path allocates O(seq^2)",
     async () => {
       const c: Case = { name: "long", B: 1, H: 2, Hkv: 1, T: 512, S: 512, D: 32, mask: true };
+      expect(c.T * c.S).toBeGreaterThanOrEqual(TILED_MIN_SCORES);
       const h = hostInputs(c);
       const scale = 1 / Math.sqrt(c.D);
       const cpu = onBackend(c, h, cpuBackend);

@@ -23,15 +23,22 @@ export const ROW_KERNEL_MAX_QUERIES = 4;
 export type AttentionKernel = "auto" | "rows" | "gemm" | "tiled";
 
 /**
+ * From this many scores per (batch, head) on (T x S), "auto" takes the tiled kernel. On SwiftShader
+ * it beat the GEMM path at 128 x 128 (B1 H12 D64: 0.43 vs 0.69 s) and 1024 x 1024, but lost inside
+ * a whole prefill of 64 tokens (4 heads of 32: too few query tiles, so too few workgroups, to keep
+ * the threads busy). No real GPU has compared them yet.
+ */
+export const TILED_MIN_SCORES = 128 * 128;
+
+/**
  * Fused attention. Decoding (T <= ROW_KERNEL_MAX_QUERIES) runs `rowAttention`, everything in one
  * dispatch; longer query blocks run `gemmAttention`, because the row kernel re-reads all of k and
- * v for every query row; longer query blocks run `tiledAttention` (flash-style: k and v shared
- * by a tile of queries, an online softmax, nothing of size T x S written), or, for heads wider
- * than 512, `gemmAttention`: q k^T and p v on the matmul kernels around a row pass, which writes
- * the [B, H, T, S] scores and probabilities. On SwiftShader (B1 H12 D64, fused vs composed): T = 1
+ * v for every query row; from TILED_MIN_SCORES scores per head `tiledAttention` (flash-style: k
+ * and v shared by a tile of queries, an online softmax, nothing of size T x S written); between
+ * them, and for heads wider than 512, `gemmAttention`: q k^T and p v on the matmul kernels around
+ * a row pass, which writes the [B, H, T, S] scores and probabilities. On SwiftShader (B1 H12 D64, fused vs composed): T = 1
  * over 1024 keys 46 vs 878 ms, T = 4 over 256 keys 44 vs 566 ms; the row kernel at T = 8 was 98 vs
- * 76 ms, hence the switch at 4. The tiled kernel beat the GEMM path there at 128 x 128 (0.43 vs
- * 0.69 s) and 1024 x 1024 (62 vs 93 s, an earlier version of it); no real GPU has timed either.
+ * 76 ms, hence the switch at 4.
  */
 export function attention(
   ctx: KernelContext,
