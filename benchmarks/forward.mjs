@@ -3,7 +3,8 @@
 // random float32 weights: GPT-2-small (124M) and a TinyLlama-1.1B-shaped LLaMA. For each shape and
 // thread count (1, and all cores), each contender in a fresh process of its own: load the model,
 // warm up, evaluate a 128-token prompt with the head on its last position (prefill), then decode
-// greedily with the KV cache. Prints tokens/s and peak RSS (and its ratio to the weights) with
+// greedily with the KV cache. Ours runs twice: with relaxed SIMD (a flag on Node 20, on by default
+// since Node 22; see relaxed_simd.mjs) and on plain 128-bit SIMD. Prints tokens/s and peak RSS (and its ratio to the weights) with
 // ours-to-peer ratios, and writes everything to out/bench/forward.json.
 //
 // The weights are written once into out/bench/models/<shape>/ by benchmarks/forward/weights.py
@@ -17,6 +18,7 @@ import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from "node
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { relaxedSimdFlags } from "./relaxed_simd.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const here = join(root, "benchmarks", "forward");
@@ -60,8 +62,11 @@ function weights(shape) {
   return { dir, bytes: statSync(join(dir, "model.safetensors")).size };
 }
 
+// ours with relaxed SIMD where this Node has it (behind a flag on Node 20, on by default since
+// Node 22), and ours on plain 128-bit SIMD (what Node 20 gives without the flag)
 const contenders = {
-  ours: (dir, threads, decode) => ["node", [join(here, "ours.mjs"), dir, threads, promptLength, decode]],
+  ours: (dir, threads, decode) => [process.execPath, [...relaxedSimdFlags, join(here, "ours.mjs"), dir, threads, promptLength, decode]],
+  "ours (plain SIMD)": (dir, threads, decode) => [process.execPath, [join(here, "ours.mjs"), dir, threads, promptLength, decode]],
   "llama.cpp": (dir, threads, decode) => ["node", [join(here, "llama_cpp.mjs"), dir, threads, promptLength, decode]],
   pytorch: (dir, threads, decode) => [PYTHON, [join(here, "torch_peer.py"), dir, threads, promptLength, decode]],
 };
@@ -80,6 +85,9 @@ function measure(name, dir, threads, decode) {
   }
 }
 
+/** ours over a peer, prefill and decode ("-" where either failed). */
+const ratios = (ours, m, prefill, decode) =>
+  !ours || ours.error ? "-" : `${fmt(ours[prefill] / m[prefill], 2)}x, ${fmt(ours[decode] / m[decode], 2)}x`;
 const fmt = (x, digits = 1) => (x === undefined ? "-" : x.toFixed(digits));
 const results = [];
 const started = { loadavg: loadavg(), at: new Date().toISOString() };
@@ -107,31 +115,30 @@ for (const shape of shapes) {
     }
     results.push(row);
     const ours = row.contenders.ours;
+    const plain = row.contenders["ours (plain SIMD)"];
     console.log(`\n${shape} (${(bytes / 1e9).toFixed(2)} GB of weights), ${threads} thread${threads > 1 ? "s" : ""}:`);
     const cpu = threads === 1;
     console.log(
-      `  contender     prefill tok/s   decode tok/s   peak RSS (x weights)   ours / it (prefill, decode)${cpu ? "   [per CPU-second: prefill, decode; ours / it]" : ""}`,
+      `  contender           prefill tok/s   decode tok/s   peak RSS (x weights)   ours / it (prefill, decode) [plain SIMD / it]${cpu ? "   {per CPU-second: prefill, decode; ours / it}" : ""}`,
     );
     for (const [name, m] of Object.entries(row.contenders)) {
       if (m.error) {
-        console.log(`  ${name.padEnd(12)}  unavailable: ${m.error}`);
+        console.log(`  ${name.padEnd(18)}  unavailable: ${m.error}`);
         continue;
       }
+      const peer = !name.startsWith("ours");
       const rss = `${(m.peakRssBytes / 2 ** 20).toFixed(0)} MiB (${(m.peakRssBytes / bytes).toFixed(2)}x)`;
-      const ratio =
-        name === "ours" || ours.error
-          ? ""
-          : `${fmt(ours.prefillTokensPerS / m.prefillTokensPerS, 2)}x, ${fmt(ours.decodeTokensPerS / m.decodeTokensPerS, 2)}x`;
+      const ratio = peer
+        ? `${ratios(ours, m, "prefillTokensPerS", "decodeTokensPerS")} [${ratios(plain, m, "prefillTokensPerS", "decodeTokensPerS")}]`
+        : "";
       // one thread: tokens per second of process CPU time too, far less disturbed by other load
       const perCpu = !cpu
         ? ""
-        : `   [${fmt(m.prefillTokensPerCpuS)}, ${fmt(m.decodeTokensPerCpuS)}${
-            name === "ours" || ours.error
-              ? ""
-              : `; ${fmt(ours.prefillTokensPerCpuS / m.prefillTokensPerCpuS, 2)}x, ${fmt(ours.decodeTokensPerCpuS / m.decodeTokensPerCpuS, 2)}x`
-          }]`;
+        : `   {${fmt(m.prefillTokensPerCpuS)}, ${fmt(m.decodeTokensPerCpuS)}${
+            peer ? `; ${ratios(ours, m, "prefillTokensPerCpuS", "decodeTokensPerCpuS")}` : ""
+          }}`;
       console.log(
-        `  ${name.padEnd(12)}  ${fmt(m.prefillTokensPerS).padStart(13)}   ${fmt(m.decodeTokensPerS).padStart(12)}   ${rss.padStart(20)}   ${ratio.padEnd(12)}${perCpu}`,
+        `  ${name.padEnd(18)}  ${fmt(m.prefillTokensPerS).padStart(13)}   ${fmt(m.decodeTokensPerS).padStart(12)}   ${rss.padStart(20)}   ${ratio.padEnd(28)}${perCpu}`,
       );
     }
   }
@@ -145,7 +152,7 @@ mkdirSync(out, { recursive: true });
 const file = join(out, "forward.json");
 writeFileSync(
   `${file}.tmp`,
-  `${JSON.stringify({ benchmark: "forward", node: process.version, cpu: cpus()[0]?.model, cores, promptLength, decodeSteps, started, finished, results }, null, 2)}\n`,
+  `${JSON.stringify({ benchmark: "forward", node: process.version, oursNodeFlags: relaxedSimdFlags, cpu: cpus()[0]?.model, cores, promptLength, decodeSteps, started, finished, results }, null, 2)}\n`,
 );
 renameSync(`${file}.tmp`, file);
 console.log(`figures written to ${file}`);

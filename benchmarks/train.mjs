@@ -10,6 +10,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
+import { relaxedSimdFlags } from "./relaxed_simd.mjs";
 import { CpuBackend } from "../packages/tensor/dist/index.js";
 import { TRAIN_SHAPE, timeTrainingStep } from "./train-step.mjs";
 
@@ -79,14 +80,23 @@ const results = [];
 for (const threads of threadCounts) {
   const env = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
   const run = (cmd, args) => JSON.parse(execFileSync(cmd, args, { encoding: "utf8", env }).trim().split("\n").pop());
-  const us = run(process.execPath, [fileURLToPath(import.meta.url), "--child", String(threads), ...(quick ? ["--quick"] : [])]);
+  const childArgs = [fileURLToPath(import.meta.url), "--child", String(threads), ...(quick ? ["--quick"] : [])];
+  // with relaxed SIMD where this Node has it (see relaxed_simd.mjs), and on plain SIMD
+  const us = run(process.execPath, [...relaxedSimdFlags, ...childArgs]);
+  const plain = relaxedSimdFlags.length ? run(process.execPath, childArgs) : null;
   const script = fileURLToPath(new URL("./train_torch.py", import.meta.url));
   const torch = torchError ? null : run(python, [script, JSON.stringify({ ...shape, threads, steps })]);
-  results.push({ threads, ours: us, pytorch: torch });
+  results.push({ threads, ours: us, oursPlainSimd: plain, pytorch: torch });
   console.log(`\n${threads} thread${threads > 1 ? "s" : ""}:`);
   console.log(
-    `  @llm/train (CPU backend): ${us.step_ms.toFixed(0)} ms/step = ${Math.round(us.tokens_per_s).toLocaleString("en-US")} tokens/s (${(us.params / 1e6).toFixed(2)}M parameters)`,
+    `  @llm/train (CPU backend${us.relaxedSimd ? ", relaxed SIMD" : ""}): ${us.step_ms.toFixed(0)} ms/step = ${Math.round(us.tokens_per_s).toLocaleString("en-US")} tokens/s (${(us.params / 1e6).toFixed(2)}M parameters)`,
   );
+  if (plain) {
+    console.log(
+      `  @llm/train (plain SIMD): ${plain.step_ms.toFixed(0)} ms/step = ${Math.round(plain.tokens_per_s).toLocaleString("en-US")} tokens/s` +
+        (threads === 1 ? `; ${Math.round(plain.tokens_per_cpu_s).toLocaleString("en-US")} per CPU-second` : ""),
+    );
+  }
   if (torch) {
     console.log(
       `  PyTorch ${torch.torch}: ${torch.step_ms.toFixed(0)} ms/step = ${Math.round(torch.tokens_per_s).toLocaleString("en-US")} tokens/s`,

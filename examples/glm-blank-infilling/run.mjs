@@ -1,9 +1,11 @@
 // GLM blank infilling, end to end: train a BPE tokenizer (with GLM's [MASK], [sop], [eop]) and a
 // small GLM on Brown corpus sentences with the GLM objective (Poisson(3) spans over 15% of the
-// tokens, shuffled into Part B, 2D positions, Part A / Part B attention), then fill masked spans
-// in held-out sentences autoregressively and show them beside the original words.
+// tokens, shuffled into Part B, 2D positions, Part A / Part B attention), then judge it by its fills:
+// one word of each held-out sentence is masked and filled greedily, and the exact-match rate is set
+// beside a baseline that fills every blank with the most frequent training word (fills.mjs). The
+// fills are measured during training too, to say when they first beat the baseline.
 //
-//   node examples/glm-blank-infilling/run.mjs [--steps N] [--minutes M] [--out DIR]
+//   node examples/glm-blank-infilling/run.mjs [--steps N] [--minutes M] [--out DIR] [--vocab V] [--width W]
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -13,6 +15,7 @@ import { Rng } from "@llm/tensor";
 import { trainBPE } from "@llm/tokenizer";
 import { AdamW, Trainer, collateGlm, decayGroups, evaluateLoss, glmBlankInfilling, glmLoss } from "@llm/train";
 import { metricsFile, saveCheckpoint } from "@llm/train/node";
+import { blankQuestions, fillExactMatch, mostFrequentWord } from "./fills.mjs";
 import { readBrown } from "../demo/brown.mjs";
 import { measureStep, plannedSteps, timeBudgetSchedule } from "../demo/budget.mjs";
 import { writeLossCurve } from "../demo/plot/loss_curve.mjs";
@@ -23,6 +26,10 @@ const { values: args } = parseArgs({
     minutes: { type: "string", default: "6" },
     out: { type: "string", default: "out/glm" },
     seed: { type: "string", default: "0" },
+    vocab: { type: "string", default: "2048" },
+    width: { type: "string", default: "128" },
+    layers: { type: "string", default: "2" },
+    lr: { type: "string", default: "3e-3" },
   },
 });
 const seed = Number(args.seed);
@@ -36,7 +43,8 @@ const trainSentences = sentencesOf(docs.filter((_, i) => i % 20 !== 10));
 const heldSentences = sentencesOf(docs.filter((_, i) => i % 20 === 10));
 
 const SPECIAL = ["<|endoftext|>", "[MASK]", "[sop]", "[eop]", "[gMASK]"];
-const tokenizer = trainBPE(trainSentences, { vocabSize: 512, specialTokens: SPECIAL });
+// A vocabulary large enough that most words are one token: a fill is then a word, not a spelling.
+const tokenizer = trainBPE(trainSentences, { vocabSize: Number(args.vocab), specialTokens: SPECIAL });
 const [pad, mask, sop, eop, gMask] = SPECIAL.map((t) => tokenizer.tokenToId(t));
 const special = { mask, sop, eop, pad };
 const encodeAll = (sentences) => sentences.map((s) => tokenizer.encode(s)).filter((ids) => ids.length >= 8 && ids.length <= 40);
@@ -50,8 +58,8 @@ const config = {
   model_type: "glm",
   architectures: ["GLMModel"],
   vocab_size: tokenizer.vocabSize,
-  hidden_size: 96,
-  num_layers: 2,
+  hidden_size: Number(args.width),
+  num_layers: Number(args.layers),
   num_attention_heads: 4,
   max_sequence_length: 64,
   block_position_encoding: true,
@@ -96,7 +104,19 @@ const totalSteps = plannedSteps(
   budget,
   Number(args.steps),
 );
-const optimizer = new AdamW(decayGroups(model.namedParameters(), 0.1), { lr: 2e-2, betas: [0.9, 0.95] });
+const optimizer = new AdamW(decayGroups(model.namedParameters(), 0.1), { lr: Number(args.lr), betas: [0.9, 0.95] });
+
+// Fills judged on held-out sentences: 100 blanks during training, 300 at the end (the first 100 of them).
+const tokens = { masks: { "[MASK]": mask, "[gMASK]": gMask }, sop, eop };
+const questions = blankQuestions(heldSentences, new Rng(seed + 3), { count: 300 });
+const checkQuestions = questions.slice(0, 100);
+const frequent = mostFrequentWord(trainSentences);
+const baselineOf = (qs) => qs.filter((q) => q.answer === frequent).length / qs.length;
+const pct = (x) => `${(100 * x).toFixed(1)}%`;
+let firstBeat = null;
+let trainSeconds = 0;
+let checkingMs = 0; // time spent on these checks, left out of the training time reported
+const checkEvery = Math.max(1, Math.round(totalSteps / 6));
 const trainer = new Trainer({
   model,
   optimizer,
@@ -109,11 +129,24 @@ const trainer = new Trainer({
   evalEvery: Math.max(1, Math.round(totalSteps / 10)),
   maxSeconds: budget,
   metrics: metricsFile(join(resolve(args.out), "metrics.jsonl"), { append: false }),
+  onStep: async (r) => {
+    if (r.step % checkEvery !== 0) return;
+    const checkStarted = Date.now();
+    const elapsed = (checkStarted - trainStarted - checkingMs) / 1000;
+    const { exact } = await fillExactMatch(model, tokenizer, checkQuestions, tokens);
+    checkingMs += Date.now() - checkStarted;
+    if (firstBeat === null && exact > baselineOf(checkQuestions)) firstBeat = { step: r.step, seconds: elapsed };
+    console.log(
+      `  step ${r.step} (${elapsed.toFixed(0)} s of training): fills exact ${pct(exact)} on 100 held-out blanks (baseline "${frequent}" ${pct(baselineOf(checkQuestions))})`,
+    );
+  },
 });
+const trainStarted = Date.now();
 console.log(
   `[${seconds()}s] training ${totalSteps} steps of 32 sentences or ${args.minutes} min, whichever ends first (loss on Part B only)`,
 );
 await trainer.run();
+trainSeconds = (Date.now() - trainStarted - checkingMs) / 1000;
 model.eval();
 const heldLoss = await evaluateLoss(model, heldBatches, glmLoss);
 
@@ -146,32 +179,39 @@ await saveCheckpoint(join(out, "checkpoint"), { model, optimizer, trainer: train
 await writeLossCurve(join(out, "loss.png"), join(out, "metrics.jsonl"), { title: "GLM blank infilling: Part B loss" });
 console.log(`[${seconds()}s] saved ${join(out, "checkpoint")} and ${join(out, "loss.png")}\n`);
 
-// Fill one span of 1..3 words in held-out sentences, greedily and by sampling (a span has at least one token).
+// The fills, judged: exact match of one masked word per held-out sentence, against the baseline.
+const final = await fillExactMatch(model, tokenizer, questions, tokens);
+const baseline300 = baselineOf(questions);
+console.log(
+  `held-out fills, ${questions.length} sentences with one word masked: exact match ${pct(final.exact)}, baseline (always "${frequent}") ${pct(baseline300)}: ${
+    final.exact > baseline300 ? "the fills beat the baseline" : "NOT better than the baseline"
+  }`,
+);
+console.log(
+  firstBeat
+    ? `the fills first beat the baseline (on the 100 checked during training) at step ${firstBeat.step}, after ${firstBeat.seconds.toFixed(0)} s of training`
+    : `the fills did not beat the baseline during training (${trainSeconds.toFixed(0)} s)`,
+);
+const distinct = new Set(final.words).size;
+console.log(`${distinct} different first words over ${questions.length} blanks; some of them:`);
+for (const [i, q] of questions.slice(0, 8).entries()) {
+  console.log(
+    `  ${q.masked}\n    filled ${JSON.stringify(final.fills[i])}, was ${JSON.stringify(q.answer)}${final.words[i] === q.answer ? "  (exact)" : ""}`,
+  );
+}
+
+// Sampling fills longer blanks too (temperature 0.8, top-k 40).
 const rng = new Rng(seed + 1);
-const tokens = { masks: { "[MASK]": mask, "[gMASK]": gMask }, sop, eop };
-for (const ids of heldIds
-  .filter((s) => s.length <= 24)
-  .slice(0, 40)
-  .filter((_, i) => i % 5 === 0)) {
-  const words = tokenizer.decode(ids).split(" ");
-  const length = 1 + rng.int(Math.min(3, words.length - 3));
-  const start = 1 + rng.int(Math.max(1, words.length - length - 1));
-  // The blank takes the space before its words: byte-level BPE tokens carry their leading space.
-  const masked = `${words.slice(0, start).join(" ")}[MASK] ${words.slice(start + length).join(" ")}`;
-  const filled = await fillBlanksText(model, tokenizer, masked, { tokens, maxSpanTokens: 8, minSpanTokens: 1 });
-  const sampled = await fillBlanksText(model, tokenizer, masked, {
+for (const q of questions.slice(8, 11)) {
+  const sampled = await fillBlanksText(model, tokenizer, q.masked, {
     tokens,
     maxSpanTokens: 8,
     minSpanTokens: 1,
     temperature: 0.8,
     topK: 40,
-    seed,
+    seed: rng.int(1e9),
   });
-  console.log(`  original: ${words.join(" ")}`);
-  console.log(`  masked:   ${masked}`);
-  console.log(
-    `  greedy:   ${filled.text}   (span ${JSON.stringify(filled.spans[0])}, was ${JSON.stringify(` ${words.slice(start, start + length).join(" ")}`)})`,
-  );
-  console.log(`  sampled:  ${sampled.text}   (temperature 0.8, top-k 40)\n`);
+  console.log(`  sampled: ${sampled.text}`);
 }
 console.log(`done in ${seconds()}s`);
+if (!(final.exact > baseline300)) process.exitCode = 1;

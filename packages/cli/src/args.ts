@@ -46,29 +46,38 @@ export function numberOption(
 export const positiveInteger = (n: number) => Number.isInteger(n) && n > 0;
 export const nonNegative = (n: number) => Number.isFinite(n) && n >= 0;
 
-/** Options every command that loads a model takes. */
+/** Options every command that reads a SOURCE takes. */
 export const LOAD_OPTIONS: Options = {
   revision: { type: "string" },
   endpoint: { type: "string" },
   "cache-dir": { type: "string" },
   offline: { type: "boolean" },
   "no-cache": { type: "boolean" },
-  backend: { type: "string" },
-  dtype: { type: "string" },
-  threads: { type: "string" },
+  file: { type: "string" },
   quiet: { type: "boolean", short: "q" },
 };
 
-export const LOAD_HELP = `Loading (SOURCE: a model folder, an http(s) URL of one, or a Hub id such as HuggingFaceTB/SmolLM2-135M-Instruct):
+export const LOAD_HELP = `Loading (SOURCE: a model folder, a .gguf file, an http(s) URL of either, or a Hub id such as HuggingFaceTB/SmolLM2-135M-Instruct):
   --revision REV      branch, tag or commit on the Hub (default main)
   --endpoint URL      the Hub's address (default $HF_ENDPOINT or https://huggingface.co); $HF_TOKEN is sent
   --cache-dir DIR     where downloads are kept (default $LLM_CACHE_DIR or the platform's cache folder)
   --offline           use only the cache; make no request ($HF_HUB_OFFLINE=1 too)
   --no-cache          keep nothing: read files with HTTP range requests
-  --backend NAME      cpu (default) or webgpu
-  --dtype TYPE        auto (default) or float32: both compute in float32 in this version
-  --threads N         1 (the CPU backend is single-threaded in this version)
+  --file NAME         the .gguf file of a folder, URL or Hub repository to load (GGUF repositories hold one per quantization)
   -q, --quiet         no download progress`;
+
+/** Options of the commands that run a model: where and in what it computes. */
+export const COMPUTE_OPTIONS: Options = {
+  backend: { type: "string" },
+  dtype: { type: "string" },
+  threads: { type: "string" },
+};
+
+export const COMPUTE_HELP = `Computing:
+  --backend NAME      cpu (default) or webgpu
+  --dtype TYPE        the dtype weights are kept in: auto (default: as stored; a GGUF file's Q4_K stays Q4_K),
+                      float32, float16, bfloat16, q8_0, q4_0, q6_k (converted as they load; norms stay float32)
+  --threads N         CPU threads (default: $LLM_TENSOR_THREADS, else every core); results are the same for any N`;
 
 /** Options every command that generates takes. */
 export const GENERATION_OPTIONS: Options = {

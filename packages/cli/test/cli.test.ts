@@ -7,11 +7,12 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
-import { crossEntropy } from "@llm/layers";
-import { loadModel } from "@llm/models/node";
+import { crossEntropy, LoraAdapters } from "@llm/layers";
+import { loadModel, saveLoraAdapter } from "@llm/models/node";
 import { collect } from "@llm/sampling";
 import { noGrad, tensor } from "@llm/tensor";
 import { loadPretrained } from "@llm/pretrained/node";
+import { parseMultipleChoiceJsonl, scoreMultipleChoice } from "@llm/train";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COMMANDS, main } from "../src/main.js";
 // @ts-expect-error: a plain JavaScript script, typed by use
@@ -51,15 +52,24 @@ describe("llm", () => {
     for (const [args, message] of [
       [["frob"], 'llm: unknown command "frob"; expected one of generate, chat, tokenize, train, eval, convert, info (llm --help)\n'],
       [["info", "--bogus"], "llm info: Unknown option '--bogus' (llm info --help lists the options)\n"],
-      [["generate"], "llm generate: expected a SOURCE: a model folder, an http(s) URL or a Hub id\n"],
+      [["generate"], "llm generate: expected a SOURCE: a model folder, a .gguf file, an http(s) URL or a Hub id\n"],
+      [["convert", "x", "--out", "y", "--to", "zip"], 'llm convert: --to: expected gguf or safetensors, found "zip"\n'],
+      [["convert", "x", "--out", "y.bin", "--to", "gguf"], 'llm convert: --out: a GGUF file\'s name ends in .gguf, found "y.bin"\n'],
       [
-        ["convert", "x", "--out", "y", "--to", "gguf"],
-        'llm convert: --to: expected safetensors (GGUF output is not in this version), found "gguf"\n',
+        ["convert", "x", "--out", "y", "--dtype", "q8_0"],
+        "llm convert: --dtype: safetensors holds float weights (auto, float32, float16, bfloat16); q8_0 needs --to gguf\n",
       ],
       [
-        ["generate", "x/y", "-p", "hi", "--threads", "4"],
-        "llm generate: threads: expected 1 (this version's CPU backend runs on one thread), found 4\n",
+        ["convert", "x", "--out", "y.gguf", "--dtype", "q4_k"],
+        'llm convert: --dtype: expected one of auto, float32, float16, bfloat16, q8_0, q4_0, q6_k (q4_k is read from GGUF files but not made here), found "q4_k"\n',
       ],
+      [
+        ["generate", "x/y", "-p", "hi", "--dtype", "fp8"],
+        'llm generate: --dtype: expected one of auto, float32, float16, bfloat16, q8_0, q4_0, q6_k, found "fp8"\n',
+      ],
+      [["chat", "x/y", "--threads", "0"], 'llm chat: --threads: expected a positive integer, found "0"\n'],
+      [["eval", "x/y", "--text", "/dev/null", "--threads", "two"], 'llm eval: --threads: expected a positive integer, found "two"\n'],
+      [["info", "x/y", "--dtype", "q8_0"], "llm info: Unknown option '--dtype' (llm info --help lists the options)\n"],
     ] as const) {
       const { code, err, out } = await llm([...args]);
       expect(code).not.toBe(0);
@@ -141,6 +151,51 @@ describe("llm", () => {
     const strided = JSON.parse((await llm(["eval", folder, "--text", path, "--json", "-q", "--context", "8", "--stride", "4"])).out);
     expect(strided.scored).toBe(ids.length - 1);
     p.dispose();
+  });
+
+  it("eval --task: acc and acc_norm as scoreMultipleChoice computes them; --adapter puts a LoRA adapter on the model", async () => {
+    const questions = [
+      { question: "The jury said it did", choices: ["find", "banana", "the"], answer: 0 },
+      { query: "The city had been taken by", endings: ["surprise", "of", "mayor"], label: 0 },
+      { ctx: "The mayor", options: ["agreed.", "jury jury", "x"], gold: 1 },
+      { question: "It was", choices: ["a good day", "the the"], answerKey: "B" },
+    ];
+    const path = join(work, "task.jsonl");
+    writeFileSync(path, questions.map((q) => JSON.stringify(q)).join("\n"));
+    const run = async (...extra: string[]) => {
+      const { code, out, err } = await llm(["eval", folder, "--task", path, "--json", "-q", ...extra]);
+      expect(code, err).toBe(0);
+      return JSON.parse(out).multipleChoice;
+    };
+    const p = await loadPretrained(folder);
+    const docs = parseMultipleChoiceJsonl(questions.map((q) => JSON.stringify(q)).join("\n"));
+    const want = await scoreMultipleChoice(p.model, p.tokenizer, docs, { prefixId: p.endOfTurnIds()[0] });
+    const got = await run();
+    expect(got.n).toBe(4);
+    expect(got.acc).toBe(want.acc);
+    expect(got.accNorm).toBe(want.accNorm);
+    expect(got.accStderr).toBeCloseTo(want.accStderr, 12);
+    expect(got.chance).toBeCloseTo((1 / 3) * 0.75 + 0.5 * 0.25, 12);
+    expect((await run("--limit", "2")).n).toBe(2);
+    // An adapter whose B is nonzero changes the log-likelihoods; the CLI scores with it.
+    const lora = LoraAdapters.of(p.model).add(
+      "default",
+      { r: 2, targetModules: ["q_proj", "v_proj"], initLoraWeights: false },
+      { seed: 3 },
+    );
+    const adapterDir = join(work, "adapter");
+    await saveLoraAdapter(p.model, adapterDir);
+    p.model.eval();
+    const withAdapter = await scoreMultipleChoice(p.model, p.tokenizer, docs, { prefixId: p.endOfTurnIds()[0] });
+    expect(withAdapter.scores[0]!.logLikelihoods).not.toEqual(want.scores[0]!.logLikelihoods);
+    lora.unload();
+    const adapted = await run("--adapter", adapterDir);
+    expect(adapted.acc).toBe(withAdapter.acc);
+    expect(adapted.accNorm).toBe(withAdapter.accNorm);
+    p.dispose();
+    const bad = await llm(["eval", folder, "-q"]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toContain("expected --text FILE (perplexity), --task FILE.jsonl (multiple choice), or both");
   });
 
   it("convert re-saves as shards with their index and carries the tokenizer files over", async () => {

@@ -37,3 +37,22 @@ export { TransformerLanguageModel, type DecoderParts } from "./transformer.js";
 export { TokenEmbedder, type TokenEmbedderParts } from "./embedder.js";
 export { crossEntropy, type CrossEntropyOptions } from "./loss.js";
 export { OutputHead, type OutputHeadOptions } from "./output_head.js";
+export type { LinearAdapter } from "./linear.js";
+export { type LoraConfig, type LoraLayerSettings, type ResolvedLoraConfig, resolveLoraConfig } from "./lora/config.js";
+export { LoraLayer, type LoraWeights, type AdaptableLayer } from "./lora/lora_layer.js";
+export { LoraAdapters, type AddLoraOptions, type LoraLayerWeights } from "./lora/adapters.js";
+export { namedModules, findLoraTargets } from "./lora/targets.js";
+export {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_WEIGHTS_FILE,
+  PEFT_FORMAT_VERSION,
+  peftKey,
+  toPeftAdapter,
+  peftAdapterFiles,
+  loraConfigFromPeft,
+  addPeftAdapter,
+  readPeftAdapter,
+  type PeftAdapter,
+  type ToPeftOptions,
+  type LoadPeftOptions,
+} from "./lora/peft_format.js";

@@ -13,11 +13,21 @@ export interface LinearOptions {
   layout?: "out_in" | "in_out";
 }
 
+/**
+ * What a Linear adds to its own output when something is attached to it (LoRA adapters): it sees
+ * the input and the base output only, so the base weight may be of any dtype.
+ */
+export interface LinearAdapter {
+  forward(x: Tensor, baseOutput: Tensor): Tensor;
+}
+
 /** y = x W^T + b over the last axis. */
 export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
   readonly layout: "out_in" | "in_out";
+  /** Attached by LoraAdapters (not a submodule: the base's state dict and saved files stay as they are). */
+  adapter: LinearAdapter | null = null;
 
   constructor(
     readonly inFeatures: number,
@@ -47,7 +57,8 @@ export class Linear extends Module {
     if (last !== this.inFeatures) {
       throw new LayerArgumentError(`Linear: expected input with last dim ${this.inFeatures}, found shape [${x.shape.join(",")}]`);
     }
-    return linearForward(x, this.weightInOut, this.bias);
+    const y = linearForward(x, this.weightInOut, this.bias);
+    return this.adapter ? this.adapter.forward(x, y) : y;
   }
 
   protected override resetParameters(rng: Rng, std: number): void {

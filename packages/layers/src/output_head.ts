@@ -2,7 +2,7 @@ import { lazyZeros, type Rng, type Tensor } from "@llm/tensor";
 import type { Embedding } from "./embedding.js";
 import { LayerArgumentError } from "./errors.js";
 import { fillConstant, fillNormal } from "./init.js";
-import { linearForward, type Linear } from "./linear.js";
+import { linearForward, type Linear, type LinearAdapter } from "./linear.js";
 import { Module } from "./module.js";
 
 export interface OutputHeadOptions {
@@ -26,6 +26,10 @@ export interface OutputHeadOptions {
 export class OutputHead extends Module {
   private readonly ownWeight: Tensor | null;
   readonly bias: Tensor | null;
+  /** Attached by LoraAdapters, as on a Linear (peft can adapt lm_head, a Linear in transformers). */
+  adapter: LinearAdapter | null = null;
+  /** The head as a Linear sees it: hidden in, vocabulary out, weight [out, in]. */
+  readonly layout = "out_in";
 
   constructor(
     readonly hidden: number,
@@ -55,9 +59,19 @@ export class OutputHead extends Module {
     return this.ownWeight ?? this.options.tiedTo!.weight;
   }
 
+  get inFeatures(): number {
+    return this.hidden;
+  }
+
+  get outFeatures(): number {
+    return this.vocab;
+  }
+
   forward(x: Tensor): Tensor {
     const projected = this.options.project ? this.options.project.forward(x) : x;
-    const logits = linearForward(projected, this.weight.transpose(0, 1), this.bias);
+    const y = linearForward(projected, this.weight.transpose(0, 1), this.bias);
+    // The adapter acts on the head's linear output (peft adapts lm_head), before any soft cap.
+    const logits = this.adapter ? this.adapter.forward(projected, y) : y;
     const cap = this.softcap;
     return cap === null ? logits : logits.div(cap).tanh().mul(cap);
   }

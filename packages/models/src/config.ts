@@ -185,14 +185,6 @@ export function ropeTheta(config: ConfigReader, fallback = 10000): number {
   return config.number("rope_theta", fallback);
 }
 
-/** Rejects rope scaling (linear, dynamic, yarn, llama3): only the default rotary is implemented. */
-export function requireDefaultRope(config: ConfigReader): void {
-  const params = config.object("rope_parameters");
-  const type = params.has("rope_type") ? params.string("rope_type") : "default";
-  params.require("rope_type", type === "default", `"default" (rope scaling is not supported)`);
-  config.require("rope_scaling", !config.has("rope_scaling"), "null (rope scaling is not supported)");
-}
-
 /** The config with older key names (`from`) copied to the names we read (`to`) where those are absent. */
 export function withAliases(raw: RawConfig, aliases: Readonly<Record<string, string>>): RawConfig {
   const out: Record<string, unknown> = { ...raw };

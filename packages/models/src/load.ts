@@ -27,7 +27,7 @@ export interface LoadModelOptions {
   /**
    * The dtype weights are kept in (default "auto": as the file stores them, so a float16 checkpoint
    * stays half-size; norms and biases are float32 always). "float32" widens all (for training);
-   * "float16" / "bfloat16" / "q8_0" / "q4_0" convert the matrices as they are read, one at a time
+   * "float16" / "bfloat16" / "q8_0" / "q4_0" / "q6_k" convert the matrices as they are read, one at a time
    * (see weightDType for which weights: llama.cpp's defaults). Weights not float32 are not trained.
    */
   dtype?: WeightDType;

@@ -2,19 +2,21 @@
  * `@llm/models/node`: checkpoint folders on disk. A separate entry point, so that browser bundles
  * of `@llm/models` never import `fs`.
  */
+import { mkdir } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   checkpointFolder,
   recoverFolder,
   writeCheckpointFolder,
+  writeFileAtomic,
   writeGGUFFile,
   type FilePath,
   type WriteCheckpointFolderOptions,
 } from "@llm/tensor/node";
-import { basename, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { addPeftAdapter, LoraAdapters, peftAdapterFiles, readPeftAdapter, type SavableModel, type ToPeftOptions } from "@llm/layers";
 import { loadGGUFFrom, type LoadGGUFOptions, type LoadedGGUF } from "./gguf/read.js";
 import { modelToGGUF, type GGUFExportOptions } from "./gguf/write.js";
-import type { SavableModel } from "@llm/layers";
 import type { Model } from "./architecture.js";
 import { loadModelFrom, type LoadModelOptions } from "./load.js";
 
@@ -42,6 +44,49 @@ export async function loadModel(dir: FilePath, options: LoadModelOptions = {}): 
  */
 export function saveModel(model: SavableModel, dir: FilePath, options: WriteCheckpointFolderOptions = {}): Promise<void> {
   return writeCheckpointFolder(dir, model.toCheckpoint(), options);
+}
+
+export interface LoadLoraAdapterOptions {
+  /** The adapter's name in the model (default "default", as peft's). */
+  name?: string;
+  /** Whether its tensors take gradients (default false, as peft's is_trainable). */
+  trainable?: boolean;
+}
+
+/**
+ * Adds the LoRA adapter of a PEFT folder (adapter_config.json + adapter_model.safetensors, as
+ * peft's save_pretrained writes it) to `model`, on the model's backend. Returns the model's
+ * LoraAdapters; `use(name)` switches to it when another adapter is active.
+ */
+export async function loadLoraAdapter(model: Model, dir: FilePath, options: LoadLoraAdapterOptions = {}): Promise<LoraAdapters> {
+  const files = checkpointFolder(dir);
+  const adapter = await readPeftAdapter(files, { backend: model.backend });
+  try {
+    return addPeftAdapter(model, options.name ?? "default", adapter, { trainable: options.trainable ?? false, source: files.location });
+  } catch (error) {
+    for (const t of Object.values(adapter.tensors)) t.dispose();
+    throw error;
+  }
+}
+
+export interface SaveLoraAdapterOptions extends ToPeftOptions {
+  /** Which adapter (default: the only one, or "default"). */
+  adapter?: string;
+}
+
+/**
+ * Writes one LoRA adapter as a PEFT folder: adapter_config.json with every field peft writes and
+ * adapter_model.safetensors with peft's key names (each file atomically), which peft's
+ * PeftModel.from_pretrained loads onto the same base model.
+ */
+export async function saveLoraAdapter(model: Model, dir: FilePath, options: SaveLoraAdapterOptions = {}): Promise<void> {
+  const adapters = LoraAdapters.of(model);
+  const names = adapters.names;
+  const name = options.adapter ?? (names.length === 1 ? names[0]! : "default");
+  const files = await peftAdapterFiles(adapters, name, options);
+  const folder = typeof dir === "string" ? dir : fileURLToPath(dir);
+  await mkdir(folder, { recursive: true });
+  for (const [file, bytes] of Object.entries(files)) await writeFileAtomic(join(folder, file), bytes);
 }
 
 const toPath = (path: FilePath): string => (typeof path === "string" ? path : fileURLToPath(path));

@@ -25,8 +25,7 @@ const TYPE_ALIASES: Readonly<Record<string, (typeof TYPES)[number]>> = { su: "lo
  * with a top-level `rope_theta`; `partial_rotary_factor` in either place.
  */
 export function rotaryFromConfig(c: ConfigReader, headDim: number, options: RotaryConfigOptions): RotaryEmbedding {
-  // transformers: rope_scaling, when present, is the rope parameters
-  const params = c.has("rope_scaling") ? c.object("rope_scaling") : c.object("rope_parameters");
+  const params = ropeParameters(c);
   const theta = params.has("rope_theta") ? params.float("rope_theta") : c.float("rope_theta", 10000);
   c.require("rope_theta", theta > 0, "a positive number");
   const fraction = params.has("partial_rotary_factor")
@@ -47,6 +46,20 @@ export function rotaryFromConfig(c: ConfigReader, headDim: number, options: Rota
   }
   const scaling = ropeScaling(c, params, rotaryDim, options);
   return new RotaryEmbedding(headDim, { rotaryDim, theta, style: options.style ?? "half", scaling });
+}
+
+/** The rope parameters: rope_scaling when present (transformers reads it as them), else rope_parameters. */
+export function ropeParameters(c: ConfigReader): ConfigReader {
+  return c.has("rope_scaling") ? c.object("rope_scaling") : c.object("rope_parameters");
+}
+
+/**
+ * The rope scaling a config describes (linear, dynamic, llama3, yarn, longrope, or none) for
+ * `rotaryDim` rotated dims, for families that read their rotary fraction and theta themselves
+ * (GPT-NeoX's rotary_pct and rotary_emb_base).
+ */
+export function ropeScalingFromConfig(c: ConfigReader, rotaryDim: number, options: RotaryConfigOptions): RopeScaling {
+  return ropeScaling(c, ropeParameters(c), rotaryDim, options);
 }
 
 /** The rope type and its parameters, checked with errors that name the config key. */

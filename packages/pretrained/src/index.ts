@@ -10,6 +10,7 @@ export {
   type ModelFolderText,
 } from "./load.js";
 export { Pretrained, type ApplyChatTemplateNamedOptions } from "./pretrained.js";
+export { ggufText, ggufTokenizerMetadata, type GGUFText } from "./gguf.js";
 export { ChatSession, type ChatOptions } from "./chat/session.js";
 export { ChatTemplate, pickTemplate, type ChatMessage, type ApplyChatTemplateOptions } from "./chat/template.js";
 export {

@@ -1,5 +1,13 @@
-import { loadModelFrom } from "@llm/models";
-import { readCheckpointConfig, readWholeFile, type Backend, type CheckpointFiles } from "@llm/tensor";
+import { loadGGUFFrom, loadModelFrom, WEIGHT_DTYPES, type WeightDType } from "@llm/models";
+import {
+  CheckpointFileError,
+  CpuBackend,
+  openGGUF,
+  readCheckpointConfig,
+  readWholeFile,
+  type Backend,
+  type CheckpointFiles,
+} from "@llm/tensor";
 import { browserCache } from "./cache/browser_cache.js";
 import type { FileCache } from "./cache/cache.js";
 import { PretrainedArgumentError, PretrainedError } from "./errors.js";
@@ -9,19 +17,38 @@ import type { ProgressCallback } from "./files/progress.js";
 import { RemoteFiles } from "./files/remote.js";
 import type { Tokenizer } from "@llm/tokenizer";
 import { parseGenerationConfig, type GenerationConfig } from "./generation_config.js";
+import { ggufText } from "./gguf.js";
 import { Pretrained } from "./pretrained.js";
 import { parseTokenizerConfig, tokenizerFromFiles, type TokenizerConfig } from "./tokenizer_config.js";
 
-/** Weight dtypes this version computes in ("auto" is float32 here: halves are widened as they load). */
-export const SUPPORTED_DTYPES = ["auto", "float32"] as const;
+/**
+ * The dtypes weights can be kept in (@llm/models' loadModel dtypes): "auto" keeps what the file
+ * stores, "float32" widens, the others convert matrices as they load (llama.cpp's choices per
+ * weight: docs/quantization.md).
+ */
+export const SUPPORTED_DTYPES: readonly WeightDType[] = WEIGHT_DTYPES;
 
 export interface LoadPretrainedOptions extends HubOptions {
   /** Where the weights go (default: the current backend, the CPU unless set). */
   backend?: Backend;
-  /** The dtype weights are kept in: "auto" (default) or "float32"; both are float32 in this version. */
-  dtype?: string;
-  /** CPU threads: 1 (default) is what this version runs; other values are refused rather than ignored. */
+  /**
+   * The dtype weights are kept in: "auto" (default: as stored, so a float16 checkpoint stays half
+   * and a GGUF file's Q4_K stays Q4_K), "float32", "float16", "bfloat16", "q8_0", "q4_0", "q6_k".
+   * Norms and biases stay float32. Weights that are not float32 are not trained.
+   */
+  dtype?: WeightDType;
+  /**
+   * Threads of a CPU backend made for this model (new CpuBackend({ threads }); closed by
+   * dispose()). Default: the current backend, whose threads are the machine's cores unless set.
+   * With options.backend, give that backend its threads instead.
+   */
   threads?: number;
+  /**
+   * The weights file to load instead of the folder's safetensors: a `.gguf` file of the folder,
+   * URL or Hub repository (GGUF repositories hold one file per quantization, so it must be named).
+   * The model, its tokenizer and chat template then come from the file.
+   */
+  file?: string;
   /** A Hub access token (private and gated repositories); sent as a Bearer token to the first host only. */
   token?: string;
   /** Extra request headers. */
@@ -93,8 +120,21 @@ function defaultBrowserCache(): FileCache | null {
  * its weights are fetched.
  */
 export async function loadPretrained(source: string | CheckpointFiles, options: LoadPretrainedOptions = {}): Promise<Pretrained> {
-  const files = typeof source === "string" ? remoteFiles(source, options) : source;
-  return loadPretrainedFrom(files, options);
+  if (typeof source !== "string") return loadPretrainedFrom(source, options);
+  const gguf = splitFileUrl(source);
+  if (gguf) return loadPretrainedFrom(remoteFiles(gguf.folder, options), { ...options, file: gguf.file });
+  return loadPretrainedFrom(remoteFiles(source, options), options);
+}
+
+/** The URL of a .gguf file as its folder's URL and the file's name (null for anything else). */
+export function splitFileUrl(source: string): { folder: string; file: string } | null {
+  if (!/^https?:\/\//i.test(source)) return null;
+  const url = new URL(source);
+  const slash = url.pathname.lastIndexOf("/");
+  const name = decodeURIComponent(url.pathname.slice(slash + 1));
+  if (!name.toLowerCase().endsWith(".gguf")) return null;
+  url.pathname = url.pathname.slice(0, slash + 1);
+  return { folder: url.toString(), file: name };
 }
 
 /** What a model folder says besides its weights: config.json, the tokenizer and its config, generation_config.json, chat templates. */
@@ -108,13 +148,69 @@ export interface ModelFolderText {
 
 /** loadPretrained from files already resolved (a folder, a RemoteFiles, bytes in memory). */
 export async function loadPretrainedFrom(files: CheckpointFiles, options: LoadPretrainedOptions = {}): Promise<Pretrained> {
-  checkComputeOptions(options);
+  const dtype = checkDType(options.dtype);
+  const file = checkFile(options.file);
+  const { backend, owned } = computeBackend(options);
   const guarded = withSignal(files, options.signal);
-  const text = await readModelFolderText(guarded);
-  options.signal?.throwIfAborted();
-  const model = await loadModelFrom(guarded, { backend: options.backend });
-  const where = files.location.replace(/\/$/, "");
-  return new Pretrained(model, text.tokenizer, text.config, text.tokenizerConfig, text.generationConfig, text.chatTemplates, where);
+  try {
+    if (file) return await loadGGUFPretrained(guarded, file, dtype, backend, owned, options.signal);
+    const text = await withConfigHint(() => readModelFolderText(guarded));
+    options.signal?.throwIfAborted();
+    const model = await loadModelFrom(guarded, { backend, dtype });
+    const where = files.location.replace(/\/$/, "");
+    return new Pretrained(model, text.tokenizer, text.config, text.tokenizerConfig, text.generationConfig, text.chatTemplates, where, {
+      onDispose: () => owned?.close(),
+    });
+  } catch (error) {
+    owned?.close();
+    throw error;
+  }
+}
+
+/**
+ * A GGUF file of the folder: its header first (architecture and tokenizer, so a file we cannot use
+ * fails before its weights are read), then the weights. The tokenizer is the file's own
+ * (tokenizer.ggml.*) when we read its kind; otherwise the folder's tokenizer files, if it has them.
+ */
+async function loadGGUFPretrained(
+  files: CheckpointFiles,
+  name: string,
+  dtype: WeightDType,
+  backend: Backend | undefined,
+  owned: CpuBackend | null,
+  signal: AbortSignal | undefined,
+): Promise<Pretrained> {
+  const folder = files.location.replace(/\/$/, "");
+  const where = `${folder}/${name}`;
+  const header = await openGGUF(files, name);
+  let text: { tokenizer: Tokenizer; tokenizerConfig: TokenizerConfig | null; chatTemplates: Readonly<Record<string, string>> };
+  let tokenIds: Readonly<Record<string, number>> = {};
+  try {
+    const own = ggufText(header.metadata, where);
+    text = own;
+    tokenIds = own.tokenIds;
+  } catch (error) {
+    if (!(error instanceof PretrainedError)) throw error;
+    const hasTokenizer = (await files.size("tokenizer.json")) !== null || (await files.size("vocab.json")) !== null;
+    if (!hasTokenizer) {
+      throw new PretrainedError(
+        `${error.message}; and ${folder} has no tokenizer.json beside it (put the model's tokenizer.json, and tokenizer_config.json, in the same folder)`,
+      );
+    }
+    text = await loadTokenizerFrom(files);
+  }
+  signal?.throwIfAborted();
+  const { model } = await loadGGUFFrom(files, name, { backend, dtype });
+  try {
+    const config = { ...model.checkpointConfig(), ...tokenIds };
+    const generationConfig = parseGenerationConfig(await readJsonObject(files, "generation_config.json", folder), config, where);
+    return new Pretrained(model, text.tokenizer, config, text.tokenizerConfig, generationConfig, text.chatTemplates, where, {
+      onDispose: () => owned?.close(),
+    });
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
 }
 
 /**
@@ -166,17 +262,49 @@ async function readJsonObject(files: CheckpointFiles, name: string, where: strin
   }
 }
 
-/** dtype and threads: the values this version runs, refused otherwise (never silently ignored). */
-function checkComputeOptions(options: LoadPretrainedOptions): void {
-  if (options.dtype !== undefined && !(SUPPORTED_DTYPES as readonly string[]).includes(options.dtype)) {
+function checkDType(dtype: unknown): WeightDType {
+  if (dtype === undefined) return "auto";
+  if (!(SUPPORTED_DTYPES as readonly unknown[]).includes(dtype)) {
+    throw new PretrainedArgumentError(`dtype: expected one of ${SUPPORTED_DTYPES.join(", ")}, found ${JSON.stringify(dtype)}`);
+  }
+  return dtype as WeightDType;
+}
+
+function checkFile(file: unknown): string | undefined {
+  if (file === undefined) return undefined;
+  if (typeof file !== "string" || !file.toLowerCase().endsWith(".gguf") || file.startsWith("/") || file.split("/").includes("..")) {
     throw new PretrainedArgumentError(
-      `dtype: expected one of ${SUPPORTED_DTYPES.join(", ")} (what this version computes in), found ${JSON.stringify(options.dtype)}`,
+      `file: expected the name of a .gguf file in the folder or repository (e.g. "model-Q4_K_M.gguf"), found ${JSON.stringify(file)}`,
     );
   }
-  if (options.threads !== undefined && options.threads !== 1) {
+  return file;
+}
+
+/** The backend to load onto: options.backend, a CPU backend with options.threads (owned: closed with the model), or the current one. */
+function computeBackend(options: LoadPretrainedOptions): { backend: Backend | undefined; owned: CpuBackend | null } {
+  const threads = options.threads;
+  if (threads === undefined) return { backend: options.backend, owned: null };
+  if (typeof threads !== "number" || !Number.isInteger(threads) || threads < 1) {
+    throw new PretrainedArgumentError(`threads: expected a positive integer, found ${JSON.stringify(threads)}`);
+  }
+  if (options.backend) {
     throw new PretrainedArgumentError(
-      `threads: expected 1 (this version's CPU backend runs on one thread), found ${JSON.stringify(options.threads)}`,
+      `threads: sets the threads of the CPU backend loadPretrained makes; with options.backend given, set them on that backend (new CpuBackend({ threads: ${threads} })), found both`,
     );
+  }
+  const backend = new CpuBackend({ threads });
+  return { backend, owned: backend };
+}
+
+/** A folder without config.json may be a GGUF repository: say how to load one. */
+async function withConfigHint<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof CheckpointFileError && error.code === "no-config") {
+      throw new PretrainedError(`${error.message} (for a GGUF file, name it: options.file, or the file's own path or URL)`);
+    }
+    throw error;
   }
 }
 

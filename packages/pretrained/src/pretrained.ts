@@ -30,6 +30,7 @@ export class Pretrained {
     readonly chatTemplates: Readonly<Record<string, string>>,
     /** Where it was loaded from (a folder, a URL). */
     readonly location: string,
+    private readonly lifecycle: { onDispose?: () => void } = {},
   ) {}
 
   /** The model's default chat template, or null when it has none. */
@@ -90,9 +91,10 @@ export class Pretrained {
     return id === undefined ? [] : [id];
   }
 
-  /** Frees the model's weights. */
+  /** Frees the model's weights (and stops the threads of a CPU backend loadPretrained made for it: options.threads). */
   dispose(): void {
     this.model.dispose();
+    this.lifecycle.onDispose?.();
   }
 
   private compile(source: string): ChatTemplate {

@@ -250,16 +250,18 @@ describe("offline mode, abort, errors", () => {
       /resolve\/v9\/config\.json: the server answered 404 Not Found: no such revision/,
     );
     await expect(loadPretrained("not a/model/id")).rejects.toThrow(
-      'source: "not a/model/id" is not a folder here; expected a model folder, an http(s) URL or a Hub id ("namespace/name")',
+      'source: "not a/model/id" is not a folder or .gguf file here; expected a model folder, a .gguf file, an http(s) URL or a Hub id ("namespace/name")',
     );
-    await expect(loadPretrained("./no-such-folder")).rejects.toThrow(/source: "\.\/no-such-folder" is not a folder here/);
+    await expect(loadPretrained("./no-such-folder")).rejects.toThrow(/source: "\.\/no-such-folder" is not a folder or \.gguf file here/);
     // nothing listens on a port just closed: each attempt is named, with the cause
     const closed = await serveHub({});
     await closed.close();
     await expect(loadPretrained("org/name", { endpoint: closed.url, cacheDir: freshCache(), retries: 1 })).rejects.toThrow(
       `${closed.url}/org/name/resolve/main/config.json: download failed 2 times (attempt 1: cannot reach the server (fetch failed: ECONNREFUSED); attempt 2: cannot reach the server (fetch failed: ECONNREFUSED))`,
     );
-    await expect(loadPretrained(plain, { dtype: "q4_0" })).rejects.toThrow(/dtype: expected one of auto, float32 .* found "q4_0"/);
+    await expect(loadPretrained(plain, { dtype: "q4_k" as never })).rejects.toThrow(
+      /dtype: expected one of auto, float32, .* found "q4_k"/,
+    );
   });
 
   it("the cache folder holds files under their URL path, each written whole", async () => {

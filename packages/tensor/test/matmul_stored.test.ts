@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CpuBackend, quantizeTensor, randn, Rng, withBackend, type Tensor } from "@llm/tensor";
+import { CpuBackend, quantizeTensor, randn, Rng, tidy, withBackend, type Tensor } from "@llm/tensor";
 
 /**
  * x @ W^T with W kept as float16 / bfloat16 / Q8_0 / Q4_0 / Q6_K equals x @ W'^T with W' the float32 values
@@ -44,4 +44,16 @@ describe.each([true, false])("wasm %s", (wasm) => {
       });
     }
   }
+});
+
+// LoRA over a quantized base trains through x @ W^T, where W^T is a view made inside the step's tidy:
+// the backward reads that view after the scope closed, so it must be kept for it.
+it("the backward through a stored weight's view made inside tidy reads the view after the scope", async () => {
+  const rng = new Rng(5);
+  const w = await quantizeTensor(randn([16, 64], { rng }), "q8_0");
+  const x = randn([3, 64], { rng }).requireGrad();
+  const y = tidy(() => x.matmul(w.transpose(0, 1)).sum());
+  y.backward();
+  const want = tidy(() => w.cast("float32").sum(0).reshape([1, 64]).expand([3, 64]));
+  expect(maxDiff(x.grad!, want)).toBeLessThan(1e-5);
 });

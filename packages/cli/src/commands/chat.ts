@@ -1,5 +1,14 @@
 import { createInterface } from "node:readline";
-import { GENERATION_HELP, GENERATION_OPTIONS, generationOptions, LOAD_HELP, LOAD_OPTIONS, parse } from "../args.js";
+import {
+  GENERATION_HELP,
+  GENERATION_OPTIONS,
+  generationOptions,
+  COMPUTE_HELP,
+  COMPUTE_OPTIONS,
+  LOAD_HELP,
+  LOAD_OPTIONS,
+  parse,
+} from "../args.js";
 import type { Io } from "../io.js";
 import { loadModelSource } from "../load.js";
 import type { Command } from "../main.js";
@@ -16,9 +25,16 @@ line. Commands: /reset forgets the conversation, /exit (or end of input) ends it
 
 ${GENERATION_HELP}
 
+${COMPUTE_HELP}
+
 ${LOAD_HELP}`,
   async run(args: string[], io: Io) {
-    const { values, positionals } = parse("chat", args, { ...LOAD_OPTIONS, ...GENERATION_OPTIONS, system: { type: "string", short: "s" } });
+    const { values, positionals } = parse("chat", args, {
+      ...LOAD_OPTIONS,
+      ...COMPUTE_OPTIONS,
+      ...GENERATION_OPTIONS,
+      system: { type: "string", short: "s" },
+    });
     const model = await loadModelSource(positionals[0], values, io);
     const interactive = io.stdin.isTTY === true && io.stdout.isTTY === true;
     const session = model.chat({ system: values.system as string | undefined, ...generationOptions(values) });

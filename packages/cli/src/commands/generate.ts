@@ -1,4 +1,13 @@
-import { GENERATION_HELP, GENERATION_OPTIONS, generationOptions, LOAD_HELP, LOAD_OPTIONS, parse } from "../args.js";
+import {
+  GENERATION_HELP,
+  GENERATION_OPTIONS,
+  generationOptions,
+  COMPUTE_HELP,
+  COMPUTE_OPTIONS,
+  LOAD_HELP,
+  LOAD_OPTIONS,
+  parse,
+} from "../args.js";
 import { type Io, UsageError } from "../io.js";
 import { readAll } from "../stdin.js";
 import { loadModelSource } from "../load.js";
@@ -15,10 +24,13 @@ Streams the text that follows the prompt (--prompt, or standard input when it is
 
 ${GENERATION_HELP}
 
+${COMPUTE_HELP}
+
 ${LOAD_HELP}`,
   async run(args: string[], io: Io) {
     const { values, positionals } = parse("generate", args, {
       ...LOAD_OPTIONS,
+      ...COMPUTE_OPTIONS,
       ...GENERATION_OPTIONS,
       prompt: { type: "string", short: "p" },
       chat: { type: "boolean" },

@@ -1,8 +1,9 @@
 import { open, stat } from "node:fs/promises";
 import { basename } from "node:path";
-import { loadTokenizerFrom, parseGenerationConfig } from "@llm/pretrained";
+import { ggufText, loadTokenizerFrom, parseGenerationConfig } from "@llm/pretrained";
 import {
   openCheckpoint,
+  openGGUF,
   parseSafetensorsLayout,
   readCheckpointConfig,
   readSafetensorsHeaderLength,
@@ -11,17 +12,18 @@ import {
 } from "@llm/tensor";
 import { LOAD_HELP, LOAD_OPTIONS, parse } from "../args.js";
 import { formatBytes, formatCount, type Io, UsageError } from "../io.js";
-import { sourceFiles } from "../load.js";
+import { sourceOf } from "../load.js";
 import type { Command } from "../main.js";
 
 export const info: Command = {
-  summary: "what a model folder (or a .safetensors file) holds",
+  summary: "what a model folder, a .gguf file or a .safetensors file holds",
   help: `Usage: llm info SOURCE [--json]
 
-SOURCE is a model folder, URL or Hub id, or a .safetensors file. Reads config.json, the weights'
-headers (not the weights: remote files are read with range requests), the tokenizer files and
-generation_config.json, and prints the architecture, parameter count, dtypes, files, tokenizer,
-generation defaults and chat template.
+SOURCE is a model folder, URL or Hub id, a .gguf file (or --file NAME of a folder or repository),
+or a .safetensors file. Reads config.json, the weights' headers (not the weights: remote files are
+read with range requests), the tokenizer files and generation_config.json, and prints the
+architecture, parameter count, dtypes, files, tokenizer, generation defaults and chat template;
+for a GGUF file, its metadata's architecture, tensor types and tokenizer.
 
   --json     print it as JSON
 
@@ -30,10 +32,12 @@ ${LOAD_HELP}`,
     const { values, positionals } = parse("info", args, { ...LOAD_OPTIONS, json: { type: "boolean" } });
     const source = positionals[0];
     if (!source) throw new UsageError("expected a SOURCE: a model folder, URL, Hub id or .safetensors file");
-    const report =
-      source.endsWith(".safetensors") && (await isFile(source))
-        ? await fileInfo(source)
-        : await folderInfo(await sourceFiles(source, values, io));
+    let report: Awaited<ReturnType<typeof folderInfo>> | Awaited<ReturnType<typeof fileInfo>> | Awaited<ReturnType<typeof ggufInfo>>;
+    if (source.endsWith(".safetensors") && (await isFile(source))) report = await fileInfo(source);
+    else {
+      const { files, file } = await sourceOf(source, values, io);
+      report = file ? await ggufInfo(files, file) : await folderInfo(files);
+    }
     io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
   },
 };
@@ -100,6 +104,47 @@ async function folderInfo(files: CheckpointFiles) {
   };
 }
 
+/** A GGUF file: what its metadata says the model is, its tensors' types, its tokenizer. */
+async function ggufInfo(files: CheckpointFiles, name: string) {
+  const gguf = await openGGUF(files, name);
+  const meta = gguf.metadata;
+  const arch = String(meta.get("general.architecture") ?? "?");
+  const key = (k: string) => (meta.get(`${arch}.${k}`) as number | undefined) ?? null;
+  const tensors = [...gguf.tensors].map(([tensorName, t]) => ({
+    name: tensorName,
+    dtype: t.type,
+    shape: t.shape,
+    bytes: t.end - t.begin,
+  }));
+  let tokenizer: Record<string, unknown> | string;
+  try {
+    const text = ggufText(meta, name);
+    tokenizer = {
+      vocabSize: text.tokenizer.vocabSize,
+      specialTokens: { ...text.tokenizerConfig.specialTokens },
+      chatTemplates: Object.keys(text.chatTemplates),
+    };
+  } catch (error) {
+    tokenizer = `none we read (${(error as Error).message})`;
+  }
+  return {
+    source: `${files.location.replace(/\/$/, "")}/${name}`,
+    gguf: {
+      architecture: arch,
+      name: meta.get("general.name") ?? null,
+      layers: key("block_count"),
+      width: key("embedding_length"),
+      heads: key("attention.head_count"),
+      kvHeads: key("attention.head_count_kv"),
+      context: key("context_length"),
+      fileType: meta.get("general.file_type") ?? null,
+    },
+    weights: summarize(tensors),
+    size: await files.size(name),
+    tokenizer,
+  };
+}
+
 async function fileInfo(path: string) {
   const handle = await open(path, "r");
   try {
@@ -145,7 +190,9 @@ function architectureOf(config: Record<string, unknown>) {
   };
 }
 
-function formatReport(report: Awaited<ReturnType<typeof folderInfo>> | Awaited<ReturnType<typeof fileInfo>>): string {
+function formatReport(
+  report: Awaited<ReturnType<typeof folderInfo>> | Awaited<ReturnType<typeof fileInfo>> | Awaited<ReturnType<typeof ggufInfo>>,
+): string {
   const lines: string[] = [`source        ${report.source}`];
   const w = report.weights;
   const dtypes = Object.entries(w.dtypes)
@@ -158,8 +205,26 @@ function formatReport(report: Awaited<ReturnType<typeof folderInfo>> | Awaited<R
       `architecture  ${a.modelType ?? "?"}${a.className ? ` (${a.className})` : ""}: ${a.layers ?? "?"} layers, width ${a.width ?? "?"}, ${a.heads ?? "?"} heads${kv}, vocabulary ${a.vocabSize ?? "?"}, context ${a.context ?? "?"}`,
     );
   }
+  if ("gguf" in report) {
+    const g = report.gguf;
+    const kv = g.kvHeads !== null && g.kvHeads !== g.heads ? ` (${g.kvHeads} key/value)` : "";
+    lines.push(
+      `architecture  ${g.architecture} (GGUF${g.name ? `, ${JSON.stringify(g.name)}` : ""}): ${g.layers ?? "?"} layers, width ${g.width ?? "?"}, ${g.heads ?? "?"} heads${kv}, context ${g.context ?? "?"}`,
+    );
+  }
   lines.push(`parameters    ${formatCount(w.parameters)} in ${w.tensors} tensors, ${formatBytes(w.bytes)} (${dtypes})`);
-  if ("files" in report) {
+  if ("gguf" in report) {
+    const t = report.tokenizer;
+    if (typeof t === "string") lines.push(`tokenizer     ${t}`);
+    else {
+      const special = Object.entries(t.specialTokens as Record<string, string>)
+        .map(([k, v]) => `${k} ${JSON.stringify(v)}`)
+        .join(", ");
+      lines.push(`tokenizer     ${formatCount(t.vocabSize as number)} tokens (from the file)${special ? `; ${special}` : ""}`);
+      const templates = t.chatTemplates as string[];
+      lines.push(`chat template ${templates.length ? templates.join(", ") : "none"}`);
+    }
+  } else if ("files" in report) {
     lines.push(
       `files         ${Object.entries(report.files)
         .map(([f, s]) => `${f} ${formatBytes(s)}`)

@@ -13,10 +13,11 @@ import {
   type ResidualLayout,
 } from "@llm/layers";
 import { defineArchitecture, outputHead } from "../architecture.js";
-import { requireDefaultRope, ropeTheta } from "../config.js";
+import { ropeTheta } from "../config.js";
+import { ropeParameters, ropeScalingFromConfig } from "../rope.js";
 
 /**
- * Falcon: rotary (or ALiBi) positions, one fused q/k/v in one of three layouts (multi-query:
+ * Falcon: rotary (with any rope scaling transformers takes) or ALiBi positions, one fused q/k/v in one of three layouts (multi-query:
  * all query heads then one k and one v; new_decoder_architecture: per kv group, its query heads
  * then k and v; otherwise per head), attention and MLP in parallel off one norm (or two, ln_attn
  * and ln_mlp), optional biases, and a tied head.
@@ -62,8 +63,9 @@ export const falcon = defineArchitecture({
       // Falcon adds ALiBi before scaling the scores by 1/sqrt(headDim).
       position = new AlibiBias(heads, { scale: 1 / Math.sqrt(headDim) });
     } else {
-      requireDefaultRope(c);
-      position = new RotaryEmbedding(headDim, { theta: ropeTheta(c), style: "half" });
+      const rope = ropeParameters(c);
+      const theta = rope.has("rope_theta") ? rope.number("rope_theta") : ropeTheta(c);
+      position = new RotaryEmbedding(headDim, { theta, style: "half", scaling: ropeScalingFromConfig(c, headDim, { maxPositions: 2048 }) });
     }
     const ln = () => new LayerNorm(hidden, { eps });
 

@@ -1,10 +1,12 @@
 import { Attention, Embedding, LayerNorm, Linear, MLP, RotaryEmbedding, TokenEmbedder, TransformerBlock } from "@llm/layers";
 import { defineArchitecture, outputHead } from "../architecture.js";
-import { requireDefaultRope, ropeTheta } from "../config.js";
+import { ropeTheta } from "../config.js";
+import { ropeParameters, ropeScalingFromConfig } from "../rope.js";
 
 /**
- * GPT-NeoX / Pythia: rotary on a fraction of each head (rotate_half), a fused q/k/v laid out per
- * head ([heads, 3, headDim] = "grouped" with one query head per group), and either the parallel
+ * GPT-NeoX / Pythia: rotary on a fraction of each head (rotate_half; any rope scaling transformers
+ * takes: linear, dynamic, yarn, llama3, longrope), a fused q/k/v laid out per head
+ * ([heads, 3, headDim] = "grouped" with one query head per group), and either the parallel
  * residual with two LayerNorms or sequential pre-LN blocks.
  */
 export const gptNeox = defineArchitecture({
@@ -26,8 +28,7 @@ export const gptNeox = defineArchitecture({
     const activation = c.activation("hidden_act", "gelu");
     const vocab = c.int("vocab_size");
     const bias = c.bool("attention_bias", true);
-    requireDefaultRope(c);
-    const rope = c.object("rope_parameters");
+    const rope = ropeParameters(c);
     // the range (0, 1] is checked by the reader, under whichever key holds the fraction
     const [fractionFrom, fractionKey] = rope.has("partial_rotary_factor") ? [rope, "partial_rotary_factor"] : [c, "rotary_pct"];
     const fraction = fractionFrom.number(fractionKey, 0.25);
@@ -37,7 +38,9 @@ export const gptNeox = defineArchitecture({
       rotaryDim >= 2 && rotaryDim % 2 === 0,
       `a fraction giving an even number >= 2 of the ${headDim} head dims`,
     );
-    const rotary = new RotaryEmbedding(headDim, { rotaryDim, theta: ropeTheta(c), style: "half" });
+    const theta = rope.has("rope_theta") ? rope.number("rope_theta") : ropeTheta(c);
+    const scaling = ropeScalingFromConfig(c, rotaryDim, { maxPositions: 2048 });
+    const rotary = new RotaryEmbedding(headDim, { rotaryDim, theta, style: "half", scaling });
     const parallel = c.bool("use_parallel_residual", true);
 
     const embedIn = new Embedding(vocab, hidden);

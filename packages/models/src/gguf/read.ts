@@ -1,6 +1,8 @@
-import { getBackend, openGGUF, type Backend, type CheckpointFiles, type GGUFFile, type Tensor } from "@llm/tensor";
+import { getBackend, isQuantized, openGGUF, type Backend, type CheckpointFiles, type GGUFFile, type Tensor } from "@llm/tensor";
 import type { Model } from "../architecture.js";
 import { CheckpointError, ModelError } from "../errors.js";
+import { converted } from "../quantize.js";
+import { WEIGHT_DTYPES, weightDType, weightRoles, type WeightDType } from "../weight_dtypes.js";
 import { architectureFor } from "../registry.js";
 import { ConfigView, GGUF_ARCHITECTURES, MetadataView, ggufArchitectureNamed } from "./architectures.js";
 import { translateName } from "./names.js";
@@ -8,8 +10,14 @@ import { inverseOrder, permuteRows, rowOrder } from "./rows.js";
 
 export interface LoadGGUFOptions {
   backend?: Backend;
-  /** "auto" (default) keeps each weight in the type the file has (Q4_K, Q6_K, Q8_0, F16 ...); "float32" widens all. */
-  dtype?: "auto" | "float32";
+  /**
+   * "auto" (default) keeps each weight in the type the file has (Q4_K, Q6_K, Q8_0, F16 ...);
+   * "float32" widens all; "float16" / "bfloat16" / "q8_0" / "q4_0" / "q6_k" convert the float
+   * weights as they are read, as loadModel does (weightDType). A weight the file already stores
+   * quantized is not quantized again into another block type (an error names it): the errors would
+   * compound.
+   */
+  dtype?: WeightDType;
 }
 
 export interface LoadedGGUF {
@@ -44,10 +52,13 @@ export async function loadGGUFFrom(files: CheckpointFiles, name: string, options
   } catch (error) {
     throw new ModelError((error as Error).message);
   }
+  const dtype = options.dtype ?? "auto";
+  if (!WEIGHT_DTYPES.includes(dtype))
+    throw new ModelError(`loadGGUF: dtype must be one of ${WEIGHT_DTYPES.join(", ")}, found ${String(dtype)}`);
   const backend = options.backend ?? getBackend();
   const model = architectureFor(config).create(config, { backend });
   try {
-    await fill(model, file, arch, new ConfigView(config), options.dtype ?? "auto", backend);
+    await fill(model, file, arch, new ConfigView(config), dtype, backend);
   } catch (error) {
     model.dispose();
     throw error;
@@ -60,11 +71,13 @@ async function fill(
   file: GGUFFile,
   arch: NonNullable<ReturnType<typeof ggufArchitectureNamed>>,
   config: ConfigView,
-  dtype: "auto" | "float32",
+  dtype: WeightDType,
   backend: Backend,
 ): Promise<void> {
   const source = file.source;
   const params = model.namedParameters();
+  const roles = weightRoles(model);
+  const modelType = String(model.checkpointConfig().model_type ?? "");
   const sources = new Map<string, string>();
   const missing: string[] = [];
   for (const [name] of params) {
@@ -96,10 +109,21 @@ async function fill(
       value.dispose();
       value = ordered;
     }
-    if (dtype === "float32" && value.dtype !== "float32") {
-      const wide = value.cast("float32");
+    // the value is in the file's layout: a transposed (Conv1D) weight's blocks run along its other axis
+    const role = roles.get(param)!;
+    const axis = role.axis < 0 ? 0 : rule.transposed ? 1 - role.axis : role.axis;
+    const target = dtype === "auto" ? value.dtype : weightDType(role, dtype, value.dtype, value.shape[axis] ?? 0, modelType);
+    if (target !== value.dtype) {
+      if (isQuantized(value.dtype) && isQuantized(target)) {
+        throw new ModelError(
+          `${source}: tensor "${ggufName}" is stored ${value.dtype}; dtype "${dtype}" would quantize it again as ${target} (load with "auto" or "float32", or convert from a float file)`,
+        );
+      }
+      const wide = isQuantized(value.dtype) && target !== "float32" ? value.cast("float32") : value;
+      const next = await converted(wide, target, axis);
+      if (wide !== value) wide.dispose();
       value.dispose();
-      value = wide;
+      value = next;
     }
     if (rule.transposed) {
       const view = value.transpose(0, 1); // [in, out] over llama.cpp's [out, in] rows: no copy

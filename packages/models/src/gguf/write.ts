@@ -16,7 +16,7 @@ export interface GGUFExportOptions {
 }
 
 /** llama.cpp's general.file_type (LLAMA_FTYPE) by the dtype of most of the weights. */
-const FILE_TYPES: Record<string, number> = { float32: 0, float16: 1, q4_0: 2, q8_0: 7, bfloat16: 32 };
+const FILE_TYPES: Record<string, number> = { float32: 0, float16: 1, q4_0: 2, q8_0: 7, q4_k: 15, q6_k: 18, bfloat16: 32 };
 
 /**
  * A model as GGUF metadata and tensors, named and laid out as llama.cpp's converter writes them
@@ -37,7 +37,7 @@ export async function modelToGGUF(
       `GGUF: model_type "${modelType}" has no GGUF form here (llama.cpp runs ${GGUF_ARCHITECTURES.map((a) => a.modelType).join(", ")} of ours)`,
     );
   }
-  const view = new ConfigView(config);
+  const view = new ConfigView(withRopeParameters(config, modelType));
   const metadata = new Map<string, GGUFValue>();
   const dtypes = new Map<string, number>();
   for (const p of model.parameters()) if (p.rank === 2) dtypes.set(p.dtype, (dtypes.get(p.dtype) ?? 0) + p.size);
@@ -88,4 +88,29 @@ async function shapeOnly(t: Tensor, transpose: boolean): Promise<Tensor> {
   if (isQuantized(t.dtype)) return t; // rows move, shape and storage order stay
   const shape = transpose ? [t.shape[1]!, t.shape[0]!] : [...t.shape];
   return lazyZeros(shape, { dtype: t.dtype, backend: t.backend });
+}
+
+/**
+ * The config with transformers 5's rope_parameters (or 4.x's rope_scaling) read into the top-level
+ * keys the GGUF mapping reads (rope_theta; GPT-NeoX's rotary_pct). A scaled rotary (linear,
+ * dynamic, yarn, llama3, longrope) is refused: it is not written to GGUF here, and a file without
+ * it would compute other positions.
+ */
+function withRopeParameters(config: Record<string, unknown>, modelType: string): Record<string, unknown> {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  const params = isObject(config.rope_scaling) ? config.rope_scaling : isObject(config.rope_parameters) ? config.rope_parameters : {};
+  const type = params.rope_type ?? params.type ?? "default";
+  if (type !== "default") {
+    throw new ModelError(
+      `GGUF: ${modelType}'s rope scaling "${String(type)}" is not written to GGUF here; a file without it would compute other positions`,
+    );
+  }
+  const out = { ...config };
+  // as the architectures read them: the rope parameters first
+  if (typeof params.rope_theta === "number") {
+    out.rope_theta = params.rope_theta;
+    delete out.rotary_emb_base;
+  }
+  if (typeof params.partial_rotary_factor === "number") out.rotary_pct = params.partial_rotary_factor;
+  return out;
 }

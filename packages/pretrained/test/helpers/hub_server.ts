@@ -44,7 +44,7 @@ const CORS = {
 };
 
 export function isLfs(name: string): boolean {
-  return name.endsWith(".safetensors");
+  return name.endsWith(".safetensors") || name.endsWith(".gguf");
 }
 
 export async function serveHub(repos: Record<string, string>, commit = "0123456789abcdef0123456789abcdef01234567"): Promise<HubServer> {

@@ -39,10 +39,18 @@ export function matmulStoredWeight(a: Tensor, b: Tensor): Tensor {
   const batch = av.shape.slice(0, -2);
   const bv = { buffer: b.storage.buffer, shape: [...batch, K, N], strides: [...batch.map(() => 0), ...b.strides], offset: b.offset };
   const out = fromBuffer(backend, backend.matmul(av, bv), [...lead, N], "float32");
-  return record(out, "matmul", [a], (g) => {
-    const wide = cast(b, "float32");
-    const ga = matmul(g, transpose(wide, 0, 1));
-    wide.dispose();
-    return [ga];
-  });
+  // b is saved, not an input (it takes no gradient): a view of a weight made inside tidy (a tied
+  // head's transpose) must outlive the scope for the backward to read it.
+  return record(
+    out,
+    "matmul",
+    [a],
+    (g) => {
+      const wide = cast(b, "float32");
+      const ga = matmul(g, transpose(wide, 0, 1));
+      wide.dispose();
+      return [ga];
+    },
+    [b],
+  );
 }

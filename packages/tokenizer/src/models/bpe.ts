@@ -1,6 +1,6 @@
 import { TokenizerError } from "../utils/errors.js";
 import { BYTE_TO_CHAR, textToByteLevel, utf8Encode } from "../utils/byte_level.js";
-import type { MergeLookup } from "./merge_table.js";
+import { MergeTable, type MergeLookup } from "./merge_table.js";
 import { mergeSymbols } from "./merge.js";
 import { PieceCache } from "./piece_cache.js";
 import { VocabTable } from "./vocab_table.js";
@@ -190,7 +190,11 @@ export class BPEModel {
     return n;
   }
 
-  /** The merges in rank order as token-string pairs (derived from the pair table when the model came from ranks). */
+  /**
+   * The merges in rank order as token-string pairs: as written in tokenizer.json; read back from
+   * the merge table when the fast reader kept none; derived from the pair table when the model
+   * came from ranks.
+   */
   mergeList(): Array<[string, string]> {
     if (this.merges)
       return this.merges.map((m) => {
@@ -198,7 +202,16 @@ export class BPEModel {
         const i = m.indexOf(" ");
         return [m.slice(0, i), m.slice(i + 1)];
       });
+    if (this.pairs instanceof MergeTable) return this.mergesFromTable(this.pairs);
     return this.mergesFromRanks();
+  }
+
+  /** A tokenizer.json's merges as the merge table holds them, in rank order. */
+  private mergesFromTable(table: MergeTable): Array<[string, string]> {
+    const ranked: [number, number, number][] = [];
+    table.forEach((a, b, rank) => ranked.push([rank, a, b]));
+    ranked.sort((x, y) => x[0] - y[0]);
+    return ranked.map(([, a, b]) => [this.tokenToId.token(a)!, this.tokenToId.token(b)!]);
   }
 
   /**

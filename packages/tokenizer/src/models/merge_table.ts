@@ -139,6 +139,30 @@ export class MergeTable implements MergeLookup {
     return slot < runSlots ? slot >>> RUN_BITS : this.late!.result(slot - runSlots);
   }
 
+  /**
+   * Calls fn for every merge that applies, in no particular order: (left id, right id, rank,
+   * merged id). A pair listed twice is reported once, with the rank find() answers (the later).
+   */
+  forEach(fn: (a: number, b: number, rank: number, result: number) => void): void {
+    const late = this.late;
+    if (!this.allLate) {
+      const { first, leftLength, vocab } = this;
+      for (let m = 0; m + 1 < first.length; m++) {
+        for (let r = first[m]!; r < first[m + 1]!; r++) {
+          const length = leftLength[r]!;
+          if (length === NOT_IN_RUN) continue;
+          const a = vocab.spanId(m, 0, length);
+          const b = vocab.spanId(m, length, vocab.lengthOf(m));
+          if (a < 0 || b < 0) continue;
+          // the later listing of a pair wins: skip this one when find() answers another
+          if (this.rank(this.find(a, b)) !== r) continue;
+          fn(a, b, r, m);
+        }
+      }
+    }
+    late?.forEach(fn);
+  }
+
   /** Moves run merge r (m split after leftLength units) into the pair table, unless the pair is there with a later rank (listed again, late). */
   private lateOnly(r: number, leftLength: number, m: number): void {
     // the halves, read off m (not both tokens: a merge that never applies, see add())
