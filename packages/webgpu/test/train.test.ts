@@ -1,12 +1,13 @@
 /**
  * One training step on WebGPU against the same step on the CPU backend: forward, the language-model
  * loss, backward and AdamW, for a GPT-2-shaped model (layerNorm, GELU-tanh, tied embeddings) and a
- * LLaMA-shaped one (rmsNorm, SiLU, grouped kv heads, RoPE). The loss, every gradient and every
- * parameter after the step must agree within 1e-4 (issue 20), and the fused backward kernels
+ * LLaMA-shaped one (rmsNorm, SiLU, grouped kv heads, RoPE). The loss and every gradient must agree
+ * within 1e-4 (issue 20), the parameters after AdamW with the CPU's AdamW on the same gradients
+ * (1e-6), and the fused kernels
  * (norm backwards, activation backward, logSoftmax backward, AdamW) must be the ones that ran.
  */
 import { describe, expect, it, vi } from "vitest";
-import { type Backend, cpuBackend, Rng, setBackend, tidy } from "@llm/tensor";
+import { adamwStep, type Backend, cpuBackend, Rng, setBackend, tensor, tidy } from "@llm/tensor";
 import { createModel } from "@llm/models";
 import { AdamW, languageModelLoss } from "@llm/train";
 import { backend, reportSkip } from "./helpers/gpu.js";
@@ -42,8 +43,11 @@ const CONFIGS: Record<string, Record<string, unknown>> = {
   },
 };
 
+const HYPER = { lr: 1e-2, beta1: 0.9, beta2: 0.95, weightDecay: 0.1, eps: 1e-8, step: 1 };
+
 interface StepResult {
   loss: number;
+  initial: Map<string, Float32Array>;
   grads: Map<string, Float32Array>;
   params: Map<string, Float32Array>;
 }
@@ -62,7 +66,9 @@ async function trainStep(b: Backend, config: Record<string, unknown>): Promise<S
       targets: Int32Array.from({ length: BATCH * SEQ }, (_, i) => at(i, 1)),
     };
     const named = model.namedParameters();
-    const optimizer = new AdamW(named, { lr: 1e-2, betas: [0.9, 0.95], weightDecay: 0.1 });
+    const initial = new Map<string, Float32Array>();
+    for (const [name, p] of named) initial.set(name, Float32Array.from(await p.data()));
+    const optimizer = new AdamW(named, { lr: HYPER.lr, betas: [HYPER.beta1, HYPER.beta2], weightDecay: HYPER.weightDecay, eps: HYPER.eps });
     optimizer.zeroGrad();
     const loss = tidy(() => {
       const { sum, count } = languageModelLoss(model, batch);
@@ -77,25 +83,20 @@ async function trainStep(b: Backend, config: Record<string, unknown>): Promise<S
     optimizer.step();
     const params = new Map<string, Float32Array>();
     for (const [name, p] of model.namedParameters()) params.set(name, Float32Array.from(await p.data()));
-    return { loss: value, grads, params };
+    return { loss: value, initial, grads, params };
   } finally {
     setBackend(cpuBackend);
   }
 }
 
-/** The largest |a - e| over all tensors (elements `skip` leaves out aside), and where. */
-function maxDiff(
-  got: Map<string, Float32Array>,
-  want: Map<string, Float32Array>,
-  skip: (name: string, i: number) => boolean = () => false,
-): { diff: number; name: string } {
+/** The largest |a - e| over all tensors, and where. */
+function maxDiff(got: Map<string, Float32Array>, want: Map<string, Float32Array>): { diff: number; name: string } {
   expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
   let worst = { diff: 0, name: "" };
   for (const [name, w] of want) {
     const g = got.get(name)!;
     expect(g.length, name).toBe(w.length);
     for (let i = 0; i < w.length; i++) {
-      if (skip(name, i)) continue;
       const d = Math.abs(g[i]! - w[i]!);
       if (!(d <= worst.diff)) worst = { diff: d, name: `${name}[${i}]` };
     }
@@ -105,8 +106,9 @@ function maxDiff(
 
 describe.skipIf(!backend)("a training step on WebGPU equals the CPU backend's", () => {
   for (const [family, config] of Object.entries(CONFIGS)) {
-    it(`${family}: loss, gradients and updated parameters within 1e-4, through the fused kernels`, async () => {
-      const fused = backend!.fused!;
+    it(`${family}: loss and gradients within 1e-4, the AdamW step, through the fused kernels`, async () => {
+      // spied on by name (the kernels are plain function properties)
+      const fused = backend!.fused! as unknown as Record<string, (...args: unknown[]) => unknown>;
       const used = ["adamwStep", "activationGrad", "logSoftmaxGrad", family === "gpt2" ? "layerNormGrad" : "rmsNormGrad"] as const;
       const spies = used.map((k) => vi.spyOn(fused, k));
       const gpu = await trainStep(backend!, config);
@@ -118,16 +120,30 @@ describe.skipIf(!backend)("a training step on WebGPU equals the CPU backend's", 
       expect(gpu.loss).toBeGreaterThan(Math.log(VOCAB) * 0.5);
       const g = maxDiff(gpu.grads, cpu.grads);
       expect(g.diff, `largest gradient difference at ${g.name}`).toBeLessThan(1e-4);
-      // Adam moves a parameter by about lr * sign(g) whatever |g| is, so where the true gradient is
-      // zero but rounding leaves ~1e-9, the step follows the sign of the noise: GPT-2's key bias
-      // (softmax ignores a constant added to every score of a query). Its gradient must be that
-      // small on both sides, and it is left out of the parameter comparison.
-      const width = CONFIGS[family]!.n_embd as number | undefined;
-      const keyBias = (name: string, i: number) => !!width && /attn\.c_attn\.bias$/.test(name) && i >= width && i < 2 * width;
-      for (const side of [cpu, gpu])
-        for (const [name, w] of side.grads) w.forEach((v, i) => keyBias(name, i) && expect(Math.abs(v), name).toBeLessThan(1e-6));
-      const p = maxDiff(gpu.params, cpu.params, keyBias);
-      expect(p.diff, `largest parameter difference at ${p.name}`).toBeLessThan(1e-4);
+      // Adam moves a parameter by about lr * sign(g) whatever |g| is, and its update's slope in g is
+      // lr / (4 eps) where |g| ~ eps: a 1e-9 rounding difference in a tiny gradient moves a
+      // parameter by up to 2e-4 (seen on a gate_proj element), and where the true gradient is zero
+      // (GPT-2's key bias: softmax ignores a constant added to every score) the step follows the
+      // sign of the noise. So the update is checked against the CPU's AdamW fed the same gradients
+      // (1e-6), the gradients against the CPU's above; the parameters' distance from the CPU's own
+      // step is reported.
+      for (const [name, p0] of gpu.initial) {
+        const want = adamwStep(
+          tensor(p0, { backend: cpuBackend }),
+          tensor(gpu.grads.get(name)!, { backend: cpuBackend }),
+          null,
+          null,
+          HYPER,
+        );
+        const expected = (await want.param.data()) as Float32Array;
+        const got = gpu.params.get(name)!;
+        for (let i = 0; i < expected.length; i++) {
+          expect(Math.abs(got[i]! - expected[i]!), `${name}[${i}] after AdamW`).toBeLessThanOrEqual(
+            1e-6 * Math.max(1, Math.abs(expected[i]!)),
+          );
+        }
+      }
+      const p = maxDiff(gpu.params, cpu.params);
       console.log(
         `${family}: loss ${gpu.loss} vs ${cpu.loss}; max |grad diff| ${g.diff.toExponential(2)}, max |param diff| ${p.diff.toExponential(2)}`,
       );
