@@ -193,6 +193,8 @@ describe.skipIf(!backend).each(variants)("webgpu fused attention equals the comp
   });
 
   for (const c of cases) {
+    // Skipped on the subgroups-off variant: the tiled kernel uses no subgroups, so there it would
+    // run the same shader again and only add compile time.
     it.skipIf(c.kernel === "tiled" && gpu !== backend)(c.name, async () => {
       const h = hostInputs(c);
       const scale = 1 / Math.sqrt(c.D);
