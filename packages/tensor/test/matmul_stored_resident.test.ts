@@ -107,6 +107,24 @@ describe("resident matmul over a stored weight (decoding)", () => {
     });
   }
 
+  it("block scales that are float16 subnormals decode exactly (weights near 1e-4)", () => {
+    const [N, K] = [40, 512];
+    const x = randomF32(K, 5);
+    const be = backends[1]!;
+    for (const dtype of ["q8_0", "q4_0", "q6_k"] as const) {
+      const { data } = encode(
+        dtype,
+        randomF32(N * K, 6).map((v) => v * 2e-4),
+      );
+      const a: StridedView = { buffer: be.upload(x, "float32"), shape: [1, K], strides: [K, 1], offset: 0 };
+      const got = be.readSync(be.matmul(a, weightView(be.upload(data, dtype) as CpuBuffer, K, N, 0))) as Float32Array;
+      const staged = new Float32Array(N);
+      gemvStoredWasm(1, N, K, x, weightView(new CpuBuffer(data.slice(), dtype), K, N, 0), staged);
+      expect(staged.some((v) => v !== 0)).toBe(true);
+      expect(got, dtype).toEqual(staged);
+    }
+  });
+
   it("a float16 scale of infinity or NaN decodes as the JS decoder does", () => {
     const K = 64;
     const { data } = encode("q8_0", randomF32(2 * K, 3));

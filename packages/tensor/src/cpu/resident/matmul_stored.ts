@@ -50,10 +50,16 @@ export function residentMatmulStored(rows: number, N: number, K: number, A: Floa
     const result = x === null ? null : ops.result(rows * N);
     if (x === null || result === null) return null;
     const parts = splitRange(N, rt.partsFor(rows * N * K, Math.ceil(N / LINE)), LINE);
+    // Q6_K: 16 floats of scratch a part, for a super-block's scales
+    const scales = dtype === "q6_k" ? ops.scratch(16 * parts.length) : null;
+    if (dtype === "q6_k" && scales === null) return null;
     rt.call(
       KERNELS[dtype as keyof typeof KERNELS],
       home,
-      parts.map(([n0, n1]) => [w + n0 * rowBytes, x, result.addr + n0 * 4, n1 - n0, perRow, rowBytes, rows, K * 4, N * 4]),
+      parts.map(([n0, n1], p) => {
+        const args = [w + n0 * rowBytes, x, result.addr + n0 * 4, n1 - n0, perRow, rowBytes, rows, K * 4, N * 4];
+        return scales === null ? args : [...args, scales.byteOffset + 64 * p];
+      }),
     );
     ok = true;
     return result.array;

@@ -1,4 +1,4 @@
-import { i32, uleb, v128, type FuncDef } from "./encoder.js";
+import { i32, v128, type FuncDef } from "./encoder.js";
 import { madd, StoredCode } from "./gemv_stored_module.js";
 
 /**
@@ -8,7 +8,9 @@ import { madd, StoredCode } from "./gemv_stored_module.js";
  * rows r of W [., K] (ldw bytes apart) and m activation rows i (ldx bytes apart),
  * y[i * ldy + 4 r] = W[r, :] . x_i, with the same operations in the same order as the staged
  * kernels (so the same bits):
- *  - `gemv_q8_0 / gemv_q4_0 / gemv_q6_k(w, x, y, n, nb, ldw, m, ldx, ldy)`: nb blocks a row;
+ *  - `gemv_q8_0 / gemv_q4_0(w, x, y, n, nb, ldw, m, ldx, ldy)`: nb blocks a row;
+ *  - `gemv_q6_k(w, x, y, n, nb, ldw, m, ldx, ldy, s)`: nb super-blocks a row, s 64 bytes of
+ *    scratch (16-aligned) where each super-block's 16 scales are put as float32;
  *  - `gemv_f16 / gemv_bf16(w, x, y, n, k4, ldw, m, ldx, ldy)`: k4 groups of four halves a row.
  * Addresses and strides in bytes. The functions do not depend on relaxed SIMD (no fused madd):
  * a stored weight gives the same result with or without it.
@@ -17,27 +19,36 @@ import { madd, StoredCode } from "./gemv_stored_module.js";
 class ResidentStoredCode extends StoredCode {
   load16Splat(offset = 0): this { return this.simdOp(0x08, ...this.at(offset)); }
   i32x4Eq(): this { return this.simdOp(0x37); }
-  i32Load8S(offset = 0): this { this.bytes.push(0x2c, 0, ...uleb(offset)); return this; }
-  f32ConvertI32S(): this { this.bytes.push(0xb2); return this; }
 }
 
 /**
  * Pushes the float16 at local `addr` + offset as float32 in all four lanes (`v` a v128 scratch
- * local): magnitude moved up 13 bits and rebased by 2^112 (exact for normals, subnormals, zero),
- * infinities and NaNs kept as such, the sign moved up 16 - what the JS decoder gives.
+ * local), exactly as the JS decoder gives it: normals by rebasing the exponent with an integer
+ * add, subnormals as their 10-bit integer times 2^-24, infinities and NaNs kept, the sign moved up
+ * 16. No float operation sees a float32 subnormal: on x86 each one costs a microcode assist, and
+ * small models' block scales are often float16 subnormals (a Q6_K d of 2.5e-5, say).
  */
 function halfSplat(f: ResidentStoredCode, addr: number, offset: number, v: number): void {
-  f.localGet(addr).load16Splat(offset).localSet(v);
-  // infinity or NaN: exponent all ones
+  f.localGet(addr).load16Splat(offset).i32x4Const(0xffff).v128And().localSet(v);
+  // infinity or NaN (exponent all ones): the exponent all ones, the mantissa moved up 13
   f.localGet(v).i32x4Const(0x7fff).v128And().i32Const(13).i32x4Shl().i32x4Const(0x7f800000).v128Or();
-  // finite
+  // subnormal or zero (exponent 0): the magnitude bits as an integer, times 2^-24
+  f.localGet(v)
+    .i32x4Const(0x7fff)
+    .v128And()
+    .f32x4ConvertI32x4S()
+    .f32x4Const(2 ** -24)
+    .f32x4Mul();
+  // normal: magnitude bits moved up 13, exponent rebased from 15 to 127
   f.localGet(v)
     .i32x4Const(0x7fff)
     .v128And()
     .i32Const(13)
     .i32x4Shl()
-    .f32x4Const(2 ** 112)
-    .f32x4Mul();
+    .i32x4Const(112 << 23)
+    .i32x4Add();
+  // (bitselect takes its first operand where the mask is set)
+  f.localGet(v).i32x4Const(0x7c00).v128And().v128Const0().i32x4Eq().v128Bitselect();
   f.localGet(v).i32x4Const(0x7c00).v128And().i32x4Const(0x7c00).i32x4Eq().v128Bitselect();
   f.localGet(v).i32x4Const(0x8000).v128And().i32Const(16).i32x4Shl().v128Or();
 }
@@ -153,13 +164,30 @@ function gemvHalf(kind: "f16" | "bf16"): FuncDef {
 }
 
 function gemvQ6K(): FuncDef {
-  const [acc, pw, px, b, ql, ql2, qh, q, t, sub, d, hv, xi, yi, i] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23];
+  // one parameter more than the others: 64 bytes of scratch for a super-block's scales
+  const S = 9;
+  const [acc, pw, px, b, ql, ql2, qh, q, t, sub, d, hv, xi, yi, i] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24];
   const f = new ResidentStoredCode();
   rowsLoop(f, { acc, pw, px, xi, yi, i }, () => {
     f.localGet(NB).localSet(b);
     f.loop(); // super-blocks of 256: 128 bytes of low nibbles, 64 of high bit pairs, 16 int8 scales, f16 d
+    // d * each sub-block's int8 scale, 16 float32 in four vectors: one float32 rounding each, as
+    // the staged kernel's scales
     halfSplat(f, pw, 208, hv);
     f.localSet(d);
+    f.localGet(pw).loadAny(192).localSet(q);
+    // (kept in scratch memory, not locals: the loop below needs every register it can get)
+    for (let j = 0; j < 4; j++) {
+      f.localGet(q);
+      if (j < 2) f.i16x8ExtendLowI8x16S();
+      else f.i16x8ExtendHighI8x16S();
+      if (j % 2 === 0) f.i32x4ExtendLowI16x8S();
+      else f.i32x4ExtendHighI16x8S();
+      f.f32x4ConvertI32x4S().localGet(d).f32x4Mul().localSet(t);
+      f.localGet(S)
+        .localGet(t)
+        .v128Store(16 * j);
+    }
     for (let h = 0; h < 2; h++) {
       for (let lhalf = 0; lhalf < 2; lhalf++) {
         const l = 16 * lhalf;
@@ -192,14 +220,14 @@ function gemvQ6K(): FuncDef {
           madd(f, sub, px, xOffset + 32);
           f.localGet(t).i32x4ExtendHighI16x8S();
           madd(f, sub, px, xOffset + 48);
-          // acc += sub * (d * the sub-block's int8 scale): one float32 rounding, as the staged kernel's scales
-          f.localGet(sub).localGet(d);
-          f.localGet(pw)
-            .i32Load8S(192 + subIndex)
-            .f32ConvertI32S()
-            .f32x4Splat()
-            .f32x4Mul();
-          f.f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
+          // acc += sub * the sub-block's scale
+          f.localGet(sub)
+            .localGet(S)
+            .v128Load32Splat(4 * subIndex)
+            .f32x4Mul()
+            .localGet(acc)
+            .f32x4Add()
+            .localSet(acc);
         }
       }
     }
@@ -210,7 +238,7 @@ function gemvQ6K(): FuncDef {
   });
   return {
     name: "gemv_q6_k",
-    params: PARAMS,
+    params: [...PARAMS, i32],
     locals: [v128, i32, i32, i32, v128, v128, v128, v128, v128, v128, v128, v128, i32, i32, i32],
     body: f,
   };
