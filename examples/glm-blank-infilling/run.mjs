@@ -29,7 +29,7 @@ const { values: args } = parseArgs({
     vocab: { type: "string", default: "2048" },
     width: { type: "string", default: "128" },
     layers: { type: "string", default: "2" },
-    lr: { type: "string", default: "2e-2" },
+    lr: { type: "string", default: "3e-3" },
   },
 });
 const seed = Number(args.seed);
@@ -192,11 +192,11 @@ console.log(
     ? `the fills first beat the baseline (on the 100 checked during training) at step ${firstBeat.step}, after ${firstBeat.seconds.toFixed(0)} s of training`
     : `the fills did not beat the baseline during training (${trainSeconds.toFixed(0)} s)`,
 );
-const distinct = new Set(final.fills).size;
-console.log(`${distinct} different fills over ${questions.length} blanks; some of them:`);
+const distinct = new Set(final.words).size;
+console.log(`${distinct} different first words over ${questions.length} blanks; some of them:`);
 for (const [i, q] of questions.slice(0, 8).entries()) {
   console.log(
-    `  ${q.masked}\n    filled ${JSON.stringify(final.fills[i])}, was ${JSON.stringify(q.answer)}${final.fills[i] === q.answer ? "  (exact)" : ""}`,
+    `  ${q.masked}\n    filled ${JSON.stringify(final.fills[i])}, was ${JSON.stringify(q.answer)}${final.words[i] === q.answer ? "  (exact)" : ""}`,
   );
 }
 
