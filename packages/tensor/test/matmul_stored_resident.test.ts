@@ -20,7 +20,7 @@ afterAll(() => {
   for (const b of backends) b.close();
 });
 
-type Stored = "float16" | "bfloat16" | QuantizedDType;
+type Stored = "float16" | "bfloat16" | Exclude<QuantizedDType, "q4_k">;
 
 /** W [N, K] encoded as `dtype` (host array) and the float32 values it then holds. */
 function encode(dtype: Stored, w: Float32Array): { data: Uint8Array | Uint16Array; values: Float32Array } {

@@ -1,4 +1,4 @@
-import { i32, v128, type FuncDef } from "./encoder.js";
+import { i32, v128, type FuncDef, type ValType } from "./encoder.js";
 import { madd, StoredCode } from "./gemv_stored_module.js";
 
 /**
@@ -55,7 +55,7 @@ function halfSplat(f: ResidentStoredCode, addr: number, offset: number, v: numbe
 
 /** Parameter positions shared by every function. */
 const [W, X, Y, N, NB, LDW, M, LDX, LDY] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-const PARAMS = [i32, i32, i32, i32, i32, i32, i32, i32, i32];
+const PARAMS: ValType[] = [i32, i32, i32, i32, i32, i32, i32, i32, i32];
 
 /**
  * The two outer loops (weight rows, then activation rows) around `dot`, which leaves the row's
