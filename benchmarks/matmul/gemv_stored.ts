@@ -1,10 +1,11 @@
 // Decoding GEMVs over stored weights, the resident kernel (weight read in place in the heap,
 // rows split over threads) against the staged one it replaces (weight copied into its own memory
 // each call, one thread), in one process on the same weights: GPT-2 small's shapes (768 -> 2304,
-// 3072 -> 768, and the 50257 x 768 head), one activation row. Reads the kernels from source, so
+// 3072 -> 768, and the 50257 x 768 head), one activation row. Q4_K had no staged kernel: its
+// "staged" column is the JS kernel (CpuBackend({ wasm: false })) it decoded on before. Reads the kernels from source, so
 // it is bundled first:
 //   npx esbuild benchmarks/matmul/gemv_stored.ts --bundle --platform=node --format=esm \
-//     --outfile=out/bench/gemv_stored.mjs && node out/bench/gemv_stored.mjs [--quick]
+//     --outfile=out/bench/gemv_stored.mjs && node out/bench/gemv_stored.mjs [--quick] [--dtypes=q8_0,q4_k]
 // Figures are per CPU-second of this process (process.cpuUsage), so other load on a shared
 // machine disturbs them less; threaded runs also give wall time. Writes out/bench/gemv_stored.json.
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
@@ -17,12 +18,16 @@ import { QUANT_BLOCKS, type QuantizedDType } from "../../packages/tensor/src/dty
 import { quantizeBlocks } from "../../packages/tensor/src/quant/index.js";
 
 const quick = process.argv.includes("--quick");
+const only = process.argv
+  .find((a) => a.startsWith("--dtypes="))
+  ?.slice(9)
+  .split(",");
 const SHAPES = [
   [2304, 768],
   [768, 3072],
   [50257, 768],
 ] as const;
-const DTYPES = ["float16", "bfloat16", "q8_0", "q4_0", "q6_k"] as const;
+const DTYPES = ["float16", "bfloat16", "q8_0", "q4_0", "q6_k", "q4_k"] as const;
 
 function random(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);
@@ -35,6 +40,17 @@ function random(n: number, seed: number): Float32Array {
 }
 
 function encode(dtype: (typeof DTYPES)[number], w: Float32Array): Uint8Array | Uint16Array {
+  if (dtype === "q4_k") {
+    // no Q4_K quantizer: random nibbles, scales and mins, with d and dmin of a real model's size
+    const blocks = w.length / 256;
+    const data = Uint8Array.from({ length: blocks * 144 }, (_, i) => Math.floor((w[i % w.length]! + 0.1) * 1275) & 255);
+    for (let b = 0; b < blocks; b++) {
+      const d = float32ToFloat16Bits(0.004);
+      const dmin = float32ToFloat16Bits(0.002);
+      data.set([d & 255, d >> 8, dmin & 255, dmin >> 8], b * 144);
+    }
+    return data;
+  }
   if (dtype === "float16") return Uint16Array.from(w, float32ToFloat16Bits);
   if (dtype === "bfloat16") return Uint16Array.from(w, float32ToBfloat16Bits);
   const { elements, bytes } = QUANT_BLOCKS[dtype as QuantizedDType];
@@ -61,16 +77,25 @@ function time(fn: () => void, runs: number): { cpu: number; wall: number } {
 
 const one = new CpuBackend({ threads: 1 });
 const two = new CpuBackend({ threads: 2 });
+const js = new CpuBackend({ wasm: false });
 await two.ready();
 const rows: Record<string, unknown>[] = [];
 for (const dtype of DTYPES) {
+  if (only && !only.includes(dtype)) continue;
   for (const [N, K] of SHAPES) {
     const data = encode(dtype, random(N * K, N + K));
     const x = random(K, 7);
     const runs = quick ? 3 : N > 10000 ? 8 : 40;
     const staged = new Float32Array(N);
     const outside: StridedView = { buffer: new CpuBuffer(data, dtype), shape: [K, N], strides: [1, K], offset: 0 };
-    const tStaged = time(() => gemvStoredWasm(1, N, K, x, outside, staged), runs);
+    // Q4_K had no staged kernel: its peer is the JS kernel it decoded on before
+    const tStaged =
+      dtype === "q4_k"
+        ? time(() => {
+            const a: StridedView = { buffer: js.upload(x, "float32"), shape: [1, K], strides: [K, 1], offset: 0 };
+            js.matmul(a, outside);
+          }, runs)
+        : time(() => gemvStoredWasm(1, N, K, x, outside, staged), runs);
     const resident = (be: CpuBackend) => {
       const a: StridedView = { buffer: be.upload(x, "float32"), shape: [1, K], strides: [K, 1], offset: 0 };
       const b: StridedView = { buffer: be.upload(data, dtype), shape: [K, N], strides: [1, K], offset: 0 };

@@ -107,6 +107,52 @@ describe("resident matmul over a stored weight (decoding)", () => {
     });
   }
 
+  // Q4_K (no quantizer here: random super-blocks with d and dmin of a real model's size). Its
+  // values are rounded twice in the kernel where the JS decoder rounds once, so it is held to
+  // float64 on the decoded values, not to the JS kernel's bits.
+  it("q4_k: the same bits on 1, 2 and 3 threads; near float64 on the values the blocks hold", () => {
+    let seed = 40;
+    let workerParts = 0;
+    for (const [rows, N, K] of [
+      [1, 1, 256],
+      [1, 300, 768],
+      [4, 70, 512],
+    ] as const) {
+      const where = `${rows} x ${K} @ [${N}, ${K}]^T`;
+      const x = randomF32(rows * K, seed++);
+      const data = Uint8Array.from(randomF32(N * (K / 256) * 144, seed++), (v) => Math.floor((v + 1) * 128) & 255);
+      const scale = randomF32(2 * N * (K / 256), seed++);
+      for (let blk = 0; blk < N * (K / 256); blk++) {
+        const d = float32ToFloat16Bits(0.002 + Math.abs(scale[2 * blk]!) * 0.004);
+        const dmin = float32ToFloat16Bits(0.001 + Math.abs(scale[2 * blk + 1]!) * 0.002);
+        data.set([d & 255, d >> 8, dmin & 255, dmin >> 8], blk * 144);
+      }
+      const values = new Float32Array(N * K);
+      dequantizeBlocks("q4_k", data, 0, N * K, values, 0);
+      const results = backends.map((be) => {
+        const a: StridedView = { buffer: be.upload(x, "float32"), shape: [rows, K], strides: [K, 1], offset: 0 };
+        const t = traced(() => be.readSync(be.matmul(a, weightView(be.upload(data, "q4_k") as CpuBuffer, K, N, 0))) as Float32Array);
+        expect(t.calls, where).toEqual(["gemv_q4_k"]);
+        workerParts += t.workerParts;
+        return t.value;
+      });
+      expect(results[1], `${where}: 2 threads`).toEqual(results[0]);
+      expect(results[2], `${where}: 3 threads`).toEqual(results[0]);
+      for (let i = 0; i < rows; i++) {
+        for (let n = 0; n < N; n++) {
+          let want = 0;
+          let size = 0;
+          for (let k = 0; k < K; k++) {
+            want += x[i * K + k]! * values[n * K + k]!;
+            size += Math.abs(x[i * K + k]! * values[n * K + k]!);
+          }
+          expect(Math.abs(results[0]![i * N + n]! - want), `${where}: [${i}, ${n}]`).toBeLessThan(1e-6 * size + 1e-6);
+        }
+      }
+    }
+    expect(workerParts).toBeGreaterThan(0);
+  });
+
   it("block scales that are float16 subnormals decode exactly (weights near 1e-4)", () => {
     const [N, K] = [40, 512];
     const x = randomF32(K, 5);

@@ -1,4 +1,4 @@
-import { i32, v128, type FuncDef, type ValType } from "./encoder.js";
+import { f32, i32, v128, type FuncDef, type ValType } from "./encoder.js";
 import { madd, StoredCode } from "./gemv_stored_module.js";
 
 /**
@@ -11,6 +11,8 @@ import { madd, StoredCode } from "./gemv_stored_module.js";
  *  - `gemv_q8_0 / gemv_q4_0(w, x, y, n, nb, ldw, m, ldx, ldy)`: nb blocks a row;
  *  - `gemv_q6_k(w, x, y, n, nb, ldw, m, ldx, ldy, s)`: nb super-blocks a row, s 64 bytes of
  *    scratch (16-aligned) where each super-block's 16 scales are put as float32;
+ *  - `gemv_q4_k(w, x, y, n, nb, ldw, m, ldx, ldy, s)`: the same for Q4_K (see gemvQ4K: its values
+ *    are rounded once more than the JS decoder's, so it matches the JS kernel to a tolerance);
  *  - `gemv_f16 / gemv_bf16(w, x, y, n, k4, ldw, m, ldx, ldy)`: k4 groups of four halves a row.
  * Addresses and strides in bytes. The functions do not depend on relaxed SIMD (no fused madd):
  * a stored weight gives the same result with or without it.
@@ -19,6 +21,7 @@ import { madd, StoredCode } from "./gemv_stored_module.js";
 class ResidentStoredCode extends StoredCode {
   load16Splat(offset = 0): this { return this.simdOp(0x08, ...this.at(offset)); }
   i32x4Eq(): this { return this.simdOp(0x37); }
+  i32Or(): this { this.bytes.push(0x72); return this; }
 }
 
 /**
@@ -244,7 +247,111 @@ function gemvQ6K(): FuncDef {
   };
 }
 
+/**
+ * Q4_K: super-blocks of 256 (144 bytes: f16 d, f16 dmin, 12 bytes of 6-bit scales and mins for 8
+ * sub-blocks of 32, 128 bytes of nibbles). Each super-block's d * scale and dmin * min (exact in
+ * float32, as dequantize_row_q4_K's) go to the 64 bytes of scratch at s; each value is decoded as
+ * q * (d * scale) - dmin * min in float32 (two roundings where the JS decoder rounds once: the
+ * values may differ from it in the last bit) and multiplied into per-lane sums.
+ */
+function gemvQ4K(): FuncDef {
+  const S = 9;
+  const [acc, pw, px, b, u, t, dv, mv, hv, xi, yi, i, d, dmin] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23];
+  const f = new ResidentStoredCode();
+  rowsLoop(f, { acc, pw, px, xi, yi, i }, () => {
+    f.localGet(NB).localSet(b);
+    f.loop(); // super-blocks
+    halfSplat(f, pw, 0, hv);
+    f.f32x4ExtractLane(0).localSet(d);
+    halfSplat(f, pw, 2, hv);
+    f.f32x4ExtractLane(0).localSet(dmin);
+    const byte = (o: number) => f.localGet(pw).i32Load8U(4 + o);
+    for (let j = 0; j < 8; j++) {
+      // get_scale_min_k4(j): 6-bit scale and min
+      f.localGet(S);
+      if (j < 4) byte(j).i32Const(63).i32And();
+      else {
+        byte(j + 4)
+          .i32Const(15)
+          .i32And();
+        byte(j - 4)
+          .i32Const(6)
+          .i32ShrU()
+          .i32Const(4)
+          .i32Shl()
+          .i32Or();
+      }
+      f.f32ConvertI32U()
+        .localGet(d)
+        .f32Mul()
+        .f32Store(4 * j);
+      f.localGet(S);
+      if (j < 4)
+        byte(j + 4)
+          .i32Const(63)
+          .i32And();
+      else {
+        byte(j + 4)
+          .i32Const(4)
+          .i32ShrU();
+        byte(j).i32Const(6).i32ShrU().i32Const(4).i32Shl().i32Or();
+      }
+      f.f32ConvertI32U()
+        .localGet(dmin)
+        .f32Mul()
+        .f32Store(32 + 4 * j);
+    }
+    for (let pair = 0; pair < 4; pair++) {
+      for (let half = 0; half < 2; half++) {
+        // 16 bytes: their low nibbles are values 16 * half .. of sub-block 2 * pair, high ones of 2 * pair + 1
+        for (const high of [false, true]) {
+          const k = 2 * pair + (high ? 1 : 0);
+          f.localGet(S)
+            .v128Load32Splat(4 * k)
+            .localSet(dv);
+          f.localGet(S)
+            .v128Load32Splat(32 + 4 * k)
+            .localSet(mv);
+          f.localGet(pw).loadAny(16 + 32 * pair + 16 * half);
+          if (high) f.i32Const(4).i8x16ShrU();
+          else f.constBytes(0x0f).v128And();
+          f.localSet(u);
+          const xOffset = 128 * k + 64 * half;
+          const quarter = (lane: number): void => {
+            // value = q * (d * scale) - dmin * min; acc += value * x
+            f.f32x4ConvertI32x4S().localGet(dv).f32x4Mul().localGet(mv).f32x4Sub();
+            f.localGet(px)
+              .v128Load(xOffset + 16 * lane)
+              .f32x4Mul()
+              .localGet(acc)
+              .f32x4Add()
+              .localSet(acc);
+          };
+          f.localGet(u).i16x8ExtendLowI8x16S().localTee(t).i32x4ExtendLowI16x8S();
+          quarter(0);
+          f.localGet(t).i32x4ExtendHighI16x8S();
+          quarter(1);
+          f.localGet(u).i16x8ExtendHighI8x16S().localTee(t).i32x4ExtendLowI16x8S();
+          quarter(2);
+          f.localGet(t).i32x4ExtendHighI16x8S();
+          quarter(3);
+        }
+      }
+    }
+    f.localGet(pw).i32Const(144).i32Add().localSet(pw);
+    f.localGet(px).i32Const(1024).i32Add().localSet(px);
+    f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
+    f.end();
+  });
+  return {
+    name: "gemv_q4_k",
+    params: [...PARAMS, i32],
+    locals: [v128, i32, i32, i32, v128, v128, v128, v128, v128, i32, i32, i32, f32, f32],
+    body: f,
+  };
+}
+
 /** The module's functions (the same with or without relaxed SIMD: see above). */
 export function storedGemvFunctions(_fma: boolean): FuncDef[] {
-  return [gemvBlocks("q8_0"), gemvBlocks("q4_0"), gemvHalf("f16"), gemvHalf("bf16"), gemvQ6K()];
+  return [gemvBlocks("q8_0"), gemvBlocks("q4_0"), gemvHalf("f16"), gemvHalf("bf16"), gemvQ6K(), gemvQ4K()];
 }
