@@ -4,84 +4,55 @@
 // config and step, with the same thread count: 1, and all cores. Each of ours runs in a process of
 // its own (`--child <threads>`), as PyTorch does. One warm-up step each; the best of the timed steps
 // counts. Prints both and the ratio; writes out/bench/train.json. Uses the built packages.
-import { execFileSync } from "node:child_process";
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+// --webgpu: also the same step on @llm/webgpu (in a process of its own; SwiftShader where there is
+// no GPU, with one timed step), beside the CPU backend's figure.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { relaxedSimdFlags } from "./relaxed_simd.mjs";
-import { createModel } from "../packages/models/dist/index.js";
-import { CpuBackend, Rng, setBackend, tidy } from "../packages/tensor/dist/index.js";
-import { AdamW, languageModelLoss } from "../packages/train/dist/index.js";
+import { CpuBackend } from "../packages/tensor/dist/index.js";
+import { TRAIN_SHAPE, timeTrainingStep } from "./train-step.mjs";
 
 const quick = process.argv.includes("--quick");
+const webgpu = process.argv.includes("--webgpu");
 const steps = quick ? 1 : 3;
-const shape = { vocab: 4096, context: 128, width: 256, layers: 4, heads: 4, batch: 16 };
+const shape = TRAIN_SHAPE;
 const tokens = shape.batch * shape.context;
 const child = process.argv.indexOf("--child");
+const SWIFTSHADER_ICD = "/usr/lib/chromium/vk_swiftshader_icd.json";
 
 /** Our step on `threads` threads, in this process: prints one JSON line. */
 async function ours(threads) {
   const backend = new CpuBackend({ threads });
-  setBackend(backend);
-  const config = {
-    model_type: "gpt2",
-    vocab_size: shape.vocab,
-    n_positions: shape.context,
-    n_embd: shape.width,
-    n_layer: shape.layers,
-    n_head: shape.heads,
-    activation_function: "gelu_new",
-    tie_word_embeddings: true,
-  };
-  const model = createModel(config, { seed: 0 });
-  const params = model.parameters().reduce((n, p) => n + p.size, 0);
-  const optimizer = new AdamW(model.namedParameters(), { lr: 1e-3, betas: [0.9, 0.95], weightDecay: 0.1 });
-  const rng = new Rng(1);
-  const stream = Int32Array.from({ length: tokens + shape.batch }, () => rng.int(shape.vocab));
-  const at = (i, shift) => stream[Math.floor(i / shape.context) * (shape.context + 1) + (i % shape.context) + shift] ?? 0;
-  const batch = {
-    batchSize: shape.batch,
-    seqLen: shape.context,
-    inputs: Int32Array.from({ length: tokens }, (_, i) => at(i, 0)),
-    targets: Int32Array.from({ length: tokens }, (_, i) => at(i, 1)),
-  };
-  async function step() {
-    optimizer.zeroGrad();
-    const loss = tidy(() => {
-      const { sum, count } = languageModelLoss(model, batch);
-      const mean = sum.div(count);
-      mean.backward();
-      return mean;
-    });
-    const value = await loss.item();
-    loss.dispose();
-    optimizer.step();
-    return value;
-  }
-  await step(); // warm-up
-  let best = Infinity;
-  let bestCpu = Infinity;
-  for (let i = 0; i < steps; i++) {
-    const start = performance.now();
-    const usage = process.cpuUsage();
-    await step();
-    const { user, system } = process.cpuUsage(usage);
-    best = Math.min(best, performance.now() - start);
-    bestCpu = Math.min(bestCpu, (user + system) / 1e3);
-  }
-  console.log(
-    JSON.stringify({
-      tokens_per_s: (tokens / best) * 1e3,
-      step_ms: best,
-      tokens_per_cpu_s: (tokens / bestCpu) * 1e3,
-      params,
-      threads: backend.threads,
-      relaxedSimd: backend.relaxedSimd,
-    }),
-  );
+  const r = await timeTrainingStep(backend, shape, { steps });
+  console.log(JSON.stringify({ ...r, threads: backend.threads, relaxedSimd: backend.relaxedSimd }));
   backend.close();
 }
 
+/** The same step on the WebGPU adapter this machine has (SwiftShader where there is no GPU): one JSON line. */
+async function oursWebGPU() {
+  const { createWebGPUBackend, probeWebGPU } = await import("../packages/webgpu/dist/index.js");
+  const probe = await probeWebGPU();
+  if (!probe.ok) {
+    console.log(JSON.stringify({ skipped: probe.reason }));
+    return;
+  }
+  const backend = await createWebGPUBackend();
+  const info = backend.adapterInfo;
+  const adapter = `${info?.vendor ?? ""} ${info?.architecture ?? ""} ${info?.device ?? ""} ${info?.description ?? ""}`
+    .replace(/\s+/g, " ")
+    .trim();
+  // a software adapter is ~1000x slower than a GPU: one timed step is all it can afford
+  const r = await timeTrainingStep(backend, shape, { steps: backend.isSoftware ? 1 : steps, sync: () => backend.sync() });
+  console.log(JSON.stringify({ ...r, adapter, software: backend.isSoftware }));
+  backend.destroy();
+}
+
+if (process.argv.includes("--child-webgpu")) {
+  await oursWebGPU();
+  process.exit(0);
+}
 if (child >= 0) {
   await ours(Number(process.argv[child + 1]));
   process.exit(0);
@@ -139,6 +110,32 @@ for (const threads of threadCounts) {
     }
   }
 }
+let webgpuResult = null;
+if (webgpu) {
+  // Dawn finds SwiftShader through chromium's ICD where there is no GPU driver
+  const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? "/tmp" };
+  const args = [fileURLToPath(import.meta.url), "--child-webgpu", ...(quick ? ["--quick"] : [])];
+  let r = spawnSync(process.execPath, args, { encoding: "utf8", env });
+  let line = JSON.parse(r.stdout.trim().split("\n").pop() || "{}");
+  if (line.skipped && !env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) {
+    r = spawnSync(process.execPath, args, { encoding: "utf8", env: { ...env, VK_ICD_FILENAMES: SWIFTSHADER_ICD } });
+    line = JSON.parse(r.stdout.trim().split("\n").pop() || "{}");
+  }
+  if (r.status !== 0) throw new Error(`the WebGPU child failed: ${r.stderr}`);
+  webgpuResult = line;
+  console.log("\nWebGPU:");
+  if (line.skipped) console.log(`  skipped: ${line.skipped}`);
+  else {
+    const cpuBest = results[results.length - 1].ours;
+    console.log(
+      `  @llm/train on @llm/webgpu (${line.adapter}${line.software ? ", a software adapter" : ""}): ${line.step_ms.toFixed(0)} ms/step = ` +
+        `${Math.round(line.tokens_per_s).toLocaleString("en-US")} tokens/s (first step, with shader compiles: ${line.first_step_ms.toFixed(0)} ms)`,
+    );
+    console.log(
+      `  ratio WebGPU / CPU backend on ${cpuBest.threads} thread${cpuBest.threads > 1 ? "s" : ""}: ${(line.tokens_per_s / cpuBest.tokens_per_s).toFixed(3)}x`,
+    );
+  }
+}
 if (threadCounts.length > 1) {
   const [one, all] = [results[0].ours.tokens_per_s, results[results.length - 1].ours.tokens_per_s];
   console.log(`\nours, ${cores} threads over 1: ${(all / one).toFixed(2)}x`);
@@ -152,7 +149,7 @@ const out = fileURLToPath(new URL("../out/bench/", import.meta.url));
 mkdirSync(out, { recursive: true });
 writeFileSync(
   `${out}train.json.tmp`,
-  `${JSON.stringify({ benchmark: "train", node: process.version, cores, shape, tokens, results }, null, 2)}\n`,
+  `${JSON.stringify({ benchmark: "train", node: process.version, cores, shape, tokens, results, webgpu: webgpuResult }, null, 2)}\n`,
 );
 renameSync(`${out}train.json.tmp`, `${out}train.json`);
 console.log(`figures written to ${out}train.json`);

@@ -2,8 +2,13 @@
 //  1. float32 square matmul TFLOP/s for @llm/webgpu and @tensorflow/tfjs-backend-webgpu (each on
 //     its own device from the same adapter), with the ratio;
 //  2. the adapter's copy bandwidth (copyBufferToBuffer, read + write);
-//  3. a GPT-2-small-shaped model (random weights): forward tokens/s and KV-cache greedy decode
-//     tokens/s, next to the decode rate the measured bandwidth allows (all weights read per token).
+//  3. GPT-2 small and the TinyLlama 1.1B shape (random weights) in float32, float16, Q8_0 and Q4_0:
+//     prefill tokens/s (1 x 512; float32 also with the two-GEMM attention instead of the tiled
+//     kernel), KV-cache greedy decode tokens/s, and the share of memory bandwidth that implies
+//     (weight bytes per token x tokens/s, against the measured copy rate and the card's nominal
+//     bandwidth when the adapter names a known card);
+//  4. the training step of bench:train (4.2M parameters) on WebGPU and on the CPU backend.
+// Everything is also written to out/bench/webgpu.json.
 // On a software adapter (SwiftShader) sizes shrink so the run takes a minute or two, and the
 // figures only show that everything works. Without VK_ICD_FILENAMES and without an adapter, the
 // script re-runs itself on SwiftShader when chromium's ICD is installed.
@@ -97,6 +102,9 @@ async function bestSeconds(fn, wait, reps, trials = quick ? 1 : 3) {
 }
 
 const fmt = (x, d = 2) => (x >= 100 ? x.toFixed(0) : x.toFixed(d));
+/** A fraction as a percentage with two significant digits below 1%. */
+const pct = (x) => `${100 * x >= 1 ? (100 * x).toFixed(1) : (100 * x).toPrecision(2)}%`;
+const matmulResults = [];
 
 // ---- 1. matmul ----
 const sizes = software ? [64, 128, 256] : [1024, 2048, 4096];
@@ -155,6 +163,7 @@ for (const n of sizes) {
   ta.dispose();
   tb.dispose();
   const [o, t] = [flops / oursS / scale, flops / tfS / scale];
+  matmulResults.push({ n, ours: o, tfjs_webgpu: t, ratio: o / t });
   console.log(String(n).padStart(6) + fmt(o, 3).padStart(14) + fmt(t, 3).padStart(14) + `${fmt(o / t)}x`.padStart(8) + tileText);
 }
 
@@ -176,31 +185,88 @@ dst.destroy();
 const bandwidth = (2 * copyBytes) / copySeconds; // bytes read + written per second
 console.log(`\ncopy bandwidth (${copyBytes >> 20} MiB copyBufferToBuffer, read + write): ${fmt(bandwidth / 1e9, 1)} GB/s`);
 
-// ---- 3. GPT-2-small-shaped model ----
-const config = software
-  ? { model_type: "gpt2", vocab_size: 2048, n_positions: 128, n_embd: 128, n_layer: 2, n_head: 4, layer_norm_epsilon: 1e-5 }
-  : { model_type: "gpt2", vocab_size: 50257, n_positions: 1024, n_embd: 768, n_layer: 12, n_head: 12, layer_norm_epsilon: 1e-5 };
-setBackend(ours);
-const model = createModel(config, { seed: 0 });
-const params = model.parameters().reduce((s, p) => s + p.size, 0);
-const label = software ? "GPT-2-shaped, shrunk for a software adapter" : "GPT-2 small shape";
-console.log(
-  `\n${label}: ${config.n_layer} layers, d=${config.n_embd}, vocab ${config.vocab_size}, ${(params / 1e6).toFixed(1)}M parameters (random weights)`,
-);
-const seq = software ? 16 : 128;
-const rng = new Rng(7);
-const ids = Array.from({ length: seq }, () => Math.floor(rng.uniform() * config.vocab_size));
-const input = tensor([ids], { dtype: "int32" });
-const forwardSeconds = await bestSeconds(
-  () => noGrad(() => tidy(() => void model.forward(input, {}))),
-  () => ours.sync(),
-  software ? 1 : 5,
-);
-console.log(`forward, batch 1 x ${seq} tokens: ${fmt(seq / forwardSeconds, 1)} tokens/s (${fmt(forwardSeconds * 1000, 1)} ms)`);
-
+// ---- 3. models: prefill and decode per weight dtype ----
+// Nominal memory bandwidth of cards the adapter may name (bytes/s); elsewhere the fraction is
+// given against the measured copy rate only, flagged.
+const NOMINAL_BANDWIDTH = [
+  [/H200/i, 4.8e12],
+  [/H100.*PCIe/i, 2.0e12],
+  [/H100/i, 3.35e12],
+  [/A100/i, 2.0e12],
+  [/L4\b/i, 0.3e12],
+];
+const adapterName = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`;
+const nominal = NOMINAL_BANDWIDTH.find(([re]) => re.test(adapterName))?.[1] ?? null;
+const readRate = bandwidth / 2; // the copy moves each byte twice (read + write)
+const SHAPES = software
+  ? {
+      "GPT-2-shaped (shrunk)": { model_type: "gpt2", vocab_size: 2048, n_positions: 256, n_embd: 128, n_layer: 2, n_head: 4 },
+      "TinyLlama-shaped (shrunk)": {
+        model_type: "llama",
+        vocab_size: 2048,
+        hidden_size: 128,
+        intermediate_size: 352,
+        num_hidden_layers: 2,
+        num_attention_heads: 8,
+        num_key_value_heads: 1,
+        max_position_embeddings: 256,
+      },
+    }
+  : {
+      "GPT-2 small": { model_type: "gpt2", vocab_size: 50257, n_positions: 1024, n_embd: 768, n_layer: 12, n_head: 12 },
+      "TinyLlama 1.1B shape": {
+        model_type: "llama",
+        vocab_size: 32000,
+        hidden_size: 2048,
+        intermediate_size: 5632,
+        num_hidden_layers: 22,
+        num_attention_heads: 32,
+        num_key_value_heads: 4,
+        max_position_embeddings: 2048,
+      },
+    };
+// Q4_0 models keep their head in Q6_K (quantize()'s choice, as llama.cpp), which WebGPU has no
+// kernel for: here such weights are Q8_0 instead (from a twin model with the same seed), and the
+// bytes per token count them as such.
+const DTYPES = ["float32", "float16", "q8_0", "q4_0"];
+/** Bytes one element occupies on the GPU: halves are one 32-bit word each (docs/webgpu.md). */
+const GPU_BYTES = { float32: 4, float16: 4, bfloat16: 4, q8_0: 34 / 32, q4_0: 18 / 32 };
+const { quantize } = await import("@llm/models");
+const prefillLength = software ? 128 : 512; // from 128 x 128 scores "auto" takes the tiled attention
 const prompt = 8;
 const steps = software ? 8 : quick ? 32 : 128;
-async function decode() {
+const modelResults = [];
+
+async function makeModel(config, dtype) {
+  const model = createModel(config, { seed: 0, backend: ours });
+  if (dtype === "float32") return model;
+  await quantize(model, dtype);
+  if (dtype !== "q4_0") return model;
+  const twin = createModel(config, { seed: 0, backend: ours });
+  await quantize(twin, "q8_0");
+  const twinParams = new Map(twin.namedParameters());
+  for (const [name, p] of model.namedParameters()) {
+    // replaceWith takes the twin's tensor over (and disposes the handle)
+    if (!(p.dtype in GPU_BYTES)) p.replaceWith(twinParams.get(name));
+    else twinParams.get(name).dispose();
+  }
+  return model;
+}
+
+/** Bytes of weights read per decoded token: every matrix once; an untied input embedding one row. */
+function bytesPerToken(model, config) {
+  const tied = config.tie_word_embeddings ?? config.model_type === "gpt2";
+  let bytes = 0;
+  for (const [name, p] of model.namedParameters()) {
+    const per = GPU_BYTES[p.dtype] ?? 4;
+    const inputTable = /(wte|embed_tokens)\.weight$/.test(name) && !tied;
+    const positionTable = /wpe\.weight$/.test(name);
+    bytes += (inputTable || positionTable ? p.shape[p.shape.length - 1] : p.size) * per;
+  }
+  return bytes;
+}
+
+async function decode(model, ids) {
   const cache = model.createCache();
   let next = tensor([ids.slice(0, prompt)], { dtype: "int32" });
   let start = 0;
@@ -225,15 +291,123 @@ async function decode() {
   cache.dispose();
   return seconds;
 }
-await decode(); // warm-up
-const live = ours.stats().liveBuffers;
-const decodeSeconds = Math.min(await decode(), quick ? Infinity : await decode());
-const bound = bandwidth / 2 / (params * 4); // every weight read once per token (copy rate counts read + write)
-console.log(`KV-cache greedy decode, ${steps} tokens after an ${prompt}-token prompt: ${fmt(steps / decodeSeconds, 1)} tokens/s`);
+
+setBackend(ours);
+for (const [label, config] of Object.entries(SHAPES)) {
+  const rng = new Rng(7);
+  const vocab = config.vocab_size;
+  const ids = Array.from({ length: prefillLength }, () => Math.floor(rng.uniform() * vocab));
+  console.log(`\n${label}, random weights; prefill 1 x ${prefillLength}, decode ${steps} tokens after ${prompt}`);
+  console.log(
+    "dtype".padEnd(9) +
+      "params".padStart(8) +
+      "MB/token".padStart(10) +
+      "prefill tok/s".padStart(15) +
+      "(gemm attn)".padStart(13) +
+      "decode tok/s".padStart(14) +
+      "% of copy rate".padStart(16) +
+      "% of nominal".padStart(14),
+  );
+  for (const dtype of DTYPES) {
+    const model = await makeModel(config, dtype);
+    const params = model.parameters().reduce((s, p) => s + p.size, 0);
+    const bytes = bytesPerToken(model, config);
+    const input = tensor([ids], { dtype: "int32" });
+    const prefill = async (kernel) => {
+      ours.attentionKernel = kernel;
+      try {
+        return await bestSeconds(
+          () => noGrad(() => tidy(() => void model.forward(input, {}))),
+          () => ours.sync(),
+          1,
+          quick || software ? 1 : 3,
+        );
+      } finally {
+        ours.attentionKernel = "auto";
+      }
+    };
+    const prefillSeconds = await prefill("auto");
+    // the two-GEMM attention beside the tiled kernel "auto" picks, float32 only
+    const gemmSeconds = dtype === "float32" ? await prefill("gemm") : null;
+    input.dispose();
+    await decode(model, ids); // warm-up
+    const live = ours.stats().liveBuffers;
+    const decodeSeconds = Math.min(await decode(model, ids), quick || software ? Infinity : await decode(model, ids));
+    const leaked = ours.stats().liveBuffers - live;
+    const tokS = steps / decodeSeconds;
+    const ofCopy = (tokS * bytes) / readRate;
+    const ofNominal = nominal ? (tokS * bytes) / nominal : null;
+    const r = {
+      model: label,
+      config,
+      dtype,
+      params,
+      bytes_per_token: bytes,
+      prefill_tokens: prefillLength,
+      prefill_tokens_per_s: prefillLength / prefillSeconds,
+      prefill_gemm_attention_tokens_per_s: gemmSeconds ? prefillLength / gemmSeconds : null,
+      decode_tokens_per_s: tokS,
+      fraction_of_copy_read_rate: ofCopy,
+      fraction_of_nominal_bandwidth: ofNominal,
+      live_buffers_leaked_by_a_decode: leaked,
+      note: dtype === "q4_0" ? "Q6_K weights (the head) replaced by Q8_0: WebGPU has no Q6_K kernel" : undefined,
+    };
+    modelResults.push(r);
+    console.log(
+      dtype.padEnd(9) +
+        `${(params / 1e6).toFixed(1)}M`.padStart(8) +
+        fmt(bytes / 1e6, 1).padStart(10) +
+        fmt(r.prefill_tokens_per_s, 1).padStart(15) +
+        (gemmSeconds ? fmt(r.prefill_gemm_attention_tokens_per_s, 1) : "-").padStart(13) +
+        fmt(tokS, 1).padStart(14) +
+        pct(ofCopy).padStart(16) +
+        (ofNominal === null ? "unknown" : pct(ofNominal)).padStart(14) +
+        (leaked ? `  (${leaked} buffers leaked per decode!)` : ""),
+    );
+    model.dispose?.();
+    ours.trim();
+  }
+}
+if (nominal === null) console.log(`(no nominal bandwidth known for "${adapterName.trim()}": fractions are of the measured copy rate only)`);
+
+// ---- 4. the training step ----
+const { TRAIN_SHAPE, timeTrainingStep } = await import("./train-step.mjs");
+const { cpuBackend } = await import("@llm/tensor");
+const trainShape = software ? { vocab: 512, context: 32, width: 64, layers: 2, heads: 2, batch: 4 } : TRAIN_SHAPE;
+const trainSteps = quick || software ? 1 : 3;
+const trainGpu = await timeTrainingStep(ours, trainShape, { steps: trainSteps, sync: () => ours.sync() });
+const trainCpu = await timeTrainingStep(cpuBackend, trainShape, { steps: trainSteps });
+setBackend(ours);
 console.log(
-  `bandwidth bound (weights ${((params * 4) / 1e6).toFixed(0)} MB per token at ${fmt(bandwidth / 2e9, 1)} GB/s read): ${fmt(bound, 1)} tokens/s -> ${fmt((100 * steps) / decodeSeconds / bound, 1)}% of it`,
+  `\ntraining step (forward, cross-entropy, backward, AdamW), GPT-2 shape ${JSON.stringify(trainShape)}${software ? " (shrunk)" : " (bench:train's)"}, ${(trainGpu.params / 1e6).toFixed(2)}M parameters:`,
 );
-console.log(`live buffers before/after a decode run: ${live} / ${ours.stats().liveBuffers}; pipelines compiled: ${ours.stats().pipelines}`);
-model.dispose?.();
+console.log(
+  `  @llm/webgpu: ${fmt(trainGpu.step_ms, 1)} ms/step = ${fmt(trainGpu.tokens_per_s, 1)} tokens/s (first step ${fmt(trainGpu.first_step_ms, 0)} ms)`,
+);
+console.log(
+  `  CPU backend (${cpuBackend.threads} threads, same process): ${fmt(trainCpu.step_ms, 1)} ms/step = ${fmt(trainCpu.tokens_per_s, 1)} tokens/s; WebGPU / CPU ${fmt(trainGpu.tokens_per_s / trainCpu.tokens_per_s)}x`,
+);
+
+console.log(
+  `\nlive buffers: ${ours.stats().liveBuffers}; pipelines compiled: ${ours.stats().pipelines} (${fmt(ours.stats().compileMs / 1000, 1)} s)`,
+);
+const { mkdirSync, renameSync, writeFileSync } = await import("node:fs");
+const outDir = new URL("../out/bench/", import.meta.url);
+mkdirSync(outDir, { recursive: true });
+const json = {
+  benchmark: "webgpu",
+  adapter: adapterName.replace(/\s+/g, " ").trim(),
+  software,
+  node: process.version,
+  quick,
+  matmul: { unit, sizes: matmulResults },
+  copy_bandwidth_bytes_per_s: bandwidth,
+  nominal_bandwidth_bytes_per_s: nominal,
+  models: modelResults,
+  training: { shape: trainShape, webgpu: trainGpu, cpu: { ...trainCpu, threads: cpuBackend.threads } },
+};
+writeFileSync(new URL("webgpu.json.tmp", outDir), `${JSON.stringify(json, null, 2)}\n`);
+renameSync(new URL("webgpu.json.tmp", outDir), new URL("webgpu.json", outDir));
+console.log(`figures written to out/bench/webgpu.json`);
 ours.destroy();
 tfDevice.destroy();

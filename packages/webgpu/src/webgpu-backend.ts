@@ -13,7 +13,9 @@ import { matmul, type TileConfig } from "./kernels/matmul.js";
 import type { Vec4TileConfig } from "./kernels/matmul-vec4.js";
 import { argmax, cumsum, reduce } from "./kernels/reduce.js";
 import { rowKernel } from "./kernels/rows.js";
-import { attention } from "./kernels/attention.js";
+import { normGrad } from "./kernels/norm-grad.js";
+import { adamwStep } from "./kernels/adamw.js";
+import { attention, type AttentionKernel } from "./kernels/attention.js";
 import { sampleTokens } from "./kernels/sample.js";
 import { dequantize, gatherBlockRows } from "./kernels/stored.js";
 import { contiguousStrides } from "./layout.js";
@@ -49,6 +51,11 @@ export interface WebGPUBackendStats {
   submits: number;
   /** Device reads so far (each one mapAsync of a staging buffer): a decoding step makes one. */
   reads: number;
+  /**
+   * Bytes of tensor buffers handed out so far, outputs and kernels' scratch alike (pooled or new):
+   * the difference across an op is what it allocated, however soon it freed it.
+   */
+  allocatedBytes: number;
 }
 
 export interface WebGPUBackendInit {
@@ -73,6 +80,12 @@ export class WebGPUBackend implements Backend {
   /** A CPU implementation (SwiftShader, llvmpipe, WARP): correct but slow; pick small sizes. */
   readonly isSoftware: boolean;
   readonly fused: FusedKernels;
+  /**
+   * The fused attention's kernel: "auto" picks by shape (the row kernel for up to 4 queries, the
+   * tiled one from TILED_MIN_SCORES scores per head, two GEMMs around a row pass between and for
+   * heads wider than 512); the others force one (tests and benchmarks).
+   */
+  attentionKernel: AttentionKernel = "auto";
   private readonly storage: BufferPool;
   private readonly staging: BufferPool;
   private readonly uniforms: BufferPool;
@@ -83,6 +96,7 @@ export class WebGPUBackend implements Backend {
   private readonly deviceErrors: string[] = [];
   private live = 0;
   private reads = 0;
+  private allocatedBytes = 0;
   private lost: string | null = null;
   readonly keepAlive: unknown;
 
@@ -125,9 +139,12 @@ export class WebGPUBackend implements Backend {
       logSoftmax: (x) => rowKernel(ctx, "logSoftmax", x),
       layerNorm: (x, weight, bias, eps) => rowKernel(ctx, "layerNorm", x, { weight, bias, eps }),
       rmsNorm: (x, weight, eps) => rowKernel(ctx, "rmsNorm", x, { weight, eps }),
-      attention: (q, k, v, mask, bias, scale) => attention(ctx, q, k, v, mask, bias, scale),
+      attention: (q, k, v, mask, bias, scale) => attention(ctx, q, k, v, mask, bias, scale, this.attentionKernel),
       activationGrad: (op, x, g) => activationGrad(ctx, op, x, g),
       logSoftmaxGrad: (y, g) => rowKernel(ctx, "logSoftmaxGrad", y, { g }),
+      layerNormGrad: (x, weight, g, eps, withBias) => normGrad(ctx, "layerNorm", x, weight, g, eps, withBias),
+      rmsNormGrad: (x, weight, g, eps) => normGrad(ctx, "rmsNorm", x, weight, g, eps, false),
+      adamwStep: (param, grad, expAvg, expAvgSq, h) => adamwStep(ctx, param, grad, expAvg, expAvgSq, h),
       sampleTokens: (logits, seen, uniforms, p) => sampleTokens(ctx, logits, seen, uniforms, p),
     };
   }
@@ -275,6 +292,7 @@ export class WebGPUBackend implements Backend {
       compileMs: this.pipelines.compileMs,
       submits: this.batcher.submits,
       reads: this.reads,
+      allocatedBytes: this.allocatedBytes,
     };
   }
 
@@ -302,6 +320,7 @@ export class WebGPUBackend implements Backend {
       );
     }
     this.live++;
+    this.allocatedBytes += bytes;
     return new WebGPUBuffer(size, dtype, this.storage.acquire(Math.max(bytes, BYTES_PER_WORD)), this);
   }
 

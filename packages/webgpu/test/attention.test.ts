@@ -5,8 +5,8 @@
  * the workgroup size. Gradients (composed from primitives either way) must match too.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { concat, cpuBackend, scaledDotProductAttention, tensor, where, Rng, type Backend, type Tensor } from "@llm/tensor";
-import { createWebGPUBackend, type WebGPUBackend } from "../src/index.js";
+import { concat, cpuBackend, noGrad, scaledDotProductAttention, tensor, where, Rng, type Backend, type Tensor } from "@llm/tensor";
+import { createWebGPUBackend, TILED_MIN_SCORES, type AttentionKernel, type WebGPUBackend } from "../src/index.js";
 import { backend, reportSkip } from "./helpers/gpu.js";
 import { expectClose } from "./helpers/reference.js";
 
@@ -32,6 +32,10 @@ interface Case {
   bias?: boolean;
   /** q stored [B, H, T, D] (not a transposed view), so grouped heads fold into the matmul rows. */
   qContiguous?: boolean;
+  /** A sliding window: each query sees at most this many keys (the newest), as Mistral's mask. */
+  window?: number;
+  /** Force a kernel (else the backend's choice by size). */
+  kernel?: AttentionKernel;
 }
 
 const cases: Case[] = [
@@ -40,10 +44,20 @@ const cases: Case[] = [
   { name: "row kernel: grouped-query with mask and bias", B: 2, H: 4, Hkv: 2, T: 3, S: 6, D: 5, mask: true, bias: true },
   { name: "row kernel: multi-query, no mask", B: 1, H: 4, Hkv: 1, T: 4, S: 9, D: 16 },
   { name: "decode over a 300-key cache (key slices summed in the workgroup)", B: 2, H: 6, Hkv: 2, T: 1, S: 300, D: 32, mask: true },
-  { name: "decode over 1100 keys, head dim 80 (more dims than threads per slice)", B: 2, H: 2, Hkv: 2, T: 1, S: 1100, D: 80, bias: true },
+  {
+    name: "decode over 1100 keys, head dim 80 (more dims than threads per slice)",
+    B: 2,
+    H: 2,
+    Hkv: 2,
+    T: 1,
+    S: 1100,
+    D: 80,
+    bias: true,
+    kernel: "gemm",
+  },
   { name: "head dim 100 over a 64-thread workgroup", B: 1, H: 2, Hkv: 1, T: 2, S: 10, D: 100, mask: true },
   // More queries: two matmuls around the row pass.
-  { name: "gemm path: multi-head with causal mask", B: 2, H: 3, Hkv: 3, T: 5, S: 7, D: 8, mask: true },
+  { name: "gemm path: multi-head with causal mask", B: 2, H: 3, Hkv: 3, T: 5, S: 7, D: 8, mask: true, kernel: "gemm" },
   {
     name: "gemm path: grouped-query, mask and bias, k broadcast over the group",
     B: 2,
@@ -54,9 +68,65 @@ const cases: Case[] = [
     D: 8,
     mask: true,
     bias: true,
+    kernel: "gemm",
   },
-  { name: "gemm path: multi-query, group folded into the rows", B: 1, H: 4, Hkv: 1, T: 6, S: 6, D: 16, mask: true, qContiguous: true },
-  { name: "gemm path: 300 keys, head dim 80, bias", B: 1, H: 2, Hkv: 2, T: 12, S: 300, D: 80, bias: true },
+  {
+    name: "gemm path: multi-query, group folded into the rows",
+    B: 1,
+    H: 4,
+    Hkv: 1,
+    T: 6,
+    S: 6,
+    D: 16,
+    mask: true,
+    qContiguous: true,
+    kernel: "gemm",
+  },
+  { name: "gemm path: 300 keys, head dim 80, bias", B: 1, H: 2, Hkv: 2, T: 12, S: 300, D: 80, bias: true, kernel: "gemm" },
+  // The tiled (flash-style) kernel, forced at sizes where "auto" would not pick it: ragged query
+  // tiles and key blocks, every head-dim tile shape (Br 16/8/4), masks, bias, windows, groups.
+  // It uses no subgroup operations, so it runs in the default variant only (SwiftShader takes
+  // ~10 s to compile it, once per mask/bias combination: two here).
+  { name: "tiled: multi-head, causal mask, ragged tiles", B: 2, H: 3, Hkv: 3, T: 37, S: 37, D: 8, mask: true, kernel: "tiled" },
+  {
+    name: "tiled: grouped-query, mask and bias, head dim 64",
+    B: 2,
+    H: 4,
+    Hkv: 2,
+    T: 20,
+    S: 45,
+    D: 64,
+    mask: true,
+    bias: true,
+    kernel: "tiled",
+  },
+  { name: "tiled: multi-query, mask, head dim 128", B: 1, H: 4, Hkv: 1, T: 9, S: 40, D: 128, mask: true, kernel: "tiled" },
+  {
+    name: "tiled: head dim 80, mask and bias, q contiguous",
+    B: 1,
+    H: 2,
+    Hkv: 1,
+    T: 12,
+    S: 70,
+    D: 80,
+    mask: true,
+    bias: true,
+    qContiguous: true,
+    kernel: "tiled",
+  },
+  { name: "tiled: head dim 256, fewer queries than a tile", B: 1, H: 2, Hkv: 2, T: 3, S: 19, D: 256, mask: true, kernel: "tiled" },
+  {
+    name: "tiled: sliding window of 7 over 50 keys, grouped",
+    B: 1,
+    H: 4,
+    Hkv: 2,
+    T: 50,
+    S: 50,
+    D: 32,
+    mask: true,
+    window: 7,
+    kernel: "tiled",
+  },
 ];
 
 /** Attention from primitives with explicit per-head keys: the composed reference. */
@@ -85,7 +155,11 @@ function hostInputs(c: Case) {
   const mask = new Uint8Array(c.B * c.T * c.S);
   for (let b = 0; b < c.B; b++)
     for (let t = 0; t < c.T; t++)
-      for (let j = 0; j < c.S; j++) mask[(b * c.T + t) * c.S + j] = b === 0 && t === 0 ? 0 : j <= t + c.S - c.T ? 1 : 0;
+      for (let j = 0; j < c.S; j++) {
+        const newest = t + c.S - c.T;
+        const seen = j <= newest && (c.window === undefined || j > newest - c.window);
+        mask[(b * c.T + t) * c.S + j] = b === 0 && t === 0 ? 0 : seen ? 1 : 0;
+      }
   return {
     q: values(c.B * c.T * c.H * c.D),
     // One extra key in front, sliced off below, so k and v views start at an offset (like a cache slice).
@@ -119,13 +193,19 @@ describe.skipIf(!backend).each(variants)("webgpu fused attention equals the comp
   });
 
   for (const c of cases) {
-    it(c.name, async () => {
+    it.skipIf(c.kernel === "tiled" && gpu !== backend)(c.name, async () => {
       const h = hostInputs(c);
       const scale = 1 / Math.sqrt(c.D);
       const cpu = onBackend(c, h, cpuBackend);
       const expected = (await composed(cpu.q, cpu.k, cpu.v, cpu.mask, cpu.bias, scale).data()) as Float32Array;
       const g = onBackend(c, h, gpu);
-      const out = scaledDotProductAttention(g.q, g.k, g.v, { mask: g.mask, bias: g.bias, scale });
+      gpu.attentionKernel = c.kernel ?? "auto";
+      let out: Tensor;
+      try {
+        out = scaledDotProductAttention(g.q, g.k, g.v, { mask: g.mask, bias: g.bias, scale });
+      } finally {
+        gpu.attentionKernel = "auto";
+      }
       expect(out.shape).toEqual([c.B, c.H, c.T, c.D]);
       const got = (await out.data()) as Float32Array;
       expectClose(got, expected, 2e-5, c.name);
@@ -150,4 +230,33 @@ describe.skipIf(!backend).each(variants)("webgpu fused attention equals the comp
     const got = await grads(gpu);
     got.forEach((g, i) => expectClose(g, expected[i]!, 1e-4, `gradient of input ${i}`));
   });
+  it.skipIf(gpu !== backend)(
+    "the tiled kernel, chosen for a long sequence, allocates only its output (O(seq)); the GEMM path allocates O(seq^2)",
+    async () => {
+      const c: Case = { name: "long", B: 1, H: 2, Hkv: 1, T: 512, S: 512, D: 32, mask: true };
+      expect(c.T * c.S).toBeGreaterThanOrEqual(TILED_MIN_SCORES);
+      const h = hostInputs(c);
+      const scale = 1 / Math.sqrt(c.D);
+      const cpu = onBackend(c, h, cpuBackend);
+      const expected = (await composed(cpu.q, cpu.k, cpu.v, cpu.mask, cpu.bias, scale).data()) as Float32Array;
+      const g = onBackend(c, h, gpu);
+      const allocated = async (kernel: AttentionKernel) => {
+        gpu.attentionKernel = kernel;
+        try {
+          const before = gpu.stats().allocatedBytes;
+          const out = noGrad(() => scaledDotProductAttention(g.q, g.k, g.v, { mask: g.mask, scale }));
+          const bytes = gpu.stats().allocatedBytes - before;
+          expectClose((await out.data()) as Float32Array, expected, 2e-5, `${kernel} at ${c.T} x ${c.S}`);
+          out.dispose();
+          return bytes;
+        } finally {
+          gpu.attentionKernel = "auto";
+        }
+      };
+      const outputBytes = c.B * c.H * c.T * c.D * 4;
+      expect(await allocated("auto")).toBe(outputBytes);
+      // the same check on the GEMM path fails: scores and probabilities, B x H x T x S floats each
+      expect(await allocated("gemm")).toBeGreaterThanOrEqual(outputBytes + 2 * c.B * c.H * c.T * c.S * 4);
+    },
+  );
 });

@@ -3,9 +3,11 @@ import type { WebGPUBuffer } from "../gpu-buffer.js";
 import type { KernelContext } from "../kernel-context.js";
 import { grid, sizeOf } from "../layout.js";
 import { loadExpr, storageType } from "../storage.js";
+import { WebGPUKernelError } from "../errors.js";
 import { Meta, shader, type Binding } from "./codegen.js";
 import { matmul } from "./matmul.js";
 import { SUBGROUP_REDUCE, TREE_REDUCE } from "./rows.js";
+import { tiledAttention, tiledShape } from "./attention-tiled.js";
 
 function f32Bits(v: number): number {
   return new Int32Array(new Float32Array([v]).buffer)[0]!;
@@ -17,13 +19,26 @@ function f32Bits(v: number): number {
  */
 export const ROW_KERNEL_MAX_QUERIES = 4;
 
+/** Which attention kernel runs: chosen by size ("auto"), or one forced (tests, benchmarks). */
+export type AttentionKernel = "auto" | "rows" | "gemm" | "tiled";
+
+/**
+ * From this many scores per (batch, head) on (T x S), "auto" takes the tiled kernel. On SwiftShader
+ * it beat the GEMM path at 128 x 128 (B1 H12 D64: 0.43 vs 0.69 s) and 1024 x 1024, but lost inside
+ * a whole prefill of 64 tokens (4 heads of 32: too few query tiles, so too few workgroups, to keep
+ * the threads busy). No real GPU has compared them yet.
+ */
+export const TILED_MIN_SCORES = 128 * 128;
+
 /**
  * Fused attention. Decoding (T <= ROW_KERNEL_MAX_QUERIES) runs `rowAttention`, everything in one
  * dispatch; longer query blocks run `gemmAttention`, because the row kernel re-reads all of k and
- * v for every query row while the tiled matmul shares them. On SwiftShader (B1 H12 D64, fused vs
- * composed): T = 1 over 1024 keys 46 vs 878 ms, T = 4 over 256 keys 44 vs 566 ms; the row kernel
- * at T = 8 was 98 vs 76 ms, hence the switch; the GEMM path is level with composed (T = 16 over
- * 256 keys ~140 ms each, T = 128 615 vs 620 ms). No real GPU has timed either yet.
+ * v for every query row; from TILED_MIN_SCORES scores per head `tiledAttention` (flash-style: k
+ * and v shared by a tile of queries, an online softmax, nothing of size T x S written); between
+ * them, and for heads wider than 512, `gemmAttention`: q k^T and p v on the matmul kernels around
+ * a row pass, which writes the [B, H, T, S] scores and probabilities. On SwiftShader (B1 H12 D64, fused vs composed): T = 1
+ * over 1024 keys 46 vs 878 ms, T = 4 over 256 keys 44 vs 566 ms; the row kernel at T = 8 was 98 vs
+ * 76 ms, hence the switch at 4.
  */
 export function attention(
   ctx: KernelContext,
@@ -33,6 +48,7 @@ export function attention(
   mask: StridedView | null,
   bias: StridedView | null,
   scale: number,
+  kernel: AttentionKernel = "auto",
 ): WebGPUBuffer {
   const [B, H, T, D] = q.shape as [number, number, number, number];
   const S = k.shape[2]!;
@@ -43,7 +59,13 @@ export function attention(
     if (rows * D > 0) ctx.batcher.clear(out.gpu, rows * D * 4);
     return out;
   }
-  return T <= ROW_KERNEL_MAX_QUERIES ? rowAttention(ctx, q, k, v, mask, bias, scale) : gemmAttention(ctx, q, k, v, mask, bias, scale);
+  const tiled = tiledShape(D, ctx.limits.maxWorkgroupStorage);
+  const choice = kernel !== "auto" ? kernel : T <= ROW_KERNEL_MAX_QUERIES ? "rows" : tiled ? "tiled" : "gemm";
+  if (choice === "tiled") {
+    if (!tiled) throw new WebGPUKernelError(`webgpu attention: head dim ${D} is too wide for the tiled kernel's workgroup memory`);
+    return tiledAttention(ctx, q, k, v, mask, bias, scale, tiled);
+  }
+  return choice === "rows" ? rowAttention(ctx, q, k, v, mask, bias, scale) : gemmAttention(ctx, q, k, v, mask, bias, scale);
 }
 
 /**
