@@ -6,6 +6,7 @@ import { contiguousData, sizeOf } from "../strided.js";
 import { gemmWasmF32 } from "../wasm/gemm.js";
 import { gemmF32 } from "./gemm.js";
 import { gemvStoredWasm } from "../wasm/gemv_stored.js";
+import { residentMatmulStored } from "../resident/matmul_stored.js";
 import { roundActivationsLikeGgml } from "./ggml_rounding.js";
 
 /** How activations meet a stored weight: as they are (float32), or rounded as llama.cpp rounds them (see ggml_rounding.ts). */
@@ -46,6 +47,11 @@ export function matmulStored(a: StridedView, b: StridedView, wasm: boolean, roun
   }
   let A = contiguousData(a) as Float32Array; // activations: already contiguous in practice
   if (rounding === "ggml") A = roundActivationsLikeGgml(A, rows, K, b.buffer.dtype);
+  if (wasm && rows < GEMM_ROWS) {
+    // decoding over a weight in the resident heap: read in place, threaded (resident/matmul_stored.ts)
+    const resident = residentMatmulStored(rows, N, K, A, b);
+    if (resident !== null) return new CpuBuffer(resident, "float32");
+  }
   const out = new Float32Array(rows * N);
   if (rows === 0 || N === 0) return new CpuBuffer(out, "float32");
   if (wasm && rows < GEMM_ROWS && gemvStoredWasm(rows, N, K, A, b, out)) return new CpuBuffer(out, "float32");

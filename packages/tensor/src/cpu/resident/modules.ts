@@ -6,6 +6,7 @@ import { rowsFunctions } from "../wasm/rows_module.js";
 import { binaryFunctions } from "../wasm/binary_module.js";
 import { activationFunctions } from "../wasm/activation_module.js";
 import { trainFunctions } from "../wasm/train_module.js";
+import { storedGemvFunctions } from "../wasm/gemv_stored_resident_module.js";
 
 /**
  * The WASM modules the resident kernels call, each built in four variants: for shared memories
@@ -25,6 +26,7 @@ const SPECS: readonly ModuleSpec[] = [
   { name: "binary", build: binaryFunctions },
   { name: "activations", build: activationFunctions },
   { name: "train", build: trainFunctions },
+  { name: "stored", build: storedGemvFunctions },
 ];
 
 /** A function of one of the modules, as threads name it: module and export positions. */

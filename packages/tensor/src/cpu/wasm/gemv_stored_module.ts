@@ -14,10 +14,10 @@ import { Code, emitModule, i32, uleb, v128, type FuncDef } from "./encoder.js";
  * The SIMD opcodes beyond the shared encoder's are added here (WebAssembly SIMD spec values).
  */
 // biome-ignore format: the opcode methods are a table, one line each
-class StoredCode extends Code {
-  private simdOp(sub: number, ...imm: number[]): this { this.bytes.push(0xfd, ...uleb(sub), ...imm); return this; }
+export class StoredCode extends Code {
+  protected simdOp(sub: number, ...imm: number[]): this { this.bytes.push(0xfd, ...uleb(sub), ...imm); return this; }
   /** memarg with alignment hint 0 (any address) and a static offset. */
-  private at(offset: number): number[] { return [0, ...uleb(offset)]; }
+  protected at(offset: number): number[] { return [0, ...uleb(offset)]; }
   load8x8S(offset = 0): this { return this.simdOp(0x01, ...this.at(offset)); }
   load16x4U(offset = 0): this { return this.simdOp(0x04, ...this.at(offset)); }
   loadAny(offset = 0): this { return this.simdOp(0x00, ...this.at(offset)); }
@@ -35,7 +35,7 @@ class StoredCode extends Code {
 }
 
 /** acc += convert(i32 lanes on the stack) * x[offset] (x at local px). */
-function madd(f: StoredCode, acc: number, px: number, xOffset: number): void {
+export function madd(f: StoredCode, acc: number, px: number, xOffset: number): void {
   f.f32x4ConvertI32x4S().localGet(px).v128Load(xOffset).f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
 }
 

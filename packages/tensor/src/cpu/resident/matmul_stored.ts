@@ -1,0 +1,71 @@
+import type { StridedView } from "../../backend.js";
+import { QUANT_BLOCKS } from "../../dtype.js";
+import { viewData } from "../buffer.js";
+import { kernel } from "./modules.js";
+import { Operands } from "./operands.js";
+import { activeRuntime, splitRange } from "./runtime.js";
+
+const KERNELS = {
+  q8_0: kernel("stored", "gemv_q8_0"),
+  q4_0: kernel("stored", "gemv_q4_0"),
+  q6_k: kernel("stored", "gemv_q6_k"),
+  q4_k: kernel("stored", "gemv_q4_k"),
+  float16: kernel("stored", "gemv_f16"),
+  bfloat16: kernel("stored", "gemv_bf16"),
+} as const;
+
+/** Threads split outputs on multiples of 16 floats (a cache line), so no two write one line. */
+const LINE = 16;
+
+/**
+ * out [rows, N] = A [rows, K] W^T for a few activation rows (decoding) with W [N, K] kept as Q8_0,
+ * Q4_0, Q6_K, Q4_K, float16 or bfloat16 in the resident heap: the kernel reads W's blocks where they
+ * are, each thread a range of W's rows (so an output's dot product is the same whichever thread
+ * computes it), and writes a new heap array. A is copied into W's memory. b is the [K, N] view of W
+ * (K stride 1, rows sbn apart). Null (nothing done) where there is no runtime, W is not in the
+ * heap, or the dtype or layout has no kernel here; the caller then runs the staged or JS kernel.
+ */
+export function residentMatmulStored(rows: number, N: number, K: number, A: Float32Array, b: StridedView): Float32Array | null {
+  const rt = activeRuntime();
+  const dtype = b.buffer.dtype;
+  if (rt === null || !rt.ready || rows === 0 || N === 0 || K === 0 || !(dtype in KERNELS)) return null;
+  const r = b.shape.length;
+  const sbk = b.strides[r - 2]!;
+  const sbn = b.strides[r - 1]!;
+  if (sbk !== 1 || (N > 1 && sbn !== K)) return null;
+  const quantized = dtype === "q8_0" || dtype === "q4_0" || dtype === "q6_k" || dtype === "q4_k";
+  const superBlocks = dtype === "q6_k" || dtype === "q4_k";
+  const blockElements = superBlocks ? 256 : 32;
+  if (quantized ? K % blockElements !== 0 || b.offset % blockElements !== 0 : K % 4 !== 0) return null;
+  const data = viewData(b);
+  const home = rt.heap.locate(data);
+  if (home === null) return null;
+  const rowBytes = quantized ? (K / blockElements) * QUANT_BLOCKS[dtype].bytes : K * 2;
+  const first = quantized ? (b.offset / blockElements) * QUANT_BLOCKS[dtype].bytes : b.offset * 2;
+  const w = data.byteOffset + first;
+  // per row: blocks (quantized) or groups of four halves
+  const perRow = quantized ? K / blockElements : K / 4;
+  const ops = new Operands(rt.heap, home);
+  let ok = false;
+  try {
+    const x = ops.input(A, 0, rows * K);
+    const result = x === null ? null : ops.result(rows * N);
+    if (x === null || result === null) return null;
+    const parts = splitRange(N, rt.partsFor(rows * N * K, Math.ceil(N / LINE)), LINE);
+    // Q6_K, Q4_K: 16 floats of scratch a part, for a super-block's scales
+    const scales = superBlocks ? ops.scratch(16 * parts.length) : null;
+    if (superBlocks && scales === null) return null;
+    rt.call(
+      KERNELS[dtype as keyof typeof KERNELS],
+      home,
+      parts.map(([n0, n1], p) => {
+        const args = [w + n0 * rowBytes, x, result.addr + n0 * 4, n1 - n0, perRow, rowBytes, rows, K * 4, N * 4];
+        return scales === null ? args : [...args, scales.byteOffset + 64 * p];
+      }),
+    );
+    ok = true;
+    return result.array;
+  } finally {
+    ops.done(ok);
+  }
+}

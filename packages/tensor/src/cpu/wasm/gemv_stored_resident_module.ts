@@ -1,0 +1,357 @@
+import { f32, i32, v128, type FuncDef, type ValType } from "./encoder.js";
+import { madd, StoredCode } from "./gemv_stored_module.js";
+
+/**
+ * The stored-weight GEMV of gemv_stored_module.ts for the resident heap: the weight is read where
+ * it lives (block scales decoded from the blocks, nothing staged), so one call can take any range
+ * of the weight's rows, and threads split the rows between them. Each function computes, for n
+ * rows r of W [., K] (ldw bytes apart) and m activation rows i (ldx bytes apart),
+ * y[i * ldy + 4 r] = W[r, :] . x_i, with the same operations in the same order as the staged
+ * kernels (so the same bits):
+ *  - `gemv_q8_0 / gemv_q4_0(w, x, y, n, nb, ldw, m, ldx, ldy)`: nb blocks a row;
+ *  - `gemv_q6_k(w, x, y, n, nb, ldw, m, ldx, ldy, s)`: nb super-blocks a row, s 64 bytes of
+ *    scratch (16-aligned) where each super-block's 16 scales are put as float32;
+ *  - `gemv_q4_k(w, x, y, n, nb, ldw, m, ldx, ldy, s)`: the same for Q4_K (see gemvQ4K: its values
+ *    are rounded once more than the JS decoder's, so it matches the JS kernel to a tolerance);
+ *  - `gemv_f16 / gemv_bf16(w, x, y, n, k4, ldw, m, ldx, ldy)`: k4 groups of four halves a row.
+ * Addresses and strides in bytes. The functions do not depend on relaxed SIMD (no fused madd):
+ * a stored weight gives the same result with or without it.
+ */
+// biome-ignore format: the opcode methods are a table, one line each
+class ResidentStoredCode extends StoredCode {
+  load16Splat(offset = 0): this { return this.simdOp(0x08, ...this.at(offset)); }
+  i32x4Eq(): this { return this.simdOp(0x37); }
+  i32Or(): this { this.bytes.push(0x72); return this; }
+}
+
+/**
+ * Pushes the float16 at local `addr` + offset as float32 in all four lanes (`v` a v128 scratch
+ * local), exactly as the JS decoder gives it: normals by rebasing the exponent with an integer
+ * add, subnormals as their 10-bit integer times 2^-24, infinities and NaNs kept, the sign moved up
+ * 16. No float operation sees a float32 subnormal: on x86 each one costs a microcode assist, and
+ * small models' block scales are often float16 subnormals (a Q6_K d of 2.5e-5, say).
+ */
+function halfSplat(f: ResidentStoredCode, addr: number, offset: number, v: number): void {
+  f.localGet(addr).load16Splat(offset).i32x4Const(0xffff).v128And().localSet(v);
+  // infinity or NaN (exponent all ones): the exponent all ones, the mantissa moved up 13
+  f.localGet(v).i32x4Const(0x7fff).v128And().i32Const(13).i32x4Shl().i32x4Const(0x7f800000).v128Or();
+  // subnormal or zero (exponent 0): the magnitude bits as an integer, times 2^-24
+  f.localGet(v)
+    .i32x4Const(0x7fff)
+    .v128And()
+    .f32x4ConvertI32x4S()
+    .f32x4Const(2 ** -24)
+    .f32x4Mul();
+  // normal: magnitude bits moved up 13, exponent rebased from 15 to 127
+  f.localGet(v)
+    .i32x4Const(0x7fff)
+    .v128And()
+    .i32Const(13)
+    .i32x4Shl()
+    .i32x4Const(112 << 23)
+    .i32x4Add();
+  // (bitselect takes its first operand where the mask is set)
+  f.localGet(v).i32x4Const(0x7c00).v128And().v128Const0().i32x4Eq().v128Bitselect();
+  f.localGet(v).i32x4Const(0x7c00).v128And().i32x4Const(0x7c00).i32x4Eq().v128Bitselect();
+  f.localGet(v).i32x4Const(0x8000).v128And().i32Const(16).i32x4Shl().v128Or();
+}
+
+/** Parameter positions shared by every function. */
+const [W, X, Y, N, NB, LDW, M, LDX, LDY] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+const PARAMS: ValType[] = [i32, i32, i32, i32, i32, i32, i32, i32, i32];
+
+/**
+ * The two outer loops (weight rows, then activation rows) around `dot`, which leaves the row's
+ * sum in the v128 local `acc`, reading from locals pw (the weight row) and px (the activation
+ * row); stored as (l0 + l1) + (l2 + l3) like the staged kernels.
+ */
+function rowsLoop(
+  f: ResidentStoredCode,
+  l: { acc: number; pw: number; px: number; xi: number; yi: number; i: number },
+  dot: () => void,
+): void {
+  f.block().localGet(N).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0).localGet(M).i32Eqz().brIf(0);
+  f.loop(); // weight rows
+  f.localGet(X).localSet(l.xi).localGet(Y).localSet(l.yi).localGet(M).localSet(l.i);
+  f.loop(); // activation rows
+  f.v128Const0().localSet(l.acc);
+  f.localGet(W).localSet(l.pw).localGet(l.xi).localSet(l.px);
+  dot();
+  f.localGet(l.yi);
+  f.localGet(l.acc).f32x4ExtractLane(0).localGet(l.acc).f32x4ExtractLane(1).f32Add();
+  f.localGet(l.acc).f32x4ExtractLane(2).localGet(l.acc).f32x4ExtractLane(3).f32Add();
+  f.f32Add().f32Store();
+  f.localGet(l.xi).localGet(LDX).i32Add().localSet(l.xi);
+  f.localGet(l.yi).localGet(LDY).i32Add().localSet(l.yi);
+  f.localGet(l.i).i32Const(1).i32Sub().localTee(l.i).brIf(0);
+  f.end();
+  f.localGet(W).localGet(LDW).i32Add().localSet(W);
+  f.localGet(Y).i32Const(4).i32Add().localSet(Y);
+  f.localGet(N).i32Const(1).i32Sub().localTee(N).brIf(0);
+  f.end().end();
+}
+
+function gemvBlocks(kind: "q8_0" | "q4_0"): FuncDef {
+  const [acc, blk, pw, px, b, t, lo, hi, hv, xi, yi, i] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
+  const blockBytes = kind === "q8_0" ? 34 : 18;
+  const f = new ResidentStoredCode();
+  rowsLoop(f, { acc, pw, px, xi, yi, i }, () => {
+    f.localGet(NB).localSet(b);
+    f.loop(); // blocks
+    f.v128Const0().localSet(blk);
+    if (kind === "q8_0") {
+      for (let g = 0; g < 4; g++) {
+        f.localGet(pw)
+          .load8x8S(2 + 8 * g)
+          .localTee(t)
+          .i32x4ExtendLowI16x8S();
+        madd(f, blk, px, 32 * g);
+        f.localGet(t).i32x4ExtendHighI16x8S();
+        madd(f, blk, px, 32 * g + 16);
+      }
+    } else {
+      f.localGet(pw).loadAny(2).localTee(t).constBytes(0x0f).v128And().constBytes(8).i8x16Sub().localSet(lo);
+      f.localGet(t).i32Const(4).i8x16ShrU().constBytes(8).i8x16Sub().localSet(hi);
+      for (const [half, base] of [
+        [lo, 0],
+        [hi, 64],
+      ] as const) {
+        f.localGet(half).i16x8ExtendLowI8x16S().localTee(t).i32x4ExtendLowI16x8S();
+        madd(f, blk, px, base);
+        f.localGet(t).i32x4ExtendHighI16x8S();
+        madd(f, blk, px, base + 16);
+        f.localGet(half).i16x8ExtendHighI8x16S().localTee(t).i32x4ExtendLowI16x8S();
+        madd(f, blk, px, base + 32);
+        f.localGet(t).i32x4ExtendHighI16x8S();
+        madd(f, blk, px, base + 48);
+      }
+    }
+    // acc += block sum * the block's float16 scale (its first two bytes)
+    f.localGet(blk);
+    halfSplat(f, pw, 0, hv);
+    f.f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
+    f.localGet(pw).i32Const(blockBytes).i32Add().localSet(pw);
+    f.localGet(px).i32Const(128).i32Add().localSet(px);
+    f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
+    f.end();
+  });
+  return { name: `gemv_${kind}`, params: PARAMS, locals: [v128, v128, i32, i32, i32, v128, v128, v128, v128, i32, i32, i32], body: f };
+}
+
+function gemvHalf(kind: "f16" | "bf16"): FuncDef {
+  const [acc, pw, px, j, v, xi, yi, i] = [9, 10, 11, 12, 13, 14, 15, 16];
+  const f = new ResidentStoredCode();
+  rowsLoop(f, { acc, pw, px, xi, yi, i }, () => {
+    f.localGet(NB).localSet(j);
+    f.loop(); // groups of four
+    f.localGet(pw).load16x4U().localSet(v);
+    if (kind === "bf16") {
+      f.localGet(v).i32Const(16).i32x4Shl();
+    } else {
+      f.localGet(v)
+        .i32x4Const(0x7fff)
+        .v128And()
+        .i32Const(13)
+        .i32x4Shl()
+        .f32x4Const(2 ** 112)
+        .f32x4Mul();
+      f.localGet(v).i32x4Const(0x8000).v128And().i32Const(16).i32x4Shl().v128Or();
+    }
+    f.localGet(px).v128Load().f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
+    f.localGet(pw).i32Const(8).i32Add().localSet(pw);
+    f.localGet(px).i32Const(16).i32Add().localSet(px);
+    f.localGet(j).i32Const(1).i32Sub().localTee(j).brIf(0);
+    f.end();
+  });
+  return { name: `gemv_${kind}`, params: PARAMS, locals: [v128, i32, i32, i32, v128, i32, i32, i32], body: f };
+}
+
+function gemvQ6K(): FuncDef {
+  // one parameter more than the others: 64 bytes of scratch for a super-block's scales
+  const S = 9;
+  const [acc, pw, px, b, ql, ql2, qh, q, t, sub, d, hv, xi, yi, i] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24];
+  const f = new ResidentStoredCode();
+  rowsLoop(f, { acc, pw, px, xi, yi, i }, () => {
+    f.localGet(NB).localSet(b);
+    f.loop(); // super-blocks of 256: 128 bytes of low nibbles, 64 of high bit pairs, 16 int8 scales, f16 d
+    // d * each sub-block's int8 scale, 16 float32 in four vectors: one float32 rounding each, as
+    // the staged kernel's scales
+    halfSplat(f, pw, 208, hv);
+    f.localSet(d);
+    f.localGet(pw).loadAny(192).localSet(q);
+    // (kept in scratch memory, not locals: the loop below needs every register it can get)
+    for (let j = 0; j < 4; j++) {
+      f.localGet(q);
+      if (j < 2) f.i16x8ExtendLowI8x16S();
+      else f.i16x8ExtendHighI8x16S();
+      if (j % 2 === 0) f.i32x4ExtendLowI16x8S();
+      else f.i32x4ExtendHighI16x8S();
+      f.f32x4ConvertI32x4S().localGet(d).f32x4Mul().localSet(t);
+      f.localGet(S)
+        .localGet(t)
+        .v128Store(16 * j);
+    }
+    for (let h = 0; h < 2; h++) {
+      for (let lhalf = 0; lhalf < 2; lhalf++) {
+        const l = 16 * lhalf;
+        f.localGet(pw)
+          .loadAny(64 * h + l)
+          .localSet(ql);
+        f.localGet(pw)
+          .loadAny(64 * h + 32 + l)
+          .localSet(ql2);
+        f.localGet(pw)
+          .loadAny(128 + 32 * h + l)
+          .localSet(qh);
+        const groups: [number, (c: ResidentStoredCode) => void][] = [
+          [0, (c) => c.localGet(ql).constBytes(0x0f).v128And().localGet(qh).constBytes(0x03).v128And().i32Const(4).i8x16Shl().v128Or()],
+          [1, (c) => c.localGet(ql2).constBytes(0x0f).v128And().localGet(qh).i32Const(2).i8x16Shl().constBytes(0x30).v128And().v128Or()],
+          [2, (c) => c.localGet(ql).i32Const(4).i8x16ShrU().localGet(qh).constBytes(0x30).v128And().v128Or()],
+          [3, (c) => c.localGet(ql2).i32Const(4).i8x16ShrU().localGet(qh).i32Const(2).i8x16ShrU().constBytes(0x30).v128And().v128Or()],
+        ];
+        for (const [k, build] of groups) {
+          build(f);
+          f.constBytes(32).i8x16Sub().localSet(q);
+          const subIndex = 8 * h + 2 * k + lhalf;
+          const xOffset = 64 * subIndex;
+          f.v128Const0().localSet(sub);
+          f.localGet(q).i16x8ExtendLowI8x16S().localTee(t).i32x4ExtendLowI16x8S();
+          madd(f, sub, px, xOffset);
+          f.localGet(t).i32x4ExtendHighI16x8S();
+          madd(f, sub, px, xOffset + 16);
+          f.localGet(q).i16x8ExtendHighI8x16S().localTee(t).i32x4ExtendLowI16x8S();
+          madd(f, sub, px, xOffset + 32);
+          f.localGet(t).i32x4ExtendHighI16x8S();
+          madd(f, sub, px, xOffset + 48);
+          // acc += sub * the sub-block's scale
+          f.localGet(sub)
+            .localGet(S)
+            .v128Load32Splat(4 * subIndex)
+            .f32x4Mul()
+            .localGet(acc)
+            .f32x4Add()
+            .localSet(acc);
+        }
+      }
+    }
+    f.localGet(pw).i32Const(210).i32Add().localSet(pw);
+    f.localGet(px).i32Const(1024).i32Add().localSet(px);
+    f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
+    f.end();
+  });
+  return {
+    name: "gemv_q6_k",
+    params: [...PARAMS, i32],
+    locals: [v128, i32, i32, i32, v128, v128, v128, v128, v128, v128, v128, v128, i32, i32, i32],
+    body: f,
+  };
+}
+
+/**
+ * Q4_K: super-blocks of 256 (144 bytes: f16 d, f16 dmin, 12 bytes of 6-bit scales and mins for 8
+ * sub-blocks of 32, 128 bytes of nibbles). Each super-block's d * scale and dmin * min (exact in
+ * float32, as dequantize_row_q4_K's) go to the 64 bytes of scratch at s; each value is decoded as
+ * q * (d * scale) - dmin * min in float32 (two roundings where the JS decoder rounds once: the
+ * values may differ from it in the last bit) and multiplied into per-lane sums.
+ */
+function gemvQ4K(): FuncDef {
+  const S = 9;
+  const [acc, pw, px, b, u, t, dv, mv, hv, xi, yi, i, d, dmin] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23];
+  const f = new ResidentStoredCode();
+  rowsLoop(f, { acc, pw, px, xi, yi, i }, () => {
+    f.localGet(NB).localSet(b);
+    f.loop(); // super-blocks
+    halfSplat(f, pw, 0, hv);
+    f.f32x4ExtractLane(0).localSet(d);
+    halfSplat(f, pw, 2, hv);
+    f.f32x4ExtractLane(0).localSet(dmin);
+    const byte = (o: number) => f.localGet(pw).i32Load8U(4 + o);
+    for (let j = 0; j < 8; j++) {
+      // get_scale_min_k4(j): 6-bit scale and min
+      f.localGet(S);
+      if (j < 4) byte(j).i32Const(63).i32And();
+      else {
+        byte(j + 4)
+          .i32Const(15)
+          .i32And();
+        byte(j - 4)
+          .i32Const(6)
+          .i32ShrU()
+          .i32Const(4)
+          .i32Shl()
+          .i32Or();
+      }
+      f.f32ConvertI32U()
+        .localGet(d)
+        .f32Mul()
+        .f32Store(4 * j);
+      f.localGet(S);
+      if (j < 4)
+        byte(j + 4)
+          .i32Const(63)
+          .i32And();
+      else {
+        byte(j + 4)
+          .i32Const(4)
+          .i32ShrU();
+        byte(j).i32Const(6).i32ShrU().i32Const(4).i32Shl().i32Or();
+      }
+      f.f32ConvertI32U()
+        .localGet(dmin)
+        .f32Mul()
+        .f32Store(32 + 4 * j);
+    }
+    for (let pair = 0; pair < 4; pair++) {
+      for (let half = 0; half < 2; half++) {
+        // 16 bytes: their low nibbles are values 16 * half .. of sub-block 2 * pair, high ones of 2 * pair + 1
+        for (const high of [false, true]) {
+          const k = 2 * pair + (high ? 1 : 0);
+          f.localGet(S)
+            .v128Load32Splat(4 * k)
+            .localSet(dv);
+          f.localGet(S)
+            .v128Load32Splat(32 + 4 * k)
+            .localSet(mv);
+          f.localGet(pw).loadAny(16 + 32 * pair + 16 * half);
+          if (high) f.i32Const(4).i8x16ShrU();
+          else f.constBytes(0x0f).v128And();
+          f.localSet(u);
+          const xOffset = 128 * k + 64 * half;
+          const quarter = (lane: number): void => {
+            // value = q * (d * scale) - dmin * min; acc += value * x
+            f.f32x4ConvertI32x4S().localGet(dv).f32x4Mul().localGet(mv).f32x4Sub();
+            f.localGet(px)
+              .v128Load(xOffset + 16 * lane)
+              .f32x4Mul()
+              .localGet(acc)
+              .f32x4Add()
+              .localSet(acc);
+          };
+          f.localGet(u).i16x8ExtendLowI8x16S().localTee(t).i32x4ExtendLowI16x8S();
+          quarter(0);
+          f.localGet(t).i32x4ExtendHighI16x8S();
+          quarter(1);
+          f.localGet(u).i16x8ExtendHighI8x16S().localTee(t).i32x4ExtendLowI16x8S();
+          quarter(2);
+          f.localGet(t).i32x4ExtendHighI16x8S();
+          quarter(3);
+        }
+      }
+    }
+    f.localGet(pw).i32Const(144).i32Add().localSet(pw);
+    f.localGet(px).i32Const(1024).i32Add().localSet(px);
+    f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
+    f.end();
+  });
+  return {
+    name: "gemv_q4_k",
+    params: [...PARAMS, i32],
+    locals: [v128, i32, i32, i32, v128, v128, v128, v128, v128, i32, i32, i32, f32, f32],
+    body: f,
+  };
+}
+
+/** The module's functions (the same with or without relaxed SIMD: see above). */
+export function storedGemvFunctions(_fma: boolean): FuncDef[] {
+  return [gemvBlocks("q8_0"), gemvBlocks("q4_0"), gemvHalf("f16"), gemvHalf("bf16"), gemvQ6K(), gemvQ4K()];
+}
