@@ -1,6 +1,7 @@
 import type { LanguageModel } from "@llm/layers";
 import { Rng } from "@llm/tensor";
 import { checkNumber, TrainError } from "../errors.js";
+import { parseJsonLines } from "../jsonl.js";
 import { encodePair, loglikelihoods, type EvalTokenizer } from "./loglikelihood.js";
 
 /** A multiple-choice question: the text before the answer, the answers, the index of the right one. */
@@ -55,18 +56,7 @@ export function multipleChoiceDoc(record: unknown, where = "doc"): MultipleChoic
 
 /** Every non-empty line of a JSONL task; errors name the source and line. */
 export function parseMultipleChoiceJsonl(text: string, source = "task.jsonl"): MultipleChoiceDoc[] {
-  const out: MultipleChoiceDoc[] = [];
-  text.split(/\r?\n/).forEach((line, i) => {
-    if (line.trim() === "") return;
-    let record: unknown;
-    try {
-      record = JSON.parse(line);
-    } catch (error) {
-      throw new TrainError(`${source}:${i + 1}: not valid JSON (${(error as Error).message})`);
-    }
-    out.push(multipleChoiceDoc(record, `${source}:${i + 1}`));
-  });
-  return out;
+  return parseJsonLines(text, source, multipleChoiceDoc);
 }
 
 export interface FewShotOptions {

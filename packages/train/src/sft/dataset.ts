@@ -1,4 +1,5 @@
 import { TrainError } from "../errors.js";
+import { parseJsonLines } from "../jsonl.js";
 
 /** One turn of a conversation. */
 // A type, not an interface: chat templates take messages with an index signature (any extra
@@ -75,18 +76,7 @@ export function sftExample(record: unknown, where = "example"): SftExample {
 
 /** Every non-empty line of a JSON Lines file as an SftExample; errors name the source and line. */
 export function parseSftJsonl(text: string, source = "dataset.jsonl"): SftExample[] {
-  const out: SftExample[] = [];
-  text.split(/\r?\n/).forEach((line, i) => {
-    if (line.trim() === "") return;
-    let record: unknown;
-    try {
-      record = JSON.parse(line);
-    } catch (error) {
-      throw new TrainError(`${source}:${i + 1}: not valid JSON (${(error as Error).message})`);
-    }
-    out.push(sftExample(record, `${source}:${i + 1}`));
-  });
-  return out;
+  return parseJsonLines(text, source, sftExample);
 }
 
 function messages(value: unknown, where: string): ChatMessage[] {
