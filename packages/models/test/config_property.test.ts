@@ -5,7 +5,7 @@ import { tensor, tidy } from "@llm/tensor";
 import { describe, expect, it } from "vitest";
 import { ARCHITECTURES, createModel, estimateParameterBytes, ModelConfigError } from "@llm/models";
 import { FIXTURES } from "./fixture_files.js";
-import { outcome, report, SEED, tally } from "./fuzz.js";
+import { outcome, report, SEED, tally } from "../../../tests/support/fuzz.js";
 
 // Property test of config validation: each fixture's config.json with keys changed to generated
 // values (huge, negative, zero, fractional, NaN, the wrong type, nested, missing). Each must end in

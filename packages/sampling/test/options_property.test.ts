@@ -3,7 +3,7 @@ import type { LanguageModel } from "@llm/layers";
 import { Rng, tensor } from "@llm/tensor";
 import { describe, expect, it } from "vitest";
 import { collect, generate, generateText, SamplingError, type TextCodec } from "../src/index.js";
-import { outcome, report, SEED, tally } from "./fuzz.js";
+import { outcome, report, SEED, tally } from "../../../tests/support/fuzz.js";
 
 // Property test of generation options: every option set to valid values, values out of range,
 // NaN, the wrong type, or left out. Each call ends in a SamplingError naming the option, or in a

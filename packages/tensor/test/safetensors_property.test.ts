@@ -13,7 +13,7 @@ import {
   type SafetensorsDType,
   type SafetensorsRawTensor,
 } from "../src/index.js";
-import { outcome, report, SEED, tally } from "./fuzz.js";
+import { outcome, report, SEED, tally } from "../../../tests/support/fuzz.js";
 
 // Property tests of the safetensors reader: every file we write reads back exactly, and every
 // mutation of one (bytes flipped, cut, inserted; the header replaced by other JSON) ends in a

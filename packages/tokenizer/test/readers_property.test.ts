@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { fromGpt2Files, fromTiktoken, fromTokenizerJson, type Tokenizer, TokenizerError, trainBPE } from "../src/index.js";
 import { isWellFormed } from "../src/utils/utf8_text.js";
-import { outcome, report, SEED, tally } from "./fuzz.js";
+import { outcome, report, SEED, tally } from "../../../tests/support/fuzz.js";
 
 // Property tests of the tokenizer readers (tokenizer.json through the bytes reader and the object
 // reader, GPT-2's vocab.json + merges.txt, tiktoken rank files): thousands of generated and mutated

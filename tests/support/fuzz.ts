@@ -1,5 +1,4 @@
-// The same file sits in the test folder of each package with property tests (tensor, tokenizer,
-// models, sampling): copies, since a package's tests compile inside the package. Each generated
+// Shared by the property tests of tensor, tokenizer, models and sampling. Each generated
 // input must end in a result the test checks, or in one of the package's own error types;
 // anything else (a raw TypeError or RangeError, a stack overflow, a hang) fails the property. The
 // tally is printed and written to out/fuzz/<name>.json, so docs/reliability.md can quote the
@@ -60,7 +59,7 @@ function settle(t: Tally, ours: readonly ErrorClass[], error: unknown, ms: numbe
 export function report(t: Tally, seed: number): void {
   const line = { ...t, seed, slowestMs: Math.round(t.slowestMs * 10) / 10 };
   console.log(`property ${t.name}: ${JSON.stringify(line)}`);
-  const dir = new URL("../../../out/fuzz/", import.meta.url);
+  const dir = new URL("../../out/fuzz/", import.meta.url);
   mkdirSync(dir, { recursive: true });
   writeFileSync(new URL(`${t.name}.json`, dir), `${JSON.stringify(line, null, 2)}\n`);
 }
