@@ -117,6 +117,9 @@ describe("resident matmul over a stored weight (decoding)", () => {
       [1, 1, 256],
       [1, 300, 768],
       [4, 70, 512],
+      // large enough that each thread's part outlasts a worker's wake-up: without it the caller
+      // could run every part itself on a busy machine and the worker check below would not see one
+      [2, 2048, 512],
     ] as const) {
       const where = `${rows} x ${K} @ [${N}, ${K}]^T`;
       const x = randomF32(rows * K, seed++);
