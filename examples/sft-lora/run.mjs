@@ -98,6 +98,12 @@ const heldRows = packExamples(
   { seqLen: context, padId: 0 },
 ).rows;
 const counts = Object.fromEntries(LABELS.map((l) => [l, heldQuestions.filter((q) => q.label === l).length]));
+// Held-out rows are scored 32 at a time: one batch of all of them held [rows, 64, vocab] logits
+// and their log-softmax at once (the DPO pairs' twice that), which took this run's peak RSS to 1.6 GB.
+const EVAL_ROWS = 32;
+const inChunks = (items) =>
+  Array.from({ length: Math.ceil(items.length / EVAL_ROWS) }, (_, i) => items.slice(i * EVAL_ROWS, (i + 1) * EVAL_ROWS));
+const heldSftBatches = inChunks(heldRows).map((rows) => collateSft(rows));
 const majority = LABELS.reduce((a, b) => (counts[a] >= counts[b] ? a : b));
 log(
   `[${seconds()}s] task: ${training.length} training questions packed into ${packed.rows.length} rows of ${context} tokens (${(100 * packed.fill).toFixed(0)}% full, ${packed.targets} answer tokens); ${heldQuestions.length} held-out questions`,
@@ -127,7 +133,7 @@ async function evaluate(label) {
     gold: LABELS.indexOf(q.label),
   }));
   const mc = await scoreMultipleChoice(model, tokenizer, docsMc, { maxLength: context });
-  const loss = await evaluateLoss(model, [collateSft(heldRows)], sftLoss);
+  const loss = await evaluateLoss(model, heldSftBatches, sftLoss);
   model.train();
   return { label, exact: exact / heldQuestions.length, acc: mc.acc, accNorm: mc.accNorm, accStderr: mc.accStderr, loss, answers };
 }
@@ -240,7 +246,7 @@ await precomputeReferenceLogProbs(model, heldPairs, { padId: 0, batchSize: 32 })
 lora.setTrainable("pos", false);
 lora.add("dpo", { r: 4, alpha: 8, targetModules: targets }, { seed: seed + 1 });
 lora.use(["pos", "dpo"]);
-const heldBatch = collateDpo(heldPairs, { padId: 0 });
+const heldDpoBatches = inChunks(heldPairs).map((pairs) => collateDpo(pairs, { padId: 0 }));
 const dpo = { beta: 0.1 };
 const dpoOptimizer = new AdamW(lora.namedParameters("dpo"), { lr: 5e-3, betas: [0.9, 0.95], weightDecay: 0 });
 const dpoData = new DpoBatches(trainPairs, { batchSize: 16, padId: 0, seed });
@@ -259,7 +265,7 @@ log(
 );
 const show = async (step) => {
   model.eval();
-  const m = await evaluateDpo(model, [heldBatch], dpo);
+  const m = await evaluateDpo(model, heldDpoBatches, dpo);
   model.train();
   log(`  step ${String(step).padStart(3)}: margin ${m.margin.toFixed(4)}, preferred ${pct(m.accuracy)}, loss ${m.loss.toFixed(4)}`);
   return m;
@@ -270,7 +276,7 @@ while (dpoTrainer.step < dpoSteps) {
   await dpoTrainer.run(Math.min(dpoSteps, dpoTrainer.step + every));
   await show(dpoTrainer.step);
 }
-const dpoAfter = await evaluateDpo(model, [heldBatch], dpo);
+const dpoAfter = await evaluateDpo(model, heldDpoBatches, dpo);
 const final = await evaluate("after SFT + DPO");
 log(`\nheld-out, all three:`);
 log(header);
