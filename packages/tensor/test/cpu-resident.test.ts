@@ -376,3 +376,23 @@ describe("CpuBackend.ready()", () => {
     be.close();
   });
 });
+
+describe("CpuBackend spinMs (how long idle workers poll before they sleep)", () => {
+  it("workers that sleep at once (0) still take parts, and every product has the same bits as with the default", async () => {
+    const sleepy = new CpuBackend({ threads: 2, spinMs: 0, relaxedSimd: false });
+    await sleepy.ready();
+    // parts long enough (a 512 x 512 x 512 GEMM: ~10 ms a thread) that a worker woken from sleep starts its own
+    const x = randomF32(512 * 512, 11);
+    const trace = traced(() => {
+      const y = read(sleepy, sleepy.matmul(view(sleepy, x, [512, 512]), view(sleepy, x, [512, 512])));
+      expect(y).toEqual(read(backends[1]!, backends[1]!.matmul(view(backends[1]!, x, [512, 512]), view(backends[1]!, x, [512, 512]))));
+    });
+    expect(trace.workerParts).toBeGreaterThan(0);
+    sleepy.close();
+  });
+
+  it("rejects a negative or non-finite spinMs, naming it", () => {
+    expect(() => new CpuBackend({ spinMs: -1 })).toThrow(/spinMs must be a non-negative number of milliseconds, found -1/);
+    expect(() => new CpuBackend({ spinMs: Number.NaN })).toThrow(/spinMs .* found NaN/);
+  });
+});

@@ -73,6 +73,12 @@ export interface CpuBackendOptions {
    */
   minWorkPerThread?: number;
   /**
+   * Milliseconds an idle worker thread keeps polling for the next kernel before it sleeps (default
+   * 1). Decoding calls a kernel every fraction of a millisecond, and a sleeping worker wakes too late
+   * to help; 0 frees the cores at once between calls (a shared machine, a laptop on battery).
+   */
+  spinMs?: number;
+  /**
    * "ggml": compute as llama.cpp's CPU backend does where it rounds: activations rounded before a
    * matmul with a float16, bfloat16 or quantized weight (to float16, or to Q8_0 / Q8_K blocks), and
    * GELU through its float16 table; so results match it up to summation order (for comparing with
@@ -150,6 +156,9 @@ export class CpuBackend implements Backend {
         );
       }
     }
+    if (options.spinMs !== undefined && !(Number.isFinite(options.spinMs) && options.spinMs >= 0)) {
+      throw new RangeError(`CpuBackend: spinMs must be a non-negative number of milliseconds, found ${options.spinMs}`);
+    }
     this.options = options;
   }
 
@@ -176,7 +185,12 @@ export class CpuBackend implements Backend {
       const threads = this.options.threads ?? threadsFromEnv() ?? hardwareThreads();
       const fma = this.options.relaxedSimd ?? hasRelaxedSimd();
       if (fma && !hasRelaxedSimd()) throw new Error("CpuBackend: relaxedSimd was asked for, but this engine has no relaxed SIMD");
-      runtime = new CpuRuntime(heap, { threads, fma, minWorkPerThread: this.options.minWorkPerThread ?? 1 << 16 });
+      runtime = new CpuRuntime(heap, {
+        threads,
+        fma,
+        minWorkPerThread: this.options.minWorkPerThread ?? 1 << 16,
+        spinMs: this.options.spinMs,
+      });
       if (!runtime.ready) runtime = null;
     }
     return { heap, runtime };

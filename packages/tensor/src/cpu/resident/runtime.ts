@@ -16,6 +16,8 @@ export interface RuntimeOptions {
   fma: boolean;
   /** Work (multiply-adds, or elements) below which a kernel does not split off another thread. */
   minWorkPerThread: number;
+  /** How long idle workers spin for the next call before they sleep (ThreadPool's DEFAULT_SPIN_MS if absent). */
+  spinMs?: number;
 }
 
 let noticed = false;
@@ -35,6 +37,7 @@ export class CpuRuntime {
   readonly threads: number;
   readonly fma: boolean;
   readonly minWorkPerThread: number;
+  private readonly spinMs: number | undefined;
   private readonly modules: CompiledModule[] | null;
   /** This thread's functions per memory: [arena][module][fn]. */
   private readonly local: KernelFn[][][] = [];
@@ -56,6 +59,7 @@ export class CpuRuntime {
     this.threads = threads;
     this.fma = options.fma;
     this.minWorkPerThread = options.minWorkPerThread;
+    this.spinMs = options.spinMs;
     this.modules = compileModules(heap.shared, options.fma);
     heap.listen(this);
   }
@@ -112,9 +116,15 @@ export class CpuRuntime {
 
   private ensurePool(): ThreadPool {
     if (this.pool === null) {
-      this.pool = new ThreadPool(this.threads, this.modules!, this.heap.arenas, (job, args) => {
-        (this.fn({ module: job.module, fn: job.fn, name: "" }, job.arena) as KernelFn)(...args);
-      });
+      this.pool = new ThreadPool(
+        this.threads,
+        this.modules!,
+        this.heap.arenas,
+        (job, args) => {
+          (this.fn({ module: job.module, fn: job.fn, name: "" }, job.arena) as KernelFn)(...args);
+        },
+        this.spinMs,
+      );
       // a backend dropped without close() still stops its workers once it is collected
       stopWhenCollected?.register(this, this.pool.stopper(), this);
     }

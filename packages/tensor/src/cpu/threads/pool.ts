@@ -34,12 +34,15 @@ export interface Job {
   parts: readonly (readonly number[])[];
 }
 
-/** How long a worker spins for its next job before it sleeps (loop turns, roughly 20-50 us). */
-const WORKER_SPIN = 20000;
+/**
+ * How long an idle worker spins for its next job before it sleeps, by default. Decoding runs a
+ * matrix-vector product every 0.1-0.5 ms with JavaScript between them; a worker asleep in between
+ * was woken for each and joined late (a VM's wake-up can take longer than the half it came for),
+ * so two threads decoded GPT-2-small slower than one (20.8 against 29.9 tok/s, quiet machine).
+ */
+export const DEFAULT_SPIN_MS = 1;
 /** How long the caller spins for the workers to finish before it sleeps (Node). */
 const CALLER_SPIN = 20000;
-/** How long the caller, done with its own part, waits for workers to start theirs before it runs them itself. */
-const STEAL_AFTER_MS = 0.25;
 /** How long to wait for a worker to start, or to take a new memory, before running without it. */
 const START_TIMEOUT_MS = 10000;
 
@@ -65,13 +68,14 @@ export class ThreadPool {
     modules: readonly KernelModule[],
     arenas: readonly Arena[],
     private readonly runLocal: (job: Job, args: readonly number[]) => void,
+    spinMs = DEFAULT_SPIN_MS,
   ) {
     this.workers = threads - 1;
     this.control = new Int32Array(new SharedArrayBuffer(controlWords(this.workers) * 4));
     this.args = new Float64Array(new SharedArrayBuffer(Math.max(1, this.workers) * MAX_ARGS * 8));
     this.mailed = arenas.length;
     this.control[MAIL] = this.mailed;
-    const source = workerSource(WORKER_SPIN);
+    const source = workerSource(spinMs);
     for (let id = 0; id < this.workers; id++) {
       const init = {
         id,
@@ -126,10 +130,9 @@ export class ThreadPool {
       Atomics.notify(c, s + ASSIGN);
     });
     for (const p of local) this.runLocal(job, p);
-    // parts no worker has started within a moment: run them here rather than wait for a worker the
-    // OS has not scheduled (a busy machine); a spinning worker claims its part within microseconds
-    const deadline = performance.now() + STEAL_AFTER_MS;
-    while (helpers.some((w) => Atomics.load(c, slot(w) + CLAIM) === 0) && performance.now() < deadline);
+    // Parts no worker has started by now run here: waiting for a worker still waking up (or one the
+    // OS has not scheduled, on a busy machine) costs more than its part; a spinning worker claims
+    // its part within microseconds, long before this thread is done with its own.
     let stolen = 0;
     helpers.forEach((w, i) => {
       if (Atomics.compareExchange(c, slot(w) + CLAIM, 0, 2) !== 0) return;
