@@ -7,6 +7,7 @@ import { gemmWasmF32 } from "../wasm/gemm.js";
 import { gemmF32 } from "./gemm.js";
 import { gemvStoredWasm } from "../wasm/gemv_stored.js";
 import { residentMatmulStored } from "../resident/matmul_stored.js";
+import { residentGemmStored } from "../resident/gemm_stored.js";
 import { roundActivationsLikeGgml } from "./ggml_rounding.js";
 
 /** How activations meet a stored weight: as they are (float32), or rounded as llama.cpp rounds them (see ggml_rounding.ts). */
@@ -50,6 +51,11 @@ export function matmulStored(a: StridedView, b: StridedView, wasm: boolean, roun
   if (wasm && rows < GEMM_ROWS) {
     // decoding over a weight in the resident heap: read in place, threaded (resident/matmul_stored.ts)
     const resident = residentMatmulStored(rows, N, K, A, b);
+    if (resident !== null) return new CpuBuffer(resident, "float32");
+  }
+  if (wasm && rows >= GEMM_ROWS) {
+    // prefill over a weight in the resident heap: panels decoded in WebAssembly, threaded GEMM (resident/gemm_stored.ts)
+    const resident = residentGemmStored(rows, N, K, A, b);
     if (resident !== null) return new CpuBuffer(resident, "float32");
   }
   const out = new Float32Array(rows * N);
