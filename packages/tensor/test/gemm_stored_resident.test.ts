@@ -3,6 +3,7 @@ import type { StridedView } from "../src/backend.js";
 import { CpuBackend } from "../src/cpu/backend.js";
 import type { CpuBuffer } from "../src/cpu/buffer.js";
 import { float16BitsToFloat32, float32ToBfloat16Bits, bfloat16BitsToFloat32, float32ToFloat16Bits } from "../src/cpu/half.js";
+import { roundActivationsLikeGgml } from "../src/cpu/kernels/ggml_rounding.js";
 import { residentStats } from "../src/cpu/resident/runtime.js";
 import { QUANT_BLOCKS, type DType } from "../src/dtype.js";
 import { dequantizeBlocks, quantizeBlocks } from "../src/quant/index.js";
@@ -15,8 +16,9 @@ import { randomF32 } from "./cpu-helpers.js";
 // agree bit for bit and the panels change nothing). minWorkPerThread 0 splits even small products.
 
 const backends = [1, 2, 3].map((threads) => new CpuBackend({ threads, minWorkPerThread: 0 }));
+const ggml = [1, 2, 3].map((threads) => new CpuBackend({ threads, minWorkPerThread: 0, activationRounding: "ggml" }));
 afterAll(() => {
-  for (const b of backends) b.close();
+  for (const b of [...backends, ...ggml]) b.close();
 });
 
 type Stored = "float16" | "bfloat16" | "q8_0" | "q4_0" | "q6_k" | "q4_k";
@@ -88,7 +90,7 @@ describe("resident GEMM over a stored weight (prefill)", () => {
     [17, 300, 512, 3],
     [64, 129, 768, 0],
     [130, 65, 256, 1],
-    [200, 1000, 512, 0],
+    [200, 600, 512, 0],
   ] as const;
   for (const dtype of ["float16", "bfloat16", "q8_0", "q4_0", "q6_k", "q4_k"] as const) {
     it(`${dtype}: the same bits on 1, 2 and 3 threads, and as the float32 GEMM of the decoded weight`, () => {
@@ -158,4 +160,67 @@ describe("resident GEMM over a stored weight (prefill)", () => {
       expect(got.value, dtype).toEqual(want);
     }
   });
+
+  // activationRounding "ggml": the activations are rounded as llama.cpp rounds them (float16,
+  // bfloat16, Q8_0 blocks: in WebAssembly; Q8_K for the K-quants: in JS) before the same GEMM, so
+  // the product is the float32 GEMM of roundActivationsLikeGgml's rows and the decoded weight, bit
+  // for bit. The activations hold the cases a rounding can get wrong: ties (to even), float16
+  // subnormals and values that round to zero, Q8_0 blocks that are all zero, tiny (a float16
+  // subnormal scale) or huge.
+  function awkwardActivations(rows: number, K: number, seed: number): Float32Array {
+    const x = randomF32(rows * K, seed);
+    const specials = [
+      1 + 2 ** -11,
+      1 + 3 * 2 ** -11,
+      -(2 + 2 ** -10),
+      1 + 2 ** -8,
+      1 + 3 * 2 ** -8,
+      3e-6,
+      -4e-7,
+      2 ** -25,
+      3 * 2 ** -26,
+      1e-9,
+      0,
+      -0,
+      6e4,
+      65504,
+    ];
+    for (let i = 0; i < rows * K; i += 7) x[i] = specials[(i / 7) % specials.length]!;
+    for (let j = 0; j < 32; j++) {
+      x[32 + j] = 0; // an all-zero block
+      x[64 + j] = (j - 16) * 1e-7; // a float16-subnormal scale
+      x[96 + j] = j === 0 ? 127 : (j % 2 ? 1 : -1) * (j + 0.5); // x * 127 / amax lands on halves: ties
+      x[128 + j] = (j - 10) * 3e3; // large
+    }
+    return x;
+  }
+  for (const dtype of ["float16", "bfloat16", "q8_0", "q4_0", "q6_k", "q4_k"] as const) {
+    it(`${dtype}, ggml rounding: the float32 GEMM of the rounded activations, the same bits on 1, 2 and 3 threads`, () => {
+      let seed = 70;
+      for (const [rows, N, K] of [
+        [16, 40, 256],
+        [33, 129, 512],
+        [100, 300, 768],
+      ] as const) {
+        const where = `${rows} x ${K} @ [${N}, ${K}]^T`;
+        const x = awkwardActivations(rows, K, seed++);
+        const { data, values } = encode(dtype, randomF32(N * K, seed++), seed++);
+        const results = ggml.map((be) => {
+          const t = product(be, x, rows, K, data, dtype, N, 0);
+          const rounds =
+            dtype === "q6_k" || dtype === "q4_k"
+              ? []
+              : [dtype.startsWith("q") ? "round_q8_0" : dtype === "float16" ? "round_f16" : "round_bf16"];
+          expect(t.calls.sort(), where).toEqual([`gemm_${dtype}`, ...rounds].sort());
+          return t.value;
+        });
+        expect(results[1], `${where}: 2 threads`).toEqual(results[0]);
+        expect(results[2], `${where}: 3 threads`).toEqual(results[0]);
+        const rounded = roundActivationsLikeGgml(x, rows, K, dtype);
+        expect(rounded, "the activations are changed by rounding").not.toEqual(x);
+        const want = product(backends[0]!, rounded, rows, K, values, "float32", N, 0).value;
+        expect(results[0], where).toEqual(want);
+      }
+    });
+  }
 });

@@ -47,15 +47,16 @@ export function matmulStored(a: StridedView, b: StridedView, wasm: boolean, roun
     );
   }
   let A = contiguousData(a) as Float32Array; // activations: already contiguous in practice
+  if (wasm && rows >= GEMM_ROWS) {
+    // prefill over a weight in the resident heap: panels decoded in WebAssembly, threaded GEMM,
+    // activations rounded there in ggml mode (resident/gemm_stored.ts)
+    const resident = residentGemmStored(rows, N, K, A, b, rounding);
+    if (resident !== null) return new CpuBuffer(resident, "float32");
+  }
   if (rounding === "ggml") A = roundActivationsLikeGgml(A, rows, K, b.buffer.dtype);
   if (wasm && rows < GEMM_ROWS) {
     // decoding over a weight in the resident heap: read in place, threaded (resident/matmul_stored.ts)
     const resident = residentMatmulStored(rows, N, K, A, b);
-    if (resident !== null) return new CpuBuffer(resident, "float32");
-  }
-  if (wasm && rows >= GEMM_ROWS) {
-    // prefill over a weight in the resident heap: panels decoded in WebAssembly, threaded GEMM (resident/gemm_stored.ts)
-    const resident = residentGemmStored(rows, N, K, A, b);
     if (resident !== null) return new CpuBuffer(resident, "float32");
   }
   const out = new Float32Array(rows * N);

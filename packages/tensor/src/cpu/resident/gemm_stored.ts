@@ -3,6 +3,9 @@ import { QUANT_BLOCKS } from "../../dtype.js";
 import { viewData } from "../buffer.js";
 import { KC, MC, NC } from "../wasm/gemm_resident_module.js";
 import { PANEL_DTYPES, type PanelDType } from "../wasm/gemm_stored_resident_module.js";
+import { roundActivationsLikeGgml } from "../kernels/ggml_rounding.js";
+import type { ActivationRounding } from "../kernels/matmul_stored.js";
+import { roundActivationsResident } from "./ggml_rounding.js";
 import { kernel, type KernelRef } from "./modules.js";
 import { Operands } from "./operands.js";
 import { activeRuntime, splitRange } from "./runtime.js";
@@ -25,10 +28,19 @@ const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
  * W's rows, decodes them panel by panel into float32 scratch in WebAssembly and runs the float32
  * GEMM on each panel, so no float32 copy of W exists beyond a panel a thread. Every output is the
  * float32 GEMM's over the decoded weight (the same bits for any thread count, and as decoding all
- * of W then multiplying). b is the [K, N] view of W (K stride 1, rows sbn apart). Null (nothing
- * done) where there is no runtime, W is not in the heap, or the dtype or layout has no kernel.
+ * of W then multiplying). With `rounding` "ggml", A is first rounded as llama.cpp rounds it (in
+ * WebAssembly where a kernel does it, see resident/ggml_rounding.ts). b is the [K, N] view of W
+ * (K stride 1, rows sbn apart). Null (nothing done) where there is no runtime, W is not in the
+ * heap, or the dtype or layout has no kernel.
  */
-export function residentGemmStored(rows: number, N: number, K: number, A: Float32Array, b: StridedView): Float32Array | null {
+export function residentGemmStored(
+  rows: number,
+  N: number,
+  K: number,
+  A: Float32Array,
+  b: StridedView,
+  rounding: ActivationRounding = "none",
+): Float32Array | null {
   const rt = activeRuntime();
   const dtype = b.buffer.dtype;
   if (rt === null || !rt.ready || rows === 0 || N === 0 || K === 0 || !(dtype in KERNELS)) return null;
@@ -46,7 +58,12 @@ export function residentGemmStored(rows: number, N: number, K: number, A: Float3
   const ops = new Operands(rt.heap, home);
   let ok = false;
   try {
-    const x = ops.input(A, 0, rows * K);
+    let x = ops.input(A, 0, rows * K);
+    if (x !== null && rounding === "ggml") {
+      const rounded = ops.scratch(rows * K);
+      if (rounded !== null && roundActivationsResident(home, x, rounded.byteOffset, rows, K, dtype)) x = rounded.byteOffset;
+      else x = ops.input(roundActivationsLikeGgml(A, rows, K, dtype), 0, rows * K);
+    }
     const result = x === null ? null : ops.result(rows * N);
     if (x === null || result === null) return null;
     const kc4 = roundUp(Math.min(KC, K), 4);
