@@ -1,16 +1,22 @@
 // pnpm bench:forward (second part) — decoding and prefill with weights kept as float16, Q8_0 and Q4_0,
 // beside native llama.cpp (node-llama-cpp 3.21.1, its prebuilt CPU build) on the same GGUF file with
-// the same thread count (1). Two shapes with random weights: GPT-2 small (124M) and TinyLlama
-// (1.1B: 22 layers, 2048 wide, grouped-query attention, 32000 vocabulary). Each (shape, dtype,
-// engine) runs in a fresh process that loads the GGUF file, so its peak RSS is that of loading and
-// running that model. GGUF files go to out/bench/gguf (several GB; delete them after).
+// the same thread count. Two shapes with random weights: GPT-2 small (124M) and TinyLlama (1.1B: 22
+// layers, 2048 wide, grouped-query attention, 32000 vocabulary). Ours runs in both activation modes:
+// "default" (float32 activations) and "ggml" (CpuBackend({ activationRounding: "ggml" }): activations
+// rounded as llama.cpp rounds them), with relaxed SIMD where this Node has it (see relaxed_simd.mjs).
+// Each (shape, dtype, threads, engine, mode) runs in a fresh process that loads the GGUF file, so its
+// peak RSS is that of loading and running that model. Prefill is timed after warm-up runs (V8 tiers
+// WebAssembly up in the background), `--repeats` times on a fresh cache: best and median reported.
+// GGUF files go to --gguf-dir (default out/bench/gguf; several GB for TinyLlama; delete them after).
 // Writes out/bench/forward_dtypes.json.
 //
 //   node benchmarks/forward_dtypes.mjs [--quick] [--shapes gpt2,tinyllama] [--dtypes float16,q8_0,q4_0]
+//     [--threads 1,2] [--modes default,ggml] [--repeats 3] [--gguf-dir DIR]
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { relaxedSimdFlags } from "./relaxed_simd.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -22,6 +28,11 @@ const { values: args } = parseArgs({
     quick: { type: "boolean", default: false },
     shapes: { type: "string", default: "gpt2,tinyllama" },
     dtypes: { type: "string", default: "float16,q8_0,q4_0" },
+    threads: { type: "string", default: "1" },
+    modes: { type: "string", default: "default,ggml" },
+    mode: { type: "string", default: "default" },
+    repeats: { type: "string", default: "3" },
+    "gguf-dir": { type: "string" },
   },
 });
 
@@ -71,29 +82,79 @@ function peakRss() {
 
 const promptIds = (n, vocab) => Array.from({ length: n }, (_, i) => (i * 7919 + 13) % vocab);
 
+/**
+ * Best and median of the runs' wall milliseconds, and the best of their CPU milliseconds (this
+ * process's user + system time: on a machine shared with other jobs it moves less than wall time).
+ */
+function summary(ms, cpuMs) {
+  const sorted = [...ms].sort((a, b) => a - b);
+  return { bestMs: sorted[0], medianMs: sorted[Math.floor(sorted.length / 2)], runsMs: ms, bestCpuMs: Math.min(...cpuMs) };
+}
+
+/** CPU milliseconds of this process since `from` (a process.cpuUsage()). */
+const cpuMsSince = (from) => {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1e3;
+};
+
 if (args.child === "ours") {
   const { loadGGUF } = await import("../packages/models/dist/node.js");
-  const { noGrad, tensor } = await import("../packages/tensor/dist/index.js");
+  const { CpuBackend, noGrad, setBackend, tensor } = await import("../packages/tensor/dist/index.js");
+  const backend = new CpuBackend({ threads: Number(args.threads), activationRounding: args.mode === "ggml" ? "ggml" : "none" });
+  setBackend(backend);
   let t = performance.now();
   const { model } = await loadGGUF(args.file);
   const loadMs = performance.now() - t;
   const ids = promptIds(Number(args.prompt), model.config.vocabSize);
-  const result = noGrad(() => {
-    const cache = model.createCache();
-    t = performance.now();
-    let logits = model.forward(tensor([ids], { dtype: "int32" }), { cache, logitsToKeep: 1 });
-    logits.dataSync();
-    const prefillMs = performance.now() - t;
+  const prefill = () =>
+    noGrad(() => {
+      const cache = model.createCache();
+      const cpu = process.cpuUsage();
+      const start = performance.now();
+      const logits = model.forward(tensor([ids], { dtype: "int32" }), { cache, logitsToKeep: 1 });
+      logits.dataSync();
+      return { ms: performance.now() - start, cpuMs: cpuMsSince(cpu), cache, logits };
+    });
+  // warm-up: kernels compiled and tiered up, threads started
+  for (let w = 0; w < 2; w++) {
+    const r = prefill();
+    r.logits.dispose();
+    r.cache.dispose();
+  }
+  const runs = [];
+  const cpuRuns = [];
+  let last = null;
+  for (let i = 0; i < Number(args.repeats); i++) {
+    if (last) {
+      last.logits.dispose();
+      last.cache.dispose();
+    }
+    last = prefill();
+    runs.push(last.ms);
+    cpuRuns.push(last.cpuMs);
+  }
+  const decodeMs = noGrad(() => {
+    let { logits } = last;
     t = performance.now();
     for (let s = 0; s < Number(args.steps); s++) {
       const next = logits.reshape(-1).argmax(0).reshape(1, 1);
       logits.dispose();
-      logits = model.forward(next, { cache });
+      logits = model.forward(next, { cache: last.cache });
       logits.dataSync();
     }
-    return { prefillMs, decodeMs: performance.now() - t };
+    return performance.now() - t;
   });
-  console.log(JSON.stringify({ ...result, loadMs, maxRssBytes: peakRss() }));
+  console.log(
+    JSON.stringify({
+      ...summary(runs, cpuRuns),
+      decodeMs,
+      loadMs,
+      maxRssBytes: peakRss(),
+      threads: backend.threads,
+      relaxedSimd: backend.relaxedSimd,
+    }),
+  );
+  backend.close();
   process.exit(0);
 }
 
@@ -103,22 +164,36 @@ if (args.child === "llama.cpp") {
   let t = performance.now();
   const model = await llama.loadModel({ modelPath: args.file, gpuLayers: 0 });
   const loadMs = performance.now() - t;
-  const context = await model.createContext({ contextSize: 512, threads: 1, batchSize: 512 });
+  const threads = Number(args.threads);
+  const context = await model.createContext({ contextSize: 512, threads: { ideal: threads, min: threads }, batchSize: 512 });
   const sequence = context.getSequence();
   const ids = promptIds(Number(args.prompt), Number(args.vocab));
-  t = performance.now();
-  const first = await sequence.controlledEvaluate(
-    ids.map((id, i) => (i === ids.length - 1 ? [id, { generateNext: { token: true, options: { temperature: 0 } } }] : id)),
-  );
-  const prefillMs = performance.now() - t;
-  let next = first[ids.length - 1].next.token;
+  const prefill = async () => {
+    await sequence.clearHistory();
+    const cpu = process.cpuUsage();
+    const start = performance.now();
+    const out = await sequence.controlledEvaluate(
+      ids.map((id, i) => (i === ids.length - 1 ? [id, { generateNext: { token: true, options: { temperature: 0 } } }] : id)),
+    );
+    return { ms: performance.now() - start, cpuMs: cpuMsSince(cpu), next: out[ids.length - 1].next.token };
+  };
+  await prefill(); // warm-up, as ours
+  const runs = [];
+  const cpuRuns = [];
+  let next;
+  for (let i = 0; i < Number(args.repeats); i++) {
+    const r = await prefill();
+    runs.push(r.ms);
+    cpuRuns.push(r.cpuMs);
+    next = r.next;
+  }
   t = performance.now();
   for (let s = 0; s < Number(args.steps); s++) {
     const out = await sequence.controlledEvaluate([[next, { generateNext: { token: true, options: { temperature: 0 } } }]]);
     next = out[0].next.token;
   }
   const decodeMs = performance.now() - t;
-  console.log(JSON.stringify({ prefillMs, decodeMs, loadMs, maxRssBytes: peakRss() }));
+  console.log(JSON.stringify({ ...summary(runs, cpuRuns), decodeMs, loadMs, maxRssBytes: peakRss(), threads: context.currentThreads }));
   process.exit(0);
 }
 
@@ -127,7 +202,7 @@ const root = resolve(import.meta.dirname, "..");
 const { createModel, quantize } = await import("../packages/models/dist/index.js");
 const { saveGGUF } = await import("../packages/models/dist/node.js");
 const { BYTE_TO_CHAR } = await import("../packages/tokenizer/dist/index.js");
-const dir = join(root, "out/bench/gguf");
+const dir = resolve(args["gguf-dir"] ?? join(root, "out/bench/gguf"));
 mkdirSync(dir, { recursive: true });
 
 /** A byte-level vocabulary of `n` tokens for llama.cpp to load (the benchmark feeds ids directly). */
@@ -157,51 +232,68 @@ for (const shapeName of args.shapes.split(",")) {
       model.dispose();
       console.log(`wrote ${file} in ${((performance.now() - t) / 1e3).toFixed(0)} s`);
     }
-    const row = { shape: shapeName, dtype, prompt, steps, threads: 1 };
-    for (const engine of ["ours", "llama.cpp"]) {
-      const out = execFileSync(
-        process.execPath,
-        [
-          import.meta.filename,
-          "--child",
-          engine,
-          "--file",
-          file,
-          "--prompt",
-          String(prompt),
+    for (const threads of args.threads.split(",").map(Number)) {
+      const row = { shape: shapeName, dtype, prompt, steps, threads, ours: {} };
+      const run = (engine, mode) => {
+        const flags = engine === "ours" ? relaxedSimdFlags : [];
+        const argv = [...flags, import.meta.filename, "--child", engine, "--mode", mode, "--file", file, "--prompt", String(prompt)];
+        argv.push(
           "--steps",
           String(steps),
           "--vocab",
           String(shape.config.vocab_size),
-        ],
-        {
-          encoding: "utf8",
-          stdio: ["ignore", "pipe", "inherit"],
-          maxBuffer: 1 << 24,
-        },
-      );
-      const r = JSON.parse(out.trim().split("\n").pop());
-      row[engine] = {
-        decodeTokensPerSecond: (steps / r.decodeMs) * 1e3,
-        prefillTokensPerSecond: (prompt / r.prefillMs) * 1e3,
-        loadMs: r.loadMs,
-        peakRssMB: r.maxRssBytes / 2 ** 20,
+          "--threads",
+          String(threads),
+          "--repeats",
+          args.repeats,
+        );
+        const out = execFileSync(process.execPath, argv, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 24 });
+        const r = JSON.parse(out.trim().split("\n").pop());
+        return {
+          prefillTokensPerSecond: (prompt / r.bestMs) * 1e3,
+          prefillTokensPerSecondMedian: (prompt / r.medianMs) * 1e3,
+          prefillRunsMs: r.runsMs,
+          prefillTokensPerCpuSecond: (prompt / r.bestCpuMs) * 1e3,
+          decodeTokensPerSecond: (steps / r.decodeMs) * 1e3,
+          loadMs: r.loadMs,
+          peakRssMB: r.maxRssBytes / 2 ** 20,
+          threads: r.threads,
+          ...(r.relaxedSimd === undefined ? {} : { relaxedSimd: r.relaxedSimd }),
+        };
       };
+      // llama.cpp between our two modes, so a change in the machine's load shows in the ratios
+      const modes = args.modes.split(",");
+      row.ours[modes[0]] = run("ours", modes[0]);
+      row["llama.cpp"] = run("llama.cpp", "default");
+      for (const mode of modes.slice(1)) row.ours[mode] = run("ours", mode);
+      const peer = row["llama.cpp"];
+      const f = (x) => x.toFixed(x < 10 ? 2 : 1);
+      console.log(
+        `${shapeName.padEnd(9)} ${dtype.padEnd(7)} ${threads} thread${threads > 1 ? "s" : " "}: llama.cpp prefill ${f(peer.prefillTokensPerSecond)} tok/s, decode ${f(peer.decodeTokensPerSecond)}, peak RSS ${peer.peakRssMB.toFixed(0)} MB`,
+      );
+      row.prefillRatio = {};
+      row.prefillCpuRatio = {};
+      row.decodeRatio = {};
+      for (const mode of modes) {
+        const ours = row.ours[mode];
+        row.prefillRatio[mode] = ours.prefillTokensPerSecond / peer.prefillTokensPerSecond;
+        row.prefillCpuRatio[mode] = ours.prefillTokensPerCpuSecond / peer.prefillTokensPerCpuSecond;
+        row.decodeRatio[mode] = ours.decodeTokensPerSecond / peer.decodeTokensPerSecond;
+        console.log(
+          `${"".padEnd(27)}ours ${mode.padEnd(7)} prefill ${f(ours.prefillTokensPerSecond)} tok/s (${row.prefillRatio[mode].toFixed(2)}x; median ${f(ours.prefillTokensPerSecondMedian)}; ` +
+            `per CPU-second ${f(ours.prefillTokensPerCpuSecond)} vs ${f(peer.prefillTokensPerCpuSecond)}: ${row.prefillCpuRatio[mode].toFixed(2)}x), ` +
+            `decode ${f(ours.decodeTokensPerSecond)} (${row.decodeRatio[mode].toFixed(2)}x), peak RSS ${ours.peakRssMB.toFixed(0)} MB`,
+        );
+      }
+      rows.push(row);
     }
-    row.decodeRatio = row.ours.decodeTokensPerSecond / row["llama.cpp"].decodeTokensPerSecond;
-    row.prefillRatio = row.ours.prefillTokensPerSecond / row["llama.cpp"].prefillTokensPerSecond;
-    rows.push(row);
-    const f = (x) => x.toFixed(x < 10 ? 2 : 1);
-    console.log(
-      `${shapeName.padEnd(9)} ${dtype.padEnd(7)} decode ours ${f(row.ours.decodeTokensPerSecond)} tok/s, llama.cpp ${f(row["llama.cpp"].decodeTokensPerSecond)} (${row.decodeRatio.toFixed(2)}x); ` +
-        `prefill ${f(row.ours.prefillTokensPerSecond)} vs ${f(row["llama.cpp"].prefillTokensPerSecond)} (${row.prefillRatio.toFixed(2)}x); ` +
-        `peak RSS ${row.ours.peakRssMB.toFixed(0)} MB vs ${row["llama.cpp"].peakRssMB.toFixed(0)} MB`,
-    );
   }
 }
 mkdirSync(join(root, "out/bench"), { recursive: true });
 writeFileSync(
   join(root, "out/bench/forward_dtypes.json"),
-  JSON.stringify({ node: process.version, date: new Date().toISOString(), rows }, null, 2),
+  JSON.stringify({ node: process.version, relaxedSimdFlags, date: new Date().toISOString(), rows }, null, 2),
 );
-console.log("wrote out/bench/forward_dtypes.json (one thread each; the machine is shared, so figures are noisy)");
+console.log(
+  "wrote out/bench/forward_dtypes.json (prefill: best of --repeats after warm-up; the machine may be shared, so figures are noisy)",
+);

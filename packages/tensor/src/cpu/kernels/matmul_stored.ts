@@ -7,6 +7,7 @@ import { gemmWasmF32 } from "../wasm/gemm.js";
 import { gemmF32 } from "./gemm.js";
 import { gemvStoredWasm } from "../wasm/gemv_stored.js";
 import { residentMatmulStored } from "../resident/matmul_stored.js";
+import { residentGemmStored } from "../resident/gemm_stored.js";
 import { roundActivationsLikeGgml } from "./ggml_rounding.js";
 
 /** How activations meet a stored weight: as they are (float32), or rounded as llama.cpp rounds them (see ggml_rounding.ts). */
@@ -46,6 +47,12 @@ export function matmulStored(a: StridedView, b: StridedView, wasm: boolean, roun
     );
   }
   let A = contiguousData(a) as Float32Array; // activations: already contiguous in practice
+  if (wasm && rows >= GEMM_ROWS) {
+    // prefill over a weight in the resident heap: panels decoded in WebAssembly, threaded GEMM,
+    // activations rounded there in ggml mode (resident/gemm_stored.ts)
+    const resident = residentGemmStored(rows, N, K, A, b, rounding);
+    if (resident !== null) return new CpuBuffer(resident, "float32");
+  }
   if (rounding === "ggml") A = roundActivationsLikeGgml(A, rows, K, b.buffer.dtype);
   if (wasm && rows < GEMM_ROWS) {
     // decoding over a weight in the resident heap: read in place, threaded (resident/matmul_stored.ts)

@@ -7,6 +7,8 @@ import { binaryFunctions } from "../wasm/binary_module.js";
 import { activationFunctions } from "../wasm/activation_module.js";
 import { trainFunctions } from "../wasm/train_module.js";
 import { storedGemvFunctions } from "../wasm/gemv_stored_resident_module.js";
+import { storedGemmFunctions } from "../wasm/gemm_stored_resident_module.js";
+import { ggmlRoundingFunctions } from "../wasm/ggml_rounding_module.js";
 
 /**
  * The WASM modules the resident kernels call, each built in four variants: for shared memories
@@ -27,6 +29,8 @@ const SPECS: readonly ModuleSpec[] = [
   { name: "activations", build: activationFunctions },
   { name: "train", build: trainFunctions },
   { name: "stored", build: storedGemvFunctions },
+  { name: "gemm_stored", build: storedGemmFunctions },
+  { name: "ggml_rounding", build: ggmlRoundingFunctions },
 ];
 
 /** A function of one of the modules, as threads name it: module and export positions. */
