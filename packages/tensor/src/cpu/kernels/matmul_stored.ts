@@ -7,6 +7,7 @@ import { gemmWasmF32 } from "../wasm/gemm.js";
 import { gemmF32 } from "./gemm.js";
 import { gemvStoredWasm } from "../wasm/gemv_stored.js";
 import { residentMatmulStored } from "../resident/matmul_stored.js";
+import { residentMatmulStoredQ8 } from "../resident/matmul_stored_q8.js";
 import { roundActivationsLikeGgml } from "./ggml_rounding.js";
 
 /** How activations meet a stored weight: as they are (float32), or rounded as llama.cpp rounds them (see ggml_rounding.ts). */
@@ -46,6 +47,11 @@ export function matmulStored(a: StridedView, b: StridedView, wasm: boolean, roun
     );
   }
   let A = contiguousData(a) as Float32Array; // activations: already contiguous in practice
+  if (rounding === "ggml" && wasm && rows < GEMM_ROWS) {
+    // decoding over Q8_0 / Q4_0 as llama.cpp does: activations quantized to Q8_0, int8 dot products (resident/matmul_stored_q8.ts)
+    const q8 = residentMatmulStoredQ8(rows, N, K, A, b);
+    if (q8 !== null) return new CpuBuffer(q8, "float32");
+  }
   if (rounding === "ggml") A = roundActivationsLikeGgml(A, rows, K, b.buffer.dtype);
   if (wasm && rows < GEMM_ROWS) {
     // decoding over a weight in the resident heap: read in place, threaded (resident/matmul_stored.ts)

@@ -7,6 +7,7 @@ import { binaryFunctions } from "../wasm/binary_module.js";
 import { activationFunctions } from "../wasm/activation_module.js";
 import { trainFunctions } from "../wasm/train_module.js";
 import { storedGemvFunctions } from "../wasm/gemv_stored_resident_module.js";
+import { q8GemvFunctions } from "../wasm/gemv_q8_resident_module.js";
 
 /**
  * The WASM modules the resident kernels call, each built in four variants: for shared memories
@@ -27,6 +28,7 @@ const SPECS: readonly ModuleSpec[] = [
   { name: "activations", build: activationFunctions },
   { name: "train", build: trainFunctions },
   { name: "stored", build: storedGemvFunctions },
+  { name: "q8", build: q8GemvFunctions },
 ];
 
 /** A function of one of the modules, as threads name it: module and export positions. */
