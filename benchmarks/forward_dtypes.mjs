@@ -1,16 +1,22 @@
 // pnpm bench:forward (second part) — decoding and prefill with weights kept as float16, Q8_0 and Q4_0,
 // beside native llama.cpp (node-llama-cpp 3.21.1, its prebuilt CPU build) on the same GGUF file with
-// the same thread count (1). Two shapes with random weights: GPT-2 small (124M) and TinyLlama
+// the same thread count (1, or --threads 1,2). Ours runs twice: as it computes by default (float32
+// activations) and as llama.cpp computes (CpuBackend({ activationRounding: "ggml" }): each
+// activation row rounded to the weight's vec_dot_type, for Q8_0 / Q4_0 int8 dot products on Q8_0
+// activations), with relaxed SIMD where this Node takes the flag (see relaxed_simd.mjs). Decoding
+// is timed after warm-up steps on every engine (V8 tiers wasm up to TurboFan after a while). Two shapes with random weights: GPT-2 small (124M) and TinyLlama
 // (1.1B: 22 layers, 2048 wide, grouped-query attention, 32000 vocabulary). Each (shape, dtype,
 // engine) runs in a fresh process that loads the GGUF file, so its peak RSS is that of loading and
 // running that model. GGUF files go to out/bench/gguf (several GB; delete them after).
 // Writes out/bench/forward_dtypes.json.
 //
-//   node benchmarks/forward_dtypes.mjs [--quick] [--shapes gpt2,tinyllama] [--dtypes float16,q8_0,q4_0]
+//   node benchmarks/forward_dtypes.mjs [--quick] [--shapes gpt2,tinyllama] [--dtypes float16,q8_0,q4_0] [--threads 1,2]
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { relaxedSimdFlags } from "./relaxed_simd.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -18,7 +24,10 @@ const { values: args } = parseArgs({
     file: { type: "string" },
     prompt: { type: "string" },
     steps: { type: "string" },
+    warmup: { type: "string" },
+    rounding: { type: "string", default: "none" },
     vocab: { type: "string" },
+    threads: { type: "string", default: "1" },
     quick: { type: "boolean", default: false },
     shapes: { type: "string", default: "gpt2,tinyllama" },
     dtypes: { type: "string", default: "float16,q8_0,q4_0" },
@@ -37,7 +46,8 @@ const SHAPES = {
       activation_function: "gelu_new",
     },
     prompt: 128,
-    steps: 16,
+    steps: 32,
+    warmup: 16,
   },
   tinyllama: {
     config: {
@@ -55,6 +65,7 @@ const SHAPES = {
     },
     prompt: 64,
     steps: 4,
+    warmup: 2,
   },
 };
 
@@ -69,11 +80,23 @@ function peakRss() {
   return Number(line.split(/\s+/)[1]) * 1024;
 }
 
+/**
+ * CPU milliseconds this process (all its threads: llama.cpp computes on native ones) spent since
+ * `since`: on one thread, tokens per CPU-second are what a quiet machine gives, less disturbed by
+ * other load than wall time.
+ */
+function cpuMs(since) {
+  const c = process.cpuUsage(since);
+  return (c.user + c.system) / 1000;
+}
+
 const promptIds = (n, vocab) => Array.from({ length: n }, (_, i) => (i * 7919 + 13) % vocab);
 
 if (args.child === "ours") {
   const { loadGGUF } = await import("../packages/models/dist/node.js");
-  const { noGrad, tensor } = await import("../packages/tensor/dist/index.js");
+  const { CpuBackend, noGrad, setBackend, tensor } = await import("../packages/tensor/dist/index.js");
+  // threads from LLM_TENSOR_THREADS (set by the parent)
+  if (args.rounding === "ggml") setBackend(new CpuBackend({ activationRounding: "ggml" }));
   let t = performance.now();
   const { model } = await loadGGUF(args.file);
   const loadMs = performance.now() - t;
@@ -84,14 +107,16 @@ if (args.child === "ours") {
     let logits = model.forward(tensor([ids], { dtype: "int32" }), { cache, logitsToKeep: 1 });
     logits.dataSync();
     const prefillMs = performance.now() - t;
-    t = performance.now();
-    for (let s = 0; s < Number(args.steps); s++) {
+    let decodeStart = 0;
+    let decodeCpu = process.cpuUsage();
+    for (let s = 0; s < Number(args.warmup) + Number(args.steps); s++) {
+      if (s === Number(args.warmup)) [decodeStart, decodeCpu] = [performance.now(), process.cpuUsage()];
       const next = logits.reshape(-1).argmax(0).reshape(1, 1);
       logits.dispose();
       logits = model.forward(next, { cache });
       logits.dataSync();
     }
-    return { prefillMs, decodeMs: performance.now() - t };
+    return { prefillMs, decodeMs: performance.now() - decodeStart, decodeCpuMs: cpuMs(decodeCpu) };
   });
   console.log(JSON.stringify({ ...result, loadMs, maxRssBytes: peakRss() }));
   process.exit(0);
@@ -103,7 +128,7 @@ if (args.child === "llama.cpp") {
   let t = performance.now();
   const model = await llama.loadModel({ modelPath: args.file, gpuLayers: 0 });
   const loadMs = performance.now() - t;
-  const context = await model.createContext({ contextSize: 512, threads: 1, batchSize: 512 });
+  const context = await model.createContext({ contextSize: 512, threads: Number(process.env.LLM_TENSOR_THREADS), batchSize: 512 });
   const sequence = context.getSequence();
   const ids = promptIds(Number(args.prompt), Number(args.vocab));
   t = performance.now();
@@ -112,13 +137,15 @@ if (args.child === "llama.cpp") {
   );
   const prefillMs = performance.now() - t;
   let next = first[ids.length - 1].next.token;
-  t = performance.now();
-  for (let s = 0; s < Number(args.steps); s++) {
+  let decodeStart = 0;
+  let decodeCpu = process.cpuUsage();
+  for (let s = 0; s < Number(args.warmup) + Number(args.steps); s++) {
+    if (s === Number(args.warmup)) [decodeStart, decodeCpu] = [performance.now(), process.cpuUsage()];
     const out = await sequence.controlledEvaluate([[next, { generateNext: { token: true, options: { temperature: 0 } } }]]);
     next = out[0].next.token;
   }
-  const decodeMs = performance.now() - t;
-  console.log(JSON.stringify({ prefillMs, decodeMs, loadMs, maxRssBytes: peakRss() }));
+  const decodeMs = performance.now() - decodeStart;
+  console.log(JSON.stringify({ prefillMs, decodeMs, decodeCpuMs: cpuMs(decodeCpu), loadMs, maxRssBytes: peakRss() }));
   process.exit(0);
 }
 
@@ -127,6 +154,7 @@ const root = resolve(import.meta.dirname, "..");
 const { createModel, quantize } = await import("../packages/models/dist/index.js");
 const { saveGGUF } = await import("../packages/models/dist/node.js");
 const { BYTE_TO_CHAR } = await import("../packages/tokenizer/dist/index.js");
+// (out/bench/gguf may be a link to another checkout's: the files take a while to write)
 const dir = join(root, "out/bench/gguf");
 mkdirSync(dir, { recursive: true });
 
@@ -148,7 +176,8 @@ for (const shapeName of args.shapes.split(",")) {
   const shape = SHAPES[shapeName];
   const prompt = args.quick ? 16 : shape.prompt;
   const steps = args.quick ? 2 : shape.steps;
-  for (const dtype of args.dtypes.split(",")) {
+  const warmup = args.quick ? 2 : shape.warmup;
+  for (const [dtype, threads] of args.dtypes.split(",").flatMap((d) => args.threads.split(",").map((n) => [d, Number(n)]))) {
     const file = join(dir, `${shapeName}-${dtype}.gguf`);
     if (!existsSync(file)) {
       const t = performance.now();
@@ -157,14 +186,19 @@ for (const shapeName of args.shapes.split(",")) {
       model.dispose();
       console.log(`wrote ${file} in ${((performance.now() - t) / 1e3).toFixed(0)} s`);
     }
-    const row = { shape: shapeName, dtype, prompt, steps, threads: 1 };
-    for (const engine of ["ours", "llama.cpp"]) {
+    const row = { shape: shapeName, dtype, prompt, warmup, steps, threads, loadAverage: loadavg()[0] };
+    for (const engine of ["ours", "ours ggml", "llama.cpp"]) {
       const out = execFileSync(
         process.execPath,
         [
+          ...(engine === "llama.cpp" ? [] : relaxedSimdFlags),
           import.meta.filename,
           "--child",
-          engine,
+          engine === "llama.cpp" ? engine : "ours",
+          "--rounding",
+          engine === "ours ggml" ? "ggml" : "none",
+          "--warmup",
+          String(warmup),
           "--file",
           file,
           "--prompt",
@@ -178,11 +212,13 @@ for (const shapeName of args.shapes.split(",")) {
           encoding: "utf8",
           stdio: ["ignore", "pipe", "inherit"],
           maxBuffer: 1 << 24,
+          env: { ...process.env, LLM_TENSOR_THREADS: String(threads) },
         },
       );
       const r = JSON.parse(out.trim().split("\n").pop());
       row[engine] = {
         decodeTokensPerSecond: (steps / r.decodeMs) * 1e3,
+        decodeTokensPerCpuSecond: (steps / r.decodeCpuMs) * 1e3,
         prefillTokensPerSecond: (prompt / r.prefillMs) * 1e3,
         loadMs: r.loadMs,
         peakRssMB: r.maxRssBytes / 2 ** 20,
@@ -190,18 +226,25 @@ for (const shapeName of args.shapes.split(",")) {
     }
     row.decodeRatio = row.ours.decodeTokensPerSecond / row["llama.cpp"].decodeTokensPerSecond;
     row.prefillRatio = row.ours.prefillTokensPerSecond / row["llama.cpp"].prefillTokensPerSecond;
+    row.decodeRatioGgml = row["ours ggml"].decodeTokensPerSecond / row["llama.cpp"].decodeTokensPerSecond;
+    row.decodeCpuRatio = row.ours.decodeTokensPerCpuSecond / row["llama.cpp"].decodeTokensPerCpuSecond;
+    row.decodeCpuRatioGgml = row["ours ggml"].decodeTokensPerCpuSecond / row["llama.cpp"].decodeTokensPerCpuSecond;
+    row.prefillRatioGgml = row["ours ggml"].prefillTokensPerSecond / row["llama.cpp"].prefillTokensPerSecond;
     rows.push(row);
     const f = (x) => x.toFixed(x < 10 ? 2 : 1);
     console.log(
-      `${shapeName.padEnd(9)} ${dtype.padEnd(7)} decode ours ${f(row.ours.decodeTokensPerSecond)} tok/s, llama.cpp ${f(row["llama.cpp"].decodeTokensPerSecond)} (${row.decodeRatio.toFixed(2)}x); ` +
-        `prefill ${f(row.ours.prefillTokensPerSecond)} vs ${f(row["llama.cpp"].prefillTokensPerSecond)} (${row.prefillRatio.toFixed(2)}x); ` +
+      `${shapeName.padEnd(9)} ${dtype.padEnd(7)} ${threads} thread${threads > 1 ? "s" : " "} decode ours ${f(row.ours.decodeTokensPerSecond)} tok/s (${row.decodeRatio.toFixed(2)}x), ` +
+        `ggml-rounded ${f(row["ours ggml"].decodeTokensPerSecond)} (${row.decodeRatioGgml.toFixed(2)}x), llama.cpp ${f(row["llama.cpp"].decodeTokensPerSecond)}; ` +
+        `per CPU-second ${f(row.ours.decodeTokensPerCpuSecond)} (${row.decodeCpuRatio.toFixed(2)}x) / ${f(row["ours ggml"].decodeTokensPerCpuSecond)} (${row.decodeCpuRatioGgml.toFixed(2)}x) vs ${f(row["llama.cpp"].decodeTokensPerCpuSecond)}; ` +
+        `prefill ${f(row.ours.prefillTokensPerSecond)} / ${f(row["ours ggml"].prefillTokensPerSecond)} vs ${f(row["llama.cpp"].prefillTokensPerSecond)} (${row.prefillRatio.toFixed(2)}x); ` +
         `peak RSS ${row.ours.peakRssMB.toFixed(0)} MB vs ${row["llama.cpp"].peakRssMB.toFixed(0)} MB`,
     );
   }
 }
 mkdirSync(join(root, "out/bench"), { recursive: true });
 writeFileSync(
-  join(root, "out/bench/forward_dtypes.json"),
-  JSON.stringify({ node: process.version, date: new Date().toISOString(), rows }, null, 2),
+  join(root, "out/bench/forward_dtypes.json.tmp"),
+  JSON.stringify({ node: process.version, oursNodeFlags: relaxedSimdFlags, date: new Date().toISOString(), rows }, null, 2),
 );
-console.log("wrote out/bench/forward_dtypes.json (one thread each; the machine is shared, so figures are noisy)");
+renameSync(join(root, "out/bench/forward_dtypes.json.tmp"), join(root, "out/bench/forward_dtypes.json"));
+console.log("wrote out/bench/forward_dtypes.json (a shared machine makes figures noisy: see loadAverage)");
