@@ -140,7 +140,7 @@ function gemvBlocks(kind: "q8_0" | "q4_0"): FuncDef {
 }
 
 function gemvHalf(kind: "f16" | "bf16"): FuncDef {
-  const [acc, pw, px, j, v, xi, yi, i, rest] = [9, 10, 11, 12, 13, 14, 15, 16, 17];
+  const [acc, pw, px, j, xi, yi, i, rest] = [9, 10, 11, 12, 13, 14, 15, 16];
   const f = new ResidentStoredCode();
   /** acc += the four halves at pw + 8 g, as float32, times x at px + 16 g. */
   const group = (g: number): void => {
@@ -188,7 +188,7 @@ function gemvHalf(kind: "f16" | "bf16"): FuncDef {
     f.localGet(rest).i32Const(1).i32Sub().localTee(rest).brIf(0);
     f.end().end();
   });
-  return { name: `gemv_${kind}`, params: PARAMS, locals: [v128, i32, i32, i32, v128, i32, i32, i32, i32], body: f };
+  return { name: `gemv_${kind}`, params: PARAMS, locals: [v128, i32, i32, i32, i32, i32, i32, i32], body: f };
 }
 
 function gemvQ6K(): FuncDef {
