@@ -39,7 +39,9 @@ function traced<T>(fn: () => T): { value: T; calls: string[]; workerParts: numbe
   return { value, calls, workerParts: residentStats.workerParts - workerParts };
 }
 
-function matmul(be: CpuBackend, x: Float32Array, rows: number, K: number, w: Uint8Array, dtype: "q8_0" | "q4_0", N: number, first: number) {
+type Int8DType = "q8_0" | "q4_0" | "q6_k";
+
+function matmul(be: CpuBackend, x: Float32Array, rows: number, K: number, w: Uint8Array, dtype: Int8DType, N: number, first: number) {
   const a: StridedView = { buffer: be.upload(x, "float32"), shape: [rows, K], strides: [K, 1], offset: 0 };
   const b: StridedView = { buffer: be.upload(w, dtype) as CpuBuffer, shape: [K, N], strides: [1, K], offset: first * K };
   return traced(() => be.readSync(be.matmul(a, b)) as Float32Array);
@@ -60,12 +62,18 @@ function activations(rows: number, K: number, seed: number): Float32Array {
     }
     if (kind === 6) x[blk * 32 + 5] = 300;
   }
+  // Q8_K takes super-blocks of 256: one all zero, one whose largest magnitude comes twice, with both signs
+  if (K % 256 === 0 && rows * K >= 1024) {
+    x.fill(0, 256, 512);
+    x[520] = -40;
+    x[700] = 40;
+  }
   return x;
 }
 
-describe("int8 GEMV over Q8_0 / Q4_0 weights (activationRounding ggml, decoding)", () => {
+describe("int8 GEMV over Q8_0 / Q4_0 / Q6_K weights (activationRounding ggml, decoding)", () => {
   // [rows, N, K, first]: K multiples of 32 but mostly not of 128 (blocks left over after groups of four)
-  const shapes = [
+  const shapes32 = [
     [1, 1, 32, 0],
     [1, 37, 96, 0],
     [2, 40, 64, 3],
@@ -76,7 +84,17 @@ describe("int8 GEMV over Q8_0 / Q4_0 weights (activationRounding ggml, decoding)
     // large enough that each thread's part outlasts a worker's wake-up
     [2, 2048, 512, 0],
   ] as const;
-  for (const dtype of ["q8_0", "q4_0"] as const) {
+  const shapes256 = [
+    [1, 1, 256, 0],
+    [1, 37, 256, 0],
+    [3, 70, 512, 2],
+    [15, 129, 768, 0],
+    [2, 2048, 512, 0],
+  ] as const;
+  for (const dtype of ["q8_0", "q4_0", "q6_k"] as const) {
+    const { elements, bytes } = QUANT_BLOCKS[dtype];
+    const shapes = dtype === "q6_k" ? shapes256 : shapes32;
+    const quantizer = dtype === "q6_k" ? "quantize_q8_k" : "quantize_q8_0";
     it(`${dtype}: rounded activations times the weight, up to summation order; the same bits on 1-3 threads, relaxed SIMD or not`, () => {
       let seed = 71;
       let workerParts = 0;
@@ -84,13 +102,13 @@ describe("int8 GEMV over Q8_0 / Q4_0 weights (activationRounding ggml, decoding)
         const where = `${rows} x ${K} @ [${N}, ${K}]^T from row ${first}`;
         const x = activations(rows, K, seed++);
         const w = randomF32((N + first) * K, seed++);
-        const data = new Uint8Array(((N + first) * K * QUANT_BLOCKS[dtype].bytes) / 32);
+        const data = new Uint8Array(((N + first) * K * bytes) / elements);
         quantizeBlocks(dtype, w, 0, w.length, data, 0);
         const values = new Float32Array(w.length);
         dequantizeBlocks(dtype, data, 0, w.length, values, 0);
         const results = ggml.map(({ be, threads, relaxedSimd }) => {
           const t = matmul(be, x, rows, K, data, dtype, N, first);
-          expect(t.calls.sort(), `${where}, ${threads} threads, relaxed ${relaxedSimd}`).toEqual([`gemv_${dtype}`, "quantize_q8_0"]);
+          expect(t.calls.sort(), `${where}, ${threads} threads, relaxed ${relaxedSimd}`).toEqual([`gemv_${dtype}`, quantizer]);
           workerParts += t.workerParts;
           return t.value;
         });
@@ -121,18 +139,21 @@ describe("int8 GEMV over Q8_0 / Q4_0 weights (activationRounding ggml, decoding)
   }
 
   it("non-finite activations give non-finite outputs, as the rounded float path does", () => {
-    const K = 64;
-    const w = randomF32(3 * K, 9);
-    const data = new Uint8Array((3 * K * 34) / 32);
-    quantizeBlocks("q8_0", w, 0, w.length, data, 0);
-    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
-      const x = randomF32(K, 10);
-      x[40] = bad;
-      const got = matmul(ggml[0]!.be, x, 1, K, data, "q8_0", 3, 0).value;
-      expect(
-        [...got].every((v) => !Number.isFinite(v)),
-        String(bad),
-      ).toBe(true);
+    const K = 256;
+    for (const dtype of ["q8_0", "q6_k"] as const) {
+      const { elements, bytes } = QUANT_BLOCKS[dtype];
+      const w = randomF32(3 * K, 9);
+      const data = new Uint8Array((3 * K * bytes) / elements);
+      quantizeBlocks(dtype, w, 0, w.length, data, 0);
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+        const x = randomF32(K, 10);
+        x[40] = bad;
+        const got = matmul(ggml[0]!.be, x, 1, K, data, dtype, 3, 0).value;
+        expect(
+          [...got].every((v) => !Number.isFinite(v)),
+          `${dtype} ${bad}`,
+        ).toBe(true);
+      }
     }
   });
 

@@ -45,6 +45,23 @@ class Int8Code extends StoredCode {
   i32ReinterpretF32(): this { this.bytes.push(0xbc); return this; }
   f32Ne(): this { this.bytes.push(0x5c); return this; }
   f32Ge(): this { this.bytes.push(0x60); return this; }
+  f32Abs(): this { this.bytes.push(0x8b); return this; }
+  i32Or(): this { this.bytes.push(0x72); return this; }
+  i32Load8S(offset = 0): this { this.bytes.push(0x2c, ...this.at(offset)); return this; }
+  i32Store16(offset = 0): this { this.bytes.push(0x3b, 1, ...this.at(offset).slice(1)); return this; }
+  i32x4Splat(): this { return this.simdOp(0x11); }
+  i32x4Mul(): this { return this.simdOp(0xb5); }
+}
+
+/**
+ * Q8_K rows (for Q6_K weights), nb super-blocks of 256: [0, 512 nb) the values as int16, [512 nb,
+ * 544 nb) each 16 values' sum (int16, ggml's bsums), [544 nb, 548 nb) each super-block's d, float32.
+ */
+export const Q8K_ROW = { int16: 0, sums: 512, scales: 544, bytes: 548 } as const;
+
+/** Bytes a Q8_K activation row of nb super-blocks takes, 16-aligned. */
+export function q8KRowBytes(nb: number): number {
+  return Math.ceil((Q8K_ROW.bytes * nb) / 16) * 16;
 }
 
 /** Byte offsets of the parts of a quantized row of nb blocks (see above). */
@@ -140,6 +157,89 @@ function quantizeQ8_0(): FuncDef {
     name: "quantize_q8_0",
     params: [i32, i32, i32, i32, i32, i32],
     locals: [...new Array<typeof v128>(10).fill(v128), f32, f32, f32, i32, i32, i32, i32, i32, i32],
+    body: f,
+  };
+}
+
+/**
+ * `quantize_q8_k(x, q, m, nb, ldx, ldq)`: quantize_row_q8_K_ref on m rows of 256 nb floats: per
+ * super-block, max = the value of largest magnitude (the first such), iscale = -127 / max, q =
+ * min(127, round half to even (x * iscale)), d = 1 / iscale (float32 throughout, as ggml); an
+ * all-zero super-block gets d = 0, one holding a NaN d = NaN (so its products are NaN, as rounding
+ * it in JS makes them).
+ */
+function quantizeQ8K(): FuncDef {
+  const [X, Q, M, NB, LDX, LDQ] = [0, 1, 2, 3, 4, 5];
+  const [isv, q0, q1, q2, q3] = [6, 7, 8, 9, 10];
+  const [amax, mx, v, iscale, d] = [11, 12, 13, 14, 15];
+  const [px, p16, pb, pd, b, pp, k, nan, c] = [16, 17, 18, 19, 20, 21, 22, 23, 24];
+  const q = [q0, q1, q2, q3];
+  const f = new Int8Code();
+  f.block().localGet(M).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0);
+  f.loop(); // rows
+  f.localGet(X).localSet(px).localGet(Q).localSet(p16);
+  f.localGet(Q).localGet(NB).i32Const(Q8K_ROW.sums).i32Mul().i32Add().localSet(pb);
+  f.localGet(Q).localGet(NB).i32Const(Q8K_ROW.scales).i32Mul().i32Add().localSet(pd);
+  f.localGet(NB).localSet(b);
+  f.loop(); // super-blocks of 256
+  // the value of largest magnitude, first found (scalar: a few hundred operations a row)
+  f.f32Const(0).localSet(amax).f32Const(0).localSet(mx).i32Const(0).localSet(nan);
+  f.localGet(px).localSet(pp).i32Const(256).localSet(k);
+  f.loop();
+  f.localGet(pp).f32Load().localSet(v);
+  f.localGet(nan).localGet(v).localGet(v).f32Ne().i32Or().localSet(nan);
+  f.localGet(v).f32Abs().localGet(amax).f32Gt().localSet(c);
+  f.localGet(v).localGet(mx).localGet(c).select().localSet(mx);
+  f.localGet(v).f32Abs().localGet(amax).localGet(c).select().localSet(amax);
+  f.localGet(pp).i32Const(4).i32Add().localSet(pp);
+  f.localGet(k).i32Const(1).i32Sub().localTee(k).brIf(0);
+  f.end();
+  f.f32Const(-127).localGet(mx).f32Div().f32Const(0).localGet(amax).f32Const(0).f32Ne().select().localSet(iscale);
+  f.f32Const(1).localGet(iscale).f32Div().f32Const(0).localGet(amax).f32Const(0).f32Ne().select().localSet(d);
+  f.localGet(pd).f32Const(Number.NaN).localGet(d).localGet(nan).select().f32Store();
+  f.localGet(iscale).f32x4Splat().localSet(isv);
+  for (let sub = 0; sub < 16; sub++) {
+    for (let j = 0; j < 4; j++)
+      f.localGet(px)
+        .v128Load(64 * sub + 16 * j)
+        .localGet(isv)
+        .f32x4Mul()
+        .f32x4Nearest()
+        .f32x4Const(127)
+        .f32x4Min()
+        .i32x4TruncSatF32x4S()
+        .localSet(q[j]!);
+    f.localGet(p16)
+      .localGet(q0)
+      .localGet(q1)
+      .i16x8NarrowI32x4S()
+      .v128Store(32 * sub);
+    f.localGet(p16)
+      .localGet(q2)
+      .localGet(q3)
+      .i16x8NarrowI32x4S()
+      .v128Store(32 * sub + 16);
+    // the 16 values' sum
+    f.localGet(q0).localGet(q1).i32x4Add().localGet(q2).i32x4Add().localGet(q3).i32x4Add().localSet(q0);
+    f.localGet(pb);
+    f.localGet(q0).i32x4ExtractLane(0).localGet(q0).i32x4ExtractLane(1).i32Add();
+    f.localGet(q0).i32x4ExtractLane(2).i32Add().localGet(q0).i32x4ExtractLane(3).i32Add();
+    f.i32Store16(2 * sub);
+  }
+  f.localGet(px).i32Const(1024).i32Add().localSet(px);
+  f.localGet(p16).i32Const(512).i32Add().localSet(p16);
+  f.localGet(pb).i32Const(32).i32Add().localSet(pb);
+  f.localGet(pd).i32Const(4).i32Add().localSet(pd);
+  f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
+  f.end();
+  f.localGet(X).localGet(LDX).i32Add().localSet(X);
+  f.localGet(Q).localGet(LDQ).i32Add().localSet(Q);
+  f.localGet(M).i32Const(1).i32Sub().localTee(M).brIf(0);
+  f.end().end();
+  return {
+    name: "quantize_q8_k",
+    params: [i32, i32, i32, i32, i32, i32],
+    locals: [v128, v128, v128, v128, v128, f32, f32, f32, f32, f32, i32, i32, i32, i32, i32, i32, i32, i32, i32],
     body: f,
   };
 }
@@ -338,6 +438,106 @@ function gemvQ8(kind: "q8_0" | "q4_0", relaxed: boolean): FuncDef {
 }
 
 /**
+ * `gemv_q6_k(w, q, y, n, nb, ldw, m, ldq, ldy)`: Q6_K weight rows (210-byte super-blocks: 128 bytes
+ * of low nibbles, 64 of high bit pairs, 16 int8 scales, float16 d) times Q8_K rows, as ggml's
+ * vec_dot_q6_K_q8_K: per super-block, sum over its 16 groups of scale * (q6 . q8) (q6 in 0-63, int32
+ * lanes, exact), less 32 * sum of scale * bsum (the offset of 32), then the int32 lanes as float32
+ * times d_w * d_x into the float32 lanes.
+ */
+function gemvQ6K(): FuncDef {
+  const [W, Q, Y, N, NB, LDW, M, LDQ, LDY] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [acc, isum, ql, ql2, qh, q, h, m] = [9, 10, 11, 12, 13, 14, 15, 16];
+  const [pw, p16, pb, pd, b, xi, yi, i] = [17, 18, 19, 20, 21, 22, 23, 24];
+  const f = new Int8Code();
+  f.block().localGet(N).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0).localGet(M).i32Eqz().brIf(0);
+  f.loop(); // weight rows
+  f.localGet(Q).localSet(xi).localGet(Y).localSet(yi).localGet(M).localSet(i);
+  f.loop(); // activation rows
+  f.v128Const0().localSet(acc);
+  f.localGet(W).localSet(pw).localGet(xi).localSet(p16);
+  f.localGet(xi).localGet(NB).i32Const(Q8K_ROW.sums).i32Mul().i32Add().localSet(pb);
+  f.localGet(xi).localGet(NB).i32Const(Q8K_ROW.scales).i32Mul().i32Add().localSet(pd);
+  f.localGet(NB).localSet(b);
+  f.loop(); // super-blocks
+  // the offset of 32: -32 * sum of scale * bsum, to start the int32 lanes from
+  f.localGet(pw).loadAny(192).localTee(q).i16x8ExtendLowI8x16S().localGet(pb).v128Load().i32x4DotI16x8S();
+  f.localGet(q).i16x8ExtendHighI8x16S().localGet(pb).v128Load(16).i32x4DotI16x8S().i32x4Add();
+  f.i32Const(5).i32x4Shl().localSet(h);
+  f.v128Const0().localGet(h).i32x4Sub().localSet(isum);
+  for (let half = 0; half < 2; half++) {
+    for (let lhalf = 0; lhalf < 2; lhalf++) {
+      const l = 16 * lhalf;
+      f.localGet(pw)
+        .loadAny(64 * half + l)
+        .localSet(ql);
+      f.localGet(pw)
+        .loadAny(64 * half + 32 + l)
+        .localSet(ql2);
+      f.localGet(pw)
+        .loadAny(128 + 32 * half + l)
+        .localSet(qh);
+      const groups: ((c: Int8Code) => void)[] = [
+        (c) => c.localGet(ql).constBytes(0x0f).v128And().localGet(qh).constBytes(0x03).v128And().i32Const(4).i8x16Shl().v128Or(),
+        (c) => c.localGet(ql2).constBytes(0x0f).v128And().localGet(qh).i32Const(2).i8x16Shl().constBytes(0x30).v128And().v128Or(),
+        (c) => c.localGet(ql).i32Const(4).i8x16ShrU().localGet(qh).constBytes(0x30).v128And().v128Or(),
+        (c) => c.localGet(ql2).i32Const(4).i8x16ShrU().localGet(qh).i32Const(2).i8x16ShrU().constBytes(0x30).v128And().v128Or(),
+      ];
+      groups.forEach((build, k) => {
+        const sub = 8 * half + 2 * k + lhalf; // which 16 values: x at 32 sub bytes, scale sub
+        build(f);
+        f.localTee(q)
+          .i16x8ExtendLowI8x16U()
+          .localGet(p16)
+          .v128Load(32 * sub)
+          .i32x4DotI16x8S();
+        f.localGet(q)
+          .i16x8ExtendHighI8x16U()
+          .localGet(p16)
+          .v128Load(32 * sub + 16)
+          .i32x4DotI16x8S()
+          .i32x4Add();
+        f.localGet(pw)
+          .i32Load8S(192 + sub)
+          .i32x4Splat()
+          .i32x4Mul();
+        f.localGet(isum).i32x4Add().localSet(isum);
+      });
+    }
+  }
+  // acc += float(lanes) * (d_w * d_x)
+  f.localGet(isum).f32x4ConvertI32x4S();
+  f.v128Const0().localSet(h);
+  f.localGet(pw).localGet(h).load16Lane(208, 0);
+  halfLanes(f, h, m);
+  f.f32x4ExtractLane(0).localGet(pd).f32Load().f32Mul().f32x4Splat();
+  f.f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
+  f.localGet(pw).i32Const(210).i32Add().localSet(pw);
+  f.localGet(p16).i32Const(512).i32Add().localSet(p16);
+  f.localGet(pb).i32Const(32).i32Add().localSet(pb);
+  f.localGet(pd).i32Const(4).i32Add().localSet(pd);
+  f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
+  f.end();
+  f.localGet(yi);
+  f.localGet(acc).f32x4ExtractLane(0).localGet(acc).f32x4ExtractLane(1).f32Add();
+  f.localGet(acc).f32x4ExtractLane(2).localGet(acc).f32x4ExtractLane(3).f32Add();
+  f.f32Add().f32Store();
+  f.localGet(xi).localGet(LDQ).i32Add().localSet(xi);
+  f.localGet(yi).localGet(LDY).i32Add().localSet(yi);
+  f.localGet(i).i32Const(1).i32Sub().localTee(i).brIf(0);
+  f.end();
+  f.localGet(W).localGet(LDW).i32Add().localSet(W);
+  f.localGet(Y).i32Const(4).i32Add().localSet(Y);
+  f.localGet(N).i32Const(1).i32Sub().localTee(N).brIf(0);
+  f.end().end();
+  return {
+    name: "gemv_q6_k",
+    params: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
+    locals: [v128, v128, v128, v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32],
+    body: f,
+  };
+}
+
+/**
  * Whether this engine's i32x4.relaxed_dot_i8x16_i7x16_add_s is the exact int8 dot product (a signed,
  * b in 0-127): Node 20's V8 (behind its flag) returns twice the sum, so it is tried once on known
  * values before a kernel relies on it.
@@ -373,5 +573,5 @@ interface WasmApi {
  */
 export function q8GemvFunctions(relaxed: boolean): FuncDef[] {
   const dot = relaxed && exactRelaxedDot();
-  return [quantizeQ8_0(), gemvQ8("q8_0", dot), gemvQ8("q4_0", dot)];
+  return [quantizeQ8_0(), gemvQ8("q8_0", dot), gemvQ8("q4_0", dot), quantizeQ8K(), gemvQ6K()];
 }
