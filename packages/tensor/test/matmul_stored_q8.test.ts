@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { StridedView } from "../src/backend.js";
 import { CpuBackend } from "../src/cpu/backend.js";
 import type { CpuBuffer } from "../src/cpu/buffer.js";
+import { float16BitsToFloat32, float32ToFloat16Bits } from "../src/cpu/half.js";
 import { roundActivationsLikeGgml } from "../src/cpu/kernels/ggml_rounding.js";
 import { hasRelaxedSimd } from "../src/cpu/resident/modules.js";
 import { residentStats } from "../src/cpu/resident/runtime.js";
@@ -167,5 +168,38 @@ describe("int8 GEMV over Q8_0 / Q4_0 / Q6_K weights (activationRounding ggml, de
     expect(t.calls).not.toContain("quantize_q8_0");
     const reference = matmul(plain, roundActivationsLikeGgml(x, rows, K, "q4_0"), rows, K, data, "q4_0", N, 0).value;
     expect(t.value).toEqual(reference);
+  });
+});
+
+describe("roundActivationsLikeGgml to float16", () => {
+  it("gives the float16 converters' value for every kind of float32 (normals, ties, subnormals, overflow, NaN)", () => {
+    const values = [...randomF32(20000, 3, 200)];
+    for (let e = -30; e <= 17; e++)
+      for (const m of [1, 1.5, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 1.99951171875, 1.9997]) values.push(m * 2 ** e, -m * 2 ** e);
+    values.push(
+      0,
+      -0,
+      65504,
+      65519.99,
+      65520,
+      65536,
+      1e9,
+      -1e9,
+      2 ** -14,
+      2 ** -24,
+      2 ** -25,
+      3 * 2 ** -26,
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+      Number.NaN,
+    );
+    const x = Float32Array.from(values);
+    const got = roundActivationsLikeGgml(x, 1, x.length, "float16");
+    for (let i = 0; i < x.length; i++) {
+      const want = float16BitsToFloat32(float32ToFloat16Bits(x[i]!));
+      expect(Object.is(got[i], Math.fround(want)) || (Number.isNaN(want) && Number.isNaN(got[i]!)), `${x[i]}: ${got[i]} vs ${want}`).toBe(
+        true,
+      );
+    }
   });
 });
