@@ -2,7 +2,8 @@ import { emitModule, f32, i32, v128, type FuncDef } from "./encoder.js";
 import { StoredCode } from "./gemv_stored_module.js";
 
 /**
- * Decoding over Q8_0 / Q4_0 weights as llama.cpp's CPU backend does it (activationRounding "ggml"):
+ * Decoding over Q8_0 / Q4_0 weights (and Q6_K with Q8_K activations: quantizeQ8K, gemvQ6K below)
+ * as llama.cpp's CPU backend does it (activationRounding "ggml"):
  * each activation row is first quantized to Q8_0 blocks (32 int8 and a scale, the scale rounded to
  * float16 as ggml's block_q8_0 keeps it), then every block's dot product is an integer one, int8 x
  * int8 summed exactly in int32, times d_w * d_x. About a third of the operations of dequantizing each
