@@ -6,8 +6,8 @@
 // it is bundled first:
 //   npx esbuild benchmarks/matmul/gemv_stored.ts --bundle --platform=node --format=esm \
 //     --outfile=out/bench/gemv_stored.mjs && node out/bench/gemv_stored.mjs [--quick] [--dtypes=q8_0,q4_k]
-// Q8_0, Q4_0 and Q6_K also run as llama.cpp computes them (CpuBackend({ activationRounding: "ggml" }):
-// the activation row quantized to Q8_0, Q8_K for Q6_K, int8 dot products), the "ggml" columns, beside the default
+// The block types also run as llama.cpp computes them (CpuBackend({ activationRounding: "ggml" }):
+// the activation row quantized to Q8_0, Q8_K for the K-quants, int8 dot products), the "ggml" columns, beside the default
 // float32-activation kernel. Figures are per CPU-second of this process (process.cpuUsage), so other load on a shared
 // machine disturbs them less; threaded runs also give wall time. Writes out/bench/gemv_stored.json.
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
@@ -113,8 +113,8 @@ for (const dtype of DTYPES) {
     };
     const t1 = resident(one);
     const t2 = resident(two);
-    // llama.cpp's way: Q8_0 (Q8_K) activations and int8 dot products (Q8_0, Q4_0 and Q6_K have that kernel)
-    const int8 = dtype === "q8_0" || dtype === "q4_0" || dtype === "q6_k";
+    // llama.cpp's way: Q8_0 (Q8_K) activations and int8 dot products (every block type has that kernel)
+    const int8 = dtype !== "float16" && dtype !== "bfloat16";
     const g1 = int8 ? resident(ggmlOne) : null;
     const g2 = int8 ? resident(ggmlTwo) : null;
     const row = {

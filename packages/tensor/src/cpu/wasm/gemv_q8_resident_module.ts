@@ -2,7 +2,7 @@ import { emitModule, f32, i32, v128, type FuncDef } from "./encoder.js";
 import { StoredCode } from "./gemv_stored_module.js";
 
 /**
- * Decoding over Q8_0 / Q4_0 weights (and Q6_K with Q8_K activations: quantizeQ8K, gemvQ6K below)
+ * Decoding over Q8_0 / Q4_0 weights (and Q6_K / Q4_K with Q8_K activations: quantizeQ8K, gemvQ6K, gemvQ4K below)
  * as llama.cpp's CPU backend does it (activationRounding "ggml"):
  * each activation row is first quantized to Q8_0 blocks (32 int8 and a scale, the scale rounded to
  * float16 as ggml's block_q8_0 keeps it), then every block's dot product is an integer one, int8 x
@@ -52,6 +52,8 @@ class Int8Code extends StoredCode {
   i32Store16(offset = 0): this { this.bytes.push(0x3b, 1, ...this.at(offset).slice(1)); return this; }
   i32x4Splat(): this { return this.simdOp(0x11); }
   i32x4Mul(): this { return this.simdOp(0xb5); }
+  i32Load16S(offset = 0): this { this.bytes.push(0x2e, 1, ...this.at(offset).slice(1)); return this; }
+  f32ConvertI32S(): this { this.bytes.push(0xb2); return this; }
 }
 
 /**
@@ -539,6 +541,137 @@ function gemvQ6K(): FuncDef {
 }
 
 /**
+ * `gemv_q4_k(w, q, y, n, nb, ldw, m, ldq, ldy)`: Q4_K weight rows (144-byte super-blocks: float16 d
+ * and dmin, 12 bytes of 6-bit scales and mins for 8 groups of 32, 128 bytes of nibbles) times Q8_K
+ * rows, as ggml's vec_dot_q4_K_q8_K: per super-block, int32 lanes of sum over groups of scale *
+ * (q4 . q8), and an int32 sum over groups of min * (the group's two bsums); the lanes as float32
+ * times d_w * d_x into the float32 lanes, the mins' sum times dmin_w * d_x into a float32 sum taken
+ * off at the end.
+ */
+function gemvQ4K(): FuncDef {
+  const [W, Q, Y, N, NB, LDW, M, LDQ, LDY] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [acc, isum, h, m] = [9, 10, 11, 12];
+  const [pw, p16, pb, pd, b, xi, yi, i, mins] = [13, 14, 15, 16, 17, 18, 19, 20, 21];
+  const [accm, dx] = [22, 23];
+  const f = new Int8Code();
+  const byte = (o: number) => f.localGet(pw).i32Load8U(4 + o);
+  f.block().localGet(N).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0).localGet(M).i32Eqz().brIf(0);
+  f.loop(); // weight rows
+  f.localGet(Q).localSet(xi).localGet(Y).localSet(yi).localGet(M).localSet(i);
+  f.loop(); // activation rows
+  f.v128Const0().localSet(acc).f32Const(0).localSet(accm);
+  f.localGet(W).localSet(pw).localGet(xi).localSet(p16);
+  f.localGet(xi).localGet(NB).i32Const(Q8K_ROW.sums).i32Mul().i32Add().localSet(pb);
+  f.localGet(xi).localGet(NB).i32Const(Q8K_ROW.scales).i32Mul().i32Add().localSet(pd);
+  f.localGet(NB).localSet(b);
+  f.loop(); // super-blocks
+  f.v128Const0().localSet(isum).i32Const(0).localSet(mins);
+  for (let j = 0; j < 8; j++) {
+    const pair = j >> 1;
+    const high = (j & 1) === 1;
+    // group j's 32 nibbles (low ones of 32 bytes for even j, high for odd) . its 32 activations
+    for (let half = 0; half < 2; half++) {
+      f.localGet(pw).loadAny(16 + 32 * pair + 16 * half);
+      if (high) f.i32Const(4).i8x16ShrU();
+      else f.constBytes(0x0f).v128And();
+      f.localTee(h)
+        .i16x8ExtendLowI8x16U()
+        .localGet(p16)
+        .v128Load(64 * j + 32 * half)
+        .i32x4DotI16x8S();
+      if (half > 0) f.i32x4Add();
+      f.localGet(h)
+        .i16x8ExtendHighI8x16U()
+        .localGet(p16)
+        .v128Load(64 * j + 32 * half + 16)
+        .i32x4DotI16x8S()
+        .i32x4Add();
+    }
+    // times the group's 6-bit scale (get_scale_min_k4)
+    if (j < 4) byte(j).i32Const(63).i32And();
+    else
+      byte(j + 4)
+        .i32Const(15)
+        .i32And()
+        .localGet(pw)
+        .i32Load8U(4 + j - 4)
+        .i32Const(6)
+        .i32ShrU()
+        .i32Const(4)
+        .i32Shl()
+        .i32Or();
+    f.i32x4Splat().i32x4Mul().localGet(isum).i32x4Add().localSet(isum);
+    // mins += the group's 6-bit min * its two bsums
+    f.localGet(mins);
+    if (j < 4)
+      byte(j + 4)
+        .i32Const(63)
+        .i32And();
+    else
+      byte(j + 4)
+        .i32Const(4)
+        .i32ShrU()
+        .localGet(pw)
+        .i32Load8U(4 + j)
+        .i32Const(6)
+        .i32ShrU()
+        .i32Const(4)
+        .i32Shl()
+        .i32Or();
+    f.localGet(pb)
+      .i32Load16S(4 * j)
+      .localGet(pb)
+      .i32Load16S(4 * j + 2)
+      .i32Add()
+      .i32Mul()
+      .i32Add()
+      .localSet(mins);
+  }
+  // d and dmin (lanes 0 and 1), d_x
+  f.v128Const0().localSet(h);
+  f.localGet(pw).localGet(h).load16Lane(0, 0).localSet(h);
+  f.localGet(pw).localGet(h).load16Lane(2, 2);
+  halfLanes(f, h, m);
+  f.localSet(h).localGet(pd).f32Load().localSet(dx);
+  f.localGet(isum)
+    .f32x4ConvertI32x4S()
+    .localGet(h)
+    .f32x4ExtractLane(0)
+    .localGet(dx)
+    .f32Mul()
+    .f32x4Splat()
+    .f32x4Mul()
+    .localGet(acc)
+    .f32x4Add()
+    .localSet(acc);
+  f.localGet(accm).localGet(h).f32x4ExtractLane(1).localGet(dx).f32Mul().localGet(mins).f32ConvertI32S().f32Mul().f32Add().localSet(accm);
+  f.localGet(pw).i32Const(144).i32Add().localSet(pw);
+  f.localGet(p16).i32Const(512).i32Add().localSet(p16);
+  f.localGet(pb).i32Const(32).i32Add().localSet(pb);
+  f.localGet(pd).i32Const(4).i32Add().localSet(pd);
+  f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
+  f.end();
+  f.localGet(yi);
+  f.localGet(acc).f32x4ExtractLane(0).localGet(acc).f32x4ExtractLane(1).f32Add();
+  f.localGet(acc).f32x4ExtractLane(2).localGet(acc).f32x4ExtractLane(3).f32Add();
+  f.f32Add().localGet(accm).f32Sub().f32Store();
+  f.localGet(xi).localGet(LDQ).i32Add().localSet(xi);
+  f.localGet(yi).localGet(LDY).i32Add().localSet(yi);
+  f.localGet(i).i32Const(1).i32Sub().localTee(i).brIf(0);
+  f.end();
+  f.localGet(W).localGet(LDW).i32Add().localSet(W);
+  f.localGet(Y).i32Const(4).i32Add().localSet(Y);
+  f.localGet(N).i32Const(1).i32Sub().localTee(N).brIf(0);
+  f.end().end();
+  return {
+    name: "gemv_q4_k",
+    params: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
+    locals: [v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, i32, f32, f32],
+    body: f,
+  };
+}
+
+/**
  * Whether this engine's i32x4.relaxed_dot_i8x16_i7x16_add_s is the exact int8 dot product (a signed,
  * b in 0-127): Node 20's V8 (behind its flag) returns twice the sum, so it is tried once on known
  * values before a kernel relies on it.
@@ -574,5 +707,5 @@ interface WasmApi {
  */
 export function q8GemvFunctions(relaxed: boolean): FuncDef[] {
   const dot = relaxed && exactRelaxedDot();
-  return [quantizeQ8_0(), gemvQ8("q8_0", dot), gemvQ8("q4_0", dot), quantizeQ8K(), gemvQ6K()];
+  return [quantizeQ8_0(), gemvQ8("q8_0", dot), gemvQ8("q4_0", dot), quantizeQ8K(), gemvQ6K(), gemvQ4K()];
 }
