@@ -6,16 +6,18 @@
 // rounded as llama.cpp rounds them), with relaxed SIMD where this Node has it (see relaxed_simd.mjs).
 // Each (shape, dtype, threads, engine, mode) runs in a fresh process that loads the GGUF file, so its
 // peak RSS is that of loading and running that model. Prefill is timed after warm-up runs (V8 tiers
-// WebAssembly up in the background), `--repeats` times on a fresh cache: best and median reported.
+// WebAssembly up in the background), `--repeats` times on a fresh cache: best and median reported;
+// decoding after untimed warm-up steps, in wall clock and per CPU-second, on every engine alike.
 // GGUF files go to --gguf-dir (default out/bench/gguf; several GB for TinyLlama; delete them after).
 // Writes out/bench/forward_dtypes.json.
 //
 //   node benchmarks/forward_dtypes.mjs [--quick] [--shapes gpt2,tinyllama] [--dtypes float16,q8_0,q4_0]
 //     [--threads 1,2] [--modes default,ggml] [--repeats 3] [--gguf-dir DIR]
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { loadavg } from "node:os";
 import { relaxedSimdFlags } from "./relaxed_simd.mjs";
 
 const { values: args } = parseArgs({
@@ -32,6 +34,7 @@ const { values: args } = parseArgs({
     modes: { type: "string", default: "default,ggml" },
     mode: { type: "string", default: "default" },
     repeats: { type: "string", default: "3" },
+    warmup: { type: "string", default: "0" },
     "gguf-dir": { type: "string" },
   },
 });
@@ -48,7 +51,8 @@ const SHAPES = {
       activation_function: "gelu_new",
     },
     prompt: 128,
-    steps: 16,
+    steps: 32,
+    warmup: 16,
   },
   tinyllama: {
     config: {
@@ -66,6 +70,7 @@ const SHAPES = {
     },
     prompt: 64,
     steps: 4,
+    warmup: 2,
   },
 };
 
@@ -102,7 +107,7 @@ if (args.child === "ours") {
   const { CpuBackend, noGrad, setBackend, tensor } = await import("../packages/tensor/dist/index.js");
   const backend = new CpuBackend({ threads: Number(args.threads), activationRounding: args.mode === "ggml" ? "ggml" : "none" });
   setBackend(backend);
-  let t = performance.now();
+  const t = performance.now();
   const { model } = await loadGGUF(args.file);
   const loadMs = performance.now() - t;
   const ids = promptIds(Number(args.prompt), model.config.vocabSize);
@@ -133,21 +138,24 @@ if (args.child === "ours") {
     runs.push(last.ms);
     cpuRuns.push(last.cpuMs);
   }
-  const decodeMs = noGrad(() => {
+  // decoding: --warmup untimed steps first (V8 tiers the per-token code up after a while), as llama.cpp's below
+  const decode = noGrad(() => {
     let { logits } = last;
-    t = performance.now();
-    for (let s = 0; s < Number(args.steps); s++) {
+    let start = performance.now();
+    let cpu = process.cpuUsage();
+    for (let s = 0; s < Number(args.warmup) + Number(args.steps); s++) {
+      if (s === Number(args.warmup)) [start, cpu] = [performance.now(), process.cpuUsage()];
       const next = logits.reshape(-1).argmax(0).reshape(1, 1);
       logits.dispose();
       logits = model.forward(next, { cache: last.cache });
       logits.dataSync();
     }
-    return performance.now() - t;
+    return { decodeMs: performance.now() - start, decodeCpuMs: cpuMsSince(cpu) };
   });
   console.log(
     JSON.stringify({
       ...summary(runs, cpuRuns),
-      decodeMs,
+      ...decode,
       loadMs,
       maxRssBytes: peakRss(),
       threads: backend.threads,
@@ -161,7 +169,7 @@ if (args.child === "ours") {
 if (args.child === "llama.cpp") {
   const { getLlama } = await import("node-llama-cpp");
   const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" });
-  let t = performance.now();
+  const t = performance.now();
   const model = await llama.loadModel({ modelPath: args.file, gpuLayers: 0 });
   const loadMs = performance.now() - t;
   const threads = Number(args.threads);
@@ -187,13 +195,18 @@ if (args.child === "llama.cpp") {
     cpuRuns.push(r.cpuMs);
     next = r.next;
   }
-  t = performance.now();
-  for (let s = 0; s < Number(args.steps); s++) {
+  let start = performance.now();
+  let cpu = process.cpuUsage();
+  for (let s = 0; s < Number(args.warmup) + Number(args.steps); s++) {
+    if (s === Number(args.warmup)) [start, cpu] = [performance.now(), process.cpuUsage()];
     const out = await sequence.controlledEvaluate([[next, { generateNext: { token: true, options: { temperature: 0 } } }]]);
     next = out[0].next.token;
   }
-  const decodeMs = performance.now() - t;
-  console.log(JSON.stringify({ ...summary(runs, cpuRuns), decodeMs, loadMs, maxRssBytes: peakRss(), threads: context.currentThreads }));
+  const decodeMs = performance.now() - start;
+  const decodeCpuMs = cpuMsSince(cpu);
+  console.log(
+    JSON.stringify({ ...summary(runs, cpuRuns), decodeMs, decodeCpuMs, loadMs, maxRssBytes: peakRss(), threads: context.currentThreads }),
+  );
   process.exit(0);
 }
 
@@ -223,6 +236,7 @@ for (const shapeName of args.shapes.split(",")) {
   const shape = SHAPES[shapeName];
   const prompt = args.quick ? 16 : shape.prompt;
   const steps = args.quick ? 2 : shape.steps;
+  const warmup = args.quick ? 2 : shape.warmup;
   for (const dtype of args.dtypes.split(",")) {
     const file = join(dir, `${shapeName}-${dtype}.gguf`);
     if (!existsSync(file)) {
@@ -246,6 +260,8 @@ for (const shapeName of args.shapes.split(",")) {
           String(threads),
           "--repeats",
           args.repeats,
+          "--warmup",
+          String(warmup),
         );
         const out = execFileSync(process.execPath, argv, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 24 });
         const r = JSON.parse(out.trim().split("\n").pop());
@@ -255,6 +271,7 @@ for (const shapeName of args.shapes.split(",")) {
           prefillRunsMs: r.runsMs,
           prefillTokensPerCpuSecond: (prompt / r.bestCpuMs) * 1e3,
           decodeTokensPerSecond: (steps / r.decodeMs) * 1e3,
+          decodeTokensPerCpuSecond: (steps / r.decodeCpuMs) * 1e3,
           loadMs: r.loadMs,
           peakRssMB: r.maxRssBytes / 2 ** 20,
           threads: r.threads,
@@ -269,20 +286,22 @@ for (const shapeName of args.shapes.split(",")) {
       const peer = row["llama.cpp"];
       const f = (x) => x.toFixed(x < 10 ? 2 : 1);
       console.log(
-        `${shapeName.padEnd(9)} ${dtype.padEnd(7)} ${threads} thread${threads > 1 ? "s" : " "}: llama.cpp prefill ${f(peer.prefillTokensPerSecond)} tok/s, decode ${f(peer.decodeTokensPerSecond)}, peak RSS ${peer.peakRssMB.toFixed(0)} MB`,
+        `${shapeName.padEnd(9)} ${dtype.padEnd(7)} ${threads} thread${threads > 1 ? "s" : " "}: llama.cpp prefill ${f(peer.prefillTokensPerSecond)} tok/s, decode ${f(peer.decodeTokensPerSecond)} (per CPU-second ${f(peer.decodeTokensPerCpuSecond)}), peak RSS ${peer.peakRssMB.toFixed(0)} MB`,
       );
       row.prefillRatio = {};
       row.prefillCpuRatio = {};
       row.decodeRatio = {};
+      row.decodeCpuRatio = {};
       for (const mode of modes) {
         const ours = row.ours[mode];
         row.prefillRatio[mode] = ours.prefillTokensPerSecond / peer.prefillTokensPerSecond;
         row.prefillCpuRatio[mode] = ours.prefillTokensPerCpuSecond / peer.prefillTokensPerCpuSecond;
         row.decodeRatio[mode] = ours.decodeTokensPerSecond / peer.decodeTokensPerSecond;
+        row.decodeCpuRatio[mode] = ours.decodeTokensPerCpuSecond / peer.decodeTokensPerCpuSecond;
         console.log(
           `${"".padEnd(27)}ours ${mode.padEnd(7)} prefill ${f(ours.prefillTokensPerSecond)} tok/s (${row.prefillRatio[mode].toFixed(2)}x; median ${f(ours.prefillTokensPerSecondMedian)}; ` +
             `per CPU-second ${f(ours.prefillTokensPerCpuSecond)} vs ${f(peer.prefillTokensPerCpuSecond)}: ${row.prefillCpuRatio[mode].toFixed(2)}x), ` +
-            `decode ${f(ours.decodeTokensPerSecond)} (${row.decodeRatio[mode].toFixed(2)}x), peak RSS ${ours.peakRssMB.toFixed(0)} MB`,
+            `decode ${f(ours.decodeTokensPerSecond)} (${row.decodeRatio[mode].toFixed(2)}x; per CPU-second ${f(ours.decodeTokensPerCpuSecond)} vs ${f(peer.decodeTokensPerCpuSecond)}: ${row.decodeCpuRatio[mode].toFixed(2)}x), peak RSS ${ours.peakRssMB.toFixed(0)} MB`,
         );
       }
       rows.push(row);
@@ -291,9 +310,10 @@ for (const shapeName of args.shapes.split(",")) {
 }
 mkdirSync(join(root, "out/bench"), { recursive: true });
 writeFileSync(
-  join(root, "out/bench/forward_dtypes.json"),
-  JSON.stringify({ node: process.version, relaxedSimdFlags, date: new Date().toISOString(), rows }, null, 2),
+  join(root, "out/bench/forward_dtypes.json.tmp"),
+  JSON.stringify({ node: process.version, relaxedSimdFlags, loadAverage: loadavg(), date: new Date().toISOString(), rows }, null, 2),
 );
+renameSync(join(root, "out/bench/forward_dtypes.json.tmp"), join(root, "out/bench/forward_dtypes.json"));
 console.log(
   "wrote out/bench/forward_dtypes.json (prefill: best of --repeats after warm-up; the machine may be shared, so figures are noisy)",
 );

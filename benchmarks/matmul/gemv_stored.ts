@@ -6,7 +6,9 @@
 // it is bundled first:
 //   npx esbuild benchmarks/matmul/gemv_stored.ts --bundle --platform=node --format=esm \
 //     --outfile=out/bench/gemv_stored.mjs && node out/bench/gemv_stored.mjs [--quick] [--dtypes=q8_0,q4_k]
-// Figures are per CPU-second of this process (process.cpuUsage), so other load on a shared
+// The block types also run as llama.cpp computes them (CpuBackend({ activationRounding: "ggml" }):
+// the activation row quantized to Q8_0, Q8_K for the K-quants, int8 dot products), the "ggml" columns, beside the default
+// float32-activation kernel. Figures are per CPU-second of this process (process.cpuUsage), so other load on a shared
 // machine disturbs them less; threaded runs also give wall time. Writes out/bench/gemv_stored.json.
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import type { StridedView } from "../../packages/tensor/src/backend.js";
@@ -59,9 +61,14 @@ function encode(dtype: (typeof DTYPES)[number], w: Float32Array): Uint8Array | U
   return data;
 }
 
-/** Best CPU and wall milliseconds per call over `runs` timed calls after one warm-up. */
+/**
+ * Best CPU and wall milliseconds per call over `runs` timed calls after warming up for 300 ms of
+ * calls (V8 tiers a wasm function up to TurboFan in the background, after a while).
+ */
 function time(fn: () => void, runs: number): { cpu: number; wall: number } {
-  fn();
+  const until = performance.now() + (quick ? 50 : 300);
+  do fn();
+  while (performance.now() < until);
   let cpu = Infinity;
   let wall = Infinity;
   for (let r = 0; r < runs; r++) {
@@ -78,7 +85,10 @@ function time(fn: () => void, runs: number): { cpu: number; wall: number } {
 const one = new CpuBackend({ threads: 1 });
 const two = new CpuBackend({ threads: 2 });
 const js = new CpuBackend({ wasm: false });
+const ggmlOne = new CpuBackend({ threads: 1, activationRounding: "ggml" });
+const ggmlTwo = new CpuBackend({ threads: 2, activationRounding: "ggml" });
 await two.ready();
+await ggmlTwo.ready();
 const rows: Record<string, unknown>[] = [];
 for (const dtype of DTYPES) {
   if (only && !only.includes(dtype)) continue;
@@ -103,6 +113,10 @@ for (const dtype of DTYPES) {
     };
     const t1 = resident(one);
     const t2 = resident(two);
+    // llama.cpp's way: Q8_0 (Q8_K) activations and int8 dot products (every block type has that kernel)
+    const int8 = dtype !== "float16" && dtype !== "bfloat16";
+    const g1 = int8 ? resident(ggmlOne) : null;
+    const g2 = int8 ? resident(ggmlTwo) : null;
     const row = {
       dtype,
       shape: `${N}x${K}`,
@@ -112,15 +126,23 @@ for (const dtype of DTYPES) {
       resident2CpuMs: t2.cpu,
       speedup1: tStaged.cpu / t1.cpu,
       speedup2Wall: tStaged.wall / t2.wall,
+      ...(g1 && g2 ? { ggml1CpuMs: g1.cpu, ggml2WallMs: g2.wall, ggmlSpeedup1: t1.cpu / g1.cpu } : {}),
     };
     rows.push(row);
     console.log(
       `${dtype.padEnd(8)} ${row.shape.padEnd(10)} staged ${tStaged.cpu.toFixed(2)} ms cpu | resident 1 thread ${t1.cpu.toFixed(2)} ms cpu (x${row.speedup1.toFixed(2)}) | 2 threads ${t2.wall.toFixed(2)} ms wall (x${row.speedup2Wall.toFixed(2)} vs staged wall ${tStaged.wall.toFixed(2)})`,
     );
+    if (g1 && g2) {
+      console.log(
+        `${"".padEnd(8)} ${"".padEnd(10)} ggml (int8) 1 thread ${g1.cpu.toFixed(2)} ms cpu (x${(t1.cpu / g1.cpu).toFixed(2)} vs float activations) | 2 threads ${g2.wall.toFixed(2)} ms wall`,
+      );
+    }
   }
 }
 one.close();
 two.close();
+ggmlOne.close();
+ggmlTwo.close();
 mkdirSync("out/bench", { recursive: true });
 writeFileSync("out/bench/gemv_stored.json.tmp", `${JSON.stringify({ date: new Date().toISOString(), rows }, null, 2)}\n`);
 renameSync("out/bench/gemv_stored.json.tmp", "out/bench/gemv_stored.json");

@@ -107,6 +107,27 @@ describe("resident matmul over a stored weight (decoding)", () => {
     });
   }
 
+  it("float16, bfloat16: rows whose length is not a multiple of 16 (the unrolled loop's rest) give the staged kernel's bits", () => {
+    let seed = 90;
+    for (const dtype of ["float16", "bfloat16"] as const) {
+      for (const [rows, N, K] of [
+        [1, 5, 4],
+        [2, 33, 100],
+        [3, 17, 108],
+      ] as const) {
+        const x = randomF32(rows * K, seed++);
+        const { data } = encode(dtype, randomF32(N * K, seed++));
+        const got = backends.map((be) => {
+          const a: StridedView = { buffer: be.upload(x, "float32"), shape: [rows, K], strides: [K, 1], offset: 0 };
+          return be.readSync(be.matmul(a, weightView(be.upload(data, dtype) as CpuBuffer, K, N, 0))) as Float32Array;
+        });
+        const staged = new Float32Array(rows * N);
+        expect(gemvStoredWasm(rows, N, K, x, weightView(new CpuBuffer(data.slice(), dtype), K, N, 0), staged)).toBe(true);
+        for (const g of got) expect(g, `${dtype} ${rows} x ${K} @ [${N}, ${K}]^T`).toEqual(staged);
+      }
+    }
+  });
+
   // Q4_K (no quantizer here: random super-blocks with d and dmin of a real model's size). Its
   // values are rounded twice in the kernel where the JS decoder rounds once, so it is held to
   // float64 on the decoded values, not to the JS kernel's bits.

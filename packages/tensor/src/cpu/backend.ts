@@ -82,7 +82,9 @@ export interface CpuBackendOptions {
    * "ggml": compute as llama.cpp's CPU backend does where it rounds: activations rounded before a
    * matmul with a float16, bfloat16 or quantized weight (to float16, or to Q8_0 / Q8_K blocks), and
    * GELU through its float16 table; so results match it up to summation order (for comparing with
-   * it). Default "none": activations stay float32 (more exact).
+   * it). Decoding over Q8_0, Q4_0, Q6_K and Q4_K weights then runs int8 dot products on the quantized
+   * activations as llama.cpp does (faster than the float32 kernels). Default "none": activations
+   * stay float32 (more exact).
    */
   activationRounding?: ActivationRounding;
 }

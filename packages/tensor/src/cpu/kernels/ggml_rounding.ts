@@ -11,9 +11,10 @@ import { float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits, bflo
  */
 export function roundActivationsLikeGgml(A: Float32Array, rows: number, K: number, weight: DType): Float32Array {
   const out = new Float32Array(rows * K);
-  if (weight === "float16" || weight === "bfloat16") {
-    const [enc, dec] = weight === "float16" ? [float32ToFloat16Bits, float16BitsToFloat32] : [float32ToBfloat16Bits, bfloat16BitsToFloat32];
-    for (let i = 0; i < out.length; i++) out[i] = dec(enc(A[i]!));
+  if (weight === "float16") {
+    roundToHalf(A, out);
+  } else if (weight === "bfloat16") {
+    for (let i = 0; i < out.length; i++) out[i] = bfloat16BitsToFloat32(float32ToBfloat16Bits(A[i]!));
   } else if (weight === "q8_0" || weight === "q4_0") {
     for (let r = 0; r < rows; r++) for (let b = 0; b < K; b += 32) q8_0Block(A, r * K + b, Math.min(32, K - b), out);
   } else if (weight === "q4_k" || weight === "q6_k") {
@@ -22,6 +23,23 @@ export function roundActivationsLikeGgml(A: Float32Array, rows: number, K: numbe
     out.set(A.subarray(0, out.length));
   }
   return out;
+}
+
+/**
+ * out[i] = A[i] rounded to float16 (to nearest, ties to even) and back. Values in float16's normal
+ * range round by an integer add on their bits (a carry bumps the exponent); the rest (subnormals,
+ * overflow to infinity, NaN) through the bit converters.
+ */
+function roundToHalf(A: Float32Array, out: Float32Array): void {
+  const bits = new Uint32Array(A.buffer, A.byteOffset, out.length);
+  const outBits = new Uint32Array(out.buffer, out.byteOffset, out.length);
+  for (let i = 0; i < out.length; i++) {
+    const u = bits[i]!;
+    const magnitude = u & 0x7fffffff;
+    // [2^-14, 65520): normal, and rounds to at most 65504
+    if (magnitude >= 0x38800000 && magnitude < 0x477ff000) outBits[i] = (u + 0xfff + ((u >>> 13) & 1)) & 0xffffe000;
+    else out[i] = float16BitsToFloat32(float32ToFloat16Bits(A[i]!));
+  }
 }
 
 /** Round half to even, as _mm256_round_ps with _MM_ROUND_NEAREST. */

@@ -8,6 +8,7 @@ import { gemmF32 } from "./gemm.js";
 import { gemvStoredWasm } from "../wasm/gemv_stored.js";
 import { residentMatmulStored } from "../resident/matmul_stored.js";
 import { residentGemmStored } from "../resident/gemm_stored.js";
+import { residentMatmulStoredQ8 } from "../resident/matmul_stored_q8.js";
 import { roundActivationsLikeGgml } from "./ggml_rounding.js";
 
 /** How activations meet a stored weight: as they are (float32), or rounded as llama.cpp rounds them (see ggml_rounding.ts). */
@@ -52,6 +53,11 @@ export function matmulStored(a: StridedView, b: StridedView, wasm: boolean, roun
     // activations rounded there in ggml mode (resident/gemm_stored.ts)
     const resident = residentGemmStored(rows, N, K, A, b, rounding);
     if (resident !== null) return new CpuBuffer(resident, "float32");
+  }
+  if (rounding === "ggml" && wasm && rows < GEMM_ROWS) {
+    // decoding over Q8_0 / Q4_0 / Q6_K / Q4_K as llama.cpp does: activations quantized to Q8_0 / Q8_K, int8 dot products (resident/matmul_stored_q8.ts)
+    const q8 = residentMatmulStoredQ8(rows, N, K, A, b);
+    if (q8 !== null) return new CpuBuffer(q8, "float32");
   }
   if (rounding === "ggml") A = roundActivationsLikeGgml(A, rows, K, b.buffer.dtype);
   if (wasm && rows < GEMM_ROWS) {

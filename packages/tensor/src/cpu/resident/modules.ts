@@ -9,6 +9,7 @@ import { trainFunctions } from "../wasm/train_module.js";
 import { storedGemvFunctions } from "../wasm/gemv_stored_resident_module.js";
 import { storedGemmFunctions } from "../wasm/gemm_stored_resident_module.js";
 import { ggmlRoundingFunctions } from "../wasm/ggml_rounding_module.js";
+import { q8GemvFunctions } from "../wasm/gemv_q8_resident_module.js";
 
 /**
  * The WASM modules the resident kernels call, each built in four variants: for shared memories
@@ -31,6 +32,7 @@ const SPECS: readonly ModuleSpec[] = [
   { name: "stored", build: storedGemvFunctions },
   { name: "gemm_stored", build: storedGemmFunctions },
   { name: "ggml_rounding", build: ggmlRoundingFunctions },
+  { name: "q8", build: q8GemvFunctions },
 ];
 
 /** A function of one of the modules, as threads name it: module and export positions. */

@@ -20,6 +20,7 @@ import { madd, StoredCode } from "./gemv_stored_module.js";
 // biome-ignore format: the opcode methods are a table, one line each
 class ResidentStoredCode extends StoredCode {
   load16Splat(offset = 0): this { return this.simdOp(0x08, ...this.at(offset)); }
+  load16x4S(offset = 0): this { return this.simdOp(0x03, ...this.at(offset)); }
   i32x4Eq(): this { return this.simdOp(0x37); }
   i32Or(): this { this.bytes.push(0x72); return this; }
 }
@@ -139,31 +140,55 @@ function gemvBlocks(kind: "q8_0" | "q4_0"): FuncDef {
 }
 
 function gemvHalf(kind: "f16" | "bf16"): FuncDef {
-  const [acc, pw, px, j, v, xi, yi, i] = [9, 10, 11, 12, 13, 14, 15, 16];
+  const [acc, pw, px, j, xi, yi, i, rest] = [9, 10, 11, 12, 13, 14, 15, 16];
   const f = new ResidentStoredCode();
-  rowsLoop(f, { acc, pw, px, xi, yi, i }, () => {
-    f.localGet(NB).localSet(j);
-    f.loop(); // groups of four
-    f.localGet(pw).load16x4U().localSet(v);
+  /** acc += the four halves at pw + 8 g, as float32, times x at px + 16 g. */
+  const group = (g: number): void => {
     if (kind === "bf16") {
-      f.localGet(v).i32Const(16).i32x4Shl();
+      f.localGet(pw)
+        .load16x4U(8 * g)
+        .i32Const(16)
+        .i32x4Shl();
     } else {
-      f.localGet(v)
-        .i32x4Const(0x7fff)
-        .v128And()
+      // float16 sign-extended to 32 bits, moved up 13: exponent and mantissa land where float32's
+      // do (rebased by 2^-112), the sign at bit 31 and its copies at bits 28-30, cleared; then
+      // times 2^112: the value, sign included (the JS decoder's for all but infinity and NaN)
+      f.localGet(pw)
+        .load16x4S(8 * g)
         .i32Const(13)
         .i32x4Shl()
+        .i32x4Const(0x8fffffff)
+        .v128And()
         .f32x4Const(2 ** 112)
         .f32x4Mul();
-      f.localGet(v).i32x4Const(0x8000).v128And().i32Const(16).i32x4Shl().v128Or();
     }
-    f.localGet(px).v128Load().f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
+    f.localGet(px)
+      .v128Load(16 * g)
+      .f32x4Mul()
+      .localGet(acc)
+      .f32x4Add()
+      .localSet(acc);
+  };
+  rowsLoop(f, { acc, pw, px, xi, yi, i }, () => {
+    // four groups of four an iteration, then the rest one at a time: the same sums in the same order
+    f.localGet(NB).i32Const(3).i32And().localSet(rest);
+    f.localGet(NB).i32Const(2).i32ShrU().localSet(j);
+    f.block().localGet(j).i32Eqz().brIf(0);
+    f.loop();
+    for (let g = 0; g < 4; g++) group(g);
+    f.localGet(pw).i32Const(32).i32Add().localSet(pw);
+    f.localGet(px).i32Const(64).i32Add().localSet(px);
+    f.localGet(j).i32Const(1).i32Sub().localTee(j).brIf(0);
+    f.end().end();
+    f.block().localGet(rest).i32Eqz().brIf(0);
+    f.loop();
+    group(0);
     f.localGet(pw).i32Const(8).i32Add().localSet(pw);
     f.localGet(px).i32Const(16).i32Add().localSet(px);
-    f.localGet(j).i32Const(1).i32Sub().localTee(j).brIf(0);
-    f.end();
+    f.localGet(rest).i32Const(1).i32Sub().localTee(rest).brIf(0);
+    f.end().end();
   });
-  return { name: `gemv_${kind}`, params: PARAMS, locals: [v128, i32, i32, i32, v128, i32, i32, i32], body: f };
+  return { name: `gemv_${kind}`, params: PARAMS, locals: [v128, i32, i32, i32, i32, i32, i32, i32], body: f };
 }
 
 function gemvQ6K(): FuncDef {

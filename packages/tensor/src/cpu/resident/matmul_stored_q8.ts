@@ -1,0 +1,62 @@
+import type { StridedView } from "../../backend.js";
+import { QUANT_BLOCKS } from "../../dtype.js";
+import { viewData } from "../buffer.js";
+import { q8KRowBytes, q8RowBytes } from "../wasm/gemv_q8_resident_module.js";
+import { kernel } from "./modules.js";
+import { Operands } from "./operands.js";
+import { activeRuntime, splitRange } from "./runtime.js";
+
+/** Per weight dtype: the activations' quantizer (Q8_0, or Q8_K for the K-quants), the GEMV, values a block. */
+const KERNELS = {
+  q8_0: { quantize: kernel("q8", "quantize_q8_0"), gemv: kernel("q8", "gemv_q8_0"), block: 32, rowBytes: q8RowBytes },
+  q4_0: { quantize: kernel("q8", "quantize_q8_0"), gemv: kernel("q8", "gemv_q4_0"), block: 32, rowBytes: q8RowBytes },
+  q6_k: { quantize: kernel("q8", "quantize_q8_k"), gemv: kernel("q8", "gemv_q6_k"), block: 256, rowBytes: q8KRowBytes },
+  q4_k: { quantize: kernel("q8", "quantize_q8_k"), gemv: kernel("q8", "gemv_q4_k"), block: 256, rowBytes: q8KRowBytes },
+} as const;
+
+/** Threads split outputs on multiples of 16 floats (a cache line), so no two write one line. */
+const LINE = 16;
+
+/**
+ * residentMatmulStored for activationRounding "ggml" over a Q8_0, Q4_0, Q6_K or Q4_K weight, as llama.cpp
+ * computes it: the activation rows [rows, K] are quantized to Q8_0 (Q8_K for the K-quants) blocks once (in the weight's
+ * memory, on this thread), then threads take ranges of W's rows and run int8 dot products
+ * (wasm/gemv_q8_resident_module.ts). The same values as roundActivationsLikeGgml then the float
+ * kernel, summed in another order. Null (nothing done) where there is no runtime, W is not in the
+ * heap, or its dtype or layout has no kernel here: the caller then rounds and runs the float kernels.
+ */
+export function residentMatmulStoredQ8(rows: number, N: number, K: number, A: Float32Array, b: StridedView): Float32Array | null {
+  const rt = activeRuntime();
+  const dtype = b.buffer.dtype;
+  if (rt === null || !rt.ready || rows === 0 || N === 0 || K === 0 || !(dtype in KERNELS)) return null;
+  const spec = KERNELS[dtype as keyof typeof KERNELS];
+  const r = b.shape.length;
+  if (b.strides[r - 2] !== 1 || (N > 1 && b.strides[r - 1] !== K) || K % spec.block !== 0 || b.offset % spec.block !== 0) return null;
+  const data = viewData(b);
+  const home = rt.heap.locate(data);
+  if (home === null) return null;
+  const nb = K / spec.block;
+  const blockBytes = QUANT_BLOCKS[dtype as keyof typeof KERNELS].bytes;
+  const rowBytes = nb * blockBytes;
+  const w = data.byteOffset + (b.offset / spec.block) * blockBytes;
+  const ldq = spec.rowBytes(nb);
+  const ops = new Operands(rt.heap, home);
+  let ok = false;
+  try {
+    const x = ops.input(A, 0, rows * K);
+    const q = x === null ? null : ops.scratch((rows * ldq) / 4);
+    const result = q === null ? null : ops.result(rows * N);
+    if (x === null || q === null || result === null) return null;
+    rt.call(spec.quantize, home, [[x, q.byteOffset, rows, nb, K * 4, ldq]]);
+    const parts = splitRange(N, rt.partsFor(rows * N * K, Math.ceil(N / LINE)), LINE);
+    rt.call(
+      spec.gemv,
+      home,
+      parts.map(([n0, n1]) => [w + n0 * rowBytes, q.byteOffset, result.addr + n0 * 4, n1 - n0, nb, rowBytes, rows, ldq, N * 4]),
+    );
+    ok = true;
+    return result.array;
+  } finally {
+    ops.done(ok);
+  }
+}

@@ -1,0 +1,711 @@
+import { emitModule, f32, i32, v128, type FuncDef } from "./encoder.js";
+import { StoredCode } from "./gemv_stored_module.js";
+
+/**
+ * Decoding over Q8_0 / Q4_0 weights (and Q6_K / Q4_K with Q8_K activations: quantizeQ8K, gemvQ6K, gemvQ4K below)
+ * as llama.cpp's CPU backend does it (activationRounding "ggml"):
+ * each activation row is first quantized to Q8_0 blocks (32 int8 and a scale, the scale rounded to
+ * float16 as ggml's block_q8_0 keeps it), then every block's dot product is an integer one, int8 x
+ * int8 summed exactly in int32, times d_w * d_x. About a third of the operations of dequantizing each
+ * weight to float32 (gemv_stored_resident_module.ts), and the values are the same as rounding the
+ * activations with roundActivationsLikeGgml (kernels/ggml_rounding.ts) and running the float kernel:
+ * results differ from that only in summation order.
+ *
+ * A quantized activation row (`ldq` bytes apart, 16-aligned), nb blocks:
+ *   [0, 64 nb)     the values as int16 (the plain-SIMD dot products read them so),
+ *   [64 nb, 96 nb) the values as int8 (relaxed SIMD's int8 dot product reads them so),
+ *   [96 nb, 100 nb)  each block's scale as float32 (the float16 value),
+ *   [100 nb, 104 nb) each block's sum of values, int32 (Q4_0's offset of 8: sum (q - 8) x = sum q x - 8 sum x).
+ * Functions (addresses and strides in bytes):
+ *  - `quantize_q8_0(x, q, m, nb, ldx, ldq)`: m float32 rows of 32 nb values, ldx apart, into the above;
+ *  - `gemv_q8_0 / gemv_q4_0(w, q, y, n, nb, ldw, m, ldq, ldy)`: for n weight rows r (ldw apart) and m
+ *    quantized rows i, y[i * ldy + 4 r] = W[r, :] . x_i.
+ * Block sums are taken four blocks at a time: [sum_b0, sum_b1, sum_b2, sum_b3] (int32, exact), then
+ * float32 lanes acc += float(sum_b) * (d_w * d_x), added pairwise at the end, so the result does not
+ * depend on relaxed SIMD (its int8 dot product, used for Q4_0 where the engine has it, is exact too)
+ * nor on how threads split the rows.
+ */
+// biome-ignore format: the opcode methods are a table, one line each
+class Int8Code extends StoredCode {
+  /** i8x16.shuffle of the two vectors on the stack by 32-bit lanes (0-3 the first, 4-7 the second). */
+  lanes32(l: readonly [number, number, number, number]): this { return this.simdOp(0x0d, ...l.flatMap((x) => [4 * x, 4 * x + 1, 4 * x + 2, 4 * x + 3])); }
+  load16Lane(offset: number, lane: number): this { return this.simdOp(0x55, ...this.at(offset), lane); }
+  load32Lane(offset: number, lane: number): this { return this.simdOp(0x56, ...this.at(offset), lane); }
+  i8x16NarrowI16x8S(): this { return this.simdOp(0x65); }
+  i16x8NarrowI32x4S(): this { return this.simdOp(0x85); }
+  i16x8ExtendLowI8x16U(): this { return this.simdOp(0x89); }
+  i16x8ExtendHighI8x16U(): this { return this.simdOp(0x8a); }
+  i32x4ExtractLane(lane: number): this { return this.simdOp(0x1b, lane); }
+  i32x4LtS(): this { return this.simdOp(0x39); }
+  i32x4GeS(): this { return this.simdOp(0x3f); }
+  i32x4Sub(): this { return this.simdOp(0xb1); }
+  i32x4DotI16x8S(): this { return this.simdOp(0xba); }
+  /** relaxed SIMD: a . b per 4 bytes + c, a int8, b 0..127 (stack a, b, c). */
+  i32x4RelaxedDotI8x16I7x16AddS(): this { return this.simdOp(0x113); }
+  f32ReinterpretI32(): this { this.bytes.push(0xbe); return this; }
+  i32ReinterpretF32(): this { this.bytes.push(0xbc); return this; }
+  f32Ne(): this { this.bytes.push(0x5c); return this; }
+  f32Ge(): this { this.bytes.push(0x60); return this; }
+  f32Abs(): this { this.bytes.push(0x8b); return this; }
+  i32Or(): this { this.bytes.push(0x72); return this; }
+  i32Load8S(offset = 0): this { this.bytes.push(0x2c, ...this.at(offset)); return this; }
+  i32Store16(offset = 0): this { this.bytes.push(0x3b, 1, ...this.at(offset).slice(1)); return this; }
+  i32x4Splat(): this { return this.simdOp(0x11); }
+  i32x4Mul(): this { return this.simdOp(0xb5); }
+  i32Load16S(offset = 0): this { this.bytes.push(0x2e, 1, ...this.at(offset).slice(1)); return this; }
+  f32ConvertI32S(): this { this.bytes.push(0xb2); return this; }
+}
+
+/**
+ * Q8_K rows (for Q6_K weights), nb super-blocks of 256: [0, 512 nb) the values as int16, [512 nb,
+ * 544 nb) each 16 values' sum (int16, ggml's bsums), [544 nb, 548 nb) each super-block's d, float32.
+ */
+export const Q8K_ROW = { int16: 0, sums: 512, scales: 544, bytes: 548 } as const;
+
+/** Bytes a Q8_K activation row of nb super-blocks takes, 16-aligned. */
+export function q8KRowBytes(nb: number): number {
+  return Math.ceil((Q8K_ROW.bytes * nb) / 16) * 16;
+}
+
+/** Byte offsets of the parts of a quantized row of nb blocks (see above). */
+export const Q8_ROW = { int16: 0, int8: 64, scales: 96, sums: 100, bytes: 104 } as const;
+
+/** Bytes a quantized activation row of nb blocks takes, 16-aligned. */
+export function q8RowBytes(nb: number): number {
+  return Math.ceil((Q8_ROW.bytes * nb) / 16) * 16;
+}
+
+function quantizeQ8_0(): FuncDef {
+  const [X, Q, M, NB, LDX, LDQ] = [0, 1, 2, 3, 4, 5];
+  const v = [6, 7, 8, 9, 10, 11, 12, 13];
+  const [t, idv] = [14, 15];
+  const [amax, d, id] = [16, 17, 18];
+  const [px, p16, p8, ps, psum, b] = [19, 20, 21, 22, 23, 24];
+  const f = new Int8Code();
+  f.block().localGet(M).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0);
+  f.loop(); // rows
+  f.localGet(X).localSet(px).localGet(Q).localSet(p16);
+  f.localGet(Q).localGet(NB).i32Const(Q8_ROW.int8).i32Mul().i32Add().localSet(p8);
+  f.localGet(Q).localGet(NB).i32Const(Q8_ROW.scales).i32Mul().i32Add().localSet(ps);
+  f.localGet(Q).localGet(NB).i32Const(Q8_ROW.sums).i32Mul().i32Add().localSet(psum);
+  f.localGet(NB).localSet(b);
+  f.loop(); // blocks of 32
+  for (let j = 0; j < 8; j++)
+    f.localGet(px)
+      .v128Load(16 * j)
+      .localSet(v[j]!);
+  // amax = max |x| (NaN if any is NaN, as Math.max), in every lane
+  f.localGet(v[0]!).f32x4Abs();
+  for (let j = 1; j < 8; j++) f.localGet(v[j]!).f32x4Abs().f32x4Max();
+  f.localTee(t).localGet(t).localGet(t).lanes32([2, 3, 0, 1]).f32x4Max();
+  f.localTee(t).localGet(t).localGet(t).lanes32([1, 0, 3, 2]).f32x4Max();
+  f.f32x4ExtractLane(0).localSet(amax);
+  // d = amax / 127, id = 127 / amax (0 for an all-zero block): float32 divisions, as ggml's
+  f.localGet(amax).f32Const(127).f32Div().localSet(d);
+  f.f32Const(127).localGet(amax).f32Div().f32Const(0).localGet(amax).f32Const(0).f32Ne().select().localSet(id);
+  // the scale: d rounded to float16 (to nearest, ties to even), as float32. Below 2^-14 (float16
+  // subnormals) adding 0.5 rounds it to a multiple of 2^-24; above, the integer add rounds the
+  // mantissa to 10 bits (a carry bumps the exponent); 65536 and up is infinity; NaN stays NaN.
+  f.localGet(ps);
+  f.localGet(d).f32Const(0.5).f32Add().f32Const(0.5).f32Sub();
+  f.localGet(d).i32ReinterpretF32().i32Const(0xfff).i32Add();
+  f.localGet(d).i32ReinterpretF32().i32Const(13).i32ShrU().i32Const(1).i32And().i32Add();
+  f.i32Const(-0x2000).i32And().f32ReinterpretI32();
+  f.localGet(d)
+    .f32Const(2 ** -14)
+    .f32Lt()
+    .select()
+    .localSet(d);
+  f.f32Const(Number.POSITIVE_INFINITY).localGet(d).localGet(d).f32Const(65536).f32Ge().select();
+  f.f32Store();
+  // q = round half to even (x * id), as int32 lanes
+  f.localGet(id).f32x4Splat().localSet(idv);
+  for (let j = 0; j < 8; j++) f.localGet(v[j]!).localGet(idv).f32x4Mul().f32x4Nearest().i32x4TruncSatF32x4S().localSet(v[j]!);
+  // the block's sum of q
+  f.localGet(psum).localGet(v[0]!);
+  for (let j = 1; j < 8; j++) f.localGet(v[j]!).i32x4Add();
+  f.localSet(t);
+  f.localGet(t).i32x4ExtractLane(0).localGet(t).i32x4ExtractLane(1).i32Add();
+  f.localGet(t).i32x4ExtractLane(2).i32Add().localGet(t).i32x4ExtractLane(3).i32Add();
+  f.i32Store();
+  // int16 (four vectors of 8), then int8 (two of 16); |q| <= 127, so no narrowing saturates
+  for (let j = 0; j < 4; j++) {
+    f.localGet(v[2 * j]!)
+      .localGet(v[2 * j + 1]!)
+      .i16x8NarrowI32x4S()
+      .localSet(v[j]!);
+    f.localGet(p16)
+      .localGet(v[j]!)
+      .v128Store(16 * j);
+  }
+  for (let j = 0; j < 2; j++) {
+    f.localGet(p8)
+      .localGet(v[2 * j]!)
+      .localGet(v[2 * j + 1]!)
+      .i8x16NarrowI16x8S()
+      .v128Store(16 * j);
+  }
+  f.localGet(px).i32Const(128).i32Add().localSet(px);
+  f.localGet(p16).i32Const(64).i32Add().localSet(p16);
+  f.localGet(p8).i32Const(32).i32Add().localSet(p8);
+  f.localGet(ps).i32Const(4).i32Add().localSet(ps);
+  f.localGet(psum).i32Const(4).i32Add().localSet(psum);
+  f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
+  f.end();
+  f.localGet(X).localGet(LDX).i32Add().localSet(X);
+  f.localGet(Q).localGet(LDQ).i32Add().localSet(Q);
+  f.localGet(M).i32Const(1).i32Sub().localTee(M).brIf(0);
+  f.end().end();
+  return {
+    name: "quantize_q8_0",
+    params: [i32, i32, i32, i32, i32, i32],
+    locals: [...new Array<typeof v128>(10).fill(v128), f32, f32, f32, i32, i32, i32, i32, i32, i32],
+    body: f,
+  };
+}
+
+/**
+ * `quantize_q8_k(x, q, m, nb, ldx, ldq)`: quantize_row_q8_K_ref on m rows of 256 nb floats: per
+ * super-block, max = the value of largest magnitude (the first such), iscale = -127 / max, q =
+ * min(127, round half to even (x * iscale)), d = 1 / iscale (float32 throughout, as ggml); an
+ * all-zero super-block gets d = 0, one holding a NaN d = NaN (so its products are NaN, as rounding
+ * it in JS makes them).
+ */
+function quantizeQ8K(): FuncDef {
+  const [X, Q, M, NB, LDX, LDQ] = [0, 1, 2, 3, 4, 5];
+  const [isv, q0, q1, q2, q3] = [6, 7, 8, 9, 10];
+  const [amax, mx, v, iscale, d] = [11, 12, 13, 14, 15];
+  const [px, p16, pb, pd, b, pp, k, nan, c] = [16, 17, 18, 19, 20, 21, 22, 23, 24];
+  const q = [q0, q1, q2, q3];
+  const f = new Int8Code();
+  f.block().localGet(M).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0);
+  f.loop(); // rows
+  f.localGet(X).localSet(px).localGet(Q).localSet(p16);
+  f.localGet(Q).localGet(NB).i32Const(Q8K_ROW.sums).i32Mul().i32Add().localSet(pb);
+  f.localGet(Q).localGet(NB).i32Const(Q8K_ROW.scales).i32Mul().i32Add().localSet(pd);
+  f.localGet(NB).localSet(b);
+  f.loop(); // super-blocks of 256
+  // the value of largest magnitude, first found (scalar: a few hundred operations a row)
+  f.f32Const(0).localSet(amax).f32Const(0).localSet(mx).i32Const(0).localSet(nan);
+  f.localGet(px).localSet(pp).i32Const(256).localSet(k);
+  f.loop();
+  f.localGet(pp).f32Load().localSet(v);
+  f.localGet(nan).localGet(v).localGet(v).f32Ne().i32Or().localSet(nan);
+  f.localGet(v).f32Abs().localGet(amax).f32Gt().localSet(c);
+  f.localGet(v).localGet(mx).localGet(c).select().localSet(mx);
+  f.localGet(v).f32Abs().localGet(amax).localGet(c).select().localSet(amax);
+  f.localGet(pp).i32Const(4).i32Add().localSet(pp);
+  f.localGet(k).i32Const(1).i32Sub().localTee(k).brIf(0);
+  f.end();
+  f.f32Const(-127).localGet(mx).f32Div().f32Const(0).localGet(amax).f32Const(0).f32Ne().select().localSet(iscale);
+  f.f32Const(1).localGet(iscale).f32Div().f32Const(0).localGet(amax).f32Const(0).f32Ne().select().localSet(d);
+  f.localGet(pd).f32Const(Number.NaN).localGet(d).localGet(nan).select().f32Store();
+  f.localGet(iscale).f32x4Splat().localSet(isv);
+  for (let sub = 0; sub < 16; sub++) {
+    for (let j = 0; j < 4; j++)
+      f.localGet(px)
+        .v128Load(64 * sub + 16 * j)
+        .localGet(isv)
+        .f32x4Mul()
+        .f32x4Nearest()
+        .f32x4Const(127)
+        .f32x4Min()
+        .i32x4TruncSatF32x4S()
+        .localSet(q[j]!);
+    f.localGet(p16)
+      .localGet(q0)
+      .localGet(q1)
+      .i16x8NarrowI32x4S()
+      .v128Store(32 * sub);
+    f.localGet(p16)
+      .localGet(q2)
+      .localGet(q3)
+      .i16x8NarrowI32x4S()
+      .v128Store(32 * sub + 16);
+    // the 16 values' sum
+    f.localGet(q0).localGet(q1).i32x4Add().localGet(q2).i32x4Add().localGet(q3).i32x4Add().localSet(q0);
+    f.localGet(pb);
+    f.localGet(q0).i32x4ExtractLane(0).localGet(q0).i32x4ExtractLane(1).i32Add();
+    f.localGet(q0).i32x4ExtractLane(2).i32Add().localGet(q0).i32x4ExtractLane(3).i32Add();
+    f.i32Store16(2 * sub);
+  }
+  f.localGet(px).i32Const(1024).i32Add().localSet(px);
+  f.localGet(p16).i32Const(512).i32Add().localSet(p16);
+  f.localGet(pb).i32Const(32).i32Add().localSet(pb);
+  f.localGet(pd).i32Const(4).i32Add().localSet(pd);
+  f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
+  f.end();
+  f.localGet(X).localGet(LDX).i32Add().localSet(X);
+  f.localGet(Q).localGet(LDQ).i32Add().localSet(Q);
+  f.localGet(M).i32Const(1).i32Sub().localTee(M).brIf(0);
+  f.end().end();
+  return {
+    name: "quantize_q8_k",
+    params: [i32, i32, i32, i32, i32, i32],
+    locals: [v128, v128, v128, v128, v128, f32, f32, f32, f32, f32, i32, i32, i32, i32, i32, i32, i32, i32, i32],
+    body: f,
+  };
+}
+
+/**
+ * The float16 in the low 16 bits of each i32 lane of the vector on the stack, as float32, exactly
+ * as the JS decoder gives it (normals by rebasing the exponent, subnormals as integer times 2^-24,
+ * infinities and NaNs kept): no float operation sees a float32 subnormal (a microcode assist on x86).
+ */
+function halfLanes(f: Int8Code, h: number, m: number): void {
+  f.localTee(h).i32x4Const(0x7fff).v128And().localSet(m);
+  f.localGet(m).i32Const(13).i32x4Shl().i32x4Const(0x7f800000).v128Or(); // infinity or NaN
+  f.localGet(m)
+    .f32x4ConvertI32x4S()
+    .f32x4Const(2 ** -24)
+    .f32x4Mul(); // subnormal or zero
+  f.localGet(m)
+    .i32Const(13)
+    .i32x4Shl()
+    .i32x4Const(112 << 23)
+    .i32x4Add(); // normal
+  f.localGet(m).i32x4Const(0x400).i32x4LtS().v128Bitselect();
+  f.localGet(m).i32x4Const(0x7c00).i32x4GeS().v128Bitselect();
+  f.localGet(h).i32x4Const(0x8000).v128And().i32Const(16).i32x4Shl().v128Or();
+}
+
+function gemvQ8(kind: "q8_0" | "q4_0", relaxed: boolean): FuncDef {
+  const [W, Q, Y, N, NB, LDW, M, LDQ, LDY] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [acc, s0, s1, s2, s3, nib, h, m, tv] = [9, 10, 11, 12, 13, 14, 15, 16, 17];
+  const [pw, p16, p8, ps, psum, g, xi, yi, i, rem] = [18, 19, 20, 21, 22, 23, 24, 25, 26, 27];
+  const s = [s0, s1, s2, s3];
+  const blockBytes = kind === "q8_0" ? 34 : 18;
+  const f = new Int8Code();
+
+  /** int32 lanes summing to block b's dot product (of the group at pw, p16, p8), on the stack. */
+  const blockDot = (b: number): void => {
+    const wb = blockBytes * b;
+    if (kind === "q8_0") {
+      for (let j = 0; j < 4; j++) {
+        f.localGet(pw)
+          .load8x8S(wb + 2 + 8 * j)
+          .localGet(p16)
+          .v128Load(64 * b + 16 * j)
+          .i32x4DotI16x8S();
+        if (j > 0) f.i32x4Add();
+      }
+      return;
+    }
+    // Q4_0: 16 bytes, low nibbles values 0-15, high nibbles 16-31, each stored plus 8 (taken off below)
+    f.localGet(pw)
+      .loadAny(wb + 2)
+      .localSet(nib);
+    if (relaxed) {
+      f.localGet(p8)
+        .v128Load(32 * b)
+        .localGet(nib)
+        .constBytes(0x0f)
+        .v128And()
+        .v128Const0()
+        .i32x4RelaxedDotI8x16I7x16AddS()
+        .localSet(s[b]!);
+      f.localGet(p8)
+        .v128Load(32 * b + 16)
+        .localGet(nib)
+        .i32Const(4)
+        .i8x16ShrU()
+        .localGet(s[b]!)
+        .i32x4RelaxedDotI8x16I7x16AddS();
+      return;
+    }
+    const parts: [boolean, boolean][] = [
+      [false, false],
+      [false, true],
+      [true, false],
+      [true, true],
+    ];
+    parts.forEach(([high, upper], j) => {
+      f.localGet(nib);
+      if (high) f.i32Const(4).i8x16ShrU();
+      else f.constBytes(0x0f).v128And();
+      if (upper) f.i16x8ExtendHighI8x16U();
+      else f.i16x8ExtendLowI8x16U();
+      f.localGet(p16)
+        .v128Load(64 * b + 16 * j)
+        .i32x4DotI16x8S();
+      if (j > 0) f.i32x4Add();
+    });
+  };
+
+  /** t (1-4) blocks from pw, p16, p8, ps, psum into acc (not moving the pointers). */
+  const group = (t: number): void => {
+    for (let b = 0; b < t; b++) {
+      blockDot(b);
+      f.localSet(s[b]!);
+    }
+    const get = (b: number): void => {
+      if (b < t) f.localGet(s[b]!);
+      else f.v128Const0();
+    };
+    // [sum s0, sum s1, sum s2, sum s3]
+    get(0);
+    get(1);
+    f.lanes32([0, 4, 1, 5]);
+    get(0);
+    get(1);
+    f.lanes32([2, 6, 3, 7]).i32x4Add().localSet(h);
+    get(2);
+    get(3);
+    f.lanes32([0, 4, 1, 5]);
+    get(2);
+    get(3);
+    f.lanes32([2, 6, 3, 7]).i32x4Add().localSet(m);
+    f.localGet(h).localGet(m).lanes32([0, 1, 4, 5]).localGet(h).localGet(m).lanes32([2, 3, 6, 7]).i32x4Add();
+    /** The vector of t lanes at local p (4 bytes each, others 0), or of all four. */
+    const lanes = (p: number): void => {
+      if (t === 4) {
+        f.localGet(p).v128Load();
+        return;
+      }
+      f.v128Const0().localSet(tv);
+      for (let b = 0; b < t; b++)
+        f.localGet(p)
+          .localGet(tv)
+          .load32Lane(4 * b, b)
+          .localSet(tv);
+      f.localGet(tv);
+    };
+    if (kind === "q4_0") {
+      // minus 8 * each block's sum of activation values
+      lanes(psum);
+      f.i32Const(3).i32x4Shl().i32x4Sub();
+    }
+    f.f32x4ConvertI32x4S();
+    // times d_w * d_x, one float32 rounding each
+    f.v128Const0().localSet(tv);
+    for (let b = 0; b < t; b++)
+      f.localGet(pw)
+        .localGet(tv)
+        .load16Lane(blockBytes * b, 2 * b)
+        .localSet(tv);
+    f.localGet(tv);
+    halfLanes(f, h, m);
+    lanes(ps);
+    f.f32x4Mul().f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
+  };
+
+  f.block().localGet(N).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0).localGet(M).i32Eqz().brIf(0);
+  f.localGet(NB).i32Const(3).i32And().localSet(rem);
+  f.loop(); // weight rows
+  f.localGet(Q).localSet(xi).localGet(Y).localSet(yi).localGet(M).localSet(i);
+  f.loop(); // activation rows
+  f.v128Const0().localSet(acc);
+  f.localGet(W).localSet(pw).localGet(xi).localSet(p16);
+  f.localGet(xi).localGet(NB).i32Const(Q8_ROW.int8).i32Mul().i32Add().localSet(p8);
+  f.localGet(xi).localGet(NB).i32Const(Q8_ROW.scales).i32Mul().i32Add().localSet(ps);
+  f.localGet(xi).localGet(NB).i32Const(Q8_ROW.sums).i32Mul().i32Add().localSet(psum);
+  f.localGet(NB).i32Const(2).i32ShrU().localSet(g);
+  f.block().localGet(g).i32Eqz().brIf(0);
+  f.loop(); // groups of four blocks
+  group(4);
+  f.localGet(pw)
+    .i32Const(4 * blockBytes)
+    .i32Add()
+    .localSet(pw);
+  f.localGet(p16).i32Const(256).i32Add().localSet(p16);
+  f.localGet(p8).i32Const(128).i32Add().localSet(p8);
+  f.localGet(ps).i32Const(16).i32Add().localSet(ps);
+  f.localGet(psum).i32Const(16).i32Add().localSet(psum);
+  f.localGet(g).i32Const(1).i32Sub().localTee(g).brIf(0);
+  f.end().end();
+  // the last nb % 4 blocks
+  for (const t of [3, 2, 1]) {
+    f.localGet(rem).i32Const(t).i32Eq().if();
+    group(t);
+    if (t > 1) f.else();
+  }
+  f.end().end().end();
+  f.localGet(yi);
+  f.localGet(acc).f32x4ExtractLane(0).localGet(acc).f32x4ExtractLane(1).f32Add();
+  f.localGet(acc).f32x4ExtractLane(2).localGet(acc).f32x4ExtractLane(3).f32Add();
+  f.f32Add().f32Store();
+  f.localGet(xi).localGet(LDQ).i32Add().localSet(xi);
+  f.localGet(yi).localGet(LDY).i32Add().localSet(yi);
+  f.localGet(i).i32Const(1).i32Sub().localTee(i).brIf(0);
+  f.end();
+  f.localGet(W).localGet(LDW).i32Add().localSet(W);
+  f.localGet(Y).i32Const(4).i32Add().localSet(Y);
+  f.localGet(N).i32Const(1).i32Sub().localTee(N).brIf(0);
+  f.end().end();
+  return {
+    name: `gemv_${kind}`,
+    params: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
+    locals: [v128, v128, v128, v128, v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32],
+    body: f,
+  };
+}
+
+/**
+ * `gemv_q6_k(w, q, y, n, nb, ldw, m, ldq, ldy)`: Q6_K weight rows (210-byte super-blocks: 128 bytes
+ * of low nibbles, 64 of high bit pairs, 16 int8 scales, float16 d) times Q8_K rows, as ggml's
+ * vec_dot_q6_K_q8_K: per super-block, sum over its 16 groups of scale * (q6 . q8) (q6 in 0-63, int32
+ * lanes, exact), less 32 * sum of scale * bsum (the offset of 32), then the int32 lanes as float32
+ * times d_w * d_x into the float32 lanes.
+ */
+function gemvQ6K(): FuncDef {
+  const [W, Q, Y, N, NB, LDW, M, LDQ, LDY] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [acc, isum, ql, ql2, qh, q, h, m] = [9, 10, 11, 12, 13, 14, 15, 16];
+  const [pw, p16, pb, pd, b, xi, yi, i] = [17, 18, 19, 20, 21, 22, 23, 24];
+  const f = new Int8Code();
+  f.block().localGet(N).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0).localGet(M).i32Eqz().brIf(0);
+  f.loop(); // weight rows
+  f.localGet(Q).localSet(xi).localGet(Y).localSet(yi).localGet(M).localSet(i);
+  f.loop(); // activation rows
+  f.v128Const0().localSet(acc);
+  f.localGet(W).localSet(pw).localGet(xi).localSet(p16);
+  f.localGet(xi).localGet(NB).i32Const(Q8K_ROW.sums).i32Mul().i32Add().localSet(pb);
+  f.localGet(xi).localGet(NB).i32Const(Q8K_ROW.scales).i32Mul().i32Add().localSet(pd);
+  f.localGet(NB).localSet(b);
+  f.loop(); // super-blocks
+  // the offset of 32: -32 * sum of scale * bsum, to start the int32 lanes from
+  f.localGet(pw).loadAny(192).localTee(q).i16x8ExtendLowI8x16S().localGet(pb).v128Load().i32x4DotI16x8S();
+  f.localGet(q).i16x8ExtendHighI8x16S().localGet(pb).v128Load(16).i32x4DotI16x8S().i32x4Add();
+  f.i32Const(5).i32x4Shl().localSet(h);
+  f.v128Const0().localGet(h).i32x4Sub().localSet(isum);
+  for (let half = 0; half < 2; half++) {
+    for (let lhalf = 0; lhalf < 2; lhalf++) {
+      const l = 16 * lhalf;
+      f.localGet(pw)
+        .loadAny(64 * half + l)
+        .localSet(ql);
+      f.localGet(pw)
+        .loadAny(64 * half + 32 + l)
+        .localSet(ql2);
+      f.localGet(pw)
+        .loadAny(128 + 32 * half + l)
+        .localSet(qh);
+      const groups: ((c: Int8Code) => void)[] = [
+        (c) => c.localGet(ql).constBytes(0x0f).v128And().localGet(qh).constBytes(0x03).v128And().i32Const(4).i8x16Shl().v128Or(),
+        (c) => c.localGet(ql2).constBytes(0x0f).v128And().localGet(qh).i32Const(2).i8x16Shl().constBytes(0x30).v128And().v128Or(),
+        (c) => c.localGet(ql).i32Const(4).i8x16ShrU().localGet(qh).constBytes(0x30).v128And().v128Or(),
+        (c) => c.localGet(ql2).i32Const(4).i8x16ShrU().localGet(qh).i32Const(2).i8x16ShrU().constBytes(0x30).v128And().v128Or(),
+      ];
+      groups.forEach((build, k) => {
+        const sub = 8 * half + 2 * k + lhalf; // which 16 values: x at 32 sub bytes, scale sub
+        build(f);
+        f.localTee(q)
+          .i16x8ExtendLowI8x16U()
+          .localGet(p16)
+          .v128Load(32 * sub)
+          .i32x4DotI16x8S();
+        f.localGet(q)
+          .i16x8ExtendHighI8x16U()
+          .localGet(p16)
+          .v128Load(32 * sub + 16)
+          .i32x4DotI16x8S()
+          .i32x4Add();
+        f.localGet(pw)
+          .i32Load8S(192 + sub)
+          .i32x4Splat()
+          .i32x4Mul();
+        f.localGet(isum).i32x4Add().localSet(isum);
+      });
+    }
+  }
+  // acc += float(lanes) * (d_w * d_x)
+  f.localGet(isum).f32x4ConvertI32x4S();
+  f.v128Const0().localSet(h);
+  f.localGet(pw).localGet(h).load16Lane(208, 0);
+  halfLanes(f, h, m);
+  f.f32x4ExtractLane(0).localGet(pd).f32Load().f32Mul().f32x4Splat();
+  f.f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
+  f.localGet(pw).i32Const(210).i32Add().localSet(pw);
+  f.localGet(p16).i32Const(512).i32Add().localSet(p16);
+  f.localGet(pb).i32Const(32).i32Add().localSet(pb);
+  f.localGet(pd).i32Const(4).i32Add().localSet(pd);
+  f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
+  f.end();
+  f.localGet(yi);
+  f.localGet(acc).f32x4ExtractLane(0).localGet(acc).f32x4ExtractLane(1).f32Add();
+  f.localGet(acc).f32x4ExtractLane(2).localGet(acc).f32x4ExtractLane(3).f32Add();
+  f.f32Add().f32Store();
+  f.localGet(xi).localGet(LDQ).i32Add().localSet(xi);
+  f.localGet(yi).localGet(LDY).i32Add().localSet(yi);
+  f.localGet(i).i32Const(1).i32Sub().localTee(i).brIf(0);
+  f.end();
+  f.localGet(W).localGet(LDW).i32Add().localSet(W);
+  f.localGet(Y).i32Const(4).i32Add().localSet(Y);
+  f.localGet(N).i32Const(1).i32Sub().localTee(N).brIf(0);
+  f.end().end();
+  return {
+    name: "gemv_q6_k",
+    params: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
+    locals: [v128, v128, v128, v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32],
+    body: f,
+  };
+}
+
+/**
+ * `gemv_q4_k(w, q, y, n, nb, ldw, m, ldq, ldy)`: Q4_K weight rows (144-byte super-blocks: float16 d
+ * and dmin, 12 bytes of 6-bit scales and mins for 8 groups of 32, 128 bytes of nibbles) times Q8_K
+ * rows, as ggml's vec_dot_q4_K_q8_K: per super-block, int32 lanes of sum over groups of scale *
+ * (q4 . q8), and an int32 sum over groups of min * (the group's two bsums); the lanes as float32
+ * times d_w * d_x into the float32 lanes, the mins' sum times dmin_w * d_x into a float32 sum taken
+ * off at the end.
+ */
+function gemvQ4K(): FuncDef {
+  const [W, Q, Y, N, NB, LDW, M, LDQ, LDY] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [acc, isum, h, m] = [9, 10, 11, 12];
+  const [pw, p16, pb, pd, b, xi, yi, i, mins] = [13, 14, 15, 16, 17, 18, 19, 20, 21];
+  const [accm, dx] = [22, 23];
+  const f = new Int8Code();
+  const byte = (o: number) => f.localGet(pw).i32Load8U(4 + o);
+  f.block().localGet(N).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0).localGet(M).i32Eqz().brIf(0);
+  f.loop(); // weight rows
+  f.localGet(Q).localSet(xi).localGet(Y).localSet(yi).localGet(M).localSet(i);
+  f.loop(); // activation rows
+  f.v128Const0().localSet(acc).f32Const(0).localSet(accm);
+  f.localGet(W).localSet(pw).localGet(xi).localSet(p16);
+  f.localGet(xi).localGet(NB).i32Const(Q8K_ROW.sums).i32Mul().i32Add().localSet(pb);
+  f.localGet(xi).localGet(NB).i32Const(Q8K_ROW.scales).i32Mul().i32Add().localSet(pd);
+  f.localGet(NB).localSet(b);
+  f.loop(); // super-blocks
+  f.v128Const0().localSet(isum).i32Const(0).localSet(mins);
+  for (let j = 0; j < 8; j++) {
+    const pair = j >> 1;
+    const high = (j & 1) === 1;
+    // group j's 32 nibbles (low ones of 32 bytes for even j, high for odd) . its 32 activations
+    for (let half = 0; half < 2; half++) {
+      f.localGet(pw).loadAny(16 + 32 * pair + 16 * half);
+      if (high) f.i32Const(4).i8x16ShrU();
+      else f.constBytes(0x0f).v128And();
+      f.localTee(h)
+        .i16x8ExtendLowI8x16U()
+        .localGet(p16)
+        .v128Load(64 * j + 32 * half)
+        .i32x4DotI16x8S();
+      if (half > 0) f.i32x4Add();
+      f.localGet(h)
+        .i16x8ExtendHighI8x16U()
+        .localGet(p16)
+        .v128Load(64 * j + 32 * half + 16)
+        .i32x4DotI16x8S()
+        .i32x4Add();
+    }
+    // times the group's 6-bit scale (get_scale_min_k4)
+    if (j < 4) byte(j).i32Const(63).i32And();
+    else
+      byte(j + 4)
+        .i32Const(15)
+        .i32And()
+        .localGet(pw)
+        .i32Load8U(4 + j - 4)
+        .i32Const(6)
+        .i32ShrU()
+        .i32Const(4)
+        .i32Shl()
+        .i32Or();
+    f.i32x4Splat().i32x4Mul().localGet(isum).i32x4Add().localSet(isum);
+    // mins += the group's 6-bit min * its two bsums
+    f.localGet(mins);
+    if (j < 4)
+      byte(j + 4)
+        .i32Const(63)
+        .i32And();
+    else
+      byte(j + 4)
+        .i32Const(4)
+        .i32ShrU()
+        .localGet(pw)
+        .i32Load8U(4 + j)
+        .i32Const(6)
+        .i32ShrU()
+        .i32Const(4)
+        .i32Shl()
+        .i32Or();
+    f.localGet(pb)
+      .i32Load16S(4 * j)
+      .localGet(pb)
+      .i32Load16S(4 * j + 2)
+      .i32Add()
+      .i32Mul()
+      .i32Add()
+      .localSet(mins);
+  }
+  // d and dmin (lanes 0 and 1), d_x
+  f.v128Const0().localSet(h);
+  f.localGet(pw).localGet(h).load16Lane(0, 0).localSet(h);
+  f.localGet(pw).localGet(h).load16Lane(2, 2);
+  halfLanes(f, h, m);
+  f.localSet(h).localGet(pd).f32Load().localSet(dx);
+  f.localGet(isum)
+    .f32x4ConvertI32x4S()
+    .localGet(h)
+    .f32x4ExtractLane(0)
+    .localGet(dx)
+    .f32Mul()
+    .f32x4Splat()
+    .f32x4Mul()
+    .localGet(acc)
+    .f32x4Add()
+    .localSet(acc);
+  f.localGet(accm).localGet(h).f32x4ExtractLane(1).localGet(dx).f32Mul().localGet(mins).f32ConvertI32S().f32Mul().f32Add().localSet(accm);
+  f.localGet(pw).i32Const(144).i32Add().localSet(pw);
+  f.localGet(p16).i32Const(512).i32Add().localSet(p16);
+  f.localGet(pb).i32Const(32).i32Add().localSet(pb);
+  f.localGet(pd).i32Const(4).i32Add().localSet(pd);
+  f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
+  f.end();
+  f.localGet(yi);
+  f.localGet(acc).f32x4ExtractLane(0).localGet(acc).f32x4ExtractLane(1).f32Add();
+  f.localGet(acc).f32x4ExtractLane(2).localGet(acc).f32x4ExtractLane(3).f32Add();
+  f.f32Add().localGet(accm).f32Sub().f32Store();
+  f.localGet(xi).localGet(LDQ).i32Add().localSet(xi);
+  f.localGet(yi).localGet(LDY).i32Add().localSet(yi);
+  f.localGet(i).i32Const(1).i32Sub().localTee(i).brIf(0);
+  f.end();
+  f.localGet(W).localGet(LDW).i32Add().localSet(W);
+  f.localGet(Y).i32Const(4).i32Add().localSet(Y);
+  f.localGet(N).i32Const(1).i32Sub().localTee(N).brIf(0);
+  f.end().end();
+  return {
+    name: "gemv_q4_k",
+    params: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
+    locals: [v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, i32, f32, f32],
+    body: f,
+  };
+}
+
+/**
+ * Whether this engine's i32x4.relaxed_dot_i8x16_i7x16_add_s is the exact int8 dot product (a signed,
+ * b in 0-127): Node 20's V8 (behind its flag) returns twice the sum, so it is tried once on known
+ * values before a kernel relies on it.
+ */
+export function exactRelaxedDot(): boolean {
+  if (exact !== undefined) return exact;
+  exact = false;
+  try {
+    const f = new Int8Code();
+    // lanes: 4 * (-3 * 5) + 7 = -53
+    f.i32Const(0).constBytes(0xfd).constBytes(5).i32x4Const(7).i32x4RelaxedDotI8x16I7x16AddS().v128Store();
+    const api = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+    const memory = new api.Memory({ initial: 1 });
+    const module = new api.Module(emitModule([{ name: "probe", params: [], locals: [], body: f }]));
+    (new api.Instance(module, { env: { memory } }).exports.probe as () => void)();
+    exact = new Int32Array(memory.buffer, 0, 4).every((v) => v === -53);
+  } catch {
+    exact = false;
+  }
+  return exact;
+}
+let exact: boolean | undefined;
+
+interface WasmApi {
+  Memory: new (d: { initial: number }) => { buffer: ArrayBuffer };
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+
+/**
+ * The module's functions; with `relaxed` (and an exact relaxed int8 dot product, see exactRelaxedDot),
+ * Q4_0's block dot products use relaxed SIMD's int8 one (the same results).
+ */
+export function q8GemvFunctions(relaxed: boolean): FuncDef[] {
+  const dot = relaxed && exactRelaxedDot();
+  return [quantizeQ8_0(), gemvQ8("q8_0", dot), gemvQ8("q4_0", dot), quantizeQ8K(), gemvQ6K(), gemvQ4K()];
+}

@@ -1,0 +1,248 @@
+import "./relaxed-simd-flag.js";
+import { afterAll, describe, expect, it } from "vitest";
+import type { StridedView } from "../src/backend.js";
+import { CpuBackend } from "../src/cpu/backend.js";
+import type { CpuBuffer } from "../src/cpu/buffer.js";
+import { float16BitsToFloat32, float32ToFloat16Bits } from "../src/cpu/half.js";
+import { roundActivationsLikeGgml } from "../src/cpu/kernels/ggml_rounding.js";
+import { hasRelaxedSimd } from "../src/cpu/resident/modules.js";
+import { residentStats } from "../src/cpu/resident/runtime.js";
+import { QUANT_BLOCKS } from "../src/dtype.js";
+import { dequantizeBlocks, quantizeBlocks } from "../src/quant/index.js";
+import { randomF32 } from "./cpu-helpers.js";
+
+// Decoding over Q8_0 / Q4_0 weights with activationRounding "ggml": the activation rows are
+// quantized to Q8_0 in WebAssembly and the dot products are int8 ones (wasm/gemv_q8_resident_module.ts).
+// They must give what rounding the activations with roundActivationsLikeGgml and running the float
+// kernel gives, up to summation order; the same bits on 1, 2 and 3 threads, and with relaxed SIMD's
+// int8 dot product or without it. minWorkPerThread 0 splits even the smallest products.
+
+const variants = hasRelaxedSimd() ? [false, true] : [false];
+const ggml = variants.flatMap((relaxedSimd) =>
+  [1, 2, 3].map((threads) => ({
+    relaxedSimd,
+    threads,
+    be: new CpuBackend({ threads, minWorkPerThread: 0, relaxedSimd, activationRounding: "ggml" }),
+  })),
+);
+const plain = new CpuBackend({ threads: 1 });
+afterAll(() => {
+  for (const { be } of ggml) be.close();
+  plain.close();
+});
+
+/** Which resident kernels fn called, and how many parts worker threads took. */
+function traced<T>(fn: () => T): { value: T; calls: string[]; workerParts: number } {
+  const before = new Map(residentStats.calls);
+  const workerParts = residentStats.workerParts;
+  const value = fn();
+  const calls = [...residentStats.calls].filter(([name, n]) => n !== (before.get(name) ?? 0)).map(([name]) => name);
+  return { value, calls, workerParts: residentStats.workerParts - workerParts };
+}
+
+type Int8DType = "q8_0" | "q4_0" | "q6_k";
+
+function matmul(be: CpuBackend, x: Float32Array, rows: number, K: number, w: Uint8Array, dtype: Int8DType, N: number, first: number) {
+  const a: StridedView = { buffer: be.upload(x, "float32"), shape: [rows, K], strides: [K, 1], offset: 0 };
+  const b: StridedView = { buffer: be.upload(w, dtype) as CpuBuffer, shape: [K, N], strides: [1, K], offset: first * K };
+  return traced(() => be.readSync(be.matmul(a, b)) as Float32Array);
+}
+
+/**
+ * Activations with the blocks that test the rounding: most random, some tiny (float16-subnormal
+ * scales), some all zero, some with one value far larger than the rest.
+ */
+function activations(rows: number, K: number, seed: number): Float32Array {
+  const x = randomF32(rows * K, seed, 4);
+  for (let blk = 0; blk < (rows * K) / 32; blk++) {
+    const kind = blk % 7;
+    for (let j = blk * 32; j < blk * 32 + 32; j++) {
+      if (kind === 2) x[j]! *= 1e-3; // scale about 3e-5: a float16 subnormal
+      if (kind === 4) x[j]! *= 2e-7; // deep in the subnormals
+      if (kind === 5) x[j] = 0;
+    }
+    if (kind === 6) x[blk * 32 + 5] = 300;
+  }
+  // Q8_K takes super-blocks of 256: one all zero, one whose largest magnitude comes twice, with both signs
+  if (K % 256 === 0 && rows * K >= 1024) {
+    x.fill(0, 256, 512);
+    x[520] = -40;
+    x[700] = 40;
+  }
+  return x;
+}
+
+describe("int8 GEMV over Q8_0 / Q4_0 / Q6_K / Q4_K weights (activationRounding ggml, decoding)", () => {
+  // [rows, N, K, first]: K multiples of 32 but mostly not of 128 (blocks left over after groups of four)
+  const shapes32 = [
+    [1, 1, 32, 0],
+    [1, 37, 96, 0],
+    [2, 40, 64, 3],
+    [3, 300, 800, 0],
+    [2, 70, 768, 5],
+    [15, 129, 224, 0],
+    [7, 50, 320, 1],
+    // large enough that each thread's part outlasts a worker's wake-up
+    [2, 2048, 512, 0],
+  ] as const;
+  const shapes256 = [
+    [1, 1, 256, 0],
+    [1, 37, 256, 0],
+    [3, 70, 512, 2],
+    [15, 129, 768, 0],
+    [2, 2048, 512, 0],
+  ] as const;
+  for (const dtype of ["q8_0", "q4_0", "q6_k"] as const) {
+    const { elements, bytes } = QUANT_BLOCKS[dtype];
+    const shapes = dtype === "q6_k" ? shapes256 : shapes32;
+    const quantizer = dtype === "q6_k" ? "quantize_q8_k" : "quantize_q8_0";
+    it(`${dtype}: rounded activations times the weight, up to summation order; the same bits on 1-3 threads, relaxed SIMD or not`, () => {
+      let seed = 71;
+      let workerParts = 0;
+      for (const [rows, N, K, first] of shapes) {
+        const where = `${rows} x ${K} @ [${N}, ${K}]^T from row ${first}`;
+        const x = activations(rows, K, seed++);
+        const w = randomF32((N + first) * K, seed++);
+        const data = new Uint8Array(((N + first) * K * bytes) / elements);
+        quantizeBlocks(dtype, w, 0, w.length, data, 0);
+        const values = new Float32Array(w.length);
+        dequantizeBlocks(dtype, data, 0, w.length, values, 0);
+        const results = ggml.map(({ be, threads, relaxedSimd }) => {
+          const t = matmul(be, x, rows, K, data, dtype, N, first);
+          expect(t.calls.sort(), `${where}, ${threads} threads, relaxed ${relaxedSimd}`).toEqual([`gemv_${dtype}`, quantizer]);
+          workerParts += t.workerParts;
+          return t.value;
+        });
+        ggml.forEach(({ threads, relaxedSimd }, j) => {
+          expect(results[j], `${where}: ${threads} threads, relaxed ${relaxedSimd}`).toEqual(results[0]);
+        });
+        // the float kernel on the activations rounded in JS
+        const rounded = roundActivationsLikeGgml(x, rows, K, dtype);
+        const reference = matmul(plain, rounded, rows, K, data, dtype, N, first).value;
+        for (let i = 0; i < rows; i++) {
+          for (let n = 0; n < N; n++) {
+            let exact = 0;
+            let size = 0;
+            for (let k = 0; k < K; k++) {
+              const p = rounded[i * K + k]! * values[(first + n) * K + k]!;
+              exact += p;
+              size += Math.abs(p);
+            }
+            const got = results[0]![i * N + n]!;
+            const at = `${where}: [${i}, ${n}]`;
+            expect(Math.abs(got - reference[i * N + n]!), at).toBeLessThanOrEqual(2e-6 * size + 1e-30);
+            expect(Math.abs(got - exact), at).toBeLessThanOrEqual(1e-6 * size + 1e-30);
+          }
+        }
+      }
+      expect(workerParts).toBeGreaterThan(0);
+    });
+  }
+
+  // Q4_K (no quantizer here: random super-blocks with d and dmin of a real model's size)
+  it("q4_k: Q8_K activations times the blocks, up to summation order; the same bits on 1-3 threads", () => {
+    let seed = 120;
+    let workerParts = 0;
+    for (const [rows, N, K] of shapes256) {
+      const where = `${rows} x ${K} @ [${N}, ${K}]^T`;
+      const x = activations(rows, K, seed++);
+      const blocks = (N * K) / 256;
+      const data = Uint8Array.from(randomF32(blocks * 144, seed++), (v) => Math.floor((v + 1) * 128) & 255);
+      const scale = randomF32(2 * blocks, seed++);
+      for (let blk = 0; blk < blocks; blk++) {
+        const d = float32ToFloat16Bits(0.002 + Math.abs(scale[2 * blk]!) * 0.004);
+        const dmin = float32ToFloat16Bits(0.001 + Math.abs(scale[2 * blk + 1]!) * 0.002);
+        data.set([d & 255, d >> 8, dmin & 255, dmin >> 8], blk * 144);
+      }
+      const values = new Float32Array(N * K);
+      dequantizeBlocks("q4_k", data, 0, N * K, values, 0);
+      const results = ggml.map(({ be, threads, relaxedSimd }) => {
+        const a: StridedView = { buffer: be.upload(x, "float32"), shape: [rows, K], strides: [K, 1], offset: 0 };
+        const b: StridedView = { buffer: be.upload(data, "q4_k") as CpuBuffer, shape: [K, N], strides: [1, K], offset: 0 };
+        const t = traced(() => be.readSync(be.matmul(a, b)) as Float32Array);
+        expect(t.calls.sort(), `${where}, ${threads} threads, relaxed ${relaxedSimd}`).toEqual(["gemv_q4_k", "quantize_q8_k"]);
+        workerParts += t.workerParts;
+        return t.value;
+      });
+      for (const r of results) expect(r, where).toEqual(results[0]);
+      const rounded = roundActivationsLikeGgml(x, rows, K, "q4_k");
+      for (let i = 0; i < rows; i++) {
+        for (let n = 0; n < N; n++) {
+          let exact = 0;
+          let size = 0;
+          for (let k = 0; k < K; k++) {
+            const p = rounded[i * K + k]! * values[n * K + k]!;
+            exact += p;
+            size += Math.abs(p);
+          }
+          expect(Math.abs(results[0]![i * N + n]! - exact), `${where}: [${i}, ${n}]`).toBeLessThanOrEqual(1e-6 * size + 1e-30);
+        }
+      }
+    }
+    expect(workerParts).toBeGreaterThan(0);
+  });
+
+  it("non-finite activations give non-finite outputs, as the rounded float path does", () => {
+    const K = 256;
+    for (const dtype of ["q8_0", "q6_k"] as const) {
+      const { elements, bytes } = QUANT_BLOCKS[dtype];
+      const w = randomF32(3 * K, 9);
+      const data = new Uint8Array((3 * K * bytes) / elements);
+      quantizeBlocks(dtype, w, 0, w.length, data, 0);
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+        const x = randomF32(K, 10);
+        x[40] = bad;
+        const got = matmul(ggml[0]!.be, x, 1, K, data, dtype, 3, 0).value;
+        expect(
+          [...got].every((v) => !Number.isFinite(v)),
+          `${dtype} ${bad}`,
+        ).toBe(true);
+      }
+    }
+  });
+
+  it("falls back to rounding then the float kernel where the int8 kernel does not apply (prefill rows)", () => {
+    const [rows, N, K] = [16, 20, 64];
+    const x = randomF32(rows * K, 12);
+    const w = randomF32(N * K, 13);
+    const data = new Uint8Array((N * K * 18) / 32);
+    quantizeBlocks("q4_0", w, 0, w.length, data, 0);
+    const t = matmul(ggml[0]!.be, x, rows, K, data, "q4_0", N, 0);
+    expect(t.calls).not.toContain("quantize_q8_0");
+    const reference = matmul(plain, roundActivationsLikeGgml(x, rows, K, "q4_0"), rows, K, data, "q4_0", N, 0).value;
+    expect(t.value).toEqual(reference);
+  });
+});
+
+describe("roundActivationsLikeGgml to float16", () => {
+  it("gives the float16 converters' value for every kind of float32 (normals, ties, subnormals, overflow, NaN)", () => {
+    const values = [...randomF32(20000, 3, 200)];
+    for (let e = -30; e <= 17; e++)
+      for (const m of [1, 1.5, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 1.99951171875, 1.9997]) values.push(m * 2 ** e, -m * 2 ** e);
+    values.push(
+      0,
+      -0,
+      65504,
+      65519.99,
+      65520,
+      65536,
+      1e9,
+      -1e9,
+      2 ** -14,
+      2 ** -24,
+      2 ** -25,
+      3 * 2 ** -26,
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+      Number.NaN,
+    );
+    const x = Float32Array.from(values);
+    const got = roundActivationsLikeGgml(x, 1, x.length, "float16");
+    for (let i = 0; i < x.length; i++) {
+      const want = float16BitsToFloat32(float32ToFloat16Bits(x[i]!));
+      expect(Object.is(got[i], Math.fround(want)) || (Number.isNaN(want) && Number.isNaN(got[i]!)), `${x[i]}: ${got[i]} vs ${want}`).toBe(
+        true,
+      );
+    }
+  });
+});
