@@ -7,7 +7,7 @@ import { gemmF32 } from "./gemm.js";
 import { matmulStored, type ActivationRounding } from "./matmul_stored.js";
 import { coalesce, contiguousStrides, forEachRun, sizeOf } from "../strided.js";
 import { gemmWasmF32 } from "../wasm/gemm.js";
-import { residentMatmul } from "../resident/matmul.js";
+import { residentMatmul, residentMatmulBatch } from "../resident/matmul.js";
 
 /**
  * Batched matmul a [...batch, M, K] x b [...batch, K, N]. Each batch entry is one strided GEMM:
@@ -64,6 +64,19 @@ export function matmul(a: StridedView, b: StridedView, wasm = true, rounding: Ac
   }
   const runs = coalesce(batch, [contiguousStrides(batch).map((s) => s * M * N), a.strides.slice(0, r - 2), bBatch]);
   const [sc, sa, sb] = runs.inner as [number, number, number];
+  if (dtype === "float32" && wasm) {
+    // the whole batch as one resident call, threads taking whole entries
+    const [oa, ob, oc]: number[][] = [[], [], []];
+    forEachRun(runs, [0, a.offset, b.offset], (offs) => {
+      for (let t = 0; t < runs.n; t++) {
+        oc.push(offs[0]! + t * sc);
+        oa.push(offs[1]! + t * sa);
+        ob.push(offs[2]! + t * sb);
+      }
+    });
+    const [fa, fb, fc] = [A as Float32Array, B as Float32Array, out as Float32Array];
+    if (residentMatmulBatch(M, N, K, fa, oa, sam, sak, fb, ob, sbk, sbn, fc, oc)) return new CpuBuffer(out, dtype);
+  }
   forEachRun(runs, [0, a.offset, b.offset], (offs) => {
     for (let t = 0; t < runs.n; t++) one(M, sam, offs[0]! + t * sc, offs[1]! + t * sa, offs[2]! + t * sb);
   });
