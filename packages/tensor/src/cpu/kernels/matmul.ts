@@ -1,6 +1,6 @@
 import type { BackendBuffer, StridedView } from "../../backend.js";
 import type { HostArray } from "../../dtype.js";
-import { allocZeroed } from "../pool.js";
+import { allocUninit } from "../pool.js";
 import { CpuBuffer, viewData } from "../buffer.js";
 import { cast, float32View, isHalf } from "./cast.js";
 import { gemmF32 } from "./gemm.js";
@@ -29,7 +29,9 @@ export function matmul(a: StridedView, b: StridedView, wasm = true, rounding: Ac
     const out = matmul(float32View(a), float32View(b), wasm);
     return cast({ buffer: out, shape: outShape, strides: contiguousStrides(outShape), offset: 0 }, dtype);
   }
-  const out = allocZeroed(dtype, sizeOf(outShape));
+  // not zero-filled: the resident kernels write every output (filling a step's matmul outputs
+  // with zeros first cost more than a tenth of a training step); the other paths zero their part
+  const out = allocUninit(dtype, sizeOf(outShape));
   const A = viewData(a);
   const B = viewData(b);
   const sam = a.strides[r - 2]!;
@@ -41,9 +43,11 @@ export function matmul(a: StridedView, b: StridedView, wasm = true, rounding: Ac
     if (dtype === "float32") {
       const [fa, fb, fc] = [A as Float32Array, B as Float32Array, out as Float32Array];
       if (wasm && residentMatmul(m, N, K, fa, oa, sm, sak, fb, ob, sbk, sbn, fc, oc)) return;
+      fc.fill(0, oc, oc + m * N);
       if (wasm && gemmWasmF32(m, N, K, fa, oa, sm, sak, fb, ob, sbk, sbn, fc, oc)) return;
       gemmF32(m, N, K, fa, oa, sm, sak, fb, ob, sbk, sbn, fc, oc);
     } else {
+      out.fill(0, oc, oc + m * N);
       gemmNaive(m, N, K, dtype === "int32", A, oa, sm, sak, B, ob, sbk, sbn, out, oc);
     }
   };
