@@ -113,11 +113,15 @@ function gemm(
   // cannot give that to every part, fewer parts (the same results: only the split changes).
   const kc4 = roundUp(Math.min(KC, K), 4);
   const packA = kc4 * roundUp(Math.min(MC, M), 2);
+  // Threads split the longer side: each packs all of the other operand for its part, so rows
+  // where M > N (a tall activation times a weight: every thread would pack all of A), else columns.
+  const byRows = M > N;
   let args: number[][] | null = null;
   const mark = ops.mark();
-  for (let count = rt.partsFor(M * N * K, Math.ceil(N / LINE)); args === null && count >= 1; count--) {
+  for (let count = rt.partsFor(M * N * K, Math.ceil((byRows ? M : N) / LINE)); args === null && count >= 1; count--) {
     args = [];
-    for (const [j0, j1] of splitRange(N, count, LINE)) {
+    for (const [p0, p1] of splitRange(byRows ? M : N, count, LINE)) {
+      const [i0, rows, j0, j1] = byRows ? [p0, p1 - p0, 0, N] : [0, M, p0, p1];
       const packB = kc4 * roundUp(Math.min(NC, j1 - j0), LINE);
       const scratch = ops.scratch(packB + packA + 2 * LINE);
       if (scratch === null) {
@@ -126,7 +130,23 @@ function gemm(
         break;
       }
       const at = (floats: number): number => scratch.byteOffset + floats * 4;
-      args.push([a, aRow, aStep, B.byteOffset + ob * 4, sbk * 4, sbn * 4, c, N * 4, M, K, j0, j1, at(0), at(packB + packA), at(packB)]);
+      args.push([
+        a + i0 * aRow,
+        aRow,
+        aStep,
+        B.byteOffset + ob * 4,
+        sbk * 4,
+        sbn * 4,
+        c + i0 * N * 4,
+        N * 4,
+        rows,
+        K,
+        j0,
+        j1,
+        at(0),
+        at(packB + packA),
+        at(packB),
+      ]);
     }
   }
   if (args === null) return false;
