@@ -142,6 +142,54 @@ describe("resident GEMM (prefill, training)", () => {
   }
 });
 
+describe("resident batched GEMM (attention's per-head products)", () => {
+  // [batch, heads] entries, a transposed like k^T or plain; 6 entries share out over 1, 2 and 3
+  // threads (one gemm_list call), 5 do not over 2 (each entry then splits its own columns)
+  for (const [batch, heads, M, K, N] of [
+    [2, 3, 17, 9, 33],
+    [1, 5, 40, 64, 20],
+    [3, 2, 128, 64, 128],
+  ] as const) {
+    for (const aTransposed of [false, true]) {
+      it(`[${batch}, ${heads}] x ${M}x${K} @ ${K}x${N}, A ${aTransposed ? "transposed" : "plain"}: every entry the bits of its own 2-D product, on 1, 2 and 3 threads`, () => {
+        const count = batch * heads;
+        const aData = randomF32(count * M * K, 7 + M);
+        const bData = randomF32(count * K * N, 8 + N);
+        const aStrides = aTransposed ? [heads * M * K, M * K, 1, M] : [heads * M * K, M * K, K, 1];
+        const outs = backends.map((be) => {
+          const a = view(be, aData, [batch, heads, M, K], aStrides);
+          const b = view(be, bData, [batch, heads, K, N]);
+          let out: BackendBuffer | undefined;
+          const t = traced(() => void (out = be.matmul(a, b)));
+          const listed = t.calls.get("gemm_list") ?? 0;
+          if (count % Math.min(be.threads, count) === 0) expect(listed, `${be.threads} threads`).toBe(1);
+          else expect(listed).toBe(0);
+          // each entry alone, as a 2-D product
+          const single = Array.from({ length: count }, (_, e) => {
+            const ae = view(be, aData, [M, K], aStrides.slice(2), e * M * K);
+            const bentry = view(be, bData, [K, N], [N, 1], e * K * N);
+            return read(be, be.matmul(ae, bentry));
+          });
+          return { out: read(be, out!), single };
+        });
+        const { out, single } = outs[0]!;
+        for (let e = 0; e < count; e++) {
+          expect(out.subarray(e * M * N, (e + 1) * M * N), `entry ${e}`).toEqual(single[e]);
+          for (let i = 0; i < M; i += 7) {
+            for (let j = 0; j < N; j += 5) {
+              let s = 0;
+              for (let p = 0; p < K; p++) s += aData[e * M * K + i * aStrides[2]! + p * aStrides[3]!]! * bData[e * K * N + p * N + j]!;
+              expect(Math.abs(out[e * M * N + i * N + j]! - s)).toBeLessThan(1e-5 * Math.sqrt(K) + 1e-6);
+            }
+          }
+        }
+        expect(outs[1]!.out, "2 threads").toEqual(out);
+        expect(outs[2]!.out, "3 threads").toEqual(out);
+      });
+    }
+  }
+});
+
 describe("resident attention", () => {
   const cases = [
     { B: 2, H: 3, Hkv: 3, T: 4, S: 6, D: 5 },

@@ -302,6 +302,36 @@ describe("views copy only when they must", () => {
     // A transposed view must be copied to be reshaped.
     expect(t.reshape(-1).storage).not.toBe(x.storage);
   });
+  test("reshape of a strided view stays a view where its dims split or merge in place (torch's view rule)", async () => {
+    const x = arange(2 * 3 * 12).reshape(2, 3, 12);
+    // a slice of the last axis split into heads: [2, 3, 4] -> [2, 3, 2, 2]
+    const k = x.slice(-1, 4, 8);
+    const heads = k.reshape(2, 3, 2, 2);
+    expect(heads.storage).toBe(x.storage);
+    expect(heads.strides).toEqual([36, 12, 2, 1]);
+    expect(await heads.toArray()).toEqual(await k.contiguous().reshape(2, 3, 2, 2).toArray());
+    // leading dims merged over a sliced inner axis, and size-1 dims anywhere
+    const rows = k.reshape(6, 1, 4);
+    expect(rows.storage).toBe(x.storage);
+    expect(rows.strides[2]).toBe(1);
+    expect(await rows.toArray()).toEqual(await k.contiguous().reshape(6, 1, 4).toArray());
+    expect(x.slice(1, 1).reshape(2, 1, 2, 12).storage).toBe(x.storage);
+    // merging across the slice's gap cannot be a view: copied
+    const flat = k.reshape(24);
+    expect(flat.storage).not.toBe(x.storage);
+    expect(await flat.toArray()).toEqual(Array.from(await k.contiguous().reshape(24).toArray()));
+    expect(await x.flip(2).reshape(6, 2, 6).toArray()).toEqual(await x.flip(2).contiguous().reshape(6, 2, 6).toArray());
+  });
+  test("the gradient of a slice is zeros with the slice's gradient in place", async () => {
+    const x = arange(24).reshape(2, 12).float().requireGrad();
+    const parts = [x.slice(-1, 0, 4), x.slice(-1, 4, 8), x.slice(-1, 8, 12, 2)];
+    parts
+      .map((p, i) => p.mul(i + 1).sum())
+      .reduce((a, b) => a.add(b))
+      .backward();
+    const row = [1, 1, 1, 1, 2, 2, 2, 2, 3, 0, 3, 0];
+    expect(Array.from(await x.grad!.reshape(-1).toArray())).toEqual([...row, ...row]);
+  });
   test("negative indices, flip, squeeze, unsqueeze, flatten, permute", async () => {
     const x = arange(6).reshape(2, 3);
     expect(await x.slice(1, -2).toArray()).toEqual([

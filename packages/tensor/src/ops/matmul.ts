@@ -66,7 +66,20 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     const bMatrix = reshape(b, bv.shape);
     return [
       a.requiresGrad ? reshape(sumToShape(matmul(gFull, transpose(bMatrix, -2, -1)), av.shape), a.shape) : null,
-      b.requiresGrad ? reshape(sumToShape(matmul(transpose(aMatrix, -2, -1), gFull), bv.shape), b.shape) : null,
+      b.requiresGrad ? bGrad(aMatrix, gFull, b, bv) : null,
     ];
   });
+}
+
+/**
+ * The gradient of b in a @ b: a^T g, summed over broadcast batch dims. Where b is the transpose of
+ * a row-major matrix (x @ W^T: a tied output head, an [out, in] Linear) it is computed as
+ * (g^T a)^T, so W's own gradient comes out row-major: no strided copy or add to make it so.
+ */
+function bGrad(aMatrix: Tensor, g: Tensor, b: Tensor, bv: StridedView): Tensor {
+  const [K, N] = b.shape as [number, number];
+  if (b.rank === 2 && aMatrix.rank === 2 && K > 1 && N > 1 && b.strides[0] === 1 && b.strides[1] === K) {
+    return transpose(matmul(transpose(g, 0, 1), aMatrix), 0, 1);
+  }
+  return reshape(sumToShape(matmul(transpose(aMatrix, -2, -1), g), bv.shape), b.shape);
 }

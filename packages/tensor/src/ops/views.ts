@@ -2,9 +2,10 @@ import { ArgumentError, ShapeError, fmtShape } from "../errors.js";
 import { checkShape, contiguousStrides, normalizeAxis, shapesEqual, sizeOf } from "../shape.js";
 import type { Tensor } from "../tensor.js";
 import { fromBuffer, record, viewOf } from "./core.js";
-import { arange } from "./creation.js";
+import { arange, zeros } from "./creation.js";
 import { scatterAdd } from "./indexing.js";
 import { sumToShape } from "./reduce.js";
+import { writeInto } from "./write.js";
 
 /** Copies only when the layout is not already row-major. */
 export function contiguous(x: Tensor): Tensor {
@@ -16,10 +17,42 @@ export function contiguous(x: Tensor): Tensor {
 export function reshape(x: Tensor, shapeIn: readonly number[]): Tensor {
   const shape = resolveShape(shapeIn, x.size, x.shape);
   if (shapesEqual(shape, x.shape)) return x;
-  const out = x.isContiguous
-    ? viewOf(x, shape, contiguousStrides(shape), x.offset)
-    : fromBuffer(x.backend, x.backend.copy(x.view()), shape, x.dtype);
+  const strides = x.isContiguous ? contiguousStrides(shape) : viewStrides(x.shape, x.strides, shape);
+  const out = strides ? viewOf(x, shape, strides, x.offset) : fromBuffer(x.backend, x.backend.copy(x.view()), shape, x.dtype);
   return record(out, "reshape", [x], (g) => [reshape(g, x.shape)]);
+}
+
+/**
+ * Strides that show a strided layout's elements, in row-major order, as `shape` without a copy
+ * (torch's view rule: each run of dims that steps through memory as one is split or merged
+ * freely), or null where there are none (then reshape copies). A slice of the last axis reshaped
+ * to heads, [B, T, 3C] -> q [B, T, H, D], stays a view so.
+ */
+function viewStrides(from: readonly number[], fromStrides: readonly number[], shape: readonly number[]): number[] | null {
+  if (from.length === 0 || sizeOf(from) === 0) return contiguousStrides(shape);
+  const strides = new Array<number>(shape.length);
+  let d = shape.length - 1;
+  let base = fromStrides[from.length - 1]!;
+  let runSize = 1;
+  let viewSize = 1;
+  for (let i = from.length - 1; i >= 0; i--) {
+    runSize *= from[i]!;
+    // the run of dims [i, ...) ends where dim i - 1 does not step over it as one
+    if (i === 0 || (from[i - 1] !== 1 && fromStrides[i - 1] !== runSize * base)) {
+      while (d >= 0 && (viewSize < runSize || shape[d] === 1)) {
+        strides[d] = viewSize * base;
+        viewSize *= shape[d]!;
+        d--;
+      }
+      if (viewSize !== runSize) return null;
+      if (i > 0) {
+        base = fromStrides[i - 1]!;
+        runSize = 1;
+        viewSize = 1;
+      }
+    }
+  }
+  return d === -1 ? strides : null;
 }
 
 function resolveShape(shapeIn: readonly number[], size: number, from: readonly number[]): number[] {
@@ -94,6 +127,10 @@ export function slice(x: Tensor, axis: number, start: number, end: number | unde
   strides[ax] = x.strides[ax]! * step;
   const out = viewOf(x, shape, strides, x.offset + s * x.strides[ax]!);
   return record(out, "slice", [x], (g) => {
+    // zeros with g written where the slice was; a scatter where the backend cannot write views
+    const padded = zeros(x.shape, { dtype: x.dtype, backend: x.backend });
+    if (writeInto(slice(padded, ax, s, e, step), g)) return [padded];
+    padded.dispose();
     const indices = arange(s, s + length * step, step, { dtype: "int32", backend: x.backend });
     return [scatterAdd(g, indices, ax, x.shape)];
   });

@@ -126,6 +126,11 @@ export function where(cond: StridedView, a: StridedView, b: StridedView): Backen
   const runs = coalesce(a.shape, [contiguousStrides(a.shape), cond.strides, a.strides, b.strides]);
   const [, sc, sa, sb] = runs.inner as [number, number, number, number];
   const n = runs.n;
+  if (out instanceof Float32Array && C instanceof Uint8Array && A instanceof Float32Array && B instanceof Float32Array) {
+    // float32 (attention's masked scores) in a loop V8 compiles for these array types only
+    forEachRun(runs, [0, cond.offset, a.offset, b.offset], (offs) => whereRunF32(out, C, A, B, offs, n, sc, sa, sb));
+    return new CpuBuffer(out, dtype);
+  }
   // Raw element copies, so half types select their bit patterns unchanged.
   forEachRun(runs, [0, cond.offset, a.offset, b.offset], (offs) => {
     let o = offs[0]!;
@@ -136,6 +141,25 @@ export function where(cond: StridedView, a: StridedView, b: StridedView): Backen
     for (; o < end; o++, c += sc, i += sa, j += sb) out[o] = C[c] !== 0 ? A[i]! : B[j]!;
   });
   return new CpuBuffer(out, dtype);
+}
+
+function whereRunF32(
+  out: Float32Array,
+  C: Uint8Array,
+  A: Float32Array,
+  B: Float32Array,
+  offs: readonly number[],
+  n: number,
+  sc: number,
+  sa: number,
+  sb: number,
+): void {
+  let o = offs[0]!;
+  let c = offs[1]!;
+  let i = offs[2]!;
+  let j = offs[3]!;
+  const end = o + n;
+  for (; o < end; o++, c += sc, i += sa, j += sb) out[o] = C[c] !== 0 ? A[i]! : B[j]!;
 }
 
 const SQRT_HALF = Math.SQRT1_2;

@@ -1,13 +1,13 @@
 import type { BackendBuffer, StridedView } from "../../backend.js";
 import type { HostArray } from "../../dtype.js";
-import { allocZeroed } from "../pool.js";
+import { allocUninit } from "../pool.js";
 import { CpuBuffer, viewData } from "../buffer.js";
 import { cast, float32View, isHalf } from "./cast.js";
 import { gemmF32 } from "./gemm.js";
 import { matmulStored, type ActivationRounding } from "./matmul_stored.js";
 import { coalesce, contiguousStrides, forEachRun, sizeOf } from "../strided.js";
 import { gemmWasmF32 } from "../wasm/gemm.js";
-import { residentMatmul } from "../resident/matmul.js";
+import { residentMatmul, residentMatmulBatch } from "../resident/matmul.js";
 
 /**
  * Batched matmul a [...batch, M, K] x b [...batch, K, N]. Each batch entry is one strided GEMM:
@@ -29,7 +29,9 @@ export function matmul(a: StridedView, b: StridedView, wasm = true, rounding: Ac
     const out = matmul(float32View(a), float32View(b), wasm);
     return cast({ buffer: out, shape: outShape, strides: contiguousStrides(outShape), offset: 0 }, dtype);
   }
-  const out = allocZeroed(dtype, sizeOf(outShape));
+  // not zero-filled: the resident kernels write every output (filling a step's matmul outputs
+  // with zeros first cost more than a tenth of a training step); the other paths zero their part
+  const out = allocUninit(dtype, sizeOf(outShape));
   const A = viewData(a);
   const B = viewData(b);
   const sam = a.strides[r - 2]!;
@@ -41,9 +43,11 @@ export function matmul(a: StridedView, b: StridedView, wasm = true, rounding: Ac
     if (dtype === "float32") {
       const [fa, fb, fc] = [A as Float32Array, B as Float32Array, out as Float32Array];
       if (wasm && residentMatmul(m, N, K, fa, oa, sm, sak, fb, ob, sbk, sbn, fc, oc)) return;
+      fc.fill(0, oc, oc + m * N);
       if (wasm && gemmWasmF32(m, N, K, fa, oa, sm, sak, fb, ob, sbk, sbn, fc, oc)) return;
       gemmF32(m, N, K, fa, oa, sm, sak, fb, ob, sbk, sbn, fc, oc);
     } else {
+      out.fill(0, oc, oc + m * N);
       gemmNaive(m, N, K, dtype === "int32", A, oa, sm, sak, B, ob, sbk, sbn, out, oc);
     }
   };
@@ -64,6 +68,19 @@ export function matmul(a: StridedView, b: StridedView, wasm = true, rounding: Ac
   }
   const runs = coalesce(batch, [contiguousStrides(batch).map((s) => s * M * N), a.strides.slice(0, r - 2), bBatch]);
   const [sc, sa, sb] = runs.inner as [number, number, number];
+  if (dtype === "float32" && wasm) {
+    // the whole batch as one resident call, threads taking whole entries
+    const [oa, ob, oc]: number[][] = [[], [], []];
+    forEachRun(runs, [0, a.offset, b.offset], (offs) => {
+      for (let t = 0; t < runs.n; t++) {
+        oc.push(offs[0]! + t * sc);
+        oa.push(offs[1]! + t * sa);
+        ob.push(offs[2]! + t * sb);
+      }
+    });
+    const [fa, fb, fc] = [A as Float32Array, B as Float32Array, out as Float32Array];
+    if (residentMatmulBatch(M, N, K, fa, oa, sam, sak, fb, ob, sbk, sbn, fc, oc)) return new CpuBuffer(out, dtype);
+  }
   forEachRun(runs, [0, a.offset, b.offset], (offs) => {
     for (let t = 0; t < runs.n; t++) one(M, sam, offs[0]! + t * sc, offs[1]! + t * sa, offs[2]! + t * sb);
   });

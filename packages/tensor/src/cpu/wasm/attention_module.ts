@@ -8,7 +8,9 @@ import { f32, i32, v128, type Code, type FuncDef } from "./encoder.js";
  * (so threads take contiguous row ranges): scores against every key (q . k * scale + bias, masked
  * to -Infinity), softmax (exp on the SIMD polynomial, sum in float32 lanes), then the rows of v
  * weighted by the probabilities. A row whose keys are all masked gives zeros. `scores` is scratch
- * for S floats (rounded up to 4). Grouped-query heads read kv head h / G.
+ * for S floats (rounded up to 4). Grouped-query heads read kv head h / G. Masked keys cost
+ * nothing: no dot product, and keys of weight 0 add no row of v (so a v row of Infinity or NaN at
+ * a masked key does not reach the output).
  *
  * `desc` holds the layout as i32 words (byte addresses and byte strides), see DESC below; mask
  * and bias addresses of 0 mean none. q, k and v must be contiguous along D; out is [B, H, T, D]
@@ -86,6 +88,7 @@ function attention(fma: boolean): FuncDef {
   const tmp = b.local(v128);
   const sum = b.local(v128);
   const pv = b.local(v128);
+  const masked = b.local(i32);
 
   const load = (name: (typeof DESC)[number]): Code => f.localGet(desc).i32Load(field(name));
   const plus = (name: (typeof DESC)[number], times: number): void => {
@@ -194,6 +197,16 @@ function attention(fma: boolean): FuncDef {
   f.i32Const(0).localSet(s);
   f.block().loop();
   f.localGet(s).localGet(S).i32GeU().brIf(1);
+  // a masked key scores -Infinity whatever q . k is: its dot product is skipped (half the keys of a causal row)
+  f.i32Const(0).localSet(masked);
+  f.localGet(mp).if();
+  f.localGet(mp).localGet(s);
+  load("ms");
+  f.i32Mul().i32Add().i32Load8U().i32Eqz().localSet(masked);
+  f.end();
+  f.localGet(masked).if();
+  f.f32Const(-Infinity).localSet(x);
+  f.else();
   f.localGet(qp).localSet(pa);
   f.localGet(kp).localGet(s);
   load("ks");
@@ -204,12 +217,6 @@ function attention(fma: boolean): FuncDef {
   f.localGet(x).localGet(bp).localGet(s);
   load("bs");
   f.i32Mul().i32Add().f32Load().f32Add().localSet(x);
-  f.end();
-  f.localGet(mp).if();
-  f.localGet(mp).localGet(s);
-  load("ms");
-  f.i32Mul().i32Add().i32Load8U().i32Eqz().if();
-  f.f32Const(-Infinity).localSet(x);
   f.end();
   f.end();
   f.localGet(sp).localGet(x).f32Store();
@@ -261,6 +268,8 @@ function attention(fma: boolean): FuncDef {
   f.localGet(S).localSet(s);
   countdown(f, s, () => {
     f.localGet(sp).f32Load().localGet(inv).f32Mul().localSet(x);
+    // a key of weight 0 (masked, or exp underflowed) adds nothing: skipped
+    f.localGet(x).f32Const(0).f32Ne().if();
     f.localGet(x).f32x4Splat().localSet(pv);
     f.localGet(op).localSet(pa);
     f.localGet(pb).localSet(bp); // (bias pointer no longer needed: reused as the v row cursor)
@@ -284,6 +293,7 @@ function attention(fma: boolean): FuncDef {
       bump(f, pa, 4);
       bump(f, bp, 4);
     });
+    f.end();
     bump(f, sp, 4);
     f.localGet(pb);
     load("vs");

@@ -174,6 +174,7 @@ export class Code {
   i32ShrU(): this { return this.op(0x76); }
   f32Const(value: number): this { return this.op(0x43, ...new Uint8Array(new Float32Array([value]).buffer)); }
   f32Eq(): this { return this.op(0x5b); }
+  f32Ne(): this { return this.op(0x5c); }
   f32Lt(): this { return this.op(0x5d); }
   f32Gt(): this { return this.op(0x5e); }
   f32Sqrt(): this { return this.op(0x91); }

@@ -23,13 +23,16 @@ export const MC = 64;
 const LOG_NR = Math.log2(NR);
 if (!Number.isInteger(LOG_NR)) throw new Error("gemm: NR must be a power of two");
 
-/** Functions 0 and 1: the 2- and 1-row tiles; 2: transpose; 3: pack_b; 4: pack_rows; 5: pack_a; 6: gemm. */
+/** Functions 0 and 1: the 2- and 1-row tiles; 2: transpose; 3: pack_b; 4: pack_rows; 5: pack_a; 6: gemm; 7: gemm_list. */
 const TILE2 = 0;
 const TILE1 = 1;
 const TRANSPOSE = 2;
 const PACK = 3;
 const PACK_ROWS = 4;
 const PACK_A = 5;
+const GEMM = 6;
+/** The i32 words of one `gemm_list` entry: gemm's arguments in order. */
+export const GEMM_ARGS = 15;
 
 /**
  * `pack_a(src, aRow, aStep, dst, rows, kc)`: A's rows x kc block into MR-row panels, k-major
@@ -382,6 +385,24 @@ function gemm(): FuncDef {
   return b.def();
 }
 
+/**
+ * `gemm_list(list, count)`: `count` GEMMs one after another, each `gemm(...)` with the GEMM_ARGS
+ * i32 words at list + e*GEMM_ARGS*4: a batch of small products (attention's per-head matmuls) in
+ * one call, so a thread takes whole batch entries instead of every entry waking every thread.
+ */
+function gemmList(): FuncDef {
+  const b = new FnBuilder("gemm_list");
+  const f = b.f;
+  const list = b.param(i32);
+  const count = b.param(i32);
+  countdown(f, count, () => {
+    for (let w = 0; w < GEMM_ARGS; w++) f.localGet(list).i32Load(4 * w);
+    f.call(GEMM);
+    bump(f, list, GEMM_ARGS * 4);
+  });
+  return b.def();
+}
+
 export function gemmResidentFunctions(fma: boolean): FuncDef[] {
   return [
     { ...kernel(MR, NR, fma), name: "tile2" },
@@ -391,5 +412,6 @@ export function gemmResidentFunctions(fma: boolean): FuncDef[] {
     packRows(),
     packA(),
     gemm(),
+    gemmList(),
   ];
 }
