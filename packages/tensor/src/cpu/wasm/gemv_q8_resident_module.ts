@@ -44,7 +44,6 @@ class Int8Code extends StoredCode {
   i32x4RelaxedDotI8x16I7x16AddS(): this { return this.simdOp(0x113); }
   f32ReinterpretI32(): this { this.bytes.push(0xbe); return this; }
   i32ReinterpretF32(): this { this.bytes.push(0xbc); return this; }
-  f32Ne(): this { this.bytes.push(0x5c); return this; }
   f32Ge(): this { this.bytes.push(0x60); return this; }
   f32Abs(): this { this.bytes.push(0x8b); return this; }
   i32Or(): this { this.bytes.push(0x72); return this; }
