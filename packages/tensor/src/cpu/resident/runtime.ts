@@ -26,6 +26,12 @@ const Registry = (globalThis as { FinalizationRegistry?: typeof FinalizationRegi
 const stopWhenCollected = Registry ? new Registry<() => void>((stop) => stop()) : null;
 
 /** Counts of resident kernel calls by name, and of parts that ran on worker threads (tests read them). */
+/**
+ * Work (multiply-adds or elements) below which a kernel runs on one thread while the workers lag:
+ * GPT-2-small's decoding products are 0.6M-2.4M, its head 39M, a TinyLlama layer's 4M-12M.
+ */
+const LAGGING_WORK = 1 << 24;
+
 export const residentStats = { calls: new Map<string, number>(), workerParts: 0 };
 
 /**
@@ -38,6 +44,7 @@ export class CpuRuntime {
   readonly fma: boolean;
   readonly minWorkPerThread: number;
   private readonly spinMs: number | undefined;
+  private lagProbe = 0;
   private readonly modules: CompiledModule[] | null;
   /** This thread's functions per memory: [arena][module][fn]. */
   private readonly local: KernelFn[][][] = [];
@@ -99,6 +106,10 @@ export class CpuRuntime {
    * threads; `units` (rows, column groups) caps it too.
    */
   partsFor(work: number, units: number): number {
+    // While the workers lag (other work holds the cores), small kernels (a decoding step's
+    // matrix-vector products) run on this thread alone, but every 16th still splits, to notice
+    // when the workers keep up again. minWorkPerThread 0 (tests) always splits.
+    if (this.minWorkPerThread > 0 && work < LAGGING_WORK && this.pool?.lagging && ++this.lagProbe % 16 !== 0) return 1;
     return Math.max(1, Math.min(this.threads, units, Math.floor(work / this.minWorkPerThread)));
   }
 

@@ -61,6 +61,12 @@ export class ThreadPool {
   private generation = 0;
   private mailed: number;
   private closed = false;
+  /**
+   * Recent jobs' mean of (time this thread waited for workers after its own parts, stealing
+   * included) / (time of its own parts): near 0 when the workers run beside it on cores of their
+   * own, 1 or more when they start late or share its core (a machine busy with other work).
+   */
+  private lag = 0;
   private readonly block = canBlock();
 
   constructor(
@@ -129,7 +135,9 @@ export class ThreadPool {
       Atomics.store(c, s + ASSIGN, this.generation);
       Atomics.notify(c, s + ASSIGN);
     });
+    const started = performance.now();
     for (const p of local) this.runLocal(job, p);
+    const ownDone = performance.now();
     // Parts no worker has started by now run here: waiting for a worker still waking up (or one the
     // OS has not scheduled, on a busy machine) costs more than its part; a spinning worker claims
     // its part within microseconds, long before this thread is done with its own.
@@ -141,11 +149,18 @@ export class ThreadPool {
       stolen++;
     });
     if (helpers.length > stolen) this.wait();
+    const own = ownDone - started;
+    if (own > 0) this.lag += (Math.min(4, (performance.now() - ownDone) / own) - this.lag) / 16;
     if (Atomics.load(c, ERROR) !== 0) {
       Atomics.store(c, ERROR, 0);
       throw new Error(`cpu threads: a worker failed in kernel ${job.module}:${job.fn}; this is a bug in @llm/tensor`);
     }
     return helpers.length - stolen;
+  }
+
+  /** Whether workers have lately been of little help: they finished well after this thread, or not at all. */
+  get lagging(): boolean {
+    return this.lag > 0.5;
   }
 
   /** Stops the workers. */
