@@ -1,7 +1,7 @@
 // Judging blank infilling by its fills: one word of each held-out sentence becomes a [MASK], the model
 // fills it greedily, and a fill counts when its first word is exactly the word. Only the first word:
-// GLM's [MASK] says nothing of how long its span is (training spans are Poisson(3) tokens long, so
-// a one-token span is rarely followed by [eop]), and the question asks for one word. The baseline
+// GLM's [MASK] says nothing of how long its span is (half the training spans are GLM's Poisson(3)
+// token spans, so a fill may run on past its word), and the question asks for one word. The baseline
 // fills every blank with the training sentences' most frequent word; a stronger one, which uses one
 // word of context, fills it with the word most often seen after the blank's left neighbour.
 import { fillBlanksText } from "@llm/sampling";

@@ -8,13 +8,13 @@
 // word (--word-spans sets the share). The fills are measured during training too, to say when they
 // first beat the baseline.
 //
-//   node examples/glm-blank-infilling/run.mjs [--steps N] [--minutes M] [--out DIR] [--vocab V] [--width W] [--layers L] [--lr LR] [--word-spans F]
+//   node examples/glm-blank-infilling/run.mjs [--steps N] [--minutes M] [--out DIR] [--vocab V] [--width W] [--layers L] [--lr LR] [--word-spans F] [--batch B] [--init STD]
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { createModel } from "@llm/models";
 import { fillBlanksText } from "@llm/sampling";
-import { Rng, tensor } from "@llm/tensor";
+import { Rng } from "@llm/tensor";
 import { trainBPE } from "@llm/tokenizer";
 import { AdamW, Trainer, collateGlm, decayGroups, evaluateLoss, glmBlankInfilling, glmLoss } from "@llm/train";
 import { metricsFile, saveCheckpoint } from "@llm/train/node";
@@ -28,7 +28,7 @@ import { writeLossCurve } from "../demo/plot/loss_curve.mjs";
 const { values: args } = parseArgs({
   options: {
     steps: { type: "string", default: "2000" },
-    minutes: { type: "string", default: "6" },
+    minutes: { type: "string", default: "8" },
     out: { type: "string", default: "out/glm" },
     seed: { type: "string", default: "0" },
     vocab: { type: "string", default: "2048" },
@@ -36,9 +36,10 @@ const { values: args } = parseArgs({
     layers: { type: "string", default: "2" },
     lr: { type: "string", default: "3e-3" },
     "word-spans": { type: "string", default: "0.5" },
-    positions: { type: "string", default: "normal" },
     batch: { type: "string", default: "32" },
-    init: { type: "string", default: "0.02" },
+    // Weights ~ N(0, 0.1) rather than GLM's 0.02: from 0.02, learning to attend to the blank's
+    // neighbours stalls (a synthetic next-token-of-the-neighbour task: loss 0.64 vs 0.09 after 150 steps).
+    init: { type: "string", default: "0.1" },
   },
 });
 const seed = Number(args.seed);
@@ -80,31 +81,12 @@ const config = {
   special_tokens: { pad, eos: pad, MASK: mask, sop, eop, gMASK: gMask },
 };
 const model = createModel(config, { seed });
-if (args.positions === "sinusoid") sinusoidPositions(model, 0.05);
 console.log(
   `[${seconds()}s] GLM: ${config.num_layers} layers, width ${config.hidden_size}: ${model
     .parameters()
     .reduce((n, p) => n + p.size, 0)
     .toLocaleString("en-US")} parameters`,
 );
-
-/**
- * Starts the text-position table as the Transformer paper's sinusoids (amplitude a): still learned,
- * but position p+1 is a fixed rotation of p from the first step, so "my neighbour" is one pattern.
- */
-function sinusoidPositions(model, a) {
-  const weight = model.namedParameters().find(([name]) => name === "transformer.position_embeddings.weight")[1];
-  const [rows, d] = weight.shape;
-  const table = new Float32Array(rows * d);
-  for (let p = 0; p < rows; p++) {
-    for (let i = 0; i < d; i += 2) {
-      const angle = p / 10000 ** (i / d);
-      table[p * d + i] = a * Math.sin(angle);
-      table[p * d + i + 1] = a * Math.cos(angle);
-    }
-  }
-  weight.assign(tensor(table, { shape: [rows, d] }));
-}
 
 /**
  * Batches of GLM examples: sentences in a seeded order, spans drawn from the same seeded stream.
@@ -148,10 +130,11 @@ const budget = Number(args.minutes) * 60;
 const totalSteps = plannedSteps(await measureStep(model, trainBatches(seed + 99).next(), partBLoss), budget, Number(args.steps));
 const optimizer = new AdamW(decayGroups(model.namedParameters(), 0.1), { lr: Number(args.lr), betas: [0.9, 0.95] });
 
-// Fills judged on held-out sentences: 100 blanks during training, 300 at the end (the first 100 of them).
+// Fills judged on 300 held-out sentences, during training and at the end (100 were too few: one run
+// "beat" the baseline 11% to 8% at one check, every fill "the" again at the next).
 const tokens = { masks: { "[MASK]": mask, "[gMASK]": gMask }, sop, eop };
 const questions = blankQuestions(heldSentences, new Rng(seed + 3), { count: 300 });
-const checkQuestions = questions.slice(0, 100);
+const checkQuestions = questions;
 const frequent = mostFrequentWord(trainSentences);
 const baselineOf = (qs) => qs.filter((q) => q.answer === frequent).length / qs.length;
 const guessAfter = leftNeighbourGuesser(trainSentences);
@@ -181,7 +164,7 @@ const trainer = new Trainer({
     checkingMs += Date.now() - checkStarted;
     if (firstBeat === null && exact > baselineOf(checkQuestions)) firstBeat = { step: r.step, seconds: elapsed };
     console.log(
-      `  step ${r.step} (${elapsed.toFixed(0)} s of training): fills exact ${pct(exact)} on 100 held-out blanks (baseline "${frequent}" ${pct(baselineOf(checkQuestions))})`,
+      `  step ${r.step} (${elapsed.toFixed(0)} s of training): fills exact ${pct(exact)} on ${checkQuestions.length} held-out blanks (baseline "${frequent}" ${pct(baselineOf(checkQuestions))})`,
     );
   },
 });
@@ -236,7 +219,7 @@ console.log(
 );
 console.log(
   firstBeat
-    ? `the fills first beat the baseline (on the 100 checked during training) at step ${firstBeat.step}, after ${firstBeat.seconds.toFixed(0)} s of training`
+    ? `the fills first beat the baseline at step ${firstBeat.step}, after ${firstBeat.seconds.toFixed(0)} s of training`
     : `the fills did not beat the baseline during training (${trainSeconds.toFixed(0)} s)`,
 );
 const distinct = new Set(final.words).size;
