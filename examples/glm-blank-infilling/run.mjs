@@ -27,7 +27,7 @@ import { writeLossCurve } from "../demo/plot/loss_curve.mjs";
 
 const { values: args } = parseArgs({
   options: {
-    steps: { type: "string", default: "2000" },
+    steps: { type: "string", default: "20000" }, // a cap: the clock (--minutes) ends a default run
     minutes: { type: "string", default: "8" },
     out: { type: "string", default: "out/glm" },
     seed: { type: "string", default: "0" },

@@ -4,13 +4,13 @@
 // way (one [MASK] per span in Part A, the spans shuffled into Part B, 2D positions), as the GLM paper
 // mixes span lengths (short spans for understanding, long ones for generation) within one objective.
 // Word spans are what a one-word blank asks: with Poisson(3) spans alone, a [MASK] is mostly several
-// tokens long, and its most likely first token is "the" whatever the context says.
+// tokens long and most Part B targets continue a span rather than start one.
 import { glmBlankInfilling, glmExample } from "@llm/train";
 
 /**
  * Where the words a blank can take start and end, from the tokens' text: a word starts at a token
- * that is a space and letters (" law") or a lone space before letters, never the sentence's first token, and runs on over tokens of
- * letters alone ("s" in " law" "s"). Returns [start, length] pairs in text order.
+ * that is a space and letters (" law") or a lone space before letters, never at the sentence's first
+ * token, and runs on over tokens of letters alone ("s" in " law" "s"). Returns [start, length] pairs.
  */
 export function wordsOf(ids, tokenText) {
   const words = [];
