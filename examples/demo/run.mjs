@@ -24,7 +24,7 @@ const { values: args } = parseArgs({
     model: { type: "string" },
     prompt: { type: "string" },
     tokens: { type: "string", default: "60" },
-    steps: { type: "string", default: "1000" },
+    steps: { type: "string", default: "2500" },
     minutes: { type: "string", default: "3" },
     width: { type: "string", default: "96" },
     layers: { type: "string", default: "3" },
