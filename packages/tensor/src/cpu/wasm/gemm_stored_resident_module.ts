@@ -184,14 +184,8 @@ function decodeQ6K(): FuncDef {
         f.localGet(pw)
           .loadAny(128 + 32 * h + l)
           .localSet(qh);
-        const groups: [number, (c: PanelCode) => void][] = [
-          [0, (c) => c.localGet(ql).constBytes(0x0f).v128And().localGet(qh).constBytes(0x03).v128And().i32Const(4).i8x16Shl().v128Or()],
-          [1, (c) => c.localGet(ql2).constBytes(0x0f).v128And().localGet(qh).i32Const(2).i8x16Shl().constBytes(0x30).v128And().v128Or()],
-          [2, (c) => c.localGet(ql).i32Const(4).i8x16ShrU().localGet(qh).constBytes(0x30).v128And().v128Or()],
-          [3, (c) => c.localGet(ql2).i32Const(4).i8x16ShrU().localGet(qh).i32Const(2).i8x16ShrU().constBytes(0x30).v128And().v128Or()],
-        ];
-        for (const [k, build] of groups) {
-          build(f);
+        for (let k = 0; k < 4; k++) {
+          f.q6kGroup(k, ql, ql2, qh);
           f.constBytes(32).i8x16Sub().localSet(q);
           f.localGet(pw)
             .i32Load8S(192 + 8 * h + 2 * k + lhalf)

@@ -478,15 +478,9 @@ function gemvQ6K(): FuncDef {
       f.localGet(pw)
         .loadAny(128 + 32 * half + l)
         .localSet(qh);
-      const groups: ((c: Int8Code) => void)[] = [
-        (c) => c.localGet(ql).constBytes(0x0f).v128And().localGet(qh).constBytes(0x03).v128And().i32Const(4).i8x16Shl().v128Or(),
-        (c) => c.localGet(ql2).constBytes(0x0f).v128And().localGet(qh).i32Const(2).i8x16Shl().constBytes(0x30).v128And().v128Or(),
-        (c) => c.localGet(ql).i32Const(4).i8x16ShrU().localGet(qh).constBytes(0x30).v128And().v128Or(),
-        (c) => c.localGet(ql2).i32Const(4).i8x16ShrU().localGet(qh).i32Const(2).i8x16ShrU().constBytes(0x30).v128And().v128Or(),
-      ];
-      groups.forEach((build, k) => {
+      for (let k = 0; k < 4; k++) {
         const sub = 8 * half + 2 * k + lhalf; // which 16 values: x at 32 sub bytes, scale sub
-        build(f);
+        f.q6kGroup(k, ql, ql2, qh);
         f.localTee(q)
           .i16x8ExtendLowI8x16U()
           .localGet(p16)
@@ -503,7 +497,7 @@ function gemvQ6K(): FuncDef {
           .i32x4Splat()
           .i32x4Mul();
         f.localGet(isum).i32x4Add().localSet(isum);
-      });
+      }
     }
   }
   // acc += float(lanes) * (d_w * d_x)

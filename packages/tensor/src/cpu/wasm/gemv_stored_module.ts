@@ -32,6 +32,23 @@ export class StoredCode extends Code {
   i32x4ExtendLowI16x8S(): this { return this.simdOp(0xa7); }
   i32x4ExtendHighI16x8S(): this { return this.simdOp(0xa8); }
   f32x4ConvertI32x4S(): this { return this.simdOp(0xfa); }
+  /**
+   * Q6_K's group k (0-3) of 16 six-bit values (0..63) from the 16-byte loads in locals ql, ql2 (low
+   * nibbles) and qh (high bits): low nibbles of ql | qh bits 0-1, of ql2 | bits 2-3, high nibbles
+   * of ql | bits 4-5, of ql2 | bits 6-7. Every Q6_K kernel unpacks its blocks with it.
+   */
+  q6kGroup(k: number, ql: number, ql2: number, qh: number): this {
+    switch (k) {
+      case 0:
+        return this.localGet(ql).constBytes(0x0f).v128And().localGet(qh).constBytes(0x03).v128And().i32Const(4).i8x16Shl().v128Or();
+      case 1:
+        return this.localGet(ql2).constBytes(0x0f).v128And().localGet(qh).i32Const(2).i8x16Shl().constBytes(0x30).v128And().v128Or();
+      case 2:
+        return this.localGet(ql).i32Const(4).i8x16ShrU().localGet(qh).constBytes(0x30).v128And().v128Or();
+      default:
+        return this.localGet(ql2).i32Const(4).i8x16ShrU().localGet(qh).i32Const(2).i8x16ShrU().constBytes(0x30).v128And().v128Or();
+    }
+  }
 }
 
 /** acc += convert(i32 lanes on the stack) * x[offset] (x at local px). */
@@ -188,15 +205,8 @@ function dotQ6K(): FuncDef {
       f.localGet(pw)
         .loadAny(128 + 32 * h + l)
         .localSet(qh);
-      // the four 16-value groups: low nibbles of ql | qh bits 0-1, of ql2 | bits 2-3, high of ql | 4-5, of ql2 | 6-7
-      const groups: [number, (c: StoredCode) => void][] = [
-        [0, (c) => c.localGet(ql).constBytes(0x0f).v128And().localGet(qh).constBytes(0x03).v128And().i32Const(4).i8x16Shl().v128Or()],
-        [1, (c) => c.localGet(ql2).constBytes(0x0f).v128And().localGet(qh).i32Const(2).i8x16Shl().constBytes(0x30).v128And().v128Or()],
-        [2, (c) => c.localGet(ql).i32Const(4).i8x16ShrU().localGet(qh).constBytes(0x30).v128And().v128Or()],
-        [3, (c) => c.localGet(ql2).i32Const(4).i8x16ShrU().localGet(qh).i32Const(2).i8x16ShrU().constBytes(0x30).v128And().v128Or()],
-      ];
-      for (const [k, build] of groups) {
-        build(f);
+      for (let k = 0; k < 4; k++) {
+        f.q6kGroup(k, ql, ql2, qh);
         f.constBytes(32).i8x16Sub().localSet(q);
         const subIndex = 8 * h + 2 * k + lhalf; // which 16 values: x offset and scale
         dot16(f, q, t, sub, acc, px, 64 * subIndex, s, 4 * subIndex);
