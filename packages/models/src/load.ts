@@ -15,7 +15,7 @@ import {
 import type { Model } from "./architecture.js";
 import type { RawConfig } from "./config.js";
 import { CheckpointError, ModelConfigError, ModelError } from "./errors.js";
-import { converted } from "./quantize.js";
+import { converted, halfAlongAxis } from "./quantize.js";
 import { WEIGHT_DTYPES, weightDType, weightRoles, type WeightDType } from "./weight_dtypes.js";
 import { matchCheckpointKeys } from "./keys.js";
 import { estimateParameterBytes } from "./limits.js";
@@ -87,7 +87,11 @@ export async function loadModelFrom(files: CheckpointFiles, options: LoadModelOp
       });
       if (read.dtype === target) {
         if (target === "float32") param.adopt(read);
-        else param.replaceWith(read);
+        else if (target === "float16" || target === "bfloat16") {
+          const laidOut = halfAlongAxis(read, role.axis);
+          param.replaceWith(laidOut);
+          if (laidOut !== read) read.dispose();
+        } else param.replaceWith(read);
       } else {
         const value = await converted(read, target, role.axis);
         read.dispose();

@@ -29,10 +29,29 @@ export async function quantize(model: Model, dtype: Exclude<WeightDType, "auto">
   return model.eval();
 }
 
-/** `t` as `dtype`: quantized along `axis`, or cast. */
+/** `t` as `dtype`: quantized along `axis`, or cast (a half one laid out by `halfAlongAxis`). */
 export async function converted(t: Tensor, dtype: Tensor["dtype"], axis: number): Promise<Tensor> {
   if (isQuantized(dtype)) return quantizeTensor(t, dtype, { axis });
+  if (dtype === "float16" || dtype === "bfloat16") return halfAlongAxis(t, axis, dtype);
   return t.cast(dtype);
+}
+
+/**
+ * `t` as a half-precision `dtype` whose storage runs along `axis`, the one a matmul reduces over:
+ * an [in, out] weight (GPT-2's Conv1D, axis 0) is kept as its transpose's rows, [out, in], seen
+ * through a transposed view, as quantizeTensor keeps blocks and llama.cpp keeps the weight. The
+ * CPU's half kernels read a weight along its reduction axis; the file's own [in, out] layout fell
+ * back to decoding one strided column at a time in JS (GPT-2-small float16: 350 ms a token).
+ */
+export function halfAlongAxis(t: Tensor, axis: number, dtype: "float16" | "bfloat16" = t.dtype as "float16"): Tensor {
+  if (t.rank !== 2 || axis !== 0 || t.strides[0] === 1 || t.shape[0] === 1 || t.shape[1] === 1) return t.cast(dtype);
+  const transposed = t.transpose(0, 1);
+  // [out, in], written once (a cast writes its result contiguous)
+  const rows = transposed.dtype === dtype ? transposed.contiguous() : transposed.cast(dtype);
+  transposed.dispose();
+  const view = rows.transpose(0, 1);
+  rows.dispose(); // the view holds the storage
+  return view;
 }
 
 function modelTypeOf(model: Model): string {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { noGrad } from "@llm/tensor";
-import { quantize, type Model } from "@llm/models";
+import { quantize, weightRoles, type Model } from "@llm/models";
 import { loadModel, saveModel } from "@llm/models/node";
 import { batchOptions, fixtureNames, greedy, maxAbsDiff, readFixture, type Fixture } from "./fixture_files.js";
 
@@ -14,6 +14,23 @@ import { batchOptions, fixtureNames, greedy, maxAbsDiff, readFixture, type Fixtu
  */
 const scratch = mkdtempSync(join(tmpdir(), "llm-half-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+/**
+ * Every half matrix is stored along the axis its matmul reduces over (an [in, out] Conv1D weight as
+ * [out, in] rows under a transposed view), where the CPU's half kernels read it; counted, so a
+ * fixture without such weights says so.
+ */
+function halfMatricesAlongTheirAxis(model: Model): { along: number; transposed: number } {
+  let along = 0;
+  let transposed = 0;
+  for (const [p, role] of weightRoles(model)) {
+    if ((p.dtype !== "float16" && p.dtype !== "bfloat16") || p.rank !== 2 || role.axis < 0) continue;
+    expect(p.strides[role.axis], `a ${p.dtype} [${p.shape}] weight read along axis ${role.axis}`).toBe(1);
+    along++;
+    if (role.axis === 0) transposed++;
+  }
+  return { along, transposed };
+}
 
 function dtypesOf(model: Model): Record<string, number> {
   const count: Record<string, number> = {};
@@ -42,6 +59,9 @@ describe.each(fixtureNames())("%s fixture in half precision", (name) => {
       // matrices and embeddings are half; norms and biases float32
       const kinds = dtypesOf(model);
       expect(kinds[dtype]).toBeGreaterThan(0);
+      const layout = halfMatricesAlongTheirAxis(model);
+      expect(layout.along).toBeGreaterThan(0);
+      if (name === "gpt2") expect(layout.transposed).toBeGreaterThan(0); // its Conv1D weights
       for (const p of model.parameters()) if (p.rank === 1) expect(p.dtype).toBe("float32");
       const rounded = await quantize(await loadModel(f.dir), dtype);
       await quantize(rounded, "float32"); // the same rounded values, widened
@@ -70,6 +90,8 @@ describe.each(fixtureNames())("%s fixture in half precision", (name) => {
     await saveModel(half, dir);
     const reloaded = await loadModel(dir);
     const widened = await loadModel(dir, { dtype: "float32" });
+    // the file holds Conv1D weights [in, out] as every checkpoint does; loaded, they are rows again
+    expect(halfMatricesAlongTheirAxis(reloaded)).toEqual(halfMatricesAlongTheirAxis(half));
     for (const [key, p] of Object.entries(half.stateDict())) {
       expect(reloaded.stateDict()[key]!.dtype, key).toBe(p.dtype);
       expect(widened.stateDict()[key]!.dtype, key).toBe("float32");
