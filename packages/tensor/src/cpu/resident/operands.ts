@@ -54,7 +54,7 @@ export class Operands {
     x.shape.forEach((d, i) => {
       span += (d - 1) * x.strides[i]!;
     });
-    const temp = this.heap.allocIn(this.home, x.buffer.dtype, span, false, true);
+    const temp = this.heap.scratchIn(this.home, x.buffer.dtype, span);
     if (temp === null) return null;
     this.temps.push(temp);
     temp.set(data.subarray(x.offset, x.offset + span) as never);
@@ -63,7 +63,7 @@ export class Operands {
 
   /** Scratch floats in the home memory, freed by done(). */
   scratch(length: number): Float32Array | null {
-    const temp = this.heap.allocIn(this.home, "float32", length, false, true) as Float32Array | null;
+    const temp = this.heap.scratchIn(this.home, "float32", length) as Float32Array | null;
     if (temp !== null) this.temps.push(temp);
     return temp;
   }
@@ -93,13 +93,13 @@ export class Operands {
 
   /** Frees the scratch taken since `mark` (a plan that did not fit). */
   releaseTo(mark: number): void {
-    while (this.temps.length > mark) this.heap.free(this.temps.pop()!);
+    while (this.temps.length > mark) this.heap.freeScratch(this.home, this.temps.pop()!);
   }
 
   /** Copies scratch outputs to where they belong (when `ok`) and frees all scratch. */
   done(ok = true): void {
     if (ok) for (const c of this.copyBack) c();
-    for (const t of this.temps) this.heap.free(t);
+    for (const t of this.temps) this.heap.freeScratch(this.home, t);
     this.temps.length = 0;
     this.copyBack.length = 0;
   }
