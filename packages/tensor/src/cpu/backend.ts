@@ -20,7 +20,7 @@ import { allocUninit, allocZeroed, pooledArrayBytes, releasePooledArrays } from 
 import { argmax, cumsum, reduce } from "./kernels/reduce.js";
 import { wasmDisabledByEnv } from "./wasm/runtime.js";
 import { useHeap, WasmHeap } from "./memory/heap.js";
-import { CpuRuntime, useRuntime } from "./resident/runtime.js";
+import { CpuRuntime, residentStats, useRuntime } from "./resident/runtime.js";
 import { compileModulesAsync, hasRelaxedSimd } from "./resident/modules.js";
 import { hardwareThreads, threadsFromEnv } from "./threads/platform.js";
 
@@ -177,6 +177,16 @@ export class CpuBackend implements Backend {
   /** Whether the matrix kernels use relaxed SIMD's fused multiply-add. */
   get relaxedSimd(): boolean {
     return this.enter().runtime?.fma ?? false;
+  }
+
+  /**
+   * How often each resident WebAssembly kernel ran, and each product that fell back to a slower
+   * path (a JS loop, or a kernel staging its operands) because no resident kernel covers its
+   * layout, dtype or shape ("matmul float16", ...), since the process started, over every CPU
+   * backend: a model whose `fallbacks` grow while it decodes is off the fast path.
+   */
+  kernelCounts(): { kernels: Record<string, number>; fallbacks: Record<string, number> } {
+    return { kernels: Object.fromEntries(residentStats.calls), fallbacks: Object.fromEntries(residentStats.fallbacks) };
   }
 
   /** The heap and runtime, made on first use (a backend never used costs nothing). */

@@ -8,6 +8,7 @@ import { matmulStored, type ActivationRounding } from "./matmul_stored.js";
 import { coalesce, contiguousStrides, forEachRun, sizeOf } from "../strided.js";
 import { gemmWasmF32 } from "../wasm/gemm.js";
 import { residentMatmul, residentMatmulBatch } from "../resident/matmul.js";
+import { countFallback } from "../resident/runtime.js";
 
 /**
  * Batched matmul a [...batch, M, K] x b [...batch, K, N]. Each batch entry is one strided GEMM:
@@ -43,6 +44,7 @@ export function matmul(a: StridedView, b: StridedView, wasm = true, rounding: Ac
     if (dtype === "float32") {
       const [fa, fb, fc] = [A as Float32Array, B as Float32Array, out as Float32Array];
       if (wasm && residentMatmul(m, N, K, fa, oa, sm, sak, fb, ob, sbk, sbn, fc, oc)) return;
+      if (wasm) countFallback("matmul float32");
       fc.fill(0, oc, oc + m * N);
       if (wasm && gemmWasmF32(m, N, K, fa, oa, sm, sak, fb, ob, sbk, sbn, fc, oc)) return;
       gemmF32(m, N, K, fa, oa, sm, sak, fb, ob, sbk, sbn, fc, oc);

@@ -9,6 +9,7 @@ import { gemvStoredWasm } from "../wasm/gemv_stored.js";
 import { residentMatmulStored } from "../resident/matmul_stored.js";
 import { residentGemmStored } from "../resident/gemm_stored.js";
 import { residentMatmulStoredQ8 } from "../resident/matmul_stored_q8.js";
+import { countFallback } from "../resident/runtime.js";
 import { roundActivationsLikeGgml } from "./ggml_rounding.js";
 
 /** How activations meet a stored weight: as they are (float32), or rounded as llama.cpp rounds them (see ggml_rounding.ts). */
@@ -67,6 +68,7 @@ export function matmulStored(a: StridedView, b: StridedView, wasm: boolean, roun
   }
   const out = new Float32Array(rows * N);
   if (rows === 0 || N === 0) return new CpuBuffer(out, "float32");
+  if (wasm) countFallback(`matmul ${b.buffer.dtype}`);
   if (wasm && rows < GEMM_ROWS && gemvStoredWasm(rows, N, K, A, b, out)) return new CpuBuffer(out, "float32");
   if (rows < 4) dotRows(rows, N, K, A, b, sbk, sbn, out);
   else gemmPanels(rows, N, K, A, b, sbk, sbn, out, wasm);

@@ -32,7 +32,16 @@ const stopWhenCollected = Registry ? new Registry<() => void>((stop) => stop()) 
  */
 const LAGGING_WORK = 1 << 24;
 
-export const residentStats = { calls: new Map<string, number>(), workerParts: 0 };
+export const residentStats = { calls: new Map<string, number>(), workerParts: 0, fallbacks: new Map<string, number>() };
+
+/**
+ * Notes that a backend with WebAssembly on ran `what` on a slower path (a JS loop, or a kernel
+ * that stages its operands) because no resident kernel took it: a layout, dtype or shape the
+ * resident kernels do not cover. CpuBackend.kernelCounts reports these.
+ */
+export function countFallback(what: string): void {
+  residentStats.fallbacks.set(what, (residentStats.fallbacks.get(what) ?? 0) + 1);
+}
 
 /**
  * The resident kernels' machinery for one CPU backend: its heap, the compiled modules instantiated
