@@ -1,6 +1,7 @@
 import type { BackendBuffer, StridedView } from "../../backend.js";
 import { bufferData, CpuBuffer, viewData } from "../buffer.js";
 import { residentAttention } from "../resident/attention.js";
+import { activeRuntime, countFallback } from "../resident/runtime.js";
 import { matmul } from "./matmul.js";
 
 /**
@@ -24,6 +25,7 @@ export function attention(
 ): BackendBuffer {
   const resident = wasm ? residentAttention(q, k, v, mask, bias, scale, viewData as (x: StridedView) => Float32Array) : null;
   if (resident) return new CpuBuffer(resident, "float32");
+  if (wasm && activeRuntime() !== null) countFallback("attention");
   const [B, H, T, D] = q.shape as [number, number, number, number];
   const [, Hkv, S] = k.shape as [number, number, number, number];
   const G = H / Hkv;

@@ -1,7 +1,7 @@
 import type { BackendBuffer, StridedView } from "../../backend.js";
 import { isQuantized, type DType, type HostArray } from "../../dtype.js";
 import { dequantizeView } from "./quantized.js";
-import { allocZeroed } from "../pool.js";
+import { allocUninit, allocZeroed } from "../pool.js";
 import { CpuBuffer, viewData } from "../buffer.js";
 import { decodeHalfRun, float32ToBfloat16Bits, float32ToFloat16Bits } from "../half.js";
 import { coalesce, contiguousData, contiguousStrides, forEachRun, sizeOf } from "../strided.js";
@@ -10,13 +10,21 @@ export function isHalf(dtype: DType): boolean {
   return dtype === "float16" || dtype === "bfloat16";
 }
 
-/** The view's values as a contiguous Float32Array (halves decoded, ints converted). */
-export function toFloat32(view: StridedView): Float32Array {
+/**
+ * The view's values as a contiguous Float32Array (halves decoded, ints converted): a new array,
+ * or `into` (the view's size) where given; a float32 view's own data where it is contiguous.
+ */
+export function toFloat32(view: StridedView, into?: Float32Array): Float32Array {
   const dtype = view.buffer.dtype;
-  if (dtype === "float32") return contiguousData(view) as Float32Array;
-  if (isQuantized(dtype)) return dequantizeView(view);
+  if (dtype === "float32" && into === undefined) return contiguousData(view) as Float32Array;
+  if (isQuantized(dtype) || dtype === "float32") {
+    const values = isQuantized(dtype) ? dequantizeView(view) : (contiguousData(view) as Float32Array);
+    if (into === undefined) return values;
+    into.set(values);
+    return into;
+  }
   const size = sizeOf(view.shape);
-  const out = new Float32Array(size);
+  const out = into ?? new Float32Array(size);
   if (isHalf(dtype)) {
     const src = viewData(view) as Uint16Array;
     const bf16 = dtype === "bfloat16";
@@ -64,8 +72,10 @@ export function cast(x: StridedView, dtype: DType): BackendBuffer {
     return new CpuBuffer(data.buffer === viewData(x).buffer ? data.slice() : data, dtype);
   }
   if (isHalf(from) || isQuantized(from)) {
-    const f = toFloat32(x);
-    return new CpuBuffer(dtype === "float32" ? f : convertArray(f, "float32", dtype), dtype);
+    // widened values go where tensors live (the resident heap), so the kernels after a half
+    // embedding's rows read them in place rather than falling back
+    if (dtype === "float32") return new CpuBuffer(toFloat32(x, allocUninit("float32", sizeOf(x.shape)) as Float32Array), dtype);
+    return new CpuBuffer(convertArray(toFloat32(x), "float32", dtype), dtype);
   }
   return new CpuBuffer(convertArray(contiguousData(x), from, dtype), dtype);
 }

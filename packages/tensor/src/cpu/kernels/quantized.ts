@@ -2,6 +2,7 @@ import type { BackendBuffer, StridedView } from "../../backend.js";
 import { isQuantized, QUANT_BLOCKS, type QuantizedDType } from "../../dtype.js";
 import { DTypeError } from "../../errors.js";
 import { dequantizeBlocks } from "../../quant/index.js";
+import { allocUninit } from "../pool.js";
 import { CpuBuffer, viewData } from "../buffer.js";
 import { contiguousData, isContiguous, sizeOf } from "../strided.js";
 import { decodeStoredRow } from "./stored_rows.js";
@@ -16,7 +17,9 @@ import { decodeStoredRow } from "./stored_rows.js";
 export function gatherQuantizedRows(x: StridedView, indices: StridedView): BackendBuffer {
   const [len, cols] = x.shape as [number, number];
   const idx = contiguousData(indices) as Int32Array;
-  const out = new Float32Array(idx.length * cols);
+  // in the resident heap where there is one (every row is written), so the kernels after an
+  // embedding lookup read the rows in place
+  const out = allocUninit("float32", idx.length * cols) as Float32Array;
   for (let j = 0; j < idx.length; j++) {
     let k = idx[j]!;
     if (k < 0) k += len;

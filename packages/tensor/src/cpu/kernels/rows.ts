@@ -9,6 +9,7 @@ import { allocUninit, allocZeroed } from "../pool.js";
 import { logSoftmaxGradWasm, logSoftmaxWasm } from "../wasm/activations.js";
 import { contiguousStrides } from "../strided.js";
 import { residentRows } from "../resident/rows.js";
+import { activeRuntime, countFallback } from "../resident/runtime.js";
 import { residentLogSoftmax, residentLogSoftmaxGrad } from "../resident/train.js";
 
 /** Row-wise kernels over the last axis, computed in float32 storage with float64 temporaries. */
@@ -73,6 +74,7 @@ export function logSoftmax(x: StridedView, wasm = true): BackendBuffer {
 export function layerNorm(x: StridedView, weight: StridedView | null, bias: StridedView | null, eps: number): BackendBuffer {
   const resident = residentRows("layer_norm", x, weight, bias, eps);
   if (resident) return new CpuBuffer(resident, "float32");
+  if (activeRuntime() !== null) countFallback("layer_norm");
   const { data, rows: R, cols: L } = rows(x);
   const w = weight ? toFloat32(weight) : null;
   const b = bias ? toFloat32(bias) : null;
@@ -100,6 +102,7 @@ export function layerNorm(x: StridedView, weight: StridedView | null, bias: Stri
 export function rmsNorm(x: StridedView, weight: StridedView | null, eps: number): BackendBuffer {
   const resident = residentRows("rms_norm", x, weight, null, eps);
   if (resident) return new CpuBuffer(resident, "float32");
+  if (activeRuntime() !== null) countFallback("rms_norm");
   const { data, rows: R, cols: L } = rows(x);
   const w = weight ? toFloat32(weight) : null;
   const out = allocZeroed("float32", data.length) as Float32Array;
