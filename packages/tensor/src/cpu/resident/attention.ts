@@ -1,4 +1,5 @@
 import type { StridedView } from "../../backend.js";
+import { BLOCK, GRAD_DESC } from "../wasm/attention_grad_module.js";
 import { DESC } from "../wasm/attention_module.js";
 import { kernel } from "./modules.js";
 import { Operands } from "./operands.js";
@@ -105,4 +106,118 @@ export function residentAttention(
 
 function partsFor(rt: CpuRuntime, rows: number, S: number, D: number): number {
   return rt.partsFor(rows * S * D * 2, rows);
+}
+
+const ATTENTION_GRAD = kernel("attention_grad", "attention_grad");
+
+/** dq, dk and dv of fused attention, contiguous float32 ([B, H, T, D], [B, Hkv, S, D] twice). */
+export interface AttentionGradArrays {
+  dq: Float32Array;
+  dk: Float32Array;
+  dv: Float32Array;
+}
+
+/**
+ * The backward of residentAttention on the resident kernel (../wasm/attention_grad_module.ts):
+ * from q, k, v, the mask and bias as the forward read them and g, the output's gradient
+ * ([B, H, T, D], any strides, contiguous along D), dq, dk and dv (made in k's memory); (batch, kv
+ * head) entries split over threads, each entry's sums in one order whoever computes it. Null
+ * where the forward's kernel would decline too: the caller then composes the backward.
+ */
+export function residentAttentionGrad(
+  q: StridedView,
+  k: StridedView,
+  v: StridedView,
+  mask: StridedView | null,
+  bias: StridedView | null,
+  scale: number,
+  g: StridedView,
+  data: (view: StridedView) => Float32Array | Uint8Array,
+): AttentionGradArrays | null {
+  const rt = activeRuntime();
+  if (rt === null) return null;
+  const [B, H, T, D] = q.shape as [number, number, number, number];
+  const [, Hkv, S] = k.shape as [number, number, number, number];
+  if (D === 0 || S === 0 || B * H * T === 0) return null;
+  for (const x of [q, k, v, g]) if (x.strides[3] !== 1 && D > 1) return null;
+  for (const x of [q, k, v, g, mask, bias]) if (x?.strides.some((st) => st < 0)) return null;
+  const home = rt.heap.locate(data(k));
+  if (home === null) return null;
+  const ops = new Operands(rt.heap, home);
+  const made: Float32Array[] = [];
+  let ok = false;
+  try {
+    const results = [B * H * T * D, B * Hkv * S * D, B * Hkv * S * D].map((n) => ops.result(n));
+    for (const r of results) if (r !== null) made.push(r.array);
+    if (made.length < 3) return null;
+    const [dq, dk, dv] = results as { array: Float32Array; addr: number }[];
+    const desc = ops.scratch(GRAD_DESC.length);
+    if (desc === null) return null;
+    const words = new Int32Array(desc.buffer, desc.byteOffset, GRAD_DESC.length);
+    const at = new Map<StridedView, number>();
+    for (const x of [q, k, v, g, mask, bias]) {
+      if (x === null) continue;
+      const a = ops.view(x);
+      if (a === null) return null;
+      at.set(x, a);
+    }
+    const addr = (x: StridedView | null): number => (x ? at.get(x)! : 0);
+    const st = (x: StridedView | null, i: number, bytes: number): number => (x ? x.strides[i]! * bytes : 0);
+    const values: Record<(typeof GRAD_DESC)[number], number> = {
+      q: addr(q),
+      qb: st(q, 0, 4),
+      qh: st(q, 1, 4),
+      qt: st(q, 2, 4),
+      k: addr(k),
+      kb: st(k, 0, 4),
+      kh: st(k, 1, 4),
+      ks: st(k, 2, 4),
+      v: addr(v),
+      vb: st(v, 0, 4),
+      vh: st(v, 1, 4),
+      vs: st(v, 2, 4),
+      out: 0,
+      mask: addr(mask),
+      mb: st(mask, 0, 1),
+      mh: st(mask, 1, 1),
+      mt: st(mask, 2, 1),
+      ms: st(mask, 3, 1),
+      bias: addr(bias),
+      bb: st(bias, 0, 4),
+      bh: st(bias, 1, 4),
+      bt: st(bias, 2, 4),
+      bs: st(bias, 3, 4),
+      H,
+      G: H / Hkv,
+      T,
+      S,
+      D,
+      scale: 0,
+      g: addr(g),
+      gb: st(g, 0, 4),
+      gh: st(g, 1, 4),
+      gt: st(g, 2, 4),
+      dq: dq.addr,
+      dk: dk.addr,
+      dv: dv.addr,
+    };
+    GRAD_DESC.forEach((name, i) => {
+      words[i] = values[name];
+    });
+    desc[GRAD_DESC.indexOf("scale")] = scale;
+    const entries = B * Hkv;
+    const parts = splitRange(entries, rt.partsFor(B * H * T * S * D * 5, entries), 1);
+    const args: number[][] = [];
+    for (const [e0, e1] of parts) {
+      const scratch = ops.scratch(2 * BLOCK * (Math.ceil(S / 4) * 4));
+      if (scratch === null) return null;
+      args.push([desc.byteOffset, e0, e1, scratch.byteOffset]);
+    }
+    rt.call(ATTENTION_GRAD, home, args);
+    ok = true;
+    return { dq: dq.array, dk: dk.array, dv: dv.array };
+  } finally {
+    ops.done(ok);
+    if (!ok) for (const m of made) rt.heap.free(m);
+  }
 }
