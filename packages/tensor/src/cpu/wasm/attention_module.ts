@@ -49,59 +49,6 @@ export const DESC = [
 ] as const;
 const field = (name: (typeof DESC)[number]): number => DESC.indexOf(name) * 4;
 
-/**
- * Pushes the f32 dot product of the D floats at pa and pb (locals, moved past them): two vector
- * sums over whole groups of 8, one more vector, their lanes, then the tail in order. `j`, `acc`,
- * `acc2` and `x` are scratch locals.
- */
-export function dotProduct(
-  f: Code,
-  fma: boolean,
-  { pa, pb, D, j, acc, acc2, x }: { pa: number; pb: number; D: number; j: number; acc: number; acc2: number; x: number },
-): void {
-  f.v128Const0().localSet(acc).v128Const0().localSet(acc2);
-  f.localGet(D).i32Const(3).i32ShrU().localSet(j);
-  countdown(f, j, () => {
-    for (const [off, a] of [
-      [0, acc],
-      [16, acc2],
-    ] as const) {
-      mulAdd(
-        f,
-        fma,
-        () => f.localGet(pa).v128Load(off),
-        () => f.localGet(pb).v128Load(off),
-        () => f.localGet(a),
-      );
-      f.localSet(a);
-    }
-    bump(f, pa, 32);
-    bump(f, pb, 32);
-  });
-  f.localGet(D).i32Const(4).i32And().if();
-  mulAdd(
-    f,
-    fma,
-    () => f.localGet(pa).v128Load(),
-    () => f.localGet(pb).v128Load(),
-    () => f.localGet(acc),
-  );
-  f.localSet(acc);
-  bump(f, pa, 16);
-  bump(f, pb, 16);
-  f.end();
-  f.localGet(acc).localGet(acc2).f32x4Add().localSet(acc);
-  horizontalSum(f, acc);
-  f.localSet(x);
-  f.localGet(D).i32Const(3).i32And().localSet(j);
-  countdown(f, j, () => {
-    f.localGet(x).localGet(pa).f32Load().localGet(pb).f32Load().f32Mul().f32Add().localSet(x);
-    bump(f, pa, 4);
-    bump(f, pb, 4);
-  });
-  f.localGet(x);
-}
-
 function attention(fma: boolean): FuncDef {
   const b = new FnBuilder("attention");
   const f = b.f;
@@ -150,7 +97,50 @@ function attention(fma: boolean): FuncDef {
     f.i32Mul().i32Add();
   };
 
-  const dot = (): void => dotProduct(f, fma, { pa, pb, D, j, acc, acc2, x });
+  /** Pushes q . k (D floats at pa and pb): two vector sums over whole groups of 8, one more vector, their lanes, then the tail in order. */
+  const dot = (): void => {
+    f.v128Const0().localSet(acc).v128Const0().localSet(acc2);
+    f.localGet(D).i32Const(3).i32ShrU().localSet(j);
+    countdown(f, j, () => {
+      for (const [off, a] of [
+        [0, acc],
+        [16, acc2],
+      ] as const) {
+        mulAdd(
+          f,
+          fma,
+          () => f.localGet(pa).v128Load(off),
+          () => f.localGet(pb).v128Load(off),
+          () => f.localGet(a),
+        );
+        f.localSet(a);
+      }
+      bump(f, pa, 32);
+      bump(f, pb, 32);
+    });
+    f.localGet(D).i32Const(4).i32And().if();
+    mulAdd(
+      f,
+      fma,
+      () => f.localGet(pa).v128Load(),
+      () => f.localGet(pb).v128Load(),
+      () => f.localGet(acc),
+    );
+    f.localSet(acc);
+    bump(f, pa, 16);
+    bump(f, pb, 16);
+    f.end();
+    f.localGet(acc).localGet(acc2).f32x4Add().localSet(acc);
+    horizontalSum(f, acc);
+    f.localSet(x);
+    f.localGet(D).i32Const(3).i32And().localSet(j);
+    countdown(f, j, () => {
+      f.localGet(x).localGet(pa).f32Load().localGet(pb).f32Load().f32Mul().f32Add().localSet(x);
+      bump(f, pa, 4);
+      bump(f, pb, 4);
+    });
+    f.localGet(x);
+  };
 
   load("S").localSet(S);
   load("D").localSet(D);
