@@ -1,5 +1,5 @@
 import type { StridedView } from "../../backend.js";
-import { BLOCK, GRAD_DESC } from "../wasm/attention_grad_module.js";
+import { GRAD_DESC, scratchFloats } from "../wasm/attention_grad_module.js";
 import { DESC } from "../wasm/attention_module.js";
 import { kernel } from "./modules.js";
 import { Operands } from "./operands.js";
@@ -209,7 +209,7 @@ export function residentAttentionGrad(
     const parts = splitRange(entries, rt.partsFor(B * H * T * S * D * 5, entries), 1);
     const args: number[][] = [];
     for (const [e0, e1] of parts) {
-      const scratch = ops.scratch(2 * (BLOCK + D) * (Math.ceil(S / 4) * 4));
+      const scratch = ops.scratch(scratchFloats(S, D));
       if (scratch === null) return null;
       args.push([desc.byteOffset, e0, e1, scratch.byteOffset]);
     }

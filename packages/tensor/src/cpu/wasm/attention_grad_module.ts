@@ -8,17 +8,18 @@ import { f32, i32, v128, type Code, type FuncDef } from "./encoder.js";
  * `attention_grad(desc, e0, e1, scratch)` computes dq of every query head that reads kv heads
  * [e0, e1) of the flattened [B, Hkv], and dk and dv of those kv heads (summed over the heads of a
  * grouped-query group), so each thread owns its entries' outputs and every sum runs in one fixed
- * order whoever computes it. Every product is a weighted sum of rows with eight vectors of the
- * output held in registers (one load per multiply-add, no horizontal sums), so k and v of an entry
- * are first transposed into scratch. For each block of up to BLOCK query rows of one head:
- *  - pass A, per row, over the keys up to its last unmasked one (a causal row's t + 1): scores
+ * order whoever computes it. Every product is a weighted sum of rows, two output rows at a time
+ * with four vectors of each in registers (each load of a row feeds two multiply-adds, no
+ * horizontal sums), so k and v of an entry are first transposed into scratch. For each block of
+ * up to BLOCK query rows of one head:
+ *  - pass A, per pair of rows, over the keys up to their last unmasked one (a causal row's t + 1): scores
  *    q k^T, scaled, biased and masked as the forward does, p = softmax (exp on the SIMD
  *    polynomial), dp = g v^T, delta = sum p dp (in key order), ds = p (dp - delta) scale, and
  *    dq = ds k. p and ds of the block stay in scratch.
- *  - pass B, per key some row of the block reaches: dk += ds^T q and dv += p^T g over the rows.
+ *  - pass B, per pair of keys some row of the block reaches: dk += ds^T q and dv += p^T g over
+ *    the rows.
  * A key of weight 0 (masked, or underflowed) adds nothing and is skipped; a row whose keys are all
- * masked gives dq = 0 and adds nothing. `scratch` holds 2 (BLOCK + D) S4 floats (S4 = S rounded up
- * to 4).
+ * masked gives dq = 0 and adds nothing. `scratch` holds SCRATCH(S, D) floats.
  *
  * `desc` is the forward's DESC (its `out` unused) followed by g (the output's gradient,
  * [B, H, T, D] with byte strides, contiguous along D), and dq ([B, H, T, D]), dk and dv
@@ -29,7 +30,10 @@ type Field = (typeof GRAD_DESC)[number];
 const field = (name: Field): number => GRAD_DESC.indexOf(name) * 4;
 
 /** Query rows per block: p and ds of a block (2 x 32 x S floats) stay near the core for pass B. */
-export const BLOCK = 32;
+const BLOCK = 32;
+
+/** Floats of scratch a thread needs: p and ds of a block, k^T and v^T, a row for discarded output. */
+export const scratchFloats = (S: number, D: number): number => (2 * BLOCK + 2 * D) * (Math.ceil(S / 4) * 4) + D + 4;
 
 function attentionGrad(fma: boolean): FuncDef {
   const b = new FnBuilder("attention_grad");
@@ -38,15 +42,21 @@ function attentionGrad(fma: boolean): FuncDef {
   const e0 = b.param(i32);
   const e1 = b.param(i32);
   const scratch = b.param(i32);
-  const [e, bi, hk, h, gq, t, t0, rows, u] = Array.from({ length: 9 }, () => b.local(i32));
-  const [qp, gp, kp, vp, mp, bp, prow, dsrow, dqp, sp, dsp, s, j] = Array.from({ length: 13 }, () => b.local(i32));
-  const [S, D, T, H, G, S4b, P, DS] = Array.from({ length: 8 }, () => b.local(i32));
-  const [pa, pb, c, cnt, outer, wp, xp] = Array.from({ length: 7 }, () => b.local(i32));
-  const [x, y, max, delta, w] = Array.from({ length: 5 }, () => b.local(f32));
-  const [acc, acc2, vec, ev, fx, tmp, sum, wv] = Array.from({ length: 8 }, () => b.local(v128));
+  const [e, bi, hk, h, gq, t0, rows, u, s, j] = Array.from({ length: 10 }, () => b.local(i32));
+  const [S, D, T, H, G, S4b, P, DS, KT, VT, DUMMY] = Array.from({ length: 11 }, () => b.local(i32));
+  const [pa, pb, sp, dsp, c, cnt, outer, span, wp1, wp2, xp, Lw, Lmax, blockL, masked] = Array.from({ length: 15 }, () => b.local(i32));
+  const [x, y1, y2, w1, w2, max] = Array.from({ length: 6 }, () => b.local(f32));
+  const [vec, ev, fx, tmp, sum, wv1, wv2, xv, dv, sv] = Array.from({ length: 10 }, () => b.local(v128));
   const a = Array.from({ length: 8 }, () => b.local(v128));
-  const masked = b.local(i32);
-  const [span, L, Lw, blockL, KT, VT] = Array.from({ length: 6 }, () => b.local(i32));
+  /** The locals of one row of a pair. */
+  const rowLocals = () => {
+    const [t, qp, gp, mp, bp, prow, dsrow, dqp, L] = Array.from({ length: 9 }, () => b.local(i32));
+    const delta = b.local(f32);
+    return { t, qp, gp, mp, bp, prow, dsrow, dqp, L, delta };
+  };
+  type Row = ReturnType<typeof rowLocals>;
+  const pair: [Row, Row] = [rowLocals(), rowLocals()];
+  const [r1, r2] = pair;
 
   const load = (name: Field): Code => f.localGet(desc).i32Load(field(name));
   const plus = (name: Field, times: number): void => {
@@ -57,7 +67,6 @@ function attentionGrad(fma: boolean): FuncDef {
   const scale = (): void => {
     f.localGet(desc).f32Load(field("scale"));
   };
-
   /** n floats from `at` (a local byte address, moved past them) set to the f32 `value`. */
   const fill = (at: number, n: () => void, value: number): void => {
     n();
@@ -67,17 +76,27 @@ function attentionGrad(fma: boolean): FuncDef {
       bump(f, at, 4);
     });
   };
+  const max32 = (x1: () => void, x2: () => void, into: number): void => {
+    x1();
+    x2();
+    x1();
+    x2();
+    f.i32GtU().select().localSet(into);
+  };
 
   /**
-   * out[0, len) (+)= sum over i < n of w_i x_i: w_i the f32 at wBase + i wStride, x_i the len floats at
-   * xBase + i xStride (byte addresses and strides, pushed by the callbacks); a weight of 0 is
-   * skipped. Eight vectors of out at a time in registers, then single vectors, then single floats,
-   * each summed over i in order.
+   * Two rows at once: out1[0, len) (+)= sum over i < n of w1_i x_i and out2 likewise with w2_i,
+   * where w1_i, w2_i are the f32s at w1 + i wStride and w2 + i wStride, x_i the len floats at
+   * x + i xStride (byte addresses and strides pushed by the callbacks). A pair of weights both 0
+   * is skipped. Four vectors of each output in registers at a time (each x vector loaded once for
+   * both), then single vectors, then single floats, each summed over i in order.
    */
-  const weightedSum = (
+  const weightedSum2 = (
     len: () => void,
-    out: () => void,
-    wBase: () => void,
+    out1: () => void,
+    out2: () => void,
+    w1Base: () => void,
+    w2Base: () => void,
     wStride: () => void,
     xBase: () => void,
     xStride: () => void,
@@ -89,152 +108,168 @@ function attentionGrad(fma: boolean): FuncDef {
       count();
       f.localSet(outer);
       countdown(f, outer, () => {
-        const regs = a.slice(0, width / 4);
-        // the accumulators: out's values or zeros
+        const per = width / 4;
+        const regs = [a.slice(0, per), a.slice(4, 4 + per)] as const;
+        const outs = [out1, out2] as const;
         if (width === 1) {
-          if (accumulate) {
-            out();
-            f.localGet(c).i32Add().f32Load().localSet(y);
-          } else f.f32Const(0).localSet(y);
-        } else {
-          regs.forEach((r, k) => {
+          for (const [i, y] of [y1, y2].entries()) {
             if (accumulate) {
-              out();
-              f.localGet(c)
-                .i32Add()
-                .v128Load(k * 16)
-                .localSet(r);
-            } else f.v128Const0().localSet(r);
-          });
+              outs[i]!();
+              f.localGet(c).i32Add().f32Load().localSet(y);
+            } else f.f32Const(0).localSet(y);
+          }
+        } else {
+          for (const [i, rs] of regs.entries()) {
+            rs.forEach((r, k) => {
+              if (accumulate) {
+                outs[i]!();
+                f.localGet(c)
+                  .i32Add()
+                  .v128Load(k * 16)
+                  .localSet(r);
+              } else f.v128Const0().localSet(r);
+            });
+          }
         }
-        wBase();
-        f.localSet(wp);
+        w1Base();
+        f.localSet(wp1);
+        w2Base();
+        f.localSet(wp2);
         xBase();
         f.localGet(c).i32Add().localSet(xp);
         n();
         f.localSet(cnt);
         countdown(f, cnt, () => {
-          f.localGet(wp).f32Load().localTee(w).f32Const(0).f32Ne().if();
+          f.localGet(wp1).f32Load().localTee(w1).f32Const(0).f32Ne();
+          f.localGet(wp2).f32Load().localTee(w2).f32Const(0).f32Ne();
+          f.i32Add().if(); // either weight non-zero
           if (width === 1) {
-            f.localGet(y).localGet(w).localGet(xp).f32Load().f32Mul().f32Add().localSet(y);
+            f.localGet(xp).f32Load().localSet(x);
+            f.localGet(y1).localGet(w1).localGet(x).f32Mul().f32Add().localSet(y1);
+            f.localGet(y2).localGet(w2).localGet(x).f32Mul().f32Add().localSet(y2);
           } else {
-            f.localGet(w).f32x4Splat().localSet(wv);
-            regs.forEach((r, k) => {
-              mulAdd(
-                f,
-                fma,
-                () => f.localGet(wv),
-                () => f.localGet(xp).v128Load(k * 16),
-                () => f.localGet(r),
-              );
-              f.localSet(r);
-            });
+            f.localGet(w1).f32x4Splat().localSet(wv1);
+            f.localGet(w2).f32x4Splat().localSet(wv2);
+            for (let k = 0; k < per; k++) {
+              f.localGet(xp)
+                .v128Load(k * 16)
+                .localSet(xv);
+              for (const [i, wv] of [wv1, wv2].entries()) {
+                const r = regs[i]![k]!;
+                mulAdd(
+                  f,
+                  fma,
+                  () => f.localGet(wv),
+                  () => f.localGet(xv),
+                  () => f.localGet(r),
+                );
+                f.localSet(r);
+              }
+            }
           }
           f.end();
-          f.localGet(wp);
-          wStride();
-          f.i32Add().localSet(wp);
+          for (const wp of [wp1, wp2]) {
+            f.localGet(wp);
+            wStride();
+            f.i32Add().localSet(wp);
+          }
           f.localGet(xp);
           xStride();
           f.i32Add().localSet(xp);
         });
         if (width === 1) {
-          out();
-          f.localGet(c).i32Add().localGet(y).f32Store();
+          for (const [i, y] of [y1, y2].entries()) {
+            outs[i]!();
+            f.localGet(c).i32Add().localGet(y).f32Store();
+          }
         } else {
-          regs.forEach((r, k) => {
-            out();
-            f.localGet(c)
-              .i32Add()
-              .localGet(r)
-              .v128Store(k * 16);
-          });
+          for (const [i, rs] of regs.entries()) {
+            rs.forEach((r, k) => {
+              outs[i]!();
+              f.localGet(c)
+                .i32Add()
+                .localGet(r)
+                .v128Store(k * 16);
+            });
+          }
         }
         bump(f, c, width * 4);
       });
     };
     len();
     f.localSet(span);
-    pass(() => f.localGet(span).i32Const(5).i32ShrU(), 32);
-    pass(() => f.localGet(span).i32Const(4).i32ShrU().i32Const(1).i32And(), 16);
+    pass(() => f.localGet(span).i32Const(4).i32ShrU(), 16);
     pass(() => f.localGet(span).i32Const(2).i32ShrU().i32Const(3).i32And(), 4);
     pass(() => f.localGet(span).i32Const(3).i32And(), 1);
   };
 
-  /** Pass A for query row t (row u of the block): p and ds into scratch, dq of the row. */
-  const rowPass = (): void => {
+  /** Row r's pointers for query t (set in r.t) of head h, block row `uRow` (pushes nothing). */
+  const rowSetup = (r: Row, uRow: () => void, discard: boolean): void => {
     load("q");
     plus("qb", bi);
     plus("qh", h);
-    plus("qt", t);
-    f.localSet(qp);
+    plus("qt", r.t);
+    f.localSet(r.qp);
     load("g");
     plus("gb", bi);
     plus("gh", h);
-    plus("gt", t);
-    f.localSet(gp);
-    f.i32Const(0).localSet(mp);
+    plus("gt", r.t);
+    f.localSet(r.gp);
+    f.i32Const(0).localSet(r.mp);
     load("mask");
     f.if();
     load("mask");
     plus("mb", bi);
     plus("mh", h);
-    plus("mt", t);
-    f.localSet(mp);
+    plus("mt", r.t);
+    f.localSet(r.mp);
     f.end();
-    f.i32Const(0).localSet(bp);
+    f.i32Const(0).localSet(r.bp);
     load("bias");
     f.if();
     load("bias");
     plus("bb", bi);
     plus("bh", h);
-    plus("bt", t);
-    f.localSet(bp);
+    plus("bt", r.t);
+    f.localSet(r.bp);
     f.end();
-    f.localGet(P).localGet(u).localGet(S4b).i32Mul().i32Add().localSet(prow);
-    f.localGet(DS).localGet(u).localGet(S4b).i32Mul().i32Add().localSet(dsrow);
-    // dq row: ((bi H + h) T + t) D floats in
-    load("dq");
-    f.localGet(bi).localGet(H).i32Mul().localGet(h).i32Add().localGet(T).i32Mul().localGet(t).i32Add();
-    f.localGet(D).i32Mul().i32Const(2).i32Shl().i32Add().localSet(dqp);
-
-    // L: keys up to the last unmasked one (a causal row's t + 1); none at all: p = ds = dq = 0
-    f.localGet(S).localSet(L);
-    f.localGet(mp).if();
+    f.localGet(P);
+    uRow();
+    f.localGet(S4b).i32Mul().i32Add().localSet(r.prow);
+    f.localGet(DS);
+    uRow();
+    f.localGet(S4b).i32Mul().i32Add().localSet(r.dsrow);
+    if (discard) {
+      f.localGet(DUMMY).localSet(r.dqp);
+    } else {
+      // dq row: ((bi H + h) T + t) D floats in
+      load("dq");
+      f.localGet(bi).localGet(H).i32Mul().localGet(h).i32Add().localGet(T).i32Mul().localGet(r.t).i32Add();
+      f.localGet(D).i32Mul().i32Const(2).i32Shl().i32Add().localSet(r.dqp);
+    }
+    // L: keys up to the last unmasked one (a causal row's t + 1)
+    f.localGet(S).localSet(r.L);
+    f.localGet(r.mp).if();
     f.block().loop();
-    f.localGet(L).i32Eqz().brIf(1);
-    f.localGet(mp).localGet(L).i32Const(1).i32Sub();
+    f.localGet(r.L).i32Eqz().brIf(1);
+    f.localGet(r.mp).localGet(r.L).i32Const(1).i32Sub();
     load("ms");
     f.i32Mul().i32Add().i32Load8U().brIf(1);
-    f.localGet(L).i32Const(1).i32Sub().localSet(L);
+    f.localGet(r.L).i32Const(1).i32Sub().localSet(r.L);
     f.br(0).end().end();
     f.end();
-    f.localGet(L).localGet(blockL).localGet(L).localGet(blockL).i32GtU().select().localSet(blockL);
-    // the weighted sums over keys run to Lw = L rounded up to 16 (within S4): whole vectors in
-    // registers; what lies past L is overwritten below
-    f.localGet(L).i32Const(15).i32Add().i32Const(-16).i32And().localTee(Lw);
-    f.localGet(S4b).i32Const(2).i32ShrU().localTee(j).localGet(Lw).localGet(j).i32LtU().select().localSet(Lw);
+  };
+
+  /** Row r's scores (in its p row) scaled, biased and masked as the forward, -Infinity past L; then p = softmax. */
+  const rowSoftmax = (r: Row): void => {
     f.f32Const(-Infinity).localSet(max);
-    f.localGet(L).if();
-    // scores of keys [0, L): q . k as the weights q of the rows of k^T (one load per multiply-add)
-    weightedSum(
-      () => f.localGet(Lw),
-      () => f.localGet(prow),
-      () => f.localGet(qp),
-      () => f.i32Const(4),
-      () => f.localGet(KT),
-      () => f.localGet(S4b),
-      () => f.localGet(D),
-      false,
-    );
-    // scaled, biased, masked (-Infinity) as the forward, and their max
-    f.localGet(prow).localSet(sp);
+    f.localGet(r.prow).localSet(sp);
     f.i32Const(0).localSet(s);
     f.block().loop();
-    f.localGet(s).localGet(L).i32GeU().brIf(1);
+    f.localGet(s).localGet(r.L).i32GeU().brIf(1);
     f.i32Const(0).localSet(masked);
-    f.localGet(mp).if();
-    f.localGet(mp).localGet(s);
+    f.localGet(r.mp).if();
+    f.localGet(r.mp).localGet(s);
     load("ms");
     f.i32Mul().i32Add().i32Load8U().i32Eqz().localSet(masked);
     f.end();
@@ -244,8 +279,8 @@ function attentionGrad(fma: boolean): FuncDef {
     f.localGet(sp).f32Load();
     scale();
     f.f32Mul().localSet(x);
-    f.localGet(bp).if();
-    f.localGet(x).localGet(bp).localGet(s);
+    f.localGet(r.bp).if();
+    f.localGet(x).localGet(r.bp).localGet(s);
     load("bs");
     f.i32Mul().i32Add().f32Load().f32Add().localSet(x);
     f.end();
@@ -255,27 +290,18 @@ function attentionGrad(fma: boolean): FuncDef {
     bump(f, sp, 4);
     bump(f, s, 1);
     f.br(0).end().end();
-    f.end();
-    // keys [L, S4): -Infinity (p = 0)
-    f.localGet(S4b).i32Const(2).i32ShrU().localGet(L).i32Sub().localSet(j);
-    f.localGet(prow).localGet(L).i32Const(2).i32Shl().i32Add().localSet(sp);
-    countdown(f, j, () => {
-      f.localGet(sp).f32Const(-Infinity).f32Store();
-      bump(f, sp, 4);
-    });
-
+    // keys [L, Lw): -Infinity (the pair's other row may reach them); [Lw, S4): p = 0 already
+    fill(sp, () => f.localGet(Lw).localGet(r.L).i32Sub(), -Infinity);
+    fill(sp, () => f.localGet(S4b).i32Const(2).i32ShrU().localGet(Lw).i32Sub(), 0);
     f.localGet(max).f32Const(-Infinity).f32Eq().if();
-    // every key masked: p = ds = 0, dq = 0
-    f.localGet(prow).localSet(sp);
+    // every key masked: p = 0 (so ds = 0 and dq = 0)
+    f.localGet(r.prow).localSet(sp);
     fill(sp, () => f.localGet(S4b).i32Const(2).i32ShrU(), 0);
-    f.localGet(dsrow).localSet(sp);
-    fill(sp, () => f.localGet(S4b).i32Const(2).i32ShrU(), 0);
-    fill(dqp, () => f.localGet(D), 0);
     f.else();
     // e = exp(x - max) in place, summed; then p = e / sum
     f.v128Const0().localSet(sum);
-    f.localGet(prow).localSet(sp);
-    f.localGet(S4b).i32Const(4).i32ShrU().localSet(j);
+    f.localGet(r.prow).localSet(sp);
+    f.localGet(Lw).i32Const(2).i32ShrU().localSet(j);
     countdown(f, j, () => {
       f.localGet(sp).v128Load().localGet(max).f32x4Splat().f32x4Sub().localSet(vec);
       exp4(f, vec, ev, fx, tmp);
@@ -286,61 +312,112 @@ function attentionGrad(fma: boolean): FuncDef {
     f.f32Const(1);
     horizontalSum(f, sum);
     f.f32Div().f32x4Splat().localSet(vec);
-    f.localGet(prow).localSet(sp);
-    f.localGet(S4b).i32Const(4).i32ShrU().localSet(j);
+    f.localGet(r.prow).localSet(sp);
+    f.localGet(Lw).i32Const(2).i32ShrU().localSet(j);
     countdown(f, j, () => {
       f.localGet(sp).localGet(sp).v128Load().localGet(vec).f32x4Mul().v128Store();
       bump(f, sp, 16);
     });
-    // dp = g . v of keys [0, L) from the rows of v^T (0 beyond), delta = sum p dp in key order
-    weightedSum(
+    f.end();
+  };
+
+  /** Row r's ds from its p and dp (in its ds row, 0 from L on): delta = sum p dp in key order, ds = p (dp - delta) scale. */
+  const rowDs = (r: Row): void => {
+    f.localGet(r.dsrow).localGet(r.L).i32Const(2).i32Shl().i32Add().localSet(sp);
+    fill(sp, () => f.localGet(S4b).i32Const(2).i32ShrU().localGet(r.L).i32Sub(), 0);
+    f.f32Const(0).localSet(r.delta);
+    f.localGet(r.prow).localSet(sp);
+    f.localGet(r.dsrow).localSet(dsp);
+    f.localGet(r.L).localSet(j);
+    countdown(f, j, () => {
+      f.localGet(r.delta).localGet(sp).f32Load().localGet(dsp).f32Load().f32Mul().f32Add().localSet(r.delta);
+      bump(f, sp, 4);
+      bump(f, dsp, 4);
+    });
+    // whole vectors up to Lw (p = dp = 0 from L on; ds = 0 from Lw on already)
+    f.localGet(r.delta).f32x4Splat().localSet(dv);
+    scale();
+    f.f32x4Splat().localSet(sv);
+    f.localGet(r.prow).localSet(sp);
+    f.localGet(r.dsrow).localSet(dsp);
+    f.localGet(Lw).i32Const(2).i32ShrU().localSet(j);
+    countdown(f, j, () => {
+      f.localGet(dsp);
+      f.localGet(sp).v128Load().localGet(dsp).v128Load().localGet(dv).f32x4Sub().f32x4Mul().localGet(sv).f32x4Mul();
+      f.v128Store();
+      bump(f, sp, 16);
+      bump(f, dsp, 16);
+    });
+  };
+
+  /** Pass A for block rows u and u + 1 (when u + 1 is past the block, row 2 repeats row 1 and its dq is discarded). */
+  const pairPass = (): void => {
+    f.localGet(t0).localGet(u).i32Add().localSet(r1.t);
+    rowSetup(r1, () => f.localGet(u), false);
+    f.localGet(u).i32Const(1).i32Add().localGet(rows).i32LtU().if();
+    f.localGet(r1.t).i32Const(1).i32Add().localSet(r2.t);
+    rowSetup(r2, () => f.localGet(u).i32Const(1).i32Add(), false);
+    f.else();
+    f.localGet(r1.t).localSet(r2.t);
+    rowSetup(r2, () => f.localGet(u).i32Const(1).i32Add(), true);
+    f.end();
+    max32(
+      () => f.localGet(r1.L),
+      () => f.localGet(r2.L),
+      Lmax,
+    );
+    max32(
+      () => f.localGet(Lmax),
+      () => f.localGet(blockL),
+      blockL,
+    );
+    // the sums over keys run to Lw = Lmax rounded up to 16 (within S4): whole vectors in
+    // registers; what lies past a row's L is overwritten
+    f.localGet(Lmax).i32Const(15).i32Add().i32Const(-16).i32And().localTee(Lw);
+    f.localGet(S4b).i32Const(2).i32ShrU().localTee(j).localGet(Lw).localGet(j).i32LtU().select().localSet(Lw);
+    // scores q k^T: the weights q of the rows of k^T
+    weightedSum2(
       () => f.localGet(Lw),
-      () => f.localGet(dsrow),
-      () => f.localGet(gp),
+      () => f.localGet(r1.prow),
+      () => f.localGet(r2.prow),
+      () => f.localGet(r1.qp),
+      () => f.localGet(r2.qp),
+      () => f.i32Const(4),
+      () => f.localGet(KT),
+      () => f.localGet(S4b),
+      () => f.localGet(D),
+      false,
+    );
+    rowSoftmax(r1);
+    rowSoftmax(r2);
+    // dp = g v^T
+    weightedSum2(
+      () => f.localGet(Lw),
+      () => f.localGet(r1.dsrow),
+      () => f.localGet(r2.dsrow),
+      () => f.localGet(r1.gp),
+      () => f.localGet(r2.gp),
       () => f.i32Const(4),
       () => f.localGet(VT),
       () => f.localGet(S4b),
       () => f.localGet(D),
       false,
     );
-    f.localGet(S4b).i32Const(2).i32ShrU().localGet(L).i32Sub().localSet(j);
-    f.localGet(dsrow).localGet(L).i32Const(2).i32Shl().i32Add().localSet(sp);
-    fill(sp, () => f.localGet(j), 0);
-    f.f32Const(0).localSet(delta);
-    f.localGet(prow).localSet(sp);
-    f.localGet(dsrow).localSet(dsp);
-    f.localGet(L).localSet(j);
-    countdown(f, j, () => {
-      f.localGet(delta).localGet(sp).f32Load().localGet(dsp).f32Load().f32Mul().f32Add().localSet(delta);
-      bump(f, sp, 4);
-      bump(f, dsp, 4);
-    });
-    // ds = p (dp - delta) scale, whole vectors (the padding has p = dp = 0)
-    f.localGet(delta).f32x4Splat().localSet(acc);
-    scale();
-    f.f32x4Splat().localSet(acc2);
-    f.localGet(prow).localSet(sp);
-    f.localGet(dsrow).localSet(dsp);
-    f.localGet(S4b).i32Const(4).i32ShrU().localSet(j);
-    countdown(f, j, () => {
-      f.localGet(dsp);
-      f.localGet(sp).v128Load().localGet(dsp).v128Load().localGet(acc).f32x4Sub().f32x4Mul().localGet(acc2).f32x4Mul();
-      f.v128Store();
-      bump(f, sp, 16);
-      bump(f, dsp, 16);
-    });
-    // dq = sum over keys of ds k
-    weightedSum(
+    rowDs(r1);
+    rowDs(r2);
+    // dq = ds k
+    weightedSum2(
       () => f.localGet(D),
-      () => f.localGet(dqp),
-      () => f.localGet(dsrow),
+      () => f.localGet(r1.dqp),
+      () => f.localGet(r2.dqp),
+      () => f.localGet(r1.dsrow),
+      () => f.localGet(r2.dsrow),
       () => f.i32Const(4),
-      () => f.localGet(kp),
+      () => f.localGet(pa),
       () => load("ks"),
-      () => f.localGet(L),
+      () => f.localGet(Lmax),
       false,
     );
-    f.end();
   };
 
   load("S").localSet(S);
@@ -350,34 +427,29 @@ function attentionGrad(fma: boolean): FuncDef {
   load("G").localSet(G);
   f.localGet(S).i32Const(3).i32Add().i32Const(-4).i32And().i32Const(2).i32Shl().localSet(S4b);
   f.localGet(scratch).localSet(P);
-  f.localGet(scratch).localGet(S4b).i32Const(BLOCK).i32Mul().i32Add().localSet(DS);
+  f.localGet(P).localGet(S4b).i32Const(BLOCK).i32Mul().i32Add().localSet(DS);
   f.localGet(DS).localGet(S4b).i32Const(BLOCK).i32Mul().i32Add().localSet(KT);
   f.localGet(KT).localGet(S4b).localGet(D).i32Mul().i32Add().localSet(VT);
+  f.localGet(VT).localGet(S4b).localGet(D).i32Mul().i32Add().localSet(DUMMY);
   f.localGet(e0).localSet(e);
   f.block().loop();
   f.localGet(e).localGet(e1).i32GeU().brIf(1);
   // entry e = bi Hkv + hk
   f.localGet(e).localGet(H).localGet(G).i32DivU().localTee(j).i32RemU().localSet(hk);
   f.localGet(e).localGet(j).i32DivU().localSet(bi);
-  load("k");
-  plus("kb", bi);
-  plus("kh", hk);
-  f.localSet(kp);
-  load("v");
-  plus("vb", bi);
-  plus("vh", hk);
-  f.localSet(vp);
   // k^T and v^T of the entry [D, S4] in scratch
-  for (const [from, to, stride] of [
-    [kp, KT, "ks"],
-    [vp, VT, "vs"],
+  for (const [name, to, stride] of [
+    ["k", KT, "ks"],
+    ["v", VT, "vs"],
   ] as const) {
     f.i32Const(0).localSet(s);
     f.block().loop();
     f.localGet(s).localGet(S).i32GeU().brIf(1);
-    f.localGet(from).localGet(s);
-    load(stride);
-    f.i32Mul().i32Add().localSet(pa);
+    load(name);
+    plus(name === "k" ? "kb" : "vb", bi);
+    plus(name === "k" ? "kh" : "vh", hk);
+    plus(stride, s);
+    f.localSet(pa);
     f.localGet(to).localGet(s).i32Const(2).i32Shl().i32Add().localSet(pb);
     f.localGet(D).localSet(j);
     countdown(f, j, () => {
@@ -407,11 +479,15 @@ function attentionGrad(fma: boolean): FuncDef {
   f.i32Const(0).localSet(blockL);
   f.block().loop();
   f.localGet(u).localGet(rows).i32GeU().brIf(1);
-  f.localGet(t0).localGet(u).i32Add().localSet(t);
-  rowPass();
-  bump(f, u, 1);
+  // k rows of the entry (pa: the x base of dq's sum)
+  load("k");
+  plus("kb", bi);
+  plus("kh", hk);
+  f.localSet(pa);
+  pairPass();
+  bump(f, u, 2);
   f.br(0).end().end();
-  // pass B: the dk and dv rows of the keys some row of the block reaches, from its ds and p columns
+  // pass B: the dk and dv rows of the keys some row of the block reaches (in pairs; a key past S is discarded)
   f.i32Const(0).localSet(s);
   f.block().loop();
   f.localGet(s).localGet(blockL).i32GeU().brIf(1);
@@ -419,13 +495,20 @@ function attentionGrad(fma: boolean): FuncDef {
     ["dk", DS, "q", "qb", "qh", "qt"],
     ["dv", P, "g", "gb", "gh", "gt"],
   ] as const) {
-    weightedSum(
+    // key s's row, then key s + 1's (or the discard row)
+    load(out);
+    f.localGet(e).localGet(S).i32Mul().localGet(s).i32Add().localGet(D).i32Mul().i32Const(2).i32Shl().i32Add().localSet(pa);
+    f.localGet(s).i32Const(1).i32Add().localGet(S).i32LtU().if();
+    f.localGet(pa).localGet(D).i32Const(2).i32Shl().i32Add().localSet(pb);
+    f.else();
+    f.localGet(DUMMY).localSet(pb);
+    f.end();
+    weightedSum2(
       () => f.localGet(D),
-      () => {
-        load(out);
-        f.localGet(e).localGet(S).i32Mul().localGet(s).i32Add().localGet(D).i32Mul().i32Const(2).i32Shl().i32Add();
-      },
+      () => f.localGet(pa),
+      () => f.localGet(pb),
       () => f.localGet(wBase).localGet(s).i32Const(2).i32Shl().i32Add(),
+      () => f.localGet(wBase).localGet(s).i32Const(2).i32Shl().i32Add().i32Const(4).i32Add(),
       () => f.localGet(S4b),
       () => {
         load(xName);
@@ -438,7 +521,7 @@ function attentionGrad(fma: boolean): FuncDef {
       true,
     );
   }
-  bump(f, s, 1);
+  bump(f, s, 2);
   f.br(0).end().end();
   f.localGet(t0).i32Const(BLOCK).i32Add().localSet(t0);
   f.br(0).end().end();
