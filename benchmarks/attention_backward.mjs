@@ -1,14 +1,18 @@
-// node benchmarks/attention_backward.mjs [--threads N] [--reps N] — the attention backward alone, at
+// node benchmarks/attention_backward.mjs [--threads N] [--reps N] [--steps N] — the attention backward alone, at
 // bench:train's shape (batch 16, 4 heads, 128 queries and keys, head size 64, causal mask; q, k
 // and v viewed [B, H, T, D] out of [B, T, H, D] as the model makes them): the fused resident kernel
 // (FusedKernels.attentionGrad) against the backward autograd composes from primitives (five
 // batched products, the recomputed softmax, the mask's `where`, the softmax backward's passes), on
 // the same backend, threads and inputs in one process, interleaved. Times forward + backward and
 // the forward alone (the same kernel both ways); the backward is the difference. Prints both and the
-// ratio; writes out/bench/attention_backward.json. Uses the built packages (`pnpm build`).
+// ratio. Then bench:train's whole training step (train-step.mjs) with the fused backward and with
+// the composed one, alternating in this process N times (--steps, default 3; 0: none), so a
+// shared machine's load falls on both alike. Writes out/bench/attention_backward.json. Uses the
+// built packages (`pnpm build`).
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { CpuBackend, Rng, causalMask, noGrad, scaledDotProductAttention, setBackend, tensor, tidy } from "../packages/tensor/dist/index.js";
+import { TRAIN_SHAPE, timeTrainingStep } from "./train-step.mjs";
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(name);
@@ -16,6 +20,7 @@ const arg = (name, fallback) => {
 };
 const threads = arg("--threads", 1);
 const reps = arg("--reps", 15);
+const stepPairs = arg("--steps", 3);
 const shape = { B: 16, H: 4, T: 128, D: 64 };
 
 const backend = new CpuBackend({ threads });
@@ -111,6 +116,39 @@ result.ratio = {
 console.log(
   `  backward, composed / fused: ${result.ratio.backwardWall.toFixed(2)}x wall, ${result.ratio.backwardCpu.toFixed(2)}x CPU time`,
 );
+
+if (stepPairs > 0) {
+  // the whole step, fused and composed backward alternating (the rest of the step is the same code)
+  const steps = { fused: [], composed: [] };
+  for (let i = 0; i < stepPairs; i++) {
+    for (const kind of ["fused", "composed"]) {
+      const r = await withFused(kind === "fused", () => timeTrainingStep(backend, TRAIN_SHAPE, { steps: 2 }));
+      steps[kind].push(r);
+    }
+  }
+  backend.fused.attentionGrad = fusedGrad;
+  result.trainingStep = {};
+  for (const kind of ["composed", "fused"]) {
+    const runs = steps[kind];
+    const ms = runs.map((r) => r.step_ms);
+    const perCpu = runs.map((r) => r.tokens_per_cpu_s);
+    result.trainingStep[kind] = { step_ms: ms, tokens_per_cpu_s: perCpu, first_loss: runs[0].first_loss };
+    console.log(
+      `  training step, ${kind.padEnd(8)} backward: ${ms.map((x) => x.toFixed(0)).join(" / ")} ms; ` +
+        `${perCpu.map((x) => x.toFixed(0)).join(" / ")} tokens per CPU-second; first loss ${runs[0].first_loss}`,
+    );
+  }
+  const bestOf = (kind, key, pick) => pick(...result.trainingStep[kind][key]);
+  result.trainingStep.ratio = {
+    stepMs: bestOf("composed", "step_ms", Math.min) / bestOf("fused", "step_ms", Math.min),
+    tokensPerCpuS: bestOf("fused", "tokens_per_cpu_s", Math.max) / bestOf("composed", "tokens_per_cpu_s", Math.max),
+  };
+  console.log(
+    `  training step, fused over composed (best of each): ${result.trainingStep.ratio.stepMs.toFixed(3)}x wall, ${result.trainingStep.ratio.tokensPerCpuS.toFixed(3)}x per CPU-second; load ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")}`,
+  );
+}
 mkdirSync("out/bench", { recursive: true });
 writeFileSync("out/bench/attention_backward.json.tmp", `${JSON.stringify(result, null, 2)}\n`);
 renameSync("out/bench/attention_backward.json.tmp", "out/bench/attention_backward.json");
