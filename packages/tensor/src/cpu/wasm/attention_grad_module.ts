@@ -12,14 +12,16 @@ import { f32, i32, v128, type Code, type FuncDef } from "./encoder.js";
  * with four vectors of each in registers (each load of a row feeds two multiply-adds, no
  * horizontal sums), so k and v of an entry are first transposed into scratch. For each block of
  * up to BLOCK query rows of one head:
- *  - pass A, per pair of rows, over the keys up to their last unmasked one (a causal row's t + 1): scores
- *    q k^T, scaled, biased and masked as the forward does, p = softmax (exp on the SIMD
+ *  - pass A, per pair of rows, over the keys up to their last unmasked one (a causal row's
+ *    t + 1): scores q k^T, scaled, biased and masked as the forward does, p = softmax (exp on the SIMD
  *    polynomial), dp = g v^T, delta = sum p dp (in key order), ds = p (dp - delta) scale, and
  *    dq = ds k. p and ds of the block stay in scratch.
  *  - pass B, per pair of keys some row of the block reaches: dk += ds^T q and dv += p^T g over
  *    the rows.
- * A key of weight 0 (masked, or underflowed) adds nothing and is skipped; a row whose keys are all
- * masked gives dq = 0 and adds nothing. `scratch` holds SCRATCH(S, D) floats.
+ * A key whose weights in both rows of a pair are 0 (masked, or underflowed) is skipped; as in the
+ * composed backward, a non-finite value at a masked key can still reach the gradients (0 x Inf).
+ * A row whose keys are all masked gives dq = 0 and adds nothing. `scratch` holds
+ * scratchFloats(S, D) floats.
  *
  * `desc` is the forward's DESC (its `out` unused) followed by g (the output's gradient,
  * [B, H, T, D] with byte strides, contiguous along D), and dq ([B, H, T, D]), dk and dv
