@@ -14,21 +14,28 @@ import { hasRelaxedSimd } from "../src/cpu/resident/modules.js";
 import { residentStats } from "../src/cpu/resident/runtime.js";
 
 // The fused attention backward (FusedKernels.attentionGrad: one resident kernel over (batch, kv
-// head) entries) against the backward autograd composes from primitives on the same inputs:
+// head) entries) against the backward autograd composes from primitives on the same inputs, and
+// the forward's block kernel (16 queries a head or more) against the composed forward:
 // multi-head, grouped- and multi-query heads, lengths and head sizes that are no power of two
 // (and longer than the kernel's 32-row blocks), causal and padding masks with fully masked rows, a
 // constant bias (ALiBi); the same bits on 1, 2 and 3 threads, with plain and relaxed SIMD.
 
-/** The CPU backend without the fused attention backward, so autograd composes it. */
-class ComposedGradCpuBackend extends CpuBackend {
-  override readonly fused: FusedKernels = { ...new CpuBackend().fused, attentionGrad: undefined };
+/** The CPU backend without the fused attention backward (or, `forward`, without either), so autograd composes it. */
+class ComposedCpuBackend extends CpuBackend {
+  override readonly fused: FusedKernels;
+  constructor(forward: boolean) {
+    super({ threads: 1, relaxedSimd: false });
+    const own = new CpuBackend({ threads: 1, relaxedSimd: false }).fused;
+    this.fused = { ...own, attentionGrad: undefined, ...(forward ? { attention: undefined } : {}) };
+  }
 }
-const composed = new ComposedGradCpuBackend({ threads: 1, relaxedSimd: false });
+const composed = new ComposedCpuBackend(false);
+const composedForward = new ComposedCpuBackend(true);
 const fma = hasRelaxedSimd();
 const plain = [1, 2, 3].map((threads) => new CpuBackend({ threads, minWorkPerThread: 0, relaxedSimd: false }));
 const relaxed = fma ? [1, 2, 3].map((threads) => new CpuBackend({ threads, minWorkPerThread: 0, relaxedSimd: true })) : [];
 afterAll(() => {
-  for (const b of [composed, ...plain, ...relaxed]) b.close();
+  for (const b of [composed, composedForward, ...plain, ...relaxed]) b.close();
 });
 
 interface Case {
@@ -75,8 +82,8 @@ function maskHost(c: Case): boolean[] | null {
   return host;
 }
 
-/** dq, dk and dv of sum(attention(q, k, v) * w) on `backend`. */
-function grads(backend: Backend, c: Case): Float32Array[] {
+/** The output of attention(q, k, v), then dq, dk and dv of sum(attention(q, k, v) * w) on `backend`. */
+function run(backend: Backend, c: Case, poison = false): { out: Float32Array; grads: Float32Array[] } {
   const seed = c.B * 1000 + c.T * 10 + c.D;
   const leaf = (heads: number, seq: number, s: number): { leaf: Tensor; used: Tensor } => {
     const data = random(c.B * heads * seq * c.D, s);
@@ -89,20 +96,35 @@ function grads(backend: Backend, c: Case): Float32Array[] {
   };
   const q = leaf(c.H, c.T, seed);
   const k = leaf(c.Hkv, c.S, seed + 1);
-  const v = leaf(c.Hkv, c.S, seed + 2);
+  // poison: v's last key NaN (masked for every query row but the last in a causal case)
+  const v = poison ? leafWithNaN(backend, c, seed + 2) : leaf(c.Hkv, c.S, seed + 2);
   const host = maskHost(c);
   const mask = host ? tensor(host, { shape: [c.B, 1, c.T, c.S], dtype: "bool", backend }) : null;
   const bias = c.bias ? tensor(random(c.H * c.S, seed + 3), { shape: [c.H, 1, c.S], backend }) : null;
   const w = tensor(random(c.B * c.H * c.T * c.D, seed + 4), { shape: [c.B, c.H, c.T, c.D], backend });
-  scaledDotProductAttention(q.used, k.used, v.used, { mask, bias, scale: 0.3 }).mul(w).sum().backward();
-  return [q, k, v].map((x) => x.leaf.grad!.dataSync() as Float32Array);
+  const out = scaledDotProductAttention(q.used, k.used, v.used, { mask, bias, scale: 0.3 });
+  const outData = out.dataSync() as Float32Array;
+  if (poison) return { out: outData, grads: [] };
+  out.mul(w).sum().backward();
+  return { out: outData, grads: [q, k, v].map((x) => x.leaf.grad!.dataSync() as Float32Array) };
 }
 
-/** Runs fn and counts the fused backward's kernel calls. */
-function fusedCalls(fn: () => Float32Array[]): { result: Float32Array[]; calls: number } {
-  const before = residentStats.calls.get("attention_grad") ?? 0;
+const grads = (backend: Backend, c: Case): Float32Array[] => run(backend, c).grads;
+
+/** v [B, Hkv, S, D] with the last key's row NaN. */
+function leafWithNaN(backend: Backend, c: Case, seed: number): { leaf: Tensor; used: Tensor } {
+  const data = random(c.B * c.Hkv * c.S * c.D, seed);
+  for (let b = 0; b < c.B; b++)
+    for (let h = 0; h < c.Hkv; h++) for (let d = 0; d < c.D; d++) data[((b * c.Hkv + h) * c.S + c.S - 1) * c.D + d] = Number.NaN;
+  const t = tensor(data, { shape: [c.B, c.Hkv, c.S, c.D], backend });
+  return { leaf: t, used: t };
+}
+
+/** Runs fn and counts the calls of kernel `name` (the fused backward's by default). */
+function fusedCalls<R>(fn: () => R, name = "attention_grad"): { result: R; calls: number } {
+  const before = residentStats.calls.get(name) ?? 0;
   const result = fn();
-  return { result, calls: (residentStats.calls.get("attention_grad") ?? 0) - before };
+  return { result, calls: (residentStats.calls.get(name) ?? 0) - before };
 }
 
 const close = (got: Float32Array, want: Float32Array, what: string) => {
@@ -135,6 +157,31 @@ describe("fused attention backward", () => {
         const dq = grads(plain[0]!, c)[0]!;
         const row = c.strided ? Array.from({ length: c.H * c.D }, (_, i) => dq[i]!) : Array.from({ length: c.D }, (_, i) => dq[i]!);
         expect(row.every((x) => x === 0)).toBe(true);
+      }
+    });
+  }
+
+  for (const c of cases) {
+    const block = c.T >= 16;
+    test(`${c.name}: the forward (${block ? "block" : "row"} kernel) equals the composed forward; the same bits on 1, 2 and 3 threads`, () => {
+      const want = run(composedForward, c).out;
+      for (const [kind, backends] of [
+        ["plain SIMD", plain],
+        ["relaxed SIMD", relaxed],
+      ] as const) {
+        const runs = backends.map((b) => fusedCalls(() => run(b, c).out, "attention_blocks"));
+        for (const r of runs) expect(r.calls, `${kind}: the block kernel ran`).toBe(block ? 1 : 0);
+        if (runs[0]) close(runs[0].result, want, `${kind} forward`);
+        for (const r of runs.slice(1)) expect(r.result, `${kind}: 1 thread against more`).toEqual(runs[0]!.result);
+      }
+      if (c.mask === "causal") {
+        // v's last key is NaN: only each head's last query reaches it (masked for the others, so
+        // its row of v must not reach them, not even as 0 x NaN)
+        const out = run(plain[1]!, c, true).out;
+        out.forEach((x, i) => {
+          const t = Math.floor(i / c.D) % c.T;
+          if (Number.isNaN(x) !== (t === c.T - 1)) expect.fail(`element ${i} (query ${t}): ${x}`);
+        });
       }
     });
   }

@@ -8,6 +8,9 @@ import type { CpuRuntime } from "./runtime.js";
 
 const ATTENTION = kernel("attention", "attention");
 
+/** Queries a head from which the forward runs the block kernel (fewer: the row kernel, no transpose of k). */
+const BLOCK_KERNEL_QUERIES = 16;
+
 /**
  * Fused attention on the resident kernel: q [B, H, T, D], k and v [B, Hkv, S, D] read where they
  * are (any strides, contiguous along D), the mask (bool) and bias (float32) as strided [B, H, T, S]
@@ -29,6 +32,9 @@ export function residentAttention(
   const [B, H, T, D] = q.shape as [number, number, number, number];
   const [, Hkv, S] = k.shape as [number, number, number, number];
   if (D === 0 || S === 0 || B * H * T === 0) return null;
+  // many queries a head (prefill, training): the block kernel, whose products hold two rows of
+  // the output in registers, after one transpose of k per head
+  if (T >= BLOCK_KERNEL_QUERIES) return runBlocks(q, k, v, mask, bias, scale, null, data)?.[0] ?? null;
   for (const x of [q, k, v]) if (x.strides[3] !== 1 && D > 1) return null;
   for (const x of [q, k, v, mask, bias]) if (x?.strides.some((st) => st < 0)) return null;
   // k's memory (a model spread over several: operands elsewhere are copied there)
@@ -109,6 +115,7 @@ function partsFor(rt: CpuRuntime, rows: number, S: number, D: number): number {
 }
 
 const ATTENTION_GRAD = kernel("attention_grad", "attention_grad");
+const ATTENTION_BLOCKS = kernel("attention_grad", "attention_blocks");
 
 /** dq, dk and dv of fused attention, contiguous float32 ([B, H, T, D], [B, Hkv, S, D] twice). */
 export interface AttentionGradArrays {
@@ -134,12 +141,30 @@ export function residentAttentionGrad(
   g: StridedView,
   data: (view: StridedView) => Float32Array | Uint8Array,
 ): AttentionGradArrays | null {
+  const r = runBlocks(q, k, v, mask, bias, scale, g, data);
+  return r && r.length === 3 ? { dq: r[0]!, dk: r[1]!, dv: r[2]! } : null;
+}
+
+/**
+ * The block kernels: with g, the backward (dq, dk, dv over (batch, kv head) entries); without, the
+ * forward's output over (batch, query head) units. Null where the kernel declines.
+ */
+function runBlocks(
+  q: StridedView,
+  k: StridedView,
+  v: StridedView,
+  mask: StridedView | null,
+  bias: StridedView | null,
+  scale: number,
+  g: StridedView | null,
+  data: (view: StridedView) => Float32Array | Uint8Array,
+): Float32Array[] | null {
   const rt = activeRuntime();
   if (rt === null) return null;
   const [B, H, T, D] = q.shape as [number, number, number, number];
   const [, Hkv, S] = k.shape as [number, number, number, number];
   if (D === 0 || S === 0 || B * H * T === 0) return null;
-  for (const x of [q, k, v, g]) if (x.strides[3] !== 1 && D > 1) return null;
+  for (const x of [q, k, v, g]) if (x && x.strides[3] !== 1 && D > 1) return null;
   for (const x of [q, k, v, g, mask, bias]) if (x?.strides.some((st) => st < 0)) return null;
   const home = rt.heap.locate(data(k));
   if (home === null) return null;
@@ -147,10 +172,11 @@ export function residentAttentionGrad(
   const made: Float32Array[] = [];
   let ok = false;
   try {
-    const results = [B * H * T * D, B * Hkv * S * D, B * Hkv * S * D].map((n) => ops.result(n));
+    const sizes = g ? [B * H * T * D, B * Hkv * S * D, B * Hkv * S * D] : [B * H * T * D];
+    const results = sizes.map((n) => ops.result(n));
     for (const r of results) if (r !== null) made.push(r.array);
-    if (made.length < 3) return null;
-    const [dq, dk, dv] = results as { array: Float32Array; addr: number }[];
+    if (made.length < sizes.length) return null;
+    const addrOf = (i: number): number => (g ? results[i]!.addr : 0);
     const desc = ops.scratch(GRAD_DESC.length);
     if (desc === null) return null;
     const words = new Int32Array(desc.buffer, desc.byteOffset, GRAD_DESC.length);
@@ -176,7 +202,7 @@ export function residentAttentionGrad(
       vb: st(v, 0, 4),
       vh: st(v, 1, 4),
       vs: st(v, 2, 4),
-      out: 0,
+      out: g ? 0 : results[0]!.addr,
       mask: addr(mask),
       mb: st(mask, 0, 1),
       mh: st(mask, 1, 1),
@@ -197,25 +223,25 @@ export function residentAttentionGrad(
       gb: st(g, 0, 4),
       gh: st(g, 1, 4),
       gt: st(g, 2, 4),
-      dq: dq.addr,
-      dk: dk.addr,
-      dv: dv.addr,
+      dq: addrOf(0),
+      dk: addrOf(1),
+      dv: addrOf(2),
     };
     GRAD_DESC.forEach((name, i) => {
       words[i] = values[name];
     });
     desc[GRAD_DESC.indexOf("scale")] = scale;
-    const entries = B * Hkv;
-    const parts = splitRange(entries, rt.partsFor(B * H * T * S * D * 5, entries), 1);
+    const units = g ? B * Hkv : B * H;
+    const parts = splitRange(units, rt.partsFor(B * H * T * S * D * (g ? 5 : 2), units), 1);
     const args: number[][] = [];
     for (const [e0, e1] of parts) {
       const scratch = ops.scratch(scratchFloats(S, D));
       if (scratch === null) return null;
       args.push([desc.byteOffset, e0, e1, scratch.byteOffset]);
     }
-    rt.call(ATTENTION_GRAD, home, args);
+    rt.call(g ? ATTENTION_GRAD : ATTENTION_BLOCKS, home, args);
     ok = true;
-    return { dq: dq.array, dk: dk.array, dv: dv.array };
+    return made;
   } finally {
     ops.done(ok);
     if (!ok) for (const m of made) rt.heap.free(m);

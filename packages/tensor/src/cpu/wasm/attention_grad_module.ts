@@ -37,8 +37,8 @@ const BLOCK = 32;
 /** Floats of scratch a thread needs: p and ds of a block, k^T and v^T, a row for discarded output. */
 export const scratchFloats = (S: number, D: number): number => (2 * BLOCK + 2 * D) * (Math.ceil(S / 4) * 4) + D + 4;
 
-function attentionGrad(fma: boolean): FuncDef {
-  const b = new FnBuilder("attention_grad");
+function attentionBlocks(fma: boolean, backward: boolean): FuncDef {
+  const b = new FnBuilder(backward ? "attention_grad" : "attention_blocks");
   const f = b.f;
   const desc = b.param(i32);
   const e0 = b.param(i32);
@@ -104,6 +104,7 @@ function attentionGrad(fma: boolean): FuncDef {
     xStride: () => void,
     n: () => void,
     accumulate: boolean,
+    exact = false,
   ): void => {
     f.i32Const(0).localSet(c);
     const pass = (count: () => void, width: number): void => {
@@ -142,22 +143,23 @@ function attentionGrad(fma: boolean): FuncDef {
         n();
         f.localSet(cnt);
         countdown(f, cnt, () => {
-          f.localGet(wp1).f32Load().localTee(w1).f32Const(0).f32Ne();
-          f.localGet(wp2).f32Load().localTee(w2).f32Const(0).f32Ne();
-          f.i32Add().if(); // either weight non-zero
-          if (width === 1) {
-            f.localGet(xp).f32Load().localSet(x);
-            f.localGet(y1).localGet(w1).localGet(x).f32Mul().f32Add().localSet(y1);
-            f.localGet(y2).localGet(w2).localGet(x).f32Mul().f32Add().localSet(y2);
-          } else {
-            f.localGet(w1).f32x4Splat().localSet(wv1);
-            f.localGet(w2).f32x4Splat().localSet(wv2);
+          /** The multiply-adds of the rows in `which`. */
+          const body = (which: readonly number[]): void => {
+            if (width === 1) {
+              f.localGet(xp).f32Load().localSet(x);
+              if (which.includes(0)) f.localGet(y1).localGet(w1).localGet(x).f32Mul().f32Add().localSet(y1);
+              if (which.includes(1)) f.localGet(y2).localGet(w2).localGet(x).f32Mul().f32Add().localSet(y2);
+              return;
+            }
+            if (which.includes(0)) f.localGet(w1).f32x4Splat().localSet(wv1);
+            if (which.includes(1)) f.localGet(w2).f32x4Splat().localSet(wv2);
             for (let k = 0; k < per; k++) {
               f.localGet(xp)
                 .v128Load(k * 16)
                 .localSet(xv);
-              for (const [i, wv] of [wv1, wv2].entries()) {
+              for (const i of which) {
                 const r = regs[i]![k]!;
+                const wv = i === 0 ? wv1 : wv2;
                 mulAdd(
                   f,
                   fma,
@@ -168,8 +170,27 @@ function attentionGrad(fma: boolean): FuncDef {
                 f.localSet(r);
               }
             }
+          };
+          f.localGet(wp1).f32Load().localTee(w1).f32Const(0).f32Ne();
+          f.localGet(wp2).f32Load().localTee(w2).f32Const(0).f32Ne();
+          if (exact) {
+            // each row skips its own weights of 0 (a masked key's row of v never reaches it)
+            f.localSet(masked).if();
+            f.localGet(masked).if();
+            body([0, 1]);
+            f.else();
+            body([0]);
+            f.end();
+            f.else();
+            f.localGet(masked).if();
+            body([1]);
+            f.end();
+            f.end();
+          } else {
+            f.i32Add().if(); // either weight non-zero
+            body([0, 1]);
+            f.end();
           }
-          f.end();
           for (const wp of [wp1, wp2]) {
             f.localGet(wp);
             wStride();
@@ -244,8 +265,8 @@ function attentionGrad(fma: boolean): FuncDef {
     if (discard) {
       f.localGet(DUMMY).localSet(r.dqp);
     } else {
-      // dq row: ((bi H + h) T + t) D floats in
-      load("dq");
+      // dq's (out's) row: ((bi H + h) T + t) D floats in
+      load(backward ? "dq" : "out");
       f.localGet(bi).localGet(H).i32Mul().localGet(h).i32Add().localGet(T).i32Mul().localGet(r.t).i32Add();
       f.localGet(D).i32Mul().i32Const(2).i32Shl().i32Add().localSet(r.dqp);
     }
@@ -392,6 +413,23 @@ function attentionGrad(fma: boolean): FuncDef {
     );
     rowSoftmax(r1);
     rowSoftmax(r2);
+    if (!backward) {
+      // out = p v, each row skipping its keys of p = 0
+      weightedSum2(
+        () => f.localGet(D),
+        () => f.localGet(r1.dqp),
+        () => f.localGet(r2.dqp),
+        () => f.localGet(r1.prow),
+        () => f.localGet(r2.prow),
+        () => f.i32Const(4),
+        () => f.localGet(pb),
+        () => load("vs"),
+        () => f.localGet(Lmax),
+        false,
+        true,
+      );
+      return;
+    }
     // dp = g v^T
     weightedSum2(
       () => f.localGet(Lw),
@@ -422,6 +460,57 @@ function attentionGrad(fma: boolean): FuncDef {
     );
   };
 
+  /** k^T of kv head hk of batch bi, [D, S4] at KT. */
+  const transposeK = (): void => {
+    f.i32Const(0).localSet(s);
+    f.block().loop();
+    f.localGet(s).localGet(S).i32GeU().brIf(1);
+    load("k");
+    plus("kb", bi);
+    plus("kh", hk);
+    plus("ks", s);
+    f.localSet(pa);
+    f.localGet(KT).localGet(s).i32Const(2).i32Shl().i32Add().localSet(pb);
+    f.localGet(D).localSet(j);
+    countdown(f, j, () => {
+      f.localGet(pb).localGet(pa).f32Load().f32Store();
+      bump(f, pa, 4);
+      bump(f, pb, { local: S4b });
+    });
+    bump(f, s, 1);
+    f.br(0).end().end();
+  };
+
+  /** The forward over (batch, query head) units [e0, e1): k^T once, then the query rows in pairs. */
+  const forwardUnits = (): void => {
+    f.localGet(e0).localSet(e);
+    f.block().loop();
+    f.localGet(e).localGet(e1).i32GeU().brIf(1);
+    f.localGet(e).localGet(H).i32RemU().localSet(h);
+    f.localGet(e).localGet(H).i32DivU().localSet(bi);
+    f.localGet(h).localGet(G).i32DivU().localSet(hk);
+    transposeK();
+    f.i32Const(0).localSet(t0);
+    f.block().loop();
+    f.localGet(t0).localGet(T).i32GeU().brIf(1);
+    f.localGet(T).localGet(t0).i32Sub().localTee(rows).i32Const(BLOCK).localGet(rows).i32Const(BLOCK).i32LtU().select().localSet(rows);
+    f.i32Const(0).localSet(u);
+    f.block().loop();
+    f.localGet(u).localGet(rows).i32GeU().brIf(1);
+    // v rows of the kv head (pb: the x base of out's sum)
+    load("v");
+    plus("vb", bi);
+    plus("vh", hk);
+    f.localSet(pb);
+    pairPass();
+    bump(f, u, 2);
+    f.br(0).end().end();
+    f.localGet(t0).i32Const(BLOCK).i32Add().localSet(t0);
+    f.br(0).end().end();
+    bump(f, e, 1);
+    f.br(0).end().end();
+  };
+
   load("S").localSet(S);
   load("D").localSet(D);
   load("T").localSet(T);
@@ -433,6 +522,10 @@ function attentionGrad(fma: boolean): FuncDef {
   f.localGet(DS).localGet(S4b).i32Const(BLOCK).i32Mul().i32Add().localSet(KT);
   f.localGet(KT).localGet(S4b).localGet(D).i32Mul().i32Add().localSet(VT);
   f.localGet(VT).localGet(S4b).localGet(D).i32Mul().i32Add().localSet(DUMMY);
+  if (!backward) {
+    forwardUnits();
+    return b.def();
+  }
   f.localGet(e0).localSet(e);
   f.block().loop();
   f.localGet(e).localGet(e1).i32GeU().brIf(1);
@@ -535,5 +628,5 @@ function attentionGrad(fma: boolean): FuncDef {
 }
 
 export function attentionGradFunctions(fma: boolean): FuncDef[] {
-  return [attentionGrad(fma)];
+  return [attentionBlocks(fma, true), attentionBlocks(fma, false)];
 }
