@@ -1,5 +1,5 @@
 import type { StridedView } from "../../backend.js";
-import { GRAD_DESC, scratchFloats } from "../wasm/attention_grad_module.js";
+import { GRAD_DESC, scratchFloats } from "../wasm/attention_blocks_module.js";
 import { DESC } from "../wasm/attention_module.js";
 import { kernel } from "./modules.js";
 import { Operands } from "./operands.js";
@@ -14,7 +14,9 @@ const BLOCK_KERNEL_QUERIES = 16;
 /**
  * Fused attention on the resident kernel: q [B, H, T, D], k and v [B, Hkv, S, D] read where they
  * are (any strides, contiguous along D), the mask (bool) and bias (float32) as strided [B, H, T, S]
- * views, out contiguous [B, H, T, D] (made in k's memory); query rows split over threads. Returns
+ * views, out contiguous [B, H, T, D] (made in k's memory). Under 16 queries a head (decoding), the
+ * row kernel (attention_module.ts) with query rows split over threads; from 16 on, the block
+ * kernel (attention_blocks_module.ts) with (batch, head) units split over threads. Returns
  * null where k is not resident, q, k or v is not contiguous along D, or strides are negative: the
  * caller then runs its own.
  */
@@ -114,8 +116,8 @@ function partsFor(rt: CpuRuntime, rows: number, S: number, D: number): number {
   return rt.partsFor(rows * S * D * 2, rows);
 }
 
-const ATTENTION_GRAD = kernel("attention_grad", "attention_grad");
-const ATTENTION_BLOCKS = kernel("attention_grad", "attention_blocks");
+const ATTENTION_GRAD = kernel("attention_blocks", "attention_grad");
+const ATTENTION_BLOCKS = kernel("attention_blocks", "attention_blocks");
 
 /** dq, dk and dv of fused attention, contiguous float32 ([B, H, T, D], [B, Hkv, S, D] twice). */
 export interface AttentionGradArrays {
@@ -125,7 +127,7 @@ export interface AttentionGradArrays {
 }
 
 /**
- * The backward of residentAttention on the resident kernel (../wasm/attention_grad_module.ts):
+ * The backward of residentAttention on the resident kernel (../wasm/attention_blocks_module.ts):
  * from q, k, v, the mask and bias as the forward read them and g, the output's gradient
  * ([B, H, T, D], any strides, contiguous along D), dq, dk and dv (made in k's memory); (batch, kv
  * head) entries split over threads, each entry's sums in one order whoever computes it. Null

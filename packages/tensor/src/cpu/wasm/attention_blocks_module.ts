@@ -4,7 +4,9 @@ import { bump, countdown, FnBuilder, horizontalSum, mulAdd } from "./builder.js"
 import { f32, i32, v128, type Code, type FuncDef } from "./encoder.js";
 
 /**
- * The backward of fused attention, over (batch, kv head) entries:
+ * Attention by blocks of query rows, whose products are weighted sums of rows held in registers.
+ *
+ * The backward, over (batch, kv head) entries:
  * `attention_grad(desc, e0, e1, scratch)` computes dq of every query head that reads kv heads
  * [e0, e1) of the flattened [B, Hkv], and dk and dv of those kv heads (summed over the heads of a
  * grouped-query group), so each thread owns its entries' outputs and every sum runs in one fixed
@@ -23,9 +25,14 @@ import { f32, i32, v128, type Code, type FuncDef } from "./encoder.js";
  * A row whose keys are all masked gives dq = 0 and adds nothing. `scratch` holds
  * scratchFloats(S, D) floats.
  *
- * `desc` is the forward's DESC (its `out` unused) followed by g (the output's gradient,
- * [B, H, T, D] with byte strides, contiguous along D), and dq ([B, H, T, D]), dk and dv
- * ([B, Hkv, S, D]) contiguous.
+ * `attention_blocks(desc, e0, e1, scratch)` is the forward by the same means, over (batch, query
+ * head) units [e0, e1) of the flattened [B, H]: k^T once per unit, then per pair of query rows the
+ * scores and p as above and out = p v; there each row skips its own keys of p = 0, so a masked
+ * key's row of v never reaches it (as in the row kernel, attention_module.ts).
+ *
+ * `desc` is the forward's DESC (`out` used by the forward only) followed by g (the output's
+ * gradient, [B, H, T, D] with byte strides, contiguous along D), and dq ([B, H, T, D]), dk and dv
+ * ([B, Hkv, S, D]) contiguous (the backward's).
  */
 export const GRAD_DESC = [...DESC, "g", "gb", "gh", "gt", "dq", "dk", "dv"] as const;
 type Field = (typeof GRAD_DESC)[number];
@@ -627,6 +634,6 @@ function attentionBlocks(fma: boolean, backward: boolean): FuncDef {
   return b.def();
 }
 
-export function attentionGradFunctions(fma: boolean): FuncDef[] {
+export function attentionBlockFunctions(fma: boolean): FuncDef[] {
   return [attentionBlocks(fma, true), attentionBlocks(fma, false)];
 }
