@@ -248,4 +248,26 @@ export interface FusedKernels {
     bias: StridedView | null,
     scale: number,
   ): BackendBuffer;
+  /**
+   * The backward of `attention` in one kernel, from the forward's operands and g, the output's
+   * gradient ([B, H, T, D]): dq [B, H, T, D], dk and dv [B, Hkv, S, D] (summed over the query
+   * heads sharing a kv head), float32, contiguous. The bias is read, not differentiated. Null
+   * where the backend declines these operands: the op then composes the backward from primitives.
+   */
+  attentionGrad?(
+    q: StridedView,
+    k: StridedView,
+    v: StridedView,
+    mask: StridedView | null,
+    bias: StridedView | null,
+    scale: number,
+    g: StridedView,
+  ): AttentionGrads | null;
+}
+
+/** What a fused attention backward returns (FusedKernels.attentionGrad). */
+export interface AttentionGrads {
+  dq: BackendBuffer;
+  dk: BackendBuffer;
+  dv: BackendBuffer;
 }

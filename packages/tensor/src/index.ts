@@ -12,6 +12,7 @@ export type {
   FusedKernels,
   FusedActivation,
   NormGrads,
+  AttentionGrads,
   AdamWStep,
   AdamWBuffers,
   TokenSampling,

@@ -1,6 +1,6 @@
 import type { Backend, BackendBuffer, BinaryOp, FusedKernels, ReduceOp, StridedView, UnaryOp } from "../backend.js";
 import { elementsOfHost, isQuantized, type DType, type HostArray } from "../dtype.js";
-import { attention } from "./kernels/attention.js";
+import { attention, attentionGrad } from "./kernels/attention.js";
 import { binary, unary, where } from "./kernels/elementwise.js";
 import { bufferData, CpuBuffer } from "./buffer.js";
 import { cast, convertArray, isHalf, toFloat32 } from "./kernels/cast.js";
@@ -124,6 +124,10 @@ export class CpuBackend implements Backend {
     attention: (q, k, v, mask, bias, scale) => {
       this.enter();
       return attention(q, k, v, mask, bias, scale, this.wasm);
+    },
+    attentionGrad: (q, k, v, mask, bias, scale, g) => {
+      this.enter();
+      return attentionGrad(q, k, v, mask, bias, scale, g, this.wasm);
     },
     activationGrad: (op, x, g) => {
       this.enter();

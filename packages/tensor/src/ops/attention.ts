@@ -77,8 +77,9 @@ function checkInputs(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, bias:
 /**
  * softmax(q k^T * scale + bias, masked) v over [B, H, T, D] queries and [B, Hkv, S, D] keys and
  * values; query head h reads kv head floor(h / (H / Hkv)) (multi-head, grouped- and multi-query).
- * Uses the backend's fused kernel when it has one; the gradient is composed from primitives
- * either way (the probabilities are recomputed, never kept).
+ * Uses the backend's fused kernels when it has them, forward and backward (the backward recomputes
+ * the probabilities, never kept); otherwise, and for soft-capped scores or a bias that needs a
+ * gradient, the gradient is composed from primitives.
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: ScaledDotProductAttentionOptions = {}): Tensor {
   const mask = options.mask ?? null;
@@ -166,6 +167,22 @@ function attentionBackward(
   softcap: number | null,
   d: Dims,
 ): (Tensor | null)[] {
+  // one fused kernel where the backend has it: no soft cap, no gradient for the bias
+  const fused = softcap === null && !bias?.requiresGrad ? g.backend.fused?.attentionGrad : undefined;
+  if (fused) {
+    const full = [d.B, d.H, d.T, d.S];
+    const view = (t: Tensor | null): StridedView | null => (t ? broadcastView(t, full) : null);
+    const r = fused(q.view(), k.view(), v.view(), view(mask), view(bias), scale, g.view());
+    if (r !== null) {
+      const grads: (Tensor | null)[] = [
+        fromBuffer(g.backend, r.dq, [d.B, d.H, d.T, d.D], "float32"),
+        fromBuffer(g.backend, r.dk, [d.B, d.Hkv, d.S, d.D], "float32"),
+        fromBuffer(g.backend, r.dv, [d.B, d.Hkv, d.S, d.D], "float32"),
+      ];
+      if (bias) grads.push(null);
+      return grads;
+    }
+  }
   const G = d.H / d.Hkv;
   const rows = (t: Tensor, last: number) => (G === 1 ? t : t.reshape(d.B, d.Hkv, G * d.T, last));
   const { scores, tanh } = scaledScores(q, k, scale, softcap, d);

@@ -1,6 +1,6 @@
-import type { BackendBuffer, StridedView } from "../../backend.js";
+import type { AttentionGrads, BackendBuffer, StridedView } from "../../backend.js";
 import { bufferData, CpuBuffer, viewData } from "../buffer.js";
-import { residentAttention } from "../resident/attention.js";
+import { residentAttention, residentAttentionGrad } from "../resident/attention.js";
 import { activeRuntime, countFallback } from "../resident/runtime.js";
 import { matmul } from "./matmul.js";
 
@@ -54,6 +54,26 @@ export function attention(
     wasm,
   );
   return out;
+}
+
+/**
+ * The backward of `attention` on the resident kernel (../resident/attention.ts); null where WASM is
+ * off or the operands do not suit it, and the op composes the backward from primitives.
+ */
+export function attentionGrad(
+  q: StridedView,
+  k: StridedView,
+  v: StridedView,
+  mask: StridedView | null,
+  bias: StridedView | null,
+  scale: number,
+  g: StridedView,
+  wasm = true,
+): AttentionGrads | null {
+  if (!wasm) return null;
+  const r = residentAttentionGrad(q, k, v, mask, bias, scale, g, viewData as (x: StridedView) => Float32Array);
+  if (r === null) return null;
+  return { dq: new CpuBuffer(r.dq, "float32"), dk: new CpuBuffer(r.dk, "float32"), dv: new CpuBuffer(r.dv, "float32") };
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { StridedView } from "../../backend.js";
+import { GRAD_DESC, scratchFloats } from "../wasm/attention_blocks_module.js";
 import { DESC } from "../wasm/attention_module.js";
 import { kernel } from "./modules.js";
 import { Operands } from "./operands.js";
@@ -7,10 +8,15 @@ import type { CpuRuntime } from "./runtime.js";
 
 const ATTENTION = kernel("attention", "attention");
 
+/** Queries a head from which the forward runs the block kernel (fewer: the row kernel, no transpose of k). */
+const BLOCK_KERNEL_QUERIES = 16;
+
 /**
  * Fused attention on the resident kernel: q [B, H, T, D], k and v [B, Hkv, S, D] read where they
  * are (any strides, contiguous along D), the mask (bool) and bias (float32) as strided [B, H, T, S]
- * views, out contiguous [B, H, T, D] (made in k's memory); query rows split over threads. Returns
+ * views, out contiguous [B, H, T, D] (made in k's memory). Under 16 queries a head (decoding), the
+ * row kernel (attention_module.ts) with query rows split over threads; from 16 on, the block
+ * kernel (attention_blocks_module.ts) with (batch, head) units split over threads. Returns
  * null where k is not resident, q, k or v is not contiguous along D, or strides are negative: the
  * caller then runs its own.
  */
@@ -28,6 +34,9 @@ export function residentAttention(
   const [B, H, T, D] = q.shape as [number, number, number, number];
   const [, Hkv, S] = k.shape as [number, number, number, number];
   if (D === 0 || S === 0 || B * H * T === 0) return null;
+  // many queries a head (prefill, training): the block kernel, whose products hold two rows of
+  // the output in registers, after one transpose of k per head
+  if (T >= BLOCK_KERNEL_QUERIES) return runBlocks(q, k, v, mask, bias, scale, null, data)?.[0] ?? null;
   for (const x of [q, k, v]) if (x.strides[3] !== 1 && D > 1) return null;
   for (const x of [q, k, v, mask, bias]) if (x?.strides.some((st) => st < 0)) return null;
   // k's memory (a model spread over several: operands elsewhere are copied there)
@@ -105,4 +114,138 @@ export function residentAttention(
 
 function partsFor(rt: CpuRuntime, rows: number, S: number, D: number): number {
   return rt.partsFor(rows * S * D * 2, rows);
+}
+
+const ATTENTION_GRAD = kernel("attention_blocks", "attention_grad");
+const ATTENTION_BLOCKS = kernel("attention_blocks", "attention_blocks");
+
+/** dq, dk and dv of fused attention, contiguous float32 ([B, H, T, D], [B, Hkv, S, D] twice). */
+export interface AttentionGradArrays {
+  dq: Float32Array;
+  dk: Float32Array;
+  dv: Float32Array;
+}
+
+/**
+ * The backward of residentAttention on the resident kernel (../wasm/attention_blocks_module.ts):
+ * from q, k, v, the mask and bias as the forward read them and g, the output's gradient
+ * ([B, H, T, D], any strides, contiguous along D), dq, dk and dv (made in k's memory); (batch, kv
+ * head) entries split over threads, each entry's sums in one order whoever computes it. Null
+ * where the forward's kernel would decline too: the caller then composes the backward.
+ */
+export function residentAttentionGrad(
+  q: StridedView,
+  k: StridedView,
+  v: StridedView,
+  mask: StridedView | null,
+  bias: StridedView | null,
+  scale: number,
+  g: StridedView,
+  data: (view: StridedView) => Float32Array | Uint8Array,
+): AttentionGradArrays | null {
+  const r = runBlocks(q, k, v, mask, bias, scale, g, data);
+  return r && r.length === 3 ? { dq: r[0]!, dk: r[1]!, dv: r[2]! } : null;
+}
+
+/**
+ * The block kernels: with g, the backward (dq, dk, dv over (batch, kv head) entries); without, the
+ * forward's output over (batch, query head) units. Null where the kernel declines.
+ */
+function runBlocks(
+  q: StridedView,
+  k: StridedView,
+  v: StridedView,
+  mask: StridedView | null,
+  bias: StridedView | null,
+  scale: number,
+  g: StridedView | null,
+  data: (view: StridedView) => Float32Array | Uint8Array,
+): Float32Array[] | null {
+  const rt = activeRuntime();
+  if (rt === null) return null;
+  const [B, H, T, D] = q.shape as [number, number, number, number];
+  const [, Hkv, S] = k.shape as [number, number, number, number];
+  if (D === 0 || S === 0 || B * H * T === 0) return null;
+  for (const x of [q, k, v, g]) if (x && x.strides[3] !== 1 && D > 1) return null;
+  for (const x of [q, k, v, g, mask, bias]) if (x?.strides.some((st) => st < 0)) return null;
+  const home = rt.heap.locate(data(k));
+  if (home === null) return null;
+  const ops = new Operands(rt.heap, home);
+  const made: Float32Array[] = [];
+  let ok = false;
+  try {
+    const sizes = g ? [B * H * T * D, B * Hkv * S * D, B * Hkv * S * D] : [B * H * T * D];
+    const results = sizes.map((n) => ops.result(n));
+    for (const r of results) if (r !== null) made.push(r.array);
+    if (made.length < sizes.length) return null;
+    const addrOf = (i: number): number => (g ? results[i]!.addr : 0);
+    const desc = ops.scratch(GRAD_DESC.length);
+    if (desc === null) return null;
+    const words = new Int32Array(desc.buffer, desc.byteOffset, GRAD_DESC.length);
+    const at = new Map<StridedView, number>();
+    for (const x of [q, k, v, g, mask, bias]) {
+      if (x === null) continue;
+      const a = ops.view(x);
+      if (a === null) return null;
+      at.set(x, a);
+    }
+    const addr = (x: StridedView | null): number => (x ? at.get(x)! : 0);
+    const st = (x: StridedView | null, i: number, bytes: number): number => (x ? x.strides[i]! * bytes : 0);
+    const values: Record<(typeof GRAD_DESC)[number], number> = {
+      q: addr(q),
+      qb: st(q, 0, 4),
+      qh: st(q, 1, 4),
+      qt: st(q, 2, 4),
+      k: addr(k),
+      kb: st(k, 0, 4),
+      kh: st(k, 1, 4),
+      ks: st(k, 2, 4),
+      v: addr(v),
+      vb: st(v, 0, 4),
+      vh: st(v, 1, 4),
+      vs: st(v, 2, 4),
+      out: g ? 0 : results[0]!.addr,
+      mask: addr(mask),
+      mb: st(mask, 0, 1),
+      mh: st(mask, 1, 1),
+      mt: st(mask, 2, 1),
+      ms: st(mask, 3, 1),
+      bias: addr(bias),
+      bb: st(bias, 0, 4),
+      bh: st(bias, 1, 4),
+      bt: st(bias, 2, 4),
+      bs: st(bias, 3, 4),
+      H,
+      G: H / Hkv,
+      T,
+      S,
+      D,
+      scale: 0,
+      g: addr(g),
+      gb: st(g, 0, 4),
+      gh: st(g, 1, 4),
+      gt: st(g, 2, 4),
+      dq: addrOf(0),
+      dk: addrOf(1),
+      dv: addrOf(2),
+    };
+    GRAD_DESC.forEach((name, i) => {
+      words[i] = values[name];
+    });
+    desc[GRAD_DESC.indexOf("scale")] = scale;
+    const units = g ? B * Hkv : B * H;
+    const parts = splitRange(units, rt.partsFor(B * H * T * S * D * (g ? 5 : 2), units), 1);
+    const args: number[][] = [];
+    for (const [e0, e1] of parts) {
+      const scratch = ops.scratch(scratchFloats(S, D));
+      if (scratch === null) return null;
+      args.push([desc.byteOffset, e0, e1, scratch.byteOffset]);
+    }
+    rt.call(g ? ATTENTION_GRAD : ATTENTION_BLOCKS, home, args);
+    ok = true;
+    return made;
+  } finally {
+    ops.done(ok);
+    if (!ok) for (const m of made) rt.heap.free(m);
+  }
 }

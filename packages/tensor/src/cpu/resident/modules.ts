@@ -2,6 +2,7 @@ import { emitModule, type FuncDef } from "../wasm/encoder.js";
 import { matvecFunctions } from "../wasm/matvec_module.js";
 import { gemmResidentFunctions } from "../wasm/gemm_resident_module.js";
 import { attentionFunctions } from "../wasm/attention_module.js";
+import { attentionBlockFunctions } from "../wasm/attention_blocks_module.js";
 import { rowsFunctions } from "../wasm/rows_module.js";
 import { binaryFunctions } from "../wasm/binary_module.js";
 import { activationFunctions } from "../wasm/activation_module.js";
@@ -25,6 +26,7 @@ const SPECS: readonly ModuleSpec[] = [
   { name: "matvec", build: matvecFunctions },
   { name: "gemm", build: gemmResidentFunctions },
   { name: "attention", build: attentionFunctions },
+  { name: "attention_blocks", build: attentionBlockFunctions },
   { name: "rows", build: rowsFunctions },
   { name: "binary", build: binaryFunctions },
   { name: "activations", build: activationFunctions },
