@@ -61,42 +61,96 @@ function halfSplat(f: ResidentStoredCode, addr: number, offset: number, v: numbe
 const [W, X, Y, N, NB, LDW, M, LDX, LDY] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
 const PARAMS: ValType[] = [i32, i32, i32, i32, i32, i32, i32, i32, i32];
 
+/** Hands out a function's locals after its parameters, and lists their types for the FuncDef. */
+class Locals {
+  readonly types: ValType[] = [];
+  constructor(private readonly first: number) {}
+  add(type: ValType): number {
+    this.types.push(type);
+    return this.first + this.types.length - 1;
+  }
+  many(type: ValType, count: number): number[] {
+    return Array.from({ length: count }, () => this.add(type));
+  }
+}
+
+/** Locals of the loops around a dot product of `rows` weight rows at once. */
+interface RowLocals {
+  /** each row's running sum (v128) and read position in its weight row (i32), rows at most */
+  readonly accs: readonly number[];
+  readonly pws: readonly number[];
+  /** the activation row's read position, the activation row and the output for it, a counter */
+  readonly px: number;
+  readonly xi: number;
+  readonly yi: number;
+  readonly i: number;
+}
+
+function rowLocals(l: Locals, rows: number): RowLocals {
+  return { accs: l.many(v128, rows), pws: l.many(i32, rows), px: l.add(i32), xi: l.add(i32), yi: l.add(i32), i: l.add(i32) };
+}
+
 /**
- * The two outer loops (weight rows, then activation rows) around `dot`, which leaves the row's
- * sum in the v128 local `acc`, reading from locals pw (the weight row) and px (the activation
- * row); stored as (l0 + l1) + (l2 + l3) like the staged kernels.
+ * The two outer loops (weight rows, then activation rows) around `dot(r)`, which leaves each of r
+ * weight rows' sums in the v128 locals accs[0 .. r), reading from locals pws[k] (row k) and px
+ * (the activation row); each stored as (l0 + l1) + (l2 + l3) like the staged kernels. Weight rows
+ * go `rows` at a time, the rest one at a time: each row's sum has its own chain of additions, so
+ * the rows' chains overlap (one chain is bound by the add latency), and every row is computed
+ * with the same operations in the same order whichever group it falls in (bits independent of
+ * how threads split the rows).
  */
-function rowsLoop(
-  f: ResidentStoredCode,
-  l: { acc: number; pw: number; px: number; xi: number; yi: number; i: number },
-  dot: () => void,
-): void {
-  f.block().localGet(N).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0).localGet(M).i32Eqz().brIf(0);
-  f.loop(); // weight rows
-  f.localGet(X).localSet(l.xi).localGet(Y).localSet(l.yi).localGet(M).localSet(l.i);
-  f.loop(); // activation rows
-  f.v128Const0().localSet(l.acc);
-  f.localGet(W).localSet(l.pw).localGet(l.xi).localSet(l.px);
-  dot();
-  f.localGet(l.yi);
-  f.localGet(l.acc).f32x4ExtractLane(0).localGet(l.acc).f32x4ExtractLane(1).f32Add();
-  f.localGet(l.acc).f32x4ExtractLane(2).localGet(l.acc).f32x4ExtractLane(3).f32Add();
-  f.f32Add().f32Store();
-  f.localGet(l.xi).localGet(LDX).i32Add().localSet(l.xi);
-  f.localGet(l.yi).localGet(LDY).i32Add().localSet(l.yi);
-  f.localGet(l.i).i32Const(1).i32Sub().localTee(l.i).brIf(0);
+function rowsLoop(f: ResidentStoredCode, rows: number, l: RowLocals, dot: (rows: number) => void): void {
+  const pass = (r: number): void => {
+    f.localGet(X).localSet(l.xi).localGet(Y).localSet(l.yi).localGet(M).localSet(l.i);
+    f.loop(); // activation rows
+    for (let k = 0; k < r; k++) {
+      f.v128Const0().localSet(l.accs[k]!);
+      if (k === 0) f.localGet(W).localSet(l.pws[0]!);
+      else
+        f.localGet(l.pws[k - 1]!)
+          .localGet(LDW)
+          .i32Add()
+          .localSet(l.pws[k]!);
+    }
+    f.localGet(l.xi).localSet(l.px);
+    dot(r);
+    for (let k = 0; k < r; k++) {
+      const acc = l.accs[k]!;
+      f.localGet(l.yi);
+      f.localGet(acc).f32x4ExtractLane(0).localGet(acc).f32x4ExtractLane(1).f32Add();
+      f.localGet(acc).f32x4ExtractLane(2).localGet(acc).f32x4ExtractLane(3).f32Add();
+      f.f32Add().f32Store(4 * k);
+    }
+    f.localGet(l.xi).localGet(LDX).i32Add().localSet(l.xi);
+    f.localGet(l.yi).localGet(LDY).i32Add().localSet(l.yi);
+    f.localGet(l.i).i32Const(1).i32Sub().localTee(l.i).brIf(0);
+    f.end();
+    f.localGet(W).localGet(LDW).i32Const(r).i32Mul().i32Add().localSet(W);
+    f.localGet(Y)
+      .i32Const(4 * r)
+      .i32Add()
+      .localSet(Y);
+    f.localGet(N).i32Const(r).i32Sub().localSet(N);
+  };
+  f.block().localGet(NB).i32Eqz().brIf(0).localGet(M).i32Eqz().brIf(0);
+  if (rows > 1) {
+    f.block().loop(); // `rows` weight rows at a time
+    f.localGet(N).i32Const(rows).i32LtU().brIf(1);
+    pass(rows);
+    f.br(0).end().end();
+  }
+  f.block().loop(); // the rest, one at a time
+  f.localGet(N).i32Eqz().brIf(1);
+  pass(1);
+  f.br(0).end().end();
   f.end();
-  f.localGet(W).localGet(LDW).i32Add().localSet(W);
-  f.localGet(Y).i32Const(4).i32Add().localSet(Y);
-  f.localGet(N).i32Const(1).i32Sub().localTee(N).brIf(0);
-  f.end().end();
 }
 
 function gemvBlocks(kind: "q8_0" | "q4_0"): FuncDef {
   const [acc, blk, pw, px, b, t, lo, hi, hv, xi, yi, i] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
   const blockBytes = kind === "q8_0" ? 34 : 18;
   const f = new ResidentStoredCode();
-  rowsLoop(f, { acc, pw, px, xi, yi, i }, () => {
+  rowsLoop(f, 1, { accs: [acc], pws: [pw], px, xi, yi, i }, () => {
     f.localGet(NB).localSet(b);
     f.loop(); // blocks
     f.v128Const0().localSet(blk);
@@ -140,12 +194,18 @@ function gemvBlocks(kind: "q8_0" | "q4_0"): FuncDef {
 }
 
 function gemvHalf(kind: "f16" | "bf16"): FuncDef {
-  const [acc, pw, px, j, xi, yi, i, rest] = [9, 10, 11, 12, 13, 14, 15, 16];
+  const L = new Locals(PARAMS.length);
+  const l = rowLocals(L, 1);
+  const [j, rest] = L.many(i32, 2);
+  // four sums a row, one per group of an unrolled iteration: one chain of additions was the bound
+  // (the half->float decode is a few operations only); a row's sum is ((s0 + s1) + (s2 + s3)),
+  // then the rest of the groups added to it one at a time, as the staged kernel's (dot_f16)
+  const sums = [l.accs[0]!, ...L.many(v128, 3)];
   const f = new ResidentStoredCode();
-  /** acc += the four halves at pw + 8 g, as float32, times x at px + 16 g. */
-  const group = (g: number): void => {
+  /** sum += the four halves at pw + 8 g, as float32, times x at px + 16 g. */
+  const group = (g: number, sum: number): void => {
     if (kind === "bf16") {
-      f.localGet(pw)
+      f.localGet(l.pws[0]!)
         .load16x4U(8 * g)
         .i32Const(16)
         .i32x4Shl();
@@ -153,7 +213,7 @@ function gemvHalf(kind: "f16" | "bf16"): FuncDef {
       // float16 sign-extended to 32 bits, moved up 13: exponent and mantissa land where float32's
       // do (rebased by 2^-112), the sign at bit 31 and its copies at bits 28-30, cleared; then
       // times 2^112: the value, sign included (the JS decoder's for all but infinity and NaN)
-      f.localGet(pw)
+      f.localGet(l.pws[0]!)
         .load16x4S(8 * g)
         .i32Const(13)
         .i32x4Shl()
@@ -162,33 +222,44 @@ function gemvHalf(kind: "f16" | "bf16"): FuncDef {
         .f32x4Const(2 ** 112)
         .f32x4Mul();
     }
-    f.localGet(px)
+    f.localGet(l.px)
       .v128Load(16 * g)
       .f32x4Mul()
-      .localGet(acc)
+      .localGet(sum)
       .f32x4Add()
-      .localSet(acc);
+      .localSet(sum);
   };
-  rowsLoop(f, { acc, pw, px, xi, yi, i }, () => {
-    // four groups of four an iteration, then the rest one at a time: the same sums in the same order
+  const advance = (halves: number): void => {
+    f.localGet(l.pws[0]!)
+      .i32Const(2 * halves)
+      .i32Add()
+      .localSet(l.pws[0]!);
+    f.localGet(l.px)
+      .i32Const(4 * halves)
+      .i32Add()
+      .localSet(l.px);
+  };
+  rowsLoop(f, 1, l, () => {
     f.localGet(NB).i32Const(3).i32And().localSet(rest);
     f.localGet(NB).i32Const(2).i32ShrU().localSet(j);
+    for (const sum of sums.slice(1)) f.v128Const0().localSet(sum);
     f.block().localGet(j).i32Eqz().brIf(0);
     f.loop();
-    for (let g = 0; g < 4; g++) group(g);
-    f.localGet(pw).i32Const(32).i32Add().localSet(pw);
-    f.localGet(px).i32Const(64).i32Add().localSet(px);
+    for (let g = 0; g < 4; g++) group(g, sums[g]!);
+    advance(16);
     f.localGet(j).i32Const(1).i32Sub().localTee(j).brIf(0);
     f.end().end();
+    f.localGet(sums[0]!).localGet(sums[1]!).f32x4Add();
+    f.localGet(sums[2]!).localGet(sums[3]!).f32x4Add();
+    f.f32x4Add().localSet(sums[0]!);
     f.block().localGet(rest).i32Eqz().brIf(0);
     f.loop();
-    group(0);
-    f.localGet(pw).i32Const(8).i32Add().localSet(pw);
-    f.localGet(px).i32Const(16).i32Add().localSet(px);
+    group(0, sums[0]!);
+    advance(4);
     f.localGet(rest).i32Const(1).i32Sub().localTee(rest).brIf(0);
     f.end().end();
   });
-  return { name: `gemv_${kind}`, params: PARAMS, locals: [v128, i32, i32, i32, i32, i32, i32, i32], body: f };
+  return { name: `gemv_${kind}`, params: PARAMS, locals: L.types, body: f };
 }
 
 function gemvQ6K(): FuncDef {
@@ -196,7 +267,7 @@ function gemvQ6K(): FuncDef {
   const S = 9;
   const [acc, pw, px, b, ql, ql2, qh, q, t, sub, d, hv, xi, yi, i] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24];
   const f = new ResidentStoredCode();
-  rowsLoop(f, { acc, pw, px, xi, yi, i }, () => {
+  rowsLoop(f, 1, { accs: [acc], pws: [pw], px, xi, yi, i }, () => {
     f.localGet(NB).localSet(b);
     f.loop(); // super-blocks of 256: 128 bytes of low nibbles, 64 of high bit pairs, 16 int8 scales, f16 d
     // d * each sub-block's int8 scale, 16 float32 in four vectors: one float32 rounding each, as
@@ -277,7 +348,7 @@ function gemvQ4K(): FuncDef {
   const S = 9;
   const [acc, pw, px, b, u, t, dv, mv, hv, xi, yi, i, d, dmin] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23];
   const f = new ResidentStoredCode();
-  rowsLoop(f, { acc, pw, px, xi, yi, i }, () => {
+  rowsLoop(f, 1, { accs: [acc], pws: [pw], px, xi, yi, i }, () => {
     f.localGet(NB).localSet(b);
     f.loop(); // super-blocks
     halfSplat(f, pw, 0, hv);
