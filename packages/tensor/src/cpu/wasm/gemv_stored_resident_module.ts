@@ -23,6 +23,9 @@ class ResidentStoredCode extends StoredCode {
   load16x4S(offset = 0): this { return this.simdOp(0x03, ...this.at(offset)); }
   i32x4Eq(): this { return this.simdOp(0x37); }
   i32Or(): this { this.bytes.push(0x72); return this; }
+  i16x8Shl(): this { return this.simdOp(0x8b); }
+  i16x8ShrU(): this { return this.simdOp(0x8d); }
+  shuffle(lanes: readonly number[]): this { return this.simdOp(0x0d, ...lanes); }
 }
 
 /**
@@ -55,6 +58,46 @@ function halfSplat(f: ResidentStoredCode, addr: number, offset: number, v: numbe
   f.localGet(v).i32x4Const(0x7c00).v128And().v128Const0().i32x4Eq().v128Bitselect();
   f.localGet(v).i32x4Const(0x7c00).v128And().i32x4Const(0x7c00).i32x4Eq().v128Bitselect();
   f.localGet(v).i32x4Const(0x8000).v128And().i32Const(16).i32x4Shl().v128Or();
+}
+
+/** Byte lanes interleaved with a second vector's: low (0-7) or high (8-15) halves (punpck*bw). */
+const BYTES_LOW = [0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23];
+const BYTES_HIGH = BYTES_LOW.map((l) => l + 8);
+/** 16-bit lanes interleaved with a second vector's: low (0-3) or high (4-7) halves (punpck*wd). */
+const WORDS_LOW = [0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23];
+const WORDS_HIGH = WORDS_LOW.map((l) => l + 8);
+
+/**
+ * sum += (the 16 unsigned bytes u of local q, each as the float32 u - bias) . x[xOffset ..], four
+ * lanes at a time in order (values 0-3, 4-7, 8-11, 12-15) as madd after sign extension adds them.
+ * The bytes are interleaved with zeros and then with 0x4b00, giving the float32 2^23 + u, minus
+ * 2^23 + bias: exactly u - bias, the value converting the integer gives, in two shuffles (one
+ * instruction each on x86) and a subtraction where sign extension and conversion took more.
+ * `wide` a v128 scratch local.
+ */
+function maddBytes(f: ResidentStoredCode, q: number, wide: number, sum: number, px: number, xOffset: number, bias: number): void {
+  for (const [bytes, base] of [
+    [BYTES_LOW, 0],
+    [BYTES_HIGH, 32],
+  ] as const) {
+    f.localGet(q).v128Const0().shuffle(bytes).localSet(wide);
+    for (const [words, off] of [
+      [WORDS_LOW, 0],
+      [WORDS_HIGH, 16],
+    ] as const) {
+      f.localGet(wide)
+        .i32x4Const(0x4b004b00)
+        .shuffle(words)
+        .f32x4Const(2 ** 23 + bias)
+        .f32x4Sub();
+      f.localGet(px)
+        .v128Load(xOffset + base + off)
+        .f32x4Mul()
+        .localGet(sum)
+        .f32x4Add()
+        .localSet(sum);
+    }
+  }
 }
 
 /** Parameter positions shared by every function. */
@@ -265,7 +308,9 @@ function gemvHalf(kind: "f16" | "bf16"): FuncDef {
 function gemvQ6K(): FuncDef {
   // one parameter more than the others: 64 bytes of scratch for a super-block's scales
   const S = 9;
-  const [acc, pw, px, b, ql, ql2, qh, q, t, sub, d, hv, xi, yi, i] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24];
+  const [acc, pw, px, b, , , , q, t, sub, d, hv, xi, yi, i, g, , si, pxs] = [
+    10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28,
+  ];
   const f = new ResidentStoredCode();
   rowsLoop(f, 1, { accs: [acc], pws: [pw], px, xi, yi, i }, () => {
     f.localGet(NB).localSet(b);
@@ -287,43 +332,44 @@ function gemvQ6K(): FuncDef {
         .localGet(t)
         .v128Store(16 * j);
     }
-    for (let h = 0; h < 2; h++) {
-      for (let lhalf = 0; lhalf < 2; lhalf++) {
-        const l = 16 * lhalf;
-        f.localGet(pw)
-          .loadAny(64 * h + l)
-          .localSet(ql);
-        f.localGet(pw)
-          .loadAny(64 * h + 32 + l)
-          .localSet(ql2);
-        f.localGet(pw)
-          .loadAny(128 + 32 * h + l)
-          .localSet(qh);
-        for (let k = 0; k < 4; k++) {
-          f.q6kGroup(k, ql, ql2, qh);
-          f.constBytes(32).i8x16Sub().localSet(q);
-          const subIndex = 8 * h + 2 * k + lhalf;
-          const xOffset = 64 * subIndex;
-          f.v128Const0().localSet(sub);
-          f.localGet(q).i16x8ExtendLowI8x16S().localTee(t).i32x4ExtendLowI16x8S();
-          madd(f, sub, px, xOffset);
-          f.localGet(t).i32x4ExtendHighI16x8S();
-          madd(f, sub, px, xOffset + 16);
-          f.localGet(q).i16x8ExtendHighI8x16S().localTee(t).i32x4ExtendLowI16x8S();
-          madd(f, sub, px, xOffset + 32);
-          f.localGet(t).i32x4ExtendHighI16x8S();
-          madd(f, sub, px, xOffset + 48);
-          // acc += sub * the sub-block's scale
-          f.localGet(sub)
-            .localGet(S)
-            .v128Load32Splat(4 * subIndex)
-            .f32x4Mul()
-            .localGet(acc)
-            .f32x4Add()
-            .localSet(acc);
-        }
-      }
-    }
+    // The 16 groups of 16 values in the unpacking order of the other Q6_K kernels (halves h,
+    // 16-byte halves l, groups k: sub-block 8 h + 2 k + l), one a loop iteration: unrolled, V8
+    // loaded all 64 activation vectors first and spilled them, with the decoding constants. The
+    // group is decoded with 16-bit shifts by k's counts (the bits they carry across bytes masked
+    // off): low nibbles (ql or ql2 >> 4 (k >> 1)) & 15 | ((qh >> 2 k) & 3) << 4, the values of
+    // q6kGroup(k).
+    f.i32Const(0).localSet(g);
+    f.loop();
+    // h = g >> 3, l = (g >> 2) & 1, k = g & 3: low nibbles at 64 h + 16 l + 32 (k & 1), shifted
+    // by 4 (k >> 1); high bits at 128 + 32 h + 16 l, shifted by 2 k
+    f.localGet(pw).localGet(g).i32Const(8).i32And().i32Const(3).i32Shl().i32Add();
+    f.localGet(g).i32Const(4).i32And().i32Const(2).i32Shl().i32Add();
+    f.localGet(g).i32Const(1).i32And().i32Const(5).i32Shl().i32Add();
+    f.loadAny().localGet(g).i32Const(2).i32And().i32Const(1).i32Shl().i16x8ShrU().constBytes(0x0f).v128And();
+    f.localGet(pw).localGet(g).i32Const(12).i32And().i32Const(2).i32Shl().i32Add();
+    f.loadAny(128).localGet(g).i32Const(3).i32And().i32Const(1).i32Shl().i16x8ShrU().constBytes(0x03).v128And();
+    f.i32Const(4).i16x8Shl().v128Or().localSet(q); // 0..63, the value plus 32
+    // sub-block 8 h + 2 k + l: its 16 activations and its scale; sub += (q - 32) x
+    f.localGet(g).i32Const(8).i32And();
+    f.localGet(g).i32Const(3).i32And().i32Const(1).i32Shl().i32Add();
+    f.localGet(g).i32Const(2).i32ShrU().i32Const(1).i32And().i32Add().localSet(si);
+    f.localGet(px).localGet(si).i32Const(6).i32Shl().i32Add().localSet(pxs);
+    f.v128Const0().localSet(sub);
+    maddBytes(f, q, t, sub, pxs, 0, 32);
+    // acc += sub * the sub-block's scale
+    f.localGet(sub)
+      .localGet(S)
+      .localGet(si)
+      .i32Const(2)
+      .i32Shl()
+      .i32Add()
+      .v128Load32Splat()
+      .f32x4Mul()
+      .localGet(acc)
+      .f32x4Add()
+      .localSet(acc);
+    f.localGet(g).i32Const(1).i32Add().localTee(g).i32Const(16).i32LtU().brIf(0);
+    f.end();
     f.localGet(pw).i32Const(210).i32Add().localSet(pw);
     f.localGet(px).i32Const(1024).i32Add().localSet(px);
     f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
@@ -332,7 +378,7 @@ function gemvQ6K(): FuncDef {
   return {
     name: "gemv_q6_k",
     params: [...PARAMS, i32],
-    locals: [v128, i32, i32, i32, v128, v128, v128, v128, v128, v128, v128, v128, i32, i32, i32],
+    locals: [v128, i32, i32, i32, v128, v128, v128, v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32],
     body: f,
   };
 }
