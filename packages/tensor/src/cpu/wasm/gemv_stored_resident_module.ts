@@ -1,4 +1,4 @@
-import { f32, i32, v128, type FuncDef, type ValType } from "./encoder.js";
+import { f32, i32, uleb, v128, type FuncDef, type ValType } from "./encoder.js";
 import { madd, StoredCode } from "./gemv_stored_module.js";
 
 /**
@@ -26,6 +26,11 @@ class ResidentStoredCode extends StoredCode {
   i16x8Shl(): this { return this.simdOp(0x8b); }
   i16x8ShrU(): this { return this.simdOp(0x8d); }
   shuffle(lanes: readonly number[]): this { return this.simdOp(0x0d, ...lanes); }
+  v128Xor(): this { return this.simdOp(0x51); }
+  i32Load16U(offset = 0): this { this.bytes.push(0x2f, 1, ...uleb(offset)); return this; }
+  f32ConvertI32S(): this { this.bytes.push(0xb2); return this; }
+  f32ReinterpretI32(): this { this.bytes.push(0xbe); return this; }
+  i32ReinterpretF32(): this { this.bytes.push(0xbc); return this; }
 }
 
 /**
@@ -98,6 +103,34 @@ function maddBytes(f: ResidentStoredCode, q: number, wide: number, sum: number, 
         .localSet(sum);
     }
   }
+}
+
+/**
+ * Pushes the float16 at local `addr` + offset as float32 bits (i32), the same as halfSplat's lanes,
+ * with integer instructions (ports the SIMD loop leaves idle) and no vector constants to keep in
+ * registers: normals by rebasing the exponent; zero, subnormals, infinities and NaNs (exponent 0 or
+ * all ones: (h + 0x400) & 0x7800 is 0) on a branch not taken in practice, as halfSplat does them.
+ * `h` and `bits` i32 scratch locals.
+ */
+function halfBits(f: ResidentStoredCode, addr: number, offset: number, h: number, bits: number): void {
+  f.localGet(addr).i32Load16U(offset).localTee(h).i32Const(0x7fff).i32And().i32Const(13).i32Shl();
+  f.i32Const(112 << 23)
+    .i32Add()
+    .localSet(bits);
+  f.localGet(h).i32Const(0x400).i32Add().i32Const(0x7800).i32And().i32Eqz().if();
+  f.localGet(h).i32Const(0x7c00).i32And().i32Eqz().if();
+  f.localGet(h)
+    .i32Const(0x7fff)
+    .i32And()
+    .f32ConvertI32S()
+    .f32Const(2 ** -24)
+    .f32Mul()
+    .i32ReinterpretF32()
+    .localSet(bits);
+  f.else();
+  f.localGet(h).i32Const(0x7fff).i32And().i32Const(13).i32Shl().i32Const(0x7f800000).i32Or().localSet(bits);
+  f.end().end();
+  f.localGet(bits).localGet(h).i32Const(0x8000).i32And().i32Const(16).i32Shl().i32Or();
 }
 
 /** Parameter positions shared by every function. */
@@ -189,51 +222,50 @@ function rowsLoop(f: ResidentStoredCode, rows: number, l: RowLocals, dot: (rows:
   f.end();
 }
 
+/**
+ * Q8_0 / Q4_0: a block's 32 values go to its sum in the order the staged kernel's do (four lanes
+ * at a time, values 0-3 first), made float32 by maddBytes: Q4_0's nibbles are 8 over the value,
+ * Q8_0's int8 get 128 added (their top bit flipped) to be bytes 0..255. The block's float16 scale
+ * is decoded by halfBits.
+ */
 function gemvBlocks(kind: "q8_0" | "q4_0"): FuncDef {
-  const [acc, blk, pw, px, b, t, lo, hi, hv, xi, yi, i] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
+  const L = new Locals(PARAMS.length);
+  const l = rowLocals(L, 1);
+  const [pw, px] = [l.pws[0]!, l.px];
+  const [blk, t, u] = L.many(v128, 3);
+  const [b, h, bits] = L.many(i32, 3);
   const blockBytes = kind === "q8_0" ? 34 : 18;
   const f = new ResidentStoredCode();
-  rowsLoop(f, 1, { accs: [acc], pws: [pw], px, xi, yi, i }, () => {
+  rowsLoop(f, 1, l, () => {
     f.localGet(NB).localSet(b);
     f.loop(); // blocks
     f.v128Const0().localSet(blk);
     if (kind === "q8_0") {
-      for (let g = 0; g < 4; g++) {
+      for (const half of [0, 1]) {
         f.localGet(pw)
-          .load8x8S(2 + 8 * g)
-          .localTee(t)
-          .i32x4ExtendLowI16x8S();
-        madd(f, blk, px, 32 * g);
-        f.localGet(t).i32x4ExtendHighI16x8S();
-        madd(f, blk, px, 32 * g + 16);
+          .loadAny(2 + 16 * half)
+          .constBytes(0x80)
+          .v128Xor()
+          .localSet(u);
+        maddBytes(f, u, t, blk, px, 64 * half, 128);
       }
     } else {
-      f.localGet(pw).loadAny(2).localTee(t).constBytes(0x0f).v128And().constBytes(8).i8x16Sub().localSet(lo);
-      f.localGet(t).i32Const(4).i8x16ShrU().constBytes(8).i8x16Sub().localSet(hi);
-      for (const [half, base] of [
-        [lo, 0],
-        [hi, 64],
-      ] as const) {
-        f.localGet(half).i16x8ExtendLowI8x16S().localTee(t).i32x4ExtendLowI16x8S();
-        madd(f, blk, px, base);
-        f.localGet(t).i32x4ExtendHighI16x8S();
-        madd(f, blk, px, base + 16);
-        f.localGet(half).i16x8ExtendHighI8x16S().localTee(t).i32x4ExtendLowI16x8S();
-        madd(f, blk, px, base + 32);
-        f.localGet(t).i32x4ExtendHighI16x8S();
-        madd(f, blk, px, base + 48);
-      }
+      f.localGet(pw).loadAny(2).localTee(t).constBytes(0x0f).v128And().localSet(u);
+      maddBytes(f, u, t, blk, px, 0, 8);
+      f.localGet(pw).loadAny(2).i32Const(4).i16x8ShrU().constBytes(0x0f).v128And().localSet(u);
+      maddBytes(f, u, t, blk, px, 64, 8);
     }
     // acc += block sum * the block's float16 scale (its first two bytes)
     f.localGet(blk);
-    halfSplat(f, pw, 0, hv);
-    f.f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
+    halfBits(f, pw, 0, h, bits);
+    f.f32ReinterpretI32().f32x4Splat();
+    f.f32x4Mul().localGet(l.accs[0]!).f32x4Add().localSet(l.accs[0]!);
     f.localGet(pw).i32Const(blockBytes).i32Add().localSet(pw);
     f.localGet(px).i32Const(128).i32Add().localSet(px);
     f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
     f.end();
   });
-  return { name: `gemv_${kind}`, params: PARAMS, locals: [v128, v128, i32, i32, i32, v128, v128, v128, v128, i32, i32, i32], body: f };
+  return { name: `gemv_${kind}`, params: PARAMS, locals: L.types, body: f };
 }
 
 function gemvHalf(kind: "f16" | "bf16"): FuncDef {
