@@ -35,7 +35,8 @@ export class StoredCode extends Code {
   /**
    * Q6_K's group k (0-3) of 16 six-bit values (0..63) from the 16-byte loads in locals ql, ql2 (low
    * nibbles) and qh (high bits): low nibbles of ql | qh bits 0-1, of ql2 | bits 2-3, high nibbles
-   * of ql | bits 4-5, of ql2 | bits 6-7. Every Q6_K kernel unpacks its blocks with it.
+   * of ql | bits 4-5, of ql2 | bits 6-7. The Q6_K kernels unpack their blocks with it (the resident
+   * GEMV with 16-bit shifts to the same values: gemv_stored_resident_module.ts).
    */
   q6kGroup(k: number, ql: number, ql2: number, qh: number): this {
     switch (k) {

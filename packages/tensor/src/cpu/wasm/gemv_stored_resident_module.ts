@@ -1,5 +1,5 @@
 import { f32, i32, uleb, v128, type FuncDef, type ValType } from "./encoder.js";
-import { madd, StoredCode } from "./gemv_stored_module.js";
+import { StoredCode } from "./gemv_stored_module.js";
 
 /**
  * The stored-weight GEMV of gemv_stored_module.ts for the resident heap: the weight is read where
