@@ -150,76 +150,49 @@ class Locals {
   }
 }
 
-/** Locals of the loops around a dot product of `rows` weight rows at once. */
+/** Locals of the loops around a row's dot product. */
 interface RowLocals {
-  /** each row's running sum (v128) and read position in its weight row (i32), rows at most */
-  readonly accs: readonly number[];
-  readonly pws: readonly number[];
-  /** the activation row's read position, the activation row and the output for it, a counter */
+  /** the row's running sum (v128), its read position in the weight row and in the activation row */
+  readonly acc: number;
+  readonly pw: number;
   readonly px: number;
+  /** the activation row, the output for it, a counter */
   readonly xi: number;
   readonly yi: number;
   readonly i: number;
 }
 
-function rowLocals(l: Locals, rows: number): RowLocals {
-  return { accs: l.many(v128, rows), pws: l.many(i32, rows), px: l.add(i32), xi: l.add(i32), yi: l.add(i32), i: l.add(i32) };
+function rowLocals(l: Locals): RowLocals {
+  return { acc: l.add(v128), pw: l.add(i32), px: l.add(i32), xi: l.add(i32), yi: l.add(i32), i: l.add(i32) };
 }
 
 /**
- * The two outer loops (weight rows, then activation rows) around `dot(r)`, which leaves each of r
- * weight rows' sums in the v128 locals accs[0 .. r), reading from locals pws[k] (row k) and px
- * (the activation row); each stored as (l0 + l1) + (l2 + l3) like the staged kernels. Weight rows
- * go `rows` at a time, the rest one at a time: each row's sum has its own chain of additions, so
- * the rows' chains overlap (one chain is bound by the add latency), and every row is computed
- * with the same operations in the same order whichever group it falls in (bits independent of
- * how threads split the rows).
+ * The two outer loops (weight rows, then activation rows) around `dot`, which leaves the row's
+ * sum in the v128 local `acc`, reading from locals pw (the weight row) and px (the activation
+ * row); stored as (l0 + l1) + (l2 + l3) like the staged kernels. (Taking two or four weight rows
+ * at once, each with its own sum, sharing the activation loads, was slower here: the same or up
+ * to 2x slower on GPT-2's shapes, most on the 50257-row head streamed from memory.)
  */
-function rowsLoop(f: ResidentStoredCode, rows: number, l: RowLocals, dot: (rows: number) => void): void {
-  const pass = (r: number): void => {
-    f.localGet(X).localSet(l.xi).localGet(Y).localSet(l.yi).localGet(M).localSet(l.i);
-    f.loop(); // activation rows
-    for (let k = 0; k < r; k++) {
-      f.v128Const0().localSet(l.accs[k]!);
-      if (k === 0) f.localGet(W).localSet(l.pws[0]!);
-      else
-        f.localGet(l.pws[k - 1]!)
-          .localGet(LDW)
-          .i32Add()
-          .localSet(l.pws[k]!);
-    }
-    f.localGet(l.xi).localSet(l.px);
-    dot(r);
-    for (let k = 0; k < r; k++) {
-      const acc = l.accs[k]!;
-      f.localGet(l.yi);
-      f.localGet(acc).f32x4ExtractLane(0).localGet(acc).f32x4ExtractLane(1).f32Add();
-      f.localGet(acc).f32x4ExtractLane(2).localGet(acc).f32x4ExtractLane(3).f32Add();
-      f.f32Add().f32Store(4 * k);
-    }
-    f.localGet(l.xi).localGet(LDX).i32Add().localSet(l.xi);
-    f.localGet(l.yi).localGet(LDY).i32Add().localSet(l.yi);
-    f.localGet(l.i).i32Const(1).i32Sub().localTee(l.i).brIf(0);
-    f.end();
-    f.localGet(W).localGet(LDW).i32Const(r).i32Mul().i32Add().localSet(W);
-    f.localGet(Y)
-      .i32Const(4 * r)
-      .i32Add()
-      .localSet(Y);
-    f.localGet(N).i32Const(r).i32Sub().localSet(N);
-  };
-  f.block().localGet(NB).i32Eqz().brIf(0).localGet(M).i32Eqz().brIf(0);
-  if (rows > 1) {
-    f.block().loop(); // `rows` weight rows at a time
-    f.localGet(N).i32Const(rows).i32LtU().brIf(1);
-    pass(rows);
-    f.br(0).end().end();
-  }
-  f.block().loop(); // the rest, one at a time
-  f.localGet(N).i32Eqz().brIf(1);
-  pass(1);
-  f.br(0).end().end();
+function rowsLoop(f: ResidentStoredCode, l: RowLocals, dot: () => void): void {
+  f.block().localGet(N).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0).localGet(M).i32Eqz().brIf(0);
+  f.loop(); // weight rows
+  f.localGet(X).localSet(l.xi).localGet(Y).localSet(l.yi).localGet(M).localSet(l.i);
+  f.loop(); // activation rows
+  f.v128Const0().localSet(l.acc);
+  f.localGet(W).localSet(l.pw).localGet(l.xi).localSet(l.px);
+  dot();
+  f.localGet(l.yi);
+  f.localGet(l.acc).f32x4ExtractLane(0).localGet(l.acc).f32x4ExtractLane(1).f32Add();
+  f.localGet(l.acc).f32x4ExtractLane(2).localGet(l.acc).f32x4ExtractLane(3).f32Add();
+  f.f32Add().f32Store();
+  f.localGet(l.xi).localGet(LDX).i32Add().localSet(l.xi);
+  f.localGet(l.yi).localGet(LDY).i32Add().localSet(l.yi);
+  f.localGet(l.i).i32Const(1).i32Sub().localTee(l.i).brIf(0);
   f.end();
+  f.localGet(W).localGet(LDW).i32Add().localSet(W);
+  f.localGet(Y).i32Const(4).i32Add().localSet(Y);
+  f.localGet(N).i32Const(1).i32Sub().localTee(N).brIf(0);
+  f.end().end();
 }
 
 /**
@@ -230,13 +203,13 @@ function rowsLoop(f: ResidentStoredCode, rows: number, l: RowLocals, dot: (rows:
  */
 function gemvBlocks(kind: "q8_0" | "q4_0"): FuncDef {
   const L = new Locals(PARAMS.length);
-  const l = rowLocals(L, 1);
-  const [pw, px] = [l.pws[0]!, l.px];
+  const l = rowLocals(L);
+  const { pw, px } = l;
   const [blk, t, u] = L.many(v128, 3);
   const [b, h, bits] = L.many(i32, 3);
   const blockBytes = kind === "q8_0" ? 34 : 18;
   const f = new ResidentStoredCode();
-  rowsLoop(f, 1, l, () => {
+  rowsLoop(f, l, () => {
     f.localGet(NB).localSet(b);
     f.loop(); // blocks
     f.v128Const0().localSet(blk);
@@ -259,7 +232,7 @@ function gemvBlocks(kind: "q8_0" | "q4_0"): FuncDef {
     f.localGet(blk);
     halfBits(f, pw, 0, h, bits);
     f.f32ReinterpretI32().f32x4Splat();
-    f.f32x4Mul().localGet(l.accs[0]!).f32x4Add().localSet(l.accs[0]!);
+    f.f32x4Mul().localGet(l.acc).f32x4Add().localSet(l.acc);
     f.localGet(pw).i32Const(blockBytes).i32Add().localSet(pw);
     f.localGet(px).i32Const(128).i32Add().localSet(px);
     f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
@@ -270,17 +243,17 @@ function gemvBlocks(kind: "q8_0" | "q4_0"): FuncDef {
 
 function gemvHalf(kind: "f16" | "bf16"): FuncDef {
   const L = new Locals(PARAMS.length);
-  const l = rowLocals(L, 1);
+  const l = rowLocals(L);
   const [j, rest] = L.many(i32, 2);
   // four sums a row, one per group of an unrolled iteration: one chain of additions was the bound
   // (the half->float decode is a few operations only); a row's sum is ((s0 + s1) + (s2 + s3)),
   // then the rest of the groups added to it one at a time, as the staged kernel's (dot_f16)
-  const sums = [l.accs[0]!, ...L.many(v128, 3)];
+  const sums = [l.acc, ...L.many(v128, 3)];
   const f = new ResidentStoredCode();
   /** sum += the four halves at pw + 8 g, as float32, times x at px + 16 g. */
   const group = (g: number, sum: number): void => {
     if (kind === "bf16") {
-      f.localGet(l.pws[0]!)
+      f.localGet(l.pw)
         .load16x4U(8 * g)
         .i32Const(16)
         .i32x4Shl();
@@ -288,7 +261,7 @@ function gemvHalf(kind: "f16" | "bf16"): FuncDef {
       // float16 sign-extended to 32 bits, moved up 13: exponent and mantissa land where float32's
       // do (rebased by 2^-112), the sign at bit 31 and its copies at bits 28-30, cleared; then
       // times 2^112: the value, sign included (the JS decoder's for all but infinity and NaN)
-      f.localGet(l.pws[0]!)
+      f.localGet(l.pw)
         .load16x4S(8 * g)
         .i32Const(13)
         .i32x4Shl()
@@ -305,16 +278,16 @@ function gemvHalf(kind: "f16" | "bf16"): FuncDef {
       .localSet(sum);
   };
   const advance = (halves: number): void => {
-    f.localGet(l.pws[0]!)
+    f.localGet(l.pw)
       .i32Const(2 * halves)
       .i32Add()
-      .localSet(l.pws[0]!);
+      .localSet(l.pw);
     f.localGet(l.px)
       .i32Const(4 * halves)
       .i32Add()
       .localSet(l.px);
   };
-  rowsLoop(f, 1, l, () => {
+  rowsLoop(f, l, () => {
     f.localGet(NB).i32Const(3).i32And().localSet(rest);
     f.localGet(NB).i32Const(2).i32ShrU().localSet(j);
     for (const sum of sums.slice(1)) f.v128Const0().localSet(sum);
@@ -344,7 +317,7 @@ function gemvQ6K(): FuncDef {
     10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28,
   ];
   const f = new ResidentStoredCode();
-  rowsLoop(f, 1, { accs: [acc], pws: [pw], px, xi, yi, i }, () => {
+  rowsLoop(f, { acc, pw, px, xi, yi, i }, () => {
     f.localGet(NB).localSet(b);
     f.loop(); // super-blocks of 256: 128 bytes of low nibbles, 64 of high bit pairs, 16 int8 scales, f16 d
     // d * each sub-block's int8 scale, 16 float32 in four vectors: one float32 rounding each, as
@@ -426,7 +399,7 @@ function gemvQ4K(): FuncDef {
   const S = 9;
   const [acc, pw, px, b, u, t, dv, mv, hv, xi, yi, i, d, dmin] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23];
   const f = new ResidentStoredCode();
-  rowsLoop(f, 1, { accs: [acc], pws: [pw], px, xi, yi, i }, () => {
+  rowsLoop(f, { acc, pw, px, xi, yi, i }, () => {
     f.localGet(NB).localSet(b);
     f.loop(); // super-blocks
     halfSplat(f, pw, 0, hv);
