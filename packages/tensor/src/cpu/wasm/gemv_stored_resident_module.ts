@@ -19,9 +19,7 @@ import { StoredCode } from "./gemv_stored_module.js";
  */
 // biome-ignore format: the opcode methods are a table, one line each
 class ResidentStoredCode extends StoredCode {
-  load16Splat(offset = 0): this { return this.simdOp(0x08, ...this.at(offset)); }
   load16x4S(offset = 0): this { return this.simdOp(0x03, ...this.at(offset)); }
-  i32x4Eq(): this { return this.simdOp(0x37); }
   i32Or(): this { this.bytes.push(0x72); return this; }
   i16x8Shl(): this { return this.simdOp(0x8b); }
   i16x8ShrU(): this { return this.simdOp(0x8d); }
@@ -31,38 +29,6 @@ class ResidentStoredCode extends StoredCode {
   f32ConvertI32S(): this { this.bytes.push(0xb2); return this; }
   f32ReinterpretI32(): this { this.bytes.push(0xbe); return this; }
   i32ReinterpretF32(): this { this.bytes.push(0xbc); return this; }
-}
-
-/**
- * Pushes the float16 at local `addr` + offset as float32 in all four lanes (`v` a v128 scratch
- * local), exactly as the JS decoder gives it: normals by rebasing the exponent with an integer
- * add, subnormals as their 10-bit integer times 2^-24, infinities and NaNs kept, the sign moved up
- * 16. No float operation sees a float32 subnormal: on x86 each one costs a microcode assist, and
- * small models' block scales are often float16 subnormals (a Q6_K d of 2.5e-5, say).
- */
-function halfSplat(f: ResidentStoredCode, addr: number, offset: number, v: number): void {
-  f.localGet(addr).load16Splat(offset).i32x4Const(0xffff).v128And().localSet(v);
-  // infinity or NaN (exponent all ones): the exponent all ones, the mantissa moved up 13
-  f.localGet(v).i32x4Const(0x7fff).v128And().i32Const(13).i32x4Shl().i32x4Const(0x7f800000).v128Or();
-  // subnormal or zero (exponent 0): the magnitude bits as an integer, times 2^-24
-  f.localGet(v)
-    .i32x4Const(0x7fff)
-    .v128And()
-    .f32x4ConvertI32x4S()
-    .f32x4Const(2 ** -24)
-    .f32x4Mul();
-  // normal: magnitude bits moved up 13, exponent rebased from 15 to 127
-  f.localGet(v)
-    .i32x4Const(0x7fff)
-    .v128And()
-    .i32Const(13)
-    .i32x4Shl()
-    .i32x4Const(112 << 23)
-    .i32x4Add();
-  // (bitselect takes its first operand where the mask is set)
-  f.localGet(v).i32x4Const(0x7c00).v128And().v128Const0().i32x4Eq().v128Bitselect();
-  f.localGet(v).i32x4Const(0x7c00).v128And().i32x4Const(0x7c00).i32x4Eq().v128Bitselect();
-  f.localGet(v).i32x4Const(0x8000).v128And().i32Const(16).i32x4Shl().v128Or();
 }
 
 /** Byte lanes interleaved with a second vector's: low (0-7) or high (8-15) halves (punpck*bw). */
@@ -106,11 +72,14 @@ function maddBytes(f: ResidentStoredCode, q: number, wide: number, sum: number, 
 }
 
 /**
- * Pushes the float16 at local `addr` + offset as float32 bits (i32), the same as halfSplat's lanes,
- * with integer instructions (ports the SIMD loop leaves idle) and no vector constants to keep in
- * registers: normals by rebasing the exponent; zero, subnormals, infinities and NaNs (exponent 0 or
- * all ones: (h + 0x400) & 0x7800 is 0) on a branch not taken in practice, as halfSplat does them.
- * `h` and `bits` i32 scratch locals.
+ * Pushes the float16 at local `addr` + offset as float32 bits (i32), exactly as the JS decoder
+ * gives it: normals by rebasing the exponent with an integer add; zero and subnormals (exponent 0)
+ * as their 10-bit integer times 2^-24, infinities and NaNs (exponent all ones) kept, both on a
+ * branch ((h + 0x400) & 0x7800 is 0) that real blocks do not take; the sign moved up 16. Integer
+ * instructions (ports the SIMD loops leave idle) and no vector constants to keep in registers. No
+ * float operation sees a float32 subnormal: on x86 each one costs a microcode assist, and small
+ * models' block scales are often float16 subnormals (a Q6_K d of 2.5e-5, say). `h` and `bits`
+ * i32 scratch locals.
  */
 function halfBits(f: ResidentStoredCode, addr: number, offset: number, h: number, bits: number): void {
   f.localGet(addr).i32Load16U(offset).localTee(h).i32Const(0x7fff).i32And().i32Const(13).i32Shl();
@@ -313,7 +282,7 @@ function gemvHalf(kind: "f16" | "bf16"): FuncDef {
 function gemvQ6K(): FuncDef {
   // one parameter more than the others: 64 bytes of scratch for a super-block's scales
   const S = 9;
-  const [acc, pw, px, b, , , , q, t, sub, d, hv, xi, yi, i, g, , si, pxs] = [
+  const [acc, pw, px, b, , , , q, t, sub, d, , xi, yi, i, g, h2, si, pxs] = [
     10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28,
   ];
   const f = new ResidentStoredCode();
@@ -322,8 +291,8 @@ function gemvQ6K(): FuncDef {
     f.loop(); // super-blocks of 256: 128 bytes of low nibbles, 64 of high bit pairs, 16 int8 scales, f16 d
     // d * each sub-block's int8 scale, 16 float32 in four vectors: one float32 rounding each, as
     // the staged kernel's scales
-    halfSplat(f, pw, 208, hv);
-    f.localSet(d);
+    halfBits(f, pw, 208, g, h2);
+    f.f32ReinterpretI32().f32x4Splat().localSet(d);
     f.localGet(pw).loadAny(192).localSet(q);
     // (kept in scratch memory, not locals: the loop below needs every register it can get)
     for (let j = 0; j < 4; j++) {
@@ -397,15 +366,15 @@ function gemvQ6K(): FuncDef {
  */
 function gemvQ4K(): FuncDef {
   const S = 9;
-  const [acc, pw, px, b, u, t, dv, mv, hv, xi, yi, i, d, dmin] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23];
+  const [acc, pw, px, b, u, t, dv, mv, , xi, yi, i, d, dmin, h, bits] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25];
   const f = new ResidentStoredCode();
   rowsLoop(f, { acc, pw, px, xi, yi, i }, () => {
     f.localGet(NB).localSet(b);
     f.loop(); // super-blocks
-    halfSplat(f, pw, 0, hv);
-    f.f32x4ExtractLane(0).localSet(d);
-    halfSplat(f, pw, 2, hv);
-    f.f32x4ExtractLane(0).localSet(dmin);
+    halfBits(f, pw, 0, h, bits);
+    f.f32ReinterpretI32().localSet(d);
+    halfBits(f, pw, 2, h, bits);
+    f.f32ReinterpretI32().localSet(dmin);
     const byte = (o: number) => f.localGet(pw).i32Load8U(4 + o);
     for (let j = 0; j < 8; j++) {
       // get_scale_min_k4(j): 6-bit scale and min
@@ -487,7 +456,7 @@ function gemvQ4K(): FuncDef {
   return {
     name: "gemv_q4_k",
     params: [...PARAMS, i32],
-    locals: [v128, i32, i32, i32, v128, v128, v128, v128, v128, i32, i32, i32, f32, f32],
+    locals: [v128, i32, i32, i32, v128, v128, v128, v128, v128, i32, i32, i32, f32, f32, i32, i32],
     body: f,
   };
 }
