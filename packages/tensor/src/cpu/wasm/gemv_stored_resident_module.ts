@@ -367,8 +367,13 @@ function gemvQ6K(): FuncDef {
 function gemvQ4K(): FuncDef {
   const S = 9;
   const [acc, pw, px, b, u, t, dv, mv, , xi, yi, i, d, dmin, h, bits] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25];
+  const [g, k, sk, pxs, a1, a2, a3] = [26, 27, 28, 29, 30, 31, 32];
+  // four running sums, one per four values of each 16 (a single chain of additions was the bound;
+  // Q4_K has no other kernel whose bits these must match), added as (s0 + s1) + (s2 + s3)
+  const sums = [acc, a1, a2, a3];
   const f = new ResidentStoredCode();
   rowsLoop(f, { acc, pw, px, xi, yi, i }, () => {
+    for (const sum of sums.slice(1)) f.v128Const0().localSet(sum);
     f.localGet(NB).localSet(b);
     f.loop(); // super-blocks
     halfBits(f, pw, 0, h, bits);
@@ -411,52 +416,57 @@ function gemvQ4K(): FuncDef {
         .f32Mul()
         .f32Store(32 + 4 * j);
     }
-    for (let pair = 0; pair < 4; pair++) {
-      for (let half = 0; half < 2; half++) {
-        // 16 bytes: their low nibbles are values 16 * half .. of sub-block 2 * pair, high ones of 2 * pair + 1
-        for (const high of [false, true]) {
-          const k = 2 * pair + (high ? 1 : 0);
-          f.localGet(S)
-            .v128Load32Splat(4 * k)
-            .localSet(dv);
-          f.localGet(S)
-            .v128Load32Splat(32 + 4 * k)
-            .localSet(mv);
-          f.localGet(pw).loadAny(16 + 32 * pair + 16 * half);
-          if (high) f.i32Const(4).i8x16ShrU();
-          else f.constBytes(0x0f).v128And();
-          f.localSet(u);
-          const xOffset = 128 * k + 64 * half;
-          const quarter = (lane: number): void => {
-            // value = q * (d * scale) - dmin * min; acc += value * x
-            f.f32x4ConvertI32x4S().localGet(dv).f32x4Mul().localGet(mv).f32x4Sub();
-            f.localGet(px)
-              .v128Load(xOffset + 16 * lane)
-              .f32x4Mul()
-              .localGet(acc)
-              .f32x4Add()
-              .localSet(acc);
-          };
-          f.localGet(u).i16x8ExtendLowI8x16S().localTee(t).i32x4ExtendLowI16x8S();
-          quarter(0);
-          f.localGet(t).i32x4ExtendHighI16x8S();
-          quarter(1);
-          f.localGet(u).i16x8ExtendHighI8x16S().localTee(t).i32x4ExtendLowI16x8S();
-          quarter(2);
-          f.localGet(t).i32x4ExtendHighI16x8S();
-          quarter(3);
-        }
+    // 16 values a loop iteration g (unrolled, V8 loaded all the activation vectors first and
+    // spilled them): pair = g >> 2, half = (g >> 1) & 1, high = g & 1; the 16 bytes at
+    // 16 + 32 pair + 16 half, their low nibbles (high 0) or high ones (high 1) the values
+    // 16 half .. of sub-block k = 2 pair + high, whose activations start at 128 k + 64 half
+    f.i32Const(0).localSet(g);
+    f.loop();
+    f.localGet(pw).localGet(g).i32Const(14).i32And().i32Const(3).i32Shl().i32Add();
+    f.loadAny(16).localGet(g).i32Const(1).i32And().i32Const(2).i32Shl().i16x8ShrU().constBytes(0x0f).v128And().localSet(u);
+    // k = 2 (g >> 2) + (g & 1)
+    f.localGet(g).i32Const(2).i32ShrU().i32Const(1).i32Shl().localGet(g).i32Const(1).i32And().i32Add().localSet(k);
+    f.localGet(S).localGet(k).i32Const(2).i32Shl().i32Add().localTee(sk).v128Load32Splat().localSet(dv);
+    f.localGet(sk).v128Load32Splat(32).localSet(mv);
+    f.localGet(px).localGet(k).i32Const(7).i32Shl().i32Add();
+    f.localGet(g).i32Const(2).i32And().i32Const(5).i32Shl().i32Add().localSet(pxs);
+    // value = q * (d * scale) - dmin * min (q made float32 as maddBytes does); sum += value * x
+    for (const [bytes, base] of [
+      [BYTES_LOW, 0],
+      [BYTES_HIGH, 32],
+    ] as const) {
+      f.localGet(u).v128Const0().shuffle(bytes).localSet(t);
+      for (const [words, off] of [
+        [WORDS_LOW, 0],
+        [WORDS_HIGH, 16],
+      ] as const) {
+        const sum = sums[(base + off) / 16]!;
+        f.localGet(t)
+          .i32x4Const(0x4b004b00)
+          .shuffle(words)
+          .f32x4Const(2 ** 23)
+          .f32x4Sub();
+        f.localGet(dv).f32x4Mul().localGet(mv).f32x4Sub();
+        f.localGet(pxs)
+          .v128Load(base + off)
+          .f32x4Mul()
+          .localGet(sum)
+          .f32x4Add()
+          .localSet(sum);
       }
     }
+    f.localGet(g).i32Const(1).i32Add().localTee(g).i32Const(16).i32LtU().brIf(0);
+    f.end();
     f.localGet(pw).i32Const(144).i32Add().localSet(pw);
     f.localGet(px).i32Const(1024).i32Add().localSet(px);
     f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
     f.end();
+    f.localGet(acc).localGet(a1).f32x4Add().localGet(a2).localGet(a3).f32x4Add().f32x4Add().localSet(acc);
   });
   return {
     name: "gemv_q4_k",
     params: [...PARAMS, i32],
-    locals: [v128, i32, i32, i32, v128, v128, v128, v128, v128, i32, i32, i32, f32, f32, i32, i32],
+    locals: [v128, i32, i32, i32, v128, v128, v128, v128, v128, i32, i32, i32, f32, f32, i32, i32, i32, i32, i32, i32, v128, v128, v128],
     body: f,
   };
 }
