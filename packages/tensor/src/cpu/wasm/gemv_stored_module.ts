@@ -35,7 +35,8 @@ export class StoredCode extends Code {
   /**
    * Q6_K's group k (0-3) of 16 six-bit values (0..63) from the 16-byte loads in locals ql, ql2 (low
    * nibbles) and qh (high bits): low nibbles of ql | qh bits 0-1, of ql2 | bits 2-3, high nibbles
-   * of ql | bits 4-5, of ql2 | bits 6-7. Every Q6_K kernel unpacks its blocks with it.
+   * of ql | bits 4-5, of ql2 | bits 6-7. The Q6_K kernels unpack their blocks with it (the resident
+   * GEMV with 16-bit shifts to the same values: gemv_stored_resident_module.ts).
    */
   q6kGroup(k: number, ql: number, ql2: number, qh: number): this {
     switch (k) {
@@ -124,40 +125,65 @@ function dotBlocks(kind: "q8_0" | "q4_0"): FuncDef {
   };
 }
 
+/**
+ * Rows of halves: four sums a row, sum g taking groups 4 i + g of the first 4 floor(k4 / 4)
+ * groups, added as ((s0 + s1) + (s2 + s3)); the last k4 mod 4 groups then added to that one at a
+ * time (as the resident kernel's, which unrolls by four groups: four chains of additions overlap
+ * where one was the bound).
+ */
 function dotHalf(kind: "f16" | "bf16"): FuncDef {
   const [w, x, y, n, k4, ldw] = [0, 1, 2, 3, 4, 5];
-  const [acc, pw, px, j, v] = [6, 7, 8, 9, 10];
+  const [acc, pw, px, j, v, s1, s2, s3, rest] = [6, 7, 8, 9, 10, 11, 12, 13, 14];
+  const sums = [acc, s1, s2, s3];
   const f = new StoredCode();
+  /** sum += the four halves at pw, as float32, times x at px; both move on by a group. */
+  const group = (sum: number): void => {
+    f.localGet(pw).load16x4U().localSet(v);
+    if (kind === "bf16") {
+      f.localGet(v).i32Const(16).i32x4Shl();
+    } else {
+      // float16 -> float32: magnitude bits moved up 13 and the exponent rebased by multiplying by
+      // 2^112 (exact for normals, subnormals and zero), sign bit moved up 16
+      f.localGet(v)
+        .i32x4Const(0x7fff)
+        .v128And()
+        .i32Const(13)
+        .i32x4Shl()
+        .f32x4Const(2 ** 112)
+        .f32x4Mul();
+      f.localGet(v).i32x4Const(0x8000).v128And().i32Const(16).i32x4Shl().v128Or();
+    }
+    f.localGet(px).v128Load().f32x4Mul().localGet(sum).f32x4Add().localSet(sum);
+    f.localGet(pw).i32Const(8).i32Add().localSet(pw);
+    f.localGet(px).i32Const(16).i32Add().localSet(px);
+  };
   f.block().localGet(n).i32Eqz().brIf(0).localGet(k4).i32Eqz().brIf(0);
   f.loop(); // rows
-  f.v128Const0().localSet(acc);
-  f.localGet(w).localSet(pw).localGet(x).localSet(px).localGet(k4).localSet(j);
-  f.loop(); // groups of four
-  f.localGet(pw).load16x4U().localSet(v);
-  if (kind === "bf16") {
-    f.localGet(v).i32Const(16).i32x4Shl();
-  } else {
-    // float16 -> float32: magnitude bits moved up 13 and the exponent rebased by multiplying by
-    // 2^112 (exact for normals, subnormals and zero), sign bit moved up 16
-    f.localGet(v)
-      .i32x4Const(0x7fff)
-      .v128And()
-      .i32Const(13)
-      .i32x4Shl()
-      .f32x4Const(2 ** 112)
-      .f32x4Mul();
-    f.localGet(v).i32x4Const(0x8000).v128And().i32Const(16).i32x4Shl().v128Or();
-  }
-  f.localGet(px).v128Load().f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
-  f.localGet(pw).i32Const(8).i32Add().localSet(pw);
-  f.localGet(px).i32Const(16).i32Add().localSet(px);
+  for (const sum of sums) f.v128Const0().localSet(sum);
+  f.localGet(w).localSet(pw).localGet(x).localSet(px);
+  f.localGet(k4).i32Const(3).i32And().localSet(rest);
+  f.localGet(k4).i32Const(2).i32ShrU().localSet(j);
+  f.block().localGet(j).i32Eqz().brIf(0);
+  f.loop(); // four groups of four
+  for (const sum of sums) group(sum);
   f.localGet(j).i32Const(1).i32Sub().localTee(j).brIf(0);
-  f.end();
+  f.end().end();
+  f.localGet(acc).localGet(s1).f32x4Add().localGet(s2).localGet(s3).f32x4Add().f32x4Add().localSet(acc);
+  f.block().localGet(rest).i32Eqz().brIf(0);
+  f.loop(); // the rest, a group at a time
+  group(acc);
+  f.localGet(rest).i32Const(1).i32Sub().localTee(rest).brIf(0);
+  f.end().end();
   storeSum(f, acc, y);
   f.localGet(w).localGet(ldw).i32Add().localSet(w);
   f.localGet(n).i32Const(1).i32Sub().localTee(n).brIf(0);
   f.end().end();
-  return { name: `dot_${kind}`, params: [i32, i32, i32, i32, i32, i32], locals: [v128, i32, i32, i32, v128], body: f };
+  return {
+    name: `dot_${kind}`,
+    params: [i32, i32, i32, i32, i32, i32],
+    locals: [v128, i32, i32, i32, v128, v128, v128, v128, i32],
+    body: f,
+  };
 }
 
 /** acc += (16 int8 lanes of local q, as float32) . x[xOffset ..] times the float32 at s + sOffset. */

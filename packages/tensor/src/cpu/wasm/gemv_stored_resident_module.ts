@@ -1,5 +1,5 @@
-import { f32, i32, v128, type FuncDef, type ValType } from "./encoder.js";
-import { madd, StoredCode } from "./gemv_stored_module.js";
+import { f32, i32, uleb, v128, type FuncDef, type ValType } from "./encoder.js";
+import { StoredCode } from "./gemv_stored_module.js";
 
 /**
  * The stored-weight GEMV of gemv_stored_module.ts for the resident heap: the weight is read where
@@ -19,58 +19,130 @@ import { madd, StoredCode } from "./gemv_stored_module.js";
  */
 // biome-ignore format: the opcode methods are a table, one line each
 class ResidentStoredCode extends StoredCode {
-  load16Splat(offset = 0): this { return this.simdOp(0x08, ...this.at(offset)); }
   load16x4S(offset = 0): this { return this.simdOp(0x03, ...this.at(offset)); }
-  i32x4Eq(): this { return this.simdOp(0x37); }
   i32Or(): this { this.bytes.push(0x72); return this; }
+  i16x8Shl(): this { return this.simdOp(0x8b); }
+  i16x8ShrU(): this { return this.simdOp(0x8d); }
+  shuffle(lanes: readonly number[]): this { return this.simdOp(0x0d, ...lanes); }
+  v128Xor(): this { return this.simdOp(0x51); }
+  i32Load16U(offset = 0): this { this.bytes.push(0x2f, 1, ...uleb(offset)); return this; }
+  f32ConvertI32S(): this { this.bytes.push(0xb2); return this; }
+  f32ReinterpretI32(): this { this.bytes.push(0xbe); return this; }
+  i32ReinterpretF32(): this { this.bytes.push(0xbc); return this; }
+}
+
+/** Byte lanes interleaved with a second vector's: low (0-7) or high (8-15) halves (punpck*bw). */
+const BYTES_LOW = [0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23];
+const BYTES_HIGH = BYTES_LOW.map((l) => l + 8);
+/** 16-bit lanes interleaved with a second vector's: low (0-3) or high (4-7) halves (punpck*wd). */
+const WORDS_LOW = [0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23];
+const WORDS_HIGH = WORDS_LOW.map((l) => l + 8);
+
+/**
+ * sum += (the 16 unsigned bytes u of local q, each as the float32 u - bias) . x[xOffset ..], four
+ * lanes at a time in order (values 0-3, 4-7, 8-11, 12-15) as madd after sign extension adds them.
+ * The bytes are interleaved with zeros and then with 0x4b00, giving the float32 2^23 + u, minus
+ * 2^23 + bias: exactly u - bias, the value converting the integer gives, in two shuffles (one
+ * instruction each on x86) and a subtraction where sign extension and conversion took more.
+ * `wide` a v128 scratch local.
+ */
+function maddBytes(f: ResidentStoredCode, q: number, wide: number, sum: number, px: number, xOffset: number, bias: number): void {
+  for (const [bytes, base] of [
+    [BYTES_LOW, 0],
+    [BYTES_HIGH, 32],
+  ] as const) {
+    f.localGet(q).v128Const0().shuffle(bytes).localSet(wide);
+    for (const [words, off] of [
+      [WORDS_LOW, 0],
+      [WORDS_HIGH, 16],
+    ] as const) {
+      f.localGet(wide)
+        .i32x4Const(0x4b004b00)
+        .shuffle(words)
+        .f32x4Const(2 ** 23 + bias)
+        .f32x4Sub();
+      f.localGet(px)
+        .v128Load(xOffset + base + off)
+        .f32x4Mul()
+        .localGet(sum)
+        .f32x4Add()
+        .localSet(sum);
+    }
+  }
 }
 
 /**
- * Pushes the float16 at local `addr` + offset as float32 in all four lanes (`v` a v128 scratch
- * local), exactly as the JS decoder gives it: normals by rebasing the exponent with an integer
- * add, subnormals as their 10-bit integer times 2^-24, infinities and NaNs kept, the sign moved up
- * 16. No float operation sees a float32 subnormal: on x86 each one costs a microcode assist, and
- * small models' block scales are often float16 subnormals (a Q6_K d of 2.5e-5, say).
+ * Pushes the float16 at local `addr` + offset as float32 bits (i32), exactly as the JS decoder
+ * gives it: normals by rebasing the exponent with an integer add; zero and subnormals (exponent 0)
+ * as their 10-bit integer times 2^-24, infinities and NaNs (exponent all ones) kept, both on a
+ * branch ((h + 0x400) & 0x7800 is 0) that real blocks do not take; the sign moved up 16. Integer
+ * instructions (ports the SIMD loops leave idle) and no vector constants to keep in registers. No
+ * float operation sees a float32 subnormal: on x86 each one costs a microcode assist, and small
+ * models' block scales are often float16 subnormals (a Q6_K d of 2.5e-5, say). `h` and `bits`
+ * i32 scratch locals.
  */
-function halfSplat(f: ResidentStoredCode, addr: number, offset: number, v: number): void {
-  f.localGet(addr).load16Splat(offset).i32x4Const(0xffff).v128And().localSet(v);
-  // infinity or NaN (exponent all ones): the exponent all ones, the mantissa moved up 13
-  f.localGet(v).i32x4Const(0x7fff).v128And().i32Const(13).i32x4Shl().i32x4Const(0x7f800000).v128Or();
-  // subnormal or zero (exponent 0): the magnitude bits as an integer, times 2^-24
-  f.localGet(v)
-    .i32x4Const(0x7fff)
-    .v128And()
-    .f32x4ConvertI32x4S()
-    .f32x4Const(2 ** -24)
-    .f32x4Mul();
-  // normal: magnitude bits moved up 13, exponent rebased from 15 to 127
-  f.localGet(v)
-    .i32x4Const(0x7fff)
-    .v128And()
-    .i32Const(13)
-    .i32x4Shl()
-    .i32x4Const(112 << 23)
-    .i32x4Add();
-  // (bitselect takes its first operand where the mask is set)
-  f.localGet(v).i32x4Const(0x7c00).v128And().v128Const0().i32x4Eq().v128Bitselect();
-  f.localGet(v).i32x4Const(0x7c00).v128And().i32x4Const(0x7c00).i32x4Eq().v128Bitselect();
-  f.localGet(v).i32x4Const(0x8000).v128And().i32Const(16).i32x4Shl().v128Or();
+function halfBits(f: ResidentStoredCode, addr: number, offset: number, h: number, bits: number): void {
+  f.localGet(addr).i32Load16U(offset).localTee(h).i32Const(0x7fff).i32And().i32Const(13).i32Shl();
+  f.i32Const(112 << 23)
+    .i32Add()
+    .localSet(bits);
+  f.localGet(h).i32Const(0x400).i32Add().i32Const(0x7800).i32And().i32Eqz().if();
+  f.localGet(h).i32Const(0x7c00).i32And().i32Eqz().if();
+  f.localGet(h)
+    .i32Const(0x7fff)
+    .i32And()
+    .f32ConvertI32S()
+    .f32Const(2 ** -24)
+    .f32Mul()
+    .i32ReinterpretF32()
+    .localSet(bits);
+  f.else();
+  f.localGet(h).i32Const(0x7fff).i32And().i32Const(13).i32Shl().i32Const(0x7f800000).i32Or().localSet(bits);
+  f.end().end();
+  f.localGet(bits).localGet(h).i32Const(0x8000).i32And().i32Const(16).i32Shl().i32Or();
 }
 
 /** Parameter positions shared by every function. */
 const [W, X, Y, N, NB, LDW, M, LDX, LDY] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
 const PARAMS: ValType[] = [i32, i32, i32, i32, i32, i32, i32, i32, i32];
 
+/** Hands out a function's locals after its parameters, and lists their types for the FuncDef. */
+class Locals {
+  readonly types: ValType[] = [];
+  constructor(private readonly first: number) {}
+  add(type: ValType): number {
+    this.types.push(type);
+    return this.first + this.types.length - 1;
+  }
+  many(type: ValType, count: number): number[] {
+    return Array.from({ length: count }, () => this.add(type));
+  }
+}
+
+/** Locals of the loops around a row's dot product. */
+interface RowLocals {
+  /** the row's running sum (v128), its read position in the weight row and in the activation row */
+  readonly acc: number;
+  readonly pw: number;
+  readonly px: number;
+  /** the activation row, the output for it, a counter */
+  readonly xi: number;
+  readonly yi: number;
+  readonly i: number;
+}
+
+function rowLocals(l: Locals): RowLocals {
+  return { acc: l.add(v128), pw: l.add(i32), px: l.add(i32), xi: l.add(i32), yi: l.add(i32), i: l.add(i32) };
+}
+
 /**
  * The two outer loops (weight rows, then activation rows) around `dot`, which leaves the row's
  * sum in the v128 local `acc`, reading from locals pw (the weight row) and px (the activation
- * row); stored as (l0 + l1) + (l2 + l3) like the staged kernels.
+ * row); stored as (l0 + l1) + (l2 + l3) like the staged kernels. (Taking two or four weight rows
+ * at once, each with its own sum, sharing the activation loads, was slower here: the same or up
+ * to 2x slower on GPT-2's shapes, most on the 50257-row head streamed from memory.)
  */
-function rowsLoop(
-  f: ResidentStoredCode,
-  l: { acc: number; pw: number; px: number; xi: number; yi: number; i: number },
-  dot: () => void,
-): void {
+function rowsLoop(f: ResidentStoredCode, l: RowLocals, dot: () => void): void {
   f.block().localGet(N).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0).localGet(M).i32Eqz().brIf(0);
   f.loop(); // weight rows
   f.localGet(X).localSet(l.xi).localGet(Y).localSet(l.yi).localGet(M).localSet(l.i);
@@ -92,60 +164,65 @@ function rowsLoop(
   f.end().end();
 }
 
+/**
+ * Q8_0 / Q4_0: a block's 32 values go to its sum in the order the staged kernel's do (four lanes
+ * at a time, values 0-3 first), made float32 by maddBytes: Q4_0's nibbles are 8 over the value,
+ * Q8_0's int8 get 128 added (their top bit flipped) to be bytes 0..255. The block's float16 scale
+ * is decoded by halfBits.
+ */
 function gemvBlocks(kind: "q8_0" | "q4_0"): FuncDef {
-  const [acc, blk, pw, px, b, t, lo, hi, hv, xi, yi, i] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
+  const L = new Locals(PARAMS.length);
+  const l = rowLocals(L);
+  const { pw, px } = l;
+  const [blk, t, u] = L.many(v128, 3);
+  const [b, h, bits] = L.many(i32, 3);
   const blockBytes = kind === "q8_0" ? 34 : 18;
   const f = new ResidentStoredCode();
-  rowsLoop(f, { acc, pw, px, xi, yi, i }, () => {
+  rowsLoop(f, l, () => {
     f.localGet(NB).localSet(b);
     f.loop(); // blocks
     f.v128Const0().localSet(blk);
     if (kind === "q8_0") {
-      for (let g = 0; g < 4; g++) {
+      for (const half of [0, 1]) {
         f.localGet(pw)
-          .load8x8S(2 + 8 * g)
-          .localTee(t)
-          .i32x4ExtendLowI16x8S();
-        madd(f, blk, px, 32 * g);
-        f.localGet(t).i32x4ExtendHighI16x8S();
-        madd(f, blk, px, 32 * g + 16);
+          .loadAny(2 + 16 * half)
+          .constBytes(0x80)
+          .v128Xor()
+          .localSet(u);
+        maddBytes(f, u, t, blk, px, 64 * half, 128);
       }
     } else {
-      f.localGet(pw).loadAny(2).localTee(t).constBytes(0x0f).v128And().constBytes(8).i8x16Sub().localSet(lo);
-      f.localGet(t).i32Const(4).i8x16ShrU().constBytes(8).i8x16Sub().localSet(hi);
-      for (const [half, base] of [
-        [lo, 0],
-        [hi, 64],
-      ] as const) {
-        f.localGet(half).i16x8ExtendLowI8x16S().localTee(t).i32x4ExtendLowI16x8S();
-        madd(f, blk, px, base);
-        f.localGet(t).i32x4ExtendHighI16x8S();
-        madd(f, blk, px, base + 16);
-        f.localGet(half).i16x8ExtendHighI8x16S().localTee(t).i32x4ExtendLowI16x8S();
-        madd(f, blk, px, base + 32);
-        f.localGet(t).i32x4ExtendHighI16x8S();
-        madd(f, blk, px, base + 48);
-      }
+      f.localGet(pw).loadAny(2).localTee(t).constBytes(0x0f).v128And().localSet(u);
+      maddBytes(f, u, t, blk, px, 0, 8);
+      f.localGet(pw).loadAny(2).i32Const(4).i16x8ShrU().constBytes(0x0f).v128And().localSet(u);
+      maddBytes(f, u, t, blk, px, 64, 8);
     }
     // acc += block sum * the block's float16 scale (its first two bytes)
     f.localGet(blk);
-    halfSplat(f, pw, 0, hv);
-    f.f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
+    halfBits(f, pw, 0, h, bits);
+    f.f32ReinterpretI32().f32x4Splat();
+    f.f32x4Mul().localGet(l.acc).f32x4Add().localSet(l.acc);
     f.localGet(pw).i32Const(blockBytes).i32Add().localSet(pw);
     f.localGet(px).i32Const(128).i32Add().localSet(px);
     f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
     f.end();
   });
-  return { name: `gemv_${kind}`, params: PARAMS, locals: [v128, v128, i32, i32, i32, v128, v128, v128, v128, i32, i32, i32], body: f };
+  return { name: `gemv_${kind}`, params: PARAMS, locals: L.types, body: f };
 }
 
 function gemvHalf(kind: "f16" | "bf16"): FuncDef {
-  const [acc, pw, px, j, xi, yi, i, rest] = [9, 10, 11, 12, 13, 14, 15, 16];
+  const L = new Locals(PARAMS.length);
+  const l = rowLocals(L);
+  const [j, rest] = L.many(i32, 2);
+  // four sums a row, one per group of an unrolled iteration: one chain of additions was the bound
+  // (the half->float decode is a few operations only); a row's sum is ((s0 + s1) + (s2 + s3)),
+  // then the rest of the groups added to it one at a time, as the staged kernel's (dot_f16)
+  const sums = [l.acc, ...L.many(v128, 3)];
   const f = new ResidentStoredCode();
-  /** acc += the four halves at pw + 8 g, as float32, times x at px + 16 g. */
-  const group = (g: number): void => {
+  /** sum += the four halves at pw + 8 g, as float32, times x at px + 16 g. */
+  const group = (g: number, sum: number): void => {
     if (kind === "bf16") {
-      f.localGet(pw)
+      f.localGet(l.pw)
         .load16x4U(8 * g)
         .i32Const(16)
         .i32x4Shl();
@@ -153,7 +230,7 @@ function gemvHalf(kind: "f16" | "bf16"): FuncDef {
       // float16 sign-extended to 32 bits, moved up 13: exponent and mantissa land where float32's
       // do (rebased by 2^-112), the sign at bit 31 and its copies at bits 28-30, cleared; then
       // times 2^112: the value, sign included (the JS decoder's for all but infinity and NaN)
-      f.localGet(pw)
+      f.localGet(l.pw)
         .load16x4S(8 * g)
         .i32Const(13)
         .i32x4Shl()
@@ -162,47 +239,60 @@ function gemvHalf(kind: "f16" | "bf16"): FuncDef {
         .f32x4Const(2 ** 112)
         .f32x4Mul();
     }
-    f.localGet(px)
+    f.localGet(l.px)
       .v128Load(16 * g)
       .f32x4Mul()
-      .localGet(acc)
+      .localGet(sum)
       .f32x4Add()
-      .localSet(acc);
+      .localSet(sum);
   };
-  rowsLoop(f, { acc, pw, px, xi, yi, i }, () => {
-    // four groups of four an iteration, then the rest one at a time: the same sums in the same order
+  const advance = (halves: number): void => {
+    f.localGet(l.pw)
+      .i32Const(2 * halves)
+      .i32Add()
+      .localSet(l.pw);
+    f.localGet(l.px)
+      .i32Const(4 * halves)
+      .i32Add()
+      .localSet(l.px);
+  };
+  rowsLoop(f, l, () => {
     f.localGet(NB).i32Const(3).i32And().localSet(rest);
     f.localGet(NB).i32Const(2).i32ShrU().localSet(j);
+    for (const sum of sums.slice(1)) f.v128Const0().localSet(sum);
     f.block().localGet(j).i32Eqz().brIf(0);
     f.loop();
-    for (let g = 0; g < 4; g++) group(g);
-    f.localGet(pw).i32Const(32).i32Add().localSet(pw);
-    f.localGet(px).i32Const(64).i32Add().localSet(px);
+    for (let g = 0; g < 4; g++) group(g, sums[g]!);
+    advance(16);
     f.localGet(j).i32Const(1).i32Sub().localTee(j).brIf(0);
     f.end().end();
+    f.localGet(sums[0]!).localGet(sums[1]!).f32x4Add();
+    f.localGet(sums[2]!).localGet(sums[3]!).f32x4Add();
+    f.f32x4Add().localSet(sums[0]!);
     f.block().localGet(rest).i32Eqz().brIf(0);
     f.loop();
-    group(0);
-    f.localGet(pw).i32Const(8).i32Add().localSet(pw);
-    f.localGet(px).i32Const(16).i32Add().localSet(px);
+    group(0, sums[0]!);
+    advance(4);
     f.localGet(rest).i32Const(1).i32Sub().localTee(rest).brIf(0);
     f.end().end();
   });
-  return { name: `gemv_${kind}`, params: PARAMS, locals: [v128, i32, i32, i32, i32, i32, i32, i32], body: f };
+  return { name: `gemv_${kind}`, params: PARAMS, locals: L.types, body: f };
 }
 
 function gemvQ6K(): FuncDef {
   // one parameter more than the others: 64 bytes of scratch for a super-block's scales
   const S = 9;
-  const [acc, pw, px, b, ql, ql2, qh, q, t, sub, d, hv, xi, yi, i] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24];
+  const [acc, pw, px, b, , , , q, t, sub, d, , xi, yi, i, g, h2, si, pxs] = [
+    10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28,
+  ];
   const f = new ResidentStoredCode();
   rowsLoop(f, { acc, pw, px, xi, yi, i }, () => {
     f.localGet(NB).localSet(b);
     f.loop(); // super-blocks of 256: 128 bytes of low nibbles, 64 of high bit pairs, 16 int8 scales, f16 d
     // d * each sub-block's int8 scale, 16 float32 in four vectors: one float32 rounding each, as
     // the staged kernel's scales
-    halfSplat(f, pw, 208, hv);
-    f.localSet(d);
+    halfBits(f, pw, 208, g, h2);
+    f.f32ReinterpretI32().f32x4Splat().localSet(d);
     f.localGet(pw).loadAny(192).localSet(q);
     // (kept in scratch memory, not locals: the loop below needs every register it can get)
     for (let j = 0; j < 4; j++) {
@@ -216,43 +306,44 @@ function gemvQ6K(): FuncDef {
         .localGet(t)
         .v128Store(16 * j);
     }
-    for (let h = 0; h < 2; h++) {
-      for (let lhalf = 0; lhalf < 2; lhalf++) {
-        const l = 16 * lhalf;
-        f.localGet(pw)
-          .loadAny(64 * h + l)
-          .localSet(ql);
-        f.localGet(pw)
-          .loadAny(64 * h + 32 + l)
-          .localSet(ql2);
-        f.localGet(pw)
-          .loadAny(128 + 32 * h + l)
-          .localSet(qh);
-        for (let k = 0; k < 4; k++) {
-          f.q6kGroup(k, ql, ql2, qh);
-          f.constBytes(32).i8x16Sub().localSet(q);
-          const subIndex = 8 * h + 2 * k + lhalf;
-          const xOffset = 64 * subIndex;
-          f.v128Const0().localSet(sub);
-          f.localGet(q).i16x8ExtendLowI8x16S().localTee(t).i32x4ExtendLowI16x8S();
-          madd(f, sub, px, xOffset);
-          f.localGet(t).i32x4ExtendHighI16x8S();
-          madd(f, sub, px, xOffset + 16);
-          f.localGet(q).i16x8ExtendHighI8x16S().localTee(t).i32x4ExtendLowI16x8S();
-          madd(f, sub, px, xOffset + 32);
-          f.localGet(t).i32x4ExtendHighI16x8S();
-          madd(f, sub, px, xOffset + 48);
-          // acc += sub * the sub-block's scale
-          f.localGet(sub)
-            .localGet(S)
-            .v128Load32Splat(4 * subIndex)
-            .f32x4Mul()
-            .localGet(acc)
-            .f32x4Add()
-            .localSet(acc);
-        }
-      }
-    }
+    // The 16 groups of 16 values in the unpacking order of the other Q6_K kernels (halves h,
+    // 16-byte halves l, groups k: sub-block 8 h + 2 k + l), one a loop iteration: unrolled, V8
+    // loaded all 64 activation vectors first and spilled them, with the decoding constants. The
+    // group is decoded with 16-bit shifts by k's counts (the bits they carry across bytes masked
+    // off): low nibbles (ql or ql2 >> 4 (k >> 1)) & 15 | ((qh >> 2 k) & 3) << 4, the values of
+    // q6kGroup(k).
+    f.i32Const(0).localSet(g);
+    f.loop();
+    // h = g >> 3, l = (g >> 2) & 1, k = g & 3: low nibbles at 64 h + 16 l + 32 (k & 1), shifted
+    // by 4 (k >> 1); high bits at 128 + 32 h + 16 l, shifted by 2 k
+    f.localGet(pw).localGet(g).i32Const(8).i32And().i32Const(3).i32Shl().i32Add();
+    f.localGet(g).i32Const(4).i32And().i32Const(2).i32Shl().i32Add();
+    f.localGet(g).i32Const(1).i32And().i32Const(5).i32Shl().i32Add();
+    f.loadAny().localGet(g).i32Const(2).i32And().i32Const(1).i32Shl().i16x8ShrU().constBytes(0x0f).v128And();
+    f.localGet(pw).localGet(g).i32Const(12).i32And().i32Const(2).i32Shl().i32Add();
+    f.loadAny(128).localGet(g).i32Const(3).i32And().i32Const(1).i32Shl().i16x8ShrU().constBytes(0x03).v128And();
+    f.i32Const(4).i16x8Shl().v128Or().localSet(q); // 0..63, the value plus 32
+    // sub-block 8 h + 2 k + l: its 16 activations and its scale; sub += (q - 32) x
+    f.localGet(g).i32Const(8).i32And();
+    f.localGet(g).i32Const(3).i32And().i32Const(1).i32Shl().i32Add();
+    f.localGet(g).i32Const(2).i32ShrU().i32Const(1).i32And().i32Add().localSet(si);
+    f.localGet(px).localGet(si).i32Const(6).i32Shl().i32Add().localSet(pxs);
+    f.v128Const0().localSet(sub);
+    maddBytes(f, q, t, sub, pxs, 0, 32);
+    // acc += sub * the sub-block's scale
+    f.localGet(sub)
+      .localGet(S)
+      .localGet(si)
+      .i32Const(2)
+      .i32Shl()
+      .i32Add()
+      .v128Load32Splat()
+      .f32x4Mul()
+      .localGet(acc)
+      .f32x4Add()
+      .localSet(acc);
+    f.localGet(g).i32Const(1).i32Add().localTee(g).i32Const(16).i32LtU().brIf(0);
+    f.end();
     f.localGet(pw).i32Const(210).i32Add().localSet(pw);
     f.localGet(px).i32Const(1024).i32Add().localSet(px);
     f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
@@ -261,7 +352,7 @@ function gemvQ6K(): FuncDef {
   return {
     name: "gemv_q6_k",
     params: [...PARAMS, i32],
-    locals: [v128, i32, i32, i32, v128, v128, v128, v128, v128, v128, v128, v128, i32, i32, i32],
+    locals: [v128, i32, i32, i32, v128, v128, v128, v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32],
     body: f,
   };
 }
@@ -275,15 +366,20 @@ function gemvQ6K(): FuncDef {
  */
 function gemvQ4K(): FuncDef {
   const S = 9;
-  const [acc, pw, px, b, u, t, dv, mv, hv, xi, yi, i, d, dmin] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23];
+  const [acc, pw, px, b, u, t, dv, mv, , xi, yi, i, d, dmin, h, bits] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25];
+  const [g, k, sk, pxs, a1, a2, a3] = [26, 27, 28, 29, 30, 31, 32];
+  // four running sums, one per four values of each 16 (a single chain of additions was the bound;
+  // Q4_K has no other kernel whose bits these must match), added as (s0 + s1) + (s2 + s3)
+  const sums = [acc, a1, a2, a3];
   const f = new ResidentStoredCode();
   rowsLoop(f, { acc, pw, px, xi, yi, i }, () => {
+    for (const sum of sums.slice(1)) f.v128Const0().localSet(sum);
     f.localGet(NB).localSet(b);
     f.loop(); // super-blocks
-    halfSplat(f, pw, 0, hv);
-    f.f32x4ExtractLane(0).localSet(d);
-    halfSplat(f, pw, 2, hv);
-    f.f32x4ExtractLane(0).localSet(dmin);
+    halfBits(f, pw, 0, h, bits);
+    f.f32ReinterpretI32().localSet(d);
+    halfBits(f, pw, 2, h, bits);
+    f.f32ReinterpretI32().localSet(dmin);
     const byte = (o: number) => f.localGet(pw).i32Load8U(4 + o);
     for (let j = 0; j < 8; j++) {
       // get_scale_min_k4(j): 6-bit scale and min
@@ -320,52 +416,57 @@ function gemvQ4K(): FuncDef {
         .f32Mul()
         .f32Store(32 + 4 * j);
     }
-    for (let pair = 0; pair < 4; pair++) {
-      for (let half = 0; half < 2; half++) {
-        // 16 bytes: their low nibbles are values 16 * half .. of sub-block 2 * pair, high ones of 2 * pair + 1
-        for (const high of [false, true]) {
-          const k = 2 * pair + (high ? 1 : 0);
-          f.localGet(S)
-            .v128Load32Splat(4 * k)
-            .localSet(dv);
-          f.localGet(S)
-            .v128Load32Splat(32 + 4 * k)
-            .localSet(mv);
-          f.localGet(pw).loadAny(16 + 32 * pair + 16 * half);
-          if (high) f.i32Const(4).i8x16ShrU();
-          else f.constBytes(0x0f).v128And();
-          f.localSet(u);
-          const xOffset = 128 * k + 64 * half;
-          const quarter = (lane: number): void => {
-            // value = q * (d * scale) - dmin * min; acc += value * x
-            f.f32x4ConvertI32x4S().localGet(dv).f32x4Mul().localGet(mv).f32x4Sub();
-            f.localGet(px)
-              .v128Load(xOffset + 16 * lane)
-              .f32x4Mul()
-              .localGet(acc)
-              .f32x4Add()
-              .localSet(acc);
-          };
-          f.localGet(u).i16x8ExtendLowI8x16S().localTee(t).i32x4ExtendLowI16x8S();
-          quarter(0);
-          f.localGet(t).i32x4ExtendHighI16x8S();
-          quarter(1);
-          f.localGet(u).i16x8ExtendHighI8x16S().localTee(t).i32x4ExtendLowI16x8S();
-          quarter(2);
-          f.localGet(t).i32x4ExtendHighI16x8S();
-          quarter(3);
-        }
+    // 16 values a loop iteration g (unrolled, V8 loaded all the activation vectors first and
+    // spilled them): pair = g >> 2, half = (g >> 1) & 1, high = g & 1; the 16 bytes at
+    // 16 + 32 pair + 16 half, their low nibbles (high 0) or high ones (high 1) the values
+    // 16 half .. of sub-block k = 2 pair + high, whose activations start at 128 k + 64 half
+    f.i32Const(0).localSet(g);
+    f.loop();
+    f.localGet(pw).localGet(g).i32Const(14).i32And().i32Const(3).i32Shl().i32Add();
+    f.loadAny(16).localGet(g).i32Const(1).i32And().i32Const(2).i32Shl().i16x8ShrU().constBytes(0x0f).v128And().localSet(u);
+    // k = 2 (g >> 2) + (g & 1)
+    f.localGet(g).i32Const(2).i32ShrU().i32Const(1).i32Shl().localGet(g).i32Const(1).i32And().i32Add().localSet(k);
+    f.localGet(S).localGet(k).i32Const(2).i32Shl().i32Add().localTee(sk).v128Load32Splat().localSet(dv);
+    f.localGet(sk).v128Load32Splat(32).localSet(mv);
+    f.localGet(px).localGet(k).i32Const(7).i32Shl().i32Add();
+    f.localGet(g).i32Const(2).i32And().i32Const(5).i32Shl().i32Add().localSet(pxs);
+    // value = q * (d * scale) - dmin * min (q made float32 as maddBytes does); sum += value * x
+    for (const [bytes, base] of [
+      [BYTES_LOW, 0],
+      [BYTES_HIGH, 32],
+    ] as const) {
+      f.localGet(u).v128Const0().shuffle(bytes).localSet(t);
+      for (const [words, off] of [
+        [WORDS_LOW, 0],
+        [WORDS_HIGH, 16],
+      ] as const) {
+        const sum = sums[(base + off) / 16]!;
+        f.localGet(t)
+          .i32x4Const(0x4b004b00)
+          .shuffle(words)
+          .f32x4Const(2 ** 23)
+          .f32x4Sub();
+        f.localGet(dv).f32x4Mul().localGet(mv).f32x4Sub();
+        f.localGet(pxs)
+          .v128Load(base + off)
+          .f32x4Mul()
+          .localGet(sum)
+          .f32x4Add()
+          .localSet(sum);
       }
     }
+    f.localGet(g).i32Const(1).i32Add().localTee(g).i32Const(16).i32LtU().brIf(0);
+    f.end();
     f.localGet(pw).i32Const(144).i32Add().localSet(pw);
     f.localGet(px).i32Const(1024).i32Add().localSet(px);
     f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
     f.end();
+    f.localGet(acc).localGet(a1).f32x4Add().localGet(a2).localGet(a3).f32x4Add().f32x4Add().localSet(acc);
   });
   return {
     name: "gemv_q4_k",
     params: [...PARAMS, i32],
-    locals: [v128, i32, i32, i32, v128, v128, v128, v128, v128, i32, i32, i32, f32, f32],
+    locals: [v128, i32, i32, i32, v128, v128, v128, v128, v128, i32, i32, i32, f32, f32, i32, i32, i32, i32, i32, i32, v128, v128, v128],
     body: f,
   };
 }
