@@ -53,7 +53,7 @@ export function residentMatmul(
     if (sbk === 1) {
       // B = W^T with W [N, K] rows contiguous (x @ W^T): one dot product per output
       const ldw = sbn * 4;
-      const parts = splitRange(N, rt.partsFor(N * K, Math.ceil(N / LINE)), LINE);
+      const parts = splitRange(N, rt.partsForMatvec(N * K, Math.ceil(N / LINE)), LINE);
       rt.call(
         DOT_ROWS,
         home,
@@ -62,7 +62,7 @@ export function residentMatmul(
     } else if (sbn === 1) {
       // B = W [K, N] rows contiguous (x @ W): rows of W added into y
       const ldw = sbk * 4;
-      const parts = splitRange(N, rt.partsFor(N * K, Math.ceil(N / LINE)), LINE);
+      const parts = splitRange(N, rt.partsForMatvec(N * K, Math.ceil(N / LINE)), LINE);
       rt.call(
         AXPY_ROWS,
         home,

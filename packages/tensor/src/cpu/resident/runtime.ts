@@ -31,6 +31,8 @@ const stopWhenCollected = Registry ? new Registry<() => void>((stop) => stop()) 
  * GPT-2-small's decoding products are 0.6M-2.4M, its head 39M, a TinyLlama layer's 4M-12M.
  */
 const LAGGING_WORK = 1 << 24;
+/** Multiply-adds a matrix-vector product gives each thread at least (see partsForMatvec): 16 MB of float32 weight. */
+const MATVEC_WORK_PER_PART = 4 * 2 ** 20;
 
 export const residentStats = { calls: new Map<string, number>(), workerParts: 0, fallbacks: new Map<string, number>() };
 
@@ -120,6 +122,20 @@ export class CpuRuntime {
     // when the workers keep up again. minWorkPerThread 0 (tests) always splits.
     if (this.minWorkPerThread > 0 && work < LAGGING_WORK && this.pool?.lagging && ++this.lagProbe % 16 !== 0) return 1;
     return Math.max(1, Math.min(this.threads, units, Math.floor(work / this.minWorkPerThread)));
+  }
+
+  /**
+   * partsFor for a matrix-vector product (a few rows times a weight: decoding), which reads its
+   * weight once and is bound by memory: each part gets at least MATVEC_WORK_PER_PART
+   * multiply-adds. Splitting a GPT-2-small layer's 0.6-2.4M across two threads decoded slower
+   * than one thread on a 2-vCPU machine (22-28 against 39-41 tok/s: the vCPUs read memory no
+   * faster together, and a polling worker competes with the engine's own background threads);
+   * with only its 39M-multiply-add head split, two threads decoded at 36-39 against one's 32-35.
+   * minWorkPerThread 0 (tests) still splits everything.
+   */
+  partsForMatvec(work: number, units: number): number {
+    if (this.minWorkPerThread === 0) return this.partsFor(work, units);
+    return Math.max(1, Math.min(this.partsFor(work, units), Math.floor(work / MATVEC_WORK_PER_PART)));
   }
 
   /** Starts the worker threads now and resolves once they are running (see CpuBackend.ready). */
