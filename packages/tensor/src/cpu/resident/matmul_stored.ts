@@ -51,7 +51,7 @@ export function residentMatmulStored(rows: number, N: number, K: number, A: Floa
     const x = ops.input(A, 0, rows * K);
     const result = x === null ? null : ops.result(rows * N);
     if (x === null || result === null) return null;
-    const parts = splitRange(N, rt.partsForMatvec(rows * N * K, Math.ceil(N / LINE)), LINE);
+    const parts = splitRange(N, rt.partsFor(rows * N * K, Math.ceil(N / LINE)), LINE);
     // Q6_K, Q4_K: 16 floats of scratch a part, for a super-block's scales
     const scales = superBlocks ? ops.scratch(16 * parts.length) : null;
     if (superBlocks && scales === null) return null;

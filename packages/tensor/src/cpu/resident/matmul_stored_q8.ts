@@ -48,7 +48,7 @@ export function residentMatmulStoredQ8(rows: number, N: number, K: number, A: Fl
     const result = q === null ? null : ops.result(rows * N);
     if (x === null || q === null || result === null) return null;
     rt.call(spec.quantize, home, [[x, q.byteOffset, rows, nb, K * 4, ldq]]);
-    const parts = splitRange(N, rt.partsForMatvec(rows * N * K, Math.ceil(N / LINE)), LINE);
+    const parts = splitRange(N, rt.partsFor(rows * N * K, Math.ceil(N / LINE)), LINE);
     rt.call(
       spec.gemv,
       home,

@@ -125,9 +125,11 @@ export class CpuRuntime {
   }
 
   /**
-   * partsFor for a matrix-vector product (a few rows times a weight: decoding), which reads its
-   * weight once and is bound by memory: each part gets at least MATVEC_WORK_PER_PART
-   * multiply-adds. Splitting a GPT-2-small layer's 0.6-2.4M across two threads decoded slower
+   * partsFor for a float32 matrix-vector product (one row times a weight: decoding), which reads
+   * its weight once and is bound by memory: each part gets at least MATVEC_WORK_PER_PART
+   * multiply-adds. (The stored-weight GEMVs decode halves or blocks as they read, bound by their
+   * instructions, so they split as other kernels do: two threads decode a float16 GPT-2-small at
+   * 43.7 tok/s, at 33.0 with this rule.) Splitting a GPT-2-small layer's 0.6-2.4M across two threads decoded slower
    * than one thread on a 2-vCPU machine (22-28 against 39-41 tok/s: the vCPUs read memory no
    * faster together, and a polling worker competes with the engine's own background threads);
    * with only its 39M-multiply-add head split, two threads decoded at 36-39 against one's 32-35.
