@@ -48,53 +48,8 @@ export function residentAttention(
   const out = result.array;
   let ok = false;
   try {
-    const desc = ops.scratch(DESC.length);
+    const desc = descriptor(ops, { q, k, v, mask, bias }, { H, Hkv, T, S, D }, scale, result.addr);
     if (desc === null) return null;
-    const words = new Int32Array(desc.buffer, desc.byteOffset, DESC.length);
-    const at = new Map<StridedView, number>();
-    for (const x of [q, k, v, mask, bias]) {
-      if (x === null) continue;
-      const a = ops.view(x);
-      if (a === null) return null;
-      at.set(x, a);
-    }
-    const addr = (x: StridedView | null): number => (x ? at.get(x)! : 0);
-    const st = (x: StridedView | null, i: number, bytes: number): number => (x ? x.strides[i]! * bytes : 0);
-    const values: Record<(typeof DESC)[number], number> = {
-      q: addr(q),
-      qb: st(q, 0, 4),
-      qh: st(q, 1, 4),
-      qt: st(q, 2, 4),
-      k: addr(k),
-      kb: st(k, 0, 4),
-      kh: st(k, 1, 4),
-      ks: st(k, 2, 4),
-      v: addr(v),
-      vb: st(v, 0, 4),
-      vh: st(v, 1, 4),
-      vs: st(v, 2, 4),
-      out: result.addr,
-      mask: addr(mask),
-      mb: st(mask, 0, 1),
-      mh: st(mask, 1, 1),
-      mt: st(mask, 2, 1),
-      ms: st(mask, 3, 1),
-      bias: addr(bias),
-      bb: st(bias, 0, 4),
-      bh: st(bias, 1, 4),
-      bt: st(bias, 2, 4),
-      bs: st(bias, 3, 4),
-      H,
-      G: H / Hkv,
-      T,
-      S,
-      D,
-      scale: 0,
-    };
-    DESC.forEach((name, i) => {
-      words[i] = values[name];
-    });
-    desc[DESC.indexOf("scale")] = scale;
     const rows = B * H * T;
     const parts = splitRange(rows, partsFor(rt, rows, S, D), 1);
     const args: number[][] = [];
@@ -179,60 +134,13 @@ function runBlocks(
     for (const r of results) if (r !== null) made.push(r.array);
     if (made.length < sizes.length) return null;
     const addrOf = (i: number): number => (g ? results[i]!.addr : 0);
-    const desc = ops.scratch(GRAD_DESC.length);
-    if (desc === null) return null;
-    const words = new Int32Array(desc.buffer, desc.byteOffset, GRAD_DESC.length);
-    const at = new Map<StridedView, number>();
-    for (const x of [q, k, v, g, mask, bias]) {
-      if (x === null) continue;
-      const a = ops.view(x);
-      if (a === null) return null;
-      at.set(x, a);
-    }
-    const addr = (x: StridedView | null): number => (x ? at.get(x)! : 0);
-    const st = (x: StridedView | null, i: number, bytes: number): number => (x ? x.strides[i]! * bytes : 0);
-    const values: Record<(typeof GRAD_DESC)[number], number> = {
-      q: addr(q),
-      qb: st(q, 0, 4),
-      qh: st(q, 1, 4),
-      qt: st(q, 2, 4),
-      k: addr(k),
-      kb: st(k, 0, 4),
-      kh: st(k, 1, 4),
-      ks: st(k, 2, 4),
-      v: addr(v),
-      vb: st(v, 0, 4),
-      vh: st(v, 1, 4),
-      vs: st(v, 2, 4),
-      out: g ? 0 : results[0]!.addr,
-      mask: addr(mask),
-      mb: st(mask, 0, 1),
-      mh: st(mask, 1, 1),
-      mt: st(mask, 2, 1),
-      ms: st(mask, 3, 1),
-      bias: addr(bias),
-      bb: st(bias, 0, 4),
-      bh: st(bias, 1, 4),
-      bt: st(bias, 2, 4),
-      bs: st(bias, 3, 4),
-      H,
-      G: H / Hkv,
-      T,
-      S,
-      D,
-      scale: 0,
-      g: addr(g),
-      gb: st(g, 0, 4),
-      gh: st(g, 1, 4),
-      gt: st(g, 2, 4),
+    const desc = descriptor(ops, { q, k, v, mask, bias }, { H, Hkv, T, S, D }, scale, g ? 0 : results[0]!.addr, {
+      g,
       dq: addrOf(0),
       dk: addrOf(1),
       dv: addrOf(2),
-    };
-    GRAD_DESC.forEach((name, i) => {
-      words[i] = values[name];
     });
-    desc[GRAD_DESC.indexOf("scale")] = scale;
+    if (desc === null) return null;
     const units = g ? B * Hkv : B * H;
     const parts = splitRange(units, rt.partsFor(B * H * T * S * D * (g ? 5 : 2), units), 1);
     const args: number[][] = [];
@@ -248,4 +156,78 @@ function runBlocks(
     ops.done(ok);
     if (!ok) for (const m of made) rt.heap.free(m);
   }
+}
+
+/**
+ * The descriptor the attention kernels read: DESC's fields (operand addresses in `ops`' memory,
+ * copied there when elsewhere, and byte strides; the sizes; the scale; the output), then with
+ * `grad` GRAD_DESC's (g and where dq, dk, dv go), written into scratch. Null when scratch cannot
+ * be had.
+ */
+function descriptor(
+  ops: Operands,
+  x: { q: StridedView; k: StridedView; v: StridedView; mask: StridedView | null; bias: StridedView | null },
+  size: { H: number; Hkv: number; T: number; S: number; D: number },
+  scale: number,
+  out: number,
+  grad?: { g: StridedView | null; dq: number; dk: number; dv: number },
+): Float32Array | null {
+  const names = grad ? GRAD_DESC : DESC;
+  const desc = ops.scratch(names.length);
+  if (desc === null) return null;
+  const at = new Map<StridedView, number>();
+  for (const view of [x.q, x.k, x.v, x.mask, x.bias, grad?.g ?? null]) {
+    if (view === null) continue;
+    const a = ops.view(view);
+    if (a === null) return null;
+    at.set(view, a);
+  }
+  const addr = (view: StridedView | null): number => (view ? at.get(view)! : 0);
+  const st = (view: StridedView | null, i: number, bytes: number): number => (view ? view.strides[i]! * bytes : 0);
+  const { q, k, v, mask, bias } = x;
+  const g = grad?.g ?? null;
+  const values: Record<(typeof GRAD_DESC)[number], number> = {
+    q: addr(q),
+    qb: st(q, 0, 4),
+    qh: st(q, 1, 4),
+    qt: st(q, 2, 4),
+    k: addr(k),
+    kb: st(k, 0, 4),
+    kh: st(k, 1, 4),
+    ks: st(k, 2, 4),
+    v: addr(v),
+    vb: st(v, 0, 4),
+    vh: st(v, 1, 4),
+    vs: st(v, 2, 4),
+    out,
+    mask: addr(mask),
+    mb: st(mask, 0, 1),
+    mh: st(mask, 1, 1),
+    mt: st(mask, 2, 1),
+    ms: st(mask, 3, 1),
+    bias: addr(bias),
+    bb: st(bias, 0, 4),
+    bh: st(bias, 1, 4),
+    bt: st(bias, 2, 4),
+    bs: st(bias, 3, 4),
+    H: size.H,
+    G: size.H / size.Hkv,
+    T: size.T,
+    S: size.S,
+    D: size.D,
+    scale: 0,
+    g: addr(g),
+    gb: st(g, 0, 4),
+    gh: st(g, 1, 4),
+    gt: st(g, 2, 4),
+    dq: grad?.dq ?? 0,
+    dk: grad?.dk ?? 0,
+    dv: grad?.dv ?? 0,
+  };
+  const words = new Int32Array(desc.buffer, desc.byteOffset, names.length);
+  names.forEach((name, i) => {
+    words[i] = values[name];
+  });
+  desc[names.indexOf("scale")] = scale;
+  return desc;
 }
