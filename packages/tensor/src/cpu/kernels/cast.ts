@@ -16,9 +16,8 @@ export function isHalf(dtype: DType): boolean {
  */
 export function toFloat32(view: StridedView, into?: Float32Array): Float32Array {
   const dtype = view.buffer.dtype;
-  if (dtype === "float32" && into === undefined) return contiguousData(view) as Float32Array;
-  if (isQuantized(dtype) || dtype === "float32") {
-    const values = isQuantized(dtype) ? dequantizeView(view) : (contiguousData(view) as Float32Array);
+  if (dtype === "float32" || isQuantized(dtype)) {
+    const values = dtype === "float32" ? (contiguousData(view) as Float32Array) : dequantizeView(view);
     if (into === undefined) return values;
     into.set(values);
     return into;

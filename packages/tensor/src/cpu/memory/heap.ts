@@ -124,13 +124,10 @@ export class WasmHeap {
     return array;
   }
 
-  /**
-   * An array in memory `arena` and no other (a kernel's output, or with `reserved` its scratch,
-   * which may take the memory's reserve: see Arena.reserve), or null.
-   */
-  allocIn(arena: Arena, dtype: DType, size: number, zeroed = false, reserved = false): HostArray | null {
+  /** An array in memory `arena` and no other (a kernel's output), or null. */
+  allocIn(arena: Arena, dtype: DType, size: number, zeroed = false): HostArray | null {
     const bytes = size * BYTES_PER_ELEMENT[dtype];
-    const placed = this.tryIn(arena, Math.max(bytes, 1), reserved);
+    const placed = this.tryIn(arena, Math.max(bytes, 1));
     if (placed === null) return null;
     const array = view(dtype, arena.buffer, placed.block.offset, size);
     if (zeroed && !placed.zero) array.fill(0);
@@ -140,7 +137,8 @@ export class WasmHeap {
   }
 
   /**
-   * Scratch for the length of one kernel call, in memory `arena` (its reserve included), or null.
+   * Scratch for the length of one kernel call, in memory `arena` (its reserve included: see
+   * Arena.reserve), or null.
    * Unlike allocIn it is not tracked (no lookup entry, no finalizer: together ~1.6 us, a good
    * share of a small op), so it must go back through freeScratch before the call returns.
    */
@@ -179,8 +177,8 @@ export class WasmHeap {
     return this.arenas.reduce((n, a) => n + a.usedBytes, 0);
   }
 
-  private tryIn(arena: Arena, bytes: number, reserved = false): { block: Block; zero: boolean } | null {
-    const got = arena.alloc(bytes, reserved);
+  private tryIn(arena: Arena, bytes: number): { block: Block; zero: boolean } | null {
+    const got = arena.alloc(bytes);
     return got && { block: { arena, offset: got.offset, bytes }, zero: got.zero };
   }
 

@@ -1,4 +1,5 @@
 import type { StridedView } from "../../backend.js";
+import type { Arena } from "../memory/arena.js";
 import { GRAD_DESC, scratchFloats } from "../wasm/attention_blocks_module.js";
 import { DESC } from "../wasm/attention_module.js";
 import { kernel } from "./modules.js";
@@ -33,14 +34,10 @@ export function residentAttention(
   if (rt === null) return null;
   const [B, H, T, D] = q.shape as [number, number, number, number];
   const [, Hkv, S] = k.shape as [number, number, number, number];
-  if (D === 0 || S === 0 || B * H * T === 0) return null;
   // many queries a head (prefill, training): the block kernel, whose products hold two rows of
   // the output in registers, after one transpose of k per head
   if (T >= BLOCK_KERNEL_QUERIES) return runBlocks(q, k, v, mask, bias, scale, null, data)?.[0] ?? null;
-  for (const x of [q, k, v]) if (x.strides[3] !== 1 && D > 1) return null;
-  for (const x of [q, k, v, mask, bias]) if (x?.strides.some((st) => st < 0)) return null;
-  // k's memory (a model spread over several: operands elsewhere are copied there)
-  const home = rt.heap.locate(data(k));
+  const home = kernelHome(rt, q, k, v, null, mask, bias, data);
   if (home === null) return null;
   const ops = new Operands(rt.heap, home);
   const result = ops.result(B * H * T * D);
@@ -65,6 +62,28 @@ export function residentAttention(
     ops.done(ok);
     if (!ok) rt.heap.free(out);
   }
+}
+
+/**
+ * The memory the attention kernels work in, k's (a model spread over several: operands elsewhere
+ * are copied there), where the operands suit them: nothing empty, q, k, v (and g) contiguous
+ * along D, no negative strides. Null otherwise: the caller runs its own.
+ */
+function kernelHome(
+  rt: CpuRuntime,
+  q: StridedView,
+  k: StridedView,
+  v: StridedView,
+  g: StridedView | null,
+  mask: StridedView | null,
+  bias: StridedView | null,
+  data: (view: StridedView) => Float32Array | Uint8Array,
+): Arena | null {
+  const [B, H, T, D] = q.shape as [number, number, number, number];
+  if (D === 0 || k.shape[2] === 0 || B * H * T === 0) return null;
+  for (const x of [q, k, v, g]) if (x && x.strides[3] !== 1 && D > 1) return null;
+  for (const x of [q, k, v, g, mask, bias]) if (x?.strides.some((st) => st < 0)) return null;
+  return rt.heap.locate(data(k));
 }
 
 function partsFor(rt: CpuRuntime, rows: number, S: number, D: number): number {
@@ -120,10 +139,7 @@ function runBlocks(
   if (rt === null) return null;
   const [B, H, T, D] = q.shape as [number, number, number, number];
   const [, Hkv, S] = k.shape as [number, number, number, number];
-  if (D === 0 || S === 0 || B * H * T === 0) return null;
-  for (const x of [q, k, v, g]) if (x && x.strides[3] !== 1 && D > 1) return null;
-  for (const x of [q, k, v, g, mask, bias]) if (x?.strides.some((st) => st < 0)) return null;
-  const home = rt.heap.locate(data(k));
+  const home = kernelHome(rt, q, k, v, g, mask, bias, data);
   if (home === null) return null;
   const ops = new Operands(rt.heap, home);
   const made: Float32Array[] = [];

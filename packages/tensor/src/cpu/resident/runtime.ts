@@ -25,7 +25,6 @@ let noticed = false;
 const Registry = (globalThis as { FinalizationRegistry?: typeof FinalizationRegistry }).FinalizationRegistry;
 const stopWhenCollected = Registry ? new Registry<() => void>((stop) => stop()) : null;
 
-/** Counts of resident kernel calls by name, and of parts that ran on worker threads (tests read them). */
 /**
  * Work (multiply-adds or elements) below which a kernel runs on one thread while the workers lag:
  * GPT-2-small's decoding products are 0.6M-2.4M, its head 39M, a TinyLlama layer's 4M-12M.
@@ -34,6 +33,10 @@ const LAGGING_WORK = 1 << 24;
 /** Multiply-adds a matrix-vector product gives each thread at least (see partsForMatvec): 16 MB of float32 weight. */
 const MATVEC_WORK_PER_PART = 4 * 2 ** 20;
 
+/**
+ * Counts of resident kernel calls by name, of parts that ran on worker threads (tests read them),
+ * and of operations that fell back off the resident kernels (see countFallback).
+ */
 export const residentStats = { calls: new Map<string, number>(), workerParts: 0, fallbacks: new Map<string, number>() };
 
 /**
@@ -127,13 +130,13 @@ export class CpuRuntime {
   /**
    * partsFor for a float32 matrix-vector product (one row times a weight: decoding), which reads
    * its weight once and is bound by memory: each part gets at least MATVEC_WORK_PER_PART
-   * multiply-adds. (The stored-weight GEMVs decode halves or blocks as they read, bound by their
-   * instructions, so they split as other kernels do: two threads decode a float16 GPT-2-small at
-   * 43.7 tok/s, at 33.0 with this rule.) Splitting a GPT-2-small layer's 0.6-2.4M across two threads decoded slower
+   * multiply-adds. Splitting a GPT-2-small layer's 0.6-2.4M across two threads decoded slower
    * than one thread on a 2-vCPU machine (22-28 against 39-41 tok/s: the vCPUs read memory no
    * faster together, and a polling worker competes with the engine's own background threads);
-   * with only its 39M-multiply-add head split, two threads decoded at 36-39 against one's 32-35.
-   * minWorkPerThread 0 (tests) still splits everything.
+   * with only its 39M-multiply-add head split, two threads decoded at 43-49 against one's 39-41.
+   * The stored-weight GEMVs decode halves or blocks as they read, bound by their instructions, so
+   * they split as other kernels do (a float16 GPT-2-small on two threads: 47.4 tok/s that way,
+   * 33.0 under this rule). minWorkPerThread 0 (tests) still splits everything.
    */
   partsForMatvec(work: number, units: number): number {
     if (this.minWorkPerThread === 0) return this.partsFor(work, units);
