@@ -1,4 +1,4 @@
-import { checkIndexRange, type Tensor } from "@llm/tensor";
+import { checkIndexRange, crossEntropyRows, type Tensor } from "@llm/tensor";
 import { LayerArgumentError } from "./errors.js";
 
 export interface CrossEntropyOptions {
@@ -18,14 +18,14 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
       `crossEntropy: expected int32 targets of shape [${batchShape.join(",")}] for logits [${logits.shape.join(",")}], found ${targets.dtype} [${targets.shape.join(",")}]`,
     );
   }
-  const logProbs = logits.logSoftmax(-1);
   const { ignoreIndex } = options;
   const keep = ignoreIndex === undefined ? null : targets.ne(ignoreIndex);
   // Ignored targets pick class 0, then count for nothing.
   const safeTargets = keep ? targets.mul(keep.int()) : targets;
   checkIndexRange(safeTargets, vocab, (t) => `crossEntropy: target ${t} is outside the vocabulary [0, ${vocab})`);
-  const picked = logProbs.takeAlongAxis(safeTargets.unsqueeze(-1), -1).squeeze(-1);
-  if (!keep) return picked.mean().neg();
+  // -log p(target) per position, without the [..., vocab] log-probabilities where the backend fuses it
+  const nll = crossEntropyRows(logits, safeTargets);
+  if (!keep) return nll.mean();
   const weights = keep.float();
-  return picked.mul(weights).sum().div(weights.sum().maximum(1)).neg();
+  return nll.mul(weights).sum().div(weights.sum().maximum(1));
 }

@@ -223,6 +223,18 @@ export interface FusedKernels {
   /** The backward of logSoftmax over the last axis, from its output y: g - exp(y) * sum(g), float32, contiguous. */
   logSoftmaxGrad?(y: StridedView, g: StridedView): BackendBuffer;
   /**
+   * Each row's log-sum-exp over the last axis, max + log sum e^(x - max), rounded to float32 as
+   * logSoftmax's shift is (+Infinity for a row of -Infinity): float32 [rows]. With crossEntropyGrad,
+   * cross-entropy without the log-probabilities or their gradient in memory.
+   */
+  logSumExpRows?(x: StridedView): BackendBuffer;
+  /**
+   * Cross-entropy's gradient at the logits x [rows, vocab] from each row's shift (logSumExpRows),
+   * int32 target and upstream gradient g (float32 [rows]): e^(x - shift) g, minus g at the target;
+   * float32, contiguous. Equal to logSoftmax's backward of the targets' picked gradient.
+   */
+  crossEntropyGrad?(x: StridedView, shift: StridedView, targets: StridedView, g: StridedView): BackendBuffer;
+  /**
    * The decoding draw in one dispatch (see the sampleTokens op for the exact steps): logits
    * float32 [batch, vocab]; seen int32 [batch, n] (distinct ids per row, -1 pads) or null;
    * uniforms float32 [batch] or null when greedy. Returns int32 [batch]: the ids, -1 for a row

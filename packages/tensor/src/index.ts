@@ -47,7 +47,7 @@ export { checkIndexRange } from "./ops/checks.js";
 export { toBackend } from "./ops/transfer.js";
 export { adamwStep, type AdamWResult } from "./ops/adamw.js";
 export { sampleTokens, SAMPLE_ALL_REMOVED, SAMPLE_NOT_FINITE, type SampleTokensOptions } from "./ops/sample.js";
-export { softmax, logSoftmax, layerNorm, rmsNorm, tril, triu, causalMask } from "./ops/nn.js";
+export { softmax, logSoftmax, crossEntropyRows, layerNorm, rmsNorm, tril, triu, causalMask } from "./ops/nn.js";
 export { scaledDotProductAttention, type ScaledDotProductAttentionOptions } from "./ops/attention.js";
 export { fromBuffer } from "./ops/core.js";
 export { CpuBackend, cpuBackend, type CpuBackendOptions } from "./cpu/backend.js";

@@ -8,7 +8,7 @@ import { ggmlGelu } from "./kernels/ggml_rounding.js";
 import { concat, copy } from "./kernels/copy.js";
 import { copyInto } from "./strided.js";
 import { activationGrad } from "./kernels/activation_grad.js";
-import { layerNorm, logSoftmax, logSoftmaxGrad, rmsNorm, softmax } from "./kernels/rows.js";
+import { crossEntropyGrad, layerNorm, logSoftmax, logSoftmaxGrad, logSumExpRows, rmsNorm, softmax } from "./kernels/rows.js";
 import { layerNormGrad, rmsNormGrad } from "./kernels/norm_grad.js";
 import { adamwStep } from "./kernels/adamw.js";
 import { gather, scatterAdd } from "./kernels/gather.js";
@@ -140,6 +140,14 @@ export class CpuBackend implements Backend {
     logSoftmaxGrad: (y, g) => {
       this.enter();
       return logSoftmaxGrad(y, g, this.wasm);
+    },
+    logSumExpRows: (x) => {
+      this.enter();
+      return logSumExpRows(x, this.wasm);
+    },
+    crossEntropyGrad: (x, shift, targets, g) => {
+      this.enter();
+      return crossEntropyGrad(x, shift, targets, g, this.wasm);
     },
   };
   readonly wasm: boolean;

@@ -2,7 +2,7 @@ import { ShapeError, fmtShape } from "../errors.js";
 import { getBackend, noGrad, tidy } from "../engine.js";
 import { normalizeAxis } from "../shape.js";
 import type { Tensor } from "../tensor.js";
-import { fromBuffer, record, requireFloat, sameBackend } from "./core.js";
+import { fromBuffer, record, requireDType, requireFloat, sameBackend } from "./core.js";
 import { arange } from "./creation.js";
 import { where } from "./elementwise.js";
 import { sumToShape } from "./reduce.js";
@@ -57,6 +57,48 @@ function logSoftmaxOnAxis(x: Tensor, axis: number): Tensor {
     return record(y, "logSoftmax", [v], (g) => [
       fusedGrad ? fromBuffer(v.backend, fusedGrad(y.view(), g.view()), v.shape, "float32") : g.sub(y.exp().mul(g.sum(-1, true))),
     ]);
+  });
+}
+
+/**
+ * -log softmax(logits)[target] for each row of the last axis: logits float32 [..., vocab], int32
+ * targets [...] in [0, vocab) (in range: crossEntropy in @llm/layers checks them). Differentiable
+ * through logits. The values of -logSoftmax(logits).takeAlongAxis(targets), to the bit on the CPU
+ * backend's resident kernels; where the backend has the fused kernels (logSumExpRows and
+ * crossEntropyGrad) neither the [..., vocab] log-probabilities nor their gradient's mostly-zero
+ * tensor are made - for GPT-2's 50,257-token vocabulary over 2,048 positions, two 412 MB tensors
+ * a step - and the backward is one pass over the logits.
+ */
+export function crossEntropyRows(logits: Tensor, targets: Tensor): Tensor {
+  requireFloat(logits, "crossEntropyRows", "logits");
+  requireDType(targets, ["int32"], "crossEntropyRows", "targets");
+  sameBackend("crossEntropyRows", logits, targets);
+  const lead = logits.shape.slice(0, -1);
+  if (logits.rank === 0 || targets.rank !== lead.length || targets.shape.some((d, i) => d !== lead[i])) {
+    throw new ShapeError(
+      `crossEntropyRows: targets must have the logits' shape without its last axis, ${fmtShape(lead)} for logits ${fmtShape(logits.shape)}, got ${fmtShape(targets.shape)}`,
+    );
+  }
+  const backend = logits.backend;
+  const fused = backend.fused;
+  const logSumExp = fused?.logSumExpRows;
+  const grad = fused?.crossEntropyGrad;
+  if (!logSumExp || !grad) {
+    return tidy(() => logSoftmax(logits, -1).takeAlongAxis(targets.unsqueeze(-1), -1).squeeze(-1).neg());
+  }
+  return tidy(() => {
+    const { shift, loss } = noGrad(() => {
+      const shift = fromBuffer(backend, logSumExp(logits.view()), lead, "float32");
+      // (x_t - shift) rounded, then negated: logSoftmax's value at the target, negated
+      return { shift, loss: logits.takeAlongAxis(targets.unsqueeze(-1), -1).squeeze(-1).sub(shift).neg() };
+    });
+    return record(
+      loss,
+      "crossEntropy",
+      [logits],
+      (g) => [fromBuffer(backend, grad(logits.view(), shift.view(), targets.view(), g.contiguous().view()), logits.shape, "float32")],
+      [shift, targets],
+    );
   });
 }
 

@@ -1,16 +1,16 @@
 /**
- * Backend.fused's kernels over each row of the last axis: softmax, logSoftmax, layerNorm, rmsNorm
- * and logSoftmax's backward (the WebGPU backend has them in webgpu/src/kernels/rows.ts).
+ * Backend.fused's kernels over each row of the last axis: softmax, logSoftmax, layerNorm, rmsNorm,
+ * logSoftmax's backward, and cross-entropy's log-sum-exp and backward (the WebGPU backend has them in webgpu/src/kernels/rows.ts).
  */
 import type { BackendBuffer, StridedView } from "../../backend.js";
 import { CpuBuffer } from "../buffer.js";
 import { cast, toFloat32 } from "./cast.js";
 import { allocUninit, allocZeroed } from "../pool.js";
 import { logSoftmaxGradWasm, logSoftmaxWasm } from "../wasm/activations.js";
-import { contiguousStrides } from "../strided.js";
+import { contiguousData, contiguousStrides } from "../strided.js";
 import { residentRows } from "../resident/rows.js";
 import { activeRuntime, countFallback } from "../resident/runtime.js";
-import { residentLogSoftmax, residentLogSoftmaxGrad } from "../resident/train.js";
+import { residentCrossEntropyGrad, residentLogSoftmax, residentLogSoftmaxGrad, residentLogSumExpRows } from "../resident/train.js";
 
 /** Row-wise kernels over the last axis, computed in float32 storage with float64 temporaries. */
 function rows(x: StridedView): { data: Float32Array; rows: number; cols: number } {
@@ -128,6 +128,39 @@ export function logSoftmaxGrad(y: StridedView, g: StridedView, wasm = true): Bac
     let sum = 0;
     for (let i = o; i < o + L; i++) sum += gs[i]!;
     for (let i = o; i < o + L; i++) out[i] = gs[i]! - Math.exp(data[i]!) * sum;
+  }
+  return new CpuBuffer(out, "float32");
+}
+
+/** Each row's max + log sum e^(x - max) (float64 inside, float32 out; +Infinity for a row of -Infinity). */
+export function logSumExpRows(x: StridedView, wasm = true): BackendBuffer {
+  const resident = wasm ? residentLogSumExpRows(x) : null;
+  if (resident) return new CpuBuffer(resident, "float32");
+  const { data, rows: R, cols: L } = rows(x);
+  const out = allocUninit("float32", R) as Float32Array;
+  for (let r = 0, o = 0; r < R; r++, o += L) {
+    let max = -Infinity;
+    for (let i = o; i < o + L; i++) if (data[i]! > max) max = data[i]!;
+    let sum = 0;
+    for (let i = o; i < o + L; i++) sum += Math.exp(data[i]! - max);
+    out[r] = max === -Infinity ? Infinity : max + Math.log(sum);
+  }
+  return new CpuBuffer(out, "float32");
+}
+
+/** Cross-entropy's gradient at the logits: e^(x - shift) g per row, minus g at the row's target. */
+export function crossEntropyGrad(x: StridedView, shift: StridedView, targets: StridedView, g: StridedView, wasm = true): BackendBuffer {
+  const resident = wasm ? residentCrossEntropyGrad(x, shift, targets, g) : null;
+  if (resident) return new CpuBuffer(resident, "float32");
+  const { data, rows: R, cols: L } = rows(x);
+  const s = toFloat32(shift);
+  const gs = toFloat32(g);
+  const t = contiguousData(targets);
+  const out = allocUninit("float32", data.length) as Float32Array;
+  for (let r = 0, o = 0; r < R; r++, o += L) {
+    // + 0 makes a zero product +0, as logSoftmax's backward's 0 - e (-g) is
+    for (let i = o; i < o + L; i++) out[i] = Math.exp(Math.fround(data[i]! - s[r]!)) * gs[r]! + 0;
+    out[o + t[r]!] = out[o + t[r]!]! - gs[r]!;
   }
   return new CpuBuffer(out, "float32");
 }

@@ -1,6 +1,6 @@
 import type { AdamWBuffers, AdamWStep, FusedActivation, NormGrads, StridedView } from "../../backend.js";
 import { CpuBuffer, viewData } from "../buffer.js";
-import { coalesce, contiguousStrides, isContiguous, sizeOf } from "../strided.js";
+import { coalesce, contiguousData, contiguousStrides, isContiguous, sizeOf } from "../strided.js";
 import { kernel, type KernelRef } from "./modules.js";
 import { Operands } from "./operands.js";
 import { activeRuntime, splitRange, type CpuRuntime } from "./runtime.js";
@@ -14,6 +14,7 @@ const ROW_SUMS = kernel("train", "row_sums");
 const SCATTER_ROWS = kernel("train", "scatter_rows");
 const MAX_EXP_SUM = kernel("train", "max_exp_sum");
 const EXP_SCALE_SUB_ROWS = kernel("train", "exp_scale_sub_rows");
+const EXP_SHIFT_SCALE_ROWS = kernel("train", "exp_shift_scale_rows");
 const NORM_GRAD_ROWS = kernel("train", "norm_grad_rows");
 const NORM_GRAD_COLS = kernel("train", "norm_grad_cols");
 const ADAMW = kernel("train", "adamw");
@@ -192,6 +193,72 @@ export function residentLogSoftmax(x: StridedView): Float32Array | null {
   );
   // a row of -Infinity gives -Infinity (x - Infinity), as the JS kernel
   ops.done();
+  return result.array;
+}
+
+/** Each row's max + log sum e^(x - max) over the last axis of contiguous float32 x, rounded to float32 (residentLogSoftmax's shift). */
+export function residentLogSumExpRows(x: StridedView): Float32Array | null {
+  if (!isContiguous(x)) return null;
+  const h = homeOf(x);
+  if (h === null) return null;
+  const { rt, ops } = h;
+  const cols = x.shape[x.shape.length - 1] ?? 1;
+  const rows = cols === 0 ? 0 : sizeOf(x.shape) / cols;
+  const stats = rows === 0 ? null : ops.scratch(2 * rows);
+  const result = stats === null ? null : ops.result(rows);
+  if (stats === null || result === null) {
+    ops.done(false);
+    return null;
+  }
+  const xa = (viewData(x) as Float32Array).byteOffset + x.offset * 4;
+  rt.call(
+    MAX_EXP_SUM,
+    ops.home,
+    rowParts(rt, rows, cols).map(([r0, r1]) => [xa + r0 * cols * 4, cols * 4, r1 - r0, cols, stats.byteOffset + r0 * 8]),
+  );
+  const shift = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const max = stats[2 * r]!;
+    shift[r] = max === -Infinity ? Infinity : max + Math.log(stats[2 * r + 1]!);
+  }
+  ops.done(false);
+  result.array.set(shift);
+  return result.array;
+}
+
+/**
+ * Cross-entropy's gradient at the logits x [rows, cols] from each row's shift (residentLogSumExpRows),
+ * target and upstream gradient g: e^(x - shift) g, minus g at the target. The same operations in
+ * the same order as logSoftmax's backward fed the gradient of picking the targets, so the same bits.
+ */
+export function residentCrossEntropyGrad(x: StridedView, shift: StridedView, targets: StridedView, g: StridedView): Float32Array | null {
+  const h = homeOf(x);
+  if (h === null || targets.buffer.dtype !== "int32") return null;
+  const { rt, ops } = h;
+  const cols = x.shape[x.shape.length - 1] ?? 1;
+  const n = sizeOf(x.shape);
+  const rows = cols === 0 ? 0 : n / cols;
+  const xa = contiguous(ops, x);
+  const sa = xa === null ? null : contiguous(ops, shift);
+  const ga = sa === null ? null : contiguous(ops, g);
+  const result = ga === null ? null : ops.result(n);
+  if (xa === null || sa === null || ga === null || result === null) {
+    ops.done(false);
+    return null;
+  }
+  rt.call(
+    EXP_SHIFT_SCALE_ROWS,
+    ops.home,
+    rowParts(rt, rows, cols).map(([r0, r1]) => [xa + r0 * cols * 4, sa + r0 * 4, ga + r0 * 4, result.addr + r0 * cols * 4, r1 - r0, cols]),
+  );
+  ops.done();
+  // the target's -g: logSoftmax's backward computes (-g) - e (-g) there, the same float32 value
+  const t = contiguousData(targets) as Int32Array;
+  const gv = contiguousData(g) as Float32Array;
+  for (let r = 0; r < rows; r++) {
+    const at = r * cols + t[r]!;
+    result.array[at] = result.array[at]! - gv[r]!;
+  }
   return result.array;
 }
 

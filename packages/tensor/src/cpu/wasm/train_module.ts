@@ -14,6 +14,8 @@ import { f32, f64, i32, v128, type Code, type FuncDef } from "./encoder.js";
  *  - `max_exp_sum(x, ldx, rows, cols, stats)`: per row its max and the sum of e^(x - max), as two
  *    floats (logSoftmax's shift, log taken by the caller).
  *  - `exp_scale_sub_rows(y, g, dst, rows, cols, sums)`: dst = g - e^y sums[r] (logSoftmax's backward).
+ *  - `exp_shift_scale_rows(x, shifts, scales, dst, rows, cols)`: dst = e^(x - shifts[r]) scales[r]
+ *    (cross-entropy's backward, before its target's -scale).
  *  - `norm_grad_rows(x, g, w, dx, stats, rows, cols, eps, layer)`: layerNorm's (layer = 1) or
  *    rmsNorm's (0) dx, and each row's mean and rstd into stats (for norm_grad_cols); w is the
  *    weight (ones where there is none).
@@ -306,6 +308,50 @@ function expScaleSubRows(): FuncDef {
   return b.def();
 }
 
+/**
+ * `exp_shift_scale_rows(x, shifts, scales, dst, rows, cols)`: dst = e^(x - shift_r) scale_r + 0, the
+ * difference rounded to float32 before the exp as logSoftmax's output is (cross-entropy's backward
+ * from the logits and each row's log-sum-exp, without the log-probabilities).
+ */
+function expShiftScaleRows(): FuncDef {
+  const b = new FnBuilder("exp_shift_scale_rows");
+  const f = b.f;
+  const x = b.param(i32);
+  const shifts = b.param(i32);
+  const scales = b.param(i32);
+  const dst = b.param(i32);
+  const rows = b.param(i32);
+  const cols = b.param(i32);
+  const j = b.local(i32);
+  const shift = b.local(v128);
+  const scale = b.local(v128);
+  const v = b.local(v128);
+  const e = b.local(v128);
+  const fx = b.local(v128);
+  const t = b.local(v128);
+  countdown(f, rows, () => {
+    f.localGet(shifts).v128Load32Splat().localSet(shift);
+    f.localGet(scales).v128Load32Splat().localSet(scale);
+    lanes(
+      f,
+      () => f.localGet(cols),
+      j,
+      (tail) => {
+        load(f, x, tail);
+        f.localGet(shift).f32x4Sub().localSet(v);
+        exp4(f, v, e, fx, t);
+        // + 0: a zero product is +0 whatever scale's sign, as logSoftmax's backward's 0 - e (-scale)
+        f.localGet(dst).localGet(e).localGet(scale).f32x4Mul().v128Const0().f32x4Add();
+        store(f, tail);
+        for (const p of [x, dst]) bump(f, p, tail ? 4 : 16);
+      },
+    );
+    bump(f, shifts, 4);
+    bump(f, scales, 4);
+  });
+  return b.def();
+}
+
 function normGradRows(): FuncDef {
   const b = new FnBuilder("norm_grad_rows");
   const f = b.f;
@@ -543,5 +589,15 @@ function adamw(): FuncDef {
 }
 
 export function trainFunctions(): FuncDef[] {
-  return [colSums(), rowSums(), scatterRows(), maxExpSum(), expScaleSubRows(), normGradRows(), normGradCols(), adamw()];
+  return [
+    colSums(),
+    rowSums(),
+    scatterRows(),
+    maxExpSum(),
+    expScaleSubRows(),
+    expShiftScaleRows(),
+    normGradRows(),
+    normGradCols(),
+    adamw(),
+  ];
 }
