@@ -16,6 +16,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { loadavg } from "node:os";
 import { relaxedSimdFlags } from "./relaxed_simd.mjs";
@@ -308,10 +309,58 @@ for (const shapeName of args.shapes.split(",")) {
     }
   }
 }
+
+/** Multiply-adds a token costs in the matmuls (each layer's projections, and the head). */
+function matmulMacsPerToken(config) {
+  if (config.model_type === "gpt2") return config.n_layer * 12 * config.n_embd ** 2 + config.vocab_size * config.n_embd;
+  const d = config.hidden_size;
+  const kv = (d / config.num_attention_heads) * (config.num_key_value_heads ?? config.num_attention_heads);
+  return config.num_hidden_layers * (2 * d * d + 2 * d * kv + 3 * d * config.intermediate_size) + config.vocab_size * d;
+}
+
+// The int8 ceiling: register-only integer dot products on this core (no block scales, no loads of
+// real weights), run with the flags our runs had. No int8 prefill kernel on 128-bit SIMD can pass it.
+const peakScript = `const m = await import(${JSON.stringify(pathToFileURL(join(root, "benchmarks/matmul/peak.mjs")).href)});
+console.log(JSON.stringify({ dot16: m.int8Peak(false), dot8: m.int8Peak(true), fma: m.simdPeak(true), muladd: m.simdPeak(false) }));`;
+const peaks = JSON.parse(
+  execFileSync(process.execPath, [...relaxedSimdFlags, "--input-type=module", "-e", peakScript], { encoding: "utf8" })
+    .trim()
+    .split("\n")
+    .pop(),
+);
+const int8Ceiling = {};
+for (const shapeName of args.shapes.split(",")) {
+  const macs = matmulMacsPerToken(SHAPES[shapeName].config);
+  const best = Math.max(peaks.dot16 ?? 0, peaks.dot8 ?? 0);
+  int8Ceiling[shapeName] = { macsPerToken: macs, prefillTokensPerSecond: (best * 1e9) / macs };
+  const vs = rows
+    .filter((r) => r.shape === shapeName && r.threads === 1 && (r.dtype === "q8_0" || r.dtype === "q4_0"))
+    .map((r) => `${r.dtype} ${((best * 1e9) / macs / r["llama.cpp"].prefillTokensPerSecond).toFixed(2)}x`);
+  console.log(
+    `${shapeName}: int8 dot products here peak at ${peaks.dot16.toFixed(1)} G multiply-adds/s (i32x4.dot_i16x8_s)` +
+      (peaks.dot8 ? `, ${peaks.dot8.toFixed(1)} (relaxed SIMD's int8 dot, int16 sums)` : "") +
+      `, float32 at ${((peaks.fma ?? peaks.muladd) / 2).toFixed(1)} G: a token's ${(macs / 1e6).toFixed(0)}M multiply-adds cap any int8 prefill at ` +
+      `${int8Ceiling[shapeName].prefillTokensPerSecond.toFixed(0)} tok/s on one thread` +
+      (vs.length ? ` (of llama.cpp's one-thread prefill: ${vs.join(", ")})` : ""),
+  );
+}
+
 mkdirSync(join(root, "out/bench"), { recursive: true });
 writeFileSync(
   join(root, "out/bench/forward_dtypes.json.tmp"),
-  JSON.stringify({ node: process.version, relaxedSimdFlags, loadAverage: loadavg(), date: new Date().toISOString(), rows }, null, 2),
+  JSON.stringify(
+    {
+      node: process.version,
+      relaxedSimdFlags,
+      loadAverage: loadavg(),
+      date: new Date().toISOString(),
+      simdPeaks: peaks,
+      int8Ceiling,
+      rows,
+    },
+    null,
+    2,
+  ),
 );
 renameSync(join(root, "out/bench/forward_dtypes.json.tmp"), join(root, "out/bench/forward_dtypes.json"));
 console.log(

@@ -3,7 +3,8 @@
 // any matmul kernel on 128-bit SIMD can reach here. `a` is loaded from memory once per eight
 // multiply-adds (a matmul kernel loads its operands too; a constant would let the engine hoist the
 // product out of the loop), on the load ports, not the arithmetic ones. With `fma`, relaxed SIMD's
-// fused multiply-add (only where the engine has relaxed SIMD).
+// fused multiply-add (only where the engine has relaxed SIMD). int8Peak does the same for integer
+// dot products: the ceiling of any int8 kernel (llama.cpp's quantized matmuls) on 128-bit SIMD.
 
 const uleb = (n) => {
   const out = [];
@@ -27,11 +28,23 @@ const TILES = [
 ];
 
 /**
- * The module's bytes: `peak(iterations)` runs iterations x ACC x 4 multiply-adds, as a tile:
- * acc[i][j] += a[i] * b[j], with a and b loaded from one cache line each iteration (eight distinct
+ * What one accumulator step is: `muladd` f32x4 mul + add (4 multiply-adds), `fma` relaxed madd (4),
+ * `dot16` i32x4.dot_i16x8_s + i32x4.add (8), `dot8` relaxed SIMD's i16x8.relaxed_dot_i8x16_i7x16_s
+ * + i16x8.add (16, summed in int16 as llama.cpp's AVX2 maddubs path does before widening).
+ */
+const STEPS = {
+  muladd: { macs: 4, ops: [...simd(0xe6), "acc", ...simd(0xe4)] },
+  fma: { macs: 4, ops: ["acc", ...simd(0x105)] },
+  dot16: { macs: 8, ops: [...simd(0xba), "acc", ...simd(0xae)] },
+  dot8: { macs: 16, ops: [...simd(0x112), "acc", ...simd(0x8e)] },
+};
+
+/**
+ * The module's bytes: `peak(iterations)` runs iterations x ACC x (the step's) multiply-adds, as a tile:
+ * acc[i][j] += a[i] . b[j], with a and b loaded from one cache line each iteration (eight distinct
  * products, so none can be shared or hoisted).
  */
-function peakModule(fma, ROWS, COLS) {
+function peakModule(kind, ROWS, COLS) {
   const ACC = ROWS * COLS;
   // locals: 0 = iterations (param), 1..ACC accumulators, then a, then the b
   const body = [];
@@ -48,17 +61,11 @@ function peakModule(fma, ROWS, COLS) {
     localSet(A);
     for (let j = 0; j < COLS; j++) {
       const r = 1 + i * COLS + j;
-      if (fma) {
-        localGet(A);
-        localGet(B + j);
-        localGet(r);
-        body.push(...simd(0x105)); // relaxed_madd(a, b, acc) = a * b + acc
-      } else {
-        localGet(A);
-        localGet(B + j);
-        body.push(...simd(0xe6)); // f32x4.mul
-        localGet(r);
-        body.push(...simd(0xe4)); // f32x4.add
+      localGet(A);
+      localGet(B + j);
+      for (const op of STEPS[kind].ops) {
+        if (op === "acc") localGet(r);
+        else body.push(op);
       }
       localSet(r);
     }
@@ -97,11 +104,11 @@ function peakModule(fma, ROWS, COLS) {
   ]);
 }
 
-/** GFLOP/s of the register-only kernel on this thread (best tile, best of a few runs), or null where it does not compile. */
-export function simdPeak(fma = false) {
+/** Multiply-adds per second (G) of the register-only kernel of `kind` on this thread (best tile, best of a few runs), or null where it does not compile. */
+function peakOf(kind) {
   let best = null;
   for (const [rows, cols] of TILES) {
-    const bytes = peakModule(fma, rows, cols);
+    const bytes = peakModule(kind, rows, cols);
     if (!WebAssembly.validate(bytes)) return null;
     const memory = new WebAssembly.Memory({ initial: 1 });
     new Float32Array(memory.buffer).fill(1.0000001, 0, 8);
@@ -114,8 +121,24 @@ export function simdPeak(fma = false) {
       const usage = process.cpuUsage();
       peak(iterations);
       const { user, system } = process.cpuUsage(usage);
-      best = Math.max(best ?? 0, (iterations * rows * cols * 4 * 2) / ((user + system) * 1e3));
+      best = Math.max(best ?? 0, (iterations * rows * cols * STEPS[kind].macs) / ((user + system) * 1e3));
     }
   }
   return best;
+}
+
+/** GFLOP/s of the register-only float32 kernel (two flops a multiply-add), or null where it does not compile. */
+export function simdPeak(fma = false) {
+  const macs = peakOf(fma ? "fma" : "muladd");
+  return macs === null ? null : 2 * macs;
+}
+
+/**
+ * G int8 multiply-adds per second of the register-only integer dot-product kernel: plain SIMD's
+ * i32x4.dot_i16x8_s (int8 values widened to int16 first), or with `relaxed` relaxed SIMD's int8
+ * dot product (null where the engine has no relaxed SIMD). No block scales, no loads of real data:
+ * an upper bound for any int8 matmul kernel on 128-bit SIMD here.
+ */
+export function int8Peak(relaxed = false) {
+  return peakOf(relaxed ? "dot8" : "dot16");
 }
