@@ -1,5 +1,6 @@
 import { f32, i32, v128, type FuncDef } from "./encoder.js";
 import { StoredCode } from "./gemv_stored_module.js";
+import { ggmlGeluFunction } from "./ggml_gelu_module.js";
 
 /**
  * Activations rounded as llama.cpp rounds them before a matmul over a stored weight (see
@@ -113,5 +114,5 @@ function roundQ8(): FuncDef {
 }
 
 export function ggmlRoundingFunctions(_fma: boolean): FuncDef[] {
-  return [roundHalves("f16"), roundHalves("bf16"), roundQ8()];
+  return [roundHalves("f16"), roundHalves("bf16"), roundQ8(), ggmlGeluFunction("ggml_gelu", "f32", true)];
 }
