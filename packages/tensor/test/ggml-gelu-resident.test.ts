@@ -127,10 +127,17 @@ function randomPatterns(n: number, seed: number): number[] {
   return out;
 }
 
-function run(be: CpuBackend, x: Float32Array, shape: number[] = [x.length], strides?: number[], offset = 0): Uint32Array {
+function run(
+  be: CpuBackend,
+  x: Float32Array,
+  shape: number[] = [x.length],
+  strides?: number[],
+  offset = 0,
+  op: "gelu" | "gelu_tanh" = "gelu_tanh",
+): Uint32Array {
   const s = strides ?? shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
   const v: StridedView = { buffer: be.upload(x, "float32"), shape, strides: s, offset };
-  const out = be.readSync(be.unary("gelu_tanh", v)) as Float32Array;
+  const out = be.readSync(be.unary(op, v)) as Float32Array;
   return new Uint32Array(out.buffer, out.byteOffset, out.length);
 }
 
@@ -221,6 +228,13 @@ describe("ggml GELU on the resident kernel: ggmlGelu's bits", () => {
       }
     }
     expect(workerParts).toBeGreaterThan(0);
+  });
+
+  it("exact GELU takes the same table (llama.cpp uses it for every GELU model)", () => {
+    const x = new Float32Array(Uint32Array.from(randomPatterns(3000, 19)).buffer);
+    const t = traced(() => run(ggml[2]!, x, [x.length], undefined, 0, "gelu"));
+    expect(t.calls).toEqual({ ggml_gelu: 1 });
+    expect(firstDifference(new Uint32Array(x.buffer), t.value, new Uint32Array(ggmlGelu(x).buffer))).toBeNull();
   });
 
   it("a strided view and a backend without WebAssembly take ggmlGelu itself, the same bits", () => {
