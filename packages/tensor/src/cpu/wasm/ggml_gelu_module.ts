@@ -11,6 +11,8 @@ import { StoredCode } from "./gemv_stored_module.js";
  *
  * `name(src, dst, n, table)`: n floats at byte address src to dst; the SIMD variant takes whole
  * vectors, so it may read and write up to three floats past the end (every heap block has room).
+ * The backend runs the SIMD one with the float32 table (ggml_rounding_module.ts), the fastest of
+ * the four in benchmarks/ggml_gelu_kernels.ts, which times them all (the tests check them all).
  */
 // biome-ignore format: the opcode methods are a table, one line each
 class GeluCode extends StoredCode {
