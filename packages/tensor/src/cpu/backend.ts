@@ -20,7 +20,8 @@ import { allocUninit, allocZeroed, pooledArrayBytes, releasePooledArrays } from 
 import { argmax, cumsum, reduce } from "./kernels/reduce.js";
 import { wasmDisabledByEnv } from "./wasm/runtime.js";
 import { useHeap, WasmHeap } from "./memory/heap.js";
-import { CpuRuntime, residentStats, useRuntime } from "./resident/runtime.js";
+import { activeRuntime, countFallback, CpuRuntime, residentStats, useRuntime } from "./resident/runtime.js";
+import { residentGgmlGelu } from "./resident/ggml_gelu.js";
 import { compileModulesAsync, hasRelaxedSimd } from "./resident/modules.js";
 import { hardwareThreads, threadsFromEnv } from "./threads/platform.js";
 
@@ -192,10 +193,11 @@ export class CpuBackend implements Backend {
   }
 
   /**
-   * How often each resident WebAssembly kernel ran, and each product that fell back to a slower
-   * path (a JS loop, or a kernel staging its operands) because no resident kernel covers its
-   * layout, dtype or shape ("matmul float16", ...), since the process started, over every CPU
-   * backend: a model whose `fallbacks` grow while it decodes is off the fast path.
+   * How often each resident WebAssembly kernel ran, and each product (or ggml's GELU) that fell
+   * back to a slower path (a JS loop, or a kernel staging its operands) because no resident kernel
+   * covers its layout, dtype or shape ("matmul float16", "gelu (ggml)", ...), since the process
+   * started, over every CPU backend: a model whose `fallbacks` grow while it decodes is off the
+   * fast path.
    */
   kernelCounts(): { kernels: Record<string, number>; fallbacks: Record<string, number> } {
     return { kernels: Object.fromEntries(residentStats.calls), fallbacks: Object.fromEntries(residentStats.fallbacks) };
@@ -335,6 +337,9 @@ export class CpuBackend implements Backend {
   unary(op: UnaryOp, x: StridedView): BackendBuffer {
     this.enter();
     if (this.activationRounding === "ggml" && (op === "gelu" || op === "gelu_tanh") && x.buffer.dtype === "float32") {
+      const resident = this.wasm ? residentGgmlGelu(x) : null;
+      if (resident !== null) return new CpuBuffer(resident, "float32");
+      if (activeRuntime() !== null) countFallback("gelu (ggml)");
       return new CpuBuffer(ggmlGelu(toFloat32(x)), "float32");
     }
     return unary(op, x, this.wasm);

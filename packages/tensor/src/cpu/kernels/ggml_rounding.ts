@@ -97,7 +97,8 @@ export function ggmlGelu(x: Float32Array): Float32Array {
 }
 
 let geluF16: Float32Array | null = null;
-function geluTable(): Float32Array {
+/** GELU-tanh of every float16 value (index: its bits), rounded to float16; the resident kernel's table is a copy. */
+export function geluTable(): Float32Array {
   if (geluF16) return geluF16;
   const f = Math.fround;
   geluF16 = new Float32Array(65536);

@@ -1,5 +1,6 @@
 import { f32, i32, v128, type FuncDef } from "./encoder.js";
 import { StoredCode } from "./gemv_stored_module.js";
+import { ggmlGeluFunction } from "./ggml_gelu_module.js";
 
 /**
  * Activations rounded as llama.cpp rounds them before a matmul over a stored weight (see
@@ -9,7 +10,8 @@ import { StoredCode } from "./gemv_stored_module.js";
  *  - `round_f16(src, dst, n4)`, `round_bf16(src, dst, n4)`: n4 groups of four values, each to
  *    the nearest float16 / bfloat16 (ties to even; NaN kept as NaN);
  *  - `round_q8_0(src, dst, nb)`: nb blocks of 32 values as ggml-cpu's quantize_row_q8_0 rounds
- *    them (d = amax / 127 stored as float16, q = nearest-even(x * 127 / amax)), dequantized: q * d.
+ *    them (d = amax / 127 stored as float16, q = nearest-even(x * 127 / amax)), dequantized: q * d;
+ *  - `ggml_gelu(src, dst, n, table)`: ggml's GELU from its float16 table (ggml_gelu_module.ts).
  */
 // biome-ignore format: the opcode methods are a table, one line each
 class RoundingCode extends StoredCode {
@@ -113,5 +115,5 @@ function roundQ8(): FuncDef {
 }
 
 export function ggmlRoundingFunctions(_fma: boolean): FuncDef[] {
-  return [roundHalves("f16"), roundHalves("bf16"), roundQ8()];
+  return [roundHalves("f16"), roundHalves("bf16"), roundQ8(), ggmlGeluFunction("ggml_gelu", "f32", true)];
 }
