@@ -158,46 +158,12 @@ export function residentScatterRows(updates: StridedView, indices: StridedView, 
   return out;
 }
 
-/** logSoftmax over the last axis of contiguous float32 x: per-row max and sum of exps here, the log on the host, x - shift on the kernels. */
-export function residentLogSoftmax(x: StridedView): Float32Array | null {
-  if (!isContiguous(x)) return null;
-  const h = homeOf(x);
-  if (h === null) return null;
-  const { rt, ops } = h;
-  const cols = x.shape[x.shape.length - 1] ?? 1;
-  const n = sizeOf(x.shape);
-  const rows = cols === 0 ? 0 : n / cols;
-  const stats = rows === 0 ? null : ops.scratch(2 * rows);
-  const result = stats === null ? null : ops.result(n);
-  if (stats === null || result === null) {
-    ops.done(false);
-    return null;
-  }
-  const xa = (viewData(x) as Float32Array).byteOffset + x.offset * 4;
-  const parts = rowParts(rt, rows, cols);
-  rt.call(
-    MAX_EXP_SUM,
-    ops.home,
-    parts.map(([r0, r1]) => [xa + r0 * cols * 4, cols * 4, r1 - r0, cols, stats.byteOffset + r0 * 8]),
-  );
-  // the shift per row (max + log sum, -Infinity rows stay -Infinity), then x - shift
-  const shift = stats.subarray(0, rows);
-  for (let r = 0; r < rows; r++) {
-    const max = stats[2 * r]!;
-    shift[r] = max === -Infinity ? Infinity : max + Math.log(stats[2 * r + 1]!);
-  }
-  rt.call(
-    BINARY_SUB,
-    ops.home,
-    parts.map(([r0, r1]) => [xa + r0 * cols * 4, cols * 4, stats.byteOffset + r0 * 4, 4, 1, result.addr + r0 * cols * 4, r1 - r0, cols]),
-  );
-  // a row of -Infinity gives -Infinity (x - Infinity), as the JS kernel
-  ops.done();
-  return result.array;
-}
-
-/** Each row's max + log sum e^(x - max) over the last axis of contiguous float32 x, rounded to float32 (residentLogSoftmax's shift). */
-export function residentLogSumExpRows(x: StridedView): Float32Array | null {
+/**
+ * Each row's shift max + log sum e^(x - max) over the last axis of contiguous float32 x (+Infinity
+ * for a row of -Infinity), rounded to float32: the per-row max and sum of exps on the kernels, the
+ * log here. In scratch of `ops` (its first `rows` floats), with x's address; null when it cannot run.
+ */
+function rowShifts(x: StridedView): { rt: CpuRuntime; ops: Operands; xa: number; rows: number; cols: number; shift: Float32Array } | null {
   if (!isContiguous(x)) return null;
   const h = homeOf(x);
   if (h === null) return null;
@@ -205,8 +171,7 @@ export function residentLogSumExpRows(x: StridedView): Float32Array | null {
   const cols = x.shape[x.shape.length - 1] ?? 1;
   const rows = cols === 0 ? 0 : sizeOf(x.shape) / cols;
   const stats = rows === 0 ? null : ops.scratch(2 * rows);
-  const result = stats === null ? null : ops.result(rows);
-  if (stats === null || result === null) {
+  if (stats === null) {
     ops.done(false);
     return null;
   }
@@ -216,12 +181,52 @@ export function residentLogSumExpRows(x: StridedView): Float32Array | null {
     ops.home,
     rowParts(rt, rows, cols).map(([r0, r1]) => [xa + r0 * cols * 4, cols * 4, r1 - r0, cols, stats.byteOffset + r0 * 8]),
   );
-  const shift = new Float32Array(rows);
+  // (in place: row r's shift overwrites float r, read before from floats 2r and 2r + 1)
+  const shift = stats.subarray(0, rows);
   for (let r = 0; r < rows; r++) {
     const max = stats[2 * r]!;
     shift[r] = max === -Infinity ? Infinity : max + Math.log(stats[2 * r + 1]!);
   }
-  ops.done(false);
+  return { rt, ops, xa, rows, cols, shift };
+}
+
+/** logSoftmax over the last axis of contiguous float32 x: x - its row's shift (rowShifts) on the kernels. */
+export function residentLogSoftmax(x: StridedView): Float32Array | null {
+  const s = rowShifts(x);
+  if (s === null) return null;
+  const { rt, ops, xa, rows, cols, shift } = s;
+  const result = ops.result(rows * cols);
+  if (result === null) {
+    ops.done(false);
+    return null;
+  }
+  // a row of -Infinity gives -Infinity (x - Infinity), as the JS kernel
+  rt.call(
+    BINARY_SUB,
+    ops.home,
+    rowParts(rt, rows, cols).map(([r0, r1]) => [
+      xa + r0 * cols * 4,
+      cols * 4,
+      shift.byteOffset + r0 * 4,
+      4,
+      1,
+      result.addr + r0 * cols * 4,
+      r1 - r0,
+      cols,
+    ]),
+  );
+  ops.done();
+  return result.array;
+}
+
+/** Each row's log-sum-exp over the last axis of contiguous float32 x: residentLogSoftmax's shift. */
+export function residentLogSumExpRows(x: StridedView): Float32Array | null {
+  const s = rowShifts(x);
+  if (s === null) return null;
+  const result = s.ops.result(s.rows);
+  const shift = result === null ? null : s.shift.slice();
+  s.ops.done(false);
+  if (result === null || shift === null) return null;
   result.array.set(shift);
   return result.array;
 }
