@@ -1,9 +1,15 @@
-import { concat, keep, writeInto, zeros, type Tensor } from "@llm/tensor";
+import { BYTES_PER_ELEMENT, concat, empty, keep, writeInto, zeros, type Tensor } from "@llm/tensor";
 import { LayerArgumentError } from "./errors.js";
 import type { KVCache } from "./language_model.js";
 
 /** Positions a cache buffer starts with, before it doubles as needed. */
 const MIN_CAPACITY = 64;
+/**
+ * Bytes a buffer may reserve up front for the positions the model can attend to (maxPositions):
+ * GPT-2-small's 1,024 positions take 3 MiB a buffer, TinyLlama's 2,048 take 2 MiB; a model whose
+ * context would take more starts at what fits here and doubles from there.
+ */
+const RESERVE_BYTES = 4 * 2 ** 20;
 
 export interface LayerKVCacheOptions {
   /**
@@ -12,6 +18,15 @@ export interface LayerKVCacheOptions {
    * DynamicSlidingWindowLayer does. Default: keep every position.
    */
   window?: number | null;
+  /**
+   * The most positions the model attends to (its config's maxPositions): the first buffers reserve
+   * room for that many (up to 4 MiB a buffer) so that decoding never regrows them, copying what
+   * they hold. Reserved room that no position has reached yet is never written, so on the CPU
+   * backend it takes address space in the WebAssembly memory but no physical memory. Default: none
+   * (buffers start at 64 positions and double). Infinity (a model without a limit, such as ALiBi's):
+   * as many as 4 MiB a buffer holds.
+   */
+  maxPositions?: number | null;
 }
 
 /**
@@ -40,12 +55,20 @@ export class LayerKVCache {
   /** Buffer index of keys[0]. */
   private bufferStart = 0;
 
+  /** See LayerKVCacheOptions.maxPositions. */
+  readonly maxPositions: number | null;
+
   constructor(options: LayerKVCacheOptions = {}) {
     const window = options.window ?? null;
+    const maxPositions = options.maxPositions ?? null;
     if (window !== null && !(Number.isInteger(window) && window >= 1)) {
       throw new LayerArgumentError(`LayerKVCache: window must be a positive integer or null, found ${window}`);
     }
+    if (maxPositions !== null && !((Number.isInteger(maxPositions) || maxPositions === Infinity) && maxPositions >= 1)) {
+      throw new LayerArgumentError(`LayerKVCache: maxPositions must be a positive integer, Infinity or null, found ${maxPositions}`);
+    }
     this.window = window;
+    this.maxPositions = maxPositions;
   }
 
   /** Positions appended in all (with a window, more than `keys` holds). */
@@ -132,11 +155,12 @@ export class LayerKVCache {
    * what one step needs), so the held positions move to the front every window or so steps.
    */
   private regrow(keys: Tensor, values: Tensor, dropped: number, needed: number): void {
-    const doubled = Math.max(MIN_CAPACITY, 2 * this.capacity);
+    const doubled = Math.max(this.capacity === 0 ? this.firstCapacity(keys) : MIN_CAPACITY, 2 * this.capacity);
     const capacity = Math.max(needed, this.window === null ? doubled : Math.min(doubled, 2 * this.window));
     const buffer = (t: Tensor, held: Tensor | null): Tensor => {
       const [b, h, , d] = t.shape as [number, number, number, number];
-      const grown = keep(zeros([b, h, capacity, d], { dtype: t.dtype, backend: t.backend }));
+      // positions past the views are never read: no need to zero them (see empty)
+      const grown = keep(empty([b, h, capacity, d], { dtype: t.dtype, backend: t.backend }));
       if (held && held.shape[2]! > dropped) {
         const kept = positions(held, dropped, held.shape[2]!);
         write(grown, 0, kept);
@@ -153,6 +177,17 @@ export class LayerKVCache {
     this.keyBuffer = keyBuffer;
     this.valueBuffer = valueBuffer;
     this.setViews(0, kept);
+  }
+
+  /**
+   * Positions the first buffers hold: maxPositions where a buffer of them takes at most
+   * RESERVE_BYTES, else as many as fit there (at least MIN_CAPACITY).
+   */
+  private firstCapacity(keys: Tensor): number {
+    if (this.maxPositions === null) return MIN_CAPACITY;
+    const [b, h, , d] = keys.shape as [number, number, number, number];
+    const fits = Math.floor(RESERVE_BYTES / (b * h * d * BYTES_PER_ELEMENT[keys.dtype]));
+    return Math.max(MIN_CAPACITY, Math.min(this.maxPositions, fits));
   }
 
   /** keys/values become views of buffer positions [start, end). */
@@ -248,13 +283,18 @@ function write(buffer: Tensor, at: number, t: Tensor): void {
 export class TransformerKVCache implements KVCache {
   readonly layers: readonly LayerKVCache[];
 
-  /** `windows`: each layer's sliding window (null: keeps every position); default none. */
-  constructor(layerCount: number, options: { windows?: readonly (number | null)[] } = {}) {
+  /**
+   * `windows`: each layer's sliding window (null: keeps every position); default none.
+   * `maxPositions`: the model's context, which each layer's buffers reserve room for (see
+   * LayerKVCacheOptions.maxPositions); default none.
+   */
+  constructor(layerCount: number, options: { windows?: readonly (number | null)[]; maxPositions?: number | null } = {}) {
     const windows = options.windows;
     if (windows && windows.length !== layerCount) {
       throw new LayerArgumentError(`TransformerKVCache: expected ${layerCount} windows (one per layer), found ${windows.length}`);
     }
-    this.layers = Array.from({ length: layerCount }, (_, i) => new LayerKVCache({ window: windows?.[i] ?? null }));
+    const maxPositions = options.maxPositions ?? null;
+    this.layers = Array.from({ length: layerCount }, (_, i) => new LayerKVCache({ window: windows?.[i] ?? null, maxPositions }));
   }
 
   get length(): number {

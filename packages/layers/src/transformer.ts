@@ -109,9 +109,16 @@ export class TransformerLanguageModel extends Module implements LanguageModel, S
     return this.embed.tokens.weight.backend;
   }
 
-  /** An empty cache; layers with a sliding window keep only what their window still sees. */
+  /**
+   * An empty cache; layers with a sliding window keep only what their window still sees. Its
+   * buffers reserve room for the model's maxPositions where that is small enough (see
+   * LayerKVCacheOptions.maxPositions), so decoding does not stop to regrow them.
+   */
   createCache(): TransformerKVCache {
-    return new TransformerKVCache(this.blocks.length, { windows: this.blocks.map((b) => b.attention.slidingWindow) });
+    return new TransformerKVCache(this.blocks.length, {
+      windows: this.blocks.map((b) => b.attention.slidingWindow),
+      maxPositions: this.config.maxPositions,
+    });
   }
 
   /** config.json contents that reproduce this model. */

@@ -104,6 +104,57 @@ describe("LayerKVCache", () => {
     });
   }
 
+  it("with maxPositions, reserves them at the first append and never regrows up to them", () => {
+    const cache = new LayerKVCache({ maxPositions: 200 });
+    const keys: Tensor[] = [];
+    const capacities: number[] = [];
+    let buffer: unknown = null;
+    for (const positions of [5, 1, 60, 100, 34, 1, 3]) {
+      const k = step(positions);
+      keys.push(k);
+      const all = cache.append(k, k);
+      capacities.push(cache.capacity);
+      if (cache.length <= 200) {
+        // the views stay on the first buffer: nothing was copied to a new one
+        const storage = all.keys.storage;
+        buffer ??= storage;
+        expect(storage).toBe(buffer);
+      }
+      expect(Array.from(all.keys.dataSync())).toEqual(Array.from(concat(keys, 2).dataSync()));
+    }
+    // past maxPositions (a model that extrapolates) it doubles as before
+    expect(cache.length).toBe(204);
+    expect(capacities).toEqual([200, 200, 200, 200, 200, 400, 400]);
+    cache.release();
+    expect(cache.capacity).toBe(0);
+    cache.append(step(1), step(1));
+    expect(cache.capacity).toBe(200);
+    cache.release();
+  });
+
+  it("reserves at most 4 MiB a buffer up front, and at least 64 positions", () => {
+    // 8 heads x 1024 floats = 32 KiB a position: 128 positions fit in 4 MiB
+    const wide = new LayerKVCache({ maxPositions: 100_000 });
+    const k = randn([1, 8, 1, 1024], { rng });
+    wide.append(k, k);
+    expect(wide.capacity).toBe(128);
+    wide.release();
+    const short = new LayerKVCache({ maxPositions: 10 });
+    short.append(step(1), step(1));
+    expect(short.capacity).toBe(64);
+    short.release();
+    const unbounded = new LayerKVCache({ maxPositions: Infinity }); // ALiBi models have no limit
+    unbounded.append(k, k);
+    expect(unbounded.capacity).toBe(128);
+    unbounded.release();
+    expect(() => new LayerKVCache({ maxPositions: 0 })).toThrow(
+      "LayerKVCache: maxPositions must be a positive integer, Infinity or null, found 0",
+    );
+    expect(() => new LayerKVCache({ maxPositions: 1.5 })).toThrow(/found 1.5/);
+    const layered = new TransformerKVCache(2, { maxPositions: 300 });
+    expect(layered.layers.map((l) => l.maxPositions)).toEqual([300, 300]);
+  });
+
   it("truncate names a length outside what the cache holds", () => {
     const cache = new TransformerKVCache(2);
     const k = step(3);
