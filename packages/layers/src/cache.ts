@@ -5,7 +5,7 @@ import type { KVCache } from "./language_model.js";
 /** Positions a cache buffer starts with, before it doubles as needed. */
 const MIN_CAPACITY = 64;
 /**
- * Bytes a buffer may reserve up front for the positions the model can attend to (maxPositions):
+ * Bytes a buffer may reserve for the positions the model can attend to (maxPositions):
  * GPT-2-small's 1,024 positions take 3 MiB a buffer, TinyLlama's 2,048 take 2 MiB; a model whose
  * context would take more starts at what fits here and doubles from there.
  */
@@ -19,12 +19,12 @@ export interface LayerKVCacheOptions {
    */
   window?: number | null;
   /**
-   * The most positions the model attends to (its config's maxPositions): the first buffers reserve
-   * room for that many (up to 4 MiB a buffer) so that decoding never regrows them, copying what
-   * they hold. Reserved room that no position has reached yet is never written, so on the CPU
-   * backend it takes address space in the WebAssembly memory but no physical memory. Default: none
-   * (buffers start at 64 positions and double). Infinity (a model without a limit, such as ALiBi's):
-   * as many as 4 MiB a buffer holds.
+   * The most positions the model attends to (its config's maxPositions): when the first buffers
+   * (sized for the prompt) fill, the next ones have room for that many (up to 4 MiB a buffer), so
+   * decoding copies the held positions once instead of at every doubling. Reserved room that no
+   * position has reached yet is never written, so on the CPU backend it takes address space in the
+   * WebAssembly memory but no physical memory. Default: none (buffers start at 64 positions and
+   * double). Infinity (a model without a limit, such as ALiBi's): as many as 4 MiB a buffer holds.
    */
   maxPositions?: number | null;
 }
@@ -33,7 +33,8 @@ export interface LayerKVCacheOptions {
  * One attention layer's keys and values, [batch, kvHeads, positions, headDim].
  *
  * They live in buffers with room to spare, [batch, kvHeads, capacity, headDim], that double when
- * full: each step writes only its own positions in place (Backend.writeInto), so decoding T tokens
+ * full (or grow to the model's maxPositions at once: see LayerKVCacheOptions.maxPositions): each
+ * step writes only its own positions in place (Backend.writeInto), so decoding T tokens
  * copies O(T) values, not the O(T^2) of concatenating the whole cache every step (and allocates
  * nothing between doublings). `keys` and `values` are views of what the last step attended to.
  * Where the backend cannot write in place, or this step's keys take part in autograd, the cache
@@ -155,8 +156,11 @@ export class LayerKVCache {
    * what one step needs), so the held positions move to the front every window or so steps.
    */
   private regrow(keys: Tensor, values: Tensor, dropped: number, needed: number): void {
-    const doubled = Math.max(this.capacity === 0 ? this.firstCapacity(keys) : MIN_CAPACITY, 2 * this.capacity);
-    const capacity = Math.max(needed, this.window === null ? doubled : Math.min(doubled, 2 * this.window));
+    // the first buffers fit the prompt; once decoding fills them, they grow to the model's context
+    // at once (see reservedCapacity) rather than doubling and copying every 2^k positions
+    const doubled = Math.max(MIN_CAPACITY, 2 * this.capacity);
+    const next = Math.max(doubled, this.capacity === 0 ? 0 : this.reservedCapacity(keys));
+    const capacity = Math.max(needed, this.window === null ? next : Math.min(next, 2 * this.window));
     const buffer = (t: Tensor, held: Tensor | null): Tensor => {
       const [b, h, , d] = t.shape as [number, number, number, number];
       // positions past the views are never read: no need to zero them (see empty)
@@ -180,14 +184,17 @@ export class LayerKVCache {
   }
 
   /**
-   * Positions the first buffers hold: maxPositions where a buffer of them takes at most
-   * RESERVE_BYTES, else as many as fit there (at least MIN_CAPACITY).
+   * Positions the buffers grow to when the first ones fill: maxPositions where a buffer of them
+   * takes at most RESERVE_BYTES, else as many as fit there (0 without maxPositions: they double).
+   * Not at the first append: a prompt's temporaries are large, and made between one layer's
+   * reserved buffers and the next they would touch the pages under the later ones (GPT-2-small's
+   * peak RSS rose from 1.24x to 1.34x its weights that way).
    */
-  private firstCapacity(keys: Tensor): number {
-    if (this.maxPositions === null) return MIN_CAPACITY;
+  private reservedCapacity(keys: Tensor): number {
+    if (this.maxPositions === null) return 0;
     const [b, h, , d] = keys.shape as [number, number, number, number];
     const fits = Math.floor(RESERVE_BYTES / (b * h * d * BYTES_PER_ELEMENT[keys.dtype]));
-    return Math.max(MIN_CAPACITY, Math.min(this.maxPositions, fits));
+    return Math.min(this.maxPositions, fits);
   }
 
   /** keys/values become views of buffer positions [start, end). */
@@ -285,7 +292,7 @@ export class TransformerKVCache implements KVCache {
 
   /**
    * `windows`: each layer's sliding window (null: keeps every position); default none.
-   * `maxPositions`: the model's context, which each layer's buffers reserve room for (see
+   * `maxPositions`: the model's context, which each layer's buffers grow to (see
    * LayerKVCacheOptions.maxPositions); default none.
    */
   constructor(layerCount: number, options: { windows?: readonly (number | null)[]; maxPositions?: number | null } = {}) {

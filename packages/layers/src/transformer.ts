@@ -110,9 +110,9 @@ export class TransformerLanguageModel extends Module implements LanguageModel, S
   }
 
   /**
-   * An empty cache; layers with a sliding window keep only what their window still sees. Its
-   * buffers reserve room for the model's maxPositions where that is small enough (see
-   * LayerKVCacheOptions.maxPositions), so decoding does not stop to regrow them.
+   * An empty cache; layers with a sliding window keep only what their window still sees. Once
+   * the buffers that hold the prompt fill, they grow to the model's maxPositions at once where that
+   * is small enough (see LayerKVCacheOptions.maxPositions), so decoding copies the cache once.
    */
   createCache(): TransformerKVCache {
     return new TransformerKVCache(this.blocks.length, {

@@ -104,49 +104,48 @@ describe("LayerKVCache", () => {
     });
   }
 
-  it("with maxPositions, reserves them at the first append and never regrows up to them", () => {
+  it("with maxPositions, grows to them once the first buffers fill, and not again up to them", () => {
     const cache = new LayerKVCache({ maxPositions: 200 });
     const keys: Tensor[] = [];
     const capacities: number[] = [];
-    let buffer: unknown = null;
+    let reserved: unknown = null;
     for (const positions of [5, 1, 60, 100, 34, 1, 3]) {
       const k = step(positions);
       keys.push(k);
       const all = cache.append(k, k);
       capacities.push(cache.capacity);
-      if (cache.length <= 200) {
-        // the views stay on the first buffer: nothing was copied to a new one
-        const storage = all.keys.storage;
-        buffer ??= storage;
-        expect(storage).toBe(buffer);
+      if (cache.capacity === 200) {
+        // the views stay on one buffer from the first regrow to maxPositions: nothing copied again
+        reserved ??= all.keys.storage;
+        expect(all.keys.storage).toBe(reserved);
       }
       expect(Array.from(all.keys.dataSync())).toEqual(Array.from(concat(keys, 2).dataSync()));
     }
-    // past maxPositions (a model that extrapolates) it doubles as before
+    // the first buffers fit the prompt (64 at least); past maxPositions (a model that extrapolates)
+    // they double as before
     expect(cache.length).toBe(204);
-    expect(capacities).toEqual([200, 200, 200, 200, 200, 400, 400]);
+    expect(capacities).toEqual([64, 64, 200, 200, 200, 400, 400]);
     cache.release();
     expect(cache.capacity).toBe(0);
+    cache.append(step(70), step(70));
+    expect(cache.capacity).toBe(70);
     cache.append(step(1), step(1));
     expect(cache.capacity).toBe(200);
     cache.release();
   });
 
-  it("reserves at most 4 MiB a buffer up front, and at least 64 positions", () => {
-    // 8 heads x 1024 floats = 32 KiB a position: 128 positions fit in 4 MiB
-    const wide = new LayerKVCache({ maxPositions: 100_000 });
-    const k = randn([1, 8, 1, 1024], { rng });
-    wide.append(k, k);
-    expect(wide.capacity).toBe(128);
-    wide.release();
-    const short = new LayerKVCache({ maxPositions: 10 });
-    short.append(step(1), step(1));
-    expect(short.capacity).toBe(64);
-    short.release();
-    const unbounded = new LayerKVCache({ maxPositions: Infinity }); // ALiBi models have no limit
-    unbounded.append(k, k);
-    expect(unbounded.capacity).toBe(128);
-    unbounded.release();
+  it("grows to at most 4 MiB a buffer at once, and doubles from there", () => {
+    // 8 heads x 512 floats = 16 KiB a position: 256 positions fit in 4 MiB
+    for (const maxPositions of [100_000, Infinity]) {
+      const wide = new LayerKVCache({ maxPositions }); // Infinity: ALiBi models have no limit
+      const k = randn([1, 8, 64, 512], { rng });
+      const one = randn([1, 8, 1, 512], { rng });
+      wide.append(k, k);
+      expect(wide.capacity).toBe(64);
+      wide.append(one, one);
+      expect(wide.capacity).toBe(256);
+      wide.release();
+    }
     expect(() => new LayerKVCache({ maxPositions: 0 })).toThrow(
       "LayerKVCache: maxPositions must be a positive integer, Infinity or null, found 0",
     );

@@ -31,7 +31,7 @@ const RESERVE_FRACTION = 1 / 4;
  * size and SPARE_BYTES in all.
  */
 const SPARE_MAX_BYTES = 64 * 1024;
-const SPARES_PER_SIZE = 4;
+const SPARES_PER_SIZE = 16;
 const SPARE_BYTES = 1024 * 1024;
 /** The heap new arrays come from: the backend whose kernel is running sets it (see useHeap). */
 let active: WasmHeap | null = null;
@@ -58,6 +58,8 @@ interface Block {
   arena: Arena;
   offset: number;
   bytes: number;
+  /** Freed and kept for reuse (see WasmHeap.spares): freeing it again is refused. */
+  spare: boolean;
 }
 
 export interface HeapOptions {
@@ -75,8 +77,6 @@ export class WasmHeap {
   private readonly listeners = new Set<WeakRef<{ addArena(arena: Arena): void }>>();
   private readonly byBuffer = new WeakMap<ArrayBufferLike, Arena>();
   private readonly blocks = new WeakMap<HostArray, Block>();
-  /** The blocks of the spare arrays (which `blocks` no longer lists: freeing one again is refused). */
-  private readonly spareBlocks = new WeakMap<HostArray, Block>();
   private readonly registry: FinalizationRegistry<Block> | null;
   /**
    * Freed small float32 arrays by memory and length, each still holding its block and its
@@ -187,9 +187,9 @@ export class WasmHeap {
   /** Frees the block behind an array this heap handed out; false for any other array. */
   free(array: HostArray): boolean {
     const block = this.blocks.get(array);
-    if (block === undefined) return false;
-    this.blocks.delete(array);
+    if (block === undefined || block.spare) return false;
     if (array instanceof Float32Array && this.keepSpare(array, block)) return true;
+    this.blocks.delete(array);
     this.registry?.unregister(array);
     block.arena.release(block.offset, block.bytes);
     return true;
@@ -205,7 +205,7 @@ export class WasmHeap {
     else if (list.length < SPARES_PER_SIZE) list.push(array);
     else return false;
     this.spareBytes += size;
-    this.spareBlocks.set(array, block);
+    block.spare = true;
     return true;
   }
 
@@ -221,11 +221,10 @@ export class WasmHeap {
 
   /** A spare array handed out again, as allocIn would a new one. */
   private reuse(array: Float32Array, zeroed: boolean): Float32Array {
-    const block = this.spareBlocks.get(array)!;
-    this.spareBlocks.delete(array);
+    const block = this.blocks.get(array)!;
+    block.spare = false;
     this.spareBytes -= Arena.blockSize(block.bytes);
     if (zeroed) array.fill(0);
-    this.blocks.set(array, block);
     return array;
   }
 
@@ -235,8 +234,8 @@ export class WasmHeap {
     if (bySize === undefined) return;
     for (const list of bySize.values()) {
       for (const array of list) {
-        const block = this.spareBlocks.get(array)!;
-        this.spareBlocks.delete(array);
+        const block = this.blocks.get(array)!;
+        this.blocks.delete(array);
         this.spareBytes -= Arena.blockSize(block.bytes);
         this.registry?.unregister(array);
         arena.release(block.offset, block.bytes);
@@ -261,7 +260,7 @@ export class WasmHeap {
       this.dropSpares(arena);
       got = arena.alloc(bytes);
     }
-    return got && { block: { arena, offset: got.offset, bytes }, zero: got.zero };
+    return got && { block: { arena, offset: got.offset, bytes, spare: false }, zero: got.zero };
   }
 
   private place(bytes: number): { block: Block; zero: boolean } | null {
