@@ -1,9 +1,15 @@
-import { concat, keep, writeInto, zeros, type Tensor } from "@llm/tensor";
+import { BYTES_PER_ELEMENT, concat, empty, keep, writeInto, zeros, type Tensor } from "@llm/tensor";
 import { LayerArgumentError } from "./errors.js";
 import type { KVCache } from "./language_model.js";
 
 /** Positions a cache buffer starts with, before it doubles as needed. */
 const MIN_CAPACITY = 64;
+/**
+ * Bytes a buffer may reserve for the positions the model can attend to (maxPositions):
+ * GPT-2-small's 1,024 positions take 3 MiB a buffer, TinyLlama's 2,048 take 2 MiB; a model whose
+ * context would take more starts at what fits here and doubles from there.
+ */
+const RESERVE_BYTES = 4 * 2 ** 20;
 
 export interface LayerKVCacheOptions {
   /**
@@ -12,13 +18,23 @@ export interface LayerKVCacheOptions {
    * DynamicSlidingWindowLayer does. Default: keep every position.
    */
   window?: number | null;
+  /**
+   * The most positions the model attends to (its config's maxPositions): when the first buffers
+   * (sized for the prompt) fill, the next ones have room for that many (up to 4 MiB a buffer), so
+   * decoding copies the held positions once instead of at every doubling. Reserved room that no
+   * position has reached yet is never written, so on the CPU backend it takes address space in the
+   * WebAssembly memory but no physical memory. Default: none (buffers start at 64 positions and
+   * double). Infinity (a model without a limit, such as ALiBi's): as many as 4 MiB a buffer holds.
+   */
+  maxPositions?: number | null;
 }
 
 /**
  * One attention layer's keys and values, [batch, kvHeads, positions, headDim].
  *
  * They live in buffers with room to spare, [batch, kvHeads, capacity, headDim], that double when
- * full: each step writes only its own positions in place (Backend.writeInto), so decoding T tokens
+ * full (or grow to the model's maxPositions at once: see LayerKVCacheOptions.maxPositions): each
+ * step writes only its own positions in place (Backend.writeInto), so decoding T tokens
  * copies O(T) values, not the O(T^2) of concatenating the whole cache every step (and allocates
  * nothing between doublings). `keys` and `values` are views of what the last step attended to.
  * Where the backend cannot write in place, or this step's keys take part in autograd, the cache
@@ -40,12 +56,20 @@ export class LayerKVCache {
   /** Buffer index of keys[0]. */
   private bufferStart = 0;
 
+  /** See LayerKVCacheOptions.maxPositions. */
+  readonly maxPositions: number | null;
+
   constructor(options: LayerKVCacheOptions = {}) {
     const window = options.window ?? null;
+    const maxPositions = options.maxPositions ?? null;
     if (window !== null && !(Number.isInteger(window) && window >= 1)) {
       throw new LayerArgumentError(`LayerKVCache: window must be a positive integer or null, found ${window}`);
     }
+    if (maxPositions !== null && !((Number.isInteger(maxPositions) || maxPositions === Infinity) && maxPositions >= 1)) {
+      throw new LayerArgumentError(`LayerKVCache: maxPositions must be a positive integer, Infinity or null, found ${maxPositions}`);
+    }
     this.window = window;
+    this.maxPositions = maxPositions;
   }
 
   /** Positions appended in all (with a window, more than `keys` holds). */
@@ -132,11 +156,15 @@ export class LayerKVCache {
    * what one step needs), so the held positions move to the front every window or so steps.
    */
   private regrow(keys: Tensor, values: Tensor, dropped: number, needed: number): void {
+    // the first buffers fit the prompt; once decoding fills them, they grow to the model's context
+    // at once (see reservedCapacity) rather than doubling and copying every 2^k positions
     const doubled = Math.max(MIN_CAPACITY, 2 * this.capacity);
-    const capacity = Math.max(needed, this.window === null ? doubled : Math.min(doubled, 2 * this.window));
+    const next = Math.max(doubled, this.capacity === 0 ? 0 : this.reservedCapacity(keys));
+    const capacity = Math.max(needed, this.window === null ? next : Math.min(next, 2 * this.window));
     const buffer = (t: Tensor, held: Tensor | null): Tensor => {
       const [b, h, , d] = t.shape as [number, number, number, number];
-      const grown = keep(zeros([b, h, capacity, d], { dtype: t.dtype, backend: t.backend }));
+      // positions past the views are never read: no need to zero them (see empty)
+      const grown = keep(empty([b, h, capacity, d], { dtype: t.dtype, backend: t.backend }));
       if (held && held.shape[2]! > dropped) {
         const kept = positions(held, dropped, held.shape[2]!);
         write(grown, 0, kept);
@@ -153,6 +181,20 @@ export class LayerKVCache {
     this.keyBuffer = keyBuffer;
     this.valueBuffer = valueBuffer;
     this.setViews(0, kept);
+  }
+
+  /**
+   * Positions the buffers grow to when the first ones fill: maxPositions where a buffer of them
+   * takes at most RESERVE_BYTES, else as many as fit there (0 without maxPositions: they double).
+   * Not at the first append: a prompt's temporaries are large, and made between one layer's
+   * reserved buffers and the next they would touch the pages under the later ones (GPT-2-small's
+   * peak RSS rose from 1.24x to 1.34x its weights that way).
+   */
+  private reservedCapacity(keys: Tensor): number {
+    if (this.maxPositions === null) return 0;
+    const [b, h, , d] = keys.shape as [number, number, number, number];
+    const fits = Math.floor(RESERVE_BYTES / (b * h * d * BYTES_PER_ELEMENT[keys.dtype]));
+    return Math.min(this.maxPositions, fits);
   }
 
   /** keys/values become views of buffer positions [start, end). */
@@ -248,13 +290,18 @@ function write(buffer: Tensor, at: number, t: Tensor): void {
 export class TransformerKVCache implements KVCache {
   readonly layers: readonly LayerKVCache[];
 
-  /** `windows`: each layer's sliding window (null: keeps every position); default none. */
-  constructor(layerCount: number, options: { windows?: readonly (number | null)[] } = {}) {
+  /**
+   * `windows`: each layer's sliding window (null: keeps every position); default none.
+   * `maxPositions`: the model's context, which each layer's buffers grow to (see
+   * LayerKVCacheOptions.maxPositions); default none.
+   */
+  constructor(layerCount: number, options: { windows?: readonly (number | null)[]; maxPositions?: number | null } = {}) {
     const windows = options.windows;
     if (windows && windows.length !== layerCount) {
       throw new LayerArgumentError(`TransformerKVCache: expected ${layerCount} windows (one per layer), found ${windows.length}`);
     }
-    this.layers = Array.from({ length: layerCount }, (_, i) => new LayerKVCache({ window: windows?.[i] ?? null }));
+    const maxPositions = options.maxPositions ?? null;
+    this.layers = Array.from({ length: layerCount }, (_, i) => new LayerKVCache({ window: windows?.[i] ?? null, maxPositions }));
   }
 
   get length(): number {

@@ -109,9 +109,16 @@ export class TransformerLanguageModel extends Module implements LanguageModel, S
     return this.embed.tokens.weight.backend;
   }
 
-  /** An empty cache; layers with a sliding window keep only what their window still sees. */
+  /**
+   * An empty cache; layers with a sliding window keep only what their window still sees. Once
+   * the buffers that hold the prompt fill, they grow to the model's maxPositions at once where that
+   * is small enough (see LayerKVCacheOptions.maxPositions), so decoding copies the cache once.
+   */
   createCache(): TransformerKVCache {
-    return new TransformerKVCache(this.blocks.length, { windows: this.blocks.map((b) => b.attention.slidingWindow) });
+    return new TransformerKVCache(this.blocks.length, {
+      windows: this.blocks.map((b) => b.attention.slidingWindow),
+      maxPositions: this.config.maxPositions,
+    });
   }
 
   /** config.json contents that reproduce this model. */

@@ -104,6 +104,56 @@ describe("LayerKVCache", () => {
     });
   }
 
+  it("with maxPositions, grows to them once the first buffers fill, and not again up to them", () => {
+    const cache = new LayerKVCache({ maxPositions: 200 });
+    const keys: Tensor[] = [];
+    const capacities: number[] = [];
+    let reserved: unknown = null;
+    for (const positions of [5, 1, 60, 100, 34, 1, 3]) {
+      const k = step(positions);
+      keys.push(k);
+      const all = cache.append(k, k);
+      capacities.push(cache.capacity);
+      if (cache.capacity === 200) {
+        // the views stay on one buffer from the first regrow to maxPositions: nothing copied again
+        reserved ??= all.keys.storage;
+        expect(all.keys.storage).toBe(reserved);
+      }
+      expect(Array.from(all.keys.dataSync())).toEqual(Array.from(concat(keys, 2).dataSync()));
+    }
+    // the first buffers fit the prompt (64 at least); past maxPositions (a model that extrapolates)
+    // they double as before
+    expect(cache.length).toBe(204);
+    expect(capacities).toEqual([64, 64, 200, 200, 200, 400, 400]);
+    cache.release();
+    expect(cache.capacity).toBe(0);
+    cache.append(step(70), step(70));
+    expect(cache.capacity).toBe(70);
+    cache.append(step(1), step(1));
+    expect(cache.capacity).toBe(200);
+    cache.release();
+  });
+
+  it("grows to at most 4 MiB a buffer at once, and doubles from there", () => {
+    // 8 heads x 512 floats = 16 KiB a position: 256 positions fit in 4 MiB
+    for (const maxPositions of [100_000, Infinity]) {
+      const wide = new LayerKVCache({ maxPositions }); // Infinity: ALiBi models have no limit
+      const k = randn([1, 8, 64, 512], { rng });
+      const one = randn([1, 8, 1, 512], { rng });
+      wide.append(k, k);
+      expect(wide.capacity).toBe(64);
+      wide.append(one, one);
+      expect(wide.capacity).toBe(256);
+      wide.release();
+    }
+    expect(() => new LayerKVCache({ maxPositions: 0 })).toThrow(
+      "LayerKVCache: maxPositions must be a positive integer, Infinity or null, found 0",
+    );
+    expect(() => new LayerKVCache({ maxPositions: 1.5 })).toThrow(/found 1.5/);
+    const layered = new TransformerKVCache(2, { maxPositions: 300 });
+    expect(layered.layers.map((l) => l.maxPositions)).toEqual([300, 300]);
+  });
+
   it("truncate names a length outside what the cache holds", () => {
     const cache = new TransformerKVCache(2);
     const k = step(3);

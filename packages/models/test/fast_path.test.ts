@@ -37,6 +37,8 @@ describe.each(fixtureNames().filter((name) => name !== "glm"))("%s fixture on th
               logits = model.forward(tensor([[(11 * step + 5) % vocab]], { dtype: "int32" }), { cache });
             }
             const finite = Array.from(logits.dataSync()).every(Number.isFinite);
+            // the cache knows the model's context: its buffers grow to it at once when the prompt's fill
+            expect(cache.layers.map((l) => l.maxPositions)).toEqual(cache.layers.map(() => model.config.maxPositions));
             logits.dispose();
             cache.dispose();
             return finite;

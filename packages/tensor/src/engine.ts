@@ -167,7 +167,7 @@ function closeScope(scope: Scope, result: unknown): void {
   if (index >= 0) state.scopes.splice(index, 1);
   const results = new Set<Tensor>();
   collectTensors(result, results);
-  const survivors = graphTensorsInScope(results, new Set(scope.tensors));
+  const survivors = graphTensorsInScope(results, scope.tensors);
   const parent = state.scopes[state.scopes.length - 1];
   for (const t of scope.tensors) {
     if (t.kept || t.isDisposed) continue;
@@ -205,12 +205,15 @@ function collectTensors(value: unknown, out: Set<Tensor>, seen = new Set<unknown
  * those). The walk stops at tensors made outside the scope, which this scope never frees, so
  * closing a scope costs what the scope made, not the size of the whole graph.
  */
-function graphTensorsInScope(results: Set<Tensor>, inScope: Set<Tensor>): Set<Tensor> {
+function graphTensorsInScope(results: Set<Tensor>, scopeTensors: readonly Tensor[]): Set<Tensor> {
   const survivors = new Set(results);
   const stack = [...results];
+  // made only when a result has a graph: under noGrad (decoding) no scope pays for it
+  let inScope: Set<Tensor> | null = null;
   while (stack.length) {
     const node = stack.pop()!.node;
     if (!node) continue;
+    inScope ??= new Set(scopeTensors);
     for (const list of [node.inputs, node.saved]) {
       for (const s of list) {
         if (inScope.has(s) && !survivors.has(s)) {

@@ -25,6 +25,7 @@ export { Tensor, Storage, type GradNode, type Operand } from "./tensor.js";
 export {
   tensor,
   zeros,
+  empty,
   lazyZeros,
   ones,
   full,

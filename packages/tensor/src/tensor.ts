@@ -84,8 +84,9 @@ export class Tensor {
   constructor(storage: Storage, shape: Shape, dtype: DType, strides?: readonly number[], offset = 0) {
     this.storageRef = storage;
     storage.refs++;
-    this.shape = Object.freeze([...shape]);
-    this.strides = Object.freeze(strides ? [...strides] : contiguousStrides(shape));
+    // a frozen array (another tensor's shape or strides: views, elementwise results) is shared as it is
+    this.shape = Object.isFrozen(shape) ? shape : Object.freeze([...shape]);
+    this.strides = strides ? (Object.isFrozen(strides) ? strides : Object.freeze([...strides])) : Object.freeze(contiguousStrides(shape));
     this.offset = offset;
     this.dtype = dtype;
     this.size = sizeOf(shape);

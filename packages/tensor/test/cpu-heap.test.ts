@@ -70,4 +70,46 @@ describe("the heap", () => {
     expect(heap.free(arrays[0]!)).toBe(false);
     expect(heap.usedBytes).toBe(0);
   });
+
+  it("hands a freed small float32 array out again for the same size, as if new", () => {
+    const heap = WasmHeap.create({ maxMemoryBytes: 8 * PAGE })!;
+    const a = heap.alloc("float32", 768, false) as Float32Array;
+    const arena = heap.locate(a)!;
+    a.fill(7);
+    expect(heap.free(a)).toBe(true);
+    expect(heap.free(a)).toBe(false); // freed once only, kept or not
+    expect(heap.usedBytes).toBe(0); // a kept array counts as freed
+    const b = heap.allocIn(arena, "float32", 768, true) as Float32Array;
+    expect(b).toBe(a);
+    expect(b.every((v) => v === 0)).toBe(true); // zeroed when asked
+    expect(heap.locate(b)).toBe(arena);
+    expect(heap.usedBytes).toBeGreaterThanOrEqual(768 * 4);
+    // another size, another dtype, or a larger block: a new array
+    const c = heap.allocIn(arena, "float32", 769) as Float32Array;
+    expect(c).not.toBe(a);
+    expect(heap.free(b)).toBe(true);
+    const d = heap.allocIn(arena, "int32", 768) as Int32Array;
+    expect(d).toBeInstanceOf(Int32Array);
+    const big = heap.allocIn(arena, "float32", 40_000)!;
+    heap.free(big);
+    expect(heap.allocIn(arena, "float32", 40_000)).not.toBe(big);
+  });
+
+  it("gives kept arrays' blocks back to a memory that runs out of room", () => {
+    const heap = WasmHeap.create({ maxMemoryBytes: 8 * PAGE })!;
+    const first = heap.alloc("float32", 16, false)!;
+    const arena = heap.locate(first)!;
+    heap.free(first);
+    // fill the memory with small arrays, free them all (kept, up to the limits), then ask for one block as large as all of them
+    const small: Float32Array[] = [];
+    for (;;) {
+      const x = heap.allocIn(arena, "float32", 4000) as Float32Array | null;
+      if (x === null) break;
+      small.push(x);
+    }
+    const bytes = small.length * 16_000;
+    for (const x of small) heap.free(x);
+    expect(heap.usedBytes).toBe(0);
+    expect(heap.allocIn(arena, "float32", bytes / 4 - 64)).not.toBeNull();
+  });
 });

@@ -113,7 +113,14 @@ export function copyInto(view: StridedView, dst: HostArray, dstOffset: number, d
   const n = runs.n;
   const [sd, s] = runs.inner as [number, number];
   if (src instanceof Float32Array && dst instanceof Float32Array) {
-    // float32 (most copies: heads split and merged) in a loop V8 compiles for float32 arrays only
+    // float32 (most copies: heads split and merged) in a loop V8 compiles for float32 arrays only;
+    // rows of runs (a decoding step's heads written into a KV cache) without forEachRun's odometer
+    if (runs.outer.length <= 1) {
+      const rows = runs.outer[0] ?? 1;
+      const [rowD, rowS] = [runs.outerStrides[0]![0] ?? 0, runs.outerStrides[1]![0] ?? 0];
+      for (let r = 0, o = dstOffset, i = view.offset; r < rows && n > 0; r++, o += rowD, i += rowS) copyRunF32(dst, src, o, i, n, sd, s);
+      return;
+    }
     forEachRun(runs, [dstOffset, view.offset], (offs) => copyRunF32(dst, src, offs[0]!, offs[1]!, n, sd, s));
     return;
   }

@@ -113,6 +113,22 @@ export function lazyZeros(shape: readonly number[], options: CreateOptions = {})
   return finish(new Tensor(new Storage(backend, null, { size: sizeOf(s), dtype }), s, dtype), options);
 }
 
+/**
+ * A tensor whose elements are unspecified until written (torch.empty): for a buffer that is about
+ * to be filled part by part with writeInto (a KV cache), so that room reserved and not yet used
+ * costs no writes (and on the CPU backend no physical memory). Zeros where the backend cannot hand
+ * out uninitialized memory.
+ */
+export function empty(shape: readonly number[], options: CreateOptions = {}): Tensor {
+  const backend = options.backend ?? getBackend();
+  const dtype = options.dtype ?? "float32";
+  const s = checkShape(shape, "empty");
+  const size = sizeOf(s);
+  const uninitialized = backend.allocateHost && backend.adopt && dtype !== "bool";
+  const buffer = uninitialized ? backend.adopt!(backend.allocateHost!(dtype, size), dtype) : backend.fill(size, 0, dtype);
+  return finish(new Tensor(new Storage(backend, buffer), s, dtype), options);
+}
+
 export const zeros = (shape: readonly number[], options: CreateOptions = {}): Tensor => full(shape, 0, options);
 export const ones = (shape: readonly number[], options: CreateOptions = {}): Tensor => full(shape, 1, options);
 export const zerosLike = (t: Tensor, options: CreateOptions = {}): Tensor =>

@@ -28,6 +28,7 @@ function asMatrix(t: Tensor, role: "a" | "b"): StridedView {
 
 /** The matrix view with batch dims broadcast to `batch` (stride 0 where it repeats). */
 function withBatch(v: StridedView, batch: readonly number[]): StridedView {
+  if (batch.length === 0 && v.shape.length === 2) return v; // a plain matrix (every Linear): as it is
   const own = v.shape.length - 2;
   const lead = batch.length - own;
   const strides = batch.map((d, i) => (i < lead || v.shape[i - lead] !== d ? 0 : v.strides[i - lead]!));
