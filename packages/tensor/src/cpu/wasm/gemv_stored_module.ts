@@ -33,6 +33,15 @@ export class StoredCode extends Code {
   i32x4ExtendHighI16x8S(): this { return this.simdOp(0xa8); }
   f32x4ConvertI32x4S(): this { return this.simdOp(0xfa); }
   /**
+   * The float16 bits in the low half of each i32 lane of local `v`, as float32, onto the stack:
+   * magnitude bits moved up 13 and the exponent rebased by multiplying by 2^112 (exact for
+   * normals, subnormals and zero), sign bit moved up 16.
+   */
+  halfLanes(v: number): this {
+    this.localGet(v).i32x4Const(0x7fff).v128And().i32Const(13).i32x4Shl().f32x4Const(2 ** 112).f32x4Mul();
+    return this.localGet(v).i32x4Const(0x8000).v128And().i32Const(16).i32x4Shl().v128Or();
+  }
+  /**
    * Q6_K's group k (0-3) of 16 six-bit values (0..63) from the 16-byte loads in locals ql, ql2 (low
    * nibbles) and qh (high bits): low nibbles of ql | qh bits 0-1, of ql2 | bits 2-3, high nibbles
    * of ql | bits 4-5, of ql2 | bits 6-7. The Q6_K kernels unpack their blocks with it (the resident
@@ -142,16 +151,7 @@ function dotHalf(kind: "f16" | "bf16"): FuncDef {
     if (kind === "bf16") {
       f.localGet(v).i32Const(16).i32x4Shl();
     } else {
-      // float16 -> float32: magnitude bits moved up 13 and the exponent rebased by multiplying by
-      // 2^112 (exact for normals, subnormals and zero), sign bit moved up 16
-      f.localGet(v)
-        .i32x4Const(0x7fff)
-        .v128And()
-        .i32Const(13)
-        .i32x4Shl()
-        .f32x4Const(2 ** 112)
-        .f32x4Mul();
-      f.localGet(v).i32x4Const(0x8000).v128And().i32Const(16).i32x4Shl().v128Or();
+      f.halfLanes(v);
     }
     f.localGet(px).v128Load().f32x4Mul().localGet(sum).f32x4Add().localSet(sum);
     f.localGet(pw).i32Const(8).i32Add().localSet(pw);

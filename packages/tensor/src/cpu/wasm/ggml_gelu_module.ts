@@ -63,18 +63,6 @@ function halfBitsSimd(f: GeluCode, m: number, h: number): void {
   f.localGet(m).i32x4Const(HALF_NORMAL).i32x4GeU().v128Bitselect().localSet(h);
 }
 
-/** float16 bits (i32 lanes on the stack) to float32 bits, exactly: (bits << 13) * 2^112 takes subnormals too. */
-function widenHalfSimd(f: GeluCode, g: number): void {
-  f.localGet(g)
-    .i32x4Const(0x7fff)
-    .v128And()
-    .i32Const(13)
-    .i32x4Shl()
-    .f32x4Const(2 ** 112)
-    .f32x4Mul();
-  f.localGet(g).i32x4Const(0x8000).v128And().i32Const(16).i32x4Shl().v128Or();
-}
-
 function scalarGelu(name: string, table: GeluTable): FuncDef {
   const [src, dst, n, tab] = [0, 1, 2, 3];
   const [u, m, r] = [4, 5, 6];
@@ -137,7 +125,7 @@ function simdGelu(name: string, table: GeluTable): FuncDef {
     else f.load16Lane(2 * lane);
   }
   f.localSet(g);
-  if (table === "f16") widenHalfSimd(f, g);
+  if (table === "f16") f.halfLanes(g);
   else f.localGet(g);
   // from 10 up: x; from -10 down: +0; NaN: the canonical NaN
   f.localSet(g).localGet(x).localGet(g).localGet(x).f32x4Const(10).f32x4Ge().v128Bitselect();
