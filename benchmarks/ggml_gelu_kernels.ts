@@ -10,17 +10,12 @@
 // Writes out/bench/ggml_gelu_kernels.json.
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { emitModule } from "../packages/tensor/src/cpu/wasm/encoder.js";
-import { ggmlGeluFunction } from "../packages/tensor/src/cpu/wasm/ggml_gelu_module.js";
+import { GGML_GELU_VARIANTS, ggmlGeluFunction } from "../packages/tensor/src/cpu/wasm/ggml_gelu_module.js";
 import { geluTable, ggmlGelu } from "../packages/tensor/src/cpu/kernels/ggml_rounding.js";
 import { float32ToFloat16Bits } from "../packages/tensor/src/cpu/half.js";
 
 const rounds = Number(process.argv.find((a) => a.startsWith("--rounds="))?.slice(9) ?? 41);
-const variants = [
-  ["scalar_f32", "f32", false],
-  ["scalar_f16", "f16", false],
-  ["simd_f32", "f32", true],
-  ["simd_f16", "f16", true],
-] as const;
+const variants = GGML_GELU_VARIANTS;
 const memory = new WebAssembly.Memory({ initial: 200, maximum: 400, shared: true });
 const bytes = emitModule(
   variants.map(([name, table, simd]) => ggmlGeluFunction(name, table, simd)),

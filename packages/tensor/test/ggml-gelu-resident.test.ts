@@ -5,7 +5,7 @@ import { geluTable, ggmlGelu } from "../src/cpu/kernels/ggml_rounding.js";
 import { residentStats } from "../src/cpu/resident/runtime.js";
 import { float32ToFloat16Bits } from "../src/cpu/half.js";
 import { emitModule } from "../src/cpu/wasm/encoder.js";
-import { ggmlGeluFunction } from "../src/cpu/wasm/ggml_gelu_module.js";
+import { GGML_GELU_VARIANTS, ggmlGeluFunction } from "../src/cpu/wasm/ggml_gelu_module.js";
 import { rng } from "./cpu-helpers.js";
 
 // ggml's GELU with activationRounding "ggml" runs in WebAssembly (wasm/ggml_gelu_module.ts: the
@@ -257,12 +257,7 @@ describe("ggml GELU kernel variants (benchmarks/ggml_gelu_kernels.ts times them)
     const { values, ties } = halfPatterns();
     const patterns = [...withNeighbours([...values, ...ties, ...special, ...nans]), ...randomPatterns(20_000, 18)];
     const n = patterns.length;
-    const variants = [
-      ["scalar_f32", "f32", false],
-      ["scalar_f16", "f16", false],
-      ["simd_f32", "f32", true],
-      ["simd_f16", "f16", true],
-    ] as const;
+    const variants = GGML_GELU_VARIANTS;
     const memory = new wasm.Memory({ initial: Math.ceil((8 * n + (1 << 20)) / 65536) + 1 });
     const exports = new wasm.Instance(
       new wasm.Module(emitModule(variants.map(([name, table, simd]) => ggmlGeluFunction(name, table, simd)))),

@@ -139,6 +139,14 @@ function simdGelu(name: string, table: GeluTable): FuncDef {
   return { name, params: [i32, i32, i32, i32], locals: [v128, v128, v128, v128, v128], body: f };
 }
 
+/** The four kernels (name, table, SIMD): the benchmark times them all and the tests check them all. */
+export const GGML_GELU_VARIANTS = [
+  ["scalar_f32", "f32", false],
+  ["scalar_f16", "f16", false],
+  ["simd_f32", "f32", true],
+  ["simd_f16", "f16", true],
+] as const;
+
 /** One GELU kernel: table of float16 or float32 entries, SIMD (whole vectors) or scalar. */
 export function ggmlGeluFunction(name: string, table: GeluTable, simd: boolean): FuncDef {
   return simd ? simdGelu(name, table) : scalarGelu(name, table);
