@@ -96,7 +96,7 @@ export function crossEntropyRows(logits: Tensor, targets: Tensor): Tensor {
       loss,
       "crossEntropy",
       [logits],
-      (g) => [fromBuffer(backend, grad(logits.view(), shift.view(), targets.view(), g.contiguous().view()), logits.shape, "float32")],
+      (g) => [fromBuffer(backend, grad(logits.view(), shift.view(), targets.view(), g.view()), logits.shape, "float32")],
       [shift, targets],
     );
   });

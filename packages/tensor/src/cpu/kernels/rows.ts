@@ -56,18 +56,24 @@ export function logSoftmax(x: StridedView, wasm = true): BackendBuffer {
   const out = allocZeroed("float32", data.length) as Float32Array;
   if (wasm && logSoftmaxWasm(data, out, R, L)) return result(out, x);
   for (let r = 0, o = 0; r < R; r++, o += L) {
-    let max = -Infinity;
-    for (let i = o; i < o + L; i++) if (data[i]! > max) max = data[i]!;
-    if (max === -Infinity) {
+    const shift = rowShift(data, o, L);
+    if (shift === Infinity) {
       out.fill(-Infinity, o, o + L);
       continue;
     }
-    let sum = 0;
-    for (let i = o; i < o + L; i++) sum += Math.exp(data[i]! - max);
-    const shift = max + Math.log(sum);
     for (let i = o; i < o + L; i++) out[i] = data[i]! - shift;
   }
   return result(out, x);
+}
+
+/** max + log sum e^(x - max) over data[o, o + L) in float64; +Infinity for a row of -Infinity. */
+function rowShift(data: Float32Array, o: number, L: number): number {
+  let max = -Infinity;
+  for (let i = o; i < o + L; i++) if (data[i]! > max) max = data[i]!;
+  if (max === -Infinity) return Infinity;
+  let sum = 0;
+  for (let i = o; i < o + L; i++) sum += Math.exp(data[i]! - max);
+  return max + Math.log(sum);
 }
 
 /** (x - mean) / sqrt(var + eps) * w + b with the biased variance, like torch.nn.LayerNorm. */
@@ -138,13 +144,7 @@ export function logSumExpRows(x: StridedView, wasm = true): BackendBuffer {
   if (resident) return new CpuBuffer(resident, "float32");
   const { data, rows: R, cols: L } = rows(x);
   const out = allocUninit("float32", R) as Float32Array;
-  for (let r = 0, o = 0; r < R; r++, o += L) {
-    let max = -Infinity;
-    for (let i = o; i < o + L; i++) if (data[i]! > max) max = data[i]!;
-    let sum = 0;
-    for (let i = o; i < o + L; i++) sum += Math.exp(data[i]! - max);
-    out[r] = max === -Infinity ? Infinity : max + Math.log(sum);
-  }
+  for (let r = 0, o = 0; r < R; r++, o += L) out[r] = rowShift(data, o, L);
   return new CpuBuffer(out, "float32");
 }
 
