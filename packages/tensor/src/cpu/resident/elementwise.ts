@@ -5,6 +5,8 @@ import { RESIDENT_BINARY_OPS, type ResidentBinaryOp } from "../wasm/binary_modul
 import { kernel, type KernelRef } from "./modules.js";
 import { Operands } from "./operands.js";
 import { activeRuntime, splitRange } from "./runtime.js";
+import type { Arena } from "../memory/arena.js";
+import type { WasmHeap } from "../memory/heap.js";
 
 const BINARY = Object.fromEntries(RESIDENT_BINARY_OPS.map((op) => [op, kernel("binary", `binary_${op}`)])) as Record<
   ResidentBinaryOp,
@@ -62,24 +64,41 @@ export function residentBinary(op: BinaryOp, a: StridedView, b: StridedView): Fl
 
 /** GELU (tanh) and SiLU of contiguous float32 x on the resident kernels; null otherwise. */
 export function residentUnary(op: UnaryOp, x: StridedView): Float32Array | null {
-  const rt = activeRuntime();
   const ref = UNARY[op];
-  if (rt === null || ref === undefined || x.buffer.dtype !== "float32" || !isContiguous(x)) return null;
+  // whole vectors: the last one may read and write up to three floats past the end, which every
+  // block has room for (see Arena.blockSize)
+  return ref === undefined ? null : residentMap(x, ref, 8, (src, dst, values) => [src, dst, Math.ceil(values / 4)]);
+}
+
+/**
+ * Runs the one-input kernel `ref` over contiguous float32 x where it lives, into a new array of
+ * its size, threads taking runs of whole cache lines (`workPerValue` weighs the split):
+ * `args(src, dst, values)` gives a run's arguments. `prepare(heap, home)` readies what the kernel
+ * needs in x's memory first (false: it cannot). Null where x is strided, elsewhere or empty, or
+ * memory is short; the caller then runs its own.
+ */
+export function residentMap(
+  x: StridedView,
+  ref: KernelRef,
+  workPerValue: number,
+  args: (src: number, dst: number, values: number) => number[],
+  prepare?: (heap: WasmHeap, home: Arena) => boolean,
+): Float32Array | null {
+  const rt = activeRuntime();
+  if (rt === null || x.buffer.dtype !== "float32" || !isContiguous(x)) return null;
   const X = viewData(x) as Float32Array;
   const home = rt.heap.locate(X);
   const n = sizeOf(x.shape);
-  if (home === null || n === 0) return null;
+  if (home === null || n === 0 || (prepare && !prepare(rt.heap, home))) return null;
   const ops = new Operands(rt.heap, home);
   const result = ops.result(n);
   if (result === null) return null;
   const xa = X.byteOffset + x.offset * 4;
-  // whole vectors: the last one may read and write up to three floats past the end, which every
-  // block has room for (see Arena.blockSize)
-  const parts = splitRange(n, rt.partsFor(n * 8, Math.ceil(n / LINE)), LINE);
+  const parts = splitRange(n, rt.partsFor(n * workPerValue, Math.ceil(n / LINE)), LINE);
   rt.call(
     ref,
     home,
-    parts.map(([s, e]) => [xa + s * 4, result.addr + s * 4, Math.ceil((e - s) / 4)]),
+    parts.map(([s, e]) => args(xa + s * 4, result.addr + s * 4, e - s)),
   );
   ops.done();
   return result.array;

@@ -1,16 +1,11 @@
 import type { StridedView } from "../../backend.js";
-import { viewData } from "../buffer.js";
 import { geluTable } from "../kernels/ggml_rounding.js";
 import type { Arena } from "../memory/arena.js";
 import type { WasmHeap } from "../memory/heap.js";
-import { isContiguous, sizeOf } from "../strided.js";
+import { residentMap } from "./elementwise.js";
 import { kernel } from "./modules.js";
-import { Operands } from "./operands.js";
-import { activeRuntime, splitRange } from "./runtime.js";
 
 const GELU = kernel("ggml_rounding", "ggml_gelu");
-/** Threads split runs on multiples of 16 floats (a cache line). */
-const LINE = 16;
 
 /**
  * The GELU table each memory holds (its 65536 float16 values as float32, 256 KiB: the kernel was
@@ -38,24 +33,16 @@ function tableIn(heap: WasmHeap, arena: Arena): number | null {
  * the heap or no memory has room (the caller runs ggmlGelu).
  */
 export function residentGgmlGelu(x: StridedView): Float32Array | null {
-  const rt = activeRuntime();
-  if (rt === null || x.buffer.dtype !== "float32" || !isContiguous(x)) return null;
-  const X = viewData(x) as Float32Array;
-  const home = rt.heap.locate(X);
-  const n = sizeOf(x.shape);
-  if (home === null || n === 0) return null;
-  const table = tableIn(rt.heap, home);
-  if (table === null) return null;
-  const ops = new Operands(rt.heap, home);
-  const result = ops.result(n);
-  if (result === null) return null;
-  const xa = X.byteOffset + x.offset * 4;
-  const parts = splitRange(n, rt.partsFor(n, Math.ceil(n / LINE)), LINE);
-  rt.call(
+  let table = 0;
+  return residentMap(
+    x,
     GELU,
-    home,
-    parts.map(([s, e]) => [xa + s * 4, result.addr + s * 4, e - s, table]),
+    1,
+    (src, dst, values) => [src, dst, values, table],
+    (heap, home) => {
+      const at = tableIn(heap, home);
+      if (at !== null) table = at;
+      return at !== null;
+    },
   );
-  ops.done();
-  return result.array;
 }
