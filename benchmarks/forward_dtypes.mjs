@@ -331,16 +331,16 @@ const peaks = JSON.parse(
 const int8Ceiling = {};
 for (const shapeName of args.shapes.split(",")) {
   const macs = matmulMacsPerToken(SHAPES[shapeName].config);
-  const best = Math.max(peaks.dot16 ?? 0, peaks.dot8 ?? 0);
-  int8Ceiling[shapeName] = { macsPerToken: macs, prefillTokensPerSecond: (best * 1e9) / macs };
+  const ceiling = (Math.max(peaks.dot16 ?? 0, peaks.dot8 ?? 0) * 1e9) / macs;
+  int8Ceiling[shapeName] = { macsPerToken: macs, prefillTokensPerSecond: ceiling };
   const vs = rows
     .filter((r) => r.shape === shapeName && r.threads === 1 && (r.dtype === "q8_0" || r.dtype === "q4_0"))
-    .map((r) => `${r.dtype} ${((best * 1e9) / macs / r["llama.cpp"].prefillTokensPerSecond).toFixed(2)}x`);
+    .map((r) => `${r.dtype} ${(ceiling / r["llama.cpp"].prefillTokensPerSecond).toFixed(2)}x`);
   console.log(
     `${shapeName}: int8 dot products here peak at ${peaks.dot16.toFixed(1)} G multiply-adds/s (i32x4.dot_i16x8_s)` +
       (peaks.dot8 ? `, ${peaks.dot8.toFixed(1)} (relaxed SIMD's int8 dot, int16 sums)` : "") +
       `, float32 at ${((peaks.fma ?? peaks.muladd) / 2).toFixed(1)} G: a token's ${(macs / 1e6).toFixed(0)}M multiply-adds cap any int8 prefill at ` +
-      `${int8Ceiling[shapeName].prefillTokensPerSecond.toFixed(0)} tok/s on one thread` +
+      `${ceiling.toFixed(0)} tok/s on one thread` +
       (vs.length ? ` (of llama.cpp's one-thread prefill: ${vs.join(", ")})` : ""),
   );
 }
