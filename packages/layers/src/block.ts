@@ -1,4 +1,4 @@
-import type { Tensor } from "@llm/tensor";
+import { tidy, type Tensor } from "@llm/tensor";
 import type { Attention, AttentionContext } from "./attention/attention.js";
 import type { LayerKVCache } from "./cache.js";
 import { LayerArgumentError } from "./errors.js";
@@ -62,32 +62,35 @@ export class TransformerBlock extends Module {
   }
 
   forward(x: Tensor, context: AttentionContext, cache?: LayerKVCache): Tensor {
-    const attend = (h: Tensor) => this.attention.forward(h, context, cache);
+    // each sublayer in a scope of its own: its temporaries (the attention's projected heads, the
+    // MLP's wide activations) are freed as it returns, not when the block does (without autograd)
+    const attend = (h: Tensor) => tidy(() => this.attention.forward(h, context, cache));
+    const feed = (h: Tensor) => tidy(() => this.mlp.forward(h));
     const norm2 = this.norm2;
     switch (this.residual) {
       case "pre-ln": {
         const h = x.add(attend(this.norm1.forward(x)));
-        return h.add(this.mlp.forward(norm2!.forward(h)));
+        return h.add(feed(norm2!.forward(h)));
       }
       case "pre-ln-residual-from-norm": {
         const n1 = this.norm1.forward(x);
         const h = n1.add(attend(n1));
         const n2 = norm2!.forward(h);
-        return n2.add(this.mlp.forward(n2));
+        return n2.add(feed(n2));
       }
       case "post-ln": {
         const h = this.norm1.forward(x.add(attend(x)));
-        return norm2!.forward(h.add(this.mlp.forward(h)));
+        return norm2!.forward(h.add(feed(h)));
       }
       case "parallel": {
         const n = this.norm1.forward(x);
-        return x.add(attend(n)).add(this.mlp.forward(n));
+        return x.add(attend(n)).add(feed(n));
       }
       case "parallel-two-norms":
-        return x.add(attend(this.norm1.forward(x))).add(this.mlp.forward(norm2!.forward(x)));
+        return x.add(attend(this.norm1.forward(x))).add(feed(norm2!.forward(x)));
       case "sandwich": {
         const h = x.add(this.attentionOutputNorm!.forward(attend(this.norm1.forward(x))));
-        return h.add(this.mlpOutputNorm!.forward(this.mlp.forward(norm2!.forward(h))));
+        return h.add(this.mlpOutputNorm!.forward(feed(norm2!.forward(h))));
       }
     }
   }

@@ -11,6 +11,9 @@ const MIN_CAPACITY = 64;
  */
 const RESERVE_BYTES = 4 * 2 ** 20;
 
+/** What a cache needs to know of a step's keys or values to make buffers for them (a Tensor is one). */
+export type KVShape = Pick<Tensor, "shape" | "dtype" | "backend">;
+
 export interface LayerKVCacheOptions {
   /**
    * A sliding window of this many positions (each query sees itself and the window - 1 before it):
@@ -19,14 +22,25 @@ export interface LayerKVCacheOptions {
    */
   window?: number | null;
   /**
-   * The most positions the model attends to (its config's maxPositions): when the first buffers
-   * (sized for the prompt) fill, the next ones have room for that many (up to 4 MiB a buffer), so
-   * decoding copies the held positions once instead of at every doubling. Reserved room that no
+   * The most positions the model attends to (its config's maxPositions): the first buffers have
+   * room for that many (up to 4 MiB a buffer, and at least the prompt), so decoding never copies
+   * the held positions up to there (past it they double). Reserved room that no
    * position has reached yet is never written, so on the CPU backend it takes address space in the
    * WebAssembly memory but no physical memory. Default: none (buffers start at 64 positions and
    * double). Infinity (a model without a limit, such as ALiBi's): as many as 4 MiB a buffer holds.
    */
   maxPositions?: number | null;
+  /**
+   * Called once this layer has made its first buffers with room for maxPositions (its first
+   * append, with the keys and values it got): TransformerKVCache reserves every other layer's
+   * buffers there, at once (see LayerKVCache.reserve).
+   */
+  onReserved?: ((keys: Tensor, values: Tensor) => void) | null;
+  /**
+   * Where a first append looks for buffers of the room it wants before making new ones (the
+   * buffers a disposed cache of the same model left: see KVBufferSpares).
+   */
+  spares?: { take(like: KVShape, capacity: number): Tensor | null } | null;
 }
 
 /**
@@ -70,6 +84,51 @@ export class LayerKVCache {
     }
     this.window = window;
     this.maxPositions = maxPositions;
+    this.onReserved = options.onReserved ?? null;
+    this.spares = options.spares ?? null;
+  }
+
+  private readonly onReserved: ((keys: Tensor, values: Tensor) => void) | null;
+  private readonly spares: { take(like: KVShape, capacity: number): Tensor | null } | null;
+
+  /**
+   * Makes this layer's first buffers now, empty, with the room a first append of keys and values
+   * shaped like these would get (nothing when it holds buffers already, has no maxPositions, or
+   * the reserved room would not take those positions). A first append unlike them (other heads,
+   * head size, dtype or backend) drops them and makes its own.
+   */
+  reserve(keys: KVShape, values: KVShape): void {
+    if (this.keyBuffer !== null || this.keys !== null || this.concatenates) return;
+    const capacity = this.firstCapacity(keys);
+    if (capacity === 0) return;
+    this.keyBuffer = this.newBuffer(keys, capacity);
+    this.valueBuffer = this.newBuffer(values, capacity);
+  }
+
+  /** A buffer like `t` with room for `capacity` positions: a spare one where there is, else a new one. */
+  private newBuffer(t: KVShape, capacity: number): Tensor {
+    return this.spares?.take(t, capacity) ?? emptyBuffer(t, capacity);
+  }
+
+  /**
+   * Hands over the buffers (null when it has none, or they take part in autograd) and forgets
+   * everything, as release() does: a disposed TransformerKVCache keeps them for the next one.
+   */
+  releaseBuffers(): Tensor[] | null {
+    const buffers = this.keyBuffer && this.valueBuffer && !this.keyBuffer.requiresGrad ? [this.keyBuffer, this.valueBuffer] : null;
+    if (buffers) this.keyBuffer = this.valueBuffer = null;
+    this.release();
+    return buffers;
+  }
+
+  /**
+   * Room the first buffers for keys like these get, holding `needed` positions: 0 where the
+   * reserved room would not hold them (the doubling path).
+   */
+  private firstCapacity(keys: KVShape, needed = keys.shape[2]!): number {
+    const reserved = this.reservedCapacity(keys);
+    const capacity = this.window === null ? reserved : Math.min(reserved, 2 * this.window);
+    return capacity >= needed ? capacity : 0;
   }
 
   /** Positions appended in all (with a window, more than `keys` holds). */
@@ -136,6 +195,9 @@ export class LayerKVCache {
       this.concatenates = true;
       return false;
     }
+    if (this.keys === null && this.keyBuffer !== null && !(fits(this.keyBuffer, keys) && fits(this.valueBuffer!, values))) {
+      this.release(); // reserved for keys unlike these (see reserve)
+    }
     const kept = (this.keys?.shape[2] ?? 0) - dropped;
     const incoming = keys.shape[2]!;
     if (this.keyBuffer === null || this.bufferStart + dropped + kept + incoming > this.capacity) {
@@ -156,15 +218,14 @@ export class LayerKVCache {
    * what one step needs), so the held positions move to the front every window or so steps.
    */
   private regrow(keys: Tensor, values: Tensor, dropped: number, needed: number): void {
-    // the first buffers fit the prompt; once decoding fills them, they grow to the model's context
-    // at once (see reservedCapacity) rather than doubling and copying every 2^k positions
+    // the first buffers have room for the model's context where it is small enough (see
+    // reservedCapacity), so decoding never copies them; past it (or without it) they double
+    const first = this.capacity === 0 ? this.firstCapacity(keys, needed) : 0;
     const doubled = Math.max(MIN_CAPACITY, 2 * this.capacity);
     const next = Math.max(doubled, this.capacity === 0 ? 0 : this.reservedCapacity(keys));
-    const capacity = Math.max(needed, this.window === null ? next : Math.min(next, 2 * this.window));
+    const capacity = first || Math.max(needed, this.window === null ? next : Math.min(next, 2 * this.window));
     const buffer = (t: Tensor, held: Tensor | null): Tensor => {
-      const [b, h, , d] = t.shape as [number, number, number, number];
-      // positions past the views are never read: no need to zero them (see empty)
-      const grown = keep(empty([b, h, capacity, d], { dtype: t.dtype, backend: t.backend }));
+      const grown = first ? this.newBuffer(t, capacity) : emptyBuffer(t, capacity);
       if (held && held.shape[2]! > dropped) {
         const kept = positions(held, dropped, held.shape[2]!);
         write(grown, 0, kept);
@@ -181,16 +242,18 @@ export class LayerKVCache {
     this.keyBuffer = keyBuffer;
     this.valueBuffer = valueBuffer;
     this.setViews(0, kept);
+    if (first) this.onReserved?.(keys, values);
   }
 
   /**
-   * Positions the buffers grow to when the first ones fill: maxPositions where a buffer of them
-   * takes at most RESERVE_BYTES, else as many as fit there (0 without maxPositions: they double).
-   * Not at the first append: a prompt's temporaries are large, and made between one layer's
-   * reserved buffers and the next they would touch the pages under the later ones (GPT-2-small's
-   * peak RSS rose from 1.24x to 1.34x its weights that way).
+   * Positions the buffers are made with: maxPositions where a buffer of them takes at most
+   * RESERVE_BYTES, else as many as fit there (0 without maxPositions: they double). Every layer's
+   * are made at once, before a model's first step or at the first layer's first append
+   * (TransformerKVCache.reserve, onReserved): made layer by layer, a
+   * prompt's temporaries between one layer's buffers and the next would touch the pages under the
+   * later ones' reserved room (GPT-2-small's peak RSS rose from 1.24x to 1.34x its weights that way).
    */
-  private reservedCapacity(keys: Tensor): number {
+  private reservedCapacity(keys: KVShape): number {
     if (this.maxPositions === null) return 0;
     const [b, h, , d] = keys.shape as [number, number, number, number];
     const fits = Math.floor(RESERVE_BYTES / (b * h * d * BYTES_PER_ELEMENT[keys.dtype]));
@@ -253,6 +316,18 @@ export class LayerKVCache {
   }
 }
 
+/** A buffer like `t` with room for `capacity` positions, unfilled: positions past the views are never read (see empty). */
+function emptyBuffer(t: KVShape, capacity: number): Tensor {
+  const [b, h, , d] = t.shape as [number, number, number, number];
+  return keep(empty([b, h, capacity, d], { dtype: t.dtype, backend: t.backend }));
+}
+
+/** Whether a reserved buffer can take `t`'s positions: the same batch, heads, head size, dtype and backend. */
+function fits(buffer: Tensor, t: KVShape): boolean {
+  const [b, h, , d] = buffer.shape;
+  return b === t.shape[0] && h === t.shape[1] && d === t.shape[3] && buffer.dtype === t.dtype && buffer.backend === t.backend;
+}
+
 /**
  * A view of positions [start, end) of a buffer: always a tensor of its own (a slice of the whole
  * is the buffer itself, which disposing the view must not dispose).
@@ -266,7 +341,7 @@ function positions(buffer: Tensor, start: number, end: number): Tensor {
  * Whether the backend writes in place: a one-element write into a scratch tensor, asked once per
  * cache, before any buffer is made (writeInto answers false, writing nothing, where it cannot).
  */
-function canWriteInPlace(like: Tensor): boolean {
+function canWriteInPlace(like: KVShape): boolean {
   const [dst, src] = [0, 1].map(() => zeros([1], { dtype: like.dtype, backend: like.backend })) as [Tensor, Tensor];
   try {
     return writeInto(dst, src);
@@ -295,17 +370,49 @@ export class TransformerKVCache implements KVCache {
    * `maxPositions`: the model's context, which each layer's buffers grow to (see
    * LayerKVCacheOptions.maxPositions); default none.
    */
-  constructor(layerCount: number, options: { windows?: readonly (number | null)[]; maxPositions?: number | null } = {}) {
+  private readonly spares: KVBufferSpares | null;
+
+  constructor(
+    layerCount: number,
+    options: { windows?: readonly (number | null)[]; maxPositions?: number | null; spares?: KVBufferSpares | null } = {},
+  ) {
     const windows = options.windows;
     if (windows && windows.length !== layerCount) {
       throw new LayerArgumentError(`TransformerKVCache: expected ${layerCount} windows (one per layer), found ${windows.length}`);
     }
     const maxPositions = options.maxPositions ?? null;
-    this.layers = Array.from({ length: layerCount }, (_, i) => new LayerKVCache({ window: windows?.[i] ?? null, maxPositions }));
+    // the first layer to make its buffers makes every other layer's too, before the prompt's
+    // temporaries (see LayerKVCache.reservedCapacity)
+    const onReserved = (keys: Tensor, values: Tensor): void => {
+      for (const layer of this.layers) layer.reserve(keys, values);
+    };
+    this.spares = options.spares ?? null;
+    this.layers = Array.from(
+      { length: layerCount },
+      (_, i) => new LayerKVCache({ window: windows?.[i] ?? null, maxPositions, onReserved, spares: this.spares }),
+    );
   }
 
   get length(): number {
     return this.layers[0]?.length ?? 0;
+  }
+
+  /**
+   * Makes each layer's buffers for a first step whose keys and values are shaped like `layers[i]`
+   * ([batch, kvHeads, positions, headDim]), before the step runs: a model's forward calls it
+   * before its embedding, so the step's temporaries all land above the buffers rather than some
+   * below them (in the WebAssembly memory, pages a prompt's temporaries touched and decoding
+   * no longer uses). Nothing where the backend cannot write in place, or without maxPositions; a
+   * layer whose step turns out unlike its shape makes its own buffers then.
+   */
+  reserve(layers: readonly KVShape[]): void {
+    if (layers.length !== this.layers.length) {
+      throw new LayerArgumentError(
+        `TransformerKVCache.reserve: expected ${this.layers.length} shapes (one per layer), found ${layers.length}`,
+      );
+    }
+    if (this.length !== 0 || layers.length === 0 || !canWriteInPlace(layers[0]!)) return;
+    this.layers.forEach((layer, i) => layer.reserve(layers[i]!, layers[i]!));
   }
 
   /**
@@ -322,8 +429,49 @@ export class TransformerKVCache implements KVCache {
     return length;
   }
 
+  /** Frees what it holds; with spares (a model's createCache), its buffers go there for the model's next cache. */
   dispose(): void {
-    for (const layer of this.layers) layer.release();
+    if (!this.spares) {
+      for (const layer of this.layers) layer.release();
+      return;
+    }
+    this.spares.keep(this.layers.flatMap((layer) => layer.releaseBuffers() ?? []));
+  }
+}
+
+/**
+ * The KV buffers a model's last disposed cache held, which its next cache takes instead of making
+ * new ones (llama.cpp likewise keeps one KV buffer per context). On the CPU backend the positions a
+ * cache wrote are the only pages of its reserved room that take physical memory, and new buffers
+ * land a little higher or lower in the WebAssembly memory each time (where the prompt's
+ * temporaries fell): a second generation then touched ~10 MiB more of GPT-2-small's room, and
+ * every later one more, instead of the same pages. Holds one cache's buffers at most, and only on
+ * a backend whose freed memory stays with the process anyway (Backend.keepsFreedMemory): a GPU's
+ * buffers are freed.
+ */
+export class KVBufferSpares {
+  private held: Tensor[] = [];
+
+  /** Keeps these buffers for the next cache, freeing any it held before. */
+  keep(buffers: readonly Tensor[]): void {
+    if (buffers.length === 0) return; // a cache that never made buffers leaves the held ones
+    this.dispose();
+    for (const t of buffers) {
+      if (t.backend.keepsFreedMemory) this.held.push(t);
+      else t.dispose();
+    }
+  }
+
+  /** A held buffer of the same batch, heads, head size, dtype and backend as `like` and exactly `capacity` positions, or null. */
+  take(like: KVShape, capacity: number): Tensor | null {
+    const i = this.held.findIndex((b) => b.shape[2] === capacity && fits(b, like));
+    return i < 0 ? null : this.held.splice(i, 1)[0]!;
+  }
+
+  /** Frees every held buffer. */
+  dispose(): void {
+    for (const t of this.held) t.dispose();
+    this.held = [];
   }
 }
 

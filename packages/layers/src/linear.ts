@@ -2,6 +2,7 @@ import { lazyZeros, type Rng, type Tensor } from "@llm/tensor";
 import { LayerArgumentError } from "./errors.js";
 import { fillConstant, fillNormal } from "./init.js";
 import { Module } from "./module.js";
+import { freeIntermediate } from "./intermediate.js";
 
 export interface LinearOptions {
   /** Add a bias (default true). */
@@ -73,6 +74,13 @@ export function linearForward(x: Tensor, weightInOut: Tensor, bias: Tensor | nul
   // One 2-D matmul over all rows: the weight is not broadcast over batch dims.
   const rows = x.rank === 2 ? x : x.reshape(-1, inFeatures);
   let y = rows.matmul(weightInOut);
-  if (bias) y = y.add(bias);
-  return x.rank === 2 ? y : y.reshape([...x.shape.slice(0, -1), outFeatures]);
+  if (bias) {
+    const product = y;
+    y = y.add(bias);
+    freeIntermediate(product, y);
+  }
+  if (x.rank === 2) return y;
+  const out = y.reshape([...x.shape.slice(0, -1), outFeatures]);
+  freeIntermediate(y, out);
+  return out;
 }

@@ -1,6 +1,7 @@
 import type { Tensor } from "@llm/tensor";
 import { applyActivation, type ActivationName } from "./activations.js";
 import { LayerArgumentError } from "./errors.js";
+import { freeIntermediate } from "./intermediate.js";
 import type { Linear } from "./linear.js";
 import { Module } from "./module.js";
 
@@ -21,7 +22,12 @@ export class MLP extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return this.down.forward(applyActivation(this.activation, this.up.forward(x)));
+    const up = this.up.forward(x);
+    const hidden = applyActivation(this.activation, up);
+    freeIntermediate(up, hidden);
+    const out = this.down.forward(hidden);
+    freeIntermediate(hidden, out);
+    return out;
   }
 }
 
@@ -43,7 +49,16 @@ export class GatedMLP extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return this.down.forward(applyActivation(this.activation, this.gate.forward(x)).mul(this.up.forward(x)));
+    const gate = this.gate.forward(x);
+    const activated = applyActivation(this.activation, gate);
+    freeIntermediate(gate, activated);
+    const up = this.up.forward(x);
+    const hidden = activated.mul(up);
+    freeIntermediate(activated, hidden);
+    freeIntermediate(up, hidden);
+    const out = this.down.forward(hidden);
+    freeIntermediate(hidden, out);
+    return out;
   }
 }
 

@@ -2,9 +2,10 @@ import { tidy, toBackend, withBackend, type Backend, type Tensor } from "@llm/te
 import { buildAttentionMask } from "./attention/mask.js";
 import type { AttentionContext } from "./attention/attention.js";
 import type { TransformerBlock } from "./block.js";
-import { TransformerKVCache } from "./cache.js";
+import { KVBufferSpares, TransformerKVCache } from "./cache.js";
 import type { TokenEmbedder } from "./embedder.js";
 import { LayerArgumentError } from "./errors.js";
+import { freeIntermediate } from "./intermediate.js";
 import type { CheckpointContents, ForwardOptions, LanguageModel, LanguageModelConfig, SavableModel } from "./language_model.js";
 import { Module, moduleFromTree, type ModuleTree } from "./module.js";
 import type { Norm } from "./norms.js";
@@ -92,11 +93,23 @@ export class TransformerLanguageModel extends Module implements LanguageModel, S
           ? toBackend(options.positionIds, backend)
           : this.embed.defaultPositionIds(batch, seq, past, attentionMask);
         const context: AttentionContext = { positionIds, mask: buildAttentionMask(seq, past + seq, attentionMask) };
-        let h = this.embed.forward(toBackend(ids, backend), positionIds);
+        // a new cache makes its buffers before this step's temporaries (see TransformerKVCache.reserve)
+        if (cache && past === 0) {
+          cache.reserve(
+            this.blocks.map(({ attention: { counts } }) => ({
+              shape: [batch, counts.kvHeads, seq, counts.headDim],
+              dtype: "float32",
+              backend,
+            })),
+          );
+        }
+        let h = tidy(() => this.embed.forward(toBackend(ids, backend), positionIds)); // frees its lookups once summed
         // A scope per block: without autograd each block's intermediates are freed as soon as it
         // is done, so a long prompt holds one block's activations at a time, not every block's.
         this.blocks.forEach((block, i) => {
-          h = tidy(() => block.forward(h, context, cache?.layers[i]));
+          const input = h;
+          h = tidy(() => block.forward(input, context, cache?.layers[i]));
+          freeIntermediate(input, h);
         });
         if (keep && keep < seq) h = h.slice(1, seq - keep);
         return this.head.forward(this.finalNorm ? this.finalNorm.forward(h) : h);
@@ -109,16 +122,27 @@ export class TransformerLanguageModel extends Module implements LanguageModel, S
     return this.embed.tokens.weight.backend;
   }
 
+  /** The buffers of this model's last disposed cache, for its next one (see KVBufferSpares). */
+  private readonly cacheSpares = new KVBufferSpares();
+
   /**
-   * An empty cache; layers with a sliding window keep only what their window still sees. Once
-   * the buffers that hold the prompt fill, they grow to the model's maxPositions at once where that
-   * is small enough (see LayerKVCacheOptions.maxPositions), so decoding copies the cache once.
+   * An empty cache; layers with a sliding window keep only what their window still sees. Its
+   * buffers have room for the model's maxPositions from the first step where that is small enough
+   * (see LayerKVCacheOptions.maxPositions), so decoding never copies them; disposed, they wait for
+   * the model's next cache.
    */
   createCache(): TransformerKVCache {
     return new TransformerKVCache(this.blocks.length, {
       windows: this.blocks.map((b) => b.attention.slidingWindow),
       maxPositions: this.config.maxPositions,
+      spares: this.cacheSpares,
     });
+  }
+
+  /** Frees the weights and the buffers a disposed cache left. */
+  override dispose(): void {
+    this.cacheSpares.dispose();
+    super.dispose();
   }
 
   /** config.json contents that reproduce this model. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { concat, cpuBackend, CpuBackend, randn, Rng, type Backend, type Tensor } from "@llm/tensor";
-import { LayerKVCache, TransformerKVCache } from "@llm/layers";
+import { KVBufferSpares, LayerKVCache, TransformerKVCache } from "@llm/layers";
 
 // The KV cache writes each step into buffers that double when full, and gives back views of the
 // filled part; it must hold exactly what concatenating every step would.
@@ -104,7 +104,7 @@ describe("LayerKVCache", () => {
     });
   }
 
-  it("with maxPositions, grows to them once the first buffers fill, and not again up to them", () => {
+  it("with maxPositions, makes its first buffers with room for them, and doubles past them", () => {
     const cache = new LayerKVCache({ maxPositions: 200 });
     const keys: Tensor[] = [];
     const capacities: number[] = [];
@@ -115,35 +115,43 @@ describe("LayerKVCache", () => {
       const all = cache.append(k, k);
       capacities.push(cache.capacity);
       if (cache.capacity === 200) {
-        // the views stay on one buffer from the first regrow to maxPositions: nothing copied again
+        // the views stay on one buffer from the first append to maxPositions: nothing copied
         reserved ??= all.keys.storage;
         expect(all.keys.storage).toBe(reserved);
       }
       expect(Array.from(all.keys.dataSync())).toEqual(Array.from(concat(keys, 2).dataSync()));
     }
-    // the first buffers fit the prompt (64 at least); past maxPositions (a model that extrapolates)
-    // they double as before
+    // past maxPositions (a model that extrapolates) they double as before
     expect(cache.length).toBe(204);
-    expect(capacities).toEqual([64, 64, 200, 200, 200, 400, 400]);
+    expect(capacities).toEqual([200, 200, 200, 200, 200, 400, 400]);
     cache.release();
     expect(cache.capacity).toBe(0);
     cache.append(step(70), step(70));
-    expect(cache.capacity).toBe(70);
-    cache.append(step(1), step(1));
     expect(cache.capacity).toBe(200);
+    cache.release();
+    // a prompt longer than maxPositions takes the doubling path from its own length
+    cache.append(step(230), step(230));
+    expect(cache.capacity).toBe(230);
     cache.release();
   });
 
-  it("grows to at most 4 MiB a buffer at once, and doubles from there", () => {
+  it("reserves at most 4 MiB a buffer, and doubles from there", () => {
     // 8 heads x 512 floats = 16 KiB a position: 256 positions fit in 4 MiB
     for (const maxPositions of [100_000, Infinity]) {
       const wide = new LayerKVCache({ maxPositions }); // Infinity: ALiBi models have no limit
       const k = randn([1, 8, 64, 512], { rng });
       const one = randn([1, 8, 1, 512], { rng });
       wide.append(k, k);
-      expect(wide.capacity).toBe(64);
+      expect(wide.capacity).toBe(256);
       wide.append(one, one);
       expect(wide.capacity).toBe(256);
+      wide.release();
+      // a prompt larger than what 4 MiB holds starts at its own length and doubles
+      const long = randn([1, 8, 300, 512], { rng });
+      wide.append(long, long);
+      expect(wide.capacity).toBe(300);
+      wide.append(one, one);
+      expect(wide.capacity).toBe(600);
       wide.release();
     }
     expect(() => new LayerKVCache({ maxPositions: 0 })).toThrow(
@@ -152,6 +160,112 @@ describe("LayerKVCache", () => {
     expect(() => new LayerKVCache({ maxPositions: 1.5 })).toThrow(/found 1.5/);
     const layered = new TransformerKVCache(2, { maxPositions: 300 });
     expect(layered.layers.map((l) => l.maxPositions)).toEqual([300, 300]);
+  });
+
+  it("makes every layer's buffers at the first layer's first append; a layer unlike the first makes its own", () => {
+    const cache = new TransformerKVCache(4, { maxPositions: 100, windows: [null, null, 8, null] });
+    const k = step(5);
+    cache.layers[0]!.append(k, k);
+    // every layer has its room before any other layer appended (the window layer: twice its window)
+    expect(cache.layers.map((l) => [l.capacity, l.length])).toEqual([
+      [100, 5],
+      [100, 0],
+      [16, 0],
+      [100, 0],
+    ]);
+    expect(cache.layers[1]!.keys).toBe(null);
+    // later layers write into what was reserved for them
+    const reservedKeys = (cache.layers[1] as unknown as { keyBuffer: Tensor }).keyBuffer.storage;
+    const k1 = step(5);
+    const got = cache.layers[1]!.append(k1, k1);
+    expect(got.keys.storage).toBe(reservedKeys);
+    expect(Array.from(got.keys.dataSync())).toEqual(Array.from(k1.dataSync()));
+    // a layer with other heads (or head size, dtype, batch) drops the reserved buffers for its own
+    const other = randn([2, 1, 5, 6], { rng });
+    const own = cache.layers[3]!.append(other, other);
+    expect(own.keys.shape).toEqual([2, 1, 5, 6]);
+    expect(Array.from(own.keys.dataSync())).toEqual(Array.from(other.dataSync()));
+    expect(cache.layers[3]!.capacity).toBe(100);
+    cache.dispose();
+    expect(cache.layers.map((l) => l.capacity)).toEqual([0, 0, 0, 0]);
+    // reserving again after a dispose
+    cache.layers[2]!.append(k, k);
+    expect(cache.layers.map((l) => l.capacity)).toEqual([100, 100, 16, 100]);
+    cache.dispose();
+  });
+
+  it("a disposed cache's buffers go to the next cache made with the same spares", () => {
+    const backend = new CpuBackend({ wasm: true }); // its freed memory stays with the process
+    expect(backend.keepsFreedMemory).toBe(true);
+    const spares = new KVBufferSpares();
+    const first = new TransformerKVCache(2, { maxPositions: 50, spares });
+    const k = step(5, backend);
+    for (const layer of first.layers) layer.append(k, k);
+    const storages = first.layers.flatMap((l) => [l.keys!.storage, l.values!.storage]);
+    first.dispose();
+    expect(first.layers.map((l) => [l.capacity, l.length])).toEqual([
+      [0, 0],
+      [0, 0],
+    ]);
+    const second = new TransformerKVCache(2, { maxPositions: 50, spares });
+    const k2 = step(3, backend);
+    const got = second.layers.map((layer) => layer.append(k2, k2));
+    const taken = got.flatMap((g) => [g.keys.storage, g.values.storage]);
+    expect(new Set(taken).size).toBe(4);
+    for (const storage of taken) expect(storages).toContain(storage);
+    expect(Array.from(got[1]!.keys.dataSync())).toEqual(Array.from(k2.dataSync()));
+    // a cache of other shapes makes its own and leaves the held ones to a later cache
+    const third = new TransformerKVCache(2, { maxPositions: 50, spares });
+    const wide = randn([1, 6, 2, 4], { rng, backend });
+    const own = third.layers[0]!.append(wide, wide);
+    expect(storages).not.toContain(own.keys.storage);
+    third.dispose();
+    second.dispose();
+    spares.dispose();
+  });
+
+  it("frees a disposed cache's buffers where freed memory goes back (Backend.keepsFreedMemory)", () => {
+    const backend = new CpuBackend({ wasm: false }); // plain arrays: the garbage collector takes them
+    expect(backend.keepsFreedMemory).toBe(false);
+    const spares = new KVBufferSpares();
+    const cache = new TransformerKVCache(2, { maxPositions: 50, spares });
+    const k = step(5, backend);
+    for (const layer of cache.layers) layer.append(k, k);
+    const storages = cache.layers.flatMap((l) => [l.keys!.storage, l.values!.storage]);
+    cache.dispose();
+    for (const storage of storages) expect(storage.refs).toBe(0);
+    const next = new TransformerKVCache(2, { maxPositions: 50, spares });
+    expect(storages).not.toContain(next.layers[0]!.append(k, k).keys.storage);
+    next.dispose();
+  });
+
+  it("reserve() makes every layer's buffers before the first step, from the shapes given", () => {
+    const cache = new TransformerKVCache(3, { maxPositions: 40 });
+    const like = { shape: [2, 3, 5, 4], dtype: "float32", backend: cpuBackend } as const;
+    cache.reserve([like, like, { ...like, shape: [2, 3, 50, 4] }]);
+    // the third layer's step would not fit its room: it takes the doubling path at its append
+    expect(cache.layers.map((l) => [l.capacity, l.length])).toEqual([
+      [40, 0],
+      [40, 0],
+      [0, 0],
+    ]);
+    const k = step(5);
+    const keys = cache.layers.map((layer) => layer.append(k, k).keys);
+    for (const got of keys) expect(Array.from(got.dataSync())).toEqual(Array.from(k.dataSync()));
+    expect(cache.layers.map((l) => l.capacity)).toEqual([40, 40, 40]);
+    // a cache that holds positions reserves nothing more
+    cache.reserve([like, like, like]);
+    expect(cache.length).toBe(5);
+    expect(() => cache.reserve([like])).toThrow("TransformerKVCache.reserve: expected 3 shapes (one per layer), found 1");
+    cache.dispose();
+  });
+
+  it("reserves nothing without maxPositions", () => {
+    const cache = new TransformerKVCache(2);
+    const k = step(5);
+    cache.layers[0]!.append(k, k);
+    expect(cache.layers.map((l) => l.capacity)).toEqual([64, 0]);
+    cache.dispose();
   });
 
   it("truncate names a length outside what the cache holds", () => {

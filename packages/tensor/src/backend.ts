@@ -138,6 +138,12 @@ export interface Backend {
    */
   readonly storedMatmulDTypes?: readonly DType[];
   /**
+   * True where a freed buffer's physical memory stays with the process (the CPU backend's
+   * WebAssembly memories never shrink): a cache may then keep buffers it is done with for its next
+   * use, at no cost, rather than free them (KV caches do). Absent: freeing gives memory back.
+   */
+  readonly keepsFreedMemory?: boolean;
+  /**
    * out[i0.., j, k..] = x[i0.., indices[j], k..] along `axis`; indices is int32 of any shape, which
    * replaces the axis in the output shape (like numpy.take). Indices are in range.
    */

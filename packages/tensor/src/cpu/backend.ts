@@ -157,6 +157,11 @@ export class CpuBackend implements Backend {
 
   readonly storedMatmulDTypes: readonly DType[] = ["float16", "bfloat16", "q8_0", "q4_0", "q4_k", "q6_k"];
 
+  /** See Backend.keepsFreedMemory: true with the WebAssembly heap (plain JS arrays go back to the garbage collector). */
+  get keepsFreedMemory(): boolean {
+    return this.wasm;
+  }
+
   /** See CpuBackendOptions.activationRounding. */
   readonly activationRounding: ActivationRounding;
 
