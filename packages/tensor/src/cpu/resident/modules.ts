@@ -141,7 +141,7 @@ export function hasRelaxedSimd(): boolean {
   const api = (globalThis as { WebAssembly?: WasmCompileApi }).WebAssembly;
   const body = new Code().v128Const0().v128Const0().v128Const0().f32x4RelaxedMadd().drop();
   try {
-    relaxedSimd = api !== undefined && api.validate(emitModule([{ name: "probe", params: [], locals: [], body }]));
+    relaxedSimd = api?.validate(emitModule([{ name: "probe", params: [], locals: [], body }])) ?? false;
   } catch {
     relaxedSimd = false;
   }
