@@ -40,12 +40,16 @@ export function backward(root: Tensor, gradIn: Tensor | undefined, retainGraph: 
   noGrad(() =>
     tidy(() => {
       const grads = new Map<Tensor, Tensor>();
+      // gradients this pass made as sums or fresh pads, held by `grads` alone: an op with
+      // `accumulate` may add into them in place (see GradNode.accumulate)
+      const owned = new Set<Tensor>();
       grads.set(root, gradIn ?? ones(root.shape, { backend: root.backend }));
       for (let i = order.length - 1; i >= 0; i--) {
         const t = order[i]!;
         const g = grads.get(t);
         if (!g) continue;
         grads.delete(t);
+        owned.delete(g); // passed on from here (a backward may hand it to several inputs)
         if (!t.node) {
           accumulateLeaf(t, g);
           continue;
@@ -53,7 +57,10 @@ export function backward(root: Tensor, gradIn: Tensor | undefined, retainGraph: 
         // A scope per op: its backward's temporaries are freed (and their buffers reused) as soon
         // as its input gradients exist, instead of piling up until the whole pass ends.
         const node = t.node;
+        const into = node.accumulate && node.inputs[0]!.requiresGrad ? grads.get(node.inputs[0]!) : undefined;
+        if (into && owned.has(into) && tidy(() => node.accumulate!(into, g))) continue;
         const inputGrads = tidy(() => node.backward(g));
+        if (node.accumulate && inputGrads[0]) owned.add(inputGrads[0]);
         t.node.inputs.forEach((input, k) => {
           const gi = inputGrads[k];
           if (!gi || !input.requiresGrad) return;
@@ -63,7 +70,9 @@ export function backward(root: Tensor, gradIn: Tensor | undefined, retainGraph: 
             );
           }
           const previous = grads.get(input);
-          grads.set(input, previous ? previous.add(gi) : gi);
+          const sum = previous ? previous.add(gi) : gi;
+          if (previous) owned.add(sum);
+          grads.set(input, sum);
         });
       }
     }),

@@ -19,6 +19,14 @@ export interface GradNode {
   /** Other tensors backward reads (kept alive by tidy until backward has run). */
   readonly saved: readonly Tensor[];
   readonly backward: (grad: Tensor) => readonly (Tensor | null)[];
+  /**
+   * Optional, for an op of one input whose backward returns a new tensor that nothing else holds
+   * (slice: zeros with the gradient written where the slice was): adds the input's gradient
+   * straight into `into`, a gradient of the input that only the backward pass holds, and returns
+   * true; false, changing nothing, where it cannot. A fused projection's q, k and v slices then
+   * write their gradients into one buffer instead of three padded ones summed.
+   */
+  readonly accumulate?: (into: Tensor, grad: Tensor) => boolean;
 }
 
 /**

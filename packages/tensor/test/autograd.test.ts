@@ -37,6 +37,57 @@ describe("autograd", () => {
   });
 });
 
+describe("slice gradients added in place", () => {
+  // later slices of one tensor add their gradients into the first one's padded gradient (see
+  // GradNode.accumulate): the result must be what padding each and summing gives
+  const values = (n: number, seed: number) => Array.from({ length: n }, (_, i) => ((i * 7 + seed * 3) % 11) - 5);
+  test("disjoint, overlapping and strided slices, beside a direct use", async () => {
+    const x = tensor(values(12, 1), { shape: [2, 6], requiresGrad: true });
+    const cuts: [number, number, number][] = [
+      [0, 2, 1],
+      [2, 4, 1],
+      [1, 5, 1],
+      [0, 6, 2],
+    ];
+    const weights = cuts.map(([s, e, step], i) =>
+      tensor(values(2 * Math.ceil((e - s) / step), i + 2), { shape: [2, Math.ceil((e - s) / step)] }),
+    );
+    const direct = tensor(values(12, 9), { shape: [2, 6] });
+    let loss = x.mul(direct).sum();
+    cuts.forEach(([s, e, step], i) => {
+      loss = loss.add(x.slice(1, s, e, step).mul(weights[i]!).sum());
+    });
+    loss.backward();
+    const expected = values(12, 9);
+    for (const [i, [s, e, step]] of cuts.entries()) {
+      const w = values(2 * Math.ceil((e - s) / step), i + 2);
+      const width = Math.ceil((e - s) / step);
+      for (let r = 0; r < 2; r++) for (let j = 0; j < width; j++) expected[r * 6 + s + j * step]! += w[r * width + j]!;
+    }
+    expect(Array.from(await x.grad!.data())).toEqual(expected);
+  });
+  test("a gradient handed to two inputs is never written in place for one of them", async () => {
+    // both orders of the terms: which of x1's uses backward reaches first follows the graph's order
+    for (const slicesFirst of [false, true]) {
+      const w1 = tensor(values(6, 1), { shape: [6], requiresGrad: true });
+      const w2 = tensor(values(6, 2), { shape: [6], requiresGrad: true });
+      const x1 = w1.mul(1);
+      const x2 = w2.mul(1);
+      const s = x1.add(x2); // its gradient (a sum: s is used twice) reaches x1 and x2 as one tensor
+      const sTerms = s.sum().add(s.mul(tensor(values(6, 3))).sum());
+      const sliceTerms = x1
+        .slice(0, 1, 4)
+        .mul(10)
+        .sum()
+        .add(x1.slice(0, 2, 5).sum());
+      (slicesFirst ? sliceTerms.add(sTerms) : sTerms.add(sliceTerms)).backward();
+      const shared = values(6, 3).map((v) => 1 + v);
+      expect(Array.from(await w2.grad!.data())).toEqual(shared);
+      expect(Array.from(await w1.grad!.data())).toEqual(shared.map((v, i) => v + (i >= 1 && i < 4 ? 10 : 0) + (i >= 2 && i < 5 ? 1 : 0)));
+    }
+  });
+});
+
 describe("tidy", () => {
   test("frees intermediates and keeps results and kept tensors", () => {
     let inner: Tensor[] = [];

@@ -26,10 +26,11 @@ export function record(
   inputs: readonly Tensor[],
   backward: GradNode["backward"],
   saved: readonly Tensor[] = [],
+  accumulate?: GradNode["accumulate"],
 ): Tensor {
   if (isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
-    out.node = { op, inputs, saved, backward };
+    out.node = accumulate ? { op, inputs, saved, backward, accumulate } : { op, inputs, saved, backward };
   }
   return out;
 }

@@ -126,14 +126,29 @@ export function slice(x: Tensor, axis: number, start: number, end: number | unde
   const strides = [...x.strides];
   strides[ax] = x.strides[ax]! * step;
   const out = viewOf(x, shape, strides, x.offset + s * x.strides[ax]!);
-  return record(out, "slice", [x], (g) => {
-    // zeros with g written where the slice was; a scatter where the backend cannot write views
-    const padded = zeros(x.shape, { dtype: x.dtype, backend: x.backend });
-    if (writeInto(slice(padded, ax, s, e, step), g)) return [padded];
-    padded.dispose();
-    const indices = arange(s, s + length * step, step, { dtype: "int32", backend: x.backend });
-    return [scatterAdd(g, indices, ax, x.shape)];
-  });
+  return record(
+    out,
+    "slice",
+    [x],
+    (g) => {
+      // zeros with g written where the slice was; a scatter where the backend cannot write views
+      const padded = zeros(x.shape, { dtype: x.dtype, backend: x.backend });
+      if (writeInto(slice(padded, ax, s, e, step), g)) return [padded];
+      padded.dispose();
+      const indices = arange(s, s + length * step, step, { dtype: "int32", backend: x.backend });
+      return [scatterAdd(g, indices, ax, x.shape)];
+    },
+    [],
+    // a later slice's gradient adds into the gradient the first one padded (see GradNode.accumulate)
+    (into, g) => {
+      const region = slice(into, ax, s, e, step);
+      const sum = region.add(g);
+      const wrote = writeInto(region, sum);
+      sum.dispose();
+      region.dispose();
+      return wrote;
+    },
+  );
 }
 
 /** Broadcasts size-1 dims (and new leading dims) to `shape` with stride 0; -1 keeps a dim. */
