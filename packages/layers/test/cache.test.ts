@@ -8,6 +8,14 @@ import { KVBufferSpares, LayerKVCache, TransformerKVCache } from "@llm/layers";
 const rng = new Rng(5);
 const step = (positions: number, backend: Backend = cpuBackend): Tensor => randn([2, 3, positions, 4], { rng, backend });
 
+/** A two-layer cache with `spares`, five positions appended to each layer, and its buffers' storages. */
+function filledCache(backend: Backend, spares: KVBufferSpares): { cache: TransformerKVCache; storages: Tensor["storage"][] } {
+  const cache = new TransformerKVCache(2, { maxPositions: 50, spares });
+  const k = step(5, backend);
+  for (const layer of cache.layers) layer.append(k, k);
+  return { cache, storages: cache.layers.flatMap((l) => [l.keys!.storage, l.values!.storage]) };
+}
+
 /** The CPU backend without in-place writes (an own property hides the method): the cache must concatenate. */
 function noWriteBackend(): Backend {
   const backend = new CpuBackend();
@@ -139,20 +147,19 @@ describe("LayerKVCache", () => {
     // 8 heads x 512 floats = 16 KiB a position: 256 positions fit in 4 MiB
     for (const maxPositions of [100_000, Infinity]) {
       const wide = new LayerKVCache({ maxPositions }); // Infinity: ALiBi models have no limit
-      const k = randn([1, 8, 64, 512], { rng });
       const one = randn([1, 8, 1, 512], { rng });
-      wide.append(k, k);
-      expect(wide.capacity).toBe(256);
-      wide.append(one, one);
-      expect(wide.capacity).toBe(256);
-      wide.release();
-      // a prompt larger than what 4 MiB holds starts at its own length and doubles
-      const long = randn([1, 8, 300, 512], { rng });
-      wide.append(long, long);
-      expect(wide.capacity).toBe(300);
-      wide.append(one, one);
-      expect(wide.capacity).toBe(600);
-      wide.release();
+      // a prompt of 64 gets the 256 reserved; one larger than what 4 MiB holds starts at its own length and doubles
+      for (const [prompt, first, next] of [
+        [64, 256, 256],
+        [300, 300, 600],
+      ] as const) {
+        const k = randn([1, 8, prompt, 512], { rng });
+        wide.append(k, k);
+        expect(wide.capacity).toBe(first);
+        wide.append(one, one);
+        expect(wide.capacity).toBe(next);
+        wide.release();
+      }
     }
     expect(() => new LayerKVCache({ maxPositions: 0 })).toThrow(
       "LayerKVCache: maxPositions must be a positive integer, Infinity or null, found 0",
@@ -198,10 +205,7 @@ describe("LayerKVCache", () => {
     const backend = new CpuBackend({ wasm: true }); // its freed memory stays with the process
     expect(backend.keepsFreedMemory).toBe(true);
     const spares = new KVBufferSpares();
-    const first = new TransformerKVCache(2, { maxPositions: 50, spares });
-    const k = step(5, backend);
-    for (const layer of first.layers) layer.append(k, k);
-    const storages = first.layers.flatMap((l) => [l.keys!.storage, l.values!.storage]);
+    const { cache: first, storages } = filledCache(backend, spares);
     first.dispose();
     expect(first.layers.map((l) => [l.capacity, l.length])).toEqual([
       [0, 0],
@@ -228,13 +232,11 @@ describe("LayerKVCache", () => {
     const backend = new CpuBackend({ wasm: false }); // plain arrays: the garbage collector takes them
     expect(backend.keepsFreedMemory).toBe(false);
     const spares = new KVBufferSpares();
-    const cache = new TransformerKVCache(2, { maxPositions: 50, spares });
-    const k = step(5, backend);
-    for (const layer of cache.layers) layer.append(k, k);
-    const storages = cache.layers.flatMap((l) => [l.keys!.storage, l.values!.storage]);
+    const { cache, storages } = filledCache(backend, spares);
     cache.dispose();
     for (const storage of storages) expect(storage.refs).toBe(0);
     const next = new TransformerKVCache(2, { maxPositions: 50, spares });
+    const k = step(5, backend);
     expect(storages).not.toContain(next.layers[0]!.append(k, k).keys.storage);
     next.dispose();
   });
