@@ -364,14 +364,15 @@ function write(buffer: Tensor, at: number, t: Tensor): void {
 /** A cache for a stack of attention layers: what LanguageModel.createCache returns. */
 export class TransformerKVCache implements KVCache {
   readonly layers: readonly LayerKVCache[];
+  private readonly spares: KVBufferSpares | null;
 
   /**
    * `windows`: each layer's sliding window (null: keeps every position); default none.
-   * `maxPositions`: the model's context, which each layer's buffers grow to (see
-   * LayerKVCacheOptions.maxPositions); default none.
+   * `maxPositions`: the model's context, which each layer's buffers have room for (see
+   * LayerKVCacheOptions.maxPositions); default none. `spares`: where dispose() leaves the buffers
+   * for the next cache, and where this one looks first (a model's createCache passes its own, see
+   * KVBufferSpares); default none (dispose frees them).
    */
-  private readonly spares: KVBufferSpares | null;
-
   constructor(
     layerCount: number,
     options: { windows?: readonly (number | null)[]; maxPositions?: number | null; spares?: KVBufferSpares | null } = {},
