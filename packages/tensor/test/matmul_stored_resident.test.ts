@@ -55,7 +55,7 @@ function traced<T>(fn: () => T): { value: T; calls: string[]; workerParts: numbe
 }
 
 const KERNEL: Record<Stored, string> = {
-  float16: "gemv_f16",
+  float16: "gemv_f16_scaled", // activations below 2^16: see the test of both below
   bfloat16: "gemv_bf16",
   q8_0: "gemv_q8_0",
   q4_0: "gemv_q4_0",
@@ -124,6 +124,33 @@ describe("resident matmul over a stored weight (decoding)", () => {
         const staged = new Float32Array(rows * N);
         expect(gemvStoredWasm(rows, N, K, x, weightView(new CpuBuffer(data.slice(), dtype), K, N, 0), staged)).toBe(true);
         for (const g of got) expect(g, `${dtype} ${rows} x ${K} @ [${N}, ${K}]^T`).toEqual(staged);
+      }
+    }
+  });
+
+  it("float16: activations times 2^112 give gemv_f16's bits at the edges of both ranges; any |x| >= 2^16 takes gemv_f16", () => {
+    // weights from half subnormals (2^-24) to 65504, activations from 1e-38 (a float32 subnormal
+    // at 2^-130) to just under 2^16, and the products' subnormals and large sums among them
+    const K = 64;
+    const N = 9;
+    const w = new Float32Array(N * K);
+    const edges = [2 ** -24, 3 * 2 ** -24, 6.1e-5, 2 ** -14, 1e-3, 1, 3.25, 1000, 65504];
+    for (let i = 0; i < w.length; i++) w[i] = (i % 3 === 0 ? -1 : 1) * edges[(i * 7) % edges.length]!;
+    const { data } = encode("float16", w);
+    const small = [1e-38, 2 ** -130, 1e-20, 1e-5, 0, -0, 0.5, 777, 65535.996];
+    for (const [x, kernelName] of [
+      [Float32Array.from({ length: K }, (_, i) => (i % 2 ? -1 : 1) * small[i % small.length]!), "gemv_f16_scaled"],
+      [Float32Array.from({ length: K }, (_, i) => (i === 7 ? 65536 : i / 10)), "gemv_f16"],
+      [Float32Array.from({ length: K }, (_, i) => (i === 3 ? Number.NaN : i / 10)), "gemv_f16"],
+      [Float32Array.from({ length: K }, (_, i) => (i === 5 ? -Infinity : i / 10)), "gemv_f16"],
+    ] as const) {
+      const staged = new Float32Array(N);
+      expect(gemvStoredWasm(1, N, K, x, weightView(new CpuBuffer(data.slice(), "float16"), K, N, 0), staged)).toBe(true);
+      for (const be of backends) {
+        const a: StridedView = { buffer: be.upload(x, "float32"), shape: [1, K], strides: [K, 1], offset: 0 };
+        const t = traced(() => be.readSync(be.matmul(a, weightView(be.upload(data, "float16") as CpuBuffer, K, N, 0))) as Float32Array);
+        expect(t.calls).toEqual([kernelName]);
+        expect(t.value, kernelName).toEqual(staged);
       }
     }
   });

@@ -13,6 +13,10 @@ const KERNELS = {
   float16: kernel("stored", "gemv_f16"),
   bfloat16: kernel("stored", "gemv_bf16"),
 } as const;
+/** gemv_f16 over activations multiplied by 2^112 (see the kernel): the same bits, a multiply fewer. */
+const F16_SCALED = kernel("stored", "gemv_f16_scaled");
+/** Activations below this in magnitude stay finite times 2^112 (float32's largest power is 2^127). */
+const SCALED_LIMIT = 2 ** 16;
 
 /** Threads split outputs on multiples of 16 floats (a cache line), so no two write one line. */
 const LINE = 16;
@@ -48,7 +52,8 @@ export function residentMatmulStored(rows: number, N: number, K: number, A: Floa
   const ops = new Operands(rt.heap, home);
   let ok = false;
   try {
-    const x = ops.input(A, 0, rows * K);
+    const scaled = dtype === "float16" ? scaledActivations(A, rows * K, ops) : null;
+    const x = scaled ?? ops.input(A, 0, rows * K);
     const result = x === null ? null : ops.result(rows * N);
     if (x === null || result === null) return null;
     const parts = splitRange(N, rt.partsFor(rows * N * K, Math.ceil(N / LINE)), LINE);
@@ -56,7 +61,7 @@ export function residentMatmulStored(rows: number, N: number, K: number, A: Floa
     const scales = superBlocks ? ops.scratch(16 * parts.length) : null;
     if (superBlocks && scales === null) return null;
     rt.call(
-      KERNELS[dtype as keyof typeof KERNELS],
+      scaled !== null ? F16_SCALED : KERNELS[dtype as keyof typeof KERNELS],
       home,
       parts.map(([n0, n1], p) => {
         const args = [w + n0 * rowBytes, x, result.addr + n0 * 4, n1 - n0, perRow, rowBytes, rows, K * 4, N * 4];
@@ -68,4 +73,16 @@ export function residentMatmulStored(rows: number, N: number, K: number, A: Floa
   } finally {
     ops.done(ok);
   }
+}
+
+/**
+ * A's first n values times 2^112 in scratch of W's memory, for gemv_f16_scaled: its address, or
+ * null where some |value| is 2^16 or more (or not finite), or no scratch is left (the plain kernel then).
+ */
+function scaledActivations(A: Float32Array, n: number, ops: Operands): number | null {
+  for (let i = 0; i < n; i++) if (!(Math.abs(A[i]!) < SCALED_LIMIT)) return null;
+  const copy = ops.scratch(n);
+  if (copy === null) return null;
+  for (let i = 0; i < n; i++) copy[i] = A[i]! * 2 ** 112;
+  return copy.byteOffset;
 }
