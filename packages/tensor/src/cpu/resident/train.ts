@@ -158,6 +158,13 @@ export function residentScatterRows(updates: StridedView, indices: StridedView, 
   return out;
 }
 
+/** A shape as rows of its last axis: that axis's length, all elements, and how many rows (0 when the axis is empty). */
+function lastAxisRows(shape: readonly number[]): { cols: number; n: number; rows: number } {
+  const cols = shape[shape.length - 1] ?? 1;
+  const n = sizeOf(shape);
+  return { cols, n, rows: cols === 0 ? 0 : n / cols };
+}
+
 /**
  * Each row's shift max + log sum e^(x - max) over the last axis of contiguous float32 x (+Infinity
  * for a row of -Infinity), rounded to float32: the per-row max and sum of exps on the kernels, the
@@ -168,8 +175,7 @@ function rowShifts(x: StridedView): { rt: CpuRuntime; ops: Operands; xa: number;
   const h = homeOf(x);
   if (h === null) return null;
   const { rt, ops } = h;
-  const cols = x.shape[x.shape.length - 1] ?? 1;
-  const rows = cols === 0 ? 0 : sizeOf(x.shape) / cols;
+  const { cols, rows } = lastAxisRows(x.shape);
   const stats = rows === 0 ? null : ops.scratch(2 * rows);
   if (stats === null) {
     ops.done(false);
@@ -240,9 +246,7 @@ export function residentCrossEntropyGrad(x: StridedView, shift: StridedView, tar
   const h = homeOf(x);
   if (h === null || targets.buffer.dtype !== "int32") return null;
   const { rt, ops } = h;
-  const cols = x.shape[x.shape.length - 1] ?? 1;
-  const n = sizeOf(x.shape);
-  const rows = cols === 0 ? 0 : n / cols;
+  const { cols, n, rows } = lastAxisRows(x.shape);
   const xa = contiguous(ops, x);
   const sa = xa === null ? null : contiguous(ops, shift);
   const ga = sa === null ? null : contiguous(ops, g);
@@ -272,9 +276,7 @@ export function residentLogSoftmaxGrad(y: StridedView, g: StridedView): Float32A
   const h = homeOf(y);
   if (h === null) return null;
   const { rt, ops } = h;
-  const cols = y.shape[y.shape.length - 1] ?? 1;
-  const n = sizeOf(y.shape);
-  const rows = cols === 0 ? 0 : n / cols;
+  const { cols, n, rows } = lastAxisRows(y.shape);
   const ya = contiguous(ops, y);
   const ga = ya === null ? null : contiguous(ops, g);
   const sums = ga === null || rows === 0 ? null : ops.scratch(rows);
@@ -310,9 +312,7 @@ export function residentNormGrad(
   const h = homeOf(x);
   if (h === null) return null;
   const { rt, ops } = h;
-  const cols = x.shape[x.shape.length - 1] ?? 1;
-  const n = sizeOf(x.shape);
-  const rows = cols === 0 ? 0 : n / cols;
+  const { cols, n, rows } = lastAxisRows(x.shape);
   const xa = contiguous(ops, x);
   const ga = xa === null ? null : contiguous(ops, g);
   let wa: number | null = null;
