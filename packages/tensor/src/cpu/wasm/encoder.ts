@@ -36,15 +36,60 @@ export function sleb(n: number): number[] {
   }
 }
 
-/** A UTF-8 name, length-prefixed. */
-function name(s: string): number[] {
-  const bytes = [...new TextEncoder().encode(s)];
-  return [...uleb(bytes.length), ...bytes];
+/**
+ * Bytes appended an instruction at a time into a Uint8Array that doubles as it fills. A module's
+ * code held as a JS array of numbers lived through the young generation's collections while it
+ * was built, and V8 grew that generation for it (4 MiB of resident memory for the process's life).
+ */
+export class ByteSink {
+  private buffer = new Uint8Array(256);
+  length = 0;
+
+  push(...bytes: number[]): void {
+    this.reserve(bytes.length);
+    for (const b of bytes) this.buffer[this.length++] = b;
+  }
+
+  append(bytes: Uint8Array): void {
+    this.reserve(bytes.length);
+    this.buffer.set(bytes, this.length);
+    this.length += bytes.length;
+  }
+
+  /** The bytes written so far (a view: appending more may replace the buffer under it). */
+  view(): Uint8Array {
+    return this.buffer.subarray(0, this.length);
+  }
+
+  private reserve(more: number): void {
+    if (this.length + more <= this.buffer.length) return;
+    let size = this.buffer.length * 2;
+    while (size < this.length + more) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.view());
+    this.buffer = grown;
+  }
 }
 
-/** A length-prefixed vector of already-encoded items. */
-function vec(items: number[][]): number[] {
-  return [...uleb(items.length), ...items.flat()];
+/** A UTF-8 name, length-prefixed. */
+function name(out: ByteSink, s: string): void {
+  const bytes = new TextEncoder().encode(s);
+  out.push(...uleb(bytes.length));
+  out.append(bytes);
+}
+
+/** A length-prefixed vector: the count, then each item written by `write`. */
+function vec<T>(out: ByteSink, items: readonly T[], write: (item: T, i: number) => void): void {
+  out.push(...uleb(items.length));
+  items.forEach(write);
+}
+
+/** A section: its id, its content's length, its content (written by `write` first, to measure). */
+function section(out: ByteSink, id: number, write: (content: ByteSink) => void): void {
+  const content = new ByteSink();
+  write(content);
+  out.push(id, ...uleb(content.length));
+  out.append(content.view());
 }
 
 /**
@@ -54,7 +99,7 @@ function vec(items: number[][]): number[] {
  */
 // biome-ignore format: the opcode methods are a table, one line each
 export class Code {
-  readonly bytes: number[] = [];
+  readonly bytes = new ByteSink();
 
   private op(...bytes: number[]): this {
     this.bytes.push(...bytes);
@@ -217,36 +262,52 @@ const MAX_PAGES = 65536;
  * Functions are numbered in order, so a body can `call(i)` the i-th.
  */
 export function emitModule(funcs: FuncDef[], memory: MemoryImport = { shared: false }): Uint8Array {
-  const section = (id: number, content: number[]): number[] => [id, ...uleb(content.length), ...content];
+  const out = new ByteSink();
+  out.push(0x00, 0x61, 0x73, 0x6d); // "\0asm"
+  out.push(0x01, 0x00, 0x00, 0x00); // version 1
   // type section: one func type per function, (params) -> ()
-  const types = vec(funcs.map((f) => [0x60, ...vec(f.params.map((t) => [t])), 0x00]));
+  section(out, 1, (s) =>
+    vec(s, funcs, (f) => {
+      s.push(0x60);
+      vec(s, f.params, (t) => s.push(t));
+      s.push(0x00);
+    }),
+  );
   // import section: env.memory, a memory with a minimum of 1 page and no maximum (flags 0), or a
   // shared one with the largest maximum (flags 3: shared, has maximum)
-  const limits = memory.shared ? [0x03, ...uleb(1), ...uleb(MAX_PAGES)] : [0x00, 0x01];
-  const imports = vec([[...name("env"), ...name("memory"), 0x02, ...limits]]);
-  const funcTypes = vec(funcs.map((_, i) => uleb(i)));
-  const exports = vec(funcs.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]));
-  const bodies = vec(
-    funcs.map((f) => {
+  section(out, 2, (s) =>
+    vec(s, [memory], (m) => {
+      name(s, "env");
+      name(s, "memory");
+      s.push(0x02);
+      if (m.shared) s.push(0x03, ...uleb(1), ...uleb(MAX_PAGES));
+      else s.push(0x00, 0x01);
+    }),
+  );
+  section(out, 3, (s) => vec(s, funcs, (_, i) => s.push(...uleb(i))));
+  section(out, 7, (s) =>
+    vec(s, funcs, (f, i) => {
+      name(s, f.name);
+      s.push(0x00, ...uleb(i));
+    }),
+  );
+  section(out, 10, (s) =>
+    vec(s, funcs, (f) => {
       // locals are run-length encoded: (count, type) groups
-      const groups: number[][] = [];
+      const groups: [number, ValType][] = [];
       for (let i = 0; i < f.locals.length; ) {
         let j = i;
         while (j < f.locals.length && f.locals[j] === f.locals[i]) j++;
-        groups.push([...uleb(j - i), f.locals[i]!]);
+        groups.push([j - i, f.locals[i]!]);
         i = j;
       }
-      const body = [...vec(groups), ...f.body.bytes, 0x0b];
-      return [...uleb(body.length), ...body];
+      const body = new ByteSink();
+      vec(body, groups, ([count, type]) => body.push(...uleb(count), type));
+      body.append(f.body.bytes.view());
+      body.push(0x0b);
+      s.push(...uleb(body.length));
+      s.append(body.view());
     }),
   );
-  return new Uint8Array([
-    ...[0x00, 0x61, 0x73, 0x6d], // "\0asm"
-    ...[0x01, 0x00, 0x00, 0x00], // version 1
-    ...section(1, types),
-    ...section(2, imports),
-    ...section(3, funcTypes),
-    ...section(7, exports),
-    ...section(10, bodies),
-  ]);
+  return out.view().slice();
 }
