@@ -146,9 +146,10 @@ if (args.child === "ours") {
     let cpu = process.cpuUsage();
     for (let s = 0; s < Number(args.warmup) + Number(args.steps); s++) {
       if (s === Number(args.warmup)) [start, cpu] = [performance.now(), process.cpuUsage()];
-      const next = logits.reshape(-1).argmax(0).reshape(1, 1);
+      const next = logits.argmax(-1); // [1, 1, vocab] -> [1, 1], no views of the logits left to the GC
       logits.dispose();
       logits = model.forward(next, { cache: last.cache });
+      next.dispose();
       logits.dataSync();
     }
     return { decodeMs: performance.now() - start, decodeCpuMs: cpuMsSince(cpu) };

@@ -45,9 +45,11 @@ if (args.child) {
     const tokens = [];
     t = performance.now();
     for (let s = 0; s < Number(args.steps); s++) {
-      const next = logits.reshape(-1).argmax(0).reshape(1, 1);
+      const next = logits.argmax(-1); // [1, 1, vocab] -> [1, 1], no views of the logits left to the GC
       tokens.push(next.dataSync()[0]);
+      logits.dispose();
       logits = model.forward(next, { cache });
+      next.dispose();
       logits.dataSync();
     }
     return { prefillMs, decodeMs: performance.now() - t, tokens };

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createModel } from "../packages/models/dist/index.js";
 import { saveModel } from "../packages/models/dist/node.js";
-import { noGrad, Rng, tensor } from "../packages/tensor/dist/index.js";
+import { noGrad, Rng, tensor, tidy } from "../packages/tensor/dist/index.js";
 
 const quick = process.argv.includes("--quick");
 const promptLength = 32;
@@ -57,7 +57,7 @@ function decode(model) {
     const ms = [];
     for (let step = 0; step < steps; step++) {
       const start = performance.now();
-      const next = logits.slice(1, -1).reshape(-1).argmax(0);
+      const next = tidy(() => logits.slice(1, -1).reshape(-1).argmax(0)); // the views freed with it
       const id = next.dataSync()[0];
       next.dispose();
       logits.dispose();
