@@ -165,10 +165,19 @@ export function tidy<T>(fn: () => T): T {
 function closeScope(scope: Scope, result: unknown): void {
   const index = state.scopes.lastIndexOf(scope);
   if (index >= 0) state.scopes.splice(index, 1);
+  const parent = state.scopes[state.scopes.length - 1];
+  if (typeof result === "object" && result !== null && isTensor(result) && !result.node) {
+    // one result with no graph (every scope under noGrad): nothing else survives, no sets to build
+    for (const t of scope.tensors) {
+      if (t.kept || t.isDisposed) continue;
+      if (t === result) parent?.tensors.push(t);
+      else t.dispose();
+    }
+    return;
+  }
   const results = new Set<Tensor>();
   collectTensors(result, results);
   const survivors = graphTensorsInScope(results, scope.tensors);
-  const parent = state.scopes[state.scopes.length - 1];
   for (const t of scope.tensors) {
     if (t.kept || t.isDisposed) continue;
     if (survivors.has(t)) {

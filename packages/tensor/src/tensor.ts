@@ -92,9 +92,11 @@ export class Tensor {
   constructor(storage: Storage, shape: Shape, dtype: DType, strides?: readonly number[], offset = 0) {
     this.storageRef = storage;
     storage.refs++;
-    // a frozen array (another tensor's shape or strides: views, elementwise results) is shared as it is
-    this.shape = Object.isFrozen(shape) ? shape : Object.freeze([...shape]);
-    this.strides = strides ? (Object.isFrozen(strides) ? strides : Object.freeze([...strides])) : Object.freeze(contiguousStrides(shape));
+    // Copies, not frozen: V8 (Node 20) runs for-of, destructuring, slice and map over a frozen
+    // array on slow paths that allocate (4-8x slower for a 3-element shape), and every op reads
+    // shapes that way; sharing frozen arrays cost a decoding step ~20% of its JS (tiny-width GPT-2).
+    this.shape = [...shape];
+    this.strides = strides ? [...strides] : contiguousStrides(shape);
     this.offset = offset;
     this.dtype = dtype;
     this.size = sizeOf(shape);
@@ -273,7 +275,7 @@ export class Tensor {
     storage.refs++;
     this.storageRef.release();
     this.storageRef = storage;
-    (this as { strides: readonly number[] }).strides = Object.freeze(contiguousStrides(this.shape));
+    (this as { strides: readonly number[] }).strides = contiguousStrides(this.shape);
     (this as { offset: number }).offset = 0;
   }
 
