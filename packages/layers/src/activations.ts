@@ -1,4 +1,4 @@
-import type { Tensor } from "@llm/tensor";
+import { isGradEnabled, unaryOver, type Tensor } from "@llm/tensor";
 import { LayerArgumentError } from "./errors.js";
 
 /** Activation names as checkpoints' configs spell them, mapped to one of four functions. */
@@ -33,4 +33,15 @@ export function activationByName(name: string, where = "activation"): Activation
 
 export function applyActivation(name: ActivationName, x: Tensor): Tensor {
   return ACTIVATIONS[name](x);
+}
+
+const UNARY_OPS = { gelu: "gelu", gelu_tanh: "gelu_tanh", relu: "relu", silu: "silu" } as const;
+
+/**
+ * The activation of x written over x's own elements where the backend can (see `unaryOver`), for
+ * an intermediate its caller frees right after; otherwise as applyActivation. Inference only:
+ * under autograd x may be what backward needs.
+ */
+export function applyActivationOver(name: ActivationName, x: Tensor): Tensor {
+  return isGradEnabled() ? applyActivation(name, x) : unaryOver(UNARY_OPS[name], x);
 }

@@ -1,4 +1,4 @@
-import { lazyZeros, type Rng, type Tensor } from "@llm/tensor";
+import { binaryOver, isGradEnabled, lazyZeros, type Rng, type Tensor } from "@llm/tensor";
 import { LayerArgumentError } from "./errors.js";
 import { fillConstant, fillNormal } from "./init.js";
 import { Module } from "./module.js";
@@ -76,7 +76,7 @@ export function linearForward(x: Tensor, weightInOut: Tensor, bias: Tensor | nul
   let y = rows.matmul(weightInOut);
   if (bias) {
     const product = y;
-    y = y.add(bias);
+    y = isGradEnabled() ? y.add(bias) : binaryOver("add", y, bias); // inference: into the product
     freeIntermediate(product, y);
   }
   if (x.rank === 2) return y;

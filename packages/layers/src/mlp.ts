@@ -1,5 +1,5 @@
-import type { Tensor } from "@llm/tensor";
-import { applyActivation, type ActivationName } from "./activations.js";
+import { binaryOver, isGradEnabled, type Tensor } from "@llm/tensor";
+import { applyActivation, applyActivationOver, type ActivationName } from "./activations.js";
 import { LayerArgumentError } from "./errors.js";
 import { freeIntermediate } from "./intermediate.js";
 import type { Linear } from "./linear.js";
@@ -23,7 +23,7 @@ export class MLP extends Module {
 
   forward(x: Tensor): Tensor {
     const up = this.up.forward(x);
-    const hidden = applyActivation(this.activation, up);
+    const hidden = applyActivationOver(this.activation, up);
     freeIntermediate(up, hidden);
     const out = this.down.forward(hidden);
     freeIntermediate(hidden, out);
@@ -50,10 +50,10 @@ export class GatedMLP extends Module {
 
   forward(x: Tensor): Tensor {
     const gate = this.gate.forward(x);
-    const activated = applyActivation(this.activation, gate);
+    const activated = applyActivationOver(this.activation, gate);
     freeIntermediate(gate, activated);
     const up = this.up.forward(x);
-    const hidden = activated.mul(up);
+    const hidden = isGradEnabled() ? activated.mul(up) : binaryOver("mul", activated, up);
     freeIntermediate(activated, hidden);
     freeIntermediate(up, hidden);
     const out = this.down.forward(hidden);

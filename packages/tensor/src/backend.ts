@@ -116,6 +116,14 @@ export interface Backend {
   unary(op: UnaryOp, x: StridedView): BackendBuffer;
   /** `a` and `b` have the same shape (broadcasting is done with stride-0 views). */
   binary(op: BinaryOp, a: StridedView, b: StridedView): BackendBuffer;
+  /**
+   * `unary` / `binary` written over x's (a's) own elements, for inference that frees its input
+   * right after: the result then takes no memory of its own. x (a) is contiguous and nothing else
+   * reads its elements. Optional, and free to decline (false, nothing written): the caller then
+   * runs unary / binary.
+   */
+  unaryInPlace?(op: UnaryOp, x: StridedView): boolean;
+  binaryInPlace?(op: BinaryOp, a: StridedView, b: StridedView): boolean;
   /** cond is bool; a and b share dtype; all three have the same shape. */
   where(cond: StridedView, a: StridedView, b: StridedView): BackendBuffer;
   /** Reduces over `axes` (sorted, unique). Output shape = input shape with those axes set to 1. */

@@ -40,6 +40,7 @@ export {
   type TensorValues,
 } from "./ops/creation.js";
 export { where, maskedFill } from "./ops/elementwise.js";
+export { binaryOver, unaryOver } from "./ops/in_place.js";
 export { sumToShape } from "./ops/reduce.js";
 export { matmul } from "./ops/matmul.js";
 export { concat, stack, split, scatterAdd } from "./ops/indexing.js";

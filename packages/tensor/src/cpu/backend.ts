@@ -22,6 +22,7 @@ import { wasmDisabledByEnv } from "./wasm/runtime.js";
 import { useHeap, WasmHeap } from "./memory/heap.js";
 import { activeRuntime, countFallback, CpuRuntime, residentStats, useRuntime } from "./resident/runtime.js";
 import { residentGgmlGelu } from "./resident/ggml_gelu.js";
+import { residentBinary, residentUnary } from "./resident/elementwise.js";
 import { compileModulesAsync, hasRelaxedSimd } from "./resident/modules.js";
 import { hardwareThreads, threadsFromEnv } from "./threads/platform.js";
 
@@ -353,6 +354,18 @@ export class CpuBackend implements Backend {
   binary(op: BinaryOp, a: StridedView, b: StridedView): BackendBuffer {
     this.enter();
     return binary(op, a, b);
+  }
+
+  // in place on the resident kernels only (float32 in WebAssembly memory); declined otherwise
+  unaryInPlace(op: UnaryOp, x: StridedView): boolean {
+    this.enter();
+    if (!this.wasm || (this.activationRounding === "ggml" && (op === "gelu" || op === "gelu_tanh"))) return false;
+    return residentUnary(op, x, true) !== null;
+  }
+
+  binaryInPlace(op: BinaryOp, a: StridedView, b: StridedView): boolean {
+    this.enter();
+    return this.wasm && residentBinary(op, a, b, true) !== null;
   }
 
   where(cond: StridedView, a: StridedView, b: StridedView): BackendBuffer {

@@ -18,10 +18,11 @@ const LINE = 16;
 
 /**
  * float32 a op b (add, sub, mul, div) on the resident kernels, for the layouts that coalesce to
- * rows: same shapes, a row broadcast over rows, a scalar, one value per row. Null where the op,
- * layout or memory does not fit; the caller then runs its own.
+ * rows: same shapes, a row broadcast over rows, a scalar, one value per row. `inPlace`: written
+ * over a (contiguous; each element read before it is written, lane for lane), which it returns.
+ * Null where the op, layout or memory does not fit; the caller then runs its own.
  */
-export function residentBinary(op: BinaryOp, a: StridedView, b: StridedView): Float32Array | null {
+export function residentBinary(op: BinaryOp, a: StridedView, b: StridedView, inPlace = false): Float32Array | null {
   const rt = activeRuntime();
   if (rt === null || a.buffer.dtype !== "float32" || !(op in BINARY)) return null;
   const runs = coalesce(a.shape, [contiguousStrides(a.shape), a.strides, b.strides]);
@@ -33,13 +34,14 @@ export function residentBinary(op: BinaryOp, a: StridedView, b: StridedView): Fl
     [x, y, sx, sy, ox, oy] = [b, a, sy, sx, oy, ox]; // a scalar or column on the left: commute
   }
   if (sx !== 1 || (sy !== 1 && sy !== 0) || ox < 0 || oy < 0) return null;
+  if (inPlace && (x !== a || !isContiguous(a))) return null;
   const X = viewData(x) as Float32Array;
   const home = rt.heap.locate(X);
   const n = sizeOf(a.shape);
   if (home === null || n === 0) return null;
   const ops = new Operands(rt.heap, home);
   const ya = ops.view(y); // (copied over when it is in another memory)
-  const result = ya === null ? null : ops.result(n);
+  const result = ya === null ? null : inPlace ? { array: X, addr: X.byteOffset + a.offset * 4 } : ops.result(n);
   if (ya === null || result === null) {
     ops.done(false);
     return null;
@@ -62,12 +64,15 @@ export function residentBinary(op: BinaryOp, a: StridedView, b: StridedView): Fl
   return out;
 }
 
-/** GELU (tanh) and SiLU of contiguous float32 x on the resident kernels; null otherwise. */
-export function residentUnary(op: UnaryOp, x: StridedView): Float32Array | null {
+/**
+ * GELU (tanh) and SiLU of contiguous float32 x on the resident kernels (`inPlace`: over x, which
+ * it returns); null otherwise.
+ */
+export function residentUnary(op: UnaryOp, x: StridedView, inPlace = false): Float32Array | null {
   const ref = UNARY[op];
   // whole vectors: the last one may read and write up to three floats past the end, which every
-  // block has room for (see Arena.blockSize)
-  return ref === undefined ? null : residentMap(x, ref, 8, (src, dst, values) => [src, dst, Math.ceil(values / 4)]);
+  // block has room for (see Arena.blockSize); in place, x's own block (x starts it: see unaryOver)
+  return ref === undefined ? null : residentMap(x, ref, 8, (src, dst, values) => [src, dst, Math.ceil(values / 4)], undefined, inPlace);
 }
 
 /**
@@ -83,6 +88,7 @@ export function residentMap(
   workPerValue: number,
   args: (src: number, dst: number, values: number) => number[],
   prepare?: (heap: WasmHeap, home: Arena) => boolean,
+  inPlace = false,
 ): Float32Array | null {
   const rt = activeRuntime();
   if (rt === null || x.buffer.dtype !== "float32" || !isContiguous(x)) return null;
@@ -90,10 +96,19 @@ export function residentMap(
   const home = rt.heap.locate(X);
   const n = sizeOf(x.shape);
   if (home === null || n === 0 || (prepare && !prepare(rt.heap, home))) return null;
+  const xa = X.byteOffset + x.offset * 4;
+  if (inPlace) {
+    const parts = splitRange(n, rt.partsFor(n * workPerValue, Math.ceil(n / LINE)), LINE);
+    rt.call(
+      ref,
+      home,
+      parts.map(([s, e]) => args(xa + s * 4, xa + s * 4, e - s)),
+    );
+    return X;
+  }
   const ops = new Operands(rt.heap, home);
   const result = ops.result(n);
   if (result === null) return null;
-  const xa = X.byteOffset + x.offset * 4;
   const parts = splitRange(n, rt.partsFor(n * workPerValue, Math.ceil(n / LINE)), LINE);
   rt.call(
     ref,
