@@ -119,3 +119,20 @@ it("a backend that rounds GELU as ggml does, or runs without WebAssembly, comput
       }),
     );
 });
+
+it("the CPU backend runs GELU in place only on a view that ends its array (its last vector spills)", () => {
+  const backend = backends[0]!;
+  const data = values(80, 9);
+  const buffer = backend.upload(data, "float32");
+  const view = (size: number) => ({ buffer, shape: [size], strides: [1], offset: 0 });
+  expect(backend.unaryInPlace("gelu_tanh", view(62))).toBe(false);
+  expect(backend.readSync(buffer)).toEqual(data);
+  expect(backend.unaryInPlace("gelu_tanh", view(80))).toBe(true);
+  const expected = withBackend(backend, () =>
+    tensor(data, { shape: [80] })
+      .gelu("tanh")
+      .dataSync(),
+  );
+  expect(backend.readSync(buffer)).toEqual(expected);
+  backend.dispose(buffer);
+});

@@ -71,8 +71,10 @@ export function residentBinary(op: BinaryOp, a: StridedView, b: StridedView, inP
 export function residentUnary(op: UnaryOp, x: StridedView, inPlace = false): Float32Array | null {
   const ref = UNARY[op];
   // whole vectors: the last one may read and write up to three floats past the end, which every
-  // block has room for (see Arena.blockSize); in place, x's own block (x starts it: see unaryOver)
-  return ref === undefined ? null : residentMap(x, ref, 8, (src, dst, values) => [src, dst, Math.ceil(values / 4)], undefined, inPlace);
+  // block has room for (see Arena.blockSize); in place, only where x ends its array (past it is
+  // then its block's padding, not another tensor's elements)
+  if (ref === undefined || (inPlace && x.offset + sizeOf(x.shape) !== viewData(x).length)) return null;
+  return residentMap(x, ref, 8, (src, dst, values) => [src, dst, Math.ceil(values / 4)], undefined, inPlace);
 }
 
 /**
@@ -88,6 +90,7 @@ export function residentMap(
   workPerValue: number,
   args: (src: number, dst: number, values: number) => number[],
   prepare?: (heap: WasmHeap, home: Arena) => boolean,
+  /** Written over x (its result is x's array). */
   inPlace = false,
 ): Float32Array | null {
   const rt = activeRuntime();
@@ -97,17 +100,8 @@ export function residentMap(
   const n = sizeOf(x.shape);
   if (home === null || n === 0 || (prepare && !prepare(rt.heap, home))) return null;
   const xa = X.byteOffset + x.offset * 4;
-  if (inPlace) {
-    const parts = splitRange(n, rt.partsFor(n * workPerValue, Math.ceil(n / LINE)), LINE);
-    rt.call(
-      ref,
-      home,
-      parts.map(([s, e]) => args(xa + s * 4, xa + s * 4, e - s)),
-    );
-    return X;
-  }
-  const ops = new Operands(rt.heap, home);
-  const result = ops.result(n);
+  const ops = inPlace ? null : new Operands(rt.heap, home);
+  const result = ops === null ? { array: X, addr: xa } : ops.result(n);
   if (result === null) return null;
   const parts = splitRange(n, rt.partsFor(n * workPerValue, Math.ceil(n / LINE)), LINE);
   rt.call(
@@ -115,6 +109,6 @@ export function residentMap(
     home,
     parts.map(([s, e]) => args(xa + s * 4, result.addr + s * 4, e - s)),
   );
-  ops.done();
+  ops?.done();
   return result.array;
 }
