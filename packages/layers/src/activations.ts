@@ -1,4 +1,4 @@
-import { isGradEnabled, unaryOver, type Tensor } from "@llm/tensor";
+import { isGradEnabled, unaryOver, type Tensor, type UnaryOp } from "@llm/tensor";
 import { LayerArgumentError } from "./errors.js";
 
 /** Activation names as checkpoints' configs spell them, mapped to one of four functions. */
@@ -35,13 +35,12 @@ export function applyActivation(name: ActivationName, x: Tensor): Tensor {
   return ACTIVATIONS[name](x);
 }
 
-const UNARY_OPS = { gelu: "gelu", gelu_tanh: "gelu_tanh", relu: "relu", silu: "silu" } as const;
-
 /**
  * The activation of x written over x's own elements where the backend can (see `unaryOver`), for
  * an intermediate its caller frees right after; otherwise as applyActivation. Inference only:
  * under autograd x may be what backward needs.
  */
 export function applyActivationOver(name: ActivationName, x: Tensor): Tensor {
-  return isGradEnabled() ? applyActivation(name, x) : unaryOver(UNARY_OPS[name], x);
+  const op: UnaryOp = name; // each activation is the unary op of its name
+  return isGradEnabled() ? applyActivation(name, x) : unaryOver(op, x);
 }

@@ -1,6 +1,6 @@
-import type { BinaryOp, UnaryOp } from "../backend.js";
+import type { UnaryOp } from "../backend.js";
 import { isGradEnabled } from "../engine.js";
-import { broadcastShapes } from "../shape.js";
+import { broadcastShapes, shapesEqual } from "../shape.js";
 import type { Tensor } from "../tensor.js";
 import { broadcastView } from "./core.js";
 import { binary, unary } from "./elementwise.js";
@@ -39,13 +39,9 @@ export function binaryOver(op: "add" | "sub" | "mul" | "div", a: Tensor, b: Tens
     b.dtype === a.dtype &&
     b.backend === a.backend &&
     overwritable(a, [b]) &&
-    sameShape(broadcastShapes(a.shape, b.shape, op), a.shape) &&
-    a.backend.binaryInPlace?.(op as BinaryOp, a.view(), broadcastView(b, a.shape))
+    shapesEqual(broadcastShapes(a.shape, b.shape, op), a.shape) &&
+    a.backend.binaryInPlace?.(op, a.view(), broadcastView(b, a.shape))
   )
     return a;
   return binary(op, a, b);
-}
-
-function sameShape(x: readonly number[], y: readonly number[]): boolean {
-  return x.length === y.length && x.every((d, i) => d === y[i]);
 }
