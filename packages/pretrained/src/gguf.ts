@@ -1,4 +1,4 @@
-import { fromGGUFMetadata, toGGUFMetadata, type Tokenizer } from "@llm/tokenizer";
+import { fromGGUFMetadata, toGGUFMetadata, type GGUFTokenizerValue, type Tokenizer } from "@llm/tokenizer";
 import { PretrainedError } from "./errors.js";
 import { parseTokenizerConfig, tokenizerFromFiles, type TokenizerConfig } from "./tokenizer_config.js";
 
@@ -35,8 +35,8 @@ const ADDS_BOS_BY_DEFAULT = new Set(["llama-bpe", "llama3", "llama-v3"]);
 
 /**
  * The tokenizer and its settings from a GGUF file's metadata. Throws a PretrainedError when the
- * file has no tokenizer or one we do not read (only byte-level BPE, tokenizer.ggml.model "gpt2";
- * SentencePiece "llama" and WordPiece "bert" vocabularies are not read yet), saying what was found.
+ * file has no tokenizer or one we do not read (we read byte-level BPE, tokenizer.ggml.model "gpt2",
+ * and SentencePiece BPE, "llama"; unigram "t5" and WordPiece "bert" are not read yet), saying what was found.
  */
 export function ggufText(metadata: ReadonlyMap<string, unknown>, source: string): GGUFText {
   const model = metadata.get("tokenizer.ggml.model");
@@ -62,7 +62,9 @@ export function ggufText(metadata: ReadonlyMap<string, unknown>, source: string)
   const pre = String(metadata.get("tokenizer.ggml.pre") ?? "default");
   const addBos = metadata.get("tokenizer.ggml.add_bos_token");
   const addEos = metadata.get("tokenizer.ggml.add_eos_token");
-  config.add_bos_token = typeof addBos === "boolean" ? addBos : ADDS_BOS_BY_DEFAULT.has(pre) && config.bos_token !== undefined;
+  // llama.cpp adds bos by default for SentencePiece vocabularies and Llama 3's pre-tokenizer
+  const bosByDefault = model === "llama" || ADDS_BOS_BY_DEFAULT.has(pre);
+  config.add_bos_token = typeof addBos === "boolean" ? addBos : bosByDefault && config.bos_token !== undefined;
   if (typeof addEos === "boolean") config.add_eos_token = addEos;
   const templates = chatTemplates(metadata, source);
   if (Object.keys(templates).length) {
@@ -97,26 +99,19 @@ function chatTemplates(metadata: ReadonlyMap<string, unknown>, source: string): 
   return out;
 }
 
-/** A GGUF metadata value (as @llm/tensor's GGUF writer takes it). */
-type MetadataValue =
-  | { readonly type: "string"; readonly value: string }
-  | { readonly type: "uint32" | "int32"; readonly value: number }
-  | { readonly type: "bool"; readonly value: boolean }
-  | { readonly type: "array"; readonly itemType: "string" | "int32"; readonly value: readonly (string | number)[] };
-
 /**
  * The tokenizer.ggml.* and tokenizer.chat_template metadata of a model folder's tokenizer, for a
- * GGUF file llama.cpp runs: the vocabulary and merges (byte-level BPE only: @llm/tokenizer's
- * toGGUFMetadata), bos/eos/pad/unk ids from tokenizer_config.json, whether encoding adds bos and
+ * GGUF file llama.cpp runs: the vocabulary and merges or scores (byte-level BPE as "gpt2",
+ * SentencePiece-style byte-fallback BPE as "llama": @llm/tokenizer's toGGUFMetadata), bos/eos/pad/unk ids from tokenizer_config.json, whether encoding adds bos and
  * eos (as the tokenizer does it), and the chat templates.
  */
 export function ggufTokenizerMetadata(
   tokenizer: Tokenizer,
   tokenizerConfig: TokenizerConfig | null,
   chatTemplates: Readonly<Record<string, string>> = {},
-): Map<string, MetadataValue> {
+): Map<string, GGUFTokenizerValue> {
   const special = tokenizerConfig?.specialTokens ?? {};
-  const metadata = new Map<string, MetadataValue>(toGGUFMetadata(tokenizer, { bos: special.bos_token, eos: special.eos_token }));
+  const metadata = new Map<string, GGUFTokenizerValue>(toGGUFMetadata(tokenizer, { bos: special.bos_token, eos: special.eos_token }));
   const idKeys: Record<string, string | undefined> = {
     "tokenizer.ggml.unknown_token_id": special.unk_token,
     "tokenizer.ggml.padding_token_id": special.pad_token,

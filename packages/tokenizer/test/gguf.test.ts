@@ -49,9 +49,100 @@ describe("GGUF tokenizer metadata", () => {
   });
 
   it("names what it cannot read", () => {
-    expect(() => fromGGUFMetadata(new Map([["tokenizer.ggml.model", "llama"]]))).toThrow(/tokenizer.ggml.model "llama" is not one we read/);
+    expect(() => fromGGUFMetadata(new Map([["tokenizer.ggml.model", "bert"]]))).toThrow(/tokenizer.ggml.model "bert" is not one we read/);
+    expect(() =>
+      fromGGUFMetadata(
+        new Map<string, unknown>([
+          ["tokenizer.ggml.model", "llama"],
+          ["tokenizer.ggml.tokens", ["a", "b"]],
+        ]),
+        "f.gguf",
+      ),
+    ).toThrow('f.gguf: tokenizer.ggml.scores: a SentencePiece ("llama") vocabulary needs one number per token (2), found undefined');
     const meta = plain(toGGUFMetadata(trainBPE(TEXTS, { vocabSize: 280 })));
     meta.set("tokenizer.ggml.pre", "deepseek-llm");
     expect(() => fromGGUFMetadata(meta)).toThrow(/tokenizer.ggml.pre "deepseek-llm" is not a pre-tokenizer we know/);
+  });
+
+  it('a SentencePiece-style BPE travels as "llama": pieces, scores from its merge ranks, types; read back it encodes the same', () => {
+    const bytes = Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`);
+    const pieces = [
+      "<unk>",
+      "<s>",
+      "</s>",
+      ...bytes,
+      "▁",
+      "t",
+      "h",
+      "e",
+      "q",
+      "u",
+      "i",
+      "c",
+      "k",
+      "▁t",
+      "he",
+      "▁the",
+      "ui",
+      "▁q",
+      "ck",
+      "▁qui",
+      "▁quick",
+    ];
+    // merge ranks deliberately not in id order: "he" (id 265+) merges before "▁t"
+    const merges: [string, string][] = [
+      ["h", "e"],
+      ["▁", "t"],
+      ["▁t", "he"],
+      ["u", "i"],
+      ["▁", "q"],
+      ["c", "k"],
+      ["▁q", "ui"],
+      ["▁qui", "ck"],
+    ];
+    const json = {
+      version: "1.0",
+      added_tokens: ["<unk>", "<s>", "</s>"].map((content, id) => ({ id, content, special: true, normalized: false })),
+      normalizer: {
+        type: "Sequence",
+        normalizers: [
+          { type: "Prepend", prepend: "▁" },
+          { type: "Replace", pattern: { String: " " }, content: "▁" },
+        ],
+      },
+      pre_tokenizer: null,
+      model: {
+        type: "BPE",
+        unk_token: "<unk>",
+        byte_fallback: true,
+        fuse_unk: true,
+        vocab: Object.fromEntries(pieces.map((p, id) => [p, id])),
+        merges,
+      },
+      decoder: {
+        type: "Sequence",
+        decoders: [
+          { type: "Replace", pattern: { String: "▁" }, content: " " },
+          { type: "ByteFallback" },
+          { type: "Fuse" },
+          { type: "Strip", content: " ", start: 1, stop: 0 },
+        ],
+      },
+    };
+    const tok = fromTokenizerJson(json);
+    const meta = toGGUFMetadata(tok);
+    expect(meta.get("tokenizer.ggml.model")!.value).toBe("llama");
+    expect(meta.get("tokenizer.ggml.add_space_prefix")!.value).toBe(true);
+    const scores = meta.get("tokenizer.ggml.scores")!.value as number[];
+    expect(scores[pieces.indexOf("he")]).toBe(-0);
+    expect(scores[pieces.indexOf("▁quick")]).toBe(-7);
+    expect(scores[pieces.indexOf("t")]).toBe(-(merges.length + pieces.indexOf("t"))); // below every merge
+    expect((meta.get("tokenizer.ggml.token_type")!.value as number[]).slice(0, 5)).toEqual([2, 3, 3, 6, 6]);
+    const back = fromGGUFMetadata(plain(meta));
+    for (const text of ["the quick", " the  quick the", "thequick!", "é the"]) {
+      expect(back.encode(text)).toEqual(tok.encode(text));
+      expect(back.decode(back.encode(text))).toBe(tok.decode(tok.encode(text)));
+    }
+    expect(tok.encode("the quick")).toEqual([pieces.indexOf("▁the"), pieces.indexOf("▁quick")]);
   });
 });

@@ -1,13 +1,15 @@
 import type { Tokenizer } from "../tokenizer.js";
 import { TokenizerError } from "../utils/errors.js";
+import { fromSentencePieceGGUF, sentencePieceStyle, sentencePieceVocabulary } from "./gguf_llama.js";
 import { fromTokenizerJson } from "./tokenizer_json.js";
 
 /**
  * Tokenizers in GGUF metadata (llama.cpp's tokenizer.ggml.* keys), both ways, for byte-level BPE
- * ("gpt2" in GGUF: GPT-2, GPT-NeoX, BLOOM-style, Llama 3, Qwen 2 vocabularies). GGUF names the
+ * ("gpt2" in GGUF: GPT-2, GPT-NeoX, BLOOM-style, Llama 3, Qwen 2 vocabularies) and SentencePiece
+ * BPE ("llama": LLaMA 1/2, Mistral, TinyLlama, Gemma; gguf_llama.ts). GGUF names the byte-level
  * pre-tokenizer regex by a label (tokenizer.ggml.pre) instead of storing it: the regexes we know
- * by label are below; another is an error naming it. SentencePiece-style GGUF vocabularies
- * ("llama", "t5") and WordPiece ("bert") are errors naming the model.
+ * by label are below; another is an error naming it. SentencePiece unigram ("t5") and WordPiece
+ * ("bert") vocabularies are errors naming the model.
  */
 
 /** A GGUF metadata value as @llm/tensor's GGUF writer takes it (this package stands alone). */
@@ -15,7 +17,7 @@ export type GGUFTokenizerValue =
   | { readonly type: "string"; readonly value: string }
   | { readonly type: "uint32" | "int32"; readonly value: number }
   | { readonly type: "bool"; readonly value: boolean }
-  | { readonly type: "array"; readonly itemType: "string" | "int32"; readonly value: readonly (string | number)[] };
+  | { readonly type: "array"; readonly itemType: "string" | "int32" | "float32"; readonly value: readonly (string | number)[] };
 
 /** tokenizer.ggml.pre label -> the Split regex before a pass-through ByteLevel (null: GPT-2's own ByteLevel regex). */
 const PRE_TOKENIZERS: Record<string, string | null> = {
@@ -37,15 +39,21 @@ export interface ToGGUFOptions {
   eos?: string;
 }
 
-/** The tokenizer.ggml.* metadata of a byte-level BPE tokenizer, for a GGUF file. */
+/**
+ * The tokenizer.ggml.* metadata of a BPE tokenizer, for a GGUF file: byte-level BPE as "gpt2",
+ * byte-fallback BPE with SentencePiece's spaces (LLaMA 2's tokenizer.json) as "llama".
+ */
 export function toGGUFMetadata(tokenizer: Tokenizer, options: ToGGUFOptions = {}): Map<string, GGUFTokenizerValue> {
   const json = tokenizer.toJSON() as {
-    model: Record<string, unknown>;
+    model: Record<string, unknown> & { merges: (string | [string, string])[] };
+    normalizer: unknown;
     pre_tokenizer: unknown;
     added_tokens: { id: number; content: string; special: boolean }[];
   };
   const model = json.model;
   if (model.type !== "BPE") throw new TokenizerError(`toGGUFMetadata: expected a BPE tokenizer, found model type ${String(model.type)}`);
+  const sentencePiece = sentencePieceStyle(json);
+  if (sentencePiece) return sentencePieceMetadata(tokenizer, json, sentencePiece.addSpacePrefix, options);
   const pre = preLabel(json.pre_tokenizer);
   const size = tokenizer.vocabSize;
   const tokens: string[] = new Array(size);
@@ -79,6 +87,35 @@ export function toGGUFMetadata(tokenizer: Tokenizer, options: ToGGUFOptions = {}
   return out;
 }
 
+/** "llama" metadata: the pieces, their scores and types (gguf_llama.ts); bos/eos default to <s> and </s>. */
+function sentencePieceMetadata(
+  tokenizer: Tokenizer,
+  json: Parameters<typeof sentencePieceVocabulary>[1],
+  addSpacePrefix: boolean,
+  options: ToGGUFOptions,
+): Map<string, GGUFTokenizerValue> {
+  const { tokens, scores, types, unkId } = sentencePieceVocabulary(tokenizer, json);
+  const out = new Map<string, GGUFTokenizerValue>([
+    ["tokenizer.ggml.model", { type: "string", value: "llama" }],
+    ["tokenizer.ggml.tokens", { type: "array", itemType: "string", value: tokens }],
+    ["tokenizer.ggml.scores", { type: "array", itemType: "float32", value: scores }],
+    ["tokenizer.ggml.token_type", { type: "array", itemType: "int32", value: types }],
+    ["tokenizer.ggml.add_space_prefix", { type: "bool", value: addSpacePrefix }],
+  ]);
+  for (const [key, token, fallback] of [
+    ["bos", options.bos, "<s>"],
+    ["eos", options.eos, "</s>"],
+  ] as const) {
+    const id = tokenizer.tokenToId(token ?? fallback);
+    if (token !== undefined && id === undefined)
+      throw new TokenizerError(`toGGUFMetadata: options.${key}: ${JSON.stringify(token)} is not a token of this vocabulary`);
+    if (id !== undefined) out.set(`tokenizer.ggml.${key}_token_id`, { type: "uint32", value: id });
+  }
+  if (unkId !== undefined) out.set("tokenizer.ggml.unknown_token_id", { type: "uint32", value: unkId });
+  out.set("tokenizer.ggml.add_bos_token", { type: "bool", value: false });
+  return out;
+}
+
 /** Which GGUF pre-tokenizer label a tokenizer.json pre_tokenizer is. */
 function preLabel(pre: unknown): string {
   const p = pre as { type?: string; use_regex?: boolean; pretokenizers?: { type?: string; pattern?: { Regex?: string } }[] } | null;
@@ -94,9 +131,10 @@ function preLabel(pre: unknown): string {
 /** A tokenizer from a GGUF file's metadata (tokenizer.ggml.*), as llama.cpp reads it. */
 export function fromGGUFMetadata(metadata: ReadonlyMap<string, unknown>, source = "GGUF"): Tokenizer {
   const model = metadata.get("tokenizer.ggml.model");
+  if (model === "llama") return fromSentencePieceGGUF(metadata, source);
   if (model !== "gpt2") {
     throw new TokenizerError(
-      `${source}: tokenizer.ggml.model ${JSON.stringify(model)} is not one we read (we read "gpt2": byte-level BPE)`,
+      `${source}: tokenizer.ggml.model ${JSON.stringify(model)} is not one we read (we read "gpt2": byte-level BPE, and "llama": SentencePiece BPE)`,
     );
   }
   const tokens = metadata.get("tokenizer.ggml.tokens");
@@ -112,7 +150,8 @@ export function fromGGUFMetadata(metadata: ReadonlyMap<string, unknown>, source 
     );
   }
   const split = PRE_TOKENIZERS[preName]!;
-  const vocab: Record<string, number> = {};
+  // no prototype: a token "__proto__" is a plain key
+  const vocab: Record<string, number> = Object.create(null) as Record<string, number>;
   tokens.forEach((t, id) => {
     vocab[t] = id;
   });
