@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gguf as parseWithHuggingFace } from "@huggingface/gguf";
 import { afterAll, describe, expect, it } from "vitest";
 import { noGrad } from "@llm/tensor";
-import { GGUF_ARCHITECTURES, quantize, type Model } from "@llm/models";
+import { createModel, GGUF_ARCHITECTURES, quantize, type Model } from "@llm/models";
 import { loadGGUF, loadModel, saveGGUF } from "@llm/models/node";
 import { batchOptions, maxAbsDiff, readFixture, FIXTURES } from "./fixture_files.js";
 
@@ -18,6 +18,9 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const FIXTURE_OF: Record<string, string> = {
   llama: "llama",
+  qwen2: "qwen2",
+  qwen3: "qwen3",
+  phi3: "phi3",
   gpt2: "gpt2",
   gptneox: "gpt_neox",
   falcon: "falcon",
@@ -58,4 +61,16 @@ describe.each(GGUF_ARCHITECTURES.map((a) => a.ggufArch))("%s", (arch) => {
 it("refuses architectures llama.cpp does not run, naming them", async () => {
   const model = await loadModel(`${FIXTURES}opt`);
   await expect(saveGGUF(model, join(scratch, "opt.gguf"))).rejects.toThrow(/model_type "opt" has no GGUF form/);
+});
+
+it("refuses what llama.cpp's graph would not compute: Qwen's sliding window, a scaled rotary", async () => {
+  const qwen = JSON.parse(readFileSync(`${FIXTURES}qwen2/config.json`, "utf8")) as Record<string, unknown>;
+  const windowed = createModel({ ...qwen, use_sliding_window: true, sliding_window: 4, max_window_layers: 0 });
+  await expect(saveGGUF(windowed, join(scratch, "qwen2-window.gguf"))).rejects.toThrow(
+    "GGUF: qwen2 with use_sliding_window has no GGUF form here: llama.cpp's qwen2 attends to every position, and would compute other logits past the window",
+  );
+  const llama3 = JSON.parse(readFileSync(`${FIXTURES}llama3/config.json`, "utf8")) as Record<string, unknown>;
+  await expect(saveGGUF(createModel(llama3), join(scratch, "llama3.gguf"))).rejects.toThrow(
+    /llama's rope scaling "llama3" is not written to GGUF here/,
+  );
 });

@@ -35,7 +35,9 @@ beforeAll(async () => {
   llama = await getLlama({ gpu: false, build: "never", logLevel: "error" as never });
   const docs = fileURLToPath(new URL("../../../docs/", import.meta.url));
   const texts = readdirSync(docs).map((f) => readFileSync(join(docs, f), "utf8"));
-  tokenizer = trainBPE(texts, { vocabSize: 512, specialTokens: ["<|endoftext|>"] });
+  // llama.cpp looks up <unk>, <s> and </s> by name when general.name says Phi-3 (to set their
+  // attributes), as every real Phi-3 vocabulary has them
+  tokenizer = trainBPE(texts, { vocabSize: 512, specialTokens: ["<|endoftext|>", "<unk>", "<s>", "</s>"] });
 });
 afterAll(async () => {
   setBackend(previousBackend);
@@ -53,7 +55,7 @@ function logSoftmax(row: Float32Array): Float64Array {
   return Float64Array.from(row, (v) => v - lse);
 }
 
-const ARCHITECTURES = ["llama", "gpt2", "gpt_neox", "falcon", "bloom", "mpt"];
+const ARCHITECTURES = ["llama", "qwen2", "qwen3", "phi3", "gpt2", "gpt_neox", "falcon", "bloom", "mpt"];
 
 describe.each(ARCHITECTURES)("%s in llama.cpp", (name) => {
   for (const dtype of ["float32", "float16", "q8_0"] as const) {

@@ -1,5 +1,6 @@
 import type { GGUFValue } from "@llm/tensor";
 import type { RawConfig } from "../config.js";
+import { ModelError } from "../errors.js";
 import type { HeadLayout } from "./rows.js";
 
 /**
@@ -139,6 +140,117 @@ const llama: GGUFArchitecture = {
       rope_theta: m.num("rope.freq_base", 10000),
       max_position_embeddings: m.num("context_length", 2048),
       attention_bias: has("blk.0.attn_q.bias"),
+      tie_word_embeddings: !has("output.weight"),
+    };
+  },
+};
+
+/**
+ * LLaMA's tensors as the models that took its blocks name them, without LLaMA's interleaved Q/K
+ * rows: llama.cpp runs Qwen 2 and 3 with GPT-NeoX's rotary, which is ours (rotate_half).
+ */
+const llamaTensorsNeox: readonly TensorRule[] = llama.tensors.map(({ rows: _, ...rule }) => rule);
+
+/** Refuses a sliding window llama.cpp's graph for the architecture would not apply. */
+function noSlidingWindow(c: ConfigView, modelType: string): void {
+  if (c.bool("use_sliding_window", false)) {
+    throw new ModelError(
+      `GGUF: ${modelType} with use_sliding_window has no GGUF form here: llama.cpp's ${modelType} attends to every position, and would compute other logits past the window`,
+    );
+  }
+}
+
+/** Qwen 2 / 2.5: LLaMA's blocks with q, k and v biases. */
+const qwen2: GGUFArchitecture = {
+  modelType: "qwen2",
+  ggufArch: "qwen2",
+  tensors: llamaTensorsNeox,
+  metadata(c) {
+    noSlidingWindow(c, "qwen2");
+    return llama.metadata(c);
+  },
+  config(m, has, vocab) {
+    const { attention_bias: _, ...config } = llama.config(m, has, vocab);
+    return { ...config, model_type: "qwen2" };
+  },
+};
+
+/** Qwen 3: LLaMA's blocks with an RMSNorm over each head's query and key, a head size of its own. */
+const qwen3: GGUFArchitecture = {
+  modelType: "qwen3",
+  ggufArch: "qwen3",
+  tensors: [
+    ...llamaTensorsNeox,
+    { ours: "model.layers.{i}.self_attn.q_norm.weight", gguf: "blk.{i}.attn_q_norm.weight" },
+    { ours: "model.layers.{i}.self_attn.k_norm.weight", gguf: "blk.{i}.attn_k_norm.weight" },
+  ],
+  metadata(c) {
+    noSlidingWindow(c, "qwen3");
+    return llama.metadata(c);
+  },
+  config(m, has, vocab) {
+    return { ...llama.config(m, has, vocab), model_type: "qwen3" };
+  },
+};
+
+/**
+ * Phi-3 / Phi-3.5 / Phi-4-mini: fused qkv_proj (all q heads, then k, then v, as llama.cpp splits
+ * attn_qkv) and gate_up_proj (gate then up, as llama.cpp's fused SwiGLU halves ffn_up), GPT-NeoX's
+ * rotary on rope.dimension_count of each head, a sliding window on every layer where the config has one.
+ */
+const phi3: GGUFArchitecture = {
+  modelType: "phi3",
+  ggufArch: "phi3",
+  tensors: [
+    { ours: "model.embed_tokens.weight", gguf: "token_embd.weight" },
+    { ours: "model.norm.weight", gguf: "output_norm.weight" },
+    { ours: "lm_head.weight", gguf: "output.weight" },
+    { ours: "model.layers.{i}.input_layernorm.weight", gguf: "blk.{i}.attn_norm.weight" },
+    { ours: "model.layers.{i}.self_attn.qkv_proj.weight", gguf: "blk.{i}.attn_qkv.weight" },
+    { ours: "model.layers.{i}.self_attn.o_proj.weight", gguf: "blk.{i}.attn_output.weight" },
+    { ours: "model.layers.{i}.post_attention_layernorm.weight", gguf: "blk.{i}.ffn_norm.weight" },
+    { ours: "model.layers.{i}.mlp.gate_up_proj.weight", gguf: "blk.{i}.ffn_up.weight" },
+    { ours: "model.layers.{i}.mlp.down_proj.weight", gguf: "blk.{i}.ffn_down.weight" },
+  ],
+  metadata(c) {
+    const hidden = c.num("hidden_size");
+    const heads = c.num("num_attention_heads");
+    const headDim = c.num("head_dim", hidden / heads);
+    const context = c.num("max_position_embeddings", 4096);
+    const out: Record<string, GGUFValue> = {
+      context_length: u32(context),
+      "rope.scaling.original_context_length": u32(c.num("original_max_position_embeddings", context)),
+      embedding_length: u32(hidden),
+      feed_forward_length: u32(c.num("intermediate_size")),
+      block_count: u32(c.num("num_hidden_layers")),
+      "attention.head_count": u32(heads),
+      "attention.head_count_kv": u32(c.num("num_key_value_heads", heads)),
+      "attention.layer_norm_rms_epsilon": f32(c.num("rms_norm_eps", 1e-5)),
+      "rope.dimension_count": u32(Math.floor(headDim * c.num("rotary_pct", c.num("partial_rotary_factor", 1)))),
+      "rope.freq_base": f32(c.num("rope_theta", 10000)),
+    };
+    const window = c.raw.sliding_window;
+    if (typeof window === "number") out["attention.sliding_window"] = u32(window);
+    return out;
+  },
+  config(m, has, vocab) {
+    const hidden = m.num("embedding_length");
+    const heads = m.num("attention.head_count");
+    const context = m.num("context_length", 4096);
+    return {
+      model_type: "phi3",
+      vocab_size: vocab,
+      hidden_size: hidden,
+      intermediate_size: m.num("feed_forward_length"),
+      num_hidden_layers: m.num("block_count"),
+      num_attention_heads: heads,
+      num_key_value_heads: m.num("attention.head_count_kv", heads),
+      rms_norm_eps: m.num("attention.layer_norm_rms_epsilon", 1e-5),
+      rope_theta: m.num("rope.freq_base", 10000),
+      partial_rotary_factor: m.num("rope.dimension_count", hidden / heads) / (hidden / heads),
+      max_position_embeddings: context,
+      original_max_position_embeddings: m.num("rope.scaling.original_context_length", context),
+      sliding_window: m.has("attention.sliding_window") ? m.num("attention.sliding_window") : null,
       tie_word_embeddings: !has("output.weight"),
     };
   },
@@ -432,7 +544,7 @@ const mpt: GGUFArchitecture = {
   },
 };
 
-export const GGUF_ARCHITECTURES: readonly GGUFArchitecture[] = [llama, gpt2, gptNeox, falcon, bloom, mpt];
+export const GGUF_ARCHITECTURES: readonly GGUFArchitecture[] = [llama, qwen2, qwen3, phi3, gpt2, gptNeox, falcon, bloom, mpt];
 
 export function ggufArchitectureFor(modelType: string): GGUFArchitecture | undefined {
   return GGUF_ARCHITECTURES.find((a) => a.modelType === modelType);
