@@ -124,13 +124,13 @@ const dir = join(root, "out/bench/gguf");
 mkdirSync(dir, { recursive: true });
 const file = join(dir, "llama2-7b-q4_0.gguf");
 if (!existsSync(file)) {
-  const { architectureFor, weightRoles, weightDType } = await import("../packages/models/dist/index.js");
+  const { architectureFor, holdingFor, weightRoles, weightDType } = await import("../packages/models/dist/index.js");
   const { saveGGUF } = await import("../packages/models/dist/node.js");
   const { quantizeTensor, tensor } = await import("../packages/tensor/dist/index.js");
   const t = performance.now();
-  // parameters take no memory until filled, and each is quantized as it is filled: the float32
-  // budget check (26.95 GB here) does not apply
-  const model = architectureFor(config).create(config, { maxParameterBytes: Infinity });
+  // parameters take no memory until filled, and each is quantized as it is filled: the budget
+  // counts them as Q4_0 (3.8 GB), not float32 (27 GB)
+  const model = architectureFor(config).create(config, { holding: holdingFor("q4_0") });
   const roles = weightRoles(model);
   let seed = 12345;
   // a fast uniform generator: the values only need to be weight-like (std ~0.02), not Gaussian

@@ -4,7 +4,7 @@ import { previewJson, withBackend } from "@llm/tensor";
 import { ModelConfigError } from "./errors.js";
 import { ConfigReader, withAliases, type RawConfig } from "./config.js";
 import type { KeyRules } from "./keys.js";
-import { checkParameterBudget } from "./limits.js";
+import { checkParameterBudget, type ParameterHolding } from "./limits.js";
 
 /** A model of some architecture, as loadModel and createModel return it. */
 export type Model = TransformerLanguageModel;
@@ -42,10 +42,12 @@ export interface Architecture {
 export interface ArchitectureCreateOptions {
   backend?: Backend;
   /**
-   * Refuse a model whose float32 parameters take more bytes than this (default: this machine's
-   * memory; Infinity: no limit). Checked before any parameter is allocated.
+   * Refuse a model whose parameters take more bytes than this (default: this machine's memory;
+   * Infinity: no limit). Checked before any parameter is allocated.
    */
   maxParameterBytes?: number;
+  /** How the loader will hold the parameters (default float32: what an empty model fills). */
+  holding?: ParameterHolding;
 }
 
 /**
@@ -72,7 +74,7 @@ export function defineArchitecture(spec: ArchitectureSpec): Architecture {
       };
       const model = new TransformerLanguageModel({ ...parts, checkpointConfig, checkpointFloatKeys: config.floatKeys() });
       // parameters are not allocated yet: a model too large to hold is refused here, for free
-      checkParameterBudget(model, spec.modelType, options.maxParameterBytes);
+      checkParameterBudget(model, spec.modelType, options.maxParameterBytes, options.holding);
       return model;
     },
   };

@@ -1,6 +1,13 @@
 export { ModelError, ModelConfigError, CheckpointError } from "./errors.js";
 export { ConfigReader, INT_KEY_LIMITS, MAX_CONFIG_INT, NUMBER_KEY_RANGES, type RawConfig } from "./config.js";
-export { checkParameterBudget, defaultParameterBudget, estimateParameterBytes, MAX_TENSOR_ELEMENTS } from "./limits.js";
+export {
+  checkParameterBudget,
+  defaultParameterBudget,
+  estimateParameterBytes,
+  holdingFor,
+  MAX_TENSOR_ELEMENTS,
+  type ParameterHolding,
+} from "./limits.js";
 export {
   defineArchitecture,
   outputHead,

@@ -1,5 +1,7 @@
 import type { Module } from "@llm/layers";
+import { isQuantized, QUANT_BLOCKS } from "@llm/tensor";
 import { ModelConfigError } from "./errors.js";
+import type { WeightDType } from "./weight_dtypes.js";
 
 /** The most elements one typed array (and so one parameter) can hold in V8. */
 export const MAX_TENSOR_ELEMENTS = 2 ** 32;
@@ -25,22 +27,48 @@ export function defaultParameterBudget(): number {
   return Infinity;
 }
 
+/** How the parameters will be held, for the budget: bytes per parameter on average, and the dtype that names it. */
+export interface ParameterHolding {
+  readonly bytesPerParameter: number;
+  /** "float32", "q4_0", "the file's dtypes" ... */
+  readonly as: string;
+}
+
+export const AS_FLOAT32: ParameterHolding = { bytesPerParameter: 4, as: "float32" };
+
+/**
+ * How a loader asked for `dtype` holds the weights: float32 for "auto" and "float32" (a file's
+ * halves may stay half: float32 is the bound), the dtype's own size for the others (the norms and
+ * biases it leaves float32 are a sliver of any large model).
+ */
+export function holdingFor(dtype: WeightDType): ParameterHolding {
+  if (dtype === "auto" || dtype === "float32") return AS_FLOAT32;
+  if (isQuantized(dtype)) return { bytesPerParameter: QUANT_BLOCKS[dtype].bytes / QUANT_BLOCKS[dtype].elements, as: dtype };
+  return { bytesPerParameter: 2, as: dtype };
+}
+
 /**
  * Refuses a model (built, with its parameters not yet allocated) that could not be held: one
- * parameter larger than a typed array, or all of them past `budget` bytes. The error says how much
- * it would need, so a config that asks for a terabyte fails in microseconds, not after minutes.
+ * parameter larger than a typed array, or all of them past `budget` bytes held as `holding` says
+ * (float32 unless a loader knows it keeps them quantized or half). The error says how much it
+ * would need, so a config that asks for a terabyte fails in microseconds, not after minutes.
  */
-export function checkParameterBudget(model: Module, modelType: string, budget: number | undefined): void {
+export function checkParameterBudget(
+  model: Module,
+  modelType: string,
+  budget: number | undefined,
+  holding: ParameterHolding = AS_FLOAT32,
+): void {
   const limit = budget ?? defaultParameterBudget();
   if (!(typeof limit === "number" && limit > 0))
     throw new ModelConfigError(`maxParameterBytes must be a number of bytes > 0 (or Infinity), found ${String(budget)}`);
   const params = model.namedParameters();
   let elements = 0;
   for (const [, p] of params) elements += p.size;
-  const bytes = elements * 4;
+  const bytes = Math.ceil(elements * holding.bytesPerParameter);
   if (bytes > limit) {
     throw new ModelConfigError(
-      `${modelType} config: describes a model of ${elements.toExponential(3)} parameters, which needs ${bytes} bytes as float32 (${humanBytes(bytes)}), ` +
+      `${modelType} config: describes a model of ${elements.toExponential(3)} parameters, which needs ${bytes} bytes as ${holding.as} (${humanBytes(bytes)}), ` +
         `more than the ${limit} allowed (maxParameterBytes${budget === undefined ? ", by default this machine's memory" : ""})`,
     );
   }

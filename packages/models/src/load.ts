@@ -18,7 +18,7 @@ import { CheckpointError, ModelConfigError, ModelError } from "./errors.js";
 import { converted, halfAlongAxis } from "./quantize.js";
 import { WEIGHT_DTYPES, weightDType, weightRoles, type WeightDType } from "./weight_dtypes.js";
 import { matchCheckpointKeys } from "./keys.js";
-import { estimateParameterBytes } from "./limits.js";
+import { estimateParameterBytes, holdingFor } from "./limits.js";
 import { architectureFor } from "./registry.js";
 
 export interface LoadModelOptions {
@@ -32,8 +32,9 @@ export interface LoadModelOptions {
    */
   dtype?: WeightDType;
   /**
-   * Refuse a config whose float32 parameters would take more bytes than this, before reading any
-   * weight (default: this machine's memory; Infinity: no limit).
+   * Refuse a config whose parameters would take more bytes than this, before reading any weight:
+   * counted as float32 for "auto" and "float32", in the dtype's size otherwise (default: this
+   * machine's memory; Infinity: no limit).
    */
   maxParameterBytes?: number;
   /**
@@ -62,13 +63,13 @@ export async function loadModelFrom(files: CheckpointFiles, options: LoadModelOp
   // an unknown model_type (or a bad config) fails before any weight file is opened
   const config = await withOurErrors(() => readCheckpointConfig(files));
   const backend = options.backend ?? getBackend();
-  const model = namingTheFolder(files.location, () =>
-    architectureFor(config).create(config, { backend, maxParameterBytes: options.maxParameterBytes }),
-  );
-  const checkpoint = await withOurErrors(() => openCheckpoint(files, config));
   const dtype = options.dtype ?? "auto";
   if (!WEIGHT_DTYPES.includes(dtype))
     throw new ModelError(`loadModel: dtype must be one of ${WEIGHT_DTYPES.join(", ")}, found ${String(dtype)}`);
+  const model = namingTheFolder(files.location, () =>
+    architectureFor(config).create(config, { backend, maxParameterBytes: options.maxParameterBytes, holding: holdingFor(dtype) }),
+  );
+  const checkpoint = await withOurErrors(() => openCheckpoint(files, config));
   try {
     const sources = planLoad(model, checkpoint, files.location);
     const checkFinite = options.checkFinite ?? estimateParameterBytes(model) <= FINITE_CHECK_DEFAULT_BYTES;

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ARCHITECTURES, CheckpointError, createModel, estimateParameterBytes, ModelConfigError } from "@llm/models";
-import { loadModel } from "@llm/models/node";
+import { loadGGUF, loadModel, saveGGUF } from "@llm/models/node";
 import { FIXTURES } from "./fixture_files.js";
 
 // Each config here is a few hundred bytes that once exhausted memory, hung, or ended in a raw
@@ -76,6 +76,26 @@ describe("configs that describe models too large to hold", () => {
       new RegExp(`which needs ${bytes} bytes as float32 \\([\\d.]+ KB\\), more than the ${bytes - 1} allowed \\(maxParameterBytes\\)`),
     );
     expect(() => createModel(gpt2, { maxParameterBytes: bytes })).not.toThrow();
+  });
+
+  it("the budget counts weights as the loader will hold them: in the asked dtype, or as a GGUF file stores them", async () => {
+    const float32 = estimateParameterBytes(createModel(llama));
+    // between the Q4_0 and the float32 sizes: refused as float32, held as Q4_0
+    const budget = Math.ceil(float32 / 4);
+    await expect(loadModel(`${FIXTURES}llama`, { maxParameterBytes: budget })).rejects.toThrow(
+      /bytes as float32 .*more than the \d+ allowed/,
+    );
+    const q4 = await loadModel(`${FIXTURES}llama`, { dtype: "q4_0", maxParameterBytes: budget });
+    const scratch = mkdtempSync(join(tmpdir(), "llm-budget-"));
+    dirs.push(scratch);
+    const file = join(scratch, "llama-q4_0.gguf");
+    await saveGGUF(q4, file);
+    q4.dispose();
+    const { model } = await loadGGUF(file, { maxParameterBytes: budget });
+    expect(model.parameters().some((p) => p.dtype === "q4_0")).toBe(true);
+    model.dispose();
+    await expect(loadGGUF(file, { maxParameterBytes: 1000 })).rejects.toThrow(/bytes as the file's dtypes .*more than the 1000 allowed/);
+    await expect(loadGGUF(file, { dtype: "float32", maxParameterBytes: budget })).rejects.toThrow(/bytes as float32/);
   });
 
   it("loadModel refuses a config that disagrees with the weights' size before reading any weight", async () => {

@@ -4,6 +4,7 @@ import { CheckpointError, ModelError } from "../errors.js";
 import { converted } from "../quantize.js";
 import { WEIGHT_DTYPES, weightDType, weightRoles, type WeightDType } from "../weight_dtypes.js";
 import { architectureFor } from "../registry.js";
+import { holdingFor } from "../limits.js";
 import { ConfigView, GGUF_ARCHITECTURES, MetadataView, ggufArchitectureNamed } from "./architectures.js";
 import { translateName } from "./names.js";
 import { inverseOrder, permuteRows, rowOrder } from "./rows.js";
@@ -18,6 +19,11 @@ export interface LoadGGUFOptions {
    * compound.
    */
   dtype?: WeightDType;
+  /**
+   * Refuse a file whose weights, held as `dtype` says (as stored, for "auto"), would take more
+   * bytes than this (default: this machine's memory; Infinity: no limit).
+   */
+  maxParameterBytes?: number;
 }
 
 export interface LoadedGGUF {
@@ -56,7 +62,12 @@ export async function loadGGUFFrom(files: CheckpointFiles, name: string, options
   if (!WEIGHT_DTYPES.includes(dtype))
     throw new ModelError(`loadGGUF: dtype must be one of ${WEIGHT_DTYPES.join(", ")}, found ${String(dtype)}`);
   const backend = options.backend ?? getBackend();
-  const model = architectureFor(config).create(config, { backend });
+  // held as the file stores them unless dtype converts: a 7B Q4_0 file needs 3.8 GB, not 27
+  const fileBytes = [...file.tensors.values()].reduce((sum, t) => sum + (t.end - t.begin), 0);
+  const fileElements = [...file.tensors.values()].reduce((sum, t) => sum + t.shape.reduce((a, b) => a * b, 1), 0);
+  const holding =
+    dtype === "auto" && fileElements > 0 ? { bytesPerParameter: fileBytes / fileElements, as: "the file's dtypes" } : holdingFor(dtype);
+  const model = architectureFor(config).create(config, { backend, maxParameterBytes: options.maxParameterBytes, holding });
   try {
     await fill(model, file, arch, new ConfigView(config), dtype, backend);
   } catch (error) {
