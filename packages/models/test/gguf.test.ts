@@ -58,19 +58,54 @@ describe.each(GGUF_ARCHITECTURES.map((a) => a.ggufArch))("%s", (arch) => {
   }
 });
 
+it("Llama 3.1's rope bands travel as llama.cpp's rope_freqs, and read back as per-frequency factors", async () => {
+  const f = await readFixture("llama3");
+  const model = await loadModel(`${FIXTURES}llama3`);
+  const path = join(scratch, "llama3.gguf");
+  await saveGGUF(model, path);
+  const parsed = await parseWithHuggingFace(path, { allowLocalFile: true });
+  expect(parsed.tensorInfos.find((t) => t.name === "rope_freqs.weight")?.shape).toEqual([8n]);
+  const { model: back } = await loadGGUF(path);
+  const rope = back.checkpointConfig().rope_parameters as { rope_type: string; short_factor: number[]; long_factor: number[] };
+  expect(rope.rope_type).toBe("longrope");
+  // by hand (theta 500000, 16 dims, factor 8, low 1, high 4, original 16): the first frequency's
+  // wavelength 2 pi sits on the ramp, smooth = (16 / 2 pi - 1) / 3, factor 1 / ((1 - smooth) / 8 + smooth);
+  // every longer one (2 pi 500000^(i/8)) is past 16 and takes 8
+  const smooth = (16 / (2 * Math.PI) - 1) / 3;
+  const expected = [1 / ((1 - smooth) / 8 + smooth), 8, 8, 8, 8, 8, 8, 8].map(Math.fround);
+  expect(rope.short_factor).toEqual(expected);
+  expect(rope.long_factor).toEqual(expected);
+  // the same rotary up to float32 rounding (longrope divides by the factor where llama3 interpolates)
+  const [a, b] = noGrad(() => [model, back].map((m) => m.forward(f.reference.input_ids!, batchOptions(f))));
+  expect(maxAbsDiff(a!, b!)).toBeLessThan(1e-5);
+  expect(maxAbsDiff(b!, f.reference.logits!)).toBeLessThan(1e-4);
+  // and out again: the same factors
+  const again = join(scratch, "llama3-again.gguf");
+  await saveGGUF(back, again);
+  const reread = await loadGGUF(again);
+  expect(reread.model.checkpointConfig().rope_parameters).toEqual(back.checkpointConfig().rope_parameters);
+  for (const m of [model, back, reread.model]) m.dispose();
+});
+
 it("refuses architectures llama.cpp does not run, naming them", async () => {
   const model = await loadModel(`${FIXTURES}opt`);
   await expect(saveGGUF(model, join(scratch, "opt.gguf"))).rejects.toThrow(/model_type "opt" has no GGUF form/);
 });
 
-it("refuses what llama.cpp's graph would not compute: Qwen's sliding window, a scaled rotary", async () => {
+it("refuses what llama.cpp's graph would not compute: Qwen's sliding window, a rotary scaling other than rope_freqs", async () => {
   const qwen = JSON.parse(readFileSync(`${FIXTURES}qwen2/config.json`, "utf8")) as Record<string, unknown>;
   const windowed = createModel({ ...qwen, use_sliding_window: true, sliding_window: 4, max_window_layers: 0 });
   await expect(saveGGUF(windowed, join(scratch, "qwen2-window.gguf"))).rejects.toThrow(
     "GGUF: qwen2 with use_sliding_window has no GGUF form here: llama.cpp's qwen2 attends to every position, and would compute other logits past the window",
   );
   const llama3 = JSON.parse(readFileSync(`${FIXTURES}llama3/config.json`, "utf8")) as Record<string, unknown>;
-  await expect(saveGGUF(createModel(llama3), join(scratch, "llama3.gguf"))).rejects.toThrow(
-    /llama's rope scaling "llama3" is not written to GGUF here/,
+  const yarn = { ...llama3, rope_parameters: { rope_type: "yarn", rope_theta: 500000, factor: 4, original_max_position_embeddings: 16 } };
+  await expect(saveGGUF(createModel(yarn), join(scratch, "yarn.gguf"))).rejects.toThrow(
+    /llama's rope scaling "yarn" is not written to GGUF here/,
+  );
+  const neox = JSON.parse(readFileSync(`${FIXTURES}gpt_neox/config.json`, "utf8")) as Record<string, unknown>;
+  const scaled = { ...neox, rope_scaling: { type: "linear", factor: 2 } };
+  await expect(saveGGUF(createModel(scaled), join(scratch, "neox-linear.gguf"))).rejects.toThrow(
+    /gpt_neox's rope scaling "linear" is not written to GGUF here/,
   );
 });

@@ -55,7 +55,8 @@ function logSoftmax(row: Float32Array): Float64Array {
   return Float64Array.from(row, (v) => v - lse);
 }
 
-const ARCHITECTURES = ["llama", "qwen2", "qwen3", "phi3", "gpt2", "gpt_neox", "falcon", "bloom", "mpt"];
+// llama3: Llama 3.1's rope bands, written as llama.cpp's rope_freqs tensor
+const ARCHITECTURES = ["llama", "llama3", "qwen2", "qwen3", "phi3", "gpt2", "gpt_neox", "falcon", "bloom", "mpt"];
 
 describe.each(ARCHITECTURES)("%s in llama.cpp", (name) => {
   for (const dtype of ["float32", "float16", "q8_0"] as const) {

@@ -32,6 +32,11 @@ export interface GGUFArchitecture {
   readonly tensors: readonly TensorRule[];
   /** GGUF hyperparameters (without the "{arch}." prefix) from our config. */
   metadata(c: ConfigView): Record<string, GGUFValue>;
+  /**
+   * Whether llama.cpp's graph reads a scaled rotary as `rope_freqs.weight`, a factor per frequency
+   * (the llama architecture: Llama 3.1's bands; see rope_freqs.ts).
+   */
+  readonly ropeFreqs?: boolean;
   /** The attention heads the row permutations need (architectures with permuted rows). */
   heads?(c: ConfigView): HeadLayout;
   /** Our config.json from GGUF metadata (keys without the prefix) and the tensors present. */
@@ -85,6 +90,7 @@ const bool = (value: boolean): GGUFValue => ({ type: "bool", value });
 const llama: GGUFArchitecture = {
   modelType: "llama",
   ggufArch: "llama",
+  ropeFreqs: true,
   tensors: [
     { ours: "model.embed_tokens.weight", gguf: "token_embd.weight" },
     { ours: "model.norm.weight", gguf: "output_norm.weight" },

@@ -7,7 +7,10 @@ import { architectureFor } from "../registry.js";
 import { holdingFor } from "../limits.js";
 import { ConfigView, GGUF_ARCHITECTURES, MetadataView, ggufArchitectureNamed } from "./architectures.js";
 import { translateName } from "./names.js";
+import { ropeParametersFromFactors } from "./rope_freqs.js";
 import { inverseOrder, permuteRows, rowOrder } from "./rows.js";
+
+const ROPE_FREQS = "rope_freqs.weight";
 
 export interface LoadGGUFOptions {
   backend?: Backend;
@@ -62,6 +65,18 @@ export async function loadGGUFFrom(files: CheckpointFiles, name: string, options
   if (!WEIGHT_DTYPES.includes(dtype))
     throw new ModelError(`loadGGUF: dtype must be one of ${WEIGHT_DTYPES.join(", ")}, found ${String(dtype)}`);
   const backend = options.backend ?? getBackend();
+  // tensors that are configuration here, not weights: LLaMA's rope_freqs (Llama 3.1's rope bands)
+  const consumed = new Set<string>();
+  if (arch.ropeFreqs && file.tensors.has(ROPE_FREQS)) {
+    const read = await file.readTensor(ROPE_FREQS, { backend });
+    const wide = read.cast("float32");
+    const factors = Float32Array.from(wide.dataSync());
+    if (wide !== read) wide.dispose();
+    read.dispose();
+    const theta = Number(config.rope_theta);
+    config = { ...config, rope_parameters: ropeParametersFromFactors(factors, theta, Number(config.max_position_embeddings)) };
+    consumed.add(ROPE_FREQS);
+  }
   // held as the file stores them unless dtype converts: a 7B Q4_0 file needs 3.8 GB, not 27
   const fileBytes = [...file.tensors.values()].reduce((sum, t) => sum + (t.end - t.begin), 0);
   const fileElements = [...file.tensors.values()].reduce((sum, t) => sum + t.shape.reduce((a, b) => a * b, 1), 0);
@@ -69,7 +84,7 @@ export async function loadGGUFFrom(files: CheckpointFiles, name: string, options
     dtype === "auto" && fileElements > 0 ? { bytesPerParameter: fileBytes / fileElements, as: "the file's dtypes" } : holdingFor(dtype);
   const model = architectureFor(config).create(config, { backend, maxParameterBytes: options.maxParameterBytes, holding });
   try {
-    await fill(model, file, arch, new ConfigView(config), dtype, backend);
+    await fill(model, file, arch, new ConfigView(config), dtype, backend, consumed);
   } catch (error) {
     model.dispose();
     throw error;
@@ -84,6 +99,7 @@ async function fill(
   config: ConfigView,
   dtype: WeightDType,
   backend: Backend,
+  consumed: ReadonlySet<string>,
 ): Promise<void> {
   const source = file.source;
   const params = model.namedParameters();
@@ -97,7 +113,7 @@ async function fill(
     else sources.set(name, match.name);
   }
   const used = new Set(sources.values());
-  const unexpected = [...file.tensors.keys()].filter((n) => !used.has(n));
+  const unexpected = [...file.tensors.keys()].filter((n) => !used.has(n) && !consumed.has(n));
   if (missing.length || unexpected.length) {
     throw new CheckpointError(
       `${source}: the ${arch.ggufArch} tensors do not match the model its metadata describes: ` +

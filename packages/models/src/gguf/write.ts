@@ -1,8 +1,9 @@
-import { ggufTensor, isQuantized, lazyZeros, type GGUFTensorData, type GGUFValue, type Tensor } from "@llm/tensor";
+import { ggufTensor, isQuantized, lazyZeros, tensor, type GGUFTensorData, type GGUFValue, type Tensor } from "@llm/tensor";
 import type { Model } from "../architecture.js";
 import { ModelError } from "../errors.js";
 import { ConfigView, GGUF_ARCHITECTURES, ggufArchitectureFor } from "./architectures.js";
 import { translateName } from "./names.js";
+import { ropeFrequencyFactors } from "./rope_freqs.js";
 import { permuteRows, rowOrder } from "./rows.js";
 
 export interface GGUFExportOptions {
@@ -37,7 +38,10 @@ export async function modelToGGUF(
       `GGUF: model_type "${modelType}" has no GGUF form here (llama.cpp runs ${GGUF_ARCHITECTURES.map((a) => a.modelType).join(", ")} of ours)`,
     );
   }
-  const view = new ConfigView(withRopeParameters(config, modelType));
+  const rope = ropeParametersOf(config);
+  // a scaled rotary travels as llama.cpp's rope_freqs tensor where the architecture has one
+  const ropeFactors = arch.ropeFreqs ? ropeFrequencyFactors(rope, ropeTheta(config, rope), ropeDim(config), modelType) : null;
+  const view = new ConfigView(withRopeParameters(config, rope, modelType, ropeFactors !== null));
   const metadata = new Map<string, GGUFValue>();
   const dtypes = new Map<string, number>();
   for (const p of model.parameters()) if (p.rank === 2) dtypes.set(p.dtype, (dtypes.get(p.dtype) ?? 0) + p.size);
@@ -80,7 +84,25 @@ export async function modelToGGUF(
       },
     });
   }
+  if (ropeFactors) tensors.push(ggufTensor("rope_freqs.weight", tensor(ropeFactors)));
   return { metadata, tensors };
+}
+
+/** rope_parameters (transformers 5) or rope_scaling (4.x), or {}. */
+function ropeParametersOf(config: Record<string, unknown>): Record<string, unknown> {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  return isObject(config.rope_scaling) ? config.rope_scaling : isObject(config.rope_parameters) ? config.rope_parameters : {};
+}
+
+function ropeTheta(config: Record<string, unknown>, rope: Record<string, unknown>): number {
+  const theta = rope.rope_theta ?? config.rope_theta ?? 10000;
+  return typeof theta === "number" ? theta : 10000;
+}
+
+/** The rotated dims of a llama-style head (every dim: head_dim or hidden / heads). */
+function ropeDim(config: Record<string, unknown>): number {
+  const heads = Number(config.num_attention_heads);
+  return typeof config.head_dim === "number" ? config.head_dim : Number(config.hidden_size) / heads;
 }
 
 /** A stand-in with the layout t takes in the file (no data allocated): for describing it early. */
@@ -93,14 +115,17 @@ async function shapeOnly(t: Tensor, transpose: boolean): Promise<Tensor> {
 /**
  * The config with transformers 5's rope_parameters (or 4.x's rope_scaling) read into the top-level
  * keys the GGUF mapping reads (rope_theta; GPT-NeoX's rotary_pct). A scaled rotary (linear,
- * dynamic, yarn, llama3, longrope) is refused: it is not written to GGUF here, and a file without
- * it would compute other positions.
+ * dynamic, yarn, llama3, longrope) is refused unless it travels as rope_freqs (`asFactors`): a file
+ * without it would compute other positions.
  */
-function withRopeParameters(config: Record<string, unknown>, modelType: string): Record<string, unknown> {
-  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-  const params = isObject(config.rope_scaling) ? config.rope_scaling : isObject(config.rope_parameters) ? config.rope_parameters : {};
+function withRopeParameters(
+  config: Record<string, unknown>,
+  params: Record<string, unknown>,
+  modelType: string,
+  asFactors: boolean,
+): Record<string, unknown> {
   const type = params.rope_type ?? params.type ?? "default";
-  if (type !== "default") {
+  if (type !== "default" && !asFactors) {
     throw new ModelError(
       `GGUF: ${modelType}'s rope scaling "${String(type)}" is not written to GGUF here; a file without it would compute other positions`,
     );
