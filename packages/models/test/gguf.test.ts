@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gguf as parseWithHuggingFace } from "@huggingface/gguf";
@@ -28,7 +28,7 @@ const FIXTURE_OF: Record<string, string> = {
   mpt: "mpt",
 };
 
-describe.each(GGUF_ARCHITECTURES.map((a) => a.ggufArch))("%s", (arch) => {
+describe.each([...new Set(GGUF_ARCHITECTURES.map((a) => a.ggufArch))])("%s", (arch) => {
   const name = FIXTURE_OF[arch]!;
   for (const dtype of ["float32", "float16", "q8_0", "q4_0"] as const) {
     it(`${dtype}: written, parsed by @huggingface/gguf, read back computing the same logits`, async () => {
@@ -85,6 +85,30 @@ it("Llama 3.1's rope bands travel as llama.cpp's rope_freqs, and read back as pe
   const reread = await loadGGUF(again);
   expect(reread.model.checkpointConfig().rope_parameters).toEqual(back.checkpointConfig().rope_parameters);
   for (const m of [model, back, reread.model]) m.dispose();
+});
+
+it("Mistral travels as llama (its layout in GGUF) where no window binds; a binding window is refused", async () => {
+  const f = await readFixture("mistral");
+  const windowed = await loadModel(`${FIXTURES}mistral`);
+  await expect(saveGGUF(windowed, join(scratch, "mistral.gguf"))).rejects.toThrow(
+    /GGUF: mistral with sliding_window 5 \(of 64 positions\) has no GGUF form here: llama.cpp runs it as llama/,
+  );
+  windowed.dispose();
+  // the fixture's weights with the window taken off (as Mistral from v0.2 on): config.json edited in a copy
+  const dir = join(scratch, "mistral-no-window");
+  mkdirSync(dir);
+  copyFileSync(`${FIXTURES}mistral/model.safetensors`, join(dir, "model.safetensors"));
+  const config = JSON.parse(readFileSync(`${FIXTURES}mistral/config.json`, "utf8")) as Record<string, unknown>;
+  writeFileSync(join(dir, "config.json"), JSON.stringify({ ...config, sliding_window: null }));
+  const model = await loadModel(dir);
+  await saveGGUF(model, join(dir, "model.gguf"));
+  const { model: back, metadata } = await loadGGUF(join(dir, "model.gguf"));
+  expect(metadata.get("general.architecture")).toBe("llama");
+  expect(back.checkpointConfig().model_type).toBe("llama");
+  const [a, b] = noGrad(() => [model, back].map((m) => m.forward(f.reference.input_ids!, batchOptions(f))));
+  expect(maxAbsDiff(a!, b!)).toBe(0);
+  model.dispose();
+  back.dispose();
 });
 
 it("refuses architectures llama.cpp does not run, naming them", async () => {

@@ -152,6 +152,26 @@ const llama: GGUFArchitecture = {
 };
 
 /**
+ * Mistral: LLaMA's blocks and LLaMA's layout in GGUF (convert_hf_to_gguf writes it as llama, and it
+ * reads back as one). llama.cpp's llama graph has no sliding window, so a window shorter than the
+ * context (Mistral 7B v0.1's 4,096 of 32,768) is refused; v0.2 on have none.
+ */
+const mistral: GGUFArchitecture = {
+  ...llama,
+  modelType: "mistral",
+  metadata(c) {
+    const window = c.raw.sliding_window === undefined ? 4096 : c.raw.sliding_window; // our mistral's default
+    const context = c.num("max_position_embeddings", 4096 * 32);
+    if (typeof window === "number" && window < context) {
+      throw new ModelError(
+        `GGUF: mistral with sliding_window ${window} (of ${context} positions) has no GGUF form here: llama.cpp runs it as llama, attending to every position, and would compute other logits past the window (sliding_window: null in config.json says to attend to all)`,
+      );
+    }
+    return llama.metadata(c);
+  },
+};
+
+/**
  * LLaMA's tensors as the models that took its blocks name them, without LLaMA's interleaved Q/K
  * rows: llama.cpp runs Qwen 2 and 3 with GPT-NeoX's rotary, which is ours (rotate_half).
  */
@@ -550,7 +570,8 @@ const mpt: GGUFArchitecture = {
   },
 };
 
-export const GGUF_ARCHITECTURES: readonly GGUFArchitecture[] = [llama, qwen2, qwen3, phi3, gpt2, gptNeox, falcon, bloom, mpt];
+/** Reading picks the first of an architecture name: llama before mistral. */
+export const GGUF_ARCHITECTURES: readonly GGUFArchitecture[] = [llama, mistral, qwen2, qwen3, phi3, gpt2, gptNeox, falcon, bloom, mpt];
 
 export function ggufArchitectureFor(modelType: string): GGUFArchitecture | undefined {
   return GGUF_ARCHITECTURES.find((a) => a.modelType === modelType);

@@ -49,7 +49,7 @@ export async function loadGGUFFrom(files: CheckpointFiles, name: string, options
   const arch = typeof archName === "string" ? ggufArchitectureNamed(archName) : undefined;
   if (!arch) {
     throw new ModelError(
-      `${source}: GGUF architecture ${JSON.stringify(archName)} is not one we read (we read ${GGUF_ARCHITECTURES.map((a) => a.ggufArch).join(", ")})`,
+      `${source}: GGUF architecture ${JSON.stringify(archName)} is not one we read (we read ${[...new Set(GGUF_ARCHITECTURES.map((a) => a.ggufArch))].join(", ")})`,
     );
   }
   const embeddings = file.tensors.get("token_embd.weight");
