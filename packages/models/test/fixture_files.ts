@@ -1,4 +1,5 @@
-import { readFileSync, readdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { concat, noGrad, tensor, type Tensor } from "@llm/tensor";
 import type { ForwardOptions } from "@llm/layers";
@@ -8,6 +9,15 @@ import { readSafetensorsFile } from "@llm/tensor/node";
 export const FIXTURES = fileURLToPath(new URL("../../../fixtures/models/", import.meta.url));
 
 export const fixtureNames = (): string[] => readdirSync(FIXTURES).sort();
+
+/** A copy of a fixture's config.json (changed) and weights in the folder `dir`, which it makes. */
+export function fixtureVariant(name: string, changes: Record<string, unknown>, dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(join(FIXTURES, name, "model.safetensors"), join(dir, "model.safetensors"));
+  const config = JSON.parse(readFileSync(join(FIXTURES, name, "config.json"), "utf8")) as Record<string, unknown>;
+  writeFileSync(join(dir, "config.json"), JSON.stringify({ ...config, ...changes }));
+  return dir;
+}
 
 export interface Fixture {
   name: string;

@@ -8,7 +8,7 @@ import { CpuBackend, getBackend, noGrad, setBackend, tensor } from "@llm/tensor"
 import { fromGGUFMetadata, toGGUFMetadata, trainBPE, type Tokenizer } from "@llm/tokenizer";
 import { quantize, type Model } from "@llm/models";
 import { loadGGUF, loadModel, saveGGUF } from "@llm/models/node";
-import { FIXTURES, readFixture } from "./fixture_files.js";
+import { FIXTURES, fixtureVariant, readFixture } from "./fixture_files.js";
 
 /**
  * The GGUF files we write, run by native llama.cpp (node-llama-cpp 3.21.1's prebuilt binary, one
@@ -55,14 +55,22 @@ function logSoftmax(row: Float32Array): Float64Array {
   return Float64Array.from(row, (v) => v - lse);
 }
 
-// llama3: Llama 3.1's rope bands, written as llama.cpp's rope_freqs tensor
-const ARCHITECTURES = ["llama", "llama3", "qwen2", "qwen3", "phi3", "gpt2", "gpt_neox", "falcon", "bloom", "mpt"];
+/**
+ * [fixture, config.json changes]. llama3: Llama 3.1's rope bands, written as llama.cpp's rope_freqs
+ * tensor. gemma2: with Gemma 2 2B / 9B's query scaling (query_pre_attn_scalar = head size, which
+ * llama.cpp's graph fixes; the fixture's 24 is refused), its sliding window and soft-capping as they are.
+ */
+const CASES: [string, Record<string, unknown> | null][] = [
+  ...["llama", "llama3", "qwen2", "qwen3", "phi3", "gpt2", "gpt_neox", "falcon", "bloom", "mpt"].map((n): [string, null] => [n, null]),
+  ["gemma2", { query_pre_attn_scalar: 16 }],
+];
 
-describe.each(ARCHITECTURES)("%s in llama.cpp", (name) => {
+describe.each(CASES)("%s in llama.cpp", (name, changes) => {
   for (const dtype of ["float32", "float16", "q8_0"] as const) {
     it(`${dtype}: llama.cpp gives our greedy tokens and log-probabilities within 3e-3`, async () => {
       const f = await readFixture(name);
-      let model: Model = await loadModel(`${FIXTURES}${name}`, { backend: ggml });
+      const folder = changes ? fixtureVariant(name, changes, join(scratch, `${name}-${dtype}-variant`)) : `${FIXTURES}${name}`;
+      let model: Model = await loadModel(folder, { backend: ggml });
       if (dtype !== "float32") model = await quantize(model, dtype);
       expect(tokenizer.vocabSize).toBe(model.config.vocabSize);
       const path = join(scratch, `${name}-${dtype}.gguf`);

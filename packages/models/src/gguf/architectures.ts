@@ -24,6 +24,8 @@ export interface TensorRule {
   readonly rows?: "q" | "k" | "qkv_per_head" | "qkv_groups";
   /** Stored transposed by us (GPT-2's Conv1D [in, out]): llama.cpp keeps [out, in]. */
   readonly transposed?: boolean;
+  /** Added to every value in llama.cpp's file (Gemma's norms: we keep w and scale by 1 + w, llama.cpp keeps 1 + w). */
+  readonly offset?: number;
 }
 
 export interface GGUFArchitecture {
@@ -277,6 +279,94 @@ const phi3: GGUFArchitecture = {
       max_position_embeddings: context,
       original_max_position_embeddings: m.num("rope.scaling.original_context_length", context),
       sliding_window: m.has("attention.sliding_window") ? m.num("attention.sliding_window") : null,
+      tie_word_embeddings: !has("output.weight"),
+    };
+  },
+};
+
+/**
+ * Gemma 2: its norms before and after each sublayer, kept by llama.cpp as 1 + w; soft-capped
+ * attention and final logits; a sliding window on every other layer from the first. llama.cpp
+ * fixes what it does not read: queries scaled by 1 / sqrt(head size) (Gemma 2 2B and 9B, where
+ * query_pre_attn_scalar is the head size), soft-capping on, the window on even layers; a config
+ * that differs is refused.
+ */
+const gemma2: GGUFArchitecture = {
+  modelType: "gemma2",
+  ggufArch: "gemma2",
+  tensors: [
+    { ours: "model.embed_tokens.weight", gguf: "token_embd.weight" },
+    { ours: "model.norm.weight", gguf: "output_norm.weight", offset: 1 },
+    { ours: "lm_head.weight", gguf: "output.weight" },
+    { ours: "model.layers.{i}.input_layernorm.weight", gguf: "blk.{i}.attn_norm.weight", offset: 1 },
+    { ours: "model.layers.{i}.self_attn.q_proj.weight", gguf: "blk.{i}.attn_q.weight" },
+    { ours: "model.layers.{i}.self_attn.k_proj.weight", gguf: "blk.{i}.attn_k.weight" },
+    { ours: "model.layers.{i}.self_attn.v_proj.weight", gguf: "blk.{i}.attn_v.weight" },
+    { ours: "model.layers.{i}.self_attn.o_proj.weight", gguf: "blk.{i}.attn_output.weight" },
+    { ours: "model.layers.{i}.post_attention_layernorm.weight", gguf: "blk.{i}.post_attention_norm.weight", offset: 1 },
+    { ours: "model.layers.{i}.pre_feedforward_layernorm.weight", gguf: "blk.{i}.ffn_norm.weight", offset: 1 },
+    { ours: "model.layers.{i}.mlp.gate_proj.weight", gguf: "blk.{i}.ffn_gate.weight" },
+    { ours: "model.layers.{i}.mlp.up_proj.weight", gguf: "blk.{i}.ffn_up.weight" },
+    { ours: "model.layers.{i}.mlp.down_proj.weight", gguf: "blk.{i}.ffn_down.weight" },
+    { ours: "model.layers.{i}.post_feedforward_layernorm.weight", gguf: "blk.{i}.post_ffw_norm.weight", offset: 1 },
+  ],
+  metadata(c) {
+    const hidden = c.num("hidden_size");
+    const heads = c.num("num_attention_heads");
+    const headDim = c.num("head_dim", hidden / heads);
+    const layers = c.num("num_hidden_layers");
+    const refuse = (what: string) => {
+      throw new ModelError(
+        `GGUF: gemma2 with ${what} has no GGUF form here: llama.cpp's gemma2 graph fixes it, and would compute other logits`,
+      );
+    };
+    const scalar = c.num("query_pre_attn_scalar", 256);
+    if (scalar !== headDim) refuse(`query_pre_attn_scalar ${scalar} (llama.cpp scales queries by 1 / sqrt(head size ${headDim}))`);
+    for (const key of ["attn_logit_softcapping", "final_logit_softcapping"])
+      if (c.raw[key] === null) refuse(`${key} null (llama.cpp always soft-caps)`);
+    const types = c.raw.layer_types;
+    if (Array.isArray(types) && types.some((t, i) => (t === "sliding_attention") !== (i % 2 === 0)))
+      refuse("layer_types other than a sliding window on every other layer from the first");
+    const window = c.raw.sliding_window === undefined ? 4096 : c.raw.sliding_window;
+    return {
+      context_length: u32(c.num("max_position_embeddings", 8192)),
+      embedding_length: u32(hidden),
+      block_count: u32(layers),
+      feed_forward_length: u32(c.num("intermediate_size")),
+      "attention.head_count": u32(heads),
+      "attention.head_count_kv": u32(c.num("num_key_value_heads", heads)),
+      "attention.key_length": u32(headDim),
+      "attention.value_length": u32(headDim),
+      "attention.layer_norm_rms_epsilon": f32(c.num("rms_norm_eps", 1e-6)),
+      "rope.freq_base": f32(c.num("rope_theta", 10000)),
+      attn_logit_softcapping: f32(c.num("attn_logit_softcapping", 50)),
+      final_logit_softcapping: f32(c.num("final_logit_softcapping", 30)),
+      ...(typeof window === "number" ? { "attention.sliding_window": u32(window) } : {}),
+    };
+  },
+  config(m, has, vocab) {
+    const hidden = m.num("embedding_length");
+    const heads = m.num("attention.head_count");
+    const headDim = m.num("attention.key_length", hidden / heads);
+    const layers = m.num("block_count");
+    return {
+      model_type: "gemma2",
+      vocab_size: vocab,
+      hidden_size: hidden,
+      intermediate_size: m.num("feed_forward_length"),
+      num_hidden_layers: layers,
+      num_attention_heads: heads,
+      num_key_value_heads: m.num("attention.head_count_kv", heads),
+      head_dim: headDim,
+      query_pre_attn_scalar: headDim,
+      rms_norm_eps: m.num("attention.layer_norm_rms_epsilon", 1e-6),
+      rope_theta: m.num("rope.freq_base", 10000),
+      max_position_embeddings: m.num("context_length", 8192),
+      attn_logit_softcapping: m.num("attn_logit_softcapping", 50),
+      final_logit_softcapping: m.num("final_logit_softcapping", 30),
+      sliding_window: m.has("attention.sliding_window") ? m.num("attention.sliding_window") : null,
+      layer_types: Array.from({ length: layers }, (_, i) => (i % 2 === 0 ? "sliding_attention" : "full_attention")),
+      hidden_activation: "gelu_pytorch_tanh",
       tie_word_embeddings: !has("output.weight"),
     };
   },
@@ -571,7 +661,19 @@ const mpt: GGUFArchitecture = {
 };
 
 /** Reading picks the first of an architecture name: llama before mistral. */
-export const GGUF_ARCHITECTURES: readonly GGUFArchitecture[] = [llama, mistral, qwen2, qwen3, phi3, gpt2, gptNeox, falcon, bloom, mpt];
+export const GGUF_ARCHITECTURES: readonly GGUFArchitecture[] = [
+  llama,
+  mistral,
+  qwen2,
+  qwen3,
+  phi3,
+  gemma2,
+  gpt2,
+  gptNeox,
+  falcon,
+  bloom,
+  mpt,
+];
 
 export function ggufArchitectureFor(modelType: string): GGUFArchitecture | undefined {
   return GGUF_ARCHITECTURES.find((a) => a.modelType === modelType);

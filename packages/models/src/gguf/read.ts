@@ -131,6 +131,11 @@ async function fill(
       throw new CheckpointError(`${source}: tensor "${ggufName}": expected shape [${expected}] (from the metadata), found [${info.shape}]`);
     }
     let value: Tensor = await file.readTensor(ggufName, { backend });
+    if (rule.offset !== undefined) {
+      const back = value.sub(rule.offset);
+      value.dispose();
+      value = back;
+    }
     if (rule.rows) {
       const ordered = await permuteRows(value, inverseOrder(rowOrder(rule.rows, arch.heads!(config))));
       value.dispose();

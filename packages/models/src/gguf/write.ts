@@ -1,4 +1,4 @@
-import { ggufTensor, isQuantized, lazyZeros, tensor, type GGUFTensorData, type GGUFValue, type Tensor } from "@llm/tensor";
+import { ggufTensor, isQuantized, lazyZeros, noGrad, tensor, type GGUFTensorData, type GGUFValue, type Tensor } from "@llm/tensor";
 import type { Model } from "../architecture.js";
 import { ModelError } from "../errors.js";
 import { ConfigView, GGUF_ARCHITECTURES, ggufArchitectureFor } from "./architectures.js";
@@ -62,16 +62,18 @@ export async function modelToGGUF(
   for (const [name, t] of Object.entries(model.stateDict())) {
     const match = translateName(arch.tensors, name, "ours");
     if (!match) throw new ModelError(`GGUF: tensor "${name}" of ${modelType} has no llama.cpp name (a variant llama.cpp does not run?)`);
-    const { rows, transposed } = match.rule;
+    const { rows, transposed, offset } = match.rule;
     // Conv1D [in, out]: llama.cpp keeps [out, in]; a quantized one is already stored that way
     const transpose = transposed === true && !isQuantized(t.dtype);
     const laidOut = async (): Promise<Tensor> => {
       let value = rows ? await permuteRows(t, rowOrder(rows, heads!)) : t;
       if (transpose) value = value.transpose(0, 1).contiguous();
+      if (offset !== undefined) value = noGrad(() => value.add(offset));
       return value;
     };
     // described now (dims and size), laid out and read only when the writer reaches it
-    const described = transpose || rows ? ggufTensor(match.name, await shapeOnly(t, transpose)) : ggufTensor(match.name, t);
+    const described =
+      transpose || rows || offset !== undefined ? ggufTensor(match.name, await shapeOnly(t, transpose)) : ggufTensor(match.name, t);
     tensors.push({
       ...described,
       async bytes() {
