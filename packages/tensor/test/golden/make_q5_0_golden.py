@@ -1,0 +1,39 @@
+"""Writes q5_0_golden.gguf: Q5_0 blocks as llama.cpp's own Python package (gguf, from the local
+wheelhouse) quantizes rows of the llama fixture and hand-picked edge rows, beside gguf's
+dequantization of those blocks. We read Q5_0 by widening each block to Q8_0 (the same scale, the
+5-bit values minus 16 as int8: exact); the test (../gguf_q5_0.test.ts) checks the values we read
+are gguf's, bit for bit. Run from the repository root:
+
+    python3 -m venv /tmp/gguf-venv
+    /tmp/gguf-venv/bin/pip install --no-index --find-links /opt/pypi/files --find-links /opt/pypi-more/files gguf numpy
+    /tmp/gguf-venv/bin/python packages/tensor/test/golden/make_q5_0_golden.py
+"""
+import numpy as np
+import gguf
+from gguf import GGMLQuantizationType as T
+from gguf.quants import quantize, dequantize
+
+from make_quant_golden import HERE, edge_rows, fixture_tensor
+
+
+def main() -> None:
+    out = HERE / "q5_0_golden.gguf"
+    writer = gguf.GGUFWriter(str(out), arch="golden")
+    writer.add_string("golden.source", "make_q5_0_golden.py with gguf " + getattr(gguf, "__version__", "?"))
+    sources = {
+        "llama_q_proj": fixture_tensor("llama", "model.layers.0.self_attn.q_proj.weight"),
+        "edge": edge_rows(),
+    }
+    for name, values in sources.items():
+        blocks = quantize(values, T.Q5_0)
+        writer.add_tensor(f"{name}.q5_0", blocks, raw_shape=blocks.shape, raw_dtype=T.Q5_0)
+        writer.add_tensor(f"{name}.q5_0.f32", dequantize(blocks, T.Q5_0).astype(np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    print(f"wrote {out} ({out.stat().st_size} bytes)")
+
+
+if __name__ == "__main__":
+    main()
