@@ -11,7 +11,6 @@ import { loadModel, saveGGUF } from "@llm/models/node";
 import { noGrad, type Tensor } from "@llm/tensor";
 import { readSafetensorsFile } from "@llm/tensor/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fromTokenizerJson } from "@llm/tokenizer";
 import { ggufText, ggufTokenizerMetadata, PretrainedError, type Pretrained } from "../src/index.js";
 import { loadPretrained } from "../src/node.js";
 import { chatFolder, FIXTURES } from "./helpers/folders.js";
@@ -177,51 +176,21 @@ describe("loadPretrained on GGUF", () => {
   });
 
   it('a SentencePiece ("llama") vocabulary without add_bos_token: llama.cpp\'s default, bos first and a space before the text', () => {
-    // LLaMA 2's tokenizer.json layout, with a handful of pieces
-    const pieces = [
-      "<unk>",
-      "<s>",
-      "</s>",
-      ...Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`),
-    ];
-    pieces.push("▁", "a", "b", "▁a", "ab", "▁ab");
-    const tokenizer = fromTokenizerJson({
-      version: "1.0",
-      added_tokens: ["<unk>", "<s>", "</s>"].map((content, id) => ({ id, content, special: true, normalized: false })),
-      normalizer: {
-        type: "Sequence",
-        normalizers: [
-          { type: "Prepend", prepend: "▁" },
-          { type: "Replace", pattern: { String: " " }, content: "▁" },
-        ],
-      },
-      pre_tokenizer: null,
-      model: {
-        type: "BPE",
-        unk_token: "<unk>",
-        byte_fallback: true,
-        fuse_unk: true,
-        vocab: Object.fromEntries(pieces.map((p, id) => [p, id])),
-        merges: [
-          ["▁", "a"],
-          ["a", "b"],
-          ["▁a", "b"],
-        ],
-      },
-      decoder: {
-        type: "Sequence",
-        decoders: [
-          { type: "Replace", pattern: { String: "▁" }, content: " " },
-          { type: "ByteFallback" },
-          { type: "Fuse" },
-          { type: "Strip", content: " ", start: 1, stop: 0 },
-        ],
-      },
-    });
-    const metadata = new Map([...ggufTokenizerMetadata(tokenizer, null)].map(([k, v]) => [k, v.value]));
-    expect(metadata.get("tokenizer.ggml.model")).toBe("llama");
-    metadata.delete("tokenizer.ggml.add_bos_token");
+    // LLaMA 2's layout with a handful of pieces: <unk>, <s>, </s>, the 256 byte pieces, then pieces by score
+    const bytes = Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`);
+    const pieces = ["<unk>", "<s>", "</s>", ...bytes, "▁", "a", "b", "▁a", "ab", "▁ab"];
+    const scores = pieces.map((p, id) => (id < 259 ? 0 : p === "▁a" ? -1 : p === "▁ab" ? -2 : p === "ab" ? -3 : -10 - id));
+    const types = pieces.map((_, id) => (id === 0 ? 2 : id < 3 ? 3 : id < 259 ? 6 : 1));
+    const metadata = new Map<string, unknown>([
+      ["tokenizer.ggml.model", "llama"],
+      ["tokenizer.ggml.tokens", pieces],
+      ["tokenizer.ggml.scores", scores],
+      ["tokenizer.ggml.token_type", types],
+      ["tokenizer.ggml.bos_token_id", 1],
+      ["tokenizer.ggml.eos_token_id", 2],
+    ]);
     const text = ggufText(metadata, "spm.gguf");
+    expect(text.tokenizerConfig.addBosToken).toBe(true);
     const [bos, ab, b, space, tilde] = [1, pieces.indexOf("▁ab"), pieces.indexOf("b"), pieces.indexOf("▁"), 3 + 0x7e];
     expect(text.tokenizer.encode("ab b~")).toEqual([bos, ab, space, b, tilde]);
     expect(text.tokenizer.decode(text.tokenizer.encode("ab b~"), { skipSpecialTokens: true })).toBe("ab b~");

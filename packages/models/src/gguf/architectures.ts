@@ -262,24 +262,17 @@ const phi3: GGUFArchitecture = {
     return out;
   },
   config(m, has, vocab) {
-    const hidden = m.num("embedding_length");
-    const heads = m.num("attention.head_count");
+    const { attention_bias: _, ...config } = llama.config(m, has, vocab);
+    const rotated = m.num("rope.dimension_count", config.head_dim as number);
     const context = m.num("context_length", 4096);
     return {
+      ...config,
       model_type: "phi3",
-      vocab_size: vocab,
-      hidden_size: hidden,
-      intermediate_size: m.num("feed_forward_length"),
-      num_hidden_layers: m.num("block_count"),
-      num_attention_heads: heads,
-      num_key_value_heads: m.num("attention.head_count_kv", heads),
       rms_norm_eps: m.num("attention.layer_norm_rms_epsilon", 1e-5),
-      rope_theta: m.num("rope.freq_base", 10000),
-      partial_rotary_factor: m.num("rope.dimension_count", hidden / heads) / (hidden / heads),
+      partial_rotary_factor: rotated / (config.head_dim as number),
       max_position_embeddings: context,
       original_max_position_embeddings: m.num("rope.scaling.original_context_length", context),
       sliding_window: m.has("attention.sliding_window") ? m.num("attention.sliding_window") : null,
-      tie_word_embeddings: !has("output.weight"),
     };
   },
 };
@@ -345,29 +338,18 @@ const gemma2: GGUFArchitecture = {
     };
   },
   config(m, has, vocab) {
-    const hidden = m.num("embedding_length");
-    const heads = m.num("attention.head_count");
-    const headDim = m.num("attention.key_length", hidden / heads);
-    const layers = m.num("block_count");
+    const config = llama.config(m, has, vocab);
+    const layers = config.num_hidden_layers as number;
     return {
+      ...config,
       model_type: "gemma2",
-      vocab_size: vocab,
-      hidden_size: hidden,
-      intermediate_size: m.num("feed_forward_length"),
-      num_hidden_layers: layers,
-      num_attention_heads: heads,
-      num_key_value_heads: m.num("attention.head_count_kv", heads),
-      head_dim: headDim,
-      query_pre_attn_scalar: headDim,
-      rms_norm_eps: m.num("attention.layer_norm_rms_epsilon", 1e-6),
-      rope_theta: m.num("rope.freq_base", 10000),
+      query_pre_attn_scalar: config.head_dim,
       max_position_embeddings: m.num("context_length", 8192),
       attn_logit_softcapping: m.num("attn_logit_softcapping", 50),
       final_logit_softcapping: m.num("final_logit_softcapping", 30),
       sliding_window: m.has("attention.sliding_window") ? m.num("attention.sliding_window") : null,
       layer_types: Array.from({ length: layers }, (_, i) => (i % 2 === 0 ? "sliding_attention" : "full_attention")),
       hidden_activation: "gelu_pytorch_tanh",
-      tie_word_embeddings: !has("output.weight"),
     };
   },
 };

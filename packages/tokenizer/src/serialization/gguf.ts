@@ -1,6 +1,7 @@
 import type { Tokenizer } from "../tokenizer.js";
 import { TokenizerError } from "../utils/errors.js";
 import { fromSentencePieceGGUF, sentencePieceStyle, sentencePieceVocabulary } from "./gguf_llama.js";
+import { addedTokensOf, TOKEN_TYPE, vocabOf } from "./gguf_vocab.js";
 import { fromTokenizerJson } from "./tokenizer_json.js";
 
 /**
@@ -28,11 +29,6 @@ const PRE_TOKENIZERS: Record<string, string | null> = {
   qwen2: "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
 };
 
-/** llama.cpp's token types. */
-const NORMAL = 1;
-const CONTROL = 3;
-const USER_DEFINED = 4;
-
 export interface ToGGUFOptions {
   /** The token llama.cpp starts (bos) and ends (eos) a sequence with; default "<|endoftext|>" when the vocab has it. */
   bos?: string;
@@ -57,13 +53,13 @@ export function toGGUFMetadata(tokenizer: Tokenizer, options: ToGGUFOptions = {}
   const pre = preLabel(json.pre_tokenizer);
   const size = tokenizer.vocabSize;
   const tokens: string[] = new Array(size);
-  const types: number[] = new Array(size).fill(NORMAL);
+  const types: number[] = new Array(size).fill(TOKEN_TYPE.NORMAL);
   for (let id = 0; id < size; id++) {
     const token = tokenizer.idToToken(id);
     if (token === undefined) throw new TokenizerError(`toGGUFMetadata: GGUF needs ids 0..${size - 1} without gaps; id ${id} has no token`);
     tokens[id] = token;
   }
-  for (const t of json.added_tokens) types[t.id] = t.special ? CONTROL : USER_DEFINED;
+  for (const t of json.added_tokens) types[t.id] = t.special ? TOKEN_TYPE.CONTROL : TOKEN_TYPE.USER_DEFINED;
   const merges = (model.merges as (string | [string, string])[]).map((m) => (typeof m === "string" ? m : `${m[0]} ${m[1]}`));
   const out = new Map<string, GGUFTokenizerValue>([
     ["tokenizer.ggml.model", { type: "string", value: "gpt2" }],
@@ -150,23 +146,8 @@ export function fromGGUFMetadata(metadata: ReadonlyMap<string, unknown>, source 
     );
   }
   const split = PRE_TOKENIZERS[preName]!;
-  // no prototype: a token "__proto__" is a plain key
-  const vocab: Record<string, number> = Object.create(null) as Record<string, number>;
-  tokens.forEach((t, id) => {
-    vocab[t] = id;
-  });
-  const added = tokens
-    .map((content, id) => ({ id, content, type: types[id] ?? NORMAL }))
-    .filter((t) => t.type === CONTROL || t.type === USER_DEFINED)
-    .map((t) => ({
-      id: t.id,
-      content: t.content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: t.type === CONTROL,
-    }));
+  const vocab = vocabOf(tokens);
+  const added = addedTokensOf(tokens, (id) => types[id] ?? TOKEN_TYPE.NORMAL, false);
   const preTokenizer =
     split === null
       ? { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true }

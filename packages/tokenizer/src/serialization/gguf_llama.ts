@@ -1,5 +1,6 @@
 import type { Tokenizer } from "../tokenizer.js";
 import { TokenizerError } from "../utils/errors.js";
+import { TOKEN_TYPE, addedTokensOf, vocabOf } from "./gguf_vocab.js";
 import { fromTokenizerJson } from "./tokenizer_json.js";
 
 /**
@@ -15,9 +16,6 @@ import { fromTokenizerJson } from "./tokenizer_json.js";
  * differ (SentencePiece-trained vocabularies: every normal piece has its own). Writing, a
  * byte-fallback BPE's merge ranks become the scores llama.cpp merges by.
  */
-
-/** llama.cpp's token types (gguf.TokenType). */
-export const TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
 
 const SPACE = "▁";
 const BYTE_PIECE = /^<0x[0-9A-F]{2}>$/;
@@ -72,23 +70,8 @@ export function fromSentencePieceGGUF(metadata: ReadonlyMap<string, unknown>, so
       `${source}: tokenizer.ggml.unknown_token_id: expected a token id below ${tokens.length}, found ${JSON.stringify(unkId)}`,
     );
   const byteFallback = tokens.some((t, id) => typeOf(id) === TOKEN_TYPE.BYTE || BYTE_PIECE.test(t));
-  // no prototype: pieces such as "constructor" and "__proto__" are plain keys (LLaMA 2 has both)
-  const vocab: Record<string, number> = Object.create(null) as Record<string, number>;
-  tokens.forEach((t, id) => {
-    if (!Object.hasOwn(vocab, t)) vocab[t] = id;
-  });
-  const added = tokens
-    .map((content, id) => ({ id, content, type: typeOf(id) }))
-    .filter((t) => t.type === TOKEN_TYPE.CONTROL || t.type === TOKEN_TYPE.USER_DEFINED || t.type === TOKEN_TYPE.UNKNOWN)
-    .map((t) => ({
-      id: t.id,
-      content: t.content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: t.type !== TOKEN_TYPE.USER_DEFINED,
-    }));
+  const vocab = vocabOf(tokens); // LLaMA 2 has the pieces "constructor" and "__proto__"
+  const added = addedTokensOf(tokens, typeOf, true);
   const replaceSpaces = { type: "Replace", pattern: { String: " " }, content: SPACE };
   return fromTokenizerJson(
     {
