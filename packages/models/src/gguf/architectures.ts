@@ -241,25 +241,17 @@ const phi3: GGUFArchitecture = {
     { ours: "model.layers.{i}.mlp.down_proj.weight", gguf: "blk.{i}.ffn_down.weight" },
   ],
   metadata(c) {
-    const hidden = c.num("hidden_size");
-    const heads = c.num("num_attention_heads");
-    const headDim = c.num("head_dim", hidden / heads);
+    const headDim = c.num("head_dim", c.num("hidden_size") / c.num("num_attention_heads"));
     const context = c.num("max_position_embeddings", 4096);
-    const out: Record<string, GGUFValue> = {
+    const window = c.raw.sliding_window;
+    return {
+      ...llama.metadata(c),
       context_length: u32(context),
       "rope.scaling.original_context_length": u32(c.num("original_max_position_embeddings", context)),
-      embedding_length: u32(hidden),
-      feed_forward_length: u32(c.num("intermediate_size")),
-      block_count: u32(c.num("num_hidden_layers")),
-      "attention.head_count": u32(heads),
-      "attention.head_count_kv": u32(c.num("num_key_value_heads", heads)),
       "attention.layer_norm_rms_epsilon": f32(c.num("rms_norm_eps", 1e-5)),
       "rope.dimension_count": u32(Math.floor(headDim * c.num("rotary_pct", c.num("partial_rotary_factor", 1)))),
-      "rope.freq_base": f32(c.num("rope_theta", 10000)),
+      ...(typeof window === "number" ? { "attention.sliding_window": u32(window) } : {}),
     };
-    const window = c.raw.sliding_window;
-    if (typeof window === "number") out["attention.sliding_window"] = u32(window);
-    return out;
   },
   config(m, has, vocab) {
     const { attention_bias: _, ...config } = llama.config(m, has, vocab);
@@ -304,10 +296,7 @@ const gemma2: GGUFArchitecture = {
     { ours: "model.layers.{i}.post_feedforward_layernorm.weight", gguf: "blk.{i}.post_ffw_norm.weight", offset: 1 },
   ],
   metadata(c) {
-    const hidden = c.num("hidden_size");
-    const heads = c.num("num_attention_heads");
-    const headDim = c.num("head_dim", hidden / heads);
-    const layers = c.num("num_hidden_layers");
+    const headDim = c.num("head_dim", c.num("hidden_size") / c.num("num_attention_heads"));
     const refuse = (what: string) => {
       throw new ModelError(
         `GGUF: gemma2 with ${what} has no GGUF form here: llama.cpp's gemma2 graph fixes it, and would compute other logits`,
@@ -322,16 +311,8 @@ const gemma2: GGUFArchitecture = {
       refuse("layer_types other than a sliding window on every other layer from the first");
     const window = c.raw.sliding_window === undefined ? 4096 : c.raw.sliding_window;
     return {
+      ...llama.metadata(c),
       context_length: u32(c.num("max_position_embeddings", 8192)),
-      embedding_length: u32(hidden),
-      block_count: u32(layers),
-      feed_forward_length: u32(c.num("intermediate_size")),
-      "attention.head_count": u32(heads),
-      "attention.head_count_kv": u32(c.num("num_key_value_heads", heads)),
-      "attention.key_length": u32(headDim),
-      "attention.value_length": u32(headDim),
-      "attention.layer_norm_rms_epsilon": f32(c.num("rms_norm_eps", 1e-6)),
-      "rope.freq_base": f32(c.num("rope_theta", 10000)),
       attn_logit_softcapping: f32(c.num("attn_logit_softcapping", 50)),
       final_logit_softcapping: f32(c.num("final_logit_softcapping", 30)),
       ...(typeof window === "number" ? { "attention.sliding_window": u32(window) } : {}),
