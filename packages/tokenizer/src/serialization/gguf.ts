@@ -1,6 +1,7 @@
 import type { Tokenizer } from "../tokenizer.js";
 import { TokenizerError } from "../utils/errors.js";
 import { fromSentencePieceGGUF, sentencePieceStyle, sentencePieceVocabulary } from "./gguf_llama.js";
+import { PRE_TOKENIZERS, preTokenizerJson, WRITTEN_LABELS } from "./gguf_pre_tokenizers.js";
 import { addedTokensOf, TOKEN_TYPE, vocabOf } from "./gguf_vocab.js";
 import { fromTokenizerJson } from "./tokenizer_json.js";
 
@@ -8,8 +9,8 @@ import { fromTokenizerJson } from "./tokenizer_json.js";
  * Tokenizers in GGUF metadata (llama.cpp's tokenizer.ggml.* keys), both ways, for byte-level BPE
  * ("gpt2" in GGUF: GPT-2, GPT-NeoX, BLOOM-style, Llama 3, Qwen 2 vocabularies) and SentencePiece
  * BPE ("llama": LLaMA 1/2, Mistral, TinyLlama, Gemma; gguf_llama.ts). GGUF names the byte-level
- * pre-tokenizer regex by a label (tokenizer.ggml.pre) instead of storing it: the regexes we know
- * by label are below; another is an error naming it. SentencePiece unigram ("t5") and WordPiece
+ * pre-tokenizer by a label (tokenizer.ggml.pre) instead of storing it: the labels we know are in
+ * gguf_pre_tokenizers.ts; another is an error naming it. SentencePiece unigram ("t5") and WordPiece
  * ("bert") vocabularies are errors naming the model.
  */
 
@@ -19,15 +20,6 @@ export type GGUFTokenizerValue =
   | { readonly type: "uint32" | "int32"; readonly value: number }
   | { readonly type: "bool"; readonly value: boolean }
   | { readonly type: "array"; readonly itemType: "string" | "int32" | "float32"; readonly value: readonly (string | number)[] };
-
-/** tokenizer.ggml.pre label -> the Split regex before a pass-through ByteLevel (null: GPT-2's own ByteLevel regex). */
-const PRE_TOKENIZERS: Record<string, string | null> = {
-  "gpt-2": null,
-  default: null,
-  "llama-bpe":
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-  qwen2: "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-};
 
 export interface ToGGUFOptions {
   /** The token llama.cpp starts (bos) and ends (eos) a sequence with; default "<|endoftext|>" when the vocab has it. */
@@ -116,11 +108,11 @@ function sentencePieceMetadata(
 function preLabel(pre: unknown): string {
   const p = pre as { type?: string; use_regex?: boolean; pretokenizers?: { type?: string; pattern?: { Regex?: string } }[] } | null;
   if (p?.type === "ByteLevel" && p.use_regex !== false) return "gpt-2";
-  const split = p?.type === "Sequence" ? p.pretokenizers?.find((x) => x.type === "Split") : undefined;
-  const regex = split?.pattern?.Regex;
-  for (const [label, pattern] of Object.entries(PRE_TOKENIZERS)) if (pattern !== null && pattern === regex) return label;
+  const splits = p?.type === "Sequence" ? (p.pretokenizers ?? []).filter((x) => x.type === "Split") : [];
+  const regex = splits.length === 1 ? splits[0]!.pattern?.Regex : undefined;
+  if (regex !== undefined && WRITTEN_LABELS[regex]) return WRITTEN_LABELS[regex];
   throw new TokenizerError(
-    `toGGUFMetadata: llama.cpp names pre-tokenizers by label; this one (${JSON.stringify(pre)?.slice(0, 120)}) is none we know (${Object.keys(PRE_TOKENIZERS).join(", ")})`,
+    `toGGUFMetadata: llama.cpp names pre-tokenizers by label; this one (${JSON.stringify(pre)?.slice(0, 120)}) is none we write (gpt-2, ${Object.values(WRITTEN_LABELS).join(", ")})`,
   );
 }
 
@@ -145,25 +137,15 @@ export function fromGGUFMetadata(metadata: ReadonlyMap<string, unknown>, source 
       `${source}: tokenizer.ggml.pre "${preName}" is not a pre-tokenizer we know (${Object.keys(PRE_TOKENIZERS).join(", ")})`,
     );
   }
-  const split = PRE_TOKENIZERS[preName]!;
+  const pre = PRE_TOKENIZERS[preName]!;
   const vocab = vocabOf(tokens);
   const added = addedTokensOf(tokens, (id) => types[id] ?? TOKEN_TYPE.NORMAL, false);
-  const preTokenizer =
-    split === null
-      ? { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true }
-      : {
-          type: "Sequence",
-          pretokenizers: [
-            { type: "Split", pattern: { Regex: split }, behavior: "Isolated", invert: false },
-            { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false },
-          ],
-        };
   return fromTokenizerJson(
     {
       version: "1.0",
       added_tokens: added,
       normalizer: null,
-      pre_tokenizer: preTokenizer,
+      pre_tokenizer: preTokenizerJson(pre),
       post_processor: null,
       decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
       model: {
@@ -174,7 +156,7 @@ export function fromGGUFMetadata(metadata: ReadonlyMap<string, unknown>, source 
         end_of_word_suffix: null,
         fuse_unk: false,
         byte_fallback: false,
-        ignore_merges: split !== null,
+        ignore_merges: pre.ignoreMerges,
         vocab,
         merges,
       },
