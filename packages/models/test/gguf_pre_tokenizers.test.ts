@@ -9,7 +9,7 @@ import { fromGGUFMetadata, GGUF_PRE_TOKENIZER_LABELS, toGGUFMetadata, trainBPE, 
 /**
  * Every tokenizer.ggml.pre label we read, against llama.cpp (node-llama-cpp 3.21.1, vocabulary
  * only): a byte-level BPE trained here, written with the label, must encode as llama.cpp encodes
- * it: Brown-like prose, code, digit runs, punctuation runs, whitespace, accents, CJK, emoji.
+ * it: Brown-like prose, code, digit runs, punctuation runs, whitespace, letter case, accents, CJK, emoji.
  */
 const TEXTS = [
   "The Fulton County Grand Jury said Friday an investigation of Atlanta's recent primary election produced `` no evidence '' that any irregularities took place.",
@@ -19,6 +19,7 @@ const TEXTS = [
   "Café naïve résumé; Γειά σου Κόσμε; Привет мир; 中文文本测试，日本語のテキスト。한국어",
   "emoji 😀👍🏽 ... ??? !!! <<< >>> |||| ~~~ ^^^ +++ === $$$ `code` [x](y) {a: b}",
   "I'M SHOUTING, they're quiet, we'll see, you'd know, it's ours; Don'T",
+  "XMLHttpRequest camelCase McDonald's iPhone ÉCOLE École ΣΊΣΥΦΟΣ Σίσυφος snake_case kebab-case",
   `${"x".repeat(40)} 0123456789 ${"9".repeat(25)}`,
 ];
 
@@ -27,8 +28,10 @@ let llama: Llama;
 let tokenizer: Tokenizer;
 beforeAll(async () => {
   llama = await getLlama({ gpu: false, build: "never", logLevel: "error" as never });
-  // any byte-level merges will do: the pre-tokenizer decides where they may apply
-  tokenizer = trainBPE([...TEXTS, ...TEXTS.map((t) => t.toLowerCase())], { vocabSize: 600 });
+  // the pre-tokenizer decides where merges may apply: repeated camelCase words give merges across
+  // case changes (GPT-2's training split keeps them whole), which the case-splitting labels must not use
+  const camel = Array.from({ length: 30 }, () => "XMLHttpRequest camelCase McDonald's iPhone ÉCOLE École");
+  tokenizer = trainBPE([...TEXTS, ...TEXTS.map((t) => t.toLowerCase()), ...camel], { vocabSize: 600 });
 });
 afterAll(async () => {
   await llama?.dispose();

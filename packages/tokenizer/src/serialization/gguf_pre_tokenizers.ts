@@ -13,6 +13,12 @@ const LLAMA3 =
 const QWEN2 =
   "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 const BLOOM = " ?[^(\\s|.,!?…。，、।۔،)]+";
+// llama.cpp writes tokenizer.json's \p{Lu}... classes as lookaheads over ASCII case (its regex engine has no \p{Lu})
+const UPPER_THEN_LOWER = "[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))*((?=[\\p{L}])([^A-Z]))+";
+const LOWER_AFTER_UPPER = "[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))+((?=[\\p{L}])([^A-Z]))*";
+const CONTRACTION = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?";
+const TEKKEN = `${UPPER_THEN_LOWER}|${LOWER_AFTER_UPPER}|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+`;
+const GPT4O = `${UPPER_THEN_LOWER}${CONTRACTION}|${LOWER_AFTER_UPPER}${CONTRACTION}|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+`;
 
 export interface PreTokenizerLabel {
   /** The regexes in turn; null: GPT-2's own (ByteLevel's built-in regex, which llama.cpp runs by hand). */
@@ -28,23 +34,34 @@ export const PRE_TOKENIZERS: Readonly<Record<string, PreTokenizerLabel>> = {
   mpt: label(null),
   "phi-2": label(null),
   olmo: label(null),
+  jais: label(null),
   // no label, or "default": llama.cpp's own default list, not GPT-2's regex
   default: label(["[\\p{P}\\$\\+<=>\\^~\\|]+", GPT2, "\\p{N}+", "[0-9][0-9][0-9]"]),
   "llama-bpe": label([LLAMA3], true),
   llama3: label([LLAMA3], true),
   "llama-v3": label([LLAMA3], true),
+  falcon3: label([LLAMA3], true),
+  pixtral: label([LLAMA3], true),
+  "chatglm-bpe": label([LLAMA3]),
   dbrx: label([LLAMA3]),
   "smaug-bpe": label([LLAMA3]),
   qwen2: label([QWEN2]),
   stablelm2: label([QWEN2]),
+  "deepseek-r1-qwen": label([QWEN2]),
   falcon: label(["[\\p{P}\\$\\+<=>\\^~\\|`]+", GPT2, "[0-9][0-9][0-9]"]),
   starcoder: label(["\\p{N}", GPT2]),
   refact: label(["\\p{N}", GPT2]),
   smollm: label(["\\p{N}", GPT2]),
+  "command-r": label(["\\p{N}", GPT2]),
+  codeshell: label(["\\p{N}", GPT2]),
+  exaone: label(["\\p{N}", GPT2]),
+  "minerva-7b": label(["\\p{N}", GPT2]),
   bloom: label([BLOOM]),
   "poro-chat": label([BLOOM]),
   "gpt3-finnish": label([BLOOM]),
   viking: label([BLOOM, "\\p{N}"]),
+  tekken: label([TEKKEN]),
+  "gpt-4o": label([GPT4O]),
   "deepseek-coder": label(["[\\r\\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", "[一-龥ࠀ-一가-퟿]+", "\\p{N}"]),
 };
 
