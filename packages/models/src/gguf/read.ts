@@ -1,4 +1,13 @@
-import { getBackend, isQuantized, openGGUF, type Backend, type CheckpointFiles, type GGUFFile, type Tensor } from "@llm/tensor";
+import {
+  getBackend,
+  isQuantized,
+  openGGUF,
+  QUANT_BLOCKS,
+  type Backend,
+  type CheckpointFiles,
+  type GGUFFile,
+  type Tensor,
+} from "@llm/tensor";
 import type { Model } from "../architecture.js";
 import { CheckpointError, ModelError } from "../errors.js";
 import { converted } from "../quantize.js";
@@ -78,8 +87,15 @@ export async function loadGGUFFrom(files: CheckpointFiles, name: string, options
     consumed.add(ROPE_FREQS);
   }
   // held as the file stores them unless dtype converts: a 7B Q4_0 file needs 3.8 GB, not 27
-  const fileBytes = [...file.tensors.values()].reduce((sum, t) => sum + (t.end - t.begin), 0);
-  const fileElements = [...file.tensors.values()].reduce((sum, t) => sum + t.shape.reduce((a, b) => a * b, 1), 0);
+  // (a block type read widened, Q5_0 as Q8_0, counts as what it becomes)
+  let fileBytes = 0;
+  let fileElements = 0;
+  for (const t of file.tensors.values()) {
+    const elements = t.shape.reduce((a, b) => a * b, 1);
+    const blocks = t.dtype && isQuantized(t.dtype) ? QUANT_BLOCKS[t.dtype] : null;
+    fileBytes += blocks ? (elements / blocks.elements) * blocks.bytes : t.end - t.begin;
+    fileElements += elements;
+  }
   const holding =
     dtype === "auto" && fileElements > 0 ? { bytesPerParameter: fileBytes / fileElements, as: "the file's dtypes" } : holdingFor(dtype);
   const model = architectureFor(config).create(config, { backend, maxParameterBytes: options.maxParameterBytes, holding });
