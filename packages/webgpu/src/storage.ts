@@ -1,4 +1,4 @@
-import type { DType, HostArray } from "@llm/tensor";
+import { QUANT_BLOCKS, type DType, type HostArray, type QuantizedDType } from "@llm/tensor";
 import { float32ToBfloat16Bits, float32ToFloat16Bits } from "./half.js";
 
 /**
@@ -12,14 +12,24 @@ import { float32ToBfloat16Bits, float32ToFloat16Bits } from "./half.js";
  */
 export const BYTES_PER_WORD = 4;
 
-/** Q8_0 and Q4_0 (llama.cpp blocks) live as their bytes, four to a word, read by matmul and take as stored. */
-export const GPU_BLOCK_DTYPES: readonly DType[] = ["q8_0", "q4_0"];
+/** llama.cpp's blocks (Q8_0, Q4_0, and the K-quants Q4_K, Q6_K) live as their bytes, four to a word, read by matmul and take as stored. */
+export const GPU_BLOCK_DTYPES: readonly DType[] = ["q8_0", "q4_0", "q4_k", "q6_k"];
+
+/** Bytes of `size` elements of a block dtype (whole blocks). */
+export function blockBytes(dtype: DType, size: number): number {
+  const b = QUANT_BLOCKS[dtype as QuantizedDType];
+  return (size / b.elements) * b.bytes;
+}
+
+/** Elements held by `length` bytes of a block dtype. */
+export function elementsOfBlocks(dtype: DType, length: number): number {
+  const b = QUANT_BLOCKS[dtype as QuantizedDType];
+  return (length / b.bytes) * b.elements;
+}
 
 /** Words holding `size` elements of `dtype`: one per element, or the blocks' bytes rounded up to words. */
 export function wordsFor(dtype: DType, size: number): number {
-  if (dtype === "q8_0") return Math.ceil(((size / 32) * 34) / 4);
-  if (dtype === "q4_0") return Math.ceil(((size / 32) * 18) / 4);
-  return size;
+  return GPU_BLOCK_DTYPES.includes(dtype) ? Math.ceil(blockBytes(dtype, size) / 4) : size;
 }
 
 export type StorageType = "f32" | "i32" | "u32";
@@ -57,7 +67,7 @@ function blocksUnsupported(dtype: DType): Error {
   return new Error(
     GPU_BLOCK_DTYPES.includes(dtype)
       ? `webgpu backend: ${dtype} weights are read by matmul, take and a cast to float32 only`
-      : `webgpu backend: ${dtype} (llama.cpp blocks) is not supported on WebGPU yet (q8_0 and q4_0 are); load the model as q8_0, float16 or float32 there`,
+      : `webgpu backend: ${dtype} (llama.cpp blocks) is not supported on WebGPU yet (${GPU_BLOCK_DTYPES.join(", ")} are); load the model as q8_0, float16 or float32 there`,
   );
 }
 
@@ -111,9 +121,11 @@ export function toWords(data: HostArray, dtype: DType): Float32Array | Int32Arra
       return out;
     }
     case "q8_0":
-    case "q4_0": {
+    case "q4_0":
+    case "q4_k":
+    case "q6_k": {
       const bytes = data as Uint8Array;
-      const out = new Uint32Array(wordsFor(dtype, (bytes.length / (dtype === "q8_0" ? 34 : 18)) * 32));
+      const out = new Uint32Array(wordsFor(dtype, elementsOfBlocks(dtype, bytes.length)));
       new Uint8Array(out.buffer).set(bytes);
       return out;
     }
@@ -136,7 +148,9 @@ export function fromWords(bytes: ArrayBuffer, dtype: DType, size: number, byteOf
       return Uint16Array.from(new Uint32Array(bytes, byteOffset, size));
     case "q8_0":
     case "q4_0":
-      return new Uint8Array(bytes, byteOffset, (size / 32) * (dtype === "q8_0" ? 34 : 18)).slice();
+    case "q4_k":
+    case "q6_k":
+      return new Uint8Array(bytes, byteOffset, blockBytes(dtype, size)).slice();
     default:
       throw blocksUnsupported(dtype);
   }

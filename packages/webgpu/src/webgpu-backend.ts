@@ -6,7 +6,7 @@ import { BufferUsage, MapMode } from "./gpu-constants.js";
 import { WebGPUBuffer } from "./gpu-buffer.js";
 import type { KernelContext, KernelFeatures } from "./kernel-context.js";
 import { PipelineCache } from "./pipeline-cache.js";
-import { BYTES_PER_WORD, fromWords, GPU_BLOCK_DTYPES, toWords, wordsFor } from "./storage.js";
+import { BYTES_PER_WORD, elementsOfBlocks, fromWords, GPU_BLOCK_DTYPES, toWords, wordsFor } from "./storage.js";
 import { activationGrad, binary, cast, concat, copy, fill, unary, where, writeInto } from "./kernels/elementwise.js";
 import { gather, scatterAdd } from "./kernels/gather.js";
 import { matmul, type TileConfig } from "./kernels/matmul.js";
@@ -24,18 +24,13 @@ function isBlocks(dtype: DType): boolean {
   return GPU_BLOCK_DTYPES.includes(dtype);
 }
 
-/** A Q8_0/Q4_0 view cast: dequantized to float32, then cast on when another float type is asked for. */
+/** A block (Q8_0, Q4_0, Q4_K, Q6_K) view cast: dequantized to float32, then cast on when another float type is asked for. */
 function dequantizeTo(ctx: KernelContext, x: StridedView, dtype: DType): BackendBuffer {
   const wide = dequantize(ctx, x);
   if (dtype === "float32") return wide;
   const out = cast(ctx, { buffer: wide, shape: x.shape, strides: contiguousStrides(x.shape), offset: 0 }, dtype);
   ctx.free(wide);
   return out;
-}
-
-/** Elements held by `length` bytes of Q8_0 or Q4_0 blocks. */
-function elementsOfBlocks(dtype: DType, length: number): number {
-  return (length / (dtype === "q8_0" ? 34 : 18)) * 32;
 }
 
 const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;

@@ -4,12 +4,12 @@
  *    float32 accumulation), lie within what rounding the weights costs of the float32 reference
  *    (1e-2, gemma2 2e-2: the bounds packages/models/test/weight_dtypes.test.ts measured; no forward
  *    of float16-rounded weights meets 2e-3 there), and pick the reference's greedy tokens;
- *  - Q8_0: the logits equal the CPU backend's Q8_0 model within 1e-3.
+ *  - Q8_0 and Q4_0: the logits equal the CPU backend's model of the same dtype within 1e-3.
  */
 import { describe, expect, it } from "vitest";
 import { readFileSync, readdirSync } from "node:fs";
-import { concat, cpuBackend, loadSafetensors, noGrad, setBackend, tensor, type Backend, type Tensor } from "@llm/tensor";
-import { glmBlockMask, modelFromCheckpoint, quantize } from "@llm/models";
+import { concat, cpuBackend, loadSafetensors, noGrad, randn, setBackend, tensor, toBackend, type Backend, type Tensor } from "@llm/tensor";
+import { createModel, glmBlockMask, modelFromCheckpoint, quantize } from "@llm/models";
 import { backend, reportSkip } from "./helpers/gpu.js";
 
 reportSkip();
@@ -36,7 +36,7 @@ async function maxAbsDiff(a: Tensor, b: Tensor): Promise<number> {
 
 async function scoredLogits(
   name: string,
-  dtype: "float16" | "q8_0",
+  dtype: "float16" | "q8_0" | "q4_0",
   be: Backend,
 ): Promise<{ logits: Tensor; ref: Record<string, Tensor>; model: ReturnType<typeof load>["model"] }> {
   setBackend(be); // the tensors a model makes as it runs go where its weights are
@@ -82,15 +82,54 @@ describe.skipIf(!backend).each(readdirSync(FIXTURES).sort())("%s with stored wei
     }
   });
 
-  it("q8_0: the CPU backend's logits within 1e-3", async () => {
+  it.each(["q8_0", "q4_0"] as const)("%s: the CPU backend's logits within 1e-3", async (dtype) => {
     setBackend(backend!);
     try {
-      const gpu = await scoredLogits(name, "q8_0", backend!);
-      const cpu = await scoredLogits(name, "q8_0", cpuBackend);
+      const gpu = await scoredLogits(name, dtype, backend!);
+      const cpu = await scoredLogits(name, dtype, cpuBackend);
       const kinds = new Set(gpu.model.parameters().map((p) => p.dtype));
-      expect(kinds.has("q8_0"), `${name} holds q8_0 weights`).toBe(true);
+      expect(kinds.has(dtype), `${name} holds ${dtype} weights`).toBe(true);
       const diff = await maxAbsDiff(gpu.logits, cpu.logits);
-      console.log(`${name} q8_0 on webgpu: vs cpu q8_0 ${diff.toExponential(2)}`);
+      console.log(`${name} ${dtype} on webgpu: vs cpu ${dtype} ${diff.toExponential(2)}`);
+      expect(diff).toBeLessThanOrEqual(1e-3);
+    } finally {
+      setBackend(cpuBackend);
+    }
+  });
+});
+
+describe.skipIf(!backend)("a Q4_0 model with its head in Q6_K on WebGPU", () => {
+  it("width 256: quantize() keeps the head in Q6_K (llama.cpp's default); the CPU backend's logits within 1e-3", async () => {
+    const config = {
+      model_type: "llama",
+      vocab_size: 512,
+      hidden_size: 256,
+      intermediate_size: 512,
+      num_hidden_layers: 1,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      tie_word_embeddings: false,
+    };
+    const ids = tensor([[5, 17, 300, 42, 511, 0, 7]], { dtype: "int32", backend: cpuBackend });
+    const run = async (be: Backend) => {
+      setBackend(be);
+      const model = createModel(config, { backend: be });
+      // the same weights on both backends: drawn on the CPU with a seed, then moved
+      for (const [i, p] of model.parameters().entries())
+        p.adopt(toBackend(randn(p.shape, { backend: cpuBackend, seed: i + 1 }).mul(0.05), be));
+      await quantize(model, "q4_0");
+      const dtypes = Object.fromEntries(Object.entries(model.stateDict()).map(([k, t]) => [k, t.dtype]));
+      return { logits: noGrad(() => model.forward(toBackend(ids, be))), dtypes };
+    };
+    try {
+      const gpu = await run(backend!);
+      const cpu = await run(cpuBackend);
+      expect(gpu.dtypes["lm_head.weight"]).toBe("q6_k");
+      expect(gpu.dtypes["model.layers.0.mlp.up_proj.weight"]).toBe("q4_0");
+      const scale = Math.max(...Array.from((await cpu.logits.data()) as Float32Array, Math.abs));
+      expect(scale, "logits far from zero, so the bound below means something").toBeGreaterThan(0.05);
+      const diff = await maxAbsDiff(gpu.logits, cpu.logits);
+      console.log(`llama width 256 q4_0 + q6_k head on webgpu: vs cpu ${diff.toExponential(2)}`);
       expect(diff).toBeLessThanOrEqual(1e-3);
     } finally {
       setBackend(cpuBackend);

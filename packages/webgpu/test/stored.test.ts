@@ -3,7 +3,7 @@
  * float16, bfloat16, Q8_0 and Q4_0 weights as they are, and give the CPU backend's results.
  */
 import { describe, expect, it } from "vitest";
-import { cpuBackend, quantizeTensor, randn, tensor, toBackend, type Tensor } from "@llm/tensor";
+import { cpuBackend, quantizeTensor, randn, Storage, Tensor, tensor, toBackend } from "@llm/tensor";
 import { backend, reportSkip } from "./helpers/gpu.js";
 
 reportSkip();
@@ -50,6 +50,72 @@ describe.skipIf(!backend).each(["float16", "bfloat16", "q8_0", "q4_0"] as const)
     expect(await maxDiff(rows.float(), want.float())).toBe(0);
     expect(await maxDiff(wg.float(), w.float())).toBe(0);
     // the bytes (or half bits) come back as they went up
+    expect(Array.from(await wg.data())).toEqual(Array.from(await w.data()));
+  });
+});
+
+/**
+ * K-quant blocks (Q4_K, Q6_K: what llama-quantize's Q4_K_M files hold), read as stored: random
+ * block bytes with sane float16 scales (Q4_K: d and dmin; Q6_K: d), as GGUF files bring them.
+ */
+function kQuantBlocks(dtype: "q4_k" | "q6_k", rows: number, cols: number, seed: number): Tensor {
+  const bytesPerBlock = dtype === "q4_k" ? 144 : 210;
+  const blocks = (rows * cols) / 256;
+  const bytes = new Uint8Array(blocks * bytesPerBlock);
+  let state = seed;
+  for (let i = 0; i < bytes.length; i++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    bytes[i] = state >>> 24;
+  }
+  // float16 scales between 2^-9 and 2^-7 (exponent 6-8, any mantissa), dmin likewise
+  for (let b = 0; b < blocks; b++) {
+    for (const at of dtype === "q4_k" ? [0, 2] : [208]) {
+      const o = b * bytesPerBlock + at;
+      const bits = ((6 + (bytes[o]! % 3)) << 10) | (((bytes[o + 1]! << 8) | bytes[o]!) & 0x3ff);
+      bytes[o] = bits & 255;
+      bytes[o + 1] = bits >> 8;
+    }
+  }
+  return new Tensor(new Storage(cpuBackend, cpuBackend.upload(bytes, dtype)), [rows, cols], dtype);
+}
+
+describe.skipIf(!backend).each(["q4_k", "q6_k"] as const)("%s weights on WebGPU", (dtype) => {
+  const gpu = backend!;
+  it("reports the dtype as multiplied as stored", () => {
+    expect(gpu.storedMatmulDTypes).toContain(dtype);
+  });
+
+  it.each([1, 3, 40, 130])("x [%i, 512] @ W^T, W [24, 512]: the CPU backend's product", async (M) => {
+    const w = kQuantBlocks(dtype, 24, 512, 11);
+    const x = randn([M, 512], { backend: cpuBackend, seed: 12 });
+    const want = x.matmul(w.transpose(0, 1));
+    const [wg, xg] = [toBackend(w, gpu), toBackend(x, gpu)];
+    expect(wg.dtype).toBe(dtype);
+    const got = xg.matmul(wg.transpose(0, 1));
+    expect(await maxDiff(got, want)).toBeLessThanOrEqual(1e-4);
+    for (const t of [w, x, want, wg, xg, got]) t.dispose();
+  });
+
+  it("take and a cast to float32 give the CPU backend's values (Q4_K: within an ulp, where the GPU may or may not fuse d sc q - dmin m)", async () => {
+    const w = kQuantBlocks(dtype, 6, 512, 13);
+    const wg = toBackend(w, gpu);
+    const idsCpu = tensor([3, 0, 5, 3], { dtype: "int32", backend: cpuBackend });
+    const rows = wg.take(toBackend(idsCpu, gpu), 0);
+    const want = w.take(idsCpu, 0);
+    expect(rows.dtype).toBe("float32");
+    const [a, b] = [(await rows.data()) as Float32Array, (await want.data()) as Float32Array];
+    const [c, d] = [(await wg.float().data()) as Float32Array, (await w.float().data()) as Float32Array];
+    const ulp = (v: number) => (v === 0 ? 2 ** -149 : 2 ** (Math.floor(Math.log2(Math.abs(v))) - 23));
+    for (const [got, exp] of [
+      [a, b],
+      [c, d],
+    ] as const) {
+      expect(got.length).toBe(exp.length);
+      for (let i = 0; i < got.length; i++) {
+        const tolerance = dtype === "q6_k" ? 0 : ulp(exp[i]!);
+        expect(Math.abs(got[i]! - exp[i]!), `value ${i}: ${got[i]} vs ${exp[i]}`).toBeLessThanOrEqual(tolerance);
+      }
+    }
     expect(Array.from(await wg.data())).toEqual(Array.from(await w.data()));
   });
 });

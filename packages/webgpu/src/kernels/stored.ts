@@ -2,38 +2,86 @@ import type { DType, StridedView } from "@llm/tensor";
 import type { WebGPUBuffer } from "../gpu-buffer.js";
 import type { KernelContext } from "../kernel-context.js";
 import { coalesce, grid, sizeOf } from "../layout.js";
-import { loadExpr } from "../storage.js";
+import { GPU_BLOCK_DTYPES, loadExpr } from "../storage.js";
 import { entry, Meta, offsets, shader } from "./codegen.js";
 
 /**
- * Reading weights as stored. Halves are one word per element (loadExpr); Q8_0 and Q4_0 blocks are
- * their bytes four to a word, element i in block i / 32: an f16 scale in the block's first two
- * bytes (always within one word, blocks start at even bytes), then int8 values (Q8_0) or nibbles
- * (Q4_0: values j and j + 16 share byte j, low nibble first), value = scale * q (Q4_0: q - 8).
+ * Reading weights as stored. Halves are one word per element (loadExpr); llama.cpp's blocks are
+ * their bytes four to a word, decoded per element by `load_block(i)` as ggml's dequantize_row_*
+ * does, in the same float32 steps (blocks start at even bytes, so an f16 is always within a word):
+ *  - Q8_0 / Q4_0, 32 values: an f16 scale, then int8 values (Q8_0) or nibbles (Q4_0: values j and
+ *    j + 16 share byte j, low nibble first), value = scale * q (Q4_0: q - 8);
+ *  - Q4_K, 256 values (144 bytes): f16 d and dmin, 12 bytes of eight 6-bit scales and mins, 128
+ *    bytes of nibbles (64-value chunks: low nibbles, then high), value = (d sc) q - dmin m;
+ *  - Q6_K, 256 values (210 bytes): 128 bytes of low nibbles, 64 of high bit pairs, 16 int8 scales,
+ *    f16 d, value = (d sc) (q - 32).
  * `B` is the module-scope array the helpers read; only matmul's B and the block kernels below use it.
  */
 export function blockHelpers(dtype: DType, array = "B"): string {
-  if (dtype !== "q8_0" && dtype !== "q4_0") return "";
-  const bytes = dtype === "q8_0" ? 34 : 18;
-  const quant =
-    dtype === "q8_0"
-      ? `let q = f32((i32(byte_at(base + 2u + j)) << 24u) >> 24u);`
-      : `let packed = byte_at(base + 2u + (j & 15u));
+  const byteAt = `fn byte_at(at: u32) -> u32 { return (${array}[at >> 2u] >> ((at & 3u) * 8u)) & 255u; }
+fn half_at(at: u32) -> f32 { return unpack2x16float((${array}[at >> 2u] >> ((at & 2u) * 8u)) & 0xffffu).x; }
+fn int8_at(at: u32) -> f32 { return f32((i32(byte_at(at)) << 24u) >> 24u); }`;
+  switch (dtype) {
+    case "q8_0":
+    case "q4_0": {
+      const quant =
+        dtype === "q8_0"
+          ? `let q = int8_at(base + 2u + j);`
+          : `let packed = byte_at(base + 2u + (j & 15u));
   let q = f32(i32(select(packed & 15u, packed >> 4u, j >= 16u)) - 8);`;
-  return `fn byte_at(at: u32) -> u32 { return (${array}[at >> 2u] >> ((at & 3u) * 8u)) & 255u; }
+      return `${byteAt}
 fn load_block(i: i32) -> f32 {
-  let blk = u32(i) / 32u;
   let j = u32(i) % 32u;
-  let base = blk * ${bytes}u;
-  let scale = unpack2x16float((${array}[base >> 2u] >> ((base & 2u) * 8u)) & 0xffffu).x;
+  let base = (u32(i) / 32u) * ${dtype === "q8_0" ? 34 : 18}u;
   ${quant}
-  return scale * q;
+  return half_at(base) * q;
 }`;
+    }
+    case "q4_k":
+      // get_scale_min_k4: sub-blocks 0-3 in the low six bits of bytes 0-3 (scales) and 4-7 (mins);
+      // 4-7 in the nibbles of bytes 8-11 with their top two bits in the top bits of bytes 0-7
+      return `${byteAt}
+fn load_block(i: i32) -> f32 {
+  let e = u32(i) % 256u;
+  let base = (u32(i) / 256u) * 144u;
+  let chunk = e / 64u;
+  let upper = (e % 64u) / 32u;
+  let j = 2u * chunk + upper;
+  let s = base + 4u;
+  var sc: u32;
+  var mn: u32;
+  if (j < 4u) {
+    sc = byte_at(s + j) & 63u;
+    mn = byte_at(s + j + 4u) & 63u;
+  } else {
+    sc = (byte_at(s + j + 4u) & 15u) | ((byte_at(s + j - 4u) >> 6u) << 4u);
+    mn = (byte_at(s + j + 4u) >> 4u) | ((byte_at(s + j) >> 6u) << 4u);
+  }
+  let packed = byte_at(base + 16u + 32u * chunk + e % 32u);
+  let q = f32(select(packed & 15u, packed >> 4u, upper == 1u));
+  return (half_at(base) * f32(sc)) * q - half_at(base + 2u) * f32(mn);
+}`;
+    case "q6_k":
+      return `${byteAt}
+fn load_block(i: i32) -> f32 {
+  let e = u32(i) % 256u;
+  let base = (u32(i) / 256u) * 210u;
+  let part = e / 128u;
+  let quarter = (e % 128u) / 32u;
+  let l = e % 32u;
+  let low = byte_at(base + 64u * part + l + 32u * (quarter & 1u));
+  let high = (byte_at(base + 128u + 32u * part + l) >> (2u * quarter)) & 3u;
+  let q = f32(i32(select(low & 15u, low >> 4u, quarter >= 2u) | (high << 4u)) - 32);
+  return (half_at(base + 208u) * int8_at(base + 192u + 8u * part + l / 16u + 2u * quarter)) * q;
+}`;
+    default:
+      return "";
+  }
 }
 
 /** WGSL for the value of matmul's B at `raw` (`B[index]`) for B's dtype. */
 export function loadB(dtype: DType, raw: string): string {
-  if (dtype === "q8_0" || dtype === "q4_0") return `load_block(${raw.slice(2, -1)})`;
+  if (GPU_BLOCK_DTYPES.includes(dtype)) return `load_block(${raw.slice(2, -1)})`;
   return loadExpr(dtype, raw);
 }
 
@@ -42,7 +90,7 @@ export function bKey(bDtype: DType, aDtype: DType): string {
   return bDtype === aDtype ? "" : `x${bDtype}`;
 }
 
-/** A Q8_0/Q4_0 view dequantized to a new contiguous float32 buffer (cast to float32). */
+/** A block-typed view dequantized to a new contiguous float32 buffer (cast to float32). */
 export function dequantize(ctx: KernelContext, x: StridedView): WebGPUBuffer {
   const n = sizeOf(x.shape);
   const out = ctx.alloc(n, "float32");
@@ -71,7 +119,7 @@ export function dequantize(ctx: KernelContext, x: StridedView): WebGPUBuffer {
   return out;
 }
 
-/** Rows `indices` of a Q8_0/Q4_0 table x [rows, cols], dequantized: float32 [...indices.shape, cols] (take along axis 0). */
+/** Rows `indices` of a block-typed table x [rows, cols], dequantized: float32 [...indices.shape, cols] (take along axis 0). */
 export function gatherBlockRows(ctx: KernelContext, x: StridedView, indices: StridedView): WebGPUBuffer {
   const [len, cols] = x.shape as [number, number];
   const m = sizeOf(indices.shape);
