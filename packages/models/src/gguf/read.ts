@@ -13,7 +13,7 @@ import { CheckpointError, ModelError } from "../errors.js";
 import { converted } from "../quantize.js";
 import { WEIGHT_DTYPES, weightDType, weightRoles, type WeightDType } from "../weight_dtypes.js";
 import { architectureFor } from "../registry.js";
-import { holdingFor } from "../limits.js";
+import { AS_FLOAT32, holdingFor, type ParameterHolding } from "../limits.js";
 import { ConfigView, GGUF_ARCHITECTURES, MetadataView, ggufArchitectureNamed } from "./architectures.js";
 import { translateName } from "./names.js";
 import { ropeParametersFromFactors } from "./rope_freqs.js";
@@ -77,27 +77,10 @@ export async function loadGGUFFrom(files: CheckpointFiles, name: string, options
   // tensors that are configuration here, not weights: LLaMA's rope_freqs (Llama 3.1's rope bands)
   const consumed = new Set<string>();
   if (arch.ropeFreqs && file.tensors.has(ROPE_FREQS)) {
-    const read = await file.readTensor(ROPE_FREQS, { backend });
-    const wide = read.cast("float32");
-    const factors = Float32Array.from(wide.dataSync());
-    if (wide !== read) wide.dispose();
-    read.dispose();
-    const theta = Number(config.rope_theta);
-    config = { ...config, rope_parameters: ropeParametersFromFactors(factors, theta, Number(config.max_position_embeddings)) };
+    config = { ...config, rope_parameters: await ropeFromFile(file, config, backend) };
     consumed.add(ROPE_FREQS);
   }
-  // held as the file stores them unless dtype converts: a 7B Q4_0 file needs 3.8 GB, not 27
-  // (a block type read widened, Q5_0 as Q8_0, counts as what it becomes)
-  let fileBytes = 0;
-  let fileElements = 0;
-  for (const t of file.tensors.values()) {
-    const elements = t.shape.reduce((a, b) => a * b, 1);
-    const blocks = t.dtype && isQuantized(t.dtype) ? QUANT_BLOCKS[t.dtype] : null;
-    fileBytes += blocks ? (elements / blocks.elements) * blocks.bytes : t.end - t.begin;
-    fileElements += elements;
-  }
-  const holding =
-    dtype === "auto" && fileElements > 0 ? { bytesPerParameter: fileBytes / fileElements, as: "the file's dtypes" } : holdingFor(dtype);
+  const holding = dtype === "auto" ? heldAsStored(file) : holdingFor(dtype);
   const model = architectureFor(config).create(config, { backend, maxParameterBytes: options.maxParameterBytes, holding });
   try {
     await fill(model, file, arch, new ConfigView(config), dtype, backend, consumed);
@@ -106,6 +89,32 @@ export async function loadGGUFFrom(files: CheckpointFiles, name: string, options
     throw error;
   }
   return { model: model.eval(), metadata: file.metadata };
+}
+
+/** The rope parameters a file's rope_freqs stands for (see rope_freqs.ts). */
+async function ropeFromFile(file: GGUFFile, config: Record<string, unknown>, backend: Backend): Promise<Record<string, unknown>> {
+  const read = await file.readTensor(ROPE_FREQS, { backend });
+  const wide = read.cast("float32");
+  const factors = Float32Array.from(wide.dataSync());
+  if (wide !== read) wide.dispose();
+  read.dispose();
+  return ropeParametersFromFactors(factors, Number(config.rope_theta), Number(config.max_position_embeddings));
+}
+
+/**
+ * The weights held as the file stores them, for the parameter budget: a 7B Q4_0 file needs 3.8 GB,
+ * not 27 (a block type read widened, Q5_0 as Q8_0, counts as what it becomes).
+ */
+function heldAsStored(file: GGUFFile): ParameterHolding {
+  let bytes = 0;
+  let elements = 0;
+  for (const t of file.tensors.values()) {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    const blocks = t.dtype && isQuantized(t.dtype) ? QUANT_BLOCKS[t.dtype] : null;
+    bytes += blocks ? (n / blocks.elements) * blocks.bytes : t.end - t.begin;
+    elements += n;
+  }
+  return elements > 0 ? { bytesPerParameter: bytes / elements, as: "the file's dtypes" } : AS_FLOAT32;
 }
 
 async function fill(
