@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getLlama, type Llama } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { serializeGGUF, type GGUFValue } from "@llm/tensor";
 import { fromGGUFMetadata, GGUF_PRE_TOKENIZER_LABELS, toGGUFMetadata, trainBPE, type Tokenizer } from "@llm/tokenizer";
+import { vocabularyFile } from "./vocabulary_file.js";
 
 /**
  * Every tokenizer.ggml.pre label we read, against llama.cpp (node-llama-cpp 3.21.1, vocabulary
@@ -43,18 +43,7 @@ describe.each(GGUF_PRE_TOKENIZER_LABELS)('tokenizer.ggml.pre "%s"', (label) => {
     const written = new Map(toGGUFMetadata(tokenizer));
     written.set("tokenizer.ggml.pre", { type: "string", value: label });
     const ours = fromGGUFMetadata(new Map([...written].map(([k, v]) => [k, v.value])), label);
-    const metadata = new Map<string, GGUFValue>([
-      ["general.architecture", { type: "string", value: "llama" }],
-      ["llama.context_length", { type: "uint32", value: 64 }],
-      ["llama.embedding_length", { type: "uint32", value: 8 }],
-      ["llama.block_count", { type: "uint32", value: 1 }],
-      ["llama.feed_forward_length", { type: "uint32", value: 16 }],
-      ["llama.attention.head_count", { type: "uint32", value: 2 }],
-      ["llama.attention.layer_norm_rms_epsilon", { type: "float32", value: 1e-5 }],
-      ...written,
-    ]);
-    const path = join(scratch, `${label}.gguf`);
-    writeFileSync(path, await serializeGGUF(metadata, []));
+    const path = await vocabularyFile(scratch, `${label}.gguf`, written);
     const native = await llama.loadModel({ modelPath: path, vocabOnly: true });
     try {
       for (const text of TEXTS) {

@@ -1,10 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getLlama, type Llama, type LlamaModel, type Token } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseGGUFHeader, serializeGGUF, type GGUFValue } from "@llm/tensor";
+import { parseGGUFHeader } from "@llm/tensor";
 import { fromGGUFMetadata, fromTokenizerJson, toGGUFMetadata, type Tokenizer } from "@llm/tokenizer";
+import { vocabularyFile } from "./vocabulary_file.js";
 
 /**
  * SentencePiece ("llama") vocabularies in GGUF, read and written, against SentencePiece itself and
@@ -36,24 +37,6 @@ afterAll(async () => {
 function goldenMetadata(): ReadonlyMap<string, unknown> {
   const bytes = readFileSync(new URL("spm_brown.gguf", GOLDEN));
   return parseGGUFHeader(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), "spm_brown.gguf").metadata;
-}
-
-/** A vocabulary-only GGUF file llama.cpp opens: a tiny llama's hyper-parameters and the tokenizer's metadata. */
-async function vocabularyFile(name: string, tokenizer: ReadonlyMap<string, GGUFValue>): Promise<string> {
-  const metadata = new Map<string, GGUFValue>([
-    ["general.architecture", { type: "string", value: "llama" }],
-    ["llama.context_length", { type: "uint32", value: 64 }],
-    ["llama.embedding_length", { type: "uint32", value: 8 }],
-    ["llama.block_count", { type: "uint32", value: 1 }],
-    ["llama.feed_forward_length", { type: "uint32", value: 16 }],
-    ["llama.attention.head_count", { type: "uint32", value: 2 }],
-    ["llama.attention.head_count_kv", { type: "uint32", value: 2 }],
-    ["llama.attention.layer_norm_rms_epsilon", { type: "float32", value: 1e-5 }],
-    ...tokenizer,
-  ]);
-  const path = join(scratch, name);
-  writeFileSync(path, await serializeGGUF(metadata, []));
-  return path;
 }
 
 /** llama.cpp's ids for each text: no bos, special tokens in the text not parsed unless asked. */
@@ -101,7 +84,7 @@ describe('GGUF "llama" (SentencePiece BPE) vocabularies', () => {
     expect(written.get("tokenizer.ggml.token_type")!.value).toEqual(golden.get("tokenizer.ggml.token_type"));
     for (const key of ["bos_token_id", "eos_token_id", "unknown_token_id", "add_space_prefix"])
       expect(written.get(`tokenizer.ggml.${key}`)!.value, key).toEqual(golden.get(`tokenizer.ggml.${key}`));
-    const path = await vocabularyFile("spm_brown_written.gguf", written);
+    const path = await vocabularyFile(scratch, "spm_brown_written.gguf", written);
     const native = await llama.loadModel({ modelPath: path, vocabOnly: true });
     try {
       expect(llamaIds(native, TEXTS)).toEqual(expected.texts.map((e) => e.ids));
@@ -131,7 +114,7 @@ describe('GGUF "llama" (SentencePiece BPE) vocabularies', () => {
       const want = ours(original, TEXTS);
       const back = fromGGUFMetadata(new Map([...written].map(([k, v]) => [k, v.value])), "written");
       expect(ours(back, TEXTS)).toEqual(want);
-      const path = await vocabularyFile(`${name}.gguf`, written);
+      const path = await vocabularyFile(scratch, `${name}.gguf`, written);
       const native = await llama.loadModel({ modelPath: path, vocabOnly: true });
       try {
         expect(llamaIds(native, TEXTS)).toEqual(want);
