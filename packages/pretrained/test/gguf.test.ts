@@ -6,14 +6,14 @@
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { quantize } from "@llm/models";
-import { loadModel, saveGGUF } from "@llm/models/node";
-import { noGrad, type Tensor } from "@llm/tensor";
+import { createModel, quantize } from "@llm/models";
+import { loadModel, saveGGUF, saveModel } from "@llm/models/node";
+import { noGrad, tensor, type Tensor } from "@llm/tensor";
 import { readSafetensorsFile } from "@llm/tensor/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ggufText, ggufTokenizerMetadata, PretrainedError, type Pretrained } from "../src/index.js";
 import { loadPretrained } from "../src/node.js";
-import { chatFolder, FIXTURES } from "./helpers/folders.js";
+import { chatFolder, FIXTURES, lenmlModels } from "./helpers/folders.js";
 import { serveHub, type HubServer } from "./helpers/hub_server.js";
 
 let work: string;
@@ -194,5 +194,40 @@ describe("loadPretrained on GGUF", () => {
     const [bos, ab, b, space, tilde] = [1, pieces.indexOf("▁ab"), pieces.indexOf("b"), pieces.indexOf("▁"), 3 + 0x7e];
     expect(text.tokenizer.encode("ab b~")).toEqual([bos, ab, space, b, tilde]);
     expect(text.tokenizer.decode(text.tokenizer.encode("ab b~"), { skipSpecialTokens: true })).toBe("ab b~");
+  });
+
+  it("a LLaMA 2 folder (its own tokenizer.json and tokenizer_config.json) to GGUF and back: the SentencePiece vocabulary travels", async () => {
+    const dir = join(work, "llama2");
+    mkdirSync(dir);
+    for (const name of ["tokenizer.json", "tokenizer_config.json"]) copyFileSync(join(lenmlModels("llama2"), name), join(dir, name));
+    const config = {
+      model_type: "llama",
+      vocab_size: 32000,
+      hidden_size: 32,
+      intermediate_size: 64,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      bos_token_id: 1,
+      eos_token_id: 2,
+    };
+    await saveModel(createModel(config, { seed: 7 }), dir);
+    const folder = await loadPretrained(dir);
+    const metadata = ggufTokenizerMetadata(folder.tokenizer, folder.tokenizerConfig, folder.chatTemplates);
+    expect(metadata.get("tokenizer.ggml.model")?.value).toBe("llama");
+    expect(metadata.get("tokenizer.ggml.add_bos_token")?.value).toBe(true);
+    await saveGGUF(folder.model, join(dir, "model.gguf"), { tokenizer: metadata });
+    const gguf = await loadPretrained(join(dir, "model.gguf"));
+    const texts = ["Hello world", '  The jury said, "it\'s 1234 miles".\nNew line</s><s> and é 😀', ""];
+    for (const text of texts) {
+      const ids = folder.encode(text);
+      expect(gguf.encode(text), JSON.stringify(text)).toEqual(ids);
+      expect(gguf.decode(ids, { skipSpecialTokens: true })).toBe(folder.decode(ids, { skipSpecialTokens: true }));
+    }
+    expect(gguf.encode("Hello")[0]).toBe(1); // bos, as LLaMA 2's tokenizer adds it
+    const ids = tensor([folder.encode(texts[1]!)], { dtype: "int32" });
+    const [a, b] = noGrad(() => [folder, gguf].map((p) => p.model.forward(ids)));
+    expect(maxAbsDiff(a!, b!)).toBe(0);
+    folder.dispose();
+    gguf.dispose();
   });
 });
