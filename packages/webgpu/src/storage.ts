@@ -62,7 +62,7 @@ export function loadExpr(dtype: DType, raw: string): string {
   }
 }
 
-/** Blocks are read by matmul, take and a cast to float32 only (q4_k and q6_k not at all yet): a clear error instead of garbage. */
+/** Blocks are read by matmul, take and a cast to float32 only: a clear error instead of garbage. */
 function blocksUnsupported(dtype: DType): Error {
   return new Error(
     GPU_BLOCK_DTYPES.includes(dtype)
