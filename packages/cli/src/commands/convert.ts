@@ -31,8 +31,9 @@ export const convert: Command = {
 Loads the model (a safetensors folder, a .gguf file, or the URL or Hub id of either) and writes it:
 
   - as a GGUF file (--to gguf, or an --out PATH ending in .gguf) that llama.cpp, Ollama and LM
-    Studio run: llama.cpp's tensor names and row orders, with the tokenizer (byte-level BPE),
-    its special tokens and the chat template in the file's metadata;
+    Studio run: llama.cpp's tensor names and row orders, with the tokenizer (byte-level BPE, or
+    SentencePiece BPE as LLaMA 2 and Gemma have it), its special tokens and the chat template in
+    the file's metadata;
   - as a safetensors folder (the default) in the Hugging Face layout: config.json and
     model.safetensors, or shards of at most --max-shard-size with their index; the tokenizer,
     generation and chat template files carried over (from a GGUF file: tokenizer.json,
