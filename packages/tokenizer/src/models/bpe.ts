@@ -26,6 +26,10 @@ export interface BPEOptions {
 }
 
 const EMPTY: number[] = [];
+/** U+2581, SentencePiece's space. */
+const SPACE_MARK = 0x2581;
+/** Pieces longer than this are split at spaces where that cannot change the ids (splitsAtSpaces). */
+const SPLIT_ABOVE = 64;
 
 /**
  * Byte-pair-encoding model: turns one pre-tokenized piece into token ids, through a cache of
@@ -45,6 +49,8 @@ export class BPEModel {
   /** byte -> id of its single-byte token (byte-level) or of <0xXX> (byte fallback), -1 if absent */
   readonly byteIds: Int32Array;
   private cache = new PieceCache();
+  /** See spaceJoiners; undefined until a long piece asks. */
+  private joiners: ReadonlySet<number> | null | undefined = undefined;
   private tokenList: (string | undefined)[] | null = null;
   private sym = new Int32Array(256);
 
@@ -94,6 +100,49 @@ export class BPEModel {
 
   /** Appends the ids of the piece text[s, e) to `out`. */
   encodeSpan(text: string, s: number, e: number, out: number[]): void {
+    const joiners = e - s > SPLIT_ABOVE ? this.spaceJoiners() : null;
+    if (joiners !== null) {
+      // SentencePiece-style text is one long piece (no pre-tokenizer): merge it word by word,
+      // each word through the cache, where no merge can cross the word's start (spaceJoiners)
+      let start = s;
+      for (let i = s + 1; i < e; i++) {
+        if (text.charCodeAt(i) !== SPACE_MARK) continue;
+        const before = text.charCodeAt(i - 1);
+        if (before === SPACE_MARK || joiners.has(before)) continue;
+        this.encodeCached(text, start, i, out);
+        start = i;
+      }
+      this.encodeCached(text, start, e, out);
+      return;
+    }
+    this.encodeCached(text, s, e, out);
+  }
+
+  /**
+   * BPE over a text gives the same ids as BPE over its pieces split before a "▁" (SentencePiece's
+   * space) wherever no merge can join across that split: where no token holds the character
+   * before it followed by "▁". These are those characters (UTF-16 units; LLaMA 2's and Mistral's
+   * vocabularies have none, Gemma 3's one: ">" of ">▁</"), for a character-level model whose "▁"
+   * is a token; null for other models. Found once, on the first long piece.
+   */
+  private spaceJoiners(): ReadonlySet<number> | null {
+    if (this.joiners === undefined) {
+      this.joiners = null;
+      if (!this.byteLevel && this.tokenToId.get("▁") !== undefined) {
+        const joiners = new Set<number>();
+        // not kept: encoding needs no token list
+        for (const t of this.tokenToId.tokens()) {
+          if (t === undefined) continue;
+          for (let i = t.indexOf("▁", 1); i > 0; i = t.indexOf("▁", i + 1))
+            if (t.charCodeAt(i - 1) !== SPACE_MARK) joiners.add(t.charCodeAt(i - 1));
+        }
+        this.joiners = joiners;
+      }
+    }
+    return this.joiners;
+  }
+
+  private encodeCached(text: string, s: number, e: number, out: number[]): void {
     const h = PieceCache.hash(text, s, e);
     const hit = this.cache.get(text, s, e, h);
     if (hit !== undefined) {
