@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { fromGGUFMetadata, fromTokenizerJson, toGGUFMetadata, trainBPE } from "@llm/tokenizer";
+import { llama2StyleJson } from "./helpers.js";
 
 /** GGUF's tokenizer.ggml.* metadata, written and read back: the same ids and text (llama.cpp's reading of it is tested in @llm/models). */
 const TEXTS = [
@@ -65,30 +66,7 @@ describe("GGUF tokenizer metadata", () => {
   });
 
   it('a SentencePiece-style BPE travels as "llama": pieces, scores from its merge ranks, types; read back it encodes the same', () => {
-    const bytes = Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`);
-    const pieces = [
-      "<unk>",
-      "<s>",
-      "</s>",
-      ...bytes,
-      "▁",
-      "t",
-      "h",
-      "e",
-      "q",
-      "u",
-      "i",
-      "c",
-      "k",
-      "▁t",
-      "he",
-      "▁the",
-      "ui",
-      "▁q",
-      "ck",
-      "▁qui",
-      "▁quick",
-    ];
+    const words = ["▁", "t", "h", "e", "q", "u", "i", "c", "k", "▁t", "he", "▁the", "ui", "▁q", "ck", "▁qui", "▁quick"];
     // merge ranks deliberately not in id order: "he" (id 265+) merges before "▁t"
     const merges: [string, string][] = [
       ["h", "e"],
@@ -100,35 +78,7 @@ describe("GGUF tokenizer metadata", () => {
       ["▁q", "ui"],
       ["▁qui", "ck"],
     ];
-    const json = {
-      version: "1.0",
-      added_tokens: ["<unk>", "<s>", "</s>"].map((content, id) => ({ id, content, special: true, normalized: false })),
-      normalizer: {
-        type: "Sequence",
-        normalizers: [
-          { type: "Prepend", prepend: "▁" },
-          { type: "Replace", pattern: { String: " " }, content: "▁" },
-        ],
-      },
-      pre_tokenizer: null,
-      model: {
-        type: "BPE",
-        unk_token: "<unk>",
-        byte_fallback: true,
-        fuse_unk: true,
-        vocab: Object.fromEntries(pieces.map((p, id) => [p, id])),
-        merges,
-      },
-      decoder: {
-        type: "Sequence",
-        decoders: [
-          { type: "Replace", pattern: { String: "▁" }, content: " " },
-          { type: "ByteFallback" },
-          { type: "Fuse" },
-          { type: "Strip", content: " ", start: 1, stop: 0 },
-        ],
-      },
-    };
+    const { json, pieces } = llama2StyleJson(words, merges);
     const tok = fromTokenizerJson(json);
     const meta = toGGUFMetadata(tok);
     expect(meta.get("tokenizer.ggml.model")!.value).toBe("llama");

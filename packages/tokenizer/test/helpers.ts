@@ -91,3 +91,55 @@ export function rng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * LLaMA 2's tokenizer.json layout over a small vocabulary: <unk>, <s>, </s> (special), the 256
+ * byte pieces, then `words`; the Prepend + Replace normalizer, byte fallback, and the decoder that
+ * undoes them. `pieces` is the whole vocabulary by id.
+ */
+export function llama2StyleJson(
+  words: readonly string[],
+  merges: readonly [string, string][],
+): { json: Record<string, unknown>; pieces: string[] } {
+  const bytes = Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`);
+  const pieces = ["<unk>", "<s>", "</s>", ...bytes, ...words];
+  const json = {
+    version: "1.0",
+    added_tokens: ["<unk>", "<s>", "</s>"].map((content, id) => ({
+      id,
+      content,
+      special: true,
+      normalized: false,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+    })),
+    normalizer: {
+      type: "Sequence",
+      normalizers: [
+        { type: "Prepend", prepend: "▁" },
+        { type: "Replace", pattern: { String: " " }, content: "▁" },
+      ],
+    },
+    pre_tokenizer: null,
+    post_processor: null,
+    decoder: {
+      type: "Sequence",
+      decoders: [
+        { type: "Replace", pattern: { String: "▁" }, content: " " },
+        { type: "ByteFallback" },
+        { type: "Fuse" },
+        { type: "Strip", content: " ", start: 1, stop: 0 },
+      ],
+    },
+    model: {
+      type: "BPE",
+      unk_token: "<unk>",
+      byte_fallback: true,
+      fuse_unk: true,
+      vocab: Object.fromEntries(pieces.map((p, id) => [p, id])),
+      merges,
+    },
+  };
+  return { json, pieces };
+}

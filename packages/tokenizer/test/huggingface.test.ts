@@ -1,7 +1,7 @@
 import { describe, it, expect } from "vitest";
 import { Tokenizer as HFTokenizer } from "@huggingface/tokenizers";
 import { fromTokenizerJson, type Tokenizer } from "../src/index.js";
-import { brownDocs, lenmlFile, HARD_CASES } from "./helpers.js";
+import { brownDocs, lenmlFile, llama2StyleJson, HARD_CASES } from "./helpers.js";
 
 function firstDifference(texts: string[], ours: number[][], ref: number[][]) {
   for (let i = 0; i < texts.length; i++) {
@@ -75,9 +75,8 @@ describe.each(["llama3", "qwen3", "gpt4o", "gemma3", "llama2"])("%s tokenizer.js
 
 it("a long SentencePiece-style text is merged word by word, except across a space a token joins", () => {
   // LLaMA 2's layout with a few pieces, one of them (">▁<") joining across a space
-  const bytes = Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`);
-  const pieces = ["<unk>", "<s>", "</s>", ...bytes, "▁", "a", "b", ">", "<", "▁a", "ab", "▁ab", ">▁", ">▁<", "▁▁"];
-  const merges = [
+  const words = ["▁", "a", "b", ">", "<", "▁a", "ab", "▁ab", ">▁", ">▁<", "▁▁"];
+  const merges: [string, string][] = [
     ["▁", "a"],
     ["a", "b"],
     ["▁a", "b"],
@@ -85,36 +84,7 @@ it("a long SentencePiece-style text is merged word by word, except across a spac
     [">▁", "<"],
     ["▁", "▁"],
   ];
-  const json = {
-    version: "1.0",
-    added_tokens: ["<unk>", "<s>", "</s>"].map((content, id) => ({
-      id,
-      content,
-      special: true,
-      normalized: false,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-    })),
-    normalizer: {
-      type: "Sequence",
-      normalizers: [
-        { type: "Prepend", prepend: "▁" },
-        { type: "Replace", pattern: { String: " " }, content: "▁" },
-      ],
-    },
-    pre_tokenizer: null,
-    post_processor: null,
-    decoder: null,
-    model: {
-      type: "BPE",
-      unk_token: "<unk>",
-      byte_fallback: true,
-      fuse_unk: true,
-      vocab: Object.fromEntries(pieces.map((p, id) => [p, id])),
-      merges,
-    },
-  };
+  const { json, pieces } = llama2StyleJson(words, merges);
   const ours = fromTokenizerJson(json);
   const ref = new HFTokenizer(json as never, {});
   const text = `${"ab ab  ab a b ".repeat(6)}> < ab> <a  > <`;
