@@ -3,7 +3,7 @@
  * float16, bfloat16, Q8_0 and Q4_0 weights as they are, and give the CPU backend's results.
  */
 import { describe, expect, it } from "vitest";
-import { cpuBackend, quantizeTensor, randn, Storage, Tensor, tensor, toBackend } from "@llm/tensor";
+import { cpuBackend, quantizeTensor, randn, Storage, Tensor, tensor, toBackend, type Backend } from "@llm/tensor";
 import { backend, reportSkip } from "./helpers/gpu.js";
 
 reportSkip();
@@ -20,6 +20,16 @@ async function stored(w: Tensor, dtype: "float16" | "bfloat16" | "q8_0" | "q4_0"
   return dtype === "q8_0" || dtype === "q4_0" ? quantizeTensor(w, dtype) : w.cast(dtype);
 }
 
+/** x @ W^T with W kept as stored on the GPU equals the CPU backend's product within 1e-4 (w and x on the CPU; all disposed). */
+async function expectCpuProduct(gpu: Backend, w: Tensor, x: Tensor): Promise<void> {
+  const want = x.matmul(w.transpose(0, 1));
+  const [wg, xg] = [toBackend(w, gpu), toBackend(x, gpu)];
+  expect(wg.dtype).toBe(w.dtype);
+  const got = xg.matmul(wg.transpose(0, 1));
+  expect(await maxDiff(got, want)).toBeLessThanOrEqual(1e-4);
+  for (const t of [w, x, want, wg, xg, got]) t.dispose();
+}
+
 describe.skipIf(!backend).each(["float16", "bfloat16", "q8_0", "q4_0"] as const)("%s weights on WebGPU", (dtype) => {
   const gpu = backend!;
   it("reports the dtype as multiplied as stored", () => {
@@ -28,16 +38,8 @@ describe.skipIf(!backend).each(["float16", "bfloat16", "q8_0", "q4_0"] as const)
 
   // [N, K] weights used as x @ W^T (blocks along K), rows 1 and 3 (GEMV), 40 (one thread per output), 130 (tiled)
   it.each([1, 3, 40, 130])("x [%i, 96] @ W^T, W [72, 96]: the CPU backend's product", async (M) => {
-    const N = 72;
-    const K = 96;
-    const w = await stored(randn([N, K], { backend: cpuBackend, seed: 1 }), dtype);
-    const x = randn([M, K], { backend: cpuBackend, seed: 2 });
-    const want = x.matmul(w.transpose(0, 1));
-    const [wg, xg] = [toBackend(w, gpu), toBackend(x, gpu)];
-    expect(wg.dtype).toBe(dtype);
-    const got = xg.matmul(wg.transpose(0, 1));
-    expect(await maxDiff(got, want)).toBeLessThanOrEqual(1e-4);
-    for (const t of [w, x, want, wg, xg, got]) t.dispose();
+    const w = await stored(randn([72, 96], { backend: cpuBackend, seed: 1 }), dtype);
+    await expectCpuProduct(gpu, w, randn([M, 96], { backend: cpuBackend, seed: 2 }));
   });
 
   it("take (rows dequantized) and a cast to float32 equal the CPU backend's", async () => {
@@ -86,14 +88,7 @@ describe.skipIf(!backend).each(["q4_k", "q6_k"] as const)("%s weights on WebGPU"
   });
 
   it.each([1, 3, 40, 130])("x [%i, 512] @ W^T, W [24, 512]: the CPU backend's product", async (M) => {
-    const w = kQuantBlocks(dtype, 24, 512, 11);
-    const x = randn([M, 512], { backend: cpuBackend, seed: 12 });
-    const want = x.matmul(w.transpose(0, 1));
-    const [wg, xg] = [toBackend(w, gpu), toBackend(x, gpu)];
-    expect(wg.dtype).toBe(dtype);
-    const got = xg.matmul(wg.transpose(0, 1));
-    expect(await maxDiff(got, want)).toBeLessThanOrEqual(1e-4);
-    for (const t of [w, x, want, wg, xg, got]) t.dispose();
+    await expectCpuProduct(gpu, kQuantBlocks(dtype, 24, 512, 11), randn([M, 512], { backend: cpuBackend, seed: 12 }));
   });
 
   it("take and a cast to float32 give the CPU backend's values (Q4_K: within an ulp, where the GPU may or may not fuse d sc q - dmin m)", async () => {
