@@ -1,7 +1,8 @@
 // Shared helpers for the cpu backend tests: views over host data and naive reference loops.
 import type { StridedView } from "../src/backend.js";
-import type { DType, HostArray } from "../src/dtype.js";
+import { QUANT_BLOCKS, type DType, type HostArray } from "../src/dtype.js";
 import { cpuBackend } from "../src/cpu/backend.js";
+import { float32ToFloat16Bits } from "../src/cpu/half.js";
 
 export const be = cpuBackend;
 
@@ -19,6 +20,22 @@ export function rng(seed: number): () => number {
 export function randomF32(n: number, seed: number, scale = 2): Float32Array {
   const r = rng(seed);
   return Float32Array.from({ length: n }, () => (r() - 0.5) * scale);
+}
+
+/**
+ * Random Q4_K or Q5_K super-blocks (no quantizer for them here; GGUF files bring them) with d and
+ * dmin of a real model's size: every bit of the scales, mins, nibbles and fifth bits varies.
+ */
+export function randomScaleMinBlocks(dtype: "q4_k" | "q5_k", blocks: number, seed: number): Uint8Array {
+  const bytes = QUANT_BLOCKS[dtype].bytes;
+  const data = Uint8Array.from(randomF32(blocks * bytes, seed), (v) => Math.floor((v + 1) * 128) & 255);
+  const scale = randomF32(2 * blocks, seed + 1);
+  for (let blk = 0; blk < blocks; blk++) {
+    const d = float32ToFloat16Bits(0.002 + Math.abs(scale[2 * blk]!) * 0.004);
+    const dmin = float32ToFloat16Bits(0.001 + Math.abs(scale[2 * blk + 1]!) * 0.002);
+    data.set([d & 255, d >> 8, dmin & 255, dmin >> 8], blk * bytes);
+  }
+  return data;
 }
 
 export function contiguousStridesOf(shape: readonly number[]): number[] {

@@ -7,9 +7,9 @@ import { roundActivationsLikeGgml } from "../src/cpu/kernels/ggml_rounding.js";
 import { residentStats } from "../src/cpu/resident/runtime.js";
 import { QUANT_BLOCKS, type DType } from "../src/dtype.js";
 import { dequantizeBlocks, quantizeBlocks } from "../src/quant/index.js";
-import { randomF32 } from "./cpu-helpers.js";
+import { randomF32, randomScaleMinBlocks } from "./cpu-helpers.js";
 
-// Prefill over a weight kept as stored (float16, bfloat16, Q8_0, Q4_0, Q6_K, Q4_K) in the resident
+// Prefill over a weight kept as stored (float16, bfloat16, Q8_0, Q4_0, Q6_K, Q4_K, Q5_K) in the resident
 // heap: threads take ranges of the weight's rows, decode them panel by panel in WebAssembly and run
 // the float32 GEMM on each panel. Every product must be the same bits on 1, 2 and 3 threads, and the
 // same bits as the float32 GEMM over the whole weight decoded by the JS decoders (so the decoders
@@ -21,7 +21,7 @@ afterAll(() => {
   for (const b of [...backends, ...ggml]) b.close();
 });
 
-type Stored = "float16" | "bfloat16" | "q8_0" | "q4_0" | "q6_k" | "q4_k";
+type Stored = "float16" | "bfloat16" | "q8_0" | "q4_0" | "q6_k" | "q4_k" | "q5_k";
 
 /** W [N, K] as `dtype` (host array) and the float32 values it then holds (JS decoders). */
 function encode(dtype: Stored, w: Float32Array, seed: number): { data: Uint8Array | Uint16Array; values: Float32Array } {
@@ -37,15 +37,8 @@ function encode(dtype: Stored, w: Float32Array, seed: number): { data: Uint8Arra
   const { elements, bytes } = QUANT_BLOCKS[dtype];
   const blocks = w.length / elements;
   let data: Uint8Array;
-  if (dtype === "q4_k") {
-    // no Q4_K quantizer here: random super-blocks with d and dmin of a real model's size
-    data = Uint8Array.from(randomF32(blocks * bytes, seed), (v) => Math.floor((v + 1) * 128) & 255);
-    const scale = randomF32(2 * blocks, seed + 1);
-    for (let blk = 0; blk < blocks; blk++) {
-      const d = float32ToFloat16Bits(0.002 + Math.abs(scale[2 * blk]!) * 0.004);
-      const dmin = float32ToFloat16Bits(0.001 + Math.abs(scale[2 * blk + 1]!) * 0.002);
-      data.set([d & 255, d >> 8, dmin & 255, dmin >> 8], blk * bytes);
-    }
+  if (dtype === "q4_k" || dtype === "q5_k") {
+    data = randomScaleMinBlocks(dtype, blocks, seed);
   } else {
     data = new Uint8Array(blocks * bytes);
     quantizeBlocks(dtype, w, 0, w.length, data, 0);
@@ -92,7 +85,7 @@ describe("resident GEMM over a stored weight (prefill)", () => {
     [130, 65, 256, 1],
     [200, 600, 512, 0],
   ] as const;
-  for (const dtype of ["float16", "bfloat16", "q8_0", "q4_0", "q6_k", "q4_k"] as const) {
+  for (const dtype of ["float16", "bfloat16", "q8_0", "q4_0", "q6_k", "q4_k", "q5_k"] as const) {
     it(`${dtype}: the same bits on 1, 2 and 3 threads, and as the float32 GEMM of the decoded weight`, () => {
       let seed = 7;
       let workerParts = 0;
@@ -194,7 +187,7 @@ describe("resident GEMM over a stored weight (prefill)", () => {
     }
     return x;
   }
-  for (const dtype of ["float16", "bfloat16", "q8_0", "q4_0", "q6_k", "q4_k"] as const) {
+  for (const dtype of ["float16", "bfloat16", "q8_0", "q4_0", "q6_k", "q4_k", "q5_k"] as const) {
     it(`${dtype}, ggml rounding: the float32 GEMM of the rounded activations, the same bits on 1, 2 and 3 threads`, () => {
       let seed = 70;
       for (const [rows, N, K] of [
@@ -208,7 +201,7 @@ describe("resident GEMM over a stored weight (prefill)", () => {
         const results = ggml.map((be) => {
           const t = product(be, x, rows, K, data, dtype, N, 0);
           const rounds =
-            dtype === "q6_k" || dtype === "q4_k"
+            dtype === "q6_k" || dtype === "q4_k" || dtype === "q5_k"
               ? []
               : [dtype.startsWith("q") ? "round_q8_0" : dtype === "float16" ? "round_f16" : "round_bf16"];
           expect(t.calls.sort(), where).toEqual([`gemm_${dtype}`, ...rounds].sort());

@@ -44,4 +44,18 @@ describe("GGUF container", () => {
     const cut = checkpointFilesFromBytes({ "cut.gguf": good.subarray(0, good.length - 20) });
     await expect(openGGUF(cut, "cut.gguf")).rejects.toThrow(/tensor "w" runs past the end of the file/);
   });
+
+  it("names a tensor type we do not read, and the types we do", async () => {
+    const bytes = await serializeGGUF(new Map(), [ggufTensor("blk.0.ffn_down.weight", tensor(new Float32Array(256)))]);
+    // the tensor's ggml type follows its name, rank (u32) and one dim (u64): F32 (0) becomes Q2_K (10)
+    const name = new TextEncoder().encode("blk.0.ffn_down.weight");
+    const at = bytes.findIndex((_, i) => name.every((c, j) => bytes[i + j] === c)) + name.length + 4 + 8;
+    expect(new DataView(bytes.buffer, bytes.byteOffset).getUint32(at, true)).toBe(0);
+    new DataView(bytes.buffer, bytes.byteOffset).setUint32(at, 10, true);
+    const file = await openGGUF(checkpointFilesFromBytes({ "m.gguf": bytes }), "m.gguf");
+    expect(file.tensors.get("blk.0.ffn_down.weight")!.type).toBe("Q2_K");
+    await expect(file.readTensor("blk.0.ffn_down.weight")).rejects.toThrow(
+      'm.gguf: tensor "blk.0.ffn_down.weight" is Q2_K, which we do not read (we read F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, and Q5_0 as Q8_0)',
+    );
+  });
 });

@@ -9,7 +9,7 @@ import { hasRelaxedSimd } from "../src/cpu/resident/modules.js";
 import { residentStats } from "../src/cpu/resident/runtime.js";
 import { QUANT_BLOCKS } from "../src/dtype.js";
 import { dequantizeBlocks, quantizeBlocks } from "../src/quant/index.js";
-import { randomF32 } from "./cpu-helpers.js";
+import { randomF32, randomScaleMinBlocks } from "./cpu-helpers.js";
 
 // Decoding over Q8_0 / Q4_0 weights with activationRounding "ggml": the activation rows are
 // quantized to Q8_0 in WebAssembly and the dot products are int8 ones (wasm/gemv_q8_resident_module.ts).
@@ -73,7 +73,7 @@ function activations(rows: number, K: number, seed: number): Float32Array {
   return x;
 }
 
-describe("int8 GEMV over Q8_0 / Q4_0 / Q6_K / Q4_K weights (activationRounding ggml, decoding)", () => {
+describe("int8 GEMV over Q8_0 / Q4_0 / Q6_K / Q4_K / Q5_K weights (activationRounding ggml, decoding)", () => {
   // [rows, N, K, first]: K multiples of 32 but mostly not of 128 (blocks left over after groups of four)
   const shapes32 = [
     [1, 1, 32, 0],
@@ -140,48 +140,46 @@ describe("int8 GEMV over Q8_0 / Q4_0 / Q6_K / Q4_K weights (activationRounding g
     });
   }
 
-  // Q4_K (no quantizer here: random super-blocks with d and dmin of a real model's size)
-  it("q4_k: Q8_K activations times the blocks, up to summation order; the same bits on 1-3 threads", () => {
-    let seed = 120;
-    let workerParts = 0;
-    for (const [rows, N, K] of shapes256) {
-      const where = `${rows} x ${K} @ [${N}, ${K}]^T`;
-      const x = activations(rows, K, seed++);
-      const blocks = (N * K) / 256;
-      const data = Uint8Array.from(randomF32(blocks * 144, seed++), (v) => Math.floor((v + 1) * 128) & 255);
-      const scale = randomF32(2 * blocks, seed++);
-      for (let blk = 0; blk < blocks; blk++) {
-        const d = float32ToFloat16Bits(0.002 + Math.abs(scale[2 * blk]!) * 0.004);
-        const dmin = float32ToFloat16Bits(0.001 + Math.abs(scale[2 * blk + 1]!) * 0.002);
-        data.set([d & 255, d >> 8, dmin & 255, dmin >> 8], blk * 144);
-      }
-      const values = new Float32Array(N * K);
-      dequantizeBlocks("q4_k", data, 0, N * K, values, 0);
-      const results = ggml.map(({ be, threads, relaxedSimd }) => {
-        const a: StridedView = { buffer: be.upload(x, "float32"), shape: [rows, K], strides: [K, 1], offset: 0 };
-        const b: StridedView = { buffer: be.upload(data, "q4_k") as CpuBuffer, shape: [K, N], strides: [1, K], offset: 0 };
-        const t = traced(() => be.readSync(be.matmul(a, b)) as Float32Array);
-        expect(t.calls.sort(), `${where}, ${threads} threads, relaxed ${relaxedSimd}`).toEqual(["gemv_q4_k", "quantize_q8_k"]);
-        workerParts += t.workerParts;
-        return t.value;
-      });
-      for (const r of results) expect(r, where).toEqual(results[0]);
-      const rounded = roundActivationsLikeGgml(x, rows, K, "q4_k");
-      for (let i = 0; i < rows; i++) {
-        for (let n = 0; n < N; n++) {
-          let exact = 0;
-          let size = 0;
-          for (let k = 0; k < K; k++) {
-            const p = rounded[i * K + k]! * values[n * K + k]!;
-            exact += p;
-            size += Math.abs(p);
+  // Q4_K, Q5_K (no quantizer here: random super-blocks with d and dmin of a real model's size)
+  it.each(["q4_k", "q5_k"] as const)(
+    "%s: Q8_K activations times the blocks, up to summation order; the same bits on 1-3 threads",
+    (dtype) => {
+      let seed = 120;
+      let workerParts = 0;
+      for (const [rows, N, K] of shapes256) {
+        const where = `${rows} x ${K} @ [${N}, ${K}]^T`;
+        const x = activations(rows, K, seed++);
+        const blocks = (N * K) / 256;
+        const data = randomScaleMinBlocks(dtype, blocks, seed);
+        seed += 2;
+        const values = new Float32Array(N * K);
+        dequantizeBlocks(dtype, data, 0, N * K, values, 0);
+        const results = ggml.map(({ be, threads, relaxedSimd }) => {
+          const a: StridedView = { buffer: be.upload(x, "float32"), shape: [rows, K], strides: [K, 1], offset: 0 };
+          const b: StridedView = { buffer: be.upload(data, dtype) as CpuBuffer, shape: [K, N], strides: [1, K], offset: 0 };
+          const t = traced(() => be.readSync(be.matmul(a, b)) as Float32Array);
+          expect(t.calls.sort(), `${where}, ${threads} threads, relaxed ${relaxedSimd}`).toEqual([`gemv_${dtype}`, "quantize_q8_k"]);
+          workerParts += t.workerParts;
+          return t.value;
+        });
+        for (const r of results) expect(r, where).toEqual(results[0]);
+        const rounded = roundActivationsLikeGgml(x, rows, K, dtype);
+        for (let i = 0; i < rows; i++) {
+          for (let n = 0; n < N; n++) {
+            let exact = 0;
+            let size = 0;
+            for (let k = 0; k < K; k++) {
+              const p = rounded[i * K + k]! * values[n * K + k]!;
+              exact += p;
+              size += Math.abs(p);
+            }
+            expect(Math.abs(results[0]![i * N + n]! - exact), `${where}: [${i}, ${n}]`).toBeLessThanOrEqual(1e-6 * size + 1e-30);
           }
-          expect(Math.abs(results[0]![i * N + n]! - exact), `${where}: [${i}, ${n}]`).toBeLessThanOrEqual(1e-6 * size + 1e-30);
         }
       }
-    }
-    expect(workerParts).toBeGreaterThan(0);
-  });
+      expect(workerParts).toBeGreaterThan(0);
+    },
+  );
 
   it("non-finite activations give non-finite outputs, as the rounded float path does", () => {
     const K = 256;

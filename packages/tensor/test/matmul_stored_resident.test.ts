@@ -7,7 +7,7 @@ import { residentStats } from "../src/cpu/resident/runtime.js";
 import { gemvStoredWasm } from "../src/cpu/wasm/gemv_stored.js";
 import { QUANT_BLOCKS, type QuantizedDType } from "../src/dtype.js";
 import { dequantizeBlocks, quantizeBlocks } from "../src/quant/index.js";
-import { randomF32 } from "./cpu-helpers.js";
+import { randomF32, randomScaleMinBlocks } from "./cpu-helpers.js";
 
 // Decoding over a weight kept as stored (float16, bfloat16, Q8_0, Q4_0, Q6_K) in the resident heap:
 // the kernel reads the weight's blocks in place, threads take ranges of its rows. Each product must
@@ -20,7 +20,7 @@ afterAll(() => {
   for (const b of backends) b.close();
 });
 
-type Stored = "float16" | "bfloat16" | Exclude<QuantizedDType, "q4_k">;
+type Stored = "float16" | "bfloat16" | Exclude<QuantizedDType, "q4_k" | "q5_k">;
 
 /** W [N, K] encoded as `dtype` (host array) and the float32 values it then holds. */
 function encode(dtype: Stored, w: Float32Array): { data: Uint8Array | Uint16Array; values: Float32Array } {
@@ -155,10 +155,10 @@ describe("resident matmul over a stored weight (decoding)", () => {
     }
   });
 
-  // Q4_K (no quantizer here: random super-blocks with d and dmin of a real model's size). Its
-  // values are rounded twice in the kernel where the JS decoder rounds once, so it is held to
-  // float64 on the decoded values, not to the JS kernel's bits.
-  it("q4_k: the same bits on 1, 2 and 3 threads; near float64 on the values the blocks hold", () => {
+  // Q4_K, Q5_K (no quantizer here: random super-blocks with d and dmin of a real model's size).
+  // Their values are rounded twice in the kernel where the JS decoder rounds once, so they are held
+  // to float64 on the decoded values, not to the JS kernel's bits.
+  it.each(["q4_k", "q5_k"] as const)("%s: the same bits on 1, 2 and 3 threads; near float64 on the values the blocks hold", (dtype) => {
     let seed = 40;
     let workerParts = 0;
     for (const [rows, N, K] of [
@@ -171,19 +171,14 @@ describe("resident matmul over a stored weight (decoding)", () => {
     ] as const) {
       const where = `${rows} x ${K} @ [${N}, ${K}]^T`;
       const x = randomF32(rows * K, seed++);
-      const data = Uint8Array.from(randomF32(N * (K / 256) * 144, seed++), (v) => Math.floor((v + 1) * 128) & 255);
-      const scale = randomF32(2 * N * (K / 256), seed++);
-      for (let blk = 0; blk < N * (K / 256); blk++) {
-        const d = float32ToFloat16Bits(0.002 + Math.abs(scale[2 * blk]!) * 0.004);
-        const dmin = float32ToFloat16Bits(0.001 + Math.abs(scale[2 * blk + 1]!) * 0.002);
-        data.set([d & 255, d >> 8, dmin & 255, dmin >> 8], blk * 144);
-      }
+      const data = randomScaleMinBlocks(dtype, N * (K / 256), seed);
+      seed += 2;
       const values = new Float32Array(N * K);
-      dequantizeBlocks("q4_k", data, 0, N * K, values, 0);
+      dequantizeBlocks(dtype, data, 0, N * K, values, 0);
       const results = backends.map((be) => {
         const a: StridedView = { buffer: be.upload(x, "float32"), shape: [rows, K], strides: [K, 1], offset: 0 };
-        const t = traced(() => be.readSync(be.matmul(a, weightView(be.upload(data, "q4_k") as CpuBuffer, K, N, 0))) as Float32Array);
-        expect(t.calls, where).toEqual(["gemv_q4_k"]);
+        const t = traced(() => be.readSync(be.matmul(a, weightView(be.upload(data, dtype) as CpuBuffer, K, N, 0))) as Float32Array);
+        expect(t.calls, where).toEqual([`gemv_${dtype}`]);
         workerParts += t.workerParts;
         return t.value;
       });

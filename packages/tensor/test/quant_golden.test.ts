@@ -5,10 +5,19 @@ import { openGGUFFile } from "@llm/tensor/node";
 
 /**
  * Our Q8_0 / Q4_0 quantizers against llama.cpp's Python package on the same float32 rows (fixture
- * weights and edge cases), and our Q4_K / Q6_K dequantizers against its values: golden/quant_golden.gguf,
- * written by golden/make_quant_golden.py (read here by our own GGUF reader).
+ * weights and edge cases), and our Q4_K / Q5_K / Q6_K dequantizers against its values:
+ * golden/quant_golden.gguf and golden/q5_k_golden.gguf, written by golden/make_quant_golden.py and
+ * make_q5_k_golden.py (read here by our own GGUF reader).
  */
 const GOLDEN = fileURLToPath(new URL("./golden/quant_golden.gguf", import.meta.url));
+const Q5_K_GOLDEN = fileURLToPath(new URL("./golden/q5_k_golden.gguf", import.meta.url));
+
+/** The worst |a - b| / max(1e-6, |b|): K-quant values agree up to the order of float32 roundings. */
+function worstRelative(ours: Float32Array, expected: Float32Array): number {
+  let worst = 0;
+  for (let i = 0; i < ours.length; i++) worst = Math.max(worst, Math.abs(ours[i]! - expected[i]!) / Math.max(1e-6, Math.abs(expected[i]!)));
+  return worst;
+}
 
 let file: GGUFFile;
 beforeAll(async () => {
@@ -55,11 +64,8 @@ describe("reading llama.cpp blocks", () => {
       }
       expect(ours.length).toBe(expected.length);
       if (type.endsWith("_k")) {
-        let worst = 0;
-        for (let i = 0; i < ours.length; i++)
-          worst = Math.max(worst, Math.abs(ours[i]! - expected[i]!) / Math.max(1e-6, Math.abs(expected[i]!)));
         // the same values up to the order of float32 roundings
-        expect(worst, "worst relative difference").toBeLessThanOrEqual(1e-6);
+        expect(worstRelative(ours, expected), "worst relative difference").toBeLessThanOrEqual(1e-6);
       } else {
         // each value within its block's step of the source: half a level (Q8_0), a level (Q4_0 clamps +8
         // to +7), plus the float16 rounding of the scale times the largest level (127 or 8, 2^-11 each)
@@ -71,6 +77,23 @@ describe("reading llama.cpp blocks", () => {
       }
     });
   }
+
+  it("q5_k: dequantized as gguf-py does, subnormal d and dmin, zero dmin and all-zero blocks included", async () => {
+    const golden = await openGGUFFile(Q5_K_GOLDEN);
+    const q = await golden.readTensor("kquant.q5_k");
+    expect(q.dtype).toBe("q5_k");
+    expect(q.shape).toEqual([6, 768]);
+    const ours = (await q.cast("float32").data()) as Float32Array;
+    const expected = (await (await golden.readTensor("kquant.q5_k.f32")).data()) as Float32Array;
+    expect(ours.length).toBe(expected.length);
+    expect(worstRelative(ours, expected), "worst relative difference").toBeLessThanOrEqual(1e-6);
+    // the fifth bit counts: values of 16 and more are there, and dropping them changes the result
+    const asQ4 = new Float32Array(256);
+    const raw = (await q.data()) as Uint8Array;
+    const withoutHighBits = raw.slice(3 * 176, 4 * 176).fill(0, 16, 48);
+    dequantizeBlocks("q5_k", withoutHighBits, 0, 256, asQ4, 0);
+    expect(Array.from(asQ4)).not.toEqual(Array.from(expected.subarray(3 * 256, 4 * 256)));
+  });
 
   it("take of a quantized table gives the rows dequantized, as a cast does", async () => {
     const q = await file.readTensor("kquant.q6_k");

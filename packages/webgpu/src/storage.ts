@@ -12,8 +12,8 @@ import { float32ToBfloat16Bits, float32ToFloat16Bits } from "./half.js";
  */
 export const BYTES_PER_WORD = 4;
 
-/** llama.cpp's blocks (Q8_0, Q4_0, and the K-quants Q4_K, Q6_K) live as their bytes, four to a word, read by matmul and take as stored. */
-export const GPU_BLOCK_DTYPES: readonly DType[] = ["q8_0", "q4_0", "q4_k", "q6_k"];
+/** llama.cpp's blocks (Q8_0, Q4_0, and the K-quants Q4_K, Q5_K, Q6_K) live as their bytes, four to a word, read by matmul and take as stored. */
+export const GPU_BLOCK_DTYPES: readonly DType[] = ["q8_0", "q4_0", "q4_k", "q5_k", "q6_k"];
 
 /** Bytes of `size` elements of a block dtype (whole blocks). */
 export function blockBytes(dtype: DType, size: number): number {
@@ -123,6 +123,7 @@ export function toWords(data: HostArray, dtype: DType): Float32Array | Int32Arra
     case "q8_0":
     case "q4_0":
     case "q4_k":
+    case "q5_k":
     case "q6_k": {
       const bytes = data as Uint8Array;
       const out = new Uint32Array(wordsFor(dtype, elementsOfBlocks(dtype, bytes.length)));
@@ -149,6 +150,7 @@ export function fromWords(bytes: ArrayBuffer, dtype: DType, size: number, byteOf
     case "q8_0":
     case "q4_0":
     case "q4_k":
+    case "q5_k":
     case "q6_k":
       return new Uint8Array(bytes, byteOffset, blockBytes(dtype, size)).slice();
     default:

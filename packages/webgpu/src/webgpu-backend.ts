@@ -24,7 +24,7 @@ function isBlocks(dtype: DType): boolean {
   return GPU_BLOCK_DTYPES.includes(dtype);
 }
 
-/** A block (Q8_0, Q4_0, Q4_K, Q6_K) view cast: dequantized to float32, then cast on when another float type is asked for. */
+/** A block (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) view cast: dequantized to float32, then cast on when another float type is asked for. */
 function dequantizeTo(ctx: KernelContext, x: StridedView, dtype: DType): BackendBuffer {
   const wide = dequantize(ctx, x);
   if (dtype === "float32") return wide;

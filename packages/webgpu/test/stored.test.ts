@@ -57,11 +57,12 @@ describe.skipIf(!backend).each(["float16", "bfloat16", "q8_0", "q4_0"] as const)
 });
 
 /**
- * K-quant blocks (Q4_K, Q6_K: what llama-quantize's Q4_K_M files hold), read as stored: random
- * block bytes with sane float16 scales (Q4_K: d and dmin; Q6_K: d), as GGUF files bring them.
+ * K-quant blocks (Q4_K, Q5_K, Q6_K: what llama-quantize's Q4_K_M and Q5_K_M files hold), read as
+ * stored: random block bytes with sane float16 scales (Q4_K, Q5_K: d and dmin; Q6_K: d), as GGUF
+ * files bring them.
  */
-function kQuantBlocks(dtype: "q4_k" | "q6_k", rows: number, cols: number, seed: number): Tensor {
-  const bytesPerBlock = dtype === "q4_k" ? 144 : 210;
+function kQuantBlocks(dtype: "q4_k" | "q5_k" | "q6_k", rows: number, cols: number, seed: number): Tensor {
+  const bytesPerBlock = { q4_k: 144, q5_k: 176, q6_k: 210 }[dtype];
   const blocks = (rows * cols) / 256;
   const bytes = new Uint8Array(blocks * bytesPerBlock);
   let state = seed;
@@ -71,7 +72,7 @@ function kQuantBlocks(dtype: "q4_k" | "q6_k", rows: number, cols: number, seed: 
   }
   // float16 scales between 2^-9 and 2^-7 (exponent 6-8, any mantissa), dmin likewise
   for (let b = 0; b < blocks; b++) {
-    for (const at of dtype === "q4_k" ? [0, 2] : [208]) {
+    for (const at of dtype === "q6_k" ? [208] : [0, 2]) {
       const o = b * bytesPerBlock + at;
       const bits = ((6 + (bytes[o]! % 3)) << 10) | (((bytes[o + 1]! << 8) | bytes[o]!) & 0x3ff);
       bytes[o] = bits & 255;
@@ -81,7 +82,7 @@ function kQuantBlocks(dtype: "q4_k" | "q6_k", rows: number, cols: number, seed: 
   return new Tensor(new Storage(cpuBackend, cpuBackend.upload(bytes, dtype)), [rows, cols], dtype);
 }
 
-describe.skipIf(!backend).each(["q4_k", "q6_k"] as const)("%s weights on WebGPU", (dtype) => {
+describe.skipIf(!backend).each(["q4_k", "q5_k", "q6_k"] as const)("%s weights on WebGPU", (dtype) => {
   const gpu = backend!;
   it("reports the dtype as multiplied as stored", () => {
     expect(gpu.storedMatmulDTypes).toContain(dtype);
@@ -91,7 +92,7 @@ describe.skipIf(!backend).each(["q4_k", "q6_k"] as const)("%s weights on WebGPU"
     await expectCpuProduct(gpu, kQuantBlocks(dtype, 24, 512, 11), randn([M, 512], { backend: cpuBackend, seed: 12 }));
   });
 
-  it("take and a cast to float32 give the CPU backend's values (Q4_K: within an ulp, where the GPU may or may not fuse d sc q - dmin m)", async () => {
+  it("take and a cast to float32 give the CPU backend's values (Q4_K, Q5_K: within an ulp, where the GPU may or may not fuse d sc q - dmin m)", async () => {
     const w = kQuantBlocks(dtype, 6, 512, 13);
     const wg = toBackend(w, gpu);
     const idsCpu = tensor([3, 0, 5, 3], { dtype: "int32", backend: cpuBackend });

@@ -84,7 +84,7 @@ export interface CpuBackendOptions {
    * "ggml": compute as llama.cpp's CPU backend does where it rounds: activations rounded before a
    * matmul with a float16, bfloat16 or quantized weight (to float16, or to Q8_0 / Q8_K blocks), and
    * GELU through its float16 table; so results match it up to summation order (for comparing with
-   * it). Decoding over Q8_0, Q4_0, Q6_K and Q4_K weights then runs int8 dot products on the quantized
+   * it). Decoding over Q8_0, Q4_0, Q6_K, Q4_K and Q5_K weights then runs int8 dot products on the quantized
    * activations as llama.cpp does (faster than the float32 kernels). Default "none": activations
    * stay float32 (more exact).
    */
@@ -156,7 +156,7 @@ export class CpuBackend implements Backend {
   private readonly options: CpuBackendOptions;
   private state: { heap: WasmHeap | null; runtime: CpuRuntime | null } | null = null;
 
-  readonly storedMatmulDTypes: readonly DType[] = ["float16", "bfloat16", "q8_0", "q4_0", "q4_k", "q6_k"];
+  readonly storedMatmulDTypes: readonly DType[] = ["float16", "bfloat16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k"];
 
   /** See Backend.keepsFreedMemory: true with the WebAssembly heap (plain JS arrays go back to the garbage collector). */
   get keepsFreedMemory(): boolean {

@@ -1,6 +1,6 @@
 import { isQuantized, QUANT_BLOCKS, type DType, type QuantizedDType } from "../dtype.js";
-import { DTypeError, ShapeError } from "../errors.js";
-import { dequantizeQ4_K, dequantizeQ6_K, quantizeQ6_K } from "./k_quants.js";
+import { ShapeError } from "../errors.js";
+import { dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K, quantizeQ4_K, quantizeQ5_K, quantizeQ6_K } from "./k_quants.js";
 import { dequantizeQ4_0, quantizeQ4_0 } from "./q4_0.js";
 import { dequantizeQ8_0, quantizeQ8_0 } from "./q8_0.js";
 
@@ -11,12 +11,19 @@ const DECODERS: Record<QuantizedDType, Codec> = {
   q8_0: dequantizeQ8_0,
   q4_0: dequantizeQ4_0,
   q4_k: dequantizeQ4_K,
+  q5_k: dequantizeQ5_K,
   q6_k: dequantizeQ6_K,
 };
-const ENCODERS: Partial<Record<QuantizedDType, Encoder>> = { q8_0: quantizeQ8_0, q4_0: quantizeQ4_0, q6_k: quantizeQ6_K };
+const ENCODERS: Record<QuantizedDType, Encoder> = {
+  q8_0: quantizeQ8_0,
+  q4_0: quantizeQ4_0,
+  q4_k: quantizeQ4_K,
+  q5_k: quantizeQ5_K,
+  q6_k: quantizeQ6_K,
+};
 
-/** The quantized types we can write (the others are read from GGUF files only). */
-export const QUANTIZE_TYPES: readonly QuantizedDType[] = ["q8_0", "q4_0", "q6_k"];
+/** The quantized types we can write (all we read). */
+export const QUANTIZE_TYPES: readonly QuantizedDType[] = ["q8_0", "q4_0", "q4_k", "q5_k", "q6_k"];
 
 /** Dequantizes n values (whole blocks) starting at byte `o` of `src` into dst[d..d+n). */
 export function dequantizeBlocks(type: QuantizedDType, src: Uint8Array, o: number, n: number, dst: Float32Array, d = 0): void {
@@ -25,9 +32,7 @@ export function dequantizeBlocks(type: QuantizedDType, src: Uint8Array, o: numbe
 
 /** Quantizes n values (whole blocks) of src from `s` into dst at byte `o`, as llama.cpp's reference rows do. */
 export function quantizeBlocks(type: QuantizedDType, src: Float32Array, s: number, n: number, dst: Uint8Array, o = 0): void {
-  const encode = ENCODERS[type];
-  if (!encode) throw new DTypeError(`quantize: ${type} can be read but not written; write ${QUANTIZE_TYPES.join(", ")}`);
-  encode(src, s, n, dst, o);
+  ENCODERS[type](src, s, n, dst, o);
 }
 
 /** Checks that rows of `length` values split into whole blocks of `type`; `what` names the tensor in the error. */

@@ -1,32 +1,55 @@
 import { float16BitsToFloat32, float16Table, float32ToFloat16Bits } from "../cpu/half.js";
 
 /**
- * llama.cpp's K-quants, 256-value super-blocks (ggml's block_q4_K and block_q6_K), as GGUF files
- * from llama-quantize hold them. Q4_K and Q6_K are read; Q6_K is also written, since llama.cpp
- * stores the output head of a Q4_0 model in it (quantize_row_q6_K_ref's search, float32 steps).
+ * llama.cpp's K-quants, 256-value super-blocks (ggml's block_q4_K, block_q5_K and block_q6_K), as
+ * GGUF files from llama-quantize hold them: read, and written as llama-quantize writes them without
+ * an importance matrix (quantize_row_q4_K_ref / _q5_K_ref / _q6_K_ref's searches, in float32
+ * steps). llama.cpp stores the output head of a Q4_0 model in Q6_K.
  */
 export const K_BLOCK = 256;
 export const Q4_K_BYTES = 144;
+export const Q5_K_BYTES = 176;
 export const Q6_K_BYTES = 210;
 
 const f16 = (src: Uint8Array, o: number): number => float16Table()[src[o]! | (src[o + 1]! << 8)]!;
 
 /** block_q4_K: d, dmin (f16), 12 bytes of 6-bit scales and mins for 8 sub-blocks of 32, 128 bytes of nibbles. */
 export function dequantizeQ4_K(src: Uint8Array, o: number, n: number, dst: Float32Array, d: number): void {
+  dequantizeScaleMin(src, o, n, dst, d, false);
+}
+
+/**
+ * block_q5_K: Q4_K's d, dmin and scales, then 32 bytes of high bits, then the 128 bytes of nibbles:
+ * value l of sub-block j is its nibble plus 16 times bit j of high-bit byte l % 32 (0-31).
+ */
+export function dequantizeQ5_K(src: Uint8Array, o: number, n: number, dst: Float32Array, d: number): void {
+  dequantizeScaleMin(src, o, n, dst, d, true);
+}
+
+/** dequantize_row_q4_K / _q5_K: value = (d scale) q - dmin min, per sub-block of 32. */
+function dequantizeScaleMin(src: Uint8Array, o: number, n: number, dst: Float32Array, d: number, fifthBit: boolean): void {
   const f = Math.fround;
-  for (let b = 0; b < n; b += K_BLOCK, o += Q4_K_BYTES) {
+  const blockBytes = fifthBit ? Q5_K_BYTES : Q4_K_BYTES;
+  for (let b = 0; b < n; b += K_BLOCK, o += blockBytes) {
     const dd = f16(src, o);
     const dmin = f16(src, o + 2);
     const sc = o + 4;
-    let q = o + 16;
+    const qh = o + 16;
+    let q = fifthBit ? o + 48 : o + 16;
     let y = d + b;
     for (let j = 0, is = 0; j < K_BLOCK; j += 64, is += 2, q += 32) {
       const d1 = f(dd * scaleK4(src, sc, is));
       const m1 = f(dmin * minK4(src, sc, is));
       const d2 = f(dd * scaleK4(src, sc, is + 1));
       const m2 = f(dmin * minK4(src, sc, is + 1));
-      for (let l = 0; l < 32; l++) dst[y++] = d1 * (src[q + l]! & 15) - m1;
-      for (let l = 0; l < 32; l++) dst[y++] = d2 * (src[q + l]! >>> 4) - m2;
+      for (let l = 0; l < 32; l++) {
+        const high = fifthBit ? ((src[qh + l]! >>> is) & 1) << 4 : 0;
+        dst[y++] = d1 * ((src[q + l]! & 15) | high) - m1;
+      }
+      for (let l = 0; l < 32; l++) {
+        const high = fifthBit ? ((src[qh + l]! >>> (is + 1)) & 1) << 4 : 0;
+        dst[y++] = d2 * ((src[q + l]! >>> 4) | high) - m2;
+      }
     }
   }
 }
@@ -160,6 +183,168 @@ export function quantizeQ6_K(src: Float32Array, s: number, n: number, dst: Uint8
         dst[ql + l] = (a & 15) | ((c & 15) << 4);
         dst[ql + l + 32] = (bq & 15) | ((e & 15) << 4);
         dst[qh + l] = (a >>> 4) | ((bq >>> 4) << 2) | ((c >>> 4) << 4) | ((e >>> 4) << 6);
+      }
+    }
+  }
+}
+
+/**
+ * make_qkx2_quants: levels 0..nmax in L[lo..lo+n) and a scale and min for n values (x[xo..]) with
+ * the given weights, value ~ scale * level - min: first the levels of the full range, then nstep + 1
+ * other steps (nmax + rmin + rdelta * is over the range), each refit by weighted least squares,
+ * the one of least weighted squared error kept. Returns [scale, min] (min >= 0).
+ */
+function makeQkx2Quants(
+  n: number,
+  nmax: number,
+  x: Float32Array,
+  xo: number,
+  weights: Float32Array,
+  L: Uint8Array,
+  lo: number,
+  Laux: Uint8Array,
+  rmin: number,
+  rdelta: number,
+  nstep: number,
+): [number, number] {
+  const f = Math.fround;
+  let min = x[xo]!;
+  let max = x[xo]!;
+  let sumW = weights[0]!;
+  let sumX = f(sumW * x[xo]!);
+  for (let i = 1; i < n; i++) {
+    const xi = x[xo + i]!;
+    if (xi < min) min = xi;
+    if (xi > max) max = xi;
+    const w = weights[i]!;
+    sumW = f(sumW + w);
+    sumX = f(sumX + f(w * xi));
+  }
+  if (min > 0) min = 0;
+  if (max === min) {
+    L.fill(0, lo, lo + n);
+    return [0, -min];
+  }
+  // min moves to each better candidate's, and later steps start from it (as llama.cpp's do)
+  const level = (iscale: number, xi: number): number => Math.max(0, Math.min(nmax, nearestInt(f(iscale * f(xi - min)))));
+  const error = (scale: number, m: number, levels: Uint8Array, at: number): number => {
+    let sum = 0;
+    for (let i = 0; i < n; i++) {
+      const diff = f(f(f(scale * levels[at + i]!) + m) - x[xo + i]!);
+      sum = f(sum + f(weights[i]! * f(diff * diff)));
+    }
+    return sum;
+  };
+  let iscale = f(nmax / f(max - min));
+  let scale = f(1 / iscale);
+  for (let i = 0; i < n; i++) L[lo + i] = level(iscale, x[xo + i]!);
+  let bestError = error(scale, min, L, lo);
+  for (let is = 0; is <= nstep; is++) {
+    iscale = f(f(f(rmin + f(f(rdelta) * is)) + nmax) / f(max - min));
+    let sumL = 0;
+    let sumL2 = 0;
+    let sumXL = 0;
+    for (let i = 0; i < n; i++) {
+      const l = level(iscale, x[xo + i]!);
+      Laux[i] = l;
+      const wl = f(weights[i]! * l);
+      sumL = f(sumL + wl);
+      sumL2 = f(sumL2 + f(wl * l));
+      sumXL = f(sumXL + f(wl * x[xo + i]!));
+    }
+    const D = f(f(sumW * sumL2) - f(sumL * sumL));
+    if (!(D > 0)) continue;
+    let thisScale = f(f(f(sumW * sumXL) - f(sumX * sumL)) / D);
+    let thisMin = f(f(f(sumL2 * sumX) - f(sumL * sumXL)) / D);
+    if (thisMin > 0) {
+      thisMin = 0;
+      thisScale = f(sumXL / sumL2);
+    }
+    const e = error(thisScale, thisMin, Laux, 0);
+    if (e < bestError) {
+      L.set(Laux.subarray(0, n), lo);
+      bestError = e;
+      scale = thisScale;
+      min = thisMin;
+    }
+  }
+  return [scale, -min];
+}
+
+/** quantize_row_q4_K_ref: n values (a multiple of 256) of src from s into dst at byte o. */
+export function quantizeQ4_K(src: Float32Array, s: number, n: number, dst: Uint8Array, o: number): void {
+  quantizeScaleMin(src, s, n, dst, o, false);
+}
+
+/** quantize_row_q5_K_ref: as Q4_K with levels 0..31, the fifth bits apart. */
+export function quantizeQ5_K(src: Float32Array, s: number, n: number, dst: Uint8Array, o: number): void {
+  quantizeScaleMin(src, s, n, dst, o, true);
+}
+
+/**
+ * Per super-block: each sub-block of 32 gets a scale and min from makeQkx2Quants (weights: the
+ * sub-block's rms plus |x|), both quantized to 6 bits against the largest of them (d, dmin in
+ * float16), then every value's level recomputed from those as (x + dmin m) / (d sc), clamped.
+ */
+function quantizeScaleMin(src: Float32Array, s: number, n: number, dst: Uint8Array, o: number, fifthBit: boolean): void {
+  const f = Math.fround;
+  const nmax = fifthBit ? 31 : 15;
+  const [rmin, nstep] = fifthBit ? [-0.5, 15] : [-1, 20];
+  const blockBytes = fifthBit ? Q5_K_BYTES : Q4_K_BYTES;
+  const L = new Uint8Array(K_BLOCK);
+  const Laux = new Uint8Array(32);
+  const weights = new Float32Array(32);
+  const scales = new Float32Array(8);
+  const mins = new Float32Array(8);
+  for (let b = 0; b < n; b += K_BLOCK, o += blockBytes) {
+    const x = s + b;
+    let maxScale = 0;
+    let maxMin = 0;
+    for (let j = 0; j < 8; j++) {
+      let sumX2 = 0;
+      for (let l = 0; l < 32; l++) sumX2 = f(sumX2 + f(src[x + 32 * j + l]! * src[x + 32 * j + l]!));
+      const avX = f(Math.sqrt(f(sumX2 / 32)));
+      for (let l = 0; l < 32; l++) weights[l] = f(avX + Math.abs(src[x + 32 * j + l]!));
+      [scales[j], mins[j]] = makeQkx2Quants(32, nmax, src, x + 32 * j, weights, L, 32 * j, Laux, rmin, 0.1, nstep);
+      if (scales[j]! > maxScale) maxScale = scales[j]!;
+      if (mins[j]! > maxMin) maxMin = mins[j]!;
+    }
+    const invScale = maxScale > 0 ? f(63 / maxScale) : 0;
+    const invMin = maxMin > 0 ? f(63 / maxMin) : 0;
+    dst.fill(0, o, o + blockBytes);
+    const sc = o + 4;
+    for (let j = 0; j < 8; j++) {
+      const ls = Math.min(63, nearestInt(f(invScale * scales[j]!)) & 0xff);
+      const lm = Math.min(63, nearestInt(f(invMin * mins[j]!)) & 0xff);
+      if (j < 4) {
+        dst[sc + j] = ls;
+        dst[sc + j + 4] = lm;
+      } else {
+        dst[sc + j + 4] = (ls & 15) | ((lm & 15) << 4);
+        dst[sc + j - 4]! |= (ls >> 4) << 6;
+        dst[sc + j]! |= (lm >> 4) << 6;
+      }
+    }
+    const dBits = float32ToFloat16Bits(f(maxScale / 63));
+    const dminBits = float32ToFloat16Bits(f(maxMin / 63));
+    dst.set([dBits & 0xff, dBits >>> 8, dminBits & 0xff, dminBits >>> 8], o);
+    const d16 = float16BitsToFloat32(dBits);
+    const dmin16 = float16BitsToFloat32(dminBits);
+    for (let j = 0; j < 8; j++) {
+      const d = f(d16 * scaleK4(dst, sc, j));
+      if (d === 0) continue; // the sub-block keeps makeQkx2Quants' levels, as llama.cpp's does
+      const dm = f(dmin16 * minK4(dst, sc, j));
+      for (let i = 0; i < 32; i++) L[32 * j + i] = Math.max(0, Math.min(nmax, nearestInt(f(f(src[x + 32 * j + i]! + dm) / d))));
+    }
+    // nibbles: values j .. j + 31 of each 64 low, j + 32 .. high; Q5_K's bit 4 of value l of
+    // sub-block k into bit k of byte l % 32 of the high bits
+    const q = o + (fifthBit ? 48 : 16);
+    for (let c = 0; c < 4; c++) {
+      for (let l = 0; l < 32; l++) {
+        const low = L[64 * c + l]!;
+        const high = L[64 * c + 32 + l]!;
+        dst[q + 32 * c + l] = (low & 15) | ((high & 15) << 4);
+        if (fifthBit) dst[o + 16 + l]! |= ((low >> 4) << (2 * c)) | ((high >> 4) << (2 * c + 1));
       }
     }
   }

@@ -13,6 +13,8 @@ import { entry, Meta, offsets, shader } from "./codegen.js";
  *    j + 16 share byte j, low nibble first), value = scale * q (Q4_0: q - 8);
  *  - Q4_K, 256 values (144 bytes): f16 d and dmin, 12 bytes of eight 6-bit scales and mins, 128
  *    bytes of nibbles (64-value chunks: low nibbles, then high), value = (d sc) q - dmin m;
+ *  - Q5_K, 256 values (176 bytes): Q4_K's with 32 bytes of fifth bits before the nibbles (bit j
+ *    of byte l adds 16 to value l % 32 of sub-block j);
  *  - Q6_K, 256 values (210 bytes): 128 bytes of low nibbles, 64 of high bit pairs, 16 int8 scales,
  *    f16 d, value = (d sc) (q - 32).
  * `B` is the module-scope array the helpers read; only matmul's B and the block kernels below use it.
@@ -38,12 +40,14 @@ fn load_block(i: i32) -> f32 {
 }`;
     }
     case "q4_k":
+    case "q5_k": {
+      const fifth = dtype === "q5_k";
       // get_scale_min_k4: sub-blocks 0-3 in the low six bits of bytes 0-3 (scales) and 4-7 (mins);
       // 4-7 in the nibbles of bytes 8-11 with their top two bits in the top bits of bytes 0-7
       return `${byteAt}
 fn load_block(i: i32) -> f32 {
   let e = u32(i) % 256u;
-  let base = (u32(i) / 256u) * 144u;
+  let base = (u32(i) / 256u) * ${fifth ? 176 : 144}u;
   let chunk = e / 64u;
   let upper = (e % 64u) / 32u;
   let j = 2u * chunk + upper;
@@ -57,10 +61,11 @@ fn load_block(i: i32) -> f32 {
     sc = (byte_at(s + j + 4u) & 15u) | ((byte_at(s + j - 4u) >> 6u) << 4u);
     mn = (byte_at(s + j + 4u) >> 4u) | ((byte_at(s + j) >> 6u) << 4u);
   }
-  let packed = byte_at(base + 16u + 32u * chunk + e % 32u);
-  let q = f32(select(packed & 15u, packed >> 4u, upper == 1u));
+  let packed = byte_at(base + ${fifth ? 48 : 16}u + 32u * chunk + e % 32u);
+  let q = f32(select(packed & 15u, packed >> 4u, upper == 1u)${fifth ? " | (((byte_at(base + 16u + e % 32u) >> j) & 1u) << 4u)" : ""});
   return (half_at(base) * f32(sc)) * q - half_at(base + 2u) * f32(mn);
 }`;
+    }
     case "q6_k":
       return `${byteAt}
 fn load_block(i: i32) -> f32 {

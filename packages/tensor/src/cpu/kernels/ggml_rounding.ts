@@ -17,7 +17,7 @@ export function roundActivationsLikeGgml(A: Float32Array, rows: number, K: numbe
     for (let i = 0; i < out.length; i++) out[i] = bfloat16BitsToFloat32(float32ToBfloat16Bits(A[i]!));
   } else if (weight === "q8_0" || weight === "q4_0") {
     for (let r = 0; r < rows; r++) for (let b = 0; b < K; b += 32) q8_0Block(A, r * K + b, Math.min(32, K - b), out);
-  } else if (weight === "q4_k" || weight === "q6_k") {
+  } else if (weight === "q4_k" || weight === "q5_k" || weight === "q6_k") {
     for (let r = 0; r < rows; r++) for (let b = 0; b < K; b += 256) q8_KBlock(A, r * K + b, Math.min(256, K - b), out);
   } else {
     out.set(A.subarray(0, out.length));

@@ -56,7 +56,7 @@ export function matmulStored(a: StridedView, b: StridedView, wasm: boolean, roun
     if (resident !== null) return new CpuBuffer(resident, "float32");
   }
   if (rounding === "ggml" && wasm && rows < GEMM_ROWS) {
-    // decoding over Q8_0 / Q4_0 / Q6_K / Q4_K as llama.cpp does: activations quantized to Q8_0 / Q8_K, int8 dot products (resident/matmul_stored_q8.ts)
+    // decoding over Q8_0 / Q4_0 / Q6_K / Q4_K / Q5_K as llama.cpp does: activations quantized to Q8_0 / Q8_K, int8 dot products (resident/matmul_stored_q8.ts)
     const q8 = residentMatmulStoredQ8(rows, N, K, A, b);
     if (q8 !== null) return new CpuBuffer(q8, "float32");
   }

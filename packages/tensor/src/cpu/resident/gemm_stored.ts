@@ -24,7 +24,7 @@ const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
 /**
  * out [rows, N] = A [rows, K] W^T for many activation rows (prefill) with W [N, K] kept as
- * float16, bfloat16, Q8_0, Q4_0, Q6_K or Q4_K in the resident heap: each thread takes a range of
+ * float16, bfloat16, Q8_0, Q4_0, Q6_K, Q4_K or Q5_K in the resident heap: each thread takes a range of
  * W's rows, decodes them panel by panel into float32 scratch in WebAssembly and runs the float32
  * GEMM on each panel, so no float32 copy of W exists beyond a panel a thread. Every output is the
  * float32 GEMM's over the decoded weight (the same bits for any thread count, and as decoding all

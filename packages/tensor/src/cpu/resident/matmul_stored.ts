@@ -1,5 +1,5 @@
 import type { StridedView } from "../../backend.js";
-import { QUANT_BLOCKS } from "../../dtype.js";
+import { isQuantized, QUANT_BLOCKS } from "../../dtype.js";
 import { viewData } from "../buffer.js";
 import { kernel } from "./modules.js";
 import { Operands } from "./operands.js";
@@ -10,6 +10,7 @@ const KERNELS = {
   q4_0: kernel("stored", "gemv_q4_0"),
   q6_k: kernel("stored", "gemv_q6_k"),
   q4_k: kernel("stored", "gemv_q4_k"),
+  q5_k: kernel("stored", "gemv_q5_k"),
   float16: kernel("stored", "gemv_f16"),
   bfloat16: kernel("stored", "gemv_bf16"),
 } as const;
@@ -23,7 +24,7 @@ const LINE = 16;
 
 /**
  * out [rows, N] = A [rows, K] W^T for a few activation rows (decoding) with W [N, K] kept as Q8_0,
- * Q4_0, Q6_K, Q4_K, float16 or bfloat16 in the resident heap: the kernel reads W's blocks where they
+ * Q4_0, Q6_K, Q4_K, Q5_K, float16 or bfloat16 in the resident heap: the kernel reads W's blocks where they
  * are, each thread a range of W's rows (so an output's dot product is the same whichever thread
  * computes it), and writes a new heap array. A is copied into W's memory. b is the [K, N] view of W
  * (K stride 1, rows sbn apart). Null (nothing done) where there is no runtime, W is not in the
@@ -37,8 +38,8 @@ export function residentMatmulStored(rows: number, N: number, K: number, A: Floa
   const sbk = b.strides[r - 2]!;
   const sbn = b.strides[r - 1]!;
   if (sbk !== 1 || (N > 1 && sbn !== K)) return null;
-  const quantized = dtype === "q8_0" || dtype === "q4_0" || dtype === "q6_k" || dtype === "q4_k";
-  const superBlocks = dtype === "q6_k" || dtype === "q4_k";
+  const quantized = isQuantized(dtype);
+  const superBlocks = quantized && QUANT_BLOCKS[dtype].elements === 256;
   const blockElements = superBlocks ? 256 : 32;
   if (quantized ? K % blockElements !== 0 || b.offset % blockElements !== 0 : K % 4 !== 0) return null;
   const data = viewData(b);
@@ -57,7 +58,7 @@ export function residentMatmulStored(rows: number, N: number, K: number, A: Floa
     const result = x === null ? null : ops.result(rows * N);
     if (x === null || result === null) return null;
     const parts = splitRange(N, rt.partsFor(rows * N * K, Math.ceil(N / LINE)), LINE);
-    // Q6_K, Q4_K: 16 floats of scratch a part, for a super-block's scales
+    // Q6_K, Q4_K, Q5_K: 16 floats of scratch a part, for a super-block's scales
     const scales = superBlocks ? ops.scratch(16 * parts.length) : null;
     if (superBlocks && scales === null) return null;
     rt.call(

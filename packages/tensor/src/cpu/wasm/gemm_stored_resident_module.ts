@@ -26,8 +26,8 @@ class PanelCode extends StoredCode {
   i32Or(): this { this.bytes.push(0x72); return this; }
 }
 
-export type PanelDType = "q8_0" | "q4_0" | "float16" | "bfloat16" | "q6_k" | "q4_k";
-export const PANEL_DTYPES: readonly PanelDType[] = ["q8_0", "q4_0", "float16", "bfloat16", "q6_k", "q4_k"];
+export type PanelDType = "q8_0" | "q4_0" | "float16" | "bfloat16" | "q6_k" | "q4_k" | "q5_k";
+export const PANEL_DTYPES: readonly PanelDType[] = ["q8_0", "q4_0", "float16", "bfloat16", "q6_k", "q4_k", "q5_k"];
 
 /**
  * The float16 values in the four u32 lanes of local `v` (each 0 .. 0xffff) onto the stack as
@@ -210,10 +210,13 @@ function decodeQ6K(): FuncDef {
 /**
  * Q4_K super-blocks of 256 (144 bytes: f16 d, f16 dmin, 12 bytes of 6-bit scales and mins for 8
  * sub-blocks of 32, 128 bytes of nibbles): value = (d * scale) * q - dmin * min, the products
- * exact in float32 (as dequantize_row_q4_K's), one rounding at the subtraction.
+ * exact in float32 (as dequantize_row_q4_K's), one rounding at the subtraction. Q5_K (176 bytes)
+ * has 32 bytes of fifth bits before the nibbles: bit j of byte l is 16 for value l % 32 of sub-block j.
  */
-function decodeQ4K(): FuncDef {
-  const [pw, b, d, dmin, u, q, t, dv, mv, dv2, mv2, hv] = [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
+function decodeScaleMin(dtype: "q4_k" | "q5_k"): FuncDef {
+  const [pw, b, d, dmin, u, q, t, dv, mv, dv2, mv2, hv, qh] = [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17];
+  const fifth = dtype === "q5_k";
+  const nibbles = fifth ? 48 : 16;
   const f = new PanelCode();
   const byte = (o: number): PanelCode => f.localGet(pw).i32Load8U(4 + o);
   /** get_scale_min_k4(j): the 6-bit scale (min: false) or min of sub-block j, as an i32. */
@@ -243,7 +246,7 @@ function decodeQ4K(): FuncDef {
     scaleMin(j, min);
     f.f32ConvertI32U().localGet(by).f32Mul().f32x4Splat().localSet(into);
   };
-  decodeRows(f, pw, b, 144, 1024, () => {
+  decodeRows(f, pw, b, fifth ? 176 : 144, 1024, () => {
     halfSplat(f, pw, 0, hv);
     f.f32x4ExtractLane(0).localSet(d);
     halfSplat(f, pw, 2, hv);
@@ -254,22 +257,29 @@ function decodeQ4K(): FuncDef {
       splatScaled(2 * pair + 1, false, d, dv2);
       splatScaled(2 * pair + 1, true, dmin, mv2);
       for (let half = 0; half < 2; half++) {
+        if (fifth)
+          f.localGet(pw)
+            .loadAny(16 + 16 * half)
+            .localSet(qh);
         f.localGet(pw)
-          .loadAny(16 + 32 * pair + 16 * half)
+          .loadAny(nibbles + 32 * pair + 16 * half)
           .localTee(u)
           .constBytes(0x0f)
-          .v128And()
-          .localSet(q);
+          .v128And();
+        if (fifth) f.fifthBit(qh, 2 * pair).v128Or();
+        f.localSet(q);
         storeBytes(f, q, t, dv, DST, 4 * (64 * pair + 16 * half), mv);
-        f.localGet(u).i32Const(4).i8x16ShrU().localSet(q);
+        f.localGet(u).i32Const(4).i8x16ShrU();
+        if (fifth) f.fifthBit(qh, 2 * pair + 1).v128Or();
+        f.localSet(q);
         storeBytes(f, q, t, dv2, DST, 4 * (64 * pair + 32 + 16 * half), mv2);
       }
     }
   });
   return {
-    name: "decode_q4_k",
+    name: `decode_${dtype}`,
     params: [i32, i32, i32, i32, i32],
-    locals: [i32, i32, f32, f32, v128, v128, v128, v128, v128, v128, v128, v128],
+    locals: [i32, i32, f32, f32, v128, v128, v128, v128, v128, v128, v128, v128, v128],
     body: f,
   };
 }
@@ -305,7 +315,8 @@ export function storedGemmFunctions(fma: boolean): FuncDef[] {
     float16: decodeHalf("f16"),
     bfloat16: decodeHalf("bf16"),
     q6_k: decodeQ6K(),
-    q4_k: decodeQ4K(),
+    q4_k: decodeScaleMin("q4_k"),
+    q5_k: decodeScaleMin("q5_k"),
   };
   const decodeAt = (dtype: PanelDType): number => base.length + PANEL_DTYPES.indexOf(dtype);
   return [...base, ...PANEL_DTYPES.map((d) => decoders[d]), ...PANEL_DTYPES.map((d) => gemmStored(d, decodeAt(d), gemm))];

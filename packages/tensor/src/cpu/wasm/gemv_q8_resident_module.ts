@@ -2,7 +2,7 @@ import { emitModule, f32, i32, v128, type FuncDef } from "./encoder.js";
 import { StoredCode } from "./gemv_stored_module.js";
 
 /**
- * Decoding over Q8_0 / Q4_0 weights (and Q6_K / Q4_K with Q8_K activations: quantizeQ8K, gemvQ6K, gemvQ4K below)
+ * Decoding over Q8_0 / Q4_0 weights (and Q6_K / Q4_K / Q5_K with Q8_K activations: quantizeQ8K, gemvQ6K, gemvScaleMin below)
  * as llama.cpp's CPU backend does it (activationRounding "ggml"):
  * each activation row is first quantized to Q8_0 blocks (32 int8 and a scale, the scale rounded to
  * float16 as ggml's block_q8_0 keeps it), then every block's dot product is an integer one, int8 x
@@ -539,13 +539,15 @@ function gemvQ6K(): FuncDef {
  * rows, as ggml's vec_dot_q4_K_q8_K: per super-block, int32 lanes of sum over groups of scale *
  * (q4 . q8), and an int32 sum over groups of min * (the group's two bsums); the lanes as float32
  * times d_w * d_x into the float32 lanes, the mins' sum times dmin_w * d_x into a float32 sum taken
- * off at the end.
+ * off at the end. `gemv_q5_k`: the same over Q5_K rows (176 bytes: 32 bytes of fifth bits before the
+ * nibbles, bit j of byte l giving 16 to value l % 32 of group j), as ggml's vec_dot_q5_K_q8_K.
  */
-function gemvQ4K(): FuncDef {
+function gemvScaleMin(dtype: "q4_k" | "q5_k"): FuncDef {
   const [W, Q, Y, N, NB, LDW, M, LDQ, LDY] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const [acc, isum, h, m] = [9, 10, 11, 12];
   const [pw, p16, pb, pd, b, xi, yi, i, mins] = [13, 14, 15, 16, 17, 18, 19, 20, 21];
-  const [accm, dx] = [22, 23];
+  const [accm, dx, qh] = [22, 23, 24];
+  const fifth = dtype === "q5_k";
   const f = new Int8Code();
   const byte = (o: number) => f.localGet(pw).i32Load8U(4 + o);
   f.block().localGet(N).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0).localGet(M).i32Eqz().brIf(0);
@@ -564,9 +566,14 @@ function gemvQ4K(): FuncDef {
     const high = (j & 1) === 1;
     // group j's 32 nibbles (low ones of 32 bytes for even j, high for odd) . its 32 activations
     for (let half = 0; half < 2; half++) {
-      f.localGet(pw).loadAny(16 + 32 * pair + 16 * half);
+      if (fifth)
+        f.localGet(pw)
+          .loadAny(16 + 16 * half)
+          .localSet(qh);
+      f.localGet(pw).loadAny((fifth ? 48 : 16) + 32 * pair + 16 * half);
       if (high) f.i32Const(4).i8x16ShrU();
       else f.constBytes(0x0f).v128And();
+      if (fifth) f.fifthBit(qh, j).v128Or();
       f.localTee(h)
         .i16x8ExtendLowI8x16U()
         .localGet(p16)
@@ -638,7 +645,10 @@ function gemvQ4K(): FuncDef {
     .f32x4Add()
     .localSet(acc);
   f.localGet(accm).localGet(h).f32x4ExtractLane(1).localGet(dx).f32Mul().localGet(mins).f32ConvertI32S().f32Mul().f32Add().localSet(accm);
-  f.localGet(pw).i32Const(144).i32Add().localSet(pw);
+  f.localGet(pw)
+    .i32Const(fifth ? 176 : 144)
+    .i32Add()
+    .localSet(pw);
   f.localGet(p16).i32Const(512).i32Add().localSet(p16);
   f.localGet(pb).i32Const(32).i32Add().localSet(pb);
   f.localGet(pd).i32Const(4).i32Add().localSet(pd);
@@ -657,9 +667,9 @@ function gemvQ4K(): FuncDef {
   f.localGet(N).i32Const(1).i32Sub().localTee(N).brIf(0);
   f.end().end();
   return {
-    name: "gemv_q4_k",
+    name: `gemv_${dtype}`,
     params: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
-    locals: [v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, i32, f32, f32],
+    locals: [v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, i32, f32, f32, v128],
     body: f,
   };
 }
@@ -700,5 +710,5 @@ interface WasmApi {
  */
 export function q8GemvFunctions(relaxed: boolean): FuncDef[] {
   const dot = relaxed && exactRelaxedDot();
-  return [quantizeQ8_0(), gemvQ8("q8_0", dot), gemvQ8("q4_0", dot), quantizeQ8K(), gemvQ6K(), gemvQ4K()];
+  return [quantizeQ8_0(), gemvQ8("q8_0", dot), gemvQ8("q4_0", dot), quantizeQ8K(), gemvQ6K(), gemvScaleMin("q4_k"), gemvScaleMin("q5_k")];
 }

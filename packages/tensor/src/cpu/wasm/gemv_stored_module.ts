@@ -42,6 +42,16 @@ export class StoredCode extends Code {
     return this.localGet(v).i32x4Const(0x8000).v128And().i32Const(16).i32x4Shl().v128Or();
   }
   /**
+   * Q5_K's fifth bits: bit `bit` (0-7; a constant, or with `dynamic` the i32 in local `bit`) of
+   * each of the 16 bytes of local qh, as 0 or 16, onto the stack, to be or-ed into the nibbles.
+   */
+  fifthBit(qh: number, bit: number, dynamic = false): this {
+    if (dynamic) return this.localGet(qh).localGet(bit).i8x16ShrU().constBytes(1).v128And().i32Const(4).i8x16Shl();
+    this.localGet(qh).constBytes(1 << bit).v128And();
+    if (bit < 4) return this.i32Const(4 - bit).i8x16Shl();
+    return bit > 4 ? this.i32Const(bit - 4).i8x16ShrU() : this;
+  }
+  /**
    * Q6_K's group k (0-3) of 16 six-bit values (0..63) from the 16-byte loads in locals ql, ql2 (low
    * nibbles) and qh (high bits): low nibbles of ql | qh bits 0-1, of ql2 | bits 2-3, high nibbles
    * of ql | bits 4-5, of ql2 | bits 6-7. The Q6_K kernels unpack their blocks with it (the resident

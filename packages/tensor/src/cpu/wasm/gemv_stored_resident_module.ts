@@ -11,8 +11,9 @@ import { StoredCode } from "./gemv_stored_module.js";
  *  - `gemv_q8_0 / gemv_q4_0(w, x, y, n, nb, ldw, m, ldx, ldy)`: nb blocks a row;
  *  - `gemv_q6_k(w, x, y, n, nb, ldw, m, ldx, ldy, s)`: nb super-blocks a row, s 64 bytes of
  *    scratch (16-aligned) where each super-block's 16 scales are put as float32;
- *  - `gemv_q4_k(w, x, y, n, nb, ldw, m, ldx, ldy, s)`: the same for Q4_K (see gemvQ4K: its values
- *    are rounded once more than the JS decoder's, so it matches the JS kernel to a tolerance);
+ *  - `gemv_q4_k / gemv_q5_k(w, x, y, n, nb, ldw, m, ldx, ldy, s)`: the same for Q4_K and Q5_K
+ *    (see gemvScaleMin: their values are rounded once more than the JS decoder's, so they match
+ *    the JS kernel to a tolerance);
  *  - `gemv_f16 / gemv_bf16(w, x, y, n, k4, ldw, m, ldx, ldy)`: k4 groups of four halves a row.
  * Addresses and strides in bytes. The functions do not depend on relaxed SIMD (no fused madd):
  * a stored weight gives the same result with or without it.
@@ -367,10 +368,13 @@ function gemvQ6K(): FuncDef {
  * sub-blocks of 32, 128 bytes of nibbles). Each super-block's d * scale and dmin * min (exact in
  * float32, as dequantize_row_q4_K's) go to the 64 bytes of scratch at s; each value is decoded as
  * q * (d * scale) - dmin * min in float32 (two roundings where the JS decoder rounds once: the
- * values may differ from it in the last bit) and multiplied into per-lane sums.
+ * values may differ from it in the last bit) and multiplied into per-lane sums. Q5_K (176 bytes)
+ * has 32 bytes of fifth bits before the nibbles (bit j of byte l: 16 for value l % 32 of sub-block j).
  */
-function gemvQ4K(): FuncDef {
+function gemvScaleMin(dtype: "q4_k" | "q5_k"): FuncDef {
   const S = 9;
+  const fifth = dtype === "q5_k";
+  const qh = 33;
   const [acc, pw, px, b, u, t, dv, mv, , xi, yi, i, d, dmin, h, bits] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25];
   const [g, k, sk, pxs, a1, a2, a3] = [26, 27, 28, 29, 30, 31, 32];
   // four running sums, one per four values of each 16 (a single chain of additions was the bound;
@@ -427,10 +431,22 @@ function gemvQ4K(): FuncDef {
     // 16 half .. of sub-block k = 2 pair + high, whose activations start at 128 k + 64 half
     f.i32Const(0).localSet(g);
     f.loop();
-    f.localGet(pw).localGet(g).i32Const(14).i32And().i32Const(3).i32Shl().i32Add();
-    f.loadAny(16).localGet(g).i32Const(1).i32And().i32Const(2).i32Shl().i16x8ShrU().constBytes(0x0f).v128And().localSet(u);
     // k = 2 (g >> 2) + (g & 1)
     f.localGet(g).i32Const(2).i32ShrU().i32Const(1).i32Shl().localGet(g).i32Const(1).i32And().i32Add().localSet(k);
+    // Q5_K: the fifth bits of the 16 values, bit k of the bytes at 16 + 16 half
+    if (fifth) f.localGet(pw).localGet(g).i32Const(2).i32And().i32Const(3).i32Shl().i32Add().loadAny(16).localSet(qh);
+    f.localGet(pw).localGet(g).i32Const(14).i32And().i32Const(3).i32Shl().i32Add();
+    f.loadAny(fifth ? 48 : 16)
+      .localGet(g)
+      .i32Const(1)
+      .i32And()
+      .i32Const(2)
+      .i32Shl()
+      .i16x8ShrU()
+      .constBytes(0x0f)
+      .v128And();
+    if (fifth) f.fifthBit(qh, k, true).v128Or();
+    f.localSet(u);
     f.localGet(S).localGet(k).i32Const(2).i32Shl().i32Add().localTee(sk).v128Load32Splat().localSet(dv);
     f.localGet(sk).v128Load32Splat(32).localSet(mv);
     f.localGet(px).localGet(k).i32Const(7).i32Shl().i32Add();
@@ -462,21 +478,58 @@ function gemvQ4K(): FuncDef {
     }
     f.localGet(g).i32Const(1).i32Add().localTee(g).i32Const(16).i32LtU().brIf(0);
     f.end();
-    f.localGet(pw).i32Const(144).i32Add().localSet(pw);
+    f.localGet(pw)
+      .i32Const(fifth ? 176 : 144)
+      .i32Add()
+      .localSet(pw);
     f.localGet(px).i32Const(1024).i32Add().localSet(px);
     f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
     f.end();
     f.localGet(acc).localGet(a1).f32x4Add().localGet(a2).localGet(a3).f32x4Add().f32x4Add().localSet(acc);
   });
   return {
-    name: "gemv_q4_k",
+    name: `gemv_${dtype}`,
     params: [...PARAMS, i32],
-    locals: [v128, i32, i32, i32, v128, v128, v128, v128, v128, i32, i32, i32, f32, f32, i32, i32, i32, i32, i32, i32, v128, v128, v128],
+    locals: [
+      v128,
+      i32,
+      i32,
+      i32,
+      v128,
+      v128,
+      v128,
+      v128,
+      v128,
+      i32,
+      i32,
+      i32,
+      f32,
+      f32,
+      i32,
+      i32,
+      i32,
+      i32,
+      i32,
+      i32,
+      v128,
+      v128,
+      v128,
+      v128,
+    ],
     body: f,
   };
 }
 
 /** The module's functions (the same with or without relaxed SIMD: see above). */
 export function storedGemvFunctions(_fma: boolean): FuncDef[] {
-  return [gemvBlocks("q8_0"), gemvBlocks("q4_0"), gemvHalf("f16"), gemvHalf("bf16"), gemvQ6K(), gemvQ4K(), gemvHalf("f16", true)];
+  return [
+    gemvBlocks("q8_0"),
+    gemvBlocks("q4_0"),
+    gemvHalf("f16"),
+    gemvHalf("bf16"),
+    gemvQ6K(),
+    gemvScaleMin("q4_k"),
+    gemvHalf("f16", true),
+    gemvScaleMin("q5_k"),
+  ];
 }
