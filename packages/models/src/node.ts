@@ -93,7 +93,7 @@ const toPath = (path: FilePath): string => (typeof path === "string" ? path : fi
 
 /**
  * Loads a GGUF file (llama.cpp's format) as one of our models, each weight in the type the file
- * stores (Q4_K, Q6_K, Q8_0, Q4_0, F16, BF16, F32); the metadata comes with it (the tokenizer's:
+ * stores (Q4_K, Q5_K, Q6_K, Q8_0, Q4_0, F16, BF16, F32); the metadata comes with it (the tokenizer's:
  * @llm/tokenizer's fromGGUFMetadata).
  */
 export function loadGGUF(path: FilePath, options: LoadGGUFOptions = {}): Promise<LoadedGGUF> {

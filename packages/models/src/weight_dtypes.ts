@@ -4,12 +4,12 @@ import type { Model } from "./architecture.js";
 
 /**
  * The dtype a model's weights are kept in: "auto" keeps each weight as its file stores it;
- * "float32" widens everything (for training); a half type or llama.cpp's Q8_0 / Q4_0 / Q6_K converts
- * the matrices (see weightDType for which). Q4_K is read from GGUF files but not made here.
+ * "float32" widens everything (for training); a half type or llama.cpp's Q8_0 / Q4_0 / Q4_K / Q5_K /
+ * Q6_K converts the matrices (see weightDType for which).
  */
-export type WeightDType = "auto" | "float32" | "float16" | "bfloat16" | "q8_0" | "q4_0" | "q6_k";
+export type WeightDType = "auto" | "float32" | "float16" | "bfloat16" | "q8_0" | "q4_0" | "q4_k" | "q5_k" | "q6_k";
 
-export const WEIGHT_DTYPES: readonly WeightDType[] = ["auto", "float32", "float16", "bfloat16", "q8_0", "q4_0", "q6_k"];
+export const WEIGHT_DTYPES: readonly WeightDType[] = ["auto", "float32", "float16", "bfloat16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k"];
 
 /** What a parameter does, which decides its dtype. */
 export interface WeightRole {
@@ -42,10 +42,11 @@ export function weightRoles(model: Model): Map<Tensor, WeightRole> {
  *    half target;
  *  - matrices and the token table take the target; a matrix whose rows are not whole blocks keeps
  *    the dtype it has (llama.cpp's converter falls back to F16 there);
- *  - the output head (or the token table tied to it) is Q8_0 under Q8_0; under Q4_0 and Q6_K it is
+ *  - the output head (or the token table tied to it) is Q8_0 under Q8_0; under the others it is
  *    Q6_K when its rows are whole 256-value super-blocks, else Q8_0 (and always Q8_0 for Falcon);
- *  - under Q6_K a matrix whose rows are not whole 256-value super-blocks falls back to Q8_0, as
- *    llama-quantize does for k-quants.
+ *  - under a K-quant (Q4_K, Q5_K, Q6_K) a matrix whose rows are not whole 256-value super-blocks
+ *    falls back to Q8_0 (llama-quantize falls back to Q5_0 / Q5_1 / Q8_0; we read Q5_0 as Q8_0).
+ * These are uniform types: llama-quantize's _M mixes also give some attn_v / ffn_down Q6_K.
  * `stored` is the dtype the weight has now (or in its file); `rowLength` the size along role.axis.
  */
 export function weightDType(role: WeightRole, target: WeightDType, stored: DType, rowLength: number, modelType = ""): DType {
@@ -56,7 +57,7 @@ export function weightDType(role: WeightRole, target: WeightDType, stored: DType
   const fits = (type: QuantizedDType): boolean => rowLength % QUANT_BLOCKS[type].elements === 0;
   let type: QuantizedDType = target;
   if (role.kind === "head" && target !== "q8_0") type = fits("q6_k") && modelType !== "falcon" ? "q6_k" : "q8_0";
-  else if (type === "q6_k" && !fits(type)) type = "q8_0";
+  else if (QUANT_BLOCKS[type].elements === 256 && !fits(type)) type = "q8_0";
   if (fits(type)) return type;
   return stored === "float16" || stored === "bfloat16" ? stored : "float32";
 }

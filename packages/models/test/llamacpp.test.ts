@@ -4,11 +4,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { getLlama, type Llama } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CpuBackend, getBackend, noGrad, setBackend, tensor } from "@llm/tensor";
+import { CpuBackend, getBackend, setBackend } from "@llm/tensor";
 import { fromGGUFMetadata, toGGUFMetadata, trainBPE, type Tokenizer } from "@llm/tokenizer";
 import { quantize, type Model } from "@llm/models";
 import { loadGGUF, loadModel, saveGGUF } from "@llm/models/node";
 import { FIXTURES, fixtureVariant, readFixture } from "./fixture_files.js";
+import { compareWithLlamaCpp } from "./llamacpp_compare.js";
 
 /**
  * The GGUF files we write, run by native llama.cpp (node-llama-cpp 3.21.1's prebuilt binary, one
@@ -45,16 +46,6 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-/** log-softmax of a row, in float64. */
-function logSoftmax(row: Float32Array): Float64Array {
-  let max = -Infinity;
-  for (const v of row) max = Math.max(max, v);
-  let sum = 0;
-  for (const v of row) sum += Math.exp(v - max);
-  const lse = max + Math.log(sum);
-  return Float64Array.from(row, (v) => v - lse);
-}
-
 /**
  * [fixture, config.json changes]. llama3: Llama 3.1's rope bands, written as llama.cpp's rope_freqs
  * tensor. gemma2: with Gemma 2 2B / 9B's query scaling (query_pre_attn_scalar = head size, which
@@ -76,61 +67,21 @@ describe.each(CASES)("%s in llama.cpp", (name, changes) => {
       const path = join(scratch, `${name}-${dtype}.gguf`);
       await saveGGUF(model, path, { tokenizer: toGGUFMetadata(tokenizer) });
 
-      const native = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
-      // float32 KV cache, no flash attention: llama.cpp's most exact settings (its default cache is float16)
-      const context = await native.createContext({
-        contextSize: 64,
-        threads: 1,
-        batchSize: 64,
-        flashAttention: false,
-        experimentalKvCacheKeyType: "F32",
-        experimentalKvCacheValueType: "F32",
-      });
-      const sequence = context.getSequence();
       try {
-        // the tokenizer travelled too: llama.cpp encodes text as we do
-        const text = "The model reads the file and writes the tokens.";
-        expect(Array.from(native.tokenize(text))).toEqual(tokenizer.encode(text));
-
         const prompt = Array.from(f.reference.gen_prompt!.dataSync());
-        const ours: number[] = [];
-        const theirs: number[] = [];
-        let worst = 0;
-        let context_ = [...prompt];
-        let pending = [...prompt];
-        for (let step = 0; step < 8; step++) {
-          const out = await sequence.controlledEvaluate(
-            pending.map((t, i) => (i === pending.length - 1 ? [t, { generateNext: { probabilities: true } }] : t)) as never,
-          );
-          const probabilities = out[pending.length - 1]!.next.probabilities!;
-          const logits = noGrad(() => {
-            const all = model.forward(tensor([context_], { dtype: "int32", backend: ggml }));
-            return all
-              .slice(1, context_.length - 1)
-              .reshape(-1)
-              .dataSync() as Float32Array;
-          });
-          const logp = logSoftmax(logits);
-          for (let id = 0; id < logp.length; id++) {
-            const p = probabilities.get(id as never) ?? 0;
-            if (p > 0) worst = Math.max(worst, Math.abs(Math.log(p) - logp[id]!));
-            else worst = Math.max(worst, logp[id]! > -30 ? Infinity : 0);
-          }
-          const mine = logp.indexOf(Math.max(...logp));
-          const native_ = Number(probabilities.keys().next().value);
-          ours.push(mine);
-          theirs.push(native_);
-          context_ = [...context_, mine];
-          pending = [mine];
-        }
+        const { ours, theirs, worst } = await compareWithLlamaCpp(llama, model, path, prompt, ggml, {
+          // the tokenizer travelled too: llama.cpp encodes text as we do
+          inspect: (native) => {
+            const text = "The model reads the file and writes the tokens.";
+            expect(Array.from(native.tokenize(text))).toEqual(tokenizer.encode(text));
+          },
+        });
         console.log(
           `${name} ${dtype}: greedy ${JSON.stringify(ours)} (llama.cpp ${ours.every((t, i) => t === theirs[i]) ? "same" : JSON.stringify(theirs)}), worst |log p - log p'| ${worst.toExponential(2)}`,
         );
         expect(theirs).toEqual(ours);
         expect(worst).toBeLessThanOrEqual(3e-3);
       } finally {
-        await context.dispose();
-        await native.dispose();
         model.dispose();
       }
     });

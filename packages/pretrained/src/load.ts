@@ -33,7 +33,7 @@ export interface LoadPretrainedOptions extends HubOptions {
   backend?: Backend;
   /**
    * The dtype weights are kept in: "auto" (default: as stored, so a float16 checkpoint stays half
-   * and a GGUF file's Q4_K stays Q4_K), "float32", "float16", "bfloat16", "q8_0", "q4_0", "q6_k".
+   * and a GGUF file's Q4_K stays Q4_K), "float32", "float16", "bfloat16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k".
    * Norms and biases stay float32. Weights that are not float32 are not trained.
    */
   dtype?: WeightDType;

@@ -47,14 +47,25 @@ const logitsOf = (model: Pretrained["model"]): Tensor => noGrad(() => model.forw
 /**
  * Against the float32 reference: float32 to the fixtures' tolerance; the others by what rounding or
  * quantizing these N(0, 0.15) weights costs (packages/models/test/weight_dtypes.test.ts and
- * quantized.test.ts: 1e-2 float16, 8e-2 bfloat16, 0.3 Q8_0, 3.5 Q4_0). Q6_K needs rows of 256;
- * the fixture's are 64 and 160 wide, so llama.cpp's rule makes them Q8_0 (checked below).
+ * quantized.test.ts: 1e-2 float16, 8e-2 bfloat16, 0.3 Q8_0, 3.5 Q4_0). The K-quants (Q4_K, Q5_K,
+ * Q6_K) need rows of 256; the fixture's are 64 and 160 wide, so llama.cpp's rule makes them Q8_0
+ * (checked below).
  */
-const BOUNDS: Record<string, number> = { auto: 1e-4, float32: 1e-4, float16: 1e-2, bfloat16: 8e-2, q8_0: 0.3, q4_0: 3.5, q6_k: 0.3 };
+const BOUNDS: Record<string, number> = {
+  auto: 1e-4,
+  float32: 1e-4,
+  float16: 1e-2,
+  bfloat16: 8e-2,
+  q8_0: 0.3,
+  q4_0: 3.5,
+  q4_k: 0.3,
+  q5_k: 0.3,
+  q6_k: 0.3,
+};
 
 describe("loadPretrained's dtype", () => {
   it("lists what loadModel takes", () => {
-    expect([...SUPPORTED_DTYPES]).toEqual(["auto", "float32", "float16", "bfloat16", "q8_0", "q4_0", "q6_k"]);
+    expect([...SUPPORTED_DTYPES]).toEqual(["auto", "float32", "float16", "bfloat16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k"]);
   });
 
   for (const dtype of SUPPORTED_DTYPES) {
@@ -68,7 +79,7 @@ describe("loadPretrained's dtype", () => {
         kinds.add(t.dtype);
         if (t.rank === 1) expect(t.dtype, name).toBe("float32");
       }
-      const expected = { auto: "float32", q6_k: "q8_0" }[dtype as string] ?? dtype;
+      const expected = { auto: "float32", q4_k: "q8_0", q5_k: "q8_0", q6_k: "q8_0" }[dtype as string] ?? dtype;
       expect(kinds.has(expected)).toBe(true);
       const logits = logitsOf(p.model);
       expect(maxAbsDiff(logits, logitsOf(direct))).toBe(0);
@@ -77,7 +88,7 @@ describe("loadPretrained's dtype", () => {
       expect(error).toBeLessThanOrEqual(BOUNDS[dtype]!);
       // greedy decoding through the KV cache: the reference's tokens in float32 and the half types
       // (rounding costs these weights no greedy choice: weight_dtypes.test.ts)
-      if (dtype !== "q8_0" && dtype !== "q4_0" && dtype !== "q6_k") {
+      if (!dtype.startsWith("q")) {
         const prompt = Array.from(reference.gen_prompt!.dataSync(), Number);
         const steps = reference.gen_ids!.shape[1]!;
         const ids: number[] = [];
@@ -99,8 +110,8 @@ describe("loadPretrained's dtype", () => {
   });
 
   it("a dtype it does not know is an error naming the ones it does", async () => {
-    await expect(loadPretrained(folder, { dtype: "q4_k" as never })).rejects.toThrow(
-      'dtype: expected one of auto, float32, float16, bfloat16, q8_0, q4_0, q6_k, found "q4_k"',
+    await expect(loadPretrained(folder, { dtype: "q2_k" as never })).rejects.toThrow(
+      'dtype: expected one of auto, float32, float16, bfloat16, q8_0, q4_0, q4_k, q5_k, q6_k, found "q2_k"',
     );
     await expect(loadPretrained(folder, { dtype: "fp16" as never })).rejects.toBeInstanceOf(PretrainedArgumentError);
   });
