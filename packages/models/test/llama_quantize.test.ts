@@ -56,12 +56,10 @@ const PROMPT = [1, 17, 42, 99, 250, 7, 64, 128];
 
 /**
  * How far llama.cpp's log-probabilities may be from ours. Q5_K_M: within 3e-3 (measured 1.8e-6).
- * Q4_K_M: measured 6.1e-3 at one step of eight, every other step within 4e-6; with only the
- * attention matrices in Q4_K, 1.1e-2 at one step. This random model is sensitive to how activations
- * are rounded (our float32 and ggml numerics differ by 0.07-0.16 here), so one activation rounded
- * one level apart in a Q8_K block would do it; llama.cpp repacks Q4_K weights for AVX2 and quantizes
- * their activations in its own kernel there (ggml_quantize_mat_q8_K_4x8), which we have not matched
- * value for value. Every Q4_K tensor alone was within 1e-5.
+ * Q4_K_M: measured 6.1e-3 at one step of eight, every other step within 4e-6 (with only the
+ * attention matrices in Q4_K: 1.1e-2 at one step; every kind of matrix alone within 1e-5). Not
+ * the activations' rounding in llama.cpp's repacked Q4_K kernels (its ggml_quantize_mat_q8_K_4x8
+ * gives quantize_row_q8_K_ref's bytes on random blocks); cause not found: docs/quantization.md.
  */
 const LOGP_TOLERANCE = { q4_k: 1e-2, q5_k: 3e-3 } as const;
 
