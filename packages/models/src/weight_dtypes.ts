@@ -4,12 +4,24 @@ import type { Model } from "./architecture.js";
 
 /**
  * The dtype a model's weights are kept in: "auto" keeps each weight as its file stores it;
- * "float32" widens everything (for training); a half type or llama.cpp's Q8_0 / Q4_0 / Q4_K / Q5_K /
- * Q6_K converts the matrices (see weightDType for which).
+ * "float32" widens everything (for training); a half type or llama.cpp's Q8_0 / Q4_0 / Q4_1 / Q5_1 /
+ * Q4_K / Q5_K / Q6_K converts the matrices (see weightDType for which).
  */
-export type WeightDType = "auto" | "float32" | "float16" | "bfloat16" | "q8_0" | "q4_0" | "q4_k" | "q5_k" | "q6_k";
+export type WeightDType = "auto" | "float32" | "float16" | "bfloat16" | "q8_0" | "q4_0" | "q4_1" | "q5_1" | "q4_k" | "q5_k" | "q6_k";
 
-export const WEIGHT_DTYPES: readonly WeightDType[] = ["auto", "float32", "float16", "bfloat16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k"];
+export const WEIGHT_DTYPES: readonly WeightDType[] = [
+  "auto",
+  "float32",
+  "float16",
+  "bfloat16",
+  "q8_0",
+  "q4_0",
+  "q4_1",
+  "q5_1",
+  "q4_k",
+  "q5_k",
+  "q6_k",
+];
 
 /** What a parameter does, which decides its dtype. */
 export interface WeightRole {

@@ -31,7 +31,7 @@ const FIXTURE_OF: Record<string, string> = {
 // gemma2's own test is below: its fixture needs a change llama.cpp's graph can hold, and its norms travel as 1 + w
 describe.each([...new Set(GGUF_ARCHITECTURES.map((a) => a.ggufArch))].filter((a) => a !== "gemma2"))("%s", (arch) => {
   const name = FIXTURE_OF[arch]!;
-  for (const dtype of ["float32", "float16", "q8_0", "q4_0"] as const) {
+  for (const dtype of ["float32", "float16", "q8_0", "q4_0", "q4_1", "q5_1"] as const) {
     it(`${dtype}: written, parsed by @huggingface/gguf, read back computing the same logits`, async () => {
       const f = await readFixture(name);
       let model: Model = await loadModel(`${FIXTURES}${name}`);

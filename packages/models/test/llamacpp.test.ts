@@ -57,7 +57,7 @@ const CASES: [string, Record<string, unknown> | null][] = [
 ];
 
 describe.each(CASES)("%s in llama.cpp", (name, changes) => {
-  for (const dtype of ["float32", "float16", "q8_0"] as const) {
+  for (const dtype of ["float32", "float16", "q8_0", "q4_1", "q5_1"] as const) {
     it(`${dtype}: llama.cpp gives our greedy tokens and log-probabilities within 3e-3`, async () => {
       const f = await readFixture(name);
       const folder = changes ? fixtureVariant(name, changes, join(scratch, `${name}-${dtype}-variant`)) : `${FIXTURES}${name}`;

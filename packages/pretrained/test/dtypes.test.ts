@@ -47,7 +47,8 @@ const logitsOf = (model: Pretrained["model"]): Tensor => noGrad(() => model.forw
 /**
  * Against the float32 reference: float32 to the fixtures' tolerance; the others by what rounding or
  * quantizing these N(0, 0.15) weights costs (packages/models/test/weight_dtypes.test.ts and
- * quantized.test.ts: 1e-2 float16, 8e-2 bfloat16, 0.3 Q8_0, 3.5 Q4_0). The K-quants (Q4_K, Q5_K,
+ * quantized.test.ts: 1e-2 float16, 8e-2 bfloat16, 0.3 Q8_0, 3.5 Q4_0; Q4_1 and Q5_1 measured here at
+ * 2.15 and 1.37, held to Q4_0's bound and 2.5). The K-quants (Q4_K, Q5_K,
  * Q6_K) need rows of 256; the fixture's are 64 and 160 wide, so llama.cpp's rule makes them Q8_0
  * (checked below).
  */
@@ -58,6 +59,8 @@ const BOUNDS: Record<string, number> = {
   bfloat16: 8e-2,
   q8_0: 0.3,
   q4_0: 3.5,
+  q4_1: 3.5,
+  q5_1: 2.5,
   q4_k: 0.3,
   q5_k: 0.3,
   q6_k: 0.3,
@@ -65,7 +68,19 @@ const BOUNDS: Record<string, number> = {
 
 describe("loadPretrained's dtype", () => {
   it("lists what loadModel takes", () => {
-    expect([...SUPPORTED_DTYPES]).toEqual(["auto", "float32", "float16", "bfloat16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k"]);
+    expect([...SUPPORTED_DTYPES]).toEqual([
+      "auto",
+      "float32",
+      "float16",
+      "bfloat16",
+      "q8_0",
+      "q4_0",
+      "q4_1",
+      "q5_1",
+      "q4_k",
+      "q5_k",
+      "q6_k",
+    ]);
   });
 
   for (const dtype of SUPPORTED_DTYPES) {
@@ -111,7 +126,7 @@ describe("loadPretrained's dtype", () => {
 
   it("a dtype it does not know is an error naming the ones it does", async () => {
     await expect(loadPretrained(folder, { dtype: "q2_k" as never })).rejects.toThrow(
-      'dtype: expected one of auto, float32, float16, bfloat16, q8_0, q4_0, q4_k, q5_k, q6_k, found "q2_k"',
+      'dtype: expected one of auto, float32, float16, bfloat16, q8_0, q4_0, q4_1, q5_1, q4_k, q5_k, q6_k, found "q2_k"',
     );
     await expect(loadPretrained(folder, { dtype: "fp16" as never })).rejects.toBeInstanceOf(PretrainedArgumentError);
   });

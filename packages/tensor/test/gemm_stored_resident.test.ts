@@ -9,7 +9,7 @@ import { QUANT_BLOCKS, type DType } from "../src/dtype.js";
 import { dequantizeBlocks, quantizeBlocks } from "../src/quant/index.js";
 import { randomF32, randomScaleMinBlocks } from "./cpu-helpers.js";
 
-// Prefill over a weight kept as stored (float16, bfloat16, Q8_0, Q4_0, Q6_K, Q4_K, Q5_K) in the resident
+// Prefill over a weight kept as stored (float16, bfloat16, Q8_0, Q4_0, Q6_K, Q4_K, Q5_K, Q4_1, Q5_1) in the resident
 // heap: threads take ranges of the weight's rows, decode them panel by panel in WebAssembly and run
 // the float32 GEMM on each panel. Every product must be the same bits on 1, 2 and 3 threads, and the
 // same bits as the float32 GEMM over the whole weight decoded by the JS decoders (so the decoders
@@ -21,7 +21,7 @@ afterAll(() => {
   for (const b of [...backends, ...ggml]) b.close();
 });
 
-type Stored = "float16" | "bfloat16" | "q8_0" | "q4_0" | "q6_k" | "q4_k" | "q5_k";
+type Stored = "float16" | "bfloat16" | "q8_0" | "q4_0" | "q6_k" | "q4_k" | "q5_k" | "q4_1" | "q5_1";
 
 /** W [N, K] as `dtype` (host array) and the float32 values it then holds (JS decoders). */
 function encode(dtype: Stored, w: Float32Array, seed: number): { data: Uint8Array | Uint16Array; values: Float32Array } {
@@ -76,6 +76,49 @@ function product(
   return traced(() => be.readSync(be.matmul(a, b)) as Float32Array);
 }
 
+/**
+ * ggml_vec_dot_q4_1_q8_1 / _q5_1_q8_1 on x's rows, in float64 from the blocks' own fields: each
+ * activation block as x86's quantize_row_q8_1 makes it (d = amax / 127, levels round(x 127 / amax)
+ * to nearest even, s = d * sum(levels) in float16), each weight block's d, m and levels read from its
+ * bytes; sum over blocks of d_w d16 (q_w . q) + m_w s. `size` is the sum of the terms' magnitudes.
+ */
+function ggmlQ8_1Products(x: Float32Array, rows: number, K: number, w: Uint8Array, dtype: "q4_1" | "q5_1", N: number) {
+  const f = Math.fround;
+  const half = (v: number) => float16BitsToFloat32(float32ToFloat16Bits(v));
+  const even = (v: number) => (Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v));
+  const bytes = dtype === "q4_1" ? 20 : 24;
+  const nb = K / 32;
+  const value = new Float64Array(rows * N);
+  const size = new Float64Array(rows * N);
+  for (let i = 0; i < rows; i++) {
+    for (let b = 0; b < nb; b++) {
+      const xs = x.subarray(i * K + 32 * b, i * K + 32 * b + 32);
+      const amax = Math.max(...Array.from(xs, Math.abs));
+      const d = f(amax / 127);
+      const id = amax ? f(127 / amax) : 0;
+      const q = Array.from(xs, (v) => even(f(v * id)));
+      const s = half(f(d * q.reduce((a, c) => a + c, 0)));
+      for (let n = 0; n < N; n++) {
+        const o = (n * nb + b) * bytes;
+        const dw = float16BitsToFloat32(w[o]! | (w[o + 1]! << 8));
+        const mw = float16BitsToFloat32(w[o + 2]! | (w[o + 3]! << 8));
+        const qh = dtype === "q5_1" ? (w[o + 4]! | (w[o + 5]! << 8) | (w[o + 6]! << 16) | (w[o + 7]! << 24)) >>> 0 : 0;
+        const nibbles = o + (dtype === "q5_1" ? 8 : 4);
+        let dot = 0;
+        for (let j = 0; j < 32; j++) {
+          const byte = w[nibbles + (j % 16)]!;
+          const level = (j < 16 ? byte & 15 : byte >> 4) | (((qh >>> j) & 1) << 4);
+          dot += level * q[j]!;
+        }
+        const terms = [dw * half(d) * dot, mw * s];
+        value[i * N + n] += terms[0]! + terms[1]!;
+        size[i * N + n] += Math.abs(terms[0]!) + Math.abs(terms[1]!);
+      }
+    }
+  }
+  return { value, size };
+}
+
 describe("resident GEMM over a stored weight (prefill)", () => {
   // [rows, N, K, first]: first skips that many of the weight's rows (a view into it)
   const shapes = [
@@ -85,7 +128,7 @@ describe("resident GEMM over a stored weight (prefill)", () => {
     [130, 65, 256, 1],
     [200, 600, 512, 0],
   ] as const;
-  for (const dtype of ["float16", "bfloat16", "q8_0", "q4_0", "q6_k", "q4_k", "q5_k"] as const) {
+  for (const dtype of ["float16", "bfloat16", "q8_0", "q4_0", "q6_k", "q4_k", "q5_k", "q4_1", "q5_1"] as const) {
     it(`${dtype}: the same bits on 1, 2 and 3 threads, and as the float32 GEMM of the decoded weight`, () => {
       let seed = 7;
       let workerParts = 0;
@@ -187,8 +230,10 @@ describe("resident GEMM over a stored weight (prefill)", () => {
     }
     return x;
   }
-  for (const dtype of ["float16", "bfloat16", "q8_0", "q4_0", "q6_k", "q4_k", "q5_k"] as const) {
-    it(`${dtype}, ggml rounding: the float32 GEMM of the rounded activations, the same bits on 1, 2 and 3 threads`, () => {
+  for (const dtype of ["float16", "bfloat16", "q8_0", "q4_0", "q6_k", "q4_k", "q5_k", "q4_1", "q5_1"] as const) {
+    const expected =
+      dtype === "q4_1" || dtype === "q5_1" ? "ggml's Q8_1 dot product in float64" : "the float32 GEMM of the rounded activations";
+    it(`${dtype}, ggml rounding: ${expected}, the same bits on 1, 2 and 3 threads`, () => {
       let seed = 70;
       for (const [rows, N, K] of [
         [16, 40, 256],
@@ -211,6 +256,16 @@ describe("resident GEMM over a stored weight (prefill)", () => {
         expect(results[2], `${where}: 3 threads`).toEqual(results[0]);
         const rounded = roundActivationsLikeGgml(x, rows, K, dtype);
         expect(rounded, "the activations are changed by rounding").not.toEqual(x);
+        if (dtype === "q4_1" || dtype === "q5_1") {
+          // their min meets the Q8_1 blocks' own float16 sum: held to ggml's formula in float64
+          const want = ggmlQ8_1Products(x, rows, K, data as Uint8Array, dtype, N);
+          for (let i = 0; i < rows * N; i++) {
+            // (blocks of |x| near 65504 overflow s's float16 to infinity, in llama.cpp too)
+            if (!Number.isFinite(want.value[i]!)) expect(results[0]![i], `${where}: ${i}`).toBe(want.value[i]);
+            else expect(Math.abs(results[0]![i]! - want.value[i]!), `${where}: ${i}`).toBeLessThanOrEqual(1e-6 * want.size[i]! + 1e-30);
+          }
+          continue;
+        }
         const want = product(backends[0]!, rounded, rows, K, values, "float32", N, 0).value;
         expect(results[0], where).toEqual(want);
       }

@@ -20,7 +20,7 @@ afterAll(() => {
   for (const b of backends) b.close();
 });
 
-type Stored = "float16" | "bfloat16" | Exclude<QuantizedDType, "q4_k" | "q5_k">;
+type Stored = "float16" | "bfloat16" | Exclude<QuantizedDType, "q4_k" | "q5_k" | "q4_1" | "q5_1">;
 
 /** W [N, K] encoded as `dtype` (host array) and the float32 values it then holds. */
 function encode(dtype: Stored, w: Float32Array): { data: Uint8Array | Uint16Array; values: Float32Array } {
@@ -38,6 +38,14 @@ function encode(dtype: Stored, w: Float32Array): { data: Uint8Array | Uint16Arra
   quantizeBlocks(dtype, w, 0, w.length, data, 0);
   dequantizeBlocks(dtype, data, 0, w.length, values, 0);
   return { data, values };
+}
+
+/** `w` quantized to `dtype`'s blocks. */
+function quantized(dtype: QuantizedDType, w: Float32Array): Uint8Array {
+  const { elements, bytes } = QUANT_BLOCKS[dtype];
+  const data = new Uint8Array((w.length / elements) * bytes);
+  quantizeBlocks(dtype, w, 0, w.length, data, 0);
+  return data;
 }
 
 /** The [K, N] view of rows [first, first + N) of a stored [rows, K] weight (x @ W^T). */
@@ -155,49 +163,55 @@ describe("resident matmul over a stored weight (decoding)", () => {
     }
   });
 
-  // Q4_K, Q5_K (no quantizer here: random super-blocks with d and dmin of a real model's size).
-  // Their values are rounded twice in the kernel where the JS decoder rounds once, so they are held
-  // to float64 on the decoded values, not to the JS kernel's bits.
-  it.each(["q4_k", "q5_k"] as const)("%s: the same bits on 1, 2 and 3 threads; near float64 on the values the blocks hold", (dtype) => {
-    let seed = 40;
-    let workerParts = 0;
-    for (const [rows, N, K] of [
-      [1, 1, 256],
-      [1, 300, 768],
-      [4, 70, 512],
-      // large enough that each thread's part outlasts a worker's wake-up: without it the caller
-      // could run every part itself on a busy machine and the worker check below would not see one
-      [2, 2048, 512],
-    ] as const) {
-      const where = `${rows} x ${K} @ [${N}, ${K}]^T`;
-      const x = randomF32(rows * K, seed++);
-      const data = randomScaleMinBlocks(dtype, N * (K / 256), seed);
-      seed += 2;
-      const values = new Float32Array(N * K);
-      dequantizeBlocks(dtype, data, 0, N * K, values, 0);
-      const results = backends.map((be) => {
-        const a: StridedView = { buffer: be.upload(x, "float32"), shape: [rows, K], strides: [K, 1], offset: 0 };
-        const t = traced(() => be.readSync(be.matmul(a, weightView(be.upload(data, dtype) as CpuBuffer, K, N, 0))) as Float32Array);
-        expect(t.calls, where).toEqual([`gemv_${dtype}`]);
-        workerParts += t.workerParts;
-        return t.value;
-      });
-      expect(results[1], `${where}: 2 threads`).toEqual(results[0]);
-      expect(results[2], `${where}: 3 threads`).toEqual(results[0]);
-      for (let i = 0; i < rows; i++) {
-        for (let n = 0; n < N; n++) {
-          let want = 0;
-          let size = 0;
-          for (let k = 0; k < K; k++) {
-            want += x[i * K + k]! * values[n * K + k]!;
-            size += Math.abs(x[i * K + k]! * values[n * K + k]!);
+  // Q4_K, Q5_K (random super-blocks with d and dmin of a real model's size: every bit pattern) and
+  // Q4_1, Q5_1 (quantized random weights). Their kernels round otherwise than the JS decoder (and
+  // have no staged twin), so they are held to float64 on the decoded values, not to bits.
+  it.each(["q4_k", "q5_k", "q4_1", "q5_1"] as const)(
+    "%s: the same bits on 1, 2 and 3 threads; near float64 on the values the blocks hold",
+    (dtype) => {
+      let seed = 40;
+      let workerParts = 0;
+      for (const [rows, N, K] of [
+        [1, 1, 256],
+        [1, 300, 768],
+        [4, 70, 512],
+        // large enough that each thread's part outlasts a worker's wake-up: without it the caller
+        // could run every part itself on a busy machine and the worker check below would not see one
+        [2, 2048, 512],
+      ] as const) {
+        const where = `${rows} x ${K} @ [${N}, ${K}]^T`;
+        const x = randomF32(rows * K, seed++);
+        const data =
+          dtype === "q4_k" || dtype === "q5_k"
+            ? randomScaleMinBlocks(dtype, N * (K / 256), seed)
+            : quantized(dtype, randomF32(N * K, seed));
+        seed += 2;
+        const values = new Float32Array(N * K);
+        dequantizeBlocks(dtype, data, 0, N * K, values, 0);
+        const results = backends.map((be) => {
+          const a: StridedView = { buffer: be.upload(x, "float32"), shape: [rows, K], strides: [K, 1], offset: 0 };
+          const t = traced(() => be.readSync(be.matmul(a, weightView(be.upload(data, dtype) as CpuBuffer, K, N, 0))) as Float32Array);
+          expect(t.calls, where).toEqual([`gemv_${dtype}`]);
+          workerParts += t.workerParts;
+          return t.value;
+        });
+        expect(results[1], `${where}: 2 threads`).toEqual(results[0]);
+        expect(results[2], `${where}: 3 threads`).toEqual(results[0]);
+        for (let i = 0; i < rows; i++) {
+          for (let n = 0; n < N; n++) {
+            let want = 0;
+            let size = 0;
+            for (let k = 0; k < K; k++) {
+              want += x[i * K + k]! * values[n * K + k]!;
+              size += Math.abs(x[i * K + k]! * values[n * K + k]!);
+            }
+            expect(Math.abs(results[0]![i * N + n]! - want), `${where}: [${i}, ${n}]`).toBeLessThan(1e-6 * size + 1e-6);
           }
-          expect(Math.abs(results[0]![i * N + n]! - want), `${where}: [${i}, ${n}]`).toBeLessThan(1e-6 * size + 1e-6);
         }
       }
-    }
-    expect(workerParts).toBeGreaterThan(0);
-  });
+      expect(workerParts).toBeGreaterThan(0);
+    },
+  );
 
   it("block scales that are float16 subnormals decode exactly (weights near 1e-4)", () => {
     const [N, K] = [40, 512];

@@ -7,10 +7,12 @@ import { openGGUFFile } from "@llm/tensor/node";
  * Our Q8_0 / Q4_0 quantizers against llama.cpp's Python package on the same float32 rows (fixture
  * weights and edge cases), and our Q4_K / Q5_K / Q6_K dequantizers against its values:
  * golden/quant_golden.gguf and golden/q5_k_golden.gguf, written by golden/make_quant_golden.py and
- * make_q5_k_golden.py (read here by our own GGUF reader).
+ * make_q5_k_golden.py (read here by our own GGUF reader); Q4_1 / Q5_1 both ways against
+ * golden/q4_1_q5_1_golden.gguf (make_q4_1_q5_1_golden.py).
  */
 const GOLDEN = fileURLToPath(new URL("./golden/quant_golden.gguf", import.meta.url));
 const Q5_K_GOLDEN = fileURLToPath(new URL("./golden/q5_k_golden.gguf", import.meta.url));
+const Q4_1_Q5_1_GOLDEN = fileURLToPath(new URL("./golden/q4_1_q5_1_golden.gguf", import.meta.url));
 
 /** The worst |a - b| / max(1e-6, |b|): K-quant values agree up to the order of float32 roundings. */
 function worstRelative(ours: Float32Array, expected: Float32Array): number {
@@ -129,4 +131,26 @@ describe("Q6_K quantization (llama.cpp's reference search; gguf-py has no Q6_K q
 it("refuses rows that are not whole blocks, naming the sizes", async () => {
   const t = tensor([[1, 2, 3]]);
   await expect(quantizeTensor(t, "q8_0" as QuantizedDType)).rejects.toThrow(/blocks of 32 values; axis 1 has 3/);
+});
+
+describe.each(["llama_q_proj", "edge"])("Q4_1 / Q5_1, %s", (name) => {
+  let golden: GGUFFile;
+  beforeAll(async () => {
+    golden = await openGGUFFile(Q4_1_Q5_1_GOLDEN);
+  });
+  for (const type of ["q4_1", "q5_1"] as const) {
+    it(`${type}: gguf-py's bytes from the same rows, and its values read back, bit for bit`, async () => {
+      const source = (await (await golden.readTensor(`${name}.f32`)).data()) as Float32Array;
+      const q = await golden.readTensor(`${name}.${type}`);
+      expect(q.dtype).toBe(type);
+      const expected = (await q.data()) as Uint8Array;
+      const ours = new Uint8Array(expected.length);
+      quantizeBlocks(type, source, 0, source.length, ours, 0);
+      const firstDifference = ours.findIndex((b, i) => b !== expected[i]);
+      expect(firstDifference, `first differing byte of ${expected.length}`).toBe(-1);
+      const values = (await q.cast("float32").data()) as Float32Array;
+      const want = (await (await golden.readTensor(`${name}.${type}.dequantized`)).data()) as Float32Array;
+      expect(Array.from(values)).toEqual(Array.from(want));
+    });
+  }
 });

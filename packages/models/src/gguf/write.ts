@@ -17,7 +17,18 @@ export interface GGUFExportOptions {
 }
 
 /** llama.cpp's general.file_type (LLAMA_FTYPE) by the dtype of most of the weights. */
-const FILE_TYPES: Record<string, number> = { float32: 0, float16: 1, q4_0: 2, q8_0: 7, q4_k: 15, q5_k: 17, q6_k: 18, bfloat16: 32 };
+const FILE_TYPES: Record<string, number> = {
+  float32: 0,
+  float16: 1,
+  q4_0: 2,
+  q4_1: 3,
+  q8_0: 7,
+  q5_1: 9,
+  q4_k: 15,
+  q5_k: 17,
+  q6_k: 18,
+  bfloat16: 32,
+};
 
 /**
  * A model as GGUF metadata and tensors, named and laid out as llama.cpp's converter writes them

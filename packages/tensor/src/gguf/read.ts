@@ -47,7 +47,7 @@ export class GGUFFile {
     if (!info) throw new GGUFError(`${this.source}: expected a tensor named "${name}", found none`);
     if (info.dtype === null) {
       throw new GGUFError(
-        `${this.source}: tensor "${name}" is ${info.type}, which we do not read (we read F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, and Q5_0 as Q8_0)`,
+        `${this.source}: tensor "${name}" is ${info.type}, which we do not read (we read F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_1, Q4_K, Q5_K, Q6_K, and Q5_0 as Q8_0)`,
       );
     }
     const stored = new Uint8Array(info.end - info.begin);

@@ -4,7 +4,7 @@ import { float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits, bflo
 /**
  * llama.cpp's CPU matmuls do not multiply float32 activations by the weight: each activation row
  * is first converted to the weight's "vec_dot_type" (float16 for F16 weights, Q8_0 blocks for
- * Q8_0 and Q4_0, Q8_K for the K-quants) and the dot products run on those. This rounds a copy of
+ * Q8_0 and Q4_0, Q8_1 for Q4_1 and Q5_1, Q8_K for the K-quants) and the dot products run on those. This rounds a copy of
  * the rows the same way, so that a model run with CpuBackend({ activationRounding: "ggml" })
  * computes what llama.cpp computes (up to summation order): for comparing with it, and to see
  * what its rounding costs. Off by default: our activations stay float32.
@@ -15,7 +15,9 @@ export function roundActivationsLikeGgml(A: Float32Array, rows: number, K: numbe
     roundToHalf(A, out);
   } else if (weight === "bfloat16") {
     for (let i = 0; i < out.length; i++) out[i] = bfloat16BitsToFloat32(float32ToBfloat16Bits(A[i]!));
-  } else if (weight === "q8_0" || weight === "q4_0") {
+  } else if (weight === "q8_0" || weight === "q4_0" || weight === "q4_1" || weight === "q5_1") {
+    // (Q4_1 / Q5_1 dot with Q8_1 blocks: Q8_0's levels and scale; the min term's own rounding is
+    // added after the product, see q8_1MinCorrections)
     for (let r = 0; r < rows; r++) for (let b = 0; b < K; b += 32) q8_0Block(A, r * K + b, Math.min(32, K - b), out);
   } else if (weight === "q4_k" || weight === "q5_k" || weight === "q6_k") {
     for (let r = 0; r < rows; r++) for (let b = 0; b < K; b += 256) q8_KBlock(A, r * K + b, Math.min(256, K - b), out);
@@ -56,6 +58,32 @@ function q8_0Block(src: Float32Array, at: number, n: number, dst: Float32Array):
   const id = amax !== 0 ? Math.fround(127 / amax) : 0;
   const scale = float16BitsToFloat32(float32ToFloat16Bits(d));
   for (let j = 0; j < n; j++) dst[at + j] = rint(Math.fround(src[at + j]! * id)) * scale;
+}
+
+/**
+ * Q4_1 / Q5_1 weights dot with Q8_1 activation blocks: Q8_0's levels q and float16 scale d16, plus
+ * s = d q-sum rounded to float16 from the float32 d = amax / 127, which multiplies the weight block's
+ * min (ggml_vec_dot_q4_1_q8_1: d_w d16 (q_w . q) + m_w s). The rounded activations give m_w d16
+ * q-sum for that term instead; this is s - d16 q-sum for each activation row's blocks (rows x K/32),
+ * the part of the min term they leave out.
+ */
+export function q8_1MinCorrections(A: Float32Array, rows: number, K: number): Float64Array {
+  const nb = K / 32;
+  const out = new Float64Array(rows * nb);
+  for (let r = 0; r < rows; r++) {
+    for (let b = 0; b < nb; b++) {
+      const at = r * K + 32 * b;
+      let amax = 0;
+      for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(A[at + j]!));
+      const d = Math.fround(amax / 127);
+      const id = amax !== 0 ? Math.fround(127 / amax) : 0;
+      let sum = 0;
+      for (let j = 0; j < 32; j++) sum += rint(Math.fround(A[at + j]! * id));
+      const s = float16BitsToFloat32(float32ToFloat16Bits(Math.fround(d * sum)));
+      out[r * nb + b] = s - float16BitsToFloat32(float32ToFloat16Bits(d)) * sum;
+    }
+  }
+  return out;
 }
 
 /** quantize_row_q8_K_ref: a float32 scale d = max / -127 (max: the value of largest magnitude), levels to 127, dequantized. */

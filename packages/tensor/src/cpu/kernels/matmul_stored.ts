@@ -1,7 +1,8 @@
 import type { BackendBuffer, StridedView } from "../../backend.js";
-import { isQuantized } from "../../dtype.js";
+import { isQuantized, QUANT_BLOCKS } from "../../dtype.js";
 import { DTypeError } from "../../errors.js";
-import { CpuBuffer } from "../buffer.js";
+import { CpuBuffer, viewData } from "../buffer.js";
+import { float16Table } from "../half.js";
 import { contiguousData, sizeOf } from "../strided.js";
 import { gemmWasmF32 } from "../wasm/gemm.js";
 import { gemmF32 } from "./gemm.js";
@@ -10,7 +11,7 @@ import { residentMatmulStored } from "../resident/matmul_stored.js";
 import { residentGemmStored } from "../resident/gemm_stored.js";
 import { residentMatmulStoredQ8 } from "../resident/matmul_stored_q8.js";
 import { countFallback } from "../resident/runtime.js";
-import { roundActivationsLikeGgml } from "./ggml_rounding.js";
+import { q8_1MinCorrections, roundActivationsLikeGgml } from "./ggml_rounding.js";
 
 /** How activations meet a stored weight: as they are (float32), or rounded as llama.cpp rounds them (see ggml_rounding.ts). */
 export type ActivationRounding = "none" | "ggml";
@@ -34,6 +35,42 @@ const GEMM_ROWS = 16;
  * any, are broadcast (stride 0): one weight for all.
  */
 export function matmulStored(a: StridedView, b: StridedView, wasm: boolean, rounding: ActivationRounding = "none"): BackendBuffer {
+  const out = storedProduct(a, b, wasm, rounding);
+  const dtype = b.buffer.dtype;
+  if (rounding === "ggml" && (dtype === "q4_1" || dtype === "q5_1")) addQ8_1MinTerms(out as CpuBuffer, a, b);
+  return out;
+}
+
+/**
+ * llama.cpp multiplies a Q4_1 / Q5_1 block's min by its Q8_1 activations' own float16 sum (see
+ * q8_1MinCorrections); the product over rounded activations used d16 times the levels' sum. This
+ * adds min * (the difference) for every weight row and activation row, in float64.
+ */
+function addQ8_1MinTerms(out: CpuBuffer, a: StridedView, b: StridedView): void {
+  const r = a.shape.length;
+  const K = a.shape[r - 1]!;
+  const N = b.shape[r - 1]!;
+  const rows = sizeOf(a.shape) / Math.max(K, 1);
+  if (rows === 0 || N === 0 || K === 0) return;
+  const corrections = q8_1MinCorrections(contiguousData(a) as Float32Array, rows, K);
+  const { bytes } = QUANT_BLOCKS[b.buffer.dtype as "q4_1"];
+  const blocks = viewData(b) as Uint8Array;
+  const sbn = b.strides[r - 1]!;
+  const nb = K / 32;
+  const y = out.data as Float32Array;
+  const table = float16Table();
+  for (let n = 0; n < N; n++) {
+    const first = ((b.offset + n * sbn) / 32) * bytes;
+    for (let i = 0; i < rows; i++) {
+      let sum = 0;
+      for (let j = 0; j < nb; j++)
+        sum += table[blocks[first + j * bytes + 2]! | (blocks[first + j * bytes + 3]! << 8)]! * corrections[i * nb + j]!;
+      y[i * N + n] = y[i * N + n]! + sum;
+    }
+  }
+}
+
+function storedProduct(a: StridedView, b: StridedView, wasm: boolean, rounding: ActivationRounding): BackendBuffer {
   const r = a.shape.length;
   const K = a.shape[r - 1]!;
   const N = b.shape[r - 1]!;

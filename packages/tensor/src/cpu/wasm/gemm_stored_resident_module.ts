@@ -19,15 +19,14 @@ import { StoredCode } from "./gemv_stored_module.js";
  */
 // biome-ignore format: the opcode methods are a table, one line each
 class PanelCode extends StoredCode {
-  load16Splat(offset = 0): this { return this.simdOp(0x08, ...this.at(offset)); }
   i32x4Eq(): this { return this.simdOp(0x37); }
   i32Load8S(offset = 0): this { this.bytes.push(0x2c, ...this.at(offset)); return this; }
   f32ConvertI32S(): this { this.bytes.push(0xb2); return this; }
   i32Or(): this { this.bytes.push(0x72); return this; }
 }
 
-export type PanelDType = "q8_0" | "q4_0" | "float16" | "bfloat16" | "q6_k" | "q4_k" | "q5_k";
-export const PANEL_DTYPES: readonly PanelDType[] = ["q8_0", "q4_0", "float16", "bfloat16", "q6_k", "q4_k", "q5_k"];
+export type PanelDType = "q8_0" | "q4_0" | "float16" | "bfloat16" | "q6_k" | "q4_k" | "q5_k" | "q4_1" | "q5_1";
+export const PANEL_DTYPES: readonly PanelDType[] = ["q8_0", "q4_0", "float16", "bfloat16", "q6_k", "q4_k", "q5_k", "q4_1", "q5_1"];
 
 /**
  * The float16 values in the four u32 lanes of local `v` (each 0 .. 0xffff) onto the stack as
@@ -139,6 +138,31 @@ function decodeQ4(): FuncDef {
     storeBytes(f, hi, t, s, DST, 64);
   });
   return { name: "decode_q4_0", params: [i32, i32, i32, i32, i32], locals: [i32, i32, v128, v128, v128, v128, v128], body: f };
+}
+
+/**
+ * Q4_1 / Q5_1 blocks (20 / 24 bytes: f16 d and m, Q5_1's 32 fifth bits, nibbles): value = d q + m,
+ * the product rounded, then the sum, as dequantize_row_q4_1 / _q5_1 (storeBytes subtracts -m).
+ */
+function decodeMin(kind: "q4_1" | "q5_1"): FuncDef {
+  const [pw, b, s, t, hv, q, m] = [5, 6, 7, 8, 9, 10, 11];
+  const fifth = kind === "q5_1";
+  const f = new PanelCode();
+  decodeRows(f, pw, b, fifth ? 24 : 20, 128, () => {
+    halfSplat(f, pw, 0, hv);
+    f.localSet(s);
+    halfSplat(f, pw, 2, hv);
+    f.f32x4Neg().localSet(m);
+    for (const half of [0, 1] as const) {
+      f.localGet(pw).loadAny(fifth ? 8 : 4);
+      if (half === 1) f.i32Const(4).i8x16ShrU();
+      else f.constBytes(0x0f).v128And();
+      if (fifth) f.fifthBitsOfWord(pw, 4, half).v128Or();
+      f.localSet(q);
+      storeBytes(f, q, t, s, DST, 64 * half, m);
+    }
+  });
+  return { name: `decode_${kind}`, params: [i32, i32, i32, i32, i32], locals: [i32, i32, v128, v128, v128, v128, v128], body: f };
 }
 
 function decodeHalf(kind: "f16" | "bf16"): FuncDef {
@@ -317,6 +341,8 @@ export function storedGemmFunctions(fma: boolean): FuncDef[] {
     q6_k: decodeQ6K(),
     q4_k: decodeScaleMin("q4_k"),
     q5_k: decodeScaleMin("q5_k"),
+    q4_1: decodeMin("q4_1"),
+    q5_1: decodeMin("q5_1"),
   };
   const decodeAt = (dtype: PanelDType): number => base.length + PANEL_DTYPES.indexOf(dtype);
   return [...base, ...PANEL_DTYPES.map((d) => decoders[d]), ...PANEL_DTYPES.map((d) => gemmStored(d, decodeAt(d), gemm))];

@@ -22,6 +22,11 @@ export class StoredCode extends Code {
   load16x4U(offset = 0): this { return this.simdOp(0x04, ...this.at(offset)); }
   loadAny(offset = 0): this { return this.simdOp(0x00, ...this.at(offset)); }
   constBytes(byte: number): this { return this.simdOp(0x0c, ...new Array<number>(16).fill(byte)); }
+  /** v128.const of 16 given bytes. */
+  bytesConst(bytes: readonly number[]): this { return this.simdOp(0x0c, ...bytes); }
+  load16Splat(offset = 0): this { return this.simdOp(0x08, ...this.at(offset)); }
+  shuffle(lanes: readonly number[]): this { return this.simdOp(0x0d, ...lanes); }
+  i8x16Eq(): this { return this.simdOp(0x23); }
   v128And(): this { return this.simdOp(0x4e); }
   v128Or(): this { return this.simdOp(0x50); }
   i8x16Shl(): this { return this.simdOp(0x6b); }
@@ -40,6 +45,16 @@ export class StoredCode extends Code {
   halfLanes(v: number): this {
     this.localGet(v).i32x4Const(0x7fff).v128And().i32Const(13).i32x4Shl().f32x4Const(2 ** 112).f32x4Mul();
     return this.localGet(v).i32x4Const(0x8000).v128And().i32Const(16).i32x4Shl().v128Or();
+  }
+  /**
+   * Q5_1's fifth bits: bits 16 half .. 16 half + 15 of the u32 at local `addr` + offset (bit j for
+   * value j of the block), one a byte lane, as 0 or 16 onto the stack: the two bytes spread over
+   * eight lanes each, each lane's bit picked and compared.
+   */
+  fifthBitsOfWord(addr: number, offset: number, half: 0 | 1): this {
+    const bits = [1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128];
+    this.localGet(addr).load16Splat(offset + 2 * half).v128Const0().shuffle([0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1]);
+    return this.bytesConst(bits).v128And().bytesConst(bits).i8x16Eq().constBytes(16).v128And();
   }
   /**
    * Q5_K's fifth bits: bit `bit` (0-7; a constant, or with `dynamic` the i32 in local `bit`) of

@@ -9,6 +9,7 @@ import { StoredCode } from "./gemv_stored_module.js";
  * y[i * ldy + 4 r] = W[r, :] . x_i, with the same operations in the same order as the staged
  * kernels (so the same bits):
  *  - `gemv_q8_0 / gemv_q4_0(w, x, y, n, nb, ldw, m, ldx, ldy)`: nb blocks a row;
+ *  - `gemv_q4_1 / gemv_q5_1(...)`: the same, blocks with a min (see gemvMinBlocks: held to float64);
  *  - `gemv_q6_k(w, x, y, n, nb, ldw, m, ldx, ldy, s)`: nb super-blocks a row, s 64 bytes of
  *    scratch (16-aligned) where each super-block's 16 scales are put as float32;
  *  - `gemv_q4_k / gemv_q5_k(w, x, y, n, nb, ldw, m, ldx, ldy, s)`: the same for Q4_K and Q5_K
@@ -24,7 +25,6 @@ class ResidentStoredCode extends StoredCode {
   i32Or(): this { this.bytes.push(0x72); return this; }
   i16x8Shl(): this { return this.simdOp(0x8b); }
   i16x8ShrU(): this { return this.simdOp(0x8d); }
-  shuffle(lanes: readonly number[]): this { return this.simdOp(0x0d, ...lanes); }
   v128Xor(): this { return this.simdOp(0x51); }
   i32Load16U(offset = 0): this { this.bytes.push(0x2f, 1, ...uleb(offset)); return this; }
   f32ConvertI32S(): this { this.bytes.push(0xb2); return this; }
@@ -204,6 +204,59 @@ function gemvBlocks(kind: "q8_0" | "q4_0"): FuncDef {
     f.f32ReinterpretI32().f32x4Splat();
     f.f32x4Mul().localGet(l.acc).f32x4Add().localSet(l.acc);
     f.localGet(pw).i32Const(blockBytes).i32Add().localSet(pw);
+    f.localGet(px).i32Const(128).i32Add().localSet(px);
+    f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
+    f.end();
+  });
+  return { name: `gemv_${kind}`, params: PARAMS, locals: L.types, body: f };
+}
+
+/**
+ * Q4_1 / Q5_1 (20 / 24 bytes: float16 d and m, Q5_1's 32 fifth bits, 16 bytes of nibbles): a
+ * block's dot product is d (q . x) + m (sum of x), q . x summed as gemvBlocks sums Q4_0's (the
+ * levels 0..31 exact in float32) and the block's activations summed beside it. The same real number
+ * as the decoded values (d q + m) times x, rounded differently: held to float64, not to the JS
+ * kernel's bits.
+ */
+function gemvMinBlocks(kind: "q4_1" | "q5_1"): FuncDef {
+  const L = new Locals(PARAMS.length);
+  const l = rowLocals(L);
+  const { pw, px } = l;
+  const [blk, xs, t, u] = L.many(v128, 4);
+  const [b, h, bits] = L.many(i32, 3);
+  const fifth = kind === "q5_1";
+  const nibbles = fifth ? 8 : 4;
+  const f = new ResidentStoredCode();
+  rowsLoop(f, l, () => {
+    f.localGet(NB).localSet(b);
+    f.loop(); // blocks
+    f.v128Const0().localSet(blk);
+    for (const half of [0, 1] as const) {
+      f.localGet(pw).loadAny(nibbles);
+      if (half === 1) f.i32Const(4).i16x8ShrU();
+      f.constBytes(0x0f).v128And();
+      if (fifth) f.fifthBitsOfWord(pw, 4, half).v128Or();
+      f.localSet(u);
+      maddBytes(f, u, t, blk, px, 64 * half, 0);
+    }
+    f.localGet(px).v128Load(0);
+    for (let v = 1; v < 8; v++)
+      f.localGet(px)
+        .v128Load(16 * v)
+        .f32x4Add();
+    f.localSet(xs);
+    // acc += d (q . x) + m (sum of x)
+    f.localGet(blk);
+    halfBits(f, pw, 0, h, bits);
+    f.f32ReinterpretI32().f32x4Splat().f32x4Mul();
+    f.localGet(xs);
+    halfBits(f, pw, 2, h, bits);
+    f.f32ReinterpretI32().f32x4Splat().f32x4Mul().f32x4Add();
+    f.localGet(l.acc).f32x4Add().localSet(l.acc);
+    f.localGet(pw)
+      .i32Const(fifth ? 24 : 20)
+      .i32Add()
+      .localSet(pw);
     f.localGet(px).i32Const(128).i32Add().localSet(px);
     f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
     f.end();
@@ -531,5 +584,7 @@ export function storedGemvFunctions(_fma: boolean): FuncDef[] {
     gemvScaleMin("q4_k"),
     gemvHalf("f16", true),
     gemvScaleMin("q5_k"),
+    gemvMinBlocks("q4_1"),
+    gemvMinBlocks("q5_1"),
   ];
 }
