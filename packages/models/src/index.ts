@@ -24,6 +24,7 @@ export { createModel } from "./create.js";
 export { FINITE_CHECK_DEFAULT_BYTES, loadModelFrom, modelFromCheckpoint, type LoadModelOptions } from "./load.js";
 export { quantize } from "./quantize.js";
 export { weightDType, weightRoles, WEIGHT_DTYPES, type WeightDType, type WeightRole } from "./weight_dtypes.js";
+export { MIX_DTYPES, MIX_BASE, type MixDType, type TensorPlace } from "./quant_mixes.js";
 export { gpt2 } from "./architectures/gpt2.js";
 export { gptj } from "./architectures/gptj.js";
 export { gptNeox } from "./architectures/gpt_neox.js";

@@ -1,6 +1,7 @@
 import type { Module } from "@llm/layers";
 import { isQuantized, QUANT_BLOCKS } from "@llm/tensor";
 import { ModelConfigError } from "./errors.js";
+import { isMix } from "./quant_mixes.js";
 import type { WeightDType } from "./weight_dtypes.js";
 
 /** The most elements one typed array (and so one parameter) can hold in V8. */
@@ -43,6 +44,8 @@ export const AS_FLOAT32: ParameterHolding = { bytesPerParameter: 4, as: "float32
  */
 export function holdingFor(dtype: WeightDType): ParameterHolding {
   if (dtype === "auto" || dtype === "float32") return AS_FLOAT32;
+  // a mix is held at its larger types' size at most (Q6_K)
+  if (isMix(dtype)) return { bytesPerParameter: QUANT_BLOCKS.q6_k.bytes / QUANT_BLOCKS.q6_k.elements, as: "q6_k" };
   if (isQuantized(dtype)) return { bytesPerParameter: QUANT_BLOCKS[dtype].bytes / QUANT_BLOCKS[dtype].elements, as: dtype };
   return { bytesPerParameter: 2, as: dtype };
 }

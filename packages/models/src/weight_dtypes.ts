@@ -1,13 +1,30 @@
 import { Embedding, Linear, type Module, OutputHead } from "@llm/layers";
 import { QUANT_BLOCKS, type DType, type QuantizedDType, type Tensor } from "@llm/tensor";
 import type { Model } from "./architecture.js";
+import { ModelError } from "./errors.js";
+import { ggufArchitectureFor } from "./gguf/architectures.js";
+import { translateName } from "./gguf/names.js";
+import { isMix, MIX_BASE, MIX_DTYPES, mixType, type MixDType, type TensorPlace } from "./quant_mixes.js";
 
 /**
  * The dtype a model's weights are kept in: "auto" keeps each weight as its file stores it;
  * "float32" widens everything (for training); a half type or llama.cpp's Q8_0 / Q4_0 / Q4_1 / Q5_1 /
- * Q4_K / Q5_K / Q6_K converts the matrices (see weightDType for which).
+ * Q4_K / Q5_K / Q6_K converts the matrices (see weightDType for which); "q4_k_m", "q4_k_s", "q5_k_m"
+ * and "q5_k_s" are llama-quantize's mixes of them (quant_mixes.ts).
  */
-export type WeightDType = "auto" | "float32" | "float16" | "bfloat16" | "q8_0" | "q4_0" | "q4_1" | "q5_1" | "q4_k" | "q5_k" | "q6_k";
+export type WeightDType =
+  | "auto"
+  | "float32"
+  | "float16"
+  | "bfloat16"
+  | "q8_0"
+  | "q4_0"
+  | "q4_1"
+  | "q5_1"
+  | "q4_k"
+  | "q5_k"
+  | "q6_k"
+  | MixDType;
 
 export const WEIGHT_DTYPES: readonly WeightDType[] = [
   "auto",
@@ -21,6 +38,7 @@ export const WEIGHT_DTYPES: readonly WeightDType[] = [
   "q4_k",
   "q5_k",
   "q6_k",
+  ...MIX_DTYPES,
 ];
 
 /** What a parameter does, which decides its dtype. */
@@ -28,6 +46,8 @@ export interface WeightRole {
   readonly kind: "matrix" | "tokens" | "head" | "positions" | "other";
   /** The axis a matmul (or a row lookup) reads along: where quantized blocks run. */
   readonly axis: number;
+  /** Its GGUF name and the layer count, where the architecture has a GGUF naming (llama-quantize's mixes go by them). */
+  readonly place?: TensorPlace;
 }
 
 /** Every parameter's role: Linear weights, the token table, the output head, position tables, and the rest (norms, biases). */
@@ -43,6 +63,32 @@ export function weightRoles(model: Model): Map<Tensor, WeightRole> {
   roles.set(model.embed.tokens.weight, { kind: model.head.tied ? "head" : "tokens", axis: 1 });
   visit(model);
   for (const p of model.parameters()) if (!roles.has(p)) roles.set(p, { kind: "other", axis: -1 });
+  return withPlaces(model, roles);
+}
+
+/** The roles with each weight's GGUF name and the layer count, for architectures llama.cpp names. */
+function withPlaces(model: Model, roles: Map<Tensor, WeightRole>): Map<Tensor, WeightRole> {
+  let config: Record<string, unknown>;
+  try {
+    config = model.checkpointConfig();
+  } catch {
+    return roles;
+  }
+  const modelType = String(config.model_type ?? "");
+  const kvHeads = config.num_key_value_heads;
+  const groupedQuery = typeof kvHeads === "number" && kvHeads !== config.num_attention_heads;
+  const arch = ggufArchitectureFor(modelType);
+  if (!arch) return roles;
+  const names = new Map<Tensor, string>();
+  let layers = 0;
+  for (const [name, p] of model.namedParameters()) {
+    const gguf = translateName(arch.tensors, name, "ours")?.name;
+    if (gguf === undefined) continue;
+    names.set(p, gguf);
+    const layer = /^blk\.(\d+)\./.exec(gguf);
+    if (layer) layers = Math.max(layers, Number(layer[1]) + 1);
+  }
+  for (const [p, gguf] of names) roles.set(p, { ...roles.get(p)!, place: { ggufName: gguf, layers, groupedQuery } });
   return roles;
 }
 
@@ -67,9 +113,25 @@ export function weightDType(role: WeightRole, target: WeightDType, stored: DType
   if (target === "float32" || target === "float16" || target === "bfloat16") return target;
   if (role.kind === "positions") return "float32";
   const fits = (type: QuantizedDType): boolean => rowLength % QUANT_BLOCKS[type].elements === 0;
-  let type: QuantizedDType = target;
+  let type: QuantizedDType;
   if (role.kind === "head" && target !== "q8_0") type = fits("q6_k") && modelType !== "falcon" ? "q6_k" : "q8_0";
-  else if (QUANT_BLOCKS[type].elements === 256 && !fits(type)) type = "q8_0";
+  else if (isMix(target)) type = role.kind === "matrix" ? mixType(target, placeOf(role, target, modelType), modelType) : MIX_BASE[target];
+  else type = target;
+  if (role.kind !== "head" && !fits(type)) type = K_QUANT_FALLBACK[type] ?? type;
   if (fits(type)) return type;
   return stored === "float16" || stored === "bfloat16" ? stored : "float32";
+}
+
+/**
+ * The type for rows that are not whole 256-value super-blocks, as llama-quantize falls back: Q5_1
+ * for Q5_K, Q8_0 for Q6_K; for Q4_K it takes Q5_0, which we do not write: Q8_0 instead (34 bytes a
+ * block of 32 against 22).
+ */
+const K_QUANT_FALLBACK: Partial<Record<QuantizedDType, QuantizedDType>> = { q4_k: "q8_0", q5_k: "q5_1", q6_k: "q8_0" };
+
+function placeOf(role: WeightRole, mix: MixDType, modelType: string): TensorPlace {
+  if (role.place) return role.place;
+  throw new ModelError(
+    `dtype "${mix}": llama-quantize's mixes choose by llama.cpp's tensor names and layers, which ${modelType || "this model"} has none of (no GGUF architecture); use "${MIX_BASE[mix]}"`,
+  );
 }

@@ -95,6 +95,31 @@ describe.each([
     expect(compared).toBe(16);
   });
 
+  it(`quantize(model, "${main}_m") writes the file llama-quantize made: every tensor's type and bytes`, async () => {
+    const model = await quantize(goldenModel(), `${main}_m`);
+    try {
+      const path = join(scratch, `${main}_m.gguf`);
+      await saveGGUF(model, path);
+      const [ours, theirs] = [await openGGUFFile(path), await openGGUFFile(join(GOLDEN, file))];
+      expect([...ours.tensors.keys()].sort()).toEqual([...theirs.tensors.keys()].sort());
+      for (const [name, info] of theirs.tensors) {
+        expect(ours.tensors.get(name)!.type, name).toBe(info.type);
+        const bytes = async (f: GGUFFile) => {
+          const data = await (await f.readTensor(name)).data();
+          return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+        };
+        const [a, b] = [await bytes(ours), await bytes(theirs)];
+        expect(a.length, name).toBe(b.length);
+        expect(
+          a.findIndex((v, i) => v !== b[i]),
+          `${name}: first differing byte`,
+        ).toBe(-1);
+      }
+    } finally {
+      model.dispose();
+    }
+  });
+
   it(`runs as llama.cpp runs it: the same greedy tokens, log-probabilities within ${LOGP_TOLERANCE[main]}`, async () => {
     const { model } = await loadGGUF(join(GOLDEN, file), { backend: ggml });
     try {

@@ -22,7 +22,23 @@ const CARRIED = [
 
 /** What each output format holds. */
 const SAFETENSORS_DTYPES = ["auto", "float32", "float16", "bfloat16"];
-const GGUF_DTYPES = ["auto", "float32", "float16", "bfloat16", "q8_0", "q4_0", "q4_1", "q5_1", "q4_k", "q5_k", "q6_k"];
+const GGUF_DTYPES = [
+  "auto",
+  "float32",
+  "float16",
+  "bfloat16",
+  "q8_0",
+  "q4_0",
+  "q4_1",
+  "q5_1",
+  "q4_k",
+  "q5_k",
+  "q6_k",
+  "q4_k_m",
+  "q4_k_s",
+  "q5_k_m",
+  "q5_k_s",
+];
 
 export const convert: Command = {
   summary: "safetensors folder <-> GGUF file, in another dtype or quantized (q8_0, q4_0, q6_k)",
@@ -44,10 +60,11 @@ Every file is written to a temporary name and renamed.
   -o, --out PATH           the GGUF file, or the folder, to write
   --to FORMAT              gguf or safetensors (default: gguf when PATH ends in .gguf, else safetensors)
   --dtype TYPE             the weights' dtype in the output: auto (default: as stored), float32,
-                           float16, bfloat16; for GGUF also q8_0, q4_0, q4_1, q5_1, q4_k, q5_k and
-                           q6_k (llama.cpp's choice per weight: norms stay float32, the head Q8_0 or
-                           Q6_K; the bytes llama-quantize writes). A quantized source is not
-                           quantized again into another block type.
+                           float16, bfloat16; for GGUF also q8_0, q4_0, q4_1, q5_1, q4_k, q5_k,
+                           q6_k and llama-quantize's mixes q4_k_m, q4_k_s, q5_k_m, q5_k_s (llama.cpp's
+                           choice per weight: norms stay float32, the head Q8_0 or Q6_K; the bytes
+                           llama-quantize writes). A quantized source is not quantized again into
+                           another block type.
   --max-shard-size SIZE    safetensors: e.g. 2GB, 500MB (default 5GB, transformers' default)
 
 ${LOAD_HELP}`,
