@@ -8,7 +8,7 @@ import { isMix, MIX_BASE, MIX_DTYPES, mixType, type MixDType, type TensorPlace }
 
 /**
  * The dtype a model's weights are kept in: "auto" keeps each weight as its file stores it;
- * "float32" widens everything (for training); a half type or llama.cpp's Q8_0 / Q4_0 / Q4_1 / Q5_1 /
+ * "float32" widens everything (for training); a half type or llama.cpp's Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 /
  * Q4_K / Q5_K / Q6_K converts the matrices (see weightDType for which); "q4_k_m", "q4_k_s", "q5_k_m"
  * and "q5_k_s" are llama-quantize's mixes of them (quant_mixes.ts).
  */
@@ -19,6 +19,7 @@ export type WeightDType =
   | "bfloat16"
   | "q8_0"
   | "q4_0"
+  | "q5_0"
   | "q4_1"
   | "q5_1"
   | "q4_k"
@@ -33,6 +34,7 @@ export const WEIGHT_DTYPES: readonly WeightDType[] = [
   "bfloat16",
   "q8_0",
   "q4_0",
+  "q5_0",
   "q4_1",
   "q5_1",
   "q4_k",
@@ -103,7 +105,7 @@ function withPlaces(model: Model, roles: Map<Tensor, WeightRole>): Map<Tensor, W
  *  - the output head (or the token table tied to it) is Q8_0 under Q8_0; under the others it is
  *    Q6_K when its rows are whole 256-value super-blocks, else Q8_0 (and always Q8_0 for Falcon);
  *  - under a K-quant (Q4_K, Q5_K, Q6_K) a matrix whose rows are not whole 256-value super-blocks
- *    falls back to Q8_0 (llama-quantize falls back to Q5_0 / Q5_1 / Q8_0; we read Q5_0 as Q8_0).
+ *    falls back as llama-quantize's does: to Q5_0, Q5_1, Q8_0.
  * These are uniform types: llama-quantize's _M mixes also give some attn_v / ffn_down Q6_K.
  * `stored` is the dtype the weight has now (or in its file); `rowLength` the size along role.axis.
  */
@@ -122,12 +124,8 @@ export function weightDType(role: WeightRole, target: WeightDType, stored: DType
   return stored === "float16" || stored === "bfloat16" ? stored : "float32";
 }
 
-/**
- * The type for rows that are not whole 256-value super-blocks, as llama-quantize falls back: Q5_1
- * for Q5_K, Q8_0 for Q6_K; for Q4_K it takes Q5_0, which we do not write: Q8_0 instead (34 bytes a
- * block of 32 against 22).
- */
-const K_QUANT_FALLBACK: Partial<Record<QuantizedDType, QuantizedDType>> = { q4_k: "q8_0", q5_k: "q5_1", q6_k: "q8_0" };
+/** The type for rows that are not whole 256-value super-blocks, as llama-quantize falls back. */
+const K_QUANT_FALLBACK: Partial<Record<QuantizedDType, QuantizedDType>> = { q4_k: "q5_0", q5_k: "q5_1", q6_k: "q8_0" };
 
 function placeOf(role: WeightRole, mix: MixDType, modelType: string): TensorPlace {
   if (role.place) return role.place;

@@ -50,7 +50,7 @@ const logitsOf = (model: Pretrained["model"]): Tensor => noGrad(() => model.forw
  * quantized.test.ts: 1e-2 float16, 8e-2 bfloat16, 0.3 Q8_0, 3.5 Q4_0; Q4_1 and Q5_1 measured here at
  * 2.15 and 1.37, held to Q4_0's bound and 2.5). The K-quants (Q4_K, Q5_K,
  * Q6_K, and their mixes) need rows of 256; the fixture's are 64 and 160 wide, so llama.cpp's rule
- * makes them Q8_0 (Q5_K: Q5_1, with its bound, as Q4_K_S's first attn_v; checked below).
+ * makes them Q5_0 / Q5_1 / Q8_0 (checked below; the mixes mix them), held to those bounds.
  */
 const BOUNDS: Record<string, number> = {
   auto: 1e-4,
@@ -59,12 +59,13 @@ const BOUNDS: Record<string, number> = {
   bfloat16: 8e-2,
   q8_0: 0.3,
   q4_0: 3.5,
+  q5_0: 2.5,
   q4_1: 3.5,
   q5_1: 2.5,
-  q4_k: 0.3,
+  q4_k: 2.5,
   q5_k: 2.5,
   q6_k: 0.3,
-  q4_k_m: 0.3,
+  q4_k_m: 2.5,
   q4_k_s: 2.5,
   q5_k_m: 2.5,
   q5_k_s: 2.5,
@@ -79,6 +80,7 @@ describe("loadPretrained's dtype", () => {
       "bfloat16",
       "q8_0",
       "q4_0",
+      "q5_0",
       "q4_1",
       "q5_1",
       "q4_k",
@@ -102,14 +104,14 @@ describe("loadPretrained's dtype", () => {
         kinds.add(t.dtype);
         if (t.rank === 1) expect(t.dtype, name).toBe("float32");
       }
-      // rows of 64 and 160 are not whole super-blocks: Q4_K and Q6_K fall back to Q8_0, Q5_K to Q5_1
+      // rows of 64 and 160 are not whole super-blocks: Q4_K falls back to Q5_0, Q5_K to Q5_1, Q6_K to Q8_0
       const fallback: Record<string, string> = {
         auto: "float32",
-        q4_k: "q8_0",
+        q4_k: "q5_0",
         q5_k: "q5_1",
         q6_k: "q8_0",
         q4_k_m: "q8_0",
-        q4_k_s: "q8_0",
+        q4_k_s: "q5_0",
         q5_k_m: "q5_1",
         q5_k_s: "q5_1",
       };
@@ -145,7 +147,7 @@ describe("loadPretrained's dtype", () => {
 
   it("a dtype it does not know is an error naming the ones it does", async () => {
     await expect(loadPretrained(folder, { dtype: "q2_k" as never })).rejects.toThrow(
-      'dtype: expected one of auto, float32, float16, bfloat16, q8_0, q4_0, q4_1, q5_1, q4_k, q5_k, q6_k, q4_k_m, q4_k_s, q5_k_m, q5_k_s, found "q2_k"',
+      'dtype: expected one of auto, float32, float16, bfloat16, q8_0, q4_0, q5_0, q4_1, q5_1, q4_k, q5_k, q6_k, q4_k_m, q4_k_s, q5_k_m, q5_k_s, found "q2_k"',
     );
     await expect(loadPretrained(folder, { dtype: "fp16" as never })).rejects.toBeInstanceOf(PretrainedArgumentError);
   });

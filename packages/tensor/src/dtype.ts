@@ -6,7 +6,7 @@
 export type DType = "float32" | "int32" | "bool" | "float16" | "bfloat16" | QuantizedDType;
 
 /** llama.cpp's block-quantized types, named as GGUF names them (lower case). */
-export type QuantizedDType = "q8_0" | "q4_0" | "q4_1" | "q5_1" | "q4_k" | "q5_k" | "q6_k";
+export type QuantizedDType = "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "q4_k" | "q5_k" | "q6_k";
 
 /** The dtypes a weight may be stored in besides float32: read as stored by matmul, never computed in. */
 export type StoredDType = "float16" | "bfloat16" | QuantizedDType;
@@ -20,6 +20,7 @@ export interface TypedArrayFor {
   bfloat16: Uint16Array;
   q8_0: Uint8Array;
   q4_0: Uint8Array;
+  q5_0: Uint8Array;
   q4_1: Uint8Array;
   q5_1: Uint8Array;
   q4_k: Uint8Array;
@@ -36,6 +37,7 @@ export const DTYPES: readonly DType[] = [
   "bfloat16",
   "q8_0",
   "q4_0",
+  "q5_0",
   "q4_1",
   "q5_1",
   "q4_k",
@@ -46,12 +48,14 @@ export const DTYPES: readonly DType[] = [
 /**
  * A block of a quantized type: `elements` consecutive values along a row stored in `bytes` bytes
  * (ggml's block_q8_0: an f16 scale then 32 int8; block_q4_0: an f16 scale then 16 bytes of nibbles;
- * block_q4_1 / block_q5_1: an f16 scale and min, Q5_1's fifth bits, then nibbles;
+ * block_q5_0: Q4_0's with fifth bits; block_q4_1 / block_q5_1: an f16 scale and min, Q5_1's fifth
+ * bits, then nibbles;
  * block_q4_K, block_q5_K and block_q6_K: 256 values with sub-block scales).
  */
 export const QUANT_BLOCKS: Readonly<Record<QuantizedDType, { readonly elements: number; readonly bytes: number }>> = {
   q8_0: { elements: 32, bytes: 34 },
   q4_0: { elements: 32, bytes: 18 },
+  q5_0: { elements: 32, bytes: 22 },
   q4_1: { elements: 32, bytes: 20 },
   q5_1: { elements: 32, bytes: 24 },
   q4_k: { elements: 256, bytes: 144 },
@@ -68,6 +72,7 @@ export const BYTES_PER_ELEMENT: Record<DType, number> = {
   bfloat16: 2,
   q8_0: 34 / 32,
   q4_0: 18 / 32,
+  q5_0: 22 / 32,
   q4_1: 20 / 32,
   q5_1: 24 / 32,
   q4_k: 144 / 256,
@@ -115,6 +120,7 @@ export function allocHost(dtype: DType, size: number): HostArray {
       return new Uint16Array(size);
     case "q8_0":
     case "q4_0":
+    case "q5_0":
     case "q4_1":
     case "q5_1":
     case "q4_k":

@@ -21,7 +21,7 @@ afterAll(() => {
   for (const b of [...backends, ...ggml]) b.close();
 });
 
-type Stored = "float16" | "bfloat16" | "q8_0" | "q4_0" | "q6_k" | "q4_k" | "q5_k" | "q4_1" | "q5_1";
+type Stored = "float16" | "bfloat16" | "q8_0" | "q4_0" | "q6_k" | "q4_k" | "q5_k" | "q4_1" | "q5_1" | "q5_0";
 
 /** W [N, K] as `dtype` (host array) and the float32 values it then holds (JS decoders). */
 function encode(dtype: Stored, w: Float32Array, seed: number): { data: Uint8Array | Uint16Array; values: Float32Array } {
@@ -128,7 +128,7 @@ describe("resident GEMM over a stored weight (prefill)", () => {
     [130, 65, 256, 1],
     [200, 600, 512, 0],
   ] as const;
-  for (const dtype of ["float16", "bfloat16", "q8_0", "q4_0", "q6_k", "q4_k", "q5_k", "q4_1", "q5_1"] as const) {
+  for (const dtype of ["float16", "bfloat16", "q8_0", "q4_0", "q6_k", "q4_k", "q5_k", "q4_1", "q5_1", "q5_0"] as const) {
     it(`${dtype}: the same bits on 1, 2 and 3 threads, and as the float32 GEMM of the decoded weight`, () => {
       let seed = 7;
       let workerParts = 0;
@@ -230,7 +230,7 @@ describe("resident GEMM over a stored weight (prefill)", () => {
     }
     return x;
   }
-  for (const dtype of ["float16", "bfloat16", "q8_0", "q4_0", "q6_k", "q4_k", "q5_k", "q4_1", "q5_1"] as const) {
+  for (const dtype of ["float16", "bfloat16", "q8_0", "q4_0", "q6_k", "q4_k", "q5_k", "q4_1", "q5_1", "q5_0"] as const) {
     const expected =
       dtype === "q4_1" || dtype === "q5_1" ? "ggml's Q8_1 dot product in float64" : "the float32 GEMM of the rounded activations";
     it(`${dtype}, ggml rounding: ${expected}, the same bits on 1, 2 and 3 threads`, () => {

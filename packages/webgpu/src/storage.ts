@@ -12,8 +12,8 @@ import { float32ToBfloat16Bits, float32ToFloat16Bits } from "./half.js";
  */
 export const BYTES_PER_WORD = 4;
 
-/** llama.cpp's blocks (Q8_0, Q4_0, Q4_1, Q5_1, and the K-quants Q4_K, Q5_K, Q6_K) live as their bytes, four to a word, read by matmul and take as stored. */
-export const GPU_BLOCK_DTYPES: readonly DType[] = ["q8_0", "q4_0", "q4_1", "q5_1", "q4_k", "q5_k", "q6_k"];
+/** llama.cpp's blocks (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, and the K-quants Q4_K, Q5_K, Q6_K) live as their bytes, four to a word, read by matmul and take as stored. */
+export const GPU_BLOCK_DTYPES: readonly DType[] = ["q8_0", "q4_0", "q5_0", "q4_1", "q5_1", "q4_k", "q5_k", "q6_k"];
 
 /** Bytes of `size` elements of a block dtype (whole blocks). */
 export function blockBytes(dtype: DType, size: number): number {
@@ -122,6 +122,7 @@ export function toWords(data: HostArray, dtype: DType): Float32Array | Int32Arra
     }
     case "q8_0":
     case "q4_0":
+    case "q5_0":
     case "q4_1":
     case "q5_1":
     case "q4_k":
@@ -151,6 +152,7 @@ export function fromWords(bytes: ArrayBuffer, dtype: DType, size: number, byteOf
       return Uint16Array.from(new Uint32Array(bytes, byteOffset, size));
     case "q8_0":
     case "q4_0":
+    case "q5_0":
     case "q4_1":
     case "q5_1":
     case "q4_k":

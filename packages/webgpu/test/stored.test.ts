@@ -1,6 +1,6 @@
 /**
  * Weights kept as stored on WebGPU: matmul (matrix-vector, small, tiled), take and cast read
- * float16, bfloat16, Q8_0, Q4_0, Q4_1 and Q5_1 weights as they are (and the K-quants, below), and
+ * float16, bfloat16, Q8_0, Q4_0, Q5_0, Q4_1 and Q5_1 weights as they are (and the K-quants, below), and
  * give the CPU backend's results.
  */
 import { describe, expect, it } from "vitest";
@@ -17,7 +17,7 @@ async function maxDiff(a: Tensor, b: Tensor): Promise<number> {
   return Number.isNaN(worst) ? Infinity : worst;
 }
 
-async function stored(w: Tensor, dtype: "float16" | "bfloat16" | "q8_0" | "q4_0" | "q4_1" | "q5_1"): Promise<Tensor> {
+async function stored(w: Tensor, dtype: "float16" | "bfloat16" | "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1"): Promise<Tensor> {
   return dtype === "float16" || dtype === "bfloat16" ? w.cast(dtype) : quantizeTensor(w, dtype);
 }
 
@@ -31,33 +31,36 @@ async function expectCpuProduct(gpu: Backend, w: Tensor, x: Tensor): Promise<voi
   for (const t of [w, x, want, wg, xg, got]) t.dispose();
 }
 
-describe.skipIf(!backend).each(["float16", "bfloat16", "q8_0", "q4_0", "q4_1", "q5_1"] as const)("%s weights on WebGPU", (dtype) => {
-  const gpu = backend!;
-  it("reports the dtype as multiplied as stored", () => {
-    expect(gpu.storedMatmulDTypes).toContain(dtype);
-  });
+describe.skipIf(!backend).each(["float16", "bfloat16", "q8_0", "q4_0", "q5_0", "q4_1", "q5_1"] as const)(
+  "%s weights on WebGPU",
+  (dtype) => {
+    const gpu = backend!;
+    it("reports the dtype as multiplied as stored", () => {
+      expect(gpu.storedMatmulDTypes).toContain(dtype);
+    });
 
-  // [N, K] weights used as x @ W^T (blocks along K), rows 1 and 3 (GEMV), 40 (one thread per output), 130 (tiled)
-  it.each([1, 3, 40, 130])("x [%i, 96] @ W^T, W [72, 96]: the CPU backend's product", async (M) => {
-    const w = await stored(randn([72, 96], { backend: cpuBackend, seed: 1 }), dtype);
-    await expectCpuProduct(gpu, w, randn([M, 96], { backend: cpuBackend, seed: 2 }));
-  });
+    // [N, K] weights used as x @ W^T (blocks along K), rows 1 and 3 (GEMV), 40 (one thread per output), 130 (tiled)
+    it.each([1, 3, 40, 130])("x [%i, 96] @ W^T, W [72, 96]: the CPU backend's product", async (M) => {
+      const w = await stored(randn([72, 96], { backend: cpuBackend, seed: 1 }), dtype);
+      await expectCpuProduct(gpu, w, randn([M, 96], { backend: cpuBackend, seed: 2 }));
+    });
 
-  it("take (rows dequantized) and a cast to float32 equal the CPU backend's", async () => {
-    const w = await stored(randn([10, 64], { backend: cpuBackend, seed: 3 }), dtype);
-    const wg = toBackend(w, gpu);
-    const idsCpu = tensor([3, 0, 9, 3, 7], { dtype: "int32", backend: cpuBackend });
-    const rows = wg.take(toBackend(idsCpu, gpu), 0);
-    const want = w.take(idsCpu, 0);
-    expect(rows.dtype).toBe(dtype.startsWith("q") ? "float32" : dtype);
-    // (Q4_1 / Q5_1: d q + m, which a GPU may fuse into one rounding: within an ulp of values below 8)
-    const tolerance = dtype === "q4_1" || dtype === "q5_1" ? 2 ** -21 : 0;
-    expect(await maxDiff(rows.float(), want.float())).toBeLessThanOrEqual(tolerance);
-    expect(await maxDiff(wg.float(), w.float())).toBeLessThanOrEqual(tolerance);
-    // the bytes (or half bits) come back as they went up
-    expect(Array.from(await wg.data())).toEqual(Array.from(await w.data()));
-  });
-});
+    it("take (rows dequantized) and a cast to float32 equal the CPU backend's", async () => {
+      const w = await stored(randn([10, 64], { backend: cpuBackend, seed: 3 }), dtype);
+      const wg = toBackend(w, gpu);
+      const idsCpu = tensor([3, 0, 9, 3, 7], { dtype: "int32", backend: cpuBackend });
+      const rows = wg.take(toBackend(idsCpu, gpu), 0);
+      const want = w.take(idsCpu, 0);
+      expect(rows.dtype).toBe(dtype.startsWith("q") ? "float32" : dtype);
+      // (Q4_1 / Q5_1: d q + m, which a GPU may fuse into one rounding: within an ulp of values below 8)
+      const tolerance = dtype === "q4_1" || dtype === "q5_1" ? 2 ** -21 : 0;
+      expect(await maxDiff(rows.float(), want.float())).toBeLessThanOrEqual(tolerance);
+      expect(await maxDiff(wg.float(), w.float())).toBeLessThanOrEqual(tolerance);
+      // the bytes (or half bits) come back as they went up
+      expect(Array.from(await wg.data())).toEqual(Array.from(await w.data()));
+    });
+  },
+);
 
 /**
  * K-quant blocks (Q4_K, Q5_K, Q6_K: what llama-quantize's Q4_K_M and Q5_K_M files hold), read as

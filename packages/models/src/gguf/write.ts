@@ -23,6 +23,7 @@ const FILE_TYPES: Record<string, number> = {
   q4_0: 2,
   q4_1: 3,
   q8_0: 7,
+  q5_0: 8,
   q5_1: 9,
   q4_k: 15,
   q5_k: 17,

@@ -156,7 +156,7 @@ export class CpuBackend implements Backend {
   private readonly options: CpuBackendOptions;
   private state: { heap: WasmHeap | null; runtime: CpuRuntime | null } | null = null;
 
-  readonly storedMatmulDTypes: readonly DType[] = ["float16", "bfloat16", "q8_0", "q4_0", "q4_1", "q5_1", "q4_k", "q5_k", "q6_k"];
+  readonly storedMatmulDTypes: readonly DType[] = ["float16", "bfloat16", "q8_0", "q4_0", "q5_0", "q4_1", "q5_1", "q4_k", "q5_k", "q6_k"];
 
   /** See Backend.keepsFreedMemory: true with the WebAssembly heap (plain JS arrays go back to the garbage collector). */
   get keepsFreedMemory(): boolean {

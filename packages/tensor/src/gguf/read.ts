@@ -1,7 +1,6 @@
 import type { Backend } from "../backend.js";
 import type { CheckpointFiles } from "../checkpoint/files.js";
 import { QUANT_BLOCKS, isQuantized, type DType, hostLength } from "../dtype.js";
-import { WIDENED } from "./widen.js";
 import { getBackend } from "../engine.js";
 import { fromBuffer } from "../ops/core.js";
 import type { Tensor } from "../tensor.js";
@@ -13,7 +12,7 @@ export interface GGUFTensorInfo {
   readonly name: string;
   /** ggml's type name (F32, F16, Q4_0, Q6_K, ...). */
   readonly type: string;
-  /** Our dtype for it (Q5_0: q8_0, widened as read; see widen.ts); null for a type we do not read (an error when read). */
+  /** Our dtype for it; null for a type we do not read (an error when read). */
   readonly dtype: DType | null;
   /** Outermost first: ggml's ne reversed ([rows, cols] for a matrix). */
   readonly shape: readonly number[];
@@ -47,13 +46,11 @@ export class GGUFFile {
     if (!info) throw new GGUFError(`${this.source}: expected a tensor named "${name}", found none`);
     if (info.dtype === null) {
       throw new GGUFError(
-        `${this.source}: tensor "${name}" is ${info.type}, which we do not read (we read F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_1, Q4_K, Q5_K, Q6_K, and Q5_0 as Q8_0)`,
+        `${this.source}: tensor "${name}" is ${info.type}, which we do not read (we read F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q4_K, Q5_K, Q6_K)`,
       );
     }
-    const stored = new Uint8Array(info.end - info.begin);
-    await this.files.readInto(this.name, info.begin, stored);
-    const widening = WIDENED[info.type];
-    const bytes = widening ? widening.widen(stored) : stored;
+    const bytes = new Uint8Array(info.end - info.begin);
+    await this.files.readInto(this.name, info.begin, bytes);
     const host =
       info.dtype === "float32"
         ? new Float32Array(bytes.buffer)
@@ -87,10 +84,9 @@ export async function openGGUF(files: CheckpointFiles, name: string): Promise<GG
   const tensors = new Map<string, GGUFTensorInfo>();
   for (const t of header.tensors) {
     const type = GGML_TYPE_NAMES[t.ggmlType]!;
-    const widening = WIDENED[type];
-    const dtype: DType | null = widening?.dtype ?? GGML_TYPE_TO_DTYPE[t.ggmlType] ?? null;
+    const dtype: DType | null = GGML_TYPE_TO_DTYPE[t.ggmlType] ?? null;
     const elements = t.dims.reduce((a, b) => a * b, 1);
-    const blockElements = widening?.blockElements ?? (dtype && isQuantized(dtype) ? QUANT_BLOCKS[dtype].elements : 1);
+    const blockElements = dtype && isQuantized(dtype) ? QUANT_BLOCKS[dtype].elements : 1;
     if (t.dims[0]! % blockElements !== 0) {
       throw new GGUFError(
         `${source}: tensor "${t.name}" is ${type} with rows of ${t.dims[0]} values, not whole blocks of ${blockElements}`,
@@ -99,13 +95,11 @@ export async function openGGUF(files: CheckpointFiles, name: string): Promise<GG
     const bytes =
       dtype === null
         ? 0
-        : widening
-          ? (elements / widening.blockElements) * widening.blockBytes
-          : dtype === "float32" || dtype === "int32"
-            ? elements * 4
-            : dtype === "float16" || dtype === "bfloat16"
-              ? elements * 2
-              : hostLength(dtype, elements);
+        : dtype === "float32" || dtype === "int32"
+          ? elements * 4
+          : dtype === "float16" || dtype === "bfloat16"
+            ? elements * 2
+            : hostLength(dtype, elements);
     const begin = header.dataStart + t.offset;
     if (begin + bytes > size)
       throw new GGUFError(`${source}: tensor "${t.name}" runs past the end of the file (${begin + bytes} > ${size} bytes)`);

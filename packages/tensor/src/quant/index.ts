@@ -2,6 +2,7 @@ import { isQuantized, QUANT_BLOCKS, type DType, type QuantizedDType } from "../d
 import { ShapeError } from "../errors.js";
 import { dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K, quantizeQ4_K, quantizeQ5_K, quantizeQ6_K } from "./k_quants.js";
 import { dequantizeQ4_0, quantizeQ4_0 } from "./q4_0.js";
+import { dequantizeQ5_0, quantizeQ5_0 } from "./q5_0.js";
 import { dequantizeQ4_1, dequantizeQ5_1, quantizeQ4_1, quantizeQ5_1 } from "./q4_1_q5_1.js";
 import { dequantizeQ8_0, quantizeQ8_0 } from "./q8_0.js";
 
@@ -11,6 +12,7 @@ type Encoder = (src: Float32Array, s: number, n: number, dst: Uint8Array, o: num
 const DECODERS: Record<QuantizedDType, Codec> = {
   q8_0: dequantizeQ8_0,
   q4_0: dequantizeQ4_0,
+  q5_0: dequantizeQ5_0,
   q4_1: dequantizeQ4_1,
   q5_1: dequantizeQ5_1,
   q4_k: dequantizeQ4_K,
@@ -20,6 +22,7 @@ const DECODERS: Record<QuantizedDType, Codec> = {
 const ENCODERS: Record<QuantizedDType, Encoder> = {
   q8_0: quantizeQ8_0,
   q4_0: quantizeQ4_0,
+  q5_0: quantizeQ5_0,
   q4_1: quantizeQ4_1,
   q5_1: quantizeQ5_1,
   q4_k: quantizeQ4_K,
@@ -28,7 +31,7 @@ const ENCODERS: Record<QuantizedDType, Encoder> = {
 };
 
 /** The quantized types we can write (all we read). */
-export const QUANTIZE_TYPES: readonly QuantizedDType[] = ["q8_0", "q4_0", "q4_1", "q5_1", "q4_k", "q5_k", "q6_k"];
+export const QUANTIZE_TYPES: readonly QuantizedDType[] = ["q8_0", "q4_0", "q5_0", "q4_1", "q5_1", "q4_k", "q5_k", "q6_k"];
 
 /** Dequantizes n values (whole blocks) starting at byte `o` of `src` into dst[d..d+n). */
 export function dequantizeBlocks(type: QuantizedDType, src: Uint8Array, o: number, n: number, dst: Float32Array, d = 0): void {

@@ -1,8 +1,8 @@
 """Writes q5_0_golden.gguf: Q5_0 blocks as llama.cpp's own Python package (gguf, from the local
 wheelhouse) quantizes rows of the llama fixture and hand-picked edge rows, beside gguf's
-dequantization of those blocks. We read Q5_0 by widening each block to Q8_0 (the same scale, the
-5-bit values minus 16 as int8: exact); the test (../gguf_q5_0.test.ts) checks the values we read
-are gguf's, bit for bit. Run from the repository root:
+dequantization of those blocks. The test (../gguf_q5_0.test.ts) checks the values we read are
+gguf's, bit for bit, and that our quantizer gives these bytes from the same rows (which
+quant_golden.gguf holds). Run from the repository root:
 
     python3 -m venv /tmp/gguf-venv
     /tmp/gguf-venv/bin/pip install --no-index --find-links /opt/pypi/files --find-links /opt/pypi-more/files gguf numpy

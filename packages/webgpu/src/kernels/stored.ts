@@ -11,6 +11,7 @@ import { entry, Meta, offsets, shader } from "./codegen.js";
  * does, in the same float32 steps (blocks start at even bytes, so an f16 is always within a word):
  *  - Q8_0 / Q4_0, 32 values: an f16 scale, then int8 values (Q8_0) or nibbles (Q4_0: values j and
  *    j + 16 share byte j, low nibble first), value = scale * q (Q4_0: q - 8);
+ *  - Q5_0, 32 values (22 bytes): f16 scale, u32 of fifth bits, nibbles, value = scale * (q - 16);
  *  - Q4_1 / Q5_1, 32 values (20 / 24 bytes): f16 scale and min, Q5_1's u32 of fifth bits (bit j
  *    for value j), nibbles as Q4_0's, value = scale * q + min (two roundings);
  *  - Q4_K, 256 values (144 bytes): f16 d and dmin, 12 bytes of eight 6-bit scales and mins, 128
@@ -41,6 +42,16 @@ fn load_block(i: i32) -> f32 {
   return half_at(base) * q;
 }`;
     }
+    case "q5_0":
+      return `${byteAt}
+fn load_block(i: i32) -> f32 {
+  let j = u32(i) % 32u;
+  let base = (u32(i) / 32u) * 22u;
+  let packed = byte_at(base + 6u + (j & 15u));
+  let high = ((byte_at(base + 2u + j / 8u) >> (j % 8u)) & 1u) << 4u;
+  let q = f32(i32(select(packed & 15u, packed >> 4u, j >= 16u) | high) - 16);
+  return half_at(base) * q;
+}`;
     case "q4_1":
     case "q5_1": {
       const fifth = dtype === "q5_1";

@@ -4,7 +4,7 @@ import { float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits, bflo
 /**
  * llama.cpp's CPU matmuls do not multiply float32 activations by the weight: each activation row
  * is first converted to the weight's "vec_dot_type" (float16 for F16 weights, Q8_0 blocks for
- * Q8_0 and Q4_0, Q8_1 for Q4_1 and Q5_1, Q8_K for the K-quants) and the dot products run on those. This rounds a copy of
+ * Q8_0, Q4_0 and Q5_0, Q8_1 for Q4_1 and Q5_1, Q8_K for the K-quants) and the dot products run on those. This rounds a copy of
  * the rows the same way, so that a model run with CpuBackend({ activationRounding: "ggml" })
  * computes what llama.cpp computes (up to summation order): for comparing with it, and to see
  * what its rounding costs. Off by default: our activations stay float32.
@@ -15,7 +15,7 @@ export function roundActivationsLikeGgml(A: Float32Array, rows: number, K: numbe
     roundToHalf(A, out);
   } else if (weight === "bfloat16") {
     for (let i = 0; i < out.length; i++) out[i] = bfloat16BitsToFloat32(float32ToBfloat16Bits(A[i]!));
-  } else if (weight === "q8_0" || weight === "q4_0" || weight === "q4_1" || weight === "q5_1") {
+  } else if (weight === "q8_0" || weight === "q4_0" || weight === "q5_0" || weight === "q4_1" || weight === "q5_1") {
     // (Q4_1 / Q5_1 dot with Q8_1 blocks: Q8_0's levels and scale; the min term's own rounding is
     // added after the product, see q8_1MinCorrections)
     for (let r = 0; r < rows; r++) for (let b = 0; b < K; b += 32) q8_0Block(A, r * K + b, Math.min(32, K - b), out);

@@ -18,7 +18,7 @@ export function roundActivationsResident(home: Arena, src: number, dst: number, 
   const rt = activeRuntime();
   if (rt === null || !rt.ready) return false;
   // Q4_1 / Q5_1 dot with Q8_1 blocks, whose levels and scale are Q8_0's
-  const blocks = weight === "q8_0" || weight === "q4_0" || weight === "q4_1" || weight === "q5_1";
+  const blocks = weight === "q8_0" || weight === "q4_0" || weight === "q5_0" || weight === "q4_1" || weight === "q5_1";
   const group = blocks ? 32 : 4;
   if ((!blocks && !(weight in ROUND_HALF)) || K % group !== 0) return false;
   const ref = blocks ? ROUND_Q8_0 : ROUND_HALF[weight as keyof typeof ROUND_HALF];

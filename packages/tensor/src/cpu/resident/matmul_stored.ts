@@ -8,6 +8,7 @@ import { activeRuntime, splitRange } from "./runtime.js";
 const KERNELS = {
   q8_0: kernel("stored", "gemv_q8_0"),
   q4_0: kernel("stored", "gemv_q4_0"),
+  q5_0: kernel("stored", "gemv_q5_0"),
   q4_1: kernel("stored", "gemv_q4_1"),
   q5_1: kernel("stored", "gemv_q5_1"),
   q6_k: kernel("stored", "gemv_q6_k"),

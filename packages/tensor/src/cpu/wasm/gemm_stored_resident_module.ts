@@ -25,8 +25,8 @@ class PanelCode extends StoredCode {
   i32Or(): this { this.bytes.push(0x72); return this; }
 }
 
-export type PanelDType = "q8_0" | "q4_0" | "float16" | "bfloat16" | "q6_k" | "q4_k" | "q5_k" | "q4_1" | "q5_1";
-export const PANEL_DTYPES: readonly PanelDType[] = ["q8_0", "q4_0", "float16", "bfloat16", "q6_k", "q4_k", "q5_k", "q4_1", "q5_1"];
+export type PanelDType = "q8_0" | "q4_0" | "float16" | "bfloat16" | "q6_k" | "q4_k" | "q5_k" | "q4_1" | "q5_1" | "q5_0";
+export const PANEL_DTYPES: readonly PanelDType[] = ["q8_0", "q4_0", "float16", "bfloat16", "q6_k", "q4_k", "q5_k", "q4_1", "q5_1", "q5_0"];
 
 /**
  * The float16 values in the four u32 lanes of local `v` (each 0 .. 0xffff) onto the stack as
@@ -126,18 +126,32 @@ function decodeQ8(): FuncDef {
   return { name: "decode_q8_0", params: [i32, i32, i32, i32, i32], locals: [i32, i32, v128, v128], body: f };
 }
 
-function decodeQ4(): FuncDef {
+/** Q4_0 (18 bytes: f16 d, nibbles) and Q5_0 (22: d, 32 fifth bits, nibbles): value = d (q - 8), d (q - 16). */
+function decodeQ4(kind: "q4_0" | "q5_0"): FuncDef {
   const [pw, b, s, t, hv, lo, hi] = [5, 6, 7, 8, 9, 10, 11];
+  const five = kind === "q5_0";
   const f = new PanelCode();
-  decodeRows(f, pw, b, 18, 128, () => {
+  decodeRows(f, pw, b, five ? 22 : 18, 128, () => {
     halfSplat(f, pw, 0, hv);
     f.localSet(s);
-    f.localGet(pw).loadAny(2).localTee(t).constBytes(0x0f).v128And().constBytes(8).i8x16Sub().localSet(lo);
-    f.localGet(t).i32Const(4).i8x16ShrU().constBytes(8).i8x16Sub().localSet(hi);
+    f.localGet(pw)
+      .loadAny(five ? 6 : 2)
+      .localTee(t)
+      .constBytes(0x0f)
+      .v128And();
+    if (five) f.fifthBitsOfWord(pw, 2, 0).v128Or();
+    f.constBytes(five ? 16 : 8)
+      .i8x16Sub()
+      .localSet(lo);
+    f.localGet(t).i32Const(4).i8x16ShrU();
+    if (five) f.fifthBitsOfWord(pw, 2, 1).v128Or();
+    f.constBytes(five ? 16 : 8)
+      .i8x16Sub()
+      .localSet(hi);
     storeBytes(f, lo, t, s, DST, 0);
     storeBytes(f, hi, t, s, DST, 64);
   });
-  return { name: "decode_q4_0", params: [i32, i32, i32, i32, i32], locals: [i32, i32, v128, v128, v128, v128, v128], body: f };
+  return { name: `decode_${kind}`, params: [i32, i32, i32, i32, i32], locals: [i32, i32, v128, v128, v128, v128, v128], body: f };
 }
 
 /**
@@ -335,7 +349,7 @@ export function storedGemmFunctions(fma: boolean): FuncDef[] {
   const gemm = base.findIndex((d) => d.name === "gemm");
   const decoders: Record<PanelDType, FuncDef> = {
     q8_0: decodeQ8(),
-    q4_0: decodeQ4(),
+    q4_0: decodeQ4("q4_0"),
     float16: decodeHalf("f16"),
     bfloat16: decodeHalf("bf16"),
     q6_k: decodeQ6K(),
@@ -343,6 +357,7 @@ export function storedGemmFunctions(fma: boolean): FuncDef[] {
     q5_k: decodeScaleMin("q5_k"),
     q4_1: decodeMin("q4_1"),
     q5_1: decodeMin("q5_1"),
+    q5_0: decodeQ4("q5_0"),
   };
   const decodeAt = (dtype: PanelDType): number => base.length + PANEL_DTYPES.indexOf(dtype);
   return [...base, ...PANEL_DTYPES.map((d) => decoders[d]), ...PANEL_DTYPES.map((d) => gemmStored(d, decodeAt(d), gemm))];

@@ -8,7 +8,7 @@ import { StoredCode } from "./gemv_stored_module.js";
  * rows r of W [., K] (ldw bytes apart) and m activation rows i (ldx bytes apart),
  * y[i * ldy + 4 r] = W[r, :] . x_i, with the same operations in the same order as the staged
  * kernels (so the same bits):
- *  - `gemv_q8_0 / gemv_q4_0(w, x, y, n, nb, ldw, m, ldx, ldy)`: nb blocks a row;
+ *  - `gemv_q8_0 / gemv_q4_0 / gemv_q5_0(w, x, y, n, nb, ldw, m, ldx, ldy)`: nb blocks a row;
  *  - `gemv_q4_1 / gemv_q5_1(...)`: the same, blocks with a min (see gemvMinBlocks: held to float64);
  *  - `gemv_q6_k(w, x, y, n, nb, ldw, m, ldx, ldy, s)`: nb super-blocks a row, s 64 bytes of
  *    scratch (16-aligned) where each super-block's 16 scales are put as float32;
@@ -166,18 +166,18 @@ function rowsLoop(f: ResidentStoredCode, l: RowLocals, dot: () => void): void {
 }
 
 /**
- * Q8_0 / Q4_0: a block's 32 values go to its sum in the order the staged kernel's do (four lanes
- * at a time, values 0-3 first), made float32 by maddBytes: Q4_0's nibbles are 8 over the value,
- * Q8_0's int8 get 128 added (their top bit flipped) to be bytes 0..255. The block's float16 scale
- * is decoded by halfBits.
+ * Q8_0 / Q4_0 / Q5_0: a block's 32 values go to its sum in the order the staged kernel's do (four
+ * lanes at a time, values 0-3 first), made float32 by maddBytes: Q4_0's nibbles are 8 over the
+ * value, Q5_0's (with their fifth bits) 16, Q8_0's int8 get 128 added (their top bit flipped) to be
+ * bytes 0..255. The block's float16 scale is decoded by halfBits.
  */
-function gemvBlocks(kind: "q8_0" | "q4_0"): FuncDef {
+function gemvBlocks(kind: "q8_0" | "q4_0" | "q5_0"): FuncDef {
   const L = new Locals(PARAMS.length);
   const l = rowLocals(L);
   const { pw, px } = l;
   const [blk, t, u] = L.many(v128, 3);
   const [b, h, bits] = L.many(i32, 3);
-  const blockBytes = kind === "q8_0" ? 34 : 18;
+  const blockBytes = { q8_0: 34, q4_0: 18, q5_0: 22 }[kind];
   const f = new ResidentStoredCode();
   rowsLoop(f, l, () => {
     f.localGet(NB).localSet(b);
@@ -192,11 +192,18 @@ function gemvBlocks(kind: "q8_0" | "q4_0"): FuncDef {
           .localSet(u);
         maddBytes(f, u, t, blk, px, 64 * half, 128);
       }
-    } else {
+    } else if (kind === "q4_0") {
       f.localGet(pw).loadAny(2).localTee(t).constBytes(0x0f).v128And().localSet(u);
       maddBytes(f, u, t, blk, px, 0, 8);
       f.localGet(pw).loadAny(2).i32Const(4).i16x8ShrU().constBytes(0x0f).v128And().localSet(u);
       maddBytes(f, u, t, blk, px, 64, 8);
+    } else {
+      for (const half of [0, 1] as const) {
+        f.localGet(pw).loadAny(6);
+        if (half === 1) f.i32Const(4).i16x8ShrU();
+        f.constBytes(0x0f).v128And().fifthBitsOfWord(pw, 2, half).v128Or().localSet(u);
+        maddBytes(f, u, t, blk, px, 64 * half, 16);
+      }
     }
     // acc += block sum * the block's float16 scale (its first two bytes)
     f.localGet(blk);
@@ -586,5 +593,6 @@ export function storedGemvFunctions(_fma: boolean): FuncDef[] {
     gemvScaleMin("q5_k"),
     gemvMinBlocks("q4_1"),
     gemvMinBlocks("q5_1"),
+    gemvBlocks("q5_0"),
   ];
 }
