@@ -1,6 +1,6 @@
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { loadGGUFFrom, loadModelFrom, type Model, type WeightDType } from "@llm/models";
+import { loadGGUFFrom, loadModelFrom, WEIGHT_DTYPES, type Model, type WeightDType } from "@llm/models";
 import { saveGGUF, saveModel } from "@llm/models/node";
 import { ggufText, ggufTokenizerMetadata, loadTokenizerFrom, type GGUFText } from "@llm/pretrained";
 import { isQuantized, openGGUF, readWholeFile, type CheckpointFiles } from "@llm/tensor";
@@ -22,24 +22,8 @@ const CARRIED = [
 
 /** What each output format holds. */
 const SAFETENSORS_DTYPES = ["auto", "float32", "float16", "bfloat16"];
-const GGUF_DTYPES = [
-  "auto",
-  "float32",
-  "float16",
-  "bfloat16",
-  "q8_0",
-  "q4_0",
-  "q5_0",
-  "q4_1",
-  "q5_1",
-  "q4_k",
-  "q5_k",
-  "q6_k",
-  "q4_k_m",
-  "q4_k_s",
-  "q5_k_m",
-  "q5_k_s",
-];
+/** What a GGUF file can hold: every weight dtype loadModel takes. */
+const GGUF_DTYPES: readonly string[] = WEIGHT_DTYPES;
 
 export const convert: Command = {
   summary: "safetensors folder <-> GGUF file, in another dtype or quantized (q8_0, q4_0, q6_k)",

@@ -12,13 +12,10 @@ import gguf
 from gguf import GGMLQuantizationType as T
 from gguf.quants import quantize, dequantize
 
-from make_quant_golden import HERE, edge_rows, fixture_tensor
+from make_quant_golden import edge_rows, fixture_tensor, write_golden
 
 
-def main() -> None:
-    out = HERE / "q4_1_q5_1_golden.gguf"
-    writer = gguf.GGUFWriter(str(out), arch="golden")
-    writer.add_string("golden.source", "make_q4_1_q5_1_golden.py with gguf " + getattr(gguf, "__version__", "?"))
+def add_tensors(writer: gguf.GGUFWriter) -> None:
     sources = {
         "llama_q_proj": fixture_tensor("llama", "model.layers.0.self_attn.q_proj.weight"),
         "edge": edge_rows(),
@@ -29,12 +26,7 @@ def main() -> None:
             blocks = quantize(values, qtype)
             writer.add_tensor(f"{name}.{label}", blocks, raw_shape=blocks.shape, raw_dtype=qtype)
             writer.add_tensor(f"{name}.{label}.dequantized", dequantize(blocks, qtype).astype(np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    print(f"wrote {out} ({out.stat().st_size} bytes)")
 
 
 if __name__ == "__main__":
-    main()
+    write_golden("q4_1_q5_1_golden.gguf", "make_q4_1_q5_1_golden.py", add_tensors)

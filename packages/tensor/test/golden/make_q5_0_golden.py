@@ -13,13 +13,10 @@ import gguf
 from gguf import GGMLQuantizationType as T
 from gguf.quants import quantize, dequantize
 
-from make_quant_golden import HERE, edge_rows, fixture_tensor
+from make_quant_golden import edge_rows, fixture_tensor, write_golden
 
 
-def main() -> None:
-    out = HERE / "q5_0_golden.gguf"
-    writer = gguf.GGUFWriter(str(out), arch="golden")
-    writer.add_string("golden.source", "make_q5_0_golden.py with gguf " + getattr(gguf, "__version__", "?"))
+def add_tensors(writer: gguf.GGUFWriter) -> None:
     sources = {
         "llama_q_proj": fixture_tensor("llama", "model.layers.0.self_attn.q_proj.weight"),
         "edge": edge_rows(),
@@ -28,12 +25,7 @@ def main() -> None:
         blocks = quantize(values, T.Q5_0)
         writer.add_tensor(f"{name}.q5_0", blocks, raw_shape=blocks.shape, raw_dtype=T.Q5_0)
         writer.add_tensor(f"{name}.q5_0.f32", dequantize(blocks, T.Q5_0).astype(np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    print(f"wrote {out} ({out.stat().st_size} bytes)")
 
 
 if __name__ == "__main__":
-    main()
+    write_golden("q5_0_golden.gguf", "make_q5_0_golden.py", add_tensors)

@@ -13,15 +13,12 @@ import gguf
 from gguf import GGMLQuantizationType as T
 from gguf.quants import dequantize
 
-from make_quant_golden import HERE
+from make_quant_golden import write_golden
 
 BLOCK_BYTES = 176
 
 
-def main() -> None:
-    out = HERE / "q5_k_golden.gguf"
-    writer = gguf.GGUFWriter(str(out), arch="golden")
-    writer.add_string("golden.source", "make_q5_k_golden.py with gguf " + getattr(gguf, "__version__", "?"))
+def add_tensors(writer: gguf.GGUFWriter) -> None:
     rng = np.random.default_rng(55)
     blocks = rng.integers(0, 256, size=(6, 3 * BLOCK_BYTES), dtype=np.uint8)  # 6 rows of 3 super-blocks
     per_block = blocks.reshape(-1, BLOCK_BYTES)
@@ -34,12 +31,7 @@ def main() -> None:
     per_block[2, :] = 0
     writer.add_tensor("kquant.q5_k", blocks, raw_shape=blocks.shape, raw_dtype=T.Q5_K)
     writer.add_tensor("kquant.q5_k.f32", dequantize(blocks, T.Q5_K).astype(np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    print(f"wrote {out} ({out.stat().st_size} bytes)")
 
 
 if __name__ == "__main__":
-    main()
+    write_golden("q5_k_golden.gguf", "make_q5_k_golden.py", add_tensors)

@@ -46,10 +46,21 @@ def edge_rows() -> np.ndarray:
     return np.stack(rows)
 
 
-def main() -> None:
-    out = HERE / "quant_golden.gguf"
+def write_golden(name: str, script: str, add_tensors) -> None:
+    """Writes golden file `name` beside this script: `add_tensors(writer)` adds its tensors; the file
+    says which script and gguf version made it."""
+    out = HERE / name
     writer = gguf.GGUFWriter(str(out), arch="golden")
-    writer.add_string("golden.source", "make_quant_golden.py with gguf " + getattr(gguf, "__version__", "?"))
+    writer.add_string("golden.source", f"{script} with gguf " + getattr(gguf, "__version__", "?"))
+    add_tensors(writer)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    print(f"wrote {out} ({out.stat().st_size} bytes)")
+
+
+def add_tensors(writer: gguf.GGUFWriter) -> None:
     sources = {
         "llama_q_proj": fixture_tensor("llama", "model.layers.0.self_attn.q_proj.weight"),
         "llama_down_proj": fixture_tensor("llama", "model.layers.1.mlp.down_proj.weight"),
@@ -69,12 +80,7 @@ def main() -> None:
             per_block[:, at : at + 2] = (rng.random(len(per_block)) * 0.01 + 1e-3).astype(np.float16).view(np.uint8).reshape(-1, 2)
         writer.add_tensor(f"kquant.{label}", blocks, raw_shape=blocks.shape, raw_dtype=qtype)
         writer.add_tensor(f"kquant.{label}.f32", dequantize(blocks, qtype).astype(np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    print(f"wrote {out} ({out.stat().st_size} bytes)")
 
 
 if __name__ == "__main__":
-    main()
+    write_golden("quant_golden.gguf", "make_quant_golden.py", add_tensors)

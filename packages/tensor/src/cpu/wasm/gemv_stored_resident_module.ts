@@ -73,6 +73,40 @@ function maddBytes(f: ResidentStoredCode, q: number, wide: number, sum: number, 
 }
 
 /**
+ * sum += a 32-value block's levels . its activations, from the 16 bytes of nibbles at local pw +
+ * `nibblesAt` (values 0-15 low, 16-31 high), each level minus `bias`; with `fifthAt`, the u32 of
+ * fifth bits there (Q5_0 / Q5_1) or-ed in. `u`, `t` v128 scratch locals.
+ */
+function maddNibbleBlock(
+  f: ResidentStoredCode,
+  pw: number,
+  nibblesAt: number,
+  fifthAt: number | null,
+  u: number,
+  t: number,
+  sum: number,
+  px: number,
+  bias: number,
+): void {
+  for (const half of [0, 1] as const) {
+    f.localGet(pw).loadAny(nibblesAt);
+    if (half === 1) f.i32Const(4).i16x8ShrU();
+    f.constBytes(0x0f).v128And();
+    if (fifthAt !== null) f.fifthBitsOfWord(pw, fifthAt, half).v128Or();
+    f.localSet(u);
+    maddBytes(f, u, t, sum, px, 64 * half, bias);
+  }
+}
+
+/** The end of a blocks loop: pw and px on by a block and its activations, b counted down, looping while it is not 0. */
+function nextBlock(f: ResidentStoredCode, pw: number, blockBytes: number, px: number, xBytes: number, b: number): void {
+  f.localGet(pw).i32Const(blockBytes).i32Add().localSet(pw);
+  f.localGet(px).i32Const(xBytes).i32Add().localSet(px);
+  f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
+  f.end();
+}
+
+/**
  * Pushes the float16 at local `addr` + offset as float32 bits (i32), exactly as the JS decoder
  * gives it: normals by rebasing the exponent with an integer add; zero and subnormals (exponent 0)
  * as their 10-bit integer times 2^-24, infinities and NaNs (exponent all ones) kept, both on a
@@ -193,27 +227,16 @@ function gemvBlocks(kind: "q8_0" | "q4_0" | "q5_0"): FuncDef {
         maddBytes(f, u, t, blk, px, 64 * half, 128);
       }
     } else if (kind === "q4_0") {
-      f.localGet(pw).loadAny(2).localTee(t).constBytes(0x0f).v128And().localSet(u);
-      maddBytes(f, u, t, blk, px, 0, 8);
-      f.localGet(pw).loadAny(2).i32Const(4).i16x8ShrU().constBytes(0x0f).v128And().localSet(u);
-      maddBytes(f, u, t, blk, px, 64, 8);
+      maddNibbleBlock(f, pw, 2, null, u, t, blk, px, 8);
     } else {
-      for (const half of [0, 1] as const) {
-        f.localGet(pw).loadAny(6);
-        if (half === 1) f.i32Const(4).i16x8ShrU();
-        f.constBytes(0x0f).v128And().fifthBitsOfWord(pw, 2, half).v128Or().localSet(u);
-        maddBytes(f, u, t, blk, px, 64 * half, 16);
-      }
+      maddNibbleBlock(f, pw, 6, 2, u, t, blk, px, 16);
     }
     // acc += block sum * the block's float16 scale (its first two bytes)
     f.localGet(blk);
     halfBits(f, pw, 0, h, bits);
     f.f32ReinterpretI32().f32x4Splat();
     f.f32x4Mul().localGet(l.acc).f32x4Add().localSet(l.acc);
-    f.localGet(pw).i32Const(blockBytes).i32Add().localSet(pw);
-    f.localGet(px).i32Const(128).i32Add().localSet(px);
-    f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
-    f.end();
+    nextBlock(f, pw, blockBytes, px, 128, b);
   });
   return { name: `gemv_${kind}`, params: PARAMS, locals: L.types, body: f };
 }
@@ -238,14 +261,7 @@ function gemvMinBlocks(kind: "q4_1" | "q5_1"): FuncDef {
     f.localGet(NB).localSet(b);
     f.loop(); // blocks
     f.v128Const0().localSet(blk);
-    for (const half of [0, 1] as const) {
-      f.localGet(pw).loadAny(nibbles);
-      if (half === 1) f.i32Const(4).i16x8ShrU();
-      f.constBytes(0x0f).v128And();
-      if (fifth) f.fifthBitsOfWord(pw, 4, half).v128Or();
-      f.localSet(u);
-      maddBytes(f, u, t, blk, px, 64 * half, 0);
-    }
+    maddNibbleBlock(f, pw, nibbles, fifth ? 4 : null, u, t, blk, px, 0);
     f.localGet(px).v128Load(0);
     for (let v = 1; v < 8; v++)
       f.localGet(px)
@@ -260,13 +276,7 @@ function gemvMinBlocks(kind: "q4_1" | "q5_1"): FuncDef {
     halfBits(f, pw, 2, h, bits);
     f.f32ReinterpretI32().f32x4Splat().f32x4Mul().f32x4Add();
     f.localGet(l.acc).f32x4Add().localSet(l.acc);
-    f.localGet(pw)
-      .i32Const(fifth ? 24 : 20)
-      .i32Add()
-      .localSet(pw);
-    f.localGet(px).i32Const(128).i32Add().localSet(px);
-    f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
-    f.end();
+    nextBlock(f, pw, fifth ? 24 : 20, px, 128, b);
   });
   return { name: `gemv_${kind}`, params: PARAMS, locals: L.types, body: f };
 }
@@ -410,10 +420,7 @@ function gemvQ6K(): FuncDef {
       .localSet(acc);
     f.localGet(g).i32Const(1).i32Add().localTee(g).i32Const(16).i32LtU().brIf(0);
     f.end();
-    f.localGet(pw).i32Const(210).i32Add().localSet(pw);
-    f.localGet(px).i32Const(1024).i32Add().localSet(px);
-    f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
-    f.end();
+    nextBlock(f, pw, 210, px, 1024, b);
   });
   return {
     name: "gemv_q6_k",
@@ -538,13 +545,7 @@ function gemvScaleMin(dtype: "q4_k" | "q5_k"): FuncDef {
     }
     f.localGet(g).i32Const(1).i32Add().localTee(g).i32Const(16).i32LtU().brIf(0);
     f.end();
-    f.localGet(pw)
-      .i32Const(fifth ? 176 : 144)
-      .i32Add()
-      .localSet(pw);
-    f.localGet(px).i32Const(1024).i32Add().localSet(px);
-    f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
-    f.end();
+    nextBlock(f, pw, fifth ? 176 : 144, px, 1024, b);
     f.localGet(acc).localGet(a1).f32x4Add().localGet(a2).localGet(a3).f32x4Add().f32x4Add().localSet(acc);
   });
   return {
