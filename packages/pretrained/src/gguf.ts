@@ -1,4 +1,4 @@
-import { fromGGUFMetadata, toGGUFMetadata, type GGUFTokenizerValue, type Tokenizer } from "@llm/tokenizer";
+import { fromGGUFMetadata, ggufPreTokenizerAddsBos, toGGUFMetadata, type GGUFTokenizerValue, type Tokenizer } from "@llm/tokenizer";
 import { PretrainedError } from "./errors.js";
 import { parseTokenizerConfig, tokenizerFromFiles, type TokenizerConfig } from "./tokenizer_config.js";
 
@@ -26,12 +26,6 @@ const SPECIAL_IDS: Readonly<Record<string, string>> = {
   "tokenizer.ggml.cls_token_id": "cls_token",
   "tokenizer.ggml.mask_token_id": "mask_token",
 };
-
-/**
- * Pre-tokenizer labels for which llama.cpp adds bos when the file does not say (llama-vocab.cpp
- * sets add_bos for Llama 3's pre-tokenizer); for the others it adds nothing.
- */
-const ADDS_BOS_BY_DEFAULT = new Set(["llama-bpe", "llama3", "llama-v3"]);
 
 /**
  * The tokenizer and its settings from a GGUF file's metadata. Throws a PretrainedError when the
@@ -62,8 +56,8 @@ export function ggufText(metadata: ReadonlyMap<string, unknown>, source: string)
   const pre = String(metadata.get("tokenizer.ggml.pre") ?? "default");
   const addBos = metadata.get("tokenizer.ggml.add_bos_token");
   const addEos = metadata.get("tokenizer.ggml.add_eos_token");
-  // llama.cpp adds bos by default for SentencePiece vocabularies and Llama 3's pre-tokenizer
-  const bosByDefault = model === "llama" || ADDS_BOS_BY_DEFAULT.has(pre);
+  // llama.cpp adds bos by default for SentencePiece vocabularies and Llama 3's pre-tokenizer labels
+  const bosByDefault = model === "llama" || (model === "gpt2" && ggufPreTokenizerAddsBos(pre));
   config.add_bos_token = typeof addBos === "boolean" ? addBos : bosByDefault && config.bos_token !== undefined;
   if (typeof addEos === "boolean") config.add_eos_token = addEos;
   const templates = chatTemplates(metadata, source);

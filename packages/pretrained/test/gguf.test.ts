@@ -175,6 +175,29 @@ describe("loadPretrained on GGUF", () => {
     expect(missing).not.toBeInstanceOf(PretrainedError);
   });
 
+  it("a byte-level vocabulary without add_bos_token: bos for Llama 3's pre-tokenizer labels (falcon3 and pixtral among them), as llama.cpp, none for others", () => {
+    const tokens = ["<|begin_of_text|>", ...Array.from({ length: 256 }, (_, b) => String.fromCodePoint(b < 33 ? 256 + b : b))];
+    for (const [pre, bos] of [
+      ["llama-bpe", true],
+      ["llama3", true],
+      ["falcon3", true],
+      ["pixtral", true],
+      ["qwen2", false],
+      ["gpt-2", false],
+      ["default", false],
+    ] as const) {
+      const metadata = new Map<string, unknown>([
+        ["tokenizer.ggml.model", "gpt2"],
+        ["tokenizer.ggml.pre", pre],
+        ["tokenizer.ggml.tokens", tokens],
+        ["tokenizer.ggml.token_type", tokens.map((_, id) => (id === 0 ? 3 : 1))],
+        ["tokenizer.ggml.merges", []],
+        ["tokenizer.ggml.bos_token_id", 0],
+      ]);
+      expect(ggufText(metadata, `${pre}.gguf`).tokenizerConfig.addBosToken, pre).toBe(bos);
+    }
+  });
+
   it('a SentencePiece ("llama") vocabulary without add_bos_token: llama.cpp\'s default, bos first and a space before the text', () => {
     // LLaMA 2's layout with a handful of pieces: <unk>, <s>, </s>, the 256 byte pieces, then pieces by score
     const bytes = Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`);

@@ -4,7 +4,7 @@ export type { AddedToken } from "./added_vocabulary.js";
 export { fromTokenizerJson } from "./serialization/tokenizer_json.js";
 export { fromGpt2Files } from "./serialization/gpt2.js";
 export { fromGGUFMetadata, toGGUFMetadata, type GGUFTokenizerValue, type ToGGUFOptions } from "./serialization/gguf.js";
-export { GGUF_PRE_TOKENIZER_LABELS } from "./serialization/gguf_pre_tokenizers.js";
+export { GGUF_PRE_TOKENIZER_LABELS, ggufPreTokenizerAddsBos } from "./serialization/gguf_pre_tokenizers.js";
 export {
   fromTiktoken,
   fromTiktokenJson,

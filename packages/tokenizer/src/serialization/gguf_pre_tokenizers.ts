@@ -25,9 +25,15 @@ export interface PreTokenizerLabel {
   readonly regexes: readonly string[] | null;
   /** A piece that is itself a token is not merged (llama.cpp sets it for Llama 3's labels). */
   readonly ignoreMerges: boolean;
+  /** llama.cpp adds bos when the file does not say (add_bos_token): Llama 3's labels, with ignoreMerges. */
+  readonly addsBos: boolean;
 }
 
-const label = (regexes: readonly string[] | null, ignoreMerges = false): PreTokenizerLabel => ({ regexes, ignoreMerges });
+const label = (regexes: readonly string[] | null, llama3 = false): PreTokenizerLabel => ({
+  regexes,
+  ignoreMerges: llama3,
+  addsBos: llama3,
+});
 
 export const PRE_TOKENIZERS: Readonly<Record<string, PreTokenizerLabel>> = {
   "gpt-2": label(null),
@@ -67,6 +73,11 @@ export const PRE_TOKENIZERS: Readonly<Record<string, PreTokenizerLabel>> = {
 
 /** Every label we read. */
 export const GGUF_PRE_TOKENIZER_LABELS: readonly string[] = Object.keys(PRE_TOKENIZERS);
+
+/** Whether llama.cpp adds bos to text for a byte-level vocabulary with pre-tokenizer `label` when the file has no add_bos_token. */
+export function ggufPreTokenizerAddsBos(label: string): boolean {
+  return Object.hasOwn(PRE_TOKENIZERS, label) && PRE_TOKENIZERS[label]!.addsBos;
+}
 
 /** The labels toGGUFMetadata writes, by the one Split regex a tokenizer.json has ("gpt-2": ByteLevel's own). */
 export const WRITTEN_LABELS: Readonly<Record<string, string>> = { [LLAMA3]: "llama-bpe", [QWEN2]: "qwen2" };
