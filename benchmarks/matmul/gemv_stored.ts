@@ -1,8 +1,8 @@
 // Decoding GEMVs over stored weights, the resident kernel (weight read in place in the heap,
 // rows split over threads) against the staged one it replaces (weight copied into its own memory
 // each call, one thread), in one process on the same weights: GPT-2 small's shapes (768 -> 2304,
-// 3072 -> 768, and the 50257 x 768 head), one activation row. Q4_K had no staged kernel: its
-// "staged" column is the JS kernel (CpuBackend({ wasm: false })) it decoded on before. Reads the kernels from source, so
+// 3072 -> 768, and the 50257 x 768 head), one activation row. Q4_K, Q5_K, Q5_0, Q4_1 and Q5_1
+// have no staged kernel: their "staged" column is the JS kernel (CpuBackend({ wasm: false })). Reads the kernels from source, so
 // it is bundled first:
 //   npx esbuild benchmarks/matmul/gemv_stored.ts --bundle --platform=node --format=esm \
 //     --outfile=out/bench/gemv_stored.mjs && node out/bench/gemv_stored.mjs [--quick] [--dtypes=q8_0,q4_k]
@@ -29,7 +29,9 @@ const SHAPES = [
   [768, 3072],
   [50257, 768],
 ] as const;
-const DTYPES = ["float16", "bfloat16", "q8_0", "q4_0", "q6_k", "q4_k"] as const;
+const DTYPES = ["float16", "bfloat16", "q8_0", "q4_0", "q6_k", "q4_k", "q5_k", "q5_0", "q4_1", "q5_1"] as const;
+/** The types with no staged kernel: their peer is the JS kernel (CpuBackend({ wasm: false })). */
+const NO_STAGED: readonly string[] = ["q4_k", "q5_k", "q5_0", "q4_1", "q5_1"];
 
 function random(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);
@@ -42,14 +44,16 @@ function random(n: number, seed: number): Float32Array {
 }
 
 function encode(dtype: (typeof DTYPES)[number], w: Float32Array): Uint8Array | Uint16Array {
-  if (dtype === "q4_k") {
-    // no Q4_K quantizer: random nibbles, scales and mins, with d and dmin of a real model's size
+  if (dtype === "q4_k" || dtype === "q5_k") {
+    // random nibbles, fifth bits, scales and mins, with d and dmin of a real model's size (their
+    // quantizers' search would take minutes on the head)
+    const bytes = QUANT_BLOCKS[dtype].bytes;
     const blocks = w.length / 256;
-    const data = Uint8Array.from({ length: blocks * 144 }, (_, i) => Math.floor((w[i % w.length]! + 0.1) * 1275) & 255);
+    const data = Uint8Array.from({ length: blocks * bytes }, (_, i) => Math.floor((w[i % w.length]! + 0.1) * 1275) & 255);
     for (let b = 0; b < blocks; b++) {
       const d = float32ToFloat16Bits(0.004);
       const dmin = float32ToFloat16Bits(0.002);
-      data.set([d & 255, d >> 8, dmin & 255, dmin >> 8], b * 144);
+      data.set([d & 255, d >> 8, dmin & 255, dmin >> 8], b * bytes);
     }
     return data;
   }
@@ -98,14 +102,13 @@ for (const dtype of DTYPES) {
     const runs = quick ? 3 : N > 10000 ? 8 : 40;
     const staged = new Float32Array(N);
     const outside: StridedView = { buffer: new CpuBuffer(data, dtype), shape: [K, N], strides: [1, K], offset: 0 };
-    // Q4_K had no staged kernel: its peer is the JS kernel it decoded on before
-    const tStaged =
-      dtype === "q4_k"
-        ? time(() => {
-            const a: StridedView = { buffer: js.upload(x, "float32"), shape: [1, K], strides: [K, 1], offset: 0 };
-            js.matmul(a, outside);
-          }, runs)
-        : time(() => gemvStoredWasm(1, N, K, x, outside, staged), runs);
+    // the types with no staged kernel: their peer is the JS kernel they decode on without WebAssembly
+    const tStaged = NO_STAGED.includes(dtype)
+      ? time(() => {
+          const a: StridedView = { buffer: js.upload(x, "float32"), shape: [1, K], strides: [K, 1], offset: 0 };
+          js.matmul(a, outside);
+        }, runs)
+      : time(() => gemvStoredWasm(1, N, K, x, outside, staged), runs);
     const resident = (be: CpuBackend) => {
       const a: StridedView = { buffer: be.upload(x, "float32"), shape: [1, K], strides: [K, 1], offset: 0 };
       const b: StridedView = { buffer: be.upload(data, dtype), shape: [K, N], strides: [1, K], offset: 0 };
@@ -113,7 +116,7 @@ for (const dtype of DTYPES) {
     };
     const t1 = resident(one);
     const t2 = resident(two);
-    // llama.cpp's way: Q8_0 (Q8_K) activations and int8 dot products (every block type has that kernel)
+    // llama.cpp's way: Q8_0 (Q8_K) activations and int8 dot products (Q5_0 / Q4_1 / Q5_1: rounded in JS, float kernels)
     const int8 = dtype !== "float16" && dtype !== "bfloat16";
     const g1 = int8 ? resident(ggmlOne) : null;
     const g2 = int8 ? resident(ggmlTwo) : null;

@@ -27,6 +27,7 @@ export class StoredCode extends Code {
   load16Splat(offset = 0): this { return this.simdOp(0x08, ...this.at(offset)); }
   shuffle(lanes: readonly number[]): this { return this.simdOp(0x0d, ...lanes); }
   i8x16Eq(): this { return this.simdOp(0x23); }
+  i8x16Splat(): this { return this.simdOp(0x0f); }
   v128And(): this { return this.simdOp(0x4e); }
   v128Or(): this { return this.simdOp(0x50); }
   i8x16Shl(): this { return this.simdOp(0x6b); }
@@ -61,7 +62,8 @@ export class StoredCode extends Code {
    * each of the 16 bytes of local qh, as 0 or 16, onto the stack, to be or-ed into the nibbles.
    */
   fifthBit(qh: number, bit: number, dynamic = false): this {
-    if (dynamic) return this.localGet(qh).localGet(bit).i8x16ShrU().constBytes(1).v128And().i32Const(4).i8x16Shl();
+    // (a variable shift of bytes has no x86 instruction: test the bit against a splatted mask)
+    if (dynamic) return this.constBytes(16).localGet(qh).i32Const(1).localGet(bit).i32Shl().i8x16Splat().v128And().v128Const0().i8x16Eq().v128AndNot();
     this.localGet(qh).constBytes(1 << bit).v128And();
     if (bit < 4) return this.i32Const(4 - bit).i8x16Shl();
     return bit > 4 ? this.i32Const(bit - 4).i8x16ShrU() : this;
