@@ -1,7 +1,8 @@
 // pnpm bench:quality — what quantizing costs a trained model: held-out perplexity of the demo's
 // GPT-2-style model (trained here on the Brown corpus, or given with --model DIR) with its weights in
-// float32, float16, Q8_0 and Q4_0 (llama.cpp's blocks and per-weight rules), on the demo's own
-// held-out documents (every 20th). Writes out/bench/quality.json.
+// float32, float16 and each of llama.cpp's block types and K-quant mixes (its blocks and per-weight
+// rules; rows that are not whole 256-value super-blocks take llama-quantize's fallbacks), on the
+// demo's own held-out documents (every 20th). Writes out/bench/quality.json.
 //
 //   node benchmarks/quality.mjs [--model DIR] [--minutes M]
 import { execFileSync } from "node:child_process";
@@ -9,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { loadModel } from "../packages/models/dist/node.js";
+import { BYTES_PER_ELEMENT } from "../packages/tensor/dist/index.js";
 import { fromTokenizerJson } from "../packages/tokenizer/dist/index.js";
 import { TokenDataLoader, evaluateLoss, languageModelLoss } from "../packages/train/dist/index.js";
 import { readBrown } from "../examples/demo/brown.mjs";
@@ -38,11 +40,10 @@ const batches = Array.from({ length: Math.min(8, all.length) }, (_, i) => all[Ma
 const tokens = batches.reduce((n, b) => n + b.targets.length, 0);
 
 const rows = [];
-for (const dtype of ["float32", "float16", "q8_0", "q4_0"]) {
+const DTYPES = ["float32", "float16", "q8_0", "q6_k", "q5_k_m", "q5_k", "q5_1", "q5_0", "q4_k_m", "q4_k", "q4_1", "q4_0"];
+for (const dtype of DTYPES) {
   const model = await loadModel(dir, { dtype });
-  const bytes = model
-    .parameters()
-    .reduce((n, p) => n + p.storage.buffer.size * { float32: 4, float16: 2, q8_0: 34 / 32, q4_0: 18 / 32, q6_k: 210 / 256 }[p.dtype], 0);
+  const bytes = model.parameters().reduce((n, p) => n + p.size * BYTES_PER_ELEMENT[p.dtype], 0);
   const loss = await evaluateLoss(model, batches, languageModelLoss);
   rows.push({ dtype, loss, perplexity: Math.exp(loss), weightBytes: Math.round(bytes) });
   model.dispose();
