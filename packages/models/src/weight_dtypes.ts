@@ -1,5 +1,5 @@
 import { Embedding, Linear, type Module, OutputHead } from "@llm/layers";
-import { QUANT_BLOCKS, type DType, type QuantizedDType, type Tensor } from "@llm/tensor";
+import { QUANT_BLOCKS, QUANTIZE_TYPES, type DType, type QuantizedDType, type Tensor } from "@llm/tensor";
 import type { Model } from "./architecture.js";
 import { ModelError } from "./errors.js";
 import { ggufArchitectureFor } from "./gguf/architectures.js";
@@ -27,21 +27,7 @@ export type WeightDType =
   | "q6_k"
   | MixDType;
 
-export const WEIGHT_DTYPES: readonly WeightDType[] = [
-  "auto",
-  "float32",
-  "float16",
-  "bfloat16",
-  "q8_0",
-  "q4_0",
-  "q5_0",
-  "q4_1",
-  "q5_1",
-  "q4_k",
-  "q5_k",
-  "q6_k",
-  ...MIX_DTYPES,
-];
+export const WEIGHT_DTYPES: readonly WeightDType[] = ["auto", "float32", "float16", "bfloat16", ...QUANTIZE_TYPES, ...MIX_DTYPES];
 
 /** What a parameter does, which decides its dtype. */
 export interface WeightRole {

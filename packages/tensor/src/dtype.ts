@@ -29,22 +29,6 @@ export interface TypedArrayFor {
 }
 export type HostArray = Float32Array | Int32Array | Uint8Array | Uint16Array;
 
-export const DTYPES: readonly DType[] = [
-  "float32",
-  "int32",
-  "bool",
-  "float16",
-  "bfloat16",
-  "q8_0",
-  "q4_0",
-  "q5_0",
-  "q4_1",
-  "q5_1",
-  "q4_k",
-  "q5_k",
-  "q6_k",
-];
-
 /**
  * A block of a quantized type: `elements` consecutive values along a row stored in `bytes` bytes
  * (ggml's block_q8_0: an f16 scale then 32 int8; block_q4_0: an f16 scale then 16 bytes of nibbles;
@@ -62,6 +46,11 @@ export const QUANT_BLOCKS: Readonly<Record<QuantizedDType, { readonly elements: 
   q5_k: { elements: 256, bytes: 176 },
   q6_k: { elements: 256, bytes: 210 },
 };
+
+/** The block types, in QUANT_BLOCKS' order. */
+export const QUANTIZED_DTYPES = Object.keys(QUANT_BLOCKS) as readonly QuantizedDType[];
+
+export const DTYPES: readonly DType[] = ["float32", "int32", "bool", "float16", "bfloat16", ...QUANTIZED_DTYPES];
 
 /** Bytes per element; fractional for block types (q8_0: 34/32). */
 export const BYTES_PER_ELEMENT: Record<DType, number> = {

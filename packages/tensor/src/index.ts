@@ -1,5 +1,15 @@
 export type { DType, HostArray, QuantizedDType, StoredDType } from "./dtype.js";
-export { DTYPES, BYTES_PER_ELEMENT, QUANT_BLOCKS, isFloating, isQuantized, isStoredDType } from "./dtype.js";
+export {
+  DTYPES,
+  BYTES_PER_ELEMENT,
+  QUANT_BLOCKS,
+  QUANTIZED_DTYPES,
+  elementsOfHost,
+  hostLength,
+  isFloating,
+  isQuantized,
+  isStoredDType,
+} from "./dtype.js";
 export { quantizeTensor, type QuantizeOptions } from "./ops/quantize.js";
 export { quantizeBlocks, dequantizeBlocks, QUANTIZE_TYPES } from "./quant/index.js";
 export type {

@@ -1,4 +1,4 @@
-import { QUANT_BLOCKS, type DType, type HostArray, type QuantizedDType } from "@llm/tensor";
+import { elementsOfHost, hostLength, isQuantized, QUANTIZED_DTYPES, type DType, type HostArray } from "@llm/tensor";
 import { float32ToBfloat16Bits, float32ToFloat16Bits } from "./half.js";
 
 /**
@@ -12,24 +12,12 @@ import { float32ToBfloat16Bits, float32ToFloat16Bits } from "./half.js";
  */
 export const BYTES_PER_WORD = 4;
 
-/** llama.cpp's blocks (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, and the K-quants Q4_K, Q5_K, Q6_K) live as their bytes, four to a word, read by matmul and take as stored. */
-export const GPU_BLOCK_DTYPES: readonly DType[] = ["q8_0", "q4_0", "q5_0", "q4_1", "q5_1", "q4_k", "q5_k", "q6_k"];
-
-/** Bytes of `size` elements of a block dtype (whole blocks). */
-export function blockBytes(dtype: DType, size: number): number {
-  const b = QUANT_BLOCKS[dtype as QuantizedDType];
-  return (size / b.elements) * b.bytes;
-}
-
-/** Elements held by `length` bytes of a block dtype. */
-export function elementsOfBlocks(dtype: DType, length: number): number {
-  const b = QUANT_BLOCKS[dtype as QuantizedDType];
-  return (length / b.bytes) * b.elements;
-}
+/** llama.cpp's blocks (every block type: Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q4_K, Q5_K, Q6_K) live as their bytes, four to a word, read by matmul and take as stored. */
+export const GPU_BLOCK_DTYPES: readonly DType[] = QUANTIZED_DTYPES;
 
 /** Words holding `size` elements of `dtype`: one per element, or the blocks' bytes rounded up to words. */
 export function wordsFor(dtype: DType, size: number): number {
-  return GPU_BLOCK_DTYPES.includes(dtype) ? Math.ceil(blockBytes(dtype, size) / 4) : size;
+  return isQuantized(dtype) ? Math.ceil(hostLength(dtype, size) / 4) : size;
 }
 
 export type StorageType = "f32" | "i32" | "u32";
@@ -64,11 +52,7 @@ export function loadExpr(dtype: DType, raw: string): string {
 
 /** Blocks are read by matmul, take and a cast to float32 only: a clear error instead of garbage. */
 function blocksUnsupported(dtype: DType): Error {
-  return new Error(
-    GPU_BLOCK_DTYPES.includes(dtype)
-      ? `webgpu backend: ${dtype} weights are read by matmul, take and a cast to float32 only`
-      : `webgpu backend: ${dtype} (llama.cpp blocks) is not supported on WebGPU yet (${GPU_BLOCK_DTYPES.join(", ")} are); load the model as q8_0, float16 or float32 there`,
-  );
+  return new Error(`webgpu backend: ${dtype} weights are read by matmul, take and a cast to float32 only`);
 }
 
 /** WGSL expression turning a compute-type value `v` into a storage word of `dtype`. */
@@ -120,21 +104,13 @@ export function toWords(data: HostArray, dtype: DType): Float32Array | Int32Arra
       for (let i = 0; i < n; i++) out[i] = enc(data[i]!);
       return out;
     }
-    case "q8_0":
-    case "q4_0":
-    case "q5_0":
-    case "q4_1":
-    case "q5_1":
-    case "q4_k":
-    case "q5_k":
-    case "q6_k": {
+    default: {
+      // the block types: their bytes
       const bytes = data as Uint8Array;
-      const out = new Uint32Array(wordsFor(dtype, elementsOfBlocks(dtype, bytes.length)));
+      const out = new Uint32Array(wordsFor(dtype, elementsOfHost(dtype, bytes.length)));
       new Uint8Array(out.buffer).set(bytes);
       return out;
     }
-    default:
-      throw blocksUnsupported(dtype);
   }
 }
 
@@ -150,17 +126,9 @@ export function fromWords(bytes: ArrayBuffer, dtype: DType, size: number, byteOf
     case "float16":
     case "bfloat16":
       return Uint16Array.from(new Uint32Array(bytes, byteOffset, size));
-    case "q8_0":
-    case "q4_0":
-    case "q5_0":
-    case "q4_1":
-    case "q5_1":
-    case "q4_k":
-    case "q5_k":
-    case "q6_k":
-      return new Uint8Array(bytes, byteOffset, blockBytes(dtype, size)).slice();
     default:
-      throw blocksUnsupported(dtype);
+      // the block types: their bytes
+      return new Uint8Array(bytes, byteOffset, hostLength(dtype, size)).slice();
   }
 }
 

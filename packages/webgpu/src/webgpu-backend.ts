@@ -1,4 +1,15 @@
-import type { Backend, BackendBuffer, BinaryOp, DType, FusedKernels, HostArray, ReduceOp, StridedView, UnaryOp } from "@llm/tensor";
+import {
+  elementsOfHost,
+  type Backend,
+  type BackendBuffer,
+  type BinaryOp,
+  type DType,
+  type FusedKernels,
+  type HostArray,
+  type ReduceOp,
+  type StridedView,
+  type UnaryOp,
+} from "@llm/tensor";
 import { BufferPool, type PoolStats } from "./buffer-pool.js";
 import { CommandBatcher, UNIFORM_USAGE } from "./command-batcher.js";
 import { WebGPUDeviceError, WebGPUKernelError } from "./errors.js";
@@ -6,7 +17,7 @@ import { BufferUsage, MapMode } from "./gpu-constants.js";
 import { WebGPUBuffer } from "./gpu-buffer.js";
 import type { KernelContext, KernelFeatures } from "./kernel-context.js";
 import { PipelineCache } from "./pipeline-cache.js";
-import { BYTES_PER_WORD, elementsOfBlocks, fromWords, GPU_BLOCK_DTYPES, toWords, wordsFor } from "./storage.js";
+import { BYTES_PER_WORD, fromWords, GPU_BLOCK_DTYPES, toWords, wordsFor } from "./storage.js";
 import { activationGrad, binary, cast, concat, copy, fill, unary, where, writeInto } from "./kernels/elementwise.js";
 import { gather, scatterAdd } from "./kernels/gather.js";
 import { matmul, type TileConfig } from "./kernels/matmul.js";
@@ -148,7 +159,7 @@ export class WebGPUBackend implements Backend {
 
   upload(data: HostArray, dtype: DType): BackendBuffer {
     const words = toWords(data, dtype);
-    const out = this.alloc(GPU_BLOCK_DTYPES.includes(dtype) ? elementsOfBlocks(dtype, data.length) : words.length, dtype);
+    const out = this.alloc(GPU_BLOCK_DTYPES.includes(dtype) ? elementsOfHost(dtype, data.length) : words.length, dtype);
     if (words.length > 0) this.device.queue.writeBuffer(out.gpu, 0, words.buffer, words.byteOffset, words.byteLength);
     return out;
   }

@@ -1,4 +1,4 @@
-import { isQuantized, QUANT_BLOCKS, type DType, type QuantizedDType } from "../dtype.js";
+import { isQuantized, QUANT_BLOCKS, QUANTIZED_DTYPES, type DType, type QuantizedDType } from "../dtype.js";
 import { ShapeError } from "../errors.js";
 import { dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K, quantizeQ4_K, quantizeQ5_K, quantizeQ6_K } from "./k_quants.js";
 import { dequantizeQ4_0, quantizeQ4_0 } from "./q4_0.js";
@@ -31,7 +31,7 @@ const ENCODERS: Record<QuantizedDType, Encoder> = {
 };
 
 /** The quantized types we can write (all we read). */
-export const QUANTIZE_TYPES: readonly QuantizedDType[] = ["q8_0", "q4_0", "q5_0", "q4_1", "q5_1", "q4_k", "q5_k", "q6_k"];
+export const QUANTIZE_TYPES: readonly QuantizedDType[] = QUANTIZED_DTYPES;
 
 /** Dequantizes n values (whole blocks) starting at byte `o` of `src` into dst[d..d+n). */
 export function dequantizeBlocks(type: QuantizedDType, src: Uint8Array, o: number, n: number, dst: Float32Array, d = 0): void {
