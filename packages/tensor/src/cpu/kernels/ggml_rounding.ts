@@ -1,6 +1,11 @@
 import type { DType } from "../../dtype.js";
 import { float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits, bfloat16BitsToFloat32 } from "../half.js";
 
+/** Whether llama.cpp rounds the activations for a `weight`-typed matmul to Q8_0 blocks (Q8_1's levels and scale are Q8_0's). */
+export function roundsToQ8_0Blocks(weight: DType): boolean {
+  return weight === "q8_0" || weight === "q4_0" || weight === "q5_0" || weight === "q4_1" || weight === "q5_1";
+}
+
 /**
  * llama.cpp's CPU matmuls do not multiply float32 activations by the weight: each activation row
  * is first converted to the weight's "vec_dot_type" (float16 for F16 weights, Q8_0 blocks for
@@ -15,7 +20,7 @@ export function roundActivationsLikeGgml(A: Float32Array, rows: number, K: numbe
     roundToHalf(A, out);
   } else if (weight === "bfloat16") {
     for (let i = 0; i < out.length; i++) out[i] = bfloat16BitsToFloat32(float32ToBfloat16Bits(A[i]!));
-  } else if (weight === "q8_0" || weight === "q4_0" || weight === "q5_0" || weight === "q4_1" || weight === "q5_1") {
+  } else if (roundsToQ8_0Blocks(weight)) {
     // (Q4_1 / Q5_1 dot with Q8_1 blocks: Q8_0's levels and scale; the min term's own rounding is
     // added after the product, see q8_1MinCorrections)
     for (let r = 0; r < rows; r++) for (let b = 0; b < K; b += 32) q8_0Block(A, r * K + b, Math.min(32, K - b), out);
@@ -50,12 +55,16 @@ function rint(v: number): number {
   return Math.abs(v - Math.trunc(v)) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-/** ggml-cpu's quantize_row_q8_0 (the SIMD one: id = 127 / amax, round to nearest even), dequantized. */
-function q8_0Block(src: Float32Array, at: number, n: number, dst: Float32Array): void {
+/** ggml-cpu's quantize_row_q8_0 scales for n values of src from `at`: d = amax / 127 (float32) and id = 127 / amax. */
+function q8_0Scales(src: Float32Array, at: number, n: number): { d: number; id: number } {
   let amax = 0;
   for (let j = 0; j < n; j++) amax = Math.max(amax, Math.abs(src[at + j]!));
-  const d = Math.fround(amax / 127);
-  const id = amax !== 0 ? Math.fround(127 / amax) : 0;
+  return { d: Math.fround(amax / 127), id: amax !== 0 ? Math.fround(127 / amax) : 0 };
+}
+
+/** ggml-cpu's quantize_row_q8_0 (the SIMD one: levels x * id rounded to nearest even), dequantized with d in float16. */
+function q8_0Block(src: Float32Array, at: number, n: number, dst: Float32Array): void {
+  const { d, id } = q8_0Scales(src, at, n);
   const scale = float16BitsToFloat32(float32ToFloat16Bits(d));
   for (let j = 0; j < n; j++) dst[at + j] = rint(Math.fround(src[at + j]! * id)) * scale;
 }
@@ -73,10 +82,7 @@ export function q8_1MinCorrections(A: Float32Array, rows: number, K: number): Fl
   for (let r = 0; r < rows; r++) {
     for (let b = 0; b < nb; b++) {
       const at = r * K + 32 * b;
-      let amax = 0;
-      for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(A[at + j]!));
-      const d = Math.fround(amax / 127);
-      const id = amax !== 0 ? Math.fround(127 / amax) : 0;
+      const { d, id } = q8_0Scales(A, at, 32);
       let sum = 0;
       for (let j = 0; j < 32; j++) sum += rint(Math.fround(A[at + j]! * id));
       const s = float16BitsToFloat32(float32ToFloat16Bits(Math.fround(d * sum)));

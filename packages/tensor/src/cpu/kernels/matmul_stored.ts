@@ -37,7 +37,7 @@ const GEMM_ROWS = 16;
 export function matmulStored(a: StridedView, b: StridedView, wasm: boolean, rounding: ActivationRounding = "none"): BackendBuffer {
   const out = storedProduct(a, b, wasm, rounding);
   const dtype = b.buffer.dtype;
-  if (rounding === "ggml" && (dtype === "q4_1" || dtype === "q5_1")) addQ8_1MinTerms(out as CpuBuffer, a, b);
+  if (rounding === "ggml" && (dtype === "q4_1" || dtype === "q5_1")) addQ8_1MinTerms(out, a, b);
   return out;
 }
 
@@ -70,7 +70,7 @@ function addQ8_1MinTerms(out: CpuBuffer, a: StridedView, b: StridedView): void {
   }
 }
 
-function storedProduct(a: StridedView, b: StridedView, wasm: boolean, rounding: ActivationRounding): BackendBuffer {
+function storedProduct(a: StridedView, b: StridedView, wasm: boolean, rounding: ActivationRounding): CpuBuffer {
   const r = a.shape.length;
   const K = a.shape[r - 1]!;
   const N = b.shape[r - 1]!;

@@ -1,5 +1,6 @@
 import type { DType } from "../../dtype.js";
 import type { Arena } from "../memory/arena.js";
+import { roundsToQ8_0Blocks } from "../kernels/ggml_rounding.js";
 import { kernel } from "./modules.js";
 import { activeRuntime, splitRange } from "./runtime.js";
 
@@ -10,15 +11,14 @@ const ROUND_Q8_0 = kernel("ggml_rounding", "round_q8_0");
  * Rounds `rows` activation rows of K floats at byte address `src` into `dst` (both in memory
  * `home`) as llama.cpp rounds them before a matmul over a `weight`-typed weight, the same values as
  * roundActivationsLikeGgml (kernels/ggml_rounding.ts): float16 or bfloat16 for those weights, Q8_0
- * blocks for Q8_0, Q4_0, Q4_1 and Q5_1 ones. Threads take ranges of rows. False (nothing written) where no
+ * blocks for Q8_0, Q4_0, Q5_0, Q4_1 and Q5_1 ones (roundsToQ8_0Blocks). Threads take ranges of rows. False (nothing written) where no
  * kernel here rounds for that weight or K (Q8_K for the K-quants, rows of partial blocks): the
  * caller then rounds in JS.
  */
 export function roundActivationsResident(home: Arena, src: number, dst: number, rows: number, K: number, weight: DType): boolean {
   const rt = activeRuntime();
   if (rt === null || !rt.ready) return false;
-  // Q4_1 / Q5_1 dot with Q8_1 blocks, whose levels and scale are Q8_0's
-  const blocks = weight === "q8_0" || weight === "q4_0" || weight === "q5_0" || weight === "q4_1" || weight === "q5_1";
+  const blocks = roundsToQ8_0Blocks(weight);
   const group = blocks ? 32 : 4;
   if ((!blocks && !(weight in ROUND_HALF)) || K % group !== 0) return false;
   const ref = blocks ? ROUND_Q8_0 : ROUND_HALF[weight as keyof typeof ROUND_HALF];

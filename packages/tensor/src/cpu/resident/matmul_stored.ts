@@ -26,8 +26,8 @@ const SCALED_LIMIT = 2 ** 16;
 const LINE = 16;
 
 /**
- * out [rows, N] = A [rows, K] W^T for a few activation rows (decoding) with W [N, K] kept as Q8_0,
- * Q4_0, Q6_K, Q4_K, Q5_K, float16 or bfloat16 in the resident heap: the kernel reads W's blocks where they
+ * out [rows, N] = A [rows, K] W^T for a few activation rows (decoding) with W [N, K] kept in a
+ * block type (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q4_K, Q5_K, Q6_K), float16 or bfloat16 in the resident heap: the kernel reads W's blocks where they
  * are, each thread a range of W's rows (so an output's dot product is the same whichever thread
  * computes it), and writes a new heap array. A is copied into W's memory. b is the [K, N] view of W
  * (K stride 1, rows sbn apart). Null (nothing done) where there is no runtime, W is not in the
