@@ -1,7 +1,7 @@
 import { describe, it, expect } from "vitest";
 import { Tokenizer as HFTokenizer } from "@huggingface/tokenizers";
 import { fromTokenizerJson } from "../src/index.js";
-import { brownDocs, lenmlFile, HARD_CASES } from "./helpers.js";
+import { brownDocs, lenmlFile, HARD_CASES, LLAMA2_PIPELINE } from "./helpers.js";
 
 // Other normalizers, pre-tokenizers and decoders, checked against @huggingface/tokenizers by
 // giving real vocabularies (Gemma 3's SentencePiece-style BPE with byte fallback, Llama 3's
@@ -33,24 +33,7 @@ describe("pipelines on Gemma 3's vocabulary (byte fallback)", () => {
     check({
       ...gemma,
       added_tokens: ws,
-      normalizer: {
-        type: "Sequence",
-        normalizers: [
-          { type: "Prepend", prepend: "▁" },
-          { type: "Replace", pattern: { String: " " }, content: "▁" },
-        ],
-      },
-      pre_tokenizer: null,
-      post_processor: null,
-      decoder: {
-        type: "Sequence",
-        decoders: [
-          { type: "Replace", pattern: { String: "▁" }, content: " " },
-          { type: "ByteFallback" },
-          { type: "Fuse" },
-          { type: "Strip", content: " ", start: 1, stop: 0 },
-        ],
-      },
+      ...LLAMA2_PIPELINE,
     });
   });
 

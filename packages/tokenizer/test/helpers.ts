@@ -92,6 +92,28 @@ export function rng(seed: number): () => number {
   };
 }
 
+/** LLaMA 2's tokenizer.json pipeline around its model: "▁" for spaces (and before the text), no pre-tokenizer, byte fallback. */
+export const LLAMA2_PIPELINE = {
+  normalizer: {
+    type: "Sequence",
+    normalizers: [
+      { type: "Prepend", prepend: "▁" },
+      { type: "Replace", pattern: { String: " " }, content: "▁" },
+    ],
+  },
+  pre_tokenizer: null,
+  post_processor: null,
+  decoder: {
+    type: "Sequence",
+    decoders: [
+      { type: "Replace", pattern: { String: "▁" }, content: " " },
+      { type: "ByteFallback" },
+      { type: "Fuse" },
+      { type: "Strip", content: " ", start: 1, stop: 0 },
+    ],
+  },
+};
+
 /**
  * LLaMA 2's tokenizer.json layout over a small vocabulary: <unk>, <s>, </s> (special), the 256
  * byte pieces, then `words`; the Prepend + Replace normalizer, byte fallback, and the decoder that
@@ -114,24 +136,7 @@ export function llama2StyleJson(
       lstrip: false,
       rstrip: false,
     })),
-    normalizer: {
-      type: "Sequence",
-      normalizers: [
-        { type: "Prepend", prepend: "▁" },
-        { type: "Replace", pattern: { String: " " }, content: "▁" },
-      ],
-    },
-    pre_tokenizer: null,
-    post_processor: null,
-    decoder: {
-      type: "Sequence",
-      decoders: [
-        { type: "Replace", pattern: { String: "▁" }, content: " " },
-        { type: "ByteFallback" },
-        { type: "Fuse" },
-        { type: "Strip", content: " ", start: 1, stop: 0 },
-      ],
-    },
+    ...LLAMA2_PIPELINE,
     model: {
       type: "BPE",
       unk_token: "<unk>",
