@@ -1,13 +1,4 @@
-import {
-  getBackend,
-  isQuantized,
-  openGGUF,
-  QUANT_BLOCKS,
-  type Backend,
-  type CheckpointFiles,
-  type GGUFFile,
-  type Tensor,
-} from "@llm/tensor";
+import { getBackend, isQuantized, openGGUF, type Backend, type CheckpointFiles, type GGUFFile, type Tensor } from "@llm/tensor";
 import type { Model } from "../architecture.js";
 import { CheckpointError, ModelError } from "../errors.js";
 import { converted } from "../quantize.js";
@@ -103,16 +94,14 @@ async function ropeFromFile(file: GGUFFile, config: Record<string, unknown>, bac
 
 /**
  * The weights held as the file stores them, for the parameter budget: a 7B Q4_0 file needs 3.8 GB,
- * not 27 (a block type read widened, Q5_0 as Q8_0, counts as what it becomes).
+ * not 27 (every type is held as its bytes in the file).
  */
 function heldAsStored(file: GGUFFile): ParameterHolding {
   let bytes = 0;
   let elements = 0;
   for (const t of file.tensors.values()) {
-    const n = t.shape.reduce((a, b) => a * b, 1);
-    const blocks = t.dtype && isQuantized(t.dtype) ? QUANT_BLOCKS[t.dtype] : null;
-    bytes += blocks ? (n / blocks.elements) * blocks.bytes : t.end - t.begin;
-    elements += n;
+    bytes += t.end - t.begin;
+    elements += t.shape.reduce((a, b) => a * b, 1);
   }
   return elements > 0 ? { bytesPerParameter: bytes / elements, as: "the file's dtypes" } : AS_FLOAT32;
 }
