@@ -29,9 +29,11 @@ const SHAPES = [
   [768, 3072],
   [50257, 768],
 ] as const;
-const DTYPES = ["float16", "bfloat16", "q8_0", "q4_0", "q6_k", "q4_k", "q5_k", "q5_0", "q4_1", "q5_1"] as const;
+const DTYPES = ["float16", "bfloat16", "q8_0", "q4_0", "q6_k", "q4_k", "q5_k", "q5_0", "q4_1", "q5_1", "q2_k", "q3_k"] as const;
 /** The types with no staged kernel: their peer is the JS kernel (CpuBackend({ wasm: false })). */
-const NO_STAGED: readonly string[] = ["q4_k", "q5_k", "q5_0", "q4_1", "q5_1"];
+const NO_STAGED: readonly string[] = ["q4_k", "q5_k", "q5_0", "q4_1", "q5_1", "q2_k", "q3_k"];
+/** Random K-quant blocks: where their float16 d (and dmin) sit, set to a real model's size. */
+const RANDOM_BLOCKS: Readonly<Record<string, readonly number[]>> = { q4_k: [0, 2], q5_k: [0, 2], q2_k: [80, 82], q3_k: [108] };
 
 function random(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);
@@ -44,16 +46,18 @@ function random(n: number, seed: number): Float32Array {
 }
 
 function encode(dtype: (typeof DTYPES)[number], w: Float32Array): Uint8Array | Uint16Array {
-  if (dtype === "q4_k" || dtype === "q5_k") {
-    // random nibbles, fifth bits, scales and mins, with d and dmin of a real model's size (their
+  const scales = RANDOM_BLOCKS[dtype];
+  if (scales) {
+    // random quants, high bits, scales and mins, with d and dmin of a real model's size (their
     // quantizers' search would take minutes on the head)
-    const bytes = QUANT_BLOCKS[dtype].bytes;
+    const bytes = QUANT_BLOCKS[dtype as QuantizedDType].bytes;
     const blocks = w.length / 256;
     const data = Uint8Array.from({ length: blocks * bytes }, (_, i) => Math.floor((w[i % w.length]! + 0.1) * 1275) & 255);
     for (let b = 0; b < blocks; b++) {
-      const d = float32ToFloat16Bits(0.004);
-      const dmin = float32ToFloat16Bits(0.002);
-      data.set([d & 255, d >> 8, dmin & 255, dmin >> 8], b * bytes);
+      scales.forEach((at, k) => {
+        const h = float32ToFloat16Bits(k === 0 ? 0.004 : 0.002);
+        data.set([h & 255, h >> 8], b * bytes + at);
+      });
     }
     return data;
   }
@@ -116,7 +120,7 @@ for (const dtype of DTYPES) {
     };
     const t1 = resident(one);
     const t2 = resident(two);
-    // llama.cpp's way: Q8_0 (Q8_K) activations and int8 dot products (Q5_0 / Q4_1 / Q5_1: rounded in JS, float kernels)
+    // llama.cpp's way: Q8_0 (Q8_K) activations and int8 dot products (Q5_0 / Q4_1 / Q5_1 / Q2_K / Q3_K: rounded in JS, float kernels)
     const int8 = dtype !== "float16" && dtype !== "bfloat16";
     const g1 = int8 ? resident(ggmlOne) : null;
     const g2 = int8 ? resident(ggmlTwo) : null;

@@ -4,28 +4,16 @@ import type { Model } from "./architecture.js";
 import { ModelError } from "./errors.js";
 import { ggufArchitectureFor } from "./gguf/architectures.js";
 import { translateName } from "./gguf/names.js";
+import { ggufHeadGroups } from "./gguf/write.js";
 import { isMix, MIX_BASE, MIX_DTYPES, mixType, type MixDType, type TensorPlace } from "./quant_mixes.js";
 
 /**
  * The dtype a model's weights are kept in: "auto" keeps each weight as its file stores it;
  * "float32" widens everything (for training); a half type or llama.cpp's Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 /
- * Q4_K / Q5_K / Q6_K converts the matrices (see weightDType for which); "q4_k_m", "q4_k_s", "q5_k_m"
- * and "q5_k_s" are llama-quantize's mixes of them (quant_mixes.ts).
+ * Q2_K / Q3_K / Q4_K / Q5_K / Q6_K converts the matrices (see weightDType for which); "q3_k_s" ..
+ * "q5_k_m" are llama-quantize's mixes of them (quant_mixes.ts).
  */
-export type WeightDType =
-  | "auto"
-  | "float32"
-  | "float16"
-  | "bfloat16"
-  | "q8_0"
-  | "q4_0"
-  | "q5_0"
-  | "q4_1"
-  | "q5_1"
-  | "q4_k"
-  | "q5_k"
-  | "q6_k"
-  | MixDType;
+export type WeightDType = "auto" | "float32" | "float16" | "bfloat16" | QuantizedDType | MixDType;
 
 export const WEIGHT_DTYPES: readonly WeightDType[] = ["auto", "float32", "float16", "bfloat16", ...QUANTIZE_TYPES, ...MIX_DTYPES];
 
@@ -63,10 +51,9 @@ function withPlaces(model: Model, roles: Map<Tensor, WeightRole>): Map<Tensor, W
     return roles;
   }
   const modelType = String(config.model_type ?? "");
-  const kvHeads = config.num_key_value_heads;
-  const groupedQuery = typeof kvHeads === "number" && kvHeads !== config.num_attention_heads;
   const arch = ggufArchitectureFor(modelType);
   if (!arch) return roles;
+  const headGroups = ggufHeadGroups(config);
   const names = new Map<Tensor, string>();
   let layers = 0;
   for (const [name, p] of model.namedParameters()) {
@@ -76,7 +63,7 @@ function withPlaces(model: Model, roles: Map<Tensor, WeightRole>): Map<Tensor, W
     const layer = /^blk\.(\d+)\./.exec(gguf);
     if (layer) layers = Math.max(layers, Number(layer[1]) + 1);
   }
-  for (const [p, gguf] of names) roles.set(p, { ...roles.get(p)!, place: { ggufName: gguf, layers, groupedQuery } });
+  for (const [p, gguf] of names) roles.set(p, { ...roles.get(p)!, place: { ggufName: gguf, layers, headGroups } });
   return roles;
 }
 
@@ -90,8 +77,8 @@ function withPlaces(model: Model, roles: Map<Tensor, WeightRole>): Map<Tensor, W
  *    the dtype it has (llama.cpp's converter falls back to F16 there);
  *  - the output head (or the token table tied to it) is Q8_0 under Q8_0; under the others it is
  *    Q6_K when its rows are whole 256-value super-blocks, else Q8_0 (and always Q8_0 for Falcon);
- *  - under a K-quant (Q4_K, Q5_K, Q6_K) a matrix whose rows are not whole 256-value super-blocks
- *    falls back as llama-quantize's does: to Q5_0, Q5_1, Q8_0.
+ *  - under a K-quant (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) a matrix whose rows are not whole 256-value
+ *    super-blocks falls back as llama-quantize's does: to Q4_0, Q4_0, Q5_0, Q5_1, Q8_0.
  * These are uniform types: llama-quantize's _M mixes also give some attn_v / ffn_down Q6_K.
  * `stored` is the dtype the weight has now (or in its file); `rowLength` the size along role.axis.
  */
@@ -111,7 +98,13 @@ export function weightDType(role: WeightRole, target: WeightDType, stored: DType
 }
 
 /** The type for rows that are not whole 256-value super-blocks, as llama-quantize falls back. */
-const K_QUANT_FALLBACK: Partial<Record<QuantizedDType, QuantizedDType>> = { q4_k: "q5_0", q5_k: "q5_1", q6_k: "q8_0" };
+const K_QUANT_FALLBACK: Partial<Record<QuantizedDType, QuantizedDType>> = {
+  q2_k: "q4_0",
+  q3_k: "q4_0",
+  q4_k: "q5_0",
+  q5_k: "q5_1",
+  q6_k: "q8_0",
+};
 
 function placeOf(role: WeightRole, mix: MixDType, modelType: string): TensorPlace {
   if (role.place) return role.place;

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createModel, weightDType, weightRoles, type RawConfig } from "@llm/models";
 
 /**
- * llama-quantize's K-quant mixes (dtype "q4_k_m", "q4_k_s", "q5_k_m", "q5_k_s"): the type we give
+ * llama-quantize's K-quant mixes (dtype "q3_k_s" .. "q5_k_m"): the type we give
  * each weight against the type llama.cpp's own llama_model_quantize gave it
  * (golden/llama_quantize/type_maps.json, make_type_maps.mjs): every architecture we write to GGUF,
  * 256 wide with 8 layers (every layer rule shows), a llama 384 wide (the fallbacks for rows that are

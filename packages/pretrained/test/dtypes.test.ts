@@ -62,9 +62,14 @@ const BOUNDS: Record<string, number> = {
   q5_0: 2.5,
   q4_1: 3.5,
   q5_1: 2.5,
+  q2_k: 3.5,
+  q3_k: 3.5,
   q4_k: 2.5,
   q5_k: 2.5,
   q6_k: 0.3,
+  q3_k_s: 3.5,
+  q3_k_m: 3.5,
+  q3_k_l: 3.5,
   q4_k_m: 2.5,
   q4_k_s: 2.5,
   q5_k_m: 2.5,
@@ -83,13 +88,18 @@ describe("loadPretrained's dtype", () => {
       "q5_0",
       "q4_1",
       "q5_1",
+      "q2_k",
+      "q3_k",
       "q4_k",
       "q5_k",
       "q6_k",
-      "q4_k_m",
+      "q3_k_s",
+      "q3_k_m",
+      "q3_k_l",
       "q4_k_s",
-      "q5_k_m",
+      "q4_k_m",
       "q5_k_s",
+      "q5_k_m",
     ]);
   });
 
@@ -104,9 +114,15 @@ describe("loadPretrained's dtype", () => {
         kinds.add(t.dtype);
         if (t.rank === 1) expect(t.dtype, name).toBe("float32");
       }
-      // rows of 64 and 160 are not whole super-blocks: Q4_K falls back to Q5_0, Q5_K to Q5_1, Q6_K to Q8_0
+      // rows of 64 and 160 are not whole super-blocks: Q2_K and Q3_K fall back to Q4_0, Q4_K to Q5_0,
+      // Q5_K to Q5_1, Q6_K to Q8_0
       const fallback: Record<string, string> = {
         auto: "float32",
+        q2_k: "q4_0",
+        q3_k: "q4_0",
+        q3_k_s: "q4_0",
+        q3_k_m: "q4_0",
+        q3_k_l: "q4_0",
         q4_k: "q5_0",
         q5_k: "q5_1",
         q6_k: "q8_0",
@@ -146,8 +162,8 @@ describe("loadPretrained's dtype", () => {
   });
 
   it("a dtype it does not know is an error naming the ones it does", async () => {
-    await expect(loadPretrained(folder, { dtype: "q2_k" as never })).rejects.toThrow(
-      'dtype: expected one of auto, float32, float16, bfloat16, q8_0, q4_0, q5_0, q4_1, q5_1, q4_k, q5_k, q6_k, q4_k_m, q4_k_s, q5_k_m, q5_k_s, found "q2_k"',
+    await expect(loadPretrained(folder, { dtype: "iq4_xs" as never })).rejects.toThrow(
+      'dtype: expected one of auto, float32, float16, bfloat16, q8_0, q4_0, q5_0, q4_1, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, found "iq4_xs"',
     );
     await expect(loadPretrained(folder, { dtype: "fp16" as never })).rejects.toBeInstanceOf(PretrainedArgumentError);
   });

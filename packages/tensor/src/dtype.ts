@@ -6,7 +6,7 @@
 export type DType = "float32" | "int32" | "bool" | "float16" | "bfloat16" | QuantizedDType;
 
 /** llama.cpp's block-quantized types, named as GGUF names them (lower case). */
-export type QuantizedDType = "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "q4_k" | "q5_k" | "q6_k";
+export type QuantizedDType = "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "q2_k" | "q3_k" | "q4_k" | "q5_k" | "q6_k";
 
 /** The dtypes a weight may be stored in besides float32: read as stored by matmul, never computed in. */
 export type StoredDType = "float16" | "bfloat16" | QuantizedDType;
@@ -23,6 +23,8 @@ export interface TypedArrayFor {
   q5_0: Uint8Array;
   q4_1: Uint8Array;
   q5_1: Uint8Array;
+  q2_k: Uint8Array;
+  q3_k: Uint8Array;
   q4_k: Uint8Array;
   q5_k: Uint8Array;
   q6_k: Uint8Array;
@@ -34,7 +36,7 @@ export type HostArray = Float32Array | Int32Array | Uint8Array | Uint16Array;
  * (ggml's block_q8_0: an f16 scale then 32 int8; block_q4_0: an f16 scale then 16 bytes of nibbles;
  * block_q5_0: Q4_0's with fifth bits; block_q4_1 / block_q5_1: an f16 scale and min, Q5_1's fifth
  * bits, then nibbles;
- * block_q4_K, block_q5_K and block_q6_K: 256 values with sub-block scales).
+ * block_q2_K, block_q3_K, block_q4_K, block_q5_K and block_q6_K: 256 values with sub-block scales).
  */
 export const QUANT_BLOCKS: Readonly<Record<QuantizedDType, { readonly elements: number; readonly bytes: number }>> = {
   q8_0: { elements: 32, bytes: 34 },
@@ -42,6 +44,8 @@ export const QUANT_BLOCKS: Readonly<Record<QuantizedDType, { readonly elements: 
   q5_0: { elements: 32, bytes: 22 },
   q4_1: { elements: 32, bytes: 20 },
   q5_1: { elements: 32, bytes: 24 },
+  q2_k: { elements: 256, bytes: 84 },
+  q3_k: { elements: 256, bytes: 110 },
   q4_k: { elements: 256, bytes: 144 },
   q5_k: { elements: 256, bytes: 176 },
   q6_k: { elements: 256, bytes: 210 },
@@ -64,6 +68,8 @@ export const BYTES_PER_ELEMENT: Record<DType, number> = {
   q5_0: 22 / 32,
   q4_1: 20 / 32,
   q5_1: 24 / 32,
+  q2_k: 84 / 256,
+  q3_k: 110 / 256,
   q4_k: 144 / 256,
   q5_k: 176 / 256,
   q6_k: 210 / 256,
@@ -112,6 +118,8 @@ export function allocHost(dtype: DType, size: number): HostArray {
     case "q5_0":
     case "q4_1":
     case "q5_1":
+    case "q2_k":
+    case "q3_k":
     case "q4_k":
     case "q5_k":
     case "q6_k":

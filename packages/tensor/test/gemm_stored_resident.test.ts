@@ -21,7 +21,8 @@ afterAll(() => {
   for (const b of [...backends, ...ggml]) b.close();
 });
 
-type Stored = "float16" | "bfloat16" | "q8_0" | "q4_0" | "q6_k" | "q4_k" | "q5_k" | "q4_1" | "q5_1" | "q5_0";
+type Stored = "float16" | "bfloat16" | "q8_0" | "q4_0" | "q6_k" | "q4_k" | "q5_k" | "q4_1" | "q5_1" | "q5_0" | "q2_k" | "q3_k";
+const STORED: readonly Stored[] = ["float16", "bfloat16", "q8_0", "q4_0", "q6_k", "q4_k", "q5_k", "q4_1", "q5_1", "q5_0", "q2_k", "q3_k"];
 
 /** W [N, K] as `dtype` (host array) and the float32 values it then holds (JS decoders). */
 function encode(dtype: Stored, w: Float32Array, seed: number): { data: Uint8Array | Uint16Array; values: Float32Array } {
@@ -128,7 +129,7 @@ describe("resident GEMM over a stored weight (prefill)", () => {
     [130, 65, 256, 1],
     [200, 600, 512, 0],
   ] as const;
-  for (const dtype of ["float16", "bfloat16", "q8_0", "q4_0", "q6_k", "q4_k", "q5_k", "q4_1", "q5_1", "q5_0"] as const) {
+  for (const dtype of STORED) {
     it(`${dtype}: the same bits on 1, 2 and 3 threads, and as the float32 GEMM of the decoded weight`, () => {
       let seed = 7;
       let workerParts = 0;
@@ -230,7 +231,7 @@ describe("resident GEMM over a stored weight (prefill)", () => {
     }
     return x;
   }
-  for (const dtype of ["float16", "bfloat16", "q8_0", "q4_0", "q6_k", "q4_k", "q5_k", "q4_1", "q5_1", "q5_0"] as const) {
+  for (const dtype of STORED) {
     const expected =
       dtype === "q4_1" || dtype === "q5_1" ? "ggml's Q8_1 dot product in float64" : "the float32 GEMM of the rounded activations";
     it(`${dtype}, ggml rounding: ${expected}, the same bits on 1, 2 and 3 threads`, () => {
@@ -246,7 +247,7 @@ describe("resident GEMM over a stored weight (prefill)", () => {
         const results = ggml.map((be) => {
           const t = product(be, x, rows, K, data, dtype, N, 0);
           const rounds =
-            dtype === "q6_k" || dtype === "q4_k" || dtype === "q5_k"
+            dtype === "q6_k" || dtype === "q4_k" || dtype === "q5_k" || dtype === "q2_k" || dtype === "q3_k"
               ? []
               : [dtype.startsWith("q") ? "round_q8_0" : dtype === "float16" ? "round_f16" : "round_bf16"];
           expect(t.calls.sort(), where).toEqual([`gemm_${dtype}`, ...rounds].sort());

@@ -8,11 +8,13 @@ import { openGGUFFile } from "@llm/tensor/node";
  * weights and edge cases), and our Q4_K / Q5_K / Q6_K dequantizers against its values:
  * golden/quant_golden.gguf and golden/q5_k_golden.gguf, written by golden/make_quant_golden.py and
  * make_q5_k_golden.py (read here by our own GGUF reader); Q4_1 / Q5_1 both ways against
- * golden/q4_1_q5_1_golden.gguf (make_q4_1_q5_1_golden.py).
+ * golden/q4_1_q5_1_golden.gguf (make_q4_1_q5_1_golden.py); Q2_K / Q3_K dequantizers against
+ * golden/q2_k_q3_k_golden.gguf (make_q2_k_q3_k_golden.py).
  */
 const GOLDEN = fileURLToPath(new URL("./golden/quant_golden.gguf", import.meta.url));
 const Q5_K_GOLDEN = fileURLToPath(new URL("./golden/q5_k_golden.gguf", import.meta.url));
 const Q4_1_Q5_1_GOLDEN = fileURLToPath(new URL("./golden/q4_1_q5_1_golden.gguf", import.meta.url));
+const Q2_K_Q3_K_GOLDEN = fileURLToPath(new URL("./golden/q2_k_q3_k_golden.gguf", import.meta.url));
 
 /** The worst |a - b| / max(1e-6, |b|): K-quant values agree up to the order of float32 roundings. */
 function worstRelative(ours: Float32Array, expected: Float32Array): number {
@@ -95,6 +97,31 @@ describe("reading llama.cpp blocks", () => {
     const withoutHighBits = raw.slice(3 * 176, 4 * 176).fill(0, 16, 48);
     dequantizeBlocks("q5_k", withoutHighBits, 0, 256, asQ4, 0);
     expect(Array.from(asQ4)).not.toEqual(Array.from(expected.subarray(3 * 256, 4 * 256)));
+  });
+
+  // every part of the block moves the values: the scale nibbles / 6-bit scales, Q2_K's mins, Q3_K's
+  // high bits, the quants; a decoder that misplaced one would differ from gguf's somewhere
+  it.each([
+    ["q2_k", 84, [0, 16, 80]],
+    ["q3_k", 110, [0, 32, 96, 104]],
+  ] as const)("%s: dequantized as gguf-py does, subnormal scales and all-zero blocks included", async (type, bytes, parts) => {
+    const golden = await openGGUFFile(Q2_K_Q3_K_GOLDEN);
+    const q = await golden.readTensor(`kquant.${type}`);
+    expect(q.dtype).toBe(type);
+    expect(q.shape).toEqual([6, 768]);
+    const ours = (await q.cast("float32").data()) as Float32Array;
+    const expected = (await (await golden.readTensor(`kquant.${type}.f32`)).data()) as Float32Array;
+    expect(ours.length).toBe(expected.length);
+    expect(worstRelative(ours, expected), "worst relative difference").toBeLessThanOrEqual(1e-6);
+    expect(expected.subarray(2 * 256, 3 * 256).every((v) => v === 0)).toBe(true);
+    const raw = (await q.data()) as Uint8Array;
+    for (const at of parts) {
+      const block = raw.slice(3 * bytes, 4 * bytes);
+      block[at] = block[at]! ^ 0x5a;
+      const changed = new Float32Array(256);
+      dequantizeBlocks(type, block, 0, 256, changed, 0);
+      expect(Array.from(changed), `byte ${at} changed`).not.toEqual(Array.from(expected.subarray(3 * 256, 4 * 256)));
+    }
   });
 
   it("take of a quantized table gives the rows dequantized, as a cast does", async () => {

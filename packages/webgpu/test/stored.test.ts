@@ -62,13 +62,16 @@ describe.skipIf(!backend).each(["float16", "bfloat16", "q8_0", "q4_0", "q5_0", "
   },
 );
 
+/** Where each K-quant's float16 scales sit in its block (Q2_K, Q4_K, Q5_K: d and dmin; Q3_K, Q6_K: d). */
+const K_SCALES = { q2_k: [80, 82], q3_k: [108], q4_k: [0, 2], q5_k: [0, 2], q6_k: [208] } as const;
+type KQuant = keyof typeof K_SCALES;
+
 /**
- * K-quant blocks (Q4_K, Q5_K, Q6_K: what llama-quantize's Q4_K_M and Q5_K_M files hold), read as
- * stored: random block bytes with sane float16 scales (Q4_K, Q5_K: d and dmin; Q6_K: d), as GGUF
- * files bring them.
+ * K-quant blocks (what llama-quantize's Q2_K, Q3_K_M, Q4_K_M and Q5_K_M files hold), read as
+ * stored: random block bytes with sane float16 scales, as GGUF files bring them.
  */
-function kQuantBlocks(dtype: "q4_k" | "q5_k" | "q6_k", rows: number, cols: number, seed: number): Tensor {
-  const bytesPerBlock = { q4_k: 144, q5_k: 176, q6_k: 210 }[dtype];
+function kQuantBlocks(dtype: KQuant, rows: number, cols: number, seed: number): Tensor {
+  const bytesPerBlock = { q2_k: 84, q3_k: 110, q4_k: 144, q5_k: 176, q6_k: 210 }[dtype];
   const blocks = (rows * cols) / 256;
   const bytes = new Uint8Array(blocks * bytesPerBlock);
   let state = seed;
@@ -78,7 +81,7 @@ function kQuantBlocks(dtype: "q4_k" | "q5_k" | "q6_k", rows: number, cols: numbe
   }
   // float16 scales between 2^-9 and 2^-7 (exponent 6-8, any mantissa), dmin likewise
   for (let b = 0; b < blocks; b++) {
-    for (const at of dtype === "q6_k" ? [208] : [0, 2]) {
+    for (const at of K_SCALES[dtype]) {
       const o = b * bytesPerBlock + at;
       const bits = ((6 + (bytes[o]! % 3)) << 10) | (((bytes[o + 1]! << 8) | bytes[o]!) & 0x3ff);
       bytes[o] = bits & 255;
@@ -88,7 +91,7 @@ function kQuantBlocks(dtype: "q4_k" | "q5_k" | "q6_k", rows: number, cols: numbe
   return new Tensor(new Storage(cpuBackend, cpuBackend.upload(bytes, dtype)), [rows, cols], dtype);
 }
 
-describe.skipIf(!backend).each(["q4_k", "q5_k", "q6_k"] as const)("%s weights on WebGPU", (dtype) => {
+describe.skipIf(!backend).each(["q2_k", "q3_k", "q4_k", "q5_k", "q6_k"] as const)("%s weights on WebGPU", (dtype) => {
   const gpu = backend!;
   it("reports the dtype as multiplied as stored", () => {
     expect(gpu.storedMatmulDTypes).toContain(dtype);
@@ -98,7 +101,7 @@ describe.skipIf(!backend).each(["q4_k", "q5_k", "q6_k"] as const)("%s weights on
     await expectCpuProduct(gpu, kQuantBlocks(dtype, 24, 512, 11), randn([M, 512], { backend: cpuBackend, seed: 12 }));
   });
 
-  it("take and a cast to float32 give the CPU backend's values (Q4_K, Q5_K: within an ulp, where the GPU may or may not fuse d sc q - dmin m)", async () => {
+  it("take and a cast to float32 give the CPU backend's values (Q2_K, Q4_K, Q5_K: within an ulp, where the GPU may or may not fuse d sc q - dmin m)", async () => {
     const w = kQuantBlocks(dtype, 6, 512, 13);
     const wg = toBackend(w, gpu);
     const idsCpu = tensor([3, 0, 5, 3], { dtype: "int32", backend: cpuBackend });
@@ -114,7 +117,7 @@ describe.skipIf(!backend).each(["q4_k", "q5_k", "q6_k"] as const)("%s weights on
     ] as const) {
       expect(got.length).toBe(exp.length);
       for (let i = 0; i < got.length; i++) {
-        const tolerance = dtype === "q6_k" ? 0 : ulp(exp[i]!);
+        const tolerance = dtype === "q6_k" || dtype === "q3_k" ? 0 : ulp(exp[i]!);
         expect(Math.abs(got[i]! - exp[i]!), `value ${i}: ${got[i]} vs ${exp[i]}`).toBeLessThanOrEqual(tolerance);
       }
     }

@@ -15,8 +15,8 @@ const ROPE_FREQS = "rope_freqs.weight";
 export interface LoadGGUFOptions {
   backend?: Backend;
   /**
-   * "auto" (default) keeps each weight in the type the file has (Q4_K, Q5_K, Q6_K, Q8_0, F16 ...);
-   * "float32" widens all; "float16" / "bfloat16" / "q8_0" / "q4_0" / "q4_k" / "q5_k" / "q6_k" convert the float
+   * "auto" (default) keeps each weight in the type the file has (Q3_K, Q4_K, Q5_K, Q6_K, Q8_0, F16 ...);
+   * "float32" widens all; "float16" / "bfloat16" / a block type / a mix (WeightDType) converts the float
    * weights as they are read, as loadModel does (weightDType). A weight the file already stores
    * quantized is not quantized again into another block type (an error names it): the errors would
    * compound.

@@ -25,6 +25,8 @@ const FILE_TYPES: Record<string, number> = {
   q8_0: 7,
   q5_0: 8,
   q5_1: 9,
+  q2_k: 10,
+  q3_k: 12,
   q4_k: 15,
   q5_k: 17,
   q6_k: 18,
@@ -103,6 +105,26 @@ export async function modelToGGUF(
 }
 
 /** rope_parameters (transformers 5) or rope_scaling (4.x), or {}. */
+/**
+ * llama.cpp's n_gqa() for a model of `config` written as GGUF: attention.head_count over
+ * attention.head_count_kv as the architecture writes them (the rotary, which does not move them,
+ * aside). 1 where the model has no GGUF form, or one the architecture refuses to write.
+ */
+export function ggufHeadGroups(config: Record<string, unknown>): number {
+  const modelType = String(config.model_type);
+  const arch = ggufArchitectureFor(modelType);
+  if (!arch) return 1;
+  let metadata: Record<string, GGUFValue>;
+  try {
+    metadata = arch.metadata(new ConfigView(withRopeParameters(config, ropeParametersOf(config), modelType, true)));
+  } catch {
+    return 1;
+  }
+  const heads = metadata["attention.head_count"]?.value;
+  const kvHeads = metadata["attention.head_count_kv"]?.value;
+  return typeof heads === "number" && typeof kvHeads === "number" && kvHeads > 0 ? Math.floor(heads / kvHeads) : 1;
+}
+
 function ropeParametersOf(config: Record<string, unknown>): Record<string, unknown> {
   const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
   return isObject(config.rope_scaling) ? config.rope_scaling : isObject(config.rope_parameters) ? config.rope_parameters : {};

@@ -1,5 +1,5 @@
 import type { Backend, BackendBuffer, BinaryOp, FusedKernels, ReduceOp, StridedView, UnaryOp } from "../backend.js";
-import { elementsOfHost, isQuantized, type DType, type HostArray } from "../dtype.js";
+import { elementsOfHost, isQuantized, QUANTIZED_DTYPES, type DType, type HostArray } from "../dtype.js";
 import { attention, attentionGrad } from "./kernels/attention.js";
 import { binary, unary, where } from "./kernels/elementwise.js";
 import { bufferData, CpuBuffer } from "./buffer.js";
@@ -156,7 +156,7 @@ export class CpuBackend implements Backend {
   private readonly options: CpuBackendOptions;
   private state: { heap: WasmHeap | null; runtime: CpuRuntime | null } | null = null;
 
-  readonly storedMatmulDTypes: readonly DType[] = ["float16", "bfloat16", "q8_0", "q4_0", "q5_0", "q4_1", "q5_1", "q4_k", "q5_k", "q6_k"];
+  readonly storedMatmulDTypes: readonly DType[] = ["float16", "bfloat16", ...QUANTIZED_DTYPES];
 
   /** See Backend.keepsFreedMemory: true with the WebAssembly heap (plain JS arrays go back to the garbage collector). */
   get keepsFreedMemory(): boolean {

@@ -7,6 +7,9 @@ import type { Tensor } from "../tensor.js";
 import { NeedMoreBytes, parseGGUFHeader, type GGUFHeader } from "./parse.js";
 import { GGML_TYPE_NAMES, GGML_TYPE_TO_DTYPE, GGUFError } from "./types.js";
 
+/** The tensor types we read, by GGUF's names, in ggml_type order. */
+const READ_TYPES = Object.keys(GGML_TYPE_TO_DTYPE).map((id) => GGML_TYPE_NAMES[Number(id)]!);
+
 /** One tensor of a GGUF file: its type, our shape (outermost first) and where its bytes are. */
 export interface GGUFTensorInfo {
   readonly name: string;
@@ -45,9 +48,7 @@ export class GGUFFile {
     const info = this.tensors.get(name);
     if (!info) throw new GGUFError(`${this.source}: expected a tensor named "${name}", found none`);
     if (info.dtype === null) {
-      throw new GGUFError(
-        `${this.source}: tensor "${name}" is ${info.type}, which we do not read (we read F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q4_K, Q5_K, Q6_K)`,
-      );
+      throw new GGUFError(`${this.source}: tensor "${name}" is ${info.type}, which we do not read (we read ${READ_TYPES.join(", ")})`);
     }
     const bytes = new Uint8Array(info.end - info.begin);
     await this.files.readInto(this.name, info.begin, bytes);

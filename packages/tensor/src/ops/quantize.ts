@@ -16,7 +16,7 @@ export interface QuantizeOptions {
 }
 
 /**
- * A float tensor in llama.cpp's block format `type` ("q8_0", "q4_0", "q6_k"), bytes equal to its
+ * A float tensor in llama.cpp's block format `type` ("q8_0", "q4_0", "q3_k", ...), bytes equal to its
  * reference quantizer's. The result has t's shape; its storage holds rows along `axis`, in
  * blocks, and its strides say where each logical element's row is (a transposed view when
  * `axis` is not last). Reads t once to the host; t is left as it is.

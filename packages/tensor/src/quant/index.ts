@@ -4,6 +4,7 @@ import { dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K, quantizeQ4_K, quantizeQ
 import { dequantizeQ4_0, quantizeQ4_0 } from "./q4_0.js";
 import { dequantizeQ5_0, quantizeQ5_0 } from "./q5_0.js";
 import { dequantizeQ4_1, dequantizeQ5_1, quantizeQ4_1, quantizeQ5_1 } from "./q4_1_q5_1.js";
+import { dequantizeQ2_K, dequantizeQ3_K, quantizeQ2_K, quantizeQ3_K } from "./q2_k_q3_k.js";
 import { dequantizeQ8_0, quantizeQ8_0 } from "./q8_0.js";
 
 type Codec = (src: Uint8Array, o: number, n: number, dst: Float32Array, d: number) => void;
@@ -15,6 +16,8 @@ const DECODERS: Record<QuantizedDType, Codec> = {
   q5_0: dequantizeQ5_0,
   q4_1: dequantizeQ4_1,
   q5_1: dequantizeQ5_1,
+  q2_k: dequantizeQ2_K,
+  q3_k: dequantizeQ3_K,
   q4_k: dequantizeQ4_K,
   q5_k: dequantizeQ5_K,
   q6_k: dequantizeQ6_K,
@@ -25,6 +28,8 @@ const ENCODERS: Record<QuantizedDType, Encoder> = {
   q5_0: quantizeQ5_0,
   q4_1: quantizeQ4_1,
   q5_1: quantizeQ5_1,
+  q2_k: quantizeQ2_K,
+  q3_k: quantizeQ3_K,
   q4_k: quantizeQ4_K,
   q5_k: quantizeQ5_K,
   q6_k: quantizeQ6_K,

@@ -11,7 +11,8 @@ export const Q4_K_BYTES = 144;
 export const Q5_K_BYTES = 176;
 export const Q6_K_BYTES = 210;
 
-const f16 = (src: Uint8Array, o: number): number => float16Table()[src[o]! | (src[o + 1]! << 8)]!;
+/** The float16 at byte o of src, as a number. */
+export const f16 = (src: Uint8Array, o: number): number => float16Table()[src[o]! | (src[o + 1]! << 8)]!;
 
 /** block_q4_K: d, dmin (f16), 12 bytes of 6-bit scales and mins for 8 sub-blocks of 32, 128 bytes of nibbles. */
 export function dequantizeQ4_K(src: Uint8Array, o: number, n: number, dst: Float32Array, d: number): void {
@@ -88,12 +89,20 @@ export function dequantizeQ6_K(src: Uint8Array, o: number, n: number, dst: Float
   }
 }
 
-const int8 = (v: number): number => (v << 24) >> 24;
+export const int8 = (v: number): number => (v << 24) >> 24;
 
-/** ggml's nearest_int: round half to even through the float32 magic-number add. */
-const nearestInt = (v: number): number => Math.fround(v + 12582912) - 12582912;
+const magic = new Float32Array(1);
+const magicBits = new Int32Array(magic.buffer);
+/**
+ * ggml's nearest_int: round half to even through the float32 magic-number add, then the low 23
+ * bits of the sum (so values past 2^22, infinities and NaN wrap as in C rather than saturate).
+ */
+export function nearestInt(v: number): number {
+  magic[0] = v + 12582912;
+  return (magicBits[0]! & 0x007fffff) - 0x00400000;
+}
 
-const GROUP_MAX_EPS = 1e-15;
+export const GROUP_MAX_EPS = 1e-15;
 
 /** make_qx_quants(n, nmax, x, L, rmse_type = 1, no weights): a scale for n values and their levels in L. */
 function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: number, L: Uint8Array, lo: number): number {
@@ -192,9 +201,10 @@ export function quantizeQ6_K(src: Float32Array, s: number, n: number, dst: Uint8
  * make_qkx2_quants: levels 0..nmax in L[lo..lo+n) and a scale and min for n values (x[xo..]) with
  * the given weights, value ~ scale * level - min: first the levels of the full range, then nstep + 1
  * other steps (nmax + rmin + rdelta * is over the range), each refit by weighted least squares,
- * the one of least weighted squared error kept. Returns [scale, min] (min >= 0).
+ * the one of least weighted error kept: squared, or absolute with `useMad` (Q2_K). Returns
+ * [scale, min] (min >= 0).
  */
-function makeQkx2Quants(
+export function makeQkx2Quants(
   n: number,
   nmax: number,
   x: Float32Array,
@@ -206,6 +216,7 @@ function makeQkx2Quants(
   rmin: number,
   rdelta: number,
   nstep: number,
+  useMad = false,
 ): [number, number] {
   const f = Math.fround;
   let min = x[xo]!;
@@ -231,7 +242,7 @@ function makeQkx2Quants(
     let sum = 0;
     for (let i = 0; i < n; i++) {
       const diff = f(f(f(scale * levels[at + i]!) + m) - x[xo + i]!);
-      sum = f(sum + f(weights[i]! * f(diff * diff)));
+      sum = f(sum + f(weights[i]! * (useMad ? Math.abs(diff) : f(diff * diff))));
     }
     return sum;
   };

@@ -19,7 +19,12 @@ import { entry, Meta, offsets, shader } from "./codegen.js";
  *  - Q5_K, 256 values (176 bytes): Q4_K's with 32 bytes of fifth bits before the nibbles (bit j
  *    of byte l adds 16 to value l % 32 of sub-block j);
  *  - Q6_K, 256 values (210 bytes): 128 bytes of low nibbles, 64 of high bit pairs, 16 int8 scales,
- *    f16 d, value = (d sc) (q - 32).
+ *    f16 d, value = (d sc) (q - 32);
+ *  - Q2_K, 256 values (84 bytes): 16 bytes of 4-bit scales (low) and mins (high), one per 16
+ *    values, 64 bytes of 2-bit quants (value e at bits 2 ((e / 32) % 4) of byte 32 (e / 128) +
+ *    e % 32), f16 d and dmin, value = (d sc) q - dmin m;
+ *  - Q3_K, 256 values (110 bytes): 32 bytes of third bits, Q2_K's 64 bytes of quants, 12 bytes of
+ *    6-bit scales, f16 d, value = (d (sc - 32)) (q - (third bit ? 0 : 4)).
  * `B` is the module-scope array the helpers read; only matmul's B and the block kernels below use it.
  */
 export function blockHelpers(dtype: DType, array = "B"): string {
@@ -92,6 +97,32 @@ fn load_block(i: i32) -> f32 {
   return (half_at(base) * f32(sc)) * q - half_at(base + 2u) * f32(mn);
 }`;
     }
+    case "q2_k":
+      return `${byteAt}
+fn load_block(i: i32) -> f32 {
+  let e = u32(i) % 256u;
+  let base = (u32(i) / 256u) * 84u;
+  let sc = byte_at(base + e / 16u);
+  let q = f32((byte_at(base + 16u + 32u * (e / 128u) + e % 32u) >> (2u * ((e / 32u) % 4u))) & 3u);
+  return (half_at(base + 80u) * f32(sc & 15u)) * q - half_at(base + 82u) * f32(sc >> 4u);
+}`;
+    case "q3_k":
+      // sub-block j's 6-bit scale: low four bits in the nibbles of bytes 0-7 (j < 8 low, else
+      // high), high two at bits 2 (j / 4) of byte 8 + j % 4; the value's third bit (set: no -4) is
+      // bit e / 32 of byte e % 32
+      return `${byteAt}
+fn load_block(i: i32) -> f32 {
+  let e = u32(i) % 256u;
+  let base = (u32(i) / 256u) * 110u;
+  let j = e / 16u;
+  let s = base + 96u;
+  let nibbles = byte_at(s + (j & 7u));
+  let sc = i32(select(nibbles & 15u, nibbles >> 4u, j >= 8u) | (((byte_at(s + 8u + (j & 3u)) >> (2u * (j / 4u))) & 3u) << 4u)) - 32;
+  let low = (byte_at(base + 32u + 32u * (e / 128u) + e % 32u) >> (2u * ((e / 32u) % 4u))) & 3u;
+  let high = (byte_at(base + e % 32u) >> (e / 32u)) & 1u;
+  let q = f32(i32(low) - select(4, 0, high == 1u));
+  return (half_at(base + 108u) * f32(sc)) * q;
+}`;
     case "q6_k":
       return `${byteAt}
 fn load_block(i: i32) -> f32 {

@@ -1,7 +1,7 @@
 /**
- * Writes type_maps.json: the type llama-quantize gives each tensor of a Q4_K_M, Q5_K_M, Q4_K_S and
- * Q5_K_S file, for every fixture architecture llama.cpp runs, made 256 wide (so every row is whole
- * super-blocks) with 8 layers (so the layer rules, first/last eighth and every third, all show),
+ * Writes type_maps.json: the type llama-quantize gives each tensor of a Q3_K_S, Q3_K_M, Q3_K_L,
+ * Q4_K_S, Q4_K_M, Q5_K_S and Q5_K_M file, for every fixture architecture llama.cpp runs, made 256
+ * wide (so every row is whole super-blocks) with 8 layers (so the layer rules, first/last eighth and every third, all show),
  * for a llama 384 wide (rows that are not whole super-blocks: the fallbacks) and one of 80 layers
  * (what llama.cpp calls a 70B and gives attn_v more bits). Each model (random
  * weights from createModel; only the types are kept) is written as float32 GGUF by us and quantized
@@ -22,7 +22,7 @@ import { toGGUFMetadata, trainBPE } from "@llm/tokenizer";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "../../../../..");
-const FTYPES = { q4_k_m: 15, q4_k_s: 14, q5_k_m: 17, q5_k_s: 16 };
+const FTYPES = { q4_k_m: 15, q4_k_s: 14, q5_k_m: 17, q5_k_s: 16, q3_k_s: 11, q3_k_m: 12, q3_k_l: 13 };
 
 /** A fixture's config with its widths, depth and vocabulary set, whatever the architecture names them. */
 function widened(name, width, layers) {

@@ -1,4 +1,4 @@
-import type { DType } from "../../dtype.js";
+import { isQuantized, QUANT_BLOCKS, type DType } from "../../dtype.js";
 import { float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits, bfloat16BitsToFloat32 } from "../half.js";
 
 /** Whether llama.cpp rounds the activations for a `weight`-typed matmul to Q8_0 blocks (Q8_1's levels and scale are Q8_0's). */
@@ -9,7 +9,7 @@ export function roundsToQ8_0Blocks(weight: DType): boolean {
 /**
  * llama.cpp's CPU matmuls do not multiply float32 activations by the weight: each activation row
  * is first converted to the weight's "vec_dot_type" (float16 for F16 weights, Q8_0 blocks for
- * Q8_0, Q4_0 and Q5_0, Q8_1 for Q4_1 and Q5_1, Q8_K for the K-quants) and the dot products run on those. This rounds a copy of
+ * Q8_0, Q4_0 and Q5_0, Q8_1 for Q4_1 and Q5_1, Q8_K for the K-quants: the 256-value super-blocks) and the dot products run on those. This rounds a copy of
  * the rows the same way, so that a model run with CpuBackend({ activationRounding: "ggml" })
  * computes what llama.cpp computes (up to summation order): for comparing with it, and to see
  * what its rounding costs. Off by default: our activations stay float32.
@@ -24,7 +24,7 @@ export function roundActivationsLikeGgml(A: Float32Array, rows: number, K: numbe
     // (Q4_1 / Q5_1 dot with Q8_1 blocks: Q8_0's levels and scale; the min term's own rounding is
     // added after the product, see q8_1MinCorrections)
     for (let r = 0; r < rows; r++) for (let b = 0; b < K; b += 32) q8_0Block(A, r * K + b, Math.min(32, K - b), out);
-  } else if (weight === "q4_k" || weight === "q5_k" || weight === "q6_k") {
+  } else if (isQuantized(weight) && QUANT_BLOCKS[weight].elements === 256) {
     for (let r = 0; r < rows; r++) for (let b = 0; b < K; b += 256) q8_KBlock(A, r * K + b, Math.min(256, K - b), out);
   } else {
     out.set(A.subarray(0, out.length));

@@ -11,6 +11,8 @@ const KERNELS = {
   q5_0: kernel("stored", "gemv_q5_0"),
   q4_1: kernel("stored", "gemv_q4_1"),
   q5_1: kernel("stored", "gemv_q5_1"),
+  q2_k: kernel("stored", "gemv_q2_k"),
+  q3_k: kernel("stored", "gemv_q3_k"),
   q6_k: kernel("stored", "gemv_q6_k"),
   q4_k: kernel("stored", "gemv_q4_k"),
   q5_k: kernel("stored", "gemv_q5_k"),
@@ -27,7 +29,7 @@ const LINE = 16;
 
 /**
  * out [rows, N] = A [rows, K] W^T for a few activation rows (decoding) with W [N, K] kept in a
- * block type (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q4_K, Q5_K, Q6_K), float16 or bfloat16 in the resident heap: the kernel reads W's blocks where they
+ * block type (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K), float16 or bfloat16 in the resident heap: the kernel reads W's blocks where they
  * are, each thread a range of W's rows (so an output's dot product is the same whichever thread
  * computes it), and writes a new heap array. A is copied into W's memory. b is the [K, N] view of W
  * (K stride 1, rows sbn apart). Null (nothing done) where there is no runtime, W is not in the
@@ -61,15 +63,15 @@ export function residentMatmulStored(rows: number, N: number, K: number, A: Floa
     const result = x === null ? null : ops.result(rows * N);
     if (x === null || result === null) return null;
     const parts = splitRange(N, rt.partsFor(rows * N * K, Math.ceil(N / LINE)), LINE);
-    // Q6_K, Q4_K, Q5_K: 16 floats of scratch a part, for a super-block's scales
-    const scales = superBlocks ? ops.scratch(16 * parts.length) : null;
+    // K-quants: 32 floats of scratch a part, for a super-block's scales (and Q2_K's mins)
+    const scales = superBlocks ? ops.scratch(32 * parts.length) : null;
     if (superBlocks && scales === null) return null;
     rt.call(
       scaled !== null ? F16_SCALED : KERNELS[dtype as keyof typeof KERNELS],
       home,
       parts.map(([n0, n1], p) => {
         const args = [w + n0 * rowBytes, x, result.addr + n0 * 4, n1 - n0, perRow, rowBytes, rows, K * 4, N * 4];
-        return scales === null ? args : [...args, scales.byteOffset + 64 * p];
+        return scales === null ? args : [...args, scales.byteOffset + 128 * p];
       }),
     );
     ok = true;

@@ -25,8 +25,21 @@ class PanelCode extends StoredCode {
   i32Or(): this { this.bytes.push(0x72); return this; }
 }
 
-export type PanelDType = "q8_0" | "q4_0" | "float16" | "bfloat16" | "q6_k" | "q4_k" | "q5_k" | "q4_1" | "q5_1" | "q5_0";
-export const PANEL_DTYPES: readonly PanelDType[] = ["q8_0", "q4_0", "float16", "bfloat16", "q6_k", "q4_k", "q5_k", "q4_1", "q5_1", "q5_0"];
+export type PanelDType = "q8_0" | "q4_0" | "float16" | "bfloat16" | "q6_k" | "q4_k" | "q5_k" | "q4_1" | "q5_1" | "q5_0" | "q2_k" | "q3_k";
+export const PANEL_DTYPES: readonly PanelDType[] = [
+  "q8_0",
+  "q4_0",
+  "float16",
+  "bfloat16",
+  "q6_k",
+  "q4_k",
+  "q5_k",
+  "q4_1",
+  "q5_1",
+  "q5_0",
+  "q2_k",
+  "q3_k",
+];
 
 /**
  * The float16 values in the four u32 lanes of local `v` (each 0 .. 0xffff) onto the stack as
@@ -322,6 +335,80 @@ function decodeScaleMin(dtype: "q4_k" | "q5_k"): FuncDef {
   };
 }
 
+/**
+ * Q2_K (84 bytes: 16 bytes of 4-bit scales and mins, 64 bytes of 2-bit quants, f16 d and dmin)
+ * and Q3_K (110 bytes: 32 bytes of third bits, the 64 bytes of quants, 12 bytes of 6-bit scales,
+ * f16 d), 16 values a scale. Group g's quants are bits g & 6 of the 16 bytes at 32 (g >> 3) +
+ * 16 (g & 1); Q3_K's third bit is bit g >> 1 of the 16 bytes at 16 (g & 1) (unset: the level less 4).
+ * Q2_K: value = (d sc) q - dmin m, the products exact in float32, one rounding at the subtraction;
+ * Q3_K: value = (d (sc - 32)) q, one rounding: the JS decoders' values.
+ */
+function decodeLowBitK(dtype: "q2_k" | "q3_k"): FuncDef {
+  const [pw, b, d, dmin, q, t, dv, mv, hv, hm0, hm1] = [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+  const quants = [16, 17, 18, 19];
+  const q3 = dtype === "q3_k";
+  const f = new PanelCode();
+  const byte = (o: number): PanelCode => f.localGet(pw).i32Load8U(o);
+  decodeRows(f, pw, b, q3 ? 110 : 84, 1024, () => {
+    halfSplat(f, pw, q3 ? 108 : 80, hv);
+    f.f32x4ExtractLane(0).localSet(d);
+    if (!q3) {
+      halfSplat(f, pw, 82, hv);
+      f.f32x4ExtractLane(0).localSet(dmin);
+    }
+    for (let k = 0; k < 4; k++)
+      f.localGet(pw)
+        .loadAny((q3 ? 32 : 16) + 16 * k)
+        .localSet(quants[k]!);
+    if (q3) {
+      f.localGet(pw).loadAny(0).localSet(hm0);
+      f.localGet(pw).loadAny(16).localSet(hm1);
+    }
+    for (let g = 0; g < 16; g++) {
+      const shift = g & 6;
+      f.localGet(quants[2 * (g >> 3) + (g & 1)]!);
+      if (shift > 0) f.i32Const(shift).i8x16ShrU();
+      f.constBytes(0x03).v128And();
+      if (q3) {
+        // the third bit (bit g >> 1) moved to bit 2, then the level less 4: -4..3
+        const bit = g >> 1;
+        f.localGet(g & 1 ? hm1 : hm0)
+          .constBytes(1 << bit)
+          .v128And();
+        if (bit < 2) f.i32Const(2 - bit).i8x16Shl();
+        else if (bit > 2) f.i32Const(bit - 2).i8x16ShrU();
+        f.v128Or().constBytes(4).i8x16Sub();
+        // sub-block g's 6-bit scale, less 32
+        byte(96 + (g & 7));
+        if (g >= 8) f.i32Const(4).i32ShrU();
+        f.i32Const(15).i32And();
+        byte(104 + (g & 3))
+          .i32Const(2 * (g >> 2))
+          .i32ShrU()
+          .i32Const(3)
+          .i32And()
+          .i32Const(4)
+          .i32Shl()
+          .i32Or()
+          .i32Const(32)
+          .i32Sub();
+        f.f32ConvertI32S().localGet(d).f32Mul().f32x4Splat().localSet(dv);
+      } else {
+        byte(g).i32Const(15).i32And().f32ConvertI32S().localGet(d).f32Mul().f32x4Splat().localSet(dv);
+        byte(g).i32Const(4).i32ShrU().f32ConvertI32S().localGet(dmin).f32Mul().f32x4Splat().localSet(mv);
+      }
+      f.localSet(q);
+      storeBytes(f, q, t, dv, DST, 64 * g, q3 ? undefined : mv);
+    }
+  });
+  return {
+    name: `decode_${dtype}`,
+    params: [i32, i32, i32, i32, i32],
+    locals: [i32, i32, f32, f32, v128, v128, v128, v128, v128, v128, v128, v128, v128, v128, v128],
+    body: f,
+  };
+}
+
 /** The driver: panels of nc weight rows decoded by function `decode`, then the GEMM (function `gemm`) on each. */
 function gemmStored(dtype: PanelDType, decode: number, gemm: number): FuncDef {
   const [w, ldw, nb, a, aRow, c, ldc, m, k, j0, j1, nc, panel, pack, tile, packedA] = [
@@ -358,6 +445,8 @@ export function storedGemmFunctions(fma: boolean): FuncDef[] {
     q4_1: decodeMin("q4_1"),
     q5_1: decodeMin("q5_1"),
     q5_0: decodeQ4("q5_0"),
+    q2_k: decodeLowBitK("q2_k"),
+    q3_k: decodeLowBitK("q3_k"),
   };
   const decodeAt = (dtype: PanelDType): number => base.length + PANEL_DTYPES.indexOf(dtype);
   return [...base, ...PANEL_DTYPES.map((d) => decoders[d]), ...PANEL_DTYPES.map((d) => gemmStored(d, decodeAt(d), gemm))];

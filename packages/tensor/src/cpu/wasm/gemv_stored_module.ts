@@ -62,11 +62,18 @@ export class StoredCode extends Code {
    * each of the 16 bytes of local qh, as 0 or 16, onto the stack, to be or-ed into the nibbles.
    */
   fifthBit(qh: number, bit: number, dynamic = false): this {
-    // (a variable shift of bytes has no x86 instruction: test the bit against a splatted mask)
-    if (dynamic) return this.constBytes(16).localGet(qh).i32Const(1).localGet(bit).i32Shl().i8x16Splat().v128And().v128Const0().i8x16Eq().v128AndNot();
+    if (dynamic) return this.bitAs(qh, bit, 16);
     this.localGet(qh).constBytes(1 << bit).v128And();
     if (bit < 4) return this.i32Const(4 - bit).i8x16Shl();
     return bit > 4 ? this.i32Const(bit - 4).i8x16ShrU() : this;
+  }
+  /**
+   * Bit `bit` (the i32 in local `bit`, 0-7) of each of the 16 bytes of local `bytes`, as 0 or `value`,
+   * onto the stack. (A variable shift of bytes has no x86 instruction: the bit is tested against a
+   * splatted mask.)
+   */
+  bitAs(bytes: number, bit: number, value: number): this {
+    return this.constBytes(value).localGet(bytes).i32Const(1).localGet(bit).i32Shl().i8x16Splat().v128And().v128Const0().i8x16Eq().v128AndNot();
   }
   /**
    * Q6_K's group k (0-3) of 16 six-bit values (0..63) from the 16-byte loads in locals ql, ql2 (low

@@ -15,6 +15,8 @@ import { StoredCode } from "./gemv_stored_module.js";
  *  - `gemv_q4_k / gemv_q5_k(w, x, y, n, nb, ldw, m, ldx, ldy, s)`: the same for Q4_K and Q5_K
  *    (see gemvScaleMin: their values are rounded once more than the JS decoder's, so they match
  *    the JS kernel to a tolerance);
+ *  - `gemv_q2_k / gemv_q3_k(w, x, y, n, nb, ldw, m, ldx, ldy, s)`: Q2_K and Q3_K, s 128 bytes of
+ *    scratch (see gemvLowBitK: held to float64 too);
  *  - `gemv_f16 / gemv_bf16(w, x, y, n, k4, ldw, m, ldx, ldy)`: k4 groups of four halves a row.
  * Addresses and strides in bytes. The functions do not depend on relaxed SIMD (no fused madd):
  * a stored weight gives the same result with or without it.
@@ -581,6 +583,119 @@ function gemvScaleMin(dtype: "q4_k" | "q5_k"): FuncDef {
   };
 }
 
+/**
+ * Stores the 16 int8 of local `q` as float32, each times local `d` (f32x4), at local `s` + offset
+ * (64 bytes): one float32 rounding each, as the JS decoders' f(d * scale). `t` a v128 scratch local.
+ */
+function storeScaled(f: ResidentStoredCode, q: number, d: number, t: number, s: number, offset: number): void {
+  for (let j = 0; j < 4; j++) {
+    f.localGet(q);
+    if (j < 2) f.i16x8ExtendLowI8x16S();
+    else f.i16x8ExtendHighI8x16S();
+    if (j % 2 === 0) f.i32x4ExtendLowI16x8S();
+    else f.i32x4ExtendHighI16x8S();
+    f.f32x4ConvertI32x4S().localGet(d).f32x4Mul().localSet(t);
+    f.localGet(s)
+      .localGet(t)
+      .v128Store(offset + 16 * j);
+  }
+}
+
+/**
+ * Q2_K (84 bytes: 16 bytes of 4-bit scales and mins, 64 bytes of 2-bit quants, f16 d and dmin) and
+ * Q3_K (110 bytes: 32 bytes of high bits, the 64 bytes of 2-bit quants, 12 bytes of 6-bit scales,
+ * f16 d). Both have a scale per 16 values and keep value v's two low bits at bits 2 ((v / 32) % 4)
+ * of quant byte 32 (v / 128) + v % 32, so group g (values 16 g ..) reads the 16 bytes at
+ * 32 (g >> 3) + 16 (g & 1) shifted right by g & 6. Each super-block's d * scale (and Q2_K's
+ * dmin * min) go to scratch at s as float32 (exact as the JS decoders' roundings); then per group
+ * sum = (d sc) (q . x) - (dmin m) (sum of x) for Q2_K, (d sc) ((q - 4) . x) for Q3_K (q 0..7: the
+ * high bit, bit g >> 1 of the 16 bytes at 16 (g & 1), is 4). The same real numbers as the decoded
+ * values times x, rounded otherwise: held to float64, not to the JS kernel's bits.
+ */
+function gemvLowBitK(kind: "q2_k" | "q3_k"): FuncDef {
+  const S = 9;
+  const L = new Locals(PARAMS.length + 1);
+  const l = rowLocals(L);
+  const { pw, px, acc } = l;
+  const [q, t, sub, d, v, w] = L.many(v128, 6);
+  const [b, g, hbit, pxs, h, bits] = L.many(i32, 6);
+  const q3 = kind === "q3_k";
+  const f = new ResidentStoredCode();
+  rowsLoop(f, l, () => {
+    f.localGet(NB).localSet(b);
+    f.loop(); // super-blocks
+    if (q3) {
+      halfBits(f, pw, 108, h, bits);
+      f.f32ReinterpretI32().f32x4Splat().localSet(d);
+      // the 12 scale bytes (96-107) as lanes 2-13 of the 16 bytes from 94 (within the block):
+      // sub-block j's low four bits in the nibbles of bytes 0-7 (j < 8 low, else high), its high
+      // two at bits 2 (j >> 2) of byte 8 + (j & 3)
+      f.localGet(pw).loadAny(94).localSet(v);
+      f.localGet(v).constBytes(0x0f).v128And();
+      f.localGet(v).i32Const(4).i8x16ShrU();
+      f.shuffle([2, 3, 4, 5, 6, 7, 8, 9, 18, 19, 20, 21, 22, 23, 24, 25]).localSet(w);
+      const bytes8To11 = [10, 11, 12, 13, 26, 27, 28, 29, 0, 0, 0, 0, 0, 0, 0, 0];
+      f.localGet(v).constBytes(0x03).v128And();
+      f.localGet(v).i32Const(2).i8x16ShrU().constBytes(0x03).v128And();
+      f.shuffle(bytes8To11);
+      f.localGet(v).i32Const(4).i8x16ShrU().constBytes(0x03).v128And();
+      f.localGet(v).i32Const(6).i8x16ShrU();
+      f.shuffle(bytes8To11);
+      f.shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]);
+      f.i32Const(4).i8x16Shl().localGet(w).v128Or().constBytes(32).i8x16Sub().localSet(v); // scale - 32
+      storeScaled(f, v, d, t, S, 0);
+    } else {
+      // scale (low nibble) times d, min (high nibble) times dmin, per 16 values
+      f.localGet(pw).loadAny(0).localSet(v);
+      halfBits(f, pw, 80, h, bits);
+      f.f32ReinterpretI32().f32x4Splat().localSet(d);
+      f.localGet(v).constBytes(0x0f).v128And().localSet(w);
+      storeScaled(f, w, d, t, S, 0);
+      halfBits(f, pw, 82, h, bits);
+      f.f32ReinterpretI32().f32x4Splat().localSet(d);
+      f.localGet(v).i32Const(4).i8x16ShrU().localSet(w);
+      storeScaled(f, w, d, t, S, 64);
+    }
+    // one group of 16 values a loop iteration (see gemvQ6K)
+    f.i32Const(0).localSet(g);
+    f.loop();
+    f.localGet(pw).localGet(g).i32Const(8).i32And().i32Const(2).i32Shl().i32Add();
+    f.localGet(g).i32Const(1).i32And().i32Const(4).i32Shl().i32Add();
+    f.loadAny(q3 ? 32 : 16)
+      .localGet(g)
+      .i32Const(6)
+      .i32And()
+      .i16x8ShrU()
+      .constBytes(0x03)
+      .v128And();
+    if (q3) {
+      f.localSet(q);
+      f.localGet(pw).localGet(g).i32Const(1).i32And().i32Const(4).i32Shl().i32Add().loadAny(0).localSet(v);
+      f.localGet(g).i32Const(1).i32ShrU().localSet(hbit);
+      f.localGet(q).bitAs(v, hbit, 4).v128Or();
+    }
+    f.localSet(q);
+    f.localGet(px).localGet(g).i32Const(6).i32Shl().i32Add().localSet(pxs);
+    f.v128Const0().localSet(sub);
+    maddBytes(f, q, t, sub, pxs, 0, q3 ? 4 : 0);
+    // acc += sub * the group's d * scale (Q2_K: minus the sum of its x times dmin * min)
+    f.localGet(sub).localGet(S).localGet(g).i32Const(2).i32Shl().i32Add().localTee(hbit).v128Load32Splat().f32x4Mul();
+    if (!q3) {
+      f.localGet(pxs).v128Load(0);
+      for (let k = 1; k < 4; k++)
+        f.localGet(pxs)
+          .v128Load(16 * k)
+          .f32x4Add();
+      f.localGet(hbit).v128Load32Splat(64).f32x4Mul().f32x4Sub();
+    }
+    f.localGet(acc).f32x4Add().localSet(acc);
+    f.localGet(g).i32Const(1).i32Add().localTee(g).i32Const(16).i32LtU().brIf(0);
+    f.end();
+    nextBlock(f, pw, q3 ? 110 : 84, px, 1024, b);
+  });
+  return { name: `gemv_${kind}`, params: [...PARAMS, i32], locals: L.types, body: f };
+}
+
 /** The module's functions (the same with or without relaxed SIMD: see above). */
 export function storedGemvFunctions(_fma: boolean): FuncDef[] {
   return [
@@ -595,5 +710,7 @@ export function storedGemvFunctions(_fma: boolean): FuncDef[] {
     gemvMinBlocks("q4_1"),
     gemvMinBlocks("q5_1"),
     gemvBlocks("q5_0"),
+    gemvLowBitK("q2_k"),
+    gemvLowBitK("q3_k"),
   ];
 }
