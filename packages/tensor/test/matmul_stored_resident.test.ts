@@ -79,6 +79,10 @@ describe("resident matmul over a stored weight (decoding)", () => {
     [2, 70, 768, 5],
     [15, 129, 256, 0],
     [1, 1030, 256, 3],
+    // large enough that each thread's part outlasts a worker's wake-up: without it the caller could
+    // run every part itself on a busy machine and the worker check below would not see one (it
+    // failed so once for q4_0 with the tests of three packages running on two cores)
+    [2, 2048, 512, 0],
   ] as const;
   for (const dtype of ["float16", "bfloat16", "q8_0", "q4_0", "q6_k"] as const) {
     it(`${dtype}: the same bits on 1, 2 and 3 threads and as the staged kernel; near float64`, () => {

@@ -104,9 +104,8 @@ export function nearestInt(v: number): number {
 
 export const GROUP_MAX_EPS = 1e-15;
 
-/** make_qx_quants(n, nmax, x, L, rmse_type = 1, no weights): a scale for n values and their levels in L. */
-function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: number, L: Uint8Array, lo: number): number {
-  const f = Math.fround;
+/** The first of n values (x[xo..]) of the largest magnitude, as make_qx_quants / make_q3_quants find it (0 if all are 0). */
+export function largestMagnitude(x: Float32Array, xo: number, n: number): number {
   let max = 0;
   let amax = 0;
   for (let i = 0; i < n; i++) {
@@ -116,7 +115,14 @@ function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: number, L: U
       max = x[xo + i]!;
     }
   }
-  if (amax < GROUP_MAX_EPS) {
+  return max;
+}
+
+/** make_qx_quants(n, nmax, x, L, rmse_type = 1, no weights): a scale for n values and their levels in L. */
+function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: number, L: Uint8Array, lo: number): number {
+  const f = Math.fround;
+  const max = largestMagnitude(x, xo, n);
+  if (Math.abs(max) < GROUP_MAX_EPS) {
     L.fill(0, lo, lo + n);
     return 0;
   }

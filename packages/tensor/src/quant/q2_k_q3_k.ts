@@ -1,5 +1,5 @@
 import { float16BitsToFloat32, float32ToFloat16Bits } from "../cpu/half.js";
-import { f16, GROUP_MAX_EPS, int8, K_BLOCK, makeQkx2Quants, nearestInt } from "./k_quants.js";
+import { f16, GROUP_MAX_EPS, int8, K_BLOCK, largestMagnitude, makeQkx2Quants, nearestInt } from "./k_quants.js";
 
 /**
  * llama.cpp's 2- and 3-bit K-quants (ggml's block_q2_K and block_q3_K), the types of the Q2_K and
@@ -125,16 +125,8 @@ export function quantizeQ2_K(src: Float32Array, s: number, n: number, dst: Uint8
  */
 function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: number, L: Int8Array, lo: number): number {
   const f = Math.fround;
-  let max = 0;
-  let amax = 0;
-  for (let i = 0; i < n; i++) {
-    const ax = Math.abs(x[xo + i]!);
-    if (ax > amax) {
-      amax = ax;
-      max = x[xo + i]!;
-    }
-  }
-  if (amax < GROUP_MAX_EPS) {
+  const max = largestMagnitude(x, xo, n);
+  if (Math.abs(max) < GROUP_MAX_EPS) {
     L.fill(0, lo, lo + n);
     return 0;
   }
@@ -188,15 +180,8 @@ export function quantizeQ3_K(src: Float32Array, s: number, n: number, dst: Uint8
   const scales = new Float32Array(16);
   for (let b = 0; b < n; b += K_BLOCK, o += Q3_K_BYTES) {
     const x = s + b;
-    let maxScale = 0;
-    let amax = 0;
-    for (let j = 0; j < 16; j++) {
-      scales[j] = makeQ3Quants(16, 4, src, x + 16 * j, levels, 16 * j);
-      if (Math.abs(scales[j]!) > amax) {
-        amax = Math.abs(scales[j]!);
-        maxScale = scales[j]!;
-      }
-    }
+    for (let j = 0; j < 16; j++) scales[j] = makeQ3Quants(16, 4, src, x + 16 * j, levels, 16 * j);
+    const maxScale = largestMagnitude(scales, 0, 16);
     dst.fill(0, o, o + Q3_K_BYTES);
     const sc = o + 96;
     if (maxScale !== 0) {

@@ -373,17 +373,7 @@ function gemvQ6K(): FuncDef {
     f.f32ReinterpretI32().f32x4Splat().localSet(d);
     f.localGet(pw).loadAny(192).localSet(q);
     // (kept in scratch memory, not locals: the loop below needs every register it can get)
-    for (let j = 0; j < 4; j++) {
-      f.localGet(q);
-      if (j < 2) f.i16x8ExtendLowI8x16S();
-      else f.i16x8ExtendHighI8x16S();
-      if (j % 2 === 0) f.i32x4ExtendLowI16x8S();
-      else f.i32x4ExtendHighI16x8S();
-      f.f32x4ConvertI32x4S().localGet(d).f32x4Mul().localSet(t);
-      f.localGet(S)
-        .localGet(t)
-        .v128Store(16 * j);
-    }
+    storeScaled(f, q, d, t, S, 0);
     // The 16 groups of 16 values in the unpacking order of the other Q6_K kernels (halves h,
     // 16-byte halves l, groups k: sub-block 8 h + 2 k + l), one a loop iteration: unrolled, V8
     // loaded all 64 activation vectors first and spilled them, with the decoding constants. The
