@@ -29,11 +29,33 @@ const SHAPES = [
   [768, 3072],
   [50257, 768],
 ] as const;
-const DTYPES = ["float16", "bfloat16", "q8_0", "q4_0", "q6_k", "q4_k", "q5_k", "q5_0", "q4_1", "q5_1", "q2_k", "q3_k"] as const;
+const DTYPES = [
+  "float16",
+  "bfloat16",
+  "q8_0",
+  "q4_0",
+  "q6_k",
+  "q4_k",
+  "q5_k",
+  "q5_0",
+  "q4_1",
+  "q5_1",
+  "q2_k",
+  "q3_k",
+  "iq4_nl",
+  "iq4_xs",
+] as const;
 /** The types with no staged kernel: their peer is the JS kernel (CpuBackend({ wasm: false })). */
-const NO_STAGED: readonly string[] = ["q4_k", "q5_k", "q5_0", "q4_1", "q5_1", "q2_k", "q3_k"];
-/** Random K-quant blocks: where their float16 d (and dmin) sit, set to a real model's size. */
-const RANDOM_BLOCKS: Readonly<Record<string, readonly number[]>> = { q4_k: [0, 2], q5_k: [0, 2], q2_k: [80, 82], q3_k: [108] };
+const NO_STAGED: readonly string[] = ["q4_k", "q5_k", "q5_0", "q4_1", "q5_1", "q2_k", "q3_k", "iq4_nl", "iq4_xs"];
+/** Random K-quant and IQ4 blocks: where their float16 d (and dmin) sit, set to a real model's size. */
+const RANDOM_BLOCKS: Readonly<Record<string, readonly number[]>> = {
+  q4_k: [0, 2],
+  q5_k: [0, 2],
+  q2_k: [80, 82],
+  q3_k: [108],
+  iq4_nl: [0],
+  iq4_xs: [0],
+};
 
 function random(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);
@@ -50,8 +72,8 @@ function encode(dtype: (typeof DTYPES)[number], w: Float32Array): Uint8Array | U
   if (scales) {
     // random quants, high bits, scales and mins, with d and dmin of a real model's size (their
     // quantizers' search would take minutes on the head)
-    const bytes = QUANT_BLOCKS[dtype as QuantizedDType].bytes;
-    const blocks = w.length / 256;
+    const { bytes, elements } = QUANT_BLOCKS[dtype as QuantizedDType];
+    const blocks = w.length / elements;
     const data = Uint8Array.from({ length: blocks * bytes }, (_, i) => Math.floor((w[i % w.length]! + 0.1) * 1275) & 255);
     for (let b = 0; b < blocks; b++) {
       scales.forEach((at, k) => {
@@ -120,7 +142,7 @@ for (const dtype of DTYPES) {
     };
     const t1 = resident(one);
     const t2 = resident(two);
-    // llama.cpp's way: Q8_0 (Q8_K) activations and int8 dot products (Q5_0 / Q4_1 / Q5_1 / Q2_K / Q3_K: rounded in JS, float kernels)
+    // llama.cpp's way: Q8_0 (Q8_K) activations and int8 dot products (Q5_0 / Q4_1 / Q5_1 / Q2_K / Q3_K / IQ4: rounded in JS, float kernels)
     const int8 = dtype !== "float16" && dtype !== "bfloat16";
     const g1 = int8 ? resident(ggmlOne) : null;
     const g2 = int8 ? resident(ggmlTwo) : null;

@@ -77,8 +77,8 @@ export const COMPUTE_HELP = `Computing:
   --backend NAME      cpu (default) or webgpu
   --dtype TYPE        the dtype weights are kept in: auto (default: as stored; a GGUF file's Q4_K stays Q4_K),
                       float32, float16, bfloat16, q8_0, q4_0, q5_0, q4_1, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k,
-                      q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m (converted as they load; norms
-                      stay float32)
+                      iq4_nl, iq4_xs, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m (converted as
+                      they load; norms stay float32)
   --threads N         CPU threads (default: $LLM_TENSOR_THREADS, else every core); results are the same for any N`;
 
 /** Options every command that generates takes. */

@@ -60,12 +60,12 @@ describe("llm", () => {
         "llm convert: --dtype: safetensors holds float weights (auto, float32, float16, bfloat16); q8_0 needs --to gguf\n",
       ],
       [
-        ["convert", "x", "--out", "y.gguf", "--dtype", "iq4_xs"],
-        'llm convert: --dtype: expected one of auto, float32, float16, bfloat16, q8_0, q4_0, q5_0, q4_1, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, found "iq4_xs"\n',
+        ["convert", "x", "--out", "y.gguf", "--dtype", "iq2_xxs"],
+        'llm convert: --dtype: expected one of auto, float32, float16, bfloat16, q8_0, q4_0, q5_0, q4_1, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, found "iq2_xxs"\n',
       ],
       [
         ["generate", "x/y", "-p", "hi", "--dtype", "fp8"],
-        'llm generate: --dtype: expected one of auto, float32, float16, bfloat16, q8_0, q4_0, q5_0, q4_1, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, found "fp8"\n',
+        'llm generate: --dtype: expected one of auto, float32, float16, bfloat16, q8_0, q4_0, q5_0, q4_1, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, found "fp8"\n',
       ],
       [["chat", "x/y", "--threads", "0"], 'llm chat: --threads: expected a positive integer, found "0"\n'],
       [["eval", "x/y", "--text", "/dev/null", "--threads", "two"], 'llm eval: --threads: expected a positive integer, found "two"\n'],

@@ -77,8 +77,8 @@ function withPlaces(model: Model, roles: Map<Tensor, WeightRole>): Map<Tensor, W
  *    the dtype it has (llama.cpp's converter falls back to F16 there);
  *  - the output head (or the token table tied to it) is Q8_0 under Q8_0; under the others it is
  *    Q6_K when its rows are whole 256-value super-blocks, else Q8_0 (and always Q8_0 for Falcon);
- *  - under a K-quant (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) a matrix whose rows are not whole 256-value
- *    super-blocks falls back as llama-quantize's does: to Q4_0, Q4_0, Q5_0, Q5_1, Q8_0.
+ *  - under a K-quant (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) or IQ4_XS a matrix whose rows are not whole
+ *    256-value super-blocks falls back as llama-quantize's does: to Q4_0, Q4_0, Q5_0, Q5_1, Q8_0, IQ4_NL.
  * These are uniform types: llama-quantize's _M mixes also give some attn_v / ffn_down Q6_K.
  * `stored` is the dtype the weight has now (or in its file); `rowLength` the size along role.axis.
  */
@@ -104,6 +104,7 @@ const K_QUANT_FALLBACK: Partial<Record<QuantizedDType, QuantizedDType>> = {
   q4_k: "q5_0",
   q5_k: "q5_1",
   q6_k: "q8_0",
+  iq4_xs: "iq4_nl",
 };
 
 function placeOf(role: WeightRole, mix: MixDType, modelType: string): TensorPlace {

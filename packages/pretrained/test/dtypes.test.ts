@@ -67,6 +67,8 @@ const BOUNDS: Record<string, number> = {
   q4_k: 2.5,
   q5_k: 2.5,
   q6_k: 0.3,
+  iq4_nl: 3.5,
+  iq4_xs: 3.5,
   q3_k_s: 3.5,
   q3_k_m: 3.5,
   q3_k_l: 3.5,
@@ -93,6 +95,8 @@ describe("loadPretrained's dtype", () => {
       "q4_k",
       "q5_k",
       "q6_k",
+      "iq4_nl",
+      "iq4_xs",
       "q3_k_s",
       "q3_k_m",
       "q3_k_l",
@@ -115,7 +119,7 @@ describe("loadPretrained's dtype", () => {
         if (t.rank === 1) expect(t.dtype, name).toBe("float32");
       }
       // rows of 64 and 160 are not whole super-blocks: Q2_K and Q3_K fall back to Q4_0, Q4_K to Q5_0,
-      // Q5_K to Q5_1, Q6_K to Q8_0
+      // Q5_K to Q5_1, Q6_K to Q8_0, IQ4_XS to IQ4_NL
       const fallback: Record<string, string> = {
         auto: "float32",
         q2_k: "q4_0",
@@ -123,6 +127,7 @@ describe("loadPretrained's dtype", () => {
         q3_k_s: "q4_0",
         q3_k_m: "q4_0",
         q3_k_l: "q4_0",
+        iq4_xs: "iq4_nl",
         q4_k: "q5_0",
         q5_k: "q5_1",
         q6_k: "q8_0",
@@ -140,7 +145,7 @@ describe("loadPretrained's dtype", () => {
       expect(error).toBeLessThanOrEqual(BOUNDS[dtype]!);
       // greedy decoding through the KV cache: the reference's tokens in float32 and the half types
       // (rounding costs these weights no greedy choice: weight_dtypes.test.ts)
-      if (!dtype.startsWith("q")) {
+      if (dtype === "auto" || dtype === "float32" || dtype === "float16" || dtype === "bfloat16") {
         const prompt = Array.from(reference.gen_prompt!.dataSync(), Number);
         const steps = reference.gen_ids!.shape[1]!;
         const ids: number[] = [];
@@ -162,8 +167,8 @@ describe("loadPretrained's dtype", () => {
   });
 
   it("a dtype it does not know is an error naming the ones it does", async () => {
-    await expect(loadPretrained(folder, { dtype: "iq4_xs" as never })).rejects.toThrow(
-      'dtype: expected one of auto, float32, float16, bfloat16, q8_0, q4_0, q5_0, q4_1, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, found "iq4_xs"',
+    await expect(loadPretrained(folder, { dtype: "iq2_xxs" as never })).rejects.toThrow(
+      'dtype: expected one of auto, float32, float16, bfloat16, q8_0, q4_0, q5_0, q4_1, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, found "iq2_xxs"',
     );
     await expect(loadPretrained(folder, { dtype: "fp16" as never })).rejects.toBeInstanceOf(PretrainedArgumentError);
   });

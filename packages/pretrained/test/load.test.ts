@@ -259,8 +259,8 @@ describe("offline mode, abort, errors", () => {
     await expect(loadPretrained("org/name", { endpoint: closed.url, cacheDir: freshCache(), retries: 1 })).rejects.toThrow(
       `${closed.url}/org/name/resolve/main/config.json: download failed 2 times (attempt 1: cannot reach the server (fetch failed: ECONNREFUSED); attempt 2: cannot reach the server (fetch failed: ECONNREFUSED))`,
     );
-    await expect(loadPretrained(plain, { dtype: "iq4_xs" as never })).rejects.toThrow(
-      /dtype: expected one of auto, float32, .* found "iq4_xs"/,
+    await expect(loadPretrained(plain, { dtype: "iq2_xxs" as never })).rejects.toThrow(
+      /dtype: expected one of auto, float32, .* found "iq2_xxs"/,
     );
   });
 

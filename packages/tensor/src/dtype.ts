@@ -6,7 +6,7 @@
 export type DType = "float32" | "int32" | "bool" | "float16" | "bfloat16" | QuantizedDType;
 
 /** llama.cpp's block-quantized types, named as GGUF names them (lower case). */
-export type QuantizedDType = "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "q2_k" | "q3_k" | "q4_k" | "q5_k" | "q6_k";
+export type QuantizedDType = "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "q2_k" | "q3_k" | "q4_k" | "q5_k" | "q6_k" | "iq4_nl" | "iq4_xs";
 
 /** The dtypes a weight may be stored in besides float32: read as stored by matmul, never computed in. */
 export type StoredDType = "float16" | "bfloat16" | QuantizedDType;
@@ -28,6 +28,8 @@ export interface TypedArrayFor {
   q4_k: Uint8Array;
   q5_k: Uint8Array;
   q6_k: Uint8Array;
+  iq4_nl: Uint8Array;
+  iq4_xs: Uint8Array;
 }
 export type HostArray = Float32Array | Int32Array | Uint8Array | Uint16Array;
 
@@ -36,7 +38,9 @@ export type HostArray = Float32Array | Int32Array | Uint8Array | Uint16Array;
  * (ggml's block_q8_0: an f16 scale then 32 int8; block_q4_0: an f16 scale then 16 bytes of nibbles;
  * block_q5_0: Q4_0's with fifth bits; block_q4_1 / block_q5_1: an f16 scale and min, Q5_1's fifth
  * bits, then nibbles;
- * block_q2_K, block_q3_K, block_q4_K, block_q5_K and block_q6_K: 256 values with sub-block scales).
+ * block_q2_K, block_q3_K, block_q4_K, block_q5_K and block_q6_K: 256 values with sub-block scales;
+ * block_iq4_nl: Q4_0's layout, the nibbles indexing a non-linear table; block_iq4_xs: 256 values,
+ * those nibbles with a 6-bit scale per 32).
  */
 export const QUANT_BLOCKS: Readonly<Record<QuantizedDType, { readonly elements: number; readonly bytes: number }>> = {
   q8_0: { elements: 32, bytes: 34 },
@@ -49,6 +53,8 @@ export const QUANT_BLOCKS: Readonly<Record<QuantizedDType, { readonly elements: 
   q4_k: { elements: 256, bytes: 144 },
   q5_k: { elements: 256, bytes: 176 },
   q6_k: { elements: 256, bytes: 210 },
+  iq4_nl: { elements: 32, bytes: 18 },
+  iq4_xs: { elements: 256, bytes: 136 },
 };
 
 /** The block types, in QUANT_BLOCKS' order. */
@@ -73,6 +79,8 @@ export const BYTES_PER_ELEMENT: Record<DType, number> = {
   q4_k: 144 / 256,
   q5_k: 176 / 256,
   q6_k: 210 / 256,
+  iq4_nl: 18 / 32,
+  iq4_xs: 136 / 256,
 };
 
 export function isQuantized(dtype: DType): dtype is QuantizedDType {
@@ -123,6 +131,8 @@ export function allocHost(dtype: DType, size: number): HostArray {
     case "q4_k":
     case "q5_k":
     case "q6_k":
+    case "iq4_nl":
+    case "iq4_xs":
       return new Uint8Array(hostLength(dtype, size));
   }
 }

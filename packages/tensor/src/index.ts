@@ -12,6 +12,7 @@ export {
 } from "./dtype.js";
 export { quantizeTensor, type QuantizeOptions } from "./ops/quantize.js";
 export { quantizeBlocks, dequantizeBlocks, QUANTIZE_TYPES } from "./quant/index.js";
+export { IQ4_VALUES } from "./quant/iq4.js";
 export type {
   Backend,
   BackendBuffer,

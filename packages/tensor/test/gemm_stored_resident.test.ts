@@ -5,7 +5,7 @@ import type { CpuBuffer } from "../src/cpu/buffer.js";
 import { float16BitsToFloat32, float32ToBfloat16Bits, bfloat16BitsToFloat32, float32ToFloat16Bits } from "../src/cpu/half.js";
 import { roundActivationsLikeGgml } from "../src/cpu/kernels/ggml_rounding.js";
 import { residentStats } from "../src/cpu/resident/runtime.js";
-import { QUANT_BLOCKS, type DType } from "../src/dtype.js";
+import { QUANT_BLOCKS, QUANTIZED_DTYPES, type DType, type QuantizedDType } from "../src/dtype.js";
 import { dequantizeBlocks, quantizeBlocks } from "../src/quant/index.js";
 import { randomF32, randomScaleMinBlocks } from "./cpu-helpers.js";
 
@@ -21,8 +21,8 @@ afterAll(() => {
   for (const b of [...backends, ...ggml]) b.close();
 });
 
-type Stored = "float16" | "bfloat16" | "q8_0" | "q4_0" | "q6_k" | "q4_k" | "q5_k" | "q4_1" | "q5_1" | "q5_0" | "q2_k" | "q3_k";
-const STORED: readonly Stored[] = ["float16", "bfloat16", "q8_0", "q4_0", "q6_k", "q4_k", "q5_k", "q4_1", "q5_1", "q5_0", "q2_k", "q3_k"];
+type Stored = "float16" | "bfloat16" | QuantizedDType;
+const STORED: readonly Stored[] = ["float16", "bfloat16", ...QUANTIZED_DTYPES];
 
 /** W [N, K] as `dtype` (host array) and the float32 values it then holds (JS decoders). */
 function encode(dtype: Stored, w: Float32Array, seed: number): { data: Uint8Array | Uint16Array; values: Float32Array } {
@@ -247,9 +247,11 @@ describe("resident GEMM over a stored weight (prefill)", () => {
         const results = ggml.map((be) => {
           const t = product(be, x, rows, K, data, dtype, N, 0);
           const rounds =
-            dtype === "q6_k" || dtype === "q4_k" || dtype === "q5_k" || dtype === "q2_k" || dtype === "q3_k"
-              ? []
-              : [dtype.startsWith("q") ? "round_q8_0" : dtype === "float16" ? "round_f16" : "round_bf16"];
+            dtype === "float16" || dtype === "bfloat16"
+              ? [dtype === "float16" ? "round_f16" : "round_bf16"]
+              : QUANT_BLOCKS[dtype].elements === 256
+                ? []
+                : ["round_q8_0"];
           expect(t.calls.sort(), where).toEqual([`gemm_${dtype}`, ...rounds].sort());
           return t.value;
         });

@@ -47,15 +47,15 @@ describe("GGUF container", () => {
 
   it("names a tensor type we do not read, and the types we do", async () => {
     const bytes = await serializeGGUF(new Map(), [ggufTensor("blk.0.ffn_down.weight", tensor(new Float32Array(256)))]);
-    // the tensor's ggml type follows its name, rank (u32) and one dim (u64): F32 (0) becomes IQ4_XS (23)
+    // the tensor's ggml type follows its name, rank (u32) and one dim (u64): F32 (0) becomes IQ2_XXS (16)
     const name = new TextEncoder().encode("blk.0.ffn_down.weight");
     const at = bytes.findIndex((_, i) => name.every((c, j) => bytes[i + j] === c)) + name.length + 4 + 8;
     expect(new DataView(bytes.buffer, bytes.byteOffset).getUint32(at, true)).toBe(0);
-    new DataView(bytes.buffer, bytes.byteOffset).setUint32(at, 23, true);
+    new DataView(bytes.buffer, bytes.byteOffset).setUint32(at, 16, true);
     const file = await openGGUF(checkpointFilesFromBytes({ "m.gguf": bytes }), "m.gguf");
-    expect(file.tensors.get("blk.0.ffn_down.weight")!.type).toBe("IQ4_XS");
+    expect(file.tensors.get("blk.0.ffn_down.weight")!.type).toBe("IQ2_XXS");
     await expect(file.readTensor("blk.0.ffn_down.weight")).rejects.toThrow(
-      'm.gguf: tensor "blk.0.ffn_down.weight" is IQ4_XS, which we do not read (we read F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, I32, BF16)',
+      'm.gguf: tensor "blk.0.ffn_down.weight" is IQ2_XXS, which we do not read (we read F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, I32, BF16)',
     );
   });
 });

@@ -20,7 +20,10 @@ afterAll(() => {
   for (const b of backends) b.close();
 });
 
-type Stored = "float16" | "bfloat16" | Exclude<QuantizedDType, "q2_k" | "q3_k" | "q4_k" | "q5_k" | "q4_1" | "q5_1" | "q5_0">;
+type Stored =
+  | "float16"
+  | "bfloat16"
+  | Exclude<QuantizedDType, "q2_k" | "q3_k" | "q4_k" | "q5_k" | "q4_1" | "q5_1" | "q5_0" | "iq4_nl" | "iq4_xs">;
 
 /** W [N, K] encoded as `dtype` (host array) and the float32 values it then holds. */
 function encode(dtype: Stored, w: Float32Array): { data: Uint8Array | Uint16Array; values: Float32Array } {
@@ -168,9 +171,9 @@ describe("resident matmul over a stored weight (decoding)", () => {
   });
 
   // Q4_K, Q5_K (random super-blocks with d and dmin of a real model's size: every bit pattern) and
-  // Q4_1, Q5_1, Q5_0, Q2_K, Q3_K (quantized random weights). Their kernels round otherwise than the JS decoder (and
+  // Q4_1, Q5_1, Q5_0, Q2_K, Q3_K, IQ4_NL, IQ4_XS (quantized random weights). Their kernels round otherwise than the JS decoder (and
   // have no staged twin), so they are held to float64 on the decoded values, not to bits.
-  it.each(["q4_k", "q5_k", "q4_1", "q5_1", "q5_0", "q2_k", "q3_k"] as const)(
+  it.each(["q4_k", "q5_k", "q4_1", "q5_1", "q5_0", "q2_k", "q3_k", "iq4_nl", "iq4_xs"] as const)(
     "%s: the same bits on 1, 2 and 3 threads; near float64 on the values the blocks hold",
     (dtype) => {
       let seed = 40;

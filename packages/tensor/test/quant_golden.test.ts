@@ -9,12 +9,14 @@ import { openGGUFFile } from "@llm/tensor/node";
  * golden/quant_golden.gguf and golden/q5_k_golden.gguf, written by golden/make_quant_golden.py and
  * make_q5_k_golden.py (read here by our own GGUF reader); Q4_1 / Q5_1 both ways against
  * golden/q4_1_q5_1_golden.gguf (make_q4_1_q5_1_golden.py); Q2_K / Q3_K dequantizers against
- * golden/q2_k_q3_k_golden.gguf (make_q2_k_q3_k_golden.py).
+ * golden/q2_k_q3_k_golden.gguf (make_q2_k_q3_k_golden.py); IQ4_NL / IQ4_XS dequantizers against
+ * golden/iq4_golden.gguf (make_iq4_golden.py).
  */
 const GOLDEN = fileURLToPath(new URL("./golden/quant_golden.gguf", import.meta.url));
 const Q5_K_GOLDEN = fileURLToPath(new URL("./golden/q5_k_golden.gguf", import.meta.url));
 const Q4_1_Q5_1_GOLDEN = fileURLToPath(new URL("./golden/q4_1_q5_1_golden.gguf", import.meta.url));
 const Q2_K_Q3_K_GOLDEN = fileURLToPath(new URL("./golden/q2_k_q3_k_golden.gguf", import.meta.url));
+const IQ4_GOLDEN = fileURLToPath(new URL("./golden/iq4_golden.gguf", import.meta.url));
 
 /** The worst |a - b| / max(1e-6, |b|): K-quant values agree up to the order of float32 roundings. */
 function worstRelative(ours: Float32Array, expected: Float32Array): number {
@@ -123,6 +125,33 @@ describe("reading llama.cpp blocks", () => {
       expect(Array.from(changed), `byte ${at} changed`).not.toEqual(Array.from(expected.subarray(3 * 256, 4 * 256)));
     }
   });
+
+  // IQ4_XS: its scale bits (bytes 2-7) and nibbles (8-) move the values; IQ4_NL: its nibbles
+  it.each([
+    ["iq4_nl", 18, 24, [2, 17]],
+    ["iq4_xs", 136, 3, [2, 3, 4, 7, 8, 100]],
+  ] as const)(
+    "%s: dequantized as gguf-py does, a subnormal scale and an all-zero block included",
+    async (type, bytes, blocksPerRow, parts) => {
+      const golden = await openGGUFFile(IQ4_GOLDEN);
+      const q = await golden.readTensor(`iquant.${type}`);
+      expect(q.dtype).toBe(type);
+      expect(q.shape).toEqual([6, 768]);
+      const ours = (await q.cast("float32").data()) as Float32Array;
+      const expected = (await (await golden.readTensor(`iquant.${type}.f32`)).data()) as Float32Array;
+      expect(worstRelative(ours, expected), "worst relative difference").toBeLessThanOrEqual(1e-6);
+      const elements = (768 / blocksPerRow) | 0;
+      expect(expected.subarray(2 * elements, 3 * elements).every((v) => v === 0)).toBe(true);
+      const raw = (await q.data()) as Uint8Array;
+      for (const at of parts) {
+        const block = raw.slice(3 * bytes, 4 * bytes);
+        block[at] = block[at]! ^ 0x5a;
+        const changed = new Float32Array(elements);
+        dequantizeBlocks(type, block, 0, elements, changed, 0);
+        expect(Array.from(changed), `byte ${at} changed`).not.toEqual(Array.from(expected.subarray(3 * elements, 4 * elements)));
+      }
+    },
+  );
 
   it("take of a quantized table gives the rows dequantized, as a cast does", async () => {
     const q = await file.readTensor("kquant.q6_k");

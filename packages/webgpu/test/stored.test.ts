@@ -63,16 +63,16 @@ describe.skipIf(!backend).each(["float16", "bfloat16", "q8_0", "q4_0", "q5_0", "
 );
 
 /** Where each K-quant's float16 scales sit in its block (Q2_K, Q4_K, Q5_K: d and dmin; Q3_K, Q6_K: d). */
-const K_SCALES = { q2_k: [80, 82], q3_k: [108], q4_k: [0, 2], q5_k: [0, 2], q6_k: [208] } as const;
+const K_SCALES = { q2_k: [80, 82], q3_k: [108], q4_k: [0, 2], q5_k: [0, 2], q6_k: [208], iq4_xs: [0], iq4_nl: [0] } as const;
 type KQuant = keyof typeof K_SCALES;
 
 /**
- * K-quant blocks (what llama-quantize's Q2_K, Q3_K_M, Q4_K_M and Q5_K_M files hold), read as
+ * K-quant and IQ4 blocks (what llama-quantize's Q2_K, Q3_K_M, Q4_K_M, Q5_K_M and IQ4_XS files hold), read as
  * stored: random block bytes with sane float16 scales, as GGUF files bring them.
  */
 function kQuantBlocks(dtype: KQuant, rows: number, cols: number, seed: number): Tensor {
-  const bytesPerBlock = { q2_k: 84, q3_k: 110, q4_k: 144, q5_k: 176, q6_k: 210 }[dtype];
-  const blocks = (rows * cols) / 256;
+  const bytesPerBlock = { q2_k: 84, q3_k: 110, q4_k: 144, q5_k: 176, q6_k: 210, iq4_xs: 136, iq4_nl: 18 }[dtype];
+  const blocks = (rows * cols) / (dtype === "iq4_nl" ? 32 : 256);
   const bytes = new Uint8Array(blocks * bytesPerBlock);
   let state = seed;
   for (let i = 0; i < bytes.length; i++) {
@@ -91,7 +91,7 @@ function kQuantBlocks(dtype: KQuant, rows: number, cols: number, seed: number): 
   return new Tensor(new Storage(cpuBackend, cpuBackend.upload(bytes, dtype)), [rows, cols], dtype);
 }
 
-describe.skipIf(!backend).each(["q2_k", "q3_k", "q4_k", "q5_k", "q6_k"] as const)("%s weights on WebGPU", (dtype) => {
+describe.skipIf(!backend).each(["q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_xs", "iq4_nl"] as const)("%s weights on WebGPU", (dtype) => {
   const gpu = backend!;
   it("reports the dtype as multiplied as stored", () => {
     expect(gpu.storedMatmulDTypes).toContain(dtype);
@@ -117,7 +117,7 @@ describe.skipIf(!backend).each(["q2_k", "q3_k", "q4_k", "q5_k", "q6_k"] as const
     ] as const) {
       expect(got.length).toBe(exp.length);
       for (let i = 0; i < got.length; i++) {
-        const tolerance = dtype === "q6_k" || dtype === "q3_k" ? 0 : ulp(exp[i]!);
+        const tolerance = dtype === "q2_k" || dtype === "q4_k" || dtype === "q5_k" ? ulp(exp[i]!) : 0;
         expect(Math.abs(got[i]! - exp[i]!), `value ${i}: ${got[i]} vs ${exp[i]}`).toBeLessThanOrEqual(tolerance);
       }
     }

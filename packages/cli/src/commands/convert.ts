@@ -46,7 +46,7 @@ Every file is written to a temporary name and renamed.
   --to FORMAT              gguf or safetensors (default: gguf when PATH ends in .gguf, else safetensors)
   --dtype TYPE             the weights' dtype in the output: auto (default: as stored), float32,
                            float16, bfloat16; for GGUF also q8_0, q4_0, q5_0, q4_1, q5_1, q2_k, q3_k,
-                           q4_k, q5_k, q6_k and llama-quantize's mixes q3_k_s, q3_k_m, q3_k_l, q4_k_s,
+                           q4_k, q5_k, q6_k, iq4_nl, iq4_xs and llama-quantize's mixes q3_k_s, q3_k_m, q3_k_l, q4_k_s,
                            q4_k_m, q5_k_s, q5_k_m (llama.cpp's
                            choice per weight: norms stay float32, the head Q8_0 or Q6_K; the bytes
                            llama-quantize writes). A quantized source is not quantized again into

@@ -1,4 +1,14 @@
-import { ggufTensor, isQuantized, lazyZeros, noGrad, tensor, type GGUFTensorData, type GGUFValue, type Tensor } from "@llm/tensor";
+import {
+  ggufTensor,
+  isQuantized,
+  lazyZeros,
+  noGrad,
+  tensor,
+  type DType,
+  type GGUFTensorData,
+  type GGUFValue,
+  type Tensor,
+} from "@llm/tensor";
 import type { Model } from "../architecture.js";
 import { ModelError } from "../errors.js";
 import { ConfigView, GGUF_ARCHITECTURES, ggufArchitectureFor } from "./architectures.js";
@@ -30,6 +40,8 @@ const FILE_TYPES: Record<string, number> = {
   q4_k: 15,
   q5_k: 17,
   q6_k: 18,
+  iq4_nl: 25,
+  iq4_xs: 30,
   bfloat16: 32,
 };
 
@@ -66,7 +78,7 @@ export async function modelToGGUF(
     value: options.name ?? String((config.architectures as string[] | undefined)?.[0] ?? modelType),
   });
   metadata.set("general.file_type", { type: "uint32", value: FILE_TYPES[main] ?? 0 });
-  if (main.startsWith("q")) metadata.set("general.quantization_version", { type: "uint32", value: 2 });
+  if (isQuantized(main as DType)) metadata.set("general.quantization_version", { type: "uint32", value: 2 });
   for (const [key, value] of Object.entries(arch.metadata(view))) metadata.set(`${arch.ggufArch}.${key}`, value);
   metadata.set(`${arch.ggufArch}.vocab_size`, { type: "uint32", value: model.config.vocabSize });
   for (const [key, value] of options.tokenizer ?? []) metadata.set(key, value);

@@ -92,6 +92,8 @@ export const GGML_TYPE_TO_DTYPE: Readonly<Record<number, DType>> = {
   12: "q4_k",
   13: "q5_k",
   14: "q6_k",
+  20: "iq4_nl",
+  23: "iq4_xs",
   26: "int32",
   30: "bfloat16",
 };
@@ -109,6 +111,8 @@ export const DTYPE_TO_GGML_TYPE: Readonly<Partial<Record<DType, number>>> = {
   q4_k: 12,
   q5_k: 13,
   q6_k: 14,
+  iq4_nl: 20,
+  iq4_xs: 23,
   int32: 26,
   bfloat16: 30,
 };

@@ -5,6 +5,7 @@ import { dequantizeQ4_0, quantizeQ4_0 } from "./q4_0.js";
 import { dequantizeQ5_0, quantizeQ5_0 } from "./q5_0.js";
 import { dequantizeQ4_1, dequantizeQ5_1, quantizeQ4_1, quantizeQ5_1 } from "./q4_1_q5_1.js";
 import { dequantizeQ2_K, dequantizeQ3_K, quantizeQ2_K, quantizeQ3_K } from "./q2_k_q3_k.js";
+import { dequantizeIQ4_NL, dequantizeIQ4_XS, quantizeIQ4_NL, quantizeIQ4_XS } from "./iq4.js";
 import { dequantizeQ8_0, quantizeQ8_0 } from "./q8_0.js";
 
 type Codec = (src: Uint8Array, o: number, n: number, dst: Float32Array, d: number) => void;
@@ -21,6 +22,8 @@ const DECODERS: Record<QuantizedDType, Codec> = {
   q4_k: dequantizeQ4_K,
   q5_k: dequantizeQ5_K,
   q6_k: dequantizeQ6_K,
+  iq4_nl: dequantizeIQ4_NL,
+  iq4_xs: dequantizeIQ4_XS,
 };
 const ENCODERS: Record<QuantizedDType, Encoder> = {
   q8_0: quantizeQ8_0,
@@ -33,6 +36,8 @@ const ENCODERS: Record<QuantizedDType, Encoder> = {
   q4_k: quantizeQ4_K,
   q5_k: quantizeQ5_K,
   q6_k: quantizeQ6_K,
+  iq4_nl: quantizeIQ4_NL,
+  iq4_xs: quantizeIQ4_XS,
 };
 
 /** The quantized types we can write (all we read). */

@@ -1,4 +1,4 @@
-import type { DType, StridedView } from "@llm/tensor";
+import { IQ4_VALUES, type DType, type StridedView } from "@llm/tensor";
 import type { WebGPUBuffer } from "../gpu-buffer.js";
 import type { KernelContext } from "../kernel-context.js";
 import { coalesce, grid, sizeOf } from "../layout.js";
@@ -24,7 +24,10 @@ import { entry, Meta, offsets, shader } from "./codegen.js";
  *    values, 64 bytes of 2-bit quants (value e at bits 2 ((e / 32) % 4) of byte 32 (e / 128) +
  *    e % 32), f16 d and dmin, value = (d sc) q - dmin m;
  *  - Q3_K, 256 values (110 bytes): 32 bytes of third bits, Q2_K's 64 bytes of quants, 12 bytes of
- *    6-bit scales, f16 d, value = (d (sc - 32)) (q - (third bit ? 0 : 4)).
+ *    6-bit scales, f16 d, value = (d (sc - 32)) (q - (third bit ? 0 : 4));
+ *  - IQ4_NL, 32 values (18 bytes: Q4_0's layout), value = d * IQ4_VALUES[nibble]; IQ4_XS, 256 values
+ *    (136 bytes: f16 d, a u16 and 4 bytes of 6-bit scales, eight IQ4_NL nibble blocks), value =
+ *    (d (sc - 32)) IQ4_VALUES[nibble].
  * `B` is the module-scope array the helpers read; only matmul's B and the block kernels below use it.
  */
 export function blockHelpers(dtype: DType, array = "B"): string {
@@ -123,6 +126,27 @@ fn load_block(i: i32) -> f32 {
   let q = f32(i32(low) - select(4, 0, high == 1u));
   return (half_at(base + 108u) * f32(sc)) * q;
 }`;
+    case "iq4_nl":
+    case "iq4_xs": {
+      // the nibble's level from kvalues_iq4nl; IQ4_XS: times its sub-block's 6-bit scale less 32
+      // (low four bits in byte 4 + j / 2, high two at bits 2 j of the u16 at 2)
+      const xs = dtype === "iq4_xs";
+      const scale = xs
+        ? `let j = e / 32u;
+  let ls = ((byte_at(base + 4u + j / 2u) >> (4u * (j % 2u))) & 15u) | (((byte_at(base + 2u + j / 4u) >> (2u * (j % 4u))) & 3u) << 4u);
+  let dl = half_at(base) * f32(i32(ls) - 32);
+  let packed = byte_at(base + 8u + 16u * j + (e % 32u) % 16u);`
+        : `let dl = half_at(base);
+  let packed = byte_at(base + 2u + e % 16u);`;
+      return `${byteAt}
+var<private> IQ4_VALUES: array<f32, 16> = array<f32, 16>(${IQ4_VALUES.map((v) => `${v}.0`).join(", ")});
+fn load_block(i: i32) -> f32 {
+  let e = u32(i) % ${xs ? 256 : 32}u;
+  let base = (u32(i) / ${xs ? 256 : 32}u) * ${xs ? 136 : 18}u;
+  ${scale}
+  return dl * IQ4_VALUES[select(packed & 15u, packed >> 4u, (e % 32u) >= 16u)];
+}`;
+    }
     case "q6_k":
       return `${byteAt}
 fn load_block(i: i32) -> f32 {

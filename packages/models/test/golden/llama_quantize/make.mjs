@@ -2,8 +2,8 @@
  * Writes the golden K-quant files: a float32 llama (weights.mjs: every row whole 256-value
  * super-blocks) with a 300-token BPE trained on fixtures/README.md, saved as GGUF by us, then
  * quantized by llama.cpp itself (llama_quantize.c calling node-llama-cpp 3.21.1's libllama) into
- * llama_q4_k_m.gguf, llama_q5_k_m.gguf, llama_q3_k_m.gguf and llama_q2_k.gguf: real llama-quantize
- * output, its type mix included.
+ * llama_q4_k_m.gguf, llama_q5_k_m.gguf, llama_q3_k_m.gguf, llama_q2_k.gguf, llama_iq4_xs.gguf and
+ * llama_iq4_nl.gguf: real llama-quantize output, its type mix included.
  * Run from the repository root after `pnpm install && pnpm build` (needs gcc):
  *
  *     node packages/models/test/golden/llama_quantize/make.mjs
@@ -42,6 +42,8 @@ try {
     ["llama_q5_k_m.gguf", 17],
     ["llama_q3_k_m.gguf", 12],
     ["llama_q2_k.gguf", 10],
+    ["llama_iq4_xs.gguf", 30],
+    ["llama_iq4_nl.gguf", 25],
   ]) {
     execFileSync(exe, [f32, join(here, file), String(ftype)], { stdio: "inherit", env: { ...process.env, LD_LIBRARY_PATH: bins } });
     console.log(`wrote ${file}`);

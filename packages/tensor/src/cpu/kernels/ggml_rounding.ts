@@ -3,13 +3,13 @@ import { float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits, bflo
 
 /** Whether llama.cpp rounds the activations for a `weight`-typed matmul to Q8_0 blocks (Q8_1's levels and scale are Q8_0's). */
 export function roundsToQ8_0Blocks(weight: DType): boolean {
-  return weight === "q8_0" || weight === "q4_0" || weight === "q5_0" || weight === "q4_1" || weight === "q5_1";
+  return weight === "q8_0" || weight === "q4_0" || weight === "q5_0" || weight === "q4_1" || weight === "q5_1" || weight === "iq4_nl";
 }
 
 /**
  * llama.cpp's CPU matmuls do not multiply float32 activations by the weight: each activation row
  * is first converted to the weight's "vec_dot_type" (float16 for F16 weights, Q8_0 blocks for
- * Q8_0, Q4_0 and Q5_0, Q8_1 for Q4_1 and Q5_1, Q8_K for the K-quants: the 256-value super-blocks) and the dot products run on those. This rounds a copy of
+ * Q8_0, Q4_0, Q5_0 and IQ4_NL, Q8_1 for Q4_1 and Q5_1, Q8_K for the K-quants: the 256-value super-blocks) and the dot products run on those. This rounds a copy of
  * the rows the same way, so that a model run with CpuBackend({ activationRounding: "ggml" })
  * computes what llama.cpp computes (up to summation order): for comparing with it, and to see
  * what its rounding costs. Off by default: our activations stay float32.

@@ -11,7 +11,7 @@ const ROUND_Q8_0 = kernel("ggml_rounding", "round_q8_0");
  * Rounds `rows` activation rows of K floats at byte address `src` into `dst` (both in memory
  * `home`) as llama.cpp rounds them before a matmul over a `weight`-typed weight, the same values as
  * roundActivationsLikeGgml (kernels/ggml_rounding.ts): float16 or bfloat16 for those weights, Q8_0
- * blocks for Q8_0, Q4_0, Q5_0, Q4_1 and Q5_1 ones (roundsToQ8_0Blocks). Threads take ranges of rows. False (nothing written) where no
+ * blocks for Q8_0, Q4_0, Q5_0, IQ4_NL, Q4_1 and Q5_1 ones (roundsToQ8_0Blocks). Threads take ranges of rows. False (nothing written) where no
  * kernel here rounds for that weight or K (Q8_K for the K-quants, rows of partial blocks): the
  * caller then rounds in JS.
  */

@@ -13,6 +13,8 @@ const KERNELS = {
   q5_1: kernel("stored", "gemv_q5_1"),
   q2_k: kernel("stored", "gemv_q2_k"),
   q3_k: kernel("stored", "gemv_q3_k"),
+  iq4_nl: kernel("stored", "gemv_iq4_nl"),
+  iq4_xs: kernel("stored", "gemv_iq4_xs"),
   q6_k: kernel("stored", "gemv_q6_k"),
   q4_k: kernel("stored", "gemv_q4_k"),
   q5_k: kernel("stored", "gemv_q5_k"),
@@ -29,7 +31,7 @@ const LINE = 16;
 
 /**
  * out [rows, N] = A [rows, K] W^T for a few activation rows (decoding) with W [N, K] kept in a
- * block type (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K), float16 or bfloat16 in the resident heap: the kernel reads W's blocks where they
+ * block type (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q2_K-Q6_K, IQ4_NL, IQ4_XS), float16 or bfloat16 in the resident heap: the kernel reads W's blocks where they
  * are, each thread a range of W's rows (so an output's dot product is the same whichever thread
  * computes it), and writes a new heap array. A is copied into W's memory. b is the [K, N] view of W
  * (K stride 1, rows sbn apart). Null (nothing done) where there is no runtime, W is not in the

@@ -1,5 +1,6 @@
 import { f32, i32, v128, type FuncDef, type ValType } from "./encoder.js";
 import { gemmResidentFunctions } from "./gemm_resident_module.js";
+import { IQ4_VALUES } from "../../quant/iq4.js";
 import { StoredCode } from "./gemv_stored_module.js";
 
 /**
@@ -23,9 +24,24 @@ class PanelCode extends StoredCode {
   i32Load8S(offset = 0): this { this.bytes.push(0x2c, ...this.at(offset)); return this; }
   f32ConvertI32S(): this { this.bytes.push(0xb2); return this; }
   i32Or(): this { this.bytes.push(0x72); return this; }
+  i32Load16U(offset = 0): this { this.bytes.push(0x2f, ...this.at(offset)); return this; }
 }
 
-export type PanelDType = "q8_0" | "q4_0" | "float16" | "bfloat16" | "q6_k" | "q4_k" | "q5_k" | "q4_1" | "q5_1" | "q5_0" | "q2_k" | "q3_k";
+export type PanelDType =
+  | "q8_0"
+  | "q4_0"
+  | "float16"
+  | "bfloat16"
+  | "q6_k"
+  | "q4_k"
+  | "q5_k"
+  | "q4_1"
+  | "q5_1"
+  | "q5_0"
+  | "q2_k"
+  | "q3_k"
+  | "iq4_nl"
+  | "iq4_xs";
 export const PANEL_DTYPES: readonly PanelDType[] = [
   "q8_0",
   "q4_0",
@@ -39,6 +55,8 @@ export const PANEL_DTYPES: readonly PanelDType[] = [
   "q5_0",
   "q2_k",
   "q3_k",
+  "iq4_nl",
+  "iq4_xs",
 ];
 
 /**
@@ -165,6 +183,62 @@ function decodeQ4(kind: "q4_0" | "q5_0"): FuncDef {
     storeBytes(f, hi, t, s, DST, 64);
   });
   return { name: `decode_${kind}`, params: [i32, i32, i32, i32, i32], locals: [i32, i32, v128, v128, v128, v128, v128], body: f };
+}
+
+/**
+ * IQ4_NL (18 bytes: f16 d, nibbles) and IQ4_XS (136 bytes: f16 d, a u16 and 4 bytes of 6-bit
+ * scales, eight 16-byte nibble blocks): each nibble becomes its level by a byte shuffle of the
+ * level table (i8x16.swizzle), then value = d level (IQ4_XS: (d (scale - 32)) level, the scale's
+ * product exact in float32), one rounding: the JS decoders' values.
+ */
+function decodeIQ4(kind: "iq4_nl" | "iq4_xs"): FuncDef {
+  const [pw, b, s, t, hv, q, hs, d] = [5, 6, 7, 8, 9, 10, 11, 12];
+  const xs = kind === "iq4_xs";
+  const f = new PanelCode();
+  const levels = IQ4_VALUES.map((v) => v & 0xff);
+  /** The 32 values of the nibbles at pw + at, times the scale in local s, at DST + dst. */
+  const block = (at: number, dst: number): void => {
+    for (const half of [0, 1] as const) {
+      f.bytesConst(levels).localGet(pw).loadAny(at);
+      if (half === 1) f.i32Const(4).i8x16ShrU();
+      else f.constBytes(0x0f).v128And();
+      f.swizzle().localSet(q);
+      storeBytes(f, q, t, s, DST, dst + 64 * half);
+    }
+  };
+  decodeRows(f, pw, b, xs ? 136 : 18, xs ? 1024 : 128, () => {
+    if (!xs) {
+      halfSplat(f, pw, 0, hv);
+      f.localSet(s);
+      block(2, 0);
+      return;
+    }
+    halfSplat(f, pw, 0, hv);
+    f.f32x4ExtractLane(0).localSet(d);
+    f.localGet(pw).i32Load16U(2).localSet(hs);
+    for (let j = 0; j < 8; j++) {
+      // sub-block j's scale: low four bits in byte 4 + j / 2, high two at bits 2 j of the u16 at 2
+      f.localGet(pw).i32Load8U(4 + (j >> 1));
+      if (j & 1) f.i32Const(4).i32ShrU();
+      f.i32Const(15).i32And();
+      f.localGet(hs)
+        .i32Const(2 * j)
+        .i32ShrU()
+        .i32Const(3)
+        .i32And()
+        .i32Const(4)
+        .i32Shl()
+        .i32Or();
+      f.i32Const(32).i32Sub().f32ConvertI32S().localGet(d).f32Mul().f32x4Splat().localSet(s);
+      block(8 + 16 * j, 128 * j);
+    }
+  });
+  return {
+    name: `decode_${kind}`,
+    params: [i32, i32, i32, i32, i32],
+    locals: [i32, i32, v128, v128, v128, v128, i32, f32],
+    body: f,
+  };
 }
 
 /**
@@ -447,6 +521,8 @@ export function storedGemmFunctions(fma: boolean): FuncDef[] {
     q5_0: decodeQ4("q5_0"),
     q2_k: decodeLowBitK("q2_k"),
     q3_k: decodeLowBitK("q3_k"),
+    iq4_nl: decodeIQ4("iq4_nl"),
+    iq4_xs: decodeIQ4("iq4_xs"),
   };
   const decodeAt = (dtype: PanelDType): number => base.length + PANEL_DTYPES.indexOf(dtype);
   return [...base, ...PANEL_DTYPES.map((d) => decoders[d]), ...PANEL_DTYPES.map((d) => gemmStored(d, decodeAt(d), gemm))];

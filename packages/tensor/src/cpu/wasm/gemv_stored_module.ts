@@ -26,6 +26,8 @@ export class StoredCode extends Code {
   bytesConst(bytes: readonly number[]): this { return this.simdOp(0x0c, ...bytes); }
   load16Splat(offset = 0): this { return this.simdOp(0x08, ...this.at(offset)); }
   shuffle(lanes: readonly number[]): this { return this.simdOp(0x0d, ...lanes); }
+  /** i8x16.swizzle: the first vector's bytes at the second's indices (0 past 15). */
+  swizzle(): this { return this.simdOp(0x0e); }
   i8x16Eq(): this { return this.simdOp(0x23); }
   i8x16Splat(): this { return this.simdOp(0x0f); }
   v128And(): this { return this.simdOp(0x4e); }

@@ -1,4 +1,5 @@
 import { f32, i32, uleb, v128, type FuncDef, type ValType } from "./encoder.js";
+import { IQ4_VALUES } from "../../quant/iq4.js";
 import { StoredCode } from "./gemv_stored_module.js";
 
 /**
@@ -17,6 +18,8 @@ import { StoredCode } from "./gemv_stored_module.js";
  *    the JS kernel to a tolerance);
  *  - `gemv_q2_k / gemv_q3_k(w, x, y, n, nb, ldw, m, ldx, ldy, s)`: Q2_K and Q3_K, s 128 bytes of
  *    scratch (see gemvLowBitK: held to float64 too);
+ *  - `gemv_iq4_nl(w, x, y, n, nb, ldw, m, ldx, ldy)`, `gemv_iq4_xs(..., s)`: IQ4_NL as Q4_0 with its
+ *    nibbles looked up, IQ4_XS (see gemvIQ4XS; s unused); held to float64;
  *  - `gemv_f16 / gemv_bf16(w, x, y, n, k4, ldw, m, ldx, ldy)`: k4 groups of four halves a row.
  * Addresses and strides in bytes. The functions do not depend on relaxed SIMD (no fused madd):
  * a stored weight gives the same result with or without it.
@@ -77,7 +80,8 @@ function maddBytes(f: ResidentStoredCode, q: number, wide: number, sum: number, 
 /**
  * sum += a 32-value block's levels . its activations, from the 16 bytes of nibbles at local pw +
  * `nibblesAt` (values 0-15 low, 16-31 high), each level minus `bias`; with `fifthAt`, the u32 of
- * fifth bits there (Q5_0 / Q5_1) or-ed in. `u`, `t` v128 scratch locals.
+ * fifth bits there (Q5_0 / Q5_1) or-ed in; with `table`, each nibble looked up in those 16 bytes
+ * (IQ4_NL / IQ4_XS: the levels plus 128) by a byte shuffle. `u`, `t` v128 scratch locals.
  */
 function maddNibbleBlock(
   f: ResidentStoredCode,
@@ -89,12 +93,15 @@ function maddNibbleBlock(
   sum: number,
   px: number,
   bias: number,
+  table?: readonly number[],
 ): void {
   for (const half of [0, 1] as const) {
+    if (table) f.bytesConst(table);
     f.localGet(pw).loadAny(nibblesAt);
     if (half === 1) f.i32Const(4).i16x8ShrU();
     f.constBytes(0x0f).v128And();
     if (fifthAt !== null) f.fifthBitsOfWord(pw, fifthAt, half).v128Or();
+    if (table) f.swizzle();
     f.localSet(u);
     maddBytes(f, u, t, sum, px, 64 * half, bias);
   }
@@ -202,18 +209,19 @@ function rowsLoop(f: ResidentStoredCode, l: RowLocals, dot: () => void): void {
 }
 
 /**
- * Q8_0 / Q4_0 / Q5_0: a block's 32 values go to its sum in the order the staged kernel's do (four
+ * Q8_0 / Q4_0 / Q5_0 / IQ4_NL: a block's 32 values go to its sum in the order the staged kernel's do (four
  * lanes at a time, values 0-3 first), made float32 by maddBytes: Q4_0's nibbles are 8 over the
  * value, Q5_0's (with their fifth bits) 16, Q8_0's int8 get 128 added (their top bit flipped) to be
- * bytes 0..255. The block's float16 scale is decoded by halfBits.
+ * bytes 0..255, IQ4_NL's nibbles looked up as their levels plus 128. The block's float16 scale is
+ * decoded by halfBits.
  */
-function gemvBlocks(kind: "q8_0" | "q4_0" | "q5_0"): FuncDef {
+function gemvBlocks(kind: "q8_0" | "q4_0" | "q5_0" | "iq4_nl"): FuncDef {
   const L = new Locals(PARAMS.length);
   const l = rowLocals(L);
   const { pw, px } = l;
   const [blk, t, u] = L.many(v128, 3);
   const [b, h, bits] = L.many(i32, 3);
-  const blockBytes = { q8_0: 34, q4_0: 18, q5_0: 22 }[kind];
+  const blockBytes = { q8_0: 34, q4_0: 18, q5_0: 22, iq4_nl: 18 }[kind];
   const f = new ResidentStoredCode();
   rowsLoop(f, l, () => {
     f.localGet(NB).localSet(b);
@@ -230,6 +238,8 @@ function gemvBlocks(kind: "q8_0" | "q4_0" | "q5_0"): FuncDef {
       }
     } else if (kind === "q4_0") {
       maddNibbleBlock(f, pw, 2, null, u, t, blk, px, 8);
+    } else if (kind === "iq4_nl") {
+      maddNibbleBlock(f, pw, 2, null, u, t, blk, px, 128, IQ4_LEVELS);
     } else {
       maddNibbleBlock(f, pw, 6, 2, u, t, blk, px, 16);
     }
@@ -573,6 +583,52 @@ function gemvScaleMin(dtype: "q4_k" | "q5_k"): FuncDef {
   };
 }
 
+/** IQ4_NL / IQ4_XS's levels plus 128, as the unsigned bytes maddBytes reads. */
+const IQ4_LEVELS = IQ4_VALUES.map((v) => v + 128);
+
+/**
+ * IQ4_XS (136 bytes: f16 d, the high two bits of eight 6-bit scales in a u16, their low four bits in
+ * 4 bytes, eight 16-byte IQ4_NL nibble blocks): per sub-block of 32, sum = (levels . x) times
+ * d (scale - 32) (that product exact in float32), held to float64 on the decoded values.
+ */
+function gemvIQ4XS(): FuncDef {
+  // (the K-quants' scratch parameter, unused: its scales are decoded as they are needed)
+  const L = new Locals(PARAMS.length + 1);
+  const l = rowLocals(L);
+  const { pw, px, acc } = l;
+  const [sub, t, u] = L.many(v128, 3);
+  const [b, j, pn, pxs, hs, h, bits] = L.many(i32, 7);
+  const d = L.add(f32);
+  const f = new ResidentStoredCode();
+  rowsLoop(f, l, () => {
+    f.localGet(NB).localSet(b);
+    f.loop(); // super-blocks
+    halfBits(f, pw, 0, h, bits);
+    f.f32ReinterpretI32().localSet(d);
+    f.localGet(pw).i32Load16U(2).localSet(hs);
+    f.localGet(pw).i32Const(8).i32Add().localSet(pn);
+    f.localGet(px).localSet(pxs);
+    f.i32Const(0).localSet(j);
+    f.loop(); // sub-blocks of 32
+    f.v128Const0().localSet(sub);
+    maddNibbleBlock(f, pn, 0, null, u, t, sub, pxs, 128, IQ4_LEVELS);
+    // acc += sub * d (scale - 32): the low four bits at bits 4 (j & 1) of byte 4 + j / 2, the high
+    // two at bits 2 j of the u16
+    f.localGet(sub);
+    f.localGet(pw).localGet(j).i32Const(1).i32ShrU().i32Add().i32Load8U(4);
+    f.localGet(j).i32Const(1).i32And().i32Const(2).i32Shl().i32ShrU().i32Const(15).i32And();
+    f.localGet(hs).localGet(j).i32Const(1).i32Shl().i32ShrU().i32Const(3).i32And().i32Const(4).i32Shl().i32Or();
+    f.i32Const(32).i32Sub().f32ConvertI32S().localGet(d).f32Mul().f32x4Splat();
+    f.f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
+    f.localGet(pn).i32Const(16).i32Add().localSet(pn);
+    f.localGet(pxs).i32Const(128).i32Add().localSet(pxs);
+    f.localGet(j).i32Const(1).i32Add().localTee(j).i32Const(8).i32LtU().brIf(0);
+    f.end();
+    nextBlock(f, pw, 136, px, 1024, b);
+  });
+  return { name: "gemv_iq4_xs", params: [...PARAMS, i32], locals: L.types, body: f };
+}
+
 /**
  * Stores the 16 int8 of local `q` as float32, each times local `d` (f32x4), at local `s` + offset
  * (64 bytes): one float32 rounding each, as the JS decoders' f(d * scale). `t` a v128 scratch local.
@@ -702,5 +758,7 @@ export function storedGemvFunctions(_fma: boolean): FuncDef[] {
     gemvBlocks("q5_0"),
     gemvLowBitK("q2_k"),
     gemvLowBitK("q3_k"),
+    gemvBlocks("iq4_nl"),
+    gemvIQ4XS(),
   ];
 }
