@@ -149,19 +149,17 @@ describe.each(FILES)("$file (llama-quantize)", ({ file, main, mix, types: some }
     }
   });
 
-  // llama.cpp 3.21.1 multiplies IQ4_NL weights (repacked 8x8 for AVX2) otherwise: 5.1e-2 from ours
-  // at the first step with its activation rounding, 7.5e-2 without, where IQ4_XS, the same nibbles
-  // and levels in 256-value blocks, agrees within 1.7e-6; our IQ4_NL values are gguf-py's (see
-  // quant_golden.test.ts) and our product is float32's on them (below). Cause not found.
-  const differs = main === "iq4_nl";
-  const run = differs
-    ? `(skipped: llama.cpp 3.21.1's IQ4_NL kernels compute other logits, 5.1e-2 away at the first step; cause not found)`
-    : `runs as llama.cpp runs it: the same greedy tokens, log-probabilities within ${LOGP_TOLERANCE[main]}`;
-  it.skipIf(differs)(run, async () => {
+  // llama.cpp 3.21.1 multiplies IQ4_NL weights (repacked 8x8 for AVX2) otherwise for some prompt
+  // lengths: a prompt of 9, 16 or 17 tokens gives logits 3.9e-2 to 5.5e-2 from ours at its last
+  // position, one of 1-8 or 12 within 1.6e-6 (and one token at a time always), where IQ4_XS, the same
+  // nibbles and levels in 256-value blocks, agrees at every length. So the IQ4_NL file is compared
+  // one token at a time, from a one-token prompt; cause of the rest not found (docs/quantization.md).
+  const prompt = main === "iq4_nl" ? PROMPT.slice(0, 1) : PROMPT;
+  it(`runs as llama.cpp runs it: the same greedy tokens, log-probabilities within ${LOGP_TOLERANCE[main]}${main === "iq4_nl" ? " (one token at a time)" : ""}`, async () => {
     const { model } = await loadGGUF(join(GOLDEN, file), { backend: ggml });
     try {
       expect(model.stateDict()["model.layers.0.self_attn.q_proj.weight"]!.dtype).toBe(main);
-      const { ours, theirs, worst } = await compareWithLlamaCpp(llama, model, join(GOLDEN, file), PROMPT, ggml);
+      const { ours, theirs, worst } = await compareWithLlamaCpp(llama, model, join(GOLDEN, file), prompt, ggml);
       console.log(
         `${file}: greedy ${JSON.stringify(ours)}, llama.cpp ${JSON.stringify(theirs)}, worst |log p - log p'| ${worst.toExponential(2)}`,
       );
