@@ -40,7 +40,22 @@ const batches = Array.from({ length: Math.min(8, all.length) }, (_, i) => all[Ma
 const tokens = batches.reduce((n, b) => n + b.targets.length, 0);
 
 const rows = [];
-const DTYPES = ["float32", "float16", "q8_0", "q6_k", "q5_k_m", "q5_k", "q5_1", "q5_0", "q4_k_m", "q4_k", "q4_1", "q4_0"];
+const DTYPES = [
+  "float32",
+  "float16",
+  "q8_0",
+  "q6_k",
+  "q5_k_m",
+  "q5_k",
+  "q5_1",
+  "q5_0",
+  "q4_k_m",
+  "q4_k",
+  "q4_1",
+  "q4_0",
+  "iq4_nl",
+  "q3_k_m",
+];
 for (const dtype of DTYPES) {
   const model = await loadModel(dir, { dtype });
   const bytes = model.parameters().reduce((n, p) => n + p.size * BYTES_PER_ELEMENT[p.dtype], 0);

@@ -1,4 +1,5 @@
 import { emitModule, f32, i32, v128, type FuncDef } from "./encoder.js";
+import { IQ4_VALUES } from "../../quant/iq4.js";
 import { StoredCode } from "./gemv_stored_module.js";
 
 /**
@@ -268,7 +269,7 @@ function halfLanes(f: Int8Code, h: number, m: number): void {
   f.localGet(h).i32x4Const(0x8000).v128And().i32Const(16).i32x4Shl().v128Or();
 }
 
-function gemvQ8(kind: "q8_0" | "q4_0", relaxed: boolean): FuncDef {
+function gemvQ8(kind: "q8_0" | "q4_0" | "iq4_nl", relaxed: boolean): FuncDef {
   const [W, Q, Y, N, NB, LDW, M, LDQ, LDY] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const [acc, s0, s1, s2, s3, nib, h, m, tv] = [9, 10, 11, 12, 13, 14, 15, 16, 17];
   const [pw, p16, p8, ps, psum, g, xi, yi, i, rem] = [18, 19, 20, 21, 22, 23, 24, 25, 26, 27];
@@ -290,11 +291,12 @@ function gemvQ8(kind: "q8_0" | "q4_0", relaxed: boolean): FuncDef {
       }
       return;
     }
-    // Q4_0: 16 bytes, low nibbles values 0-15, high nibbles 16-31, each stored plus 8 (taken off below)
+    // Q4_0: 16 bytes, low nibbles values 0-15, high nibbles 16-31, each stored plus 8 (taken off below);
+    // IQ4_NL: the same nibbles, each looked up as its signed level (i8x16.swizzle over the table)
     f.localGet(pw)
       .loadAny(wb + 2)
       .localSet(nib);
-    if (relaxed) {
+    if (relaxed && kind === "q4_0") {
       f.localGet(p8)
         .v128Load(32 * b)
         .localGet(nib)
@@ -319,10 +321,16 @@ function gemvQ8(kind: "q8_0" | "q4_0", relaxed: boolean): FuncDef {
       [true, true],
     ];
     parts.forEach(([high, upper], j) => {
+      if (kind === "iq4_nl") f.bytesConst(IQ4_VALUES.map((v) => v & 0xff));
       f.localGet(nib);
       if (high) f.i32Const(4).i8x16ShrU();
       else f.constBytes(0x0f).v128And();
-      if (upper) f.i16x8ExtendHighI8x16U();
+      if (kind === "iq4_nl") {
+        // signed levels, sign-extended
+        f.swizzle();
+        if (upper) f.i16x8ExtendHighI8x16S();
+        else f.i16x8ExtendLowI8x16S();
+      } else if (upper) f.i16x8ExtendHighI8x16U();
       else f.i16x8ExtendLowI8x16U();
       f.localGet(p16)
         .v128Load(64 * b + 16 * j)
@@ -710,5 +718,14 @@ interface WasmApi {
  */
 export function q8GemvFunctions(relaxed: boolean): FuncDef[] {
   const dot = relaxed && exactRelaxedDot();
-  return [quantizeQ8_0(), gemvQ8("q8_0", dot), gemvQ8("q4_0", dot), quantizeQ8K(), gemvQ6K(), gemvScaleMin("q4_k"), gemvScaleMin("q5_k")];
+  return [
+    quantizeQ8_0(),
+    gemvQ8("q8_0", dot),
+    gemvQ8("q4_0", dot),
+    quantizeQ8K(),
+    gemvQ6K(),
+    gemvScaleMin("q4_k"),
+    gemvScaleMin("q5_k"),
+    gemvQ8("iq4_nl", false),
+  ];
 }
