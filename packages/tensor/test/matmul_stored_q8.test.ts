@@ -73,7 +73,7 @@ function activations(rows: number, K: number, seed: number): Float32Array {
   return x;
 }
 
-describe("int8 GEMV over Q8_0 / Q4_0 / IQ4_NL / Q6_K / Q4_K / Q5_K weights (activationRounding ggml, decoding)", () => {
+describe("int8 GEMV over Q8_0 / Q4_0 / IQ4_NL / Q6_K / Q4_K / Q5_K / Q3_K weights (activationRounding ggml, decoding)", () => {
   // [rows, N, K, first]: K multiples of 32 but mostly not of 128 (blocks left over after groups of four)
   const shapes32 = [
     [1, 1, 32, 0],
@@ -140,8 +140,9 @@ describe("int8 GEMV over Q8_0 / Q4_0 / IQ4_NL / Q6_K / Q4_K / Q5_K weights (acti
     });
   }
 
-  // Q4_K, Q5_K (no quantizer here: random super-blocks with d and dmin of a real model's size)
-  it.each(["q4_k", "q5_k"] as const)(
+  // Q4_K, Q5_K (random super-blocks with d and dmin of a real model's size: every bit pattern), Q3_K
+  // (quantized random weights)
+  it.each(["q4_k", "q5_k", "q3_k"] as const)(
     "%s: Q8_K activations times the blocks, up to summation order; the same bits on 1-3 threads",
     (dtype) => {
       let seed = 120;
@@ -150,7 +151,11 @@ describe("int8 GEMV over Q8_0 / Q4_0 / IQ4_NL / Q6_K / Q4_K / Q5_K weights (acti
         const where = `${rows} x ${K} @ [${N}, ${K}]^T`;
         const x = activations(rows, K, seed++);
         const blocks = (N * K) / 256;
-        const data = randomScaleMinBlocks(dtype, blocks, seed);
+        let data = randomScaleMinBlocks(dtype === "q3_k" ? "q4_k" : dtype, blocks, seed);
+        if (dtype === "q3_k") {
+          data = new Uint8Array(blocks * QUANT_BLOCKS.q3_k.bytes);
+          quantizeBlocks("q3_k", randomF32(N * K, seed), 0, N * K, data, 0);
+        }
         seed += 2;
         const values = new Float32Array(N * K);
         dequantizeBlocks(dtype, data, 0, N * K, values, 0);

@@ -683,6 +683,122 @@ function gemvScaleMin(dtype: "q4_k" | "q5_k"): FuncDef {
 }
 
 /**
+ * `gemv_q3_k(w, q, y, n, nb, ldw, m, ldq, ldy)`: Q3_K weight rows (110-byte super-blocks: 32 bytes
+ * of third bits, 64 of 2-bit quants, 12 of sixteen 6-bit scales, float16 d) times Q8_K rows, as
+ * ggml's vec_dot_q3_K_q8_K: per group of 16, the levels -4..3 (two low bits, and 4 less unless the
+ * third bit is set) . the int16 activations, times the group's scale - 32, summed in int32 lanes;
+ * the lanes as float32 times d_w * d_x into the float32 lanes.
+ */
+function gemvQ3K(): FuncDef {
+  const [W, Q, Y, N, NB, LDW, M, LDQ, LDY] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [acc, isum, h, m, lv] = [9, 10, 11, 12, 13];
+  const [pw, p16, pd, b, xi, yi, i] = [14, 15, 16, 17, 18, 19, 20];
+  const dx = 21;
+  const qs = [22, 23, 24, 25];
+  const hm = [26, 27];
+  const f = new Int8Code();
+  const byte = (o: number) => f.localGet(pw).i32Load8U(o);
+  f.block().localGet(N).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0).localGet(M).i32Eqz().brIf(0);
+  f.loop(); // weight rows
+  f.localGet(Q).localSet(xi).localGet(Y).localSet(yi).localGet(M).localSet(i);
+  f.loop(); // activation rows
+  f.v128Const0().localSet(acc);
+  f.localGet(W).localSet(pw).localGet(xi).localSet(p16);
+  f.localGet(xi).localGet(NB).i32Const(Q8K_ROW.scales).i32Mul().i32Add().localSet(pd);
+  f.localGet(NB).localSet(b);
+  f.loop(); // super-blocks
+  f.v128Const0().localSet(isum);
+  // the 64 bytes of quants and 32 of third bits, loaded once a super-block
+  for (let k = 0; k < 4; k++)
+    f.localGet(pw)
+      .loadAny(32 + 16 * k)
+      .localSet(qs[k]!);
+  for (let k = 0; k < 2; k++)
+    f.localGet(pw)
+      .loadAny(16 * k)
+      .localSet(hm[k]!);
+  for (let g = 0; g < 16; g++) {
+    // the two low bits: bits g & 6 of the 16 bytes at 32 + 32 (g >> 3) + 16 (g & 1)
+    f.localGet(qs[2 * (g >> 3) + (g & 1)]!);
+    if (g & 6) f.i32Const(g & 6).i8x16ShrU();
+    f.constBytes(0x03).v128And();
+    // the third bit (bit g >> 1 of the 16 bytes at 16 (g & 1)) as 4, then less 4: -4..3
+    const bit = g >> 1;
+    f.localGet(hm[g & 1]!)
+      .constBytes(1 << bit)
+      .v128And();
+    if (bit < 2) f.i32Const(2 - bit).i8x16Shl();
+    else if (bit > 2) f.i32Const(bit - 2).i8x16ShrU();
+    f.v128Or().constBytes(4).i8x16Sub().localTee(lv);
+    f.i16x8ExtendLowI8x16S()
+      .localGet(p16)
+      .v128Load(32 * g)
+      .i32x4DotI16x8S();
+    f.localGet(lv)
+      .i16x8ExtendHighI8x16S()
+      .localGet(p16)
+      .v128Load(32 * g + 16)
+      .i32x4DotI16x8S()
+      .i32x4Add();
+    // times the group's 6-bit scale less 32: low four bits in the nibbles of bytes 96-103, high two
+    // at bits 2 (g >> 2) of byte 104 + (g & 3)
+    byte(96 + (g & 7));
+    if (g >= 8) f.i32Const(4).i32ShrU();
+    f.i32Const(15).i32And();
+    byte(104 + (g & 3))
+      .i32Const(2 * (g >> 2))
+      .i32ShrU()
+      .i32Const(3)
+      .i32And()
+      .i32Const(4)
+      .i32Shl()
+      .i32Or()
+      .i32Const(32)
+      .i32Sub();
+    f.i32x4Splat().i32x4Mul().localGet(isum).i32x4Add().localSet(isum);
+  }
+  // d (lane 0), d_x
+  f.v128Const0().localSet(h);
+  f.localGet(pw).localGet(h).load16Lane(108, 0);
+  halfLanes(f, h, m);
+  f.localSet(h).localGet(pd).f32Load().localSet(dx);
+  f.localGet(isum)
+    .f32x4ConvertI32x4S()
+    .localGet(h)
+    .f32x4ExtractLane(0)
+    .localGet(dx)
+    .f32Mul()
+    .f32x4Splat()
+    .f32x4Mul()
+    .localGet(acc)
+    .f32x4Add()
+    .localSet(acc);
+  f.localGet(pw).i32Const(110).i32Add().localSet(pw);
+  f.localGet(p16).i32Const(512).i32Add().localSet(p16);
+  f.localGet(pd).i32Const(4).i32Add().localSet(pd);
+  f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
+  f.end();
+  f.localGet(yi);
+  f.localGet(acc).f32x4ExtractLane(0).localGet(acc).f32x4ExtractLane(1).f32Add();
+  f.localGet(acc).f32x4ExtractLane(2).localGet(acc).f32x4ExtractLane(3).f32Add();
+  f.f32Add().f32Store();
+  f.localGet(xi).localGet(LDQ).i32Add().localSet(xi);
+  f.localGet(yi).localGet(LDY).i32Add().localSet(yi);
+  f.localGet(i).i32Const(1).i32Sub().localTee(i).brIf(0);
+  f.end();
+  f.localGet(W).localGet(LDW).i32Add().localSet(W);
+  f.localGet(Y).i32Const(4).i32Add().localSet(Y);
+  f.localGet(N).i32Const(1).i32Sub().localTee(N).brIf(0);
+  f.end().end();
+  return {
+    name: "gemv_q3_k",
+    params: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
+    locals: [v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, f32, v128, v128, v128, v128, v128, v128],
+    body: f,
+  };
+}
+
+/**
  * Whether this engine's i32x4.relaxed_dot_i8x16_i7x16_add_s is the exact int8 dot product (a signed,
  * b in 0-127): Node 20's V8 (behind its flag) returns twice the sum, so it is tried once on known
  * values before a kernel relies on it.
@@ -727,5 +843,6 @@ export function q8GemvFunctions(relaxed: boolean): FuncDef[] {
     gemvScaleMin("q4_k"),
     gemvScaleMin("q5_k"),
     gemvQ8("iq4_nl", false),
+    gemvQ3K(),
   ];
 }
