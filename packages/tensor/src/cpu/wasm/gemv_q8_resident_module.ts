@@ -447,6 +447,71 @@ function gemvQ8(kind: "q8_0" | "q4_0" | "iq4_nl", relaxed: boolean): FuncDef {
   };
 }
 
+/** Locals of the loops around a K-quant int8 GEMV's super-block (see superBlockRows). */
+interface SuperBlockLocals {
+  /** the output's float32 lanes; the weight row's, int16 activations', bsums' and d_x's read positions */
+  readonly acc: number;
+  readonly pw: number;
+  readonly p16: number;
+  readonly pb: number;
+  readonly pd: number;
+  /** super-blocks left, the activation row, the output for it, activation rows left */
+  readonly b: number;
+  readonly xi: number;
+  readonly yi: number;
+  readonly i: number;
+}
+
+/**
+ * The loops of the K-quant int8 GEMVs (parameters w, q, y, n, nb, ldw, m, ldq, ldy): weight rows,
+ * activation rows (Q8_K rows: int16 values, bsums, d), then super-blocks, `superBlock` emitting one
+ * (reading pw, p16, pb, pd, adding into acc), after which pw moves on by blockBytes and the Q8_K
+ * pointers by one super-block. `begin` runs before each activation row's super-blocks; each output
+ * is acc's lanes added pairwise, less the f32 local `minus` if given (Q4_K's mins).
+ */
+function superBlockRows(
+  f: Int8Code,
+  l: SuperBlockLocals,
+  blockBytes: number,
+  superBlock: () => void,
+  begin?: () => void,
+  minus?: number,
+): void {
+  const [W, Q, Y, N, NB, LDW, M, LDQ, LDY] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  f.block().localGet(N).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0).localGet(M).i32Eqz().brIf(0);
+  f.loop(); // weight rows
+  f.localGet(Q).localSet(l.xi).localGet(Y).localSet(l.yi).localGet(M).localSet(l.i);
+  f.loop(); // activation rows
+  f.v128Const0().localSet(l.acc);
+  begin?.();
+  f.localGet(W).localSet(l.pw).localGet(l.xi).localSet(l.p16);
+  f.localGet(l.xi).localGet(NB).i32Const(Q8K_ROW.sums).i32Mul().i32Add().localSet(l.pb);
+  f.localGet(l.xi).localGet(NB).i32Const(Q8K_ROW.scales).i32Mul().i32Add().localSet(l.pd);
+  f.localGet(NB).localSet(l.b);
+  f.loop(); // super-blocks
+  superBlock();
+  f.localGet(l.pw).i32Const(blockBytes).i32Add().localSet(l.pw);
+  f.localGet(l.p16).i32Const(512).i32Add().localSet(l.p16);
+  f.localGet(l.pb).i32Const(32).i32Add().localSet(l.pb);
+  f.localGet(l.pd).i32Const(4).i32Add().localSet(l.pd);
+  f.localGet(l.b).i32Const(1).i32Sub().localTee(l.b).brIf(0);
+  f.end();
+  f.localGet(l.yi);
+  f.localGet(l.acc).f32x4ExtractLane(0).localGet(l.acc).f32x4ExtractLane(1).f32Add();
+  f.localGet(l.acc).f32x4ExtractLane(2).localGet(l.acc).f32x4ExtractLane(3).f32Add();
+  f.f32Add();
+  if (minus !== undefined) f.localGet(minus).f32Sub();
+  f.f32Store();
+  f.localGet(l.xi).localGet(LDQ).i32Add().localSet(l.xi);
+  f.localGet(l.yi).localGet(LDY).i32Add().localSet(l.yi);
+  f.localGet(l.i).i32Const(1).i32Sub().localTee(l.i).brIf(0);
+  f.end();
+  f.localGet(W).localGet(LDW).i32Add().localSet(W);
+  f.localGet(Y).i32Const(4).i32Add().localSet(Y);
+  f.localGet(N).i32Const(1).i32Sub().localTee(N).brIf(0);
+  f.end().end();
+}
+
 /**
  * `gemv_q6_k(w, q, y, n, nb, ldw, m, ldq, ldy)`: Q6_K weight rows (210-byte super-blocks: 128 bytes
  * of low nibbles, 64 of high bit pairs, 16 int8 scales, float16 d) times Q8_K rows, as ggml's
@@ -455,84 +520,57 @@ function gemvQ8(kind: "q8_0" | "q4_0" | "iq4_nl", relaxed: boolean): FuncDef {
  * times d_w * d_x into the float32 lanes.
  */
 function gemvQ6K(): FuncDef {
-  const [W, Q, Y, N, NB, LDW, M, LDQ, LDY] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const [acc, isum, ql, ql2, qh, q, h, m] = [9, 10, 11, 12, 13, 14, 15, 16];
   const [pw, p16, pb, pd, b, xi, yi, i] = [17, 18, 19, 20, 21, 22, 23, 24];
   const f = new Int8Code();
-  f.block().localGet(N).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0).localGet(M).i32Eqz().brIf(0);
-  f.loop(); // weight rows
-  f.localGet(Q).localSet(xi).localGet(Y).localSet(yi).localGet(M).localSet(i);
-  f.loop(); // activation rows
-  f.v128Const0().localSet(acc);
-  f.localGet(W).localSet(pw).localGet(xi).localSet(p16);
-  f.localGet(xi).localGet(NB).i32Const(Q8K_ROW.sums).i32Mul().i32Add().localSet(pb);
-  f.localGet(xi).localGet(NB).i32Const(Q8K_ROW.scales).i32Mul().i32Add().localSet(pd);
-  f.localGet(NB).localSet(b);
-  f.loop(); // super-blocks
-  // the offset of 32: -32 * sum of scale * bsum, to start the int32 lanes from
-  f.localGet(pw).loadAny(192).localTee(q).i16x8ExtendLowI8x16S().localGet(pb).v128Load().i32x4DotI16x8S();
-  f.localGet(q).i16x8ExtendHighI8x16S().localGet(pb).v128Load(16).i32x4DotI16x8S().i32x4Add();
-  f.i32Const(5).i32x4Shl().localSet(h);
-  f.v128Const0().localGet(h).i32x4Sub().localSet(isum);
-  for (let half = 0; half < 2; half++) {
-    for (let lhalf = 0; lhalf < 2; lhalf++) {
-      const l = 16 * lhalf;
-      f.localGet(pw)
-        .loadAny(64 * half + l)
-        .localSet(ql);
-      f.localGet(pw)
-        .loadAny(64 * half + 32 + l)
-        .localSet(ql2);
-      f.localGet(pw)
-        .loadAny(128 + 32 * half + l)
-        .localSet(qh);
-      for (let k = 0; k < 4; k++) {
-        const sub = 8 * half + 2 * k + lhalf; // which 16 values: x at 32 sub bytes, scale sub
-        f.q6kGroup(k, ql, ql2, qh);
-        f.localTee(q)
-          .i16x8ExtendLowI8x16U()
-          .localGet(p16)
-          .v128Load(32 * sub)
-          .i32x4DotI16x8S();
-        f.localGet(q)
-          .i16x8ExtendHighI8x16U()
-          .localGet(p16)
-          .v128Load(32 * sub + 16)
-          .i32x4DotI16x8S()
-          .i32x4Add();
+  superBlockRows(f, { acc, pw, p16, pb, pd, b, xi, yi, i }, 210, () => {
+    // the offset of 32: -32 * sum of scale * bsum, to start the int32 lanes from
+    f.localGet(pw).loadAny(192).localTee(q).i16x8ExtendLowI8x16S().localGet(pb).v128Load().i32x4DotI16x8S();
+    f.localGet(q).i16x8ExtendHighI8x16S().localGet(pb).v128Load(16).i32x4DotI16x8S().i32x4Add();
+    f.i32Const(5).i32x4Shl().localSet(h);
+    f.v128Const0().localGet(h).i32x4Sub().localSet(isum);
+    for (let half = 0; half < 2; half++) {
+      for (let lhalf = 0; lhalf < 2; lhalf++) {
+        const l = 16 * lhalf;
         f.localGet(pw)
-          .i32Load8S(192 + sub)
-          .i32x4Splat()
-          .i32x4Mul();
-        f.localGet(isum).i32x4Add().localSet(isum);
+          .loadAny(64 * half + l)
+          .localSet(ql);
+        f.localGet(pw)
+          .loadAny(64 * half + 32 + l)
+          .localSet(ql2);
+        f.localGet(pw)
+          .loadAny(128 + 32 * half + l)
+          .localSet(qh);
+        for (let k = 0; k < 4; k++) {
+          const sub = 8 * half + 2 * k + lhalf; // which 16 values: x at 32 sub bytes, scale sub
+          f.q6kGroup(k, ql, ql2, qh);
+          f.localTee(q)
+            .i16x8ExtendLowI8x16U()
+            .localGet(p16)
+            .v128Load(32 * sub)
+            .i32x4DotI16x8S();
+          f.localGet(q)
+            .i16x8ExtendHighI8x16U()
+            .localGet(p16)
+            .v128Load(32 * sub + 16)
+            .i32x4DotI16x8S()
+            .i32x4Add();
+          f.localGet(pw)
+            .i32Load8S(192 + sub)
+            .i32x4Splat()
+            .i32x4Mul();
+          f.localGet(isum).i32x4Add().localSet(isum);
+        }
       }
     }
-  }
-  // acc += float(lanes) * (d_w * d_x)
-  f.localGet(isum).f32x4ConvertI32x4S();
-  f.v128Const0().localSet(h);
-  f.localGet(pw).localGet(h).load16Lane(208, 0);
-  halfLanes(f, h, m);
-  f.f32x4ExtractLane(0).localGet(pd).f32Load().f32Mul().f32x4Splat();
-  f.f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
-  f.localGet(pw).i32Const(210).i32Add().localSet(pw);
-  f.localGet(p16).i32Const(512).i32Add().localSet(p16);
-  f.localGet(pb).i32Const(32).i32Add().localSet(pb);
-  f.localGet(pd).i32Const(4).i32Add().localSet(pd);
-  f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
-  f.end();
-  f.localGet(yi);
-  f.localGet(acc).f32x4ExtractLane(0).localGet(acc).f32x4ExtractLane(1).f32Add();
-  f.localGet(acc).f32x4ExtractLane(2).localGet(acc).f32x4ExtractLane(3).f32Add();
-  f.f32Add().f32Store();
-  f.localGet(xi).localGet(LDQ).i32Add().localSet(xi);
-  f.localGet(yi).localGet(LDY).i32Add().localSet(yi);
-  f.localGet(i).i32Const(1).i32Sub().localTee(i).brIf(0);
-  f.end();
-  f.localGet(W).localGet(LDW).i32Add().localSet(W);
-  f.localGet(Y).i32Const(4).i32Add().localSet(Y);
-  f.localGet(N).i32Const(1).i32Sub().localTee(N).brIf(0);
-  f.end().end();
+    // acc += float(lanes) * (d_w * d_x)
+    f.localGet(isum).f32x4ConvertI32x4S();
+    f.v128Const0().localSet(h);
+    f.localGet(pw).localGet(h).load16Lane(208, 0);
+    halfLanes(f, h, m);
+    f.f32x4ExtractLane(0).localGet(pd).f32Load().f32Mul().f32x4Splat();
+    f.f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
+  });
   return {
     name: "gemv_q6_k",
     params: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
@@ -551,129 +589,118 @@ function gemvQ6K(): FuncDef {
  * nibbles, bit j of byte l giving 16 to value l % 32 of group j), as ggml's vec_dot_q5_K_q8_K.
  */
 function gemvScaleMin(dtype: "q4_k" | "q5_k"): FuncDef {
-  const [W, Q, Y, N, NB, LDW, M, LDQ, LDY] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const [acc, isum, h, m] = [9, 10, 11, 12];
   const [pw, p16, pb, pd, b, xi, yi, i, mins] = [13, 14, 15, 16, 17, 18, 19, 20, 21];
   const [accm, dx, qh] = [22, 23, 24];
   const fifth = dtype === "q5_k";
   const f = new Int8Code();
   const byte = (o: number) => f.localGet(pw).i32Load8U(4 + o);
-  f.block().localGet(N).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0).localGet(M).i32Eqz().brIf(0);
-  f.loop(); // weight rows
-  f.localGet(Q).localSet(xi).localGet(Y).localSet(yi).localGet(M).localSet(i);
-  f.loop(); // activation rows
-  f.v128Const0().localSet(acc).f32Const(0).localSet(accm);
-  f.localGet(W).localSet(pw).localGet(xi).localSet(p16);
-  f.localGet(xi).localGet(NB).i32Const(Q8K_ROW.sums).i32Mul().i32Add().localSet(pb);
-  f.localGet(xi).localGet(NB).i32Const(Q8K_ROW.scales).i32Mul().i32Add().localSet(pd);
-  f.localGet(NB).localSet(b);
-  f.loop(); // super-blocks
-  f.v128Const0().localSet(isum).i32Const(0).localSet(mins);
-  for (let j = 0; j < 8; j++) {
-    const pair = j >> 1;
-    const high = (j & 1) === 1;
-    // group j's 32 nibbles (low ones of 32 bytes for even j, high for odd) . its 32 activations
-    for (let half = 0; half < 2; half++) {
-      if (fifth)
-        f.localGet(pw)
-          .loadAny(16 + 16 * half)
-          .localSet(qh);
-      f.localGet(pw).loadAny((fifth ? 48 : 16) + 32 * pair + 16 * half);
-      if (high) f.i32Const(4).i8x16ShrU();
-      else f.constBytes(0x0f).v128And();
-      if (fifth) f.fifthBit(qh, j).v128Or();
-      f.localTee(h)
-        .i16x8ExtendLowI8x16U()
-        .localGet(p16)
-        .v128Load(64 * j + 32 * half)
-        .i32x4DotI16x8S();
-      if (half > 0) f.i32x4Add();
-      f.localGet(h)
-        .i16x8ExtendHighI8x16U()
-        .localGet(p16)
-        .v128Load(64 * j + 32 * half + 16)
-        .i32x4DotI16x8S()
-        .i32x4Add();
-    }
-    // times the group's 6-bit scale (get_scale_min_k4)
-    if (j < 4) byte(j).i32Const(63).i32And();
-    else
-      byte(j + 4)
-        .i32Const(15)
-        .i32And()
-        .localGet(pw)
-        .i32Load8U(4 + j - 4)
-        .i32Const(6)
-        .i32ShrU()
-        .i32Const(4)
-        .i32Shl()
-        .i32Or();
-    f.i32x4Splat().i32x4Mul().localGet(isum).i32x4Add().localSet(isum);
-    // mins += the group's 6-bit min * its two bsums
-    f.localGet(mins);
-    if (j < 4)
-      byte(j + 4)
-        .i32Const(63)
-        .i32And();
-    else
-      byte(j + 4)
-        .i32Const(4)
-        .i32ShrU()
-        .localGet(pw)
-        .i32Load8U(4 + j)
-        .i32Const(6)
-        .i32ShrU()
-        .i32Const(4)
-        .i32Shl()
-        .i32Or();
-    f.localGet(pb)
-      .i32Load16S(4 * j)
-      .localGet(pb)
-      .i32Load16S(4 * j + 2)
-      .i32Add()
-      .i32Mul()
-      .i32Add()
-      .localSet(mins);
-  }
-  // d and dmin (lanes 0 and 1), d_x
-  f.v128Const0().localSet(h);
-  f.localGet(pw).localGet(h).load16Lane(0, 0).localSet(h);
-  f.localGet(pw).localGet(h).load16Lane(2, 2);
-  halfLanes(f, h, m);
-  f.localSet(h).localGet(pd).f32Load().localSet(dx);
-  f.localGet(isum)
-    .f32x4ConvertI32x4S()
-    .localGet(h)
-    .f32x4ExtractLane(0)
-    .localGet(dx)
-    .f32Mul()
-    .f32x4Splat()
-    .f32x4Mul()
-    .localGet(acc)
-    .f32x4Add()
-    .localSet(acc);
-  f.localGet(accm).localGet(h).f32x4ExtractLane(1).localGet(dx).f32Mul().localGet(mins).f32ConvertI32S().f32Mul().f32Add().localSet(accm);
-  f.localGet(pw)
-    .i32Const(fifth ? 176 : 144)
-    .i32Add()
-    .localSet(pw);
-  f.localGet(p16).i32Const(512).i32Add().localSet(p16);
-  f.localGet(pb).i32Const(32).i32Add().localSet(pb);
-  f.localGet(pd).i32Const(4).i32Add().localSet(pd);
-  f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
-  f.end();
-  f.localGet(yi);
-  f.localGet(acc).f32x4ExtractLane(0).localGet(acc).f32x4ExtractLane(1).f32Add();
-  f.localGet(acc).f32x4ExtractLane(2).localGet(acc).f32x4ExtractLane(3).f32Add();
-  f.f32Add().localGet(accm).f32Sub().f32Store();
-  f.localGet(xi).localGet(LDQ).i32Add().localSet(xi);
-  f.localGet(yi).localGet(LDY).i32Add().localSet(yi);
-  f.localGet(i).i32Const(1).i32Sub().localTee(i).brIf(0);
-  f.end();
-  f.localGet(W).localGet(LDW).i32Add().localSet(W);
-  f.localGet(Y).i32Const(4).i32Add().localSet(Y);
-  f.localGet(N).i32Const(1).i32Sub().localTee(N).brIf(0);
-  f.end().end();
+  const begin = (): void => {
+    f.f32Const(0).localSet(accm);
+  };
+  superBlockRows(
+    f,
+    { acc, pw, p16, pb, pd, b, xi, yi, i },
+    fifth ? 176 : 144,
+    () => {
+      f.v128Const0().localSet(isum).i32Const(0).localSet(mins);
+      for (let j = 0; j < 8; j++) {
+        const pair = j >> 1;
+        const high = (j & 1) === 1;
+        // group j's 32 nibbles (low ones of 32 bytes for even j, high for odd) . its 32 activations
+        for (let half = 0; half < 2; half++) {
+          if (fifth)
+            f.localGet(pw)
+              .loadAny(16 + 16 * half)
+              .localSet(qh);
+          f.localGet(pw).loadAny((fifth ? 48 : 16) + 32 * pair + 16 * half);
+          if (high) f.i32Const(4).i8x16ShrU();
+          else f.constBytes(0x0f).v128And();
+          if (fifth) f.fifthBit(qh, j).v128Or();
+          f.localTee(h)
+            .i16x8ExtendLowI8x16U()
+            .localGet(p16)
+            .v128Load(64 * j + 32 * half)
+            .i32x4DotI16x8S();
+          if (half > 0) f.i32x4Add();
+          f.localGet(h)
+            .i16x8ExtendHighI8x16U()
+            .localGet(p16)
+            .v128Load(64 * j + 32 * half + 16)
+            .i32x4DotI16x8S()
+            .i32x4Add();
+        }
+        // times the group's 6-bit scale (get_scale_min_k4)
+        if (j < 4) byte(j).i32Const(63).i32And();
+        else
+          byte(j + 4)
+            .i32Const(15)
+            .i32And()
+            .localGet(pw)
+            .i32Load8U(4 + j - 4)
+            .i32Const(6)
+            .i32ShrU()
+            .i32Const(4)
+            .i32Shl()
+            .i32Or();
+        f.i32x4Splat().i32x4Mul().localGet(isum).i32x4Add().localSet(isum);
+        // mins += the group's 6-bit min * its two bsums
+        f.localGet(mins);
+        if (j < 4)
+          byte(j + 4)
+            .i32Const(63)
+            .i32And();
+        else
+          byte(j + 4)
+            .i32Const(4)
+            .i32ShrU()
+            .localGet(pw)
+            .i32Load8U(4 + j)
+            .i32Const(6)
+            .i32ShrU()
+            .i32Const(4)
+            .i32Shl()
+            .i32Or();
+        f.localGet(pb)
+          .i32Load16S(4 * j)
+          .localGet(pb)
+          .i32Load16S(4 * j + 2)
+          .i32Add()
+          .i32Mul()
+          .i32Add()
+          .localSet(mins);
+      }
+      // d and dmin (lanes 0 and 1), d_x
+      f.v128Const0().localSet(h);
+      f.localGet(pw).localGet(h).load16Lane(0, 0).localSet(h);
+      f.localGet(pw).localGet(h).load16Lane(2, 2);
+      halfLanes(f, h, m);
+      f.localSet(h).localGet(pd).f32Load().localSet(dx);
+      f.localGet(isum)
+        .f32x4ConvertI32x4S()
+        .localGet(h)
+        .f32x4ExtractLane(0)
+        .localGet(dx)
+        .f32Mul()
+        .f32x4Splat()
+        .f32x4Mul()
+        .localGet(acc)
+        .f32x4Add()
+        .localSet(acc);
+      f.localGet(accm)
+        .localGet(h)
+        .f32x4ExtractLane(1)
+        .localGet(dx)
+        .f32Mul()
+        .localGet(mins)
+        .f32ConvertI32S()
+        .f32Mul()
+        .f32Add()
+        .localSet(accm);
+    },
+    begin,
+    accm,
+  );
   return {
     name: `gemv_${dtype}`,
     params: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
@@ -690,110 +717,86 @@ function gemvScaleMin(dtype: "q4_k" | "q5_k"): FuncDef {
  * the lanes as float32 times d_w * d_x into the float32 lanes.
  */
 function gemvQ3K(): FuncDef {
-  const [W, Q, Y, N, NB, LDW, M, LDQ, LDY] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const [acc, isum, h, m, lv] = [9, 10, 11, 12, 13];
   const [pw, p16, pd, b, xi, yi, i] = [14, 15, 16, 17, 18, 19, 20];
   const dx = 21;
   const qs = [22, 23, 24, 25];
   const hm = [26, 27];
+  const pb = 28; // (the loops keep it; Q3_K needs no bsums)
   const f = new Int8Code();
   const byte = (o: number) => f.localGet(pw).i32Load8U(o);
-  f.block().localGet(N).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0).localGet(M).i32Eqz().brIf(0);
-  f.loop(); // weight rows
-  f.localGet(Q).localSet(xi).localGet(Y).localSet(yi).localGet(M).localSet(i);
-  f.loop(); // activation rows
-  f.v128Const0().localSet(acc);
-  f.localGet(W).localSet(pw).localGet(xi).localSet(p16);
-  f.localGet(xi).localGet(NB).i32Const(Q8K_ROW.scales).i32Mul().i32Add().localSet(pd);
-  f.localGet(NB).localSet(b);
-  f.loop(); // super-blocks
-  f.v128Const0().localSet(isum);
-  // the 64 bytes of quants and 32 of third bits, loaded once a super-block
-  for (let k = 0; k < 4; k++)
-    f.localGet(pw)
-      .loadAny(32 + 16 * k)
-      .localSet(qs[k]!);
-  for (let k = 0; k < 2; k++)
-    f.localGet(pw)
-      .loadAny(16 * k)
-      .localSet(hm[k]!);
-  for (let g = 0; g < 16; g++) {
-    // the two low bits: bits g & 6 of the 16 bytes at 32 + 32 (g >> 3) + 16 (g & 1)
-    f.localGet(qs[2 * (g >> 3) + (g & 1)]!);
-    if (g & 6) f.i32Const(g & 6).i8x16ShrU();
-    f.constBytes(0x03).v128And();
-    // the third bit (bit g >> 1 of the 16 bytes at 16 (g & 1)) as 4, then less 4: -4..3
-    const bit = g >> 1;
-    f.localGet(hm[g & 1]!)
-      .constBytes(1 << bit)
-      .v128And();
-    if (bit < 2) f.i32Const(2 - bit).i8x16Shl();
-    else if (bit > 2) f.i32Const(bit - 2).i8x16ShrU();
-    f.v128Or().constBytes(4).i8x16Sub().localTee(lv);
-    f.i16x8ExtendLowI8x16S()
-      .localGet(p16)
-      .v128Load(32 * g)
-      .i32x4DotI16x8S();
-    f.localGet(lv)
-      .i16x8ExtendHighI8x16S()
-      .localGet(p16)
-      .v128Load(32 * g + 16)
-      .i32x4DotI16x8S()
-      .i32x4Add();
-    // times the group's 6-bit scale less 32: low four bits in the nibbles of bytes 96-103, high two
-    // at bits 2 (g >> 2) of byte 104 + (g & 3)
-    byte(96 + (g & 7));
-    if (g >= 8) f.i32Const(4).i32ShrU();
-    f.i32Const(15).i32And();
-    byte(104 + (g & 3))
-      .i32Const(2 * (g >> 2))
-      .i32ShrU()
-      .i32Const(3)
-      .i32And()
-      .i32Const(4)
-      .i32Shl()
-      .i32Or()
-      .i32Const(32)
-      .i32Sub();
-    f.i32x4Splat().i32x4Mul().localGet(isum).i32x4Add().localSet(isum);
-  }
-  // d (lane 0), d_x
-  f.v128Const0().localSet(h);
-  f.localGet(pw).localGet(h).load16Lane(108, 0);
-  halfLanes(f, h, m);
-  f.localSet(h).localGet(pd).f32Load().localSet(dx);
-  f.localGet(isum)
-    .f32x4ConvertI32x4S()
-    .localGet(h)
-    .f32x4ExtractLane(0)
-    .localGet(dx)
-    .f32Mul()
-    .f32x4Splat()
-    .f32x4Mul()
-    .localGet(acc)
-    .f32x4Add()
-    .localSet(acc);
-  f.localGet(pw).i32Const(110).i32Add().localSet(pw);
-  f.localGet(p16).i32Const(512).i32Add().localSet(p16);
-  f.localGet(pd).i32Const(4).i32Add().localSet(pd);
-  f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
-  f.end();
-  f.localGet(yi);
-  f.localGet(acc).f32x4ExtractLane(0).localGet(acc).f32x4ExtractLane(1).f32Add();
-  f.localGet(acc).f32x4ExtractLane(2).localGet(acc).f32x4ExtractLane(3).f32Add();
-  f.f32Add().f32Store();
-  f.localGet(xi).localGet(LDQ).i32Add().localSet(xi);
-  f.localGet(yi).localGet(LDY).i32Add().localSet(yi);
-  f.localGet(i).i32Const(1).i32Sub().localTee(i).brIf(0);
-  f.end();
-  f.localGet(W).localGet(LDW).i32Add().localSet(W);
-  f.localGet(Y).i32Const(4).i32Add().localSet(Y);
-  f.localGet(N).i32Const(1).i32Sub().localTee(N).brIf(0);
-  f.end().end();
+  superBlockRows(f, { acc, pw, p16, pb, pd, b, xi, yi, i }, 110, () => {
+    f.v128Const0().localSet(isum);
+    // the 64 bytes of quants and 32 of third bits, loaded once a super-block
+    for (let k = 0; k < 4; k++)
+      f.localGet(pw)
+        .loadAny(32 + 16 * k)
+        .localSet(qs[k]!);
+    for (let k = 0; k < 2; k++)
+      f.localGet(pw)
+        .loadAny(16 * k)
+        .localSet(hm[k]!);
+    for (let g = 0; g < 16; g++) {
+      // the two low bits: bits g & 6 of the 16 bytes at 32 + 32 (g >> 3) + 16 (g & 1)
+      f.localGet(qs[2 * (g >> 3) + (g & 1)]!);
+      if (g & 6) f.i32Const(g & 6).i8x16ShrU();
+      f.constBytes(0x03).v128And();
+      // the third bit (bit g >> 1 of the 16 bytes at 16 (g & 1)) as 4, then less 4: -4..3
+      const bit = g >> 1;
+      f.localGet(hm[g & 1]!)
+        .constBytes(1 << bit)
+        .v128And();
+      if (bit < 2) f.i32Const(2 - bit).i8x16Shl();
+      else if (bit > 2) f.i32Const(bit - 2).i8x16ShrU();
+      f.v128Or().constBytes(4).i8x16Sub().localTee(lv);
+      f.i16x8ExtendLowI8x16S()
+        .localGet(p16)
+        .v128Load(32 * g)
+        .i32x4DotI16x8S();
+      f.localGet(lv)
+        .i16x8ExtendHighI8x16S()
+        .localGet(p16)
+        .v128Load(32 * g + 16)
+        .i32x4DotI16x8S()
+        .i32x4Add();
+      // times the group's 6-bit scale less 32: low four bits in the nibbles of bytes 96-103, high two
+      // at bits 2 (g >> 2) of byte 104 + (g & 3)
+      byte(96 + (g & 7));
+      if (g >= 8) f.i32Const(4).i32ShrU();
+      f.i32Const(15).i32And();
+      byte(104 + (g & 3))
+        .i32Const(2 * (g >> 2))
+        .i32ShrU()
+        .i32Const(3)
+        .i32And()
+        .i32Const(4)
+        .i32Shl()
+        .i32Or()
+        .i32Const(32)
+        .i32Sub();
+      f.i32x4Splat().i32x4Mul().localGet(isum).i32x4Add().localSet(isum);
+    }
+    // d (lane 0), d_x
+    f.v128Const0().localSet(h);
+    f.localGet(pw).localGet(h).load16Lane(108, 0);
+    halfLanes(f, h, m);
+    f.localSet(h).localGet(pd).f32Load().localSet(dx);
+    f.localGet(isum)
+      .f32x4ConvertI32x4S()
+      .localGet(h)
+      .f32x4ExtractLane(0)
+      .localGet(dx)
+      .f32Mul()
+      .f32x4Splat()
+      .f32x4Mul()
+      .localGet(acc)
+      .f32x4Add()
+      .localSet(acc);
+  });
   return {
     name: "gemv_q3_k",
     params: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
-    locals: [v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, f32, v128, v128, v128, v128, v128, v128],
+    locals: [v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, f32, v128, v128, v128, v128, v128, v128, i32],
     body: f,
   };
 }
