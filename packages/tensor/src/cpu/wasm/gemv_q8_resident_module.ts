@@ -513,6 +513,19 @@ function superBlockRows(
 }
 
 /**
+ * acc += the int32 lanes of local `isum` as float32 times d_w * d_x: d_w the float16 at pw + `dAt`,
+ * d_x the float32 at pd (`h`, `m` v128 scratch locals).
+ */
+function addTimesScales(f: Int8Code, l: SuperBlockLocals, isum: number, dAt: number, h: number, m: number): void {
+  f.localGet(isum).f32x4ConvertI32x4S();
+  f.v128Const0().localSet(h);
+  f.localGet(l.pw).localGet(h).load16Lane(dAt, 0);
+  halfLanes(f, h, m);
+  f.f32x4ExtractLane(0).localGet(l.pd).f32Load().f32Mul().f32x4Splat();
+  f.f32x4Mul().localGet(l.acc).f32x4Add().localSet(l.acc);
+}
+
+/**
  * `gemv_q6_k(w, q, y, n, nb, ldw, m, ldq, ldy)`: Q6_K weight rows (210-byte super-blocks: 128 bytes
  * of low nibbles, 64 of high bit pairs, 16 int8 scales, float16 d) times Q8_K rows, as ggml's
  * vec_dot_q6_K_q8_K: per super-block, sum over its 16 groups of scale * (q6 . q8) (q6 in 0-63, int32
@@ -523,7 +536,8 @@ function gemvQ6K(): FuncDef {
   const [acc, isum, ql, ql2, qh, q, h, m] = [9, 10, 11, 12, 13, 14, 15, 16];
   const [pw, p16, pb, pd, b, xi, yi, i] = [17, 18, 19, 20, 21, 22, 23, 24];
   const f = new Int8Code();
-  superBlockRows(f, { acc, pw, p16, pb, pd, b, xi, yi, i }, 210, () => {
+  const l: SuperBlockLocals = { acc, pw, p16, pb, pd, b, xi, yi, i };
+  superBlockRows(f, l, 210, () => {
     // the offset of 32: -32 * sum of scale * bsum, to start the int32 lanes from
     f.localGet(pw).loadAny(192).localTee(q).i16x8ExtendLowI8x16S().localGet(pb).v128Load().i32x4DotI16x8S();
     f.localGet(q).i16x8ExtendHighI8x16S().localGet(pb).v128Load(16).i32x4DotI16x8S().i32x4Add();
@@ -563,13 +577,7 @@ function gemvQ6K(): FuncDef {
         }
       }
     }
-    // acc += float(lanes) * (d_w * d_x)
-    f.localGet(isum).f32x4ConvertI32x4S();
-    f.v128Const0().localSet(h);
-    f.localGet(pw).localGet(h).load16Lane(208, 0);
-    halfLanes(f, h, m);
-    f.f32x4ExtractLane(0).localGet(pd).f32Load().f32Mul().f32x4Splat();
-    f.f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
+    addTimesScales(f, l, isum, 208, h, m);
   });
   return {
     name: "gemv_q6_k",
@@ -719,13 +727,13 @@ function gemvScaleMin(dtype: "q4_k" | "q5_k"): FuncDef {
 function gemvQ3K(): FuncDef {
   const [acc, isum, h, m, lv] = [9, 10, 11, 12, 13];
   const [pw, p16, pd, b, xi, yi, i] = [14, 15, 16, 17, 18, 19, 20];
-  const dx = 21;
-  const qs = [22, 23, 24, 25];
-  const hm = [26, 27];
-  const pb = 28; // (the loops keep it; Q3_K needs no bsums)
+  const qs = [21, 22, 23, 24];
+  const hm = [25, 26];
+  const pb = 27; // (the loops keep it; Q3_K needs no bsums)
   const f = new Int8Code();
   const byte = (o: number) => f.localGet(pw).i32Load8U(o);
-  superBlockRows(f, { acc, pw, p16, pb, pd, b, xi, yi, i }, 110, () => {
+  const l: SuperBlockLocals = { acc, pw, p16, pb, pd, b, xi, yi, i };
+  superBlockRows(f, l, 110, () => {
     f.v128Const0().localSet(isum);
     // the 64 bytes of quants and 32 of third bits, loaded once a super-block
     for (let k = 0; k < 4; k++)
@@ -776,27 +784,12 @@ function gemvQ3K(): FuncDef {
         .i32Sub();
       f.i32x4Splat().i32x4Mul().localGet(isum).i32x4Add().localSet(isum);
     }
-    // d (lane 0), d_x
-    f.v128Const0().localSet(h);
-    f.localGet(pw).localGet(h).load16Lane(108, 0);
-    halfLanes(f, h, m);
-    f.localSet(h).localGet(pd).f32Load().localSet(dx);
-    f.localGet(isum)
-      .f32x4ConvertI32x4S()
-      .localGet(h)
-      .f32x4ExtractLane(0)
-      .localGet(dx)
-      .f32Mul()
-      .f32x4Splat()
-      .f32x4Mul()
-      .localGet(acc)
-      .f32x4Add()
-      .localSet(acc);
+    addTimesScales(f, l, isum, 108, h, m);
   });
   return {
     name: "gemv_q3_k",
     params: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
-    locals: [v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, f32, v128, v128, v128, v128, v128, v128, i32],
+    locals: [v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, v128, v128, v128, v128, v128, v128, i32],
     body: f,
   };
 }
