@@ -23,7 +23,6 @@ class PanelCode extends StoredCode {
   i32x4Eq(): this { return this.simdOp(0x37); }
   i32Load8S(offset = 0): this { this.bytes.push(0x2c, ...this.at(offset)); return this; }
   f32ConvertI32S(): this { this.bytes.push(0xb2); return this; }
-  i32Or(): this { this.bytes.push(0x72); return this; }
   i32Load16U(offset = 0): this { this.bytes.push(0x2f, ...this.at(offset)); return this; }
 }
 
@@ -439,34 +438,10 @@ function decodeLowBitK(dtype: "q2_k" | "q3_k"): FuncDef {
       f.localGet(pw).loadAny(16).localSet(hm1);
     }
     for (let g = 0; g < 16; g++) {
-      const shift = g & 6;
-      f.localGet(quants[2 * (g >> 3) + (g & 1)]!);
-      if (shift > 0) f.i32Const(shift).i8x16ShrU();
-      f.constBytes(0x03).v128And();
+      // Q3_K: the levels -4..3 and sub-block g's scale less 32; Q2_K: the levels 0..3
+      f.lowBitGroup(quants[2 * (g >> 3) + (g & 1)]!, g, q3 ? (g & 1 ? hm1 : hm0) : undefined);
       if (q3) {
-        // the third bit (bit g >> 1) moved to bit 2, then the level less 4: -4..3
-        const bit = g >> 1;
-        f.localGet(g & 1 ? hm1 : hm0)
-          .constBytes(1 << bit)
-          .v128And();
-        if (bit < 2) f.i32Const(2 - bit).i8x16Shl();
-        else if (bit > 2) f.i32Const(bit - 2).i8x16ShrU();
-        f.v128Or().constBytes(4).i8x16Sub();
-        // sub-block g's 6-bit scale, less 32
-        byte(96 + (g & 7));
-        if (g >= 8) f.i32Const(4).i32ShrU();
-        f.i32Const(15).i32And();
-        byte(104 + (g & 3))
-          .i32Const(2 * (g >> 2))
-          .i32ShrU()
-          .i32Const(3)
-          .i32And()
-          .i32Const(4)
-          .i32Shl()
-          .i32Or()
-          .i32Const(32)
-          .i32Sub();
-        f.f32ConvertI32S().localGet(d).f32Mul().f32x4Splat().localSet(dv);
+        f.q3kScale(pw, g).f32ConvertI32S().localGet(d).f32Mul().f32x4Splat().localSet(dv);
       } else {
         byte(g).i32Const(15).i32And().f32ConvertI32S().localGet(d).f32Mul().f32x4Splat().localSet(dv);
         byte(g).i32Const(4).i32ShrU().f32ConvertI32S().localGet(dmin).f32Mul().f32x4Splat().localSet(mv);

@@ -47,7 +47,6 @@ class Int8Code extends StoredCode {
   i32ReinterpretF32(): this { this.bytes.push(0xbc); return this; }
   f32Ge(): this { this.bytes.push(0x60); return this; }
   f32Abs(): this { this.bytes.push(0x8b); return this; }
-  i32Or(): this { this.bytes.push(0x72); return this; }
   i32Load8S(offset = 0): this { this.bytes.push(0x2c, ...this.at(offset)); return this; }
   i32Store16(offset = 0): this { this.bytes.push(0x3b, 1, ...this.at(offset).slice(1)); return this; }
   i32x4Splat(): this { return this.simdOp(0x11); }
@@ -731,7 +730,6 @@ function gemvQ3K(): FuncDef {
   const hm = [25, 26];
   const pb = 27; // (the loops keep it; Q3_K needs no bsums)
   const f = new Int8Code();
-  const byte = (o: number) => f.localGet(pw).i32Load8U(o);
   const l: SuperBlockLocals = { acc, pw, p16, pb, pd, b, xi, yi, i };
   superBlockRows(f, l, 110, () => {
     f.v128Const0().localSet(isum);
@@ -745,18 +743,8 @@ function gemvQ3K(): FuncDef {
         .loadAny(16 * k)
         .localSet(hm[k]!);
     for (let g = 0; g < 16; g++) {
-      // the two low bits: bits g & 6 of the 16 bytes at 32 + 32 (g >> 3) + 16 (g & 1)
-      f.localGet(qs[2 * (g >> 3) + (g & 1)]!);
-      if (g & 6) f.i32Const(g & 6).i8x16ShrU();
-      f.constBytes(0x03).v128And();
-      // the third bit (bit g >> 1 of the 16 bytes at 16 (g & 1)) as 4, then less 4: -4..3
-      const bit = g >> 1;
-      f.localGet(hm[g & 1]!)
-        .constBytes(1 << bit)
-        .v128And();
-      if (bit < 2) f.i32Const(2 - bit).i8x16Shl();
-      else if (bit > 2) f.i32Const(bit - 2).i8x16ShrU();
-      f.v128Or().constBytes(4).i8x16Sub().localTee(lv);
+      // the levels -4..3 of group g
+      f.lowBitGroup(qs[2 * (g >> 3) + (g & 1)]!, g, hm[g & 1]!).localTee(lv);
       f.i16x8ExtendLowI8x16S()
         .localGet(p16)
         .v128Load(32 * g)
@@ -767,22 +755,8 @@ function gemvQ3K(): FuncDef {
         .v128Load(32 * g + 16)
         .i32x4DotI16x8S()
         .i32x4Add();
-      // times the group's 6-bit scale less 32: low four bits in the nibbles of bytes 96-103, high two
-      // at bits 2 (g >> 2) of byte 104 + (g & 3)
-      byte(96 + (g & 7));
-      if (g >= 8) f.i32Const(4).i32ShrU();
-      f.i32Const(15).i32And();
-      byte(104 + (g & 3))
-        .i32Const(2 * (g >> 2))
-        .i32ShrU()
-        .i32Const(3)
-        .i32And()
-        .i32Const(4)
-        .i32Shl()
-        .i32Or()
-        .i32Const(32)
-        .i32Sub();
-      f.i32x4Splat().i32x4Mul().localGet(isum).i32x4Add().localSet(isum);
+      // times the group's scale less 32
+      f.q3kScale(pw, g).i32x4Splat().i32x4Mul().localGet(isum).i32x4Add().localSet(isum);
     }
     addTimesScales(f, l, isum, 108, h, m);
   });

@@ -29,6 +29,7 @@ export class StoredCode extends Code {
   /** i8x16.swizzle: the first vector's bytes at the second's indices (0 past 15). */
   swizzle(): this { return this.simdOp(0x0e); }
   i8x16Eq(): this { return this.simdOp(0x23); }
+  i32Or(): this { this.bytes.push(0x72); return this; }
   i8x16Splat(): this { return this.simdOp(0x0f); }
   v128And(): this { return this.simdOp(0x4e); }
   v128Or(): this { return this.simdOp(0x50); }
@@ -76,6 +77,37 @@ export class StoredCode extends Code {
    */
   bitAs(bytes: number, bit: number, value: number): this {
     return this.constBytes(value).localGet(bytes).i32Const(1).localGet(bit).i32Shl().i8x16Splat().v128And().v128Const0().i8x16Eq().v128AndNot();
+  }
+  /**
+   * The two low bits of Q2_K's / Q3_K's group g (0-15) of 16 values, from the 16 quant bytes in
+   * local `quants` (the ones at 32 (g >> 3) + 16 (g & 1) of the 64): bits g & 6 of each, onto the
+   * stack; with `thirdBits` (Q3_K: the 16 high-bit bytes at 16 (g & 1) of the 32), bit g >> 1 of
+   * those added as 4 and 4 taken off: the levels -4..3 as int8.
+   */
+  lowBitGroup(quants: number, g: number, thirdBits?: number): this {
+    this.localGet(quants);
+    if (g & 6) this.i32Const(g & 6).i8x16ShrU();
+    this.constBytes(0x03).v128And();
+    if (thirdBits === undefined) return this;
+    const bit = g >> 1;
+    this.localGet(thirdBits)
+      .constBytes(1 << bit)
+      .v128And();
+    if (bit < 2) this.i32Const(2 - bit).i8x16Shl();
+    else if (bit > 2) this.i32Const(bit - 2).i8x16ShrU();
+    return this.v128Or().constBytes(4).i8x16Sub();
+  }
+  /**
+   * Q3_K's sub-block g (0-15) scale less 32, as an i32, from the block at local `pw`: the low four
+   * bits in the nibbles of bytes 96-103 (g < 8 low, else high), the high two at bits 2 (g >> 2) of
+   * byte 104 + (g & 3).
+   */
+  q3kScale(pw: number, g: number): this {
+    this.localGet(pw).i32Load8U(96 + (g & 7));
+    if (g >= 8) this.i32Const(4).i32ShrU();
+    this.i32Const(15).i32And();
+    this.localGet(pw).i32Load8U(104 + (g & 3)).i32Const(2 * (g >> 2)).i32ShrU().i32Const(3).i32And();
+    return this.i32Const(4).i32Shl().i32Or().i32Const(32).i32Sub();
   }
   /**
    * Q6_K's group k (0-3) of 16 six-bit values (0..63) from the 16-byte loads in locals ql, ql2 (low

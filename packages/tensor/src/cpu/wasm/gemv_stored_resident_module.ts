@@ -27,7 +27,6 @@ import { StoredCode } from "./gemv_stored_module.js";
 // biome-ignore format: the opcode methods are a table, one line each
 class ResidentStoredCode extends StoredCode {
   load16x4S(offset = 0): this { return this.simdOp(0x03, ...this.at(offset)); }
-  i32Or(): this { this.bytes.push(0x72); return this; }
   i16x8Shl(): this { return this.simdOp(0x8b); }
   i16x8ShrU(): this { return this.simdOp(0x8d); }
   v128Xor(): this { return this.simdOp(0x51); }

@@ -16,7 +16,6 @@ import { StoredCode } from "./gemv_stored_module.js";
  */
 // biome-ignore format: the opcode methods are a table, one line each
 class GeluCode extends StoredCode {
-  i32Or(): this { this.bytes.push(0x72); return this; }
   i32GeS(): this { this.bytes.push(0x4e); return this; }
   i32Load16U(): this { this.bytes.push(0x2f, 1, 0); return this; }
   i32ReinterpretF32(): this { this.bytes.push(0xbc); return this; }
