@@ -73,7 +73,7 @@ function activations(rows: number, K: number, seed: number): Float32Array {
   return x;
 }
 
-describe("int8 GEMV over Q8_0 / Q4_0 / IQ4_NL / Q6_K / Q4_K / Q5_K / Q3_K weights (activationRounding ggml, decoding)", () => {
+describe("int8 GEMV over Q8_0 / Q4_0 / IQ4_NL / Q6_K / Q4_K / Q5_K / Q3_K / IQ4_XS weights (activationRounding ggml, decoding)", () => {
   // [rows, N, K, first]: K multiples of 32 but mostly not of 128 (blocks left over after groups of four)
   const shapes32 = [
     [1, 1, 32, 0],
@@ -141,8 +141,8 @@ describe("int8 GEMV over Q8_0 / Q4_0 / IQ4_NL / Q6_K / Q4_K / Q5_K / Q3_K weight
   }
 
   // Q4_K, Q5_K (random super-blocks with d and dmin of a real model's size: every bit pattern), Q3_K
-  // (quantized random weights)
-  it.each(["q4_k", "q5_k", "q3_k"] as const)(
+  // and IQ4_XS (quantized random weights)
+  it.each(["q4_k", "q5_k", "q3_k", "iq4_xs"] as const)(
     "%s: Q8_K activations times the blocks, up to summation order; the same bits on 1-3 threads",
     (dtype) => {
       let seed = 120;
@@ -151,11 +151,11 @@ describe("int8 GEMV over Q8_0 / Q4_0 / IQ4_NL / Q6_K / Q4_K / Q5_K / Q3_K weight
         const where = `${rows} x ${K} @ [${N}, ${K}]^T`;
         const x = activations(rows, K, seed++);
         const blocks = (N * K) / 256;
-        let data = randomScaleMinBlocks(dtype === "q3_k" ? "q4_k" : dtype, blocks, seed);
-        if (dtype === "q3_k") {
-          data = new Uint8Array(blocks * QUANT_BLOCKS.q3_k.bytes);
-          quantizeBlocks("q3_k", randomF32(N * K, seed), 0, N * K, data, 0);
-        }
+        let data: Uint8Array;
+        if (dtype === "q3_k" || dtype === "iq4_xs") {
+          data = new Uint8Array(blocks * QUANT_BLOCKS[dtype].bytes);
+          quantizeBlocks(dtype, randomF32(N * K, seed), 0, N * K, data, 0);
+        } else data = randomScaleMinBlocks(dtype, blocks, seed);
         seed += 2;
         const values = new Float32Array(N * K);
         dequantizeBlocks(dtype, data, 0, N * K, values, 0);

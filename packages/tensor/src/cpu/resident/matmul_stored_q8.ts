@@ -15,13 +15,14 @@ const KERNELS = {
   q4_k: { quantize: kernel("q8", "quantize_q8_k"), gemv: kernel("q8", "gemv_q4_k"), block: 256, rowBytes: q8KRowBytes },
   q5_k: { quantize: kernel("q8", "quantize_q8_k"), gemv: kernel("q8", "gemv_q5_k"), block: 256, rowBytes: q8KRowBytes },
   q3_k: { quantize: kernel("q8", "quantize_q8_k"), gemv: kernel("q8", "gemv_q3_k"), block: 256, rowBytes: q8KRowBytes },
+  iq4_xs: { quantize: kernel("q8", "quantize_q8_k"), gemv: kernel("q8", "gemv_iq4_xs"), block: 256, rowBytes: q8KRowBytes },
 } as const;
 
 /** Threads split outputs on multiples of 16 floats (a cache line), so no two write one line. */
 const LINE = 16;
 
 /**
- * residentMatmulStored for activationRounding "ggml" over a Q8_0, Q4_0, IQ4_NL, Q6_K, Q4_K, Q5_K or Q3_K weight, as llama.cpp
+ * residentMatmulStored for activationRounding "ggml" over a Q8_0, Q4_0, IQ4_NL, Q6_K, Q4_K, Q5_K, Q3_K or IQ4_XS weight, as llama.cpp
  * computes it: the activation rows [rows, K] are quantized to Q8_0 (Q8_K for the K-quants) blocks once (in the weight's
  * memory, on this thread), then threads take ranges of W's rows and run int8 dot products
  * (wasm/gemv_q8_resident_module.ts). The same values as roundActivationsLikeGgml then the float

@@ -23,7 +23,6 @@ class PanelCode extends StoredCode {
   i32x4Eq(): this { return this.simdOp(0x37); }
   i32Load8S(offset = 0): this { this.bytes.push(0x2c, ...this.at(offset)); return this; }
   f32ConvertI32S(): this { this.bytes.push(0xb2); return this; }
-  i32Load16U(offset = 0): this { this.bytes.push(0x2f, ...this.at(offset)); return this; }
 }
 
 export type PanelDType =

@@ -769,6 +769,66 @@ function gemvQ3K(): FuncDef {
 }
 
 /**
+ * `gemv_iq4_xs(w, q, y, n, nb, ldw, m, ldq, ldy)`: IQ4_XS weight rows (136-byte super-blocks:
+ * float16 d, the high two bits of eight 6-bit scales in a u16, their low four bits in 4 bytes, eight
+ * 16-byte nibble blocks) times Q8_K rows, as ggml's vec_dot_iq4_xs_q8_K: per sub-block of 32, its
+ * nibbles looked up as signed levels (i8x16.swizzle) . the int16 activations, times the scale - 32,
+ * in int32 lanes; the lanes as float32 times d_w * d_x into the float32 lanes.
+ */
+function gemvIQ4XS(): FuncDef {
+  const [acc, isum, h, m, nib] = [9, 10, 11, 12, 13];
+  const [pw, p16, pb, pd, b, xi, yi, i, hs] = [14, 15, 16, 17, 18, 19, 20, 21, 22];
+  const f = new Int8Code();
+  const levels = IQ4_VALUES.map((v) => v & 0xff);
+  const l: SuperBlockLocals = { acc, pw, p16, pb, pd, b, xi, yi, i };
+  superBlockRows(f, l, 136, () => {
+    f.v128Const0().localSet(isum);
+    f.localGet(pw).i32Load16U(2).localSet(hs);
+    for (let j = 0; j < 8; j++) {
+      f.localGet(pw)
+        .loadAny(8 + 16 * j)
+        .localSet(nib);
+      // values 0-15 (low nibbles) then 16-31 (high), each as its level, . the activations
+      for (let part = 0; part < 4; part++) {
+        f.bytesConst(levels).localGet(nib);
+        if (part >= 2) f.i32Const(4).i8x16ShrU();
+        else f.constBytes(0x0f).v128And();
+        f.swizzle();
+        if (part % 2 === 0) f.i16x8ExtendLowI8x16S();
+        else f.i16x8ExtendHighI8x16S();
+        f.localGet(p16)
+          .v128Load(64 * j + 16 * part)
+          .i32x4DotI16x8S();
+        if (part > 0) f.i32x4Add();
+      }
+      // times the sub-block's scale less 32: low four bits at 4 (j & 1) of byte 4 + j / 2, high two
+      // at bits 2 j of the u16
+      f.localGet(pw).i32Load8U(4 + (j >> 1));
+      if (j & 1) f.i32Const(4).i32ShrU();
+      f.i32Const(15).i32And();
+      f.localGet(hs)
+        .i32Const(2 * j)
+        .i32ShrU()
+        .i32Const(3)
+        .i32And()
+        .i32Const(4)
+        .i32Shl()
+        .i32Or()
+        .i32Const(32)
+        .i32Sub();
+      f.i32x4Splat().i32x4Mul().localGet(isum).i32x4Add().localSet(isum);
+    }
+    addTimesScales(f, l, isum, 0, h, m);
+  });
+  return {
+    name: "gemv_iq4_xs",
+    params: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
+    locals: [v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, i32],
+    body: f,
+  };
+}
+
+/**
  * Whether this engine's i32x4.relaxed_dot_i8x16_i7x16_add_s is the exact int8 dot product (a signed,
  * b in 0-127): Node 20's V8 (behind its flag) returns twice the sum, so it is tried once on known
  * values before a kernel relies on it.
@@ -814,5 +874,6 @@ export function q8GemvFunctions(relaxed: boolean): FuncDef[] {
     gemvScaleMin("q5_k"),
     gemvQ8("iq4_nl", false),
     gemvQ3K(),
+    gemvIQ4XS(),
   ];
 }

@@ -30,6 +30,8 @@ export class StoredCode extends Code {
   swizzle(): this { return this.simdOp(0x0e); }
   i8x16Eq(): this { return this.simdOp(0x23); }
   i32Or(): this { this.bytes.push(0x72); return this; }
+  /** i32.load16_u (alignment hint 2 bytes) at a static offset. */
+  i32Load16U(offset = 0): this { this.bytes.push(0x2f, 1, ...uleb(offset)); return this; }
   i8x16Splat(): this { return this.simdOp(0x0f); }
   v128And(): this { return this.simdOp(0x4e); }
   v128Or(): this { return this.simdOp(0x50); }

@@ -1,4 +1,4 @@
-import { f32, i32, uleb, v128, type FuncDef, type ValType } from "./encoder.js";
+import { f32, i32, v128, type FuncDef, type ValType } from "./encoder.js";
 import { IQ4_VALUES } from "../../quant/iq4.js";
 import { StoredCode } from "./gemv_stored_module.js";
 
@@ -30,7 +30,6 @@ class ResidentStoredCode extends StoredCode {
   i16x8Shl(): this { return this.simdOp(0x8b); }
   i16x8ShrU(): this { return this.simdOp(0x8d); }
   v128Xor(): this { return this.simdOp(0x51); }
-  i32Load16U(offset = 0): this { this.bytes.push(0x2f, 1, ...uleb(offset)); return this; }
   f32ConvertI32S(): this { this.bytes.push(0xb2); return this; }
   f32ReinterpretI32(): this { this.bytes.push(0xbe); return this; }
   i32ReinterpretF32(): this { this.bytes.push(0xbc); return this; }

@@ -17,7 +17,6 @@ import { StoredCode } from "./gemv_stored_module.js";
 // biome-ignore format: the opcode methods are a table, one line each
 class GeluCode extends StoredCode {
   i32GeS(): this { this.bytes.push(0x4e); return this; }
-  i32Load16U(): this { this.bytes.push(0x2f, 1, 0); return this; }
   i32ReinterpretF32(): this { this.bytes.push(0xbc); return this; }
   f32ReinterpretI32(): this { this.bytes.push(0xbe); return this; }
   i32x4ShrU(): this { return this.simdOp(0xad); }
