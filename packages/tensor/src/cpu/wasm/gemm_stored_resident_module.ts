@@ -215,19 +215,7 @@ function decodeIQ4(kind: "iq4_nl" | "iq4_xs"): FuncDef {
     f.f32x4ExtractLane(0).localSet(d);
     f.localGet(pw).i32Load16U(2).localSet(hs);
     for (let j = 0; j < 8; j++) {
-      // sub-block j's scale: low four bits in byte 4 + j / 2, high two at bits 2 j of the u16 at 2
-      f.localGet(pw).i32Load8U(4 + (j >> 1));
-      if (j & 1) f.i32Const(4).i32ShrU();
-      f.i32Const(15).i32And();
-      f.localGet(hs)
-        .i32Const(2 * j)
-        .i32ShrU()
-        .i32Const(3)
-        .i32And()
-        .i32Const(4)
-        .i32Shl()
-        .i32Or();
-      f.i32Const(32).i32Sub().f32ConvertI32S().localGet(d).f32Mul().f32x4Splat().localSet(s);
+      f.iq4xsScale(pw, hs, j).f32ConvertI32S().localGet(d).f32Mul().f32x4Splat().localSet(s);
       block(8 + 16 * j, 128 * j);
     }
   });

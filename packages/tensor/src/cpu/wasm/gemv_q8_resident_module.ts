@@ -801,22 +801,8 @@ function gemvIQ4XS(): FuncDef {
           .i32x4DotI16x8S();
         if (part > 0) f.i32x4Add();
       }
-      // times the sub-block's scale less 32: low four bits at 4 (j & 1) of byte 4 + j / 2, high two
-      // at bits 2 j of the u16
-      f.localGet(pw).i32Load8U(4 + (j >> 1));
-      if (j & 1) f.i32Const(4).i32ShrU();
-      f.i32Const(15).i32And();
-      f.localGet(hs)
-        .i32Const(2 * j)
-        .i32ShrU()
-        .i32Const(3)
-        .i32And()
-        .i32Const(4)
-        .i32Shl()
-        .i32Or()
-        .i32Const(32)
-        .i32Sub();
-      f.i32x4Splat().i32x4Mul().localGet(isum).i32x4Add().localSet(isum);
+      // times the sub-block's scale less 32
+      f.iq4xsScale(pw, hs, j).i32x4Splat().i32x4Mul().localGet(isum).i32x4Add().localSet(isum);
     }
     addTimesScales(f, l, isum, 0, h, m);
   });

@@ -112,6 +112,18 @@ export class StoredCode extends Code {
     return this.i32Const(4).i32Shl().i32Or().i32Const(32).i32Sub();
   }
   /**
+   * IQ4_XS's sub-block j (0-7) scale less 32, as an i32, from the block at local `pw` whose u16 of
+   * high bits is in local `hs`: the low four bits at bits 4 (j & 1) of byte 4 + j / 2, the high two
+   * at bits 2 j of the u16.
+   */
+  iq4xsScale(pw: number, hs: number, j: number): this {
+    this.localGet(pw).i32Load8U(4 + (j >> 1));
+    if (j & 1) this.i32Const(4).i32ShrU();
+    this.i32Const(15).i32And();
+    this.localGet(hs).i32Const(2 * j).i32ShrU().i32Const(3).i32And().i32Const(4).i32Shl().i32Or();
+    return this.i32Const(32).i32Sub();
+  }
+  /**
    * Q6_K's group k (0-3) of 16 six-bit values (0..63) from the 16-byte loads in locals ql, ql2 (low
    * nibbles) and qh (high bits): low nibbles of ql | qh bits 0-1, of ql2 | bits 2-3, high nibbles
    * of ql | bits 4-5, of ql2 | bits 6-7. The Q6_K kernels unpack their blocks with it (the resident
