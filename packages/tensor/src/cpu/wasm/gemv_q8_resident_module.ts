@@ -1,6 +1,6 @@
 import { emitModule, f32, i32, v128, type FuncDef } from "./encoder.js";
 import { IQ4_VALUES } from "../../quant/iq4.js";
-import { StoredCode } from "./gemv_stored_module.js";
+import { rowsLoop, StoredCode } from "./gemv_stored_module.js";
 
 /**
  * Decoding over Q8_0 / Q4_0 weights (and Q6_K / Q4_K / Q5_K with Q8_K activations: quantizeQ8K, gemvQ6K, gemvScaleMin below)
@@ -269,7 +269,7 @@ function halfLanes(f: Int8Code, h: number, m: number): void {
 }
 
 function gemvQ8(kind: "q8_0" | "q4_0" | "iq4_nl", relaxed: boolean): FuncDef {
-  const [W, Q, Y, N, NB, LDW, M, LDQ, LDY] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const NB = 4;
   const [acc, s0, s1, s2, s3, nib, h, m, tv] = [9, 10, 11, 12, 13, 14, 15, 16, 17];
   const [pw, p16, p8, ps, psum, g, xi, yi, i, rem] = [18, 19, 20, 21, 22, 23, 24, 25, 26, 27];
   const s = [s0, s1, s2, s3];
@@ -395,49 +395,40 @@ function gemvQ8(kind: "q8_0" | "q4_0" | "iq4_nl", relaxed: boolean): FuncDef {
     f.f32x4Mul().f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
   };
 
-  f.block().localGet(N).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0).localGet(M).i32Eqz().brIf(0);
-  f.localGet(NB).i32Const(3).i32And().localSet(rem);
-  f.loop(); // weight rows
-  f.localGet(Q).localSet(xi).localGet(Y).localSet(yi).localGet(M).localSet(i);
-  f.loop(); // activation rows
-  f.v128Const0().localSet(acc);
-  f.localGet(W).localSet(pw).localGet(xi).localSet(p16);
-  f.localGet(xi).localGet(NB).i32Const(Q8_ROW.int8).i32Mul().i32Add().localSet(p8);
-  f.localGet(xi).localGet(NB).i32Const(Q8_ROW.scales).i32Mul().i32Add().localSet(ps);
-  f.localGet(xi).localGet(NB).i32Const(Q8_ROW.sums).i32Mul().i32Add().localSet(psum);
-  f.localGet(NB).i32Const(2).i32ShrU().localSet(g);
-  f.block().localGet(g).i32Eqz().brIf(0);
-  f.loop(); // groups of four blocks
-  group(4);
-  f.localGet(pw)
-    .i32Const(4 * blockBytes)
-    .i32Add()
-    .localSet(pw);
-  f.localGet(p16).i32Const(256).i32Add().localSet(p16);
-  f.localGet(p8).i32Const(128).i32Add().localSet(p8);
-  f.localGet(ps).i32Const(16).i32Add().localSet(ps);
-  f.localGet(psum).i32Const(16).i32Add().localSet(psum);
-  f.localGet(g).i32Const(1).i32Sub().localTee(g).brIf(0);
-  f.end().end();
-  // the last nb % 4 blocks
-  for (const t of [3, 2, 1]) {
-    f.localGet(rem).i32Const(t).i32Eq().if();
-    group(t);
-    if (t > 1) f.else();
-  }
-  f.end().end().end();
-  f.localGet(yi);
-  f.localGet(acc).f32x4ExtractLane(0).localGet(acc).f32x4ExtractLane(1).f32Add();
-  f.localGet(acc).f32x4ExtractLane(2).localGet(acc).f32x4ExtractLane(3).f32Add();
-  f.f32Add().f32Store();
-  f.localGet(xi).localGet(LDQ).i32Add().localSet(xi);
-  f.localGet(yi).localGet(LDY).i32Add().localSet(yi);
-  f.localGet(i).i32Const(1).i32Sub().localTee(i).brIf(0);
-  f.end();
-  f.localGet(W).localGet(LDW).i32Add().localSet(W);
-  f.localGet(Y).i32Const(4).i32Add().localSet(Y);
-  f.localGet(N).i32Const(1).i32Sub().localTee(N).brIf(0);
-  f.end().end();
+  const before = (): void => {
+    f.localGet(NB).i32Const(3).i32And().localSet(rem);
+  };
+  rowsLoop(
+    f,
+    { acc, pw, px: p16, xi, yi, i },
+    () => {
+      f.localGet(xi).localGet(NB).i32Const(Q8_ROW.int8).i32Mul().i32Add().localSet(p8);
+      f.localGet(xi).localGet(NB).i32Const(Q8_ROW.scales).i32Mul().i32Add().localSet(ps);
+      f.localGet(xi).localGet(NB).i32Const(Q8_ROW.sums).i32Mul().i32Add().localSet(psum);
+      f.localGet(NB).i32Const(2).i32ShrU().localSet(g);
+      f.block().localGet(g).i32Eqz().brIf(0);
+      f.loop(); // groups of four blocks
+      group(4);
+      f.localGet(pw)
+        .i32Const(4 * blockBytes)
+        .i32Add()
+        .localSet(pw);
+      f.localGet(p16).i32Const(256).i32Add().localSet(p16);
+      f.localGet(p8).i32Const(128).i32Add().localSet(p8);
+      f.localGet(ps).i32Const(16).i32Add().localSet(ps);
+      f.localGet(psum).i32Const(16).i32Add().localSet(psum);
+      f.localGet(g).i32Const(1).i32Sub().localTee(g).brIf(0);
+      f.end().end();
+      // the last nb % 4 blocks
+      for (const t of [3, 2, 1]) {
+        f.localGet(rem).i32Const(t).i32Eq().if();
+        group(t);
+        if (t > 1) f.else();
+      }
+      f.end().end().end();
+    },
+    { before },
+  );
   return {
     name: `gemv_${kind}`,
     params: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
@@ -462,8 +453,8 @@ interface SuperBlockLocals {
 }
 
 /**
- * The loops of the K-quant int8 GEMVs (parameters w, q, y, n, nb, ldw, m, ldq, ldy): weight rows,
- * activation rows (Q8_K rows: int16 values, bsums, d), then super-blocks, `superBlock` emitting one
+ * The loops of the K-quant int8 GEMVs (rowsLoop's, over Q8_K activation rows: int16 values, bsums,
+ * d), then super-blocks, `superBlock` emitting one
  * (reading pw, p16, pb, pd, adding into acc), after which pw moves on by blockBytes and the Q8_K
  * pointers by one super-block. `begin` runs before each activation row's super-blocks; each output
  * is acc's lanes added pairwise, less the f32 local `minus` if given (Q4_K's mins).
@@ -476,39 +467,27 @@ function superBlockRows(
   begin?: () => void,
   minus?: number,
 ): void {
-  const [W, Q, Y, N, NB, LDW, M, LDQ, LDY] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  f.block().localGet(N).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0).localGet(M).i32Eqz().brIf(0);
-  f.loop(); // weight rows
-  f.localGet(Q).localSet(l.xi).localGet(Y).localSet(l.yi).localGet(M).localSet(l.i);
-  f.loop(); // activation rows
-  f.v128Const0().localSet(l.acc);
-  begin?.();
-  f.localGet(W).localSet(l.pw).localGet(l.xi).localSet(l.p16);
-  f.localGet(l.xi).localGet(NB).i32Const(Q8K_ROW.sums).i32Mul().i32Add().localSet(l.pb);
-  f.localGet(l.xi).localGet(NB).i32Const(Q8K_ROW.scales).i32Mul().i32Add().localSet(l.pd);
-  f.localGet(NB).localSet(l.b);
-  f.loop(); // super-blocks
-  superBlock();
-  f.localGet(l.pw).i32Const(blockBytes).i32Add().localSet(l.pw);
-  f.localGet(l.p16).i32Const(512).i32Add().localSet(l.p16);
-  f.localGet(l.pb).i32Const(32).i32Add().localSet(l.pb);
-  f.localGet(l.pd).i32Const(4).i32Add().localSet(l.pd);
-  f.localGet(l.b).i32Const(1).i32Sub().localTee(l.b).brIf(0);
-  f.end();
-  f.localGet(l.yi);
-  f.localGet(l.acc).f32x4ExtractLane(0).localGet(l.acc).f32x4ExtractLane(1).f32Add();
-  f.localGet(l.acc).f32x4ExtractLane(2).localGet(l.acc).f32x4ExtractLane(3).f32Add();
-  f.f32Add();
-  if (minus !== undefined) f.localGet(minus).f32Sub();
-  f.f32Store();
-  f.localGet(l.xi).localGet(LDQ).i32Add().localSet(l.xi);
-  f.localGet(l.yi).localGet(LDY).i32Add().localSet(l.yi);
-  f.localGet(l.i).i32Const(1).i32Sub().localTee(l.i).brIf(0);
-  f.end();
-  f.localGet(W).localGet(LDW).i32Add().localSet(W);
-  f.localGet(Y).i32Const(4).i32Add().localSet(Y);
-  f.localGet(N).i32Const(1).i32Sub().localTee(N).brIf(0);
-  f.end().end();
+  const NB = 4;
+  const row = { acc: l.acc, pw: l.pw, px: l.p16, xi: l.xi, yi: l.yi, i: l.i };
+  rowsLoop(
+    f,
+    row,
+    () => {
+      begin?.();
+      f.localGet(l.xi).localGet(NB).i32Const(Q8K_ROW.sums).i32Mul().i32Add().localSet(l.pb);
+      f.localGet(l.xi).localGet(NB).i32Const(Q8K_ROW.scales).i32Mul().i32Add().localSet(l.pd);
+      f.localGet(NB).localSet(l.b);
+      f.loop(); // super-blocks
+      superBlock();
+      f.localGet(l.pw).i32Const(blockBytes).i32Add().localSet(l.pw);
+      f.localGet(l.p16).i32Const(512).i32Add().localSet(l.p16);
+      f.localGet(l.pb).i32Const(32).i32Add().localSet(l.pb);
+      f.localGet(l.pd).i32Const(4).i32Add().localSet(l.pd);
+      f.localGet(l.b).i32Const(1).i32Sub().localTee(l.b).brIf(0);
+      f.end();
+    },
+    { minus },
+  );
 }
 
 /**

@@ -143,6 +143,53 @@ export class StoredCode extends Code {
   }
 }
 
+/** Locals of the loops around a row's dot product (rowsLoop). */
+export interface RowLocals {
+  /** the row's running sum (v128), its read position in the weight row and in the activation row */
+  readonly acc: number;
+  readonly pw: number;
+  readonly px: number;
+  /** the activation row, the output for it, a counter */
+  readonly xi: number;
+  readonly yi: number;
+  readonly i: number;
+}
+
+/**
+ * The two outer loops (weight rows, then activation rows) of a GEMV whose parameters begin w, x, y,
+ * n, nb, ldw, m, ldx, ldy (y[i * ldy + 4 r] = W[r, :] . x_i), around `dot`, which leaves the row's
+ * sum in the v128 local `acc`, reading from locals pw (the weight row) and px (the activation row);
+ * stored as (l0 + l1) + (l2 + l3) like the staged kernels, less the f32 local `minus` if given (Q4_K's
+ * mins in the int8 kernel). `before` runs once, before the loops. (Taking two or four weight rows at
+ * once, each with its own sum, sharing the activation loads, was slower here: the same or up to 2x
+ * slower on GPT-2's shapes, most on the 50257-row head streamed from memory.)
+ */
+export function rowsLoop(f: StoredCode, l: RowLocals, dot: () => void, options: { before?: () => void; minus?: number } = {}): void {
+  const [W, X, Y, N, NB, LDW, M, LDX, LDY] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  f.block().localGet(N).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0).localGet(M).i32Eqz().brIf(0);
+  options.before?.();
+  f.loop(); // weight rows
+  f.localGet(X).localSet(l.xi).localGet(Y).localSet(l.yi).localGet(M).localSet(l.i);
+  f.loop(); // activation rows
+  f.v128Const0().localSet(l.acc);
+  f.localGet(W).localSet(l.pw).localGet(l.xi).localSet(l.px);
+  dot();
+  f.localGet(l.yi);
+  f.localGet(l.acc).f32x4ExtractLane(0).localGet(l.acc).f32x4ExtractLane(1).f32Add();
+  f.localGet(l.acc).f32x4ExtractLane(2).localGet(l.acc).f32x4ExtractLane(3).f32Add();
+  f.f32Add();
+  if (options.minus !== undefined) f.localGet(options.minus).f32Sub();
+  f.f32Store();
+  f.localGet(l.xi).localGet(LDX).i32Add().localSet(l.xi);
+  f.localGet(l.yi).localGet(LDY).i32Add().localSet(l.yi);
+  f.localGet(l.i).i32Const(1).i32Sub().localTee(l.i).brIf(0);
+  f.end();
+  f.localGet(W).localGet(LDW).i32Add().localSet(W);
+  f.localGet(Y).i32Const(4).i32Add().localSet(Y);
+  f.localGet(N).i32Const(1).i32Sub().localTee(N).brIf(0);
+  f.end().end();
+}
+
 /** acc += convert(i32 lanes on the stack) * x[offset] (x at local px). */
 export function madd(f: StoredCode, acc: number, px: number, xOffset: number): void {
   f.f32x4ConvertI32x4S().localGet(px).v128Load(xOffset).f32x4Mul().localGet(acc).f32x4Add().localSet(acc);

@@ -1,6 +1,6 @@
 import { f32, i32, v128, type FuncDef, type ValType } from "./encoder.js";
 import { IQ4_VALUES } from "../../quant/iq4.js";
-import { StoredCode } from "./gemv_stored_module.js";
+import { rowsLoop, StoredCode, type RowLocals } from "./gemv_stored_module.js";
 
 /**
  * The stored-weight GEMV of gemv_stored_module.ts for the resident heap: the weight is read where
@@ -144,8 +144,8 @@ function halfBits(f: ResidentStoredCode, addr: number, offset: number, h: number
   f.localGet(bits).localGet(h).i32Const(0x8000).i32And().i32Const(16).i32Shl().i32Or();
 }
 
-/** Parameter positions shared by every function. */
-const [W, X, Y, N, NB, LDW, M, LDX, LDY] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+/** The blocks (or groups of four halves) a row: the parameter after w, x, y, n (see rowsLoop). */
+const NB = 4;
 const PARAMS: ValType[] = [i32, i32, i32, i32, i32, i32, i32, i32, i32];
 
 /** Hands out a function's locals after its parameters, and lists their types for the FuncDef. */
@@ -161,49 +161,8 @@ class Locals {
   }
 }
 
-/** Locals of the loops around a row's dot product. */
-interface RowLocals {
-  /** the row's running sum (v128), its read position in the weight row and in the activation row */
-  readonly acc: number;
-  readonly pw: number;
-  readonly px: number;
-  /** the activation row, the output for it, a counter */
-  readonly xi: number;
-  readonly yi: number;
-  readonly i: number;
-}
-
 function rowLocals(l: Locals): RowLocals {
   return { acc: l.add(v128), pw: l.add(i32), px: l.add(i32), xi: l.add(i32), yi: l.add(i32), i: l.add(i32) };
-}
-
-/**
- * The two outer loops (weight rows, then activation rows) around `dot`, which leaves the row's
- * sum in the v128 local `acc`, reading from locals pw (the weight row) and px (the activation
- * row); stored as (l0 + l1) + (l2 + l3) like the staged kernels. (Taking two or four weight rows
- * at once, each with its own sum, sharing the activation loads, was slower here: the same or up
- * to 2x slower on GPT-2's shapes, most on the 50257-row head streamed from memory.)
- */
-function rowsLoop(f: ResidentStoredCode, l: RowLocals, dot: () => void): void {
-  f.block().localGet(N).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0).localGet(M).i32Eqz().brIf(0);
-  f.loop(); // weight rows
-  f.localGet(X).localSet(l.xi).localGet(Y).localSet(l.yi).localGet(M).localSet(l.i);
-  f.loop(); // activation rows
-  f.v128Const0().localSet(l.acc);
-  f.localGet(W).localSet(l.pw).localGet(l.xi).localSet(l.px);
-  dot();
-  f.localGet(l.yi);
-  f.localGet(l.acc).f32x4ExtractLane(0).localGet(l.acc).f32x4ExtractLane(1).f32Add();
-  f.localGet(l.acc).f32x4ExtractLane(2).localGet(l.acc).f32x4ExtractLane(3).f32Add();
-  f.f32Add().f32Store();
-  f.localGet(l.xi).localGet(LDX).i32Add().localSet(l.xi);
-  f.localGet(l.yi).localGet(LDY).i32Add().localSet(l.yi);
-  f.localGet(l.i).i32Const(1).i32Sub().localTee(l.i).brIf(0);
-  f.end();
-  f.localGet(W).localGet(LDW).i32Add().localSet(W);
-  f.localGet(Y).i32Const(4).i32Add().localSet(Y);
-  f.localGet(N).i32Const(1).i32Sub().localTee(N).brIf(0);
-  f.end().end();
 }
 
 /**
