@@ -98,24 +98,10 @@ export const GGML_TYPE_TO_DTYPE: Readonly<Record<number, DType>> = {
   30: "bfloat16",
 };
 
-export const DTYPE_TO_GGML_TYPE: Readonly<Partial<Record<DType, number>>> = {
-  float32: 0,
-  float16: 1,
-  q4_0: 2,
-  q4_1: 3,
-  q5_0: 6,
-  q5_1: 7,
-  q8_0: 8,
-  q2_k: 10,
-  q3_k: 11,
-  q4_k: 12,
-  q5_k: 13,
-  q6_k: 14,
-  iq4_nl: 20,
-  iq4_xs: 23,
-  int32: 26,
-  bfloat16: 30,
-};
+/** The ggml_type id each dtype is written as: the inverse of GGML_TYPE_TO_DTYPE (one id per dtype there). */
+export const DTYPE_TO_GGML_TYPE: Readonly<Partial<Record<DType, number>>> = Object.fromEntries(
+  Object.entries(GGML_TYPE_TO_DTYPE).map(([id, dtype]) => [dtype, Number(id)]),
+);
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" little-endian
 export const GGUF_DEFAULT_ALIGNMENT = 32;
