@@ -79,7 +79,7 @@ function withPlaces(model: Model, roles: Map<Tensor, WeightRole>): Map<Tensor, W
  *    Q6_K when its rows are whole 256-value super-blocks, else Q8_0 (and always Q8_0 for Falcon);
  *  - under a K-quant (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) or IQ4_XS a matrix whose rows are not whole
  *    256-value super-blocks falls back as llama-quantize's does: to Q4_0, Q4_0, Q5_0, Q5_1, Q8_0, IQ4_NL.
- * These are uniform types: llama-quantize's _M mixes also give some attn_v / ffn_down Q6_K.
+ * A block type is uniform; a mix (MIX_DTYPES) picks each matrix's type by its GGUF name and layer (mixType).
  * `stored` is the dtype the weight has now (or in its file); `rowLength` the size along role.axis.
  */
 export function weightDType(role: WeightRole, target: WeightDType, stored: DType, rowLength: number, modelType = ""): DType {
@@ -92,13 +92,13 @@ export function weightDType(role: WeightRole, target: WeightDType, stored: DType
   if (role.kind === "head" && target !== "q8_0") type = fits("q6_k") && modelType !== "falcon" ? "q6_k" : "q8_0";
   else if (isMix(target)) type = role.kind === "matrix" ? mixType(target, placeOf(role, target, modelType), modelType) : MIX_BASE[target];
   else type = target;
-  if (role.kind !== "head" && !fits(type)) type = K_QUANT_FALLBACK[type] ?? type;
+  if (role.kind !== "head" && !fits(type)) type = SUPER_BLOCK_FALLBACK[type] ?? type;
   if (fits(type)) return type;
   return stored === "float16" || stored === "bfloat16" ? stored : "float32";
 }
 
 /** The type for rows that are not whole 256-value super-blocks, as llama-quantize falls back. */
-const K_QUANT_FALLBACK: Partial<Record<QuantizedDType, QuantizedDType>> = {
+const SUPER_BLOCK_FALLBACK: Partial<Record<QuantizedDType, QuantizedDType>> = {
   q2_k: "q4_0",
   q3_k: "q4_0",
   q4_k: "q5_0",
