@@ -6,7 +6,26 @@
 export type DType = "float32" | "int32" | "bool" | "float16" | "bfloat16" | QuantizedDType;
 
 /** llama.cpp's block-quantized types, named as GGUF names them (lower case). */
-export type QuantizedDType = "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "q2_k" | "q3_k" | "q4_k" | "q5_k" | "q6_k" | "iq4_nl" | "iq4_xs";
+export type QuantizedDType =
+  | "q8_0"
+  | "q4_0"
+  | "q5_0"
+  | "q4_1"
+  | "q5_1"
+  | "q2_k"
+  | "q3_k"
+  | "q4_k"
+  | "q5_k"
+  | "q6_k"
+  | "iq4_nl"
+  | "iq4_xs"
+  | "iq2_xxs"
+  | "iq2_xs"
+  | "iq2_s"
+  | "iq3_xxs"
+  | "iq3_s"
+  | "iq1_s"
+  | "iq1_m";
 
 /** The dtypes a weight may be stored in besides float32: read as stored by matmul, never computed in. */
 export type StoredDType = "float16" | "bfloat16" | QuantizedDType;
@@ -30,6 +49,13 @@ export interface TypedArrayFor {
   q6_k: Uint8Array;
   iq4_nl: Uint8Array;
   iq4_xs: Uint8Array;
+  iq2_xxs: Uint8Array;
+  iq2_xs: Uint8Array;
+  iq2_s: Uint8Array;
+  iq3_xxs: Uint8Array;
+  iq3_s: Uint8Array;
+  iq1_s: Uint8Array;
+  iq1_m: Uint8Array;
 }
 export type HostArray = Float32Array | Int32Array | Uint8Array | Uint16Array;
 
@@ -40,7 +66,8 @@ export type HostArray = Float32Array | Int32Array | Uint8Array | Uint16Array;
  * bits, then nibbles;
  * block_q2_K, block_q3_K, block_q4_K, block_q5_K and block_q6_K: 256 values with sub-block scales;
  * block_iq4_nl: Q4_0's layout, the nibbles indexing a non-linear table; block_iq4_xs: 256 values,
- * those nibbles with a 6-bit scale per 32).
+ * those nibbles with a 6-bit scale per 32; block_iq2_xxs, _xs, _s, block_iq3_xxs, _s, block_iq1_s, _m:
+ * 256 values as indices into lattice tables (quant/iq_grids.ts) with signs and sub-block scales).
  */
 export const QUANT_BLOCKS: Readonly<Record<QuantizedDType, { readonly elements: number; readonly bytes: number }>> = {
   q8_0: { elements: 32, bytes: 34 },
@@ -55,6 +82,13 @@ export const QUANT_BLOCKS: Readonly<Record<QuantizedDType, { readonly elements: 
   q6_k: { elements: 256, bytes: 210 },
   iq4_nl: { elements: 32, bytes: 18 },
   iq4_xs: { elements: 256, bytes: 136 },
+  iq2_xxs: { elements: 256, bytes: 66 },
+  iq2_xs: { elements: 256, bytes: 74 },
+  iq2_s: { elements: 256, bytes: 82 },
+  iq3_xxs: { elements: 256, bytes: 98 },
+  iq3_s: { elements: 256, bytes: 110 },
+  iq1_s: { elements: 256, bytes: 50 },
+  iq1_m: { elements: 256, bytes: 56 },
 };
 
 /** The block types, in QUANT_BLOCKS' order. */
@@ -81,6 +115,13 @@ export const BYTES_PER_ELEMENT: Record<DType, number> = {
   q6_k: 210 / 256,
   iq4_nl: 18 / 32,
   iq4_xs: 136 / 256,
+  iq2_xxs: 66 / 256,
+  iq2_xs: 74 / 256,
+  iq2_s: 82 / 256,
+  iq3_xxs: 98 / 256,
+  iq3_s: 110 / 256,
+  iq1_s: 50 / 256,
+  iq1_m: 56 / 256,
 };
 
 export function isQuantized(dtype: DType): dtype is QuantizedDType {
@@ -133,6 +174,13 @@ export function allocHost(dtype: DType, size: number): HostArray {
     case "q6_k":
     case "iq4_nl":
     case "iq4_xs":
+    case "iq2_xxs":
+    case "iq2_xs":
+    case "iq2_s":
+    case "iq3_xxs":
+    case "iq3_s":
+    case "iq1_s":
+    case "iq1_m":
       return new Uint8Array(hostLength(dtype, size));
   }
 }

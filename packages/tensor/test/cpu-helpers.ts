@@ -38,6 +38,27 @@ export function randomScaleMinBlocks(dtype: "q4_k" | "q5_k", blocks: number, see
   return data;
 }
 
+/**
+ * Random blocks of a lattice type (IQ1/IQ2/IQ3: random table indices, signs and sub-block scales)
+ * with each block's float16 d between 1e-3 and 3e-3 (IQ1_M's spread over its scale words' top nibbles).
+ */
+export function randomLatticeBlocks(
+  dtype: "iq2_xxs" | "iq2_xs" | "iq2_s" | "iq3_xxs" | "iq3_s" | "iq1_s" | "iq1_m",
+  blocks: number,
+  seed: number,
+): Uint8Array {
+  const bytes = QUANT_BLOCKS[dtype].bytes;
+  const data = Uint8Array.from(randomF32(blocks * bytes, seed), (v) => Math.floor((v + 1) * 128) & 255);
+  const scale = randomF32(blocks, seed + 1);
+  for (let blk = 0; blk < blocks; blk++) {
+    const d = float32ToFloat16Bits(0.001 + Math.abs(scale[blk]!) * 0.002);
+    const o = blk * bytes;
+    if (dtype === "iq1_m") for (let k = 0; k < 4; k++) data[o + 49 + 2 * k] = (data[o + 49 + 2 * k]! & 0x0f) | (((d >> (4 * k)) & 15) << 4);
+    else data.set([d & 255, d >> 8], o);
+  }
+  return data;
+}
+
 export function contiguousStridesOf(shape: readonly number[]): number[] {
   const s: number[] = [];
   let acc = 1;

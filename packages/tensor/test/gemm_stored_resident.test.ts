@@ -7,9 +7,9 @@ import { roundActivationsLikeGgml } from "../src/cpu/kernels/ggml_rounding.js";
 import { residentStats } from "../src/cpu/resident/runtime.js";
 import { QUANT_BLOCKS, QUANTIZED_DTYPES, type DType, type QuantizedDType } from "../src/dtype.js";
 import { dequantizeBlocks, quantizeBlocks } from "../src/quant/index.js";
-import { randomF32, randomScaleMinBlocks } from "./cpu-helpers.js";
+import { randomF32, randomLatticeBlocks, randomScaleMinBlocks } from "./cpu-helpers.js";
 
-// Prefill over a weight kept as stored (float16, bfloat16, Q8_0, Q4_0, Q6_K, Q4_K, Q5_K, Q4_1, Q5_1) in the resident
+// Prefill over a weight kept as stored (float16, bfloat16, every block type) in the resident
 // heap: threads take ranges of the weight's rows, decode them panel by panel in WebAssembly and run
 // the float32 GEMM on each panel. Every product must be the same bits on 1, 2 and 3 threads, and the
 // same bits as the float32 GEMM over the whole weight decoded by the JS decoders (so the decoders
@@ -40,6 +40,9 @@ function encode(dtype: Stored, w: Float32Array, seed: number): { data: Uint8Arra
   let data: Uint8Array;
   if (dtype === "q4_k" || dtype === "q5_k") {
     data = randomScaleMinBlocks(dtype, blocks, seed);
+  } else if (dtype.startsWith("iq1") || dtype.startsWith("iq2") || dtype.startsWith("iq3")) {
+    // the lattice types are read only: random blocks (every index, sign and scale)
+    data = randomLatticeBlocks(dtype as "iq2_xxs", blocks, seed);
   } else {
     data = new Uint8Array(blocks * bytes);
     quantizeBlocks(dtype, w, 0, w.length, data, 0);

@@ -7,7 +7,7 @@ import { residentStats } from "../src/cpu/resident/runtime.js";
 import { gemvStoredWasm } from "../src/cpu/wasm/gemv_stored.js";
 import { QUANT_BLOCKS, type QuantizedDType } from "../src/dtype.js";
 import { dequantizeBlocks, quantizeBlocks } from "../src/quant/index.js";
-import { randomF32, randomScaleMinBlocks } from "./cpu-helpers.js";
+import { randomF32, randomLatticeBlocks, randomScaleMinBlocks } from "./cpu-helpers.js";
 
 // Decoding over a weight kept as stored (float16, bfloat16, Q8_0, Q4_0, Q6_K) in the resident heap:
 // the kernel reads the weight's blocks in place, threads take ranges of its rows. Each product must
@@ -23,7 +23,25 @@ afterAll(() => {
 type Stored =
   | "float16"
   | "bfloat16"
-  | Exclude<QuantizedDType, "q2_k" | "q3_k" | "q4_k" | "q5_k" | "q4_1" | "q5_1" | "q5_0" | "iq4_nl" | "iq4_xs">;
+  | Exclude<
+      QuantizedDType,
+      | "q2_k"
+      | "q3_k"
+      | "q4_k"
+      | "q5_k"
+      | "q4_1"
+      | "q5_1"
+      | "q5_0"
+      | "iq4_nl"
+      | "iq4_xs"
+      | "iq2_xxs"
+      | "iq2_xs"
+      | "iq2_s"
+      | "iq3_xxs"
+      | "iq3_s"
+      | "iq1_s"
+      | "iq1_m"
+    >;
 
 /** W [N, K] encoded as `dtype` (host array) and the float32 values it then holds. */
 function encode(dtype: Stored, w: Float32Array): { data: Uint8Array | Uint16Array; values: Float32Array } {
@@ -64,6 +82,9 @@ function traced<T>(fn: () => T): { value: T; calls: string[]; workerParts: numbe
   const calls = [...residentStats.calls].filter(([name, n]) => n !== (before.get(name) ?? 0)).map(([name]) => name);
   return { value, calls, workerParts: residentStats.workerParts - workerParts };
 }
+
+const LATTICE = ["iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s", "iq1_s", "iq1_m"] as const;
+const isLatticeType = (d: string): d is (typeof LATTICE)[number] => (LATTICE as readonly string[]).includes(d);
 
 const KERNEL: Record<Stored, string> = {
   float16: "gemv_f16_scaled", // activations below 2^16: see the test of both below
@@ -171,9 +192,10 @@ describe("resident matmul over a stored weight (decoding)", () => {
   });
 
   // Q4_K, Q5_K (random super-blocks with d and dmin of a real model's size: every bit pattern) and
-  // Q4_1, Q5_1, Q5_0, Q2_K, Q3_K, IQ4_NL, IQ4_XS (quantized random weights). Their kernels round otherwise than the JS decoder (and
+  // Q4_1, Q5_1, Q5_0, Q2_K, Q3_K, IQ4_NL, IQ4_XS (quantized random weights) and the IQ1-IQ3 lattice
+  // types (random blocks with sane scales). Their kernels round otherwise than the JS decoder (and
   // have no staged twin), so they are held to float64 on the decoded values, not to bits.
-  it.each(["q4_k", "q5_k", "q4_1", "q5_1", "q5_0", "q2_k", "q3_k", "iq4_nl", "iq4_xs"] as const)(
+  it.each(["q4_k", "q5_k", "q4_1", "q5_1", "q5_0", "q2_k", "q3_k", "iq4_nl", "iq4_xs", ...LATTICE] as const)(
     "%s: the same bits on 1, 2 and 3 threads; near float64 on the values the blocks hold",
     (dtype) => {
       let seed = 40;
@@ -191,7 +213,9 @@ describe("resident matmul over a stored weight (decoding)", () => {
         const data =
           dtype === "q4_k" || dtype === "q5_k"
             ? randomScaleMinBlocks(dtype, N * (K / 256), seed)
-            : quantized(dtype, randomF32(N * K, seed));
+            : isLatticeType(dtype)
+              ? randomLatticeBlocks(dtype, N * (K / 256), seed)
+              : quantized(dtype, randomF32(N * K, seed));
         seed += 2;
         const values = new Float32Array(N * K);
         dequantizeBlocks(dtype, data, 0, N * K, values, 0);

@@ -10,13 +10,15 @@ import { openGGUFFile } from "@llm/tensor/node";
  * make_q5_k_golden.py (read here by our own GGUF reader); Q4_1 / Q5_1 both ways against
  * golden/q4_1_q5_1_golden.gguf (make_q4_1_q5_1_golden.py); Q2_K / Q3_K dequantizers against
  * golden/q2_k_q3_k_golden.gguf (make_q2_k_q3_k_golden.py); IQ4_NL / IQ4_XS dequantizers against
- * golden/iq4_golden.gguf (make_iq4_golden.py).
+ * golden/iq4_golden.gguf (make_iq4_golden.py); the IQ1/IQ2/IQ3 lattice types' dequantizers against
+ * golden/iq_lattice_golden.gguf (make_iq_lattice_golden.py).
  */
 const GOLDEN = fileURLToPath(new URL("./golden/quant_golden.gguf", import.meta.url));
 const Q5_K_GOLDEN = fileURLToPath(new URL("./golden/q5_k_golden.gguf", import.meta.url));
 const Q4_1_Q5_1_GOLDEN = fileURLToPath(new URL("./golden/q4_1_q5_1_golden.gguf", import.meta.url));
 const Q2_K_Q3_K_GOLDEN = fileURLToPath(new URL("./golden/q2_k_q3_k_golden.gguf", import.meta.url));
 const IQ4_GOLDEN = fileURLToPath(new URL("./golden/iq4_golden.gguf", import.meta.url));
+const IQ_LATTICE_GOLDEN = fileURLToPath(new URL("./golden/iq_lattice_golden.gguf", import.meta.url));
 
 /** The worst |a - b| / max(1e-6, |b|): K-quant values agree up to the order of float32 roundings. */
 function worstRelative(ours: Float32Array, expected: Float32Array): number {
@@ -152,6 +154,44 @@ describe("reading llama.cpp blocks", () => {
       }
     },
   );
+
+  // every part of a block moves its values: the scale, grid indices, their high bits, signs, sub-block scales
+  it.each([
+    ["iq2_xxs", 66, [1, 2, 6, 9]],
+    ["iq2_xs", 74, [1, 2, 3, 66]],
+    ["iq2_s", 82, [1, 2, 34, 66, 74]],
+    ["iq3_xxs", 98, [1, 2, 66, 69]],
+    ["iq3_s", 110, [1, 2, 66, 74, 106]],
+    ["iq1_s", 50, [1, 2, 34, 35]],
+    ["iq1_m", 56, [0, 32, 48, 49]],
+  ] as const)("%s: dequantized as gguf-py does, a subnormal scale and an all-zero block included", async (type, bytes, parts) => {
+    const golden = await openGGUFFile(IQ_LATTICE_GOLDEN);
+    const q = await golden.readTensor(`iquant.${type}`);
+    expect(q.dtype).toBe(type);
+    expect(q.shape).toEqual([6, 768]);
+    const ours = (await q.cast("float32").data()) as Float32Array;
+    const expected = (await (await golden.readTensor(`iquant.${type}.f32`)).data()) as Float32Array;
+    expect(worstRelative(ours, expected), "worst relative difference").toBeLessThanOrEqual(1e-6);
+    expect(expected.subarray(2 * 256, 3 * 256).every((v) => v === 0)).toBe(true);
+    expect(
+      expected.subarray(0, 256).some((v) => v !== 0 && Math.abs(v) < 1e-4),
+      "the subnormal-scale block",
+    ).toBe(true);
+    const raw = (await q.data()) as Uint8Array;
+    for (const at of parts) {
+      const block = raw.slice(3 * bytes, 4 * bytes);
+      block[at] = block[at]! ^ 0x5a;
+      const changed = new Float32Array(256);
+      dequantizeBlocks(type, block, 0, 256, changed, 0);
+      expect(Array.from(changed), `byte ${at} changed`).not.toEqual(Array.from(expected.subarray(3 * 256, 4 * 256)));
+    }
+  });
+
+  it("the lattice types are read only: quantizing to one names it and the types we write", async () => {
+    const t = tensor(new Float32Array(256).fill(1), { shape: [1, 256] });
+    await expect(quantizeTensor(t, "iq2_xxs")).rejects.toThrow(/iq2_xxs is read only.*q8_0/);
+    expect(() => quantizeBlocks("iq3_s", new Float32Array(256), 0, 256, new Uint8Array(110))).toThrow(/iq3_s is read only/);
+  });
 
   it("take of a quantized table gives the rows dequantized, as a cast does", async () => {
     const q = await file.readTensor("kquant.q6_k");

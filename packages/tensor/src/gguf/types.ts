@@ -92,9 +92,16 @@ export const GGML_TYPE_TO_DTYPE: Readonly<Record<number, DType>> = {
   12: "q4_k",
   13: "q5_k",
   14: "q6_k",
+  16: "iq2_xxs",
+  17: "iq2_xs",
+  18: "iq3_xxs",
+  19: "iq1_s",
   20: "iq4_nl",
+  21: "iq3_s",
+  22: "iq2_s",
   23: "iq4_xs",
   26: "int32",
+  29: "iq1_m",
   30: "bfloat16",
 };
 

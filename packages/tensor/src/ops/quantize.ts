@@ -1,7 +1,7 @@
 import { isQuantized, QUANT_BLOCKS, type QuantizedDType } from "../dtype.js";
 import { DTypeError } from "../errors.js";
 import { normalizeAxis } from "../shape.js";
-import { quantizeBlocks } from "../quant/index.js";
+import { QUANTIZE_TYPES, quantizeBlocks } from "../quant/index.js";
 import { Storage, Tensor } from "../tensor.js";
 import { cast } from "./elementwise.js";
 import { contiguous, permute } from "./views.js";
@@ -23,6 +23,11 @@ export interface QuantizeOptions {
  */
 export async function quantizeTensor(t: Tensor, type: QuantizedDType, options: QuantizeOptions = {}): Promise<Tensor> {
   if (!isQuantized(type)) throw new DTypeError(`quantizeTensor: expected a quantized dtype (q8_0, q4_0, q6_k), found ${type}`);
+  if (!QUANTIZE_TYPES.includes(type)) {
+    throw new DTypeError(
+      `quantizeTensor: ${type} is read only (read from GGUF files, not written); expected one of ${QUANTIZE_TYPES.join(", ")}`,
+    );
+  }
   if (t.dtype !== "float32" && t.dtype !== "float16" && t.dtype !== "bfloat16") {
     throw new DTypeError(`quantizeTensor: expected a float32, float16 or bfloat16 tensor, found ${t.dtype}`);
   }

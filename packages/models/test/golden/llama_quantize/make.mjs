@@ -2,8 +2,9 @@
  * Writes the golden K-quant files: a float32 llama (weights.mjs: every row whole 256-value
  * super-blocks) with a 300-token BPE trained on fixtures/README.md, saved as GGUF by us, then
  * quantized by llama.cpp itself (llama_quantize.c calling node-llama-cpp 3.21.1's libllama) into
- * llama_q4_k_m.gguf, llama_q5_k_m.gguf, llama_q3_k_m.gguf, llama_q2_k.gguf, llama_iq4_xs.gguf and
- * llama_iq4_nl.gguf: real llama-quantize output, its type mix included.
+ * llama_q4_k_m.gguf, llama_q5_k_m.gguf, llama_q3_k_m.gguf, llama_q2_k.gguf, llama_iq4_xs.gguf,
+ * llama_iq4_nl.gguf and llama_iq3_m.gguf (IQ3_S and Q4_K: IQ3_XXS and the IQ2/IQ1 types need an
+ * importance matrix): real llama-quantize output, its type mix included.
  * Run from the repository root after `pnpm install && pnpm build` (needs gcc):
  *
  *     node packages/models/test/golden/llama_quantize/make.mjs
@@ -44,6 +45,7 @@ try {
     ["llama_q2_k.gguf", 10],
     ["llama_iq4_xs.gguf", 30],
     ["llama_iq4_nl.gguf", 25],
+    ["llama_iq3_m.gguf", 27],
   ]) {
     execFileSync(exe, [f32, join(here, file), String(ftype)], { stdio: "inherit", env: { ...process.env, LD_LIBRARY_PATH: bins } });
     console.log(`wrote ${file}`);

@@ -4,6 +4,7 @@ import { viewData } from "../buffer.js";
 import { KC, MC, NC } from "../wasm/gemm_resident_module.js";
 import { PANEL_DTYPES, type PanelDType } from "../wasm/gemm_stored_resident_module.js";
 import { roundActivationsLikeGgml } from "../kernels/ggml_rounding.js";
+import { gridOf, iqGrid } from "../../quant/iq_grids.js";
 import type { ActivationRounding } from "../kernels/matmul_stored.js";
 import { roundActivationsResident } from "./ggml_rounding.js";
 import { kernel, type KernelRef } from "./modules.js";
@@ -64,7 +65,10 @@ export function residentGemmStored(
       if (rounded !== null && roundActivationsResident(home, x, rounded.byteOffset, rows, K, dtype)) x = rounded.byteOffset;
       else x = ops.input(roundActivationsLikeGgml(A, rows, K, dtype), 0, rows * K);
     }
-    const result = x === null ? null : ops.result(rows * N);
+    // the lattice types' table, copied into W's memory
+    const name = quantized ? gridOf(dtype as "q8_0") : null;
+    const grid = name === null ? null : ops.bytes(iqGrid(name));
+    const result = x === null || (name !== null && grid === null) ? null : ops.result(rows * N);
     if (x === null || result === null) return null;
     const kc4 = roundUp(Math.min(KC, K), 4);
     const packA = kc4 * roundUp(Math.min(MC, rows), 2);
@@ -85,7 +89,25 @@ export function residentGemmStored(
         }
         const at = (floats: number): number => scratch.byteOffset + floats * 4;
         const p = nc * K;
-        args.push([w, rowBytes, nb, x, K * 4, result.addr, N * 4, rows, K, j0, j1, nc, at(0), at(p), at(p + packB + packA), at(p + packB)]);
+        const part = [
+          w,
+          rowBytes,
+          nb,
+          x,
+          K * 4,
+          result.addr,
+          N * 4,
+          rows,
+          K,
+          j0,
+          j1,
+          nc,
+          at(0),
+          at(p),
+          at(p + packB + packA),
+          at(p + packB),
+        ];
+        args.push(grid === null ? part : [...part, grid]);
       }
     }
     if (args === null) {

@@ -1,5 +1,6 @@
 import type { StridedView } from "../../backend.js";
 import { isQuantized, QUANT_BLOCKS } from "../../dtype.js";
+import { gridOf, iqGrid } from "../../quant/iq_grids.js";
 import { viewData } from "../buffer.js";
 import { kernel } from "./modules.js";
 import { Operands } from "./operands.js";
@@ -18,6 +19,13 @@ const KERNELS = {
   q6_k: kernel("stored", "gemv_q6_k"),
   q4_k: kernel("stored", "gemv_q4_k"),
   q5_k: kernel("stored", "gemv_q5_k"),
+  iq2_xxs: kernel("stored", "gemv_iq2_xxs"),
+  iq2_xs: kernel("stored", "gemv_iq2_xs"),
+  iq2_s: kernel("stored", "gemv_iq2_s"),
+  iq3_xxs: kernel("stored", "gemv_iq3_xxs"),
+  iq3_s: kernel("stored", "gemv_iq3_s"),
+  iq1_s: kernel("stored", "gemv_iq1_s"),
+  iq1_m: kernel("stored", "gemv_iq1_m"),
   float16: kernel("stored", "gemv_f16"),
   bfloat16: kernel("stored", "gemv_bf16"),
 } as const;
@@ -31,7 +39,7 @@ const LINE = 16;
 
 /**
  * out [rows, N] = A [rows, K] W^T for a few activation rows (decoding) with W [N, K] kept in a
- * block type (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q2_K-Q6_K, IQ4_NL, IQ4_XS), float16 or bfloat16 in the resident heap: the kernel reads W's blocks where they
+ * block type (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q2_K-Q6_K, IQ4_NL, IQ4_XS, the IQ1-IQ3 lattice types), float16 or bfloat16 in the resident heap: the kernel reads W's blocks where they
  * are, each thread a range of W's rows (so an output's dot product is the same whichever thread
  * computes it), and writes a new heap array. A is copied into W's memory. b is the [K, N] view of W
  * (K stride 1, rows sbn apart). Null (nothing done) where there is no runtime, W is not in the
@@ -68,12 +76,17 @@ export function residentMatmulStored(rows: number, N: number, K: number, A: Floa
     // K-quants: 32 floats of scratch a part, for a super-block's scales (and Q2_K's mins)
     const scales = superBlocks ? ops.scratch(32 * parts.length) : null;
     if (superBlocks && scales === null) return null;
+    // the lattice types' table, copied into W's memory
+    const name = quantized ? gridOf(dtype) : null;
+    const grid = name === null ? null : ops.bytes(iqGrid(name));
+    if (name !== null && grid === null) return null;
     rt.call(
       scaled !== null ? F16_SCALED : KERNELS[dtype as keyof typeof KERNELS],
       home,
       parts.map(([n0, n1], p) => {
         const args = [w + n0 * rowBytes, x, result.addr + n0 * 4, n1 - n0, perRow, rowBytes, rows, K * 4, N * 4];
-        return scales === null ? args : [...args, scales.byteOffset + 128 * p];
+        if (scales === null) return args;
+        return grid === null ? [...args, scales.byteOffset + 128 * p] : [...args, scales.byteOffset + 128 * p, grid];
       }),
     );
     ok = true;

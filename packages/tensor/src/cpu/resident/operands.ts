@@ -61,6 +61,14 @@ export class Operands {
     return temp.byteOffset;
   }
 
+  /** The address of a copy of `bytes` in scratch of the home memory (a lattice type's table, say); null when scratch cannot be had. */
+  bytes(bytes: Uint8Array): number | null {
+    const temp = this.scratch(Math.ceil(bytes.length / 4));
+    if (temp === null) return null;
+    new Uint8Array(temp.buffer, temp.byteOffset, bytes.length).set(bytes);
+    return temp.byteOffset;
+  }
+
   /** Scratch floats in the home memory, freed by done(). */
   scratch(length: number): Float32Array | null {
     const temp = this.heap.scratchIn(this.home, "float32", length) as Float32Array | null;

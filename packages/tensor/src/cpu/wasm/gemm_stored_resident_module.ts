@@ -1,7 +1,9 @@
 import { f32, i32, v128, type FuncDef, type ValType } from "./encoder.js";
+import { QUANT_BLOCKS } from "../../dtype.js";
 import { gemmResidentFunctions } from "./gemm_resident_module.js";
 import { IQ4_VALUES } from "../../quant/iq4.js";
 import { StoredCode } from "./gemv_stored_module.js";
+import { isLattice, LATTICE_DTYPES, latticeD, latticeLevels, latticeScale, type LatticeDType } from "./lattice_code.js";
 
 /**
  * The GEMM over a weight kept as stored (prefill: many activation rows), in the resident heap.
@@ -13,7 +15,7 @@ import { StoredCode } from "./gemv_stored_module.js";
  *  - `gemm_<dtype>(w, ldw, nb, a, aRow, c, ldc, m, k, j0, j1, nc, panel, pack, tile, packedA)`:
  *    C's columns [j0, j1) of C = A W^T, nc of W's rows at a time decoded into `panel` (scratch
  *    for nc x k floats) and multiplied by the float32 GEMM (C[r, j] at c + r*ldc + j*4, A's
- *    rows aRow bytes apart; pack, tile, packedA the GEMM's scratch).
+ *    rows aRow bytes apart; pack, tile, packedA the GEMM's scratch; the lattice types' table after).
  * Each C element is then the float32 GEMM's sum over the decoded weight, whatever panel or
  * thread it falls in: the same bits as decoding the whole weight and running the float32 GEMM,
  * for any split. Addresses and strides in bytes.
@@ -22,7 +24,6 @@ import { StoredCode } from "./gemv_stored_module.js";
 class PanelCode extends StoredCode {
   i32x4Eq(): this { return this.simdOp(0x37); }
   i32Load8S(offset = 0): this { this.bytes.push(0x2c, ...this.at(offset)); return this; }
-  f32ConvertI32S(): this { this.bytes.push(0xb2); return this; }
 }
 
 export type PanelDType =
@@ -39,7 +40,8 @@ export type PanelDType =
   | "q2_k"
   | "q3_k"
   | "iq4_nl"
-  | "iq4_xs";
+  | "iq4_xs"
+  | LatticeDType;
 export const PANEL_DTYPES: readonly PanelDType[] = [
   "q8_0",
   "q4_0",
@@ -55,6 +57,7 @@ export const PANEL_DTYPES: readonly PanelDType[] = [
   "q3_k",
   "iq4_nl",
   "iq4_xs",
+  ...LATTICE_DTYPES,
 ];
 
 /**
@@ -445,26 +448,62 @@ function decodeLowBitK(dtype: "q2_k" | "q3_k"): FuncDef {
   };
 }
 
-/** The driver: panels of nc weight rows decoded by function `decode`, then the GEMM (function `gemm`) on each. */
+/**
+ * The lattice types (lattice_code.ts; 256 values a block), their table's address the sixth
+ * parameter: value = float32(scale * level) for every 16 values, the JS decoders' values.
+ */
+function decodeLattice(kind: LatticeDType): FuncDef {
+  const GRID = 5;
+  const [pw, b, a, bb, v, m, q, t, s, d] = [6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+  const L = { pw, grid: GRID, a, b: bb, v, m };
+  const f = new PanelCode();
+  decodeRows(f, pw, b, QUANT_BLOCKS[kind].bytes, 1024, () => {
+    latticeD(f, kind, L);
+    f.localSet(d);
+    for (let j = 0; j < 8; j++) {
+      for (let g = 0; g < 2; g++) {
+        latticeScale(f, kind, L, d, j, g);
+        f.f32x4Splat().localSet(s);
+        latticeLevels(f, kind, L, j, g);
+        f.localSet(q);
+        storeBytes(f, q, t, s, DST, 4 * (32 * j + 16 * g));
+      }
+    }
+  });
+  return {
+    name: `decode_${kind}`,
+    params: [i32, i32, i32, i32, i32, i32],
+    locals: [i32, i32, i32, i32, v128, v128, v128, v128, v128, f32],
+    body: f,
+  };
+}
+
+/**
+ * The driver: panels of nc weight rows decoded by function `decode`, then the GEMM (function `gemm`)
+ * on each. The lattice types take their table's address as a 17th parameter, passed to `decode`.
+ */
 function gemmStored(dtype: PanelDType, decode: number, gemm: number): FuncDef {
   const [w, ldw, nb, a, aRow, c, ldc, m, k, j0, j1, nc, panel, pack, tile, packedA] = [
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
   ];
-  const [jc, cols] = [16, 17];
+  const grid = isLattice(dtype) ? 16 : null;
+  const [jc, cols] = grid === null ? [16, 17] : [17, 18];
   const f = new PanelCode();
   f.localGet(j0).localSet(jc);
   f.block().loop();
   f.localGet(jc).localGet(j1).i32GeU().brIf(1);
   // cols = min(nc, j1 - jc)
   f.localGet(nc).localGet(j1).localGet(jc).i32Sub().localGet(nc).localGet(j1).localGet(jc).i32Sub().i32LtU().select().localSet(cols);
-  f.localGet(w).localGet(jc).localGet(ldw).i32Mul().i32Add().localGet(ldw).localGet(cols).localGet(nb).localGet(panel).call(decode);
+  f.localGet(w).localGet(jc).localGet(ldw).i32Mul().i32Add().localGet(ldw).localGet(cols).localGet(nb).localGet(panel);
+  if (grid !== null) f.localGet(grid);
+  f.call(decode);
   // the panel is W's rows [jc, jc + cols) as floats: B = its transpose (k step 4 bytes, column k*4)
   f.localGet(a).localGet(aRow).i32Const(4).localGet(panel).i32Const(4).localGet(k).i32Const(4).i32Mul();
   f.localGet(c).localGet(jc).i32Const(4).i32Mul().i32Add().localGet(ldc).localGet(m).localGet(k);
   f.i32Const(0).localGet(cols).localGet(pack).localGet(tile).localGet(packedA).call(gemm);
   f.localGet(jc).localGet(nc).i32Add().localSet(jc);
   f.br(0).end().end();
-  return { name: `gemm_${dtype}`, params: new Array<ValType>(16).fill(i32), locals: [i32, i32], body: f };
+  return { name: `gemm_${dtype}`, params: new Array<ValType>(grid === null ? 16 : 17).fill(i32), locals: [i32, i32], body: f };
 }
 
 export function storedGemmFunctions(fma: boolean): FuncDef[] {
@@ -485,6 +524,7 @@ export function storedGemmFunctions(fma: boolean): FuncDef[] {
     q3_k: decodeLowBitK("q3_k"),
     iq4_nl: decodeIQ4("iq4_nl"),
     iq4_xs: decodeIQ4("iq4_xs"),
+    ...(Object.fromEntries(LATTICE_DTYPES.map((d) => [d, decodeLattice(d)])) as Record<LatticeDType, FuncDef>),
   };
   const decodeAt = (dtype: PanelDType): number => base.length + PANEL_DTYPES.indexOf(dtype);
   return [...base, ...PANEL_DTYPES.map((d) => decoders[d]), ...PANEL_DTYPES.map((d) => gemmStored(d, decodeAt(d), gemm))];

@@ -30,8 +30,6 @@ import { rowsLoop, StoredCode } from "./gemv_stored_module.js";
 class Int8Code extends StoredCode {
   /** i8x16.shuffle of the two vectors on the stack by 32-bit lanes (0-3 the first, 4-7 the second). */
   lanes32(l: readonly [number, number, number, number]): this { return this.simdOp(0x0d, ...l.flatMap((x) => [4 * x, 4 * x + 1, 4 * x + 2, 4 * x + 3])); }
-  load16Lane(offset: number, lane: number): this { return this.simdOp(0x55, ...this.at(offset), lane); }
-  load32Lane(offset: number, lane: number): this { return this.simdOp(0x56, ...this.at(offset), lane); }
   i8x16NarrowI16x8S(): this { return this.simdOp(0x65); }
   i16x8NarrowI32x4S(): this { return this.simdOp(0x85); }
   i16x8ExtendLowI8x16U(): this { return this.simdOp(0x89); }
@@ -43,16 +41,12 @@ class Int8Code extends StoredCode {
   i32x4DotI16x8S(): this { return this.simdOp(0xba); }
   /** relaxed SIMD: a . b per 4 bytes + c, a int8, b 0..127 (stack a, b, c). */
   i32x4RelaxedDotI8x16I7x16AddS(): this { return this.simdOp(0x113); }
-  f32ReinterpretI32(): this { this.bytes.push(0xbe); return this; }
-  i32ReinterpretF32(): this { this.bytes.push(0xbc); return this; }
   f32Ge(): this { this.bytes.push(0x60); return this; }
   f32Abs(): this { this.bytes.push(0x8b); return this; }
   i32Load8S(offset = 0): this { this.bytes.push(0x2c, ...this.at(offset)); return this; }
   i32Store16(offset = 0): this { this.bytes.push(0x3b, 1, ...this.at(offset).slice(1)); return this; }
-  i32x4Splat(): this { return this.simdOp(0x11); }
   i32x4Mul(): this { return this.simdOp(0xb5); }
   i32Load16S(offset = 0): this { this.bytes.push(0x2e, 1, ...this.at(offset).slice(1)); return this; }
-  f32ConvertI32S(): this { this.bytes.push(0xb2); return this; }
 }
 
 /**

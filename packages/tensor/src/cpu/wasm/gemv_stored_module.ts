@@ -43,6 +43,38 @@ export class StoredCode extends Code {
   i32x4ExtendLowI16x8S(): this { return this.simdOp(0xa7); }
   i32x4ExtendHighI16x8S(): this { return this.simdOp(0xa8); }
   f32x4ConvertI32x4S(): this { return this.simdOp(0xfa); }
+  f32ConvertI32S(): this { this.bytes.push(0xb2); return this; }
+  f32ReinterpretI32(): this { this.bytes.push(0xbe); return this; }
+  i32ReinterpretF32(): this { this.bytes.push(0xbc); return this; }
+  v128Xor(): this { return this.simdOp(0x51); }
+  i32x4Splat(): this { return this.simdOp(0x11); }
+  i16x8Splat(): this { return this.simdOp(0x10); }
+  i8x16Add(): this { return this.simdOp(0x6e); }
+  i32Popcnt(): this { this.bytes.push(0x69); return this; }
+  /** v128.load64_zero: 8 bytes into the low lane, the high lane 0. */
+  load64Zero(offset = 0): this { return this.simdOp(0x5d, ...this.at(offset)); }
+  /** v128.load16_lane / load32_lane / load64_lane (stack: address, vector): the vector with one lane loaded. */
+  load16Lane(offset: number, lane: number): this { return this.simdOp(0x55, ...this.at(offset), lane); }
+  load32Lane(offset: number, lane: number): this { return this.simdOp(0x56, ...this.at(offset), lane); }
+  load64Lane(offset: number, lane: number): this { return this.simdOp(0x57, ...this.at(offset), lane); }
+  /**
+   * The float16 bits (0 .. 0xffff) in i32 local `h` as float32 bits (an i32), onto the stack, exactly as the JS
+   * decoder gives them: normals by rebasing the exponent with an integer add; zero and subnormals
+   * (exponent 0) as their 10-bit integer times 2^-24, infinities and NaNs (exponent all ones) kept,
+   * both on a branch ((h + 0x400) & 0x7800 is 0) that real blocks do not take; the sign moved up 16.
+   * Integer instructions, and no float operation sees a float32 subnormal (on x86 each one costs a
+   * microcode assist; small models' block scales are often float16 subnormals). `bits` an i32 scratch local.
+   */
+  halfOf(h: number, bits: number): this {
+    this.localGet(h).i32Const(0x7fff).i32And().i32Const(13).i32Shl().i32Const(112 << 23).i32Add().localSet(bits);
+    this.localGet(h).i32Const(0x400).i32Add().i32Const(0x7800).i32And().i32Eqz().if();
+    this.localGet(h).i32Const(0x7c00).i32And().i32Eqz().if();
+    this.localGet(h).i32Const(0x7fff).i32And().f32ConvertI32S().f32Const(2 ** -24).f32Mul().i32ReinterpretF32().localSet(bits);
+    this.else();
+    this.localGet(h).i32Const(0x7fff).i32And().i32Const(13).i32Shl().i32Const(0x7f800000).i32Or().localSet(bits);
+    this.end().end();
+    return this.localGet(bits).localGet(h).i32Const(0x8000).i32And().i32Const(16).i32Shl().i32Or();
+  }
   /**
    * The float16 bits in the low half of each i32 lane of local `v`, as float32, onto the stack:
    * magnitude bits moved up 13 and the exponent rebased by multiplying by 2^112 (exact for

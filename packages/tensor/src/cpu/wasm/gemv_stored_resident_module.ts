@@ -1,6 +1,8 @@
 import { f32, i32, v128, type FuncDef, type ValType } from "./encoder.js";
 import { IQ4_VALUES } from "../../quant/iq4.js";
 import { rowsLoop, StoredCode, type RowLocals } from "./gemv_stored_module.js";
+import { QUANT_BLOCKS } from "../../dtype.js";
+import { LATTICE_DTYPES, latticeD, latticeLevels, latticeScale, type LatticeDType } from "./lattice_code.js";
 
 /**
  * The stored-weight GEMV of gemv_stored_module.ts for the resident heap: the weight is read where
@@ -20,6 +22,8 @@ import { rowsLoop, StoredCode, type RowLocals } from "./gemv_stored_module.js";
  *    scratch (see gemvLowBitK: held to float64 too);
  *  - `gemv_iq4_nl(w, x, y, n, nb, ldw, m, ldx, ldy)`, `gemv_iq4_xs(..., s)`: IQ4_NL as Q4_0 with its
  *    nibbles looked up, IQ4_XS (see gemvIQ4XS; s unused); held to float64;
+ *  - `gemv_<lattice type>(w, x, y, n, nb, ldw, m, ldx, ldy, s, grid)`: IQ2_XXS, IQ2_XS, IQ2_S,
+ *    IQ3_XXS, IQ3_S, IQ1_S, IQ1_M, their table at grid (see gemvLattice; s unused); held to float64;
  *  - `gemv_f16 / gemv_bf16(w, x, y, n, k4, ldw, m, ldx, ldy)`: k4 groups of four halves a row.
  * Addresses and strides in bytes. The functions do not depend on relaxed SIMD (no fused madd):
  * a stored weight gives the same result with or without it.
@@ -29,10 +33,6 @@ class ResidentStoredCode extends StoredCode {
   load16x4S(offset = 0): this { return this.simdOp(0x03, ...this.at(offset)); }
   i16x8Shl(): this { return this.simdOp(0x8b); }
   i16x8ShrU(): this { return this.simdOp(0x8d); }
-  v128Xor(): this { return this.simdOp(0x51); }
-  f32ConvertI32S(): this { this.bytes.push(0xb2); return this; }
-  f32ReinterpretI32(): this { this.bytes.push(0xbe); return this; }
-  i32ReinterpretF32(): this { this.bytes.push(0xbc); return this; }
 }
 
 /** Byte lanes interleaved with a second vector's: low (0-7) or high (8-15) halves (punpck*bw). */
@@ -115,33 +115,12 @@ function nextBlock(f: ResidentStoredCode, pw: number, blockBytes: number, px: nu
 
 /**
  * Pushes the float16 at local `addr` + offset as float32 bits (i32), exactly as the JS decoder
- * gives it: normals by rebasing the exponent with an integer add; zero and subnormals (exponent 0)
- * as their 10-bit integer times 2^-24, infinities and NaNs (exponent all ones) kept, both on a
- * branch ((h + 0x400) & 0x7800 is 0) that real blocks do not take; the sign moved up 16. Integer
- * instructions (ports the SIMD loops leave idle) and no vector constants to keep in registers. No
- * float operation sees a float32 subnormal: on x86 each one costs a microcode assist, and small
- * models' block scales are often float16 subnormals (a Q6_K d of 2.5e-5, say). `h` and `bits`
- * i32 scratch locals.
+ * gives it (StoredCode.halfOf; integer instructions, ports the SIMD loops leave idle, and no
+ * vector constants to keep in registers). `h` and `bits` i32 scratch locals.
  */
 function halfBits(f: ResidentStoredCode, addr: number, offset: number, h: number, bits: number): void {
-  f.localGet(addr).i32Load16U(offset).localTee(h).i32Const(0x7fff).i32And().i32Const(13).i32Shl();
-  f.i32Const(112 << 23)
-    .i32Add()
-    .localSet(bits);
-  f.localGet(h).i32Const(0x400).i32Add().i32Const(0x7800).i32And().i32Eqz().if();
-  f.localGet(h).i32Const(0x7c00).i32And().i32Eqz().if();
-  f.localGet(h)
-    .i32Const(0x7fff)
-    .i32And()
-    .f32ConvertI32S()
-    .f32Const(2 ** -24)
-    .f32Mul()
-    .i32ReinterpretF32()
-    .localSet(bits);
-  f.else();
-  f.localGet(h).i32Const(0x7fff).i32And().i32Const(13).i32Shl().i32Const(0x7f800000).i32Or().localSet(bits);
-  f.end().end();
-  f.localGet(bits).localGet(h).i32Const(0x8000).i32And().i32Const(16).i32Shl().i32Or();
+  f.localGet(addr).i32Load16U(offset).localSet(h);
+  f.halfOf(h, bits);
 }
 
 /** The blocks (or groups of four halves) a row: the parameter after w, x, y, n (see rowsLoop). */
@@ -699,6 +678,53 @@ function gemvLowBitK(kind: "q2_k" | "q3_k"): FuncDef {
   return { name: `gemv_${kind}`, params: [...PARAMS, i32], locals: L.types, body: f };
 }
 
+/**
+ * The lattice types (lattice_code.ts): each 16 values' levels (int8 lanes, signs applied) become
+ * the decoded values float32(scale * level), which are multiplied by x and added to the row's sum
+ * four lanes at a time: the decoded weight's dot product in float32, held to float64.
+ */
+function gemvLattice(kind: LatticeDType): FuncDef {
+  const GRID = PARAMS.length + 1;
+  const L = new Locals(PARAMS.length + 2);
+  const l = rowLocals(L);
+  const { pw, px, acc } = l;
+  const [v, m, q, sc] = L.many(v128, 4);
+  const [b, a, bb] = L.many(i32, 3);
+  const d = L.add(f32);
+  const lattice = { pw, grid: GRID, a, b: bb, v, m };
+  const f = new ResidentStoredCode();
+  rowsLoop(f, l, () => {
+    f.localGet(NB).localSet(b);
+    f.loop(); // super-blocks
+    latticeD(f, kind, lattice);
+    f.localSet(d);
+    for (let j = 0; j < 8; j++) {
+      for (let g = 0; g < 2; g++) {
+        latticeScale(f, kind, lattice, d, j, g);
+        f.f32x4Splat().localSet(sc);
+        latticeLevels(f, kind, lattice, j, g);
+        f.localSet(q);
+        for (let k = 0; k < 4; k++) {
+          f.localGet(q);
+          if (k < 2) f.i16x8ExtendLowI8x16S();
+          else f.i16x8ExtendHighI8x16S();
+          if (k % 2 === 0) f.i32x4ExtendLowI16x8S();
+          else f.i32x4ExtendHighI16x8S();
+          f.f32x4ConvertI32x4S().localGet(sc).f32x4Mul();
+          f.localGet(px)
+            .v128Load(4 * (32 * j + 16 * g + 4 * k))
+            .f32x4Mul()
+            .localGet(acc)
+            .f32x4Add()
+            .localSet(acc);
+        }
+      }
+    }
+    nextBlock(f, pw, QUANT_BLOCKS[kind].bytes, px, 1024, b);
+  });
+  return { name: `gemv_${kind}`, params: [...PARAMS, i32, i32], locals: L.types, body: f };
+}
+
 /** The module's functions (the same with or without relaxed SIMD: see above). */
 export function storedGemvFunctions(_fma: boolean): FuncDef[] {
   return [
@@ -717,5 +743,6 @@ export function storedGemvFunctions(_fma: boolean): FuncDef[] {
     gemvLowBitK("q3_k"),
     gemvBlocks("iq4_nl"),
     gemvIQ4XS(),
+    ...LATTICE_DTYPES.map(gemvLattice),
   ];
 }

@@ -17,19 +17,14 @@ import { StoredCode } from "./gemv_stored_module.js";
 // biome-ignore format: the opcode methods are a table, one line each
 class GeluCode extends StoredCode {
   i32GeS(): this { this.bytes.push(0x4e); return this; }
-  i32ReinterpretF32(): this { this.bytes.push(0xbc); return this; }
-  f32ReinterpretI32(): this { this.bytes.push(0xbe); return this; }
   i32x4ShrU(): this { return this.simdOp(0xad); }
   i32x4Sub(): this { return this.simdOp(0xb1); }
   i32x4MinU(): this { return this.simdOp(0xb7); }
   i32x4GeU(): this { return this.simdOp(0x40); }
   i32x4GtS(): this { return this.simdOp(0x3b); }
-  i32x4Splat(): this { return this.simdOp(0x11); }
   i32x4ExtractLane(lane: number): this { return this.simdOp(0x1b, lane); }
   f32x4Ge(): this { return this.simdOp(0x46); }
   f32x4Le(): this { return this.simdOp(0x45); }
-  load16Lane(lane: number): this { return this.simdOp(0x55, 1, 0, lane); }
-  load32Lane(lane: number): this { return this.simdOp(0x56, 2, 0, lane); }
 }
 
 export type GeluTable = "f16" | "f32";
@@ -119,8 +114,8 @@ function simdGelu(name: string, table: GeluTable): FuncDef {
   f.v128Const0();
   for (let lane = 0; lane < 4; lane++) {
     f.localSet(g).localGet(h).i32x4ExtractLane(lane).localGet(g);
-    if (table === "f32") f.load32Lane(lane);
-    else f.load16Lane(2 * lane);
+    if (table === "f32") f.load32Lane(0, lane);
+    else f.load16Lane(0, 2 * lane);
   }
   f.localSet(g);
   if (table === "f16") f.halfLanes(g);
