@@ -13,6 +13,7 @@ export {
 export { quantizeTensor, type QuantizeOptions } from "./ops/quantize.js";
 export { quantizeBlocks, dequantizeBlocks, QUANTIZE_TYPES } from "./quant/index.js";
 export { IQ4_VALUES } from "./quant/iq4.js";
+export { gridOf, iqGrid, type IQGridName } from "./quant/iq_grids.js";
 export type {
   Backend,
   BackendBuffer,

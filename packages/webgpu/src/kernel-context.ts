@@ -9,6 +9,11 @@ export interface KernelContext {
   alloc(size: number, dtype: DType): WebGPUBuffer;
   /** The live WebGPUBuffer behind a view (throws for disposed or foreign buffers). */
   buffer(view: StridedView): WebGPUBuffer;
+  /**
+   * A read-only storage buffer holding `bytes` (padded to whole words), made once per backend and
+   * kept under `name` until it is destroyed: a lookup table kernels bind (the lattice types' grids).
+   */
+  table(name: string, bytes: () => Uint8Array): GPUBuffer;
   /** Frees an intermediate the kernel made itself. */
   free(buffer: WebGPUBuffer): void;
   readonly features: KernelFeatures;

@@ -98,6 +98,7 @@ export class WebGPUBackend implements Backend {
   private readonly pipelines: PipelineCache;
   private readonly batcher: CommandBatcher;
   private readonly ctx: KernelContext;
+  private readonly tables = new Map<string, GPUBuffer>();
   private readonly ownsDevice: boolean;
   private readonly deviceErrors: string[] = [];
   private live = 0;
@@ -136,6 +137,7 @@ export class WebGPUBackend implements Backend {
       alloc: (size, dtype) => this.alloc(size, dtype),
       buffer: (view) => this.gpuBuffer(view.buffer),
       free: (b) => this.dispose(b),
+      table: (name, bytes) => this.table(name, bytes),
       features: this.features,
       limits: { maxWorkgroupSize: limits.maxComputeInvocationsPerWorkgroup, maxWorkgroupStorage: limits.maxComputeWorkgroupStorageSize },
     };
@@ -314,7 +316,27 @@ export class WebGPUBackend implements Backend {
   destroy(): void {
     this.batcher.flush();
     this.trim();
+    for (const t of this.tables.values()) t.destroy();
+    this.tables.clear();
     if (this.ownsDevice) this.device.destroy();
+  }
+
+  /** The lookup table `name` (KernelContext.table), uploaded on first use. */
+  private table(name: string, bytes: () => Uint8Array): GPUBuffer {
+    let buffer = this.tables.get(name);
+    if (buffer === undefined) {
+      const data = bytes();
+      const words = new Uint8Array(Math.ceil(data.length / 4) * 4);
+      words.set(data);
+      buffer = this.device.createBuffer({
+        size: Math.max(4, words.length),
+        usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
+        label: `table ${name}`,
+      });
+      this.device.queue.writeBuffer(buffer, 0, words.buffer, 0, words.length);
+      this.tables.set(name, buffer);
+    }
+    return buffer;
   }
 
   private alloc(size: number, dtype: DType): WebGPUBuffer {

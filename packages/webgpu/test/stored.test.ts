@@ -4,7 +4,7 @@
  * give the CPU backend's results.
  */
 import { describe, expect, it } from "vitest";
-import { cpuBackend, quantizeTensor, randn, Storage, Tensor, tensor, toBackend, type Backend } from "@llm/tensor";
+import { cpuBackend, QUANT_BLOCKS, quantizeTensor, randn, Storage, Tensor, tensor, toBackend, type Backend } from "@llm/tensor";
 import { backend, reportSkip } from "./helpers/gpu.js";
 
 reportSkip();
@@ -63,16 +63,32 @@ describe.skipIf(!backend).each(["float16", "bfloat16", "q8_0", "q4_0", "q5_0", "
 );
 
 /** Where each K-quant's float16 scales sit in its block (Q2_K, Q4_K, Q5_K: d and dmin; Q3_K, Q6_K: d). */
-const K_SCALES = { q2_k: [80, 82], q3_k: [108], q4_k: [0, 2], q5_k: [0, 2], q6_k: [208], iq4_xs: [0], iq4_nl: [0] } as const;
+const K_SCALES = {
+  q2_k: [80, 82],
+  q3_k: [108],
+  q4_k: [0, 2],
+  q5_k: [0, 2],
+  q6_k: [208],
+  iq4_xs: [0],
+  iq4_nl: [0],
+  iq2_xxs: [0],
+  iq2_xs: [0],
+  iq2_s: [0],
+  iq3_xxs: [0],
+  iq3_s: [0],
+  iq1_s: [0],
+  iq1_m: [],
+} as const;
 type KQuant = keyof typeof K_SCALES;
 
 /**
- * K-quant and IQ4 blocks (what llama-quantize's Q2_K, Q3_K_M, Q4_K_M, Q5_K_M and IQ4_XS files hold), read as
- * stored: random block bytes with sane float16 scales, as GGUF files bring them.
+ * K-quant, IQ4 and lattice (IQ1-IQ3) blocks (what llama-quantize's Q2_K, Q3_K_M, Q4_K_M, Q5_K_M, IQ4_XS
+ * and IQ1-IQ3 files hold), read as stored: random block bytes with sane float16 scales, as GGUF
+ * files bring them (IQ1_M's d spread over its scale words' top nibbles).
  */
 function kQuantBlocks(dtype: KQuant, rows: number, cols: number, seed: number): Tensor {
-  const bytesPerBlock = { q2_k: 84, q3_k: 110, q4_k: 144, q5_k: 176, q6_k: 210, iq4_xs: 136, iq4_nl: 18 }[dtype];
-  const blocks = (rows * cols) / (dtype === "iq4_nl" ? 32 : 256);
+  const { bytes: bytesPerBlock, elements } = QUANT_BLOCKS[dtype];
+  const blocks = (rows * cols) / elements;
   const bytes = new Uint8Array(blocks * bytesPerBlock);
   let state = seed;
   for (let i = 0; i < bytes.length; i++) {
@@ -87,11 +103,33 @@ function kQuantBlocks(dtype: KQuant, rows: number, cols: number, seed: number): 
       bytes[o] = bits & 255;
       bytes[o + 1] = bits >> 8;
     }
+    if (dtype === "iq1_m") {
+      const o = b * bytesPerBlock;
+      const bits = (7 << 10) | (bytes[o]! & 0x3ff);
+      for (let k = 0; k < 4; k++) bytes[o + 49 + 2 * k] = (bytes[o + 49 + 2 * k]! & 0x0f) | (((bits >> (4 * k)) & 15) << 4);
+    }
   }
   return new Tensor(new Storage(cpuBackend, cpuBackend.upload(bytes, dtype)), [rows, cols], dtype);
 }
 
-describe.skipIf(!backend).each(["q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_xs", "iq4_nl"] as const)("%s weights on WebGPU", (dtype) => {
+describe
+  .skipIf(!backend)
+  .each([
+    "q2_k",
+    "q3_k",
+    "q4_k",
+    "q5_k",
+    "q6_k",
+    "iq4_xs",
+    "iq4_nl",
+    "iq2_xxs",
+    "iq2_xs",
+    "iq2_s",
+    "iq3_xxs",
+    "iq3_s",
+    "iq1_s",
+    "iq1_m",
+  ] as const)("%s weights on WebGPU", (dtype) => {
   const gpu = backend!;
   it("reports the dtype as multiplied as stored", () => {
     expect(gpu.storedMatmulDTypes).toContain(dtype);

@@ -4,7 +4,7 @@ import type { KernelContext } from "../kernel-context.js";
 import { coalesce, grid, sizeOf } from "../layout.js";
 import { WebGPUKernelError } from "../errors.js";
 import { computeType, loadExpr, storageType, storeExpr } from "../storage.js";
-import { bKey, blockHelpers, loadB as loadStored } from "./stored.js";
+import { bKey, blockHelpers, loadB as loadStored, tableBindings, tableInputs } from "./stored.js";
 import { Meta, offsets, shader } from "./codegen.js";
 import { matmulVec4, VEC4_LARGE, VEC4_SMALL, vec4Layout, type Vec4TileConfig } from "./matmul-vec4.js";
 
@@ -203,12 +203,13 @@ ${stores.join("\n")}
         [
           { name: "A", type: storageType(dtype) },
           { name: "B", type: storageType(bDtype) },
+          ...tableBindings(bDtype),
           { name: "O", type: storageType(dtype), write: true },
         ],
         body,
       ),
     uniforms: meta.data(),
-    inputs: [ctx.buffer(a).gpu, ctx.buffer(b).gpu],
+    inputs: [ctx.buffer(a).gpu, ctx.buffer(b).gpu, ...tableInputs(ctx, bDtype)],
     output: out.gpu,
     workgroups: [Math.ceil(p.N / BN), Math.ceil(p.M / BM), p.batch],
   });
@@ -265,12 +266,13 @@ ${p.batchCode}
         [
           { name: "A", type: storageType(dtype) },
           { name: "B", type: storageType(bDtype) },
+          ...tableBindings(bDtype),
           { name: "O", type: storageType(dtype), write: true },
         ],
         body,
       ),
     uniforms: meta.data(),
-    inputs: [ctx.buffer(a).gpu, ctx.buffer(b).gpu],
+    inputs: [ctx.buffer(a).gpu, ctx.buffer(b).gpu, ...tableInputs(ctx, bDtype)],
     output: out.gpu,
     workgroups: [Math.ceil(p.N / COLS), 1, p.batch],
   });
@@ -310,12 +312,13 @@ ${p.batchCode}
         [
           { name: "A", type: storageType(dtype) },
           { name: "B", type: storageType(bDtype) },
+          ...tableBindings(bDtype),
           { name: "O", type: storageType(dtype), write: true },
         ],
         body,
       ),
     uniforms: meta.data(),
-    inputs: [ctx.buffer(a).gpu, ctx.buffer(b).gpu],
+    inputs: [ctx.buffer(a).gpu, ctx.buffer(b).gpu, ...tableInputs(ctx, bDtype)],
     output: out.gpu,
     workgroups: grid(Math.ceil(total / 64)),
   });

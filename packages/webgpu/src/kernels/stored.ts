@@ -1,9 +1,9 @@
-import { IQ4_VALUES, type DType, type StridedView } from "@llm/tensor";
+import { gridOf, IQ4_VALUES, iqGrid, type DType, type QuantizedDType, type StridedView } from "@llm/tensor";
 import type { WebGPUBuffer } from "../gpu-buffer.js";
 import type { KernelContext } from "../kernel-context.js";
 import { coalesce, grid, sizeOf } from "../layout.js";
 import { GPU_BLOCK_DTYPES, loadExpr } from "../storage.js";
-import { entry, Meta, offsets, shader } from "./codegen.js";
+import { entry, Meta, offsets, shader, type Binding } from "./codegen.js";
 
 /**
  * Reading weights as stored. Halves are one word per element (loadExpr); llama.cpp's blocks are
@@ -27,7 +27,11 @@ import { entry, Meta, offsets, shader } from "./codegen.js";
  *    6-bit scales, f16 d, value = (d (sc - 32)) (q - (third bit ? 0 : 4));
  *  - IQ4_NL, 32 values (18 bytes: Q4_0's layout), value = d * IQ4_VALUES[nibble]; IQ4_XS, 256 values
  *    (136 bytes: f16 d, a u16 and 4 bytes of 6-bit scales, eight IQ4_NL nibble blocks), value =
- *    (d (sc - 32)) IQ4_VALUES[nibble].
+ *    (d (sc - 32)) IQ4_VALUES[nibble];
+ *  - the lattice types IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M (256 values: see
+ *    @llm/tensor's quant/iq1.ts, iq2.ts, iq3.ts): each group of 8 values (IQ3: 4) an entry of a
+ *    table, bound as `G` (its bytes, four to a word: tableBindings, tableInputs), value = scale
+ *    level sign (IQ1: scale (level +- 1/8)).
  * `B` is the module-scope array the helpers read; only matmul's B and the block kernels below use it.
  */
 export function blockHelpers(dtype: DType, array = "B"): string {
@@ -147,6 +151,18 @@ fn load_block(i: i32) -> f32 {
   return dl * IQ4_VALUES[select(packed & 15u, packed >> 4u, (e % 32u) >= 16u)];
 }`;
     }
+    case "iq2_xxs":
+    case "iq2_xs":
+    case "iq2_s":
+    case "iq3_xxs":
+    case "iq3_s":
+    case "iq1_s":
+    case "iq1_m":
+      return `${byteAt}
+fn u16_at(at: u32) -> u32 { return byte_at(at) | (byte_at(at + 1u) << 8u); }
+fn u32_at(at: u32) -> u32 { return u16_at(at) | (u16_at(at + 2u) << 16u); }
+fn grid_at(at: u32) -> u32 { return (G[at >> 2u] >> ((at & 3u) * 8u)) & 255u; }
+${LATTICE_WGSL[dtype]}`;
     case "q6_k":
       return `${byteAt}
 fn load_block(i: i32) -> f32 {
@@ -163,6 +179,97 @@ fn load_block(i: i32) -> f32 {
     default:
       return "";
   }
+}
+
+/**
+ * load_block for each lattice type: e the value's place in its block of 256, j its sub-block of 32,
+ * l its group of 8 there, t its place in the group. Scales in ggml's float32 steps.
+ */
+const LATTICE_WGSL: Record<string, string> = {
+  iq2_xxs: `fn load_block(i: i32) -> f32 {
+  let e = u32(i) % 256u; let base = (u32(i) / 256u) * 66u;
+  let j = e / 32u; let l = (e % 32u) / 8u; let t = e % 8u;
+  let aux = u32_at(base + 6u + 8u * j);
+  let s7 = (aux >> (7u * l)) & 127u;
+  let signs = s7 | ((countOneBits(s7) & 1u) << 7u);
+  let db = (half_at(base) * (0.5 + f32(aux >> 28u))) * 0.25;
+  let v = db * f32(grid_at(byte_at(base + 2u + 8u * j + l) * 8u + t));
+  return select(v, -v, ((signs >> t) & 1u) == 1u);
+}`,
+  iq2_xs: `fn load_block(i: i32) -> f32 {
+  let e = u32(i) % 256u; let base = (u32(i) / 256u) * 74u;
+  let j = e / 32u; let l = (e % 32u) / 8u; let t = e % 8u;
+  let q = u16_at(base + 2u + 8u * j + 2u * l);
+  let s7 = q >> 9u;
+  let signs = s7 | ((countOneBits(s7) & 1u) << 7u);
+  let db = (half_at(base) * (0.5 + f32((byte_at(base + 66u + j) >> (4u * (l / 2u))) & 15u))) * 0.25;
+  let v = db * f32(grid_at((q & 511u) * 8u + t));
+  return select(v, -v, ((signs >> t) & 1u) == 1u);
+}`,
+  iq2_s: `fn load_block(i: i32) -> f32 {
+  let e = u32(i) % 256u; let base = (u32(i) / 256u) * 82u;
+  let j = e / 32u; let l = (e % 32u) / 8u; let t = e % 8u;
+  let idx = byte_at(base + 2u + 4u * j + l) | (((byte_at(base + 66u + j) >> (2u * l)) & 3u) << 8u);
+  let signs = byte_at(base + 34u + 4u * j + l);
+  let db = (half_at(base) * (0.5 + f32((byte_at(base + 74u + j) >> (4u * (l / 2u))) & 15u))) * 0.25;
+  let v = db * f32(grid_at(idx * 8u + t));
+  return select(v, -v, ((signs >> t) & 1u) == 1u);
+}`,
+  iq3_xxs: `fn load_block(i: i32) -> f32 {
+  let e = u32(i) % 256u; let base = (u32(i) / 256u) * 98u;
+  let j = e / 32u; let l = (e % 32u) / 8u; let t = e % 8u;
+  let aux = u32_at(base + 66u + 4u * j);
+  let s7 = (aux >> (7u * l)) & 127u;
+  let signs = s7 | ((countOneBits(s7) & 1u) << 7u);
+  let db = (half_at(base) * (0.5 + f32(aux >> 28u))) * 0.5;
+  let v = db * f32(grid_at(byte_at(base + 2u + 8u * j + 2u * l + t / 4u) * 4u + t % 4u));
+  return select(v, -v, ((signs >> t) & 1u) == 1u);
+}`,
+  iq3_s: `fn load_block(i: i32) -> f32 {
+  let e = u32(i) % 256u; let base = (u32(i) / 256u) * 110u;
+  let j = e / 32u; let l = (e % 32u) / 8u; let t = e % 8u;
+  let part = t / 4u;
+  let idx = byte_at(base + 2u + 8u * j + 2u * l + part) | (((byte_at(base + 66u + j) >> (2u * l + part)) & 1u) << 8u);
+  let signs = byte_at(base + 74u + 4u * j + l);
+  let db = half_at(base) * f32(1u + 2u * ((byte_at(base + 106u + j / 2u) >> (4u * (j % 2u))) & 15u));
+  let v = db * f32(grid_at(idx * 4u + t % 4u));
+  return select(v, -v, ((signs >> t) & 1u) == 1u);
+}`,
+  iq1_s: `fn load_block(i: i32) -> f32 {
+  let e = u32(i) % 256u; let base = (u32(i) / 256u) * 50u;
+  let j = e / 32u; let l = (e % 32u) / 8u; let t = e % 8u;
+  let qh = u16_at(base + 34u + 2u * j);
+  let idx = byte_at(base + 2u + 4u * j + l) | (((qh >> (3u * l)) & 7u) << 8u);
+  let dl = half_at(base) * f32(2u * ((qh >> 12u) & 7u) + 1u);
+  let level = f32((i32(grid_at(idx * 8u + t)) << 24u) >> 24u);
+  return dl * (level + select(0.125, -0.125, (qh & 0x8000u) != 0u));
+}`,
+  iq1_m: `fn load_block(i: i32) -> f32 {
+  let e = u32(i) % 256u; let base = (u32(i) / 256u) * 56u;
+  let j = e / 32u; let l = (e % 32u) / 8u; let t = e % 8u;
+  let bits = (u16_at(base + 48u) >> 12u) | ((u16_at(base + 50u) >> 8u) & 0xf0u) | ((u16_at(base + 52u) >> 4u) & 0xf00u) | (u16_at(base + 54u) & 0xf000u);
+  let qh = byte_at(base + 32u + 2u * j + l / 2u) >> (4u * (l % 2u));
+  let idx = byte_at(base + 4u * j + l) | ((qh & 7u) << 8u);
+  let s = (u16_at(base + 48u + 2u * (j / 2u)) >> (6u * (j % 2u) + 3u * (l / 2u))) & 7u;
+  let dl = unpack2x16float(bits).x * f32(2u * s + 1u);
+  let level = f32((i32(grid_at(idx * 8u + t)) << 24u) >> 24u);
+  return dl * (level + select(0.125, -0.125, (qh & 8u) != 0u));
+}`,
+};
+
+/** The bindings a stored dtype's helpers read besides B: the lattice types' table `G`, to follow B's. */
+export function tableBindings(dtype: DType): Binding[] {
+  return gridFor(dtype) === null ? [] : [{ name: "G", type: "u32" }];
+}
+
+/** The buffers for tableBindings(dtype), in order. */
+export function tableInputs(ctx: KernelContext, dtype: DType): GPUBuffer[] {
+  const name = gridFor(dtype);
+  return name === null ? [] : [ctx.table(`grid ${name}`, () => iqGrid(name))];
+}
+
+function gridFor(dtype: DType): ReturnType<typeof gridOf> {
+  return GPU_BLOCK_DTYPES.includes(dtype) ? gridOf(dtype as QuantizedDType) : null;
 }
 
 /** WGSL for the value of matmul's B at `raw` (`B[index]`) for B's dtype. */
@@ -191,14 +298,11 @@ export function dequantize(ctx: KernelContext, x: StridedView): WebGPUBuffer {
     code: () =>
       shader(
         meta,
-        [
-          { name: "B", type: "u32" },
-          { name: "O", type: "f32", write: true },
-        ],
+        [{ name: "B", type: "u32" }, ...tableBindings(x.buffer.dtype), { name: "O", type: "f32", write: true }],
         `${blockHelpers(x.buffer.dtype)}\n${entry(64, body)}`,
       ),
     uniforms: meta.data(),
-    inputs: [ctx.buffer(x).gpu],
+    inputs: [ctx.buffer(x).gpu, ...tableInputs(ctx, x.buffer.dtype)],
     output: out.gpu,
     workgroups: grid(Math.ceil(n / 64)),
   });
@@ -231,15 +335,11 @@ ${index}
     code: () =>
       shader(
         meta,
-        [
-          { name: "B", type: "u32" },
-          { name: "I", type: "i32" },
-          { name: "O", type: "f32", write: true },
-        ],
+        [{ name: "B", type: "u32" }, { name: "I", type: "i32" }, ...tableBindings(x.buffer.dtype), { name: "O", type: "f32", write: true }],
         `${blockHelpers(x.buffer.dtype)}\n${entry(64, body)}`,
       ),
     uniforms: meta.data(),
-    inputs: [ctx.buffer(x).gpu, ctx.buffer(indices).gpu],
+    inputs: [ctx.buffer(x).gpu, ctx.buffer(indices).gpu, ...tableInputs(ctx, x.buffer.dtype)],
     output: out.gpu,
     workgroups: grid(Math.ceil(n / 64)),
   });
