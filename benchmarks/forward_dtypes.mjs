@@ -9,12 +9,15 @@
 // WebAssembly up in the background), `--repeats` times on a fresh cache: best and median reported;
 // decoding after untimed warm-up steps, in wall clock and per CPU-second, on every engine alike.
 // GGUF files go to --gguf-dir (default out/bench/gguf; several GB for TinyLlama; delete them after).
+// A dtype "llama-quantize:<type>" (iq3_s, iq3_m, q4_k_m, ...) is made by llama.cpp's own quantizer
+// from the float32 file (packages/models/test/golden/llama_quantize/llama_quantize.c, needs gcc):
+// for the types we read but do not write, such as IQ3_S.
 // Writes out/bench/forward_dtypes.json.
 //
-//   node benchmarks/forward_dtypes.mjs [--quick] [--shapes gpt2,tinyllama] [--dtypes float16,q8_0,q4_0]
+//   node benchmarks/forward_dtypes.mjs [--quick] [--shapes gpt2,tinyllama] [--dtypes float16,q8_0,q4_0,llama-quantize:iq3_s]
 //     [--threads 1,2] [--modes default,ggml] [--repeats 3] [--gguf-dir DIR]
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
@@ -233,6 +236,25 @@ function syntheticTokenizer(n) {
   ]);
 }
 
+/** llama_ftype of the types "llama-quantize:<type>" names. */
+const LLAMA_FTYPES = { q4_k_m: 15, q5_k_m: 17, q3_k_m: 12, q2_k: 10, iq4_xs: 30, iq4_nl: 25, iq3_s: 26, iq3_m: 27 };
+
+/** `file` made by llama_model_quantize (node-llama-cpp 3.21.1's libllama) from `model` saved as float32. */
+async function llamaQuantize(model, file, type, tokenizer) {
+  const ftype = LLAMA_FTYPES[type];
+  if (ftype === undefined) throw new Error(`forward_dtypes: llama-quantize:${type} is not one of ${Object.keys(LLAMA_FTYPES).join(", ")}`);
+  const f32 = `${file}.f32.tmp`;
+  await saveGGUF(model, f32, { tokenizer });
+  const golden = join(root, "packages/models/test/golden/llama_quantize");
+  const exe = join(dir, "llama_quantize");
+  execFileSync("gcc", ["-O1", "-o", exe, join(golden, "llama_quantize.c"), "-ldl"], { stdio: "inherit" });
+  const llamaCpp = realpathSync(join(root, "packages/models/node_modules/node-llama-cpp"));
+  const bins = join(llamaCpp, "../@node-llama-cpp/linux-x64/bins/linux-x64");
+  execFileSync(exe, [f32, `${file}.tmp`, String(ftype)], { stdio: "ignore", env: { ...process.env, LD_LIBRARY_PATH: bins } });
+  renameSync(`${file}.tmp`, file);
+  rmSync(f32);
+}
+
 const rows = [];
 for (const shapeName of args.shapes.split(",")) {
   const shape = SHAPES[shapeName];
@@ -240,11 +262,15 @@ for (const shapeName of args.shapes.split(",")) {
   const steps = args.quick ? 2 : shape.steps;
   const warmup = args.quick ? 2 : shape.warmup;
   for (const dtype of args.dtypes.split(",")) {
-    const file = join(dir, `${shapeName}-${dtype}.gguf`);
+    const file = join(dir, `${shapeName}-${dtype.replace(":", "-")}.gguf`);
     if (!existsSync(file)) {
       const t = performance.now();
-      const model = await quantize(createModel(shape.config, { seed: 0 }), dtype);
-      await saveGGUF(model, file, { tokenizer: syntheticTokenizer(shape.config.vocab_size) });
+      const tokenizer = syntheticTokenizer(shape.config.vocab_size);
+      const llamaType = dtype.startsWith("llama-quantize:") ? dtype.slice("llama-quantize:".length) : null;
+      const model =
+        llamaType === null ? await quantize(createModel(shape.config, { seed: 0 }), dtype) : createModel(shape.config, { seed: 0 });
+      if (llamaType === null) await saveGGUF(model, file, { tokenizer });
+      else await llamaQuantize(model, file, llamaType, tokenizer);
       model.dispose();
       console.log(`wrote ${file} in ${((performance.now() - t) / 1e3).toFixed(0)} s`);
     }

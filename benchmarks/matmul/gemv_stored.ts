@@ -1,8 +1,8 @@
 // Decoding GEMVs over stored weights, the resident kernel (weight read in place in the heap,
 // rows split over threads) against the staged one it replaces (weight copied into its own memory
 // each call, one thread), in one process on the same weights: GPT-2 small's shapes (768 -> 2304,
-// 3072 -> 768, and the 50257 x 768 head), one activation row. Q4_K, Q5_K, Q5_0, Q4_1 and Q5_1
-// have no staged kernel: their "staged" column is the JS kernel (CpuBackend({ wasm: false })). Reads the kernels from source, so
+// 3072 -> 768, and the 50257 x 768 head), one activation row. Q4_K, Q5_K, Q5_0, Q4_1, Q5_1, Q2_K,
+// Q3_K, the IQ4 and the lattice (IQ1-IQ3) types have no staged kernel: their "staged" column is the JS kernel (CpuBackend({ wasm: false })). Reads the kernels from source, so
 // it is bundled first:
 //   npx esbuild benchmarks/matmul/gemv_stored.ts --bundle --platform=node --format=esm \
 //     --outfile=out/bench/gemv_stored.mjs && node out/bench/gemv_stored.mjs [--quick] [--dtypes=q8_0,q4_k]
@@ -44,9 +44,18 @@ const DTYPES = [
   "q3_k",
   "iq4_nl",
   "iq4_xs",
+  "iq2_xxs",
+  "iq2_xs",
+  "iq2_s",
+  "iq3_xxs",
+  "iq3_s",
+  "iq1_s",
+  "iq1_m",
 ] as const;
+/** llama.cpp's lattice types: read only, so random blocks (as the K-quants below). */
+const LATTICE = ["iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s", "iq1_s", "iq1_m"];
 /** The types with no staged kernel: their peer is the JS kernel (CpuBackend({ wasm: false })). */
-const NO_STAGED: readonly string[] = ["q4_k", "q5_k", "q5_0", "q4_1", "q5_1", "q2_k", "q3_k", "iq4_nl", "iq4_xs"];
+const NO_STAGED: readonly string[] = ["q4_k", "q5_k", "q5_0", "q4_1", "q5_1", "q2_k", "q3_k", "iq4_nl", "iq4_xs", ...LATTICE];
 /** Random K-quant and IQ4 blocks: where their float16 d (and dmin) sit, set to a real model's size. */
 const RANDOM_BLOCKS: Readonly<Record<string, readonly number[]>> = {
   q4_k: [0, 2],
@@ -55,6 +64,9 @@ const RANDOM_BLOCKS: Readonly<Record<string, readonly number[]>> = {
   q3_k: [108],
   iq4_nl: [0],
   iq4_xs: [0],
+  ...Object.fromEntries(LATTICE.filter((d) => d !== "iq1_m").map((d) => [d, [0]])),
+  // (IQ1_M's d is spread over the top nibbles of the u16s at 48-54: encode() puts it there)
+  iq1_m: [],
 };
 
 function random(n: number, seed: number): Float32Array {
@@ -80,6 +92,10 @@ function encode(dtype: (typeof DTYPES)[number], w: Float32Array): Uint8Array | U
         const h = float32ToFloat16Bits(k === 0 ? 0.004 : 0.002);
         data.set([h & 255, h >> 8], b * bytes + at);
       });
+      if (dtype === "iq1_m") {
+        const h = float32ToFloat16Bits(0.004);
+        for (let k = 0; k < 4; k++) data[b * bytes + 49 + 2 * k] = (data[b * bytes + 49 + 2 * k]! & 0x0f) | (((h >> (4 * k)) & 15) << 4);
+      }
     }
     return data;
   }

@@ -47,15 +47,15 @@ describe("GGUF container", () => {
 
   it("names a tensor type we do not read, and the types we do", async () => {
     const bytes = await serializeGGUF(new Map(), [ggufTensor("blk.0.ffn_down.weight", tensor(new Float32Array(256)))]);
-    // the tensor's ggml type follows its name, rank (u32) and one dim (u64): F32 (0) becomes IQ2_XXS (16)
+    // the tensor's ggml type follows its name, rank (u32) and one dim (u64): F32 (0) becomes TQ1_0 (34)
     const name = new TextEncoder().encode("blk.0.ffn_down.weight");
     const at = bytes.findIndex((_, i) => name.every((c, j) => bytes[i + j] === c)) + name.length + 4 + 8;
     expect(new DataView(bytes.buffer, bytes.byteOffset).getUint32(at, true)).toBe(0);
-    new DataView(bytes.buffer, bytes.byteOffset).setUint32(at, 16, true);
+    new DataView(bytes.buffer, bytes.byteOffset).setUint32(at, 34, true);
     const file = await openGGUF(checkpointFilesFromBytes({ "m.gguf": bytes }), "m.gguf");
-    expect(file.tensors.get("blk.0.ffn_down.weight")!.type).toBe("IQ2_XXS");
+    expect(file.tensors.get("blk.0.ffn_down.weight")!.type).toBe("TQ1_0");
     await expect(file.readTensor("blk.0.ffn_down.weight")).rejects.toThrow(
-      'm.gguf: tensor "blk.0.ffn_down.weight" is IQ2_XXS, which we do not read (we read F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, I32, BF16)',
+      'm.gguf: tensor "blk.0.ffn_down.weight" is TQ1_0, which we do not read (we read F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ2_XXS, IQ2_XS, IQ3_XXS, IQ1_S, IQ4_NL, IQ3_S, IQ2_S, IQ4_XS, I32, IQ1_M, BF16)',
     );
   });
 });
