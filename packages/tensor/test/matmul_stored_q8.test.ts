@@ -9,7 +9,7 @@ import { hasRelaxedSimd } from "../src/cpu/resident/modules.js";
 import { residentStats } from "../src/cpu/resident/runtime.js";
 import { QUANT_BLOCKS } from "../src/dtype.js";
 import { dequantizeBlocks, quantizeBlocks } from "../src/quant/index.js";
-import { randomF32, randomScaleMinBlocks } from "./cpu-helpers.js";
+import { randomF32, randomLatticeBlocks, randomScaleMinBlocks } from "./cpu-helpers.js";
 
 // Decoding over Q8_0 / Q4_0 weights with activationRounding "ggml": the activation rows are
 // quantized to Q8_0 in WebAssembly and the dot products are int8 ones (wasm/gemv_q8_resident_module.ts).
@@ -73,7 +73,7 @@ function activations(rows: number, K: number, seed: number): Float32Array {
   return x;
 }
 
-describe("int8 GEMV over Q8_0 / Q4_0 / IQ4_NL / Q6_K / Q4_K / Q5_K / Q3_K / IQ4_XS weights (activationRounding ggml, decoding)", () => {
+describe("int8 GEMV over Q8_0 / Q4_0 / IQ4_NL / Q6_K / Q4_K / Q5_K / Q3_K / IQ4_XS / lattice weights (activationRounding ggml, decoding)", () => {
   // [rows, N, K, first]: K multiples of 32 but mostly not of 128 (blocks left over after groups of four)
   const shapes32 = [
     [1, 1, 32, 0],
@@ -141,8 +141,8 @@ describe("int8 GEMV over Q8_0 / Q4_0 / IQ4_NL / Q6_K / Q4_K / Q5_K / Q3_K / IQ4_
   }
 
   // Q4_K, Q5_K (random super-blocks with d and dmin of a real model's size: every bit pattern), Q3_K
-  // and IQ4_XS (quantized random weights)
-  it.each(["q4_k", "q5_k", "q3_k", "iq4_xs"] as const)(
+  // and IQ4_XS (quantized random weights), the lattice types IQ1-IQ3 (random blocks, sane d)
+  it.each(["q4_k", "q5_k", "q3_k", "iq4_xs", "iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s", "iq1_s", "iq1_m"] as const)(
     "%s: Q8_K activations times the blocks, up to summation order; the same bits on 1-3 threads",
     (dtype) => {
       let seed = 120;
@@ -155,7 +155,8 @@ describe("int8 GEMV over Q8_0 / Q4_0 / IQ4_NL / Q6_K / Q4_K / Q5_K / Q3_K / IQ4_
         if (dtype === "q3_k" || dtype === "iq4_xs") {
           data = new Uint8Array(blocks * QUANT_BLOCKS[dtype].bytes);
           quantizeBlocks(dtype, randomF32(N * K, seed), 0, N * K, data, 0);
-        } else data = randomScaleMinBlocks(dtype, blocks, seed);
+        } else if (dtype === "q4_k" || dtype === "q5_k") data = randomScaleMinBlocks(dtype, blocks, seed);
+        else data = randomLatticeBlocks(dtype, blocks, seed);
         seed += 2;
         const values = new Float32Array(N * K);
         dequantizeBlocks(dtype, data, 0, N * K, values, 0);

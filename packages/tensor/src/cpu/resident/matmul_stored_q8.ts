@@ -2,6 +2,7 @@ import type { StridedView } from "../../backend.js";
 import { QUANT_BLOCKS } from "../../dtype.js";
 import { viewData } from "../buffer.js";
 import { q8KRowBytes, q8RowBytes } from "../wasm/gemv_q8_resident_module.js";
+import { gridOf, iqGrid } from "../../quant/iq_grids.js";
 import { kernel } from "./modules.js";
 import { Operands } from "./operands.js";
 import { activeRuntime, splitRange } from "./runtime.js";
@@ -16,13 +17,26 @@ const KERNELS = {
   q5_k: { quantize: kernel("q8", "quantize_q8_k"), gemv: kernel("q8", "gemv_q5_k"), block: 256, rowBytes: q8KRowBytes },
   q3_k: { quantize: kernel("q8", "quantize_q8_k"), gemv: kernel("q8", "gemv_q3_k"), block: 256, rowBytes: q8KRowBytes },
   iq4_xs: { quantize: kernel("q8", "quantize_q8_k"), gemv: kernel("q8", "gemv_iq4_xs"), block: 256, rowBytes: q8KRowBytes },
+  ...latticeKernels(),
 } as const;
+
+/** The lattice types (IQ1-IQ3: their table's address an extra argument). */
+function latticeKernels() {
+  const kinds = ["iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s", "iq1_s", "iq1_m"] as const;
+  const entry = (d: (typeof kinds)[number]) => ({
+    quantize: kernel("q8", "quantize_q8_k"),
+    gemv: kernel("q8", `gemv_${d}`),
+    block: 256,
+    rowBytes: q8KRowBytes,
+  });
+  return Object.fromEntries(kinds.map((d) => [d, entry(d)])) as Record<(typeof kinds)[number], ReturnType<typeof entry>>;
+}
 
 /** Threads split outputs on multiples of 16 floats (a cache line), so no two write one line. */
 const LINE = 16;
 
 /**
- * residentMatmulStored for activationRounding "ggml" over a Q8_0, Q4_0, IQ4_NL, Q6_K, Q4_K, Q5_K, Q3_K or IQ4_XS weight, as llama.cpp
+ * residentMatmulStored for activationRounding "ggml" over a Q8_0, Q4_0, IQ4_NL, Q6_K, Q4_K, Q5_K, Q3_K, IQ4_XS or lattice (IQ1-IQ3) weight, as llama.cpp
  * computes it: the activation rows [rows, K] are quantized to Q8_0 (Q8_K for the K-quants) blocks once (in the weight's
  * memory, on this thread), then threads take ranges of W's rows and run int8 dot products
  * (wasm/gemv_q8_resident_module.ts). The same values as roundActivationsLikeGgml then the float
@@ -49,14 +63,20 @@ export function residentMatmulStoredQ8(rows: number, N: number, K: number, A: Fl
   try {
     const x = ops.input(A, 0, rows * K);
     const q = x === null ? null : ops.scratch((rows * ldq) / 4);
-    const result = q === null ? null : ops.result(rows * N);
+    // the lattice types' table, copied into W's memory
+    const name = gridOf(dtype as keyof typeof KERNELS);
+    const grid = name === null ? null : ops.bytes(iqGrid(name));
+    const result = q === null || (name !== null && grid === null) ? null : ops.result(rows * N);
     if (x === null || q === null || result === null) return null;
     rt.call(spec.quantize, home, [[x, q.byteOffset, rows, nb, K * 4, ldq]]);
     const parts = splitRange(N, rt.partsFor(rows * N * K, Math.ceil(N / LINE)), LINE);
     rt.call(
       spec.gemv,
       home,
-      parts.map(([n0, n1]) => [w + n0 * rowBytes, q.byteOffset, result.addr + n0 * 4, n1 - n0, nb, rowBytes, rows, ldq, N * 4]),
+      parts.map(([n0, n1]) => {
+        const args = [w + n0 * rowBytes, q.byteOffset, result.addr + n0 * 4, n1 - n0, nb, rowBytes, rows, ldq, N * 4];
+        return grid === null ? args : [...args, grid];
+      }),
     );
     ok = true;
     return result.array;

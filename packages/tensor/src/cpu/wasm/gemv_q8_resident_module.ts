@@ -1,6 +1,16 @@
 import { emitModule, f32, i32, v128, type FuncDef } from "./encoder.js";
+import { QUANT_BLOCKS } from "../../dtype.js";
 import { IQ4_VALUES } from "../../quant/iq4.js";
 import { rowsLoop, StoredCode } from "./gemv_stored_module.js";
+import {
+  LATTICE_DTYPES,
+  LATTICE_FACTOR,
+  latticeD,
+  latticeIntScale,
+  latticeLevels,
+  scalePerSixteen,
+  type LatticeDType,
+} from "./lattice_code.js";
 
 /**
  * Decoding over Q8_0 / Q4_0 weights (and Q6_K / Q4_K / Q5_K with Q8_K activations: quantizeQ8K, gemvQ6K, gemvScaleMin below)
@@ -788,6 +798,59 @@ function gemvIQ4XS(): FuncDef {
 }
 
 /**
+ * `gemv_<lattice type>(w, q, y, n, nb, ldw, m, ldq, ldy, grid)`: IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS,
+ * IQ3_S, IQ1_S, IQ1_M rows (lattice_code.ts, the table at grid) times Q8_K rows, as ggml's
+ * vec_dot_iq*_q8_K: per super-block, the sum over its scales' groups of k (levels . q8) (levels with
+ * their signs, IQ1's 8 times larger with the shift; int32 lanes, exact), then the int32 lanes as
+ * float32 times d_w d_x and the type's power of two (LATTICE_FACTOR).
+ */
+function gemvLattice(kind: LatticeDType): FuncDef {
+  const GRID = 9;
+  const [acc, isum, sub, v, m] = [10, 11, 12, 13, 14];
+  const [pw, p16, pb, pd, b, xi, yi, i, a, bb] = [15, 16, 17, 18, 19, 20, 21, 22, 23, 24];
+  const d = 25;
+  const f = new Int8Code();
+  const l: SuperBlockLocals = { acc, pw, p16, pb, pd, b, xi, yi, i };
+  const lattice = { pw, grid: GRID, a, b: bb, v, m };
+  const sixteen = scalePerSixteen(kind);
+  superBlockRows(f, l, QUANT_BLOCKS[kind].bytes, () => {
+    f.v128Const0().localSet(isum);
+    for (let j = 0; j < 8; j++) {
+      for (let g = 0; g < 2; g++) {
+        // the 16 levels . the 16 int16 activations
+        latticeLevels(f, kind, lattice, j, g);
+        f.localTee(sub)
+          .i16x8ExtendLowI8x16S()
+          .localGet(p16)
+          .v128Load(2 * (32 * j + 16 * g))
+          .i32x4DotI16x8S();
+        f.localGet(sub)
+          .i16x8ExtendHighI8x16S()
+          .localGet(p16)
+          .v128Load(2 * (32 * j + 16 * g) + 16)
+          .i32x4DotI16x8S()
+          .i32x4Add();
+        if (g === 1 && !sixteen) f.i32x4Add();
+        if (g === 0 && !sixteen) continue;
+        latticeIntScale(f, kind, lattice, j, g);
+        f.i32x4Splat().i32x4Mul().localGet(isum).i32x4Add().localSet(isum);
+      }
+    }
+    // acc += float(isum) d_w d_x factor
+    latticeD(f, kind, lattice);
+    f.localGet(pd).f32Load().f32Mul();
+    if (LATTICE_FACTOR[kind] !== 1) f.f32Const(LATTICE_FACTOR[kind]).f32Mul();
+    f.f32x4Splat().localGet(isum).f32x4ConvertI32x4S().f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
+  });
+  return {
+    name: `gemv_${kind}`,
+    params: [i32, i32, i32, i32, i32, i32, i32, i32, i32, i32],
+    locals: [v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, f32],
+    body: f,
+  };
+}
+
+/**
  * Whether this engine's i32x4.relaxed_dot_i8x16_i7x16_add_s is the exact int8 dot product (a signed,
  * b in 0-127): Node 20's V8 (behind its flag) returns twice the sum, so it is tried once on known
  * values before a kernel relies on it.
@@ -834,5 +897,6 @@ export function q8GemvFunctions(relaxed: boolean): FuncDef[] {
     gemvQ8("iq4_nl", false),
     gemvQ3K(),
     gemvIQ4XS(),
+    ...LATTICE_DTYPES.map(gemvLattice),
   ];
 }

@@ -44,30 +44,55 @@ export function latticeD(f: StoredCode, kind: LatticeDType, L: LatticeLocals): v
   f.localSet(L.a).halfOf(L.a, L.b).f32ReinterpretI32();
 }
 
-/** Pushes the float32 scale of half g of sub-block j, from the block's d in f32 local `d` (IQ1: d / 8 of it). */
-export function latticeScale(f: StoredCode, kind: LatticeDType, L: LatticeLocals, d: number, j: number, g: number): void {
-  const byte = (at: number, shift: number, mask: number): void => {
-    f.localGet(L.pw).i32Load8U(at);
-    if (shift) f.i32Const(shift).i32ShrU();
-    f.i32Const(mask).i32And();
-  };
+/**
+ * Every lattice type's scale is d times an odd integer k times a power of two (IQ2: d (0.5 + s) / 4
+ * = d (2 s + 1) / 8; IQ3_XXS: d (2 s + 1) / 4; IQ3_S: d (1 + 2 s); IQ1: d (2 s + 1), over levels
+ * made 8 times larger): this power of two. (d k is exact in float32 twice d (0.5 + s), so
+ * float32(d k) times it is ggml's scale bit for bit.)
+ */
+export const LATTICE_FACTOR: Record<LatticeDType, number> = {
+  iq2_xxs: 0.125,
+  iq2_xs: 0.125,
+  iq2_s: 0.125,
+  iq3_xxs: 0.25,
+  iq3_s: 1,
+  iq1_s: 0.125,
+  iq1_m: 0.125,
+};
+
+/** Whether the type has a scale per 16 values (else per 32: the same for both halves of a sub-block). */
+export function scalePerSixteen(kind: LatticeDType): boolean {
+  return kind === "iq2_xs" || kind === "iq2_s" || kind === "iq1_m";
+}
+
+/** Pushes the odd integer k (i32) of half g of sub-block j's scale, d k LATTICE_FACTOR. */
+export function latticeIntScale(f: StoredCode, kind: LatticeDType, L: LatticeLocals, j: number, g: number): void {
   switch (kind) {
     case "iq2_xxs":
-    case "iq3_xxs": // (0.5 + the top 4 bits of the sub-block's u32) d / 4 (IQ3_XXS: / 2)
-      f.localGet(L.pw).i32Load(kind === "iq2_xxs" ? 6 + 8 * j : 66 + 4 * j);
-      f.i32Const(28).i32ShrU().f32ConvertI32S().f32Const(0.5).f32Add().localGet(d).f32Mul();
-      f.f32Const(kind === "iq2_xxs" ? 0.25 : 0.5).f32Mul();
-      return;
+    case "iq3_xxs": // the top 4 bits of the sub-block's u32
+      f.localGet(L.pw)
+        .i32Load(kind === "iq2_xxs" ? 6 + 8 * j : 66 + 4 * j)
+        .i32Const(28)
+        .i32ShrU();
+      break;
     case "iq2_xs":
-    case "iq2_s": // a 4-bit scale per 16 values
-      byte((kind === "iq2_xs" ? 66 : 74) + j, 4 * g, 15);
-      f.f32ConvertI32S().f32Const(0.5).f32Add().localGet(d).f32Mul().f32Const(0.25).f32Mul();
-      return;
-    case "iq3_s": // d (1 + 2 s), a 4-bit s per 32 values
-      byte(106 + (j >> 1), 4 * (j & 1), 15);
-      f.i32Const(1).i32Shl().i32Const(1).i32Add().f32ConvertI32S().localGet(d).f32Mul();
-      return;
-    case "iq1_s": // d (2 s + 1) / 8, s bits 12-14 of the sub-block's u16
+    case "iq2_s": // a 4-bit s per 16 values
+      f.localGet(L.pw)
+        .i32Load8U((kind === "iq2_xs" ? 66 : 74) + j)
+        .i32Const(4 * g)
+        .i32ShrU()
+        .i32Const(15)
+        .i32And();
+      break;
+    case "iq3_s": // a 4-bit s per 32 values, two to a byte
+      f.localGet(L.pw)
+        .i32Load8U(106 + (j >> 1))
+        .i32Const(4 * (j & 1))
+        .i32ShrU()
+        .i32Const(15)
+        .i32And();
+      break;
+    case "iq1_s": // bits 12-14 of the sub-block's u16
       f.localGet(L.pw)
         .i32Load16U(34 + 2 * j)
         .i32Const(12)
@@ -75,7 +100,7 @@ export function latticeScale(f: StoredCode, kind: LatticeDType, L: LatticeLocals
         .i32Const(7)
         .i32And();
       break;
-    case "iq1_m": // d (2 s + 1) / 8, a 3-bit s per 16 values, four to a u16
+    case "iq1_m": // a 3-bit s per 16 values, four to a u16
       f.localGet(L.pw)
         .i32Load16U(48 + 2 * (j >> 1))
         .i32Const(6 * (j & 1) + 3 * g)
@@ -84,7 +109,14 @@ export function latticeScale(f: StoredCode, kind: LatticeDType, L: LatticeLocals
         .i32And();
       break;
   }
-  f.i32Const(1).i32Shl().i32Const(1).i32Add().f32ConvertI32S().localGet(d).f32Mul().f32Const(0.125).f32Mul();
+  f.i32Const(1).i32Shl().i32Const(1).i32Add();
+}
+
+/** Pushes the float32 scale of half g of sub-block j (IQ1: of levels 8 times larger), from the block's d in f32 local `d`. */
+export function latticeScale(f: StoredCode, kind: LatticeDType, L: LatticeLocals, d: number, j: number, g: number): void {
+  latticeIntScale(f, kind, L, j, g);
+  f.f32ConvertI32S().localGet(d).f32Mul();
+  if (LATTICE_FACTOR[kind] !== 1) f.f32Const(LATTICE_FACTOR[kind]).f32Mul();
 }
 
 /** Pushes the table index of group l (0-3, of 8 values; IQ3: `part` 0 or 1, of 4) of sub-block j. */
