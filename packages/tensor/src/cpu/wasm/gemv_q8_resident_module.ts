@@ -808,7 +808,6 @@ function gemvLattice(kind: LatticeDType): FuncDef {
   const GRID = 9;
   const [acc, isum, sub, v, m] = [10, 11, 12, 13, 14];
   const [pw, p16, pb, pd, b, xi, yi, i, a, bb] = [15, 16, 17, 18, 19, 20, 21, 22, 23, 24];
-  const d = 25;
   const f = new Int8Code();
   const l: SuperBlockLocals = { acc, pw, p16, pb, pd, b, xi, yi, i };
   const lattice = { pw, grid: GRID, a, b: bb, v, m };
@@ -845,7 +844,7 @@ function gemvLattice(kind: LatticeDType): FuncDef {
   return {
     name: `gemv_${kind}`,
     params: [i32, i32, i32, i32, i32, i32, i32, i32, i32, i32],
-    locals: [v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, f32],
+    locals: [v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32],
     body: f,
   };
 }
