@@ -141,8 +141,8 @@ describe("int8 GEMV over Q8_0 / Q4_0 / IQ4_NL / Q6_K / Q4_K / Q5_K / Q3_K / IQ4_
   }
 
   // Q4_K, Q5_K (random super-blocks with d and dmin of a real model's size: every bit pattern), Q3_K
-  // and IQ4_XS (quantized random weights), the lattice types IQ1-IQ3 (random blocks, sane d)
-  it.each(["q4_k", "q5_k", "q3_k", "iq4_xs", "iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s", "iq1_s", "iq1_m"] as const)(
+  // Q2_K and IQ4_XS (quantized random weights), the lattice types IQ1-IQ3 (random blocks, sane d)
+  it.each(["q4_k", "q5_k", "q3_k", "q2_k", "iq4_xs", "iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s", "iq1_s", "iq1_m"] as const)(
     "%s: Q8_K activations times the blocks, up to summation order; the same bits on 1-3 threads",
     (dtype) => {
       let seed = 120;
@@ -152,7 +152,7 @@ describe("int8 GEMV over Q8_0 / Q4_0 / IQ4_NL / Q6_K / Q4_K / Q5_K / Q3_K / IQ4_
         const x = activations(rows, K, seed++);
         const blocks = (N * K) / 256;
         let data: Uint8Array;
-        if (dtype === "q3_k" || dtype === "iq4_xs") {
+        if (dtype === "q3_k" || dtype === "q2_k" || dtype === "iq4_xs") {
           data = new Uint8Array(blocks * QUANT_BLOCKS[dtype].bytes);
           quantizeBlocks(dtype, randomF32(N * K, seed), 0, N * K, data, 0);
         } else if (dtype === "q4_k" || dtype === "q5_k") data = randomScaleMinBlocks(dtype, blocks, seed);

@@ -16,6 +16,7 @@ const KERNELS = {
   q4_k: { quantize: kernel("q8", "quantize_q8_k"), gemv: kernel("q8", "gemv_q4_k"), block: 256, rowBytes: q8KRowBytes },
   q5_k: { quantize: kernel("q8", "quantize_q8_k"), gemv: kernel("q8", "gemv_q5_k"), block: 256, rowBytes: q8KRowBytes },
   q3_k: { quantize: kernel("q8", "quantize_q8_k"), gemv: kernel("q8", "gemv_q3_k"), block: 256, rowBytes: q8KRowBytes },
+  q2_k: { quantize: kernel("q8", "quantize_q8_k"), gemv: kernel("q8", "gemv_q2_k"), block: 256, rowBytes: q8KRowBytes },
   iq4_xs: { quantize: kernel("q8", "quantize_q8_k"), gemv: kernel("q8", "gemv_iq4_xs"), block: 256, rowBytes: q8KRowBytes },
   ...latticeKernels(),
 } as const;
@@ -36,7 +37,7 @@ function latticeKernels() {
 const LINE = 16;
 
 /**
- * residentMatmulStored for activationRounding "ggml" over a Q8_0, Q4_0, IQ4_NL, Q6_K, Q4_K, Q5_K, Q3_K, IQ4_XS or lattice (IQ1-IQ3) weight, as llama.cpp
+ * residentMatmulStored for activationRounding "ggml" over a Q8_0, Q4_0, IQ4_NL, Q6_K, Q4_K, Q5_K, Q3_K, Q2_K, IQ4_XS or lattice (IQ1-IQ3) weight, as llama.cpp
  * computes it: the activation rows [rows, K] are quantized to Q8_0 (Q8_K for the K-quants) blocks once (in the weight's
  * memory, on this thread), then threads take ranges of W's rows and run int8 dot products
  * (wasm/gemv_q8_resident_module.ts). The same values as roundActivationsLikeGgml then the float

@@ -752,6 +752,57 @@ function gemvQ3K(): FuncDef {
 }
 
 /**
+ * `gemv_q2_k(w, q, y, n, nb, ldw, m, ldq, ldy)`: Q2_K weight rows (84-byte super-blocks: 16 bytes
+ * of 4-bit scales (low) and mins (high), 64 bytes of 2-bit quants, float16 d and dmin) times Q8_K
+ * rows, as ggml's vec_dot_q2_K_q8_K: per super-block, the sum over its 16 groups of scale (q . q8)
+ * and of min bsum (q 0..3, int32 lanes, exact), then d_w d_x times the first less dmin_w d_x times
+ * the second, as float32 lanes.
+ */
+function gemvQ2K(): FuncDef {
+  const [acc, isum, h, m, lv, mins] = [9, 10, 11, 12, 13, 14];
+  const [pw, p16, pb, pd, b, xi, yi, i] = [15, 16, 17, 18, 19, 20, 21, 22];
+  const qs = [23, 24, 25, 26];
+  const f = new Int8Code();
+  const l: SuperBlockLocals = { acc, pw, p16, pb, pd, b, xi, yi, i };
+  superBlockRows(f, l, 84, () => {
+    f.v128Const0().localSet(isum);
+    // the 64 bytes of quants, loaded once a super-block
+    for (let k = 0; k < 4; k++)
+      f.localGet(pw)
+        .loadAny(16 + 16 * k)
+        .localSet(qs[k]!);
+    for (let g = 0; g < 16; g++) {
+      // the levels 0..3 of group g . its 16 activations, times the group's 4-bit scale
+      f.lowBitGroup(qs[2 * (g >> 3) + (g & 1)]!, g).localTee(lv);
+      f.i16x8ExtendLowI8x16S()
+        .localGet(p16)
+        .v128Load(32 * g)
+        .i32x4DotI16x8S();
+      f.localGet(lv)
+        .i16x8ExtendHighI8x16S()
+        .localGet(p16)
+        .v128Load(32 * g + 16)
+        .i32x4DotI16x8S()
+        .i32x4Add();
+      f.localGet(pw).i32Load8U(g).i32Const(15).i32And().i32x4Splat().i32x4Mul().localGet(isum).i32x4Add().localSet(isum);
+    }
+    addTimesScales(f, l, isum, 80, h, m);
+    // less the mins: the 16 4-bit mins . the 16 bsums (int16), negated, times dmin_w d_x
+    f.localGet(pw).loadAny(0).i32Const(4).i8x16ShrU().localSet(mins);
+    f.localGet(mins).i16x8ExtendLowI8x16S().localGet(pb).v128Load().i32x4DotI16x8S();
+    f.localGet(mins).i16x8ExtendHighI8x16S().localGet(pb).v128Load(16).i32x4DotI16x8S().i32x4Add().localSet(mins);
+    f.v128Const0().localGet(mins).i32x4Sub().localSet(mins);
+    addTimesScales(f, l, mins, 82, h, m);
+  });
+  return {
+    name: "gemv_q2_k",
+    params: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
+    locals: [v128, v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, v128, v128, v128, v128],
+    body: f,
+  };
+}
+
+/**
  * `gemv_iq4_xs(w, q, y, n, nb, ldw, m, ldq, ldy)`: IQ4_XS weight rows (136-byte super-blocks:
  * float16 d, the high two bits of eight 6-bit scales in a u16, their low four bits in 4 bytes, eight
  * 16-byte nibble blocks) times Q8_K rows, as ggml's vec_dot_iq4_xs_q8_K: per sub-block of 32, its
@@ -897,5 +948,6 @@ export function q8GemvFunctions(relaxed: boolean): FuncDef[] {
     gemvQ3K(),
     gemvIQ4XS(),
     ...LATTICE_DTYPES.map(gemvLattice),
+    gemvQ2K(),
   ];
 }
