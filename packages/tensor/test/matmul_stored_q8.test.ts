@@ -41,7 +41,7 @@ function traced<T>(fn: () => T): { value: T; calls: string[]; workerParts: numbe
   return { value, calls, workerParts: residentStats.workerParts - workerParts };
 }
 
-type Int8DType = "q8_0" | "q4_0" | "q6_k" | "iq4_nl";
+type Int8DType = "q8_0" | "q4_0" | "q5_0" | "q6_k" | "iq4_nl";
 
 function matmul(be: CpuBackend, x: Float32Array, rows: number, K: number, w: Uint8Array, dtype: Int8DType, N: number, first: number) {
   const a: StridedView = { buffer: be.upload(x, "float32"), shape: [rows, K], strides: [K, 1], offset: 0 };
@@ -73,7 +73,7 @@ function activations(rows: number, K: number, seed: number): Float32Array {
   return x;
 }
 
-describe("int8 GEMV over Q8_0 / Q4_0 / IQ4_NL / Q6_K / Q4_K / Q5_K / Q3_K / IQ4_XS / lattice weights (activationRounding ggml, decoding)", () => {
+describe("int8 GEMV over Q8_0 / Q4_0 / Q5_0 / IQ4_NL / Q6_K / Q4_K / Q5_K / Q3_K / IQ4_XS / lattice weights (activationRounding ggml, decoding)", () => {
   // [rows, N, K, first]: K multiples of 32 but mostly not of 128 (blocks left over after groups of four)
   const shapes32 = [
     [1, 1, 32, 0],
@@ -93,7 +93,7 @@ describe("int8 GEMV over Q8_0 / Q4_0 / IQ4_NL / Q6_K / Q4_K / Q5_K / Q3_K / IQ4_
     [15, 129, 768, 0],
     [2, 2048, 512, 0],
   ] as const;
-  for (const dtype of ["q8_0", "q4_0", "q6_k", "iq4_nl"] as const) {
+  for (const dtype of ["q8_0", "q4_0", "q5_0", "q6_k", "iq4_nl"] as const) {
     const { elements, bytes } = QUANT_BLOCKS[dtype];
     const shapes = dtype === "q6_k" ? shapes256 : shapes32;
     const quantizer = dtype === "q6_k" ? "quantize_q8_k" : "quantize_q8_0";

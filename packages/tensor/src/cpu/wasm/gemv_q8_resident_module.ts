@@ -272,12 +272,14 @@ function halfLanes(f: Int8Code, h: number, m: number): void {
   f.localGet(h).i32x4Const(0x8000).v128And().i32Const(16).i32x4Shl().v128Or();
 }
 
-function gemvQ8(kind: "q8_0" | "q4_0" | "iq4_nl", relaxed: boolean): FuncDef {
+function gemvQ8(kind: "q8_0" | "q4_0" | "q5_0" | "iq4_nl", relaxed: boolean): FuncDef {
   const NB = 4;
   const [acc, s0, s1, s2, s3, nib, h, m, tv] = [9, 10, 11, 12, 13, 14, 15, 16, 17];
   const [pw, p16, p8, ps, psum, g, xi, yi, i, rem] = [18, 19, 20, 21, 22, 23, 24, 25, 26, 27];
   const s = [s0, s1, s2, s3];
-  const blockBytes = kind === "q8_0" ? 34 : 18;
+  const blockBytes = { q8_0: 34, q4_0: 18, q5_0: 22, iq4_nl: 18 }[kind];
+  /** where a block's nibbles start (Q5_0: after its u32 of fifth bits) */
+  const nibblesAt = kind === "q5_0" ? 6 : 2;
   const f = new Int8Code();
 
   /** int32 lanes summing to block b's dot product (of the group at pw, p16, p8), on the stack. */
@@ -295,9 +297,10 @@ function gemvQ8(kind: "q8_0" | "q4_0" | "iq4_nl", relaxed: boolean): FuncDef {
       return;
     }
     // Q4_0: 16 bytes, low nibbles values 0-15, high nibbles 16-31, each stored plus 8 (taken off below);
+    // Q5_0: the same with value j's fifth bit (bit j of the u32 before them) as 16, stored plus 16;
     // IQ4_NL: the same nibbles, each looked up as its signed level (i8x16.swizzle over the table)
     f.localGet(pw)
-      .loadAny(wb + 2)
+      .loadAny(wb + nibblesAt)
       .localSet(nib);
     if (relaxed && kind === "q4_0") {
       f.localGet(p8)
@@ -323,11 +326,29 @@ function gemvQ8(kind: "q8_0" | "q4_0" | "iq4_nl", relaxed: boolean): FuncDef {
       [true, false],
       [true, true],
     ];
+    if (kind === "q5_0") {
+      // values 0-15 and 16-31 with their fifth bits, each made once (h, m: free until group's sums)
+      f.localGet(nib)
+        .constBytes(0x0f)
+        .v128And()
+        .fifthBitsOfWord(pw, wb + 2, 0)
+        .v128Or()
+        .localSet(h);
+      f.localGet(nib)
+        .i32Const(4)
+        .i8x16ShrU()
+        .fifthBitsOfWord(pw, wb + 2, 1)
+        .v128Or()
+        .localSet(m);
+    }
     parts.forEach(([high, upper], j) => {
       if (kind === "iq4_nl") f.bytesConst(IQ4_VALUES.map((v) => v & 0xff));
-      f.localGet(nib);
-      if (high) f.i32Const(4).i8x16ShrU();
-      else f.constBytes(0x0f).v128And();
+      if (kind === "q5_0") f.localGet(high ? m : h);
+      else {
+        f.localGet(nib);
+        if (high) f.i32Const(4).i8x16ShrU();
+        else f.constBytes(0x0f).v128And();
+      }
       if (kind === "iq4_nl") {
         // signed levels, sign-extended
         f.swizzle();
@@ -380,10 +401,12 @@ function gemvQ8(kind: "q8_0" | "q4_0" | "iq4_nl", relaxed: boolean): FuncDef {
           .localSet(tv);
       f.localGet(tv);
     };
-    if (kind === "q4_0") {
-      // minus 8 * each block's sum of activation values
+    if (kind === "q4_0" || kind === "q5_0") {
+      // minus 8 (Q5_0: 16) * each block's sum of activation values
       lanes(psum);
-      f.i32Const(3).i32x4Shl().i32x4Sub();
+      f.i32Const(kind === "q4_0" ? 3 : 4)
+        .i32x4Shl()
+        .i32x4Sub();
     }
     f.f32x4ConvertI32x4S();
     // times d_w * d_x, one float32 rounding each
@@ -949,5 +972,6 @@ export function q8GemvFunctions(relaxed: boolean): FuncDef[] {
     gemvIQ4XS(),
     ...LATTICE_DTYPES.map(gemvLattice),
     gemvQ2K(),
+    gemvQ8("q5_0", false),
   ];
 }
