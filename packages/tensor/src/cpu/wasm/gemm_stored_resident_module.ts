@@ -3,7 +3,7 @@ import { QUANT_BLOCKS } from "../../dtype.js";
 import { gemmResidentFunctions } from "./gemm_resident_module.js";
 import { IQ4_VALUES } from "../../quant/iq4.js";
 import { StoredCode } from "./gemv_stored_module.js";
-import { isLattice, LATTICE_DTYPES, latticeD, latticeLevels, latticeScale, type LatticeDType } from "./lattice_code.js";
+import { isLattice, LATTICE_DTYPES, latticeD, latticeLevels, latticeScale, latticeSubBlock, type LatticeDType } from "./lattice_code.js";
 
 /**
  * The GEMM over a weight kept as stored (prefill: many activation rows), in the resident heap.
@@ -454,13 +454,14 @@ function decodeLowBitK(dtype: "q2_k" | "q3_k"): FuncDef {
  */
 function decodeLattice(kind: LatticeDType): FuncDef {
   const GRID = 5;
-  const [pw, b, a, bb, v, m, q, t, s, d] = [6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
-  const L = { pw, grid: GRID, a, b: bb, v, m };
+  const [pw, b, a, bb, v, m, q, t, s, d, aux] = [6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
+  const L = { pw, grid: GRID, a, b: bb, v, m, aux };
   const f = new PanelCode();
   decodeRows(f, pw, b, QUANT_BLOCKS[kind].bytes, 1024, () => {
     latticeD(f, kind, L);
     f.localSet(d);
     for (let j = 0; j < 8; j++) {
+      latticeSubBlock(f, kind, L, j);
       for (let g = 0; g < 2; g++) {
         latticeScale(f, kind, L, d, j, g);
         f.f32x4Splat().localSet(s);
@@ -473,7 +474,7 @@ function decodeLattice(kind: LatticeDType): FuncDef {
   return {
     name: `decode_${kind}`,
     params: [i32, i32, i32, i32, i32, i32],
-    locals: [i32, i32, i32, i32, v128, v128, v128, v128, v128, f32],
+    locals: [i32, i32, i32, i32, v128, v128, v128, v128, v128, f32, i32],
     body: f,
   };
 }

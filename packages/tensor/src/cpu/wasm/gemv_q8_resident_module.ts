@@ -8,6 +8,7 @@ import {
   latticeD,
   latticeIntScale,
   latticeLevels,
+  latticeSubBlock,
   scalePerSixteen,
   type LatticeDType,
 } from "./lattice_code.js";
@@ -881,14 +882,15 @@ function gemvIQ4XS(): FuncDef {
 function gemvLattice(kind: LatticeDType): FuncDef {
   const GRID = 9;
   const [acc, isum, sub, v, m] = [10, 11, 12, 13, 14];
-  const [pw, p16, pb, pd, b, xi, yi, i, a, bb] = [15, 16, 17, 18, 19, 20, 21, 22, 23, 24];
+  const [pw, p16, pb, pd, b, xi, yi, i, a, bb, aux] = [15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25];
   const f = new Int8Code();
   const l: SuperBlockLocals = { acc, pw, p16, pb, pd, b, xi, yi, i };
-  const lattice = { pw, grid: GRID, a, b: bb, v, m };
+  const lattice = { pw, grid: GRID, a, b: bb, v, m, aux };
   const sixteen = scalePerSixteen(kind);
   superBlockRows(f, l, QUANT_BLOCKS[kind].bytes, () => {
     f.v128Const0().localSet(isum);
     for (let j = 0; j < 8; j++) {
+      latticeSubBlock(f, kind, lattice, j);
       for (let g = 0; g < 2; g++) {
         // the 16 levels . the 16 int16 activations
         latticeLevels(f, kind, lattice, j, g);
@@ -918,7 +920,7 @@ function gemvLattice(kind: LatticeDType): FuncDef {
   return {
     name: `gemv_${kind}`,
     params: [i32, i32, i32, i32, i32, i32, i32, i32, i32, i32],
-    locals: [v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32],
+    locals: [v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32],
     body: f,
   };
 }

@@ -2,7 +2,7 @@ import { f32, i32, v128, type FuncDef, type ValType } from "./encoder.js";
 import { IQ4_VALUES } from "../../quant/iq4.js";
 import { rowsLoop, StoredCode, type RowLocals } from "./gemv_stored_module.js";
 import { QUANT_BLOCKS } from "../../dtype.js";
-import { LATTICE_DTYPES, latticeD, latticeLevels, latticeScale, type LatticeDType } from "./lattice_code.js";
+import { LATTICE_DTYPES, latticeD, latticeLevels, latticeScale, latticeSubBlock, type LatticeDType } from "./lattice_code.js";
 
 /**
  * The stored-weight GEMV of gemv_stored_module.ts for the resident heap: the weight is read where
@@ -689,9 +689,9 @@ function gemvLattice(kind: LatticeDType): FuncDef {
   const l = rowLocals(L);
   const { pw, px, acc } = l;
   const [v, m, q, sc] = L.many(v128, 4);
-  const [b, a, bb] = L.many(i32, 3);
+  const [b, a, bb, aux] = L.many(i32, 4);
   const d = L.add(f32);
-  const lattice = { pw, grid: GRID, a, b: bb, v, m };
+  const lattice = { pw, grid: GRID, a, b: bb, v, m, aux };
   const f = new ResidentStoredCode();
   rowsLoop(f, l, () => {
     f.localGet(NB).localSet(b);
@@ -699,6 +699,7 @@ function gemvLattice(kind: LatticeDType): FuncDef {
     latticeD(f, kind, lattice);
     f.localSet(d);
     for (let j = 0; j < 8; j++) {
+      latticeSubBlock(f, kind, lattice, j);
       for (let g = 0; g < 2; g++) {
         latticeScale(f, kind, lattice, d, j, g);
         f.f32x4Splat().localSet(sc);

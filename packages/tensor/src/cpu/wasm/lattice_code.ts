@@ -16,7 +16,10 @@ export function isLattice(dtype: string): dtype is LatticeDType {
   return (LATTICE_DTYPES as readonly string[]).includes(dtype);
 }
 
-/** Locals the helpers use: the block (pw) and table (grid) addresses, two i32 and two v128 scratch. */
+/**
+ * Locals the helpers use: the block (pw) and table (grid) addresses, two i32 and two v128 scratch,
+ * and `aux`, an i32 latticeSubBlock fills (IQ2_XXS / IQ3_XXS: the sub-block's u32 of signs and scale).
+ */
 export interface LatticeLocals {
   readonly pw: number;
   readonly grid: number;
@@ -24,6 +27,17 @@ export interface LatticeLocals {
   readonly b: number;
   readonly v: number;
   readonly m: number;
+  readonly aux: number;
+}
+
+/** Where IQ2_XXS's / IQ3_XXS's u32 of four 7-bit sign groups and a 4-bit scale sits for sub-block j. */
+function auxAt(kind: LatticeDType, j: number): number {
+  return kind === "iq2_xxs" ? 6 + 8 * j : 66 + 4 * j;
+}
+
+/** Call before sub-block j's latticeLevels / latticeIntScale: IQ2_XXS / IQ3_XXS load their u32 once into L.aux. */
+export function latticeSubBlock(f: StoredCode, kind: LatticeDType, L: LatticeLocals, j: number): void {
+  if (kind === "iq2_xxs" || kind === "iq3_xxs") f.localGet(L.pw).i32Load(auxAt(kind, j)).localSet(L.aux);
 }
 
 /** Sign bits of each lane of a pair of groups: lanes 0-7 take byte 0's bits 0-7, lanes 8-15 byte 1's. */
@@ -69,11 +83,8 @@ export function scalePerSixteen(kind: LatticeDType): boolean {
 export function latticeIntScale(f: StoredCode, kind: LatticeDType, L: LatticeLocals, j: number, g: number): void {
   switch (kind) {
     case "iq2_xxs":
-    case "iq3_xxs": // the top 4 bits of the sub-block's u32
-      f.localGet(L.pw)
-        .i32Load(kind === "iq2_xxs" ? 6 + 8 * j : 66 + 4 * j)
-        .i32Const(28)
-        .i32ShrU();
+    case "iq3_xxs": // the top 4 bits of the sub-block's u32 (latticeSubBlock)
+      f.localGet(L.aux).i32Const(28).i32ShrU();
       break;
     case "iq2_xs":
     case "iq2_s": // a 4-bit s per 16 values
@@ -181,9 +192,8 @@ function signBits(f: StoredCode, kind: LatticeDType, L: LatticeLocals, j: number
         .i32Const(9)
         .i32ShrU();
       break;
-    default: // iq2_xxs, iq3_xxs: seven bits each in the sub-block's u32
-      f.localGet(L.pw)
-        .i32Load(kind === "iq2_xxs" ? 6 + 8 * j : 66 + 4 * j)
+    default: // iq2_xxs, iq3_xxs: seven bits each in the sub-block's u32 (latticeSubBlock)
+      f.localGet(L.aux)
         .i32Const(7 * l)
         .i32ShrU()
         .i32Const(127)
