@@ -10,7 +10,7 @@ import { fromGGUFMetadata, toGGUFMetadata } from "@llm/tokenizer";
 import { createModel, type Model } from "@llm/models";
 import { loadGGUF, saveGGUF } from "@llm/models/node";
 import { CONFIG } from "./golden/llama_quantize/weights.mjs";
-import { compareWithLlamaCpp } from "./llamacpp_compare.js";
+import { compareWithLlamaCpp, logSoftmax } from "./llamacpp_compare.js";
 
 /**
  * llama.cpp's lattice types (IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S: the types of
@@ -92,21 +92,6 @@ function randomWeight(dtype: QuantizedDType, shape: readonly number[], seed: num
   return fromBuffer(backend, backend.upload(data, dtype), [...shape], dtype);
 }
 
-/** log-softmax of each row of [rows, vocab] logits, in float64. */
-function logSoftmaxRows(logits: Float32Array, rows: number): Float64Array {
-  const vocab = logits.length / rows;
-  const out = new Float64Array(logits.length);
-  for (let r = 0; r < rows; r++) {
-    const row = logits.subarray(r * vocab, (r + 1) * vocab);
-    let max = -Infinity;
-    for (const v of row) max = Math.max(max, v);
-    let sum = 0;
-    for (const v of row) sum += Math.exp(v - max);
-    for (let i = 0; i < vocab; i++) out[r * vocab + i] = row[i]! - max - Math.log(sum);
-  }
-  return out;
-}
-
 /**
  * How far our own log-probabilities over the prompt move when the token embedding is nudged by up to
  * three float32 ulps (three patterns): the size of a last-bit difference once llama.cpp's rounding
@@ -117,11 +102,11 @@ function logSoftmaxRows(logits: Float32Array, rows: number): Float64Array {
 async function nudgedMove(path: string): Promise<number> {
   const { model } = await loadGGUF(path, { backend: ggml });
   try {
-    const run = async (): Promise<Float64Array> =>
-      logSoftmaxRows(
-        (await noGrad(() => model.forward(tensor([PROMPT], { dtype: "int32", backend: ggml })).data())) as Float32Array,
-        PROMPT.length,
-      );
+    const run = async (): Promise<Float64Array[]> => {
+      const logits = (await noGrad(() => model.forward(tensor([PROMPT], { dtype: "int32", backend: ggml })).data())) as Float32Array;
+      const vocab = logits.length / PROMPT.length;
+      return PROMPT.map((_, r) => logSoftmax(logits.subarray(r * vocab, (r + 1) * vocab)));
+    };
     const base = await run();
     const embedding = model.stateDict()["model.embed_tokens.weight"]!;
     const values = (await embedding.data()) as Float32Array;
@@ -130,7 +115,7 @@ async function nudgedMove(path: string): Promise<number> {
       const nudged = Float32Array.from(values, (v, i) => v * (1 + ((((i * k * 2654435761) >>> 0) % 7) - 3) * 2 ** -23));
       embedding.replaceWith(tensor(nudged, { shape: embedding.shape, backend: ggml }));
       const moved = await run();
-      for (let i = 0; i < base.length; i++) worst = Math.max(worst, Math.abs(moved[i]! - base[i]!));
+      moved.forEach((row, r) => row.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - base[r]![i]!)))));
     }
     return worst;
   } finally {

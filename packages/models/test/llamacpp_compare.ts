@@ -10,7 +10,7 @@ export interface LlamaCppComparison {
 }
 
 /** log-softmax of a row, in float64. */
-function logSoftmax(row: Float32Array): Float64Array {
+export function logSoftmax(row: Float32Array): Float64Array {
   let max = -Infinity;
   for (const v of row) max = Math.max(max, v);
   let sum = 0;

@@ -98,23 +98,15 @@ function halfSplat(f: PanelCode, addr: number, offset: number, v: number): void 
  * offset (64 bytes); `minus`, if given, a v128 local subtracted after the product (Q4_K's min).
  */
 function storeBytes(f: PanelCode, q: number, t: number, scale: number, dst: number, offset: number, minus?: number): void {
-  const one = (lane: number): void => {
-    f.f32x4ConvertI32x4S().localGet(scale).f32x4Mul();
+  // (t is reused: each quarter is stored before the next is made)
+  for (let k = 0; k < 4; k++) {
+    f.int8Quarter(q, k).localGet(scale).f32x4Mul();
     if (minus !== undefined) f.localGet(minus).f32x4Sub();
     f.localSet(t);
     f.localGet(dst)
       .localGet(t)
-      .v128Store(offset + 16 * lane);
-  };
-  // (t is reused: each quarter is stored before the next is made)
-  f.localGet(q).i16x8ExtendLowI8x16S().i32x4ExtendLowI16x8S();
-  one(0);
-  f.localGet(q).i16x8ExtendLowI8x16S().i32x4ExtendHighI16x8S();
-  one(1);
-  f.localGet(q).i16x8ExtendHighI8x16S().i32x4ExtendLowI16x8S();
-  one(2);
-  f.localGet(q).i16x8ExtendHighI8x16S().i32x4ExtendHighI16x8S();
-  one(3);
+      .v128Store(offset + 16 * k);
+  }
 }
 
 // decode_*: parameters, then each one's locals after them

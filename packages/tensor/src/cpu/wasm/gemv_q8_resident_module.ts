@@ -751,17 +751,8 @@ function gemvQ3K(): FuncDef {
         .localSet(hm[k]!);
     for (let g = 0; g < 16; g++) {
       // the levels -4..3 of group g
-      f.lowBitGroup(qs[2 * (g >> 3) + (g & 1)]!, g, hm[g & 1]!).localTee(lv);
-      f.i16x8ExtendLowI8x16S()
-        .localGet(p16)
-        .v128Load(32 * g)
-        .i32x4DotI16x8S();
-      f.localGet(lv)
-        .i16x8ExtendHighI8x16S()
-        .localGet(p16)
-        .v128Load(32 * g + 16)
-        .i32x4DotI16x8S()
-        .i32x4Add();
+      f.lowBitGroup(qs[2 * (g >> 3) + (g & 1)]!, g, hm[g & 1]!);
+      dotSixteen(f, lv, p16, 32 * g);
       // times the group's scale less 32
       f.q3kScale(pw, g).i32x4Splat().i32x4Mul().localGet(isum).i32x4Add().localSet(isum);
     }
@@ -773,6 +764,20 @@ function gemvQ3K(): FuncDef {
     locals: [v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, v128, v128, v128, v128, v128, v128, i32],
     body: f,
   };
+}
+
+/**
+ * Pushes the i32x4 lanes summing to the dot product of the 16 int8 levels on the stack (kept in
+ * local `lv`) with the 16 int16 activations at local p16 + offset.
+ */
+function dotSixteen(f: Int8Code, lv: number, p16: number, offset: number): void {
+  f.localTee(lv).i16x8ExtendLowI8x16S().localGet(p16).v128Load(offset).i32x4DotI16x8S();
+  f.localGet(lv)
+    .i16x8ExtendHighI8x16S()
+    .localGet(p16)
+    .v128Load(offset + 16)
+    .i32x4DotI16x8S()
+    .i32x4Add();
 }
 
 /**
@@ -797,17 +802,8 @@ function gemvQ2K(): FuncDef {
         .localSet(qs[k]!);
     for (let g = 0; g < 16; g++) {
       // the levels 0..3 of group g . its 16 activations, times the group's 4-bit scale
-      f.lowBitGroup(qs[2 * (g >> 3) + (g & 1)]!, g).localTee(lv);
-      f.i16x8ExtendLowI8x16S()
-        .localGet(p16)
-        .v128Load(32 * g)
-        .i32x4DotI16x8S();
-      f.localGet(lv)
-        .i16x8ExtendHighI8x16S()
-        .localGet(p16)
-        .v128Load(32 * g + 16)
-        .i32x4DotI16x8S()
-        .i32x4Add();
+      f.lowBitGroup(qs[2 * (g >> 3) + (g & 1)]!, g);
+      dotSixteen(f, lv, p16, 32 * g);
       f.localGet(pw).i32Load8U(g).i32Const(15).i32And().i32x4Splat().i32x4Mul().localGet(isum).i32x4Add().localSet(isum);
     }
     addTimesScales(f, l, isum, 80, h, m);
@@ -894,17 +890,7 @@ function gemvLattice(kind: LatticeDType): FuncDef {
       for (let g = 0; g < 2; g++) {
         // the 16 levels . the 16 int16 activations
         latticeLevels(f, kind, lattice, j, g);
-        f.localTee(sub)
-          .i16x8ExtendLowI8x16S()
-          .localGet(p16)
-          .v128Load(2 * (32 * j + 16 * g))
-          .i32x4DotI16x8S();
-        f.localGet(sub)
-          .i16x8ExtendHighI8x16S()
-          .localGet(p16)
-          .v128Load(2 * (32 * j + 16 * g) + 16)
-          .i32x4DotI16x8S()
-          .i32x4Add();
+        dotSixteen(f, sub, p16, 2 * (32 * j + 16 * g));
         if (g === 1 && !sixteen) f.i32x4Add();
         if (g === 0 && !sixteen) continue;
         latticeIntScale(f, kind, lattice, j, g);

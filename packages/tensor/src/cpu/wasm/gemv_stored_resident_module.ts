@@ -571,12 +571,7 @@ function gemvIQ4XS(): FuncDef {
  */
 function storeScaled(f: ResidentStoredCode, q: number, d: number, t: number, s: number, offset: number): void {
   for (let j = 0; j < 4; j++) {
-    f.localGet(q);
-    if (j < 2) f.i16x8ExtendLowI8x16S();
-    else f.i16x8ExtendHighI8x16S();
-    if (j % 2 === 0) f.i32x4ExtendLowI16x8S();
-    else f.i32x4ExtendHighI16x8S();
-    f.f32x4ConvertI32x4S().localGet(d).f32x4Mul().localSet(t);
+    f.int8Quarter(q, j).localGet(d).f32x4Mul().localSet(t);
     f.localGet(s)
       .localGet(t)
       .v128Store(offset + 16 * j);
@@ -706,12 +701,7 @@ function gemvLattice(kind: LatticeDType): FuncDef {
         latticeLevels(f, kind, lattice, j, g);
         f.localSet(q);
         for (let k = 0; k < 4; k++) {
-          f.localGet(q);
-          if (k < 2) f.i16x8ExtendLowI8x16S();
-          else f.i16x8ExtendHighI8x16S();
-          if (k % 2 === 0) f.i32x4ExtendLowI16x8S();
-          else f.i32x4ExtendHighI16x8S();
-          f.f32x4ConvertI32x4S().localGet(sc).f32x4Mul();
+          f.int8Quarter(q, k).localGet(sc).f32x4Mul();
           f.localGet(px)
             .v128Load(4 * (32 * j + 16 * g + 4 * k))
             .f32x4Mul()
