@@ -4,7 +4,7 @@ import type { StridedView } from "../src/backend.js";
 import { CpuBackend } from "../src/cpu/backend.js";
 import type { CpuBuffer } from "../src/cpu/buffer.js";
 import { float16BitsToFloat32, float32ToFloat16Bits } from "../src/cpu/half.js";
-import { roundActivationsLikeGgml } from "../src/cpu/kernels/ggml_rounding.js";
+import { q8_1MinCorrections, roundActivationsLikeGgml } from "../src/cpu/kernels/ggml_rounding.js";
 import { hasRelaxedSimd } from "../src/cpu/resident/modules.js";
 import { residentStats } from "../src/cpu/resident/runtime.js";
 import { QUANT_BLOCKS } from "../src/dtype.js";
@@ -41,7 +41,7 @@ function traced<T>(fn: () => T): { value: T; calls: string[]; workerParts: numbe
   return { value, calls, workerParts: residentStats.workerParts - workerParts };
 }
 
-type Int8DType = "q8_0" | "q4_0" | "q5_0" | "q6_k" | "iq4_nl";
+type Int8DType = "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "q6_k" | "iq4_nl";
 
 function matmul(be: CpuBackend, x: Float32Array, rows: number, K: number, w: Uint8Array, dtype: Int8DType, N: number, first: number) {
   const a: StridedView = { buffer: be.upload(x, "float32"), shape: [rows, K], strides: [K, 1], offset: 0 };
@@ -73,7 +73,7 @@ function activations(rows: number, K: number, seed: number): Float32Array {
   return x;
 }
 
-describe("int8 GEMV over Q8_0 / Q4_0 / Q5_0 / IQ4_NL / Q6_K / Q4_K / Q5_K / Q3_K / IQ4_XS / lattice weights (activationRounding ggml, decoding)", () => {
+describe("int8 GEMV over Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / Q6_K / Q4_K / Q5_K / Q3_K / IQ4_XS / lattice weights (activationRounding ggml, decoding)", () => {
   // [rows, N, K, first]: K multiples of 32 but mostly not of 128 (blocks left over after groups of four)
   const shapes32 = [
     [1, 1, 32, 0],
@@ -93,7 +93,7 @@ describe("int8 GEMV over Q8_0 / Q4_0 / Q5_0 / IQ4_NL / Q6_K / Q4_K / Q5_K / Q3_K
     [15, 129, 768, 0],
     [2, 2048, 512, 0],
   ] as const;
-  for (const dtype of ["q8_0", "q4_0", "q5_0", "q6_k", "iq4_nl"] as const) {
+  for (const dtype of ["q8_0", "q4_0", "q5_0", "q4_1", "q5_1", "q6_k", "iq4_nl"] as const) {
     const { elements, bytes } = QUANT_BLOCKS[dtype];
     const shapes = dtype === "q6_k" ? shapes256 : shapes32;
     const quantizer = dtype === "q6_k" ? "quantize_q8_k" : "quantize_q8_0";
@@ -117,9 +117,21 @@ describe("int8 GEMV over Q8_0 / Q4_0 / Q5_0 / IQ4_NL / Q6_K / Q4_K / Q5_K / Q3_K
         ggml.forEach(({ threads, relaxedSimd }, j) => {
           expect(results[j], `${where}: ${threads} threads, relaxed ${relaxedSimd}`).toEqual(results[0]);
         });
-        // the float kernel on the activations rounded in JS
+        // the float kernel on the activations rounded in JS; Q4_1 / Q5_1 (Q8_1 activations): plus
+        // each block's min times the part of its min term the rounded activations leave out
         const rounded = roundActivationsLikeGgml(x, rows, K, dtype);
         const reference = matmul(plain, rounded, rows, K, data, dtype, N, first).value;
+        const withMin = dtype === "q4_1" || dtype === "q5_1";
+        const corrections = withMin ? q8_1MinCorrections(x, rows, K) : null;
+        const minTerm = (i: number, n: number): number => {
+          if (corrections === null) return 0;
+          let sum = 0;
+          for (let j = 0; j < K / 32; j++) {
+            const at = ((first + n) * (K / 32) + j) * bytes + 2;
+            sum += float16BitsToFloat32(data[at]! | (data[at + 1]! << 8)) * corrections[i * (K / 32) + j]!;
+          }
+          return sum;
+        };
         for (let i = 0; i < rows; i++) {
           for (let n = 0; n < N; n++) {
             let exact = 0;
@@ -131,8 +143,9 @@ describe("int8 GEMV over Q8_0 / Q4_0 / Q5_0 / IQ4_NL / Q6_K / Q4_K / Q5_K / Q3_K
             }
             const got = results[0]![i * N + n]!;
             const at = `${where}: [${i}, ${n}]`;
-            expect(Math.abs(got - reference[i * N + n]!), at).toBeLessThanOrEqual(2e-6 * size + 1e-30);
-            expect(Math.abs(got - exact), at).toBeLessThanOrEqual(1e-6 * size + 1e-30);
+            const min = minTerm(i, n);
+            expect(Math.abs(got - (reference[i * N + n]! + min)), at).toBeLessThanOrEqual(2e-6 * size + 1e-30);
+            expect(Math.abs(got - (exact + min)), at).toBeLessThanOrEqual(1e-6 * size + 1e-30);
           }
         }
       }

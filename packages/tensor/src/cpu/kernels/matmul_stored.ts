@@ -35,9 +35,10 @@ const GEMM_ROWS = 16;
  * any, are broadcast (stride 0): one weight for all.
  */
 export function matmulStored(a: StridedView, b: StridedView, wasm: boolean, rounding: ActivationRounding = "none"): BackendBuffer {
-  const out = storedProduct(a, b, wasm, rounding);
+  const { out, int8 } = storedProduct(a, b, wasm, rounding);
   const dtype = b.buffer.dtype;
-  if (rounding === "ggml" && (dtype === "q4_1" || dtype === "q5_1")) addQ8_1MinTerms(out, a, b);
+  // (the int8 kernels add Q4_1's / Q5_1's min term as llama.cpp does already)
+  if (rounding === "ggml" && !int8 && (dtype === "q4_1" || dtype === "q5_1")) addQ8_1MinTerms(out, a, b);
   return out;
 }
 
@@ -70,7 +71,8 @@ function addQ8_1MinTerms(out: CpuBuffer, a: StridedView, b: StridedView): void {
   }
 }
 
-function storedProduct(a: StridedView, b: StridedView, wasm: boolean, rounding: ActivationRounding): CpuBuffer {
+/** The product, and whether an int8 kernel computed it (llama.cpp's way, min terms included). */
+function storedProduct(a: StridedView, b: StridedView, wasm: boolean, rounding: ActivationRounding): { out: CpuBuffer; int8: boolean } {
   const r = a.shape.length;
   const K = a.shape[r - 1]!;
   const N = b.shape[r - 1]!;
@@ -90,26 +92,26 @@ function storedProduct(a: StridedView, b: StridedView, wasm: boolean, rounding: 
     // prefill over a weight in the resident heap: panels decoded in WebAssembly, threaded GEMM,
     // activations rounded there in ggml mode (resident/gemm_stored.ts)
     const resident = residentGemmStored(rows, N, K, A, b, rounding);
-    if (resident !== null) return new CpuBuffer(resident, "float32");
+    if (resident !== null) return { out: new CpuBuffer(resident, "float32"), int8: false };
   }
   if (rounding === "ggml" && wasm && rows < GEMM_ROWS) {
     // decoding over Q8_0 / Q4_0 / Q6_K / Q4_K / Q5_K as llama.cpp does: activations quantized to Q8_0 / Q8_K, int8 dot products (resident/matmul_stored_q8.ts)
     const q8 = residentMatmulStoredQ8(rows, N, K, A, b);
-    if (q8 !== null) return new CpuBuffer(q8, "float32");
+    if (q8 !== null) return { out: new CpuBuffer(q8, "float32"), int8: true };
   }
   if (rounding === "ggml") A = roundActivationsLikeGgml(A, rows, K, b.buffer.dtype);
   if (wasm && rows < GEMM_ROWS) {
     // decoding over a weight in the resident heap: read in place, threaded (resident/matmul_stored.ts)
     const resident = residentMatmulStored(rows, N, K, A, b);
-    if (resident !== null) return new CpuBuffer(resident, "float32");
+    if (resident !== null) return { out: new CpuBuffer(resident, "float32"), int8: false };
   }
   const out = new Float32Array(rows * N);
-  if (rows === 0 || N === 0) return new CpuBuffer(out, "float32");
+  if (rows === 0 || N === 0) return { out: new CpuBuffer(out, "float32"), int8: false };
   if (wasm) countFallback(`matmul ${b.buffer.dtype}`);
-  if (wasm && rows < GEMM_ROWS && gemvStoredWasm(rows, N, K, A, b, out)) return new CpuBuffer(out, "float32");
+  if (wasm && rows < GEMM_ROWS && gemvStoredWasm(rows, N, K, A, b, out)) return { out: new CpuBuffer(out, "float32"), int8: false };
   if (rows < 4) dotRows(rows, N, K, A, b, sbk, sbn, out);
   else gemmPanels(rows, N, K, A, b, sbk, sbn, out, wasm);
-  return new CpuBuffer(out, "float32");
+  return { out: new CpuBuffer(out, "float32"), int8: false };
 }
 
 /** out[i, n] = A[i, :] . b[:, n] with each column of b decoded once. */

@@ -13,6 +13,9 @@ const KERNELS = {
   q4_0: { quantize: kernel("q8", "quantize_q8_0"), gemv: kernel("q8", "gemv_q4_0"), block: 32, rowBytes: q8RowBytes },
   iq4_nl: { quantize: kernel("q8", "quantize_q8_0"), gemv: kernel("q8", "gemv_iq4_nl"), block: 32, rowBytes: q8RowBytes },
   q5_0: { quantize: kernel("q8", "quantize_q8_0"), gemv: kernel("q8", "gemv_q5_0"), block: 32, rowBytes: q8RowBytes },
+  // Q4_1 / Q5_1: Q8_1 activations (Q8_0's levels and scale, and s: Q8_ROW.s1)
+  q4_1: { quantize: kernel("q8", "quantize_q8_0"), gemv: kernel("q8", "gemv_q4_1"), block: 32, rowBytes: q8RowBytes },
+  q5_1: { quantize: kernel("q8", "quantize_q8_0"), gemv: kernel("q8", "gemv_q5_1"), block: 32, rowBytes: q8RowBytes },
   q6_k: { quantize: kernel("q8", "quantize_q8_k"), gemv: kernel("q8", "gemv_q6_k"), block: 256, rowBytes: q8KRowBytes },
   q4_k: { quantize: kernel("q8", "quantize_q8_k"), gemv: kernel("q8", "gemv_q4_k"), block: 256, rowBytes: q8KRowBytes },
   q5_k: { quantize: kernel("q8", "quantize_q8_k"), gemv: kernel("q8", "gemv_q5_k"), block: 256, rowBytes: q8KRowBytes },
@@ -38,7 +41,7 @@ function latticeKernels() {
 const LINE = 16;
 
 /**
- * residentMatmulStored for activationRounding "ggml" over a Q8_0, Q4_0, Q5_0, IQ4_NL, Q6_K, Q4_K, Q5_K, Q3_K, Q2_K, IQ4_XS or lattice (IQ1-IQ3) weight, as llama.cpp
+ * residentMatmulStored for activationRounding "ggml" over a Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL, Q6_K, Q4_K, Q5_K, Q3_K, Q2_K, IQ4_XS or lattice (IQ1-IQ3) weight, as llama.cpp
  * computes it: the activation rows [rows, K] are quantized to Q8_0 (Q8_K for the K-quants) blocks once (in the weight's
  * memory, on this thread), then threads take ranges of W's rows and run int8 dot products
  * (wasm/gemv_q8_resident_module.ts). The same values as roundActivationsLikeGgml then the float

@@ -27,7 +27,9 @@ import {
  *   [0, 64 nb)     the values as int16 (the plain-SIMD dot products read them so),
  *   [64 nb, 96 nb) the values as int8 (relaxed SIMD's int8 dot product reads them so),
  *   [96 nb, 100 nb)  each block's scale as float32 (the float16 value),
- *   [100 nb, 104 nb) each block's sum of values, int32 (Q4_0's offset of 8: sum (q - 8) x = sum q x - 8 sum x).
+ *   [100 nb, 104 nb) each block's sum of values, int32 (Q4_0's offset of 8: sum (q - 8) x = sum q x - 8 sum x),
+ *   [104 nb, 108 nb) Q8_1's s, float32: the sum times the unrounded float32 scale, rounded to float16
+ *                    (ggml's quantize_row_q8_1; Q4_1 / Q5_1 multiply their min by it).
  * Functions (addresses and strides in bytes):
  *  - `quantize_q8_0(x, q, m, nb, ldx, ldq)`: m float32 rows of 32 nb values, ldx apart, into the above;
  *  - `gemv_q8_0 / gemv_q4_0(w, q, y, n, nb, ldw, m, ldq, ldy)`: for n weight rows r (ldw apart) and m
@@ -54,6 +56,7 @@ class Int8Code extends StoredCode {
   i32x4RelaxedDotI8x16I7x16AddS(): this { return this.simdOp(0x113); }
   f32Ge(): this { this.bytes.push(0x60); return this; }
   f32Abs(): this { this.bytes.push(0x8b); return this; }
+  f32Copysign(): this { this.bytes.push(0x98); return this; }
   i32Load8S(offset = 0): this { this.bytes.push(0x2c, ...this.at(offset)); return this; }
   i32Store16(offset = 0): this { this.bytes.push(0x3b, 1, ...this.at(offset).slice(1)); return this; }
   i32x4Mul(): this { return this.simdOp(0xb5); }
@@ -72,11 +75,30 @@ export function q8KRowBytes(nb: number): number {
 }
 
 /** Byte offsets of the parts of a quantized row of nb blocks (see above). */
-export const Q8_ROW = { int16: 0, int8: 64, scales: 96, sums: 100, bytes: 104 } as const;
+export const Q8_ROW = { int16: 0, int8: 64, scales: 96, sums: 100, s1: 104, bytes: 108 } as const;
 
 /** Bytes a quantized activation row of nb blocks takes, 16-aligned. */
 export function q8RowBytes(nb: number): number {
   return Math.ceil((Q8_ROW.bytes * nb) / 16) * 16;
+}
+
+/**
+ * Pushes the non-negative float32 in local `v` rounded to float16 (to nearest, ties to even), as
+ * float32; `v` is changed. Below 2^-14 (float16 subnormals) adding 0.5 rounds it to a multiple of
+ * 2^-24; above, the integer add rounds the mantissa to 10 bits (a carry bumps the exponent); 65536
+ * and up is infinity; NaN stays NaN.
+ */
+function roundToHalf(f: Int8Code, v: number): void {
+  f.localGet(v).f32Const(0.5).f32Add().f32Const(0.5).f32Sub();
+  f.localGet(v).i32ReinterpretF32().i32Const(0xfff).i32Add();
+  f.localGet(v).i32ReinterpretF32().i32Const(13).i32ShrU().i32Const(1).i32And().i32Add();
+  f.i32Const(-0x2000).i32And().f32ReinterpretI32();
+  f.localGet(v)
+    .f32Const(2 ** -14)
+    .f32Lt()
+    .select()
+    .localSet(v);
+  f.f32Const(Number.POSITIVE_INFINITY).localGet(v).localGet(v).f32Const(65536).f32Ge().select();
 }
 
 function quantizeQ8_0(): FuncDef {
@@ -85,6 +107,7 @@ function quantizeQ8_0(): FuncDef {
   const [t, idv] = [14, 15];
   const [amax, d, id] = [16, 17, 18];
   const [px, p16, p8, ps, psum, b] = [19, 20, 21, 22, 23, 24];
+  const [d32, ps1, sum] = [25, 26, 27];
   const f = new Int8Code();
   f.block().localGet(M).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0);
   f.loop(); // rows
@@ -92,6 +115,7 @@ function quantizeQ8_0(): FuncDef {
   f.localGet(Q).localGet(NB).i32Const(Q8_ROW.int8).i32Mul().i32Add().localSet(p8);
   f.localGet(Q).localGet(NB).i32Const(Q8_ROW.scales).i32Mul().i32Add().localSet(ps);
   f.localGet(Q).localGet(NB).i32Const(Q8_ROW.sums).i32Mul().i32Add().localSet(psum);
+  f.localGet(Q).localGet(NB).i32Const(Q8_ROW.s1).i32Mul().i32Add().localSet(ps1);
   f.localGet(NB).localSet(b);
   f.loop(); // blocks of 32
   for (let j = 0; j < 8; j++)
@@ -107,21 +131,11 @@ function quantizeQ8_0(): FuncDef {
   // d = amax / 127, id = 127 / amax (0 for an all-zero block): float32 divisions, as ggml's
   f.localGet(amax).f32Const(127).f32Div().localSet(d);
   f.f32Const(127).localGet(amax).f32Div().f32Const(0).localGet(amax).f32Const(0).f32Ne().select().localSet(id);
-  // the scale: d rounded to float16 (to nearest, ties to even), as float32. Below 2^-14 (float16
-  // subnormals) adding 0.5 rounds it to a multiple of 2^-24; above, the integer add rounds the
-  // mantissa to 10 bits (a carry bumps the exponent); 65536 and up is infinity; NaN stays NaN.
+  // the scale: d rounded to float16 (roundToHalf); d32 keeps the float32 one for Q8_1's s
+  f.localGet(d).localSet(d32);
   f.localGet(ps);
-  f.localGet(d).f32Const(0.5).f32Add().f32Const(0.5).f32Sub();
-  f.localGet(d).i32ReinterpretF32().i32Const(0xfff).i32Add();
-  f.localGet(d).i32ReinterpretF32().i32Const(13).i32ShrU().i32Const(1).i32And().i32Add();
-  f.i32Const(-0x2000).i32And().f32ReinterpretI32();
-  f.localGet(d)
-    .f32Const(2 ** -14)
-    .f32Lt()
-    .select()
-    .localSet(d);
-  f.f32Const(Number.POSITIVE_INFINITY).localGet(d).localGet(d).f32Const(65536).f32Ge().select();
-  f.f32Store();
+  roundToHalf(f, d);
+  f.localTee(d).f32Store();
   // q = round half to even (x * id), as int32 lanes
   f.localGet(id).f32x4Splat().localSet(idv);
   for (let j = 0; j < 8; j++) f.localGet(v[j]!).localGet(idv).f32x4Mul().f32x4Nearest().i32x4TruncSatF32x4S().localSet(v[j]!);
@@ -131,7 +145,12 @@ function quantizeQ8_0(): FuncDef {
   f.localSet(t);
   f.localGet(t).i32x4ExtractLane(0).localGet(t).i32x4ExtractLane(1).i32Add();
   f.localGet(t).i32x4ExtractLane(2).i32Add().localGet(t).i32x4ExtractLane(3).i32Add();
-  f.i32Store();
+  f.localTee(sum).i32Store();
+  // Q8_1's s: sum d32 rounded to float16 by its magnitude, the sign put back (amax is free by now)
+  f.localGet(ps1);
+  f.localGet(sum).f32ConvertI32S().localGet(d32).f32Mul().f32Abs().localSet(amax);
+  roundToHalf(f, amax);
+  f.localGet(sum).f32ConvertI32S().f32Copysign().f32Store();
   // int16 (four vectors of 8), then int8 (two of 16); |q| <= 127, so no narrowing saturates
   for (let j = 0; j < 4; j++) {
     f.localGet(v[2 * j]!)
@@ -154,6 +173,7 @@ function quantizeQ8_0(): FuncDef {
   f.localGet(p8).i32Const(32).i32Add().localSet(p8);
   f.localGet(ps).i32Const(4).i32Add().localSet(ps);
   f.localGet(psum).i32Const(4).i32Add().localSet(psum);
+  f.localGet(ps1).i32Const(4).i32Add().localSet(ps1);
   f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
   f.end();
   f.localGet(X).localGet(LDX).i32Add().localSet(X);
@@ -163,7 +183,7 @@ function quantizeQ8_0(): FuncDef {
   return {
     name: "quantize_q8_0",
     params: [i32, i32, i32, i32, i32, i32],
-    locals: [...new Array<typeof v128>(10).fill(v128), f32, f32, f32, i32, i32, i32, i32, i32, i32],
+    locals: [...new Array<typeof v128>(10).fill(v128), f32, f32, f32, i32, i32, i32, i32, i32, i32, f32, i32, i32],
     body: f,
   };
 }
@@ -273,14 +293,16 @@ function halfLanes(f: Int8Code, h: number, m: number): void {
   f.localGet(h).i32x4Const(0x8000).v128And().i32Const(16).i32x4Shl().v128Or();
 }
 
-function gemvQ8(kind: "q8_0" | "q4_0" | "q5_0" | "iq4_nl", relaxed: boolean): FuncDef {
+function gemvQ8(kind: "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "iq4_nl", relaxed: boolean): FuncDef {
   const NB = 4;
   const [acc, s0, s1, s2, s3, nib, h, m, tv] = [9, 10, 11, 12, 13, 14, 15, 16, 17];
-  const [pw, p16, p8, ps, psum, g, xi, yi, i, rem] = [18, 19, 20, 21, 22, 23, 24, 25, 26, 27];
+  const [pw, p16, p8, ps, psum, g, xi, yi, i, rem, ps1] = [18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28];
   const s = [s0, s1, s2, s3];
-  const blockBytes = { q8_0: 34, q4_0: 18, q5_0: 22, iq4_nl: 18 }[kind];
-  /** where a block's nibbles start (Q5_0: after its u32 of fifth bits) */
-  const nibblesAt = kind === "q5_0" ? 6 : 2;
+  const blockBytes = { q8_0: 34, q4_0: 18, q5_0: 22, q4_1: 20, q5_1: 24, iq4_nl: 18 }[kind];
+  /** where a block's nibbles start (after d; Q4_1's min; Q5_0's / Q5_1's u32 of fifth bits) and its fifth bits */
+  const nibblesAt = { q8_0: 2, q4_0: 2, q5_0: 6, q4_1: 4, q5_1: 8, iq4_nl: 2 }[kind];
+  const fifthAt = kind === "q5_0" ? 2 : kind === "q5_1" ? 4 : null;
+  const withMin = kind === "q4_1" || kind === "q5_1";
   const f = new Int8Code();
 
   /** int32 lanes summing to block b's dot product (of the group at pw, p16, p8), on the stack. */
@@ -327,24 +349,24 @@ function gemvQ8(kind: "q8_0" | "q4_0" | "q5_0" | "iq4_nl", relaxed: boolean): Fu
       [true, false],
       [true, true],
     ];
-    if (kind === "q5_0") {
+    if (fifthAt !== null) {
       // values 0-15 and 16-31 with their fifth bits, each made once (h, m: free until group's sums)
       f.localGet(nib)
         .constBytes(0x0f)
         .v128And()
-        .fifthBitsOfWord(pw, wb + 2, 0)
+        .fifthBitsOfWord(pw, wb + fifthAt, 0)
         .v128Or()
         .localSet(h);
       f.localGet(nib)
         .i32Const(4)
         .i8x16ShrU()
-        .fifthBitsOfWord(pw, wb + 2, 1)
+        .fifthBitsOfWord(pw, wb + fifthAt, 1)
         .v128Or()
         .localSet(m);
     }
     parts.forEach(([high, upper], j) => {
       if (kind === "iq4_nl") f.bytesConst(IQ4_VALUES.map((v) => v & 0xff));
-      if (kind === "q5_0") f.localGet(high ? m : h);
+      if (fifthAt !== null) f.localGet(high ? m : h);
       else {
         f.localGet(nib);
         if (high) f.i32Const(4).i8x16ShrU();
@@ -421,6 +443,19 @@ function gemvQ8(kind: "q8_0" | "q4_0" | "q5_0" | "iq4_nl", relaxed: boolean): Fu
     halfLanes(f, h, m);
     lanes(ps);
     f.f32x4Mul().f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
+    if (withMin) {
+      // Q4_1 / Q5_1: plus each block's min times the activations' s (Q8_1's), as ggml_vec_dot_q4_1_q8_1
+      f.v128Const0().localSet(tv);
+      for (let b = 0; b < t; b++)
+        f.localGet(pw)
+          .localGet(tv)
+          .load16Lane(blockBytes * b + 2, 2 * b)
+          .localSet(tv);
+      f.localGet(tv);
+      halfLanes(f, h, m);
+      lanes(ps1);
+      f.f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
+    }
   };
 
   const before = (): void => {
@@ -433,6 +468,7 @@ function gemvQ8(kind: "q8_0" | "q4_0" | "q5_0" | "iq4_nl", relaxed: boolean): Fu
       f.localGet(xi).localGet(NB).i32Const(Q8_ROW.int8).i32Mul().i32Add().localSet(p8);
       f.localGet(xi).localGet(NB).i32Const(Q8_ROW.scales).i32Mul().i32Add().localSet(ps);
       f.localGet(xi).localGet(NB).i32Const(Q8_ROW.sums).i32Mul().i32Add().localSet(psum);
+      f.localGet(xi).localGet(NB).i32Const(Q8_ROW.s1).i32Mul().i32Add().localSet(ps1);
       f.localGet(NB).i32Const(2).i32ShrU().localSet(g);
       f.block().localGet(g).i32Eqz().brIf(0);
       f.loop(); // groups of four blocks
@@ -445,6 +481,7 @@ function gemvQ8(kind: "q8_0" | "q4_0" | "q5_0" | "iq4_nl", relaxed: boolean): Fu
       f.localGet(p8).i32Const(128).i32Add().localSet(p8);
       f.localGet(ps).i32Const(16).i32Add().localSet(ps);
       f.localGet(psum).i32Const(16).i32Add().localSet(psum);
+      f.localGet(ps1).i32Const(16).i32Add().localSet(ps1);
       f.localGet(g).i32Const(1).i32Sub().localTee(g).brIf(0);
       f.end().end();
       // the last nb % 4 blocks
@@ -460,7 +497,7 @@ function gemvQ8(kind: "q8_0" | "q4_0" | "q5_0" | "iq4_nl", relaxed: boolean): Fu
   return {
     name: `gemv_${kind}`,
     params: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
-    locals: [v128, v128, v128, v128, v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32],
+    locals: [v128, v128, v128, v128, v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32],
     body: f,
   };
 }
@@ -961,5 +998,7 @@ export function q8GemvFunctions(relaxed: boolean): FuncDef[] {
     ...LATTICE_DTYPES.map(gemvLattice),
     gemvQ2K(),
     gemvQ8("q5_0", false),
+    gemvQ8("q4_1", false),
+    gemvQ8("q5_1", false),
   ];
 }
