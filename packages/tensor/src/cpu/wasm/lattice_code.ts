@@ -3,7 +3,7 @@ import type { StoredCode } from "./gemv_stored_module.js";
 /**
  * WebAssembly for llama.cpp's lattice types (quant/iq1.ts, iq2.ts, iq3.ts: 256 values a block, each
  * group of 8 values one entry of a table with 8 signs, or for IQ3 two entries of 4), shared by the
- * prefill panel decoders and the resident GEMV. The table is in the kernel's memory (the caller
+ * prefill panel decoders, the resident float GEMV and the int8 GEMV of "ggml" mode. The table is in the kernel's memory (the caller
  * copies it there: quant/iq_grids.ts's bytes) at the i32 local `grid`. A block is taken 16 values at
  * a time (half g of sub-block j of 32): `latticeLevels` pushes them as 16 int8 lanes, signs applied
  * (IQ1: 8 level + 1 or - 1, so that the scale is d / 8), `latticeScale` their float32 scale, so that
