@@ -31,31 +31,12 @@ export type QuantizedDType =
 export type StoredDType = "float16" | "bfloat16" | QuantizedDType;
 
 /** The typed array that holds each dtype on the host. Half types keep their raw 16-bit patterns; blocks their bytes. */
-export interface TypedArrayFor {
+export interface TypedArrayFor extends Record<QuantizedDType, Uint8Array> {
   float32: Float32Array;
   int32: Int32Array;
   bool: Uint8Array;
   float16: Uint16Array;
   bfloat16: Uint16Array;
-  q8_0: Uint8Array;
-  q4_0: Uint8Array;
-  q5_0: Uint8Array;
-  q4_1: Uint8Array;
-  q5_1: Uint8Array;
-  q2_k: Uint8Array;
-  q3_k: Uint8Array;
-  q4_k: Uint8Array;
-  q5_k: Uint8Array;
-  q6_k: Uint8Array;
-  iq4_nl: Uint8Array;
-  iq4_xs: Uint8Array;
-  iq2_xxs: Uint8Array;
-  iq2_xs: Uint8Array;
-  iq2_s: Uint8Array;
-  iq3_xxs: Uint8Array;
-  iq3_s: Uint8Array;
-  iq1_s: Uint8Array;
-  iq1_m: Uint8Array;
 }
 export type HostArray = Float32Array | Int32Array | Uint8Array | Uint16Array;
 
@@ -103,25 +84,10 @@ export const BYTES_PER_ELEMENT: Record<DType, number> = {
   bool: 1,
   float16: 2,
   bfloat16: 2,
-  q8_0: 34 / 32,
-  q4_0: 18 / 32,
-  q5_0: 22 / 32,
-  q4_1: 20 / 32,
-  q5_1: 24 / 32,
-  q2_k: 84 / 256,
-  q3_k: 110 / 256,
-  q4_k: 144 / 256,
-  q5_k: 176 / 256,
-  q6_k: 210 / 256,
-  iq4_nl: 18 / 32,
-  iq4_xs: 136 / 256,
-  iq2_xxs: 66 / 256,
-  iq2_xs: 74 / 256,
-  iq2_s: 82 / 256,
-  iq3_xxs: 98 / 256,
-  iq3_s: 110 / 256,
-  iq1_s: 50 / 256,
-  iq1_m: 56 / 256,
+  ...(Object.fromEntries(QUANTIZED_DTYPES.map((d) => [d, QUANT_BLOCKS[d].bytes / QUANT_BLOCKS[d].elements])) as Record<
+    QuantizedDType,
+    number
+  >),
 };
 
 export function isQuantized(dtype: DType): dtype is QuantizedDType {
@@ -152,6 +118,7 @@ export function elementsOfHost(dtype: DType, length: number): number {
 }
 
 export function allocHost(dtype: DType, size: number): HostArray {
+  if (isQuantized(dtype)) return new Uint8Array(hostLength(dtype, size));
   switch (dtype) {
     case "float32":
       return new Float32Array(size);
@@ -162,26 +129,6 @@ export function allocHost(dtype: DType, size: number): HostArray {
     case "float16":
     case "bfloat16":
       return new Uint16Array(size);
-    case "q8_0":
-    case "q4_0":
-    case "q5_0":
-    case "q4_1":
-    case "q5_1":
-    case "q2_k":
-    case "q3_k":
-    case "q4_k":
-    case "q5_k":
-    case "q6_k":
-    case "iq4_nl":
-    case "iq4_xs":
-    case "iq2_xxs":
-    case "iq2_xs":
-    case "iq2_s":
-    case "iq3_xxs":
-    case "iq3_s":
-    case "iq1_s":
-    case "iq1_m":
-      return new Uint8Array(hostLength(dtype, size));
   }
 }
 
