@@ -3,6 +3,7 @@ import type { StridedView } from "../src/backend.js";
 import { QUANT_BLOCKS, type DType, type HostArray } from "../src/dtype.js";
 import { cpuBackend } from "../src/cpu/backend.js";
 import { float32ToFloat16Bits } from "../src/cpu/half.js";
+import type { LatticeDType } from "../src/cpu/wasm/lattice_code.js";
 
 export const be = cpuBackend;
 
@@ -42,11 +43,7 @@ export function randomScaleMinBlocks(dtype: "q4_k" | "q5_k", blocks: number, see
  * Random blocks of a lattice type (IQ1/IQ2/IQ3: random table indices, signs and sub-block scales)
  * with each block's float16 d between 1e-3 and 3e-3 (IQ1_M's spread over its scale words' top nibbles).
  */
-export function randomLatticeBlocks(
-  dtype: "iq2_xxs" | "iq2_xs" | "iq2_s" | "iq3_xxs" | "iq3_s" | "iq1_s" | "iq1_m",
-  blocks: number,
-  seed: number,
-): Uint8Array {
+export function randomLatticeBlocks(dtype: LatticeDType, blocks: number, seed: number): Uint8Array {
   const bytes = QUANT_BLOCKS[dtype].bytes;
   const data = Uint8Array.from(randomF32(blocks * bytes, seed), (v) => Math.floor((v + 1) * 128) & 255);
   const scale = randomF32(blocks, seed + 1);

@@ -7,6 +7,7 @@ import { roundActivationsLikeGgml } from "../src/cpu/kernels/ggml_rounding.js";
 import { residentStats } from "../src/cpu/resident/runtime.js";
 import { QUANT_BLOCKS, QUANTIZED_DTYPES, type DType, type QuantizedDType } from "../src/dtype.js";
 import { dequantizeBlocks, quantizeBlocks } from "../src/quant/index.js";
+import { isLattice } from "../src/cpu/wasm/lattice_code.js";
 import { randomF32, randomLatticeBlocks, randomScaleMinBlocks } from "./cpu-helpers.js";
 
 // Prefill over a weight kept as stored (float16, bfloat16, every block type) in the resident
@@ -40,9 +41,9 @@ function encode(dtype: Stored, w: Float32Array, seed: number): { data: Uint8Arra
   let data: Uint8Array;
   if (dtype === "q4_k" || dtype === "q5_k") {
     data = randomScaleMinBlocks(dtype, blocks, seed);
-  } else if (dtype.startsWith("iq1") || dtype.startsWith("iq2") || dtype.startsWith("iq3")) {
+  } else if (isLattice(dtype)) {
     // the lattice types are read only: random blocks (every index, sign and scale)
-    data = randomLatticeBlocks(dtype as "iq2_xxs", blocks, seed);
+    data = randomLatticeBlocks(dtype, blocks, seed);
   } else {
     data = new Uint8Array(blocks * bytes);
     quantizeBlocks(dtype, w, 0, w.length, data, 0);

@@ -7,6 +7,7 @@ import { residentStats } from "../src/cpu/resident/runtime.js";
 import { gemvStoredWasm } from "../src/cpu/wasm/gemv_stored.js";
 import { QUANT_BLOCKS, type QuantizedDType } from "../src/dtype.js";
 import { dequantizeBlocks, quantizeBlocks } from "../src/quant/index.js";
+import { isLattice, LATTICE_DTYPES } from "../src/cpu/wasm/lattice_code.js";
 import { randomF32, randomLatticeBlocks, randomScaleMinBlocks } from "./cpu-helpers.js";
 
 // Decoding over a weight kept as stored (float16, bfloat16, Q8_0, Q4_0, Q6_K) in the resident heap:
@@ -82,9 +83,6 @@ function traced<T>(fn: () => T): { value: T; calls: string[]; workerParts: numbe
   const calls = [...residentStats.calls].filter(([name, n]) => n !== (before.get(name) ?? 0)).map(([name]) => name);
   return { value, calls, workerParts: residentStats.workerParts - workerParts };
 }
-
-const LATTICE = ["iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s", "iq1_s", "iq1_m"] as const;
-const isLatticeType = (d: string): d is (typeof LATTICE)[number] => (LATTICE as readonly string[]).includes(d);
 
 const KERNEL: Record<Stored, string> = {
   float16: "gemv_f16_scaled", // activations below 2^16: see the test of both below
@@ -195,7 +193,7 @@ describe("resident matmul over a stored weight (decoding)", () => {
   // Q4_1, Q5_1, Q5_0, Q2_K, Q3_K, IQ4_NL, IQ4_XS (quantized random weights) and the IQ1-IQ3 lattice
   // types (random blocks with sane scales). Their kernels round otherwise than the JS decoder (and
   // have no staged twin), so they are held to float64 on the decoded values, not to bits.
-  it.each(["q4_k", "q5_k", "q4_1", "q5_1", "q5_0", "q2_k", "q3_k", "iq4_nl", "iq4_xs", ...LATTICE] as const)(
+  it.each(["q4_k", "q5_k", "q4_1", "q5_1", "q5_0", "q2_k", "q3_k", "iq4_nl", "iq4_xs", ...LATTICE_DTYPES] as const)(
     "%s: the same bits on 1, 2 and 3 threads; near float64 on the values the blocks hold",
     (dtype) => {
       let seed = 40;
@@ -213,7 +211,7 @@ describe("resident matmul over a stored weight (decoding)", () => {
         const data =
           dtype === "q4_k" || dtype === "q5_k"
             ? randomScaleMinBlocks(dtype, N * (K / 256), seed)
-            : isLatticeType(dtype)
+            : isLattice(dtype)
               ? randomLatticeBlocks(dtype, N * (K / 256), seed)
               : quantized(dtype, randomF32(N * K, seed));
         seed += 2;

@@ -1,4 +1,4 @@
-import type { QuantizedDType } from "../dtype.js";
+import type { DType } from "../dtype.js";
 import { IQ_GRID_DATA } from "./iq_grid_data.js";
 
 /**
@@ -41,8 +41,8 @@ export function signsOf(seven: number): number {
 /** IQ1_S / IQ1_M's shift of every level of a group of 8, by the sign of its bit (IQ1S_DELTA). */
 export const IQ1_DELTA = 0.125;
 
-/** The table each lattice type's blocks index (IQ1_S and IQ1_M share one); null for the other types. */
-export function gridOf(dtype: QuantizedDType): IQGridName | null {
+/** The table each lattice type's blocks index (IQ1_S and IQ1_M share one); null for every other dtype. */
+export function gridOf(dtype: DType): IQGridName | null {
   switch (dtype) {
     case "iq2_xxs":
       return "iq2xxs";

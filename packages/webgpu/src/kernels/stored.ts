@@ -1,4 +1,4 @@
-import { gridOf, IQ4_VALUES, iqGrid, type DType, type QuantizedDType, type StridedView } from "@llm/tensor";
+import { gridOf, IQ4_VALUES, iqGrid, type DType, type StridedView } from "@llm/tensor";
 import type { WebGPUBuffer } from "../gpu-buffer.js";
 import type { KernelContext } from "../kernel-context.js";
 import { coalesce, grid, sizeOf } from "../layout.js";
@@ -259,17 +259,13 @@ const LATTICE_WGSL: Record<string, string> = {
 
 /** The bindings a stored dtype's helpers read besides B: the lattice types' table `G`, to follow B's. */
 export function tableBindings(dtype: DType): Binding[] {
-  return gridFor(dtype) === null ? [] : [{ name: "G", type: "u32" }];
+  return gridOf(dtype) === null ? [] : [{ name: "G", type: "u32" }];
 }
 
 /** The buffers for tableBindings(dtype), in order. */
 export function tableInputs(ctx: KernelContext, dtype: DType): GPUBuffer[] {
-  const name = gridFor(dtype);
+  const name = gridOf(dtype);
   return name === null ? [] : [ctx.table(`grid ${name}`, () => iqGrid(name))];
-}
-
-function gridFor(dtype: DType): ReturnType<typeof gridOf> {
-  return GPU_BLOCK_DTYPES.includes(dtype) ? gridOf(dtype as QuantizedDType) : null;
 }
 
 /** WGSL for the value of matmul's B at `raw` (`B[index]`) for B's dtype. */

@@ -66,7 +66,7 @@ export function residentGemmStored(
       else x = ops.input(roundActivationsLikeGgml(A, rows, K, dtype), 0, rows * K);
     }
     // the lattice types' table, copied into W's memory
-    const name = quantized ? gridOf(dtype as "q8_0") : null;
+    const name = gridOf(dtype);
     const grid = name === null ? null : ops.bytes(iqGrid(name));
     const result = x === null || (name !== null && grid === null) ? null : ops.result(rows * N);
     if (x === null || result === null) return null;

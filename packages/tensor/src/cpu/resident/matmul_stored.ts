@@ -77,7 +77,7 @@ export function residentMatmulStored(rows: number, N: number, K: number, A: Floa
     const scales = superBlocks ? ops.scratch(32 * parts.length) : null;
     if (superBlocks && scales === null) return null;
     // the lattice types' table, copied into W's memory
-    const name = quantized ? gridOf(dtype) : null;
+    const name = gridOf(dtype);
     const grid = name === null ? null : ops.bytes(iqGrid(name));
     if (name !== null && grid === null) return null;
     rt.call(

@@ -3,6 +3,7 @@ import { QUANT_BLOCKS } from "../../dtype.js";
 import { viewData } from "../buffer.js";
 import { q8KRowBytes, q8RowBytes } from "../wasm/gemv_q8_resident_module.js";
 import { gridOf, iqGrid } from "../../quant/iq_grids.js";
+import { LATTICE_DTYPES, type LatticeDType } from "../wasm/lattice_code.js";
 import { kernel } from "./modules.js";
 import { Operands } from "./operands.js";
 import { activeRuntime, splitRange } from "./runtime.js";
@@ -27,14 +28,13 @@ const KERNELS = {
 
 /** The lattice types (IQ1-IQ3: their table's address an extra argument). */
 function latticeKernels() {
-  const kinds = ["iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s", "iq1_s", "iq1_m"] as const;
-  const entry = (d: (typeof kinds)[number]) => ({
+  const entry = (d: LatticeDType) => ({
     quantize: kernel("q8", "quantize_q8_k"),
     gemv: kernel("q8", `gemv_${d}`),
     block: 256,
     rowBytes: q8KRowBytes,
   });
-  return Object.fromEntries(kinds.map((d) => [d, entry(d)])) as Record<(typeof kinds)[number], ReturnType<typeof entry>>;
+  return Object.fromEntries(LATTICE_DTYPES.map((d) => [d, entry(d)])) as Record<LatticeDType, ReturnType<typeof entry>>;
 }
 
 /** Threads split outputs on multiples of 16 floats (a cache line), so no two write one line. */
@@ -69,7 +69,7 @@ export function residentMatmulStoredQ8(rows: number, N: number, K: number, A: Fl
     const x = ops.input(A, 0, rows * K);
     const q = x === null ? null : ops.scratch((rows * ldq) / 4);
     // the lattice types' table, copied into W's memory
-    const name = gridOf(dtype as keyof typeof KERNELS);
+    const name = gridOf(dtype);
     const grid = name === null ? null : ops.bytes(iqGrid(name));
     const result = q === null || (name !== null && grid === null) ? null : ops.result(rows * N);
     if (x === null || q === null || result === null) return null;
