@@ -1,5 +1,5 @@
 import { float32ToFloat16Bits } from "../cpu/half.js";
-import { f16, GROUP_MAX_EPS, largestMagnitude, nearestInt } from "./k_quants.js";
+import { f16, GROUP_MAX_EPS, largestMagnitude, nearestInt, setU16 } from "./k_quants.js";
 
 /**
  * llama.cpp's non-linear 4-bit types (ggml's block_iq4_nl and block_iq4_xs): each nibble indexes
@@ -126,8 +126,7 @@ function quantizeBlock(
     q4 = o + 8;
     const d = f(-maxScale / 32);
     const dBits = float32ToFloat16Bits(d);
-    dst[o] = dBits & 0xff;
-    dst[o + 1] = dBits >>> 8;
+    setU16(dst, o, dBits);
     const id = d !== 0 ? f(1 / d) : 0;
     let scalesH = 0;
     for (let ib = 0; ib < nb; ib++) {
@@ -138,12 +137,10 @@ function quantizeBlock(
       dst[o + 4 + (ib >>> 1)]! |= ((l + 32) & 15) << (4 * (ib & 1));
       scalesH |= ((l + 32) >>> 4) << (2 * ib);
     }
-    dst[o + 2] = scalesH & 0xff;
-    dst[o + 3] = scalesH >>> 8;
+    setU16(dst, o + 2, scalesH);
   } else {
     const dBits = float32ToFloat16Bits(scales[0]!);
-    dst[o] = dBits & 0xff;
-    dst[o + 1] = dBits >>> 8;
+    setU16(dst, o, dBits);
     const id = scales[0] !== 0 ? f(1 / scales[0]!) : 0;
     for (let j = 0; j < 32; j++) L[j] = bestIndex(f(id * src[x + j]!));
   }

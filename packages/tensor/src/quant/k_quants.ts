@@ -14,6 +14,12 @@ export const Q6_K_BYTES = 210;
 /** The float16 at byte o of src, as a number. */
 export const f16 = (src: Uint8Array, o: number): number => float16Table()[src[o]! | (src[o + 1]! << 8)]!;
 
+/** Writes the low 16 bits of `bits` at dst[o], little-endian (a float16's bits, or a u16 field). */
+export function setU16(dst: Uint8Array, o: number, bits: number): void {
+  dst[o] = bits & 0xff;
+  dst[o + 1] = (bits >>> 8) & 0xff;
+}
+
 /** block_q4_K: d, dmin (f16), 12 bytes of 6-bit scales and mins for 8 sub-blocks of 32, 128 bytes of nibbles. */
 export function dequantizeQ4_K(src: Uint8Array, o: number, n: number, dst: Float32Array, d: number): void {
   dequantizeScaleMin(src, o, n, dst, d, false);
@@ -178,8 +184,7 @@ export function quantizeQ6_K(src: Float32Array, s: number, n: number, dst: Uint8
     if (maxAbsScale < GROUP_MAX_EPS) continue; // all zero, d = +0
     const iscale = f(-128 / maxScale);
     const dBits = float32ToFloat16Bits(f(1 / iscale));
-    dst[o + 208] = dBits & 0xff;
-    dst[o + 209] = dBits >>> 8;
+    setU16(dst, o + 208, dBits);
     const d16 = float16BitsToFloat32(dBits);
     for (let ib = 0; ib < K_BLOCK / 16; ib++) dst[o + 192 + ib] = Math.min(127, nearestInt(f(iscale * scales[ib]!))) & 0xff;
     for (let j = 0; j < K_BLOCK / 16; j++) {
@@ -344,7 +349,8 @@ function quantizeScaleMin(src: Float32Array, s: number, n: number, dst: Uint8Arr
     }
     const dBits = float32ToFloat16Bits(f(maxScale / 63));
     const dminBits = float32ToFloat16Bits(f(maxMin / 63));
-    dst.set([dBits & 0xff, dBits >>> 8, dminBits & 0xff, dminBits >>> 8], o);
+    setU16(dst, o, dBits);
+    setU16(dst, o + 2, dminBits);
     const d16 = float16BitsToFloat32(dBits);
     const dmin16 = float16BitsToFloat32(dminBits);
     for (let j = 0; j < 8; j++) {

@@ -1,5 +1,5 @@
 import { float16BitsToFloat32, float32ToFloat16Bits } from "../cpu/half.js";
-import { f16, GROUP_MAX_EPS, int8, K_BLOCK, largestMagnitude, makeQkx2Quants, nearestInt } from "./k_quants.js";
+import { f16, GROUP_MAX_EPS, int8, K_BLOCK, largestMagnitude, makeQkx2Quants, nearestInt, setU16 } from "./k_quants.js";
 
 /**
  * llama.cpp's 2- and 3-bit K-quants (ggml's block_q2_K and block_q3_K), the types of the Q2_K and
@@ -68,11 +68,6 @@ function packLowBits(L: Uint8Array, dst: Uint8Array, q: number): void {
   }
 }
 
-function setF16(dst: Uint8Array, o: number, bits: number): void {
-  dst[o] = bits & 0xff;
-  dst[o + 1] = bits >>> 8;
-}
-
 /**
  * quantize_row_q2_K_ref: each 16 values get a scale and min from makeQkx2Quants (levels 0-3,
  * weights |x|, least absolute error), both quantized to 4 bits against the largest (d, dmin in
@@ -99,12 +94,12 @@ export function quantizeQ2_K(src: Float32Array, s: number, n: number, dst: Uint8
     if (maxScale > 0) {
       const iscale = f(15 / maxScale);
       for (let j = 0; j < 16; j++) dst[o + j] = nearestInt(f(iscale * scales[j]!)) & 0xff;
-      setF16(dst, o + 80, float32ToFloat16Bits(f(maxScale / 15)));
+      setU16(dst, o + 80, float32ToFloat16Bits(f(maxScale / 15)));
     }
     if (maxMin > 0) {
       const iscale = f(15 / maxMin);
       for (let j = 0; j < 16; j++) dst[o + j]! |= (nearestInt(f(iscale * mins[j]!)) << 4) & 0xff;
-      setF16(dst, o + 82, float32ToFloat16Bits(f(maxMin / 15)));
+      setU16(dst, o + 82, float32ToFloat16Bits(f(maxMin / 15)));
     }
     const d16 = float16BitsToFloat32(dst[o + 80]! | (dst[o + 81]! << 8));
     const dmin16 = float16BitsToFloat32(dst[o + 82]! | (dst[o + 83]! << 8));
@@ -192,7 +187,7 @@ export function quantizeQ3_K(src: Float32Array, s: number, n: number, dst: Uint8
         else dst[sc + j - 8]! |= (l & 15) << 4;
         dst[sc + 8 + (j & 3)]! |= (l >>> 4) << (2 * (j >>> 2));
       }
-      setF16(dst, o + 108, float32ToFloat16Bits(f(1 / iscale)));
+      setU16(dst, o + 108, float32ToFloat16Bits(f(1 / iscale)));
     }
     const d16 = float16BitsToFloat32(dst[o + 108]! | (dst[o + 109]! << 8));
     for (let j = 0; j < 16; j++) {

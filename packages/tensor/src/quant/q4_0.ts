@@ -1,4 +1,5 @@
 import { float16Table, float32ToFloat16Bits } from "../cpu/half.js";
+import { setU16 } from "./k_quants.js";
 
 /**
  * llama.cpp's Q4_0 (ggml's block_q4_0): 32 values as an f16 scale d = m / -8, where m is the value
@@ -24,8 +25,7 @@ export function quantizeQ4_0(src: Float32Array, s: number, n: number, dst: Uint8
     const d = f(max / -8);
     const id = d !== 0 ? f(1 / d) : 0;
     const h = float32ToFloat16Bits(d);
-    dst[o] = h & 0xff;
-    dst[o + 1] = h >>> 8;
+    setU16(dst, o, h);
     for (let j = 0; j < 16; j++) {
       const x0 = Math.min(15, Math.trunc(f(f(src[s + b + j]! * id) + 8.5)));
       const x1 = Math.min(15, Math.trunc(f(f(src[s + b + 16 + j]! * id) + 8.5)));

@@ -1,4 +1,5 @@
 import { float16Table, float32ToFloat16Bits } from "../cpu/half.js";
+import { setU16 } from "./k_quants.js";
 
 /**
  * llama.cpp's Q4_1 and Q5_1 (ggml's block_q4_1, block_q5_1): 32 values as an f16 scale d = (max -
@@ -37,7 +38,8 @@ function quantizeMinBlocks(src: Float32Array, s: number, n: number, dst: Uint8Ar
     const id = d !== 0 ? f(1 / d) : 0;
     const dBits = float32ToFloat16Bits(d);
     const mBits = float32ToFloat16Bits(min);
-    dst.set([dBits & 0xff, dBits >>> 8, mBits & 0xff, mBits >>> 8], o);
+    setU16(dst, o, dBits);
+    setU16(dst, o + 2, mBits);
     const level = (x: number): number => Math.trunc(f(f(f(x - min) * id) + 0.5)) & 0xff;
     let qh = 0;
     for (let j = 0; j < 16; j++) {

@@ -1,4 +1,5 @@
 import { float16Table, float32ToFloat16Bits } from "../cpu/half.js";
+import { setU16 } from "./k_quants.js";
 
 /**
  * llama.cpp's Q5_0 (ggml's block_q5_0): 32 values as an f16 scale d = m / -16 (m the value of
@@ -25,8 +26,7 @@ export function quantizeQ5_0(src: Float32Array, s: number, n: number, dst: Uint8
     const d = f(max / -16);
     const id = d !== 0 ? f(1 / d) : 0;
     const h = float32ToFloat16Bits(d);
-    dst[o] = h & 0xff;
-    dst[o + 1] = h >>> 8;
+    setU16(dst, o, h);
     let qh = 0;
     for (let j = 0; j < 16; j++) {
       const x0 = Math.min(31, Math.trunc(f(f(src[s + b + j]! * id) + 16.5)));

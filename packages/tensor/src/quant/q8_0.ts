@@ -1,4 +1,5 @@
 import { float16Table, float32ToFloat16Bits } from "../cpu/half.js";
+import { setU16 } from "./k_quants.js";
 
 /**
  * llama.cpp's Q8_0 (ggml's block_q8_0): 32 values as an f16 scale d = max|x| / 127 and 32 int8
@@ -17,8 +18,7 @@ export function quantizeQ8_0(src: Float32Array, s: number, n: number, dst: Uint8
     const d = f(amax / 127);
     const id = d !== 0 ? f(1 / d) : 0;
     const h = float32ToFloat16Bits(d);
-    dst[o] = h & 0xff;
-    dst[o + 1] = h >>> 8;
+    setU16(dst, o, h);
     for (let j = 0; j < Q8_0_BLOCK; j++) {
       const v = f(src[s + b + j]! * id);
       // roundf: half away from zero (exact in float64 for float32 inputs)
