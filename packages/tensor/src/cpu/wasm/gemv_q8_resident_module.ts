@@ -761,49 +761,6 @@ function gemvScaleMin(dtype: "q4_k" | "q5_k"): FuncDef {
 }
 
 /**
- * `gemv_q3_k(w, q, y, n, nb, ldw, m, ldq, ldy)`: Q3_K weight rows (110-byte super-blocks: 32 bytes
- * of third bits, 64 of 2-bit quants, 12 of sixteen 6-bit scales, float16 d) times Q8_K rows, as
- * ggml's vec_dot_q3_K_q8_K: per group of 16, the levels -4..3 (two low bits, and 4 less unless the
- * third bit is set) . the int16 activations, times the group's scale - 32, summed in int32 lanes;
- * the lanes as float32 times d_w * d_x into the float32 lanes.
- */
-function gemvQ3K(): FuncDef {
-  const [acc, isum, h, m, lv] = [9, 10, 11, 12, 13];
-  const [pw, p16, pd, b, xi, yi, i] = [14, 15, 16, 17, 18, 19, 20];
-  const qs = [21, 22, 23, 24];
-  const hm = [25, 26];
-  const pb = 27; // (the loops keep it; Q3_K needs no bsums)
-  const f = new Int8Code();
-  const l: SuperBlockLocals = { acc, pw, p16, pb, pd, b, xi, yi, i };
-  superBlockRows(f, l, 110, () => {
-    f.v128Const0().localSet(isum);
-    // the 64 bytes of quants and 32 of third bits, loaded once a super-block
-    for (let k = 0; k < 4; k++)
-      f.localGet(pw)
-        .loadAny(32 + 16 * k)
-        .localSet(qs[k]!);
-    for (let k = 0; k < 2; k++)
-      f.localGet(pw)
-        .loadAny(16 * k)
-        .localSet(hm[k]!);
-    for (let g = 0; g < 16; g++) {
-      // the levels -4..3 of group g
-      f.lowBitGroup(qs[2 * (g >> 3) + (g & 1)]!, g, hm[g & 1]!);
-      dotSixteen(f, lv, p16, 32 * g);
-      // times the group's scale less 32
-      f.q3kScale(pw, g).i32x4Splat().i32x4Mul().localGet(isum).i32x4Add().localSet(isum);
-    }
-    addTimesScales(f, l, isum, 108, h, m);
-  });
-  return {
-    name: "gemv_q3_k",
-    params: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
-    locals: [v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, v128, v128, v128, v128, v128, v128, i32],
-    body: f,
-  };
-}
-
-/**
  * Pushes the i32x4 lanes summing to the dot product of the 16 int8 levels on the stack (kept in
  * local `lv`) with the 16 int16 activations at local p16 + offset.
  */
@@ -818,43 +775,55 @@ function dotSixteen(f: Int8Code, lv: number, p16: number, offset: number): void 
 }
 
 /**
- * `gemv_q2_k(w, q, y, n, nb, ldw, m, ldq, ldy)`: Q2_K weight rows (84-byte super-blocks: 16 bytes
- * of 4-bit scales (low) and mins (high), 64 bytes of 2-bit quants, float16 d and dmin) times Q8_K
- * rows, as ggml's vec_dot_q2_K_q8_K: per super-block, the sum over its 16 groups of scale (q . q8)
- * and of min bsum (q 0..3, int32 lanes, exact), then d_w d_x times the first less dmin_w d_x times
- * the second, as float32 lanes.
+ * `gemv_q3_k` / `gemv_q2_k(w, q, y, n, nb, ldw, m, ldq, ldy)`: Q3_K rows (110-byte super-blocks: 32
+ * bytes of third bits, 64 of 2-bit quants, 12 of sixteen 6-bit scales, float16 d) or Q2_K rows
+ * (84 bytes: 16 of 4-bit scales (low) and mins (high), the 64 of 2-bit quants, float16 d and dmin)
+ * times Q8_K rows, as ggml's vec_dot_q3_K_q8_K / vec_dot_q2_K_q8_K: per group of 16, its levels
+ * (Q3_K: -4..3, the two low bits and 4 less unless the third bit is set; Q2_K: 0..3) . the int16
+ * activations, times the group's scale (Q3_K: less 32), summed in int32 lanes; the lanes as float32
+ * times d_w d_x into the float32 lanes; Q2_K less dmin_w d_x times its mins . the Q8_K row's bsums.
  */
-function gemvQ2K(): FuncDef {
+function gemvLowBitK(kind: "q2_k" | "q3_k"): FuncDef {
   const [acc, isum, h, m, lv, mins] = [9, 10, 11, 12, 13, 14];
   const [pw, p16, pb, pd, b, xi, yi, i] = [15, 16, 17, 18, 19, 20, 21, 22];
   const qs = [23, 24, 25, 26];
+  const hm = [27, 28];
+  const q3 = kind === "q3_k";
   const f = new Int8Code();
   const l: SuperBlockLocals = { acc, pw, p16, pb, pd, b, xi, yi, i };
-  superBlockRows(f, l, 84, () => {
+  superBlockRows(f, l, q3 ? 110 : 84, () => {
     f.v128Const0().localSet(isum);
-    // the 64 bytes of quants, loaded once a super-block
+    // the 64 bytes of quants (and Q3_K's 32 of third bits), loaded once a super-block
     for (let k = 0; k < 4; k++)
       f.localGet(pw)
-        .loadAny(16 + 16 * k)
+        .loadAny((q3 ? 32 : 16) + 16 * k)
         .localSet(qs[k]!);
+    if (q3)
+      for (let k = 0; k < 2; k++)
+        f.localGet(pw)
+          .loadAny(16 * k)
+          .localSet(hm[k]!);
     for (let g = 0; g < 16; g++) {
-      // the levels 0..3 of group g . its 16 activations, times the group's 4-bit scale
-      f.lowBitGroup(qs[2 * (g >> 3) + (g & 1)]!, g);
+      f.lowBitGroup(qs[2 * (g >> 3) + (g & 1)]!, g, q3 ? hm[g & 1]! : undefined);
       dotSixteen(f, lv, p16, 32 * g);
-      f.localGet(pw).i32Load8U(g).i32Const(15).i32And().i32x4Splat().i32x4Mul().localGet(isum).i32x4Add().localSet(isum);
+      // times the group's scale (Q3_K: its 6-bit scale less 32; Q2_K: its 4-bit one)
+      if (q3) f.q3kScale(pw, g);
+      else f.localGet(pw).i32Load8U(g).i32Const(15).i32And();
+      f.i32x4Splat().i32x4Mul().localGet(isum).i32x4Add().localSet(isum);
     }
-    addTimesScales(f, l, isum, 80, h, m);
+    addTimesScales(f, l, isum, q3 ? 108 : 80, h, m);
+    if (q3) return;
     // less the mins: the 16 4-bit mins . the 16 bsums (int16), negated, times dmin_w d_x
-    f.localGet(pw).loadAny(0).i32Const(4).i8x16ShrU().localSet(mins);
-    f.localGet(mins).i16x8ExtendLowI8x16S().localGet(pb).v128Load().i32x4DotI16x8S();
-    f.localGet(mins).i16x8ExtendHighI8x16S().localGet(pb).v128Load(16).i32x4DotI16x8S().i32x4Add().localSet(mins);
+    f.localGet(pw).loadAny(0).i32Const(4).i8x16ShrU();
+    dotSixteen(f, mins, pb, 0);
+    f.localSet(mins);
     f.v128Const0().localGet(mins).i32x4Sub().localSet(mins);
     addTimesScales(f, l, mins, 82, h, m);
   });
   return {
-    name: "gemv_q2_k",
+    name: `gemv_${kind}`,
     params: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
-    locals: [v128, v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, v128, v128, v128, v128],
+    locals: [v128, v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, v128, v128, v128, v128, v128, v128],
     body: f,
   };
 }
@@ -993,10 +962,10 @@ export function q8GemvFunctions(relaxed: boolean): FuncDef[] {
     gemvScaleMin("q4_k"),
     gemvScaleMin("q5_k"),
     gemvQ8("iq4_nl", false),
-    gemvQ3K(),
+    gemvLowBitK("q3_k"),
     gemvIQ4XS(),
     ...LATTICE_DTYPES.map(gemvLattice),
-    gemvQ2K(),
+    gemvLowBitK("q2_k"),
     gemvQ8("q5_0", false),
     gemvQ8("q4_1", false),
     gemvQ8("q5_1", false),
