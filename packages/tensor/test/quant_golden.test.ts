@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { dequantizeBlocks, quantizeBlocks, quantizeTensor, tensor, type GGUFFile, type QuantizedDType } from "@llm/tensor";
+import { dequantizeBlocks, QUANT_BLOCKS, quantizeBlocks, quantizeTensor, tensor, type GGUFFile, type QuantizedDType } from "@llm/tensor";
 import { openGGUFFile } from "@llm/tensor/node";
 
 /**
@@ -25,6 +25,34 @@ function worstRelative(ours: Float32Array, expected: Float32Array): number {
   let worst = 0;
   for (let i = 0; i < ours.length; i++) worst = Math.max(worst, Math.abs(ours[i]! - expected[i]!) / Math.max(1e-6, Math.abs(expected[i]!)));
   return worst;
+}
+
+/**
+ * Tensor `name` (6 rows of 768 values of `type`) of a golden file, dequantized by us, against gguf-py's
+ * values beside it (`name.f32`): within 1e-6 relative, its third block all zero, and flipping bits
+ * of each byte `parts` of its fourth block changes that block's values (so every part of a block is
+ * read). Returns gguf-py's values.
+ */
+async function expectGgufValues(path: string, name: string, type: QuantizedDType, parts: readonly number[]): Promise<Float32Array> {
+  const { elements, bytes } = QUANT_BLOCKS[type];
+  const golden = await openGGUFFile(path);
+  const q = await golden.readTensor(name);
+  expect(q.dtype).toBe(type);
+  expect(q.shape).toEqual([6, 768]);
+  const ours = (await q.cast("float32").data()) as Float32Array;
+  const expected = (await (await golden.readTensor(`${name}.f32`)).data()) as Float32Array;
+  expect(ours.length).toBe(expected.length);
+  expect(worstRelative(ours, expected), "worst relative difference").toBeLessThanOrEqual(1e-6);
+  expect(expected.subarray(2 * elements, 3 * elements).every((v) => v === 0)).toBe(true);
+  const raw = (await q.data()) as Uint8Array;
+  for (const at of parts) {
+    const block = raw.slice(3 * bytes, 4 * bytes);
+    block[at] = block[at]! ^ 0x5a;
+    const changed = new Float32Array(elements);
+    dequantizeBlocks(type, block, 0, elements, changed, 0);
+    expect(Array.from(changed), `byte ${at} changed`).not.toEqual(Array.from(expected.subarray(3 * elements, 4 * elements)));
+  }
+  return expected;
 }
 
 let file: GGUFFile;
@@ -106,85 +134,35 @@ describe("reading llama.cpp blocks", () => {
   // every part of the block moves the values: the scale nibbles / 6-bit scales, Q2_K's mins, Q3_K's
   // high bits, the quants; a decoder that misplaced one would differ from gguf's somewhere
   it.each([
-    ["q2_k", 84, [0, 16, 80]],
-    ["q3_k", 110, [0, 32, 96, 104]],
-  ] as const)("%s: dequantized as gguf-py does, subnormal scales and all-zero blocks included", async (type, bytes, parts) => {
-    const golden = await openGGUFFile(Q2_K_Q3_K_GOLDEN);
-    const q = await golden.readTensor(`kquant.${type}`);
-    expect(q.dtype).toBe(type);
-    expect(q.shape).toEqual([6, 768]);
-    const ours = (await q.cast("float32").data()) as Float32Array;
-    const expected = (await (await golden.readTensor(`kquant.${type}.f32`)).data()) as Float32Array;
-    expect(ours.length).toBe(expected.length);
-    expect(worstRelative(ours, expected), "worst relative difference").toBeLessThanOrEqual(1e-6);
-    expect(expected.subarray(2 * 256, 3 * 256).every((v) => v === 0)).toBe(true);
-    const raw = (await q.data()) as Uint8Array;
-    for (const at of parts) {
-      const block = raw.slice(3 * bytes, 4 * bytes);
-      block[at] = block[at]! ^ 0x5a;
-      const changed = new Float32Array(256);
-      dequantizeBlocks(type, block, 0, 256, changed, 0);
-      expect(Array.from(changed), `byte ${at} changed`).not.toEqual(Array.from(expected.subarray(3 * 256, 4 * 256)));
-    }
+    ["q2_k", [0, 16, 80]],
+    ["q3_k", [0, 32, 96, 104]],
+  ] as const)("%s: dequantized as gguf-py does, subnormal scales and all-zero blocks included", async (type, parts) => {
+    await expectGgufValues(Q2_K_Q3_K_GOLDEN, `kquant.${type}`, type, parts);
   });
 
   // IQ4_XS: its scale bits (bytes 2-7) and nibbles (8-) move the values; IQ4_NL: its nibbles
   it.each([
-    ["iq4_nl", 18, 24, [2, 17]],
-    ["iq4_xs", 136, 3, [2, 3, 4, 7, 8, 100]],
-  ] as const)(
-    "%s: dequantized as gguf-py does, a subnormal scale and an all-zero block included",
-    async (type, bytes, blocksPerRow, parts) => {
-      const golden = await openGGUFFile(IQ4_GOLDEN);
-      const q = await golden.readTensor(`iquant.${type}`);
-      expect(q.dtype).toBe(type);
-      expect(q.shape).toEqual([6, 768]);
-      const ours = (await q.cast("float32").data()) as Float32Array;
-      const expected = (await (await golden.readTensor(`iquant.${type}.f32`)).data()) as Float32Array;
-      expect(worstRelative(ours, expected), "worst relative difference").toBeLessThanOrEqual(1e-6);
-      const elements = (768 / blocksPerRow) | 0;
-      expect(expected.subarray(2 * elements, 3 * elements).every((v) => v === 0)).toBe(true);
-      const raw = (await q.data()) as Uint8Array;
-      for (const at of parts) {
-        const block = raw.slice(3 * bytes, 4 * bytes);
-        block[at] = block[at]! ^ 0x5a;
-        const changed = new Float32Array(elements);
-        dequantizeBlocks(type, block, 0, elements, changed, 0);
-        expect(Array.from(changed), `byte ${at} changed`).not.toEqual(Array.from(expected.subarray(3 * elements, 4 * elements)));
-      }
-    },
-  );
+    ["iq4_nl", [2, 17]],
+    ["iq4_xs", [2, 3, 4, 7, 8, 100]],
+  ] as const)("%s: dequantized as gguf-py does, a subnormal scale and an all-zero block included", async (type, parts) => {
+    await expectGgufValues(IQ4_GOLDEN, `iquant.${type}`, type, parts);
+  });
 
   // every part of a block moves its values: the scale, grid indices, their high bits, signs, sub-block scales
   it.each([
-    ["iq2_xxs", 66, [1, 2, 6, 9]],
-    ["iq2_xs", 74, [1, 2, 3, 66]],
-    ["iq2_s", 82, [1, 2, 34, 66, 74]],
-    ["iq3_xxs", 98, [1, 2, 66, 69]],
-    ["iq3_s", 110, [1, 2, 66, 74, 106]],
-    ["iq1_s", 50, [1, 2, 34, 35]],
-    ["iq1_m", 56, [0, 32, 48, 49]],
-  ] as const)("%s: dequantized as gguf-py does, a subnormal scale and an all-zero block included", async (type, bytes, parts) => {
-    const golden = await openGGUFFile(IQ_LATTICE_GOLDEN);
-    const q = await golden.readTensor(`iquant.${type}`);
-    expect(q.dtype).toBe(type);
-    expect(q.shape).toEqual([6, 768]);
-    const ours = (await q.cast("float32").data()) as Float32Array;
-    const expected = (await (await golden.readTensor(`iquant.${type}.f32`)).data()) as Float32Array;
-    expect(worstRelative(ours, expected), "worst relative difference").toBeLessThanOrEqual(1e-6);
-    expect(expected.subarray(2 * 256, 3 * 256).every((v) => v === 0)).toBe(true);
+    ["iq2_xxs", [1, 2, 6, 9]],
+    ["iq2_xs", [1, 2, 3, 66]],
+    ["iq2_s", [1, 2, 34, 66, 74]],
+    ["iq3_xxs", [1, 2, 66, 69]],
+    ["iq3_s", [1, 2, 66, 74, 106]],
+    ["iq1_s", [1, 2, 34, 35]],
+    ["iq1_m", [0, 32, 48, 49]],
+  ] as const)("%s: dequantized as gguf-py does, a subnormal scale and an all-zero block included", async (type, parts) => {
+    const expected = await expectGgufValues(IQ_LATTICE_GOLDEN, `iquant.${type}`, type, parts);
     expect(
       expected.subarray(0, 256).some((v) => v !== 0 && Math.abs(v) < 1e-4),
       "the subnormal-scale block",
     ).toBe(true);
-    const raw = (await q.data()) as Uint8Array;
-    for (const at of parts) {
-      const block = raw.slice(3 * bytes, 4 * bytes);
-      block[at] = block[at]! ^ 0x5a;
-      const changed = new Float32Array(256);
-      dequantizeBlocks(type, block, 0, 256, changed, 0);
-      expect(Array.from(changed), `byte ${at} changed`).not.toEqual(Array.from(expected.subarray(3 * 256, 4 * 256)));
-    }
   });
 
   it("the lattice types are read only: quantizing to one names it and the types we write", async () => {
