@@ -36,7 +36,7 @@ import {
  *    quantized rows i, y[i * ldy + 4 r] = W[r, :] . x_i.
  * Block sums are taken four blocks at a time: [sum_b0, sum_b1, sum_b2, sum_b3] (int32, exact), then
  * float32 lanes acc += float(sum_b) * (d_w * d_x), added pairwise at the end, so the result does not
- * depend on relaxed SIMD (its int8 dot product, used for Q4_0 where the engine has it, is exact too)
+ * depend on relaxed SIMD (its int8 dot product, used for Q4_0, Q5_0, Q4_1, Q5_1 where the engine has it, is exact too)
  * nor on how threads split the rows.
  */
 // biome-ignore format: the opcode methods are a table, one line each
@@ -52,8 +52,10 @@ class Int8Code extends StoredCode {
   i32x4GeS(): this { return this.simdOp(0x3f); }
   i32x4Sub(): this { return this.simdOp(0xb1); }
   i32x4DotI16x8S(): this { return this.simdOp(0xba); }
-  /** relaxed SIMD: a . b per 4 bytes + c, a int8, b 0..127 (stack a, b, c). */
-  i32x4RelaxedDotI8x16I7x16AddS(): this { return this.simdOp(0x113); }
+  /** relaxed SIMD: a . b per 2 bytes as int16, a int8, b 0..127 (stack a, b); exact, as |a . b| <= 2 * 128 * 127. */
+  i16x8RelaxedDotI8x16I7x16S(): this { return this.simdOp(0x112); }
+  i32x4ExtaddPairwiseI16x8S(): this { return this.simdOp(0x7e); }
+  i16x8Add(): this { return this.simdOp(0x8e); }
   f32Ge(): this { this.bytes.push(0x60); return this; }
   f32Abs(): this { this.bytes.push(0x8b); return this; }
   f32Copysign(): this { this.bytes.push(0x98); return this; }
@@ -325,24 +327,6 @@ function gemvQ8(kind: "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "iq4_nl", rel
     f.localGet(pw)
       .loadAny(wb + nibblesAt)
       .localSet(nib);
-    if (relaxed && kind === "q4_0") {
-      f.localGet(p8)
-        .v128Load(32 * b)
-        .localGet(nib)
-        .constBytes(0x0f)
-        .v128And()
-        .v128Const0()
-        .i32x4RelaxedDotI8x16I7x16AddS()
-        .localSet(s[b]!);
-      f.localGet(p8)
-        .v128Load(32 * b + 16)
-        .localGet(nib)
-        .i32Const(4)
-        .i8x16ShrU()
-        .localGet(s[b]!)
-        .i32x4RelaxedDotI8x16I7x16AddS();
-      return;
-    }
     const parts: [boolean, boolean][] = [
       [false, false],
       [false, true],
@@ -363,6 +347,22 @@ function gemvQ8(kind: "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "iq4_nl", rel
         .fifthBitsOfWord(pw, wb + fifthAt, 1)
         .v128Or()
         .localSet(m);
+    }
+    if (relaxed && kind !== "iq4_nl") {
+      // the levels (0-15, Q5's 0-31) are relaxed SIMD's 7-bit operand: two int16 dot products of 16
+      // bytes each, added as int16 (|sum| <= 4 * 127 * 31), then pairs of lanes as int32
+      const levels = (high: boolean): void => {
+        if (fifthAt !== null) f.localGet(high ? m : h);
+        else if (high) f.localGet(nib).i32Const(4).i8x16ShrU();
+        else f.localGet(nib).constBytes(0x0f).v128And();
+      };
+      f.localGet(p8).v128Load(32 * b);
+      levels(false);
+      f.i16x8RelaxedDotI8x16I7x16S();
+      f.localGet(p8).v128Load(32 * b + 16);
+      levels(true);
+      f.i16x8RelaxedDotI8x16I7x16S().i16x8Add().i32x4ExtaddPairwiseI16x8S();
+      return;
     }
     parts.forEach(([high, upper], j) => {
       if (kind === "iq4_nl") f.bytesConst(IQ4_VALUES.map((v) => v & 0xff));
@@ -918,22 +918,25 @@ function gemvLattice(kind: LatticeDType): FuncDef {
 }
 
 /**
- * Whether this engine's i32x4.relaxed_dot_i8x16_i7x16_add_s is the exact int8 dot product (a signed,
- * b in 0-127): Node 20's V8 (behind its flag) returns twice the sum, so it is tried once on known
- * values before a kernel relies on it.
+ * Whether this engine's i16x8.relaxed_dot_i8x16_i7x16_s is the exact int8 dot product of byte pairs
+ * (a signed, b in 0-127), tried once on known values before a kernel relies on it: the relaxed
+ * SIMD spec leaves b's top bit (and so the operand order) to the engine, and Node 20's V8 got its
+ * sibling i32x4.relaxed_dot_i8x16_i7x16_add_s wrong (twice the sum, the accumulator dropped).
  */
 export function exactRelaxedDot(): boolean {
   if (exact !== undefined) return exact;
   exact = false;
   try {
     const f = new Int8Code();
-    // lanes: 4 * (-3 * 5) + 7 = -53
-    f.i32Const(0).constBytes(0xfd).constBytes(5).i32x4Const(7).i32x4RelaxedDotI8x16I7x16AddS().v128Store();
+    // lanes: -3 * 5 + -3 * 5 = -30, and at the ends of the range -128 * 127 * 2 = -32512
+    f.i32Const(0).constBytes(0xfd).constBytes(5).i16x8RelaxedDotI8x16I7x16S().v128Store();
+    f.i32Const(16).constBytes(0x80).constBytes(127).i16x8RelaxedDotI8x16I7x16S().v128Store();
     const api = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
     const memory = new api.Memory({ initial: 1 });
     const module = new api.Module(emitModule([{ name: "probe", params: [], locals: [], body: f }]));
     (new api.Instance(module, { env: { memory } }).exports.probe as () => void)();
-    exact = new Int32Array(memory.buffer, 0, 4).every((v) => v === -53);
+    const lanes = new Int16Array(memory.buffer, 0, 16);
+    exact = lanes.every((v, i) => v === (i < 8 ? -30 : -32512));
   } catch {
     exact = false;
   }
@@ -949,7 +952,7 @@ interface WasmApi {
 
 /**
  * The module's functions; with `relaxed` (and an exact relaxed int8 dot product, see exactRelaxedDot),
- * Q4_0's block dot products use relaxed SIMD's int8 one (the same results).
+ * the block dot products of Q4_0, Q5_0, Q4_1 and Q5_1 use relaxed SIMD's int8 one (the same results).
  */
 export function q8GemvFunctions(relaxed: boolean): FuncDef[] {
   const dot = relaxed && exactRelaxedDot();
@@ -966,8 +969,8 @@ export function q8GemvFunctions(relaxed: boolean): FuncDef[] {
     gemvIQ4XS(),
     ...LATTICE_DTYPES.map(gemvLattice),
     gemvLowBitK("q2_k"),
-    gemvQ8("q5_0", false),
-    gemvQ8("q4_1", false),
-    gemvQ8("q5_1", false),
+    gemvQ8("q5_0", dot),
+    gemvQ8("q4_1", dot),
+    gemvQ8("q5_1", dot),
   ];
 }
