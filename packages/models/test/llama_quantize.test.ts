@@ -10,7 +10,7 @@ import { fromGGUFMetadata, toGGUFMetadata } from "@llm/tokenizer";
 import { createModel, quantize, type Model } from "@llm/models";
 import { loadGGUF, saveGGUF } from "@llm/models/node";
 import { CONFIG, goldenValues } from "./golden/llama_quantize/weights.mjs";
-import { compareWithLlamaCpp, logSoftmax } from "./llamacpp_compare.js";
+import { compareWithLlamaCpp } from "./llamacpp_compare.js";
 import { maxAbsDiff } from "./fixture_files.js";
 
 /**
@@ -55,13 +55,13 @@ afterAll(async () => {
 const PROMPT = [1, 17, 42, 99, 250, 7, 64, 128];
 
 /**
- * How far llama.cpp's log-probabilities may be from ours. Q5_K_M: within 3e-3 (measured 1.8e-6).
- * Q4_K_M: measured 6.1e-3 at one step of eight, every other step within 4e-6: that step sits on a
- * Q8_K rounding boundary of ours (the test below: nudging our embedding by up to 3 float32 ulps
- * moves our own log-probabilities there by the same 6.1e-3), so llama.cpp's summation order lands
- * on the other side of it; docs/quantization.md.
+ * How far llama.cpp's log-probabilities may be from ours: the issue's 3e-3 (measured 1.4e-6 to
+ * 3.3e-6). Q4_K_M was 6.1e-3 at one step of eight while our K-quant kernels converted each int32
+ * lane of a super-block's sum to float32 apart: that step sat on a Q8_K rounding boundary of ours
+ * (last-bit nudges of the embedding moved it as much); with each super-block's sum converted whole
+ * (an exact int32), it is 3.3e-6 (docs/quantization.md).
  */
-const LOGP_TOLERANCE = { q2_k: 3e-3, q3_k: 3e-3, q4_k: 1e-2, q5_k: 3e-3, iq4_xs: 3e-3, iq4_nl: 3e-3 } as const;
+const LOGP_TOLERANCE = { q2_k: 3e-3, q3_k: 3e-3, q4_k: 3e-3, q5_k: 3e-3, iq4_xs: 3e-3, iq4_nl: 3e-3 } as const;
 
 /** Each golden file: its main type, the mix that makes it here (Q2_K's recipe is not one of ours), and some of its types. */
 const FILES = [
@@ -186,45 +186,6 @@ describe.each(FILES)("$file (llama-quantize)", ({ file, main, mix, types: some }
     model.dispose();
     widened.dispose();
   });
-});
-
-it("llama_q4_k_m.gguf: the step llama.cpp puts 6.1e-3 away is a rounding boundary of ours: last-bit nudges of the embedding move our own log-probs there as much, and not at the other steps", async () => {
-  const { model } = await loadGGUF(join(GOLDEN, "llama_q4_k_m.gguf"), { backend: ggml });
-  try {
-    // the sequence compareWithLlamaCpp evaluates: the prompt, then the greedy tokens (the same in both engines)
-    const sequence = [...PROMPT, 47, 52, 162, 293, 44, 185, 248];
-    const steps = async (): Promise<Float64Array[]> => {
-      const out: Float64Array[] = [];
-      for (let s = 0; s < 8; s++) {
-        const n = PROMPT.length + s;
-        const logits = (await noGrad(() =>
-          model.forward(tensor([sequence.slice(0, n)], { dtype: "int32", backend: ggml })),
-        ).data()) as Float32Array;
-        out.push(logSoftmax(logits.subarray((n - 1) * (logits.length / n))));
-      }
-      return out;
-    };
-    const base = await steps();
-    const embedding = model.stateDict()["model.embed_tokens.weight"]!;
-    const values = (await embedding.cast("float32").data()) as Float32Array;
-    for (const k of [3, 5]) {
-      embedding.replaceWith(
-        tensor(
-          Float32Array.from(values, (v, i) => v * (1 + ((((i * k * 2654435761) >>> 0) % 7) - 3) * 2 ** -23)),
-          { shape: embedding.shape, backend: ggml },
-        ),
-      );
-      const moved = (await steps()).map((row, s) => row.reduce((w, v, i) => Math.max(w, Math.abs(v - base[s]![i]!)), 0));
-      console.log(
-        `llama_q4_k_m.gguf: nudged (pattern ${k}), our log-probs move by step: ${moved.map((m) => m.toExponential(1)).join(" ")}`,
-      );
-      expect(moved[1]).toBeGreaterThan(4e-3);
-      expect(moved[1]).toBeLessThan(8e-3);
-      for (const s of [0, 2, 3, 4, 5, 6, 7]) expect(moved[s], `step ${s}`).toBeLessThan(1e-5);
-    }
-  } finally {
-    model.dispose();
-  }
 });
 
 describe.each(["q2_k", "q3_k", "q4_k", "q5_k", "iq4_xs"] as const)("%s made here", (dtype) => {

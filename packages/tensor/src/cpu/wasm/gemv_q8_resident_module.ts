@@ -66,10 +66,12 @@ class Int8Code extends StoredCode {
 }
 
 /**
- * Q8_K rows (for Q6_K weights), nb super-blocks of 256: [0, 512 nb) the values as int16, [512 nb,
- * 544 nb) each 16 values' sum (int16, ggml's bsums), [544 nb, 548 nb) each super-block's d, float32.
+ * Q8_K rows (for the K-quants, IQ4_XS and the lattice types), nb super-blocks of 256: [0, 768 nb)
+ * the values, 768 bytes a super-block (`values` apart): as int16 (the plain-SIMD dot products read
+ * them so) and then as int8 at +512 (relaxed SIMD's int8 dot product reads them so); [768 nb, 800 nb)
+ * each 16 values' sum (int16, ggml's bsums), [800 nb, 804 nb) each super-block's d, float32.
  */
-export const Q8K_ROW = { int16: 0, sums: 512, scales: 544, bytes: 548 } as const;
+export const Q8K_ROW = { int16: 0, int8: 512, values: 768, sums: 768, scales: 800, bytes: 804 } as const;
 
 /** Bytes a Q8_K activation row of nb super-blocks takes, 16-aligned. */
 export function q8KRowBytes(nb: number): number {
@@ -202,6 +204,7 @@ function quantizeQ8K(): FuncDef {
   const [isv, q0, q1, q2, q3] = [6, 7, 8, 9, 10];
   const [amax, mx, v, iscale, d] = [11, 12, 13, 14, 15];
   const [px, p16, pb, pd, b, pp, k, nan, c] = [16, 17, 18, 19, 20, 21, 22, 23, 24];
+  const [n0, n1] = [25, 26];
   const q = [q0, q1, q2, q3];
   const f = new Int8Code();
   f.block().localGet(M).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0);
@@ -238,16 +241,20 @@ function quantizeQ8K(): FuncDef {
         .f32x4Min()
         .i32x4TruncSatF32x4S()
         .localSet(q[j]!);
+    // int16, then int8 (|q| <= 127: no narrowing saturates)
+    f.localGet(q0).localGet(q1).i16x8NarrowI32x4S().localSet(n0);
+    f.localGet(q2).localGet(q3).i16x8NarrowI32x4S().localSet(n1);
     f.localGet(p16)
-      .localGet(q0)
-      .localGet(q1)
-      .i16x8NarrowI32x4S()
+      .localGet(n0)
       .v128Store(32 * sub);
     f.localGet(p16)
-      .localGet(q2)
-      .localGet(q3)
-      .i16x8NarrowI32x4S()
+      .localGet(n1)
       .v128Store(32 * sub + 16);
+    f.localGet(p16)
+      .localGet(n0)
+      .localGet(n1)
+      .i8x16NarrowI16x8S()
+      .v128Store(Q8K_ROW.int8 + 16 * sub);
     // the 16 values' sum
     f.localGet(q0).localGet(q1).i32x4Add().localGet(q2).i32x4Add().localGet(q3).i32x4Add().localSet(q0);
     f.localGet(pb);
@@ -256,7 +263,7 @@ function quantizeQ8K(): FuncDef {
     f.i32Store16(2 * sub);
   }
   f.localGet(px).i32Const(1024).i32Add().localSet(px);
-  f.localGet(p16).i32Const(512).i32Add().localSet(p16);
+  f.localGet(p16).i32Const(Q8K_ROW.values).i32Add().localSet(p16);
   f.localGet(pb).i32Const(32).i32Add().localSet(pb);
   f.localGet(pd).i32Const(4).i32Add().localSet(pd);
   f.localGet(b).i32Const(1).i32Sub().localTee(b).brIf(0);
@@ -268,7 +275,7 @@ function quantizeQ8K(): FuncDef {
   return {
     name: "quantize_q8_k",
     params: [i32, i32, i32, i32, i32, i32],
-    locals: [v128, v128, v128, v128, v128, f32, f32, f32, f32, f32, i32, i32, i32, i32, i32, i32, i32, i32, i32],
+    locals: [v128, v128, v128, v128, v128, f32, f32, f32, f32, f32, i32, i32, i32, i32, i32, i32, i32, i32, i32, v128, v128],
     body: f,
   };
 }
@@ -545,7 +552,7 @@ function superBlockRows(
       f.loop(); // super-blocks
       superBlock();
       f.localGet(l.pw).i32Const(blockBytes).i32Add().localSet(l.pw);
-      f.localGet(l.p16).i32Const(512).i32Add().localSet(l.p16);
+      f.localGet(l.p16).i32Const(Q8K_ROW.values).i32Add().localSet(l.p16);
       f.localGet(l.pb).i32Const(32).i32Add().localSet(l.pb);
       f.localGet(l.pd).i32Const(4).i32Add().localSet(l.pd);
       f.localGet(l.b).i32Const(1).i32Sub().localTee(l.b).brIf(0);
@@ -556,11 +563,12 @@ function superBlockRows(
 }
 
 /**
- * acc += the int32 lanes of local `isum` as float32 times d_w * d_x: d_w the float16 at pw + `dAt`,
+ * acc += the sum of local `isum`'s int32 lanes as float32 times d_w * d_x: d_w the float16 at pw + `dAt`,
  * d_x the float32 at pd (`h`, `m` v128 scratch locals).
  */
 function addTimesScales(f: Int8Code, l: SuperBlockLocals, isum: number, dAt: number, h: number, m: number): void {
-  f.localGet(isum).f32x4ConvertI32x4S();
+  totalInLaneZero(f, isum, h);
+  f.f32x4ConvertI32x4S();
   f.v128Const0().localSet(h);
   f.localGet(l.pw).localGet(h).load16Lane(dAt, 0);
   halfLanes(f, h, m);
@@ -575,7 +583,7 @@ function addTimesScales(f: Int8Code, l: SuperBlockLocals, isum: number, dAt: num
  * lanes, exact), less 32 * sum of scale * bsum (the offset of 32), then the int32 lanes as float32
  * times d_w * d_x into the float32 lanes.
  */
-function gemvQ6K(): FuncDef {
+function gemvQ6K(relaxed: boolean): FuncDef {
   const [acc, isum, ql, ql2, qh, q, h, m] = [9, 10, 11, 12, 13, 14, 15, 16];
   const [pw, p16, pb, pd, b, xi, yi, i] = [17, 18, 19, 20, 21, 22, 23, 24];
   const f = new Int8Code();
@@ -601,17 +609,20 @@ function gemvQ6K(): FuncDef {
         for (let k = 0; k < 4; k++) {
           const sub = 8 * half + 2 * k + lhalf; // which 16 values: x at 32 sub bytes, scale sub
           f.q6kGroup(k, ql, ql2, qh);
-          f.localTee(q)
-            .i16x8ExtendLowI8x16U()
-            .localGet(p16)
-            .v128Load(32 * sub)
-            .i32x4DotI16x8S();
-          f.localGet(q)
-            .i16x8ExtendHighI8x16U()
-            .localGet(p16)
-            .v128Load(32 * sub + 16)
-            .i32x4DotI16x8S()
-            .i32x4Add();
+          if (relaxed) dotSixteenRelaxed(f, q, p16, 16 * sub);
+          else {
+            f.localTee(q)
+              .i16x8ExtendLowI8x16U()
+              .localGet(p16)
+              .v128Load(32 * sub)
+              .i32x4DotI16x8S();
+            f.localGet(q)
+              .i16x8ExtendHighI8x16U()
+              .localGet(p16)
+              .v128Load(32 * sub + 16)
+              .i32x4DotI16x8S()
+              .i32x4Add();
+          }
           f.localGet(pw)
             .i32Load8S(192 + sub)
             .i32x4Splat()
@@ -639,7 +650,7 @@ function gemvQ6K(): FuncDef {
  * off at the end. `gemv_q5_k`: the same over Q5_K rows (176 bytes: 32 bytes of fifth bits before the
  * nibbles, bit j of byte l giving 16 to value l % 32 of group j), as ggml's vec_dot_q5_K_q8_K.
  */
-function gemvScaleMin(dtype: "q4_k" | "q5_k"): FuncDef {
+function gemvScaleMin(dtype: "q4_k" | "q5_k", relaxed: boolean): FuncDef {
   const [acc, isum, h, m] = [9, 10, 11, 12];
   const [pw, p16, pb, pd, b, xi, yi, i, mins] = [13, 14, 15, 16, 17, 18, 19, 20, 21];
   const [accm, dx, qh] = [22, 23, 24];
@@ -664,10 +675,18 @@ function gemvScaleMin(dtype: "q4_k" | "q5_k"): FuncDef {
             f.localGet(pw)
               .loadAny(16 + 16 * half)
               .localSet(qh);
+          // the levels (0-15, Q5_K's 0-31) as relaxed SIMD's 7-bit operand, after the activations
+          if (relaxed) f.localGet(p16).v128Load(Q8K_ROW.int8 + 32 * j + 16 * half);
           f.localGet(pw).loadAny((fifth ? 48 : 16) + 32 * pair + 16 * half);
           if (high) f.i32Const(4).i8x16ShrU();
           else f.constBytes(0x0f).v128And();
           if (fifth) f.fifthBit(qh, j).v128Or();
+          if (relaxed) {
+            // int16 lanes: |sum| <= 4 * 127 * 31, so the two halves add as int16
+            f.i16x8RelaxedDotI8x16I7x16S();
+            if (half > 0) f.i16x8Add().i32x4ExtaddPairwiseI16x8S();
+            continue;
+          }
           f.localTee(h)
             .i16x8ExtendLowI8x16U()
             .localGet(p16)
@@ -727,8 +746,8 @@ function gemvScaleMin(dtype: "q4_k" | "q5_k"): FuncDef {
       f.localGet(pw).localGet(h).load16Lane(2, 2);
       halfLanes(f, h, m);
       f.localSet(h).localGet(pd).f32Load().localSet(dx);
-      f.localGet(isum)
-        .f32x4ConvertI32x4S()
+      totalInLaneZero(f, isum, m);
+      f.f32x4ConvertI32x4S()
         .localGet(h)
         .f32x4ExtractLane(0)
         .localGet(dx)
@@ -761,6 +780,29 @@ function gemvScaleMin(dtype: "q4_k" | "q5_k"): FuncDef {
 }
 
 /**
+ * With relaxed SIMD: the 16 levels (0-127) on the stack, kept in local `lv`, dotted with the 16 int8
+ * activations at p16 + Q8K_ROW.int8 + `offset`: int32 lanes summing to the product, as dotSixteen.
+ */
+function dotSixteenRelaxed(f: Int8Code, lv: number, p16: number, offset: number): void {
+  f.localSet(lv)
+    .localGet(p16)
+    .v128Load(Q8K_ROW.int8 + offset)
+    .localGet(lv);
+  f.i16x8RelaxedDotI8x16I7x16S().i32x4ExtaddPairwiseI16x8S();
+}
+
+/**
+ * The int32 lanes of local `v` summed (exactly) into lane 0, the others 0, on the stack (`t`: a v128
+ * scratch local): a super-block's integer sum is converted to float32 once, so how a kernel spread
+ * it over lanes (relaxed SIMD's int8 dot product or plain SIMD's int16 one) changes no bit.
+ */
+function totalInLaneZero(f: Int8Code, v: number, t: number): void {
+  f.localGet(v).localGet(v).lanes32([2, 3, 0, 1]).localGet(v).i32x4Add().localTee(t);
+  f.localGet(t).localGet(t).lanes32([1, 0, 3, 2]).i32x4Add();
+  f.bytesConst([255, 255, 255, 255, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]).v128And();
+}
+
+/**
  * Pushes the i32x4 lanes summing to the dot product of the 16 int8 levels on the stack (kept in
  * local `lv`) with the 16 int16 activations at local p16 + offset.
  */
@@ -783,7 +825,7 @@ function dotSixteen(f: Int8Code, lv: number, p16: number, offset: number): void 
  * activations, times the group's scale (Q3_K: less 32), summed in int32 lanes; the lanes as float32
  * times d_w d_x into the float32 lanes; Q2_K less dmin_w d_x times its mins . the Q8_K row's bsums.
  */
-function gemvLowBitK(kind: "q2_k" | "q3_k"): FuncDef {
+function gemvLowBitK(kind: "q2_k" | "q3_k", relaxed: boolean): FuncDef {
   const [acc, isum, h, m, lv, mins] = [9, 10, 11, 12, 13, 14];
   const [pw, p16, pb, pd, b, xi, yi, i] = [15, 16, 17, 18, 19, 20, 21, 22];
   const qs = [23, 24, 25, 26];
@@ -805,7 +847,9 @@ function gemvLowBitK(kind: "q2_k" | "q3_k"): FuncDef {
           .localSet(hm[k]!);
     for (let g = 0; g < 16; g++) {
       f.lowBitGroup(qs[2 * (g >> 3) + (g & 1)]!, g, q3 ? hm[g & 1]! : undefined);
-      dotSixteen(f, lv, p16, 32 * g);
+      // Q2_K's levels (0-3) are relaxed SIMD's 7-bit operand; Q3_K's (-4-3) are not
+      if (relaxed && !q3) dotSixteenRelaxed(f, lv, p16, 16 * g);
+      else dotSixteen(f, lv, p16, 32 * g);
       // times the group's scale (Q3_K: its 6-bit scale less 32; Q2_K: its 4-bit one)
       if (q3) f.q3kScale(pw, g);
       else f.localGet(pw).i32Load8U(g).i32Const(15).i32And();
@@ -952,7 +996,8 @@ interface WasmApi {
 
 /**
  * The module's functions; with `relaxed` (and an exact relaxed int8 dot product, see exactRelaxedDot),
- * the block dot products of Q4_0, Q5_0, Q4_1 and Q5_1 use relaxed SIMD's int8 one (the same results).
+ * the block dot products of the types whose levels are unsigned (Q4_0, Q5_0, Q4_1, Q5_1, Q6_K, Q4_K,
+ * Q5_K, Q2_K) use relaxed SIMD's int8 one (the same integer sums, so the same results).
  */
 export function q8GemvFunctions(relaxed: boolean): FuncDef[] {
   const dot = relaxed && exactRelaxedDot();
@@ -961,14 +1006,14 @@ export function q8GemvFunctions(relaxed: boolean): FuncDef[] {
     gemvQ8("q8_0", dot),
     gemvQ8("q4_0", dot),
     quantizeQ8K(),
-    gemvQ6K(),
-    gemvScaleMin("q4_k"),
-    gemvScaleMin("q5_k"),
+    gemvQ6K(dot),
+    gemvScaleMin("q4_k", dot),
+    gemvScaleMin("q5_k", dot),
     gemvQ8("iq4_nl", false),
-    gemvLowBitK("q3_k"),
+    gemvLowBitK("q3_k", dot),
     gemvIQ4XS(),
     ...LATTICE_DTYPES.map(gemvLattice),
-    gemvLowBitK("q2_k"),
+    gemvLowBitK("q2_k", dot),
     gemvQ8("q5_0", dot),
     gemvQ8("q4_1", dot),
     gemvQ8("q5_1", dot),
