@@ -48,8 +48,8 @@ class Int8Code extends StoredCode {
   i16x8ExtendLowI8x16U(): this { return this.simdOp(0x89); }
   i16x8ExtendHighI8x16U(): this { return this.simdOp(0x8a); }
   i32x4ExtractLane(lane: number): this { return this.simdOp(0x1b, lane); }
-  i32x4LtS(): this { return this.simdOp(0x39); }
-  i32x4GeS(): this { return this.simdOp(0x3f); }
+  i32x4Eq(): this { return this.simdOp(0x37); }
+  i32x4ShrS(): this { return this.simdOp(0xac); }
   i32x4Sub(): this { return this.simdOp(0xb1); }
   i32x4DotI16x8S(): this { return this.simdOp(0xba); }
   /** relaxed SIMD: a . b per 2 bytes as int16, a int8, b 0..127 (stack a, b); exact, as |a . b| <= 2 * 128 * 127. */
@@ -281,25 +281,28 @@ function quantizeQ8K(): FuncDef {
 }
 
 /**
- * The float16 in the low 16 bits of each i32 lane of the vector on the stack, as float32, exactly
- * as the JS decoder gives it (normals by rebasing the exponent, subnormals as integer times 2^-24,
- * infinities and NaNs kept): no float operation sees a float32 subnormal (a microcode assist on x86).
+ * The float16 in the low 16 bits of each i32 lane of the vector on the stack (the high 16 bits 0),
+ * as float32, exactly as the JS decoder gives it: the sign, exponent and mantissa moved to their
+ * float32 places (shifted up 16, then arithmetically down 3: the sign fills the 3 bits between,
+ * which the mask clears), times 2^112 to rebias the exponent (exact for normals and subnormals;
+ * a subnormal scale, which real blocks do not have, costs that multiply a microcode assist on x86),
+ * and where the exponent is all ones the float32 one set instead (infinities and NaNs kept). Eight
+ * operations where rebasing normals and subnormals apart with selects took fourteen.
  */
 function halfLanes(f: Int8Code, h: number, m: number): void {
-  f.localTee(h).i32x4Const(0x7fff).v128And().localSet(m);
-  f.localGet(m).i32Const(13).i32x4Shl().i32x4Const(0x7f800000).v128Or(); // infinity or NaN
-  f.localGet(m)
-    .f32x4ConvertI32x4S()
-    .f32x4Const(2 ** -24)
-    .f32x4Mul(); // subnormal or zero
-  f.localGet(m)
-    .i32Const(13)
+  f.localTee(h)
+    .i32Const(16)
     .i32x4Shl()
-    .i32x4Const(112 << 23)
-    .i32x4Add(); // normal
-  f.localGet(m).i32x4Const(0x400).i32x4LtS().v128Bitselect();
-  f.localGet(m).i32x4Const(0x7c00).i32x4GeS().v128Bitselect();
-  f.localGet(h).i32x4Const(0x8000).v128And().i32Const(16).i32x4Shl().v128Or();
+    .i32Const(3)
+    .i32x4ShrS()
+    .i32x4Const(0x8fffe000 | 0)
+    .v128And()
+    .localTee(m);
+  f.i32x4Const(0x7f800000).v128Or(); // infinity or NaN
+  f.localGet(m)
+    .f32x4Const(2 ** 112)
+    .f32x4Mul(); // finite
+  f.localGet(h).i32x4Const(0x7c00).v128And().i32x4Const(0x7c00).i32x4Eq().v128Bitselect();
 }
 
 function gemvQ8(kind: "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "iq4_nl", relaxed: boolean): FuncDef {
