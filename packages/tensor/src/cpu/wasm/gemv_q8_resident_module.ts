@@ -48,6 +48,8 @@ class Int8Code extends StoredCode {
   i16x8ExtendLowI8x16U(): this { return this.simdOp(0x89); }
   i16x8ExtendHighI8x16U(): this { return this.simdOp(0x8a); }
   i32x4ExtractLane(lane: number): this { return this.simdOp(0x1b, lane); }
+  i32x4LtS(): this { return this.simdOp(0x39); }
+  i32x4GeS(): this { return this.simdOp(0x3f); }
   i32x4Eq(): this { return this.simdOp(0x37); }
   i32x4ShrS(): this { return this.simdOp(0xac); }
   i32x4Sub(): this { return this.simdOp(0xb1); }
@@ -281,15 +283,38 @@ function quantizeQ8K(): FuncDef {
 }
 
 /**
- * The float16 in the low 16 bits of each i32 lane of the vector on the stack (the high 16 bits 0),
- * as float32, exactly as the JS decoder gives it: the sign, exponent and mantissa moved to their
- * float32 places (shifted up 16, then arithmetically down 3: the sign fills the 3 bits between,
- * which the mask clears), times 2^112 to rebias the exponent (exact for normals and subnormals;
- * a subnormal scale, which real blocks do not have, costs that multiply a microcode assist on x86),
- * and where the exponent is all ones the float32 one set instead (infinities and NaNs kept). Eight
- * operations where rebasing normals and subnormals apart with selects took fourteen.
+ * The float16 in the low 16 bits of each i32 lane of the vector on the stack, as float32, exactly
+ * as the JS decoder gives it (normals by rebasing the exponent, subnormals as integer times 2^-24,
+ * infinities and NaNs kept): no float operation sees a float32 subnormal (a microcode assist on x86).
+ * For the K-quants' d: Q6_K's is often a float16 subnormal in real files (the largest 16-value
+ * scale over -128, and that scale about amax / 32).
  */
 function halfLanes(f: Int8Code, h: number, m: number): void {
+  f.localTee(h).i32x4Const(0x7fff).v128And().localSet(m);
+  f.localGet(m).i32Const(13).i32x4Shl().i32x4Const(0x7f800000).v128Or(); // infinity or NaN
+  f.localGet(m)
+    .f32x4ConvertI32x4S()
+    .f32x4Const(2 ** -24)
+    .f32x4Mul(); // subnormal or zero
+  f.localGet(m)
+    .i32Const(13)
+    .i32x4Shl()
+    .i32x4Const(112 << 23)
+    .i32x4Add(); // normal
+  f.localGet(m).i32x4Const(0x400).i32x4LtS().v128Bitselect();
+  f.localGet(m).i32x4Const(0x7c00).i32x4GeS().v128Bitselect();
+  f.localGet(h).i32x4Const(0x8000).v128And().i32Const(16).i32x4Shl().v128Or();
+}
+
+/**
+ * halfLanes in eight operations instead of fourteen, for the 32-value blocks' scales (amax / 127,
+ * amax / 8: float16 normals in real files): sign, exponent and mantissa moved to their float32
+ * places (shifted up 16, then arithmetically down 3: the sign fills the 3 bits between, which the
+ * mask clears), times 2^112 to rebias the exponent, and where the exponent is all ones the float32
+ * one set instead (infinities and NaNs kept). The same values for every input; a subnormal scale
+ * costs the multiply a microcode assist on x86.
+ */
+function blockScaleLanes(f: Int8Code, h: number, m: number): void {
   f.localTee(h)
     .i32Const(16)
     .i32x4Shl()
@@ -450,7 +475,7 @@ function gemvQ8(kind: "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "iq4_nl", rel
         .load16Lane(blockBytes * b, 2 * b)
         .localSet(tv);
     f.localGet(tv);
-    halfLanes(f, h, m);
+    blockScaleLanes(f, h, m);
     lanes(ps);
     f.f32x4Mul().f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
     if (withMin) {
@@ -462,7 +487,7 @@ function gemvQ8(kind: "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "iq4_nl", rel
           .load16Lane(blockBytes * b + 2, 2 * b)
           .localSet(tv);
       f.localGet(tv);
-      halfLanes(f, h, m);
+      blockScaleLanes(f, h, m);
       lanes(ps1);
       f.f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
     }
@@ -612,7 +637,10 @@ function gemvQ6K(relaxed: boolean): FuncDef {
         for (let k = 0; k < 4; k++) {
           const sub = 8 * half + 2 * k + lhalf; // which 16 values: x at 32 sub bytes, scale sub
           f.q6kGroup(k, ql, ql2, qh);
-          if (relaxed) dotSixteenRelaxed(f, q, p16, 16 * sub);
+          const scale = (): void => {
+            f.localGet(pw).i32Load8S(192 + sub);
+          };
+          if (relaxed) scaledSixteenRelaxed(f, q, p16, 16 * sub, scale);
           else {
             f.localTee(q)
               .i16x8ExtendLowI8x16U()
@@ -625,11 +653,9 @@ function gemvQ6K(relaxed: boolean): FuncDef {
               .v128Load(32 * sub + 16)
               .i32x4DotI16x8S()
               .i32x4Add();
+            scale();
+            f.i32x4Splat().i32x4Mul();
           }
-          f.localGet(pw)
-            .i32Load8S(192 + sub)
-            .i32x4Splat()
-            .i32x4Mul();
           f.localGet(isum).i32x4Add().localSet(isum);
         }
       }
@@ -687,7 +713,7 @@ function gemvScaleMin(dtype: "q4_k" | "q5_k", relaxed: boolean): FuncDef {
           if (relaxed) {
             // int16 lanes: |sum| <= 4 * 127 * 31, so the two halves add as int16
             f.i16x8RelaxedDotI8x16I7x16S();
-            if (half > 0) f.i16x8Add().i32x4ExtaddPairwiseI16x8S();
+            if (half > 0) f.i16x8Add();
             continue;
           }
           f.localTee(h)
@@ -716,7 +742,10 @@ function gemvScaleMin(dtype: "q4_k" | "q5_k", relaxed: boolean): FuncDef {
             .i32Const(4)
             .i32Shl()
             .i32Or();
-        f.i32x4Splat().i32x4Mul().localGet(isum).i32x4Add().localSet(isum);
+        // (relaxed: the int16 pair sums times the scale by one int16 dot product)
+        if (relaxed) f.i16x8Splat().i32x4DotI16x8S();
+        else f.i32x4Splat().i32x4Mul();
+        f.localGet(isum).i32x4Add().localSet(isum);
         // mins += the group's 6-bit min * its two bsums
         f.localGet(mins);
         if (j < 4)
@@ -784,14 +813,18 @@ function gemvScaleMin(dtype: "q4_k" | "q5_k", relaxed: boolean): FuncDef {
 
 /**
  * With relaxed SIMD: the 16 levels (0-127) on the stack, kept in local `lv`, dotted with the 16 int8
- * activations at p16 + Q8K_ROW.int8 + `offset`: int32 lanes summing to the product, as dotSixteen.
+ * activations at p16 + Q8K_ROW.int8 + `offset` (int16 pair sums, |sum| <= 2 * 127 * 127), times the
+ * int32 scale `scale` pushes (|scale| < 2^15) by one int16 dot product: int32 lanes summing to
+ * scale x the group's dot product, as dotSixteen followed by a multiply.
  */
-function dotSixteenRelaxed(f: Int8Code, lv: number, p16: number, offset: number): void {
+function scaledSixteenRelaxed(f: Int8Code, lv: number, p16: number, offset: number, scale: () => void): void {
   f.localSet(lv)
     .localGet(p16)
     .v128Load(Q8K_ROW.int8 + offset)
     .localGet(lv);
-  f.i16x8RelaxedDotI8x16I7x16S().i32x4ExtaddPairwiseI16x8S();
+  f.i16x8RelaxedDotI8x16I7x16S();
+  scale();
+  f.i16x8Splat().i32x4DotI16x8S();
 }
 
 /**
@@ -850,13 +883,19 @@ function gemvLowBitK(kind: "q2_k" | "q3_k", relaxed: boolean): FuncDef {
           .localSet(hm[k]!);
     for (let g = 0; g < 16; g++) {
       f.lowBitGroup(qs[2 * (g >> 3) + (g & 1)]!, g, q3 ? hm[g & 1]! : undefined);
-      // Q2_K's levels (0-3) are relaxed SIMD's 7-bit operand; Q3_K's (-4-3) are not
-      if (relaxed && !q3) dotSixteenRelaxed(f, lv, p16, 16 * g);
-      else dotSixteen(f, lv, p16, 32 * g);
       // times the group's scale (Q3_K: its 6-bit scale less 32; Q2_K: its 4-bit one)
-      if (q3) f.q3kScale(pw, g);
-      else f.localGet(pw).i32Load8U(g).i32Const(15).i32And();
-      f.i32x4Splat().i32x4Mul().localGet(isum).i32x4Add().localSet(isum);
+      const scale = (): void => {
+        if (q3) f.q3kScale(pw, g);
+        else f.localGet(pw).i32Load8U(g).i32Const(15).i32And();
+      };
+      // Q2_K's levels (0-3) are relaxed SIMD's 7-bit operand; Q3_K's (-4-3) are not
+      if (relaxed && !q3) scaledSixteenRelaxed(f, lv, p16, 16 * g, scale);
+      else {
+        dotSixteen(f, lv, p16, 32 * g);
+        scale();
+        f.i32x4Splat().i32x4Mul();
+      }
+      f.localGet(isum).i32x4Add().localSet(isum);
     }
     addTimesScales(f, l, isum, q3 ? 108 : 80, h, m);
     if (q3) return;
