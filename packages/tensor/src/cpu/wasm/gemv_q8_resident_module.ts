@@ -835,8 +835,11 @@ function scaledSixteenRelaxed(f: Int8Code, lv: number, p16: number, offset: numb
 function totalInLaneZero(f: Int8Code, v: number, t: number): void {
   f.localGet(v).localGet(v).lanes32([2, 3, 0, 1]).localGet(v).i32x4Add().localTee(t);
   f.localGet(t).localGet(t).lanes32([1, 0, 3, 2]).i32x4Add();
-  f.bytesConst([255, 255, 255, 255, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]).v128And();
+  f.bytesConst(LANE_ZERO).v128And();
 }
+
+/** A v128 mask of lane 0's 32 bits. */
+const LANE_ZERO = [255, 255, 255, 255, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
 
 /**
  * Pushes the i32x4 lanes summing to the dot product of the 16 int8 levels on the stack (kept in
@@ -866,6 +869,7 @@ function gemvLowBitK(kind: "q2_k" | "q3_k", relaxed: boolean): FuncDef {
   const [pw, p16, pb, pd, b, xi, yi, i] = [15, 16, 17, 18, 19, 20, 21, 22];
   const qs = [23, 24, 25, 26];
   const hm = [27, 28];
+  const [sc, corr] = [29, 30];
   const q3 = kind === "q3_k";
   const f = new Int8Code();
   const l: SuperBlockLocals = { acc, pw, p16, pb, pd, b, xi, yi, i };
@@ -881,15 +885,29 @@ function gemvLowBitK(kind: "q2_k" | "q3_k", relaxed: boolean): FuncDef {
         f.localGet(pw)
           .loadAny(16 * k)
           .localSet(hm[k]!);
+    // relaxed SIMD's 7-bit operand: Q2_K's levels (0-3), and Q3_K's (-4-3) plus 4, the 4 taken off
+    // after as 4 x the sum over groups of scale x bsum (`corr`)
+    if (relaxed && q3) f.i32Const(0).localSet(corr);
     for (let g = 0; g < 16; g++) {
-      f.lowBitGroup(qs[2 * (g >> 3) + (g & 1)]!, g, q3 ? hm[g & 1]! : undefined);
+      f.lowBitGroup(qs[2 * (g >> 3) + (g & 1)]!, g, q3 ? hm[g & 1]! : undefined, !relaxed);
       // times the group's scale (Q3_K: its 6-bit scale less 32; Q2_K: its 4-bit one)
       const scale = (): void => {
         if (q3) f.q3kScale(pw, g);
         else f.localGet(pw).i32Load8U(g).i32Const(15).i32And();
       };
-      // Q2_K's levels (0-3) are relaxed SIMD's 7-bit operand; Q3_K's (-4-3) are not
-      if (relaxed && !q3) scaledSixteenRelaxed(f, lv, p16, 16 * g, scale);
+      if (relaxed && q3) {
+        scaledSixteenRelaxed(f, lv, p16, 16 * g, () => {
+          scale();
+          f.localTee(sc);
+        });
+        f.localGet(corr)
+          .localGet(sc)
+          .localGet(pb)
+          .i32Load16S(2 * g)
+          .i32Mul()
+          .i32Add()
+          .localSet(corr);
+      } else if (relaxed) scaledSixteenRelaxed(f, lv, p16, 16 * g, scale);
       else {
         dotSixteen(f, lv, p16, 32 * g);
         scale();
@@ -897,6 +915,8 @@ function gemvLowBitK(kind: "q2_k" | "q3_k", relaxed: boolean): FuncDef {
       }
       f.localGet(isum).i32x4Add().localSet(isum);
     }
+    if (relaxed && q3)
+      f.localGet(isum).localGet(corr).i32Const(2).i32Shl().i32x4Splat().bytesConst(LANE_ZERO).v128And().i32x4Sub().localSet(isum);
     addTimesScales(f, l, isum, q3 ? 108 : 80, h, m);
     if (q3) return;
     // less the mins: the 16 4-bit mins . the 16 bsums (int16), negated, times dmin_w d_x
@@ -909,7 +929,7 @@ function gemvLowBitK(kind: "q2_k" | "q3_k", relaxed: boolean): FuncDef {
   return {
     name: `gemv_${kind}`,
     params: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
-    locals: [v128, v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, v128, v128, v128, v128, v128, v128],
+    locals: [v128, v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, v128, v128, v128, v128, v128, v128, i32, i32],
     body: f,
   };
 }

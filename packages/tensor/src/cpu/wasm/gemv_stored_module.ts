@@ -125,9 +125,9 @@ export class StoredCode extends Code {
    * The two low bits of Q2_K's / Q3_K's group g (0-15) of 16 values, from the 16 quant bytes in
    * local `quants` (the ones at 32 (g >> 3) + 16 (g & 1) of the 64): bits g & 6 of each, onto the
    * stack; with `thirdBits` (Q3_K: the 16 high-bit bytes at 16 (g & 1) of the 32), bit g >> 1 of
-   * those added as 4 and 4 taken off: the levels -4..3 as int8.
+   * those added as 4 and 4 taken off: the levels -4..3 as int8 (without `less4`: 0..7).
    */
-  lowBitGroup(quants: number, g: number, thirdBits?: number): this {
+  lowBitGroup(quants: number, g: number, thirdBits?: number, less4 = true): this {
     this.localGet(quants);
     if (g & 6) this.i32Const(g & 6).i8x16ShrU();
     this.constBytes(0x03).v128And();
@@ -138,7 +138,8 @@ export class StoredCode extends Code {
       .v128And();
     if (bit < 2) this.i32Const(2 - bit).i8x16Shl();
     else if (bit > 2) this.i32Const(bit - 2).i8x16ShrU();
-    return this.v128Or().constBytes(4).i8x16Sub();
+    this.v128Or();
+    return less4 ? this.constBytes(4).i8x16Sub() : this;
   }
   /**
    * Q3_K's sub-block g (0-15) scale less 32, as an i32, from the block at local `pw`: the low four
