@@ -424,6 +424,9 @@ function gemvQ8(kind: "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "iq4_nl", rel
   /** t (1-4) blocks from pw, p16, p8, ps, psum into acc (not moving the pointers). */
   const group = (t: number): void => {
     for (let b = 0; b < t; b++) {
+      // each block in a loop that never repeats (rem is 0-3): V8 schedules every load of a loop
+      // body first, so four blocks' 16 weight and 16 activation vectors were loaded at the top of
+      // the group and most of them spilled to the stack; a loop header keeps each block's loads in it
       blockDot(b);
       f.localSet(s[b]!);
     }
@@ -471,8 +474,10 @@ function gemvQ8(kind: "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "iq4_nl", rel
     f.v128Const0().localSet(tv);
     for (let b = 0; b < t; b++)
       f.localGet(pw)
+        .i32Const(blockBytes * b)
+        .i32Add()
         .localGet(tv)
-        .load16Lane(blockBytes * b, 2 * b)
+        .load16Lane(0, 2 * b)
         .localSet(tv);
     f.localGet(tv);
     blockScaleLanes(f, h, m);
@@ -483,8 +488,10 @@ function gemvQ8(kind: "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "iq4_nl", rel
       f.v128Const0().localSet(tv);
       for (let b = 0; b < t; b++)
         f.localGet(pw)
+          .i32Const(blockBytes * b + 2)
+          .i32Add()
           .localGet(tv)
-          .load16Lane(blockBytes * b + 2, 2 * b)
+          .load16Lane(0, 2 * b)
           .localSet(tv);
       f.localGet(tv);
       blockScaleLanes(f, h, m);

@@ -18,13 +18,22 @@ export class StoredCode extends Code {
   protected simdOp(sub: number, ...imm: number[]): this { this.bytes.push(0xfd, ...uleb(sub), ...imm); return this; }
   /** memarg with alignment hint 0 (any address) and a static offset. */
   protected at(offset: number): number[] { return [0, ...uleb(offset)]; }
-  load8x8S(offset = 0): this { return this.simdOp(0x01, ...this.at(offset)); }
-  load16x4U(offset = 0): this { return this.simdOp(0x04, ...this.at(offset)); }
+  /**
+   * A load that widens or splats (load8x8_s ...): the offset added to the address on the stack by an
+   * i32.add, not given as the memarg's: for those V8 keeps memory start + offset in a register of
+   * its own, hoisted out of the loop (a Q8_0 GEMV's group spilled sixteen of them).
+   */
+  protected transformLoad(sub: number, offset: number): this {
+    if (offset !== 0) this.i32Const(offset).i32Add();
+    return this.simdOp(sub, ...this.at(0));
+  }
+  load8x8S(offset = 0): this { return this.transformLoad(0x01, offset); }
+  load16x4U(offset = 0): this { return this.transformLoad(0x04, offset); }
   loadAny(offset = 0): this { return this.simdOp(0x00, ...this.at(offset)); }
   constBytes(byte: number): this { return this.simdOp(0x0c, ...new Array<number>(16).fill(byte)); }
   /** v128.const of 16 given bytes. */
   bytesConst(bytes: readonly number[]): this { return this.simdOp(0x0c, ...bytes); }
-  load16Splat(offset = 0): this { return this.simdOp(0x08, ...this.at(offset)); }
+  load16Splat(offset = 0): this { return this.transformLoad(0x08, offset); }
   shuffle(lanes: readonly number[]): this { return this.simdOp(0x0d, ...lanes); }
   /** i8x16.swizzle: the first vector's bytes at the second's indices (0 past 15). */
   swizzle(): this { return this.simdOp(0x0e); }
@@ -61,8 +70,11 @@ export class StoredCode extends Code {
   i8x16Add(): this { return this.simdOp(0x6e); }
   i32Popcnt(): this { this.bytes.push(0x69); return this; }
   /** v128.load64_zero: 8 bytes into the low lane, the high lane 0. */
-  load64Zero(offset = 0): this { return this.simdOp(0x5d, ...this.at(offset)); }
-  /** v128.load16_lane / load32_lane / load64_lane (stack: address, vector): the vector with one lane loaded. */
+  load64Zero(offset = 0): this { return this.transformLoad(0x5d, offset); }
+  /**
+   * v128.load16_lane / load32_lane / load64_lane (stack: address, vector): the vector with one lane
+   * loaded. In loops, add a non-zero offset to the address instead (see transformLoad).
+   */
   load16Lane(offset: number, lane: number): this { return this.simdOp(0x55, ...this.at(offset), lane); }
   load32Lane(offset: number, lane: number): this { return this.simdOp(0x56, ...this.at(offset), lane); }
   load64Lane(offset: number, lane: number): this { return this.simdOp(0x57, ...this.at(offset), lane); }

@@ -30,7 +30,7 @@ import { LATTICE_DTYPES, latticeD, latticeLevels, latticeScale, latticeSubBlock,
  */
 // biome-ignore format: the opcode methods are a table, one line each
 class ResidentStoredCode extends StoredCode {
-  load16x4S(offset = 0): this { return this.simdOp(0x03, ...this.at(offset)); }
+  load16x4S(offset = 0): this { return this.transformLoad(0x03, offset); }
   i16x8Shl(): this { return this.simdOp(0x8b); }
   i16x8ShrU(): this { return this.simdOp(0x8d); }
 }
