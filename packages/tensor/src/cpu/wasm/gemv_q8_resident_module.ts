@@ -36,7 +36,8 @@ import {
  *    quantized rows i, y[i * ldy + 4 r] = W[r, :] . x_i.
  * Block sums are taken four blocks at a time: [sum_b0, sum_b1, sum_b2, sum_b3] (int32, exact), then
  * float32 lanes acc += float(sum_b) * (d_w * d_x), added pairwise at the end, so the result does not
- * depend on relaxed SIMD (its int8 dot product, used for Q4_0, Q5_0, Q4_1, Q5_1 where the engine has it, is exact too)
+ * depend on relaxed SIMD (its int8 dot product, used where a type's levels are unsigned and the
+ * engine computes it exactly, gives the same integers)
  * nor on how threads split the rows.
  */
 // biome-ignore format: the opcode methods are a table, one line each
@@ -424,9 +425,6 @@ function gemvQ8(kind: "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "iq4_nl", rel
   /** t (1-4) blocks from pw, p16, p8, ps, psum into acc (not moving the pointers). */
   const group = (t: number): void => {
     for (let b = 0; b < t; b++) {
-      // each block in a loop that never repeats (rem is 0-3): V8 schedules every load of a loop
-      // body first, so four blocks' 16 weight and 16 activation vectors were loaded at the top of
-      // the group and most of them spilled to the stack; a loop header keeps each block's loads in it
       blockDot(b);
       f.localSet(s[b]!);
     }
@@ -615,8 +613,8 @@ function addTimesScales(f: Int8Code, l: SuperBlockLocals, isum: number, dAt: num
  * `gemv_q6_k(w, q, y, n, nb, ldw, m, ldq, ldy)`: Q6_K weight rows (210-byte super-blocks: 128 bytes
  * of low nibbles, 64 of high bit pairs, 16 int8 scales, float16 d) times Q8_K rows, as ggml's
  * vec_dot_q6_K_q8_K: per super-block, sum over its 16 groups of scale * (q6 . q8) (q6 in 0-63, int32
- * lanes, exact), less 32 * sum of scale * bsum (the offset of 32), then the int32 lanes as float32
- * times d_w * d_x into the float32 lanes.
+ * lanes, exact), less 32 * sum of scale * bsum (the offset of 32), then the lanes' total as float32
+ * times d_w * d_x into the float32 lanes (addTimesScales).
  */
 function gemvQ6K(relaxed: boolean): FuncDef {
   const [acc, isum, ql, ql2, qh, q, h, m] = [9, 10, 11, 12, 13, 14, 15, 16];
@@ -681,8 +679,8 @@ function gemvQ6K(relaxed: boolean): FuncDef {
  * `gemv_q4_k(w, q, y, n, nb, ldw, m, ldq, ldy)`: Q4_K weight rows (144-byte super-blocks: float16 d
  * and dmin, 12 bytes of 6-bit scales and mins for 8 groups of 32, 128 bytes of nibbles) times Q8_K
  * rows, as ggml's vec_dot_q4_K_q8_K: per super-block, int32 lanes of sum over groups of scale *
- * (q4 . q8), and an int32 sum over groups of min * (the group's two bsums); the lanes as float32
- * times d_w * d_x into the float32 lanes, the mins' sum times dmin_w * d_x into a float32 sum taken
+ * (q4 . q8), and an int32 sum over groups of min * (the group's two bsums); the lanes' total as
+ * float32 times d_w * d_x into the float32 lanes, the mins' sum times dmin_w * d_x into a float32 sum taken
  * off at the end. `gemv_q5_k`: the same over Q5_K rows (176 bytes: 32 bytes of fifth bits before the
  * nibbles, bit j of byte l giving 16 to value l % 32 of group j), as ggml's vec_dot_q5_K_q8_K.
  */
@@ -868,8 +866,8 @@ function dotSixteen(f: Int8Code, lv: number, p16: number, offset: number): void 
  * (84 bytes: 16 of 4-bit scales (low) and mins (high), the 64 of 2-bit quants, float16 d and dmin)
  * times Q8_K rows, as ggml's vec_dot_q3_K_q8_K / vec_dot_q2_K_q8_K: per group of 16, its levels
  * (Q3_K: -4..3, the two low bits and 4 less unless the third bit is set; Q2_K: 0..3) . the int16
- * activations, times the group's scale (Q3_K: less 32), summed in int32 lanes; the lanes as float32
- * times d_w d_x into the float32 lanes; Q2_K less dmin_w d_x times its mins . the Q8_K row's bsums.
+ * activations, times the group's scale (Q3_K: less 32), summed in int32 lanes; the lanes' total as
+ * float32 times d_w d_x into the float32 lanes; Q2_K less dmin_w d_x times its mins . the Q8_K row's bsums.
  */
 function gemvLowBitK(kind: "q2_k" | "q3_k", relaxed: boolean): FuncDef {
   const [acc, isum, h, m, lv, mins] = [9, 10, 11, 12, 13, 14];
@@ -946,7 +944,7 @@ function gemvLowBitK(kind: "q2_k" | "q3_k", relaxed: boolean): FuncDef {
  * float16 d, the high two bits of eight 6-bit scales in a u16, their low four bits in 4 bytes, eight
  * 16-byte nibble blocks) times Q8_K rows, as ggml's vec_dot_iq4_xs_q8_K: per sub-block of 32, its
  * nibbles looked up as signed levels (i8x16.swizzle) . the int16 activations, times the scale - 32,
- * in int32 lanes; the lanes as float32 times d_w * d_x into the float32 lanes.
+ * in int32 lanes; the lanes' total as float32 times d_w * d_x into the float32 lanes.
  */
 function gemvIQ4XS(): FuncDef {
   const [acc, isum, h, m, nib] = [9, 10, 11, 12, 13];
