@@ -467,32 +467,27 @@ function gemvQ8(kind: "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "iq4_nl", rel
         .i32x4Shl()
         .i32x4Sub();
     }
-    f.f32x4ConvertI32x4S();
-    // times d_w * d_x, one float32 rounding each
-    f.v128Const0().localSet(tv);
-    for (let b = 0; b < t; b++)
-      f.localGet(pw)
-        .i32Const(blockBytes * b)
-        .i32Add()
-        .localGet(tv)
-        .load16Lane(0, 2 * b)
-        .localSet(tv);
-    f.localGet(tv);
-    blockScaleLanes(f, h, m);
-    lanes(ps);
-    f.f32x4Mul().f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
-    if (withMin) {
-      // Q4_1 / Q5_1: plus each block's min times the activations' s (Q8_1's), as ggml_vec_dot_q4_1_q8_1
+    /** The t blocks' float16 at byte `at` of each (d, or Q4_1's / Q5_1's min) as float32 lanes. */
+    const halves = (at: number): void => {
       f.v128Const0().localSet(tv);
       for (let b = 0; b < t; b++)
         f.localGet(pw)
-          .i32Const(blockBytes * b + 2)
+          .i32Const(blockBytes * b + at)
           .i32Add()
           .localGet(tv)
           .load16Lane(0, 2 * b)
           .localSet(tv);
       f.localGet(tv);
       blockScaleLanes(f, h, m);
+    };
+    f.f32x4ConvertI32x4S();
+    // times d_w * d_x, one float32 rounding each
+    halves(0);
+    lanes(ps);
+    f.f32x4Mul().f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
+    if (withMin) {
+      // Q4_1 / Q5_1: plus each block's min times the activations' s (Q8_1's), as ggml_vec_dot_q4_1_q8_1
+      halves(2);
       lanes(ps1);
       f.f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
     }
