@@ -455,8 +455,10 @@ function gemvQ8(kind: "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "iq4_nl", rel
       f.v128Const0().localSet(tv);
       for (let b = 0; b < t; b++)
         f.localGet(p)
+          .i32Const(4 * b)
+          .i32Add()
           .localGet(tv)
-          .load32Lane(4 * b, b)
+          .load32Lane(0, b)
           .localSet(tv);
       f.localGet(tv);
     };
@@ -598,7 +600,9 @@ function addTimesScales(f: Int8Code, l: SuperBlockLocals, isum: number, dAt: num
   totalInLaneZero(f, isum, h);
   f.f32x4ConvertI32x4S();
   f.v128Const0().localSet(h);
-  f.localGet(l.pw).localGet(h).load16Lane(dAt, 0);
+  f.localGet(l.pw);
+  if (dAt !== 0) f.i32Const(dAt).i32Add();
+  f.localGet(h).load16Lane(0, 0);
   halfLanes(f, h, m);
   f.f32x4ExtractLane(0).localGet(l.pd).f32Load().f32Mul().f32x4Splat();
   f.f32x4Mul().localGet(l.acc).f32x4Add().localSet(l.acc);
@@ -775,7 +779,7 @@ function gemvScaleMin(dtype: "q4_k" | "q5_k", relaxed: boolean): FuncDef {
       // d and dmin (lanes 0 and 1), d_x
       f.v128Const0().localSet(h);
       f.localGet(pw).localGet(h).load16Lane(0, 0).localSet(h);
-      f.localGet(pw).localGet(h).load16Lane(2, 2);
+      f.localGet(pw).i32Const(2).i32Add().localGet(h).load16Lane(0, 2);
       halfLanes(f, h, m);
       f.localSet(h).localGet(pd).f32Load().localSet(dx);
       totalInLaneZero(f, isum, m);
