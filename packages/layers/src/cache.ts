@@ -1,4 +1,4 @@
-import { BYTES_PER_ELEMENT, concat, empty, keep, writeInto, zeros, type Tensor } from "@llm/tensor";
+import { BYTES_PER_ELEMENT, concat, empty, keep, writeInto, zeros, type DType, type Tensor } from "@llm/tensor";
 import { LayerArgumentError } from "./errors.js";
 import type { KVCache } from "./language_model.js";
 
@@ -14,7 +14,19 @@ const RESERVE_BYTES = 4 * 2 ** 20;
 /** What a cache needs to know of a step's keys or values to make buffers for them (a Tensor is one). */
 export type KVShape = Pick<Tensor, "shape" | "dtype" | "backend">;
 
+/** The dtypes a cache may keep keys and values in. */
+export type KVCacheDType = "float32" | "float16" | "bfloat16";
+const KV_CACHE_DTYPES: readonly KVCacheDType[] = ["float32", "float16", "bfloat16"];
+
 export interface LayerKVCacheOptions {
+  /**
+   * What the cache keeps float32 keys and values as: "float16" (llama.cpp's default) or
+   * "bfloat16" take half the memory, each value rounded to nearest even as it is written, and
+   * attention reads them as stored (on the CPU backend a decoding step's kernel reads float16 as
+   * it is; elsewhere they are widened to float32 for the product). Steps that take part in
+   * autograd are kept as float32 whatever this says. Default "float32": what the model computed.
+   */
+  dtype?: KVCacheDType;
   /**
    * A sliding window of this many positions (each query sees itself and the window - 1 before it):
    * the cache then keeps only the last window - 1 positions between steps, as transformers'
@@ -72,6 +84,8 @@ export class LayerKVCache {
 
   /** See LayerKVCacheOptions.maxPositions. */
   readonly maxPositions: number | null;
+  /** See LayerKVCacheOptions.dtype. */
+  readonly dtype: KVCacheDType;
 
   constructor(options: LayerKVCacheOptions = {}) {
     const window = options.window ?? null;
@@ -82,8 +96,13 @@ export class LayerKVCache {
     if (maxPositions !== null && !((Number.isInteger(maxPositions) || maxPositions === Infinity) && maxPositions >= 1)) {
       throw new LayerArgumentError(`LayerKVCache: maxPositions must be a positive integer, Infinity or null, found ${maxPositions}`);
     }
+    const dtype = options.dtype ?? "float32";
+    if (!KV_CACHE_DTYPES.includes(dtype)) {
+      throw new LayerArgumentError(`LayerKVCache: dtype must be one of ${KV_CACHE_DTYPES.join(", ")}, found ${String(dtype)}`);
+    }
     this.window = window;
     this.maxPositions = maxPositions;
+    this.dtype = dtype;
     this.onReserved = options.onReserved ?? null;
     this.spares = options.spares ?? null;
   }
@@ -105,9 +124,16 @@ export class LayerKVCache {
     this.valueBuffer = this.newBuffer(values, capacity);
   }
 
-  /** A buffer like `t` with room for `capacity` positions: a spare one where there is, else a new one. */
+  /** What a buffer for steps like `t` holds: `t` as this cache keeps it (float32 as `dtype`, anything else as it is). */
+  private stored(t: KVShape): KVShape {
+    const dtype: DType = t.dtype === "float32" ? this.dtype : t.dtype;
+    return dtype === t.dtype ? t : { shape: t.shape, dtype, backend: t.backend };
+  }
+
+  /** A buffer for steps like `t` with room for `capacity` positions: a spare one where there is, else a new one. */
   private newBuffer(t: KVShape, capacity: number): Tensor {
-    return this.spares?.take(t, capacity) ?? emptyBuffer(t, capacity);
+    const like = this.stored(t);
+    return this.spares?.take(like, capacity) ?? emptyBuffer(like, capacity);
   }
 
   /**
@@ -126,7 +152,7 @@ export class LayerKVCache {
    * reserved room would not hold them (the doubling path).
    */
   private firstCapacity(keys: KVShape, needed = keys.shape[2]!): number {
-    const reserved = this.reservedCapacity(keys);
+    const reserved = this.reservedCapacity(this.stored(keys));
     const capacity = this.window === null ? reserved : Math.min(reserved, 2 * this.window);
     return capacity >= needed ? capacity : 0;
   }
@@ -170,11 +196,15 @@ export class LayerKVCache {
     // the first step's tensors may be the caller's own: hold a handle of our own, which release()
     // can dispose without disposing theirs (tensors in a graph are never disposed here)
     const own = (t: Tensor): Tensor => (t.isContiguous && !t.requiresGrad ? t.detach() : t.contiguous());
-    const next = (held: Tensor | null, step: Tensor): Tensor => {
-      if (!held || held.shape[2] === dropped) return keep(own(step));
-      const kept = dropped ? held.slice(2, dropped) : held;
+    const next = (held: Tensor | null, input: Tensor): Tensor => {
+      // kept as `dtype`, except in a graph: there steps stay float32, and the held positions join them as float32
+      const inGraph = input.requiresGrad || !!held?.requiresGrad;
+      const step = inGraph || input.dtype !== "float32" || this.dtype === "float32" ? input : input.cast(this.dtype);
+      if (!held || held.shape[2] === dropped) return keep(step === input ? own(step) : step);
+      const sliced = dropped ? held.slice(2, dropped) : held;
+      const kept = sliced.dtype === step.dtype ? sliced : sliced.cast(step.dtype);
       const joined = keep(concat([kept, step], 2));
-      if (kept !== held) kept.dispose();
+      for (const t of [sliced, kept, step]) if (t !== held && t !== input) t.dispose();
       return joined;
     };
     const nextKeys = next(this.keys, keys);
@@ -195,7 +225,11 @@ export class LayerKVCache {
       this.concatenates = true;
       return false;
     }
-    if (this.keys === null && this.keyBuffer !== null && !(fits(this.keyBuffer, keys) && fits(this.valueBuffer!, values))) {
+    if (
+      this.keys === null &&
+      this.keyBuffer !== null &&
+      !(fits(this.keyBuffer, this.stored(keys)) && fits(this.valueBuffer!, this.stored(values)))
+    ) {
       this.release(); // reserved for keys unlike these (see reserve)
     }
     const kept = (this.keys?.shape[2] ?? 0) - dropped;
@@ -225,7 +259,7 @@ export class LayerKVCache {
     const next = Math.max(doubled, this.capacity === 0 ? 0 : this.reservedCapacity(keys));
     const capacity = first || Math.max(needed, this.window === null ? next : Math.min(next, 2 * this.window));
     const buffer = (t: Tensor, held: Tensor | null): Tensor => {
-      const grown = first ? this.newBuffer(t, capacity) : emptyBuffer(t, capacity);
+      const grown = first ? this.newBuffer(t, capacity) : emptyBuffer(this.stored(t), capacity);
       if (held && held.shape[2]! > dropped) {
         const kept = positions(held, dropped, held.shape[2]!);
         write(grown, 0, kept);
@@ -371,11 +405,17 @@ export class TransformerKVCache implements KVCache {
    * `maxPositions`: the model's context, which each layer's buffers have room for (see
    * LayerKVCacheOptions.maxPositions); default none. `spares`: where dispose() leaves the buffers
    * for the next cache, and where this one looks first (a model's createCache passes its own, see
-   * KVBufferSpares); default none (dispose frees them).
+   * KVBufferSpares); default none (dispose frees them). `dtype`: what the layers keep keys and
+   * values as (see LayerKVCacheOptions.dtype); default "float32".
    */
   constructor(
     layerCount: number,
-    options: { windows?: readonly (number | null)[]; maxPositions?: number | null; spares?: KVBufferSpares | null } = {},
+    options: {
+      windows?: readonly (number | null)[];
+      maxPositions?: number | null;
+      spares?: KVBufferSpares | null;
+      dtype?: KVCacheDType;
+    } = {},
   ) {
     const windows = options.windows;
     if (windows && windows.length !== layerCount) {
@@ -390,7 +430,7 @@ export class TransformerKVCache implements KVCache {
     this.spares = options.spares ?? null;
     this.layers = Array.from(
       { length: layerCount },
-      (_, i) => new LayerKVCache({ window: windows?.[i] ?? null, maxPositions, onReserved, spares: this.spares }),
+      (_, i) => new LayerKVCache({ window: windows?.[i] ?? null, maxPositions, onReserved, spares: this.spares, dtype: options.dtype }),
     );
   }
 

@@ -1,4 +1,5 @@
 export type {
+  CreateCacheOptions,
   ForwardOptions,
   KVCache,
   LanguageModel,
@@ -32,7 +33,14 @@ export { Attention, type AttentionContext, type AttentionOptions } from "./atten
 export { type QKVProjection, type FusedLayout, type ProjectedHeads, type HeadCounts, projectHeads } from "./attention/projections.js";
 export { buildAttentionMask, defaultPositionIds, slidingWindowMask } from "./attention/mask.js";
 export { TransformerBlock, type BlockParts, type ResidualLayout } from "./block.js";
-export { KVBufferSpares, LayerKVCache, TransformerKVCache, type KVShape, type LayerKVCacheOptions } from "./cache.js";
+export {
+  KVBufferSpares,
+  LayerKVCache,
+  TransformerKVCache,
+  type KVCacheDType,
+  type KVShape,
+  type LayerKVCacheOptions,
+} from "./cache.js";
 export { TransformerLanguageModel, type DecoderParts } from "./transformer.js";
 export { TokenEmbedder, type TokenEmbedderParts } from "./embedder.js";
 export { crossEntropy, type CrossEntropyOptions } from "./loss.js";

@@ -46,6 +46,14 @@ export interface KVCache {
   dispose(): void;
 }
 
+export interface CreateCacheOptions {
+  /**
+   * What the cache keeps keys and values as: "float32" (default), or "float16" / "bfloat16" at
+   * half the memory, each value rounded as it is written (llama.cpp keeps float16 by default).
+   */
+  dtype?: "float32" | "float16" | "bfloat16";
+}
+
 export interface LanguageModelConfig {
   readonly vocabSize: number;
   /**
@@ -60,7 +68,7 @@ export interface LanguageModel {
   /** ids: int32 [batch, seq] -> logits float32 [batch, seq, vocab]. */
   forward(ids: Tensor, options?: ForwardOptions): Tensor;
   /** An empty cache for incremental decoding. */
-  createCache(): KVCache;
+  createCache(options?: CreateCacheOptions): KVCache;
 }
 
 /** What a checkpoint folder holds: config.json's contents and tensors under their checkpoint names. */

@@ -6,7 +6,14 @@ import { KVBufferSpares, TransformerKVCache } from "./cache.js";
 import type { TokenEmbedder } from "./embedder.js";
 import { LayerArgumentError } from "./errors.js";
 import { freeIntermediate } from "./intermediate.js";
-import type { CheckpointContents, ForwardOptions, LanguageModel, LanguageModelConfig, SavableModel } from "./language_model.js";
+import type {
+  CheckpointContents,
+  CreateCacheOptions,
+  ForwardOptions,
+  LanguageModel,
+  LanguageModelConfig,
+  SavableModel,
+} from "./language_model.js";
 import { Module, moduleFromTree, type ModuleTree } from "./module.js";
 import type { Norm } from "./norms.js";
 import type { OutputHead } from "./output_head.js";
@@ -129,13 +136,15 @@ export class TransformerLanguageModel extends Module implements LanguageModel, S
    * An empty cache; layers with a sliding window keep only what their window still sees. Its
    * buffers have room for the model's maxPositions from the first step where that is small enough
    * (see LayerKVCacheOptions.maxPositions), so decoding never copies them; disposed, they wait for
-   * the model's next cache.
+   * the model's next cache. `options.dtype`: what it keeps keys and values as (float16 halves the
+   * memory; see LayerKVCacheOptions.dtype).
    */
-  createCache(): TransformerKVCache {
+  createCache(options: CreateCacheOptions = {}): TransformerKVCache {
     return new TransformerKVCache(this.blocks.length, {
       windows: this.blocks.map((b) => b.attention.slidingWindow),
       maxPositions: this.config.maxPositions,
       spares: this.cacheSpares,
+      dtype: options.dtype,
     });
   }
 

@@ -300,3 +300,96 @@ describe("LayerKVCache", () => {
     expect(() => windowed.truncate(0)).not.toThrow();
   });
 });
+
+describe("LayerKVCache with dtype float16 / bfloat16", () => {
+  for (const dtype of ["float16", "bfloat16"] as const) {
+    it(`${dtype}: holds each step rounded as cast rounds it, through doubling, a window and a truncate`, () => {
+      for (const window of [null, 7]) {
+        const cache = new LayerKVCache({ dtype, window });
+        const keys: Tensor[] = [];
+        const values: Tensor[] = [];
+        for (const positions of [5, 1, 1, 60, 1, 70]) {
+          const [k, v] = [step(positions), step(positions)];
+          keys.push(k);
+          values.push(v);
+          const all = cache.append(k, v);
+          expect(all.keys.dtype).toBe(dtype);
+          expect(all.values.dtype).toBe(dtype);
+          const held = all.keys.shape[2]!;
+          const expectedKeys = concat(keys, 2).cast(dtype);
+          const expectedValues = concat(values, 2).cast(dtype);
+          const total = expectedKeys.shape[2]!;
+          expect(Array.from(all.keys.dataSync())).toEqual(
+            Array.from(
+              expectedKeys
+                .narrow(2, total - held, held)
+                .contiguous()
+                .dataSync(),
+            ),
+          );
+          expect(Array.from(all.values.dataSync())).toEqual(
+            Array.from(
+              expectedValues
+                .narrow(2, total - held, held)
+                .contiguous()
+                .dataSync(),
+            ),
+          );
+        }
+        if (window === null) {
+          cache.truncate(6);
+          expect(Array.from(cache.keys!.dataSync())).toEqual(Array.from(concat(keys.slice(0, 2), 2).cast(dtype).dataSync()));
+          const next = step(2);
+          cache.append(next, next);
+          expect(Array.from(cache.keys!.dataSync())).toEqual(
+            Array.from(
+              concat([...keys.slice(0, 2), next], 2)
+                .cast(dtype)
+                .dataSync(),
+            ),
+          );
+        }
+        cache.release();
+      }
+    });
+  }
+
+  it("concatenating (no in-place writes) keeps the dtype too; steps in a graph stay float32, the held positions widened beside them", () => {
+    const backend = noWriteBackend();
+    const cache = new LayerKVCache({ dtype: "float16" });
+    const [a, b] = [step(3, backend), step(2, backend)];
+    expect(cache.append(a, a).keys.dtype).toBe("float16");
+    expect(cache.append(b, b).keys.dtype).toBe("float16");
+    expect(Array.from(cache.keys!.dataSync())).toEqual(Array.from(concat([a, b], 2).cast("float16").dataSync()));
+    const graph = step(1, backend).requireGrad();
+    const all = cache.append(graph, graph);
+    expect(all.keys.dtype).toBe("float32");
+    expect(all.keys.requiresGrad).toBe(true);
+    expect(Array.from(all.keys.dataSync())).toEqual(Array.from(concat([concat([a, b], 2).cast("float16").float(), graph], 2).dataSync()));
+  });
+
+  it("takes half the bytes: room for twice the positions in the same 4 MiB, and spares made for float32 are not reused", () => {
+    const spares = new KVBufferSpares();
+    const big = (dtype: "float32" | "float16") => {
+      const cache = new TransformerKVCache(1, { maxPositions: 100_000, spares, dtype });
+      const k = randn([1, 8, 1, 64]);
+      cache.layers[0]!.append(k, k);
+      return cache;
+    };
+    const f32 = big("float32");
+    const f16 = big("float16");
+    // 4 MiB over 8 heads x 64 x bytes
+    expect(f32.layers[0]!.capacity).toBe(2048);
+    expect(f16.layers[0]!.capacity).toBe(4096);
+    f32.dispose();
+    const again = big("float16");
+    expect(again.layers[0]!.keys!.dtype).toBe("float16");
+    f16.dispose();
+    again.dispose();
+    spares.dispose();
+  });
+
+  it("names a dtype it cannot keep", () => {
+    expect(() => new LayerKVCache({ dtype: "int32" as never })).toThrow(/dtype must be one of float32, float16, bfloat16, found int32/);
+  });
+});

@@ -2,7 +2,7 @@ import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } fro
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { concat, noGrad, tensor, type Tensor } from "@llm/tensor";
-import type { ForwardOptions } from "@llm/layers";
+import type { CreateCacheOptions, ForwardOptions, KVCache, TransformerKVCache } from "@llm/layers";
 import { glmBlockMask, type Model } from "@llm/models";
 import { readSafetensorsFile } from "@llm/tensor/node";
 
@@ -71,7 +71,13 @@ export function batchOptions(f: Fixture): ForwardOptions {
 }
 
 /** Greedy continuation steps: ids and last-position logits, with a full forward each step or the cache. */
-export function greedy(model: Model, f: Fixture, useCache: boolean): { ids: number[]; logits: Tensor[] } {
+/**
+ * A cache as `createCache` makes it, or (`rounding`) a float32 one whose every appended step is
+ * first rounded to that dtype and widened back: what a cache of that dtype must compute.
+ */
+export type GreedyCache = CreateCacheOptions | { rounding: "float16" };
+
+export function greedy(model: Model, f: Fixture, useCache: boolean, cacheOptions?: GreedyCache): { ids: number[]; logits: Tensor[] } {
   const steps = f.reference.gen_ids!.shape[1]!;
   const ids: number[] = [];
   const logits: Tensor[] = [];
@@ -79,7 +85,7 @@ export function greedy(model: Model, f: Fixture, useCache: boolean): { ids: numb
     const glm = f.name === "glm";
     const prompt = glm ? concat([f.reference.gen_partA!, tensor([[sopId(f)]], { dtype: "int32" })], 1) : f.reference.gen_prompt!;
     const sep = f.reference.gen_partA?.shape[1] ?? 0;
-    const cache = useCache ? model.createCache() : undefined;
+    const cache = useCache ? makeCache(model, cacheOptions) : undefined;
     let sequence = prompt;
     let next: Tensor = prompt;
     for (let step = 0; step < steps; step++) {
@@ -102,6 +108,17 @@ export function greedy(model: Model, f: Fixture, useCache: boolean): { ids: numb
     cache?.dispose();
   });
   return { ids, logits };
+}
+
+function makeCache(model: Model, options: GreedyCache | undefined): KVCache {
+  if (!options || !("rounding" in options)) return model.createCache(options);
+  const cache = model.createCache() as TransformerKVCache;
+  const to = options.rounding;
+  for (const layer of cache.layers) {
+    const append = layer.append.bind(layer);
+    layer.append = (keys, values) => append(keys.cast(to).float(), values.cast(to).float());
+  }
+  return cache;
 }
 
 function sopId(f: Fixture): number {

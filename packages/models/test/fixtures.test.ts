@@ -66,4 +66,17 @@ describe.each(fixtureNames())("%s fixture", (name) => {
       expect(worst, `gen_logits, cache ${useCache}`).toBeLessThanOrEqual(1e-4);
     }
   });
+
+  it("with a float16 KV cache: the reference greedy tokens, and the float32 cache's logits over keys and values rounded to float16, bit for bit", () => {
+    const { ids, logits } = greedy(model, f, true, { dtype: "float16" });
+    expect(ids).toEqual(Array.from(f.reference.gen_ids!.dataSync()));
+    const worst = Math.max(...logits.map((l, i) => maxAbsDiff(l, f.reference.gen_logits!.slice(0, i, i + 1).reshape(-1))));
+    console.log(`${name}: gen_logits ${worst.toExponential(2)} (float16 cache)`);
+    // rounding every key and value to float16 moves these logits 5e-4 to 3.3e-3 from the float32 reference
+    expect(worst).toBeLessThanOrEqual(5e-3);
+    // the same forward over a float32 cache whose every step is rounded to float16 and back: the
+    // float16 cache's attention must be exactly the float32 attention over those values
+    const rounded = greedy(model, f, true, { rounding: "float16" });
+    for (const [i, l] of logits.entries()) expect(Array.from(l.dataSync()), `step ${i}`).toEqual(Array.from(rounded.logits[i]!.dataSync()));
+  });
 });

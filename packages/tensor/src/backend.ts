@@ -106,7 +106,8 @@ export interface Backend {
   /** Materialises a strided view as a contiguous buffer. */
   copy(x: StridedView): BackendBuffer;
   /**
-   * Copies x into the elements `dst` views (same shape and dtype) in place, for a buffer that grows
+   * Copies x into the elements `dst` views (same shape and dtype; or x float32 and dst float16 or
+   * bfloat16, each value rounded to nearest even as cast rounds) in place, for a buffer that grows
    * step by step (a KV cache) without a fresh copy of all of it per step. Optional: without it,
    * callers concatenate.
    */
@@ -255,6 +256,11 @@ export interface FusedKernels {
    * whose every token was removed, -2 for a row holding NaN or +Infinity.
    */
   sampleTokens?(logits: StridedView, seen: StridedView | null, uniforms: StridedView | null, p: TokenSampling): BackendBuffer;
+  /**
+   * Whether `attention` also takes k and v as float16 or bfloat16 (a half KV cache), reading their
+   * values; without it the op widens them to float32 first.
+   */
+  attentionReadsHalves?: boolean;
   /**
    * softmax(q k^T * scale + bias, masked) v, float32 in and out:
    *  - q [B, H, T, D]; k and v [B, Hkv, S, D] with H % Hkv == 0: query head h reads kv head

@@ -183,7 +183,7 @@ export class LoraAdapters {
     return {
       config: lm.config,
       forward: (ids, options) => this.withAdapters(null, () => lm.forward(ids, options)),
-      createCache: () => lm.createCache(),
+      createCache: (options) => lm.createCache(options),
     };
   }
 

@@ -6,7 +6,7 @@ import { bufferData, CpuBuffer } from "./buffer.js";
 import { cast, convertArray, isHalf, toFloat32 } from "./kernels/cast.js";
 import { ggmlGelu } from "./kernels/ggml_rounding.js";
 import { concat, copy } from "./kernels/copy.js";
-import { copyInto } from "./strided.js";
+import { copyInto, copyRoundedInto } from "./strided.js";
 import { activationGrad } from "./kernels/activation_grad.js";
 import { crossEntropyGrad, layerNorm, logSoftmax, logSoftmaxGrad, logSumExpRows, rmsNorm, softmax } from "./kernels/rows.js";
 import { layerNormGrad, rmsNormGrad } from "./kernels/norm_grad.js";
@@ -123,6 +123,8 @@ export class CpuBackend implements Backend {
       this.enter();
       return adamwStep(param, grad, expAvg, expAvgSq, h);
     },
+    // float16 keys and values: the decode kernel reads them as stored, the rest widens them (kernels/attention.ts)
+    attentionReadsHalves: true,
     attention: (q, k, v, mask, bias, scale) => {
       this.enter();
       return attention(q, k, v, mask, bias, scale, this.wasm);
@@ -332,7 +334,9 @@ export class CpuBackend implements Backend {
 
   writeInto(dst: StridedView, x: StridedView): void {
     this.enter();
-    copyInto(x, bufferData(dst.buffer), dst.offset, dst.strides);
+    const to = dst.buffer.dtype;
+    if (to !== x.buffer.dtype) copyRoundedInto(x, bufferData(dst.buffer) as Uint16Array, dst.offset, dst.strides, to === "bfloat16");
+    else copyInto(x, bufferData(dst.buffer), dst.offset, dst.strides);
   }
 
   cast(x: StridedView, dtype: DType): BackendBuffer {

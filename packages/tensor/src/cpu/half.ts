@@ -75,3 +75,40 @@ export function decodeHalfRun(bf16: boolean, src: Uint16Array, s: number, stride
     for (let i = 0; i < n; i++, s += stride) dst[d + i] = table[src[s]!]!;
   }
 }
+
+/**
+ * Rounds n float32 values (their bits, read with a stride) to float16 or bfloat16 bits in dst
+ * (rounding to nearest even, as float32ToFloat16Bits / float32ToBfloat16Bits), dst `dstride` apart:
+ * a KV cache's float32 step written into its float16 buffers. float16's normal range takes the
+ * inline path; zeros, subnormals, overflow, infinities and NaN the scalar converter.
+ */
+export function encodeHalfRun(
+  bf16: boolean,
+  src: Uint32Array,
+  s: number,
+  stride: number,
+  dst: Uint16Array,
+  d: number,
+  dstride: number,
+  n: number,
+): void {
+  for (let i = 0; i < n; i++, s += stride, d += dstride) {
+    const bits = src[s]!;
+    if (bf16) {
+      dst[d] = (bits & 0x7fffffff) > 0x7f800000 ? ((bits >>> 16) | 0x40) & 0xffff : ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
+      continue;
+    }
+    const exp = (bits >>> 23) & 0xff;
+    if (exp > 112 && exp < 143) {
+      // a normal half: rebias the exponent, round the 13 dropped bits to even (a carry may reach infinity, as it should)
+      const out = ((exp - 112) << 10) | ((bits >>> 13) & 0x3ff);
+      const rest = bits & 0x1fff;
+      dst[d] = ((bits >>> 16) & 0x8000) | (out + (rest > 0x1000 || (rest === 0x1000 && (out & 1) === 1) ? 1 : 0));
+    } else {
+      F32_BITS[0] = bits;
+      dst[d] = float32ToFloat16Bits(F32_VALUE[0]!);
+    }
+  }
+}
+const F32_BITS = new Uint32Array(1);
+const F32_VALUE = new Float32Array(F32_BITS.buffer);

@@ -1,6 +1,7 @@
 import type { StridedView } from "../backend.js";
 import type { HostArray } from "../dtype.js";
 import { viewData } from "./buffer.js";
+import { encodeHalfRun } from "./half.js";
 
 export function sizeOf(shape: readonly number[]): number {
   let n = 1;
@@ -133,6 +134,24 @@ export function copyInto(view: StridedView, dst: HostArray, dstOffset: number, d
       for (let j = 0; j < n; j++, i += s, o += sd) dst[o] = src[i]!;
     }
   });
+}
+
+/**
+ * copyInto from a float32 view into a float16 or bfloat16 array (its raw bits), each value rounded
+ * to nearest even as `cast` rounds it.
+ */
+export function copyRoundedInto(
+  view: StridedView,
+  dst: Uint16Array,
+  dstOffset: number,
+  dstStrides: readonly number[],
+  bf16: boolean,
+): void {
+  const src = viewData(view) as Float32Array;
+  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  const runs = coalesce(view.shape, [dstStrides, view.strides]);
+  const [sd, s] = runs.inner as [number, number];
+  forEachRun(runs, [dstOffset, view.offset], (offs) => encodeHalfRun(bf16, bits, offs[1]!, s, dst, offs[0]!, sd, runs.n));
 }
 
 /** One run of copyInto on float32 arrays; short contiguous runs (a head's 64 floats) by the loop, which beats a subarray per run. */

@@ -1,5 +1,6 @@
 import type { StridedView } from "../backend.js";
 import { noGrad, tidy } from "../engine.js";
+import { isHalfDType } from "../dtype.js";
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from "../errors.js";
 import type { Tensor } from "../tensor.js";
 import { broadcastView, fromBuffer, record, requireFloat, sameBackend } from "./core.js";
@@ -33,7 +34,8 @@ interface Dims {
 }
 
 function checkRank4(t: Tensor, name: string, expected: string): void {
-  requireFloat(t, OP, name);
+  // keys and values may be half (a float16 KV cache): read as their float32 values
+  if (name === "q" || !isHalfDType(t.dtype)) requireFloat(t, OP, name);
   if (t.rank !== 4) throw new ShapeError(`${OP}: ${name} must have rank 4 ${expected}, got ${fmtShape(t.shape)}`);
 }
 
@@ -92,6 +94,10 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
     throw new ArgumentError(`${OP}: softcap must be a positive finite number or null, got ${softcap}`);
   }
   const backend = sameBackend(OP, q, k, v, ...(mask ? [mask] : []), ...(bias ? [bias] : []));
+  if (k.dtype !== "float32" || v.dtype !== "float32") {
+    const asStored = softcap === null && backend.fused?.attentionReadsHalves === true && !q.requiresGrad && !bias?.requiresGrad;
+    if (!asStored) return overFloat32(q, k, v, options);
+  }
   const full = [dims.B, dims.H, dims.T, dims.S];
   const y = noGrad(() =>
     tidy(() => {
@@ -106,6 +112,23 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
   const inputs = bias ? [q, k, v, bias] : [q, k, v];
   // The mask is no input (no gradient) but backward reads it: saved, so the scope that made it keeps it.
   return record(y, OP, inputs, (g) => attentionBackward(g, q, k, v, mask, bias, scale, softcap, dims), mask ? [mask] : []);
+}
+
+/**
+ * Attention over half keys and values where the backend's kernel does not read them as stored (or
+ * a gradient or soft cap takes the composed path): over their float32 values, widened here and
+ * freed after unless a gradient needs them.
+ */
+function overFloat32(q: Tensor, k: Tensor, v: Tensor, options: ScaledDotProductAttentionOptions): Tensor {
+  const [k32, v32] = [k, v].map((t) => (t.dtype === "float32" ? t : t.float())) as [Tensor, Tensor];
+  const y = scaledDotProductAttention(q, k32, v32, options);
+  if (!y.requiresGrad)
+    for (const [t, t32] of [
+      [k, k32],
+      [v, v32],
+    ] as const)
+      if (t32 !== t) t32.dispose();
+  return y;
 }
 
 /** q.k [B, H, T, S], unscaled. */

@@ -12,15 +12,14 @@ export function copy(ctx: KernelContext, x: StridedView): WebGPUBuffer {
 
 /** x's words into the elements of an existing buffer that `dst` views (Backend.writeInto). */
 export function writeInto(ctx: KernelContext, dst: StridedView, x: StridedView): void {
-  mapKernel(ctx, {
-    name: "writeInto",
-    inputs: [x],
-    loads: ["raw"],
-    outDtype: x.buffer.dtype,
-    expr: ([v]) => v!,
-    rawOut: true,
-    into: { buffer: ctx.buffer(dst), strides: dst.strides, offset: dst.offset },
-  });
+  const [from, to] = [x.buffer.dtype, dst.buffer.dtype];
+  const into = { buffer: ctx.buffer(dst), strides: dst.strides, offset: dst.offset };
+  if (from !== to) {
+    // float32 into half storage: rounded on the way in, as cast stores it
+    mapKernel(ctx, { name: "writeInto", inputs: [x], outDtype: to, expr: ([v]) => convertExpr(from, to, v!), into });
+    return;
+  }
+  mapKernel(ctx, { name: "writeInto", inputs: [x], loads: ["raw"], outDtype: from, expr: ([v]) => v!, rawOut: true, into });
 }
 
 export function cast(ctx: KernelContext, x: StridedView, dtype: DType): WebGPUBuffer {

@@ -2,6 +2,8 @@ import type { AttentionGrads, BackendBuffer, StridedView } from "../../backend.j
 import { bufferData, CpuBuffer, viewData } from "../buffer.js";
 import { residentAttention, residentAttentionGrad } from "../resident/attention.js";
 import { activeRuntime, countFallback } from "../resident/runtime.js";
+import { contiguousStrides } from "../strided.js";
+import { cast } from "./cast.js";
 import { matmul } from "./matmul.js";
 
 /**
@@ -25,6 +27,7 @@ export function attention(
 ): BackendBuffer {
   const resident = wasm ? residentAttention(q, k, v, mask, bias, scale, viewData as (x: StridedView) => Float32Array) : null;
   if (resident) return new CpuBuffer(resident, "float32");
+  if (k.buffer.dtype !== "float32" || v.buffer.dtype !== "float32") return widened(q, k, v, mask, bias, scale, wasm);
   if (wasm && activeRuntime() !== null) countFallback("attention");
   const [B, H, T, D] = q.shape as [number, number, number, number];
   const [, Hkv, S] = k.shape as [number, number, number, number];
@@ -54,6 +57,33 @@ export function attention(
     wasm,
   );
   return out;
+}
+
+/**
+ * `attention` over half keys and values (a float16 or bfloat16 KV cache) where no kernel reads them
+ * as stored (a prompt's many queries, bfloat16, k and v of two dtypes): over their float32 values.
+ */
+function widened(
+  q: StridedView,
+  k: StridedView,
+  v: StridedView,
+  mask: StridedView | null,
+  bias: StridedView | null,
+  scale: number,
+  wasm: boolean,
+): BackendBuffer {
+  const asFloat32 = (x: StridedView): StridedView =>
+    x.buffer.dtype === "float32" ? x : { buffer: cast(x, "float32"), shape: x.shape, strides: contiguousStrides(x.shape), offset: 0 };
+  const [k32, v32] = [asFloat32(k), asFloat32(v)];
+  try {
+    return attention(q, k32, v32, mask, bias, scale, wasm);
+  } finally {
+    for (const [x, x32] of [
+      [k, k32],
+      [v, v32],
+    ] as const)
+      if (x32 !== x) (x32.buffer as CpuBuffer).dispose();
+  }
 }
 
 /**

@@ -8,13 +8,14 @@ import { activeRuntime, splitRange } from "./runtime.js";
 import type { CpuRuntime } from "./runtime.js";
 
 const ATTENTION = kernel("attention", "attention");
+const ATTENTION_F16 = kernel("attention", "attention_f16");
 
 /** Queries a head from which the forward runs the block kernel (fewer: the row kernel, no transpose of k). */
 const BLOCK_KERNEL_QUERIES = 16;
 
 /**
  * Fused attention on the resident kernel: q [B, H, T, D], k and v [B, Hkv, S, D] read where they
- * are (any strides, contiguous along D), the mask (bool) and bias (float32) as strided [B, H, T, S]
+ * are (any strides, contiguous along D; float32, or both float16 under 16 queries a head), the mask (bool) and bias (float32) as strided [B, H, T, S]
  * views, out contiguous [B, H, T, D] (made in k's memory). Under 16 queries a head (decoding), the
  * row kernel (attention_module.ts) with query rows split over threads; from 16 on, the block
  * kernel (attention_blocks_module.ts) with (batch, head) units split over threads. Returns
@@ -34,6 +35,10 @@ export function residentAttention(
   if (rt === null) return null;
   const [B, H, T, D] = q.shape as [number, number, number, number];
   const [, Hkv, S] = k.shape as [number, number, number, number];
+  // float16 keys and values (a float16 KV cache): the row kernel reads them as stored; the caller
+  // widens them for everything else
+  const halves = kvDType(k, v);
+  if (halves === null || (halves === "float16" && T >= BLOCK_KERNEL_QUERIES)) return null;
   // many queries a head (prefill, training): the block kernel, whose products hold two rows of
   // the output in registers, after one transpose of k per head
   if (T >= BLOCK_KERNEL_QUERIES) return runBlocks(q, k, v, mask, bias, scale, null, data)?.[0] ?? null;
@@ -55,13 +60,19 @@ export function residentAttention(
       if (scores === null) return null;
       args.push([desc.byteOffset, r0, r1, scores.byteOffset]);
     }
-    rt.call(ATTENTION, home, args);
+    rt.call(halves === "float16" ? ATTENTION_F16 : ATTENTION, home, args);
     ok = true;
     return out;
   } finally {
     ops.done(ok);
     if (!ok) rt.heap.free(out);
   }
+}
+
+/** The one dtype of k and v the kernels read (float32, or float16 for the row kernel); null for any other. */
+function kvDType(k: StridedView, v: StridedView): "float32" | "float16" | null {
+  const dtype = k.buffer.dtype;
+  return dtype === v.buffer.dtype && (dtype === "float32" || dtype === "float16") ? dtype : null;
 }
 
 /**
@@ -142,7 +153,7 @@ function runBlocks(
   data: (view: StridedView) => Float32Array | Uint8Array,
 ): Float32Array[] | null {
   const rt = activeRuntime();
-  if (rt === null) return null;
+  if (rt === null || kvDType(k, v) !== "float32") return null;
   const [B, H, T, D] = q.shape as [number, number, number, number];
   const [, Hkv, S] = k.shape as [number, number, number, number];
   const home = kernelHome(rt, q, k, v, g, mask, bias, data);
@@ -207,6 +218,7 @@ function descriptor(
   const addr = (view: StridedView | null): number => (view ? at.get(view)! : 0);
   const st = (view: StridedView | null, i: number, bytes: number): number => (view ? view.strides[i]! * bytes : 0);
   const { q, k, v, mask, bias } = x;
+  const kvBytes = k.buffer.dtype === "float16" ? 2 : 4;
   const g = grad?.g ?? null;
   const values: Record<(typeof GRAD_DESC)[number], number> = {
     q: addr(q),
@@ -214,13 +226,13 @@ function descriptor(
     qh: st(q, 1, 4),
     qt: st(q, 2, 4),
     k: addr(k),
-    kb: st(k, 0, 4),
-    kh: st(k, 1, 4),
-    ks: st(k, 2, 4),
+    kb: st(k, 0, kvBytes),
+    kh: st(k, 1, kvBytes),
+    ks: st(k, 2, kvBytes),
     v: addr(v),
-    vb: st(v, 0, 4),
-    vh: st(v, 1, 4),
-    vs: st(v, 2, 4),
+    vb: st(v, 0, kvBytes),
+    vh: st(v, 1, kvBytes),
+    vs: st(v, 2, kvBytes),
     out,
     mask: addr(mask),
     mb: st(mask, 0, 1),

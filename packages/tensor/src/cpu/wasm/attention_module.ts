@@ -1,9 +1,11 @@
 import { exp4 } from "./activation_module.js";
 import { bump, countdown, FnBuilder, horizontalSum, mulAdd } from "./builder.js";
 import { f32, i32, v128, type Code, type FuncDef } from "./encoder.js";
+import { StoredCode } from "./gemv_stored_module.js";
 
 /**
- * Fused attention over query rows, on q, k and v where they live in wasm memory:
+ * Fused attention over query rows, on q, k and v where they live in wasm memory (and
+ * `attention_f16`, the same over float16 k and v: see attention(fma, half) below):
  * `attention(desc, r0, r1, scores)` computes the rows [r0, r1) of the flattened [B, H, T] queries
  * (so threads take contiguous row ranges): scores against every key (q . k * scale + bias, masked
  * to -Infinity), softmax (exp on the SIMD polynomial, sum in float32 lanes), then the rows of v
@@ -49,9 +51,68 @@ export const DESC = [
 ] as const;
 const field = (name: (typeof DESC)[number]): number => DESC.indexOf(name) * 4;
 
-function attention(fma: boolean): FuncDef {
-  const b = new FnBuilder("attention");
+// biome-ignore format: the opcode methods are a table, one line each
+class HalfCode extends StoredCode {
+  i32x4ShrS(): this { return this.simdOp(0xac); }
+  i32x4Eq(): this { return this.simdOp(0x37); }
+  i32ShrS(): this { this.bytes.push(0x75); return this; }
+}
+
+/** i8x16.shuffle of (zero, halves): the low (or high) four 16-bit lanes, each moved to the top of a 32-bit lane. */
+const LOW_HALVES = [0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23];
+const HIGH_HALVES = [8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31];
+/** float16's exponent field, and float32's, in a lane holding half << 16. */
+const HALF_EXPONENT = 0x7c000000;
+const FLOAT_EXPONENT = 0x7f800000;
+/** Sign, exponent and mantissa of a half << 16 shifted right 3 (arithmetically): float32 bits of value * 2^-112. */
+const HALF_AS_FLOAT = 0x8fffe000 | 0;
+
+/**
+ * The float32 values of the halves in local `w` (each 32-bit lane the half's bits << 16), exactly:
+ * shifted into a float32's fields they are the value times 2^-112 (subnormal halves too), so one
+ * multiply by 2^112 gives it; an exponent of all ones (infinity, NaN) then sets float32's. Eight
+ * operations for four values, against the shared decoder's fourteen (gemm_stored's halfLanes);
+ * a subnormal half costs a microcode assist in the multiply (rare in keys and values).
+ */
+function halfValues(f: HalfCode, w: number): void {
+  f.localGet(w)
+    .i32Const(3)
+    .i32x4ShrS()
+    .i32x4Const(HALF_AS_FLOAT)
+    .v128And()
+    .f32x4Const(2 ** 112)
+    .f32x4Mul();
+  f.localGet(w).i32x4Const(HALF_EXPONENT).v128And().i32x4Const(HALF_EXPONENT).i32x4Eq().i32x4Const(FLOAT_EXPONENT).v128And();
+  f.v128Or();
+}
+
+/** halfValues for the one half at the address on the stack, as an f32 (local `h`: scratch i32). */
+function halfValue(f: HalfCode, h: number): void {
+  f.i32Load16U().i32Const(16).i32Shl().localTee(h);
+  f.i32Const(3)
+    .i32ShrS()
+    .i32Const(HALF_AS_FLOAT)
+    .i32And()
+    .f32ReinterpretI32()
+    .f32Const(2 ** 112)
+    .f32Mul()
+    .i32ReinterpretF32();
+  f.i32Const(FLOAT_EXPONENT).i32Const(0);
+  f.localGet(h).i32Const(HALF_EXPONENT).i32And().i32Const(HALF_EXPONENT).i32Eq().select();
+  f.i32Or().f32ReinterpretI32();
+}
+
+/**
+ * `attention` (half false) or `attention_f16` (half true: k and v float16, q, out and the
+ * scores float32). Each half is widened to its float32 value exactly and then takes the float32
+ * kernel's operations in the float32 kernel's order, so attention over float16 keys and values is
+ * the float32 kernel's over their float32 values, bit for bit, at half the bytes read.
+ */
+function attention(fma: boolean, half: boolean): FuncDef {
+  const b = new FnBuilder(half ? "attention_f16" : "attention", new HalfCode());
   const f = b.f;
+  /** Bytes of one element of k and v. */
+  const kvBytes = half ? 2 : 4;
   const desc = b.param(i32);
   const r0 = b.param(i32);
   const r1 = b.param(i32);
@@ -89,6 +150,38 @@ function attention(fma: boolean): FuncDef {
   const sum = b.local(v128);
   const pv = b.local(v128);
   const masked = b.local(i32);
+  // the halves' scratch: eight of them, four widened, one scalar
+  const hv = b.local(v128);
+  const w = b.local(v128);
+  const hs = b.local(i32);
+
+  /** Pushes four values of k or v at `p`: floats, or the low (high) four of the eight halves in `hv`. */
+  const fourOfEight = (p: number, off: number): void => {
+    if (!half) {
+      f.localGet(p).v128Load(off);
+      return;
+    }
+    f.v128Const0()
+      .localGet(hv)
+      .shuffle(off === 0 ? LOW_HALVES : HIGH_HALVES)
+      .localSet(w);
+    halfValues(f, w);
+  };
+  /** Pushes the four values of k or v at `p`. */
+  const four = (p: number): void => {
+    if (!half) {
+      f.localGet(p).v128Load();
+      return;
+    }
+    f.v128Const0().localGet(p).load64Zero().shuffle(LOW_HALVES).localSet(w);
+    halfValues(f, w);
+  };
+  /** Pushes the one value of k or v at `p`. */
+  const one = (p: number): void => {
+    f.localGet(p);
+    if (half) halfValue(f, hs);
+    else f.f32Load();
+  };
 
   const load = (name: (typeof DESC)[number]): Code => f.localGet(desc).i32Load(field(name));
   const plus = (name: (typeof DESC)[number], times: number): void => {
@@ -102,6 +195,7 @@ function attention(fma: boolean): FuncDef {
     f.v128Const0().localSet(acc).v128Const0().localSet(acc2);
     f.localGet(D).i32Const(3).i32ShrU().localSet(j);
     countdown(f, j, () => {
+      if (half) f.localGet(pb).v128Load().localSet(hv);
       for (const [off, a] of [
         [0, acc],
         [16, acc2],
@@ -110,34 +204,36 @@ function attention(fma: boolean): FuncDef {
           f,
           fma,
           () => f.localGet(pa).v128Load(off),
-          () => f.localGet(pb).v128Load(off),
+          () => fourOfEight(pb, off),
           () => f.localGet(a),
         );
         f.localSet(a);
       }
       bump(f, pa, 32);
-      bump(f, pb, 32);
+      bump(f, pb, 8 * kvBytes);
     });
     f.localGet(D).i32Const(4).i32And().if();
     mulAdd(
       f,
       fma,
       () => f.localGet(pa).v128Load(),
-      () => f.localGet(pb).v128Load(),
+      () => four(pb),
       () => f.localGet(acc),
     );
     f.localSet(acc);
     bump(f, pa, 16);
-    bump(f, pb, 16);
+    bump(f, pb, 4 * kvBytes);
     f.end();
     f.localGet(acc).localGet(acc2).f32x4Add().localSet(acc);
     horizontalSum(f, acc);
     f.localSet(x);
     f.localGet(D).i32Const(3).i32And().localSet(j);
     countdown(f, j, () => {
-      f.localGet(x).localGet(pa).f32Load().localGet(pb).f32Load().f32Mul().f32Add().localSet(x);
+      f.localGet(x).localGet(pa).f32Load();
+      one(pb);
+      f.f32Mul().f32Add().localSet(x);
       bump(f, pa, 4);
-      bump(f, pb, 4);
+      bump(f, pb, kvBytes);
     });
     f.localGet(x);
   };
@@ -273,25 +369,61 @@ function attention(fma: boolean): FuncDef {
     f.localGet(x).f32x4Splat().localSet(pv);
     f.localGet(op).localSet(pa);
     f.localGet(pb).localSet(bp); // (bias pointer no longer needed: reused as the v row cursor)
-    f.localGet(D).i32Const(2).i32ShrU().localSet(j);
-    countdown(f, j, () => {
+    if (half) {
+      // eight halves a load, then four, then one at a time: each value as the float32 loop below takes it
+      f.localGet(D).i32Const(3).i32ShrU().localSet(j);
+      countdown(f, j, () => {
+        f.localGet(bp).v128Load().localSet(hv);
+        for (const off of [0, 16]) {
+          f.localGet(pa);
+          mulAdd(
+            f,
+            fma,
+            () => f.localGet(pv),
+            () => fourOfEight(bp, off),
+            () => f.localGet(pa).v128Load(off),
+          );
+          f.v128Store(off);
+        }
+        bump(f, pa, 32);
+        bump(f, bp, 16);
+      });
+      f.localGet(D).i32Const(4).i32And().if();
       f.localGet(pa);
       mulAdd(
         f,
         fma,
         () => f.localGet(pv),
-        () => f.localGet(bp).v128Load(),
+        () => four(bp),
         () => f.localGet(pa).v128Load(),
       );
       f.v128Store();
       bump(f, pa, 16);
-      bump(f, bp, 16);
-    });
+      bump(f, bp, 8);
+      f.end();
+    } else {
+      f.localGet(D).i32Const(2).i32ShrU().localSet(j);
+      countdown(f, j, () => {
+        f.localGet(pa);
+        mulAdd(
+          f,
+          fma,
+          () => f.localGet(pv),
+          () => f.localGet(bp).v128Load(),
+          () => f.localGet(pa).v128Load(),
+        );
+        f.v128Store();
+        bump(f, pa, 16);
+        bump(f, bp, 16);
+      });
+    }
     f.localGet(D).i32Const(3).i32And().localSet(j);
     countdown(f, j, () => {
-      f.localGet(pa).localGet(pa).f32Load().localGet(x).localGet(bp).f32Load().f32Mul().f32Add().f32Store();
+      f.localGet(pa).localGet(pa).f32Load().localGet(x);
+      one(bp);
+      f.f32Mul().f32Add().f32Store();
       bump(f, pa, 4);
-      bump(f, bp, 4);
+      bump(f, bp, kvBytes);
     });
     f.end();
     bump(f, sp, 4);
@@ -306,5 +438,5 @@ function attention(fma: boolean): FuncDef {
 }
 
 export function attentionFunctions(fma: boolean): FuncDef[] {
-  return [attention(fma)];
+  return [attention(fma, false), attention(fma, true)];
 }

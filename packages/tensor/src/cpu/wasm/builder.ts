@@ -4,12 +4,15 @@ import { Code, type FuncDef, type ValType } from "./encoder.js";
  * A function under construction with named slots: parameters first, then locals, each call
  * returning its index, so kernel code reads `f.localGet(rows)` rather than `f.localGet(7)`.
  */
-export class FnBuilder {
-  readonly f = new Code();
+export class FnBuilder<C extends Code = Code> {
   private readonly params: ValType[] = [];
   private readonly locals: ValType[] = [];
 
-  constructor(readonly name: string) {}
+  /** `f`: the code to write into (a subclass where the function needs opcodes Code lacks). */
+  constructor(
+    readonly name: string,
+    readonly f: C = new Code() as C,
+  ) {}
 
   param(type: ValType): number {
     if (this.locals.length > 0) throw new Error(`wasm builder: ${this.name}: parameters come before locals`);
