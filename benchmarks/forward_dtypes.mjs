@@ -3,7 +3,9 @@
 // the same thread count. Two shapes with random weights: GPT-2 small (124M) and TinyLlama (1.1B: 22
 // layers, 2048 wide, grouped-query attention, 32000 vocabulary). Ours runs in both activation modes:
 // "default" (float32 activations) and "ggml" (CpuBackend({ activationRounding: "ggml" }): activations
-// rounded as llama.cpp rounds them), with relaxed SIMD where this Node has it (see relaxed_simd.mjs).
+// rounded as llama.cpp rounds them), both with a float32 KV cache, and "ggml-kv16": "ggml" with a
+// float16 KV cache (createCache({ dtype: "float16" })), as llama.cpp keeps its own by default; with
+// relaxed SIMD where this Node has it (see relaxed_simd.mjs).
 // Each (shape, dtype, threads, engine, mode) runs in a fresh process that loads the GGUF file, so its
 // peak RSS is that of loading and running that model. Prefill is timed after warm-up runs (V8 tiers
 // WebAssembly up in the background), `--repeats` times on a fresh cache: best and median reported;
@@ -15,7 +17,7 @@
 // Writes out/bench/forward_dtypes.json.
 //
 //   node benchmarks/forward_dtypes.mjs [--quick] [--shapes gpt2,tinyllama] [--dtypes float16,q8_0,q4_0,llama-quantize:iq3_s]
-//     [--threads 1,2] [--modes default,ggml] [--repeats 3] [--gguf-dir DIR]
+//     [--threads 1,2] [--modes default,ggml,ggml-kv16] [--repeats 3] [--gguf-dir DIR]
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -35,7 +37,7 @@ const { values: args } = parseArgs({
     shapes: { type: "string", default: "gpt2,tinyllama" },
     dtypes: { type: "string", default: "float16,q8_0,q4_0" },
     threads: { type: "string", default: "1" },
-    modes: { type: "string", default: "default,ggml" },
+    modes: { type: "string", default: "default,ggml,ggml-kv16" },
     mode: { type: "string", default: "default" },
     repeats: { type: "string", default: "3" },
     warmup: { type: "string", default: "0" },
@@ -109,7 +111,9 @@ const cpuMsSince = (from) => {
 if (args.child === "ours") {
   const { loadGGUF } = await import("../packages/models/dist/node.js");
   const { CpuBackend, noGrad, setBackend, tensor } = await import("../packages/tensor/dist/index.js");
-  const backend = new CpuBackend({ threads: Number(args.threads), activationRounding: args.mode === "ggml" ? "ggml" : "none" });
+  const activationRounding = args.mode.startsWith("ggml") ? "ggml" : "none";
+  const cacheOptions = { dtype: args.mode === "ggml-kv16" ? "float16" : "float32" };
+  const backend = new CpuBackend({ threads: Number(args.threads), activationRounding });
   setBackend(backend);
   const t = performance.now();
   const { model } = await loadGGUF(args.file);
@@ -117,7 +121,7 @@ if (args.child === "ours") {
   const ids = promptIds(Number(args.prompt), model.config.vocabSize);
   const prefill = () =>
     noGrad(() => {
-      const cache = model.createCache();
+      const cache = model.createCache(cacheOptions);
       const cpu = process.cpuUsage();
       const start = performance.now();
       const logits = model.forward(tensor([ids], { dtype: "int32" }), { cache, logitsToKeep: 1 });

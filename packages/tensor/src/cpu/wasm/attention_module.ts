@@ -56,6 +56,11 @@ class HalfCode extends StoredCode {
   i32x4ShrS(): this { return this.simdOp(0xac); }
   i32x4Eq(): this { return this.simdOp(0x37); }
   i32ShrS(): this { this.bytes.push(0x75); return this; }
+  i16x8Eq(): this { return this.simdOp(0x2d); }
+  i16x8Shl(): this { return this.simdOp(0x8b); }
+  i16x8ShrS(): this { return this.simdOp(0x8c); }
+  v128AnyTrue(): this { return this.simdOp(0x53); }
+  i16x8Const(value: number): this { return this.bytesConst(new Array<number>(8).fill(0).flatMap(() => [value & 0xff, (value >> 8) & 0xff])); }
 }
 
 /** i8x16.shuffle of (zero, halves): the low (or high) four 16-bit lanes, each moved to the top of a 32-bit lane. */
@@ -154,6 +159,32 @@ function attention(fma: boolean, half: boolean): FuncDef {
   const hv = b.local(v128);
   const w = b.local(v128);
   const hs = b.local(i32);
+  // the fast path's: eight halves' float32 fields split in two (see scaledEight), whether any was infinite or NaN
+  const lo = b.local(v128);
+  const hi = b.local(v128);
+  const special = b.local(v128);
+  const pv2 = b.local(v128);
+  const p2 = b.local(i32);
+
+  /**
+   * The fast path's eight halves at `p`: into `lo` and `hi` the two 16-bit halves of each one's
+   * float32 bits of value x 2^-112 (as halfValues' shift, done on 16-bit lanes before the
+   * widening: the low three mantissa bits up 13, the rest down 3 with the sign kept), and into
+   * `special` whether any has float16's exponent of all ones (infinity, NaN: these the fast path
+   * gets wrong, and the caller then redoes the row exactly).
+   */
+  const scaledEight = (p: number): void => {
+    f.localGet(p).v128Load().localTee(hv).i16x8Const(0x7c00).v128And().i16x8Const(0x7c00).i16x8Eq();
+    f.localGet(special).v128Or().localSet(special);
+    f.localGet(hv).i32Const(13).i16x8Shl().localSet(lo);
+    f.localGet(hv).i32Const(3).i16x8ShrS().i16x8Const(0x8fff).v128And().localSet(hi);
+  };
+  /** Pushes the float32 bits of value x 2^-112 of the low (off 0) or high (off 16) four of scaledEight's halves. */
+  const scaledFour = (off: number): void => {
+    f.localGet(lo)
+      .localGet(hi)
+      .shuffle(off === 0 ? LOW_HALVES : HIGH_HALVES);
+  };
 
   /** Pushes four values of k or v at `p`: floats, or the low (high) four of the eight halves in `hv`. */
   const fourOfEight = (p: number, off: number): void => {
@@ -191,20 +222,26 @@ function attention(fma: boolean, half: boolean): FuncDef {
   };
 
   /** Pushes q . k (D floats at pa and pb): two vector sums over whole groups of 8, one more vector, their lanes, then the tail in order. */
-  const dot = (): void => {
+  const dot = (exact = true): void => {
     f.v128Const0().localSet(acc).v128Const0().localSet(acc2);
     f.localGet(D).i32Const(3).i32ShrU().localSet(j);
     countdown(f, j, () => {
-      if (half) f.localGet(pb).v128Load().localSet(hv);
+      if (half && exact) f.localGet(pb).v128Load().localSet(hv);
+      if (half && !exact) scaledEight(pb);
       for (const [off, a] of [
         [0, acc],
         [16, acc2],
       ] as const) {
+        const key = (): void => {
+          if (!half || exact) return fourOfEight(pb, off);
+          scaledFour(off);
+          f.f32x4Const(2 ** 112).f32x4Mul();
+        };
         mulAdd(
           f,
           fma,
           () => f.localGet(pa).v128Load(off),
-          () => fourOfEight(pb, off),
+          key,
           () => f.localGet(a),
         );
         f.localSet(a);
@@ -303,11 +340,27 @@ function attention(fma: boolean, half: boolean): FuncDef {
   f.localGet(masked).if();
   f.f32Const(-Infinity).localSet(x);
   f.else();
-  f.localGet(qp).localSet(pa);
-  f.localGet(kp).localGet(s);
-  load("ks");
-  f.i32Mul().i32Add().localSet(pb);
-  dot();
+  const keyPointers = (): void => {
+    f.localGet(qp).localSet(pa);
+    f.localGet(kp).localGet(s);
+    load("ks");
+    f.i32Mul().i32Add().localSet(pb);
+  };
+  keyPointers();
+  if (half) {
+    // the fast path, then, where the key held an infinity or NaN, the exact one
+    f.v128Const0().localSet(special);
+    dot(false);
+    f.localSet(x);
+    f.localGet(special).v128AnyTrue().if();
+    keyPointers();
+    dot(true);
+    f.localSet(x);
+    f.end();
+    f.localGet(x);
+  } else {
+    dot();
+  }
   f.localGet(desc).f32Load(field("scale")).f32Mul().localSet(x);
   f.localGet(bp).if();
   f.localGet(x).localGet(bp).localGet(s);
@@ -370,8 +423,24 @@ function attention(fma: boolean, half: boolean): FuncDef {
     f.localGet(op).localSet(pa);
     f.localGet(pb).localSet(bp); // (bias pointer no longer needed: reused as the v row cursor)
     if (half) {
-      // eight halves a load, then four, then one at a time: each value as the float32 loop below takes it
+      // eight halves a load, then four, then one at a time: each value as the float32 loop below
+      // takes it. Rows of finite halves take the fast path: the weight x 2^112 (exact: weights are
+      // at most 1) times each value x 2^-112 is the same product
+      f.v128Const0().localSet(special);
+      f.localGet(bp).localSet(p2);
       f.localGet(D).i32Const(3).i32ShrU().localSet(j);
+      countdown(f, j, () => {
+        f.localGet(p2).v128Load().i16x8Const(0x7c00).v128And().i16x8Const(0x7c00).i16x8Eq();
+        f.localGet(special).v128Or().localSet(special);
+        bump(f, p2, 16);
+      });
+      f.localGet(x)
+        .f32Const(2 ** 112)
+        .f32Mul()
+        .f32x4Splat()
+        .localSet(pv2);
+      f.localGet(D).i32Const(3).i32ShrU().localSet(j);
+      f.localGet(special).v128AnyTrue().if();
       countdown(f, j, () => {
         f.localGet(bp).v128Load().localSet(hv);
         for (const off of [0, 16]) {
@@ -388,6 +457,24 @@ function attention(fma: boolean, half: boolean): FuncDef {
         bump(f, pa, 32);
         bump(f, bp, 16);
       });
+      f.else();
+      countdown(f, j, () => {
+        scaledEight(bp);
+        for (const off of [0, 16]) {
+          f.localGet(pa);
+          mulAdd(
+            f,
+            fma,
+            () => f.localGet(pv2),
+            () => scaledFour(off),
+            () => f.localGet(pa).v128Load(off),
+          );
+          f.v128Store(off);
+        }
+        bump(f, pa, 32);
+        bump(f, bp, 16);
+      });
+      f.end();
       f.localGet(D).i32Const(4).i32And().if();
       f.localGet(pa);
       mulAdd(
