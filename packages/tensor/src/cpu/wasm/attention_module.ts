@@ -233,7 +233,10 @@ function attention(fma: boolean, half: boolean): FuncDef {
         [16, acc2],
       ] as const) {
         const key = (): void => {
-          if (!half || exact) return fourOfEight(pb, off);
+          if (!half || exact) {
+            fourOfEight(pb, off);
+            return;
+          }
           scaledFour(off);
           f.f32x4Const(2 ** 112).f32x4Mul();
         };
