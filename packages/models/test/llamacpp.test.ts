@@ -113,6 +113,35 @@ describe.each(CASES)("%s in llama.cpp", (name, changes) => {
   }
 });
 
+/**
+ * With llama.cpp's default float16 KV cache against ours (createCache({ dtype: "float16" })): both
+ * round every key and value to float16 (to nearest even), and in "ggml" numerics ours also rounds
+ * the query and the attention weights to float16 for the products with the cache, as llama.cpp's
+ * F16 vec_dot_type does. Measured: 7.7e-7 to 1.7e-6 over Q8_0 weights; without those two roundings
+ * 0.04-0.12 (Q8_0 activations amplify the 1e-3 they move the logits by; over float32 weights they
+ * stay at 2e-3 to 3.5e-3).
+ */
+describe.each(CASES)("%s in llama.cpp, float16 KV cache", (name, changes) => {
+  it("q8_0: llama.cpp gives our greedy tokens and log-probabilities within 1e-5", async () => {
+    const f = await readFixture(name);
+    const folder = changes ? fixtureVariant(name, changes, join(scratch, `${name}-kv16-variant`)) : `${FIXTURES}${name}`;
+    const model = await quantize(await loadModel(folder, { backend: ggml }), "q8_0");
+    const path = join(scratch, `${name}-kv16.gguf`);
+    await saveGGUF(model, path, { tokenizer: toGGUFMetadata(tokenizer) });
+    try {
+      const prompt = Array.from(f.reference.gen_prompt!.dataSync());
+      const { ours, theirs, worst } = await compareWithLlamaCpp(llama, model, path, prompt, ggml, { kvCache: "float16" });
+      console.log(
+        `${name} q8_0, float16 KV cache: greedy ${ours.every((t, i) => t === theirs[i]) ? "same" : "differs"}, worst ${worst.toExponential(2)}`,
+      );
+      expect(theirs).toEqual(ours);
+      expect(worst).toBeLessThanOrEqual(1e-5);
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
 it("the tokenizer reads back from the GGUF metadata as it was written", async () => {
   const model = await loadModel(`${FIXTURES}gpt2`);
   const path = join(scratch, "tokenizer-roundtrip.gguf");

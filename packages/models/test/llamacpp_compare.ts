@@ -24,7 +24,9 @@ export function logSoftmax(row: Float32Array): Float64Array {
  * attention: its most exact settings) and `model` (on `backend`) side by side for `steps` greedy
  * steps from `prompt`, each engine continuing from its own tokens; llama.cpp's whole next-token
  * distribution (controlledEvaluate with probabilities) against our log-softmax at every step.
- * `inspect` runs on the loaded native model first (to compare its tokenizer, say).
+ * `inspect` runs on the loaded native model first (to compare its tokenizer, say). `kvCache`
+ * "float16": both keep keys and values as float16 (llama.cpp's default), ours decoding through
+ * createCache({ dtype: "float16" }) step by step rather than a whole forward a step.
  */
 export async function compareWithLlamaCpp(
   llama: Llama,
@@ -32,7 +34,7 @@ export async function compareWithLlamaCpp(
   path: string,
   prompt: readonly number[],
   backend: Backend,
-  options: { steps?: number; inspect?: (native: LlamaModel) => void } = {},
+  options: { steps?: number; inspect?: (native: LlamaModel) => void; kvCache?: "float32" | "float16" } = {},
 ): Promise<LlamaCppComparison> {
   const native = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
   const context = await native.createContext({
@@ -40,9 +42,10 @@ export async function compareWithLlamaCpp(
     threads: 1,
     batchSize: 64,
     flashAttention: false,
-    experimentalKvCacheKeyType: "F32",
-    experimentalKvCacheValueType: "F32",
+    experimentalKvCacheKeyType: options.kvCache === "float16" ? "F16" : "F32",
+    experimentalKvCacheValueType: options.kvCache === "float16" ? "F16" : "F32",
   });
+  const cache = options.kvCache === "float16" ? model.createCache({ dtype: "float16" }) : null;
   const sequence = context.getSequence();
   try {
     options.inspect?.(native);
@@ -57,9 +60,10 @@ export async function compareWithLlamaCpp(
       );
       const probabilities = out[pending.length - 1]!.next.probabilities!;
       const logits = noGrad(() => {
-        const all = model.forward(tensor([tokens], { dtype: "int32", backend }));
+        const input = cache ? pending : tokens;
+        const all = model.forward(tensor([input], { dtype: "int32", backend }), cache ? { cache } : {});
         return all
-          .slice(1, tokens.length - 1)
+          .slice(1, input.length - 1)
           .reshape(-1)
           .dataSync() as Float32Array;
       });
@@ -77,6 +81,7 @@ export async function compareWithLlamaCpp(
     }
     return { ours, theirs, worst };
   } finally {
+    cache?.dispose();
     await context.dispose();
     await native.dispose();
   }

@@ -262,6 +262,12 @@ export interface FusedKernels {
    */
   attentionReadsHalves?: boolean;
   /**
+   * Whether attention over half keys and values rounds the query to the keys' dtype and the
+   * softmax's weights to the values' (llama.cpp's products with a half KV cache: the CPU backend in
+   * its "ggml" activation rounding). The op does the same where it composes attention itself.
+   */
+  attentionRoundsHalves?: boolean;
+  /**
    * softmax(q k^T * scale + bias, masked) v, float32 in and out:
    *  - q [B, H, T, D]; k and v [B, Hkv, S, D] with H % Hkv == 0: query head h reads kv head
    *    floor(h / (H / Hkv)) (multi-head, grouped-query, multi-query).

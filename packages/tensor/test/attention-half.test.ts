@@ -157,6 +157,78 @@ describe("attention over float16 keys and values", () => {
   });
 });
 
+describe("in ggml's numerics, attention over a float16 cache rounds the query and the weights to float16 (llama.cpp's products)", () => {
+  const round16 = (x: number) => float16BitsToFloat32(float32ToFloat16Bits(x));
+  /** Attention in float64 over rounded operands: the query (and the weights) rounded to float16 when `rounded`. */
+  function reference(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    [H, T, S, D]: number[],
+    causal: boolean,
+    rounded: boolean,
+  ): Float64Array {
+    const out = new Float64Array(H * T * D);
+    for (let h = 0; h < H; h++) {
+      for (let t = 0; t < T; t++) {
+        const qs = q.subarray((h * T + t) * D, (h * T + t + 1) * D).map((x) => (rounded ? round16(x) : x));
+        const scores = Array.from({ length: S }, (_, j) => {
+          if (causal && j > t + S - T) return Number.NEGATIVE_INFINITY;
+          let dot = 0;
+          for (let d = 0; d < D; d++) dot += qs[d]! * k[(h * S + j) * D + d]!;
+          return dot / Math.sqrt(D);
+        });
+        const max = Math.max(...scores);
+        const e = scores.map((x) => Math.exp(x - max));
+        const sum = e.reduce((a, b) => a + b, 0);
+        for (let j = 0; j < S; j++) {
+          const p = rounded ? round16(e[j]! / sum) : e[j]! / sum;
+          for (let d = 0; d < D; d++) out[(h * T + t) * D + d]! += p * v[(h * S + j) * D + d]!;
+        }
+      }
+    }
+    return out;
+  }
+
+  for (const T of [1, 20]) {
+    it(`${T === 1 ? "decoding" : "a prompt"} (T ${T}): the row kernel and the JS path (no WebAssembly) both land on the rounded reference`, () => {
+      const [H, S, D] = [3, 40, 24];
+      const ggml = new CpuBackend({ threads: 1, activationRounding: "ggml" });
+      const ggmlJs = new CpuBackend({ threads: 1, activationRounding: "ggml", wasm: false });
+      try {
+        const qData = Float32Array.from(normals(H * T * D, 2));
+        const k16 = tensor(normals(H * S * D, 2), { shape: [1, H, S, D], backend: ggml }).cast("float16");
+        const v16 = tensor(normals(H * S * D), { shape: [1, H, S, D], backend: ggml }).cast("float16");
+        const [k, v] = [k16.float().dataSync() as Float32Array, v16.float().dataSync() as Float32Array];
+        const mask = T > 1 ? causalMask(T, S, ggml) : null;
+        const rounded = reference(qData, k, v, [H, T, S, D], T > 1, true);
+        const plain = reference(qData, k, v, [H, T, S, D], T > 1, false);
+        for (const backend of [ggml, ggmlJs]) {
+          const q = tensor(qData, { shape: [1, H, T, D], backend });
+          const onBackend = (t: Tensor) => tensor(t.dataSync(), { shape: t.shape, dtype: t.dtype, backend });
+          const got = scaledDotProductAttention(q, onBackend(k16), onBackend(v16), {
+            mask: mask && onBackend(mask),
+          }).dataSync() as Float32Array;
+          let [toRounded, toPlain] = [0, 0];
+          for (let i = 0; i < got.length; i++) {
+            toRounded = Math.max(toRounded, Math.abs(got[i]! - rounded[i]!));
+            toPlain = Math.max(toPlain, Math.abs(got[i]! - plain[i]!));
+          }
+          console.log(
+            `ggml attention T ${T}, wasm ${backend.wasm}: ${toRounded.toExponential(2)} from the rounded reference, ${toPlain.toExponential(2)} from the plain one`,
+          );
+          // float32 sums against float64 ones (a weight that float32 put on the other side of a float16 rounding boundary would cost ~1e-3; none does here)
+          expect(toRounded, `wasm ${backend.wasm}`).toBeLessThan(1e-4);
+          expect(toRounded, `wasm ${backend.wasm}: nearer the rounded reference than the plain one`).toBeLessThan(toPlain / 4);
+        }
+      } finally {
+        ggml.close();
+        ggmlJs.close();
+      }
+    });
+  }
+});
+
 describe("writeInto rounds float32 into float16 and bfloat16 as cast does", () => {
   // values at every rounding case: ties to even, subnormals, overflow to infinity, NaN, signed zeros
   const values = [

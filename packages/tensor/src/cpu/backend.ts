@@ -127,7 +127,7 @@ export class CpuBackend implements Backend {
     attentionReadsHalves: true,
     attention: (q, k, v, mask, bias, scale) => {
       this.enter();
-      return attention(q, k, v, mask, bias, scale, this.wasm);
+      return attention(q, k, v, mask, bias, scale, this.wasm, this.activationRounding === "ggml");
     },
     attentionGrad: (q, k, v, mask, bias, scale, g) => {
       this.enter();
@@ -171,6 +171,8 @@ export class CpuBackend implements Backend {
   constructor(options: CpuBackendOptions = {}) {
     this.wasm = options.wasm ?? !wasmDisabledByEnv();
     this.activationRounding = options.activationRounding ?? "none";
+    // in ggml's numerics attention over a half KV cache rounds the query and the weights to its dtype too
+    this.fused.attentionRoundsHalves = this.activationRounding === "ggml";
     for (const key of ["threads", "maxMemoryBytes", "minWorkPerThread"] as const) {
       const value = options[key];
       if (value !== undefined && !(Number.isInteger(value) && value >= (key === "minWorkPerThread" ? 0 : 1))) {

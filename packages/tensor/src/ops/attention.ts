@@ -1,6 +1,6 @@
 import type { StridedView } from "../backend.js";
 import { noGrad, tidy } from "../engine.js";
-import { isHalfDType } from "../dtype.js";
+import { isHalfDType, type DType } from "../dtype.js";
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from "../errors.js";
 import type { Tensor } from "../tensor.js";
 import { broadcastView, fromBuffer, record, requireFloat, sameBackend } from "./core.js";
@@ -121,6 +121,21 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
  */
 function overFloat32(q: Tensor, k: Tensor, v: Tensor, options: ScaledDotProductAttentionOptions): Tensor {
   const [k32, v32] = [k, v].map((t) => (t.dtype === "float32" ? t : t.float())) as [Tensor, Tensor];
+  if (q.backend.fused?.attentionRoundsHalves && !q.requiresGrad && !options.bias?.requiresGrad) {
+    // the query and the weights rounded to the keys' and values' dtype, as the backend's kernel rounds them
+    const d = checkInputs(q, k, v, options.mask ?? null, options.bias ?? null);
+    const scale = options.scale ?? 1 / Math.sqrt(d.D);
+    const rounding = { q: k.dtype, p: v.dtype };
+    const y = noGrad(() =>
+      tidy(() => composedAttention(q, k32, v32, options.mask ?? null, options.bias ?? null, scale, options.softcap ?? null, d, rounding)),
+    );
+    for (const [t, t32] of [
+      [k, k32],
+      [v, v32],
+    ] as const)
+      if (t32 !== t) t32.dispose();
+    return y;
+  }
   const y = scaledDotProductAttention(q, k32, v32, options);
   if (!y.requiresGrad)
     for (const [t, t32] of [
@@ -169,9 +184,12 @@ function composedAttention(
   scale: number,
   softcap: number | null,
   d: Dims,
+  rounding: { q: DType; p: DType } | null = null,
 ): Tensor {
   const G = d.H / d.Hkv;
-  const p = probabilities(scaledScores(q, k, scale, softcap, d).scores, mask, bias);
+  // rounding: llama.cpp's products with a half KV cache (see FusedKernels.attentionRoundsHalves)
+  const rounded = (t: Tensor, dtype: DType | undefined): Tensor => (dtype && dtype !== "float32" ? t.cast(dtype).float() : t);
+  const p = rounded(probabilities(scaledScores(rounded(q, rounding?.q), k, scale, softcap, d).scores, mask, bias), rounding?.p);
   if (G === 1) return p.matmul(v);
   return p
     .reshape(d.B, d.Hkv, G * d.T, d.S)

@@ -2,6 +2,8 @@ import type { AttentionGrads, BackendBuffer, StridedView } from "../../backend.j
 import { bufferData, CpuBuffer, viewData } from "../buffer.js";
 import { residentAttention, residentAttentionGrad } from "../resident/attention.js";
 import { activeRuntime, countFallback } from "../resident/runtime.js";
+import type { DType } from "../../dtype.js";
+import { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from "../half.js";
 import { contiguousStrides } from "../strided.js";
 import { cast } from "./cast.js";
 import { matmul } from "./matmul.js";
@@ -24,11 +26,31 @@ export function attention(
   bias: StridedView | null,
   scale: number,
   wasm = true,
+  ggmlRounding = false,
 ): BackendBuffer {
-  const resident = wasm ? residentAttention(q, k, v, mask, bias, scale, viewData as (x: StridedView) => Float32Array) : null;
+  const resident = wasm ? residentAttention(q, k, v, mask, bias, scale, viewData as (x: StridedView) => Float32Array, ggmlRounding) : null;
   if (resident) return new CpuBuffer(resident, "float32");
-  if (k.buffer.dtype !== "float32" || v.buffer.dtype !== "float32") return widened(q, k, v, mask, bias, scale, wasm);
+  if (k.buffer.dtype !== "float32" || v.buffer.dtype !== "float32") return widened(q, k, v, mask, bias, scale, wasm, ggmlRounding);
   if (wasm && activeRuntime() !== null) countFallback("attention");
+  return products(q, k, v, mask, bias, scale, wasm, null);
+}
+
+/**
+ * The two GEMMs around one row pass (see `attention`), float32 k and v. `rounding`: the query
+ * rounded to one half dtype first and the weights to another after the softmax (llama.cpp's
+ * products with a half KV cache: each product's other operand converted to the cache's dtype).
+ */
+function products(
+  q: StridedView,
+  k: StridedView,
+  v: StridedView,
+  mask: StridedView | null,
+  bias: StridedView | null,
+  scale: number,
+  wasm: boolean,
+  rounding: { q: DType; p: DType } | null,
+): BackendBuffer {
+  if (rounding) q = roundedTo(q, rounding.q);
   const [B, H, T, D] = q.shape as [number, number, number, number];
   const [, Hkv, S] = k.shape as [number, number, number, number];
   const G = H / Hkv;
@@ -50,18 +72,36 @@ export function attention(
       );
   // Either way the scores are contiguous [B, H, T, S].
   softmaxRows(bufferData(scores) as Float32Array, [B, H, T, S], mask, bias, scale);
+  if (rounding) roundInPlace(bufferData(scores) as Float32Array, rounding.p);
   const [vb, vh, vs, vd] = v.strides as [number, number, number, number];
   const out = matmul(
     { buffer: scores, shape: [B, Hkv, G * T, S], strides: [Hkv * G * T * S, G * T * S, S, 1], offset: 0 },
     { buffer: v.buffer, shape: [B, Hkv, S, D], strides: [vb, vh, vs, vd], offset: v.offset },
     wasm,
   );
+  if (rounding) (q.buffer as CpuBuffer).dispose();
   return out;
+}
+
+/** x's values rounded to a half dtype, as a contiguous float32 view of a buffer of its own. */
+function roundedTo(x: StridedView, dtype: DType): StridedView {
+  const half = cast(x, dtype);
+  const contiguous = { shape: x.shape, strides: contiguousStrides(x.shape), offset: 0 };
+  const back = cast({ buffer: half, ...contiguous }, "float32");
+  (half as CpuBuffer).dispose();
+  return { buffer: back, ...contiguous };
+}
+
+/** Each value replaced by its nearest float16 (bfloat16), ties to even. */
+function roundInPlace(a: Float32Array, dtype: DType): void {
+  if (dtype === "bfloat16") for (let i = 0; i < a.length; i++) a[i] = bfloat16BitsToFloat32(float32ToBfloat16Bits(a[i]!));
+  else for (let i = 0; i < a.length; i++) a[i] = float16BitsToFloat32(float32ToFloat16Bits(a[i]!));
 }
 
 /**
  * `attention` over half keys and values (a float16 or bfloat16 KV cache) where no kernel reads them
- * as stored (a prompt's many queries, bfloat16, k and v of two dtypes): over their float32 values.
+ * as stored (a prompt's many queries, bfloat16, k and v of two dtypes): over their float32 values,
+ * rounding the query and the weights with ggmlRounding as the row kernel does.
  */
 function widened(
   q: StridedView,
@@ -71,11 +111,14 @@ function widened(
   bias: StridedView | null,
   scale: number,
   wasm: boolean,
+  ggmlRounding: boolean,
 ): BackendBuffer {
   const asFloat32 = (x: StridedView): StridedView =>
     x.buffer.dtype === "float32" ? x : { buffer: cast(x, "float32"), shape: x.shape, strides: contiguousStrides(x.shape), offset: 0 };
   const [k32, v32] = [asFloat32(k), asFloat32(v)];
   try {
+    // in ggml's numerics the query and the weights are rounded to the keys' and values' dtype (see products)
+    if (ggmlRounding) return products(q, k32, v32, mask, bias, scale, wasm, { q: k.buffer.dtype, p: v.buffer.dtype });
     return attention(q, k32, v32, mask, bias, scale, wasm);
   } finally {
     for (const [x, x32] of [

@@ -30,6 +30,7 @@ export function residentAttention(
   bias: StridedView | null,
   scale: number,
   data: (view: StridedView) => Float32Array | Uint8Array,
+  ggmlRounding = false,
 ): Float32Array | null {
   const rt = activeRuntime();
   if (rt === null) return null;
@@ -38,10 +39,13 @@ export function residentAttention(
   // float16 keys and values (a float16 KV cache): the row kernel reads them as stored; the caller
   // widens them for everything else
   const halves = kvDType(k, v);
-  if (halves === null || (halves === "float16" && T >= BLOCK_KERNEL_QUERIES)) return null;
+  // in ggml's numerics the row kernel rounds the query and the weights as llama.cpp does over a
+  // float16 cache, for a prompt's many queries too (the block kernel does not)
+  const roundHalf = ggmlRounding && halves === "float16";
+  if (halves === null || (halves === "float16" && T >= BLOCK_KERNEL_QUERIES && !roundHalf)) return null;
   // many queries a head (prefill, training): the block kernel, whose products hold two rows of
   // the output in registers, after one transpose of k per head
-  if (T >= BLOCK_KERNEL_QUERIES) return runBlocks(q, k, v, mask, bias, scale, null, data)?.[0] ?? null;
+  if (T >= BLOCK_KERNEL_QUERIES && !roundHalf) return runBlocks(q, k, v, mask, bias, scale, null, data)?.[0] ?? null;
   const home = kernelHome(rt, q, k, v, null, mask, bias, data);
   if (home === null) return null;
   const ops = new Operands(rt.heap, home);
@@ -50,13 +54,14 @@ export function residentAttention(
   const out = result.array;
   let ok = false;
   try {
-    const desc = descriptor(ops, { q, k, v, mask, bias }, { H, Hkv, T, S, D }, scale, result.addr);
+    const desc = descriptor(ops, { q, k, v, mask, bias }, { H, Hkv, T, S, D }, scale, result.addr, undefined, roundHalf);
     if (desc === null) return null;
     const rows = B * H * T;
     const parts = splitRange(rows, partsFor(rt, rows, S, D), 1);
     const args: number[][] = [];
     for (const [r0, r1] of parts) {
-      const scores = ops.scratch(S + 4);
+      // the scores (padded to whole vectors), then the rounded query where the kernel rounds it
+      const scores = ops.scratch(S + 8 + (roundHalf ? D : 0));
       if (scores === null) return null;
       args.push([desc.byteOffset, r0, r1, scores.byteOffset]);
     }
@@ -204,6 +209,7 @@ function descriptor(
   scale: number,
   out: number,
   grad?: { g: StridedView | null; dq: number; dk: number; dv: number },
+  roundHalf = false,
 ): Float32Array | null {
   const names = grad ? GRAD_DESC : DESC;
   const desc = ops.scratch(names.length);
@@ -250,6 +256,7 @@ function descriptor(
     S: size.S,
     D: size.D,
     scale: 0,
+    roundHalf: roundHalf ? 1 : 0,
     g: addr(g),
     gb: st(g, 0, 4),
     gh: st(g, 1, 4),

@@ -1,7 +1,7 @@
 import { exp4 } from "./activation_module.js";
 import { bump, countdown, FnBuilder, horizontalSum, mulAdd } from "./builder.js";
 import { f32, i32, v128, type Code, type FuncDef } from "./encoder.js";
-import { StoredCode } from "./gemv_stored_module.js";
+import { RoundingCode, roundHalfLanes } from "./ggml_rounding_module.js";
 
 /**
  * Fused attention over query rows, on q, k and v where they live in wasm memory (and
@@ -48,11 +48,12 @@ export const DESC = [
   "S",
   "D",
   "scale",
+  "roundHalf",
 ] as const;
 const field = (name: (typeof DESC)[number]): number => DESC.indexOf(name) * 4;
 
 // biome-ignore format: the opcode methods are a table, one line each
-class HalfCode extends StoredCode {
+class HalfCode extends RoundingCode {
   i32x4ShrS(): this { return this.simdOp(0xac); }
   i32x4Eq(): this { return this.simdOp(0x37); }
   i32ShrS(): this { this.bytes.push(0x75); return this; }
@@ -165,6 +166,11 @@ function attention(fma: boolean, half: boolean): FuncDef {
   const special = b.local(v128);
   const pv2 = b.local(v128);
   const p2 = b.local(i32);
+  // ggml's rounding (see roundHalf in DESC): where the rounded query goes, and roundHalfLanes' scratch
+  const roundHalf = b.local(i32);
+  const qs = b.local(i32);
+  const rm = b.local(v128);
+  const rt = b.local(v128);
 
   /**
    * The fast path's eight halves at `p`: into `lo` and `hi` the two 16-bit halves of each one's
@@ -280,6 +286,11 @@ function attention(fma: boolean, half: boolean): FuncDef {
 
   load("S").localSet(S);
   load("D").localSet(D);
+  if (half) {
+    load("roundHalf").localSet(roundHalf);
+    // the rounded query's room: after the S scores and their padding to whole vectors
+    f.localGet(scores).localGet(S).i32Const(7).i32Add().i32Const(-4).i32And().i32Const(4).i32Mul().i32Add().localSet(qs);
+  }
   load("T").localSet(T);
   load("H").localSet(H);
   f.localGet(r0).localSet(r);
@@ -298,6 +309,22 @@ function attention(fma: boolean, half: boolean): FuncDef {
   plus("qh", h);
   plus("qt", t);
   f.localSet(qp);
+  if (half) {
+    // ggml's numerics: the query rounded to float16 first (into the scratch after the scores)
+    f.localGet(roundHalf).if();
+    f.localGet(qp).localSet(pa);
+    f.localGet(qs).localSet(pb);
+    f.localGet(D).localSet(j);
+    countdown(f, j, () => {
+      f.localGet(pa).f32Load().f32x4Splat().localSet(vec);
+      roundHalfLanes(f, vec, rm, rt);
+      f.localGet(pb).localGet(vec).f32x4ExtractLane(0).f32Store();
+      bump(f, pa, 4);
+      bump(f, pb, 4);
+    });
+    f.localGet(qs).localSet(qp);
+    f.end();
+  }
   load("k");
   plus("kb", bi);
   plus("kh", hk);
@@ -423,6 +450,13 @@ function attention(fma: boolean, half: boolean): FuncDef {
     // a key of weight 0 (masked, or exp underflowed) adds nothing: skipped
     f.localGet(x).f32Const(0).f32Ne().if();
     f.localGet(x).f32x4Splat().localSet(pv);
+    if (half) {
+      // ggml's numerics: the weight rounded to float16 too
+      f.localGet(roundHalf).if();
+      roundHalfLanes(f, pv, rm, rt);
+      f.localGet(pv).f32x4ExtractLane(0).localSet(x);
+      f.end();
+    }
     f.localGet(op).localSet(pa);
     f.localGet(pb).localSet(bp); // (bias pointer no longer needed: reused as the v row cursor)
     if (half) {

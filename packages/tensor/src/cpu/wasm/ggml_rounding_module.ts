@@ -14,7 +14,7 @@ import { ggmlGeluFunction } from "./ggml_gelu_module.js";
  *  - `ggml_gelu(src, dst, n, table)`: ggml's GELU from its float16 table (ggml_gelu_module.ts).
  */
 // biome-ignore format: the opcode methods are a table, one line each
-class RoundingCode extends StoredCode {
+export class RoundingCode extends StoredCode {
   i32x4GtS(): this { return this.simdOp(0x3b); }
   i32x4GeS(): this { return this.simdOp(0x3f); }
   i32x4ShrU(): this { return this.simdOp(0xad); }
@@ -26,7 +26,7 @@ class RoundingCode extends StoredCode {
  * 13 bits (a carry past 65504 gives infinity), float16 subnormals as nearest-even(|x| * 2^24) *
  * 2^-24, NaN kept; the sign put back. `m` and `t` are v128 scratch locals.
  */
-function roundHalfLanes(f: RoundingCode, x: number, m: number, t: number): void {
+export function roundHalfLanes(f: RoundingCode, x: number, m: number, t: number): void {
   f.localGet(x).i32x4Const(0x7fffffff).v128And().localSet(m);
   // normal: (m + 0xfff + ((m >> 13) & 1)) & ~0x1fff, infinity from 65536 up
   f.localGet(m).i32x4Const(0xfff).i32x4Add().localGet(m).i32Const(13).i32x4ShrU().i32x4Const(1).v128And().i32x4Add();
