@@ -436,6 +436,21 @@ function attention(fma: boolean, half: boolean): FuncDef {
   f.f32Const(1);
   horizontalSum(f, sum);
   f.f32Div().localSet(inv);
+  if (half) {
+    // ggml's numerics: each weight e * inv rounded to float16, in place, four at a time; the loop
+    // below then takes them as they are (times 1)
+    f.localGet(roundHalf).if();
+    f.localGet(scores).localSet(sp);
+    f.localGet(S).i32Const(3).i32Add().i32Const(2).i32ShrU().localSet(j);
+    countdown(f, j, () => {
+      f.localGet(sp).v128Load().localGet(inv).f32x4Splat().f32x4Mul().localSet(vec);
+      roundHalfLanes(f, vec, rm, rt);
+      f.localGet(sp).localGet(vec).v128Store();
+      bump(f, sp, 16);
+    });
+    f.f32Const(1).localSet(inv);
+    f.end();
+  }
   // out = sum over keys of (e * inv) v
   f.localGet(op).localSet(pa).localGet(D).localSet(j);
   countdown(f, j, () => {
@@ -450,13 +465,6 @@ function attention(fma: boolean, half: boolean): FuncDef {
     // a key of weight 0 (masked, or exp underflowed) adds nothing: skipped
     f.localGet(x).f32Const(0).f32Ne().if();
     f.localGet(x).f32x4Splat().localSet(pv);
-    if (half) {
-      // ggml's numerics: the weight rounded to float16 too
-      f.localGet(roundHalf).if();
-      roundHalfLanes(f, pv, rm, rt);
-      f.localGet(pv).f32x4ExtractLane(0).localSet(x);
-      f.end();
-    }
     f.localGet(op).localSet(pa);
     f.localGet(pb).localSet(bp); // (bias pointer no longer needed: reused as the v row cursor)
     if (half) {
