@@ -91,6 +91,7 @@ export const GENERATION_OPTIONS: Options = {
   "repetition-penalty": { type: "string" },
   seed: { type: "string" },
   greedy: { type: "boolean" },
+  "kv-cache": { type: "string" },
 };
 
 export const GENERATION_HELP = `Generation (defaults: the model's generation_config.json; its eos ids stop):
@@ -98,7 +99,9 @@ export const GENERATION_HELP = `Generation (defaults: the model's generation_con
   -t, --temperature T      sample at this temperature (0: greedy)
   --top-k K, --top-p P, --min-p P, --repetition-penalty R
   --seed S                 repeatable sampling
-  --greedy                 always take the most likely token`;
+  --greedy                 always take the most likely token
+  --kv-cache TYPE          what the KV cache keeps keys and values as: float32 (default), float16 (half the
+                           memory, as llama.cpp keeps its own), bfloat16`;
 
 /** The generation options as @llm/pretrained takes them. */
 export function generationOptions(values: Record<string, unknown>) {
@@ -111,5 +114,15 @@ export function generationOptions(values: Record<string, unknown>) {
     repetitionPenalty: numberOption(values, "repetition-penalty", undefined, (n) => n > 0),
     seed: numberOption(values, "seed", undefined, Number.isInteger),
     ...(values.greedy ? { doSample: false } : {}),
+    ...(values["kv-cache"] !== undefined ? { cacheDType: kvCacheOption(values["kv-cache"]) } : {}),
   };
+}
+
+const KV_CACHE_DTYPES = ["float32", "float16", "bfloat16"] as const;
+
+function kvCacheOption(value: unknown): (typeof KV_CACHE_DTYPES)[number] {
+  const found = KV_CACHE_DTYPES.find((d) => d === value);
+  if (found === undefined)
+    throw new UsageError(`--kv-cache: expected one of ${KV_CACHE_DTYPES.join(", ")}, found ${JSON.stringify(value)}`);
+  return found;
 }

@@ -109,6 +109,18 @@ describe("llm", () => {
     p.dispose();
   });
 
+  it("generate --kv-cache float16 streams what Pretrained.generate gives with that cache; a dtype it cannot keep is one line", async () => {
+    const p = await loadPretrained(folder);
+    const expected = (await collect(p.generate("The jury said", { maxNewTokens: 10, cacheDType: "float16" }))).join("");
+    const { code, out } = await llm(["generate", folder, "-p", "The jury said", "-n", "10", "-q", "--kv-cache", "float16"]);
+    expect(code).toBe(0);
+    expect(out).toBe(`${expected}\n`);
+    const bad = await llm(["generate", folder, "-p", "x", "-q", "--kv-cache", "int8"]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.err.trim()).toContain('--kv-cache: expected one of float32, float16, bfloat16, found "int8"');
+    p.dispose();
+  });
+
   it("chat: each line of standard input is a turn; the replies are what a ChatSession gives", async () => {
     const p = await loadPretrained(folder);
     const session = p.chat({ system: "Be brief.", maxNewTokens: 6 });

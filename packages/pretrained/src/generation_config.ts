@@ -100,6 +100,11 @@ export interface GenerationOptions {
   rng?: Rng;
   /** Stops generation (the stream throws the signal's reason). */
   signal?: AbortSignal;
+  /**
+   * What the KV cache keeps keys and values as: "float16" (llama.cpp's default) or "bfloat16" at
+   * half the memory, each rounded as it is written; default "float32". A chat's is its session's.
+   */
+  cacheDType?: "float32" | "float16" | "bfloat16";
 }
 
 /** What @llm/sampling's generate takes, from the caller's options over generation_config's. */
@@ -115,6 +120,7 @@ export interface ResolvedGeneration {
   processors?: readonly LogitsProcessor[];
   seed?: number;
   rng?: Rng;
+  cacheDType?: "float32" | "float16" | "bfloat16";
 }
 
 /** Default most new tokens when neither the caller nor generation_config says (transformers' max_length 20 counts the prompt too; this does not). */
@@ -149,6 +155,7 @@ export function resolveGeneration(
     seed: options.seed,
     rng: options.rng,
   };
+  if (options.cacheDType !== undefined) out.cacheDType = options.cacheDType;
   const penalty = options.repetitionPenalty ?? config.repetitionPenalty;
   if (penalty !== null && penalty !== 1) out.repetitionPenalty = penalty;
   if (doSample) {

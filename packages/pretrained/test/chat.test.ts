@@ -173,6 +173,39 @@ describe("chat", () => {
     chat.dispose();
   });
 
+  it("cacheDType float16: the session's cache keeps float16 across turns, each turn as @llm/sampling generates over such a cache", async () => {
+    const dtypes: string[] = [];
+    const createCache = p.model.createCache.bind(p.model);
+    p.model.createCache = (options) => {
+      dtypes.push(options?.dtype ?? "float32");
+      return createCache(options);
+    };
+    try {
+      const chat = p.chat({ system: "Be brief.", maxNewTokens: 6, cacheDType: "float16" });
+      const first = await chat.reply("The jury said");
+      await chat.reply("In the morning");
+      expect(dtypes).toEqual(["float16"]);
+      const ids = p.tokenizeChat(chat.messages.slice(0, 2), { addGenerationPrompt: true });
+      const cache = createCache({ dtype: "float16" });
+      const expected = await collect(generate(p.model, ids, { maxNewTokens: 6, stopTokens: [2], cache }));
+      // (the stream holds back a last character whose bytes are incomplete)
+      const whole = p.tokenizer
+        .decode([...ids, ...expected], { skipSpecialTokens: true })
+        .slice(p.tokenizer.decode(ids, { skipSpecialTokens: true }).length);
+      expect(first.length).toBeGreaterThan(0);
+      expect(whole.startsWith(first)).toBe(true);
+      cache.dispose();
+      await expect(chat.reply("Then?", { cacheDType: "float32" })).rejects.toThrow(/cacheDType is the session's \(float16/);
+      chat.dispose();
+      // Pretrained.generate makes its own cache of that dtype
+      dtypes.length = 0;
+      await collect(p.generate("The jury said", { maxNewTokens: 3, cacheDType: "bfloat16" }));
+      expect(dtypes).toEqual(["bfloat16"]);
+    } finally {
+      p.model.createCache = createCache;
+    }
+  });
+
   it("the conversation keeps every turn; a reply stopped early is kept as it was shown; reset() starts over", async () => {
     const chat = p.chat({ maxNewTokens: 8 });
     let shown = "";

@@ -21,6 +21,11 @@ export interface GenerateOptions extends SamplingOptions {
    */
   cache?: KVCache;
   /**
+   * What the cache generate makes keeps keys and values as (model.createCache's dtype): "float16"
+   * or "bfloat16" at half the memory, rounded as they are written; default "float32". Not with `cache`.
+   */
+  cacheDType?: "float32" | "float16" | "bfloat16";
+  /**
    * Go past the model's maxPositions (the length its config declares) when its positions can be
    * computed there (rotary, ALiBi). Without it, a prompt plus maxNewTokens past that length is an error.
    */
@@ -76,6 +81,11 @@ export async function* generateBatch(
   const maxNew = options.maxNewTokens ?? Math.min(64, room);
   checkPrompts(model, prompts, maxNew, options.extrapolate === true);
   if (options.cache !== undefined) checkCache(options.cache, prompts);
+  if (options.cache !== undefined && options.cacheDType !== undefined) {
+    throw new SamplingError(
+      "generate: cacheDType is for the cache generate makes; a given cache keeps its own dtype (pass one or the other)",
+    );
+  }
   const stop = new Set(options.stopTokens ?? []);
   const rng = options.rng ?? new Rng(options.seed ?? 0);
   const sampler = createSampler({ ...options, rng });
@@ -93,7 +103,7 @@ export async function* generateBatch(
   const keyMask = prompts.map((p) => [...new Array<number>(width - p.length).fill(0), ...new Array<number>(p.length).fill(1)]);
 
   const ownCache = options.cache === undefined;
-  const cache = options.cache ?? model.createCache();
+  const cache = options.cache ?? model.createCache({ dtype: options.cacheDType });
   // ids the given cache holds already are not fed again
   const cached = ownCache ? 0 : cache.length;
   try {
@@ -173,6 +183,7 @@ export function checkGenerateOptions(check: OptionChecker, vocabSize: number): v
   check.integer("padId", 0, vocabSize - 1);
   check.boolean("extrapolate");
   check.oneOf("sampleOn", ["auto", "host", "device"]);
+  check.oneOf("cacheDType", ["float32", "float16", "bfloat16"]);
 }
 
 /** Runs a sampler step; its errors say which step and prompt they came from. */

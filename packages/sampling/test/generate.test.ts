@@ -104,6 +104,31 @@ describe("batches, stop tokens, seeds", () => {
     cache.dispose();
   });
 
+  it("cacheDType: the cache generate makes keeps float16, and decodes as one made with createCache({ dtype })", async () => {
+    const { model, reference } = await fixture("llama");
+    const prompt = await ids(reference.gen_prompt!);
+    const made: string[] = [];
+    const spy = {
+      ...model,
+      config: model.config,
+      forward: model.forward.bind(model),
+      createCache: (options?: { dtype?: "float32" | "float16" | "bfloat16" }) => {
+        made.push(options?.dtype ?? "float32");
+        return model.createCache(options);
+      },
+    };
+    const half = await collect(generate(spy, prompt, { maxNewTokens: 8, cacheDType: "float16" }));
+    expect(made).toEqual(["float16"]);
+    const cache = model.createCache({ dtype: "float16" });
+    expect(await collect(generate(model, prompt, { maxNewTokens: 8, cache }))).toEqual(half);
+    // with a cache given, its own dtype rules: asking for another is an error, as is an unknown dtype
+    await expect(collect(generate(model, [1, 2, 3], { cache: model.createCache(), cacheDType: "float16" }))).rejects.toThrow(
+      /cacheDType is for the cache generate makes/,
+    );
+    await expect(collect(generate(model, [1, 2, 3], { cacheDType: "int8" as never }))).rejects.toThrow(/cacheDType/);
+    cache.dispose();
+  });
+
   it("samples repeatably with a seed", async () => {
     const { model } = await fixture("llama");
     const run = (seed: number) => collect(generate(model, [1, 2, 3], { maxNewTokens: 12, temperature: 1.5, topK: 50, topP: 0.95, seed }));

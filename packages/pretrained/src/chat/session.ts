@@ -44,6 +44,12 @@ export class ChatSession {
    */
   async *send(message: string | ChatMessage, options: GenerationOptions = {}): AsyncGenerator<string, void, undefined> {
     if (this.busy) throw new PretrainedArgumentError("ChatSession.send: a reply is still streaming; finish or stop it first");
+    const sessionDType = this.options.cacheDType ?? "float32";
+    if (options.cacheDType !== undefined && options.cacheDType !== sessionDType) {
+      throw new PretrainedArgumentError(
+        `ChatSession.send: cacheDType is the session's (${sessionDType}: its cache lives across turns), found ${options.cacheDType} for one turn`,
+      );
+    }
     this.busy = true;
     const added = typeof message === "string" ? { role: "user", content: message } : message;
     this.messages.push(added);
@@ -107,7 +113,7 @@ export class ChatSession {
   /** The cache, cut back to the longest prefix of `ids` it holds (leaving at least one id to feed). */
   private reuseCache(ids: readonly number[]): KVCache {
     if (!this.cache) {
-      this.cache = this.pretrained.model.createCache();
+      this.cache = this.newCache();
       this.cachedIds = [];
     }
     let keep = 0;
@@ -117,12 +123,16 @@ export class ChatSession {
       if (this.cache.truncate) keep = this.cache.truncate(keep);
       else {
         this.cache.dispose();
-        this.cache = this.pretrained.model.createCache();
+        this.cache = this.newCache();
         keep = 0;
       }
     }
     this.cachedIds = this.cachedIds.slice(0, keep);
     return this.cache;
+  }
+
+  private newCache(): KVCache {
+    return this.pretrained.model.createCache({ dtype: this.options.cacheDType });
   }
 
   private dropCache(): void {

@@ -41,7 +41,10 @@ export async function* streamText(
   };
   if (generation.maxNewTokens === 0) return;
   options.signal?.throwIfAborted();
-  for await (const piece of generateText(model, codec, promptIds, { ...generation, cache: options.cache })) {
+  // a given cache (a chat's) keeps its own dtype; otherwise generate makes one of cacheDType
+  const { cacheDType, ...rest } = generation;
+  const cacheOptions = options.cache ? { cache: options.cache } : { cacheDType };
+  for await (const piece of generateText(model, codec, promptIds, { ...rest, ...cacheOptions })) {
     options.signal?.throwIfAborted();
     record.text += piece;
     yield piece;
