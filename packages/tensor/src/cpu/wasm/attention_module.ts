@@ -61,6 +61,8 @@ class HalfCode extends RoundingCode {
   i16x8Shl(): this { return this.simdOp(0x8b); }
   i16x8ShrS(): this { return this.simdOp(0x8c); }
   v128AnyTrue(): this { return this.simdOp(0x53); }
+  i16x8MaxU(): this { return this.simdOp(0x99); }
+  i16x8GeU(): this { return this.simdOp(0x36); }
   i16x8Const(value: number): this { return this.bytesConst(new Array<number>(8).fill(0).flatMap(() => [value & 0xff, (value >> 8) & 0xff])); }
 }
 
@@ -176,14 +178,18 @@ function attention(fma: boolean, half: boolean): FuncDef {
    * The fast path's eight halves at `p`: into `lo` and `hi` the two 16-bit halves of each one's
    * float32 bits of value x 2^-112 (as halfValues' shift, done on 16-bit lanes before the
    * widening: the low three mantissa bits up 13, the rest down 3 with the sign kept), and into
-   * `special` whether any has float16's exponent of all ones (infinity, NaN: these the fast path
-   * gets wrong, and the caller then redoes the row exactly).
+   * `special` the largest of their bits shifted up one (the sign dropped): from 0xf800 on, one had
+   * float16's exponent of all ones (infinity, NaN: these the fast path gets wrong, and the caller
+   * then redoes the row exactly; see anySpecial).
    */
   const scaledEight = (p: number): void => {
-    f.localGet(p).v128Load().localTee(hv).i16x8Const(0x7c00).v128And().i16x8Const(0x7c00).i16x8Eq();
-    f.localGet(special).v128Or().localSet(special);
+    f.localGet(p).v128Load().localTee(hv).i32Const(1).i16x8Shl().localGet(special).i16x8MaxU().localSet(special);
     f.localGet(hv).i32Const(13).i16x8Shl().localSet(lo);
     f.localGet(hv).i32Const(3).i16x8ShrS().i16x8Const(0x8fff).v128And().localSet(hi);
+  };
+  /** Pushes whether `special` saw an infinity or NaN (see scaledEight). */
+  const anySpecial = (): void => {
+    f.localGet(special).i16x8Const(0xf800).i16x8GeU().v128AnyTrue();
   };
   /** Pushes the float32 bits of value x 2^-112 of the low (off 0) or high (off 16) four of scaledEight's halves. */
   const scaledFour = (off: number): void => {
@@ -382,7 +388,8 @@ function attention(fma: boolean, half: boolean): FuncDef {
     f.v128Const0().localSet(special);
     dot(false);
     f.localSet(x);
-    f.localGet(special).v128AnyTrue().if();
+    anySpecial();
+    f.if();
     keyPointers();
     dot(true);
     f.localSet(x);
@@ -475,8 +482,7 @@ function attention(fma: boolean, half: boolean): FuncDef {
       f.localGet(bp).localSet(p2);
       f.localGet(D).i32Const(3).i32ShrU().localSet(j);
       countdown(f, j, () => {
-        f.localGet(p2).v128Load().i16x8Const(0x7c00).v128And().i16x8Const(0x7c00).i16x8Eq();
-        f.localGet(special).v128Or().localSet(special);
+        f.localGet(p2).v128Load().i32Const(1).i16x8Shl().localGet(special).i16x8MaxU().localSet(special);
         bump(f, p2, 16);
       });
       f.localGet(x)
@@ -485,7 +491,8 @@ function attention(fma: boolean, half: boolean): FuncDef {
         .f32x4Splat()
         .localSet(pv2);
       f.localGet(D).i32Const(3).i32ShrU().localSet(j);
-      f.localGet(special).v128AnyTrue().if();
+      anySpecial();
+      f.if();
       countdown(f, j, () => {
         f.localGet(bp).v128Load().localSet(hv);
         for (const off of [0, 16]) {
