@@ -121,29 +121,30 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
  */
 function overFloat32(q: Tensor, k: Tensor, v: Tensor, options: ScaledDotProductAttentionOptions): Tensor {
   const [k32, v32] = [k, v].map((t) => (t.dtype === "float32" ? t : t.float())) as [Tensor, Tensor];
-  if (q.backend.fused?.attentionRoundsHalves && !q.requiresGrad && !options.bias?.requiresGrad) {
-    // the query and the weights rounded to the keys' and values' dtype, as the backend's kernel rounds them
-    const d = checkInputs(q, k, v, options.mask ?? null, options.bias ?? null);
-    const scale = options.scale ?? 1 / Math.sqrt(d.D);
-    const rounding = { q: k.dtype, p: v.dtype };
-    const y = noGrad(() =>
-      tidy(() => composedAttention(q, k32, v32, options.mask ?? null, options.bias ?? null, scale, options.softcap ?? null, d, rounding)),
-    );
-    for (const [t, t32] of [
-      [k, k32],
-      [v, v32],
-    ] as const)
-      if (t32 !== t) t32.dispose();
-    return y;
+  const rounds = q.backend.fused?.attentionRoundsHalves === true && !q.requiresGrad && !options.bias?.requiresGrad;
+  const y = rounds ? roundedAttention(q, k32, v32, { q: k.dtype, p: v.dtype }, options) : scaledDotProductAttention(q, k32, v32, options);
+  if (!y.requiresGrad) {
+    if (k32 !== k) k32.dispose();
+    if (v32 !== v) v32.dispose();
   }
-  const y = scaledDotProductAttention(q, k32, v32, options);
-  if (!y.requiresGrad)
-    for (const [t, t32] of [
-      [k, k32],
-      [v, v32],
-    ] as const)
-      if (t32 !== t) t32.dispose();
   return y;
+}
+
+/**
+ * The composed attention with the query rounded to `rounding.q` and the softmax's weights to
+ * `rounding.p`, as the backend's kernel rounds them (FusedKernels.attentionRoundsHalves); no gradient.
+ */
+function roundedAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  rounding: { q: DType; p: DType },
+  options: ScaledDotProductAttentionOptions,
+): Tensor {
+  const [mask, bias] = [options.mask ?? null, options.bias ?? null];
+  const d = checkInputs(q, k, v, mask, bias);
+  const scale = options.scale ?? 1 / Math.sqrt(d.D);
+  return noGrad(() => tidy(() => composedAttention(q, k, v, mask, bias, scale, options.softcap ?? null, d, rounding)));
 }
 
 /** q.k [B, H, T, S], unscaled. */

@@ -121,11 +121,8 @@ function widened(
     if (ggmlRounding) return products(q, k32, v32, mask, bias, scale, wasm, { q: k.buffer.dtype, p: v.buffer.dtype });
     return attention(q, k32, v32, mask, bias, scale, wasm);
   } finally {
-    for (const [x, x32] of [
-      [k, k32],
-      [v, v32],
-    ] as const)
-      if (x32 !== x) (x32.buffer as CpuBuffer).dispose();
+    if (k32 !== k) (k32.buffer as CpuBuffer).dispose();
+    if (v32 !== v) (v32.buffer as CpuBuffer).dispose();
   }
 }
 

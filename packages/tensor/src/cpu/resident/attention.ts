@@ -15,12 +15,14 @@ const BLOCK_KERNEL_QUERIES = 16;
 
 /**
  * Fused attention on the resident kernel: q [B, H, T, D], k and v [B, Hkv, S, D] read where they
- * are (any strides, contiguous along D; float32, or both float16 under 16 queries a head), the mask (bool) and bias (float32) as strided [B, H, T, S]
- * views, out contiguous [B, H, T, D] (made in k's memory). Under 16 queries a head (decoding), the
- * row kernel (attention_module.ts) with query rows split over threads; from 16 on, the block
- * kernel (attention_blocks_module.ts) with (batch, head) units split over threads. Returns
- * null where k is not resident, q, k or v is not contiguous along D, or strides are negative: the
- * caller then runs its own.
+ * are (any strides, contiguous along D; float32, or both float16: the row kernel's attention_f16,
+ * under 16 queries a head or, with ggmlRounding, for any), the mask (bool) and bias (float32) as
+ * strided [B, H, T, S] views, out contiguous [B, H, T, D] (made in k's memory). Under 16 queries a
+ * head (decoding), the row kernel (attention_module.ts) with query rows split over threads; from 16
+ * on, the block kernel (attention_blocks_module.ts) with (batch, head) units split over threads.
+ * `ggmlRounding`: over float16 k and v, the query and the weights rounded to float16 as llama.cpp
+ * rounds them. Returns null where k is not resident, q, k or v is not contiguous along D, or
+ * strides are negative, or the dtypes are others: the caller then runs its own.
  */
 export function residentAttention(
   q: StridedView,
