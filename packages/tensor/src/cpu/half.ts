@@ -98,12 +98,12 @@ export function encodeHalfRun(
       dst[d] = (bits & 0x7fffffff) > 0x7f800000 ? ((bits >>> 16) | 0x40) & 0xffff : ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
       continue;
     }
-    const exp = (bits >>> 23) & 0xff;
+    const abs = bits & 0x7fffffff;
+    const exp = abs >>> 23;
     if (exp > 112 && exp < 143) {
-      // a normal half: rebias the exponent, round the 13 dropped bits to even (a carry may reach infinity, as it should)
-      const out = ((exp - 112) << 10) | ((bits >>> 13) & 0x3ff);
-      const rest = bits & 0x1fff;
-      dst[d] = ((bits >>> 16) & 0x8000) | (out + (rest > 0x1000 || (rest === 0x1000 && (out & 1) === 1) ? 1 : 0));
+      // a normal half: the 13 dropped bits rounded to even by an add (no branch: random bits
+      // mispredict), the exponent rebased; a carry may reach infinity, as it should
+      dst[d] = ((bits >>> 16) & 0x8000) | (((abs + 0xfff + ((abs >>> 13) & 1)) >>> 13) - (112 << 10));
     } else {
       F32_BITS[0] = bits;
       dst[d] = float32ToFloat16Bits(F32_VALUE[0]!);

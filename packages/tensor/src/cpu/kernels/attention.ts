@@ -3,10 +3,20 @@ import { bufferData, CpuBuffer, viewData } from "../buffer.js";
 import { residentAttention, residentAttentionGrad } from "../resident/attention.js";
 import { activeRuntime, countFallback } from "../resident/runtime.js";
 import type { DType } from "../../dtype.js";
-import { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from "../half.js";
-import { contiguousStrides } from "../strided.js";
+import {
+  bfloat16BitsToFloat32,
+  decodeHalfRun,
+  encodeHalfRun,
+  float16BitsToFloat32,
+  float32ToBfloat16Bits,
+  float32ToFloat16Bits,
+} from "../half.js";
+import { allocUninit } from "../pool.js";
+import { coalesce, contiguousStrides, forEachRun, sizeOf } from "../strided.js";
 import { cast } from "./cast.js";
 import { matmul } from "./matmul.js";
+
+type Data = (x: StridedView) => Float32Array;
 
 /**
  * Fused attention: on the resident kernel (../resident/attention.ts) where the operands are in
@@ -28,7 +38,7 @@ export function attention(
   wasm = true,
   ggmlRounding = false,
 ): BackendBuffer {
-  const resident = wasm ? residentAttention(q, k, v, mask, bias, scale, viewData as (x: StridedView) => Float32Array, ggmlRounding) : null;
+  const resident = wasm ? residentAttention(q, k, v, mask, bias, scale, viewData as Data, ggmlRounding ? "ggml" : "none") : null;
   if (resident) return new CpuBuffer(resident, "float32");
   if (k.buffer.dtype !== "float32" || v.buffer.dtype !== "float32") return widened(q, k, v, mask, bias, scale, wasm, ggmlRounding);
   if (wasm && activeRuntime() !== null) countFallback("attention");
@@ -83,13 +93,25 @@ function products(
   return out;
 }
 
-/** x's values rounded to a half dtype, as a contiguous float32 view of a buffer of its own. */
+/** x's float32 values rounded to a half dtype, as a contiguous float32 view of a buffer of its own (in the heap). */
 function roundedTo(x: StridedView, dtype: DType): StridedView {
-  const half = cast(x, dtype);
-  const contiguous = { shape: x.shape, strides: contiguousStrides(x.shape), offset: 0 };
-  const back = cast({ buffer: half, ...contiguous }, "float32");
-  (half as CpuBuffer).dispose();
-  return { buffer: back, ...contiguous };
+  const src = viewData(x) as Float32Array;
+  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  const strides = contiguousStrides(x.shape);
+  const out = allocUninit("float32", sizeOf(x.shape)) as Float32Array;
+  const halves = new Uint16Array(x.shape[x.shape.length - 1] ?? 1);
+  const runs = coalesce(x.shape, [strides, x.strides]);
+  const bf16 = dtype === "bfloat16";
+  forEachRun(runs, [0, x.offset], (offs) => {
+    // each run through float16 (bfloat16) bits and back: the rounding cast and widening cast do
+    const n = Math.min(runs.n, halves.length);
+    for (let done = 0; done < runs.n; done += n) {
+      const m = Math.min(n, runs.n - done);
+      encodeHalfRun(bf16, bits, offs[1]! + done * runs.inner[1]!, runs.inner[1]!, halves, 0, 1, m);
+      decodeHalfRun(bf16, halves, 0, 1, out, offs[0]! + done, m);
+    }
+  });
+  return { buffer: new CpuBuffer(out, "float32"), shape: x.shape, strides, offset: 0 };
 }
 
 /** Each value replaced by its nearest float16 (bfloat16), ties to even. */
@@ -117,7 +139,17 @@ function widened(
     x.buffer.dtype === "float32" ? x : { buffer: cast(x, "float32"), shape: x.shape, strides: contiguousStrides(x.shape), offset: 0 };
   const [k32, v32] = [asFloat32(k), asFloat32(v)];
   try {
-    // in ggml's numerics the query and the weights are rounded to the keys' and values' dtype (see products)
+    // in ggml's numerics the query and the weights are rounded to the keys' and values' dtype (see
+    // products): a prompt's over float16 values on the block kernel, the query rounded here
+    if (ggmlRounding && wasm && v.buffer.dtype === "float16") {
+      const rounded = roundedTo(q, k.buffer.dtype);
+      try {
+        const resident = residentAttention(rounded, k32, v32, mask, bias, scale, viewData as Data, "weights");
+        if (resident) return new CpuBuffer(resident, "float32");
+      } finally {
+        (rounded.buffer as CpuBuffer).dispose();
+      }
+    }
     if (ggmlRounding) return products(q, k32, v32, mask, bias, scale, wasm, { q: k.buffer.dtype, p: v.buffer.dtype });
     return attention(q, k32, v32, mask, bias, scale, wasm);
   } finally {

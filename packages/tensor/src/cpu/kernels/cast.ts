@@ -3,7 +3,7 @@ import { isQuantized, type DType, type HostArray } from "../../dtype.js";
 import { dequantizeView } from "./quantized.js";
 import { allocUninit, allocZeroed } from "../pool.js";
 import { CpuBuffer, viewData } from "../buffer.js";
-import { decodeHalfRun, float32ToBfloat16Bits, float32ToFloat16Bits } from "../half.js";
+import { decodeHalfRun, encodeHalfRun } from "../half.js";
 import { coalesce, contiguousData, contiguousStrides, forEachRun, sizeOf } from "../strided.js";
 
 export function isHalf(dtype: DType): boolean {
@@ -51,9 +51,9 @@ export function convertArray(src: HostArray, srcDtype: DType, dtype: DType): Hos
   const n = src.length;
   const out = allocZeroed(dtype, n);
   if (dtype === "float16" || dtype === "bfloat16") {
-    const enc = dtype === "float16" ? float32ToFloat16Bits : float32ToBfloat16Bits;
-    const f = srcDtype === "float32" ? src : Float32Array.from(src);
-    for (let i = 0; i < n; i++) out[i] = enc(f[i]!);
+    // the float32 bits rounded in one loop (encodeHalfRun: float16's normal range inline)
+    const f = srcDtype === "float32" ? (src as Float32Array) : Float32Array.from(src);
+    encodeHalfRun(dtype === "bfloat16", new Uint32Array(f.buffer, f.byteOffset, n), 0, 1, out as Uint16Array, 0, 1, n);
   } else if (dtype === "bool") {
     for (let i = 0; i < n; i++) out[i] = src[i] !== 0 ? 1 : 0;
   } else {

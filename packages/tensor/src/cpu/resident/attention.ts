@@ -15,13 +15,12 @@ const BLOCK_KERNEL_QUERIES = 16;
 
 /**
  * Fused attention on the resident kernel: q [B, H, T, D], k and v [B, Hkv, S, D] read where they
- * are (any strides, contiguous along D; float32, or both float16: the row kernel's attention_f16,
- * under 16 queries a head or, with ggmlRounding, for any), the mask (bool) and bias (float32) as
+ * are (any strides, contiguous along D; float32, or both float16 under 16 queries a head: the row
+ * kernel's attention_f16), the mask (bool) and bias (float32) as
  * strided [B, H, T, S] views, out contiguous [B, H, T, D] (made in k's memory). Under 16 queries a
  * head (decoding), the row kernel (attention_module.ts) with query rows split over threads; from 16
  * on, the block kernel (attention_blocks_module.ts) with (batch, head) units split over threads.
- * `ggmlRounding`: over float16 k and v, the query and the weights rounded to float16 as llama.cpp
- * rounds them. Returns null where k is not resident, q, k or v is not contiguous along D, or
+ * `rounding`: see AttentionRounding. Returns null where k is not resident, q, k or v is not contiguous along D, or
  * strides are negative, or the dtypes are others: the caller then runs its own.
  */
 export function residentAttention(
@@ -32,22 +31,22 @@ export function residentAttention(
   bias: StridedView | null,
   scale: number,
   data: (view: StridedView) => Float32Array | Uint8Array,
-  ggmlRounding = false,
+  rounding: AttentionRounding = "none",
 ): Float32Array | null {
   const rt = activeRuntime();
   if (rt === null) return null;
   const [B, H, T, D] = q.shape as [number, number, number, number];
   const [, Hkv, S] = k.shape as [number, number, number, number];
-  // float16 keys and values (a float16 KV cache): the row kernel reads them as stored; the caller
-  // widens them for everything else
+  // float16 keys and values (a float16 KV cache): the row kernel reads them as stored, under 16
+  // queries a head; the caller widens them for everything else
   const halves = kvDType(k, v);
-  // in ggml's numerics the row kernel rounds the query and the weights as llama.cpp does over a
-  // float16 cache, for a prompt's many queries too (the block kernel does not)
-  const roundHalf = ggmlRounding && halves === "float16";
-  if (halves === null || (halves === "float16" && T >= BLOCK_KERNEL_QUERIES && !roundHalf)) return null;
+  if (halves === null || (halves === "float16" && T >= BLOCK_KERNEL_QUERIES)) return null;
+  // in ggml's numerics the row kernel rounds the query and the weights over a float16 cache
+  const roundHalf = rounding === "ggml" && halves === "float16";
   // many queries a head (prefill, training): the block kernel, whose products hold two rows of
-  // the output in registers, after one transpose of k per head
-  if (T >= BLOCK_KERNEL_QUERIES && !roundHalf) return runBlocks(q, k, v, mask, bias, scale, null, data)?.[0] ?? null;
+  // the output in registers, after one transpose of k per head; it rounds the weights where asked
+  if (T >= BLOCK_KERNEL_QUERIES) return runBlocks(q, k, v, mask, bias, scale, null, data, rounding === "weights")?.[0] ?? null;
+  if (rounding === "weights") return null;
   const home = kernelHome(rt, q, k, v, null, mask, bias, data);
   if (home === null) return null;
   const ops = new Operands(rt.heap, home);
@@ -75,6 +74,14 @@ export function residentAttention(
     if (!ok) rt.heap.free(out);
   }
 }
+
+/**
+ * Rounding for llama.cpp's products with a float16 KV cache: "ggml" (the CPU backend's ggml
+ * numerics) has the row kernel round the query and the weights over float16 k and v; "weights"
+ * (k and v already widened to float32 and the query rounded by the caller) has the block kernel
+ * round the weights, and declines under 16 queries a head.
+ */
+export type AttentionRounding = "none" | "ggml" | "weights";
 
 /** The one dtype of k and v the kernels read (float32, or float16 for the row kernel); null for any other. */
 function kvDType(k: StridedView, v: StridedView): "float32" | "float16" | null {
@@ -158,6 +165,7 @@ function runBlocks(
   scale: number,
   g: StridedView | null,
   data: (view: StridedView) => Float32Array | Uint8Array,
+  roundWeights = false,
 ): Float32Array[] | null {
   const rt = activeRuntime();
   if (rt === null || kvDType(k, v) !== "float32") return null;
@@ -174,12 +182,20 @@ function runBlocks(
     for (const r of results) if (r !== null) made.push(r.array);
     if (made.length < sizes.length) return null;
     const addrOf = (i: number): number => (g ? results[i]!.addr : 0);
-    const desc = descriptor(ops, { q, k, v, mask, bias }, { H, Hkv, T, S, D }, scale, g ? 0 : results[0]!.addr, {
-      g,
-      dq: addrOf(0),
-      dk: addrOf(1),
-      dv: addrOf(2),
-    });
+    const desc = descriptor(
+      ops,
+      { q, k, v, mask, bias },
+      { H, Hkv, T, S, D },
+      scale,
+      g ? 0 : results[0]!.addr,
+      {
+        g,
+        dq: addrOf(0),
+        dk: addrOf(1),
+        dv: addrOf(2),
+      },
+      roundWeights,
+    );
     if (desc === null) return null;
     const units = g ? B * Hkv : B * H;
     const parts = splitRange(units, rt.partsFor(B * H * T * S * D * (g ? 5 : 2), units), 1);

@@ -2,6 +2,7 @@ import { exp4 } from "./activation_module.js";
 import { DESC } from "./attention_module.js";
 import { bump, countdown, FnBuilder, horizontalSum, mulAdd } from "./builder.js";
 import { f32, i32, v128, type Code, type FuncDef } from "./encoder.js";
+import { RoundingCode, roundHalfLanes } from "./ggml_rounding_module.js";
 
 /**
  * Attention by blocks of query rows, whose products are weighted sums of rows held in registers.
@@ -45,7 +46,7 @@ const BLOCK = 32;
 export const scratchFloats = (S: number, D: number): number => (2 * BLOCK + 2 * D) * (Math.ceil(S / 4) * 4) + D + 4;
 
 function attentionBlocks(fma: boolean, backward: boolean): FuncDef {
-  const b = new FnBuilder(backward ? "attention_grad" : "attention_blocks");
+  const b = new FnBuilder(backward ? "attention_grad" : "attention_blocks", new RoundingCode());
   const f = b.f;
   const desc = b.param(i32);
   const e0 = b.param(i32);
@@ -57,6 +58,8 @@ function attentionBlocks(fma: boolean, backward: boolean): FuncDef {
   const [x, y1, y2, w1, w2, max] = Array.from({ length: 6 }, () => b.local(f32));
   const [vec, ev, fx, tmp, sum, wv1, wv2, xv, dv, sv] = Array.from({ length: 10 }, () => b.local(v128));
   const a = Array.from({ length: 8 }, () => b.local(v128));
+  // the forward's rounding of p to float16 (DESC's roundHalf: ggml's numerics over a float16 cache)
+  const [rv, rm, rt] = [b.local(v128), b.local(v128), b.local(v128)];
   /** The locals of one row of a pair. */
   const rowLocals = () => {
     const [t, qp, gp, mp, bp, prow, dsrow, dqp, L] = Array.from({ length: 9 }, () => b.local(i32));
@@ -344,10 +347,28 @@ function attentionBlocks(fma: boolean, backward: boolean): FuncDef {
     f.f32Div().f32x4Splat().localSet(vec);
     f.localGet(r.prow).localSet(sp);
     f.localGet(Lw).i32Const(2).i32ShrU().localSet(j);
-    countdown(f, j, () => {
-      f.localGet(sp).localGet(sp).v128Load().localGet(vec).f32x4Mul().v128Store();
-      bump(f, sp, 16);
-    });
+    const normalize = (round: boolean): void =>
+      countdown(f, j, () => {
+        if (round) {
+          f.localGet(sp).v128Load().localGet(vec).f32x4Mul().localSet(rv);
+          roundHalfLanes(f, rv, rm, rt);
+          f.localGet(sp).localGet(rv).v128Store();
+        } else {
+          f.localGet(sp).localGet(sp).v128Load().localGet(vec).f32x4Mul().v128Store();
+        }
+        bump(f, sp, 16);
+      });
+    if (backward) {
+      normalize(false);
+    } else {
+      // ggml's numerics over a float16 cache: each weight rounded to float16 (as the row kernel does)
+      load("roundHalf");
+      f.if();
+      normalize(true);
+      f.else();
+      normalize(false);
+      f.end();
+    }
     f.end();
   };
 
