@@ -75,7 +75,7 @@ export function batchOptions(f: Fixture): ForwardOptions {
  * A cache as `createCache` makes it, or (`rounding`) a float32 one whose every appended step is
  * first rounded to that dtype and widened back: what a cache of that dtype must compute.
  */
-export type GreedyCache = CreateCacheOptions | { rounding: "float16" };
+export type GreedyCache = CreateCacheOptions | { rounding: "float16" | "bfloat16" };
 
 export function greedy(model: Model, f: Fixture, useCache: boolean, cacheOptions?: GreedyCache): { ids: number[]; logits: Tensor[] } {
   const steps = f.reference.gen_ids!.shape[1]!;

@@ -79,4 +79,13 @@ describe.each(fixtureNames())("%s fixture", (name) => {
     const rounded = greedy(model, f, true, { rounding: "float16" });
     for (const [i, l] of logits.entries()) expect(Array.from(l.dataSync()), `step ${i}`).toEqual(Array.from(rounded.logits[i]!.dataSync()));
   });
+
+  it("with a bfloat16 KV cache: the float32 cache's logits over keys and values rounded to bfloat16, bit for bit", () => {
+    const { logits } = greedy(model, f, true, { dtype: "bfloat16" });
+    const worst = Math.max(...logits.map((l, i) => maxAbsDiff(l, f.reference.gen_logits!.slice(0, i, i + 1).reshape(-1))));
+    // bfloat16 keeps 8 bits of mantissa to float16's 11: 5e-3 to 3.5e-2 from the reference here (shown, not bounded)
+    console.log(`${name}: gen_logits ${worst.toExponential(2)} (bfloat16 cache)`);
+    const rounded = greedy(model, f, true, { rounding: "bfloat16" });
+    for (const [i, l] of logits.entries()) expect(Array.from(l.dataSync()), `step ${i}`).toEqual(Array.from(rounded.logits[i]!.dataSync()));
+  });
 });
