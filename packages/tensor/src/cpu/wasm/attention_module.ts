@@ -15,8 +15,10 @@ import { RoundingCode, roundHalfLanes } from "./ggml_rounding_module.js";
  * a masked key does not reach the output).
  *
  * `desc` holds the layout as i32 words (byte addresses and byte strides), see DESC below; mask
- * and bias addresses of 0 mean none. q, k and v must be contiguous along D; out is [B, H, T, D]
- * contiguous. Each row is computed the same way whoever computes it.
+ * and bias addresses of 0 mean none; roundHalf 1 asks for ggml's rounding over a float16 cache
+ * (attention_f16; the block kernel's forward rounds the weights: attention_blocks_module.ts). q, k
+ * and v must be contiguous along D; out is [B, H, T, D] contiguous. Each row is computed the same
+ * way whoever computes it.
  */
 export const DESC = [
   "q",
@@ -57,7 +59,6 @@ class HalfCode extends RoundingCode {
   i32x4ShrS(): this { return this.simdOp(0xac); }
   i32x4Eq(): this { return this.simdOp(0x37); }
   i32ShrS(): this { this.bytes.push(0x75); return this; }
-  i16x8Eq(): this { return this.simdOp(0x2d); }
   i16x8Shl(): this { return this.simdOp(0x8b); }
   i16x8ShrS(): this { return this.simdOp(0x8c); }
   v128AnyTrue(): this { return this.simdOp(0x53); }
@@ -114,7 +115,9 @@ function halfValue(f: HalfCode, h: number): void {
  * `attention` (half false) or `attention_f16` (half true: k and v float16, q, out and the
  * scores float32). Each half is widened to its float32 value exactly and then takes the float32
  * kernel's operations in the float32 kernel's order, so attention over float16 keys and values is
- * the float32 kernel's over their float32 values, bit for bit, at half the bytes read.
+ * the float32 kernel's over their float32 values, bit for bit, at half the bytes read. With DESC's
+ * roundHalf set (ggml's numerics: llama.cpp's products with its float16 cache) attention_f16 first
+ * rounds the query to float16 (into the scratch after the scores) and each weight e / sum too.
  */
 function attention(fma: boolean, half: boolean): FuncDef {
   const b = new FnBuilder(half ? "attention_f16" : "attention", new HalfCode());
