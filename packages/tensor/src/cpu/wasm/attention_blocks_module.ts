@@ -29,7 +29,9 @@ import { RoundingCode, roundHalfLanes } from "./ggml_rounding_module.js";
  * `attention_blocks(desc, e0, e1, scratch)` is the forward by the same means, over (batch, query
  * head) units [e0, e1) of the flattened [B, H]: k^T once per unit, then per pair of query rows the
  * scores and p as above and out = p v; there each row skips its own keys of p = 0, so a masked
- * key's row of v never reaches it (as in the row kernel, attention_module.ts).
+ * key's row of v never reaches it (as in the row kernel, attention_module.ts). With DESC's
+ * roundHalf set, the forward rounds each p to float16 (ggml's numerics over a float16 cache; the
+ * caller has rounded the query and widened k and v).
  *
  * `desc` is the forward's DESC (`out` used by the forward only) followed by g (the output's
  * gradient, [B, H, T, D] with byte strides, contiguous along D), and dq ([B, H, T, D]), dk and dv
