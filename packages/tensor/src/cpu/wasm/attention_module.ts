@@ -1,6 +1,7 @@
 import { exp4 } from "./activation_module.js";
 import { bump, countdown, FnBuilder, horizontalSum, mulAdd } from "./builder.js";
 import { f32, i32, v128, type Code, type FuncDef } from "./encoder.js";
+import { halfLanesFast } from "./gemv_stored_module.js";
 import { RoundingCode, roundHalfLanes } from "./ggml_rounding_module.js";
 
 /**
@@ -56,8 +57,6 @@ const field = (name: (typeof DESC)[number]): number => DESC.indexOf(name) * 4;
 
 // biome-ignore format: the opcode methods are a table, one line each
 class HalfCode extends RoundingCode {
-  i32x4ShrS(): this { return this.simdOp(0xac); }
-  i32x4Eq(): this { return this.simdOp(0x37); }
   i32ShrS(): this { this.bytes.push(0x75); return this; }
   i16x8Shl(): this { return this.simdOp(0x8b); }
   i16x8ShrS(): this { return this.simdOp(0x8c); }
@@ -67,35 +66,20 @@ class HalfCode extends RoundingCode {
   i16x8Const(value: number): this { return this.bytesConst(new Array<number>(8).fill(0).flatMap(() => [value & 0xff, (value >> 8) & 0xff])); }
 }
 
-/** i8x16.shuffle of (zero, halves): the low (or high) four 16-bit lanes, each moved to the top of a 32-bit lane. */
+/** i8x16.shuffle of two vectors of halves: the low (or high) four 16-bit lanes of the second on top of the first's. */
 const LOW_HALVES = [0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23];
 const HIGH_HALVES = [8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31];
-/** float16's exponent field, and float32's, in a lane holding half << 16. */
+/** float16's exponent field, and float32's, in an i32 holding half << 16. */
 const HALF_EXPONENT = 0x7c000000;
 const FLOAT_EXPONENT = 0x7f800000;
 /** Sign, exponent and mantissa of a half << 16 shifted right 3 (arithmetically): float32 bits of value * 2^-112. */
 const HALF_AS_FLOAT = 0x8fffe000 | 0;
 
 /**
- * The float32 values of the halves in local `w` (each 32-bit lane the half's bits << 16), exactly:
- * shifted into a float32's fields they are the value times 2^-112 (subnormal halves too), so one
- * multiply by 2^112 gives it; an exponent of all ones (infinity, NaN) then sets float32's. Eight
- * operations for four values, against the shared decoder's fourteen (gemm_stored's halfLanes);
- * a subnormal half costs a microcode assist in the multiply (rare in keys and values).
+ * The float32 value of the one half at the address on stack (local `h`: scratch i32), as
+ * halfLanesFast (gemv_stored_module.ts) gives four: its fields shifted into a float32's (value x
+ * 2^-112, subnormals too), times 2^112, an all-ones exponent set instead.
  */
-function halfValues(f: HalfCode, w: number): void {
-  f.localGet(w)
-    .i32Const(3)
-    .i32x4ShrS()
-    .i32x4Const(HALF_AS_FLOAT)
-    .v128And()
-    .f32x4Const(2 ** 112)
-    .f32x4Mul();
-  f.localGet(w).i32x4Const(HALF_EXPONENT).v128And().i32x4Const(HALF_EXPONENT).i32x4Eq().i32x4Const(FLOAT_EXPONENT).v128And();
-  f.v128Or();
-}
-
-/** halfValues for the one half at the address on the stack, as an f32 (local `h`: scratch i32). */
 function halfValue(f: HalfCode, h: number): void {
   f.i32Load16U().i32Const(16).i32Shl().localTee(h);
   f.i32Const(3)
@@ -164,6 +148,7 @@ function attention(fma: boolean, half: boolean): FuncDef {
   // the halves' scratch: eight of them, four widened, one scalar
   const hv = b.local(v128);
   const w = b.local(v128);
+  const wm = b.local(v128);
   const hs = b.local(i32);
   // the fast path's: eight halves' float32 fields split in two (see scaledEight), whether any was infinite or NaN
   const lo = b.local(v128);
@@ -179,7 +164,7 @@ function attention(fma: boolean, half: boolean): FuncDef {
 
   /**
    * The fast path's eight halves at `p`: into `lo` and `hi` the two 16-bit halves of each one's
-   * float32 bits of value x 2^-112 (as halfValues' shift, done on 16-bit lanes before the
+   * float32 bits of value x 2^-112 (as halfLanesFast's shift, done on 16-bit lanes before the
    * widening: the low three mantissa bits up 13, the rest down 3 with the sign kept), and into
    * `special` the largest of their bits shifted up one (the sign dropped): from 0xf800 on, one had
    * float16's exponent of all ones (infinity, NaN: these the fast path gets wrong, and the caller
@@ -207,11 +192,10 @@ function attention(fma: boolean, half: boolean): FuncDef {
       f.localGet(p).v128Load(off);
       return;
     }
-    f.v128Const0()
-      .localGet(hv)
-      .shuffle(off === 0 ? LOW_HALVES : HIGH_HALVES)
-      .localSet(w);
-    halfValues(f, w);
+    f.localGet(hv);
+    if (off === 0) f.i32x4ExtendLowI16x8U();
+    else f.i32x4ExtendHighI16x8U();
+    halfLanesFast(f, w, wm);
   };
   /** Pushes the four values of k or v at `p`. */
   const four = (p: number): void => {
@@ -219,8 +203,8 @@ function attention(fma: boolean, half: boolean): FuncDef {
       f.localGet(p).v128Load();
       return;
     }
-    f.v128Const0().localGet(p).load64Zero().shuffle(LOW_HALVES).localSet(w);
-    halfValues(f, w);
+    f.localGet(p).load16x4U();
+    halfLanesFast(f, w, wm);
   };
   /** Pushes the one value of k or v at `p`. */
   const one = (p: number): void => {

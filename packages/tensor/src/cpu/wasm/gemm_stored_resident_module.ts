@@ -22,7 +22,6 @@ import { isLattice, LATTICE_DTYPES, latticeD, latticeLevels, latticeScale, latti
  */
 // biome-ignore format: the opcode methods are a table, one line each
 class PanelCode extends StoredCode {
-  i32x4Eq(): this { return this.simdOp(0x37); }
   i32Load8S(offset = 0): this { this.bytes.push(0x2c, ...this.at(offset)); return this; }
 }
 

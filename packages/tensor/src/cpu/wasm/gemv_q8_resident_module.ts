@@ -1,7 +1,7 @@
 import { emitModule, f32, i32, v128, type FuncDef } from "./encoder.js";
 import { QUANT_BLOCKS } from "../../dtype.js";
 import { IQ4_VALUES } from "../../quant/iq4.js";
-import { rowsLoop, StoredCode } from "./gemv_stored_module.js";
+import { halfLanesFast, rowsLoop, StoredCode } from "./gemv_stored_module.js";
 import {
   LATTICE_DTYPES,
   LATTICE_FACTOR,
@@ -51,8 +51,6 @@ class Int8Code extends StoredCode {
   i32x4ExtractLane(lane: number): this { return this.simdOp(0x1b, lane); }
   i32x4LtS(): this { return this.simdOp(0x39); }
   i32x4GeS(): this { return this.simdOp(0x3f); }
-  i32x4Eq(): this { return this.simdOp(0x37); }
-  i32x4ShrS(): this { return this.simdOp(0xac); }
   i32x4Sub(): this { return this.simdOp(0xb1); }
   i32x4DotI16x8S(): this { return this.simdOp(0xba); }
   /** relaxed SIMD: a . b per 2 bytes as int16, a int8, b 0..127 (stack a, b); exact, as |a . b| <= 2 * 128 * 127. */
@@ -307,30 +305,6 @@ function halfLanes(f: Int8Code, h: number, m: number): void {
   f.localGet(h).i32x4Const(0x8000).v128And().i32Const(16).i32x4Shl().v128Or();
 }
 
-/**
- * halfLanes in eight operations instead of fourteen, for the 32-value blocks' scales (amax / 127,
- * amax / 8: float16 normals in real files): sign, exponent and mantissa moved to their float32
- * places (shifted up 16, then arithmetically down 3: the sign fills the 3 bits between, which the
- * mask clears), times 2^112 to rebias the exponent, and where the exponent is all ones the float32
- * one set instead (infinities and NaNs kept). The same values for every input; a subnormal scale
- * costs the multiply a microcode assist on x86.
- */
-function blockScaleLanes(f: Int8Code, h: number, m: number): void {
-  f.localTee(h)
-    .i32Const(16)
-    .i32x4Shl()
-    .i32Const(3)
-    .i32x4ShrS()
-    .i32x4Const(0x8fffe000 | 0)
-    .v128And()
-    .localTee(m);
-  f.i32x4Const(0x7f800000).v128Or(); // infinity or NaN
-  f.localGet(m)
-    .f32x4Const(2 ** 112)
-    .f32x4Mul(); // finite
-  f.localGet(h).i32x4Const(0x7c00).v128And().i32x4Const(0x7c00).i32x4Eq().v128Bitselect();
-}
-
 function gemvQ8(kind: "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "iq4_nl", relaxed: boolean): FuncDef {
   const NB = 4;
   const [acc, s0, s1, s2, s3, nib, h, m, tv] = [9, 10, 11, 12, 13, 14, 15, 16, 17];
@@ -480,7 +454,9 @@ function gemvQ8(kind: "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "iq4_nl", rel
           .load16Lane(0, 2 * b)
           .localSet(tv);
       f.localGet(tv);
-      blockScaleLanes(f, h, m);
+      // the 32-value blocks' scales (amax / 127, amax / 8) are float16 normals in real files: the
+      // eight-operation decoder (the K-quants' d, often subnormal, keep halfLanes)
+      halfLanesFast(f, h, m);
     };
     f.f32x4ConvertI32x4S();
     // times d_w * d_x, one float32 rounding each

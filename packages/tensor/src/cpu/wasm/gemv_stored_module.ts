@@ -38,6 +38,10 @@ export class StoredCode extends Code {
   /** i8x16.swizzle: the first vector's bytes at the second's indices (0 past 15). */
   swizzle(): this { return this.simdOp(0x0e); }
   i8x16Eq(): this { return this.simdOp(0x23); }
+  i32x4Eq(): this { return this.simdOp(0x37); }
+  i32x4ShrS(): this { return this.simdOp(0xac); }
+  i32x4ExtendLowI16x8U(): this { return this.simdOp(0xa9); }
+  i32x4ExtendHighI16x8U(): this { return this.simdOp(0xaa); }
   i32Or(): this { this.bytes.push(0x72); return this; }
   /** i32.load16_u (alignment hint 2 bytes) at a static offset. */
   i32Load16U(offset = 0): this { this.bytes.push(0x2f, 1, ...uleb(offset)); return this; }
@@ -195,6 +199,31 @@ export class StoredCode extends Code {
         return this.localGet(ql2).i32Const(4).i8x16ShrU().localGet(qh).i32Const(2).i8x16ShrU().constBytes(0x30).v128And().v128Or();
     }
   }
+}
+
+/**
+ * The float16 values in the four u32 lanes on the stack (each 0 .. 0xffff) as float32, in eight
+ * operations (halfLanes in gemm_stored_resident_module.ts takes fourteen): sign, exponent and
+ * mantissa moved to their float32 places (shifted up 16, then arithmetically down 3: the sign
+ * fills the 3 bits between, which the mask clears), times 2^112 to rebias the exponent, and where
+ * the exponent is all ones the float32 one set instead (infinities and NaNs kept). The same values
+ * for every input; a subnormal half costs the multiply a microcode assist on x86. `h` and `m` are
+ * v128 scratch locals.
+ */
+export function halfLanesFast(f: StoredCode, h: number, m: number): void {
+  f.localTee(h)
+    .i32Const(16)
+    .i32x4Shl()
+    .i32Const(3)
+    .i32x4ShrS()
+    .i32x4Const(0x8fffe000 | 0)
+    .v128And()
+    .localTee(m);
+  f.i32x4Const(0x7f800000).v128Or(); // infinity or NaN
+  f.localGet(m)
+    .f32x4Const(2 ** 112)
+    .f32x4Mul(); // finite
+  f.localGet(h).i32x4Const(0x7c00).v128And().i32x4Const(0x7c00).i32x4Eq().v128Bitselect();
 }
 
 /** Locals of the loops around a row's dot product (rowsLoop). */
