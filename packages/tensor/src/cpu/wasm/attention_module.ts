@@ -171,9 +171,14 @@ function attention(fma: boolean, half: boolean): FuncDef {
    * then redoes the row exactly; see anySpecial).
    */
   const scaledEight = (p: number): void => {
-    f.localGet(p).v128Load().localTee(hv).i32Const(1).i16x8Shl().localGet(special).i16x8MaxU().localSet(special);
+    f.localGet(p).v128Load().localTee(hv);
+    noteSpecials();
     f.localGet(hv).i32Const(13).i16x8Shl().localSet(lo);
     f.localGet(hv).i32Const(3).i16x8ShrS().i16x8Const(0x8fff).v128And().localSet(hi);
+  };
+  /** Folds the eight halves on the stack into `special` (see scaledEight). */
+  const noteSpecials = (): void => {
+    f.i32Const(1).i16x8Shl().localGet(special).i16x8MaxU().localSet(special);
   };
   /** Pushes whether `special` saw an infinity or NaN (see scaledEight). */
   const anySpecial = (): void => {
@@ -469,7 +474,8 @@ function attention(fma: boolean, half: boolean): FuncDef {
       f.localGet(bp).localSet(p2);
       f.localGet(D).i32Const(3).i32ShrU().localSet(j);
       countdown(f, j, () => {
-        f.localGet(p2).v128Load().i32Const(1).i16x8Shl().localGet(special).i16x8MaxU().localSet(special);
+        f.localGet(p2).v128Load();
+        noteSpecials();
         bump(f, p2, 16);
       });
       f.localGet(x)
@@ -478,41 +484,33 @@ function attention(fma: boolean, half: boolean): FuncDef {
         .f32x4Splat()
         .localSet(pv2);
       f.localGet(D).i32Const(3).i32ShrU().localSet(j);
+      /** out (at pa) += `weight` x the row at bp, eight halves a load (`eight`), four a vector (`four`). */
+      const weightedEights = (weight: number, eight: () => void, four: (off: number) => void): void =>
+        countdown(f, j, () => {
+          eight();
+          for (const off of [0, 16]) {
+            f.localGet(pa);
+            mulAdd(
+              f,
+              fma,
+              () => f.localGet(weight),
+              () => four(off),
+              () => f.localGet(pa).v128Load(off),
+            );
+            f.v128Store(off);
+          }
+          bump(f, pa, 32);
+          bump(f, bp, 16);
+        });
       anySpecial();
       f.if();
-      countdown(f, j, () => {
-        f.localGet(bp).v128Load().localSet(hv);
-        for (const off of [0, 16]) {
-          f.localGet(pa);
-          mulAdd(
-            f,
-            fma,
-            () => f.localGet(pv),
-            () => fourOfEight(bp, off),
-            () => f.localGet(pa).v128Load(off),
-          );
-          f.v128Store(off);
-        }
-        bump(f, pa, 32);
-        bump(f, bp, 16);
-      });
+      weightedEights(
+        pv,
+        () => f.localGet(bp).v128Load().localSet(hv),
+        (off) => fourOfEight(bp, off),
+      );
       f.else();
-      countdown(f, j, () => {
-        scaledEight(bp);
-        for (const off of [0, 16]) {
-          f.localGet(pa);
-          mulAdd(
-            f,
-            fma,
-            () => f.localGet(pv2),
-            () => scaledFour(off),
-            () => f.localGet(pa).v128Load(off),
-          );
-          f.v128Store(off);
-        }
-        bump(f, pa, 32);
-        bump(f, bp, 16);
-      });
+      weightedEights(pv2, () => scaledEight(bp), scaledFour);
       f.end();
       f.localGet(D).i32Const(4).i32And().if();
       f.localGet(pa);
