@@ -7,7 +7,11 @@ const u32 = new Uint32Array(f32.buffer);
 
 export function float32ToBfloat16Bits(value: number): number {
   f32[0] = value;
-  const bits = u32[0]!;
+  return bfloat16BitsOf(u32[0]!);
+}
+
+/** float32ToBfloat16Bits on a float32's bits. */
+function bfloat16BitsOf(bits: number): number {
   if ((bits & 0x7fffffff) > 0x7f800000) return ((bits >>> 16) | 0x40) & 0xffff; // quiet NaN, keep sign
   // Adding 0x7fff plus the lowest kept bit rounds half to even; a carry rolls into the exponent.
   return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
@@ -95,7 +99,7 @@ export function encodeHalfRun(
   for (let i = 0; i < n; i++, s += stride, d += dstride) {
     const bits = src[s]!;
     if (bf16) {
-      dst[d] = (bits & 0x7fffffff) > 0x7f800000 ? ((bits >>> 16) | 0x40) & 0xffff : ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
+      dst[d] = bfloat16BitsOf(bits);
       continue;
     }
     const abs = bits & 0x7fffffff;
@@ -112,3 +116,25 @@ export function encodeHalfRun(
 }
 const F32_BITS = new Uint32Array(1);
 const F32_VALUE = new Float32Array(F32_BITS.buffer);
+
+/**
+ * n float32 values (their bits at `src`, `stride` apart) rounded to float16 (bfloat16) and widened
+ * back, into dst[d, d + n): what a cast to the half dtype and back gives, a chunk of `scratch`'s
+ * length at a time (dst may be the values' own array).
+ */
+export function roundThroughHalves(
+  bf16: boolean,
+  src: Uint32Array,
+  s: number,
+  stride: number,
+  dst: Float32Array,
+  d: number,
+  n: number,
+  scratch: Uint16Array,
+): void {
+  for (let done = 0; done < n; done += scratch.length) {
+    const m = Math.min(scratch.length, n - done);
+    encodeHalfRun(bf16, src, s + done * stride, stride, scratch, 0, 1, m);
+    decodeHalfRun(bf16, scratch, 0, 1, dst, d + done, m);
+  }
+}

@@ -3,14 +3,7 @@ import { bufferData, CpuBuffer, viewData } from "../buffer.js";
 import { residentAttention, residentAttentionGrad } from "../resident/attention.js";
 import { activeRuntime, countFallback } from "../resident/runtime.js";
 import type { DType } from "../../dtype.js";
-import {
-  bfloat16BitsToFloat32,
-  decodeHalfRun,
-  encodeHalfRun,
-  float16BitsToFloat32,
-  float32ToBfloat16Bits,
-  float32ToFloat16Bits,
-} from "../half.js";
+import { roundThroughHalves } from "../half.js";
 import { allocUninit } from "../pool.js";
 import { coalesce, contiguousStrides, forEachRun, sizeOf } from "../strided.js";
 import { cast } from "./cast.js";
@@ -99,26 +92,22 @@ function roundedTo(x: StridedView, dtype: DType): StridedView {
   const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
   const strides = contiguousStrides(x.shape);
   const out = allocUninit("float32", sizeOf(x.shape)) as Float32Array;
-  const halves = new Uint16Array(x.shape[x.shape.length - 1] ?? 1);
   const runs = coalesce(x.shape, [strides, x.strides]);
-  const bf16 = dtype === "bfloat16";
-  forEachRun(runs, [0, x.offset], (offs) => {
-    // each run through float16 (bfloat16) bits and back: the rounding cast and widening cast do
-    const n = Math.min(runs.n, halves.length);
-    for (let done = 0; done < runs.n; done += n) {
-      const m = Math.min(n, runs.n - done);
-      encodeHalfRun(bf16, bits, offs[1]! + done * runs.inner[1]!, runs.inner[1]!, halves, 0, 1, m);
-      decodeHalfRun(bf16, halves, 0, 1, out, offs[0]! + done, m);
-    }
-  });
+  const scratch = new Uint16Array(ROUNDING_CHUNK);
+  forEachRun(runs, [0, x.offset], (offs) =>
+    roundThroughHalves(dtype === "bfloat16", bits, offs[1]!, runs.inner[1]!, out, offs[0]!, runs.n, scratch),
+  );
   return { buffer: new CpuBuffer(out, "float32"), shape: x.shape, strides, offset: 0 };
 }
 
 /** Each value replaced by its nearest float16 (bfloat16), ties to even. */
 function roundInPlace(a: Float32Array, dtype: DType): void {
-  if (dtype === "bfloat16") for (let i = 0; i < a.length; i++) a[i] = bfloat16BitsToFloat32(float32ToBfloat16Bits(a[i]!));
-  else for (let i = 0; i < a.length; i++) a[i] = float16BitsToFloat32(float32ToFloat16Bits(a[i]!));
+  const bits = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  roundThroughHalves(dtype === "bfloat16", bits, 0, 1, a, 0, a.length, new Uint16Array(ROUNDING_CHUNK));
 }
+
+/** Halves rounded a chunk at a time (roundThroughHalves' scratch). */
+const ROUNDING_CHUNK = 1024;
 
 /**
  * `attention` over half keys and values (a float16 or bfloat16 KV cache) where no kernel reads them
