@@ -73,6 +73,53 @@ function activations(rows: number, K: number, seed: number): Float32Array {
   return x;
 }
 
+/**
+ * `got` (the int8 kernels' [rows, N]) against the float kernel on the activations rounded in JS
+ * (2e-6 of the products' magnitudes) and against the exact sum of those products (1e-6); Q4_1 /
+ * Q5_1 (Q8_1 activations): plus each block's min times the part of its min term the rounded
+ * activations leave out.
+ */
+function expectRoundedProduct(
+  got: Float32Array,
+  x: Float32Array,
+  shape: { rows: number; N: number; K: number; first: number },
+  data: Uint8Array,
+  dtype: Int8DType,
+  values: Float32Array,
+  where: string,
+): void {
+  const { rows, N, K, first } = shape;
+  const { bytes } = QUANT_BLOCKS[dtype];
+  const rounded = roundActivationsLikeGgml(x, rows, K, dtype);
+  const reference = matmul(plain, rounded, rows, K, data, dtype, N, first).value;
+  const withMin = dtype === "q4_1" || dtype === "q5_1";
+  const corrections = withMin ? q8_1MinCorrections(x, rows, K) : null;
+  const minTerm = (i: number, n: number): number => {
+    if (corrections === null) return 0;
+    let sum = 0;
+    for (let j = 0; j < K / 32; j++) {
+      const at = ((first + n) * (K / 32) + j) * bytes + 2;
+      sum += float16BitsToFloat32(data[at]! | (data[at + 1]! << 8)) * corrections[i * (K / 32) + j]!;
+    }
+    return sum;
+  };
+  for (let i = 0; i < rows; i++) {
+    for (let n = 0; n < N; n++) {
+      let exact = 0;
+      let size = 0;
+      for (let k = 0; k < K; k++) {
+        const p = rounded[i * K + k]! * values[(first + n) * K + k]!;
+        exact += p;
+        size += Math.abs(p);
+      }
+      const at = `${where}: [${i}, ${n}]`;
+      const min = minTerm(i, n);
+      expect(Math.abs(got[i * N + n]! - (reference[i * N + n]! + min)), at).toBeLessThanOrEqual(2e-6 * size + 1e-30);
+      expect(Math.abs(got[i * N + n]! - (exact + min)), at).toBeLessThanOrEqual(1e-6 * size + 1e-30);
+    }
+  }
+}
+
 describe("int8 GEMV over Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / Q6_K / Q4_K / Q5_K / Q3_K / IQ4_XS / lattice weights (activationRounding ggml, decoding)", () => {
   // [rows, N, K, first]: K multiples of 32 but mostly not of 128 (blocks left over after groups of four)
   const shapes32 = [
@@ -117,37 +164,7 @@ describe("int8 GEMV over Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / Q6_K / Q4_K
         ggml.forEach(({ threads, relaxedSimd }, j) => {
           expect(results[j], `${where}: ${threads} threads, relaxed ${relaxedSimd}`).toEqual(results[0]);
         });
-        // the float kernel on the activations rounded in JS; Q4_1 / Q5_1 (Q8_1 activations): plus
-        // each block's min times the part of its min term the rounded activations leave out
-        const rounded = roundActivationsLikeGgml(x, rows, K, dtype);
-        const reference = matmul(plain, rounded, rows, K, data, dtype, N, first).value;
-        const withMin = dtype === "q4_1" || dtype === "q5_1";
-        const corrections = withMin ? q8_1MinCorrections(x, rows, K) : null;
-        const minTerm = (i: number, n: number): number => {
-          if (corrections === null) return 0;
-          let sum = 0;
-          for (let j = 0; j < K / 32; j++) {
-            const at = ((first + n) * (K / 32) + j) * bytes + 2;
-            sum += float16BitsToFloat32(data[at]! | (data[at + 1]! << 8)) * corrections[i * (K / 32) + j]!;
-          }
-          return sum;
-        };
-        for (let i = 0; i < rows; i++) {
-          for (let n = 0; n < N; n++) {
-            let exact = 0;
-            let size = 0;
-            for (let k = 0; k < K; k++) {
-              const p = rounded[i * K + k]! * values[(first + n) * K + k]!;
-              exact += p;
-              size += Math.abs(p);
-            }
-            const got = results[0]![i * N + n]!;
-            const at = `${where}: [${i}, ${n}]`;
-            const min = minTerm(i, n);
-            expect(Math.abs(got - (reference[i * N + n]! + min)), at).toBeLessThanOrEqual(2e-6 * size + 1e-30);
-            expect(Math.abs(got - (exact + min)), at).toBeLessThanOrEqual(1e-6 * size + 1e-30);
-          }
-        }
+        expectRoundedProduct(results[0]!, x, { rows, N, K, first }, data, dtype, values, where);
       }
       expect(workerParts).toBeGreaterThan(0);
     });
@@ -219,16 +236,77 @@ describe("int8 GEMV over Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / Q6_K / Q4_K
     }
   });
 
-  it("falls back to rounding then the float kernel where the int8 kernel does not apply (prefill rows)", () => {
+  it("falls back to rounding then the float kernel where no int8 kernel applies (prefill rows over Q5_0)", () => {
     const [rows, N, K] = [16, 20, 64];
     const x = randomF32(rows * K, 12);
     const w = randomF32(N * K, 13);
+    const data = new Uint8Array((N * K * 22) / 32);
+    quantizeBlocks("q5_0", w, 0, w.length, data, 0);
+    const t = matmul(ggml[0]!.be, x, rows, K, data, "q5_0", N, 0);
+    expect(t.calls).not.toContain("quantize_q8_0");
+    const reference = matmul(plain, roundActivationsLikeGgml(x, rows, K, "q5_0"), rows, K, data, "q5_0", N, 0).value;
+    expect(t.value).toEqual(reference);
+  });
+});
+
+describe("int8 GEMM over Q8_0 / Q4_0 (activationRounding ggml, prefill: 16 rows and more)", () => {
+  // [rows, N, K, first]: rows past whole tiles of four, columns past whole groups of four and eight
+  const shapes = [
+    [16, 4, 32, 0],
+    [17, 5, 64, 1],
+    [19, 37, 96, 0],
+    [22, 70, 768, 3],
+    [33, 129, 224, 0],
+    [128, 50, 320, 2],
+    // large enough that each thread's part outlasts a worker's wake-up
+    [64, 1024, 512, 0],
+  ] as const;
+  for (const dtype of ["q8_0", "q4_0"] as const) {
+    const { elements, bytes } = QUANT_BLOCKS[dtype];
+    it(`${dtype}: rounded activations times the weight, up to summation order; the same bits on 1-3 threads, relaxed SIMD or not`, () => {
+      let seed = 301;
+      let workerParts = 0;
+      for (const [rows, N, K, first] of shapes) {
+        const where = `${rows} x ${K} @ [${N}, ${K}]^T from row ${first}`;
+        const x = activations(rows, K, seed++);
+        const w = randomF32((N + first) * K, seed++);
+        const data = new Uint8Array(((N + first) * K * bytes) / elements);
+        quantizeBlocks(dtype, w, 0, w.length, data, 0);
+        const values = new Float32Array(w.length);
+        dequantizeBlocks(dtype, data, 0, w.length, values, 0);
+        const results = ggml.map(({ be, threads, relaxedSimd }) => {
+          const t = matmul(be, x, rows, K, data, dtype, N, first);
+          expect(t.calls.sort(), `${where}, ${threads} threads, relaxed ${relaxedSimd}`).toEqual([
+            `gemm_q8_${dtype}`,
+            `interleave_${dtype}`,
+            "quantize_q8_0",
+          ]);
+          workerParts += t.workerParts;
+          return t.value;
+        });
+        ggml.forEach(({ threads, relaxedSimd }, j) => {
+          expect(results[j], `${where}: ${threads} threads, relaxed ${relaxedSimd}`).toEqual(results[0]);
+        });
+        expectRoundedProduct(results[0]!, x, { rows, N, K, first }, data, dtype, values, where);
+      }
+      expect(workerParts).toBeGreaterThan(0);
+    });
+  }
+
+  it("non-finite activations give non-finite outputs in their rows only", () => {
+    const [rows, N, K] = [18, 9, 64];
+    const w = randomF32(N * K, 19);
     const data = new Uint8Array((N * K * 18) / 32);
     quantizeBlocks("q4_0", w, 0, w.length, data, 0);
-    const t = matmul(ggml[0]!.be, x, rows, K, data, "q4_0", N, 0);
-    expect(t.calls).not.toContain("quantize_q8_0");
-    const reference = matmul(plain, roundActivationsLikeGgml(x, rows, K, "q4_0"), rows, K, data, "q4_0", N, 0).value;
-    expect(t.value).toEqual(reference);
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+      const x = randomF32(rows * K, 20);
+      x[5 * K + 40] = bad;
+      const got = matmul(ggml[0]!.be, x, rows, K, data, "q4_0", N, 0).value;
+      for (let i = 0; i < rows; i++) {
+        const finite = [...got.subarray(i * N, (i + 1) * N)].map((v) => Number.isFinite(v));
+        expect(finite, `${bad}: row ${i}`).toEqual(new Array<boolean>(N).fill(i !== 5));
+      }
+    }
   });
 });
 

@@ -10,6 +10,7 @@ import { gemvStoredWasm } from "../wasm/gemv_stored.js";
 import { residentMatmulStored } from "../resident/matmul_stored.js";
 import { residentGemmStored } from "../resident/gemm_stored.js";
 import { residentMatmulStoredQ8 } from "../resident/matmul_stored_q8.js";
+import { residentGemmQ8 } from "../resident/gemm_q8.js";
 import { countFallback } from "../resident/runtime.js";
 import { q8_1MinCorrections, roundActivationsLikeGgml } from "./ggml_rounding.js";
 
@@ -88,6 +89,11 @@ function storedProduct(a: StridedView, b: StridedView, wasm: boolean, rounding: 
     );
   }
   let A = contiguousData(a) as Float32Array; // activations: already contiguous in practice
+  if (rounding === "ggml" && wasm && rows >= GEMM_ROWS) {
+    // prefill over Q8_0 / Q4_0 as llama.cpp does: activations quantized to Q8_0, a tiled int8 GEMM (resident/gemm_q8.ts)
+    const q8 = residentGemmQ8(rows, N, K, A, b);
+    if (q8 !== null) return { out: new CpuBuffer(q8, "float32"), int8: true };
+  }
   if (wasm && rows >= GEMM_ROWS) {
     // prefill over a weight in the resident heap: panels decoded in WebAssembly, threaded GEMM,
     // activations rounded there in ggml mode (resident/gemm_stored.ts)

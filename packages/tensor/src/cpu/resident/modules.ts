@@ -11,6 +11,7 @@ import { storedGemvFunctions } from "../wasm/gemv_stored_resident_module.js";
 import { storedGemmFunctions } from "../wasm/gemm_stored_resident_module.js";
 import { ggmlRoundingFunctions } from "../wasm/ggml_rounding_module.js";
 import { q8GemvFunctions } from "../wasm/gemv_q8_resident_module.js";
+import { q8GemmFunctions } from "../wasm/gemm_q8_resident_module.js";
 
 /**
  * The WASM modules the resident kernels call, each built in four variants: for shared memories
@@ -35,6 +36,7 @@ const SPECS: readonly ModuleSpec[] = [
   { name: "gemm_stored", build: storedGemmFunctions },
   { name: "ggml_rounding", build: ggmlRoundingFunctions },
   { name: "q8", build: q8GemvFunctions },
+  { name: "q8_gemm", build: q8GemmFunctions },
 ];
 
 /** A function of one of the modules, as threads name it: module and export positions. */

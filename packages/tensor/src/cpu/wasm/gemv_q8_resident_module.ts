@@ -41,7 +41,7 @@ import {
  * nor on how threads split the rows.
  */
 // biome-ignore format: the opcode methods are a table, one line each
-class Int8Code extends StoredCode {
+export class Int8Code extends StoredCode {
   /** i8x16.shuffle of the two vectors on the stack by 32-bit lanes (0-3 the first, 4-7 the second). */
   lanes32(l: readonly [number, number, number, number]): this { return this.simdOp(0x0d, ...l.flatMap((x) => [4 * x, 4 * x + 1, 4 * x + 2, 4 * x + 3])); }
   i8x16NarrowI16x8S(): this { return this.simdOp(0x65); }

@@ -1,0 +1,402 @@
+import { FnBuilder } from "./builder.js";
+import { emitModule, i32, v128, type FuncDef } from "./encoder.js";
+import { halfLanesFast } from "./gemv_stored_module.js";
+import { exactRelaxedDot, Int8Code, Q8_ROW } from "./gemv_q8_resident_module.js";
+
+/**
+ * Prefill over Q8_0 / Q4_0 weights as llama.cpp computes it (activationRounding "ggml"): the
+ * activation rows quantized to Q8_0 once (quantize_q8_0, gemv_q8_resident_module.ts, whose row
+ * layout Q8_ROW this reads), then int8 dot products, as the decoding GEMVs do, but tiled as a
+ * GEMM: four weight rows (output columns) at a time are repacked into a panel whose 16-byte
+ * vectors hold the same four k of each of the four columns, so one activation word, splat, meets
+ * four columns in one dot product, and four activation rows share each panel vector.
+ *
+ * Two panel formats, the same integers either way (so the same results):
+ *  - "i8" (relaxed SIMD, Q4_0): a block's levels 0-15 as bytes, 8 vectors of [4 columns x 4 k];
+ *    i16x8.relaxed_dot_i8x16_i7x16_s (activation int8, level 0-127) summed as int16 over the
+ *    block (|sum| <= 16 x 127 x 15), its pairs as int32, minus 8 x the block's activation sum;
+ *  - "i16" (plain SIMD, and Q8_0, whose signed levels do not fit the relaxed dot's 7-bit operand):
+ *    the signed levels as int16, 16 vectors of [4 columns x 2 k], i32x4.dot_i16x8_s over the
+ *    activations' int16 copy.
+ * Each panel block ends with the four columns' d as float32. Per output, per block:
+ * acc += float(isum) x (d_w x d_x), blocks in order (float32, no fused multiply-add), so results
+ * do not depend on the format, the engine or how threads split the columns.
+ *
+ * Functions (addresses and strides in bytes):
+ *  - `gemm_q8_<type>(w, ldw, nb, q, ldq, y, ldy, rows, n, panel)`: y[i, j] = W[j, :] . x_i for
+ *    j < n (W's rows ldw apart, nb blocks each) and i < rows (x_i quantized at q + i ldq); panel
+ *    is scratch of panelBytes(nb).
+ */
+
+/** The panel formats: bytes of one block of four columns. */
+const FORMATS = {
+  i8: { vectors: 8 }, // [4 columns x 4 k] int8
+  i16: { vectors: 16 }, // [4 columns x 2 k] int16
+} as const;
+type Format = keyof typeof FORMATS;
+
+export type GemmQ8DType = "q8_0" | "q4_0";
+export const GEMM_Q8_DTYPES: readonly GemmQ8DType[] = ["q8_0", "q4_0"];
+
+const BLOCK_BYTES = { q8_0: 34, q4_0: 18 } as const;
+
+/** Bytes of a panel block (four columns' levels, then their four d). */
+function panelBlockBytes(format: Format): number {
+  return 16 * FORMATS[format].vectors + 16;
+}
+
+/** Scratch a thread's panel needs for nb blocks (the larger format). */
+export function panelBytes(nb: number): number {
+  return nb * panelBlockBytes("i16");
+}
+
+/** Which panel format a weight type's GEMM uses: the relaxed int8 dot where its levels are unsigned and the engine's is exact. */
+function formatOf(dtype: GemmQ8DType, relaxedDot: boolean): Format {
+  return dtype === "q4_0" && relaxedDot ? "i8" : "i16";
+}
+
+/** Q4_0's levels in the "i8" panels are stored plus 8, taken off through the activations' block sums. */
+function offsetOf(dtype: GemmQ8DType, format: Format): number {
+  return dtype === "q4_0" && format === "i8" ? 8 : 0;
+}
+
+/** Four i32 lanes of vectors a, b, c, d (locals) transposed: out[v] = [a.v, b.v, c.v, d.v], each stored at p + offsets[v]. */
+function transposeStore(f: Int8Code, src: readonly number[], t: readonly number[], p: number, offsets: readonly number[]): void {
+  const [a, b, c, d] = src as [number, number, number, number];
+  f.localGet(a).localGet(b).lanes32([0, 4, 1, 5]).localSet(t[0]!);
+  f.localGet(a).localGet(b).lanes32([2, 6, 3, 7]).localSet(t[1]!);
+  f.localGet(c).localGet(d).lanes32([0, 4, 1, 5]).localSet(t[2]!);
+  f.localGet(c).localGet(d).lanes32([2, 6, 3, 7]).localSet(t[3]!);
+  f.localGet(p).localGet(t[0]!).localGet(t[2]!).lanes32([0, 1, 4, 5]).v128Store(offsets[0]);
+  f.localGet(p).localGet(t[0]!).localGet(t[2]!).lanes32([2, 3, 6, 7]).v128Store(offsets[1]);
+  f.localGet(p).localGet(t[1]!).localGet(t[3]!).lanes32([0, 1, 4, 5]).v128Store(offsets[2]);
+  f.localGet(p).localGet(t[1]!).localGet(t[3]!).lanes32([2, 3, 6, 7]).v128Store(offsets[3]);
+}
+
+/**
+ * `pack_<type>_<format>(w, ldw, nb, cols, panel)`: the panel of W's rows w, w + ldw, ... (cols of
+ * them, 1-4; a missing column repeats the last, its outputs never stored).
+ */
+function pack(dtype: GemmQ8DType, format: Format): FuncDef {
+  const b = new FnBuilder(`pack_${dtype}_${format}`, new Int8Code());
+  const f = b.f;
+  const W = b.param(i32);
+  const LDW = b.param(i32);
+  const NB = b.param(i32);
+  const COLS = b.param(i32);
+  const PANEL = b.param(i32);
+  const pc = [b.local(i32), b.local(i32), b.local(i32), b.local(i32)];
+  const lo = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
+  const hi = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
+  const t = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
+  const e = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
+  const [h, m] = [b.local(v128), b.local(v128)];
+  const blk = b.local(i32);
+  const bytes = BLOCK_BYTES[dtype];
+  const blockOut = panelBlockBytes(format);
+
+  f.block().localGet(NB).i32Eqz().brIf(0);
+  // column c's row: w + min(c, cols - 1) ldw
+  for (let c = 0; c < 4; c++) {
+    f.localGet(W).localGet(LDW).i32Const(c).i32Mul().i32Add();
+    f.localGet(W).localGet(LDW).localGet(COLS).i32Const(1).i32Sub().i32Mul().i32Add();
+    f.localGet(COLS).i32Const(c).i32GtS().select().localSet(pc[c]!);
+  }
+  f.localGet(NB).localSet(blk);
+  f.loop(); // blocks
+  // each column's levels of k 0-15 (lo) and 16-31 (hi) as bytes: Q4_0's low and high nibbles (0-15;
+  // minus 8 where signed), Q8_0's int8
+  for (let c = 0; c < 4; c++) {
+    if (dtype === "q8_0") {
+      f.localGet(pc[c]!).loadAny(2).localSet(lo[c]!);
+      f.localGet(pc[c]!).loadAny(18).localSet(hi[c]!);
+    } else {
+      f.localGet(pc[c]!).loadAny(2).localTee(h).constBytes(0x0f).v128And();
+      if (format === "i16") f.constBytes(8).i8x16Sub();
+      f.localSet(lo[c]!);
+      f.localGet(h).i32Const(4).i8x16ShrU();
+      if (format === "i16") f.constBytes(8).i8x16Sub();
+      f.localSet(hi[c]!);
+    }
+  }
+  if (format === "i8") {
+    // vector v: the four columns' k 4v .. 4v + 3 (v 0-3 from lo, 4-7 from hi)
+    transposeStore(f, lo, t, PANEL, [0, 16, 32, 48]);
+    transposeStore(f, hi, t, PANEL, [64, 80, 96, 112]);
+  } else {
+    // vector v: the four columns' k 2v, 2v + 1 as int16; k 8j .. 8j + 7 widened from lo / hi
+    for (let j = 0; j < 4; j++) {
+      const src = j < 2 ? lo : hi;
+      for (let c = 0; c < 4; c++) {
+        f.localGet(src[c]!);
+        if (j % 2 === 0) f.i16x8ExtendLowI8x16S();
+        else f.i16x8ExtendHighI8x16S();
+        f.localSet(e[c]!);
+      }
+      transposeStore(
+        f,
+        e,
+        t,
+        PANEL,
+        [0, 1, 2, 3].map((l) => 16 * (4 * j + l)),
+      );
+    }
+  }
+  // the four columns' d, float16 -> float32
+  f.v128Const0().localSet(t[0]!);
+  for (let c = 0; c < 4; c++)
+    f.localGet(pc[c]!)
+      .localGet(t[0]!)
+      .load16Lane(0, 2 * c)
+      .localSet(t[0]!);
+  f.localGet(PANEL).localGet(t[0]!);
+  halfLanesFast(f, h, m);
+  f.v128Store(blockOut - 16);
+  for (let c = 0; c < 4; c++) f.localGet(pc[c]!).i32Const(bytes).i32Add().localSet(pc[c]!);
+  f.localGet(PANEL).i32Const(blockOut).i32Add().localSet(PANEL);
+  f.localGet(blk).i32Const(1).i32Sub().localTee(blk).brIf(0);
+  f.end().end();
+  return b.def();
+}
+
+/** Bytes of a tile block: four activation rows' values interleaved by words, their four d, their four offset x sums. */
+function tileBlockBytes(format: Format): number {
+  return 16 * FORMATS[format].vectors + 32;
+}
+
+/** Bytes the interleaved activations of `rows` rows of nb blocks take (rows rounded up to tiles of four). */
+export function tilesBytes(rows: number, nb: number): number {
+  return Math.ceil(rows / 4) * nb * tileBlockBytes("i16");
+}
+
+/**
+ * `interleave_<type>(q, ldq, tiles, nb, out)`: the quantized rows (Q8_ROW, tiles x 4 of
+ * them, ldq apart) as tiles of four rows: per block, vector v holds word v of each row's values
+ * (int8 values for "i8", int16 for "i16"), then the rows' d (float32) and offset x their block
+ * sums (int32), so the GEMM reads a tile through one pointer at fixed offsets.
+ */
+function interleave(format: Format, offset: number, name: string): FuncDef {
+  const b = new FnBuilder(name, new Int8Code());
+  const f = b.f;
+  const Q = b.param(i32);
+  const LDQ = b.param(i32);
+  const TILES = b.param(i32);
+  const NB = b.param(i32);
+  const OUT = b.param(i32);
+  const pr = [b.local(i32), b.local(i32), b.local(i32), b.local(i32)];
+  const src = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
+  const t = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
+  const blk = b.local(i32);
+  const scalesAt = b.local(i32);
+  const sumsAt = b.local(i32);
+  const { vectors } = FORMATS[format];
+  const valueBytes = 4 * vectors;
+  f.block().localGet(TILES).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0);
+  f.loop(); // tiles
+  f.localGet(NB).i32Const(Q8_ROW.scales).i32Mul().localSet(scalesAt);
+  f.localGet(NB).i32Const(Q8_ROW.sums).i32Mul().localSet(sumsAt);
+  for (let r = 0; r < 4; r++) {
+    f.localGet(Q).localGet(LDQ).i32Const(r).i32Mul().i32Add();
+    if (format === "i8") f.localGet(NB).i32Const(Q8_ROW.int8).i32Mul().i32Add();
+    f.localSet(pr[r]!);
+  }
+  f.localGet(NB).localSet(blk);
+  f.loop(); // blocks
+  for (let j = 0; j < vectors / 4; j++) {
+    for (let r = 0; r < 4; r++)
+      f.localGet(pr[r]!)
+        .v128Load(16 * j)
+        .localSet(src[r]!);
+    transposeStore(
+      f,
+      src,
+      t,
+      OUT,
+      [0, 1, 2, 3].map((l) => 16 * (4 * j + l)),
+    );
+  }
+  // each row's d and offset x sum: four lanes gathered from the rows' scale and sum parts
+  const gather = (partAt: number): void => {
+    f.v128Const0().localSet(t[0]!);
+    for (let r = 0; r < 4; r++) {
+      f.localGet(pr[r]!).localGet(partAt).i32Add();
+      if (format === "i8") f.localGet(NB).i32Const(Q8_ROW.int8).i32Mul().i32Sub();
+      f.localGet(t[0]!).load32Lane(0, r).localSet(t[0]!);
+    }
+  };
+  gather(scalesAt);
+  f.localGet(OUT)
+    .localGet(t[0]!)
+    .v128Store(16 * vectors);
+  if (offset !== 0) {
+    gather(sumsAt);
+    f.localGet(OUT)
+      .localGet(t[0]!)
+      .i32Const(Math.log2(offset))
+      .i32x4Shl()
+      .v128Store(16 * vectors + 16);
+  } else
+    f.localGet(OUT)
+      .v128Const0()
+      .v128Store(16 * vectors + 16);
+  for (let r = 0; r < 4; r++) f.localGet(pr[r]!).i32Const(valueBytes).i32Add().localSet(pr[r]!);
+  f.localGet(OUT).i32Const(tileBlockBytes(format)).i32Add().localSet(OUT);
+  f.localGet(scalesAt)
+    .i32Const(4 - valueBytes)
+    .i32Add()
+    .localSet(scalesAt);
+  f.localGet(sumsAt)
+    .i32Const(4 - valueBytes)
+    .i32Add()
+    .localSet(sumsAt);
+  f.localGet(blk).i32Const(1).i32Sub().localTee(blk).brIf(0);
+  f.end();
+  f.localGet(Q).localGet(LDQ).i32Const(4).i32Mul().i32Add().localSet(Q);
+  f.localGet(TILES).i32Const(1).i32Sub().localTee(TILES).brIf(0);
+  f.end().end();
+  return b.def();
+}
+
+/**
+ * `gemm_panel_<type>(panel, tiles, y, rows, nb, ldy, cols)`: the panel's four columns times every
+ * tile of four activation rows (interleave's), outputs y[i ldy + 4 c] for rows i < rows, c < cols.
+ * A block's words run in a small loop, so the engine keeps its loads beside their dot products
+ * (unrolled, V8 hoisted every load to the block's start and spilled them).
+ */
+function gemmPanel(format: Format, name: string): FuncDef {
+  const b = new FnBuilder(name, new Int8Code());
+  const f = b.f;
+  const PANEL = b.param(i32);
+  const TILES = b.param(i32);
+  const Y = b.param(i32);
+  const ROWS = b.param(i32);
+  const NB = b.param(i32);
+  const LDY = b.param(i32);
+  const COLS = b.param(i32);
+  const isum = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
+  const acc = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
+  const wv = b.local(v128);
+  const pp = b.local(i32);
+  const pa = b.local(i32);
+  const blk = b.local(i32);
+  const v = b.local(i32);
+  const left = b.local(i32);
+  const { vectors } = FORMATS[format];
+
+  f.block().localGet(NB).i32Eqz().brIf(0).localGet(ROWS).i32Const(0).i32LeS().brIf(0);
+  f.localGet(TILES).localSet(pa).localGet(ROWS).localSet(left);
+  f.loop(); // tiles
+  for (let r = 0; r < 4; r++) f.v128Const0().localSet(acc[r]!);
+  f.localGet(PANEL).localSet(pp).localGet(NB).localSet(blk);
+  f.loop(); // blocks
+  for (let r = 0; r < 4; r++) f.v128Const0().localSet(isum[r]!);
+  f.i32Const(vectors).localSet(v);
+  f.loop(); // the block's words: one panel vector against each row's word, splat
+  f.localGet(pp).v128Load().localSet(wv);
+  for (let r = 0; r < 4; r++) {
+    f.localGet(isum[r]!)
+      .localGet(pa)
+      .v128Load32Splat(4 * r)
+      .localGet(wv);
+    if (format === "i8") f.i16x8RelaxedDotI8x16I7x16S().i16x8Add();
+    else f.i32x4DotI16x8S().i32x4Add();
+    f.localSet(isum[r]!);
+  }
+  f.localGet(pp).i32Const(16).i32Add().localSet(pp);
+  f.localGet(pa).i32Const(16).i32Add().localSet(pa);
+  f.localGet(v).i32Const(1).i32Sub().localTee(v).brIf(0);
+  f.end();
+  for (let r = 0; r < 4; r++) {
+    // acc += float(isum - offset x sum) x (d_w x d_x)
+    f.localGet(isum[r]!);
+    if (format === "i8") f.i32x4ExtaddPairwiseI16x8S();
+    f.localGet(pa)
+      .v128Load32Splat(16 + 4 * r)
+      .i32x4Sub();
+    f.f32x4ConvertI32x4S();
+    f.localGet(pp)
+      .v128Load()
+      .localGet(pa)
+      .v128Load32Splat(4 * r)
+      .f32x4Mul()
+      .f32x4Mul();
+    f.localGet(acc[r]!).f32x4Add().localSet(acc[r]!);
+  }
+  f.localGet(pp).i32Const(16).i32Add().localSet(pp);
+  f.localGet(pa).i32Const(32).i32Add().localSet(pa);
+  f.localGet(blk).i32Const(1).i32Sub().localTee(blk).brIf(0);
+  f.end();
+  for (let r = 0; r < 4; r++) {
+    // row r's four outputs, or the first cols of them; none past the last row
+    f.block();
+    f.localGet(left).i32Const(r).i32LeS().brIf(0);
+    f.block();
+    f.localGet(COLS).i32Const(4).i32Ne().brIf(0);
+    f.localGet(Y).localGet(acc[r]!).v128Store();
+    f.br(1);
+    f.end();
+    for (let c = 0; c < 3; c++) {
+      f.localGet(Y)
+        .localGet(acc[r]!)
+        .f32x4ExtractLane(c)
+        .f32Store(4 * c);
+      f.localGet(COLS)
+        .i32Const(c + 1)
+        .i32LeS()
+        .brIf(0);
+    }
+    f.end();
+    f.localGet(Y).localGet(LDY).i32Add().localSet(Y);
+  }
+  f.localGet(left).i32Const(4).i32Sub().localTee(left).i32Const(0).i32GtS().brIf(0);
+  f.end().end();
+  return b.def();
+}
+
+/** `gemm_q8_<type>(w, ldw, nb, tiles, y, ldy, rows, n, panel)`: four columns at a time, packed then multiplied. */
+function driver(dtype: GemmQ8DType, packFn: number, gemmFn: number): FuncDef {
+  const b = new FnBuilder(`gemm_q8_${dtype}`, new Int8Code());
+  const f = b.f;
+  const W = b.param(i32);
+  const LDW = b.param(i32);
+  const NB = b.param(i32);
+  const TILES = b.param(i32);
+  const Y = b.param(i32);
+  const LDY = b.param(i32);
+  const ROWS = b.param(i32);
+  const N = b.param(i32);
+  const PANEL = b.param(i32);
+  const cols = b.local(i32);
+  f.block().localGet(N).i32Const(0).i32LeS().brIf(0);
+  f.loop();
+  f.i32Const(4).localGet(N).localGet(N).i32Const(4).i32GtS().select().localSet(cols);
+  f.localGet(W).localGet(LDW).localGet(NB).localGet(cols).localGet(PANEL).call(packFn);
+  f.localGet(PANEL).localGet(TILES).localGet(Y).localGet(ROWS).localGet(NB).localGet(LDY).localGet(cols).call(gemmFn);
+  f.localGet(W).localGet(LDW).i32Const(4).i32Mul().i32Add().localSet(W);
+  f.localGet(Y).i32Const(16).i32Add().localSet(Y);
+  f.localGet(N).i32Const(4).i32Sub().localTee(N).i32Const(0).i32GtS().brIf(0);
+  f.end().end();
+  return b.def();
+}
+
+/**
+ * The module's functions: for each type its packer, panel GEMM and driver (the driver calls the
+ * other two by index, so the list's order is the module's). With `relaxed`, where the engine's
+ * relaxed int8 dot product is exact (exactRelaxedDot), Q4_0 takes the "i8" panels.
+ */
+export function q8GemmFunctions(relaxed: boolean): FuncDef[] {
+  const relaxedDot = relaxed && exactRelaxedDot();
+  const functions: FuncDef[] = [];
+  for (const dtype of GEMM_Q8_DTYPES) {
+    const format = formatOf(dtype, relaxedDot);
+    const packAt = functions.push(pack(dtype, format)) - 1;
+    const gemmAt = functions.push(gemmPanel(format, `gemm_panel_${dtype}`)) - 1;
+    functions.push(driver(dtype, packAt, gemmAt));
+    functions.push(interleave(format, offsetOf(dtype, format), `interleave_${dtype}`));
+  }
+  return functions;
+}
+
+export function q8GemmModule(relaxed: boolean): Uint8Array {
+  return emitModule(q8GemmFunctions(relaxed));
+}
