@@ -40,14 +40,18 @@ export const GEMM_Q8_DTYPES: readonly GemmQ8DType[] = ["q8_0", "q4_0"];
 
 const BLOCK_BYTES = { q8_0: 34, q4_0: 18 } as const;
 
-/** Bytes of a panel block (four columns' levels, then their four d). */
+/** Groups of four columns a panel holds: two, so each activation word splat meets eight columns. */
+const GROUPS = 2;
+const PANEL_COLS = 4 * GROUPS;
+
+/** Bytes of a panel block (its columns' levels, then their d). */
 function panelBlockBytes(format: Format): number {
-  return 16 * FORMATS[format].vectors + 16;
+  return GROUPS * (16 * FORMATS[format].vectors + 16);
 }
 
-/** Scratch a thread's panel needs for nb blocks (the larger format). */
+/** Scratch a thread needs for nb blocks: its panel (the larger format), then a tile's sums. */
 export function panelBytes(nb: number): number {
-  return nb * panelBlockBytes("i16");
+  return nb * panelBlockBytes("i16") + 4 * 16 * GROUPS;
 }
 
 /** Which panel format a weight type's GEMM uses: the relaxed int8 dot where its levels are unsigned and the engine's is exact. */
@@ -74,18 +78,19 @@ function transposeStore(f: Int8Code, src: readonly number[], t: readonly number[
 }
 
 /**
- * `pack_<type>_<format>(w, ldw, nb, cols, panel)`: the panel of W's rows w, w + ldw, ... (cols of
- * them, 1-4; a missing column repeats the last, its outputs never stored).
+ * `pack_<type>(w, ldw, nb, cols, panel)`: the panel of W's rows w, w + ldw, ... (cols of them, 1 to
+ * PANEL_COLS; a missing column repeats the last, its outputs never stored). Per block: vector v of
+ * each group of four columns side by side, then each group's d.
  */
 function pack(dtype: GemmQ8DType, format: Format): FuncDef {
-  const b = new FnBuilder(`pack_${dtype}_${format}`, new Int8Code());
+  const b = new FnBuilder(`pack_${dtype}`, new Int8Code());
   const f = b.f;
   const W = b.param(i32);
   const LDW = b.param(i32);
   const NB = b.param(i32);
   const COLS = b.param(i32);
   const PANEL = b.param(i32);
-  const pc = [b.local(i32), b.local(i32), b.local(i32), b.local(i32)];
+  const pc = Array.from({ length: PANEL_COLS }, () => b.local(i32));
   const lo = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
   const hi = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
   const t = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
@@ -93,67 +98,72 @@ function pack(dtype: GemmQ8DType, format: Format): FuncDef {
   const [h, m] = [b.local(v128), b.local(v128)];
   const blk = b.local(i32);
   const bytes = BLOCK_BYTES[dtype];
-  const blockOut = panelBlockBytes(format);
+  const { vectors } = FORMATS[format];
+  const stride = 16 * GROUPS; // bytes from one vector of a group to its next
 
   f.block().localGet(NB).i32Eqz().brIf(0);
   // column c's row: w + min(c, cols - 1) ldw
-  for (let c = 0; c < 4; c++) {
+  for (let c = 0; c < PANEL_COLS; c++) {
     f.localGet(W).localGet(LDW).i32Const(c).i32Mul().i32Add();
     f.localGet(W).localGet(LDW).localGet(COLS).i32Const(1).i32Sub().i32Mul().i32Add();
     f.localGet(COLS).i32Const(c).i32GtS().select().localSet(pc[c]!);
   }
   f.localGet(NB).localSet(blk);
   f.loop(); // blocks
-  // each column's levels of k 0-15 (lo) and 16-31 (hi) as bytes: Q4_0's low and high nibbles (0-15;
-  // minus 8 where signed), Q8_0's int8
-  for (let c = 0; c < 4; c++) {
-    if (dtype === "q8_0") {
-      f.localGet(pc[c]!).loadAny(2).localSet(lo[c]!);
-      f.localGet(pc[c]!).loadAny(18).localSet(hi[c]!);
-    } else {
-      f.localGet(pc[c]!).loadAny(2).localTee(h).constBytes(0x0f).v128And();
-      if (format === "i16") f.constBytes(8).i8x16Sub();
-      f.localSet(lo[c]!);
-      f.localGet(h).i32Const(4).i8x16ShrU();
-      if (format === "i16") f.constBytes(8).i8x16Sub();
-      f.localSet(hi[c]!);
-    }
-  }
-  if (format === "i8") {
-    // vector v: the four columns' k 4v .. 4v + 3 (v 0-3 from lo, 4-7 from hi)
-    transposeStore(f, lo, t, PANEL, [0, 16, 32, 48]);
-    transposeStore(f, hi, t, PANEL, [64, 80, 96, 112]);
-  } else {
-    // vector v: the four columns' k 2v, 2v + 1 as int16; k 8j .. 8j + 7 widened from lo / hi
-    for (let j = 0; j < 4; j++) {
-      const src = j < 2 ? lo : hi;
-      for (let c = 0; c < 4; c++) {
-        f.localGet(src[c]!);
-        if (j % 2 === 0) f.i16x8ExtendLowI8x16S();
-        else f.i16x8ExtendHighI8x16S();
-        f.localSet(e[c]!);
+  for (let g = 0; g < GROUPS; g++) {
+    const cols = pc.slice(4 * g, 4 * g + 4);
+    // each column's levels of k 0-15 (lo) and 16-31 (hi) as bytes: Q4_0's low and high nibbles
+    // (0-15; minus 8 where signed), Q8_0's int8
+    for (let c = 0; c < 4; c++) {
+      if (dtype === "q8_0") {
+        f.localGet(cols[c]!).loadAny(2).localSet(lo[c]!);
+        f.localGet(cols[c]!).loadAny(18).localSet(hi[c]!);
+      } else {
+        f.localGet(cols[c]!).loadAny(2).localTee(h).constBytes(0x0f).v128And();
+        if (format === "i16") f.constBytes(8).i8x16Sub();
+        f.localSet(lo[c]!);
+        f.localGet(h).i32Const(4).i8x16ShrU();
+        if (format === "i16") f.constBytes(8).i8x16Sub();
+        f.localSet(hi[c]!);
       }
-      transposeStore(
-        f,
-        e,
-        t,
-        PANEL,
-        [0, 1, 2, 3].map((l) => 16 * (4 * j + l)),
-      );
     }
+    const at = (v: number): number => stride * v + 16 * g;
+    if (format === "i8") {
+      // vector v: the four columns' k 4v .. 4v + 3 (v 0-3 from lo, 4-7 from hi)
+      transposeStore(f, lo, t, PANEL, [0, 1, 2, 3].map(at));
+      transposeStore(f, hi, t, PANEL, [4, 5, 6, 7].map(at));
+    } else {
+      // vector v: the four columns' k 2v, 2v + 1 as int16; k 8j .. 8j + 7 widened from lo / hi
+      for (let j = 0; j < 4; j++) {
+        const src = j < 2 ? lo : hi;
+        for (let c = 0; c < 4; c++) {
+          f.localGet(src[c]!);
+          if (j % 2 === 0) f.i16x8ExtendLowI8x16S();
+          else f.i16x8ExtendHighI8x16S();
+          f.localSet(e[c]!);
+        }
+        transposeStore(
+          f,
+          e,
+          t,
+          PANEL,
+          [0, 1, 2, 3].map((l) => at(4 * j + l)),
+        );
+      }
+    }
+    // the four columns' d, float16 -> float32
+    f.v128Const0().localSet(t[0]!);
+    for (let c = 0; c < 4; c++)
+      f.localGet(cols[c]!)
+        .localGet(t[0]!)
+        .load16Lane(0, 2 * c)
+        .localSet(t[0]!);
+    f.localGet(PANEL).localGet(t[0]!);
+    halfLanesFast(f, h, m);
+    f.v128Store(at(vectors));
   }
-  // the four columns' d, float16 -> float32
-  f.v128Const0().localSet(t[0]!);
-  for (let c = 0; c < 4; c++)
-    f.localGet(pc[c]!)
-      .localGet(t[0]!)
-      .load16Lane(0, 2 * c)
-      .localSet(t[0]!);
-  f.localGet(PANEL).localGet(t[0]!);
-  halfLanesFast(f, h, m);
-  f.v128Store(blockOut - 16);
-  for (let c = 0; c < 4; c++) f.localGet(pc[c]!).i32Const(bytes).i32Add().localSet(pc[c]!);
-  f.localGet(PANEL).i32Const(blockOut).i32Add().localSet(PANEL);
+  for (let c = 0; c < PANEL_COLS; c++) f.localGet(pc[c]!).i32Const(bytes).i32Add().localSet(pc[c]!);
+  f.localGet(PANEL).i32Const(panelBlockBytes(format)).i32Add().localSet(PANEL);
   f.localGet(blk).i32Const(1).i32Sub().localTee(blk).brIf(0);
   f.end().end();
   return b.def();
@@ -258,10 +268,11 @@ function interleave(format: Format, offset: number, name: string): FuncDef {
 }
 
 /**
- * `gemm_panel_<type>(panel, tiles, y, rows, nb, ldy, cols)`: the panel's four columns times every
- * tile of four activation rows (interleave's), outputs y[i ldy + 4 c] for rows i < rows, c < cols.
- * A block's words run in a small loop, so the engine keeps its loads beside their dot products
- * (unrolled, V8 hoisted every load to the block's start and spilled them).
+ * `gemm_panel_<type>(panel, tiles, y, rows, nb, ldy, cols, acc)`: the panel's columns times every
+ * tile of four activation rows (interleave's), outputs y[i ldy + 4 c] for rows i < rows, c < cols;
+ * acc is scratch for the tile's [4, PANEL_COLS] float32 sums. A block's words run in a small loop,
+ * so the engine keeps its loads beside their dot products (unrolled, V8 hoisted every load to the
+ * block's start and spilled them).
  */
 function gemmPanel(format: Format, name: string): FuncDef {
   const b = new FnBuilder(name, new Int8Code());
@@ -273,78 +284,99 @@ function gemmPanel(format: Format, name: string): FuncDef {
   const NB = b.param(i32);
   const LDY = b.param(i32);
   const COLS = b.param(i32);
-  const isum = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
-  const acc = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
-  const wv = b.local(v128);
+  const ACC = b.param(i32);
+  const isum = Array.from({ length: 4 * GROUPS }, () => b.local(v128)); // row r, group g at GROUPS r + g
+  const wv = Array.from({ length: GROUPS }, () => b.local(v128));
+  const [x, scale] = [b.local(v128), b.local(v128)];
   const pp = b.local(i32);
   const pa = b.local(i32);
   const blk = b.local(i32);
   const v = b.local(i32);
   const left = b.local(i32);
   const { vectors } = FORMATS[format];
+  const sumOf = (r: number, g: number): number => isum[GROUPS * r + g]!;
+  const accAt = (r: number, g: number): number => 16 * (GROUPS * r + g);
 
   f.block().localGet(NB).i32Eqz().brIf(0).localGet(ROWS).i32Const(0).i32LeS().brIf(0);
   f.localGet(TILES).localSet(pa).localGet(ROWS).localSet(left);
   f.loop(); // tiles
-  for (let r = 0; r < 4; r++) f.v128Const0().localSet(acc[r]!);
+  for (let r = 0; r < 4; r++) for (let g = 0; g < GROUPS; g++) f.localGet(ACC).v128Const0().v128Store(accAt(r, g));
   f.localGet(PANEL).localSet(pp).localGet(NB).localSet(blk);
   f.loop(); // blocks
-  for (let r = 0; r < 4; r++) f.v128Const0().localSet(isum[r]!);
+  for (const s of isum) f.v128Const0().localSet(s);
   f.i32Const(vectors).localSet(v);
-  f.loop(); // the block's words: one panel vector against each row's word, splat
-  f.localGet(pp).v128Load().localSet(wv);
+  f.loop(); // the block's words: each group's panel vector against each row's word, splat
+  for (let g = 0; g < GROUPS; g++)
+    f.localGet(pp)
+      .v128Load(16 * g)
+      .localSet(wv[g]!);
   for (let r = 0; r < 4; r++) {
-    f.localGet(isum[r]!)
-      .localGet(pa)
+    f.localGet(pa)
       .v128Load32Splat(4 * r)
-      .localGet(wv);
-    if (format === "i8") f.i16x8RelaxedDotI8x16I7x16S().i16x8Add();
-    else f.i32x4DotI16x8S().i32x4Add();
-    f.localSet(isum[r]!);
+      .localSet(x);
+    for (let g = 0; g < GROUPS; g++) {
+      f.localGet(sumOf(r, g)).localGet(x).localGet(wv[g]!);
+      if (format === "i8") f.i16x8RelaxedDotI8x16I7x16S().i16x8Add();
+      else f.i32x4DotI16x8S().i32x4Add();
+      f.localSet(sumOf(r, g));
+    }
   }
-  f.localGet(pp).i32Const(16).i32Add().localSet(pp);
+  f.localGet(pp)
+    .i32Const(16 * GROUPS)
+    .i32Add()
+    .localSet(pp);
   f.localGet(pa).i32Const(16).i32Add().localSet(pa);
   f.localGet(v).i32Const(1).i32Sub().localTee(v).brIf(0);
   f.end();
   for (let r = 0; r < 4; r++) {
     // acc += float(isum - offset x sum) x (d_w x d_x)
-    f.localGet(isum[r]!);
-    if (format === "i8") f.i32x4ExtaddPairwiseI16x8S();
     f.localGet(pa)
       .v128Load32Splat(16 + 4 * r)
-      .i32x4Sub();
-    f.f32x4ConvertI32x4S();
-    f.localGet(pp)
-      .v128Load()
-      .localGet(pa)
+      .localSet(x);
+    f.localGet(pa)
       .v128Load32Splat(4 * r)
-      .f32x4Mul()
-      .f32x4Mul();
-    f.localGet(acc[r]!).f32x4Add().localSet(acc[r]!);
+      .localSet(scale);
+    for (let g = 0; g < GROUPS; g++) {
+      f.localGet(ACC);
+      f.localGet(sumOf(r, g));
+      if (format === "i8") f.i32x4ExtaddPairwiseI16x8S();
+      f.localGet(x).i32x4Sub().f32x4ConvertI32x4S();
+      f.localGet(pp)
+        .v128Load(16 * g)
+        .localGet(scale)
+        .f32x4Mul()
+        .f32x4Mul();
+      f.localGet(ACC).v128Load(accAt(r, g)).f32x4Add().v128Store(accAt(r, g));
+    }
   }
-  f.localGet(pp).i32Const(16).i32Add().localSet(pp);
+  f.localGet(pp)
+    .i32Const(16 * GROUPS)
+    .i32Add()
+    .localSet(pp);
   f.localGet(pa).i32Const(32).i32Add().localSet(pa);
   f.localGet(blk).i32Const(1).i32Sub().localTee(blk).brIf(0);
   f.end();
   for (let r = 0; r < 4; r++) {
-    // row r's four outputs, or the first cols of them; none past the last row
+    // row r's outputs: whole vectors where the panel's columns are all there, else the first cols
+    // one at a time; none past the last row
     f.block();
     f.localGet(left).i32Const(r).i32LeS().brIf(0);
     f.block();
-    f.localGet(COLS).i32Const(4).i32Ne().brIf(0);
-    f.localGet(Y).localGet(acc[r]!).v128Store();
+    f.localGet(COLS).i32Const(PANEL_COLS).i32Ne().brIf(0);
+    for (let g = 0; g < GROUPS; g++)
+      f.localGet(Y)
+        .localGet(ACC)
+        .v128Load(accAt(r, g))
+        .v128Store(16 * g);
     f.br(1);
     f.end();
-    for (let c = 0; c < 3; c++) {
-      f.localGet(Y)
-        .localGet(acc[r]!)
-        .f32x4ExtractLane(c)
-        .f32Store(4 * c);
-      f.localGet(COLS)
-        .i32Const(c + 1)
-        .i32LeS()
-        .brIf(0);
-    }
+    f.i32Const(0).localSet(v);
+    f.loop();
+    f.localGet(Y).localGet(v).i32Const(4).i32Mul().i32Add();
+    f.localGet(ACC).localGet(v).i32Const(4).i32Mul().i32Add().f32Load(accAt(r, 0));
+    f.f32Store();
+    f.localGet(v).i32Const(1).i32Add().localTee(v).localGet(COLS).i32LtS().brIf(0);
+    f.end();
     f.end();
     f.localGet(Y).localGet(LDY).i32Add().localSet(Y);
   }
@@ -353,7 +385,7 @@ function gemmPanel(format: Format, name: string): FuncDef {
   return b.def();
 }
 
-/** `gemm_q8_<type>(w, ldw, nb, tiles, y, ldy, rows, n, panel)`: four columns at a time, packed then multiplied. */
+/** `gemm_q8_<type>(w, ldw, nb, tiles, y, ldy, rows, n, panel)`: PANEL_COLS columns at a time, packed then multiplied. */
 function driver(dtype: GemmQ8DType, packFn: number, gemmFn: number): FuncDef {
   const b = new FnBuilder(`gemm_q8_${dtype}`, new Int8Code());
   const f = b.f;
@@ -367,14 +399,19 @@ function driver(dtype: GemmQ8DType, packFn: number, gemmFn: number): FuncDef {
   const N = b.param(i32);
   const PANEL = b.param(i32);
   const cols = b.local(i32);
+  const acc = b.local(i32);
   f.block().localGet(N).i32Const(0).i32LeS().brIf(0);
+  f.localGet(PANEL).localGet(NB).i32Const(panelBlockBytes("i16")).i32Mul().i32Add().localSet(acc);
   f.loop();
-  f.i32Const(4).localGet(N).localGet(N).i32Const(4).i32GtS().select().localSet(cols);
+  f.i32Const(PANEL_COLS).localGet(N).localGet(N).i32Const(PANEL_COLS).i32GtS().select().localSet(cols);
   f.localGet(W).localGet(LDW).localGet(NB).localGet(cols).localGet(PANEL).call(packFn);
-  f.localGet(PANEL).localGet(TILES).localGet(Y).localGet(ROWS).localGet(NB).localGet(LDY).localGet(cols).call(gemmFn);
-  f.localGet(W).localGet(LDW).i32Const(4).i32Mul().i32Add().localSet(W);
-  f.localGet(Y).i32Const(16).i32Add().localSet(Y);
-  f.localGet(N).i32Const(4).i32Sub().localTee(N).i32Const(0).i32GtS().brIf(0);
+  f.localGet(PANEL).localGet(TILES).localGet(Y).localGet(ROWS).localGet(NB).localGet(LDY).localGet(cols).localGet(acc).call(gemmFn);
+  f.localGet(W).localGet(LDW).i32Const(PANEL_COLS).i32Mul().i32Add().localSet(W);
+  f.localGet(Y)
+    .i32Const(4 * PANEL_COLS)
+    .i32Add()
+    .localSet(Y);
+  f.localGet(N).i32Const(PANEL_COLS).i32Sub().localTee(N).i32Const(0).i32GtS().brIf(0);
   f.end().end();
   return b.def();
 }
