@@ -278,8 +278,7 @@ describe("int8 GEMM over Q8_0 / Q4_0 (activationRounding ggml, prefill: 16 rows 
           const t = matmul(be, x, rows, K, data, dtype, N, first);
           expect(t.calls.sort(), `${where}, ${threads} threads, relaxed ${relaxedSimd}`).toEqual([
             `gemm_q8_${dtype}`,
-            `interleave_${dtype}`,
-            "quantize_q8_0",
+            `quantize_tiles_${dtype}`,
           ]);
           workerParts += t.workerParts;
           return t.value;

@@ -2,15 +2,13 @@ import type { StridedView } from "../../backend.js";
 import { QUANT_BLOCKS } from "../../dtype.js";
 import { viewData } from "../buffer.js";
 import { GEMM_Q8_DTYPES, panelBytes, tilesBytes, type GemmQ8DType } from "../wasm/gemm_q8_resident_module.js";
-import { q8RowBytes } from "../wasm/gemv_q8_resident_module.js";
 import { kernel, type KernelRef } from "./modules.js";
 import { Operands } from "./operands.js";
 import { activeRuntime, splitRange } from "./runtime.js";
 
-const QUANTIZE = kernel("q8", "quantize_q8_0");
 const KERNELS = Object.fromEntries(
-  GEMM_Q8_DTYPES.map((d) => [d, { gemm: kernel("q8_gemm", `gemm_q8_${d}`), interleave: kernel("q8_gemm", `interleave_${d}`) }]),
-) as Record<GemmQ8DType, { gemm: KernelRef; interleave: KernelRef }>;
+  GEMM_Q8_DTYPES.map((d) => [d, { gemm: kernel("q8_gemm", `gemm_q8_${d}`), quantize: kernel("q8_gemm", `quantize_tiles_${d}`) }]),
+) as Record<GemmQ8DType, { gemm: KernelRef; quantize: KernelRef }>;
 
 /** Threads split outputs on multiples of 16 floats (a cache line), so no two write one line. */
 const LINE = 16;
@@ -18,7 +16,7 @@ const LINE = 16;
 /**
  * residentMatmulStoredQ8's prefill: out [rows, N] = A [rows, K] W^T for many activation rows over
  * a Q8_0 or Q4_0 weight W [N, K] in the resident heap, as llama.cpp computes it (activationRounding
- * "ggml"): A's rows quantized to Q8_0 once (on this thread), then threads take ranges of W's rows
+ * "ggml"): A's rows quantized to Q8_0 once, in tiles of four rows (on this thread), then threads take ranges of W's rows
  * and run the tiled int8 GEMM (wasm/gemm_q8_resident_module.ts), each with a panel of its own. The
  * values of roundActivationsLikeGgml then the float kernel, summed in another order; the same bits
  * for any thread count and with or without relaxed SIMD. Null (nothing done) where there is no
@@ -37,20 +35,14 @@ export function residentGemmQ8(rows: number, N: number, K: number, A: Float32Arr
   const nb = K / elements;
   const rowBytes = nb * bytes;
   const w = data.byteOffset + (b.offset / elements) * bytes;
-  const ldq = q8RowBytes(nb);
   const ops = new Operands(rt.heap, home);
   let ok = false;
   try {
-    const tiles = Math.ceil(rows / 4);
     const x = ops.input(A, 0, rows * K);
-    // the quantized rows, padded with zero rows to tiles of four, then interleaved by tiles
-    const q = x === null ? null : ops.scratch((tiles * 4 * ldq) / 4);
-    const interleaved = q === null ? null : ops.scratch(tilesBytes(rows, nb) / 4);
-    const result = interleaved === null ? null : ops.result(rows * N);
-    if (x === null || q === null || interleaved === null || result === null) return null;
-    q.fill(0, (rows * ldq) / 4);
-    rt.call(QUANTIZE, home, [[x, q.byteOffset, rows, nb, K * 4, ldq]]);
-    rt.call(KERNELS[dtype as GemmQ8DType].interleave, home, [[q.byteOffset, ldq, tiles, nb, interleaved.byteOffset]]);
+    const tiles = x === null ? null : ops.scratch(tilesBytes(rows, nb) / 4);
+    const result = tiles === null ? null : ops.result(rows * N);
+    if (x === null || tiles === null || result === null) return null;
+    rt.call(KERNELS[dtype as GemmQ8DType].quantize, home, [[x, K * 4, rows, nb, tiles.byteOffset]]);
     // each part its panel; where the memory cannot give every part one, fewer parts (only the split changes)
     let args: number[][] | null = null;
     const mark = ops.mark();
@@ -63,7 +55,7 @@ export function residentGemmQ8(rows: number, N: number, K: number, A: Float32Arr
           args = null;
           break;
         }
-        args.push([w + n0 * rowBytes, rowBytes, nb, interleaved.byteOffset, result.addr + n0 * 4, N * 4, rows, n1 - n0, panel.byteOffset]);
+        args.push([w + n0 * rowBytes, rowBytes, nb, tiles.byteOffset, result.addr + n0 * 4, N * 4, rows, n1 - n0, panel.byteOffset]);
       }
     }
     if (args === null) {

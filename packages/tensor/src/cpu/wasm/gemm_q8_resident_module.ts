@@ -1,15 +1,15 @@
 import { FnBuilder } from "./builder.js";
-import { emitModule, i32, v128, type FuncDef } from "./encoder.js";
+import { emitModule, f32, i32, v128, type FuncDef } from "./encoder.js";
 import { halfLanesFast } from "./gemv_stored_module.js";
-import { exactRelaxedDot, Int8Code, Q8_ROW } from "./gemv_q8_resident_module.js";
+import { exactRelaxedDot, Int8Code, quantizeQ8Block } from "./gemv_q8_resident_module.js";
 
 /**
  * Prefill over Q8_0 / Q4_0 weights as llama.cpp computes it (activationRounding "ggml"): the
- * activation rows quantized to Q8_0 once (quantize_q8_0, gemv_q8_resident_module.ts, whose row
- * layout Q8_ROW this reads), then int8 dot products, as the decoding GEMVs do, but tiled as a
- * GEMM: four weight rows (output columns) at a time are repacked into a panel whose 16-byte
- * vectors hold the same four k of each of the four columns, so one activation word, splat, meets
- * four columns in one dot product, and four activation rows share each panel vector.
+ * activation rows quantized to Q8_0 once (the values quantize_q8_0 gives, in tiles of four rows),
+ * then int8 dot products, as the decoding GEMVs do, but tiled as a GEMM: eight weight rows
+ * (output columns) at a time are repacked into a panel whose 16-byte vectors hold the same k of
+ * four columns side by side, so one activation word, splat, meets eight columns in two dot
+ * products, and the four rows of a tile share each panel vector.
  *
  * Two panel formats, the same integers either way (so the same results):
  *  - "i8" (relaxed SIMD, Q4_0): a block's levels 0-15 as bytes, 8 vectors of [4 columns x 4 k];
@@ -17,15 +17,15 @@ import { exactRelaxedDot, Int8Code, Q8_ROW } from "./gemv_q8_resident_module.js"
  *    block (|sum| <= 16 x 127 x 15), its pairs as int32, minus 8 x the block's activation sum;
  *  - "i16" (plain SIMD, and Q8_0, whose signed levels do not fit the relaxed dot's 7-bit operand):
  *    the signed levels as int16, 16 vectors of [4 columns x 2 k], i32x4.dot_i16x8_s over the
- *    activations' int16 copy.
- * Each panel block ends with the four columns' d as float32. Per output, per block:
+ *    activations as int16.
+ * Each panel block ends with its columns' d as float32. Per output, per block:
  * acc += float(isum) x (d_w x d_x), blocks in order (float32, no fused multiply-add), so results
  * do not depend on the format, the engine or how threads split the columns.
  *
  * Functions (addresses and strides in bytes):
- *  - `gemm_q8_<type>(w, ldw, nb, q, ldq, y, ldy, rows, n, panel)`: y[i, j] = W[j, :] . x_i for
- *    j < n (W's rows ldw apart, nb blocks each) and i < rows (x_i quantized at q + i ldq); panel
- *    is scratch of panelBytes(nb).
+ *  - `quantize_tiles_<type>(x, ldx, rows, nb, out)`: the activations, as tiles (tilesBytes);
+ *  - `gemm_q8_<type>(w, ldw, nb, tiles, y, ldy, rows, n, panel)`: y[i, j] = W[j, :] . x_i for
+ *    j < n (W's rows ldw apart, nb blocks each) and i < rows; panel is scratch of panelBytes(nb).
  */
 
 /** The panel formats: bytes of one block of four columns. */
@@ -169,107 +169,102 @@ function pack(dtype: GemmQ8DType, format: Format): FuncDef {
   return b.def();
 }
 
-/** Bytes of a tile block: four activation rows' values interleaved by words, their four d, their four offset x sums. */
+/**
+ * Bytes of a tile block: four activation rows' values interleaved by words, their four d, and for
+ * "i8" each row's int16 start vector (see quantizeTiles).
+ */
 function tileBlockBytes(format: Format): number {
-  return 16 * FORMATS[format].vectors + 32;
+  return 16 * FORMATS[format].vectors + 16 + (format === "i8" ? 64 : 0);
 }
 
-/** Bytes the interleaved activations of `rows` rows of nb blocks take (rows rounded up to tiles of four). */
+/** Bytes the quantized activations of `rows` rows of nb blocks take as tiles (rows rounded up to tiles of four). */
 export function tilesBytes(rows: number, nb: number): number {
   return Math.ceil(rows / 4) * nb * tileBlockBytes("i16");
 }
 
 /**
- * `interleave_<type>(q, ldq, tiles, nb, out)`: the quantized rows (Q8_ROW, tiles x 4 of
- * them, ldq apart) as tiles of four rows: per block, vector v holds word v of each row's values
- * (int8 values for "i8", int16 for "i16"), then the rows' d (float32) and offset x their block
- * sums (int32), so the GEMM reads a tile through one pointer at fixed offsets.
+ * `quantize_tiles_<type>(x, ldx, rows, nb, out)`: float32 rows (ldx bytes apart, 32 nb values)
+ * quantized to Q8_0 blocks as quantize_q8_0 does (quantizeQ8Block: the same values, d and sums)
+ * and written as tiles of four rows: per block, vector v holds word v of each row's values (int8
+ * for "i8", int16 for "i16"), then the rows' d (float32), then for "i8" each row's start vector
+ * for its int16 sums: minus offset x the sum of the values each lane takes (lanes 2c: the words'
+ * bytes 0-1, 2c + 1: bytes 2-3), so the sums come out as those of the levels minus the offset
+ * (int16 adds wrap, and the final sums fit: |sum| <= 16 x 127 x 8). The GEMM reads a tile through
+ * one pointer at fixed offsets. A last tile's missing rows repeat its
+ * last row (their outputs are never stored).
  */
-function interleave(format: Format, offset: number, name: string): FuncDef {
+function quantizeTiles(format: Format, offset: number, name: string): FuncDef {
   const b = new FnBuilder(name, new Int8Code());
   const f = b.f;
-  const Q = b.param(i32);
-  const LDQ = b.param(i32);
-  const TILES = b.param(i32);
+  const X = b.param(i32);
+  const LDX = b.param(i32);
+  const ROWS = b.param(i32);
   const NB = b.param(i32);
   const OUT = b.param(i32);
+  const v = Array.from({ length: 8 }, () => b.local(v128));
+  const [t, idv] = [b.local(v128), b.local(v128)];
+  const [amax, d, id] = [b.local(f32), b.local(f32), b.local(f32)];
+  const sum = b.local(i32);
   const pr = [b.local(i32), b.local(i32), b.local(i32), b.local(i32)];
-  const src = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
-  const t = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
-  const blk = b.local(i32);
-  const scalesAt = b.local(i32);
-  const sumsAt = b.local(i32);
+  const [px, blk, left] = [b.local(i32), b.local(i32), b.local(i32)];
   const { vectors } = FORMATS[format];
-  const valueBytes = 4 * vectors;
-  f.block().localGet(TILES).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0);
+  f.block().localGet(ROWS).i32Const(0).i32LeS().brIf(0).localGet(NB).i32Eqz().brIf(0);
+  f.localGet(ROWS).localSet(left);
   f.loop(); // tiles
-  f.localGet(NB).i32Const(Q8_ROW.scales).i32Mul().localSet(scalesAt);
-  f.localGet(NB).i32Const(Q8_ROW.sums).i32Mul().localSet(sumsAt);
   for (let r = 0; r < 4; r++) {
-    f.localGet(Q).localGet(LDQ).i32Const(r).i32Mul().i32Add();
-    if (format === "i8") f.localGet(NB).i32Const(Q8_ROW.int8).i32Mul().i32Add();
-    f.localSet(pr[r]!);
+    // row min(r, left - 1)
+    f.localGet(X).localGet(LDX).i32Const(r).i32Mul().i32Add();
+    f.localGet(X).localGet(LDX).localGet(left).i32Const(1).i32Sub().i32Mul().i32Add();
+    f.localGet(left).i32Const(r).i32GtS().select().localSet(pr[r]!);
   }
   f.localGet(NB).localSet(blk);
   f.loop(); // blocks
-  for (let j = 0; j < vectors / 4; j++) {
-    for (let r = 0; r < 4; r++)
-      f.localGet(pr[r]!)
-        .v128Load(16 * j)
-        .localSet(src[r]!);
-    transposeStore(
-      f,
-      src,
-      t,
-      OUT,
-      [0, 1, 2, 3].map((l) => 16 * (4 * j + l)),
-    );
-  }
-  // each row's d and offset x sum: four lanes gathered from the rows' scale and sum parts
-  const gather = (partAt: number): void => {
-    f.v128Const0().localSet(t[0]!);
-    for (let r = 0; r < 4; r++) {
-      f.localGet(pr[r]!).localGet(partAt).i32Add();
-      if (format === "i8") f.localGet(NB).i32Const(Q8_ROW.int8).i32Mul().i32Sub();
-      f.localGet(t[0]!).load32Lane(0, r).localSet(t[0]!);
+  for (let r = 0; r < 4; r++) {
+    f.localGet(pr[r]!).localSet(px);
+    quantizeQ8Block(f, { v, t, idv, amax, d, id, sum }, px);
+    // int16 (four vectors of 8), then for "i8" int8 (two of 16); |q| <= 127, so no narrowing saturates
+    for (let j = 0; j < 4; j++)
+      f.localGet(v[2 * j]!)
+        .localGet(v[2 * j + 1]!)
+        .i16x8NarrowI32x4S()
+        .localSet(v[j]!);
+    if (format === "i8")
+      for (let j = 0; j < 2; j++)
+        f.localGet(v[2 * j]!)
+          .localGet(v[2 * j + 1]!)
+          .i8x16NarrowI16x8S()
+          .localSet(v[j]!);
+    // word w of the row into vector w of the tile block, at the row's lane
+    for (let w = 0; w < vectors; w++)
+      f.localGet(OUT)
+        .localGet(v[w >> 2]!)
+        .v128Store32Lane(w & 3, 16 * w + 4 * r);
+    f.localGet(OUT)
+      .localGet(d)
+      .f32Store(16 * vectors + 4 * r);
+    if (format === "i8") {
+      // lanes [e, o] x 4 as int16: e = -offset x (q's lane sums 0 + 1), o = -offset x (lanes 2 + 3)
+      f.localGet(OUT);
+      f.i32Const(-offset).localGet(t).i32x4ExtractLane(0).localGet(t).i32x4ExtractLane(1).i32Add().i32Mul().i32Const(0xffff).i32And();
+      f.i32Const(-offset).localGet(t).i32x4ExtractLane(2).localGet(t).i32x4ExtractLane(3).i32Add().i32Mul().i32Const(16).i32Shl();
+      f.i32Or()
+        .i32x4Splat()
+        .v128Store(16 * vectors + 16 + 16 * r);
     }
-  };
-  gather(scalesAt);
-  f.localGet(OUT)
-    .localGet(t[0]!)
-    .v128Store(16 * vectors);
-  if (offset !== 0) {
-    gather(sumsAt);
-    f.localGet(OUT)
-      .localGet(t[0]!)
-      .i32Const(Math.log2(offset))
-      .i32x4Shl()
-      .v128Store(16 * vectors + 16);
-  } else
-    f.localGet(OUT)
-      .v128Const0()
-      .v128Store(16 * vectors + 16);
-  for (let r = 0; r < 4; r++) f.localGet(pr[r]!).i32Const(valueBytes).i32Add().localSet(pr[r]!);
+    f.localGet(pr[r]!).i32Const(128).i32Add().localSet(pr[r]!);
+  }
   f.localGet(OUT).i32Const(tileBlockBytes(format)).i32Add().localSet(OUT);
-  f.localGet(scalesAt)
-    .i32Const(4 - valueBytes)
-    .i32Add()
-    .localSet(scalesAt);
-  f.localGet(sumsAt)
-    .i32Const(4 - valueBytes)
-    .i32Add()
-    .localSet(sumsAt);
   f.localGet(blk).i32Const(1).i32Sub().localTee(blk).brIf(0);
   f.end();
-  f.localGet(Q).localGet(LDQ).i32Const(4).i32Mul().i32Add().localSet(Q);
-  f.localGet(TILES).i32Const(1).i32Sub().localTee(TILES).brIf(0);
+  f.localGet(X).localGet(LDX).i32Const(4).i32Mul().i32Add().localSet(X);
+  f.localGet(left).i32Const(4).i32Sub().localTee(left).i32Const(0).i32GtS().brIf(0);
   f.end().end();
   return b.def();
 }
 
 /**
  * `gemm_panel_<type>(panel, tiles, y, rows, nb, ldy, cols, acc)`: the panel's columns times every
- * tile of four activation rows (interleave's), outputs y[i ldy + 4 c] for rows i < rows, c < cols;
+ * tile of four activation rows (quantize_tiles'), outputs y[i ldy + 4 c] for rows i < rows, c < cols;
  * acc is scratch for the tile's [4, PANEL_COLS] float32 sums. A block's words run in a small loop,
  * so the engine keeps its loads beside their dot products (unrolled, V8 hoisted every load to the
  * block's start and spilled them).
@@ -303,7 +298,12 @@ function gemmPanel(format: Format, name: string): FuncDef {
   for (let r = 0; r < 4; r++) for (let g = 0; g < GROUPS; g++) f.localGet(ACC).v128Const0().v128Store(accAt(r, g));
   f.localGet(PANEL).localSet(pp).localGet(NB).localSet(blk);
   f.loop(); // blocks
-  for (const s of isum) f.v128Const0().localSet(s);
+  for (let r = 0; r < 4; r++)
+    for (let g = 0; g < GROUPS; g++) {
+      if (format === "i8") f.localGet(pa).v128Load(16 * vectors + 16 + 16 * r);
+      else f.v128Const0();
+      f.localSet(sumOf(r, g));
+    }
   f.i32Const(vectors).localSet(v);
   f.loop(); // the block's words: each group's panel vector against each row's word, splat
   for (let g = 0; g < GROUPS; g++)
@@ -329,10 +329,7 @@ function gemmPanel(format: Format, name: string): FuncDef {
   f.localGet(v).i32Const(1).i32Sub().localTee(v).brIf(0);
   f.end();
   for (let r = 0; r < 4; r++) {
-    // acc += float(isum - offset x sum) x (d_w x d_x)
-    f.localGet(pa)
-      .v128Load32Splat(16 + 4 * r)
-      .localSet(x);
+    // acc += float(isum) x (d_w x d_x)
     f.localGet(pa)
       .v128Load32Splat(4 * r)
       .localSet(scale);
@@ -340,7 +337,7 @@ function gemmPanel(format: Format, name: string): FuncDef {
       f.localGet(ACC);
       f.localGet(sumOf(r, g));
       if (format === "i8") f.i32x4ExtaddPairwiseI16x8S();
-      f.localGet(x).i32x4Sub().f32x4ConvertI32x4S();
+      f.f32x4ConvertI32x4S();
       f.localGet(pp)
         .v128Load(16 * g)
         .localGet(scale)
@@ -353,7 +350,10 @@ function gemmPanel(format: Format, name: string): FuncDef {
     .i32Const(16 * GROUPS)
     .i32Add()
     .localSet(pp);
-  f.localGet(pa).i32Const(32).i32Add().localSet(pa);
+  f.localGet(pa)
+    .i32Const(tileBlockBytes(format) - 16 * vectors)
+    .i32Add()
+    .localSet(pa);
   f.localGet(blk).i32Const(1).i32Sub().localTee(blk).brIf(0);
   f.end();
   for (let r = 0; r < 4; r++) {
@@ -429,7 +429,7 @@ export function q8GemmFunctions(relaxed: boolean): FuncDef[] {
     const packAt = functions.push(pack(dtype, format)) - 1;
     const gemmAt = functions.push(gemmPanel(format, `gemm_panel_${dtype}`)) - 1;
     functions.push(driver(dtype, packAt, gemmAt));
-    functions.push(interleave(format, offsetOf(dtype, format), `interleave_${dtype}`));
+    functions.push(quantizeTiles(format, offsetOf(dtype, format), `quantize_tiles_${dtype}`));
   }
   return functions;
 }

@@ -52,6 +52,7 @@ export class Int8Code extends StoredCode {
   i32x4LtS(): this { return this.simdOp(0x39); }
   i32x4GeS(): this { return this.simdOp(0x3f); }
   i32x4Sub(): this { return this.simdOp(0xb1); }
+  i32x4MaxS(): this { return this.simdOp(0xb8); }
   i32x4DotI16x8S(): this { return this.simdOp(0xba); }
   /** relaxed SIMD: a . b per 2 bytes as int16, a int8, b 0..127 (stack a, b); exact, as |a . b| <= 2 * 128 * 127. */
   i16x8RelaxedDotI8x16I7x16S(): this { return this.simdOp(0x112); }
@@ -106,6 +107,70 @@ function roundToHalf(f: Int8Code, v: number): void {
   f.f32Const(Number.POSITIVE_INFINITY).localGet(v).localGet(v).f32Const(65536).f32Ge().select();
 }
 
+/** 1.5 x 2^23: a float32 in [2^23, 2^24), where the spacing is 1, and its bits. */
+const ROUNDING_MAGIC = 12582912;
+const ROUNDING_MAGIC_BITS = 0x4b400000;
+
+/** Locals of quantizeQ8Block: v (eight v128), t and idv (v128), amax, d and id (f32), sum (i32). */
+export interface Q8BlockLocals {
+  readonly v: readonly number[];
+  readonly t: number;
+  readonly idv: number;
+  readonly amax: number;
+  readonly d: number;
+  readonly id: number;
+  readonly sum: number;
+}
+
+/**
+ * The 32 floats at local px quantized as ggml's quantize_row_q8_0 does a block: q = round half to
+ * even (x * 127 / amax) as int32 lanes in v[0..7], d = amax / 127 rounded to float16 (as float32)
+ * in d, the sum of q in sum; `d32` (a local, optional) gets d before its rounding (Q8_1's s).
+ */
+export function quantizeQ8Block(f: Int8Code, l: Q8BlockLocals, px: number, d32?: number): void {
+  const { v, t, idv, amax, d, id, sum } = l;
+  for (let j = 0; j < 8; j++)
+    f.localGet(px)
+      .v128Load(16 * j)
+      .localSet(v[j]!);
+  // amax = max |x| (NaN if any is NaN, as Math.max), in every lane: the largest bit pattern of the
+  // magnitudes, whose integer order is their numeric order with NaNs above infinity (one
+  // instruction, where f32x4.max's NaN and signed-zero rules cost V8 eight)
+  f.localGet(v[0]!).f32x4Abs();
+  for (let j = 1; j < 8; j++) f.localGet(v[j]!).f32x4Abs().i32x4MaxS();
+  f.localTee(t).localGet(t).localGet(t).lanes32([2, 3, 0, 1]).i32x4MaxS();
+  f.localTee(t).localGet(t).localGet(t).lanes32([1, 0, 3, 2]).i32x4MaxS();
+  f.f32x4ExtractLane(0).localSet(amax);
+  // d = amax / 127, id = 127 / amax (0 for an all-zero block): float32 divisions, as ggml's
+  f.localGet(amax).f32Const(127).f32Div().localSet(d);
+  f.f32Const(127).localGet(amax).f32Div().f32Const(0).localGet(amax).f32Const(0).f32Ne().select().localSet(id);
+  // the scale: d rounded to float16 (roundToHalf)
+  if (d32 !== undefined) f.localGet(d).localSet(d32);
+  roundToHalf(f, d);
+  f.localSet(d);
+  // q = round half to even (x * id), as int32 lanes: |x * id| <= 127, so adding 1.5 x 2^23 rounds
+  // it to an integer (to nearest, ties to even) in the mantissa's low bits, and the sum's bits
+  // minus those of 1.5 x 2^23 are q (f32x4.nearest then i32x4.trunc_sat give the same, in nine
+  // instructions; a NaN's q differs, but its block's d is NaN)
+  f.localGet(id).f32x4Splat().localSet(idv);
+  for (let j = 0; j < 8; j++)
+    f.localGet(v[j]!)
+      .localGet(idv)
+      .f32x4Mul()
+      .f32x4Const(ROUNDING_MAGIC)
+      .f32x4Add()
+      .i32x4Const(ROUNDING_MAGIC_BITS)
+      .i32x4Sub()
+      .localSet(v[j]!);
+  // the block's sum of q
+  f.localGet(v[0]!);
+  for (let j = 1; j < 8; j++) f.localGet(v[j]!).i32x4Add();
+  f.localSet(t);
+  f.localGet(t).i32x4ExtractLane(0).localGet(t).i32x4ExtractLane(1).i32Add();
+  f.localGet(t).i32x4ExtractLane(2).i32Add().localGet(t).i32x4ExtractLane(3).i32Add();
+  f.localSet(sum);
+}
+
 function quantizeQ8_0(): FuncDef {
   const [X, Q, M, NB, LDX, LDQ] = [0, 1, 2, 3, 4, 5];
   const v = [6, 7, 8, 9, 10, 11, 12, 13];
@@ -123,34 +188,9 @@ function quantizeQ8_0(): FuncDef {
   f.localGet(Q).localGet(NB).i32Const(Q8_ROW.s1).i32Mul().i32Add().localSet(ps1);
   f.localGet(NB).localSet(b);
   f.loop(); // blocks of 32
-  for (let j = 0; j < 8; j++)
-    f.localGet(px)
-      .v128Load(16 * j)
-      .localSet(v[j]!);
-  // amax = max |x| (NaN if any is NaN, as Math.max), in every lane
-  f.localGet(v[0]!).f32x4Abs();
-  for (let j = 1; j < 8; j++) f.localGet(v[j]!).f32x4Abs().f32x4Max();
-  f.localTee(t).localGet(t).localGet(t).lanes32([2, 3, 0, 1]).f32x4Max();
-  f.localTee(t).localGet(t).localGet(t).lanes32([1, 0, 3, 2]).f32x4Max();
-  f.f32x4ExtractLane(0).localSet(amax);
-  // d = amax / 127, id = 127 / amax (0 for an all-zero block): float32 divisions, as ggml's
-  f.localGet(amax).f32Const(127).f32Div().localSet(d);
-  f.f32Const(127).localGet(amax).f32Div().f32Const(0).localGet(amax).f32Const(0).f32Ne().select().localSet(id);
-  // the scale: d rounded to float16 (roundToHalf); d32 keeps the float32 one for Q8_1's s
-  f.localGet(d).localSet(d32);
-  f.localGet(ps);
-  roundToHalf(f, d);
-  f.localTee(d).f32Store();
-  // q = round half to even (x * id), as int32 lanes
-  f.localGet(id).f32x4Splat().localSet(idv);
-  for (let j = 0; j < 8; j++) f.localGet(v[j]!).localGet(idv).f32x4Mul().f32x4Nearest().i32x4TruncSatF32x4S().localSet(v[j]!);
-  // the block's sum of q
-  f.localGet(psum).localGet(v[0]!);
-  for (let j = 1; j < 8; j++) f.localGet(v[j]!).i32x4Add();
-  f.localSet(t);
-  f.localGet(t).i32x4ExtractLane(0).localGet(t).i32x4ExtractLane(1).i32Add();
-  f.localGet(t).i32x4ExtractLane(2).i32Add().localGet(t).i32x4ExtractLane(3).i32Add();
-  f.localTee(sum).i32Store();
+  quantizeQ8Block(f, { v, t, idv, amax, d, id, sum }, px, d32);
+  f.localGet(ps).localGet(d).f32Store();
+  f.localGet(psum).localGet(sum).i32Store();
   // Q8_1's s: sum d32 rounded to float16 by its magnitude, the sign put back (amax is free by now)
   f.localGet(ps1);
   f.localGet(sum).f32ConvertI32S().localGet(d32).f32Mul().f32Abs().localSet(amax);
