@@ -256,7 +256,9 @@ describe("resident GEMM over a stored weight (prefill)", () => {
               : QUANT_BLOCKS[dtype].elements === 256
                 ? []
                 : ["round_q8_0"];
-          expect(t.calls.sort(), where).toEqual([`gemm_${dtype}`, ...rounds].sort());
+          // Q8_0 / Q4_0: the int8 GEMM (activations quantized to Q8_0 in tiles, matmul_stored_q8.test.ts)
+          const int8 = dtype === "q8_0" || dtype === "q4_0" ? [`gemm_q8_${dtype}`, `quantize_tiles_${dtype}`] : null;
+          expect(t.calls.sort(), where).toEqual((int8 ?? [`gemm_${dtype}`, ...rounds]).sort());
           return t.value;
         });
         expect(results[1], `${where}: 2 threads`).toEqual(results[0]);
@@ -274,6 +276,17 @@ describe("resident GEMM over a stored weight (prefill)", () => {
           continue;
         }
         const want = product(backends[0]!, rounded, rows, K, values, "float32", N, 0).value;
+        if (dtype === "q8_0" || dtype === "q4_0") {
+          // integer block sums, then float32 per block: within 2e-6 of the products' magnitudes
+          for (let i = 0; i < rows; i++)
+            for (let n = 0; n < N; n++) {
+              let size = 0;
+              for (let k = 0; k < K; k++) size += Math.abs(rounded[i * K + k]! * values[n * K + k]!);
+              const at = `${where}: [${i}, ${n}]`;
+              expect(Math.abs(results[0]![i * N + n]! - want[i * N + n]!), at).toBeLessThanOrEqual(2e-6 * size + 1e-30);
+            }
+          continue;
+        }
         expect(results[0], where).toEqual(want);
       }
     });
