@@ -14,10 +14,11 @@
 // A dtype "llama-quantize:<type>" (iq3_s, iq3_m, q4_k_m, ...) is made by llama.cpp's own quantizer
 // from the float32 file (packages/models/test/golden/llama_quantize/llama_quantize.c, needs gcc):
 // for the types we read but do not write, such as IQ3_S.
+// One-thread runs are pinned to one CPU with taskset, the same for every contender (--cpu).
 // Writes out/bench/forward_dtypes.json.
 //
 //   node benchmarks/forward_dtypes.mjs [--quick] [--shapes gpt2,tinyllama] [--dtypes float16,q8_0,q4_0,llama-quantize:iq3_s]
-//     [--threads 1,2] [--modes default,ggml,ggml-kv16] [--repeats 3] [--gguf-dir DIR]
+//     [--threads 1,2] [--modes default,ggml,ggml-kv16] [--repeats 3] [--gguf-dir DIR] [--cpu N|auto|none]
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -42,8 +43,33 @@ const { values: args } = parseArgs({
     repeats: { type: "string", default: "3" },
     warmup: { type: "string", default: "0" },
     "gguf-dir": { type: "string" },
+    cpu: { type: "string", default: "auto" },
   },
 });
+
+/**
+ * One-thread runs (every contender, and the peak measurement) are pinned to one CPU with taskset,
+ * the same CPU for all: on this VM the two vCPUs ran both engines' int8 prefill 20-45% apart, so an
+ * unpinned pair could compare one engine on the fast vCPU with the other on the slow one. --cpu N
+ * picks it (default: the first this process may use), --cpu none turns pinning off.
+ */
+const pinnedCpu = (() => {
+  if (args.child !== undefined || args.cpu === "none") return null;
+  try {
+    execFileSync("taskset", ["-V"], { stdio: "ignore" });
+  } catch {
+    console.log("taskset not found: one-thread runs are not pinned to a CPU");
+    return null;
+  }
+  if (args.cpu !== "auto") return args.cpu;
+  const allowed = /Cpus_allowed_list:\s*(\d+)/.exec(readFileSync("/proc/self/status", "utf8"));
+  return allowed === null ? null : allowed[1];
+})();
+
+/** node with argv, pinned to pinnedCpu where `threads` is one. */
+function nodeCommand(argv, threads) {
+  return threads === 1 && pinnedCpu !== null ? ["taskset", ["-c", pinnedCpu, process.execPath, ...argv]] : [process.execPath, argv];
+}
 
 const SHAPES = {
   gpt2: {
@@ -298,7 +324,11 @@ for (const shapeName of args.shapes.split(",")) {
           "--warmup",
           String(warmup),
         );
-        const out = execFileSync(process.execPath, argv, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 24 });
+        const out = execFileSync(...nodeCommand(argv, threads), {
+          encoding: "utf8",
+          stdio: ["ignore", "pipe", "inherit"],
+          maxBuffer: 1 << 24,
+        });
         const r = JSON.parse(out.trim().split("\n").pop());
         return {
           prefillTokensPerSecond: (prompt / r.bestMs) * 1e3,
@@ -344,12 +374,12 @@ for (const shapeName of args.shapes.split(",")) {
   }
 }
 
-/** Multiply-adds a token costs in the matmuls (each layer's projections, and the head). */
-function matmulMacsPerToken(config) {
-  if (config.model_type === "gpt2") return config.n_layer * 12 * config.n_embd ** 2 + config.vocab_size * config.n_embd;
+/** Multiply-adds a prompt token costs in the matmuls: each layer's projections, and the head once per prompt (logitsToKeep 1). */
+function matmulMacsPerToken(config, prompt) {
+  if (config.model_type === "gpt2") return config.n_layer * 12 * config.n_embd ** 2 + (config.vocab_size * config.n_embd) / prompt;
   const d = config.hidden_size;
   const kv = (d / config.num_attention_heads) * (config.num_key_value_heads ?? config.num_attention_heads);
-  return config.num_hidden_layers * (2 * d * d + 2 * d * kv + 3 * d * config.intermediate_size) + config.vocab_size * d;
+  return config.num_hidden_layers * (2 * d * d + 2 * d * kv + 3 * d * config.intermediate_size) + (config.vocab_size * d) / prompt;
 }
 
 // The int8 ceiling: register-only integer dot products on this core (no block scales, no loads of
@@ -357,24 +387,25 @@ function matmulMacsPerToken(config) {
 const peakScript = `const m = await import(${JSON.stringify(pathToFileURL(join(root, "benchmarks/matmul/peak.mjs")).href)});
 console.log(JSON.stringify({ dot16: m.int8Peak(false), dot8: m.int8Peak(true), fma: m.simdPeak(true), muladd: m.simdPeak(false) }));`;
 const peaks = JSON.parse(
-  execFileSync(process.execPath, [...relaxedSimdFlags, "--input-type=module", "-e", peakScript], { encoding: "utf8" })
+  execFileSync(...nodeCommand([...relaxedSimdFlags, "--input-type=module", "-e", peakScript], 1), { encoding: "utf8" })
     .trim()
     .split("\n")
     .pop(),
 );
 const int8Ceiling = {};
 for (const shapeName of args.shapes.split(",")) {
-  const macs = matmulMacsPerToken(SHAPES[shapeName].config);
-  const ceiling = (Math.max(peaks.dot16 ?? 0, peaks.dot8 ?? 0) * 1e9) / macs;
-  int8Ceiling[shapeName] = { macsPerToken: macs, prefillTokensPerSecond: ceiling };
+  const macs = matmulMacsPerToken(SHAPES[shapeName].config, args.quick ? 16 : SHAPES[shapeName].prompt);
+  // Q8_0's signed levels take the int16 dot product; Q4_0's levels (0-15) relaxed SIMD's int8 one
+  const ceilings = { q8_0: (peaks.dot16 * 1e9) / macs, q4_0: (Math.max(peaks.dot16 ?? 0, peaks.dot8 ?? 0) * 1e9) / macs };
+  int8Ceiling[shapeName] = { macsPerToken: macs, prefillTokensPerSecond: ceilings };
   const vs = rows
     .filter((r) => r.shape === shapeName && r.threads === 1 && (r.dtype === "q8_0" || r.dtype === "q4_0"))
-    .map((r) => `${r.dtype} ${(ceiling / r["llama.cpp"].prefillTokensPerSecond).toFixed(2)}x`);
+    .map((r) => `${r.dtype} ${(ceilings[r.dtype] / r["llama.cpp"].prefillTokensPerSecond).toFixed(2)}x`);
   console.log(
     `${shapeName}: int8 dot products here peak at ${peaks.dot16.toFixed(1)} G multiply-adds/s (i32x4.dot_i16x8_s)` +
       (peaks.dot8 ? `, ${peaks.dot8.toFixed(1)} (relaxed SIMD's int8 dot, int16 sums)` : "") +
-      `, float32 at ${((peaks.fma ?? peaks.muladd) / 2).toFixed(1)} G: a token's ${(macs / 1e6).toFixed(0)}M multiply-adds cap any int8 prefill at ` +
-      `${ceiling.toFixed(0)} tok/s on one thread` +
+      `, float32 at ${((peaks.fma ?? peaks.muladd) / 2).toFixed(1)} G: a prompt token's ${(macs / 1e6).toFixed(0)}M multiply-adds cap any int8 prefill at ` +
+      `${ceilings.q8_0.toFixed(0)} tok/s over Q8_0, ${ceilings.q4_0.toFixed(0)} over Q4_0 on one thread` +
       (vs.length ? ` (of llama.cpp's one-thread prefill: ${vs.join(", ")})` : ""),
   );
 }
@@ -388,6 +419,7 @@ writeFileSync(
       relaxedSimdFlags,
       loadAverage: loadavg(),
       date: new Date().toISOString(),
+      pinnedCpu,
       simdPeaks: peaks,
       int8Ceiling,
       rows,
