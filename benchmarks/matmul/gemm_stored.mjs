@@ -3,7 +3,8 @@
 // already decoded to float32 (what the stored path can at best approach: it adds the decoding), in
 // one process, alternating, on the CPU backend with the given threads. GPT-2 small's shapes (768 ->
 // 2304, 768 -> 3072, 3072 -> 768), 128 activation rows; both activation modes ("ggml" rounds the
-// activations as llama.cpp does first). Best of --rounds calls after a warm-up.
+// activations as llama.cpp does first; over Q8_0 and Q4_0 it quantizes them to Q8_0 and runs the
+// int8 GEMM instead, resident/gemm_q8.ts). Best of --rounds calls after a warm-up.
 //   pnpm build && node --experimental-wasm-relaxed-simd benchmarks/matmul/gemm_stored.mjs [--threads 1,2] [--rounds 8]
 // Writes out/bench/gemm_stored.json.
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
