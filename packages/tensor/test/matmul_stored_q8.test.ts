@@ -120,6 +120,36 @@ function expectRoundedProduct(
   }
 }
 
+/**
+ * For each [rows, N, K, first] shape: x (activations()) times a quantized random weight on every
+ * "ggml" backend, which must call exactly `kernels` and give the same bits on all of them, and
+ * expectRoundedProduct of the result. Some part must have run on a worker.
+ */
+function checkInt8Products(dtype: Int8DType, shapes: readonly (readonly number[])[], seed: number, kernels: string[]): void {
+  const { elements, bytes } = QUANT_BLOCKS[dtype];
+  let workerParts = 0;
+  for (const [rows, N, K, first] of shapes as [number, number, number, number][]) {
+    const where = `${rows} x ${K} @ [${N}, ${K}]^T from row ${first}`;
+    const x = activations(rows, K, seed++);
+    const w = randomF32((N + first) * K, seed++);
+    const data = new Uint8Array(((N + first) * K * bytes) / elements);
+    quantizeBlocks(dtype, w, 0, w.length, data, 0);
+    const values = new Float32Array(w.length);
+    dequantizeBlocks(dtype, data, 0, w.length, values, 0);
+    const results = ggml.map(({ be, threads, relaxedSimd }) => {
+      const t = matmul(be, x, rows, K, data, dtype, N, first);
+      expect(t.calls.sort(), `${where}, ${threads} threads, relaxed ${relaxedSimd}`).toEqual([...kernels].sort());
+      workerParts += t.workerParts;
+      return t.value;
+    });
+    ggml.forEach(({ threads, relaxedSimd }, j) => {
+      expect(results[j], `${where}: ${threads} threads, relaxed ${relaxedSimd}`).toEqual(results[0]);
+    });
+    expectRoundedProduct(results[0]!, x, { rows, N, K, first }, data, dtype, values, where);
+  }
+  expect(workerParts).toBeGreaterThan(0);
+}
+
 describe("int8 GEMV over Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / Q6_K / Q4_K / Q5_K / Q3_K / IQ4_XS / lattice weights (activationRounding ggml, decoding)", () => {
   // [rows, N, K, first]: K multiples of 32 but mostly not of 128 (blocks left over after groups of four)
   const shapes32 = [
@@ -141,32 +171,10 @@ describe("int8 GEMV over Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / Q6_K / Q4_K
     [2, 2048, 512, 0],
   ] as const;
   for (const dtype of ["q8_0", "q4_0", "q5_0", "q4_1", "q5_1", "q6_k", "iq4_nl"] as const) {
-    const { elements, bytes } = QUANT_BLOCKS[dtype];
     const shapes = dtype === "q6_k" ? shapes256 : shapes32;
     const quantizer = dtype === "q6_k" ? "quantize_q8_k" : "quantize_q8_0";
     it(`${dtype}: rounded activations times the weight, up to summation order; the same bits on 1-3 threads, relaxed SIMD or not`, () => {
-      let seed = 71;
-      let workerParts = 0;
-      for (const [rows, N, K, first] of shapes) {
-        const where = `${rows} x ${K} @ [${N}, ${K}]^T from row ${first}`;
-        const x = activations(rows, K, seed++);
-        const w = randomF32((N + first) * K, seed++);
-        const data = new Uint8Array(((N + first) * K * bytes) / elements);
-        quantizeBlocks(dtype, w, 0, w.length, data, 0);
-        const values = new Float32Array(w.length);
-        dequantizeBlocks(dtype, data, 0, w.length, values, 0);
-        const results = ggml.map(({ be, threads, relaxedSimd }) => {
-          const t = matmul(be, x, rows, K, data, dtype, N, first);
-          expect(t.calls.sort(), `${where}, ${threads} threads, relaxed ${relaxedSimd}`).toEqual([`gemv_${dtype}`, quantizer]);
-          workerParts += t.workerParts;
-          return t.value;
-        });
-        ggml.forEach(({ threads, relaxedSimd }, j) => {
-          expect(results[j], `${where}: ${threads} threads, relaxed ${relaxedSimd}`).toEqual(results[0]);
-        });
-        expectRoundedProduct(results[0]!, x, { rows, N, K, first }, data, dtype, values, where);
-      }
-      expect(workerParts).toBeGreaterThan(0);
+      checkInt8Products(dtype, shapes, 71, [`gemv_${dtype}`, quantizer]);
     });
   }
 
@@ -262,33 +270,8 @@ describe("int8 GEMM over Q8_0 / Q4_0 (activationRounding ggml, prefill: 16 rows 
     [64, 1024, 512, 0],
   ] as const;
   for (const dtype of ["q8_0", "q4_0"] as const) {
-    const { elements, bytes } = QUANT_BLOCKS[dtype];
     it(`${dtype}: rounded activations times the weight, up to summation order; the same bits on 1-3 threads, relaxed SIMD or not`, () => {
-      let seed = 301;
-      let workerParts = 0;
-      for (const [rows, N, K, first] of shapes) {
-        const where = `${rows} x ${K} @ [${N}, ${K}]^T from row ${first}`;
-        const x = activations(rows, K, seed++);
-        const w = randomF32((N + first) * K, seed++);
-        const data = new Uint8Array(((N + first) * K * bytes) / elements);
-        quantizeBlocks(dtype, w, 0, w.length, data, 0);
-        const values = new Float32Array(w.length);
-        dequantizeBlocks(dtype, data, 0, w.length, values, 0);
-        const results = ggml.map(({ be, threads, relaxedSimd }) => {
-          const t = matmul(be, x, rows, K, data, dtype, N, first);
-          expect(t.calls.sort(), `${where}, ${threads} threads, relaxed ${relaxedSimd}`).toEqual([
-            `gemm_q8_${dtype}`,
-            `quantize_tiles_${dtype}`,
-          ]);
-          workerParts += t.workerParts;
-          return t.value;
-        });
-        ggml.forEach(({ threads, relaxedSimd }, j) => {
-          expect(results[j], `${where}: ${threads} threads, relaxed ${relaxedSimd}`).toEqual(results[0]);
-        });
-        expectRoundedProduct(results[0]!, x, { rows, N, K, first }, data, dtype, values, where);
-      }
-      expect(workerParts).toBeGreaterThan(0);
+      checkInt8Products(dtype, shapes, 301, [`gemm_q8_${dtype}`, `quantize_tiles_${dtype}`]);
     });
   }
 

@@ -64,6 +64,13 @@ function offsetOf(dtype: GemmQ8DType, format: Format): number {
   return dtype === "q4_0" && format === "i8" ? 8 : 0;
 }
 
+/** Pushes base + min(i, count - 1) x stride (locals base, stride, count): row i, or the last where there are fewer. */
+function clampedRow(f: Int8Code, base: number, stride: number, count: number, i: number): void {
+  f.localGet(base).localGet(stride).i32Const(i).i32Mul().i32Add();
+  f.localGet(base).localGet(stride).localGet(count).i32Const(1).i32Sub().i32Mul().i32Add();
+  f.localGet(count).i32Const(i).i32GtS().select();
+}
+
 /** Four i32 lanes of vectors a, b, c, d (locals) transposed: out[v] = [a.v, b.v, c.v, d.v], each stored at p + offsets[v]. */
 function transposeStore(f: Int8Code, src: readonly number[], t: readonly number[], p: number, offsets: readonly number[]): void {
   const [a, b, c, d] = src as [number, number, number, number];
@@ -102,11 +109,9 @@ function pack(dtype: GemmQ8DType, format: Format): FuncDef {
   const stride = 16 * GROUPS; // bytes from one vector of a group to its next
 
   f.block().localGet(NB).i32Eqz().brIf(0);
-  // column c's row: w + min(c, cols - 1) ldw
   for (let c = 0; c < PANEL_COLS; c++) {
-    f.localGet(W).localGet(LDW).i32Const(c).i32Mul().i32Add();
-    f.localGet(W).localGet(LDW).localGet(COLS).i32Const(1).i32Sub().i32Mul().i32Add();
-    f.localGet(COLS).i32Const(c).i32GtS().select().localSet(pc[c]!);
+    clampedRow(f, W, LDW, COLS, c);
+    f.localSet(pc[c]!);
   }
   f.localGet(NB).localSet(blk);
   f.loop(); // blocks
@@ -212,10 +217,8 @@ function quantizeTiles(format: Format, offset: number, name: string): FuncDef {
   f.localGet(ROWS).localSet(left);
   f.loop(); // tiles
   for (let r = 0; r < 4; r++) {
-    // row min(r, left - 1)
-    f.localGet(X).localGet(LDX).i32Const(r).i32Mul().i32Add();
-    f.localGet(X).localGet(LDX).localGet(left).i32Const(1).i32Sub().i32Mul().i32Add();
-    f.localGet(left).i32Const(r).i32GtS().select().localSet(pr[r]!);
+    clampedRow(f, X, LDX, left, r);
+    f.localSet(pr[r]!);
   }
   f.localGet(NB).localSet(blk);
   f.loop(); // blocks
