@@ -307,7 +307,10 @@ function gemmPanel(format: Format, name: string): FuncDef {
       else f.v128Const0();
       f.localSet(sumOf(r, g));
     }
-  f.i32Const(vectors).localSet(v);
+  f.localGet(pa)
+    .i32Const(16 * vectors)
+    .i32Add()
+    .localSet(v); // where the words end: the loop compares pa with it (no counter)
   f.loop(); // the block's words: each group's panel vector against each row's word, splat
   for (let g = 0; g < GROUPS; g++)
     f.localGet(pp)
@@ -328,8 +331,7 @@ function gemmPanel(format: Format, name: string): FuncDef {
     .i32Const(16 * GROUPS)
     .i32Add()
     .localSet(pp);
-  f.localGet(pa).i32Const(16).i32Add().localSet(pa);
-  f.localGet(v).i32Const(1).i32Sub().localTee(v).brIf(0);
+  f.localGet(pa).i32Const(16).i32Add().localTee(pa).localGet(v).i32Ne().brIf(0);
   f.end();
   for (let r = 0; r < 4; r++) {
     // acc += float(isum) x (d_w x d_x)
