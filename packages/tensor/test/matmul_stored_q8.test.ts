@@ -244,20 +244,20 @@ describe("int8 GEMV over Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / Q6_K / Q4_K
     }
   });
 
-  it("falls back to rounding then the float kernel where no int8 kernel applies (prefill rows over Q5_0)", () => {
-    const [rows, N, K] = [16, 20, 64];
+  it("falls back to rounding then the float kernel where no int8 kernel applies (prefill rows over Q6_K)", () => {
+    const [rows, N, K] = [16, 20, 256];
     const x = randomF32(rows * K, 12);
     const w = randomF32(N * K, 13);
-    const data = new Uint8Array((N * K * 22) / 32);
-    quantizeBlocks("q5_0", w, 0, w.length, data, 0);
-    const t = matmul(ggml[0]!.be, x, rows, K, data, "q5_0", N, 0);
-    expect(t.calls).not.toContain("quantize_q8_0");
-    const reference = matmul(plain, roundActivationsLikeGgml(x, rows, K, "q5_0"), rows, K, data, "q5_0", N, 0).value;
+    const data = new Uint8Array((N * K * QUANT_BLOCKS.q6_k.bytes) / 256);
+    quantizeBlocks("q6_k", w, 0, w.length, data, 0);
+    const t = matmul(ggml[0]!.be, x, rows, K, data, "q6_k", N, 0);
+    expect(t.calls).not.toContain("quantize_q8_k");
+    const reference = matmul(plain, roundActivationsLikeGgml(x, rows, K, "q6_k"), rows, K, data, "q6_k", N, 0).value;
     expect(t.value).toEqual(reference);
   });
 });
 
-describe("int8 GEMM over Q8_0 / Q4_0 (activationRounding ggml, prefill: 16 rows and more)", () => {
+describe("int8 GEMM over Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL (activationRounding ggml, prefill: 16 rows and more)", () => {
   // [rows, N, K, first]: rows past whole tiles of four, columns past whole groups of four and eight
   const shapes = [
     [16, 4, 32, 0],
@@ -269,7 +269,7 @@ describe("int8 GEMM over Q8_0 / Q4_0 (activationRounding ggml, prefill: 16 rows 
     // large enough that each thread's part outlasts a worker's wake-up
     [64, 1024, 512, 0],
   ] as const;
-  for (const dtype of ["q8_0", "q4_0"] as const) {
+  for (const dtype of ["q8_0", "q4_0", "q5_0", "q4_1", "q5_1", "iq4_nl"] as const) {
     it(`${dtype}: rounded activations times the weight, up to summation order; the same bits on 1-3 threads, relaxed SIMD or not`, () => {
       checkInt8Products(dtype, shapes, 301, [`gemm_q8_${dtype}`, `quantize_tiles_${dtype}`]);
     });

@@ -15,7 +15,7 @@ const LINE = 16;
 
 /**
  * residentMatmulStoredQ8's prefill: out [rows, N] = A [rows, K] W^T for many activation rows over
- * a Q8_0 or Q4_0 weight W [N, K] in the resident heap, as llama.cpp computes it (activationRounding
+ * a Q8_0, Q4_0, Q5_0, Q4_1, Q5_1 or IQ4_NL weight W [N, K] in the resident heap, as llama.cpp computes it (activationRounding
  * "ggml"): A's rows quantized to Q8_0 once, in tiles of four rows (on this thread), then threads take ranges of W's rows
  * and run the tiled int8 GEMM (wasm/gemm_q8_resident_module.ts), each with a panel of its own. The
  * values of roundActivationsLikeGgml then the float kernel, summed in another order; the same bits

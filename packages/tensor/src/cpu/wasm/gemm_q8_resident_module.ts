@@ -1,10 +1,12 @@
 import { FnBuilder } from "./builder.js";
 import { emitModule, f32, i32, v128, type FuncDef } from "./encoder.js";
 import { halfLanesFast } from "./gemv_stored_module.js";
-import { exactRelaxedDot, Int8Code, quantizeQ8Block } from "./gemv_q8_resident_module.js";
+import { exactRelaxedDot, Int8Code, q8_1S, quantizeQ8Block } from "./gemv_q8_resident_module.js";
+import { IQ4_VALUES } from "../../quant/iq4.js";
 
 /**
- * Prefill over Q8_0 / Q4_0 weights as llama.cpp computes it (activationRounding "ggml"): the
+ * Prefill over the 32-value block types (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL: TYPES) as llama.cpp
+ * computes it (activationRounding "ggml"): the
  * activation rows quantized to Q8_0 once (the values quantize_q8_0 gives, in tiles of four rows),
  * then int8 dot products, as the decoding GEMVs do, but tiled as a GEMM: eight weight rows
  * (output columns) at a time are repacked into a panel whose 16-byte vectors hold the same k of
@@ -12,15 +14,17 @@ import { exactRelaxedDot, Int8Code, quantizeQ8Block } from "./gemv_q8_resident_m
  * products, and the four rows of a tile share each panel vector.
  *
  * Two panel formats, the same integers either way (so the same results):
- *  - "i8" (relaxed SIMD, Q4_0): a block's levels 0-15 as bytes, 8 vectors of [4 columns x 4 k];
- *    i16x8.relaxed_dot_i8x16_i7x16_s (activation int8, level 0-127) summed as int16 over the
- *    block (|sum| <= 16 x 127 x 15), its pairs as int32, minus 8 x the block's activation sum;
- *  - "i16" (plain SIMD, and Q8_0, whose signed levels do not fit the relaxed dot's 7-bit operand):
- *    the signed levels as int16, 16 vectors of [4 columns x 2 k], i32x4.dot_i16x8_s over the
- *    activations as int16.
- * Each panel block ends with its columns' d as float32. Per output, per block:
- * acc += float(isum) x (d_w x d_x), blocks in order (float32, no fused multiply-add), so results
- * do not depend on the format, the engine or how threads split the columns.
+ *  - "i8" (relaxed SIMD; Q4_0, Q5_0, Q4_1): a block's levels (0-31) as bytes, 8 vectors of [4
+ *    columns x 4 k]; i16x8.relaxed_dot_i8x16_i7x16_s (activation int8, level 0-127) summed as
+ *    int16 over the block from start values that take the levels' offset off (quantizeTiles),
+ *    its pairs then as int32;
+ *  - "i16" (plain SIMD, and Q8_0 / IQ4_NL, whose signed levels do not fit the relaxed dot's 7-bit
+ *    operand, and Q5_1): the levels minus their offset as int16, 16 vectors of [4 columns x 2 k],
+ *    i32x4.dot_i16x8_s over the activations as int16.
+ * Each panel block ends with its columns' d (and min) as float32. Per output, per block:
+ * acc += float(isum) x (d_w x d_x), then with a min acc += m_w x s_x (Q8_1's s), blocks in order
+ * (float32, no fused multiply-add), so results do not depend on the format, the engine or how
+ * threads split the columns.
  *
  * Functions (addresses and strides in bytes):
  *  - `quantize_tiles_<type>(x, ldx, rows, nb, out)`: the activations, as tiles (tilesBytes);
@@ -35,33 +39,42 @@ const FORMATS = {
 } as const;
 type Format = keyof typeof FORMATS;
 
-export type GemmQ8DType = "q8_0" | "q4_0";
-export const GEMM_Q8_DTYPES: readonly GemmQ8DType[] = ["q8_0", "q4_0"];
-
-const BLOCK_BYTES = { q8_0: 34, q4_0: 18 } as const;
+/**
+ * The 32-value block types this GEMM takes, each: its bytes, where its levels start (Q8_0's int8,
+ * the others' nibbles), its fifth bits (Q5_0 / Q5_1: a u32 before the nibbles), whether it has a
+ * min (Q4_1 / Q5_1: float16 at byte 2, times Q8_1's s of the activations, as
+ * ggml_vec_dot_q4_1_q8_1), its levels' offset (the stored level minus it is the signed level;
+ * IQ4_NL's nibbles index its table of signed levels), and whether its levels fit the "i8" panels:
+ * 0-31 after their offset, so a lane's int16 sum of 16 products stays within 16 x 127 x 16.
+ */
+const TYPES = {
+  q8_0: { bytes: 34, levels: 2, fifth: null, min: false, offset: 0, i8: false },
+  q4_0: { bytes: 18, levels: 2, fifth: null, min: false, offset: 8, i8: true },
+  q5_0: { bytes: 22, levels: 6, fifth: 2, min: false, offset: 16, i8: true },
+  q4_1: { bytes: 20, levels: 4, fifth: null, min: true, offset: 0, i8: true },
+  q5_1: { bytes: 24, levels: 8, fifth: 4, min: true, offset: 0, i8: false },
+  iq4_nl: { bytes: 18, levels: 2, fifth: null, min: false, offset: 0, i8: false },
+} as const;
+export type GemmQ8DType = keyof typeof TYPES;
+export const GEMM_Q8_DTYPES = Object.keys(TYPES) as GemmQ8DType[];
 
 /** Groups of four columns a panel holds: two, so each activation word splat meets eight columns. */
 const GROUPS = 2;
 const PANEL_COLS = 4 * GROUPS;
 
-/** Bytes of a panel block (its columns' levels, then their d). */
-function panelBlockBytes(format: Format): number {
-  return GROUPS * (16 * FORMATS[format].vectors + 16);
+/** Bytes of a panel block: its columns' levels, then their d (and min). */
+function panelBlockBytes(format: Format, min: boolean): number {
+  return GROUPS * 16 * (FORMATS[format].vectors + (min ? 2 : 1));
 }
 
-/** Scratch a thread needs for nb blocks: its panel (the larger format), then a tile's sums. */
+/** Scratch a thread needs for nb blocks: its panel (the largest), then a tile's sums. */
 export function panelBytes(nb: number): number {
-  return nb * panelBlockBytes("i16") + 4 * 16 * GROUPS;
+  return nb * panelBlockBytes("i16", true) + 4 * 16 * GROUPS;
 }
 
-/** Which panel format a weight type's GEMM uses: the relaxed int8 dot where its levels are unsigned and the engine's is exact. */
+/** Which panel format a weight type's GEMM uses: the relaxed int8 dot where its levels fit it and the engine's is exact. */
 function formatOf(dtype: GemmQ8DType, relaxedDot: boolean): Format {
-  return dtype === "q4_0" && relaxedDot ? "i8" : "i16";
-}
-
-/** Q4_0's levels in the "i8" panels are stored plus 8, taken off through the activations' block sums. */
-function offsetOf(dtype: GemmQ8DType, format: Format): number {
-  return dtype === "q4_0" && format === "i8" ? 8 : 0;
+  return TYPES[dtype].i8 && relaxedDot ? "i8" : "i16";
 }
 
 /** Pushes base + min(i, count - 1) x stride (locals base, stride, count): row i, or the last where there are fewer. */
@@ -104,7 +117,7 @@ function pack(dtype: GemmQ8DType, format: Format): FuncDef {
   const e = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
   const [h, m] = [b.local(v128), b.local(v128)];
   const blk = b.local(i32);
-  const bytes = BLOCK_BYTES[dtype];
+  const type = TYPES[dtype];
   const { vectors } = FORMATS[format];
   const stride = 16 * GROUPS; // bytes from one vector of a group to its next
 
@@ -117,19 +130,27 @@ function pack(dtype: GemmQ8DType, format: Format): FuncDef {
   f.loop(); // blocks
   for (let g = 0; g < GROUPS; g++) {
     const cols = pc.slice(4 * g, 4 * g + 4);
-    // each column's levels of k 0-15 (lo) and 16-31 (hi) as bytes: Q4_0's low and high nibbles
-    // (0-15; minus 8 where signed), Q8_0's int8
+    // each column's levels of k 0-15 (lo) and 16-31 (hi) as bytes: Q8_0's int8, the others' low and
+    // high nibbles (with Q5's fifth bits; IQ4_NL's looked up), minus the offset in the "i16" panels
     for (let c = 0; c < 4; c++) {
       if (dtype === "q8_0") {
         f.localGet(cols[c]!).loadAny(2).localSet(lo[c]!);
         f.localGet(cols[c]!).loadAny(18).localSet(hi[c]!);
-      } else {
-        f.localGet(cols[c]!).loadAny(2).localTee(h).constBytes(0x0f).v128And();
-        if (format === "i16") f.constBytes(8).i8x16Sub();
-        f.localSet(lo[c]!);
-        f.localGet(h).i32Const(4).i8x16ShrU();
-        if (format === "i16") f.constBytes(8).i8x16Sub();
-        f.localSet(hi[c]!);
+        continue;
+      }
+      f.localGet(cols[c]!).loadAny(type.levels).localSet(h);
+      for (const [half, out] of [
+        [0, lo],
+        [1, hi],
+      ] as const) {
+        if (dtype === "iq4_nl") f.bytesConst(IQ4_VALUES.map((v) => v & 0xff));
+        f.localGet(h);
+        if (half === 0) f.constBytes(0x0f).v128And();
+        else f.i32Const(4).i8x16ShrU();
+        if (type.fifth !== null) f.fifthBitsOfWord(cols[c]!, type.fifth, half).v128Or();
+        if (dtype === "iq4_nl") f.swizzle();
+        if (format === "i16" && type.offset !== 0) f.constBytes(type.offset).i8x16Sub();
+        f.localSet(out[c]!);
       }
     }
     const at = (v: number): number => stride * v + 16 * g;
@@ -156,35 +177,42 @@ function pack(dtype: GemmQ8DType, format: Format): FuncDef {
         );
       }
     }
-    // the four columns' d, float16 -> float32
-    f.v128Const0().localSet(t[0]!);
-    for (let c = 0; c < 4; c++)
-      f.localGet(cols[c]!)
-        .localGet(t[0]!)
-        .load16Lane(0, 2 * c)
-        .localSet(t[0]!);
-    f.localGet(PANEL).localGet(t[0]!);
-    halfLanesFast(f, h, m);
-    f.v128Store(at(vectors));
+    // the four columns' d (and min), float16 -> float32
+    for (const [field, slot] of type.min ? [[0, vectors] as const, [2, vectors + 1] as const] : [[0, vectors] as const]) {
+      f.v128Const0().localSet(t[0]!);
+      for (let c = 0; c < 4; c++)
+        f.localGet(cols[c]!)
+          .localGet(t[0]!)
+          .load16Lane(field, 2 * c)
+          .localSet(t[0]!);
+      f.localGet(PANEL).localGet(t[0]!);
+      halfLanesFast(f, h, m);
+      f.v128Store(at(slot));
+    }
   }
-  for (let c = 0; c < PANEL_COLS; c++) f.localGet(pc[c]!).i32Const(bytes).i32Add().localSet(pc[c]!);
-  f.localGet(PANEL).i32Const(panelBlockBytes(format)).i32Add().localSet(PANEL);
+  for (let c = 0; c < PANEL_COLS; c++) f.localGet(pc[c]!).i32Const(type.bytes).i32Add().localSet(pc[c]!);
+  f.localGet(PANEL).i32Const(panelBlockBytes(format, type.min)).i32Add().localSet(PANEL);
   f.localGet(blk).i32Const(1).i32Sub().localTee(blk).brIf(0);
   f.end().end();
   return b.def();
 }
 
 /**
- * Bytes of a tile block: four activation rows' values interleaved by words, their four d, and for
- * "i8" each row's int16 start vector (see quantizeTiles).
+ * The parts of a tile block, in bytes from its start: four activation rows' values interleaved by
+ * words, their four d, for the types with a min their four Q8_1 s, and for "i8" each row's int16
+ * start vector (see quantizeTiles).
  */
-function tileBlockBytes(format: Format): number {
-  return 16 * FORMATS[format].vectors + 16 + (format === "i8" ? 64 : 0);
+function tileLayout(format: Format, min: boolean): { d: number; s: number; starts: number; bytes: number } {
+  const d = 16 * FORMATS[format].vectors;
+  const s = d + 16;
+  const starts = s + (min ? 16 : 0);
+  return { d, s, starts, bytes: starts + (format === "i8" ? 64 : 0) };
 }
 
 /** Bytes the quantized activations of `rows` rows of nb blocks take as tiles (rows rounded up to tiles of four). */
 export function tilesBytes(rows: number, nb: number): number {
-  return Math.ceil(rows / 4) * nb * tileBlockBytes("i16");
+  const largest = Math.max(tileLayout("i8", true).bytes, tileLayout("i16", true).bytes);
+  return Math.ceil(rows / 4) * nb * largest;
 }
 
 /**
@@ -198,7 +226,7 @@ export function tilesBytes(rows: number, nb: number): number {
  * one pointer at fixed offsets. A last tile's missing rows repeat its
  * last row (their outputs are never stored).
  */
-function quantizeTiles(format: Format, offset: number, name: string): FuncDef {
+function quantizeTiles(format: Format, offset: number, min: boolean, name: string): FuncDef {
   const b = new FnBuilder(name, new Int8Code());
   const f = b.f;
   const X = b.param(i32);
@@ -210,9 +238,11 @@ function quantizeTiles(format: Format, offset: number, name: string): FuncDef {
   const [t, idv] = [b.local(v128), b.local(v128)];
   const [amax, d, id] = [b.local(f32), b.local(f32), b.local(f32)];
   const sum = b.local(i32);
+  const d32 = b.local(f32);
   const pr = [b.local(i32), b.local(i32), b.local(i32), b.local(i32)];
   const [px, blk, left] = [b.local(i32), b.local(i32), b.local(i32)];
   const { vectors } = FORMATS[format];
+  const layout = tileLayout(format, min);
   f.block().localGet(ROWS).i32Const(0).i32LeS().brIf(0).localGet(NB).i32Eqz().brIf(0);
   f.localGet(ROWS).localSet(left);
   f.loop(); // tiles
@@ -224,7 +254,7 @@ function quantizeTiles(format: Format, offset: number, name: string): FuncDef {
   f.loop(); // blocks
   for (let r = 0; r < 4; r++) {
     f.localGet(pr[r]!).localSet(px);
-    quantizeQ8Block(f, { v, t, idv, amax, d, id, sum }, px);
+    quantizeQ8Block(f, { v, t, idv, amax, d, id, sum }, px, min ? d32 : undefined);
     // int16 (four vectors of 8), then for "i8" int8 (two of 16); |q| <= 127, so no narrowing saturates
     for (let j = 0; j < 4; j++)
       f.localGet(v[2 * j]!)
@@ -244,7 +274,13 @@ function quantizeTiles(format: Format, offset: number, name: string): FuncDef {
         .v128Store32Lane(w & 3, 16 * w + 4 * r);
     f.localGet(OUT)
       .localGet(d)
-      .f32Store(16 * vectors + 4 * r);
+      .f32Store(layout.d + 4 * r);
+    if (min) {
+      // Q8_1's s (amax is free by now)
+      f.localGet(OUT);
+      q8_1S(f, sum, d32, amax);
+      f.f32Store(layout.s + 4 * r);
+    }
     if (format === "i8") {
       // lanes [e, o] x 4 as int16: e = -offset x (q's lane sums 0 + 1), o = -offset x (lanes 2 + 3)
       f.localGet(OUT);
@@ -252,11 +288,11 @@ function quantizeTiles(format: Format, offset: number, name: string): FuncDef {
       f.i32Const(-offset).localGet(t).i32x4ExtractLane(2).localGet(t).i32x4ExtractLane(3).i32Add().i32Mul().i32Const(16).i32Shl();
       f.i32Or()
         .i32x4Splat()
-        .v128Store(16 * vectors + 16 + 16 * r);
+        .v128Store(layout.starts + 16 * r);
     }
     f.localGet(pr[r]!).i32Const(128).i32Add().localSet(pr[r]!);
   }
-  f.localGet(OUT).i32Const(tileBlockBytes(format)).i32Add().localSet(OUT);
+  f.localGet(OUT).i32Const(layout.bytes).i32Add().localSet(OUT);
   f.localGet(blk).i32Const(1).i32Sub().localTee(blk).brIf(0);
   f.end();
   f.localGet(X).localGet(LDX).i32Const(4).i32Mul().i32Add().localSet(X);
@@ -272,7 +308,7 @@ function quantizeTiles(format: Format, offset: number, name: string): FuncDef {
  * so the engine keeps its loads beside their dot products (unrolled, V8 hoisted every load to the
  * block's start and spilled them).
  */
-function gemmPanel(format: Format, name: string): FuncDef {
+function gemmPanel(format: Format, min: boolean, name: string): FuncDef {
   const b = new FnBuilder(name, new Int8Code());
   const f = b.f;
   const PANEL = b.param(i32);
@@ -292,6 +328,7 @@ function gemmPanel(format: Format, name: string): FuncDef {
   const v = b.local(i32);
   const left = b.local(i32);
   const { vectors } = FORMATS[format];
+  const layout = tileLayout(format, min);
   const sumOf = (r: number, g: number): number => isum[GROUPS * r + g]!;
   const accAt = (r: number, g: number): number => 16 * (GROUPS * r + g);
 
@@ -303,7 +340,7 @@ function gemmPanel(format: Format, name: string): FuncDef {
   f.loop(); // blocks
   for (let r = 0; r < 4; r++)
     for (let g = 0; g < GROUPS; g++) {
-      if (format === "i8") f.localGet(pa).v128Load(16 * vectors + 16 + 16 * r);
+      if (format === "i8") f.localGet(pa).v128Load(layout.starts + 16 * r);
       else f.v128Const0();
       f.localSet(sumOf(r, g));
     }
@@ -333,10 +370,12 @@ function gemmPanel(format: Format, name: string): FuncDef {
     .localSet(pp);
   f.localGet(pa).i32Const(16).i32Add().localTee(pa).localGet(v).i32Ne().brIf(0);
   f.end();
+  // pa and pp are at the tile's and the panel's d now: tile fields from pa - 16 vectors
+  const at = (field: number): number => field - 16 * vectors;
   for (let r = 0; r < 4; r++) {
-    // acc += float(isum) x (d_w x d_x)
+    // acc += float(isum) x (d_w x d_x); with a min, then acc += m_w x s_x (ggml_vec_dot_q4_1_q8_1's order)
     f.localGet(pa)
-      .v128Load32Splat(4 * r)
+      .v128Load32Splat(at(layout.d) + 4 * r)
       .localSet(scale);
     for (let g = 0; g < GROUPS; g++) {
       f.localGet(ACC);
@@ -348,15 +387,23 @@ function gemmPanel(format: Format, name: string): FuncDef {
         .localGet(scale)
         .f32x4Mul()
         .f32x4Mul();
-      f.localGet(ACC).v128Load(accAt(r, g)).f32x4Add().v128Store(accAt(r, g));
+      f.localGet(ACC).v128Load(accAt(r, g)).f32x4Add();
+      if (min)
+        f.localGet(pp)
+          .v128Load(16 * GROUPS + 16 * g)
+          .localGet(pa)
+          .v128Load32Splat(at(layout.s) + 4 * r)
+          .f32x4Mul()
+          .f32x4Add();
+      f.v128Store(accAt(r, g));
     }
   }
   f.localGet(pp)
-    .i32Const(16 * GROUPS)
+    .i32Const(16 * GROUPS * (min ? 2 : 1))
     .i32Add()
     .localSet(pp);
   f.localGet(pa)
-    .i32Const(tileBlockBytes(format) - 16 * vectors)
+    .i32Const(layout.bytes - 16 * vectors)
     .i32Add()
     .localSet(pa);
   f.localGet(blk).i32Const(1).i32Sub().localTee(blk).brIf(0);
@@ -406,7 +453,7 @@ function driver(dtype: GemmQ8DType, packFn: number, gemmFn: number): FuncDef {
   const cols = b.local(i32);
   const acc = b.local(i32);
   f.block().localGet(N).i32Const(0).i32LeS().brIf(0);
-  f.localGet(PANEL).localGet(NB).i32Const(panelBlockBytes("i16")).i32Mul().i32Add().localSet(acc);
+  f.localGet(PANEL).localGet(NB).i32Const(panelBlockBytes("i16", true)).i32Mul().i32Add().localSet(acc);
   f.loop();
   f.i32Const(PANEL_COLS).localGet(N).localGet(N).i32Const(PANEL_COLS).i32GtS().select().localSet(cols);
   f.localGet(W).localGet(LDW).localGet(NB).localGet(cols).localGet(PANEL).call(packFn);
@@ -422,19 +469,22 @@ function driver(dtype: GemmQ8DType, packFn: number, gemmFn: number): FuncDef {
 }
 
 /**
- * The module's functions: for each type its packer, panel GEMM and driver (the driver calls the
- * other two by index, so the list's order is the module's). With `relaxed`, where the engine's
- * relaxed int8 dot product is exact (exactRelaxedDot), Q4_0 takes the "i8" panels.
+ * The module's functions: for each type its packer, panel GEMM, driver (which calls the other two
+ * by index, so the list's order is the module's) and tile quantizer. With `relaxed`, where the
+ * engine's relaxed int8 dot product is exact (exactRelaxedDot), the types whose levels fit take
+ * the "i8" panels.
  */
 export function q8GemmFunctions(relaxed: boolean): FuncDef[] {
   const relaxedDot = relaxed && exactRelaxedDot();
   const functions: FuncDef[] = [];
   for (const dtype of GEMM_Q8_DTYPES) {
+    const { min, offset } = TYPES[dtype];
     const format = formatOf(dtype, relaxedDot);
     const packAt = functions.push(pack(dtype, format)) - 1;
-    const gemmAt = functions.push(gemmPanel(format, `gemm_panel_${dtype}`)) - 1;
+    const gemmAt = functions.push(gemmPanel(format, min, `gemm_panel_${dtype}`)) - 1;
     functions.push(driver(dtype, packAt, gemmAt));
-    functions.push(quantizeTiles(format, offsetOf(dtype, format), `quantize_tiles_${dtype}`));
+    // "i16" panels hold the levels minus their offset; "i8" ones take it off through the start values
+    functions.push(quantizeTiles(format, format === "i8" ? offset : 0, min, `quantize_tiles_${dtype}`));
   }
   return functions;
 }

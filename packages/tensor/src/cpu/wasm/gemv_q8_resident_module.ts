@@ -171,6 +171,17 @@ export function quantizeQ8Block(f: Int8Code, l: Q8BlockLocals, px: number, d32?:
   f.localSet(sum);
 }
 
+/**
+ * Pushes Q8_1's s of a block (ggml's quantize_row_q8_1): its sum of q (local `sum`) times the
+ * unrounded float32 d (local `d32`), rounded to float16 by its magnitude, the sign put back;
+ * `scratch` is an f32 local it overwrites.
+ */
+export function q8_1S(f: Int8Code, sum: number, d32: number, scratch: number): void {
+  f.localGet(sum).f32ConvertI32S().localGet(d32).f32Mul().f32Abs().localSet(scratch);
+  roundToHalf(f, scratch);
+  f.localGet(sum).f32ConvertI32S().f32Copysign();
+}
+
 function quantizeQ8_0(): FuncDef {
   const [X, Q, M, NB, LDX, LDQ] = [0, 1, 2, 3, 4, 5];
   const v = [6, 7, 8, 9, 10, 11, 12, 13];
@@ -191,11 +202,9 @@ function quantizeQ8_0(): FuncDef {
   quantizeQ8Block(f, { v, t, idv, amax, d, id, sum }, px, d32);
   f.localGet(ps).localGet(d).f32Store();
   f.localGet(psum).localGet(sum).i32Store();
-  // Q8_1's s: sum d32 rounded to float16 by its magnitude, the sign put back (amax is free by now)
   f.localGet(ps1);
-  f.localGet(sum).f32ConvertI32S().localGet(d32).f32Mul().f32Abs().localSet(amax);
-  roundToHalf(f, amax);
-  f.localGet(sum).f32ConvertI32S().f32Copysign().f32Store();
+  q8_1S(f, sum, d32, amax);
+  f.f32Store();
   // int16 (four vectors of 8), then int8 (two of 16); |q| <= 127, so no narrowing saturates
   for (let j = 0; j < 4; j++) {
     f.localGet(v[2 * j]!)
