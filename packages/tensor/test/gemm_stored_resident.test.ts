@@ -26,6 +26,8 @@ type Stored = "float16" | "bfloat16" | QuantizedDType;
 const STORED: readonly Stored[] = ["float16", "bfloat16", ...QUANTIZED_DTYPES];
 /** The types whose prefill in "ggml" mode is the int8 GEMM (resident/gemm_q8.ts). */
 const INT8_GEMM = new Set<Stored>(["q8_0", "q4_0", "q5_0", "q4_1", "q5_1", "iq4_nl"]);
+/** The super-block types with an int8 prefill GEMM (Q8_K activations). */
+const INT8_GEMM_K = new Set<Stored>(["q4_k"]);
 
 /** W [N, K] as `dtype` (host array) and the float32 values it then holds (JS decoders). */
 function encode(dtype: Stored, w: Float32Array, seed: number): { data: Uint8Array | Uint16Array; values: Float32Array } {
@@ -259,7 +261,11 @@ describe("resident GEMM over a stored weight (prefill)", () => {
                 ? []
                 : ["round_q8_0"];
           // the 32-value block types: the int8 GEMM (activations quantized to Q8_0 in tiles, matmul_stored_q8.test.ts)
-          const int8 = INT8_GEMM.has(dtype) ? [`gemm_q8_${dtype}`, `quantize_tiles_${dtype}`] : null;
+          const int8 = INT8_GEMM.has(dtype)
+            ? [`gemm_q8_${dtype}`, `quantize_tiles_${dtype}`]
+            : INT8_GEMM_K.has(dtype)
+              ? [`gemm_q8k_${dtype}`, "interleave_q8k", "quantize_q8_k"]
+              : null;
           expect(t.calls.sort(), where).toEqual((int8 ?? [`gemm_${dtype}`, ...rounds]).sort());
           return t.value;
         });
@@ -278,7 +284,7 @@ describe("resident GEMM over a stored weight (prefill)", () => {
           continue;
         }
         const want = product(backends[0]!, rounded, rows, K, values, "float32", N, 0).value;
-        if (INT8_GEMM.has(dtype)) {
+        if (INT8_GEMM.has(dtype) || INT8_GEMM_K.has(dtype)) {
           // integer block sums, then float32 per block: within 2e-6 of the products' magnitudes
           for (let i = 0; i < rows; i++)
             for (let n = 0; n < N; n++) {

@@ -150,6 +150,56 @@ function checkInt8Products(dtype: Int8DType, shapes: readonly (readonly number[]
   expect(workerParts).toBeGreaterThan(0);
 }
 
+type SuperBlockDType = "q4_k" | "q5_k" | "q3_k" | "q2_k" | "iq4_xs" | LatticeBlocks;
+type LatticeBlocks = Parameters<typeof randomLatticeBlocks>[0];
+
+/**
+ * checkInt8Products for the super-block types (Q8_K activations): Q4_K and Q5_K as random
+ * super-blocks with d and dmin of a real model's size (every bit pattern), Q3_K, Q2_K and IQ4_XS
+ * quantized from random weights, the lattice types as random blocks with a sane d; within 1e-6 of
+ * the exact sum of the rounded activations times the blocks' values.
+ */
+function checkSuperBlockProducts(dtype: SuperBlockDType, shapes: readonly (readonly number[])[], seed: number, kernels: string[]): void {
+  let workerParts = 0;
+  for (const [rows, N, K] of shapes as [number, number, number][]) {
+    const where = `${rows} x ${K} @ [${N}, ${K}]^T`;
+    const x = activations(rows, K, seed++);
+    const blocks = (N * K) / 256;
+    let data: Uint8Array;
+    if (dtype === "q3_k" || dtype === "q2_k" || dtype === "iq4_xs") {
+      data = new Uint8Array(blocks * QUANT_BLOCKS[dtype].bytes);
+      quantizeBlocks(dtype, randomF32(N * K, seed), 0, N * K, data, 0);
+    } else if (dtype === "q4_k" || dtype === "q5_k") data = randomScaleMinBlocks(dtype, blocks, seed);
+    else data = randomLatticeBlocks(dtype, blocks, seed);
+    seed += 2;
+    const values = new Float32Array(N * K);
+    dequantizeBlocks(dtype, data, 0, N * K, values, 0);
+    const results = ggml.map(({ be, threads, relaxedSimd }) => {
+      const a: StridedView = { buffer: be.upload(x, "float32"), shape: [rows, K], strides: [K, 1], offset: 0 };
+      const b: StridedView = { buffer: be.upload(data, dtype) as CpuBuffer, shape: [K, N], strides: [1, K], offset: 0 };
+      const t = traced(() => be.readSync(be.matmul(a, b)) as Float32Array);
+      expect(t.calls.sort(), `${where}, ${threads} threads, relaxed ${relaxedSimd}`).toEqual([...kernels].sort());
+      workerParts += t.workerParts;
+      return t.value;
+    });
+    for (const r of results) expect(r, where).toEqual(results[0]);
+    const rounded = roundActivationsLikeGgml(x, rows, K, dtype);
+    for (let i = 0; i < rows; i++) {
+      for (let n = 0; n < N; n++) {
+        let exact = 0;
+        let size = 0;
+        for (let k = 0; k < K; k++) {
+          const p = rounded[i * K + k]! * values[n * K + k]!;
+          exact += p;
+          size += Math.abs(p);
+        }
+        expect(Math.abs(results[0]![i * N + n]! - exact), `${where}: [${i}, ${n}]`).toBeLessThanOrEqual(1e-6 * size + 1e-30);
+      }
+    }
+  }
+  expect(workerParts).toBeGreaterThan(0);
+}
+
 describe("int8 GEMV over Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / Q6_K / Q4_K / Q5_K / Q3_K / IQ4_XS / lattice weights (activationRounding ggml, decoding)", () => {
   // [rows, N, K, first]: K multiples of 32 but mostly not of 128 (blocks left over after groups of four)
   const shapes32 = [
@@ -182,47 +232,7 @@ describe("int8 GEMV over Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / Q6_K / Q4_K
   // Q2_K and IQ4_XS (quantized random weights), the lattice types IQ1-IQ3 (random blocks, sane d)
   it.each(["q4_k", "q5_k", "q3_k", "q2_k", "iq4_xs", "iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s", "iq1_s", "iq1_m"] as const)(
     "%s: Q8_K activations times the blocks, up to summation order; the same bits on 1-3 threads",
-    (dtype) => {
-      let seed = 120;
-      let workerParts = 0;
-      for (const [rows, N, K] of shapes256) {
-        const where = `${rows} x ${K} @ [${N}, ${K}]^T`;
-        const x = activations(rows, K, seed++);
-        const blocks = (N * K) / 256;
-        let data: Uint8Array;
-        if (dtype === "q3_k" || dtype === "q2_k" || dtype === "iq4_xs") {
-          data = new Uint8Array(blocks * QUANT_BLOCKS[dtype].bytes);
-          quantizeBlocks(dtype, randomF32(N * K, seed), 0, N * K, data, 0);
-        } else if (dtype === "q4_k" || dtype === "q5_k") data = randomScaleMinBlocks(dtype, blocks, seed);
-        else data = randomLatticeBlocks(dtype, blocks, seed);
-        seed += 2;
-        const values = new Float32Array(N * K);
-        dequantizeBlocks(dtype, data, 0, N * K, values, 0);
-        const results = ggml.map(({ be, threads, relaxedSimd }) => {
-          const a: StridedView = { buffer: be.upload(x, "float32"), shape: [rows, K], strides: [K, 1], offset: 0 };
-          const b: StridedView = { buffer: be.upload(data, dtype) as CpuBuffer, shape: [K, N], strides: [1, K], offset: 0 };
-          const t = traced(() => be.readSync(be.matmul(a, b)) as Float32Array);
-          expect(t.calls.sort(), `${where}, ${threads} threads, relaxed ${relaxedSimd}`).toEqual([`gemv_${dtype}`, "quantize_q8_k"]);
-          workerParts += t.workerParts;
-          return t.value;
-        });
-        for (const r of results) expect(r, where).toEqual(results[0]);
-        const rounded = roundActivationsLikeGgml(x, rows, K, dtype);
-        for (let i = 0; i < rows; i++) {
-          for (let n = 0; n < N; n++) {
-            let exact = 0;
-            let size = 0;
-            for (let k = 0; k < K; k++) {
-              const p = rounded[i * K + k]! * values[n * K + k]!;
-              exact += p;
-              size += Math.abs(p);
-            }
-            expect(Math.abs(results[0]![i * N + n]! - exact), `${where}: [${i}, ${n}]`).toBeLessThanOrEqual(1e-6 * size + 1e-30);
-          }
-        }
-      }
-      expect(workerParts).toBeGreaterThan(0);
-    },
+    (dtype) => checkSuperBlockProducts(dtype, shapes256, 120, [`gemv_${dtype}`, "quantize_q8_k"]),
   );
 
   it("non-finite activations give non-finite outputs, as the rounded float path does", () => {
@@ -257,7 +267,7 @@ describe("int8 GEMV over Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / Q6_K / Q4_K
   });
 });
 
-describe("int8 GEMM over Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL (activationRounding ggml, prefill: 16 rows and more)", () => {
+describe("int8 GEMM over Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / Q4_K (activationRounding ggml, prefill: 16 rows and more)", () => {
   // [rows, N, K, first]: rows past whole tiles of four, columns past whole groups of four and eight
   const shapes = [
     [16, 4, 32, 0],
@@ -274,6 +284,18 @@ describe("int8 GEMM over Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL (activationRo
       checkInt8Products(dtype, shapes, 301, [`gemm_q8_${dtype}`, `quantize_tiles_${dtype}`]);
     });
   }
+
+  // Q4_K: Q8_K activations interleaved into tiles, four columns a panel (wasm/gemm_q8k_resident_module.ts)
+  it("q4_k: Q8_K activations times the blocks, up to summation order; the same bits on 1-3 threads, relaxed SIMD or not", () => {
+    const shapes256 = [
+      [16, 4, 256],
+      [17, 5, 512],
+      [19, 37, 768],
+      [33, 70, 256],
+      [64, 1024, 512],
+    ] as const;
+    checkSuperBlockProducts("q4_k", shapes256, 401, ["gemm_q8k_q4_k", "interleave_q8k", "quantize_q8_k"]);
+  });
 
   it("non-finite activations give non-finite outputs in their rows only", () => {
     const [rows, N, K] = [18, 9, 64];

@@ -78,14 +78,14 @@ function formatOf(dtype: GemmQ8DType, relaxedDot: boolean): Format {
 }
 
 /** Pushes base + min(i, count - 1) x stride (locals base, stride, count): row i, or the last where there are fewer. */
-function clampedRow(f: Int8Code, base: number, stride: number, count: number, i: number): void {
+export function clampedRow(f: Int8Code, base: number, stride: number, count: number, i: number): void {
   f.localGet(base).localGet(stride).i32Const(i).i32Mul().i32Add();
   f.localGet(base).localGet(stride).localGet(count).i32Const(1).i32Sub().i32Mul().i32Add();
   f.localGet(count).i32Const(i).i32GtS().select();
 }
 
 /** Four i32 lanes of vectors a, b, c, d (locals) transposed: out[v] = [a.v, b.v, c.v, d.v], each stored at p + offsets[v]. */
-function transposeStore(f: Int8Code, src: readonly number[], t: readonly number[], p: number, offsets: readonly number[]): void {
+export function transposeStore(f: Int8Code, src: readonly number[], t: readonly number[], p: number, offsets: readonly number[]): void {
   const [a, b, c, d] = src as [number, number, number, number];
   f.localGet(a).localGet(b).lanes32([0, 4, 1, 5]).localSet(t[0]!);
   f.localGet(a).localGet(b).lanes32([2, 6, 3, 7]).localSet(t[1]!);

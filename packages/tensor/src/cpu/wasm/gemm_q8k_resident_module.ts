@@ -1,0 +1,431 @@
+import { FnBuilder } from "./builder.js";
+import { emitModule, i32, v128, type FuncDef } from "./encoder.js";
+import { clampedRow, transposeStore } from "./gemm_q8_resident_module.js";
+import { halfLanesFast } from "./gemv_stored_module.js";
+import { exactRelaxedDot, Int8Code, Q8K_ROW } from "./gemv_q8_resident_module.js";
+
+/**
+ * Prefill over Q4_K weights as llama.cpp computes it (activationRounding "ggml"), the super-block
+ * sibling of gemm_q8_resident_module.ts: the activation rows quantized to Q8_K (quantize_q8_k,
+ * gemv_q8_resident_module.ts) and interleaved into tiles of four rows, the weight repacked four
+ * columns at a time into panels of [4 columns x 4 k] levels (or [4 columns x 2 k] int16 without
+ * relaxed SIMD), as ggml_vec_dot_q4_K_q8_K per output and super-block:
+ *   isum = sum over the 8 groups of 32 of scale_g x (levels . q8), int32;
+ *   imin = sum over the groups of min_g x (the group's activation sum), int32 (int16 dot products);
+ *   acc += float(isum) x (d_w x d_x), then acc -= float(imin) x (dmin_w x d_x).
+ * Integer sums are exact, so the results do not depend on the panel format, the engine or the
+ * thread split. Four columns a panel (a group's scale vectors and the tile's int32 sums use the
+ * registers eight columns would need).
+ *
+ * Functions (addresses and strides in bytes):
+ *  - `interleave_q8k(q, ldq, rows, nb, out)`: Q8_K rows (Q8K_ROW) as tiles (tilesBytesK);
+ *  - `gemm_q8k_q4_k(w, ldw, nb, tiles, y, ldy, rows, n, panel)`: y[i, j] = W[j, :] . x_i for j < n
+ *    (W's rows ldw apart, nb super-blocks each) and i < rows; panel is scratch of panelBytesK(nb).
+ */
+
+const FORMATS = {
+  i8: { vectors: 64, rowBytes: 256, at: Q8K_ROW.int8 }, // a super-block's words: 4 k of int8
+  i16: { vectors: 128, rowBytes: 512, at: Q8K_ROW.int16 }, // 2 k of int16
+} as const;
+type Format = keyof typeof FORMATS;
+
+/** A tile block: the rows' words interleaved, their d, then words of their 8 group sums (int16 pairs). */
+function tileLayout(format: Format): { d: number; sums: number; bytes: number } {
+  const d = 16 * FORMATS[format].vectors;
+  return { d, sums: d + 16, bytes: d + 16 + 64 };
+}
+
+/** A panel block: the four columns' levels, their 8 groups' scales (int32), mins (int16 pairs), d and dmin. */
+function panelLayout(format: Format): { scales: number; mins: number; d: number; bytes: number } {
+  const scales = 16 * FORMATS[format].vectors;
+  return { scales, mins: scales + 128, d: scales + 192, bytes: scales + 224 };
+}
+
+/** Bytes the tiles of `rows` rows of nb super-blocks take. */
+export function tilesBytesK(rows: number, nb: number): number {
+  return Math.ceil(rows / 4) * nb * tileLayout("i16").bytes;
+}
+
+/** Scratch a thread needs: its panel, then a tile's float32 sums. */
+export function panelBytesK(nb: number): number {
+  return nb * panelLayout("i16").bytes + 64;
+}
+
+function interleave(format: Format): FuncDef {
+  const b = new FnBuilder("interleave_q8k", new Int8Code());
+  const f = b.f;
+  const Q = b.param(i32);
+  const LDQ = b.param(i32);
+  const ROWS = b.param(i32);
+  const NB = b.param(i32);
+  const OUT = b.param(i32);
+  const pr = [b.local(i32), b.local(i32), b.local(i32), b.local(i32)];
+  const src = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
+  const t = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
+  const [blk, left, sumsAt, scalesAt] = [b.local(i32), b.local(i32), b.local(i32), b.local(i32)];
+  const { vectors, at } = FORMATS[format];
+  const layout = tileLayout(format);
+  f.block().localGet(ROWS).i32Const(0).i32LeS().brIf(0).localGet(NB).i32Eqz().brIf(0);
+  f.localGet(ROWS).localSet(left);
+  f.loop(); // tiles
+  for (let r = 0; r < 4; r++) {
+    clampedRow(f, Q, LDQ, left, r);
+    f.localSet(pr[r]!);
+  }
+  // from a row's current super-block values to its sums and d
+  f.localGet(NB).i32Const(Q8K_ROW.sums).i32Mul().localSet(sumsAt);
+  f.localGet(NB).i32Const(Q8K_ROW.scales).i32Mul().localSet(scalesAt);
+  f.localGet(NB).localSet(blk);
+  f.loop(); // super-blocks
+  for (let j = 0; j < vectors / 4; j++) {
+    for (let r = 0; r < 4; r++)
+      f.localGet(pr[r]!)
+        .v128Load(at + 16 * j)
+        .localSet(src[r]!);
+    transposeStore(
+      f,
+      src,
+      t,
+      OUT,
+      [0, 1, 2, 3].map((l) => 16 * (4 * j + l)),
+    );
+  }
+  // each row's d
+  f.v128Const0().localSet(t[0]!);
+  for (let r = 0; r < 4; r++) f.localGet(pr[r]!).localGet(scalesAt).i32Add().localGet(t[0]!).load32Lane(0, r).localSet(t[0]!);
+  f.localGet(OUT).localGet(t[0]!).v128Store(layout.d);
+  // each row's 8 group sums (pairs of its 16 bsums) as int16, two groups a word
+  for (let r = 0; r < 4; r++) {
+    f.localGet(pr[r]!).localGet(sumsAt).i32Add().v128Load().i32x4ExtaddPairwiseI16x8S();
+    f.localGet(pr[r]!).localGet(sumsAt).i32Add().v128Load(16).i32x4ExtaddPairwiseI16x8S();
+    f.i16x8NarrowI32x4S().localSet(src[r]!);
+  }
+  transposeStore(
+    f,
+    src,
+    t,
+    OUT,
+    [0, 1, 2, 3].map((l) => layout.sums + 16 * l),
+  );
+  for (let r = 0; r < 4; r++) f.localGet(pr[r]!).i32Const(Q8K_ROW.values).i32Add().localSet(pr[r]!);
+  // the sums move 32 bytes a super-block and d 4, the values 768
+  f.localGet(sumsAt)
+    .i32Const(32 - Q8K_ROW.values)
+    .i32Add()
+    .localSet(sumsAt);
+  f.localGet(scalesAt)
+    .i32Const(4 - Q8K_ROW.values)
+    .i32Add()
+    .localSet(scalesAt);
+  f.localGet(OUT).i32Const(layout.bytes).i32Add().localSet(OUT);
+  f.localGet(blk).i32Const(1).i32Sub().localTee(blk).brIf(0);
+  f.end();
+  f.localGet(Q).localGet(LDQ).i32Const(4).i32Mul().i32Add().localSet(Q);
+  f.localGet(left).i32Const(4).i32Sub().localTee(left).i32Const(0).i32GtS().brIf(0);
+  f.end().end();
+  return b.def();
+}
+
+/**
+ * `pack_q4_k(w, ldw, nb, cols, panel)`: four of W's Q4_K rows (cols of them, 1-4; a missing one
+ * repeats the last) as panel blocks: group g's levels (its 32 nibbles: the low ones of bytes
+ * 32 (g / 2) .. + 31 for even g, the high ones for odd) as 8 (or 16) vectors, then each group's
+ * 6-bit scale (get_scale_min_k4) as int32 lanes, the mins as int16 pairs, d and dmin as float32.
+ */
+function pack(format: Format): FuncDef {
+  const b = new FnBuilder("pack_q4_k", new Int8Code());
+  const f = b.f;
+  const W = b.param(i32);
+  const LDW = b.param(i32);
+  const NB = b.param(i32);
+  const COLS = b.param(i32);
+  const PANEL = b.param(i32);
+  const pc = [b.local(i32), b.local(i32), b.local(i32), b.local(i32)];
+  const lo = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
+  const hi = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
+  const t = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
+  const e = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
+  const [h, m] = [b.local(v128), b.local(v128)];
+  const blk = b.local(i32);
+  const layout = panelLayout(format);
+  const perGroup = FORMATS[format].vectors / 8;
+  f.block().localGet(NB).i32Eqz().brIf(0);
+  for (let c = 0; c < 4; c++) {
+    clampedRow(f, W, LDW, COLS, c);
+    f.localSet(pc[c]!);
+  }
+  f.localGet(NB).localSet(blk);
+  f.loop(); // super-blocks
+  for (let g = 0; g < 8; g++) {
+    const base = perGroup * g; // the group's first vector
+    for (let c = 0; c < 4; c++)
+      for (const [half, out] of [
+        [0, lo],
+        [1, hi],
+      ] as const) {
+        f.localGet(pc[c]!).loadAny(16 + 32 * (g >> 1) + 16 * half);
+        if (g & 1) f.i32Const(4).i8x16ShrU();
+        else f.constBytes(0x0f).v128And();
+        f.localSet(out[c]!);
+      }
+    if (format === "i8") {
+      transposeStore(
+        f,
+        lo,
+        t,
+        PANEL,
+        [0, 1, 2, 3].map((l) => 16 * (base + l)),
+      );
+      transposeStore(
+        f,
+        hi,
+        t,
+        PANEL,
+        [4, 5, 6, 7].map((l) => 16 * (base + l)),
+      );
+    } else {
+      for (let j = 0; j < 4; j++) {
+        const src = j < 2 ? lo : hi;
+        for (let c = 0; c < 4; c++) {
+          f.localGet(src[c]!);
+          if (j % 2 === 0) f.i16x8ExtendLowI8x16U();
+          else f.i16x8ExtendHighI8x16U();
+          f.localSet(e[c]!);
+        }
+        transposeStore(
+          f,
+          e,
+          t,
+          PANEL,
+          [0, 1, 2, 3].map((l) => 16 * (base + 4 * j + l)),
+        );
+      }
+    }
+  }
+  // the groups' scales and mins (get_scale_min_k4 over the 12 bytes at 4)
+  const byte = (c: number, o: number): void => {
+    f.localGet(pc[c]!).i32Load8U(4 + o);
+  };
+  /** bits 4-5 of a scale or min: the top two bits of byte o, shifted into place, or-ed in. */
+  const topBits = (c: number, o: number): void => {
+    byte(c, o);
+    f.i32Const(6).i32ShrU().i32Const(4).i32Shl().i32Or();
+  };
+  for (let c = 0; c < 4; c++)
+    for (let g = 0; g < 8; g++) {
+      f.localGet(PANEL);
+      byte(c, g < 4 ? g : g + 4);
+      f.i32Const(g < 4 ? 63 : 15).i32And();
+      if (g >= 4) topBits(c, g - 4);
+      f.i32Store(layout.scales + 16 * g + 4 * c);
+      f.localGet(PANEL);
+      byte(c, g + 4);
+      if (g < 4) f.i32Const(63).i32And();
+      else {
+        f.i32Const(4).i32ShrU();
+        topBits(c, g);
+      }
+      f.i32Store16(layout.mins + 16 * (g >> 1) + 4 * c + 2 * (g & 1));
+    }
+  // d and dmin, float16 -> float32
+  for (const [field, slot] of [
+    [0, layout.d],
+    [2, layout.d + 16],
+  ] as const) {
+    f.v128Const0().localSet(t[0]!);
+    for (let c = 0; c < 4; c++)
+      f.localGet(pc[c]!)
+        .localGet(t[0]!)
+        .load16Lane(field, 2 * c)
+        .localSet(t[0]!);
+    f.localGet(PANEL).localGet(t[0]!);
+    halfLanesFast(f, h, m);
+    f.v128Store(slot);
+  }
+  for (let c = 0; c < 4; c++) f.localGet(pc[c]!).i32Const(144).i32Add().localSet(pc[c]!);
+  f.localGet(PANEL).i32Const(layout.bytes).i32Add().localSet(PANEL);
+  f.localGet(blk).i32Const(1).i32Sub().localTee(blk).brIf(0);
+  f.end().end();
+  return b.def();
+}
+
+/** `gemm_panel_q4_k(panel, tiles, y, rows, nb, ldy, cols, acc)`: the panel's four columns times every tile. */
+function gemmPanel(format: Format): FuncDef {
+  const b = new FnBuilder("gemm_panel_q4_k", new Int8Code());
+  const f = b.f;
+  const PANEL = b.param(i32);
+  const TILES = b.param(i32);
+  const Y = b.param(i32);
+  const ROWS = b.param(i32);
+  const NB = b.param(i32);
+  const LDY = b.param(i32);
+  const COLS = b.param(i32);
+  const ACC = b.param(i32);
+  const group = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)]; // a group's sums (int16 / int32)
+  const block = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)]; // the super-block's int32 sums
+  const [wv, x, sc] = [b.local(v128), b.local(v128), b.local(v128)];
+  const [pp, pa, blk, g, end, left, j] = Array.from({ length: 7 }, () => b.local(i32));
+  const { vectors } = FORMATS[format];
+  const tile = tileLayout(format);
+  const panel = panelLayout(format);
+  const wordsPerGroup = vectors / 8;
+
+  f.block().localGet(NB).i32Eqz().brIf(0).localGet(ROWS).i32Const(0).i32LeS().brIf(0);
+  f.localGet(TILES).localSet(pa).localGet(ROWS).localSet(left);
+  f.loop(); // tiles
+  for (let r = 0; r < 4; r++)
+    f.localGet(ACC)
+      .v128Const0()
+      .v128Store(16 * r);
+  f.localGet(PANEL).localSet(pp).localGet(NB).localSet(blk);
+  f.loop(); // super-blocks
+  for (const s of block) f.v128Const0().localSet(s);
+  f.i32Const(0).localSet(g);
+  f.loop(); // groups of 32
+  for (const s of group) f.v128Const0().localSet(s);
+  f.localGet(pa)
+    .i32Const(16 * wordsPerGroup)
+    .i32Add()
+    .localSet(end);
+  f.loop(); // the group's words
+  f.localGet(pp).v128Load().localSet(wv);
+  for (let r = 0; r < 4; r++) {
+    f.localGet(group[r]!)
+      .localGet(pa)
+      .v128Load32Splat(4 * r)
+      .localGet(wv);
+    if (format === "i8") f.i16x8RelaxedDotI8x16I7x16S().i16x8Add();
+    else f.i32x4DotI16x8S().i32x4Add();
+    f.localSet(group[r]!);
+  }
+  f.localGet(pp).i32Const(16).i32Add().localSet(pp);
+  f.localGet(pa).i32Const(16).i32Add().localTee(pa).localGet(end).i32Ne().brIf(0);
+  f.end();
+  // block += group x its scale (pp has passed the group's words: the scales are at the panel
+  // block's start + scales, i.e. pp - 16 wordsPerGroup (g + 1) + scales + 16 g)
+  f.localGet(pp)
+    .localGet(g)
+    .i32Const(16 - 16 * wordsPerGroup)
+    .i32Mul()
+    .i32Add()
+    .v128Load(panel.scales - 16 * wordsPerGroup)
+    .localSet(sc);
+  for (let r = 0; r < 4; r++) {
+    f.localGet(group[r]!);
+    if (format === "i8") f.i32x4ExtaddPairwiseI16x8S();
+    f.localGet(sc).i32x4Mul().localGet(block[r]!).i32x4Add().localSet(block[r]!);
+  }
+  f.localGet(g).i32Const(1).i32Add().localTee(g).i32Const(8).i32Ne().brIf(0);
+  f.end();
+  // pp and pa are at the panel's scales and the tile's d: the mins' int16 dot products, then float32
+  for (let r = 0; r < 4; r++) {
+    // imin: the mins (pairs of groups per column) . the group sums (pairs, splat)
+    for (let q = 0; q < 4; q++) {
+      f.localGet(pa).v128Load32Splat(tile.sums - tile.d + 16 * q + 4 * r);
+      f.localGet(pp).v128Load(panel.mins - panel.scales + 16 * q);
+      f.i32x4DotI16x8S();
+      if (q > 0) f.i32x4Add();
+    }
+    f.localSet(group[r]!);
+    f.localGet(pa)
+      .v128Load32Splat(4 * r)
+      .localSet(x);
+    // acc += float(isum) x (d_w x d_x); acc -= float(imin) x (dmin_w x d_x)
+    f.localGet(ACC)
+      .localGet(ACC)
+      .v128Load(16 * r);
+    f.localGet(block[r]!).f32x4ConvertI32x4S();
+    f.localGet(pp)
+      .v128Load(panel.d - panel.scales)
+      .localGet(x)
+      .f32x4Mul()
+      .f32x4Mul()
+      .f32x4Add();
+    f.localGet(group[r]!).f32x4ConvertI32x4S();
+    f.localGet(pp)
+      .v128Load(panel.d + 16 - panel.scales)
+      .localGet(x)
+      .f32x4Mul()
+      .f32x4Mul()
+      .f32x4Sub();
+    f.v128Store(16 * r);
+  }
+  f.localGet(pp)
+    .i32Const(panel.bytes - panel.scales)
+    .i32Add()
+    .localSet(pp);
+  f.localGet(pa)
+    .i32Const(tile.bytes - tile.d)
+    .i32Add()
+    .localSet(pa);
+  f.localGet(blk).i32Const(1).i32Sub().localTee(blk).brIf(0);
+  f.end();
+  for (let r = 0; r < 4; r++) {
+    // row r's four outputs, or the first cols of them; none past the last row
+    f.block();
+    f.localGet(left).i32Const(r).i32LeS().brIf(0);
+    f.block();
+    f.localGet(COLS).i32Const(4).i32Ne().brIf(0);
+    f.localGet(Y)
+      .localGet(ACC)
+      .v128Load(16 * r)
+      .v128Store();
+    f.br(1);
+    f.end();
+    f.i32Const(0).localSet(j);
+    f.loop();
+    f.localGet(Y).localGet(j).i32Const(4).i32Mul().i32Add();
+    f.localGet(ACC)
+      .localGet(j)
+      .i32Const(4)
+      .i32Mul()
+      .i32Add()
+      .f32Load(16 * r);
+    f.f32Store();
+    f.localGet(j).i32Const(1).i32Add().localTee(j).localGet(COLS).i32LtS().brIf(0);
+    f.end();
+    f.end();
+    f.localGet(Y).localGet(LDY).i32Add().localSet(Y);
+  }
+  f.localGet(left).i32Const(4).i32Sub().localTee(left).i32Const(0).i32GtS().brIf(0);
+  f.end().end();
+  return b.def();
+}
+
+/** `gemm_q8k_q4_k(w, ldw, nb, tiles, y, ldy, rows, n, panel)`: four columns at a time, packed then multiplied. */
+function driver(packFn: number, gemmFn: number): FuncDef {
+  const b = new FnBuilder("gemm_q8k_q4_k", new Int8Code());
+  const f = b.f;
+  const W = b.param(i32);
+  const LDW = b.param(i32);
+  const NB = b.param(i32);
+  const TILES = b.param(i32);
+  const Y = b.param(i32);
+  const LDY = b.param(i32);
+  const ROWS = b.param(i32);
+  const N = b.param(i32);
+  const PANEL = b.param(i32);
+  const cols = b.local(i32);
+  const acc = b.local(i32);
+  f.block().localGet(N).i32Const(0).i32LeS().brIf(0);
+  f.localGet(PANEL).localGet(NB).i32Const(panelLayout("i16").bytes).i32Mul().i32Add().localSet(acc);
+  f.loop();
+  f.i32Const(4).localGet(N).localGet(N).i32Const(4).i32GtS().select().localSet(cols);
+  f.localGet(W).localGet(LDW).localGet(NB).localGet(cols).localGet(PANEL).call(packFn);
+  f.localGet(PANEL).localGet(TILES).localGet(Y).localGet(ROWS).localGet(NB).localGet(LDY).localGet(cols).localGet(acc).call(gemmFn);
+  f.localGet(W).localGet(LDW).i32Const(4).i32Mul().i32Add().localSet(W);
+  f.localGet(Y).i32Const(16).i32Add().localSet(Y);
+  f.localGet(N).i32Const(4).i32Sub().localTee(N).i32Const(0).i32GtS().brIf(0);
+  f.end().end();
+  return b.def();
+}
+
+/** The module's functions (the driver calls the packer and the panel GEMM by index: the list's order is the module's). */
+export function q8kGemmFunctions(relaxed: boolean): FuncDef[] {
+  const format: Format = relaxed && exactRelaxedDot() ? "i8" : "i16";
+  return [pack(format), gemmPanel(format), driver(0, 1), interleave(format)];
+}
+
+export function q8kGemmModule(relaxed: boolean): Uint8Array {
+  return emitModule(q8kGemmFunctions(relaxed));
+}
