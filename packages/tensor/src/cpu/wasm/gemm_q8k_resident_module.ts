@@ -7,15 +7,14 @@ import { exactRelaxedDot, Int8Code, Q8K_ROW } from "./gemv_q8_resident_module.js
 /**
  * Prefill over Q4_K weights as llama.cpp computes it (activationRounding "ggml"), the super-block
  * sibling of gemm_q8_resident_module.ts: the activation rows quantized to Q8_K (quantize_q8_k,
- * gemv_q8_resident_module.ts) and interleaved into tiles of four rows, the weight repacked four
+ * gemv_q8_resident_module.ts) and interleaved into tiles of four rows, the weight repacked eight
  * columns at a time into panels of [4 columns x 4 k] levels (or [4 columns x 2 k] int16 without
  * relaxed SIMD), as ggml_vec_dot_q4_K_q8_K per output and super-block:
  *   isum = sum over the 8 groups of 32 of scale_g x (levels . q8), int32;
  *   imin = sum over the groups of min_g x (the group's activation sum), int32 (int16 dot products);
  *   acc += float(isum) x (d_w x d_x), then acc -= float(imin) x (dmin_w x d_x).
  * Integer sums are exact, so the results do not depend on the panel format, the engine or the
- * thread split. Four columns a panel (a group's scale vectors and the tile's int32 sums use the
- * registers eight columns would need).
+ * thread split. Eight columns a panel, as there; the super-block's int32 sums wait in memory.
  *
  * Functions (addresses and strides in bytes):
  *  - `interleave_q8k(q, ldq, rows, nb, out)`: Q8_K rows (Q8K_ROW) as tiles (tilesBytesK);
@@ -35,10 +34,19 @@ function tileLayout(format: Format): { d: number; sums: number; bytes: number } 
   return { d, sums: d + 16, bytes: d + 16 + 64 };
 }
 
-/** A panel block: the four columns' levels, their 8 groups' scales (int32), mins (int16 pairs), d and dmin. */
-function panelLayout(format: Format): { scales: number; mins: number; d: number; bytes: number } {
-  const scales = 16 * FORMATS[format].vectors;
-  return { scales, mins: scales + 128, d: scales + 192, bytes: scales + 224 };
+/** Groups of four columns a panel holds: two, side by side in every part, so each splat meets eight columns. */
+const CG = 2;
+const PANEL_COLS = 4 * CG;
+
+/**
+ * A panel block, each part with the column groups side by side (16 bytes apart): the levels, the
+ * 8 groups of 32's scales (int32), the mins (int16 pairs of groups), d, dmin.
+ */
+function panelLayout(format: Format): { scales: number; mins: number; d: number; dmin: number; bytes: number } {
+  const scales = 16 * CG * FORMATS[format].vectors;
+  const mins = scales + 16 * CG * 8;
+  const d = mins + 16 * CG * 4;
+  return { scales, mins, d, dmin: d + 16 * CG, bytes: d + 32 * CG };
 }
 
 /** Bytes the tiles of `rows` rows of nb super-blocks take. */
@@ -46,9 +54,9 @@ export function tilesBytesK(rows: number, nb: number): number {
   return Math.ceil(rows / 4) * nb * tileLayout("i16").bytes;
 }
 
-/** Scratch a thread needs: its panel, then a tile's float32 sums. */
+/** Scratch a thread needs: its panel, then a tile's float32 sums and its super-block's int32 ones. */
 export function panelBytesK(nb: number): number {
-  return nb * panelLayout("i16").bytes + 64;
+  return nb * panelLayout("i16").bytes + 2 * 64 * CG;
 }
 
 function interleave(format: Format): FuncDef {
@@ -127,10 +135,11 @@ function interleave(format: Format): FuncDef {
 }
 
 /**
- * `pack_q4_k(w, ldw, nb, cols, panel)`: four of W's Q4_K rows (cols of them, 1-4; a missing one
- * repeats the last) as panel blocks: group g's levels (its 32 nibbles: the low ones of bytes
- * 32 (g / 2) .. + 31 for even g, the high ones for odd) as 8 (or 16) vectors, then each group's
- * 6-bit scale (get_scale_min_k4) as int32 lanes, the mins as int16 pairs, d and dmin as float32.
+ * `pack_q4_k(w, ldw, nb, cols, panel)`: eight of W's Q4_K rows (cols of them, 1-8; a missing one
+ * repeats the last) as panel blocks (panelLayout): group g's levels (its 32 nibbles: the low ones
+ * of bytes 32 (g / 2) .. + 31 for even g, the high ones for odd) as 8 (or 16) vectors a column
+ * group, then each group's 6-bit scale (get_scale_min_k4) as int32 lanes, the mins as int16 pairs,
+ * d and dmin as float32.
  */
 function pack(format: Format): FuncDef {
   const b = new FnBuilder("pack_q4_k", new Int8Code());
@@ -140,7 +149,7 @@ function pack(format: Format): FuncDef {
   const NB = b.param(i32);
   const COLS = b.param(i32);
   const PANEL = b.param(i32);
-  const pc = [b.local(i32), b.local(i32), b.local(i32), b.local(i32)];
+  const pc = Array.from({ length: PANEL_COLS }, () => b.local(i32));
   const lo = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
   const hi = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
   const t = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
@@ -150,106 +159,114 @@ function pack(format: Format): FuncDef {
   const layout = panelLayout(format);
   const perGroup = FORMATS[format].vectors / 8;
   f.block().localGet(NB).i32Eqz().brIf(0);
-  for (let c = 0; c < 4; c++) {
+  for (let c = 0; c < PANEL_COLS; c++) {
     clampedRow(f, W, LDW, COLS, c);
     f.localSet(pc[c]!);
   }
   f.localGet(NB).localSet(blk);
   f.loop(); // super-blocks
-  for (let g = 0; g < 8; g++) {
-    const base = perGroup * g; // the group's first vector
-    for (let c = 0; c < 4; c++)
-      for (const [half, out] of [
-        [0, lo],
-        [1, hi],
-      ] as const) {
-        f.localGet(pc[c]!).loadAny(16 + 32 * (g >> 1) + 16 * half);
-        if (g & 1) f.i32Const(4).i8x16ShrU();
-        else f.constBytes(0x0f).v128And();
-        f.localSet(out[c]!);
-      }
-    if (format === "i8") {
-      transposeStore(
-        f,
-        lo,
-        t,
-        PANEL,
-        [0, 1, 2, 3].map((l) => 16 * (base + l)),
-      );
-      transposeStore(
-        f,
-        hi,
-        t,
-        PANEL,
-        [4, 5, 6, 7].map((l) => 16 * (base + l)),
-      );
-    } else {
-      for (let j = 0; j < 4; j++) {
-        const src = j < 2 ? lo : hi;
-        for (let c = 0; c < 4; c++) {
-          f.localGet(src[c]!);
-          if (j % 2 === 0) f.i16x8ExtendLowI8x16U();
-          else f.i16x8ExtendHighI8x16U();
-          f.localSet(e[c]!);
+  for (let cg = 0; cg < CG; cg++) {
+    const cols = pc.slice(4 * cg, 4 * cg + 4);
+    const at = (vector: number): number => 16 * CG * vector + 16 * cg;
+    for (let g = 0; g < 8; g++) {
+      const base = perGroup * g; // the group's first vector
+      for (let c = 0; c < 4; c++)
+        for (const [half, out] of [
+          [0, lo],
+          [1, hi],
+        ] as const) {
+          f.localGet(cols[c]!).loadAny(16 + 32 * (g >> 1) + 16 * half);
+          if (g & 1) f.i32Const(4).i8x16ShrU();
+          else f.constBytes(0x0f).v128And();
+          f.localSet(out[c]!);
         }
+      if (format === "i8") {
         transposeStore(
           f,
-          e,
+          lo,
           t,
           PANEL,
-          [0, 1, 2, 3].map((l) => 16 * (base + 4 * j + l)),
+          [0, 1, 2, 3].map((l) => at(base + l)),
         );
+        transposeStore(
+          f,
+          hi,
+          t,
+          PANEL,
+          [4, 5, 6, 7].map((l) => at(base + l)),
+        );
+      } else {
+        for (let j = 0; j < 4; j++) {
+          const src = j < 2 ? lo : hi;
+          for (let c = 0; c < 4; c++) {
+            f.localGet(src[c]!);
+            if (j % 2 === 0) f.i16x8ExtendLowI8x16U();
+            else f.i16x8ExtendHighI8x16U();
+            f.localSet(e[c]!);
+          }
+          transposeStore(
+            f,
+            e,
+            t,
+            PANEL,
+            [0, 1, 2, 3].map((l) => at(base + 4 * j + l)),
+          );
+        }
       }
     }
-  }
-  // the groups' scales and mins (get_scale_min_k4 over the 12 bytes at 4)
-  const byte = (c: number, o: number): void => {
-    f.localGet(pc[c]!).i32Load8U(4 + o);
-  };
-  /** bits 4-5 of a scale or min: the top two bits of byte o, shifted into place, or-ed in. */
-  const topBits = (c: number, o: number): void => {
-    byte(c, o);
-    f.i32Const(6).i32ShrU().i32Const(4).i32Shl().i32Or();
-  };
-  for (let c = 0; c < 4; c++)
-    for (let g = 0; g < 8; g++) {
-      f.localGet(PANEL);
-      byte(c, g < 4 ? g : g + 4);
-      f.i32Const(g < 4 ? 63 : 15).i32And();
-      if (g >= 4) topBits(c, g - 4);
-      f.i32Store(layout.scales + 16 * g + 4 * c);
-      f.localGet(PANEL);
-      byte(c, g + 4);
-      if (g < 4) f.i32Const(63).i32And();
-      else {
-        f.i32Const(4).i32ShrU();
-        topBits(c, g);
-      }
-      f.i32Store16(layout.mins + 16 * (g >> 1) + 4 * c + 2 * (g & 1));
-    }
-  // d and dmin, float16 -> float32
-  for (const [field, slot] of [
-    [0, layout.d],
-    [2, layout.d + 16],
-  ] as const) {
-    f.v128Const0().localSet(t[0]!);
+    // the groups' scales and mins (get_scale_min_k4 over the 12 bytes at 4)
+    const byte = (c: number, o: number): void => {
+      f.localGet(cols[c]!).i32Load8U(4 + o);
+    };
+    /** bits 4-5 of a scale or min: the top two bits of byte o, shifted into place, or-ed in. */
+    const topBits = (c: number, o: number): void => {
+      byte(c, o);
+      f.i32Const(6).i32ShrU().i32Const(4).i32Shl().i32Or();
+    };
     for (let c = 0; c < 4; c++)
-      f.localGet(pc[c]!)
-        .localGet(t[0]!)
-        .load16Lane(field, 2 * c)
-        .localSet(t[0]!);
-    f.localGet(PANEL).localGet(t[0]!);
-    halfLanesFast(f, h, m);
-    f.v128Store(slot);
+      for (let g = 0; g < 8; g++) {
+        f.localGet(PANEL);
+        byte(c, g < 4 ? g : g + 4);
+        f.i32Const(g < 4 ? 63 : 15).i32And();
+        if (g >= 4) topBits(c, g - 4);
+        f.i32Store(layout.scales + 16 * CG * g + 16 * cg + 4 * c);
+        f.localGet(PANEL);
+        byte(c, g + 4);
+        if (g < 4) f.i32Const(63).i32And();
+        else {
+          f.i32Const(4).i32ShrU();
+          topBits(c, g);
+        }
+        f.i32Store16(layout.mins + 16 * CG * (g >> 1) + 16 * cg + 4 * c + 2 * (g & 1));
+      }
+    // d and dmin, float16 -> float32
+    for (const [field, slot] of [
+      [0, layout.d],
+      [2, layout.dmin],
+    ] as const) {
+      f.v128Const0().localSet(t[0]!);
+      for (let c = 0; c < 4; c++)
+        f.localGet(cols[c]!)
+          .localGet(t[0]!)
+          .load16Lane(field, 2 * c)
+          .localSet(t[0]!);
+      f.localGet(PANEL).localGet(t[0]!);
+      halfLanesFast(f, h, m);
+      f.v128Store(slot + 16 * cg);
+    }
   }
-  for (let c = 0; c < 4; c++) f.localGet(pc[c]!).i32Const(144).i32Add().localSet(pc[c]!);
+  for (let c = 0; c < PANEL_COLS; c++) f.localGet(pc[c]!).i32Const(144).i32Add().localSet(pc[c]!);
   f.localGet(PANEL).i32Const(layout.bytes).i32Add().localSet(PANEL);
   f.localGet(blk).i32Const(1).i32Sub().localTee(blk).brIf(0);
   f.end().end();
   return b.def();
 }
 
-/** `gemm_panel_q4_k(panel, tiles, y, rows, nb, ldy, cols, acc)`: the panel's four columns times every tile. */
+/**
+ * `gemm_panel_q4_k(panel, tiles, y, rows, nb, ldy, cols, acc)`: the panel's columns times every
+ * tile; acc is scratch for a tile's float32 sums and its super-block's int32 ones (kept in memory:
+ * the registers hold the eight group sums, the panel vectors and the splat).
+ */
 function gemmPanel(format: Format): FuncDef {
   const b = new FnBuilder("gemm_panel_q4_k", new Int8Code());
   const f = b.f;
@@ -261,25 +278,25 @@ function gemmPanel(format: Format): FuncDef {
   const LDY = b.param(i32);
   const COLS = b.param(i32);
   const ACC = b.param(i32);
-  const group = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)]; // a group's sums (int16 / int32)
-  const block = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)]; // the super-block's int32 sums
-  const [wv, x, sc] = [b.local(v128), b.local(v128), b.local(v128)];
+  const group = Array.from({ length: 4 * CG }, () => b.local(v128)); // a group of 32's sums, row r, column group cg at CG r + cg
+  const wv = Array.from({ length: CG }, () => b.local(v128));
+  const [x, sc] = [b.local(v128), b.local(v128)];
   const [pp, pa, blk, g, end, left, j] = Array.from({ length: 7 }, () => b.local(i32));
   const { vectors } = FORMATS[format];
   const tile = tileLayout(format);
   const panel = panelLayout(format);
   const wordsPerGroup = vectors / 8;
+  const sumOf = (r: number, cg: number): number => group[CG * r + cg]!;
+  const accAt = (r: number, cg: number): number => 16 * (CG * r + cg); // float32 sums at ACC
+  const intAt = (r: number, cg: number): number => 16 * (4 * CG + CG * r + cg); // the super-block's int32 sums
 
   f.block().localGet(NB).i32Eqz().brIf(0).localGet(ROWS).i32Const(0).i32LeS().brIf(0);
   f.localGet(TILES).localSet(pa).localGet(ROWS).localSet(left);
   f.loop(); // tiles
-  for (let r = 0; r < 4; r++)
-    f.localGet(ACC)
-      .v128Const0()
-      .v128Store(16 * r);
+  for (let r = 0; r < 4; r++) for (let cg = 0; cg < CG; cg++) f.localGet(ACC).v128Const0().v128Store(accAt(r, cg));
   f.localGet(PANEL).localSet(pp).localGet(NB).localSet(blk);
   f.loop(); // super-blocks
-  for (const s of block) f.v128Const0().localSet(s);
+  for (let r = 0; r < 4; r++) for (let cg = 0; cg < CG; cg++) f.localGet(ACC).v128Const0().v128Store(intAt(r, cg));
   f.i32Const(0).localSet(g);
   f.loop(); // groups of 32
   for (const s of group) f.v128Const0().localSet(s);
@@ -288,67 +305,79 @@ function gemmPanel(format: Format): FuncDef {
     .i32Add()
     .localSet(end);
   f.loop(); // the group's words
-  f.localGet(pp).v128Load().localSet(wv);
+  for (let cg = 0; cg < CG; cg++)
+    f.localGet(pp)
+      .v128Load(16 * cg)
+      .localSet(wv[cg]!);
   for (let r = 0; r < 4; r++) {
-    f.localGet(group[r]!)
-      .localGet(pa)
+    f.localGet(pa)
       .v128Load32Splat(4 * r)
-      .localGet(wv);
-    if (format === "i8") f.i16x8RelaxedDotI8x16I7x16S().i16x8Add();
-    else f.i32x4DotI16x8S().i32x4Add();
-    f.localSet(group[r]!);
+      .localSet(x);
+    for (let cg = 0; cg < CG; cg++) {
+      f.localGet(sumOf(r, cg)).localGet(x).localGet(wv[cg]!);
+      if (format === "i8") f.i16x8RelaxedDotI8x16I7x16S().i16x8Add();
+      else f.i32x4DotI16x8S().i32x4Add();
+      f.localSet(sumOf(r, cg));
+    }
   }
-  f.localGet(pp).i32Const(16).i32Add().localSet(pp);
+  f.localGet(pp)
+    .i32Const(16 * CG)
+    .i32Add()
+    .localSet(pp);
   f.localGet(pa).i32Const(16).i32Add().localTee(pa).localGet(end).i32Ne().brIf(0);
   f.end();
-  // block += group x its scale (pp has passed the group's words: the scales are at the panel
-  // block's start + scales, i.e. pp - 16 wordsPerGroup (g + 1) + scales + 16 g)
-  f.localGet(pp)
-    .localGet(g)
-    .i32Const(16 - 16 * wordsPerGroup)
-    .i32Mul()
-    .i32Add()
-    .v128Load(panel.scales - 16 * wordsPerGroup)
-    .localSet(sc);
-  for (let r = 0; r < 4; r++) {
-    f.localGet(group[r]!);
-    if (format === "i8") f.i32x4ExtaddPairwiseI16x8S();
-    f.localGet(sc).i32x4Mul().localGet(block[r]!).i32x4Add().localSet(block[r]!);
+  // int32 sums += the group's sums x its scales (pp has passed the group's words: the scales are at
+  // the block's start + scales + 16 CG g = pp - 16 CG wordsPerGroup (g + 1) + scales + 16 CG g)
+  for (let cg = 0; cg < CG; cg++) {
+    f.localGet(pp)
+      .localGet(g)
+      .i32Const(16 * CG - 16 * CG * wordsPerGroup)
+      .i32Mul()
+      .i32Add()
+      .v128Load(panel.scales - 16 * CG * wordsPerGroup + 16 * cg)
+      .localSet(sc);
+    for (let r = 0; r < 4; r++) {
+      f.localGet(ACC);
+      f.localGet(sumOf(r, cg));
+      if (format === "i8") f.i32x4ExtaddPairwiseI16x8S();
+      f.localGet(sc).i32x4Mul().localGet(ACC).v128Load(intAt(r, cg)).i32x4Add().v128Store(intAt(r, cg));
+    }
   }
   f.localGet(g).i32Const(1).i32Add().localTee(g).i32Const(8).i32Ne().brIf(0);
   f.end();
   // pp and pa are at the panel's scales and the tile's d: the mins' int16 dot products, then float32
+  const fromScales = (field: number): number => field - panel.scales;
   for (let r = 0; r < 4; r++) {
-    // imin: the mins (pairs of groups per column) . the group sums (pairs, splat)
-    for (let q = 0; q < 4; q++) {
-      f.localGet(pa).v128Load32Splat(tile.sums - tile.d + 16 * q + 4 * r);
-      f.localGet(pp).v128Load(panel.mins - panel.scales + 16 * q);
-      f.i32x4DotI16x8S();
-      if (q > 0) f.i32x4Add();
-    }
-    f.localSet(group[r]!);
     f.localGet(pa)
       .v128Load32Splat(4 * r)
       .localSet(x);
-    // acc += float(isum) x (d_w x d_x); acc -= float(imin) x (dmin_w x d_x)
-    f.localGet(ACC)
-      .localGet(ACC)
-      .v128Load(16 * r);
-    f.localGet(block[r]!).f32x4ConvertI32x4S();
-    f.localGet(pp)
-      .v128Load(panel.d - panel.scales)
-      .localGet(x)
-      .f32x4Mul()
-      .f32x4Mul()
-      .f32x4Add();
-    f.localGet(group[r]!).f32x4ConvertI32x4S();
-    f.localGet(pp)
-      .v128Load(panel.d + 16 - panel.scales)
-      .localGet(x)
-      .f32x4Mul()
-      .f32x4Mul()
-      .f32x4Sub();
-    f.v128Store(16 * r);
+    for (let cg = 0; cg < CG; cg++) {
+      // imin: the mins (pairs of groups per column) . the group sums (pairs, splat)
+      for (let q = 0; q < 4; q++) {
+        f.localGet(pa).v128Load32Splat(tile.sums - tile.d + 16 * q + 4 * r);
+        f.localGet(pp).v128Load(fromScales(panel.mins) + 16 * CG * q + 16 * cg);
+        f.i32x4DotI16x8S();
+        if (q > 0) f.i32x4Add();
+      }
+      f.localSet(sc);
+      // acc += float(isum) x (d_w x d_x); acc -= float(imin) x (dmin_w x d_x)
+      f.localGet(ACC).localGet(ACC).v128Load(accAt(r, cg));
+      f.localGet(ACC).v128Load(intAt(r, cg)).f32x4ConvertI32x4S();
+      f.localGet(pp)
+        .v128Load(fromScales(panel.d) + 16 * cg)
+        .localGet(x)
+        .f32x4Mul()
+        .f32x4Mul()
+        .f32x4Add();
+      f.localGet(sc).f32x4ConvertI32x4S();
+      f.localGet(pp)
+        .v128Load(fromScales(panel.dmin) + 16 * cg)
+        .localGet(x)
+        .f32x4Mul()
+        .f32x4Mul()
+        .f32x4Sub();
+      f.v128Store(accAt(r, cg));
+    }
   }
   f.localGet(pp)
     .i32Const(panel.bytes - panel.scales)
@@ -361,26 +390,23 @@ function gemmPanel(format: Format): FuncDef {
   f.localGet(blk).i32Const(1).i32Sub().localTee(blk).brIf(0);
   f.end();
   for (let r = 0; r < 4; r++) {
-    // row r's four outputs, or the first cols of them; none past the last row
+    // row r's outputs: whole vectors where the panel's columns are all there, else the first cols
+    // one at a time; none past the last row
     f.block();
     f.localGet(left).i32Const(r).i32LeS().brIf(0);
     f.block();
-    f.localGet(COLS).i32Const(4).i32Ne().brIf(0);
-    f.localGet(Y)
-      .localGet(ACC)
-      .v128Load(16 * r)
-      .v128Store();
+    f.localGet(COLS).i32Const(PANEL_COLS).i32Ne().brIf(0);
+    for (let cg = 0; cg < CG; cg++)
+      f.localGet(Y)
+        .localGet(ACC)
+        .v128Load(accAt(r, cg))
+        .v128Store(16 * cg);
     f.br(1);
     f.end();
     f.i32Const(0).localSet(j);
     f.loop();
     f.localGet(Y).localGet(j).i32Const(4).i32Mul().i32Add();
-    f.localGet(ACC)
-      .localGet(j)
-      .i32Const(4)
-      .i32Mul()
-      .i32Add()
-      .f32Load(16 * r);
+    f.localGet(ACC).localGet(j).i32Const(4).i32Mul().i32Add().f32Load(accAt(r, 0));
     f.f32Store();
     f.localGet(j).i32Const(1).i32Add().localTee(j).localGet(COLS).i32LtS().brIf(0);
     f.end();
@@ -392,7 +418,7 @@ function gemmPanel(format: Format): FuncDef {
   return b.def();
 }
 
-/** `gemm_q8k_q4_k(w, ldw, nb, tiles, y, ldy, rows, n, panel)`: four columns at a time, packed then multiplied. */
+/** `gemm_q8k_q4_k(w, ldw, nb, tiles, y, ldy, rows, n, panel)`: PANEL_COLS columns at a time, packed then multiplied. */
 function driver(packFn: number, gemmFn: number): FuncDef {
   const b = new FnBuilder("gemm_q8k_q4_k", new Int8Code());
   const f = b.f;
@@ -410,12 +436,15 @@ function driver(packFn: number, gemmFn: number): FuncDef {
   f.block().localGet(N).i32Const(0).i32LeS().brIf(0);
   f.localGet(PANEL).localGet(NB).i32Const(panelLayout("i16").bytes).i32Mul().i32Add().localSet(acc);
   f.loop();
-  f.i32Const(4).localGet(N).localGet(N).i32Const(4).i32GtS().select().localSet(cols);
+  f.i32Const(PANEL_COLS).localGet(N).localGet(N).i32Const(PANEL_COLS).i32GtS().select().localSet(cols);
   f.localGet(W).localGet(LDW).localGet(NB).localGet(cols).localGet(PANEL).call(packFn);
   f.localGet(PANEL).localGet(TILES).localGet(Y).localGet(ROWS).localGet(NB).localGet(LDY).localGet(cols).localGet(acc).call(gemmFn);
-  f.localGet(W).localGet(LDW).i32Const(4).i32Mul().i32Add().localSet(W);
-  f.localGet(Y).i32Const(16).i32Add().localSet(Y);
-  f.localGet(N).i32Const(4).i32Sub().localTee(N).i32Const(0).i32GtS().brIf(0);
+  f.localGet(W).localGet(LDW).i32Const(PANEL_COLS).i32Mul().i32Add().localSet(W);
+  f.localGet(Y)
+    .i32Const(4 * PANEL_COLS)
+    .i32Add()
+    .localSet(Y);
+  f.localGet(N).i32Const(PANEL_COLS).i32Sub().localTee(N).i32Const(0).i32GtS().brIf(0);
   f.end().end();
   return b.def();
 }
