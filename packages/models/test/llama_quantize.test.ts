@@ -170,6 +170,24 @@ describe.each(FILES)("$file (llama-quantize)", ({ file, main, mix, types: some }
     }
   });
 
+  // a 40-token prompt: every forward of ours over the Q4_K matrices runs the int8 prefill GEMM
+  // (the Q6_K ones round and run the float GEMM)
+  // (the Q4_K_M file only: the prefill GEMM's other types are held to llama.cpp in llamacpp.test.ts)
+  if (main === "q4_k")
+    it("over a 40-token prompt (Q4_K through the int8 prefill GEMM): llama.cpp's greedy tokens and log-probabilities within 3e-3", async () => {
+      const { model } = await loadGGUF(join(GOLDEN, file), { backend: ggml });
+      try {
+        const long = [...PROMPT];
+        for (let i = long.length; i < 40; i++) long.push((long[i - 1]! * 31 + 7 * i) % model.config.vocabSize);
+        const { ours, theirs, worst } = await compareWithLlamaCpp(llama, model, join(GOLDEN, file), long, ggml, { steps: 4 });
+        console.log(`${file}, 40-token prompt: greedy ${JSON.stringify(ours)}, worst |log p - log p'| ${worst.toExponential(2)}`);
+        expect(theirs).toEqual(ours);
+        expect(worst).toBeLessThanOrEqual(3e-3);
+      } finally {
+        model.dispose();
+      }
+    });
+
   it("the kernels equal float32 on the values the blocks hold; the distance to float32 is the quantization's", async () => {
     const { model } = await loadGGUF(join(GOLDEN, file));
     const widened = await quantize((await loadGGUF(join(GOLDEN, file))).model, "float32");
