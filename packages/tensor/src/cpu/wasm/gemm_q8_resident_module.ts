@@ -6,9 +6,9 @@ import { IQ4_VALUES } from "../../quant/iq4.js";
 
 /**
  * Prefill over the 32-value block types (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL: TYPES) as llama.cpp
- * computes it (activationRounding "ggml"): the
- * activation rows quantized to Q8_0 once (the values quantize_q8_0 gives, in tiles of four rows),
- * then int8 dot products, as the decoding GEMVs do, but tiled as a GEMM: eight weight rows
+ * computes it (activationRounding "ggml"): the activation rows quantized to Q8_0 once (the values
+ * quantize_q8_0 gives, in tiles of four rows), then int8 dot products, as the decoding GEMVs do,
+ * but tiled as a GEMM: eight weight rows
  * (output columns) at a time are repacked into a panel whose 16-byte vectors hold the same k of
  * four columns side by side, so one activation word, splat, meets eight columns in two dot
  * products, and the four rows of a tile share each panel vector.
@@ -32,7 +32,7 @@ import { IQ4_VALUES } from "../../quant/iq4.js";
  *    j < n (W's rows ldw apart, nb blocks each) and i < rows; panel is scratch of panelBytes(nb).
  */
 
-/** The panel formats: bytes of one block of four columns. */
+/** The panel formats: 16-byte vectors a block of 32 takes for four columns. */
 const FORMATS = {
   i8: { vectors: 8 }, // [4 columns x 4 k] int8
   i16: { vectors: 16 }, // [4 columns x 2 k] int16
@@ -97,6 +97,43 @@ export function transposeStore(f: Int8Code, src: readonly number[], t: readonly 
   f.localGet(p).localGet(t[1]!).localGet(t[3]!).lanes32([2, 3, 6, 7]).v128Store(offsets[3]);
 }
 
+/** Locals of storeLevels: four columns' levels of k 0-15 (lo) and 16-31 (hi) as bytes, and scratch vectors t and e. */
+export interface LevelsLocals {
+  readonly lo: readonly number[];
+  readonly hi: readonly number[];
+  readonly t: readonly number[];
+  readonly e: readonly number[];
+}
+
+/**
+ * Four columns' 32 levels (signed bytes, or unsigned under 128) stored as a block's vectors of the
+ * panel at `panel` + at(vector): "i8" vector v holds the columns' k 4v .. 4v + 3 (v 0-3 from lo,
+ * 4-7 from hi); "i16" vector v their k 2v, 2v + 1 as int16 (k 8j .. 8j + 7 widened from lo / hi).
+ */
+export function storeLevels(f: Int8Code, format: "i8" | "i16", l: LevelsLocals, panel: number, at: (vector: number) => number): void {
+  if (format === "i8") {
+    transposeStore(f, l.lo, l.t, panel, [0, 1, 2, 3].map(at));
+    transposeStore(f, l.hi, l.t, panel, [4, 5, 6, 7].map(at));
+    return;
+  }
+  for (let j = 0; j < 4; j++) {
+    const src = j < 2 ? l.lo : l.hi;
+    for (let c = 0; c < 4; c++) {
+      f.localGet(src[c]!);
+      if (j % 2 === 0) f.i16x8ExtendLowI8x16S();
+      else f.i16x8ExtendHighI8x16S();
+      f.localSet(l.e[c]!);
+    }
+    transposeStore(
+      f,
+      l.e,
+      l.t,
+      panel,
+      [0, 1, 2, 3].map((v) => at(4 * j + v)),
+    );
+  }
+}
+
 /**
  * `pack_<type>(w, ldw, nb, cols, panel)`: the panel of W's rows w, w + ldw, ... (cols of them, 1 to
  * PANEL_COLS; a missing column repeats the last, its outputs never stored). Per block: vector v of
@@ -154,29 +191,7 @@ function pack(dtype: GemmQ8DType, format: Format): FuncDef {
       }
     }
     const at = (v: number): number => stride * v + 16 * g;
-    if (format === "i8") {
-      // vector v: the four columns' k 4v .. 4v + 3 (v 0-3 from lo, 4-7 from hi)
-      transposeStore(f, lo, t, PANEL, [0, 1, 2, 3].map(at));
-      transposeStore(f, hi, t, PANEL, [4, 5, 6, 7].map(at));
-    } else {
-      // vector v: the four columns' k 2v, 2v + 1 as int16; k 8j .. 8j + 7 widened from lo / hi
-      for (let j = 0; j < 4; j++) {
-        const src = j < 2 ? lo : hi;
-        for (let c = 0; c < 4; c++) {
-          f.localGet(src[c]!);
-          if (j % 2 === 0) f.i16x8ExtendLowI8x16S();
-          else f.i16x8ExtendHighI8x16S();
-          f.localSet(e[c]!);
-        }
-        transposeStore(
-          f,
-          e,
-          t,
-          PANEL,
-          [0, 1, 2, 3].map((l) => at(4 * j + l)),
-        );
-      }
-    }
+    storeLevels(f, format, { lo, hi, t, e }, PANEL, at);
     // the four columns' d (and min), float16 -> float32
     for (const [field, slot] of type.min ? [[0, vectors] as const, [2, vectors + 1] as const] : [[0, vectors] as const]) {
       f.v128Const0().localSet(t[0]!);
@@ -344,32 +359,7 @@ function gemmPanel(format: Format, min: boolean, name: string): FuncDef {
       else f.v128Const0();
       f.localSet(sumOf(r, g));
     }
-  f.localGet(pa)
-    .i32Const(16 * vectors)
-    .i32Add()
-    .localSet(v); // where the words end: the loop compares pa with it (no counter)
-  f.loop(); // the block's words: each group's panel vector against each row's word, splat
-  for (let g = 0; g < GROUPS; g++)
-    f.localGet(pp)
-      .v128Load(16 * g)
-      .localSet(wv[g]!);
-  for (let r = 0; r < 4; r++) {
-    f.localGet(pa)
-      .v128Load32Splat(4 * r)
-      .localSet(x);
-    for (let g = 0; g < GROUPS; g++) {
-      f.localGet(sumOf(r, g)).localGet(x).localGet(wv[g]!);
-      if (format === "i8") f.i16x8RelaxedDotI8x16I7x16S().i16x8Add();
-      else f.i32x4DotI16x8S().i32x4Add();
-      f.localSet(sumOf(r, g));
-    }
-  }
-  f.localGet(pp)
-    .i32Const(16 * GROUPS)
-    .i32Add()
-    .localSet(pp);
-  f.localGet(pa).i32Const(16).i32Add().localTee(pa).localGet(v).i32Ne().brIf(0);
-  f.end();
+  wordsLoop(f, { pp, pa, end: v, x, wv, sumOf }, format, GROUPS, vectors);
   // pa and pp are at the tile's and the panel's d now: tile fields from pa - 16 vectors
   const at = (field: number): number => field - 16 * vectors;
   for (let r = 0; r < 4; r++) {
@@ -408,38 +398,19 @@ function gemmPanel(format: Format, min: boolean, name: string): FuncDef {
     .localSet(pa);
   f.localGet(blk).i32Const(1).i32Sub().localTee(blk).brIf(0);
   f.end();
-  for (let r = 0; r < 4; r++) {
-    // row r's outputs: whole vectors where the panel's columns are all there, else the first cols
-    // one at a time; none past the last row
-    f.block();
-    f.localGet(left).i32Const(r).i32LeS().brIf(0);
-    f.block();
-    f.localGet(COLS).i32Const(PANEL_COLS).i32Ne().brIf(0);
-    for (let g = 0; g < GROUPS; g++)
-      f.localGet(Y)
-        .localGet(ACC)
-        .v128Load(accAt(r, g))
-        .v128Store(16 * g);
-    f.br(1);
-    f.end();
-    f.i32Const(0).localSet(v);
-    f.loop();
-    f.localGet(Y).localGet(v).i32Const(4).i32Mul().i32Add();
-    f.localGet(ACC).localGet(v).i32Const(4).i32Mul().i32Add().f32Load(accAt(r, 0));
-    f.f32Store();
-    f.localGet(v).i32Const(1).i32Add().localTee(v).localGet(COLS).i32LtS().brIf(0);
-    f.end();
-    f.end();
-    f.localGet(Y).localGet(LDY).i32Add().localSet(Y);
-  }
+  storeTileRows(f, { left, cols: COLS, y: Y, ldy: LDY, acc: ACC, j: v }, PANEL_COLS, GROUPS, accAt);
   f.localGet(left).i32Const(4).i32Sub().localTee(left).i32Const(0).i32GtS().brIf(0);
   f.end().end();
   return b.def();
 }
 
-/** `gemm_q8_<type>(w, ldw, nb, tiles, y, ldy, rows, n, panel)`: PANEL_COLS columns at a time, packed then multiplied. */
-function driver(dtype: GemmQ8DType, packFn: number, gemmFn: number): FuncDef {
-  const b = new FnBuilder(`gemm_q8_${dtype}`, new Int8Code());
+/**
+ * `name(w, ldw, nb, tiles, y, ldy, rows, n, panel)`: `panelCols` columns at a time, packed (function
+ * packFn) then multiplied (gemmFn, its tile sums in scratch after the panel's nb blocks of
+ * `panelBlock` bytes). Shared by the super-block GEMM (gemm_q8k_resident_module.ts).
+ */
+export function panelDriver(name: string, packFn: number, gemmFn: number, panelCols: number, panelBlock: number): FuncDef {
+  const b = new FnBuilder(name, new Int8Code());
   const f = b.f;
   const W = b.param(i32);
   const LDW = b.param(i32);
@@ -453,19 +424,111 @@ function driver(dtype: GemmQ8DType, packFn: number, gemmFn: number): FuncDef {
   const cols = b.local(i32);
   const acc = b.local(i32);
   f.block().localGet(N).i32Const(0).i32LeS().brIf(0);
-  f.localGet(PANEL).localGet(NB).i32Const(panelBlockBytes("i16", true)).i32Mul().i32Add().localSet(acc);
+  f.localGet(PANEL).localGet(NB).i32Const(panelBlock).i32Mul().i32Add().localSet(acc);
   f.loop();
-  f.i32Const(PANEL_COLS).localGet(N).localGet(N).i32Const(PANEL_COLS).i32GtS().select().localSet(cols);
+  f.i32Const(panelCols).localGet(N).localGet(N).i32Const(panelCols).i32GtS().select().localSet(cols);
   f.localGet(W).localGet(LDW).localGet(NB).localGet(cols).localGet(PANEL).call(packFn);
   f.localGet(PANEL).localGet(TILES).localGet(Y).localGet(ROWS).localGet(NB).localGet(LDY).localGet(cols).localGet(acc).call(gemmFn);
-  f.localGet(W).localGet(LDW).i32Const(PANEL_COLS).i32Mul().i32Add().localSet(W);
+  f.localGet(W).localGet(LDW).i32Const(panelCols).i32Mul().i32Add().localSet(W);
   f.localGet(Y)
-    .i32Const(4 * PANEL_COLS)
+    .i32Const(4 * panelCols)
     .i32Add()
     .localSet(Y);
-  f.localGet(N).i32Const(PANEL_COLS).i32Sub().localTee(N).i32Const(0).i32GtS().brIf(0);
+  f.localGet(N).i32Const(panelCols).i32Sub().localTee(N).i32Const(0).i32GtS().brIf(0);
   f.end().end();
   return b.def();
+}
+
+/** Locals of wordsLoop: the panel and tile pointers, the words' end, the splat, the panel vectors, the sums' locals. */
+export interface WordsLocals {
+  readonly pp: number;
+  readonly pa: number;
+  readonly end: number;
+  readonly x: number;
+  readonly wv: readonly number[];
+  sumOf(r: number, g: number): number;
+}
+
+/**
+ * `words` words of a tile (at pa) against the panel (at pp, `groups` vectors a word): each row's
+ * word, splat, times each group's vector, added into sumOf(row, group) (int16 lanes for "i8", int32
+ * for "i16"); pa and pp move on. A small loop that ends on a pointer compare, so the engine keeps
+ * its loads beside their dot products (unrolled, V8 hoisted every load to the block's start and
+ * spilled them; a counter it kept on the stack).
+ */
+export function wordsLoop(f: Int8Code, l: WordsLocals, format: "i8" | "i16", groups: number, words: number): void {
+  f.localGet(l.pa)
+    .i32Const(16 * words)
+    .i32Add()
+    .localSet(l.end);
+  f.loop();
+  for (let g = 0; g < groups; g++)
+    f.localGet(l.pp)
+      .v128Load(16 * g)
+      .localSet(l.wv[g]!);
+  for (let r = 0; r < 4; r++) {
+    f.localGet(l.pa)
+      .v128Load32Splat(4 * r)
+      .localSet(l.x);
+    for (let g = 0; g < groups; g++) {
+      f.localGet(l.sumOf(r, g)).localGet(l.x).localGet(l.wv[g]!);
+      if (format === "i8") f.i16x8RelaxedDotI8x16I7x16S().i16x8Add();
+      else f.i32x4DotI16x8S().i32x4Add();
+      f.localSet(l.sumOf(r, g));
+    }
+  }
+  f.localGet(l.pp)
+    .i32Const(16 * groups)
+    .i32Add()
+    .localSet(l.pp);
+  f.localGet(l.pa).i32Const(16).i32Add().localTee(l.pa).localGet(l.end).i32Ne().brIf(0);
+  f.end();
+}
+
+/** Locals and parameters storeTileRows reads: rows left, columns, y and its stride, the sums, a counter. */
+export interface TileRowsLocals {
+  readonly left: number;
+  readonly cols: number;
+  readonly y: number;
+  readonly ldy: number;
+  readonly acc: number;
+  readonly j: number;
+}
+
+/**
+ * A tile's four rows of outputs from its float32 sums (row r's `groups` vectors of four at acc +
+ * accAt(r, g)) to y (moved on a row at a time): whole vectors where all `panelCols` columns are
+ * there, else the first cols one at a time; none past the last row.
+ */
+export function storeTileRows(
+  f: Int8Code,
+  l: TileRowsLocals,
+  panelCols: number,
+  groups: number,
+  accAt: (r: number, g: number) => number,
+): void {
+  for (let r = 0; r < 4; r++) {
+    f.block();
+    f.localGet(l.left).i32Const(r).i32LeS().brIf(0);
+    f.block();
+    f.localGet(l.cols).i32Const(panelCols).i32Ne().brIf(0);
+    for (let g = 0; g < groups; g++)
+      f.localGet(l.y)
+        .localGet(l.acc)
+        .v128Load(accAt(r, g))
+        .v128Store(16 * g);
+    f.br(1);
+    f.end();
+    f.i32Const(0).localSet(l.j);
+    f.loop();
+    f.localGet(l.y).localGet(l.j).i32Const(4).i32Mul().i32Add();
+    f.localGet(l.acc).localGet(l.j).i32Const(4).i32Mul().i32Add().f32Load(accAt(r, 0));
+    f.f32Store();
+    f.localGet(l.j).i32Const(1).i32Add().localTee(l.j).localGet(l.cols).i32LtS().brIf(0);
+    f.end();
+    f.end();
+    f.localGet(l.y).localGet(l.ldy).i32Add().localSet(l.y);
+  }
 }
 
 /**
@@ -482,7 +545,7 @@ export function q8GemmFunctions(relaxed: boolean): FuncDef[] {
     const format = formatOf(dtype, relaxedDot);
     const packAt = functions.push(pack(dtype, format)) - 1;
     const gemmAt = functions.push(gemmPanel(format, min, `gemm_panel_${dtype}`)) - 1;
-    functions.push(driver(dtype, packAt, gemmAt));
+    functions.push(panelDriver(`gemm_q8_${dtype}`, packAt, gemmAt, PANEL_COLS, panelBlockBytes("i16", true)));
     // "i16" panels hold the levels minus their offset; "i8" ones take it off through the start values
     functions.push(quantizeTiles(format, format === "i8" ? offset : 0, min, `quantize_tiles_${dtype}`));
   }

@@ -1,6 +1,6 @@
 import { FnBuilder } from "./builder.js";
 import { emitModule, i32, v128, type FuncDef } from "./encoder.js";
-import { clampedRow, transposeStore } from "./gemm_q8_resident_module.js";
+import { clampedRow, panelDriver, storeLevels, storeTileRows, transposeStore, wordsLoop } from "./gemm_q8_resident_module.js";
 import { halfLanesFast } from "./gemv_stored_module.js";
 import { exactRelaxedDot, Int8Code, Q8K_ROW } from "./gemv_q8_resident_module.js";
 
@@ -180,39 +180,7 @@ function pack(format: Format): FuncDef {
           else f.constBytes(0x0f).v128And();
           f.localSet(out[c]!);
         }
-      if (format === "i8") {
-        transposeStore(
-          f,
-          lo,
-          t,
-          PANEL,
-          [0, 1, 2, 3].map((l) => at(base + l)),
-        );
-        transposeStore(
-          f,
-          hi,
-          t,
-          PANEL,
-          [4, 5, 6, 7].map((l) => at(base + l)),
-        );
-      } else {
-        for (let j = 0; j < 4; j++) {
-          const src = j < 2 ? lo : hi;
-          for (let c = 0; c < 4; c++) {
-            f.localGet(src[c]!);
-            if (j % 2 === 0) f.i16x8ExtendLowI8x16U();
-            else f.i16x8ExtendHighI8x16U();
-            f.localSet(e[c]!);
-          }
-          transposeStore(
-            f,
-            e,
-            t,
-            PANEL,
-            [0, 1, 2, 3].map((l) => at(base + 4 * j + l)),
-          );
-        }
-      }
+      storeLevels(f, format, { lo, hi, t, e }, PANEL, (v) => at(base + v));
     }
     // the groups' scales and mins (get_scale_min_k4 over the 12 bytes at 4)
     const byte = (c: number, o: number): void => {
@@ -300,32 +268,7 @@ function gemmPanel(format: Format): FuncDef {
   f.i32Const(0).localSet(g);
   f.loop(); // groups of 32
   for (const s of group) f.v128Const0().localSet(s);
-  f.localGet(pa)
-    .i32Const(16 * wordsPerGroup)
-    .i32Add()
-    .localSet(end);
-  f.loop(); // the group's words
-  for (let cg = 0; cg < CG; cg++)
-    f.localGet(pp)
-      .v128Load(16 * cg)
-      .localSet(wv[cg]!);
-  for (let r = 0; r < 4; r++) {
-    f.localGet(pa)
-      .v128Load32Splat(4 * r)
-      .localSet(x);
-    for (let cg = 0; cg < CG; cg++) {
-      f.localGet(sumOf(r, cg)).localGet(x).localGet(wv[cg]!);
-      if (format === "i8") f.i16x8RelaxedDotI8x16I7x16S().i16x8Add();
-      else f.i32x4DotI16x8S().i32x4Add();
-      f.localSet(sumOf(r, cg));
-    }
-  }
-  f.localGet(pp)
-    .i32Const(16 * CG)
-    .i32Add()
-    .localSet(pp);
-  f.localGet(pa).i32Const(16).i32Add().localTee(pa).localGet(end).i32Ne().brIf(0);
-  f.end();
+  wordsLoop(f, { pp, pa, end, x, wv, sumOf }, format, CG, wordsPerGroup);
   // int32 sums += the group's sums x its scales (pp has passed the group's words: the scales are at
   // the block's start + scales + 16 CG g = pp - 16 CG wordsPerGroup (g + 1) + scales + 16 CG g)
   for (let cg = 0; cg < CG; cg++) {
@@ -389,62 +332,8 @@ function gemmPanel(format: Format): FuncDef {
     .localSet(pa);
   f.localGet(blk).i32Const(1).i32Sub().localTee(blk).brIf(0);
   f.end();
-  for (let r = 0; r < 4; r++) {
-    // row r's outputs: whole vectors where the panel's columns are all there, else the first cols
-    // one at a time; none past the last row
-    f.block();
-    f.localGet(left).i32Const(r).i32LeS().brIf(0);
-    f.block();
-    f.localGet(COLS).i32Const(PANEL_COLS).i32Ne().brIf(0);
-    for (let cg = 0; cg < CG; cg++)
-      f.localGet(Y)
-        .localGet(ACC)
-        .v128Load(accAt(r, cg))
-        .v128Store(16 * cg);
-    f.br(1);
-    f.end();
-    f.i32Const(0).localSet(j);
-    f.loop();
-    f.localGet(Y).localGet(j).i32Const(4).i32Mul().i32Add();
-    f.localGet(ACC).localGet(j).i32Const(4).i32Mul().i32Add().f32Load(accAt(r, 0));
-    f.f32Store();
-    f.localGet(j).i32Const(1).i32Add().localTee(j).localGet(COLS).i32LtS().brIf(0);
-    f.end();
-    f.end();
-    f.localGet(Y).localGet(LDY).i32Add().localSet(Y);
-  }
+  storeTileRows(f, { left, cols: COLS, y: Y, ldy: LDY, acc: ACC, j }, PANEL_COLS, CG, accAt);
   f.localGet(left).i32Const(4).i32Sub().localTee(left).i32Const(0).i32GtS().brIf(0);
-  f.end().end();
-  return b.def();
-}
-
-/** `gemm_q8k_q4_k(w, ldw, nb, tiles, y, ldy, rows, n, panel)`: PANEL_COLS columns at a time, packed then multiplied. */
-function driver(packFn: number, gemmFn: number): FuncDef {
-  const b = new FnBuilder("gemm_q8k_q4_k", new Int8Code());
-  const f = b.f;
-  const W = b.param(i32);
-  const LDW = b.param(i32);
-  const NB = b.param(i32);
-  const TILES = b.param(i32);
-  const Y = b.param(i32);
-  const LDY = b.param(i32);
-  const ROWS = b.param(i32);
-  const N = b.param(i32);
-  const PANEL = b.param(i32);
-  const cols = b.local(i32);
-  const acc = b.local(i32);
-  f.block().localGet(N).i32Const(0).i32LeS().brIf(0);
-  f.localGet(PANEL).localGet(NB).i32Const(panelLayout("i16").bytes).i32Mul().i32Add().localSet(acc);
-  f.loop();
-  f.i32Const(PANEL_COLS).localGet(N).localGet(N).i32Const(PANEL_COLS).i32GtS().select().localSet(cols);
-  f.localGet(W).localGet(LDW).localGet(NB).localGet(cols).localGet(PANEL).call(packFn);
-  f.localGet(PANEL).localGet(TILES).localGet(Y).localGet(ROWS).localGet(NB).localGet(LDY).localGet(cols).localGet(acc).call(gemmFn);
-  f.localGet(W).localGet(LDW).i32Const(PANEL_COLS).i32Mul().i32Add().localSet(W);
-  f.localGet(Y)
-    .i32Const(4 * PANEL_COLS)
-    .i32Add()
-    .localSet(Y);
-  f.localGet(N).i32Const(PANEL_COLS).i32Sub().localTee(N).i32Const(0).i32GtS().brIf(0);
   f.end().end();
   return b.def();
 }
@@ -452,7 +341,8 @@ function driver(packFn: number, gemmFn: number): FuncDef {
 /** The module's functions (the driver calls the packer and the panel GEMM by index: the list's order is the module's). */
 export function q8kGemmFunctions(relaxed: boolean): FuncDef[] {
   const format: Format = relaxed && exactRelaxedDot() ? "i8" : "i16";
-  return [pack(format), gemmPanel(format), driver(0, 1), interleave(format)];
+  // the driver's tile sums follow the largest panel
+  return [pack(format), gemmPanel(format), panelDriver("gemm_q8k_q4_k", 0, 1, PANEL_COLS, panelLayout("i16").bytes), interleave(format)];
 }
 
 export function q8kGemmModule(relaxed: boolean): Uint8Array {
