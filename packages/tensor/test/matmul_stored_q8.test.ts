@@ -41,7 +41,7 @@ function traced<T>(fn: () => T): { value: T; calls: string[]; workerParts: numbe
   return { value, calls, workerParts: residentStats.workerParts - workerParts };
 }
 
-type Int8DType = "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "q6_k" | "iq4_nl";
+type Int8DType = "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "q6_k" | "q3_k" | "iq4_nl";
 
 function matmul(be: CpuBackend, x: Float32Array, rows: number, K: number, w: Uint8Array, dtype: Int8DType, N: number, first: number) {
   const a: StridedView = { buffer: be.upload(x, "float32"), shape: [rows, K], strides: [K, 1], offset: 0 };
@@ -150,13 +150,13 @@ function checkInt8Products(dtype: Int8DType, shapes: readonly (readonly number[]
   expect(workerParts).toBeGreaterThan(0);
 }
 
-type SuperBlockDType = "q4_k" | "q5_k" | "q3_k" | "q2_k" | "iq4_xs" | LatticeBlocks;
+type SuperBlockDType = "q4_k" | "q5_k" | "q6_k" | "q3_k" | "q2_k" | "iq4_xs" | LatticeBlocks;
 type LatticeBlocks = Parameters<typeof randomLatticeBlocks>[0];
 
 /**
  * checkInt8Products for the super-block types (Q8_K activations): Q4_K and Q5_K as random
- * super-blocks with d and dmin of a real model's size (every bit pattern), Q3_K, Q2_K and IQ4_XS
- * quantized from random weights, the lattice types as random blocks with a sane d; within 1e-6 of
+ * super-blocks with d and dmin of a real model's size (every bit pattern), Q6_K, Q3_K, Q2_K and
+ * IQ4_XS quantized from random weights, the lattice types as random blocks with a sane d; within 1e-6 of
  * the exact sum of the rounded activations times the blocks' values.
  */
 function checkSuperBlockProducts(dtype: SuperBlockDType, shapes: readonly (readonly number[])[], seed: number, kernels: string[]): void {
@@ -166,7 +166,7 @@ function checkSuperBlockProducts(dtype: SuperBlockDType, shapes: readonly (reado
     const x = activations(rows, K, seed++);
     const blocks = (N * K) / 256;
     let data: Uint8Array;
-    if (dtype === "q3_k" || dtype === "q2_k" || dtype === "iq4_xs") {
+    if (dtype === "q6_k" || dtype === "q3_k" || dtype === "q2_k" || dtype === "iq4_xs") {
       data = new Uint8Array(blocks * QUANT_BLOCKS[dtype].bytes);
       quantizeBlocks(dtype, randomF32(N * K, seed), 0, N * K, data, 0);
     } else if (dtype === "q4_k" || dtype === "q5_k") data = randomScaleMinBlocks(dtype, blocks, seed);
@@ -254,15 +254,15 @@ describe("int8 GEMV over Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / Q6_K / Q4_K
     }
   });
 
-  it("falls back to rounding then the float kernel where no int8 kernel applies (prefill rows over Q6_K)", () => {
+  it("falls back to rounding then the float kernel where no int8 kernel applies (prefill rows over Q3_K)", () => {
     const [rows, N, K] = [16, 20, 256];
     const x = randomF32(rows * K, 12);
     const w = randomF32(N * K, 13);
-    const data = new Uint8Array((N * K * QUANT_BLOCKS.q6_k.bytes) / 256);
-    quantizeBlocks("q6_k", w, 0, w.length, data, 0);
-    const t = matmul(ggml[0]!.be, x, rows, K, data, "q6_k", N, 0);
+    const data = new Uint8Array((N * K * QUANT_BLOCKS.q3_k.bytes) / 256);
+    quantizeBlocks("q3_k", w, 0, w.length, data, 0);
+    const t = matmul(ggml[0]!.be, x, rows, K, data, "q3_k", N, 0);
     expect(t.calls).not.toContain("quantize_q8_k");
-    const reference = matmul(plain, roundActivationsLikeGgml(x, rows, K, "q6_k"), rows, K, data, "q6_k", N, 0).value;
+    const reference = matmul(plain, roundActivationsLikeGgml(x, rows, K, "q3_k"), rows, K, data, "q3_k", N, 0).value;
     expect(t.value).toEqual(reference);
   });
 });
@@ -285,17 +285,20 @@ describe("int8 GEMM over Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / Q4_K (activ
     });
   }
 
-  // Q4_K: Q8_K activations interleaved into tiles, four columns a panel (wasm/gemm_q8k_resident_module.ts)
-  it("q4_k: Q8_K activations times the blocks, up to summation order; the same bits on 1-3 threads, relaxed SIMD or not", () => {
-    const shapes256 = [
-      [16, 4, 256],
-      [17, 5, 512],
-      [19, 37, 768],
-      [33, 70, 256],
-      [64, 1024, 512],
-    ] as const;
-    checkSuperBlockProducts("q4_k", shapes256, 401, ["gemm_q8k_q4_k", "interleave_q8k", "quantize_q8_k"]);
-  });
+  // Q4_K / Q6_K: Q8_K activations interleaved into tiles, eight columns a panel (wasm/gemm_q8k_resident_module.ts)
+  it.each(["q4_k", "q6_k"] as const)(
+    "%s: Q8_K activations times the blocks, up to summation order; the same bits on 1-3 threads, relaxed SIMD or not",
+    (dtype) => {
+      const shapes256 = [
+        [16, 4, 256],
+        [17, 5, 512],
+        [19, 37, 768],
+        [33, 70, 256],
+        [64, 1024, 512],
+      ] as const;
+      checkSuperBlockProducts(dtype, shapes256, 401, [`gemm_q8k_${dtype}`, `interleave_${dtype}`, "quantize_q8_k"]);
+    },
+  );
 
   it("non-finite activations give non-finite outputs in their rows only", () => {
     const [rows, N, K] = [18, 9, 64];

@@ -2,7 +2,7 @@ import type { StridedView } from "../../backend.js";
 import { QUANT_BLOCKS } from "../../dtype.js";
 import { viewData } from "../buffer.js";
 import { GEMM_Q8_DTYPES, panelBytes, tilesBytes } from "../wasm/gemm_q8_resident_module.js";
-import { panelBytesK, tilesBytesK } from "../wasm/gemm_q8k_resident_module.js";
+import { GEMM_Q8K_DTYPES, panelBytesK, tilesBytesK } from "../wasm/gemm_q8k_resident_module.js";
 import { q8KRowBytes } from "../wasm/gemv_q8_resident_module.js";
 import { kernel, type KernelRef } from "./modules.js";
 import { Operands } from "./operands.js";
@@ -24,12 +24,17 @@ const SPECS: Record<string, GemmSpec> = {
       { gemm: kernel("q8_gemm", `gemm_q8_${d}`), tiles: { quantize: kernel("q8_gemm", `quantize_tiles_${d}`) }, tilesBytes, panelBytes },
     ]),
   ),
-  q4_k: {
-    gemm: kernel("q8k_gemm", "gemm_q8k_q4_k"),
-    tiles: { rows: kernel("q8", "quantize_q8_k"), interleave: kernel("q8k_gemm", "interleave_q8k") },
-    tilesBytes: tilesBytesK,
-    panelBytes: panelBytesK,
-  },
+  ...Object.fromEntries(
+    GEMM_Q8K_DTYPES.map((d): [string, GemmSpec] => [
+      d,
+      {
+        gemm: kernel("q8k_gemm", `gemm_q8k_${d}`),
+        tiles: { rows: kernel("q8", "quantize_q8_k"), interleave: kernel("q8k_gemm", `interleave_${d}`) },
+        tilesBytes: tilesBytesK,
+        panelBytes: panelBytesK,
+      },
+    ]),
+  ),
 };
 
 /** Threads split outputs on multiples of 16 floats (a cache line), so no two write one line. */
@@ -37,8 +42,8 @@ const LINE = 16;
 
 /**
  * residentMatmulStoredQ8's prefill: out [rows, N] = A [rows, K] W^T for many activation rows over
- * a Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL or Q4_K weight W [N, K] in the resident heap, as llama.cpp
- * computes it (activationRounding "ggml"): A's rows quantized once (Q8_0; Q8_K for Q4_K), in tiles
+ * a Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL, Q4_K or Q6_K weight W [N, K] in the resident heap, as llama.cpp
+ * computes it (activationRounding "ggml"): A's rows quantized once (Q8_0; Q8_K for Q4_K and Q6_K), in tiles
  * of four rows (on this thread), then threads take ranges of W's rows and run the tiled int8 GEMM
  * (wasm/gemm_q8_resident_module.ts, wasm/gemm_q8k_resident_module.ts), each with a panel of its
  * own. The values of roundActivationsLikeGgml then the float kernel, summed in another order; the

@@ -39,14 +39,34 @@ const CG = 2;
 const PANEL_COLS = 4 * CG;
 
 /**
- * A panel block, each part with the column groups side by side (16 bytes apart): the levels, the
- * 8 groups of 32's scales (int32), the mins (int16 pairs of groups), d, dmin.
+ * The super-block types: bytes, groups a super-block (each with its scale; Q4_K 8 of 32 with a 6-bit
+ * scale and min, Q6_K 16 of 16 with an int8 scale and levels 0-63 minus 32), and whether it has mins.
  */
-function panelLayout(format: Format): { scales: number; mins: number; d: number; dmin: number; bytes: number } {
+const KTYPES = {
+  q4_k: { bytes: 144, groups: 8, min: true },
+  q6_k: { bytes: 210, groups: 16, min: false },
+} as const;
+export type GemmQ8KDType = keyof typeof KTYPES;
+export const GEMM_Q8K_DTYPES = Object.keys(KTYPES) as GemmQ8KDType[];
+
+/**
+ * A panel block, each part with the column groups side by side (16 bytes apart): the levels, the
+ * groups' scales (int32), for Q4_K the mins (int16 pairs of groups), d, and for Q4_K dmin.
+ */
+function panelLayout(format: Format, dtype: GemmQ8KDType): { scales: number; mins: number; d: number; dmin: number; bytes: number } {
+  const { groups, min } = KTYPES[dtype];
   const scales = 16 * CG * FORMATS[format].vectors;
-  const mins = scales + 16 * CG * 8;
-  const d = mins + 16 * CG * 4;
-  return { scales, mins, d, dmin: d + 16 * CG, bytes: d + 32 * CG };
+  const mins = scales + 16 * CG * groups;
+  const d = mins + (min ? 16 * CG * 4 : 0);
+  return { scales, mins, d, dmin: d + 16 * CG, bytes: d + (min ? 32 : 16) * CG };
+}
+
+/** The largest panel block (the driver's tile sums follow nb of them). */
+const LARGEST_PANEL = Math.max(...GEMM_Q8K_DTYPES.map((d) => panelLayout("i16", d).bytes));
+
+/** The panel format a type takes: Q4_K's levels (0-15) fit relaxed SIMD's int8 dot; Q6_K's (0-63 from 32) overflow its int16 sums. */
+function formatOf(dtype: GemmQ8KDType, relaxedDot: boolean): Format {
+  return dtype === "q4_k" && relaxedDot ? "i8" : "i16";
 }
 
 /** Bytes the tiles of `rows` rows of nb super-blocks take. */
@@ -56,11 +76,11 @@ export function tilesBytesK(rows: number, nb: number): number {
 
 /** Scratch a thread needs: its panel, then a tile's float32 sums and its super-block's int32 ones. */
 export function panelBytesK(nb: number): number {
-  return nb * panelLayout("i16").bytes + 2 * 64 * CG;
+  return nb * LARGEST_PANEL + 2 * 64 * CG;
 }
 
-function interleave(format: Format): FuncDef {
-  const b = new FnBuilder("interleave_q8k", new Int8Code());
+function interleave(format: Format, name: string): FuncDef {
+  const b = new FnBuilder(name, new Int8Code());
   const f = b.f;
   const Q = b.param(i32);
   const LDQ = b.param(i32);
@@ -156,7 +176,7 @@ function pack(format: Format): FuncDef {
   const e = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
   const [h, m] = [b.local(v128), b.local(v128)];
   const blk = b.local(i32);
-  const layout = panelLayout(format);
+  const layout = panelLayout(format, "q4_k");
   const perGroup = FORMATS[format].vectors / 8;
   f.block().localGet(NB).i32Eqz().brIf(0);
   for (let c = 0; c < PANEL_COLS; c++) {
@@ -235,8 +255,8 @@ function pack(format: Format): FuncDef {
  * tile; acc is scratch for a tile's float32 sums and its super-block's int32 ones (kept in memory:
  * the registers hold the eight group sums, the panel vectors and the splat).
  */
-function gemmPanel(format: Format): FuncDef {
-  const b = new FnBuilder("gemm_panel_q4_k", new Int8Code());
+function gemmPanel(format: Format, dtype: GemmQ8KDType): FuncDef {
+  const b = new FnBuilder(`gemm_panel_${dtype}`, new Int8Code());
   const f = b.f;
   const PANEL = b.param(i32);
   const TILES = b.param(i32);
@@ -246,14 +266,15 @@ function gemmPanel(format: Format): FuncDef {
   const LDY = b.param(i32);
   const COLS = b.param(i32);
   const ACC = b.param(i32);
-  const group = Array.from({ length: 4 * CG }, () => b.local(v128)); // a group of 32's sums, row r, column group cg at CG r + cg
+  const group = Array.from({ length: 4 * CG }, () => b.local(v128)); // a group's sums, row r, column group cg at CG r + cg
   const wv = Array.from({ length: CG }, () => b.local(v128));
   const [x, sc] = [b.local(v128), b.local(v128)];
   const [pp, pa, blk, g, end, left, j] = Array.from({ length: 7 }, () => b.local(i32));
   const { vectors } = FORMATS[format];
   const tile = tileLayout(format);
-  const panel = panelLayout(format);
-  const wordsPerGroup = vectors / 8;
+  const panel = panelLayout(format, dtype);
+  const { groups, min } = KTYPES[dtype];
+  const wordsPerGroup = vectors / groups;
   const sumOf = (r: number, cg: number): number => group[CG * r + cg]!;
   const accAt = (r: number, cg: number): number => 16 * (CG * r + cg); // float32 sums at ACC
   const intAt = (r: number, cg: number): number => 16 * (4 * CG + CG * r + cg); // the super-block's int32 sums
@@ -266,7 +287,7 @@ function gemmPanel(format: Format): FuncDef {
   f.loop(); // super-blocks
   for (let r = 0; r < 4; r++) for (let cg = 0; cg < CG; cg++) f.localGet(ACC).v128Const0().v128Store(intAt(r, cg));
   f.i32Const(0).localSet(g);
-  f.loop(); // groups of 32
+  f.loop(); // groups
   for (const s of group) f.v128Const0().localSet(s);
   wordsLoop(f, { pp, pa, end, x, wv, sumOf }, format, CG, wordsPerGroup);
   // int32 sums += the group's sums x its scales (pp has passed the group's words: the scales are at
@@ -286,7 +307,7 @@ function gemmPanel(format: Format): FuncDef {
       f.localGet(sc).i32x4Mul().localGet(ACC).v128Load(intAt(r, cg)).i32x4Add().v128Store(intAt(r, cg));
     }
   }
-  f.localGet(g).i32Const(1).i32Add().localTee(g).i32Const(8).i32Ne().brIf(0);
+  f.localGet(g).i32Const(1).i32Add().localTee(g).i32Const(groups).i32Ne().brIf(0);
   f.end();
   // pp and pa are at the panel's scales and the tile's d: the mins' int16 dot products, then float32
   const fromScales = (field: number): number => field - panel.scales;
@@ -295,15 +316,17 @@ function gemmPanel(format: Format): FuncDef {
       .v128Load32Splat(4 * r)
       .localSet(x);
     for (let cg = 0; cg < CG; cg++) {
-      // imin: the mins (pairs of groups per column) . the group sums (pairs, splat)
-      for (let q = 0; q < 4; q++) {
-        f.localGet(pa).v128Load32Splat(tile.sums - tile.d + 16 * q + 4 * r);
-        f.localGet(pp).v128Load(fromScales(panel.mins) + 16 * CG * q + 16 * cg);
-        f.i32x4DotI16x8S();
-        if (q > 0) f.i32x4Add();
+      if (min) {
+        // imin: the mins (pairs of groups per column) . the group sums (pairs, splat)
+        for (let q = 0; q < 4; q++) {
+          f.localGet(pa).v128Load32Splat(tile.sums - tile.d + 16 * q + 4 * r);
+          f.localGet(pp).v128Load(fromScales(panel.mins) + 16 * CG * q + 16 * cg);
+          f.i32x4DotI16x8S();
+          if (q > 0) f.i32x4Add();
+        }
+        f.localSet(sc);
       }
-      f.localSet(sc);
-      // acc += float(isum) x (d_w x d_x); acc -= float(imin) x (dmin_w x d_x)
+      // acc += float(isum) x (d_w x d_x); with mins, acc -= float(imin) x (dmin_w x d_x)
       f.localGet(ACC).localGet(ACC).v128Load(accAt(r, cg));
       f.localGet(ACC).v128Load(intAt(r, cg)).f32x4ConvertI32x4S();
       f.localGet(pp)
@@ -312,13 +335,15 @@ function gemmPanel(format: Format): FuncDef {
         .f32x4Mul()
         .f32x4Mul()
         .f32x4Add();
-      f.localGet(sc).f32x4ConvertI32x4S();
-      f.localGet(pp)
-        .v128Load(fromScales(panel.dmin) + 16 * cg)
-        .localGet(x)
-        .f32x4Mul()
-        .f32x4Mul()
-        .f32x4Sub();
+      if (min) {
+        f.localGet(sc).f32x4ConvertI32x4S();
+        f.localGet(pp)
+          .v128Load(fromScales(panel.dmin) + 16 * cg)
+          .localGet(x)
+          .f32x4Mul()
+          .f32x4Mul()
+          .f32x4Sub();
+      }
       f.v128Store(accAt(r, cg));
     }
   }
@@ -338,11 +363,100 @@ function gemmPanel(format: Format): FuncDef {
   return b.def();
 }
 
-/** The module's functions (the driver calls the packer and the panel GEMM by index: the list's order is the module's). */
+/**
+ * `pack_q6_k(w, ldw, nb, cols, panel)`: eight of W's Q6_K rows (cols of them, 1-8; a missing one
+ * repeats the last) as "i16" panel blocks: group s of 16's levels (q6kGroup's six bits, minus 32)
+ * paired with group s + 1's as one block of 32 (storeLevels), then each group's int8 scale as int32
+ * lanes and d as float32.
+ */
+function packQ6K(): FuncDef {
+  const b = new FnBuilder("pack_q6_k", new Int8Code());
+  const f = b.f;
+  const W = b.param(i32);
+  const LDW = b.param(i32);
+  const NB = b.param(i32);
+  const COLS = b.param(i32);
+  const PANEL = b.param(i32);
+  const pc = Array.from({ length: PANEL_COLS }, () => b.local(i32));
+  const lo = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
+  const hi = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
+  const t = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
+  const e = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
+  const [ql, ql2, qh, h, m] = [b.local(v128), b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
+  const blk = b.local(i32);
+  const layout = panelLayout("i16", "q6_k");
+  f.block().localGet(NB).i32Eqz().brIf(0);
+  for (let c = 0; c < PANEL_COLS; c++) {
+    clampedRow(f, W, LDW, COLS, c);
+    f.localSet(pc[c]!);
+  }
+  f.localGet(NB).localSet(blk);
+  f.loop(); // super-blocks
+  for (let cg = 0; cg < CG; cg++) {
+    const cols = pc.slice(4 * cg, 4 * cg + 4);
+    const at = (vector: number): number => 16 * CG * vector + 16 * cg;
+    // groups 8n + 2k + lhalf (values 128 n + 32 k + 16 lhalf ..): a pair (lhalf 0, 1) a block of 32
+    for (let n = 0; n < 2; n++)
+      for (let k = 0; k < 4; k++) {
+        for (let c = 0; c < 4; c++)
+          for (const [lhalf, out] of [
+            [0, lo],
+            [1, hi],
+          ] as const) {
+            f.localGet(cols[c]!)
+              .loadAny(64 * n + 16 * lhalf)
+              .localSet(ql);
+            f.localGet(cols[c]!)
+              .loadAny(64 * n + 32 + 16 * lhalf)
+              .localSet(ql2);
+            f.localGet(cols[c]!)
+              .loadAny(128 + 32 * n + 16 * lhalf)
+              .localSet(qh);
+            f.q6kGroup(k, ql, ql2, qh).constBytes(32).i8x16Sub().localSet(out[c]!);
+          }
+        const first = 16 * (4 * n + k); // the pair's first vector: 8 a group of 16
+        storeLevels(f, "i16", { lo, hi, t, e }, PANEL, (v) => at(first + v));
+      }
+    // the groups' int8 scales as int32 lanes, and d
+    for (let c = 0; c < 4; c++)
+      for (let s = 0; s < 16; s++) {
+        f.localGet(PANEL)
+          .localGet(cols[c]!)
+          .i32Load8S(192 + s)
+          .i32Store(layout.scales + 16 * CG * s + 16 * cg + 4 * c);
+      }
+    f.v128Const0().localSet(t[0]!);
+    for (let c = 0; c < 4; c++)
+      f.localGet(cols[c]!)
+        .localGet(t[0]!)
+        .load16Lane(208, 2 * c)
+        .localSet(t[0]!);
+    f.localGet(PANEL).localGet(t[0]!);
+    halfLanesFast(f, h, m);
+    f.v128Store(layout.d + 16 * cg);
+  }
+  for (let c = 0; c < PANEL_COLS; c++) f.localGet(pc[c]!).i32Const(210).i32Add().localSet(pc[c]!);
+  f.localGet(PANEL).i32Const(layout.bytes).i32Add().localSet(PANEL);
+  f.localGet(blk).i32Const(1).i32Sub().localTee(blk).brIf(0);
+  f.end().end();
+  return b.def();
+}
+
+/**
+ * The module's functions, per type: its packer, panel GEMM, driver (which calls the other two by
+ * index: the list's order is the module's) and tile interleaver in the type's format.
+ */
 export function q8kGemmFunctions(relaxed: boolean): FuncDef[] {
-  const format: Format = relaxed && exactRelaxedDot() ? "i8" : "i16";
-  // the driver's tile sums follow the largest panel
-  return [pack(format), gemmPanel(format), panelDriver("gemm_q8k_q4_k", 0, 1, PANEL_COLS, panelLayout("i16").bytes), interleave(format)];
+  const relaxedDot = relaxed && exactRelaxedDot();
+  const functions: FuncDef[] = [];
+  for (const dtype of GEMM_Q8K_DTYPES) {
+    const format = formatOf(dtype, relaxedDot);
+    const packAt = functions.push(dtype === "q4_k" ? pack(format) : packQ6K()) - 1;
+    const gemmAt = functions.push(gemmPanel(format, dtype)) - 1;
+    functions.push(panelDriver(`gemm_q8k_${dtype}`, packAt, gemmAt, PANEL_COLS, LARGEST_PANEL));
+    functions.push(interleave(format, `interleave_${dtype}`));
+  }
+  return functions;
 }
 
 export function q8kGemmModule(relaxed: boolean): Uint8Array {
