@@ -97,6 +97,29 @@ export function transposeStore(f: Int8Code, src: readonly number[], t: readonly 
   f.localGet(p).localGet(t[1]!).localGet(t[3]!).lanes32([2, 3, 6, 7]).v128Store(offsets[3]);
 }
 
+/**
+ * Four columns' float16 at byte `field` of their blocks (column c's block at local cols[c]) as
+ * float32 lanes, stored at local `panel` + `offset`; v, h and m are v128 scratch locals.
+ */
+export function storeHalves(
+  f: Int8Code,
+  cols: readonly number[],
+  field: number,
+  scratch: { v: number; h: number; m: number },
+  panel: number,
+  offset: number,
+): void {
+  f.v128Const0().localSet(scratch.v);
+  for (let c = 0; c < 4; c++)
+    f.localGet(cols[c]!)
+      .localGet(scratch.v)
+      .load16Lane(field, 2 * c)
+      .localSet(scratch.v);
+  f.localGet(panel).localGet(scratch.v);
+  halfLanesFast(f, scratch.h, scratch.m);
+  f.v128Store(offset);
+}
+
 /** Locals of storeLevels: four columns' levels of k 0-15 (lo) and 16-31 (hi) as bytes, and scratch vectors t and e. */
 export interface LevelsLocals {
   readonly lo: readonly number[];
@@ -134,82 +157,102 @@ export function storeLevels(f: Int8Code, format: "i8" | "i16", l: LevelsLocals, 
   }
 }
 
+/** What a packer's body gets: its code, its builder (for more locals), the panel pointer, each column's block pointer and scratch vectors. */
+export interface PackLocals {
+  readonly f: Int8Code;
+  readonly b: FnBuilder<Int8Code>;
+  readonly panel: number;
+  /** each of the panel's columns' current block (a missing column repeats the last) */
+  readonly pc: readonly number[];
+  readonly lo: readonly number[];
+  readonly hi: readonly number[];
+  readonly t: readonly number[];
+  readonly e: readonly number[];
+  readonly h: number;
+  readonly m: number;
+}
+
 /**
- * `pack_<type>(w, ldw, nb, cols, panel)`: the panel of W's rows w, w + ldw, ... (cols of them, 1 to
- * PANEL_COLS; a missing column repeats the last, its outputs never stored). Per block: vector v of
- * each group of four columns side by side, then each group's d.
+ * `name(w, ldw, nb, cols, panel)`: a packer of `panelCols` of W's rows (cols of them; a missing one
+ * repeats the last) block by block: `body` writes one panel block from the columns' blocks, then
+ * every column moves on `blockBytes` and the panel `panelBlock`.
  */
-function pack(dtype: GemmQ8DType, format: Format): FuncDef {
-  const b = new FnBuilder(`pack_${dtype}`, new Int8Code());
+export function panelPacker(
+  name: string,
+  panelCols: number,
+  blockBytes: number,
+  panelBlock: number,
+  body: (l: PackLocals) => void,
+): FuncDef {
+  const b = new FnBuilder(name, new Int8Code());
   const f = b.f;
   const W = b.param(i32);
   const LDW = b.param(i32);
   const NB = b.param(i32);
   const COLS = b.param(i32);
   const PANEL = b.param(i32);
-  const pc = Array.from({ length: PANEL_COLS }, () => b.local(i32));
-  const lo = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
-  const hi = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
-  const t = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
-  const e = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
+  const pc = Array.from({ length: panelCols }, () => b.local(i32));
+  const four = () => [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
+  const [lo, hi, t, e] = [four(), four(), four(), four()];
   const [h, m] = [b.local(v128), b.local(v128)];
   const blk = b.local(i32);
-  const type = TYPES[dtype];
-  const { vectors } = FORMATS[format];
-  const stride = 16 * GROUPS; // bytes from one vector of a group to its next
-
   f.block().localGet(NB).i32Eqz().brIf(0);
-  for (let c = 0; c < PANEL_COLS; c++) {
+  for (let c = 0; c < panelCols; c++) {
     clampedRow(f, W, LDW, COLS, c);
     f.localSet(pc[c]!);
   }
   f.localGet(NB).localSet(blk);
   f.loop(); // blocks
-  for (let g = 0; g < GROUPS; g++) {
-    const cols = pc.slice(4 * g, 4 * g + 4);
-    // each column's levels of k 0-15 (lo) and 16-31 (hi) as bytes: Q8_0's int8, the others' low and
-    // high nibbles (with Q5's fifth bits; IQ4_NL's looked up), minus the offset in the "i16" panels
-    for (let c = 0; c < 4; c++) {
-      if (dtype === "q8_0") {
-        f.localGet(cols[c]!).loadAny(2).localSet(lo[c]!);
-        f.localGet(cols[c]!).loadAny(18).localSet(hi[c]!);
-        continue;
-      }
-      f.localGet(cols[c]!).loadAny(type.levels).localSet(h);
-      for (const [half, out] of [
-        [0, lo],
-        [1, hi],
-      ] as const) {
-        if (dtype === "iq4_nl") f.bytesConst(IQ4_VALUES.map((v) => v & 0xff));
-        f.localGet(h);
-        if (half === 0) f.constBytes(0x0f).v128And();
-        else f.i32Const(4).i8x16ShrU();
-        if (type.fifth !== null) f.fifthBitsOfWord(cols[c]!, type.fifth, half).v128Or();
-        if (dtype === "iq4_nl") f.swizzle();
-        if (format === "i16" && type.offset !== 0) f.constBytes(type.offset).i8x16Sub();
-        f.localSet(out[c]!);
-      }
-    }
-    const at = (v: number): number => stride * v + 16 * g;
-    storeLevels(f, format, { lo, hi, t, e }, PANEL, at);
-    // the four columns' d (and min), float16 -> float32
-    for (const [field, slot] of type.min ? [[0, vectors] as const, [2, vectors + 1] as const] : [[0, vectors] as const]) {
-      f.v128Const0().localSet(t[0]!);
-      for (let c = 0; c < 4; c++)
-        f.localGet(cols[c]!)
-          .localGet(t[0]!)
-          .load16Lane(field, 2 * c)
-          .localSet(t[0]!);
-      f.localGet(PANEL).localGet(t[0]!);
-      halfLanesFast(f, h, m);
-      f.v128Store(at(slot));
-    }
-  }
-  for (let c = 0; c < PANEL_COLS; c++) f.localGet(pc[c]!).i32Const(type.bytes).i32Add().localSet(pc[c]!);
-  f.localGet(PANEL).i32Const(panelBlockBytes(format, type.min)).i32Add().localSet(PANEL);
+  body({ f, b, panel: PANEL, pc, lo, hi, t, e, h, m });
+  for (let c = 0; c < panelCols; c++) f.localGet(pc[c]!).i32Const(blockBytes).i32Add().localSet(pc[c]!);
+  f.localGet(PANEL).i32Const(panelBlock).i32Add().localSet(PANEL);
   f.localGet(blk).i32Const(1).i32Sub().localTee(blk).brIf(0);
   f.end().end();
   return b.def();
+}
+
+/**
+ * `pack_<type>(w, ldw, nb, cols, panel)`: the panel of W's rows w, w + ldw, ... (cols of them, 1 to
+ * PANEL_COLS; a missing column repeats the last, its outputs never stored). Per block: vector v of
+ * each group of four columns side by side, then each group's d.
+ */
+function pack(dtype: GemmQ8DType, format: Format): FuncDef {
+  const type = TYPES[dtype];
+  const { vectors } = FORMATS[format];
+  const stride = 16 * GROUPS; // bytes from one vector of a group to its next
+  return panelPacker(`pack_${dtype}`, PANEL_COLS, type.bytes, panelBlockBytes(format, type.min), ({ f, panel, pc, lo, hi, t, e, h, m }) => {
+    for (let g = 0; g < GROUPS; g++) {
+      const cols = pc.slice(4 * g, 4 * g + 4);
+      // each column's levels of k 0-15 (lo) and 16-31 (hi) as bytes: Q8_0's int8, the others' low and
+      // high nibbles (with Q5's fifth bits; IQ4_NL's looked up), minus the offset in the "i16" panels
+      for (let c = 0; c < 4; c++) {
+        if (dtype === "q8_0") {
+          f.localGet(cols[c]!).loadAny(2).localSet(lo[c]!);
+          f.localGet(cols[c]!).loadAny(18).localSet(hi[c]!);
+          continue;
+        }
+        f.localGet(cols[c]!).loadAny(type.levels).localSet(h);
+        for (const [half, out] of [
+          [0, lo],
+          [1, hi],
+        ] as const) {
+          if (dtype === "iq4_nl") f.bytesConst(IQ4_VALUES.map((v) => v & 0xff));
+          f.localGet(h);
+          if (half === 0) f.constBytes(0x0f).v128And();
+          else f.i32Const(4).i8x16ShrU();
+          if (type.fifth !== null) f.fifthBitsOfWord(cols[c]!, type.fifth, half).v128Or();
+          if (dtype === "iq4_nl") f.swizzle();
+          if (format === "i16" && type.offset !== 0) f.constBytes(type.offset).i8x16Sub();
+          f.localSet(out[c]!);
+        }
+      }
+      const at = (v: number): number => stride * v + 16 * g;
+      storeLevels(f, format, { lo, hi, t, e }, panel, at);
+      // the four columns' d (and min), float16 -> float32
+      storeHalves(f, cols, 0, { v: t[0]!, h, m }, panel, at(vectors));
+      if (type.min) storeHalves(f, cols, 2, { v: t[0]!, h, m }, panel, at(vectors + 1));
+    }
+  });
 }
 
 /**

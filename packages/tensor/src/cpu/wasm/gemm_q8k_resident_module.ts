@@ -1,27 +1,36 @@
 import { FnBuilder } from "./builder.js";
 import { emitModule, i32, v128, type FuncDef } from "./encoder.js";
-import { clampedRow, panelDriver, storeLevels, storeTileRows, transposeStore, wordsLoop } from "./gemm_q8_resident_module.js";
-import { halfLanesFast } from "./gemv_stored_module.js";
+import {
+  clampedRow,
+  panelDriver,
+  panelPacker,
+  storeHalves,
+  storeLevels,
+  storeTileRows,
+  transposeStore,
+  wordsLoop,
+} from "./gemm_q8_resident_module.js";
 import { exactRelaxedDot, Int8Code, Q8K_ROW } from "./gemv_q8_resident_module.js";
 
 /**
- * Prefill over Q4_K weights as llama.cpp computes it (activationRounding "ggml"), the super-block
- * sibling of gemm_q8_resident_module.ts: the activation rows quantized to Q8_K (quantize_q8_k,
- * gemv_q8_resident_module.ts) and interleaved into tiles of four rows, the weight repacked eight
- * columns at a time into panels of [4 columns x 4 k] levels (or [4 columns x 2 k] int16 without
- * relaxed SIMD), as ggml_vec_dot_q4_K_q8_K per output and super-block:
- *   isum = sum over the 8 groups of 32 of scale_g x (levels . q8), int32;
- *   imin = sum over the groups of min_g x (the group's activation sum), int32 (int16 dot products);
- *   acc += float(isum) x (d_w x d_x), then acc -= float(imin) x (dmin_w x d_x).
+ * Prefill over Q4_K and Q6_K weights as llama.cpp computes it (activationRounding "ggml"), the
+ * super-block sibling of gemm_q8_resident_module.ts: the activation rows quantized to Q8_K
+ * (quantize_q8_k, gemv_q8_resident_module.ts) and interleaved into tiles of four rows, the weight
+ * repacked eight columns at a time into panels of [4 columns x 4 k] levels (Q4_K with relaxed
+ * SIMD) or [4 columns x 2 k] int16, per output and super-block as ggml_vec_dot_q4_K_q8_K /
+ * ggml_vec_dot_q6_K_q8_K:
+ *   isum = sum over the groups (Q4_K 8 of 32, Q6_K 16 of 16) of scale_g x (levels . q8), int32
+ *          (Q6_K's levels minus 32);
+ *   imin (Q4_K) = sum over the groups of min_g x (the group's activation sum), int32;
+ *   acc += float(isum) x (d_w x d_x), then (Q4_K) acc -= float(imin) x (dmin_w x d_x).
  * Integer sums are exact, so the results do not depend on the panel format, the engine or the
  * thread split. Eight columns a panel, as there; the super-block's int32 sums wait in memory.
  *
- * Functions (addresses and strides in bytes):
- *  - `interleave_q8k(q, ldq, rows, nb, out)`: Q8_K rows (Q8K_ROW) as tiles (tilesBytesK);
- *  - `gemm_q8k_q4_k(w, ldw, nb, tiles, y, ldy, rows, n, panel)`: y[i, j] = W[j, :] . x_i for j < n
+ * Functions (addresses and strides in bytes), per type:
+ *  - `interleave_<type>(q, ldq, rows, nb, out)`: Q8_K rows (Q8K_ROW) as the type's tiles (tilesBytesK);
+ *  - `gemm_q8k_<type>(w, ldw, nb, tiles, y, ldy, rows, n, panel)`: y[i, j] = W[j, :] . x_i for j < n
  *    (W's rows ldw apart, nb super-blocks each) and i < rows; panel is scratch of panelBytesK(nb).
  */
-
 const FORMATS = {
   i8: { vectors: 64, rowBytes: 256, at: Q8K_ROW.int8 }, // a super-block's words: 4 k of int8
   i16: { vectors: 128, rowBytes: 512, at: Q8K_ROW.int16 }, // 2 k of int16
@@ -162,92 +171,56 @@ function interleave(format: Format, name: string): FuncDef {
  * d and dmin as float32.
  */
 function pack(format: Format): FuncDef {
-  const b = new FnBuilder("pack_q4_k", new Int8Code());
-  const f = b.f;
-  const W = b.param(i32);
-  const LDW = b.param(i32);
-  const NB = b.param(i32);
-  const COLS = b.param(i32);
-  const PANEL = b.param(i32);
-  const pc = Array.from({ length: PANEL_COLS }, () => b.local(i32));
-  const lo = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
-  const hi = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
-  const t = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
-  const e = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
-  const [h, m] = [b.local(v128), b.local(v128)];
-  const blk = b.local(i32);
   const layout = panelLayout(format, "q4_k");
   const perGroup = FORMATS[format].vectors / 8;
-  f.block().localGet(NB).i32Eqz().brIf(0);
-  for (let c = 0; c < PANEL_COLS; c++) {
-    clampedRow(f, W, LDW, COLS, c);
-    f.localSet(pc[c]!);
-  }
-  f.localGet(NB).localSet(blk);
-  f.loop(); // super-blocks
-  for (let cg = 0; cg < CG; cg++) {
-    const cols = pc.slice(4 * cg, 4 * cg + 4);
-    const at = (vector: number): number => 16 * CG * vector + 16 * cg;
-    for (let g = 0; g < 8; g++) {
-      const base = perGroup * g; // the group's first vector
-      for (let c = 0; c < 4; c++)
-        for (const [half, out] of [
-          [0, lo],
-          [1, hi],
-        ] as const) {
-          f.localGet(cols[c]!).loadAny(16 + 32 * (g >> 1) + 16 * half);
-          if (g & 1) f.i32Const(4).i8x16ShrU();
-          else f.constBytes(0x0f).v128And();
-          f.localSet(out[c]!);
-        }
-      storeLevels(f, format, { lo, hi, t, e }, PANEL, (v) => at(base + v));
-    }
-    // the groups' scales and mins (get_scale_min_k4 over the 12 bytes at 4)
-    const byte = (c: number, o: number): void => {
-      f.localGet(cols[c]!).i32Load8U(4 + o);
-    };
-    /** bits 4-5 of a scale or min: the top two bits of byte o, shifted into place, or-ed in. */
-    const topBits = (c: number, o: number): void => {
-      byte(c, o);
-      f.i32Const(6).i32ShrU().i32Const(4).i32Shl().i32Or();
-    };
-    for (let c = 0; c < 4; c++)
+  return panelPacker("pack_q4_k", PANEL_COLS, 144, layout.bytes, ({ f, panel, pc, lo, hi, t, e, h, m }) => {
+    for (let cg = 0; cg < CG; cg++) {
+      const cols = pc.slice(4 * cg, 4 * cg + 4);
+      const at = (vector: number): number => 16 * CG * vector + 16 * cg;
       for (let g = 0; g < 8; g++) {
-        f.localGet(PANEL);
-        byte(c, g < 4 ? g : g + 4);
-        f.i32Const(g < 4 ? 63 : 15).i32And();
-        if (g >= 4) topBits(c, g - 4);
-        f.i32Store(layout.scales + 16 * CG * g + 16 * cg + 4 * c);
-        f.localGet(PANEL);
-        byte(c, g + 4);
-        if (g < 4) f.i32Const(63).i32And();
-        else {
-          f.i32Const(4).i32ShrU();
-          topBits(c, g);
-        }
-        f.i32Store16(layout.mins + 16 * CG * (g >> 1) + 16 * cg + 4 * c + 2 * (g & 1));
+        const base = perGroup * g; // the group's first vector
+        for (let c = 0; c < 4; c++)
+          for (const [half, out] of [
+            [0, lo],
+            [1, hi],
+          ] as const) {
+            f.localGet(cols[c]!).loadAny(16 + 32 * (g >> 1) + 16 * half);
+            if (g & 1) f.i32Const(4).i8x16ShrU();
+            else f.constBytes(0x0f).v128And();
+            f.localSet(out[c]!);
+          }
+        storeLevels(f, format, { lo, hi, t, e }, panel, (v) => at(base + v));
       }
-    // d and dmin, float16 -> float32
-    for (const [field, slot] of [
-      [0, layout.d],
-      [2, layout.dmin],
-    ] as const) {
-      f.v128Const0().localSet(t[0]!);
+      // the groups' scales and mins (get_scale_min_k4 over the 12 bytes at 4)
+      const byte = (c: number, o: number): void => {
+        f.localGet(cols[c]!).i32Load8U(4 + o);
+      };
+      /** bits 4-5 of a scale or min: the top two bits of byte o, shifted into place, or-ed in. */
+      const topBits = (c: number, o: number): void => {
+        byte(c, o);
+        f.i32Const(6).i32ShrU().i32Const(4).i32Shl().i32Or();
+      };
       for (let c = 0; c < 4; c++)
-        f.localGet(cols[c]!)
-          .localGet(t[0]!)
-          .load16Lane(field, 2 * c)
-          .localSet(t[0]!);
-      f.localGet(PANEL).localGet(t[0]!);
-      halfLanesFast(f, h, m);
-      f.v128Store(slot + 16 * cg);
+        for (let g = 0; g < 8; g++) {
+          f.localGet(panel);
+          byte(c, g < 4 ? g : g + 4);
+          f.i32Const(g < 4 ? 63 : 15).i32And();
+          if (g >= 4) topBits(c, g - 4);
+          f.i32Store(layout.scales + 16 * CG * g + 16 * cg + 4 * c);
+          f.localGet(panel);
+          byte(c, g + 4);
+          if (g < 4) f.i32Const(63).i32And();
+          else {
+            f.i32Const(4).i32ShrU();
+            topBits(c, g);
+          }
+          f.i32Store16(layout.mins + 16 * CG * (g >> 1) + 16 * cg + 4 * c + 2 * (g & 1));
+        }
+      // d and dmin, float16 -> float32
+      storeHalves(f, cols, 0, { v: t[0]!, h, m }, panel, layout.d + 16 * cg);
+      storeHalves(f, cols, 2, { v: t[0]!, h, m }, panel, layout.dmin + 16 * cg);
     }
-  }
-  for (let c = 0; c < PANEL_COLS; c++) f.localGet(pc[c]!).i32Const(144).i32Add().localSet(pc[c]!);
-  f.localGet(PANEL).i32Const(layout.bytes).i32Add().localSet(PANEL);
-  f.localGet(blk).i32Const(1).i32Sub().localTee(blk).brIf(0);
-  f.end().end();
-  return b.def();
+  });
 }
 
 /**
@@ -370,76 +343,45 @@ function gemmPanel(format: Format, dtype: GemmQ8KDType): FuncDef {
  * lanes and d as float32.
  */
 function packQ6K(): FuncDef {
-  const b = new FnBuilder("pack_q6_k", new Int8Code());
-  const f = b.f;
-  const W = b.param(i32);
-  const LDW = b.param(i32);
-  const NB = b.param(i32);
-  const COLS = b.param(i32);
-  const PANEL = b.param(i32);
-  const pc = Array.from({ length: PANEL_COLS }, () => b.local(i32));
-  const lo = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
-  const hi = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
-  const t = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
-  const e = [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
-  const [ql, ql2, qh, h, m] = [b.local(v128), b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
-  const blk = b.local(i32);
   const layout = panelLayout("i16", "q6_k");
-  f.block().localGet(NB).i32Eqz().brIf(0);
-  for (let c = 0; c < PANEL_COLS; c++) {
-    clampedRow(f, W, LDW, COLS, c);
-    f.localSet(pc[c]!);
-  }
-  f.localGet(NB).localSet(blk);
-  f.loop(); // super-blocks
-  for (let cg = 0; cg < CG; cg++) {
-    const cols = pc.slice(4 * cg, 4 * cg + 4);
-    const at = (vector: number): number => 16 * CG * vector + 16 * cg;
-    // groups 8n + 2k + lhalf (values 128 n + 32 k + 16 lhalf ..): a pair (lhalf 0, 1) a block of 32
-    for (let n = 0; n < 2; n++)
-      for (let k = 0; k < 4; k++) {
-        for (let c = 0; c < 4; c++)
-          for (const [lhalf, out] of [
-            [0, lo],
-            [1, hi],
-          ] as const) {
-            f.localGet(cols[c]!)
-              .loadAny(64 * n + 16 * lhalf)
-              .localSet(ql);
-            f.localGet(cols[c]!)
-              .loadAny(64 * n + 32 + 16 * lhalf)
-              .localSet(ql2);
-            f.localGet(cols[c]!)
-              .loadAny(128 + 32 * n + 16 * lhalf)
-              .localSet(qh);
-            f.q6kGroup(k, ql, ql2, qh).constBytes(32).i8x16Sub().localSet(out[c]!);
-          }
-        const first = 16 * (4 * n + k); // the pair's first vector: 8 a group of 16
-        storeLevels(f, "i16", { lo, hi, t, e }, PANEL, (v) => at(first + v));
-      }
-    // the groups' int8 scales as int32 lanes, and d
-    for (let c = 0; c < 4; c++)
-      for (let s = 0; s < 16; s++) {
-        f.localGet(PANEL)
-          .localGet(cols[c]!)
-          .i32Load8S(192 + s)
-          .i32Store(layout.scales + 16 * CG * s + 16 * cg + 4 * c);
-      }
-    f.v128Const0().localSet(t[0]!);
-    for (let c = 0; c < 4; c++)
-      f.localGet(cols[c]!)
-        .localGet(t[0]!)
-        .load16Lane(208, 2 * c)
-        .localSet(t[0]!);
-    f.localGet(PANEL).localGet(t[0]!);
-    halfLanesFast(f, h, m);
-    f.v128Store(layout.d + 16 * cg);
-  }
-  for (let c = 0; c < PANEL_COLS; c++) f.localGet(pc[c]!).i32Const(210).i32Add().localSet(pc[c]!);
-  f.localGet(PANEL).i32Const(layout.bytes).i32Add().localSet(PANEL);
-  f.localGet(blk).i32Const(1).i32Sub().localTee(blk).brIf(0);
-  f.end().end();
-  return b.def();
+  return panelPacker("pack_q6_k", PANEL_COLS, 210, layout.bytes, ({ f, panel, pc, lo, hi, t, e, h, m, b }) => {
+    const [ql, ql2, qh] = [b.local(v128), b.local(v128), b.local(v128)];
+    for (let cg = 0; cg < CG; cg++) {
+      const cols = pc.slice(4 * cg, 4 * cg + 4);
+      const at = (vector: number): number => 16 * CG * vector + 16 * cg;
+      // groups 8n + 2k + lhalf (values 128 n + 32 k + 16 lhalf ..): a pair (lhalf 0, 1) a block of 32
+      for (let n = 0; n < 2; n++)
+        for (let k = 0; k < 4; k++) {
+          for (let c = 0; c < 4; c++)
+            for (const [lhalf, out] of [
+              [0, lo],
+              [1, hi],
+            ] as const) {
+              f.localGet(cols[c]!)
+                .loadAny(64 * n + 16 * lhalf)
+                .localSet(ql);
+              f.localGet(cols[c]!)
+                .loadAny(64 * n + 32 + 16 * lhalf)
+                .localSet(ql2);
+              f.localGet(cols[c]!)
+                .loadAny(128 + 32 * n + 16 * lhalf)
+                .localSet(qh);
+              f.q6kGroup(k, ql, ql2, qh).constBytes(32).i8x16Sub().localSet(out[c]!);
+            }
+          const first = 16 * (4 * n + k); // the pair's first vector: 8 a group of 16
+          storeLevels(f, "i16", { lo, hi, t, e }, panel, (v) => at(first + v));
+        }
+      // the groups' int8 scales as int32 lanes, and d
+      for (let c = 0; c < 4; c++)
+        for (let s = 0; s < 16; s++) {
+          f.localGet(panel)
+            .localGet(cols[c]!)
+            .i32Load8S(192 + s)
+            .i32Store(layout.scales + 16 * CG * s + 16 * cg + 4 * c);
+        }
+      storeHalves(f, cols, 208, { v: t[0]!, h, m }, panel, layout.d + 16 * cg);
+    }
+  });
 }
 
 /**
