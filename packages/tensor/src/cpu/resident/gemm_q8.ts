@@ -1,11 +1,10 @@
 import type { StridedView } from "../../backend.js";
 import { QUANT_BLOCKS } from "../../dtype.js";
-import { viewData } from "../buffer.js";
 import { GEMM_Q8_DTYPES, panelBytes, tilesBytes } from "../wasm/gemm_q8_resident_module.js";
 import { GEMM_Q8K_DTYPES, panelBytesK, tilesBytesK } from "../wasm/gemm_q8k_resident_module.js";
 import { q8KRowBytes } from "../wasm/gemv_q8_resident_module.js";
 import { kernel, type KernelRef } from "./modules.js";
-import { Operands } from "./operands.js";
+import { blockRows, Operands } from "./operands.js";
 import { activeRuntime, splitRange } from "./runtime.js";
 
 /** How a weight type's prefill GEMM gets its activations, and its kernel and scratch. */
@@ -56,14 +55,9 @@ export function residentGemmQ8(rows: number, N: number, K: number, A: Float32Arr
   const spec = SPECS[dtype];
   if (rt === null || !rt.ready || rows === 0 || N === 0 || K === 0 || spec === undefined) return null;
   const { elements, bytes } = QUANT_BLOCKS[dtype as keyof typeof QUANT_BLOCKS];
-  const r = b.shape.length;
-  if (b.strides[r - 2] !== 1 || (N > 1 && b.strides[r - 1] !== K) || K % elements !== 0 || b.offset % elements !== 0) return null;
-  const data = viewData(b);
-  const home = rt.heap.locate(data);
-  if (home === null) return null;
-  const nb = K / elements;
-  const rowBytes = nb * bytes;
-  const w = data.byteOffset + (b.offset / elements) * bytes;
+  const weight = blockRows(rt.heap, b, N, K, elements, bytes);
+  if (weight === null) return null;
+  const { home, w, nb, rowBytes } = weight;
   const ops = new Operands(rt.heap, home);
   let ok = false;
   try {
@@ -80,21 +74,13 @@ export function residentGemmQ8(rows: number, N: number, K: number, A: Float32Arr
     }
     const result = ops.result(rows * N);
     if (result === null) return null;
-    // each part its panel; where the memory cannot give every part one, fewer parts (only the split changes)
-    let args: number[][] | null = null;
-    const mark = ops.mark();
-    for (let count = rt.partsFor(rows * N * K, Math.ceil(N / LINE)); args === null && count >= 1; count--) {
-      args = [];
-      for (const [n0, n1] of splitRange(N, count, LINE)) {
-        const panel = ops.scratch(spec.panelBytes(nb) / 4);
-        if (panel === null) {
-          ops.releaseTo(mark);
-          args = null;
-          break;
-        }
-        args.push([w + n0 * rowBytes, rowBytes, nb, tiles.byteOffset, result.addr + n0 * 4, N * 4, rows, n1 - n0, panel.byteOffset]);
-      }
-    }
+    // each part its panel
+    const args = ops.partsWithScratch(
+      rt.partsFor(rows * N * K, Math.ceil(N / LINE)),
+      (count) => splitRange(N, count, LINE),
+      () => spec.panelBytes(nb) / 4,
+      (n0, n1, panel) => [w + n0 * rowBytes, rowBytes, nb, tiles.byteOffset, result.addr + n0 * 4, N * 4, rows, n1 - n0, panel.byteOffset],
+    );
     if (args === null) {
       rt.heap.free(result.array);
       return null;

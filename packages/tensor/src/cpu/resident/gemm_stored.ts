@@ -72,21 +72,20 @@ export function residentGemmStored(
     if (x === null || result === null) return null;
     const kc4 = roundUp(Math.min(KC, K), 4);
     const packA = kc4 * roundUp(Math.min(MC, rows), 2);
-    // Scratch per part: its panel, the GEMM's packed blocks of B and A and an edge tile. Where the
-    // memory cannot give that to every part, fewer parts (the same results: only the split changes).
-    let args: number[][] | null = null;
-    const mark = ops.mark();
-    for (let count = rt.partsFor(rows * N * K, Math.ceil(N / LINE)); args === null && count >= 1; count--) {
-      args = [];
-      for (const [j0, j1] of splitRange(N, count, LINE)) {
-        const nc = Math.min(roundUp(j1 - j0, LINE), Math.max(LINE, Math.min(NC, Math.floor(PANEL_BYTES / (4 * K * LINE)) * LINE)));
-        const packB = kc4 * roundUp(Math.min(NC, nc), LINE);
-        const scratch = ops.scratch(nc * K + packB + packA + 2 * LINE);
-        if (scratch === null) {
-          ops.releaseTo(mark);
-          args = null;
-          break;
-        }
+    // Scratch per part: its panel, the GEMM's packed blocks of B and A and an edge tile.
+    const columnsOf = (j0: number, j1: number): number =>
+      Math.min(roundUp(j1 - j0, LINE), Math.max(LINE, Math.min(NC, Math.floor(PANEL_BYTES / (4 * K * LINE)) * LINE)));
+    const packBOf = (nc: number): number => kc4 * roundUp(Math.min(NC, nc), LINE);
+    const args = ops.partsWithScratch(
+      rt.partsFor(rows * N * K, Math.ceil(N / LINE)),
+      (count) => splitRange(N, count, LINE),
+      (j0, j1) => {
+        const nc = columnsOf(j0, j1);
+        return nc * K + packBOf(nc) + packA + 2 * LINE;
+      },
+      (j0, j1, scratch) => {
+        const nc = columnsOf(j0, j1);
+        const packB = packBOf(nc);
         const at = (floats: number): number => scratch.byteOffset + floats * 4;
         const p = nc * K;
         const part = [
@@ -107,9 +106,9 @@ export function residentGemmStored(
           at(p + packB + packA),
           at(p + packB),
         ];
-        args.push(grid === null ? part : [...part, grid]);
-      }
-    }
+        return grid === null ? part : [...part, grid];
+      },
+    );
     if (args === null) {
       rt.heap.free(result.array);
       return null;

@@ -1,11 +1,10 @@
 import type { StridedView } from "../../backend.js";
 import { QUANT_BLOCKS } from "../../dtype.js";
-import { viewData } from "../buffer.js";
 import { q8KRowBytes, q8RowBytes } from "../wasm/gemv_q8_resident_module.js";
 import { gridOf, iqGrid } from "../../quant/iq_grids.js";
 import { LATTICE_DTYPES, type LatticeDType } from "../wasm/lattice_code.js";
 import { kernel } from "./modules.js";
-import { Operands } from "./operands.js";
+import { blockRows, Operands } from "./operands.js";
 import { activeRuntime, splitRange } from "./runtime.js";
 
 /** Per weight dtype: the activations' quantizer (Q8_0, or Q8_K for the K-quants), the GEMV, values a block. */
@@ -53,15 +52,9 @@ export function residentMatmulStoredQ8(rows: number, N: number, K: number, A: Fl
   const dtype = b.buffer.dtype;
   if (rt === null || !rt.ready || rows === 0 || N === 0 || K === 0 || !(dtype in KERNELS)) return null;
   const spec = KERNELS[dtype as keyof typeof KERNELS];
-  const r = b.shape.length;
-  if (b.strides[r - 2] !== 1 || (N > 1 && b.strides[r - 1] !== K) || K % spec.block !== 0 || b.offset % spec.block !== 0) return null;
-  const data = viewData(b);
-  const home = rt.heap.locate(data);
-  if (home === null) return null;
-  const nb = K / spec.block;
-  const blockBytes = QUANT_BLOCKS[dtype as keyof typeof KERNELS].bytes;
-  const rowBytes = nb * blockBytes;
-  const w = data.byteOffset + (b.offset / spec.block) * blockBytes;
+  const weight = blockRows(rt.heap, b, N, K, spec.block, QUANT_BLOCKS[dtype as keyof typeof KERNELS].bytes);
+  if (weight === null) return null;
+  const { home, w, nb, rowBytes } = weight;
   const ldq = spec.rowBytes(nb);
   const ops = new Operands(rt.heap, home);
   let ok = false;

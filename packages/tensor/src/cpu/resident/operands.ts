@@ -9,6 +9,28 @@ import type { WasmHeap } from "../memory/heap.js";
  * another memory (a model spread over several) or outside the heap is copied into scratch there;
  * `done` copies scratch outputs back and frees the scratch.
  */
+/**
+ * A block-quantized weight W [N, K] (the [K, N] view b: K stride 1, rows K apart) as rows of
+ * `elements`-value blocks of `bytes` in the heap: its memory, its first row's address, blocks and
+ * bytes a row. Null where the layout is another or W is not in the heap.
+ */
+export function blockRows(
+  heap: WasmHeap,
+  b: StridedView,
+  N: number,
+  K: number,
+  elements: number,
+  bytes: number,
+): { home: Arena; w: number; nb: number; rowBytes: number } | null {
+  const r = b.shape.length;
+  if (b.strides[r - 2] !== 1 || (N > 1 && b.strides[r - 1] !== K) || K % elements !== 0 || b.offset % elements !== 0) return null;
+  const data = viewData(b);
+  const home = heap.locate(data);
+  if (home === null) return null;
+  const nb = K / elements;
+  return { home, w: data.byteOffset + (b.offset / elements) * bytes, nb, rowBytes: nb * bytes };
+}
+
 export class Operands {
   private readonly temps: HostArray[] = [];
   private readonly copyBack: (() => void)[] = [];
@@ -102,6 +124,33 @@ export class Operands {
   /** Frees the scratch taken since `mark` (a plan that did not fit). */
   releaseTo(mark: number): void {
     while (this.temps.length > mark) this.heap.freeScratch(this.home, this.temps.pop()!);
+  }
+
+  /**
+   * Kernel arguments for parts that each need scratch of their own: `split(count)`'s ranges for
+   * count from `parts` down, the first count whose every range gets its `floatsFor` floats (the same
+   * results: only the split changes); `argsFor` builds a part's arguments. Null where not even one
+   * part fits.
+   */
+  partsWithScratch(
+    parts: number,
+    split: (count: number) => [number, number][],
+    floatsFor: (n0: number, n1: number) => number,
+    argsFor: (n0: number, n1: number, scratch: Float32Array) => number[],
+  ): number[][] | null {
+    const mark = this.mark();
+    for (let count = parts; count >= 1; count--) {
+      const ranges = split(count);
+      const args: number[][] = [];
+      for (const [n0, n1] of ranges) {
+        const scratch = this.scratch(floatsFor(n0, n1));
+        if (scratch === null) break;
+        args.push(argsFor(n0, n1, scratch));
+      }
+      if (args.length === ranges.length) return args;
+      this.releaseTo(mark);
+    }
+    return null;
   }
 
   /** Copies scratch outputs to where they belong (when `ok`) and frees all scratch. */
