@@ -32,8 +32,8 @@ import { exactRelaxedDot, Int8Code, Q8K_ROW } from "./gemv_q8_resident_module.js
  *    (W's rows ldw apart, nb super-blocks each) and i < rows; panel is scratch of panelBytesK(nb).
  */
 const FORMATS = {
-  i8: { vectors: 64, rowBytes: 256, at: Q8K_ROW.int8 }, // a super-block's words: 4 k of int8
-  i16: { vectors: 128, rowBytes: 512, at: Q8K_ROW.int16 }, // 2 k of int16
+  i8: { vectors: 64, at: Q8K_ROW.int8 }, // a super-block's words: 4 k of int8
+  i16: { vectors: 128, at: Q8K_ROW.int16 }, // 2 k of int16
 } as const;
 type Format = keyof typeof FORMATS;
 
