@@ -196,6 +196,9 @@ export class Code {
   // f32 scalar memory and arithmetic
   f32Load(offset = 0): this { return this.op(0x2a, ...this.memarg(2, offset)); }
   f32Store(offset = 0): this { return this.op(0x38, ...this.memarg(2, offset)); }
+  /** Eight bytes moved as one integer (two float32 copied bit for bit). */
+  i64Load(offset = 0): this { return this.op(0x29, ...this.memarg(3, offset)); }
+  i64Store(offset = 0): this { return this.op(0x37, ...this.memarg(3, offset)); }
   f32Add(): this { return this.op(0x92); }
 
   // more scalar ops, for the resident kernels (resident/*.ts)
