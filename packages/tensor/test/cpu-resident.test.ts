@@ -301,6 +301,31 @@ describe("resident row kernels", () => {
   }
 });
 
+describe("resident argmax over the last axis", () => {
+  // rows whose answers the two passes could get wrong: ties, signed zeros, infinities, NaN first,
+  // NaN after the maximum or in the tail, all -Infinity; against the JS kernel's index exactly
+  const specials = [Number.NaN, -0, 0, Infinity, -Infinity];
+  for (const cols of [1, 2, 3, 4, 5, 8, 9, 33, 1031]) {
+    it(`rows of ${cols}, every kind of row`, () => {
+      const rows = 24;
+      const x = randomF32(rows * cols, cols, 4).map((v) => (cols > 8 ? v : Math.round(v))); // short rows tie
+      for (let r = 0; r < rows; r++) {
+        const row = x.subarray(r * cols, (r + 1) * cols);
+        if (r === 1) row.fill(-Infinity);
+        if (r === 2) row.fill(0).forEach((_, i) => (row[i] = i % 2 ? 0 : -0));
+        if (r >= 3) row[(r * 7) % cols] = specials[r % specials.length]!;
+        if (r >= 12) row[(r * 13 + 5) % cols] = specials[(r + 2) % specials.length]!;
+      }
+      const indices = (be: CpuBackend) => Float32Array.from(be.readSync(be.argmax(view(be, x, [rows, cols]), 1)) as Int32Array);
+      againstJs(`argmax ${cols}`, indices, 0, "argmax_rows");
+      // and a slice of rows (a stride between them), as the logits of a prompt's last position are
+      const sliced = (be: CpuBackend) =>
+        Float32Array.from(be.readSync(be.argmax(view(be, x, [rows / 2, cols], [2 * cols, 1], cols), 1)) as Int32Array);
+      againstJs(`argmax ${cols} strided rows`, sliced, 0, "argmax_rows");
+    });
+  }
+});
+
 describe("resident elementwise kernels", () => {
   const [rows, cols] = [7, 37];
   const a = randomF32(rows * cols, 1);

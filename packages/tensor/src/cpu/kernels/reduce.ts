@@ -4,6 +4,7 @@ import { allocZeroed } from "../pool.js";
 import { CpuBuffer, viewData } from "../buffer.js";
 import { cast, float32View, isHalf } from "./cast.js";
 import { coalesce, contiguousStrides, forEachRun, sizeOf } from "../strided.js";
+import { residentArgmax } from "../resident/rows.js";
 import { residentSum } from "../resident/train.js";
 
 const IDENTITY: Record<ReduceOp, number> = { sum: 0, prod: 1, max: -Infinity, min: Infinity };
@@ -119,6 +120,10 @@ function forEachLine(x: StridedView, axis: number, outShape: readonly number[], 
 
 /** Index of the max along `axis` (first on ties; the first NaN wins, like numpy). */
 export function argmax(x: StridedView, axis: number): BackendBuffer {
+  if (axis === x.shape.length - 1) {
+    const resident = residentArgmax(x);
+    if (resident !== null) return new CpuBuffer(resident, "int32");
+  }
   const src = isHalf(x.buffer.dtype) ? float32View(x) : x;
   const data = viewData(src);
   const outShape = x.shape.slice();

@@ -8,6 +8,7 @@ import { activeRuntime, splitRange } from "./runtime.js";
 const LAYER_NORM = kernel("rows", "layer_norm");
 const RMS_NORM = kernel("rows", "rms_norm");
 const SOFTMAX = kernel("rows", "softmax");
+const ARGMAX = kernel("rows", "argmax_rows");
 
 /**
  * The row kernels (layerNorm, rmsNorm, softmax over the last axis) on the resident kernels: x
@@ -73,5 +74,44 @@ export function residentRows(
   } finally {
     ops.done(ok);
     if (!ok) rt.heap.free(out);
+  }
+}
+
+/**
+ * argmax over the last axis on the resident kernel (`argmax_rows`): x float32 in WebAssembly
+ * memory, rows of contiguous floats one stride apart, rows split over threads; the indices as a new
+ * Int32Array. Null (nothing done) where x is not like that; the caller then runs its own.
+ */
+export function residentArgmax(x: StridedView): Int32Array | null {
+  const rt = activeRuntime();
+  const last = x.shape.length - 1;
+  if (rt === null || x.buffer.dtype !== "float32" || last < 0) return null;
+  const cols = x.shape[last]!;
+  const lead = coalesce(x.shape.slice(0, last), [x.strides.slice(0, last)]);
+  if (cols === 0 || (cols > 1 && x.strides[last] !== 1) || lead.outer.length > 0 || (lead.inner[0] ?? 0) < 0) return null;
+  const data = viewData(x) as Float32Array;
+  const home = rt.heap.locate(data);
+  if (home === null) return null;
+  const rows = sizeOf(x.shape) / cols;
+  if (rows === 0) return new Int32Array(0);
+  const ops = new Operands(rt.heap, home);
+  let ok = false;
+  try {
+    const indices = ops.scratch(rows);
+    if (indices === null) return null;
+    const xa = data.byteOffset + x.offset * 4;
+    const ldx = rows > 1 ? lead.inner[0]! * 4 : cols * 4;
+    const parts = splitRange(rows, rt.partsFor(rows * cols, rows), 1);
+    rt.call(
+      ARGMAX,
+      home,
+      parts.map(([r0, r1]) => [xa + r0 * ldx, ldx, indices.byteOffset + r0 * 4, r1 - r0, cols]),
+    );
+    ok = true;
+    const out = new Int32Array(rows);
+    out.set(new Int32Array(indices.buffer, indices.byteOffset, rows));
+    return out;
+  } finally {
+    ops.done(ok);
   }
 }
