@@ -326,6 +326,64 @@ describe("resident argmax over the last axis", () => {
   }
 });
 
+describe("resident strided copies (copy_words)", () => {
+  // the element at each index of a view, read by its strides: what every copy must give, bit for bit
+  const expected = (data: Float32Array | Int32Array, shape: number[], strides: number[], offset: number): number[] => {
+    const out: number[] = [];
+    const walk = (d: number, at: number): void => {
+      if (d === shape.length) out.push(data[at]!);
+      else for (let i = 0; i < shape[d]!; i++) walk(d + 1, at + i * strides[d]!);
+    };
+    walk(0, offset);
+    return out;
+  };
+  const x = randomF32(4 * 6 * 5 * 9, 11);
+  x[3] = Number.NaN; // a NaN's bits move unchanged
+  // [name, shape, strides, offset, whether it coalesces to three levels or fewer (the kernel's)]
+  const layouts: [string, number[], number[], number, boolean][] = [
+    ["heads merged (the first two axes of [6, 5, 9] swapped)", [5, 6, 9], [9, 45, 1], 0, true],
+    ["a transposed matrix (no contiguous run)", [30, 36], [1, 30], 0, true],
+    ["a slice of rows with an offset", [3, 6, 5, 9], [270, 45, 9, 1], 270, true],
+    ["a broadcast (stride 0) row", [64, 9], [0, 1], 18, true],
+    ["flipped rows (a negative stride)", [20, 54], [-54, 1], 19 * 54, true],
+    ["four levels (the JS copy)", [4, 6, 5, 9], [270, 9, 54, 1], 0, false],
+  ];
+  for (const [name, shape, strides, offset, resident] of layouts) {
+    it(name, () => {
+      const want = expected(x, shape, strides, offset);
+      for (const be of backends) {
+        const view: StridedView = { buffer: be.upload(x, "float32"), shape, strides, offset };
+        const trace = traced(() => {
+          const got = be.readSync(be.copy(view)) as Float32Array;
+          expect(Array.from(new Uint32Array(got.buffer, got.byteOffset, got.length))).toEqual(
+            Array.from(new Uint32Array(Float32Array.from(want).buffer)),
+          );
+        });
+        expect(trace.calls.has("copy_words"), name).toBe(resident);
+      }
+    });
+  }
+  it("writes into a strided destination (a KV cache's positions), int32 too", () => {
+    for (const be of backends) {
+      // [heads 3, positions 40 of 64 room, dim 24]: positions [10, 30) written from a contiguous [3, 20, 24]
+      const room = new Float32Array(3 * 64 * 24).fill(-1);
+      const dst: StridedView = { buffer: be.upload(room, "float32"), shape: [3, 20, 24], strides: [64 * 24, 24, 1], offset: 10 * 24 };
+      const src = randomF32(3 * 20 * 24, 12);
+      be.writeInto(dst, { buffer: be.upload(src, "float32"), shape: [3, 20, 24], strides: [480, 24, 1], offset: 0 });
+      const got = be.readSync(dst.buffer) as Float32Array;
+      for (let h = 0; h < 3; h++)
+        for (let p = 0; p < 64; p++)
+          for (let d = 0; d < 24; d++) {
+            const inside = p >= 10 && p < 30;
+            expect(got[h * 64 * 24 + p * 24 + d]).toBe(inside ? src[h * 480 + (p - 10) * 24 + d] : -1);
+          }
+      const ints = Int32Array.from({ length: 200 }, (_, i) => i * 7 - 300);
+      const iv: StridedView = { buffer: be.upload(ints, "int32"), shape: [10, 20], strides: [1, 10], offset: 0 };
+      expect(Array.from(be.readSync(be.copy(iv)) as Int32Array)).toEqual(expected(ints, [10, 20], [1, 10], 0));
+    }
+  });
+});
+
 describe("resident elementwise kernels", () => {
   const [rows, cols] = [7, 37];
   const a = randomF32(rows * cols, 1);

@@ -20,6 +20,7 @@ import { allocUninit, allocZeroed, pooledArrayBytes, releasePooledArrays } from 
 import { argmax, cumsum, reduce } from "./kernels/reduce.js";
 import { wasmDisabledByEnv } from "./wasm/runtime.js";
 import { useHeap, WasmHeap } from "./memory/heap.js";
+import { residentCopyInto } from "./resident/copy.js";
 import { activeRuntime, countFallback, CpuRuntime, residentStats, useRuntime } from "./resident/runtime.js";
 import { residentGgmlGelu } from "./resident/ggml_gelu.js";
 import { residentBinary, residentUnary } from "./resident/elementwise.js";
@@ -338,7 +339,8 @@ export class CpuBackend implements Backend {
     this.enter();
     const to = dst.buffer.dtype;
     if (to !== x.buffer.dtype) copyRoundedInto(x, bufferData(dst.buffer) as Uint16Array, dst.offset, dst.strides, to === "bfloat16");
-    else copyInto(x, bufferData(dst.buffer), dst.offset, dst.strides);
+    else if (!residentCopyInto(x, bufferData(dst.buffer), dst.offset, dst.strides))
+      copyInto(x, bufferData(dst.buffer), dst.offset, dst.strides);
   }
 
   cast(x: StridedView, dtype: DType): BackendBuffer {
