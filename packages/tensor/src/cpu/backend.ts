@@ -20,7 +20,7 @@ import { allocUninit, allocZeroed, pooledArrayBytes, releasePooledArrays } from 
 import { argmax, cumsum, reduce } from "./kernels/reduce.js";
 import { wasmDisabledByEnv } from "./wasm/runtime.js";
 import { useHeap, WasmHeap } from "./memory/heap.js";
-import { residentCopyInto } from "./resident/copy.js";
+import { residentCopyInto, residentHalfCopyInto } from "./resident/copy.js";
 import { activeRuntime, countFallback, CpuRuntime, residentStats, useRuntime } from "./resident/runtime.js";
 import { residentGgmlGelu } from "./resident/ggml_gelu.js";
 import { residentBinary, residentUnary } from "./resident/elementwise.js";
@@ -338,8 +338,12 @@ export class CpuBackend implements Backend {
   writeInto(dst: StridedView, x: StridedView): void {
     this.enter();
     const to = dst.buffer.dtype;
-    if (to !== x.buffer.dtype) copyRoundedInto(x, bufferData(dst.buffer) as Uint16Array, dst.offset, dst.strides, to === "bfloat16");
-    else if (!residentCopyInto(x, bufferData(dst.buffer), dst.offset, dst.strides))
+    if (to !== x.buffer.dtype) {
+      const into = bufferData(dst.buffer) as Uint16Array;
+      if (to === "bfloat16" || !residentHalfCopyInto("encode", x, into, dst.offset, dst.strides)) {
+        copyRoundedInto(x, into, dst.offset, dst.strides, to === "bfloat16");
+      }
+    } else if (!residentCopyInto(x, bufferData(dst.buffer), dst.offset, dst.strides))
       copyInto(x, bufferData(dst.buffer), dst.offset, dst.strides);
   }
 

@@ -1,6 +1,8 @@
 import type { AttentionGrads, BackendBuffer, StridedView } from "../../backend.js";
 import { bufferData, CpuBuffer, viewData } from "../buffer.js";
 import { residentAttention, residentAttentionGrad } from "../resident/attention.js";
+import { residentCopyInto } from "../resident/copy.js";
+import { roundActivationsResident } from "../resident/ggml_rounding.js";
 import { activeRuntime, countFallback } from "../resident/runtime.js";
 import type { DType } from "../../dtype.js";
 import { roundThroughHalves } from "../half.js";
@@ -92,6 +94,12 @@ function roundedTo(x: StridedView, dtype: DType): StridedView {
   const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
   const strides = contiguousStrides(x.shape);
   const out = allocUninit("float32", sizeOf(x.shape)) as Float32Array;
+  // on the resident kernels where x and out are in one memory: copied, then rounded in place
+  const home = activeRuntime()?.heap.locate(out) ?? null;
+  if (home !== null && residentCopyInto(x, out, 0, strides)) {
+    if (!roundActivationsResident(home, out.byteOffset, out.byteOffset, 1, out.length, dtype)) roundInPlace(out, dtype);
+    return { buffer: new CpuBuffer(out, "float32"), shape: x.shape, strides, offset: 0 };
+  }
   const runs = coalesce(x.shape, [strides, x.strides]);
   const scratch = new Uint16Array(ROUNDING_CHUNK);
   forEachRun(runs, [0, x.offset], (offs) =>

@@ -1,7 +1,8 @@
 import type { BackendBuffer, StridedView } from "../../backend.js";
 import { isQuantized, type DType, type HostArray } from "../../dtype.js";
 import { dequantizeView } from "./quantized.js";
-import { allocUninit, allocZeroed } from "../pool.js";
+import { allocUninit, allocZeroed, recycle } from "../pool.js";
+import { residentHalfCopyInto } from "../resident/copy.js";
 import { CpuBuffer, viewData } from "../buffer.js";
 import { decodeHalfRun, encodeHalfRun } from "../half.js";
 import { coalesce, contiguousData, contiguousStrides, forEachRun, sizeOf } from "../strided.js";
@@ -24,6 +25,7 @@ export function toFloat32(view: StridedView, into?: Float32Array): Float32Array 
   }
   const size = sizeOf(view.shape);
   const out = into ?? new Float32Array(size);
+  if (dtype === "float16" && residentHalfCopyInto("decode", view, out, 0, contiguousStrides(view.shape))) return out;
   if (isHalf(dtype)) {
     const src = viewData(view) as Uint16Array;
     const bf16 = dtype === "bfloat16";
@@ -75,6 +77,11 @@ export function cast(x: StridedView, dtype: DType): BackendBuffer {
     // embedding's rows read them in place rather than falling back
     if (dtype === "float32") return new CpuBuffer(toFloat32(x, allocUninit("float32", sizeOf(x.shape)) as Float32Array), dtype);
     return new CpuBuffer(convertArray(toFloat32(x), "float32", dtype), dtype);
+  }
+  if (from === "float32" && dtype === "float16") {
+    const out = allocUninit("float16", sizeOf(x.shape));
+    if (residentHalfCopyInto("encode", x, out, 0, contiguousStrides(x.shape))) return new CpuBuffer(out, dtype);
+    recycle(out, dtype);
   }
   return new CpuBuffer(convertArray(contiguousData(x), from, dtype), dtype);
 }

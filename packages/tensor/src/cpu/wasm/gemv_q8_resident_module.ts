@@ -337,7 +337,7 @@ function quantizeQ8K(): FuncDef {
  * For the K-quants' d: Q6_K's is often a float16 subnormal in real files (the largest 16-value
  * scale over -128, and that scale about amax / 32).
  */
-function halfLanes(f: Int8Code, h: number, m: number): void {
+export function halfLanes(f: Int8Code, h: number, m: number): void {
   f.localTee(h).i32x4Const(0x7fff).v128And().localSet(m);
   f.localGet(m).i32Const(13).i32x4Shl().i32x4Const(0x7f800000).v128Or(); // infinity or NaN
   f.localGet(m)
