@@ -1,7 +1,8 @@
 import type { StridedView } from "../../backend.js";
 import type { HostArray } from "../../dtype.js";
+import type { Arena } from "../memory/arena.js";
 import { viewData } from "../buffer.js";
-import { coalesce } from "../strided.js";
+import { coalesce, type Runs } from "../strided.js";
 import { kernel } from "./modules.js";
 import { activeRuntime } from "./runtime.js";
 
@@ -12,38 +13,47 @@ const DECODE_F16 = kernel("half_copy", "decode_f16");
 const MIN_ELEMENTS = 64;
 
 /**
+ * A copy of `view` into `dst` (laid out with `dstStrides` from `dstOffset`) as the copy kernels take
+ * it: both in one WebAssembly memory (`home`), the runs coalesced to at most three levels, o1 x o2
+ * runs of `runs.n` elements, and each level's source and destination strides in elements (runs
+ * s2 / d2 apart, groups of runs s1 / d1). Null where the copy is not like that, or too small.
+ */
+function plan(
+  view: StridedView,
+  dst: HostArray,
+  dstStrides: readonly number[],
+): { home: Arena; src: HostArray; runs: Runs; o1: number; o2: number; s2: number; d2: number; s1: number; d1: number } | null {
+  const rt = activeRuntime();
+  if (rt === null) return null;
+  const src = viewData(view);
+  const runs = coalesce(view.shape, [dstStrides, view.strides]);
+  if (runs.outer.length > 2 || runs.n === 0 || runs.outer.some((d) => d === 0)) return null;
+  const two = runs.outer.length === 2;
+  const [o1, o2] = two ? runs.outer : [1, runs.outer[0] ?? 1];
+  if (o1 * o2 * runs.n < MIN_ELEMENTS) return null;
+  const home = rt.heap.locate(src);
+  if (home === null || rt.heap.locate(dst) !== home) return null;
+  const [ds, ss] = runs.outerStrides as [number[], number[]];
+  const [s2, d2] = two ? [ss[1]!, ds[1]!] : [ss[0] ?? 0, ds[0] ?? 0];
+  const [s1, d1] = two ? [ss[0]!, ds[0]!] : [0, 0];
+  return { home, src, runs, o1, o2, s2, d2, s1, d1 };
+}
+
+/**
  * copyInto (../strided.ts) on the resident kernel `copy_words`: a float32 or int32 view copied into
  * `dst` (the same element type) laid out with `dstStrides`, where both are in the same WebAssembly
  * memory and the copy coalesces to at most three levels. False, nothing written, otherwise (the
  * caller then copies in JS). On the calling thread: a copy is bound by memory, not instructions.
  */
 export function residentCopyInto(view: StridedView, dst: HostArray, dstOffset: number, dstStrides: readonly number[]): boolean {
-  const rt = activeRuntime();
   const src = viewData(view);
-  if (rt === null || src.BYTES_PER_ELEMENT !== 4 || dst.BYTES_PER_ELEMENT !== 4 || src.constructor !== dst.constructor) return false;
-  const runs = coalesce(view.shape, [dstStrides, view.strides]);
-  if (runs.outer.length > 2 || runs.n === 0 || runs.outer.some((d) => d === 0)) return false;
-  const [o1, o2] = runs.outer.length === 2 ? runs.outer : [1, runs.outer[0] ?? 1];
-  if (o1 * o2 * runs.n < MIN_ELEMENTS) return false;
-  const home = rt.heap.locate(src);
-  if (home === null || rt.heap.locate(dst) !== home) return false;
-  const [dIn, sIn] = runs.inner as [number, number];
-  const level = (operand: number, k: number): number =>
-    runs.outer.length === 2 ? runs.outerStrides[operand]![k]! : k === 0 ? 0 : (runs.outerStrides[operand]![0] ?? 0);
-  const args = [
-    src.byteOffset + view.offset * 4,
-    dst.byteOffset + dstOffset * 4,
-    runs.n,
-    sIn * 4,
-    dIn * 4,
-    o2,
-    level(1, 1) * 4,
-    level(0, 1) * 4,
-    o1,
-    level(1, 0) * 4,
-    level(0, 0) * 4,
-  ];
-  rt.call(COPY_WORDS, home, [args]);
+  if (src.BYTES_PER_ELEMENT !== 4 || dst.BYTES_PER_ELEMENT !== 4 || src.constructor !== dst.constructor) return false;
+  const p = plan(view, dst, dstStrides);
+  if (p === null) return false;
+  const [dIn, sIn] = p.runs.inner as [number, number];
+  const args = [src.byteOffset + view.offset * 4, dst.byteOffset + dstOffset * 4, p.runs.n, sIn * 4, dIn * 4];
+  args.push(p.o2, p.s2 * 4, p.d2 * 4, p.o1, p.s1 * 4, p.d1 * 4);
+  activeRuntime()!.call(COPY_WORDS, p.home, [args]);
   return true;
 }
 
@@ -61,30 +71,12 @@ export function residentHalfCopyInto(
   dstOffset: number,
   dstStrides: readonly number[],
 ): boolean {
-  const rt = activeRuntime();
-  const src = viewData(view);
   const [from, to] = kind === "encode" ? [4, 2] : [2, 4];
-  if (rt === null || src.BYTES_PER_ELEMENT !== from || dst.BYTES_PER_ELEMENT !== to) return false;
-  const runs = coalesce(view.shape, [dstStrides, view.strides]);
-  const [dIn, sIn] = runs.inner as [number, number];
-  if (runs.outer.length > 2 || runs.n % 4 !== 0 || runs.n === 0 || dIn !== 1 || sIn !== 1 || runs.outer.some((d) => d === 0)) return false;
-  const [o1, o2] = runs.outer.length === 2 ? runs.outer : [1, runs.outer[0] ?? 1];
-  if (o1 * o2 * runs.n < MIN_ELEMENTS) return false;
-  const home = rt.heap.locate(src);
-  if (home === null || rt.heap.locate(dst) !== home) return false;
-  const level = (operand: number, k: number): number =>
-    runs.outer.length === 2 ? runs.outerStrides[operand]![k]! : k === 0 ? 0 : (runs.outerStrides[operand]![0] ?? 0);
-  const args = [
-    src.byteOffset + view.offset * from,
-    dst.byteOffset + dstOffset * to,
-    runs.n,
-    o2,
-    level(1, 1) * from,
-    level(0, 1) * to,
-    o1,
-    level(1, 0) * from,
-    level(0, 0) * to,
-  ];
-  rt.call(kind === "encode" ? ENCODE_F16 : DECODE_F16, home, [args]);
+  if (viewData(view).BYTES_PER_ELEMENT !== from || dst.BYTES_PER_ELEMENT !== to) return false;
+  const p = plan(view, dst, dstStrides);
+  if (p === null || p.runs.n % 4 !== 0 || p.runs.inner.some((s) => s !== 1)) return false;
+  const args = [p.src.byteOffset + view.offset * from, dst.byteOffset + dstOffset * to, p.runs.n];
+  args.push(p.o2, p.s2 * from, p.d2 * to, p.o1, p.s1 * from, p.d1 * to);
+  activeRuntime()!.call(kind === "encode" ? ENCODE_F16 : DECODE_F16, p.home, [args]);
   return true;
 }

@@ -177,14 +177,15 @@ function norm(kind: "layer" | "rms"): FuncDef {
   return b.def();
 }
 
+/** The parameters of a kernel over rows into a contiguous output: x, ldx, out, rows, cols. */
+function rowParams(b: FnBuilder<Code>): [number, number, number, number, number] {
+  return [b.param(i32), b.param(i32), b.param(i32), b.param(i32), b.param(i32)];
+}
+
 function softmax(): FuncDef {
   const b = new FnBuilder("softmax");
   const f = b.f;
-  const x = b.param(i32);
-  const ldx = b.param(i32);
-  const out = b.param(i32);
-  const rows = b.param(i32);
-  const cols = b.param(i32);
+  const [x, ldx, out, rows, cols] = rowParams(b);
   const l: Locals = { p: b.local(i32), q: b.local(i32), j: b.local(i32), v: b.local(v128), acc: b.local(v128), s: b.local(f32) };
   const max = b.local(f32);
   const tailSum = b.local(f32);
@@ -253,11 +254,7 @@ class ArgmaxCode extends StoredCode {
 function argmaxRows(): FuncDef {
   const b = new FnBuilder("argmax_rows", new ArgmaxCode());
   const f = b.f;
-  const x = b.param(i32);
-  const ldx = b.param(i32);
-  const out = b.param(i32);
-  const rows = b.param(i32);
-  const cols = b.param(i32);
+  const [x, ldx, out, rows, cols] = rowParams(b);
   const [p, j, k, nan] = [b.local(i32), b.local(i32), b.local(i32), b.local(i32)];
   const [mv, nv, v] = [b.local(v128), b.local(v128), b.local(v128)];
   const [m, s] = [b.local(f32), b.local(f32)];
