@@ -4,7 +4,7 @@ import type { Arena } from "../memory/arena.js";
 import { viewData } from "../buffer.js";
 import { coalesce, type Runs } from "../strided.js";
 import { kernel } from "./modules.js";
-import { activeRuntime } from "./runtime.js";
+import { activeRuntime, splitRange } from "./runtime.js";
 
 const COPY_WORDS = kernel("binary", "copy_words");
 const ENCODE_F16 = kernel("half_copy", "encode_f16");
@@ -40,10 +40,25 @@ function plan(
 }
 
 /**
+ * The copy split over threads by its outer level (groups of runs where there are several, else
+ * runs): each part's o1, o2 and where it starts, in elements from the copy's first source and
+ * destination elements. One part for a single run or a small copy.
+ */
+function parts(p: NonNullable<ReturnType<typeof plan>>): { o1: number; o2: number; src: number; dst: number }[] {
+  const rt = activeRuntime()!;
+  const byGroups = p.o1 > 1;
+  const units = byGroups ? p.o1 : p.o2;
+  const count = rt.partsFor(p.o1 * p.o2 * p.runs.n, units);
+  return splitRange(units, count, 1).map(([u0, u1]) =>
+    byGroups ? { o1: u1 - u0, o2: p.o2, src: u0 * p.s1, dst: u0 * p.d1 } : { o1: 1, o2: u1 - u0, src: u0 * p.s2, dst: u0 * p.d2 },
+  );
+}
+
+/**
  * copyInto (../strided.ts) on the resident kernel `copy_words`: a float32 or int32 view copied into
  * `dst` (the same element type) laid out with `dstStrides`, where both are in the same WebAssembly
  * memory and the copy coalesces to at most three levels. False, nothing written, otherwise (the
- * caller then copies in JS). On the calling thread: a copy is bound by memory, not instructions.
+ * caller then copies in JS). Threads take ranges of its outer level (see parts).
  */
 export function residentCopyInto(view: StridedView, dst: HostArray, dstOffset: number, dstStrides: readonly number[]): boolean {
   const src = viewData(view);
@@ -51,9 +66,21 @@ export function residentCopyInto(view: StridedView, dst: HostArray, dstOffset: n
   const p = plan(view, dst, dstStrides);
   if (p === null) return false;
   const [dIn, sIn] = p.runs.inner as [number, number];
-  const args = [src.byteOffset + view.offset * 4, dst.byteOffset + dstOffset * 4, p.runs.n, sIn * 4, dIn * 4];
-  args.push(p.o2, p.s2 * 4, p.d2 * 4, p.o1, p.s1 * 4, p.d1 * 4);
-  activeRuntime()!.call(COPY_WORDS, p.home, [args]);
+  const [from, to] = [src.byteOffset + view.offset * 4, dst.byteOffset + dstOffset * 4];
+  const args = parts(p).map((q) => [
+    from + q.src * 4,
+    to + q.dst * 4,
+    p.runs.n,
+    sIn * 4,
+    dIn * 4,
+    q.o2,
+    p.s2 * 4,
+    p.d2 * 4,
+    q.o1,
+    p.s1 * 4,
+    p.d1 * 4,
+  ]);
+  activeRuntime()!.call(COPY_WORDS, p.home, args);
   return true;
 }
 
@@ -75,8 +102,18 @@ export function residentHalfCopyInto(
   if (viewData(view).BYTES_PER_ELEMENT !== from || dst.BYTES_PER_ELEMENT !== to) return false;
   const p = plan(view, dst, dstStrides);
   if (p === null || p.runs.n % 4 !== 0 || p.runs.inner.some((s) => s !== 1)) return false;
-  const args = [p.src.byteOffset + view.offset * from, dst.byteOffset + dstOffset * to, p.runs.n];
-  args.push(p.o2, p.s2 * from, p.d2 * to, p.o1, p.s1 * from, p.d1 * to);
-  activeRuntime()!.call(kind === "encode" ? ENCODE_F16 : DECODE_F16, p.home, [args]);
+  const [src, out] = [p.src.byteOffset + view.offset * from, dst.byteOffset + dstOffset * to];
+  const args = parts(p).map((q) => [
+    src + q.src * from,
+    out + q.dst * to,
+    p.runs.n,
+    q.o2,
+    p.s2 * from,
+    p.d2 * to,
+    q.o1,
+    p.s1 * from,
+    p.d1 * to,
+  ]);
+  activeRuntime()!.call(kind === "encode" ? ENCODE_F16 : DECODE_F16, p.home, args);
   return true;
 }
