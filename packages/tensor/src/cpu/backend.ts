@@ -72,7 +72,8 @@ export interface CpuBackendOptions {
   relaxedSimd?: boolean;
   /**
    * Work (multiply-adds or elements) a kernel gives each thread at least; smaller jobs use fewer
-   * threads (default 65536). Tests lower it to split even tiny kernels.
+   * threads (default 65536). Tests set 0: every kernel splits, and each worker runs its part
+   * (otherwise this thread runs the parts no worker has claimed by the time its own are done).
    */
   minWorkPerThread?: number;
   /**

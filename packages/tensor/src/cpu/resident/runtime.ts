@@ -165,6 +165,8 @@ export class CpuRuntime {
           (this.fn({ module: job.module, fn: job.fn, name: "" }, job.arena) as KernelFn)(...args);
         },
         this.spinMs,
+        // minWorkPerThread 0 (tests): every worker runs the part it is given, so the threaded paths run
+        this.minWorkPerThread > 0,
       );
       // a backend dropped without close() still stops its workers once it is collected
       stopWhenCollected?.register(this, this.pool.stopper(), this);

@@ -75,6 +75,8 @@ export class ThreadPool {
     arenas: readonly Arena[],
     private readonly runLocal: (job: Job, args: readonly number[]) => void,
     spinMs = DEFAULT_SPIN_MS,
+    /** Whether this thread runs the parts no worker has claimed once its own are done (see run); false makes every worker run its part (tests). */
+    private readonly steal = true,
   ) {
     this.workers = threads - 1;
     this.control = new Int32Array(new SharedArrayBuffer(controlWords(this.workers) * 4));
@@ -143,7 +145,7 @@ export class ThreadPool {
     // its part within microseconds, long before this thread is done with its own.
     let stolen = 0;
     helpers.forEach((w, i) => {
-      if (Atomics.compareExchange(c, slot(w) + CLAIM, 0, 2) !== 0) return;
+      if (!this.steal || Atomics.compareExchange(c, slot(w) + CLAIM, 0, 2) !== 0) return;
       this.runLocal(job, parts[i + 1]!);
       Atomics.sub(c, REMAINING, 1);
       stolen++;
