@@ -102,8 +102,13 @@ function attentionBlocks(fma: boolean, backward: boolean): FuncDef {
    * Two rows at once: out1[0, len) (+)= sum over i < n of w1_i x_i and out2 likewise with w2_i,
    * where w1_i, w2_i are the f32s at w1 + i wStride and w2 + i wStride, x_i the len floats at
    * x + i xStride (byte addresses and strides pushed by the callbacks). A pair of weights both 0
-   * is skipped. Four vectors of each output in registers at a time (each x vector loaded once for
-   * both), then single vectors, then single floats, each summed over i in order.
+   * is skipped (with `exact`, each row skips its own), unless `keepZeros`: where the weights are a
+   * query's or an output gradient's values, seldom 0, the test cost more than it saved (two
+   * scalar loads, compares and a branch beside eight multiply-adds), and each weight is loaded
+   * and splatted in one instruction. Keeping a zero weight changes no sum of finite values (a sum
+   * that starts at +0 never becomes -0, and +0 + +-0 = +0); it lets 0 x Infinity reach the sum as
+   * the composed product does. Four vectors of each output in registers at a time (each x vector
+   * loaded once for both), then single vectors, then single floats, each summed over i in order.
    */
   const weightedSum2 = (
     len: () => void,
@@ -117,6 +122,7 @@ function attentionBlocks(fma: boolean, backward: boolean): FuncDef {
     n: () => void,
     accumulate: boolean,
     exact = false,
+    keepZeros = false,
   ): void => {
     f.i32Const(0).localSet(c);
     const pass = (count: () => void, width: number): void => {
@@ -163,8 +169,13 @@ function attentionBlocks(fma: boolean, backward: boolean): FuncDef {
               if (which.includes(1)) f.localGet(y2).localGet(w2).localGet(x).f32Mul().f32Add().localSet(y2);
               return;
             }
-            if (which.includes(0)) f.localGet(w1).f32x4Splat().localSet(wv1);
-            if (which.includes(1)) f.localGet(w2).f32x4Splat().localSet(wv2);
+            if (keepZeros) {
+              f.localGet(wp1).v128Load32Splat().localSet(wv1);
+              f.localGet(wp2).v128Load32Splat().localSet(wv2);
+            } else {
+              if (which.includes(0)) f.localGet(w1).f32x4Splat().localSet(wv1);
+              if (which.includes(1)) f.localGet(w2).f32x4Splat().localSet(wv2);
+            }
             for (let k = 0; k < per; k++) {
               f.localGet(xp)
                 .v128Load(k * 16)
@@ -183,25 +194,33 @@ function attentionBlocks(fma: boolean, backward: boolean): FuncDef {
               }
             }
           };
-          f.localGet(wp1).f32Load().localTee(w1).f32Const(0).f32Ne();
-          f.localGet(wp2).f32Load().localTee(w2).f32Const(0).f32Ne();
-          if (exact) {
-            // each row skips its own weights of 0 (a masked key's row of v never reaches it)
-            f.localSet(masked).if();
-            f.localGet(masked).if();
+          if (keepZeros) {
+            if (width === 1) {
+              f.localGet(wp1).f32Load().localSet(w1);
+              f.localGet(wp2).f32Load().localSet(w2);
+            }
             body([0, 1]);
-            f.else();
-            body([0]);
-            f.end();
-            f.else();
-            f.localGet(masked).if();
-            body([1]);
-            f.end();
-            f.end();
           } else {
-            f.i32Add().if(); // either weight non-zero
-            body([0, 1]);
-            f.end();
+            f.localGet(wp1).f32Load().localTee(w1).f32Const(0).f32Ne();
+            f.localGet(wp2).f32Load().localTee(w2).f32Const(0).f32Ne();
+            if (exact) {
+              // each row skips its own weights of 0 (a masked key's row of v never reaches it)
+              f.localSet(masked).if();
+              f.localGet(masked).if();
+              body([0, 1]);
+              f.else();
+              body([0]);
+              f.end();
+              f.else();
+              f.localGet(masked).if();
+              body([1]);
+              f.end();
+              f.end();
+            } else {
+              f.i32Add().if(); // either weight non-zero
+              body([0, 1]);
+              f.end();
+            }
           }
           for (const wp of [wp1, wp2]) {
             f.localGet(wp);
@@ -440,6 +459,8 @@ function attentionBlocks(fma: boolean, backward: boolean): FuncDef {
       () => f.localGet(S4b),
       () => f.localGet(D),
       false,
+      false,
+      true,
     );
     rowSoftmax(r1);
     rowSoftmax(r2);
@@ -472,6 +493,8 @@ function attentionBlocks(fma: boolean, backward: boolean): FuncDef {
       () => f.localGet(S4b),
       () => f.localGet(D),
       false,
+      false,
+      true,
     );
     rowDs(r1);
     rowDs(r2);
