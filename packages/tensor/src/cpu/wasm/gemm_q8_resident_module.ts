@@ -359,92 +359,108 @@ function quantizeTiles(format: Format, offset: number, min: boolean, name: strin
   return b.def();
 }
 
+/** What a panel GEMM's block body gets: its code, its builder (for more locals), the panel's and the tile's read pointers, the tile's float32 sums and a spare i32 local. */
+export interface PanelGemmLocals {
+  readonly f: Int8Code;
+  readonly b: FnBuilder<Int8Code>;
+  readonly pp: number;
+  readonly pa: number;
+  readonly acc: number;
+  readonly j: number;
+}
+
 /**
- * `gemm_panel_<type>(panel, tiles, y, rows, nb, ldy, cols, acc)`: the panel's columns times every
- * tile of four activation rows (quantize_tiles'), outputs y[i ldy + 4 c] for rows i < rows, c < cols;
- * acc is scratch for the tile's [4, PANEL_COLS] float32 sums. A block's words run in a small loop,
- * so the engine keeps its loads beside their dot products (unrolled, V8 hoisted every load to the
- * block's start and spilled them).
+ * `name(panel, tiles, y, rows, nb, ldy, cols, acc)`: a panel GEMM's frame (shared by the
+ * super-block GEMM, gemm_q8k_resident_module.ts): for each tile of four activation rows, its float32
+ * sums at acc zeroed (row r's `groups` vectors at acc + accAt(r, g)), `body` once per block (it
+ * moves pp and pa past the block), then the tile's rows stored to y (storeTileRows); outputs
+ * y[i ldy + 4 g + lane] for rows i < rows and the first cols columns.
  */
-function gemmPanel(format: Format, min: boolean, name: string): FuncDef {
+export function panelGemm(
+  name: string,
+  panelCols: number,
+  groups: number,
+  accAt: (r: number, g: number) => number,
+  body: (l: PanelGemmLocals) => void,
+): FuncDef {
   const b = new FnBuilder(name, new Int8Code());
   const f = b.f;
-  const PANEL = b.param(i32);
-  const TILES = b.param(i32);
-  const Y = b.param(i32);
-  const ROWS = b.param(i32);
-  const NB = b.param(i32);
-  const LDY = b.param(i32);
-  const COLS = b.param(i32);
-  const ACC = b.param(i32);
-  const isum = Array.from({ length: 4 * GROUPS }, () => b.local(v128)); // row r, group g at GROUPS r + g
-  const wv = Array.from({ length: GROUPS }, () => b.local(v128));
-  const [x, scale] = [b.local(v128), b.local(v128)];
-  const pp = b.local(i32);
-  const pa = b.local(i32);
-  const blk = b.local(i32);
-  const v = b.local(i32);
-  const left = b.local(i32);
-  const { vectors } = FORMATS[format];
-  const layout = tileLayout(format, min);
-  const sumOf = (r: number, g: number): number => isum[GROUPS * r + g]!;
-  const accAt = (r: number, g: number): number => 16 * (GROUPS * r + g);
-
+  const [PANEL, TILES, Y, ROWS, NB, LDY, COLS, ACC] = Array.from({ length: 8 }, () => b.param(i32));
+  const [pp, pa, blk, left, j] = Array.from({ length: 5 }, () => b.local(i32));
   f.block().localGet(NB).i32Eqz().brIf(0).localGet(ROWS).i32Const(0).i32LeS().brIf(0);
   f.localGet(TILES).localSet(pa).localGet(ROWS).localSet(left);
   f.loop(); // tiles
-  for (let r = 0; r < 4; r++) for (let g = 0; g < GROUPS; g++) f.localGet(ACC).v128Const0().v128Store(accAt(r, g));
+  for (let r = 0; r < 4; r++) for (let g = 0; g < groups; g++) f.localGet(ACC).v128Const0().v128Store(accAt(r, g));
   f.localGet(PANEL).localSet(pp).localGet(NB).localSet(blk);
   f.loop(); // blocks
-  for (let r = 0; r < 4; r++)
-    for (let g = 0; g < GROUPS; g++) {
-      if (format === "i8") f.localGet(pa).v128Load(layout.starts + 16 * r);
-      else f.v128Const0();
-      f.localSet(sumOf(r, g));
-    }
-  wordsLoop(f, { pp, pa, end: v, x, wv, sumOf }, format, GROUPS, vectors);
-  // pa and pp are at the tile's and the panel's d now: tile fields from pa - 16 vectors
-  const at = (field: number): number => field - 16 * vectors;
-  for (let r = 0; r < 4; r++) {
-    // acc += float(isum) x (d_w x d_x); with a min, then acc += m_w x s_x (ggml_vec_dot_q4_1_q8_1's order)
-    f.localGet(pa)
-      .v128Load32Splat(at(layout.d) + 4 * r)
-      .localSet(scale);
-    for (let g = 0; g < GROUPS; g++) {
-      f.localGet(ACC);
-      f.localGet(sumOf(r, g));
-      if (format === "i8") f.i32x4ExtaddPairwiseI16x8S();
-      f.f32x4ConvertI32x4S();
-      f.localGet(pp)
-        .v128Load(16 * g)
-        .localGet(scale)
-        .f32x4Mul()
-        .f32x4Mul();
-      f.localGet(ACC).v128Load(accAt(r, g)).f32x4Add();
-      if (min)
-        f.localGet(pp)
-          .v128Load(16 * GROUPS + 16 * g)
-          .localGet(pa)
-          .v128Load32Splat(at(layout.s) + 4 * r)
-          .f32x4Mul()
-          .f32x4Add();
-      f.v128Store(accAt(r, g));
-    }
-  }
-  f.localGet(pp)
-    .i32Const(16 * GROUPS * (min ? 2 : 1))
-    .i32Add()
-    .localSet(pp);
-  f.localGet(pa)
-    .i32Const(layout.bytes - 16 * vectors)
-    .i32Add()
-    .localSet(pa);
+  body({ f, b, pp, pa, acc: ACC, j });
   f.localGet(blk).i32Const(1).i32Sub().localTee(blk).brIf(0);
   f.end();
-  storeTileRows(f, { left, cols: COLS, y: Y, ldy: LDY, acc: ACC, j: v }, PANEL_COLS, GROUPS, accAt);
+  storeTileRows(f, { left, cols: COLS, y: Y, ldy: LDY, acc: ACC, j }, panelCols, groups, accAt);
   f.localGet(left).i32Const(4).i32Sub().localTee(left).i32Const(0).i32GtS().brIf(0);
   f.end().end();
   return b.def();
+}
+
+/**
+ * `gemm_panel_<type>(panel, tiles, y, rows, nb, ldy, cols, acc)`: the panel's columns times every
+ * tile of four activation rows (quantize_tiles'), in panelGemm's frame; acc holds the tile's
+ * [4, PANEL_COLS] float32 sums. A block's words run in a small loop, so the engine keeps its loads
+ * beside their dot products (unrolled, V8 hoisted every load to the block's start and spilled them).
+ */
+function gemmPanel(format: Format, min: boolean, name: string): FuncDef {
+  const { vectors } = FORMATS[format];
+  const layout = tileLayout(format, min);
+  const accAt = (r: number, g: number): number => 16 * (GROUPS * r + g);
+  return panelGemm(name, PANEL_COLS, GROUPS, accAt, ({ f, b, pp, pa, acc: ACC, j }) => {
+    const isum = Array.from({ length: 4 * GROUPS }, () => b.local(v128)); // row r, group g at GROUPS r + g
+    const wv = Array.from({ length: GROUPS }, () => b.local(v128));
+    const [x, scale] = [b.local(v128), b.local(v128)];
+    const sumOf = (r: number, g: number): number => isum[GROUPS * r + g]!;
+    for (let r = 0; r < 4; r++)
+      for (let g = 0; g < GROUPS; g++) {
+        if (format === "i8") f.localGet(pa).v128Load(layout.starts + 16 * r);
+        else f.v128Const0();
+        f.localSet(sumOf(r, g));
+      }
+    wordsLoop(f, { pp, pa, end: j, x, wv, sumOf }, format, GROUPS, vectors);
+    // pa and pp are at the tile's and the panel's d now: tile fields from pa - 16 vectors
+    const at = (field: number): number => field - 16 * vectors;
+    for (let r = 0; r < 4; r++) {
+      // acc += float(isum) x (d_w x d_x); with a min, then acc += m_w x s_x (ggml_vec_dot_q4_1_q8_1's order)
+      f.localGet(pa)
+        .v128Load32Splat(at(layout.d) + 4 * r)
+        .localSet(scale);
+      for (let g = 0; g < GROUPS; g++) {
+        f.localGet(ACC);
+        f.localGet(sumOf(r, g));
+        if (format === "i8") f.i32x4ExtaddPairwiseI16x8S();
+        f.f32x4ConvertI32x4S();
+        f.localGet(pp)
+          .v128Load(16 * g)
+          .localGet(scale)
+          .f32x4Mul()
+          .f32x4Mul();
+        f.localGet(ACC).v128Load(accAt(r, g)).f32x4Add();
+        if (min)
+          f.localGet(pp)
+            .v128Load(16 * GROUPS + 16 * g)
+            .localGet(pa)
+            .v128Load32Splat(at(layout.s) + 4 * r)
+            .f32x4Mul()
+            .f32x4Add();
+        f.v128Store(accAt(r, g));
+      }
+    }
+    f.localGet(pp)
+      .i32Const(16 * GROUPS * (min ? 2 : 1))
+      .i32Add()
+      .localSet(pp);
+    f.localGet(pa)
+      .i32Const(layout.bytes - 16 * vectors)
+      .i32Add()
+      .localSet(pa);
+  });
 }
 
 /**
@@ -543,13 +559,7 @@ export interface TileRowsLocals {
  * accAt(r, g)) to y (moved on a row at a time): whole vectors where all `panelCols` columns are
  * there, else the first cols one at a time; none past the last row.
  */
-export function storeTileRows(
-  f: Int8Code,
-  l: TileRowsLocals,
-  panelCols: number,
-  groups: number,
-  accAt: (r: number, g: number) => number,
-): void {
+function storeTileRows(f: Int8Code, l: TileRowsLocals, panelCols: number, groups: number, accAt: (r: number, g: number) => number): void {
   for (let r = 0; r < 4; r++) {
     f.block();
     f.localGet(l.left).i32Const(r).i32LeS().brIf(0);

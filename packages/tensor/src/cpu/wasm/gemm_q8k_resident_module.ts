@@ -6,7 +6,7 @@ import {
   panelPacker,
   storeHalves,
   storeLevels,
-  storeTileRows,
+  panelGemm,
   transposeStore,
   wordsLoop,
 } from "./gemm_q8_resident_module.js";
@@ -225,115 +225,94 @@ function pack(format: Format): FuncDef {
 
 /**
  * `gemm_panel_q4_k(panel, tiles, y, rows, nb, ldy, cols, acc)`: the panel's columns times every
- * tile; acc is scratch for a tile's float32 sums and its super-block's int32 ones (kept in memory:
+ * tile, in panelGemm's frame; acc is scratch for a tile's float32 sums and its super-block's int32 ones (kept in memory:
  * the registers hold the eight group sums, the panel vectors and the splat).
  */
 function gemmPanel(format: Format, dtype: GemmQ8KDType): FuncDef {
-  const b = new FnBuilder(`gemm_panel_${dtype}`, new Int8Code());
-  const f = b.f;
-  const PANEL = b.param(i32);
-  const TILES = b.param(i32);
-  const Y = b.param(i32);
-  const ROWS = b.param(i32);
-  const NB = b.param(i32);
-  const LDY = b.param(i32);
-  const COLS = b.param(i32);
-  const ACC = b.param(i32);
-  const group = Array.from({ length: 4 * CG }, () => b.local(v128)); // a group's sums, row r, column group cg at CG r + cg
-  const wv = Array.from({ length: CG }, () => b.local(v128));
-  const [x, sc] = [b.local(v128), b.local(v128)];
-  const [pp, pa, blk, g, end, left, j] = Array.from({ length: 7 }, () => b.local(i32));
   const { vectors } = FORMATS[format];
   const tile = tileLayout(format);
   const panel = panelLayout(format, dtype);
   const { groups, min } = KTYPES[dtype];
   const wordsPerGroup = vectors / groups;
-  const sumOf = (r: number, cg: number): number => group[CG * r + cg]!;
   const accAt = (r: number, cg: number): number => 16 * (CG * r + cg); // float32 sums at ACC
   const intAt = (r: number, cg: number): number => 16 * (4 * CG + CG * r + cg); // the super-block's int32 sums
-
-  f.block().localGet(NB).i32Eqz().brIf(0).localGet(ROWS).i32Const(0).i32LeS().brIf(0);
-  f.localGet(TILES).localSet(pa).localGet(ROWS).localSet(left);
-  f.loop(); // tiles
-  for (let r = 0; r < 4; r++) for (let cg = 0; cg < CG; cg++) f.localGet(ACC).v128Const0().v128Store(accAt(r, cg));
-  f.localGet(PANEL).localSet(pp).localGet(NB).localSet(blk);
-  f.loop(); // super-blocks
-  for (let r = 0; r < 4; r++) for (let cg = 0; cg < CG; cg++) f.localGet(ACC).v128Const0().v128Store(intAt(r, cg));
-  f.i32Const(0).localSet(g);
-  f.loop(); // groups
-  for (const s of group) f.v128Const0().localSet(s);
-  wordsLoop(f, { pp, pa, end, x, wv, sumOf }, format, CG, wordsPerGroup);
-  // int32 sums += the group's sums x its scales (pp has passed the group's words: the scales are at
-  // the block's start + scales + 16 CG g = pp - 16 CG wordsPerGroup (g + 1) + scales + 16 CG g)
-  for (let cg = 0; cg < CG; cg++) {
-    f.localGet(pp)
-      .localGet(g)
-      .i32Const(16 * CG - 16 * CG * wordsPerGroup)
-      .i32Mul()
-      .i32Add()
-      .v128Load(panel.scales - 16 * CG * wordsPerGroup + 16 * cg)
-      .localSet(sc);
-    for (let r = 0; r < 4; r++) {
-      f.localGet(ACC);
-      f.localGet(sumOf(r, cg));
-      if (format === "i8") f.i32x4ExtaddPairwiseI16x8S();
-      f.localGet(sc).i32x4Mul().localGet(ACC).v128Load(intAt(r, cg)).i32x4Add().v128Store(intAt(r, cg));
-    }
-  }
-  f.localGet(g).i32Const(1).i32Add().localTee(g).i32Const(groups).i32Ne().brIf(0);
-  f.end();
-  // pp and pa are at the panel's scales and the tile's d: the mins' int16 dot products, then float32
-  const fromScales = (field: number): number => field - panel.scales;
-  for (let r = 0; r < 4; r++) {
-    f.localGet(pa)
-      .v128Load32Splat(4 * r)
-      .localSet(x);
+  return panelGemm(`gemm_panel_${dtype}`, PANEL_COLS, CG, accAt, ({ f, b, pp, pa, acc: ACC }) => {
+    const group = Array.from({ length: 4 * CG }, () => b.local(v128)); // a group's sums, row r, column group cg at CG r + cg
+    const wv = Array.from({ length: CG }, () => b.local(v128));
+    const [x, sc] = [b.local(v128), b.local(v128)];
+    const [g, end] = [b.local(i32), b.local(i32)];
+    const sumOf = (r: number, cg: number): number => group[CG * r + cg]!;
+    for (let r = 0; r < 4; r++) for (let cg = 0; cg < CG; cg++) f.localGet(ACC).v128Const0().v128Store(intAt(r, cg));
+    f.i32Const(0).localSet(g);
+    f.loop(); // groups
+    for (const s of group) f.v128Const0().localSet(s);
+    wordsLoop(f, { pp, pa, end, x, wv, sumOf }, format, CG, wordsPerGroup);
+    // int32 sums += the group's sums x its scales (pp has passed the group's words: the scales are at
+    // the block's start + scales + 16 CG g = pp - 16 CG wordsPerGroup (g + 1) + scales + 16 CG g)
     for (let cg = 0; cg < CG; cg++) {
-      if (min) {
-        // imin: the mins (pairs of groups per column) . the group sums (pairs, splat)
-        for (let q = 0; q < 4; q++) {
-          f.localGet(pa).v128Load32Splat(tile.sums - tile.d + 16 * q + 4 * r);
-          f.localGet(pp).v128Load(fromScales(panel.mins) + 16 * CG * q + 16 * cg);
-          f.i32x4DotI16x8S();
-          if (q > 0) f.i32x4Add();
-        }
-        f.localSet(sc);
-      }
-      // acc += float(isum) x (d_w x d_x); with mins, acc -= float(imin) x (dmin_w x d_x)
-      f.localGet(ACC).localGet(ACC).v128Load(accAt(r, cg));
-      f.localGet(ACC).v128Load(intAt(r, cg)).f32x4ConvertI32x4S();
       f.localGet(pp)
-        .v128Load(fromScales(panel.d) + 16 * cg)
-        .localGet(x)
-        .f32x4Mul()
-        .f32x4Mul()
-        .f32x4Add();
-      if (min) {
-        f.localGet(sc).f32x4ConvertI32x4S();
+        .localGet(g)
+        .i32Const(16 * CG - 16 * CG * wordsPerGroup)
+        .i32Mul()
+        .i32Add()
+        .v128Load(panel.scales - 16 * CG * wordsPerGroup + 16 * cg)
+        .localSet(sc);
+      for (let r = 0; r < 4; r++) {
+        f.localGet(ACC);
+        f.localGet(sumOf(r, cg));
+        if (format === "i8") f.i32x4ExtaddPairwiseI16x8S();
+        f.localGet(sc).i32x4Mul().localGet(ACC).v128Load(intAt(r, cg)).i32x4Add().v128Store(intAt(r, cg));
+      }
+    }
+    f.localGet(g).i32Const(1).i32Add().localTee(g).i32Const(groups).i32Ne().brIf(0);
+    f.end();
+    // pp and pa are at the panel's scales and the tile's d: the mins' int16 dot products, then float32
+    const fromScales = (field: number): number => field - panel.scales;
+    for (let r = 0; r < 4; r++) {
+      f.localGet(pa)
+        .v128Load32Splat(4 * r)
+        .localSet(x);
+      for (let cg = 0; cg < CG; cg++) {
+        if (min) {
+          // imin: the mins (pairs of groups per column) . the group sums (pairs, splat)
+          for (let q = 0; q < 4; q++) {
+            f.localGet(pa).v128Load32Splat(tile.sums - tile.d + 16 * q + 4 * r);
+            f.localGet(pp).v128Load(fromScales(panel.mins) + 16 * CG * q + 16 * cg);
+            f.i32x4DotI16x8S();
+            if (q > 0) f.i32x4Add();
+          }
+          f.localSet(sc);
+        }
+        // acc += float(isum) x (d_w x d_x); with mins, acc -= float(imin) x (dmin_w x d_x)
+        f.localGet(ACC).localGet(ACC).v128Load(accAt(r, cg));
+        f.localGet(ACC).v128Load(intAt(r, cg)).f32x4ConvertI32x4S();
         f.localGet(pp)
-          .v128Load(fromScales(panel.dmin) + 16 * cg)
+          .v128Load(fromScales(panel.d) + 16 * cg)
           .localGet(x)
           .f32x4Mul()
           .f32x4Mul()
-          .f32x4Sub();
+          .f32x4Add();
+        if (min) {
+          f.localGet(sc).f32x4ConvertI32x4S();
+          f.localGet(pp)
+            .v128Load(fromScales(panel.dmin) + 16 * cg)
+            .localGet(x)
+            .f32x4Mul()
+            .f32x4Mul()
+            .f32x4Sub();
+        }
+        f.v128Store(accAt(r, cg));
       }
-      f.v128Store(accAt(r, cg));
     }
-  }
-  f.localGet(pp)
-    .i32Const(panel.bytes - panel.scales)
-    .i32Add()
-    .localSet(pp);
-  f.localGet(pa)
-    .i32Const(tile.bytes - tile.d)
-    .i32Add()
-    .localSet(pa);
-  f.localGet(blk).i32Const(1).i32Sub().localTee(blk).brIf(0);
-  f.end();
-  storeTileRows(f, { left, cols: COLS, y: Y, ldy: LDY, acc: ACC, j }, PANEL_COLS, CG, accAt);
-  f.localGet(left).i32Const(4).i32Sub().localTee(left).i32Const(0).i32GtS().brIf(0);
-  f.end().end();
-  return b.def();
+    f.localGet(pp)
+      .i32Const(panel.bytes - panel.scales)
+      .i32Add()
+      .localSet(pp);
+    f.localGet(pa)
+      .i32Const(tile.bytes - tile.d)
+      .i32Add()
+      .localSet(pa);
+  });
 }
 
 /**
