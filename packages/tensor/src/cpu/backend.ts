@@ -6,7 +6,7 @@ import { bufferData, CpuBuffer } from "./buffer.js";
 import { cast, convertArray, isHalf, toFloat32 } from "./kernels/cast.js";
 import { ggmlGelu } from "./kernels/ggml_rounding.js";
 import { concat, copy } from "./kernels/copy.js";
-import { copyInto, copyRoundedInto } from "./strided.js";
+import { copyRoundedInto } from "./strided.js";
 import { activationGrad } from "./kernels/activation_grad.js";
 import { crossEntropyGrad, layerNorm, logSoftmax, logSoftmaxGrad, logSumExpRows, rmsNorm, softmax } from "./kernels/rows.js";
 import { layerNormGrad, rmsNormGrad } from "./kernels/norm_grad.js";
@@ -20,7 +20,7 @@ import { allocUninit, allocZeroed, pooledArrayBytes, releasePooledArrays } from 
 import { argmax, cumsum, reduce } from "./kernels/reduce.js";
 import { wasmDisabledByEnv } from "./wasm/runtime.js";
 import { useHeap, WasmHeap } from "./memory/heap.js";
-import { residentCopyInto, residentHalfCopyInto } from "./resident/copy.js";
+import { copyViewInto, residentHalfCopyInto } from "./resident/copy.js";
 import { activeRuntime, countFallback, CpuRuntime, residentStats, useRuntime } from "./resident/runtime.js";
 import { residentGgmlGelu } from "./resident/ggml_gelu.js";
 import { residentBinary, residentUnary } from "./resident/elementwise.js";
@@ -344,8 +344,7 @@ export class CpuBackend implements Backend {
       if (to === "bfloat16" || !residentHalfCopyInto("encode", x, into, dst.offset, dst.strides)) {
         copyRoundedInto(x, into, dst.offset, dst.strides, to === "bfloat16");
       }
-    } else if (!residentCopyInto(x, bufferData(dst.buffer), dst.offset, dst.strides))
-      copyInto(x, bufferData(dst.buffer), dst.offset, dst.strides);
+    } else copyViewInto(x, bufferData(dst.buffer), dst.offset, dst.strides);
   }
 
   cast(x: StridedView, dtype: DType): BackendBuffer {

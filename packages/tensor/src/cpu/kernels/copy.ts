@@ -1,13 +1,13 @@
 import type { BackendBuffer, StridedView } from "../../backend.js";
 import { allocUninit } from "../pool.js";
 import { CpuBuffer } from "../buffer.js";
-import { residentCopyInto } from "../resident/copy.js";
-import { contiguousStrides, copyInto, gatherInto, sizeOf } from "../strided.js";
+import { copyViewInto } from "../resident/copy.js";
+import { contiguousStrides, sizeOf } from "../strided.js";
 
 /** Materialises any strided view (stride 0 broadcasts, negative strides) as a new contiguous buffer. */
 export function copy(x: StridedView): BackendBuffer {
   const out = allocUninit(x.buffer.dtype, sizeOf(x.shape));
-  if (!residentCopyInto(x, out, 0, contiguousStrides(x.shape))) gatherInto(x, out, 0);
+  copyViewInto(x, out, 0, contiguousStrides(x.shape));
   return new CpuBuffer(out, x.buffer.dtype);
 }
 
@@ -23,7 +23,7 @@ export function concat(xs: readonly StridedView[], axis: number): BackendBuffer 
   const out = allocUninit(dtype, sizeOf(shape));
   let start = 0;
   for (const x of xs) {
-    if (!residentCopyInto(x, out, start * strides[axis]!, strides)) copyInto(x, out, start * strides[axis]!, strides);
+    copyViewInto(x, out, start * strides[axis]!, strides);
     start += x.shape[axis]!;
   }
   return new CpuBuffer(out, dtype);

@@ -2,15 +2,28 @@ import type { StridedView } from "../../backend.js";
 import type { HostArray } from "../../dtype.js";
 import type { Arena } from "../memory/arena.js";
 import { viewData } from "../buffer.js";
-import { coalesce, type Runs } from "../strided.js";
+import { coalesce, copyInto, type Runs } from "../strided.js";
 import { kernel } from "./modules.js";
 import { activeRuntime, splitRange } from "./runtime.js";
 
-const COPY_WORDS = kernel("binary", "copy_words");
-const ENCODE_F16 = kernel("half_copy", "encode_f16");
-const DECODE_F16 = kernel("half_copy", "decode_f16");
+const COPY_WORDS = kernel("copy", "copy_words");
+const ENCODE_F16 = kernel("copy", "encode_f16");
+const DECODE_F16 = kernel("copy", "decode_f16");
 /** Below this many elements the JS loop costs less than a call into the kernel. */
 const MIN_ELEMENTS = 64;
+
+/** A copy as the copy kernels take it (see plan). */
+interface Plan {
+  readonly home: Arena;
+  readonly src: HostArray;
+  readonly runs: Runs;
+  readonly o1: number;
+  readonly o2: number;
+  readonly s2: number;
+  readonly d2: number;
+  readonly s1: number;
+  readonly d1: number;
+}
 
 /**
  * A copy of `view` into `dst` (laid out with `dstStrides` from `dstOffset`) as the copy kernels take
@@ -18,11 +31,7 @@ const MIN_ELEMENTS = 64;
  * runs of `runs.n` elements, and each level's source and destination strides in elements (runs
  * s2 / d2 apart, groups of runs s1 / d1). Null where the copy is not like that, or too small.
  */
-function plan(
-  view: StridedView,
-  dst: HostArray,
-  dstStrides: readonly number[],
-): { home: Arena; src: HostArray; runs: Runs; o1: number; o2: number; s2: number; d2: number; s1: number; d1: number } | null {
+function plan(view: StridedView, dst: HostArray, dstStrides: readonly number[]): Plan | null {
   const rt = activeRuntime();
   if (rt === null) return null;
   const src = viewData(view);
@@ -40,25 +49,26 @@ function plan(
 }
 
 /**
- * The copy split over threads by its outer level (groups of runs where there are several, else
- * runs): each part's o1, o2 and where it starts, in elements from the copy's first source and
- * destination elements. One part for a single run or a small copy.
+ * The copy's kernel calls (the copy kernels' nine leading arguments, wasm/copy_module.ts), split over
+ * threads by its outer level (groups of runs where there are several, else runs); elements of
+ * `from` and `to` bytes, the first at byte addresses src and dst.
  */
-function parts(p: NonNullable<ReturnType<typeof plan>>): { o1: number; o2: number; src: number; dst: number }[] {
+function runArgs(p: Plan, src: number, dst: number, from: number, to: number): number[][] {
   const rt = activeRuntime()!;
   const byGroups = p.o1 > 1;
   const units = byGroups ? p.o1 : p.o2;
   const count = rt.partsFor(p.o1 * p.o2 * p.runs.n, units);
-  return splitRange(units, count, 1).map(([u0, u1]) =>
-    byGroups ? { o1: u1 - u0, o2: p.o2, src: u0 * p.s1, dst: u0 * p.d1 } : { o1: 1, o2: u1 - u0, src: u0 * p.s2, dst: u0 * p.d2 },
-  );
+  return splitRange(units, count, 1).map(([u0, u1]) => {
+    const [o1, o2, at, dat] = byGroups ? [u1 - u0, p.o2, u0 * p.s1, u0 * p.d1] : [1, u1 - u0, u0 * p.s2, u0 * p.d2];
+    return [src + at * from, dst + dat * to, p.runs.n, o2, p.s2 * from, p.d2 * to, o1, p.s1 * from, p.d1 * to];
+  });
 }
 
 /**
  * copyInto (../strided.ts) on the resident kernel `copy_words`: a float32 or int32 view copied into
  * `dst` (the same element type) laid out with `dstStrides`, where both are in the same WebAssembly
  * memory and the copy coalesces to at most three levels. False, nothing written, otherwise (the
- * caller then copies in JS). Threads take ranges of its outer level (see parts).
+ * caller then copies in JS). Threads take ranges of its outer level (see runArgs).
  */
 export function residentCopyInto(view: StridedView, dst: HostArray, dstOffset: number, dstStrides: readonly number[]): boolean {
   const src = viewData(view);
@@ -66,22 +76,14 @@ export function residentCopyInto(view: StridedView, dst: HostArray, dstOffset: n
   const p = plan(view, dst, dstStrides);
   if (p === null) return false;
   const [dIn, sIn] = p.runs.inner as [number, number];
-  const [from, to] = [src.byteOffset + view.offset * 4, dst.byteOffset + dstOffset * 4];
-  const args = parts(p).map((q) => [
-    from + q.src * 4,
-    to + q.dst * 4,
-    p.runs.n,
-    sIn * 4,
-    dIn * 4,
-    q.o2,
-    p.s2 * 4,
-    p.d2 * 4,
-    q.o1,
-    p.s1 * 4,
-    p.d1 * 4,
-  ]);
+  const args = runArgs(p, src.byteOffset + view.offset * 4, dst.byteOffset + dstOffset * 4, 4, 4).map((a) => [...a, sIn * 4, dIn * 4]);
   activeRuntime()!.call(COPY_WORDS, p.home, args);
   return true;
+}
+
+/** copyInto: on the resident kernel where it runs there (residentCopyInto), else in JS. */
+export function copyViewInto(view: StridedView, dst: HostArray, dstOffset: number, dstStrides: readonly number[]): void {
+  if (!residentCopyInto(view, dst, dstOffset, dstStrides)) copyInto(view, dst, dstOffset, dstStrides);
 }
 
 /**
@@ -102,18 +104,7 @@ export function residentHalfCopyInto(
   if (viewData(view).BYTES_PER_ELEMENT !== from || dst.BYTES_PER_ELEMENT !== to) return false;
   const p = plan(view, dst, dstStrides);
   if (p === null || p.runs.n % 4 !== 0 || p.runs.inner.some((s) => s !== 1)) return false;
-  const [src, out] = [p.src.byteOffset + view.offset * from, dst.byteOffset + dstOffset * to];
-  const args = parts(p).map((q) => [
-    src + q.src * from,
-    out + q.dst * to,
-    p.runs.n,
-    q.o2,
-    p.s2 * from,
-    p.d2 * to,
-    q.o1,
-    p.s1 * from,
-    p.d1 * to,
-  ]);
+  const args = runArgs(p, p.src.byteOffset + view.offset * from, dst.byteOffset + dstOffset * to, from, to);
   activeRuntime()!.call(kind === "encode" ? ENCODE_F16 : DECODE_F16, p.home, args);
   return true;
 }

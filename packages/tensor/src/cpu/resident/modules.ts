@@ -13,7 +13,7 @@ import { ggmlRoundingFunctions } from "../wasm/ggml_rounding_module.js";
 import { q8GemvFunctions } from "../wasm/gemv_q8_resident_module.js";
 import { q8GemmFunctions } from "../wasm/gemm_q8_resident_module.js";
 import { q8kGemmFunctions } from "../wasm/gemm_q8k_resident_module.js";
-import { halfCopyFunctions } from "../wasm/half_copy_module.js";
+import { copyFunctions } from "../wasm/copy_module.js";
 
 /**
  * The WASM modules the resident kernels call, each built in four variants: for shared memories
@@ -40,7 +40,7 @@ const SPECS: readonly ModuleSpec[] = [
   { name: "q8", build: q8GemvFunctions },
   { name: "q8_gemm", build: q8GemmFunctions },
   { name: "q8k_gemm", build: q8kGemmFunctions },
-  { name: "half_copy", build: halfCopyFunctions },
+  { name: "copy", build: copyFunctions },
 ];
 
 /** A function of one of the modules, as threads name it: module and export positions. */

@@ -25,11 +25,6 @@ export function residentRows(
 ): Float32Array | null {
   const rt = activeRuntime();
   if (rt === null || x.buffer.dtype !== "float32") return null;
-  const last = x.shape.length - 1;
-  // rows of contiguous floats one stride apart (a contiguous tensor, or a slice of its rows) are
-  // read in place; any other layout is gathered into scratch first
-  const lead = coalesce(x.shape.slice(0, Math.max(0, last)), [x.strides.slice(0, Math.max(0, last))]);
-  const inPlace = !(last >= 0 && x.shape[last]! > 1 && x.strides[last] !== 1) && lead.outer.length === 0 && (lead.inner[0] ?? 0) >= 0;
   for (const p of [weight, bias]) if (p && p.buffer.dtype !== "float32") return null;
   const data = viewData(x) as Float32Array;
   const home = rt.heap.locate(data);
@@ -49,12 +44,11 @@ export function residentRows(
     const w = param(weight);
     const b = param(bias);
     if (w === null || b === null) return null;
-    let xa: number;
-    let ldx: number;
-    if (inPlace && home === rt.heap.locate(data)) {
-      xa = data.byteOffset + x.offset * 4;
-      ldx = rows > 1 ? lead.inner[0]! * 4 : cols * 4;
-    } else {
+    // rows of contiguous floats one stride apart (a contiguous tensor, or a slice of its rows) are
+    // read in place; any other layout is gathered into scratch first
+    let xa = data.byteOffset + x.offset * 4;
+    let ldx = rowStride(x, rows);
+    if (ldx === null) {
       const rowsCopy = ops.scratch(n);
       if (rowsCopy === null) return null;
       gatherInto(x, rowsCopy, 0);
@@ -78,21 +72,31 @@ export function residentRows(
 }
 
 /**
+ * The bytes between x's `rows` rows where they are rows of contiguous floats one stride apart (a
+ * contiguous tensor, or a slice of its rows), which the row kernels read in place; null otherwise.
+ */
+function rowStride(x: StridedView, rows: number): number | null {
+  const last = x.shape.length - 1;
+  if (last >= 0 && x.shape[last]! > 1 && x.strides[last] !== 1) return null;
+  const lead = coalesce(x.shape.slice(0, Math.max(0, last)), [x.strides.slice(0, Math.max(0, last))]);
+  if (lead.outer.length > 0 || (lead.inner[0] ?? 0) < 0) return null;
+  return rows > 1 ? lead.inner[0]! * 4 : (x.shape[last] ?? 1) * 4;
+}
+
+/**
  * argmax over the last axis on the resident kernel (`argmax_rows`): x float32 in WebAssembly
  * memory, rows of contiguous floats one stride apart, rows split over threads; the indices as a new
  * Int32Array. Null (nothing done) where x is not like that; the caller then runs its own.
  */
 export function residentArgmax(x: StridedView): Int32Array | null {
   const rt = activeRuntime();
-  const last = x.shape.length - 1;
-  if (rt === null || x.buffer.dtype !== "float32" || last < 0) return null;
-  const cols = x.shape[last]!;
-  const lead = coalesce(x.shape.slice(0, last), [x.strides.slice(0, last)]);
-  if (cols === 0 || (cols > 1 && x.strides[last] !== 1) || lead.outer.length > 0 || (lead.inner[0] ?? 0) < 0) return null;
+  const cols = x.shape[x.shape.length - 1] ?? 0;
+  if (rt === null || x.buffer.dtype !== "float32" || cols === 0) return null;
+  const rows = sizeOf(x.shape) / cols;
+  const ldx = rowStride(x, rows);
   const data = viewData(x) as Float32Array;
   const home = rt.heap.locate(data);
-  if (home === null) return null;
-  const rows = sizeOf(x.shape) / cols;
+  if (ldx === null || home === null) return null;
   if (rows === 0) return new Int32Array(0);
   const ops = new Operands(rt.heap, home);
   let ok = false;
@@ -100,7 +104,6 @@ export function residentArgmax(x: StridedView): Int32Array | null {
     const indices = ops.scratch(rows);
     if (indices === null) return null;
     const xa = data.byteOffset + x.offset * 4;
-    const ldx = rows > 1 ? lead.inner[0]! * 4 : cols * 4;
     const parts = splitRange(rows, rt.partsFor(rows * cols, rows), 1);
     rt.call(
       ARGMAX,

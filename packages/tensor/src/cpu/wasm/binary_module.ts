@@ -74,48 +74,6 @@ function binary(op: ResidentBinaryOp): FuncDef {
   return b.def();
 }
 
-/**
- * `copy_words(src, dst, n, sIn, dIn, o2, s2, d2, o1, s1, d1)`: a strided copy of 4-byte elements
- * (float32, int32) moved bit for bit: o1 x o2 runs of n elements, sIn / dIn bytes apart within a
- * run, runs s2 / d2 apart, groups of o2 runs s1 / d1 apart (byte strides, any sign). Runs that are
- * contiguous on both sides go four elements a vector. A view's copy coalesced to three levels
- * (heads split or merged, a KV cache's positions written, a slice's gradient padded) costs this
- * one call, where the JS loop over the heap's shared memory took 2-4 ns an element.
- */
-function copyWords(): FuncDef {
-  const b = new FnBuilder("copy_words");
-  const f = b.f;
-  const [src, dst, n, sIn, dIn, o2, s2, d2, o1, s1, d1] = Array.from({ length: 11 }, () => b.param(i32));
-  const [ps, pd, qs, qd, c2, j] = Array.from({ length: 6 }, () => b.local(i32));
-  countdown(f, o1, () => {
-    f.localGet(src).localSet(qs).localGet(dst).localSet(qd).localGet(o2).localSet(c2);
-    countdown(f, c2, () => {
-      f.localGet(qs).localSet(ps).localGet(qd).localSet(pd);
-      f.localGet(sIn).i32Const(4).i32Eq().localGet(dIn).i32Const(4).i32Eq().i32And().if();
-      f.localGet(n).i32Const(2).i32ShrU().localSet(j);
-      countdown(f, j, () => {
-        f.localGet(pd).localGet(ps).v128Load().v128Store();
-        bump(f, ps, 16);
-        bump(f, pd, 16);
-      });
-      f.localGet(n).i32Const(3).i32And().localSet(j);
-      f.else();
-      f.localGet(n).localSet(j);
-      f.end();
-      countdown(f, j, () => {
-        f.localGet(pd).localGet(ps).i32Load().i32Store();
-        bump(f, ps, { local: sIn });
-        bump(f, pd, { local: dIn });
-      });
-      bump(f, qs, { local: s2 });
-      bump(f, qd, { local: d2 });
-    });
-    bump(f, src, { local: s1 });
-    bump(f, dst, { local: d1 });
-  });
-  return b.def();
-}
-
 export function binaryFunctions(): FuncDef[] {
-  return [...RESIDENT_BINARY_OPS.map(binary), copyWords()];
+  return RESIDENT_BINARY_OPS.map(binary);
 }
