@@ -2,6 +2,7 @@ import type { StridedView } from "../../backend.js";
 import { isQuantized, QUANT_BLOCKS } from "../../dtype.js";
 import { gridOf, iqGrid } from "../../quant/iq_grids.js";
 import { viewData } from "../buffer.js";
+import type { Arena } from "../memory/arena.js";
 import { kernel } from "./modules.js";
 import { Operands } from "./operands.js";
 import { activeRuntime, splitRange } from "./runtime.js";
@@ -31,8 +32,8 @@ const KERNELS = {
 } as const;
 /** gemv_f16 over activations multiplied by 2^112 (see the kernel): the same bits, a multiply fewer. */
 const F16_SCALED = kernel("stored", "gemv_f16_scaled");
-/** Activations below this in magnitude stay finite times 2^112 (float32's largest power is 2^127). */
-const SCALED_LIMIT = 2 ** 16;
+/** Its activations, scaled (and checked) in WebAssembly. */
+const SCALE_2P112 = kernel("stored", "scale_2p112");
 
 /** Threads split outputs on multiples of 16 floats (a cache line), so no two write one line. */
 const LINE = 16;
@@ -68,7 +69,7 @@ export function residentMatmulStored(rows: number, N: number, K: number, A: Floa
   const ops = new Operands(rt.heap, home);
   let ok = false;
   try {
-    const scaled = dtype === "float16" ? scaledActivations(A, rows * K, ops) : null;
+    const scaled = dtype === "float16" ? scaledActivations(A, rows * K, ops, home) : null;
     const x = scaled ?? ops.input(A, 0, rows * K);
     const result = x === null ? null : ops.result(rows * N);
     if (x === null || result === null) return null;
@@ -98,12 +99,13 @@ export function residentMatmulStored(rows: number, N: number, K: number, A: Floa
 
 /**
  * A's first n values times 2^112 in scratch of W's memory, for gemv_f16_scaled: its address, or
- * null where some |value| is 2^16 or more (or not finite), or no scratch is left (the plain kernel then).
+ * null where some |value| is 2^16 or more (or not finite: times 2^112 it would overflow), or no
+ * scratch is left (the plain kernel then).
  */
-function scaledActivations(A: Float32Array, n: number, ops: Operands): number | null {
-  for (let i = 0; i < n; i++) if (!(Math.abs(A[i]!) < SCALED_LIMIT)) return null;
-  const copy = ops.scratch(n);
-  if (copy === null) return null;
-  for (let i = 0; i < n; i++) copy[i] = A[i]! * 2 ** 112;
-  return copy.byteOffset;
+function scaledActivations(A: Float32Array, n: number, ops: Operands, home: Arena): number | null {
+  const x = ops.input(A, 0, n);
+  const copy = x === null ? null : ops.scratch(n + 1);
+  if (x === null || copy === null) return null;
+  activeRuntime()!.call(SCALE_2P112, home, [[x, copy.byteOffset, n]]);
+  return copy[n] === 1 ? copy.byteOffset : null;
 }

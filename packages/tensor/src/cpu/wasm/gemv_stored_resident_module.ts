@@ -1,3 +1,4 @@
+import { countdown, bump } from "./builder.js";
 import { f32, i32, v128, type FuncDef, type ValType } from "./encoder.js";
 import { IQ4_VALUES } from "../../quant/iq4.js";
 import { rowsLoop, StoredCode, type RowLocals } from "./gemv_stored_module.js";
@@ -24,7 +25,8 @@ import { LATTICE_DTYPES, latticeD, latticeLevels, latticeScale, latticeSubBlock,
  *    nibbles looked up, IQ4_XS (see gemvIQ4XS; s unused); held to float64;
  *  - `gemv_<lattice type>(w, x, y, n, nb, ldw, m, ldx, ldy, s, grid)`: IQ2_XXS, IQ2_XS, IQ2_S,
  *    IQ3_XXS, IQ3_S, IQ1_S, IQ1_M, their table at grid (see gemvLattice; s unused); held to float64;
- *  - `gemv_f16 / gemv_bf16(w, x, y, n, k4, ldw, m, ldx, ldy)`: k4 groups of four halves a row.
+ *  - `gemv_f16 / gemv_bf16(w, x, y, n, k4, ldw, m, ldx, ldy)`: k4 groups of four halves a row;
+ *  - `scale_2p112(x, dst, n)`: gemv_f16_scaled's activations (see scaledActivations).
  * Addresses and strides in bytes. The block types' functions do not depend on relaxed SIMD (no
  * fused madd): such a weight gives the same result with or without it. The half types' do, as the
  * float32 matrix kernels and a prompt over the same weight do: see gemvHalf.
@@ -34,6 +36,7 @@ class ResidentStoredCode extends StoredCode {
   load16x4S(offset = 0): this { return this.transformLoad(0x03, offset); }
   i16x8Shl(): this { return this.simdOp(0x8b); }
   i16x8ShrU(): this { return this.simdOp(0x8d); }
+  i32x4AllTrue(): this { return this.simdOp(0xa3); }
 }
 
 /** Byte lanes interleaved with a second vector's: low (0-7) or high (8-15) halves (punpck*bw). */
@@ -722,6 +725,41 @@ function gemvLattice(kind: LatticeDType): FuncDef {
   return { name: `gemv_${kind}`, params: [...PARAMS, i32, i32], locals: L.types, body: f };
 }
 
+/**
+ * `scale_2p112(x, dst, n)`: dst[i] = x[i] * 2^112 for the n floats at x (n a multiple of 4), and
+ * dst[n] = 1 where every |x[i]| < 2^16 (so none overflows: gemv_f16_scaled may read dst), else 0
+ * (NaN and infinities fail the test). One pass in SIMD where the JS loop over the heap's shared
+ * memory took 2-4 ns a value (a GPT-2 token's float16 GEMVs scale 64,512 of them).
+ */
+function scale2p112(): FuncDef {
+  const [X, DST, N] = [0, 1, 2];
+  const L = new Locals(3);
+  const [k, ok] = [L.add(i32), L.add(v128)];
+  const f = new ResidentStoredCode();
+  f.i32x4Const(-1).localSet(ok);
+  f.localGet(N).i32Const(2).i32ShrU().localSet(k);
+  countdown(f, k, () => {
+    f.localGet(DST)
+      .localGet(X)
+      .v128Load()
+      .f32x4Const(2 ** 112)
+      .f32x4Mul()
+      .v128Store();
+    f.localGet(X)
+      .v128Load()
+      .f32x4Abs()
+      .f32x4Const(2 ** 16)
+      .f32x4Lt()
+      .localGet(ok)
+      .v128And()
+      .localSet(ok);
+    bump(f, X, 16);
+    bump(f, DST, 16);
+  });
+  f.localGet(DST).f32Const(1).f32Const(0).localGet(ok).i32x4AllTrue().select().f32Store();
+  return { name: "scale_2p112", params: [i32, i32, i32], locals: L.types, body: f };
+}
+
 /** The module's functions (the half types' fused with relaxed SIMD's multiply-add: see gemvHalf). */
 export function storedGemvFunctions(fma: boolean): FuncDef[] {
   return [
@@ -741,5 +779,6 @@ export function storedGemvFunctions(fma: boolean): FuncDef[] {
     gemvBlocks("iq4_nl"),
     gemvIQ4XS(),
     ...LATTICE_DTYPES.map(gemvLattice),
+    scale2p112(),
   ];
 }
