@@ -32,17 +32,17 @@ export class Arena {
   /** Bytes below this have been handed out before, so a block there may hold old values. */
   private highWater = ALIGN;
   /**
-   * Free blocks below the top, merged with free neighbours as they are freed: by start (their
-   * size), by end (their start), and by size (their starts), so that a request takes a block of
-   * its exact size when one is free (a training step frees and re-makes the same sizes), else the
+   * Free blocks below the top, merged with free neighbours as they are freed: their starts and
+   * sizes, in the order they were listed. A request takes the most recently listed block of its
+   * exact size when one is free (a training step frees and re-makes the same sizes), else the
    * smallest larger one, split. Sizes that change every step (a decode's growing attention rows)
-   * so reuse freed space instead of raising the top. (Starts of one size in an array: most sizes
-   * have one free block, and a decoding step lists and unlists ~400 blocks, so a Set per size
-   * was a measurable share of a token.)
+   * so reuse freed space instead of raising the top. A decoding step frees and takes ~400 blocks
+   * while only a handful are free at a time (5 over GPT-2's), so a scan of these two arrays is the
+   * cheap structure: Maps by start, end and size (as this was) made V8 re-table them as they
+   * emptied and filled, a tenth of a decoding step's JavaScript.
    */
-  private readonly byStart = new Map<number, number>();
-  private readonly byEnd = new Map<number, number>();
-  private readonly bySize = new Map<number, number[]>();
+  private readonly freeStarts: number[] = [];
+  private readonly freeSizes: number[] = [];
   private freeBytes = 0;
   private current: ArrayBuffer | SharedArrayBuffer;
 
@@ -104,17 +104,14 @@ export class Arena {
     let start = offset;
     let size = Arena.blockSize(bytes);
     // merge with the free blocks right after and right before it
-    const next = this.byStart.get(start + size);
-    if (next !== undefined) {
-      this.unlist(start + size, next);
-      size += next;
-    }
-    const prev = this.byEnd.get(start);
-    if (prev !== undefined) {
-      const prevSize = start - prev;
-      this.unlist(prev, prevSize);
-      start = prev;
-      size += prevSize;
+    const next = this.freeStarts.indexOf(start + size);
+    if (next >= 0) size += this.unlist(next);
+    for (let i = this.freeStarts.length - 1; i >= 0; i--) {
+      if (this.freeStarts[i]! + this.freeSizes[i]! === start) {
+        start = this.freeStarts[i]!;
+        size += this.unlist(i);
+        break;
+      }
     }
     if (start + size === this.top)
       this.top = start; // the topmost block: lower the top instead
@@ -122,36 +119,41 @@ export class Arena {
   }
 
   private list(start: number, size: number): void {
-    this.byStart.set(start, size);
-    this.byEnd.set(start + size, start);
-    const starts = this.bySize.get(size);
-    if (starts === undefined) this.bySize.set(size, [start]);
-    else starts.push(start);
+    this.freeStarts.push(start);
+    this.freeSizes.push(size);
     this.freeBytes += size;
   }
 
-  private unlist(start: number, size: number): void {
-    this.byStart.delete(start);
-    this.byEnd.delete(start + size);
-    const starts = this.bySize.get(size)!;
-    if (starts.length === 1) this.bySize.delete(size);
-    else {
-      const i = starts.indexOf(start);
-      starts[i] = starts[starts.length - 1]!;
-      starts.pop();
+  /** Takes free block i off the list (the blocks after it move down one); its size. */
+  private unlist(i: number): number {
+    const { freeStarts: starts, freeSizes: sizes } = this;
+    const size = sizes[i]!;
+    // shifted by hand: splice would allocate the array of what it removed
+    for (let j = i + 1; j < starts.length; j++) {
+      starts[j - 1] = starts[j]!;
+      sizes[j - 1] = sizes[j]!;
     }
+    starts.pop();
+    sizes.pop();
     this.freeBytes -= size;
+    return size;
   }
 
-  /** A free block of exactly `size`, else the smallest larger one split to size; null when none fits. */
+  /** A free block of exactly `size` (the last listed), else the smallest larger one split to size; null when none fits. */
   private takeFree(size: number): number | null {
-    let best = this.bySize.has(size) ? size : -1;
-    if (best < 0) for (const s of this.bySize.keys()) if (s > size && (best < 0 || s < best)) best = s;
+    let best = -1;
+    for (let i = this.freeSizes.length - 1; i >= 0; i--) {
+      const s = this.freeSizes[i]!;
+      if (s === size) {
+        best = i;
+        break;
+      }
+      if (s > size && (best < 0 || s < this.freeSizes[best]!)) best = i;
+    }
     if (best < 0) return null;
-    const starts = this.bySize.get(best)!;
-    const start = starts[starts.length - 1]!;
-    this.unlist(start, best);
-    if (best > size) this.list(start + size, best - size);
+    const start = this.freeStarts[best]!;
+    const taken = this.unlist(best);
+    if (taken > size) this.list(start + size, taken - size);
     return start;
   }
 
