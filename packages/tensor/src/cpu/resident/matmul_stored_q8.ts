@@ -36,6 +36,9 @@ function latticeKernels() {
   return Object.fromEntries(LATTICE_DTYPES.map((d) => [d, entry(d)])) as Record<LatticeDType, ReturnType<typeof entry>>;
 }
 
+/** The GEMVs that take a block an iteration, with scratch for the row's scales (wasm/gemv_q8_resident_module.ts, gemvQ8Blockwise). */
+const BLOCKWISE: ReadonlySet<string> = new Set(["q8_0", "iq4_nl"]);
+
 /** Threads split outputs on multiples of 16 floats (a cache line), so no two write one line. */
 const LINE = 16;
 
@@ -68,11 +71,16 @@ export function residentMatmulStoredQ8(rows: number, N: number, K: number, A: Fl
     if (x === null || q === null || result === null) return null;
     rt.call(spec.quantize, home, [[x, q.byteOffset, rows, nb, K * 4, ldq]]);
     const parts = splitRange(N, rt.partsFor(rows * N * K, Math.ceil(N / LINE)), LINE);
+    // Q8_0 / IQ4_NL: each part's scratch for a row's d_w d_x (nb rounded up to a vector)
+    const perPart = BLOCKWISE.has(dtype) ? Math.ceil(nb / 4) * 4 : 0;
+    const scales = perPart === 0 ? null : ops.scratch(perPart * parts.length);
+    if (perPart > 0 && scales === null) return null;
     rt.call(
       spec.gemv,
       home,
-      parts.map(([n0, n1]) => {
+      parts.map(([n0, n1], p) => {
         const args = [w + n0 * rowBytes, q.byteOffset, result.addr + n0 * 4, n1 - n0, nb, rowBytes, rows, ldq, N * 4];
+        if (scales !== null) args.push(scales.byteOffset + 4 * perPart * p);
         return grid === null ? args : [...args, grid];
       }),
     );
