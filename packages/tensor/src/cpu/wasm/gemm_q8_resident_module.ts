@@ -239,7 +239,7 @@ function pack(dtype: GemmQ8DType, format: Format): FuncDef {
           if (dtype === "iq4_nl") f.bytesConst(IQ4_VALUES.map((v) => v & 0xff));
           f.localGet(h);
           if (half === 0) f.constBytes(0x0f).v128And();
-          else f.i32Const(4).i8x16ShrU();
+          else f.bytesShrU(4);
           if (type.fifth !== null) f.fifthBitsOfWord(cols[c]!, type.fifth, half).v128Or();
           if (dtype === "iq4_nl") f.swizzle();
           if (format === "i16" && type.offset !== 0) f.constBytes(type.offset).i8x16Sub();
@@ -434,7 +434,7 @@ function gemmPanel(format: Format, min: boolean, name: string): FuncDef {
       for (let g = 0; g < GROUPS; g++) {
         f.localGet(ACC);
         f.localGet(sumOf(r, g));
-        if (format === "i8") f.i32x4ExtaddPairwiseI16x8S();
+        if (format === "i8") f.pairSumsI32();
         f.f32x4ConvertI32x4S();
         f.localGet(pp)
           .v128Load(16 * g)

@@ -133,8 +133,8 @@ function interleave(format: Format, name: string): FuncDef {
   f.localGet(OUT).localGet(t[0]!).v128Store(layout.d);
   // each row's 8 group sums (pairs of its 16 bsums) as int16, two groups a word
   for (let r = 0; r < 4; r++) {
-    f.localGet(pr[r]!).localGet(sumsAt).i32Add().v128Load().i32x4ExtaddPairwiseI16x8S();
-    f.localGet(pr[r]!).localGet(sumsAt).i32Add().v128Load(16).i32x4ExtaddPairwiseI16x8S();
+    f.localGet(pr[r]!).localGet(sumsAt).i32Add().v128Load().pairSumsI32();
+    f.localGet(pr[r]!).localGet(sumsAt).i32Add().v128Load(16).pairSumsI32();
     f.i16x8NarrowI32x4S().localSet(src[r]!);
   }
   transposeStore(
@@ -185,7 +185,7 @@ function pack(format: Format): FuncDef {
             [1, hi],
           ] as const) {
             f.localGet(cols[c]!).loadAny(16 + 32 * (g >> 1) + 16 * half);
-            if (g & 1) f.i32Const(4).i8x16ShrU();
+            if (g & 1) f.bytesShrU(4);
             else f.constBytes(0x0f).v128And();
             f.localSet(out[c]!);
           }
@@ -260,7 +260,7 @@ function gemmPanel(format: Format, dtype: GemmQ8KDType): FuncDef {
       for (let r = 0; r < 4; r++) {
         f.localGet(ACC);
         f.localGet(sumOf(r, cg));
-        if (format === "i8") f.i32x4ExtaddPairwiseI16x8S();
+        if (format === "i8") f.pairSumsI32();
         f.localGet(sc).i32x4Mul().localGet(ACC).v128Load(intAt(r, cg)).i32x4Add().v128Store(intAt(r, cg));
       }
     }

@@ -166,7 +166,7 @@ function decodeQ4(kind: "q4_0" | "q5_0"): FuncDef {
     f.constBytes(five ? 16 : 8)
       .i8x16Sub()
       .localSet(lo);
-    f.localGet(t).i32Const(4).i8x16ShrU();
+    f.localGet(t).bytesShrU(4);
     if (five) f.fifthBitsOfWord(pw, 2, 1).v128Or();
     f.constBytes(five ? 16 : 8)
       .i8x16Sub()
@@ -192,7 +192,7 @@ function decodeIQ4(kind: "iq4_nl" | "iq4_xs"): FuncDef {
   const block = (at: number, dst: number): void => {
     for (const half of [0, 1] as const) {
       f.bytesConst(levels).localGet(pw).loadAny(at);
-      if (half === 1) f.i32Const(4).i8x16ShrU();
+      if (half === 1) f.bytesShrU(4);
       else f.constBytes(0x0f).v128And();
       f.swizzle().localSet(q);
       storeBytes(f, q, t, s, DST, dst + 64 * half);
@@ -236,7 +236,7 @@ function decodeMin(kind: "q4_1" | "q5_1"): FuncDef {
     f.f32x4Neg().localSet(m);
     for (const half of [0, 1] as const) {
       f.localGet(pw).loadAny(fifth ? 8 : 4);
-      if (half === 1) f.i32Const(4).i8x16ShrU();
+      if (half === 1) f.bytesShrU(4);
       else f.constBytes(0x0f).v128And();
       if (fifth) f.fifthBitsOfWord(pw, 4, half).v128Or();
       f.localSet(q);
@@ -374,7 +374,7 @@ function decodeScaleMin(dtype: "q4_k" | "q5_k"): FuncDef {
         if (fifth) f.fifthBit(qh, 2 * pair).v128Or();
         f.localSet(q);
         storeBytes(f, q, t, dv, DST, 4 * (64 * pair + 16 * half), mv);
-        f.localGet(u).i32Const(4).i8x16ShrU();
+        f.localGet(u).bytesShrU(4);
         if (fifth) f.fifthBit(qh, 2 * pair + 1).v128Or();
         f.localSet(q);
         storeBytes(f, q, t, dv2, DST, 4 * (64 * pair + 32 + 16 * half), mv2);

@@ -57,7 +57,6 @@ export class Int8Code extends StoredCode {
   i32x4DotI16x8S(): this { return this.simdOp(0xba); }
   /** relaxed SIMD: a . b per 2 bytes as int16, a int8, b 0..127 (stack a, b); exact, as |a . b| <= 2 * 128 * 127. */
   i16x8RelaxedDotI8x16I7x16S(): this { return this.simdOp(0x112); }
-  i32x4ExtaddPairwiseI16x8S(): this { return this.simdOp(0x7e); }
   /** v128.load8x8_s with its offset in the memarg (see StoredCode.transformLoad for the other way). */
   load8x8SAt(offset = 0): this { return this.simdOp(0x01, ...this.at(offset)); }
   i16x8Add(): this { return this.simdOp(0x8e); }
@@ -420,8 +419,7 @@ function blockDot(f: Int8Code, kind: BlockKind, relaxed: boolean, l: BlockDotLoc
       .v128Or()
       .localSet(h);
     f.localGet(nib)
-      .i32Const(4)
-      .i8x16ShrU()
+      .bytesShrU(4)
       .fifthBitsOfWord(pw, wb + fifthAt, 1)
       .v128Or()
       .localSet(m);
@@ -431,7 +429,7 @@ function blockDot(f: Int8Code, kind: BlockKind, relaxed: boolean, l: BlockDotLoc
     // bytes each, added as int16 (|sum| <= 4 * 127 * 31), then pairs of lanes as int32
     const levels = (high: boolean): void => {
       if (fifthAt !== null) f.localGet(high ? m : h);
-      else if (high) f.localGet(nib).i32Const(4).i8x16ShrU();
+      else if (high) f.localGet(nib).bytesShrU(4);
       else f.localGet(nib).constBytes(0x0f).v128And();
     };
     f.localGet(p8).v128Load(32 * b);
@@ -439,7 +437,7 @@ function blockDot(f: Int8Code, kind: BlockKind, relaxed: boolean, l: BlockDotLoc
     f.i16x8RelaxedDotI8x16I7x16S();
     f.localGet(p8).v128Load(32 * b + 16);
     levels(true);
-    f.i16x8RelaxedDotI8x16I7x16S().i16x8Add().i32x4ExtaddPairwiseI16x8S();
+    f.i16x8RelaxedDotI8x16I7x16S().i16x8Add().pairSumsI32();
     return;
   }
   parts.forEach(([high, upper], j) => {
@@ -447,7 +445,7 @@ function blockDot(f: Int8Code, kind: BlockKind, relaxed: boolean, l: BlockDotLoc
     if (fifthAt !== null) f.localGet(high ? m : h);
     else {
       f.localGet(nib);
-      if (high) f.i32Const(4).i8x16ShrU();
+      if (high) f.bytesShrU(4);
       else f.constBytes(0x0f).v128And();
     }
     if (kind === "iq4_nl") {
@@ -828,7 +826,7 @@ function gemvScaleMin(dtype: "q4_k" | "q5_k", relaxed: boolean): FuncDef {
           // the levels (0-15, Q5_K's 0-31) as relaxed SIMD's 7-bit operand, after the activations
           if (relaxed) f.localGet(p16).v128Load(Q8K_ROW.int8 + 32 * j + 16 * half);
           f.localGet(pw).loadAny((fifth ? 48 : 16) + 32 * pair + 16 * half);
-          if (high) f.i32Const(4).i8x16ShrU();
+          if (high) f.bytesShrU(4);
           else f.constBytes(0x0f).v128And();
           if (fifth) f.fifthBit(qh, j).v128Or();
           if (relaxed) {
@@ -1041,7 +1039,7 @@ function gemvLowBitK(kind: "q2_k" | "q3_k", relaxed: boolean): FuncDef {
     addTimesScales(f, l, isum, q3 ? 108 : 80, h, m);
     if (q3) return;
     // less the mins: the 16 4-bit mins . the 16 bsums (int16), negated, times dmin_w d_x
-    f.localGet(pw).loadAny(0).i32Const(4).i8x16ShrU();
+    f.localGet(pw).loadAny(0).bytesShrU(4);
     dotSixteen(f, mins, pb, 0);
     f.localSet(mins);
     f.v128Const0().localGet(mins).i32x4Sub().localSet(mins);
@@ -1078,7 +1076,7 @@ function gemvIQ4XS(): FuncDef {
       // values 0-15 (low nibbles) then 16-31 (high), each as its level, . the activations
       for (let part = 0; part < 4; part++) {
         f.bytesConst(levels).localGet(nib);
-        if (part >= 2) f.i32Const(4).i8x16ShrU();
+        if (part >= 2) f.bytesShrU(4);
         else f.constBytes(0x0f).v128And();
         f.swizzle();
         if (part % 2 === 0) f.i16x8ExtendLowI8x16S();

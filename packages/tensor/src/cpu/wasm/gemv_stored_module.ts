@@ -50,6 +50,18 @@ export class StoredCode extends Code {
   v128Or(): this { return this.simdOp(0x50); }
   i8x16Shl(): this { return this.simdOp(0x6b); }
   i8x16ShrU(): this { return this.simdOp(0x6d); }
+  i16x8ShrU(): this { return this.simdOp(0x8d); }
+  /**
+   * Each byte shifted right by k (a constant), as a word shift and a mask of each byte's low 8 - k
+   * bits: V8 lowers i8x16.shr_u so but builds its mask anew at each use (three more instructions);
+   * a v128.const mask it keeps in a register.
+   */
+  bytesShrU(k: number): this { return this.i32Const(k).i16x8ShrU().constBytes(0xff >> k).v128And(); }
+  /**
+   * i32x4.extadd_pairwise_i16x8_s as a dot product with ones: V8 lowers the former to that dot
+   * product with its ones read from memory at each use; a v128.const of ones it keeps in a register.
+   */
+  pairSumsI32(): this { return this.i32x4Const(0x00010001).simdOp(0xba); }
   i8x16Sub(): this { return this.simdOp(0x71); }
   i16x8ExtendLowI8x16S(): this { return this.simdOp(0x87); }
   i16x8ExtendHighI8x16S(): this { return this.simdOp(0x88); }
@@ -127,7 +139,7 @@ export class StoredCode extends Code {
     if (dynamic) return this.bitAs(qh, bit, 16);
     this.localGet(qh).constBytes(1 << bit).v128And();
     if (bit < 4) return this.i32Const(4 - bit).i8x16Shl();
-    return bit > 4 ? this.i32Const(bit - 4).i8x16ShrU() : this;
+    return bit > 4 ? this.bytesShrU(bit - 4) : this;
   }
   /**
    * Bit `bit` (the i32 in local `bit`, 0-7) of each of the 16 bytes of local `bytes`, as 0 or `value`,
@@ -145,7 +157,7 @@ export class StoredCode extends Code {
    */
   lowBitGroup(quants: number, g: number, thirdBits?: number, less4 = true): this {
     this.localGet(quants);
-    if (g & 6) this.i32Const(g & 6).i8x16ShrU();
+    if (g & 6) this.bytesShrU(g & 6);
     this.constBytes(0x03).v128And();
     if (thirdBits === undefined) return this;
     const bit = g >> 1;
@@ -153,7 +165,7 @@ export class StoredCode extends Code {
       .constBytes(1 << bit)
       .v128And();
     if (bit < 2) this.i32Const(2 - bit).i8x16Shl();
-    else if (bit > 2) this.i32Const(bit - 2).i8x16ShrU();
+    else if (bit > 2) this.bytesShrU(bit - 2);
     this.v128Or();
     return less4 ? this.constBytes(4).i8x16Sub() : this;
   }
@@ -194,9 +206,9 @@ export class StoredCode extends Code {
       case 1:
         return this.localGet(ql2).constBytes(0x0f).v128And().localGet(qh).i32Const(2).i8x16Shl().constBytes(0x30).v128And().v128Or();
       case 2:
-        return this.localGet(ql).i32Const(4).i8x16ShrU().localGet(qh).constBytes(0x30).v128And().v128Or();
+        return this.localGet(ql).bytesShrU(4).localGet(qh).constBytes(0x30).v128And().v128Or();
       default:
-        return this.localGet(ql2).i32Const(4).i8x16ShrU().localGet(qh).i32Const(2).i8x16ShrU().constBytes(0x30).v128And().v128Or();
+        return this.localGet(ql2).bytesShrU(4).localGet(qh).bytesShrU(2).constBytes(0x30).v128And().v128Or();
     }
   }
 }
@@ -312,7 +324,7 @@ function dotBlocks(kind: "q8_0" | "q4_0"): FuncDef {
   } else {
     // 16 bytes at pw + 2: low nibbles are values 0..15, high nibbles 16..31, each minus 8
     f.localGet(pw).loadAny(2).localTee(t).constBytes(0x0f).v128And().constBytes(8).i8x16Sub().localSet(lo);
-    f.localGet(t).i32Const(4).i8x16ShrU().constBytes(8).i8x16Sub().localSet(hi);
+    f.localGet(t).bytesShrU(4).constBytes(8).i8x16Sub().localSet(hi);
     for (const [half, base] of [
       [lo, 0],
       [hi, 64],

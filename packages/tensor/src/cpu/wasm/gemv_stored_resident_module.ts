@@ -35,7 +35,6 @@ import { LATTICE_DTYPES, latticeD, latticeLevels, latticeScale, latticeSubBlock,
 class ResidentStoredCode extends StoredCode {
   load16x4S(offset = 0): this { return this.transformLoad(0x03, offset); }
   i16x8Shl(): this { return this.simdOp(0x8b); }
-  i16x8ShrU(): this { return this.simdOp(0x8d); }
   i32x4AllTrue(): this { return this.simdOp(0xa3); }
 }
 
@@ -618,14 +617,14 @@ function gemvLowBitK(kind: "q2_k" | "q3_k"): FuncDef {
       // two at bits 2 (j >> 2) of byte 8 + (j & 3)
       f.localGet(pw).loadAny(94).localSet(v);
       f.localGet(v).constBytes(0x0f).v128And();
-      f.localGet(v).i32Const(4).i8x16ShrU();
+      f.localGet(v).bytesShrU(4);
       f.shuffle([2, 3, 4, 5, 6, 7, 8, 9, 18, 19, 20, 21, 22, 23, 24, 25]).localSet(w);
       const bytes8To11 = [10, 11, 12, 13, 26, 27, 28, 29, 0, 0, 0, 0, 0, 0, 0, 0];
       f.localGet(v).constBytes(0x03).v128And();
-      f.localGet(v).i32Const(2).i8x16ShrU().constBytes(0x03).v128And();
+      f.localGet(v).bytesShrU(2).constBytes(0x03).v128And();
       f.shuffle(bytes8To11);
-      f.localGet(v).i32Const(4).i8x16ShrU().constBytes(0x03).v128And();
-      f.localGet(v).i32Const(6).i8x16ShrU();
+      f.localGet(v).bytesShrU(4).constBytes(0x03).v128And();
+      f.localGet(v).bytesShrU(6);
       f.shuffle(bytes8To11);
       f.shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]);
       f.i32Const(4).i8x16Shl().localGet(w).v128Or().constBytes(32).i8x16Sub().localSet(v); // scale - 32
@@ -639,7 +638,7 @@ function gemvLowBitK(kind: "q2_k" | "q3_k"): FuncDef {
       storeScaled(f, w, d, t, S, 0);
       halfBits(f, pw, 82, h, bits);
       f.f32ReinterpretI32().f32x4Splat().localSet(d);
-      f.localGet(v).i32Const(4).i8x16ShrU().localSet(w);
+      f.localGet(v).bytesShrU(4).localSet(w);
       storeScaled(f, w, d, t, S, 64);
     }
     // one group of 16 values a loop iteration (see gemvQ6K)
