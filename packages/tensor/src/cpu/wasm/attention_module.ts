@@ -58,7 +58,6 @@ const field = (name: (typeof DESC)[number]): number => DESC.indexOf(name) * 4;
 // biome-ignore format: the opcode methods are a table, one line each
 class HalfCode extends RoundingCode {
   i32ShrS(): this { this.bytes.push(0x75); return this; }
-  i16x8Shl(): this { return this.simdOp(0x8b); }
   i16x8ShrS(): this { return this.simdOp(0x8c); }
   v128AnyTrue(): this { return this.simdOp(0x53); }
   i16x8MaxU(): this { return this.simdOp(0x99); }

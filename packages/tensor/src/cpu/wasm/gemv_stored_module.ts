@@ -51,6 +51,9 @@ export class StoredCode extends Code {
   i8x16Shl(): this { return this.simdOp(0x6b); }
   i8x16ShrU(): this { return this.simdOp(0x6d); }
   i16x8ShrU(): this { return this.simdOp(0x8d); }
+  i16x8Shl(): this { return this.simdOp(0x8b); }
+  /** Each byte shifted left by k (a constant), as a word shift and a mask (as bytesShrU, for i8x16.shl). */
+  bytesShl(k: number): this { return this.i32Const(k).i16x8Shl().constBytes((0xff << k) & 0xff).v128And(); }
   /**
    * Each byte shifted right by k (a constant), as a word shift and a mask of each byte's low 8 - k
    * bits: V8 lowers i8x16.shr_u so but builds its mask anew at each use (three more instructions);
@@ -138,7 +141,7 @@ export class StoredCode extends Code {
   fifthBit(qh: number, bit: number, dynamic = false): this {
     if (dynamic) return this.bitAs(qh, bit, 16);
     this.localGet(qh).constBytes(1 << bit).v128And();
-    if (bit < 4) return this.i32Const(4 - bit).i8x16Shl();
+    if (bit < 4) return this.bytesShl(4 - bit);
     return bit > 4 ? this.bytesShrU(bit - 4) : this;
   }
   /**
@@ -164,7 +167,7 @@ export class StoredCode extends Code {
     this.localGet(thirdBits)
       .constBytes(1 << bit)
       .v128And();
-    if (bit < 2) this.i32Const(2 - bit).i8x16Shl();
+    if (bit < 2) this.bytesShl(2 - bit);
     else if (bit > 2) this.bytesShrU(bit - 2);
     this.v128Or();
     return less4 ? this.constBytes(4).i8x16Sub() : this;
@@ -202,9 +205,9 @@ export class StoredCode extends Code {
   q6kGroup(k: number, ql: number, ql2: number, qh: number): this {
     switch (k) {
       case 0:
-        return this.localGet(ql).constBytes(0x0f).v128And().localGet(qh).constBytes(0x03).v128And().i32Const(4).i8x16Shl().v128Or();
+        return this.localGet(ql).constBytes(0x0f).v128And().localGet(qh).constBytes(0x03).v128And().bytesShl(4).v128Or();
       case 1:
-        return this.localGet(ql2).constBytes(0x0f).v128And().localGet(qh).i32Const(2).i8x16Shl().constBytes(0x30).v128And().v128Or();
+        return this.localGet(ql2).constBytes(0x0f).v128And().localGet(qh).bytesShl(2).constBytes(0x30).v128And().v128Or();
       case 2:
         return this.localGet(ql).bytesShrU(4).localGet(qh).constBytes(0x30).v128And().v128Or();
       default:

@@ -34,7 +34,6 @@ import { LATTICE_DTYPES, latticeD, latticeLevels, latticeScale, latticeSubBlock,
 // biome-ignore format: the opcode methods are a table, one line each
 class ResidentStoredCode extends StoredCode {
   load16x4S(offset = 0): this { return this.transformLoad(0x03, offset); }
-  i16x8Shl(): this { return this.simdOp(0x8b); }
   i32x4AllTrue(): this { return this.simdOp(0xa3); }
 }
 
@@ -627,7 +626,7 @@ function gemvLowBitK(kind: "q2_k" | "q3_k"): FuncDef {
       f.localGet(v).bytesShrU(6);
       f.shuffle(bytes8To11);
       f.shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]);
-      f.i32Const(4).i8x16Shl().localGet(w).v128Or().constBytes(32).i8x16Sub().localSet(v); // scale - 32
+      f.bytesShl(4).localGet(w).v128Or().constBytes(32).i8x16Sub().localSet(v); // scale - 32
       storeScaled(f, v, d, t, S, 0);
     } else {
       // scale (low nibble) times d, min (high nibble) times dmin, per 16 values

@@ -251,7 +251,7 @@ export function latticeLevels(f: StoredCode, kind: LatticeDType, L: LatticeLocal
           .i32And();
     };
     // 1 - 2 bit per group as a byte (1 or 0xff), spread over its 8 lanes; 8 level + it
-    f.localGet(L.v).i32Const(3).i8x16Shl();
+    f.localGet(L.v).bytesShl(3);
     f.i32Const(1);
     shiftBit(l0);
     f.i32Const(1).i32Shl().i32Sub().i32Const(255).i32And();
