@@ -104,8 +104,10 @@ const SHAPES = {
       tie_word_embeddings: false,
     },
     prompt: 64,
-    steps: 4,
-    warmup: 2,
+    // 16 untimed steps, then 16 timed: after 2 untimed V8 was still running the decoding kernels on
+    // its baseline tier (Q4_0 "ggml" 9.0 tok/s where the same build ran 13.8-14.1 after 4)
+    steps: 16,
+    warmup: 16,
   },
 };
 
