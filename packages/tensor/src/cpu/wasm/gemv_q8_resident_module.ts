@@ -462,6 +462,32 @@ function blockDot(f: Int8Code, kind: BlockKind, relaxed: boolean, l: BlockDotLoc
   });
 }
 
+/**
+ * Pushes the float16 at byte `at` of `count` (1-4) blocks of `blockBytes` from local `base` (their
+ * d, or Q4_1's / Q5_1's min) as float32 lanes, the others 0: the 32-value blocks' scales (amax /
+ * 127, amax / 8) are float16 normals in real files, so the eight-operation decoder (the K-quants'
+ * d, often subnormal, keep halfLanes). `tv`, `h`, `m`: v128 scratch (`tv` may be `h`).
+ */
+function blockHalves(
+  f: Int8Code,
+  base: number,
+  blockBytes: number,
+  count: number,
+  at: number,
+  l: { tv: number; h: number; m: number },
+): void {
+  f.v128Const0().localSet(l.tv);
+  for (let b = 0; b < count; b++)
+    f.localGet(base)
+      .i32Const(blockBytes * b + at)
+      .i32Add()
+      .localGet(l.tv)
+      .load16Lane(0, 2 * b)
+      .localSet(l.tv);
+  f.localGet(l.tv);
+  halfLanesFast(f, l.h, l.m);
+}
+
 function gemvQ8(kind: Exclude<BlockKind, "q8_0" | "iq4_nl">, relaxed: boolean): FuncDef {
   const NB = 4;
   const [acc, s0, s1, s2, s3, nib, h, m, tv] = [9, 10, 11, 12, 13, 14, 15, 16, 17];
@@ -519,20 +545,7 @@ function gemvQ8(kind: Exclude<BlockKind, "q8_0" | "iq4_nl">, relaxed: boolean): 
         .i32x4Sub();
     }
     /** The t blocks' float16 at byte `at` of each (d, or Q4_1's / Q5_1's min) as float32 lanes. */
-    const halves = (at: number): void => {
-      f.v128Const0().localSet(tv);
-      for (let b = 0; b < t; b++)
-        f.localGet(pw)
-          .i32Const(blockBytes * b + at)
-          .i32Add()
-          .localGet(tv)
-          .load16Lane(0, 2 * b)
-          .localSet(tv);
-      f.localGet(tv);
-      // the 32-value blocks' scales (amax / 127, amax / 8) are float16 normals in real files: the
-      // eight-operation decoder (the K-quants' d, often subnormal, keep halfLanes)
-      halfLanesFast(f, h, m);
-    };
+    const halves = (at: number): void => blockHalves(f, pw, blockBytes, t, at, { tv, h, m });
     f.f32x4ConvertI32x4S();
     // times d_w * d_x, one float32 rounding each
     halves(0);
@@ -611,18 +624,7 @@ function gemvQ8Blockwise(kind: "q8_0" | "iq4_nl"): FuncDef {
     // d_w d_x, four blocks a vector (the last vector's lanes past nb: whatever follows, never read)
     f.localGet(pw).localSet(pp).localGet(S).localSet(pd).localGet(NB).localSet(rem);
     f.loop();
-    f.v128Const0().localSet(h);
-    for (let k = 0; k < 4; k++)
-      f.localGet(pp)
-        .i32Const(blockBytes * k)
-        .i32Add()
-        .localGet(h)
-        .load16Lane(0, 2 * k)
-        .localSet(h);
-    // the 32-value blocks' scales (amax / 127, amax / 8) are float16 normals in real files: the
-    // eight-operation decoder (the K-quants' d, often subnormal, keep halfLanes)
-    f.localGet(h);
-    halfLanesFast(f, h, m);
+    blockHalves(f, pp, blockBytes, 4, 0, { tv: h, h, m });
     f.localGet(ps).v128Load().f32x4Mul().localSet(h);
     f.localGet(pd).localGet(h).v128Store();
     f.localGet(pp)
