@@ -735,6 +735,7 @@ function addTimesScales(f: Int8Code, l: SuperBlockLocals, isum: number, dAt: num
 function gemvQ6K(relaxed: boolean): FuncDef {
   const [acc, isum, ql, ql2, qh, q, h, m] = [9, 10, 11, 12, 13, 14, 15, 16];
   const [pw, p16, pb, pd, b, xi, yi, i] = [17, 18, 19, 20, 21, 22, 23, 24];
+  const [hw, hh, hs, hx, c] = [25, 26, 27, 28, 29];
   const f = new Int8Code();
   const l: SuperBlockLocals = { acc, pw, p16, pb, pd, b, xi, yi, i };
   superBlockRows(f, l, 210, () => {
@@ -743,50 +744,62 @@ function gemvQ6K(relaxed: boolean): FuncDef {
     f.localGet(q).i16x8ExtendHighI8x16S().localGet(pb).v128Load(16).i32x4DotI16x8S().i32x4Add();
     f.i32Const(5).i32x4Shl().localSet(h);
     f.v128Const0().localGet(h).i32x4Sub().localSet(isum);
-    for (let half = 0; half < 2; half++) {
-      for (let lhalf = 0; lhalf < 2; lhalf++) {
-        const l = 16 * lhalf;
-        f.localGet(pw)
-          .loadAny(64 * half + l)
-          .localSet(ql);
-        f.localGet(pw)
-          .loadAny(64 * half + 32 + l)
-          .localSet(ql2);
-        f.localGet(pw)
-          .loadAny(128 + 32 * half + l)
-          .localSet(qh);
-        for (let k = 0; k < 4; k++) {
-          const sub = 8 * half + 2 * k + lhalf; // which 16 values: x at 32 sub bytes, scale sub
-          f.q6kGroup(k, ql, ql2, qh);
-          const scale = (): void => {
-            f.localGet(pw).i32Load8S(192 + sub);
-          };
-          if (relaxed) scaledSixteenRelaxed(f, q, p16, 16 * sub, scale);
-          else {
-            f.localTee(q)
-              .i16x8ExtendLowI8x16U()
-              .localGet(p16)
-              .v128Load(32 * sub)
-              .i32x4DotI16x8S();
-            f.localGet(q)
-              .i16x8ExtendHighI8x16U()
-              .localGet(p16)
-              .v128Load(32 * sub + 16)
-              .i32x4DotI16x8S()
-              .i32x4Add();
-            scale();
-            f.i32x4Splat().i32x4Mul();
-          }
-          f.localGet(isum).i32x4Add().localSet(isum);
+    // the two halves of 128 values a loop, not unrolled: V8 loads every vector of a loop body at its
+    // top, and the whole super-block's spilled a third of them to the stack (the same sums: each
+    // half's groups in the same order)
+    f.localGet(pw).localSet(hw);
+    f.localGet(pw).i32Const(128).i32Add().localSet(hh);
+    f.localGet(pw).i32Const(192).i32Add().localSet(hs);
+    f.localGet(p16).localSet(hx);
+    f.i32Const(2).localSet(c);
+    f.loop();
+    for (let lhalf = 0; lhalf < 2; lhalf++) {
+      const l = 16 * lhalf;
+      f.localGet(hw).loadAny(l).localSet(ql);
+      f.localGet(hw)
+        .loadAny(32 + l)
+        .localSet(ql2);
+      f.localGet(hh).loadAny(l).localSet(qh);
+      for (let k = 0; k < 4; k++) {
+        const sub = 2 * k + lhalf; // which 16 values of the half: x at 32 sub bytes, scale sub
+        f.q6kGroup(k, ql, ql2, qh);
+        const scale = (): void => {
+          f.localGet(hs).i32Load8S(sub);
+        };
+        if (relaxed) scaledSixteenRelaxed(f, q, hx, 16 * sub, scale);
+        else {
+          f.localTee(q)
+            .i16x8ExtendLowI8x16U()
+            .localGet(hx)
+            .v128Load(32 * sub)
+            .i32x4DotI16x8S();
+          f.localGet(q)
+            .i16x8ExtendHighI8x16U()
+            .localGet(hx)
+            .v128Load(32 * sub + 16)
+            .i32x4DotI16x8S()
+            .i32x4Add();
+          scale();
+          f.i32x4Splat().i32x4Mul();
         }
+        f.localGet(isum).i32x4Add().localSet(isum);
       }
     }
+    f.localGet(hw).i32Const(64).i32Add().localSet(hw);
+    f.localGet(hh).i32Const(32).i32Add().localSet(hh);
+    f.localGet(hs).i32Const(8).i32Add().localSet(hs);
+    f.localGet(hx)
+      .i32Const(relaxed ? 128 : 256)
+      .i32Add()
+      .localSet(hx);
+    f.localGet(c).i32Const(1).i32Sub().localTee(c).brIf(0);
+    f.end();
     addTimesScales(f, l, isum, 208, h, m);
   });
   return {
     name: "gemv_q6_k",
     params: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
-    locals: [v128, v128, v128, v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32],
+    locals: [v128, v128, v128, v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32],
     body: f,
   };
 }

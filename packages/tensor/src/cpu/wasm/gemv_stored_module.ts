@@ -53,13 +53,15 @@ export class StoredCode extends Code {
   i16x8ShrU(): this { return this.simdOp(0x8d); }
   i16x8Shl(): this { return this.simdOp(0x8b); }
   /** Each byte shifted left by k (a constant), as a word shift and a mask (as bytesShrU, for i8x16.shl). */
-  bytesShl(k: number): this { return this.i32Const(k).i16x8Shl().constBytes((0xff << k) & 0xff).v128And(); }
+  bytesShl(k: number, mask = (0xff << k) & 0xff): this { return this.i32Const(k).i16x8Shl().constBytes(mask).v128And(); }
   /**
    * Each byte shifted right by k (a constant), as a word shift and a mask of each byte's low 8 - k
    * bits: V8 lowers i8x16.shr_u so but builds its mask anew at each use (three more instructions);
-   * a v128.const mask it keeps in a register.
+   * a v128.const mask it keeps in a register. `mask`: a narrower one, where the caller keeps only
+   * those bits anyway (any within the default: the bits the word shift brings from the next byte
+   * lie above it).
    */
-  bytesShrU(k: number): this { return this.i32Const(k).i16x8ShrU().constBytes(0xff >> k).v128And(); }
+  bytesShrU(k: number, mask = 0xff >> k): this { return this.i32Const(k).i16x8ShrU().constBytes(mask).v128And(); }
   /**
    * i32x4.extadd_pairwise_i16x8_s as a dot product with ones: V8 lowers the former to that dot
    * product with its ones read from memory at each use; a v128.const of ones it keeps in a register.
@@ -205,13 +207,13 @@ export class StoredCode extends Code {
   q6kGroup(k: number, ql: number, ql2: number, qh: number): this {
     switch (k) {
       case 0:
-        return this.localGet(ql).constBytes(0x0f).v128And().localGet(qh).constBytes(0x03).v128And().bytesShl(4).v128Or();
+        return this.localGet(ql).constBytes(0x0f).v128And().localGet(qh).constBytes(0x03).v128And().i32Const(4).i16x8Shl().v128Or();
       case 1:
-        return this.localGet(ql2).constBytes(0x0f).v128And().localGet(qh).bytesShl(2).constBytes(0x30).v128And().v128Or();
+        return this.localGet(ql2).constBytes(0x0f).v128And().localGet(qh).bytesShl(2, 0x30).v128Or();
       case 2:
         return this.localGet(ql).bytesShrU(4).localGet(qh).constBytes(0x30).v128And().v128Or();
       default:
-        return this.localGet(ql2).bytesShrU(4).localGet(qh).bytesShrU(2).constBytes(0x30).v128And().v128Or();
+        return this.localGet(ql2).bytesShrU(4).localGet(qh).bytesShrU(2, 0x30).v128Or();
     }
   }
 }

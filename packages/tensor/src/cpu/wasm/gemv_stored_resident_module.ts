@@ -620,9 +620,9 @@ function gemvLowBitK(kind: "q2_k" | "q3_k"): FuncDef {
       f.shuffle([2, 3, 4, 5, 6, 7, 8, 9, 18, 19, 20, 21, 22, 23, 24, 25]).localSet(w);
       const bytes8To11 = [10, 11, 12, 13, 26, 27, 28, 29, 0, 0, 0, 0, 0, 0, 0, 0];
       f.localGet(v).constBytes(0x03).v128And();
-      f.localGet(v).bytesShrU(2).constBytes(0x03).v128And();
+      f.localGet(v).bytesShrU(2, 0x03);
       f.shuffle(bytes8To11);
-      f.localGet(v).bytesShrU(4).constBytes(0x03).v128And();
+      f.localGet(v).bytesShrU(4, 0x03);
       f.localGet(v).bytesShrU(6);
       f.shuffle(bytes8To11);
       f.shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]);
