@@ -69,8 +69,9 @@ export function residentMatmulStored(rows: number, N: number, K: number, A: Floa
   const ops = new Operands(rt.heap, home);
   let ok = false;
   try {
-    const scaled = dtype === "float16" ? scaledActivations(A, rows * K, ops, home) : null;
-    const x = scaled ?? ops.input(A, 0, rows * K);
+    const input = ops.input(A, 0, rows * K);
+    const scaled = input !== null && dtype === "float16" ? scaledActivations(input, rows * K, ops, home) : null;
+    const x = scaled ?? input;
     const result = x === null ? null : ops.result(rows * N);
     if (x === null || result === null) return null;
     const parts = splitRange(N, rt.partsFor(rows * N * K, Math.ceil(N / LINE)), LINE);
@@ -98,14 +99,13 @@ export function residentMatmulStored(rows: number, N: number, K: number, A: Floa
 }
 
 /**
- * A's first n values times 2^112 in scratch of W's memory, for gemv_f16_scaled: its address, or
- * null where some |value| is 2^16 or more (or not finite: times 2^112 it would overflow), or no
- * scratch is left (the plain kernel then).
+ * The n activations at address x (in W's memory) times 2^112 in scratch there, for
+ * gemv_f16_scaled: its address, or null where some |value| is 2^16 or more (or not finite: times
+ * 2^112 it would overflow), or no scratch is left (the plain kernel then reads x).
  */
-function scaledActivations(A: Float32Array, n: number, ops: Operands, home: Arena): number | null {
-  const x = ops.input(A, 0, n);
-  const copy = x === null ? null : ops.scratch(n + 1);
-  if (x === null || copy === null) return null;
+function scaledActivations(x: number, n: number, ops: Operands, home: Arena): number | null {
+  const copy = ops.scratch(n + 1);
+  if (copy === null) return null;
   activeRuntime()!.call(SCALE_2P112, home, [[x, copy.byteOffset, n]]);
   return copy[n] === 1 ? copy.byteOffset : null;
 }

@@ -363,11 +363,14 @@ const BLOCK_BYTES = { q8_0: 34, q4_0: 18, q5_0: 22, q4_1: 20, q5_1: 24, iq4_nl: 
 /** Where a block's nibbles start (after d; Q4_1's min; Q5_0's / Q5_1's u32 of fifth bits). */
 const NIBBLES_AT = { q8_0: 2, q4_0: 2, q5_0: 6, q4_1: 4, q5_1: 8, iq4_nl: 2 } as const;
 
-/** Locals blockDot reads: the weight row's, int16 and int8 activations' positions, and three v128 scratch. */
+/**
+ * Locals blockDot reads: the weight row's, int16 and int8 activations' positions (the int8 ones
+ * only on the relaxed path), and three v128 scratch.
+ */
 interface BlockDotLocals {
   readonly pw: number;
   readonly p16: number;
-  readonly p8: number;
+  readonly p8?: number;
   readonly nib: number;
   readonly h: number;
   readonly m: number;
@@ -425,6 +428,7 @@ function blockDot(f: Int8Code, kind: BlockKind, relaxed: boolean, l: BlockDotLoc
       .localSet(m);
   }
   if (relaxed && kind !== "iq4_nl") {
+    if (p8 === undefined) throw new Error("blockDot: the relaxed path reads the int8 activations (p8)");
     // the levels (0-15, Q5's 0-31) are relaxed SIMD's 7-bit operand: two int16 dot products of 16
     // bytes each, added as int16 (|sum| <= 4 * 127 * 31), then pairs of lanes as int32
     const levels = (high: boolean): void => {
@@ -616,7 +620,7 @@ function gemvQ8(kind: Exclude<BlockKind, "q8_0" | "iq4_nl">, relaxed: boolean): 
 function gemvQ8Blockwise(kind: "q8_0" | "iq4_nl"): FuncDef {
   const [NB, S] = [4, 9];
   const [acc, nib, h, m] = [10, 11, 12, 13];
-  const [pw, p16, p8, ps, xi, yi, i, b, pp, pd, rem] = [14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24];
+  const [pw, p16, ps, xi, yi, i, b, pp, pd, rem] = [14, 15, 16, 17, 18, 19, 20, 21, 22, 23];
   const blockBytes = BLOCK_BYTES[kind];
   const f = new Int8Code();
   rowsLoop(f, { acc, pw, px: p16, xi, yi, i }, () => {
@@ -635,11 +639,10 @@ function gemvQ8Blockwise(kind: "q8_0" | "iq4_nl"): FuncDef {
     f.localGet(pd).i32Const(16).i32Add().localSet(pd);
     f.localGet(rem).i32Const(4).i32Sub().localTee(rem).i32Const(0).i32GtS().brIf(0);
     f.end();
-    // a block an iteration
-    f.localGet(xi).localGet(NB).i32Const(Q8_ROW.int8).i32Mul().i32Add().localSet(p8);
+    // a block an iteration (the plain int16 path: the int8 activations are not read)
     f.localGet(S).localSet(pd).localGet(NB).localSet(b);
     f.loop();
-    blockDot(f, kind, false, { pw, p16, p8, nib, h, m }, 0, true);
+    blockDot(f, kind, false, { pw, p16, nib, h, m }, 0, true);
     f.f32x4ConvertI32x4S().localGet(pd).v128Load32Splat().f32x4Mul();
     f.localGet(acc).f32x4Add().localSet(acc);
     f.localGet(pw).i32Const(blockBytes).i32Add().localSet(pw);
@@ -651,7 +654,7 @@ function gemvQ8Blockwise(kind: "q8_0" | "iq4_nl"): FuncDef {
   return {
     name: `gemv_${kind}`,
     params: [i32, i32, i32, i32, i32, i32, i32, i32, i32, i32],
-    locals: [v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32],
+    locals: [v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32],
     body: f,
   };
 }
