@@ -143,8 +143,9 @@ export class StoredCode extends Code {
   fifthBit(qh: number, bit: number, dynamic = false): this {
     if (dynamic) return this.bitAs(qh, bit, 16);
     this.localGet(qh).constBytes(1 << bit).v128And();
-    if (bit < 4) return this.bytesShl(4 - bit);
-    return bit > 4 ? this.bytesShrU(bit - 4) : this;
+    // one bit a byte, moved within it: a word shift carries none into the next byte, so no mask
+    if (bit < 4) return this.i32Const(4 - bit).i16x8Shl();
+    return bit > 4 ? this.i32Const(bit - 4).i16x8ShrU() : this;
   }
   /**
    * Bit `bit` (the i32 in local `bit`, 0-7) of each of the 16 bytes of local `bytes`, as 0 or `value`,
@@ -169,8 +170,9 @@ export class StoredCode extends Code {
     this.localGet(thirdBits)
       .constBytes(1 << bit)
       .v128And();
-    if (bit < 2) this.bytesShl(2 - bit);
-    else if (bit > 2) this.bytesShrU(bit - 2);
+    // (one bit a byte, moved within it: no mask, as fifthBit)
+    if (bit < 2) this.i32Const(2 - bit).i16x8Shl();
+    else if (bit > 2) this.i32Const(bit - 2).i16x8ShrU();
     this.v128Or();
     return less4 ? this.constBytes(4).i8x16Sub() : this;
   }
