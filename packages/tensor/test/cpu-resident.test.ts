@@ -508,6 +508,28 @@ describe("CpuBackend.ready()", () => {
   });
 });
 
+describe("kernel modules compiled on first use", () => {
+  it("a backend compiles a module when one of its kernels first runs, and hands it to workers already running", () => {
+    const be = new CpuBackend({ threads: 2, minWorkPerThread: 0, relaxedSimd: false });
+    const x = randomF32(64 * 64, 12);
+    const product = () => read(be, be.matmul(view(be, x, [64, 64]), view(be, x, [64, 64])));
+    const first = traced(product); // starts the workers with the modules compiled so far
+    expect([...first.calls.keys()]).toEqual(["gemm"]);
+    expect(be.compiledModules).toEqual(["matvec", "gemm"]); // matvec: the probe that SIMD compiles
+    expect(first.workerParts).toBeGreaterThan(0);
+    // binary's module compiles now, after the workers started: they take it before their part
+    const n = 64 * 64;
+    const added = traced(() => {
+      const y = read(be, be.binary("add", view(be, x, [n]), view(be, x, [n])));
+      expect(y).toEqual(Float32Array.from(x, (v) => v + v));
+    });
+    expect(be.compiledModules).toContain("binary");
+    expect(added.workerParts).toBeGreaterThan(0);
+    expect(product()).toEqual(read(backends[0]!, backends[0]!.matmul(view(backends[0]!, x, [64, 64]), view(backends[0]!, x, [64, 64]))));
+    be.close();
+  });
+});
+
 describe("CpuBackend spinMs (how long idle workers poll before they sleep)", () => {
   it("workers that sleep at once (0) still take parts, and every product has the same bits as with the default", async () => {
     const sleepy = new CpuBackend({ threads: 2, spinMs: 0, relaxedSimd: false });

@@ -215,6 +215,15 @@ export class CpuBackend implements Backend {
     return { kernels: Object.fromEntries(residentStats.calls), fallbacks: Object.fromEntries(residentStats.fallbacks) };
   }
 
+  /**
+   * The WebAssembly kernel modules this backend has compiled so far: each compiles the first time
+   * one of its kernels runs (a float32 model never compiles the quantized ones), or all at once
+   * through ready() or on a browser page's main thread.
+   */
+  get compiledModules(): string[] {
+    return this.state?.runtime?.compiledModules ?? [];
+  }
+
   /** The heap and runtime, made on first use (a backend never used costs nothing). */
   private setup(): { heap: WasmHeap | null; runtime: CpuRuntime | null } {
     const heap = this.wasm ? WasmHeap.for({ maxMemoryBytes: this.options.maxMemoryBytes }) : null;

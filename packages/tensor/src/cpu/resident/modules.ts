@@ -108,24 +108,35 @@ interface WasmCompileApi {
   Module: new (bytes: Uint8Array) => object;
 }
 
-const compiled = new Map<string, CompiledModule[] | null>();
+/** Module `i`'s name, for errors. */
+export function moduleName(i: number): string {
+  return SPECS[i]?.name ?? `#${i}`;
+}
+
+/** The smallest module: compiling it tells whether the others will (they take the same features). */
+export const PROBE_MODULE = SPECS.findIndex((s) => s.name === "matvec");
+
+/** Each module compiled, by variant and index; null where it would not compile. */
+const compiled = new Map<string, CompiledModule | null>();
+const moduleKey = (i: number, shared: boolean, fma: boolean): string => `${shared}:${fma}:${i}`;
 
 /**
- * Every module compiled for this variant; null where WebAssembly SIMD (or, with `fma`, relaxed
- * SIMD) is missing, or synchronous compilation is refused.
+ * Module `i` compiled for this variant (built and compiled once); null where WebAssembly SIMD
+ * (or, with `fma`, relaxed SIMD) is missing, or synchronous compilation is refused. A runtime
+ * compiles each module the first time one of its kernels runs: the quantized and half-precision
+ * modules are nine tenths of the bytes, and a float32 model never calls them (building every
+ * module's bytes took 120-140 ms and 15 MiB of RSS, half of it JIT and heap that stay).
  */
-export function compileModules(shared: boolean, fma: boolean): CompiledModule[] | null {
-  const key = `${shared}:${fma}`;
-  if (compiled.has(key)) return compiled.get(key)!;
+export function compileModule(i: number, shared: boolean, fma: boolean): CompiledModule | null {
+  const key = moduleKey(i, shared, fma);
+  const found = compiled.get(key);
+  if (found !== undefined) return found;
   const api = (globalThis as { WebAssembly?: WasmCompileApi }).WebAssembly;
-  let result: CompiledModule[] | null = null;
+  let result: CompiledModule | null = null;
   if (api !== undefined) {
     try {
-      result = SPECS.map((_, i) => {
-        const { bytes, names } = built(i, shared, fma);
-        if (!api.validate(bytes)) throw new Error("invalid");
-        return { module: new api.Module(bytes), names };
-      });
+      const { bytes, names } = built(i, shared, fma);
+      if (api.validate(bytes)) result = { module: new api.Module(bytes), names };
     } catch {
       result = null;
     }
@@ -134,30 +145,38 @@ export function compileModules(shared: boolean, fma: boolean): CompiledModule[] 
   return result;
 }
 
+/** Every module compiled for this variant, or null where one of them would not compile. */
+export function compileModules(shared: boolean, fma: boolean): CompiledModule[] | null {
+  const all: CompiledModule[] = [];
+  for (let i = 0; i < SPECS.length; i++) {
+    const m = compileModule(i, shared, fma);
+    if (m === null) return null;
+    all.push(m);
+  }
+  return all;
+}
+
 /**
  * compileModules without blocking: a browser's main thread refuses to compile modules this large
- * synchronously, so `CpuBackend.ready()` compiles them this way first (compileModules then finds them).
+ * synchronously, so `CpuBackend.ready()` compiles them this way first (compileModule then finds them).
  */
-export async function compileModulesAsync(shared: boolean, fma: boolean): Promise<CompiledModule[] | null> {
-  const key = `${shared}:${fma}`;
-  if (compiled.get(key)) return compiled.get(key)!;
+export async function compileModulesAsync(shared: boolean, fma: boolean): Promise<void> {
   const api = (globalThis as { WebAssembly?: WasmCompileApi & { compile(bytes: Uint8Array): Promise<object> } }).WebAssembly;
-  let result: CompiledModule[] | null = null;
-  if (api !== undefined) {
-    try {
-      result = await Promise.all(
-        SPECS.map(async (_, i) => {
-          const { bytes, names } = built(i, shared, fma);
-          if (!api.validate(bytes)) throw new Error("invalid");
-          return { module: await api.compile(bytes), names };
-        }),
-      );
-    } catch {
-      result = null;
-    }
-  }
-  compiled.set(key, result);
-  return result;
+  if (api === undefined) return;
+  await Promise.all(
+    SPECS.map(async (_, i) => {
+      const key = moduleKey(i, shared, fma);
+      if (compiled.get(key)) return;
+      let result: CompiledModule | null = null;
+      try {
+        const { bytes, names } = built(i, shared, fma);
+        if (api.validate(bytes)) result = { module: await api.compile(bytes), names };
+      } catch {
+        result = null;
+      }
+      compiled.set(key, result);
+    }),
+  );
 }
 
 let relaxedSimd: boolean | undefined;

@@ -1,8 +1,8 @@
 import type { Arena } from "../memory/arena.js";
 import type { WasmHeap } from "../memory/heap.js";
 import { ThreadPool } from "../threads/pool.js";
-import { threadsUnavailable } from "../threads/platform.js";
-import { compileModules, type CompiledModule, type KernelRef } from "./modules.js";
+import { canBlock, threadsUnavailable } from "../threads/platform.js";
+import { compileModule, compileModules, moduleName, PROBE_MODULE, type CompiledModule, type KernelRef } from "./modules.js";
 
 type KernelFn = (...args: number[]) => void;
 
@@ -59,8 +59,10 @@ export class CpuRuntime {
   readonly minWorkPerThread: number;
   private readonly spinMs: number | undefined;
   private lagProbe = 0;
-  private readonly modules: CompiledModule[] | null;
-  /** This thread's functions per memory: [arena][module][fn]. */
+  /** The modules compiled so far, by index (each on its first call, or all at once: see the constructor). */
+  private readonly modules: (CompiledModule | undefined)[] = [];
+  private readonly usable: boolean;
+  /** This thread's functions per memory and module: [arena][module][fn], each instantiated on first use. */
   private readonly local: KernelFn[][][] = [];
   private pool: ThreadPool | null = null;
 
@@ -81,7 +83,17 @@ export class CpuRuntime {
     this.fma = options.fma;
     this.minWorkPerThread = options.minWorkPerThread;
     this.spinMs = options.spinMs;
-    this.modules = compileModules(heap.shared, options.fma);
+    // Each module compiles when one of its kernels first runs, where this thread may compile
+    // synchronously whatever the size; a browser page's main thread may not (it is also the thread
+    // that may not block), so there every module compiles now, or none does and callers take the
+    // JS kernels (CpuBackend.ready() compiles them asynchronously before this).
+    if (canBlock()) {
+      this.usable = this.moduleAt(PROBE_MODULE, false) !== null;
+    } else {
+      const all = compileModules(heap.shared, options.fma);
+      this.usable = all !== null;
+      if (all) this.modules.push(...all);
+    }
     heap.listen(this);
   }
 
@@ -90,9 +102,14 @@ export class CpuRuntime {
     this.pool?.addArena(arena);
   }
 
+  /** The kernel modules compiled for this runtime so far (each on its first call), in module order. */
+  get compiledModules(): string[] {
+    return this.modules.flatMap((m, i) => (m ? [moduleName(i)] : []));
+  }
+
   /** False where the kernels could not be compiled (no WebAssembly SIMD): callers take their JS path. */
   get ready(): boolean {
-    return this.modules !== null;
+    return this.usable;
   }
 
   /**
@@ -102,6 +119,7 @@ export class CpuRuntime {
   call(ref: KernelRef, arena: Arena, parts: readonly (readonly number[])[]): void {
     if (parts.length === 0) return;
     residentStats.calls.set(ref.name, (residentStats.calls.get(ref.name) ?? 0) + 1);
+    this.moduleAt(ref.module); // compiled before ref.fn is read: the build names its exports
     if (parts.length === 1 || this.threads === 1) {
       const fn = this.fn(ref, arena);
       for (const p of parts) fn(...p);
@@ -112,7 +130,8 @@ export class CpuRuntime {
 
   /** The kernel's function on this thread for memory `arena`. */
   fn(ref: KernelRef, arena: Arena): KernelFn {
-    return this.instancesFor(arena)[ref.module]![ref.fn]!;
+    const set = (this.local[arena.index] ??= []);
+    return (set[ref.module] ??= this.instantiate(ref.module, arena))[ref.fn]!;
   }
 
   /**
@@ -159,7 +178,7 @@ export class CpuRuntime {
     if (this.pool === null) {
       this.pool = new ThreadPool(
         this.threads,
-        this.modules!,
+        this.modules,
         this.heap.arenas,
         (job, args) => {
           (this.fn({ module: job.module, fn: job.fn, name: "" }, job.arena) as KernelFn)(...args);
@@ -174,17 +193,29 @@ export class CpuRuntime {
     return this.pool;
   }
 
-  private instancesFor(arena: Arena): KernelFn[][] {
-    let set = this.local[arena.index];
-    if (set === undefined) {
-      const api = (globalThis as unknown as { WebAssembly: Instantiator }).WebAssembly;
-      set = this.modules!.map((m) => {
-        const exports = new api.Instance(m.module, { env: { memory: arena.memory } }).exports;
-        return m.names.map((n) => exports[n] as KernelFn);
-      });
-      this.local[arena.index] = set;
+  /** Module `i` on memory `arena`: its functions in export order. */
+  private instantiate(i: number, arena: Arena): KernelFn[] {
+    const m = this.moduleAt(i)!;
+    const api = (globalThis as unknown as { WebAssembly: Instantiator }).WebAssembly;
+    const exports = new api.Instance(m.module, { env: { memory: arena.memory } }).exports;
+    return m.names.map((n) => exports[n] as KernelFn);
+  }
+
+  /**
+   * Module `i`, compiled now if it is not yet (and handed to the workers). Where `required`, a
+   * module that will not compile is an error: the probe compiled, so the engine has what it needs.
+   */
+  private moduleAt(i: number, required = true): CompiledModule | null {
+    const held = this.modules[i];
+    if (held !== undefined) return held;
+    const m = compileModule(i, this.heap.shared, this.fma);
+    if (m === null) {
+      if (!required) return null;
+      throw new Error(`cpu backend: kernel module '${moduleName(i)}' did not compile; this is a bug in @llm/tensor`);
     }
-    return set;
+    this.modules[i] = m;
+    this.pool?.addModule(i, m);
+    return m;
   }
 }
 

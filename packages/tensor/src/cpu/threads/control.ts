@@ -11,7 +11,7 @@
 /** Words of the block shared by all. */
 export const REMAINING = 0;
 export const ERROR = 1;
-/** How many memories have been posted to the workers so far. */
+/** How many messages (memories, modules) have been posted to the workers so far. */
 export const MAIL = 2;
 export const QUIT = 3;
 
@@ -23,7 +23,7 @@ export const ARENA = 3;
 export const ARGC = 4;
 /** 1 once the worker has compiled its instances and waits for jobs. */
 export const READY = 5;
-/** The MAIL count this worker has attached. */
+/** The MAIL count this worker has taken in. */
 export const ACK = 6;
 /**
  * 0 while the assigned part waits for someone to run it; whoever swaps in 1 (the worker) or 2 (the
@@ -46,10 +46,10 @@ export function controlWords(workers: number): number {
 
 /**
  * The worker, as source text (it runs from a string: no file to locate, in Node or a browser).
- * It instantiates every kernel module on every memory it is given, then loops: wait (spinning for
- * `spinMs` first, since the next job usually follows soon) for its assign word to change, run the
- * call, count down. When memories are posted it returns to its event loop to
- * receive them, then resumes.
+ * It instantiates every kernel module it is given on every memory it is given, then loops: wait
+ * (spinning for `spinMs` first, since the next job usually follows soon) for its assign word to
+ * change, run the call, count down. When memories or modules are posted (a module compiles on its
+ * first call) it returns to its event loop to receive them, then resumes.
  */
 export function workerSource(spinMs: number): string {
   return `"use strict";
@@ -61,15 +61,25 @@ function start(init, onMessage) {
   const args = new Float64Array(init.args);
   const base = ${HEADER_WORDS} + init.id * ${SLOT_WORDS};
   const argBase = init.id * MAX_ARGS;
-  const instances = [];
-  const attach = (memory) => {
-    instances.push(init.modules.map((m) => {
-      const exports = new WebAssembly.Instance(m.module, { env: { memory } }).exports;
-      return m.names.map((n) => exports[n]);
-    }));
+  const modules = []; // by index, with holes for those not compiled yet
+  const memories = [];
+  const instances = []; // [memory][module][fn]
+  const instantiate = (a, i) => {
+    const exports = new WebAssembly.Instance(modules[i].module, { env: { memory: memories[a] } }).exports;
+    instances[a][i] = modules[i].names.map((n) => exports[n]);
   };
+  const attach = (memory) => {
+    memories.push(memory);
+    instances.push([]);
+    modules.forEach((_, i) => instantiate(memories.length - 1, i));
+  };
+  const learn = (m) => {
+    modules[m.index] = m;
+    for (let a = 0; a < memories.length; a++) instantiate(a, m.index);
+  };
+  for (const m of init.modules) modules[m.index] = m;
   for (const memory of init.memories) attach(memory);
-  let seenMail = init.memories.length;
+  let seenMail = 0;
   let seen = Atomics.load(ctl, base + ASSIGN);
   Atomics.store(ctl, base + ACK, seenMail);
   Atomics.store(ctl, base + READY, 1);
@@ -87,7 +97,7 @@ function start(init, onMessage) {
         else if (now >= until) Atomics.wait(ctl, base + ASSIGN, seen);
       }
       if (Atomics.load(ctl, QUIT) !== 0) return;
-      if (Atomics.load(ctl, MAIL) !== seenMail) return; // back to the event loop: memories are on their way
+      if (Atomics.load(ctl, MAIL) !== seenMail) return; // back to the event loop: memories or modules are on their way
       seen = Atomics.load(ctl, base + ASSIGN);
       if (Atomics.compareExchange(ctl, base + CLAIM, 0, 1) !== 0) continue; // the caller ran it
       try {
@@ -104,7 +114,8 @@ function start(init, onMessage) {
   }
   onMessage((message) => {
     for (const memory of message.memories) attach(memory);
-    seenMail += message.memories.length;
+    for (const m of message.modules) learn(m);
+    seenMail++;
     Atomics.store(ctl, base + ACK, seenMail);
     Atomics.notify(ctl, base + ACK);
     loop();

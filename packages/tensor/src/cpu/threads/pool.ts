@@ -59,7 +59,11 @@ export class ThreadPool {
   private readonly args: Float64Array;
   private readonly handles: WorkerHandle[] = [];
   private generation = 0;
-  private mailed: number;
+  /** Messages posted to the workers so far (memories and modules; the workers count what they took in ACK). */
+  private mailed = 0;
+  /** The mail count by which memory `i` / module `i` reached the workers (0: they started with it). */
+  private readonly arenaMail: number[];
+  private readonly moduleMail: number[];
   private closed = false;
   /**
    * Recent jobs' mean of (time this thread waited for workers after its own parts, stealing
@@ -71,7 +75,8 @@ export class ThreadPool {
 
   constructor(
     threads: number,
-    modules: readonly KernelModule[],
+    /** The modules compiled so far, by index (a hole: not yet; addModule hands it over later). */
+    modules: readonly (KernelModule | undefined)[],
     arenas: readonly Arena[],
     private readonly runLocal: (job: Job, args: readonly number[]) => void,
     spinMs = DEFAULT_SPIN_MS,
@@ -81,15 +86,15 @@ export class ThreadPool {
     this.workers = threads - 1;
     this.control = new Int32Array(new SharedArrayBuffer(controlWords(this.workers) * 4));
     this.args = new Float64Array(new SharedArrayBuffer(Math.max(1, this.workers) * MAX_ARGS * 8));
-    this.mailed = arenas.length;
-    this.control[MAIL] = this.mailed;
+    this.arenaMail = arenas.map(() => 0);
+    this.moduleMail = Array.from(modules, () => 0);
     const source = workerSource(spinMs);
     for (let id = 0; id < this.workers; id++) {
       const init = {
         id,
         control: this.control.buffer,
         args: this.args.buffer,
-        modules: modules.map((m) => ({ module: m.module, names: m.names })),
+        modules: modules.flatMap((m, index) => (m ? [{ index, module: m.module, names: m.names }] : [])),
         memories: arenas.map((a) => a.memory),
       };
       this.handles.push(startWorker(source, init, `llm-tensor-cpu-${id + 1}`));
@@ -108,17 +113,30 @@ export class ThreadPool {
 
   /** Hands a new memory to every worker (they attach it before their next job on it). */
   addArena(arena: Arena): void {
-    if (this.closed) return;
-    for (const h of this.handles) h.postMessage({ memories: [arena.memory] });
+    this.arenaMail[arena.index] = this.post({ memories: [arena.memory], modules: [] });
+  }
+
+  /** Hands a module compiled after the workers started to every worker (they instantiate it before their next job in it). */
+  addModule(index: number, m: KernelModule): void {
+    this.moduleMail[index] = this.post({ memories: [], modules: [{ index, module: m.module, names: m.names }] });
+  }
+
+  /** Posts one message to every worker and wakes them to take it; returns its mail count. */
+  private post(message: { memories: object[]; modules: { index: number; module: object; names: readonly string[] }[] }): number {
+    if (this.closed) return this.mailed;
+    for (const h of this.handles) h.postMessage(message);
     this.mailed++;
     Atomics.store(this.control, MAIL, this.mailed);
     for (let w = 0; w < this.workers; w++) Atomics.notify(this.control, slot(w) + ASSIGN);
+    return this.mailed;
   }
 
   /** Runs one job's parts, part 0 here and the rest on workers; returns when all are done, with how many parts workers ran. */
   run(job: Job): number {
     const { parts } = job;
-    const helpers = this.closed ? [] : this.available(job.arena.index, parts.length - 1);
+    const helpers = this.closed
+      ? []
+      : this.available(Math.max(this.arenaMail[job.arena.index]!, this.moduleMail[job.module]!), parts.length - 1);
     const c = this.control;
     // Parts no worker can take run here, after part 0.
     const local = [parts[0]!, ...parts.slice(1 + helpers.length)];
@@ -185,20 +203,20 @@ export class ThreadPool {
     };
   }
 
-  /** Workers ready and holding memory `arena`, at most `want` of them. */
-  private available(arena: number, want: number): number[] {
+  /** Workers ready and holding what mail count `needed` brought (a job's memory and module), at most `want` of them. */
+  private available(needed: number, want: number): number[] {
     const c = this.control;
     const out: number[] = [];
     for (let w = 0; w < this.workers && out.length < want; w++) {
       const s = slot(w);
-      if (Atomics.load(c, s + READY) !== 1 || Atomics.load(c, s + ACK) <= arena) {
-        // Starting up or attaching memory: wait for it where this thread may block.
+      if (Atomics.load(c, s + READY) !== 1 || Atomics.load(c, s + ACK) < needed) {
+        // Starting up, or taking a memory or module: wait for it where this thread may block.
         if (!this.block) continue;
         const deadline = performance.now() + START_TIMEOUT_MS;
         while (Atomics.load(c, s + READY) !== 1 && performance.now() < deadline) Atomics.wait(c, s + READY, 0, 50);
-        for (let ack: number; (ack = Atomics.load(c, s + ACK)) <= arena && performance.now() < deadline; )
+        for (let ack: number; (ack = Atomics.load(c, s + ACK)) < needed && performance.now() < deadline; )
           Atomics.wait(c, s + ACK, ack, 50);
-        if (Atomics.load(c, s + READY) !== 1 || Atomics.load(c, s + ACK) <= arena) continue;
+        if (Atomics.load(c, s + READY) !== 1 || Atomics.load(c, s + ACK) < needed) continue;
       }
       out.push(w);
     }
