@@ -2,8 +2,8 @@ import { describe, expect, test } from "vitest";
 import { geluTanhGradWasm, geluTanhWasm, logSoftmaxGradWasm, logSoftmaxWasm, siluGradWasm, siluWasm } from "../src/cpu/wasm/activations.js";
 
 // The WASM SIMD GELU (tanh) kernels against the formula in float64, over a range that reaches
-// the saturated tails and the clamp of their exp, at sizes that leave a partial vector and span
-// several staging chunks.
+// the saturated tails and the clamp of their exp, at sizes that leave a partial vector, leave
+// 0-3 vectors after the kernels' groups of four, and span several staging chunks.
 
 const C = Math.sqrt(2 / Math.PI);
 const gelu = (x: number) => 0.5 * x * (1 + Math.tanh(C * (x + 0.044715 * x ** 3)));
@@ -20,7 +20,7 @@ function inputs(n: number): Float32Array {
 }
 
 describe("WASM SIMD gelu_tanh", () => {
-  for (const n of [1024, 4099, 40001]) {
+  for (const n of [1024, 1030, 1035, 4099, 40001]) {
     test(`forward and backward on ${n} elements match float64 within float32 rounding`, () => {
       const xs = inputs(n);
       const out = new Float32Array(n + 8).fill(7);
@@ -120,7 +120,7 @@ describe("WASM SIMD silu", () => {
     const s = 1 / (1 + Math.exp(-x));
     return s * (1 + x * (1 - s));
   };
-  for (const n of [1024, 40001]) {
+  for (const n of [1024, 1030, 1035, 40001]) {
     test(`forward and backward on ${n} elements match float64 within float32 rounding`, () => {
       const xs = inputs(n);
       const out = new Float32Array(n);

@@ -177,6 +177,10 @@ export class Code {
   f32x4Div(): this { return this.simd(0xe7); }
   f32x4Min(): this { return this.simd(0xe8); }
   f32x4Max(): this { return this.simd(0xe9); }
+  /** b < a ? b : a (stack a, b): one minps, where f32x4.min's NaN and signed-zero rules take six instructions on x64. */
+  f32x4Pmin(): this { return this.simd(0xea); }
+  /** a < b ? b : a (stack a, b): one maxps (see f32x4Pmin). */
+  f32x4Pmax(): this { return this.simd(0xeb); }
 
   // f64x2: widening float32 lanes, for sums that must not lose float32's precision
   f64x2PromoteLowF32x4(): this { return this.simd(0x5f); }

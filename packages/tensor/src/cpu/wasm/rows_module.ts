@@ -238,7 +238,6 @@ function softmax(): FuncDef {
 // biome-ignore format: the opcode methods are a table, one line each
 class ArgmaxCode extends StoredCode {
   f32x4Ne(): this { return this.simdOp(0x42); }
-  f32x4Pmax(): this { return this.simdOp(0xeb); }
   v128AnyTrue(): this { return this.simdOp(0x53); }
 }
 
