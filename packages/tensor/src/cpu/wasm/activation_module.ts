@@ -107,8 +107,8 @@ interface Gate {
 const GELU_TANH: Gate = { name: "gelu_tanh", z: twoU, dz: twoUPrime, clamp: 9 };
 const SILU: Gate = { name: "silu", z: (f, x) => void f.localGet(x), dz: null, clamp: 80 };
 
-/** Vectors a loop iteration of the activations takes: their exps side by side (see expInterleaved). */
-const WIDTH = 4;
+/** Vectors an iteration of the exp loops takes: their exps side by side (see expInterleaved). */
+export const WIDTH = 4;
 
 /**
  * Emits `body(WIDTH)` while WIDTH vectors remain of local `n4`, then `body(1)` for each left: a
@@ -116,7 +116,7 @@ const WIDTH = 4;
  * GELU-tanh over [2048, 1024] one vector an iteration 5.5 ms, two 3.3, three 2.8, four 2.75
  * (its backward 9.2, 4.4, 3.8, 3.7).
  */
-function inGroups(f: Code, n4: number, body: (width: number) => void): void {
+export function inGroups(f: Code, n4: number, body: (width: number) => void): void {
   f.block().localGet(n4).i32Const(WIDTH).i32LtU().brIf(0);
   f.loop();
   body(WIDTH);
@@ -127,6 +127,38 @@ function inGroups(f: Code, n4: number, body: (width: number) => void): void {
   body(1);
   f.localGet(n4).i32Const(1).i32Sub().localTee(n4).brIf(0);
   f.end().end();
+}
+
+/** WIDTH sets of an exp's locals (argument, result, two scratch), from a FnBuilder. */
+export function expLocals(b: { local(type: typeof v128): number }): ExpLocals[] {
+  return Array.from({ length: WIDTH }, () => ({ x: b.local(v128), out: b.local(v128), fx: b.local(v128), t: b.local(v128) }));
+}
+
+/**
+ * The softmax's middle pass: e = exp(x - shift) in place over local `n4` vectors from local `p`
+ * (both moved on), each added in order to the f32x4 local `sum`; `shift` is an f32x4 local, `vs`
+ * WIDTH sets of an exp's locals.
+ */
+export function expShiftInPlaceSum(f: Code, p: number, n4: number, shift: number, sum: number, vs: readonly ExpLocals[]): void {
+  inGroups(f, n4, (count) => {
+    const group = vs.slice(0, count);
+    group.forEach(({ x }, k) =>
+      f
+        .localGet(p)
+        .v128Load(16 * k)
+        .localGet(shift)
+        .f32x4Sub()
+        .localSet(x),
+    );
+    expInterleaved(f, group);
+    group.forEach(({ out }, k) => {
+      f.localGet(p)
+        .localGet(out)
+        .v128Store(16 * k);
+      f.localGet(sum).localGet(out).f32x4Add().localSet(sum);
+    });
+    advance(f, [p], 16 * count);
+  });
 }
 
 /** Moves each of the i32 locals `pointers` on by `bytes`. */

@@ -1,4 +1,4 @@
-import { exp4 } from "./activation_module.js";
+import { expLocals, expShiftInPlaceSum } from "./activation_module.js";
 import { DESC } from "./attention_module.js";
 import { bump, countdown, FnBuilder, horizontalSum, mulAdd } from "./builder.js";
 import { f32, i32, v128, type Code, type FuncDef } from "./encoder.js";
@@ -58,7 +58,8 @@ function attentionBlocks(fma: boolean, backward: boolean): FuncDef {
   const [S, D, T, H, G, S4b, P, DS, KT, VT, DUMMY] = Array.from({ length: 11 }, () => b.local(i32));
   const [pa, pb, sp, dsp, c, cnt, outer, span, wp1, wp2, xp, Lw, Lmax, blockL, masked] = Array.from({ length: 15 }, () => b.local(i32));
   const [x, y1, y2, w1, w2, max] = Array.from({ length: 6 }, () => b.local(f32));
-  const [vec, ev, fx, tmp, sum, wv1, wv2, xv, dv, sv] = Array.from({ length: 10 }, () => b.local(v128));
+  const [vec, sum, wv1, wv2, xv, dv, sv] = Array.from({ length: 7 }, () => b.local(v128));
+  const exps = expLocals(b);
   const a = Array.from({ length: 8 }, () => b.local(v128));
   // the forward's rounding of p to float16 (DESC's roundHalf: ggml's numerics over a float16 cache)
   const [rv, rm, rt] = [b.local(v128), b.local(v128), b.local(v128)];
@@ -356,13 +357,8 @@ function attentionBlocks(fma: boolean, backward: boolean): FuncDef {
     f.v128Const0().localSet(sum);
     f.localGet(r.prow).localSet(sp);
     f.localGet(Lw).i32Const(2).i32ShrU().localSet(j);
-    countdown(f, j, () => {
-      f.localGet(sp).v128Load().localGet(max).f32x4Splat().f32x4Sub().localSet(vec);
-      exp4(f, vec, ev, fx, tmp);
-      f.localGet(sp).localGet(ev).v128Store();
-      f.localGet(sum).localGet(ev).f32x4Add().localSet(sum);
-      bump(f, sp, 16);
-    });
+    f.localGet(max).f32x4Splat().localSet(vec);
+    expShiftInPlaceSum(f, sp, j, vec, sum, exps);
     f.f32Const(1);
     horizontalSum(f, sum);
     f.f32Div().f32x4Splat().localSet(vec);

@@ -1,4 +1,4 @@
-import { exp4 } from "./activation_module.js";
+import { expLocals, expShiftInPlaceSum } from "./activation_module.js";
 import { bump, countdown, FnBuilder, horizontalSum, mulAdd } from "./builder.js";
 import { f32, i32, v128, type Code, type FuncDef } from "./encoder.js";
 import { halfLanesFast } from "./gemv_stored_module.js";
@@ -138,10 +138,8 @@ function attention(fma: boolean, half: boolean): FuncDef {
   const acc = b.local(v128);
   const acc2 = b.local(v128);
   const vec = b.local(v128);
-  const e = b.local(v128);
-  const fx = b.local(v128);
-  const tmp = b.local(v128);
   const sum = b.local(v128);
+  const exps = expLocals(b);
   const pv = b.local(v128);
   const masked = b.local(i32);
   // the halves' scratch: eight of them, four widened, one scalar
@@ -424,13 +422,8 @@ function attention(fma: boolean, half: boolean): FuncDef {
   f.v128Const0().localSet(sum);
   f.localGet(scores).localSet(sp);
   f.localGet(S).i32Const(3).i32Add().i32Const(2).i32ShrU().localSet(j);
-  countdown(f, j, () => {
-    f.localGet(sp).v128Load().localGet(max).f32x4Splat().f32x4Sub().localSet(vec);
-    exp4(f, vec, e, fx, tmp);
-    f.localGet(sp).localGet(e).v128Store();
-    f.localGet(sum).localGet(e).f32x4Add().localSet(sum);
-    bump(f, sp, 16);
-  });
+  f.localGet(max).f32x4Splat().localSet(vec);
+  expShiftInPlaceSum(f, sp, j, vec, sum, exps);
   f.f32Const(1);
   horizontalSum(f, sum);
   f.f32Div().localSet(inv);

@@ -1,4 +1,4 @@
-import { exp4 } from "./activation_module.js";
+import { expInterleaved, expLocals, inGroups } from "./activation_module.js";
 import { bump, countdown, FnBuilder, horizontalSum } from "./builder.js";
 import { f32, f64, i32, v128, type Code, type FuncDef } from "./encoder.js";
 
@@ -38,15 +38,29 @@ function lanes(f: Code, n: () => void, j: number, body: (tail: boolean) => void)
   countdown(f, j, () => body(true));
 }
 
-function load(f: Code, p: number, tail: boolean): void {
-  f.localGet(p);
-  if (tail) f.v128Load32Zero();
-  else f.v128Load();
+/**
+ * As lanes, with the whole vectors WIDTH at a time (inGroups): `body(count, tail)` handles
+ * `count` vectors at 16 k from its pointers (or, with tail, one float) and moves the pointers on.
+ * The vectors keep their order, so a sum over them does too.
+ */
+function lanesGrouped(f: Code, n: () => void, j: number, body: (count: number, tail: boolean) => void): void {
+  n();
+  f.i32Const(2).i32ShrU().localSet(j);
+  inGroups(f, j, (count) => body(count, false));
+  n();
+  f.i32Const(3).i32And().localSet(j);
+  countdown(f, j, () => body(1, true));
 }
 
-function store(f: Code, tail: boolean): void {
-  if (tail) f.v128Store32Lane(0);
-  else f.v128Store();
+function load(f: Code, p: number, tail: boolean, offset = 0): void {
+  f.localGet(p);
+  if (tail) f.v128Load32Zero(offset);
+  else f.v128Load(offset);
+}
+
+function store(f: Code, tail: boolean, offset = 0): void {
+  if (tail) f.v128Store32Lane(0, offset);
+  else f.v128Store(offset);
 }
 
 /** acc0 += lanes 0-1 of local v, acc1 += lanes 2-3, as float64 pairs. */
@@ -224,32 +238,62 @@ function maxExpSum(): FuncDef {
   const s = b.local(f32);
   const tailSum = b.local(f32);
   const acc = b.local(v128);
-  const v = b.local(v128);
-  const e = b.local(v128);
-  const fx = b.local(v128);
-  const t = b.local(v128);
+  const mv = b.local(v128);
+  const vs = expLocals(b);
+  /** max = s > max ? s : max for the f32 in s (a NaN leaves it alone, as the JS loop does). */
+  const maxWithS = (): void => void f.localGet(s).localGet(max).localGet(s).localGet(max).f32Gt().select().localSet(max);
   countdown(f, rows, () => {
+    // the max: whole vectors by pmax (acc < v ? v : acc, the scalar rule lane by lane), then the
+    // lanes and the tail by the scalar rule; the maximum of values is the same in any order except
+    // between -0 and +0, so a row whose maximum is zero takes it again in order, as the JS loop does
+    f.f32x4Const(-Infinity).localSet(mv);
+    f.localGet(x).localSet(p);
+    f.localGet(cols).i32Const(2).i32ShrU().localSet(j);
+    countdown(f, j, () => {
+      f.localGet(mv).localGet(p).v128Load().f32x4Pmax().localSet(mv);
+      bump(f, p, 16);
+    });
+    f.f32Const(-Infinity).localSet(max);
+    for (let lane = 0; lane < 4; lane++) {
+      f.localGet(mv).f32x4ExtractLane(lane).localSet(s);
+      maxWithS();
+    }
+    f.localGet(cols).i32Const(3).i32And().localSet(j);
+    countdown(f, j, () => {
+      f.localGet(p).f32Load().localSet(s);
+      maxWithS();
+      bump(f, p, 4);
+    });
+    f.localGet(max).f32Const(0).f32Eq().if();
     f.f32Const(-Infinity).localSet(max);
     f.localGet(x).localSet(p).localGet(cols).localSet(j);
     countdown(f, j, () => {
       f.localGet(p).f32Load().localSet(s);
-      f.localGet(s).localGet(max).localGet(s).localGet(max).f32Gt().select().localSet(max);
+      maxWithS();
       bump(f, p, 4);
     });
+    f.end();
+    // the sum of e^(x - max): vectors added to acc in order, the tail's lanes after
+    f.localGet(max).f32x4Splat().localSet(mv);
     f.v128Const0().localSet(acc);
     f.f32Const(0).localSet(tailSum);
     f.localGet(x).localSet(p);
-    lanes(
+    lanesGrouped(
       f,
       () => f.localGet(cols),
       j,
-      (tail) => {
-        load(f, p, tail);
-        f.localGet(max).f32x4Splat().f32x4Sub().localSet(v);
-        exp4(f, v, e, fx, t);
-        if (tail) f.localGet(tailSum).localGet(e).f32x4ExtractLane(0).f32Add().localSet(tailSum);
-        else f.localGet(acc).localGet(e).f32x4Add().localSet(acc);
-        bump(f, p, tail ? 4 : 16);
+      (count, tail) => {
+        const group = vs.slice(0, count);
+        group.forEach(({ x: v }, k) => {
+          load(f, p, tail, 16 * k);
+          f.localGet(mv).f32x4Sub().localSet(v);
+        });
+        expInterleaved(f, group);
+        for (const { out: e } of group) {
+          if (tail) f.localGet(tailSum).localGet(e).f32x4ExtractLane(0).f32Add().localSet(tailSum);
+          else f.localGet(acc).localGet(e).f32x4Add().localSet(acc);
+        }
+        bump(f, p, tail ? 4 : 16 * count);
       },
     );
     f.localGet(stats).localGet(max).f32Store();
@@ -273,25 +317,27 @@ function expScaleSubRows(): FuncDef {
   const sums = b.param(i32);
   const j = b.local(i32);
   const sv = b.local(v128);
-  const v = b.local(v128);
-  const e = b.local(v128);
-  const fx = b.local(v128);
-  const t = b.local(v128);
+  const vs = expLocals(b);
   countdown(f, rows, () => {
     f.localGet(sums).v128Load32Splat().localSet(sv);
-    lanes(
+    lanesGrouped(
       f,
       () => f.localGet(cols),
       j,
-      (tail) => {
-        load(f, y, tail);
-        f.localSet(v);
-        exp4(f, v, e, fx, t);
-        f.localGet(dst);
-        load(f, g, tail);
-        f.localGet(e).localGet(sv).f32x4Mul().f32x4Sub();
-        store(f, tail);
-        for (const p of [y, g, dst]) bump(f, p, tail ? 4 : 16);
+      (count, tail) => {
+        const group = vs.slice(0, count);
+        group.forEach(({ x: v }, k) => {
+          load(f, y, tail, 16 * k);
+          f.localSet(v);
+        });
+        expInterleaved(f, group);
+        group.forEach(({ out: e }, k) => {
+          f.localGet(dst);
+          load(f, g, tail, 16 * k);
+          f.localGet(e).localGet(sv).f32x4Mul().f32x4Sub();
+          store(f, tail, 16 * k);
+        });
+        for (const p of [y, g, dst]) bump(f, p, tail ? 4 : 16 * count);
       },
     );
     bump(f, sums, 4);
@@ -316,25 +362,27 @@ function expShiftScaleRows(): FuncDef {
   const j = b.local(i32);
   const shift = b.local(v128);
   const scale = b.local(v128);
-  const v = b.local(v128);
-  const e = b.local(v128);
-  const fx = b.local(v128);
-  const t = b.local(v128);
+  const vs = expLocals(b);
   countdown(f, rows, () => {
     f.localGet(shifts).v128Load32Splat().localSet(shift);
     f.localGet(scales).v128Load32Splat().localSet(scale);
-    lanes(
+    lanesGrouped(
       f,
       () => f.localGet(cols),
       j,
-      (tail) => {
-        load(f, x, tail);
-        f.localGet(shift).f32x4Sub().localSet(v);
-        exp4(f, v, e, fx, t);
+      (count, tail) => {
+        const group = vs.slice(0, count);
+        group.forEach(({ x: v }, k) => {
+          load(f, x, tail, 16 * k);
+          f.localGet(shift).f32x4Sub().localSet(v);
+        });
+        expInterleaved(f, group);
         // + 0: a zero product is +0 whatever scale's sign, as logSoftmax's backward's 0 - e (-scale)
-        f.localGet(dst).localGet(e).localGet(scale).f32x4Mul().v128Const0().f32x4Add();
-        store(f, tail);
-        for (const p of [x, dst]) bump(f, p, tail ? 4 : 16);
+        group.forEach(({ out: e }, k) => {
+          f.localGet(dst).localGet(e).localGet(scale).f32x4Mul().v128Const0().f32x4Add();
+          store(f, tail, 16 * k);
+        });
+        for (const p of [x, dst]) bump(f, p, tail ? 4 : 16 * count);
       },
     );
     bump(f, shifts, 4);
