@@ -817,12 +817,12 @@ function gemvQ6K(relaxed: boolean): FuncDef {
  * nibbles, bit j of byte l giving 16 to value l % 32 of group j), as ggml's vec_dot_q5_K_q8_K.
  */
 function gemvScaleMin(dtype: "q4_k" | "q5_k", relaxed: boolean): FuncDef {
-  const [acc, isum, h, m] = [9, 10, 11, 12];
+  const [acc, isum, h, m, sm, qh0, qh1, nib] = [9, 10, 11, 12, 25, 26, 27, 28];
   const [pw, p16, pb, pd, b, xi, yi, i, mins] = [13, 14, 15, 16, 17, 18, 19, 20, 21];
-  const [accm, dx, qh] = [22, 23, 24];
+  const [accm, dx] = [22, 23];
+  const [pn, px, c] = [29, 30, 31];
   const fifth = dtype === "q5_k";
   const f = new Int8Code();
-  const byte = (o: number) => f.localGet(pw).i32Load8U(4 + o);
   const begin = (): void => {
     f.f32Const(0).localSet(accm);
   };
@@ -831,84 +831,82 @@ function gemvScaleMin(dtype: "q4_k" | "q5_k", relaxed: boolean): FuncDef {
     { acc, pw, p16, pb, pd, b, xi, yi, i },
     fifth ? 176 : 144,
     () => {
-      f.v128Const0().localSet(isum).i32Const(0).localSet(mins);
-      for (let j = 0; j < 8; j++) {
-        const pair = j >> 1;
-        const high = (j & 1) === 1;
-        // group j's 32 nibbles (low ones of 32 bytes for even j, high for odd) . its 32 activations
+      // the eight groups' 6-bit scales and mins, bytes [sc0..sc7, m0..m7] (SIMD: one scalar
+      // decode a group was as many instructions as the group's dot product)
+      scalesAndMinsK4(f, pw, sm, h);
+      // mins . bsums: each group's min times its two bsums, exact in int32 (|sum| < 2^22)
+      f.localGet(pb).v128Load().localGet(sm).bytesConst(MINS_BY_BSUM[0]).swizzle().i32x4DotI16x8S();
+      f.localGet(pb).v128Load(16).localGet(sm).bytesConst(MINS_BY_BSUM[1]).swizzle().i32x4DotI16x8S().i32x4Add().localSet(h);
+      totalInLaneZero(f, h, m);
+      f.i32x4ExtractLane(0).localSet(mins);
+      f.v128Const0().localSet(isum);
+      if (fifth) {
+        f.localGet(pw).loadAny(16).localSet(qh0);
+        f.localGet(pw).loadAny(32).localSet(qh1);
+      }
+      // the groups two a loop iteration (the low and high nibbles of 32 bytes), not unrolled: V8
+      // loads every vector of a loop body at its top, and the whole super-block's spilled most of
+      // them to the stack; the pair's scales are bytes 0 and 1 of sm, which moves on by two, and
+      // Q5_K's fifth bits bits 0 and 1 of qh0 / qh1, which move on by two
+      f.localGet(pw)
+        .i32Const(fifth ? 48 : 16)
+        .i32Add()
+        .localSet(pn);
+      f.localGet(p16)
+        .i32Const(relaxed ? Q8K_ROW.int8 : 0)
+        .i32Add()
+        .localSet(px);
+      f.i32Const(4).localSet(c);
+      f.loop();
+      for (let j = 0; j < 2; j++) {
+        const high = j === 1;
         for (let half = 0; half < 2; half++) {
-          if (fifth)
-            f.localGet(pw)
-              .loadAny(16 + 16 * half)
-              .localSet(qh);
           // the levels (0-15, Q5_K's 0-31) as relaxed SIMD's 7-bit operand, after the activations
-          if (relaxed) f.localGet(p16).v128Load(Q8K_ROW.int8 + 32 * j + 16 * half);
-          f.localGet(pw).loadAny((fifth ? 48 : 16) + 32 * pair + 16 * half);
+          if (relaxed) f.localGet(px).v128Load(32 * j + 16 * half);
+          f.localGet(pn).loadAny(16 * half);
           if (high) f.bytesShrU(4);
           else f.constBytes(0x0f).v128And();
-          if (fifth) f.fifthBit(qh, j).v128Or();
+          if (fifth) f.fifthBit(half === 0 ? qh0 : qh1, j).v128Or();
           if (relaxed) {
             // int16 lanes: |sum| <= 4 * 127 * 31, so the two halves add as int16
             f.i16x8RelaxedDotI8x16I7x16S();
             if (half > 0) f.i16x8Add();
             continue;
           }
-          f.localTee(h)
+          f.localTee(nib)
             .i16x8ExtendLowI8x16U()
-            .localGet(p16)
+            .localGet(px)
             .v128Load(64 * j + 32 * half)
             .i32x4DotI16x8S();
           if (half > 0) f.i32x4Add();
-          f.localGet(h)
+          f.localGet(nib)
             .i16x8ExtendHighI8x16U()
-            .localGet(p16)
+            .localGet(px)
             .v128Load(64 * j + 32 * half + 16)
             .i32x4DotI16x8S()
             .i32x4Add();
         }
-        // times the group's 6-bit scale (get_scale_min_k4)
-        if (j < 4) byte(j).i32Const(63).i32And();
-        else
-          byte(j + 4)
-            .i32Const(15)
-            .i32And()
-            .localGet(pw)
-            .i32Load8U(4 + j - 4)
-            .i32Const(6)
-            .i32ShrU()
-            .i32Const(4)
-            .i32Shl()
-            .i32Or();
-        // (relaxed: the int16 pair sums times the scale by one int16 dot product)
-        if (relaxed) f.i16x8Splat().i32x4DotI16x8S();
-        else f.i32x4Splat().i32x4Mul();
+        // times the group's scale, in every lane (relaxed: the int16 pair sums by one int16 dot product)
+        f.localGet(sm)
+          .bytesConst(relaxed ? splatByteAs16(j) : splatByteAs32(j))
+          .swizzle();
+        if (relaxed) f.i32x4DotI16x8S();
+        else f.i32x4Mul();
         f.localGet(isum).i32x4Add().localSet(isum);
-        // mins += the group's 6-bit min * its two bsums
-        f.localGet(mins);
-        if (j < 4)
-          byte(j + 4)
-            .i32Const(63)
-            .i32And();
-        else
-          byte(j + 4)
-            .i32Const(4)
-            .i32ShrU()
-            .localGet(pw)
-            .i32Load8U(4 + j)
-            .i32Const(6)
-            .i32ShrU()
-            .i32Const(4)
-            .i32Shl()
-            .i32Or();
-        f.localGet(pb)
-          .i32Load16S(4 * j)
-          .localGet(pb)
-          .i32Load16S(4 * j + 2)
-          .i32Add()
-          .i32Mul()
-          .i32Add()
-          .localSet(mins);
       }
+      // (bytes 2.. of sm then zeros: a byte shift V8 takes as one palignr)
+      f.localGet(sm).v128Const0().shuffle([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]).localSet(sm);
+      if (fifth) {
+        f.localGet(qh0).bytesShrU(2).localSet(qh0);
+        f.localGet(qh1).bytesShrU(2).localSet(qh1);
+      }
+      f.localGet(pn).i32Const(32).i32Add().localSet(pn);
+      f.localGet(px)
+        .i32Const(relaxed ? 64 : 128)
+        .i32Add()
+        .localSet(px);
+      f.localGet(c).i32Const(1).i32Sub().localTee(c).brIf(0);
+      f.end();
       // d and dmin (lanes 0 and 1), d_x
       f.v128Const0().localSet(h);
       f.localGet(pw).localGet(h).load16Lane(0, 0).localSet(h);
@@ -943,9 +941,45 @@ function gemvScaleMin(dtype: "q4_k" | "q5_k", relaxed: boolean): FuncDef {
   return {
     name: `gemv_${dtype}`,
     params: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
-    locals: [v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, i32, f32, f32, v128],
+    // v128 9-12, i32 13-21, f32 22-23, v128 24-28 (24 unused), i32 29-31
+    locals: [v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, i32, f32, f32, v128, v128, v128, v128, v128, i32, i32, i32],
     body: f,
   };
+}
+
+/** Swizzle indices that give byte `j` of a vector in every int16 lane (its high bytes 0: index 0x80 is past 15). */
+function splatByteAs16(j: number): number[] {
+  return Array.from({ length: 16 }, (_, k) => (k % 2 === 0 ? j : 0x80));
+}
+
+/** Swizzle indices that give byte `j` of a vector in every int32 lane. */
+function splatByteAs32(j: number): number[] {
+  return Array.from({ length: 16 }, (_, k) => (k % 4 === 0 ? j : 0x80));
+}
+
+/**
+ * Swizzle indices over [sc0..sc7, m0..m7] that give, for the bsums of groups 0-3 (int16 lanes
+ * 0-7: two a group) and of groups 4-7, each lane its group's min as an int16.
+ */
+const MINS_BY_BSUM = [0, 1].map((hi) => Array.from({ length: 16 }, (_, k) => (k % 2 === 0 ? 8 + 4 * hi + (k >> 2) : 0x80)));
+
+/**
+ * Q4_K's / Q5_K's eight 6-bit scales and mins (ggml's get_scale_min_k4 over the 12 bytes at
+ * local pw + 4) into local `sm` as bytes [sc0..sc7, m0..m7]: for j < 4, sc_j = q[j] & 63 and
+ * m_j = q[j + 4] & 63; for j >= 4, sc_j = (q[j + 4] & 15) | (q[j - 4] >> 6) << 4 and
+ * m_j = q[j + 4] >> 4 | (q[j] >> 6) << 4. `t`: a v128 scratch local.
+ */
+function scalesAndMinsK4(f: Int8Code, pw: number, sm: number, t: number): void {
+  // v = q[0..15] (12 of them the scales'); the low parts: [q0-3 & 63, q8-11 & 15, q4-7 & 63, q8-11 >> 4]
+  f.localGet(pw).loadAny(4).localTee(t);
+  f.bytesConst([0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11]).swizzle().localTee(sm);
+  f.bytesConst([63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0]).v128And();
+  f.localGet(sm).bytesShrU(4).bytesConst([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15]).v128And().v128Or();
+  // the high parts of scales and mins 4-7: the top two bits of q0-3 and q4-7, moved to bits 4-5
+  // (a 16-bit shift by 2: what crosses from the next byte lands in bits 6-7, masked off)
+  f.localGet(t).bytesConst([0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7]).swizzle();
+  f.i32Const(2).i16x8ShrU().bytesConst([0, 0, 0, 0, 0x30, 0x30, 0x30, 0x30, 0, 0, 0, 0, 0x30, 0x30, 0x30, 0x30]).v128And();
+  f.v128Or().localSet(sm);
 }
 
 /**
