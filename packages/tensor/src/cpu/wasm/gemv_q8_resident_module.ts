@@ -738,7 +738,7 @@ function addTimesScales(f: Int8Code, l: SuperBlockLocals, isum: number, dAt: num
 function gemvQ6K(relaxed: boolean): FuncDef {
   const [acc, isum, ql, ql2, qh, q, h, m] = [9, 10, 11, 12, 13, 14, 15, 16];
   const [pw, p16, pb, pd, b, xi, yi, i] = [17, 18, 19, 20, 21, 22, 23, 24];
-  const [hw, hh, hs, hx, c] = [25, 26, 27, 28, 29];
+  const [hw, hh, hs, hx, c, sc] = [25, 26, 27, 28, 29, 30];
   const f = new Int8Code();
   const l: SuperBlockLocals = { acc, pw, p16, pb, pd, b, xi, yi, i };
   superBlockRows(f, l, 210, () => {
@@ -763,13 +763,16 @@ function gemvQ6K(relaxed: boolean): FuncDef {
         .loadAny(32 + l)
         .localSet(ql2);
       f.localGet(hh).loadAny(l).localSet(qh);
+      // relaxed: the half's eight int8 scales as int16 lanes, each group's splat by one swizzle
+      // (a scalar load, move and broadcast a group before)
+      if (relaxed && lhalf === 0) f.localGet(hs).load8x8S().localSet(sc);
       for (let k = 0; k < 4; k++) {
         const sub = 2 * k + lhalf; // which 16 values of the half: x at 32 sub bytes, scale sub
         f.q6kGroup(k, ql, ql2, qh);
         const scale = (): void => {
           f.localGet(hs).i32Load8S(sub);
         };
-        if (relaxed) scaledSixteenRelaxed(f, q, hx, 16 * sub, scale);
+        if (relaxed) scaledSixteenRelaxedSplat(f, q, hx, 16 * sub, () => f.localGet(sc).bytesConst(splatLaneAs16(sub)).swizzle());
         else {
           f.localTee(q)
             .i16x8ExtendLowI8x16U()
@@ -802,7 +805,7 @@ function gemvQ6K(relaxed: boolean): FuncDef {
   return {
     name: "gemv_q6_k",
     params: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
-    locals: [v128, v128, v128, v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32],
+    locals: [v128, v128, v128, v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, v128],
     body: f,
   };
 }
@@ -996,6 +999,22 @@ function scaledSixteenRelaxed(f: Int8Code, lv: number, p16: number, offset: numb
   f.i16x8RelaxedDotI8x16I7x16S();
   scale();
   f.i16x8Splat().i32x4DotI16x8S();
+}
+
+/** scaledSixteenRelaxed with `splat` pushing the scale already in every int16 lane. */
+function scaledSixteenRelaxedSplat(f: Int8Code, lv: number, p16: number, offset: number, splat: () => void): void {
+  f.localSet(lv)
+    .localGet(p16)
+    .v128Load(Q8K_ROW.int8 + offset)
+    .localGet(lv);
+  f.i16x8RelaxedDotI8x16I7x16S();
+  splat();
+  f.i32x4DotI16x8S();
+}
+
+/** Swizzle indices that give int16 lane `j` of a vector in every int16 lane. */
+function splatLaneAs16(j: number): number[] {
+  return Array.from({ length: 16 }, (_, k) => 2 * j + (k & 1));
 }
 
 /**
