@@ -177,19 +177,22 @@ if (args.child === "ours") {
     runs.push(last.ms);
     cpuRuns.push(last.cpuMs);
   }
-  // decoding: --warmup untimed steps first (V8 tiers the per-token code up after a while), as llama.cpp's below
+  // decoding: --warmup untimed steps first (V8 tiers the per-token code up after a while), as llama.cpp's below;
+  // each step ends with its greedy token read (llama.cpp's step returns the token, not the logits)
   const decode = noGrad(() => {
     let { logits } = last;
+    let next = logits.argmax(-1); // [1, 1, vocab] -> [1, 1], no views of the logits left to the GC
     let start = performance.now();
     let cpu = process.cpuUsage();
     for (let s = 0; s < Number(args.warmup) + Number(args.steps); s++) {
       if (s === Number(args.warmup)) [start, cpu] = [performance.now(), process.cpuUsage()];
-      const next = logits.argmax(-1); // [1, 1, vocab] -> [1, 1], no views of the logits left to the GC
       logits.dispose();
       logits = model.forward(next, { cache: last.cache });
       next.dispose();
-      logits.dataSync();
+      next = logits.argmax(-1);
+      next.dataSync();
     }
+    next.dispose();
     return { decodeMs: performance.now() - start, decodeCpuMs: cpuMsSince(cpu) };
   });
   console.log(
