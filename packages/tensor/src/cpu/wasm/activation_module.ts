@@ -166,6 +166,19 @@ function advance(f: Code, pointers: readonly number[], bytes: number): void {
   for (const p of pointers) f.localGet(p).i32Const(bytes).i32Add().localSet(p);
 }
 
+/** e^(-z) of each vector's local x into its local out, side by side (arg: -z, fx and t: scratch). */
+function expMinusZ(f: Code, gate: Gate, vs: readonly (ExpLocals & { arg: number })[]): void {
+  for (const { x, arg } of vs) {
+    f.f32x4Const(0);
+    gate.z(f, x);
+    f.f32x4Sub().localSet(arg);
+  }
+  expInterleaved(
+    f,
+    vs.map(({ arg, out, fx, t }) => ({ x: arg, out, fx, t })),
+  );
+}
+
 /** `name(src, dst, n4)`: x / (1 + e^(-z)), with no cancellation on either side; WIDTH vectors at a time. */
 function gated(gate: Gate): FuncDef {
   const src = 0,
@@ -176,18 +189,13 @@ function gated(gate: Gate): FuncDef {
   const f = new Code();
   inGroups(f, n4, (width) => {
     const vs = Array.from({ length: width }, (_, k) => v(k));
-    vs.forEach(({ x, arg }, k) => {
-      f.localGet(src)
+    vs.forEach(({ x }, k) =>
+      f
+        .localGet(src)
         .v128Load(16 * k)
-        .localSet(x);
-      f.f32x4Const(0);
-      gate.z(f, x);
-      f.f32x4Sub().localSet(arg);
-    });
-    expInterleaved(
-      f,
-      vs.map(({ arg, out, fx, t }) => ({ x: arg, out, fx, t })),
+        .localSet(x),
     );
+    expMinusZ(f, gate, vs);
     vs.forEach(({ x, out }, k) =>
       f
         .localGet(dst)
@@ -214,23 +222,18 @@ function gatedGrad(gate: Gate): FuncDef {
   const f = new Code();
   inGroups(f, n4, (width) => {
     const vs = Array.from({ length: width }, (_, k) => v(k));
-    vs.forEach(({ x, arg }, k) => {
-      // pmin / pmax: one instruction each, NaN passing through (see expInterleaved)
-      f.localGet(xp)
+    // pmin / pmax: one instruction each, NaN passing through (see expInterleaved)
+    vs.forEach(({ x }, k) =>
+      f
+        .localGet(xp)
         .v128Load(16 * k)
         .f32x4Const(gate.clamp)
         .f32x4Pmin()
         .f32x4Const(-gate.clamp)
         .f32x4Pmax()
-        .localSet(x);
-      f.f32x4Const(0);
-      gate.z(f, x);
-      f.f32x4Sub().localSet(arg);
-    });
-    expInterleaved(
-      f,
-      vs.map(({ arg, out, fx, t }) => ({ x: arg, out, fx, t })),
+        .localSet(x),
     );
+    expMinusZ(f, gate, vs);
     vs.forEach(({ out, s }) => f.f32x4Const(1).f32x4Const(1).localGet(out).f32x4Add().f32x4Div().localSet(s));
     vs.forEach(({ x, out, s }, k) => {
       f.localGet(dst);
