@@ -1059,7 +1059,7 @@ function gemvLowBitK(kind: "q2_k" | "q3_k", relaxed: boolean): FuncDef {
   const [pw, p16, pb, pd, b, xi, yi, i] = [15, 16, 17, 18, 19, 20, 21, 22];
   const qs = [23, 24, 25, 26];
   const hm = [27, 28];
-  const [sc, corr] = [29, 30];
+  const [sc0, sc1, corr] = [29, 30, 31];
   const q3 = kind === "q3_k";
   const f = new Int8Code();
   const l: SuperBlockLocals = { acc, pw, p16, pb, pd, b, xi, yi, i };
@@ -1075,38 +1075,43 @@ function gemvLowBitK(kind: "q2_k" | "q3_k", relaxed: boolean): FuncDef {
         f.localGet(pw)
           .loadAny(16 * k)
           .localSet(hm[k]!);
+    // the sixteen groups' scales, once a super-block (SIMD, where a scalar decode a group was as long
+    // as the group's dot product): Q3_K's 6-bit ones less 32 as int16 lanes (groups 0-7 in sc0,
+    // 8-15 in sc1), Q2_K's 4-bit ones as bytes in sc0. Plain SIMD's Q3_K keeps the scalar decode:
+    // its int32 splat of a signed scale takes two vector operations, and with the vector units the
+    // bottleneck the scalar one ran beside them (7.6-8.0 G weights/s against 6.2-7.3)
+    if (q3 && relaxed) q3kScales(f, pw, sc0, sc1, h);
+    if (!q3) f.localGet(pw).loadAny(0).constBytes(0x0f).v128And().localSet(sc0);
+    /** Group g's scale in every int16 lane (relaxed) or int32 lane (plain), onto the stack. */
+    const scale = (g: number): void => {
+      if (!q3)
+        f.localGet(sc0)
+          .bytesConst(relaxed ? splatByteAs16(g) : splatByteAs32(g))
+          .swizzle();
+      else if (relaxed)
+        f.localGet(g < 8 ? sc0 : sc1)
+          .bytesConst(splatLaneAs16(g & 7))
+          .swizzle();
+      else f.q3kScale(pw, g).i32x4Splat();
+    };
     // relaxed SIMD's 7-bit operand: Q2_K's levels (0-3), and Q3_K's (-4-3) plus 4, the 4 taken off
-    // after as 4 x the sum over groups of scale x bsum (`corr`)
-    if (relaxed && q3) f.i32Const(0).localSet(corr);
+    // the lanes as 4 x the scales . the bsums (two int16 dot products, exact)
+    if (relaxed && q3) {
+      f.localGet(sc0).localGet(pb).v128Load().i32x4DotI16x8S();
+      f.localGet(sc1).localGet(pb).v128Load(16).i32x4DotI16x8S().i32x4Add();
+      f.i32Const(2).i32x4Shl().localSet(corr);
+    }
     for (let g = 0; g < 16; g++) {
       f.lowBitGroup(qs[2 * (g >> 3) + (g & 1)]!, g, q3 ? hm[g & 1]! : undefined, !relaxed);
-      // times the group's scale (Q3_K: its 6-bit scale less 32; Q2_K: its 4-bit one)
-      const scale = (): void => {
-        if (q3) f.q3kScale(pw, g);
-        else f.localGet(pw).i32Load8U(g).i32Const(15).i32And();
-      };
-      if (relaxed && q3) {
-        scaledSixteenRelaxed(f, lv, p16, 16 * g, () => {
-          scale();
-          f.localTee(sc);
-        });
-        f.localGet(corr)
-          .localGet(sc)
-          .localGet(pb)
-          .i32Load16S(2 * g)
-          .i32Mul()
-          .i32Add()
-          .localSet(corr);
-      } else if (relaxed) scaledSixteenRelaxed(f, lv, p16, 16 * g, scale);
+      if (relaxed) scaledSixteenRelaxedSplat(f, lv, p16, 16 * g, () => scale(g));
       else {
         dotSixteen(f, lv, p16, 32 * g);
-        scale();
-        f.i32x4Splat().i32x4Mul();
+        scale(g);
+        f.i32x4Mul();
       }
       f.localGet(isum).i32x4Add().localSet(isum);
     }
-    if (relaxed && q3)
-      f.localGet(isum).localGet(corr).i32Const(2).i32Shl().i32x4Splat().bytesConst(LANE_ZERO).v128And().i32x4Sub().localSet(isum);
+    if (relaxed && q3) f.localGet(isum).localGet(corr).i32x4Sub().localSet(isum);
     addTimesScales(f, l, isum, q3 ? 108 : 80, h, m);
     if (q3) return;
     // less the mins: the 16 4-bit mins . the 16 bsums (int16), negated, times dmin_w d_x
@@ -1119,9 +1124,69 @@ function gemvLowBitK(kind: "q2_k" | "q3_k", relaxed: boolean): FuncDef {
   return {
     name: `gemv_${kind}`,
     params: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
-    locals: [v128, v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, v128, v128, v128, v128, v128, v128, i32, i32],
+    locals: [
+      v128,
+      v128,
+      v128,
+      v128,
+      v128,
+      v128,
+      i32,
+      i32,
+      i32,
+      i32,
+      i32,
+      i32,
+      i32,
+      i32,
+      v128,
+      v128,
+      v128,
+      v128,
+      v128,
+      v128,
+      v128,
+      v128,
+      v128,
+    ],
     body: f,
   };
+}
+
+/**
+ * Q3_K's sixteen 6-bit scales less 32 (ggml's unpacking of its 12 bytes at local pw + 96: group g's
+ * low four bits are the low (g < 8) or high nibble of byte g & 7, its high two bits bits 2 (g >> 2)
+ * of byte 8 + (g & 3)) as int16 lanes, groups 0-7 into local `lo` and 8-15 into `hi`; `t` a v128
+ * scratch. The 16 bytes are read from pw + 94, the block's last, so nothing past it is read.
+ */
+function q3kScales(f: Int8Code, pw: number, lo: number, hi: number, t: number): void {
+  const at = (byte: number): number => byte + 2; // the load starts two bytes before the scales
+  f.localGet(pw).loadAny(94).localSet(t);
+  // low four bits: nibbles of bytes 0-7, low ones for groups 0-7 and high ones for 8-15
+  f.localGet(t)
+    .bytesConst([...Array.from({ length: 8 }, (_, g) => at(g)), ...Array.from({ length: 8 }, (_, g) => at(g))])
+    .swizzle()
+    .localTee(lo);
+  f.bytesConst([...new Array<number>(8).fill(15), ...new Array<number>(8).fill(0)]).v128And();
+  f.localGet(lo)
+    .bytesShrU(4)
+    .bytesConst([...new Array<number>(8).fill(0), ...new Array<number>(8).fill(15)])
+    .v128And()
+    .v128Or();
+  // high two bits: byte 8 + (g & 3) shifted so that its bits 2 (g >> 2) land at bits 4-5 (a 16-bit
+  // shift: what crosses from the next byte is masked off)
+  f.localGet(t)
+    .bytesConst(Array.from({ length: 16 }, (_, g) => at(8 + (g & 3))))
+    .swizzle()
+    .localSet(hi);
+  const quarter = (q: number): number[] => Array.from({ length: 16 }, (_, g) => (g >> 2 === q ? 0x30 : 0));
+  f.localGet(hi).i32Const(4).i16x8Shl().bytesConst(quarter(0)).v128And().v128Or();
+  f.localGet(hi).i32Const(2).i16x8Shl().bytesConst(quarter(1)).v128And().v128Or();
+  f.localGet(hi).bytesConst(quarter(2)).v128And().v128Or();
+  f.localGet(hi).i32Const(2).i16x8ShrU().bytesConst(quarter(3)).v128And().v128Or();
+  f.constBytes(32).i8x16Sub().localTee(t);
+  f.i16x8ExtendLowI8x16S().localSet(lo);
+  f.localGet(t).i16x8ExtendHighI8x16S().localSet(hi);
 }
 
 /**
