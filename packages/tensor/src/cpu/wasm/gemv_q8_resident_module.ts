@@ -772,7 +772,7 @@ function gemvQ6K(relaxed: boolean): FuncDef {
         const scale = (): void => {
           f.localGet(hs).i32Load8S(sub);
         };
-        if (relaxed) scaledSixteenRelaxedSplat(f, q, hx, 16 * sub, () => f.localGet(sc).bytesConst(splatLaneAs16(sub)).swizzle());
+        if (relaxed) scaledSixteenRelaxed(f, q, hx, 16 * sub, () => f.localGet(sc).bytesConst(splatLaneAs16(sub)).swizzle());
         else {
           f.localTee(q)
             .i16x8ExtendLowI8x16U()
@@ -988,21 +988,10 @@ function scalesAndMinsK4(f: Int8Code, pw: number, sm: number, t: number): void {
 /**
  * With relaxed SIMD: the 16 levels (0-127) on the stack, kept in local `lv`, dotted with the 16 int8
  * activations at p16 + Q8K_ROW.int8 + `offset` (int16 pair sums, |sum| <= 2 * 127 * 127), times the
- * int32 scale `scale` pushes (|scale| < 2^15) by one int16 dot product: int32 lanes summing to
- * scale x the group's dot product, as dotSixteen followed by a multiply.
+ * scale that `splat` pushes in every int16 lane (|scale| < 2^15) by one int16 dot product: int32
+ * lanes summing to scale x the group's dot product, as dotSixteen followed by a multiply.
  */
-function scaledSixteenRelaxed(f: Int8Code, lv: number, p16: number, offset: number, scale: () => void): void {
-  f.localSet(lv)
-    .localGet(p16)
-    .v128Load(Q8K_ROW.int8 + offset)
-    .localGet(lv);
-  f.i16x8RelaxedDotI8x16I7x16S();
-  scale();
-  f.i16x8Splat().i32x4DotI16x8S();
-}
-
-/** scaledSixteenRelaxed with `splat` pushing the scale already in every int16 lane. */
-function scaledSixteenRelaxedSplat(f: Int8Code, lv: number, p16: number, offset: number, splat: () => void): void {
+function scaledSixteenRelaxed(f: Int8Code, lv: number, p16: number, offset: number, splat: () => void): void {
   f.localSet(lv)
     .localGet(p16)
     .v128Load(Q8K_ROW.int8 + offset)
@@ -1103,7 +1092,7 @@ function gemvLowBitK(kind: "q2_k" | "q3_k", relaxed: boolean): FuncDef {
     }
     for (let g = 0; g < 16; g++) {
       f.lowBitGroup(qs[2 * (g >> 3) + (g & 1)]!, g, q3 ? hm[g & 1]! : undefined, !relaxed);
-      if (relaxed) scaledSixteenRelaxedSplat(f, lv, p16, 16 * g, () => scale(g));
+      if (relaxed) scaledSixteenRelaxed(f, lv, p16, 16 * g, () => scale(g));
       else {
         dotSixteen(f, lv, p16, 32 * g);
         scale(g);
