@@ -1188,15 +1188,25 @@ function q3kScales(f: Int8Code, pw: number, lo: number, hi: number, t: number): 
 function gemvIQ4XS(): FuncDef {
   const [acc, isum, h, m, nib] = [9, 10, 11, 12, 13];
   const [pw, p16, pb, pd, b, xi, yi, i, hs] = [14, 15, 16, 17, 18, 19, 20, 21, 22];
+  const [pn, px, psl, c] = [23, 24, 25, 26];
   const f = new Int8Code();
   const levels = IQ4_VALUES.map((v) => v & 0xff);
   const l: SuperBlockLocals = { acc, pw, p16, pb, pd, b, xi, yi, i };
   superBlockRows(f, l, 136, () => {
     f.v128Const0().localSet(isum);
     f.localGet(pw).i32Load16U(2).localSet(hs);
-    for (let j = 0; j < 8; j++) {
-      f.localGet(pw)
-        .loadAny(8 + 16 * j)
+    // the sub-blocks two a loop iteration, not unrolled (V8 loaded the whole super-block's vectors
+    // at the loop's top and spilled them): sub-block 2p + jj takes nibble bytes at pn + 16 jj, its
+    // scale's low bits from byte psl (low nibble, then high) and high bits from hs (bits 0-1, then
+    // 2-3), which move on by a byte and four bits
+    f.localGet(pw).i32Const(8).i32Add().localSet(pn);
+    f.localGet(p16).localSet(px);
+    f.localGet(pw).i32Const(4).i32Add().localSet(psl);
+    f.i32Const(4).localSet(c);
+    f.loop();
+    for (let jj = 0; jj < 2; jj++) {
+      f.localGet(pn)
+        .loadAny(16 * jj)
         .localSet(nib);
       // values 0-15 (low nibbles) then 16-31 (high), each as its level, . the activations
       for (let part = 0; part < 4; part++) {
@@ -1206,20 +1216,32 @@ function gemvIQ4XS(): FuncDef {
         f.swizzle();
         if (part % 2 === 0) f.i16x8ExtendLowI8x16S();
         else f.i16x8ExtendHighI8x16S();
-        f.localGet(p16)
-          .v128Load(64 * j + 16 * part)
+        f.localGet(px)
+          .v128Load(64 * jj + 16 * part)
           .i32x4DotI16x8S();
         if (part > 0) f.i32x4Add();
       }
       // times the sub-block's scale less 32
-      f.iq4xsScale(pw, hs, j).i32x4Splat().i32x4Mul().localGet(isum).i32x4Add().localSet(isum);
+      f.localGet(psl).i32Load8U();
+      if (jj === 1) f.i32Const(4).i32ShrU();
+      f.i32Const(15).i32And();
+      f.localGet(hs);
+      if (jj === 1) f.i32Const(2).i32ShrU();
+      f.i32Const(3).i32And().i32Const(4).i32Shl().i32Or().i32Const(32).i32Sub();
+      f.i32x4Splat().i32x4Mul().localGet(isum).i32x4Add().localSet(isum);
     }
+    f.localGet(pn).i32Const(32).i32Add().localSet(pn);
+    f.localGet(px).i32Const(128).i32Add().localSet(px);
+    f.localGet(psl).i32Const(1).i32Add().localSet(psl);
+    f.localGet(hs).i32Const(4).i32ShrU().localSet(hs);
+    f.localGet(c).i32Const(1).i32Sub().localTee(c).brIf(0);
+    f.end();
     addTimesScales(f, l, isum, 0, h, m);
   });
   return {
     name: "gemv_iq4_xs",
     params: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
-    locals: [v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, i32],
+    locals: [v128, v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32],
     body: f,
   };
 }
