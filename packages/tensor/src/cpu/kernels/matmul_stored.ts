@@ -90,7 +90,7 @@ function storedProduct(a: StridedView, b: StridedView, wasm: boolean, rounding: 
   }
   let A = contiguousData(a) as Float32Array; // activations: already contiguous in practice
   if (rounding === "ggml" && wasm && rows >= GEMM_ROWS) {
-    // prefill over the 32-value block types, Q4_K and Q6_K as llama.cpp does: activations quantized to Q8_0 / Q8_K, a tiled int8 GEMM (resident/gemm_q8.ts)
+    // prefill over the 32-value block types, Q4_K, Q5_K and Q6_K as llama.cpp does: activations quantized to Q8_0 / Q8_K, a tiled int8 GEMM (resident/gemm_q8.ts)
     const q8 = residentGemmQ8(rows, N, K, A, b);
     if (q8 !== null) return { out: new CpuBuffer(q8, "float32"), int8: true };
   }

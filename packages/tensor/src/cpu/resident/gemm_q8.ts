@@ -41,8 +41,8 @@ const LINE = 16;
 
 /**
  * residentMatmulStoredQ8's prefill: out [rows, N] = A [rows, K] W^T for many activation rows over
- * a Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL, Q4_K or Q6_K weight W [N, K] in the resident heap, as llama.cpp
- * computes it (activationRounding "ggml"): A's rows quantized once (Q8_0; Q8_K for Q4_K and Q6_K), in tiles
+ * a Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL, Q4_K, Q5_K or Q6_K weight W [N, K] in the resident heap, as llama.cpp
+ * computes it (activationRounding "ggml"): A's rows quantized once (Q8_0; Q8_K for the K-quants), in tiles
  * of four rows (on this thread), then threads take ranges of W's rows and run the tiled int8 GEMM
  * (wasm/gemm_q8_resident_module.ts, wasm/gemm_q8k_resident_module.ts), each with a panel of its
  * own. The values of roundActivationsLikeGgml then the float kernel, summed in another order; the

@@ -13,16 +13,16 @@ import {
 import { exactRelaxedDot, Int8Code, Q8K_ROW } from "./gemv_q8_resident_module.js";
 
 /**
- * Prefill over Q4_K and Q6_K weights as llama.cpp computes it (activationRounding "ggml"), the
+ * Prefill over Q4_K, Q5_K and Q6_K weights as llama.cpp computes it (activationRounding "ggml"), the
  * super-block sibling of gemm_q8_resident_module.ts: the activation rows quantized to Q8_K
  * (quantize_q8_k, gemv_q8_resident_module.ts) and interleaved into tiles of four rows, the weight
  * repacked eight columns at a time into panels of [4 columns x 4 k] levels (Q4_K with relaxed
  * SIMD) or [4 columns x 2 k] int16, per output and super-block as ggml_vec_dot_q4_K_q8_K /
- * ggml_vec_dot_q6_K_q8_K:
- *   isum = sum over the groups (Q4_K 8 of 32, Q6_K 16 of 16) of scale_g x (levels . q8), int32
- *          (Q6_K's levels minus 32);
- *   imin (Q4_K) = sum over the groups of min_g x (the group's activation sum), int32;
- *   acc += float(isum) x (d_w x d_x), then (Q4_K) acc -= float(imin) x (dmin_w x d_x).
+ * ggml_vec_dot_q5_K_q8_K / ggml_vec_dot_q6_K_q8_K:
+ *   isum = sum over the groups (Q4_K and Q5_K 8 of 32, Q6_K 16 of 16) of scale_g x (levels . q8),
+ *          int32 (Q6_K's levels minus 32);
+ *   imin (Q4_K, Q5_K) = sum over the groups of min_g x (the group's activation sum), int32;
+ *   acc += float(isum) x (d_w x d_x), then (with mins) acc -= float(imin) x (dmin_w x d_x).
  * Integer sums are exact, so the results do not depend on the panel format, the engine or the
  * thread split. Eight columns a panel, as there; the super-block's int32 sums wait in memory.
  *
@@ -48,11 +48,13 @@ const CG = 2;
 const PANEL_COLS = 4 * CG;
 
 /**
- * The super-block types: bytes, groups a super-block (each with its scale; Q4_K 8 of 32 with a 6-bit
- * scale and min, Q6_K 16 of 16 with an int8 scale and levels 0-63 minus 32), and whether it has mins.
+ * The super-block types: bytes, groups a super-block (each with its scale; Q4_K and Q5_K 8 of 32 with
+ * a 6-bit scale and min, Q6_K 16 of 16 with an int8 scale and levels 0-63 minus 32), and whether it
+ * has mins.
  */
 const KTYPES = {
   q4_k: { bytes: 144, groups: 8, min: true },
+  q5_k: { bytes: 176, groups: 8, min: true },
   q6_k: { bytes: 210, groups: 16, min: false },
 } as const;
 export type GemmQ8KDType = keyof typeof KTYPES;
@@ -73,7 +75,11 @@ function panelLayout(format: Format, dtype: GemmQ8KDType): { scales: number; min
 /** The largest panel block (the driver's tile sums follow nb of them). */
 const LARGEST_PANEL = Math.max(...GEMM_Q8K_DTYPES.map((d) => panelLayout("i16", d).bytes));
 
-/** The panel format a type takes: Q4_K's levels (0-15) fit relaxed SIMD's int8 dot; Q6_K's (0-63 from 32) overflow its int16 sums. */
+/**
+ * The panel format a type takes: Q4_K's levels (0-15) fit relaxed SIMD's int8 dot, whose int16 lanes
+ * sum a group's 16 products (16 x 127 x 15 < 2^15); Q5_K's (0-31) and Q6_K's (0-63 from 32) would
+ * overflow them.
+ */
 function formatOf(dtype: GemmQ8KDType, relaxedDot: boolean): Format {
   return dtype === "q4_k" && relaxedDot ? "i8" : "i16";
 }
@@ -168,12 +174,15 @@ function interleave(format: Format, name: string): FuncDef {
  * repeats the last) as panel blocks (panelLayout): group g's levels (its 32 nibbles: the low ones
  * of bytes 32 (g / 2) .. + 31 for even g, the high ones for odd) as 8 (or 16) vectors a column
  * group, then each group's 6-bit scale (get_scale_min_k4) as int32 lanes, the mins as int16 pairs,
- * d and dmin as float32.
+ * d and dmin as float32. `pack_q5_k`: the same over Q5_K rows, whose nibbles start at 48 after 32
+ * bytes of fifth bits (bit g of byte l: 16 for value l % 32 of group g).
  */
-function pack(format: Format): FuncDef {
-  const layout = panelLayout(format, "q4_k");
+function pack(format: Format, dtype: "q4_k" | "q5_k"): FuncDef {
+  const layout = panelLayout(format, dtype);
   const perGroup = FORMATS[format].vectors / 8;
-  return panelPacker("pack_q4_k", PANEL_COLS, 144, layout.bytes, ({ f, panel, pc, lo, hi, t, e, h, m }) => {
+  const fifth = dtype === "q5_k";
+  const { bytes } = KTYPES[dtype];
+  return panelPacker(`pack_${dtype}`, PANEL_COLS, bytes, layout.bytes, ({ f, panel, pc, lo, hi, t, e, h, m }) => {
     for (let cg = 0; cg < CG; cg++) {
       const cols = pc.slice(4 * cg, 4 * cg + 4);
       const at = (vector: number): number => 16 * CG * vector + 16 * cg;
@@ -184,9 +193,14 @@ function pack(format: Format): FuncDef {
             [0, lo],
             [1, hi],
           ] as const) {
-            f.localGet(cols[c]!).loadAny(16 + 32 * (g >> 1) + 16 * half);
+            if (fifth)
+              f.localGet(cols[c]!)
+                .loadAny(16 + 16 * half)
+                .localSet(h);
+            f.localGet(cols[c]!).loadAny((fifth ? 48 : 16) + 32 * (g >> 1) + 16 * half);
             if (g & 1) f.bytesShrU(4);
             else f.constBytes(0x0f).v128And();
+            if (fifth) f.fifthBit(h, g).v128Or();
             f.localSet(out[c]!);
           }
         storeLevels(f, format, { lo, hi, t, e }, panel, (v) => at(base + v));
@@ -372,7 +386,7 @@ export function q8kGemmFunctions(relaxed: boolean): FuncDef[] {
   const functions: FuncDef[] = [];
   for (const dtype of GEMM_Q8K_DTYPES) {
     const format = formatOf(dtype, relaxedDot);
-    const packAt = functions.push(dtype === "q4_k" ? pack(format) : packQ6K()) - 1;
+    const packAt = functions.push(dtype === "q6_k" ? packQ6K() : pack(format, dtype)) - 1;
     const gemmAt = functions.push(gemmPanel(format, dtype)) - 1;
     functions.push(panelDriver(`gemm_q8k_${dtype}`, packAt, gemmAt, PANEL_COLS, LARGEST_PANEL));
     functions.push(interleave(format, `interleave_${dtype}`));
