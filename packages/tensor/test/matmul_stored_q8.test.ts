@@ -254,20 +254,20 @@ describe("int8 GEMV over Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / Q6_K / Q4_K
     }
   });
 
-  it("falls back to rounding then the float kernel where no int8 kernel applies (prefill rows over Q3_K)", () => {
+  it("falls back to rounding then the float kernel where no int8 kernel applies (prefill rows over Q2_K)", () => {
     const [rows, N, K] = [16, 20, 256];
     const x = randomF32(rows * K, 12);
     const w = randomF32(N * K, 13);
-    const data = new Uint8Array((N * K * QUANT_BLOCKS.q3_k.bytes) / 256);
-    quantizeBlocks("q3_k", w, 0, w.length, data, 0);
-    const t = matmul(ggml[0]!.be, x, rows, K, data, "q3_k", N, 0);
+    const data = new Uint8Array((N * K * QUANT_BLOCKS.q2_k.bytes) / 256);
+    quantizeBlocks("q2_k", w, 0, w.length, data, 0);
+    const t = matmul(ggml[0]!.be, x, rows, K, data, "q2_k", N, 0);
     expect(t.calls).not.toContain("quantize_q8_k");
-    const reference = matmul(plain, roundActivationsLikeGgml(x, rows, K, "q3_k"), rows, K, data, "q3_k", N, 0).value;
+    const reference = matmul(plain, roundActivationsLikeGgml(x, rows, K, "q2_k"), rows, K, data, "q2_k", N, 0).value;
     expect(t.value).toEqual(reference);
   });
 });
 
-describe("int8 GEMM over Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / Q4_K / Q5_K / Q6_K (activationRounding ggml, prefill: 16 rows and more)", () => {
+describe("int8 GEMM over Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / Q4_K / Q5_K / Q6_K / Q3_K (activationRounding ggml, prefill: 16 rows and more)", () => {
   // [rows, N, K, first]: rows past whole tiles of four, columns past whole groups of four and eight
   const shapes = [
     [16, 4, 32, 0],
@@ -285,8 +285,8 @@ describe("int8 GEMM over Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / Q4_K / Q5_K
     });
   }
 
-  // Q4_K / Q5_K / Q6_K: Q8_K activations interleaved into tiles, eight columns a panel (wasm/gemm_q8k_resident_module.ts)
-  it.each(["q4_k", "q5_k", "q6_k"] as const)(
+  // Q4_K / Q5_K / Q6_K / Q3_K: Q8_K activations interleaved into tiles, eight columns a panel (wasm/gemm_q8k_resident_module.ts)
+  it.each(["q4_k", "q5_k", "q6_k", "q3_k"] as const)(
     "%s: Q8_K activations times the blocks, up to summation order; the same bits on 1-3 threads, relaxed SIMD or not",
     (dtype) => {
       const shapes256 = [

@@ -13,14 +13,14 @@ import {
 import { exactRelaxedDot, Int8Code, Q8K_ROW } from "./gemv_q8_resident_module.js";
 
 /**
- * Prefill over Q4_K, Q5_K and Q6_K weights as llama.cpp computes it (activationRounding "ggml"), the
+ * Prefill over Q4_K, Q5_K, Q6_K and Q3_K weights as llama.cpp computes it (activationRounding "ggml"), the
  * super-block sibling of gemm_q8_resident_module.ts: the activation rows quantized to Q8_K
  * (quantize_q8_k, gemv_q8_resident_module.ts) and interleaved into tiles of four rows, the weight
  * repacked eight columns at a time into panels of [4 columns x 4 k] levels (Q4_K with relaxed
  * SIMD) or [4 columns x 2 k] int16, per output and super-block as ggml_vec_dot_q4_K_q8_K /
- * ggml_vec_dot_q5_K_q8_K / ggml_vec_dot_q6_K_q8_K:
- *   isum = sum over the groups (Q4_K and Q5_K 8 of 32, Q6_K 16 of 16) of scale_g x (levels . q8),
- *          int32 (Q6_K's levels minus 32);
+ * ggml_vec_dot_q5_K_q8_K / ggml_vec_dot_q6_K_q8_K / ggml_vec_dot_q3_K_q8_K:
+ *   isum = sum over the groups (Q4_K and Q5_K 8 of 32, Q6_K and Q3_K 16 of 16) of scale_g x
+ *          (levels . q8), int32 (Q6_K's levels minus 32, Q3_K's -4..3);
  *   imin (Q4_K, Q5_K) = sum over the groups of min_g x (the group's activation sum), int32;
  *   acc += float(isum) x (d_w x d_x), then (with mins) acc -= float(imin) x (dmin_w x d_x).
  * Integer sums are exact, so the results do not depend on the panel format, the engine or the
@@ -49,13 +49,14 @@ const PANEL_COLS = 4 * CG;
 
 /**
  * The super-block types: bytes, groups a super-block (each with its scale; Q4_K and Q5_K 8 of 32 with
- * a 6-bit scale and min, Q6_K 16 of 16 with an int8 scale and levels 0-63 minus 32), and whether it
- * has mins.
+ * a 6-bit scale and min, Q6_K 16 of 16 with an int8 scale and levels 0-63 minus 32, Q3_K 16 of 16
+ * with a 6-bit scale less 32 and levels -4..3), and whether it has mins.
  */
 const KTYPES = {
   q4_k: { bytes: 144, groups: 8, min: true },
   q5_k: { bytes: 176, groups: 8, min: true },
   q6_k: { bytes: 210, groups: 16, min: false },
+  q3_k: { bytes: 110, groups: 16, min: false },
 } as const;
 export type GemmQ8KDType = keyof typeof KTYPES;
 export const GEMM_Q8K_DTYPES = Object.keys(KTYPES) as GemmQ8KDType[];
@@ -378,6 +379,49 @@ function packQ6K(): FuncDef {
 }
 
 /**
+ * `pack_q3_k(w, ldw, nb, cols, panel)`: eight of W's Q3_K rows (cols of them, 1-8; a missing one
+ * repeats the last) as "i16" panel blocks: group g of 16's levels (-4..3: its two low bits from the
+ * 16 quant bytes at 32 + 32 (g / 8) + 16 (g & 1), bits g & 6, and 4 less unless its third bit, bit
+ * g / 2 of the hmask bytes at 16 (g & 1), is set) paired with group g + 1's as one block of 32
+ * (storeLevels), then each group's 6-bit scale less 32 as int32 lanes and d as float32.
+ */
+function packQ3K(): FuncDef {
+  const layout = panelLayout("i16", "q3_k");
+  return panelPacker("pack_q3_k", PANEL_COLS, 110, layout.bytes, ({ f, panel, pc, lo, hi, t, e, h, m, b }) => {
+    const [qs, hmask] = [b.local(v128), b.local(v128)];
+    for (let cg = 0; cg < CG; cg++) {
+      const cols = pc.slice(4 * cg, 4 * cg + 4);
+      const at = (vector: number): number => 16 * CG * vector + 16 * cg;
+      for (let pair = 0; pair < 8; pair++) {
+        for (let c = 0; c < 4; c++)
+          for (const [odd, out] of [
+            [0, lo],
+            [1, hi],
+          ] as const) {
+            const g = 2 * pair + odd;
+            f.localGet(cols[c]!)
+              .loadAny(32 + 32 * (g >> 3) + 16 * (g & 1))
+              .localSet(qs);
+            f.localGet(cols[c]!)
+              .loadAny(16 * (g & 1))
+              .localSet(hmask);
+            f.lowBitGroup(qs, g, hmask).localSet(out[c]!);
+          }
+        storeLevels(f, "i16", { lo, hi, t, e }, panel, (v) => at(16 * pair + v)); // 8 vectors a group of 16
+      }
+      // the groups' scales as int32 lanes, and d
+      for (let c = 0; c < 4; c++)
+        for (let g = 0; g < 16; g++) {
+          f.localGet(panel);
+          f.q3kScale(cols[c]!, g);
+          f.i32Store(layout.scales + 16 * CG * g + 16 * cg + 4 * c);
+        }
+      storeHalves(f, cols, 108, { v: t[0]!, h, m }, panel, layout.d + 16 * cg);
+    }
+  });
+}
+
+/**
  * The module's functions, per type: its packer, panel GEMM, driver (which calls the other two by
  * index: the list's order is the module's) and tile interleaver in the type's format.
  */
@@ -386,7 +430,7 @@ export function q8kGemmFunctions(relaxed: boolean): FuncDef[] {
   const functions: FuncDef[] = [];
   for (const dtype of GEMM_Q8K_DTYPES) {
     const format = formatOf(dtype, relaxedDot);
-    const packAt = functions.push(dtype === "q6_k" ? packQ6K() : pack(format, dtype)) - 1;
+    const packAt = functions.push(dtype === "q6_k" ? packQ6K() : dtype === "q3_k" ? packQ3K() : pack(format, dtype)) - 1;
     const gemmAt = functions.push(gemmPanel(format, dtype)) - 1;
     functions.push(panelDriver(`gemm_q8k_${dtype}`, packAt, gemmAt, PANEL_COLS, LARGEST_PANEL));
     functions.push(interleave(format, `interleave_${dtype}`));
