@@ -41,7 +41,7 @@ function traced<T>(fn: () => T): { value: T; calls: string[]; workerParts: numbe
   return { value, calls, workerParts: residentStats.workerParts - workerParts };
 }
 
-type Int8DType = "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "q6_k" | "q3_k" | "iq4_nl";
+type Int8DType = "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "q6_k" | "q3_k" | "q2_k" | "iq4_nl";
 
 function matmul(be: CpuBackend, x: Float32Array, rows: number, K: number, w: Uint8Array, dtype: Int8DType, N: number, first: number) {
   const a: StridedView = { buffer: be.upload(x, "float32"), shape: [rows, K], strides: [K, 1], offset: 0 };
@@ -267,7 +267,7 @@ describe("int8 GEMV over Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / Q6_K / Q4_K
   });
 });
 
-describe("int8 GEMM over Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / Q4_K / Q5_K / Q6_K / Q3_K (activationRounding ggml, prefill: 16 rows and more)", () => {
+describe("int8 GEMM over Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / Q4_K / Q5_K / Q6_K / Q3_K / IQ4_XS (activationRounding ggml, prefill: 16 rows and more)", () => {
   // [rows, N, K, first]: rows past whole tiles of four, columns past whole groups of four and eight
   const shapes = [
     [16, 4, 32, 0],
@@ -285,8 +285,8 @@ describe("int8 GEMM over Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / Q4_K / Q5_K
     });
   }
 
-  // Q4_K / Q5_K / Q6_K / Q3_K: Q8_K activations interleaved into tiles, eight columns a panel (wasm/gemm_q8k_resident_module.ts)
-  it.each(["q4_k", "q5_k", "q6_k", "q3_k"] as const)(
+  // Q4_K / Q5_K / Q6_K / Q3_K / IQ4_XS: Q8_K activations interleaved into tiles, eight columns a panel (wasm/gemm_q8k_resident_module.ts)
+  it.each(["q4_k", "q5_k", "q6_k", "q3_k", "iq4_xs"] as const)(
     "%s: Q8_K activations times the blocks, up to summation order; the same bits on 1-3 threads, relaxed SIMD or not",
     (dtype) => {
       const shapes256 = [

@@ -10,17 +10,18 @@ import {
   transposeStore,
   wordsLoop,
 } from "./gemm_q8_resident_module.js";
+import { IQ4_VALUES } from "../../quant/iq4.js";
 import { exactRelaxedDot, Int8Code, Q8K_ROW } from "./gemv_q8_resident_module.js";
 
 /**
- * Prefill over Q4_K, Q5_K, Q6_K and Q3_K weights as llama.cpp computes it (activationRounding "ggml"), the
+ * Prefill over Q4_K, Q5_K, Q6_K, Q3_K and IQ4_XS weights as llama.cpp computes it (activationRounding "ggml"), the
  * super-block sibling of gemm_q8_resident_module.ts: the activation rows quantized to Q8_K
  * (quantize_q8_k, gemv_q8_resident_module.ts) and interleaved into tiles of four rows, the weight
  * repacked eight columns at a time into panels of [4 columns x 4 k] levels (Q4_K with relaxed
  * SIMD) or [4 columns x 2 k] int16, per output and super-block as ggml_vec_dot_q4_K_q8_K /
- * ggml_vec_dot_q5_K_q8_K / ggml_vec_dot_q6_K_q8_K / ggml_vec_dot_q3_K_q8_K:
- *   isum = sum over the groups (Q4_K and Q5_K 8 of 32, Q6_K and Q3_K 16 of 16) of scale_g x
- *          (levels . q8), int32 (Q6_K's levels minus 32, Q3_K's -4..3);
+ * ggml_vec_dot_q5_K_q8_K / ggml_vec_dot_q6_K_q8_K / ggml_vec_dot_q3_K_q8_K / ggml_vec_dot_iq4_xs_q8_K:
+ *   isum = sum over the groups (Q4_K, Q5_K and IQ4_XS 8 of 32, Q6_K and Q3_K 16 of 16) of scale_g x
+ *          (levels . q8), int32 (Q6_K's levels minus 32, Q3_K's -4..3, IQ4_XS's from its table);
  *   imin (Q4_K, Q5_K) = sum over the groups of min_g x (the group's activation sum), int32;
  *   acc += float(isum) x (d_w x d_x), then (with mins) acc -= float(imin) x (dmin_w x d_x).
  * Integer sums are exact, so the results do not depend on the panel format, the engine or the
@@ -50,13 +51,15 @@ const PANEL_COLS = 4 * CG;
 /**
  * The super-block types: bytes, groups a super-block (each with its scale; Q4_K and Q5_K 8 of 32 with
  * a 6-bit scale and min, Q6_K 16 of 16 with an int8 scale and levels 0-63 minus 32, Q3_K 16 of 16
- * with a 6-bit scale less 32 and levels -4..3), and whether it has mins.
+ * with a 6-bit scale less 32 and levels -4..3, IQ4_XS 8 of 32 with a 6-bit scale less 32 and the
+ * IQ4 table's levels), and whether it has mins.
  */
 const KTYPES = {
   q4_k: { bytes: 144, groups: 8, min: true },
   q5_k: { bytes: 176, groups: 8, min: true },
   q6_k: { bytes: 210, groups: 16, min: false },
   q3_k: { bytes: 110, groups: 16, min: false },
+  iq4_xs: { bytes: 136, groups: 8, min: false },
 } as const;
 export type GemmQ8KDType = keyof typeof KTYPES;
 export const GEMM_Q8K_DTYPES = Object.keys(KTYPES) as GemmQ8KDType[];
@@ -422,6 +425,54 @@ function packQ3K(): FuncDef {
 }
 
 /**
+ * `pack_iq4_xs(w, ldw, nb, cols, panel)`: eight of W's IQ4_XS rows (cols of them, 1-8; a missing one
+ * repeats the last) as "i16" panel blocks: sub-block j's 32 levels (its 16 nibble bytes at 8 + 16 j,
+ * low nibbles values 0-15 and high ones 16-31, each looked up in the IQ4 table: -127..113) as one
+ * block of 32 (storeLevels), then each sub-block's 6-bit scale less 32 as int32 lanes and d as
+ * float32.
+ */
+function packIQ4XS(): FuncDef {
+  const layout = panelLayout("i16", "iq4_xs");
+  const levels = IQ4_VALUES.map((v) => v & 0xff);
+  return panelPacker("pack_iq4_xs", PANEL_COLS, 136, layout.bytes, ({ f, panel, pc, lo, hi, t, e, h, m, b }) => {
+    const [nib, hs] = [b.local(v128), b.local(i32)];
+    for (let cg = 0; cg < CG; cg++) {
+      const cols = pc.slice(4 * cg, 4 * cg + 4);
+      const at = (vector: number): number => 16 * CG * vector + 16 * cg;
+      for (let j = 0; j < 8; j++) {
+        for (let c = 0; c < 4; c++) {
+          f.localGet(cols[c]!)
+            .loadAny(8 + 16 * j)
+            .localSet(nib);
+          f.bytesConst(levels).localGet(nib).constBytes(0x0f).v128And().swizzle().localSet(lo[c]!);
+          f.bytesConst(levels).localGet(nib).bytesShrU(4).swizzle().localSet(hi[c]!);
+        }
+        storeLevels(f, "i16", { lo, hi, t, e }, panel, (v) => at(16 * j + v)); // 16 vectors a group of 32
+      }
+      // the sub-blocks' scales as int32 lanes, and d
+      for (let c = 0; c < 4; c++) {
+        f.localGet(cols[c]!).i32Load16U(2).localSet(hs);
+        for (let j = 0; j < 8; j++) {
+          f.localGet(panel);
+          f.iq4xsScale(cols[c]!, hs, j);
+          f.i32Store(layout.scales + 16 * CG * j + 16 * cg + 4 * c);
+        }
+      }
+      storeHalves(f, cols, 0, { v: t[0]!, h, m }, panel, layout.d + 16 * cg);
+    }
+  });
+}
+
+/** Each type's panel packer. */
+const PACKERS: Record<GemmQ8KDType, (format: Format) => FuncDef> = {
+  q4_k: (format) => pack(format, "q4_k"),
+  q5_k: (format) => pack(format, "q5_k"),
+  q6_k: () => packQ6K(),
+  q3_k: () => packQ3K(),
+  iq4_xs: () => packIQ4XS(),
+};
+
+/**
  * The module's functions, per type: its packer, panel GEMM, driver (which calls the other two by
  * index: the list's order is the module's) and tile interleaver in the type's format.
  */
@@ -430,7 +481,7 @@ export function q8kGemmFunctions(relaxed: boolean): FuncDef[] {
   const functions: FuncDef[] = [];
   for (const dtype of GEMM_Q8K_DTYPES) {
     const format = formatOf(dtype, relaxedDot);
-    const packAt = functions.push(dtype === "q6_k" ? packQ6K() : dtype === "q3_k" ? packQ3K() : pack(format, dtype)) - 1;
+    const packAt = functions.push(PACKERS[dtype](format)) - 1;
     const gemmAt = functions.push(gemmPanel(format, dtype)) - 1;
     functions.push(panelDriver(`gemm_q8k_${dtype}`, packAt, gemmAt, PANEL_COLS, LARGEST_PANEL));
     functions.push(interleave(format, `interleave_${dtype}`));
