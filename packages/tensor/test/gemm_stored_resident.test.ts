@@ -27,7 +27,7 @@ const STORED: readonly Stored[] = ["float16", "bfloat16", ...QUANTIZED_DTYPES];
 /** The types whose prefill in "ggml" mode is the int8 GEMM (resident/gemm_q8.ts). */
 const INT8_GEMM = new Set<Stored>(["q8_0", "q4_0", "q5_0", "q4_1", "q5_1", "iq4_nl"]);
 /** The super-block types with an int8 prefill GEMM (Q8_K activations). */
-const INT8_GEMM_K = new Set<Stored>(["q4_k", "q6_k"]);
+const INT8_GEMM_K = new Set<Stored>(["q4_k", "q5_k", "q6_k", "q3_k", "iq4_xs"]);
 
 /** W [N, K] as `dtype` (host array) and the float32 values it then holds (JS decoders). */
 function encode(dtype: Stored, w: Float32Array, seed: number): { data: Uint8Array | Uint16Array; values: Float32Array } {
