@@ -820,10 +820,10 @@ function gemvQ6K(relaxed: boolean): FuncDef {
  * nibbles, bit j of byte l giving 16 to value l % 32 of group j), as ggml's vec_dot_q5_K_q8_K.
  */
 function gemvScaleMin(dtype: "q4_k" | "q5_k", relaxed: boolean): FuncDef {
-  const [acc, isum, h, m, sm, qh0, qh1, nib] = [9, 10, 11, 12, 25, 26, 27, 28];
+  const [acc, isum, h, m, sm, qh0, qh1, nib] = [9, 10, 11, 12, 24, 25, 26, 27];
   const [pw, p16, pb, pd, b, xi, yi, i, mins] = [13, 14, 15, 16, 17, 18, 19, 20, 21];
   const [accm, dx] = [22, 23];
-  const [pn, px, c] = [29, 30, 31];
+  const [pn, px, c] = [28, 29, 30];
   const fifth = dtype === "q5_k";
   const f = new Int8Code();
   const begin = (): void => {
@@ -944,8 +944,8 @@ function gemvScaleMin(dtype: "q4_k" | "q5_k", relaxed: boolean): FuncDef {
   return {
     name: `gemv_${dtype}`,
     params: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
-    // v128 9-12, i32 13-21, f32 22-23, v128 24-28 (24 unused), i32 29-31
-    locals: [v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, i32, f32, f32, v128, v128, v128, v128, v128, i32, i32, i32],
+    // v128 9-12, i32 13-21, f32 22-23, v128 24-27, i32 28-30
+    locals: [v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, i32, f32, f32, v128, v128, v128, v128, i32, i32, i32],
     body: f,
   };
 }
