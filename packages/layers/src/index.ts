@@ -25,7 +25,7 @@ export { activationByName, applyActivation, type ActivationName } from "./activa
 export { MLP, GatedMLP, FusedGatedMLP, type FeedForward } from "./mlp.js";
 export type { PositionEncoding } from "./positions/position_encoding.js";
 export { LearnedPositions } from "./positions/learned.js";
-export { RotaryEmbedding, positionRange, type RotaryOptions } from "./positions/rotary.js";
+export { RotaryEmbedding, positionRange, type RotaryOptions, type RotaryTables } from "./positions/rotary.js";
 export { rotaryFrequencies, checkRopeScaling, type RopeScaling, type RopeType, type RotaryFrequencies } from "./positions/rope_scaling.js";
 export { AlibiBias, alibiSlopes } from "./positions/alibi.js";
 export { Glm2DPositions } from "./positions/glm.js";

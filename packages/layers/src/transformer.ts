@@ -17,6 +17,8 @@ import type {
 import { Module, moduleFromTree, type ModuleTree } from "./module.js";
 import type { Norm } from "./norms.js";
 import type { OutputHead } from "./output_head.js";
+import type { PositionEncoding } from "./positions/position_encoding.js";
+import type { RotaryTables } from "./positions/rotary.js";
 
 /** What a decoder-only model is made of. */
 export interface DecoderParts {
@@ -99,7 +101,11 @@ export class TransformerLanguageModel extends Module implements LanguageModel, S
         const positionIds = options.positionIds
           ? toBackend(options.positionIds, backend)
           : this.embed.defaultPositionIds(batch, seq, past, attentionMask);
-        const context: AttentionContext = { positionIds, mask: buildAttentionMask(seq, past + seq, attentionMask) };
+        const context: AttentionContext = {
+          positionIds,
+          mask: buildAttentionMask(seq, past + seq, attentionMask),
+          prepared: this.preparePositions(positionIds),
+        };
         // a new cache makes its buffers before this step's temporaries (see TransformerKVCache.reserve)
         if (cache && past === 0) {
           cache.reserve(
@@ -122,6 +128,20 @@ export class TransformerLanguageModel extends Module implements LanguageModel, S
         return this.head.forward(this.finalNorm ? this.finalNorm.forward(h) : h);
       }),
     );
+  }
+
+  /**
+   * Each distinct position encoding's tables for this forward's positions (rotary's cos and sin),
+   * made here once rather than in every layer (a TinyLlama-shaped decoding step, 22 layers, made
+   * them 22 times: with the four-op rotation, once cut its JavaScript by about 2 of 10 ms).
+   */
+  private preparePositions(positionIds: Tensor): Map<PositionEncoding, RotaryTables> {
+    const prepared = new Map<PositionEncoding, RotaryTables>();
+    for (const { attention } of this.blocks) {
+      const position = attention.position;
+      if (position?.prepare && !prepared.has(position)) prepared.set(position, position.prepare(positionIds));
+    }
+    return prepared;
   }
 
   /** Where the weights live (the token embedding's backend). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { tensor } from "@llm/tensor";
+import { concat, Rng, stack, tensor, type Tensor } from "@llm/tensor";
 import { AlibiBias, alibiSlopes, Embedding, Glm2DPositions, LearnedPositions, RotaryEmbedding } from "@llm/layers";
 import { values } from "./helpers.js";
 
@@ -42,6 +42,44 @@ describe("RotaryEmbedding", () => {
     const r = new RotaryEmbedding(4, { style: "interleaved" });
     const q = tensor(x, { shape: [1, 1, 1, 4] });
     expect(values(r.rotate(q, q, tensor([[0]], { dtype: "int32" }))[0])).toEqual(x);
+  });
+
+  // The rotation as pairs (a cos - b sin, b cos + a sin), the way it was first written here: the
+  // tables' four-op form must give the same floats, not merely close ones.
+  const pairwise = (r: RotaryEmbedding, x: Tensor, positions: Tensor): Tensor => {
+    const { cos, sin } = r.angles(positions);
+    const [n, half] = [r.rotaryDim, r.rotaryDim / 2];
+    const [a, b] = r.style === "half" ? [x.slice(-1, 0, half), x.slice(-1, half, n)] : [x.slice(-1, 0, n, 2), x.slice(-1, 1, n, 2)];
+    const ra = a.mul(cos).sub(b.mul(sin));
+    const rb = b.mul(cos).add(a.mul(sin));
+    const rotated = r.style === "half" ? concat([ra, rb], -1) : stack([ra, rb], -1).reshape([...x.shape.slice(0, -1), n]);
+    return n === r.headDim ? rotated : concat([rotated, x.slice(-1, n)], -1);
+  };
+
+  it.each([
+    ["half", 8, 8],
+    ["half", 10, 4],
+    ["interleaved", 8, 8],
+    ["interleaved", 12, 6],
+  ] as const)("%s style, headDim %i, rotaryDim %i: the same floats as the pairwise rotation", (style, headDim, rotaryDim) => {
+    const r = new RotaryEmbedding(headDim, { style, rotaryDim, theta: 500 });
+    const rng = new Rng(headDim + rotaryDim);
+    const x = tensor(
+      Float32Array.from({ length: 2 * 3 * 5 * headDim }, () => rng.normal() * 3),
+      { shape: [2, 3, 5, headDim] },
+    );
+    const positions = tensor(
+      [
+        [0, 1, 2, 3, 4],
+        [7, 100, 1000, 4095, 9],
+      ],
+      { dtype: "int32" },
+    );
+    const [rq] = r.rotate(x, x, positions);
+    expect(values(rq)).toEqual(values(pairwise(r, x, positions)));
+    // and the same again from tables made once for every layer
+    const [again] = r.rotate(x, x, positions, r.prepare(positions));
+    expect(values(again)).toEqual(values(rq));
   });
 
   it("rejects an odd or too large rotaryDim", () => {

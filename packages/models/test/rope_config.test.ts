@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { tensor } from "@llm/tensor";
 import { RotaryEmbedding } from "@llm/layers";
 import { createModel, type Model } from "@llm/models";
 
@@ -78,5 +79,35 @@ describe("Phi-3's top-level original_max_position_embeddings", () => {
       factor: 8,
     });
     expect(scalingOf({ ...base, rope_scaling })).toMatchObject({ originalMaxPositions: 4096, factor: 4 });
+  });
+});
+
+describe("the rotary tables", () => {
+  it("are made once a forward for every layer, and give the logits each layer's own would", () => {
+    const model = createModel(
+      {
+        model_type: "llama",
+        vocab_size: 32,
+        hidden_size: 16,
+        num_attention_heads: 2,
+        num_key_value_heads: 1,
+        num_hidden_layers: 3,
+        intermediate_size: 24,
+        max_position_embeddings: 64,
+      },
+      { seed: 3 },
+    );
+    const rotary = rotaryOf(model);
+    const ids = tensor([[1, 5, 9, 30]], { dtype: "int32" });
+    const prepare = vi.spyOn(rotary, "prepare");
+    const logits = Array.from(model.forward(ids).dataSync());
+    expect(prepare).toHaveBeenCalledTimes(1);
+    // without the model's tables each layer makes its own: three layers, three tables, the same floats
+    const rotate = rotary.rotate.bind(rotary);
+    const own = vi.spyOn(rotary, "rotate").mockImplementation((q, k, positions) => rotate(q, k, positions));
+    expect(Array.from(model.forward(ids).dataSync())).toEqual(logits);
+    expect(own).toHaveBeenCalledTimes(3);
+    expect(prepare).toHaveBeenCalledTimes(1 + 1 + 3);
+    vi.restoreAllMocks();
   });
 });

@@ -5,6 +5,7 @@ import type { Linear } from "../linear.js";
 import { Module } from "../module.js";
 import type { Norm } from "../norms.js";
 import type { PositionEncoding } from "../positions/position_encoding.js";
+import type { RotaryTables } from "../positions/rotary.js";
 import { slidingWindowMask } from "./mask.js";
 import { checkProjection, projectHeads, type HeadCounts, type QKVProjection } from "./projections.js";
 
@@ -18,6 +19,8 @@ export interface AttentionContext {
    * uses the part over the keys it holds.
    */
   mask: Tensor | null;
+  /** Each position encoding's prepare(positionIds), made once for every layer (absent: each layer makes its own). */
+  prepared?: ReadonlyMap<PositionEncoding, RotaryTables>;
 }
 
 export interface AttentionOptions {
@@ -103,7 +106,7 @@ export class Attention extends Module {
     let q = (this.queryNorm ? this.queryNorm.forward(projected.q) : projected.q).transpose(1, 2);
     let k = (this.keyNorm ? this.keyNorm.forward(projected.k) : projected.k).transpose(1, 2);
     let v = projected.v.transpose(1, 2);
-    if (this.position?.rotate) [q, k] = this.position.rotate(q, k, context.positionIds);
+    if (this.position?.rotate) [q, k] = this.position.rotate(q, k, context.positionIds, context.prepared?.get(this.position));
     let start = 0;
     if (cache) {
       this.checkCache(cache);

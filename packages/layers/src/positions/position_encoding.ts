@@ -1,4 +1,5 @@
 import type { Tensor } from "@llm/tensor";
+import type { RotaryTables } from "./rotary.js";
 
 /**
  * How a model tells attention where tokens are. Each encoding implements the hook it needs:
@@ -9,8 +10,16 @@ export interface PositionEncoding {
   readonly kind: "learned" | "rotary" | "alibi" | "glm-2d";
   /** Vectors added to the token embeddings: positionIds [batch, seq] (GLM: [batch, 2, seq]) -> [batch, seq, dim]. */
   embed?(positionIds: Tensor): Tensor;
-  /** Rotates queries and keys [batch, heads, seq, headDim] to their positions [batch, seq]. */
-  rotate?(q: Tensor, k: Tensor, positionIds: Tensor): [Tensor, Tensor];
+  /**
+   * What `rotate` reads of the positions alone (rotary's cos and sin tables): the model makes it
+   * once a forward and hands it to every layer, which would each make it again otherwise.
+   */
+  prepare?(positionIds: Tensor): RotaryTables;
+  /**
+   * Rotates queries and keys [batch, heads, seq, headDim] to their positions [batch, seq];
+   * `prepared`: this forward's prepare(positionIds), where the caller made it.
+   */
+  rotate?(q: Tensor, k: Tensor, positionIds: Tensor, prepared?: RotaryTables): [Tensor, Tensor];
   /**
    * Added to the attention scores [batch, heads, seq, keys]: for the last `queryLength` of
    * `keyLength` positions, shape [1, heads, queryLength, keyLength].
