@@ -37,7 +37,7 @@ function latticeKernels() {
 }
 
 /** The GEMVs that take a block an iteration, with scratch for the row's scales (wasm/gemv_q8_resident_module.ts, gemvQ8Blockwise). */
-const BLOCKWISE: ReadonlySet<string> = new Set(["q8_0", "iq4_nl"]);
+const BLOCKWISE: ReadonlySet<string> = new Set(["iq4_nl"]);
 
 /** Threads split outputs on multiples of 16 floats (a cache line), so no two write one line. */
 const LINE = 16;
@@ -71,7 +71,7 @@ export function residentMatmulStoredQ8(rows: number, N: number, K: number, A: Fl
     if (x === null || q === null || result === null) return null;
     rt.call(spec.quantize, home, [[x, q.byteOffset, rows, nb, K * 4, ldq]]);
     const parts = splitRange(N, rt.partsFor(rows * N * K, Math.ceil(N / LINE)), LINE);
-    // Q8_0 / IQ4_NL: each part's scratch for a row's d_w d_x (nb rounded up to a vector)
+    // IQ4_NL: each part's scratch for a row's d_w d_x (nb rounded up to a vector)
     const perPart = BLOCKWISE.has(dtype) ? Math.ceil(nb / 4) * 4 : 0;
     const scales = perPart === 0 ? null : ops.scratch(perPart * parts.length);
     if (perPart > 0 && scales === null) return null;

@@ -38,7 +38,7 @@ import {
  * float32 lanes acc += float(sum_b) * (d_w * d_x), added pairwise at the end, so the result does not
  * depend on relaxed SIMD (its int8 dot product, used where a type's levels are unsigned and the
  * engine computes it exactly, gives the same integers)
- * nor on how threads split the rows. Q8_0 and IQ4_NL (plain int16 dot products only) take a block an
+ * nor on how threads split the rows. IQ4_NL (plain int16 dot products only) takes a block an
  * iteration instead, each of its int32 lanes converted (gemvQ8Blockwise).
  */
 // biome-ignore format: the opcode methods are a table, one line each
@@ -57,8 +57,6 @@ export class Int8Code extends StoredCode {
   i32x4DotI16x8S(): this { return this.simdOp(0xba); }
   /** relaxed SIMD: a . b per 2 bytes as int16, a int8, b 0..127 (stack a, b); exact, as |a . b| <= 2 * 128 * 127. */
   i16x8RelaxedDotI8x16I7x16S(): this { return this.simdOp(0x112); }
-  /** v128.load8x8_s with its offset in the memarg (see StoredCode.transformLoad for the other way). */
-  load8x8SAt(offset = 0): this { return this.simdOp(0x01, ...this.at(offset)); }
   i16x8Add(): this { return this.simdOp(0x8e); }
   f32Ge(): this { this.bytes.push(0x60); return this; }
   f32Abs(): this { this.bytes.push(0x8b); return this; }
@@ -67,6 +65,13 @@ export class Int8Code extends StoredCode {
   i32Store16(offset = 0): this { this.bytes.push(0x3b, 1, ...this.at(offset).slice(1)); return this; }
   i32x4Mul(): this { return this.simdOp(0xb5); }
   i32Load16S(offset = 0): this { this.bytes.push(0x2e, 1, ...this.at(offset).slice(1)); return this; }
+  /**
+   * Stores lane 0 of v128 local `v` at the address in local `at`, which the kernel overwrites later
+   * (its output for the row): V8 schedules the loads of a loop body at its top, and a store keeps
+   * the work that makes `v` before the loads that follow it (a load does not pass a store), so an
+   * unrolled body's vectors stay in registers rather than spilling to the stack.
+   */
+  fence(at: number, v: number): this { return this.localGet(at).localGet(v).simdOp(0x5a, ...this.at(0), 0); }
 }
 
 /**
@@ -380,10 +385,9 @@ interface BlockDotLocals {
  * Pushes int32 lanes summing to block b's dot product (the b-th block from local pw, its
  * activations from p16 / p8); `relaxed` takes the int8 dot product for the unsigned levels (which
  * spreads the products over the lanes otherwise: callers convert each block's total, or take the
- * plain path). `memargOffsets`: Q8_0's widening loads take their offsets in the memarg (see
- * StoredCode.transformLoad: right where few vectors are live).
+ * plain path).
  */
-function blockDot(f: Int8Code, kind: BlockKind, relaxed: boolean, l: BlockDotLocals, b: number, memargOffsets = false): void {
+function blockDot(f: Int8Code, kind: BlockKind, relaxed: boolean, l: BlockDotLocals, b: number): void {
   const { pw, p16, p8, nib, h, m } = l;
   const blockBytes = BLOCK_BYTES[kind];
   const nibblesAt = NIBBLES_AT[kind];
@@ -391,9 +395,7 @@ function blockDot(f: Int8Code, kind: BlockKind, relaxed: boolean, l: BlockDotLoc
   const wb = blockBytes * b;
   if (kind === "q8_0") {
     for (let j = 0; j < 4; j++) {
-      f.localGet(pw);
-      if (memargOffsets) f.load8x8SAt(wb + 2 + 8 * j);
-      else f.load8x8S(wb + 2 + 8 * j);
+      f.localGet(pw).load8x8S(wb + 2 + 8 * j);
       f.localGet(p16)
         .v128Load(64 * b + 16 * j)
         .i32x4DotI16x8S();
@@ -492,7 +494,7 @@ function blockHalves(
   halfLanesFast(f, l.h, l.m);
 }
 
-function gemvQ8(kind: Exclude<BlockKind, "q8_0" | "iq4_nl">, relaxed: boolean): FuncDef {
+function gemvQ8(kind: Exclude<BlockKind, "iq4_nl">, relaxed: boolean): FuncDef {
   const NB = 4;
   const [acc, s0, s1, s2, s3, nib, h, m, tv] = [9, 10, 11, 12, 13, 14, 15, 16, 17];
   const [pw, p16, p8, ps, psum, g, xi, yi, i, rem, ps1] = [18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28];
@@ -501,11 +503,16 @@ function gemvQ8(kind: Exclude<BlockKind, "q8_0" | "iq4_nl">, relaxed: boolean): 
   const withMin = kind === "q4_1" || kind === "q5_1";
   const f = new Int8Code();
 
-  /** t (1-4) blocks from pw, p16, p8, ps, psum into acc (not moving the pointers). */
+  /**
+   * t (1-4) blocks from pw, p16, p8, ps, psum into acc (not moving the pointers); each block's sums
+   * fenced into the output before the next block's loads: unfenced, V8 loaded all four blocks at
+   * the top of the loop and spilled a third of its vectors (Q4_0 20.5-23 -> 23.5-24 G weights/s,
+   * Q8_0 16 -> 18-18.7, where Q8_0 had taken a block an iteration to avoid the spills).
+   */
   const group = (t: number): void => {
     for (let b = 0; b < t; b++) {
       blockDot(f, kind, relaxed, { pw, p16, p8, nib, h, m }, b);
-      f.localSet(s[b]!);
+      f.localSet(s[b]!).fence(yi, s[b]!);
     }
     const get = (b: number): void => {
       if (b < t) f.localGet(s[b]!);
@@ -608,16 +615,14 @@ function gemvQ8(kind: Exclude<BlockKind, "q8_0" | "iq4_nl">, relaxed: boolean): 
 }
 
 /**
- * `gemv_q8_0 / gemv_iq4_nl(w, q, y, n, nb, ldw, m, ldq, ldy, s)`: as gemvQ8's (the plain int16 dot
- * products), a block an iteration: first every block's d_w d_x of the row into scratch s (nb
- * rounded up to four floats, 16-aligned), four blocks' float16 d a vector; then each block's int32
- * lanes (exact) as float32 times its d_w d_x into the float32 lanes. Four blocks a group (gemvQ8)
- * total each block's lanes before one conversion, but their 32 vectors of loads, all hoisted to the
- * top of the loop by V8, spilled half of them to the stack: for these types' eight loads a block,
- * a block an iteration keeps them in registers (1.3x-1.4x faster for Q8_0; the nibble types' one
- * load a block spills little, and gemvQ8 stays faster for them).
+ * `gemv_iq4_nl(w, q, y, n, nb, ldw, m, ldq, ldy, s)`: as gemvQ8's (the plain int16 dot products), a
+ * block an iteration: first every block's d_w d_x of the row into scratch s (nb rounded up to four
+ * floats, 16-aligned), four blocks' float16 d a vector; then each block's int32 lanes (exact) as
+ * float32 times its d_w d_x into the float32 lanes. (Q8_0 took this way too, its eight loads a
+ * block having spilled in gemvQ8's groups of four, until gemvQ8 fenced its blocks; IQ4_NL's
+ * swizzled levels run as fast either way.)
  */
-function gemvQ8Blockwise(kind: "q8_0" | "iq4_nl"): FuncDef {
+function gemvQ8Blockwise(kind: "iq4_nl"): FuncDef {
   const [NB, S] = [4, 9];
   const [acc, nib, h, m] = [10, 11, 12, 13];
   const [pw, p16, ps, xi, yi, i, b, pp, pd, rem] = [14, 15, 16, 17, 18, 19, 20, 21, 22, 23];
@@ -642,7 +647,7 @@ function gemvQ8Blockwise(kind: "q8_0" | "iq4_nl"): FuncDef {
     // a block an iteration (the plain int16 path: the int8 activations are not read)
     f.localGet(S).localSet(pd).localGet(NB).localSet(b);
     f.loop();
-    blockDot(f, kind, false, { pw, p16, nib, h, m }, 0, true);
+    blockDot(f, kind, false, { pw, p16, nib, h, m }, 0);
     f.f32x4ConvertI32x4S().localGet(pd).v128Load32Splat().f32x4Mul();
     f.localGet(acc).f32x4Add().localSet(acc);
     f.localGet(pw).i32Const(blockBytes).i32Add().localSet(pw);
@@ -1331,7 +1336,7 @@ export function q8GemvFunctions(relaxed: boolean): FuncDef[] {
   const dot = relaxed && exactRelaxedDot();
   return [
     quantizeQ8_0(),
-    gemvQ8Blockwise("q8_0"),
+    gemvQ8("q8_0", dot),
     gemvQ8("q4_0", dot),
     quantizeQ8K(),
     gemvQ6K(dot),
