@@ -506,8 +506,9 @@ function gemvQ8(kind: Exclude<BlockKind, "iq4_nl">, relaxed: boolean): FuncDef {
   /**
    * t (1-4) blocks from pw, p16, p8, ps, psum into acc (not moving the pointers); each block's sums
    * fenced into the output before the next block's loads: unfenced, V8 loaded all four blocks at
-   * the top of the loop and spilled a third of its vectors (Q4_0 20.5-23 -> 23.5-24 G weights/s,
-   * Q8_0 16 -> 18-18.7, where Q8_0 had taken a block an iteration to avoid the spills).
+   * the top of the loop and spilled a third of its vectors (G weights/s: Q4_0 relaxed 22.9-23.8 ->
+   * 23.0-24.3, plain 13.2 -> 16.0; Q8_0 15.5-16.9 -> 17.9-19.0, where it had taken a block an
+   * iteration to avoid the spills).
    */
   const group = (t: number): void => {
     for (let b = 0; b < t; b++) {
