@@ -1,4 +1,5 @@
 import { float16BitsToFloat32, float16Table, float32ToFloat16Bits } from "../cpu/half.js";
+import { QKX2_LAYOUT, QKX2_MAX_VALUES, qkx2Wasm } from "./qkx2_wasm.js";
 
 /**
  * llama.cpp's K-quants, 256-value super-blocks (ggml's block_q4_K, block_q5_K and block_q6_K), as
@@ -216,6 +217,31 @@ export function quantizeQ6_K(src: Float32Array, s: number, n: number, dst: Uint8
  * [scale, min] (min >= 0).
  */
 export function makeQkx2Quants(
+  n: number,
+  nmax: number,
+  x: Float32Array,
+  xo: number,
+  weights: Float32Array,
+  L: Uint8Array,
+  lo: number,
+  Laux: Uint8Array,
+  rmin: number,
+  rdelta: number,
+  nstep: number,
+  useMad = false,
+): [number, number] {
+  const wasm = n <= QKX2_MAX_VALUES ? qkx2Wasm() : null;
+  if (wasm === null) return makeQkx2QuantsJs(n, nmax, x, xo, weights, L, lo, Laux, rmin, rdelta, nstep, useMad);
+  const { X, W, L: levels, OUT } = QKX2_LAYOUT;
+  wasm.f32.set(x.subarray(xo, xo + n), X / 4);
+  wasm.f32.set(weights.subarray(0, n), W / 4);
+  wasm.run(n, nmax, rmin, rdelta, nstep, useMad ? 1 : 0);
+  L.set(wasm.u8.subarray(levels, levels + n), lo);
+  return [wasm.f32[OUT / 4]!, wasm.f32[OUT / 4 + 1]!];
+}
+
+/** makeQkx2Quants in JavaScript: where WebAssembly is not available, and the tests' reference for the wasm one. */
+export function makeQkx2QuantsJs(
   n: number,
   nmax: number,
   x: Float32Array,

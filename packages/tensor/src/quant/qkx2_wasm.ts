@@ -1,0 +1,214 @@
+import { FnBuilder } from "../cpu/wasm/builder.js";
+import { Code, emitModule, f32, i32, uleb } from "../cpu/wasm/encoder.js";
+
+/**
+ * makeQkx2Quants (k_quants.ts) in WebAssembly: the same search in the same float32 steps, so the
+ * same levels, scale and min, bit for bit. Its sums are chains of float32 adds; JavaScript rounds
+ * each step with Math.fround (a double operation and two conversions: about 4 ns an add here), a
+ * wasm f32.add is one instruction. Quantizing to Q4_K, Q5_K and Q2_K spends nearly all its time
+ * in this search. (A double computed from float32 operands and rounded to float32 is the float32
+ * operation's result for +, -, x and /: 53 >= 2 x 24 + 2 bits, so the two agree.)
+ *
+ * One group a call, in a private memory: its n (<= 32) values at X, their weights at W; the levels
+ * come back at L, the scale and the negated min at OUT.
+ */
+const X = 0;
+const W = 128;
+const L = 256;
+const LAUX = 288;
+const OUT = 320;
+/** The most values a group may have (the memory layout's room). */
+export const QKX2_MAX_VALUES = 32;
+
+// biome-ignore format: the opcode methods are a table, one line each
+class QuantCode extends Code {
+  f32Abs(): this { this.bytes.push(0x8b); return this; }
+  f32Neg(): this { this.bytes.push(0x8c); return this; }
+  f32ConvertI32S(): this { this.bytes.push(0xb2); return this; }
+  i32ReinterpretF32(): this { this.bytes.push(0xbc); return this; }
+  i32Store8(offset = 0): this { this.bytes.push(0x3a, 0, ...uleb(offset)); return this; }
+}
+
+/** qkx2(n, nmax, rmin, rdelta, nstep, useMad): the search over the group at X / W. */
+function qkx2(): ReturnType<FnBuilder["def"]> {
+  const b = new FnBuilder("qkx2", new QuantCode());
+  const f = b.f;
+  const n = b.param(i32);
+  const nmax = b.param(i32);
+  const rmin = b.param(f32);
+  const rdelta = b.param(f32);
+  const nstep = b.param(i32);
+  const useMad = b.param(i32);
+  const i = b.local(i32);
+  const is = b.local(i32);
+  const l = b.local(i32);
+  const min = b.local(f32);
+  const max = b.local(f32);
+  const sumW = b.local(f32);
+  const sumX = b.local(f32);
+  const xi = b.local(f32);
+  const w = b.local(f32);
+  const iscale = b.local(f32);
+  const scale = b.local(f32);
+  const bestError = b.local(f32);
+  const sumL = b.local(f32);
+  const sumL2 = b.local(f32);
+  const sumXL = b.local(f32);
+  const wl = b.local(f32);
+  const D = b.local(f32);
+  const thisScale = b.local(f32);
+  const thisMin = b.local(f32);
+  const e = b.local(f32);
+  const diff = b.local(f32);
+  const nmaxF = b.local(f32);
+
+  /** for (i = from; i < n; i++) body (i is a local the body may read). */
+  const forEach = (from: number, body: () => void): void => {
+    f.i32Const(from).localSet(i);
+    f.block().loop();
+    f.localGet(i).localGet(n).i32GeU().brIf(1);
+    body();
+    f.localGet(i).i32Const(1).i32Add().localSet(i);
+    f.br(0).end().end();
+  };
+  /** Pushes value i's (f32 at base + 4i) address: the byte offset 4i. */
+  const at4 = (): void => {
+    f.localGet(i).i32Const(2).i32Shl();
+  };
+  /** Pushes nearest_int(iscale * (x_i - min)) clamped to [0, nmax] (i32), as makeQkx2Quants' level. */
+  const level = (): void => {
+    at4();
+    f.f32Load(X).localGet(min).f32Sub().localGet(iscale).f32Mul();
+    // nearest_int: the magic-number add, then the low 23 bits
+    f.f32Const(12582912).f32Add().i32ReinterpretF32().i32Const(0x007fffff).i32And().i32Const(0x00400000).i32Sub().localTee(l);
+    f.i32Const(0).localGet(l).i32Const(0).i32GtS().select().localSet(l);
+    f.localGet(l).localGet(nmax).localGet(l).localGet(nmax).i32LtS().select();
+  };
+  /** Pushes the weighted error of the levels at byte `levels` for scale and min locals `s`, `m`. */
+  const error = (levels: number, s: number, m: number): void => {
+    f.f32Const(0).localSet(e);
+    forEach(0, () => {
+      f.localGet(s).localGet(i).i32Load8U(levels).f32ConvertI32S().f32Mul().localGet(m).f32Add();
+      at4();
+      f.f32Load(X).f32Sub().localSet(diff);
+      f.localGet(e);
+      at4();
+      f.f32Load(W);
+      f.localGet(useMad).if();
+      f.localGet(diff).f32Abs().localSet(diff);
+      f.else();
+      f.localGet(diff).localGet(diff).f32Mul().localSet(diff);
+      f.end();
+      f.localGet(diff).f32Mul().f32Add().localSet(e);
+    });
+    f.localGet(e);
+  };
+
+  f.localGet(nmax).f32ConvertI32S().localSet(nmaxF);
+  f.i32Const(0).f32Load(X).localTee(min).localSet(max);
+  f.i32Const(0).f32Load(W).localTee(sumW).i32Const(0).f32Load(X).f32Mul().localSet(sumX);
+  forEach(1, () => {
+    at4();
+    f.f32Load(X).localSet(xi);
+    f.localGet(xi).localGet(min).f32Lt().if().localGet(xi).localSet(min).end();
+    f.localGet(xi).localGet(max).f32Gt().if().localGet(xi).localSet(max).end();
+    at4();
+    f.f32Load(W).localSet(w);
+    f.localGet(sumW).localGet(w).f32Add().localSet(sumW);
+    f.localGet(sumX).localGet(w).localGet(xi).f32Mul().f32Add().localSet(sumX);
+  });
+  f.localGet(min).f32Const(0).f32Gt().if().f32Const(0).localSet(min).end();
+  f.localGet(max).localGet(min).f32Eq().if();
+  forEach(0, () => {
+    f.localGet(i).i32Const(0).i32Store8(L);
+  });
+  f.i32Const(OUT).f32Const(0).f32Store();
+  f.i32Const(OUT).localGet(min).f32Neg().f32Store(4);
+  f.return();
+  f.end();
+  // min moves to each better candidate's, and later steps start from it (as llama.cpp's do)
+  f.localGet(nmaxF).localGet(max).localGet(min).f32Sub().f32Div().localSet(iscale);
+  f.f32Const(1).localGet(iscale).f32Div().localSet(scale);
+  forEach(0, () => {
+    f.localGet(i);
+    level();
+    f.i32Store8(L);
+  });
+  error(L, scale, min);
+  f.localSet(bestError);
+  f.i32Const(0).localSet(is);
+  f.block().loop();
+  f.localGet(is).localGet(nstep).i32GtS().brIf(1);
+  f.localGet(rdelta).localGet(is).f32ConvertI32S().f32Mul().localGet(rmin).f32Add().localGet(nmaxF).f32Add();
+  f.localGet(max).localGet(min).f32Sub().f32Div().localSet(iscale);
+  f.f32Const(0).localTee(sumL).localTee(sumL2).localSet(sumXL);
+  forEach(0, () => {
+    level();
+    f.localSet(l);
+    f.localGet(i).localGet(l).i32Store8(LAUX);
+    at4();
+    f.f32Load(W).localGet(l).f32ConvertI32S().f32Mul().localSet(wl);
+    f.localGet(sumL).localGet(wl).f32Add().localSet(sumL);
+    f.localGet(sumL2).localGet(wl).localGet(l).f32ConvertI32S().f32Mul().f32Add().localSet(sumL2);
+    f.localGet(sumXL).localGet(wl);
+    at4();
+    f.f32Load(X).f32Mul().f32Add().localSet(sumXL);
+  });
+  f.localGet(sumW).localGet(sumL2).f32Mul().localGet(sumL).localGet(sumL).f32Mul().f32Sub().localTee(D);
+  f.f32Const(0).f32Gt().if();
+  f.localGet(sumW).localGet(sumXL).f32Mul().localGet(sumX).localGet(sumL).f32Mul().f32Sub().localGet(D).f32Div().localSet(thisScale);
+  f.localGet(sumL2).localGet(sumX).f32Mul().localGet(sumL).localGet(sumXL).f32Mul().f32Sub().localGet(D).f32Div().localSet(thisMin);
+  f.localGet(thisMin).f32Const(0).f32Gt().if();
+  f.f32Const(0).localSet(thisMin);
+  f.localGet(sumXL).localGet(sumL2).f32Div().localSet(thisScale);
+  f.end();
+  error(LAUX, thisScale, thisMin);
+  f.localGet(bestError).f32Lt().if();
+  forEach(0, () => {
+    f.localGet(i).localGet(i).i32Load8U(LAUX).i32Store8(L);
+  });
+  f.localGet(e).localSet(bestError);
+  f.localGet(thisScale).localSet(scale);
+  f.localGet(thisMin).localSet(min);
+  f.end();
+  f.end();
+  f.localGet(is).i32Const(1).i32Add().localSet(is);
+  f.br(0).end().end();
+  f.i32Const(OUT).localGet(scale).f32Store();
+  f.i32Const(OUT).localGet(min).f32Neg().f32Store(4);
+  return b.def();
+}
+
+interface Qkx2Instance {
+  run: (n: number, nmax: number, rmin: number, rdelta: number, nstep: number, useMad: number) => void;
+  f32: Float32Array;
+  u8: Uint8Array;
+}
+
+/** The slice of the WebAssembly JS API used here (the compile target's lib declares none). */
+interface WasmApi {
+  Memory: new (descriptor: { initial: number }) => { readonly buffer: ArrayBuffer };
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+
+let instance: Qkx2Instance | null | undefined;
+
+/** The compiled search, or null where WebAssembly is not available (callers take the JS one). */
+export function qkx2Wasm(): Qkx2Instance | null {
+  if (instance !== undefined) return instance;
+  instance = null;
+  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  if (!api) return instance;
+  try {
+    const memory = new api.Memory({ initial: 1 });
+    const module = new api.Module(emitModule([qkx2()]));
+    const exports = new api.Instance(module, { env: { memory } }).exports;
+    instance = { run: exports.qkx2 as Qkx2Instance["run"], f32: new Float32Array(memory.buffer), u8: new Uint8Array(memory.buffer) };
+  } catch {
+    instance = null;
+  }
+  return instance;
+}
+
+export const QKX2_LAYOUT = { X, W, L, OUT } as const;

@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import { makeQkx2Quants, makeQkx2QuantsJs } from "../src/quant/k_quants.js";
+import { qkx2Wasm } from "../src/quant/qkx2_wasm.js";
+import { Rng } from "../src/rng.js";
+
+// The K-quant quantizers' scale-and-min search (make_qkx2_quants) runs in WebAssembly where it can
+// (quant/qkx2_wasm.ts): it must find the JS search's levels, scale and min bit for bit, for the
+// parameters of Q4_K, Q5_K and Q2_K, over groups of every kind the weights of a model hold. (Not
+// NaN or infinities: quantize refuses weights that are not finite before any search.)
+
+const PARAMS = [
+  { name: "Q4_K", n: 32, nmax: 15, rmin: -1, nstep: 20, useMad: false },
+  { name: "Q5_K", n: 32, nmax: 31, rmin: -0.5, nstep: 15, useMad: false },
+  { name: "Q2_K", n: 16, nmax: 3, rmin: -0.5, nstep: 15, useMad: true },
+] as const;
+
+/** Groups of n values: normal at several scales, all positive, constant, zero, one outlier, subnormal, huge, ties. */
+function groups(n: number, rng: Rng): Float32Array[] {
+  const out: Float32Array[] = [];
+  const of = (fn: (i: number) => number) => out.push(Float32Array.from({ length: n }, (_, i) => fn(i)));
+  for (const scale of [1e-3, 0.02, 1, 300]) for (let k = 0; k < 40; k++) of(() => rng.normal() * scale);
+  for (let k = 0; k < 20; k++) of(() => 0.5 + rng.uniform());
+  for (let k = 0; k < 20; k++) of(() => -0.5 - rng.uniform());
+  of(() => 0.25);
+  of(() => -3);
+  of(() => 0);
+  of((i) => (i === 7 ? 40 : rng.normal() * 0.01));
+  of(() => rng.normal() * 1e-39);
+  of(() => rng.normal() * 1e30);
+  of((i) => (i % 4) * 0.5 - 0.75); // levels that land on ties
+  of((i) => Math.round(rng.normal() * 4) / 8);
+  return out;
+}
+
+/** makeQkx2Quants' weights for a group, as quantize_row_q4_K_ref makes them (rms + |x|), or Q2_K's |x|. */
+function weightsOf(x: Float32Array, q2k: boolean): Float32Array {
+  const f = Math.fround;
+  let sumX2 = 0;
+  for (const v of x) sumX2 = f(sumX2 + f(v * v));
+  const avX = f(Math.sqrt(f(sumX2 / x.length)));
+  return Float32Array.from(x, (v) => (q2k ? Math.abs(v) : f(avX + Math.abs(v))));
+}
+
+describe("the K-quant search in WebAssembly", () => {
+  it("compiles here", () => {
+    expect(qkx2Wasm()).not.toBeNull();
+  });
+
+  for (const p of PARAMS) {
+    it(`${p.name}: the JS search's levels, scale and min, bit for bit`, () => {
+      const rng = new Rng(p.nmax);
+      let compared = 0;
+      for (const x of groups(p.n, rng)) {
+        const w = weightsOf(x, p.useMad);
+        const [La, Lb, aux] = [new Uint8Array(p.n + 3), new Uint8Array(p.n + 3), new Uint8Array(32)];
+        // at an offset into the row, as the quantizers call it
+        const wasm = makeQkx2Quants(p.n, p.nmax, x, 0, w, La, 3, aux, p.rmin, 0.1, p.nstep, p.useMad);
+        const js = makeQkx2QuantsJs(p.n, p.nmax, x, 0, w, Lb, 3, aux, p.rmin, 0.1, p.nstep, p.useMad);
+        expect(Array.from(La), `levels of group ${compared}`).toEqual(Array.from(Lb));
+        expect(Object.is(wasm[0], js[0]) && Object.is(wasm[1], js[1]), `scale and min of group ${compared}: ${wasm} vs ${js}`).toBe(true);
+        compared++;
+      }
+      expect(compared).toBeGreaterThan(200);
+    });
+  }
+});
