@@ -28,7 +28,7 @@ function groups(n: number, rng: Rng): Float32Array[] {
   of(() => rng.normal() * 1e-39);
   of(() => rng.normal() * 1e30);
   of((i) => (i % 4) * 0.5 - 0.75); // levels that land on ties
-  of((i) => Math.round(rng.normal() * 4) / 8);
+  of(() => Math.round(rng.normal() * 4) / 8); // values on a coarse grid
   return out;
 }
 
