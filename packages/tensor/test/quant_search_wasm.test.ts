@@ -1,12 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { makeQkx2Quants, makeQkx2QuantsJs } from "../src/quant/k_quants.js";
+import { makeQkx2Quants, makeQkx2QuantsJs, makeQxQuants, makeQxQuantsJs } from "../src/quant/k_quants.js";
 import { qkx2Wasm } from "../src/quant/qkx2_wasm.js";
 import { Rng } from "../src/rng.js";
 
-// The K-quant quantizers' scale-and-min search (make_qkx2_quants) runs in WebAssembly where it can
-// (quant/qkx2_wasm.ts): it must find the JS search's levels, scale and min bit for bit, for the
-// parameters of Q4_K, Q5_K and Q2_K, over groups of every kind the weights of a model hold. (Not
-// NaN or infinities: quantize refuses weights that are not finite before any search.)
+// The K-quant quantizers' searches (make_qkx2_quants: Q4_K, Q5_K, Q2_K's scale and min;
+// make_qx_quants: Q6_K's scale) run in WebAssembly where they can (quant/qkx2_wasm.ts): they must
+// find the JS searches' levels, scales and mins bit for bit, over groups of every kind the weights
+// of a model hold. (Not NaN or infinities: quantize refuses weights that are not finite before any
+// search.)
 
 const PARAMS = [
   { name: "Q4_K", n: 32, nmax: 15, rmin: -1, nstep: 20, useMad: false },
@@ -63,4 +64,18 @@ describe("the K-quant search in WebAssembly", () => {
       expect(compared).toBeGreaterThan(200);
     });
   }
+
+  it("Q6_K (make_qx_quants, 16 values, levels -32..31): the JS search's levels and scale, bit for bit", () => {
+    const rng = new Rng(6);
+    let compared = 0;
+    for (const x of groups(16, rng)) {
+      const [La, Lb] = [new Uint8Array(21), new Uint8Array(21)];
+      const wasm = makeQxQuants(16, 32, x, 0, La, 5);
+      const js = makeQxQuantsJs(16, 32, x, 0, Lb, 5);
+      expect(Array.from(La), `levels of group ${compared}`).toEqual(Array.from(Lb));
+      expect(Object.is(wasm, js), `scale of group ${compared}: ${wasm} vs ${js}`).toBe(true);
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(200);
+  });
 });

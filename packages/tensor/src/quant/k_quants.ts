@@ -125,8 +125,26 @@ export function largestMagnitude(x: Float32Array, xo: number, n: number): number
   return max;
 }
 
-/** make_qx_quants(n, nmax, x, L, rmse_type = 1, no weights): a scale for n values and their levels in L. */
-function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: number, L: Uint8Array, lo: number): number {
+/**
+ * make_qx_quants(n, nmax, x, L, rmse_type = 1, no weights): a scale for n values and their levels
+ * in L; the search in WebAssembly where it can (qkx2_wasm.ts's qx: the same floats).
+ */
+export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: number, L: Uint8Array, lo: number): number {
+  const max = largestMagnitude(x, xo, n);
+  if (Math.abs(max) < GROUP_MAX_EPS) {
+    L.fill(0, lo, lo + n);
+    return 0;
+  }
+  const wasm = n <= QKX2_MAX_VALUES ? qkx2Wasm() : null;
+  if (wasm === null) return makeQxQuantsJs(n, nmax, x, xo, L, lo);
+  wasm.f32.set(x.subarray(xo, xo + n), QKX2_LAYOUT.X / 4);
+  wasm.qx(n, nmax, max);
+  L.set(wasm.u8.subarray(QKX2_LAYOUT.L, QKX2_LAYOUT.L + n), lo);
+  return wasm.f32[QKX2_LAYOUT.OUT / 4]!;
+}
+
+/** makeQxQuants in JavaScript: where WebAssembly is not available, and the tests' reference for the wasm one. */
+export function makeQxQuantsJs(n: number, nmax: number, x: Float32Array, xo: number, L: Uint8Array, lo: number): number {
   const f = Math.fround;
   const max = largestMagnitude(x, xo, n);
   if (Math.abs(max) < GROUP_MAX_EPS) {

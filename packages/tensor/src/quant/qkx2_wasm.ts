@@ -179,8 +179,93 @@ function qkx2(): ReturnType<FnBuilder["def"]> {
   return b.def();
 }
 
+/**
+ * qx(n, nmax, max): make_qx_quants (rmse_type 1, no weights: Q6_K's search, makeQxQuants in
+ * k_quants.ts) over the n values at X whose first largest magnitude is `max` (non-zero: the caller
+ * has taken the all-zero group): levels 0..2 nmax - 1 at L, the scale at OUT.
+ */
+function qx(): ReturnType<FnBuilder["def"]> {
+  const b = new FnBuilder("qx", new QuantCode());
+  const f = b.f;
+  const n = b.param(i32);
+  const nmax = b.param(i32);
+  const max = b.param(f32);
+  const i = b.local(i32);
+  const is = b.local(i32);
+  const l = b.local(i32);
+  const xi = b.local(f32);
+  const w = b.local(f32);
+  const iscale = b.local(f32);
+  const scale = b.local(f32);
+  const best = b.local(f32);
+  const sumlx = b.local(f32);
+  const suml2 = b.local(f32);
+  const nmaxF = b.local(f32);
+
+  const forEach = (body: () => void): void => {
+    f.i32Const(0).localSet(i);
+    f.block().loop();
+    f.localGet(i).localGet(n).i32GeU().brIf(1);
+    body();
+    f.localGet(i).i32Const(1).i32Add().localSet(i);
+    f.br(0).end().end();
+  };
+  /** Pushes clamp(nearest_int(iscale * x_i), -nmax, nmax - 1) (i32). */
+  const level = (): void => {
+    f.localGet(i).i32Const(2).i32Shl().f32Load(X).localGet(iscale).f32Mul();
+    f.f32Const(12582912).f32Add().i32ReinterpretF32().i32Const(0x007fffff).i32And().i32Const(0x00400000).i32Sub().localSet(l);
+    f.localGet(nmax).i32Const(-1).i32Mul().localGet(l).localGet(l).localGet(nmax).i32Const(-1).i32Mul().i32LtS().select().localSet(l);
+    f.localGet(nmax).i32Const(1).i32Sub().localGet(l).localGet(l).localGet(nmax).i32Const(1).i32Sub().i32GtS().select();
+  };
+  /** The levels of iscale, plus nmax, into L. */
+  const storeLevels = (): void => {
+    forEach(() => {
+      f.localGet(i);
+      level();
+      f.localGet(nmax).i32Add().i32Store8(L);
+    });
+  };
+  /** sumlx and suml2 of iscale's levels, weighted by x^2. */
+  const sums = (): void => {
+    f.f32Const(0).localTee(sumlx).localSet(suml2);
+    forEach(() => {
+      f.localGet(i).i32Const(2).i32Shl().f32Load(X).localTee(xi).localGet(xi).f32Mul().localSet(w);
+      level();
+      f.localSet(l);
+      f.localGet(sumlx).localGet(w).localGet(xi).f32Mul().localGet(l).f32ConvertI32S().f32Mul().f32Add().localSet(sumlx);
+      f.localGet(suml2).localGet(w).localGet(l).f32ConvertI32S().f32Mul().localGet(l).f32ConvertI32S().f32Mul().f32Add().localSet(suml2);
+    });
+  };
+
+  f.localGet(nmax).f32ConvertI32S().localSet(nmaxF);
+  f.localGet(nmaxF).f32Neg().localGet(max).f32Div().localSet(iscale);
+  storeLevels();
+  sums();
+  f.f32Const(0).localSet(scale);
+  f.localGet(suml2).f32Const(0).f32Ne().if().localGet(sumlx).localGet(suml2).f32Div().localSet(scale).end();
+  f.localGet(scale).localGet(sumlx).f32Mul().localSet(best);
+  f.i32Const(-9).localSet(is);
+  f.block().loop();
+  f.localGet(is).i32Const(9).i32GtS().brIf(1);
+  f.localGet(is).if();
+  f.f32Const(0.1).localGet(is).f32ConvertI32S().f32Mul().localGet(nmaxF).f32Add().f32Neg().localGet(max).f32Div().localSet(iscale);
+  sums();
+  f.localGet(suml2).f32Const(0).f32Gt();
+  f.localGet(sumlx).localGet(sumlx).f32Mul().localGet(best).localGet(suml2).f32Mul().f32Gt();
+  f.i32And().if();
+  storeLevels();
+  f.localGet(sumlx).localGet(suml2).f32Div().localTee(scale).localGet(sumlx).f32Mul().localSet(best);
+  f.end();
+  f.end();
+  f.localGet(is).i32Const(1).i32Add().localSet(is);
+  f.br(0).end().end();
+  f.i32Const(OUT).localGet(scale).f32Store();
+  return b.def();
+}
+
 interface Qkx2Instance {
   run: (n: number, nmax: number, rmin: number, rdelta: number, nstep: number, useMad: number) => void;
+  qx: (n: number, nmax: number, max: number) => void;
   f32: Float32Array;
   u8: Uint8Array;
 }
@@ -202,9 +287,14 @@ export function qkx2Wasm(): Qkx2Instance | null {
   if (!api) return instance;
   try {
     const memory = new api.Memory({ initial: 1 });
-    const module = new api.Module(emitModule([qkx2()]));
+    const module = new api.Module(emitModule([qkx2(), qx()]));
     const exports = new api.Instance(module, { env: { memory } }).exports;
-    instance = { run: exports.qkx2 as Qkx2Instance["run"], f32: new Float32Array(memory.buffer), u8: new Uint8Array(memory.buffer) };
+    instance = {
+      run: exports.qkx2 as Qkx2Instance["run"],
+      qx: exports.qx as Qkx2Instance["qx"],
+      f32: new Float32Array(memory.buffer),
+      u8: new Uint8Array(memory.buffer),
+    };
   } catch {
     instance = null;
   }
