@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { makeQkx2Quants, makeQkx2QuantsJs, makeQxQuants, makeQxQuantsJs } from "../src/quant/k_quants.js";
-import { qkx2Wasm } from "../src/quant/qkx2_wasm.js";
+import { searchScale, searchScaleJs } from "../src/quant/iq4.js";
+import { largestMagnitude, makeQkx2Quants, makeQkx2QuantsJs, makeQxQuants, makeQxQuantsJs } from "../src/quant/k_quants.js";
+import { searchKernels } from "../src/quant/searches_wasm.js";
 import { Rng } from "../src/rng.js";
 
 // The K-quant quantizers' searches (make_qkx2_quants: Q4_K, Q5_K, Q2_K's scale and min;
-// make_qx_quants: Q6_K's scale) run in WebAssembly where they can (quant/qkx2_wasm.ts): they must
+// make_qx_quants: Q6_K's scale; IQ4_NL / IQ4_XS's scale) run in WebAssembly where they can (quant/searches_wasm.ts): they must
 // find the JS searches' levels, scales and mins bit for bit, over groups of every kind the weights
 // of a model hold. (Not NaN or infinities: quantize refuses weights that are not finite before any
 // search.)
@@ -30,6 +31,9 @@ function groups(n: number, rng: Rng): Float32Array[] {
   of(() => rng.normal() * 1e30);
   of((i) => (i % 4) * 0.5 - 0.75); // levels that land on ties
   of(() => Math.round(rng.normal() * 4) / 8); // values on a coarse grid
+  // IQ4's first scale is 1 where the largest is 127: values halfway between two of its levels tie
+  const midpoints = [-115.5, -93.5, -74, -57, -42, -28.5, -16, -4.5, 7, 19, 31.5, 45.5, 61, 79, 101];
+  if (n === 32) of((i) => (i === 0 ? 127 : midpoints[i % midpoints.length]!));
   return out;
 }
 
@@ -44,7 +48,7 @@ function weightsOf(x: Float32Array, q2k: boolean): Float32Array {
 
 describe("the K-quant search in WebAssembly", () => {
   it("compiles here", () => {
-    expect(qkx2Wasm()).not.toBeNull();
+    expect(searchKernels()).not.toBeNull();
   });
 
   for (const p of PARAMS) {
@@ -73,6 +77,20 @@ describe("the K-quant search in WebAssembly", () => {
       const wasm = makeQxQuants(16, 32, x, 0, La, 5);
       const js = makeQxQuantsJs(16, 32, x, 0, Lb, 5);
       expect(Array.from(La), `levels of group ${compared}`).toEqual(Array.from(Lb));
+      expect(Object.is(wasm, js), `scale of group ${compared}: ${wasm} vs ${js}`).toBe(true);
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(200);
+  });
+
+  it("IQ4_NL / IQ4_XS (quantize_row_iq4_nl_impl's scale, 32 values): the JS search's scale, bit for bit", () => {
+    const rng = new Rng(4);
+    let compared = 0;
+    for (const x of groups(32, rng)) {
+      const max = largestMagnitude(x, 0, 32);
+      if (max === 0) continue; // the quantizer takes an all-zero group before any search
+      const wasm = searchScale(x, 0, max, 7);
+      const js = searchScaleJs(x, 0, max, 7);
       expect(Object.is(wasm, js), `scale of group ${compared}: ${wasm} vs ${js}`).toBe(true);
       compared++;
     }

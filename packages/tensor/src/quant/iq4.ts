@@ -1,5 +1,6 @@
 import { float32ToFloat16Bits } from "../cpu/half.js";
 import { f16, GROUP_MAX_EPS, largestMagnitude, nearestInt, setU16 } from "./k_quants.js";
+import { SEARCH_LAYOUT, searchKernels } from "./searches_wasm.js";
 
 /**
  * llama.cpp's non-linear 4-bit types (ggml's block_iq4_nl and block_iq4_xs): each nibble indexes
@@ -62,6 +63,49 @@ function bestIndex(x: number): number {
 }
 
 /**
+ * The scale of the 32 values at src[xb..] whose first largest magnitude is max (non-zero):
+ * quantize_row_iq4_nl_impl's search (the least-squares scale over the levels of d = max /
+ * IQ4_VALUES[0], then of (itry + IQ4_VALUES[0]) / max for itry in [-ntry, ntry], the best kept),
+ * in WebAssembly where it can (searches_wasm.ts's iq4: the same floats).
+ */
+export function searchScale(src: Float32Array, xb: number, max: number, ntry: number): number {
+  const wasm = searchKernels();
+  if (wasm === null) return searchScaleJs(src, xb, max, ntry);
+  wasm.f32.set(src.subarray(xb, xb + 32), SEARCH_LAYOUT.X / 4);
+  wasm.iq4(max, ntry);
+  return wasm.f32[SEARCH_LAYOUT.OUT / 4]!;
+}
+
+/** searchScale in JavaScript: where WebAssembly is not available, and the tests' reference for the wasm one. */
+export function searchScaleJs(src: Float32Array, xb: number, max: number, ntry: number): number {
+  const f = Math.fround;
+  const v = IQ4_VALUES;
+  const sums = (id: number): [number, number] => {
+    let sumqx = 0;
+    let sumq2 = 0;
+    for (let j = 0; j < 32; j++) {
+      const xj = src[xb + j]!;
+      const q = v[bestIndex(f(id * xj))]!;
+      const w = f(xj * xj);
+      sumqx = f(sumqx + f(f(w * q) * xj));
+      sumq2 = f(sumq2 + f(f(w * q) * q));
+    }
+    return [sumqx, sumq2];
+  };
+  let [sumqx, sumq2] = sums(f(1 / f(-max / v[0]!)));
+  let d = sumq2 > 0 ? f(sumqx / sumq2) : 0;
+  let best = f(d * sumqx);
+  for (let itry = -ntry; itry <= ntry; itry++) {
+    [sumqx, sumq2] = sums(f((itry + v[0]!) / max));
+    if (sumq2 > 0 && f(sumqx * sumqx) > f(best * sumq2)) {
+      d = f(sumqx / sumq2);
+      best = f(d * sumqx);
+    }
+  }
+  return d;
+}
+
+/**
  * quantize_row_iq4_nl_impl without an importance matrix (weights x^2), ntry 7: for each sub-block
  * of 32 the least-squares scale over the levels from d = max / 127 and from 15 other steps
  * (itry - 127) / max, the best kept; IQ4_XS then quantizes the eight scales to 6 bits against the
@@ -79,7 +123,6 @@ function quantizeBlock(
 ): void {
   const f = Math.fround;
   const ntry = 7;
-  const v = IQ4_VALUES;
   const nb = superBlock / 32;
   let maxScale = 0;
   let amaxScale = 0;
@@ -90,30 +133,7 @@ function quantizeBlock(
       scales[ib] = 0;
       continue;
     }
-    const sums = (id: number, keep: boolean): [number, number] => {
-      let sumqx = 0;
-      let sumq2 = 0;
-      for (let j = 0; j < 32; j++) {
-        const xj = src[xb + j]!;
-        const l = bestIndex(f(id * xj));
-        if (keep) L[32 * ib + j] = l;
-        const q = v[l]!;
-        const w = f(xj * xj);
-        sumqx = f(sumqx + f(f(w * q) * xj));
-        sumq2 = f(sumq2 + f(f(w * q) * q));
-      }
-      return [sumqx, sumq2];
-    };
-    let [sumqx, sumq2] = sums(f(1 / f(-max / v[0]!)), true);
-    let d = sumq2 > 0 ? f(sumqx / sumq2) : 0;
-    let best = f(d * sumqx);
-    for (let itry = -ntry; itry <= ntry; itry++) {
-      [sumqx, sumq2] = sums(f((itry + v[0]!) / max), false);
-      if (sumq2 > 0 && f(sumqx * sumqx) > f(best * sumq2)) {
-        d = f(sumqx / sumq2);
-        best = f(d * sumqx);
-      }
-    }
+    const d = searchScale(src, xb, max, ntry);
     scales[ib] = d;
     if (Math.abs(d) > amaxScale) {
       amaxScale = Math.abs(d);

@@ -1,5 +1,5 @@
 import { float16BitsToFloat32, float16Table, float32ToFloat16Bits } from "../cpu/half.js";
-import { QKX2_LAYOUT, QKX2_MAX_VALUES, qkx2Wasm } from "./qkx2_wasm.js";
+import { SEARCH_LAYOUT, SEARCH_MAX_VALUES, searchKernels } from "./searches_wasm.js";
 
 /**
  * llama.cpp's K-quants, 256-value super-blocks (ggml's block_q4_K, block_q5_K and block_q6_K), as
@@ -127,7 +127,7 @@ export function largestMagnitude(x: Float32Array, xo: number, n: number): number
 
 /**
  * make_qx_quants(n, nmax, x, L, rmse_type = 1, no weights): a scale for n values and their levels
- * in L; the search in WebAssembly where it can (qkx2_wasm.ts's qx: the same floats).
+ * in L; the search in WebAssembly where it can (searches_wasm.ts's qx: the same floats).
  */
 export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: number, L: Uint8Array, lo: number): number {
   const max = largestMagnitude(x, xo, n);
@@ -135,12 +135,12 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: numbe
     L.fill(0, lo, lo + n);
     return 0;
   }
-  const wasm = n <= QKX2_MAX_VALUES ? qkx2Wasm() : null;
+  const wasm = n <= SEARCH_MAX_VALUES ? searchKernels() : null;
   if (wasm === null) return makeQxQuantsJs(n, nmax, x, xo, L, lo);
-  wasm.f32.set(x.subarray(xo, xo + n), QKX2_LAYOUT.X / 4);
+  wasm.f32.set(x.subarray(xo, xo + n), SEARCH_LAYOUT.X / 4);
   wasm.qx(n, nmax, max);
-  L.set(wasm.u8.subarray(QKX2_LAYOUT.L, QKX2_LAYOUT.L + n), lo);
-  return wasm.f32[QKX2_LAYOUT.OUT / 4]!;
+  L.set(wasm.u8.subarray(SEARCH_LAYOUT.L, SEARCH_LAYOUT.L + n), lo);
+  return wasm.f32[SEARCH_LAYOUT.OUT / 4]!;
 }
 
 /** makeQxQuants in JavaScript: where WebAssembly is not available, and the tests' reference for the wasm one. */
@@ -248,12 +248,12 @@ export function makeQkx2Quants(
   nstep: number,
   useMad = false,
 ): [number, number] {
-  const wasm = n <= QKX2_MAX_VALUES ? qkx2Wasm() : null;
+  const wasm = n <= SEARCH_MAX_VALUES ? searchKernels() : null;
   if (wasm === null) return makeQkx2QuantsJs(n, nmax, x, xo, weights, L, lo, Laux, rmin, rdelta, nstep, useMad);
-  const { X, W, L: levels, OUT } = QKX2_LAYOUT;
+  const { X, W, L: levels, OUT } = SEARCH_LAYOUT;
   wasm.f32.set(x.subarray(xo, xo + n), X / 4);
   wasm.f32.set(weights.subarray(0, n), W / 4);
-  wasm.run(n, nmax, rmin, rdelta, nstep, useMad ? 1 : 0);
+  wasm.qkx2(n, nmax, rmin, rdelta, nstep, useMad ? 1 : 0);
   L.set(wasm.u8.subarray(levels, levels + n), lo);
   return [wasm.f32[OUT / 4]!, wasm.f32[OUT / 4 + 1]!];
 }

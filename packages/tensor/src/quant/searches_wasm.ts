@@ -1,24 +1,29 @@
 import { FnBuilder } from "../cpu/wasm/builder.js";
-import { Code, emitModule, f32, i32, uleb } from "../cpu/wasm/encoder.js";
+import { Code, emitModule, f32, i32, uleb, v128 } from "../cpu/wasm/encoder.js";
+import { IQ4_VALUES } from "./iq4.js";
 
 /**
- * makeQkx2Quants (k_quants.ts) in WebAssembly: the same search in the same float32 steps, so the
- * same levels, scale and min, bit for bit. Its sums are chains of float32 adds; JavaScript rounds
- * each step with Math.fround (a double operation and two conversions: about 4 ns an add here), a
- * wasm f32.add is one instruction. Quantizing to Q4_K, Q5_K and Q2_K spends nearly all its time
- * in this search. (A double computed from float32 operands and rounded to float32 is the float32
- * operation's result for +, -, x and /: 53 >= 2 x 24 + 2 bits, so the two agree.)
+ * The quantizers' searches in WebAssembly, each the JS one's in the same float32 steps, so the same
+ * levels and scales bit for bit: `qkx2` (make_qkx2_quants: Q4_K, Q5_K and Q2_K's scale and min,
+ * k_quants.ts's makeQkx2Quants), `qx` (make_qx_quants: Q6_K's scale) and `iq4` (IQ4_NL and IQ4_XS's
+ * scale, iq4.ts's searchScale). Their sums are chains of float32 adds; JavaScript rounds each step
+ * with Math.fround (a double operation and two conversions: about 4 ns an add here), a wasm
+ * f32.add is one instruction, and these searches are nearly all of quantizing to those types. (A
+ * double computed from float32 operands and rounded to float32 is the float32 operation's result
+ * for +, -, x and /: 53 >= 2 x 24 + 2 bits, so the two agree.)
  *
  * One group a call, in a private memory: its n (<= 32) values at X, their weights at W; the levels
- * come back at L, the scale and the negated min at OUT.
+ * come back at L, the scale (and qkx2's negated min) at OUT.
  */
 const X = 0;
 const W = 128;
 const L = 256;
 const LAUX = 288;
 const OUT = 320;
+/** IQ4_VALUES as float32, for iq4's level search. */
+const IQ4_TABLE = 384;
 /** The most values a group may have (the memory layout's room). */
-export const QKX2_MAX_VALUES = 32;
+export const SEARCH_MAX_VALUES = 32;
 
 // biome-ignore format: the opcode methods are a table, one line each
 class QuantCode extends Code {
@@ -27,6 +32,8 @@ class QuantCode extends Code {
   f32ConvertI32S(): this { this.bytes.push(0xb2); return this; }
   i32ReinterpretF32(): this { this.bytes.push(0xbc); return this; }
   i32Store8(offset = 0): this { this.bytes.push(0x3a, 0, ...uleb(offset)); return this; }
+  i32x4ExtractLane(lane: number): this { this.bytes.push(0xfd, 0x1b, lane); return this; }
+  f32Le(): this { this.bytes.push(0x5f); return this; }
 }
 
 /** qkx2(n, nmax, rmin, rdelta, nstep, useMad): the search over the group at X / W. */
@@ -263,9 +270,112 @@ function qx(): ReturnType<FnBuilder["def"]> {
   return b.def();
 }
 
-interface Qkx2Instance {
-  run: (n: number, nmax: number, rmin: number, rdelta: number, nstep: number, useMad: number) => void;
+/**
+ * iq4(max, ntry): quantize_row_iq4_nl_impl's scale search over the 32 values at X (no importance
+ * matrix: weights x^2), whose first largest magnitude is `max` (non-zero): the least-squares scale
+ * over the levels of d = max / IQ4_VALUES[0], then of (itry + IQ4_VALUES[0]) / max for itry in
+ * [-ntry, ntry], the best kept, at OUT (the iq4.ts search's, in the same float32 steps).
+ */
+function iq4(): ReturnType<FnBuilder["def"]> {
+  const b = new FnBuilder("iq4", new QuantCode());
+  const f = b.f;
+  const max = b.param(f32);
+  const ntry = b.param(i32);
+  const j = b.local(i32);
+  const itry = b.local(i32);
+  const l = b.local(i32);
+  const x = b.local(f32);
+  const xj = b.local(f32);
+  const wq = b.local(f32);
+  const id = b.local(f32);
+  const d = b.local(f32);
+  const best = b.local(f32);
+  const sumqx = b.local(f32);
+  const sumq2 = b.local(f32);
+  const v0 = b.local(f32);
+  const above = b.local(v128);
+
+  /** l = the nearest level's index of local x (iq4.ts's bestIndex: a tie to the upper one; NaN to 15). */
+  const bestIndex = (): void => {
+    f.localGet(x).localGet(v0).f32Le().if();
+    f.i32Const(0).localSet(l);
+    f.else();
+    f.localGet(x)
+      .i32Const(0)
+      .f32Load(IQ4_TABLE + 60)
+      .f32Lt()
+      .i32Eqz()
+      .if();
+    f.i32Const(15).localSet(l);
+    f.else();
+    // hi = how many levels are at most x: 16 less how many exceed it (x is not NaN here); then the
+    // nearer of levels hi - 1 and hi
+    f.i32Const(0).v128Load(IQ4_TABLE).localGet(x).f32x4Splat().f32x4Gt();
+    for (let k = 1; k < 4; k++)
+      f.i32Const(0)
+        .v128Load(IQ4_TABLE + 16 * k)
+        .localGet(x)
+        .f32x4Splat()
+        .f32x4Gt()
+        .i32x4Add();
+    f.localSet(above);
+    f.i32Const(16);
+    for (let k = 0; k < 4; k++) f.localGet(above).i32x4ExtractLane(k).i32Add();
+    f.localSet(l);
+    f.localGet(l).i32Const(1).i32Sub().localGet(l);
+    f.localGet(x)
+      .localGet(l)
+      .i32Const(2)
+      .i32Shl()
+      .f32Load(IQ4_TABLE - 4)
+      .f32Sub();
+    f.localGet(l).i32Const(2).i32Shl().f32Load(IQ4_TABLE).localGet(x).f32Sub();
+    f.f32Lt().select().localSet(l);
+    f.end();
+    f.end();
+  };
+  /** sumqx and sumq2 of the levels id gives (weights x^2). */
+  const sums = (): void => {
+    f.f32Const(0).localTee(sumqx).localSet(sumq2);
+    f.i32Const(0).localSet(j);
+    f.block().loop();
+    f.localGet(j).i32Const(32).i32GeU().brIf(1);
+    f.localGet(j).i32Const(2).i32Shl().f32Load(X).localTee(xj).localGet(id).f32Mul().localSet(x);
+    bestIndex();
+    // w q = (x_j^2) q, then (w q) x_j and (w q) q
+    f.localGet(xj).localGet(xj).f32Mul().localGet(l).i32Const(2).i32Shl().f32Load(IQ4_TABLE).localTee(x).f32Mul().localSet(wq);
+    f.localGet(sumqx).localGet(wq).localGet(xj).f32Mul().f32Add().localSet(sumqx);
+    f.localGet(sumq2).localGet(wq).localGet(x).f32Mul().f32Add().localSet(sumq2);
+    f.localGet(j).i32Const(1).i32Add().localSet(j);
+    f.br(0).end().end();
+  };
+
+  f.i32Const(0).f32Load(IQ4_TABLE).localSet(v0);
+  f.f32Const(1).localGet(max).f32Neg().localGet(v0).f32Div().f32Div().localSet(id);
+  sums();
+  f.f32Const(0).localSet(d);
+  f.localGet(sumq2).f32Const(0).f32Gt().if().localGet(sumqx).localGet(sumq2).f32Div().localSet(d).end();
+  f.localGet(d).localGet(sumqx).f32Mul().localSet(best);
+  f.i32Const(0).localGet(ntry).i32Sub().localSet(itry);
+  f.block().loop();
+  f.localGet(itry).localGet(ntry).i32GtS().brIf(1);
+  f.localGet(itry).f32ConvertI32S().localGet(v0).f32Add().localGet(max).f32Div().localSet(id);
+  sums();
+  f.localGet(sumq2).f32Const(0).f32Gt();
+  f.localGet(sumqx).localGet(sumqx).f32Mul().localGet(best).localGet(sumq2).f32Mul().f32Gt();
+  f.i32And().if();
+  f.localGet(sumqx).localGet(sumq2).f32Div().localTee(d).localGet(sumqx).f32Mul().localSet(best);
+  f.end();
+  f.localGet(itry).i32Const(1).i32Add().localSet(itry);
+  f.br(0).end().end();
+  f.i32Const(OUT).localGet(d).f32Store();
+  return b.def();
+}
+
+interface SearchKernels {
+  qkx2: (n: number, nmax: number, rmin: number, rdelta: number, nstep: number, useMad: number) => void;
   qx: (n: number, nmax: number, max: number) => void;
+  iq4: (max: number, ntry: number) => void;
   f32: Float32Array;
   u8: Uint8Array;
 }
@@ -277,22 +387,25 @@ interface WasmApi {
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
 }
 
-let instance: Qkx2Instance | null | undefined;
+let instance: SearchKernels | null | undefined;
 
-/** The compiled search, or null where WebAssembly is not available (callers take the JS one). */
-export function qkx2Wasm(): Qkx2Instance | null {
+/** The compiled searches, or null where WebAssembly is not available (callers take the JS ones). */
+export function searchKernels(): SearchKernels | null {
   if (instance !== undefined) return instance;
   instance = null;
   const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
   if (!api) return instance;
   try {
     const memory = new api.Memory({ initial: 1 });
-    const module = new api.Module(emitModule([qkx2(), qx()]));
+    const module = new api.Module(emitModule([qkx2(), qx(), iq4()]));
     const exports = new api.Instance(module, { env: { memory } }).exports;
+    const f32View = new Float32Array(memory.buffer);
+    f32View.set(IQ4_VALUES, IQ4_TABLE / 4);
     instance = {
-      run: exports.qkx2 as Qkx2Instance["run"],
-      qx: exports.qx as Qkx2Instance["qx"],
-      f32: new Float32Array(memory.buffer),
+      qkx2: exports.qkx2 as SearchKernels["qkx2"],
+      qx: exports.qx as SearchKernels["qx"],
+      iq4: exports.iq4 as SearchKernels["iq4"],
+      f32: f32View,
       u8: new Uint8Array(memory.buffer),
     };
   } catch {
@@ -301,4 +414,4 @@ export function qkx2Wasm(): Qkx2Instance | null {
   return instance;
 }
 
-export const QKX2_LAYOUT = { X, W, L, OUT } as const;
+export const SEARCH_LAYOUT = { X, W, L, OUT } as const;
