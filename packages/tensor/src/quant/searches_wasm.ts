@@ -36,6 +36,24 @@ class QuantCode extends Code {
   f32Le(): this { this.bytes.push(0x5f); return this; }
 }
 
+/** for (i = from; i < n; i++) body(): i and n i32 locals (n or a constant count). */
+function forRange(f: QuantCode, i: number, from: number, n: number | { count: number }, body: () => void): void {
+  f.i32Const(from).localSet(i);
+  f.block().loop();
+  f.localGet(i);
+  if (typeof n === "number") f.localGet(n);
+  else f.i32Const(n.count);
+  f.i32GeU().brIf(1);
+  body();
+  f.localGet(i).i32Const(1).i32Add().localSet(i);
+  f.br(0).end().end();
+}
+
+/** The f32 on the stack as ggml's nearest_int (an i32): the magic-number add, then the low 23 bits. */
+function nearestInt(f: QuantCode): void {
+  f.f32Const(12582912).f32Add().i32ReinterpretF32().i32Const(0x007fffff).i32And().i32Const(0x00400000).i32Sub();
+}
+
 /** qkx2(n, nmax, rmin, rdelta, nstep, useMad): the search over the group at X / W. */
 function qkx2(): ReturnType<FnBuilder["def"]> {
   const b = new FnBuilder("qkx2", new QuantCode());
@@ -69,15 +87,7 @@ function qkx2(): ReturnType<FnBuilder["def"]> {
   const diff = b.local(f32);
   const nmaxF = b.local(f32);
 
-  /** for (i = from; i < n; i++) body (i is a local the body may read). */
-  const forEach = (from: number, body: () => void): void => {
-    f.i32Const(from).localSet(i);
-    f.block().loop();
-    f.localGet(i).localGet(n).i32GeU().brIf(1);
-    body();
-    f.localGet(i).i32Const(1).i32Add().localSet(i);
-    f.br(0).end().end();
-  };
+  const forEach = (from: number, body: () => void): void => forRange(f, i, from, n, body);
   /** Pushes value i's (f32 at base + 4i) address: the byte offset 4i. */
   const at4 = (): void => {
     f.localGet(i).i32Const(2).i32Shl();
@@ -86,8 +96,8 @@ function qkx2(): ReturnType<FnBuilder["def"]> {
   const level = (): void => {
     at4();
     f.f32Load(X).localGet(min).f32Sub().localGet(iscale).f32Mul();
-    // nearest_int: the magic-number add, then the low 23 bits
-    f.f32Const(12582912).f32Add().i32ReinterpretF32().i32Const(0x007fffff).i32And().i32Const(0x00400000).i32Sub().localTee(l);
+    nearestInt(f);
+    f.localTee(l);
     f.i32Const(0).localGet(l).i32Const(0).i32GtS().select().localSet(l);
     f.localGet(l).localGet(nmax).localGet(l).localGet(nmax).i32LtS().select();
   };
@@ -209,18 +219,12 @@ function qx(): ReturnType<FnBuilder["def"]> {
   const suml2 = b.local(f32);
   const nmaxF = b.local(f32);
 
-  const forEach = (body: () => void): void => {
-    f.i32Const(0).localSet(i);
-    f.block().loop();
-    f.localGet(i).localGet(n).i32GeU().brIf(1);
-    body();
-    f.localGet(i).i32Const(1).i32Add().localSet(i);
-    f.br(0).end().end();
-  };
+  const forEach = (body: () => void): void => forRange(f, i, 0, n, body);
   /** Pushes clamp(nearest_int(iscale * x_i), -nmax, nmax - 1) (i32). */
   const level = (): void => {
     f.localGet(i).i32Const(2).i32Shl().f32Load(X).localGet(iscale).f32Mul();
-    f.f32Const(12582912).f32Add().i32ReinterpretF32().i32Const(0x007fffff).i32And().i32Const(0x00400000).i32Sub().localSet(l);
+    nearestInt(f);
+    f.localSet(l);
     f.localGet(nmax).i32Const(-1).i32Mul().localGet(l).localGet(l).localGet(nmax).i32Const(-1).i32Mul().i32LtS().select().localSet(l);
     f.localGet(nmax).i32Const(1).i32Sub().localGet(l).localGet(l).localGet(nmax).i32Const(1).i32Sub().i32GtS().select();
   };
@@ -337,17 +341,14 @@ function iq4(): ReturnType<FnBuilder["def"]> {
   /** sumqx and sumq2 of the levels id gives (weights x^2). */
   const sums = (): void => {
     f.f32Const(0).localTee(sumqx).localSet(sumq2);
-    f.i32Const(0).localSet(j);
-    f.block().loop();
-    f.localGet(j).i32Const(32).i32GeU().brIf(1);
-    f.localGet(j).i32Const(2).i32Shl().f32Load(X).localTee(xj).localGet(id).f32Mul().localSet(x);
-    bestIndex();
-    // w q = (x_j^2) q, then (w q) x_j and (w q) q
-    f.localGet(xj).localGet(xj).f32Mul().localGet(l).i32Const(2).i32Shl().f32Load(IQ4_TABLE).localTee(x).f32Mul().localSet(wq);
-    f.localGet(sumqx).localGet(wq).localGet(xj).f32Mul().f32Add().localSet(sumqx);
-    f.localGet(sumq2).localGet(wq).localGet(x).f32Mul().f32Add().localSet(sumq2);
-    f.localGet(j).i32Const(1).i32Add().localSet(j);
-    f.br(0).end().end();
+    forRange(f, j, 0, { count: 32 }, () => {
+      f.localGet(j).i32Const(2).i32Shl().f32Load(X).localTee(xj).localGet(id).f32Mul().localSet(x);
+      bestIndex();
+      // w q = (x_j^2) q, then (w q) x_j and (w q) q
+      f.localGet(xj).localGet(xj).f32Mul().localGet(l).i32Const(2).i32Shl().f32Load(IQ4_TABLE).localTee(x).f32Mul().localSet(wq);
+      f.localGet(sumqx).localGet(wq).localGet(xj).f32Mul().f32Add().localSet(sumqx);
+      f.localGet(sumq2).localGet(wq).localGet(x).f32Mul().f32Add().localSet(sumq2);
+    });
   };
 
   f.i32Const(0).f32Load(IQ4_TABLE).localSet(v0);
