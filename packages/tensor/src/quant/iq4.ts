@@ -1,6 +1,7 @@
 import { float32ToFloat16Bits } from "../cpu/half.js";
 import { f16, GROUP_MAX_EPS, largestMagnitude, nearestInt, setU16 } from "./k_quants.js";
-import { SEARCH_LAYOUT, searchKernels } from "./searches_wasm.js";
+import { IQ4_VALUES } from "./iq4_values.js";
+import { iq4Search } from "./searches_wasm.js";
 
 /**
  * llama.cpp's non-linear 4-bit types (ggml's block_iq4_nl and block_iq4_xs): each nibble indexes
@@ -14,8 +15,7 @@ import { SEARCH_LAYOUT, searchKernels } from "./searches_wasm.js";
 export const IQ4_NL_BYTES = 18;
 export const IQ4_XS_BYTES = 136;
 
-/** kvalues_iq4nl: the sixteen levels a nibble stands for. */
-export const IQ4_VALUES: readonly number[] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
+export { IQ4_VALUES };
 
 /** The 32 values of one sub-block at dst[d..], scale dl times the levels of the 16 bytes of nibbles at byte q. */
 function decodeNibbles(src: Uint8Array, q: number, dl: number, dst: Float32Array, d: number): void {
@@ -69,11 +69,7 @@ function bestIndex(x: number): number {
  * in WebAssembly where it can (searches_wasm.ts's iq4: the same floats).
  */
 export function searchScale(src: Float32Array, xb: number, max: number, ntry: number): number {
-  const wasm = searchKernels();
-  if (wasm === null) return searchScaleJs(src, xb, max, ntry);
-  wasm.f32.set(src.subarray(xb, xb + 32), SEARCH_LAYOUT.X / 4);
-  wasm.iq4(max, ntry);
-  return wasm.f32[SEARCH_LAYOUT.OUT / 4]!;
+  return iq4Search(src, xb, max, ntry) ?? searchScaleJs(src, xb, max, ntry);
 }
 
 /** searchScale in JavaScript: where WebAssembly is not available, and the tests' reference for the wasm one. */

@@ -1,5 +1,5 @@
 import { float16BitsToFloat32, float16Table, float32ToFloat16Bits } from "../cpu/half.js";
-import { SEARCH_LAYOUT, SEARCH_MAX_VALUES, searchKernels } from "./searches_wasm.js";
+import { qkx2Search, qxSearch } from "./searches_wasm.js";
 
 /**
  * llama.cpp's K-quants, 256-value super-blocks (ggml's block_q4_K, block_q5_K and block_q6_K), as
@@ -135,12 +135,7 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: numbe
     L.fill(0, lo, lo + n);
     return 0;
   }
-  const wasm = n <= SEARCH_MAX_VALUES ? searchKernels() : null;
-  if (wasm === null) return makeQxQuantsJs(n, nmax, x, xo, L, lo);
-  wasm.f32.set(x.subarray(xo, xo + n), SEARCH_LAYOUT.X / 4);
-  wasm.qx(n, nmax, max);
-  L.set(wasm.u8.subarray(SEARCH_LAYOUT.L, SEARCH_LAYOUT.L + n), lo);
-  return wasm.f32[SEARCH_LAYOUT.OUT / 4]!;
+  return qxSearch(n, nmax, x, xo, max, L, lo) ?? makeQxQuantsJs(n, nmax, x, xo, L, lo);
 }
 
 /** makeQxQuants in JavaScript: where WebAssembly is not available, and the tests' reference for the wasm one. */
@@ -248,14 +243,10 @@ export function makeQkx2Quants(
   nstep: number,
   useMad = false,
 ): [number, number] {
-  const wasm = n <= SEARCH_MAX_VALUES ? searchKernels() : null;
-  if (wasm === null) return makeQkx2QuantsJs(n, nmax, x, xo, weights, L, lo, Laux, rmin, rdelta, nstep, useMad);
-  const { X, W, L: levels, OUT } = SEARCH_LAYOUT;
-  wasm.f32.set(x.subarray(xo, xo + n), X / 4);
-  wasm.f32.set(weights.subarray(0, n), W / 4);
-  wasm.qkx2(n, nmax, rmin, rdelta, nstep, useMad ? 1 : 0);
-  L.set(wasm.u8.subarray(levels, levels + n), lo);
-  return [wasm.f32[OUT / 4]!, wasm.f32[OUT / 4 + 1]!];
+  return (
+    qkx2Search(n, nmax, x, xo, weights, L, lo, rmin, rdelta, nstep, useMad) ??
+    makeQkx2QuantsJs(n, nmax, x, xo, weights, L, lo, Laux, rmin, rdelta, nstep, useMad)
+  );
 }
 
 /** makeQkx2Quants in JavaScript: where WebAssembly is not available, and the tests' reference for the wasm one. */

@@ -1,6 +1,6 @@
 import { FnBuilder } from "../cpu/wasm/builder.js";
 import { Code, emitModule, f32, i32, uleb, v128 } from "../cpu/wasm/encoder.js";
-import { IQ4_VALUES } from "./iq4.js";
+import { IQ4_VALUES } from "./iq4_values.js";
 
 /**
  * The quantizers' searches in WebAssembly, each the JS one's in the same float32 steps, so the same
@@ -23,7 +23,7 @@ const OUT = 320;
 /** IQ4_VALUES as float32, for iq4's level search. */
 const IQ4_TABLE = 384;
 /** The most values a group may have (the memory layout's room). */
-export const SEARCH_MAX_VALUES = 32;
+const MAX_VALUES = 32;
 
 // biome-ignore format: the opcode methods are a table, one line each
 class QuantCode extends Code {
@@ -47,6 +47,11 @@ function forRange(f: QuantCode, i: number, from: number, n: number | { count: nu
   body();
   f.localGet(i).i32Const(1).i32Add().localSet(i);
   f.br(0).end().end();
+}
+
+/** Pushes local i32 `i` times 4: the byte offset of the i-th f32 of an array. */
+function offset4(f: QuantCode, i: number): void {
+  f.localGet(i).i32Const(2).i32Shl();
 }
 
 /** The f32 on the stack as ggml's nearest_int (an i32): the magic-number add, then the low 23 bits. */
@@ -88,10 +93,7 @@ function qkx2(): ReturnType<FnBuilder["def"]> {
   const nmaxF = b.local(f32);
 
   const forEach = (from: number, body: () => void): void => forRange(f, i, from, n, body);
-  /** Pushes value i's (f32 at base + 4i) address: the byte offset 4i. */
-  const at4 = (): void => {
-    f.localGet(i).i32Const(2).i32Shl();
-  };
+  const at4 = (): void => offset4(f, i);
   /** Pushes nearest_int(iscale * (x_i - min)) clamped to [0, nmax] (i32), as makeQkx2Quants' level. */
   const level = (): void => {
     at4();
@@ -222,7 +224,8 @@ function qx(): ReturnType<FnBuilder["def"]> {
   const forEach = (body: () => void): void => forRange(f, i, 0, n, body);
   /** Pushes clamp(nearest_int(iscale * x_i), -nmax, nmax - 1) (i32). */
   const level = (): void => {
-    f.localGet(i).i32Const(2).i32Shl().f32Load(X).localGet(iscale).f32Mul();
+    offset4(f, i);
+    f.f32Load(X).localGet(iscale).f32Mul();
     nearestInt(f);
     f.localSet(l);
     f.localGet(nmax).i32Const(-1).i32Mul().localGet(l).localGet(l).localGet(nmax).i32Const(-1).i32Mul().i32LtS().select().localSet(l);
@@ -240,7 +243,8 @@ function qx(): ReturnType<FnBuilder["def"]> {
   const sums = (): void => {
     f.f32Const(0).localTee(sumlx).localSet(suml2);
     forEach(() => {
-      f.localGet(i).i32Const(2).i32Shl().f32Load(X).localTee(xi).localGet(xi).f32Mul().localSet(w);
+      offset4(f, i);
+      f.f32Load(X).localTee(xi).localGet(xi).f32Mul().localSet(w);
       level();
       f.localSet(l);
       f.localGet(sumlx).localGet(w).localGet(xi).f32Mul().localGet(l).f32ConvertI32S().f32Mul().f32Add().localSet(sumlx);
@@ -342,10 +346,13 @@ function iq4(): ReturnType<FnBuilder["def"]> {
   const sums = (): void => {
     f.f32Const(0).localTee(sumqx).localSet(sumq2);
     forRange(f, j, 0, { count: 32 }, () => {
-      f.localGet(j).i32Const(2).i32Shl().f32Load(X).localTee(xj).localGet(id).f32Mul().localSet(x);
+      offset4(f, j);
+      f.f32Load(X).localTee(xj).localGet(id).f32Mul().localSet(x);
       bestIndex();
       // w q = (x_j^2) q, then (w q) x_j and (w q) q
-      f.localGet(xj).localGet(xj).f32Mul().localGet(l).i32Const(2).i32Shl().f32Load(IQ4_TABLE).localTee(x).f32Mul().localSet(wq);
+      f.localGet(xj).localGet(xj).f32Mul();
+      offset4(f, l);
+      f.f32Load(IQ4_TABLE).localTee(x).f32Mul().localSet(wq);
       f.localGet(sumqx).localGet(wq).localGet(xj).f32Mul().f32Add().localSet(sumqx);
       f.localGet(sumq2).localGet(wq).localGet(x).f32Mul().f32Add().localSet(sumq2);
     });
@@ -415,4 +422,48 @@ export function searchKernels(): SearchKernels | null {
   return instance;
 }
 
-export const SEARCH_LAYOUT = { X, W, L, OUT } as const;
+/**
+ * makeQkx2Quants' search (k_quants.ts) over x[xo, xo + n) with its weights (weights[0, n)): the
+ * levels into L[lo..], returns [scale, -min]; null where the searches did not compile (or n is
+ * past the layout's room): the caller runs the JS search.
+ */
+export function qkx2Search(
+  n: number,
+  nmax: number,
+  x: Float32Array,
+  xo: number,
+  weights: Float32Array,
+  levels: Uint8Array,
+  lo: number,
+  rmin: number,
+  rdelta: number,
+  nstep: number,
+  useMad: boolean,
+): [number, number] | null {
+  const k = n <= MAX_VALUES ? searchKernels() : null;
+  if (k === null) return null;
+  k.f32.set(x.subarray(xo, xo + n), X / 4);
+  k.f32.set(weights.subarray(0, n), W / 4);
+  k.qkx2(n, nmax, rmin, rdelta, nstep, useMad ? 1 : 0);
+  levels.set(k.u8.subarray(L, L + n), lo);
+  return [k.f32[OUT / 4]!, k.f32[OUT / 4 + 1]!];
+}
+
+/** makeQxQuants' search over x[xo, xo + n), whose first largest magnitude is max (non-zero): levels into L[lo..], returns the scale; null as qkx2Search. */
+export function qxSearch(n: number, nmax: number, x: Float32Array, xo: number, max: number, levels: Uint8Array, lo: number): number | null {
+  const k = n <= MAX_VALUES ? searchKernels() : null;
+  if (k === null) return null;
+  k.f32.set(x.subarray(xo, xo + n), X / 4);
+  k.qx(n, nmax, max);
+  levels.set(k.u8.subarray(L, L + n), lo);
+  return k.f32[OUT / 4]!;
+}
+
+/** iq4.ts's searchScale over the 32 values at x[xo..] (first largest magnitude max, non-zero): the scale; null as qkx2Search. */
+export function iq4Search(x: Float32Array, xo: number, max: number, ntry: number): number | null {
+  const k = searchKernels();
+  if (k === null) return null;
+  k.f32.set(x.subarray(xo, xo + 32), X / 4);
+  k.iq4(max, ntry);
+  return k.f32[OUT / 4]!;
+}
