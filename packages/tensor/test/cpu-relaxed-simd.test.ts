@@ -82,16 +82,23 @@ describe.skipIf(!available)("relaxed SIMD (fused multiply-add)", () => {
 
 /**
  * The fused half GEMV's dot product of a weight row (its values) with x, in the kernel's order: four
- * sums of four lanes, sum g taking group g (four values) of every 16, added as ((s0 + s1) + (s2 +
- * s3)); the K / 4 mod 4 groups left into that one at a time; the lanes as (l0 + l1) + (l2 + l3).
+ * sums of four lanes, sum g taking group g (four values) of every 16 (`paired`: the even or odd
+ * values of one of its two eights), added as ((s0 + s1) + (s2 + s3)); the K / 4 mod 4 groups left
+ * into that one at a time; the lanes as (l0 + l1) + (l2 + l3).
  * A fused multiply-add is the float32 rounding of w x + s: w x is exact in float64 (24 + 24 bits).
  */
-function fusedHalfDot(w: Float32Array, x: Float32Array): number {
+function fusedHalfDot(w: Float32Array, x: Float32Array, paired = false): number {
   const f = Math.fround;
   const sums = [0, 1, 2, 3].map(() => [0, 0, 0, 0]);
   const groups = w.length / 4;
   const unrolled = groups - (groups % 4);
-  for (let g = 0; g < unrolled; g++) for (let l = 0; l < 4; l++) sums[g % 4]![l] = f(w[4 * g + l]! * x[4 * g + l]! + sums[g % 4]![l]!);
+  for (let e = 0; e < 4 * unrolled; e++) {
+    // value e of each 16: plainly sum (e / 4) % 4, lane e % 4; paired (gemv_f16_scaled_paired),
+    // each eight's even values to one sum and its odd ones to the next, lane (e % 8) / 2
+    const r = e % 16;
+    const [sum, lane] = paired ? [2 * (r >> 3) + (r & 1), (r & 7) >> 1] : [r >> 2, r & 3];
+    sums[sum]![lane] = f(w[e]! * x[e]! + sums[sum]![lane]!);
+  }
   const s = [0, 1, 2, 3].map((l) => f(f(sums[0]![l]! + sums[1]![l]!) + f(sums[2]![l]! + sums[3]![l]!)));
   for (let g = unrolled; g < groups; g++) for (let l = 0; l < 4; l++) s[l] = f(w[4 * g + l]! * x[4 * g + l]! + s[l]!);
   return f(f(s[0]! + s[1]!) + f(s[2]! + s[3]!));
@@ -100,7 +107,8 @@ function fusedHalfDot(w: Float32Array, x: Float32Array): number {
 describe.skipIf(!available)("relaxed SIMD: decoding over float16 and bfloat16 weights", () => {
   // weights: random ones and the edges of float16 (subnormals from 2^-24, whose rebased float32
   // is a subnormal too, up to 65504); activations below 2^16 take gemv_f16_scaled (x 2^112 in
-  // a copy), one of 2^16 gemv_f16: both must give the fused sum of the same products
+  // a copy; gemv_f16_scaled_paired, the copy in pairs' order, where K is a multiple of 16), one
+  // of 2^16 gemv_f16: each must give the fused sum of the same products in its order
   const edges = [2 ** -24, 3 * 2 ** -24, 6.1e-5, 2 ** -14, 1e-3, 1, 3.25, 1000, 65504];
   for (const dtype of ["float16", "bfloat16"] as const) {
     it(`${dtype}: each product added by one fused multiply-add, in the kernel's order, on 1, 2 and 3 threads`, () => {
@@ -116,10 +124,20 @@ describe.skipIf(!available)("relaxed SIMD: decoding over float16 and bfloat16 we
         const w = raw.map((v, i) => (edgy && i % 2 ? (i % 3 ? -1 : 1) * edges[(i * 7) % edges.length]! : v));
         const bits = Uint16Array.from(w, encode);
         const values = Float32Array.from(bits, decode);
-        const xs: [Float32Array, string][] = [[randomF32(K, N), dtype === "float16" ? "gemv_f16_scaled" : "gemv_bf16"]];
+        // rows whose length is a multiple of 16 take the paired kernels and their order
+        const small =
+          K % 16 === 0
+            ? dtype === "float16"
+              ? "gemv_f16_scaled_paired"
+              : "gemv_bf16_paired"
+            : dtype === "float16"
+              ? "gemv_f16_scaled"
+              : "gemv_bf16";
+        const xs: [Float32Array, string][] = [[randomF32(K, N), small]];
         if (dtype === "float16") xs.push([randomF32(K, N + 1).map((v, i) => (i === 1 ? 65536 : v)), "gemv_f16"]);
         for (const [x, kernel] of xs) {
-          const want = Float32Array.from({ length: N }, (_, n) => fusedHalfDot(values.subarray(n * K, (n + 1) * K), x));
+          const paired = kernel.endsWith("_paired");
+          const want = Float32Array.from({ length: N }, (_, n) => fusedHalfDot(values.subarray(n * K, (n + 1) * K), x, paired));
           for (const be of fused) {
             const a: StridedView = { buffer: be.upload(x, "float32"), shape: [1, K], strides: [K, 1], offset: 0 };
             const b: StridedView = { buffer: be.upload(bits, dtype) as CpuBuffer, shape: [K, N], strides: [1, K], offset: 0 };

@@ -34,6 +34,15 @@ const KERNELS = {
 const F16_SCALED = kernel("stored", "gemv_f16_scaled");
 /** Its activations, scaled (and checked) in WebAssembly. */
 const SCALE_2P112 = kernel("stored", "scale_2p112");
+/**
+ * With relaxed SIMD's fused multiply-add and K a multiple of 16, the half types' kernels read a
+ * copy of the activations in pairs' order (each eight's even ones, then its odd ones), which lets
+ * them decode eight halves from one load (see gemvHalf's pair): the kernel, and its copy.
+ */
+const PAIRED = {
+  float16: [kernel("stored", "gemv_f16_scaled_paired"), kernel("stored", "scale_2p112_paired")],
+  bfloat16: [kernel("stored", "gemv_bf16_paired"), kernel("stored", "pairs_order")],
+} as const;
 
 /** Threads split outputs on multiples of 16 floats (a cache line), so no two write one line. */
 const LINE = 16;
@@ -70,8 +79,9 @@ export function residentMatmulStored(rows: number, N: number, K: number, A: Floa
   let ok = false;
   try {
     const input = ops.input(A, 0, rows * K);
-    const scaled = input !== null && dtype === "float16" ? scaledActivations(input, rows * K, ops, home) : null;
-    const x = scaled ?? input;
+    const paired = rt.fma && K % 16 === 0 && (dtype === "float16" || dtype === "bfloat16");
+    const copied = input === null ? null : activationCopy(dtype, input, rows * K, ops, home, paired);
+    const x = copied ?? input;
     const result = x === null ? null : ops.result(rows * N);
     if (x === null || result === null) return null;
     const parts = splitRange(N, rt.partsFor(rows * N * K, Math.ceil(N / LINE)), LINE);
@@ -83,7 +93,7 @@ export function residentMatmulStored(rows: number, N: number, K: number, A: Floa
     const grid = name === null ? null : ops.bytes(iqGrid(name));
     if (name !== null && grid === null) return null;
     rt.call(
-      scaled !== null ? F16_SCALED : KERNELS[dtype as keyof typeof KERNELS],
+      copied === null ? KERNELS[dtype as keyof typeof KERNELS] : paired ? PAIRED[dtype as "float16" | "bfloat16"][0] : F16_SCALED,
       home,
       parts.map(([n0, n1], p) => {
         const args = [w + n0 * rowBytes, x, result.addr + n0 * 4, n1 - n0, perRow, rowBytes, rows, K * 4, N * 4];
@@ -99,13 +109,18 @@ export function residentMatmulStored(rows: number, N: number, K: number, A: Floa
 }
 
 /**
- * The n activations at address x (in W's memory) times 2^112 in scratch there, for
- * gemv_f16_scaled: its address, or null where some |value| is 2^16 or more (or not finite: times
- * 2^112 it would overflow), or no scratch is left (the plain kernel then reads x).
+ * The copy of the n activations at address x (in W's memory) that the kernel reads, in scratch
+ * there: float16's times 2^112 (for gemv_f16_scaled, in pairs' order where `paired`), bfloat16's in
+ * pairs' order where `paired`. Its address, or null where there is none to make, no scratch is left,
+ * or (float16) some |value| is 2^16 or more or not finite (times 2^112 it would overflow): the plain
+ * kernel then reads x.
  */
-function scaledActivations(x: number, n: number, ops: Operands, home: Arena): number | null {
+function activationCopy(dtype: string, x: number, n: number, ops: Operands, home: Arena, paired: boolean): number | null {
+  const scaled = dtype === "float16";
+  if (!scaled && !paired) return null;
   const copy = ops.scratch(n + 1);
   if (copy === null) return null;
-  activeRuntime()!.call(SCALE_2P112, home, [[x, copy.byteOffset, n]]);
-  return copy[n] === 1 ? copy.byteOffset : null;
+  const fn = paired ? PAIRED[dtype as "float16" | "bfloat16"][1] : SCALE_2P112;
+  activeRuntime()!.call(fn, home, [[x, copy.byteOffset, n]]);
+  return !scaled || copy[n] === 1 ? copy.byteOffset : null;
 }

@@ -26,7 +26,8 @@ import { LATTICE_DTYPES, latticeD, latticeLevels, latticeScale, latticeSubBlock,
  *  - `gemv_<lattice type>(w, x, y, n, nb, ldw, m, ldx, ldy, s, grid)`: IQ2_XXS, IQ2_XS, IQ2_S,
  *    IQ3_XXS, IQ3_S, IQ1_S, IQ1_M, their table at grid (see gemvLattice; s unused); held to float64;
  *  - `gemv_f16 / gemv_bf16(w, x, y, n, k4, ldw, m, ldx, ldy)`: k4 groups of four halves a row;
- *  - `scale_2p112(x, dst, n)`: gemv_f16_scaled's activations (see scaledActivations).
+ *  - `scale_2p112(x, dst, n)`: gemv_f16_scaled's activations (see scaledActivations);
+ *    `scale_2p112_paired`, `pairs_order`: the paired kernels' (see activationCopy).
  * Addresses and strides in bytes. The block types' functions do not depend on relaxed SIMD (no
  * fused madd): such a weight gives the same result with or without it. The half types' do, as the
  * float32 matrix kernels and a prompt over the same weight do: see gemvHalf.
@@ -43,6 +44,9 @@ const BYTES_HIGH = BYTES_LOW.map((l) => l + 8);
 /** 16-bit lanes interleaved with a second vector's: low (0-3) or high (4-7) halves (punpck*wd). */
 const WORDS_LOW = [0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23];
 const WORDS_HIGH = WORDS_LOW.map((l) => l + 8);
+/** Float lanes 0, 2, 4, 6 / 1, 3, 5, 7 of two vectors (as bytes). */
+const FLOATS_EVEN = [0, 2, 4, 6].flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
+const FLOATS_ODD = FLOATS_EVEN.map((b) => b + 4);
 
 /**
  * sum += (the 16 unsigned bytes u of local q, each as the float32 u - bias) . x[xOffset ..], four
@@ -245,10 +249,11 @@ function gemvMinBlocks(kind: "q4_1" | "q5_1"): FuncDef {
  * without subnormals took 4.2. Fused, the scaled kernel still gives gemv_f16's bits: the same real
  * product, added with one rounding.
  */
-function gemvHalf(kind: "f16" | "bf16", scaledX = false, fma = false): FuncDef {
+function gemvHalf(kind: "f16" | "bf16", scaledX = false, fma = false, paired = false): FuncDef {
   const L = new Locals(PARAMS.length);
   const l = rowLocals(L);
   const [j, rest] = L.many(i32, 2);
+  const halves = paired ? L.add(v128) : -1;
   // four sums a row, one per group of an unrolled iteration: one chain of additions was the bound
   // (the half->float decode is a few operations only); a row's sum is ((s0 + s1) + (s2 + s3)),
   // then the rest of the groups added to it one at a time, as the staged kernel's (dot_f16)
@@ -287,13 +292,41 @@ function gemvHalf(kind: "f16" | "bf16", scaledX = false, fma = false): FuncDef {
       .i32Add()
       .localSet(l.px);
   };
+  /**
+   * sums[2 p] / sums[2 p + 1] += the even / odd halves of the eight at pw + 16 p, as float32, times
+   * x at px + 32 p / + 48 p (the caller's copy puts each eight's even activations before its odd):
+   * a 32-bit lane holds an even half low and an odd one high, so each is a shift or two and the
+   * mask away from float32, with no widening load (see gemvHalfPaired).
+   */
+  const pair = (p: number): void => {
+    f.localGet(l.pw)
+      .v128Load(16 * p)
+      .localSet(halves);
+    for (const odd of [false, true]) {
+      f.localGet(halves);
+      if (!odd) f.i32Const(16).i32x4Shl();
+      // bfloat16: the half in the lane's top 16 bits is the float32; float16: moved down 3 with
+      // its sign copied, as the sign-extended half moved up 13 is in group's decode
+      if (kind === "f16")
+        f.i32Const(3)
+          .i32x4ShrS()
+          .i32x4Const(0x8fffe000 | 0)
+          .v128And();
+      else if (odd) f.i32x4Const(0xffff0000 | 0).v128And();
+      const sum = sums[2 * p + (odd ? 1 : 0)]!;
+      f.localGet(l.px).v128Load(32 * p + (odd ? 16 : 0));
+      if (fma) f.localGet(sum).f32x4RelaxedMadd().localSet(sum);
+      else f.f32x4Mul().localGet(sum).f32x4Add().localSet(sum);
+    }
+  };
   rowsLoop(f, l, () => {
     f.localGet(NB).i32Const(3).i32And().localSet(rest);
     f.localGet(NB).i32Const(2).i32ShrU().localSet(j);
     for (const sum of sums.slice(1)) f.v128Const0().localSet(sum);
     f.block().localGet(j).i32Eqz().brIf(0);
     f.loop();
-    for (let g = 0; g < 4; g++) group(g, sums[g]!);
+    if (paired) for (let p = 0; p < 2; p++) pair(p);
+    else for (let g = 0; g < 4; g++) group(g, sums[g]!);
     advance(16);
     f.localGet(j).i32Const(1).i32Sub().localTee(j).brIf(0);
     f.end().end();
@@ -307,7 +340,7 @@ function gemvHalf(kind: "f16" | "bf16", scaledX = false, fma = false): FuncDef {
     f.localGet(rest).i32Const(1).i32Sub().localTee(rest).brIf(0);
     f.end().end();
   });
-  return { name: `gemv_${kind}${scaledX ? "_scaled" : ""}`, params: PARAMS, locals: L.types, body: f };
+  return { name: `gemv_${kind}${scaledX ? "_scaled" : ""}${paired ? "_paired" : ""}`, params: PARAMS, locals: L.types, body: f };
 }
 
 function gemvQ6K(): FuncDef {
@@ -728,34 +761,62 @@ function gemvLattice(kind: LatticeDType): FuncDef {
  * dst[n] = 1 where every |x[i]| < 2^16 (so none overflows: gemv_f16_scaled may read dst), else 0
  * (NaN and infinities fail the test). One pass in SIMD where the JS loop over the heap's shared
  * memory took 2-4 ns a value (a GPT-2 token's float16 GEMVs scale 64,512 of them).
+ * `scale_2p112_paired` the same in pairs' order (n a multiple of 16: each eight's even floats, then
+ * its odd ones) for gemv_f16_scaled_paired; `pairs_order` that order unscaled, for gemv_bf16_paired.
  */
-function scale2p112(): FuncDef {
+function activationCopy(paired: boolean, scaled: boolean): FuncDef {
   const [X, DST, N] = [0, 1, 2];
   const L = new Locals(3);
   const [k, ok] = [L.add(i32), L.add(v128)];
   const f = new ResidentStoredCode();
-  f.i32x4Const(-1).localSet(ok);
-  f.localGet(N).i32Const(2).i32ShrU().localSet(k);
-  countdown(f, k, () => {
-    f.localGet(DST)
-      .localGet(X)
-      .v128Load()
-      .f32x4Const(2 ** 112)
-      .f32x4Mul()
-      .v128Store();
+  /** ok &= |the four floats at X + offset| < 2^16 */
+  const check = (offset: number): void => {
     f.localGet(X)
-      .v128Load()
+      .v128Load(offset)
       .f32x4Abs()
       .f32x4Const(2 ** 16)
       .f32x4Lt()
       .localGet(ok)
       .v128And()
       .localSet(ok);
-    bump(f, X, 16);
-    bump(f, DST, 16);
+  };
+  f.i32x4Const(-1).localSet(ok);
+  f.localGet(N)
+    .i32Const(paired ? 4 : 2)
+    .i32ShrU()
+    .localSet(k);
+  countdown(f, k, () => {
+    if (paired) {
+      // sixteen floats: each eight's even ones, then its odd ones (gemv_f16_scaled_paired's order)
+      for (let v = 0; v < 4; v++) {
+        const eight = 32 * (v >> 1);
+        f.localGet(DST)
+          .localGet(X)
+          .v128Load(eight)
+          .localGet(X)
+          .v128Load(eight + 16)
+          .shuffle(v & 1 ? FLOATS_ODD : FLOATS_EVEN);
+        if (scaled) f.f32x4Const(2 ** 112).f32x4Mul();
+        f.v128Store(16 * v);
+        if (scaled) check(16 * v);
+      }
+      bump(f, X, 64);
+      bump(f, DST, 64);
+    } else {
+      f.localGet(DST)
+        .localGet(X)
+        .v128Load()
+        .f32x4Const(2 ** 112)
+        .f32x4Mul()
+        .v128Store();
+      check(0);
+      bump(f, X, 16);
+      bump(f, DST, 16);
+    }
   });
-  f.localGet(DST).f32Const(1).f32Const(0).localGet(ok).i32x4AllTrue().select().f32Store();
-  return { name: "scale_2p112", params: [i32, i32, i32], locals: L.types, body: f };
+  if (scaled) f.localGet(DST).f32Const(1).f32Const(0).localGet(ok).i32x4AllTrue().select().f32Store();
+  const name = !scaled ? "pairs_order" : paired ? "scale_2p112_paired" : "scale_2p112";
+  return { name, params: [i32, i32, i32], locals: L.types, body: f };
 }
 
 /** The module's functions (the half types' fused with relaxed SIMD's multiply-add: see gemvHalf). */
@@ -768,6 +829,8 @@ export function storedGemvFunctions(fma: boolean): FuncDef[] {
     gemvQ6K(),
     gemvScaleMin("q4_k"),
     gemvHalf("f16", true, fma),
+    gemvHalf("f16", true, fma, true),
+    gemvHalf("bf16", false, fma, true),
     gemvScaleMin("q5_k"),
     gemvMinBlocks("q4_1"),
     gemvMinBlocks("q5_1"),
@@ -777,6 +840,8 @@ export function storedGemvFunctions(fma: boolean): FuncDef[] {
     gemvBlocks("iq4_nl"),
     gemvIQ4XS(),
     ...LATTICE_DTYPES.map(gemvLattice),
-    scale2p112(),
+    activationCopy(false, true),
+    activationCopy(true, true),
+    activationCopy(true, false),
   ];
 }
