@@ -145,7 +145,6 @@ function attention(fma: boolean, half: boolean): FuncDef {
   // the halves' scratch: eight of them, four widened, one scalar
   const hv = b.local(v128);
   const w = b.local(v128);
-  const wm = b.local(v128);
   const hs = b.local(i32);
   // the fast path's: eight halves' float32 fields split in two (see scaledEight), whether any was infinite or NaN
   const lo = b.local(v128);
@@ -197,7 +196,7 @@ function attention(fma: boolean, half: boolean): FuncDef {
     f.localGet(hv);
     if (off === 0) f.i32x4ExtendLowI16x8U();
     else f.i32x4ExtendHighI16x8U();
-    halfLanesFast(f, w, wm);
+    halfLanesFast(f, w);
   };
   /** Pushes the four values of k or v at `p`. */
   const four = (p: number): void => {
@@ -206,7 +205,7 @@ function attention(fma: boolean, half: boolean): FuncDef {
       return;
     }
     f.localGet(p).load16x4U();
-    halfLanesFast(f, w, wm);
+    halfLanesFast(f, w);
   };
   /** Pushes the one value of k or v at `p`. */
   const one = (p: number): void => {

@@ -99,13 +99,13 @@ export function transposeStore(f: Int8Code, src: readonly number[], t: readonly 
 
 /**
  * Four columns' float16 at byte `field` of their blocks (column c's block at local cols[c]) as
- * float32 lanes, stored at local `panel` + `offset`; v, h and m are v128 scratch locals.
+ * float32 lanes, stored at local `panel` + `offset`; v and h are v128 scratch locals.
  */
 export function storeHalves(
   f: Int8Code,
   cols: readonly number[],
   field: number,
-  scratch: { v: number; h: number; m: number },
+  scratch: { v: number; h: number },
   panel: number,
   offset: number,
 ): void {
@@ -116,7 +116,7 @@ export function storeHalves(
       .load16Lane(field, 2 * c)
       .localSet(scratch.v);
   f.localGet(panel).localGet(scratch.v);
-  halfLanesFast(f, scratch.h, scratch.m);
+  halfLanesFast(f, scratch.h);
   f.v128Store(offset);
 }
 
@@ -169,7 +169,6 @@ export interface PackLocals {
   readonly t: readonly number[];
   readonly e: readonly number[];
   readonly h: number;
-  readonly m: number;
 }
 
 /**
@@ -194,7 +193,7 @@ export function panelPacker(
   const pc = Array.from({ length: panelCols }, () => b.local(i32));
   const four = () => [b.local(v128), b.local(v128), b.local(v128), b.local(v128)];
   const [lo, hi, t, e] = [four(), four(), four(), four()];
-  const [h, m] = [b.local(v128), b.local(v128)];
+  const h = b.local(v128);
   const blk = b.local(i32);
   f.block().localGet(NB).i32Eqz().brIf(0);
   for (let c = 0; c < panelCols; c++) {
@@ -203,7 +202,7 @@ export function panelPacker(
   }
   f.localGet(NB).localSet(blk);
   f.loop(); // blocks
-  body({ f, b, panel: PANEL, pc, lo, hi, t, e, h, m });
+  body({ f, b, panel: PANEL, pc, lo, hi, t, e, h });
   for (let c = 0; c < panelCols; c++) f.localGet(pc[c]!).i32Const(blockBytes).i32Add().localSet(pc[c]!);
   f.localGet(PANEL).i32Const(panelBlock).i32Add().localSet(PANEL);
   f.localGet(blk).i32Const(1).i32Sub().localTee(blk).brIf(0);
@@ -220,7 +219,7 @@ function pack(dtype: GemmQ8DType, format: Format): FuncDef {
   const type = TYPES[dtype];
   const { vectors } = FORMATS[format];
   const stride = 16 * GROUPS; // bytes from one vector of a group to its next
-  return panelPacker(`pack_${dtype}`, PANEL_COLS, type.bytes, panelBlockBytes(format, type.min), ({ f, panel, pc, lo, hi, t, e, h, m }) => {
+  return panelPacker(`pack_${dtype}`, PANEL_COLS, type.bytes, panelBlockBytes(format, type.min), ({ f, panel, pc, lo, hi, t, e, h }) => {
     for (let g = 0; g < GROUPS; g++) {
       const cols = pc.slice(4 * g, 4 * g + 4);
       // each column's levels of k 0-15 (lo) and 16-31 (hi) as bytes: Q8_0's int8, the others' low and
@@ -249,8 +248,8 @@ function pack(dtype: GemmQ8DType, format: Format): FuncDef {
       const at = (v: number): number => stride * v + 16 * g;
       storeLevels(f, format, { lo, hi, t, e }, panel, at);
       // the four columns' d (and min), float16 -> float32
-      storeHalves(f, cols, 0, { v: t[0]!, h, m }, panel, at(vectors));
-      if (type.min) storeHalves(f, cols, 2, { v: t[0]!, h, m }, panel, at(vectors + 1));
+      storeHalves(f, cols, 0, { v: t[0]!, h }, panel, at(vectors));
+      if (type.min) storeHalves(f, cols, 2, { v: t[0]!, h }, panel, at(vectors + 1));
     }
   });
 }

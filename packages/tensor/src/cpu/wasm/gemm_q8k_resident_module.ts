@@ -186,7 +186,7 @@ function pack(format: Format, dtype: "q4_k" | "q5_k"): FuncDef {
   const perGroup = FORMATS[format].vectors / 8;
   const fifth = dtype === "q5_k";
   const { bytes } = KTYPES[dtype];
-  return panelPacker(`pack_${dtype}`, PANEL_COLS, bytes, layout.bytes, ({ f, panel, pc, lo, hi, t, e, h, m }) => {
+  return panelPacker(`pack_${dtype}`, PANEL_COLS, bytes, layout.bytes, ({ f, panel, pc, lo, hi, t, e, h }) => {
     for (let cg = 0; cg < CG; cg++) {
       const cols = pc.slice(4 * cg, 4 * cg + 4);
       const at = (vector: number): number => 16 * CG * vector + 16 * cg;
@@ -235,8 +235,8 @@ function pack(format: Format, dtype: "q4_k" | "q5_k"): FuncDef {
           f.i32Store16(layout.mins + 16 * CG * (g >> 1) + 16 * cg + 4 * c + 2 * (g & 1));
         }
       // d and dmin, float16 -> float32
-      storeHalves(f, cols, 0, { v: t[0]!, h, m }, panel, layout.d + 16 * cg);
-      storeHalves(f, cols, 2, { v: t[0]!, h, m }, panel, layout.dmin + 16 * cg);
+      storeHalves(f, cols, 0, { v: t[0]!, h }, panel, layout.d + 16 * cg);
+      storeHalves(f, cols, 2, { v: t[0]!, h }, panel, layout.dmin + 16 * cg);
     }
   });
 }
@@ -341,7 +341,7 @@ function gemmPanel(format: Format, dtype: GemmQ8KDType): FuncDef {
  */
 function packQ6K(): FuncDef {
   const layout = panelLayout("i16", "q6_k");
-  return panelPacker("pack_q6_k", PANEL_COLS, 210, layout.bytes, ({ f, panel, pc, lo, hi, t, e, h, m, b }) => {
+  return panelPacker("pack_q6_k", PANEL_COLS, 210, layout.bytes, ({ f, panel, pc, lo, hi, t, e, h, b }) => {
     const [ql, ql2, qh] = [b.local(v128), b.local(v128), b.local(v128)];
     for (let cg = 0; cg < CG; cg++) {
       const cols = pc.slice(4 * cg, 4 * cg + 4);
@@ -376,7 +376,7 @@ function packQ6K(): FuncDef {
             .i32Load8S(192 + s)
             .i32Store(layout.scales + 16 * CG * s + 16 * cg + 4 * c);
         }
-      storeHalves(f, cols, 208, { v: t[0]!, h, m }, panel, layout.d + 16 * cg);
+      storeHalves(f, cols, 208, { v: t[0]!, h }, panel, layout.d + 16 * cg);
     }
   });
 }
@@ -390,7 +390,7 @@ function packQ6K(): FuncDef {
  */
 function packQ3K(): FuncDef {
   const layout = panelLayout("i16", "q3_k");
-  return panelPacker("pack_q3_k", PANEL_COLS, 110, layout.bytes, ({ f, panel, pc, lo, hi, t, e, h, m, b }) => {
+  return panelPacker("pack_q3_k", PANEL_COLS, 110, layout.bytes, ({ f, panel, pc, lo, hi, t, e, h, b }) => {
     const [qs, hmask] = [b.local(v128), b.local(v128)];
     for (let cg = 0; cg < CG; cg++) {
       const cols = pc.slice(4 * cg, 4 * cg + 4);
@@ -419,7 +419,7 @@ function packQ3K(): FuncDef {
           f.q3kScale(cols[c]!, g);
           f.i32Store(layout.scales + 16 * CG * g + 16 * cg + 4 * c);
         }
-      storeHalves(f, cols, 108, { v: t[0]!, h, m }, panel, layout.d + 16 * cg);
+      storeHalves(f, cols, 108, { v: t[0]!, h }, panel, layout.d + 16 * cg);
     }
   });
 }
@@ -434,7 +434,7 @@ function packQ3K(): FuncDef {
 function packIQ4XS(): FuncDef {
   const layout = panelLayout("i16", "iq4_xs");
   const levels = IQ4_VALUES.map((v) => v & 0xff);
-  return panelPacker("pack_iq4_xs", PANEL_COLS, 136, layout.bytes, ({ f, panel, pc, lo, hi, t, e, h, m, b }) => {
+  return panelPacker("pack_iq4_xs", PANEL_COLS, 136, layout.bytes, ({ f, panel, pc, lo, hi, t, e, h, b }) => {
     const [nib, hs] = [b.local(v128), b.local(i32)];
     for (let cg = 0; cg < CG; cg++) {
       const cols = pc.slice(4 * cg, 4 * cg + 4);
@@ -458,7 +458,7 @@ function packIQ4XS(): FuncDef {
           f.i32Store(layout.scales + 16 * CG * j + 16 * cg + 4 * c);
         }
       }
-      storeHalves(f, cols, 0, { v: t[0]!, h, m }, panel, layout.d + 16 * cg);
+      storeHalves(f, cols, 0, { v: t[0]!, h }, panel, layout.d + 16 * cg);
     }
   });
 }

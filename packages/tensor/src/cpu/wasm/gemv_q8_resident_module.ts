@@ -385,9 +385,10 @@ interface BlockDotLocals {
  * Pushes int32 lanes summing to block b's dot product (the b-th block from local pw, its
  * activations from p16 / p8); `relaxed` takes the int8 dot product for the unsigned levels (which
  * spreads the products over the lanes otherwise: callers convert each block's total, or take the
- * plain path).
+ * plain path), and with `int16` leaves its int16 lanes (each |lane| <= 2 * 2 * 31 * 127, so two of
+ * them add without overflow) for the caller to widen.
  */
-function blockDot(f: Int8Code, kind: BlockKind, relaxed: boolean, l: BlockDotLocals, b: number): void {
+function blockDot(f: Int8Code, kind: BlockKind, relaxed: boolean, l: BlockDotLocals, b: number, int16 = false): void {
   const { pw, p16, p8, nib, h, m } = l;
   const blockBytes = BLOCK_BYTES[kind];
   const nibblesAt = NIBBLES_AT[kind];
@@ -443,7 +444,8 @@ function blockDot(f: Int8Code, kind: BlockKind, relaxed: boolean, l: BlockDotLoc
     f.i16x8RelaxedDotI8x16I7x16S();
     f.localGet(p8).v128Load(32 * b + 16);
     levels(true);
-    f.i16x8RelaxedDotI8x16I7x16S().i16x8Add().pairSumsI32();
+    f.i16x8RelaxedDotI8x16I7x16S().i16x8Add();
+    if (!int16) f.pairSumsI32();
     return;
   }
   parts.forEach(([high, upper], j) => {
@@ -472,16 +474,9 @@ function blockDot(f: Int8Code, kind: BlockKind, relaxed: boolean, l: BlockDotLoc
  * Pushes the float16 at byte `at` of `count` (1-4) blocks of `blockBytes` from local `base` (their
  * d, or Q4_1's / Q5_1's min) as float32 lanes, the others 0: the 32-value blocks' scales (amax /
  * 127, amax / 8) are float16 normals in real files, so the eight-operation decoder (the K-quants'
- * d, often subnormal, keep halfLanes). `tv`, `h`, `m`: v128 scratch (`tv` may be `h`).
+ * d, often subnormal, keep halfLanes). `tv`, `h`: v128 scratch (`tv` may be `h`).
  */
-function blockHalves(
-  f: Int8Code,
-  base: number,
-  blockBytes: number,
-  count: number,
-  at: number,
-  l: { tv: number; h: number; m: number },
-): void {
+function blockHalves(f: Int8Code, base: number, blockBytes: number, count: number, at: number, l: { tv: number; h: number }): void {
   f.v128Const0().localSet(l.tv);
   for (let b = 0; b < count; b++)
     f.localGet(base)
@@ -491,7 +486,7 @@ function blockHalves(
       .load16Lane(0, 2 * b)
       .localSet(l.tv);
   f.localGet(l.tv);
-  halfLanesFast(f, l.h, l.m);
+  halfLanesFast(f, l.h);
 }
 
 function gemvQ8(kind: Exclude<BlockKind, "iq4_nl">, relaxed: boolean): FuncDef {
@@ -501,6 +496,8 @@ function gemvQ8(kind: Exclude<BlockKind, "iq4_nl">, relaxed: boolean): FuncDef {
   const s = [s0, s1, s2, s3];
   const blockBytes = BLOCK_BYTES[kind];
   const withMin = kind === "q4_1" || kind === "q5_1";
+  // relaxed SIMD's nibble types leave int16 sums: two blocks widened at once
+  const pairwise = relaxed && kind !== "q8_0";
   const f = new Int8Code();
 
   /**
@@ -511,28 +508,56 @@ function gemvQ8(kind: Exclude<BlockKind, "iq4_nl">, relaxed: boolean): FuncDef {
    * iteration to avoid the spills).
    */
   const group = (t: number): void => {
-    for (let b = 0; b < t; b++) {
-      blockDot(f, kind, relaxed, { pw, p16, p8, nib, h, m }, b);
-      f.localSet(s[b]!).fence(yi, s[b]!);
-    }
     const get = (b: number): void => {
       if (b < t) f.localGet(s[b]!);
       else f.v128Const0();
     };
-    // [sum s0, sum s1, sum s2, sum s3]
-    get(0);
-    get(1);
-    f.lanes32([0, 4, 1, 5]);
-    get(0);
-    get(1);
-    f.lanes32([2, 6, 3, 7]).i32x4Add().localSet(h);
-    get(2);
-    get(3);
-    f.lanes32([0, 4, 1, 5]);
-    get(2);
-    get(3);
-    f.lanes32([2, 6, 3, 7]).i32x4Add().localSet(m);
-    f.localGet(h).localGet(m).lanes32([0, 1, 4, 5]).localGet(h).localGet(m).lanes32([2, 3, 6, 7]).i32x4Add();
+    if (pairwise) {
+      // each pair of blocks' int16 lanes as [b0 0-3 | b1 0-3] + [b0 4-7 | b1 4-7], then pairs of
+      // lanes as int32: [b0, b0, b1, b1], one widening for two blocks; then the two pairs' halves
+      // added: [sum b0, sum b1, sum b2, sum b3] (the same exact integers as widening each block)
+      for (let pair = 0; pair < 2 && 2 * pair < t; pair++) {
+        for (const b of [2 * pair, 2 * pair + 1].filter((b) => b < t)) {
+          blockDot(f, kind, relaxed, { pw, p16, p8, nib, h, m }, b, true);
+          f.localSet(s[b]!).fence(yi, s[b]!);
+        }
+        get(2 * pair);
+        get(2 * pair + 1);
+        f.lanes32([0, 1, 4, 5]);
+        get(2 * pair);
+        get(2 * pair + 1);
+        f.lanes32([2, 3, 6, 7]).i16x8Add().pairSumsI32().localSet(s[pair]!);
+      }
+      const half = (pair: number): void => {
+        if (2 * pair < t) f.localGet(s[pair]!);
+        else f.v128Const0();
+      };
+      half(0);
+      half(1);
+      f.lanes32([0, 2, 4, 6]);
+      half(0);
+      half(1);
+      f.lanes32([1, 3, 5, 7]).i32x4Add();
+    } else {
+      for (let b = 0; b < t; b++) {
+        blockDot(f, kind, relaxed, { pw, p16, p8, nib, h, m }, b);
+        f.localSet(s[b]!).fence(yi, s[b]!);
+      }
+      // [sum s0, sum s1, sum s2, sum s3]
+      get(0);
+      get(1);
+      f.lanes32([0, 4, 1, 5]);
+      get(0);
+      get(1);
+      f.lanes32([2, 6, 3, 7]).i32x4Add().localSet(h);
+      get(2);
+      get(3);
+      f.lanes32([0, 4, 1, 5]);
+      get(2);
+      get(3);
+      f.lanes32([2, 6, 3, 7]).i32x4Add().localSet(m);
+      f.localGet(h).localGet(m).lanes32([0, 1, 4, 5]).localGet(h).localGet(m).lanes32([2, 3, 6, 7]).i32x4Add();
+    }
     /** The vector of t lanes at local p (4 bytes each, others 0), or of all four. */
     const lanes = (p: number): void => {
       if (t === 4) {
@@ -557,7 +582,7 @@ function gemvQ8(kind: Exclude<BlockKind, "iq4_nl">, relaxed: boolean): FuncDef {
         .i32x4Sub();
     }
     /** The t blocks' float16 at byte `at` of each (d, or Q4_1's / Q5_1's min) as float32 lanes. */
-    const halves = (at: number): void => blockHalves(f, pw, blockBytes, t, at, { tv, h, m });
+    const halves = (at: number): void => blockHalves(f, pw, blockBytes, t, at, { tv, h });
     f.f32x4ConvertI32x4S();
     // times d_w * d_x, one float32 rounding each
     halves(0);
@@ -634,7 +659,7 @@ function gemvQ8Blockwise(kind: "iq4_nl"): FuncDef {
     // d_w d_x, four blocks a vector (the last vector's lanes past nb: whatever follows, never read)
     f.localGet(pw).localSet(pp).localGet(S).localSet(pd).localGet(NB).localSet(rem);
     f.loop();
-    blockHalves(f, pp, blockBytes, 4, 0, { tv: h, h, m });
+    blockHalves(f, pp, blockBytes, 4, 0, { tv: h, h });
     f.localGet(ps).v128Load().f32x4Mul().localSet(h);
     f.localGet(pd).localGet(h).v128Store();
     f.localGet(pp)

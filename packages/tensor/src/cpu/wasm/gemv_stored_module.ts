@@ -225,11 +225,11 @@ export class StoredCode extends Code {
  * operations (halfLanes in gemm_stored_resident_module.ts takes fourteen): sign, exponent and
  * mantissa moved to their float32 places (shifted up 16, then arithmetically down 3: the sign
  * fills the 3 bits between, which the mask clears), times 2^112 to rebias the exponent, and where
- * the exponent is all ones the float32 one set instead (infinities and NaNs kept). The same values
- * for every input; a subnormal half costs the multiply a microcode assist on x86. `h` and `m` are
- * v128 scratch locals.
+ * the exponent is all ones the float32 one's bits or-ed in (times 2^112 the value is 2^16 x 1.m,
+ * its mantissa the half's: so infinities and NaNs kept, without a select). The same values for
+ * every input; a subnormal half costs the multiply a microcode assist on x86. `h` a v128 scratch local.
  */
-export function halfLanesFast(f: StoredCode, h: number, m: number): void {
+export function halfLanesFast(f: StoredCode, h: number): void {
   f.localTee(h)
     .i32Const(16)
     .i32x4Shl()
@@ -237,12 +237,9 @@ export function halfLanesFast(f: StoredCode, h: number, m: number): void {
     .i32x4ShrS()
     .i32x4Const(0x8fffe000 | 0)
     .v128And()
-    .localTee(m);
-  f.i32x4Const(0x7f800000).v128Or(); // infinity or NaN
-  f.localGet(m)
     .f32x4Const(2 ** 112)
-    .f32x4Mul(); // finite
-  f.localGet(h).i32x4Const(0x7c00).v128And().i32x4Const(0x7c00).i32x4Eq().v128Bitselect();
+    .f32x4Mul();
+  f.localGet(h).i32x4Const(0x7c00).v128And().i32x4Const(0x7c00).i32x4Eq().i32x4Const(0x7f800000).v128And().v128Or();
 }
 
 /** Locals of the loops around a row's dot product (rowsLoop). */
