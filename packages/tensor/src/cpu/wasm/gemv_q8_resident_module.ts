@@ -709,38 +709,24 @@ interface SuperBlockLocals {
  * The loops of the K-quant int8 GEMVs (rowsLoop's, over Q8_K activation rows: int16 values, bsums,
  * d), then super-blocks, `superBlock` emitting one
  * (reading pw, p16, pb, pd, adding into acc), after which pw moves on by blockBytes and the Q8_K
- * pointers by one super-block. `begin` runs before each activation row's super-blocks; each output
- * is acc's lanes added pairwise, less the f32 local `minus` if given (Q4_K's mins).
+ * pointers by one super-block; each output is acc's lanes added pairwise.
  */
-function superBlockRows(
-  f: Int8Code,
-  l: SuperBlockLocals,
-  blockBytes: number,
-  superBlock: () => void,
-  begin?: () => void,
-  minus?: number,
-): void {
+function superBlockRows(f: Int8Code, l: SuperBlockLocals, blockBytes: number, superBlock: () => void): void {
   const NB = 4;
   const row = { acc: l.acc, pw: l.pw, px: l.p16, xi: l.xi, yi: l.yi, i: l.i };
-  rowsLoop(
-    f,
-    row,
-    () => {
-      begin?.();
-      f.localGet(l.xi).localGet(NB).i32Const(Q8K_ROW.sums).i32Mul().i32Add().localSet(l.pb);
-      f.localGet(l.xi).localGet(NB).i32Const(Q8K_ROW.scales).i32Mul().i32Add().localSet(l.pd);
-      f.localGet(NB).localSet(l.b);
-      f.loop(); // super-blocks
-      superBlock();
-      f.localGet(l.pw).i32Const(blockBytes).i32Add().localSet(l.pw);
-      f.localGet(l.p16).i32Const(Q8K_ROW.values).i32Add().localSet(l.p16);
-      f.localGet(l.pb).i32Const(32).i32Add().localSet(l.pb);
-      f.localGet(l.pd).i32Const(4).i32Add().localSet(l.pd);
-      f.localGet(l.b).i32Const(1).i32Sub().localTee(l.b).brIf(0);
-      f.end();
-    },
-    { minus },
-  );
+  rowsLoop(f, row, () => {
+    f.localGet(l.xi).localGet(NB).i32Const(Q8K_ROW.sums).i32Mul().i32Add().localSet(l.pb);
+    f.localGet(l.xi).localGet(NB).i32Const(Q8K_ROW.scales).i32Mul().i32Add().localSet(l.pd);
+    f.localGet(NB).localSet(l.b);
+    f.loop(); // super-blocks
+    superBlock();
+    f.localGet(l.pw).i32Const(blockBytes).i32Add().localSet(l.pw);
+    f.localGet(l.p16).i32Const(Q8K_ROW.values).i32Add().localSet(l.p16);
+    f.localGet(l.pb).i32Const(32).i32Add().localSet(l.pb);
+    f.localGet(l.pd).i32Const(4).i32Add().localSet(l.pd);
+    f.localGet(l.b).i32Const(1).i32Sub().localTee(l.b).brIf(0);
+    f.end();
+  });
 }
 
 /**
@@ -846,140 +832,117 @@ function gemvQ6K(relaxed: boolean): FuncDef {
  * and dmin, 12 bytes of 6-bit scales and mins for 8 groups of 32, 128 bytes of nibbles) times Q8_K
  * rows, as ggml's vec_dot_q4_K_q8_K: per super-block, int32 lanes of sum over groups of scale *
  * (q4 . q8), and an int32 sum over groups of min * (the group's two bsums); the lanes' total as
- * float32 times d_w * d_x into the float32 lanes, the mins' sum times dmin_w * d_x into a float32 sum taken
- * off at the end. `gemv_q5_k`: the same over Q5_K rows (176 bytes: 32 bytes of fifth bits before the
+ * float32 times d_w * d_x into lane 0 of the float32 sums, the mins' total times -dmin_w * d_x into
+ * lane 2 (the output, (l0 + l1) + (l2 + l3), is their difference). `gemv_q5_k`: the same over Q5_K rows (176 bytes: 32 bytes of fifth bits before the
  * nibbles, bit j of byte l giving 16 to value l % 32 of group j), as ggml's vec_dot_q5_K_q8_K.
  */
 function gemvScaleMin(dtype: "q4_k" | "q5_k", relaxed: boolean): FuncDef {
-  const [acc, isum, h, m, sm, qh0, qh1, nib] = [9, 10, 11, 12, 24, 25, 26, 27];
-  const [pw, p16, pb, pd, b, xi, yi, i, mins] = [13, 14, 15, 16, 17, 18, 19, 20, 21];
-  const [accm, dx] = [22, 23];
-  const [pn, px, c] = [28, 29, 30];
+  const [acc, isum, h, m, sm, qh0, qh1, nib] = [9, 10, 11, 12, 21, 22, 23, 24];
+  const [pw, p16, pb, pd, b, xi, yi, i] = [13, 14, 15, 16, 17, 18, 19, 20];
+  const [pn, px, c] = [25, 26, 27];
   const fifth = dtype === "q5_k";
   const f = new Int8Code();
-  const begin = (): void => {
-    f.f32Const(0).localSet(accm);
-  };
-  superBlockRows(
-    f,
-    { acc, pw, p16, pb, pd, b, xi, yi, i },
-    fifth ? 176 : 144,
-    () => {
-      // the eight groups' 6-bit scales and mins, bytes [sc0..sc7, m0..m7] (SIMD: one scalar
-      // decode a group was as many instructions as the group's dot product)
-      scalesAndMinsK4(f, pw, sm, h);
-      // mins . bsums: each group's min times its two bsums, exact in int32 (|sum| < 2^22)
-      f.localGet(pb).v128Load().localGet(sm).bytesConst(MINS_BY_BSUM[0]).swizzle().i32x4DotI16x8S();
-      f.localGet(pb).v128Load(16).localGet(sm).bytesConst(MINS_BY_BSUM[1]).swizzle().i32x4DotI16x8S().i32x4Add().localSet(h);
-      totalInLaneZero(f, h, m);
-      f.i32x4ExtractLane(0).localSet(mins);
-      f.v128Const0().localSet(isum);
-      if (fifth) {
-        f.localGet(pw).loadAny(16).localSet(qh0);
-        f.localGet(pw).loadAny(32).localSet(qh1);
-      }
-      // the groups two a loop iteration (the low and high nibbles of 32 bytes), not unrolled: V8
-      // loads every vector of a loop body at its top, and the whole super-block's spilled most of
-      // them to the stack; the pair's scales are bytes 0 and 1 of sm, which moves on by two, and
-      // Q5_K's fifth bits bits 0 and 1 of qh0 / qh1, which move on by two
-      f.localGet(pw)
-        .i32Const(fifth ? 48 : 16)
-        .i32Add()
-        .localSet(pn);
-      f.localGet(p16)
-        .i32Const(relaxed ? Q8K_ROW.int8 : 0)
-        .i32Add()
-        .localSet(px);
-      f.i32Const(4).localSet(c);
-      f.loop();
-      for (let j = 0; j < 2; j++) {
-        const high = j === 1;
-        for (let half = 0; half < 2; half++) {
-          // the levels (0-15, Q5_K's 0-31) as relaxed SIMD's 7-bit operand, after the activations
-          if (relaxed) f.localGet(px).v128Load(32 * j + 16 * half);
-          f.localGet(pn).loadAny(16 * half);
-          if (high) f.bytesShrU(4);
-          else f.constBytes(0x0f).v128And();
-          if (fifth) f.fifthBit(half === 0 ? qh0 : qh1, j).v128Or();
-          if (relaxed) {
-            // int16 lanes: |sum| <= 4 * 127 * 31, so the two halves add as int16
-            f.i16x8RelaxedDotI8x16I7x16S();
-            if (half > 0) f.i16x8Add();
-            continue;
-          }
-          f.localTee(nib)
-            .i16x8ExtendLowI8x16U()
-            .localGet(px)
-            .v128Load(64 * j + 32 * half)
-            .i32x4DotI16x8S();
-          if (half > 0) f.i32x4Add();
-          f.localGet(nib)
-            .i16x8ExtendHighI8x16U()
-            .localGet(px)
-            .v128Load(64 * j + 32 * half + 16)
-            .i32x4DotI16x8S()
-            .i32x4Add();
+  superBlockRows(f, { acc, pw, p16, pb, pd, b, xi, yi, i }, fifth ? 176 : 144, () => {
+    // the eight groups' 6-bit scales and mins, bytes [sc0..sc7, m0..m7] (SIMD: one scalar
+    // decode a group was as many instructions as the group's dot product)
+    scalesAndMinsK4(f, pw, sm, h);
+    // mins . bsums: each group's min times its two bsums, exact in int32 (|sum| < 2^22), in h's lanes
+    f.localGet(pb).v128Load().localGet(sm).bytesConst(MINS_BY_BSUM[0]).swizzle().i32x4DotI16x8S();
+    f.localGet(pb).v128Load(16).localGet(sm).bytesConst(MINS_BY_BSUM[1]).swizzle().i32x4DotI16x8S().i32x4Add().localSet(h);
+    f.v128Const0().localSet(isum);
+    if (fifth) {
+      f.localGet(pw).loadAny(16).localSet(qh0);
+      f.localGet(pw).loadAny(32).localSet(qh1);
+    }
+    // the groups two a loop iteration (the low and high nibbles of 32 bytes), not unrolled: V8
+    // loads every vector of a loop body at its top, and the whole super-block's spilled most of
+    // them to the stack; the pair's scales are bytes 0 and 1 of sm, which moves on by two, and
+    // Q5_K's fifth bits bits 0 and 1 of qh0 / qh1, which move on by two
+    f.localGet(pw)
+      .i32Const(fifth ? 48 : 16)
+      .i32Add()
+      .localSet(pn);
+    f.localGet(p16)
+      .i32Const(relaxed ? Q8K_ROW.int8 : 0)
+      .i32Add()
+      .localSet(px);
+    f.i32Const(4).localSet(c);
+    f.loop();
+    for (let j = 0; j < 2; j++) {
+      const high = j === 1;
+      for (let half = 0; half < 2; half++) {
+        // the levels (0-15, Q5_K's 0-31) as relaxed SIMD's 7-bit operand, after the activations
+        if (relaxed) f.localGet(px).v128Load(32 * j + 16 * half);
+        f.localGet(pn).loadAny(16 * half);
+        if (high) f.bytesShrU(4);
+        else f.constBytes(0x0f).v128And();
+        if (fifth) f.fifthBit(half === 0 ? qh0 : qh1, j).v128Or();
+        if (relaxed) {
+          // int16 lanes: |sum| <= 4 * 127 * 31, so the two halves add as int16
+          f.i16x8RelaxedDotI8x16I7x16S();
+          if (half > 0) f.i16x8Add();
+          continue;
         }
-        // times the group's scale, in every lane (relaxed: the int16 pair sums by one int16 dot product)
-        f.localGet(sm)
-          .bytesConst(relaxed ? splatByteAs16(j) : splatByteAs32(j))
-          .swizzle();
-        if (relaxed) f.i32x4DotI16x8S();
-        else f.i32x4Mul();
-        f.localGet(isum).i32x4Add().localSet(isum);
+        f.localTee(nib)
+          .i16x8ExtendLowI8x16U()
+          .localGet(px)
+          .v128Load(64 * j + 32 * half)
+          .i32x4DotI16x8S();
+        if (half > 0) f.i32x4Add();
+        f.localGet(nib)
+          .i16x8ExtendHighI8x16U()
+          .localGet(px)
+          .v128Load(64 * j + 32 * half + 16)
+          .i32x4DotI16x8S()
+          .i32x4Add();
       }
-      // (bytes 2.. of sm then zeros: a byte shift V8 takes as one palignr)
-      f.localGet(sm).v128Const0().shuffle([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]).localSet(sm);
-      if (fifth) {
-        f.localGet(qh0).bytesShrU(2).localSet(qh0);
-        f.localGet(qh1).bytesShrU(2).localSet(qh1);
-      }
-      f.localGet(pn).i32Const(32).i32Add().localSet(pn);
-      f.localGet(px)
-        .i32Const(relaxed ? 64 : 128)
-        .i32Add()
-        .localSet(px);
-      f.localGet(c).i32Const(1).i32Sub().localTee(c).brIf(0);
-      f.end();
-      // d and dmin (lanes 0 and 1), d_x
-      f.v128Const0().localSet(h);
-      f.localGet(pw).localGet(h).load16Lane(0, 0).localSet(h);
-      f.localGet(pw).i32Const(2).i32Add().localGet(h).load16Lane(0, 2);
-      halfLanes(f, h, m);
-      f.localSet(h).localGet(pd).f32Load().localSet(dx);
-      totalInLaneZero(f, isum, m);
-      f.f32x4ConvertI32x4S()
-        .localGet(h)
-        .f32x4ExtractLane(0)
-        .localGet(dx)
-        .f32Mul()
-        .f32x4Splat()
-        .f32x4Mul()
-        .localGet(acc)
-        .f32x4Add()
-        .localSet(acc);
-      f.localGet(accm)
-        .localGet(h)
-        .f32x4ExtractLane(1)
-        .localGet(dx)
-        .f32Mul()
-        .localGet(mins)
-        .f32ConvertI32S()
-        .f32Mul()
-        .f32Add()
-        .localSet(accm);
-    },
-    begin,
-    accm,
-  );
+      // times the group's scale, in every lane (relaxed: the int16 pair sums by one int16 dot product)
+      f.localGet(sm)
+        .bytesConst(relaxed ? splatByteAs16(j) : splatByteAs32(j))
+        .swizzle();
+      if (relaxed) f.i32x4DotI16x8S();
+      else f.i32x4Mul();
+      f.localGet(isum).i32x4Add().localSet(isum);
+    }
+    // (bytes 2.. of sm then zeros: a byte shift V8 takes as one palignr)
+    f.localGet(sm).v128Const0().shuffle([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]).localSet(sm);
+    if (fifth) {
+      f.localGet(qh0).bytesShrU(2).localSet(qh0);
+      f.localGet(qh1).bytesShrU(2).localSet(qh1);
+    }
+    f.localGet(pn).i32Const(32).i32Add().localSet(pn);
+    f.localGet(px)
+      .i32Const(relaxed ? 64 : 128)
+      .i32Add()
+      .localSet(px);
+    f.localGet(c).i32Const(1).i32Sub().localTee(c).brIf(0);
+    f.end();
+    // [S, S, M, M] as float32: S the total of isum's lanes, M of the mins' (both exact, so how a
+    // kernel spread them over lanes changes no bit)
+    f.localGet(isum).localGet(h).lanes32([0, 1, 4, 5]).localGet(isum).localGet(h).lanes32([2, 3, 6, 7]).i32x4Add().localTee(m);
+    f.localGet(m).localGet(m).lanes32([1, 0, 3, 2]).i32x4Add().f32x4ConvertI32x4S().localSet(m);
+    // times [d, 0, -dmin, 0] d_x (d in lane 0, dmin's half with its sign flipped in lane 2), into
+    // acc: lane 0 takes S d d_x a super-block, lane 2 -M dmin d_x, each as the scalar sums took
+    // them (the row's output (l0 + l1) + (l2 + l3) is then their difference, as before)
+    f.v128Const0().localSet(h);
+    f.localGet(pw).localGet(h).load16Lane(0, 0).localSet(h);
+    f.localGet(pw).i32Const(2).i32Add().localGet(h).load16Lane(0, 4);
+    f.bytesConst(DMIN_SIGN).v128Xor();
+    halfLanes(f, h, nib);
+    f.localGet(pd).f32Load().f32x4Splat().f32x4Mul();
+    f.localGet(m).f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
+  });
   return {
     name: `gemv_${dtype}`,
     params: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
-    // v128 9-12, i32 13-21, f32 22-23, v128 24-27, i32 28-30
-    locals: [v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, i32, f32, f32, v128, v128, v128, v128, i32, i32, i32],
+    // v128 9-12, i32 13-20, v128 21-24, i32 25-27
+    locals: [v128, v128, v128, v128, i32, i32, i32, i32, i32, i32, i32, i32, v128, v128, v128, v128, i32, i32, i32],
     body: f,
   };
 }
+
+/** Flips the sign of the float16 in 16-bit lane 4 (i32 lane 2: Q4_K's / Q5_K's dmin in gemvScaleMin). */
+const DMIN_SIGN = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0, 0, 0];
 
 /** Swizzle indices that give byte `j` of a vector in every int16 lane (its high bytes 0: index 0x80 is past 15). */
 function splatByteAs16(j: number): number[] {

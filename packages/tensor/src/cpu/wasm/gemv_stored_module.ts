@@ -258,12 +258,11 @@ export interface RowLocals {
  * The two outer loops (weight rows, then activation rows) of a GEMV whose parameters begin w, x, y,
  * n, nb, ldw, m, ldx, ldy (y[i * ldy + 4 r] = W[r, :] . x_i), around `dot`, which leaves the row's
  * sum in the v128 local `acc`, reading from locals pw (the weight row) and px (the activation row);
- * stored as (l0 + l1) + (l2 + l3) like the staged kernels, less the f32 local `minus` if given (Q4_K's
- * mins in the int8 kernel). `before` runs once, before the loops. (Taking two or four weight rows at
+ * stored as (l0 + l1) + (l2 + l3) like the staged kernels. `before` runs once, before the loops. (Taking two or four weight rows at
  * once, each with its own sum, sharing the activation loads, was slower here: the same or up to 2x
  * slower on GPT-2's shapes, most on the 50257-row head streamed from memory.)
  */
-export function rowsLoop(f: StoredCode, l: RowLocals, dot: () => void, options: { before?: () => void; minus?: number } = {}): void {
+export function rowsLoop(f: StoredCode, l: RowLocals, dot: () => void, options: { before?: () => void } = {}): void {
   const [W, X, Y, N, NB, LDW, M, LDX, LDY] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   f.block().localGet(N).i32Eqz().brIf(0).localGet(NB).i32Eqz().brIf(0).localGet(M).i32Eqz().brIf(0);
   options.before?.();
@@ -277,7 +276,6 @@ export function rowsLoop(f: StoredCode, l: RowLocals, dot: () => void, options: 
   f.localGet(l.acc).f32x4ExtractLane(0).localGet(l.acc).f32x4ExtractLane(1).f32Add();
   f.localGet(l.acc).f32x4ExtractLane(2).localGet(l.acc).f32x4ExtractLane(3).f32Add();
   f.f32Add();
-  if (options.minus !== undefined) f.localGet(options.minus).f32Sub();
   f.f32Store();
   f.localGet(l.xi).localGet(LDX).i32Add().localSet(l.xi);
   f.localGet(l.yi).localGet(LDY).i32Add().localSet(l.yi);
