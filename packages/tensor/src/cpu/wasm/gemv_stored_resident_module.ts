@@ -26,8 +26,10 @@ import { LATTICE_DTYPES, latticeD, latticeLevels, latticeScale, latticeSubBlock,
  *  - `gemv_<lattice type>(w, x, y, n, nb, ldw, m, ldx, ldy, s, grid)`: IQ2_XXS, IQ2_XS, IQ2_S,
  *    IQ3_XXS, IQ3_S, IQ1_S, IQ1_M, their table at grid (see gemvLattice; s unused); held to float64;
  *  - `gemv_f16 / gemv_bf16(w, x, y, n, k4, ldw, m, ldx, ldy)`: k4 groups of four halves a row;
- *  - `scale_2p112(x, dst, n)`: gemv_f16_scaled's activations (see scaledActivations);
- *    `scale_2p112_paired`, `pairs_order`: the paired kernels' (see activationCopy).
+ *    `gemv_f16_scaled_paired / gemv_bf16_paired` the same over activations in pairs' order (see
+ *    gemvHalf; in both variants, as every export is, and picked only with relaxed SIMD);
+ *  - `scale_2p112(x, dst, n)`: gemv_f16_scaled's activations; `scale_2p112_paired`, `pairs_order`:
+ *    the paired kernels' (see activationCopy here and in resident/matmul_stored.ts).
  * Addresses and strides in bytes. The block types' functions do not depend on relaxed SIMD (no
  * fused madd): such a weight gives the same result with or without it. The half types' do, as the
  * float32 matrix kernels and a prompt over the same weight do: see gemvHalf.
@@ -248,6 +250,13 @@ function gemvMinBlocks(kind: "q4_1" | "q5_1"): FuncDef {
  * multiply's assist for it cost GPT-2's 50257 x 768 head 5.7 ms a call where the same weights
  * without subnormals took 4.2. Fused, the scaled kernel still gives gemv_f16's bits: the same real
  * product, added with one rounding.
+ *
+ * `paired` (gemv_f16_scaled_paired, gemv_bf16_paired; rows a multiple of 16 long): each 16-byte
+ * load is eight halves, decoded in place (see pair) against activations the caller copied in pairs'
+ * order, each eight's even ones then its odd ones (`scale_2p112_paired`, `pairs_order`): one load
+ * and five operations (bfloat16: two) for eight halves where the widening loads took two loads, two
+ * shuffles and four. Sums s0 / s1 take each iteration's first eight's even / odd products, s2 / s3
+ * the second eight's: the same products fused in another order than gemv_f16's.
  */
 function gemvHalf(kind: "f16" | "bf16", scaledX = false, fma = false, paired = false): FuncDef {
   const L = new Locals(PARAMS.length);
@@ -296,7 +305,7 @@ function gemvHalf(kind: "f16" | "bf16", scaledX = false, fma = false, paired = f
    * sums[2 p] / sums[2 p + 1] += the even / odd halves of the eight at pw + 16 p, as float32, times
    * x at px + 32 p / + 48 p (the caller's copy puts each eight's even activations before its odd):
    * a 32-bit lane holds an even half low and an odd one high, so each is a shift or two and the
-   * mask away from float32, with no widening load (see gemvHalfPaired).
+   * mask away from float32, with no widening load.
    */
   const pair = (p: number): void => {
     f.localGet(l.pw)
