@@ -27,12 +27,8 @@ const MAX_VALUES = 32;
 
 // biome-ignore format: the opcode methods are a table, one line each
 class QuantCode extends Code {
-  f32Abs(): this { this.bytes.push(0x8b); return this; }
   f32Neg(): this { this.bytes.push(0x8c); return this; }
-  f32ConvertI32S(): this { this.bytes.push(0xb2); return this; }
-  i32ReinterpretF32(): this { this.bytes.push(0xbc); return this; }
   i32Store8(offset = 0): this { this.bytes.push(0x3a, 0, ...uleb(offset)); return this; }
-  i32x4ExtractLane(lane: number): this { this.bytes.push(0xfd, 0x1b, lane); return this; }
   f32Le(): this { this.bytes.push(0x5f); return this; }
 }
 

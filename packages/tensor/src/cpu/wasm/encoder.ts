@@ -168,6 +168,7 @@ export class Code {
   // f32x4
   f32x4Splat(): this { return this.simd(0x13); }
   f32x4ExtractLane(lane: number): this { return this.simd(0x1f, lane); }
+  i32x4ExtractLane(lane: number): this { return this.simd(0x1b, lane); }
   f32x4Lt(): this { return this.simd(0x43); }
   f32x4Gt(): this { return this.simd(0x44); }
   f32x4Nearest(): this { return this.simd(0x6a); }
@@ -231,6 +232,9 @@ export class Code {
   f32Gt(): this { return this.op(0x5e); }
   f32Sqrt(): this { return this.op(0x91); }
   f32ConvertI32U(): this { return this.op(0xb3); }
+  f32ConvertI32S(): this { return this.op(0xb2); }
+  i32ReinterpretF32(): this { return this.op(0xbc); }
+  f32Abs(): this { return this.op(0x8b); }
   f32Sub(): this { return this.op(0x93); }
   f32Mul(): this { return this.op(0x94); }
   f32Div(): this { return this.op(0x95); }

@@ -49,7 +49,6 @@ export class Int8Code extends StoredCode {
   i16x8NarrowI32x4S(): this { return this.simdOp(0x85); }
   i16x8ExtendLowI8x16U(): this { return this.simdOp(0x89); }
   i16x8ExtendHighI8x16U(): this { return this.simdOp(0x8a); }
-  i32x4ExtractLane(lane: number): this { return this.simdOp(0x1b, lane); }
   i32x4LtS(): this { return this.simdOp(0x39); }
   i32x4GeS(): this { return this.simdOp(0x3f); }
   i32x4Sub(): this { return this.simdOp(0xb1); }
@@ -59,7 +58,6 @@ export class Int8Code extends StoredCode {
   i16x8RelaxedDotI8x16I7x16S(): this { return this.simdOp(0x112); }
   i16x8Add(): this { return this.simdOp(0x8e); }
   f32Ge(): this { this.bytes.push(0x60); return this; }
-  f32Abs(): this { this.bytes.push(0x8b); return this; }
   f32Copysign(): this { this.bytes.push(0x98); return this; }
   i32Load8S(offset = 0): this { this.bytes.push(0x2c, ...this.at(offset)); return this; }
   i32Store16(offset = 0): this { this.bytes.push(0x3b, 1, ...this.at(offset).slice(1)); return this; }

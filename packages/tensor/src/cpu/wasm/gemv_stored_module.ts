@@ -73,7 +73,6 @@ export class StoredCode extends Code {
   i32x4ExtendLowI16x8S(): this { return this.simdOp(0xa7); }
   i32x4ExtendHighI16x8S(): this { return this.simdOp(0xa8); }
   f32x4ConvertI32x4S(): this { return this.simdOp(0xfa); }
-  f32ConvertI32S(): this { this.bytes.push(0xb2); return this; }
   /** Lanes 4k .. 4k + 3 (k 0-3) of the 16 int8 lanes of local `q`, sign-extended, as float32. */
   int8Quarter(q: number, k: number): this {
     this.localGet(q);
@@ -84,7 +83,6 @@ export class StoredCode extends Code {
     return this.f32x4ConvertI32x4S();
   }
   f32ReinterpretI32(): this { this.bytes.push(0xbe); return this; }
-  i32ReinterpretF32(): this { this.bytes.push(0xbc); return this; }
   v128Xor(): this { return this.simdOp(0x51); }
   i32x4Splat(): this { return this.simdOp(0x11); }
   i16x8Splat(): this { return this.simdOp(0x10); }

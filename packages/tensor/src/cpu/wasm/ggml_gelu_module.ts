@@ -22,7 +22,6 @@ class GeluCode extends StoredCode {
   i32x4MinU(): this { return this.simdOp(0xb7); }
   i32x4GeU(): this { return this.simdOp(0x40); }
   i32x4GtS(): this { return this.simdOp(0x3b); }
-  i32x4ExtractLane(lane: number): this { return this.simdOp(0x1b, lane); }
   f32x4Ge(): this { return this.simdOp(0x46); }
   f32x4Le(): this { return this.simdOp(0x45); }
 }
