@@ -1,13 +1,13 @@
 import type { BackendBuffer, DType } from "@llm/tensor";
 
-/** A tensor's storage on the GPU: `size` elements of `dtype`, one 32-bit word each. */
+/** A tensor's storage on the GPU: `size` elements of `dtype` (storage.ts: how each dtype takes words). */
 export class WebGPUBuffer implements BackendBuffer {
   disposed = false;
 
   constructor(
     readonly size: number,
     readonly dtype: DType,
-    /** At least max(size, 1) words; pooled, so usually larger than asked for. */
+    /** At least wordsFor(dtype, size) words, and one; pooled, so usually larger than asked for. */
     readonly gpu: GPUBuffer,
     /** The backend that made it (buffers are not shared between devices). */
     readonly owner: object,

@@ -1,5 +1,6 @@
 import {
   elementsOfHost,
+  isQuantized,
   type Backend,
   type BackendBuffer,
   type BinaryOp,
@@ -17,7 +18,7 @@ import { BufferUsage, MapMode } from "./gpu-constants.js";
 import { WebGPUBuffer } from "./gpu-buffer.js";
 import type { KernelContext, KernelFeatures } from "./kernel-context.js";
 import { PipelineCache } from "./pipeline-cache.js";
-import { BYTES_PER_WORD, fromWords, GPU_BLOCK_DTYPES, toWords, wordsFor } from "./storage.js";
+import { BYTES_PER_WORD, fromWords, GPU_BLOCK_DTYPES, isHalf, toWords, wordsFor } from "./storage.js";
 import { activationGrad, binary, cast, concat, copy, fill, unary, where, writeInto } from "./kernels/elementwise.js";
 import { gather, scatterAdd } from "./kernels/gather.js";
 import { matmul, type TileConfig } from "./kernels/matmul.js";
@@ -161,7 +162,7 @@ export class WebGPUBackend implements Backend {
 
   upload(data: HostArray, dtype: DType): BackendBuffer {
     const words = toWords(data, dtype);
-    const out = this.alloc(GPU_BLOCK_DTYPES.includes(dtype) ? elementsOfHost(dtype, data.length) : words.length, dtype);
+    const out = this.alloc(GPU_BLOCK_DTYPES.includes(dtype) ? elementsOfHost(dtype, data.length) : data.length, dtype);
     if (words.length > 0) this.device.queue.writeBuffer(out.gpu, 0, words.buffer, words.byteOffset, words.byteLength);
     return out;
   }
@@ -344,7 +345,7 @@ export class WebGPUBackend implements Backend {
     const max = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
     if (bytes > max) {
       throw new WebGPUKernelError(
-        `webgpu: a ${dtype} tensor of ${size} elements needs ${bytes} bytes (4 per element), more than this device's largest storage binding (${max} bytes)`,
+        `webgpu: a ${dtype} tensor of ${size} elements needs ${bytes} bytes (${isHalf(dtype) ? 2 : isQuantized(dtype) ? "its blocks'" : 4} per element), more than this device's largest storage binding (${max} bytes)`,
       );
     }
     this.live++;
@@ -352,7 +353,7 @@ export class WebGPUBackend implements Backend {
     return new WebGPUBuffer(size, dtype, this.storage.acquire(Math.max(bytes, BYTES_PER_WORD)), this);
   }
 
-  /** float16 and bfloat16 weights (one word each), and Q8_0/Q4_0 blocks, multiplied as stored. */
+  /** float16 and bfloat16 weights (two to a word), and llama.cpp's blocks, multiplied as stored. */
   readonly storedMatmulDTypes: readonly DType[] = ["float16", "bfloat16", ...GPU_BLOCK_DTYPES];
 
   private gpuBuffer(buffer: BackendBuffer): WebGPUBuffer {

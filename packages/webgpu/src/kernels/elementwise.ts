@@ -3,7 +3,7 @@ import { WebGPUKernelError } from "../errors.js";
 import type { WebGPUBuffer } from "../gpu-buffer.js";
 import type { KernelContext } from "../kernel-context.js";
 import { float32ToBfloat16Bits, float32ToFloat16Bits } from "../half.js";
-import { computeType, convertExpr } from "../storage.js";
+import { bytesFor, computeType, convertExpr } from "../storage.js";
 import { mapKernel } from "./map.js";
 
 export function copy(ctx: KernelContext, x: StridedView): WebGPUBuffer {
@@ -38,7 +38,7 @@ export function fill(ctx: KernelContext, size: number, value: number, dtype: DTy
   const out = ctx.alloc(size, dtype);
   if (size === 0) return out;
   if (bits[0] === 0) {
-    ctx.batcher.clear(out.gpu, size * 4);
+    ctx.batcher.clear(out.gpu, bytesFor(dtype, size));
     return out;
   }
   const word = bits[0]!;

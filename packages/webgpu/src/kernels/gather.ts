@@ -2,7 +2,7 @@ import type { StridedView } from "@llm/tensor";
 import type { WebGPUBuffer } from "../gpu-buffer.js";
 import type { KernelContext } from "../kernel-context.js";
 import { coalesce, contiguousStrides, grid, sizeOf } from "../layout.js";
-import { computeType, loadExpr, storageType } from "../storage.js";
+import { bindingType, bytesFor, computeType, loadExpr, rawExpr, storageType, storeStatement } from "../storage.js";
 import { cast } from "./elementwise.js";
 import { entry, Meta, offsets, shader } from "./codegen.js";
 
@@ -41,14 +41,14 @@ export function gather(ctx: KernelContext, x: StridedView, indices: StridedView,
 ${idx}
   var k = ${loadExpr(indices.buffer.dtype, "I[o_i]")};
   if (k < 0) { k += ${LEN}; }
-  O[o_o] = X[o_x + k * ${SA}];`;
+  ${storeStatement(dtype, "O", "o_o", rawExpr(dtype, `X[o_x + k * ${SA}]`))}`;
   const bindings = [
     { name: "X", type: storageType(dtype) },
     { name: "I", type: storageType(indices.buffer.dtype) },
-    { name: "O", type: storageType(dtype), write: true },
+    { name: "O", type: bindingType(dtype, true), write: true },
   ];
   ctx.batcher.dispatch({
-    key: `gather:${storageType(dtype)}:${indices.buffer.dtype}:r${c.shape.length}`,
+    key: `gather:${dtype}:${indices.buffer.dtype}:r${c.shape.length}`,
     code: () => shader(meta, bindings, entry(WG, body)),
     uniforms: meta.data(),
     inputs: [ctx.buffer(x).gpu, ctx.buffer(indices).gpu],
@@ -83,7 +83,7 @@ export function scatterAdd(
   const size = sizeOf(shape);
   const out = ctx.alloc(size, dtype);
   if (size === 0) return out;
-  ctx.batcher.clear(out.gpu, size * 4);
+  ctx.batcher.clear(out.gpu, bytesFor(dtype, size));
   const n = sizeOf(updates.shape);
   if (n === 0) return out;
   const s = takeStrides(contiguousStrides(shape), indices, axis);

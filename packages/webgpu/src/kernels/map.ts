@@ -2,7 +2,7 @@ import type { DType, StridedView } from "@llm/tensor";
 import type { WebGPUBuffer } from "../gpu-buffer.js";
 import type { KernelContext } from "../kernel-context.js";
 import { coalesce, contiguousStrides, grid, sizeOf } from "../layout.js";
-import { loadExpr, storageType, storeExpr } from "../storage.js";
+import { bindingType, loadExpr, rawExpr, storageType, storeExpr, storeStatement } from "../storage.js";
 import { entry, Meta, offsets, shader } from "./codegen.js";
 
 const WG = 256;
@@ -13,7 +13,7 @@ export interface MapSpec {
   /** The output shape; defaults to the first input's (all inputs share it). */
   shape?: readonly number[];
   inputs: readonly StridedView[];
-  /** "value": decoded to its compute type; "raw": the storage word as is (copies of any dtype). */
+  /** "value": decoded to its compute type; "raw": the element as stored (a word, a half's 16 bits: copies of any dtype). */
   loads?: readonly ("value" | "raw")[];
   outDtype: DType;
   /** WGSL for the output from the loaded inputs `x0, x1, ...`; stored raw when `rawOut`. */
@@ -43,7 +43,9 @@ export function mapKernel(ctx: KernelContext, spec: MapSpec): WebGPUBuffer {
   ];
   const index = offsets(meta, "gi", c.shape, operands);
   const inDtypes = spec.inputs.map((v) => v.buffer.dtype);
-  const values = inDtypes.map((d, i) => `  let x${i} = ${loads[i] === "raw" ? `X${i}[o_x${i}]` : loadExpr(d, `X${i}[o_x${i}]`)};`);
+  const values = inDtypes.map(
+    (d, i) => `  let x${i} = ${loads[i] === "raw" ? rawExpr(d, `X${i}[o_x${i}]`) : loadExpr(d, `X${i}[o_x${i}]`)};`,
+  );
   const result = spec.expr(
     inDtypes.map((_, i) => `x${i}`),
     extras,
@@ -52,11 +54,11 @@ export function mapKernel(ctx: KernelContext, spec: MapSpec): WebGPUBuffer {
     `  if (i32(gi) >= ${N}) { return; }`,
     index,
     ...values,
-    `  O[o_out] = ${spec.rawOut ? result : storeExpr(spec.outDtype, result)};`,
+    `  ${storeStatement(spec.outDtype, "O", "o_out", spec.rawOut ? result : storeExpr(spec.outDtype, result))}`,
   ].join("\n");
   const bindings = [
     ...inDtypes.map((d, i) => ({ name: `X${i}`, type: storageType(d) })),
-    { name: "O", type: storageType(spec.outDtype), write: true },
+    { name: "O", type: bindingType(spec.outDtype, true), write: true },
   ];
   const key = `map:${spec.name}:${inDtypes.join(",")}:${loads.join(",")}->${spec.outDtype}${spec.rawOut ? ":raw" : ""}:r${c.shape.length}`;
   ctx.batcher.dispatch({

@@ -3,7 +3,7 @@ import type { WebGPUBuffer } from "../gpu-buffer.js";
 import type { KernelContext } from "../kernel-context.js";
 import { coalesce, grid, sizeOf } from "../layout.js";
 import { WebGPUKernelError } from "../errors.js";
-import { computeType, loadExpr, storageType, storeExpr } from "../storage.js";
+import { bindingType, bytesFor, computeType, loadExpr, storageType, storeExpr, storeStatement } from "../storage.js";
 import { bKey, blockHelpers, loadB as loadStored, tableBindings, tableInputs } from "./stored.js";
 import { Meta, offsets, shader } from "./codegen.js";
 import { matmulVec4, VEC4_LARGE, VEC4_SMALL, vec4Layout, type Vec4TileConfig } from "./matmul-vec4.js";
@@ -92,7 +92,7 @@ export function matmul(ctx: KernelContext, a: StridedView, b: StridedView, tile?
   const out = ctx.alloc(p.batch * p.M * p.N, a.buffer.dtype);
   if (p.batch * p.M * p.N === 0) return out;
   if (p.K === 0) {
-    ctx.batcher.clear(out.gpu, p.batch * p.M * p.N * 4);
+    ctx.batcher.clear(out.gpu, bytesFor(a.buffer.dtype, p.batch * p.M * p.N));
     return out;
   }
   if (tile && "TN4" in tile) {
@@ -168,7 +168,7 @@ function tiled(ctx: KernelContext, a: StridedView, b: StridedView, out: WebGPUBu
       accs.push(`  var acc${i}_${j}: ${t} = ${zero};`);
       const m = `m0 + ty + ${i * TY}`;
       const n = `n0 + tx + ${j * TX}`;
-      const st = `O[o_o + (${m}) * ${N} + ${n}] = ${storeExpr(dtype, `acc${i}_${j}`)};`;
+      const st = storeStatement(dtype, "O", `o_o + (${m}) * ${N} + ${n}`, storeExpr(dtype, `acc${i}_${j}`));
       stores.push(aligned ? `  ${st}` : `  if (${m} < ${M} && ${n} < ${N}) { ${st} }`);
     }
   const body = `${blockHelpers(bDtype)}
@@ -204,7 +204,7 @@ ${stores.join("\n")}
           { name: "A", type: storageType(dtype) },
           { name: "B", type: storageType(bDtype) },
           ...tableBindings(bDtype),
-          { name: "O", type: storageType(dtype), write: true },
+          { name: "O", type: bindingType(dtype, true), write: true },
         ],
         body,
       ),
@@ -254,7 +254,7 @@ ${p.batchCode}
       if (s < w) { sh[lid] = sh[lid] + sh[lid + ${alongN ? `u32(w * ${COLS})` : "u32(w)"}]; }
       workgroupBarrier();
     }
-    if (s == 0 && n < ${N}) { O[o_o + m * ${N} + n] = ${storeExpr(dtype, "sh[lid]")}; }
+    if (s == 0 && n < ${N}) { ${storeStatement(dtype, "O", `o_o + m * ${N} + n`, storeExpr(dtype, "sh[lid]"))} }
     workgroupBarrier();
   }
 }`;
@@ -267,7 +267,7 @@ ${p.batchCode}
           { name: "A", type: storageType(dtype) },
           { name: "B", type: storageType(bDtype) },
           ...tableBindings(bDtype),
-          { name: "O", type: storageType(dtype), write: true },
+          { name: "O", type: bindingType(dtype, true), write: true },
         ],
         body,
       ),
@@ -302,7 +302,7 @@ ${p.batchCode}
   for (var k = 0; k < ${K}; k++) {
     acc += ${loadExpr(dtype, `A[o_a + m * ${sAm} + k * ${sAk}]`)} * ${loadStored(bDtype, `B[o_b + k * ${sBk} + n * ${sBn}]`)};
   }
-  O[gi] = ${storeExpr(dtype, "acc")};
+  ${storeStatement(dtype, "O", "gi", storeExpr(dtype, "acc"))}
 }`;
   ctx.batcher.dispatch({
     key: `matmul-simple:${dtype}${bKey(bDtype, dtype)}:b${p.batchRank}`,
@@ -313,7 +313,7 @@ ${p.batchCode}
           { name: "A", type: storageType(dtype) },
           { name: "B", type: storageType(bDtype) },
           ...tableBindings(bDtype),
-          { name: "O", type: storageType(dtype), write: true },
+          { name: "O", type: bindingType(dtype, true), write: true },
         ],
         body,
       ),

@@ -2,7 +2,7 @@ import type { DType, ReduceOp, StridedView } from "@llm/tensor";
 import type { WebGPUBuffer } from "../gpu-buffer.js";
 import type { KernelContext } from "../kernel-context.js";
 import { coalesce, contiguousStrides, grid, sizeOf } from "../layout.js";
-import { computeType, loadExpr, storageType, storeExpr } from "../storage.js";
+import { bindingType, computeType, loadExpr, storageType, storeExpr, storeStatement } from "../storage.js";
 import { entry, Meta, offsets, shader } from "./codegen.js";
 
 const WG = 256;
@@ -86,14 +86,14 @@ ${loop("i32(lid)", `${WG}`)}
     if (lid < s) { sh[lid] = ${combine(op, t, "sh[lid]", "sh[lid + s]")}; }
     workgroupBarrier();
   }
-  if (lid == 0u) { O[wg] = ${result("sh[0]")}; }`
+  if (lid == 0u) { ${storeStatement(dtype, "O", "wg", result("sh[0]"))} }`
     : `  if (i32(gi) >= ${NOUT}) { return; }
 ${base}
 ${loop("0", "1")}
-  O[gi] = ${result("acc")};`;
+  ${storeStatement(dtype, "O", "gi", result("acc"))}`;
   const bindings = [
     { name: "X", type: storageType(dtype) },
-    { name: "O", type: storageType(dtype), write: true },
+    { name: "O", type: bindingType(dtype, true), write: true },
   ];
   const decl = perGroup ? `var<workgroup> sh: array<${t}, ${WG}>;\n` : "";
   ctx.batcher.dispatch({
@@ -200,11 +200,11 @@ ${base}
   var acc: ${t} = ${t === "f32" ? "0.0" : "0"};
   for (var k = 0; k < ${LEN}; k++) {
     acc = acc + ${loadExpr(dtype, `X[o_x + k * ${SX}]`)};
-    O[o_o + k * ${SO}] = ${storeExpr(dtype, "acc")};
+    ${storeStatement(dtype, "O", `o_o + k * ${SO}`, storeExpr(dtype, "acc"))}
   }`;
   const bindings = [
     { name: "X", type: storageType(dtype) },
-    { name: "O", type: storageType(dtype), write: true },
+    { name: "O", type: bindingType(dtype, true), write: true },
   ];
   ctx.batcher.dispatch({
     key: `cumsum:${dtype}:r${c.shape.length}`,

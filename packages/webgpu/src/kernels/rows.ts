@@ -2,7 +2,7 @@ import type { StridedView } from "@llm/tensor";
 import type { WebGPUBuffer } from "../gpu-buffer.js";
 import type { KernelContext } from "../kernel-context.js";
 import { coalesce, grid, sizeOf } from "../layout.js";
-import { loadExpr, storageType, storeExpr } from "../storage.js";
+import { bindingType, loadExpr, storageType, storeExpr, storeStatement } from "../storage.js";
 import { Meta, offsets, shader, type Binding } from "./codegen.js";
 
 /**
@@ -67,7 +67,7 @@ export function rowKernel(
     });
     return e;
   };
-  const write = (v: string) => loop(`O[o_o + k] = ${storeExpr(dtype, v)};`);
+  const write = (v: string) => loop(storeStatement(outDtype, "O", "o_o + k", storeExpr(outDtype, v)));
   let main: string;
   switch (op) {
     case "softmax":
@@ -123,7 +123,7 @@ ${main}
     { name: "X", type: storageType(dtype) },
     ...affine.map((a) => ({ name: a.name, type: storageType(a.view.buffer.dtype) })),
     ...(g ? [{ name: "G", type: storageType(g.buffer.dtype) }] : []),
-    { name: "O", type: storageType(outDtype), write: true },
+    { name: "O", type: bindingType(outDtype, true), write: true },
   ];
   const key = `${op}${sg ? "+sg" : ""}:${dtype}:${affine.map((a) => `${a.name}=${a.view.buffer.dtype}`).join(",")}${g ? `:G=${g.buffer.dtype}` : ""}:wg${WG}:r${c.shape.length}`;
   ctx.batcher.dispatch({
