@@ -82,6 +82,24 @@ describe.skipIf(!backend).each(readdirSync(FIXTURES).sort())("%s with stored wei
     }
   });
 
+  it("float16: its half weights take half the GPU bytes of their float32 copies (two to a word)", async () => {
+    setBackend(backend!);
+    try {
+      const { model } = load(name, backend!);
+      const before = backend!.stats().allocatedBytes;
+      await quantize(model, "float16");
+      const allocated = backend!.stats().allocatedBytes - before;
+      const halves = model.parameters().filter((p) => p.dtype === "float16");
+      const float32Bytes = halves.reduce((sum, p) => sum + 4 * p.size, 0);
+      console.log(`${name} float16 on webgpu: ${allocated} bytes allocated for ${float32Bytes} bytes of float32 weights`);
+      expect(halves.length).toBeGreaterThan(0);
+      // the casts' outputs, 2 bytes a value rounded up to words (no scratch: a cast allocates its output only)
+      expect(allocated).toBe(halves.reduce((sum, p) => sum + 4 * Math.ceil(p.size / 2), 0));
+    } finally {
+      setBackend(cpuBackend);
+    }
+  });
+
   it.each(["q8_0", "q4_0"] as const)("%s: the CPU backend's logits within 1e-3", async (dtype) => {
     setBackend(backend!);
     try {
