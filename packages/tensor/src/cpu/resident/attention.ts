@@ -1,6 +1,7 @@
 import type { StridedView } from "../../backend.js";
 import type { Arena } from "../memory/arena.js";
 import { GRAD_DESC, scratchFloats } from "../wasm/attention_blocks_module.js";
+import { GROUP_QUERIES, groupScratchFloats } from "../wasm/attention_group_module.js";
 import { DESC } from "../wasm/attention_module.js";
 import { kernel } from "./modules.js";
 import { Operands } from "./operands.js";
@@ -9,6 +10,8 @@ import type { CpuRuntime } from "./runtime.js";
 
 const ATTENTION = kernel("attention", "attention");
 const ATTENTION_F16 = kernel("attention", "attention_f16");
+const ATTENTION_GROUP = kernel("attention", "attention_group");
+const ATTENTION_GROUP_F16 = kernel("attention", "attention_group_f16");
 
 /** Queries a head from which the forward runs the block kernel (fewer: the row kernel, no transpose of k). */
 const BLOCK_KERNEL_QUERIES = 16;
@@ -58,21 +61,36 @@ export function residentAttention(
     const desc = descriptor(ops, { q, k, v, mask, bias }, { H, Hkv, T, S, D }, scale, result.addr, undefined, roundHalf);
     if (desc === null) return null;
     const rows = B * H * T;
-    const parts = splitRange(rows, partsFor(rt, rows, S, D), 1);
+    const grouped = groupsKernel({ H, Hkv, D }, mask, bias);
+    // the group kernel's units are (batch, key/value head, query) groups of H / Hkv rows
+    const units = grouped ? B * Hkv * T : rows;
+    const parts = splitRange(units, partsFor(rt, rows, S, D), 1);
     const args: number[][] = [];
     for (const [r0, r1] of parts) {
       // the scores (padded to whole vectors), then the rounded query where the kernel rounds it
-      const scores = ops.scratch(S + 8 + (roundHalf ? D : 0));
+      const scores = ops.scratch(grouped ? groupScratchFloats(S, D) : S + 8 + (roundHalf ? D : 0));
       if (scores === null) return null;
       args.push([desc.byteOffset, r0, r1, scores.byteOffset]);
     }
-    rt.call(halves === "float16" ? ATTENTION_F16 : ATTENTION, home, args);
+    const half = halves === "float16";
+    rt.call(grouped ? (half ? ATTENTION_GROUP_F16 : ATTENTION_GROUP) : half ? ATTENTION_F16 : ATTENTION, home, args);
     ok = true;
     return out;
   } finally {
     ops.done(ok);
     if (!ok) rt.heap.free(out);
   }
+}
+
+/**
+ * Whether a decoding step takes the group kernel (attention_group_module.ts: each key and value
+ * row read once for four of the query heads sharing it): grouped-query heads four or more to a
+ * key/value head, D a multiple of 8, no bias, a mask the same for every head. Its rows are the row
+ * kernel's bit for bit, so this only picks the faster of two equal kernels.
+ */
+function groupsKernel(size: { H: number; Hkv: number; D: number }, mask: StridedView | null, bias: StridedView | null): boolean {
+  if (bias !== null || size.D % 8 !== 0 || size.H / size.Hkv < GROUP_QUERIES) return false;
+  return mask === null || mask.strides[1] === 0;
 }
 
 /**

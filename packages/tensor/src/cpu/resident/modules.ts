@@ -1,6 +1,7 @@
 import { Code, emitModule, type FuncDef } from "../wasm/encoder.js";
 import { matvecFunctions } from "../wasm/matvec_module.js";
 import { gemmResidentFunctions } from "../wasm/gemm_resident_module.js";
+import { attentionGroupFunctions } from "../wasm/attention_group_module.js";
 import { attentionFunctions } from "../wasm/attention_module.js";
 import { attentionBlockFunctions } from "../wasm/attention_blocks_module.js";
 import { rowsFunctions } from "../wasm/rows_module.js";
@@ -28,7 +29,8 @@ interface ModuleSpec {
 const SPECS: readonly ModuleSpec[] = [
   { name: "matvec", build: matvecFunctions },
   { name: "gemm", build: gemmResidentFunctions },
-  { name: "attention", build: attentionFunctions },
+  // the group kernels call the row kernels: functions 0 (attention) and 1 (attention_f16)
+  { name: "attention", build: (fma) => [...attentionFunctions(fma), ...attentionGroupFunctions(fma, 0, 1)] },
   { name: "attention_blocks", build: attentionBlockFunctions },
   { name: "rows", build: rowsFunctions },
   { name: "binary", build: binaryFunctions },
