@@ -2,8 +2,8 @@ import { expLocals, expShiftInPlaceSum } from "./activation_module.js";
 import { countdown, FnBuilder, mulAdd } from "./builder.js";
 import { f32, i32, v128, type FuncDef } from "./encoder.js";
 import { halfLanesFast } from "./gemv_stored_module.js";
-import { RoundingCode, roundHalfLanes } from "./ggml_rounding_module.js";
-import { DESC } from "./attention_module.js";
+import { roundHalfLanes } from "./ggml_rounding_module.js";
+import { DESC, HalfCode, HIGH_HALVES, LOW_HALVES } from "./attention_module.js";
 
 /** Query heads one group pass takes (their accumulators stay in registers). */
 export const GROUP_QUERIES = 4;
@@ -39,7 +39,7 @@ function scoreRowFloats(S: number): number {
  */
 function attentionGroup(fma: boolean, half: boolean, rowFunction: number): FuncDef {
   const NQ = GROUP_QUERIES;
-  const b = new FnBuilder(half ? "attention_group_f16" : "attention_group", new RoundingCode());
+  const b = new FnBuilder(half ? "attention_group_f16" : "attention_group", new HalfCode());
   const f = b.f;
   const kvBytes = half ? 2 : 4;
   const desc = b.param(i32);
@@ -82,7 +82,10 @@ function attentionGroup(fma: boolean, half: boolean, rowFunction: number): FuncD
   const acc = Array.from({ length: NQ }, () => b.local(v128));
   const acc2 = Array.from({ length: NQ }, () => b.local(v128));
   const pv = Array.from({ length: NQ }, () => b.local(v128));
-  const [k0, k1, hv, tmp, xv, maxv, sum, rm, rt] = [
+  const [k0, k1, hv, tmp, xv, maxv, sum, rm, rt, lo, hi, special] = [
+    b.local(v128),
+    b.local(v128),
+    b.local(v128),
     b.local(v128),
     b.local(v128),
     b.local(v128),
@@ -108,20 +111,52 @@ function attentionGroup(fma: boolean, half: boolean, rowFunction: number): FuncD
     f.localGet(local).i32Const(step).i32Add().localSet(local);
   };
 
-  /** Eight values of k or v at pb as float32 into k0 and k1 (halves widened exactly). */
-  const eight = (): void => {
+  /**
+   * Eight values of k or v at pb as float32 into k0 and k1. Halves: `exact`, by halfLanesFast
+   * (every half, infinities and NaN too); else as the row kernel's fast path, each half's fields
+   * shifted into a float32's on 16-bit lanes (value x 2^-112, subnormals too), the two shuffles that
+   * widen them, times 2^112, and the halves noted in `special` (see anySpecial): right for every
+   * finite half, the caller redoing or avoiding rows that hold an infinity or NaN.
+   */
+  const eight = (exact: boolean): void => {
     if (!half) {
       f.localGet(pb).v128Load().localSet(k0);
       f.localGet(pb).v128Load(16).localSet(k1);
       return;
     }
     f.localGet(pb).v128Load().localSet(hv);
-    f.localGet(hv).i32x4ExtendLowI16x8U();
-    halfLanesFast(f, tmp);
-    f.localSet(k0);
-    f.localGet(hv).i32x4ExtendHighI16x8U();
-    halfLanesFast(f, tmp);
-    f.localSet(k1);
+    if (exact) {
+      f.localGet(hv).i32x4ExtendLowI16x8U();
+      halfLanesFast(f, tmp);
+      f.localSet(k0);
+      f.localGet(hv).i32x4ExtendHighI16x8U();
+      halfLanesFast(f, tmp);
+      f.localSet(k1);
+      return;
+    }
+    noteSpecials();
+    f.localGet(hv).i32Const(13).i16x8Shl().localSet(lo);
+    f.localGet(hv).i32Const(3).i16x8ShrS().i16x8Const(0x8fff).v128And().localSet(hi);
+    f.localGet(lo)
+      .localGet(hi)
+      .shuffle(LOW_HALVES)
+      .f32x4Const(2 ** 112)
+      .f32x4Mul()
+      .localSet(k0);
+    f.localGet(lo)
+      .localGet(hi)
+      .shuffle(HIGH_HALVES)
+      .f32x4Const(2 ** 112)
+      .f32x4Mul()
+      .localSet(k1);
+  };
+  /** Folds the eight halves in hv into `special`: their bits shifted up one (the sign dropped), the largest kept. */
+  const noteSpecials = (): void => {
+    f.localGet(hv).i32Const(1).i16x8Shl().localGet(special).i16x8MaxU().localSet(special);
+  };
+  /** Pushes whether `special` saw a float16 of exponent all ones (infinity, NaN: from 0xf800 on). */
+  const anySpecial = (): void => {
+    f.localGet(special).i16x8Const(0xf800).i16x8GeU().v128AnyTrue();
   };
 
   load("S");
@@ -225,34 +260,46 @@ function attentionGroup(fma: boolean, half: boolean, rowFunction: number): FuncD
   f.localGet(nz).if();
   f.f32x4Const(-Infinity).localSet(xv);
   f.else();
-  for (let q = 0; q < NQ; q++) {
-    f.v128Const0().localSet(acc[q]!);
-    f.v128Const0().localSet(acc2[q]!);
-  }
-  f.localGet(qi).localSet(pa);
-  f.localGet(kp).localGet(s);
-  load("ks");
-  f.i32Mul().i32Add().localSet(pb);
-  f.localGet(chunks).localSet(j);
-  countdown(f, j, () => {
-    eight();
-    for (let q = 0; q < NQ; q++)
-      for (const [off, a, kv] of [
-        [0, acc[q]!, k0],
-        [16, acc2[q]!, k1],
-      ] as const) {
-        mulAdd(
-          f,
-          fma,
-          () => f.localGet(pa).v128Load(32 * q + off),
-          () => f.localGet(kv),
-          () => f.localGet(a),
-        );
-        f.localSet(a);
-      }
-    bump(pa, 32 * NQ);
-    bump(pb, 8 * kvBytes);
-  });
+  /** The four queries' lane sums over the key at s (acc, acc2), its values widened `exact`ly or not. */
+  const keyDots = (exact: boolean): void => {
+    for (let q = 0; q < NQ; q++) {
+      f.v128Const0().localSet(acc[q]!);
+      f.v128Const0().localSet(acc2[q]!);
+    }
+    f.localGet(qi).localSet(pa);
+    f.localGet(kp).localGet(s);
+    load("ks");
+    f.i32Mul().i32Add().localSet(pb);
+    f.localGet(chunks).localSet(j);
+    countdown(f, j, () => {
+      eight(exact);
+      for (let q = 0; q < NQ; q++)
+        for (const [off, a, kv] of [
+          [0, acc[q]!, k0],
+          [16, acc2[q]!, k1],
+        ] as const) {
+          mulAdd(
+            f,
+            fma,
+            () => f.localGet(pa).v128Load(32 * q + off),
+            () => f.localGet(kv),
+            () => f.localGet(a),
+          );
+          f.localSet(a);
+        }
+      bump(pa, 32 * NQ);
+      bump(pb, 8 * kvBytes);
+    });
+  };
+  if (half) {
+    // the fast widening, redone exactly where the key held an infinity or NaN
+    f.v128Const0().localSet(special);
+    keyDots(false);
+    anySpecial();
+    f.if();
+    keyDots(true);
+    f.end();
+  } else keyDots(true);
   for (let q = 0; q < NQ; q++) f.localGet(acc[q]!).localGet(acc2[q]!).f32x4Add().localSet(acc[q]!);
   // each query's lanes as horizontalSum adds them, (0 + 1) + (2 + 3), the four side by side
   f.localGet(acc[0]!).localGet(acc[1]!).f32x4Shuffle([0, 4, 2, 6]);
@@ -349,12 +396,32 @@ function attentionGroup(fma: boolean, half: boolean, rowFunction: number): FuncD
   f.i32Mul().i32Add().localSet(row);
   /** out rows `qs` += their weights x the value row (pb from `row`, pa from the outputs). */
   const weighted = (qs: readonly number[]): void => {
+    if (half) {
+      // a row holding an infinity or NaN (its halves' bits, a running maximum, say so) takes the exact widening
+      f.v128Const0().localSet(special);
+      f.localGet(row).localSet(pb);
+      f.localGet(chunks).localSet(j);
+      countdown(f, j, () => {
+        f.localGet(pb).v128Load().localSet(hv);
+        noteSpecials();
+        bump(pb, 16);
+      });
+      anySpecial();
+      f.if();
+      weightedRows(qs, true);
+      f.else();
+      weightedRows(qs, false);
+      f.end();
+    } else weightedRows(qs, true);
+  };
+  /** out rows `qs` += their weights x the value row (pb from `row`, pa from the outputs), widened `exact`ly or not. */
+  const weightedRows = (qs: readonly number[], exact: boolean): void => {
     for (const q of qs) f.localGet(w[q]!).f32x4Splat().localSet(pv[q]!);
     f.localGet(oi).localSet(pa);
     f.localGet(row).localSet(pb);
     f.localGet(chunks).localSet(j);
     countdown(f, j, () => {
-      eight();
+      eight(exact);
       for (const q of qs)
         for (const [off, kv] of [
           [0, k0],

@@ -55,8 +55,9 @@ export const DESC = [
 ] as const;
 const field = (name: (typeof DESC)[number]): number => DESC.indexOf(name) * 4;
 
+/** The opcodes the float16 paths add (the group kernel's too: attention_group_module.ts). */
 // biome-ignore format: the opcode methods are a table, one line each
-class HalfCode extends RoundingCode {
+export class HalfCode extends RoundingCode {
   i32ShrS(): this { this.bytes.push(0x75); return this; }
   i16x8ShrS(): this { return this.simdOp(0x8c); }
   v128AnyTrue(): this { return this.simdOp(0x53); }
@@ -66,8 +67,8 @@ class HalfCode extends RoundingCode {
 }
 
 /** i8x16.shuffle of two vectors of halves: the low (or high) four 16-bit lanes of the second on top of the first's. */
-const LOW_HALVES = [0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23];
-const HIGH_HALVES = [8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31];
+export const LOW_HALVES = [0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23];
+export const HIGH_HALVES = [8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31];
 /** float16's exponent field, and float32's, in an i32 holding half << 16. */
 const HALF_EXPONENT = 0x7c000000;
 const FLOAT_EXPONENT = 0x7f800000;
