@@ -227,8 +227,8 @@ const SHAPES = software
     };
 // Q4_0 models keep their head in Q6_K (quantize()'s choice, as llama.cpp), read as stored on WebGPU too.
 const DTYPES = ["float32", "float16", "q8_0", "q4_0"];
-/** Bytes one element occupies on the GPU: halves are one 32-bit word each (docs/webgpu.md). */
-const GPU_BYTES = { float32: 4, float16: 4, bfloat16: 4, q8_0: 34 / 32, q4_0: 18 / 32, q4_k: 144 / 256, q6_k: 210 / 256 };
+/** Bytes one element occupies on the GPU: halves are two to a 32-bit word (docs/webgpu.md). */
+const GPU_BYTES = { float32: 4, float16: 2, bfloat16: 2, q8_0: 34 / 32, q4_0: 18 / 32, q4_k: 144 / 256, q6_k: 210 / 256 };
 const { quantize } = await import("@llm/models");
 const prefillLength = software ? 128 : 512; // from 128 x 128 scores "auto" takes the tiled attention
 const prompt = 8;

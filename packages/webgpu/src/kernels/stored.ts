@@ -6,7 +6,7 @@ import { GPU_BLOCK_DTYPES, loadExpr } from "../storage.js";
 import { entry, Meta, offsets, shader, type Binding } from "./codegen.js";
 
 /**
- * Reading weights as stored. Halves are one word per element (loadExpr); llama.cpp's blocks are
+ * Reading weights as stored. Halves are two to a word (loadExpr unpacks one); llama.cpp's blocks are
  * their bytes four to a word, decoded per element by `load_block(i)` as ggml's dequantize_row_*
  * does, in the same float32 steps (blocks start at even bytes, so an f16 is always within a word):
  *  - Q8_0 / Q4_0, 32 values: an f16 scale, then int8 values (Q8_0) or nibbles (Q4_0: values j and
