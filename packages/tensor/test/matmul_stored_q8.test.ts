@@ -224,7 +224,41 @@ describe("int8 GEMV over Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / Q6_K / Q4_K
     const shapes = dtype === "q6_k" ? shapes256 : shapes32;
     const quantizer = dtype === "q6_k" ? "quantize_q8_k" : "quantize_q8_0";
     it(`${dtype}: rounded activations times the weight, up to summation order; the same bits on 1-3 threads, relaxed SIMD or not`, () => {
-      checkInt8Products(dtype, shapes, 71, [`gemv_${dtype}`, quantizer]);
+      // finite block scales (every real file's) take the kernels that skip the infinity / NaN decoding
+      const gemv = dtype === "q6_k" || dtype === "iq4_nl" ? `gemv_${dtype}` : `gemv_${dtype}_finite`;
+      checkInt8Products(dtype, shapes, 71, [gemv, quantizer]);
+    });
+  }
+
+  for (const dtype of ["q8_0", "q4_0", "q5_0", "q4_1", "q5_1"] as const) {
+    it(`${dtype}: a block scale (or min) of infinity or NaN takes the general kernel; every other output is the finite kernel's, bit for bit`, () => {
+      const [rows, N, K] = [3, 40, 256];
+      const { bytes, elements } = QUANT_BLOCKS[dtype];
+      const w = new Uint8Array(((N * K) / elements) * bytes);
+      quantizeBlocks(dtype, randomF32(N * K, 5, 1), 0, N * K, w, 0);
+      const x = activations(rows, K, 6);
+      for (const { be, threads, relaxedSimd } of ggml) {
+        const where = `${dtype}, ${threads} threads, relaxed ${relaxedSimd}`;
+        const finite = matmul(be, x, rows, K, w, dtype, N, 0);
+        expect(finite.calls, where).toContain(`gemv_${dtype}_finite`);
+        // row 7's block 2: its scale infinite; row 19's block 5: its scale (Q4_1 / Q5_1: its min) a NaN
+        const special = w.slice();
+        const at = (row: number, block: number) => (row * (K / elements) + block) * bytes;
+        special[at(7, 2) + 1] = 0x7c;
+        special[at(7, 2)] = 0x00;
+        const nanAt = at(19, 5) + (dtype === "q4_1" || dtype === "q5_1" ? 2 : 0);
+        special[nanAt + 1] = 0x7e;
+        const general = matmul(be, x, rows, K, special, dtype, N, 0);
+        expect(general.calls, where).toContain(`gemv_${dtype}`);
+        expect(general.calls, where).not.toContain(`gemv_${dtype}_finite`);
+        for (let r = 0; r < rows; r++) {
+          for (let n = 0; n < N; n++) {
+            const [got, want] = [general.value[r * N + n]!, finite.value[r * N + n]!];
+            if (n === 7 || n === 19) expect(Number.isFinite(got), `${where}: output ${r}, ${n} (a non-finite scale) is ${got}`).toBe(false);
+            else if (!Object.is(got, want)) expect.fail(`${where}: output ${r}, ${n}: general kernel ${got}, finite kernel ${want}`);
+          }
+        }
+      }
     });
   }
 

@@ -21,6 +21,7 @@ import { argmax, cumsum, reduce } from "./kernels/reduce.js";
 import { wasmDisabledByEnv } from "./wasm/runtime.js";
 import { useHeap, WasmHeap } from "./memory/heap.js";
 import { copyViewInto, residentHalfCopyInto } from "./resident/copy.js";
+import { forgetBlockScales } from "./resident/matmul_stored_q8.js";
 import { activeRuntime, countFallback, CpuRuntime, residentStats, useRuntime } from "./resident/runtime.js";
 import { residentGgmlGelu } from "./resident/ggml_gelu.js";
 import { residentBinary, residentUnary } from "./resident/elementwise.js";
@@ -353,7 +354,11 @@ export class CpuBackend implements Backend {
       if (to === "bfloat16" || !residentHalfCopyInto("encode", x, into, dst.offset, dst.strides)) {
         copyRoundedInto(x, into, dst.offset, dst.strides, to === "bfloat16");
       }
-    } else copyViewInto(x, bufferData(dst.buffer), dst.offset, dst.strides);
+    } else {
+      // a quantized weight written in place: what the GEMVs learned of its scales no longer holds
+      if (isQuantized(to)) forgetBlockScales(bufferData(dst.buffer));
+      copyViewInto(x, bufferData(dst.buffer), dst.offset, dst.strides);
+    }
   }
 
   cast(x: StridedView, dtype: DType): BackendBuffer {
