@@ -1,9 +1,9 @@
 import { expLocals, expShiftInPlaceSum } from "./activation_module.js";
 import { countdown, FnBuilder, mulAdd } from "./builder.js";
-import { f32, i32, v128, type FuncDef } from "./encoder.js";
+import { f32, i32, v128, type FuncDef, type ValType } from "./encoder.js";
 import { halfLanesFast } from "./gemv_stored_module.js";
 import { roundHalfLanes } from "./ggml_rounding_module.js";
-import { DESC, HalfCode, HIGH_HALVES, LOW_HALVES } from "./attention_module.js";
+import { DESC, HalfCode, HIGH_HALVES, LOW_HALVES, maskedKey } from "./attention_module.js";
 
 /** Query heads one group pass takes (their accumulators stay in registers). */
 export const GROUP_QUERIES = 4;
@@ -46,56 +46,18 @@ function attentionGroup(fma: boolean, half: boolean, rowFunction: number): FuncD
   const r0 = b.param(i32);
   const r1 = b.param(i32);
   const scratch = b.param(i32);
-  const [r, t, bk, hk, bi, sub, h0, row] = [
-    b.local(i32),
-    b.local(i32),
-    b.local(i32),
-    b.local(i32),
-    b.local(i32),
-    b.local(i32),
-    b.local(i32),
-    b.local(i32),
-  ];
-  const [kp, vp, mp, pa, pb, s, j, g] = [
-    b.local(i32),
-    b.local(i32),
-    b.local(i32),
-    b.local(i32),
-    b.local(i32),
-    b.local(i32),
-    b.local(i32),
-    b.local(i32),
-  ];
-  const [S, D, T, H, G, Hkv, chunks, rowBytes] = [
-    b.local(i32),
-    b.local(i32),
-    b.local(i32),
-    b.local(i32),
-    b.local(i32),
-    b.local(i32),
-    b.local(i32),
-    b.local(i32),
-  ];
-  const [qi, oi, mx, sp, roundHalf, nz] = [b.local(i32), b.local(i32), b.local(i32), b.local(i32), b.local(i32), b.local(i32)];
-  const [max, x] = [b.local(f32), b.local(f32)];
-  const w = Array.from({ length: NQ }, () => b.local(f32));
-  const acc = Array.from({ length: NQ }, () => b.local(v128));
-  const acc2 = Array.from({ length: NQ }, () => b.local(v128));
-  const pv = Array.from({ length: NQ }, () => b.local(v128));
-  const [k0, k1, hv, tmp, xv, maxv, sum, rm, rt, lo, hi, special] = [
-    b.local(v128),
-    b.local(v128),
-    b.local(v128),
-    b.local(v128),
-    b.local(v128),
-    b.local(v128),
-    b.local(v128),
-    b.local(v128),
-    b.local(v128),
-    b.local(v128),
-    b.local(v128),
-    b.local(v128),
-  ];
+  /** `n` new locals of `type`. */
+  const locals = (type: ValType, n: number): number[] => Array.from({ length: n }, () => b.local(type));
+  const [r, t, bk, hk, bi, sub, h0, row] = locals(i32, 8);
+  const [kp, vp, mp, pa, pb, s, j, g] = locals(i32, 8);
+  const [S, D, T, H, G, Hkv, chunks, rowBytes] = locals(i32, 8);
+  const [qi, oi, mx, sp, roundHalf, nz] = locals(i32, 6);
+  const [max, x] = locals(f32, 2);
+  const w = locals(f32, NQ);
+  const acc = locals(v128, NQ);
+  const acc2 = locals(v128, NQ);
+  const pv = locals(v128, NQ);
+  const [k0, k1, hv, tmp, xv, maxv, sum, rm, rt, lo, hi, special] = locals(v128, 12);
   const exps = expLocals(b);
 
   const load = (name: (typeof DESC)[number]): void => {
@@ -251,12 +213,7 @@ function attentionGroup(fma: boolean, half: boolean, rowFunction: number): FuncD
   f.i32Const(0).localSet(s);
   f.block().loop();
   f.localGet(s).localGet(S).i32GeU().brIf(1);
-  f.i32Const(0).localSet(nz);
-  f.localGet(mp).if();
-  f.localGet(mp).localGet(s);
-  load("ms");
-  f.i32Mul().i32Add().i32Load8U().i32Eqz().localSet(nz);
-  f.end();
+  maskedKey(f, { mp, s, into: nz }, () => load("ms"));
   f.localGet(nz).if();
   f.f32x4Const(-Infinity).localSet(xv);
   f.else();

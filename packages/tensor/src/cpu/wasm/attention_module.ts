@@ -96,6 +96,19 @@ function halfValue(f: HalfCode, h: number): void {
 }
 
 /**
+ * Sets local `into` to whether key `s` is masked out: the mask's byte at local `mp` + s x the
+ * stride `ms` pushes is 0 (no mask, mp 0: never). Both attention kernels' score loops start so.
+ */
+export function maskedKey(f: Code, l: { mp: number; s: number; into: number }, ms: () => void): void {
+  f.i32Const(0).localSet(l.into);
+  f.localGet(l.mp).if();
+  f.localGet(l.mp).localGet(l.s);
+  ms();
+  f.i32Mul().i32Add().i32Load8U().i32Eqz().localSet(l.into);
+  f.end();
+}
+
+/**
  * `attention` (half false) or `attention_f16` (half true: k and v float16, q, out and the
  * scores float32). Each half is widened to its float32 value exactly and then takes the float32
  * kernel's operations in the float32 kernel's order, so attention over float16 keys and values is
@@ -356,12 +369,7 @@ function attention(fma: boolean, half: boolean): FuncDef {
   f.block().loop();
   f.localGet(s).localGet(S).i32GeU().brIf(1);
   // a masked key scores -Infinity whatever q . k is: its dot product is skipped (half the keys of a causal row)
-  f.i32Const(0).localSet(masked);
-  f.localGet(mp).if();
-  f.localGet(mp).localGet(s);
-  load("ms");
-  f.i32Mul().i32Add().i32Load8U().i32Eqz().localSet(masked);
-  f.end();
+  maskedKey(f, { mp, s, into: masked }, () => load("ms"));
   f.localGet(masked).if();
   f.f32Const(-Infinity).localSet(x);
   f.else();

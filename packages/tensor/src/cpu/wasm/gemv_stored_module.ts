@@ -228,8 +228,18 @@ export class StoredCode extends Code {
  * every input; a subnormal half costs the multiply a microcode assist on x86. `h` a v128 scratch local.
  */
 export function halfLanesFast(f: StoredCode, h: number): void {
-  f.localTee(h)
-    .i32Const(16)
+  f.localTee(h);
+  finiteHalfLanes(f);
+  f.localGet(h).i32x4Const(0x7c00).v128And().i32x4Const(0x7c00).i32x4Eq().i32x4Const(0x7f800000).v128And().v128Or();
+}
+
+/**
+ * halfLanesFast's first four operations (the fields shifted and masked, times 2^112) without the
+ * last four, which set an infinity's or NaN's all-ones exponent: exact for every finite float16,
+ * subnormals too, so where the halves are known finite (the block GEMVs' `_finite` twins).
+ */
+export function finiteHalfLanes(f: StoredCode): void {
+  f.i32Const(16)
     .i32x4Shl()
     .i32Const(3)
     .i32x4ShrS()
@@ -237,7 +247,6 @@ export function halfLanesFast(f: StoredCode, h: number): void {
     .v128And()
     .f32x4Const(2 ** 112)
     .f32x4Mul();
-  f.localGet(h).i32x4Const(0x7c00).v128And().i32x4Const(0x7c00).i32x4Eq().i32x4Const(0x7f800000).v128And().v128Or();
 }
 
 /** Locals of the loops around a row's dot product (rowsLoop). */
