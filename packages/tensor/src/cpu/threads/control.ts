@@ -30,7 +30,9 @@ export const ACK = 6;
  * calling thread, done with its own part and tired of waiting) runs it.
  */
 export const CLAIM = 7;
-const SLOT_WORDS = 8;
+/** 1 while the worker sleeps in Atomics.wait (its spin ran out): a job then waits on its wake-up first. */
+export const SLEEPING = 8;
+const SLOT_WORDS = 9;
 const HEADER_WORDS = 16;
 
 /** Arguments per call at most (float64 slots, one row per worker). */
@@ -54,7 +56,7 @@ export function controlWords(workers: number): number {
 export function workerSource(spinMs: number): string {
   return `"use strict";
 const REMAINING = ${REMAINING}, ERROR = ${ERROR}, MAIL = ${MAIL}, QUIT = ${QUIT};
-const ASSIGN = ${ASSIGN}, MODULE = ${MODULE}, FN = ${FN}, ARENA = ${ARENA}, ARGC = ${ARGC}, READY = ${READY}, ACK = ${ACK}, CLAIM = ${CLAIM};
+const ASSIGN = ${ASSIGN}, MODULE = ${MODULE}, FN = ${FN}, ARENA = ${ARENA}, ARGC = ${ARGC}, READY = ${READY}, ACK = ${ACK}, CLAIM = ${CLAIM}, SLEEPING = ${SLEEPING};
 const MAX_ARGS = ${MAX_ARGS}, SPIN_MS = ${spinMs};
 function start(init, onMessage) {
   const ctl = new Int32Array(init.control);
@@ -94,7 +96,11 @@ function start(init, onMessage) {
         if ((++spins & 1023) !== 0) continue;
         const now = performance.now();
         if (until < 0) until = now + SPIN_MS;
-        else if (now >= until) Atomics.wait(ctl, base + ASSIGN, seen);
+        else if (now >= until) {
+          Atomics.store(ctl, base + SLEEPING, 1);
+          Atomics.wait(ctl, base + ASSIGN, seen);
+          Atomics.store(ctl, base + SLEEPING, 0);
+        }
       }
       if (Atomics.load(ctl, QUIT) !== 0) return;
       if (Atomics.load(ctl, MAIL) !== seenMail) return; // back to the event loop: memories or modules are on their way

@@ -14,6 +14,7 @@ import {
   QUIT,
   READY,
   REMAINING,
+  SLEEPING,
   slot,
   workerSource,
 } from "./control.js";
@@ -49,6 +50,8 @@ export const DEFAULT_SPIN_MS = 1;
  * and half its GELUs ran on one thread.
  */
 const LAG_MIN_OWN_MS = 0.1;
+/** How long a job while lagging waits for sleeping workers to claim their parts before it starts its own. */
+const PROBE_WAKE_MS = 2;
 /** How long the caller spins for the workers to finish before it sleeps (Node). */
 const CALLER_SPIN = 20000;
 /** How long to wait for a worker to start, or to take a new memory, before running without it. */
@@ -148,6 +151,16 @@ export class ThreadPool {
     const c = this.control;
     // Parts no worker can take run here, after part 0.
     const local = [parts[0]!, ...parts.slice(1 + helpers.length)];
+    // A worker asleep (its spin ran out) takes a wake-up first, which says nothing of whether the
+    // cores are free: such a job leaves the lag alone, unless the lag is what put the workers to
+    // sleep (while lagging, small kernels run here alone and only every 16th splits, see
+    // CpuRuntime.partsFor). That one waits for the workers to claim their parts before starting
+    // its own, so it compares parts that started together: measured with the wake-up, every such
+    // probe found the lag still high and two threads stayed on one for good (two threads decoded
+    // TinyLlama over float16 at 0.71x llama.cpp's two, its 5632 x 2048 GEMVs as fast as one
+    // thread's while the lag sat at 0.53-0.61).
+    const probe = this.lagging;
+    const asleep = helpers.some((w) => Atomics.load(c, slot(w) + SLEEPING) === 1);
     Atomics.store(c, REMAINING, helpers.length);
     this.generation++;
     helpers.forEach((w, i) => {
@@ -163,6 +176,10 @@ export class ThreadPool {
       Atomics.store(c, s + ASSIGN, this.generation);
       Atomics.notify(c, s + ASSIGN);
     });
+    if (probe) {
+      const deadline = performance.now() + PROBE_WAKE_MS;
+      while (helpers.some((w) => Atomics.load(c, slot(w) + CLAIM) === 0) && performance.now() < deadline);
+    }
     const started = performance.now();
     for (const p of local) this.runLocal(job, p);
     const ownDone = performance.now();
@@ -178,7 +195,7 @@ export class ThreadPool {
     });
     if (helpers.length > stolen) this.wait();
     const own = ownDone - started;
-    if (own >= LAG_MIN_OWN_MS) this.lag += (Math.min(4, (performance.now() - ownDone) / own) - this.lag) / 16;
+    if (own >= LAG_MIN_OWN_MS && (probe || !asleep)) this.lag += (Math.min(4, (performance.now() - ownDone) / own) - this.lag) / 16;
     if (Atomics.load(c, ERROR) !== 0) {
       Atomics.store(c, ERROR, 0);
       throw new Error(`cpu threads: a worker failed in kernel ${job.module}:${job.fn}; this is a bug in @llm/tensor`);
