@@ -50,6 +50,8 @@ export const DEFAULT_SPIN_MS = 1;
  * and half its GELUs ran on one thread.
  */
 const LAG_MIN_OWN_MS = 0.1;
+/** The lag past which the workers count as lagging (see ThreadPool.lagging). */
+const LAGGING = 0.8;
 /** How long a job while lagging waits for sleeping workers to claim their parts before it starts its own. */
 const PROBE_WAKE_MS = 2;
 /** How long the caller spins for the workers to finish before it sleeps (Node). */
@@ -203,9 +205,14 @@ export class ThreadPool {
     return helpers.length - stolen;
   }
 
-  /** Whether workers have lately been of little help: they finished well after this thread, or not at all. */
+  /**
+   * Whether workers have lately been of little help: they finished well after this thread, or not
+   * at all. A split in two whose worker finishes `lag` of this thread's part after it takes (1 +
+   * lag) / 2 of the one-thread time, so splitting pays up to a lag of 1; over 0.8 it is given up
+   * (0.5 once, which a vCPU a third slower than the other crossed while splitting still gained).
+   */
   get lagging(): boolean {
-    return this.lag > 0.5;
+    return this.lag > LAGGING;
   }
 
   /** Stops the workers. */
