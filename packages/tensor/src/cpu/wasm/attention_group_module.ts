@@ -1,9 +1,9 @@
 import { expLocals, expShiftInPlaceSum } from "./activation_module.js";
-import { countdown, FnBuilder, mulAdd } from "./builder.js";
+import { bump as builderBump, countdown, FnBuilder, mulAdd } from "./builder.js";
 import { f32, i32, v128, type FuncDef, type ValType } from "./encoder.js";
 import { halfLanesFast } from "./gemv_stored_module.js";
 import { roundHalfLanes } from "./ggml_rounding_module.js";
-import { DESC, HalfCode, HIGH_HALVES, LOW_HALVES, maskedKey } from "./attention_module.js";
+import { DESC, descReader, HalfCode, HIGH_HALVES, LOW_HALVES, maskedKey, splitIndex } from "./attention_module.js";
 
 /** Query heads one group pass takes (their accumulators stay in registers). */
 export const GROUP_QUERIES = 4;
@@ -60,18 +60,8 @@ function attentionGroup(fma: boolean, half: boolean, rowFunction: number): FuncD
   const [k0, k1, hv, tmp, xv, maxv, sum, rm, rt, lo, hi, special] = locals(v128, 12);
   const exps = expLocals(b);
 
-  const load = (name: (typeof DESC)[number]): void => {
-    f.localGet(desc).i32Load(field(name));
-  };
-  /** local += other * DESC[name] */
-  const plus = (name: (typeof DESC)[number], times: number): void => {
-    f.localGet(times);
-    load(name);
-    f.i32Mul().i32Add();
-  };
-  const bump = (local: number, step: number): void => {
-    f.localGet(local).i32Const(step).i32Add().localSet(local);
-  };
+  const { load, plus, kvRows } = descReader(f, desc);
+  const bump = (local: number, step: number): void => builderBump(f, local, step);
 
   /**
    * Eight values of k or v at pb as float32 into k0 and k1. Halves: `exact`, by halfLanesFast
@@ -155,18 +145,8 @@ function attentionGroup(fma: boolean, half: boolean, rowFunction: number): FuncD
   f.block().loop();
   f.localGet(r).localGet(r1).i32GeU().brIf(1);
   // which group: r = (b Hkv + hk) T + t
-  f.localGet(r).localGet(T).i32RemU().localSet(t);
-  f.localGet(r).localGet(T).i32DivU().localSet(bk);
-  f.localGet(bk).localGet(Hkv).i32RemU().localSet(hk);
-  f.localGet(bk).localGet(Hkv).i32DivU().localSet(bi);
-  load("k");
-  plus("kb", bi);
-  plus("kh", hk);
-  f.localSet(kp);
-  load("v");
-  plus("vb", bi);
-  plus("vh", hk);
-  f.localSet(vp);
+  splitIndex(f, { r, T, N: Hkv, t, bn: bk, n: hk, b: bi });
+  kvRows(bi, hk, kp, vp);
   f.i32Const(0).localSet(mp);
   load("mask");
   f.if();

@@ -55,6 +55,39 @@ export const DESC = [
 ] as const;
 const field = (name: (typeof DESC)[number]): number => DESC.indexOf(name) * 4;
 
+/**
+ * Readers of the DESC words at local `desc`: `load` pushes one, `plus` adds local `times` x one to
+ * the i32 on the stack (an address and a stride).
+ */
+export function descReader(f: Code, desc: number) {
+  const load = (name: (typeof DESC)[number]): Code => f.localGet(desc).i32Load(field(name));
+  const plus = (name: (typeof DESC)[number], times: number): void => {
+    f.localGet(times);
+    load(name);
+    f.i32Mul().i32Add();
+  };
+  /** Locals `kp`, `vp` to the rows of key/value head `hk` (a local) of batch `bi` (a local). */
+  const kvRows = (bi: number, hk: number, kp: number, vp: number): void => {
+    load("k");
+    plus("kb", bi);
+    plus("kh", hk);
+    f.localSet(kp);
+    load("v");
+    plus("vb", bi);
+    plus("vh", hk);
+    f.localSet(vp);
+  };
+  return { load, plus, kvRows };
+}
+
+/** Local `r`, a flat index over [B, N, T], split: t = r % T, n = (r / T) % N, b = r / T / N (`bn` gets r / T). */
+export function splitIndex(f: Code, l: { r: number; T: number; N: number; t: number; bn: number; n: number; b: number }): void {
+  f.localGet(l.r).localGet(l.T).i32RemU().localSet(l.t);
+  f.localGet(l.r).localGet(l.T).i32DivU().localSet(l.bn);
+  f.localGet(l.bn).localGet(l.N).i32RemU().localSet(l.n);
+  f.localGet(l.bn).localGet(l.N).i32DivU().localSet(l.b);
+}
+
 /** The opcodes the float16 paths add (the group kernel's too: attention_group_module.ts). */
 // biome-ignore format: the opcode methods are a table, one line each
 export class HalfCode extends RoundingCode {
@@ -228,12 +261,7 @@ function attention(fma: boolean, half: boolean): FuncDef {
     else f.f32Load();
   };
 
-  const load = (name: (typeof DESC)[number]): Code => f.localGet(desc).i32Load(field(name));
-  const plus = (name: (typeof DESC)[number], times: number): void => {
-    f.localGet(times);
-    load(name);
-    f.i32Mul().i32Add();
-  };
+  const { load, plus, kvRows } = descReader(f, desc);
 
   /** Pushes q . k (D floats at pa and pb): two vector sums over whole groups of 8, one more vector, their lanes, then the tail in order. */
   const dot = (exact = true): void => {
@@ -305,10 +333,7 @@ function attention(fma: boolean, half: boolean): FuncDef {
   f.block().loop();
   f.localGet(r).localGet(r1).i32GeU().brIf(1);
   // which query: r = (b H + h) T + t
-  f.localGet(r).localGet(T).i32RemU().localSet(t);
-  f.localGet(r).localGet(T).i32DivU().localSet(bh);
-  f.localGet(bh).localGet(H).i32RemU().localSet(h);
-  f.localGet(bh).localGet(H).i32DivU().localSet(bi);
+  splitIndex(f, { r, T, N: H, t, bn: bh, n: h, b: bi });
   f.localGet(h);
   load("G");
   f.i32DivU().localSet(hk);
@@ -333,14 +358,7 @@ function attention(fma: boolean, half: boolean): FuncDef {
     f.localGet(qs).localSet(qp);
     f.end();
   }
-  load("k");
-  plus("kb", bi);
-  plus("kh", hk);
-  f.localSet(kp);
-  load("v");
-  plus("vb", bi);
-  plus("vh", hk);
-  f.localSet(vp);
+  kvRows(bi, hk, kp, vp);
   load("out");
   f.localGet(r).localGet(D).i32Mul().i32Const(4).i32Mul().i32Add().localSet(op);
   f.i32Const(0).localSet(mp);
