@@ -7,6 +7,7 @@ export {
   elementsOfHost,
   hostLength,
   isFloating,
+  isHalfDType,
   isQuantized,
   isStoredDType,
 } from "./dtype.js";

@@ -1,4 +1,4 @@
-import { elementsOfHost, hostLength, isQuantized, QUANTIZED_DTYPES, type DType, type HostArray } from "@llm/tensor";
+import { elementsOfHost, hostLength, isHalfDType, isQuantized, QUANTIZED_DTYPES, type DType, type HostArray } from "@llm/tensor";
 import { float32ToBfloat16Bits, float32ToFloat16Bits } from "./half.js";
 
 /**
@@ -18,14 +18,9 @@ export const BYTES_PER_WORD = 4;
 /** llama.cpp's blocks (every block type: Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q4_K, Q5_K, Q6_K) live as their bytes, four to a word, read by matmul and take as stored. */
 export const GPU_BLOCK_DTYPES: readonly DType[] = QUANTIZED_DTYPES;
 
-/** float16 and bfloat16: two to a word. */
-export function isHalf(dtype: DType): boolean {
-  return dtype === "float16" || dtype === "bfloat16";
-}
-
 /** Words holding `size` elements of `dtype`: one per element, one per two halves, or the blocks' bytes rounded up to words. */
 export function wordsFor(dtype: DType, size: number): number {
-  if (isHalf(dtype)) return Math.ceil(size / 2);
+  if (isHalfDType(dtype)) return Math.ceil(size / 2);
   return isQuantized(dtype) ? Math.ceil(hostLength(dtype, size) / 4) : size;
 }
 
@@ -42,14 +37,14 @@ export function storageType(dtype: DType): StorageType {
 
 /** The WGSL element type of a binding of `dtype`: halves a kernel writes are atomic words (see storeStatement). */
 export function bindingType(dtype: DType, write = false): string {
-  return write && isHalf(dtype) ? "atomic<u32>" : storageType(dtype);
+  return write && isHalfDType(dtype) ? "atomic<u32>" : storageType(dtype);
 }
 
 /** The WGSL type a kernel computes in: float types in f32, int32 and bool in i32. */
 export type ComputeType = "f32" | "i32";
 
 export function computeType(dtype: DType): ComputeType {
-  return dtype === "float32" || dtype === "float16" || dtype === "bfloat16" ? "f32" : "i32";
+  return dtype === "float32" || isHalfDType(dtype) ? "f32" : "i32";
 }
 
 /** `NAME[index]` split into its array's name and its index expression. */
@@ -66,7 +61,7 @@ function halfBits(name: string, index: string): string {
 
 /** WGSL expression for the element `raw` (`NAME[index]`) of a `dtype` array as stored: its word, or a half's 16 bits. */
 export function rawExpr(dtype: DType, raw: string): string {
-  if (!isHalf(dtype)) return raw;
+  if (!isHalfDType(dtype)) return raw;
   const { name, index } = subscript(raw);
   return halfBits(name, index);
 }
@@ -95,7 +90,7 @@ export function loadExpr(dtype: DType, raw: string): string {
  * element, so the other half's writer can come between them without harm.
  */
 export function storeStatement(dtype: DType, name: string, index: string, word: string): string {
-  if (!isHalf(dtype)) return `${name}[${index}] = ${word};`;
+  if (!isHalfDType(dtype)) return `${name}[${index}] = ${word};`;
   return `{ let hw = u32(${index}) >> 1u; let hs = (u32(${index}) & 1u) << 4u; atomicAnd(&${name}[hw], ~(0xffffu << hs)); atomicOr(&${name}[hw], (${word}) << hs); }`;
 }
 

@@ -1,5 +1,6 @@
 import {
   elementsOfHost,
+  isHalfDType,
   isQuantized,
   type Backend,
   type BackendBuffer,
@@ -18,7 +19,7 @@ import { BufferUsage, MapMode } from "./gpu-constants.js";
 import { WebGPUBuffer } from "./gpu-buffer.js";
 import type { KernelContext, KernelFeatures } from "./kernel-context.js";
 import { PipelineCache } from "./pipeline-cache.js";
-import { BYTES_PER_WORD, fromWords, GPU_BLOCK_DTYPES, isHalf, toWords, wordsFor } from "./storage.js";
+import { BYTES_PER_WORD, fromWords, GPU_BLOCK_DTYPES, toWords, wordsFor } from "./storage.js";
 import { activationGrad, binary, cast, concat, copy, fill, unary, where, writeInto } from "./kernels/elementwise.js";
 import { gather, scatterAdd } from "./kernels/gather.js";
 import { matmul, type TileConfig } from "./kernels/matmul.js";
@@ -345,7 +346,7 @@ export class WebGPUBackend implements Backend {
     const max = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
     if (bytes > max) {
       throw new WebGPUKernelError(
-        `webgpu: a ${dtype} tensor of ${size} elements needs ${bytes} bytes (${isHalf(dtype) ? 2 : isQuantized(dtype) ? "its blocks'" : 4} per element), more than this device's largest storage binding (${max} bytes)`,
+        `webgpu: a ${dtype} tensor of ${size} elements needs ${bytes} bytes (${isHalfDType(dtype) ? 2 : isQuantized(dtype) ? "its blocks'" : 4} per element), more than this device's largest storage binding (${max} bytes)`,
       );
     }
     this.live++;

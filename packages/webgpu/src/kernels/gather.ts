@@ -1,4 +1,4 @@
-import type { StridedView } from "@llm/tensor";
+import { isHalfDType, type StridedView } from "@llm/tensor";
 import type { WebGPUBuffer } from "../gpu-buffer.js";
 import type { KernelContext } from "../kernel-context.js";
 import { coalesce, contiguousStrides, grid, sizeOf } from "../layout.js";
@@ -71,7 +71,7 @@ export function scatterAdd(
   shape: readonly number[],
 ): WebGPUBuffer {
   const dtype = updates.buffer.dtype;
-  if (dtype === "float16" || dtype === "bfloat16") {
+  if (isHalfDType(dtype)) {
     const f = cast(ctx, updates, "float32");
     const view = { buffer: f, shape: updates.shape, strides: contiguousStrides(updates.shape), offset: 0 };
     const sum = scatterAdd(ctx, view, indices, axis, shape);

@@ -1,6 +1,6 @@
 import type { StridedView } from "../../backend.js";
 import { QUANT_BLOCKS } from "../../dtype.js";
-import { FINITE_SCALE_KINDS, q8KRowBytes, q8RowBytes } from "../wasm/gemv_q8_resident_module.js";
+import { FINITE_SCALE_OFFSETS, q8KRowBytes, q8RowBytes } from "../wasm/gemv_q8_resident_module.js";
 import { gridOf, iqGrid } from "../../quant/iq_grids.js";
 import { LATTICE_DTYPES, type LatticeDType } from "../wasm/lattice_code.js";
 import { kernel } from "./modules.js";
@@ -37,14 +37,12 @@ function latticeKernels() {
   return Object.fromEntries(LATTICE_DTYPES.map((d) => [d, entry(d)])) as Record<LatticeDType, ReturnType<typeof entry>>;
 }
 
-type FiniteScaleKind = (typeof FINITE_SCALE_KINDS)[number];
+type FiniteScaleKind = keyof typeof FINITE_SCALE_OFFSETS;
 /** The GEMVs that decode block scales without the infinity and NaN case, for weights whose scales are all finite. */
-const FINITE_GEMVS = Object.fromEntries(FINITE_SCALE_KINDS.map((k) => [k, kernel("q8", `gemv_${k}_finite`)])) as Record<
+const FINITE_GEMVS = Object.fromEntries(Object.keys(FINITE_SCALE_OFFSETS).map((k) => [k, kernel("q8", `gemv_${k}_finite`)])) as Record<
   FiniteScaleKind,
   ReturnType<typeof kernel>
 >;
-/** Byte offsets in a block of its float16 scale, and Q4_1's / Q5_1's min. */
-const SCALE_AT: Record<FiniteScaleKind, readonly number[]> = { q8_0: [0], q4_0: [0], q5_0: [0], q4_1: [0, 2], q5_1: [0, 2] };
 
 /** Whether a weight's block scales are all finite, by its host array (forgetBlockScales drops an entry). */
 const finiteScales = new WeakMap<object, boolean>();
@@ -66,7 +64,7 @@ function finiteBlockScales(data: Uint8Array, dtype: FiniteScaleKind): boolean {
   const blockBytes = QUANT_BLOCKS[dtype].bytes;
   const halves = new DataView(data.buffer, data.byteOffset, data.byteLength);
   let finite = true;
-  for (const at of SCALE_AT[dtype]) {
+  for (const at of FINITE_SCALE_OFFSETS[dtype]) {
     for (let p = at; p + 2 <= data.byteLength && finite; p += blockBytes) {
       if ((halves.getUint16(p, true) & 0x7c00) === 0x7c00) finite = false;
     }

@@ -361,8 +361,12 @@ export function halfLanes(f: Int8Code, h: number, m: number): void {
 
 /** The 32-value block types' int8 GEMVs. */
 type BlockKind = "q8_0" | "q4_0" | "q5_0" | "q4_1" | "q5_1" | "iq4_nl";
-/** The block types with `gemv_<kind>_finite` twins (see gemvQ8's `finite`). */
-export const FINITE_SCALE_KINDS = ["q8_0", "q4_0", "q5_0", "q4_1", "q5_1"] as const;
+/**
+ * The block types with `gemv_<kind>_finite` twins (see gemvQ8's `finite`), and where in a block
+ * the float16s those twins decode sit: d, and Q4_1's / Q5_1's min.
+ */
+export const FINITE_SCALE_OFFSETS = { q8_0: [0], q4_0: [0], q5_0: [0], q4_1: [0, 2], q5_1: [0, 2] } as const;
+const FINITE_SCALE_KINDS = Object.keys(FINITE_SCALE_OFFSETS) as (keyof typeof FINITE_SCALE_OFFSETS)[];
 /** Bytes a block takes. */
 const BLOCK_BYTES = { q8_0: 34, q4_0: 18, q5_0: 22, q4_1: 20, q5_1: 24, iq4_nl: 18 } as const;
 /** Where a block's nibbles start (after d; Q4_1's min; Q5_0's / Q5_1's u32 of fifth bits). */
